@@ -1,0 +1,74 @@
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { PrismaBetterSQLite3 } from '@prisma/adapter-better-sqlite3';
+import { PrismaClient } from '../../generated/prisma/client.ts';
+
+/** The Prisma client type every store function takes. */
+export type Db = InstanceType<typeof PrismaClient>;
+
+const MIGRATIONS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../prisma/migrations');
+
+/** Path of the SQLite file named by a `file:` DATABASE_URL (relative to the working directory). */
+export function sqlitePath(url: string): string {
+  if (!url.startsWith('file:')) throw new Error(`DATABASE_URL must be a file: URL for SQLite, got ${url.split(':')[0]}:…`);
+  return resolve(url.slice('file:'.length).replace(/\?.*$/, ''));
+}
+
+/**
+ * Applies every committed migration under prisma/migrations that the database has not
+ * seen yet, in order, each in a transaction. Bookkeeping uses Prisma's own
+ * `_prisma_migrations` table so `prisma migrate deploy` and this agree.
+ * Returns the names applied now.
+ */
+export function applyMigrations(file: string): string[] {
+  mkdirSync(dirname(file), { recursive: true });
+  const sqlite = new Database(file);
+  try {
+    // WAL lets the engine write while the bot reads; the busy timeout waits out the
+    // short write locks of another process (a `mailferry worker`) instead of failing.
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('busy_timeout = 5000');
+    sqlite.exec(`CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
+      "id" TEXT PRIMARY KEY NOT NULL, "checksum" TEXT NOT NULL, "finished_at" DATETIME,
+      "migration_name" TEXT NOT NULL, "logs" TEXT, "rolled_back_at" DATETIME,
+      "started_at" DATETIME NOT NULL DEFAULT current_timestamp,
+      "applied_steps_count" INTEGER UNSIGNED NOT NULL DEFAULT 0)`);
+    const done = new Set(
+      (sqlite.prepare('SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL').all() as { migration_name: string }[]).map((r) => r.migration_name),
+    );
+    const applied: string[] = [];
+    const names = readdirSync(MIGRATIONS_DIR).filter((d) => /^\d{4}_/.test(d)).sort();
+    for (const name of names) {
+      if (done.has(name)) continue;
+      const sql = readFileSync(join(MIGRATIONS_DIR, name, 'migration.sql'), 'utf8');
+      const checksum = createHash('sha256').update(sql).digest('hex');
+      sqlite.transaction(() => {
+        sqlite.exec(sql);
+        sqlite
+          .prepare('INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, started_at, applied_steps_count) VALUES (?, ?, ?, ?, ?, 1)')
+          .run(randomUUID(), checksum, Date.now(), name, Date.now());
+      })();
+      applied.push(name);
+    }
+    return applied;
+  } finally {
+    sqlite.close();
+  }
+}
+
+/**
+ * Opens the database: applies pending migrations, then returns a Prisma client on the
+ * better-sqlite3 driver adapter (WAL, busy timeout).
+ */
+export async function openDb(url: string): Promise<{ db: Db; applied: string[] }> {
+  const file = sqlitePath(url);
+  const applied = applyMigrations(file);
+  const adapter = new PrismaBetterSQLite3({ url: `file:${file}`, timeout: 5000 });
+  const db = new PrismaClient({ adapter });
+  await db.$connect();
+  await db.$queryRawUnsafe('PRAGMA busy_timeout = 5000');
+  return { db, applied };
+}
