@@ -9,7 +9,7 @@ CREATE TABLE "Project" (
     "selfService" TEXT NOT NULL DEFAULT 'source',
     "notify" TEXT NOT NULL DEFAULT 'email',
     "channelRef" TEXT,
-    "licensesTotal" INTEGER NOT NULL DEFAULT 0,
+    "licensesTotal" INTEGER,
     "licensesUsed" INTEGER NOT NULL DEFAULT 0,
     "digestCron" TEXT DEFAULT '0 9 * * 1-5',
     "digestTz" TEXT,
@@ -35,9 +35,8 @@ CREATE TABLE "Item" (
     "ask" TEXT NOT NULL,
     "notify" TEXT NOT NULL,
     "threadRef" TEXT,
-    "licenseConsumed" BOOLEAN NOT NULL DEFAULT false,
+    "license" TEXT NOT NULL DEFAULT 'none',
     "passCount" INTEGER NOT NULL DEFAULT 0,
-    "movedData" BOOLEAN NOT NULL DEFAULT false,
     "stopRequested" BOOLEAN NOT NULL DEFAULT false,
     "messagesFound" INTEGER NOT NULL DEFAULT 0,
     "bytesFound" BIGINT NOT NULL DEFAULT 0,
@@ -125,6 +124,22 @@ CREATE TABLE "SkippedMessage" (
     "size" INTEGER NOT NULL,
     "reason" TEXT NOT NULL,
     "at" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP
+);
+
+-- CreateTable
+CREATE TABLE "CopyCheckpoint" (
+    "itemId" TEXT NOT NULL,
+    "sourceFolder" TEXT NOT NULL,
+    "srcUidNext" INTEGER NOT NULL DEFAULT 0,
+    "srcMessages" INTEGER NOT NULL DEFAULT 0,
+    "srcBytes" BIGINT NOT NULL DEFAULT 0,
+    "destUidValidity" BIGINT,
+    "rematchAll" BOOLEAN NOT NULL DEFAULT false,
+    "pendingToUid" INTEGER,
+    "pendingDestUidNext" INTEGER,
+    "updatedAt" DATETIME NOT NULL,
+
+    PRIMARY KEY ("itemId", "sourceFolder")
 );
 
 -- CreateIndex

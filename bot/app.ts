@@ -1,0 +1,79 @@
+import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { openDb, type Db } from '../engine/store/db.ts';
+import { Engine } from '../engine/engine.ts';
+import { EventBus } from '../engine/events.ts';
+import { Vault, loadKey } from '../engine/vault/vault.ts';
+import type { Config } from './config.ts';
+import { Dispatcher } from './dispatch.ts';
+import { Notifier } from './notifier.ts';
+import { Logger } from './log.ts';
+import type { BotServices } from './commands/types.ts';
+import { createHttpApp, listen } from './http/server.ts';
+import type { Express } from 'express';
+
+/** A running MailFerry: the pieces every surface and test needs. */
+export interface App {
+  config: Config;
+  db: Db;
+  engine: Engine;
+  bus: EventBus;
+  vault: Vault;
+  log: Logger;
+  notifier: Notifier;
+  dispatcher: Dispatcher;
+  services: BotServices;
+  http: Express;
+  /** Things to run on close, last registered first. */
+  onClose(fn: () => Promise<void> | void): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the core: database (migrations applied), vault key, engine, event bus, notifier,
+ * dispatcher, HTTP routes. Surfaces (adapters), the runner and the scheduler are wired by
+ * the entry point (`bot/cli.ts`), the composition root.
+ */
+export async function createApp(config: Config, opts: { log?: Logger; console?: boolean } = {}): Promise<App> {
+  const log = opts.log ?? new Logger();
+  const { db, applied } = await openDb(config.databaseUrl);
+  if (applied.length) log.info('database migrated', { applied: applied.join(',') });
+  const { key, created } = loadKey(config.encryptionKey, join(config.dataDir, 'encryption.key'));
+  if (created) log.warn('created a new encryption key file; back it up, stored credentials cannot be read without it', { file: join(config.dataDir, 'encryption.key') });
+  const vault = new Vault(key);
+  const bus = new EventBus((e, ev) => log.error('event listener failed', { event: ev.type, error: e instanceof Error ? e.message : String(e) }));
+  const engine = new Engine(db, bus, vault);
+  const notifier = new Notifier(engine, log);
+  notifier.attach(bus);
+  const services: BotServices = {};
+  if (opts.console) services.readLocalFile = (path) => readFile(path, 'utf8');
+  const dispatcher = new Dispatcher(engine, log, config.admins, services);
+  const http = createHttpApp(async () => ({ db: (await db.$queryRawUnsafe('SELECT 1 AS ok')) ? 'up' : 'down' }));
+  const closers: (() => Promise<void> | void)[] = [];
+  return {
+    config,
+    db,
+    engine,
+    bus,
+    vault,
+    log,
+    notifier,
+    dispatcher,
+    services,
+    http,
+    onClose: (fn) => closers.push(fn),
+    async close() {
+      for (const fn of closers.reverse()) await fn();
+      await bus.idle();
+      await db.$disconnect();
+    },
+  };
+}
+
+/** Starts the HTTP server of an app; closing the app stops it. */
+export async function serveHttp(app: App): Promise<{ server: Server; port: number }> {
+  const r = await listen(app.http, app.config.port);
+  app.onClose(() => new Promise<void>((res) => r.server.close(() => res())));
+  return r;
+}

@@ -1,0 +1,130 @@
+import { loadConfig, surfaces, type Config } from './config.ts';
+import { createApp, serveHttp, type App } from './app.ts';
+import { runConsole } from '../adapters/console/console-adapter.ts';
+import { Logger } from './log.ts';
+
+const HELP: Record<string, string> = {
+  main: `mailferry — chat-ops for mailbox migrations
+
+Usage: mailferry [COMMAND] [--help]
+
+Commands:
+  serve     Start the server: HTTP (Slack, Teams, the credential form), the engine
+            workers and the scheduler, on SQLite under ./data by default. (default)
+  console   The same chat commands typed in a terminal; replies and thread posts are
+            printed. Reads stdin line by line, so it can be scripted.
+  worker    Engine workers only (scale-out): runs queued migrations, no HTTP.
+
+Configuration comes from the environment or a .env file: DATABASE_URL, PORT,
+PUBLIC_URL, ENCRYPTION_KEY, SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN, MicrosoftAppId,
+MicrosoftAppPassword, SMTP_URL, MAIL_FROM, MAILFERRY_ADMINS, MAILFERRY_DEV. See README.md.
+`,
+  serve: `Usage: mailferry serve
+
+Starts MailFerry: applies pending database migrations, then listens on PORT (default 3978)
+for Slack (POST /slack/events), Teams (POST /api/messages), the credential form
+(/c/:token) and GET /healthz, and runs the engine workers and the scheduler.
+Stops cleanly on SIGTERM/SIGINT: running passes save their progress first.
+`,
+  console: `Usage: mailferry console [--wait]
+
+Type chat commands (with or without "/migrate"), e.g.:
+  project create acme --source imaps://old.example:993 --destination imaps://new.example:993
+  add alice@old.example
+  status
+"bulk" reads the CSV lines that follow, up to an empty line or a lone ".".
+Interactive with a prompt on a terminal; silent when stdin is piped.
+  --wait   at the end of input, wait until no migration is queued or running.
+`,
+  worker: `Usage: mailferry worker
+
+Runs queued migrations from the shared database, with no HTTP server. Start several
+on other machines pointing at the same DATABASE_URL to scale out.
+`,
+};
+
+/** Hooks other capabilities register to join `serve`, `console` and `worker` (runner, surfaces, scheduler). */
+export type Plugin = (app: App, mode: 'serve' | 'console' | 'worker') => Promise<void> | void;
+const plugins: Plugin[] = [];
+
+/** Adds a capability to every process mode (called by modules the entry point imports). */
+export function use(plugin: Plugin): void {
+  plugins.push(plugin);
+}
+
+async function boot(config: Config, mode: 'serve' | 'console' | 'worker', log: Logger): Promise<App> {
+  const app = await createApp(config, { log, console: mode === 'console' });
+  await import('./plugins.ts');
+  for (const p of plugins) await p(app, mode);
+  return app;
+}
+
+/** The CLI entry point; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const cmd = argv[0] && !argv[0].startsWith('-') ? argv[0] : 'serve';
+  const rest = argv[0] === cmd ? argv.slice(1) : argv;
+  if (!(cmd in HELP) || cmd === 'main') {
+    process.stderr.write(`Unknown command "${cmd}".\n\n${HELP.main}`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(argv[0] === cmd ? HELP[cmd] : HELP.main);
+    return 0;
+  }
+  const unknown = rest.filter((a) => !(cmd === 'console' && a === '--wait'));
+  if (unknown.length) {
+    process.stderr.write(`Unknown option ${unknown[0]} for "${cmd}".\n\n${HELP[cmd]}`);
+    return 2;
+  }
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    process.stderr.write(`Configuration error: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 2;
+  }
+  const log = new Logger();
+  if (cmd === 'console') {
+    const app = await boot(config, 'console', new Logger(undefined, (process.env.LOG_LEVEL as 'warn') || 'warn'));
+    try {
+      await runConsole(
+        { dispatcher: app.dispatcher, registerPoster: (s, p) => app.notifier.register(s, p), settle: () => app.bus.idle() },
+        process.stdin,
+        process.stdout,
+        { interactive: !!process.stdin.isTTY },
+      );
+      if (rest.includes('--wait')) await waitIdle(app);
+    } finally {
+      await app.close();
+    }
+    return 0;
+  }
+  const app = await boot(config, cmd as 'serve' | 'worker', log);
+  if (cmd === 'serve') {
+    const { port } = await serveHttp(app);
+    log.info(`MailFerry listening on port ${port}`, { publicUrl: config.publicUrl, database: config.databaseUrl.startsWith('file:') ? config.databaseUrl : 'external' });
+    for (const s of surfaces(config)) log.info(`${s.name}: ${s.configured ? 'configured' : 'not configured'}`, { how: s.why });
+  } else {
+    log.info('MailFerry worker started');
+  }
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string) => {
+      log.info(`${sig}: shutting down (running passes save their progress)`);
+      resolve();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  await app.close();
+  log.info('stopped');
+  return 0;
+}
+
+async function waitIdle(app: App): Promise<void> {
+  for (;;) {
+    await app.bus.idle();
+    const busy = await app.db.item.count({ where: { status: { in: ['Queued', 'Running'] } } });
+    if (!busy) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -1,0 +1,34 @@
+import type { CommandDef } from './types.ts';
+import type { NotifyVia, Sides } from '../../engine/domain/types.ts';
+import { UserError } from '../../engine/errors.ts';
+import { projectCreatedMessage } from '../../cards/replies.ts';
+
+/** `project create`: a project with its source and destination, owned by this channel. */
+export const projectCreate: CommandDef = {
+  name: 'project create',
+  summary: 'Create a migration project in this channel.',
+  args: [{ name: 'NAME', required: true, kind: 'name' }],
+  options: [
+    { name: 'source', value: 'URL', summary: 'Source server: imap://host:port, imaps://host:port or m365://TENANT_ID (required).' },
+    { name: 'destination', value: 'URL', summary: 'Destination server, same forms (required).' },
+    { name: 'self-service', value: 'source|destination|both', choices: ['source', 'destination', 'both'], summary: 'Whose address is asked for credentials by default (default: source).' },
+    { name: 'notify', value: 'email|chat|both', choices: ['email', 'chat', 'both'], summary: 'How users are asked for credentials (default: email).' },
+    { name: 'licenses', value: 'N', integer: { min: 0, max: 1_000_000 }, summary: 'Size of the license pool (default: no limit).' },
+  ],
+  examples: ['/migrate project create acme --source imaps://mail.old.example:993 --destination imaps://mail.new.example:993 --self-service source'],
+  admin: true,
+  async handler(ctx, { args, opts }) {
+    if (typeof opts.source !== 'string' || typeof opts.destination !== 'string')
+      throw new UserError('MISSING_OPTION', 'A project needs --source and --destination.', 'Usage: /migrate project create NAME --source URL --destination URL [--self-service source|destination|both]');
+    const p = await ctx.engine.createProject(ctx.actor, {
+      name: args.NAME,
+      sourceUrl: opts.source,
+      destinationUrl: opts.destination,
+      selfService: opts['self-service'] as Sides | undefined,
+      notify: opts.notify as NotifyVia | undefined,
+      licenses: typeof opts.licenses === 'string' ? Number(opts.licenses) : undefined,
+      channelRef: ctx.channelRef,
+    });
+    await ctx.reply(projectCreatedMessage({ name: p.name, sourceUrl: p.sourceUrl, destinationUrl: p.destinationUrl, selfService: p.selfService, licenses: p.licensesTotal }));
+  },
+};

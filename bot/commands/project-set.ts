@@ -1,0 +1,75 @@
+import type { CommandDef } from './types.ts';
+import type { NotifyVia, Sides } from '../../engine/domain/types.ts';
+import { UserError } from '../../engine/errors.ts';
+import { projectUpdatedMessage } from '../../cards/replies.ts';
+
+/** `project set`: digest schedule, time zone, self-service default, license pool. */
+export const projectSet: CommandDef = {
+  name: 'project set',
+  summary: 'Change a project\'s settings (digest schedule, time zone, self-service, licenses).',
+  args: [{ name: 'NAME', required: true, kind: 'name' }],
+  options: [
+    { name: 'digest', value: '"CRON"|off', summary: 'When the digest is posted, as a cron expression (e.g. "0 9 * * 1-5"), or off.' },
+    { name: 'tz', value: 'ZONE', summary: 'IANA time zone of the digest schedule, e.g. Europe/Berlin.' },
+    { name: 'self-service', value: 'source|destination|both', choices: ['source', 'destination', 'both'], summary: 'Whose address is asked for credentials by default.' },
+    { name: 'notify', value: 'email|chat|both', choices: ['email', 'chat', 'both'], summary: 'How users are asked for credentials by default.' },
+    { name: 'licenses', value: 'N', integer: { min: 0, max: 1_000_000 }, summary: 'Size of the license pool.' },
+  ],
+  examples: ['/migrate project set acme --digest "0 9 * * 1-5" --tz Europe/Berlin', '/migrate project set acme --licenses 250'],
+  admin: true,
+  async handler(ctx, { args, opts }) {
+    const project = await ctx.engine.getProject(args.NAME);
+    const changes: string[] = [];
+    const update: Parameters<typeof ctx.engine.updateProject>[2] = {};
+    if (typeof opts.digest === 'string') {
+      if (opts.digest.toLowerCase() === 'off') {
+        update.digestCron = null;
+        changes.push('digest off');
+      } else {
+        const tz = typeof opts.tz === 'string' ? opts.tz : (project.digestTz ?? Intl.DateTimeFormat().resolvedOptions().timeZone);
+        const problem = ctx.services.validateSchedule?.(opts.digest, tz) ?? basicCronCheck(opts.digest);
+        if (problem) throw new UserError('BAD_SCHEDULE', problem, 'Example: --digest "0 9 * * 1-5" --tz Europe/Berlin');
+        update.digestCron = opts.digest;
+        changes.push(`digest "${opts.digest}"`);
+      }
+    }
+    if (typeof opts.tz === 'string') {
+      if (!isTimeZone(opts.tz)) throw new UserError('BAD_TIMEZONE', `"${opts.tz}" is not a time zone I know. Use an IANA name such as Europe/Berlin or America/New_York.`);
+      update.digestTz = opts.tz;
+      changes.push(`time zone ${opts.tz}`);
+    }
+    if (typeof opts['self-service'] === 'string') {
+      update.selfService = opts['self-service'] as Sides;
+      changes.push(`self-service ${opts['self-service']}`);
+    }
+    if (typeof opts.notify === 'string') {
+      update.notify = opts.notify as NotifyVia;
+      changes.push(`notify by ${opts.notify}`);
+    }
+    if (typeof opts.licenses === 'string') {
+      update.licenses = Number(opts.licenses);
+      changes.push(`license pool ${opts.licenses}`);
+    }
+    if (!changes.length) throw new UserError('NOTHING_TO_SET', 'Nothing to change.', 'Usage: /migrate project set NAME [--digest "CRON"|off] [--tz ZONE] [--self-service …] [--licenses N]');
+    await ctx.engine.updateProject(ctx.actor, project, update);
+    await ctx.reply(projectUpdatedMessage(project.name, changes));
+  },
+};
+
+/** True when the runtime knows the IANA zone. */
+export function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Shape check for a 5- or 6-field cron expression, used until the scheduler provides its own validation. */
+function basicCronCheck(expr: string): string | null {
+  const fields = expr.trim().split(/\s+/);
+  if (fields.length < 5 || fields.length > 6 || !fields.every((f) => /^[\d*,/\-A-Za-z?LW#]+$/.test(f)))
+    return `"${expr}" is not a cron expression: expected 5 fields (minute hour day month weekday), e.g. "0 9 * * 1-5".`;
+  return null;
+}

@@ -1,0 +1,42 @@
+import { UserError } from '../../engine/errors.ts';
+import { FAILURE_REASONS, isFailureReason } from '../../engine/domain/types.ts';
+import type { Item, Project } from '../../engine/engine.ts';
+import type { ItemView } from '../../cards/status.ts';
+import type { CommandContext, OptionDef } from './types.ts';
+
+/** `--project NAME`, on every command that works on items. */
+export const PROJECT_OPTION: OptionDef = { name: 'project', value: 'NAME', summary: 'The project to use when the channel has several (default: the channel\'s project).' };
+
+/**
+ * The project a command works on: the one named with --project, or the channel's own
+ * (a project belongs to the channel it was created in).
+ */
+export async function resolveProject(ctx: CommandContext, name?: string | true): Promise<Project> {
+  if (typeof name === 'string') return ctx.engine.getProject(name);
+  const here = await ctx.engine.projectsInChannel(ctx.channelRef);
+  if (here.length === 1) return here[0];
+  if (here.length === 0)
+    throw new UserError('NO_PROJECT_HERE', 'There is no migration project in this channel.', 'Create one with `/migrate project create NAME --source imaps://old.example:993 --destination imaps://new.example:993`, or name one with `--project NAME`.');
+  throw new UserError('SEVERAL_PROJECTS', `This channel has several projects (${here.map((p) => p.name).join(', ')}).`, 'Say which with `--project NAME`.');
+}
+
+/** The sentence of an item's failure reason. */
+export function reasonText(reason: string | null | undefined): string | undefined {
+  return reason && isFailureReason(reason) ? FAILURE_REASONS[reason] : (reason ?? undefined);
+}
+
+/** An item row as the cards see it. */
+export function itemView(i: Item): ItemView {
+  return {
+    sourceAddress: i.sourceAddress,
+    destinationAddress: i.destinationAddress,
+    status: i.status,
+    failureReason: i.failureReason,
+    reasonText: reasonText(i.failureReason),
+    failureDetail: i.failureDetail,
+    messagesCopied: i.messagesCopied,
+    bytesCopied: Number(i.bytesCopied),
+    messagesSkipped: i.messagesSkipped,
+    license: i.license,
+  };
+}

@@ -1,0 +1,68 @@
+import type { CommandDef } from './types.ts';
+import type { Side } from '../../engine/domain/types.ts';
+import { UserError } from '../../engine/errors.ts';
+import { actionResultMessage } from '../../cards/replies.ts';
+import { statusLabel } from '../../cards/status.ts';
+import { PROJECT_OPTION, resolveProject } from './shared.ts';
+
+/** `start`: submit one mailbox, every waiting one, or all that are not running. */
+export const start: CommandDef = {
+  name: 'start',
+  summary: 'Start (submit) a mailbox, every one waiting for its user (--waiting), or all (--all). Missing credentials are requested from the user.',
+  args: [{ name: 'ADDRESS', required: false, kind: 'address' }],
+  options: [
+    { name: 'waiting', summary: 'Send a new request to every mailbox waiting for its user.' },
+    { name: 'all', summary: 'Start every mailbox that is not started, stopped, failed or completed.' },
+    PROJECT_OPTION,
+    { name: 'source-password-file', value: 'PATH', summary: 'Testing aid: read the source password from a file on the server.', surfaces: ['console'] },
+    { name: 'destination-password-file', value: 'PATH', summary: 'Testing aid: read the destination password from a file on the server.', surfaces: ['console'] },
+  ],
+  examples: ['/migrate start alice@old.example', '/migrate start --all', '/migrate start --waiting'],
+  admin: true,
+  async handler(ctx, { args, opts }) {
+    const chosen = [args.ADDRESS ? 'ADDRESS' : '', opts.waiting ? '--waiting' : '', opts.all ? '--all' : ''].filter(Boolean);
+    if (chosen.length !== 1) throw new UserError('START_TARGET', chosen.length ? `Give only one of ${chosen.join(', ')}.` : 'Say what to start.', 'Usage: /migrate start ADDRESS | --waiting | --all');
+    const project = await resolveProject(ctx, opts.project);
+    if (args.ADDRESS) {
+      let item = await ctx.engine.getItem(project, args.ADDRESS);
+      for (const side of ['source', 'destination'] as Side[]) {
+        const file = opts[`${side}-password-file`];
+        if (typeof file === 'string') {
+          const password = (await ctx.services.readLocalFile!(file)).replace(/\r?\n$/, '');
+          item = await ctx.engine.setCredential(ctx.actor, item, side, side === 'source' ? item.sourceLogin : item.destinationLogin, { password });
+        }
+      }
+      if (item.status === 'Queued') {
+        await ctx.reply(actionResultMessage('started', [`${item.sourceAddress}: queued`], [], 'Started'));
+        return;
+      }
+      const thread = await ctx.openThread(actionResultMessage('started', [item.sourceAddress], [], 'Starting'));
+      const after = await ctx.engine.startItem(ctx.actor, item, { threadRef: thread ?? ctx.threadRef });
+      if (!thread) await ctx.reply(actionResultMessage('started', [`${after.sourceAddress}: ${statusLabel(after.status)}`], [], 'Started'));
+      return;
+    }
+    const where = opts.waiting ? { status: 'WaitingForUser' } : { status: { in: ['NotStarted', 'Stopped', 'Failed', 'Completed'] } };
+    const items = await ctx.engine.db.item.findMany({ where: { projectId: project.id, ...where }, include: { project: true }, orderBy: { sourceAddress: 'asc' } });
+    if (!items.length) throw new UserError('NOTHING_TO_START', opts.waiting ? `No mailbox of ${project.name} is waiting for its user.` : `No mailbox of ${project.name} can be started (they are all waiting, queued or running).`);
+    const thread = await ctx.openThread(actionResultMessage('started', items.map((i) => i.sourceAddress), [], opts.waiting ? 'Asking again for' : 'Starting'));
+    const done: string[] = [];
+    const refused: string[] = [];
+    for (const item of items) {
+      try {
+        if (opts.waiting) {
+          if (thread) await ctx.engine.assignThread([item.id], thread);
+          await ctx.engine.resend(ctx.actor, item);
+          done.push(`${item.sourceAddress}: new request sent`);
+        } else {
+          const after = await ctx.engine.startItem(ctx.actor, item, { threadRef: thread ?? ctx.threadRef });
+          done.push(`${after.sourceAddress}: ${statusLabel(after.status)}`);
+        }
+      } catch (e) {
+        if (!(e instanceof UserError)) throw e;
+        refused.push(e.message);
+        if (e.code === 'NO_LICENSES') break;
+      }
+    }
+    await ctx.reply(actionResultMessage('started', done, refused, opts.waiting ? 'Asked again for' : 'Started'));
+  },
+};

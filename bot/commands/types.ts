@@ -1,0 +1,92 @@
+import type { Engine } from '../../engine/engine.ts';
+import type { Message } from '../../cards/model.ts';
+import type { Actor } from '../../engine/domain/types.ts';
+
+/** An argument in a command definition. */
+export interface ArgDef {
+  /** Name as shown in usage, e.g. `SOURCE_ADDRESS`. */
+  name: string;
+  required: boolean;
+  /** `address` values are validated as addresses (Google consumer refused) by the parser. */
+  kind?: 'address' | 'name' | 'text';
+}
+
+/** An option in a command definition. */
+export interface OptionDef {
+  /** Without dashes, e.g. `ask`. */
+  name: string;
+  /** Placeholder for the value (`source|destination|both`); absent for a flag. */
+  value?: string;
+  /** Allowed values, checked by the parser. */
+  choices?: readonly string[];
+  summary: string;
+  /** Options that only make sense on some surfaces (e.g. reading a file on the server: console only). */
+  surfaces?: readonly string[];
+  /** Number validation. */
+  integer?: { min: number; max: number };
+}
+
+/** The parsed, validated input of a command. */
+export interface ParsedArgs {
+  args: Record<string, string>;
+  opts: Record<string, string | true>;
+  /** Lines after the first (bulk CSV pasted under the command). */
+  body?: string;
+}
+
+/** An attached file (Slack file_input, console `--file`). */
+export interface Attachment {
+  name: string;
+  text: string;
+}
+
+/**
+ * What a handler gets: the engine and a context bound to its conversation and actor.
+ * Handlers never see a platform.
+ */
+export interface CommandContext {
+  engine: Engine;
+  actor: Actor & { isAdmin: boolean };
+  /** Opaque reference of the channel the command came from (a project belongs to it). */
+  channelRef: string;
+  /**
+   * Opaque thread reference for posts about the items this command touches. Adapters that
+   * create an anchor lazily (Slack) provide `openThread` instead.
+   */
+  threadRef: string | null;
+  /** Creates (once) the thread where status posts about this command's items go. */
+  openThread(summary: Message): Promise<string | null>;
+  /** Replies to the person who typed the command (ephemeral where the surface can). */
+  reply(m: Message): Promise<void>;
+  /** Files that came with the command. */
+  attachments: Attachment[];
+  /** Services outside the engine that commands use (outreach links, digests); filled by the composition root. */
+  services: BotServices;
+}
+
+/** Seams for capabilities that live outside the command core (filled when they exist). */
+export interface BotServices {
+  /** Creates an admin-assisted private link to the credential form. */
+  formLink?: (itemId: string, actor: Actor) => Promise<{ url: string; expiresAt: Date }>;
+  /** Posts a digest of a project now. */
+  postDigest?: (projectId: string, actor: Actor) => Promise<Message>;
+  /** Validates a cron expression and time zone (digests). */
+  validateSchedule?: (cron: string, tz: string) => string | null;
+  /** Reads a file on the server (console only, for test credentials and bulk files). */
+  readLocalFile?: (path: string) => Promise<string>;
+}
+
+/** One command: its grammar, help and handler, in one place. */
+export interface CommandDef {
+  /** One or two words: `add`, `project create`. */
+  name: string;
+  summary: string;
+  args: ArgDef[];
+  options: OptionDef[];
+  examples: string[];
+  /** Only admins may run it (everything but `help`). */
+  admin: boolean;
+  /** Whether text lines after the command are allowed (bulk). */
+  body?: boolean;
+  handler(ctx: CommandContext, input: ParsedArgs): Promise<void>;
+}

@@ -1,0 +1,62 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseAdmins } from './auth.ts';
+
+/** Everything MailFerry reads from the environment (DESIGN.md's names). */
+export interface Config {
+  databaseUrl: string;
+  dataDir: string;
+  port: number;
+  publicUrl: string;
+  encryptionKey?: string;
+  slack: { signingSecret?: string; botToken?: string; apiUrl?: string };
+  teams: { appId?: string; appPassword?: string; appType?: string; tenantId?: string };
+  smtpUrl?: string;
+  mailFrom: string;
+  admins: string[];
+  dev: boolean;
+  /** Passes run at once in this process. */
+  concurrency: number;
+  /** Hours a credential link stays valid. */
+  linkTtlHours: number;
+}
+
+/**
+ * Reads the configuration. A `.env` file in the working directory is loaded first
+ * (values already in the environment win).
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, envFile = '.env'): Config {
+  if (env === process.env && existsSync(envFile)) process.loadEnvFile(envFile);
+  const port = Number(env.PORT ?? 3978);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, got "${env.PORT}"`);
+  const databaseUrl = env.DATABASE_URL || 'file:./data/mailferry.db';
+  return {
+    databaseUrl,
+    dataDir: resolve(env.MAILFERRY_DATA_DIR || './data'),
+    port,
+    publicUrl: (env.PUBLIC_URL || `http://localhost:${port}`).replace(/\/+$/, ''),
+    encryptionKey: env.ENCRYPTION_KEY || undefined,
+    slack: { signingSecret: env.SLACK_SIGNING_SECRET || undefined, botToken: env.SLACK_BOT_TOKEN || undefined, apiUrl: env.SLACK_API_URL || undefined },
+    teams: {
+      appId: env.MicrosoftAppId || undefined,
+      appPassword: env.MicrosoftAppPassword || undefined,
+      appType: env.MicrosoftAppType || undefined,
+      tenantId: env.MicrosoftAppTenantId || undefined,
+    },
+    smtpUrl: env.SMTP_URL || undefined,
+    mailFrom: env.MAIL_FROM || 'MailFerry <mailferry@localhost>',
+    admins: parseAdmins(env.MAILFERRY_ADMINS),
+    dev: env.MAILFERRY_DEV === '1',
+    concurrency: Math.max(1, Number(env.MAILFERRY_CONCURRENCY ?? 2) || 2),
+    linkTtlHours: Math.max(1, Number(env.MAILFERRY_LINK_TTL_HOURS ?? 72) || 72),
+  };
+}
+
+/** Which surfaces are configured, for the start-up banner. */
+export function surfaces(c: Config): { name: string; configured: boolean; why: string }[] {
+  return [
+    { name: 'Slack', configured: !!(c.slack.signingSecret && c.slack.botToken), why: c.slack.signingSecret && c.slack.botToken ? 'POST /slack/events' : 'set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN' },
+    { name: 'Teams', configured: !!c.teams.appId || c.dev, why: c.teams.appId ? 'POST /api/messages' : c.dev ? 'POST /api/messages (MAILFERRY_DEV=1: no authentication!)' : 'set MicrosoftAppId and MicrosoftAppPassword' },
+    { name: 'Email', configured: !!c.smtpUrl, why: c.smtpUrl ? `SMTP as ${c.mailFrom}` : 'set SMTP_URL and MAIL_FROM' },
+  ];
+}

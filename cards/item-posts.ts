@@ -1,0 +1,155 @@
+import type { Message } from './model.ts';
+import { formatBytes, formatCount, formatDuration, plural } from './format.ts';
+import { statusLabel } from './status.ts';
+
+/** Figures of a pass as posts show them. */
+export interface FiguresView {
+  messagesFound: number;
+  bytesFound: number;
+  messagesCopied: number;
+  bytesCopied: number;
+  messagesPresent: number;
+  messagesSkipped: number;
+  durationMs: number;
+  skippedReasons?: Record<string, number>;
+}
+
+/** A status change of an item, posted in its thread. */
+export interface StatusPostView {
+  address: string;
+  from: string;
+  to: string;
+  actor: string;
+  reasonText?: string;
+  detail?: string;
+  figures?: FiguresView;
+}
+
+/** The post for a status change: Waiting, Queued, Running, Failed with the reason, Completed with the figures, Stopped. */
+export function statusPost(v: StatusPostView): Message {
+  const a = v.address;
+  switch (v.to) {
+    case 'Failed': {
+      const text = `❌ ${a} failed: ${v.reasonText ?? 'unknown reason'}${v.detail ? ` The server said: "${v.detail}"` : ''}`;
+      return {
+        kind: 'item-failed',
+        text,
+        tone: 'error',
+        blocks: [
+          { type: 'text', text: `❌ *${a}* failed: ${v.reasonText ?? 'unknown reason'}` },
+          ...(v.detail ? [{ type: 'context' as const, text: `Server said: ${v.detail}` }] : []),
+          ...(v.figures?.messagesCopied ? [{ type: 'context' as const, text: figuresLine(v.figures) }] : []),
+        ],
+      };
+    }
+    case 'Completed': {
+      const f = v.figures;
+      const text = `✅ ${a} completed${f ? `: ${figuresLine(f)}` : '.'}`;
+      return {
+        kind: 'item-completed',
+        text,
+        tone: 'success',
+        blocks: [
+          { type: 'text', text: `✅ *${a}* completed` },
+          ...(f
+            ? [
+                {
+                  type: 'facts' as const,
+                  facts: [
+                    { label: 'Copied', value: `${formatCount(f.messagesCopied)} messages, ${formatBytes(f.bytesCopied)}` },
+                    { label: 'Already there', value: formatCount(f.messagesPresent) },
+                    { label: 'Skipped', value: skippedText(f) },
+                    { label: 'Duration', value: formatDuration(f.durationMs) },
+                  ],
+                },
+              ]
+            : []),
+        ],
+      };
+    }
+    case 'Stopped':
+      return simple('item-stopped', `⏹️ ${a} stopped by ${v.actor}.${v.figures?.messagesCopied ? ` ${figuresLine(v.figures)} so far.` : ''}`, 'warning');
+    case 'Queued':
+      return simple('item-queued', `🕒 ${a} is queued for migration.`);
+    case 'Running':
+      return simple('item-running', `🔄 ${a} is being migrated.`);
+    case 'WaitingForUser':
+      return simple('item-waiting', `⏳ ${a} is waiting for its user to enter credentials.`);
+    default:
+      return simple('item-status', `${a}: ${statusLabel(v.from)} → ${statusLabel(v.to)}`);
+  }
+}
+
+function simple(kind: string, text: string, tone: Message['tone'] = 'info'): Message {
+  return { kind, text, tone, blocks: [{ type: 'text', text }] };
+}
+
+function skippedText(f: FiguresView): string {
+  if (!f.messagesSkipped) return '0';
+  const reasons = Object.entries(f.skippedReasons ?? {}).map(([r, n]) => `${formatCount(n)} ${r}`);
+  return `${formatCount(f.messagesSkipped)}${reasons.length ? ` (${reasons.join(', ')})` : ''}`;
+}
+
+/** `1,234 messages, 56 MB copied, 3 skipped, in 2 min`. */
+export function figuresLine(f: FiguresView): string {
+  return `${formatCount(f.messagesCopied)} messages, ${formatBytes(f.bytesCopied)} copied${f.messagesPresent ? `, ${formatCount(f.messagesPresent)} already there` : ''}${f.messagesSkipped ? `, ${formatCount(f.messagesSkipped)} skipped` : ''}, in ${formatDuration(f.durationMs)}`;
+}
+
+/** Progress of a running pass (edited in place where the surface can). */
+export function progressPost(address: string, f: FiguresView, folder?: string): Message {
+  const pct = f.messagesFound ? Math.min(100, Math.floor(((f.messagesCopied + f.messagesPresent + f.messagesSkipped) / f.messagesFound) * 100)) : 0;
+  const text = `🔄 ${address}: ${pct}% — ${formatCount(f.messagesCopied)} of ${formatCount(f.messagesFound)} messages copied (${formatBytes(f.bytesCopied)})${folder ? `, now in ${folder}` : ''}`;
+  return { kind: 'item-progress', text, tone: 'info', blocks: [{ type: 'text', text }] };
+}
+
+/** Who was asked for credentials and how. */
+export function credentialsRequestedPost(address: string, sides: string[], reached: { recipient: string; via: string; ok: boolean; why?: string }[], resend: boolean): Message {
+  const what = sides.length === 2 ? 'source and destination credentials' : `${sides[0]} credentials`;
+  const lines = reached.map((r) => (r.ok ? `asked ${r.recipient} by ${r.via}` : `could not reach ${r.recipient} by ${r.via}: ${r.why ?? 'unknown error'}`));
+  const anyOk = reached.some((r) => r.ok);
+  const text = `⏳ ${address} is waiting for ${what}. ${resend ? 'New request: ' : ''}${lines.join('; ') || 'no channel could send the request'}.`;
+  return {
+    kind: 'item-credentials-requested',
+    text,
+    tone: anyOk ? 'info' : 'warning',
+    blocks: [
+      { type: 'text', text: `⏳ *${address}* is waiting for ${what}.` },
+      { type: 'list', items: lines.length ? lines : ['No channel could send the request.'] },
+      ...(!anyOk ? [{ type: 'context' as const, text: `Nobody was reached. Fix the delivery, then \`/migrate resend ${address}\`, or open the form yourself with \`/migrate form ${address}\`.` }] : []),
+    ],
+  };
+}
+
+/** Credentials arrived from the form. */
+export function credentialsReceivedPost(address: string, sides: string[], by: string): Message {
+  return simple('item-credentials-received', `🔐 ${address}: ${sides.join(' and ')} credentials received from ${by} and verified.`, 'success');
+}
+
+/** An end user's attempt on the form was refused. */
+export function credentialsRefusedPost(address: string, side: string, attempt: number, final: boolean, detail?: string): Message {
+  return simple(
+    'item-credentials-refused',
+    final
+      ? `❌ ${address}: the ${side} server refused the credentials entered (attempt ${attempt}, the last).${detail ? ` Server said: "${detail}"` : ''}`
+      : `⚠️ ${address}: the ${side} server refused the credentials entered (attempt ${attempt}); the user may try again.${detail ? ` Server said: "${detail}"` : ''}`,
+    final ? 'error' : 'warning',
+  );
+}
+
+/** Items added by a command, as the reply and the thread's first post. */
+export function addedMessage(projectName: string, added: { sourceAddress: string; destinationAddress: string }[], refused: { line?: number; input: string; reason: string }[], limit = 20): Message {
+  const lines = added.slice(0, limit).map((i) => (i.destinationAddress !== i.sourceAddress ? `${i.sourceAddress} → ${i.destinationAddress}` : i.sourceAddress));
+  const bad = refused.slice(0, limit).map((r) => `${r.line ? `line ${r.line}: ` : ''}${r.reason}`);
+  const head = `${plural(added.length, 'mailbox', 'mailboxes')} added to ${projectName}${refused.length ? `; ${plural(refused.length, 'line')} refused` : ''}.`;
+  return {
+    kind: 'items-added',
+    text: [head, ...bad].join('\n'),
+    tone: refused.length ? (added.length ? 'warning' : 'error') : 'success',
+    blocks: [
+      { type: 'text', text: `${added.length ? '➕' : '⚠️'} ${head}` },
+      ...(lines.length ? [{ type: 'list' as const, items: lines, more: added.length > limit ? `…and ${formatCount(added.length - limit)} more` : undefined }] : []),
+      ...(bad.length ? [{ type: 'text' as const, text: 'Refused:' }, { type: 'list' as const, items: bad, more: refused.length > limit ? `…and ${formatCount(refused.length - limit)} more` : undefined }] : []),
+      ...(added.length ? [{ type: 'context' as const, text: `Start with \`/migrate start --all\` or \`/migrate start ADDRESS\`. Status posts will follow in this thread.` }] : []),
+    ],
+  };
+}

@@ -1,0 +1,68 @@
+import type { Message } from './model.ts';
+import { plural } from './format.ts';
+
+/** Reply to `project create`. */
+export function projectCreatedMessage(p: { name: string; sourceUrl: string; destinationUrl: string; selfService: string; licenses: number | null }): Message {
+  const text = `Project ${p.name} created: ${p.sourceUrl} → ${p.destinationUrl}. Users enter their ${p.selfService === 'both' ? 'source and destination' : p.selfService} credentials on the secure form when asked.`;
+  return {
+    kind: 'project-created',
+    text,
+    tone: 'success',
+    blocks: [
+      { type: 'text', text: `📦 Project *${p.name}* created in this channel.` },
+      {
+        type: 'facts',
+        facts: [
+          { label: 'Source', value: p.sourceUrl },
+          { label: 'Destination', value: p.destinationUrl },
+          { label: 'Self-service', value: p.selfService },
+          { label: 'Licenses', value: p.licenses == null ? 'no limit' : String(p.licenses) },
+        ],
+      },
+      { type: 'context', text: 'Next: `/migrate add alice@old.example`, or `/migrate bulk` with a CSV (source,destination[,source_login,destination_login]).' },
+    ],
+  };
+}
+
+/** Reply to `project set`. */
+export function projectUpdatedMessage(name: string, changes: string[]): Message {
+  const text = `Project ${name} updated: ${changes.join('; ')}.`;
+  return { kind: 'project-updated', text, tone: 'success', blocks: [{ type: 'text', text: `⚙️ ${text}` }] };
+}
+
+/** A list of projects. */
+export function projectListMessage(projects: { name: string; sourceUrl: string; destinationUrl: string; here: boolean }[]): Message {
+  const items = projects.map((p) => `${p.name}: ${p.sourceUrl} → ${p.destinationUrl}${p.here ? ' (this channel)' : ''}`);
+  return {
+    kind: 'project-list',
+    text: items.length ? `Projects:\n${items.join('\n')}` : 'No projects yet.',
+    tone: 'info',
+    blocks: items.length ? [{ type: 'header', text: 'Projects' }, { type: 'list', items }] : [{ type: 'text', text: 'No projects yet. Create one with `/migrate project create NAME --source URL --destination URL`.' }],
+  };
+}
+
+/** Result of an admin action on one or several items. */
+export function actionResultMessage(kind: string, done: string[], refused: string[], noun: string): Message {
+  const head = done.length ? `${noun} ${plural(done.length, 'mailbox', 'mailboxes')}.` : `No mailbox was ${noun.toLowerCase()}.`;
+  return {
+    kind,
+    text: [head, ...done.slice(0, 20), ...refused].join('\n'),
+    tone: refused.length ? 'warning' : 'success',
+    blocks: [
+      { type: 'text', text: head },
+      ...(done.length > 1 ? [{ type: 'list' as const, items: done.slice(0, 20), more: done.length > 20 ? `…and ${done.length - 20} more` : undefined }] : done.length === 1 ? [{ type: 'text' as const, text: done[0] }] : []),
+      ...(refused.length ? [{ type: 'list' as const, items: refused.slice(0, 20), more: refused.length > 20 ? `…and ${refused.length - 20} more` : undefined }] : []),
+    ],
+  };
+}
+
+/** Reply to `form`: the private link for admin-assisted entry. */
+export function formLinkMessage(address: string, url: string, expires: string): Message {
+  const text = `Private link to the credential form for ${address} (single use, expires ${expires}). Do not paste it in a channel.`;
+  return {
+    kind: 'form-link',
+    text: `${text}\n${url}`,
+    tone: 'info',
+    blocks: [{ type: 'text', text: `🔐 ${text}` }, { type: 'actions', actions: [{ label: 'Open the secure form', url, style: 'primary' }] }],
+  };
+}

@@ -1,0 +1,131 @@
+import type { Block, Message } from './model.ts';
+import { formatBytes, formatCount, formatDuration, formatTime, plural } from './format.ts';
+
+const LABEL: Record<string, string> = {
+  NotStarted: 'Not started',
+  WaitingForUser: 'Waiting for user',
+  Queued: 'Queued',
+  Running: 'Running',
+  Completed: 'Completed',
+  Failed: 'Failed',
+  Stopped: 'Stopped',
+};
+const ICON: Record<string, string> = {
+  NotStarted: '⚪',
+  WaitingForUser: '⏳',
+  Queued: '🕒',
+  Running: '🔄',
+  Completed: '✅',
+  Failed: '❌',
+  Stopped: '⏹️',
+};
+
+/** The status label an admin reads. */
+export function statusLabel(s: string): string {
+  return LABEL[s] ?? s;
+}
+
+/** An item as status cards show it. */
+export interface ItemView {
+  sourceAddress: string;
+  destinationAddress: string;
+  status: string;
+  /** Human sentence of the failure reason. */
+  reasonText?: string | null;
+  failureReason?: string | null;
+  failureDetail?: string | null;
+  messagesCopied: number;
+  bytesCopied: number;
+  messagesSkipped: number;
+  license: string;
+}
+
+/** A project as status cards show it. */
+export interface ProjectView {
+  name: string;
+  sourceUrl: string;
+  destinationUrl: string;
+  selfService: string;
+  counts: Record<string, number>;
+  licenses: { total: number | null; used: number; left: number | null };
+  items: ItemView[];
+}
+
+/** One line about an item: icon, addresses, status, reason. */
+export function itemLine(i: ItemView): string {
+  const dest = i.destinationAddress !== i.sourceAddress ? ` → ${i.destinationAddress}` : '';
+  const why = i.status === 'Failed' && i.reasonText ? `: ${i.reasonText}${i.failureDetail ? ` (${i.failureDetail})` : ''}` : '';
+  const figures = i.messagesCopied ? ` — ${formatCount(i.messagesCopied)} messages, ${formatBytes(i.bytesCopied)}` : '';
+  return `${ICON[i.status] ?? ''} ${i.sourceAddress}${dest} — ${statusLabel(i.status)}${why}${figures}`;
+}
+
+/** `Completed 3 · Failed 1 · …`, only non-zero counts. */
+export function countsLine(counts: Record<string, number>): string {
+  const parts = Object.entries(counts)
+    .filter(([, n]) => n > 0)
+    .map(([s, n]) => `${statusLabel(s)} ${formatCount(n)}`);
+  return parts.length ? parts.join(' · ') : 'No mailboxes yet';
+}
+
+/** `3 used, 7 left of 10` or `3 used (no limit)`. */
+export function licensesLine(l: ProjectView['licenses']): string {
+  return l.total == null ? `${formatCount(l.used)} used (no limit set)` : `${formatCount(l.used)} used, ${formatCount(l.left ?? 0)} left of ${formatCount(l.total)}`;
+}
+
+/** The status of a project: counts per status, licenses, each item with its status and reason. */
+export function projectStatusMessage(p: ProjectView, limit = 40): Message {
+  const lines = p.items.slice(0, limit).map(itemLine);
+  const more = p.items.length > limit ? `…and ${formatCount(p.items.length - limit)} more. Type \`/migrate status ADDRESS\` for one mailbox.` : undefined;
+  const blocks: Block[] = [
+    { type: 'header', text: `Project ${p.name}` },
+    {
+      type: 'facts',
+      facts: [
+        { label: 'Source', value: p.sourceUrl },
+        { label: 'Destination', value: p.destinationUrl },
+        { label: 'Mailboxes', value: `${formatCount(p.items.length)}: ${countsLine(p.counts)}` },
+        { label: 'Licenses', value: licensesLine(p.licenses) },
+      ],
+    },
+    p.items.length ? { type: 'list', items: lines, more } : { type: 'text', text: 'No mailboxes yet. Add one with `/migrate add ADDRESS`.' },
+  ];
+  return {
+    kind: 'project-status',
+    text: `Project ${p.name}: ${plural(p.items.length, 'mailbox', 'mailboxes')} (${countsLine(p.counts)}); licenses ${licensesLine(p.licenses)}.`,
+    tone: 'info',
+    blocks,
+  };
+}
+
+/** One entry of an item's history. */
+export interface HistoryView {
+  at: Date;
+  actor: string;
+  kind: string;
+  fromStatus: string | null;
+  toStatus: string | null;
+  summary: string;
+}
+
+/** The status of one mailbox with its history. */
+export function itemStatusMessage(projectName: string, i: ItemView & { passCount: number; lastPassMs: number; messagesPresent: number }, history: HistoryView[]): Message {
+  const facts = [
+    { label: 'Project', value: projectName },
+    { label: 'Destination', value: i.destinationAddress },
+    { label: 'Status', value: statusLabel(i.status) + (i.status === 'Failed' && i.reasonText ? ` — ${i.reasonText}` : '') },
+  ];
+  if (i.status === 'Failed' && i.failureDetail) facts.push({ label: 'Server said', value: i.failureDetail });
+  if (i.passCount)
+    facts.push({
+      label: 'Copied',
+      value: `${formatCount(i.messagesCopied)} messages, ${formatBytes(i.bytesCopied)} in ${plural(i.passCount, 'pass', 'passes')}${i.messagesPresent ? `; ${formatCount(i.messagesPresent)} already there` : ''}${i.messagesSkipped ? `; ${formatCount(i.messagesSkipped)} skipped` : ''}${i.lastPassMs ? `; last pass ${formatDuration(i.lastPassMs)}` : ''}`,
+    });
+  facts.push({ label: 'License', value: i.license === 'consumed' ? 'consumed' : i.license === 'reserved' ? 'reserved' : 'none' });
+  const hist = history.map((h) => `${formatTime(h.at)} — ${h.summary} — ${h.actor}`);
+  return {
+    kind: 'item-status',
+    text: `${i.sourceAddress}: ${statusLabel(i.status)}${i.reasonText && i.status === 'Failed' ? ` — ${i.reasonText}` : ''}`,
+    tone: i.status === 'Failed' ? 'error' : 'info',
+    blocks: [{ type: 'header', text: i.sourceAddress }, { type: 'facts', facts }, { type: 'text', text: 'History:' }, { type: 'list', items: hist.length ? hist : ['(none)'] }],
+  };
+}

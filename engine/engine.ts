@@ -1,0 +1,592 @@
+import { randomUUID } from 'node:crypto';
+import type { Db } from './store/db.ts';
+import { appendHistory, itemHistory, type Tx } from './store/history.ts';
+import { EventBus, type ItemRef, type PassFigures } from './events.ts';
+import { decide, type ItemAction } from './domain/state-machine.ts';
+import { normaliseAddress } from './domain/addresses.ts';
+import { parseConnectorUrl } from './domain/connector-url.ts';
+import { UserError } from './errors.ts';
+import { Vault, type SecretValue } from './vault/vault.ts';
+import {
+  STATUSES,
+  SYSTEM_ACTOR,
+  sidesOf,
+  type Actor,
+  type AuthMode,
+  type FailureReason,
+  type ItemStatus,
+  type NotifyVia,
+  type Side,
+  type Sides,
+} from './domain/types.ts';
+import type { Item, Project } from '../generated/prisma/client.ts';
+
+export type { Item, Project };
+
+/** Per-project settings kept as JSON in `Project.options`. */
+export interface ProjectOptions {
+  include?: string[];
+  exclude?: string[];
+  rename?: Record<string, string>;
+  /** Hours a credential link stays valid (default 72). */
+  linkTtlHours?: number;
+  /** Attempts a user gets on the form before the item fails (default 3). */
+  maxAttempts?: number;
+  /** Days after a request when reminders go out (default [1, 3]). */
+  reminderDays?: number[];
+  /** Forget stored credentials once an item completes. */
+  wipeCredentialsOnComplete?: boolean;
+}
+
+/** Reads the options JSON of a project. */
+export function projectOptions(p: Pick<Project, 'options'>): ProjectOptions {
+  try {
+    return JSON.parse(p.options) as ProjectOptions;
+  } catch {
+    return {};
+  }
+}
+
+/** One row to add: the source address and optionally the destination and logins. */
+export interface AddRow {
+  source: string;
+  destination?: string;
+  sourceLogin?: string;
+  destinationLogin?: string;
+  /** Line number in a CSV, for error reports. */
+  line?: number;
+}
+
+/** A row that could not be added, with why. */
+export interface RefusedRow {
+  line?: number;
+  input: string;
+  reason: string;
+}
+
+/** Counts and items of a project, for `status`. */
+export interface ProjectStatus {
+  project: Project;
+  counts: Record<ItemStatus, number>;
+  items: Item[];
+  licenses: { total: number | null; used: number; left: number | null };
+}
+
+const ITEM_INCLUDE = { project: true } as const;
+type ItemWithProject = Item & { project: Project };
+
+/** The reference events carry, built from an item row. */
+export function itemRef(item: ItemWithProject): ItemRef {
+  return {
+    id: item.id,
+    projectId: item.projectId,
+    projectName: item.project.name,
+    sourceAddress: item.sourceAddress,
+    destinationAddress: item.destinationAddress,
+    threadRef: item.threadRef,
+  };
+}
+
+/**
+ * The domain service: every change to projects and items goes through here, inside a
+ * transaction that also appends the history, and is announced on the event bus after
+ * the commit. Knows nothing of chat.
+ */
+export class Engine {
+  constructor(
+    readonly db: Db,
+    readonly bus: EventBus,
+    readonly vault: Vault,
+    readonly now: () => Date = () => new Date(),
+  ) {}
+
+  // ---------------------------------------------------------------- projects
+
+  /** Creates a project owned by the channel it was created in. */
+  async createProject(
+    actor: Actor,
+    input: { name: string; sourceUrl: string; destinationUrl: string; selfService?: Sides; notify?: NotifyVia; channelRef: string | null; licenses?: number | null },
+  ): Promise<Project> {
+    const name = input.name.trim();
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(name))
+      throw new UserError('PROJECT_NAME', `"${input.name}" is not a valid project name: use letters, digits, dot, dash or underscore (up to 63).`);
+    const src = parseConnectorUrl(input.sourceUrl, 'source');
+    const dst = parseConnectorUrl(input.destinationUrl, 'destination');
+    if (await this.db.project.findUnique({ where: { name } })) throw new UserError('PROJECT_EXISTS', `A project named ${name} already exists.`);
+    const selfSides = input.selfService ? sidesOf(input.selfService) : [];
+    const auth = (side: Side): AuthMode => (selfSides.includes(side) ? 'self-service' : 'per-user');
+    const project = await this.db.$transaction(async (tx) => {
+      const p = await tx.project.create({
+        data: {
+          id: randomUUID(),
+          name,
+          sourceUrl: src.url,
+          sourceAuth: auth('source'),
+          destinationUrl: dst.url,
+          destinationAuth: auth('destination'),
+          selfService: input.selfService ?? 'source',
+          notify: input.notify ?? 'email',
+          channelRef: input.channelRef,
+          licensesTotal: input.licenses ?? null,
+          createdBy: `${actor.surface}:${actor.id}`,
+        },
+      });
+      await appendHistory(tx, { projectId: p.id, actor, kind: 'project.created', detail: { name, source: src.url, destination: dst.url, selfService: input.selfService ?? null } });
+      return p;
+    });
+    this.bus.emit({ type: 'project.created', projectId: project.id, name, channelRef: project.channelRef, actor });
+    return project;
+  }
+
+  /** Changes project settings; each change goes into the history. */
+  async updateProject(
+    actor: Actor,
+    project: Project,
+    changes: { digestCron?: string | null; digestTz?: string | null; selfService?: Sides; licenses?: number | null; notify?: NotifyVia; options?: ProjectOptions },
+  ): Promise<Project> {
+    if (changes.licenses != null && changes.licenses < project.licensesUsed)
+      throw new UserError('LICENSES_BELOW_USED', `${project.name} already uses ${project.licensesUsed} licenses; the pool cannot be smaller than that.`);
+    const data: Record<string, unknown> = {};
+    if (changes.digestCron !== undefined) data.digestCron = changes.digestCron;
+    if (changes.digestTz !== undefined) data.digestTz = changes.digestTz;
+    if (changes.selfService !== undefined) {
+      const sides = sidesOf(changes.selfService);
+      data.selfService = changes.selfService;
+      data.sourceAuth = sides.includes('source') ? 'self-service' : 'per-user';
+      data.destinationAuth = sides.includes('destination') ? 'self-service' : 'per-user';
+    }
+    if (changes.licenses !== undefined) data.licensesTotal = changes.licenses;
+    if (changes.notify !== undefined) data.notify = changes.notify;
+    if (changes.options !== undefined) data.options = JSON.stringify({ ...projectOptions(project), ...changes.options });
+    return this.db.$transaction(async (tx) => {
+      const p = await tx.project.update({ where: { id: project.id }, data });
+      await appendHistory(tx, { projectId: p.id, actor, kind: 'project.updated', detail: changes as Record<string, unknown> });
+      return p;
+    });
+  }
+
+  /** The project of a given name, or a UserError naming the known ones. */
+  async getProject(name: string): Promise<Project> {
+    const p = await this.db.project.findUnique({ where: { name } });
+    if (p) return p;
+    const names = (await this.db.project.findMany({ select: { name: true }, orderBy: { name: 'asc' }, take: 20 })).map((x) => x.name);
+    throw new UserError('PROJECT_UNKNOWN', `There is no project named ${name}.${names.length ? ` Known projects: ${names.join(', ')}.` : ''}`);
+  }
+
+  /** Projects created in a channel (a project belongs to the channel it was created in). */
+  async projectsInChannel(channelRef: string): Promise<Project[]> {
+    return this.db.project.findMany({ where: { channelRef }, orderBy: { createdAt: 'asc' } });
+  }
+
+  // ------------------------------------------------------------------- items
+
+  /**
+   * Adds items in one transaction: every valid row is added, every invalid one is
+   * reported with its line and reason; a database failure adds nothing.
+   */
+  async addItems(
+    actor: Actor,
+    project: Project,
+    rows: AddRow[],
+    opts: { ask?: Sides; notify?: NotifyVia; threadRef: string | null },
+  ): Promise<{ added: Item[]; refused: RefusedRow[] }> {
+    const refused: RefusedRow[] = [];
+    const valid: { row: AddRow; source: string; destination: string }[] = [];
+    const seen = new Map<string, number | undefined>();
+    for (const row of rows) {
+      const input = [row.source, row.destination].filter(Boolean).join(',');
+      try {
+        const source = normaliseAddress(row.source, 'source address');
+        const destination = row.destination ? normaliseAddress(row.destination, 'destination address') : source;
+        const key = source.toLowerCase();
+        if (seen.has(key)) {
+          const first = seen.get(key);
+          throw new UserError('DUPLICATE_ROW', `${source} appears twice${first ? ` (first on line ${first})` : ''}.`);
+        }
+        seen.set(key, row.line);
+        valid.push({ row, source, destination });
+      } catch (e) {
+        if (!(e instanceof UserError)) throw e;
+        refused.push({ line: row.line, input, reason: e.message });
+      }
+    }
+    const existing = valid.length
+      ? await this.db.item.findMany({ where: { projectId: project.id, sourceAddress: { in: valid.map((v) => v.source) } }, select: { sourceAddress: true } })
+      : [];
+    const taken = new Set(existing.map((e) => e.sourceAddress));
+    const toAdd = valid.filter((v) => {
+      if (!taken.has(v.source)) return true;
+      refused.push({ line: v.row.line, input: v.source, reason: `${v.source} is already in project ${project.name}.` });
+      return false;
+    });
+    const added = await this.db.$transaction(async (tx) => {
+      const out: Item[] = [];
+      for (const v of toAdd) {
+        const item = await tx.item.create({
+          data: {
+            id: randomUUID(),
+            projectId: project.id,
+            sourceAddress: v.source,
+            destinationAddress: v.destination,
+            sourceLogin: v.row.sourceLogin?.trim() || v.source,
+            destinationLogin: v.row.destinationLogin?.trim() || v.destination,
+            ask: opts.ask ?? project.selfService,
+            notify: opts.notify ?? project.notify,
+            threadRef: opts.threadRef,
+            createdBy: `${actor.surface}:${actor.id}`,
+          },
+        });
+        await appendHistory(tx, { projectId: project.id, itemId: item.id, address: item.sourceAddress, actor, kind: 'item.added', toStatus: 'NotStarted', detail: { destination: item.destinationAddress, ask: item.ask, notify: item.notify } });
+        out.push(item);
+      }
+      return out;
+    });
+    for (const item of added) this.bus.emit({ type: 'item.added', item: itemRef({ ...item, project }), actor });
+    refused.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+    return { added, refused };
+  }
+
+  /** Points items at the thread where their status posts go. */
+  async assignThread(itemIds: string[], threadRef: string): Promise<void> {
+    await this.db.item.updateMany({ where: { id: { in: itemIds } }, data: { threadRef } });
+  }
+
+  /** The item of a project by source (or destination) address, or a UserError. */
+  async getItem(project: Project, address: string): Promise<ItemWithProject> {
+    const a = normaliseAddress(address);
+    const item =
+      (await this.db.item.findFirst({ where: { projectId: project.id, sourceAddress: a }, include: ITEM_INCLUDE })) ??
+      (await this.db.item.findFirst({ where: { projectId: project.id, destinationAddress: a }, include: ITEM_INCLUDE }));
+    if (!item) throw new UserError('ITEM_UNKNOWN', `${a} is not in project ${project.name}.`, `Add it with \`add ${a}\`.`);
+    return item;
+  }
+
+  /** Loads an item by id with its project. */
+  async itemById(id: string): Promise<ItemWithProject | null> {
+    return this.db.item.findUnique({ where: { id }, include: ITEM_INCLUDE });
+  }
+
+  /** Sides whose credentials are unknown: no credential stored and not covered by project admin credentials. */
+  async missingSides(item: Item & { project: Project }, tx: Tx = this.db): Promise<Side[]> {
+    const stored = new Set((await tx.credential.findMany({ where: { itemId: item.id }, select: { side: true } })).map((c) => c.side));
+    const out: Side[] = [];
+    if (!stored.has('source') && item.project.sourceAuth !== 'admin') out.push('source');
+    if (!stored.has('destination') && item.project.destinationAuth !== 'admin') out.push('destination');
+    return out;
+  }
+
+  /**
+   * Applies a state-machine action inside a transaction: decides, updates the row, keeps
+   * the license pool straight, appends the history. Returns the updated item and the
+   * status it came from. Events are the caller's to emit after the commit.
+   */
+  private async transition(
+    tx: Tx,
+    actor: Actor,
+    item: ItemWithProject,
+    action: ItemAction,
+    extra: { missing?: boolean; reason?: FailureReason; detail?: string; data?: Record<string, unknown>; history?: Record<string, unknown> } = {},
+  ): Promise<{ item: ItemWithProject; from: ItemStatus; to: ItemStatus }> {
+    // Re-read inside the transaction so two commands racing on one item decide on the truth.
+    const fresh = await tx.item.findUniqueOrThrow({ where: { id: item.id }, include: ITEM_INCLUDE });
+    const from = fresh.status as ItemStatus;
+    const d = decide(action, { address: fresh.sourceAddress, status: from, missingCredentials: extra.missing ?? false });
+    const data: Record<string, unknown> = { status: d.to, ...extra.data };
+    if (d.stopRequested) data.stopRequested = true;
+    if (d.to === 'Failed') {
+      data.failureReason = extra.reason ?? 'Internal';
+      data.failureDetail = extra.detail ?? null;
+    } else if (d.to !== from) {
+      data.failureReason = null;
+      data.failureDetail = null;
+    }
+    let license = fresh.license;
+    // A license is reserved from the pool when the item is submitted…
+    if ((d.to === 'Queued' || d.to === 'WaitingForUser') && from !== 'WaitingForUser' && license === 'none') {
+      const p = fresh.project;
+      if (p.licensesTotal != null && p.licensesUsed >= p.licensesTotal)
+        throw new UserError('NO_LICENSES', `Project ${p.name} has no license left (${p.licensesUsed} of ${p.licensesTotal} used).`, `Raise the pool with \`project set ${p.name} --licenses N\`.`);
+      await tx.project.update({ where: { id: p.id }, data: { licensesUsed: { increment: 1 } } });
+      license = 'reserved';
+    }
+    // …and returned when the item stops or fails before a pass moved any data.
+    if ((d.to === 'Stopped' || d.to === 'Failed') && license === 'reserved') {
+      await tx.project.update({ where: { id: fresh.projectId }, data: { licensesUsed: { decrement: 1 } } });
+      license = 'none';
+    }
+    data.license = license;
+    if (d.to !== 'Running') data.stopRequested = d.stopRequested ?? false;
+    if (d.deleted) {
+      await tx.item.delete({ where: { id: fresh.id } });
+    } else {
+      await tx.item.update({ where: { id: fresh.id }, data });
+    }
+    await appendHistory(tx, {
+      projectId: fresh.projectId,
+      itemId: fresh.id,
+      address: fresh.sourceAddress,
+      actor,
+      kind: d.deleted ? 'item.deleted' : action,
+      fromStatus: from,
+      toStatus: d.deleted ? null : d.to,
+      detail: { ...(extra.reason ? { reason: extra.reason } : {}), ...(extra.detail ? { detail: extra.detail } : {}), ...(license !== fresh.license ? { license } : {}), ...extra.history },
+    });
+    const after = d.deleted ? fresh : await tx.item.findUniqueOrThrow({ where: { id: fresh.id }, include: ITEM_INCLUDE });
+    return { item: after, from, to: d.to };
+  }
+
+  private emitStatus(actor: Actor, r: { item: ItemWithProject; from: ItemStatus; to: ItemStatus }, figures?: PassFigures) {
+    if (r.from === r.to) return;
+    this.bus.emit({
+      type: 'item.status',
+      item: itemRef(r.item),
+      actor,
+      from: r.from,
+      to: r.to,
+      reason: (r.item.failureReason as FailureReason | null) ?? undefined,
+      detail: r.item.failureDetail ?? undefined,
+      figures,
+    });
+  }
+
+  /**
+   * Submits an item: `Queued` when every credential is known, otherwise `WaitingForUser`
+   * and a credential request goes out (the `item.credentials-needed` event).
+   * A new thread reference, when given, becomes the item's thread.
+   */
+  async startItem(actor: Actor, item: ItemWithProject, opts: { threadRef?: string | null } = {}): Promise<ItemWithProject> {
+    const missing = await this.missingSides(item);
+    const r = await this.db.$transaction(async (tx) => {
+      const res = await this.transition(tx, actor, item, 'submit', {
+        missing: missing.length > 0,
+        data: opts.threadRef ? { threadRef: opts.threadRef } : {},
+        history: missing.length ? { missing } : {},
+      });
+      return res;
+    });
+    this.emitStatus(actor, r);
+    if (r.to === 'WaitingForUser') this.bus.emit({ type: 'item.credentials-needed', item: itemRef(r.item), actor, sides: missing, resend: false });
+    return r.item;
+  }
+
+  /** Stops an item: a waiting or queued one at once (license back, link dead); a running one at the next message boundary. */
+  async stopItem(actor: Actor, item: ItemWithProject): Promise<{ item: ItemWithProject; pending: boolean }> {
+    const r = await this.db.$transaction(async (tx) => {
+      const res = await this.transition(tx, actor, item, 'stop');
+      if (res.to === 'Stopped') await this.revokeLinks(tx, item.id);
+      return res;
+    });
+    this.emitStatus(actor, r);
+    const pending = r.to === 'Running';
+    if (pending) this.bus.emit({ type: 'item.stop-requested', item: itemRef(r.item), actor });
+    return { item: r.item, pending };
+  }
+
+  /** Deletes an item: its statistics and credentials go, the mail at the destination and a consumed license stay. */
+  async deleteItem(actor: Actor, item: ItemWithProject): Promise<void> {
+    const r = await this.db.$transaction((tx) => this.transition(tx, actor, item, 'delete', { history: { licenseKept: item.license === 'consumed' } }));
+    this.bus.emit({ type: 'item.deleted', item: itemRef(r.item), actor });
+  }
+
+  /** Forgets stored credentials of one or both sides; a later `start` sends a new request. */
+  async clearCredentials(actor: Actor, item: ItemWithProject, sides: Sides): Promise<Side[]> {
+    const list = sidesOf(sides);
+    await this.db.$transaction(async (tx) => {
+      await this.transition(tx, actor, item, 'clear-credentials', { history: { sides: list } });
+      await tx.credential.deleteMany({ where: { itemId: item.id, side: { in: list } } });
+      await this.revokeLinks(tx, item.id);
+    });
+    this.bus.emit({ type: 'item.credentials-cleared', item: itemRef(item), actor, sides: list });
+    return list;
+  }
+
+  /** Asks the end user again (new link; the old one dies). Only for a waiting item. */
+  async resend(actor: Actor, item: ItemWithProject): Promise<Side[]> {
+    const missing = await this.missingSides(item);
+    await this.db.$transaction(async (tx) => {
+      await this.transition(tx, actor, item, 'resend', { history: { missing } });
+      await this.revokeLinks(tx, item.id);
+    });
+    this.bus.emit({ type: 'item.credentials-needed', item: itemRef(item), actor, sides: missing, resend: true });
+    return missing;
+  }
+
+  /** Checks that an admin may open the form for an item (admin-assisted entry). */
+  async checkFormAllowed(actor: Actor, item: ItemWithProject): Promise<Side[]> {
+    decide('form', { address: item.sourceAddress, status: item.status as ItemStatus, missingCredentials: false });
+    const missing = await this.missingSides(item);
+    return missing.length ? missing : ['source', 'destination'];
+  }
+
+  /** Kills every open link of an item (stop, clear, delete, a newer request). */
+  async revokeLinks(tx: Tx, itemId: string): Promise<void> {
+    await tx.credentialLink.updateMany({ where: { itemId, usedAt: null, revokedAt: null }, data: { revokedAt: this.now() } });
+  }
+
+  /**
+   * Stores a credential for one side (sealed by the vault). When the item was waiting and
+   * nothing is missing any more, it is submitted at once (`Queued`).
+   */
+  async setCredential(actor: Actor, item: ItemWithProject, side: Side, login: string, secret: SecretValue): Promise<ItemWithProject> {
+    const sealed = this.vault.seal(item.id, side, secret);
+    const r = await this.db.$transaction(async (tx) => {
+      await tx.credential.upsert({
+        where: { itemId_side: { itemId: item.id, side } },
+        create: { itemId: item.id, side, login, ...bytes(sealed) },
+        update: { login, ...bytes(sealed), createdAt: this.now() },
+      });
+      const loginField = side === 'source' ? 'sourceLogin' : 'destinationLogin';
+      await tx.item.update({ where: { id: item.id }, data: { [loginField]: login } });
+      const fresh = await tx.item.findUniqueOrThrow({ where: { id: item.id }, include: ITEM_INCLUDE });
+      if (fresh.status !== 'WaitingForUser') {
+        await appendHistory(tx, { projectId: item.projectId, itemId: item.id, address: item.sourceAddress, actor, kind: 'credentials.stored', detail: { side } });
+        return { item: fresh, from: fresh.status as ItemStatus, to: fresh.status as ItemStatus };
+      }
+      const missing = await this.missingSides(fresh, tx);
+      return this.transition(tx, actor, fresh, 'credentials-received', { missing: missing.length > 0, history: { side } });
+    });
+    this.bus.emit({ type: 'item.credentials-received', item: itemRef(r.item), actor, sides: [side] });
+    this.emitStatus(actor, r);
+    return r.item;
+  }
+
+  /** The stored credential of one side, opened; undefined when unknown. */
+  async credentialOf(itemId: string, side: Side): Promise<{ login: string; secret: SecretValue } | undefined> {
+    const c = await this.db.credential.findUnique({ where: { itemId_side: { itemId, side } } });
+    if (!c) return undefined;
+    return { login: c.login, secret: this.vault.open(itemId, side, c) };
+  }
+
+  /** The end user's credentials were refused for the last time: the item fails with the side that was refused. */
+  async failCredentials(item: ItemWithProject, side: Side, detail: string): Promise<ItemWithProject> {
+    const actor: Actor = { surface: 'form', id: item.sourceAddress };
+    const reason: FailureReason = side === 'source' ? 'SourceCredentials' : 'DestinationCredentials';
+    const r = await this.db.$transaction(async (tx) => {
+      const res = await this.transition(tx, actor, item, 'credentials-refused', { reason, detail });
+      await this.revokeLinks(tx, item.id);
+      return res;
+    });
+    this.emitStatus(actor, r);
+    return r.item;
+  }
+
+  // ----------------------------------------------------------- runner hooks
+
+  /** Takes the oldest queued item for a pass (`Queued` → `Running`); undefined when none. */
+  async claimNext(excludeIds: string[] = []): Promise<ItemWithProject | undefined> {
+    for (;;) {
+      const next = await this.db.item.findFirst({ where: { status: 'Queued', id: { notIn: excludeIds } }, orderBy: { updatedAt: 'asc' }, include: ITEM_INCLUDE });
+      if (!next) return undefined;
+      try {
+        const r = await this.db.$transaction(async (tx) => {
+          // Claim with a conditional update so two workers never take the same item.
+          const { count } = await tx.item.updateMany({ where: { id: next.id, status: 'Queued' }, data: { status: 'Queued' } });
+          if (count !== 1) return undefined;
+          return this.transition(tx, SYSTEM_ACTOR, next, 'claim', { data: { passCount: { increment: 1 }, lastPassAt: this.now() } });
+        });
+        if (!r) continue;
+        this.emitStatus(SYSTEM_ACTOR, r);
+        return r.item;
+      } catch (e) {
+        if (e instanceof UserError) continue; // someone else claimed it first
+        throw e;
+      }
+    }
+  }
+
+  /** A pass started moving data: the reserved license is consumed for good. */
+  async markDataMoved(itemId: string): Promise<void> {
+    const item = await this.db.item.findUnique({ where: { id: itemId } });
+    if (!item || item.license === 'consumed') return;
+    await this.db.$transaction(async (tx) => {
+      const { count } = await tx.item.updateMany({ where: { id: itemId, license: { not: 'consumed' } }, data: { license: 'consumed' } });
+      // An item started with an unlimited pool that was never reserved still counts as used.
+      if (count && item.license === 'none') await tx.project.update({ where: { id: item.projectId }, data: { licensesUsed: { increment: 1 } } });
+      if (count) await appendHistory(tx, { projectId: item.projectId, itemId, address: item.sourceAddress, actor: SYSTEM_ACTOR, kind: 'license.consumed' });
+    });
+  }
+
+  /** Whether an admin asked the running pass of an item to stop. */
+  async stopRequested(itemId: string): Promise<boolean> {
+    const item = await this.db.item.findUnique({ where: { id: itemId }, select: { stopRequested: true, status: true } });
+    return !item || item.stopRequested;
+  }
+
+  /** Records a pass's outcome and figures (`Running` → `Completed` / `Failed` / `Stopped`). */
+  async finishPass(
+    itemId: string,
+    outcome: 'completed' | 'failed' | 'stopped',
+    figures: PassFigures,
+    failure?: { reason: FailureReason; detail?: string },
+  ): Promise<ItemWithProject | undefined> {
+    const item = await this.itemById(itemId);
+    if (!item) return undefined;
+    const action: ItemAction = outcome === 'completed' ? 'pass-completed' : outcome === 'failed' ? 'pass-failed' : 'pass-stopped';
+    const r = await this.db.$transaction(async (tx) => {
+      const res = await this.transition(tx, SYSTEM_ACTOR, item, action, {
+        reason: failure?.reason,
+        detail: failure?.detail,
+        data: {
+          messagesFound: figures.messagesFound,
+          bytesFound: BigInt(figures.bytesFound),
+          messagesCopied: { increment: figures.messagesCopied },
+          bytesCopied: { increment: BigInt(figures.bytesCopied) },
+          messagesPresent: figures.messagesPresent,
+          messagesSkipped: figures.messagesSkipped,
+          lastPassMs: figures.durationMs,
+        },
+        history: { figures },
+      });
+      if (res.to === 'Completed' && projectOptions(item.project).wipeCredentialsOnComplete) {
+        await tx.credential.deleteMany({ where: { itemId } });
+        await appendHistory(tx, { projectId: item.projectId, itemId, address: item.sourceAddress, actor: SYSTEM_ACTOR, kind: 'credentials.wiped', detail: { why: 'project wipes credentials after completion' } });
+      }
+      return res;
+    });
+    this.emitStatus(SYSTEM_ACTOR, r, figures);
+    return r.item;
+  }
+
+  /** Items left `Running` by a process that died: back to `Queued` so a worker resumes them from their checkpoints. */
+  async requeueOrphans(): Promise<number> {
+    const rows = await this.db.item.findMany({ where: { status: 'Running' }, include: ITEM_INCLUDE });
+    for (const item of rows) {
+      const stop = item.stopRequested;
+      await this.db.$transaction(async (tx) => {
+        await tx.item.update({ where: { id: item.id }, data: { status: stop ? 'Stopped' : 'Queued', stopRequested: false } });
+        await appendHistory(tx, { projectId: item.projectId, itemId: item.id, address: item.sourceAddress, actor: SYSTEM_ACTOR, kind: 'recovered', fromStatus: 'Running', toStatus: stop ? 'Stopped' : 'Queued', detail: { why: 'the process running the pass ended; resuming from the last checkpoint' } });
+      });
+    }
+    return rows.length;
+  }
+
+  // ------------------------------------------------------------------ status
+
+  /** Counts per status, items, and the license pool of a project. */
+  async projectStatus(project: Project): Promise<ProjectStatus> {
+    const p = await this.db.project.findUniqueOrThrow({ where: { id: project.id } });
+    const items = await this.db.item.findMany({ where: { projectId: p.id }, orderBy: { sourceAddress: 'asc' } });
+    const counts = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<ItemStatus, number>;
+    for (const i of items) counts[i.status as ItemStatus]++;
+    return {
+      project: p,
+      counts,
+      items,
+      licenses: { total: p.licensesTotal, used: p.licensesUsed, left: p.licensesTotal == null ? null : p.licensesTotal - p.licensesUsed },
+    };
+  }
+
+  /** The history of one item, oldest first. */
+  async history(itemId: string) {
+    return itemHistory(this.db, itemId);
+  }
+
+  /** Appends a free history entry about an item (outreach results, delivery failures). */
+  async note(item: { id: string; projectId: string; sourceAddress: string }, actor: Actor, kind: string, detail: Record<string, unknown>): Promise<void> {
+    await appendHistory(this.db, { projectId: item.projectId, itemId: item.id, address: item.sourceAddress, actor, kind, detail });
+  }
+}
+
+function bytes(s: { nonce: Uint8Array; ciphertext: Uint8Array; tag: Uint8Array; keyId: string }) {
+  return { nonce: Uint8Array.from(s.nonce), ciphertext: Uint8Array.from(s.ciphertext), tag: Uint8Array.from(s.tag), keyId: s.keyId };
+}

@@ -1,0 +1,90 @@
+import type { Actor, FailureReason, ItemStatus, Side } from './domain/types.ts';
+
+/** The public face of an item in events: enough for the notifier to post without a query. */
+export interface ItemRef {
+  id: string;
+  projectId: string;
+  projectName: string;
+  sourceAddress: string;
+  destinationAddress: string;
+  /** Opaque thread reference where the item was asked for. */
+  threadRef: string | null;
+}
+
+/** Figures of a pass, as the engine reports them. */
+export interface PassFigures {
+  messagesFound: number;
+  bytesFound: number;
+  messagesCopied: number;
+  bytesCopied: number;
+  messagesPresent: number;
+  messagesSkipped: number;
+  durationMs: number;
+  /** Skipped messages by reason. */
+  skippedReasons?: Record<string, number>;
+}
+
+/** Every domain event, as a discriminated union on `type`. */
+export type EngineEvent =
+  | { type: 'item.added'; item: ItemRef; actor: Actor }
+  | {
+      type: 'item.status';
+      item: ItemRef;
+      actor: Actor;
+      from: ItemStatus;
+      to: ItemStatus;
+      reason?: FailureReason;
+      detail?: string;
+      figures?: PassFigures;
+    }
+  | { type: 'item.credentials-needed'; item: ItemRef; actor: Actor; sides: Side[]; resend: boolean }
+  | { type: 'item.credentials-received'; item: ItemRef; actor: Actor; sides: Side[] }
+  | { type: 'item.credentials-refused'; item: ItemRef; side: Side; attempt: number; final: boolean; detail?: string }
+  | { type: 'item.credentials-cleared'; item: ItemRef; actor: Actor; sides: Side[] }
+  | { type: 'item.progress'; item: ItemRef; figures: PassFigures; folder?: string }
+  | { type: 'item.deleted'; item: ItemRef; actor: Actor }
+  | { type: 'item.stop-requested'; item: ItemRef; actor: Actor }
+  | { type: 'project.created'; projectId: string; name: string; channelRef: string | null; actor: Actor };
+
+/** Event types, for subscribers that want one kind. */
+export type EngineEventType = EngineEvent['type'];
+
+type Listener = (e: EngineEvent) => void | Promise<void>;
+
+/**
+ * A small typed event bus. Listeners run after the state change is committed; a failing
+ * listener is reported to `onError` and never undoes the change or stops other listeners.
+ */
+export class EventBus {
+  private listeners: Listener[] = [];
+  private pending = new Set<Promise<void>>();
+  constructor(private onError: (e: unknown, ev: EngineEvent) => void = () => {}) {}
+
+  /** Subscribes; returns the unsubscribe function. */
+  on(listener: Listener): () => void {
+    this.listeners.push(listener);
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+    };
+  }
+
+  /** Delivers an event to every listener (asynchronously, in subscription order per listener). */
+  emit(ev: EngineEvent): void {
+    for (const l of this.listeners) {
+      const p = (async () => {
+        try {
+          await l(ev);
+        } catch (e) {
+          this.onError(e, ev);
+        }
+      })();
+      this.pending.add(p);
+      void p.finally(() => this.pending.delete(p));
+    }
+  }
+
+  /** Resolves when every listener call started so far has finished (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.pending.size) await Promise.all([...this.pending]);
+  }
+}

@@ -1,0 +1,78 @@
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Side } from '../domain/types.ts';
+
+/** A sealed secret as stored: AES-256-GCM with a random 96-bit nonce. */
+export interface Sealed {
+  nonce: Uint8Array;
+  ciphertext: Uint8Array;
+  tag: Uint8Array;
+  /** First 16 hex chars of SHA-256(key): tells which key sealed a record (for rotation). */
+  keyId: string;
+}
+
+/** What the vault keeps for one side of an item. */
+export interface SecretValue {
+  password?: string;
+  accessToken?: string;
+}
+
+/** Identifies a key without revealing it. */
+export function keyIdOf(key: Buffer): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 16);
+}
+
+/** Parses a base64 key of exactly 32 bytes, or throws a message that says how to make one. */
+export function parseKey(b64: string): Buffer {
+  const key = Buffer.from(b64.trim(), 'base64');
+  if (key.length !== 32)
+    throw new Error(`ENCRYPTION_KEY must be 32 bytes in base64 (got ${key.length} bytes); make one with: openssl rand -base64 32`);
+  return key;
+}
+
+/**
+ * Loads the key: `ENCRYPTION_KEY` when set, otherwise the key file (created on first
+ * start with 32 random bytes, mode 0600).
+ */
+export function loadKey(envKey: string | undefined, keyFile: string): { key: Buffer; created: boolean } {
+  if (envKey) return { key: parseKey(envKey), created: false };
+  if (existsSync(keyFile)) return { key: parseKey(readFileSync(keyFile, 'utf8')), created: false };
+  mkdirSync(dirname(keyFile), { recursive: true });
+  const key = randomBytes(32);
+  writeFileSync(keyFile, key.toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
+  chmodSync(keyFile, 0o600);
+  return { key, created: true };
+}
+
+/** Associated data binding a record to its item and side: a sealed source password cannot be replayed as another item's, or as the destination's. */
+function aad(itemId: string, side: Side): Buffer {
+  return Buffer.from(`mailferry:v1:${itemId}:${side}`, 'utf8');
+}
+
+/** Encrypts and decrypts item credentials with AES-256-GCM. */
+export class Vault {
+  readonly keyId: string;
+  constructor(private readonly key: Buffer) {
+    if (key.length !== 32) throw new Error('vault key must be 32 bytes');
+    this.keyId = keyIdOf(key);
+  }
+
+  /** Seals a secret for (item, side). */
+  seal(itemId: string, side: Side, value: SecretValue): Sealed {
+    const nonce = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.key, nonce);
+    cipher.setAAD(aad(itemId, side));
+    const ciphertext = Buffer.concat([cipher.update(JSON.stringify(value), 'utf8'), cipher.final()]);
+    return { nonce, ciphertext, tag: cipher.getAuthTag(), keyId: this.keyId };
+  }
+
+  /** Opens a sealed secret; throws when the key, item, side or bytes do not match. */
+  open(itemId: string, side: Side, sealed: Omit<Sealed, 'keyId'>): SecretValue {
+    const decipher = createDecipheriv('aes-256-gcm', this.key, sealed.nonce);
+    decipher.setAAD(aad(itemId, side));
+    decipher.setAuthTag(sealed.tag);
+    const plain = Buffer.concat([decipher.update(sealed.ciphertext), decipher.final()]);
+    return JSON.parse(plain.toString('utf8')) as SecretValue;
+  }
+}
