@@ -1,0 +1,53 @@
+import type { ConnectorFailureReason, ConnectorSide } from '../types.ts';
+
+/** How an IMAP failure is classified. */
+export type ImapErrorKind = 'refused' | 'unreachable' | 'throttled' | 'quota' | 'error';
+
+/** Network, socket and TLS failures: the server could not be reached or the link broke. */
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT',
+  'EPIPE', 'ETIMEOUT', 'GREETING_TIMEOUT', 'UPGRADE_TIMEOUT', 'CONNECT_TIMEOUT', 'NoConnection', 'EConnectionClosed',
+  'ClosedAfterConnectText', 'ClosedAfterConnectTLS', 'ProxyError', 'STARTTLS_INJECTION',
+]);
+
+/** Short, secret-free text of an error: the server's response text, else the message. */
+export function errorDetail(err: unknown): string {
+  const e = err as { responseText?: string; message?: string; code?: string; reason?: string } | undefined;
+  const text = e?.responseText || e?.reason || e?.message || String(err);
+  return (e?.code && !text.includes(e.code) ? `${e.code}: ${text}` : text).slice(0, 500);
+}
+
+/** The IMAP response code of a tagged NO/BAD (`[OVERQUOTA]` → `OVERQUOTA`, RFC 5530), if any. */
+export function responseCode(err: unknown): string | undefined {
+  const e = err as { serverResponseCode?: string; response?: { attributes?: { section?: { value?: unknown }[] }[] } };
+  if (e?.serverResponseCode) return String(e.serverResponseCode).toUpperCase();
+  const v = e?.response?.attributes?.[0]?.section?.[0]?.value;
+  return typeof v === 'string' ? v.toUpperCase() : undefined;
+}
+
+/**
+ * Classifies an imapflow error: authentication refused, unreachable (network/TLS/closed
+ * connection), throttled (imapflow's ETHROTTLE for Office 365 "Request is throttled"),
+ * over quota (RFC 5530 `OVERQUOTA`, or the "Quota exceeded" text of servers without
+ * response codes), or anything else.
+ */
+export function classifyImapError(err: unknown): ImapErrorKind {
+  const e = err as { code?: string; authenticationFailed?: boolean; tlsFailed?: boolean; responseText?: string; message?: string } | undefined;
+  if (!e) return 'error';
+  if (e.authenticationFailed) return 'refused';
+  const code = responseCode(err);
+  if (code === 'AUTHENTICATIONFAILED' || code === 'AUTHORIZATIONFAILED') return 'refused';
+  if (e.code === 'ETHROTTLE') return 'throttled';
+  if (code === 'OVERQUOTA' || /quota exceeded|over quota|mailbox (is )?full/i.test(e.responseText ?? '')) return 'quota';
+  if (e.tlsFailed) return 'unreachable';
+  if (e.code && (NETWORK_CODES.has(e.code) || /^(ERR_TLS|ERR_SSL|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED)/.test(e.code))) return 'unreachable';
+  if (/socket|connection (closed|reset)|unexpected close/i.test(e.message ?? '') && !e.responseText) return 'unreachable';
+  return 'error';
+}
+
+/** Maps a verifyCredentials failure kind and side to the domain's failure reason. */
+export function failureReasonFor(kind: 'refused' | 'unreachable' | 'error', side: ConnectorSide): ConnectorFailureReason {
+  if (kind === 'refused') return side === 'source' ? 'SourceCredentials' : 'DestinationCredentials';
+  if (kind === 'unreachable') return side === 'source' ? 'SourceUnreachable' : 'DestinationUnreachable';
+  return 'Internal';
+}

@@ -1,0 +1,72 @@
+import { ImapFlow, type ImapFlowOptions } from 'imapflow';
+import type { ConnectorEndpoint } from '../types.ts';
+import { parseImapUrl } from './parse-imap-url.ts';
+
+/**
+ * Builds the imapflow options for an endpoint. imap:// connects in clear and upgrades with
+ * STARTTLS whenever the server offers it (RFC 3501 §6.2.1; imapflow does this when
+ * `secure` is false); imaps:// is implicit TLS (RFC 8314). Logging is off: imapflow's
+ * debug log would carry the LOGIN/AUTHENTICATE lines, and no secret may reach a log.
+ */
+export function imapOptions(endpoint: ConnectorEndpoint): ImapFlowOptions {
+  const addr = parseImapUrl(endpoint.url);
+  const o = endpoint.options ?? {};
+  let user = endpoint.login;
+  let authzid: string | undefined;
+  if (endpoint.master) {
+    if (endpoint.master.style === 'authzid') {
+      // SASL PLAIN carries authzid (the mailbox) + authcid (the admin) (RFC 4616 §2).
+      authzid = endpoint.login;
+      user = endpoint.master.user;
+    } else {
+      user = `${endpoint.login}${endpoint.master.separator ?? '*'}${endpoint.master.user}`;
+    }
+  }
+  const auth: ImapFlowOptions['auth'] =
+    'accessToken' in endpoint.secret
+      ? { user, accessToken: endpoint.secret.accessToken }
+      : { user, pass: endpoint.secret.password, ...(authzid ? { authzid, loginMethod: 'AUTH=PLAIN' } : {}) };
+  return {
+    host: addr.host,
+    port: addr.port,
+    secure: addr.secure,
+    auth,
+    logger: false,
+    // IDLE between our commands would only add round trips; the engine keeps connections busy.
+    disableAutoIdle: true,
+    // COMPRESS=DEFLATE costs CPU on loopback/LAN and mail is mostly incompressible attachments.
+    disableCompression: true,
+    connectionTimeout: o.connectTimeoutMs ?? 30_000,
+    greetingTimeout: o.greetingTimeoutMs ?? 15_000,
+    socketTimeout: o.socketTimeoutMs ?? 5 * 60_000,
+    tls: { rejectUnauthorized: o.tls?.rejectUnauthorized ?? true, ...(o.tls?.servername ? { servername: o.tls.servername } : {}) },
+    clientInfo: { name: 'MailFerry' },
+  };
+}
+
+/** Opens and authenticates an IMAP connection to the endpoint; the caller logs it out. */
+export async function connectImap(endpoint: ConnectorEndpoint): Promise<ImapFlow> {
+  const client = new ImapFlow(imapOptions(endpoint));
+  // An 'error' event without a listener would crash the process (Node EventEmitter);
+  // the failure also rejects the pending command, which is where we handle it.
+  client.on('error', () => undefined);
+  await client.connect();
+  return client;
+}
+
+/** Logs out politely, or drops the socket when the connection is already broken. Never throws. */
+export async function closeImap(client: ImapFlow | null | undefined): Promise<void> {
+  if (!client) return;
+  try {
+    if (client.usable) {
+      await Promise.race([client.logout(), new Promise((r) => setTimeout(r, 2000))]);
+    }
+  } catch {
+    /* ignore */
+  }
+  try {
+    client.close();
+  } catch {
+    /* ignore */
+  }
+}

@@ -1,0 +1,208 @@
+import type { ImapFlow } from 'imapflow';
+import { classifyImapError, errorDetail, responseCode } from '../connectors/imap/classify-error.ts';
+import { onSide, type MessageMeta } from './plan-folder.ts';
+import { CopyError } from './types.ts';
+
+/** A message ready to append. */
+export interface OutgoingMessage {
+  meta: MessageMeta;
+  body: Buffer;
+}
+
+/** What happened to a batch. */
+export interface BatchOutcome {
+  appended: OutgoingMessage[];
+  refused: { message: OutgoingMessage; reason: string }[];
+  /** Destination UIDNEXT after the batch, when the server told (APPENDUID, RFC 4315). */
+  destUidNext?: number;
+}
+
+/** Splits planned messages into batches bounded by count and bytes; a bigger message goes alone. */
+export function splitBatches(messages: MessageMeta[], maxMessages: number, maxBytes: number): MessageMeta[][] {
+  const out: MessageMeta[][] = [];
+  let cur: MessageMeta[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    if (cur.length && (cur.length >= maxMessages || bytes + m.size > maxBytes)) {
+      out.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(m);
+    bytes += m.size;
+  }
+  if (cur.length) out.push(cur);
+  return out;
+}
+
+/** UID set of a list of UIDs, with ranges (RFC 3501 §9 sequence-set). */
+export function uidSet(uids: number[]): string {
+  const sorted = [...uids].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length; i++) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
+    parts.push(i === j ? `${sorted[i]}` : `${sorted[i]}:${sorted[j]}`);
+    i = j;
+  }
+  return parts.join(',');
+}
+
+/**
+ * Fetches the exact bytes of a batch with `UID FETCH … BODY.PEEK[]` (PEEK leaves `\Seen`
+ * alone, RFC 3501 §6.4.5). Messages expunged at the source meanwhile are simply absent.
+ */
+export async function fetchBodies(src: ImapFlow, batch: MessageMeta[]): Promise<OutgoingMessage[]> {
+  const byUid = new Map<number, Buffer>();
+  for await (const m of src.fetch(uidSet(batch.map((b) => b.uid)), { uid: true, source: true }, { uid: true })) {
+    if (m.source) byUid.set(m.uid, m.source);
+  }
+  return batch.filter((m) => byUid.has(m.uid)).map((meta) => ({ meta, body: byUid.get(meta.uid)! }));
+}
+
+/** Mailbox name in modified UTF-7 (RFC 3501 §5.1.3), as servers without UTF8=ACCEPT expect. */
+export function encodeMailboxName(name: string): string {
+  let out = '';
+  let pending = '';
+  const flush = () => {
+    if (!pending) return;
+    const buf = Buffer.alloc(pending.length * 2);
+    for (let i = 0; i < pending.length; i++) buf.writeUInt16BE(pending.charCodeAt(i), i * 2);
+    out += '&' + buf.toString('base64').replace(/=+$/, '').replace(/\//g, ',') + '-';
+    pending = '';
+  };
+  for (const ch of name) {
+    const code = ch.codePointAt(0)!;
+    if (code >= 0x20 && code <= 0x7e) {
+      flush();
+      out += ch === '&' ? '&-' : ch;
+    } else pending += ch;
+  }
+  flush();
+  return out;
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** INTERNALDATE as RFC 3501 date-time (`dd-Mon-yyyy hh:mm:ss +0000`), in UTC. */
+export function formatInternalDate(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${p(d.getUTCDate())}-${MONTHS[d.getUTCMonth()]}-${d.getUTCFullYear()} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
+}
+
+const SYSTEM_FLAGS = new Map(['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft'].map((f) => [f.toLowerCase(), f]));
+
+/**
+ * Flags the destination keeps: system flags always; keywords when PERMANENTFLAGS lists
+ * them or contains `\*` (new keywords allowed, RFC 3501 §7.1). Keywords must be atoms.
+ */
+export function keptFlags(flags: string[], permanent: Set<string>): string[] {
+  const anyKeyword = permanent.has('\\*') || permanent.size === 0;
+  const out: string[] = [];
+  for (const f of flags) {
+    const sys = SYSTEM_FLAGS.get(f.toLowerCase());
+    if (sys) out.push(sys);
+    else if (!f.startsWith('\\') && /^[^(){ %*"\\\]\x00-\x20\x7f]+$/.test(f) && (anyKeyword || permanent.has(f))) out.push(f);
+  }
+  return [...new Set(out)];
+}
+
+interface ExecResponse {
+  response: { attributes?: { section?: { value?: unknown }[] }[] };
+  next: () => void;
+}
+type Exec = (command: string, attributes: unknown[], options?: Record<string, unknown>) => Promise<ExecResponse>;
+
+/**
+ * Sends one APPEND carrying all the given messages: MULTIAPPEND (RFC 3502) when more than
+ * one. imapflow 2.1.2 has no public MULTIAPPEND, so this goes through its `exec()`, which
+ * compiles our attribute list (literals included: it waits for each `+` continuation, or
+ * uses LITERAL+ for small ones) and matches the tagged reply. `exec` is internal API:
+ * pinned version, covered by the engine tests. Returns the APPENDUID set (RFC 4315) if any.
+ */
+export async function appendRaw(dest: ImapFlow, path: string, messages: OutgoingMessage[], permanent: Set<string>): Promise<{ uidNext?: number }> {
+  const binary = dest.capabilities.has('BINARY');
+  const attributes: unknown[] = [{ type: 'ATOM', value: encodeMailboxName(path) }];
+  for (const m of messages) {
+    attributes.push(keptFlags(m.meta.flags, permanent).map((f) => ({ type: 'ATOM', value: f })));
+    attributes.push({ type: 'STRING', value: formatInternalDate(m.meta.internalDate) });
+    // NUL bytes need a literal8 (RFC 3516) where BINARY is offered.
+    attributes.push({ type: 'LITERAL', value: m.body, isLiteral8: binary && m.body.includes(0) });
+  }
+  const exec = (dest as unknown as { exec: Exec }).exec.bind(dest);
+  const res = await exec('APPEND', attributes, {});
+  let uidNext: number | undefined;
+  const section = res.response.attributes?.[0]?.section;
+  if (section && String(section[0]?.value ?? '').toUpperCase() === 'APPENDUID') {
+    // APPENDUID uidvalidity uid-set: the last UID of the set + 1 is the new UIDNEXT.
+    const set = String(section[2]?.value ?? '');
+    const last = Number(set.split(/[,:]/).pop());
+    if (Number.isFinite(last) && last > 0) uidNext = last + 1;
+  }
+  res.next();
+  return { uidNext };
+}
+
+function isRefusal(err: unknown): boolean {
+  const e = err as { responseStatus?: string };
+  return e?.responseStatus === 'NO' || e?.responseStatus === 'BAD';
+}
+
+function quotaError(err: unknown): CopyError {
+  return new CopyError('DESTINATION_QUOTA', 'DestinationQuota', `destination over quota: ${errorDetail(err)}`, { cause: err });
+}
+
+/**
+ * Appends a batch to the selected destination folder. One MULTIAPPEND when allowed; the
+ * command is atomic (RFC 3502 §6.3.11: all or none), so on `NO` the batch is replayed as
+ * single APPENDs to isolate the message the server refuses. A refusal is returned, not
+ * thrown; quota exhaustion (RFC 5530 OVERQUOTA) throws DESTINATION_QUOTA; connection
+ * errors propagate for the caller's retry. `shouldStop` is checked between single APPENDs.
+ */
+export async function appendBatch(
+  dest: ImapFlow,
+  path: string,
+  batch: OutgoingMessage[],
+  opts: { multi: boolean; permanentFlags: Set<string>; appendLimit?: number; shouldStop?: () => boolean },
+): Promise<BatchOutcome & { stoppedAt?: number }> {
+  const outcome: BatchOutcome & { stoppedAt?: number } = { appended: [], refused: [] };
+  const limit = opts.appendLimit;
+  const sendable = batch.filter((m) => {
+    // APPENDLIMIT (RFC 7889): the server said it will refuse bigger messages; do not send them.
+    if (limit && m.body.length > limit) {
+      outcome.refused.push({ message: m, reason: `larger than the destination APPENDLIMIT (${limit} bytes)` });
+      return false;
+    }
+    return true;
+  });
+  if (sendable.length > 1 && opts.multi) {
+    try {
+      const r = await onSide('destination', appendRaw(dest, path, sendable, opts.permanentFlags));
+      outcome.appended.push(...sendable);
+      outcome.destUidNext = r.uidNext;
+      return outcome;
+    } catch (err) {
+      if (classifyImapError(err) === 'quota') throw quotaError(err);
+      if (!isRefusal(err)) throw err;
+      // fall through: find the refused one
+    }
+  }
+  for (let i = 0; i < sendable.length; i++) {
+    const m = sendable[i];
+    if (i > 0 && opts.shouldStop?.()) {
+      outcome.stoppedAt = i;
+      break;
+    }
+    try {
+      const r = await onSide('destination', appendRaw(dest, path, [m], opts.permanentFlags));
+      outcome.appended.push(m);
+      if (r.uidNext) outcome.destUidNext = r.uidNext;
+    } catch (err) {
+      if (classifyImapError(err) === 'quota') throw quotaError(err);
+      if (!isRefusal(err)) throw err;
+      const code = responseCode(err);
+      outcome.refused.push({ message: m, reason: `${code ? `[${code}] ` : ''}${errorDetail(err)}` });
+    }
+  }
+  return outcome;
+}

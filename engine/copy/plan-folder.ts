@@ -1,0 +1,158 @@
+import type { ImapFlow, MailboxObject } from 'imapflow';
+import { emptyCheckpoint } from './checkpoint.ts';
+import { FINGERPRINT_HEADERS, FingerprintBag, fingerprintOf } from './fingerprint.ts';
+import type { FolderMapping } from './map-folders.ts';
+import { CopyError, type FolderCheckpoint } from './types.ts';
+
+/** What the engine knows of a source message before fetching its body. */
+export interface MessageMeta {
+  uid: number;
+  size: number;
+  internalDate: Date;
+  /** Flags and keywords, without `\Recent` (it cannot be set, RFC 3501 §2.3.2). */
+  flags: string[];
+}
+
+/** The work of one folder in this pass. */
+export interface FolderPlan {
+  /** Source messages to append, in UID order. */
+  toCopy: MessageMeta[];
+  found: number;
+  bytesFound: number;
+  /** Messages already at the destination (earlier passes or matched now). */
+  present: number;
+  /** Highest source UID seen. */
+  maxUid: number;
+  /** Source UIDNEXT at SELECT time: the next pass skips the folder when it is unchanged. */
+  srcUidNext: number;
+  /** Checkpoint to continue from (reset when a UIDVALIDITY changed; `rematchAll` set when matching). */
+  checkpoint: FolderCheckpoint;
+  dest: { path: string; uidValidity: bigint; uidNext: number; permanentFlags: Set<string> };
+}
+
+/** Tags an error with the side it came from, so a failure names the right server. */
+export function onSide<T>(side: 'source' | 'destination', p: Promise<T>): Promise<T> {
+  return p.catch((err: unknown) => {
+    if (err && typeof err === 'object' && !('side' in err)) Object.assign(err, { side });
+    throw err;
+  });
+}
+
+async function fetchMeta(client: ImapFlow, range: string, withHeaders: boolean, minUid: number): Promise<(MessageMeta & { fp?: string })[]> {
+  const out: (MessageMeta & { fp?: string })[] = [];
+  const query = { uid: true, size: true, internalDate: true, flags: true, ...(withHeaders ? { headers: FINGERPRINT_HEADERS } : {}) };
+  for await (const m of client.fetch(range, query, { uid: true })) {
+    // `n:*` also returns the highest message when n is above it (RFC 3501 §6.4.8): filter.
+    if (m.uid < minUid) continue;
+    const internalDate = new Date(m.internalDate ?? 0);
+    out.push({
+      uid: m.uid,
+      size: m.size ?? 0,
+      internalDate,
+      flags: [...(m.flags ?? [])].filter((f) => f.toLowerCase() !== '\\recent'),
+      ...(withHeaders ? { fp: fingerprintOf({ size: m.size ?? 0, internalDate, headers: m.headers }) } : {}),
+    });
+  }
+  return out.sort((a, b) => a.uid - b.uid);
+}
+
+/** Opens (creating it if needed) and SELECTs the destination folder. */
+export async function openDestination(dest: ImapFlow, mapping: FolderMapping): Promise<MailboxObject> {
+  if (!mapping.dest || !mapping.dest.selectable) {
+    try {
+      await dest.mailboxCreate(mapping.destSegments);
+    } catch (err) {
+      // ALREADYEXISTS (RFC 5530) is fine: another pass or lane created it.
+      const e = err as { responseText?: string; serverResponseCode?: string };
+      if (!/ALREADYEXISTS/i.test(e.serverResponseCode ?? '') && !/exists/i.test(e.responseText ?? '')) throw err;
+    }
+  }
+  // SELECT (not just APPEND to a path): Dovecot appends several times faster to the
+  // selected mailbox, and PERMANENTFLAGS (RFC 3501 §7.1) tells which keywords it keeps.
+  return dest.mailboxOpen(mapping.destSegments);
+}
+
+/**
+ * Plans one folder: EXAMINEs the source (read-only, RFC 3501 §6.3.2), SELECTs the
+ * destination, and decides which source messages to append. Messages above the
+ * checkpoint are copied, except those the destination already holds: after a crash
+ * (UIDs in the unconfirmed pending range, matched against destination UIDs appended
+ * since), on a first pass into a non-empty folder, or after a UIDVALIDITY change
+ * (everything matched against the whole destination folder, by fingerprint multiset).
+ */
+export async function planFolder(
+  src: ImapFlow,
+  dest: ImapFlow,
+  mapping: FolderMapping,
+  previous: FolderCheckpoint | undefined,
+  skippedUids: Set<number>,
+): Promise<FolderPlan> {
+  const srcBox = await onSide('source', src.mailboxOpen(mapping.source.path, { readOnly: true }));
+  const destBox = await onSide('destination', openDestination(dest, mapping));
+  if (!destBox.uidValidity) throw new CopyError('NO_UIDVALIDITY', 'Internal', 'destination folder has no UIDVALIDITY');
+
+  let cp: FolderCheckpoint;
+  let rematchAll = false;
+  if (!previous || previous.uidValidity !== srcBox.uidValidity) {
+    // New folder, or the source renumbered its UIDs (RFC 3501 §2.3.1.1): start over,
+    // but re-match instead of re-copying whatever the destination already holds.
+    cp = { ...emptyCheckpoint(mapping.sourceName, mapping.destName, srcBox.uidValidity), ...(previous ? pickTotals(previous) : {}) };
+    rematchAll = destBox.exists > 0;
+  } else if (previous.destUidValidity !== null && previous.destUidValidity !== destBox.uidValidity) {
+    // The destination folder was recreated: what we appended may be gone. Never a loss:
+    // start from UID 1 again, matching against what is there now.
+    cp = { ...previous, lastUid: 0, pendingToUid: null, pendingDestUidNext: null };
+    rematchAll = destBox.exists > 0;
+  } else {
+    cp = { ...previous };
+    rematchAll = previous.rematchAll && destBox.exists > 0;
+  }
+  cp.destFolder = mapping.destName;
+  cp.rematchAll = rematchAll;
+  const pending = !rematchAll && cp.pendingToUid !== null && cp.pendingDestUidNext !== null ? { toUid: cp.pendingToUid, floor: cp.pendingDestUidNext } : null;
+
+  const startUid = rematchAll ? 1 : cp.lastUid + 1;
+  const withHeaders = rematchAll || pending !== null;
+  const metas = srcBox.exists > 0 && startUid < srcBox.uidNext ? await onSide('source', fetchMeta(src, `${startUid}:*`, withHeaders, startUid)) : [];
+
+  const bag = new FingerprintBag();
+  if (rematchAll || pending) {
+    const floor = rematchAll ? 1 : pending!.floor;
+    if (destBox.exists > 0 && floor < destBox.uidNext) {
+      for (const d of await onSide('destination', fetchMeta(dest, `${floor}:*`, true, floor))) bag.add(d.fp!);
+    }
+  }
+
+  const toCopy: MessageMeta[] = [];
+  let maxUid = cp.lastUid;
+  for (const m of metas) {
+    maxUid = Math.max(maxUid, m.uid);
+    if (skippedUids.has(m.uid)) continue; // refused earlier: recorded, not retried, never matched
+    if (m.uid <= cp.lastUid) {
+      // Already handled (rematchAll only): its copy consumes one destination occurrence,
+      // so a true duplicate later in the folder is not mistaken for present.
+      bag.take(m.fp!);
+      continue;
+    }
+    const mayBeThere = rematchAll || (pending !== null && m.uid <= pending.toUid);
+    if (mayBeThere && bag.take(m.fp!)) continue;
+    toCopy.push({ uid: m.uid, size: m.size, internalDate: m.internalDate, flags: m.flags });
+  }
+  const skippedHere = [...skippedUids].length;
+  const found = srcBox.exists;
+  const bytesFound = mapping.source.status?.size ?? metas.reduce((s, m) => s + m.size, 0);
+  return {
+    toCopy,
+    found,
+    bytesFound,
+    present: Math.max(0, found - toCopy.length - skippedHere),
+    maxUid,
+    srcUidNext: srcBox.uidNext,
+    checkpoint: cp,
+    dest: { path: destBox.path, uidValidity: destBox.uidValidity, uidNext: destBox.uidNext, permanentFlags: destBox.permanentFlags ?? new Set() },
+  };
+}
+
+function pickTotals(p: FolderCheckpoint): Partial<FolderCheckpoint> {
+  return { messagesCopied: p.messagesCopied, bytesCopied: p.bytesCopied, messagesPresent: p.messagesPresent, messagesSkipped: p.messagesSkipped };
+}

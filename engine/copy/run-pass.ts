@@ -1,0 +1,415 @@
+import type { ImapFlow } from 'imapflow';
+import { classifyImapError, errorDetail } from '../connectors/imap/classify-error.ts';
+import { closeImap, connectImap } from '../connectors/imap/open-imap.ts';
+import { withConfirmed, withPending } from './checkpoint.ts';
+import { appendBatch, fetchBodies, splitBatches, type OutgoingMessage } from './copy-batch.ts';
+import { listFolders, type MailFolder } from './list-folders.ts';
+import { mapFolders, type FolderMapping } from './map-folders.ts';
+import { onSide, planFolder, type MessageMeta } from './plan-folder.ts';
+import {
+  CopyError,
+  type FolderCheckpoint,
+  type FolderStats,
+  type PassFailureReason,
+  type PassInput,
+  type PassProgress,
+  type PassResult,
+  type PassStats,
+  type SkippedMessage,
+} from './types.ts';
+
+const DEFAULTS = {
+  connections: 4,
+  maxErrors: 100,
+  batchMessages: 50,
+  batchBytes: 8 * 1024 * 1024,
+  progressIntervalMs: 3000,
+  maxRetries: 8,
+  retryBaseMs: 500,
+  multiAppend: true,
+};
+
+type Side = 'source' | 'destination';
+
+/** A pair of connections (source, destination) that works on one folder at a time. */
+class Lane {
+  src: ImapFlow | null = null;
+  dest: ImapFlow | null = null;
+  constructor(private readonly input: PassInput) {}
+  async ensure(): Promise<{ src: ImapFlow; dest: ImapFlow }> {
+    if (!this.src || !this.src.usable) {
+      await closeImap(this.src);
+      this.src = null;
+      this.src = await onSide('source', connectImap(this.input.source));
+    }
+    if (!this.dest || !this.dest.usable) {
+      await closeImap(this.dest);
+      this.dest = null;
+      this.dest = await onSide('destination', connectImap(this.input.destination));
+    }
+    return { src: this.src, dest: this.dest };
+  }
+  async reset(): Promise<void> {
+    const [s, d] = [this.src, this.dest];
+    this.src = this.dest = null;
+    await Promise.all([closeImap(s), closeImap(d)]);
+  }
+}
+
+interface FolderJob {
+  mapping: FolderMapping;
+  stats: FolderStats;
+  weight: number;
+}
+
+function sideOf(err: unknown): Side {
+  return (err as { side?: Side })?.side === 'source' ? 'source' : 'destination';
+}
+
+function reasonFor(kind: string, side: Side): PassFailureReason {
+  if (kind === 'refused') return side === 'source' ? 'SourceCredentials' : 'DestinationCredentials';
+  if (kind === 'unreachable') return side === 'source' ? 'SourceUnreachable' : 'DestinationUnreachable';
+  if (kind === 'quota') return 'DestinationQuota';
+  return 'Internal';
+}
+
+function sleep(ms: number, signals: (AbortSignal | undefined)[]): Promise<void> {
+  return new Promise((resolve) => {
+    const live = signals.filter((s): s is AbortSignal => !!s);
+    if (live.some((s) => s.aborted)) return resolve();
+    const done = () => {
+      clearTimeout(t);
+      for (const s of live) s.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    for (const s of live) s.addEventListener('abort', done, { once: true });
+  });
+}
+
+function emptyStats(sourceFolder: string, destFolder: string): FolderStats {
+  return {
+    sourceFolder,
+    destFolder,
+    unchanged: false,
+    durationMs: 0,
+    messagesFound: 0,
+    bytesFound: 0,
+    messagesCopied: 0,
+    bytesCopied: 0,
+    messagesPresent: 0,
+    messagesSkipped: 0,
+  };
+}
+
+/**
+ * Runs one pass of an item: lists both sides, maps folders, skips folders whose STATUS
+ * matches the checkpoint, and copies the rest over several connection pairs, one folder
+ * per pair, in MULTIAPPEND batches bounded by count and bytes. Every batch is bracketed by
+ * checkpoint writes (intent before, confirmation after), so a crash at any moment resumes
+ * without a duplicate or a loss. Dropped connections are retried with backoff; throttling
+ * waits; refused messages are recorded and skipped; quota ends the pass. Never throws:
+ * the outcome, failure reason and statistics come back as a {@link PassResult}.
+ */
+export async function runPass(input: PassInput): Promise<PassResult> {
+  const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(input.options ?? {}).filter(([, v]) => v !== undefined)) };
+  const t0 = Date.now();
+  const halt = new AbortController();
+  const folders: FolderStats[] = [];
+  const current = new Set<string>();
+  let phase: PassProgress['phase'] = 'listing';
+  let foldersDone = 0;
+  let errors = 0;
+  let failure: { reason: PassFailureReason; detail: string } | null = null;
+  let stoppedWithWork = false;
+  let skippedAll: SkippedMessage[] = [];
+  const isStopped = () => !!input.signal?.aborted;
+
+  const fail = (reason: PassFailureReason, detail: string) => {
+    if (!failure) failure = { reason, detail };
+    halt.abort();
+  };
+
+  const totals = (): PassStats => {
+    const sum = (k: keyof Omit<FolderStats, 'sourceFolder' | 'destFolder' | 'unchanged'>) => folders.reduce((s, f) => s + (f[k] as number), 0);
+    const durationMs = Date.now() - t0;
+    const copied = sum('messagesCopied');
+    const bytes = sum('bytesCopied');
+    return {
+      itemId: input.itemId,
+      folders: folders.map((f) => ({ ...f })),
+      skipped: skippedAll,
+      durationMs,
+      messagesPerSecond: durationMs > 0 ? (copied * 1000) / durationMs : 0,
+      bytesPerSecond: durationMs > 0 ? (bytes * 1000) / durationMs : 0,
+      errors,
+      messagesFound: sum('messagesFound'),
+      bytesFound: sum('bytesFound'),
+      messagesCopied: copied,
+      bytesCopied: bytes,
+      messagesPresent: sum('messagesPresent'),
+      messagesSkipped: sum('messagesSkipped'),
+    };
+  };
+  const emit = (final: boolean) => {
+    if (!input.onProgress) return;
+    const s = totals();
+    try {
+      input.onProgress({
+        itemId: input.itemId,
+        phase: final ? 'done' : phase,
+        foldersTotal: folders.length,
+        foldersDone,
+        current: [...current],
+        elapsedMs: s.durationMs,
+        final,
+        messagesFound: s.messagesFound,
+        bytesFound: s.bytesFound,
+        messagesCopied: s.messagesCopied,
+        bytesCopied: s.bytesCopied,
+        messagesPresent: s.messagesPresent,
+        messagesSkipped: s.messagesSkipped,
+      });
+    } catch {
+      /* a listener's failure is not the pass's */
+    }
+  };
+  const timer = input.onProgress ? setInterval(() => emit(false), o.progressIntervalMs) : null;
+  timer?.unref?.();
+
+  /** Runs `work` with reconnects and backoff; returns false when the pass must end. */
+  const withRetry = async (lane: Lane, work: (c: { src: ImapFlow; dest: ImapFlow }, progressed: () => void) => Promise<void>): Promise<boolean> => {
+    let attempt = 0;
+    for (;;) {
+      if (failure) return false;
+      if (isStopped()) {
+        stoppedWithWork = true;
+        return false;
+      }
+      try {
+        const c = await lane.ensure();
+        await work(c, () => (attempt = 0));
+        return true;
+      } catch (err) {
+        await lane.reset();
+        if (err instanceof CopyError) {
+          fail(err.reason, err.message);
+          return false;
+        }
+        const kind = classifyImapError(err);
+        const side = sideOf(err);
+        const detail = `${side}: ${errorDetail(err)}`;
+        if (kind === 'refused' || kind === 'quota') {
+          fail(reasonFor(kind, side), detail);
+          return false;
+        }
+        if (kind === 'throttled') {
+          // imapflow already waited `throttleWaited` of the server's hint; wait out the rest.
+          const e = err as { throttleReset?: number; throttleWaited?: number };
+          await sleep(Math.max(1000, (e.throttleReset ?? 0) - (e.throttleWaited ?? 0)), [input.signal, halt.signal]);
+          continue;
+        }
+        errors++;
+        attempt++;
+        if (errors > o.maxErrors) {
+          fail(reasonFor(kind, side), `more than ${o.maxErrors} errors; last: ${detail}`);
+          return false;
+        }
+        if (attempt > o.maxRetries) {
+          fail(reasonFor(kind, side), `gave up after ${o.maxRetries} retries: ${detail}`);
+          return false;
+        }
+        await sleep(Math.min(30_000, o.retryBaseMs * 2 ** (attempt - 1)), [input.signal, halt.signal]);
+      }
+    }
+  };
+
+  const lanes: Lane[] = [];
+  try {
+    const checkpoints = await input.checkpoints.load(input.itemId);
+    skippedAll = await input.checkpoints.listSkipped(input.itemId);
+    const skippedByFolder = new Map<string, Set<number>>();
+    for (const s of skippedAll) {
+      if (!skippedByFolder.has(s.sourceFolder)) skippedByFolder.set(s.sourceFolder, new Set());
+      skippedByFolder.get(s.sourceFolder)!.add(s.uid);
+    }
+
+    // 1. List both sides (LIST-STATUS gives MESSAGES/UIDNEXT/UIDVALIDITY in one round trip).
+    const first = new Lane(input);
+    lanes.push(first);
+    let srcFolders: MailFolder[] = [];
+    let destFolders: MailFolder[] = [];
+    const listed = await withRetry(first, async ({ src, dest }) => {
+      [srcFolders, destFolders] = await Promise.all([onSide('source', listFolders(src, true)), onSide('destination', listFolders(dest, true))]);
+    });
+    if (!listed) return finish();
+
+    // 2. Map folders; folders unchanged since their checkpoint need no SELECT at all.
+    const mappings = mapFolders(
+      srcFolders.filter((f) => f.selectable),
+      destFolders,
+      input.rules,
+    );
+    const jobs: FolderJob[] = [];
+    for (const m of mappings) {
+      const stats = emptyStats(m.sourceName, m.destName);
+      folders.push(stats);
+      const cp = checkpoints.get(m.sourceName);
+      const st = m.source.status;
+      const dst = m.dest?.status;
+      const skippedHere = skippedByFolder.get(m.sourceName)?.size ?? 0;
+      if (
+        cp && st && dst && m.dest?.selectable &&
+        cp.uidValidity === st.uidValidity && !cp.rematchAll && cp.pendingToUid === null &&
+        cp.srcUidNext === st.uidNext && cp.srcMessages === st.messages && cp.destUidValidity === dst.uidValidity
+      ) {
+        stats.unchanged = true;
+        stats.messagesFound = st.messages;
+        stats.bytesFound = st.size ?? cp.srcBytes;
+        stats.messagesSkipped = skippedHere;
+        stats.messagesPresent = Math.max(0, st.messages - skippedHere);
+        foldersDone++;
+        continue;
+      }
+      jobs.push({ mapping: m, stats, weight: st?.size ?? st?.messages ?? 0 });
+    }
+    // Biggest folders first, so the last lane to finish does not start a huge one.
+    jobs.sort((a, b) => b.weight - a.weight);
+    phase = 'copying';
+
+    const copyFolder = async (job: FolderJob, src: ImapFlow, dest: ImapFlow, progressed: () => void) => {
+      const name = job.mapping.sourceName;
+      const started = Date.now();
+      const skipped = skippedByFolder.get(name) ?? new Set<number>();
+      const plan = await planFolder(src, dest, job.mapping, checkpoints.get(name), skipped);
+      let cp: FolderCheckpoint = { ...plan.checkpoint, messagesFound: plan.found, bytesFound: plan.bytesFound };
+      const save = async (next: FolderCheckpoint) => {
+        await input.checkpoints.save(input.itemId, next);
+        checkpoints.set(name, next);
+        cp = next;
+      };
+      await save(cp);
+      const fs = job.stats;
+      fs.messagesFound = plan.found;
+      fs.bytesFound = plan.bytesFound;
+      fs.messagesPresent = plan.present;
+      fs.messagesSkipped = skipped.size;
+
+      const batches = splitBatches(plan.toCopy, o.batchMessages, o.batchBytes);
+      let destUidNext = plan.dest.uidNext;
+      const appendLimit = (dest.capabilities.get('APPENDLIMIT') as number | boolean | undefined) ?? undefined;
+      // Fetch batch i+1 from the source while batch i is appended (different connections).
+      let prefetch: Promise<OutgoingMessage[]> | null = null;
+      const startFetch = (b: MessageMeta[]) => {
+        const p = onSide('source', fetchBodies(src, b));
+        p.catch(() => undefined);
+        return p;
+      };
+      if (batches.length) prefetch = startFetch(batches[0]);
+      try {
+        for (let i = 0; i < batches.length; i++) {
+          if (failure) return;
+          if (isStopped()) {
+            stoppedWithWork = true;
+            return;
+          }
+          const batch = batches[i];
+          const bodies = await prefetch!;
+          prefetch = i + 1 < batches.length ? startFetch(batches[i + 1]) : null;
+          const batchMax = batch[batch.length - 1].uid;
+          // Write-ahead: record that UIDs up to batchMax may land at destination UIDs ≥ destUidNext.
+          await save(withPending(cp, batchMax, destUidNext, plan.dest.uidValidity));
+          const out = await appendBatch(dest, plan.dest.path, bodies, {
+            multi: o.multiAppend && dest.capabilities.has('MULTIAPPEND'),
+            permanentFlags: plan.dest.permanentFlags,
+            appendLimit: typeof appendLimit === 'number' ? appendLimit : undefined,
+          });
+          if (out.destUidNext) destUidNext = out.destUidNext;
+          else {
+            // No UIDPLUS (RFC 4315): ask for UIDNEXT so the next intent's floor is exact.
+            const st = await onSide('destination', dest.status(plan.dest.path, { uidNext: true }));
+            destUidNext = (st && st.uidNext) || destUidNext;
+          }
+          if (out.refused.length) {
+            const rec = out.refused.map((r) => ({ sourceFolder: name, uid: r.message.meta.uid, size: r.message.body.length, reason: r.reason }));
+            await input.checkpoints.recordSkipped(input.itemId, rec);
+            for (const r of rec) {
+              skipped.add(r.uid);
+              skippedAll.push(r);
+            }
+            skippedByFolder.set(name, skipped);
+            fs.messagesSkipped = skipped.size;
+            errors += rec.length;
+          }
+          const bytes = out.appended.reduce((s, m) => s + m.body.length, 0);
+          fs.messagesCopied += out.appended.length;
+          fs.bytesCopied += bytes;
+          await save({
+            ...withConfirmed(cp, batchMax),
+            messagesCopied: cp.messagesCopied + out.appended.length,
+            bytesCopied: cp.bytesCopied + bytes,
+            messagesSkipped: skipped.size,
+          });
+          progressed();
+          if (out.refused.length && errors > o.maxErrors) {
+            fail('Internal', `more than ${o.maxErrors} errors; last: the destination refused message UID ${out.refused[0].message.meta.uid} of ${name}: ${out.refused[0].reason}`);
+            return;
+          }
+        }
+      } finally {
+        await prefetch?.catch(() => undefined);
+      }
+      // Folder complete: remember the source STATUS so an unchanged folder is skipped next time.
+      await save({
+        ...withConfirmed(cp, plan.maxUid),
+        srcUidNext: plan.srcUidNext,
+        srcMessages: plan.found,
+        srcBytes: plan.bytesFound,
+        rematchAll: false,
+        messagesPresent: Math.max(0, plan.found - fs.messagesCopied - skipped.size),
+      });
+      fs.messagesPresent = Math.max(0, plan.found - fs.messagesCopied - skipped.size);
+      fs.durationMs += Date.now() - started;
+    };
+
+    // 3. Copy: each lane takes the next folder; one folder is never shared by two lanes.
+    const queue = [...jobs];
+    const nLanes = Math.max(1, Math.min(o.connections, jobs.length));
+    for (let i = 1; i < nLanes; i++) lanes.push(new Lane(input));
+    await Promise.all(
+      lanes.slice(0, nLanes).map(async (lane) => {
+        for (;;) {
+          if (failure) return;
+          if (isStopped()) {
+            if (queue.length) stoppedWithWork = true;
+            return;
+          }
+          const job = queue.shift();
+          if (!job) return;
+          current.add(job.mapping.sourceName);
+          const ok = await withRetry(lane, ({ src, dest }, progressed) => copyFolder(job, src, dest, progressed));
+          current.delete(job.mapping.sourceName);
+          if (ok && !stoppedWithWork) foldersDone++;
+          if (!ok) return;
+        }
+      }),
+    );
+    return finish();
+  } catch (err) {
+    // Store failures and bugs: the pass fails as Internal with the detail.
+    fail(err instanceof CopyError ? err.reason : 'Internal', errorDetail(err));
+    return finish();
+  } finally {
+    if (timer) clearInterval(timer);
+    await Promise.all(lanes.map((l) => l.reset()));
+  }
+
+  function finish(): PassResult {
+    emit(true);
+    const stats = totals();
+    const f = failure as { reason: PassFailureReason; detail: string } | null;
+    if (f) return { outcome: 'failed', reason: f.reason, detail: f.detail, stats };
+    if (stoppedWithWork || (isStopped() && foldersDone < folders.length)) return { outcome: 'stopped', stats };
+    return { outcome: 'completed', stats };
+  }
+}

@@ -1,0 +1,174 @@
+import type { ConnectorEndpoint } from '../connectors/types.ts';
+
+/** Folder selection and renaming. Paths use `/` as separator whatever the servers use. */
+export interface FolderRules {
+  /** Glob patterns (`*` = anything); a folder is copied only if one matches (a pattern also covers the subtree). */
+  include?: string[];
+  /** Glob patterns of folders (and their subtrees) not to copy. */
+  exclude?: string[];
+  /** Source path (or path prefix) → destination path, e.g. `{ 'Old Archive': 'Archive/Old' }`. */
+  rename?: Record<string, string>;
+}
+
+/** Tuning of a pass. */
+export interface PassOptions {
+  /** Parallel connection pairs, each on a different folder. Default 4. */
+  connections?: number;
+  /** Errors (refused messages, retried failures) tolerated before the pass fails. Default 100. */
+  maxErrors?: number;
+  /** Messages per MULTIAPPEND batch. Default 50. */
+  batchMessages?: number;
+  /** Bytes per batch (a single larger message goes alone). Default 8 MiB. */
+  batchBytes?: number;
+  /** Interval of progress events. Default 3000 ms. */
+  progressIntervalMs?: number;
+  /** Attempts of a folder after dropped connections before the pass fails. Default 8. */
+  maxRetries?: number;
+  /** First backoff delay (doubles up to 30 s). Default 500 ms. */
+  retryBaseMs?: number;
+  /** Use MULTIAPPEND (RFC 3502) when the destination offers it. Default true. */
+  multiAppend?: boolean;
+}
+
+/** Input of {@link runPass}. */
+export interface PassInput {
+  itemId: string;
+  source: ConnectorEndpoint;
+  destination: ConnectorEndpoint;
+  rules?: FolderRules;
+  signal?: AbortSignal;
+  checkpoints: CheckpointStore;
+  onProgress?: (p: PassProgress) => void;
+  options?: PassOptions;
+}
+
+/** Counters of one folder or of the whole item, for this pass. */
+export interface CopyCounters {
+  /** Messages (and bytes) in the source now. */
+  messagesFound: number;
+  bytesFound: number;
+  /** Appended by this pass. */
+  messagesCopied: number;
+  bytesCopied: number;
+  /** Already at the destination (copied by an earlier pass, or there before the first). */
+  messagesPresent: number;
+  /** Refused by the destination (this pass and earlier ones; see `skipped`). */
+  messagesSkipped: number;
+}
+
+/** A message the destination refused. */
+export interface SkippedMessage {
+  sourceFolder: string;
+  uid: number;
+  size: number;
+  reason: string;
+}
+
+/** Statistics of one folder in a pass. */
+export interface FolderStats extends CopyCounters {
+  sourceFolder: string;
+  destFolder: string;
+  /** Skipped without a SELECT because STATUS matched the checkpoint. */
+  unchanged: boolean;
+  durationMs: number;
+}
+
+/** Statistics of a pass. */
+export interface PassStats extends CopyCounters {
+  itemId: string;
+  folders: FolderStats[];
+  /** Refused messages recorded for this item (all passes). */
+  skipped: SkippedMessage[];
+  durationMs: number;
+  messagesPerSecond: number;
+  bytesPerSecond: number;
+  errors: number;
+}
+
+/** Why a pass failed (a subset of the domain's FailureReason enum). */
+export type PassFailureReason =
+  | 'SourceCredentials'
+  | 'DestinationCredentials'
+  | 'SourceUnreachable'
+  | 'DestinationUnreachable'
+  | 'DestinationQuota'
+  | 'Internal';
+
+/** Result of {@link runPass}: never thrown, always returned. */
+export interface PassResult {
+  outcome: 'completed' | 'stopped' | 'failed';
+  reason?: PassFailureReason;
+  detail?: string;
+  stats: PassStats;
+}
+
+/** A throttled progress event (and one final event with `final: true`). */
+export interface PassProgress extends CopyCounters {
+  itemId: string;
+  phase: 'listing' | 'copying' | 'done';
+  foldersTotal: number;
+  foldersDone: number;
+  /** Folders being copied right now. */
+  current: string[];
+  elapsedMs: number;
+  final: boolean;
+}
+
+/**
+ * Per-folder checkpoint. Invariant: every source UID ≤ `lastUid` is at the destination
+ * exactly once or recorded as skipped. UIDs in (`lastUid`, `pendingToUid`] may have been
+ * appended without confirmation (a crash mid-batch): a resume matches them by
+ * fingerprint against destination UIDs ≥ `pendingDestUidNext`.
+ */
+export interface FolderCheckpoint {
+  sourceFolder: string;
+  destFolder: string;
+  /** Source UIDVALIDITY (RFC 3501 §2.3.1.1) the UIDs refer to. */
+  uidValidity: bigint;
+  lastUid: number;
+  /** Source STATUS when the folder last completed: an unchanged folder is skipped. */
+  srcUidNext: number;
+  srcMessages: number;
+  srcBytes: number;
+  destUidValidity: bigint | null;
+  /** The folder matched pre-existing destination mail and has not completed since. */
+  rematchAll: boolean;
+  pendingToUid: number | null;
+  pendingDestUidNext: number | null;
+  /** Cumulative counters (all passes). */
+  messagesFound: number;
+  bytesFound: number;
+  messagesCopied: number;
+  bytesCopied: number;
+  messagesPresent: number;
+  messagesSkipped: number;
+}
+
+/**
+ * Where checkpoints live. Saves must be durable when the promise resolves: the engine
+ * appends the next batch only after the intent is saved.
+ */
+export interface CheckpointStore {
+  /** All folder checkpoints of an item, keyed by source folder path. */
+  load(itemId: string): Promise<Map<string, FolderCheckpoint>>;
+  /** Writes (upserts) one folder checkpoint. */
+  save(itemId: string, cp: FolderCheckpoint): Promise<void>;
+  /** Records refused messages (idempotent per folder + UID). */
+  recordSkipped(itemId: string, skipped: SkippedMessage[]): Promise<void>;
+  /** Refused messages of an item. */
+  listSkipped(itemId: string): Promise<SkippedMessage[]>;
+}
+
+/** An engine error with a stable string code. */
+export class CopyError extends Error {
+  /** Stable machine-readable code, e.g. `DESTINATION_QUOTA`. */
+  readonly code: string;
+  /** Failure reason the pass reports when this error ends it. */
+  readonly reason: PassFailureReason;
+  constructor(code: string, reason: PassFailureReason, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CopyError';
+    this.code = code;
+    this.reason = reason;
+  }
+}

@@ -1,0 +1,499 @@
+/**
+ * A private Dovecot for tests and the benchmark: its own config, users, Maildir, run and
+ * state directories under a temp dir, on a free loopback port. Never touches a system
+ * Dovecot; every test file gets its own instance, so vitest's parallel files do not clash.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { ImapFlow } from 'imapflow';
+
+/** Where the Debian package puts the binaries (CI installs the same package). */
+export const DOVECOT_BIN = process.env.DOVECOT_BIN ?? '/usr/sbin/dovecot';
+/** doveadm, used for fast server-side seeding and for `doveadm backup` in the benchmark. */
+export const DOVEADM_BIN = process.env.DOVEADM_BIN ?? '/usr/bin/doveadm';
+
+/** A mail user of the private instance. */
+export interface DovecotUser {
+  name: string;
+  password: string;
+  /** Per-user quota rule value, e.g. `1M` (needs `quota: true` on the instance). */
+  quotaStorage?: string;
+  /** Per-user largest single message, e.g. `200k` (needs `quota: true`). */
+  maxMailSize?: string;
+}
+
+/** Options of {@link startDovecot}. */
+export interface DovecotOptions {
+  users?: DovecotUser[];
+  /** Hierarchy separator of the (single, empty-prefix) namespace: '/' (LAYOUT=fs) or '.' (Maildir++). */
+  separator?: '/' | '.';
+  /** Folders to announce with SPECIAL-USE (RFC 6154), e.g. `{ 'Sent Items': '\\Sent' }`. Auto-created. */
+  specialUse?: Record<string, string>;
+  /** Load the quota plugin (per-user rules from {@link DovecotUser}). */
+  quota?: boolean;
+  /** Master users (RFC 4616 authzid / `user*master` logins). */
+  masterUsers?: { name: string; password: string }[];
+  /** Extra raw config lines appended to the generated file. */
+  extraConfig?: string;
+}
+
+/** A running private Dovecot. */
+export interface DovecotInstance {
+  host: string;
+  port: number;
+  /** `imap://127.0.0.1:PORT` */
+  url: string;
+  dir: string;
+  confFile: string;
+  logFile: string;
+  separator: '/' | '.';
+  addUser(name: string, password: string, extra?: Omit<DovecotUser, 'name' | 'password'>): void;
+  /** Maildir root of a user. */
+  userDir(name: string): string;
+  /** Graceful stop (SIGTERM to the master, waits for exit). */
+  stop(): Promise<void>;
+  /** Stop then start again on the same port (connections drop, state stays). */
+  restart(): Promise<void>;
+  /** SIGKILL the whole process group (master and its imap children). */
+  kill(): Promise<void>;
+  /** Stops and removes the temp dir. */
+  dispose(): Promise<void>;
+}
+
+function mailOwner(): { uid: number; gid: number; name: string } {
+  // Dovecot refuses uid/gid 0 for mail access, so as root the mail belongs to the
+  // `dovecot` system user the Debian package creates; otherwise to the current user.
+  if (process.getuid?.() === 0) {
+    for (const name of ['dovecot', 'nobody']) {
+      try {
+        const line = execFileSync('getent', ['passwd', name], { encoding: 'utf8' }).trim();
+        const parts = line.split(':');
+        return { name, uid: Number(parts[2]), gid: Number(parts[3]) };
+      } catch {
+        /* try next */
+      }
+    }
+    throw new Error('no dovecot or nobody user to own test mail');
+  }
+  const u = userInfo();
+  return { name: u.username, uid: u.uid, gid: u.gid };
+}
+
+/** A free loopback port (the kernel picks it; a retry covers the short race until Dovecot binds it). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves once a connection to the port gets an IMAP greeting (`* OK`). */
+async function greets(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect({ host: '127.0.0.1', port });
+    let buf = '';
+    const done = (v: boolean) => {
+      sock.destroy();
+      resolve(v);
+    };
+    sock.setTimeout(2000, () => done(false));
+    sock.on('data', (d) => {
+      buf += d.toString('latin1');
+      if (buf.includes('\r\n')) done(buf.startsWith('* OK'));
+    });
+    sock.on('error', () => done(false));
+    sock.on('close', () => done(false));
+  });
+}
+
+function writeSeparatorSafeConf(o: {
+  dir: string;
+  port: number;
+  separator: '/' | '.';
+  owner: { uid: number; gid: number; name: string };
+  specialUse: Record<string, string>;
+  quota: boolean;
+  master: boolean;
+  extra: string;
+}): string {
+  const { dir } = o;
+  const asRoot = process.getuid?.() === 0;
+  const layout = o.separator === '/' ? ':LAYOUT=fs' : '';
+  const mailboxes = Object.entries(o.specialUse)
+    .map(([name, use]) => `  mailbox "${name}" {\n    auto = create\n    special_use = ${use}\n  }`)
+    .join('\n');
+  const lines = [
+    `# generated by test/harness/dovecot.ts`,
+    `protocols = imap`,
+    `listen = 127.0.0.1`,
+    `base_dir = ${dir}/run`,
+    `state_dir = ${dir}/state`,
+    `instance_name = mailferry-${o.port}`,
+    `log_path = ${dir}/dovecot.log`,
+    `info_log_path = ${dir}/dovecot.log`,
+    `ssl = no`,
+    `disable_plaintext_auth = no`,
+    `auth_mechanisms = plain login`,
+    `mail_uid = ${o.owner.uid}`,
+    `mail_gid = ${o.owner.gid}`,
+    `first_valid_uid = ${Math.min(o.owner.uid, 100)}`,
+    `first_valid_gid = ${Math.min(o.owner.gid, 100)}`,
+    ...(asRoot ? [] : [`default_login_user = ${o.owner.name}`, `default_internal_user = ${o.owner.name}`]),
+    `mail_location = maildir:${dir}/mail/%u${layout}`,
+    `mail_max_userip_connections = 200`,
+    `auth_cache_size = 0`,
+    o.master ? `auth_master_user_separator = *` : '',
+    o.master
+      ? `passdb {\n  driver = passwd-file\n  master = yes\n  pass = yes\n  args = scheme=PLAIN username_format=%u ${dir}/master-passwd\n}`
+      : '',
+    `passdb {\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u ${dir}/passwd\n}`,
+    `userdb {\n  driver = passwd-file\n  args = username_format=%u ${dir}/passwd\n}`,
+    `service imap-login {\n  inet_listener imap {\n    address = 127.0.0.1\n    port = ${o.port}\n  }\n  inet_listener imaps {\n    port = 0\n  }\n}`,
+    `service pop3-login {\n  inet_listener pop3 {\n    port = 0\n  }\n}`,
+    `service imap {\n  process_limit = 256\n}`,
+    `namespace inbox {\n  inbox = yes\n  prefix =\n  separator = ${o.separator}\n${mailboxes}\n}`,
+    o.quota
+      ? `mail_plugins = $mail_plugins quota\nprotocol imap {\n  mail_plugins = $mail_plugins imap_quota\n}\nplugin {\n  quota = maildir:User quota\n}`
+      : '',
+    o.extra,
+  ];
+  const file = join(dir, 'dovecot.conf');
+  writeFileSync(file, lines.filter(Boolean).join('\n') + '\n');
+  return file;
+}
+
+/**
+ * Starts a private Dovecot on a free loopback port and waits until it greets. Retries
+ * with another port when the chosen one was taken in between.
+ */
+export async function startDovecot(options: DovecotOptions = {}): Promise<DovecotInstance> {
+  const dir = mkdtempSync(join(tmpdir(), 'mf-dovecot-'));
+  // Dovecot's auth process runs as the `dovecot` user and must read the passwd file.
+  chmodSync(dir, 0o755);
+  const owner = mailOwner();
+  const separator = options.separator ?? '/';
+  for (const d of ['run', 'state', 'mail']) mkdirSync(join(dir, d), { recursive: true });
+  chownSync(join(dir, 'mail'), owner.uid, owner.gid);
+  const passwdFile = join(dir, 'passwd');
+  writeFileSync(passwdFile, '');
+  const masterFile = join(dir, 'master-passwd');
+  writeFileSync(masterFile, (options.masterUsers ?? []).map((m) => `${m.name}:{PLAIN}${m.password}\n`).join(''));
+  const logFile = join(dir, 'dovecot.log');
+  const userDir = (name: string) => join(dir, 'mail', name);
+
+  const addUser = (name: string, password: string, extra: Omit<DovecotUser, 'name' | 'password'> = {}) => {
+    if (/[:\n]/.test(name + password)) throw new Error('user name/password must not contain : or newline');
+    const fields: string[] = [];
+    if (extra.quotaStorage) fields.push(`userdb_quota_rule=*:storage=${extra.quotaStorage}`);
+    if (extra.maxMailSize) fields.push(`userdb_quota_max_mail_size=${extra.maxMailSize}`);
+    // passwd-file: user:password:uid:gid:gecos:home:shell:extra_fields (re-read on change)
+    appendFileSync(passwdFile, `${name}:{PLAIN}${password}:::::${fields.length ? ':' + fields.join(' ') : ''}\n`);
+  };
+  for (const u of options.users ?? []) addUser(u.name, u.password, u);
+
+  let port = 0;
+  let confFile = '';
+  let child: ChildProcess | null = null;
+  let exited: Promise<void> = Promise.resolve();
+
+  const launch = async (): Promise<void> => {
+    const proc = spawn(DOVECOT_BIN, ['-F', '-c', confFile], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    proc.stderr?.on('data', (d) => (stderr += d.toString()));
+    let isExited = false;
+    exited = new Promise((resolve) => proc.once('exit', () => ((isExited = true), resolve())));
+    child = proc;
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline) {
+      if (isExited) throw new Error(`dovecot exited at start: ${stderr.trim()} ${tail(logFile)}`);
+      if (await greets(port)) return;
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    throw new Error(`dovecot did not greet on port ${port} within 15 s: ${tail(logFile)}`);
+  };
+
+  let lastErr: unknown;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    port = await freePort();
+    confFile = writeSeparatorSafeConf({
+      dir,
+      port,
+      separator,
+      owner,
+      specialUse: options.specialUse ?? {},
+      quota: options.quota ?? false,
+      master: (options.masterUsers ?? []).length > 0,
+      extra: options.extraConfig ?? '',
+    });
+    try {
+      await launch();
+      lastErr = undefined;
+      break;
+    } catch (err) {
+      lastErr = err;
+      await killGroup();
+    }
+  }
+  if (lastErr) throw lastErr;
+
+  async function killGroup(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const c = child as ChildProcess | null;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    try {
+      process.kill(-c.pid!, signal);
+    } catch {
+      /* already gone */
+    }
+    await exited;
+  }
+
+  const stop = async () => {
+    const c = child as ChildProcess | null;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    c.kill('SIGTERM');
+    const t = setTimeout(() => void killGroup('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(t);
+    // Children (imap processes) notice the master is gone; make sure none outlives it.
+    try {
+      process.kill(-c.pid!, 'SIGKILL');
+    } catch {
+      /* none left */
+    }
+  };
+
+  const instance: DovecotInstance = {
+    host: '127.0.0.1',
+    get port() {
+      return port;
+    },
+    get url() {
+      return `imap://127.0.0.1:${port}`;
+    },
+    dir,
+    get confFile() {
+      return confFile;
+    },
+    logFile,
+    separator,
+    addUser,
+    userDir,
+    stop,
+    restart: async () => {
+      await stop();
+      // Same port: the listener uses SO_REUSEADDR, so a fresh master binds at once.
+      await launch();
+    },
+    kill: () => killGroup('SIGKILL'),
+    dispose: async () => {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return instance;
+}
+
+function tail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-8).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/** One message to seed. */
+export interface SeedMessage {
+  raw: Buffer | string;
+  flags?: string[];
+  internalDate?: Date;
+}
+
+/** Opens an imapflow client on the instance (no logging). */
+export async function openClient(dv: { port: number }, user: string, password: string): Promise<ImapFlow> {
+  const c = new ImapFlow({ host: '127.0.0.1', port: dv.port, secure: false, auth: { user, pass: password }, logger: false, disableAutoIdle: true });
+  await c.connect();
+  return c;
+}
+
+/**
+ * Seeds mailboxes over IMAP (APPEND with flags, keywords and internal date). Selects each
+ * folder first: imapflow drops any keyword not in PERMANENTFLAGS of the selected mailbox.
+ * `folders` keys use the instance separator.
+ */
+export async function seedImap(dv: { port: number }, user: string, password: string, folders: Record<string, SeedMessage[]>): Promise<void> {
+  const c = await openClient(dv, user, password);
+  try {
+    for (const [folder, msgs] of Object.entries(folders)) {
+      if (folder.toUpperCase() !== 'INBOX') {
+        try {
+          await c.mailboxCreate(folder);
+        } catch {
+          /* exists */
+        }
+      }
+      await c.mailboxOpen(folder);
+      for (const m of msgs) await c.append(folder, m.raw, m.flags ?? [], m.internalDate);
+    }
+  } finally {
+    await c.logout().catch(() => undefined);
+  }
+}
+
+const MAILDIR_FLAG_LETTERS: Record<string, string> = { '\\Draft': 'D', '\\Flagged': 'F', '\\Answered': 'R', '\\Seen': 'S', '\\Deleted': 'T' };
+
+/**
+ * Seeds a user's Maildir directly on disk (fast; for the benchmark). Dovecot assigns UIDs
+ * on first access. Flags map to the info suffix (`:2,FS`), keywords to the letters of
+ * `dovecot-keywords` (at most 26 per mailbox), the internal date to the file mtime.
+ * Folder names are lists of path segments (ASCII only here).
+ */
+export function seedMaildir(dv: DovecotInstance, user: string, folders: { path: string[]; messages: SeedMessage[] }[]): void {
+  const owner = mailOwner();
+  const root = dv.userDir(user);
+  let n = 0;
+  const host = 'seed';
+  const mk = (d: string) => {
+    mkdirSync(d, { recursive: true });
+  };
+  for (const folder of folders) {
+    const isInbox = folder.path.length === 1 && folder.path[0].toUpperCase() === 'INBOX';
+    const dirName = isInbox
+      ? root
+      : dv.separator === '/'
+        ? join(root, ...folder.path)
+        : join(root, '.' + folder.path.join('.'));
+    for (const sub of ['cur', 'new', 'tmp']) mk(join(dirName, sub));
+    if (!isInbox) writeFileSync(join(dirName, 'maildirfolder'), '');
+    const keywords: string[] = [];
+    for (const m of folder.messages) {
+      const raw = typeof m.raw === 'string' ? Buffer.from(m.raw) : m.raw;
+      let letters = '';
+      const kwLetters: string[] = [];
+      for (const f of m.flags ?? []) {
+        if (f.startsWith('\\')) {
+          if (MAILDIR_FLAG_LETTERS[f]) letters += MAILDIR_FLAG_LETTERS[f];
+        } else {
+          let i = keywords.indexOf(f);
+          if (i < 0) {
+            if (keywords.length >= 26) throw new Error('at most 26 keywords per Maildir folder');
+            keywords.push(f);
+            i = keywords.length - 1;
+          }
+          kwLetters.push(String.fromCharCode(97 + i));
+        }
+      }
+      const info = [...letters].sort().join('') + kwLetters.sort().join('');
+      const t = m.internalDate ?? new Date();
+      const secs = Math.floor(t.getTime() / 1000);
+      const file = join(dirName, 'cur', `${secs}.M${n++}P${process.pid}.${host},S=${raw.length}:2,${info}`);
+      writeFileSync(file, raw);
+      utimesSync(file, t, t);
+      chownSync(file, owner.uid, owner.gid);
+    }
+    if (keywords.length) writeFileSync(join(dirName, 'dovecot-keywords'), keywords.map((k, i) => `${i} ${k}\n`).join(''));
+  }
+  chownTree(root, owner.uid, owner.gid);
+}
+
+function chownTree(p: string, uid: number, gid: number): void {
+  chownSync(p, uid, gid);
+  if (statSync(p).isDirectory()) for (const e of readdirSync(p)) chownTree(join(p, e), uid, gid);
+}
+
+/** One message as read back for assertions. */
+export interface ReadMessage {
+  uid: number;
+  sha256: string;
+  size: number;
+  /** System flags (`\Seen` …), sorted, without `\Recent`. */
+  flags: string[];
+  /** Keywords, sorted. */
+  keywords: string[];
+  /** INTERNALDATE in ms since epoch. */
+  internalDate: number;
+}
+
+/** A mailbox as read back for assertions. */
+export interface ReadMailbox {
+  folders: { path: string; delimiter: string; specialUse?: string; noselect: boolean }[];
+  messages: Record<string, ReadMessage[]>;
+}
+
+/**
+ * Reads a whole mailbox back independently of the engine: folder list and, per message,
+ * the SHA-256 of the exact bytes, flags, keywords and internal date.
+ */
+export async function readMailbox(dv: { port: number }, user: string, password: string): Promise<ReadMailbox> {
+  const c = await openClient(dv, user, password);
+  try {
+    const list = await c.list();
+    const out: ReadMailbox = { folders: [], messages: {} };
+    for (const f of list) {
+      const noselect = f.flags.has('\\Noselect') || f.flags.has('\\NonExistent');
+      out.folders.push({ path: f.path, delimiter: f.delimiter, specialUse: f.specialUseSource === 'extension' ? f.specialUse : undefined, noselect });
+      if (noselect) continue;
+      const box = await c.mailboxOpen(f.path, { readOnly: true });
+      const msgs: ReadMessage[] = [];
+      if (box.exists > 0) {
+        for await (const m of c.fetch('1:*', { uid: true, source: true, flags: true, internalDate: true })) {
+          const flags = [...(m.flags ?? [])].filter((x) => x !== '\\Recent');
+          msgs.push({
+            uid: m.uid,
+            sha256: createHash('sha256').update(m.source!).digest('hex'),
+            size: m.source!.length,
+            flags: flags.filter((x) => x.startsWith('\\')).sort(),
+            keywords: flags.filter((x) => !x.startsWith('\\')).sort(),
+            internalDate: new Date(m.internalDate!).getTime(),
+          });
+        }
+      }
+      out.messages[f.path] = msgs;
+    }
+    return out;
+  } finally {
+    await c.logout().catch(() => undefined);
+  }
+}
+
+/** A random RFC 5322 message of roughly `size` bytes (CRLF line ends). */
+export function makeMessage(o: { size?: number; messageId?: string | null; subject?: string; from?: string; date?: Date; seed?: string } = {}): Buffer {
+  const id = o.messageId === undefined ? `<${randomBytes(8).toString('hex')}@mailferry.test>` : o.messageId;
+  const head = [
+    `From: ${o.from ?? 'Alice <alice@example.test>'}`,
+    `To: Bob <bob@example.test>`,
+    `Subject: ${o.subject ?? 'test ' + randomBytes(4).toString('hex')}`,
+    `Date: ${(o.date ?? new Date('2024-03-01T10:00:00Z')).toUTCString().replace('GMT', '+0000')}`,
+    ...(id ? [`Message-ID: ${id}`] : []),
+    `MIME-Version: 1.0`,
+    `Content-Type: text/plain; charset=utf-8`,
+    '',
+    '',
+  ].join('\r\n');
+  const target = Math.max(o.size ?? 2000, head.length + 10);
+  const lines: string[] = [];
+  let len = head.length;
+  const seedBuf = randomBytes(Math.ceil((target - len) / 2) + 64).toString('base64');
+  let pos = 0;
+  while (len < target - 2) {
+    const chunk = seedBuf.slice(pos, pos + 76) || 'x';
+    pos = (pos + 76) % Math.max(1, seedBuf.length - 76);
+    lines.push(chunk);
+    len += chunk.length + 2;
+  }
+  return Buffer.from(head + lines.join('\r\n') + '\r\n');
+}
+
+/** True when the Dovecot binary is present (tests skip otherwise, with a message). */
+export function dovecotAvailable(): boolean {
+  return existsSync(DOVECOT_BIN);
+}
