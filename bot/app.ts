@@ -11,6 +11,7 @@ import { Notifier } from './notifier.ts';
 import { Logger } from './log.ts';
 import type { BotServices } from './commands/types.ts';
 import { createHttpApp, listen } from './http/server.ts';
+import { Outreach } from './outreach/outreach.ts';
 import type { Express } from 'express';
 
 /** A running MailFerry: the pieces every surface and test needs. */
@@ -23,6 +24,7 @@ export interface App {
   log: Logger;
   notifier: Notifier;
   dispatcher: Dispatcher;
+  outreach: Outreach;
   services: BotServices;
   http: Express;
   /** Things to run on close, last registered first. */
@@ -46,6 +48,8 @@ export async function createApp(config: Config, opts: { log?: Logger; console?: 
   const engine = new Engine(db, bus, vault);
   const notifier = new Notifier(engine, log);
   notifier.attach(bus);
+  const outreach = new Outreach(engine, notifier, log, { publicUrl: config.publicUrl, linkTtlHours: config.linkTtlHours });
+  bus.on((e) => outreach.onEvent(e));
   const services: BotServices = {};
   if (opts.console) services.readLocalFile = (path) => readFile(path, 'utf8');
   const dispatcher = new Dispatcher(engine, log, config.admins, services);
@@ -60,6 +64,7 @@ export async function createApp(config: Config, opts: { log?: Logger; console?: 
     log,
     notifier,
     dispatcher,
+    outreach,
     services,
     http,
     onClose: (fn) => closers.push(fn),

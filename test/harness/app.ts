@@ -1,0 +1,67 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createApp, type App } from '../../bot/app.ts';
+import { loadConfig, type Config } from '../../bot/config.ts';
+import { Logger } from '../../bot/log.ts';
+import { renderText } from '../../cards/render-text.ts';
+import type { Message } from '../../cards/model.ts';
+import type { ThreadPost } from '../../bot/notifier.ts';
+import type { DispatchResult } from '../../bot/dispatch.ts';
+
+/** A test app on a fresh SQLite file, with every log line captured. */
+export interface TestApp {
+  app: App;
+  dir: string;
+  logs: string[];
+  /** Every thread post made through the `test` surface, in order. */
+  posts: (ThreadPost & { text: string })[];
+  /** Runs a command as `user` on the `test` surface in `channel`; returns the replies as text. */
+  run(text: string, opts?: { user?: string; channel?: string; admin?: boolean }): Promise<{ replies: Message[]; text: string; result: DispatchResult; thread: string | null }>;
+  close(): Promise<void>;
+}
+
+/** Builds a TestApp. `env` adds to the configuration (e.g. SMTP_URL, MAILFERRY_ADMINS). */
+export async function makeTestApp(env: Record<string, string> = {}, configure?: (c: Config) => void): Promise<TestApp> {
+  const dir = mkdtempSync(join(tmpdir(), 'mailferry-test-'));
+  const logs: string[] = [];
+  const config = loadConfig({ DATABASE_URL: `file:${join(dir, 'db.sqlite')}`, MAILFERRY_DATA_DIR: dir, PORT: '0', MAILFERRY_ADMINS: 'test:admin', ...env }, '/nonexistent');
+  configure?.(config);
+  const app = await createApp(config, { log: new Logger((l) => logs.push(l), 'debug') });
+  const posts: TestApp['posts'] = [];
+  app.notifier.register('test', async (p) => {
+    posts.push({ ...p, text: renderText(p.message) });
+  });
+  let threads = 0;
+  return {
+    app,
+    dir,
+    logs,
+    posts,
+    async run(text, opts = {}) {
+      const replies: Message[] = [];
+      let thread: string | null = null;
+      const result = await app.dispatcher.dispatch({
+        text,
+        surface: 'test',
+        userId: opts.user ?? 'admin',
+        userName: opts.user ?? 'admin',
+        channelId: opts.channel ?? 'C1',
+        channelRef: `test:${opts.channel ?? 'C1'}`,
+        threadRef: null,
+        reply: async (m) => void replies.push(m),
+        openThread: async (m) => {
+          replies.push(m);
+          thread = `test:${opts.channel ?? 'C1'}/T${++threads}`;
+          return thread;
+        },
+      });
+      await app.bus.idle();
+      return { replies, text: replies.map(renderText).join('\n'), result, thread };
+    },
+    async close() {
+      await app.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
