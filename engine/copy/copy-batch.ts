@@ -15,6 +15,10 @@ export interface BatchOutcome {
   refused: { message: OutgoingMessage; reason: string }[];
   /** Destination UIDNEXT after the batch, when the server told (APPENDUID, RFC 4315). */
   destUidNext?: number;
+  /** Set when the batch ended early: source UIDs up to this one are done, later ones were not sent. */
+  confirmedThrough?: number;
+  /** An error that must end the pass once the done part is checkpointed (quota). */
+  fatal?: CopyError;
 }
 
 /** Splits planned messages into batches bounded by count and bytes; a bigger message goes alone. */
@@ -156,16 +160,17 @@ function quotaError(err: unknown): CopyError {
  * Appends a batch to the selected destination folder. One MULTIAPPEND when allowed; the
  * command is atomic (RFC 3502 §6.3.11: all or none), so on `NO` the batch is replayed as
  * single APPENDs to isolate the message the server refuses. A refusal is returned, not
- * thrown; quota exhaustion (RFC 5530 OVERQUOTA) throws DESTINATION_QUOTA; connection
- * errors propagate for the caller's retry. `shouldStop` is checked between single APPENDs.
+ * thrown; connection errors propagate for the caller's retry. Quota exhaustion (RFC 5530 OVERQUOTA) ends the
+ * batch early with `fatal` set, after the messages that fit. `shouldStop` is checked
+ * between single APPENDs.
  */
 export async function appendBatch(
   dest: ImapFlow,
   path: string,
   batch: OutgoingMessage[],
   opts: { multi: boolean; permanentFlags: Set<string>; appendLimit?: number; shouldStop?: () => boolean },
-): Promise<BatchOutcome & { stoppedAt?: number }> {
-  const outcome: BatchOutcome & { stoppedAt?: number } = { appended: [], refused: [] };
+): Promise<BatchOutcome> {
+  const outcome: BatchOutcome = { appended: [], refused: [] };
   const limit = opts.appendLimit;
   const sendable = batch.filter((m) => {
     // APPENDLIMIT (RFC 7889): the server said it will refuse bigger messages; do not send them.
@@ -182,15 +187,15 @@ export async function appendBatch(
       outcome.destUidNext = r.uidNext;
       return outcome;
     } catch (err) {
-      if (classifyImapError(err) === 'quota') throw quotaError(err);
+      // Over quota or one refused message: replay singly, so whatever fits is copied and
+      // the refused message is isolated (the first single APPEND over quota ends the pass).
       if (!isRefusal(err)) throw err;
-      // fall through: find the refused one
     }
   }
   for (let i = 0; i < sendable.length; i++) {
     const m = sendable[i];
     if (i > 0 && opts.shouldStop?.()) {
-      outcome.stoppedAt = i;
+      outcome.confirmedThrough = m.meta.uid - 1;
       break;
     }
     try {
@@ -198,7 +203,12 @@ export async function appendBatch(
       outcome.appended.push(m);
       if (r.uidNext) outcome.destUidNext = r.uidNext;
     } catch (err) {
-      if (classifyImapError(err) === 'quota') throw quotaError(err);
+      if (classifyImapError(err) === 'quota') {
+        // Keep what was appended before this one confirmed; the caller then ends the pass.
+        outcome.fatal = quotaError(err);
+        outcome.confirmedThrough = m.meta.uid - 1;
+        break;
+      }
       if (!isRefusal(err)) throw err;
       const code = responseCode(err);
       outcome.refused.push({ message: m, reason: `${code ? `[${code}] ` : ''}${errorDetail(err)}` });

@@ -66,7 +66,11 @@ export function mapFolders(source: MailFolder[], dest: MailFolder[], rules?: Fol
     const rn = renamed(sourceName, rules);
     if (/^inbox$/i.test(sourceName)) destSegments = ['INBOX'];
     else if (rn !== null) destSegments = rn.split('/').filter(Boolean);
-    else if (f.specialUse && MAPPED_SPECIAL_USES.includes(f.specialUse) && !usedSpecial.has(f.specialUse) && bySpecialUse(f.specialUse)) {
+    else if (
+      f.specialUse && MAPPED_SPECIAL_USES.includes(f.specialUse) && !usedSpecial.has(f.specialUse) && bySpecialUse(f.specialUse) &&
+      // A name guess only counts at the top level (or under INBOX): "Projects/Archive" is no archive.
+      (f.specialUseFromServer || f.segments.length === 1 || (f.segments.length === 2 && /^inbox$/i.test(f.segments[0])))
+    ) {
       destSegments = bySpecialUse(f.specialUse)!.segments;
       usedSpecial.add(f.specialUse);
     } else destSegments = [...f.segments];

@@ -110,6 +110,7 @@ export async function planFolder(
   cp.destFolder = mapping.destName;
   cp.rematchAll = rematchAll;
   const pending = !rematchAll && cp.pendingToUid !== null && cp.pendingDestUidNext !== null ? { toUid: cp.pendingToUid, floor: cp.pendingDestUidNext } : null;
+  cp.destUidValidity = destBox.uidValidity;
 
   const startUid = rematchAll ? 1 : cp.lastUid + 1;
   const withHeaders = rematchAll || pending !== null;

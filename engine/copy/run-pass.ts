@@ -345,12 +345,13 @@ export async function runPass(input: PassInput): Promise<PassResult> {
           fs.messagesCopied += out.appended.length;
           fs.bytesCopied += bytes;
           await save({
-            ...withConfirmed(cp, batchMax),
+            ...withConfirmed(cp, out.confirmedThrough ?? batchMax),
             messagesCopied: cp.messagesCopied + out.appended.length,
             bytesCopied: cp.bytesCopied + bytes,
             messagesSkipped: skipped.size,
           });
           progressed();
+          if (out.fatal) throw out.fatal;
           if (out.refused.length && errors > o.maxErrors) {
             fail('Internal', `more than ${o.maxErrors} errors; last: the destination refused message UID ${out.refused[0].message.meta.uid} of ${name}: ${out.refused[0].reason}`);
             return;
