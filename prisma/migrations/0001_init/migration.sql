@@ -142,6 +142,15 @@ CREATE TABLE "CopyCheckpoint" (
     PRIMARY KEY ("itemId", "sourceFolder")
 );
 
+-- CreateTable
+CREATE TABLE "ChatConversation" (
+    "id" TEXT NOT NULL PRIMARY KEY,
+    "surface" TEXT NOT NULL,
+    "reference" TEXT NOT NULL,
+    "createdAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "updatedAt" DATETIME NOT NULL
+);
+
 -- CreateIndex
 CREATE UNIQUE INDEX "Project_name_key" ON "Project"("name");
 
@@ -165,4 +174,7 @@ CREATE INDEX "ItemEvent_projectId_id_idx" ON "ItemEvent"("projectId", "id");
 
 -- CreateIndex
 CREATE UNIQUE INDEX "SkippedMessage_itemId_sourceFolder_uid_key" ON "SkippedMessage"("itemId", "sourceFolder", "uid");
+
+-- CreateIndex
+CREATE INDEX "ChatConversation_surface_idx" ON "ChatConversation"("surface");
 
