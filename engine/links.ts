@@ -1,6 +1,21 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Db } from './store/db.ts';
-import type { Sides } from './domain/types.ts';
+import type { Tx } from './store/history.ts';
+import type { Side, Sides } from './domain/types.ts';
+import { sidesOf } from './domain/types.ts';
+
+/**
+ * Credential links: the single-use, expiring capability an end user (or an admin, for
+ * admin-assisted entry) holds to reach the credential form. Only the SHA-256 of the
+ * token is stored; the raw token lives in the message that carries the link and
+ * nowhere else (never in a log, never in the history).
+ */
+
+/** Recipient prefix of links made by `/migrate form` (admin-assisted entry). */
+export const ADMIN_RECIPIENT_PREFIX = 'admin:';
+
+/** A stored link row. */
+export type CredentialLinkRow = NonNullable<Awaited<ReturnType<Db['credentialLink']['findUnique']>>>;
 
 /** SHA-256 of a link token, hex: the only form in which a token is stored. */
 export function hashToken(token: string): string {
@@ -12,10 +27,16 @@ export function newToken(): string {
   return randomBytes(32).toString('base64url');
 }
 
+/** True when a string has the shape of a token (checked before any database look-up). */
+export function isTokenShaped(token: string): boolean {
+  return /^[A-Za-z0-9_-]{43}$/.test(token);
+}
+
 /**
  * Creates a single-use credential link for an item and returns the raw token (to be put
  * in the message, never stored or logged). Older open links of the item die: a newer
- * request replaces them.
+ * request replaces them (unless `keepOthers`, for the second recipient of one request and
+ * for admin-assisted links).
  */
 export async function createLink(db: Db, input: { itemId: string; sides: Sides; recipient: string; ttlHours: number; now?: Date; keepOthers?: boolean }): Promise<{ token: string; expiresAt: Date; id: string }> {
   const now = input.now ?? new Date();
@@ -29,10 +50,61 @@ export async function createLink(db: Db, input: { itemId: string; sides: Sides; 
   return { token, expiresAt, id };
 }
 
+/** Whether a link row is still usable at `now` (not used, not revoked, not expired). */
+export function isOpen(link: Pick<CredentialLinkRow, 'usedAt' | 'revokedAt' | 'expiresAt'>, now = new Date()): boolean {
+  return !link.usedAt && !link.revokedAt && link.expiresAt > now;
+}
+
 /** The open link a token names, or undefined (unknown, used, revoked or expired all look the same). */
-export async function findOpenLink(db: Db, token: string, now = new Date()) {
-  if (!/^[A-Za-z0-9_-]{43}$/.test(token)) return undefined;
+export async function findOpenLink(db: Db, token: string, now = new Date()): Promise<CredentialLinkRow | undefined> {
+  if (!isTokenShaped(token)) return undefined;
   const link = await db.credentialLink.findUnique({ where: { tokenHash: hashToken(token) } });
-  if (!link || link.usedAt || link.revokedAt || link.expiresAt <= now) return undefined;
+  if (!link || !isOpen(link, now)) return undefined;
   return link;
+}
+
+/** The sides a link asks for. */
+export function linkSides(link: Pick<CredentialLinkRow, 'sides'>): Side[] {
+  return sidesOf(link.sides as Sides);
+}
+
+/** Whether a link was made for admin-assisted entry (`/migrate form`). */
+export function isAdminLink(link: Pick<CredentialLinkRow, 'recipient'>): boolean {
+  return link.recipient.startsWith(ADMIN_RECIPIENT_PREFIX);
+}
+
+/**
+ * Counts one refused attempt on a link (atomically) and returns the new count; undefined
+ * when the link was used or revoked in between.
+ */
+export async function countAttempt(db: Db | Tx, linkId: string): Promise<number | undefined> {
+  const { count } = await db.credentialLink.updateMany({ where: { id: linkId, usedAt: null, revokedAt: null }, data: { attempts: { increment: 1 } } });
+  if (count !== 1) return undefined;
+  const row = await db.credentialLink.findUnique({ where: { id: linkId }, select: { attempts: true } });
+  return row?.attempts;
+}
+
+/**
+ * Uses a link up: marks it used if (and only if) it is still open, and revokes every other
+ * open link of its item (the credentials they asked for are known now). Returns false
+ * when the link was no longer open — a second submit, a stop or an expiry won the race.
+ */
+export async function consumeLink(db: Db, linkId: string, now = new Date()): Promise<boolean> {
+  return db.$transaction(async (tx) => {
+    const { count } = await tx.credentialLink.updateMany({ where: { id: linkId, usedAt: null, revokedAt: null, expiresAt: { gt: now } }, data: { usedAt: now } });
+    if (count !== 1) return false;
+    const link = await tx.credentialLink.findUniqueOrThrow({ where: { id: linkId }, select: { itemId: true } });
+    await tx.credentialLink.updateMany({ where: { itemId: link.itemId, id: { not: linkId }, usedAt: null, revokedAt: null }, data: { revokedAt: now } });
+    return true;
+  });
+}
+
+/** Kills one link (its attempts are exhausted). */
+export async function revokeLink(db: Db | Tx, linkId: string, now = new Date()): Promise<void> {
+  await db.credentialLink.updateMany({ where: { id: linkId, usedAt: null, revokedAt: null }, data: { revokedAt: now } });
+}
+
+/** Open links of an item (tests, status). */
+export async function openLinksOf(db: Db | Tx, itemId: string, now = new Date()): Promise<CredentialLinkRow[]> {
+  return db.credentialLink.findMany({ where: { itemId, usedAt: null, revokedAt: null, expiresAt: { gt: now } }, orderBy: { createdAt: 'asc' } });
 }
