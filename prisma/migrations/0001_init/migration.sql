@@ -151,6 +151,52 @@ CREATE TABLE "ChatConversation" (
     "updatedAt" DATETIME NOT NULL
 );
 
+-- CreateTable
+CREATE TABLE "OutboxPost" (
+    "id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    "threadRef" TEXT NOT NULL,
+    "itemId" TEXT,
+    "address" TEXT,
+    "kind" TEXT NOT NULL,
+    "message" TEXT NOT NULL,
+    "replaceKey" TEXT,
+    "solo" BOOLEAN NOT NULL DEFAULT false,
+    "attempts" INTEGER NOT NULL DEFAULT 0,
+    "availableAt" DATETIME NOT NULL,
+    "claimedBy" TEXT,
+    "claimedUntil" DATETIME,
+    "state" TEXT,
+    "doneAt" DATETIME,
+    "lastError" TEXT,
+    "createdAt" DATETIME NOT NULL
+);
+
+-- CreateTable
+CREATE TABLE "ItemReminder" (
+    "itemId" TEXT NOT NULL PRIMARY KEY,
+    "projectId" TEXT NOT NULL,
+    "anchorAt" DATETIME NOT NULL,
+    "sent" INTEGER NOT NULL DEFAULT 0,
+    "nextAt" DATETIME,
+    "lastAt" DATETIME
+);
+
+-- CreateTable
+CREATE TABLE "DigestRun" (
+    "id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    "projectId" TEXT NOT NULL,
+    "at" DATETIME NOT NULL,
+    "counts" TEXT NOT NULL,
+    "trigger" TEXT NOT NULL
+);
+
+-- CreateTable
+CREATE TABLE "DigestPlan" (
+    "projectId" TEXT NOT NULL PRIMARY KEY,
+    "schedule" TEXT NOT NULL,
+    "plannedAt" DATETIME NOT NULL
+);
+
 -- CreateIndex
 CREATE UNIQUE INDEX "Project_name_key" ON "Project"("name");
 
@@ -177,4 +223,13 @@ CREATE UNIQUE INDEX "SkippedMessage_itemId_sourceFolder_uid_key" ON "SkippedMess
 
 -- CreateIndex
 CREATE INDEX "ChatConversation_surface_idx" ON "ChatConversation"("surface");
+
+-- CreateIndex
+CREATE INDEX "OutboxPost_state_threadRef_id_idx" ON "OutboxPost"("state", "threadRef", "id");
+
+-- CreateIndex
+CREATE INDEX "ItemReminder_nextAt_idx" ON "ItemReminder"("nextAt");
+
+-- CreateIndex
+CREATE INDEX "DigestRun_projectId_id_idx" ON "DigestRun"("projectId", "id");
 
