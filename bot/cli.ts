@@ -59,8 +59,17 @@ async function boot(config: Config, mode: 'serve' | 'console' | 'worker', log: L
   return app;
 }
 
-/** The CLI entry point; returns the exit code. */
+/** The CLI entry point; returns the exit code. Start-up failures print one clear line, not a trace. */
 export async function main(argv: string[]): Promise<number> {
+  try {
+    return await run(argv);
+  } catch (e) {
+    process.stderr.write(`mailferry: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+}
+
+async function run(argv: string[]): Promise<number> {
   const cmd = argv[0] && !argv[0].startsWith('-') ? argv[0] : 'serve';
   const rest = argv[0] === cmd ? argv.slice(1) : argv;
   if (!(cmd in HELP) || cmd === 'main') {
