@@ -1,0 +1,171 @@
+import { readFileSync } from 'node:fs';
+import * as ACData from 'adaptivecards-templating';
+import type { Message } from '../model.ts';
+import type { AdaptiveCard } from '../render-adaptive-card.ts';
+import { formatTime } from '../format.ts';
+
+/** The Teams card templates of this folder (Adaptive Card 1.5 JSON with `${…}` bindings). */
+export const TEMPLATES = ['add-mailboxes', 'bulk-add', 'new-project', 'project-status', 'credential-request', 'welcome'] as const;
+export type TemplateName = (typeof TEMPLATES)[number];
+
+const cache = new Map<TemplateName, unknown>();
+
+/** The raw template JSON (read once). */
+export function loadTemplate(name: TemplateName): unknown {
+  let t = cache.get(name);
+  if (!t) {
+    t = JSON.parse(readFileSync(new URL(`./${name}.json`, import.meta.url), 'utf8'));
+    cache.set(name, t);
+  }
+  return t;
+}
+
+/**
+ * Expands a template with adaptivecards-templating. Every binding must have a value:
+ * the templating library leaves an unknown `${x}` in place, so builders pass `''` for
+ * empty fields rather than leaving them out.
+ */
+export function expandCard(name: TemplateName, data: Record<string, unknown>): AdaptiveCard {
+  return new ACData.Template(loadTemplate(name)).expand({ $root: data }) as AdaptiveCard;
+}
+
+/** Values of the "Add mailboxes" form (echoed back when the card shows an error). */
+export interface AddFormData {
+  project?: string;
+  addresses?: string;
+  ask?: string;
+  notify?: string;
+  error?: string;
+}
+
+/** The "Add mailboxes" form: addresses, which credentials to ask for, how to notify. */
+export function addMailboxesCard(d: AddFormData = {}): AdaptiveCard {
+  return expandCard('add-mailboxes', { project: d.project ?? '', addresses: d.addresses ?? '', ask: d.ask ?? '', notify: d.notify ?? '', error: d.error ?? '' });
+}
+
+/** Values of the "Bulk add" form. */
+export interface BulkFormData {
+  project?: string;
+  csv?: string;
+  ask?: string;
+  notify?: string;
+  error?: string;
+}
+
+/** The "Bulk add" form: CSV lines pasted into a multi-line field. */
+export function bulkAddCard(d: BulkFormData = {}): AdaptiveCard {
+  return expandCard('bulk-add', { project: d.project ?? '', csv: d.csv ?? '', ask: d.ask ?? '', notify: d.notify ?? '', error: d.error ?? '' });
+}
+
+/** Values of the "New project" form. */
+export interface ProjectFormData {
+  name?: string;
+  source?: string;
+  destination?: string;
+  selfService?: string;
+  notify?: string;
+  licenses?: string;
+  error?: string;
+}
+
+/** The "New project" form. */
+export function newProjectCard(d: ProjectFormData = {}): AdaptiveCard {
+  return expandCard('new-project', {
+    name: d.name ?? '',
+    source: d.source ?? '',
+    destination: d.destination ?? '',
+    selfService: d.selfService || 'source',
+    notify: d.notify || 'email',
+    licenses: d.licenses ?? '',
+    error: d.error ?? '',
+  });
+}
+
+/** What the credential request card shows an end user. */
+export interface CredentialRequestView {
+  projectName: string;
+  sourceAddress: string;
+  destinationAddress: string;
+  sides: string[];
+  requestedBy: string;
+  expiresAt: Date;
+  url: string;
+  reminder?: boolean;
+  resend?: boolean;
+}
+
+/**
+ * The 1:1 credential request: the mailbox, who asked, when the link expires, and a button
+ * to MailFerry's secure form. It never holds a password input (PLATFORM-NOTES: secrets are
+ * typed only into our own form).
+ */
+export function credentialRequestCard(v: CredentialRequestView): AdaptiveCard {
+  const needed = v.sides.length === 2 ? 'source and destination mailbox passwords' : `${v.sides[0]} mailbox password`;
+  const title = v.reminder ? 'Reminder: your mailbox migration needs you' : 'Your mailbox migration needs you';
+  return expandCard('credential-request', {
+    title,
+    intro: `${v.requestedBy} is moving your mailbox ${v.sourceAddress} (project ${v.projectName}). MailFerry needs your ${needed} to copy your mail.${v.resend ? ' This replaces an earlier link.' : ''}`,
+    summary: `${title}: ${v.sourceAddress}. Open the secure form before ${formatTime(v.expiresAt)}.`,
+    mailbox: v.sourceAddress,
+    destination: v.destinationAddress,
+    needed,
+    requestedBy: v.requestedBy,
+    expires: formatTime(v.expiresAt),
+    url: v.url,
+  });
+}
+
+/** The card posted when the bot joins a team, a chat or a 1:1 conversation. */
+export function welcomeCard(examples: string[]): AdaptiveCard {
+  return expandCard('welcome', {
+    intro: 'I move mailboxes from chat. Mention me with a command, or use the buttons. Users enter their passwords only on MailFerry\'s secure form, never in chat.',
+    examples: examples.join('\n'),
+  });
+}
+
+const COUNT_COLOR: Record<string, string> = {
+  'Completed': 'Good',
+  'Failed': 'Attention',
+  'Waiting for user': 'Warning',
+  'Running': 'Accent',
+};
+
+/**
+ * The project status card: counts per status, facts, one line per mailbox, and the
+ * actions Refresh, Start waiting and Digest now (refreshed in place). Built from the
+ * neutral `project-status` message (cards/status.ts), so it shows exactly what the other
+ * surfaces show.
+ */
+export function projectStatusCard(m: Message, opts: { notice?: string; noticeTone?: Message['tone']; now?: Date } = {}): AdaptiveCard {
+  const header = m.blocks.find((b) => b.type === 'header');
+  const title = header?.type === 'header' ? header.text : 'Project status';
+  const project = title.replace(/^Project /, '');
+  const factBlock = m.blocks.find((b) => b.type === 'facts');
+  const facts = factBlock?.type === 'facts' ? factBlock.facts.map((f) => ({ label: f.label, value: f.value })) : [];
+  // "3: Completed 1 · Failed 2" (cards/status.ts countsLine) → one column per status.
+  const mailboxes = facts.find((f) => f.label === 'Mailboxes')?.value ?? '';
+  const counts = mailboxes.includes(': ')
+    ? mailboxes
+        .slice(mailboxes.indexOf(': ') + 2)
+        .split(' · ')
+        .map((part) => /^(.*\S)\s+([\d,]+)$/.exec(part))
+        .filter((x): x is RegExpExecArray => !!x)
+        .map((x) => ({ label: x[1], value: x[2], color: COUNT_COLOR[x[1]] ?? 'Default' }))
+    : [];
+  const list = m.blocks.find((b) => b.type === 'list');
+  const text = m.blocks.find((b) => b.type === 'text');
+  const lines = list?.type === 'list' ? list.items.map((i) => `- ${i}`).join('\n') : text?.type === 'text' ? text.text.replace(/`([^`]+)`/g, '"$1"') : '';
+  const more = list?.type === 'list' && list.more ? list.more.replace(/`([^`]+)`/g, '"$1"') : '';
+  return expandCard('project-status', {
+    title,
+    project,
+    summary: m.text,
+    notice: opts.notice ?? '',
+    noticeColor: opts.noticeTone === 'error' ? 'Attention' : opts.noticeTone === 'warning' ? 'Warning' : opts.noticeTone === 'success' ? 'Good' : 'Default',
+    facts,
+    counts,
+    lines,
+    more,
+    updated: formatTime(opts.now ?? new Date()),
+  });
+}
