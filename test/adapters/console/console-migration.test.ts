@@ -1,0 +1,64 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { makeMessage, readMailbox, seedImap, startDovecot, type DovecotInstance } from '../../harness/dovecot.ts';
+
+// The console drives a real migration end to end: a private Dovecot with two users, the
+// admin supplies test passwords from files (console only), the runner copies, the thread
+// gets Completed with the figures, and the destination is read back independently.
+let dv: DovecotInstance;
+let dir: string;
+beforeAll(async () => {
+  dv = await startDovecot({ users: [{ name: 'alice', password: 'src-Secret-1' }, { name: 'alice2', password: 'dst-Secret-2' }] });
+  await seedImap(dv, 'alice', 'src-Secret-1', {
+    INBOX: [{ raw: makeMessage({ subject: 'hello' }), flags: ['\\Seen'] }, { raw: makeMessage({ subject: 'second' }), flags: ['$Important'] }],
+    Projects: [{ raw: makeMessage({ subject: 'plan', size: 40_000 }) }],
+  });
+  dir = mkdtempSync(join(tmpdir(), 'mailferry-console-e2e-'));
+});
+afterAll(async () => {
+  await dv?.dispose();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('console end to end', () => {
+  it('start with admin-supplied credentials migrates the mailbox and posts Completed with the figures', async () => {
+    writeFileSync(join(dir, 'src.pw'), 'src-Secret-1\n');
+    writeFileSync(join(dir, 'dst.pw'), 'dst-Secret-2\n');
+    const script = [
+      `project create acme --source ${dv.url} --destination ${dv.url}`,
+      'add alice@old.example alice@new.example --source-login alice --destination-login alice2',
+      `start alice@old.example --source-password-file ${join(dir, 'src.pw')} --destination-password-file ${join(dir, 'dst.pw')}`,
+    ].join('\n');
+    const out = await new Promise<{ out: string; err: string }>((res, rej) => {
+      const p = spawn(process.execPath, [resolve('bin/mailferry.mjs'), 'console', '--wait'], {
+        env: { ...process.env, DATABASE_URL: `file:${join(dir, 'db.sqlite')}`, MAILFERRY_DATA_DIR: dir, LOG_LEVEL: 'info' },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let o = '';
+      let e = '';
+      p.stdout.on('data', (d) => (o += d));
+      p.stderr.on('data', (d) => (e += d));
+      const t = setTimeout(() => p.kill('SIGKILL'), 90_000);
+      p.on('error', rej);
+      p.on('close', () => {
+        clearTimeout(t);
+        res({ out: o, err: e });
+      });
+      p.stdin.end(script + '\n');
+    });
+    expect(out.out).toMatch(/\[T2 · alice@old\.example\] 🕒 alice@old\.example is queued for migration\./);
+    expect(out.out).toMatch(/✅ \*alice@old\.example\* completed/);
+    expect(out.out).toMatch(/Copied:\s+3 messages/);
+    // Passwords never reach the output or the log.
+    expect(out.out + out.err).not.toMatch(/src-Secret-1|dst-Secret-2/);
+
+    const box = await readMailbox(dv, 'alice2', 'dst-Secret-2');
+    const src = await readMailbox(dv, 'alice', 'src-Secret-1');
+    expect(box.messages.INBOX.map((m) => m.sha256).sort()).toEqual(src.messages.INBOX.map((m) => m.sha256).sort());
+    expect(box.messages.Projects).toHaveLength(1);
+    expect(box.messages.INBOX.find((m) => m.keywords.includes('$Important'))).toBeDefined();
+  });
+});
