@@ -1,0 +1,86 @@
+import nodemailer, { type Transporter } from 'nodemailer';
+import type { CredentialRequest, Sender, SendResult } from '../../bot/outreach/outreach.ts';
+import { CREDENTIAL_REQUEST_SUBJECT, credentialRequestMessage } from '../../cards/credential-request.ts';
+import { renderEmail } from '../../cards/render-email.ts';
+
+/** Settings of the email sender (DESIGN.md: `SMTP_URL`, `MAIL_FROM`). */
+export interface EmailSenderOptions {
+  /** `smtp://host:port`, `smtps://user:pass@host:465`, … (nodemailer's URL form). */
+  smtpUrl: string;
+  /** The From header, e.g. `MailFerry <migrations@example.com>`. */
+  from: string;
+  /** Give up on an SMTP exchange after this long (ms). Default 20 s. */
+  timeoutMs?: number;
+}
+
+/**
+ * The email channel of the outreach: renders the credential request (HTML and text parts)
+ * and hands it to the SMTP server of `SMTP_URL` through nodemailer. Email is the fallback
+ * of every chat channel. Transport only: it never logs, and the failure text it returns
+ * (kept in the item's history) never contains the link.
+ */
+export class EmailSender implements Sender {
+  readonly kind = 'email' as const;
+  private transport: Transporter;
+
+  constructor(private opts: EmailSenderOptions) {
+    const t = opts.timeoutMs ?? 20_000;
+    // nodemailer's own logger stays off: its debug output would print the message body, and the body holds the link.
+    this.transport = nodemailer.createTransport({ url: opts.smtpUrl, logger: false, debug: false, connectionTimeout: t, greetingTimeout: t, socketTimeout: t } as never);
+    this.transport.set('disableFileAccess', true);
+    this.transport.set('disableUrlAccess', true);
+  }
+
+  async send(req: CredentialRequest): Promise<SendResult> {
+    const email = renderEmail(
+      credentialRequestMessage({
+        projectName: req.projectName,
+        requestedBy: req.requestedBy,
+        sourceAddress: req.sourceAddress,
+        destinationAddress: req.destinationAddress,
+        sides: req.sides,
+        url: req.url,
+        expiresAt: req.expiresAt,
+        resend: req.resend,
+        reminder: req.reminder,
+      }),
+      CREDENTIAL_REQUEST_SUBJECT,
+    );
+    try {
+      const info = await this.transport.sendMail({
+        from: this.opts.from,
+        to: req.recipient,
+        subject: email.subject,
+        text: email.text,
+        html: email.html,
+        // RFC 3834: an automatic message; auto-responders should not answer it.
+        headers: { 'Auto-Submitted': 'auto-generated', 'X-Auto-Response-Suppress': 'All' },
+        disableFileAccess: true,
+        disableUrlAccess: true,
+      });
+      if (info.rejected?.length) return { ok: false, via: 'email', why: `the mail server refused the recipient ${req.recipient}` };
+      return { ok: true, via: 'email' };
+    } catch (e) {
+      return { ok: false, via: 'email', why: describeSmtpError(e, req.url) };
+    }
+  }
+
+  /** Closes pooled connections. */
+  close(): void {
+    this.transport.close();
+  }
+}
+
+/** A short, operator-readable reason, with the link removed should a server ever echo the message. */
+export function describeSmtpError(e: unknown, url: string): string {
+  const err = e as { code?: string; responseCode?: number; response?: string; message?: string };
+  const base =
+    err?.code === 'ECONNECTION' || err?.code === 'ETIMEDOUT' || err?.code === 'ESOCKET'
+      ? `could not connect to the mail server (${err.message ?? err.code}); check SMTP_URL`
+      : err?.code === 'EAUTH'
+        ? 'the mail server refused the SMTP login; check the user and password in SMTP_URL'
+        : err?.responseCode
+          ? `the mail server answered ${err.responseCode}: ${err.response ?? err.message ?? ''}`
+          : (err?.message ?? String(e));
+  return base.split(url).join('[link]').replace(/\/c\/[A-Za-z0-9_-]{16,}/g, '/c/[redacted]').slice(0, 300);
+}
