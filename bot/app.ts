@@ -50,7 +50,7 @@ export async function createApp(config: Config, opts: { log?: Logger; console?: 
   notifier.attach(bus);
   const outreach = new Outreach(engine, notifier, log, { publicUrl: config.publicUrl, linkTtlHours: config.linkTtlHours });
   bus.on((e) => outreach.onEvent(e));
-  const services: BotServices = {};
+  const services: BotServices = { defaultLicenses: config.defaultLicenses };
   if (opts.console) services.readLocalFile = (path) => readFile(path, 'utf8');
   const dispatcher = new Dispatcher(engine, log, config.admins, services);
   const http = createHttpApp(async () => ({ db: (await db.$queryRawUnsafe('SELECT 1 AS ok')) ? 'up' : 'down' }));
@@ -71,6 +71,7 @@ export async function createApp(config: Config, opts: { log?: Logger; console?: 
     async close() {
       for (const fn of closers.reverse()) await fn();
       await bus.idle();
+      await notifier.close();
       await db.$disconnect();
     },
   };

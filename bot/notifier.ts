@@ -1,9 +1,23 @@
+import { randomBytes } from 'node:crypto';
 import type { EventBus, EngineEvent, PassFigures } from '../engine/events.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { Message } from '../cards/model.ts';
 import { credentialsReceivedPost, credentialsRefusedPost, progressPost, statusPost, type FiguresView } from '../cards/item-posts.ts';
+import { threadUpdatesPost } from '../cards/digest.ts';
 import { reasonText } from './commands/shared.ts';
 import { SYSTEM_ACTOR } from '../engine/domain/types.ts';
+import type { Tx } from '../engine/store/history.ts';
+import {
+  claimThreadPosts,
+  enqueueOutbox,
+  finishOutbox,
+  outboxStates,
+  pruneOutbox,
+  releaseOutbox,
+  retryOutbox,
+  threadsWithDuePosts,
+  type OutboxRow,
+} from '../engine/store/outbox.ts';
 import type { Logger } from './log.ts';
 
 /** Where a post goes and what it is about. */
@@ -20,25 +34,85 @@ export interface ThreadPost {
 /** A surface's way of posting into a thread (adapters register one per surface). */
 export type ThreadPoster = (post: ThreadPost) => Promise<void>;
 
+/** Tuning of delivery; the defaults suit Slack's one-message-a-second-per-channel limit. */
+export interface NotifierOptions {
+  /** The clock (tests move it with fake timers). */
+  now?: () => Date;
+  /** Posts a thread takes one by one before bursts are combined (a token bucket). */
+  burst?: number;
+  /** One more one-by-one post is allowed per thread every `refillMs`. */
+  refillMs?: number;
+  /** Delivery attempts of one post before it is given up (noted in the item's history). */
+  maxAttempts?: number;
+  /** First retry delay; doubles per attempt up to `maxRetryMs`. */
+  retryMs?: number;
+  maxRetryMs?: number;
+  /** How long a process holds the rows it is delivering before another may take them. */
+  leaseMs?: number;
+  /** Lines a combined post lists before "and N more". */
+  listLimit?: number;
+}
+
+interface ThreadState {
+  tokens: number;
+  refilledAt: number;
+  running: Promise<void> | null;
+  again: boolean;
+  timer: ReturnType<typeof setTimeout> | null;
+}
+
 function figuresView(f: PassFigures): FiguresView {
   return { ...f };
 }
 
+function surfaceOf(threadRef: string): string {
+  return threadRef.split(':', 1)[0];
+}
+
 /**
- * Turns engine events into thread posts. Thread references are opaque; only their
- * `surface:` prefix is read, to pick the adapter that can post there. A post that cannot
- * be delivered is logged and noted in the item's history.
+ * Turns engine events into thread posts, through an outbox in the database. Every post is
+ * written first and delivered after, so nothing is lost across a restart; one delivery loop
+ * per thread keeps the order (so an item's posts arrive in order); a thread that gets
+ * posts faster than `burst` then one per `refillMs` gets them combined into one post (500
+ * bulk-added items make a handful of posts, not 500); a failed delivery is retried with
+ * back-off and, after `maxAttempts`, noted in the item's history. Rows are leased with a
+ * conditional update, so two processes never deliver the same post, and a process only
+ * delivers surfaces it has a poster for (a worker's posts are delivered by the server).
+ * Thread references are opaque; only their `surface:` prefix is read.
  */
 export class Notifier {
   private posters = new Map<string, ThreadPoster>();
+  private threads = new Map<string, ThreadState>();
+  private waiters = new Map<number, { resolve: (ok: boolean) => void; timer: ReturnType<typeof setTimeout> }>();
+  private warned = new Set<string>();
+  private drainTimer: ReturnType<typeof setInterval> | null = null;
+  private closed = false;
+  private readonly owner = `notifier-${process.pid}-${randomBytes(4).toString('hex')}`;
+  private readonly o: Required<Omit<NotifierOptions, 'now'>>;
+  private readonly now: () => Date;
+
   constructor(
     private engine: Engine,
     private log: Logger,
-  ) {}
+    opts: NotifierOptions = {},
+  ) {
+    this.now = opts.now ?? (() => new Date());
+    this.o = {
+      burst: opts.burst ?? 5,
+      refillMs: opts.refillMs ?? 1000,
+      maxAttempts: opts.maxAttempts ?? 8,
+      retryMs: opts.retryMs ?? 2000,
+      maxRetryMs: opts.maxRetryMs ?? 300_000,
+      leaseMs: opts.leaseMs ?? 60_000,
+      listLimit: opts.listLimit ?? 15,
+    };
+  }
 
-  /** Registers the poster of a surface (`console`, `slack`, `teams`). */
+  /** Registers the poster of a surface (`console`, `slack`, `teams`); posts waiting for it are delivered. */
   register(surface: string, poster: ThreadPoster): void {
     this.posters.set(surface, poster);
+    this.warned.delete(surface);
+    void this.drain();
   }
 
   /** Subscribes to the bus. */
@@ -46,25 +120,42 @@ export class Notifier {
     return bus.on((e) => this.onEvent(e));
   }
 
-  /** Posts a message into a thread through its surface's poster. */
-  async post(p: ThreadPost): Promise<boolean> {
-    const surface = p.threadRef.split(':', 1)[0];
-    const poster = this.posters.get(surface);
-    if (!poster) {
-      this.log.warn('no poster for thread surface', { surface, kind: p.message.kind });
-      return false;
+  /**
+   * Posts a message into a thread: written to the outbox, then delivered by the thread's
+   * loop. Resolves true once delivered (alone or inside a combined post), false when this
+   * process cannot deliver it now (no poster for the surface, or the first attempt failed:
+   * retries go on in the background).
+   */
+  async post(p: ThreadPost, opts: { solo?: boolean } = {}): Promise<boolean> {
+    const id = await this.enqueue(p, this.engine.db, opts);
+    return this.deliver(id, p.threadRef);
+  }
+
+  /** Writes a post into the outbox inside the caller's transaction; deliver it with `deliver` after the commit. */
+  async enqueue(p: ThreadPost, tx: Tx, opts: { solo?: boolean } = {}): Promise<number> {
+    return enqueueOutbox(
+      tx,
+      { threadRef: p.threadRef, itemId: p.itemId, address: p.address, kind: p.message.kind, message: JSON.stringify(p.message), replaceKey: p.replaceKey, solo: opts.solo },
+      this.now(),
+    );
+  }
+
+  /** Starts delivering an outbox row written by `enqueue`; resolves like `post`. */
+  deliver(id: number, threadRef: string): Promise<boolean> {
+    const surface = surfaceOf(threadRef);
+    if (this.closed) return Promise.resolve(false);
+    if (!this.posters.has(surface)) {
+      if (!this.warned.has(surface)) this.log.warn('no poster for thread surface here; the post waits in the outbox', { surface });
+      this.warned.add(surface);
+      return Promise.resolve(false);
     }
-    try {
-      await poster(p);
-      return true;
-    } catch (e) {
-      this.log.error('thread post failed', { surface, kind: p.message.kind, error: e instanceof Error ? e.message : String(e) });
-      if (p.itemId) {
-        const item = await this.engine.itemById(p.itemId);
-        if (item) await this.engine.note(item, SYSTEM_ACTOR, 'post.failed', { message: `could not post "${p.message.kind}" to the thread`, text: p.message.text });
-      }
-      return false;
-    }
+    const done = new Promise<boolean>((resolve) => {
+      // A row another process took over (our lease ran out) is not ours to report: give up waiting.
+      const timer = setTimeout(() => this.settle(id, false), this.o.leaseMs * 2);
+      this.waiters.set(id, { resolve, timer });
+    });
+    this.kick(threadRef);
+    return done;
   }
 
   /** The post an event makes, if any. */
@@ -93,6 +184,54 @@ export class Notifier {
     }
   }
 
+  /**
+   * Delivers every due row of the surfaces this process can post to (rows left by a
+   * restart, by a worker process, or waiting for a retry), and forgets delivered rows older
+   * than a week.
+   */
+  async drain(): Promise<void> {
+    if (this.closed || !this.posters.size) return;
+    try {
+      const threads = await threadsWithDuePosts(this.engine.db, this.now(), [...this.posters.keys()]);
+      for (const t of threads) this.kick(t);
+    } catch (e) {
+      this.log.error('outbox drain failed', { error: e instanceof Error ? e.message : String(e) });
+    }
+  }
+
+  /** Drains the outbox now and every `intervalMs` (server mode: posts written by workers and retries). */
+  startDrain(intervalMs = 5000): void {
+    if (this.drainTimer) return;
+    void this.drain();
+    this.drainTimer = setInterval(() => {
+      void this.drain();
+      void pruneOutbox(this.engine.db, new Date(this.now().getTime() - 7 * 86_400_000)).catch(() => {});
+    }, intervalMs);
+    this.drainTimer.unref?.();
+  }
+
+  /** Resolves when no thread loop is running (tests, shutdown). Timers waiting for a retry or a refill do not count. */
+  async idle(): Promise<void> {
+    for (;;) {
+      const running = [...this.threads.values()].map((t) => t.running).filter((r): r is Promise<void> => !!r);
+      if (!running.length) return;
+      await Promise.all(running);
+    }
+  }
+
+  /** Stops timers and lets running deliveries finish; undelivered rows stay in the outbox for the next start. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.drainTimer) clearInterval(this.drainTimer);
+    this.drainTimer = null;
+    for (const t of this.threads.values()) {
+      if (t.timer) clearTimeout(t.timer);
+      t.timer = null;
+    }
+    await this.idle();
+    for (const id of [...this.waiters.keys()]) this.settle(id, false);
+  }
+
   private async onEvent(e: EngineEvent): Promise<void> {
     if (!('item' in e) || !e.item.threadRef) return;
     const message = this.messageFor(e);
@@ -104,5 +243,173 @@ export class Notifier {
       message,
       replaceKey: e.type === 'item.progress' ? `progress:${e.item.id}` : undefined,
     });
+  }
+
+  private settle(id: number, ok: boolean): void {
+    const w = this.waiters.get(id);
+    if (!w) return;
+    clearTimeout(w.timer);
+    this.waiters.delete(id);
+    w.resolve(ok);
+  }
+
+  private state(threadRef: string): ThreadState {
+    let st = this.threads.get(threadRef);
+    if (!st) {
+      st = { tokens: this.o.burst, refilledAt: this.now().getTime(), running: null, again: false, timer: null };
+      this.threads.set(threadRef, st);
+    }
+    return st;
+  }
+
+  /** Wakes the delivery loop of a thread (or asks the running one for another round). */
+  private kick(threadRef: string): void {
+    if (this.closed || !this.posters.has(surfaceOf(threadRef))) return;
+    const st = this.state(threadRef);
+    if (st.running) {
+      st.again = true;
+      return;
+    }
+    if (st.timer) return; // a refill or retry wake-up is already planned
+    st.running = this.loop(threadRef, st).finally(() => {
+      st.running = null;
+      if (st.again && !st.timer) this.kick(threadRef);
+    });
+  }
+
+  private wakeAt(threadRef: string, st: ThreadState, ms: number): void {
+    if (st.timer || this.closed) return;
+    st.timer = setTimeout(() => {
+      st.timer = null;
+      this.kick(threadRef);
+    }, Math.max(0, ms));
+  }
+
+  private refill(st: ThreadState): void {
+    const t = this.now().getTime();
+    st.tokens = Math.min(this.o.burst, st.tokens + (t - st.refilledAt) / this.o.refillMs);
+    st.refilledAt = t;
+  }
+
+  private async loop(threadRef: string, st: ThreadState): Promise<void> {
+    try {
+      do {
+        st.again = false;
+        this.refill(st);
+        if (st.tokens < 1) {
+          // Too fast for this thread: wait for a token; what piles up meanwhile goes out as one post.
+          this.wakeAt(threadRef, st, (1 - st.tokens) * this.o.refillMs);
+          return;
+        }
+        const rows = await claimThreadPosts(this.engine.db, threadRef, this.owner, this.now(), this.o.leaseMs);
+        if (!rows.length) {
+          await this.settleFinished();
+          await this.planRetry(threadRef, st);
+          return;
+        }
+        const stop = await this.deliverRows(threadRef, st, rows);
+        if (stop) return;
+        st.again = true; // more may have arrived while we posted
+      } while (st.again);
+    } catch (e) {
+      this.log.error('thread delivery failed', { surface: surfaceOf(threadRef), error: e instanceof Error ? e.message : String(e) });
+      this.wakeAt(threadRef, st, this.o.retryMs);
+    }
+  }
+
+  /** Posts claimed rows in order; returns true when the loop must stop (a failure waits for its retry, or tokens ran out). */
+  private async deliverRows(threadRef: string, st: ThreadState, claimed: OutboxRow[]): Promise<boolean> {
+    // A progress post replaced by a newer one of the same key is not worth posting.
+    const lastOfKey = new Map<string, number>();
+    for (const r of claimed) if (r.replaceKey) lastOfKey.set(r.replaceKey, r.id);
+    const superseded = claimed.filter((r) => r.replaceKey && lastOfKey.get(r.replaceKey) !== r.id).map((r) => r.id);
+    await finishOutbox(this.engine.db, superseded, this.owner, 'superseded', this.now());
+    for (const id of superseded) this.settle(id, true);
+    const rows = claimed.filter((r) => !superseded.includes(r.id));
+
+    // One post per row while the bucket allows it, otherwise each run of rows between solo posts becomes one post.
+    const units: OutboxRow[][] = [];
+    const oneByOne = rows.length <= Math.floor(st.tokens);
+    for (const r of rows) {
+      const last = units[units.length - 1];
+      if (!oneByOne && !r.solo && last && !last[0].solo) last.push(r);
+      else units.push([r]);
+    }
+    for (let i = 0; i < units.length; i++) {
+      const unit = units[i];
+      this.refill(st);
+      if (st.tokens < 1) {
+        await releaseOutbox(this.engine.db, units.slice(i).flat().map((r) => r.id), this.owner);
+        this.wakeAt(threadRef, st, (1 - st.tokens) * this.o.refillMs);
+        return true;
+      }
+      st.tokens -= 1;
+      const ok = await this.send(threadRef, unit);
+      if (!ok) {
+        await releaseOutbox(this.engine.db, units.slice(i + 1).flat().map((r) => r.id), this.owner);
+        await this.planRetry(threadRef, st);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Delivers one unit (a row, or several rows as one combined post); false when it failed and will be retried. */
+  private async send(threadRef: string, unit: OutboxRow[]): Promise<boolean> {
+    const surface = surfaceOf(threadRef);
+    const poster = this.posters.get(surface);
+    const ids = unit.map((r) => r.id);
+    const messages = unit.map((r) => JSON.parse(r.message) as Message);
+    const post: ThreadPost =
+      unit.length === 1
+        ? { threadRef, address: unit[0].address ?? undefined, itemId: unit[0].itemId ?? undefined, message: messages[0], replaceKey: unit[0].replaceKey ?? undefined }
+        : { threadRef, message: threadUpdatesPost(messages.map((m) => ({ kind: m.kind, text: m.text })), this.o.listLimit) };
+    try {
+      if (!poster) throw new Error(`no poster for surface ${surface}`);
+      await poster(post);
+      await finishOutbox(this.engine.db, ids.slice(0, 1), this.owner, 'sent', this.now());
+      await finishOutbox(this.engine.db, ids.slice(1), this.owner, 'merged', this.now());
+      for (const id of ids) this.settle(id, true);
+      return true;
+    } catch (e) {
+      const error = e instanceof Error ? e.message : String(e);
+      const attempts = Math.max(...unit.map((r) => r.attempts)) + 1;
+      for (const id of ids) this.settle(id, false);
+      if (attempts >= this.o.maxAttempts) {
+        this.log.error('thread post given up', { surface, kind: post.message.kind, attempts, error });
+        await finishOutbox(this.engine.db, ids, this.owner, 'dead', this.now(), error);
+        await this.noteFailure(unit, messages, error);
+        return true; // the thread goes on with its next posts
+      }
+      const delay = Math.min(this.o.maxRetryMs, this.o.retryMs * 2 ** (attempts - 1));
+      this.log.warn('thread post failed; will retry', { surface, kind: post.message.kind, attempt: attempts, retryInMs: delay, error });
+      await retryOutbox(this.engine.db, ids, this.owner, new Date(this.now().getTime() + delay), error);
+      return false;
+    }
+  }
+
+  private async noteFailure(unit: OutboxRow[], messages: Message[], error: string): Promise<void> {
+    for (let i = 0; i < unit.length; i++) {
+      const itemId = unit[i].itemId;
+      if (!itemId) continue;
+      const item = await this.engine.itemById(itemId);
+      if (item) await this.engine.note(item, SYSTEM_ACTOR, 'post.failed', { message: `could not post "${messages[i].kind}" to the thread`, text: messages[i].text, error });
+    }
+  }
+
+  /** Plans a wake-up for the oldest row of the thread that waits for its retry. */
+  private async planRetry(threadRef: string, st: ThreadState): Promise<void> {
+    const next = await this.engine.db.outboxPost.findFirst({ where: { threadRef, state: null }, orderBy: { id: 'asc' }, select: { availableAt: true, claimedUntil: true } });
+    if (!next) return;
+    const at = Math.max(next.availableAt.getTime(), next.claimedUntil?.getTime() ?? 0);
+    // Never sooner than 100 ms: a row another process is about to finish is not worth a busy loop.
+    this.wakeAt(threadRef, st, Math.max(100, at - this.now().getTime()));
+  }
+
+  /** Resolves waiters whose rows were finished by another process. */
+  private async settleFinished(): Promise<void> {
+    if (!this.waiters.size) return;
+    const states = await outboxStates(this.engine.db, [...this.waiters.keys()]);
+    for (const [id, state] of states) if (state) this.settle(id, state !== 'dead');
   }
 }

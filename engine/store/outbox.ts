@@ -1,0 +1,148 @@
+import type { Db } from './db.ts';
+import type { Tx } from './history.ts';
+
+/** A pending or delivered thread post, as the outbox keeps it. */
+export interface OutboxRow {
+  id: number;
+  threadRef: string;
+  itemId: string | null;
+  address: string | null;
+  kind: string;
+  /** JSON of the message (the store never looks inside). */
+  message: string;
+  replaceKey: string | null;
+  solo: boolean;
+  attempts: number;
+  availableAt: Date;
+  createdAt: Date;
+}
+
+/** What to write into the outbox. */
+export interface OutboxInput {
+  threadRef: string;
+  itemId?: string | null;
+  address?: string | null;
+  kind: string;
+  message: string;
+  replaceKey?: string | null;
+  solo?: boolean;
+}
+
+/** Final states of a row: delivered, delivered inside a combined post, replaced by a newer one, given up. */
+export type OutboxDone = 'sent' | 'merged' | 'superseded' | 'dead';
+
+/** Writes a post into the outbox (inside the caller's transaction when given); returns its id. */
+export async function enqueueOutbox(tx: Tx, p: OutboxInput, now: Date): Promise<number> {
+  const row = await tx.outboxPost.create({
+    data: {
+      threadRef: p.threadRef,
+      itemId: p.itemId ?? null,
+      address: p.address ?? null,
+      kind: p.kind,
+      message: p.message,
+      replaceKey: p.replaceKey ?? null,
+      solo: p.solo ?? false,
+      availableAt: now,
+      createdAt: now,
+    },
+    select: { id: true },
+  });
+  return row.id;
+}
+
+/**
+ * Threads with pending rows that are due and not leased by a live process, limited to the
+ * given surfaces (`slack:` …) when a list is given.
+ */
+export async function threadsWithDuePosts(db: Db, now: Date, surfaces?: string[]): Promise<string[]> {
+  const rows = await db.outboxPost.findMany({
+    where: {
+      state: null,
+      availableAt: { lte: now },
+      OR: [{ claimedUntil: null }, { claimedUntil: { lt: now } }],
+      ...(surfaces ? { AND: [{ OR: surfaces.map((s) => ({ threadRef: { startsWith: `${s}:` } })) }] } : {}),
+    },
+    select: { threadRef: true },
+    distinct: ['threadRef'],
+    orderBy: { id: 'asc' },
+  });
+  return rows.map((r) => r.threadRef);
+}
+
+/**
+ * Leases the pending rows of one thread, oldest first, for `leaseMs`: a conditional update,
+ * so two processes never take the same row. Stops at the first row that is not due yet
+ * (a post waiting for its retry holds back the later posts of its thread: order is kept).
+ * Returns the rows this process now holds.
+ */
+export async function claimThreadPosts(db: Db, threadRef: string, owner: string, now: Date, leaseMs: number, limit = 1000): Promise<OutboxRow[]> {
+  const pending = await db.outboxPost.findMany({ where: { threadRef, state: null }, orderBy: { id: 'asc' }, take: limit });
+  const due: typeof pending = [];
+  for (const r of pending) {
+    if (r.availableAt > now) break;
+    if (r.claimedUntil && r.claimedUntil >= now && r.claimedBy !== owner) break;
+    due.push(r);
+  }
+  if (!due.length) return [];
+  const ids = due.map((r) => r.id);
+  const until = new Date(now.getTime() + leaseMs);
+  const { count } = await db.outboxPost.updateMany({
+    where: { id: { in: ids }, state: null, OR: [{ claimedUntil: null }, { claimedUntil: { lt: now } }, { claimedBy: owner }] },
+    data: { claimedBy: owner, claimedUntil: until },
+  });
+  if (count !== ids.length) {
+    // Another process took some of them meanwhile: give back what we got, try later.
+    await releaseOutbox(db, ids, owner);
+    return [];
+  }
+  return due.map(strip);
+}
+
+/** Marks leased rows done. */
+export async function finishOutbox(db: Db, ids: number[], owner: string, state: OutboxDone, now: Date, error?: string): Promise<void> {
+  if (!ids.length) return;
+  await db.outboxPost.updateMany({ where: { id: { in: ids }, claimedBy: owner }, data: { state, doneAt: now, claimedUntil: null, ...(error ? { lastError: error.slice(0, 500) } : {}) } });
+}
+
+/** A delivery failed: the rows wait until `retryAt`, with the attempt counted and the error kept. */
+export async function retryOutbox(db: Db, ids: number[], owner: string, retryAt: Date, error: string): Promise<void> {
+  if (!ids.length) return;
+  await db.outboxPost.updateMany({
+    where: { id: { in: ids }, claimedBy: owner },
+    data: { attempts: { increment: 1 }, availableAt: retryAt, claimedBy: null, claimedUntil: null, lastError: error.slice(0, 500) },
+  });
+}
+
+/** Gives leased rows back untouched. */
+export async function releaseOutbox(db: Db, ids: number[], owner: string): Promise<void> {
+  if (!ids.length) return;
+  await db.outboxPost.updateMany({ where: { id: { in: ids }, claimedBy: owner, state: null }, data: { claimedBy: null, claimedUntil: null } });
+}
+
+/** The final state of rows (null while pending), for callers waiting on their post. */
+export async function outboxStates(db: Db, ids: number[]): Promise<Map<number, string | null>> {
+  const rows = await db.outboxPost.findMany({ where: { id: { in: ids } }, select: { id: true, state: true } });
+  return new Map(rows.map((r) => [r.id, r.state]));
+}
+
+/** Removes delivered rows older than `before` (the outbox is not an archive; the history is). */
+export async function pruneOutbox(db: Db, before: Date): Promise<number> {
+  const { count } = await db.outboxPost.deleteMany({ where: { state: { not: null }, doneAt: { lt: before } } });
+  return count;
+}
+
+function strip(r: OutboxRow & Record<string, unknown>): OutboxRow {
+  return {
+    id: r.id,
+    threadRef: r.threadRef,
+    itemId: r.itemId,
+    address: r.address,
+    kind: r.kind,
+    message: r.message,
+    replaceKey: r.replaceKey,
+    solo: r.solo,
+    attempts: r.attempts,
+    availableAt: r.availableAt,
+    createdAt: r.createdAt,
+  };
+}
