@@ -19,6 +19,8 @@ export interface Config {
   concurrency: number;
   /** Hours a credential link stays valid. */
   linkTtlHours: number;
+  /** License pool of new projects (null: no limit) unless `--licenses` says otherwise. */
+  defaultLicenses: number | null;
 }
 
 /**
@@ -49,6 +51,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, envFile = '.env
     dev: env.MAILFERRY_DEV === '1',
     concurrency: Math.max(1, Number(env.MAILFERRY_CONCURRENCY ?? 2) || 2),
     linkTtlHours: Math.max(1, Number(env.MAILFERRY_LINK_TTL_HOURS ?? 72) || 72),
+    defaultLicenses: parseLicenses(env.MAILFERRY_LICENSES),
   };
 }
 
@@ -59,4 +62,11 @@ export function surfaces(c: Config): { name: string; configured: boolean; why: s
     { name: 'Teams', configured: !!c.teams.appId || c.dev, why: c.teams.appId ? 'POST /api/messages' : c.dev ? 'POST /api/messages (MAILFERRY_DEV=1: no authentication!)' : 'set MicrosoftAppId and MicrosoftAppPassword' },
     { name: 'Email', configured: !!c.smtpUrl, why: c.smtpUrl ? `SMTP as ${c.mailFrom}` : 'set SMTP_URL and MAIL_FROM' },
   ];
+}
+
+function parseLicenses(raw: string | undefined): number | null {
+  if (raw === undefined || raw === '') return null;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`MAILFERRY_LICENSES must be a whole number, got "${raw}"`);
+  return n;
 }

@@ -13,7 +13,7 @@ export const projectCreate: CommandDef = {
     { name: 'destination', value: 'URL', summary: 'Destination server, same forms (required).' },
     { name: 'self-service', value: 'source|destination|both', choices: ['source', 'destination', 'both'], summary: 'Whose address is asked for credentials by default (default: source).' },
     { name: 'notify', value: 'email|chat|both', choices: ['email', 'chat', 'both'], summary: 'How users are asked for credentials (default: email).' },
-    { name: 'licenses', value: 'N', integer: { min: 0, max: 1_000_000 }, summary: 'Size of the license pool (default: no limit).' },
+    { name: 'licenses', value: 'N', integer: { min: 0, max: 1_000_000 }, summary: 'Size of the license pool (default: MAILFERRY_LICENSES, or no limit).' },
   ],
   examples: ['/migrate project create acme --source imaps://mail.old.example:993 --destination imaps://mail.new.example:993 --self-service source'],
   admin: true,
@@ -26,7 +26,7 @@ export const projectCreate: CommandDef = {
       destinationUrl: opts.destination,
       selfService: opts['self-service'] as Sides | undefined,
       notify: opts.notify as NotifyVia | undefined,
-      licenses: typeof opts.licenses === 'string' ? Number(opts.licenses) : undefined,
+      licenses: typeof opts.licenses === 'string' ? Number(opts.licenses) : (ctx.services.defaultLicenses ?? null),
       channelRef: ctx.channelRef,
     });
     await ctx.reply(projectCreatedMessage({ name: p.name, sourceUrl: p.sourceUrl, destinationUrl: p.destinationUrl, selfService: p.selfService, licenses: p.licensesTotal }));

@@ -72,6 +72,8 @@ export interface BotServices {
   postDigest?: (projectId: string, actor: Actor) => Promise<Message>;
   /** Validates a cron expression and time zone (digests). */
   validateSchedule?: (cron: string, tz: string) => string | null;
+  /** License pool of new projects when `--licenses` is not given (MAILFERRY_LICENSES). */
+  defaultLicenses?: number | null;
   /** Reads a file on the server (console only, for test credentials and bulk files). */
   readLocalFile?: (path: string) => Promise<string>;
 }

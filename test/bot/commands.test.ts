@@ -122,3 +122,17 @@ describe('commands', () => {
     expect(await t.app.db.item.count()).toBe(0);
   });
 });
+
+describe('configured license pool', () => {
+  it('new projects get MAILFERRY_LICENSES unless --licenses says otherwise', async () => {
+    const t2 = await makeTestApp({ MAILFERRY_LICENSES: '25' });
+    try {
+      await t2.run('project create a --source imaps://old.example --destination imaps://new.example');
+      await t2.run('project create b --source imaps://old.example --destination imaps://new.example --licenses 4', { channel: 'C9' });
+      const ps = await t2.app.db.project.findMany({ orderBy: { name: 'asc' } });
+      expect(ps.map((p) => p.licensesTotal)).toEqual([25, 4]);
+    } finally {
+      await t2.close();
+    }
+  });
+});
