@@ -5,7 +5,7 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -56,8 +56,8 @@ export interface DovecotInstance {
   userDir(name: string): string;
   /** Graceful stop (SIGTERM to the master, waits for exit). */
   stop(): Promise<void>;
-  /** Stop then start again on the same port (connections drop, state stays). */
-  restart(): Promise<void>;
+  /** Stop then start again on the same port (connections drop, state stays). `hard`: SIGKILL instead of a clean shutdown. */
+  restart(hard?: boolean): Promise<void>;
   /** SIGKILL the whole process group (master and its imap children). */
   kill(): Promise<void>;
   /** Stops and removes the temp dir. */
@@ -152,12 +152,16 @@ function writeSeparatorSafeConf(o: {
     `mail_location = maildir:${dir}/mail/%u${layout}`,
     `mail_max_userip_connections = 200`,
     `auth_cache_size = 0`,
+    // Refused logins answer at once (tests of wrong passwords need no 2 s penalty).
+    `auth_failure_delay = 0`,
     o.master ? `auth_master_user_separator = *` : '',
     o.master
       ? `passdb {\n  driver = passwd-file\n  master = yes\n  pass = yes\n  args = scheme=PLAIN username_format=%u ${dir}/master-passwd\n}`
       : '',
-    `passdb {\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u ${dir}/passwd\n}`,
-    `userdb {\n  driver = passwd-file\n  args = username_format=%u ${dir}/passwd\n}`,
+    // One passwd-file per user (%u in the path): a user added while running is seen at
+    // once (a shared file is re-read at most once a second).
+    `passdb {\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u ${dir}/users/%u\n}`,
+    `userdb {\n  driver = passwd-file\n  args = username_format=%u ${dir}/users/%u\n}`,
     `service imap-login {\n  inet_listener imap {\n    address = 127.0.0.1\n    port = ${o.port}\n  }\n  inet_listener imaps {\n    port = 0\n  }\n}`,
     `service pop3-login {\n  inet_listener pop3 {\n    port = 0\n  }\n}`,
     `service imap {\n  process_limit = 256\n}`,
@@ -184,8 +188,7 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
   const separator = options.separator ?? '/';
   for (const d of ['run', 'state', 'mail']) mkdirSync(join(dir, d), { recursive: true });
   chownSync(join(dir, 'mail'), owner.uid, owner.gid);
-  const passwdFile = join(dir, 'passwd');
-  writeFileSync(passwdFile, '');
+  mkdirSync(join(dir, 'users'));
   const masterFile = join(dir, 'master-passwd');
   writeFileSync(masterFile, (options.masterUsers ?? []).map((m) => `${m.name}:{PLAIN}${m.password}\n`).join(''));
   const logFile = join(dir, 'dovecot.log');
@@ -193,11 +196,12 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
 
   const addUser = (name: string, password: string, extra: Omit<DovecotUser, 'name' | 'password'> = {}) => {
     if (/[:\n]/.test(name + password)) throw new Error('user name/password must not contain : or newline');
+    if (!/^[A-Za-z0-9._@-]+$/.test(name) || name.startsWith('.')) throw new Error('user names here are [A-Za-z0-9._@-]');
     const fields: string[] = [];
     if (extra.quotaStorage) fields.push(`userdb_quota_rule=*:storage=${extra.quotaStorage}`);
     if (extra.maxMailSize) fields.push(`userdb_quota_max_mail_size=${extra.maxMailSize}`);
     // passwd-file: user:password:uid:gid:gecos:home:shell:extra_fields (re-read on change)
-    appendFileSync(passwdFile, `${name}:{PLAIN}${password}:::::${fields.length ? ':' + fields.join(' ') : ''}\n`);
+    writeFileSync(join(dir, 'users', name), `${name}:{PLAIN}${password}:::::${fields.length ? ':' + fields.join(' ') : ''}\n`);
   };
   for (const u of options.users ?? []) addUser(u.name, u.password, u);
 
@@ -289,14 +293,16 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
     addUser,
     userDir,
     stop,
-    restart: async () => {
-      await stop();
+    restart: async (hard = false) => {
+      if (hard) await killGroup('SIGKILL');
+      else await stop();
       // Same port: the listener uses SO_REUSEADDR, so a fresh master binds at once.
       await launch();
     },
     kill: () => killGroup('SIGKILL'),
     dispose: async () => {
-      await stop();
+      // No graceful shutdown needed for a throw-away instance.
+      await killGroup('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     },
   };
