@@ -1,0 +1,60 @@
+import type { webApi } from '@slack/bolt';
+import type { CredentialRequest, Sender, SendResult } from '../../bot/outreach/outreach.ts';
+import type { Logger } from '../../bot/log.ts';
+import { credentialRequestDm } from '../../cards/dm-request-slack.ts';
+import { renderBlockKit } from '../../cards/render-block-kit.ts';
+import { slackErrorCode } from './slack-threads.ts';
+
+const VIA = 'Slack DM';
+
+/**
+ * The Slack direct-message sender for credential requests (outreach `Sender`, kind
+ * `chat`, surface `slack`). Finds the person by email (`users.lookupByEmail`: the address
+ * asked first, then the item's other address), opens a DM (`conversations.open`) and sends
+ * one message whose only button opens the secure form. When the person is not in the
+ * workspace it reports so, and the outreach falls back to email.
+ */
+export function slackDmSender(client: webApi.WebClient, log: Logger): Sender {
+  return {
+    kind: 'chat',
+    surface: 'slack',
+    async send(req: CredentialRequest): Promise<SendResult> {
+      const other = req.recipient === req.sourceAddress ? req.destinationAddress : req.sourceAddress;
+      let found: { id: string; name: string; email: string } | undefined;
+      for (const email of [...new Set([req.recipient, other])]) {
+        try {
+          const r = await client.users.lookupByEmail({ email });
+          const u = r.user;
+          if (u?.id && !u.deleted && !u.is_bot) {
+            found = { id: u.id, name: u.profile?.display_name || u.name || u.id, email };
+            break;
+          }
+        } catch (e) {
+          if (slackErrorCode(e) === 'users_not_found') continue;
+          log.warn('slack: user lookup failed', { code: slackErrorCode(e), error: e instanceof Error ? e.message : String(e) });
+          return { ok: false, via: VIA, why: `Slack refused the user lookup (${slackErrorCode(e) ?? 'network error'})` };
+        }
+      }
+      if (!found) return { ok: false, via: VIA, why: `${req.recipient} is not a member of this Slack workspace` };
+      const im = await client.conversations.open({ users: found.id });
+      const channel = im.channel?.id;
+      if (!channel) return { ok: false, via: VIA, why: 'Slack did not open a direct message' };
+      const kit = renderBlockKit(
+        credentialRequestDm({
+          projectName: req.projectName,
+          sourceAddress: req.sourceAddress,
+          destinationAddress: req.destinationAddress,
+          sides: req.sides,
+          url: req.url,
+          expiresAt: req.expiresAt,
+          requestedBy: req.requestedBy,
+          resend: req.resend,
+          reminder: req.reminder,
+        }),
+      );
+      // No unfurl: the link is single use and must not be fetched by a preview crawler.
+      await client.chat.postMessage({ channel, text: kit.text, blocks: kit.blocks, unfurl_links: false, unfurl_media: false } as unknown as webApi.ChatPostMessageArguments);
+      return { ok: true, via: `${VIA} to @${found.name}${found.email !== req.recipient ? ` (found as ${found.email})` : ''}` };
+    },
+  };
+}

@@ -1,0 +1,76 @@
+import { webApi } from '@slack/bolt';
+import type { App } from '../../bot/app.ts';
+import type { AnchorSummaryView } from '../../cards/anchor-slack.ts';
+import { slackDmSender } from './dm-sender.ts';
+import { DEFAULT_THREADS_OPTIONS, SlackThreads, type SlackThreadsOptions } from './slack-threads.ts';
+import { SlackSurface } from './slack-surface.ts';
+
+/** Options for tests and tuning. */
+export interface InstallSlackOptions {
+  /** `serve`: HTTP endpoint, poster and DM sender; `worker`: poster and DM sender only (passes run there). */
+  mode?: 'serve' | 'worker';
+  threads?: Partial<SlackThreadsOptions>;
+  /** The Web API retry policy (default: Slack's, ten retries over about 30 minutes). */
+  retryConfig?: webApi.RetryOptions;
+  nowSeconds?: () => number;
+}
+
+/** What was installed. */
+export interface InstalledSlack {
+  client: webApi.WebClient;
+  threads: SlackThreads;
+  surface?: SlackSurface;
+}
+
+/**
+ * Wires Slack into an app when SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN are set: the
+ * `slack` thread poster, the Slack DM sender for credential requests, and (serve) Bolt at
+ * `POST /slack/events`. Returns null when Slack is not configured.
+ */
+export function installSlack(app: App, opts: InstallSlackOptions = {}): InstalledSlack | null {
+  const { signingSecret, botToken, apiUrl } = app.config.slack;
+  if (!signingSecret || !botToken) return null;
+  const log = app.log.child({ surface: 'slack' });
+  const client = new webApi.WebClient(botToken, {
+    ...(apiUrl ? { slackApiUrl: apiUrl } : {}),
+    ...(opts.retryConfig ? { retryConfig: opts.retryConfig } : {}),
+    logLevel: webApi.LogLevel.ERROR,
+  });
+  const threads = new SlackThreads(client, log, { ...DEFAULT_THREADS_OPTIONS, summarize: (ref) => summarizeThread(app, ref), ...opts.threads });
+  app.notifier.register('slack', threads.poster);
+  app.outreach.addSender(slackDmSender(client, log));
+  let surface: SlackSurface | undefined;
+  if ((opts.mode ?? 'serve') === 'serve') {
+    surface = new SlackSurface({
+      signingSecret,
+      botToken,
+      apiUrl,
+      admins: app.config.admins,
+      dispatcher: app.dispatcher,
+      threads,
+      client,
+      log,
+      http: app.http,
+      retryConfig: opts.retryConfig,
+      nowSeconds: opts.nowSeconds,
+    });
+  }
+  app.onClose(async () => {
+    await surface?.idle();
+    await app.bus.idle();
+    await threads.close();
+  });
+  return { client, threads, surface };
+}
+
+/**
+ * Counts per status of the items whose posts go to a thread (the anchor's live summary).
+ * Composition code: the adapter itself never reads the database.
+ */
+async function summarizeThread(app: App, threadRef: string): Promise<AnchorSummaryView | null> {
+  const items = await app.engine.db.item.findMany({ where: { threadRef }, select: { sourceAddress: true, status: true }, orderBy: { sourceAddress: 'asc' } });
+  if (!items.length) return null;
+  const counts: Record<string, number> = {};
+  for (const i of items) counts[i.status] = (counts[i.status] ?? 0) + 1;
+  return { counts, items: items.map((i) => ({ address: i.sourceAddress, status: i.status })), at: new Date() };
+}

@@ -1,0 +1,454 @@
+import express, { type Express } from 'express';
+import { App as BoltApp, ExpressReceiver, LogLevel, webApi, type Logger as BoltLogger } from '@slack/bolt';
+import type { Dispatcher, DispatchResult, IncomingCommand } from '../../bot/dispatch.ts';
+import type { Attachment } from '../../bot/commands/types.ts';
+import type { Logger } from '../../bot/log.ts';
+import { isAdmin } from '../../bot/auth.ts';
+import { parseCommand } from '../../bot/parse/parse-command.ts';
+import { parseBulkCsv } from '../../bot/parse/parse-csv.ts';
+import type { Message } from '../../cards/model.ts';
+import { errorMessage, notAdminMessage } from '../../cards/help.ts';
+import { COMMAND_ACTION_PREFIX, LINK_ACTION_PREFIX, renderBlockKit } from '../../cards/render-block-kit.ts';
+import { addMailboxesModal, bulkModal, FIELD, MODAL, projectModal, VALUE_ACTION, type ModalInitial } from '../../cards/slack-modals.ts';
+import { channelRef, unpackThreadRef } from './thread-ref.ts';
+import { slackErrorCode, type SlackThreads } from './slack-threads.ts';
+import { verifySlackRequest } from './verify-signature.ts';
+
+/** The Slack endpoint (DESIGN.md: every Slack request: commands, interactivity, events). */
+export const SLACK_EVENTS_PATH = '/slack/events';
+/** `response_url` accepts at most five calls (Slack docs, "Handling user interaction"). */
+const RESPONSE_URL_BUDGET = 5;
+/** Time allowed for work done before a modal submission is acknowledged (Slack wants the answer within 3 s). */
+const MODAL_DEADLINE_MS = 2300;
+/** Largest CSV file read from a modal. */
+const MAX_CSV_BYTES = 5_000_000;
+
+/** What the Slack surface needs from the core. */
+export interface SlackSurfaceDeps {
+  signingSecret: string;
+  botToken: string;
+  /** Web API base (SLACK_API_URL); Slack's own when absent. */
+  apiUrl?: string;
+  admins: readonly string[];
+  dispatcher: Dispatcher;
+  threads: SlackThreads;
+  client: webApi.WebClient;
+  log: Logger;
+  /** The HTTP app to mount `POST /slack/events` on. */
+  http: Express;
+  retryConfig?: webApi.RetryOptions;
+  /** Clock for the signature window (tests). */
+  nowSeconds?: () => number;
+}
+
+/** Where an answer to the person goes: the command's response_url while it lasts, then chat.postEphemeral. */
+interface ReplyTarget {
+  channel: string;
+  user: string;
+  responseUrl?: string;
+  threadTs?: string;
+}
+
+/** Bolt's logger interface over ours (Bolt's own lines, with its name). */
+function boltLogger(log: Logger): BoltLogger {
+  let level = LogLevel.INFO;
+  const line = (l: 'debug' | 'info' | 'warn' | 'error') => (...m: unknown[]) => log.log(l, `bolt: ${m.map((x) => (x instanceof Error ? x.message : typeof x === 'string' ? x : JSON.stringify(x))).join(' ')}`);
+  return { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error'), setLevel: (l) => void (level = l), getLevel: () => level, setName: () => {} };
+}
+
+/** A `"…"`-quoted word for the command line when it has spaces or quotes. */
+function quote(s: string): string {
+  return /^[^\s"'\\]+$/.test(s) ? s : `"${s.replace(/(["\\])/g, '\\$1')}"`;
+}
+
+/** Which modal a bare command opens, if any: `add`, `bulk` (always: a slash command cannot carry a file), `project create`. */
+export function modalFor(text: string): { modal: 'add' | 'bulk' | 'project'; rest: string } | null {
+  const t = text.replace(/^\s*\/?migrate\b/i, '').trim();
+  if (/^add$/i.test(t)) return { modal: 'add', rest: '' };
+  if (/^project\s+create$/i.test(t)) return { modal: 'project', rest: '' };
+  const m = /^bulk(\s+--.*)?$/is.exec(t);
+  if (m && !t.includes('\n') && !/--help\b/.test(t)) return { modal: 'bulk', rest: (m[1] ?? '').trim() };
+  return null;
+}
+
+type StateValue = { type: string; value?: string | null; selected_option?: { value: string } | null; files?: SlackFile[] };
+type SlackFile = { id: string; name?: string; url_private_download?: string; url_private?: string; size?: number };
+/** A view submission's ack: empty, or `response_action: errors`. */
+type ViewAck = (r?: { response_action: 'errors'; errors: Record<string, string> }) => Promise<void>;
+type ViewState = Record<string, Record<string, StateValue>>;
+
+/** Metadata a modal carries from the command to its submission (Slack round-trips it in the signed payload). */
+interface ModalMeta {
+  c: string; // channel
+  t: string; // team
+  r?: string; // response_url of the command
+  th?: string; // thread ts
+}
+
+/**
+ * The Slack surface: Bolt on the shared Express app at `POST /slack/events`, behind our own
+ * signature check. Translates slash commands, modal submissions, buttons and mentions into
+ * `dispatcher.dispatch` calls, and replies back: ephemeral to the person, anchors and
+ * thread posts through `SlackThreads`. Holds no business rule and touches no database.
+ */
+export class SlackSurface {
+  readonly bolt: BoltApp;
+  private receiver: ExpressReceiver;
+  private inflight = new Set<Promise<unknown>>();
+
+  constructor(private d: SlackSurfaceDeps) {
+    const logger = boltLogger(d.log);
+    this.receiver = new ExpressReceiver({
+      signingSecret: d.signingSecret,
+      // Our own check runs first (both directions of the 5-minute window); Bolt's would only look back.
+      signatureVerification: false,
+      endpoints: SLACK_EVENTS_PATH,
+      processBeforeResponse: false,
+      router: express.Router(),
+      app: express(),
+      logger,
+    });
+    this.bolt = new BoltApp({
+      token: d.botToken,
+      receiver: this.receiver,
+      logger,
+      clientOptions: { ...(d.apiUrl ? { slackApiUrl: d.apiUrl } : {}), ...(d.retryConfig ? { retryConfig: d.retryConfig } : {}) },
+    });
+    d.http.post(
+      SLACK_EVENTS_PATH,
+      verifySlackRequest(d.signingSecret, (code, req) => d.log.warn('slack: request refused', { code, ip: req.ip }), d.nowSeconds),
+    );
+    d.http.use(this.receiver.router);
+    this.routes();
+  }
+
+  /** Waits for work started after an ack (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.inflight.size) await Promise.allSettled([...this.inflight]);
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p)).catch(() => {});
+    return p;
+  }
+
+  private routes(): void {
+    const b = this.bolt;
+
+    // Slash command: ack at once (Slack's 3 s), then run. Bare add/bulk/project create open a modal.
+    b.command(/.*/, async ({ command, ack, client }) => {
+      await ack();
+      const target: ReplyTarget = { channel: command.channel_id, user: command.user_id, responseUrl: command.response_url };
+      const modal = modalFor(command.text ?? '');
+      if (modal) {
+        await this.track(this.openModal(client, modal, command.trigger_id, command.team_id, target));
+        return;
+      }
+      await this.track(this.run({ text: command.text ?? '', team: command.team_id, userName: command.user_name, target }));
+    });
+
+    b.view(MODAL.add, async ({ ack, view, body }) => {
+      await this.track(this.submitAdd(ack as ViewAck, view.state.values as unknown as ViewState, view.private_metadata, body.user.id, body.user.name));
+    });
+    b.view(MODAL.bulk, async ({ ack, view, body }) => {
+      await this.track(this.submitBulk(ack as ViewAck, view.state.values as unknown as ViewState, view.private_metadata, body.user.id, body.user.name));
+    });
+    b.view(MODAL.project, async ({ ack, view, body }) => {
+      await this.track(this.submitProject(ack as ViewAck, view.state.values as unknown as ViewState, view.private_metadata, body.user.id, body.user.name));
+    });
+
+    // URL buttons (the secure form) still send an action: acknowledge, nothing else.
+    b.action(new RegExp(`^${LINK_ACTION_PREFIX}`), async ({ ack }) => {
+      await ack();
+    });
+    // Command buttons run their command line as the person who clicks (admin rules apply).
+    b.action(new RegExp(`^${COMMAND_ACTION_PREFIX}`), async ({ ack, body, action }) => {
+      await ack();
+      const a = body as unknown as { user: { id: string; name?: string }; team?: { id: string }; channel?: { id: string }; response_url?: string; container?: { thread_ts?: string; message_ts?: string } };
+      const value = (action as { value?: string }).value;
+      if (!value || !a.channel?.id) return;
+      const threadTs = a.container?.thread_ts;
+      await this.track(this.run({ text: value, team: a.team?.id ?? '', userName: a.user.name, target: { channel: a.channel.id, user: a.user.id, responseUrl: a.response_url, threadTs } }));
+    });
+
+    // A mention gets a pointer to the slash command (commands are not run from messages).
+    b.event('app_mention', async ({ event, client }) => {
+      const text = 'I work with the `/migrate` command: type `/migrate help` in a channel. Passwords are never typed in Slack.';
+      await client.chat
+        .postEphemeral({ channel: event.channel, user: event.user ?? '', text, ...(event.thread_ts ? { thread_ts: event.thread_ts } : {}) })
+        .catch((e) => this.d.log.warn('slack: mention answer failed', { code: slackErrorCode(e) }));
+    });
+
+    b.error(async (e) => {
+      this.d.log.error('slack: listener failed', { error: e instanceof Error ? e.message : String(e) });
+    });
+  }
+
+  // ------------------------------------------------------------------ commands
+
+  /** Runs one command line as a Slack user; replies are ephemeral, anchors go to the channel. */
+  private async run(r: { text: string; team: string; userName?: string; target: ReplyTarget; attachments?: Attachment[]; reply?: (m: Message) => Promise<void> }): Promise<DispatchResult> {
+    const { target } = r;
+    const reply = r.reply ?? this.replier(target);
+    const existing = target.threadTs ? `slack:${r.team || '-'}/${target.channel}/${target.threadTs}` : null;
+    const inc: IncomingCommand = {
+      text: r.text,
+      surface: 'slack',
+      userId: target.user,
+      userName: r.userName,
+      channelId: target.channel,
+      channelRef: channelRef(target.channel),
+      threadRef: existing && unpackThreadRef(existing) ? existing : null,
+      reply,
+      openThread: async (summary) => {
+        if (inc.threadRef) {
+          await this.d.threads.postInThread(inc.threadRef, summary);
+          return inc.threadRef;
+        }
+        try {
+          return await this.d.threads.openAnchor(r.team, target.channel, summary, target.user);
+        } catch (e) {
+          const code = slackErrorCode(e);
+          this.d.log.warn('slack: anchor not posted', { code, error: e instanceof Error ? e.message : String(e) });
+          await reply(
+            errorMessage(
+              `I could not post in this channel${code ? ` (${code})` : ''}, so status updates will not have a thread here.`,
+              code === 'not_in_channel' || code === 'channel_not_found' ? 'Invite me with `/invite @MailFerry`, then follow progress with `/migrate status`.' : 'Follow progress with `/migrate status`.',
+            ),
+          );
+          return null;
+        }
+      },
+      attachments: r.attachments,
+    };
+    return this.d.dispatcher.dispatch(inc);
+  }
+
+  /** Ephemeral answers to one person: the response_url while it lasts (5 calls), then chat.postEphemeral. */
+  private replier(t: ReplyTarget): (m: Message) => Promise<void> {
+    let used = 0;
+    return async (m) => {
+      const kit = renderBlockKit(m);
+      if (t.responseUrl && used < RESPONSE_URL_BUDGET) {
+        used++;
+        try {
+          const res = await fetch(t.responseUrl, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ response_type: 'ephemeral', replace_original: false, text: kit.text, blocks: kit.blocks }),
+            signal: AbortSignal.timeout(10_000),
+          });
+          if (res.ok) return;
+          this.d.log.warn('slack: response_url refused the reply', { status: res.status });
+        } catch (e) {
+          this.d.log.warn('slack: response_url failed', { error: e instanceof Error ? e.message : String(e) });
+        }
+      }
+      await this.d.client.chat.postEphemeral({
+        channel: t.channel,
+        user: t.user,
+        text: kit.text,
+        blocks: kit.blocks,
+        ...(t.threadTs ? { thread_ts: t.threadTs } : {}),
+      } as unknown as webApi.ChatPostEphemeralArguments);
+    };
+  }
+
+  // ------------------------------------------------------------------ modals
+
+  private async openModal(client: webApi.WebClient, m: { modal: 'add' | 'bulk' | 'project'; rest: string }, triggerId: string, team: string, target: ReplyTarget): Promise<void> {
+    const reply = this.replier(target);
+    // Modals start admin commands: refuse before showing a form.
+    const name = m.modal === 'project' ? 'project create' : m.modal;
+    if (!isAdmin(this.d.admins, 'slack', target.user, target.channel)) {
+      this.d.log.warn('command refused: not an admin', { surface: 'slack', user: target.user, command: name });
+      return reply(notAdminMessage(name));
+    }
+    let initial: ModalInitial = {};
+    if (m.rest) {
+      try {
+        const { input } = parseCommand(`bulk ${m.rest}`, this.d.dispatcher.commands, 'slack');
+        initial = { ask: input.opts.ask as string, notify: input.opts.notify as string, project: input.opts.project as string };
+      } catch {
+        // Let the dispatcher explain the mistake.
+        await this.run({ text: `bulk ${m.rest}`, team, target, reply });
+        return;
+      }
+    }
+    const meta: ModalMeta = { c: target.channel, t: team, ...(target.responseUrl ? { r: target.responseUrl } : {}) };
+    const metadata = JSON.stringify(meta);
+    const view = m.modal === 'add' ? addMailboxesModal(metadata, initial) : m.modal === 'bulk' ? bulkModal(metadata, initial) : projectModal(metadata);
+    try {
+      await client.views.open({ trigger_id: triggerId, view: view as unknown as webApi.ViewsOpenArguments['view'] });
+    } catch (e) {
+      this.d.log.warn('slack: modal not opened', { code: slackErrorCode(e) });
+      await reply(errorMessage(`The form could not be opened (${slackErrorCode(e) ?? 'Slack did not answer in time'}).`, `Type the command with its arguments instead: \`/migrate help ${name}\`.`));
+    }
+  }
+
+  private meta(raw: string): ModalMeta {
+    const m = JSON.parse(raw || '{}') as ModalMeta;
+    if (!m.c) throw new Error('modal without channel metadata');
+    return m;
+  }
+
+  private targetOf(meta: ModalMeta, user: string): ReplyTarget {
+    return { channel: meta.c, user, responseUrl: meta.r };
+  }
+
+  /** `--ask X --notify Y --project P` from the common modal fields. */
+  private optionFlags(v: ViewState): string {
+    const pick = (f: string) => v[f]?.[VALUE_ACTION]?.selected_option?.value;
+    const project = v[FIELD.project]?.[VALUE_ACTION]?.value?.trim();
+    return [pick(FIELD.ask) ? `--ask ${pick(FIELD.ask)}` : '', pick(FIELD.notify) ? `--notify ${pick(FIELD.notify)}` : '', project ? `--project ${quote(project)}` : ''].filter(Boolean).join(' ');
+  }
+
+  private async submitAdd(ack: ViewAck, v: ViewState, metadata: string, user: string, userName?: string): Promise<void> {
+    const meta = this.meta(metadata);
+    const raw = v[FIELD.addresses]?.[VALUE_ACTION]?.value ?? '';
+    const flags = this.optionFlags(v);
+    const rows: string[][] = [];
+    const problems: string[] = [];
+    const lines = raw.split('\n').map((l) => l.trim());
+    lines.forEach((line, i) => {
+      if (!line || line.startsWith('#')) return;
+      const words = line.split(/[\s,;]+|→|->/).filter(Boolean);
+      if (words.length > 2) return void problems.push(`Line ${i + 1}: a source address and at most one destination address.`);
+      try {
+        // The parser's own address rules (Google consumer accounts refused, etc.).
+        parseCommand(`add ${words.map(quote).join(' ')} ${flags}`, this.d.dispatcher.commands, 'slack');
+        rows.push(words);
+      } catch (e) {
+        problems.push(`${lines.filter(Boolean).length > 1 ? `Line ${i + 1}: ` : ''}${e instanceof Error ? e.message : String(e)}`);
+      }
+    });
+    if (!rows.length && !problems.length) problems.push('Enter at least one address.');
+    if (problems.length) {
+      await ack({ response_action: 'errors', errors: { [FIELD.addresses]: fieldError(problems) } });
+      return;
+    }
+    await ack();
+    const target = this.targetOf(meta, user);
+    if (rows.length === 1) await this.run({ text: `add ${rows[0].map(quote).join(' ')} ${flags}`.trim(), team: meta.t, userName, target });
+    // Several addresses are one batch: one anchor for all of them.
+    else await this.run({ text: `bulk ${flags}`.trim(), team: meta.t, userName, target, attachments: [{ name: 'Add mailboxes', text: rows.map((r) => r.join(',')).join('\n') }] });
+  }
+
+  private async submitBulk(ack: ViewAck, v: ViewState, metadata: string, user: string, userName?: string): Promise<void> {
+    const meta = this.meta(metadata);
+    const files = v[FIELD.file]?.[VALUE_ACTION]?.files ?? [];
+    const pasted = (v[FIELD.paste]?.[VALUE_ACTION]?.value ?? '').trim();
+    const flags = this.optionFlags(v);
+    if (!files.length && !pasted) {
+      await ack({ response_action: 'errors', errors: { [FIELD.paste]: 'Attach a CSV file above, or paste the lines here.' } });
+      return;
+    }
+    const attachments: Attachment[] = [];
+    for (const f of files) {
+      try {
+        attachments.push({ name: f.name ?? 'upload.csv', text: await this.download(f) });
+      } catch (e) {
+        await ack({ response_action: 'errors', errors: { [FIELD.file]: `The file could not be read: ${e instanceof Error ? e.message : String(e)}` } });
+        return;
+      }
+    }
+    if (pasted) attachments.push({ name: 'pasted lines', text: pasted });
+    for (const a of attachments) {
+      const { rows, refused } = parseBulkCsv(a.text);
+      if (!rows.length) {
+        const why = refused[0] ? ` Line ${refused[0].line}: ${refused[0].reason}.` : '';
+        await ack({ response_action: 'errors', errors: { [a.name === 'pasted lines' ? FIELD.paste : FIELD.file]: `No mailbox line found: expected source,destination[,source_login,destination_login].${why}` } });
+        return;
+      }
+    }
+    try {
+      parseCommand(`bulk ${flags}`, this.d.dispatcher.commands, 'slack');
+    } catch (e) {
+      await ack({ response_action: 'errors', errors: { [FIELD.project]: fieldError([e instanceof Error ? e.message : String(e)]) } });
+      return;
+    }
+    await ack();
+    await this.run({ text: `bulk ${flags}`.trim(), team: meta.t, userName, target: this.targetOf(meta, user), attachments });
+  }
+
+  /** Downloads an uploaded file with the bot token (`files:read`), only from Slack's own hosts. */
+  private async download(f: SlackFile): Promise<string> {
+    let url = f.url_private_download ?? f.url_private;
+    if (!url) {
+      const info = await this.d.client.files.info({ file: f.id });
+      url = info.file?.url_private_download ?? info.file?.url_private;
+    }
+    if (!url) throw new Error('Slack gave no download link');
+    const host = new URL(url).host;
+    const allowed = ['files.slack.com', ...(this.d.apiUrl ? [new URL(this.d.apiUrl).host] : [])];
+    // The bot token goes to Slack and nowhere else.
+    if (!allowed.includes(host)) throw new Error(`unexpected file host ${host}`);
+    const res = await fetch(url, { headers: { authorization: `Bearer ${this.d.botToken}` }, signal: AbortSignal.timeout(MODAL_DEADLINE_MS - 300) });
+    if (!res.ok) throw new Error(`Slack answered ${res.status}`);
+    const buf = Buffer.from(await res.arrayBuffer());
+    if (buf.length > MAX_CSV_BYTES) throw new Error(`it is larger than ${MAX_CSV_BYTES / 1_000_000} MB`);
+    // Slack serves an HTML login page when the token may not read the file.
+    if ((res.headers.get('content-type') ?? '').includes('text/html')) throw new Error('Slack did not give access to it (is the files:read scope granted?)');
+    return buf.toString('utf8');
+  }
+
+  private async submitProject(ack: ViewAck, v: ViewState, metadata: string, user: string, userName?: string): Promise<void> {
+    const meta = this.meta(metadata);
+    const val = (f: string) => v[f]?.[VALUE_ACTION]?.value?.trim() ?? '';
+    const pick = (f: string) => v[f]?.[VALUE_ACTION]?.selected_option?.value;
+    const parts = [
+      'project create',
+      quote(val(FIELD.name) || '-'),
+      '--source',
+      quote(val(FIELD.source) || '-'),
+      '--destination',
+      quote(val(FIELD.destination) || '-'),
+      pick(FIELD.selfService) ? `--self-service ${pick(FIELD.selfService)}` : '',
+      pick(FIELD.notify) ? `--notify ${pick(FIELD.notify)}` : '',
+      val(FIELD.licenses) ? `--licenses ${quote(val(FIELD.licenses))}` : '',
+    ];
+    const text = parts.filter(Boolean).join(' ');
+    try {
+      parseCommand(text, this.d.dispatcher.commands, 'slack');
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      await ack({ response_action: 'errors', errors: { [/licenses/.test(msg) ? FIELD.licenses : FIELD.name]: fieldError([msg]) } });
+      return;
+    }
+    // Run before answering, within Slack's 3 s, so refusals show on the field; late answers go ephemeral.
+    const target = this.targetOf(meta, user);
+    const later = this.replier(target);
+    const held: Message[] = [];
+    let acked = false;
+    const reply = async (m: Message) => {
+      if (acked) await later(m);
+      else held.push(m);
+    };
+    const running = this.run({ text, team: meta.t, userName, target, reply });
+    const first = await Promise.race([running, new Promise<'late'>((r) => setTimeout(() => r('late'), MODAL_DEADLINE_MS))]);
+    if (first !== 'late' && !first.ok && first.code !== 'INTERNAL' && first.code !== 'NOT_ADMIN') {
+      acked = true;
+      const msg = held.map((m) => m.blocks.find((b) => b.type === 'text')?.text ?? m.text).join(' ').replace(/^⚠️\s*/, '');
+      await ack({ response_action: 'errors', errors: { [projectField(first.code, msg)]: fieldError([msg]) } });
+      return;
+    }
+    acked = true;
+    await ack();
+    for (const m of held) await later(m);
+    await running;
+  }
+}
+
+/** One field error text (Slack shows it under the field; keep it short). */
+function fieldError(problems: string[]): string {
+  const head = problems.slice(0, 3).join(' ');
+  return (problems.length > 3 ? `${head} …and ${problems.length - 3} more.` : head).slice(0, 1000);
+}
+
+/** The project modal field a refusal is about. */
+function projectField(code: string | undefined, msg: string): string {
+  if (code?.startsWith('CONNECTOR_URL')) return /\bdestination\b/i.test(msg) ? FIELD.destination : FIELD.source;
+  if (code?.startsWith('LICENSE')) return FIELD.licenses;
+  return FIELD.name;
+}

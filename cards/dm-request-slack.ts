@@ -1,0 +1,39 @@
+import type { Message } from './model.ts';
+import { formatTime } from './format.ts';
+
+/** What the end user's direct message says (no credential is ever asked for in chat). */
+export interface DmRequestView {
+  projectName: string;
+  sourceAddress: string;
+  destinationAddress: string;
+  sides: string[];
+  /** The secure form link: the only thing the button carries. */
+  url: string;
+  expiresAt: Date;
+  requestedBy: string;
+  resend: boolean;
+  reminder?: boolean;
+}
+
+/**
+ * The direct message that asks an end user for their mailbox credentials: who asks and
+ * why, one button to the secure form, and a warning never to type a password in chat. The
+ * plain-text fallback (shown in notifications) does not contain the link.
+ */
+export function credentialRequestDm(v: DmRequestView): Message {
+  const what = v.sides.length === 2 ? 'the passwords of your old and new mailboxes' : v.sides[0] === 'destination' ? `the password of your new mailbox (${v.destinationAddress})` : `the password of your current mailbox (${v.sourceAddress})`;
+  const lead = v.reminder ? 'Reminder: your mailbox is waiting to be moved.' : v.resend ? 'A new link to move your mailbox (the previous one no longer works).' : 'Your mailbox is being moved to a new server.';
+  const text = `ACTION REQUIRED: Information required for your migration. ${lead} Open the secure form from the button in this message to enter ${what}.`;
+  return {
+    kind: 'credential-request-dm',
+    text,
+    tone: 'warning',
+    blocks: [
+      { type: 'header', text: 'Action required: your mailbox migration' },
+      { type: 'text', text: `${lead} ${v.requestedBy} asked MailFerry to move *${v.sourceAddress}*${v.destinationAddress !== v.sourceAddress ? ` to *${v.destinationAddress}*` : ''} (project ${v.projectName}).` },
+      { type: 'text', text: `Please enter ${what} on the secure form. The link works once and expires ${formatTime(v.expiresAt)}.` },
+      { type: 'actions', actions: [{ label: 'Open the secure form', url: v.url, style: 'primary' }] },
+      { type: 'context', text: '🔒 Never type a password in Slack. MailFerry will never ask for it here, only on its own form.' },
+    ],
+  };
+}
