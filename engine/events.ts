@@ -1,4 +1,5 @@
 import type { Actor, FailureReason, ItemStatus, Side } from './domain/types.ts';
+import type { CopyCounters } from './copy/types.ts';
 
 /** The public face of an item in events: enough for the notifier to post without a query. */
 export interface ItemRef {
@@ -11,16 +12,9 @@ export interface ItemRef {
   threadRef: string | null;
 }
 
-/** Figures of a pass, as the engine reports them. */
-export interface PassFigures {
-  messagesFound: number;
-  bytesFound: number;
-  messagesCopied: number;
-  bytesCopied: number;
-  messagesPresent: number;
-  messagesSkipped: number;
+/** Figures of a pass, as the engine reports them: the copy counters, the duration, skipped messages by reason. */
+export interface PassFigures extends CopyCounters {
   durationMs: number;
-  /** Skipped messages by reason. */
   skippedReasons?: Record<string, number>;
 }
 

@@ -2,17 +2,6 @@
 export const STATUSES = ['NotStarted', 'WaitingForUser', 'Queued', 'Running', 'Completed', 'Failed', 'Stopped'] as const;
 export type ItemStatus = (typeof STATUSES)[number];
 
-/** Human label of each status, as the admin reads it in chat. */
-export const STATUS_LABEL: Record<ItemStatus, string> = {
-  NotStarted: 'Not started',
-  WaitingForUser: 'Waiting for user',
-  Queued: 'Queued',
-  Running: 'Running',
-  Completed: 'Completed',
-  Failed: 'Failed',
-  Stopped: 'Stopped',
-};
-
 /** Why an item failed: an enum, never free text; the detail the server gave goes beside it. */
 export const FAILURE_REASONS = {
   SourceCredentials: 'The source server refused the credentials.',

@@ -4,7 +4,7 @@ import { appendHistory } from '../store/history.ts';
 import { SYSTEM_ACTOR, type FailureReason, type Side } from '../domain/types.ts';
 import { parseConnectorUrl } from '../domain/connector-url.ts';
 import type { PassFigures } from '../events.ts';
-import type { CheckpointStore, PassInput, PassOptions, PassProgress, PassResult, PassStats } from '../copy/index.ts';
+import type { CheckpointStore, CopyCounters, PassInput, PassOptions, PassProgress, PassResult, PassStats } from '../copy/index.ts';
 import type { ConnectorEndpoint } from '../connectors/index.ts';
 
 /** What the runner logs through (the bot's Logger fits). */
@@ -181,19 +181,11 @@ export class Runner {
   }
 }
 
-function figures(s: Pick<PassStats, 'messagesFound' | 'bytesFound' | 'messagesCopied' | 'bytesCopied' | 'messagesPresent' | 'messagesSkipped'> & { skipped?: PassStats['skipped'] }, durationMs: number): PassFigures {
+function figures(s: CopyCounters & { skipped?: PassStats['skipped'] }, durationMs: number): PassFigures {
+  const { messagesFound, bytesFound, messagesCopied, bytesCopied, messagesPresent, messagesSkipped } = s;
   const skippedReasons: Record<string, number> = {};
   for (const k of s.skipped ?? []) skippedReasons[k.reason] = (skippedReasons[k.reason] ?? 0) + 1;
-  return {
-    messagesFound: s.messagesFound,
-    bytesFound: s.bytesFound,
-    messagesCopied: s.messagesCopied,
-    bytesCopied: s.bytesCopied,
-    messagesPresent: s.messagesPresent,
-    messagesSkipped: s.messagesSkipped,
-    durationMs,
-    skippedReasons,
-  };
+  return { messagesFound, bytesFound, messagesCopied, bytesCopied, messagesPresent, messagesSkipped, durationMs, skippedReasons };
 }
 
 function emptyFigures(durationMs: number): PassFigures {
