@@ -1,0 +1,66 @@
+/** How hard to insist when the Bot Connector says "too many requests" or "unavailable". */
+export interface RetryOptions {
+  /** Attempts in all, the first included (default 10). */
+  attempts: number;
+  /** First wait when the service gives no Retry-After, doubled each time (default 1 s). */
+  baseDelayMs: number;
+  /** Longest single wait (default 60 s). */
+  maxDelayMs: number;
+}
+
+/** Defaults: about ten minutes of patience before a post is reported as failed. */
+export const DEFAULT_RETRY: RetryOptions = { attempts: 10, baseDelayMs: 1000, maxDelayMs: 60_000 };
+
+/** The HTTP status of an error the Bot Framework connector threw, if any. */
+export function statusOf(e: unknown): number | undefined {
+  const x = e as { statusCode?: number; status?: number; response?: { status?: number } } | null;
+  return x?.statusCode ?? x?.response?.status ?? (typeof x?.status === 'number' ? x.status : undefined);
+}
+
+function retryAfterMs(e: unknown): number | undefined {
+  const h = (e as { response?: { headers?: { get?: (n: string) => string | undefined } | Record<string, string> } } | null)?.response?.headers;
+  const raw = h && typeof (h as { get?: unknown }).get === 'function' ? (h as { get: (n: string) => string | undefined }).get('retry-after') : (h as Record<string, string> | undefined)?.['retry-after'];
+  if (!raw) return undefined;
+  const s = Number(raw);
+  if (Number.isFinite(s)) return s * 1000;
+  const at = Date.parse(raw);
+  return Number.isFinite(at) ? Math.max(0, at - Date.now()) : undefined;
+}
+
+/**
+ * Runs `fn`, retrying while the connector answers 429 (throttled) or 503 (unavailable),
+ * as Teams' rate-limit guidance asks: honour Retry-After, otherwise back off
+ * exponentially. Other errors are thrown at once.
+ */
+export async function withRetry<T>(fn: () => Promise<T>, opts: RetryOptions = DEFAULT_RETRY, onRetry?: (status: number, waitMs: number, attempt: number) => void): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      const status = statusOf(e);
+      if ((status !== 429 && status !== 503) || attempt >= opts.attempts) throw e;
+      const wait = Math.min(opts.maxDelayMs, retryAfterMs(e) ?? opts.baseDelayMs * 2 ** (attempt - 1));
+      onRetry?.(status, wait, attempt);
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
+
+/**
+ * Runs tasks one after another per key (a thread), so posts keep their order while one of
+ * them waits out a 429.
+ */
+export class KeyedQueue {
+  private tails = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const prev = this.tails.get(key) ?? Promise.resolve();
+    const next = prev.then(task, task);
+    const tail = next.catch(() => {});
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return next;
+  }
+}

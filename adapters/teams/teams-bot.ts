@@ -1,0 +1,261 @@
+import {
+  TeamsActivityHandler,
+  TurnContext,
+  type Activity,
+  type AdaptiveCardInvokeResponse,
+  type AdaptiveCardInvokeValue,
+} from 'botbuilder';
+import type { Dispatcher, DispatchResult } from '../../bot/dispatch.ts';
+import type { Attachment } from '../../bot/commands/types.ts';
+import type { Logger } from '../../bot/log.ts';
+import { isAdmin } from '../../bot/auth.ts';
+import type { Message } from '../../cards/model.ts';
+import { renderAdaptiveCard, COMMAND_VERB, type AdaptiveCard } from '../../cards/render-adaptive-card.ts';
+import { addMailboxesCard, bulkAddCard, newProjectCard, projectStatusCard, welcomeCard } from '../../cards/teams/teams-cards.ts';
+import { conversationsOf, saveConversation, SURFACE, type ReferenceStore, type TeamsChannelData } from './references.ts';
+import { cardActivity, renderActivity } from './render-activity.ts';
+import { addCommand, bulkCommand, field, projectCommand, projectOption, type FormCommand, type FormValues } from './form-actions.ts';
+import { withRetry, type RetryOptions } from './retry.ts';
+
+/** What the Teams bot needs from the core. */
+export interface TeamsBotDeps {
+  dispatcher: Pick<Dispatcher, 'dispatch'>;
+  store: ReferenceStore;
+  admins: readonly string[];
+  log: Logger;
+  retry: RetryOptions;
+  /** Example lines for the welcome card (from the command definitions). */
+  examples: string[];
+  /** Downloads an attached file (1:1 chats: `file.download.info`); tests may replace it. */
+  download?: (url: string) => Promise<string>;
+}
+
+/** Who and where a turn is, in the core's terms. */
+interface TurnInfo {
+  userId: string;
+  userName?: string;
+  channelId?: string;
+  channelRef: string;
+  threadRef: string;
+}
+
+const CARD_TYPE = 'application/vnd.microsoft.card.adaptive';
+
+/** Decodes the few HTML entities Teams leaves in message text and drops tags. */
+export function cleanText(s: string): string {
+  return s
+    .replace(/<br\s*\/?>/gi, '\n')
+    .replace(/<\/?(p|div|span|at)[^>]*>/gi, '')
+    .replace(/&nbsp;/g, ' ')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&amp;/g, '&')
+    .replace(/\u00a0/g, ' ')
+    .trim();
+}
+
+/** The id that carries the grant, among several ids of the same person or place (falls back to the first). */
+function grantedId(admins: readonly string[], prefix: string, ids: (string | undefined)[]): string | undefined {
+  const present = ids.filter((x): x is string => !!x);
+  return present.find((id) => admins.includes(`${prefix}:${id}`)) ?? present[0];
+}
+
+/**
+ * MailFerry's Teams bot: @mention commands in channels, group chats and 1:1 chats go to
+ * the one dispatcher; replies land in the thread of the message that asked; card forms
+ * and the status card's buttons are Universal Actions (`adaptiveCard/action` invokes)
+ * answered with a card that replaces the one clicked, with `Action.Submit` fallbacks
+ * arriving as messages that carry `value`.
+ */
+export class MailFerryTeamsBot extends TeamsActivityHandler {
+  constructor(private deps: TeamsBotDeps) {
+    super();
+    this.onMessage(async (context, next) => {
+      await this.handleMessage(context);
+      await next();
+    });
+    this.onMembersAdded(async (context, next) => {
+      const me = context.activity.recipient?.id;
+      if ((context.activity.membersAdded ?? []).some((m) => m.id === me)) await this.welcome(context);
+      await next();
+    });
+  }
+
+  /** Stores the thread and channel of the activity and says who and where it is. */
+  private async turnInfo(context: TurnContext): Promise<TurnInfo> {
+    const a = context.activity;
+    const { thread, channel } = conversationsOf(a);
+    const [threadRef, channelRef] = await Promise.all([saveConversation(this.deps.store, thread), saveConversation(this.deps.store, channel)]);
+    const cd = (a.channelData ?? {}) as TeamsChannelData;
+    // Admin grants: `teams:<AAD object id or Teams user id>`, `teams-channel:<channel, team or chat id>`.
+    const userId = grantedId(this.deps.admins, SURFACE, [a.from?.aadObjectId, a.from?.id]) ?? 'unknown';
+    const channelId = grantedId(this.deps.admins, `${SURFACE}-channel`, [cd.channel?.id, cd.team?.id, a.conversation.conversationType !== 'channel' ? a.conversation.id : undefined]);
+    return { userId, userName: a.from?.name, channelId, channelRef, threadRef };
+  }
+
+  private send(context: TurnContext, activity: Partial<Activity>) {
+    return withRetry(() => context.sendActivity(activity), this.deps.retry, (status, ms) => this.deps.log.warn('Teams connector throttled a reply; retrying', { status, waitMs: ms }));
+  }
+
+  /** Runs a command line as the turn's person; replies are collected or sent, as asked. */
+  private async runCommand(context: TurnContext, info: TurnInfo, text: string, collect: Message[] | null, attachments?: Attachment[]): Promise<DispatchResult> {
+    const reply = async (m: Message) => {
+      if (collect) collect.push(m);
+      else await this.send(context, renderActivity(m));
+    };
+    return this.deps.dispatcher.dispatch({
+      text,
+      surface: SURFACE,
+      userId: info.userId,
+      userName: info.userName,
+      channelId: info.channelId,
+      channelRef: info.channelRef,
+      threadRef: info.threadRef,
+      reply,
+      // The command already sits in its thread: the summary is the reply there.
+      openThread: async (summary) => {
+        await reply(summary);
+        return info.threadRef;
+      },
+      attachments,
+    });
+  }
+
+  private async handleMessage(context: TurnContext): Promise<void> {
+    const a = context.activity;
+    const info = await this.turnInfo(context);
+    // Action.Submit fallback of a card: the values arrive as a message with `value`.
+    const value = a.value as FormValues | undefined;
+    if (value && typeof value === 'object' && typeof value.verb === 'string') {
+      const card = await this.cardAction(context, info, value.verb, value);
+      if (card && a.replyToId) await withRetry(() => context.updateActivity({ ...cardActivity(card, String(card.fallbackText ?? 'MailFerry')), id: a.replyToId }), this.deps.retry);
+      else if (card) await this.send(context, cardActivity(card, String(card.fallbackText ?? 'MailFerry')));
+      return;
+    }
+    const text = cleanText(TurnContext.removeRecipientMention(a) ?? a.text ?? '');
+    const attachments = await this.files(a);
+    // A bare `add`, `bulk` or `project create` from an admin opens its form.
+    const bare = text.replace(/^\/?migrate\b\s*/i, '').trim().toLowerCase();
+    const admin = isAdmin(this.deps.admins, SURFACE, info.userId, info.channelId);
+    const form = !admin || attachments.length ? undefined : bare === 'add' ? addMailboxesCard() : bare === 'bulk' ? bulkAddCard() : bare === 'project create' ? newProjectCard() : undefined;
+    if (form) {
+      await this.send(context, cardActivity(form, String(form.fallbackText)));
+      return;
+    }
+    await this.runCommand(context, info, text, null, attachments);
+  }
+
+  /** CSV files sent in a 1:1 chat (Teams hands the bot a download URL; channel files live in SharePoint). */
+  private async files(a: Activity): Promise<Attachment[]> {
+    const out: Attachment[] = [];
+    for (const att of a.attachments ?? []) {
+      if (att.contentType !== 'application/vnd.microsoft.teams.file.download.info') continue;
+      const c = att.content as { downloadUrl?: string; fileType?: string } | undefined;
+      if (!c?.downloadUrl || !/^(csv|txt)$/i.test(c.fileType ?? '')) continue;
+      const download = this.deps.download ?? (async (url: string) => {
+        const r = await fetch(url);
+        if (!r.ok) throw new Error(`download failed: HTTP ${r.status}`);
+        return r.text();
+      });
+      try {
+        out.push({ name: att.name ?? 'upload.csv', text: await download(c.downloadUrl) });
+      } catch (e) {
+        this.deps.log.warn('could not download a Teams attachment', { name: att.name, error: e instanceof Error ? e.message : String(e) });
+      }
+    }
+    return out;
+  }
+
+  private async welcome(context: TurnContext): Promise<void> {
+    await this.turnInfo(context);
+    const card = welcomeCard(this.deps.examples);
+    await this.send(context, cardActivity(card, String(card.fallbackText)));
+  }
+
+  /** Universal Actions: the returned card replaces the one clicked (PLATFORM-NOTES, Teams). */
+  protected async onAdaptiveCardInvoke(context: TurnContext, invokeValue: AdaptiveCardInvokeValue): Promise<AdaptiveCardInvokeResponse> {
+    const info = await this.turnInfo(context);
+    const verb = invokeValue.action?.verb ?? '';
+    const card = await this.cardAction(context, info, verb, (invokeValue.action?.data ?? {}) as FormValues);
+    if (!card) return { statusCode: 200, type: 'application/vnd.microsoft.activity.message', value: 'Done.' } as unknown as AdaptiveCardInvokeResponse;
+    return { statusCode: 200, type: CARD_TYPE, value: card } as unknown as AdaptiveCardInvokeResponse;
+  }
+
+  /** One card action: the card to show in place of the clicked one, or null to keep it. */
+  private async cardAction(context: TurnContext, info: TurnInfo, verb: string, v: FormValues): Promise<AdaptiveCard | null> {
+    const values = {
+      project: field(v, 'project'),
+      addresses: field(v, 'addresses'),
+      csv: field(v, 'csv'),
+      ask: field(v, 'ask'),
+      notify: field(v, 'notify'),
+    };
+    const form = async (cmd: FormCommand, again: (error: string) => AdaptiveCard): Promise<AdaptiveCard> => {
+      if ('error' in cmd) return again(cmd.error);
+      const replies: Message[] = [];
+      const r = await this.runCommand(context, info, cmd.text, replies);
+      if (!r.ok) return again(replies.map((m) => m.text).join('\n') || 'That did not work.');
+      return resultCard(replies);
+    };
+    switch (verb) {
+      case 'open.add':
+        return addMailboxesCard({ project: values.project });
+      case 'open.bulk':
+        return bulkAddCard({ project: values.project });
+      case 'open.project':
+        return newProjectCard();
+      case 'form.add':
+        return form(addCommand(v), (error) => addMailboxesCard({ ...values, error }));
+      case 'form.bulk':
+        return form(bulkCommand(v), (error) => bulkAddCard({ ...values, error }));
+      case 'form.project': {
+        const p = { name: field(v, 'name'), source: field(v, 'source'), destination: field(v, 'destination'), selfService: field(v, 'selfService'), notify: field(v, 'notify'), licenses: field(v, 'licenses') };
+        return form(projectCommand(v), (error) => newProjectCard({ ...p, error }));
+      }
+      case 'status.refresh':
+        return this.statusCard(context, info, v);
+      case 'status.start-waiting': {
+        const replies: Message[] = [];
+        const r = await this.runCommand(context, info, `start --waiting${projectOption(v)}`, replies);
+        return this.statusCard(context, info, v, replies, r.ok);
+      }
+      case 'status.digest': {
+        const replies: Message[] = [];
+        const r = await this.runCommand(context, info, `digest${projectOption(v)}`, replies);
+        // The digest itself is a post in the thread; the card says it went out.
+        if (r.ok) for (const m of replies) await this.send(context, renderActivity(m));
+        return this.statusCard(context, info, v, r.ok ? [{ kind: 'notice', text: 'Digest posted in this conversation.', blocks: [], tone: 'success' }] : replies, r.ok);
+      }
+      case COMMAND_VERB:
+        await this.runCommand(context, info, field(v, 'command'), null);
+        return null;
+      default:
+        this.deps.log.warn('unknown Teams card action', { verb });
+        return renderAdaptiveCard({ kind: 'error', text: 'This button is from an older version of MailFerry. Type "help" for the commands.', tone: 'error', blocks: [{ type: 'text', text: 'This button is from an older version of MailFerry. Mention me with "help" for the commands.' }] });
+    }
+  }
+
+  /** The project status card, refreshed, with the outcome of the action that preceded it. */
+  private async statusCard(context: TurnContext, info: TurnInfo, v: FormValues, notices: Message[] = [], ok = true): Promise<AdaptiveCard> {
+    const replies: Message[] = [];
+    const r = await this.runCommand(context, info, `status${projectOption(v)}`, replies);
+    const status = replies.find((m) => m.kind === 'project-status');
+    if (!r.ok || !status) return resultCard(replies);
+    const notice = notices.map((m) => m.text).join('\n');
+    return projectStatusCard(status, { notice, noticeTone: ok ? (notices.some((m) => m.tone === 'warning') ? 'warning' : 'success') : 'error' });
+  }
+}
+
+/** The replies of a form's command as one card (the form is replaced by what happened). */
+function resultCard(replies: Message[]): AdaptiveCard {
+  if (replies.length === 1) return renderAdaptiveCard(replies[0]);
+  const merged: Message = {
+    kind: 'result',
+    text: replies.map((m) => m.text).join('\n'),
+    tone: replies.some((m) => m.tone === 'error') ? 'error' : replies[0]?.tone,
+    blocks: replies.flatMap((m) => m.blocks),
+  };
+  return merged.blocks.length ? renderAdaptiveCard(merged) : renderAdaptiveCard({ kind: 'result', text: 'Done.', blocks: [{ type: 'text', text: 'Done.' }] });
+}

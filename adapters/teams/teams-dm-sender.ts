@@ -1,0 +1,86 @@
+import { TeamsInfo, type CloudAdapter, type ConversationParameters, type TeamsChannelAccount } from 'botbuilder';
+import type { CredentialRequest, Sender, SendResult } from '../../bot/outreach/outreach.ts';
+import type { Logger } from '../../bot/log.ts';
+import { credentialRequestCard } from '../../cards/teams/teams-cards.ts';
+import { loadConversation, SURFACE, type ReferenceStore, type TeamsConversation } from './references.ts';
+import { cardActivity } from './render-activity.ts';
+import { withRetry, type RetryOptions } from './retry.ts';
+
+/** What the DM sender needs. */
+export interface TeamsDmDeps {
+  adapter: CloudAdapter;
+  appId: string;
+  /** Audience of outbound tokens (the Bot Framework's, by default). */
+  audience: string;
+  store: ReferenceStore;
+  log: Logger;
+  retry: RetryOptions;
+}
+
+/** How the thread names this channel ("asked alice@… by Teams chat"). */
+export const VIA = 'Teams chat';
+
+function matches(m: TeamsChannelAccount, address: string): boolean {
+  const a = address.toLowerCase();
+  return [m.email, m.userPrincipalName].some((x) => typeof x === 'string' && x.toLowerCase() === a);
+}
+
+/** Pages through the members of the item's team (or chat) for the person with this address. */
+async function findMember(deps: TeamsDmDeps, conv: TeamsConversation, address: string): Promise<TeamsChannelAccount | undefined> {
+  let found: TeamsChannelAccount | undefined;
+  await deps.adapter.continueConversationAsync(deps.appId, conv.ref, async (context) => {
+    let token: string | undefined;
+    do {
+      const page = await withRetry(
+        () => (conv.teamId ? TeamsInfo.getPagedTeamMembers(context, conv.teamId, 500, token) : TeamsInfo.getPagedMembers(context, 500, token)),
+        deps.retry,
+      );
+      found = page.members.find((m) => matches(m, address));
+      token = page.continuationToken || undefined;
+    } while (!found && token);
+  });
+  return found;
+}
+
+/**
+ * The Teams way to reach an end user: find the person by address among the members of
+ * the team (or chat) where the item was asked for, open a 1:1 conversation
+ * (`createConversationAsync`) and send the credential request card — mailbox, who asked,
+ * expiry, and a button to the secure form, never a password field. When the person is not
+ * found, Outreach falls back to email and the thread says so.
+ */
+export function makeTeamsDmSender(deps: TeamsDmDeps): Sender {
+  return {
+    kind: 'chat',
+    surface: SURFACE,
+    async send(req: CredentialRequest): Promise<SendResult> {
+      const conv = req.threadRef ? await loadConversation(deps.store, req.threadRef) : undefined;
+      if (!conv) return { ok: false, via: VIA, why: 'the item was not asked for in Teams, so there is no team to find the user in' };
+      const member = await findMember(deps, conv, req.recipient);
+      if (!member?.id) return { ok: false, via: VIA, why: `${req.recipient} is not a member of ${conv.teamId ? 'the team' : 'this chat'}` };
+      const card = credentialRequestCard({
+        projectName: req.projectName,
+        sourceAddress: req.sourceAddress,
+        destinationAddress: req.destinationAddress,
+        sides: req.sides,
+        requestedBy: req.requestedBy,
+        expiresAt: req.expiresAt,
+        url: req.url,
+        reminder: req.reminder,
+        resend: req.resend,
+      });
+      const params = {
+        isGroup: false,
+        bot: conv.ref.bot,
+        members: [{ id: member.id, name: member.name }],
+        tenantId: conv.tenantId,
+        channelData: { tenant: { id: conv.tenantId } },
+      } as unknown as ConversationParameters;
+      await deps.adapter.createConversationAsync(deps.appId, 'msteams', conv.ref.serviceUrl!, deps.audience, params, async (context) => {
+        await withRetry(() => context.sendActivity(cardActivity(card, String(card.fallbackText))), deps.retry);
+      });
+      deps.log.info('Teams credential request sent', { item: req.itemId });
+      return { ok: true, via: VIA };
+    },
+  };
+}
