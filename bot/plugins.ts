@@ -2,3 +2,4 @@
 // Each module calls `use()` from ./cli.ts with what it adds to serve, console and worker.
 import './workers.ts';
 import '../adapters/teams/plugin.ts';
+import './form/plugin.ts';

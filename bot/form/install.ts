@@ -1,0 +1,58 @@
+import { join } from 'node:path';
+import type { App } from '../app.ts';
+import { loadKey } from '../../engine/vault/vault.ts';
+import { verifyCredentials } from '../../engine/connectors/index.ts';
+import { EmailSender } from '../../adapters/email/email-sender.ts';
+import { deriveFormSecret } from './csrf.ts';
+import { FormService, type Verifier } from './form-service.ts';
+import { createFormRouter, type FormLimits } from './routes.ts';
+
+/** Overrides for tests; production takes everything from the app's configuration. */
+export interface SelfServiceOptions {
+  /** Credentials check (default: the engine's `verifyCredentials`). */
+  verify?: Verifier;
+  limits?: Partial<FormLimits>;
+  /** Attempts before the item fails (default `MAILFERRY_FORM_ATTEMPTS` or 3). */
+  maxAttempts?: number;
+  now?: () => Date;
+}
+
+/** What was installed, for tests. */
+export interface SelfService {
+  form: FormService;
+  email?: EmailSender;
+}
+
+/**
+ * Wires self-service credentials into an app: the email sender of the outreach (when
+ * `SMTP_URL` is set; otherwise requests are recorded as not delivered and the item waits),
+ * the form routes on `app.http`, and `services.formLink` for `/migrate form`.
+ */
+export function installSelfService(app: App, opts: SelfServiceOptions = {}): SelfService {
+  const { config, log } = app;
+  const flog = log.child({ part: 'form' });
+  // The vault key exists by now (createApp loaded or created it); the form secret is derived from it.
+  const { key } = loadKey(config.encryptionKey, join(config.dataDir, 'encryption.key'));
+  const envAttempts = Number(process.env.MAILFERRY_FORM_ATTEMPTS);
+  const form = new FormService(app.engine, flog, {
+    verify: opts.verify ?? ((url, login, secret, side) => verifyCredentials(url, login, secret, side)),
+    secret: deriveFormSecret(key),
+    publicUrl: config.publicUrl,
+    linkTtlHours: config.linkTtlHours,
+    maxAttempts: opts.maxAttempts ?? (Number.isInteger(envAttempts) && envAttempts > 0 ? envAttempts : 3),
+    now: opts.now,
+  });
+  app.http.use(createFormRouter(form, flog, { publicUrl: config.publicUrl, limits: opts.limits }));
+  app.services.formLink = (itemId, actor) => form.formLink(itemId, actor);
+
+  let email: EmailSender | undefined;
+  if (config.smtpUrl) {
+    email = new EmailSender({ smtpUrl: config.smtpUrl, from: config.mailFrom });
+    app.outreach.addSender(email);
+    const sender = email;
+    app.onClose(() => sender.close());
+  } else {
+    log.warn('email is not configured: credential requests cannot be emailed (set SMTP_URL and MAIL_FROM); items wait and the history says so');
+  }
+  return { form, email };
+}

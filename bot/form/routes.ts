@@ -1,0 +1,114 @@
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { randomBytes } from 'node:crypto';
+import { hashToken } from '../../engine/links.ts';
+import { renderErrorPage, renderRateLimitedPage, renderUnavailablePage } from '../../cards/form-page.ts';
+import { RateLimiter, type Limit } from './rate-limit.ts';
+import { setFormHeaders } from './headers.ts';
+import type { FormService } from './form-service.ts';
+import type { Logger } from '../log.ts';
+
+/** Rate limits of the form (per client address and per link). */
+export interface FormLimits {
+  /** Every request from one client address. Default 60 per 10 min. */
+  perClient: Limit;
+  /** Posts from one client address. Default 20 per 10 min. */
+  postsPerClient: Limit;
+  /** Every request on one link. Default 40 per 10 min. */
+  perLink: Limit;
+  /** Posts on one link. Default 10 per 10 min. */
+  postsPerLink: Limit;
+}
+
+/** Default limits: plenty for a person, a wall for a script. */
+export const DEFAULT_FORM_LIMITS: FormLimits = {
+  perClient: { max: 60, windowMs: 10 * 60_000 },
+  postsPerClient: { max: 20, windowMs: 10 * 60_000 },
+  perLink: { max: 40, windowMs: 10 * 60_000 },
+  postsPerLink: { max: 10, windowMs: 10 * 60_000 },
+};
+
+/**
+ * `GET|POST /c/:token`, the credential form. Its own body parser (urlencoded, small), its
+ * own security headers, rate limits per client and per link, and an error handler that
+ * logs a reference (never the URL: it holds the token).
+ */
+export function createFormRouter(service: FormService, log: Logger, opts: { publicUrl: string; limits?: Partial<FormLimits> }): Router {
+  const limits = { ...DEFAULT_FORM_LIMITS, ...opts.limits };
+  const perClient = new RateLimiter(limits.perClient);
+  const postsPerClient = new RateLimiter(limits.postsPerClient);
+  const perLink = new RateLimiter(limits.perLink);
+  const postsPerLink = new RateLimiter(limits.postsPerLink);
+  const router = express.Router();
+
+  // Headers first, so every answer (errors and limits included) carries them.
+  router.use('/c', (req, res, next) => {
+    setFormHeaders(req, res, opts.publicUrl);
+    next();
+  });
+
+  // Rate limits: the client address, then the link (keyed by its hash, never the token).
+  const limit = (req: Request, res: Response, next: NextFunction) => {
+    const client = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+    const link = `l:${hashToken(String(req.params.token ?? ''))}`;
+    const post = req.method === 'POST';
+    for (const [limiter, key] of [
+      [perClient, client],
+      [perLink, link],
+      ...(post ? ([[postsPerClient, client], [postsPerLink, link]] as const) : []),
+    ] as const) {
+      const r = limiter.hit(key);
+      if (!r.ok) {
+        const secs = Math.ceil(r.retryAfterMs / 1000);
+        log.warn('credential form: rate limited', { client, method: req.method });
+        res.status(429).set('Retry-After', String(secs)).type('html').send(renderRateLimitedPage(Math.ceil(secs / 60)));
+        return;
+      }
+    }
+    next();
+  };
+
+  router.get('/c/:token', limit, async (req, res, next) => {
+    try {
+      const a = await service.show(String(req.params.token));
+      res.status(a.status).type('html').send(a.html);
+    } catch (e) {
+      next(e);
+    }
+  });
+
+  router.post(
+    '/c/:token',
+    limit,
+    express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 }),
+    async (req, res, next) => {
+      try {
+        const body = req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>) : {};
+        const a = await service.submit(String(req.params.token), body);
+        res.status(a.status).type('html').send(a.html);
+      } catch (e) {
+        next(e);
+      }
+    },
+  );
+
+  // Anything else under /c/ looks like an unusable link.
+  router.all('/c/*rest', (_req, res) => {
+    res.status(404).type('html').send(renderUnavailablePage());
+  });
+  router.all('/c', (_req, res) => {
+    res.status(404).type('html').send(renderUnavailablePage());
+  });
+
+  // Errors: a reference for the user and the log; the message only, never the request URL or body.
+  router.use('/c', (err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const status = (err as { status?: number; type?: string })?.status;
+    if (status && status >= 400 && status < 500) {
+      res.status(status === 413 ? 413 : 400).type('html').send(renderErrorPage('bad-request'));
+      return;
+    }
+    const ref = randomBytes(4).toString('hex');
+    log.error('credential form failed', { ref, error: err instanceof Error ? err.message : String(err) });
+    res.status(500).type('html').send(renderErrorPage(ref));
+  });
+  return router;
+}
