@@ -28,7 +28,9 @@ describe('verifyCredentials', () => {
   it('tells accepted, refused and unreachable apart', async () => {
     dv.addUser('vc', 'right');
     expect(await verifyCredentials(dv.url, 'vc', { password: 'right' }, 'source')).toEqual({ ok: true });
-    const refused = await verifyCredentials(dv.url, 'vc', { password: 'wrong' }, 'destination');
+    // Dovecot delays repeated failures from one IP (auth penalty): one refused login per instance.
+    const fresh = await startDovecot({ users: [{ name: 'vc', password: 'right' }] });
+    const refused = await verifyCredentials(fresh.url, 'vc', { password: 'wrong' }, 'destination').finally(() => fresh.dispose());
     expect(refused).toMatchObject({ ok: false, kind: 'refused' });
     expect(JSON.stringify(refused)).not.toContain('wrong');
     const closed = await verifyCredentials(`imap://127.0.0.1:${await freePort()}`, 'vc', { password: 'right' }, 'source');
@@ -44,7 +46,8 @@ describe('verifyCredentials', () => {
       const r = await verifyCredentials(dv.url, 'boss', { password: 'admin-pw' }, 'source', { master: { user: 'admin', style } });
       expect(r, style).toEqual({ ok: true });
     }
-    const bad = await verifyCredentials(dv.url, 'boss', { password: 'nope' }, 'source', { master: { user: 'admin', style: 'authzid' } });
+    const fresh = await startDovecot({ users: [{ name: 'boss', password: 'x' }], masterUsers: [{ name: 'admin', password: 'admin-pw' }] });
+    const bad = await verifyCredentials(fresh.url, 'boss', { password: 'nope' }, 'source', { master: { user: 'admin', style: 'authzid' } }).finally(() => fresh.dispose());
     expect(bad).toMatchObject({ ok: false, kind: 'refused' });
   });
 });
@@ -91,9 +94,8 @@ describe('faults during a pass', () => {
   });
 
   it('wrong destination credentials fail the pass with DestinationCredentials', async () => {
-    const p = pair();
-    await seedImap(dv, p.s.name, p.s.pw, { INBOX: msgs(1, 2000) });
-    const r = await runPass({ itemId: 'cred', source: p.source, destination: { ...p.destination, secret: { password: 'bad' } }, checkpoints: createMemoryCheckpointStore() });
+    const fresh = await startDovecot({ users: [{ name: 'a', password: 'pa' }, { name: 'b', password: 'pb' }] });
+    const r = await runPass({ itemId: 'cred', source: endpoint(fresh, 'a', 'pa'), destination: endpoint(fresh, 'b', 'bad'), checkpoints: createMemoryCheckpointStore() }).finally(() => fresh.dispose());
     expect(r).toMatchObject({ outcome: 'failed', reason: 'DestinationCredentials' });
   });
 

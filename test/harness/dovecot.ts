@@ -152,7 +152,8 @@ function writeSeparatorSafeConf(o: {
     `mail_location = maildir:${dir}/mail/%u${layout}`,
     `mail_max_userip_connections = 200`,
     `auth_cache_size = 0`,
-    // Refused logins answer at once (tests of wrong passwords need no 2 s penalty).
+    // Refused logins answer at once. (Dovecot's per-IP auth penalty still doubles the
+    // delay of each further failure from 127.0.0.1: give wrong-password tests their own instance.)
     `auth_failure_delay = 0`,
     o.master ? `auth_master_user_separator = *` : '',
     o.master
