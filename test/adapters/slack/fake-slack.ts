@@ -8,6 +8,8 @@ export interface SlackCall {
   args: Record<string, any>;
   auth?: string;
   at: number;
+  /** What the fake answered. */
+  result?: Record<string, any>;
 }
 
 /** A POST to a response_url. */
@@ -102,6 +104,12 @@ export class FakeSlack {
       res.end(f.body);
       return;
     }
+    if (url.pathname.startsWith('/gone/')) {
+      // An expired or used-up response_url.
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('expired_url');
+      return;
+    }
     if (url.pathname.startsWith('/response/')) {
       this.responses.push({ path: url.pathname, body: JSON.parse(raw || '{}'), at: Date.now() });
       res.writeHead(200, { 'content-type': 'text/plain' });
@@ -110,7 +118,8 @@ export class FakeSlack {
     }
     const method = url.pathname.replace(/^\/api\//, '');
     const args = parseArgs(raw, req.headers['content-type'] ?? '');
-    this.calls.push({ method, args, auth: req.headers.authorization, at: Date.now() });
+    const call: SlackCall = { method, args, auth: req.headers.authorization, at: Date.now() };
+    this.calls.push(call);
     const queued = this.failures.get(method);
     const failure = queued?.length ? queued.shift() : this.alwaysFail.get(method);
     if (failure) {
@@ -118,7 +127,8 @@ export class FakeSlack {
       if (failure.status === 429) return json(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(failure.retryAfter) });
       return json(500, { ok: false, error: 'internal_error' });
     }
-    json(200, this.answer(method, args));
+    call.result = this.answer(method, args);
+    json(200, call.result);
   }
 
   private answer(method: string, a: Record<string, any>): Record<string, unknown> {
