@@ -115,6 +115,11 @@ export class Notifier {
     void this.drain();
   }
 
+  /** Whether this process has a poster for the surface of a thread or channel reference. */
+  canPost(threadRef: string): boolean {
+    return this.posters.has(surfaceOf(threadRef));
+  }
+
   /** Subscribes to the bus. */
   attach(bus: EventBus): () => void {
     return bus.on((e) => this.onEvent(e));

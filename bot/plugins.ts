@@ -3,3 +3,4 @@
 import './workers.ts';
 import '../adapters/teams/plugin.ts';
 import './form/plugin.ts';
+import './scheduler/plugin.ts';

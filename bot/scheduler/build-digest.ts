@@ -1,0 +1,131 @@
+import type { Db } from '../../engine/store/db.ts';
+import type { Project } from '../../engine/engine.ts';
+import { STATUSES } from '../../engine/domain/types.ts';
+import type { CompletedView, DigestView, FailedView, WaitingView } from '../../cards/digest.ts';
+import { reasonText } from '../commands/shared.ts';
+import { reminderCadence } from './reminders.ts';
+
+/** Requests written within this much of each other belong to one round (one per recipient and channel). */
+const ROUND_GAP_MS = 60_000;
+
+function parse(detail: string): Record<string, unknown> {
+  try {
+    return JSON.parse(detail) as Record<string, unknown>;
+  } catch {
+    return {};
+  }
+}
+
+function num(v: unknown): number {
+  return typeof v === 'number' ? v : typeof v === 'string' ? Number(v) || 0 : 0;
+}
+
+/**
+ * Gathers what the digest of a project shows at `now`, for the period since its last
+ * digest (or its creation): counts and their change, waiting and stalled items (how long,
+ * how often asked), failures and completions of the period, throughput, licenses. Reads the
+ * item table, the history (ItemEvent), the reminder bookkeeping and the last DigestRun.
+ */
+export async function buildDigest(db: Db, project: Project, now: Date, limit = 10): Promise<DigestView> {
+  const p = await db.project.findUniqueOrThrow({ where: { id: project.id } });
+  const items = await db.item.findMany({
+    where: { projectId: p.id },
+    select: { id: true, sourceAddress: true, status: true, failureReason: true, failureDetail: true, messagesCopied: true, bytesCopied: true },
+  });
+  const counts = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<string, number>;
+  for (const i of items) counts[i.status] = (counts[i.status] ?? 0) + 1;
+  const last = await db.digestRun.findFirst({ where: { projectId: p.id }, orderBy: { id: 'desc' } });
+  const since = last?.at ?? p.createdAt;
+
+  // Waiting: since when (the latest move into WaitingForUser from elsewhere), asked how often, stalled.
+  const waitingItems = items.filter((i) => i.status === 'WaitingForUser');
+  const ids = waitingItems.map((i) => i.id);
+  const events = ids.length
+    ? await db.itemEvent.findMany({
+        where: { itemId: { in: ids }, OR: [{ toStatus: 'WaitingForUser' }, { kind: { in: ['request.sent', 'request.failed'] } }] },
+        orderBy: { id: 'asc' },
+        select: { itemId: true, at: true, kind: true, fromStatus: true, toStatus: true },
+      })
+    : [];
+  const reminders = ids.length ? await db.itemReminder.findMany({ where: { itemId: { in: ids } } }) : [];
+  const reminderOf = new Map(reminders.map((r) => [r.itemId, r]));
+  const cadence = reminderCadence(p);
+  const byItem = new Map<string, typeof events>();
+  for (const e of events) {
+    const list = byItem.get(e.itemId!) ?? [];
+    list.push(e);
+    byItem.set(e.itemId!, list);
+  }
+  const waiting: WaitingView[] = waitingItems.map((i) => {
+    const evs = byItem.get(i.id) ?? [];
+    const entered = [...evs].reverse().find((e) => e.toStatus === 'WaitingForUser' && e.fromStatus !== 'WaitingForUser');
+    const from = entered?.at ?? evs[0]?.at ?? now;
+    let asked = 0;
+    let prev = -Infinity;
+    for (const e of evs) {
+      if (e.at < from || (e.kind !== 'request.sent' && e.kind !== 'request.failed')) continue;
+      if (e.at.getTime() - prev > ROUND_GAP_MS) asked++;
+      prev = e.at.getTime();
+    }
+    const r = reminderOf.get(i.id);
+    return { address: i.sourceAddress, waitingMs: Math.max(0, now.getTime() - from.getTime()), asked: Math.max(asked, 1), stalled: !!r && cadence.length > 0 && r.nextAt == null && r.sent >= cadence.length };
+  });
+  waiting.sort((a, b) => b.waitingMs - a.waitingMs || a.address.localeCompare(b.address));
+
+  // The period's moves into Failed and Completed, and the passes that ended in it.
+  const period = await db.itemEvent.findMany({
+    where: { projectId: p.id, at: { gt: since, lte: now }, OR: [{ toStatus: { in: ['Failed', 'Completed'] } }, { kind: { in: ['pass-completed', 'pass-failed', 'pass-stopped'] } }] },
+    orderBy: { id: 'asc' },
+    select: { itemId: true, address: true, kind: true, toStatus: true, detail: true },
+  });
+  const itemById = new Map(items.map((i) => [i.id, i]));
+  const failed = new Map<string, FailedView>();
+  const completed = new Map<string, CompletedView>();
+  const throughput = { messages: 0, bytes: 0, passes: 0, periodMs: Math.max(0, now.getTime() - since.getTime()) };
+  for (const e of period) {
+    const d = parse(e.detail);
+    const key = e.itemId ?? e.address ?? '';
+    const figures = (d.figures ?? {}) as Record<string, unknown>;
+    if (e.kind.startsWith('pass-')) {
+      throughput.passes++;
+      throughput.messages += num(figures.messagesCopied);
+      throughput.bytes += num(figures.bytesCopied);
+    }
+    if (e.toStatus === 'Failed') {
+      completed.delete(key);
+      failed.delete(key); // re-insert: latest failure last
+      failed.set(key, { address: e.address ?? '?', reasonText: reasonText(typeof d.reason === 'string' ? d.reason : null) ?? 'unknown reason', detail: typeof d.detail === 'string' ? d.detail : undefined });
+    } else if (e.toStatus === 'Completed') {
+      failed.delete(key);
+      completed.delete(key);
+      const item = e.itemId ? itemById.get(e.itemId) : undefined;
+      // The item's totals (every pass) when it still exists; else the figures of the completing pass.
+      completed.set(key, {
+        address: e.address ?? '?',
+        messages: item ? item.messagesCopied : num(figures.messagesCopied),
+        bytes: item ? Number(item.bytesCopied) : num(figures.bytesCopied),
+      });
+    }
+  }
+  // An item that failed and was fixed since (now running or done) is not a failure to chase.
+  for (const [key, f] of failed) {
+    const item = itemById.get(key);
+    if (item && item.status !== 'Failed') failed.delete(key);
+    else if (item?.failureReason) failed.set(key, { ...f, reasonText: reasonText(item.failureReason) ?? f.reasonText, detail: item.failureDetail ?? f.detail });
+  }
+
+  return {
+    projectName: p.name,
+    now,
+    since,
+    sinceDigest: !!last,
+    counts,
+    previousCounts: last ? (parse(last.counts) as Record<string, number>) : undefined,
+    waiting,
+    failed: [...failed.values()],
+    completed: [...completed.values()].sort((a, b) => b.bytes - a.bytes || a.address.localeCompare(b.address)),
+    throughput,
+    licenses: { total: p.licensesTotal, used: p.licensesUsed, left: p.licensesTotal == null ? null : p.licensesTotal - p.licensesUsed },
+    limit,
+  };
+}

@@ -1,0 +1,25 @@
+import type { App } from '../app.ts';
+import { Scheduler, type SchedulerOptions } from './scheduler.ts';
+import { validateSchedule } from './cron.ts';
+import { reminderListener } from './reminders.ts';
+
+/**
+ * Joins digests and reminders to a process. Every mode gets `/migrate digest` and schedule
+ * validation for `project set`, and stops reminders of items that leave WaitingForUser.
+ * Only `serve` runs the minute tick (digests, reminders) and drains the outbox of posts
+ * written by workers or left by a restart: a `worker` runs migrations only, and a console
+ * session runs no timers.
+ */
+export function installScheduler(app: App, mode: 'serve' | 'console' | 'worker', opts: SchedulerOptions = {}): Scheduler {
+  const scheduler = new Scheduler(app, opts);
+  app.services.postDigest = (projectId, actor) => scheduler.postDigest(projectId, actor);
+  app.services.validateSchedule = validateSchedule;
+  const off = app.bus.on(reminderListener(app.db));
+  app.onClose(off);
+  if (mode === 'serve') {
+    scheduler.start();
+    app.notifier.startDrain();
+    app.onClose(() => scheduler.stop());
+  }
+  return scheduler;
+}

@@ -1,0 +1,164 @@
+import cron, { type ScheduledTask } from 'node-cron';
+import type { Db } from '../../engine/store/db.ts';
+import type { Engine, Project } from '../../engine/engine.ts';
+import type { Actor } from '../../engine/domain/types.ts';
+import type { Message } from '../../cards/model.ts';
+import { digestMessage, digestPostedMessage } from '../../cards/digest.ts';
+import type { Notifier } from '../notifier.ts';
+import type { Outreach } from '../outreach/outreach.ts';
+import type { Logger } from '../log.ts';
+import { nextRun, serverTimeZone } from './cron.ts';
+import { buildDigest } from './build-digest.ts';
+import { sendDueReminders, syncReminders } from './reminders.ts';
+
+/** What the scheduler works with (a subset of the App). */
+export interface SchedulerDeps {
+  db: Db;
+  engine: Engine;
+  notifier: Notifier;
+  outreach: Outreach;
+  log: Logger;
+}
+
+/** Tuning; tests pass a clock and smaller lists. */
+export interface SchedulerOptions {
+  now?: () => Date;
+  /** node-cron expression of the tick that looks for due digests and reminders (default every minute). */
+  tick?: string;
+  /** Entries per digest list before "and N more". */
+  listLimit?: number;
+}
+
+/** The schedule key a stored `nextDigestAt` was planned from. */
+function scheduleKey(cronExpr: string, tz: string): string {
+  return `${cronExpr}|${tz}`;
+}
+
+/**
+ * Posts digests and sends reminders. Schedules live in the database (Project.digestCron,
+ * digestTz, nextDigestAt): one node-cron tick a minute claims what is due with a
+ * conditional update, so a digest due while the server was down goes out once on start,
+ * and two server processes never both send it. Runs in `serve` only; `/migrate digest`
+ * (`postDigest`) works in every mode.
+ */
+export class Scheduler {
+  private task: ScheduledTask | null = null;
+  private running: Promise<void> | null = null;
+  private readonly now: () => Date;
+
+  constructor(
+    private d: SchedulerDeps,
+    private opts: SchedulerOptions = {},
+  ) {
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  /** Starts the minute tick and runs one tick at once (what was due while the server was down). */
+  start(): void {
+    if (this.task) return;
+    this.task = cron.schedule(this.opts.tick ?? '* * * * *', () => this.tick(), { name: 'mailferry-scheduler', noOverlap: true });
+    void this.tick();
+  }
+
+  /** Stops the tick and waits for a running one. */
+  async stop(): Promise<void> {
+    if (this.task) await this.task.destroy();
+    this.task = null;
+    await this.running;
+  }
+
+  /** One round: plan changed schedules, post due digests, sync and send due reminders. Never overlaps itself. */
+  tick(): Promise<void> {
+    if (this.running) return this.running;
+    this.running = (async () => {
+      try {
+        await this.digests();
+      } catch (e) {
+        this.d.log.error('digest tick failed', { error: e instanceof Error ? e.message : String(e) });
+      }
+      try {
+        const deps = { ...this.d, now: this.now };
+        await syncReminders(deps);
+        await sendDueReminders(deps);
+      } catch (e) {
+        this.d.log.error('reminder tick failed', { error: e instanceof Error ? e.message : String(e) });
+      }
+    })().finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  /** Plans every project's next digest when its schedule is new or changed, and posts the due ones. */
+  async digests(): Promise<number> {
+    const now = this.now();
+    const projects = await this.d.db.project.findMany({ orderBy: { createdAt: 'asc' } });
+    const plans = new Map((await this.d.db.digestPlan.findMany()).map((p) => [p.projectId, p.schedule]));
+    let posted = 0;
+    for (const p of projects) {
+      if (!p.digestCron) {
+        if (p.nextDigestAt) await this.d.db.project.updateMany({ where: { id: p.id, nextDigestAt: p.nextDigestAt }, data: { nextDigestAt: null } });
+        continue;
+      }
+      const tz = p.digestTz ?? serverTimeZone();
+      const key = scheduleKey(p.digestCron, tz);
+      let next: Date | null;
+      try {
+        next = nextRun(p.digestCron, tz, now);
+      } catch (e) {
+        this.d.log.warn('stored digest schedule is invalid; no digest', { project: p.name, error: e instanceof Error ? e.message : String(e) });
+        continue;
+      }
+      if (plans.get(p.id) !== key || !p.nextDigestAt) {
+        // New or changed schedule: the next digest is the schedule's next time from now.
+        await this.d.db.project.updateMany({ where: { id: p.id, nextDigestAt: p.nextDigestAt }, data: { nextDigestAt: next } });
+        await this.d.db.digestPlan.upsert({ where: { projectId: p.id }, create: { projectId: p.id, schedule: key, plannedAt: now }, update: { schedule: key, plannedAt: now } });
+        continue;
+      }
+      if (p.nextDigestAt > now) continue;
+      if (await this.sendDigest(p, now, { claim: { seen: p.nextDigestAt, next } })) posted++;
+    }
+    return posted;
+  }
+
+  /**
+   * `/migrate digest`: posts the digest in the project's channel now (the schedule is not
+   * moved). Replies with a confirmation, or with the digest itself when this process cannot
+   * post in that channel.
+   */
+  async postDigest(projectId: string, actor: Actor): Promise<Message> {
+    const p = await this.d.db.project.findUniqueOrThrow({ where: { id: projectId } });
+    const now = this.now();
+    const here = !!p.channelRef && this.d.notifier.canPost(p.channelRef);
+    const message = await this.sendDigest(p, now, { actor, post: here });
+    if (here) return digestPostedMessage(p.name);
+    return message ?? digestMessage(await buildDigest(this.d.db, p, now, this.opts.listLimit));
+  }
+
+  /**
+   * Builds the digest, then in one transaction claims it (scheduled: only if `nextDigestAt`
+   * is still what this process saw), records the run and writes the post to the outbox;
+   * delivers after the commit. Returns the message, or undefined when another process had
+   * claimed it.
+   */
+  private async sendDigest(p: Project, now: Date, o: { claim?: { seen: Date; next: Date | null }; actor?: Actor; post?: boolean }): Promise<Message | undefined> {
+    const view = await buildDigest(this.d.db, p, now, this.opts.listLimit);
+    const message = digestMessage(view);
+    const channel = o.post === false ? null : p.channelRef;
+    const outboxId = await this.d.db.$transaction(async (tx) => {
+      if (o.claim) {
+        const { count } = await tx.project.updateMany({ where: { id: p.id, nextDigestAt: o.claim.seen }, data: { nextDigestAt: o.claim.next, lastDigestAt: now } });
+        if (count !== 1) return undefined;
+      } else {
+        await tx.project.update({ where: { id: p.id }, data: { lastDigestAt: now } });
+      }
+      await tx.digestRun.create({ data: { projectId: p.id, at: now, counts: JSON.stringify(view.counts), trigger: o.claim ? 'schedule' : `command:${o.actor?.surface}:${o.actor?.id}` } });
+      return channel ? await this.d.notifier.enqueue({ threadRef: channel, message }, tx, { solo: true }) : null;
+    });
+    if (outboxId === undefined) return undefined;
+    if (outboxId !== null && channel) await this.d.notifier.deliver(outboxId, channel);
+    else if (!channel) this.d.log.warn('project has no channel; digest not posted', { project: p.name });
+    this.d.log.info('digest', { project: p.name, trigger: o.claim ? 'schedule' : 'command', next: o.claim?.next?.toISOString() });
+    return message;
+  }
+}
