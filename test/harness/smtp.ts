@@ -1,0 +1,107 @@
+/**
+ * A real SMTP server for tests (smtp-server on a free loopback port, no TLS, no AUTH):
+ * every message it receives is parsed with mailparser and kept in order.
+ */
+import { SMTPServer } from 'smtp-server';
+import { simpleParser, type ParsedMail } from 'mailparser';
+
+/** One received message: the envelope and the parsed mail. */
+export interface ReceivedMail {
+  from: string;
+  to: string[];
+  raw: string;
+  parsed: ParsedMail;
+}
+
+/** A running SMTP sink. */
+export interface SmtpSink {
+  port: number;
+  /** `smtp://127.0.0.1:PORT` (what SMTP_URL takes). */
+  url: string;
+  messages: ReceivedMail[];
+  /** Resolves with the first message (received so far or later) matching, or rejects after `timeoutMs`. */
+  waitFor(match?: (m: ReceivedMail) => boolean, timeoutMs?: number): Promise<ReceivedMail>;
+  /** Resolves with the `n`-th message to a recipient (1-based). */
+  waitForCount(n: number, match?: (m: ReceivedMail) => boolean, timeoutMs?: number): Promise<ReceivedMail[]>;
+  /** Refuse every recipient from now on (for delivery-failure tests). */
+  refuseRecipients(on: boolean): void;
+  close(): Promise<void>;
+}
+
+/** Starts an SMTP sink on 127.0.0.1 (a free port). */
+export async function startSmtpSink(): Promise<SmtpSink> {
+  const messages: ReceivedMail[] = [];
+  const waiters: (() => void)[] = [];
+  let refuse = false;
+  const server = new SMTPServer({
+    secure: false,
+    authOptional: true,
+    disabledCommands: ['AUTH', 'STARTTLS'],
+    logger: false,
+    size: 10 * 1024 * 1024,
+    onRcptTo(address, _session, cb) {
+      if (refuse) return cb(Object.assign(new Error('5.1.1 mailbox unavailable'), { responseCode: 550 }));
+      cb();
+    },
+    onData(stream, session, cb) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', async () => {
+        const raw = Buffer.concat(chunks).toString('utf8');
+        try {
+          const parsed = await simpleParser(raw);
+          messages.push({
+            from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+            to: session.envelope.rcptTo.map((r) => r.address),
+            raw,
+            parsed,
+          });
+          for (const w of waiters.splice(0)) w();
+          cb();
+        } catch (e) {
+          cb(e as Error);
+        }
+      });
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const a = server.server.address();
+      resolve(typeof a === 'object' && a ? a.port : 0);
+    });
+  });
+  const waitForCount = (n: number, match: (m: ReceivedMail) => boolean = () => true, timeoutMs = 15_000) =>
+    new Promise<ReceivedMail[]>((resolve, reject) => {
+      const check = () => {
+        const found = messages.filter(match);
+        if (found.length >= n) {
+          clearTimeout(timer);
+          resolve(found);
+          return true;
+        }
+        return false;
+      };
+      const timer = setTimeout(() => reject(new Error(`SMTP sink: ${n} matching message(s) not received within ${timeoutMs} ms (have ${messages.length})`)), timeoutMs);
+      const loop = () => {
+        if (!check()) waiters.push(loop);
+      };
+      loop();
+    });
+  return {
+    port,
+    url: `smtp://127.0.0.1:${port}`,
+    messages,
+    waitFor: async (match, timeoutMs) => (await waitForCount(1, match, timeoutMs))[0],
+    waitForCount: async (n, match, timeoutMs) => waitForCount(n, match, timeoutMs),
+    refuseRecipients: (on) => void (refuse = on),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** The credential form link in a received mail's text part (`…/c/TOKEN`). */
+export function formLinkIn(m: ReceivedMail): string {
+  const found = (m.parsed.text ?? '').match(/https?:\/\/\S+\/c\/[A-Za-z0-9_-]{43}/);
+  if (!found) throw new Error('no form link in the message text');
+  return found[0];
+}

@@ -1,0 +1,64 @@
+/** Shared set-up of the self-service tests: a test app with the form installed and served on a known port. */
+import { freePort } from '../harness/dovecot.ts';
+import { makeTestApp, type TestApp } from '../harness/app.ts';
+import { serveHttp } from '../../bot/app.ts';
+import { installSelfService, type SelfService, type SelfServiceOptions } from '../../bot/form/install.ts';
+
+/** A test app serving the credential form. */
+export interface FormTestApp extends TestApp {
+  base: string;
+  self: SelfService;
+  /** The item (with project) of an address in the only project. */
+  item(address: string): Promise<NonNullable<Awaited<ReturnType<TestApp['app']['engine']['itemById']>>>>;
+  /** History kinds of an item, in order. */
+  historyKinds(address: string): Promise<string[]>;
+}
+
+/** Builds the app, installs self-service, listens on a free port that PUBLIC_URL names. */
+export async function makeFormApp(env: Record<string, string> = {}, opts: SelfServiceOptions = {}): Promise<FormTestApp> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const t = await makeTestApp({ PORT: String(port), PUBLIC_URL: base, ...env });
+  const self = installSelfService(t.app, opts);
+  await serveHttp(t.app);
+  const item = async (address: string) => {
+    const row = await t.app.db.item.findFirstOrThrow({ where: { sourceAddress: address } });
+    return (await t.app.engine.itemById(row.id))!;
+  };
+  return {
+    ...t,
+    base,
+    self,
+    item,
+    async historyKinds(address) {
+      const i = await item(address);
+      return (await t.app.engine.history(i.id)).map((h) => h.kind);
+    },
+  };
+}
+
+/** The anti-CSRF token in a rendered form. */
+export function csrfOf(html: string): string {
+  const m = html.match(/name="csrf" value="([^"]+)"/);
+  if (!m) throw new Error('no csrf field in the page');
+  return m[1];
+}
+
+/** GETs a form page. */
+export async function getForm(url: string): Promise<{ status: number; html: string; headers: Headers }> {
+  const r = await fetch(url, { redirect: 'manual' });
+  return { status: r.status, html: await r.text(), headers: r.headers };
+}
+
+/** POSTs the form (urlencoded, like a browser). */
+export async function postForm(url: string, fields: Record<string, string>): Promise<{ status: number; html: string; headers: Headers }> {
+  const r = await fetch(url, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
+  return { status: r.status, html: await r.text(), headers: r.headers };
+}
+
+/** Loads the form then posts `fields` with its anti-CSRF token. */
+export async function submitForm(url: string, fields: Record<string, string>) {
+  const page = await getForm(url);
+  if (page.status !== 200) return page;
+  return postForm(url, { csrf: csrfOf(page.html), ...fields });
+}
