@@ -1,0 +1,137 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTestApp, type TestApp } from '../../harness/app.ts';
+import { serveHttp } from '../../../bot/app.ts';
+import { teamsPlugin } from '../../../adapters/teams/plugin.ts';
+import { ConnectorRecorder, channelMessage, fixture, postActivity } from './teams-harness.ts';
+
+const ADMIN_AAD = '6f1c2a3b-0000-4000-8000-00000000ada1';
+const CHANNEL = '19:migrations0channel0id@thread.tacv2';
+const cardText = ConnectorRecorder.cardText;
+
+/** An adaptiveCard/action invoke as Teams sends it: inputs merged into action.data. */
+function invoke(serviceUrl: string, verb: string, data: Record<string, unknown>, root = '5000') {
+  const a = fixture('adaptive-card-action', serviceUrl);
+  return { ...a, conversation: { ...a.conversation, id: `${CHANNEL};messageid=${root}` }, value: { ...a.value, action: { ...a.value.action, verb, data } } };
+}
+
+describe('Teams Adaptive Card forms (Universal Actions)', () => {
+  let t: TestApp;
+  let rec: ConnectorRecorder;
+  let base: string;
+  const post = async (a: unknown) => {
+    const r = await postActivity(base, a);
+    await t.app.bus.idle();
+    return r;
+  };
+
+  beforeAll(async () => {
+    rec = await new ConnectorRecorder().start();
+    t = await makeTestApp({ MAILFERRY_DEV: '1', MAILFERRY_ADMINS: `teams-channel:${CHANNEL}` });
+    teamsPlugin(t.app, 'serve', { retry: { baseDelayMs: 5, maxDelayMs: 20 } });
+    base = `http://127.0.0.1:${(await serveHttp(t.app)).port}`;
+  });
+  afterAll(async () => {
+    await t?.close();
+    await rec?.close();
+  });
+
+  it('a bare "project create" from an admin channel opens the New project form', async () => {
+    await post(channelMessage(rec.url, 'project create', { id: '4900' }));
+    const [form] = rec.activities((c) => c.conversationId === `${CHANNEL};messageid=4900`);
+    const card = ConnectorRecorder.card(form);
+    expect(card.body.map((b: any) => b.id).filter(Boolean)).toEqual(['name', 'source', 'destination', 'selfService', 'notify', 'licenses']);
+    expect(card.actions[0]).toMatchObject({ type: 'Action.Execute', verb: 'form.project', fallback: { type: 'Action.Submit', data: { verb: 'form.project' } } });
+  });
+
+  it('New project: a refused value comes back in the card with the values kept', async () => {
+    const r = await post(invoke(rec.url, 'form.project', { name: 'acme', source: 'ftp://old.example', destination: 'imaps://new.example:993', selfService: 'source', notify: 'chat', licenses: '' }));
+    expect(r.status).toBe(200);
+    expect(r.body.statusCode).toBe(200);
+    expect(r.body.type).toBe('application/vnd.microsoft.card.adaptive');
+    const text = cardText(r.body.value);
+    expect(text).toContain('New migration project');
+    expect(r.body.value.body.find((b: any) => b.color === 'Attention').text).toMatch(/source/i);
+    expect(r.body.value.body.find((b: any) => b.id === 'source').value).toBe('ftp://old.example');
+    expect(r.body.value.body.find((b: any) => b.id === 'notify').value).toBe('chat');
+  });
+
+  it('New project: valid values create the project and the card is replaced by the result', async () => {
+    const r = await post(invoke(rec.url, 'form.project', { name: 'acme', source: 'imaps://old.example:993', destination: 'imaps://new.example:993', selfService: 'source', notify: 'email', licenses: '25' }));
+    expect(r.body.type).toBe('application/vnd.microsoft.card.adaptive');
+    expect(cardText(r.body.value)).toContain('Project **acme** created');
+    const p = await t.app.db.project.findUniqueOrThrow({ where: { name: 'acme' } });
+    expect(p.licensesTotal).toBe(25);
+  });
+
+  it('Add mailboxes: validation errors are shown in the card', async () => {
+    const empty = await post(invoke(rec.url, 'form.add', { project: '', addresses: '', ask: '', notify: '' }));
+    expect(cardText(empty.body.value)).toContain('Enter at least one mailbox address.');
+    const gmail = await post(invoke(rec.url, 'form.add', { project: '', addresses: 'someone@gmail.com', ask: 'source', notify: 'email' }));
+    const error = gmail.body.value.body.find((b: any) => b.color === 'Attention');
+    expect(error.text).toMatch(/gmail|Google/i);
+    expect(gmail.body.value.body.find((b: any) => b.id === 'addresses').value).toBe('someone@gmail.com');
+    expect(gmail.body.value.body.find((b: any) => b.id === 'ask').value).toBe('source');
+  });
+
+  it('Add mailboxes: several lines become a bulk add in the thread of the card', async () => {
+    const r = await post(invoke(rec.url, 'form.add', { project: '', addresses: 'dora@old.example\neve@old.example, eve.new@new.example', ask: 'both', notify: 'email' }));
+    expect(cardText(r.body.value)).toContain('2 mailboxes added to acme');
+    const eve = await t.app.db.item.findFirstOrThrow({ where: { sourceAddress: 'eve@old.example' } });
+    expect(eve.destinationAddress).toBe('eve.new@new.example');
+    expect(eve.ask).toBe('both');
+    // The items belong to the thread where the card was.
+    expect(eve.threadRef).toMatch(/^teams:/);
+    const conv = JSON.parse((await t.app.db.chatConversation.findUniqueOrThrow({ where: { id: eve.threadRef!.slice(6) } })).reference);
+    expect(conv.ref.conversation.id).toBe(`${CHANNEL};messageid=5000`);
+    expect(conv.ref.serviceUrl).toBe(rec.url);
+  });
+
+  it('Bulk add: pasted CSV lines, refused lines listed', async () => {
+    const r = await post(invoke(rec.url, 'form.bulk', { project: 'acme', csv: 'fay@old.example,fay@new.example\nnot an address\ngus@old.example,gus@new.example,gus.login', ask: '', notify: '' }));
+    const text = cardText(r.body.value);
+    expect(text).toContain('2 mailboxes added to acme; 1 line refused');
+    expect(text).toMatch(/line 2/);
+  });
+
+  it('the status card shows the counts and actions, and Refresh replaces it in place', async () => {
+    const r = await post(invoke(rec.url, 'status.refresh', { project: 'acme' }));
+    const card = r.body.value;
+    expect(card.version).toBe('1.5');
+    expect(card.body[0].text).toBe('Project acme');
+    const counts = card.body.find((b: any) => b.type === 'ColumnSet');
+    expect(cardText(counts)).toMatch(/Not started\n4/);
+    expect(card.actions.map((a: any) => [a.type, a.verb, a.data])).toEqual([
+      ['Action.Execute', 'status.refresh', { project: 'acme' }],
+      ['Action.Execute', 'status.start-waiting', { project: 'acme' }],
+      ['Action.Execute', 'status.digest', { project: 'acme' }],
+    ]);
+    expect(cardText(card)).toContain('eve@old.example → eve.new@new.example');
+  });
+
+  it('Start waiting and Digest now report their outcome on the refreshed card', async () => {
+    const s = await post(invoke(rec.url, 'status.start-waiting', { project: 'acme' }));
+    expect(s.body.value.body[0].text).toBe('Project acme');
+    expect(s.body.value.body[1].text).toMatch(/mailbox/i);
+    const d = await post(invoke(rec.url, 'status.digest', { project: 'acme' }));
+    expect(d.body.value.body[0].text).toBe('Project acme');
+    // Without a digest service the refusal shows on the card, in red.
+    const notice = d.body.value.body[1];
+    expect(notice.text.length).toBeGreaterThan(0);
+  });
+
+  it('the Action.Submit fallback arrives as a message with value and updates the card in place', async () => {
+    const a = channelMessage(rec.url, '', { id: '6001', root: '6000' });
+    const before = rec.calls.length;
+    const r = await post({ ...a, text: undefined, entities: [], replyToId: 'card-activity-1', value: { verb: 'status.refresh', project: 'acme' } });
+    expect(r.status).toBe(200);
+    const [put] = rec.calls.slice(before).filter((c) => c.method === 'PUT');
+    expect(put.activityId).toBe('card-activity-1');
+    expect(put.conversationId).toBe(`${CHANNEL};messageid=6000`);
+    expect(cardText(ConnectorRecorder.card(put))).toContain('Project acme');
+  });
+
+  it('opening a form from the welcome card replaces it with the form', async () => {
+    const r = await post(invoke(rec.url, 'open.bulk', {}));
+    expect(r.body.value.body.find((b: any) => b.id === 'csv')).toBeTruthy();
+  });
+});
