@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { classifyImapError } from '../../engine/connectors/imap/classify-error.ts';
+import { imapOptions } from '../../engine/connectors/imap/open-imap.ts';
+import { withConfirmed, withPending, emptyCheckpoint } from '../../engine/copy/checkpoint.ts';
+import { encodeMailboxName, formatInternalDate, keptFlags, splitBatches, uidSet } from '../../engine/copy/copy-batch.ts';
+import { fingerprintOf, FingerprintBag } from '../../engine/copy/fingerprint.ts';
+import type { MailFolder } from '../../engine/copy/list-folders.ts';
+import { globMatches, mapFolders } from '../../engine/copy/map-folders.ts';
+
+const folder = (path: string, sep = '/', specialUse?: string, fromServer = false): MailFolder => ({
+  path,
+  segments: path.split(sep),
+  delimiter: sep,
+  specialUse,
+  specialUseFromServer: fromServer,
+  selectable: true,
+});
+
+describe('map folders', () => {
+  it('translates separators, maps special use, applies rules', () => {
+    const src = [folder('INBOX', '/', '\\Inbox'), folder('Sent', '/', '\\Sent'), folder('A/B.C', '/'), folder('Projects/Archive', '/', '\\Archive'), folder('Old/X', '/')];
+    const dst = [folder('INBOX', '.'), folder('Sent Items', '.', '\\Sent', true), folder('Archive', '.', '\\Archive', true)];
+    const m = mapFolders(src, dst, { rename: { Old: 'Legacy/Old' } });
+    const by = Object.fromEntries(m.map((x) => [x.sourceName, x.destSegments]));
+    expect(by.INBOX).toEqual(['INBOX']);
+    expect(by.Sent).toEqual(['Sent Items']);
+    expect(by['A/B.C']).toEqual(['A', 'B_C']); // '.' is the destination separator
+    expect(by['Projects/Archive']).toEqual(['Projects', 'Archive']); // a nested name guess is no archive
+    expect(by['Old/X']).toEqual(['Legacy', 'Old', 'X']);
+    expect(mapFolders(src, dst, { include: ['Old'] }).map((x) => x.sourceName)).toEqual(['Old/X']);
+    expect(mapFolders(src, dst, { exclude: ['*/Archive', 'A'] }).map((x) => x.sourceName)).toEqual(['INBOX', 'Old/X', 'Sent']);
+  });
+  it('globs cover subtrees', () => {
+    expect(globMatches('Skip', 'Skip/Deep')).toBe(true);
+    expect(globMatches('Skip', 'Skipper')).toBe(false);
+    expect(globMatches('inbox', 'INBOX')).toBe(true);
+  });
+});
+
+describe('fingerprints', () => {
+  it('use Message-ID, size and internal date; fall back to header hash', () => {
+    const h = Buffer.from('Message-ID:\r\n <a@b>\r\nSubject: x\r\n');
+    expect(fingerprintOf({ size: 10, internalDate: new Date(1_700_000_000_500), headers: h })).toBe('m:<a@b>|10|1700000000');
+    const n1 = fingerprintOf({ size: 10, internalDate: 0, headers: Buffer.from('Subject: a\r\nFrom: x\r\n') });
+    const n2 = fingerprintOf({ size: 10, internalDate: 0, headers: Buffer.from('From: x\r\nSubject: b\r\n') });
+    expect(n1).toMatch(/^h:/);
+    expect(n1).not.toBe(n2);
+    const bag = new FingerprintBag();
+    bag.add('x');
+    bag.add('x');
+    expect([bag.take('x'), bag.take('x'), bag.take('x')]).toEqual([true, true, false]);
+  });
+});
+
+describe('checkpoint intent', () => {
+  it('keeps the oldest destination floor until the whole pending range is confirmed', () => {
+    let cp = emptyCheckpoint('INBOX', 'INBOX', 7n);
+    cp = withPending(cp, 10, 100, 9n);
+    cp = withConfirmed(cp, 5);
+    expect(cp).toMatchObject({ lastUid: 5, pendingToUid: 10, pendingDestUidNext: 100 });
+    cp = withPending(cp, 20, 104, 9n);
+    expect(cp).toMatchObject({ pendingToUid: 20, pendingDestUidNext: 100 });
+    cp = withConfirmed(cp, 20);
+    expect(cp).toMatchObject({ lastUid: 20, pendingToUid: null, pendingDestUidNext: null });
+  });
+});
+
+describe('protocol helpers', () => {
+  it('modified UTF-7, dates, flags, uid sets, batches', () => {
+    expect(encodeMailboxName('Päpierkorb & Co')).toBe('P&AOQ-pierkorb &- Co');
+    expect(encodeMailboxName('日本語')).toBe('&ZeVnLIqe-');
+    expect(formatInternalDate(new Date('2020-02-09T03:04:05Z'))).toBe('09-Feb-2020 03:04:05 +0000');
+    expect(keptFlags(['\\seen', '\\Recent', '$Label1', 'bad(kw', 'Work'], new Set(['\\Seen', '\\*']))).toEqual(['\\Seen', '$Label1', 'Work']);
+    expect(keptFlags(['Work', '\\Flagged'], new Set(['\\Flagged', '\\Seen']))).toEqual(['\\Flagged']);
+    expect(uidSet([5, 1, 2, 3, 9, 10])).toBe('1:3,5,9:10');
+    const metas = [1, 2, 3, 4, 5].map((uid) => ({ uid, size: uid === 3 ? 50 : 10, internalDate: new Date(0), flags: [] }));
+    expect(splitBatches(metas, 2, 30).map((b) => b.map((m) => m.uid))).toEqual([[1, 2], [3], [4, 5]]);
+  });
+  it('classifies errors and keeps secrets out of options logging', () => {
+    expect(classifyImapError({ authenticationFailed: true })).toBe('refused');
+    expect(classifyImapError({ code: 'ECONNREFUSED' })).toBe('unreachable');
+    expect(classifyImapError({ code: 'ETHROTTLE', throttleReset: 1000 })).toBe('throttled');
+    expect(classifyImapError({ responseStatus: 'NO', responseText: 'Quota exceeded (mailbox for user is full)' })).toBe('quota');
+    expect(classifyImapError({ responseStatus: 'NO', serverResponseCode: 'OVERQUOTA', responseText: 'x' })).toBe('quota');
+    const o = imapOptions({ url: 'imaps://mail.example.test', login: 'u', secret: { accessToken: 'tok' }, options: { tls: { rejectUnauthorized: false } } });
+    expect(o).toMatchObject({ host: 'mail.example.test', port: 993, secure: true, logger: false, auth: { user: 'u', accessToken: 'tok' }, tls: { rejectUnauthorized: false } });
+    expect(imapOptions({ url: 'imap://h:1143', login: 'u', secret: { password: 'p' }, master: { user: 'adm', style: 'separator' } })).toMatchObject({ port: 1143, secure: false, auth: { user: 'u*adm', pass: 'p' } });
+  });
+});
