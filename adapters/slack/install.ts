@@ -5,12 +5,15 @@ import { slackDmSender } from './dm-sender.ts';
 import { DEFAULT_THREADS_OPTIONS, SlackThreads, type SlackThreadsOptions } from './slack-threads.ts';
 import { SlackSurface } from './slack-surface.ts';
 
+/** Web API retries: a few, quick; longer outages are the notifier outbox's to retry (it keeps posts in order). */
+export const DEFAULT_RETRY: webApi.RetryOptions = { retries: 3, factor: 2, minTimeout: 1000, maxTimeout: 10_000 };
+
 /** Options for tests and tuning. */
 export interface InstallSlackOptions {
   /** `serve`: HTTP endpoint, poster and DM sender; `worker`: poster and DM sender only (passes run there). */
   mode?: 'serve' | 'worker';
   threads?: Partial<SlackThreadsOptions>;
-  /** The Web API retry policy (default: Slack's, ten retries over about 30 minutes). */
+  /** The Web API retry policy (default: a few quick retries; the notifier's outbox retries longer). */
   retryConfig?: webApi.RetryOptions;
   nowSeconds?: () => number;
 }
@@ -33,7 +36,8 @@ export function installSlack(app: App, opts: InstallSlackOptions = {}): Installe
   const log = app.log.child({ surface: 'slack' });
   const client = new webApi.WebClient(botToken, {
     ...(apiUrl ? { slackApiUrl: apiUrl } : {}),
-    ...(opts.retryConfig ? { retryConfig: opts.retryConfig } : {}),
+    // 429s wait Retry-After inside the client; beyond a few attempts the notifier's outbox takes over.
+    retryConfig: opts.retryConfig ?? DEFAULT_RETRY,
     logLevel: webApi.LogLevel.ERROR,
   });
   const threads = new SlackThreads(client, log, { ...DEFAULT_THREADS_OPTIONS, summarize: (ref) => summarizeThread(app, ref), ...opts.threads });
@@ -51,7 +55,7 @@ export function installSlack(app: App, opts: InstallSlackOptions = {}): Installe
       client,
       log,
       http: app.http,
-      retryConfig: opts.retryConfig,
+      retryConfig: opts.retryConfig ?? DEFAULT_RETRY,
       nowSeconds: opts.nowSeconds,
     });
   }

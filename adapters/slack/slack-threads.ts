@@ -30,15 +30,11 @@ export function slackErrorCode(e: unknown): string | undefined {
   return typeof d?.error === 'string' ? d.error : undefined;
 }
 
-interface PendingProgress {
-  post: ThreadPost;
-  done: { resolve: () => void; reject: (e: unknown) => void }[];
-}
-
 interface Gate {
   last: number;
   timer?: NodeJS.Timeout;
-  pending: Map<string, PendingProgress>;
+  /** The latest progress per replace key, waiting for the gate. */
+  pending: Map<string, ThreadPost>;
 }
 
 interface SummaryState {
@@ -55,9 +51,11 @@ interface SummaryState {
  *   anchor at most one progress edit per `progressIntervalMs`, the latest figures win, and
  *   a status post about the same item makes its pending progress moot.
  * - After each status post the anchor is edited to show counts per status (throttled).
- * - Rate limits: the WebClient waits `Retry-After` on 429 and retries (its retry policy);
- *   when blocks are refused the post is retried as text. A post that still fails throws,
- *   and the notifier records it in the item's history.
+ * - Rate limits: the WebClient waits `Retry-After` on 429 and retries a few times; when
+ *   blocks are refused the post is retried as text. A post that still fails throws: the
+ *   notifier's outbox retries it with back-off and, when it gives up, records it in the
+ *   item's history.
+ * - A channel reference (`slack:CHANNEL`, digests) posts at the top level of the channel.
  */
 export class SlackThreads {
   private anchors = new Map<string, Message>();
@@ -97,8 +95,9 @@ export class SlackThreads {
     const t = mustUnpack(post.threadRef);
     if (post.replaceKey) return this.progress(post);
     if (post.itemId) this.dropPendingProgress(post.threadRef, post.itemId);
-    await this.enqueue(post.threadRef, () => this.send('postMessage', { channel: t.channel, thread_ts: t.ts, ...renderBlockKit(post.message) }));
-    this.scheduleSummary(post.threadRef);
+    // A channel reference (digests) posts at the top level; a thread reference in the thread.
+    await this.enqueue(post.threadRef, () => this.send('postMessage', { channel: t.channel, ...(t.ts ? { thread_ts: t.ts } : {}), ...renderBlockKit(post.message) }));
+    if (t.ts) this.scheduleSummary(post.threadRef);
   };
 
   /** Sends everything pending now (progress and summaries) and waits for every post; then stops timers. */
@@ -121,17 +120,23 @@ export class SlackThreads {
 
   // ------------------------------------------------------------------ progress
 
-  private progress(post: ThreadPost): Promise<void> {
+  /**
+   * A progress post: sent at once when the anchor's gate is open (a failure goes back to the
+   * notifier, which retries); otherwise kept as the latest of its key and sent when the gate
+   * opens. A held progress is accepted at once so it never holds up the thread's other posts.
+   */
+  private async progress(post: ThreadPost): Promise<void> {
     const ref = post.threadRef;
     let g = this.gates.get(ref);
     if (!g) this.gates.set(ref, (g = { last: 0, pending: new Map() }));
-    return new Promise<void>((resolve, reject) => {
-      const key = post.replaceKey!;
-      const prev = g.pending.get(key);
-      if (prev) prev.post = post;
-      g.pending.set(key, { post, done: [...(prev?.done ?? []), { resolve, reject }] });
-      this.scheduleProgress(ref, g);
-    });
+    const key = post.replaceKey!;
+    if (!g.timer && !g.pending.size && Date.now() - g.last >= this.opts.progressIntervalMs) {
+      g.last = Date.now();
+      await this.enqueue(ref, () => this.sendProgress(ref, key, post.message));
+      return;
+    }
+    g.pending.set(key, post);
+    this.scheduleProgress(ref, g);
   }
 
   private scheduleProgress(ref: string, g: Gate): void {
@@ -144,42 +149,42 @@ export class SlackThreads {
     }, wait);
   }
 
-  /** Sends the progress that waited longest (one edit), resolving every post it stands for. */
+  /** Sends the progress that waited longest (one edit). */
   private flushOne(ref: string, g: Gate): void {
     const first = g.pending.entries().next();
     if (first.done) return;
-    const [key, p] = first.value;
+    const [key, post] = first.value;
     g.pending.delete(key);
     g.last = Date.now();
-    const t = mustUnpack(ref);
-    const kit = renderBlockKit(p.post.message);
-    this.enqueue(ref, async () => {
-      const existing = this.progressMessages.get(key);
-      if (existing) {
-        try {
-          await this.send('update', { channel: existing.channel, ts: existing.ts, ...kit });
-          return;
-        } catch (e) {
-          // The message was deleted: post a new one below.
-          if (slackErrorCode(e) !== 'message_not_found') throw e;
-        }
-      }
-      const r = await this.send('postMessage', { channel: t.channel, thread_ts: t.ts, ...kit });
-      this.progressMessages.set(key, { channel: r.channel ?? t.channel, ts: r.ts! });
-    }).then(
-      () => p.done.forEach((d) => d.resolve()),
-      (e) => p.done.forEach((d) => d.reject(e)),
+    this.enqueue(ref, () => this.sendProgress(ref, key, post.message)).catch((e) =>
+      // A later progress or the item's next status post supersedes it.
+      this.log.warn('slack: progress edit failed', { code: slackErrorCode(e), error: e instanceof Error ? e.message : String(e) }),
     );
+  }
+
+  /** Edits the key's progress message, or posts it in the thread the first time. */
+  private async sendProgress(ref: string, key: string, m: Message): Promise<void> {
+    const t = mustUnpack(ref);
+    const kit = renderBlockKit(m);
+    const existing = this.progressMessages.get(key);
+    if (existing) {
+      try {
+        await this.send('update', { channel: existing.channel, ts: existing.ts, ...kit });
+        return;
+      } catch (e) {
+        // The message was deleted: post a new one below.
+        if (slackErrorCode(e) !== 'message_not_found') throw e;
+      }
+    }
+    const r = await this.send('postMessage', { channel: t.channel, ...(t.ts ? { thread_ts: t.ts } : {}), ...kit });
+    this.progressMessages.set(key, { channel: r.channel ?? t.channel, ts: r.ts! });
   }
 
   private dropPendingProgress(ref: string, itemId: string): void {
     const g = this.gates.get(ref);
     if (!g) return;
     for (const [key, p] of g.pending)
-      if (p.post.itemId === itemId) {
-        g.pending.delete(key);
-        p.done.forEach((d) => d.resolve());
-      }
+      if (p.itemId === itemId) g.pending.delete(key);
   }
 
   // ------------------------------------------------------------------ live summary
@@ -237,8 +242,11 @@ export class SlackThreads {
   }
 }
 
+/** A thread (`slack:TEAM/CHANNEL/TS`) or a channel (`slack:CHANNEL`, ts empty: top-level posts). */
 function mustUnpack(ref: string): SlackThread {
   const t = unpackThreadRef(ref);
-  if (!t) throw new Error(`not a Slack thread reference: ${ref.split('/')[0]}`);
-  return t;
+  if (t) return t;
+  const c = /^slack:([A-Z0-9]+)$/.exec(ref);
+  if (c) return { team: '', channel: c[1], ts: '' };
+  throw new Error(`not a Slack thread or channel reference: ${ref.split('/')[0]}`);
 }

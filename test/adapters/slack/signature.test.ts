@@ -48,7 +48,7 @@ describe("the published example over HTTP (middleware alone, clock at Slack's ti
       fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': EXAMPLE.timestamp, 'x-slack-signature': EXAMPLE.signature }, body });
     const ok = await post(EXAMPLE.body);
     expect(ok.status).toBe(200);
-    expect((await ok.json()).raw).toBe(EXAMPLE.body);
+    expect(((await ok.json()) as { raw: string }).raw).toBe(EXAMPLE.body);
     const bad = await post(EXAMPLE.body.replace('user_id=U2CERLKJA', 'user_id=UADMIN'));
     expect(bad.status).toBe(401);
     expect(refused).toEqual(['BAD_SIGNATURE']);

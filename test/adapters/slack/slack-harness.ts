@@ -45,6 +45,8 @@ export async function startSlackTest(env: Record<string, string> = {}, opts: Ins
     MAILFERRY_ADMINS: 'slack:UADMIN,slack-channel:CADMINS',
     ...env,
   });
+  // The notifier's outbox tuned for tests: no burst coalescing, quick retries, few attempts.
+  Object.assign((t.app.notifier as unknown as { o: Record<string, number> }).o, { burst: 1000, refillMs: 1, retryMs: 50, maxRetryMs: 200, maxAttempts: 3 });
   const slack = installSlack(t.app, {
     threads: { progressIntervalMs: 300, summaryIntervalMs: 50 },
     retryConfig: { retries: 2, minTimeout: 10, maxTimeout: 50, factor: 1 },
@@ -89,6 +91,7 @@ export async function startSlackTest(env: Record<string, string> = {}, opts: Ins
       for (let i = 0; i < 3; i++) {
         await slack.surface?.idle();
         await t.app.bus.idle();
+        await t.app.notifier.idle();
       }
     },
     async close() {
