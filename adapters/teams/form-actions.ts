@@ -7,10 +7,12 @@
 /** Values an Action.Execute / Action.Submit carries (inputs and action data, flattened). */
 export type FormValues = Record<string, unknown>;
 
-/** A string value of a form, trimmed ('' when absent). */
+/** A string value of a form, trimmed ('' when absent or when a choice says "the default"). */
 export function field(v: FormValues, name: string): string {
   const x = v[name];
-  return typeof x === 'string' ? x.trim() : typeof x === 'number' ? String(x) : '';
+  const s = typeof x === 'string' ? x.trim() : typeof x === 'number' ? String(x) : '';
+  // Choice sets cannot have an empty value (the Adaptive Cards validator refuses it).
+  return s === 'default' ? '' : s;
 }
 
 /** Quotes a word for the command tokenizer (bot/parse/tokenize.ts) when it needs it. */

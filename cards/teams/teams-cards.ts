@@ -40,7 +40,7 @@ export interface AddFormData {
 
 /** The "Add mailboxes" form: addresses, which credentials to ask for, how to notify. */
 export function addMailboxesCard(d: AddFormData = {}): AdaptiveCard {
-  return expandCard('add-mailboxes', { project: d.project ?? '', addresses: d.addresses ?? '', ask: d.ask ?? '', notify: d.notify ?? '', error: d.error ?? '' });
+  return expandCard('add-mailboxes', { project: d.project ?? '', addresses: d.addresses ?? '', ask: d.ask || 'default', notify: d.notify || 'default', error: d.error ?? '' });
 }
 
 /** Values of the "Bulk add" form. */
@@ -54,7 +54,7 @@ export interface BulkFormData {
 
 /** The "Bulk add" form: CSV lines pasted into a multi-line field. */
 export function bulkAddCard(d: BulkFormData = {}): AdaptiveCard {
-  return expandCard('bulk-add', { project: d.project ?? '', csv: d.csv ?? '', ask: d.ask ?? '', notify: d.notify ?? '', error: d.error ?? '' });
+  return expandCard('bulk-add', { project: d.project ?? '', csv: d.csv ?? '', ask: d.ask || 'default', notify: d.notify || 'default', error: d.error ?? '' });
 }
 
 /** Values of the "New project" form. */
