@@ -14,6 +14,8 @@ export interface ConnectorCall {
   body: any;
   authorization?: string;
   status: number;
+  /** The activity id the stand-in answered with. */
+  responseId?: string;
 }
 
 /** A Teams member as the connector's pagedmembers returns it. */
@@ -98,7 +100,10 @@ export class ConnectorRecorder {
     if (fail) return json(fail.status, { error: { code: 'Throttled', message: 'Too many requests' } }, fail.retryAfter ? { 'retry-after': fail.retryAfter } : {});
     if (req.method === 'POST' && path === '/v3/conversations') return json(201, { id: `a:dm-${++this.seq}`, activityId: `dm-act-${this.seq}` });
     if (req.method === 'GET' && m?.[3]) return json(200, m[3] === 'pagedmembers' ? { members: this.members } : this.members);
-    if ((req.method === 'POST' || req.method === 'PUT') && /\/activities/.test(path)) return json(200, { id: call.activityId && req.method === 'PUT' ? call.activityId : `act-${++this.seq}` });
+    if ((req.method === 'POST' || req.method === 'PUT') && /\/activities/.test(path)) {
+      call.responseId = call.activityId && req.method === 'PUT' ? call.activityId : `act-${++this.seq}`;
+      return json(200, { id: call.responseId });
+    }
     json(404, { error: { code: 'NotFound', message: path } });
   }
 
