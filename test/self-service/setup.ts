@@ -62,3 +62,10 @@ export async function submitForm(url: string, fields: Record<string, string>) {
   if (page.status !== 200) return page;
   return postForm(url, { csrf: csrfOf(page.html), ...fields });
 }
+
+/**
+ * Dovecot lines for tests that fail logins on purpose, all from loopback: no failure delay,
+ * and no per-IP auth penalty (anvil's penalty socket closed), which otherwise delays every
+ * later login from 127.0.0.1 by seconds.
+ */
+export const FAST_FAILURES = 'auth_failure_delay = 0\nservice anvil {\n  unix_listener anvil-auth-penalty {\n    mode = 0\n  }\n}';
