@@ -5,10 +5,10 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ImapFlow } from 'imapflow';
 
 /** Where the Debian package puts the binaries (CI installs the same package). */
@@ -356,6 +356,7 @@ export async function seedImap(dv: { port: number }, user: string, password: str
   }
 }
 
+let seedCounter = 0;
 const MAILDIR_FLAG_LETTERS: Record<string, string> = { '\\Draft': 'D', '\\Flagged': 'F', '\\Answered': 'R', '\\Seen': 'S', '\\Deleted': 'T' };
 
 /**
@@ -364,10 +365,9 @@ const MAILDIR_FLAG_LETTERS: Record<string, string> = { '\\Draft': 'D', '\\Flagge
  * `dovecot-keywords` (at most 26 per mailbox), the internal date to the file mtime.
  * Folder names are lists of path segments (ASCII only here).
  */
-export function seedMaildir(dv: DovecotInstance, user: string, folders: { path: string[]; messages: SeedMessage[] }[]): void {
+export function seedMaildir(dv: DovecotInstance, user: string, folders: { path: string[]; messages: SeedMessage[]; keywords?: string[] }[]): void {
   const owner = mailOwner();
   const root = dv.userDir(user);
-  let n = 0;
   const host = 'seed';
   const mk = (d: string) => {
     mkdirSync(d, { recursive: true });
@@ -381,7 +381,8 @@ export function seedMaildir(dv: DovecotInstance, user: string, folders: { path: 
         : join(root, '.' + folder.path.join('.'));
     for (const sub of ['cur', 'new', 'tmp']) mk(join(dirName, sub));
     if (!isInbox) writeFileSync(join(dirName, 'maildirfolder'), '');
-    const keywords: string[] = [];
+    // A fixed keyword table (`keywords`) keeps letters stable across several calls per folder.
+    const keywords: string[] = [...(folder.keywords ?? [])];
     for (const m of folder.messages) {
       const raw = typeof m.raw === 'string' ? Buffer.from(m.raw) : m.raw;
       let letters = '';
@@ -402,19 +403,22 @@ export function seedMaildir(dv: DovecotInstance, user: string, folders: { path: 
       const info = [...letters].sort().join('') + kwLetters.sort().join('');
       const t = m.internalDate ?? new Date();
       const secs = Math.floor(t.getTime() / 1000);
-      const file = join(dirName, 'cur', `${secs}.M${n++}P${process.pid}.${host},S=${raw.length}:2,${info}`);
+      const file = join(dirName, 'cur', `${secs}.M${seedCounter++}P${process.pid}.${host},S=${raw.length}:2,${info}`);
       writeFileSync(file, raw);
       utimesSync(file, t, t);
       chownSync(file, owner.uid, owner.gid);
     }
     if (keywords.length) writeFileSync(join(dirName, 'dovecot-keywords'), keywords.map((k, i) => `${i} ${k}\n`).join(''));
+    // Hand the new directories (root down to the folder) and metadata files to the mail user.
+    let d = dirName;
+    for (;;) {
+      for (const e of ['', 'cur', 'new', 'tmp', 'maildirfolder', 'dovecot-keywords']) {
+        if (existsSync(join(d, e))) chownSync(join(d, e), owner.uid, owner.gid);
+      }
+      if (d === root || !d.startsWith(root)) break;
+      d = dirname(d);
+    }
   }
-  chownTree(root, owner.uid, owner.gid);
-}
-
-function chownTree(p: string, uid: number, gid: number): void {
-  chownSync(p, uid, gid);
-  if (statSync(p).isDirectory()) for (const e of readdirSync(p)) chownTree(join(p, e), uid, gid);
 }
 
 /** One message as read back for assertions. */

@@ -1,0 +1,358 @@
+/**
+ * Copy benchmark: MailFerry vs mbsync vs Dovecot dsync (`doveadm backup -R` over imapc)
+ * on the same corpus, one private Dovecot, loopback.
+ *
+ *   npm run bench [-- --messages N] [-- --folders N] [-- --connections N] [-- --batch N]
+ *                 [-- --skip-mbsync] [-- --skip-dsync] [-- --keep]
+ *
+ * The corpus (default 5,000 messages in 20 folders; sizes 60% 2–8 KB, 28% 10–60 KB,
+ * 10.7% 100–300 KB, 1.3% 1–5 MB; flags and keywords; ~1% without Message-ID; a few exact
+ * duplicates) is written straight into the source Maildir. MailFerry runs in a child
+ * process (the production set-up: Prisma checkpoint store on SQLite) so its peak RSS is
+ * its own. Every tool is checked for fidelity (exact bytes, flags, keywords, internal
+ * date per folder) against the source.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DOVEADM_BIN, makeMessage, readMailbox, seedMaildir, startDovecot, type DovecotInstance, type ReadMailbox, type SeedMessage } from '../test/harness/dovecot.ts';
+import { messageKey } from '../test/harness/copy-assert.ts';
+
+const MBSYNC_BIN = process.env.MBSYNC_BIN ?? '/usr/bin/mbsync';
+
+interface Args {
+  messages: number;
+  folders: number;
+  connections: number;
+  batch: number;
+  batchBytes: number;
+  skipMbsync: boolean;
+  skipDsync: boolean;
+  keep: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const get = (name: string) => {
+    const i = argv.indexOf(`--${name}`);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  return {
+    messages: Number(get('messages') ?? 5000),
+    folders: Number(get('folders') ?? 20),
+    connections: Number(get('connections') ?? 4),
+    batch: Number(get('batch') ?? 50),
+    batchBytes: Number(get('batch-bytes') ?? 8 * 1024 * 1024),
+    skipMbsync: argv.includes('--skip-mbsync'),
+    skipDsync: argv.includes('--skip-dsync'),
+    keep: argv.includes('--keep'),
+  };
+}
+
+/** Deterministic-enough pseudo random numbers (the corpus shape, not its bytes, matters). */
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+const KEYWORDS = ['$Label1', '$Label2', '$Forwarded', 'Work', 'Personal', 'Important'];
+
+function folderNames(n: number): string[][] {
+  const base = [['INBOX'], ['Sent'], ['Drafts'], ['Trash'], ['Junk'], ['Archive'], ['Projects'], ['Projects', 'Alpha'], ['Projects', 'Beta'], ['Clients'], ['Clients', 'ACME'], ['Clients', 'Globex'], ['Receipts'], ['Travel'], ['Newsletters'], ['Family'], ['Reports', '2023'], ['Reports', '2024'], ['Support'], ['Old']];
+  const out = base.slice(0, n);
+  for (let i = out.length; i < n; i++) out.push(['Extra', `F${i}`]);
+  return out;
+}
+
+/** Writes the corpus into the source Maildir, folder by folder in chunks (bounded memory). */
+function seedCorpus(dv: DovecotInstance, user: string, a: Args): { messages: number; bytes: number } {
+  const rand = rng(42);
+  const folders = folderNames(a.folders);
+  // INBOX and Sent hold more mail than the rest, as in real mailboxes.
+  const weights = folders.map((_, i) => (i === 0 ? 6 : i === 1 ? 3 : 1));
+  const wsum = weights.reduce((s, w) => s + w, 0);
+  const counts = weights.map((w) => Math.floor((a.messages * w) / wsum));
+  counts[0] += a.messages - counts.reduce((s, c) => s + c, 0);
+  let bytes = 0;
+  let made = 0;
+  const size = () => {
+    const r = rand();
+    if (r < 0.6) return 2_000 + Math.floor(rand() * 6_000);
+    if (r < 0.88) return 10_000 + Math.floor(rand() * 50_000);
+    if (r < 0.987) return 100_000 + Math.floor(rand() * 200_000);
+    return 1_000_000 + Math.floor(rand() * 4_000_000);
+  };
+  folders.forEach((path, fi) => {
+    let chunk: SeedMessage[] = [];
+    const flush = () => {
+      seedMaildir(dv, user, [{ path, messages: chunk, keywords: KEYWORDS }]);
+      chunk = [];
+    };
+    for (let i = 0; i < counts[fi]; i++) {
+      const flags: string[] = [];
+      if (rand() < 0.7) flags.push('\\Seen');
+      if (rand() < 0.1) flags.push('\\Answered');
+      if (rand() < 0.05) flags.push('\\Flagged');
+      if (rand() < 0.2) flags.push(KEYWORDS[Math.floor(rand() * KEYWORDS.length)]);
+      if (rand() < 0.05) flags.push(KEYWORDS[Math.floor(rand() * KEYWORDS.length)]);
+      const internalDate = new Date(Date.UTC(2015, 0, 1) + Math.floor(rand() * 9 * 365 * 86400) * 1000);
+      const raw = makeMessage({ size: size(), messageId: rand() < 0.01 ? null : undefined, date: internalDate, subject: `bench ${fi}/${i} ${randomBytes(3).toString('hex')}` });
+      const m: SeedMessage = { raw, flags: [...new Set(flags)], internalDate };
+      chunk.push(m);
+      bytes += raw.length;
+      made++;
+      // A few exact duplicates (same bytes, same date) inside a folder.
+      if (i % 997 === 500) {
+        chunk.push({ ...m });
+        bytes += raw.length;
+        made++;
+      }
+      if (chunk.length >= 200) flush();
+    }
+    if (chunk.length) flush();
+  });
+  return { messages: made, bytes };
+}
+
+interface ToolResult {
+  tool: string;
+  seconds: number;
+  msgPerSec: number;
+  mibPerSec: number;
+  peakRssMiB?: number;
+  secondPassSeconds?: number;
+  fidelity: string;
+  note?: string;
+}
+
+/** Compares two mailboxes folder by folder (folder names in '/' form, as listed). */
+function compareMailboxes(src: ReadMailbox, dst: ReadMailbox): { bytesDiff: number; flagDiff: number; missing: number; extra: number; foldersMissing: string[] } {
+  let bytesDiff = 0;
+  let flagDiff = 0;
+  let missing = 0;
+  let extra = 0;
+  const foldersMissing: string[] = [];
+  for (const [path, msgs] of Object.entries(src.messages)) {
+    const other = dst.messages[path];
+    if (!other) {
+      foldersMissing.push(path);
+      missing += msgs.length;
+      continue;
+    }
+    const want = new Map<string, number>();
+    for (const m of msgs) want.set(messageKey(m), (want.get(messageKey(m)) ?? 0) + 1);
+    const byHash = new Map<string, number>();
+    for (const m of msgs) byHash.set(m.sha256, (byHash.get(m.sha256) ?? 0) + 1);
+    for (const m of other) {
+      const k = messageKey(m);
+      if ((want.get(k) ?? 0) > 0) {
+        want.set(k, want.get(k)! - 1);
+        byHash.set(m.sha256, byHash.get(m.sha256)! - 1);
+      } else if ((byHash.get(m.sha256) ?? 0) > 0) {
+        flagDiff++;
+        byHash.set(m.sha256, byHash.get(m.sha256)! - 1);
+      } else bytesDiff++;
+    }
+    const left = [...want.values()].reduce((s, n) => s + n, 0);
+    missing += Math.max(0, left - flagDiff - bytesDiff);
+    extra += Math.max(0, other.length - msgs.length);
+  }
+  return { bytesDiff, flagDiff, missing, extra, foldersMissing };
+}
+
+function describeFidelity(c: ReturnType<typeof compareMailboxes>): string {
+  if (!c.bytesDiff && !c.flagDiff && !c.missing && !c.extra && !c.foldersMissing.length) return 'exact';
+  const parts: string[] = [];
+  if (c.bytesDiff) parts.push(`${c.bytesDiff} with different bytes`);
+  if (c.flagDiff) parts.push(`${c.flagDiff} with different flags/keywords/date`);
+  if (c.missing) parts.push(`${c.missing} missing`);
+  if (c.extra) parts.push(`${c.extra} extra`);
+  if (c.foldersMissing.length) parts.push(`folders missing: ${c.foldersMissing.join(', ')}`);
+  return parts.join('; ');
+}
+
+function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<{ ms: number; stdout: string; stderr: string; code: number }> {
+  const t = performance.now();
+  return new Promise((resolve) => {
+    execFile(cmd, args, { maxBuffer: 64 * 1024 * 1024, env: opts.env ?? process.env }, (err, stdout, stderr) => {
+      resolve({ ms: performance.now() - t, stdout: String(stdout), stderr: String(stderr), code: err ? ((err as { code?: number }).code ?? 1) : 0 });
+    });
+  });
+}
+
+/** The MailFerry child: two passes (copy, then no change), reports timings and peak RSS. */
+async function child(): Promise<void> {
+  const cfg = JSON.parse(process.env.MF_BENCH_CONFIG ?? '{}');
+  const { openDb } = await import('../engine/store/db.ts');
+  const { createPrismaCheckpointStore } = await import('../engine/store/folder-state.ts');
+  const { runPass } = await import('../engine/copy/index.ts');
+  const { db } = await openDb(cfg.dbUrl);
+  await db.project.create({ data: { id: 'bench', name: 'bench', sourceUrl: cfg.source.url, sourceAuth: 'admin', destinationUrl: cfg.destination.url, destinationAuth: 'admin', createdBy: 'bench' } });
+  await db.item.create({ data: { id: 'bench', projectId: 'bench', sourceAddress: 'src@bench', destinationAddress: 'dst@bench', sourceLogin: cfg.source.login, destinationLogin: cfg.destination.login, ask: 'source', notify: 'email', createdBy: 'bench' } });
+  let peak = process.memoryUsage().rss;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+  const store = createPrismaCheckpointStore(db);
+  const first = await runPass({ itemId: 'bench', source: cfg.source, destination: cfg.destination, checkpoints: store, options: cfg.options });
+  const t = performance.now();
+  const second = await runPass({ itemId: 'bench', source: cfg.source, destination: cfg.destination, checkpoints: store, options: cfg.options });
+  const secondMs = performance.now() - t;
+  clearInterval(sampler);
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+  process.stdout.write(
+    'BENCH ' +
+      JSON.stringify({
+        outcome: first.outcome,
+        detail: first.detail,
+        ms: first.stats.durationMs,
+        copied: first.stats.messagesCopied,
+        bytes: first.stats.bytesCopied,
+        peakRss: peak,
+        vmHwm: hwm ? Number(hwm[1]) * 1024 : undefined,
+        secondOutcome: second.outcome,
+        secondCopied: second.stats.messagesCopied,
+        secondMs,
+      }) +
+      '\n',
+  );
+  await db.$disconnect();
+}
+
+async function main(): Promise<void> {
+  const a = parseArgs(process.argv.slice(2));
+  const work = mkdtempSync(join(tmpdir(), 'mf-bench-'));
+  const users = { src: 'bsrc', mf: 'bmf', mbsync: 'bmbsync', dsync: 'bdsync' };
+  const pw = 'bench-pw';
+  const dv = await startDovecot({ separator: '/', users: Object.values(users).map((name) => ({ name, password: pw })) });
+  const results: ToolResult[] = [];
+  try {
+    console.log(`Dovecot ${dv.url} (private, ${dv.dir}); work dir ${work}`);
+    let t = performance.now();
+    const corpus = seedCorpus(dv, users.src, a);
+    const mib = corpus.bytes / 1024 / 1024;
+    console.log(`corpus: ${corpus.messages} messages, ${mib.toFixed(1)} MiB in ${a.folders} folders (seeded in ${((performance.now() - t) / 1000).toFixed(1)} s)`);
+    t = performance.now();
+    const src = await readMailbox(dv, users.src, pw);
+    console.log(`source read back (index warm-up) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+
+    // MailFerry
+    {
+      const cfg = {
+        dbUrl: `file:${join(work, 'mailferry.db')}`,
+        source: { url: dv.url, login: users.src, secret: { password: pw } },
+        destination: { url: dv.url, login: users.mf, secret: { password: pw } },
+        options: { connections: a.connections, batchMessages: a.batch, batchBytes: a.batchBytes },
+      };
+      const self = fileURLToPath(import.meta.url);
+      const out = await new Promise<string>((resolve, reject) => {
+        const c = spawn(process.execPath, ['--import', 'tsx', self, '--child'], { env: { ...process.env, MF_BENCH_CONFIG: JSON.stringify(cfg) }, stdio: ['ignore', 'pipe', 'inherit'] });
+        let s = '';
+        c.stdout.on('data', (d: Buffer) => (s += d.toString()));
+        c.on('error', reject);
+        c.on('exit', () => resolve(s));
+      });
+      const line = out.split('\n').find((l) => l.startsWith('BENCH '));
+      if (!line) throw new Error(`MailFerry child gave no result: ${out.slice(-2000)}`);
+      const r = JSON.parse(line.slice(6));
+      const dst = await readMailbox(dv, users.mf, pw);
+      const seconds = r.ms / 1000;
+      results.push({
+        tool: 'MailFerry',
+        seconds,
+        msgPerSec: r.copied / seconds,
+        mibPerSec: r.bytes / 1024 / 1024 / seconds,
+        peakRssMiB: Math.max(r.peakRss, r.vmHwm ?? 0) / 1024 / 1024,
+        secondPassSeconds: r.secondMs / 1000,
+        fidelity: describeFidelity(compareMailboxes(src, dst)),
+        note: `${r.outcome}${r.detail ? ` (${r.detail})` : ''}; copied ${r.copied}; 2nd pass ${r.secondOutcome}, copied ${r.secondCopied}; ${a.connections} connections, batches ${a.batch} msgs / ${(a.batchBytes / 1048576).toFixed(0)} MiB`,
+      });
+      console.log(`MailFerry done in ${seconds.toFixed(1)} s`);
+    }
+
+    // mbsync (isync): Far = source IMAP, Near = destination IMAP, pull only.
+    if (!a.skipMbsync) {
+      const conf = join(work, 'mbsyncrc');
+      const state = join(work, 'mbsync-state');
+      const acct = (name: string, user: string) =>
+        `IMAPAccount ${name}\nHost 127.0.0.1\nPort ${dv.port}\nUser ${user}\nPass ${pw}\nSSLType None\nAuthMechs LOGIN\n\nIMAPStore ${name}-store\nAccount ${name}\n\n`;
+      writeFileSync(
+        conf,
+        acct('far', users.src) +
+          acct('near', users.mbsync) +
+          `Channel bench\nFar :far-store:\nNear :near-store:\nPatterns *\nCreate Near\nSync Pull\nExpunge None\nRemove None\nCopyArrivalDate yes\nSyncState ${state}/\n`,
+        { mode: 0o600 },
+      );
+      rmSync(state, { recursive: true, force: true });
+      const { mkdirSync } = await import('node:fs');
+      mkdirSync(state, { recursive: true });
+      const r1 = await run(MBSYNC_BIN, ['-q', '-c', conf, 'bench']);
+      const r2 = await run(MBSYNC_BIN, ['-q', '-c', conf, 'bench']);
+      const dst = await readMailbox(dv, users.mbsync, pw);
+      results.push({
+        tool: 'mbsync',
+        seconds: r1.ms / 1000,
+        msgPerSec: corpus.messages / (r1.ms / 1000),
+        mibPerSec: mib / (r1.ms / 1000),
+        secondPassSeconds: r2.ms / 1000,
+        fidelity: describeFidelity(compareMailboxes(src, dst)),
+        note: r1.code ? `exit ${r1.code}: ${r1.stderr.slice(-300)}` : undefined,
+      });
+      console.log(`mbsync done in ${(r1.ms / 1000).toFixed(1)} s`);
+    }
+
+    // Dovecot dsync: reverse backup from the source over imapc into the local user.
+    if (!a.skipDsync) {
+      const args = [
+        '-c', dv.confFile,
+        '-o', 'imapc_host=127.0.0.1',
+        '-o', `imapc_port=${dv.port}`,
+        '-o', `imapc_user=${users.src}`,
+        '-o', `imapc_password=${pw}`,
+        '-o', 'imapc_features=rfc822.size fetch-headers',
+        '-o', 'mail_prefetch_count=20',
+        'backup', '-R', '-u', users.dsync, 'imapc:',
+      ];
+      const r1 = await run(DOVEADM_BIN, args);
+      const r2 = await run(DOVEADM_BIN, args);
+      const dst = await readMailbox(dv, users.dsync, pw);
+      results.push({
+        tool: 'dsync (doveadm backup -R imapc:)',
+        seconds: r1.ms / 1000,
+        msgPerSec: corpus.messages / (r1.ms / 1000),
+        mibPerSec: mib / (r1.ms / 1000),
+        secondPassSeconds: r2.ms / 1000,
+        fidelity: describeFidelity(compareMailboxes(src, dst)),
+        note: r1.code ? `exit ${r1.code}: ${r1.stderr.slice(-300)}` : undefined,
+      });
+      console.log(`dsync done in ${(r1.ms / 1000).toFixed(1)} s`);
+    }
+
+    console.log('');
+    console.log(`| tool | time s | msg/s | MiB/s | peak RSS MiB | no-change pass s | fidelity |`);
+    console.log(`|---|---|---|---|---|---|---|`);
+    for (const r of results) {
+      console.log(
+        `| ${r.tool} | ${r.seconds.toFixed(2)} | ${r.msgPerSec.toFixed(0)} | ${r.mibPerSec.toFixed(1)} | ${r.peakRssMiB?.toFixed(0) ?? 'n/a'} | ${r.secondPassSeconds?.toFixed(2) ?? 'n/a'} | ${r.fidelity} |`,
+      );
+    }
+    for (const r of results) if (r.note) console.log(`${r.tool}: ${r.note}`);
+    const mf = results.find((r) => r.tool === 'MailFerry')!;
+    const mb = results.find((r) => r.tool === 'mbsync');
+    const ds = results.find((r) => r.tool.startsWith('dsync'));
+    console.log('');
+    if (mb) console.log(`MailFerry / mbsync msg/s: ${(mf.msgPerSec / mb.msgPerSec).toFixed(2)}× (target ≥ 2×)`);
+    if (ds) console.log(`MailFerry / dsync msg/s: ${(mf.msgPerSec / ds.msgPerSec).toFixed(2)}× (target ≥ 1.2×)`);
+    console.log(`MailFerry peak RSS ${mf.peakRssMiB?.toFixed(0)} MiB (target < 200), no-change pass ${mf.secondPassSeconds?.toFixed(2)} s (target < 1 s)`);
+  } finally {
+    await dv.dispose().catch(() => undefined);
+    if (!a.keep) rmSync(work, { recursive: true, force: true });
+    if (a.keep) console.log(`kept ${work}`);
+  }
+}
+
+if (process.argv.includes('--child')) await child();
+else await main();
