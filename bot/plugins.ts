@@ -4,3 +4,4 @@ import './workers.ts';
 import '../adapters/teams/plugin.ts';
 import './form/plugin.ts';
 import './scheduler/plugin.ts';
+import '../adapters/slack/plugin.ts';
