@@ -59,6 +59,7 @@ export function installSlack(app: App, opts: InstallSlackOptions = {}): Installe
       nowSeconds: opts.nowSeconds,
     });
   }
+  if (surface) void checkToken(client, log);
   app.onClose(async () => {
     await surface?.idle();
     await app.bus.idle();
@@ -77,4 +78,20 @@ async function summarizeThread(app: App, threadRef: string): Promise<AnchorSumma
   const counts: Record<string, number> = {};
   for (const i of items) counts[i.status] = (counts[i.status] ?? 0) + 1;
   return { counts, items: items.map((i) => ({ address: i.sourceAddress, status: i.status })), at: new Date() };
+}
+
+/** Checks the bot token once at start-up and tells the operator how to fix a bad one. */
+async function checkToken(client: webApi.WebClient, log: App['log']): Promise<void> {
+  try {
+    const r = await client.auth.test();
+    log.info('slack: connected', { team: r.team, bot: r.user });
+  } catch (e) {
+    const code = (e as { data?: { error?: string } }).data?.error;
+    log.error(
+      code === 'invalid_auth' || code === 'not_authed' || code === 'token_revoked'
+        ? 'slack: the bot token was refused; set SLACK_BOT_TOKEN to the "Bot User OAuth Token" (xoxb-…) from the app\'s OAuth & Permissions page'
+        : 'slack: could not reach the Slack Web API; check the network or SLACK_API_URL',
+      { code, error: e instanceof Error ? e.message : String(e) },
+    );
+  }
 }

@@ -112,6 +112,8 @@ export class SlackSurface {
       token: d.botToken,
       receiver: this.receiver,
       logger,
+      // The token is checked once by installSlack (with a fix-it message), not again by Bolt at start-up.
+      tokenVerificationEnabled: false,
       clientOptions: { ...(d.apiUrl ? { slackApiUrl: d.apiUrl } : {}), ...(d.retryConfig ? { retryConfig: d.retryConfig } : {}) },
     });
     d.http.post(

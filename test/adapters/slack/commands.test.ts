@@ -78,6 +78,20 @@ describe('slash commands over HTTP', () => {
     expect(repliesAt(s.fake, r.responsePath)).toEqual([]);
   });
 
+  it('acks within 3 s even when the work behind the command is slow (the anchor comes later)', async () => {
+    s.fake.delays.set('chat.postMessage', 3500);
+    try {
+      const before = s.fake.of('chat.postMessage').length;
+      const r = await s.command('add ivan@old.example');
+      expect(r.status).toBe(200);
+      expect(r.ms).toBeLessThan(1500);
+      await s.settle();
+      expect(s.fake.of('chat.postMessage').slice(before)[0].args.text).toContain('1 mailbox added to acme');
+    } finally {
+      s.fake.delays.clear();
+    }
+  });
+
   it('answers ephemerally with a hint when the bot cannot post in the channel', async () => {
     await s.command('project create beta --source imaps://old.example:993 --destination imaps://new.example:993', { channel: 'C2' });
     await s.settle();

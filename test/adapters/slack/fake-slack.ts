@@ -33,6 +33,8 @@ export class FakeSlack {
   /** Workspace members by email. */
   users = new Map<string, { id: string; name: string }>();
   files = new Map<string, { body: string; contentType?: string }>();
+  /** Milliseconds to wait before answering a method (a slow Slack). */
+  delays = new Map<string, number>();
   private failures = new Map<string, Failure[]>();
   private alwaysFail = new Map<string, Failure>();
   private server!: Server;
@@ -120,6 +122,8 @@ export class FakeSlack {
     const args = parseArgs(raw, req.headers['content-type'] ?? '');
     const call: SlackCall = { method, args, auth: req.headers.authorization, at: Date.now() };
     this.calls.push(call);
+    const delay = this.delays.get(method);
+    if (delay) await new Promise((r) => setTimeout(r, delay));
     const queued = this.failures.get(method);
     const failure = queued?.length ? queued.shift() : this.alwaysFail.get(method);
     if (failure) {
