@@ -45,6 +45,8 @@ const CARD_TYPE = 'application/vnd.microsoft.card.adaptive';
 export function cleanText(s: string): string {
   return s
     .replace(/<br\s*\/?>/gi, '\n')
+    // Paragraphs and blocks are lines (a pasted CSV must keep its line breaks).
+    .replace(/<\/(p|div)>\s*/gi, '\n')
     .replace(/<\/?(p|div|span|at)[^>]*>/gi, '')
     .replace(/&nbsp;/g, ' ')
     .replace(/&lt;/g, '<')
@@ -53,6 +55,7 @@ export function cleanText(s: string): string {
     .replace(/&#39;/g, "'")
     .replace(/&amp;/g, '&')
     .replace(/\u00a0/g, ' ')
+    .replace(/\r\n?/g, '\n')
     .trim();
 }
 

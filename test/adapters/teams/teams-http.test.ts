@@ -15,6 +15,7 @@ describe('Teams over HTTP (MAILFERRY_DEV=1, no app id)', () => {
   let t: TestApp;
   let rec: ConnectorRecorder;
   let base: string;
+  const files = new Map<string, string>();
   const post = async (a: unknown) => {
     const r = await postActivity(base, a);
     await t.app.bus.idle();
@@ -28,7 +29,7 @@ describe('Teams over HTTP (MAILFERRY_DEV=1, no app id)', () => {
       { id: '29:carol-teams-id', name: 'Carol', email: 'carol@corp.example', userPrincipalName: 'Carol@Old.Example', aadObjectId: 'aad-carol' },
     ];
     t = await makeTestApp({ MAILFERRY_DEV: '1', MAILFERRY_ADMINS: `teams:${ADMIN_AAD}`, PUBLIC_URL: 'https://mailferry.example' });
-    teamsPlugin(t.app, 'serve', { retry: { baseDelayMs: 5, maxDelayMs: 20 } });
+    teamsPlugin(t.app, 'serve', { retry: { baseDelayMs: 5, maxDelayMs: 20 }, download: async (url) => files.get(url) ?? Promise.reject(new Error('404')) });
     const { port } = await serveHttp(t.app);
     base = `http://127.0.0.1:${port}`;
   });
@@ -162,6 +163,35 @@ describe('Teams over HTTP (MAILFERRY_DEV=1, no app id)', () => {
     expect(replies).toHaveLength(1);
     expect(text(replies[0])).toContain('MailFerry commands');
     expect(text(replies[0])).toContain('project create');
+  });
+
+  it('"status" typed in a channel answers with the project status card and its actions', async () => {
+    await post(channelMessage(rec.url, 'status', { id: '3900' }));
+    const [reply] = rec.activities((c) => c.conversationId === thread('3900'));
+    const c = card(reply);
+    expect(c.body[0].text).toBe('Project acme');
+    expect(c.actions.map((a: any) => a.verb)).toEqual(['status.refresh', 'status.start-waiting', 'status.digest']);
+  });
+
+  it('keeps the lines of a CSV pasted under "bulk" (Teams sends HTML paragraphs)', async () => {
+    const a = channelMessage(rec.url, '', { id: '3950' });
+    await post({ ...a, text: '<p><at>MailFerry</at> migrate bulk --notify email</p><p>hal@old.example,hal@new.example</p><p>ivy@old.example,ivy@new.example</p>' });
+    const [reply] = rec.activities((c) => c.conversationId === thread('3950'));
+    expect(text(reply)).toContain('2 mailboxes added to acme');
+  });
+
+  it('takes a CSV file sent with "bulk" in a 1:1 chat', async () => {
+    files.set('https://files.example/bulk.csv', 'jon@old.example,jon@new.example\nkim@old.example,kim@new.example\n');
+    const a = fixture('personal-message', rec.url, {
+      id: '1764061600000',
+      text: 'bulk --project acme',
+      attachments: [{ contentType: 'application/vnd.microsoft.teams.file.download.info', name: 'bulk.csv', content: { downloadUrl: 'https://files.example/bulk.csv', uniqueId: 'u1', fileType: 'csv' } }],
+    });
+    await post(a);
+    const replies = rec.activities((c) => c.conversationId === a.conversation.id && c.activityId === '1764061600000');
+    expect(text(replies[0])).toContain('2 mailboxes added to acme');
+    const kim = await t.app.db.item.findFirstOrThrow({ where: { sourceAddress: 'kim@old.example' } });
+    expect(kim.threadRef).toMatch(/^teams:/);
   });
 
   it('refuses admin commands to people who are not admins', async () => {
