@@ -72,7 +72,7 @@ export interface TeamsSurface {
  * Turns a JWT library failure (bad signature, wrong audience, malformed token) into an
  * AuthenticationError, so CloudAdapter answers 401 rather than 500 for a forged request.
  */
-function guardAuthentication(auth: BotFrameworkAuthentication): BotFrameworkAuthentication {
+function guardAuthentication(auth: BotFrameworkAuthentication, log: Logger): BotFrameworkAuthentication {
   return new Proxy(auth, {
     get(target, prop, receiver) {
       const v = Reflect.get(target, prop, receiver) as unknown;
@@ -81,6 +81,8 @@ function guardAuthentication(auth: BotFrameworkAuthentication): BotFrameworkAuth
           try {
             return await (v as (...a: unknown[]) => Promise<unknown>).apply(target, args);
           } catch (e) {
+            // The reason only (never the token): operators see why Teams requests bounce.
+            log.warn('Teams request refused: not authenticated', { reason: e instanceof Error ? e.message : String(e) });
             if (e instanceof AuthenticationError) throw e;
             throw new AuthenticationError(`Unauthorized: ${e instanceof Error ? e.message : String(e)}`, 401);
           }
@@ -122,9 +124,9 @@ export function installTeams(deps: TeamsDeps, settings: TeamsSettings, opts: Tea
     ...(opts.tokenIssuer || opts.openIdMetadataUrl ? { ToBotFromChannelTokenIssuer: opts.tokenIssuer ?? AuthenticationConstants.ToBotFromChannelTokenIssuer } : {}),
   };
   const credentials = opts.credentialsFactory ?? new PasswordServiceClientCredentialFactory(appId, settings.appPassword ?? '', settings.tenantId ?? '');
-  const auth = guardAuthentication(new ConfigurationBotFrameworkAuthentication(authConfig as ConfigurationBotFrameworkAuthenticationOptions, credentials));
-  const adapter = new CloudAdapter(auth);
   const log = deps.log.child({ surface: SURFACE });
+  const auth = guardAuthentication(new ConfigurationBotFrameworkAuthentication(authConfig as ConfigurationBotFrameworkAuthenticationOptions, credentials), log);
+  const adapter = new CloudAdapter(auth);
   adapter.onTurnError = async (context, error) => {
     log.error('Teams turn failed', { type: context.activity.type, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
   };

@@ -59,6 +59,20 @@ export function cleanText(s: string): string {
     .trim();
 }
 
+/** Largest attached CSV read (bytes); bulk takes at most 20,000 lines anyway. */
+const MAX_FILE_BYTES = 5_000_000;
+
+/** Fetches a file Teams offers by a pre-authorised HTTPS URL (OneDrive/SharePoint), bounded in size. */
+async function downloadText(url: string): Promise<string> {
+  if (new URL(url).protocol !== 'https:') throw new Error('refused a non-HTTPS download URL');
+  const r = await fetch(url, { redirect: 'follow', signal: AbortSignal.timeout(30_000) });
+  if (!r.ok) throw new Error(`download failed: HTTP ${r.status}`);
+  if (Number(r.headers.get('content-length') ?? 0) > MAX_FILE_BYTES) throw new Error('the file is too large');
+  const text = await r.text();
+  if (text.length > MAX_FILE_BYTES) throw new Error('the file is too large');
+  return text;
+}
+
 /** The id that carries the grant, among several ids of the same person or place (falls back to the first). */
 function grantedId(admins: readonly string[], prefix: string, ids: (string | undefined)[]): string | undefined {
   const present = ids.filter((x): x is string => !!x);
@@ -157,11 +171,7 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
       if (att.contentType !== 'application/vnd.microsoft.teams.file.download.info') continue;
       const c = att.content as { downloadUrl?: string; fileType?: string } | undefined;
       if (!c?.downloadUrl || !/^(csv|txt)$/i.test(c.fileType ?? '')) continue;
-      const download = this.deps.download ?? (async (url: string) => {
-        const r = await fetch(url);
-        if (!r.ok) throw new Error(`download failed: HTTP ${r.status}`);
-        return r.text();
-      });
+      const download = this.deps.download ?? downloadText;
       try {
         out.push({ name: att.name ?? 'upload.csv', text: await download(c.downloadUrl) });
       } catch (e) {

@@ -80,9 +80,12 @@ describe('Teams authentication (MicrosoftAppId set)', () => {
     expect((await postActivity(base, message('7007'), issuer.token({ aud: APP_ID, serviceurl: 'https://smba.evil.example/' }))).status).toBe(401);
   });
 
-  it('processed none of the rejected requests', () => {
+  it('processed none of the rejected requests, and logged why without the tokens', () => {
     const answered = rec.activities().map((c) => c.activityId);
     expect(answered).toEqual(['7000']);
+    expect(t.logs.filter((l) => /Teams request refused: not authenticated/.test(l)).length).toBeGreaterThanOrEqual(7);
+    // A JWT starts with the base64url of '{"alg"…': none may reach a log line.
+    expect(t.logs.filter((l) => /eyJ/.test(l))).toEqual([]);
   });
 });
 
