@@ -1,15 +1,19 @@
 /** How hard to insist when the Bot Connector says "too many requests" or "unavailable". */
 export interface RetryOptions {
-  /** Attempts in all, the first included (default 10). */
+  /** Attempts in all, the first included (default 4). */
   attempts: number;
   /** First wait when the service gives no Retry-After, doubled each time (default 1 s). */
   baseDelayMs: number;
-  /** Longest single wait (default 60 s). */
+  /** Longest single wait (default 15 s). */
   maxDelayMs: number;
 }
 
-/** Defaults: about ten minutes of patience before a post is reported as failed. */
-export const DEFAULT_RETRY: RetryOptions = { attempts: 10, baseDelayMs: 1000, maxDelayMs: 60_000 };
+/**
+ * Defaults: a short, in-place patience (well under the notifier's 60 s outbox lease). A
+ * post still refused after that is handed back to the notifier, whose database outbox
+ * retries it later with back-off, so it is not lost.
+ */
+export const DEFAULT_RETRY: RetryOptions = { attempts: 4, baseDelayMs: 1000, maxDelayMs: 15_000 };
 
 /** The HTTP status of an error the Bot Framework connector threw, if any. */
 export function statusOf(e: unknown): number | undefined {

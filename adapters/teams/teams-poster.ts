@@ -25,7 +25,8 @@ function postKey(replaceKey: string): string {
  * (`continueConversationAsync`, so it works after a restart). A post with a `replaceKey`
  * (progress) edits the earlier activity of the same key (`updateActivity`) instead of
  * adding a message; if that activity is gone, a new one is posted. Posts to one thread go
- * out one at a time and 429/503 answers are retried, so none is lost or reordered.
+ * out one at a time; 429/503 answers are retried in place (Retry-After honoured), and a
+ * post still refused is thrown back to the notifier, whose outbox retries it later.
  */
 export function makeTeamsPoster(deps: TeamsPosterDeps): ThreadPoster {
   const queue = new KeyedQueue();
