@@ -21,6 +21,19 @@ export interface SlackThreadsOptions {
 /** The defaults: a progress edit every 5 s at most, the summary every 3 s at most. */
 export const DEFAULT_THREADS_OPTIONS: SlackThreadsOptions = { progressIntervalMs: 5000, summaryIntervalMs: 3000 };
 
+/** How many anchors, progress messages and per-thread states are kept in memory (oldest forgotten first). */
+const MEMORY_CAP = 5000;
+
+/** Sets a map entry, forgetting the oldest entries beyond `MEMORY_CAP` (a long-running server must not grow forever). */
+function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
+  map.delete(key);
+  map.set(key, value);
+  for (const k of map.keys()) {
+    if (map.size <= MEMORY_CAP) break;
+    map.delete(k);
+  }
+}
+
 /** Slack errors that a text-only retry can fix (the blocks were refused, not the post). */
 const BLOCK_ERRORS = new Set(['invalid_blocks', 'invalid_blocks_format', 'msg_too_long', 'too_many_attachments']);
 
@@ -80,7 +93,7 @@ export class SlackThreads {
     if (byUser && kit.blocks.length < 50) kit.blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `Asked by <@${byUser}>. Status changes follow in this thread.` }] });
     const r = await this.send('postMessage', { channel, ...kit });
     const ref = packThreadRef({ team, channel: r.channel ?? channel, ts: r.ts! });
-    this.anchors.set(ref, summary);
+    remember(this.anchors, ref, summary);
     return ref;
   }
 
@@ -128,7 +141,7 @@ export class SlackThreads {
   private async progress(post: ThreadPost): Promise<void> {
     const ref = post.threadRef;
     let g = this.gates.get(ref);
-    if (!g) this.gates.set(ref, (g = { last: 0, pending: new Map() }));
+    if (!g) remember(this.gates, ref, (g = { last: 0, pending: new Map() }));
     const key = post.replaceKey!;
     if (!g.timer && !g.pending.size && Date.now() - g.last >= this.opts.progressIntervalMs) {
       g.last = Date.now();
@@ -177,7 +190,7 @@ export class SlackThreads {
       }
     }
     const r = await this.send('postMessage', { channel: t.channel, ...(t.ts ? { thread_ts: t.ts } : {}), ...kit });
-    this.progressMessages.set(key, { channel: r.channel ?? t.channel, ts: r.ts! });
+    remember(this.progressMessages, key, { channel: r.channel ?? t.channel, ts: r.ts! });
   }
 
   private dropPendingProgress(ref: string, itemId: string): void {
@@ -192,7 +205,7 @@ export class SlackThreads {
   private scheduleSummary(ref: string): void {
     if (!this.opts.summarize) return;
     let s = this.summaries.get(ref);
-    if (!s) this.summaries.set(ref, (s = { last: 0 }));
+    if (!s) remember(this.summaries, ref, (s = { last: 0 }));
     if (s.timer) return; // the pending refresh will read the latest counts
     const state = s;
     const wait = this.closed ? 0 : Math.max(0, state.last + this.opts.summaryIntervalMs - Date.now());
