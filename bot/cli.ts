@@ -2,8 +2,10 @@ import { loadConfig, surfaces, type Config } from './config.ts';
 import { createApp, serveHttp, type App } from './app.ts';
 import { runConsole } from '../adapters/console/console-adapter.ts';
 import { Logger } from './log.ts';
+import { ROTATE_KEY_HELP, rotateKeyCommand } from './rotate-key.ts';
 
 const HELP: Record<string, string> = {
+  'rotate-key': ROTATE_KEY_HELP,
   main: `mailferry — chat-ops for mailbox migrations
 
 Usage: mailferry [COMMAND] [--help]
@@ -14,6 +16,7 @@ Commands:
   console   The same chat commands typed in a terminal; replies and thread posts are
             printed. Reads stdin line by line, so it can be scripted.
   worker    Engine workers only (scale-out): runs queued migrations, no HTTP.
+  rotate-key  Re-encrypt every stored credential under a new key.
 
 Configuration comes from the environment or a .env file: DATABASE_URL, PORT,
 PUBLIC_URL, ENCRYPTION_KEY, SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN, MicrosoftAppId,
@@ -92,6 +95,7 @@ async function run(argv: string[]): Promise<number> {
     process.stderr.write(`Configuration error: ${e instanceof Error ? e.message : String(e)}\n`);
     return 2;
   }
+  if (cmd === 'rotate-key') return rotateKeyCommand(config, process.env, (s) => process.stdout.write(s), (s) => process.stderr.write(s));
   const log = new Logger();
   if (cmd === 'console') {
     const app = await boot(config, 'console', new Logger(undefined, (process.env.LOG_LEVEL as 'warn') || 'warn'));

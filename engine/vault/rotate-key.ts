@@ -1,0 +1,41 @@
+import type { Db } from '../store/db.ts';
+import type { Side } from '../domain/types.ts';
+import type { Vault } from './vault.ts';
+
+/** What a rotation did. */
+export interface RotationResult {
+  /** Records re-encrypted now. */
+  rotated: number;
+  /** Records already under the new key (an interrupted rotation resumed). */
+  already: number;
+}
+
+/**
+ * Re-encrypts every stored credential from `from` to `to` in one transaction: each record
+ * is opened with the old key (its item id and side as associated data, as when it was
+ * sealed) and sealed again with a fresh nonce under the new key. All or nothing: a record
+ * under neither key, or one that fails to open, aborts the whole rotation.
+ */
+export async function reencryptCredentials(db: Db, from: Vault, to: Vault): Promise<RotationResult> {
+  return db.$transaction(async (tx) => {
+    const rows = await tx.credential.findMany();
+    let rotated = 0;
+    let already = 0;
+    for (const row of rows) {
+      if (row.keyId === to.keyId) {
+        already++;
+        continue;
+      }
+      if (row.keyId !== from.keyId)
+        throw new Error(`a stored credential was sealed with key ${row.keyId}, which is neither the current key (${from.keyId}) nor the new one; nothing was changed`);
+      const side = row.side as Side;
+      const sealed = to.seal(row.itemId, side, from.open(row.itemId, side, row));
+      await tx.credential.update({
+        where: { itemId_side: { itemId: row.itemId, side: row.side } },
+        data: { nonce: Uint8Array.from(sealed.nonce), ciphertext: Uint8Array.from(sealed.ciphertext), tag: Uint8Array.from(sealed.tag), keyId: sealed.keyId },
+      });
+      rotated++;
+    }
+    return { rotated, already };
+  });
+}
