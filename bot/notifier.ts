@@ -12,6 +12,7 @@ import {
   enqueueOutbox,
   finishOutbox,
   outboxStates,
+  ownTx,
   pruneOutbox,
   releaseOutbox,
   retryOutbox,
@@ -132,7 +133,7 @@ export class Notifier {
    * retries go on in the background).
    */
   async post(p: ThreadPost, opts: { solo?: boolean } = {}): Promise<boolean> {
-    const id = await this.enqueue(p, this.engine.db, opts);
+    const id = await ownTx(this.engine.db, (tx) => this.enqueue(p, tx, opts));
     return this.deliver(id, p.threadRef);
   }
 
@@ -157,6 +158,7 @@ export class Notifier {
     const done = new Promise<boolean>((resolve) => {
       // A row another process took over (our lease ran out) is not ours to report: give up waiting.
       const timer = setTimeout(() => this.settle(id, false), this.o.leaseMs * 2);
+      this.settle(id, false); // ids are unique; never leave an earlier waiter hanging
       this.waiters.set(id, { resolve, timer });
     });
     this.kick(threadRef);

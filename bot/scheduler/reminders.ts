@@ -3,6 +3,7 @@ import { projectOptions, type Engine, type Project } from '../../engine/engine.t
 import type { EngineEvent } from '../../engine/events.ts';
 import type { Outreach } from '../outreach/outreach.ts';
 import type { Logger } from '../log.ts';
+import { ownTx } from '../../engine/store/outbox.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -41,7 +42,7 @@ export interface ReminderDeps {
 export async function syncReminders(d: ReminderDeps): Promise<void> {
   const waiting = await d.db.item.findMany({ where: { status: 'WaitingForUser' }, select: { id: true, projectId: true, updatedAt: true, project: { select: { options: true } } } });
   const ids = waiting.map((i) => i.id);
-  await d.db.itemReminder.deleteMany({ where: { itemId: { notIn: ids } } });
+  await ownTx(d.db, (tx) => tx.itemReminder.deleteMany({ where: { itemId: { notIn: ids } } }));
   if (!ids.length) return;
   const anchors = await d.db.itemEvent.groupBy({ by: ['itemId'], where: { itemId: { in: ids }, toStatus: 'WaitingForUser' }, _max: { at: true } });
   const anchorOf = new Map(anchors.map((a) => [a.itemId!, a._max.at]));
@@ -52,8 +53,11 @@ export async function syncReminders(d: ReminderDeps): Promise<void> {
     if (row && row.anchorAt.getTime() >= anchor.getTime()) continue;
     const first = reminderCadence(i.project)[0];
     const nextAt = first == null ? null : new Date(anchor.getTime() + first * DAY_MS);
-    if (row) await d.db.itemReminder.updateMany({ where: { itemId: i.id, anchorAt: row.anchorAt }, data: { anchorAt: anchor, sent: 0, nextAt, lastAt: null } });
-    else await d.db.itemReminder.createMany({ data: [{ itemId: i.id, projectId: i.projectId, anchorAt: anchor, sent: 0, nextAt }] }).catch(() => {}); // another process created it first
+    await ownTx(d.db, async (tx) => {
+      if (row) await tx.itemReminder.updateMany({ where: { itemId: i.id, anchorAt: row.anchorAt }, data: { anchorAt: anchor, sent: 0, nextAt, lastAt: null } });
+      // Another process may have created it meanwhile.
+      else if (!(await tx.itemReminder.findUnique({ where: { itemId: i.id } }))) await tx.itemReminder.create({ data: { itemId: i.id, projectId: i.projectId, anchorAt: anchor, sent: 0, nextAt } });
+    });
   }
 }
 
@@ -69,14 +73,16 @@ export async function sendDueReminders(d: ReminderDeps): Promise<number> {
   for (const row of due) {
     const item = await d.engine.itemById(row.itemId);
     if (!item || item.status !== 'WaitingForUser') {
-      await d.db.itemReminder.deleteMany({ where: { itemId: row.itemId } });
+      await ownTx(d.db, (tx) => tx.itemReminder.deleteMany({ where: { itemId: row.itemId } }));
       continue;
     }
     const { passed, nextAt } = cadenceAt(reminderCadence(item.project), row.anchorAt, now);
-    const { count } = await d.db.itemReminder.updateMany({
-      where: { itemId: row.itemId, nextAt: row.nextAt, anchorAt: row.anchorAt },
-      data: { sent: Math.max(passed, row.sent + 1), nextAt, lastAt: now },
-    });
+    const { count } = await ownTx(d.db, (tx) =>
+      tx.itemReminder.updateMany({
+        where: { itemId: row.itemId, nextAt: row.nextAt, anchorAt: row.anchorAt },
+        data: { sent: Math.max(passed, row.sent + 1), nextAt, lastAt: now },
+      }),
+    );
     if (count !== 1) continue; // another process has it
     const sides = await d.engine.missingSides(item);
     if (!sides.length) continue;
@@ -99,6 +105,6 @@ export async function sendDueReminders(d: ReminderDeps): Promise<number> {
 export function reminderListener(db: Db): (e: EngineEvent) => Promise<void> {
   return async (e) => {
     if ((e.type === 'item.status' && e.from === 'WaitingForUser' && e.to !== 'WaitingForUser') || e.type === 'item.deleted')
-      await db.itemReminder.deleteMany({ where: { itemId: e.item.id } });
+      await ownTx(db, (tx) => tx.itemReminder.deleteMany({ where: { itemId: e.item.id } }));
   };
 }

@@ -10,6 +10,7 @@ import type { Logger } from '../log.ts';
 import { nextRun, serverTimeZone } from './cron.ts';
 import { buildDigest } from './build-digest.ts';
 import { sendDueReminders, syncReminders } from './reminders.ts';
+import { ownTx } from '../../engine/store/outbox.ts';
 
 /** What the scheduler works with (a subset of the App). */
 export interface SchedulerDeps {
@@ -97,7 +98,7 @@ export class Scheduler {
     let posted = 0;
     for (const p of projects) {
       if (!p.digestCron) {
-        if (p.nextDigestAt) await this.d.db.project.updateMany({ where: { id: p.id, nextDigestAt: p.nextDigestAt }, data: { nextDigestAt: null } });
+        if (p.nextDigestAt) await ownTx(this.d.db, (tx) => tx.project.updateMany({ where: { id: p.id, nextDigestAt: p.nextDigestAt }, data: { nextDigestAt: null } }));
         continue;
       }
       const tz = p.digestTz ?? serverTimeZone();
@@ -111,8 +112,10 @@ export class Scheduler {
       }
       if (plans.get(p.id) !== key || !p.nextDigestAt) {
         // New or changed schedule: the next digest is the schedule's next time from now.
-        await this.d.db.project.updateMany({ where: { id: p.id, nextDigestAt: p.nextDigestAt }, data: { nextDigestAt: next } });
-        await this.d.db.digestPlan.upsert({ where: { projectId: p.id }, create: { projectId: p.id, schedule: key, plannedAt: now }, update: { schedule: key, plannedAt: now } });
+        await ownTx(this.d.db, async (tx) => {
+          await tx.project.updateMany({ where: { id: p.id, nextDigestAt: p.nextDigestAt }, data: { nextDigestAt: next } });
+          await tx.digestPlan.upsert({ where: { projectId: p.id }, create: { projectId: p.id, schedule: key, plannedAt: now }, update: { schedule: key, plannedAt: now } });
+        });
         continue;
       }
       if (p.nextDigestAt > now) continue;

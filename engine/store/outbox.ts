@@ -1,6 +1,17 @@
 import type { Db } from './db.ts';
 import type { Tx } from './history.ts';
 
+/**
+ * Runs writes in a transaction of their own. On SQLite every query shares one connection:
+ * a plain write that runs while another caller's interactive transaction is open becomes
+ * part of it, and is silently rolled back with it when that transaction fails (checked with
+ * Prisma 6.19 and the better-sqlite3 adapter). Transactions are serialised, so a write in
+ * its own transaction waits its turn and is kept.
+ */
+export function ownTx<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return db.$transaction((tx) => fn(tx));
+}
+
 /** A pending or delivered thread post, as the outbox keeps it. */
 export interface OutboxRow {
   id: number;
@@ -76,6 +87,10 @@ export async function threadsWithDuePosts(db: Db, now: Date, surfaces?: string[]
  * Returns the rows this process now holds.
  */
 export async function claimThreadPosts(db: Db, threadRef: string, owner: string, now: Date, leaseMs: number, limit = 1000): Promise<OutboxRow[]> {
+  return ownTx(db, (tx) => claimIn(tx, threadRef, owner, now, leaseMs, limit));
+}
+
+async function claimIn(db: Tx, threadRef: string, owner: string, now: Date, leaseMs: number, limit: number): Promise<OutboxRow[]> {
   const pending = await db.outboxPost.findMany({ where: { threadRef, state: null }, orderBy: { id: 'asc' }, take: limit });
   const due: typeof pending = [];
   for (const r of pending) {
@@ -92,7 +107,7 @@ export async function claimThreadPosts(db: Db, threadRef: string, owner: string,
   });
   if (count !== ids.length) {
     // Another process took some of them meanwhile: give back what we got, try later.
-    await releaseOutbox(db, ids, owner);
+    await db.outboxPost.updateMany({ where: { id: { in: ids }, claimedBy: owner, state: null }, data: { claimedBy: null, claimedUntil: null } });
     return [];
   }
   return due.map(strip);
@@ -101,22 +116,24 @@ export async function claimThreadPosts(db: Db, threadRef: string, owner: string,
 /** Marks leased rows done. */
 export async function finishOutbox(db: Db, ids: number[], owner: string, state: OutboxDone, now: Date, error?: string): Promise<void> {
   if (!ids.length) return;
-  await db.outboxPost.updateMany({ where: { id: { in: ids }, claimedBy: owner }, data: { state, doneAt: now, claimedUntil: null, ...(error ? { lastError: error.slice(0, 500) } : {}) } });
+  await ownTx(db, (tx) => tx.outboxPost.updateMany({ where: { id: { in: ids }, claimedBy: owner }, data: { state, doneAt: now, claimedUntil: null, ...(error ? { lastError: error.slice(0, 500) } : {}) } }));
 }
 
 /** A delivery failed: the rows wait until `retryAt`, with the attempt counted and the error kept. */
 export async function retryOutbox(db: Db, ids: number[], owner: string, retryAt: Date, error: string): Promise<void> {
   if (!ids.length) return;
-  await db.outboxPost.updateMany({
-    where: { id: { in: ids }, claimedBy: owner },
-    data: { attempts: { increment: 1 }, availableAt: retryAt, claimedBy: null, claimedUntil: null, lastError: error.slice(0, 500) },
-  });
+  await ownTx(db, (tx) =>
+    tx.outboxPost.updateMany({
+      where: { id: { in: ids }, claimedBy: owner },
+      data: { attempts: { increment: 1 }, availableAt: retryAt, claimedBy: null, claimedUntil: null, lastError: error.slice(0, 500) },
+    }),
+  );
 }
 
 /** Gives leased rows back untouched. */
 export async function releaseOutbox(db: Db, ids: number[], owner: string): Promise<void> {
   if (!ids.length) return;
-  await db.outboxPost.updateMany({ where: { id: { in: ids }, claimedBy: owner, state: null }, data: { claimedBy: null, claimedUntil: null } });
+  await ownTx(db, (tx) => tx.outboxPost.updateMany({ where: { id: { in: ids }, claimedBy: owner, state: null }, data: { claimedBy: null, claimedUntil: null } }));
 }
 
 /** The final state of rows (null while pending), for callers waiting on their post. */
@@ -127,7 +144,7 @@ export async function outboxStates(db: Db, ids: number[]): Promise<Map<number, s
 
 /** Removes delivered rows older than `before` (the outbox is not an archive; the history is). */
 export async function pruneOutbox(db: Db, before: Date): Promise<number> {
-  const { count } = await db.outboxPost.deleteMany({ where: { state: { not: null }, doneAt: { lt: before } } });
+  const { count } = await ownTx(db, (tx) => tx.outboxPost.deleteMany({ where: { state: { not: null }, doneAt: { lt: before } } }));
   return count;
 }
 
