@@ -86,7 +86,7 @@ function perHour(n: number, ms: number): number {
  */
 export function digestMessage(v: DigestView): Message {
   const limit = v.limit ?? 10;
-  const period = `since ${v.sinceDigest ? 'the last digest' : 'the project started'} (${formatTime(v.since)})`;
+  const period = `since ${v.sinceDigest ? 'the last digest' : 'the project started'}`;
   const stalled = v.waiting.filter((w) => w.stalled);
   const waiting = v.waiting.filter((w) => !w.stalled);
   const waitLine = (w: WaitingView) => `${w.address} — waiting ${formatDuration(w.waitingMs)}, asked ${w.asked === 1 ? 'once' : `${formatCount(w.asked)} times`}`;
@@ -99,7 +99,7 @@ export function digestMessage(v: DigestView): Message {
 
   const blocks: Block[] = [
     { type: 'header', text: `Digest — ${v.projectName}` },
-    { type: 'context', text: `${formatTime(v.now)}, ${period}` },
+    { type: 'context', text: `As of ${formatTime(v.now)}; changes ${period} (${formatTime(v.since)}).` },
     { type: 'text', text: countsWithChange(v.counts, v.previousCounts) },
   ];
   if (waiting.length) {

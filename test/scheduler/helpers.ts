@@ -1,0 +1,110 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createApp, type App } from '../../bot/app.ts';
+import { loadConfig } from '../../bot/config.ts';
+import { Logger } from '../../bot/log.ts';
+import { renderText } from '../../cards/render-text.ts';
+import type { Message } from '../../cards/model.ts';
+import type { ThreadPost } from '../../bot/notifier.ts';
+import type { CredentialRequest } from '../../bot/outreach/outreach.ts';
+import type { Side } from '../../engine/domain/types.ts';
+
+/** A post as a test sees it: where, what, rendered, and when (the fake clock). */
+export type SeenPost = ThreadPost & { text: string; at: Date; process: string };
+
+/** One "process": an App on a shared database file, with a `test` poster and an email sender that records requests. */
+export interface Proc {
+  name: string;
+  app: App;
+  posts: SeenPost[];
+  requests: (CredentialRequest & { at: Date })[];
+  logs: string[];
+  run(text: string, opts?: { channel?: string }): Promise<{ replies: Message[]; text: string }>;
+  close(): Promise<void>;
+}
+
+/** A fresh directory for a database several processes share. */
+export function tempDir(): { dir: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'mailferry-sched-'));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Opens an App on `dir`'s database, like a server process would. */
+export async function openProc(dir: string, name = 'p1', opts: { poster?: boolean; failPosts?: () => boolean } = {}): Promise<Proc> {
+  const logs: string[] = [];
+  const config = loadConfig({ DATABASE_URL: `file:${join(dir, 'db.sqlite')}`, MAILFERRY_DATA_DIR: dir, PORT: '0', MAILFERRY_ADMINS: 'test:admin' }, '/nonexistent');
+  const app = await createApp(config, { log: new Logger((l) => logs.push(l), 'debug') });
+  const posts: SeenPost[] = [];
+  const requests: Proc['requests'] = [];
+  if (opts.poster !== false)
+    app.notifier.register('test', async (p) => {
+      if (opts.failPosts?.()) throw new Error('chat service unavailable');
+      posts.push({ ...p, text: renderText(p.message), at: new Date(), process: name });
+    });
+  app.outreach.addSender({
+    kind: 'email',
+    async send(req) {
+      requests.push({ ...req, at: new Date() });
+      return { ok: true, via: 'email' };
+    },
+  });
+  let threads = 0;
+  return {
+    name,
+    app,
+    posts,
+    requests,
+    logs,
+    async run(text, o = {}) {
+      const replies: Message[] = [];
+      const channel = o.channel ?? 'C1';
+      await app.dispatcher.dispatch({
+        text,
+        surface: 'test',
+        userId: 'admin',
+        userName: 'admin',
+        channelId: channel,
+        channelRef: `test:${channel}`,
+        threadRef: null,
+        reply: async (m) => void replies.push(m),
+        openThread: async (m) => {
+          replies.push(m);
+          return `test:${channel}/${name}-T${++threads}`;
+        },
+      });
+      await app.bus.idle();
+      return { replies, text: replies.map(renderText).join('\n') };
+    },
+    close: () => app.close(),
+  };
+}
+
+/** Stores both credentials of an item so `start` queues it. */
+export async function giveCredentials(app: App, address: string, sides: Side[] = ['source', 'destination']): Promise<void> {
+  const project = (await app.db.project.findFirstOrThrow({ where: { items: { some: { sourceAddress: address } } } }));
+  let item = await app.engine.getItem(project, address);
+  for (const side of sides) item = await app.engine.setCredential({ surface: 'form', id: address }, item, side, address, { password: 'pw' });
+  await app.bus.idle();
+}
+
+/** Runs an item through one pass with the given outcome. */
+export async function finishPass(app: App, address: string, outcome: 'completed' | 'failed', figures: { messages: number; bytes: number }, failure?: { reason: 'DestinationQuota' | 'SourceUnreachable'; detail?: string }): Promise<void> {
+  const claimed = await app.engine.claimNext();
+  if (!claimed || claimed.sourceAddress !== address) throw new Error(`expected ${address} to be next, got ${claimed?.sourceAddress}`);
+  await app.engine.finishPass(
+    claimed.id,
+    outcome,
+    { messagesFound: figures.messages, bytesFound: figures.bytes, messagesCopied: figures.messages, bytesCopied: figures.bytes, messagesPresent: 0, messagesSkipped: 0, durationMs: 60_000 },
+    failure,
+  );
+  await app.bus.idle();
+}
+
+/** Settles the bus and the notifier of every process. */
+export async function settle(...procs: Proc[]): Promise<void> {
+  for (let i = 0; i < 3; i++) for (const p of procs) {
+    await p.app.bus.idle();
+    await p.app.notifier.idle();
+  }
+}
