@@ -84,7 +84,7 @@ describe('slash commands over HTTP', () => {
       const before = s.fake.of('chat.postMessage').length;
       const r = await s.command('add ivan@old.example');
       expect(r.status).toBe(200);
-      expect(r.ms).toBeLessThan(1500);
+      expect(r.ms).toBeLessThan(3000); // Slack gives up after 3 s; the post takes 3.5 s here
       await s.settle();
       expect(s.fake.of('chat.postMessage').slice(before)[0].args.text).toContain('1 mailbox added to acme');
     } finally {
