@@ -1,3 +1,5 @@
+import type { TurnContext } from 'botbuilder';
+
 /** How hard to insist when the Bot Connector says "too many requests" or "unavailable". */
 export interface RetryOptions {
   /** Attempts in all, the first included (default 4). */
@@ -67,4 +69,21 @@ export class KeyedQueue {
     });
     return next;
   }
+}
+
+/**
+ * Runs proactive logic and rethrows what failed inside it. CloudAdapter hands errors of a
+ * turn to `onTurnError` and returns normally, so without this a refused post would look
+ * delivered to the caller (and the notifier would not retry it).
+ */
+export async function proactive(start: (logic: (context: TurnContext) => Promise<void>) => Promise<void>, logic: (context: TurnContext) => Promise<void>): Promise<void> {
+  let failure: { error: unknown } | undefined;
+  await start(async (context) => {
+    try {
+      await logic(context);
+    } catch (error) {
+      failure = { error };
+    }
+  });
+  if (failure) throw failure.error;
 }

@@ -4,7 +4,7 @@ import type { Logger } from '../../bot/log.ts';
 import { credentialRequestCard } from '../../cards/teams/teams-cards.ts';
 import { loadConversation, SURFACE, type ReferenceStore, type TeamsConversation } from './references.ts';
 import { cardActivity } from './render-activity.ts';
-import { withRetry, type RetryOptions } from './retry.ts';
+import { proactive, withRetry, type RetryOptions } from './retry.ts';
 
 /** What the DM sender needs. */
 export interface TeamsDmDeps {
@@ -28,7 +28,7 @@ function matches(m: TeamsChannelAccount, address: string): boolean {
 /** Pages through the members of the item's team (or chat) for the person with this address. */
 async function findMember(deps: TeamsDmDeps, conv: TeamsConversation, address: string): Promise<TeamsChannelAccount | undefined> {
   let found: TeamsChannelAccount | undefined;
-  await deps.adapter.continueConversationAsync(deps.appId, conv.ref, async (context) => {
+  await proactive((logic) => deps.adapter.continueConversationAsync(deps.appId, conv.ref, logic), async (context) => {
     let token: string | undefined;
     do {
       const page = await withRetry(
@@ -76,7 +76,7 @@ export function makeTeamsDmSender(deps: TeamsDmDeps): Sender {
         tenantId: conv.tenantId,
         channelData: { tenant: { id: conv.tenantId } },
       } as unknown as ConversationParameters;
-      await deps.adapter.createConversationAsync(deps.appId, 'msteams', conv.ref.serviceUrl!, deps.audience, params, async (context) => {
+      await proactive((logic) => deps.adapter.createConversationAsync(deps.appId, 'msteams', conv.ref.serviceUrl!, deps.audience, params, logic), async (context) => {
         await withRetry(() => context.sendActivity(cardActivity(card, String(card.fallbackText))), deps.retry);
       });
       deps.log.info('Teams credential request sent', { item: req.itemId });

@@ -4,7 +4,7 @@ import type { ThreadPost, ThreadPoster } from '../../bot/notifier.ts';
 import type { Logger } from '../../bot/log.ts';
 import { loadConversation, SURFACE, type ReferenceStore } from './references.ts';
 import { renderActivity } from './render-activity.ts';
-import { KeyedQueue, statusOf, withRetry, type RetryOptions } from './retry.ts';
+import { KeyedQueue, proactive, statusOf, withRetry, type RetryOptions } from './retry.ts';
 
 /** What the poster needs. */
 export interface TeamsPosterDeps {
@@ -37,7 +37,7 @@ export function makeTeamsPoster(deps: TeamsPosterDeps): ThreadPoster {
     const activity = renderActivity(post.message);
     const key = post.replaceKey ? postKey(post.replaceKey) : undefined;
     const previous = key ? await deps.store.load(key) : undefined;
-    await deps.adapter.continueConversationAsync(deps.appId, conv.ref, async (context) => {
+    await proactive((logic) => deps.adapter.continueConversationAsync(deps.appId, conv.ref, logic), async (context) => {
       if (previous) {
         try {
           await withRetry(() => context.updateActivity({ ...activity, id: previous }), deps.retry, onRetry);

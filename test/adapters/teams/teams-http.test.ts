@@ -29,7 +29,7 @@ describe('Teams over HTTP (MAILFERRY_DEV=1, no app id)', () => {
       { id: '29:carol-teams-id', name: 'Carol', email: 'carol@corp.example', userPrincipalName: 'Carol@Old.Example', aadObjectId: 'aad-carol' },
     ];
     t = await makeTestApp({ MAILFERRY_DEV: '1', MAILFERRY_ADMINS: `teams:${ADMIN_AAD}`, PUBLIC_URL: 'https://mailferry.example' });
-    teamsPlugin(t.app, 'serve', { retry: { baseDelayMs: 5, maxDelayMs: 20 }, download: async (url) => files.get(url) ?? Promise.reject(new Error('404')) });
+    teamsPlugin(t.app, 'serve', { retry: { attempts: 2, baseDelayMs: 5, maxDelayMs: 20 }, download: async (url) => files.get(url) ?? Promise.reject(new Error('404')) });
     const { port } = await serveHttp(t.app);
     base = `http://127.0.0.1:${port}`;
   });
@@ -153,6 +153,23 @@ describe('Teams over HTTP (MAILFERRY_DEV=1, no app id)', () => {
     const calls = rec.calls.slice(before).filter((c) => c.conversationId === thread('2000'));
     expect(calls.map((c) => c.status)).toEqual([429, 503, 200]);
     expect(text(calls[2])).toContain('stopped by Ada Admin');
+  });
+
+  it('a post refused longer than the in-place retries waits in the outbox and is delivered later', async () => {
+    const item = (await t.app.engine.itemById((await t.app.db.item.findFirstOrThrow({ where: { sourceAddress: 'alice@old.example' } })).id))!;
+    const before = rec.calls.length;
+    // 2 in-place attempts × (1 + the SDK's own 3 retries) = 8 refusals, then the outbox's turn.
+    const logsBefore = t.logs.length;
+    rec.failNext(10, 429, '0');
+    t.app.bus.emit({ type: 'item.status', item: itemRef(item), actor: { surface: 'system', id: 'mailferry' }, from: 'Stopped', to: 'Queued' });
+    await t.app.bus.idle();
+    const delivered = () => rec.calls.slice(before).filter((c) => c.conversationId === thread('2000') && c.status === 200);
+    for (let i = 0; i < 150 && !delivered().length; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(delivered()).toHaveLength(1);
+    expect(text(delivered()[0])).toContain('alice@old.example is queued');
+    expect(rec.calls.slice(before).filter((c) => c.status === 429).length).toBe(10);
+    // The adapter gave up in place and said so; the notifier's outbox retried it.
+    expect(t.logs.slice(logsBefore).some((l) => /thread post failed; will retry/.test(l))).toBe(true);
   });
 
   it('answers a 1:1 chat message in that chat', async () => {
