@@ -68,6 +68,11 @@ export class Scheduler {
     await this.running;
   }
 
+  /** Resolves when no tick is running (tests, shutdown). */
+  async idle(): Promise<void> {
+    await this.running;
+  }
+
   /** One round: plan changed schedules, post due digests, sync and send due reminders. Never overlaps itself. */
   tick(): Promise<void> {
     if (this.running) return this.running;
