@@ -175,7 +175,9 @@ export class SlackSurface {
     });
 
     // A mention gets a pointer to the slash command (commands are not run from messages).
-    b.event('app_mention', async ({ event, client }) => {
+    b.event('app_mention', async ({ event, client, context }) => {
+      // Slack redelivers an event it thinks was not acknowledged in time (X-Slack-Retry-Num): answer once.
+      if (context.retryNum) return;
       const text = 'I work with the `/migrate` command: type `/migrate help` in a channel. Passwords are never typed in Slack.';
       await client.chat
         .postEphemeral({ channel: event.channel, user: event.user ?? '', text, ...(event.thread_ts ? { thread_ts: event.thread_ts } : {}) })
