@@ -4,7 +4,7 @@ import type { Logger } from '../../bot/log.ts';
 import { credentialRequestCard } from '../../cards/teams/teams-cards.ts';
 import { loadConversation, SURFACE, type ReferenceStore, type TeamsConversation } from './references.ts';
 import { cardActivity } from './render-activity.ts';
-import { proactive, withRetry, type RetryOptions } from './retry.ts';
+import { proactive, statusOf, withRetry, type RetryOptions } from './retry.ts';
 
 /** What the DM sender needs. */
 export interface TeamsDmDeps {
@@ -54,33 +54,51 @@ export function makeTeamsDmSender(deps: TeamsDmDeps): Sender {
     kind: 'chat',
     surface: SURFACE,
     async send(req: CredentialRequest): Promise<SendResult> {
-      const conv = req.threadRef ? await loadConversation(deps.store, req.threadRef) : undefined;
-      if (!conv) return { ok: false, via: VIA, why: 'the item was not asked for in Teams, so there is no team to find the user in' };
-      const member = await findMember(deps, conv, req.recipient);
-      if (!member?.id) return { ok: false, via: VIA, why: `${req.recipient} is not a member of ${conv.teamId ? 'the team' : 'this chat'}` };
-      const card = credentialRequestCard({
-        projectName: req.projectName,
-        sourceAddress: req.sourceAddress,
-        destinationAddress: req.destinationAddress,
-        sides: req.sides,
-        requestedBy: req.requestedBy,
-        expiresAt: req.expiresAt,
-        url: req.url,
-        reminder: req.reminder,
-        resend: req.resend,
-      });
-      const params = {
-        isGroup: false,
-        bot: conv.ref.bot,
-        members: [{ id: member.id, name: member.name }],
-        tenantId: conv.tenantId,
-        channelData: { tenant: { id: conv.tenantId } },
-      } as unknown as ConversationParameters;
-      await proactive((logic) => deps.adapter.createConversationAsync(deps.appId, 'msteams', conv.ref.serviceUrl!, deps.audience, params, logic), async (context) => {
-        await withRetry(() => context.sendActivity(cardActivity(card, String(card.fallbackText))), deps.retry);
-      });
-      deps.log.info('Teams credential request sent', { item: req.itemId });
-      return { ok: true, via: VIA };
+      try {
+        return await sendRequest(deps, req);
+      } catch (e) {
+        // 403: Teams will not open a chat the bot is not installed in (an app setup policy fixes that).
+        const why = statusOf(e) === 403 ? `Teams refused the 1:1 chat, MailFerry is probably not installed for this user (${errorText(e)})` : `Teams refused the message (${errorText(e)})`;
+        return { ok: false, via: VIA, why };
+      }
     },
   };
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Finds the person, opens the 1:1 chat and sends the card; errors of the connector are thrown. */
+async function sendRequest(deps: TeamsDmDeps, req: CredentialRequest): Promise<SendResult> {
+  const conv = req.threadRef ? await loadConversation(deps.store, req.threadRef) : undefined;
+  if (!conv) return { ok: false, via: VIA, why: 'the item was not asked for in Teams, so there is no team to find the user in' };
+  const member = await findMember(deps, conv, req.recipient);
+  if (!member?.id) return { ok: false, via: VIA, why: `${req.recipient} is not a member of ${conv.teamId ? 'the team' : 'this chat'}` };
+  const card = credentialRequestCard({
+    projectName: req.projectName,
+    sourceAddress: req.sourceAddress,
+    destinationAddress: req.destinationAddress,
+    sides: req.sides,
+    requestedBy: req.requestedBy,
+    expiresAt: req.expiresAt,
+    url: req.url,
+    reminder: req.reminder,
+    resend: req.resend,
+  });
+  const params = {
+    isGroup: false,
+    bot: conv.ref.bot,
+    members: [{ id: member.id, name: member.name }],
+    tenantId: conv.tenantId,
+    channelData: { tenant: { id: conv.tenantId } },
+  } as unknown as ConversationParameters;
+  await proactive(
+    (logic) => deps.adapter.createConversationAsync(deps.appId, 'msteams', conv.ref.serviceUrl!, deps.audience, params, logic),
+    async (context) => {
+      await withRetry(() => context.sendActivity(cardActivity(card, String(card.fallbackText))), deps.retry);
+    },
+  );
+  deps.log.info('Teams credential request sent', { item: req.itemId });
+  return { ok: true, via: VIA };
 }

@@ -35,6 +35,7 @@ export class ConnectorRecorder {
   calls: ConnectorCall[] = [];
   members: Member[] = [];
   private failures: { status: number; retryAfter?: string }[] = [];
+  private pathFailures: { method: string; path: string; status: number }[] = [];
   private server!: Server;
   private seq = 0;
   url = '';
@@ -44,6 +45,11 @@ export class ConnectorRecorder {
     await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', () => r()));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/`;
     return this;
+  }
+
+  /** The next call of `method` to exactly `path` fails with `status`. */
+  failOn(method: string, path: string, status: number): void {
+    this.pathFailures.push({ method, path, status });
   }
 
   /** The next `n` calls fail with `status` (429, 503…). */
@@ -91,13 +97,14 @@ export class ConnectorRecorder {
       status: 200,
     };
     this.calls.push(call);
-    const fail = this.failures.shift();
+    const pf = this.pathFailures.findIndex((f) => f.method === req.method && f.path === path);
+    const fail = pf >= 0 ? this.pathFailures.splice(pf, 1)[0] : this.failures.shift();
     const json = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       call.status = status;
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(JSON.stringify(body));
     };
-    if (fail) return json(fail.status, { error: { code: 'Throttled', message: 'Too many requests' } }, fail.retryAfter ? { 'retry-after': fail.retryAfter } : {});
+    if (fail) return json(fail.status, { error: { code: fail.status === 403 ? 'Forbidden' : 'Throttled', message: fail.status === 403 ? 'The bot is not installed for this user' : 'Too many requests' } }, 'retryAfter' in fail && fail.retryAfter ? { 'retry-after': fail.retryAfter } : {});
     if (req.method === 'POST' && path === '/v3/conversations') return json(201, { id: `a:dm-${++this.seq}`, activityId: `dm-act-${this.seq}` });
     if (req.method === 'GET' && m?.[3]) return json(200, m[3] === 'pagedmembers' ? { members: this.members } : this.members);
     if ((req.method === 'POST' || req.method === 'PUT') && /\/activities/.test(path)) {

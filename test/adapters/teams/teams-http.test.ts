@@ -98,6 +98,20 @@ describe('Teams over HTTP (MAILFERRY_DEV=1, no app id)', () => {
     expect(said).toMatch(/by email/);
   });
 
+  it('falls back to email when Teams refuses the 1:1 chat (app not installed for the user)', async () => {
+    await post(channelMessage(rec.url, 'migrate add alice2@old.example --notify chat', { id: '3300' }));
+    rec.members.push({ id: '29:alice2', name: 'Alice Two', email: 'alice2@old.example', userPrincipalName: 'alice2@old.example', aadObjectId: 'aad-alice2' });
+    rec.failOn('POST', '/v3/conversations', 403);
+    const before = rec.calls.length;
+    await post(channelMessage(rec.url, 'start alice2@old.example', { id: '3301', root: '3300' }));
+    const calls = rec.calls.slice(before);
+    expect(calls.filter((c) => c.path === '/v3/conversations').map((c) => c.status)).toEqual([403]);
+    expect(calls.some((c) => c.conversationId?.startsWith('a:dm-'))).toBe(false);
+    const said = calls.filter((c) => c.conversationId === thread('3300')).map(text).join('\n');
+    expect(said).toMatch(/could not reach alice2@old\.example by Teams chat: Teams refused the 1:1 chat, MailFerry is probably not installed for this user/);
+    expect(said).toMatch(/could not reach alice2@old\.example by email/);
+  });
+
   it('matches members by user principal name too, whatever the case', async () => {
     await post(channelMessage(rec.url, 'migrate add carol@old.example --notify chat', { id: '3500' }));
     const before = rec.calls.length;
