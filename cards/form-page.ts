@@ -160,13 +160,22 @@ export function renderFormPage(v: FormPageView): string {
   return page('Credentials for your migration', body);
 }
 
-/** After the credentials were accepted: the migration has started. */
-export function renderStartedPage(v: { sourceAddress: string; destinationAddress: string; queued: boolean }): string {
-  const title = v.queued ? 'Thank you: your migration has started' : 'Thank you: your credentials were accepted';
+/**
+ * After the credentials were accepted: the migration has started (`started`), waits for
+ * the other mailbox's credentials from someone else (`waiting-other`), or the admin will
+ * start it (`stored`).
+ */
+export function renderStartedPage(v: { sourceAddress: string; destinationAddress: string; state: 'started' | 'waiting-other' | 'stored' }): string {
+  const title = v.state === 'started' ? 'Thank you: your migration has started' : 'Thank you: your credentials were accepted';
+  const text =
+    v.state === 'started'
+      ? `The migration of ${escapeHtml(v.sourceAddress)} has started. Your mail is copied to ${escapeHtml(v.destinationAddress)} in the background.`
+      : v.state === 'waiting-other'
+        ? `Your credentials were verified and stored. The migration of ${escapeHtml(v.sourceAddress)} starts as soon as the credentials of the other mailbox have been entered.`
+        : `Your credentials for ${escapeHtml(v.sourceAddress)} were verified and stored. Your administrator will start the migration.`;
   return page(
     title,
-    `<div class="box success" role="status" tabindex="-1" autofocus><h1>${escapeHtml(title)}</h1>` +
-      `<p>${v.queued ? `The migration of ${escapeHtml(v.sourceAddress)} has started. Your mail is copied to ${escapeHtml(v.destinationAddress)} in the background.` : `Your credentials for ${escapeHtml(v.sourceAddress)} were verified and stored. Your administrator will start the migration.`}</p></div>` +
+    `<div class="box success" role="status" tabindex="-1" autofocus><h1>${escapeHtml(title)}</h1><p>${text}</p></div>` +
       `<p>You can keep using your mailbox as usual and close this page. Your administrator follows the progress and will tell you when it is done.</p>` +
       `<p class="small">This link has now been used and no longer works.</p>`,
   );

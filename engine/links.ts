@@ -85,18 +85,17 @@ export async function countAttempt(db: Db | Tx, linkId: string): Promise<number 
 }
 
 /**
- * Uses a link up: marks it used if (and only if) it is still open, and revokes every other
- * open link of its item (the credentials they asked for are known now). Returns false
- * when the link was no longer open — a second submit, a stop or an expiry won the race.
+ * Uses a link up: marks it used if (and only if) it is still open. Returns false when the
+ * link was no longer open — a second submit, a stop or an expiry won the race.
  */
-export async function consumeLink(db: Db, linkId: string, now = new Date()): Promise<boolean> {
-  return db.$transaction(async (tx) => {
-    const { count } = await tx.credentialLink.updateMany({ where: { id: linkId, usedAt: null, revokedAt: null, expiresAt: { gt: now } }, data: { usedAt: now } });
-    if (count !== 1) return false;
-    const link = await tx.credentialLink.findUniqueOrThrow({ where: { id: linkId }, select: { itemId: true } });
-    await tx.credentialLink.updateMany({ where: { itemId: link.itemId, id: { not: linkId }, usedAt: null, revokedAt: null }, data: { revokedAt: now } });
-    return true;
-  });
+export async function consumeLink(db: Db | Tx, linkId: string, now = new Date()): Promise<boolean> {
+  const { count } = await db.credentialLink.updateMany({ where: { id: linkId, usedAt: null, revokedAt: null, expiresAt: { gt: now } }, data: { usedAt: now } });
+  return count === 1;
+}
+
+/** Kills every other open link of an item (its credentials are all known now: the item was submitted). */
+export async function revokeOtherLinks(db: Db | Tx, itemId: string, exceptId: string, now = new Date()): Promise<void> {
+  await db.credentialLink.updateMany({ where: { itemId, id: { not: exceptId }, usedAt: null, revokedAt: null }, data: { revokedAt: now } });
 }
 
 /** Kills one link (its attempts are exhausted). */

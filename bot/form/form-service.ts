@@ -11,6 +11,7 @@ import {
   isAdminLink,
   linkSides,
   revokeLink,
+  revokeOtherLinks,
   type CredentialLinkRow,
 } from '../../engine/links.ts';
 import type { ConnectorSecret, ConnectorSide, VerifyResult } from '../../engine/connectors/index.ts';
@@ -247,10 +248,17 @@ export class FormService {
           if (!isUserError(e)) throw e;
         }
       }
+      const submitted = current.status === 'Queued' || current.status === 'Running';
+      // Submitted: any other open link (the other recipient's, an admin's) has nothing left to ask.
+      if (submitted) await revokeOtherLinks(this.engine.db, item.id, l.link.id, this.now());
       return {
         outcome: 'started',
         status: 200,
-        html: renderStartedPage({ sourceAddress: item.sourceAddress, destinationAddress: item.destinationAddress, queued: current.status === 'Queued' || current.status === 'Running' }),
+        html: renderStartedPage({
+          sourceAddress: item.sourceAddress,
+          destinationAddress: item.destinationAddress,
+          state: submitted ? 'started' : current.status === 'WaitingForUser' ? 'waiting-other' : 'stored',
+        }),
       };
     }
 

@@ -72,11 +72,10 @@ export class Outreach {
     const item = await this.engine.itemById(itemId);
     if (!item || item.status !== 'WaitingForUser') return [];
     const ttl = (JSON.parse(item.project.options || '{}') as { linkTtlHours?: number }).linkTtlHours ?? this.opts.linkTtlHours;
-    const recipients = [...new Set(sidesOf(item.ask as Sides).map((s) => (s === 'source' ? item.sourceAddress : item.destinationAddress)))];
     const reached: { recipient: string; via: string; ok: boolean; why?: string }[] = [];
     let first = true;
-    for (const recipient of recipients) {
-      const { token, expiresAt } = await createLink(this.engine.db, { itemId, sides: sidesFrom(sides) ?? 'both', recipient, ttlHours: ttl, keepOthers: !first });
+    for (const [recipient, mine] of planRecipients(item, sides)) {
+      const { token, expiresAt } = await createLink(this.engine.db, { itemId, sides: sidesFrom(mine) ?? 'both', recipient, ttlHours: ttl, keepOthers: !first });
       first = false;
       const req: CredentialRequest = {
         itemId,
@@ -84,7 +83,7 @@ export class Outreach {
         sourceAddress: item.sourceAddress,
         destinationAddress: item.destinationAddress,
         recipient,
-        sides,
+        sides: mine,
         url: `${this.opts.publicUrl}/c/${token}`,
         expiresAt,
         requestedBy,
@@ -125,6 +124,24 @@ export class Outreach {
     }
     return out;
   }
+}
+
+/**
+ * Who is asked for what: each missing side goes to the owner of that side's mailbox when
+ * the item asks that address, otherwise to the (first) address it asks. So with `--ask
+ * both` the source address is asked for the source credentials and the destination
+ * address for the destination ones; with one address asked, that person gets every
+ * missing side. The same address on both sides gets one request.
+ */
+export function planRecipients(item: { ask: string; sourceAddress: string; destinationAddress: string }, missing: Side[]): Map<string, Side[]> {
+  const asked = sidesOf(item.ask as Sides);
+  const addressOf = (s: Side) => (s === 'source' ? item.sourceAddress : item.destinationAddress);
+  const plan = new Map<string, Side[]>();
+  for (const side of missing) {
+    const who = addressOf(asked.includes(side) ? side : asked[0]);
+    plan.set(who, [...(plan.get(who) ?? []), side]);
+  }
+  return plan;
 }
 
 async function safeSend(s: Sender, req: CredentialRequest): Promise<SendResult> {

@@ -178,6 +178,30 @@ describe('verification before keeping', () => {
     expect(t.posts.map((p) => p.text).join('\n')).toMatch(/failed: The source server refused the credentials/);
   });
 
+  it('--ask both: each address is asked for its own mailbox; the item starts when both have answered', async () => {
+    const t = await setUp();
+    await t.run('add dave@old.example alice@new.example --ask both');
+    const n = requests.length;
+    await t.run('start dave@old.example');
+    const reqs = requests.slice(n);
+    expect(reqs.map((r) => [r.recipient, r.sides.join()])).toEqual([
+      ['dave@old.example', 'source'],
+      ['alice@new.example', 'destination'],
+    ]);
+    const [srcLink, dstLink] = reqs.map((r) => r.url);
+    const srcPage = await getForm(srcLink);
+    expect(srcPage.html).toContain('source_password');
+    expect(srcPage.html).not.toContain('destination_password');
+    expect((await getForm(dstLink)).html).not.toContain('source_password');
+    // dave's source login is his address; Dovecot knows alice@old.example: use that login.
+    const one = await postForm(srcLink, { csrf: csrfOf(srcPage.html), source_login: 'alice@old.example', source_password: SRC_PW });
+    expect(one.html).toContain('starts as soon as the credentials of the other mailbox have been entered');
+    expect((await t.item('dave@old.example')).status).toBe('WaitingForUser');
+    const two = await submitForm(dstLink, { destination_login: 'alice@new.example', destination_password: DST_PW });
+    expect(two.html).toContain('your migration has started');
+    expect((await t.item('dave@old.example')).status).toBe('Queued');
+  });
+
   it('the destination side refused to the end: DestinationCredentials; attempts are configurable per project', async () => {
     const t = await setUp();
     await t.app.engine.updateProject(SYSTEM_ACTOR, await t.app.db.project.findFirstOrThrow(), { options: { maxAttempts: 1 } });
@@ -267,8 +291,10 @@ describe('links that cannot be used', () => {
     const m = requests.length;
     await t.run('start carol@old.example');
     const carolLink = requests[m].url;
+    const used = (await t.app.db.project.findFirstOrThrow()).licensesUsed;
     await t.run('stop carol@old.example');
     expect((await t.item('carol@old.example')).status).toBe('Stopped');
+    expect((await t.app.db.project.findFirstOrThrow()).licensesUsed).toBe(used - 1); // the license went back
     const stopped = await getForm(carolLink);
 
     const pages = [reused, reusedPost, unknown, malformed, nested, expired, expiredPost, stopped];
