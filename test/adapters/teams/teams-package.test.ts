@@ -72,6 +72,8 @@ describe('Teams app package', () => {
     expect(m.$schema).toBe('https://developer.microsoft.com/json-schemas/teams/v1.22/MicrosoftTeams.schema.json');
     expect(m.manifestVersion).toBe('1.22');
     expect(m.bots[0].scopes.sort()).toEqual(['groupChat', 'personal', 'team']);
+    // Users may send a CSV to the bot in a 1:1 chat.
+    expect(m.bots[0].supportsFiles).toBe(true);
     expect(m.icons).toEqual({ color: 'color.png', outline: 'outline.png' });
     // In sync with the command definitions (help is derived from the same source).
     expect(m.bots[0].commandLists[0].commands).toEqual(commandList(entries));
