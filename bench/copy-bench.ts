@@ -194,8 +194,16 @@ async function child(): Promise<void> {
   const { db } = await openDb(cfg.dbUrl);
   await db.project.create({ data: { id: 'bench', name: 'bench', sourceUrl: cfg.source.url, sourceAuth: 'admin', destinationUrl: cfg.destination.url, destinationAuth: 'admin', createdBy: 'bench' } });
   await db.item.create({ data: { id: 'bench', projectId: 'bench', sourceAddress: 'src@bench', destinationAddress: 'dst@bench', sourceLogin: cfg.source.login, destinationLogin: cfg.destination.login, ask: 'source', notify: 'email', createdBy: 'bench' } });
-  let peak = process.memoryUsage().rss;
-  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+  const baseRss = process.memoryUsage().rss;
+  let peak = baseRss;
+  const peaks = { heapTotal: 0, external: 0, arrayBuffers: 0 };
+  const sampler = setInterval(() => {
+    const m = process.memoryUsage();
+    peak = Math.max(peak, m.rss);
+    peaks.heapTotal = Math.max(peaks.heapTotal, m.heapTotal);
+    peaks.external = Math.max(peaks.external, m.external);
+    peaks.arrayBuffers = Math.max(peaks.arrayBuffers, m.arrayBuffers);
+  }, 20);
   const store = createPrismaCheckpointStore(db);
   const first = await runPass({ itemId: 'bench', source: cfg.source, destination: cfg.destination, checkpoints: store, options: cfg.options });
   const t = performance.now();
@@ -212,6 +220,8 @@ async function child(): Promise<void> {
         copied: first.stats.messagesCopied,
         bytes: first.stats.bytesCopied,
         peakRss: peak,
+        baseRss,
+        peaks,
         vmHwm: hwm ? Number(hwm[1]) * 1024 : undefined,
         secondOutcome: second.outcome,
         secondCopied: second.stats.messagesCopied,
@@ -268,7 +278,7 @@ async function main(): Promise<void> {
         peakRssMiB: Math.max(r.peakRss, r.vmHwm ?? 0) / 1024 / 1024,
         secondPassSeconds: r.secondMs / 1000,
         fidelity: describeFidelity(compareMailboxes(src, dst)),
-        note: `${r.outcome}${r.detail ? ` (${r.detail})` : ''}; copied ${r.copied}; 2nd pass ${r.secondOutcome}, copied ${r.secondCopied}; ${a.connections} connections, batches ${a.batch} msgs / ${(a.batchBytes / 1048576).toFixed(0)} MiB`,
+        note: `${r.outcome}${r.detail ? ` (${r.detail})` : ''}; RSS before the pass ${(r.baseRss / 1048576).toFixed(0)} MiB, peak V8 heap ${(r.peaks.heapTotal / 1048576).toFixed(0)} MiB, peak buffers ${(r.peaks.arrayBuffers / 1048576).toFixed(0)} MiB; copied ${r.copied}; 2nd pass ${r.secondOutcome}, copied ${r.secondCopied}; ${a.connections} connections, batches ${a.batch} msgs / ${(a.batchBytes / 1048576).toFixed(0)} MiB`,
       });
       console.log(`MailFerry done in ${seconds.toFixed(1)} s`);
     }

@@ -2,6 +2,7 @@ import type { ImapFlow } from 'imapflow';
 import { classifyImapError, errorDetail } from '../connectors/imap/classify-error.ts';
 import { closeImap, connectImap } from '../connectors/imap/open-imap.ts';
 import { withConfirmed, withPending } from './checkpoint.ts';
+import { ByteBudget } from './byte-budget.ts';
 import { appendBatch, fetchBodies, splitBatches, type OutgoingMessage } from './copy-batch.ts';
 import { listFolders, type MailFolder } from './list-folders.ts';
 import { mapFolders, type FolderMapping } from './map-folders.ts';
@@ -22,7 +23,8 @@ const DEFAULTS = {
   connections: 4,
   maxErrors: 100,
   batchMessages: 50,
-  batchBytes: 8 * 1024 * 1024,
+  batchBytes: 4 * 1024 * 1024,
+  memoryBudgetBytes: 24 * 1024 * 1024,
   progressIntervalMs: 3000,
   maxRetries: 8,
   retryBaseMs: 500,
@@ -225,6 +227,7 @@ export async function runPass(input: PassInput): Promise<PassResult> {
   };
 
   const lanes: Lane[] = [];
+  const budget = new ByteBudget(o.memoryBudgetBytes);
   try {
     const checkpoints = await input.checkpoints.load(input.itemId);
     skippedAll = await input.checkpoints.listSkipped(input.itemId);
@@ -298,14 +301,28 @@ export async function runPass(input: PassInput): Promise<PassResult> {
       const batches = splitBatches(plan.toCopy, o.batchMessages, o.batchBytes);
       let destUidNext = plan.dest.uidNext;
       const appendLimit = (dest.capabilities.get('APPENDLIMIT') as number | boolean | undefined) ?? undefined;
-      // Fetch batch i+1 from the source while batch i is appended (different connections).
+      // Fetch batch i+1 from the source while batch i is appended (different connections),
+      // within the pass's shared memory budget (taken before the fetch, given back after
+      // the append or when the batch is dropped).
       let prefetch: Promise<OutgoingMessage[]> | null = null;
+      const bytesOf = (b: MessageMeta[]) => b.reduce((s, m) => s + m.size, 0);
       const startFetch = (b: MessageMeta[]) => {
-        const p = onSide('source', fetchBodies(src, b));
+        const n = bytesOf(b);
+        const p = budget.acquire(n).then(() =>
+          onSide('source', fetchBodies(src, b)).catch((err: unknown) => {
+            budget.release(n);
+            throw err;
+          }),
+        );
         p.catch(() => undefined);
         return p;
       };
-      if (batches.length) prefetch = startFetch(batches[0]);
+      let held = 0;
+      let prefetchBytes = 0;
+      if (batches.length) {
+        prefetchBytes = bytesOf(batches[0]);
+        prefetch = startFetch(batches[0]);
+      }
       try {
         for (let i = 0; i < batches.length; i++) {
           if (failure) return;
@@ -315,6 +332,8 @@ export async function runPass(input: PassInput): Promise<PassResult> {
           }
           const batch = batches[i];
           const bodies = await prefetch!;
+          held = prefetchBytes;
+          prefetchBytes = i + 1 < batches.length ? bytesOf(batches[i + 1]) : 0;
           prefetch = i + 1 < batches.length ? startFetch(batches[i + 1]) : null;
           const batchMax = batch[batch.length - 1].uid;
           // Write-ahead: record that UIDs up to batchMax may land at destination UIDs ≥ destUidNext.
@@ -323,6 +342,9 @@ export async function runPass(input: PassInput): Promise<PassResult> {
             multi: o.multiAppend && dest.capabilities.has('MULTIAPPEND'),
             permanentFlags: plan.dest.permanentFlags,
             appendLimit: typeof appendLimit === 'number' ? appendLimit : undefined,
+          }).finally(() => {
+            budget.release(held);
+            held = 0;
           });
           if (out.destUidNext) destUidNext = out.destUidNext;
           else {
@@ -358,7 +380,12 @@ export async function runPass(input: PassInput): Promise<PassResult> {
           }
         }
       } finally {
-        await prefetch?.catch(() => undefined);
+        budget.release(held);
+        held = 0;
+        // A batch fetched ahead but not appended (stop, failure) gives its bytes back
+        // (a failed fetch already did).
+        const pending = prefetch as Promise<OutgoingMessage[]> | null;
+        if (pending) await pending.then(() => budget.release(prefetchBytes)).catch(() => undefined);
       }
       // Folder complete: remember the source STATUS so an unchanged folder is skipped next time.
       await save({

@@ -18,8 +18,10 @@ export interface PassOptions {
   maxErrors?: number;
   /** Messages per MULTIAPPEND batch. Default 50. */
   batchMessages?: number;
-  /** Bytes per batch (a single larger message goes alone). Default 8 MiB. */
+  /** Bytes per batch (a single larger message goes alone). Default 4 MiB. */
   batchBytes?: number;
+  /** Message bytes held in memory at once across all connections (a larger single message goes alone). Default 24 MiB. */
+  memoryBudgetBytes?: number;
   /** Interval of progress events. Default 3000 ms. */
   progressIntervalMs?: number;
   /** Attempts of a folder after dropped connections before the pass fails. Default 8. */
