@@ -109,9 +109,9 @@ function sideFieldset(s: FormSideView, errors: FieldError[]): string {
   const loginId = `${s.side}-login`;
   const passId = `${s.side}-password`;
   const errOf = (id: string) => errors.find((e) => e.field === id);
-  const input = (id: string, name: string, type: string, label: string, extra: string, hint?: string) => {
+  const input = (id: string, name: string, type: string, label: string, extra: string, hint?: string, also: string[] = []) => {
     const err = errOf(id);
-    const described = [hint ? `${id}-hint` : '', err ? `${id}-error` : ''].filter(Boolean).join(' ');
+    const described = [...also, hint ? `${id}-hint` : '', err ? `${id}-error` : ''].filter(Boolean).join(' ');
     return (
       `<div class="field"><label for="${id}">${escapeHtml(label)}</label>` +
       (hint ? `<span class="hint" id="${id}-hint">${escapeHtml(hint)}</span>` : '') +
@@ -121,8 +121,8 @@ function sideFieldset(s: FormSideView, errors: FieldError[]): string {
   };
   return (
     `<fieldset><legend>${escapeHtml(SIDE_TITLE[s.side])}: ${escapeHtml(s.address)}</legend>` +
-    `<span class="hint">Server: ${escapeHtml(s.server)}</span>` +
-    input(loginId, `${s.side}_login`, 'text', 'Username', `value="${escapeHtml(s.login)}" autocomplete="username" autocapitalize="none" spellcheck="false" maxlength="320"`, 'Usually your full email address.') +
+    `<span class="hint" id="${s.side}-server">Server: ${escapeHtml(s.server)}</span>` +
+    input(loginId, `${s.side}_login`, 'text', 'Username', `value="${escapeHtml(s.login)}" autocomplete="username" autocapitalize="none" spellcheck="false" maxlength="320"`, 'Usually your full email address.', [`${s.side}-server`]) +
     input(passId, `${s.side}_password`, 'password', 'Password', `autocomplete="current-password" maxlength="1024"`) +
     `</fieldset>`
   );
