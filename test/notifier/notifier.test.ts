@@ -1,0 +1,133 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { giveCredentials, openProc, settle, tempDir, type Proc } from '../scheduler/helpers.ts';
+import { Notifier, type ThreadPost } from '../../bot/notifier.ts';
+import { plain } from '../../cards/model.ts';
+
+let tmp: ReturnType<typeof tempDir>;
+const open: Proc[] = [];
+async function proc(name: string, opts: Parameters<typeof openProc>[2] = {}): Promise<Proc> {
+  const p = await openProc(tmp.dir, name, opts);
+  open.push(p);
+  return p;
+}
+beforeEach(() => {
+  tmp = tempDir();
+});
+afterEach(async () => {
+  for (const p of open.splice(0)) await p.close();
+  tmp.remove();
+});
+
+/** How many item posts a thread post stands for (a combined post says "N updates"). */
+function covers(m: { kind: string; text: string }): number {
+  return m.kind === 'thread-updates' ? Number(/^📋 ([\d,]+) update/.exec(m.text)![1].replace(/,/g, '')) : 1;
+}
+
+describe('notifier', () => {
+  it('a burst of 500 bulk-added items makes a handful of posts in their thread, none lost', async () => {
+    const p = await proc('p1');
+    await p.run('project create acme --source imaps://old.example --destination imaps://new.example --self-service source');
+    const csv = Array.from({ length: 500 }, (_, i) => `u${String(i).padStart(3, '0')}@old.example`).join('\n');
+    await p.run(`bulk\n${csv}`);
+    const t0 = Date.now();
+    await p.run('start --all');
+    await settle(p);
+    const thread = (await p.app.db.item.findFirstOrThrow()).threadRef!;
+    const posts = p.posts.filter((x) => x.threadRef === thread);
+    expect(posts.length).toBeGreaterThan(1);
+    expect(posts.length).toBeLessThanOrEqual(12);
+    expect(posts.reduce((n, x) => n + covers(x.message), 0)).toBe(500);
+    expect(posts.filter((x) => x.message.kind === 'thread-updates').length).toBeGreaterThan(0);
+    expect(posts.find((x) => x.message.kind === 'thread-updates')!.text).toMatch(/asked for credentials/);
+    const states = await p.app.db.outboxPost.groupBy({ by: ['state'], _count: true });
+    expect(Object.fromEntries(states.map((s) => [s.state, s._count]))).toEqual({ sent: posts.length, merged: 500 - posts.length });
+    expect(Date.now() - t0).toBeLessThan(45_000);
+  }, 90_000);
+
+  it('keeps the order of a thread, retries a failed delivery, and drops progress a newer one replaced', async () => {
+    const p = await proc('p1', { poster: false });
+    const seen: string[] = [];
+    let failures = 2;
+    const n = new Notifier(p.app.engine, p.app.log, { retryMs: 20, burst: 50 });
+    n.register('x', async (post) => {
+      if (failures-- > 0) throw new Error('503 Service Unavailable');
+      seen.push(post.message.text);
+    });
+    const post = (text: string, replaceKey?: string): ThreadPost => ({ threadRef: 'x:T1', itemId: 'i1', message: plain('item-status', text), replaceKey });
+    const first = n.post(post('A queued'));
+    const rest = [n.post(post('progress 10%', 'progress:i1')), n.post(post('progress 60%', 'progress:i1')), n.post(post('B completed'))];
+    expect(await first).toBe(false); // the first attempt failed; it is retried in the background
+    await Promise.all(rest);
+    for (let i = 0; i < 50 && seen.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(seen).toEqual(['A queued', 'progress 60%', 'B completed']);
+    const rows = await p.app.db.outboxPost.findMany({ orderBy: { id: 'asc' } });
+    expect(rows.map((r) => [r.state, r.attempts])).toEqual([['sent', 2], ['superseded', 0], ['sent', 0], ['sent', 0]]);
+    expect(rows[0].lastError).toBe('503 Service Unavailable');
+    await n.close();
+  });
+
+  it('gives a post up after its last attempt and says so in the item history', async () => {
+    const p = await proc('p1', { poster: false });
+    await p.run('project create acme --source imaps://old.example --destination imaps://new.example');
+    await p.run('add alice@old.example');
+    const item = await p.app.db.item.findFirstOrThrow();
+    const n = new Notifier(p.app.engine, p.app.log, { retryMs: 10, maxAttempts: 3 });
+    n.register('x', async () => {
+      throw new Error('channel_not_found');
+    });
+    await n.post({ threadRef: 'x:T1', itemId: item.id, address: item.sourceAddress, message: plain('item-queued', 'alice queued') });
+    for (let i = 0; i < 100; i++) {
+      if ((await p.app.db.outboxPost.findFirst())?.state === 'dead') break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect((await p.app.db.outboxPost.findFirstOrThrow()).state).toBe('dead');
+    const history = await p.app.engine.history(item.id);
+    expect(history.find((h) => h.kind === 'post.failed')?.detail).toMatchObject({ message: 'could not post "item-queued" to the thread', error: 'channel_not_found' });
+    await n.close();
+  });
+
+  it('nothing is lost across a restart: posts written while no surface could take them are delivered on the next start', async () => {
+    const p1 = await proc('p1', { poster: false });
+    await p1.run('project create acme --source imaps://old.example --destination imaps://new.example');
+    await p1.run('add alice@old.example');
+    await giveCredentials(p1.app, 'alice@old.example');
+    await p1.run('start alice@old.example');
+    const pending = await p1.app.db.outboxPost.findMany({ where: { state: null }, orderBy: { id: 'asc' } });
+    expect(pending.map((r) => r.kind)).toEqual(['item-credentials-received', 'item-credentials-received', 'item-queued']);
+    await p1.close();
+    open.splice(open.indexOf(p1), 1);
+
+    const p2 = await proc('p2'); // registers its poster: the outbox is drained
+    for (let i = 0; i < 50 && p2.posts.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
+    await settle(p2);
+    expect(p2.posts.map((x) => x.message.kind)).toEqual(['item-credentials-received', 'item-credentials-received', 'item-queued']);
+    expect(p2.posts[2].text).toMatch(/alice@old\.example is queued/);
+    expect(await p2.app.db.outboxPost.count({ where: { state: null } })).toBe(0);
+  });
+
+  it('two server processes draining one outbox deliver each post once', async () => {
+    const p = await proc('setup', { poster: false });
+    for (let i = 0; i < 12; i++) await p.app.notifier.post({ threadRef: `test:C1/T${i % 3}`, message: plain('item-status', `post ${i}`) });
+    const go = join(tmp.dir, 'go');
+    const children = ['a', 'b'].map((name) => {
+      const child = spawn(process.execPath, [fileURLToPath(new URL('../../bin/run-ts.mjs', import.meta.url)), fileURLToPath(new URL('./drain-child.ts', import.meta.url)), tmp.dir, name, go], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      const ready = new Promise<void>((res) => child.stdout.on('data', () => out.includes('ready') && res()));
+      const done = new Promise<string>((res, rej) => child.on('exit', (code) => (code === 0 ? res(out) : rej(new Error(`child ${name} exited ${code}`)))));
+      return { ready, done };
+    });
+    await Promise.all(children.map((c) => c.ready));
+    writeFileSync(go, '');
+    const outs = await Promise.all(children.map((c) => c.done));
+    const delivered = outs.flatMap((o) => (JSON.parse(o.trim().split('\n').pop()!) as { delivered: string[] }).delivered);
+    // Each post once, alone or inside a combined post.
+    const lines = delivered.flatMap((t) => t.split('\n')).filter((l) => /^post \d+$/.test(l));
+    expect(lines.sort()).toEqual(Array.from({ length: 12 }, (_, i) => `post ${i}`).sort());
+    expect(await p.app.db.outboxPost.count({ where: { state: null } })).toBe(0);
+  }, 120_000);
+});
