@@ -104,8 +104,16 @@ describe('notifier', () => {
     const p2 = await proc('p2'); // registers its poster: the outbox is drained
     for (let i = 0; i < 50 && p2.posts.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
     await settle(p2);
-    expect(p2.posts.map((x) => x.message.kind)).toEqual(['item-credentials-received', 'item-credentials-received', 'item-queued']);
-    expect(p2.posts[2].text).toMatch(/alice@old\.example is queued/);
+    // `add` and `start` each opened a thread: per thread, the posts come in the order they were written.
+    const byThread = (list: { threadRef: string; kind: string }[]) => {
+      const out: Record<string, string[]> = {};
+      for (const x of list) (out[x.threadRef] ??= []).push(x.kind);
+      return out;
+    };
+    const written = byThread(pending.map((r) => ({ threadRef: r.threadRef, kind: r.kind })));
+    const got = byThread(p2.posts.map((x) => ({ threadRef: x.threadRef, kind: x.message.kind })));
+    expect(got).toEqual(written);
+    expect(p2.posts.find((x) => x.message.kind === 'item-queued')!.text).toMatch(/alice@old\.example is queued/);
     expect(await p2.app.db.outboxPost.count({ where: { state: null } })).toBe(0);
   });
 
