@@ -165,4 +165,37 @@ describe.skipIf(!ready)('self-service credentials, end to end (SMTP, Chromium, D
     for (const s of [SRC_PW, DST_PW, WRONG, token, link, '/c/' + token.slice(0, 16)]) expect(all).not.toContain(s);
     expect(all).not.toMatch(/\/c\/[A-Za-z0-9_-]{43}/);
   });
+  it('HTML and script typed into every field stay text in a real browser', async () => {
+    await t.run('add eve@old.example alice@new.example --ask source');
+    await t.run('start eve@old.example');
+    const link = formLinkIn(await smtp.waitFor((m) => m.to.includes('eve@old.example')));
+    const page = await browser.context.newPage();
+    const dialogs: string[] = [];
+    page.on('dialog', (d) => {
+      dialogs.push(d.message());
+      void d.dismiss();
+    });
+    await page.goto(link);
+    const payload = `"><script>alert('x')</script><img src=x onerror="alert('y')"><svg onload=alert(1)>`;
+    for (const id of ['#source-login', '#source-password', '#destination-login', '#destination-password']) await page.fill(id, payload);
+    await page.getByRole('button', { name: 'Verify and start the migration' }).click();
+    await page.waitForLoadState('load');
+    expect(await page.locator('#error-summary').innerText()).toContain('did not accept this username and password');
+    // What was typed comes back as the value of the field, not as markup.
+    expect(await page.inputValue('#source-login')).toBe(payload);
+    expect(await page.inputValue('#destination-login')).toBe(payload);
+    expect(await page.locator('img, svg, script').count()).toBe(0);
+    expect(await page.inputValue('#source-password')).toBe(''); // passwords are never sent back
+    expect(dialogs).toEqual([]);
+    await page.close();
+    expect((await t.item('eve@old.example')).status).toBe('WaitingForUser');
+  });
+  it('the whole run printed no password, token or link', async () => {
+    await t.app.bus.idle();
+    const links = smtp.messages.map(formLinkIn);
+    expect(links.length).toBeGreaterThanOrEqual(2);
+    const all = [...t.logs, ...out].join('\n');
+    for (const s of [SRC_PW, DST_PW, WRONG, ...links, ...links.map((l) => l.split('/c/')[1])]) expect(all).not.toContain(s);
+    expect(all).not.toMatch(/\/c\/[A-Za-z0-9_-]{43}/);
+  });
 });
