@@ -2,7 +2,6 @@ import { join } from 'node:path';
 import type { App } from '../app.ts';
 import { loadKey } from '../../engine/vault/vault.ts';
 import { verifyCredentials } from '../../engine/connectors/index.ts';
-import { EmailSender } from '../../adapters/email/email-sender.ts';
 import { deriveFormSecret } from './csrf.ts';
 import { FormService, type Verifier } from './form-service.ts';
 import { createFormRouter, type FormLimits } from './routes.ts';
@@ -17,18 +16,11 @@ export interface SelfServiceOptions {
   now?: () => Date;
 }
 
-/** What was installed, for tests. */
-export interface SelfService {
-  form: FormService;
-  email?: EmailSender;
-}
-
 /**
- * Wires self-service credentials into an app: the email sender of the outreach (when
- * `SMTP_URL` is set; otherwise requests are recorded as not delivered and the item waits),
- * the form routes on `app.http`, and `services.formLink` for `/migrate form`.
+ * Wires the credential form into an app: the routes on `app.http` and `services.formLink`
+ * for `/migrate form`. (The email channel that carries links is `adapters/email/`.)
  */
-export function installSelfService(app: App, opts: SelfServiceOptions = {}): SelfService {
+export function installSelfService(app: App, opts: SelfServiceOptions = {}): FormService {
   const { config, log } = app;
   const flog = log.child({ part: 'form' });
   // The vault key exists by now (createApp loaded or created it); the form secret is derived from it.
@@ -44,15 +36,5 @@ export function installSelfService(app: App, opts: SelfServiceOptions = {}): Sel
   });
   app.http.use(createFormRouter(form, flog, { publicUrl: config.publicUrl, limits: opts.limits }));
   app.services.formLink = (itemId, actor) => form.formLink(itemId, actor);
-
-  let email: EmailSender | undefined;
-  if (config.smtpUrl) {
-    email = new EmailSender({ smtpUrl: config.smtpUrl, from: config.mailFrom });
-    app.outreach.addSender(email);
-    const sender = email;
-    app.onClose(() => sender.close());
-  } else {
-    log.warn('email is not configured: credential requests cannot be emailed (set SMTP_URL and MAIL_FROM); items wait and the history says so');
-  }
-  return { form, email };
+  return form;
 }

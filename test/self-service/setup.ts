@@ -2,24 +2,29 @@
 import { freePort } from '../harness/dovecot.ts';
 import { makeTestApp, type TestApp } from '../harness/app.ts';
 import { serveHttp } from '../../bot/app.ts';
-import { installSelfService, type SelfService, type SelfServiceOptions } from '../../bot/form/install.ts';
+import { installSelfService, type SelfServiceOptions } from '../../bot/form/install.ts';
+import { installEmail } from '../../adapters/email/install.ts';
+import type { FormService } from '../../bot/form/form-service.ts';
+import type { EmailSender } from '../../adapters/email/email-sender.ts';
 
 /** A test app serving the credential form. */
 export interface FormTestApp extends TestApp {
   base: string;
-  self: SelfService;
+  form: FormService;
+  email?: EmailSender;
   /** The item (with project) of an address in the only project. */
   item(address: string): Promise<NonNullable<Awaited<ReturnType<TestApp['app']['engine']['itemById']>>>>;
   /** History kinds of an item, in order. */
   historyKinds(address: string): Promise<string[]>;
 }
 
-/** Builds the app, installs self-service, listens on a free port that PUBLIC_URL names. */
+/** Builds the app, installs the email channel and the form (as the plugin does), listens on a free port that PUBLIC_URL names. */
 export async function makeFormApp(env: Record<string, string> = {}, opts: SelfServiceOptions = {}): Promise<FormTestApp> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const t = await makeTestApp({ PORT: String(port), PUBLIC_URL: base, ...env });
-  const self = installSelfService(t.app, opts);
+  const email = installEmail(t.app);
+  const form = installSelfService(t.app, opts);
   await serveHttp(t.app);
   const item = async (address: string) => {
     const row = await t.app.db.item.findFirstOrThrow({ where: { sourceAddress: address } });
@@ -28,7 +33,8 @@ export async function makeFormApp(env: Record<string, string> = {}, opts: SelfSe
   return {
     ...t,
     base,
-    self,
+    form,
+    email,
     item,
     async historyKinds(address) {
       const i = await item(address);
