@@ -57,7 +57,7 @@ function htmlBlock(b: Block): string {
         b.facts
           .map(
             (f) =>
-              `<tr><th scope="row" style="text-align:left;vertical-align:top;padding:4px 12px 4px 0;font-size:14px;color:#475569;font-weight:600;white-space:nowrap;${FONT}">${escapeHtml(f.label)}</th>` +
+              `<tr><th scope="row" style="width:1%;text-align:left;vertical-align:top;padding:4px 16px 4px 0;font-size:14px;color:#475569;font-weight:600;white-space:nowrap;${FONT}">${escapeHtml(f.label)}</th>` +
               `<td style="padding:4px 0;font-size:14px;color:#0f172a;word-break:break-all;${FONT}">${escapeHtml(unmark(f.value))}</td></tr>`,
           )
           .join('') +
