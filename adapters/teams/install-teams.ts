@@ -140,8 +140,8 @@ export function installTeams(deps: TeamsDeps, settings: TeamsSettings, opts: Tea
       await adapter.process(req, res, (context) => bot.run(context));
     });
   }
-  if (!appId)
+  if (!appId && deps.http)
     log.warn('!!! Teams runs WITHOUT AUTHENTICATION (MAILFERRY_DEV=1 and MicrosoftAppId empty): anyone who can reach POST /api/messages can act as any Teams user. Local development only. !!!');
-  else log.info('Teams ready: POST /api/messages requires a Bot Framework token', { appId });
+  else if (deps.http) log.info('Teams ready: POST /api/messages requires a Bot Framework token', { appId });
   return { adapter, bot, authenticated: !!appId };
 }
