@@ -186,6 +186,16 @@ describe('Teams over HTTP (MAILFERRY_DEV=1, no app id)', () => {
     expect(t.logs.slice(logsBefore).some((l) => /thread post failed; will retry/.test(l))).toBe(true);
   });
 
+  it('a post to the project\'s channel (digests) starts a new conversation in the channel, not in a thread', async () => {
+    const project = await t.app.db.project.findUniqueOrThrow({ where: { name: 'acme' } });
+    expect(project.channelRef).toMatch(/^teams:/);
+    const before = rec.calls.length;
+    expect(await t.app.notifier.post({ threadRef: project.channelRef!, message: { kind: 'digest', text: 'Digest of acme', blocks: [{ type: 'header', text: 'Digest of acme' }] } })).toBe(true);
+    const [p] = rec.calls.slice(before);
+    expect(p.conversationId).toBe(CHANNEL);
+    expect(text(p)).toContain('Digest of acme');
+  });
+
   it('answers a 1:1 chat message in that chat', async () => {
     const a = fixture('personal-message', rec.url, { text: 'help' });
     const r = await post(a);
