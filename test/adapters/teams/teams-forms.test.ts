@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestApp, type TestApp } from '../../harness/app.ts';
 import { serveHttp } from '../../../bot/app.ts';
 import { teamsPlugin } from '../../../adapters/teams/plugin.ts';
+import { validate } from './validate-card.ts';
 import { ConnectorRecorder, channelMessage, fixture, postActivity } from './teams-harness.ts';
 
 const ADMIN_AAD = '6f1c2a3b-0000-4000-8000-00000000ada1';
@@ -18,8 +19,10 @@ describe('Teams Adaptive Card forms (Universal Actions)', () => {
   let t: TestApp;
   let rec: ConnectorRecorder;
   let base: string;
+  const answered: any[] = [];
   const post = async (a: unknown) => {
     const r = await postActivity(base, a);
+    if (r.body?.type === 'application/vnd.microsoft.card.adaptive') answered.push(r.body.value);
     await t.app.bus.idle();
     return r;
   };
@@ -133,5 +136,11 @@ describe('Teams Adaptive Card forms (Universal Actions)', () => {
   it('opening a form from the welcome card replaces it with the form', async () => {
     const r = await post(invoke(rec.url, 'open.bulk', {}));
     expect(r.body.value.body.find((b: any) => b.id === 'csv')).toBeTruthy();
+  });
+
+  it('every card the bot sent or answered with parses with the Adaptive Cards library at 1.5 without warnings', () => {
+    const cards = [...rec.activities().map(ConnectorRecorder.card).filter(Boolean), ...answered];
+    expect(cards.length).toBeGreaterThan(5);
+    for (const c of cards) expect(validate(c)).toEqual([]);
   });
 });

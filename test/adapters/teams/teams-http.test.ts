@@ -3,6 +3,7 @@ import { makeTestApp, type TestApp } from '../../harness/app.ts';
 import { serveHttp } from '../../../bot/app.ts';
 import { teamsPlugin } from '../../../adapters/teams/plugin.ts';
 import { itemRef } from '../../../engine/engine.ts';
+import { validate } from './validate-card.ts';
 import { ConnectorRecorder, channelMessage, fixture, postActivity } from './teams-harness.ts';
 
 const ADMIN_AAD = '6f1c2a3b-0000-4000-8000-00000000ada1';
@@ -250,5 +251,11 @@ describe('Teams over HTTP (MAILFERRY_DEV=1, no app id)', () => {
     expect(text(welcome)).toContain('MailFerry is here');
     expect(card(welcome).actions.map((x: any) => x.verb)).toEqual(['open.project', 'open.add', 'open.bulk', 'status.refresh']);
     expect(await t.app.db.chatConversation.count()).toBeGreaterThan(0);
+  });
+
+  it('every card the bot sent parses with the Adaptive Cards library at 1.5 without warnings', () => {
+    const cards = rec.activities().map(ConnectorRecorder.card).filter(Boolean);
+    expect(cards.length).toBeGreaterThan(5);
+    for (const c of cards) expect(validate(c)).toEqual([]);
   });
 });
