@@ -6,6 +6,7 @@ import { formatTime } from '../format.ts';
 
 /** The Teams card templates of this folder (Adaptive Card 1.5 JSON with `${…}` bindings). */
 export const TEMPLATES = ['add-mailboxes', 'bulk-add', 'new-project', 'project-status', 'credential-request', 'welcome'] as const;
+/** The name of one template (its file is `cards/teams/<name>.json`). */
 export type TemplateName = (typeof TEMPLATES)[number];
 
 const cache = new Map<TemplateName, unknown>();
