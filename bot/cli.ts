@@ -101,7 +101,10 @@ async function run(argv: string[]): Promise<number> {
     const app = await boot(config, 'console', new Logger(undefined, (process.env.LOG_LEVEL as 'warn') || 'warn'));
     try {
       await runConsole(
-        { dispatcher: app.dispatcher, registerPoster: (s, p) => app.notifier.register(s, p), settle: () => app.bus.idle() },
+        { dispatcher: app.dispatcher, registerPoster: (s, p) => app.notifier.register(s, p), settle: async () => {
+          await app.bus.idle();
+          await app.notifier.idle();
+        } },
         process.stdin,
         process.stdout,
         { interactive: !!process.stdin.isTTY },

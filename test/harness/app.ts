@@ -57,6 +57,7 @@ export async function makeTestApp(env: Record<string, string> = {}, configure?: 
         },
       });
       await app.bus.idle();
+      await app.notifier.idle();
       return { replies, text: replies.map(renderText).join('\n'), result, thread };
     },
     async close() {

@@ -114,6 +114,8 @@ describe('domain rules', () => {
     await t.run('start alice@old.example');
     const it1 = await t.app.engine.getItem(await project(), 'alice@old.example');
     await t.app.engine.failCredentials(it1, 'destination', 'AUTHENTICATIONFAILED Authentication failed.');
+    await t.app.bus.idle();
+    await t.app.notifier.idle();
     const failed = await item('alice@old.example');
     expect(failed.status).toBe('Failed');
     expect(failed.failureReason).toBe('DestinationCredentials');
