@@ -2,8 +2,8 @@
  * Copy benchmark: MailFerry vs mbsync vs Dovecot dsync (`doveadm backup -R` over imapc)
  * on the same corpus, one private Dovecot, loopback.
  *
- *   npm run bench [-- --messages N] [-- --folders N] [-- --connections N] [-- --batch N]
- *                 [-- --skip-mbsync] [-- --skip-dsync] [-- --keep]
+ *   npm run bench -- [--messages N] [--folders N] [--connections N] [--batch N]
+ *                    [--batch-bytes B] [--budget B] [--skip-mbsync] [--skip-dsync] [--keep]
  *
  * The corpus (default 5,000 messages in 20 folders; sizes 60% 2–8 KB, 28% 10–60 KB,
  * 10.7% 100–300 KB, 1.3% 1–5 MB; flags and keywords; ~1% without Message-ID; a few exact
@@ -28,10 +28,12 @@ interface Args {
   folders: number;
   connections: number;
   batch: number;
-  batchBytes: number;
+  batchBytes?: number;
+  budget?: number;
   skipMbsync: boolean;
   skipDsync: boolean;
   keep: boolean;
+  exposeGc: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -44,10 +46,12 @@ function parseArgs(argv: string[]): Args {
     folders: Number(get('folders') ?? 20),
     connections: Number(get('connections') ?? 4),
     batch: Number(get('batch') ?? 50),
-    batchBytes: Number(get('batch-bytes') ?? 8 * 1024 * 1024),
+    batchBytes: get('batch-bytes') ? Number(get('batch-bytes')) : undefined,
+    budget: get('budget') ? Number(get('budget')) : undefined,
     skipMbsync: argv.includes('--skip-mbsync'),
     skipDsync: argv.includes('--skip-dsync'),
     keep: argv.includes('--keep'),
+    exposeGc: !argv.includes('--no-expose-gc'),
   };
 }
 
@@ -255,11 +259,11 @@ async function main(): Promise<void> {
         dbUrl: `file:${join(work, 'mailferry.db')}`,
         source: { url: dv.url, login: users.src, secret: { password: pw } },
         destination: { url: dv.url, login: users.mf, secret: { password: pw } },
-        options: { connections: a.connections, batchMessages: a.batch, batchBytes: a.batchBytes },
+        options: { connections: a.connections, batchMessages: a.batch, batchBytes: a.batchBytes, memoryBudgetBytes: a.budget },
       };
       const self = fileURLToPath(import.meta.url);
       const out = await new Promise<string>((resolve, reject) => {
-        const c = spawn(process.execPath, ['--import', 'tsx', self, '--child'], { env: { ...process.env, MF_BENCH_CONFIG: JSON.stringify(cfg) }, stdio: ['ignore', 'pipe', 'inherit'] });
+        const c = spawn(process.execPath, [...(a.exposeGc ? ['--expose-gc'] : []), '--import', 'tsx', self, '--child'], { env: { ...process.env, MF_BENCH_CONFIG: JSON.stringify(cfg), ...(process.env.BENCH_MMAP ? { MALLOC_MMAP_THRESHOLD_: process.env.BENCH_MMAP } : {}) }, stdio: ['ignore', 'pipe', 'inherit'] });
         let s = '';
         c.stdout.on('data', (d: Buffer) => (s += d.toString()));
         c.on('error', reject);
@@ -278,7 +282,7 @@ async function main(): Promise<void> {
         peakRssMiB: Math.max(r.peakRss, r.vmHwm ?? 0) / 1024 / 1024,
         secondPassSeconds: r.secondMs / 1000,
         fidelity: describeFidelity(compareMailboxes(src, dst)),
-        note: `${r.outcome}${r.detail ? ` (${r.detail})` : ''}; RSS before the pass ${(r.baseRss / 1048576).toFixed(0)} MiB, peak V8 heap ${(r.peaks.heapTotal / 1048576).toFixed(0)} MiB, peak buffers ${(r.peaks.arrayBuffers / 1048576).toFixed(0)} MiB; copied ${r.copied}; 2nd pass ${r.secondOutcome}, copied ${r.secondCopied}; ${a.connections} connections, batches ${a.batch} msgs / ${(a.batchBytes / 1048576).toFixed(0)} MiB`,
+        note: `${r.outcome}${r.detail ? ` (${r.detail})` : ''}; RSS before the pass ${(r.baseRss / 1048576).toFixed(0)} MiB, peak V8 heap ${(r.peaks.heapTotal / 1048576).toFixed(0)} MiB, peak buffers ${(r.peaks.arrayBuffers / 1048576).toFixed(0)} MiB; copied ${r.copied}; 2nd pass ${r.secondOutcome}, copied ${r.secondCopied}; ${a.connections} connections, batches ${a.batch} msgs / ${a.batchBytes ? (a.batchBytes / 1048576).toFixed(0) + ' MiB' : 'default bytes'}, budget ${a.budget ? (a.budget / 1048576).toFixed(0) + ' MiB' : 'default'}${a.exposeGc ? ', node --expose-gc' : ''}`,
       });
       console.log(`MailFerry done in ${seconds.toFixed(1)} s`);
     }

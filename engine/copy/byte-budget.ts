@@ -8,6 +8,7 @@
  */
 export class ByteBudget {
   private used = 0;
+  private released = 0;
   private readonly queue: { n: number; resolve: () => void }[] = [];
   /** `limit` in bytes. */
   constructor(private readonly limit: number) {}
@@ -22,6 +23,14 @@ export class ByteBudget {
   /** Gives `n` bytes back and wakes waiters, first come first served. */
   release(n: number): void {
     this.used = Math.max(0, this.used - n);
+    this.released += n;
+    // Message buffers live outside the V8 heap and are only freed by a full GC, which V8
+    // starts on its own only after ~64 MB of external growth. When the process runs with
+    // --expose-gc (the worker does), collect each time the budget has turned over.
+    if (this.released >= this.limit && typeof (globalThis as { gc?: () => void }).gc === 'function') {
+      this.released = 0;
+      (globalThis as unknown as { gc: () => void }).gc();
+    }
     while (this.queue.length && this.fits(this.queue[0].n)) {
       const next = this.queue.shift()!;
       this.used += next.n;

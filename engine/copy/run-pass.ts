@@ -24,7 +24,7 @@ const DEFAULTS = {
   maxErrors: 100,
   batchMessages: 50,
   batchBytes: 4 * 1024 * 1024,
-  memoryBudgetBytes: 24 * 1024 * 1024,
+  memoryBudgetBytes: 8 * 1024 * 1024,
   progressIntervalMs: 3000,
   maxRetries: 8,
   retryBaseMs: 500,
