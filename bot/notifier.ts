@@ -210,9 +210,12 @@ export class Notifier {
   startDrain(intervalMs = 5000): void {
     if (this.drainTimer) return;
     void this.drain();
+    let rounds = 0;
     this.drainTimer = setInterval(() => {
       void this.drain();
-      void pruneOutbox(this.engine.db, new Date(this.now().getTime() - 7 * 86_400_000)).catch(() => {});
+      // About once an hour, forget rows delivered more than a week ago.
+      if (++rounds % Math.max(1, Math.round(3_600_000 / intervalMs)) === 0)
+        void pruneOutbox(this.engine.db, new Date(this.now().getTime() - 7 * 86_400_000)).catch(() => {});
     }, intervalMs);
     this.drainTimer.unref?.();
   }

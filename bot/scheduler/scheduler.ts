@@ -57,7 +57,14 @@ export class Scheduler {
   /** Starts the minute tick and runs one tick at once (what was due while the server was down). */
   start(): void {
     if (this.task) return;
-    this.task = cron.schedule(this.opts.tick ?? '* * * * *', () => this.tick(), { name: 'mailferry-scheduler', noOverlap: true });
+    const log = this.d.log;
+    const text = (m: string | Error) => (m instanceof Error ? m.message : m);
+    this.task = cron.schedule(this.opts.tick ?? '* * * * *', () => this.tick(), {
+      name: 'mailferry-scheduler',
+      noOverlap: true,
+      // node-cron's own messages (e.g. a missed tick after a long pause) go to our log.
+      logger: { info: (m) => log.debug(`node-cron: ${m}`), debug: (m) => log.debug(`node-cron: ${text(m)}`), warn: (m) => log.warn(`node-cron: ${m}`), error: (m) => log.error(`node-cron: ${text(m)}`) },
+    });
     void this.tick();
   }
 
