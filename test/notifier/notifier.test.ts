@@ -41,7 +41,14 @@ describe('notifier', () => {
     expect(posts.length).toBeLessThanOrEqual(12);
     expect(posts.reduce((n, x) => n + covers(x.message), 0)).toBe(500);
     expect(posts.filter((x) => x.message.kind === 'thread-updates').length).toBeGreaterThan(0);
-    expect(posts.find((x) => x.message.kind === 'thread-updates')!.text).toMatch(/asked for credentials/);
+    const combined = [...posts].sort((a, b) => covers(b.message) - covers(a.message))[0];
+    expect(combined.text).toMatch(/asked for credentials/);
+    expect(combined.text).toMatch(/and [\d,]+ more \(see `\/migrate status`\)/);
+    // The surfaces' renderers take the combined post like any other message.
+    const { renderBlockKit } = await import('../../cards/render-block-kit.ts');
+    const { renderAdaptiveCard } = await import('../../cards/render-adaptive-card.ts');
+    expect(JSON.stringify(renderBlockKit(combined.message))).toMatch(/updates: [\d,]+ asked for credentials/);
+    expect(JSON.stringify(renderAdaptiveCard(combined.message))).toMatch(/updates: [\d,]+ asked for credentials/);
     const states = await p.app.db.outboxPost.groupBy({ by: ['state'], _count: true });
     expect(Object.fromEntries(states.map((s) => [s.state, s._count]))).toEqual({ sent: posts.length, merged: 500 - posts.length });
   }, 180_000);
