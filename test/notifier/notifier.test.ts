@@ -122,6 +122,24 @@ describe('notifier', () => {
     expect(await p2.app.db.outboxPost.count({ where: { state: null } })).toBe(0);
   });
 
+  it('a post written while another caller\'s transaction fails is kept (SQLite shares one connection)', async () => {
+    const p = await proc('p1');
+    const failing = p.app.db
+      .$transaction(async (tx) => {
+        await tx.digestRun.create({ data: { projectId: 'x', at: new Date(), counts: '{}', trigger: 'test' } });
+        await new Promise((r) => setTimeout(r, 50));
+        throw new Error('refused');
+      })
+      .catch(() => 'rolled back');
+    await new Promise((r) => setTimeout(r, 10));
+    const ok = await p.app.notifier.post({ threadRef: 'test:C1/T1', message: plain('item-status', 'kept') });
+    expect(await failing).toBe('rolled back');
+    expect(ok).toBe(true);
+    expect(p.posts.map((x) => x.text)).toEqual(['kept']);
+    expect(await p.app.db.outboxPost.count({ where: { state: 'sent' } })).toBe(1);
+    expect(await p.app.db.digestRun.count()).toBe(0);
+  });
+
   it('two server processes draining one outbox deliver each post once', async () => {
     const p = await proc('setup', { poster: false });
     for (let i = 0; i < 12; i++) await p.app.notifier.post({ threadRef: `test:C1/T${i % 3}`, message: plain('item-status', `post ${i}`) });
