@@ -73,6 +73,9 @@ export interface FolderStats extends CopyCounters {
   /** Skipped without a SELECT because STATUS matched the checkpoint. */
   unchanged: boolean;
   durationMs: number;
+  /** Copied per second of this folder's own time. */
+  messagesPerSecond: number;
+  bytesPerSecond: number;
 }
 
 /** Statistics of a pass. */
