@@ -3,7 +3,8 @@
  * on the same corpus, one private Dovecot, loopback.
  *
  *   npm run bench -- [--messages N] [--folders N] [--connections N] [--batch N]
- *                    [--batch-bytes B] [--budget B] [--skip-mbsync] [--skip-dsync] [--keep]
+ *                    [--batch-bytes B] [--budget B] [--runs N] [--no-expose-gc]
+ *                    [--skip-mbsync] [--skip-dsync] [--keep]
  *
  * The corpus (default 5,000 messages in 20 folders; sizes 60% 2–8 KB, 28% 10–60 KB,
  * 10.7% 100–300 KB, 1.3% 1–5 MB; flags and keywords; ~1% without Message-ID; a few exact
@@ -14,8 +15,8 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DOVEADM_BIN, makeMessage, readMailbox, seedMaildir, startDovecot, type DovecotInstance, type ReadMailbox, type SeedMessage } from '../test/harness/dovecot.ts';
@@ -34,6 +35,7 @@ interface Args {
   skipDsync: boolean;
   keep: boolean;
   exposeGc: boolean;
+  runs: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -52,6 +54,7 @@ function parseArgs(argv: string[]): Args {
     skipDsync: argv.includes('--skip-dsync'),
     keep: argv.includes('--keep'),
     exposeGc: !argv.includes('--no-expose-gc'),
+    runs: Number(get('runs') ?? 1),
   };
 }
 
@@ -180,7 +183,7 @@ function describeFidelity(c: ReturnType<typeof compareMailboxes>): string {
   return parts.join('; ');
 }
 
-function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<{ ms: number; stdout: string; stderr: string; code: number }> {
+function runCmd(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<{ ms: number; stdout: string; stderr: string; code: number }> {
   const t = performance.now();
   return new Promise((resolve) => {
     execFile(cmd, args, { maxBuffer: 64 * 1024 * 1024, env: opts.env ?? process.env }, (err, stdout, stderr) => {
@@ -236,34 +239,41 @@ async function child(): Promise<void> {
   await db.$disconnect();
 }
 
+function median(xs: number[]): number {
+  const v = [...xs].sort((x, y) => x - y);
+  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+}
+
 async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
   const work = mkdtempSync(join(tmpdir(), 'mf-bench-'));
-  const users = { src: 'bsrc', mf: 'bmf', mbsync: 'bmbsync', dsync: 'bdsync' };
   const pw = 'bench-pw';
-  const dv = await startDovecot({ separator: '/', users: Object.values(users).map((name) => ({ name, password: pw })) });
+  const srcUser = 'bsrc';
+  const dv = await startDovecot({ separator: '/', users: [{ name: srcUser, password: pw }] });
   const results: ToolResult[] = [];
   try {
-    console.log(`Dovecot ${dv.url} (private, ${dv.dir}); work dir ${work}`);
+    console.log(`Dovecot ${dv.url} (private, ${dv.dir}); work dir ${work}; load average ${loadavg()}`);
     let t = performance.now();
-    const corpus = seedCorpus(dv, users.src, a);
+    const corpus = seedCorpus(dv, srcUser, a);
     const mib = corpus.bytes / 1024 / 1024;
     console.log(`corpus: ${corpus.messages} messages, ${mib.toFixed(1)} MiB in ${a.folders} folders (seeded in ${((performance.now() - t) / 1000).toFixed(1)} s)`);
     t = performance.now();
-    const src = await readMailbox(dv, users.src, pw);
+    const src = await readMailbox(dv, srcUser, pw);
     console.log(`source read back (index warm-up) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
-    // MailFerry
-    {
+    const mailferry = async (run: number): Promise<ToolResult> => {
+      const user = `bmf${run}`;
+      dv.addUser(user, pw);
       const cfg = {
-        dbUrl: `file:${join(work, 'mailferry.db')}`,
-        source: { url: dv.url, login: users.src, secret: { password: pw } },
-        destination: { url: dv.url, login: users.mf, secret: { password: pw } },
+        dbUrl: `file:${join(work, `mailferry-${run}.db`)}`,
+        source: { url: dv.url, login: srcUser, secret: { password: pw } },
+        destination: { url: dv.url, login: user, secret: { password: pw } },
         options: { connections: a.connections, batchMessages: a.batch, batchBytes: a.batchBytes, memoryBudgetBytes: a.budget },
       };
       const self = fileURLToPath(import.meta.url);
       const out = await new Promise<string>((resolve, reject) => {
-        const c = spawn(process.execPath, [...(a.exposeGc ? ['--expose-gc'] : []), '--import', 'tsx', self, '--child'], { env: { ...process.env, MF_BENCH_CONFIG: JSON.stringify(cfg), ...(process.env.BENCH_MMAP ? { MALLOC_MMAP_THRESHOLD_: process.env.BENCH_MMAP } : {}) }, stdio: ['ignore', 'pipe', 'inherit'] });
+        const env = { ...process.env, MF_BENCH_CONFIG: JSON.stringify(cfg), ...(process.env.BENCH_MMAP ? { MALLOC_MMAP_THRESHOLD_: process.env.BENCH_MMAP } : {}) };
+        const c = spawn(process.execPath, [...(a.exposeGc ? ['--expose-gc'] : []), '--import', 'tsx', self, '--child'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
         let s = '';
         c.stdout.on('data', (d: Buffer) => (s += d.toString()));
         c.on('error', reject);
@@ -272,9 +282,9 @@ async function main(): Promise<void> {
       const line = out.split('\n').find((l) => l.startsWith('BENCH '));
       if (!line) throw new Error(`MailFerry child gave no result: ${out.slice(-2000)}`);
       const r = JSON.parse(line.slice(6));
-      const dst = await readMailbox(dv, users.mf, pw);
+      const dst = await readMailbox(dv, user, pw);
       const seconds = r.ms / 1000;
-      results.push({
+      return {
         tool: 'MailFerry',
         seconds,
         msgPerSec: r.copied / seconds,
@@ -283,30 +293,29 @@ async function main(): Promise<void> {
         secondPassSeconds: r.secondMs / 1000,
         fidelity: describeFidelity(compareMailboxes(src, dst)),
         note: `${r.outcome}${r.detail ? ` (${r.detail})` : ''}; RSS before the pass ${(r.baseRss / 1048576).toFixed(0)} MiB, peak V8 heap ${(r.peaks.heapTotal / 1048576).toFixed(0)} MiB, peak buffers ${(r.peaks.arrayBuffers / 1048576).toFixed(0)} MiB; copied ${r.copied}; 2nd pass ${r.secondOutcome}, copied ${r.secondCopied}; ${a.connections} connections, batches ${a.batch} msgs / ${a.batchBytes ? (a.batchBytes / 1048576).toFixed(0) + ' MiB' : 'default bytes'}, budget ${a.budget ? (a.budget / 1048576).toFixed(0) + ' MiB' : 'default'}${a.exposeGc ? ', node --expose-gc' : ''}`,
-      });
-      console.log(`MailFerry done in ${seconds.toFixed(1)} s`);
-    }
+      };
+    };
 
     // mbsync (isync): Far = source IMAP, Near = destination IMAP, pull only.
-    if (!a.skipMbsync) {
-      const conf = join(work, 'mbsyncrc');
-      const state = join(work, 'mbsync-state');
-      const acct = (name: string, user: string) =>
-        `IMAPAccount ${name}\nHost 127.0.0.1\nPort ${dv.port}\nUser ${user}\nPass ${pw}\nSSLType None\nAuthMechs LOGIN\n\nIMAPStore ${name}-store\nAccount ${name}\n\n`;
+    const mbsync = async (run: number): Promise<ToolResult> => {
+      const user = `bmbsync${run}`;
+      dv.addUser(user, pw);
+      const conf = join(work, `mbsyncrc-${run}`);
+      const state = join(work, `mbsync-state-${run}`);
+      const acct = (name: string, u: string) =>
+        `IMAPAccount ${name}\nHost 127.0.0.1\nPort ${dv.port}\nUser ${u}\nPass ${pw}\nSSLType None\nAuthMechs LOGIN\n\nIMAPStore ${name}-store\nAccount ${name}\n\n`;
       writeFileSync(
         conf,
-        acct('far', users.src) +
-          acct('near', users.mbsync) +
+        acct('far', srcUser) +
+          acct('near', user) +
           `Channel bench\nFar :far-store:\nNear :near-store:\nPatterns *\nCreate Near\nSync Pull\nExpunge None\nRemove None\nCopyArrivalDate yes\nSyncState ${state}/\n`,
         { mode: 0o600 },
       );
-      rmSync(state, { recursive: true, force: true });
-      const { mkdirSync } = await import('node:fs');
       mkdirSync(state, { recursive: true });
-      const r1 = await run(MBSYNC_BIN, ['-q', '-c', conf, 'bench']);
-      const r2 = await run(MBSYNC_BIN, ['-q', '-c', conf, 'bench']);
-      const dst = await readMailbox(dv, users.mbsync, pw);
-      results.push({
+      const r1 = await runCmd(MBSYNC_BIN, ['-q', '-c', conf, 'bench']);
+      const r2 = await runCmd(MBSYNC_BIN, ['-q', '-c', conf, 'bench']);
+      const dst = await readMailbox(dv, user, pw);
+      return {
         tool: 'mbsync',
         seconds: r1.ms / 1000,
         msgPerSec: corpus.messages / (r1.ms / 1000),
@@ -314,26 +323,27 @@ async function main(): Promise<void> {
         secondPassSeconds: r2.ms / 1000,
         fidelity: describeFidelity(compareMailboxes(src, dst)),
         note: r1.code ? `exit ${r1.code}: ${r1.stderr.slice(-300)}` : undefined,
-      });
-      console.log(`mbsync done in ${(r1.ms / 1000).toFixed(1)} s`);
-    }
+      };
+    };
 
     // Dovecot dsync: reverse backup from the source over imapc into the local user.
-    if (!a.skipDsync) {
+    const dsync = async (run: number): Promise<ToolResult> => {
+      const user = `bdsync${run}`;
+      dv.addUser(user, pw);
       const args = [
         '-c', dv.confFile,
         '-o', 'imapc_host=127.0.0.1',
         '-o', `imapc_port=${dv.port}`,
-        '-o', `imapc_user=${users.src}`,
+        '-o', `imapc_user=${srcUser}`,
         '-o', `imapc_password=${pw}`,
         '-o', 'imapc_features=rfc822.size fetch-headers',
         '-o', 'mail_prefetch_count=20',
-        'backup', '-R', '-u', users.dsync, 'imapc:',
+        'backup', '-R', '-u', user, 'imapc:',
       ];
-      const r1 = await run(DOVEADM_BIN, args);
-      const r2 = await run(DOVEADM_BIN, args);
-      const dst = await readMailbox(dv, users.dsync, pw);
-      results.push({
+      const r1 = await runCmd(DOVEADM_BIN, args);
+      const r2 = await runCmd(DOVEADM_BIN, args);
+      const dst = await readMailbox(dv, user, pw);
+      return {
         tool: 'dsync (doveadm backup -R imapc:)',
         seconds: r1.ms / 1000,
         msgPerSec: corpus.messages / (r1.ms / 1000),
@@ -341,22 +351,50 @@ async function main(): Promise<void> {
         secondPassSeconds: r2.ms / 1000,
         fidelity: describeFidelity(compareMailboxes(src, dst)),
         note: r1.code ? `exit ${r1.code}: ${r1.stderr.slice(-300)}` : undefined,
-      });
-      console.log(`dsync done in ${(r1.ms / 1000).toFixed(1)} s`);
+      };
+    };
+
+    const tools: [string, (run: number) => Promise<ToolResult>][] = [['MailFerry', mailferry]];
+    if (!a.skipMbsync) tools.push(['mbsync', mbsync]);
+    if (!a.skipDsync) tools.push(['dsync', dsync]);
+    for (let run = 1; run <= a.runs; run++) {
+      // Rotate the order so no tool always runs first (the box's load drifts).
+      const order = tools.map((_, i) => tools[(i + run - 1) % tools.length]);
+      for (const [name, fn] of order) {
+        const r = await fn(run);
+        results.push(r);
+        console.log(`run ${run}: ${name} ${r.seconds.toFixed(1)} s, ${r.msgPerSec.toFixed(0)} msg/s, fidelity ${r.fidelity}; load average ${loadavg()}`);
+      }
     }
 
+    const byTool = new Map<string, ToolResult[]>();
+    for (const r of results) byTool.set(r.tool, [...(byTool.get(r.tool) ?? []), r]);
+    const med = new Map<string, ToolResult>();
+    for (const [tool, rs] of byTool) {
+      med.set(tool, {
+        tool,
+        seconds: median(rs.map((r) => r.seconds)),
+        msgPerSec: median(rs.map((r) => r.msgPerSec)),
+        mibPerSec: median(rs.map((r) => r.mibPerSec)),
+        peakRssMiB: rs[0].peakRssMiB === undefined ? undefined : Math.max(...rs.map((r) => r.peakRssMiB!)),
+        secondPassSeconds: rs[0].secondPassSeconds === undefined ? undefined : median(rs.map((r) => r.secondPassSeconds!)),
+        fidelity: [...new Set(rs.map((r) => r.fidelity))].join(' / '),
+        note: rs[0].note,
+      });
+    }
     console.log('');
+    console.log(`${a.runs > 1 ? `Medians of ${a.runs} runs (peak RSS: the highest)` : 'One run'}; corpus ${corpus.messages} messages, ${mib.toFixed(1)} MiB.`);
     console.log(`| tool | time s | msg/s | MiB/s | peak RSS MiB | no-change pass s | fidelity |`);
     console.log(`|---|---|---|---|---|---|---|`);
-    for (const r of results) {
+    for (const r of med.values()) {
       console.log(
         `| ${r.tool} | ${r.seconds.toFixed(2)} | ${r.msgPerSec.toFixed(0)} | ${r.mibPerSec.toFixed(1)} | ${r.peakRssMiB?.toFixed(0) ?? 'n/a'} | ${r.secondPassSeconds?.toFixed(2) ?? 'n/a'} | ${r.fidelity} |`,
       );
     }
-    for (const r of results) if (r.note) console.log(`${r.tool}: ${r.note}`);
-    const mf = results.find((r) => r.tool === 'MailFerry')!;
-    const mb = results.find((r) => r.tool === 'mbsync');
-    const ds = results.find((r) => r.tool.startsWith('dsync'));
+    for (const r of med.values()) if (r.note) console.log(`${r.tool}: ${r.note}`);
+    const mf = med.get('MailFerry')!;
+    const mb = med.get('mbsync');
+    const ds = [...med.values()].find((r) => r.tool.startsWith('dsync'));
     console.log('');
     if (mb) console.log(`MailFerry / mbsync msg/s: ${(mf.msgPerSec / mb.msgPerSec).toFixed(2)}× (target ≥ 2×)`);
     if (ds) console.log(`MailFerry / dsync msg/s: ${(mf.msgPerSec / ds.msgPerSec).toFixed(2)}× (target ≥ 1.2×)`);
@@ -366,6 +404,10 @@ async function main(): Promise<void> {
     if (!a.keep) rmSync(work, { recursive: true, force: true });
     if (a.keep) console.log(`kept ${work}`);
   }
+}
+
+function loadavg(): string {
+  return os.loadavg().map((x) => x.toFixed(1)).join(' ');
 }
 
 if (process.argv.includes('--child')) await child();
