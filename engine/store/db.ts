@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { PrismaBetterSQLite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaClient } from '../../generated/prisma/client.ts';
+import { serialiseAdapter } from './serialise.ts';
 
 /** The Prisma client type every store function takes. */
 export type Db = InstanceType<typeof PrismaClient>;
@@ -66,8 +67,10 @@ export function applyMigrations(file: string): string[] {
 export async function openDb(url: string): Promise<{ db: Db; applied: string[] }> {
   const file = sqlitePath(url);
   const applied = applyMigrations(file);
-  const adapter = new PrismaBetterSQLite3({ url: `file:${file}`, timeout: 5000 });
-  const db = new PrismaClient({ adapter });
+  const adapter = serialiseAdapter(new PrismaBetterSQLite3({ url: `file:${file}`, timeout: 5000 }));
+  // Statements are serialised on the one connection (see serialise.ts): a transaction may
+  // wait its turn behind a burst of others, so allow it more than Prisma's 2 s default.
+  const db = new PrismaClient({ adapter, transactionOptions: { maxWait: 30_000, timeout: 60_000 } });
   await db.$connect();
   await db.$queryRawUnsafe('PRAGMA busy_timeout = 5000');
   return { db, applied };

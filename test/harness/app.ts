@@ -66,3 +66,19 @@ export async function makeTestApp(env: Record<string, string> = {}, configure?: 
     },
   };
 }
+
+/**
+ * Waits until a thread post matching `re` has been delivered. Posts travel through the
+ * notifier's outbox after the change that caused them, so a test that acts through HTTP
+ * (the form, Slack, Teams) cannot assume they are there when the response arrives.
+ */
+export async function waitForPost(t: { posts: { text: string }[] }, re: RegExp, timeoutMs = 15_000): Promise<void> {
+  const { vi } = await import('vitest');
+  await vi.waitFor(
+    () => {
+      const all = t.posts.map((p) => p.text).join('\n');
+      if (!re.test(all)) throw new Error(`no thread post matches ${re}; posts so far:\n${all}`);
+    },
+    { timeout: timeoutMs, interval: 50 },
+  );
+}

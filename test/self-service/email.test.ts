@@ -1,3 +1,4 @@
+import { waitForPost } from '../harness/app.ts';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { credentialRequestMessage, CREDENTIAL_REQUEST_SUBJECT } from '../../cards/credential-request.ts';
 import { renderEmail } from '../../cards/render-email.ts';
@@ -81,7 +82,7 @@ describe('credential request by email (real SMTP)', () => {
     expect(page.status).toBe(200);
     expect(page.html).toContain('alice@old.example');
     expect(await t.historyKinds('alice@old.example')).toContain('request.sent');
-    expect(t.posts.map((p) => p.text).join('\n')).toMatch(/asked alice@old\.example by email/);
+    await waitForPost(t, /asked alice@old\.example by email/);
     // The link (token) never reached a log line or the history.
     const token = link.split('/c/')[1];
     expect(t.logs.join('\n')).not.toContain(token);
@@ -147,7 +148,7 @@ describe('without SMTP_URL', () => {
       const h = (await t.app.engine.history(item.id)).find((x) => x.kind === 'request.failed');
       expect(h?.detail).toMatchObject({ recipient: 'alice@old.example', via: 'email' });
       expect(String(h?.detail.why)).toMatch(/email is not configured/);
-      expect(t.posts.map((p) => p.text).join('\n')).toMatch(/could not reach alice@old\.example by email: email is not configured/);
+      await waitForPost(t, /could not reach alice@old\.example by email: email is not configured/);
     } finally {
       await t.close();
     }
