@@ -19,6 +19,8 @@ export interface Config {
   concurrency: number;
   /** Hours a credential link stays valid. */
   linkTtlHours: number;
+  /** Attempts an end user gets on the form before the item fails (projects may override). */
+  formAttempts: number;
   /** License pool of new projects (null: no limit) unless `--licenses` says otherwise. */
   defaultLicenses: number | null;
 }
@@ -52,6 +54,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, envFile = '.env
     concurrency: Math.max(1, Number(env.MAILFERRY_CONCURRENCY ?? 2) || 2),
     linkTtlHours: Math.max(1, Number(env.MAILFERRY_LINK_TTL_HOURS ?? 72) || 72),
     defaultLicenses: parseLicenses(env.MAILFERRY_LICENSES),
+    formAttempts: Math.max(1, Math.floor(Number(env.MAILFERRY_FORM_ATTEMPTS ?? 3)) || 3),
   };
 }
 

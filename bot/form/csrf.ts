@@ -19,6 +19,6 @@ export function checkCsrf(secret: Buffer, linkId: string, given: unknown): boole
 }
 
 /** The form's secret, derived from the vault key (stable across restarts and workers, never the key itself). */
-export function deriveFormSecret(vaultKey: Buffer): Buffer {
-  return createHmac('sha256', vaultKey).update('mailferry:form-secret:v1').digest();
+export function deriveFormSecret(vault: { derive(label: string): Buffer }): Buffer {
+  return vault.derive('mailferry:form-secret:v1');
 }

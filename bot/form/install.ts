@@ -1,6 +1,4 @@
-import { join } from 'node:path';
 import type { App } from '../app.ts';
-import { loadKey } from '../../engine/vault/vault.ts';
 import { verifyCredentials } from '../../engine/connectors/index.ts';
 import { deriveFormSecret } from './csrf.ts';
 import { FormService, type Verifier } from './form-service.ts';
@@ -23,15 +21,12 @@ export interface SelfServiceOptions {
 export function installSelfService(app: App, opts: SelfServiceOptions = {}): FormService {
   const { config, log } = app;
   const flog = log.child({ part: 'form' });
-  // The vault key exists by now (createApp loaded or created it); the form secret is derived from it.
-  const { key } = loadKey(config.encryptionKey, join(config.dataDir, 'encryption.key'));
-  const envAttempts = Number(process.env.MAILFERRY_FORM_ATTEMPTS);
   const form = new FormService(app.engine, flog, {
     verify: opts.verify ?? ((url, login, secret, side) => verifyCredentials(url, login, secret, side)),
-    secret: deriveFormSecret(key),
+    secret: deriveFormSecret(app.vault),
     publicUrl: config.publicUrl,
     linkTtlHours: config.linkTtlHours,
-    maxAttempts: opts.maxAttempts ?? (Number.isInteger(envAttempts) && envAttempts > 0 ? envAttempts : 3),
+    maxAttempts: opts.maxAttempts ?? config.formAttempts,
     now: opts.now,
   });
   app.http.use(createFormRouter(form, flog, { publicUrl: config.publicUrl, limits: opts.limits }));

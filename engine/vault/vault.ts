@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Side } from '../domain/types.ts';
@@ -56,6 +56,11 @@ export class Vault {
   constructor(private readonly key: Buffer) {
     if (key.length !== 32) throw new Error('vault key must be 32 bytes');
     this.keyId = keyIdOf(key);
+  }
+
+  /** A secret for another purpose derived from the key (HMAC-SHA256 of the label): never the key itself. */
+  derive(label: string): Buffer {
+    return createHmac('sha256', this.key).update(label).digest();
   }
 
   /** Seals a secret for (item, side). */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { RateLimiter } from '../../bot/form/rate-limit.ts';
+import { Vault } from '../../engine/vault/vault.ts';
 import { checkCsrf, csrfToken, deriveFormSecret } from '../../bot/form/csrf.ts';
 import { FORM_CSP } from '../../bot/form/headers.ts';
 import { planRecipients } from '../../bot/outreach/outreach.ts';
@@ -22,8 +23,8 @@ describe('form building blocks', () => {
   });
 
   it('anti-CSRF token: bound to the link and the server secret', () => {
-    const s1 = deriveFormSecret(randomBytes(32));
-    const s2 = deriveFormSecret(randomBytes(32));
+    const s1 = deriveFormSecret(new Vault(randomBytes(32)));
+    const s2 = deriveFormSecret(new Vault(randomBytes(32)));
     const tok = csrfToken(s1, 'link-1');
     expect(checkCsrf(s1, 'link-1', tok)).toBe(true);
     expect(checkCsrf(s1, 'link-2', tok)).toBe(false);
