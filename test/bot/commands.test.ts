@@ -136,3 +136,21 @@ describe('configured license pool', () => {
     }
   });
 });
+
+describe('project set: self-service settings', () => {
+  it('sets reminders, attempts, link validity and credential wiping, and refuses a bad reminder list', async () => {
+    const t2 = await makeTestApp();
+    try {
+      await t2.run('project create acme --source imaps://old.example --destination imaps://new.example');
+      expect((await t2.run('project set acme --reminders "1,x"')).result.code).toBe('BAD_REMINDERS');
+      const r = await t2.run('project set acme --reminders "7,1 3" --attempts 5 --link-hours 24 --wipe-credentials on');
+      expect(r.text).toMatch(/reminders after 1, 3, 7 day\(s\); 5 form attempts; links valid 24 h; credentials wiped after completion/);
+      const o = JSON.parse((await t2.app.db.project.findFirstOrThrow()).options);
+      expect(o).toEqual({ reminderDays: [1, 3, 7], maxAttempts: 5, linkTtlHours: 24, wipeCredentialsOnComplete: true });
+      await t2.run('project set acme --reminders off');
+      expect(JSON.parse((await t2.app.db.project.findFirstOrThrow()).options).reminderDays).toEqual([]);
+    } finally {
+      await t2.close();
+    }
+  });
+});
