@@ -63,8 +63,14 @@ export async function openDestination(dest: ImapFlow, mapping: FolderMapping): P
       await dest.mailboxCreate(mapping.destSegments);
     } catch (err) {
       // ALREADYEXISTS (RFC 5530) is fine: another pass or lane created it.
-      const e = err as { responseText?: string; serverResponseCode?: string };
-      if (!/ALREADYEXISTS/i.test(e.serverResponseCode ?? '') && !/exists/i.test(e.responseText ?? '')) throw err;
+      const e = err as { responseText?: string; serverResponseCode?: string; responseStatus?: string };
+      if (!/ALREADYEXISTS/i.test(e.serverResponseCode ?? '') && !/exists/i.test(e.responseText ?? '')) {
+        // A refused name (NO/BAD) will be refused again: no retry, the folder is reported and skipped.
+        if (e.responseStatus === 'NO' || e.responseStatus === 'BAD') {
+          throw new CopyError('FOLDER_REFUSED', 'Internal', `the destination refused to create folder ${mapping.destName}: ${e.responseText ?? 'no reason given'}`, { cause: err });
+        }
+        throw err;
+      }
     }
   }
   // SELECT (not just APPEND to a path): Dovecot appends several times faster to the
@@ -88,6 +94,8 @@ export async function planFolder(
   skippedUids: Set<number>,
 ): Promise<FolderPlan> {
   const srcBox = await onSide('source', src.mailboxOpen(mapping.source.path, { readOnly: true }));
+  // Skipped UIDs recorded under another UIDVALIDITY name other messages now.
+  if (previous && previous.uidValidity !== srcBox.uidValidity) skippedUids = new Set();
   const destBox = await onSide('destination', openDestination(dest, mapping));
   if (!destBox.uidValidity) throw new CopyError('NO_UIDVALIDITY', 'Internal', 'destination folder has no UIDVALIDITY');
 

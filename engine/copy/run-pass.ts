@@ -186,7 +186,11 @@ export async function runPass(input: PassInput): Promise<PassResult> {
   timer?.unref?.();
 
   /** Runs `work` with reconnects and backoff; returns false when the pass must end. */
-  const withRetry = async (lane: Lane, work: (c: { src: ImapFlow; dest: ImapFlow }, progressed: () => void) => Promise<void>): Promise<boolean> => {
+  const withRetry = async (
+    lane: Lane,
+    work: (c: { src: ImapFlow; dest: ImapFlow }, progressed: () => void) => Promise<void>,
+    job?: FolderJob,
+  ): Promise<boolean> => {
     let attempt = 0;
     for (;;) {
       if (failure) return false;
@@ -200,6 +204,16 @@ export async function runPass(input: PassInput): Promise<PassResult> {
         return true;
       } catch (err) {
         await lane.reset();
+        if (err instanceof CopyError && err.code === 'FOLDER_REFUSED' && job) {
+          // One folder the destination will not take: report it, go on with the others.
+          job.stats.error = err.message;
+          errors++;
+          if (errors > o.maxErrors) {
+            fail(err.reason, `more than ${o.maxErrors} errors; last: ${err.message}`);
+            return false;
+          }
+          return true;
+        }
         if (err instanceof CopyError) {
           fail(err.reason, err.message);
           return false;
@@ -433,7 +447,7 @@ export async function runPass(input: PassInput): Promise<PassResult> {
           const job = queue.shift();
           if (!job) return;
           current.add(job.mapping.sourceName);
-          const ok = await withRetry(lane, ({ src, dest }, progressed) => copyFolder(job, src, dest, progressed));
+          const ok = await withRetry(lane, ({ src, dest }, progressed) => copyFolder(job, src, dest, progressed), job);
           current.delete(job.mapping.sourceName);
           if (ok && !stoppedWithWork) foldersDone++;
           if (!ok) return;

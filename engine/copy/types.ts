@@ -73,6 +73,8 @@ export interface FolderStats extends CopyCounters {
   /** Skipped without a SELECT because STATUS matched the checkpoint. */
   unchanged: boolean;
   durationMs: number;
+  /** Why the folder was not copied (e.g. the destination refused to create it), when it was not. */
+  error?: string;
   /** Copied per second of this folder's own time. */
   messagesPerSecond: number;
   bytesPerSecond: number;

@@ -99,6 +99,24 @@ describe('faults during a pass', () => {
     expect(r).toMatchObject({ outcome: 'failed', reason: 'DestinationCredentials' });
   });
 
+  it('a folder the destination refuses to create is reported and the others are copied', async () => {
+    // Maildir++ ('.' separator) keeps a nested folder in one directory name: two 150-byte
+    // levels exceed the file system's 255-byte limit, so Dovecot refuses the CREATE.
+    const s = await startDovecot({ separator: '/', users: [{ name: 'a', password: 'pa' }] });
+    const d = await startDovecot({ separator: '.', users: [{ name: 'b', password: 'pb' }] });
+    try {
+      const long = `${'a'.repeat(150)}/${'b'.repeat(150)}`;
+      await seedImap(s, 'a', 'pa', { INBOX: msgs(1, 2000), [long]: msgs(1, 2000, 5), Other: msgs(1, 2000, 9) });
+      const r = await runPass({ itemId: 'badname', source: endpoint(s, 'a', 'pa'), destination: endpoint(d, 'b', 'pb'), checkpoints: createMemoryCheckpointStore() });
+      expect(r.outcome, r.detail).toBe('completed');
+      expect(r.stats.messagesCopied).toBe(2);
+      expect(r.stats.folders.find((f) => f.sourceFolder === long)?.error).toMatch(/refused to create/);
+    } finally {
+      await s.dispose();
+      await d.dispose();
+    }
+  });
+
   it('a server restart mid-pass is retried and the pass completes with each message exactly once', async () => {
     const p = pair();
     await seedImap(dv, p.s.name, p.s.pw, { INBOX: msgs(150, 8000), Other: msgs(150, 8000, 500) });
