@@ -576,6 +576,12 @@ export class Engine {
     };
   }
 
+  /** Addresses and statuses of the items whose posts go to a thread (live summaries of anchors). */
+  async itemsInThread(threadRef: string): Promise<{ sourceAddress: string; status: ItemStatus }[]> {
+    const rows = await this.db.item.findMany({ where: { threadRef }, select: { sourceAddress: true, status: true }, orderBy: { sourceAddress: 'asc' } });
+    return rows.map((r) => ({ sourceAddress: r.sourceAddress, status: r.status as ItemStatus }));
+  }
+
   /** The history of one item, oldest first. */
   async history(itemId: string) {
     return itemHistory(this.db, itemId);

@@ -70,10 +70,10 @@ export function installSlack(app: App, opts: InstallSlackOptions = {}): Installe
 
 /**
  * Counts per status of the items whose posts go to a thread (the anchor's live summary).
- * Composition code: the adapter itself never reads the database.
+ * Composition code, through the engine: the adapter itself never reads the database.
  */
 async function summarizeThread(app: App, threadRef: string): Promise<AnchorSummaryView | null> {
-  const items = await app.engine.db.item.findMany({ where: { threadRef }, select: { sourceAddress: true, status: true }, orderBy: { sourceAddress: 'asc' } });
+  const items = await app.engine.itemsInThread(threadRef);
   if (!items.length) return null;
   const counts: Record<string, number> = {};
   for (const i of items) counts[i.status] = (counts[i.status] ?? 0) + 1;
