@@ -139,7 +139,7 @@ async function run(argv: string[]): Promise<number> {
 async function waitIdle(app: App): Promise<void> {
   for (;;) {
     await app.bus.idle();
-    const busy = await app.db.item.count({ where: { status: { in: ['Queued', 'Running'] } } });
+    const busy = await app.engine.activeCount();
     if (!busy) return;
     await new Promise((r) => setTimeout(r, 200));
   }

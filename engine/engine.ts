@@ -173,6 +173,11 @@ export class Engine {
     throw new UserError('PROJECT_UNKNOWN', `There is no project named ${name}.${names.length ? ` Known projects: ${names.join(', ')}.` : ''}`);
   }
 
+  /** Every project, by name. */
+  async listProjects(): Promise<Project[]> {
+    return this.db.project.findMany({ orderBy: { name: 'asc' } });
+  }
+
   /** Projects created in a channel (a project belongs to the channel it was created in). */
   async projectsInChannel(channelRef: string): Promise<Project[]> {
     return this.db.project.findMany({ where: { channelRef }, orderBy: { createdAt: 'asc' } });
@@ -574,6 +579,16 @@ export class Engine {
       items,
       licenses: { total: p.licensesTotal, used: p.licensesUsed, left: p.licensesTotal == null ? null : p.licensesTotal - p.licensesUsed },
     };
+  }
+
+  /** Items of a project in the given statuses, by address. */
+  async itemsWithStatus(project: Project, statuses: ItemStatus[]): Promise<ItemWithProject[]> {
+    return this.db.item.findMany({ where: { projectId: project.id, status: { in: statuses } }, include: ITEM_INCLUDE, orderBy: { sourceAddress: 'asc' } });
+  }
+
+  /** How many items are queued or running, in every project. */
+  async activeCount(): Promise<number> {
+    return this.db.item.count({ where: { status: { in: ['Queued', 'Running'] } } });
   }
 
   /** Addresses and statuses of the items whose posts go to a thread (live summaries of anchors). */

@@ -10,7 +10,7 @@ export const projectList: CommandDef = {
   examples: ['/migrate project list'],
   admin: true,
   async handler(ctx) {
-    const all = await ctx.engine.db.project.findMany({ orderBy: { name: 'asc' } });
+    const all = await ctx.engine.listProjects();
     await ctx.reply(projectListMessage(all.map((p) => ({ name: p.name, sourceUrl: p.sourceUrl, destinationUrl: p.destinationUrl, here: p.channelRef === ctx.channelRef }))));
   },
 };

@@ -41,8 +41,7 @@ export const start: CommandDef = {
       if (!thread) await ctx.reply(actionResultMessage('started', [`${after.sourceAddress}: ${statusLabel(after.status)}`], [], 'Started'));
       return;
     }
-    const where = opts.waiting ? { status: 'WaitingForUser' } : { status: { in: ['NotStarted', 'Stopped', 'Failed', 'Completed'] } };
-    const items = await ctx.engine.db.item.findMany({ where: { projectId: project.id, ...where }, include: { project: true }, orderBy: { sourceAddress: 'asc' } });
+    const items = await ctx.engine.itemsWithStatus(project, opts.waiting ? ['WaitingForUser'] : ['NotStarted', 'Stopped', 'Failed', 'Completed']);
     if (!items.length) throw new UserError('NOTHING_TO_START', opts.waiting ? `No mailbox of ${project.name} is waiting for its user.` : `No mailbox of ${project.name} can be started (they are all waiting, queued or running).`);
     const thread = await ctx.openThread(actionResultMessage('started', items.map((i) => i.sourceAddress), [], opts.waiting ? 'Asking again for' : 'Starting'));
     const done: string[] = [];
