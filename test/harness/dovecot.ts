@@ -64,6 +64,18 @@ export interface DovecotInstance {
   dispose(): Promise<void>;
 }
 
+/** Process groups of the instances still running, killed when this process exits (a crashed test file leaves none behind). */
+const live = new Set<number>();
+process.once('exit', () => {
+  for (const pid of live) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+});
+
 function mailOwner(): { uid: number; gid: number; name: string } {
   // Dovecot refuses uid/gid 0 for mail access, so as root the mail belongs to the
   // `dovecot` system user the Debian package creates; otherwise to the current user.
@@ -216,8 +228,9 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
     let stderr = '';
     proc.stderr?.on('data', (d) => (stderr += d.toString()));
     let isExited = false;
-    exited = new Promise((resolve) => proc.once('exit', () => ((isExited = true), resolve())));
+    exited = new Promise((resolve) => proc.once('exit', () => ((isExited = true), live.delete(proc.pid!), resolve())));
     child = proc;
+    if (proc.pid) live.add(proc.pid);
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline) {
       if (isExited) throw new Error(`dovecot exited at start: ${stderr.trim()} ${tail(logFile)}`);
