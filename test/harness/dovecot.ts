@@ -39,6 +39,11 @@ export interface DovecotOptions {
   masterUsers?: { name: string; password: string }[];
   /** Extra raw config lines appended to the generated file. */
   extraConfig?: string;
+  /**
+   * TLS with a fresh self-signed certificate (needs the `openssl` binary): STARTTLS offered
+   * on the imap port, and a second listener for implicit TLS (`imapsUrl`).
+   */
+  tls?: boolean;
 }
 
 /** A running private Dovecot. */
@@ -47,6 +52,10 @@ export interface DovecotInstance {
   port: number;
   /** `imap://127.0.0.1:PORT` */
   url: string;
+  /** `imaps://127.0.0.1:PORT` when started with `tls: true`. */
+  imapsUrl?: string;
+  /** PEM of the self-signed certificate when started with `tls: true`. */
+  certPem?: string;
   dir: string;
   confFile: string;
   logFile: string;
@@ -128,7 +137,7 @@ async function greets(port: number): Promise<boolean> {
   });
 }
 
-function writeSeparatorSafeConf(o: {
+function writeConfig(o: {
   dir: string;
   port: number;
   separator: '/' | '.';
@@ -137,6 +146,7 @@ function writeSeparatorSafeConf(o: {
   quota: boolean;
   master: boolean;
   extra: string;
+  tlsPort?: number;
 }): string {
   const { dir } = o;
   const asRoot = process.getuid?.() === 0;
@@ -153,7 +163,7 @@ function writeSeparatorSafeConf(o: {
     `instance_name = mailferry-${o.port}`,
     `log_path = ${dir}/dovecot.log`,
     `info_log_path = ${dir}/dovecot.log`,
-    `ssl = no`,
+    o.tlsPort ? `ssl = yes\nssl_cert = <${dir}/cert.pem\nssl_key = <${dir}/key.pem` : `ssl = no`,
     `disable_plaintext_auth = no`,
     `auth_mechanisms = plain login`,
     `mail_uid = ${o.owner.uid}`,
@@ -175,7 +185,7 @@ function writeSeparatorSafeConf(o: {
     // once (a shared file is re-read at most once a second).
     `passdb {\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u ${dir}/users/%u\n}`,
     `userdb {\n  driver = passwd-file\n  args = username_format=%u ${dir}/users/%u\n}`,
-    `service imap-login {\n  inet_listener imap {\n    address = 127.0.0.1\n    port = ${o.port}\n  }\n  inet_listener imaps {\n    port = 0\n  }\n}`,
+    `service imap-login {\n  inet_listener imap {\n    address = 127.0.0.1\n    port = ${o.port}\n  }\n  inet_listener imaps {\n    address = 127.0.0.1\n    port = ${o.tlsPort ?? 0}\n    ssl = yes\n  }\n}`,
     `service pop3-login {\n  inet_listener pop3 {\n    port = 0\n  }\n}`,
     `service imap {\n  process_limit = 256\n}`,
     `namespace inbox {\n  inbox = yes\n  prefix =\n  separator = ${o.separator}\n${mailboxes}\n}`,
@@ -219,7 +229,11 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
   for (const u of options.users ?? []) addUser(u.name, u.password, u);
 
   let port = 0;
+  let tlsPort = 0;
   let confFile = '';
+  if (options.tls) {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
+  }
   let child: ChildProcess | null = null;
   let exited: Promise<void> = Promise.resolve();
 
@@ -243,7 +257,9 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
   let lastErr: unknown;
   for (let attempt = 0; attempt < 5; attempt++) {
     port = await freePort();
-    confFile = writeSeparatorSafeConf({
+    tlsPort = options.tls ? await freePort() : 0;
+    confFile = writeConfig({
+      tlsPort: tlsPort || undefined,
       dir,
       port,
       separator,
@@ -298,6 +314,10 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
     get url() {
       return `imap://127.0.0.1:${port}`;
     },
+    get imapsUrl() {
+      return tlsPort ? `imaps://127.0.0.1:${tlsPort}` : undefined;
+    },
+    certPem: options.tls ? readFileSync(join(dir, 'cert.pem'), 'utf8') : undefined,
     dir,
     get confFile() {
       return confFile;
@@ -340,7 +360,8 @@ export interface SeedMessage {
 
 /** Opens an imapflow client on the instance (no logging). */
 export async function openClient(dv: { port: number }, user: string, password: string): Promise<ImapFlow> {
-  const c = new ImapFlow({ host: '127.0.0.1', port: dv.port, secure: false, auth: { user, pass: password }, logger: false, disableAutoIdle: true });
+  // The harness trusts its own self-signed certificate (STARTTLS is offered with `tls: true`).
+  const c = new ImapFlow({ host: '127.0.0.1', port: dv.port, secure: false, auth: { user, pass: password }, logger: false, disableAutoIdle: true, tls: { rejectUnauthorized: false } });
   await c.connect();
   return c;
 }
