@@ -6,6 +6,9 @@
  *                    [--batch-bytes B] [--budget B] [--runs N] [--no-expose-gc]
  *                    [--skip-mbsync] [--skip-dsync] [--keep]
  *
+ * Environment: BENCH_CPU_PROF=DIR writes a CPU profile of the MailFerry child there;
+ * BENCH_MMAP=N sets MALLOC_MMAP_THRESHOLD_ for it (large buffers go back to the OS).
+ *
  * The corpus (default 5,000 messages in 20 folders; sizes 60% 2–8 KB, 28% 10–60 KB,
  * 10.7% 100–300 KB, 1.3% 1–5 MB; flags and keywords; ~1% without Message-ID; a few exact
  * duplicates) is written straight into the source Maildir. MailFerry runs in a child
@@ -273,7 +276,7 @@ async function main(): Promise<void> {
       const self = fileURLToPath(import.meta.url);
       const out = await new Promise<string>((resolve, reject) => {
         const env = { ...process.env, MF_BENCH_CONFIG: JSON.stringify(cfg), ...(process.env.BENCH_MMAP ? { MALLOC_MMAP_THRESHOLD_: process.env.BENCH_MMAP } : {}) };
-        const c = spawn(process.execPath, [...(a.exposeGc ? ['--expose-gc'] : []), '--import', 'tsx', self, '--child'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+        const c = spawn(process.execPath, [...(a.exposeGc ? ['--expose-gc'] : []), ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), '--import', 'tsx', self, '--child'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
         let s = '';
         c.stdout.on('data', (d: Buffer) => (s += d.toString()));
         c.on('error', reject);
