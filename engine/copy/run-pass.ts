@@ -433,8 +433,16 @@ export async function runPass(input: PassInput): Promise<PassResult> {
     };
 
     // 3. Copy: each lane takes the next folder; one folder is never shared by two lanes.
+    // Source folders that land in the same destination folder (e.g. "Sent" mapped by special
+    // use onto an existing "Sent Items", beside a source "Sent Items") go to the same lane,
+    // one after the other: a crash-recovery match must only see its own folder's appends.
     const queue = [...jobs];
-    const nLanes = Math.max(1, Math.min(o.connections, jobs.length));
+    const busyDest = new Set<string>();
+    const nextJob = (): FolderJob | undefined => {
+      const i = queue.findIndex((j) => !busyDest.has(j.mapping.destName.toLowerCase()));
+      return i < 0 ? undefined : queue.splice(i, 1)[0];
+    };
+    const nLanes = Math.max(1, Math.min(o.connections, new Set(jobs.map((j) => j.mapping.destName.toLowerCase())).size));
     for (let i = 1; i < nLanes; i++) lanes.push(new Lane(input));
     await Promise.all(
       lanes.slice(0, nLanes).map(async (lane) => {
@@ -444,11 +452,19 @@ export async function runPass(input: PassInput): Promise<PassResult> {
             if (queue.length) stoppedWithWork = true;
             return;
           }
-          const job = queue.shift();
-          if (!job) return;
+          if (!queue.length) return;
+          const job = nextJob();
+          if (!job) {
+            // Every remaining folder shares its destination with one in progress: wait for it.
+            await sleep(50, [input.signal, halt.signal]);
+            continue;
+          }
+          const destKey = job.mapping.destName.toLowerCase();
+          busyDest.add(destKey);
           current.add(job.mapping.sourceName);
           const ok = await withRetry(lane, ({ src, dest }, progressed) => copyFolder(job, src, dest, progressed), job);
           current.delete(job.mapping.sourceName);
+          busyDest.delete(destKey);
           if (ok && !stoppedWithWork) foldersDone++;
           if (!ok) return;
         }

@@ -128,6 +128,25 @@ describe('never a duplicate, never a loss', () => {
   });
 });
 
+describe('merged folders', () => {
+  it('two source folders mapped onto one destination folder are copied one after the other, all messages kept', async () => {
+    const s = await startDovecot({ separator: '/', users: [{ name: 'a', password: 'pa' }] });
+    const d = await startDovecot({ separator: '/', users: [{ name: 'b', password: 'pb' }], specialUse: { 'Sent Items': '\\Sent' } });
+    try {
+      // Source "Sent" (special use by name) maps onto the destination's \Sent "Sent Items",
+      // where the source's own "Sent Items" goes too.
+      await seedImap(s, 'a', 'pa', { Sent: Array.from({ length: 12 }, (_, i) => msg(700 + i)), 'Sent Items': Array.from({ length: 9 }, (_, i) => msg(800 + i)) });
+      const r = await runPass({ itemId: 'merge', source: endpoint(s, 'a', 'pa'), destination: endpoint(d, 'b', 'pb'), checkpoints: createMemoryCheckpointStore(), options: { batchMessages: 4 } });
+      expect(r.outcome, r.detail).toBe('completed');
+      expect(r.stats.folders.filter((f) => f.destFolder === 'Sent Items')).toHaveLength(2);
+      expect((await readMailbox(d, 'b', 'pb')).messages['Sent Items']).toHaveLength(21);
+    } finally {
+      await s.dispose();
+      await d.dispose();
+    }
+  });
+});
+
 describe('folder rules', () => {
   it('include, exclude and rename', async () => {
     const p = pair();
