@@ -2,6 +2,7 @@ import type { CommandDef } from './types.ts';
 import type { NotifyVia, Sides } from '../../engine/domain/types.ts';
 import { UserError } from '../../engine/errors.ts';
 import { projectUpdatedMessage } from '../../cards/replies.ts';
+import { isTimeZone, serverTimeZone, validateSchedule } from '../scheduler/cron.ts';
 
 /** `project set`: digest schedule, time zone, self-service default, license pool. */
 export const projectSet: CommandDef = {
@@ -30,8 +31,8 @@ export const projectSet: CommandDef = {
         update.digestCron = null;
         changes.push('digest off');
       } else {
-        const tz = typeof opts.tz === 'string' ? opts.tz : (project.digestTz ?? Intl.DateTimeFormat().resolvedOptions().timeZone);
-        const problem = ctx.services.validateSchedule?.(opts.digest, tz) ?? basicCronCheck(opts.digest);
+        const tz = typeof opts.tz === 'string' ? opts.tz : (project.digestTz ?? serverTimeZone());
+        const problem = validateSchedule(opts.digest, tz);
         if (problem) throw new UserError('BAD_SCHEDULE', problem, 'Example: --digest "0 9 * * 1-5" --tz Europe/Berlin');
         update.digestCron = opts.digest;
         changes.push(`digest "${opts.digest}"`);
@@ -85,22 +86,4 @@ export function parseReminderDays(raw: string): number[] {
   if (!days.length || days.some((d) => !Number.isInteger(d) || d < 1 || d > 60))
     throw new UserError('BAD_REMINDERS', `"${raw}" is not a list of days: expected whole days from 1 to 60 separated by commas, e.g. "1,3", or off.`);
   return [...new Set(days)].sort((a, b) => a - b);
-}
-
-/** True when the runtime knows the IANA zone. */
-export function isTimeZone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Shape check for a 5- or 6-field cron expression, used until the scheduler provides its own validation. */
-function basicCronCheck(expr: string): string | null {
-  const fields = expr.trim().split(/\s+/);
-  if (fields.length < 5 || fields.length > 6 || !fields.every((f) => /^[\d*,/\-A-Za-z?LW#]+$/.test(f)))
-    return `"${expr}" is not a cron expression: expected 5 fields (minute hour day month weekday), e.g. "0 9 * * 1-5".`;
-  return null;
 }

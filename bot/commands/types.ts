@@ -70,8 +70,6 @@ export interface BotServices {
   formLink?: (itemId: string, actor: Actor) => Promise<{ url: string; expiresAt: Date }>;
   /** Posts a digest of a project now. */
   postDigest?: (projectId: string, actor: Actor) => Promise<Message>;
-  /** Validates a cron expression and time zone (digests). */
-  validateSchedule?: (cron: string, tz: string) => string | null;
   /** License pool of new projects when `--licenses` is not given (MAILFERRY_LICENSES). */
   defaultLicenses?: number | null;
   /** Reads a file on the server (console only, for test credentials and bulk files). */

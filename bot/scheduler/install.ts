@@ -1,6 +1,5 @@
 import type { App } from '../app.ts';
 import { Scheduler, type SchedulerOptions } from './scheduler.ts';
-import { validateSchedule } from './cron.ts';
 import { reminderListener } from './reminders.ts';
 
 /**
@@ -13,7 +12,6 @@ import { reminderListener } from './reminders.ts';
 export function installScheduler(app: App, mode: 'serve' | 'console' | 'worker', opts: SchedulerOptions = {}): Scheduler {
   const scheduler = new Scheduler(app, opts);
   app.services.postDigest = (projectId, actor) => scheduler.postDigest(projectId, actor);
-  app.services.validateSchedule = validateSchedule;
   const off = app.bus.on(reminderListener(app.db));
   app.onClose(off);
   if (mode === 'serve') {
