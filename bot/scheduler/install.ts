@@ -3,8 +3,8 @@ import { Scheduler, type SchedulerOptions } from './scheduler.ts';
 import { reminderListener } from './reminders.ts';
 
 /**
- * Joins digests and reminders to a process. Every mode gets `/migrate digest` and schedule
- * validation for `project set`, and stops reminders of items that leave WaitingForUser.
+ * Joins digests and reminders to a process. Every mode gets `/migrate digest` and stops
+ * reminders of items that leave WaitingForUser.
  * Only `serve` runs the minute tick (digests, reminders) and drains the outbox of posts
  * written by workers or left by a restart: a `worker` runs migrations only, and a console
  * session runs no timers.
