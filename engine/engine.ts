@@ -322,6 +322,10 @@ export class Engine {
     data.license = license;
     if (d.to !== 'Running') data.stopRequested = d.stopRequested ?? false;
     if (d.deleted) {
+      // Statistics and copy state go with the item (credentials, links and folder stats
+      // cascade); the mail at the destination and the history stay.
+      await tx.copyCheckpoint.deleteMany({ where: { itemId: fresh.id } });
+      await tx.skippedMessage.deleteMany({ where: { itemId: fresh.id } });
       await tx.item.delete({ where: { id: fresh.id } });
     } else {
       await tx.item.update({ where: { id: fresh.id }, data });

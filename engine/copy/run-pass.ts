@@ -408,7 +408,7 @@ export async function runPass(input: PassInput): Promise<PassResult> {
           progressed();
           if (out.fatal) throw out.fatal;
           if (out.refused.length && errors > o.maxErrors) {
-            fail('Internal', `more than ${o.maxErrors} errors; last: the destination refused message UID ${out.refused[0].message.meta.uid} of ${name}: ${out.refused[0].reason}`);
+            fail('TooManyErrors', `more than ${o.maxErrors} errors; last: the destination refused message UID ${out.refused[0].message.meta.uid} of ${name}: ${out.refused[0].reason}`);
             return;
           }
         }

@@ -99,6 +99,8 @@ export type PassFailureReason =
   | 'SourceUnreachable'
   | 'DestinationUnreachable'
   | 'DestinationQuota'
+  /** More messages refused than `maxErrors` allows. */
+  | 'TooManyErrors'
   | 'Internal';
 
 /** Result of {@link runPass}: never thrown, always returned. */

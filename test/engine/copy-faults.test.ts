@@ -76,7 +76,7 @@ describe('faults during a pass', () => {
     await seedImap(dv, p.s.name, p.s.pw, { INBOX: [...msgs(3, 80_000), ...msgs(2, 5_000, 10)] });
     const r = await runPass({ itemId: 'maxerr', source: p.source, destination: p.destination, checkpoints: createMemoryCheckpointStore(), options: { maxErrors: 1 } });
     expect(r.outcome).toBe('failed');
-    expect(r.reason).toBe('Internal');
+    expect(r.reason).toBe('TooManyErrors');
     expect(r.detail).toMatch(/more than 1 errors/);
   });
 

@@ -44,7 +44,8 @@ describe('Slack end to end with a real IMAP server', () => {
 
     // The DM has the form link; alice "submits the form" (the form stores verified credentials this way).
     const dm = s.fake.of('chat.postMessage').find((c) => c.args.channel === 'DALICE')!;
-    expect(dm.args.blocks.find((b: any) => b.type === 'actions').elements[0].url).toMatch(/^https:\/\/mailferry\.example\/c\//);
+    const link: string = dm.args.blocks.find((b: any) => b.type === 'actions').elements[0].url;
+    expect(link).toMatch(/^https:\/\/mailferry\.example\/c\//);
     const form = { surface: 'form', id: 'alice@old.example' };
     item = await s.t.app.engine.setCredential(form, item, 'source', 'alice', { password: 'src-Secret-1' });
     await s.t.app.engine.setCredential(form, item, 'destination', 'alice2', { password: 'dst-Secret-2' });
@@ -67,5 +68,9 @@ describe('Slack end to end with a real IMAP server', () => {
     expect(Object.values(box.messages).flat()).toHaveLength(3);
     // No password anywhere Slack or the log could see.
     expect(JSON.stringify(s.fake.calls) + s.t.logs.join('\n')).not.toMatch(/src-Secret-1|dst-Secret-2/);
+    // The link went to the user's DM button and nowhere else: no token in any log line.
+    expect(s.t.logs.length).toBeGreaterThan(0);
+    expect(s.t.logs.join('\n')).not.toMatch(/\/c\/[A-Za-z0-9_-]{20,}/);
+    expect(s.t.logs.join('\n')).not.toContain(link.split('/c/')[1]);
   });
 });

@@ -194,3 +194,15 @@ describe('domain rules', () => {
     expect((await project()).licensesUsed).toBe(0);
   });
 });
+
+describe('deleting an item', () => {
+  it('removes its copy checkpoints and skipped-message records with its statistics', async () => {
+    await t.run('add alice@old.example');
+    const id = (await item('alice@old.example')).id;
+    await t.app.db.copyCheckpoint.create({ data: { itemId: id, sourceFolder: 'INBOX', srcUidNext: 5 } });
+    await t.app.db.skippedMessage.create({ data: { itemId: id, sourceFolder: 'INBOX', uid: 7, size: 10, reason: 'too large' } });
+    await t.run('delete alice@old.example');
+    expect(await t.app.db.copyCheckpoint.count()).toBe(0);
+    expect(await t.app.db.skippedMessage.count()).toBe(0);
+  });
+});
