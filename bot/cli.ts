@@ -118,7 +118,7 @@ async function run(argv: string[]): Promise<number> {
   const app = await boot(config, cmd as 'serve' | 'worker', log);
   if (cmd === 'serve') {
     const { port } = await serveHttp(app);
-    log.info(`MailFerry listening on port ${port}`, { publicUrl: config.publicUrl, database: config.databaseUrl.startsWith('file:') ? config.databaseUrl : 'external' });
+    log.info(`MailFerry listening on port ${port}`, { public: config.publicUrl, database: config.databaseUrl.startsWith('file:') ? config.databaseUrl : 'external' });
     for (const s of surfaces(config)) log.info(`${s.name}: ${s.configured ? 'configured' : 'not configured'}`, { how: s.why });
   } else {
     log.info('MailFerry worker started');
