@@ -73,6 +73,8 @@ export interface ProjectStatus {
 }
 
 const ITEM_INCLUDE = { project: true } as const;
+/** How long a running pass's lease lasts without renewal before the pass counts as dead. */
+export const LEASE_MS = 90_000;
 type ItemWithProject = Item & { project: Project };
 
 /** The reference events carry, built from an item row. */
@@ -491,7 +493,7 @@ export class Engine {
           // Claim with a conditional update so two workers never take the same item.
           const { count } = await tx.item.updateMany({ where: { id: next.id, status: 'Queued' }, data: { status: 'Queued' } });
           if (count !== 1) return undefined;
-          return this.transition(tx, SYSTEM_ACTOR, next, 'claim', { data: { passCount: { increment: 1 }, lastPassAt: this.now() } });
+          return this.transition(tx, SYSTEM_ACTOR, next, 'claim', { data: { passCount: { increment: 1 }, lastPassAt: this.now(), leaseUntil: new Date(this.now().getTime() + LEASE_MS) } });
         });
         if (!r) continue;
         this.emitStatus(SYSTEM_ACTOR, r);
@@ -513,6 +515,11 @@ export class Engine {
       if (count && item.license === 'none') await tx.project.update({ where: { id: item.projectId }, data: { licensesUsed: { increment: 1 } } });
       if (count) await appendHistory(tx, { projectId: item.projectId, itemId, address: item.sourceAddress, actor: SYSTEM_ACTOR, kind: 'license.consumed' });
     });
+  }
+
+  /** Keeps a running pass's lease alive (the runner calls it while the pass runs). */
+  async renewLease(itemId: string): Promise<void> {
+    await this.db.item.updateMany({ where: { id: itemId, status: 'Running' }, data: { leaseUntil: new Date(this.now().getTime() + LEASE_MS) } });
   }
 
   /** Whether an admin asked the running pass of an item to stop. */
@@ -556,17 +563,28 @@ export class Engine {
     return r.item;
   }
 
-  /** Items left `Running` by a process that died: back to `Queued` so a worker resumes them from their checkpoints. */
+  /**
+   * Items left `Running` by a process that died (its lease ran out): back to `Queued` so a
+   * worker resumes them from their checkpoints (or `Stopped`, when an admin had asked).
+   * Passes of live processes, which renew their lease, are left alone.
+   */
   async requeueOrphans(): Promise<number> {
-    const rows = await this.db.item.findMany({ where: { status: 'Running' }, include: ITEM_INCLUDE });
+    const now = this.now();
+    const rows = await this.db.item.findMany({ where: { status: 'Running', OR: [{ leaseUntil: null }, { leaseUntil: { lt: now } }] }, include: ITEM_INCLUDE });
+    let count = 0;
     for (const item of rows) {
       const stop = item.stopRequested;
       await this.db.$transaction(async (tx) => {
-        await tx.item.update({ where: { id: item.id }, data: { status: stop ? 'Stopped' : 'Queued', stopRequested: false } });
+        const { count: taken } = await tx.item.updateMany({
+          where: { id: item.id, status: 'Running', OR: [{ leaseUntil: null }, { leaseUntil: { lt: now } }] },
+          data: { status: stop ? 'Stopped' : 'Queued', stopRequested: false, leaseUntil: null },
+        });
+        if (!taken) return;
+        count++;
         await appendHistory(tx, { projectId: item.projectId, itemId: item.id, address: item.sourceAddress, actor: SYSTEM_ACTOR, kind: 'recovered', fromStatus: 'Running', toStatus: stop ? 'Stopped' : 'Queued', detail: { why: 'the process running the pass ended; resuming from the last checkpoint' } });
       });
     }
-    return rows.length;
+    return count;
   }
 
   // ------------------------------------------------------------------ status

@@ -1,5 +1,5 @@
 import type { Engine, Item, Project } from '../engine.ts';
-import { itemRef, projectOptions } from '../engine.ts';
+import { LEASE_MS, itemRef, projectOptions } from '../engine.ts';
 import { appendHistory } from '../store/history.ts';
 import { SYSTEM_ACTOR, type FailureReason, type Side } from '../domain/types.ts';
 import { parseConnectorUrl } from '../domain/connector-url.ts';
@@ -53,7 +53,7 @@ export class Runner {
     this.o = { concurrency: opts.concurrency ?? 2, pollMs: opts.pollMs ?? 2000, stopCheckMs: opts.stopCheckMs ?? 1000, pass: opts.pass ?? {} };
   }
 
-  /** Starts: items a dead process left `Running` are queued again (they resume from their checkpoints), then the queue is worked. */
+  /** Starts: items a dead process left `Running` (lease expired) are queued again (they resume from their checkpoints), then the queue is worked. */
   async start(): Promise<void> {
     this.stopped = false;
     const orphans = await this.engine.requeueOrphans();
@@ -62,7 +62,15 @@ export class Runner {
     this.unsubscribe = this.engine.bus.on((e) => {
       if (e.type === 'item.status' && e.to === 'Queued') void this.fill();
     });
-    this.timer = setInterval(() => void this.fill(), this.o.pollMs);
+    let polls = 0;
+    this.timer = setInterval(() => {
+      // Now and then, resume passes of processes that died since (their lease ran out).
+      if (++polls * this.o.pollMs >= LEASE_MS / 3) {
+        polls = 0;
+        void this.engine.requeueOrphans().catch((e) => this.log.error('could not look for dead passes', { error: e instanceof Error ? e.message : String(e) }));
+      }
+      void this.fill();
+    }, this.o.pollMs);
     this.timer.unref();
     await this.fill();
   }
@@ -137,10 +145,16 @@ export class Runner {
       moved = true;
       await this.engine.markDataMoved(item.id);
     };
-    // An admin's `stop` sets a flag in the database (it may come from another process).
+    // An admin's `stop` sets a flag in the database (it may come from another process);
+    // the same tick renews the pass's lease so no other process takes it for dead.
+    let ticks = 0;
     const poll = setInterval(async () => {
       try {
         if (await this.engine.stopRequested(item.id)) entry.ctl.abort();
+        if (++ticks * this.o.stopCheckMs >= LEASE_MS / 3) {
+          ticks = 0;
+          await this.engine.renewLease(item.id);
+        }
       } catch {
         /* a failed check is retried on the next tick */
       }

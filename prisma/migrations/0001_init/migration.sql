@@ -38,6 +38,7 @@ CREATE TABLE "Item" (
     "license" TEXT NOT NULL DEFAULT 'none',
     "passCount" INTEGER NOT NULL DEFAULT 0,
     "stopRequested" BOOLEAN NOT NULL DEFAULT false,
+    "leaseUntil" DATETIME,
     "messagesFound" INTEGER NOT NULL DEFAULT 0,
     "bytesFound" BIGINT NOT NULL DEFAULT 0,
     "messagesCopied" INTEGER NOT NULL DEFAULT 0,

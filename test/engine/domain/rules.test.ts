@@ -206,3 +206,37 @@ describe('deleting an item', () => {
     expect(await t.app.db.skippedMessage.count()).toBe(0);
   });
 });
+
+describe('passes of other processes', () => {
+  async function running(): Promise<string> {
+    await t.run('add alice@old.example');
+    const it1 = await t.app.engine.getItem(await project(), 'alice@old.example');
+    await t.app.engine.setCredential({ surface: 'test', id: 'admin' }, it1, 'source', 'alice', { password: 'x' });
+    await t.app.engine.setCredential({ surface: 'test', id: 'admin' }, it1, 'destination', 'alice', { password: 'y' });
+    await t.run('start alice@old.example');
+    expect((await t.app.engine.claimNext())?.status).toBe('Running');
+    return it1.id;
+  }
+
+  it('a pass whose process keeps its lease is left alone by a starting worker', async () => {
+    const id = await running();
+    expect(await t.app.engine.requeueOrphans()).toBe(0);
+    await t.app.engine.renewLease(id);
+    expect(await t.app.engine.requeueOrphans()).toBe(0);
+    expect((await item('alice@old.example')).status).toBe('Running');
+  });
+
+  it('a pass whose process died (lease expired) is queued again to resume, or stopped if an admin asked', async () => {
+    const id = await running();
+    await t.app.db.item.update({ where: { id }, data: { leaseUntil: new Date(Date.now() - 1000) } });
+    expect(await t.app.engine.requeueOrphans()).toBe(1);
+    expect((await item('alice@old.example')).status).toBe('Queued');
+    expect(await history('alice@old.example')).toContain('recovered');
+
+    await t.app.engine.claimNext();
+    await t.run('stop alice@old.example');
+    await t.app.db.item.update({ where: { id }, data: { leaseUntil: new Date(Date.now() - 1000) } });
+    expect(await t.app.engine.requeueOrphans()).toBe(1);
+    expect((await item('alice@old.example')).status).toBe('Stopped');
+  });
+});
