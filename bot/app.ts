@@ -7,7 +7,7 @@ import { EventBus } from '../engine/events.ts';
 import { Vault, loadKey } from '../engine/vault/vault.ts';
 import type { Config } from './config.ts';
 import { Dispatcher } from './dispatch.ts';
-import { Notifier } from './notifier.ts';
+import { Notifier, type NotifierOptions } from './notifier.ts';
 import { Logger } from './log.ts';
 import type { BotServices } from './commands/types.ts';
 import { createHttpApp, listen } from './http/server.ts';
@@ -37,7 +37,7 @@ export interface App {
  * dispatcher, HTTP routes. Surfaces (adapters), the runner and the scheduler are wired by
  * the entry point (`bot/cli.ts`), the composition root.
  */
-export async function createApp(config: Config, opts: { log?: Logger; console?: boolean } = {}): Promise<App> {
+export async function createApp(config: Config, opts: { log?: Logger; console?: boolean; notifier?: NotifierOptions } = {}): Promise<App> {
   const log = opts.log ?? new Logger();
   const { db, applied } = await openDb(config.databaseUrl);
   if (applied.length) log.info('database migrated', { applied: applied.join(',') });
@@ -46,7 +46,7 @@ export async function createApp(config: Config, opts: { log?: Logger; console?: 
   const vault = new Vault(key);
   const bus = new EventBus((e, ev) => log.error('event listener failed', { event: ev.type, error: e instanceof Error ? e.message : String(e) }));
   const engine = new Engine(db, bus, vault);
-  const notifier = new Notifier(engine, log);
+  const notifier = new Notifier(engine, log, opts.notifier);
   notifier.attach(bus);
   const outreach = new Outreach(engine, notifier, log, { publicUrl: config.publicUrl, linkTtlHours: config.linkTtlHours });
   bus.on((e) => outreach.onEvent(e));

@@ -6,7 +6,7 @@ import { loadConfig, type Config } from '../../bot/config.ts';
 import { Logger } from '../../bot/log.ts';
 import { renderText } from '../../cards/render-text.ts';
 import type { Message } from '../../cards/model.ts';
-import type { ThreadPost } from '../../bot/notifier.ts';
+import type { NotifierOptions, ThreadPost } from '../../bot/notifier.ts';
 import type { DispatchResult } from '../../bot/dispatch.ts';
 
 /** A test app on a fresh SQLite file, with every log line captured. */
@@ -22,12 +22,12 @@ export interface TestApp {
 }
 
 /** Builds a TestApp. `env` adds to the configuration (e.g. SMTP_URL, MAILFERRY_ADMINS). */
-export async function makeTestApp(env: Record<string, string> = {}, configure?: (c: Config) => void): Promise<TestApp> {
+export async function makeTestApp(env: Record<string, string> = {}, configure?: (c: Config) => void, notifier?: NotifierOptions): Promise<TestApp> {
   const dir = mkdtempSync(join(tmpdir(), 'mailferry-test-'));
   const logs: string[] = [];
   const config = loadConfig({ DATABASE_URL: `file:${join(dir, 'db.sqlite')}`, MAILFERRY_DATA_DIR: dir, PORT: '0', MAILFERRY_ADMINS: 'test:admin', ...env }, '/nonexistent');
   configure?.(config);
-  const app = await createApp(config, { log: new Logger((l) => logs.push(l), 'debug') });
+  const app = await createApp(config, { log: new Logger((l) => logs.push(l), 'debug'), notifier });
   const posts: TestApp['posts'] = [];
   app.notifier.register('test', async (p) => {
     posts.push({ ...p, text: renderText(p.message) });

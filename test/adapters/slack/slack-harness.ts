@@ -37,16 +37,19 @@ let responseSeq = 0;
 /** Starts the fake Slack and the app with Slack installed (PORT=0). */
 export async function startSlackTest(env: Record<string, string> = {}, opts: InstallSlackOptions = {}): Promise<SlackTest> {
   const fake = await new FakeSlack().start();
-  const t = await makeTestApp({
-    SLACK_SIGNING_SECRET: SECRET,
-    SLACK_BOT_TOKEN: TOKEN,
-    SLACK_API_URL: fake.url,
-    PUBLIC_URL: 'https://mailferry.example',
-    MAILFERRY_ADMINS: 'slack:UADMIN,slack-channel:CADMINS',
-    ...env,
-  });
-  // The notifier's outbox tuned for tests: no burst coalescing, quick retries, few attempts.
-  Object.assign((t.app.notifier as unknown as { o: Record<string, number> }).o, { burst: 1000, refillMs: 1, retryMs: 50, maxRetryMs: 200, maxAttempts: 3 });
+  const t = await makeTestApp(
+    {
+      SLACK_SIGNING_SECRET: SECRET,
+      SLACK_BOT_TOKEN: TOKEN,
+      SLACK_API_URL: fake.url,
+      PUBLIC_URL: 'https://mailferry.example',
+      MAILFERRY_ADMINS: 'slack:UADMIN,slack-channel:CADMINS',
+      ...env,
+    },
+    undefined,
+    // The notifier's outbox tuned for tests: no burst coalescing, quick retries, few attempts.
+    { burst: 1000, refillMs: 1, retryMs: 50, maxRetryMs: 200, maxAttempts: 3 },
+  );
   const slack = installSlack(t.app, {
     threads: { progressIntervalMs: 300, summaryIntervalMs: 50 },
     retryConfig: { retries: 2, minTimeout: 10, maxTimeout: 50, factor: 1 },
