@@ -1,4 +1,4 @@
-import type { CheckpointStore, FolderCheckpoint, SkippedMessage } from './types.ts';
+import { ZERO_COUNTERS, type CheckpointStore, type FolderCheckpoint, type SkippedMessage } from './types.ts';
 
 /** A fresh checkpoint for a folder never copied (or whose UIDVALIDITY changed). */
 export function emptyCheckpoint(sourceFolder: string, destFolder: string, uidValidity: bigint): FolderCheckpoint {
@@ -14,12 +14,7 @@ export function emptyCheckpoint(sourceFolder: string, destFolder: string, uidVal
     rematchAll: false,
     pendingToUid: null,
     pendingDestUidNext: null,
-    messagesFound: 0,
-    bytesFound: 0,
-    messagesCopied: 0,
-    bytesCopied: 0,
-    messagesPresent: 0,
-    messagesSkipped: 0,
+    ...ZERO_COUNTERS,
   };
 }
 

@@ -8,6 +8,7 @@ import { listFolders, type MailFolder } from './list-folders.ts';
 import { mapFolders, type FolderMapping } from './map-folders.ts';
 import { onSide, planFolder, type MessageMeta } from './plan-folder.ts';
 import {
+  ZERO_COUNTERS,
   CopyError,
   type FolderCheckpoint,
   type FolderStats,
@@ -97,12 +98,7 @@ function emptyStats(sourceFolder: string, destFolder: string): FolderStats {
     durationMs: 0,
     messagesPerSecond: 0,
     bytesPerSecond: 0,
-    messagesFound: 0,
-    bytesFound: 0,
-    messagesCopied: 0,
-    bytesCopied: 0,
-    messagesPresent: 0,
-    messagesSkipped: 0,
+    ...ZERO_COUNTERS,
   };
 }
 

@@ -58,6 +58,9 @@ export interface CopyCounters {
   messagesSkipped: number;
 }
 
+/** All counters at zero. */
+export const ZERO_COUNTERS: Readonly<CopyCounters> = { messagesFound: 0, bytesFound: 0, messagesCopied: 0, bytesCopied: 0, messagesPresent: 0, messagesSkipped: 0 };
+
 /** A message the destination refused. */
 export interface SkippedMessage {
   sourceFolder: string;
@@ -129,7 +132,8 @@ export interface PassProgress extends CopyCounters {
  * appended without confirmation (a crash mid-batch): a resume matches them by
  * fingerprint against destination UIDs ≥ `pendingDestUidNext`.
  */
-export interface FolderCheckpoint {
+/** (Its counters are cumulative: all passes.) */
+export interface FolderCheckpoint extends CopyCounters {
   sourceFolder: string;
   destFolder: string;
   /** Source UIDVALIDITY (RFC 3501 §2.3.1.1) the UIDs refer to. */
@@ -144,13 +148,6 @@ export interface FolderCheckpoint {
   rematchAll: boolean;
   pendingToUid: number | null;
   pendingDestUidNext: number | null;
-  /** Cumulative counters (all passes). */
-  messagesFound: number;
-  bytesFound: number;
-  messagesCopied: number;
-  bytesCopied: number;
-  messagesPresent: number;
-  messagesSkipped: number;
 }
 
 /**
