@@ -1,9 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { giveCredentials, openProc, settle, tempDir, type Proc } from '../scheduler/helpers.ts';
+import { giveCredentials, openProc, raceChildren, settle, tempDir, type Proc } from '../scheduler/helpers.ts';
 import { Notifier, type ThreadPost } from '../../bot/notifier.ts';
 import { plain } from '../../cards/model.ts';
 
@@ -143,19 +140,8 @@ describe('notifier', () => {
   it('two server processes draining one outbox deliver each post once', async () => {
     const p = await proc('setup', { poster: false });
     for (let i = 0; i < 12; i++) await p.app.notifier.post({ threadRef: `test:C1/T${i % 3}`, message: plain('item-status', `post ${i}`) });
-    const go = join(tmp.dir, 'go');
-    const children = ['a', 'b'].map((name) => {
-      const child = spawn(process.execPath, [fileURLToPath(new URL('../../bin/run-ts.mjs', import.meta.url)), fileURLToPath(new URL('./drain-child.ts', import.meta.url)), tmp.dir, name, go], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let out = '';
-      child.stdout.on('data', (d) => (out += d));
-      const ready = new Promise<void>((res) => child.stdout.on('data', () => out.includes('ready') && res()));
-      const done = new Promise<string>((res, rej) => child.on('exit', (code) => (code === 0 ? res(out) : rej(new Error(`child ${name} exited ${code}`)))));
-      return { ready, done };
-    });
-    await Promise.all(children.map((c) => c.ready));
-    writeFileSync(go, '');
-    const outs = await Promise.all(children.map((c) => c.done));
-    const delivered = outs.flatMap((o) => (JSON.parse(o.trim().split('\n').pop()!) as { delivered: string[] }).delivered);
+    const results = await raceChildren<{ delivered: string[] }>(new URL('./drain-child.ts', import.meta.url), tmp.dir, ['a', 'b']);
+    const delivered = results.flatMap((r) => r.delivered);
     // Each post once, alone or inside a combined post.
     const lines = delivered.flatMap((t) => t.split('\n')).filter((l) => /^post \d+$/.test(l));
     expect(lines.sort()).toEqual(Array.from({ length: 12 }, (_, i) => `post ${i}`).sort());

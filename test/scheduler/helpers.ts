@@ -1,4 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp, type App } from '../../bot/app.ts';
@@ -107,4 +109,26 @@ export async function settle(...procs: Proc[]): Promise<void> {
     await p.app.bus.idle();
     await p.app.notifier.idle();
   }
+}
+
+/**
+ * Races real processes: starts one child per name running `script` with (dir, name, go-file),
+ * waits until every one has printed "ready", releases them all at once by creating the
+ * go-file, and returns the JSON each printed on its last line.
+ */
+export async function raceChildren<T>(script: URL, dir: string, names: string[]): Promise<T[]> {
+  const go = join(dir, 'go');
+  const runTs = fileURLToPath(new URL('../../bin/run-ts.mjs', import.meta.url));
+  const children = names.map((name) => {
+    const child = spawn(process.execPath, [runTs, fileURLToPath(script), dir, name, go], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    const ready = new Promise<void>((res) => child.stdout.on('data', () => out.includes('ready') && res()));
+    const done = new Promise<string>((res, rej) => child.on('exit', (code) => (code === 0 ? res(out) : rej(new Error(`child ${name} exited ${code}`)))));
+    return { ready, done };
+  });
+  await Promise.all(children.map((c) => c.ready));
+  writeFileSync(go, '');
+  const outs = await Promise.all(children.map((c) => c.done));
+  return outs.map((o) => JSON.parse(o.trim().split('\n').pop()!) as T);
 }

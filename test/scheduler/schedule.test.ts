@@ -1,9 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { openProc, settle, tempDir, type Proc } from './helpers.ts';
+import { openProc, raceChildren, settle, tempDir, type Proc } from './helpers.ts';
 import { installScheduler } from '../../bot/scheduler/install.ts';
 import type { Scheduler } from '../../bot/scheduler/scheduler.ts';
 import { renderText } from '../../cards/render-text.ts';
@@ -96,19 +92,8 @@ describe('digest schedule', () => {
     const s = installScheduler(p.app, 'console');
     await s.tick(); // plans every project
     await p.app.db.project.updateMany({ data: { nextDigestAt: new Date(Date.now() - MIN) } });
-    const go = join(tmp.dir, 'go');
-    const children = ['a', 'b', 'c'].map((name) => {
-      const child = spawn(process.execPath, [fileURLToPath(new URL('../../bin/run-ts.mjs', import.meta.url)), fileURLToPath(new URL('./race-child.ts', import.meta.url)), tmp.dir, name, go], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let out = '';
-      child.stdout.on('data', (d) => (out += d));
-      const ready = new Promise<void>((res) => child.stdout.on('data', () => out.includes('ready') && res()));
-      const done = new Promise<string>((res, rej) => child.on('exit', (code) => (code === 0 ? res(out) : rej(new Error(`child ${name} exited ${code}`)))));
-      return { ready, done };
-    });
-    await Promise.all(children.map((c) => c.ready));
-    writeFileSync(go, '');
-    const outs = await Promise.all(children.map((c) => c.done));
-    const posted = outs.flatMap((o) => (JSON.parse(o.trim().split('\n').pop()!) as { digests: string[] }).digests);
+    const results = await raceChildren<{ digests: string[] }>(new URL('./race-child.ts', import.meta.url), tmp.dir, ['a', 'b', 'c']);
+    const posted = results.flatMap((r) => r.digests);
     expect(posted.sort()).toEqual(names.map((_, i) => `test:C${i}`).sort()); // each project's digest once, whoever won it
     expect(await p.app.db.digestRun.count()).toBe(names.length);
     expect(await p.app.db.outboxPost.count({ where: { kind: 'digest' } })).toBe(names.length);
