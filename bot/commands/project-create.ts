@@ -2,6 +2,7 @@ import type { CommandDef } from './types.ts';
 import type { NotifyVia, Sides } from '../../engine/domain/types.ts';
 import { UserError } from '../../engine/errors.ts';
 import { projectCreatedMessage } from '../../cards/replies.ts';
+import { PROJECT_SETTINGS } from './shared.ts';
 
 /** `project create`: a project with its source and destination, owned by this channel. */
 export const projectCreate: CommandDef = {
@@ -11,9 +12,7 @@ export const projectCreate: CommandDef = {
   options: [
     { name: 'source', value: 'URL', summary: 'Source server: imap://host:port, imaps://host:port or m365://TENANT_ID (required).' },
     { name: 'destination', value: 'URL', summary: 'Destination server, same forms (required).' },
-    { name: 'self-service', value: 'source|destination|both', choices: ['source', 'destination', 'both'], summary: 'Whose address is asked for credentials by default (default: source).' },
-    { name: 'notify', value: 'email|chat|both', choices: ['email', 'chat', 'both'], summary: 'How users are asked for credentials (default: email).' },
-    { name: 'licenses', value: 'N', integer: { min: 0, max: 1_000_000 }, summary: 'Size of the license pool (default: MAILFERRY_LICENSES, or no limit).' },
+    ...PROJECT_SETTINGS,
   ],
   examples: ['/migrate project create acme --source imaps://mail.old.example:993 --destination imaps://mail.new.example:993 --self-service source'],
   admin: true,

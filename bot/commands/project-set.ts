@@ -2,6 +2,7 @@ import type { CommandDef } from './types.ts';
 import type { NotifyVia, Sides } from '../../engine/domain/types.ts';
 import { UserError } from '../../engine/errors.ts';
 import { projectUpdatedMessage } from '../../cards/replies.ts';
+import { PROJECT_SETTINGS } from './shared.ts';
 import { isTimeZone, serverTimeZone, validateSchedule } from '../scheduler/cron.ts';
 
 /** `project set`: digest schedule, time zone, self-service default, license pool. */
@@ -12,9 +13,7 @@ export const projectSet: CommandDef = {
   options: [
     { name: 'digest', value: '"CRON"|off', summary: 'When the digest is posted, as a cron expression (e.g. "0 9 * * 1-5"), or off.' },
     { name: 'tz', value: 'ZONE', summary: 'IANA time zone of the digest schedule, e.g. Europe/Berlin.' },
-    { name: 'self-service', value: 'source|destination|both', choices: ['source', 'destination', 'both'], summary: 'Whose address is asked for credentials by default.' },
-    { name: 'notify', value: 'email|chat|both', choices: ['email', 'chat', 'both'], summary: 'How users are asked for credentials by default.' },
-    { name: 'licenses', value: 'N', integer: { min: 0, max: 1_000_000 }, summary: 'Size of the license pool.' },
+    ...PROJECT_SETTINGS,
     { name: 'reminders', value: '"DAYS"|off', summary: 'Days after a credential request when unanswered users are reminded, e.g. "1,3" (default), or off.' },
     { name: 'attempts', value: 'N', integer: { min: 1, max: 20 }, summary: 'Attempts a user gets on the credential form before the mailbox fails (default 3).' },
     { name: 'link-hours', value: 'N', integer: { min: 1, max: 720 }, summary: 'Hours a credential link stays valid (default 72).' },

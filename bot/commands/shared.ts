@@ -7,6 +7,13 @@ import type { CommandContext, OptionDef } from './types.ts';
 /** `--project NAME`, on every command that works on items. */
 export const PROJECT_OPTION: OptionDef = { name: 'project', value: 'NAME', summary: 'The project to use when the channel has several (default: the channel\'s project).' };
 
+/** The project settings `project create` and `project set` share (defaults named where they apply). */
+export const PROJECT_SETTINGS: readonly OptionDef[] = [
+  { name: 'self-service', value: 'source|destination|both', choices: ['source', 'destination', 'both'], summary: 'Whose address is asked for credentials by default (default: source).' },
+  { name: 'notify', value: 'email|chat|both', choices: ['email', 'chat', 'both'], summary: 'How users are asked for credentials by default (default: email).' },
+  { name: 'licenses', value: 'N', integer: { min: 0, max: 1_000_000 }, summary: 'Size of the license pool (default for new projects: MAILFERRY_LICENSES, or no limit).' },
+];
+
 /**
  * The project a command works on: the one named with --project, or the channel's own
  * (a project belongs to the channel it was created in).
