@@ -300,6 +300,22 @@ async function main(): Promise<void> {
     };
 
     // mbsync (isync): Far = source IMAP, Near = destination IMAP, pull only.
+    // A reference tool: a first pass timed, a second pass with nothing new, then the destination read back.
+    const twoPasses = async (tool: string, user: string, bin: string, args: string[]): Promise<ToolResult> => {
+      const r1 = await runCmd(bin, args);
+      const r2 = await runCmd(bin, args);
+      const dst = await readMailbox(dv, user, pw);
+      return {
+        tool,
+        seconds: r1.ms / 1000,
+        msgPerSec: corpus.messages / (r1.ms / 1000),
+        mibPerSec: mib / (r1.ms / 1000),
+        secondPassSeconds: r2.ms / 1000,
+        fidelity: describeFidelity(compareMailboxes(src, dst)),
+        note: r1.code ? `exit ${r1.code}: ${r1.stderr.slice(-300)}` : undefined,
+      };
+    };
+
     const mbsync = async (run: number): Promise<ToolResult> => {
       const user = `bmbsync${run}`;
       dv.addUser(user, pw);
@@ -315,18 +331,7 @@ async function main(): Promise<void> {
         { mode: 0o600 },
       );
       mkdirSync(state, { recursive: true });
-      const r1 = await runCmd(MBSYNC_BIN, ['-q', '-c', conf, 'bench']);
-      const r2 = await runCmd(MBSYNC_BIN, ['-q', '-c', conf, 'bench']);
-      const dst = await readMailbox(dv, user, pw);
-      return {
-        tool: 'mbsync',
-        seconds: r1.ms / 1000,
-        msgPerSec: corpus.messages / (r1.ms / 1000),
-        mibPerSec: mib / (r1.ms / 1000),
-        secondPassSeconds: r2.ms / 1000,
-        fidelity: describeFidelity(compareMailboxes(src, dst)),
-        note: r1.code ? `exit ${r1.code}: ${r1.stderr.slice(-300)}` : undefined,
-      };
+      return twoPasses('mbsync', user, MBSYNC_BIN, ['-q', '-c', conf, 'bench']);
     };
 
     // Dovecot dsync: reverse backup from the source over imapc into the local user.
@@ -343,18 +348,7 @@ async function main(): Promise<void> {
         '-o', 'mail_prefetch_count=20',
         'backup', '-R', '-u', user, 'imapc:',
       ];
-      const r1 = await runCmd(DOVEADM_BIN, args);
-      const r2 = await runCmd(DOVEADM_BIN, args);
-      const dst = await readMailbox(dv, user, pw);
-      return {
-        tool: 'dsync (doveadm backup -R imapc:)',
-        seconds: r1.ms / 1000,
-        msgPerSec: corpus.messages / (r1.ms / 1000),
-        mibPerSec: mib / (r1.ms / 1000),
-        secondPassSeconds: r2.ms / 1000,
-        fidelity: describeFidelity(compareMailboxes(src, dst)),
-        note: r1.code ? `exit ${r1.code}: ${r1.stderr.slice(-300)}` : undefined,
-      };
+      return twoPasses('dsync (doveadm backup -R imapc:)', user, DOVEADM_BIN, args);
     };
 
     const tools: [string, (run: number) => Promise<ToolResult>][] = [['MailFerry', mailferry]];
