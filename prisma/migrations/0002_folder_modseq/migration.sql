@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "CopyCheckpoint" ADD COLUMN "srcHighestModseq" BIGINT;
+
