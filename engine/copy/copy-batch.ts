@@ -1,4 +1,5 @@
 import type { ImapFlow } from 'imapflow';
+import { appendMessages } from '../connectors/imap/append.ts';
 import { classifyImapError, errorDetail, responseCode } from '../connectors/imap/classify-error.ts';
 import { onSide, type MessageMeta } from './plan-folder.ts';
 import { CopyError } from './types.ts';
@@ -64,36 +65,6 @@ export async function fetchBodies(src: ImapFlow, batch: MessageMeta[]): Promise<
   return batch.filter((m) => byUid.has(m.uid)).map((meta) => ({ meta, body: byUid.get(meta.uid)! }));
 }
 
-/** Mailbox name in modified UTF-7 (RFC 3501 §5.1.3), as servers without UTF8=ACCEPT expect. */
-export function encodeMailboxName(name: string): string {
-  let out = '';
-  let pending = '';
-  const flush = () => {
-    if (!pending) return;
-    const buf = Buffer.alloc(pending.length * 2);
-    for (let i = 0; i < pending.length; i++) buf.writeUInt16BE(pending.charCodeAt(i), i * 2);
-    out += '&' + buf.toString('base64').replace(/=+$/, '').replace(/\//g, ',') + '-';
-    pending = '';
-  };
-  for (const ch of name) {
-    const code = ch.codePointAt(0)!;
-    if (code >= 0x20 && code <= 0x7e) {
-      flush();
-      out += ch === '&' ? '&-' : ch;
-    } else pending += ch;
-  }
-  flush();
-  return out;
-}
-
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
-/** INTERNALDATE as RFC 3501 date-time (`dd-Mon-yyyy hh:mm:ss +0000`), in UTC. */
-export function formatInternalDate(d: Date): string {
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${p(d.getUTCDate())}-${MONTHS[d.getUTCMonth()]}-${d.getUTCFullYear()} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
-}
-
 const SYSTEM_FLAGS = new Map(['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft'].map((f) => [f.toLowerCase(), f]));
 
 /**
@@ -111,40 +82,20 @@ export function keptFlags(flags: string[], permanent: Set<string>): string[] {
   return [...new Set(out)];
 }
 
-interface ExecResponse {
-  response: { attributes?: { section?: { value?: unknown }[] }[] };
-  next: () => void;
-}
-type Exec = (command: string, attributes: unknown[], options?: Record<string, unknown>) => Promise<ExecResponse>;
-
 /**
- * Sends one APPEND carrying all the given messages: MULTIAPPEND (RFC 3502) when more than
- * one. imapflow 2.1.2 has no public MULTIAPPEND, so this goes through its `exec()`, which
- * compiles our attribute list (literals included: it waits for each `+` continuation, or
- * uses LITERAL+ for small ones) and matches the tagged reply. `exec` is internal API:
- * pinned version, covered by the engine tests. Returns the APPENDUID set (RFC 4315) if any.
+ * Sends one APPEND carrying all the given messages (MULTIAPPEND, RFC 3502, when more than
+ * one), keeping only the flags the destination keeps. Returns the destination UIDNEXT
+ * after it when the server gave APPENDUID (RFC 4315).
  */
 export async function appendRaw(dest: ImapFlow, path: string, messages: OutgoingMessage[], permanent: Set<string>): Promise<{ uidNext?: number }> {
-  const binary = dest.capabilities.has('BINARY');
-  const attributes: unknown[] = [{ type: 'ATOM', value: encodeMailboxName(path) }];
-  for (const m of messages) {
-    attributes.push(keptFlags(m.meta.flags, permanent).map((f) => ({ type: 'ATOM', value: f })));
-    attributes.push({ type: 'STRING', value: formatInternalDate(m.meta.internalDate) });
-    // NUL bytes need a literal8 (RFC 3516) where BINARY is offered.
-    attributes.push({ type: 'LITERAL', value: m.body, isLiteral8: binary && m.body.includes(0) });
-  }
-  const exec = (dest as unknown as { exec: Exec }).exec.bind(dest);
-  const res = await exec('APPEND', attributes, {});
-  let uidNext: number | undefined;
-  const section = res.response.attributes?.[0]?.section;
-  if (section && String(section[0]?.value ?? '').toUpperCase() === 'APPENDUID') {
-    // APPENDUID uidvalidity uid-set: the last UID of the set + 1 is the new UIDNEXT.
-    const set = String(section[2]?.value ?? '');
-    const last = Number(set.split(/[,:]/).pop());
-    if (Number.isFinite(last) && last > 0) uidNext = last + 1;
-  }
-  res.next();
-  return { uidNext };
+  const r = await appendMessages(
+    dest,
+    path,
+    messages.map((m) => ({ flags: keptFlags(m.meta.flags, permanent), internalDate: m.meta.internalDate, body: m.body })),
+  );
+  // The last UID of the set + 1 is the new UIDNEXT.
+  const last = r.uids?.[r.uids.length - 1];
+  return { uidNext: last ? last + 1 : undefined };
 }
 
 function isRefusal(err: unknown): boolean {

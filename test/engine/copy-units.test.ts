@@ -2,10 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { classifyImapError } from '../../engine/connectors/imap/classify-error.ts';
 import { imapOptions } from '../../engine/connectors/imap/open-imap.ts';
 import { withConfirmed, withPending, emptyCheckpoint } from '../../engine/copy/checkpoint.ts';
-import { encodeMailboxName, formatInternalDate, keptFlags, splitBatches, uidSet } from '../../engine/copy/copy-batch.ts';
+import { keptFlags, splitBatches, uidSet } from '../../engine/copy/copy-batch.ts';
+import { encodeMailboxName, formatInternalDate } from '../../engine/connectors/imap/append.ts';
 import { fingerprintOf, FingerprintBag } from '../../engine/copy/fingerprint.ts';
 import type { MailFolder } from '../../engine/copy/list-folders.ts';
 import { globMatches, mapFolders } from '../../engine/copy/map-folders.ts';
+import { personalNamespace, prefixSegments, withoutPrefix, withPrefix } from '../../engine/copy/namespace.ts';
 
 const folder = (path: string, sep = '/', specialUse?: string, fromServer = false): MailFolder => ({
   path,
@@ -34,6 +36,93 @@ describe('map folders', () => {
     expect(globMatches('Skip', 'Skip/Deep')).toBe(true);
     expect(globMatches('Skip', 'Skipper')).toBe(false);
     expect(globMatches('inbox', 'INBOX')).toBe(true);
+  });
+});
+
+describe('personal namespace prefixes (RFC 2342)', () => {
+  const ns = (prefix: string, delimiter: string | null = '.') => ({ prefix, delimiter });
+  const byName = (m: ReturnType<typeof mapFolders>) => Object.fromEntries(m.map((x) => [x.sourceName, x.destSegments]));
+
+  it('strips and adds the prefix as hierarchy levels', () => {
+    expect(prefixSegments(ns('INBOX.'))).toEqual(['INBOX']);
+    expect(prefixSegments(ns(''))).toEqual([]);
+    expect(prefixSegments(ns('Mail/', '/'))).toEqual(['Mail']);
+    expect(prefixSegments(ns('INBOX.', null))).toEqual([]);
+    expect(prefixSegments(undefined)).toEqual([]);
+    expect(withoutPrefix(['INBOX', 'Projects', 'Alpha'], ['INBOX'])).toEqual(['Projects', 'Alpha']);
+    expect(withoutPrefix(['inbox', 'Sent'], ['INBOX'])).toEqual(['Sent']);
+    expect(withoutPrefix(['INBOX'], ['INBOX'])).toEqual(['INBOX']);
+    expect(withoutPrefix(['INBOX', 'INBOX'], ['INBOX'])).toEqual(['INBOX', 'INBOX']); // never a second INBOX
+    expect(withoutPrefix(['Shared', 'X'], ['INBOX'])).toEqual(['Shared', 'X']);
+    expect(withPrefix(['Projects', 'Alpha'], ['INBOX'])).toEqual(['INBOX', 'Projects', 'Alpha']);
+    expect(withPrefix(['INBOX'], ['INBOX'])).toEqual(['INBOX']);
+    expect(withPrefix(['INBOX', 'Old'], ['INBOX'])).toEqual(['INBOX', 'Old']); // already inside
+    expect(withPrefix(['Sent'], [])).toEqual(['Sent']);
+    expect(personalNamespace({ namespace: { prefix: 'INBOX.', delimiter: '.' } })).toEqual(ns('INBOX.'));
+    expect(personalNamespace({ namespace: undefined })).toEqual(ns('', null));
+  });
+
+  it('a source under INBOX. lands at the top level of a prefix-free destination', () => {
+    const src = [
+      folder('INBOX', '.', '\\Inbox'),
+      folder('INBOX.Sent', '.', '\\Sent'),
+      folder('INBOX.Drafts', '.', '\\Drafts'),
+      folder('INBOX.Projects.Alpha', '.'),
+      folder('INBOX.Sent Items', '.'),
+      folder('INBOX.Projects.Archive', '.', '\\Archive'),
+    ];
+    const dst = [folder('INBOX', '/'), folder('Sent', '/', '\\Sent', true), folder('Archive', '/', '\\Archive', true)];
+    const m = mapFolders(src, dst, undefined, { source: ns('INBOX.'), destination: ns('', '/') });
+    expect(byName(m)).toEqual({
+      INBOX: ['INBOX'],
+      Sent: ['Sent'],
+      Drafts: ['Drafts'],
+      'Projects/Alpha': ['Projects', 'Alpha'],
+      'Sent Items': ['Sent Items'],
+      'Projects/Archive': ['Projects', 'Archive'], // a nested name guess is still no archive
+    });
+    expect(m.find((x) => x.sourceName === 'Sent')?.dest?.path).toBe('Sent');
+    expect(m.map((x) => x.destName)).toEqual(['Drafts', 'INBOX', 'Projects/Alpha', 'Projects/Archive', 'Sent', 'Sent Items']);
+  });
+
+  it('a prefix-free source goes inside the INBOX. namespace of the destination', () => {
+    const src = [folder('INBOX', '/'), folder('Sent Items', '/', '\\Sent'), folder('Projects/Alpha', '/'), folder('A.B', '/'), folder('Old', '/')];
+    const dst = [folder('INBOX', '.'), folder('INBOX.Sent', '.', '\\Sent'), folder('INBOX.Projects.Alpha', '.')];
+    const m = mapFolders(src, dst, { rename: { Old: 'Legacy/Old' } }, { source: ns('', '/'), destination: ns('INBOX.') });
+    expect(byName(m)).toEqual({
+      INBOX: ['INBOX'],
+      'Sent Items': ['INBOX', 'Sent'],
+      'Projects/Alpha': ['INBOX', 'Projects', 'Alpha'],
+      'A.B': ['INBOX', 'A_B'],
+      Old: ['INBOX', 'Legacy', 'Old'],
+    });
+    // Existing destination folders are found under their full names; names shown without the prefix.
+    expect(m.find((x) => x.sourceName === 'Projects/Alpha')?.dest?.path).toBe('INBOX.Projects.Alpha');
+    expect(m.find((x) => x.sourceName === 'Sent Items')?.destName).toBe('Sent');
+    expect(m.find((x) => x.sourceName === 'Old')?.destName).toBe('Legacy/Old');
+  });
+
+  it('rules are written against the prefix-free names', () => {
+    const src = [folder('INBOX', '.'), folder('INBOX.Projects.Alpha', '.'), folder('INBOX.Projects.Beta', '.'), folder('INBOX.Trash', '.')];
+    const dst = [folder('INBOX', '.')];
+    const both = { source: ns('INBOX.'), destination: ns('INBOX.') };
+    expect(mapFolders(src, dst, { exclude: ['Projects/Beta', 'Trash'] }, both).map((x) => x.sourceName)).toEqual(['INBOX', 'Projects/Alpha']);
+    expect(mapFolders(src, dst, { include: ['Projects'] }, both).map((x) => x.sourceName)).toEqual(['Projects/Alpha', 'Projects/Beta']);
+    // Same prefix on both sides: names stay inside the namespace, rename targets go there too.
+    expect(byName(mapFolders(src, dst, { rename: { 'Projects/Alpha': 'Alpha' } }, both))).toEqual({
+      INBOX: ['INBOX'],
+      'Projects/Alpha': ['INBOX', 'Alpha'],
+      'Projects/Beta': ['INBOX', 'Projects', 'Beta'],
+      Trash: ['INBOX', 'Trash'],
+    });
+  });
+
+  it('without namespaces (or empty prefixes) the mapping is what it always was', () => {
+    const src = [folder('INBOX', '/'), folder('INBOX/Sub', '/'), folder('Sent', '/', '\\Sent'), folder('Projects/A', '/')];
+    const dst = [folder('INBOX', '.'), folder('Sent Items', '.', '\\Sent', true)];
+    const plain = mapFolders(src, dst);
+    expect(mapFolders(src, dst, undefined, { source: ns('', '/'), destination: ns('') })).toEqual(plain);
+    expect(byName(plain)).toEqual({ INBOX: ['INBOX'], 'INBOX/Sub': ['INBOX', 'Sub'], Sent: ['Sent Items'], 'Projects/A': ['Projects', 'A'] });
   });
 });
 

@@ -1,0 +1,175 @@
+import type { ImapFlow } from 'imapflow';
+
+/** One message of an APPEND command. */
+export interface AppendMessage {
+  /** Flags and keywords, already filtered to what the destination keeps. */
+  flags: string[];
+  internalDate: Date;
+  body: Buffer;
+}
+
+/** What the server said about an APPEND. */
+export interface AppendResult {
+  /** APPENDUID (RFC 4315): the destination UIDs the messages got, in order, when told. */
+  uids?: number[];
+  uidValidity?: bigint;
+}
+
+/** Mailbox name in modified UTF-7 (RFC 3501 §5.1.3), as servers without UTF8=ACCEPT expect. */
+export function encodeMailboxName(name: string): string {
+  let out = '';
+  let pending = '';
+  const flush = () => {
+    if (!pending) return;
+    const buf = Buffer.alloc(pending.length * 2);
+    for (let i = 0; i < pending.length; i++) buf.writeUInt16BE(pending.charCodeAt(i), i * 2);
+    out += '&' + buf.toString('base64').replace(/=+$/, '').replace(/\//g, ',') + '-';
+    pending = '';
+  };
+  for (const ch of name) {
+    const code = ch.codePointAt(0)!;
+    if (code >= 0x20 && code <= 0x7e) {
+      flush();
+      out += ch === '&' ? '&-' : ch;
+    } else pending += ch;
+  }
+  flush();
+  return out;
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** INTERNALDATE as RFC 3501 date-time (`dd-Mon-yyyy hh:mm:ss +0000`), in UTC. */
+export function formatInternalDate(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${p(d.getUTCDate())}-${MONTHS[d.getUTCMonth()]}-${d.getUTCFullYear()} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
+}
+
+/**
+ * An astring (RFC 3501 §9) for a mailbox name already in modified UTF-7: an atom when it
+ * can be one, else a quoted string. CR, LF and NUL cannot be in a name at all.
+ */
+export function mailboxArgument(encoded: string): string {
+  if (/[\r\n\x00]/.test(encoded)) throw new Error('mailbox name with a line break or NUL');
+  if (/^[^(){ %*"\\\x00-\x20\x7f]+$/.test(encoded)) return encoded;
+  return `"${encoded.replace(/["\\]/g, (c) => '\\' + c)}"`;
+}
+
+/** Flags of an APPEND: system flags and keywords are atoms (checked by the caller). */
+function flagList(flags: string[]): string {
+  for (const f of flags) if (!/^\\?[^(){ %*"\\\]\x00-\x20\x7f]+$/.test(f)) throw new Error(`not a flag atom: ${JSON.stringify(f)}`);
+  return `(${flags.join(' ')})`;
+}
+
+/**
+ * The bytes of one APPEND command (RFC 3501 §6.3.11; several messages make a MULTIAPPEND,
+ * RFC 3502) with non-synchronizing literals (LITERAL+, RFC 7888): the tag line, then per
+ * message a small header buffer and the message body itself (never copied), then CRLF.
+ * A body with a NUL byte goes as literal8 (`~{n+}`, RFC 3516) where BINARY is offered.
+ */
+export function appendCommandChunks(tag: string, mailbox: string, messages: AppendMessage[], binary: boolean): Buffer[] {
+  const chunks: Buffer[] = [];
+  let head = `${tag} APPEND ${mailboxArgument(encodeMailboxName(mailbox))}`;
+  for (const m of messages) {
+    const lit8 = binary && m.body.includes(0);
+    head += ` ${flagList(m.flags)} "${formatInternalDate(m.internalDate)}" ${lit8 ? '~' : ''}{${m.body.length}+}\r\n`;
+    chunks.push(Buffer.from(head, 'latin1'), m.body);
+    head = '';
+  }
+  chunks.push(Buffer.from('\r\n', 'latin1'));
+  return chunks;
+}
+
+/** The parts of imapflow 2.1.2 this module relies on (internal API, pinned version). */
+interface ImapFlowInternals {
+  exec(command: string, attributes: unknown[], options?: ExecOptions): Promise<{ response: { attributes?: { section?: { value?: unknown }[] }[] }; next: () => void }>;
+  send(data: { tag: string; command: string; attributes: unknown[]; options?: ExecOptions }): Promise<void>;
+  socket?: { destroyed?: boolean };
+  writeSocket: { destroyed?: boolean; write(b: Buffer): boolean; cork?(): void; uncork?(): void };
+  writeBytesCounter: number;
+  commandParts: unknown[];
+  rawSensitiveCommand: boolean;
+  currentRequest?: { tag: string; sent?: boolean } | null;
+  capabilities: Map<string, unknown>;
+}
+
+const WRITER = Symbol('mailferry.appendWriter');
+type ExecOptions = { [WRITER]?: (tag: string) => Buffer[] } & Record<string, unknown>;
+const patched = new WeakSet<object>();
+
+/**
+ * Lets our APPEND through imapflow's command queue but writes it ourselves. imapflow
+ * 2.1.2 sends every literal over 4 KB as a synchronizing one (it never uses LITERAL+),
+ * waiting a round trip for `+` each, builds the whole command as one buffer (a copy of
+ * every message) and compiles it a second time for its log. The wrapper takes the
+ * command when its turn comes (imapflow keeps one command in flight per connection and
+ * matches the tagged reply as usual) and writes the prepared chunks in one corked
+ * write, bodies uncopied. Every other command goes to imapflow's own `send`.
+ */
+function installWriter(client: ImapFlowInternals): void {
+  if (patched.has(client)) return;
+  patched.add(client);
+  const original = client.send.bind(client);
+  client.send = async (data) => {
+    const write = data.options?.[WRITER];
+    if (!write) return original(data);
+    if (!client.socket || client.socket.destroyed || client.writeSocket.destroyed) {
+      throw Object.assign(new Error('Socket is already closed'), { code: 'NoConnection' });
+    }
+    // Mirrors send(): no continuation parts pending, and nothing secret in these bytes.
+    client.commandParts = [];
+    client.rawSensitiveCommand = false;
+    const chunks = write(data.tag);
+    const sock = client.writeSocket;
+    sock.cork?.();
+    for (const c of chunks) {
+      client.writeBytesCounter += c.length;
+      sock.write(c);
+    }
+    sock.uncork?.();
+    if (client.currentRequest && client.currentRequest.tag === data.tag) client.currentRequest.sent = true;
+  };
+}
+
+/** Parses `APPENDUID uidvalidity uid-set` (RFC 4315 §3) into the list of UIDs. */
+export function parseAppendUid(section: { value?: unknown }[] | undefined): AppendResult {
+  if (!section || String(section[0]?.value ?? '').toUpperCase() !== 'APPENDUID') return {};
+  const validity = String(section[1]?.value ?? '');
+  const uids: number[] = [];
+  for (const part of String(section[2]?.value ?? '').split(',')) {
+    const [a, b] = part.split(':').map(Number);
+    if (!Number.isFinite(a)) continue;
+    const end = Number.isFinite(b) ? b : a;
+    for (let u = Math.min(a, end); u <= Math.max(a, end); u++) uids.push(u);
+  }
+  return { uids: uids.length ? uids : undefined, uidValidity: /^\d+$/.test(validity) ? BigInt(validity) : undefined };
+}
+
+/**
+ * Appends messages to a mailbox in one APPEND command (MULTIAPPEND when more than one;
+ * the caller checks the capability). With LITERAL+ the command goes out in one write
+ * without waiting for continuations; without it imapflow's own compiler sends it with
+ * synchronizing literals. Rejects like any imapflow command (`responseStatus` NO/BAD,
+ * connection errors). Returns the APPENDUID the server gave, if any.
+ */
+export async function appendMessages(client: ImapFlow, mailbox: string, messages: AppendMessage[]): Promise<AppendResult> {
+  const c = client as unknown as ImapFlowInternals;
+  const binary = c.capabilities.has('BINARY');
+  let options: ExecOptions = {};
+  let attributes: unknown[] = [];
+  if (c.capabilities.has('LITERAL+')) {
+    installWriter(c);
+    options = { [WRITER]: (tag: string) => appendCommandChunks(tag, mailbox, messages, binary) };
+  } else {
+    attributes = [{ type: 'ATOM', value: encodeMailboxName(mailbox) }];
+    for (const m of messages) {
+      attributes.push(m.flags.map((f) => ({ type: 'ATOM', value: f })));
+      attributes.push({ type: 'STRING', value: formatInternalDate(m.internalDate) });
+      attributes.push({ type: 'LITERAL', value: m.body, isLiteral8: binary && m.body.includes(0) });
+    }
+  }
+  const res = await c.exec('APPEND', attributes, options);
+  const result = parseAppendUid(res.response.attributes?.[0]?.section);
+  res.next();
+  return result;
+}
