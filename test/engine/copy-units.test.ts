@@ -3,7 +3,7 @@ import { classifyImapError } from '../../engine/connectors/imap/classify-error.t
 import { imapOptions } from '../../engine/connectors/imap/open-imap.ts';
 import { withConfirmed, withPending, emptyCheckpoint } from '../../engine/copy/checkpoint.ts';
 import { keptFlags, splitBatches, uidSet } from '../../engine/copy/copy-batch.ts';
-import { encodeMailboxName, formatInternalDate } from '../../engine/connectors/imap/append.ts';
+import { appendCommandChunks, encodeMailboxName, formatInternalDate, mailboxArgument, parseAppendUid } from '../../engine/connectors/imap/append.ts';
 import { fingerprintOf, FingerprintBag } from '../../engine/copy/fingerprint.ts';
 import type { MailFolder } from '../../engine/copy/list-folders.ts';
 import { globMatches, mapFolders } from '../../engine/copy/map-folders.ts';
@@ -164,6 +164,27 @@ describe('protocol helpers', () => {
     expect(uidSet([5, 1, 2, 3, 9, 10])).toBe('1:3,5,9:10');
     const metas = [1, 2, 3, 4, 5].map((uid) => ({ uid, size: uid === 3 ? 50 : 10, internalDate: new Date(0), flags: [] }));
     expect(splitBatches(metas, 2, 30).map((b) => b.map((m) => m.uid))).toEqual([[1, 2], [3], [4, 5]]);
+  });
+  it('APPEND command bytes: LITERAL+ markers, quoted names, literal8 for NUL, APPENDUID sets', () => {
+    const body = Buffer.from('Subject: x\r\n\r\nhi\r\n');
+    const withNul = Buffer.from('a\0b');
+    const chunks = appendCommandChunks('A1', 'Sent Items/Päp', [
+      { flags: ['\\Seen', '$Label1'], internalDate: new Date('2020-02-09T03:04:05Z'), body },
+      { flags: [], internalDate: new Date('2021-01-01T00:00:00Z'), body: withNul },
+    ], true);
+    // Bodies are written as they are (the same Buffer objects), never copied.
+    expect(chunks[1]).toBe(body);
+    expect(chunks[3]).toBe(withNul);
+    expect(Buffer.concat(chunks).toString('latin1')).toBe(
+      'A1 APPEND "Sent Items/P&AOQ-p" (\\Seen $Label1) "09-Feb-2020 03:04:05 +0000" {' + body.length + '+}\r\n' + body.toString('latin1') +
+        ' () "01-Jan-2021 00:00:00 +0000" ~{3+}\r\na\0b\r\n',
+    );
+    expect(mailboxArgument('INBOX')).toBe('INBOX');
+    expect(mailboxArgument('a"b\\c')).toBe('"a\\"b\\\\c"');
+    expect(() => mailboxArgument('a\r\nb')).toThrow();
+    expect(() => appendCommandChunks('A1', 'INBOX', [{ flags: ['bad kw'], internalDate: new Date(0), body }], false)).toThrow(/flag/);
+    expect(parseAppendUid([{ value: 'APPENDUID' }, { value: '38505' }, { value: '3955:3957,3960' }])).toEqual({ uids: [3955, 3956, 3957, 3960], uidValidity: 38505n });
+    expect(parseAppendUid([{ value: 'TRYCREATE' }])).toEqual({});
   });
   it('classifies errors and keeps secrets out of options logging', () => {
     expect(classifyImapError({ authenticationFailed: true })).toBe('refused');
