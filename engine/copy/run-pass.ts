@@ -5,7 +5,8 @@ import { withConfirmed, withPending } from './checkpoint.ts';
 import { ByteBudget } from './byte-budget.ts';
 import { appendBatch, fetchBodies, splitBatches, type OutgoingMessage } from './copy-batch.ts';
 import { listFolders, type MailFolder } from './list-folders.ts';
-import { mapFolders, type FolderMapping } from './map-folders.ts';
+import { mapFolders, type FolderMapping, type FolderNamespaces } from './map-folders.ts';
+import { personalNamespace } from './namespace.ts';
 import { onSide, planFolder, type MessageMeta } from './plan-folder.ts';
 import {
   ZERO_COUNTERS,
@@ -258,8 +259,11 @@ export async function runPass(input: PassInput): Promise<PassResult> {
     lanes.push(first);
     let srcFolders: MailFolder[] = [];
     let destFolders: MailFolder[] = [];
+    let namespaces: FolderNamespaces = {};
     const listed = await withRetry(first, async ({ src, dest }) => {
       [srcFolders, destFolders] = await Promise.all([onSide('source', listFolders(src, true)), onSide('destination', listFolders(dest, true))]);
+      // Personal namespace prefixes (RFC 2342, e.g. `INBOX.`): folder names are mapped without them.
+      namespaces = { source: personalNamespace(src), destination: personalNamespace(dest) };
     });
     if (!listed) return finish();
 
@@ -268,6 +272,7 @@ export async function runPass(input: PassInput): Promise<PassResult> {
       srcFolders.filter((f) => f.selectable),
       destFolders,
       input.rules,
+      namespaces,
     );
     const jobs: FolderJob[] = [];
     for (const m of mappings) {

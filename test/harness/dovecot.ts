@@ -29,8 +29,14 @@ export interface DovecotUser {
 /** Options of {@link startDovecot}. */
 export interface DovecotOptions {
   users?: DovecotUser[];
-  /** Hierarchy separator of the (single, empty-prefix) namespace: '/' (LAYOUT=fs) or '.' (Maildir++). */
+  /** Hierarchy separator of the (single) personal namespace: '/' (LAYOUT=fs) or '.' (Maildir++). */
   separator?: '/' | '.';
+  /**
+   * Prefix of the personal namespace (RFC 2342), e.g. `INBOX.` as Courier, Cyrus and older
+   * Maildir++ set-ups have it: every folder but INBOX is then listed as `INBOX.Name`. Must
+   * end with the separator. Default: empty. Folder names in `specialUse` are given without it.
+   */
+  namespacePrefix?: string;
   /** Folders to announce with SPECIAL-USE (RFC 6154), e.g. `{ 'Sent Items': '\\Sent' }`. Auto-created. */
   specialUse?: Record<string, string>;
   /** Load the quota plugin (per-user rules from {@link DovecotUser}). */
@@ -60,6 +66,8 @@ export interface DovecotInstance {
   confFile: string;
   logFile: string;
   separator: '/' | '.';
+  /** Prefix of the personal namespace ('' unless started with `namespacePrefix`). */
+  namespacePrefix: string;
   addUser(name: string, password: string, extra?: Omit<DovecotUser, 'name' | 'password'>): void;
   /** Maildir root of a user. */
   userDir(name: string): string;
@@ -141,6 +149,7 @@ function writeConfig(o: {
   dir: string;
   port: number;
   separator: '/' | '.';
+  prefix: string;
   owner: { uid: number; gid: number; name: string };
   specialUse: Record<string, string>;
   quota: boolean;
@@ -188,7 +197,7 @@ function writeConfig(o: {
     `service imap-login {\n  inet_listener imap {\n    address = 127.0.0.1\n    port = ${o.port}\n  }\n  inet_listener imaps {\n    address = 127.0.0.1\n    port = ${o.tlsPort ?? 0}\n    ssl = yes\n  }\n}`,
     `service pop3-login {\n  inet_listener pop3 {\n    port = 0\n  }\n}`,
     `service imap {\n  process_limit = 256\n}`,
-    `namespace inbox {\n  inbox = yes\n  prefix =\n  separator = ${o.separator}\n${mailboxes}\n}`,
+    `namespace inbox {\n  inbox = yes\n  prefix = ${o.prefix}\n  separator = ${o.separator}\n${mailboxes}\n}`,
     o.quota
       ? `mail_plugins = $mail_plugins quota\nprotocol imap {\n  mail_plugins = $mail_plugins imap_quota\n}\nplugin {\n  quota = maildir:User quota\n}`
       : '',
@@ -209,6 +218,8 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
   chmodSync(dir, 0o755);
   const owner = mailOwner();
   const separator = options.separator ?? '/';
+  const namespacePrefix = options.namespacePrefix ?? '';
+  if (namespacePrefix && !namespacePrefix.endsWith(separator)) throw new Error(`namespacePrefix must end with the separator ${separator}`);
   for (const d of ['run', 'state', 'mail']) mkdirSync(join(dir, d), { recursive: true });
   chownSync(join(dir, 'mail'), owner.uid, owner.gid);
   mkdirSync(join(dir, 'users'));
@@ -263,6 +274,7 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
       dir,
       port,
       separator,
+      prefix: namespacePrefix,
       owner,
       specialUse: options.specialUse ?? {},
       quota: options.quota ?? false,
@@ -324,6 +336,7 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
     },
     logFile,
     separator,
+    namespacePrefix,
     addUser,
     userDir,
     stop,
