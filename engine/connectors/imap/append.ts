@@ -69,15 +69,22 @@ function flagList(flags: string[]): string {
  */
 export function appendCommandChunks(tag: string, mailbox: string, messages: AppendMessage[], binary: boolean): Buffer[] {
   const chunks: Buffer[] = [];
-  let head = `${tag} APPEND ${mailboxArgument(encodeMailboxName(mailbox))}`;
-  for (const m of messages) {
-    const lit8 = binary && m.body.includes(0);
-    head += ` ${flagList(m.flags)} "${formatInternalDate(m.internalDate)}" ${lit8 ? '~' : ''}{${m.body.length}+}\r\n`;
-    chunks.push(Buffer.from(head, 'latin1'), m.body);
-    head = '';
-  }
+  messages.forEach((m, i) => {
+    const head = appendMessageHead(m, m.body.length, binary && m.body.includes(0));
+    chunks.push(i === 0 ? Buffer.concat([appendHead(tag, mailbox), head]) : head, m.body);
+  });
   chunks.push(Buffer.from('\r\n', 'latin1'));
   return chunks;
+}
+
+/** `tag APPEND mailbox`: the start of an APPEND command. */
+export function appendHead(tag: string, mailbox: string): Buffer {
+  return Buffer.from(`${tag} APPEND ${mailboxArgument(encodeMailboxName(mailbox))}`, 'latin1');
+}
+
+/** ` (flags) "date" {size+}CRLF`: what goes before one message's bytes in an APPEND. */
+export function appendMessageHead(m: { flags: string[]; internalDate: Date }, size: number, literal8 = false): Buffer {
+  return Buffer.from(` ${flagList(m.flags)} "${formatInternalDate(m.internalDate)}" ${literal8 ? '~' : ''}{${size}+}\r\n`, 'latin1');
 }
 
 /** The parts of imapflow 2.1.2 this module relies on (internal API, pinned version). */
@@ -93,8 +100,9 @@ interface ImapFlowInternals {
   capabilities: Map<string, unknown>;
 }
 
-const WRITER = Symbol('mailferry.appendWriter');
-type ExecOptions = { [WRITER]?: (tag: string) => Buffer[] } & Record<string, unknown>;
+/** The exec() option under which imapflow's queue hands our writer the APPEND's tag. */
+export const APPEND_WRITER = Symbol('mailferry.appendWriter');
+type ExecOptions = { [APPEND_WRITER]?: (tag: string) => Buffer[] } & Record<string, unknown>;
 const patched = new WeakSet<object>();
 
 /**
@@ -106,12 +114,17 @@ const patched = new WeakSet<object>();
  * matches the tagged reply as usual) and writes the prepared chunks in one corked
  * write, bodies uncopied. Every other command goes to imapflow's own `send`.
  */
-function installWriter(client: ImapFlowInternals): void {
-  if (patched.has(client)) return;
-  patched.add(client);
+export function installWriter(client: ImapFlowInternals | ImapFlow): void {
+  const c = client as unknown as ImapFlowInternals;
+  if (patched.has(c)) return;
+  patched.add(c);
+  hook(c);
+}
+
+function hook(client: ImapFlowInternals): void {
   const original = client.send.bind(client);
   client.send = async (data) => {
-    const write = data.options?.[WRITER];
+    const write = data.options?.[APPEND_WRITER];
     if (!write) return original(data);
     if (!client.socket || client.socket.destroyed || client.writeSocket.destroyed) {
       throw Object.assign(new Error('Socket is already closed'), { code: 'NoConnection' });
@@ -159,7 +172,7 @@ export async function appendMessages(client: ImapFlow, mailbox: string, messages
   let attributes: unknown[] = [];
   if (c.capabilities.has('LITERAL+')) {
     installWriter(c);
-    options = { [WRITER]: (tag: string) => appendCommandChunks(tag, mailbox, messages, binary) };
+    options = { [APPEND_WRITER]: (tag: string) => appendCommandChunks(tag, mailbox, messages, binary) };
   } else {
     attributes = [{ type: 'ATOM', value: encodeMailboxName(mailbox) }];
     for (const m of messages) {

@@ -1,0 +1,263 @@
+import type { ImapFlow } from 'imapflow';
+import { APPEND_WRITER, type AppendResult, appendHead, appendMessageHead, installWriter, parseAppendUid } from './append.ts';
+
+/** Flags (already filtered for the destination) and date of one message to stream. */
+export interface StreamMeta {
+  flags: string[];
+  internalDate: Date;
+}
+
+/** What a streamed copy did. */
+export interface StreamCopyResult extends AppendResult {
+  /** Source UIDs appended, in the order they went. */
+  copied: number[];
+  /** Bytes of those messages. */
+  bytes: number;
+}
+
+type Sock = NodeJS.ReadWriteStream & { destroyed?: boolean };
+
+/** The parts of imapflow 2.1.2 this module relies on (internal API, pinned version). */
+interface Internals {
+  socket?: Sock | false | null;
+  streamer: NodeJS.WritableStream;
+  writeSocket: NodeJS.WritableStream & { destroyed?: boolean };
+  writeBytesCounter: number;
+  currentRequest?: unknown;
+  requestQueue: unknown[];
+  close(): void;
+  exec(command: string, attributes: unknown[], options?: Record<string | symbol, unknown>): Promise<{ response: { attributes?: { section?: { value?: unknown }[] }[] }; next: () => void }>;
+}
+
+/** A tagged `NO`/`BAD` of the streamed FETCH, shaped like imapflow's command errors. */
+function commandFailed(status: string, text: string): Error {
+  return Object.assign(new Error(`UID FETCH failed: ${text}`), { responseStatus: status, responseText: text });
+}
+
+function connectionLost(): Error {
+  return Object.assign(new Error('the source connection closed during the transfer'), { code: 'EConnectionClosed' });
+}
+
+/** A source answer line longer than this is not an IMAP server we can talk to. */
+const MAX_LINE = 1024 * 1024;
+let tagCounter = 0;
+
+/**
+ * Copies messages from the selected source folder into the selected destination folder by
+ * piping bytes: one `UID FETCH set (UID BODY.PEEK[])` on the source connection, whose
+ * literals flow straight into one APPEND (MULTIAPPEND, RFC 3502) with non-synchronizing
+ * literals (LITERAL+, RFC 7888) on the destination. The size of a literal is known from its
+ * `{n}` before its bytes arrive, so no message is ever held whole: memory stays at a few
+ * socket buffers per lane whatever the message sizes, and both servers work at once.
+ *
+ * How: imapflow reads its socket through a pipe into its parser. Between two commands the
+ * source socket is lent to us: unpiped, our response read, then piped back with any byte
+ * that followed. The APPEND goes through imapflow's queue with our writer (append.ts), so
+ * imapflow matches its tagged reply as usual.
+ *
+ * All or none: if the source fails or drops mid-transfer, the destination connection is
+ * closed before the APPEND is complete, and the server drops the whole command (RFC 3502
+ * §6.3.11: all or none). A destination refusal (one message too large, a NUL byte, quota)
+ * rejects like any APPEND; the caller then finds the message at fault on its buffered path.
+ * Messages expunged at the source meanwhile are simply not in `copied`.
+ *
+ * Needs LITERAL+ and MULTIAPPEND at the destination and no command in flight on either
+ * connection; the caller checks.
+ */
+export async function streamCopy(src: ImapFlow, dest: ImapFlow, destMailbox: string, uidSet: string, metas: Map<number, StreamMeta>): Promise<StreamCopyResult> {
+  const s = src as unknown as Internals;
+  const d = dest as unknown as Internals;
+  const sock = s.socket;
+  if (!sock || sock.destroyed || s.currentRequest || s.requestQueue.length) throw Object.assign(connectionLost(), { side: 'source' });
+  installWriter(dest);
+  const tag = `MF${(++tagCounter).toString(36)}`;
+  const copied: number[] = [];
+  const done = new Set<number>();
+  let bytes = 0;
+
+  // Destination side. The APPEND starts with the first message: nothing to send before.
+  let appendDone: Promise<AppendResult> | null = null;
+  let out: NodeJS.WritableStream | null = null;
+  const early: Buffer[] = []; // bytes produced before imapflow dispatched the APPEND
+  let waitingDrain = false;
+  let destFailed = false; // the APPEND was answered early (refused): the rest is read and dropped
+  const write = (b: Buffer): boolean => {
+    d.writeBytesCounter += b.length;
+    return out!.write(b);
+  };
+  const startAppend = (firstHead: Buffer) => {
+    early.push(firstHead);
+    appendDone = d
+      .exec('APPEND', [], {
+        [APPEND_WRITER]: (appendTag: string) => {
+          out = d.writeSocket;
+          write(appendHead(appendTag, destMailbox));
+          for (const b of early.splice(0)) write(b);
+          return [];
+        },
+      })
+      .then((res) => {
+        const r = parseAppendUid(res.response.attributes?.[0]?.section);
+        res.next();
+        return r;
+      });
+    appendDone.catch(() => {
+      destFailed = true;
+    });
+  };
+  /** Writes to the APPEND; false when the destination asks us to wait for 'drain'. */
+  const emit = (b: Buffer): boolean => {
+    if (destFailed) return true;
+    if (!out) {
+      early.push(b);
+      return true;
+    }
+    return write(b);
+  };
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const line: Buffer[] = [];
+      let lineBytes = 0;
+      let responseText = ''; // the text of the current response so far, literals left out
+      let literalLeft = 0;
+      let literalKind: 'body' | 'skip' | 'buffer' = 'skip';
+      let buffered: Buffer[] = []; // a body whose UID the server had not named before it
+      let bufferedSize = 0;
+      let settled = false;
+
+      const finish = (err: Error | null, rest?: Buffer) => {
+        if (settled) return;
+        settled = true;
+        sock.removeListener('data', onData);
+        sock.removeListener('close', onClose);
+        sock.removeListener('error', onClose);
+        if (!sock.destroyed) {
+          // Give the socket back to imapflow, with anything that followed our response.
+          sock.pause();
+          if (rest?.length) s.streamer.write(rest);
+          sock.pipe(s.streamer);
+        }
+        if (err) reject(err);
+        else resolve();
+      };
+      const onClose = () => finish(connectionLost());
+      const pauseForDrain = () => {
+        if (!out || waitingDrain) return;
+        waitingDrain = true;
+        sock.pause();
+        out.once('drain', () => {
+          waitingDrain = false;
+          if (!settled) sock.resume();
+        });
+      };
+      const send = (b: Buffer) => {
+        if (!emit(b)) pauseForDrain();
+      };
+      const bodyStart = (uid: number, size: number) => {
+        const head = appendMessageHead(metas.get(uid)!, size);
+        if (!appendDone) startAppend(head);
+        else send(head);
+        copied.push(uid);
+        done.add(uid);
+        bytes += size;
+      };
+      const uidOf = (text: string): number | null => {
+        const m = /\bUID (\d+)/i.exec(text);
+        return m ? Number(m[1]) : null;
+      };
+      const wanted = (uid: number | null): uid is number => uid !== null && metas.has(uid) && !done.has(uid);
+
+      /** A response ended: our tagged one ends the transfer. */
+      const endOfResponse = (): 'ok' | Error | null => {
+        const text = responseText;
+        responseText = '';
+        if (text.startsWith(`${tag} `)) {
+          const m = /^\S+ (OK|NO|BAD)\b ?(.*)$/i.exec(text);
+          const status = (m?.[1] ?? 'BAD').toUpperCase();
+          return status === 'OK' ? 'ok' : commandFailed(status, m?.[2] ?? text);
+        }
+        if (buffered.length || bufferedSize) {
+          // The UID came after the body (the server's order): now it is known.
+          const uid = uidOf(text);
+          const body = buffered;
+          const size = bufferedSize;
+          buffered = [];
+          bufferedSize = 0;
+          if (wanted(uid)) {
+            bodyStart(uid, size);
+            for (const b of body) send(b);
+          }
+        }
+        return null;
+      };
+
+      const onData = (chunk: Buffer) => {
+        let pos = 0;
+        while (pos < chunk.length && !settled) {
+          if (literalLeft > 0) {
+            const n = Math.min(literalLeft, chunk.length - pos);
+            const part = chunk.subarray(pos, pos + n);
+            if (literalKind === 'body') send(part);
+            else if (literalKind === 'buffer') buffered.push(part);
+            literalLeft -= n;
+            pos += n;
+            continue;
+          }
+          const lf = chunk.indexOf(10, pos);
+          if (lf < 0) {
+            line.push(chunk.subarray(pos));
+            lineBytes += chunk.length - pos;
+            if (lineBytes > MAX_LINE) finish(commandFailed('BAD', 'a response line from the source is too long'));
+            return;
+          }
+          line.push(chunk.subarray(pos, lf + 1));
+          pos = lf + 1;
+          const text = (line.length === 1 ? line[0] : Buffer.concat(line)).toString('latin1').replace(/\r?\n$/, '');
+          line.length = 0;
+          lineBytes = 0;
+          responseText += text;
+          const lit = /~?\{(\d+)\}$/.exec(text);
+          if (lit) {
+            literalLeft = Number(lit[1]);
+            const before = responseText.slice(0, responseText.length - lit[0].length).trimEnd();
+            const isBody = /^\* \d+ FETCH\b/i.test(responseText) && /BODY\[\]$/i.test(before);
+            const uid = isBody ? uidOf(before) : null;
+            literalKind = 'skip';
+            if (isBody && wanted(uid)) {
+              literalKind = 'body';
+              bodyStart(uid, literalLeft);
+            } else if (isBody && uid === null) {
+              literalKind = 'buffer';
+              bufferedSize = literalLeft;
+            }
+            continue;
+          }
+          const outcome = endOfResponse();
+          if (outcome === 'ok') return finish(null, chunk.subarray(pos));
+          if (outcome) return finish(outcome);
+        }
+      };
+
+      sock.unpipe(s.streamer);
+      sock.on('data', onData);
+      sock.once('close', onClose);
+      sock.once('error', onClose);
+      const cmd = Buffer.from(`${tag} UID FETCH ${uidSet} (UID BODY.PEEK[])\r\n`, 'latin1');
+      s.writeBytesCounter += cmd.length;
+      s.writeSocket.write(cmd);
+      sock.resume();
+    });
+  } catch (err) {
+    // A half-sent APPEND must not complete: closing the destination drops it whole.
+    if (appendDone) d.close();
+    throw Object.assign(err as object, { side: 'source' });
+  }
+
+  if (!appendDone) return { copied, bytes };
+  emit(Buffer.from('\r\n', 'latin1')); // ends the APPEND; its tagged reply settles it
+  const r = await (appendDone as Promise<AppendResult>).catch((err: unknown) => {
+    throw Object.assign(err as object, { side: 'destination' });
+  });
+  return { ...r, copied, bytes };
+}
