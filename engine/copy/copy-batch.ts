@@ -100,7 +100,8 @@ export async function appendRaw(dest: ImapFlow, path: string, messages: Outgoing
 
 function isRefusal(err: unknown): boolean {
   const e = err as { responseStatus?: string };
-  return e?.responseStatus === 'NO' || e?.responseStatus === 'BAD';
+  // A throttled APPEND (ETHROTTLE, a NO or BAD too) refused nothing: the caller waits and retries it.
+  return (e?.responseStatus === 'NO' || e?.responseStatus === 'BAD') && classifyImapError(err) !== 'throttled';
 }
 
 function quotaError(err: unknown): CopyError {

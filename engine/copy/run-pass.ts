@@ -1,6 +1,6 @@
 import type { ImapFlow } from 'imapflow';
-import { classifyImapError, errorDetail } from '../connectors/imap/classify-error.ts';
-import { closeImap, connectImap } from '../connectors/imap/open-imap.ts';
+import { classifyImapError, errorDetail, throttleHintMs } from '../connectors/imap/classify-error.ts';
+import { closeImap, connectImap, inThrottleWait } from '../connectors/imap/open-imap.ts';
 import { withConfirmed, withPending } from './checkpoint.ts';
 import { ByteBudget } from './byte-budget.ts';
 import { appendBatch, fetchBodies, splitBatches, type OutgoingMessage } from './copy-batch.ts';
@@ -57,6 +57,10 @@ class Lane {
     const [s, d] = [this.src, this.dest];
     this.src = this.dest = null;
     await Promise.all([closeImap(s), closeImap(d)]);
+  }
+  /** Closes a connection parked in imapflow's throttle wait ({@link inThrottleWait}): its command fails at once. */
+  dropThrottled(): void {
+    for (const c of [this.src, this.dest]) if (c && inThrottleWait(c)) c.close();
   }
 }
 
@@ -222,10 +226,15 @@ export async function runPass(input: PassInput): Promise<PassResult> {
           fail(reasonFor(kind, side), detail);
           return false;
         }
+        if (isStopped() && (kind === 'throttled' || kind === 'unreachable')) {
+          // Stopping: a throttle is not waited out, and a connection the stop dropped is no error.
+          stoppedWithWork = true;
+          return false;
+        }
         if (kind === 'throttled') {
           // imapflow already waited `throttleWaited` of the server's hint; wait out the rest.
-          const e = err as { throttleReset?: number; throttleWaited?: number };
-          await sleep(Math.max(1000, (e.throttleReset ?? 0) - (e.throttleWaited ?? 0)), [input.signal, halt.signal]);
+          const waited = (err as { throttleWaited?: number }).throttleWaited ?? 0;
+          await sleep(Math.max(1000, (throttleHintMs(err) ?? 0) - waited), [input.signal, halt.signal]);
           continue;
         }
         errors++;
@@ -245,6 +254,18 @@ export async function runPass(input: PassInput): Promise<PassResult> {
 
   const lanes: Lane[] = [];
   const budget = new ByteBudget(o.memoryBudgetBytes);
+  // A stop must not wait out a throttle hint imapflow holds a command for (it can be
+  // minutes, and FETCH retries several times): connections parked in such a wait are
+  // dropped while stopping. The throttled command was answered, so nothing is cut off.
+  let stopTimer: ReturnType<typeof setInterval> | null = null;
+  const onStop = () => {
+    const drop = () => lanes.forEach((l) => l.dropThrottled());
+    drop();
+    // A throttle reply may still come for a command in flight at the moment of the stop.
+    stopTimer = setInterval(drop, 100);
+    stopTimer.unref?.();
+  };
+  input.signal?.addEventListener('abort', onStop, { once: true });
   try {
     const checkpoints = await input.checkpoints.load(input.itemId);
     skippedAll = await input.checkpoints.listSkipped(input.itemId);
@@ -478,6 +499,8 @@ export async function runPass(input: PassInput): Promise<PassResult> {
     return finish();
   } finally {
     if (timer) clearInterval(timer);
+    input.signal?.removeEventListener('abort', onStop);
+    if (stopTimer) clearInterval(stopTimer);
     await Promise.all(lanes.map((l) => l.reset()));
   }
 

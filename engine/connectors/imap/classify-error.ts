@@ -25,6 +25,21 @@ export function responseCode(err: unknown): string | undefined {
   return typeof v === 'string' ? v.toUpperCase() : undefined;
 }
 
+/** Office 365's throttling reply ("Request is throttled. Suggested Backoff Time: 1500 milliseconds"), as imapflow matches it. */
+const THROTTLED_TEXT = /Request is throttled.*Backoff Time[:=\s]+(\d+)/i;
+
+/**
+ * The backoff (ms) a throttled command's server suggested: imapflow's `throttleReset`
+ * (ETHROTTLE), else read from the reply text (commands the engine sends around imapflow's
+ * response parser carry only the text). Undefined when the error is no throttle.
+ */
+export function throttleHintMs(err: unknown): number | undefined {
+  const e = err as { code?: string; throttleReset?: number; responseText?: string } | undefined;
+  if (e?.code === 'ETHROTTLE' && typeof e.throttleReset === 'number') return e.throttleReset;
+  const m = THROTTLED_TEXT.exec(e?.responseText ?? '');
+  return m && Number(m[1]) > 0 ? Number(m[1]) : undefined;
+}
+
 /**
  * Classifies an imapflow error: authentication refused, unreachable (network/TLS/closed
  * connection), throttled (imapflow's ETHROTTLE for Office 365 "Request is throttled"),
@@ -34,10 +49,12 @@ export function responseCode(err: unknown): string | undefined {
 export function classifyImapError(err: unknown): ImapErrorKind {
   const e = err as { code?: string; authenticationFailed?: boolean; tlsFailed?: boolean; responseText?: string; message?: string } | undefined;
   if (!e) return 'error';
+  // Before the login checks: imapflow marks any failed AUTHENTICATE `authenticationFailed`,
+  // a throttled one too, and a throttled login is no verdict on the credentials.
+  if (e.code === 'ETHROTTLE' || throttleHintMs(err) !== undefined) return 'throttled';
   if (e.authenticationFailed) return 'refused';
   const code = responseCode(err);
   if (code === 'AUTHENTICATIONFAILED' || code === 'AUTHORIZATIONFAILED') return 'refused';
-  if (e.code === 'ETHROTTLE') return 'throttled';
   if (code === 'OVERQUOTA' || /quota exceeded|over quota|mailbox (is )?full/i.test(e.responseText ?? '')) return 'quota';
   if (e.tlsFailed) return 'unreachable';
   if (e.code && (NETWORK_CODES.has(e.code) || /^(ERR_TLS|ERR_SSL|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED)/.test(e.code))) return 'unreachable';

@@ -70,3 +70,16 @@ export async function closeImap(client: ImapFlow | null | undefined): Promise<vo
     /* ignore */
   }
 }
+
+/**
+ * True while imapflow waits out a server's throttle hint on this connection: on an
+ * Office 365 "Request is throttled. Suggested Backoff Time" reply it holds the command for
+ * the hint (up to minutes) before rejecting it with ETHROTTLE, and FETCH then retries up to
+ * four times, each after another wait. The throttled command is already answered, so
+ * nothing is in flight; only `close()` cuts such a wait short. Reads imapflow 2.1.2's
+ * internal `_throttleWaits` (pinned version; test/engine/copy-throttle.test.ts covers it).
+ */
+export function inThrottleWait(client: ImapFlow | null | undefined): boolean {
+  const waits = (client as unknown as { _throttleWaits?: Set<unknown> } | null | undefined)?._throttleWaits;
+  return !!waits && waits.size > 0;
+}

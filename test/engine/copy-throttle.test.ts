@@ -1,0 +1,167 @@
+/**
+ * Throttling (Office 365 "Request is throttled. Suggested Backoff Time: N milliseconds",
+ * imapflow's ETHROTTLE) against the real Dovecot, through a proxy that answers chosen
+ * commands with that reply (Dovecot cannot produce it).
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { verifyCredentials } from '../../engine/connectors/index.ts';
+import { createMemoryCheckpointStore, runPass } from '../../engine/copy/index.ts';
+import { makeMessage, readMailbox, seedImap, startDovecot, type DovecotInstance, type SeedMessage } from '../harness/dovecot.ts';
+import { startImapProxy, type ImapProxy, type ProxyEvent } from '../harness/imap-proxy.ts';
+import { endpoint, hashCounts } from '../harness/copy-assert.ts';
+
+let dv: DovecotInstance;
+let proxy: ImapProxy;
+let n = 0;
+
+/** A source and a destination user on the Dovecot; the endpoints go through the proxy. */
+function pair() {
+  n++;
+  const s = { name: `ts${n}`, pw: `s-${n}` };
+  const d = { name: `td${n}`, pw: `d-${n}` };
+  dv.addUser(s.name, s.pw);
+  dv.addUser(d.name, d.pw);
+  return { s, d, source: endpoint(proxy, s.name, s.pw), destination: endpoint(proxy, d.name, d.pw) };
+}
+const msgs = (count: number, size: number, from = 0): SeedMessage[] =>
+  Array.from({ length: count }, (_, i) => ({ raw: makeMessage({ size }), flags: ['\\Seen'], internalDate: new Date(Date.UTC(2022, 0, 1, 0, 0, from + i)) }));
+
+const BODY_FETCH = /BODY\.PEEK\[\]/;
+const isBodyFetch = (e: ProxyEvent) => e.command === 'UID FETCH' && BODY_FETCH.test(e.line);
+/** The first event after `e` that `same` accepts. */
+const nextAfter = (events: ProxyEvent[], e: ProxyEvent, same: (x: ProxyEvent) => boolean) => events.slice(events.indexOf(e) + 1).find(same);
+
+async function expectExactCopy(p: ReturnType<typeof pair>) {
+  const src = await readMailbox(dv, p.s.name, p.s.pw);
+  const dst = await readMailbox(dv, p.d.name, p.d.pw);
+  expect(hashCounts(dst)).toEqual(hashCounts(src));
+  for (const count of hashCounts(dst).values()) expect(count).toBe(1);
+}
+
+beforeAll(async () => {
+  dv = await startDovecot();
+  proxy = await startImapProxy({ port: dv.port });
+});
+afterEach(() => {
+  proxy.clearRules();
+  proxy.onThrottle = undefined;
+});
+afterAll(async () => {
+  await proxy?.close();
+  await dv?.dispose();
+});
+
+/**
+ * Both copy paths: the default one (MULTIAPPEND; batches streamed from the source FETCH
+ * where the destination offers LITERAL+) and single APPENDs of batches fetched by imapflow
+ * (whose FETCH waits out a throttle hint and retries by itself).
+ */
+const PATHS = [
+  { path: 'default', options: {} },
+  { path: 'single APPEND, imapflow FETCH', options: { multiAppend: false } },
+];
+
+describe('throttling (ETHROTTLE)', () => {
+  it.each(PATHS)('a pass throttled once on APPEND and once on FETCH waits the hint, resumes and copies every message exactly once ($path)', async ({ path, options }) => {
+    const p = pair();
+    await seedImap(dv, p.s.name, p.s.pw, { INBOX: msgs(40, 4000), Work: msgs(10, 3000, 100) });
+    const from = proxy.events.length;
+    const hint = 1500;
+    proxy.throttle({ command: 'UID FETCH', match: BODY_FETCH, nth: 2, backoffMs: hint });
+    proxy.throttle({ command: 'APPEND', nth: 4, backoffMs: hint });
+    const store = createMemoryCheckpointStore();
+    const r = await runPass({ itemId: `thr-${path}`, source: p.source, destination: p.destination, checkpoints: store, options: { connections: 1, batchMessages: 5, ...options } });
+    expect(r.outcome, r.detail).toBe('completed');
+    expect(r.stats.messagesSkipped).toBe(0);
+    expect(await store.listSkipped(`thr-${path}`)).toEqual([]);
+    // Throttling is waited out, not counted as an error.
+    expect(r.stats.errors).toBe(0);
+
+    const events = proxy.events.slice(from);
+    const throttled = events.filter((e) => e.throttled);
+    expect(throttled.map((e) => e.command).sort()).toEqual(['APPEND', 'UID FETCH']);
+    const append = throttled.find((e) => e.command === 'APPEND')!;
+    const fetch = throttled.find((e) => e.command === 'UID FETCH')!;
+    // The same kind of command is sent again only after the suggested backoff.
+    const appendAgain = nextAfter(events, append, (e) => e.command === 'APPEND');
+    const fetchAgain = nextAfter(events, fetch, isBodyFetch);
+    expect(appendAgain).toBeDefined();
+    expect(fetchAgain).toBeDefined();
+    expect(appendAgain!.at - append.at).toBeGreaterThanOrEqual(hint);
+    expect(fetchAgain!.at - fetch.at).toBeGreaterThanOrEqual(hint);
+    await expectExactCopy(p);
+  });
+
+  it('a throttled single APPEND (no MULTIAPPEND) is retried, never recorded as refused', async () => {
+    const p = pair();
+    await seedImap(dv, p.s.name, p.s.pw, { INBOX: msgs(12, 3000) });
+    const from = proxy.events.length;
+    proxy.throttle({ command: 'APPEND', nth: 3, backoffMs: 400 });
+    const store = createMemoryCheckpointStore();
+    const r = await runPass({ itemId: 'thr-single', source: p.source, destination: p.destination, checkpoints: store, options: { connections: 1, batchMessages: 4, multiAppend: false } });
+    expect(r.outcome, r.detail).toBe('completed');
+    expect(r.stats.messagesSkipped).toBe(0);
+    expect(await store.listSkipped('thr-single')).toEqual([]);
+    const events = proxy.events.slice(from);
+    const append = events.find((e) => e.throttled)!;
+    expect(append.command).toBe('APPEND');
+    expect(nextAfter(events, append, (e) => e.command === 'APPEND')!.at - append.at).toBeGreaterThanOrEqual(400);
+    await expectExactCopy(p);
+  });
+
+  it('a throttled login is waited out, not taken for refused credentials', async () => {
+    const p = pair();
+    await seedImap(dv, p.s.name, p.s.pw, { INBOX: msgs(3, 2000) });
+    proxy.throttle({ command: 'AUTHENTICATE', nth: 1, backoffMs: 300 });
+    const v = await verifyCredentials(proxy.url, p.s.name, { password: p.s.pw }, 'source');
+    expect(v).toMatchObject({ ok: false });
+    expect(v.ok === false && v.kind).not.toBe('refused');
+
+    proxy.throttle({ command: 'AUTHENTICATE', nth: 1, backoffMs: 300 });
+    const r = await runPass({ itemId: 'thr-login', source: p.source, destination: p.destination, checkpoints: createMemoryCheckpointStore() });
+    expect(r.outcome, r.detail).toBe('completed');
+    await expectExactCopy(p);
+  });
+
+  it.each(PATHS)('a throttle repeated forever does not spin, and a stop ends the pass at once without waiting out the hint ($path)', async ({ path, options }) => {
+    const p = pair();
+    await seedImap(dv, p.s.name, p.s.pw, { INBOX: msgs(20, 3000) });
+    const from = proxy.events.length;
+    const hint = 3000;
+    proxy.throttle({ command: 'UID FETCH', match: BODY_FETCH, times: Infinity, backoffMs: hint });
+    const ac = new AbortController();
+    let abortedAt = 0;
+    let seen = 0;
+    proxy.onThrottle = () => {
+      // Stop during the wait after the second throttle (imapflow's own FETCH retry wait, or the engine's).
+      if (++seen === 2) {
+        setTimeout(() => {
+          abortedAt = Date.now();
+          ac.abort();
+        }, 100);
+      }
+    };
+    const store = createMemoryCheckpointStore();
+    const id = `thr-forever-${path}`;
+    const r = await runPass({ itemId: id, source: p.source, destination: p.destination, checkpoints: store, signal: ac.signal, options: { connections: 1, batchMessages: 5, ...options } });
+    const endedAt = Date.now();
+    expect(abortedAt).toBeGreaterThan(0);
+    expect(r.outcome, r.detail).toBe('stopped');
+    expect(r.stats.errors).toBe(0);
+    expect(r.stats.messagesCopied).toBe(0);
+    // The stop did not wait for the hint to run out, and nothing was sent after it.
+    expect(endedAt - abortedAt).toBeLessThan(hint);
+    const throttled = proxy.events.slice(from).filter((e) => e.throttled);
+    expect(throttled).toHaveLength(2);
+    // Not a spin: each retry came only after the suggested backoff.
+    expect(throttled[1].at - throttled[0].at).toBeGreaterThanOrEqual(hint);
+    expect(proxy.events.slice(from).filter((e) => e.at > abortedAt && isBodyFetch(e))).toEqual([]);
+
+    // Once the server stops throttling, the next pass copies everything exactly once.
+    proxy.clearRules();
+    const r2 = await runPass({ itemId: id, source: p.source, destination: p.destination, checkpoints: store, options });
+    expect(r2.outcome, r2.detail).toBe('completed');
+    expect(r2.stats.messagesCopied).toBe(20);
+    await expectExactCopy(p);
+  });
+});

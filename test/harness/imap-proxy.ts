@@ -1,0 +1,218 @@
+/**
+ * A fault-injecting IMAP proxy for tests: a TCP server on loopback in front of a real IMAP
+ * server (the private Dovecot) that forwards bytes both ways and can be told to answer
+ * chosen client commands itself, with the "Request is throttled. Suggested Backoff Time: N
+ * milliseconds" reply Office 365 gives an overloaded client (imapflow turns it into an
+ * `ETHROTTLE` error). Dovecot cannot produce that reply.
+ *
+ * The client stream is parsed just enough to find command boundaries (RFC 3501 §2.2): a
+ * line ending in a literal marker `{n}`, `{n+}` (LITERAL+, RFC 7888) or `~{n}` (literal8,
+ * RFC 3516) is followed by n raw bytes and more of the same command. A command the proxy
+ * answers itself is consumed whole: for each synchronizing literal it sends the `+`
+ * continuation the client waits for, reads the literal, and only after the last line sends
+ * the tagged reply. Nothing of such a command reaches the server.
+ *
+ * Assumes the client sends one command at a time (imapflow does), so an injected reply
+ * never lands in the middle of a server response. After STARTTLS or COMPRESS the stream is
+ * no longer readable here and is forwarded blindly.
+ */
+import { connect, createServer, type Server, type Socket } from 'node:net';
+
+/** Which client commands the proxy answers itself, with a throttling reply. */
+export interface ThrottleRule {
+  /** Command name, upper case, with `UID` when sent with it: `APPEND`, `UID FETCH`, `SELECT`, `AUTHENTICATE`. */
+  command: string;
+  /** A further test on the command's first line, e.g. `/BODY\.PEEK\[\]/` for body fetches only. */
+  match?: RegExp;
+  /** The first matching command answered (1-based, counted over every connection from when the rule was added). Default 1. */
+  nth?: number;
+  /** Consecutive matching commands answered from `nth` on. Default 1; `Infinity`: every one. */
+  times?: number;
+  /** The suggested backoff in the reply, in milliseconds. */
+  backoffMs: number;
+  /** Status of the tagged reply (Office 365 has been seen to use both). Default `NO`. */
+  status?: 'NO' | 'BAD';
+}
+
+/** A client command the proxy saw. */
+export interface ProxyEvent {
+  /** `Date.now()` when the command's first line arrived (forwarded) or when the proxy's reply was sent (throttled). */
+  at: number;
+  /** Connection number (1-based, in accept order). */
+  conn: number;
+  tag: string;
+  /** Upper-case command name (`UID FETCH`, `APPEND`…); empty for a continuation line (SASL response, IDLE's DONE). */
+  command: string;
+  /** The first line without literal data, cut at 200 characters; empty for logins and continuation lines (they carry secrets). */
+  line: string;
+  throttled: boolean;
+}
+
+/** A running proxy. */
+export interface ImapProxy {
+  host: string;
+  port: number;
+  /** `imap://127.0.0.1:PORT` */
+  url: string;
+  /** Every command seen, in order. */
+  events: ProxyEvent[];
+  /** Adds a rule; its count of matching commands starts now. */
+  throttle(rule: ThrottleRule): void;
+  /** Forgets every rule: from now on everything is forwarded. */
+  clearRules(): void;
+  /** Called after each throttling reply is sent. */
+  onThrottle?: (e: ProxyEvent) => void;
+  /** Stops listening and drops every connection. */
+  close(): Promise<void>;
+}
+
+interface LiveRule extends ThrottleRule {
+  seen: number;
+}
+
+const LITERAL_AT_END = /~?\{(\d+)(\+)?\}$/;
+const SECRET_COMMANDS = new Set(['LOGIN', 'AUTHENTICATE']);
+
+/** Starts a proxy on a free loopback port in front of `upstream`. */
+export async function startImapProxy(upstream: { host?: string; port: number }): Promise<ImapProxy> {
+  const rules: LiveRule[] = [];
+  const events: ProxyEvent[] = [];
+  const sockets = new Set<Socket>();
+  let connCount = 0;
+
+  /** Decides whether a command is answered by the proxy (and counts it against the rules). */
+  const decide = (command: string, line: string): LiveRule | null => {
+    let hit: LiveRule | null = null;
+    for (const r of rules) {
+      if (r.command.toUpperCase() !== command || (r.match && !r.match.test(line))) continue;
+      r.seen++;
+      const first = r.nth ?? 1;
+      const last = first + (r.times ?? 1) - 1;
+      if (!hit && r.seen >= first && r.seen <= last) hit = r;
+    }
+    return hit;
+  };
+
+  const server: Server = createServer((client) => {
+    const conn = ++connCount;
+    const up = connect({ host: upstream.host ?? '127.0.0.1', port: upstream.port });
+    sockets.add(client);
+    sockets.add(up);
+    const drop = () => {
+      client.destroy();
+      up.destroy();
+      sockets.delete(client);
+      sockets.delete(up);
+    };
+    client.on('error', drop);
+    up.on('error', drop);
+    client.on('close', drop);
+    up.on('close', drop);
+    up.on('data', (d) => client.write(d));
+
+    let buf: Buffer = Buffer.alloc(0);
+    let literalLeft = 0;
+    let atCommandStart = true;
+    let blind = false;
+    let answering: { rule: LiveRule; tag: string; event: ProxyEvent } | null = null;
+    let blindAfter = false;
+
+    client.on('data', (chunk: Buffer) => {
+      if (blind) {
+        up.write(chunk);
+        return;
+      }
+      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+      for (;;) {
+        if (literalLeft > 0) {
+          const n = Math.min(literalLeft, buf.length);
+          if (n === 0) return;
+          if (!answering) up.write(buf.subarray(0, n));
+          buf = buf.subarray(n);
+          literalLeft -= n;
+          continue;
+        }
+        const eol = buf.indexOf('\r\n');
+        if (eol < 0) return;
+        const lineBuf = buf.subarray(0, eol + 2);
+        buf = buf.subarray(eol + 2);
+        const line = lineBuf.subarray(0, eol).toString('latin1');
+        if (atCommandStart) {
+          const words = line.split(' ');
+          const tag = words[0] ?? '';
+          let command = (words[1] ?? '').toUpperCase();
+          if (command === 'UID' && words[2]) command += ' ' + words[2].toUpperCase();
+          if (!/^[A-Z]+( [A-Z]+)?$/.test(command)) command = '';
+          const event: ProxyEvent = {
+            at: Date.now(),
+            conn,
+            tag: command ? tag : '',
+            command,
+            line: command && !SECRET_COMMANDS.has(command) ? line.replace(LITERAL_AT_END, '').slice(0, 200) : '',
+            throttled: false,
+          };
+          events.push(event);
+          const rule = command ? decide(command, line) : null;
+          if (rule) {
+            event.throttled = true;
+            answering = { rule, tag, event };
+          }
+          else if (command === 'STARTTLS' || command === 'COMPRESS') blindAfter = true;
+        }
+        const lit = LITERAL_AT_END.exec(line);
+        if (lit) {
+          literalLeft = Number(lit[1]);
+          atCommandStart = false;
+          if (answering) {
+            // A synchronizing literal waits for our go-ahead; LITERAL+ does not (RFC 7888).
+            if (!lit[2]) client.write('+ Ready for literal data\r\n');
+          } else up.write(lineBuf);
+          continue;
+        }
+        atCommandStart = true;
+        if (answering) {
+          const { rule, tag, event } = answering;
+          answering = null;
+          event.at = Date.now();
+          client.write(`${tag} ${rule.status ?? 'NO'} Request is throttled. Suggested Backoff Time: ${rule.backoffMs} milliseconds\r\n`);
+          proxy.onThrottle?.(event);
+          continue;
+        }
+        up.write(lineBuf);
+        if (blindAfter) {
+          // From here on the bytes are TLS or deflate: forward whatever follows unread.
+          blind = true;
+          if (buf.length) up.write(buf);
+          buf = Buffer.alloc(0);
+          return;
+        }
+      }
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+
+  const proxy: ImapProxy = {
+    host: '127.0.0.1',
+    port,
+    url: `imap://127.0.0.1:${port}`,
+    events,
+    throttle: (rule) => {
+      rules.push({ ...rule, seen: 0 });
+    },
+    clearRules: () => {
+      rules.length = 0;
+    },
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      sockets.clear();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+  return proxy;
+}
