@@ -14,6 +14,7 @@ export function emptyCheckpoint(sourceFolder: string, destFolder: string, uidVal
     rematchAll: false,
     pendingToUid: null,
     pendingDestUidNext: null,
+    srcHighestModseq: null,
     ...ZERO_COUNTERS,
   };
 }

@@ -13,7 +13,8 @@ export interface MailFolder {
   specialUseFromServer: boolean;
   /** false for `\Noselect` / `\NonExistent` (RFC 3501 §7.2.2, RFC 5258 §3) hierarchy placeholders. */
   selectable: boolean;
-  status?: { messages: number; uidNext: number; uidValidity: bigint; size?: number };
+  /** `highestModseq` only where the server offers CONDSTORE (RFC 7162). */
+  status?: { messages: number; uidNext: number; uidValidity: bigint; size?: number; highestModseq?: bigint };
 }
 
 /**
@@ -24,10 +25,11 @@ export interface MailFolder {
  */
 export async function listFolders(client: ImapFlow, withStatus: boolean): Promise<MailFolder[]> {
   const hasSize = client.capabilities.has('STATUS=SIZE');
-  const list = await client.list(withStatus ? { statusQuery: { messages: true, uidNext: true, uidValidity: true, ...(hasSize ? { size: true } : {}) } } : {});
+  // HIGHESTMODSEQ (RFC 7162) tells a folder whose flags changed; imapflow asks only where CONDSTORE is offered.
+  const list = await client.list(withStatus ? { statusQuery: { messages: true, uidNext: true, uidValidity: true, highestModseq: true, ...(hasSize ? { size: true } : {}) } } : {});
   return list.map((f) => {
     const selectable = !f.flags.has('\\Noselect') && !f.flags.has('\\NonExistent');
-    const s = f.status as { messages?: number; uidNext?: number; uidValidity?: bigint; size?: number } | undefined;
+    const s = f.status as { messages?: number; uidNext?: number; uidValidity?: bigint; size?: number; highestModseq?: bigint } | undefined;
     const segments = f.delimiter ? [...(f.parent ?? []), f.name] : [f.path];
     return {
       path: f.path,
@@ -38,7 +40,7 @@ export async function listFolders(client: ImapFlow, withStatus: boolean): Promis
       selectable,
       status:
         s && s.uidNext !== undefined
-          ? { messages: s.messages ?? 0, uidNext: s.uidNext, uidValidity: BigInt(s.uidValidity ?? 0), ...(s.size !== undefined ? { size: Number(s.size) } : {}) }
+          ? { messages: s.messages ?? 0, uidNext: s.uidNext, uidValidity: BigInt(s.uidValidity ?? 0), ...(s.size !== undefined ? { size: Number(s.size) } : {}), ...(s.highestModseq ? { highestModseq: BigInt(s.highestModseq) } : {}) }
           : undefined,
     };
   });

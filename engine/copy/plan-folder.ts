@@ -25,9 +25,19 @@ export interface FolderPlan {
   maxUid: number;
   /** Source UIDNEXT at SELECT time: the next pass skips the folder when it is unchanged. */
   srcUidNext: number;
+  /**
+   * Source HIGHESTMODSEQ at EXAMINE time (CONDSTORE, RFC 7162), null when the session has
+   * no mod-sequences: recorded when the folder completes, the next flag sync starts from it.
+   */
+  srcHighestModseq: bigint | null;
+  /**
+   * Source UIDs up to this one were at the destination before this pass: their flags are
+   * synced (0: nothing to sync, e.g. a new folder or a whole-folder match).
+   */
+  flagSyncThroughUid: number;
   /** Checkpoint to continue from (reset when a UIDVALIDITY changed; `rematchAll` set when matching). */
   checkpoint: FolderCheckpoint;
-  dest: { path: string; uidValidity: bigint; uidNext: number; permanentFlags: Set<string> };
+  dest: { path: string; uidValidity: bigint; uidNext: number; exists: number; permanentFlags: Set<string> };
 }
 
 /** Tags an error with the side it came from, so a failure names the right server. */
@@ -38,10 +48,15 @@ export function onSide<T>(side: 'source' | 'destination', p: Promise<T>): Promis
   });
 }
 
-async function fetchMeta(client: ImapFlow, range: string, withHeaders: boolean, minUid: number): Promise<(MessageMeta & { fp?: string })[]> {
+/**
+ * `UID FETCH range (UID RFC822.SIZE INTERNALDATE FLAGS [headers])`, with `(CHANGEDSINCE n)`
+ * (RFC 7162 §3.1.4) when `changedSince` is given: the caller must know CONDSTORE is enabled
+ * on the session, imapflow silently drops the modifier otherwise.
+ */
+export async function fetchMeta(client: ImapFlow, range: string, withHeaders: boolean, minUid: number, changedSince?: bigint): Promise<(MessageMeta & { fp?: string })[]> {
   const out: (MessageMeta & { fp?: string })[] = [];
   const query = { uid: true, size: true, internalDate: true, flags: true, ...(withHeaders ? { headers: FINGERPRINT_HEADERS } : {}) };
-  for await (const m of client.fetch(range, query, { uid: true })) {
+  for await (const m of client.fetch(range, query, { uid: true, ...(changedSince !== undefined ? { changedSince } : {}) })) {
     // `n:*` also returns the highest message when n is above it (RFC 3501 §6.4.8): filter.
     if (m.uid < minUid) continue;
     const internalDate = new Date(m.internalDate ?? 0);
@@ -149,6 +164,8 @@ export async function planFolder(
   }
   const skippedHere = [...skippedUids].length;
   const found = srcBox.exists;
+  // Mod-sequences only where CONDSTORE is enabled on the session and the folder keeps them (no NOMODSEQ).
+  const modseqs = src.enabled.has('CONDSTORE') && !srcBox.noModseq && srcBox.highestModseq ? BigInt(srcBox.highestModseq) : null;
   const bytesFound = mapping.source.status?.size ?? metas.reduce((s, m) => s + m.size, 0);
   return {
     toCopy,
@@ -157,8 +174,11 @@ export async function planFolder(
     present: Math.max(0, found - toCopy.length - skippedHere),
     maxUid,
     srcUidNext: srcBox.uidNext,
+    srcHighestModseq: modseqs,
+    // A whole-folder match leaves the flags of matched mail as the destination has them.
+    flagSyncThroughUid: rematchAll ? 0 : cp.lastUid,
     checkpoint: cp,
-    dest: { path: destBox.path, uidValidity: destBox.uidValidity, uidNext: destBox.uidNext, permanentFlags: destBox.permanentFlags ?? new Set() },
+    dest: { path: destBox.path, uidValidity: destBox.uidValidity, uidNext: destBox.uidNext, exists: destBox.exists, permanentFlags: destBox.permanentFlags ?? new Set() },
   };
 }
 

@@ -8,6 +8,7 @@ import { listFolders, type MailFolder } from './list-folders.ts';
 import { mapFolders, type FolderMapping, type FolderNamespaces } from './map-folders.ts';
 import { personalNamespace } from './namespace.ts';
 import { onSide, planFolder, type MessageMeta } from './plan-folder.ts';
+import { syncFlags } from './sync-flags.ts';
 import {
   ZERO_COUNTERS,
   CopyError,
@@ -100,6 +101,7 @@ function emptyStats(sourceFolder: string, destFolder: string): FolderStats {
     sourceFolder,
     destFolder,
     unchanged: false,
+    flagsUpdated: 0,
     durationMs: 0,
     messagesPerSecond: 0,
     bytesPerSecond: 0,
@@ -158,6 +160,7 @@ export async function runPass(input: PassInput): Promise<PassResult> {
       bytesCopied: bytes,
       messagesPresent: sum('messagesPresent'),
       messagesSkipped: sum('messagesSkipped'),
+      flagsUpdated: sum('flagsUpdated'),
     };
   };
   const emit = (final: boolean) => {
@@ -306,7 +309,9 @@ export async function runPass(input: PassInput): Promise<PassResult> {
       if (
         cp && st && dst && m.dest?.selectable &&
         cp.uidValidity === st.uidValidity && !cp.rematchAll && cp.pendingToUid === null &&
-        cp.srcUidNext === st.uidNext && cp.srcMessages === st.messages && cp.destUidValidity === dst.uidValidity
+        cp.srcUidNext === st.uidNext && cp.srcMessages === st.messages && cp.destUidValidity === dst.uidValidity &&
+        // CONDSTORE (RFC 7162): a higher HIGHESTMODSEQ means flags changed; the folder is opened for a flag sync.
+        (st.highestModseq === undefined || cp.srcHighestModseq === null || st.highestModseq === cp.srcHighestModseq)
       ) {
         stats.unchanged = true;
         stats.messagesFound = st.messages;
@@ -346,6 +351,25 @@ export async function runPass(input: PassInput): Promise<PassResult> {
       fs.bytesFound = plan.bytesFound;
       fs.messagesPresent = plan.present;
       fs.messagesSkipped = skipped.size;
+
+      // Flag changes of messages already at the destination (source wins), before new mail
+      // is appended: the destination then holds only the copies made by earlier passes.
+      // Only CHANGEDSINCE the modseq of the last completion where the source has one (and
+      // nothing at all when it did not move); every message otherwise.
+      const since = cp.srcHighestModseq !== null && plan.srcHighestModseq !== null && plan.srcHighestModseq >= cp.srcHighestModseq ? cp.srcHighestModseq : null;
+      const flagSync =
+        since !== null && since === plan.srcHighestModseq
+          ? { updated: 0, refused: 0 }
+          : await syncFlags(src, dest, { throughUid: plan.flagSyncThroughUid, changedSince: since, skipped, permanentFlags: plan.dest.permanentFlags, destExists: plan.dest.exists });
+      fs.flagsUpdated += flagSync.updated;
+      if (flagSync.refused) {
+        errors += flagSync.refused;
+        if (errors > o.maxErrors) {
+          fail('TooManyErrors', `more than ${o.maxErrors} errors; last: the destination refused to set the flags of ${flagSync.refused} message(s) in ${job.mapping.destName}`);
+          return;
+        }
+      }
+      if (flagSync.updated) progressed();
 
       const batches = splitBatches(plan.toCopy, o.batchMessages, o.batchBytes);
       let destUidNext = plan.dest.uidNext;
@@ -449,6 +473,9 @@ export async function runPass(input: PassInput): Promise<PassResult> {
         srcMessages: plan.found,
         srcBytes: plan.bytesFound,
         rematchAll: false,
+        // Flag changes up to here are at the destination; a refused STORE keeps the old
+        // value, so the next pass tries again.
+        srcHighestModseq: flagSync.refused ? cp.srcHighestModseq : plan.srcHighestModseq,
         messagesPresent: Math.max(0, plan.found - fs.messagesCopied - skipped.size),
       });
       fs.messagesPresent = Math.max(0, plan.found - fs.messagesCopied - skipped.size);

@@ -75,6 +75,8 @@ export interface FolderStats extends CopyCounters {
   destFolder: string;
   /** Skipped without a SELECT because STATUS matched the checkpoint. */
   unchanged: boolean;
+  /** Destination messages whose flags were set to the source's by this pass (flag sync). */
+  flagsUpdated: number;
   durationMs: number;
   /** Why the folder was not copied (e.g. the destination refused to create it), when it was not. */
   error?: string;
@@ -93,6 +95,8 @@ export interface PassStats extends CopyCounters {
   messagesPerSecond: number;
   bytesPerSecond: number;
   errors: number;
+  /** Destination messages whose flags were set to the source's by this pass (all folders). */
+  flagsUpdated: number;
 }
 
 /** Why a pass failed (a subset of the domain's FailureReason enum). */
@@ -148,6 +152,12 @@ export interface FolderCheckpoint extends CopyCounters {
   rematchAll: boolean;
   pendingToUid: number | null;
   pendingDestUidNext: number | null;
+  /**
+   * Source HIGHESTMODSEQ (CONDSTORE, RFC 7162) when the folder last completed, its flag
+   * sync included; null when the source offers no mod-sequences (or before the first
+   * completion). Flag changes of messages ≤ `lastUid` are looked up with CHANGEDSINCE it.
+   */
+  srcHighestModseq: bigint | null;
 }
 
 /**

@@ -30,6 +30,7 @@ export function createPrismaCheckpointStore(db: Db): CheckpointStore {
           rematchAll: d?.rematchAll ?? false,
           pendingToUid: d?.pendingToUid ?? null,
           pendingDestUidNext: d?.pendingDestUidNext ?? null,
+          srcHighestModseq: d?.srcHighestModseq ?? null,
           messagesFound: s.messagesFound,
           bytesFound: Number(s.bytesFound),
           messagesCopied: s.messagesCopied,
@@ -61,6 +62,7 @@ export function createPrismaCheckpointStore(db: Db): CheckpointStore {
         rematchAll: cp.rematchAll,
         pendingToUid: cp.pendingToUid,
         pendingDestUidNext: cp.pendingDestUidNext,
+        srcHighestModseq: cp.srcHighestModseq,
       };
       // One transaction: the last UID and the pending range must never disagree on disk.
       await db.$transaction([
