@@ -50,6 +50,13 @@ export interface DovecotOptions {
    * on the imap port, and a second listener for implicit TLS (`imapsUrl`).
    */
   tls?: boolean;
+  /**
+   * OAuth 2.0 logins (SASL OAUTHBEARER, RFC 7628, and XOAUTH2) checked by Dovecot's oauth2
+   * passdb against an introspection endpoint (RFC 7662 style): Dovecot POSTs `token=…` and
+   * expects JSON `{ "active": true, "username": "<login>" }`. Password logins keep working.
+   * `mechanisms` limits what the server offers (default both).
+   */
+  oauth2?: { introspectionUrl: string; mechanisms?: ('oauthbearer' | 'xoauth2')[] };
 }
 
 /** A running private Dovecot. */
@@ -156,6 +163,7 @@ function writeConfig(o: {
   master: boolean;
   extra: string;
   tlsPort?: number;
+  oauth2?: DovecotOptions['oauth2'];
 }): string {
   const { dir } = o;
   const asRoot = process.getuid?.() === 0;
@@ -174,7 +182,7 @@ function writeConfig(o: {
     `info_log_path = ${dir}/dovecot.log`,
     o.tlsPort ? `ssl = yes\nssl_cert = <${dir}/cert.pem\nssl_key = <${dir}/key.pem` : `ssl = no`,
     `disable_plaintext_auth = no`,
-    `auth_mechanisms = plain login`,
+    `auth_mechanisms = plain login${o.oauth2 ? ' ' + oauth2Mechs(o.oauth2).join(' ') : ''}`,
     `mail_uid = ${o.owner.uid}`,
     `mail_gid = ${o.owner.gid}`,
     `first_valid_uid = ${Math.min(o.owner.uid, 100)}`,
@@ -189,6 +197,9 @@ function writeConfig(o: {
     o.master ? `auth_master_user_separator = *` : '',
     o.master
       ? `passdb {\n  driver = passwd-file\n  master = yes\n  pass = yes\n  args = scheme=PLAIN username_format=%u ${dir}/master-passwd\n}`
+      : '',
+    o.oauth2
+      ? `passdb {\n  driver = oauth2\n  mechanisms = ${oauth2Mechs(o.oauth2).join(' ')}\n  args = ${writeOauth2Conf(dir, o.oauth2.introspectionUrl)}\n}`
       : '',
     // One passwd-file per user (%u in the path): a user added while running is seen at
     // once (a shared file is re-read at most once a second).
@@ -205,6 +216,27 @@ function writeConfig(o: {
   ];
   const file = join(dir, 'dovecot.conf');
   writeFileSync(file, lines.filter(Boolean).join('\n') + '\n');
+  return file;
+}
+
+function oauth2Mechs(o: NonNullable<DovecotOptions['oauth2']>): string[] {
+  return o.mechanisms?.length ? o.mechanisms : ['oauthbearer', 'xoauth2'];
+}
+
+/** The oauth2 passdb settings (Dovecot 2.3 `args` file): token introspection by POST, the account active only when `active` is true. */
+function writeOauth2Conf(dir: string, introspectionUrl: string): string {
+  const file = join(dir, 'dovecot-oauth2.conf.ext');
+  writeFileSync(
+    file,
+    [
+      `introspection_mode = post`,
+      `introspection_url = ${introspectionUrl}`,
+      `username_attribute = username`,
+      `active_attribute = active`,
+      `active_value = true`,
+      `timeout_msecs = 5000`,
+    ].join('\n') + '\n',
+  );
   return file;
 }
 
@@ -280,6 +312,7 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
       quota: options.quota ?? false,
       master: (options.masterUsers ?? []).length > 0,
       extra: options.extraConfig ?? '',
+      oauth2: options.oauth2,
     });
     try {
       await launch();
