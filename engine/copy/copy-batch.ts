@@ -1,5 +1,6 @@
 import type { ImapFlow } from 'imapflow';
 import { appendMessages } from '../connectors/imap/append.ts';
+import { streamCopy } from '../connectors/imap/stream-copy.ts';
 import { classifyImapError, errorDetail, responseCode } from '../connectors/imap/classify-error.ts';
 import { onSide, type MessageMeta } from './plan-folder.ts';
 import { CopyError } from './types.ts';
@@ -12,8 +13,10 @@ export interface OutgoingMessage {
 
 /** What happened to a batch. */
 export interface BatchOutcome {
-  appended: OutgoingMessage[];
-  refused: { message: OutgoingMessage; reason: string }[];
+  appended: MessageMeta[];
+  /** Bytes of the appended messages. */
+  bytes: number;
+  refused: { message: MessageMeta; size: number; reason: string }[];
   /** Destination UIDNEXT after the batch, when the server told (APPENDUID, RFC 4315). */
   destUidNext?: number;
   /** Set when the batch ended early: source UIDs up to this one are done, later ones were not sent. */
@@ -122,20 +125,18 @@ export async function appendBatch(
   batch: OutgoingMessage[],
   opts: { multi: boolean; permanentFlags: Set<string>; appendLimit?: number; shouldStop?: () => boolean },
 ): Promise<BatchOutcome> {
-  const outcome: BatchOutcome = { appended: [], refused: [] };
-  const limit = opts.appendLimit;
-  const sendable = batch.filter((m) => {
-    // APPENDLIMIT (RFC 7889): the server said it will refuse bigger messages; do not send them.
-    if (limit && m.body.length > limit) {
-      outcome.refused.push({ message: m, reason: `larger than the destination APPENDLIMIT (${limit} bytes)` });
-      return false;
+  const outcome: BatchOutcome = { appended: [], bytes: 0, refused: [] };
+  const sendable = batch.filter((m) => withinAppendLimit(m.meta, m.body.length, opts.appendLimit, outcome));
+  const appended = (list: OutgoingMessage[]) => {
+    for (const m of list) {
+      outcome.appended.push(m.meta);
+      outcome.bytes += m.body.length;
     }
-    return true;
-  });
+  };
   if (sendable.length > 1 && opts.multi) {
     try {
       const r = await onSide('destination', appendRaw(dest, path, sendable, opts.permanentFlags));
-      outcome.appended.push(...sendable);
+      appended(sendable);
       outcome.destUidNext = r.uidNext;
       return outcome;
     } catch (err) {
@@ -152,7 +153,7 @@ export async function appendBatch(
     }
     try {
       const r = await onSide('destination', appendRaw(dest, path, [m], opts.permanentFlags));
-      outcome.appended.push(m);
+      appended([m]);
       if (r.uidNext) outcome.destUidNext = r.uidNext;
     } catch (err) {
       if (classifyImapError(err) === 'quota') {
@@ -163,8 +164,49 @@ export async function appendBatch(
       }
       if (!isRefusal(err)) throw err;
       const code = responseCode(err);
-      outcome.refused.push({ message: m, reason: `${code ? `[${code}] ` : ''}${errorDetail(err)}` });
+      outcome.refused.push({ message: m.meta, size: m.body.length, reason: `${code ? `[${code}] ` : ''}${errorDetail(err)}` });
     }
   }
   return outcome;
+}
+
+/** APPENDLIMIT (RFC 7889): the server said it refuses bigger messages; they are not sent but recorded. */
+function withinAppendLimit(meta: MessageMeta, size: number, limit: number | undefined, outcome: BatchOutcome): boolean {
+  if (!limit || size <= limit) return true;
+  outcome.refused.push({ message: meta, size, reason: `larger than the destination APPENDLIMIT (${limit} bytes)` });
+  return false;
+}
+
+/**
+ * Copies a batch by piping it from the source FETCH into one destination MULTIAPPEND
+ * ({@link streamCopy}: no message held in memory). When the destination refuses the
+ * batch (all or none), the batch is fetched into memory and appended one by one by
+ * {@link appendBatch} to isolate the message at fault (and to stop at quota after what
+ * fits). The destination must offer LITERAL+ and MULTIAPPEND.
+ */
+export async function streamBatch(
+  src: ImapFlow,
+  dest: ImapFlow,
+  path: string,
+  batch: MessageMeta[],
+  opts: { permanentFlags: Set<string>; appendLimit?: number; shouldStop?: () => boolean },
+): Promise<BatchOutcome> {
+  const outcome: BatchOutcome = { appended: [], bytes: 0, refused: [] };
+  const sendable = batch.filter((m) => withinAppendLimit(m, m.size, opts.appendLimit, outcome));
+  if (!sendable.length) return outcome;
+  const byUid = new Map(sendable.map((m) => [m.uid, m]));
+  try {
+    const metas = new Map(sendable.map((m) => [m.uid, { flags: keptFlags(m.flags, opts.permanentFlags), internalDate: m.internalDate }]));
+    const r = await streamCopy(src, dest, path, uidSet(sendable.map((m) => m.uid)), metas);
+    outcome.appended = r.copied.map((u) => byUid.get(u)!);
+    outcome.bytes = r.bytes;
+    const last = r.uids?.[r.uids.length - 1];
+    if (last) outcome.destUidNext = last + 1;
+    return outcome;
+  } catch (err) {
+    if ((err as { side?: string }).side !== 'destination' || !isRefusal(err)) throw err;
+  }
+  const bodies = await onSide('source', fetchBodies(src, sendable));
+  const single = await appendBatch(dest, path, bodies, { ...opts, multi: false });
+  return { ...single, refused: [...outcome.refused, ...single.refused] };
 }

@@ -3,7 +3,7 @@ import { classifyImapError, errorDetail, throttleHintMs } from '../connectors/im
 import { closeImap, connectImap, inThrottleWait } from '../connectors/imap/open-imap.ts';
 import { withConfirmed, withPending } from './checkpoint.ts';
 import { ByteBudget } from './byte-budget.ts';
-import { appendBatch, fetchBodies, splitBatches, type OutgoingMessage } from './copy-batch.ts';
+import { appendBatch, fetchBodies, splitBatches, streamBatch, type OutgoingMessage } from './copy-batch.ts';
 import { listFolders, type MailFolder } from './list-folders.ts';
 import { mapFolders, type FolderMapping, type FolderNamespaces } from './map-folders.ts';
 import { personalNamespace } from './namespace.ts';
@@ -32,6 +32,7 @@ const DEFAULTS = {
   maxRetries: 8,
   retryBaseMs: 500,
   multiAppend: true,
+  stream: true,
 };
 
 type Side = 'source' | 'destination';
@@ -374,9 +375,12 @@ export async function runPass(input: PassInput): Promise<PassResult> {
       const batches = splitBatches(plan.toCopy, o.batchMessages, o.batchBytes);
       let destUidNext = plan.dest.uidNext;
       const appendLimit = (dest.capabilities.get('APPENDLIMIT') as number | boolean | undefined) ?? undefined;
-      // Fetch batch i+1 from the source while batch i is appended (different connections),
-      // within the pass's shared memory budget (taken before the fetch, given back after
-      // the append or when the batch is dropped).
+      // Where the destination takes LITERAL+ and MULTIAPPEND, each batch is piped from the
+      // source FETCH into the APPEND (no message held in memory). Otherwise: fetch batch i+1
+      // from the source while batch i is appended (different connections), within the
+      // pass's shared memory budget (taken before the fetch, given back after the append or
+      // when the batch is dropped).
+      const streaming = o.stream && o.multiAppend && dest.capabilities.has('MULTIAPPEND') && dest.capabilities.has('LITERAL+');
       let prefetch: Promise<OutgoingMessage[]> | null = null;
       const bytesOf = (b: MessageMeta[]) => b.reduce((s, m) => s + m.size, 0);
       const startFetch = (b: MessageMeta[]) => {
@@ -392,7 +396,7 @@ export async function runPass(input: PassInput): Promise<PassResult> {
       };
       let held = 0;
       let prefetchBytes = 0;
-      if (batches.length) {
+      if (batches.length && !streaming) {
         prefetchBytes = bytesOf(batches[0]);
         prefetch = startFetch(batches[0]);
       }
@@ -404,21 +408,24 @@ export async function runPass(input: PassInput): Promise<PassResult> {
             return;
           }
           const batch = batches[i];
-          const bodies = await prefetch!;
-          held = prefetchBytes;
-          prefetchBytes = i + 1 < batches.length ? bytesOf(batches[i + 1]) : 0;
-          prefetch = i + 1 < batches.length ? startFetch(batches[i + 1]) : null;
+          const bodies = streaming ? [] : await prefetch!;
+          if (!streaming) {
+            held = prefetchBytes;
+            prefetchBytes = i + 1 < batches.length ? bytesOf(batches[i + 1]) : 0;
+            prefetch = i + 1 < batches.length ? startFetch(batches[i + 1]) : null;
+          }
           const batchMax = batch[batch.length - 1].uid;
           // Write-ahead: record that UIDs up to batchMax may land at destination UIDs ≥ destUidNext
           // (usually already written together with the previous batch's confirmation).
           if (cp.pendingToUid === null || cp.pendingToUid < batchMax || cp.destUidValidity !== plan.dest.uidValidity) {
             await save(withPending(cp, batchMax, destUidNext, plan.dest.uidValidity));
           }
-          const out = await appendBatch(dest, plan.dest.path, bodies, {
-            multi: o.multiAppend && dest.capabilities.has('MULTIAPPEND'),
-            permanentFlags: plan.dest.permanentFlags,
-            appendLimit: typeof appendLimit === 'number' ? appendLimit : undefined,
-          }).finally(() => {
+          const appendOpts = { permanentFlags: plan.dest.permanentFlags, appendLimit: typeof appendLimit === 'number' ? appendLimit : undefined };
+          const out = await (
+            streaming
+              ? streamBatch(src, dest, plan.dest.path, batch, appendOpts)
+              : appendBatch(dest, plan.dest.path, bodies, { ...appendOpts, multi: o.multiAppend && dest.capabilities.has('MULTIAPPEND') })
+          ).finally(() => {
             budget.release(held);
             held = 0;
           });
@@ -429,7 +436,7 @@ export async function runPass(input: PassInput): Promise<PassResult> {
             destUidNext = (st && st.uidNext) || destUidNext;
           }
           if (out.refused.length) {
-            const rec = out.refused.map((r) => ({ sourceFolder: name, uid: r.message.meta.uid, size: r.message.body.length, reason: r.reason }));
+            const rec = out.refused.map((r) => ({ sourceFolder: name, uid: r.message.uid, size: r.size, reason: r.reason }));
             await input.checkpoints.recordSkipped(input.itemId, rec);
             for (const r of rec) {
               skipped.add(r.uid);
@@ -439,7 +446,7 @@ export async function runPass(input: PassInput): Promise<PassResult> {
             fs.messagesSkipped = skipped.size;
             errors += rec.length;
           }
-          const bytes = out.appended.reduce((s, m) => s + m.body.length, 0);
+          const bytes = out.bytes;
           fs.messagesCopied += out.appended.length;
           fs.bytesCopied += bytes;
           const confirmed: FolderCheckpoint = {
@@ -454,7 +461,7 @@ export async function runPass(input: PassInput): Promise<PassResult> {
           progressed();
           if (out.fatal) throw out.fatal;
           if (out.refused.length && errors > o.maxErrors) {
-            fail('TooManyErrors', `more than ${o.maxErrors} errors; last: the destination refused message UID ${out.refused[0].message.meta.uid} of ${name}: ${out.refused[0].reason}`);
+            fail('TooManyErrors', `more than ${o.maxErrors} errors; last: the destination refused message UID ${out.refused[0].message.uid} of ${name}: ${out.refused[0].reason}`);
             return;
           }
         }

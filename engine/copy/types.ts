@@ -30,6 +30,8 @@ export interface PassOptions {
   retryBaseMs?: number;
   /** Use MULTIAPPEND (RFC 3502) when the destination offers it. Default true. */
   multiAppend?: boolean;
+  /** Pipe each batch from the source FETCH into the destination APPEND when it offers LITERAL+ (default true). */
+  stream?: boolean;
 }
 
 /** Input of {@link runPass}. */
