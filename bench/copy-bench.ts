@@ -3,7 +3,7 @@
  * on the same corpus, one private Dovecot, loopback.
  *
  *   npm run bench -- [--messages N] [--folders N] [--connections N] [--batch N]
- *                    [--batch-bytes B] [--budget B] [--runs N] [--no-expose-gc]
+ *                    [--batch-bytes B] [--budget B] [--runs N] [--expose-gc]
  *                    [--skip-mbsync] [--skip-dsync] [--keep]
  *
  * Environment: BENCH_CPU_PROF=DIR writes a CPU profile of the MailFerry child there;
@@ -26,6 +26,12 @@ import { DOVEADM_BIN, makeMessage, readMailbox, seedMaildir, startDovecot, type 
 import { messageKey } from '../test/harness/copy-assert.ts';
 
 const MBSYNC_BIN = process.env.MBSYNC_BIN ?? '/usr/bin/mbsync';
+
+/**
+ * The node flags MailFerry runs with in production, read from the shebang of its command
+ * (bin/mailferry.mjs), so the benchmark's child measures the same heap set-up.
+ */
+const PRODUCTION_NODE_FLAGS = (/^#!.*\bnode\b(.*)$/m.exec(readFileSync(new URL('../bin/mailferry.mjs', import.meta.url), 'utf8'))?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
 
 interface Args {
   messages: number;
@@ -56,7 +62,7 @@ function parseArgs(argv: string[]): Args {
     skipMbsync: argv.includes('--skip-mbsync'),
     skipDsync: argv.includes('--skip-dsync'),
     keep: argv.includes('--keep'),
-    exposeGc: !argv.includes('--no-expose-gc'),
+    exposeGc: argv.includes('--expose-gc'),
     runs: Number(get('runs') ?? 1),
   };
 }
@@ -215,7 +221,9 @@ async function child(): Promise<void> {
     peaks.arrayBuffers = Math.max(peaks.arrayBuffers, m.arrayBuffers);
   }, 20);
   const store = createPrismaCheckpointStore(db);
+  const cpu0 = process.cpuUsage();
   const first = await runPass({ itemId: 'bench', source: cfg.source, destination: cfg.destination, checkpoints: store, options: cfg.options });
+  const cpu = process.cpuUsage(cpu0);
   const t = performance.now();
   const second = await runPass({ itemId: 'bench', source: cfg.source, destination: cfg.destination, checkpoints: store, options: cfg.options });
   const secondMs = performance.now() - t;
@@ -229,6 +237,7 @@ async function child(): Promise<void> {
         ms: first.stats.durationMs,
         copied: first.stats.messagesCopied,
         bytes: first.stats.bytesCopied,
+        cpuMs: (cpu.user + cpu.system) / 1000,
         peakRss: peak,
         baseRss,
         peaks,
@@ -276,7 +285,7 @@ async function main(): Promise<void> {
       const self = fileURLToPath(import.meta.url);
       const out = await new Promise<string>((resolve, reject) => {
         const env = { ...process.env, MF_BENCH_CONFIG: JSON.stringify(cfg), ...(process.env.BENCH_MMAP ? { MALLOC_MMAP_THRESHOLD_: process.env.BENCH_MMAP } : {}) };
-        const c = spawn(process.execPath, [...(a.exposeGc ? ['--expose-gc'] : []), ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), '--import', 'tsx', self, '--child'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+        const c = spawn(process.execPath, [...PRODUCTION_NODE_FLAGS, ...(a.exposeGc ? ['--expose-gc'] : []), ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), '--import', 'tsx', self, '--child'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
         let s = '';
         c.stdout.on('data', (d: Buffer) => (s += d.toString()));
         c.on('error', reject);
@@ -295,7 +304,7 @@ async function main(): Promise<void> {
         peakRssMiB: Math.max(r.peakRss, r.vmHwm ?? 0) / 1024 / 1024,
         secondPassSeconds: r.secondMs / 1000,
         fidelity: describeFidelity(compareMailboxes(src, dst)),
-        note: `${r.outcome}${r.detail ? ` (${r.detail})` : ''}; RSS before the pass ${(r.baseRss / 1048576).toFixed(0)} MiB, peak V8 heap ${(r.peaks.heapTotal / 1048576).toFixed(0)} MiB, peak buffers ${(r.peaks.arrayBuffers / 1048576).toFixed(0)} MiB; copied ${r.copied}; 2nd pass ${r.secondOutcome}, copied ${r.secondCopied}; ${a.connections} connections, batches ${a.batch} msgs / ${a.batchBytes ? (a.batchBytes / 1048576).toFixed(0) + ' MiB' : 'default bytes'}, budget ${a.budget ? (a.budget / 1048576).toFixed(0) + ' MiB' : 'default'}${a.exposeGc ? ', node --expose-gc' : ''}`,
+        note: `${r.outcome}${r.detail ? ` (${r.detail})` : ''}; CPU of the MailFerry process during the pass ${(r.cpuMs / 1000).toFixed(2)} s; RSS before the pass ${(r.baseRss / 1048576).toFixed(0)} MiB, peak V8 heap ${(r.peaks.heapTotal / 1048576).toFixed(0)} MiB, peak buffers ${(r.peaks.arrayBuffers / 1048576).toFixed(0)} MiB; copied ${r.copied}; 2nd pass ${r.secondOutcome}, copied ${r.secondCopied}; ${a.connections} connections, batches ${a.batch} msgs / ${a.batchBytes ? (a.batchBytes / 1048576).toFixed(0) + ' MiB' : 'default bytes'}, budget ${a.budget ? (a.budget / 1048576).toFixed(0) + ' MiB' : 'default'}; node ${[...PRODUCTION_NODE_FLAGS, ...(a.exposeGc ? ['--expose-gc'] : [])].join(' ') || '(no flags)'}`,
       };
     };
 
