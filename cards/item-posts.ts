@@ -12,6 +12,8 @@ export interface FiguresView {
   messagesSkipped: number;
   durationMs: number;
   skippedReasons?: Record<string, number>;
+  /** Messages already copied whose flags (read, flagged, keywords) a delta pass updated. */
+  flagsUpdated?: number;
 }
 
 /** A status change of an item, posted in its thread. */
@@ -58,6 +60,7 @@ export function statusPost(v: StatusPostView): Message {
                   facts: [
                     { label: 'Copied', value: `${formatCount(f.messagesCopied)} messages, ${formatBytes(f.bytesCopied)}` },
                     { label: 'Already there', value: formatCount(f.messagesPresent) },
+                    ...(f.flagsUpdated ? [{ label: 'Flags updated', value: formatCount(f.flagsUpdated) }] : []),
                     { label: 'Skipped', value: skippedText(f) },
                     { label: 'Duration', value: formatDuration(f.durationMs) },
                   ],
@@ -92,7 +95,7 @@ function skippedText(f: FiguresView): string {
 
 /** `1,234 messages, 56 MB copied, 3 skipped, in 2 min`. */
 export function figuresLine(f: FiguresView): string {
-  return `${formatCount(f.messagesCopied)} messages, ${formatBytes(f.bytesCopied)} copied${f.messagesPresent ? `, ${formatCount(f.messagesPresent)} already there` : ''}${f.messagesSkipped ? `, ${formatCount(f.messagesSkipped)} skipped` : ''}, in ${formatDuration(f.durationMs)}`;
+  return `${formatCount(f.messagesCopied)} messages, ${formatBytes(f.bytesCopied)} copied${f.messagesPresent ? `, ${formatCount(f.messagesPresent)} already there` : ''}${f.flagsUpdated ? `, flags updated on ${formatCount(f.flagsUpdated)}` : ''}${f.messagesSkipped ? `, ${formatCount(f.messagesSkipped)} skipped` : ''}, in ${formatDuration(f.durationMs)}`;
 }
 
 /** Progress of a running pass (edited in place where the surface can). */

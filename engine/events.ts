@@ -16,6 +16,8 @@ export interface ItemRef {
 export interface PassFigures extends CopyCounters {
   durationMs: number;
   skippedReasons?: Record<string, number>;
+  /** Messages already copied whose flags a delta pass set to the source's. */
+  flagsUpdated?: number;
 }
 
 /** Every domain event, as a discriminated union on `type`. */

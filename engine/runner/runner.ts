@@ -195,11 +195,11 @@ export class Runner {
   }
 }
 
-function figures(s: CopyCounters & { skipped?: PassStats['skipped'] }, durationMs: number): PassFigures {
+function figures(s: CopyCounters & { skipped?: PassStats['skipped']; flagsUpdated?: number }, durationMs: number): PassFigures {
   const { messagesFound, bytesFound, messagesCopied, bytesCopied, messagesPresent, messagesSkipped } = s;
   const skippedReasons: Record<string, number> = {};
   for (const k of s.skipped ?? []) skippedReasons[k.reason] = (skippedReasons[k.reason] ?? 0) + 1;
-  return { messagesFound, bytesFound, messagesCopied, bytesCopied, messagesPresent, messagesSkipped, durationMs, skippedReasons };
+  return { messagesFound, bytesFound, messagesCopied, bytesCopied, messagesPresent, messagesSkipped, durationMs, skippedReasons, ...(s.flagsUpdated ? { flagsUpdated: s.flagsUpdated } : {}) };
 }
 
 function emptyFigures(durationMs: number): PassFigures {

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { makeMessage, readMailbox, seedImap, startDovecot, type DovecotInstance } from '../../harness/dovecot.ts';
+import { makeMessage, openClient, readMailbox, seedImap, startDovecot, type DovecotInstance } from '../../harness/dovecot.ts';
 
 // The console drives a real migration end to end: a private Dovecot with two users, the
 // admin supplies test passwords from files (console only), the runner copies, the thread
@@ -23,6 +23,27 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** Runs the console on the test's database with a script on stdin, until no migration is queued or running. */
+function consoleRun(script: string): Promise<{ out: string; err: string }> {
+  return new Promise<{ out: string; err: string }>((res, rej) => {
+    const p = spawn(process.execPath, [resolve('bin/mailferry.mjs'), 'console', '--wait'], {
+      env: { ...process.env, DATABASE_URL: `file:${join(dir, 'db.sqlite')}`, MAILFERRY_DATA_DIR: dir, LOG_LEVEL: 'info' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let o = '';
+    let e = '';
+    p.stdout.on('data', (d) => (o += d));
+    p.stderr.on('data', (d) => (e += d));
+    const t = setTimeout(() => p.kill('SIGKILL'), 90_000);
+    p.on('error', rej);
+    p.on('close', () => {
+      clearTimeout(t);
+      res({ out: o, err: e });
+    });
+    p.stdin.end(script + '\n');
+  });
+}
+
 describe('console end to end', () => {
   it('start with admin-supplied credentials migrates the mailbox and posts Completed with the figures', async () => {
     writeFileSync(join(dir, 'src.pw'), 'src-Secret-1\n');
@@ -32,23 +53,7 @@ describe('console end to end', () => {
       'add alice@old.example alice@new.example --source-login alice --destination-login alice2',
       `start alice@old.example --source-password-file ${join(dir, 'src.pw')} --destination-password-file ${join(dir, 'dst.pw')}`,
     ].join('\n');
-    const out = await new Promise<{ out: string; err: string }>((res, rej) => {
-      const p = spawn(process.execPath, [resolve('bin/mailferry.mjs'), 'console', '--wait'], {
-        env: { ...process.env, DATABASE_URL: `file:${join(dir, 'db.sqlite')}`, MAILFERRY_DATA_DIR: dir, LOG_LEVEL: 'info' },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      let o = '';
-      let e = '';
-      p.stdout.on('data', (d) => (o += d));
-      p.stderr.on('data', (d) => (e += d));
-      const t = setTimeout(() => p.kill('SIGKILL'), 90_000);
-      p.on('error', rej);
-      p.on('close', () => {
-        clearTimeout(t);
-        res({ out: o, err: e });
-      });
-      p.stdin.end(script + '\n');
-    });
+    const out = await consoleRun(script);
     expect(out.out).toMatch(/\[T2 · alice@old\.example\] 🕒 alice@old\.example is queued for migration\./);
     expect(out.out).toMatch(/✅ \*alice@old\.example\* completed/);
     expect(out.out).toMatch(/Copied:\s+3 messages/);
@@ -60,5 +65,23 @@ describe('console end to end', () => {
     expect(box.messages.INBOX.map((m) => m.sha256).sort()).toEqual(src.messages.INBOX.map((m) => m.sha256).sort());
     expect(box.messages.Projects).toHaveLength(1);
     expect(box.messages.INBOX.find((m) => m.keywords.includes('$Important'))).toBeDefined();
+  });
+
+  it('a second start is a delta pass: only the new message is copied, a flag read at the source is carried, and the post says so', async () => {
+    const c = await openClient(dv, 'alice', 'src-Secret-1');
+    await c.mailboxOpen('INBOX');
+    const second = (await c.search({ subject: 'second' }, { uid: true })) as number[];
+    await c.messageFlagsAdd(second, ['\\Seen'], { uid: true });
+    await c.append('INBOX', makeMessage({ subject: 'third' }), [], new Date('2024-01-02T00:00:00Z'));
+    await c.logout();
+    const out = await consoleRun(`start alice@old.example --source-password-file ${join(dir, 'src.pw')} --destination-password-file ${join(dir, 'dst.pw')}`);
+    expect(out.out).toMatch(/✅ \*alice@old\.example\* completed/);
+    expect(out.out).toMatch(/Copied:\s+1 messages/);
+    expect(out.out).toMatch(/Flags updated:\s+1\b/);
+    const box = await readMailbox(dv, 'alice2', 'dst-Secret-2');
+    expect(box.messages.INBOX).toHaveLength(3);
+    const src = await readMailbox(dv, 'alice', 'src-Secret-1');
+    const flagsBySha = (b: typeof box) => Object.fromEntries(b.messages.INBOX.map((m) => [m.sha256, [...m.flags, ...m.keywords].join(' ')]));
+    expect(flagsBySha(box)).toEqual(flagsBySha(src));
   });
 });
