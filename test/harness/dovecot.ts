@@ -483,7 +483,12 @@ export function seedMaildir(dv: DovecotInstance, user: string, folders: { path: 
       const info = [...letters].sort().join('') + kwLetters.sort().join('');
       const t = m.internalDate ?? new Date();
       const secs = Math.floor(t.getTime() / 1000);
-      const file = join(dirName, 'cur', `${secs}.M${seedCounter++}P${process.pid}.${host},S=${raw.length}:2,${info}`);
+      // S= is the size on disk, W= the size with CRLF line ends (RFC822.SIZE): Dovecot writes
+      // both into the names of the files it delivers, and without W= it would read the whole
+      // message to answer RFC822.SIZE or a BODY[] literal's size.
+      let bareLf = 0;
+      for (let i = raw.indexOf(10); i >= 0; i = raw.indexOf(10, i + 1)) if (i === 0 || raw[i - 1] !== 13) bareLf++;
+      const file = join(dirName, 'cur', `${secs}.M${seedCounter++}P${process.pid}.${host},S=${raw.length},W=${raw.length + bareLf}:2,${info}`);
       writeFileSync(file, raw);
       utimesSync(file, t, t);
       chownSync(file, owner.uid, owner.gid);
