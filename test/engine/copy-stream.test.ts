@@ -86,6 +86,35 @@ describe('streamed copy', () => {
     expect(got.messages.INBOX ?? []).toHaveLength(0);
   });
 
+  it('a destination that drops mid-transfer ends the transfer at once (not at the socket timeout), nothing half-written kept', async () => {
+    const p = pair();
+    const bodies = [makeMessage({ size: 5_000 }), makeMessage({ size: 40 * 1024 * 1024 })];
+    await seedImap(dv, p.s.name, p.s.pw, { INBOX: bodies.map((raw, i) => ({ raw, internalDate: at(i) })) });
+    const src = await openClient(dv, p.s.name, p.s.pw);
+    const dest = await openClient(dv, p.d.name, p.d.pw);
+    await src.mailboxOpen('INBOX', { readOnly: true });
+    await dest.mailboxOpen('INBOX');
+    const internals = dest as unknown as { socket: import('node:net').Socket; writeBytesCounter: number };
+    const before = internals.writeBytesCounter;
+    // Drop the destination once a few MB went out (the source is then usually paused, waiting for 'drain').
+    const cut = setInterval(() => {
+      if (internals.writeBytesCounter - before > 3 * 1024 * 1024) {
+        clearInterval(cut);
+        internals.socket.destroy();
+      }
+    }, 2);
+    const metas = new Map([1, 2].map((uid) => [uid, { flags: [], internalDate: at(uid) }]));
+    const err = await streamCopy(src, dest, 'INBOX', '1:2', metas).then(
+      () => null,
+      (e: unknown) => e as { side?: string },
+    );
+    clearInterval(cut);
+    expect(err?.side).toBe('destination');
+    expect(src.usable).toBe(false); // mid-response: closed, not handed back half-read
+    const got = await readMailbox(dv, p.d.name, p.d.pw);
+    expect(got.messages.INBOX ?? []).toHaveLength(0);
+  });
+
   it('a message with a NUL byte goes through as the source serves it, with the rest of its batch', async () => {
     const p = pair();
     const withNul = Buffer.concat([makeMessage({ size: 2_000, subject: 'nul' }).subarray(0, 1_500), Buffer.from([0, 0x41, 0x0d, 0x0a])]);

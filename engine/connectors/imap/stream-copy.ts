@@ -26,6 +26,7 @@ interface Internals {
   currentRequest?: unknown;
   requestQueue: unknown[];
   close(): void;
+  usable: boolean;
   exec(command: string, attributes: unknown[], options?: Record<string | symbol, unknown>): Promise<{ response: { attributes?: { section?: { value?: unknown }[] }[] }; next: () => void }>;
 }
 
@@ -81,6 +82,7 @@ export async function streamCopy(src: ImapFlow, dest: ImapFlow, destMailbox: str
   const early: Buffer[] = []; // bytes produced before imapflow dispatched the APPEND
   let waitingDrain = false;
   let destFailed = false; // the APPEND was answered early (refused): the rest is read and dropped
+  let onDestFailure: (err: unknown) => void = () => undefined;
   const write = (b: Buffer): boolean => {
     d.writeBytesCounter += b.length;
     return out!.write(b);
@@ -101,8 +103,9 @@ export async function streamCopy(src: ImapFlow, dest: ImapFlow, destMailbox: str
         res.next();
         return r;
       });
-    appendDone.catch(() => {
+    appendDone.catch((err: unknown) => {
       destFailed = true;
+      onDestFailure(err);
     });
   };
   /** Writes to the APPEND; false when the destination asks us to wait for 'drain'. */
@@ -142,6 +145,25 @@ export async function streamCopy(src: ImapFlow, dest: ImapFlow, destMailbox: str
         else resolve();
       };
       const onClose = () => finish(connectionLost());
+      onDestFailure = (err) => {
+        if (settled) return;
+        if (d.usable) {
+          // Refused (NO/BAD) but connected: read the rest of the FETCH and drop it, so the
+          // source connection stays usable for the caller's fallback.
+          if (waitingDrain) {
+            waitingDrain = false;
+            sock.resume();
+          }
+          return;
+        }
+        // The destination is gone: the source is mid-response and cannot be handed back.
+        settled = true;
+        sock.removeListener('data', onData);
+        sock.removeListener('close', onClose);
+        sock.removeListener('error', onClose);
+        s.close();
+        reject(Object.assign(err as object, { side: 'destination' }));
+      };
       const pauseForDrain = () => {
         if (!out || waitingDrain) return;
         waitingDrain = true;
@@ -251,7 +273,9 @@ export async function streamCopy(src: ImapFlow, dest: ImapFlow, destMailbox: str
   } catch (err) {
     // A half-sent APPEND must not complete: closing the destination drops it whole.
     if (appendDone) d.close();
-    throw Object.assign(err as object, { side: 'source' });
+    const e = err as { side?: string };
+    if (!e.side) e.side = 'source';
+    throw e;
   }
 
   if (!appendDone) return { copied, bytes };
