@@ -37,7 +37,7 @@ interface Args {
   messages: number;
   folders: number;
   connections: number;
-  batch: number;
+  batch?: number;
   batchBytes?: number;
   budget?: number;
   skipMbsync: boolean;
@@ -56,7 +56,7 @@ function parseArgs(argv: string[]): Args {
     messages: Number(get('messages') ?? 5000),
     folders: Number(get('folders') ?? 20),
     connections: Number(get('connections') ?? 4),
-    batch: Number(get('batch') ?? 50),
+    batch: get('batch') ? Number(get('batch')) : undefined,
     batchBytes: get('batch-bytes') ? Number(get('batch-bytes')) : undefined,
     budget: get('budget') ? Number(get('budget')) : undefined,
     skipMbsync: argv.includes('--skip-mbsync'),
@@ -238,6 +238,7 @@ async function child(): Promise<void> {
         copied: first.stats.messagesCopied,
         bytes: first.stats.bytesCopied,
         cpuMs: (cpu.user + cpu.system) / 1000,
+        cpuSystemMs: cpu.system / 1000,
         peakRss: peak,
         baseRss,
         peaks,
@@ -304,7 +305,7 @@ async function main(): Promise<void> {
         peakRssMiB: Math.max(r.peakRss, r.vmHwm ?? 0) / 1024 / 1024,
         secondPassSeconds: r.secondMs / 1000,
         fidelity: describeFidelity(compareMailboxes(src, dst)),
-        note: `${r.outcome}${r.detail ? ` (${r.detail})` : ''}; CPU of the MailFerry process during the pass ${(r.cpuMs / 1000).toFixed(2)} s; RSS before the pass ${(r.baseRss / 1048576).toFixed(0)} MiB, peak V8 heap ${(r.peaks.heapTotal / 1048576).toFixed(0)} MiB, peak buffers ${(r.peaks.arrayBuffers / 1048576).toFixed(0)} MiB; copied ${r.copied}; 2nd pass ${r.secondOutcome}, copied ${r.secondCopied}; ${a.connections} connections, batches ${a.batch} msgs / ${a.batchBytes ? (a.batchBytes / 1048576).toFixed(0) + ' MiB' : 'default bytes'}, budget ${a.budget ? (a.budget / 1048576).toFixed(0) + ' MiB' : 'default'}; node ${[...PRODUCTION_NODE_FLAGS, ...(a.exposeGc ? ['--expose-gc'] : [])].join(' ') || '(no flags)'}`,
+        note: `${r.outcome}${r.detail ? ` (${r.detail})` : ''}; CPU of the MailFerry process during the pass ${(r.cpuMs / 1000).toFixed(2)} s (${(r.cpuSystemMs / 1000).toFixed(2)} s in the kernel); RSS before the pass ${(r.baseRss / 1048576).toFixed(0)} MiB, peak V8 heap ${(r.peaks.heapTotal / 1048576).toFixed(0)} MiB, peak buffers ${(r.peaks.arrayBuffers / 1048576).toFixed(0)} MiB; copied ${r.copied}; 2nd pass ${r.secondOutcome}, copied ${r.secondCopied}; ${a.connections} connections, batches ${a.batch ?? 'default'} msgs / ${a.batchBytes ? (a.batchBytes / 1048576).toFixed(0) + ' MiB' : 'default bytes'}, budget ${a.budget ? (a.budget / 1048576).toFixed(0) + ' MiB' : 'default'}; node ${[...PRODUCTION_NODE_FLAGS, ...(a.exposeGc ? ['--expose-gc'] : [])].join(' ') || '(no flags)'}`,
       };
     };
 

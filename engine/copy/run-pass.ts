@@ -25,8 +25,8 @@ import {
 const DEFAULTS = {
   connections: 4,
   maxErrors: 100,
-  batchMessages: 50,
-  batchBytes: 4 * 1024 * 1024,
+  batchMessages: 100,
+  batchBytes: 8 * 1024 * 1024,
   memoryBudgetBytes: 8 * 1024 * 1024,
   progressIntervalMs: 3000,
   maxRetries: 8,
