@@ -55,6 +55,10 @@ class Lane {
     }
     return { src: this.src, dest: this.dest };
   }
+  /** Both connections are open and logged in. */
+  get usable(): boolean {
+    return !!this.src?.usable && !!this.dest?.usable;
+  }
   async reset(): Promise<void> {
     const [s, d] = [this.src, this.dest];
     this.src = this.dest = null;
@@ -208,7 +212,9 @@ export async function runPass(input: PassInput): Promise<PassResult> {
         await work(c, () => (attempt = 0));
         return true;
       } catch (err) {
-        await lane.reset();
+        // A throttled command leaves its connection in order: keep it rather than log in
+        // again (a fresh login is one more request to a server that asked us to slow down).
+        if (classifyImapError(err) !== 'throttled' || !lane.usable) await lane.reset();
         if (err instanceof CopyError && err.code === 'FOLDER_REFUSED' && job) {
           // One folder the destination will not take: report it, go on with the others.
           job.stats.error = err.message;
@@ -236,9 +242,11 @@ export async function runPass(input: PassInput): Promise<PassResult> {
           return false;
         }
         if (kind === 'throttled') {
-          // imapflow already waited `throttleWaited` of the server's hint; wait out the rest.
+          // imapflow already waited `throttleWaited` of the server's hint; wait out the rest
+          // (1 s when the server gave no hint).
           const waited = (err as { throttleWaited?: number }).throttleWaited ?? 0;
-          await sleep(Math.max(1000, (throttleHintMs(err) ?? 0) - waited), [input.signal, halt.signal]);
+          const hint = throttleHintMs(err);
+          await sleep(hint === undefined ? 1000 : Math.max(0, hint - waited), [input.signal, halt.signal]);
           continue;
         }
         errors++;

@@ -80,6 +80,8 @@ describe('throttling (ETHROTTLE)', () => {
     const events = proxy.events.slice(from);
     const throttled = events.filter((e) => e.throttled);
     expect(throttled.map((e) => e.command).sort()).toEqual(['APPEND', 'UID FETCH']);
+    // A throttled command leaves its connection in order: no second login for either side.
+    expect(events.filter((e) => e.command === 'LOGIN' || e.command === 'AUTHENTICATE')).toHaveLength(2);
     const append = throttled.find((e) => e.command === 'APPEND')!;
     const fetch = throttled.find((e) => e.command === 'UID FETCH')!;
     // The same kind of command is sent again only after the suggested backoff.
