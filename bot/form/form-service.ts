@@ -294,7 +294,7 @@ export class FormService {
         field: `${x.side}-password`,
         message: `The server of your ${SIDE_NAME[x.side]} mailbox did not accept this username and password. Check them and try again.`,
       }));
-      const notice = unverified.length ? unreachableNotice(unverified.map((x) => x.side)) : undefined;
+      const notice = unverified.length ? unreachableNotice(unverified.map((x) => x.side), unverified.every((x) => !x.r.ok && x.r.kind === 'throttled')) : undefined;
       const html = renderFormPage(this.view({ ...after, link: { ...l.link, attempts: attempt } }, { errors: errs, logins, notice }));
       return { outcome: 'refused', status: 422, html };
     }
@@ -305,7 +305,8 @@ export class FormService {
       detail: unverified.map((x) => (x.r.ok ? '' : `${x.r.kind}: ${x.r.detail}`)).join('; '),
     });
     this.log.warn('credential form: server could not check the credentials', { item: item.id, sides: unverified.map((x) => x.side).join(','), kinds: unverified.map((x) => (x.r.ok ? '' : x.r.kind)).join(',') });
-    return { outcome: 'unreachable', status: 503, html: renderFormPage(this.view(after, { logins, notice: unreachableNotice(unverified.map((x) => x.side)) })) };
+    const busy = unverified.every((x) => !x.r.ok && x.r.kind === 'throttled');
+    return { outcome: 'unreachable', status: 503, html: renderFormPage(this.view(after, { logins, notice: unreachableNotice(unverified.map((x) => x.side), busy) })) };
   }
 
   private async withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
@@ -325,8 +326,14 @@ function unavailable(): FormAnswer {
   return { outcome: 'unavailable', status: 404, html: renderUnavailablePage() };
 }
 
-function unreachableNotice(sides: Side[]): NonNullable<FormPageView['notice']> {
+function unreachableNotice(sides: Side[], busy = false): NonNullable<FormPageView['notice']> {
   const which = sides.length === 2 ? 'the mail servers' : `the server of your ${SIDE_NAME[sides[0]]} mailbox`;
+  if (busy)
+    return {
+      tone: 'warning',
+      title: 'The mail server is busy',
+      text: `${which[0].toUpperCase()}${which.slice(1)} asked us to slow down before it would check your credentials. This does not count as an attempt. Please try again in a few minutes.`,
+    };
   return {
     tone: 'warning',
     title: 'We could not reach the mail server',

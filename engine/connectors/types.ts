@@ -46,7 +46,7 @@ export interface ConnectorEndpoint {
 /** The outcome of a credentials check. */
 export type VerifyResult =
   | { ok: true }
-  | { ok: false; kind: 'refused' | 'unreachable' | 'error'; detail: string };
+  | { ok: false; kind: 'refused' | 'unreachable' | 'throttled' | 'error'; detail: string };
 
 /** Failure reasons the connectors produce (a subset of the domain's FailureReason enum). */
 export type ConnectorFailureReason = 'SourceCredentials' | 'DestinationCredentials' | 'SourceUnreachable' | 'DestinationUnreachable' | 'Internal';

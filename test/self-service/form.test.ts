@@ -2,6 +2,7 @@ import { waitForPost } from '../harness/app.ts';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { freePort, startDovecot, type DovecotInstance } from '../harness/dovecot.ts';
+import { startImapProxy } from '../harness/imap-proxy.ts';
 import { FAST_FAILURES, makeFormApp, csrfOf, getForm, postForm, submitForm, type FormTestApp } from './setup.ts';
 import type { CredentialRequest } from '../../bot/outreach/outreach.ts';
 import type { SelfServiceOptions } from '../../bot/form/install.ts';
@@ -228,6 +229,25 @@ describe('verification before keeping', () => {
     const item = await t.item('alice@old.example');
     expect(item.status).toBe('WaitingForUser');
     expect(await t.historyKinds('alice@old.example')).toContain('credentials.unverified');
+  });
+
+  it('a server that throttles the login (Office 365 "Request is throttled"): the page says it is busy, nothing counts against the user', async () => {
+    const proxy = await startImapProxy({ port: dv.port });
+    try {
+      proxy.throttle({ command: 'AUTHENTICATE', nth: 1, times: Infinity, backoffMs: 50 });
+      proxy.throttle({ command: 'LOGIN', nth: 1, times: Infinity, backoffMs: 50 });
+      const t = await setUp({ dest: proxy.url });
+      const link = await startAndGetLink(t);
+      const r = await submitForm(link, both(SRC_PW, DST_PW));
+      expect(r.status).toBe(503);
+      expect(r.html).toContain('The mail server is busy');
+      expect(r.html).toContain('This does not count as an attempt');
+      const row = await t.app.db.credentialLink.findFirstOrThrow({ where: { usedAt: null, revokedAt: null } });
+      expect(row.attempts).toBe(0);
+      expect((await t.item('alice@old.example')).status).toBe('WaitingForUser');
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('empty fields: an error summary linking to the fields; nothing counted, nothing verified', async () => {

@@ -63,7 +63,7 @@ export function classifyImapError(err: unknown): ImapErrorKind {
 }
 
 /** Maps a verifyCredentials failure kind and side to the domain's failure reason. */
-export function failureReasonFor(kind: 'refused' | 'unreachable' | 'error', side: ConnectorSide): ConnectorFailureReason {
+export function failureReasonFor(kind: 'refused' | 'unreachable' | 'throttled' | 'error', side: ConnectorSide): ConnectorFailureReason {
   if (kind === 'refused') return side === 'source' ? 'SourceCredentials' : 'DestinationCredentials';
   if (kind === 'unreachable') return side === 'source' ? 'SourceUnreachable' : 'DestinationUnreachable';
   return 'Internal';

@@ -4,8 +4,8 @@ import { closeImap, connectImap } from './open-imap.ts';
 
 /**
  * Checks a login against an IMAP server: connects (STARTTLS when offered), authenticates
- * and logs out. Tells apart credentials refused, server unreachable / TLS failure, and
- * anything else. `side` only labels the detail text. Never throws; never logs the secret.
+ * and logs out. Tells apart credentials refused, server unreachable / TLS failure, a
+ * server that asks us to slow down (throttled), and anything else. `side` only labels the detail text. Never throws; never logs the secret.
  */
 export async function verifyCredentials(
   connectorUrl: string,
@@ -20,7 +20,8 @@ export async function verifyCredentials(
     return { ok: true };
   } catch (err) {
     const kind = classifyImapError(err);
-    const k = kind === 'refused' || kind === 'unreachable' ? kind : 'error';
+    // Throttled (Office 365 "Request is throttled"): no verdict on the credentials; ask again later.
+    const k = kind === 'refused' || kind === 'unreachable' || kind === 'throttled' ? kind : 'error';
     const code = (err as { code?: string })?.code;
     const detail = k === 'refused' ? `${side} server refused the credentials: ${errorDetail(err)}` : `${side}: ${errorDetail(err)}`;
     return { ok: false, kind: code === 'CONNECTOR_URL' ? 'error' : k, detail };
