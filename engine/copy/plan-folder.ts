@@ -1,4 +1,5 @@
 import type { ImapFlow, MailboxObject } from 'imapflow';
+import { fetchMetaRaw } from '../connectors/imap/fetch-meta.ts';
 import { emptyCheckpoint } from './checkpoint.ts';
 import { FINGERPRINT_HEADERS, FingerprintBag, fingerprintOf } from './fingerprint.ts';
 import type { FolderMapping } from './map-folders.ts';
@@ -54,6 +55,18 @@ export function onSide<T>(side: 'source' | 'destination', p: Promise<T>): Promis
  * on the session, imapflow silently drops the modifier otherwise.
  */
 export async function fetchMeta(client: ImapFlow, range: string, withHeaders: boolean, minUid: number, changedSince?: bigint): Promise<(MessageMeta & { fp?: string })[]> {
+  if (!withHeaders && changedSince === undefined) {
+    // The common case (what to copy): our own line parser, a fraction of imapflow's CPU.
+    try {
+      const raw = await fetchMetaRaw(client, range);
+      return raw
+        .filter((m) => m.uid >= minUid)
+        .map((m) => ({ ...m, flags: m.flags.filter((f) => f.toLowerCase() !== '\\recent') }))
+        .sort((a, b) => a.uid - b.uid);
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'UNPARSEABLE') throw err;
+    }
+  }
   const out: (MessageMeta & { fp?: string })[] = [];
   const query = { uid: true, size: true, internalDate: true, flags: true, ...(withHeaders ? { headers: FINGERPRINT_HEADERS } : {}) };
   for await (const m of client.fetch(range, query, { uid: true, ...(changedSince !== undefined ? { changedSince } : {}) })) {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { streamCopy } from '../../engine/connectors/imap/stream-copy.ts';
+import { fetchMetaRaw, parseInternalDate, parseMetaLine } from '../../engine/connectors/imap/fetch-meta.ts';
 import { createMemoryCheckpointStore, runPass } from '../../engine/copy/index.ts';
 import { makeMessage, openClient, readMailbox, seedImap, seedMaildir, startDovecot, type DovecotInstance } from '../harness/dovecot.ts';
 import { endpoint } from '../harness/copy-assert.ts';
@@ -131,5 +132,46 @@ describe('streamed copy', () => {
     expect(got.map((m) => [m.sha256, m.size, m.internalDate])).toEqual(served.map((m) => [m.sha256, m.size, m.internalDate]));
     expect(got.map((m) => m.sha256)).toContain(sha(others[0]));
     expect(got.map((m) => m.sha256)).toContain(sha(others[1]));
+  });
+});
+
+describe('planning fetch read by our own line parser', () => {
+  it('parses dates with zones and padded days, and lines in any item order', () => {
+    expect(parseInternalDate(' 1-Feb-2024 10:00:00 +0100')?.toISOString()).toBe('2024-02-01T09:00:00.000Z');
+    expect(parseInternalDate('31-Dec-1999 23:59:59 -0500')?.toISOString()).toBe('2000-01-01T04:59:59.000Z');
+    expect(parseInternalDate('31-Foo-1999 23:59:59 -0500')).toBeNull();
+    expect(parseMetaLine('* 3 FETCH (FLAGS (\\Seen $Label1) UID 17 INTERNALDATE "09-Feb-2020 03:04:05 +0000" RFC822.SIZE 1234)')).toEqual({
+      uid: 17,
+      size: 1234,
+      internalDate: new Date('2020-02-09T03:04:05Z'),
+      flags: ['\\Seen', '$Label1'],
+    });
+    expect(parseMetaLine('* 3 FETCH (UID 17 RFC822.SIZE 9 INTERNALDATE "09-Feb-2020 03:04:05 +0000" FLAGS ())')?.flags).toEqual([]);
+    expect(parseMetaLine('* 3 FETCH (FLAGS (\\Seen) UID 17)')).toBeNull(); // an unsolicited flag update
+    expect(parseMetaLine('* 4 EXISTS')).toBeNull();
+  });
+
+  it('reads exactly what imapflow reads from a real Dovecot, and leaves the connection usable', async () => {
+    const p = pair();
+    await seedImap(dv, p.s.name, p.s.pw, {
+      INBOX: [
+        { raw: makeMessage({ size: 3_000 }), flags: ['\\Seen', '\\Flagged', '$Label1', 'Work'], internalDate: new Date('2019-07-04T23:30:00Z') },
+        { raw: makeMessage({ size: 70_000 }), flags: [], internalDate: at(1) },
+        { raw: makeMessage({ size: 500 }), flags: ['\\Answered', '\\Draft'], internalDate: at(2) },
+      ],
+    });
+    const c = await openClient(dv, p.s.name, p.s.pw);
+    await c.mailboxOpen('INBOX', { readOnly: true });
+    const ours = await fetchMetaRaw(c, '1:*');
+    const theirs = [];
+    for await (const m of c.fetch('1:*', { uid: true, size: true, internalDate: true, flags: true }, { uid: true })) {
+      theirs.push({ uid: m.uid, size: m.size, internalDate: new Date(m.internalDate!), flags: [...(m.flags ?? [])] });
+    }
+    expect(ours.map((m) => ({ ...m, flags: [...m.flags].sort() }))).toEqual(theirs.map((m) => ({ ...m, flags: [...m.flags].sort() })));
+    expect(ours).toHaveLength(3);
+    // A range past the last UID: the server answers with the last message (RFC 3501 §6.4.8); the caller filters.
+    expect((await fetchMetaRaw(c, '99:*')).map((m) => m.uid)).toEqual([3]);
+    expect(await c.status('INBOX', { messages: true })).toMatchObject({ messages: 3 });
+    await c.logout();
   });
 });
