@@ -1,4 +1,5 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Db } from './store/db.ts';
 import { appendHistory, itemHistory, type Tx } from './store/history.ts';
 import { EventBus, type ItemRef, type PassFigures } from './events.ts';
@@ -75,6 +76,28 @@ export interface ProjectStatus {
 const ITEM_INCLUDE = { project: true } as const;
 /** How long a running pass's lease lasts without renewal before the pass counts as dead. */
 export const LEASE_MS = 90_000;
+
+/** This process, as the holder of pass leases: `host:pid:nonce` (the nonce tells a restarted process that got the same pid apart). */
+export const LEASE_OWNER = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+
+/**
+ * Whether the process that holds a lease is known to be gone: it ran on this host and its
+ * pid no longer exists (or is ours, under another nonce: we are its successor). Holders on
+ * other hosts cannot be checked from here; their passes wait for the lease to run out.
+ */
+export function leaseHolderGone(owner: string | null, self = LEASE_OWNER): boolean {
+  if (!owner || owner === self) return false;
+  const [host, pidText] = owner.split(':');
+  const [selfHost, selfPid] = self.split(':');
+  if (host !== selfHost || !/^\d+$/.test(pidText ?? '')) return false;
+  if (pidText === selfPid) return true;
+  try {
+    process.kill(Number(pidText), 0); // signal 0: only asks whether the process exists
+    return false;
+  } catch (e) {
+    return (e as { code?: string }).code === 'ESRCH';
+  }
+}
 type ItemWithProject = Item & { project: Project };
 
 /** The reference events carry, built from an item row. */
@@ -493,7 +516,7 @@ export class Engine {
           // Claim with a conditional update so two workers never take the same item.
           const { count } = await tx.item.updateMany({ where: { id: next.id, status: 'Queued' }, data: { status: 'Queued' } });
           if (count !== 1) return undefined;
-          return this.transition(tx, SYSTEM_ACTOR, next, 'claim', { data: { passCount: { increment: 1 }, lastPassAt: this.now(), leaseUntil: new Date(this.now().getTime() + LEASE_MS) } });
+          return this.transition(tx, SYSTEM_ACTOR, next, 'claim', { data: { passCount: { increment: 1 }, lastPassAt: this.now(), leaseUntil: new Date(this.now().getTime() + LEASE_MS), leaseOwner: LEASE_OWNER } });
         });
         if (!r) continue;
         this.emitStatus(SYSTEM_ACTOR, r);
@@ -519,7 +542,7 @@ export class Engine {
 
   /** Keeps a running pass's lease alive (the runner calls it while the pass runs). */
   async renewLease(itemId: string): Promise<void> {
-    await this.db.item.updateMany({ where: { id: itemId, status: 'Running' }, data: { leaseUntil: new Date(this.now().getTime() + LEASE_MS) } });
+    await this.db.item.updateMany({ where: { id: itemId, status: 'Running' }, data: { leaseUntil: new Date(this.now().getTime() + LEASE_MS), leaseOwner: LEASE_OWNER } });
   }
 
   /** Whether an admin asked the running pass of an item to stop. */
@@ -564,20 +587,24 @@ export class Engine {
   }
 
   /**
-   * Items left `Running` by a process that died (its lease ran out): back to `Queued` so a
-   * worker resumes them from their checkpoints (or `Stopped`, when an admin had asked).
-   * Passes of live processes, which renew their lease, are left alone.
+   * Items left `Running` by a process that died: back to `Queued` so a worker resumes them
+   * from their checkpoints (or `Stopped`, when an admin had asked). A process is taken for
+   * dead when its lease ran out, or at once when it ran on this host and is gone (a server
+   * restarted after a crash resumes its passes without waiting for their leases). Passes of
+   * live processes, which renew their lease, are left alone.
    */
   async requeueOrphans(): Promise<number> {
     const now = this.now();
-    const rows = await this.db.item.findMany({ where: { status: 'Running', OR: [{ leaseUntil: null }, { leaseUntil: { lt: now } }] }, include: ITEM_INCLUDE });
+    const running = await this.db.item.findMany({ where: { status: 'Running' }, include: ITEM_INCLUDE });
+    const rows = running.filter((i) => !i.leaseUntil || i.leaseUntil < now || leaseHolderGone(i.leaseOwner));
     let count = 0;
     for (const item of rows) {
       const stop = item.stopRequested;
       await this.db.$transaction(async (tx) => {
+        // Conditional on what was read: a worker that renewed or re-claimed it meanwhile keeps it.
         const { count: taken } = await tx.item.updateMany({
-          where: { id: item.id, status: 'Running', OR: [{ leaseUntil: null }, { leaseUntil: { lt: now } }] },
-          data: { status: stop ? 'Stopped' : 'Queued', stopRequested: false, leaseUntil: null },
+          where: { id: item.id, status: 'Running', leaseUntil: item.leaseUntil, leaseOwner: item.leaseOwner },
+          data: { status: stop ? 'Stopped' : 'Queued', stopRequested: false, leaseUntil: null, leaseOwner: null },
         });
         if (!taken) return;
         count++;

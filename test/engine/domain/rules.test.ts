@@ -2,6 +2,16 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeTestApp, type TestApp } from '../../harness/app.ts';
 import { createLink, findOpenLink } from '../../../engine/links.ts';
 import type { EngineEvent } from '../../../engine/events.ts';
+import { LEASE_OWNER, leaseHolderGone } from '../../../engine/engine.ts';
+import { spawn } from 'node:child_process';
+import { hostname } from 'node:os';
+
+/** The pid of a process that has exited (its pid is not reused this soon). */
+async function deadPid(): Promise<number> {
+  const c = spawn(process.execPath, ['-e', '0']);
+  await new Promise((r) => c.on('exit', r));
+  return c.pid!;
+}
 
 // Every domain rule of the seeds and DESIGN.md, through the commands a user types, on a
 // fresh SQLite file per test.
@@ -224,6 +234,38 @@ describe('passes of other processes', () => {
     await t.app.engine.renewLease(id);
     expect(await t.app.engine.requeueOrphans()).toBe(0);
     expect((await item('alice@old.example')).status).toBe('Running');
+  });
+
+  it('a pass whose process on this host is gone is queued again at once, without waiting for its lease', async () => {
+    const id = await running();
+    const host = hostname();
+    // Another live process on this host (the test runner's parent) keeps its pass.
+    await t.app.db.item.update({ where: { id }, data: { leaseOwner: `${host}:${process.ppid}:feed` } });
+    expect(await t.app.engine.requeueOrphans()).toBe(0);
+    // A process on another host cannot be checked from here: its lease decides.
+    await t.app.db.item.update({ where: { id }, data: { leaseOwner: `elsewhere.example:${await deadPid()}:feed` } });
+    expect(await t.app.engine.requeueOrphans()).toBe(0);
+    // A process of this host that is gone (killed -9, say): its pass resumes now, lease or not.
+    await t.app.db.item.update({ where: { id }, data: { leaseOwner: `${host}:${await deadPid()}:feed` } });
+    expect((await t.app.db.item.findUniqueOrThrow({ where: { id } })).leaseUntil!.getTime()).toBeGreaterThan(Date.now() + 60_000);
+    expect(await t.app.engine.requeueOrphans()).toBe(1);
+    expect((await item('alice@old.example')).status).toBe('Queued');
+    expect(await history('alice@old.example')).toContain('recovered');
+    // Claimed again: the lease names this process.
+    await t.app.engine.claimNext();
+    expect((await t.app.db.item.findUniqueOrThrow({ where: { id } })).leaseOwner).toBe(LEASE_OWNER);
+    expect(await t.app.engine.requeueOrphans()).toBe(0);
+  });
+
+  it('who holds a lease: this process, a live or a gone process of this host, another host', async () => {
+    const self = `${hostname()}:${process.pid}:aaaa`;
+    expect(leaseHolderGone(null, self)).toBe(false);
+    expect(leaseHolderGone(self, self)).toBe(false);
+    expect(leaseHolderGone(`${hostname()}:${process.pid}:bbbb`, self)).toBe(true); // our pid, an earlier life
+    expect(leaseHolderGone(`${hostname()}:${process.ppid}:bbbb`, self)).toBe(false);
+    expect(leaseHolderGone(`${hostname()}:${await deadPid()}:bbbb`, self)).toBe(true);
+    expect(leaseHolderGone(`other-host:${await deadPid()}:bbbb`, self)).toBe(false);
+    expect(leaseHolderGone('garbage', self)).toBe(false);
   });
 
   it('a pass whose process died (lease expired) is queued again to resume, or stopped if an admin asked', async () => {

@@ -1,0 +1,89 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+
+// A worker killed with -9 in the middle of a pass leaves its item Running with a lease
+// that has up to 90 s left. A worker started again on the same host sees that the lease
+// holder is gone and resumes the pass at once. Real processes, a real SQLite file; the
+// "source server" accepts connections and never greets, so a pass stays Running.
+
+let dir: string;
+let silent: Server;
+let silentPort: number;
+const sockets: Socket[] = [];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'mailferry-restart-'));
+  silent = createServer((s) => sockets.push(s)); // never says a word
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  silentPort = (silent.address() as { port: number }).port;
+});
+afterAll(async () => {
+  for (const s of sockets) s.destroy();
+  await new Promise((r) => silent.close(r));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const env = () => ({ ...process.env, DATABASE_URL: `file:${join(dir, 'db.sqlite')}`, MAILFERRY_DATA_DIR: dir, LOG_LEVEL: 'info' });
+
+function run(args: string[], input?: string): ChildProcess {
+  const p = spawn(process.execPath, [resolve('bin/mailferry.mjs'), ...args], { env: env(), stdio: ['pipe', 'pipe', 'pipe'] });
+  p.stdout!.resume();
+  p.stderr!.resume();
+  if (input !== undefined) p.stdin!.end(input);
+  return p;
+}
+const exited = (p: ChildProcess) => new Promise<void>((r) => (p.exitCode !== null ? r() : p.on('exit', () => r())));
+
+/** Polls the item and its history straight from the database file. */
+async function waitFor(what: string, test: (status: string, kinds: string[]) => boolean, ms: number): Promise<number> {
+  const t0 = Date.now();
+  for (;;) {
+    const db = new Database(join(dir, 'db.sqlite'), { readonly: true, fileMustExist: true });
+    try {
+      const item = db.prepare('SELECT id, status FROM Item').get() as { id: string; status: string } | undefined;
+      const kinds = item ? (db.prepare('SELECT kind FROM ItemEvent WHERE itemId = ? ORDER BY rowid').all(item.id) as { kind: string }[]).map((r) => r.kind) : [];
+      if (item && test(item.status, kinds)) return Date.now() - t0;
+    } catch {
+      /* the database is being created */
+    } finally {
+      db.close();
+    }
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('a worker killed -9 mid-pass', () => {
+  it('is succeeded by a new worker on the same host that resumes the pass at once, not after the lease runs out', async () => {
+    writeFileSync(join(dir, 'pw'), 'x\n');
+    const url = `imap://127.0.0.1:${silentPort}`;
+    const setup = run(['console'], [
+      `project create acme --source ${url} --destination ${url}`,
+      'add alice@old.example alice@new.example --source-login alice --destination-login alice',
+      `start alice@old.example --source-password-file ${join(dir, 'pw')} --destination-password-file ${join(dir, 'pw')}`,
+    ].join('\n') + '\n');
+    await exited(setup);
+
+    const first = run(['worker']);
+    await waitFor('the first worker to run the pass', (status) => status === 'Running', 30_000);
+    first.kill('SIGKILL');
+    await exited(first);
+    // Left behind Running, its lease still good for most of 90 s.
+    await waitFor('the dead worker\'s item to stay Running', (status, kinds) => status === 'Running' && !kinds.includes('recovered'), 1_000);
+
+    const second = run(['worker']);
+    try {
+      // Well inside the 90 s lease the dead worker had just renewed.
+      const took = await waitFor('the second worker to take the pass over', (status, kinds) => kinds.includes('recovered') && status === 'Running', 30_000);
+      expect(took).toBeLessThan(30_000);
+    } finally {
+      second.kill('SIGKILL');
+      await exited(second);
+    }
+  });
+});
