@@ -1,4 +1,5 @@
 import type { ImapFlow } from 'imapflow';
+import { lendSocket, ownTag } from './lend-socket.ts';
 
 /** What a plan needs of a message before its body: UID, RFC822.SIZE, INTERNALDATE, FLAGS. */
 export interface RawMeta {
@@ -6,16 +7,6 @@ export interface RawMeta {
   size: number;
   internalDate: Date;
   flags: string[];
-}
-
-/** The parts of imapflow 2.1.2 this module relies on (internal API, pinned version). */
-interface Internals {
-  socket?: (NodeJS.ReadWriteStream & { destroyed?: boolean }) | false | null;
-  streamer: NodeJS.WritableStream;
-  writeSocket: NodeJS.WritableStream;
-  writeBytesCounter: number;
-  currentRequest?: unknown;
-  requestQueue: unknown[];
 }
 
 const MONTHS: Record<string, number> = { jan: 0, feb: 1, mar: 2, apr: 3, may: 4, jun: 5, jul: 6, aug: 7, sep: 8, oct: 9, nov: 10, dec: 11 };
@@ -42,60 +33,41 @@ export function parseMetaLine(line: string): RawMeta | null {
   return { uid: Number(uid[1]), size: Number(size[1]), internalDate, flags: flags[1].split(' ').filter(Boolean) };
 }
 
-let tagCounter = 0;
-
 /**
  * `UID FETCH range (UID RFC822.SIZE INTERNALDATE FLAGS)` read by our own line parser on
- * the connection's socket, lent between two imapflow commands (as in stream-copy.ts).
- * imapflow parses every response into objects and compiles each one back to text for its
- * log even with logging off: for a folder of thousands of messages that is most of the
- * planning's CPU. Responses without all four items (unsolicited flag updates) are ignored;
- * a message the line parser cannot read fails the call (`UNPARSEABLE`, after the tagged
- * reply, so the connection stays usable) and the caller falls back to imapflow. Rejects
- * like an imapflow command on NO/BAD or a lost connection.
+ * the connection's socket, lent between two imapflow commands (lend-socket.ts). imapflow
+ * parses every response into objects and compiles each one back to text for its log even
+ * with logging off: for a folder of thousands of messages that is most of the planning's
+ * CPU. Responses without all four items (unsolicited flag updates) are ignored; a message
+ * the line parser cannot read fails the call (`UNPARSEABLE`, after the tagged reply, so the
+ * connection stays usable) and the caller falls back to imapflow. Rejects like an imapflow
+ * command on NO/BAD or a lost connection.
  */
 export async function fetchMetaRaw(client: ImapFlow, range: string): Promise<RawMeta[]> {
-  const c = client as unknown as Internals;
-  const sock = c.socket;
-  if (!sock || sock.destroyed || c.currentRequest || c.requestQueue.length) throw Object.assign(new Error('connection not idle'), { code: 'NoConnection' });
-  const tag = `MM${(++tagCounter).toString(36)}`;
+  const tag = ownTag('MM');
   const out: RawMeta[] = [];
-  return new Promise<RawMeta[]>((resolve, reject) => {
-    let pending = '';
-    let literalLeft = 0;
-    let settled = false;
-    let unreadable: Error | null = null; // reported once our tagged reply has been read, so the connection stays in step
-    const finish = (err: Error | null, rest?: Buffer) => {
-      if (settled) return;
-      settled = true;
-      sock.removeListener('data', onData);
-      sock.removeListener('close', onClose);
-      sock.removeListener('error', onClose);
-      if (!sock.destroyed) {
-        sock.pause();
-        if (rest?.length) c.streamer.write(rest);
-        sock.pipe(c.streamer);
-      }
-      if (err) reject(err);
-      else resolve(out);
-    };
-    const onClose = () => finish(Object.assign(new Error('connection closed during UID FETCH'), { code: 'EConnectionClosed' }));
-    const onLine = (line: string): 'done' | Error | null => {
-      if (line.startsWith(`${tag} `)) {
-        const m = /^\S+ (OK|NO|BAD)\b ?(.*)$/i.exec(line);
-        if (m && m[1].toUpperCase() === 'OK') return 'done';
-        return Object.assign(new Error(`UID FETCH failed: ${m?.[2] ?? line}`), { responseStatus: (m?.[1] ?? 'BAD').toUpperCase(), responseText: m?.[2] ?? line });
-      }
-      const meta = parseMetaLine(line);
-      if (meta) out.push(meta);
-      else if (/^\* \d+ FETCH \(.*\bUID \d+/i.test(line) && /RFC822\.SIZE/i.test(line)) {
-        unreadable ??= Object.assign(new Error('a FETCH response MailFerry cannot read'), { code: 'UNPARSEABLE' });
-      }
-      return null;
-    };
-    const onData = (chunk: Buffer) => {
+  let pending = '';
+  let literalLeft = 0;
+  let unreadable: Error | null = null; // reported once our tagged reply has been read, so the connection stays in step
+  const onLine = (line: string): 'done' | Error | null => {
+    if (line.startsWith(`${tag} `)) {
+      const m = /^\S+ (OK|NO|BAD)\b ?(.*)$/i.exec(line);
+      if (m && m[1].toUpperCase() === 'OK') return 'done';
+      return Object.assign(new Error(`UID FETCH failed: ${m?.[2] ?? line}`), { responseStatus: (m?.[1] ?? 'BAD').toUpperCase(), responseText: m?.[2] ?? line });
+    }
+    const meta = parseMetaLine(line);
+    if (meta) out.push(meta);
+    else if (/^\* \d+ FETCH \(.*\bUID \d+/i.test(line) && /RFC822\.SIZE/i.test(line)) {
+      unreadable ??= Object.assign(new Error('a FETCH response MailFerry cannot read'), { code: 'UNPARSEABLE' });
+    }
+    return null;
+  };
+  await lendSocket(
+    client,
+    `${tag} UID FETCH ${range} (UID RFC822.SIZE INTERNALDATE FLAGS)`,
+    (chunk, loan) => {
       let pos = 0;
-      while (pos < chunk.length && !settled) {
+      while (pos < chunk.length && !loan.settled) {
         if (literalLeft > 0) {
           // Not asked for; skipped (its response is then ignored or reported unparseable).
           const n = Math.min(literalLeft, chunk.length - pos);
@@ -106,11 +78,7 @@ export async function fetchMetaRaw(client: ImapFlow, range: string): Promise<Raw
         const lf = chunk.indexOf(10, pos);
         if (lf < 0) {
           pending += chunk.toString('latin1', pos);
-          // Out of step with the server: the connection cannot be handed back.
-          if (pending.length > 1024 * 1024) {
-            (sock as unknown as { destroy(): void }).destroy();
-            finish(Object.assign(new Error('response line too long'), { code: 'EConnectionClosed' }));
-          }
+          if (pending.length > 1024 * 1024) loan.abort(Object.assign(new Error('response line too long'), { code: 'EConnectionClosed' }));
           return;
         }
         const line = (pending + chunk.toString('latin1', pos, lf + 1)).replace(/\r?\n$/, '');
@@ -123,17 +91,11 @@ export async function fetchMetaRaw(client: ImapFlow, range: string): Promise<Raw
           continue;
         }
         const r = onLine(line);
-        if (r === 'done') return finish(unreadable, chunk.subarray(pos));
-        if (r) return finish(r, chunk.subarray(pos));
+        if (r === 'done') return loan.end(unreadable, chunk.subarray(pos));
+        if (r) return loan.end(r, chunk.subarray(pos));
       }
-    };
-    sock.unpipe(c.streamer);
-    sock.on('data', onData);
-    sock.once('close', onClose);
-    sock.once('error', onClose);
-    const cmd = Buffer.from(`${tag} UID FETCH ${range} (UID RFC822.SIZE INTERNALDATE FLAGS)\r\n`, 'latin1');
-    c.writeBytesCounter += cmd.length;
-    c.writeSocket.write(cmd);
-    sock.resume();
-  });
+    },
+    () => Object.assign(new Error('connection closed during UID FETCH'), { code: 'EConnectionClosed' }),
+  );
+  return out;
 }

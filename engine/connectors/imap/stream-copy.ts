@@ -1,5 +1,6 @@
 import type { ImapFlow } from 'imapflow';
 import { APPEND_WRITER, type AppendResult, appendHead, appendMessageHead, installWriter, parseAppendUid } from './append.ts';
+import { lendSocket, ownTag, type SocketLoan } from './lend-socket.ts';
 
 /** Flags (already filtered for the destination) and date of one message to stream. */
 export interface StreamMeta {
@@ -15,16 +16,10 @@ export interface StreamCopyResult extends AppendResult {
   bytes: number;
 }
 
-type Sock = NodeJS.ReadWriteStream & { destroyed?: boolean };
-
 /** The parts of imapflow 2.1.2 this module relies on (internal API, pinned version). */
 interface Internals {
-  socket?: Sock | false | null;
-  streamer: NodeJS.WritableStream;
   writeSocket: NodeJS.WritableStream & { destroyed?: boolean };
   writeBytesCounter: number;
-  currentRequest?: unknown;
-  requestQueue: unknown[];
   close(): void;
   usable: boolean;
   exec(command: string, attributes: unknown[], options?: Record<string | symbol, unknown>): Promise<{ response: { attributes?: { section?: { value?: unknown }[] }[] }; next: () => void }>;
@@ -41,7 +36,6 @@ function connectionLost(): Error {
 
 /** A source answer line longer than this is not an IMAP server we can talk to. */
 const MAX_LINE = 1024 * 1024;
-let tagCounter = 0;
 
 /**
  * Copies messages from the selected source folder into the selected destination folder by
@@ -51,9 +45,9 @@ let tagCounter = 0;
  * `{n}` before its bytes arrive, so no message is ever held whole: memory stays at a few
  * socket buffers per lane whatever the message sizes, and both servers work at once.
  *
- * How: imapflow reads its socket through a pipe into its parser. Between two commands the
- * source socket is lent to us: unpiped, our response read, then piped back with any byte
- * that followed. The APPEND goes through imapflow's queue with our writer (append.ts), so
+ * How: the source socket is lent to us between two imapflow commands (lend-socket.ts):
+ * our FETCH response is read by our parser below, then the socket goes back to imapflow.
+ * The APPEND goes through imapflow's queue with our writer (append.ts), so
  * imapflow matches its tagged reply as usual.
  *
  * All or none: if the source fails or drops mid-transfer, the destination connection is
@@ -66,12 +60,9 @@ let tagCounter = 0;
  * connection; the caller checks.
  */
 export async function streamCopy(src: ImapFlow, dest: ImapFlow, destMailbox: string, uidSet: string, metas: Map<number, StreamMeta>): Promise<StreamCopyResult> {
-  const s = src as unknown as Internals;
   const d = dest as unknown as Internals;
-  const sock = s.socket;
-  if (!sock || sock.destroyed || s.currentRequest || s.requestQueue.length) throw Object.assign(connectionLost(), { side: 'source' });
   installWriter(dest);
-  const tag = `MF${(++tagCounter).toString(36)}`;
+  const tag = ownTag('MF');
   const copied: number[] = [];
   const done = new Set<number>();
   let bytes = 0;
@@ -82,7 +73,7 @@ export async function streamCopy(src: ImapFlow, dest: ImapFlow, destMailbox: str
   const early: Buffer[] = []; // bytes produced before imapflow dispatched the APPEND
   let waitingDrain = false;
   let destFailed = false; // the APPEND was answered early (refused): the rest is read and dropped
-  let onDestFailure: (err: unknown) => void = () => undefined;
+  let loan: SocketLoan | null = null; // the source socket, while our FETCH runs
   const write = (b: Buffer): boolean => {
     d.writeBytesCounter += b.length;
     return out!.write(b);
@@ -105,7 +96,18 @@ export async function streamCopy(src: ImapFlow, dest: ImapFlow, destMailbox: str
       });
     appendDone.catch((err: unknown) => {
       destFailed = true;
-      onDestFailure(err);
+      if (!loan || loan.settled) return;
+      if (d.usable) {
+        // Refused (NO/BAD) but connected: read the rest of the FETCH and drop it, so the
+        // source connection stays usable for the caller's fallback.
+        if (waitingDrain) {
+          waitingDrain = false;
+          loan.socket.resume();
+        }
+        return;
+      }
+      // The destination is gone: the source is mid-response and cannot be handed back.
+      loan.abort(Object.assign(err as Error, { side: 'destination' }));
     });
   };
   /** Writes to the APPEND; false when the destination asks us to wait for 'drain'. */
@@ -118,158 +120,115 @@ export async function streamCopy(src: ImapFlow, dest: ImapFlow, destMailbox: str
     return write(b);
   };
 
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const line: Buffer[] = [];
-      let lineBytes = 0;
-      let responseText = ''; // the text of the current response so far, literals left out
-      let literalLeft = 0;
-      let literalKind: 'body' | 'skip' | 'buffer' = 'skip';
-      let buffered: Buffer[] = []; // a body whose UID the server had not named before it
-      let bufferedSize = 0;
-      let settled = false;
+  const line: Buffer[] = [];
+  let lineBytes = 0;
+  let responseText = ''; // the text of the current response so far, literals left out
+  let literalLeft = 0;
+  let literalKind: 'body' | 'skip' | 'buffer' = 'skip';
+  let buffered: Buffer[] = []; // a body whose UID the server had not named before it
+  let bufferedSize = 0;
 
-      const finish = (err: Error | null, rest?: Buffer) => {
-        if (settled) return;
-        settled = true;
-        sock.removeListener('data', onData);
-        sock.removeListener('close', onClose);
-        sock.removeListener('error', onClose);
-        if (!sock.destroyed) {
-          // Give the socket back to imapflow, with anything that followed our response.
-          sock.pause();
-          if (rest?.length) s.streamer.write(rest);
-          sock.pipe(s.streamer);
-        }
-        if (err) reject(err);
-        else resolve();
-      };
-      const onClose = () => finish(connectionLost());
-      onDestFailure = (err) => {
-        if (settled) return;
-        if (d.usable) {
-          // Refused (NO/BAD) but connected: read the rest of the FETCH and drop it, so the
-          // source connection stays usable for the caller's fallback.
-          if (waitingDrain) {
-            waitingDrain = false;
-            sock.resume();
-          }
-          return;
-        }
-        // The destination is gone: the source is mid-response and cannot be handed back.
-        settled = true;
-        sock.removeListener('data', onData);
-        sock.removeListener('close', onClose);
-        sock.removeListener('error', onClose);
-        s.close();
-        reject(Object.assign(err as object, { side: 'destination' }));
-      };
-      const pauseForDrain = () => {
-        if (!out || waitingDrain) return;
-        waitingDrain = true;
-        sock.pause();
-        out.once('drain', () => {
-          waitingDrain = false;
-          if (!settled) sock.resume();
-        });
-      };
-      const send = (b: Buffer) => {
-        if (!emit(b)) pauseForDrain();
-      };
-      const bodyStart = (uid: number, size: number) => {
-        const head = appendMessageHead(metas.get(uid)!, size);
-        if (!appendDone) startAppend(head);
-        else send(head);
-        copied.push(uid);
-        done.add(uid);
-        bytes += size;
-      };
-      const uidOf = (text: string): number | null => {
-        const m = /\bUID (\d+)/i.exec(text);
-        return m ? Number(m[1]) : null;
-      };
-      const wanted = (uid: number | null): uid is number => uid !== null && metas.has(uid) && !done.has(uid);
-
-      /** A response ended: our tagged one ends the transfer. */
-      const endOfResponse = (): 'ok' | Error | null => {
-        const text = responseText;
-        responseText = '';
-        if (text.startsWith(`${tag} `)) {
-          const m = /^\S+ (OK|NO|BAD)\b ?(.*)$/i.exec(text);
-          const status = (m?.[1] ?? 'BAD').toUpperCase();
-          return status === 'OK' ? 'ok' : commandFailed(status, m?.[2] ?? text);
-        }
-        if (buffered.length || bufferedSize) {
-          // The UID came after the body (the server's order): now it is known.
-          const uid = uidOf(text);
-          const body = buffered;
-          const size = bufferedSize;
-          buffered = [];
-          bufferedSize = 0;
-          if (wanted(uid)) {
-            bodyStart(uid, size);
-            for (const b of body) send(b);
-          }
-        }
-        return null;
-      };
-
-      const onData = (chunk: Buffer) => {
-        let pos = 0;
-        while (pos < chunk.length && !settled) {
-          if (literalLeft > 0) {
-            const n = Math.min(literalLeft, chunk.length - pos);
-            const part = chunk.subarray(pos, pos + n);
-            if (literalKind === 'body') send(part);
-            else if (literalKind === 'buffer') buffered.push(part);
-            literalLeft -= n;
-            pos += n;
-            continue;
-          }
-          const lf = chunk.indexOf(10, pos);
-          if (lf < 0) {
-            line.push(chunk.subarray(pos));
-            lineBytes += chunk.length - pos;
-            if (lineBytes > MAX_LINE) finish(commandFailed('BAD', 'a response line from the source is too long'));
-            return;
-          }
-          line.push(chunk.subarray(pos, lf + 1));
-          pos = lf + 1;
-          const text = (line.length === 1 ? line[0] : Buffer.concat(line)).toString('latin1').replace(/\r?\n$/, '');
-          line.length = 0;
-          lineBytes = 0;
-          responseText += text;
-          const lit = /~?\{(\d+)\}$/.exec(text);
-          if (lit) {
-            literalLeft = Number(lit[1]);
-            const before = responseText.slice(0, responseText.length - lit[0].length).trimEnd();
-            const isBody = /^\* \d+ FETCH\b/i.test(responseText) && /BODY\[\]$/i.test(before);
-            const uid = isBody ? uidOf(before) : null;
-            literalKind = 'skip';
-            if (isBody && wanted(uid)) {
-              literalKind = 'body';
-              bodyStart(uid, literalLeft);
-            } else if (isBody && uid === null) {
-              literalKind = 'buffer';
-              bufferedSize = literalLeft;
-            }
-            continue;
-          }
-          const outcome = endOfResponse();
-          if (outcome === 'ok') return finish(null, chunk.subarray(pos));
-          if (outcome) return finish(outcome);
-        }
-      };
-
-      sock.unpipe(s.streamer);
-      sock.on('data', onData);
-      sock.once('close', onClose);
-      sock.once('error', onClose);
-      const cmd = Buffer.from(`${tag} UID FETCH ${uidSet} (UID BODY.PEEK[])\r\n`, 'latin1');
-      s.writeBytesCounter += cmd.length;
-      s.writeSocket.write(cmd);
-      sock.resume();
+  const pauseForDrain = () => {
+    if (!out || waitingDrain || !loan) return;
+    const l = loan;
+    waitingDrain = true;
+    l.socket.pause();
+    out.once('drain', () => {
+      waitingDrain = false;
+      if (!l.settled) l.socket.resume();
     });
+  };
+  const send = (b: Buffer) => {
+    if (!emit(b)) pauseForDrain();
+  };
+  const bodyStart = (uid: number, size: number) => {
+    const head = appendMessageHead(metas.get(uid)!, size);
+    if (!appendDone) startAppend(head);
+    else send(head);
+    copied.push(uid);
+    done.add(uid);
+    bytes += size;
+  };
+  const uidOf = (text: string): number | null => {
+    const m = /\bUID (\d+)/i.exec(text);
+    return m ? Number(m[1]) : null;
+  };
+  const wanted = (uid: number | null): uid is number => uid !== null && metas.has(uid) && !done.has(uid);
+
+  /** A response ended: our tagged one ends the transfer. */
+  const endOfResponse = (): 'ok' | Error | null => {
+    const text = responseText;
+    responseText = '';
+    if (text.startsWith(`${tag} `)) {
+      const m = /^\S+ (OK|NO|BAD)\b ?(.*)$/i.exec(text);
+      const status = (m?.[1] ?? 'BAD').toUpperCase();
+      return status === 'OK' ? 'ok' : commandFailed(status, m?.[2] ?? text);
+    }
+    if (buffered.length || bufferedSize) {
+      // The UID came after the body (the server's order): now it is known.
+      const uid = uidOf(text);
+      const body = buffered;
+      const size = bufferedSize;
+      buffered = [];
+      bufferedSize = 0;
+      if (wanted(uid)) {
+        bodyStart(uid, size);
+        for (const b of body) send(b);
+      }
+    }
+    return null;
+  };
+
+  const onData = (chunk: Buffer, l: SocketLoan) => {
+    loan = l;
+    let pos = 0;
+    while (pos < chunk.length && !l.settled) {
+      if (literalLeft > 0) {
+        const n = Math.min(literalLeft, chunk.length - pos);
+        const part = chunk.subarray(pos, pos + n);
+        if (literalKind === 'body') send(part);
+        else if (literalKind === 'buffer') buffered.push(part);
+        literalLeft -= n;
+        pos += n;
+        continue;
+      }
+      const lf = chunk.indexOf(10, pos);
+      if (lf < 0) {
+        line.push(chunk.subarray(pos));
+        lineBytes += chunk.length - pos;
+        if (lineBytes > MAX_LINE) l.abort(commandFailed('BAD', 'a response line from the source is too long'));
+        return;
+      }
+      line.push(chunk.subarray(pos, lf + 1));
+      pos = lf + 1;
+      const text = (line.length === 1 ? line[0] : Buffer.concat(line)).toString('latin1').replace(/\r?\n$/, '');
+      line.length = 0;
+      lineBytes = 0;
+      responseText += text;
+      const lit = /~?\{(\d+)\}$/.exec(text);
+      if (lit) {
+        literalLeft = Number(lit[1]);
+        const before = responseText.slice(0, responseText.length - lit[0].length).trimEnd();
+        const isBody = /^\* \d+ FETCH\b/i.test(responseText) && /BODY\[\]$/i.test(before);
+        const uid = isBody ? uidOf(before) : null;
+        literalKind = 'skip';
+        if (isBody && wanted(uid)) {
+          literalKind = 'body';
+          bodyStart(uid, literalLeft);
+        } else if (isBody && uid === null) {
+          literalKind = 'buffer';
+          bufferedSize = literalLeft;
+        }
+        continue;
+      }
+      const outcome = endOfResponse();
+      if (outcome === 'ok') return l.end(null, chunk.subarray(pos));
+      if (outcome) return l.end(outcome, chunk.subarray(pos));
+    }
+  };
+
+  try {
+    await lendSocket(src, `${tag} UID FETCH ${uidSet} (UID BODY.PEEK[])`, onData, connectionLost);
   } catch (err) {
     // A half-sent APPEND must not complete: closing the destination drops it whole.
     if (appendDone) d.close();

@@ -1,0 +1,90 @@
+import type { ImapFlow } from 'imapflow';
+
+type Sock = NodeJS.ReadWriteStream & { destroyed?: boolean; destroy(): void };
+
+/** The parts of imapflow 2.1.2 a loan relies on (internal API, pinned version). */
+interface Internals {
+  socket?: Sock | false | null;
+  streamer: NodeJS.WritableStream;
+  writeSocket: NodeJS.WritableStream;
+  writeBytesCounter: number;
+  currentRequest?: unknown;
+  requestQueue: unknown[];
+  close(): void;
+}
+
+/** A socket lent by imapflow for one command of ours. */
+export interface SocketLoan {
+  /** The connection's (possibly TLS) socket: pause/resume it for back-pressure. */
+  socket: Sock;
+  /** Whether the loan has ended. */
+  readonly settled: boolean;
+  /** Our tagged reply was read: the socket goes back to imapflow with the bytes that followed (`rest`). */
+  end(err: Error | null, rest?: Buffer): void;
+  /** Out of step with the server (mid-response): the connection is closed, not handed back. */
+  abort(err: Error): void;
+}
+
+let tagCounter = 0;
+
+/** A tag of ours, distinct from imapflow's hexadecimal counter. */
+export function ownTag(prefix: string): string {
+  return `${prefix}${(++tagCounter).toString(36)}`;
+}
+
+/**
+ * Runs one command of ours on an imapflow connection, between two of imapflow's commands.
+ * imapflow reads its socket through a pipe into its parser; the loan unpipes it, writes
+ * `commandLine`, hands every chunk that arrives to `onData` until it ends the loan, then
+ * pipes the socket back (with whatever followed our reply) so imapflow carries on as if
+ * nothing happened. Used where imapflow's own parsing costs too much: the streamed copy
+ * (stream-copy.ts) and the planning FETCH (fetch-meta.ts). Resolves or rejects when the
+ * loan ends; a closed connection rejects with `lost()`.
+ */
+export function lendSocket(client: ImapFlow, commandLine: string, onData: (chunk: Buffer, loan: SocketLoan) => void, lost: () => Error): Promise<void> {
+  const c = client as unknown as Internals;
+  const sock = c.socket;
+  if (!sock || sock.destroyed || c.currentRequest || c.requestQueue.length) return Promise.reject(lost());
+  return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    const detach = () => {
+      settled = true;
+      sock.removeListener('data', data);
+      sock.removeListener('close', closed);
+      sock.removeListener('error', closed);
+    };
+    const loan: SocketLoan = {
+      socket: sock,
+      get settled() {
+        return settled;
+      },
+      end(err, rest) {
+        if (settled) return;
+        detach();
+        if (!sock.destroyed) {
+          sock.pause();
+          if (rest?.length) c.streamer.write(rest);
+          sock.pipe(c.streamer);
+        }
+        if (err) reject(err);
+        else resolve();
+      },
+      abort(err) {
+        if (settled) return;
+        detach();
+        c.close();
+        reject(err);
+      },
+    };
+    const data = (chunk: Buffer) => onData(chunk, loan);
+    const closed = () => loan.end(lost());
+    sock.unpipe(c.streamer);
+    sock.on('data', data);
+    sock.once('close', closed);
+    sock.once('error', closed);
+    const cmd = Buffer.from(`${commandLine}\r\n`, 'latin1');
+    c.writeBytesCounter += cmd.length;
+    c.writeSocket.write(cmd);
+    sock.resume();
+  });
+}
