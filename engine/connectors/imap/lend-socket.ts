@@ -10,6 +10,8 @@ interface Internals {
   writeBytesCounter: number;
   currentRequest?: unknown;
   requestQueue: unknown[];
+  /** Set once COMPRESS=DEFLATE is on: the socket then feeds an inflater, not the parser. */
+  _inflate?: unknown;
   close(): void;
 }
 
@@ -39,11 +41,13 @@ export function ownTag(prefix: string): string {
  * pipes the socket back (with whatever followed our reply) so imapflow carries on as if
  * nothing happened. Used where imapflow's own parsing costs too much: the streamed copy
  * (stream-copy.ts) and the planning FETCH (fetch-meta.ts). Resolves or rejects when the
- * loan ends; a closed connection rejects with `lost()`.
+ * loan ends; a closed connection rejects with `lost()`. Needs a connection without
+ * COMPRESS=DEFLATE (open-imap.ts never asks for it).
  */
 export function lendSocket(client: ImapFlow, commandLine: string, onData: (chunk: Buffer, loan: SocketLoan) => void, lost: () => Error): Promise<void> {
   const c = client as unknown as Internals;
   const sock = c.socket;
+  if (c._inflate) return Promise.reject(new Error('cannot lend a compressed IMAP connection (COMPRESS=DEFLATE)'));
   if (!sock || sock.destroyed || c.currentRequest || c.requestQueue.length) return Promise.reject(lost());
   return new Promise<void>((resolve, reject) => {
     let settled = false;
