@@ -8,7 +8,7 @@ import { isTimeZone, serverTimeZone, validateSchedule } from '../scheduler/cron.
 /** `project set`: digest schedule, time zone, self-service default, license pool. */
 export const projectSet: CommandDef = {
   name: 'project set',
-  summary: 'Change a project\'s settings (digest, time zone, self-service, licenses, reminders, form attempts, link validity).',
+  summary: 'Change a project\'s settings (digest, time zone, self-service, licenses, reminders, form attempts, link validity, folder rules).',
   args: [{ name: 'NAME', required: true, kind: 'name' }],
   options: [
     { name: 'digest', value: '"CRON"|off', summary: 'When the digest is posted, as a cron expression (e.g. "0 9 * * 1-5"), or off.' },
@@ -18,8 +18,16 @@ export const projectSet: CommandDef = {
     { name: 'attempts', value: 'N', integer: { min: 1, max: 20 }, summary: 'Attempts a user gets on the credential form before the mailbox fails (default 3).' },
     { name: 'link-hours', value: 'N', integer: { min: 1, max: 720 }, summary: 'Hours a credential link stays valid (default 72).' },
     { name: 'wipe-credentials', value: 'on|off', choices: ['on', 'off'], summary: 'Forget stored credentials once a mailbox completes.' },
+    { name: 'include', value: '"FOLDERS"|off', summary: 'Copy only these folders (and their subfolders), e.g. "INBOX, Sent, Projects/*"; off copies all.' },
+    { name: 'exclude', value: '"FOLDERS"|off', summary: 'Never copy these folders (and their subfolders), e.g. "Trash, Junk, Old/*"; off copies all.' },
+    { name: 'rename', value: '"FROM=TO, …"|off', summary: 'Copy a folder (and its subfolders) under another name, e.g. "Old Archive=Archive/Old".' },
   ],
-  examples: ['/migrate project set acme --digest "0 9 * * 1-5" --tz Europe/Berlin', '/migrate project set acme --licenses 250', '/migrate project set acme --reminders "1,3,7" --attempts 5'],
+  examples: [
+    '/migrate project set acme --digest "0 9 * * 1-5" --tz Europe/Berlin',
+    '/migrate project set acme --licenses 250',
+    '/migrate project set acme --reminders "1,3,7" --attempts 5',
+    '/migrate project set acme --exclude "Trash, Junk" --rename "Old Archive=Archive/Old"',
+  ],
   admin: true,
   async handler(ctx, { args, opts }) {
     const project = await ctx.engine.getProject(args.NAME);
@@ -71,6 +79,19 @@ export const projectSet: CommandDef = {
       options.wipeCredentialsOnComplete = opts['wipe-credentials'] === 'on';
       changes.push(`credentials ${options.wipeCredentialsOnComplete ? 'wiped' : 'kept'} after completion`);
     }
+    // Folder rules (engine/copy/map-folders.ts): names with `/` between levels, without a
+    // server's namespace prefix (INBOX.); `*` matches any run of characters.
+    for (const kind of ['include', 'exclude'] as const) {
+      const raw = opts[kind];
+      if (typeof raw !== 'string') continue;
+      options[kind] = parseFolderList(raw, kind);
+      changes.push(options[kind]!.length ? `${kind === 'include' ? 'only' : 'never'} ${options[kind]!.join(', ')}` : `${kind} rule off`);
+    }
+    if (typeof opts.rename === 'string') {
+      options.rename = parseRenames(opts.rename);
+      const pairs = Object.entries(options.rename);
+      changes.push(pairs.length ? `folders renamed: ${pairs.map(([a, b]) => `${a} → ${b}`).join(', ')}` : 'rename rules off');
+    }
     if (Object.keys(options).length) update.options = options;
     if (!changes.length) throw new UserError('NOTHING_TO_SET', 'Nothing to change.', 'Usage: /migrate project set NAME [--digest "CRON"|off] [--tz ZONE] [--self-service …] [--licenses N]');
     await ctx.engine.updateProject(ctx.actor, project, update);
@@ -85,4 +106,33 @@ export function parseReminderDays(raw: string): number[] {
   if (!days.length || days.some((d) => !Number.isInteger(d) || d < 1 || d > 60))
     throw new UserError('BAD_REMINDERS', `"${raw}" is not a list of days: expected whole days from 1 to 60 separated by commas, e.g. "1,3", or off.`);
   return [...new Set(days)].sort((a, b) => a - b);
+}
+
+/** Normalises a folder name as rules use it: levels separated by `/`, no empty level. */
+function folderName(raw: string): string {
+  return raw.split('/').map((l) => l.trim()).filter(Boolean).join('/');
+}
+
+/** `"Trash, Junk, Old/*"` → ['Trash', 'Junk', 'Old/*']; `off` → []. */
+export function parseFolderList(raw: string, what: 'include' | 'exclude'): string[] {
+  if (raw.trim().toLowerCase() === 'off') return [];
+  const names = raw.split(',').map(folderName).filter(Boolean);
+  if (!names.length) throw new UserError('BAD_FOLDERS', `"${raw}" names no folder: expected folder names separated by commas, e.g. --${what} "Trash, Junk", or off.`);
+  return [...new Set(names)];
+}
+
+/** `"Old Archive=Archive/Old, Sent Items=Sent"` → { 'Old Archive': 'Archive/Old', … }; `off` → {}. */
+export function parseRenames(raw: string): Record<string, string> {
+  if (raw.trim().toLowerCase() === 'off') return {};
+  const out: Record<string, string> = {};
+  for (const part of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const i = part.indexOf('=');
+    const from = i > 0 ? folderName(part.slice(0, i)) : '';
+    const to = i > 0 ? folderName(part.slice(i + 1)) : '';
+    if (!from || !to) throw new UserError('BAD_RENAME', `"${part}" is not a rename: expected FROM=TO, e.g. --rename "Old Archive=Archive/Old".`);
+    if (/[*]/.test(from + to)) throw new UserError('BAD_RENAME', `"${part}": a rename names folders, without *.`);
+    out[from] = to;
+  }
+  if (!Object.keys(out).length) throw new UserError('BAD_RENAME', `"${raw}" names no rename: expected FROM=TO pairs separated by commas, or off.`);
+  return out;
 }

@@ -154,3 +154,26 @@ describe('project set: self-service settings', () => {
     }
   });
 });
+
+describe('project set: folder rules', () => {
+  it('sets include, exclude and rename rules, turns them off, and refuses a rename without a target', async () => {
+    const t2 = await makeTestApp();
+    try {
+      await t2.run('project create acme --source imaps://old.example --destination imaps://new.example');
+      const r = await t2.run('project set acme --exclude "Trash, Junk/ Spam ,Old/*" --rename "Old Archive = Archive/Old, Sent Items=Sent"');
+      expect(r.text).toMatch(/never Trash, Junk\/Spam, Old\/\*; folders renamed: Old Archive → Archive\/Old, Sent Items → Sent/);
+      let o = JSON.parse((await t2.app.db.project.findFirstOrThrow()).options);
+      expect(o).toEqual({ exclude: ['Trash', 'Junk/Spam', 'Old/*'], rename: { 'Old Archive': 'Archive/Old', 'Sent Items': 'Sent' } });
+      await t2.run('project set acme --include "INBOX, Projects" --exclude off');
+      o = JSON.parse((await t2.app.db.project.findFirstOrThrow()).options);
+      expect(o).toEqual({ include: ['INBOX', 'Projects'], exclude: [], rename: { 'Old Archive': 'Archive/Old', 'Sent Items': 'Sent' } });
+      const bad = await t2.run('project set acme --rename "Old Archive"');
+      expect(bad.result.code).toBe('BAD_RENAME');
+      expect(bad.text).toMatch(/expected FROM=TO/);
+      expect((await t2.run('project set acme --exclude " , "')).result.code).toBe('BAD_FOLDERS');
+      expect((await t2.run('project set --help')).text).toMatch(/--exclude/);
+    } finally {
+      await t2.close();
+    }
+  });
+});

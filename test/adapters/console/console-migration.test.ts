@@ -84,4 +84,27 @@ describe('console end to end', () => {
     const flagsBySha = (b: typeof box) => Object.fromEntries(b.messages.INBOX.map((m) => [m.sha256, [...m.flags, ...m.keywords].join(' ')]));
     expect(flagsBySha(box)).toEqual(flagsBySha(src));
   });
+
+  it('folder rules set with project set apply to the migration: a folder renamed, another left out', async () => {
+    dv.addUser('alice3', 'dst-Secret-3');
+    const c = await openClient(dv, 'alice', 'src-Secret-1');
+    await c.mailboxCreate('Trash');
+    await c.append('Trash', makeMessage({ subject: 'binned' }));
+    await c.logout();
+    writeFileSync(join(dir, 'dst3.pw'), 'dst-Secret-3\n');
+    const out = await consoleRun(
+      [
+        `project create beta --source ${dv.url} --destination ${dv.url}`,
+        'project set beta --exclude Trash --rename "Projects=Archive/Projects"',
+        'add alice@old.example alice3@new.example --project beta --source-login alice --destination-login alice3',
+        `start alice@old.example --project beta --source-password-file ${join(dir, 'src.pw')} --destination-password-file ${join(dir, 'dst3.pw')}`,
+      ].join('\n'),
+    );
+    expect(out.out).toMatch(/never Trash; folders renamed: Projects → Archive\/Projects/);
+    expect(out.out).toMatch(/✅ \*alice@old\.example\* completed/);
+    const box = await readMailbox(dv, 'alice3', 'dst-Secret-3');
+    expect(box.messages['Archive/Projects']).toHaveLength(1);
+    expect(box.messages.Projects).toBeUndefined();
+    expect(box.messages.Trash ?? []).toHaveLength(0);
+  });
 });
