@@ -107,8 +107,47 @@ export interface HistoryView {
   summary: string;
 }
 
-/** The status of one mailbox with its history. */
-export function itemStatusMessage(projectName: string, i: ItemView & { passCount: number; lastPassMs: number; messagesPresent: number }, history: HistoryView[]): Message {
+/** Copy figures of one folder of a mailbox (all passes). */
+export interface FolderView {
+  sourceFolder: string;
+  destFolder: string;
+  messagesFound: number;
+  messagesCopied: number;
+  bytesCopied: number;
+  messagesPresent: number;
+  messagesSkipped: number;
+}
+
+/** A message the destination refused, with the server's reason. */
+export interface SkippedView {
+  sourceFolder: string;
+  uid: number;
+  size: number;
+  reason: string;
+}
+
+/** Lines shown per list before "…and N more". */
+const LIST_LIMIT = 25;
+
+function folderLine(f: FolderView): string {
+  const where = f.sourceFolder === f.destFolder ? f.sourceFolder : `${f.sourceFolder} → ${f.destFolder}`;
+  const parts = [`${formatCount(f.messagesFound)} found`, `${formatCount(f.messagesCopied)} copied (${formatBytes(f.bytesCopied)})`];
+  if (f.messagesPresent) parts.push(`${formatCount(f.messagesPresent)} already there`);
+  if (f.messagesSkipped) parts.push(`${formatCount(f.messagesSkipped)} skipped`);
+  return `${where}: ${parts.join(', ')}`;
+}
+
+function limited(lines: string[]): { items: string[]; more?: string } {
+  return lines.length > LIST_LIMIT ? { items: lines.slice(0, LIST_LIMIT), more: `…and ${formatCount(lines.length - LIST_LIMIT)} more` } : { items: lines };
+}
+
+/** The status of one mailbox with its history (and, once copied, its folders and refused messages). */
+export function itemStatusMessage(
+  projectName: string,
+  i: ItemView & { passCount: number; lastPassMs: number; messagesPresent: number },
+  history: HistoryView[],
+  copy: { folders: FolderView[]; skipped: SkippedView[] } = { folders: [], skipped: [] },
+): Message {
   const facts = [
     { label: 'Project', value: projectName },
     { label: 'Destination', value: i.destinationAddress },
@@ -126,6 +165,18 @@ export function itemStatusMessage(projectName: string, i: ItemView & { passCount
     kind: 'item-status',
     text: `${i.sourceAddress}: ${statusLabel(i.status)}${i.reasonText && i.status === 'Failed' ? ` — ${i.reasonText}` : ''}`,
     tone: i.status === 'Failed' ? 'error' : 'info',
-    blocks: [{ type: 'header', text: i.sourceAddress }, { type: 'facts', facts }, { type: 'text', text: 'History:' }, { type: 'list', items: hist.length ? hist : ['(none)'] }],
+    blocks: [
+      { type: 'header', text: i.sourceAddress },
+      { type: 'facts', facts },
+      ...(copy.folders.length ? [{ type: 'text' as const, text: 'Folders:' }, { type: 'list' as const, ...limited(copy.folders.map(folderLine)) }] : []),
+      ...(copy.skipped.length
+        ? [
+            { type: 'text' as const, text: 'Skipped (the destination refused them):' },
+            { type: 'list' as const, ...limited(copy.skipped.map((s) => `${s.sourceFolder} UID ${s.uid} (${formatBytes(s.size)}): ${s.reason}`)) },
+          ]
+        : []),
+      { type: 'text', text: 'History:' },
+      { type: 'list', items: hist.length ? hist : ['(none)'] },
+    ],
   };
 }

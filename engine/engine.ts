@@ -651,6 +651,15 @@ export class Engine {
     return itemHistory(this.db, itemId);
   }
 
+  /** The copy figures of an item per folder (cumulative over passes), and the messages a destination refused. */
+  async itemFolders(itemId: string) {
+    const [folders, skipped] = await Promise.all([
+      this.db.folderState.findMany({ where: { itemId }, orderBy: { sourceFolder: 'asc' } }),
+      this.db.skippedMessage.findMany({ where: { itemId }, orderBy: [{ sourceFolder: 'asc' }, { uid: 'asc' }] }),
+    ]);
+    return { folders, skipped };
+  }
+
   /** Appends a free history entry about an item (outreach results, delivery failures). */
   async note(item: { id: string; projectId: string; sourceAddress: string }, actor: Actor, kind: string, detail: Record<string, unknown>): Promise<void> {
     await appendHistory(this.db, { projectId: item.projectId, itemId: item.id, address: item.sourceAddress, actor, kind, detail });

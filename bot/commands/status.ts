@@ -29,15 +29,24 @@ export const status: CommandDef = {
     }
     const item = await ctx.engine.getItem(project, args.ADDRESS);
     const history = await ctx.engine.history(item.id);
+    const copy = await ctx.engine.itemFolders(item.id);
     await ctx.reply(
-      itemStatusMessage(project.name, { ...itemView(item), passCount: item.passCount, lastPassMs: item.lastPassMs, messagesPresent: item.messagesPresent }, history.map((h) => ({
-        at: h.at,
-        actor: h.actor,
-        kind: h.kind,
-        fromStatus: h.fromStatus,
-        toStatus: h.toStatus,
-        summary: describeEvent(h.kind, h.fromStatus, h.toStatus, h.detail),
-      }))),
+      itemStatusMessage(
+        project.name,
+        { ...itemView(item), passCount: item.passCount, lastPassMs: item.lastPassMs, messagesPresent: item.messagesPresent },
+        history.map((h) => ({
+          at: h.at,
+          actor: h.actor,
+          kind: h.kind,
+          fromStatus: h.fromStatus,
+          toStatus: h.toStatus,
+          summary: describeEvent(h.kind, h.fromStatus, h.toStatus, h.detail),
+        })),
+        {
+          folders: copy.folders.map((f) => ({ ...f, bytesCopied: Number(f.bytesCopied) })),
+          skipped: copy.skipped.map((s) => ({ sourceFolder: s.sourceFolder, uid: s.uid, size: s.size, reason: s.reason })),
+        },
+      ),
     );
   },
 };

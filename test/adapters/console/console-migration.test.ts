@@ -65,6 +65,12 @@ describe('console end to end', () => {
     expect(box.messages.INBOX.map((m) => m.sha256).sort()).toEqual(src.messages.INBOX.map((m) => m.sha256).sort());
     expect(box.messages.Projects).toHaveLength(1);
     expect(box.messages.INBOX.find((m) => m.keywords.includes('$Important'))).toBeDefined();
+
+    // The admin sees the figures per folder.
+    const st = await consoleRun('status alice@old.example');
+    expect(st.out).toMatch(/Folders:/);
+    expect(st.out).toMatch(/INBOX: 2 found, 2 copied \([^)]+\)/);
+    expect(st.out).toMatch(/Projects: 1 found, 1 copied/);
   });
 
   it('a second start is a delta pass: only the new message is copied, a flag read at the source is carried, and the post says so', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BLOCK_KIT_LIMITS as L, escapeMrkdwn, renderBlockKit, type KitBlock } from '../../../cards/render-block-kit.ts';
 import type { Message } from '../../../cards/model.ts';
+import { renderText } from '../../../cards/render-text.ts';
 import { errorMessage, helpCommand, helpOverview, internalErrorMessage, notAdminMessage } from '../../../cards/help.ts';
 import { actionResultMessage, formLinkMessage, projectCreatedMessage, projectListMessage, projectUpdatedMessage } from '../../../cards/replies.ts';
 import { addedMessage, credentialsReceivedPost, credentialsRefusedPost, credentialsRequestedPost, progressPost, statusPost } from '../../../cards/item-posts.ts';
@@ -101,6 +102,10 @@ const KINDS: Message[] = [
   addedMessage('acme', many(2000).map((i) => ({ sourceAddress: i.sourceAddress, destinationAddress: i.destinationAddress })), many(300).map((i, n) => ({ line: n + 1, input: i.sourceAddress, reason: 'gmail.com is a Google consumer account '.repeat(4) }))),
   projectStatusMessage({ name: 'acme', sourceUrl: 'imaps://a:993', destinationUrl: 'imaps://b:993', selfService: 'source', counts: { Failed: 500 }, licenses: { total: null, used: 3, left: null }, items: many(500) }),
   itemStatusMessage('acme', { ...item(1), passCount: 3, lastPassMs: 60_000, messagesPresent: 4 }, Array.from({ length: 400 }, (_, i) => ({ at, actor: 'system:mailferry', kind: 'pass-failed', fromStatus: 'Running', toStatus: 'Failed', summary: `pass ${i} failed: ` + 'x'.repeat(120) }))),
+  itemStatusMessage('acme', { ...item(1), passCount: 1, lastPassMs: 60_000, messagesPresent: 4 }, [], {
+    folders: Array.from({ length: 300 }, (_, i) => ({ sourceFolder: `Folder ${i} `.repeat(5), destFolder: `Dest/${i}`, messagesFound: 1000, messagesCopied: 990, bytesCopied: 1e8, messagesPresent: 5, messagesSkipped: 5 })),
+    skipped: Array.from({ length: 300 }, (_, i) => ({ sourceFolder: 'INBOX', uid: i + 1, size: 60e6, reason: 'larger than the destination APPENDLIMIT (52428800 bytes) '.repeat(3) })),
+  }),
   digestMessage({
     projectName: 'acme',
     now: at,
@@ -185,6 +190,22 @@ describe('renderBlockKit', () => {
     const sections = kit.blocks.filter((b) => b.type === 'section');
     expect(sections.length).toBeGreaterThan(1);
     expect(problems(kit.blocks)).toEqual([]);
+  });
+
+  it('a mailbox status lists its folders and the messages the destination refused, capped with how many more', () => {
+    const m = itemStatusMessage('acme', { ...item(1), passCount: 2, lastPassMs: 60_000, messagesPresent: 4 }, [], {
+      folders: [
+        { sourceFolder: 'INBOX', destFolder: 'INBOX', messagesFound: 1200, messagesCopied: 1190, bytesCopied: 5e7, messagesPresent: 6, messagesSkipped: 4 },
+        { sourceFolder: 'Sent', destFolder: 'Sent Items', messagesFound: 30, messagesCopied: 30, bytesCopied: 1e6, messagesPresent: 0, messagesSkipped: 0 },
+      ],
+      skipped: Array.from({ length: 30 }, (_, i) => ({ sourceFolder: 'INBOX', uid: 100 + i, size: 60e6, reason: '[TOOBIG] message too large' })),
+    });
+    const text = renderText(m);
+    expect(text).toMatch(/INBOX: 1,200 found, 1,190 copied \([^)]+\), 6 already there, 4 skipped/);
+    expect(text).toMatch(/Sent → Sent Items: 30 found, 30 copied/);
+    expect(text).toMatch(/INBOX UID 100 \([^)]+\): \[TOOBIG\] message too large/);
+    expect(text).toMatch(/…and 5 more/);
+    expect(text).not.toMatch(/UID 129/);
   });
 
   it('escapes Slack control characters', () => {
