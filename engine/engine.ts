@@ -37,6 +37,8 @@ export interface ProjectOptions {
   reminderDays?: number[];
   /** Forget stored credentials once an item completes. */
   wipeCredentialsOnComplete?: boolean;
+  /** At most this many messages an hour per mailbox (a provider's limit); 0 or absent: no limit. */
+  maxMessagesPerHour?: number;
 }
 
 /** Reads the options JSON of a project. */

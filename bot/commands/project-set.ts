@@ -21,6 +21,7 @@ export const projectSet: CommandDef = {
     { name: 'include', value: '"FOLDERS"|off', summary: 'Copy only these folders (and their subfolders), e.g. "INBOX, Sent, Projects/*"; off copies all.' },
     { name: 'exclude', value: '"FOLDERS"|off', summary: 'Never copy these folders (and their subfolders), e.g. "Trash, Junk, Old/*"; off copies all.' },
     { name: 'rename', value: '"FROM=TO, …"|off', summary: 'Copy a folder (and its subfolders) under another name, e.g. "Old Archive=Archive/Old".' },
+    { name: 'rate', value: 'N|off', summary: 'At most N messages an hour per mailbox, a provider\'s limit (e.g. 3600 for Office 365); off: as fast as the servers go.' },
   ],
   examples: [
     '/migrate project set acme --digest "0 9 * * 1-5" --tz Europe/Berlin',
@@ -91,6 +92,13 @@ export const projectSet: CommandDef = {
       options.rename = parseRenames(opts.rename);
       const pairs = Object.entries(options.rename);
       changes.push(pairs.length ? `folders renamed: ${pairs.map(([a, b]) => `${a} → ${b}`).join(', ')}` : 'rename rules off');
+    }
+    if (typeof opts.rate === 'string') {
+      const off = opts.rate.trim().toLowerCase() === 'off';
+      const n = Number(opts.rate);
+      if (!off && (!Number.isInteger(n) || n < 60 || n > 10_000_000)) throw new UserError('BAD_RATE', `"${opts.rate}" is not a rate: expected messages per hour, a whole number from 60 up (e.g. 3600), or off.`);
+      options.maxMessagesPerHour = off ? 0 : n;
+      changes.push(off ? 'no rate limit' : `at most ${n} messages an hour per mailbox`);
     }
     if (Object.keys(options).length) update.options = options;
     if (!changes.length) throw new UserError('NOTHING_TO_SET', 'Nothing to change.', 'Usage: /migrate project set NAME [--digest "CRON"|off] [--tz ZONE] [--self-service …] [--licenses N]');

@@ -3,6 +3,7 @@ import { classifyImapError, errorDetail, throttleHintMs } from '../connectors/im
 import { closeImap, connectImap, inThrottleWait } from '../connectors/imap/open-imap.ts';
 import { withConfirmed, withPending } from './checkpoint.ts';
 import { ByteBudget } from './byte-budget.ts';
+import { Pacer } from './pacer.ts';
 import { appendBatch, fetchBodies, splitBatches, streamBatch, type OutgoingMessage } from './copy-batch.ts';
 import { listFolders, type MailFolder } from './list-folders.ts';
 import { mapFolders, type FolderMapping, type FolderNamespaces } from './map-folders.ts';
@@ -266,6 +267,8 @@ export async function runPass(input: PassInput): Promise<PassResult> {
 
   const lanes: Lane[] = [];
   const budget = new ByteBudget(o.memoryBudgetBytes);
+  const perHour = input.options?.maxMessagesPerHour;
+  const pacer = perHour && perHour > 0 ? new Pacer(perHour) : null;
   // A stop must not wait out a throttle hint imapflow holds a command for (it can be
   // minutes, and FETCH retries several times): connections parked in such a wait are
   // dropped while stopping. The throttled command was answered, so nothing is cut off.
@@ -380,7 +383,8 @@ export async function runPass(input: PassInput): Promise<PassResult> {
       }
       if (flagSync.updated) progressed();
 
-      const batches = splitBatches(plan.toCopy, o.batchMessages, o.batchBytes);
+      // Under a rate limit a batch holds at most a minute's worth, so the pace stays even.
+      const batches = splitBatches(plan.toCopy, pacer ? Math.min(o.batchMessages, pacer.perMinute) : o.batchMessages, o.batchBytes);
       let destUidNext = plan.dest.uidNext;
       const appendLimit = (dest.capabilities.get('APPENDLIMIT') as number | boolean | undefined) ?? undefined;
       // Where the destination takes LITERAL+ and MULTIAPPEND, each batch is piped from the
@@ -411,6 +415,11 @@ export async function runPass(input: PassInput): Promise<PassResult> {
       try {
         for (let i = 0; i < batches.length; i++) {
           if (failure) return;
+          if (pacer) {
+            // Ahead of the provider's rate: wait (a stop cuts the wait short).
+            const wait = pacer.reserve(batches[i].length);
+            if (wait > 0) await sleep(wait, [input.signal, halt.signal]);
+          }
           if (isStopped()) {
             stoppedWithWork = true;
             return;

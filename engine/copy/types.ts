@@ -32,6 +32,8 @@ export interface PassOptions {
   multiAppend?: boolean;
   /** Pipe each batch from the source FETCH into the destination APPEND when it offers LITERAL+ (default true). */
   stream?: boolean;
+  /** At most this many messages an hour (a provider's limit, e.g. 3600 for Office 365); unlimited by default. */
+  maxMessagesPerHour?: number;
 }
 
 /** Input of {@link runPass}. */

@@ -170,7 +170,7 @@ export class Runner {
         rules: { include: opts.include, exclude: opts.exclude, rename: opts.rename },
         signal: entry.ctl.signal,
         checkpoints: this.checkpoints,
-        options: this.o.pass,
+        options: opts.maxMessagesPerHour ? { ...this.o.pass, maxMessagesPerHour: opts.maxMessagesPerHour } : this.o.pass,
         onProgress: (p: PassProgress) => {
           if (p.messagesCopied > 0) void markMoved();
           if (!p.final) this.engine.bus.emit({ type: 'item.progress', item: ref, figures: figures(p, p.elapsedMs), folder: p.current[0] });

@@ -172,6 +172,11 @@ describe('project set: folder rules', () => {
       expect(bad.text).toMatch(/expected FROM=TO/);
       expect((await t2.run('project set acme --exclude " , "')).result.code).toBe('BAD_FOLDERS');
       expect((await t2.run('project set --help')).text).toMatch(/--exclude/);
+      expect((await t2.run('project set acme --rate 3600')).text).toMatch(/at most 3600 messages an hour per mailbox/);
+      expect(JSON.parse((await t2.app.db.project.findFirstOrThrow()).options).maxMessagesPerHour).toBe(3600);
+      expect((await t2.run('project set acme --rate 5')).result.code).toBe('BAD_RATE');
+      await t2.run('project set acme --rate off');
+      expect(JSON.parse((await t2.app.db.project.findFirstOrThrow()).options).maxMessagesPerHour).toBe(0);
     } finally {
       await t2.close();
     }

@@ -167,3 +167,36 @@ describe('throttling (ETHROTTLE)', () => {
     await expectExactCopy(p);
   });
 });
+
+describe('pacing under a provider\'s rate (maxMessagesPerHour)', () => {
+  it('sends batches no faster than the rate allows, a minute\'s worth at most each, and copies every message once', async () => {
+    const p = pair();
+    await seedImap(dv, p.s.name, p.s.pw, { INBOX: msgs(15, 3000) });
+    const from = proxy.events.length;
+    // 36,000 an hour = 10 a second: 15 messages in batches of 5 go at 0, 0.5 and 1 s.
+    const r = await runPass({ itemId: 'paced', source: p.source, destination: p.destination, checkpoints: createMemoryCheckpointStore(), options: { connections: 1, batchMessages: 5, maxMessagesPerHour: 36_000 } });
+    expect(r.outcome, r.detail).toBe('completed');
+    const appends = proxy.events.slice(from).filter((e) => e.command === 'APPEND');
+    expect(appends).toHaveLength(3);
+    for (let i = 1; i < appends.length; i++) expect(appends[i].at - appends[i - 1].at).toBeGreaterThanOrEqual(450);
+    await expectExactCopy(p);
+  });
+
+  it('a stop during the wait ends the pass at once, and the next pass finishes the copy', async () => {
+    const p = pair();
+    await seedImap(dv, p.s.name, p.s.pw, { INBOX: msgs(4, 3000) });
+    const store = createMemoryCheckpointStore();
+    const ctl = new AbortController();
+    // 60 an hour: the second message would wait a minute.
+    const t0 = Date.now();
+    setTimeout(() => ctl.abort(), 300);
+    const r = await runPass({ itemId: 'paced-stop', source: p.source, destination: p.destination, checkpoints: store, signal: ctl.signal, options: { connections: 1, maxMessagesPerHour: 60 } });
+    expect(r.outcome).toBe('stopped');
+    expect(Date.now() - t0).toBeLessThan(30_000);
+    expect(r.stats.messagesCopied).toBe(1); // a minute's worth (one) went before the wait
+    const again = await runPass({ itemId: 'paced-stop', source: p.source, destination: p.destination, checkpoints: store, options: { connections: 1 } });
+    expect(again.outcome).toBe('completed');
+    await expectExactCopy(p);
+  });
+});
+

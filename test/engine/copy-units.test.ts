@@ -3,6 +3,7 @@ import { classifyImapError } from '../../engine/connectors/imap/classify-error.t
 import { imapOptions } from '../../engine/connectors/imap/open-imap.ts';
 import { withConfirmed, withPending, emptyCheckpoint } from '../../engine/copy/checkpoint.ts';
 import { keptFlags, splitBatches, uidSet } from '../../engine/copy/copy-batch.ts';
+import { Pacer } from '../../engine/copy/pacer.ts';
 import { appendCommandChunks, encodeMailboxName, formatInternalDate, mailboxArgument, parseAppendUid } from '../../engine/connectors/imap/append.ts';
 import { fingerprintOf, FingerprintBag } from '../../engine/copy/fingerprint.ts';
 import type { MailFolder } from '../../engine/copy/list-folders.ts';
@@ -197,3 +198,20 @@ describe('protocol helpers', () => {
     expect(imapOptions({ url: 'imap://h:1143', login: 'u', secret: { password: 'p' }, master: { user: 'adm', style: 'separator' } })).toMatchObject({ port: 1143, secure: false, auth: { user: 'u*adm', pass: 'p' } });
   });
 });
+
+describe('pacer', () => {
+  it('lets the first batch go at once, then spaces batches by the rate; a batch holds a minute at most', () => {
+    let now = 1_000_000;
+    const pacer = new Pacer(3600, () => now); // one a second
+    expect(pacer.perMinute).toBe(60);
+    expect(pacer.reserve(60)).toBe(0);
+    expect(pacer.reserve(60)).toBe(60_000);
+    now += 30_000;
+    expect(pacer.reserve(10)).toBe(90_000); // behind the two reserved minutes
+    now += 10 * 60_000; // idle for a while: no credit is saved up beyond one batch
+    expect(pacer.reserve(5)).toBe(0);
+    expect(pacer.reserve(5)).toBe(5_000);
+    expect(new Pacer(30).perMinute).toBe(1);
+  });
+});
+
