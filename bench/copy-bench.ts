@@ -28,10 +28,10 @@ import { messageKey } from '../test/harness/copy-assert.ts';
 const MBSYNC_BIN = process.env.MBSYNC_BIN ?? '/usr/bin/mbsync';
 
 /**
- * The node flags MailFerry runs with in production, read from the shebang of its command
- * (bin/mailferry.mjs), so the benchmark's child measures the same heap set-up.
+ * The node flags MailFerry runs with in production, read from `npm start` in package.json
+ * (`node FLAGS bin/mailferry.mjs serve`), so the benchmark's child measures the same heap set-up.
  */
-const PRODUCTION_NODE_FLAGS = (/^#!.*\bnode\b(.*)$/m.exec(readFileSync(new URL('../bin/mailferry.mjs', import.meta.url), 'utf8'))?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
+const PRODUCTION_NODE_FLAGS = (/\bnode\s+(.*?)\s*bin\/mailferry\.mjs/.exec(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).scripts.start)?.[1] ?? '').split(/\s+/).filter(Boolean);
 
 interface Args {
   messages: number;
