@@ -114,14 +114,10 @@ const patched = new WeakSet<object>();
  * matches the tagged reply as usual) and writes the prepared chunks in one corked
  * write, bodies uncopied. Every other command goes to imapflow's own `send`.
  */
-export function installWriter(client: ImapFlowInternals | ImapFlow): void {
-  const c = client as unknown as ImapFlowInternals;
-  if (patched.has(c)) return;
-  patched.add(c);
-  hook(c);
-}
-
-function hook(client: ImapFlowInternals): void {
+export function installWriter(flow: ImapFlowInternals | ImapFlow): void {
+  const client = flow as unknown as ImapFlowInternals;
+  if (patched.has(client)) return;
+  patched.add(client);
   const original = client.send.bind(client);
   client.send = async (data) => {
     const write = data.options?.[APPEND_WRITER];
