@@ -13,6 +13,7 @@ import { addMailboxesModal, bulkModal, FIELD, MODAL, projectModal, VALUE_ACTION,
 import { channelRef, unpackThreadRef } from './thread-ref.ts';
 import { slackErrorCode, type SlackThreads } from './slack-threads.ts';
 import { verifySlackRequest } from './verify-signature.ts';
+import { dropRepeatedRequests, type ClaimRequest } from './dedupe.ts';
 
 /** The Slack endpoint (DESIGN.md: every Slack request: commands, interactivity, events). */
 export const SLACK_EVENTS_PATH = '/slack/events';
@@ -39,6 +40,8 @@ export interface SlackSurfaceDeps {
   retryConfig?: webApi.RetryOptions;
   /** Clock for the signature window (tests). */
   nowSeconds?: () => number;
+  /** Records each request's keys so retries and replays run once (shared by every process on the database). */
+  claim: ClaimRequest;
 }
 
 /** Where an answer to the person goes: the command's response_url while it lasts, then chat.postEphemeral. */
@@ -119,6 +122,7 @@ export class SlackSurface {
     d.http.post(
       SLACK_EVENTS_PATH,
       verifySlackRequest(d.signingSecret, (code, req) => d.log.warn('slack: request refused', { code, ip: req.ip }), d.nowSeconds),
+      dropRepeatedRequests(d.claim, d.log),
     );
     d.http.use(this.receiver.router);
     this.routes();
@@ -179,9 +183,11 @@ export class SlackSurface {
       // Slack redelivers an event it thinks was not acknowledged in time (X-Slack-Retry-Num): answer once.
       if (context.retryNum) return;
       const text = 'I work with the `/migrate` command: type `/migrate help` in a channel. Passwords are never typed in Slack.';
-      await client.chat
-        .postEphemeral({ channel: event.channel, user: event.user ?? '', text, ...(event.thread_ts ? { thread_ts: event.thread_ts } : {}) })
-        .catch((e) => this.d.log.warn('slack: mention answer failed', { code: slackErrorCode(e) }));
+      await this.track(
+        client.chat
+          .postEphemeral({ channel: event.channel, user: event.user ?? '', text, ...(event.thread_ts ? { thread_ts: event.thread_ts } : {}) })
+          .catch((e) => this.d.log.warn('slack: mention answer failed', { code: slackErrorCode(e) })),
+      );
     });
 
     b.error(async (e) => {

@@ -88,6 +88,8 @@ export async function startSlackTest(env: Record<string, string> = {}, opts: Ins
       return { ...r, responsePath };
     },
     interact(payload) {
+      // Slack gives every user action its own trigger id (a repeated one is a retry).
+      if (payload && typeof payload === 'object' && 'trigger_id' in payload) payload = { ...payload, trigger_id: `trigger-i${++responseSeq}` };
       return send(new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), 'application/x-www-form-urlencoded');
     },
     async settle() {
