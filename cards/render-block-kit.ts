@@ -75,8 +75,9 @@ function mrkdwn(text: string, max: number): KitText {
 }
 
 function plainText(text: string, max: number): { type: 'plain_text'; text: string; emoji: true } {
-  // plain_text must not be empty.
-  return { type: 'plain_text', text: truncate(text.replace(/[*`_]/g, '') || ' ', max), emoji: true };
+  // plain_text shows its characters as they are: `*`, `_` and `` ` `` in an address or a
+  // project name (john_doe@old.example) are data, not emphasis. It must not be empty.
+  return { type: 'plain_text', text: truncate(text || ' ', max), emoji: true };
 }
 
 /** Splits lines into chunks whose joined length stays under `max`. */

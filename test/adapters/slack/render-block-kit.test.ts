@@ -147,7 +147,7 @@ describe('renderBlockKit', () => {
       kind: 't',
       text: 'fallback',
       blocks: [
-        { type: 'header', text: 'Project *acme*' },
+        { type: 'header', text: 'Mailbox john_doe@old.example *vip*' },
         { type: 'text', text: '✅ *alice@old.example* completed <now> & done' },
         { type: 'facts', facts: [{ label: 'Copied', value: '3 messages' }] },
         { type: 'list', items: ['one', 'two'], more: '…and 3 more' },
@@ -159,7 +159,7 @@ describe('renderBlockKit', () => {
     expect(kit).toEqual({
       text: 'fallback',
       blocks: [
-        { type: 'header', text: { type: 'plain_text', text: 'Project acme', emoji: true } },
+        { type: 'header', text: { type: 'plain_text', text: 'Mailbox john_doe@old.example *vip*', emoji: true } },
         { type: 'section', text: { type: 'mrkdwn', text: '✅ *alice@old.example* completed &lt;now&gt; &amp; done' } },
         { type: 'section', fields: [{ type: 'mrkdwn', text: '*Copied*\n3 messages' }] },
         { type: 'section', text: { type: 'mrkdwn', text: '• one\n• two' } },
