@@ -8,9 +8,9 @@ import { Vault, loadKey } from '../engine/vault/vault.ts';
 import type { Config } from './config.ts';
 import { Dispatcher } from './dispatch.ts';
 import { Notifier, type NotifierOptions } from './notifier.ts';
-import { Logger } from './log.ts';
+import { Logger, routeConsoleToLog } from './log.ts';
 import type { BotServices } from './commands/types.ts';
-import { createHttpApp, listen } from './http/server.ts';
+import { createHttpApp, installErrorHandler, listen } from './http/server.ts';
 import { Outreach } from './outreach/outreach.ts';
 import type { Express } from 'express';
 
@@ -79,7 +79,11 @@ export async function createApp(config: Config, opts: { log?: Logger; console?: 
 
 /** Starts the HTTP server of an app; closing the app stops it. */
 export async function serveHttp(app: App): Promise<{ server: Server; port: number }> {
+  // Last, after every surface mounted its routes.
+  installErrorHandler(app.http, app.log);
+  const restoreConsole = routeConsoleToLog(app.log);
   const r = await listen(app.http, app.config.port);
+  app.onClose(restoreConsole);
   app.onClose(() => new Promise<void>((res) => r.server.close(() => res())));
   return r;
 }

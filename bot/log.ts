@@ -50,3 +50,22 @@ export class Logger {
   warn(msg: string, f?: Record<string, unknown>) { this.log('warn', msg, f); }
   error(msg: string, f?: Record<string, unknown>) { this.log('error', msg, f); }
 }
+
+/**
+ * Sends what libraries write with `console.error` / `console.warn` (botbuilder's auth
+ * failures, Express's default error printer) through `log` instead of raw stderr, so those
+ * lines are redacted like ours. Returns the undo (the server's close calls it).
+ */
+export function routeConsoleToLog(log: Logger): () => void {
+  const saved = { error: console.error, warn: console.warn };
+  const line = (level: Level) => (...args: unknown[]) =>
+    log.log(level, `console: ${args.map((a) => (a instanceof Error ? `${a.name}: ${a.message}` : typeof a === 'string' ? a : JSON.stringify(a) ?? String(a))).join(' ').slice(0, 2000)}`);
+  const ours = { error: line('error'), warn: line('warn') };
+  console.error = ours.error;
+  console.warn = ours.warn;
+  return () => {
+    // Only undo our own replacement (another may have been installed since).
+    if (console.error === ours.error) console.error = saved.error;
+    if (console.warn === ours.warn) console.warn = saved.warn;
+  };
+}

@@ -1,4 +1,4 @@
-import express, { type Express } from 'express';
+import type { Express } from 'express';
 import { CloudAdapter, ConfigurationBotFrameworkAuthentication, type ConfigurationBotFrameworkAuthenticationOptions } from 'botbuilder';
 // botbuilder's own connector package (installed with it): authentication primitives.
 import {
@@ -17,6 +17,7 @@ import { makeTeamsPoster } from './teams-poster.ts';
 import { makeTeamsDmSender } from './teams-dm-sender.ts';
 import { SURFACE, type ReferenceStore } from './references.ts';
 import { DEFAULT_RETRY, type RetryOptions } from './retry.ts';
+import { MailFerryCloudAdapter, messagesRoute } from './messages-route.ts';
 
 /** The Teams settings (botbuilder's own environment names, read by bot/config.ts). */
 export interface TeamsSettings {
@@ -126,7 +127,7 @@ export function installTeams(deps: TeamsDeps, settings: TeamsSettings, opts: Tea
   const credentials = opts.credentialsFactory ?? new PasswordServiceClientCredentialFactory(appId, settings.appPassword ?? '', settings.tenantId ?? '');
   const log = deps.log.child({ surface: SURFACE });
   const auth = guardAuthentication(new ConfigurationBotFrameworkAuthentication(authConfig as ConfigurationBotFrameworkAuthenticationOptions, credentials), log);
-  const adapter = new CloudAdapter(auth);
+  const adapter = new MailFerryCloudAdapter(auth);
   adapter.onTurnError = async (context, error) => {
     log.error('Teams turn failed', { type: context.activity.type, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
   };
@@ -136,9 +137,7 @@ export function installTeams(deps: TeamsDeps, settings: TeamsSettings, opts: Tea
   deps.addSender(makeTeamsDmSender({ adapter, appId, audience: AuthenticationConstants.ToChannelFromBotOAuthScope, store: deps.store, log, retry }));
   if (deps.http) {
     // JSON body parser on this route only (Slack's signature needs the raw body elsewhere).
-    deps.http.post('/api/messages', express.json({ limit: '2mb' }), async (req, res) => {
-      await adapter.process(req, res, (context) => bot.run(context));
-    });
+    deps.http.use(messagesRoute(adapter, !!appId, log, (context) => bot.run(context)));
   }
   if (!appId && deps.http)
     log.warn('!!! Teams runs WITHOUT AUTHENTICATION (MAILFERRY_DEV=1 and MicrosoftAppId empty): anyone who can reach POST /api/messages can act as any Teams user. Local development only. !!!');

@@ -1,5 +1,46 @@
-import express, { type Express } from 'express';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
+import type { Logger } from '../log.ts';
+
+/** Short answers per status: a caller learns the class of its mistake, never our internals. */
+const SHORT: Record<number, string> = {
+  400: 'bad request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not found',
+  405: 'method not allowed',
+  413: 'request too large',
+  415: 'unsupported media type',
+};
+
+/**
+ * The one final error handler of the HTTP server, registered after every route: whatever a
+ * route or a body parser throws becomes a short JSON answer (`{"error": "bad request"}`, or
+ * `{"error": "internal error", "ref": "…"}` for a 500), never Express's HTML page with a
+ * stack trace and file paths. The details go to our logger only (which redacts), never the
+ * request body (body-parser attaches it to its errors) and never raw stderr.
+ */
+export function installErrorHandler(app: Express, log: Logger): void {
+  // Four arguments: Express recognises an error handler by its arity.
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const e = (err ?? {}) as { status?: unknown; statusCode?: unknown; type?: unknown; message?: unknown; name?: unknown };
+    const raw = Number(e.status ?? e.statusCode);
+    const status = Number.isInteger(raw) && raw >= 400 && raw < 600 ? raw : 500;
+    const fields: Record<string, unknown> = { method: req.method, path: req.path, status };
+    if (typeof e.type === 'string') fields.type = e.type; // body-parser's own code: its message may quote the body
+    else fields.error = typeof e.message === 'string' ? e.message : String(err);
+    if (status >= 500) {
+      const ref = randomBytes(4).toString('hex');
+      log.error('http: request failed', { ...fields, ref, stack: err instanceof Error ? err.stack : undefined });
+      if (!res.headersSent) res.status(500).json({ error: 'internal error', ref });
+    } else {
+      log.warn('http: request refused', fields);
+      if (!res.headersSent) res.status(status).json({ error: SHORT[status] ?? 'request refused' });
+    }
+    if (res.headersSent && !res.writableEnded) res.end();
+  });
+}
 
 /**
  * The one HTTP server: `/healthz` here; Slack (`POST /slack/events`), Teams
