@@ -1,5 +1,6 @@
 import type { ImapFlow, MailboxObject } from 'imapflow';
 import { fetchMetaRaw } from '../connectors/imap/fetch-meta.ts';
+import { hasBridge } from '../connectors/imap/imapflow-bridge.ts';
 import { emptyCheckpoint } from './checkpoint.ts';
 import { FINGERPRINT_HEADERS, FingerprintBag, fingerprintOf } from './fingerprint.ts';
 import type { FolderMapping } from './map-folders.ts';
@@ -55,7 +56,7 @@ export function onSide<T>(side: 'source' | 'destination', p: Promise<T>): Promis
  * on the session, imapflow silently drops the modifier otherwise.
  */
 export async function fetchMeta(client: ImapFlow, range: string, withHeaders: boolean, minUid: number, changedSince?: bigint): Promise<(MessageMeta & { fp?: string })[]> {
-  if (!withHeaders && changedSince === undefined) {
+  if (!withHeaders && changedSince === undefined && hasBridge(client)) {
     // The common case (what to copy): our own line parser, a fraction of imapflow's CPU.
     try {
       const raw = await fetchMetaRaw(client, range);

@@ -1,6 +1,7 @@
 import type { ImapFlow } from 'imapflow';
 import { classifyImapError, errorDetail, throttleHintMs } from '../connectors/imap/classify-error.ts';
-import { closeImap, connectImap, inThrottleWait } from '../connectors/imap/open-imap.ts';
+import { closeImap, connectImap } from '../connectors/imap/open-imap.ts';
+import { STOP_GRACE_MS, bridgeOf, hasBridge } from '../connectors/imap/imapflow-bridge.ts';
 import { withConfirmed, withPending } from './checkpoint.ts';
 import { ByteBudget } from './byte-budget.ts';
 import { Pacer } from './pacer.ts';
@@ -65,9 +66,13 @@ class Lane {
     this.src = this.dest = null;
     await Promise.all([closeImap(s), closeImap(d)]);
   }
-  /** Closes a connection parked in imapflow's throttle wait ({@link inThrottleWait}): its command fails at once. */
+  /** Closes a connection parked in imapflow's throttle wait (known through the bridge): its command fails at once. */
   dropThrottled(): void {
-    for (const c of [this.src, this.dest]) if (c && inThrottleWait(c)) c.close();
+    for (const c of [this.src, this.dest]) if (c && bridgeOf(c)?.inThrottleWait) c.close();
+  }
+  /** Closes a connection whose throttle state cannot be known (no bridge): a stop must not wait out a hint. */
+  dropUnbridged(): void {
+    for (const c of [this.src, this.dest]) if (c && !hasBridge(c)) c.close();
   }
 }
 
@@ -273,12 +278,18 @@ export async function runPass(input: PassInput): Promise<PassResult> {
   // minutes, and FETCH retries several times): connections parked in such a wait are
   // dropped while stopping. The throttled command was answered, so nothing is cut off.
   let stopTimer: ReturnType<typeof setInterval> | null = null;
+  let graceTimer: ReturnType<typeof setTimeout> | null = null;
   const onStop = () => {
     const drop = () => lanes.forEach((l) => l.dropThrottled());
     drop();
     // A throttle reply may still come for a command in flight at the moment of the stop.
     stopTimer = setInterval(drop, 100);
     stopTimer.unref?.();
+    // Without the bridge a throttle wait cannot be seen: whatever such a connection still
+    // does after a grace period is cut (an APPEND cut short is dropped whole by the server
+    // and found again by the next pass's match, as after a crash).
+    graceTimer = setTimeout(() => lanes.forEach((l) => l.dropUnbridged()), STOP_GRACE_MS);
+    graceTimer.unref?.();
   };
   input.signal?.addEventListener('abort', onStop, { once: true });
   try {
@@ -391,8 +402,11 @@ export async function runPass(input: PassInput): Promise<PassResult> {
       // source FETCH into the APPEND (no message held in memory). Otherwise: fetch batch i+1
       // from the source while batch i is appended (different connections), within the
       // pass's shared memory budget (taken before the fetch, given back after the append or
-      // when the batch is dropped).
-      const streaming = o.stream && o.multiAppend && dest.capabilities.has('MULTIAPPEND') && dest.capabilities.has('LITERAL+');
+      // when the batch is dropped). Both need the imapflow bridge (imapflow-bridge.ts); without
+      // it a batch is fetched with imapflow and appended one message at a time.
+      const bridged = hasBridge(src) && hasBridge(dest);
+      const multi = o.multiAppend && bridged && dest.capabilities.has('MULTIAPPEND');
+      const streaming = o.stream && multi && dest.capabilities.has('LITERAL+');
       let prefetch: Promise<OutgoingMessage[]> | null = null;
       const bytesOf = (b: MessageMeta[]) => b.reduce((s, m) => s + m.size, 0);
       const startFetch = (b: MessageMeta[]) => {
@@ -441,7 +455,7 @@ export async function runPass(input: PassInput): Promise<PassResult> {
           const out = await (
             streaming
               ? streamBatch(src, dest, plan.dest.path, batch, appendOpts)
-              : appendBatch(dest, plan.dest.path, bodies, { ...appendOpts, multi: o.multiAppend && dest.capabilities.has('MULTIAPPEND') })
+              : appendBatch(dest, plan.dest.path, bodies, { ...appendOpts, multi })
           ).finally(() => {
             budget.release(held);
             held = 0;
@@ -552,6 +566,7 @@ export async function runPass(input: PassInput): Promise<PassResult> {
     if (timer) clearInterval(timer);
     input.signal?.removeEventListener('abort', onStop);
     if (stopTimer) clearInterval(stopTimer);
+    if (graceTimer) clearTimeout(graceTimer);
     await Promise.all(lanes.map((l) => l.reset()));
   }
 

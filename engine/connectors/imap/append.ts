@@ -1,4 +1,5 @@
 import type { ImapFlow } from 'imapflow';
+import { bridgeOf } from './imapflow-bridge.ts';
 
 /** One message of an APPEND command. */
 export interface AppendMessage {
@@ -87,59 +88,6 @@ export function appendMessageHead(m: { flags: string[]; internalDate: Date }, si
   return Buffer.from(` ${flagList(m.flags)} "${formatInternalDate(m.internalDate)}" ${literal8 ? '~' : ''}{${size}+}\r\n`, 'latin1');
 }
 
-/** The parts of imapflow 2.1.2 this module relies on (internal API, pinned version). */
-interface ImapFlowInternals {
-  exec(command: string, attributes: unknown[], options?: ExecOptions): Promise<{ response: { attributes?: { section?: { value?: unknown }[] }[] }; next: () => void }>;
-  send(data: { tag: string; command: string; attributes: unknown[]; options?: ExecOptions }): Promise<void>;
-  socket?: { destroyed?: boolean };
-  writeSocket: { destroyed?: boolean; write(b: Buffer): boolean; cork?(): void; uncork?(): void };
-  writeBytesCounter: number;
-  commandParts: unknown[];
-  rawSensitiveCommand: boolean;
-  currentRequest?: { tag: string; sent?: boolean } | null;
-  capabilities: Map<string, unknown>;
-}
-
-/** The exec() option under which imapflow's queue hands our writer the APPEND's tag. */
-export const APPEND_WRITER = Symbol('mailferry.appendWriter');
-type ExecOptions = { [APPEND_WRITER]?: (tag: string) => Buffer[] } & Record<string, unknown>;
-const patched = new WeakSet<object>();
-
-/**
- * Lets our APPEND through imapflow's command queue but writes it ourselves. imapflow
- * 2.1.2 sends every literal over 4 KB as a synchronizing one (it never uses LITERAL+),
- * waiting a round trip for `+` each, builds the whole command as one buffer (a copy of
- * every message) and compiles it a second time for its log. The wrapper takes the
- * command when its turn comes (imapflow keeps one command in flight per connection and
- * matches the tagged reply as usual) and writes the prepared chunks in one corked
- * write, bodies uncopied. Every other command goes to imapflow's own `send`.
- */
-export function installWriter(flow: ImapFlowInternals | ImapFlow): void {
-  const client = flow as unknown as ImapFlowInternals;
-  if (patched.has(client)) return;
-  patched.add(client);
-  const original = client.send.bind(client);
-  client.send = async (data) => {
-    const write = data.options?.[APPEND_WRITER];
-    if (!write) return original(data);
-    if (!client.socket || client.socket.destroyed || client.writeSocket.destroyed) {
-      throw Object.assign(new Error('Socket is already closed'), { code: 'NoConnection' });
-    }
-    // Mirrors send(): no continuation parts pending, and nothing secret in these bytes.
-    client.commandParts = [];
-    client.rawSensitiveCommand = false;
-    const chunks = write(data.tag);
-    const sock = client.writeSocket;
-    sock.cork?.();
-    for (const c of chunks) {
-      client.writeBytesCounter += c.length;
-      sock.write(c);
-    }
-    sock.uncork?.();
-    if (client.currentRequest && client.currentRequest.tag === data.tag) client.currentRequest.sent = true;
-  };
-}
-
 /** Parses `APPENDUID uidvalidity uid-set` (RFC 4315 §3) into the list of UIDs. */
 export function parseAppendUid(section: { value?: unknown }[] | undefined): AppendResult {
   if (!section || String(section[0]?.value ?? '').toUpperCase() !== 'APPENDUID') return {};
@@ -156,29 +104,38 @@ export function parseAppendUid(section: { value?: unknown }[] | undefined): Appe
 
 /**
  * Appends messages to a mailbox in one APPEND command (MULTIAPPEND when more than one;
- * the caller checks the capability). With LITERAL+ the command goes out in one write
- * without waiting for continuations; without it imapflow's own compiler sends it with
- * synchronizing literals. Rejects like any imapflow command (`responseStatus` NO/BAD,
+ * the caller checks the capability and {@link hasBridge}). With LITERAL+ the command goes
+ * out in one write without waiting for continuations (our writer, through the bridge);
+ * without it imapflow's own compiler sends it with synchronizing literals. A connection
+ * without a bridge (imapflow's shape changed) appends its one message with imapflow's
+ * public `append()`. Rejects like any imapflow command (`responseStatus` NO/BAD,
  * connection errors). Returns the APPENDUID the server gave, if any.
  */
 export async function appendMessages(client: ImapFlow, mailbox: string, messages: AppendMessage[]): Promise<AppendResult> {
-  const c = client as unknown as ImapFlowInternals;
-  const binary = c.capabilities.has('BINARY');
-  let options: ExecOptions = {};
-  let attributes: unknown[] = [];
-  if (c.capabilities.has('LITERAL+')) {
-    installWriter(c);
-    options = { [APPEND_WRITER]: (tag: string) => appendCommandChunks(tag, mailbox, messages, binary) };
-  } else {
-    attributes = [{ type: 'ATOM', value: encodeMailboxName(mailbox) }];
-    for (const m of messages) {
-      attributes.push(m.flags.map((f) => ({ type: 'ATOM', value: f })));
-      attributes.push({ type: 'STRING', value: formatInternalDate(m.internalDate) });
-      attributes.push({ type: 'LITERAL', value: m.body, isLiteral8: binary && m.body.includes(0) });
-    }
+  const bridge = bridgeOf(client);
+  if (!bridge) {
+    if (messages.length !== 1) throw new Error('MULTIAPPEND needs the imapflow bridge; append one message at a time');
+    const m = messages[0];
+    const r = await client.append(mailbox, m.body, m.flags, m.internalDate);
+    if (!r) throw Object.assign(new Error('APPEND not sent: the connection is not authenticated'), { code: 'NoConnection' });
+    return r.uid ? { uids: [r.uid], uidValidity: r.uidValidity } : {};
   }
-  const res = await c.exec('APPEND', attributes, options);
+  const binary = client.capabilities.has('BINARY');
+  const res = client.capabilities.has('LITERAL+')
+    ? await bridge.execWritten('APPEND', (tag) => appendCommandChunks(tag, mailbox, messages, binary))
+    : await bridge.exec('APPEND', appendAttributes(mailbox, messages, binary));
   const result = parseAppendUid(res.response.attributes?.[0]?.section);
   res.next();
   return result;
+}
+
+/** The APPEND arguments for imapflow's compiler (synchronizing literals). */
+function appendAttributes(mailbox: string, messages: AppendMessage[], binary: boolean): unknown[] {
+  const attributes: unknown[] = [{ type: 'ATOM', value: encodeMailboxName(mailbox) }];
+  for (const m of messages) {
+    attributes.push(m.flags.map((f) => ({ type: 'ATOM', value: f })));
+    attributes.push({ type: 'STRING', value: formatInternalDate(m.internalDate) });
+    attributes.push({ type: 'LITERAL', value: m.body, isLiteral8: binary && m.body.includes(0) });
+  }
+  return attributes;
 }

@@ -1,19 +1,7 @@
 import type { ImapFlow } from 'imapflow';
+import { bridgeOf } from './imapflow-bridge.ts';
 
-type Sock = NodeJS.ReadWriteStream & { destroyed?: boolean; destroy(): void };
-
-/** The parts of imapflow 2.1.2 a loan relies on (internal API, pinned version). */
-interface Internals {
-  socket?: Sock | false | null;
-  streamer: NodeJS.WritableStream;
-  writeSocket: NodeJS.WritableStream;
-  writeBytesCounter: number;
-  currentRequest?: unknown;
-  requestQueue: unknown[];
-  /** Set once COMPRESS=DEFLATE is on: the socket then feeds an inflater, not the parser. */
-  _inflate?: unknown;
-  close(): void;
-}
+type Sock = NodeJS.ReadWriteStream & { destroyed?: boolean };
 
 /** A socket lent by imapflow for one command of ours. */
 export interface SocketLoan {
@@ -41,14 +29,14 @@ export function ownTag(prefix: string): string {
  * pipes the socket back (with whatever followed our reply) so imapflow carries on as if
  * nothing happened. Used where imapflow's own parsing costs too much: the streamed copy
  * (stream-copy.ts) and the planning FETCH (fetch-meta.ts). Resolves or rejects when the
- * loan ends; a closed connection rejects with `lost()`. Needs a connection without
- * COMPRESS=DEFLATE (open-imap.ts never asks for it).
+ * loan ends; a closed connection rejects with `lost()`. Needs the connection's bridge
+ * (imapflow-bridge.ts): callers check {@link hasBridge} and take imapflow's own path without it.
  */
 export function lendSocket(client: ImapFlow, commandLine: string, onData: (chunk: Buffer, loan: SocketLoan) => void, lost: () => Error): Promise<void> {
-  const c = client as unknown as Internals;
-  const sock = c.socket;
-  if (c._inflate) return Promise.reject(new Error('cannot lend a compressed IMAP connection (COMPRESS=DEFLATE)'));
-  if (!sock || sock.destroyed || c.currentRequest || c.requestQueue.length) return Promise.reject(lost());
+  const b = bridgeOf(client);
+  if (!b) return Promise.reject(Object.assign(new Error('no socket loan on this imapflow (shape mismatch)'), { code: 'NO_BRIDGE' }));
+  const sock = b.socket;
+  if (!sock || !b.idle) return Promise.reject(lost());
   return new Promise<void>((resolve, reject) => {
     let settled = false;
     const detach = () => {
@@ -65,30 +53,24 @@ export function lendSocket(client: ImapFlow, commandLine: string, onData: (chunk
       end(err, rest) {
         if (settled) return;
         detach();
-        if (!sock.destroyed) {
-          sock.pause();
-          if (rest?.length) c.streamer.write(rest);
-          sock.pipe(c.streamer);
-        }
+        b.attachParser(rest);
         if (err) reject(err);
         else resolve();
       },
       abort(err) {
         if (settled) return;
         detach();
-        c.close();
+        client.close();
         reject(err);
       },
     };
     const data = (chunk: Buffer) => onData(chunk, loan);
     const closed = () => loan.end(lost());
-    sock.unpipe(c.streamer);
+    b.detachParser();
     sock.on('data', data);
     sock.once('close', closed);
     sock.once('error', closed);
-    const cmd = Buffer.from(`${commandLine}\r\n`, 'latin1');
-    c.writeBytesCounter += cmd.length;
-    c.writeSocket.write(cmd);
+    b.write(Buffer.from(`${commandLine}\r\n`, 'latin1'));
     sock.resume();
   });
 }

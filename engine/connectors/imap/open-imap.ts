@@ -1,5 +1,6 @@
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import type { ConnectorEndpoint } from '../types.ts';
+import { bridgeOf } from './imapflow-bridge.ts';
 import { parseImapUrl } from './parse-imap-url.ts';
 
 /**
@@ -51,6 +52,8 @@ export async function connectImap(endpoint: ConnectorEndpoint): Promise<ImapFlow
   // the failure also rejects the pending command, which is where we handle it.
   client.on('error', () => undefined);
   await client.connect();
+  // Checks imapflow's private shape once, now, so a mismatch is logged at connect (imapflow-bridge.ts).
+  bridgeOf(client);
   return client;
 }
 
@@ -69,17 +72,4 @@ export async function closeImap(client: ImapFlow | null | undefined): Promise<vo
   } catch {
     /* ignore */
   }
-}
-
-/**
- * True while imapflow waits out a server's throttle hint on this connection: on an
- * Office 365 "Request is throttled. Suggested Backoff Time" reply it holds the command for
- * the hint (up to minutes) before rejecting it with ETHROTTLE, and FETCH then retries up to
- * four times, each after another wait. The throttled command is already answered, so
- * nothing is in flight; only `close()` cuts such a wait short. Reads imapflow 2.1.2's
- * internal `_throttleWaits` (pinned version; test/engine/copy-throttle.test.ts covers it).
- */
-export function inThrottleWait(client: ImapFlow | null | undefined): boolean {
-  const waits = (client as unknown as { _throttleWaits?: Set<unknown> } | null | undefined)?._throttleWaits;
-  return !!waits && waits.size > 0;
 }

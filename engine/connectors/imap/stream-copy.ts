@@ -1,5 +1,6 @@
 import type { ImapFlow } from 'imapflow';
-import { APPEND_WRITER, type AppendResult, appendHead, appendMessageHead, installWriter, parseAppendUid } from './append.ts';
+import { type AppendResult, appendHead, appendMessageHead, parseAppendUid } from './append.ts';
+import { bridgeOf, type RawOut } from './imapflow-bridge.ts';
 import { lendSocket, ownTag, type SocketLoan } from './lend-socket.ts';
 
 /** Flags (already filtered for the destination) and date of one message to stream. */
@@ -14,15 +15,6 @@ export interface StreamCopyResult extends AppendResult {
   copied: number[];
   /** Bytes of those messages. */
   bytes: number;
-}
-
-/** The parts of imapflow 2.1.2 this module relies on (internal API, pinned version). */
-interface Internals {
-  writeSocket: NodeJS.WritableStream & { destroyed?: boolean };
-  writeBytesCounter: number;
-  close(): void;
-  usable: boolean;
-  exec(command: string, attributes: unknown[], options?: Record<string | symbol, unknown>): Promise<{ response: { attributes?: { section?: { value?: unknown }[] }[] }; next: () => void }>;
 }
 
 /** A tagged `NO`/`BAD` of the streamed FETCH, shaped like imapflow's command errors. */
@@ -47,7 +39,7 @@ const MAX_LINE = 1024 * 1024;
  *
  * How: the source socket is lent to us between two imapflow commands (lend-socket.ts):
  * our FETCH response is read by our parser below, then the socket goes back to imapflow.
- * The APPEND goes through imapflow's queue with our writer (append.ts), so
+ * The APPEND goes through imapflow's queue with our writer (imapflow-bridge.ts), so
  * imapflow matches its tagged reply as usual.
  *
  * All or none: if the source fails or drops mid-transfer, the destination connection is
@@ -56,12 +48,12 @@ const MAX_LINE = 1024 * 1024;
  * rejects like any APPEND; the caller then finds the message at fault on its buffered path.
  * Messages expunged at the source meanwhile are simply not in `copied`.
  *
- * Needs LITERAL+ and MULTIAPPEND at the destination and no command in flight on either
- * connection; the caller checks.
+ * Needs LITERAL+ and MULTIAPPEND at the destination, the imapflow bridge on both
+ * connections (imapflow-bridge.ts) and no command in flight on either; the caller checks.
  */
 export async function streamCopy(src: ImapFlow, dest: ImapFlow, destMailbox: string, uidSet: string, metas: Map<number, StreamMeta>): Promise<StreamCopyResult> {
-  const d = dest as unknown as Internals;
-  installWriter(dest);
+  const d = bridgeOf(dest);
+  if (!d || !bridgeOf(src)) throw Object.assign(new Error('no streamed copy on this imapflow (shape mismatch)'), { code: 'NO_BRIDGE' });
   const tag = ownTag('MF');
   const copied: number[] = [];
   const done = new Set<number>();
@@ -69,25 +61,20 @@ export async function streamCopy(src: ImapFlow, dest: ImapFlow, destMailbox: str
 
   // Destination side. The APPEND starts with the first message: nothing to send before.
   let appendDone: Promise<AppendResult> | null = null;
-  let out: NodeJS.WritableStream | null = null;
+  let out: RawOut | null = null;
   const early: Buffer[] = []; // bytes produced before imapflow dispatched the APPEND
   let waitingDrain = false;
   let destFailed = false; // the APPEND was answered early (refused): the rest is read and dropped
   let loan: SocketLoan | null = null; // the source socket, while our FETCH runs
-  const write = (b: Buffer): boolean => {
-    d.writeBytesCounter += b.length;
-    return out!.write(b);
-  };
+  const write = (b: Buffer): boolean => out!.write(b);
   const startAppend = (firstHead: Buffer) => {
     early.push(firstHead);
     appendDone = d
-      .exec('APPEND', [], {
-        [APPEND_WRITER]: (appendTag: string) => {
-          out = d.writeSocket;
-          write(appendHead(appendTag, destMailbox));
-          for (const b of early.splice(0)) write(b);
-          return [];
-        },
+      .execWritten('APPEND', (appendTag, sink) => {
+        out = sink;
+        write(appendHead(appendTag, destMailbox));
+        for (const b of early.splice(0)) write(b);
+        return [];
       })
       .then((res) => {
         const r = parseAppendUid(res.response.attributes?.[0]?.section);
@@ -97,7 +84,7 @@ export async function streamCopy(src: ImapFlow, dest: ImapFlow, destMailbox: str
     appendDone.catch((err: unknown) => {
       destFailed = true;
       if (!loan || loan.settled) return;
-      if (d.usable) {
+      if (dest.usable) {
         // Refused (NO/BAD) but connected: read the rest of the FETCH and drop it, so the
         // source connection stays usable for the caller's fallback.
         if (waitingDrain) {
@@ -133,7 +120,7 @@ export async function streamCopy(src: ImapFlow, dest: ImapFlow, destMailbox: str
     const l = loan;
     waitingDrain = true;
     l.socket.pause();
-    out.once('drain', () => {
+    out.onceDrain(() => {
       waitingDrain = false;
       if (!l.settled) l.socket.resume();
     });
@@ -231,7 +218,7 @@ export async function streamCopy(src: ImapFlow, dest: ImapFlow, destMailbox: str
     await lendSocket(src, `${tag} UID FETCH ${uidSet} (UID BODY.PEEK[])`, onData, connectionLost);
   } catch (err) {
     // A half-sent APPEND must not complete: closing the destination drops it whole.
-    if (appendDone) d.close();
+    if (appendDone) dest.close();
     const e = err as { side?: string };
     if (!e.side) e.side = 'source';
     throw e;
