@@ -53,7 +53,7 @@ export async function createApp(config: Config, opts: { log?: Logger; console?: 
   const services: BotServices = { defaultLicenses: config.defaultLicenses };
   if (opts.console) services.readLocalFile = (path) => readFile(path, 'utf8');
   const dispatcher = new Dispatcher(engine, log, config.admins, services);
-  const http = createHttpApp(async () => ({ db: (await db.$queryRawUnsafe('SELECT 1 AS ok')) ? 'up' : 'down' }));
+  const http = createHttpApp(async () => ({ db: (await db.$queryRawUnsafe('SELECT 1 AS ok')) ? 'up' : 'down' }), { trustProxy: config.trustProxy });
   const closers: (() => Promise<void> | void)[] = [];
   return {
     config,

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { parseAdmins } from './auth.ts';
 
@@ -23,6 +24,11 @@ export interface Config {
   formAttempts: number;
   /** License pool of new projects (null: no limit) unless `--licenses` says otherwise. */
   defaultLicenses: number | null;
+  /**
+   * Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed
+   * (MAILFERRY_TRUST_PROXY); empty: none, the peer's own address is the client.
+   */
+  trustProxy: string[];
 }
 
 /**
@@ -55,6 +61,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, envFile = '.env
     linkTtlHours: Math.max(1, Number(env.MAILFERRY_LINK_TTL_HOURS ?? 72) || 72),
     defaultLicenses: parseLicenses(env.MAILFERRY_LICENSES),
     formAttempts: Math.max(1, Math.floor(Number(env.MAILFERRY_FORM_ATTEMPTS ?? 3)) || 3),
+    trustProxy: parseTrustProxy(env.MAILFERRY_TRUST_PROXY),
   };
 }
 
@@ -65,6 +72,23 @@ export function surfaces(c: Config): { name: string; configured: boolean; why: s
     { name: 'Teams', configured: !!c.teams.appId || c.dev, why: c.teams.appId ? 'POST /api/messages' : c.dev ? 'POST /api/messages (MAILFERRY_DEV=1: no authentication!)' : 'set MicrosoftAppId and MicrosoftAppPassword' },
     { name: 'Email', configured: !!c.smtpUrl, why: c.smtpUrl ? `SMTP as ${c.mailFrom}` : 'set SMTP_URL and MAIL_FROM' },
   ];
+}
+
+/**
+ * MAILFERRY_TRUST_PROXY: comma-separated addresses, CIDR ranges or Express's names
+ * (`loopback`, `linklocal`, `uniquelocal`) of the proxies in front. Unset, empty or `none`:
+ * trust none. A hop count is refused: it would believe whatever the nearest peer claims.
+ */
+function parseTrustProxy(raw: string | undefined): string[] {
+  const list = (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (!list.length || (list.length === 1 && list[0].toLowerCase() === 'none')) return [];
+  for (const v of list) {
+    const [addr, bits, more] = v.split('/');
+    const ok = ['loopback', 'linklocal', 'uniquelocal'].includes(v) || (isIP(addr) !== 0 && more === undefined && (bits === undefined || /^\d{1,3}$/.test(bits)));
+    if (!ok)
+      throw new Error(`MAILFERRY_TRUST_PROXY: "${v}" is not an address, a CIDR range or loopback/linklocal/uniquelocal (the addresses of your reverse proxies, comma-separated)`);
+  }
+  return list;
 }
 
 function parseLicenses(raw: string | undefined): number | null {

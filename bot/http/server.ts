@@ -47,10 +47,17 @@ export function installErrorHandler(app: Express, log: Logger): void {
  * (`POST /api/messages`) and the credential form (`/c/:token`) mount their routers on it.
  * No global body parser: Slack's signature is computed over the raw body.
  */
-export function createHttpApp(health: () => Promise<Record<string, unknown>>): Express {
+export function createHttpApp(health: () => Promise<Record<string, unknown>>, opts: { trustProxy?: readonly string[] } = {}): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  // X-Forwarded-For / -Proto are believed only from the configured proxies: from anyone
+  // else a client could pick its own address (and its own rate-limit bucket) per request.
+  const trusted = opts.trustProxy ?? [];
+  try {
+    app.set('trust proxy', trusted.length ? [...trusted] : false);
+  } catch (e) {
+    throw new Error(`MAILFERRY_TRUST_PROXY: ${e instanceof Error ? e.message : String(e)}`);
+  }
   app.get('/healthz', async (_req, res) => {
     try {
       res.json({ ok: true, ...(await health()) });

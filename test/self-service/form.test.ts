@@ -47,8 +47,8 @@ afterEach(async () => {
 });
 
 /** An app whose "email" sender records the request (the SMTP path has its own tests). */
-async function setUp(o: { selfService?: 'source' | 'destination' | 'both'; dest?: string; opts?: SelfServiceOptions } = {}) {
-  t = await makeFormApp({}, o.opts);
+async function setUp(o: { selfService?: 'source' | 'destination' | 'both'; dest?: string; opts?: SelfServiceOptions; env?: Record<string, string> } = {}) {
+  t = await makeFormApp(o.env ?? {}, o.opts);
   requests = [];
   t.app.outreach.addSender({
     kind: 'email',
@@ -113,9 +113,9 @@ describe('the form page', () => {
   });
 
   it('sends HSTS when behind HTTPS', async () => {
-    const t = await setUp();
+    const t = await setUp({ env: { MAILFERRY_TRUST_PROXY: 'loopback' } });
     const link = await startAndGetLink(t);
-    const r = await fetch(link, { headers: { 'x-forwarded-proto': 'https' } }); // from loopback: a trusted proxy
+    const r = await fetch(link, { headers: { 'x-forwarded-proto': 'https' } }); // from loopback: the configured proxy
     expect(r.headers.get('strict-transport-security')).toMatch(/max-age=\d+/);
   });
 });
