@@ -5,7 +5,7 @@ import type { ImapFlow } from 'imapflow';
  * The one place that touches imapflow's private fields. imapflow has no public way to
  * send an APPEND with non-synchronizing literals from our own buffers, nor to run one
  * command of ours on its socket and hand the socket back, nor to tell whether a connection
- * is parked in a throttle wait.
+ * is parked in a throttle wait (upstream/ holds a patch offered to imapflow for the first two).
  * The streamed copy, the planning FETCH, the LITERAL+ APPEND writer and a stop's cut of a
  * throttle wait need them, so they go through here, and nowhere else.
  *
