@@ -4,6 +4,7 @@ import type { Db } from './store/db.ts';
 import { appendHistory, itemHistory, type Tx } from './store/history.ts';
 import { EventBus, type ItemRef, type PassFigures } from './events.ts';
 import { decide, type ItemAction } from './domain/state-machine.ts';
+import { refuseInvisible } from './domain/invisible.ts';
 import { normaliseAddress } from './domain/addresses.ts';
 import { parseConnectorUrl } from './domain/connector-url.ts';
 import { UserError } from './errors.ts';
@@ -135,6 +136,7 @@ export class Engine {
     input: { name: string; sourceUrl: string; destinationUrl: string; selfService?: Sides; notify?: NotifyVia; channelRef: string | null; licenses?: number | null },
   ): Promise<Project> {
     const name = input.name.trim();
+    refuseInvisible(name, 'project name');
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(name))
       throw new UserError('PROJECT_NAME', `"${input.name}" is not a valid project name: use letters, digits, dot, dash or underscore (up to 63).`);
     const src = parseConnectorUrl(input.sourceUrl, 'source');
@@ -230,6 +232,8 @@ export class Engine {
       try {
         const source = normaliseAddress(row.source, 'source address');
         const destination = row.destination ? normaliseAddress(row.destination, 'destination address') : source;
+        if (row.sourceLogin) refuseInvisible(row.sourceLogin.trim(), 'source login');
+        if (row.destinationLogin) refuseInvisible(row.destinationLogin.trim(), 'destination login');
         const key = source.toLowerCase();
         if (seen.has(key)) {
           const first = seen.get(key);

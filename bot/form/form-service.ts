@@ -1,3 +1,4 @@
+import { findInvisible, showInvisible } from '../../engine/domain/invisible.ts';
 import type { Engine, Item, Project } from '../../engine/engine.ts';
 import { projectOptions } from '../../engine/engine.ts';
 import { isUserError, UserError } from '../../engine/errors.ts';
@@ -205,9 +206,16 @@ export class FormService {
       const rawPassword = body[`${side}_password`];
       const login = typeof rawLogin === 'string' ? rawLogin.trim() : '';
       const password = typeof rawPassword === 'string' ? rawPassword : '';
-      logins[side] = login.slice(0, MAX_LOGIN);
+      const invisible = findInvisible(login);
+      // Shown back with the hidden character spelled out, so the page shows what was typed.
+      logins[side] = (invisible ? showInvisible(login) : login).slice(0, MAX_LOGIN);
       const name = SIDE_NAME[side];
       if (!login) errors.push({ field: `${side}-login`, message: `Enter the username of your ${name} mailbox.` });
+      else if (invisible)
+        errors.push({
+          field: `${side}-login`,
+          message: `The username of your ${name} mailbox contains an invisible character (${invisible.code}${invisible.name ? ` ${invisible.name}` : ''}), shown here as <${invisible.code}>. Type the username again without it.`,
+        });
       else if (login.length > MAX_LOGIN || /[\u0000-\u001f\u007f]/.test(login)) errors.push({ field: `${side}-login`, message: `The username of your ${name} mailbox is not valid.` });
       if (!password) errors.push({ field: `${side}-password`, message: `Enter the password of your ${name} mailbox.` });
       else if (password.length > MAX_PASSWORD) errors.push({ field: `${side}-password`, message: `The password of your ${name} mailbox is too long.` });

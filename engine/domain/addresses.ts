@@ -1,4 +1,5 @@
 import { UserError } from '../errors.ts';
+import { refuseInvisible } from './invisible.ts';
 
 // A pragmatic address check (RFC 5321 local part without quoted strings, a dotted
 // domain of LDH labels, or a punycode/IDN label). Migration lists come from HR exports;
@@ -20,6 +21,7 @@ export function isAddress(s: string): boolean {
 export function normaliseAddress(raw: string, what = 'address'): string {
   const s = raw.trim().replace(/^<(.*)>$/, '$1').replace(/^mailto:/i, '');
   if (!s) throw new UserError('ADDRESS_MISSING', `The ${what} is missing.`);
+  refuseInvisible(s, what);
   if (!isAddress(s)) throw new UserError('ADDRESS_MALFORMED', `"${raw}" is not a valid ${what}: expected something like alice@old.example.`);
   const at = s.lastIndexOf('@');
   const domain = s.slice(at + 1).toLowerCase();
