@@ -65,21 +65,33 @@ export interface ProjectFormData {
   destination?: string;
   selfService?: string;
   notify?: string;
-  licenses?: string;
+  /** As typed or as Teams submitted it: a number, a numeric string, or empty. */
+  licenses?: string | number;
   error?: string;
 }
 
-/** The "New project" form. */
+/**
+ * The "New project" form. The licenses field is an `Input.Number`, whose `value` the
+ * schema types as a number (the native renderers parse it as a double): it carries the
+ * number echoed back, or no `value` at all when there is none.
+ */
 export function newProjectCard(d: ProjectFormData = {}): AdaptiveCard {
-  return expandCard('new-project', {
+  const licenses = typeof d.licenses === 'number' ? d.licenses : d.licenses?.trim() ? Number(d.licenses.trim()) : NaN;
+  const card = expandCard('new-project', {
     name: d.name ?? '',
     source: d.source ?? '',
     destination: d.destination ?? '',
     selfService: d.selfService || 'source',
     notify: d.notify || 'email',
-    licenses: d.licenses ?? '',
+    licenses: Number.isFinite(licenses) ? licenses : 0,
     error: d.error ?? '',
   });
+  for (const el of card.body as any[])
+    if (el.type === 'Input.Number' && el.id === 'licenses') {
+      if (Number.isFinite(licenses)) el.value = licenses;
+      else delete el.value;
+    }
+  return card;
 }
 
 /** What the credential request card shows an end user. */

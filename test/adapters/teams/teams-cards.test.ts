@@ -7,7 +7,7 @@ import { helpOverview, helpCommand, errorMessage, internalErrorMessage, notAdmin
 import { formLinkMessage, projectCreatedMessage, projectListMessage, actionResultMessage } from '../../../cards/replies.ts';
 import { helpEntries } from '../../../bot/commands/help.ts';
 import { COMMANDS } from '../../../bot/commands/index.ts';
-import { validate } from './validate-card.ts';
+import { validate, validateSchema } from './validate-card.ts';
 
 const project = {
   name: 'acme',
@@ -61,6 +61,22 @@ describe('Teams Adaptive Cards', () => {
     expect(validate({ type: 'AdaptiveCard', version: '1.5', body: [{ type: 'Bogus.Element' }] })).not.toEqual([]);
     expect(validate({ type: 'AdaptiveCard', version: '1.5', body: [{ type: 'Input.ChoiceSet', id: 'x', choices: [{ title: 'a', value: '' }] }] })).not.toEqual([]);
     expect(validate({ type: 'AdaptiveCard', version: '1.6', body: [] })).not.toEqual([]);
+  });
+
+  it('the official 1.5 JSON schema is checked: a string in Input.Number or an unknown property is reported with its path', () => {
+    expect(validateSchema({ type: 'AdaptiveCard', version: '1.5', body: [{ type: 'Input.Number', id: 'n', value: '3' }] })).toEqual(['schema: /body/0/value must be number']);
+    expect(validateSchema({ type: 'AdaptiveCard', version: '1.5', body: [{ type: 'TextBlock', text: 'x', colour: 'good' }] })).toEqual(['schema: /body/0 must NOT have additional properties']);
+    expect(validateSchema({ type: 'AdaptiveCard', version: '1.5', body: [{ type: 'Container', items: [{ type: 'Input.Text' }] }] })).toEqual(["schema: /body/0/items/0 must have required property 'id'"]);
+    expect(validateSchema({ type: 'AdaptiveCard', version: '1.5', body: [{ type: 'Input.Number', id: 'n', value: 3 }] })).toEqual([]);
+  });
+
+  it('the New project form carries licenses as a number, or no value at all', () => {
+    const licenses = (card: any) => card.body.find((e: any) => e.id === 'licenses');
+    expect(licenses(newProjectCard())).not.toHaveProperty('value');
+    expect(licenses(newProjectCard({ licenses: '' }))).not.toHaveProperty('value');
+    expect(licenses(newProjectCard({ licenses: 'many' }))).not.toHaveProperty('value');
+    expect(licenses(newProjectCard({ licenses: '3' })).value).toBe(3);
+    expect(licenses(newProjectCard({ licenses: 250 })).value).toBe(250);
   });
 
   it('every template in cards/teams is covered and declares version 1.5', () => {

@@ -7,6 +7,8 @@ import { crc32, inflateRawSync, inflateSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain .mjs script without type declarations
 import { buildManifest, commandList, packageTeams } from '../../../scripts/package-teams.mjs';
+import { AppManifestUtils } from '@microsoft/app-manifest';
+import { createRequire } from 'node:module';
 import { helpEntries } from '../../../bot/commands/help.ts';
 import { COMMANDS } from '../../../bot/commands/index.ts';
 
@@ -79,6 +81,19 @@ describe('Teams app package', () => {
     expect(m.bots[0].commandLists[0].commands).toEqual(commandList(entries));
     expect(m.name.short.length).toBeLessThanOrEqual(30);
     expect(m.description.short.length).toBeLessThanOrEqual(80);
+  });
+
+  it('the committed manifest and a built one validate against the official v1.22 schema (shipped by @microsoft/app-manifest)', async () => {
+    const schemaPath = createRequire(import.meta.url).resolve('@microsoft/app-manifest/build/json-schemas/teams/v1.22/MicrosoftTeams.schema.json');
+    const schema = JSON.parse(readFileSync(schemaPath, 'utf8'));
+    const template = JSON.parse(readFileSync('manifest/teams/manifest.json', 'utf8'));
+    expect(await AppManifestUtils.validateAgainstSchema(template, schema)).toEqual([]);
+    const built = buildManifest(template, { appId: APP_ID, publicUrl: 'https://mailferry.corp.example', entries });
+    expect(await AppManifestUtils.validateAgainstSchema(built, schema)).toEqual([]);
+    // Not vacuous: a version Teams would refuse is reported.
+    const errors = (await AppManifestUtils.validateAgainstSchema({ ...built, id: 'not-a-guid', accentColor: undefined }, schema)).join('\n');
+    expect(errors).toMatch(/^\/id /m);
+    expect(errors).toMatch(/accentColor/);
   });
 
   it('the command list respects Teams limits and names real commands, help first', () => {
