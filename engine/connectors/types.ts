@@ -4,8 +4,15 @@
  * memory and are never logged.
  */
 
-/** The secret of an endpoint: a password, or an OAuth 2.0 access token (SASL XOAUTH2/OAUTHBEARER, RFC 7628). */
-export type ConnectorSecret = { password: string } | { accessToken: string };
+import type { TokenSource } from './m365/types.ts';
+
+/**
+ * The secret of an endpoint: a password, an OAuth 2.0 access token (SASL
+ * XOAUTH2/OAUTHBEARER, RFC 7628), or a source of access tokens (Microsoft 365): every new
+ * connection then takes a token from it, and a login refused with a token the source
+ * thought valid is retried once with a renewed one.
+ */
+export type ConnectorSecret = { password: string } | { accessToken: string } | { oauth: TokenSource };
 
 /** Which side of a migration an endpoint is. */
 export type ConnectorSide = 'source' | 'destination';
@@ -29,11 +36,11 @@ export interface ConnectorOptions {
   greetingTimeoutMs?: number;
   /** Socket inactivity limit (ms). Default 5 min. */
   socketTimeoutMs?: number;
-  /** TLS options; `rejectUnauthorized: false` accepts self-signed certificates. */
-  tls?: { rejectUnauthorized?: boolean; servername?: string };
+  /** TLS options; `rejectUnauthorized: false` accepts self-signed certificates; `ca` (PEM) is trusted on top of the system's roots. */
+  tls?: { rejectUnauthorized?: boolean; servername?: string; ca?: string };
 }
 
-/** One side of a migration: `imap://host:port` or `imaps://host:port`, a login and its secret. */
+/** One side of a migration: `imap://host:port`, `imaps://host:port` or `m365://TENANT_ID[?imap=HOST:PORT]`, a login and its secret. */
 export interface ConnectorEndpoint {
   url: string;
   login: string;

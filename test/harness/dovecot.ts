@@ -54,9 +54,12 @@ export interface DovecotOptions {
    * OAuth 2.0 logins (SASL OAUTHBEARER, RFC 7628, and XOAUTH2) checked by Dovecot's oauth2
    * passdb against an introspection endpoint (RFC 7662 style): Dovecot POSTs `token=…` and
    * expects JSON `{ "active": true, "username": "<login>" }`. Password logins keep working.
-   * `mechanisms` limits what the server offers (default both).
+   * `mechanisms` limits what the server offers (default both). `caFile`: a CA (PEM file)
+   * trusted for an https introspection URL. `usernameFormat`: what of the login name and of
+   * the introspected `username` must match (Dovecot's `username_format`, default `%Lu`;
+   * `%d` compares domains only, for app-only tokens that carry no user).
    */
-  oauth2?: { introspectionUrl: string; mechanisms?: ('oauthbearer' | 'xoauth2')[] };
+  oauth2?: { introspectionUrl: string; mechanisms?: ('oauthbearer' | 'xoauth2')[]; caFile?: string; usernameFormat?: string };
 }
 
 /** A running private Dovecot. */
@@ -199,7 +202,7 @@ function writeConfig(o: {
       ? `passdb {\n  driver = passwd-file\n  master = yes\n  pass = yes\n  args = scheme=PLAIN username_format=%u ${dir}/master-passwd\n}`
       : '',
     o.oauth2
-      ? `passdb {\n  driver = oauth2\n  mechanisms = ${oauth2Mechs(o.oauth2).join(' ')}\n  args = ${writeOauth2Conf(dir, o.oauth2.introspectionUrl)}\n}`
+      ? `passdb {\n  driver = oauth2\n  mechanisms = ${oauth2Mechs(o.oauth2).join(' ')}\n  args = ${writeOauth2Conf(dir, o.oauth2)}\n}`
       : '',
     // One passwd-file per user (%u in the path): a user added while running is seen at
     // once (a shared file is re-read at most once a second).
@@ -224,13 +227,15 @@ function oauth2Mechs(o: NonNullable<DovecotOptions['oauth2']>): string[] {
 }
 
 /** The oauth2 passdb settings (Dovecot 2.3 `args` file): token introspection by POST, the account active only when `active` is true. */
-function writeOauth2Conf(dir: string, introspectionUrl: string): string {
+function writeOauth2Conf(dir: string, o: NonNullable<DovecotOptions['oauth2']>): string {
   const file = join(dir, 'dovecot-oauth2.conf.ext');
   writeFileSync(
     file,
     [
       `introspection_mode = post`,
-      `introspection_url = ${introspectionUrl}`,
+      `introspection_url = ${o.introspectionUrl}`,
+      ...(o.caFile ? [`tls_ca_cert_file = ${o.caFile}`] : []),
+      ...(o.usernameFormat ? [`username_format = ${o.usernameFormat}`] : []),
       `username_attribute = username`,
       `active_attribute = active`,
       `active_value = true`,

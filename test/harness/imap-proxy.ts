@@ -17,10 +17,15 @@
  * no longer readable here and is forwarded blindly.
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 
-/** Which client commands the proxy answers itself, with a throttling reply. */
+/** Which client commands the proxy answers itself, with a throttling reply (or `reply`). */
 export interface ThrottleRule {
-  /** Command name, upper case, with `UID` when sent with it: `APPEND`, `UID FETCH`, `SELECT`, `AUTHENTICATE`. */
+  /**
+   * Command name, upper case, with `UID` when sent with it: `APPEND`, `UID FETCH`, `SELECT`,
+   * `AUTHENTICATE`. `*`: any command after a login on the connection except CAPABILITY,
+   * NOOP and LOGOUT.
+   */
   command: string;
   /** A further test on the command's first line, e.g. `/BODY\.PEEK\[\]/` for body fetches only. */
   match?: RegExp;
@@ -32,6 +37,17 @@ export interface ThrottleRule {
   backoffMs: number;
   /** Status of the tagged reply (Office 365 has been seen to use both). Default `NO`. */
   status?: 'NO' | 'BAD';
+  /**
+   * Another text instead of the throttling one, e.g. Exchange Online's "User is
+   * authenticated but not connected." to every command of an app without permission on the mailbox.
+   */
+  reply?: string;
+}
+
+/** TLS the proxy terminates (implicit TLS on its port; it talks plain IMAP to the upstream). */
+export interface ProxyTls {
+  key: string;
+  cert: string;
 }
 
 /** A client command the proxy saw. */
@@ -52,7 +68,7 @@ export interface ProxyEvent {
 export interface ImapProxy {
   host: string;
   port: number;
-  /** `imap://127.0.0.1:PORT` */
+  /** `imap://127.0.0.1:PORT` (`imaps://` with TLS) */
   url: string;
   /** Every command seen, in order. */
   events: ProxyEvent[];
@@ -72,19 +88,21 @@ interface LiveRule extends ThrottleRule {
 
 const LITERAL_AT_END = /~?\{(\d+)(\+)?\}$/;
 const SECRET_COMMANDS = new Set(['LOGIN', 'AUTHENTICATE']);
+const NEVER_WILDCARD = new Set(['LOGIN', 'AUTHENTICATE', 'CAPABILITY', 'NOOP', 'LOGOUT', 'STARTTLS', '']);
 
-/** Starts a proxy on a free loopback port in front of `upstream`. */
-export async function startImapProxy(upstream: { host?: string; port: number }): Promise<ImapProxy> {
+/** Starts a proxy on a free loopback port in front of `upstream`; with `tls`, clients connect with implicit TLS (`url` is then imaps://). */
+export async function startImapProxy(upstream: { host?: string; port: number }, tls?: ProxyTls): Promise<ImapProxy> {
   const rules: LiveRule[] = [];
   const events: ProxyEvent[] = [];
   const sockets = new Set<Socket>();
   let connCount = 0;
 
   /** Decides whether a command is answered by the proxy (and counts it against the rules). */
-  const decide = (command: string, line: string): LiveRule | null => {
+  const decide = (command: string, line: string, loggedIn: boolean): LiveRule | null => {
     let hit: LiveRule | null = null;
     for (const r of rules) {
-      if (r.command.toUpperCase() !== command || (r.match && !r.match.test(line))) continue;
+      const wild = r.command === '*' && loggedIn && !NEVER_WILDCARD.has(command);
+      if ((!wild && r.command.toUpperCase() !== command) || (r.match && !r.match.test(line))) continue;
       r.seen++;
       const first = r.nth ?? 1;
       const last = first + (r.times ?? 1) - 1;
@@ -93,8 +111,9 @@ export async function startImapProxy(upstream: { host?: string; port: number }):
     return hit;
   };
 
-  const server: Server = createServer((client) => {
+  const onClient = (client: Socket) => {
     const conn = ++connCount;
+    let loggedIn = false;
     const up = connect({ host: upstream.host ?? '127.0.0.1', port: upstream.port });
     sockets.add(client);
     sockets.add(up);
@@ -152,7 +171,8 @@ export async function startImapProxy(upstream: { host?: string; port: number }):
             throttled: false,
           };
           events.push(event);
-          const rule = command ? decide(command, line) : null;
+          const rule = command ? decide(command, line, loggedIn) : null;
+          if (command === 'LOGIN' || command === 'AUTHENTICATE') loggedIn = true;
           if (rule) {
             event.throttled = true;
             answering = { rule, tag, event };
@@ -174,7 +194,7 @@ export async function startImapProxy(upstream: { host?: string; port: number }):
           const { rule, tag, event } = answering;
           answering = null;
           event.at = Date.now();
-          client.write(`${tag} ${rule.status ?? 'NO'} Request is throttled. Suggested Backoff Time: ${rule.backoffMs} milliseconds\r\n`);
+          client.write(`${tag} ${rule.status ?? 'NO'} ${rule.reply ?? `Request is throttled. Suggested Backoff Time: ${rule.backoffMs} milliseconds`}\r\n`);
           proxy.onThrottle?.(event);
           continue;
         }
@@ -188,7 +208,8 @@ export async function startImapProxy(upstream: { host?: string; port: number }):
         }
       }
     });
-  });
+  };
+  const server: Server = tls ? createTlsServer({ key: tls.key, cert: tls.cert }, onClient) : createServer(onClient);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -200,7 +221,7 @@ export async function startImapProxy(upstream: { host?: string; port: number }):
   const proxy: ImapProxy = {
     host: '127.0.0.1',
     port,
-    url: `imap://127.0.0.1:${port}`,
+    url: `${tls ? 'imaps' : 'imap'}://127.0.0.1:${port}`,
     events,
     throttle: (rule) => {
       rules.push({ ...rule, seen: 0 });

@@ -12,9 +12,11 @@ const NETWORK_CODES = new Set([
 
 /** Short, secret-free text of an error: the server's response text, else the message. */
 export function errorDetail(err: unknown): string {
-  const e = err as { responseText?: string; message?: string; code?: string; reason?: string } | undefined;
-  const text = e?.responseText || e?.reason || e?.message || String(err);
-  return (e?.code && !text.includes(e.code) ? `${e.code}: ${text}` : text).slice(0, 500);
+  const e = err as { responseText?: string; response?: unknown; message?: string; code?: string; reason?: string } | undefined;
+  // imapflow's failed session start carries the server's words in `response` (a string).
+  const text = e?.responseText || (typeof e?.response === 'string' ? e.response : '') || e?.reason || e?.message || String(err);
+  // A token failure's text is already Microsoft's own (AADSTS code first).
+  return (e?.code && e.code !== 'M365_AUTH' && !text.includes(e.code) ? `${e.code}: ${text}` : text).slice(0, 500);
 }
 
 /** The IMAP response code of a tagged NO/BAD (`[OVERQUOTA]` → `OVERQUOTA`, RFC 5530), if any. */
@@ -24,6 +26,9 @@ export function responseCode(err: unknown): string | undefined {
   const v = e?.response?.attributes?.[0]?.section?.[0]?.value;
   return typeof v === 'string' ? v.toUpperCase() : undefined;
 }
+
+/** Exchange Online's answer to an app without permission on the mailbox it logged in to. */
+const NOT_CONNECTED = /User is authenticated but not connected/i;
 
 /** Office 365's throttling reply ("Request is throttled. Suggested Backoff Time: 1500 milliseconds"), as imapflow matches it. */
 const THROTTLED_TEXT = /Request is throttled.*Backoff Time[:=\s]+(\d+)/i;
@@ -47,8 +52,13 @@ export function throttleHintMs(err: unknown): number | undefined {
  * response codes), or anything else.
  */
 export function classifyImapError(err: unknown): ImapErrorKind {
-  const e = err as { code?: string; authenticationFailed?: boolean; tlsFailed?: boolean; responseText?: string; message?: string } | undefined;
+  const e = err as { code?: string; kind?: string; authenticationFailed?: boolean; tlsFailed?: boolean; responseText?: string; message?: string } | undefined;
   if (!e) return 'error';
+  // No token to log in with (Microsoft's identity platform said why): a missing consent is a refusal of the side too.
+  if (e.code === 'M365_AUTH') return e.kind === 'consent' || e.kind === 'refused' ? 'refused' : e.kind === 'unreachable' || e.kind === 'throttled' ? e.kind : 'error';
+  // Exchange Online takes an app's token but refuses every command on a mailbox the app has
+  // no permission for (Add-MailboxPermission … FullAccess, or an RBAC for Applications scope).
+  if (NOT_CONNECTED.test(errorDetail(err))) return 'refused';
   // Before the login checks: imapflow marks any failed AUTHENTICATE `authenticationFailed`,
   // a throttled one too, and a throttled login is no verdict on the credentials.
   if (e.code === 'ETHROTTLE' || throttleHintMs(err) !== undefined) return 'throttled';

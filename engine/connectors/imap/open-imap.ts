@@ -1,5 +1,7 @@
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import type { ConnectorEndpoint } from '../types.ts';
+import { rootCertificates } from 'node:tls';
+import { classifyImapError } from './classify-error.ts';
 import { bridgeOf } from './imapflow-bridge.ts';
 import { parseImapUrl } from './parse-imap-url.ts';
 
@@ -9,7 +11,7 @@ import { parseImapUrl } from './parse-imap-url.ts';
  * `secure` is false); imaps:// is implicit TLS (RFC 8314). Logging is off: imapflow's
  * debug log would carry the LOGIN/AUTHENTICATE lines, and no secret may reach a log.
  */
-export function imapOptions(endpoint: ConnectorEndpoint): ImapFlowOptions {
+export function imapOptions(endpoint: ConnectorEndpoint, accessToken?: string): ImapFlowOptions {
   const addr = parseImapUrl(endpoint.url);
   const o = endpoint.options ?? {};
   let user = endpoint.login;
@@ -23,10 +25,13 @@ export function imapOptions(endpoint: ConnectorEndpoint): ImapFlowOptions {
       user = `${endpoint.login}${endpoint.master.separator ?? '*'}${endpoint.master.user}`;
     }
   }
+  const secret = endpoint.secret;
+  const token = accessToken ?? ('accessToken' in secret ? secret.accessToken : undefined);
+  if (token === undefined && !('password' in secret)) throw new Error('an OAuth endpoint needs its access token (connectImap fetches it)');
   const auth: ImapFlowOptions['auth'] =
-    'accessToken' in endpoint.secret
-      ? { user, accessToken: endpoint.secret.accessToken }
-      : { user, pass: endpoint.secret.password, ...(authzid ? { authzid, loginMethod: 'AUTH=PLAIN' } : {}) };
+    token !== undefined
+      ? { user, accessToken: token }
+      : { user, pass: (secret as { password: string }).password, ...(authzid ? { authzid, loginMethod: 'AUTH=PLAIN' } : {}) };
   return {
     host: addr.host,
     port: addr.port,
@@ -40,18 +45,47 @@ export function imapOptions(endpoint: ConnectorEndpoint): ImapFlowOptions {
     connectionTimeout: o.connectTimeoutMs ?? 30_000,
     greetingTimeout: o.greetingTimeoutMs ?? 15_000,
     socketTimeout: o.socketTimeoutMs ?? 5 * 60_000,
-    tls: { rejectUnauthorized: o.tls?.rejectUnauthorized ?? true, ...(o.tls?.servername ? { servername: o.tls.servername } : {}) },
+    tls: {
+      rejectUnauthorized: o.tls?.rejectUnauthorized ?? true,
+      ...(o.tls?.servername ? { servername: o.tls.servername } : {}),
+      ...(o.tls?.ca ? { ca: [...rootCertificates, o.tls.ca] } : {}),
+    },
     clientInfo: { name: 'MailFerry' },
   };
 }
 
-/** Opens and authenticates an IMAP connection to the endpoint; the caller logs it out. */
+/**
+ * Opens and authenticates an IMAP connection to the endpoint; the caller logs it out.
+ * With a token source (`{ oauth }`), each connection takes a token from it; when the
+ * server refuses that token (it expired or was revoked while the source still held it),
+ * the source is asked for a new one and the login tried once more: a refusal after
+ * renewal is a real one. A token that cannot be had fails with the source's error
+ * (Microsoft's words; {@link classifyImapError} knows it).
+ */
 export async function connectImap(endpoint: ConnectorEndpoint): Promise<ImapFlow> {
-  const client = new ImapFlow(imapOptions(endpoint));
+  if (!('oauth' in endpoint.secret)) return open(imapOptions(endpoint));
+  const source = endpoint.secret.oauth;
+  const first = await source.token();
+  try {
+    return await open(imapOptions(endpoint, first.accessToken));
+  } catch (err) {
+    if (classifyImapError(err) !== 'refused') throw err;
+  }
+  const renewed = await source.token({ forceRefresh: true });
+  return open(imapOptions(endpoint, renewed.accessToken));
+}
+
+async function open(options: ImapFlowOptions): Promise<ImapFlow> {
+  const client = new ImapFlow(options);
   // An 'error' event without a listener would crash the process (Node EventEmitter);
   // the failure also rejects the pending command, which is where we handle it.
   client.on('error', () => undefined);
-  await client.connect();
+  try {
+    await client.connect();
+  } catch (err) {
+    client.close();
+    throw err;
+  }
   // Checks imapflow's private shape once, now, so a mismatch is logged at connect (imapflow-bridge.ts).
   bridgeOf(client);
   return client;

@@ -1,3 +1,5 @@
+import { parseM365Url } from '../m365/parse-m365-url.ts';
+
 /** A parsed `imap://` or `imaps://` connector URL. */
 export interface ImapAddress {
   host: string;
@@ -6,8 +8,16 @@ export interface ImapAddress {
   secure: boolean;
 }
 
-/** Parses `imap://host[:port]` (default 143) or `imaps://host[:port]` (default 993); throws a coded error otherwise. */
+/**
+ * Parses `imap://host[:port]` (default 143), `imaps://host[:port]` (default 993) or
+ * `m365://TENANT_ID[?imap=HOST:PORT]` (Exchange Online's IMAP, outlook.office365.com:993,
+ * always implicit TLS); throws a coded error otherwise.
+ */
 export function parseImapUrl(raw: string): ImapAddress {
+  if (/^m365:/i.test(raw)) {
+    const m = parseM365Url(raw);
+    return { host: m.imapHost, port: m.imapPort, secure: true };
+  }
   let u: URL;
   try {
     u = new URL(raw);
