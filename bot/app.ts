@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
-import { openDb, type Db } from '../engine/store/db.ts';
+import { hostname } from 'node:os';
+import { openDb, sqlitePath, type Db } from '../engine/store/db.ts';
+import { checkDatabase, type DbFault, type DbHealth } from '../engine/store/db-faults.ts';
 import { Engine } from '../engine/engine.ts';
 import { EventBus } from '../engine/events.ts';
 import { Vault, loadKey } from '../engine/vault/vault.ts';
@@ -53,7 +55,7 @@ export async function createApp(config: Config, opts: { log?: Logger; console?: 
   const services: BotServices = { defaultLicenses: config.defaultLicenses };
   if (opts.console) services.readLocalFile = (path) => readFile(path, 'utf8');
   const dispatcher = new Dispatcher(engine, log, config.admins, services);
-  const http = createHttpApp(async () => ({ db: (await db.$queryRawUnsafe('SELECT 1 AS ok')) ? 'up' : 'down' }), { trustProxy: config.trustProxy });
+  const http = createHttpApp(databaseHealth(db, sqlitePath(config.databaseUrl), log), { trustProxy: config.trustProxy });
   const closers: (() => Promise<void> | void)[] = [];
   return {
     config,
@@ -74,6 +76,36 @@ export async function createApp(config: Config, opts: { log?: Logger; console?: 
       await notifier.close();
       await db.$disconnect();
     },
+  };
+}
+
+/** The short reason `/healthz` gives for each database fault. */
+export const FAULT_REASONS: Record<DbFault, string> = {
+  full: 'the database is full',
+  unwritable: 'the database cannot be written',
+};
+
+/**
+ * `/healthz`'s check of the database: unhealthy while it cannot take a write (a full disk),
+ * healthy again as soon as it can. One check runs at a time and its result serves the
+ * requests of the next second, so a busy monitor does not turn into a stream of writes.
+ * A change of state is logged once.
+ */
+function databaseHealth(db: Db, file: string, log: Logger): () => Promise<{ ok: boolean; db: string; error?: string }> {
+  let last: { at: number; h: Promise<DbHealth> } | null = null;
+  let wasOk = true;
+  return async () => {
+    if (!last || Date.now() - last.at > 1000) last = { at: Date.now(), h: checkDatabase(db, file, hostname()) };
+    const h = await last.h.catch((e) => {
+      last = null;
+      throw e;
+    });
+    if (h.ok !== wasOk) {
+      wasOk = h.ok;
+      if (h.ok) log.info('the database can be written again');
+      else log.error('the database cannot be written', { fault: h.fault, detail: h.detail });
+    }
+    return h.ok ? { ok: true, db: 'up' } : { ok: false, db: h.fault, error: FAULT_REASONS[h.fault] };
   };
 }
 

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { isUserError } from '../engine/errors.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { Message } from '../cards/model.ts';
-import { errorMessage, internalErrorMessage, notAdminMessage } from '../cards/help.ts';
+import { databaseFaultMessage, errorMessage, internalErrorMessage, notAdminMessage } from '../cards/help.ts';
+import { dbFaultOf } from '../engine/store/db-faults.ts';
 import { COMMANDS } from './commands/index.ts';
 import type { Attachment, BotServices, CommandContext, CommandDef } from './commands/types.ts';
 import { parseCommand } from './parse/parse-command.ts';
@@ -83,6 +84,13 @@ export class Dispatcher {
         return { ok: false, command: name, code: e.code };
       }
       const ref = randomBytes(4).toString('hex');
+      const fault = dbFaultOf(e);
+      if (fault) {
+        // Not a bug: the disk is full (or failing). Say so, rather than "something went wrong".
+        this.log.error('command failed: the database cannot be written', { ref, surface: cmd.surface, command: name, fault, error: e instanceof Error ? e.message : String(e) });
+        await cmd.reply(databaseFaultMessage(fault, ref)).catch(() => {});
+        return { ok: false, command: name, code: fault === 'full' ? 'DATABASE_FULL' : 'DATABASE_UNWRITABLE' };
+      }
       this.log.error('command failed', { ref, surface: cmd.surface, command: name, error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
       await cmd.reply(internalErrorMessage(ref)).catch(() => {});
       return { ok: false, command: name, code: 'INTERNAL' };

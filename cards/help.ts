@@ -61,6 +61,18 @@ export function internalErrorMessage(ref: string): Message {
   return { kind: 'internal-error', text, tone: 'error', blocks: [{ type: 'text', text }] };
 }
 
+/**
+ * The database cannot take a write (a full disk): the command did nothing, the admin is told
+ * why and what fixes it. `fault` is `full` or `unwritable`.
+ */
+export function databaseFaultMessage(fault: 'full' | 'unwritable', ref: string): Message {
+  const text =
+    fault === 'full'
+      ? `The database is full: MailFerry cannot save anything until space is freed on the disk that holds it. Nothing was changed; run the command again once there is space. (Reference for the log: ${ref}.)`
+      : `MailFerry cannot write to its database (a disk error or a read-only file). Nothing was changed; run the command again once the disk is fixed. (Reference for the log: ${ref}.)`;
+  return { kind: 'database-fault', text, tone: 'error', blocks: [{ type: 'text', text: `⚠️ ${text}` }] };
+}
+
 /** Refusal for a non-admin. */
 export function notAdminMessage(command: string): Message {
   const text = `Only MailFerry admins can run "${command}". Ask your MailFerry administrator to add you (MAILFERRY_ADMINS), or run it from an admin channel.`;

@@ -597,11 +597,13 @@ export class Engine {
    * from their checkpoints (or `Stopped`, when an admin had asked). A process is taken for
    * dead when its lease ran out, or at once when it ran on this host and is gone (a server
    * restarted after a crash resumes its passes without waiting for their leases). Passes of
-   * live processes, which renew their lease, are left alone.
+   * live processes, which renew their lease, are left alone, and so are `excludeIds`: the
+   * caller's own passes (one waiting to record its outcome cannot renew its lease while
+   * the database is full).
    */
-  async requeueOrphans(): Promise<number> {
+  async requeueOrphans(excludeIds: string[] = []): Promise<number> {
     const now = this.now();
-    const running = await this.db.item.findMany({ where: { status: 'Running' }, include: ITEM_INCLUDE });
+    const running = await this.db.item.findMany({ where: { status: 'Running', id: { notIn: excludeIds } }, include: ITEM_INCLUDE });
     const rows = running.filter((i) => !i.leaseUntil || i.leaseUntil < now || leaseHolderGone(i.leaseOwner));
     let count = 0;
     for (const item of rows) {

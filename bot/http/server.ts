@@ -47,7 +47,7 @@ export function installErrorHandler(app: Express, log: Logger): void {
  * (`POST /api/messages`) and the credential form (`/c/:token`) mount their routers on it.
  * No global body parser: Slack's signature is computed over the raw body.
  */
-export function createHttpApp(health: () => Promise<Record<string, unknown>>, opts: { trustProxy?: readonly string[] } = {}): Express {
+export function createHttpApp(health: () => Promise<{ ok: boolean } & Record<string, unknown>>, opts: { trustProxy?: readonly string[] } = {}): Express {
   const app = express();
   app.disable('x-powered-by');
   // X-Forwarded-For / -Proto are believed only from the configured proxies: from anyone
@@ -60,7 +60,9 @@ export function createHttpApp(health: () => Promise<Record<string, unknown>>, op
   }
   app.get('/healthz', async (_req, res) => {
     try {
-      res.json({ ok: true, ...(await health()) });
+      // Non-200 with a short reason when a part cannot do its job (the database cannot be written).
+      const h = await health();
+      res.status(h.ok ? 200 : 503).json(h);
     } catch (e) {
       res.status(503).json({ ok: false, error: e instanceof Error ? e.message : String(e) });
     }

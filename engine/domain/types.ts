@@ -11,6 +11,8 @@ export const FAILURE_REASONS = {
   DestinationQuota: 'The destination mailbox is full.',
   UnsupportedSource: 'This kind of source mailbox is not supported.',
   TooManyErrors: 'Too many messages could not be copied.',
+  DatabaseFull: "The database is full: MailFerry could not record the pass (no space left on the disk holding it).",
+  DatabaseUnwritable: 'MailFerry could not write to its database (a disk error or a read-only file).',
   Internal: 'MailFerry hit an internal error.',
 } as const;
 export type FailureReason = keyof typeof FAILURE_REASONS;

@@ -4,6 +4,8 @@ import { appendHistory } from '../store/history.ts';
 import { SYSTEM_ACTOR, type FailureReason, type Side } from '../domain/types.ts';
 import { parseConnectorUrl } from '../domain/connector-url.ts';
 import type { PassFigures } from '../events.ts';
+import { dbFaultOf, type DbFault } from '../store/db-faults.ts';
+import { CopyError } from '../copy/types.ts';
 import type { CheckpointStore, CopyCounters, PassInput, PassOptions, PassProgress, PassResult, PassStats } from '../copy/index.ts';
 import type { ConnectorEndpoint } from '../connectors/index.ts';
 
@@ -24,6 +26,8 @@ export interface RunnerOptions {
   stopCheckMs?: number;
   /** Tuning handed to every pass. */
   pass?: PassOptions;
+  /** Longest pause between attempts to record a pass's outcome while the database cannot be written (ms). Default 5000. */
+  recordRetryMaxMs?: number;
 }
 
 type ItemWithProject = Item & { project: Project };
@@ -41,6 +45,8 @@ export class Runner {
   private stopped = true;
   private filling = false;
   private unsubscribe: (() => void) | null = null;
+  /** Aborted on shutdown: wakes anything waiting for the database to take writes again. */
+  private halt = new AbortController();
   private readonly o: Required<Omit<RunnerOptions, 'pass'>> & { pass: PassOptions };
 
   constructor(
@@ -50,12 +56,13 @@ export class Runner {
     private log: RunnerLog,
     opts: RunnerOptions = {},
   ) {
-    this.o = { concurrency: opts.concurrency ?? 2, pollMs: opts.pollMs ?? 2000, stopCheckMs: opts.stopCheckMs ?? 1000, pass: opts.pass ?? {} };
+    this.o = { concurrency: opts.concurrency ?? 2, pollMs: opts.pollMs ?? 2000, stopCheckMs: opts.stopCheckMs ?? 1000, recordRetryMaxMs: opts.recordRetryMaxMs ?? 5000, pass: opts.pass ?? {} };
   }
 
   /** Starts: items a dead process left `Running` (lease expired) are queued again (they resume from their checkpoints), then the queue is worked. */
   async start(): Promise<void> {
     this.stopped = false;
+    this.halt = new AbortController();
     const orphans = await this.engine.requeueOrphans();
     if (orphans) this.log.warn('resuming passes interrupted by a previous stop', { items: orphans });
     // Wake at once when an item is queued rather than waiting for the next poll.
@@ -67,7 +74,7 @@ export class Runner {
       // Now and then, resume passes of processes that died since (their lease ran out).
       if (++polls * this.o.pollMs >= LEASE_MS / 3) {
         polls = 0;
-        void this.engine.requeueOrphans().catch((e) => this.log.error('could not look for dead passes', { error: e instanceof Error ? e.message : String(e) }));
+        void this.engine.requeueOrphans([...this.running.keys()]).catch((e) => this.log.error('could not look for dead passes', { error: e instanceof Error ? e.message : String(e) }));
       }
       void this.fill();
     }, this.o.pollMs);
@@ -83,6 +90,7 @@ export class Runner {
   /** Shutdown: every running pass checkpoints and stops; its item goes back to `Queued`. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.halt.abort();
     if (this.timer) clearInterval(this.timer);
     this.unsubscribe?.();
     for (const r of this.running.values()) {
@@ -133,17 +141,30 @@ export class Runner {
     const destination = await this.endpoint(item, 'destination');
     for (const ep of [source, destination]) {
       if ('fail' in ep) {
-        await this.engine.finishPass(item.id, 'failed', emptyFigures(Date.now() - t0), { reason: ep.fail, detail: ep.detail });
+        await this.record(item.id, () => this.engine.finishPass(item.id, 'failed', emptyFigures(Date.now() - t0), { reason: ep.fail, detail: ep.detail }));
         return;
       }
     }
     this.log.info('pass started', { item: item.id, pass: item.passCount });
     const ref = itemRef(item);
+    // The first database fault the pass met (a full disk): it ends the pass, and the item fails with it.
+    let fault: { fault: DbFault; error: unknown } | undefined;
+    const noteFault = (e: unknown) => {
+      const f = dbFaultOf(e);
+      if (f && !fault) fault = { fault: f, error: e };
+      return f;
+    };
     let moved = false;
     const markMoved = async () => {
       if (moved) return;
       moved = true;
-      await this.engine.markDataMoved(item.id);
+      try {
+        await this.engine.markDataMoved(item.id);
+      } catch (e) {
+        moved = false; // done again with the outcome
+        if (noteFault(e)) entry.ctl.abort();
+        else this.log.error('could not mark the license consumed', { item: item.id, error: e instanceof Error ? e.message : String(e) });
+      }
     };
     // An admin's `stop` sets a flag in the database (it may come from another process);
     // the same tick renews the pass's lease so no other process takes it for dead.
@@ -169,7 +190,7 @@ export class Runner {
         destination: destination as ConnectorEndpoint,
         rules: { include: opts.include, exclude: opts.exclude, rename: opts.rename },
         signal: entry.ctl.signal,
-        checkpoints: this.checkpoints,
+        checkpoints: guardStore(this.checkpoints, noteFault),
         options: opts.maxMessagesPerHour ? { ...this.o.pass, maxMessagesPerHour: opts.maxMessagesPerHour } : this.o.pass,
         onProgress: (p: PassProgress) => {
           if (p.messagesCopied > 0) void markMoved();
@@ -179,20 +200,101 @@ export class Runner {
     } finally {
       clearInterval(poll);
     }
-    if (result.stats.messagesCopied > 0 || result.outcome === 'completed') await markMoved();
     const f = figures(result.stats, result.stats.durationMs);
+    const moves = result.stats.messagesCopied > 0 || result.outcome === 'completed';
+    if (fault) {
+      // The pass could not keep its checkpoints: it fails with the database's reason (what
+      // it copied is at the destination; the next pass finds it there). Recorded as soon
+      // as the database takes writes again.
+      const detail = fault.error instanceof Error ? (fault.error.message.split('\n').filter(Boolean).pop() ?? fault.error.message) : String(fault.error);
+      this.log.error('pass ended: the database cannot be written', { item: item.id, fault: fault.fault, error: detail });
+      const reason: FailureReason = fault.fault === 'full' ? 'DatabaseFull' : 'DatabaseUnwritable';
+      await this.record(item.id, async () => {
+        if (moves) await this.engine.markDataMoved(item.id);
+        return this.engine.finishPass(item.id, 'failed', f, { reason, detail });
+      });
+      return;
+    }
     if (result.outcome === 'stopped' && entry.shutdown) {
       // Shutdown, not an admin: back to the queue, resumed from the checkpoint on the next start.
-      await this.engine.db.$transaction(async (tx) => {
-        await tx.item.update({ where: { id: item.id }, data: { status: 'Queued' } });
-        await appendHistory(tx, { projectId: item.projectId, itemId: item.id, address: item.sourceAddress, actor: SYSTEM_ACTOR, kind: 'interrupted', fromStatus: 'Running', toStatus: 'Queued', detail: { why: 'MailFerry is shutting down; the pass resumes from its checkpoint on the next start', figures: f } });
+      await this.record(item.id, async () => {
+        if (moves) await this.engine.markDataMoved(item.id);
+        await this.engine.db.$transaction(async (tx) => {
+          await tx.item.update({ where: { id: item.id }, data: { status: 'Queued' } });
+          await appendHistory(tx, { projectId: item.projectId, itemId: item.id, address: item.sourceAddress, actor: SYSTEM_ACTOR, kind: 'interrupted', fromStatus: 'Running', toStatus: 'Queued', detail: { why: 'MailFerry is shutting down; the pass resumes from its checkpoint on the next start', figures: f } });
+        });
       });
       this.log.info('pass checkpointed for shutdown', { item: item.id });
       return;
     }
-    await this.engine.finishPass(item.id, result.outcome, f, result.outcome === 'failed' ? { reason: (result.reason ?? 'Internal') as FailureReason, detail: result.detail } : undefined);
+    await this.record(item.id, async () => {
+      if (moves) await this.engine.markDataMoved(item.id);
+      return this.engine.finishPass(item.id, result.outcome, f, result.outcome === 'failed' ? { reason: (result.reason ?? 'Internal') as FailureReason, detail: result.detail } : undefined);
+    });
     this.log.info('pass finished', { item: item.id, outcome: result.outcome, reason: result.reason, copied: f.messagesCopied, ms: f.durationMs });
   }
+
+  /**
+   * Records the outcome of a pass. While the database cannot be written (a full disk) the
+   * write is tried again, with a growing pause up to `recordRetryMaxMs`, until it goes
+   * through; the item stays this runner's meanwhile (no other process or orphan sweep takes
+   * it). On shutdown it is tried once more and left: the item is still Running, and the
+   * next start resumes it from its checkpoint.
+   */
+  private async record<T>(itemId: string, write: () => Promise<T>): Promise<T | undefined> {
+    let wait = 250;
+    let warned = false;
+    for (;;) {
+      try {
+        const r = await write();
+        if (warned) this.log.info('the outcome of the pass is recorded: the database takes writes again', { item: itemId });
+        return r;
+      } catch (e) {
+        const fault = dbFaultOf(e);
+        if (!fault) throw e;
+        if (this.stopped) {
+          this.log.warn('shutting down while the database cannot be written: the item resumes on the next start', { item: itemId, fault });
+          return undefined;
+        }
+        if (!warned) this.log.error('cannot record the outcome of a pass: the database cannot be written; retrying until it can', { item: itemId, fault });
+        warned = true;
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(done, wait);
+          function done() {
+            clearTimeout(t);
+            halt.removeEventListener('abort', done);
+            resolve();
+          }
+          const halt = this.halt.signal;
+          halt.addEventListener('abort', done, { once: true });
+        });
+        wait = Math.min(this.o.recordRetryMaxMs, wait * 2);
+      }
+    }
+  }
+}
+
+/**
+ * The checkpoint store as a pass sees it: a database fault (a full disk) is noted and turned
+ * into a `CopyError`, so the pass ends at once instead of retrying its IMAP connections
+ * against a database that cannot take the checkpoint.
+ */
+function guardStore(store: CheckpointStore, noteFault: (e: unknown) => DbFault | undefined): CheckpointStore {
+  return new Proxy(store, {
+    get(target, key) {
+      const value: unknown = Reflect.get(target, key);
+      if (typeof value !== 'function') return value;
+      return async (...args: unknown[]) => {
+        try {
+          return await value.apply(target, args);
+        } catch (e) {
+          const fault = noteFault(e);
+          if (fault) throw new CopyError(`DATABASE_${fault.toUpperCase()}`, 'Internal', fault === 'full' ? 'the database is full' : 'the database cannot be written', { cause: e });
+          throw e;
+        }
+      };
+    },
+  });
 }
 
 function figures(s: CopyCounters & { skipped?: PassStats['skipped']; flagsUpdated?: number }, durationMs: number): PassFigures {

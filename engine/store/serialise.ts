@@ -1,4 +1,4 @@
-import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory, Transaction } from '@prisma/driver-adapter-utils';
+import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory, SqlQuery, Transaction } from '@prisma/driver-adapter-utils';
 
 /** A FIFO lock: `acquire` resolves with the release function when it is this caller's turn. */
 class Lock {
@@ -21,6 +21,17 @@ class Lock {
  * the same moment). Here a plain statement waits until no transaction is open, and a
  * transaction waits for the statement before it.
  *
+ * Transactions are run here (BEGIN, and the COMMIT/ROLLBACK Prisma sends) rather than by
+ * the adapter, so that every way a transaction ends gives the connection back:
+ * - the adapter takes its own mutex before `BEGIN` and leaks it when `BEGIN` throws, and
+ *   it releases it only in `commit()`/`rollback()`, which Prisma never calls when the
+ *   COMMIT or ROLLBACK statement itself fails (Prisma 6.19: a full disk fails the COMMIT
+ *   with SQLITE_FULL; SQLite may already have rolled back, so the ROLLBACK that follows a
+ *   failed statement fails with "no transaction is active"); every later transaction then
+ *   waited for ever. Our own lock replaces that mutex, which is never taken.
+ * - a failed COMMIT is followed by a ROLLBACK here, so the connection never stays inside
+ *   a half-written transaction, and the lock is released whatever happens.
+ *
  * Rule this imposes: inside `db.$transaction(async (tx) => …)` use `tx`, never `db`
  * (that would wait for the transaction it runs in).
  */
@@ -33,6 +44,10 @@ export function serialiseAdapter(inner: SqlMigrationAwareDriverAdapterFactory): 
   };
 }
 
+const sql = (text: string): SqlQuery => ({ sql: text, args: [], argTypes: [] });
+const isStatement = (q: SqlQuery, word: string) => q.sql.trim().toUpperCase() === word;
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
 function serialiseConnection(inner: SqlDriverAdapter): SqlDriverAdapter {
   const lock = new Lock();
   const exclusive = async <T>(fn: () => Promise<T>): Promise<T> => {
@@ -41,6 +56,24 @@ function serialiseConnection(inner: SqlDriverAdapter): SqlDriverAdapter {
       return await fn();
     } finally {
       release();
+    }
+  };
+  /** Ends whatever transaction the connection may still be in; errors ("no transaction is active") mean there was none. */
+  const rollbackQuietly = async () => {
+    try {
+      await inner.executeRaw(sql('ROLLBACK'));
+    } catch {
+      /* nothing to roll back */
+    }
+  };
+  const begin = async () => {
+    try {
+      await inner.executeRaw(sql('BEGIN'));
+    } catch (e) {
+      // A transaction left open by an earlier failure is ended, then BEGIN is tried once more.
+      if (!/within a transaction/i.test(message(e))) throw e;
+      await rollbackQuietly();
+      await inner.executeRaw(sql('BEGIN'));
     }
   };
   return {
@@ -52,33 +85,52 @@ function serialiseConnection(inner: SqlDriverAdapter): SqlDriverAdapter {
     getConnectionInfo: inner.getConnectionInfo ? () => inner.getConnectionInfo!() : undefined,
     dispose: () => inner.dispose(),
     async startTransaction(level): Promise<Transaction> {
+      // SQLite transactions are serializable; anything else is the adapter's to refuse.
+      if (level && level !== 'SERIALIZABLE') return inner.startTransaction(level);
       const release = await lock.acquire();
-      let tx: Transaction;
       try {
-        tx = await inner.startTransaction(level);
+        await begin();
       } catch (e) {
         release();
         throw e;
       }
       let open = true;
-      const end = async (fn: () => Promise<void>) => {
-        try {
-          await fn();
-        } finally {
-          if (open) {
-            open = false;
-            release();
-          }
-        }
+      const end = () => {
+        if (!open) return;
+        open = false;
+        release();
       };
       return {
-        provider: tx.provider,
-        adapterName: tx.adapterName,
-        options: tx.options,
-        queryRaw: (q) => tx.queryRaw(q),
-        executeRaw: (q) => tx.executeRaw(q),
-        commit: () => end(() => tx.commit()),
-        rollback: () => end(() => tx.rollback()),
+        provider: inner.provider,
+        adapterName: inner.adapterName,
+        // Prisma sends COMMIT and ROLLBACK as statements, then calls commit()/rollback().
+        options: { usePhantomQuery: false },
+        queryRaw: (q) => inner.queryRaw(q),
+        async executeRaw(q) {
+          if (isStatement(q, 'COMMIT')) {
+            try {
+              return await inner.executeRaw(q);
+            } catch (e) {
+              // Prisma will not call rollback() after a failed COMMIT: end the transaction here.
+              await rollbackQuietly();
+              end();
+              throw e;
+            }
+          }
+          if (isStatement(q, 'ROLLBACK')) {
+            try {
+              return await inner.executeRaw(q);
+            } catch (e) {
+              end();
+              // SQLite already rolled back (it does after some errors, SQLITE_FULL among them).
+              if (/no transaction is active/i.test(message(e))) return 0;
+              throw e;
+            }
+          }
+          return inner.executeRaw(q);
+        },
+        commit: async () => end(),
+        rollback: async () => end(),
       };
     },
   };

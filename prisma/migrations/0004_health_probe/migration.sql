@@ -1,0 +1,6 @@
+-- CreateTable
+CREATE TABLE "HealthProbe" (
+    "owner" TEXT NOT NULL PRIMARY KEY,
+    "checkedAt" DATETIME NOT NULL
+);
+
