@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { createHash, randomUUID } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,32 @@ export function sqlitePath(url: string): string {
   return resolve(url.slice('file:'.length).replace(/\?.*$/, ''));
 }
 
+/** The files SQLite keeps for a database: the file itself, its WAL, its shared-memory index, a rollback journal. */
+export function sqliteFiles(file: string): string[] {
+  return [file, `${file}-wal`, `${file}-shm`, `${file}-journal`];
+}
+
+/**
+ * Makes the database readable by this user only (0600, like the key file): it holds logins,
+ * addresses and the history in clear. A new file is created 0600 before SQLite opens it,
+ * so no data is ever written world-readable; SQLite gives the WAL, shared-memory and journal
+ * files the mode of the database file. Existing files (older installs) are set to 0600 too.
+ * A directory created here is 0700.
+ */
+export function protectDatabaseFiles(file: string): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
+  for (const f of sqliteFiles(file)) {
+    try {
+      chmodSync(f, 0o600);
+    } catch (e) {
+      // Absent, or not ours to change (a file another user owns): nothing to do here.
+      const code = (e as { code?: string }).code;
+      if (code !== 'ENOENT' && code !== 'EPERM') throw e;
+    }
+  }
+}
+
 /**
  * Applies every committed migration under prisma/migrations that the database has not
  * seen yet, in order, each in a transaction. Bookkeeping uses Prisma's own
@@ -25,7 +51,7 @@ export function sqlitePath(url: string): string {
  * Returns the names applied now.
  */
 export function applyMigrations(file: string): string[] {
-  mkdirSync(dirname(file), { recursive: true });
+  protectDatabaseFiles(file);
   const sqlite = new Database(file);
   try {
     // WAL lets the engine write while the bot reads; the busy timeout waits out the
