@@ -16,6 +16,15 @@ export interface AdaptiveCard {
   [key: string]: unknown;
 }
 
+/**
+ * Teams refuses a message activity over about 28 KB (serialized). A card this module or
+ * cards/teams builds stays under this many bytes, leaving room for the activity around it
+ * (conversation, sender, recipient, service URL, summary).
+ */
+export const TEAMS_CARD_BUDGET = 24_000;
+/** The `fallbackText` a card carries: clients without 1.5 show it; it is not a second copy of the card. */
+export const FALLBACK_TEXT_MAX = 1_000;
+
 /** The verb of a button that runs a command line (Universal Actions, `Action.Execute`). */
 export const COMMAND_VERB = 'command';
 
@@ -79,7 +88,7 @@ function renderBlock(b: Block, tone: Message['tone']): Record<string, unknown>[]
   }
 }
 
-/** Wraps a body (and actions) as an Adaptive Card 1.5 with a text fallback. */
+/** Wraps a body (and actions) as an Adaptive Card 1.5 with a text fallback (first lines only). */
 export function adaptiveCard(body: Record<string, unknown>[], actions: Record<string, unknown>[] = [], fallbackText?: string): AdaptiveCard {
   return {
     type: 'AdaptiveCard',
@@ -87,8 +96,57 @@ export function adaptiveCard(body: Record<string, unknown>[], actions: Record<st
     version: ADAPTIVE_CARD_VERSION,
     body,
     ...(actions.length ? { actions } : {}),
-    ...(fallbackText ? { fallbackText } : {}),
+    ...(fallbackText ? { fallbackText: shortenLines(fallbackText, FALLBACK_TEXT_MAX) } : {}),
   };
+}
+
+/** Keeps whole lines of `s` within `max` characters and says how many were left out. */
+export function shortenLines(s: string, max: number): string {
+  if (s.length <= max) return s;
+  const lines = s.split('\n');
+  const kept: string[] = [];
+  let len = 0;
+  for (const line of lines) {
+    if (len + line.length + 1 > max - 40) break;
+    kept.push(line);
+    len += line.length + 1;
+  }
+  if (kept.length === 0) return `${s.slice(0, max - 1)}…`;
+  const left = lines.length - kept.length;
+  return `${kept.join('\n')}\n…and ${left.toLocaleString('en-US')} more ${left === 1 ? 'line' : 'lines'}`;
+}
+
+function byteSize(v: unknown): number {
+  return new TextEncoder().encode(JSON.stringify(v)).length;
+}
+
+/**
+ * Keeps a card under `budget` bytes serialized: the longest TextBlocks (lists, mostly) lose
+ * their last lines, with a count of what was left out, until the card fits. A card already
+ * within the budget is returned as is.
+ */
+export function fitCard<T extends AdaptiveCard>(card: T, budget = TEAMS_CARD_BUDGET): T {
+  let size = byteSize(card);
+  if (size <= budget) return card;
+  const blocks: Record<string, unknown>[] = [];
+  const walk = (v: unknown) => {
+    if (Array.isArray(v)) return v.forEach(walk);
+    if (!v || typeof v !== 'object') return;
+    const o = v as Record<string, unknown>;
+    if (o.type === 'TextBlock' && typeof o.text === 'string') blocks.push(o);
+    for (const k of ['body', 'items', 'columns']) if (k in o) walk(o[k]);
+  };
+  walk(card.body);
+  blocks.sort((a, b) => (b.text as string).length - (a.text as string).length);
+  for (const b of blocks) {
+    if (size <= budget) break;
+    const text = b.text as string;
+    // Bytes over the budget, as characters (multi-byte text shrinks faster than this assumes).
+    const target = Math.max(200, text.length - (size - budget) - 100);
+    b.text = shortenLines(text, target);
+    size = byteSize(card);
+  }
+  return card;
 }
 
 /**
@@ -98,5 +156,5 @@ export function adaptiveCard(body: Record<string, unknown>[], actions: Record<st
 export function renderAdaptiveCard(m: Message): AdaptiveCard {
   const body = m.blocks.flatMap((b) => renderBlock(b, m.tone));
   if ((m.tone === 'error' || m.tone === 'warning') && body[0]?.type === 'TextBlock' && !body[0].color) body[0] = { ...body[0], color: TONE_COLOR[m.tone] };
-  return adaptiveCard(body.length ? body : [{ type: 'TextBlock', text: toCardMarkdown(m.text), wrap: true }], [], m.text);
+  return fitCard(adaptiveCard(body.length ? body : [{ type: 'TextBlock', text: toCardMarkdown(m.text), wrap: true }], [], m.text));
 }

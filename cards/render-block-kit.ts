@@ -26,6 +26,12 @@ export const BLOCK_KIT_LIMITS = {
   id: 255,
   /** Top-level `text` fallback we send (Slack truncates at 40,000; notifications show far less). */
   fallbackText: 3000,
+  /**
+   * All blocks of one message together, serialized: Slack refuses a message whose blocks
+   * hold more than roughly 12–13K characters in all (`msg_blocks_too_long`), even when
+   * every block is within its own limit.
+   */
+  blocksTotal: 11_000,
 } as const;
 
 /** A Block Kit text object. */
@@ -145,11 +151,22 @@ function renderBlock(b: Block): KitBlock[] {
  */
 export function renderBlockKit(m: Message): KitMessage {
   let blocks = m.blocks.flatMap(renderBlock);
-  if (blocks.length > BLOCK_KIT_LIMITS.blocks) {
-    // Buttons matter more than the tail of a list: keep trailing actions blocks.
+  const size = (bs: KitBlock[]) => JSON.stringify(bs).length;
+  if (blocks.length > BLOCK_KIT_LIMITS.blocks || size(blocks) > BLOCK_KIT_LIMITS.blocksTotal) {
+    // Buttons matter more than the tail of a list: keep the trailing actions block, then
+    // as many blocks from the top as fit both the count and the total size.
     const actions = blocks.filter((b) => b.type === 'actions').slice(-1);
-    const room = BLOCK_KIT_LIMITS.blocks - 1 - actions.length;
-    blocks = [...blocks.filter((b) => b.type !== 'actions').slice(0, room), { type: 'context', elements: [{ type: 'mrkdwn', text: 'This message was shortened. Type `/migrate status` for everything.' }] }, ...actions];
+    const note: KitBlock = { type: 'context', elements: [{ type: 'mrkdwn', text: 'This message was shortened. Type `/migrate status` for everything.' }] };
+    const kept: KitBlock[] = [];
+    let used = size([note, ...actions]);
+    for (const b of blocks) {
+      if (b.type === 'actions') continue;
+      const n = JSON.stringify(b).length + 1;
+      if (kept.length + 2 + actions.length > BLOCK_KIT_LIMITS.blocks || used + n > BLOCK_KIT_LIMITS.blocksTotal) break;
+      kept.push(b);
+      used += n;
+    }
+    blocks = [...kept, note, ...actions];
   }
   const text = truncate(m.text || ' ', BLOCK_KIT_LIMITS.fallbackText);
   return { text, blocks };

@@ -1,5 +1,10 @@
 import type { Message } from './model.ts';
-import { plural } from './format.ts';
+import { formatCount, plural } from './format.ts';
+
+/** Lines a list reply shows before "…and N more" (a chat message, not a report). */
+export const REPLY_LIST_LIMIT = 20;
+/** Projects `project list` shows (this channel's first). */
+export const PROJECT_LIST_LIMIT = 50;
 
 /** Reply to `project create`. */
 export function projectCreatedMessage(p: { name: string; sourceUrl: string; destinationUrl: string; selfService: string; licenses: number | null }): Message {
@@ -31,14 +36,21 @@ export function projectUpdatedMessage(name: string, changes: string[]): Message 
 }
 
 /** A list of projects. */
-export function projectListMessage(projects: { name: string; sourceUrl: string; destinationUrl: string; here: boolean }[]): Message {
-  const items = projects.map((p) => `${p.name}: ${p.sourceUrl} → ${p.destinationUrl}${p.here ? ' (this channel)' : ''}`);
+export function projectListMessage(projects: { name: string; sourceUrl: string; destinationUrl: string; here: boolean }[], limit = PROJECT_LIST_LIMIT): Message {
+  const shown = [...projects.filter((p) => p.here), ...projects.filter((p) => !p.here)].slice(0, limit);
+  const items = shown.map((p) => `${p.name}: ${p.sourceUrl} → ${p.destinationUrl}${p.here ? ' (this channel)' : ''}`);
+  const more = projects.length > limit ? `…and ${formatCount(projects.length - limit)} more (${formatCount(projects.length)} projects in all).` : undefined;
   return {
     kind: 'project-list',
-    text: items.length ? `Projects:\n${items.join('\n')}` : 'No projects yet.',
+    text: items.length ? `Projects:\n${items.slice(0, REPLY_LIST_LIMIT).join('\n')}${projects.length > REPLY_LIST_LIMIT ? `\n…and ${formatCount(projects.length - REPLY_LIST_LIMIT)} more` : ''}` : 'No projects yet.',
     tone: 'info',
-    blocks: items.length ? [{ type: 'header', text: 'Projects' }, { type: 'list', items }] : [{ type: 'text', text: 'No projects yet. Create one with `/migrate project create NAME --source URL --destination URL`.' }],
+    blocks: items.length ? [{ type: 'header', text: 'Projects' }, { type: 'list', items, more }] : [{ type: 'text', text: 'No projects yet. Create one with `/migrate project create NAME --source URL --destination URL`.' }],
   };
+}
+
+/** The first `limit` lines, then "…and N more" when there are more. */
+function firstLines(lines: string[], limit: number, what = 'more'): string[] {
+  return lines.length > limit ? [...lines.slice(0, limit), `…and ${formatCount(lines.length - limit)} ${what}`] : lines;
 }
 
 /** Result of an admin action on one or several items. */
@@ -46,12 +58,12 @@ export function actionResultMessage(kind: string, done: string[], refused: strin
   const head = done.length ? `${noun} ${plural(done.length, 'mailbox', 'mailboxes')}.` : `No mailbox was ${noun.toLowerCase()}.`;
   return {
     kind,
-    text: [head, ...done.slice(0, 20), ...refused].join('\n'),
+    text: [head, ...firstLines(done, REPLY_LIST_LIMIT), ...firstLines(refused, REPLY_LIST_LIMIT, 'more refused')].join('\n'),
     tone: refused.length ? 'warning' : 'success',
     blocks: [
       { type: 'text', text: head },
-      ...(done.length > 1 ? [{ type: 'list' as const, items: done.slice(0, 20), more: done.length > 20 ? `…and ${done.length - 20} more` : undefined }] : done.length === 1 ? [{ type: 'text' as const, text: done[0] }] : []),
-      ...(refused.length ? [{ type: 'list' as const, items: refused.slice(0, 20), more: refused.length > 20 ? `…and ${refused.length - 20} more` : undefined }] : []),
+      ...(done.length > 1 ? [{ type: 'list' as const, items: done.slice(0, REPLY_LIST_LIMIT), more: done.length > REPLY_LIST_LIMIT ? `…and ${formatCount(done.length - REPLY_LIST_LIMIT)} more` : undefined }] : done.length === 1 ? [{ type: 'text' as const, text: done[0] }] : []),
+      ...(refused.length ? [{ type: 'list' as const, items: refused.slice(0, REPLY_LIST_LIMIT), more: refused.length > REPLY_LIST_LIMIT ? `…and ${formatCount(refused.length - REPLY_LIST_LIMIT)} more refused` : undefined }] : []),
     ],
   };
 }

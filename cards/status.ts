@@ -128,6 +128,8 @@ export interface SkippedView {
 
 /** Lines shown per list before "…and N more". */
 const LIST_LIMIT = 25;
+/** History events `status ADDRESS` shows: the latest ones, with the count of the others. */
+export const HISTORY_LIMIT = 20;
 
 function folderLine(f: FolderView): string {
   const where = f.sourceFolder === f.destFolder ? f.sourceFolder : `${f.sourceFolder} → ${f.destFolder}`;
@@ -147,6 +149,8 @@ export function itemStatusMessage(
   i: ItemView & { passCount: number; lastPassMs: number; messagesPresent: number },
   history: HistoryView[],
   copy: { folders: FolderView[]; skipped: SkippedView[] } = { folders: [], skipped: [] },
+  /** Events in all, when `history` holds only the latest ones. */
+  historyTotal = history.length,
 ): Message {
   const facts = [
     { label: 'Project', value: projectName },
@@ -160,7 +164,9 @@ export function itemStatusMessage(
       value: `${formatCount(i.messagesCopied)} messages, ${formatBytes(i.bytesCopied)} in ${plural(i.passCount, 'pass', 'passes')}${i.messagesPresent ? `; ${formatCount(i.messagesPresent)} already there` : ''}${i.messagesSkipped ? `; ${formatCount(i.messagesSkipped)} skipped` : ''}${i.lastPassMs ? `; last pass ${formatDuration(i.lastPassMs)}` : ''}`,
     });
   facts.push({ label: 'License', value: i.license === 'consumed' ? 'consumed' : i.license === 'reserved' ? 'reserved' : 'none' });
-  const hist = history.map((h) => `${formatTime(h.at)} — ${h.summary} — ${h.actor}`);
+  const hist = history.slice(-HISTORY_LIMIT).map((h) => `${formatTime(h.at)} — ${h.summary} — ${h.actor}`);
+  const total = Math.max(historyTotal, history.length);
+  const earlier = total - hist.length;
   return {
     kind: 'item-status',
     text: `${i.sourceAddress}: ${statusLabel(i.status)}${i.reasonText && i.status === 'Failed' ? ` — ${i.reasonText}` : ''}`,
@@ -175,7 +181,7 @@ export function itemStatusMessage(
             { type: 'list' as const, ...limited(copy.skipped.map((s) => `${s.sourceFolder} UID ${s.uid} (${formatBytes(s.size)}): ${s.reason}`)) },
           ]
         : []),
-      { type: 'text', text: 'History:' },
+      { type: 'text', text: earlier ? `History (the latest ${hist.length} of ${formatCount(total)} events; ${formatCount(earlier)} earlier not shown):` : 'History:' },
       { type: 'list', items: hist.length ? hist : ['(none)'] },
     ],
   };

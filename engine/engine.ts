@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Db } from './store/db.ts';
-import { appendHistory, itemHistory, type Tx } from './store/history.ts';
+import { appendHistory, itemHistory, itemHistoryCount, type Tx } from './store/history.ts';
 import { EventBus, type ItemRef, type PassFigures } from './events.ts';
 import { decide, type ItemAction } from './domain/state-machine.ts';
 import { refuseInvisible } from './domain/invisible.ts';
@@ -654,9 +654,14 @@ export class Engine {
     return rows.map((r) => ({ sourceAddress: r.sourceAddress, status: r.status as ItemStatus }));
   }
 
-  /** The history of one item, oldest first. */
-  async history(itemId: string) {
-    return itemHistory(this.db, itemId);
+  /** The history of one item, oldest first (the latest `limit` events). */
+  async history(itemId: string, limit?: number) {
+    return itemHistory(this.db, itemId, limit);
+  }
+
+  /** How many history events one item has in all. */
+  async historyCount(itemId: string) {
+    return itemHistoryCount(this.db, itemId);
   }
 
   /** The copy figures of an item per folder (cumulative over passes), and the messages a destination refused. */

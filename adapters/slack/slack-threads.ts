@@ -34,8 +34,11 @@ function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
   }
 }
 
-/** Slack errors that a text-only retry can fix (the blocks were refused, not the post). */
-const BLOCK_ERRORS = new Set(['invalid_blocks', 'invalid_blocks_format', 'msg_too_long', 'too_many_attachments']);
+/**
+ * Slack errors that a text-only retry can fix (the blocks were refused, not the post);
+ * `msg_blocks_too_long`: the blocks together pass Slack's total (about 12–13K characters).
+ */
+const BLOCK_ERRORS = new Set(['invalid_blocks', 'invalid_blocks_format', 'msg_too_long', 'msg_blocks_too_long', 'too_many_attachments']);
 
 /** The Slack error code of a Web API failure (`not_in_channel`, `ratelimited`, …), if any. */
 export function slackErrorCode(e: unknown): string | undefined {

@@ -1,5 +1,5 @@
 import type { CommandDef } from './types.ts';
-import { projectStatusMessage, itemStatusMessage, statusLabel } from '../../cards/status.ts';
+import { HISTORY_LIMIT, projectStatusMessage, itemStatusMessage, statusLabel } from '../../cards/status.ts';
 import { PROJECT_OPTION, itemView, reasonText, resolveProject } from './shared.ts';
 
 /** `status`: the project (counts per status, licenses, every item with status and reason) or one mailbox with its history. */
@@ -28,7 +28,7 @@ export const status: CommandDef = {
       return;
     }
     const item = await ctx.engine.getItem(project, args.ADDRESS);
-    const history = await ctx.engine.history(item.id);
+    const [history, historyTotal] = await Promise.all([ctx.engine.history(item.id, HISTORY_LIMIT), ctx.engine.historyCount(item.id)]);
     const copy = await ctx.engine.itemFolders(item.id);
     await ctx.reply(
       itemStatusMessage(
@@ -46,6 +46,7 @@ export const status: CommandDef = {
           folders: copy.folders.map((f) => ({ ...f, bytesCopied: Number(f.bytesCopied) })),
           skipped: copy.skipped.map((s) => ({ sourceFolder: s.sourceFolder, uid: s.uid, size: s.size, reason: s.reason })),
         },
+        historyTotal,
       ),
     );
   },

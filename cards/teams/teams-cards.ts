@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as ACData from 'adaptivecards-templating';
 import type { Message } from '../model.ts';
-import type { AdaptiveCard } from '../render-adaptive-card.ts';
+import { fitCard, FALLBACK_TEXT_MAX, shortenLines, type AdaptiveCard } from '../render-adaptive-card.ts';
 import { formatTime } from '../format.ts';
 
 /** The Teams card templates of this folder (Adaptive Card 1.5 JSON with `${…}` bindings). */
@@ -27,7 +27,24 @@ export function loadTemplate(name: TemplateName): unknown {
  * empty fields rather than leaving them out.
  */
 export function expandCard(name: TemplateName, data: Record<string, unknown>): AdaptiveCard {
-  return new ACData.Template(loadTemplate(name)).expand({ $root: data }) as AdaptiveCard;
+  const card = new ACData.Template(loadTemplate(name)).expand({ $root: data }) as AdaptiveCard;
+  if (typeof card.fallbackText === 'string') card.fallbackText = shortenLines(card.fallbackText, FALLBACK_TEXT_MAX);
+  return fitCard(card);
+}
+
+/**
+ * Pasted text a form shows again with its error. Teams refuses a card over about 28 KB, so
+ * a long paste (thousands of CSV lines) is not echoed: the field comes back empty and the
+ * error says to paste it again, rather than a truncated copy being submitted by mistake.
+ */
+export const ECHO_MAX = 8_000;
+
+function echo(value: string | undefined, error: string | undefined, what: string): { value: string; error: string } {
+  const v = value ?? '';
+  if (v.length <= ECHO_MAX) return { value: v, error: error ?? '' };
+  const lines = v.split('\n').filter((l) => l.trim()).length;
+  const note = `The ${lines.toLocaleString('en-US')} ${what} are not shown again (too long for a card): paste them again once fixed.`;
+  return { value: '', error: error ? `${shortenLines(error, 4_000)}\n${note}` : note };
 }
 
 /** Values of the "Add mailboxes" form (echoed back when the card shows an error). */
@@ -41,7 +58,8 @@ export interface AddFormData {
 
 /** The "Add mailboxes" form: addresses, which credentials to ask for, how to notify. */
 export function addMailboxesCard(d: AddFormData = {}): AdaptiveCard {
-  return expandCard('add-mailboxes', { project: d.project ?? '', addresses: d.addresses ?? '', ask: d.ask || 'default', notify: d.notify || 'default', error: d.error ?? '' });
+  const e = echo(d.addresses, d.error, 'addresses');
+  return expandCard('add-mailboxes', { project: d.project ?? '', addresses: e.value, ask: d.ask || 'default', notify: d.notify || 'default', error: e.error });
 }
 
 /** Values of the "Bulk add" form. */
@@ -55,7 +73,8 @@ export interface BulkFormData {
 
 /** The "Bulk add" form: CSV lines pasted into a multi-line field. */
 export function bulkAddCard(d: BulkFormData = {}): AdaptiveCard {
-  return expandCard('bulk-add', { project: d.project ?? '', csv: d.csv ?? '', ask: d.ask || 'default', notify: d.notify || 'default', error: d.error ?? '' });
+  const e = echo(d.csv, d.error, 'CSV lines');
+  return expandCard('bulk-add', { project: d.project ?? '', csv: e.value, ask: d.ask || 'default', notify: d.notify || 'default', error: e.error });
 }
 
 /** Values of the "New project" form. */

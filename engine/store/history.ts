@@ -33,6 +33,11 @@ export async function appendHistory(tx: Tx, e: HistoryEntry): Promise<void> {
   });
 }
 
+/** How many history events one item has (the history itself is read up to a limit). */
+export async function itemHistoryCount(db: Tx, itemId: string): Promise<number> {
+  return db.itemEvent.count({ where: { itemId } });
+}
+
 /** The history of one item, oldest first. */
 export async function itemHistory(db: Tx, itemId: string, limit = 200) {
   const rows = await db.itemEvent.findMany({ where: { itemId }, orderBy: { id: 'desc' }, take: limit });

@@ -156,11 +156,24 @@ describe('threads, live summary and end-user DMs', () => {
     expect(attempts[1].args.thread_ts).toBe(anchorTs);
   });
 
+  it('retries as text when Slack finds the blocks too long in all (msg_blocks_too_long)', async () => {
+    const ref = itemRef(await item('carol@old.example'));
+    const before = s.fake.of('chat.postMessage').length;
+    s.fake.failNext('chat.postMessage', { error: 'msg_blocks_too_long' });
+    s.t.app.bus.emit({ type: 'item.status', item: ref, actor: { surface: 'system', id: 'mailferry' }, from: 'Queued', to: 'Stopped' });
+    await s.settle();
+    const attempts = s.fake.of('chat.postMessage').slice(before).filter((c) => c.args.text?.startsWith('⏹️ carol@old.example stopped'));
+    expect(attempts).toHaveLength(2);
+    expect(attempts[0].args.blocks.length).toBeGreaterThan(0);
+    expect(attempts[1].args.blocks ?? []).toEqual([]);
+    expect(attempts[1].args.thread_ts).toBe(anchorTs);
+  });
+
   it('records a post that cannot be delivered in the item history', async () => {
     const carol = await item('carol@old.example');
     const before = s.fake.of('chat.postMessage').length;
     s.fake.failAlways('chat.postMessage', { status: 500 });
-    s.t.app.bus.emit({ type: 'item.status', item: itemRef(carol), actor: { surface: 'system', id: 'mailferry' }, from: 'Queued', to: 'Stopped' });
+    s.t.app.bus.emit({ type: 'item.status', item: itemRef(carol), actor: { surface: 'system', id: 'mailferry' }, from: 'Stopped', to: 'Queued' });
     // The outbox retries (3 attempts here), each attempt with the Web API's own quick retries.
     const failed = await (async () => {
       for (let i = 0; i < 100; i++) {
@@ -171,6 +184,6 @@ describe('threads, live summary and end-user DMs', () => {
     })();
     s.fake.failAlways('chat.postMessage', null);
     expect(s.fake.of('chat.postMessage').slice(before).length).toBe(9); // 3 outbox attempts × (1 call + 2 client retries)
-    expect(failed?.detail).toMatchObject({ text: expect.stringContaining('carol@old.example stopped') });
+    expect(failed?.detail).toMatchObject({ text: expect.stringContaining('carol@old.example is queued') });
   });
 });
