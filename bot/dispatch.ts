@@ -23,6 +23,8 @@ export interface IncomingCommand {
   /** Opaque thread reference, when the command itself sits in a thread (Teams). */
   threadRef: string | null;
   reply(m: Message): Promise<void>;
+  /** Replies where only the person can read it, when `reply` is seen by others (Teams channels); default `reply`. */
+  replyPrivately?(m: Message): Promise<void>;
   /** Creates the anchor of a thread for the command's items; returns its reference. */
   openThread?(summary: Message): Promise<string | null>;
   attachments?: Attachment[];
@@ -72,6 +74,7 @@ export class Dispatcher {
           return thread;
         },
         reply: (m) => cmd.reply(m),
+        replyPrivately: (m) => (cmd.replyPrivately ? cmd.replyPrivately(m) : cmd.reply(m)),
         attachments: cmd.attachments ?? [],
         services: this.services,
       };

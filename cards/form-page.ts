@@ -32,6 +32,12 @@ legend{font-weight:700;padding:0 6px}
 .hint{display:block;color:var(--muted);font-size:.9rem;margin:-2px 0 6px}
 label{display:block;font-weight:600;margin:0 0 4px}
 .field{margin:0 0 14px}
+textarea{display:block;width:100%;font:14px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;padding:10px 12px;border:2px solid var(--line);border-radius:8px;background:var(--card);color:var(--ink);min-height:7rem}
+textarea:focus{outline:3px solid var(--focus);outline-offset:1px}
+.choice{display:flex;gap:10px;align-items:flex-start;font-weight:400;margin:0 0 10px}
+.choice input{margin-top:5px;width:1.1rem;height:1.1rem;flex:none}
+.or{text-align:center;color:var(--muted);font-weight:600;margin:4px 0 14px}
+a.button{display:block;text-align:center;text-decoration:none;font-weight:700;font-size:1.05rem;padding:13px 16px;border-radius:8px;background:var(--brand);color:var(--brand-ink)}
 input[type=text],input[type=password],input[type=email]{display:block;width:100%;font:inherit;font-size:16px;padding:11px 12px;border:2px solid var(--line);border-radius:8px;background:var(--card);color:var(--ink)}
 input[aria-invalid=true]{border-color:var(--err)}
 .field-error{display:block;color:var(--err);font-weight:600;margin:0 0 6px}
@@ -89,7 +95,10 @@ export interface FormPageView {
   adminAssisted?: boolean;
 }
 
-function page(title: string, body: string): string {
+const USER_FOOTER = 'This page was sent to you by your IT administrator through MailFerry. Your credentials are checked with your mail server, then stored encrypted and used only to copy your mail.';
+
+/** The frame of every form page: head with the one style sheet, header, the card, the footer. */
+export function page(title: string, body: string, footer = USER_FOOTER): string {
   return (
     `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">` +
     `<meta name="viewport" content="width=device-width,initial-scale=1">` +
@@ -98,7 +107,7 @@ function page(title: string, body: string): string {
     `<body><a class="skip" href="#main">Skip to content</a>` +
     `<header class="bar" role="banner">MailFerry <span>· secure mailbox migration</span></header>` +
     `<main id="main" tabindex="-1"><div class="card">${body}</div></main>` +
-    `<footer role="contentinfo">This page was sent to you by your IT administrator through MailFerry. Your credentials are checked with your mail server, then stored encrypted and used only to copy your mail.</footer>` +
+    `<footer role="contentinfo">${escapeHtml(footer)}</footer>` +
     `</body></html>`
   );
 }
@@ -128,18 +137,28 @@ function sideFieldset(s: FormSideView, errors: FieldError[]): string {
   );
 }
 
+/** The error summary at the top of a form: one link per field in error (focus lands on it). */
+export function errorSummary(errors: FieldError[]): string {
+  return errors.length
+    ? `<div class="box error" role="alert" aria-labelledby="error-title" tabindex="-1" autofocus id="error-summary"><h2 id="error-title">There is a problem</h2><ul>` +
+        errors.map((e) => `<li><a href="#${escapeHtml(e.field)}">${escapeHtml(e.message)}</a></li>`).join('') +
+        `</ul></div>`
+    : '';
+}
+
+/** A notice above a form; it takes the focus unless an error summary does. */
+export function noticeBox(notice: { tone: 'warning' | 'error'; title: string; text: string } | undefined, hasErrors: boolean): string {
+  return notice
+    ? `<div class="box ${notice.tone}" role="${notice.tone === 'error' ? 'alert' : 'status'}"${hasErrors ? '' : ' tabindex="-1" autofocus'}><h2>${escapeHtml(notice.title)}</h2><p>${escapeHtml(notice.text)}</p></div>`
+    : '';
+}
+
 /** The credential form: which mailbox, which server, only the unknown credentials, username prefilled. */
 export function renderFormPage(v: FormPageView): string {
   const errors = v.errors ?? [];
   const moving = v.sourceAddress === v.destinationAddress ? escapeHtml(v.sourceAddress) : `${escapeHtml(v.sourceAddress)} → ${escapeHtml(v.destinationAddress)}`;
-  const summary = errors.length
-    ? `<div class="box error" role="alert" aria-labelledby="error-title" tabindex="-1" autofocus id="error-summary"><h2 id="error-title">There is a problem</h2><ul>` +
-      errors.map((e) => `<li><a href="#${escapeHtml(e.field)}">${escapeHtml(e.message)}</a></li>`).join('') +
-      `</ul></div>`
-    : '';
-  const notice = v.notice
-    ? `<div class="box ${v.notice.tone}" role="${v.notice.tone === 'error' ? 'alert' : 'status'}"${errors.length ? '' : ' tabindex="-1" autofocus'}><h2>${escapeHtml(v.notice.title)}</h2><p>${escapeHtml(v.notice.text)}</p></div>`
-    : '';
+  const summary = errorSummary(errors);
+  const notice = noticeBox(v.notice, errors.length > 0);
   const what = v.sides.length === 2 ? 'the username and password of both mailboxes' : v.sides[0]?.side === 'destination' ? 'the username and password of your new mailbox' : 'the username and password of your current mailbox';
   const attempts = v.attemptsLeft != null ? `<p class="small">${v.attemptsLeft === 1 ? 'This is your last attempt.' : `You have ${v.attemptsLeft} attempts left.`}</p>` : '';
   const body =

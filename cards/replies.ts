@@ -78,3 +78,19 @@ export function formLinkMessage(address: string, url: string, expires: string): 
     blocks: [{ type: 'text', text: `🔐 ${text}` }, { type: 'actions', actions: [{ label: 'Open the secure form', url, style: 'primary' }] }],
   };
 }
+
+/** Reply to `project connect`: the private link to the admin-credentials form of one side. */
+export function connectLinkMessage(p: { projectName: string; side: 'source' | 'destination'; kind: 'imap' | 'm365'; url: string; expires: string }): Message {
+  const what = p.kind === 'm365' ? 'the Microsoft 365 app registration' : 'an admin login';
+  const text = `Private link to connect the ${p.side} of ${p.projectName} with ${what} (single use, expires ${p.expires}). Do not paste it in a channel: whoever opens it can set the credentials.`;
+  return {
+    kind: 'connect-link',
+    text: `${text}\n${p.url}`,
+    tone: 'info',
+    blocks: [
+      { type: 'text', text: `🔐 ${text}` },
+      { type: 'actions', actions: [{ label: 'Open the admin form', url: p.url, style: 'primary' }] },
+      { type: 'context', text: 'The credentials are verified by logging in to one mailbox before they are kept, and are never shown again.' },
+    ],
+  };
+}

@@ -49,6 +49,22 @@ export interface ProjectView {
   counts: Record<string, number>;
   licenses: { total: number | null; used: number; left: number | null };
   items: ItemView[];
+  /** Sides with admin credentials (`project connect`) and their kind; never the credentials. */
+  admin?: Partial<Record<'source' | 'destination', 'imap-master' | 'm365-app'>>;
+}
+
+const ADMIN_KIND: Record<string, string> = { 'imap-master': 'admin login', 'm365-app': 'Microsoft 365 app' };
+
+/** `source: admin credentials (admin login) · destination: asked from users`. */
+export function credentialsLine(p: Pick<ProjectView, 'admin' | 'selfService'>): string {
+  const asked = p.selfService === 'both' ? ['source', 'destination'] : [p.selfService];
+  return (['source', 'destination'] as const)
+    .map((side) => {
+      const kind = p.admin?.[side];
+      if (kind) return `${side}: admin credentials (${ADMIN_KIND[kind] ?? kind})`;
+      return `${side}: ${asked.includes(side) ? 'asked from users' : 'per mailbox'}`;
+    })
+    .join(' · ');
 }
 
 /** One line about an item: icon, addresses, status, reason. */
@@ -83,6 +99,7 @@ export function projectStatusMessage(p: ProjectView, limit = 40): Message {
       facts: [
         { label: 'Source', value: p.sourceUrl },
         { label: 'Destination', value: p.destinationUrl },
+        { label: 'Credentials', value: credentialsLine(p) },
         { label: 'Mailboxes', value: `${formatCount(p.items.length)}: ${countsLine(p.counts)}` },
         { label: 'Licenses', value: licensesLine(p.licenses) },
       ],
@@ -91,7 +108,7 @@ export function projectStatusMessage(p: ProjectView, limit = 40): Message {
   ];
   return {
     kind: 'project-status',
-    text: `Project ${p.name}: ${plural(p.items.length, 'mailbox', 'mailboxes')} (${countsLine(p.counts)}); licenses ${licensesLine(p.licenses)}.`,
+    text: `Project ${p.name}: ${plural(p.items.length, 'mailbox', 'mailboxes')} (${countsLine(p.counts)}); licenses ${licensesLine(p.licenses)}; credentials ${credentialsLine(p)}.`,
     tone: 'info',
     blocks,
   };

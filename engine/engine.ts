@@ -8,10 +8,11 @@ import { refuseInvisible } from './domain/invisible.ts';
 import { normaliseAddress } from './domain/addresses.ts';
 import { parseConnectorUrl } from './domain/connector-url.ts';
 import { UserError } from './errors.ts';
-import { Vault, type SecretValue } from './vault/vault.ts';
+import { Vault, type AdminSecret, type SecretValue } from './vault/vault.ts';
 import {
   STATUSES,
   SYSTEM_ACTOR,
+  actorKey,
   sidesOf,
   type Actor,
   type AuthMode,
@@ -181,8 +182,9 @@ export class Engine {
     if (changes.selfService !== undefined) {
       const sides = sidesOf(changes.selfService);
       data.selfService = changes.selfService;
-      data.sourceAuth = sides.includes('source') ? 'self-service' : 'per-user';
-      data.destinationAuth = sides.includes('destination') ? 'self-service' : 'per-user';
+      // A side with admin credentials stays so (`project set --clear-admin` ends that).
+      if (project.sourceAuth !== 'admin') data.sourceAuth = sides.includes('source') ? 'self-service' : 'per-user';
+      if (project.destinationAuth !== 'admin') data.destinationAuth = sides.includes('destination') ? 'self-service' : 'per-user';
     }
     if (changes.licenses !== undefined) data.licensesTotal = changes.licenses;
     if (changes.notify !== undefined) data.notify = changes.notify;
@@ -508,6 +510,67 @@ export class Engine {
     });
     this.emitStatus(actor, r);
     return r.item;
+  }
+
+  // ------------------------------------------------------- admin credentials
+
+  /** Which sides of a project have admin credentials, and of what kind (never the secret). */
+  async adminSides(projectId: string): Promise<{ side: Side; kind: AdminSecret['kind']; createdBy: string; createdAt: Date }[]> {
+    const rows = await this.db.projectCredential.findMany({ where: { projectId }, select: { side: true, kind: true, createdBy: true, createdAt: true }, orderBy: { side: 'desc' } });
+    return rows.map((r) => ({ side: r.side as Side, kind: r.kind as AdminSecret['kind'], createdBy: r.createdBy, createdAt: r.createdAt }));
+  }
+
+  /** The admin credentials of one side of a project, opened; undefined when there are none. */
+  async adminCredentialOf(projectId: string, side: Side): Promise<AdminSecret | undefined> {
+    const row = await this.db.projectCredential.findUnique({ where: { projectId_side: { projectId, side } } });
+    return row ? this.vault.openAdmin(projectId, side, row) : undefined;
+  }
+
+  /**
+   * Keeps verified admin credentials for one side of a project (sealed by the vault): from
+   * now on no mailbox waits for its user on that side. Mailboxes that were waiting only for
+   * that side are queued at once (their open links die). Returns how many were queued.
+   */
+  async setAdminCredential(actor: Actor, project: Project, side: Side, secret: AdminSecret): Promise<{ project: Project; queued: number }> {
+    const sealed = this.vault.sealAdmin(project.id, side, secret);
+    const authField = side === 'source' ? 'sourceAuth' : 'destinationAuth';
+    const p = await this.db.$transaction(async (tx) => {
+      const row = { kind: secret.kind, ...bytes(sealed), createdBy: actorKey(actor), createdAt: this.now() };
+      await tx.projectCredential.upsert({ where: { projectId_side: { projectId: project.id, side } }, create: { projectId: project.id, side, ...row }, update: row });
+      const updated = await tx.project.update({ where: { id: project.id }, data: { [authField]: 'admin' } });
+      await appendHistory(tx, { projectId: project.id, actor, kind: 'project.admin-connected', detail: { side, kind: secret.kind } });
+      return updated;
+    });
+    let queued = 0;
+    for (const item of await this.itemsWithStatus(p, ['WaitingForUser'])) {
+      if ((await this.missingSides(item)).length) continue;
+      try {
+        const r = await this.db.$transaction(async (tx) => {
+          const res = await this.transition(tx, actor, item, 'credentials-received', { missing: false, history: { side, via: 'admin credentials' } });
+          await this.revokeLinks(tx, item.id);
+          return res;
+        });
+        this.emitStatus(actor, r);
+        queued++;
+      } catch (e) {
+        if (!(e instanceof UserError)) throw e; // stopped or claimed meanwhile
+      }
+    }
+    return { project: p, queued };
+  }
+
+  /** Forgets the admin credentials of one side: its mailboxes need their own credentials again. False when there were none. */
+  async clearAdminCredential(actor: Actor, project: Project, side: Side): Promise<boolean> {
+    const authField = side === 'source' ? 'sourceAuth' : 'destinationAuth';
+    const selfSides = sidesOf(project.selfService as Sides);
+    return this.db.$transaction(async (tx) => {
+      const { count } = await tx.projectCredential.deleteMany({ where: { projectId: project.id, side } });
+      await tx.projectLink.updateMany({ where: { projectId: project.id, side, usedAt: null, revokedAt: null }, data: { revokedAt: this.now() } });
+      if (!count) return false;
+      await tx.project.update({ where: { id: project.id }, data: { [authField]: selfSides.includes(side) ? 'self-service' : 'per-user' } });
+      await appendHistory(tx, { projectId: project.id, actor, kind: 'project.admin-cleared', detail: { side } });
+      return true;
+    });
   }
 
   // ----------------------------------------------------------- runner hooks

@@ -107,3 +107,50 @@ export async function revokeLink(db: Db | Tx, linkId: string, now = new Date()):
 export async function openLinksOf(db: Db | Tx, itemId: string, now = new Date()): Promise<CredentialLinkRow[]> {
   return db.credentialLink.findMany({ where: { itemId, usedAt: null, revokedAt: null, expiresAt: { gt: now } }, orderBy: { createdAt: 'asc' } });
 }
+
+// ------------------------------------------------------------ project links
+
+/**
+ * Admin-credentials links (`project connect`): the same capability for one side of a
+ * project instead of an item — 32 random bytes, only the SHA-256 kept, expiring, used once.
+ */
+export type ProjectLinkRow = NonNullable<Awaited<ReturnType<Db['projectLink']['findUnique']>>>;
+
+/** Creates a link to the admin-credentials form of one side of a project; an older open link of that side dies. */
+export async function createProjectLink(db: Db, input: { projectId: string; side: Side; recipient: string; ttlHours: number; now?: Date }): Promise<{ token: string; expiresAt: Date; id: string }> {
+  const now = input.now ?? new Date();
+  const token = newToken();
+  const expiresAt = new Date(now.getTime() + input.ttlHours * 3600_000);
+  const id = randomUUID();
+  await db.$transaction(async (tx) => {
+    await tx.projectLink.updateMany({ where: { projectId: input.projectId, side: input.side, usedAt: null, revokedAt: null }, data: { revokedAt: now } });
+    await tx.projectLink.create({ data: { id, projectId: input.projectId, tokenHash: hashToken(token), side: input.side, recipient: input.recipient, expiresAt } });
+  });
+  return { token, expiresAt, id };
+}
+
+/** The open project link a token names, or undefined (unknown, used, revoked or expired look the same). */
+export async function findOpenProjectLink(db: Db, token: string, now = new Date()): Promise<ProjectLinkRow | undefined> {
+  if (!isTokenShaped(token)) return undefined;
+  const link = await db.projectLink.findUnique({ where: { tokenHash: hashToken(token) } });
+  if (!link || !isOpen(link, now)) return undefined;
+  return link;
+}
+
+/** Uses a project link up if it is still open; false when something else won the race. */
+export async function consumeProjectLink(db: Db | Tx, linkId: string, now = new Date()): Promise<boolean> {
+  const { count } = await db.projectLink.updateMany({ where: { id: linkId, usedAt: null, revokedAt: null, expiresAt: { gt: now } }, data: { usedAt: now } });
+  return count === 1;
+}
+
+/** Counts one refused attempt on a project link; undefined when it was used or revoked in between. */
+export async function countProjectAttempt(db: Db | Tx, linkId: string): Promise<number | undefined> {
+  const { count } = await db.projectLink.updateMany({ where: { id: linkId, usedAt: null, revokedAt: null }, data: { attempts: { increment: 1 } } });
+  if (count !== 1) return undefined;
+  return (await db.projectLink.findUnique({ where: { id: linkId }, select: { attempts: true } }))?.attempts;
+}
+
+/** Kills a project link (attempts exhausted). */
+export async function revokeProjectLink(db: Db | Tx, linkId: string, now = new Date()): Promise<void> {
+  await db.projectLink.updateMany({ where: { id: linkId, usedAt: null, revokedAt: null }, data: { revokedAt: now } });
+}

@@ -18,6 +18,6 @@ export const form: CommandDef = {
     await ctx.engine.checkFormAllowed(ctx.actor, item);
     if (!ctx.services.formLink) throw new UserError('FORM_UNAVAILABLE', 'The credential form is not available on this server yet (PUBLIC_URL and the form service are needed).');
     const { url, expiresAt } = await ctx.services.formLink(item.id, ctx.actor);
-    await ctx.reply(formLinkMessage(item.sourceAddress, url, formatTime(expiresAt)));
+    await ctx.replyPrivately(formLinkMessage(item.sourceAddress, url, formatTime(expiresAt)));
   },
 };

@@ -1,6 +1,7 @@
 import type { CommandDef } from './types.ts';
 import { projectCreate } from './project-create.ts';
 import { projectSet } from './project-set.ts';
+import { projectConnect } from './project-connect.ts';
 import { projectList } from './project-list.ts';
 import { add } from './add.ts';
 import { bulk } from './bulk.ts';
@@ -19,6 +20,7 @@ export const COMMANDS: readonly CommandDef[] = [
   projectCreate,
   projectSet,
   projectList,
+  projectConnect,
   add,
   bulk,
   status,

@@ -1,5 +1,5 @@
 import type { CommandDef } from './types.ts';
-import type { NotifyVia, Sides } from '../../engine/domain/types.ts';
+import type { NotifyVia, Side, Sides } from '../../engine/domain/types.ts';
 import { UserError } from '../../engine/errors.ts';
 import { projectUpdatedMessage } from '../../cards/replies.ts';
 import { PROJECT_SETTINGS } from './shared.ts';
@@ -8,7 +8,7 @@ import { isTimeZone, serverTimeZone, validateSchedule } from '../scheduler/cron.
 /** `project set`: digest schedule, time zone, self-service default, license pool. */
 export const projectSet: CommandDef = {
   name: 'project set',
-  summary: 'Change a project\'s settings (digest, time zone, self-service, licenses, reminders, form attempts, link validity, folder rules).',
+  summary: 'Change a project\'s settings (digest, time zone, self-service, licenses, reminders, form attempts, link validity, folder rules, admin credentials).',
   args: [{ name: 'NAME', required: true, kind: 'name' }],
   options: [
     { name: 'digest', value: '"CRON"|off', summary: 'When the digest is posted, as a cron expression (e.g. "0 9 * * 1-5"), or off.' },
@@ -22,12 +22,14 @@ export const projectSet: CommandDef = {
     { name: 'exclude', value: '"FOLDERS"|off', summary: 'Never copy these folders (and their subfolders), e.g. "Trash, Junk, Old/*"; off copies all.' },
     { name: 'rename', value: '"FROM=TO, …"|off', summary: 'Copy a folder (and its subfolders) under another name, e.g. "Old Archive=Archive/Old".' },
     { name: 'rate', value: 'N|off', summary: 'At most N messages an hour per mailbox, a provider\'s limit (e.g. 3600 for Office 365); off: as fast as the servers go.' },
+    { name: 'clear-admin', value: 'source|destination', choices: ['source', 'destination'], summary: 'Forget the admin credentials of that side (`project connect`); its mailboxes then need their own credentials again.' },
   ],
   examples: [
     '/migrate project set acme --digest "0 9 * * 1-5" --tz Europe/Berlin',
     '/migrate project set acme --licenses 250',
     '/migrate project set acme --reminders "1,3,7" --attempts 5',
     '/migrate project set acme --exclude "Trash, Junk" --rename "Old Archive=Archive/Old"',
+    '/migrate project set acme --clear-admin source',
   ],
   admin: true,
   async handler(ctx, { args, opts }) {
@@ -101,8 +103,21 @@ export const projectSet: CommandDef = {
       changes.push(off ? 'no rate limit' : `at most ${n} messages an hour per mailbox`);
     }
     if (Object.keys(options).length) update.options = options;
+    let cleared: string | undefined;
+    if (typeof opts['clear-admin'] === 'string') {
+      const side = opts['clear-admin'] as Side;
+      cleared = (await ctx.engine.clearAdminCredential(ctx.actor, project, side))
+        ? `admin credentials of the ${side} forgotten: ${side} mailboxes need their own credentials again`
+        : `the ${side} had no admin credentials`;
+    }
+    if (!changes.length && cleared) {
+      await ctx.reply(projectUpdatedMessage(project.name, [cleared]));
+      return;
+    }
+    if (cleared) changes.push(cleared);
     if (!changes.length) throw new UserError('NOTHING_TO_SET', 'Nothing to change.', 'Usage: /migrate project set NAME [--digest "CRON"|off] [--tz ZONE] [--self-service …] [--licenses N]');
-    await ctx.engine.updateProject(ctx.actor, project, update);
+    // Re-read after a clear: the side's authentication mode changed.
+    await ctx.engine.updateProject(ctx.actor, cleared ? await ctx.engine.getProject(project.name) : project, update);
     await ctx.reply(projectUpdatedMessage(project.name, changes));
   },
 };

@@ -14,6 +14,7 @@ export const status: CommandDef = {
     const project = await resolveProject(ctx, opts.project);
     if (!args.ADDRESS) {
       const s = await ctx.engine.projectStatus(project);
+      const admin = Object.fromEntries((await ctx.engine.adminSides(project.id)).map((a) => [a.side, a.kind]));
       await ctx.reply(
         projectStatusMessage({
           name: s.project.name,
@@ -23,6 +24,7 @@ export const status: CommandDef = {
           counts: s.counts,
           licenses: s.licenses,
           items: s.items.map(itemView),
+          admin,
         }),
       );
       return;

@@ -1,6 +1,6 @@
 import type { Engine } from '../../engine/engine.ts';
 import type { Message } from '../../cards/model.ts';
-import type { Actor } from '../../engine/domain/types.ts';
+import type { Actor, Side } from '../../engine/domain/types.ts';
 
 /** An argument in a command definition. */
 export interface ArgDef {
@@ -58,6 +58,11 @@ export interface CommandContext {
   openThread(summary: Message): Promise<string | null>;
   /** Replies to the person who typed the command (ephemeral where the surface can). */
   reply(m: Message): Promise<void>;
+  /**
+   * Replies where only that person can read it, for messages that carry a private link:
+   * ephemeral on Slack, a 1:1 chat on Teams (whose replies the channel sees), the terminal on the console.
+   */
+  replyPrivately(m: Message): Promise<void>;
   /** Files that came with the command. */
   attachments: Attachment[];
   /** Services outside the engine that commands use (outreach links, digests); filled by the composition root. */
@@ -68,6 +73,8 @@ export interface CommandContext {
 export interface BotServices {
   /** Creates an admin-assisted private link to the credential form. */
   formLink?: (itemId: string, actor: Actor) => Promise<{ url: string; expiresAt: Date }>;
+  /** Creates a private link to the admin-credentials form of one side of a project (`project connect`). */
+  connectLink?: (projectId: string, side: Side, actor: Actor) => Promise<{ url: string; expiresAt: Date }>;
   /** Posts a digest of a project now. */
   postDigest?: (projectId: string, actor: Actor) => Promise<Message>;
   /** License pool of new projects when `--licenses` is not given (MAILFERRY_LICENSES). */

@@ -27,7 +27,9 @@ import {
 } from '../../cards/form-page.ts';
 import { formatTime } from '../../cards/format.ts';
 import { checkCsrf, csrfToken } from './csrf.ts';
+import { KeyedLock } from './keyed-lock.ts';
 import type { Logger } from '../log.ts';
+import type { AdminFormService } from './admin-form-service.ts';
 
 /** Checks a login against a server (the engine's `verifyCredentials`; tests may pass their own). */
 export type Verifier = (connectorUrl: string, login: string, secret: ConnectorSecret, side: ConnectorSide) => Promise<VerifyResult>;
@@ -45,6 +47,8 @@ export interface FormServiceOptions {
   maxAttempts?: number;
   /** Validity of admin-assisted links, hours (capped by the link TTL). Default 24. */
   adminLinkTtlHours?: number;
+  /** The admin-credentials form (`project connect`), served at the same routes for project links. */
+  projectForms?: AdminFormService;
   now?: () => Date;
 }
 
@@ -88,7 +92,7 @@ const SIDE_NAME = { source: 'current', destination: 'new' } as const;
  * attempt.
  */
 export class FormService {
-  private locks = new Map<string, Promise<unknown>>();
+  private locks = new KeyedLock();
   private readonly now: () => Date;
 
   constructor(
@@ -121,15 +125,18 @@ export class FormService {
   /** GET: the form, or the one calm page when the link cannot be used. Never consumes the link (mail scanners prefetch). */
   async show(token: string): Promise<FormAnswer> {
     const l = await this.load(token);
-    if (!l) return unavailable();
+    if (!l) {
+      const p = await this.o.projectForms?.load(token);
+      return p ? this.o.projectForms!.show(p) : unavailable();
+    }
     return { outcome: 'form', status: 200, html: renderFormPage(this.view(l, {})) };
   }
 
   /** POST: checks and keeps the credentials. One submission per link at a time. */
   async submit(token: string, body: Record<string, unknown>): Promise<FormAnswer> {
     const l0 = await this.load(token);
-    if (!l0) return unavailable();
-    return this.withLock(l0.link.id, async () => {
+    if (!l0) return this.o.projectForms ? this.o.projectForms.submit(token, body) : unavailable();
+    return this.locks.run(l0.link.id, async () => {
       const l = await this.load(token); // again, inside the lock: a parallel submit may have used it
       if (!l) return unavailable();
       if (!checkCsrf(this.o.secret, l.link.id, body.csrf)) {
@@ -317,17 +324,6 @@ export class FormService {
     return { outcome: 'unreachable', status: 503, html: renderFormPage(this.view(after, { logins, notice: unreachableNotice(unverified.map((x) => x.side), busy) })) };
   }
 
-  private async withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(key) ?? Promise.resolve();
-    const run = prev.then(fn, fn);
-    const tail = run.catch(() => undefined);
-    this.locks.set(key, tail);
-    try {
-      return await run;
-    } finally {
-      if (this.locks.get(key) === tail) this.locks.delete(key);
-    }
-  }
 }
 
 function unavailable(): FormAnswer {

@@ -79,7 +79,8 @@ export function createFormRouter(service: FormService, log: Logger, opts: { publ
   router.post(
     '/c/:token',
     limit,
-    express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 }),
+    // 48 kB: room for a certificate and its private key pasted on the admin form.
+    express.urlencoded({ extended: false, limit: '48kb', parameterLimit: 20 }),
     async (req, res, next) => {
       try {
         const body = req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>) : {};

@@ -129,6 +129,11 @@ export class Runner {
     const parsed = parseConnectorUrl(url, side);
     if (parsed.kind !== 'imap')
       return { fail: side === 'source' ? 'UnsupportedSource' : 'Internal', detail: `The ${side} connector ${parsed.url} is not available in this version of MailFerry (IMAP only).` };
+    // Project admin credentials (`project connect`) win: the admin logs in as the mailbox.
+    const admin = await this.engine.adminCredentialOf(item.projectId, side);
+    const login = side === 'source' ? item.sourceLogin : item.destinationLogin;
+    if (admin?.kind === 'imap-master')
+      return { url: parsed.url, login, secret: { password: admin.password }, master: { user: admin.user, style: admin.style, ...(admin.separator ? { separator: admin.separator } : {}) } };
     const cred = await this.engine.credentialOf(item.id, side);
     if (!cred) return { fail: side === 'source' ? 'SourceCredentials' : 'DestinationCredentials', detail: `No ${side} credentials are stored.` };
     const secret = cred.secret.accessToken ? { accessToken: cred.secret.accessToken } : { password: cred.secret.password ?? '' };

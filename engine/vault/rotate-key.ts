@@ -11,9 +11,10 @@ export interface RotationResult {
 }
 
 /**
- * Re-encrypts every stored credential from `from` to `to` in one transaction: each record
- * is opened with the old key (its item id and side as associated data, as when it was
- * sealed) and sealed again with a fresh nonce under the new key. All or nothing: a record
+ * Re-encrypts every stored credential (items' and projects' admin credentials) from `from`
+ * to `to` in one transaction: each record is opened with the old key (its item or project
+ * id and side as associated data, as when it was sealed) and sealed again with a fresh
+ * nonce under the new key. All or nothing: a record
  * under neither key, or one that fails to open, aborts the whole rotation.
  */
 export async function reencryptCredentials(db: Db, from: Vault, to: Vault): Promise<RotationResult> {
@@ -36,6 +37,24 @@ export async function reencryptCredentials(db: Db, from: Vault, to: Vault): Prom
       });
       rotated++;
     }
+    // Project admin credentials (`project connect`), bound to their project and side.
+    for (const row of await tx.projectCredential.findMany()) {
+      if (row.keyId === to.keyId) {
+        already++;
+        continue;
+      }
+      if (row.keyId !== from.keyId)
+        throw new Error(`a project's admin credentials were sealed with key ${row.keyId}, which is neither the current key (${from.keyId}) nor the new one; nothing was changed`);
+      const side = row.side as Side;
+      const sealed = to.sealAdmin(row.projectId, side, from.openAdmin(row.projectId, side, row));
+      await tx.projectCredential.update({
+        where: { projectId_side: { projectId: row.projectId, side: row.side } },
+        data: { nonce: Uint8Array.from(sealed.nonce), ciphertext: Uint8Array.from(sealed.ciphertext), tag: Uint8Array.from(sealed.tag), keyId: sealed.keyId },
+      });
+      rotated++;
+    }
+    // Sign-ins in flight live minutes: they are dropped rather than re-sealed (the user clicks the button again).
+    await tx.oAuthState.deleteMany({});
     return { rotated, already };
   });
 }

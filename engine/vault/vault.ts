@@ -16,7 +16,30 @@ export interface Sealed {
 export interface SecretValue {
   password?: string;
   accessToken?: string;
+  /** OAuth 2.0 refresh token of a delegated sign-in ("Sign in with Microsoft"). */
+  refreshToken?: string;
 }
+
+/**
+ * What the vault keeps for one side of a project (`project connect`): an IMAP admin login
+ * that acts as any mailbox, or a Microsoft 365 app registration (client credentials).
+ */
+export type AdminSecret =
+  | {
+      kind: 'imap-master';
+      /** The admin (master) user. */
+      user: string;
+      password: string;
+      /** `authzid`: SASL PLAIN authorization identity (RFC 4616); `separator`: `mailbox<sep>admin` (Dovecot). */
+      style: 'authzid' | 'separator';
+      separator?: string;
+    }
+  | {
+      kind: 'm365-app';
+      clientId: string;
+      clientSecret?: string;
+      certificate?: { privateKeyPem: string; thumbprint: string };
+    };
 
 /** Identifies a key without revealing it. */
 export function keyIdOf(key: Buffer): string {
@@ -50,6 +73,16 @@ function aad(itemId: string, side: Side): Buffer {
   return Buffer.from(`mailferry:v1:${itemId}:${side}`, 'utf8');
 }
 
+/** Associated data of a project's admin credentials: bound to the project and side, and never mistaken for an item's record. */
+function adminAad(projectId: string, side: Side): Buffer {
+  return Buffer.from(`mailferry:v1:project:${projectId}:${side}`, 'utf8');
+}
+
+/** Associated data of an OAuth request in flight (its PKCE verifier), bound to the request's id. */
+function stateAad(stateId: string): Buffer {
+  return Buffer.from(`mailferry:v1:oauth-state:${stateId}`, 'utf8');
+}
+
 /** Encrypts and decrypts item credentials with AES-256-GCM. */
 export class Vault {
   readonly keyId: string;
@@ -65,19 +98,47 @@ export class Vault {
 
   /** Seals a secret for (item, side). */
   seal(itemId: string, side: Side, value: SecretValue): Sealed {
-    const nonce = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', this.key, nonce);
-    cipher.setAAD(aad(itemId, side));
-    const ciphertext = Buffer.concat([cipher.update(JSON.stringify(value), 'utf8'), cipher.final()]);
-    return { nonce, ciphertext, tag: cipher.getAuthTag(), keyId: this.keyId };
+    return this.sealWith(aad(itemId, side), value);
   }
 
   /** Opens a sealed secret; throws when the key, item, side or bytes do not match. */
   open(itemId: string, side: Side, sealed: Omit<Sealed, 'keyId'>): SecretValue {
+    return this.openWith(aad(itemId, side), sealed) as SecretValue;
+  }
+
+  /** Seals the admin credentials of one side of a project. */
+  sealAdmin(projectId: string, side: Side, value: AdminSecret): Sealed {
+    return this.sealWith(adminAad(projectId, side), value);
+  }
+
+  /** Opens a project's admin credentials; throws when the key, project, side or bytes do not match. */
+  openAdmin(projectId: string, side: Side, sealed: Omit<Sealed, 'keyId'>): AdminSecret {
+    return this.openWith(adminAad(projectId, side), sealed) as AdminSecret;
+  }
+
+  /** Seals the PKCE code verifier of an OAuth request in flight. */
+  sealState(stateId: string, codeVerifier: string): Sealed {
+    return this.sealWith(stateAad(stateId), { codeVerifier });
+  }
+
+  /** Opens the PKCE code verifier of an OAuth request in flight. */
+  openState(stateId: string, sealed: Omit<Sealed, 'keyId'>): string {
+    return (this.openWith(stateAad(stateId), sealed) as { codeVerifier: string }).codeVerifier;
+  }
+
+  private sealWith(ad: Buffer, value: unknown): Sealed {
+    const nonce = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.key, nonce);
+    cipher.setAAD(ad);
+    const ciphertext = Buffer.concat([cipher.update(JSON.stringify(value), 'utf8'), cipher.final()]);
+    return { nonce, ciphertext, tag: cipher.getAuthTag(), keyId: this.keyId };
+  }
+
+  private openWith(ad: Buffer, sealed: Omit<Sealed, 'keyId'>): unknown {
     const decipher = createDecipheriv('aes-256-gcm', this.key, sealed.nonce);
-    decipher.setAAD(aad(itemId, side));
+    decipher.setAAD(ad);
     decipher.setAuthTag(sealed.tag);
     const plain = Buffer.concat([decipher.update(sealed.ciphertext), decipher.final()]);
-    return JSON.parse(plain.toString('utf8')) as SecretValue;
+    return JSON.parse(plain.toString('utf8'));
   }
 }

@@ -1,0 +1,34 @@
+import type { CommandDef } from './types.ts';
+import type { Side } from '../../engine/domain/types.ts';
+import { UserError } from '../../engine/errors.ts';
+import { parseConnectorUrl } from '../../engine/domain/connector-url.ts';
+import { connectLinkMessage } from '../../cards/replies.ts';
+import { formatTime } from '../../cards/format.ts';
+
+/**
+ * `project connect`: admin credentials for one side of a project (an IMAP admin login, or a
+ * Microsoft 365 app registration), entered on a private single-use form, never in chat.
+ * With them, mailboxes of that side never wait for their user.
+ */
+export const projectConnect: CommandDef = {
+  name: 'project connect',
+  summary: 'Get a private link to enter admin credentials for one side of a project (an IMAP admin login or a Microsoft 365 app); its mailboxes then start without asking users.',
+  args: [{ name: 'NAME', required: true, kind: 'name' }],
+  options: [
+    { name: 'source', summary: 'Connect the source side.' },
+    { name: 'destination', summary: 'Connect the destination side.' },
+  ],
+  examples: ['/migrate project connect acme --source', '/migrate project connect acme --destination'],
+  admin: true,
+  async handler(ctx, { args, opts }) {
+    const project = await ctx.engine.getProject(args.NAME);
+    const sides = (['source', 'destination'] as Side[]).filter((s) => opts[s]);
+    if (sides.length !== 1)
+      throw new UserError('CONNECT_SIDE', sides.length ? 'Connect one side at a time.' : 'Say which side to connect.', `Usage: /migrate project connect ${project.name} --source|--destination`);
+    const side = sides[0];
+    if (!ctx.services.connectLink) throw new UserError('FORM_UNAVAILABLE', 'The secure form is not available on this server yet (PUBLIC_URL and the form service are needed).');
+    const kind = parseConnectorUrl(side === 'source' ? project.sourceUrl : project.destinationUrl, side).kind;
+    const { url, expiresAt } = await ctx.services.connectLink(project.id, side, ctx.actor);
+    await ctx.replyPrivately(connectLinkMessage({ projectName: project.name, side, kind, url, expires: formatTime(expiresAt) }));
+  },
+};

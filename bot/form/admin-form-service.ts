@@ -1,0 +1,268 @@
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import type { Engine, Project } from '../../engine/engine.ts';
+import { UserError } from '../../engine/errors.ts';
+import { actorKey, type Actor, type Side } from '../../engine/domain/types.ts';
+import { parseConnectorUrl, type ConnectorUrl } from '../../engine/domain/connector-url.ts';
+import { consumeProjectLink, countProjectAttempt, createProjectLink, findOpenProjectLink, revokeProjectLink, type ProjectLinkRow } from '../../engine/links.ts';
+import type { MasterLogin, VerifyResult } from '../../engine/connectors/index.ts';
+import type { AdminSecret } from '../../engine/vault/vault.ts';
+import { appendHistory } from '../../engine/store/history.ts';
+import { renderAdminConnectedPage, renderAdminFormPage, renderAdminRefusedFinalPage, type AdminFormValues, type AdminFormView } from '../../cards/admin-form-page.ts';
+import { renderStalePage, renderUnavailablePage, type FieldError } from '../../cards/form-page.ts';
+import { formatTime } from '../../cards/format.ts';
+import { checkCsrf, csrfToken } from './csrf.ts';
+import { KeyedLock } from './keyed-lock.ts';
+import type { FormAnswer } from './form-service.ts';
+import type { Logger } from '../log.ts';
+
+/** The Microsoft 365 app registration as typed on the admin form. */
+export type M365App = Extract<AdminSecret, { kind: 'm365-app' }>;
+
+/** Checks admin credentials against the server of a side by logging in to one mailbox. */
+export interface AdminVerifiers {
+  /** An IMAP admin (master) login acting as `mailbox`. */
+  imap(url: string, mailbox: string, master: MasterLogin, password: string, side: Side): Promise<VerifyResult>;
+  /** A Microsoft 365 app registration: a token by client credentials, then an IMAP login as `mailbox`. Absent: M365 sides cannot be connected. */
+  m365?(connector: Extract<ConnectorUrl, { kind: 'm365' }>, app: M365App, mailbox: string, side: Side): Promise<VerifyResult>;
+}
+
+/** Settings of the admin form. */
+export interface AdminFormOptions {
+  verify: AdminVerifiers;
+  /** Server secret for the anti-CSRF token. */
+  secret: Buffer;
+  publicUrl: string;
+  /** Hours an admin link stays valid. Default 24. */
+  linkTtlHours?: number;
+  /** Refused attempts before the link dies. Default 5. */
+  maxAttempts?: number;
+  now?: () => Date;
+}
+
+interface Loaded {
+  link: ProjectLinkRow;
+  project: Project;
+  side: Side;
+  connector: ConnectorUrl;
+  replacing: boolean;
+}
+
+const MAX_LOGIN = 320;
+const MAX_SECRET = 1024;
+const MAX_PEM = 12_000;
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** The anti-CSRF label of an admin link (never valid on a user link, and the other way round). */
+function csrfLabel(linkId: string): string {
+  return `project:${linkId}`;
+}
+
+/**
+ * The admin-credentials form (`project connect`), without HTTP: loads a project link,
+ * renders the form for its side, checks what was typed against the server (an admin login
+ * into one mailbox, or an app token then a login), and keeps it sealed in the vault only
+ * once that worked. Never logs a credential, a token or a link.
+ */
+export class AdminFormService {
+  private readonly now: () => Date;
+  private locks = new KeyedLock();
+
+  constructor(
+    private engine: Engine,
+    private log: Logger,
+    private o: AdminFormOptions,
+  ) {
+    this.now = o.now ?? (() => new Date());
+  }
+
+  /** Creates the private link for `project connect`: one open link per project side, single use. */
+  async createLink(projectId: string, side: Side, actor: Actor): Promise<{ url: string; expiresAt: Date }> {
+    const project = await this.engine.db.project.findUnique({ where: { id: projectId } });
+    if (!project) throw new UserError('PROJECT_UNKNOWN', 'That project no longer exists.');
+    const connector = parseConnectorUrl(side === 'source' ? project.sourceUrl : project.destinationUrl, side);
+    if (connector.kind === 'm365' && !this.o.verify.m365)
+      throw new UserError('M365_UNAVAILABLE', `The ${side} of ${project.name} is Microsoft 365, which this MailFerry cannot connect yet.`);
+    const { token, expiresAt } = await createProjectLink(this.engine.db, { projectId, side, recipient: actorKey(actor), ttlHours: this.o.linkTtlHours ?? 24, now: this.now() });
+    await appendHistory(this.engine.db, { projectId, actor, kind: 'project.connect-link-created', detail: { side, expiresAt: expiresAt.toISOString() } });
+    return { url: `${this.o.publicUrl}/c/${token}`, expiresAt };
+  }
+
+  /** The open project link of a token, with its project; undefined when it cannot be used. */
+  async load(token: string): Promise<Loaded | undefined> {
+    const link = await findOpenProjectLink(this.engine.db, token, this.now());
+    if (!link) return undefined;
+    const project = await this.engine.db.project.findUnique({ where: { id: link.projectId } });
+    if (!project) return undefined;
+    const side = link.side as Side;
+    const connector = parseConnectorUrl(side === 'source' ? project.sourceUrl : project.destinationUrl, side);
+    const replacing = !!(await this.engine.db.projectCredential.findUnique({ where: { projectId_side: { projectId: project.id, side } }, select: { side: true } }));
+    return { link, project, side, connector, replacing };
+  }
+
+  /** GET: the admin form. Never consumes the link. */
+  async show(l: Loaded): Promise<FormAnswer> {
+    const first = await this.engine.db.item.findFirst({ where: { projectId: l.project.id }, orderBy: { createdAt: 'asc' }, select: { sourceLogin: true, destinationLogin: true } });
+    const testMailbox = first ? (l.side === 'source' ? first.sourceLogin : first.destinationLogin) : '';
+    return { outcome: 'form', status: 200, html: renderAdminFormPage(this.view(l, { values: { testMailbox } })) };
+  }
+
+  /** POST: checks and keeps the admin credentials. One submission per link at a time. */
+  async submit(token: string, body: Record<string, unknown>): Promise<FormAnswer> {
+    const l0 = await this.load(token);
+    if (!l0) return unavailable();
+    return this.locks.run(l0.link.id, async () => {
+      const l = await this.load(token);
+      if (!l) return unavailable();
+      if (!checkCsrf(this.o.secret, csrfLabel(l.link.id), body.csrf)) {
+        this.log.warn('admin form: anti-CSRF check failed', { project: l.project.id });
+        return { outcome: 'stale', status: 403, html: renderStalePage() };
+      }
+      return this.handle(l, body);
+    });
+  }
+
+  private view(l: Loaded, extra: Partial<AdminFormView> & { values: AdminFormValues }): AdminFormView {
+    const max = this.o.maxAttempts ?? 5;
+    const c = l.connector;
+    return {
+      projectName: l.project.name,
+      side: l.side,
+      kind: c.kind,
+      server: c.kind === 'imap' ? `${c.host}:${c.port}` : `Microsoft 365 (${serverOfM365(c)})`,
+      tenantId: c.kind === 'm365' ? c.tenantId : undefined,
+      replacing: l.replacing,
+      csrf: csrfToken(this.o.secret, csrfLabel(l.link.id)),
+      expires: formatTime(l.link.expiresAt),
+      attemptsLeft: l.link.attempts > 0 ? Math.max(0, max - l.link.attempts) : undefined,
+      ...extra,
+    };
+  }
+
+  private async handle(l: Loaded, body: Record<string, unknown>): Promise<FormAnswer> {
+    const text = (name: string, max: number): string => {
+      const v = body[name];
+      return typeof v === 'string' ? v.trim().slice(0, max + 1) : '';
+    };
+    const errors: FieldError[] = [];
+    const testMailbox = text('test_mailbox', MAX_LOGIN);
+    if (!testMailbox) errors.push({ field: 'test-mailbox', message: 'Enter a mailbox to test with.' });
+    else if (testMailbox.length > MAX_LOGIN || CONTROL.test(testMailbox)) errors.push({ field: 'test-mailbox', message: 'The mailbox to test with is not valid.' });
+
+    let secret: AdminSecret | undefined;
+    const values: AdminFormValues = { testMailbox: testMailbox.slice(0, MAX_LOGIN) };
+    if (l.connector.kind === 'imap') {
+      const user = text('admin_user', MAX_LOGIN);
+      const password = typeof body.admin_password === 'string' ? body.admin_password : '';
+      const style = body.style === 'authzid' ? 'authzid' : 'separator';
+      const separator = text('separator', 4) || '*';
+      Object.assign(values, { adminUser: user.slice(0, MAX_LOGIN), style, separator: separator.slice(0, 4) });
+      if (!user) errors.push({ field: 'admin-user', message: 'Enter the admin user.' });
+      else if (user.length > MAX_LOGIN || CONTROL.test(user)) errors.push({ field: 'admin-user', message: 'The admin user is not valid.' });
+      if (!password) errors.push({ field: 'admin-password', message: 'Enter the admin password.' });
+      else if (password.length > MAX_SECRET) errors.push({ field: 'admin-password', message: 'The admin password is too long.' });
+      if (style === 'separator' && (separator.length > 4 || /[\s\u0000-\u001f\u007f]/.test(separator))) errors.push({ field: 'separator', message: 'The separator is one to four visible characters, usually *.' });
+      if (!errors.length) secret = { kind: 'imap-master', user, password, style, ...(style === 'separator' ? { separator } : {}) };
+    } else {
+      const clientId = text('client_id', 100);
+      const clientSecret = typeof body.client_secret === 'string' ? body.client_secret.trim() : '';
+      const certPem = text('certificate', MAX_PEM);
+      const keyPem = text('private_key', MAX_PEM);
+      values.clientId = clientId.slice(0, 100);
+      if (!clientId) errors.push({ field: 'client-id', message: 'Enter the application (client) ID of the app registration.' });
+      else if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(clientId)) errors.push({ field: 'client-id', message: 'The application (client) ID is a GUID, like 00000000-0000-0000-0000-000000000000.' });
+      let certificate: M365App['certificate'];
+      if (clientSecret && (certPem || keyPem)) errors.push({ field: 'client-secret', message: 'Give either a client secret or a certificate, not both.' });
+      else if (clientSecret) {
+        if (clientSecret.length > MAX_SECRET) errors.push({ field: 'client-secret', message: 'The client secret is too long.' });
+      } else if (certPem || keyPem) {
+        const c = readCertificate(certPem, keyPem);
+        if ('error' in c) errors.push(c.error);
+        else certificate = c.certificate;
+      } else errors.push({ field: 'client-secret', message: 'Enter a client secret, or a certificate and its private key.' });
+      if (!errors.length) secret = { kind: 'm365-app', clientId, ...(clientSecret ? { clientSecret } : { certificate }) };
+    }
+    if (!secret) return { outcome: 'invalid', status: 422, html: renderAdminFormPage(this.view(l, { values, errors })) };
+
+    // Ask the server: log in to the test mailbox with these credentials.
+    let r: VerifyResult;
+    try {
+      if (secret.kind === 'imap-master') {
+        const c = l.connector as Extract<ConnectorUrl, { kind: 'imap' }>;
+        r = await this.o.verify.imap(c.url, testMailbox, { user: secret.user, style: secret.style, ...(secret.separator ? { separator: secret.separator } : {}) }, secret.password, l.side);
+      } else if (this.o.verify.m365) {
+        r = await this.o.verify.m365(l.connector as Extract<ConnectorUrl, { kind: 'm365' }>, secret, testMailbox, l.side);
+      } else {
+        r = { ok: false, kind: 'error', detail: 'Microsoft 365 is not available in this MailFerry' };
+      }
+    } catch (e) {
+      r = { ok: false, kind: 'error', detail: e instanceof Error ? e.message : String(e) };
+    }
+    const actor: Actor = { surface: 'form', id: l.link.recipient, name: 'admin form' };
+
+    if (r.ok) {
+      if (!(await consumeProjectLink(this.engine.db, l.link.id, this.now()))) return unavailable();
+      const { queued } = await this.engine.setAdminCredential(actor, l.project, l.side, secret);
+      this.log.info('admin form: admin credentials verified and stored', { project: l.project.id, side: l.side, kind: secret.kind, queued });
+      return { outcome: 'started', status: 200, html: renderAdminConnectedPage({ projectName: l.project.name, side: l.side, testMailbox, queued }) };
+    }
+
+    if (r.kind === 'refused') {
+      const attempt = await countProjectAttempt(this.engine.db, l.link.id);
+      if (attempt === undefined) return unavailable();
+      const max = this.o.maxAttempts ?? 5;
+      const final = attempt >= max;
+      await appendHistory(this.engine.db, { projectId: l.project.id, actor, kind: 'project.admin-refused', detail: { side: l.side, attempt, of: max, final, detail: r.detail } });
+      this.log.warn('admin form: admin credentials refused', { project: l.project.id, side: l.side, attempt, max });
+      if (final) {
+        await revokeProjectLink(this.engine.db, l.link.id, this.now());
+        return { outcome: 'failed', status: 200, html: renderAdminRefusedFinalPage({ projectName: l.project.name, side: l.side }) };
+      }
+      const field = secret.kind === 'imap-master' ? 'admin-password' : secret.clientSecret ? 'client-secret' : 'certificate';
+      const message =
+        secret.kind === 'imap-master'
+          ? `The server did not accept this admin login for ${testMailbox}: ${r.detail}`
+          : `Microsoft 365 did not accept this app registration for ${testMailbox}: ${r.detail}`;
+      const html = renderAdminFormPage(this.view({ ...l, link: { ...l.link, attempts: attempt } }, { values, errors: [{ field, message }] }));
+      return { outcome: 'refused', status: 422, html };
+    }
+
+    this.log.warn('admin form: the server could not check the admin credentials', { project: l.project.id, side: l.side, kind: r.kind });
+    const busy = r.kind === 'throttled';
+    const notice = {
+      tone: 'warning' as const,
+      title: busy ? 'The mail server is busy' : 'We could not check these credentials',
+      text: `${busy ? 'The server asked us to slow down' : `The server could not be asked (${r.detail})`}. This does not count as an attempt; nothing was stored. Try again in a few minutes.`,
+    };
+    return { outcome: 'unreachable', status: 503, html: renderAdminFormPage(this.view(l, { values, notice })) };
+  }
+
+}
+
+function serverOfM365(c: Extract<ConnectorUrl, { kind: 'm365' }>): string {
+  const imap = (c as { imapHost?: string; imapPort?: number }).imapHost;
+  return imap ? `${imap}:${(c as { imapPort?: number }).imapPort ?? 993}` : 'outlook.office365.com:993';
+}
+
+/** Reads a certificate and its private key: they must parse and belong together; the thumbprint (SHA-1, hex) is what Entra ID identifies it by. */
+function readCertificate(certPem: string, keyPem: string): { certificate: NonNullable<M365App['certificate']> } | { error: FieldError } {
+  if (!certPem) return { error: { field: 'certificate', message: 'Paste the certificate (PEM) that belongs to the private key.' } };
+  if (!keyPem) return { error: { field: 'private-key', message: 'Paste the private key (PEM) of the certificate.' } };
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(certPem);
+  } catch {
+    return { error: { field: 'certificate', message: 'This is not a PEM certificate (-----BEGIN CERTIFICATE-----…).' } };
+  }
+  let key;
+  try {
+    key = createPrivateKey(keyPem);
+  } catch {
+    return { error: { field: 'private-key', message: 'This is not an unencrypted PEM private key (-----BEGIN PRIVATE KEY-----…).' } };
+  }
+  if (!cert.checkPrivateKey(key)) return { error: { field: 'private-key', message: 'This private key does not belong to the certificate.' } };
+  return { certificate: { privateKeyPem: key.export({ type: 'pkcs8', format: 'pem' }).toString(), thumbprint: cert.fingerprint.replace(/:/g, '') } };
+}
+
+function unavailable(): FormAnswer {
+  return { outcome: 'unavailable', status: 404, html: renderUnavailablePage() };
+}
