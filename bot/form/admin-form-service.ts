@@ -1,5 +1,6 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type { Engine, Project } from '../../engine/engine.ts';
+import { findInvisible } from '../../engine/domain/invisible.ts';
 import { UserError } from '../../engine/errors.ts';
 import { actorKey, type Actor, type Side } from '../../engine/domain/types.ts';
 import { parseConnectorUrl, type ConnectorUrl } from '../../engine/domain/connector-url.ts';
@@ -146,6 +147,7 @@ export class AdminFormService {
     const errors: FieldError[] = [];
     const testMailbox = text('test_mailbox', MAX_LOGIN);
     if (!testMailbox) errors.push({ field: 'test-mailbox', message: 'Enter a mailbox to test with.' });
+    else if (findInvisible(testMailbox)) errors.push({ field: 'test-mailbox', message: `The mailbox to test with contains an invisible character (${findInvisible(testMailbox)!.code}). Type it again without it.` });
     else if (testMailbox.length > MAX_LOGIN || CONTROL.test(testMailbox)) errors.push({ field: 'test-mailbox', message: 'The mailbox to test with is not valid.' });
 
     let secret: AdminSecret | undefined;
@@ -157,6 +159,7 @@ export class AdminFormService {
       const separator = text('separator', 4) || '*';
       Object.assign(values, { adminUser: user.slice(0, MAX_LOGIN), style, separator: separator.slice(0, 4) });
       if (!user) errors.push({ field: 'admin-user', message: 'Enter the admin user.' });
+      else if (findInvisible(user)) errors.push({ field: 'admin-user', message: `The admin user contains an invisible character (${findInvisible(user)!.code}). Type it again without it.` });
       else if (user.length > MAX_LOGIN || CONTROL.test(user)) errors.push({ field: 'admin-user', message: 'The admin user is not valid.' });
       if (!password) errors.push({ field: 'admin-password', message: 'Enter the admin password.' });
       else if (password.length > MAX_SECRET) errors.push({ field: 'admin-password', message: 'The admin password is too long.' });

@@ -99,6 +99,9 @@ describe.skipIf(!dovecotAvailable())('project connect: an IMAP admin login', () 
     expect(empty.status).toBe(422);
     expect(empty.html).toContain('Enter the admin user.');
     expect((await t.app.db.projectLink.findFirstOrThrow()).attempts).toBe(1);
+    const hidden = await submitForm(url, { admin_user: 'migr\u202eator', admin_password: ADMIN_PW, test_mailbox: 'alice@old.example' });
+    expect(hidden.html).toContain('invisible character (U+202E');
+    expect((await t.app.db.projectLink.findFirstOrThrow()).attempts).toBe(1);
 
     // The right one, as SASL authorization identity this time: verified, kept, and alice (waiting only for her source) is queued.
     const ok = await submitForm(url, { admin_user: 'migrator', admin_password: ADMIN_PW, style: 'authzid', test_mailbox: 'bob@old.example' });
