@@ -1,4 +1,5 @@
 import {
+  ActivityTypes,
   TeamsActivityHandler,
   TurnContext,
   type Activity,
@@ -98,6 +99,23 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
       if ((context.activity.membersAdded ?? []).some((m) => m.id === me)) await this.welcome(context);
       await next();
     });
+  }
+
+  /**
+   * Every turn needs the conversation it came from (replies, thread references and project
+   * ownership hang on it). An activity without one is malformed: an invoke is answered 400
+   * in the Universal Actions error shape, anything else is dropped with a warning; neither
+   * runs a command or stores anything.
+   */
+  async run(context: TurnContext): Promise<void> {
+    const a = context.activity;
+    if (typeof a?.conversation?.id === 'string' && a.conversation.id) return super.run(context);
+    this.deps.log.warn('Teams activity without a conversation ignored', { type: a?.type, name: a?.name });
+    if (a?.type === ActivityTypes.Invoke)
+      await context.sendActivity({
+        type: 'invokeResponse',
+        value: { status: 400, body: { statusCode: 400, type: 'application/vnd.microsoft.error', value: { code: 'BadRequest', message: 'The activity has no conversation.' } } },
+      });
   }
 
   /** Stores the thread and channel of the activity and says who and where it is. */
