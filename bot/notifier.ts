@@ -177,6 +177,7 @@ export class Notifier {
           to: e.to,
           actor: e.actor.name ?? e.actor.id,
           reasonText: reasonText(e.reason),
+          reason: e.reason,
           detail: e.detail,
           figures: e.figures ? figuresView(e.figures) : undefined,
         });

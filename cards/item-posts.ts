@@ -23,8 +23,19 @@ export interface StatusPostView {
   to: string;
   actor: string;
   reasonText?: string;
+  /** The failure reason's code (`SourceCredentials`…): some come with what to do next. */
+  reason?: string;
   detail?: string;
   figures?: FiguresView;
+}
+
+/** What an admin does after a failure whose fix is known. */
+function nextStep(v: StatusPostView): string | undefined {
+  if (v.reason === 'SourceCredentials' || v.reason === 'DestinationCredentials') {
+    const side = v.reason === 'SourceCredentials' ? 'source' : 'destination';
+    return `\`/migrate start ${v.address}\` forgets the refused ${side} password and asks the user again (as \`/migrate clear-credentials ${v.address} --${side}\` then \`start\` would).`;
+  }
+  return undefined;
 }
 
 /** The post for a status change: Waiting, Queued, Running, Failed with the reason, Completed with the figures, Stopped. */
@@ -32,7 +43,8 @@ export function statusPost(v: StatusPostView): Message {
   const a = v.address;
   switch (v.to) {
     case 'Failed': {
-      const text = `❌ ${a} failed: ${v.reasonText ?? 'unknown reason'}${v.detail ? ` The server said: "${v.detail}"` : ''}`;
+      const next = nextStep(v);
+      const text = `❌ ${a} failed: ${v.reasonText ?? 'unknown reason'}${v.detail ? ` The server said: "${v.detail}"` : ''}${next ? ` ${next}` : ''}`;
       return {
         kind: 'item-failed',
         text,
@@ -41,6 +53,7 @@ export function statusPost(v: StatusPostView): Message {
           { type: 'text', text: `❌ *${a}* failed: ${v.reasonText ?? 'unknown reason'}` },
           ...(v.detail ? [{ type: 'context' as const, text: `Server said: ${v.detail}` }] : []),
           ...(v.figures?.messagesCopied ? [{ type: 'context' as const, text: figuresLine(v.figures) }] : []),
+          ...(next ? [{ type: 'context' as const, text: next }] : []),
         ],
       };
     }

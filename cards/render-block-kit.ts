@@ -168,6 +168,8 @@ export function renderBlockKit(m: Message): KitMessage {
     }
     blocks = [...kept, note, ...actions];
   }
-  const text = truncate(m.text || ' ', BLOCK_KIT_LIMITS.fallbackText);
+  // The fallback is parsed as mrkdwn too (notifications, clients without blocks): escaped like
+  // the blocks, so `<!channel>` or `<https://evil|…>` typed by anyone stays text.
+  const text = truncate(escapeMrkdwn(m.text || ' '), BLOCK_KIT_LIMITS.fallbackText);
   return { text, blocks };
 }

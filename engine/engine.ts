@@ -442,6 +442,21 @@ export class Engine {
     return list;
   }
 
+  /**
+   * Before a failed item is started again: when it failed because a server refused one side's
+   * stored credentials, forgets them (as `clear-credentials` would), so the start asks the
+   * user again instead of retrying a password already refused. Returns the side forgotten,
+   * or null (another failure, or nothing stored for that side).
+   */
+  async forgetRefusedCredentials(actor: Actor, item: ItemWithProject): Promise<Side | null> {
+    if (item.status !== 'Failed') return null;
+    const side: Side | null = item.failureReason === 'SourceCredentials' ? 'source' : item.failureReason === 'DestinationCredentials' ? 'destination' : null;
+    if (!side) return null;
+    if (!(await this.db.credential.findUnique({ where: { itemId_side: { itemId: item.id, side } }, select: { itemId: true } }))) return null;
+    await this.clearCredentials(actor, item, side);
+    return side;
+  }
+
   /** Asks the end user again (new link; the old one dies). Only for a waiting item. */
   async resend(actor: Actor, item: ItemWithProject): Promise<Side[]> {
     const missing = await this.missingSides(item);

@@ -27,7 +27,7 @@ export function teamsPlugin(app: App, mode: 'serve' | 'console' | 'worker', opts
       });
     return undefined;
   }
-  const examples = helpEntries(app.dispatcher.commands)
+  const examples = helpEntries(app.dispatcher.commands, 'teams')
     .filter((e) => ['project create', 'add', 'status', 'help'].includes(e.name))
     .map((e) => `@MailFerry ${(e.examples[0] ?? e.usage).replace(/^\/migrate /, 'migrate ')}`);
   return installTeams(

@@ -36,9 +36,11 @@ export const start: CommandDef = {
         await ctx.reply(actionResultMessage('started', [`${item.sourceAddress}: queued`], [], 'Started'));
         return;
       }
-      const thread = await ctx.openThread(actionResultMessage('started', [item.sourceAddress], [], 'Starting'));
-      const after = await ctx.engine.startItem(ctx.actor, item, { threadRef: thread ?? ctx.threadRef });
-      if (!thread) await ctx.reply(actionResultMessage('started', [`${after.sourceAddress}: ${statusLabel(after.status)}`], [], 'Started'));
+      const forgot = await ctx.engine.forgetRefusedCredentials(ctx.actor, item);
+      const note = forgot ? ` (${refusedNote(forgot)})` : '';
+      const thread = await ctx.openThread(actionResultMessage('started', [`${item.sourceAddress}${note}`], [], 'Starting'));
+      const after = await ctx.engine.startItem(ctx.actor, forgot ? await ctx.engine.getItem(project, item.sourceAddress) : item, { threadRef: thread ?? ctx.threadRef });
+      if (!thread) await ctx.reply(actionResultMessage('started', [`${after.sourceAddress}: ${statusLabel(after.status)}${note}`], [], 'Started'));
       return;
     }
     const items = await ctx.engine.itemsWithStatus(project, opts.waiting ? ['WaitingForUser'] : ['NotStarted', 'Stopped', 'Failed', 'Completed']);
@@ -53,8 +55,9 @@ export const start: CommandDef = {
           await ctx.engine.resend(ctx.actor, item);
           done.push(`${item.sourceAddress}: new request sent`);
         } else {
-          const after = await ctx.engine.startItem(ctx.actor, item, { threadRef: thread ?? ctx.threadRef });
-          done.push(`${after.sourceAddress}: ${statusLabel(after.status)}`);
+          const forgot = await ctx.engine.forgetRefusedCredentials(ctx.actor, item);
+          const after = await ctx.engine.startItem(ctx.actor, forgot ? await ctx.engine.getItem(project, item.sourceAddress) : item, { threadRef: thread ?? ctx.threadRef });
+          done.push(`${after.sourceAddress}: ${statusLabel(after.status)}${forgot ? ` (${refusedNote(forgot)})` : ''}`);
         }
       } catch (e) {
         if (!(e instanceof UserError)) throw e;
@@ -65,3 +68,8 @@ export const start: CommandDef = {
     await ctx.reply(actionResultMessage('started', done, refused, opts.waiting ? 'Asked again for' : 'Started'));
   },
 };
+
+/** What `start` did with credentials a server refused: they are not tried again. */
+function refusedNote(side: Side): string {
+  return `its ${side} password was refused last time, so it was forgotten and the user is asked again`;
+}

@@ -6,11 +6,16 @@ import { tokenize } from './tokenize.ts';
 /** The prefix every surface may or may not include. */
 const PREFIX = /^\s*\/?migrate\b\s*/i;
 
-/** The usage line of a command, derived from its definition. */
-export function usage(def: CommandDef): string {
+/** True when an option can be used on `surface` (every option when no surface is named). */
+export function optionOn(o: { surfaces?: readonly string[] }, surface?: string): boolean {
+  return !surface || !o.surfaces || o.surfaces.includes(surface);
+}
+
+/** The usage line of a command, derived from its definition; on a surface, without the options it cannot use. */
+export function usage(def: CommandDef, surface?: string): string {
   const parts = [`/migrate ${def.name}`];
   for (const a of def.args) parts.push(a.required ? a.name : `[${a.name}]`);
-  for (const o of def.options) parts.push(`[--${o.name}${o.value ? ` ${o.value}` : ''}]`);
+  for (const o of def.options) if (optionOn(o, surface)) parts.push(`[--${o.name}${o.value ? ` ${o.value}` : ''}]`);
   return parts.join(' ');
 }
 
@@ -62,7 +67,7 @@ export function parseCommand(text: string, defs: readonly CommandDef[], surface:
       throw new UserError(
         'UNKNOWN_COMMAND',
         sub ? `Unknown command "${words[0]} ${sub}".${guess ? ` Did you mean "${words[0]} ${guess}"?` : ''}` : `"${words[0]}" needs a sub-command: ${names.join(', ')}.`,
-        group.map(usage).join('\n'),
+        group.map((d) => usage(d, surface)).join('\n'),
       );
     }
     const guess = closest(words[0], [...new Set(defs.map((d) => d.name.split(' ')[0]))]);
@@ -70,7 +75,7 @@ export function parseCommand(text: string, defs: readonly CommandDef[], surface:
   }
   const tokens = words.slice(def.name.split(' ').length);
   const fail = (code: string, message: string): never => {
-    throw new UserError(code, message, `Usage: ${usage(def)}`);
+    throw new UserError(code, message, `Usage: ${usage(def, surface)}`);
   };
 
   const opts: Record<string, string | true> = {};
