@@ -114,6 +114,39 @@ export function projectStatusMessage(p: ProjectView, limit = 40): Message {
   };
 }
 
+/** One project of a channel's overview. */
+export interface ProjectOverviewView {
+  name: string;
+  sourceUrl: string;
+  destinationUrl: string;
+  total: number;
+  counts: Record<string, number>;
+  licenses: ProjectView['licenses'];
+}
+
+/** Projects whose buttons an overview carries (the rest are named in the list). */
+const OVERVIEW_BUTTONS = 5;
+
+/**
+ * `status` in a channel with several projects: a short overview of each (mailboxes per
+ * status, licenses), and how to see one project's mailboxes.
+ */
+export function projectsOverviewMessage(projects: ProjectOverviewView[]): Message {
+  const line = (p: ProjectOverviewView) => `*${p.name}* (${p.sourceUrl} → ${p.destinationUrl}): ${plural(p.total, 'mailbox', 'mailboxes')}${p.total ? ` — ${countsLine(p.counts)}` : ''}; licenses ${licensesLine(p.licenses)}`;
+  const lines = projects.map(line);
+  return {
+    kind: 'projects-overview',
+    text: `${projects.length} projects in this channel:\n${lines.map((l) => l.replace(/\*/g, '')).join('\n')}`,
+    tone: 'info',
+    blocks: [
+      { type: 'header', text: `${projects.length} projects in this channel` },
+      { type: 'list', items: lines },
+      { type: 'context', text: 'For one project\'s mailboxes: `/migrate status --project NAME`.' },
+      { type: 'actions', actions: projects.slice(0, OVERVIEW_BUTTONS).map((p) => ({ label: `Status of ${p.name}`.slice(0, 60), command: `status --project ${/\s/.test(p.name) ? `"${p.name}"` : p.name}` })) },
+    ],
+  };
+}
+
 /** One entry of an item's history. */
 export interface HistoryView {
   at: Date;

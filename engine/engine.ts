@@ -716,6 +716,19 @@ export class Engine {
     };
   }
 
+  /** Items per status and licenses of a project, without reading its items (overviews). */
+  async projectCounts(project: Project): Promise<{ counts: Record<ItemStatus, number>; total: number; licenses: ProjectStatus['licenses'] }> {
+    const p = await this.db.project.findUniqueOrThrow({ where: { id: project.id } });
+    const rows = await this.db.item.groupBy({ by: ['status'], where: { projectId: p.id }, _count: { _all: true } });
+    const counts = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<ItemStatus, number>;
+    for (const r of rows) counts[r.status as ItemStatus] = r._count._all;
+    return {
+      counts,
+      total: rows.reduce((n, r) => n + r._count._all, 0),
+      licenses: { total: p.licensesTotal, used: p.licensesUsed, left: p.licensesTotal == null ? null : p.licensesTotal - p.licensesUsed },
+    };
+  }
+
   /** Items of a project in the given statuses, by address. */
   async itemsWithStatus(project: Project, statuses: ItemStatus[]): Promise<ItemWithProject[]> {
     return this.db.item.findMany({ where: { projectId: project.id, status: { in: statuses } }, include: ITEM_INCLUDE, orderBy: { sourceAddress: 'asc' } });

@@ -1,5 +1,5 @@
 import type { CommandDef } from './types.ts';
-import { HISTORY_LIMIT, projectStatusMessage, itemStatusMessage, statusLabel } from '../../cards/status.ts';
+import { HISTORY_LIMIT, projectStatusMessage, projectsOverviewMessage, itemStatusMessage, statusLabel } from '../../cards/status.ts';
 import { PROJECT_OPTION, itemView, reasonText, resolveProject } from './shared.ts';
 
 /** `status`: the project (counts per status, licenses, every item with status and reason) or one mailbox with its history. */
@@ -11,6 +11,15 @@ export const status: CommandDef = {
   examples: ['/migrate status', '/migrate status alice@old.example'],
   admin: true,
   async handler(ctx, { args, opts }) {
+    if (!args.ADDRESS && typeof opts.project !== 'string') {
+      // Several projects here: an overview of each rather than "say which".
+      const here = await ctx.engine.projectsInChannel(ctx.channelRef);
+      if (here.length > 1) {
+        const overview = await Promise.all(here.map(async (p) => ({ name: p.name, sourceUrl: p.sourceUrl, destinationUrl: p.destinationUrl, ...(await ctx.engine.projectCounts(p)) })));
+        await ctx.reply(projectsOverviewMessage(overview));
+        return;
+      }
+    }
     const project = await resolveProject(ctx, opts.project);
     if (!args.ADDRESS) {
       const s = await ctx.engine.projectStatus(project);

@@ -28,7 +28,15 @@ describe('commands', () => {
     expect((await t.run('add alice@old.example --project nope')).text).toMatch(/There is no project named nope\. Known projects: acme\./);
     expect((await t.run('add alice@old.example --project acme')).result.ok).toBe(true);
     await t.run('project create beta --source imaps://old.example --destination imaps://new.example', { channel: 'C2' });
-    expect((await t.run('status', { channel: 'C2' })).result.code).toBe('SEVERAL_PROJECTS');
+    // Plain status shows an overview of each project; an item command still asks which.
+    const overview = await t.run('status', { channel: 'C2' });
+    expect(overview.result.ok).toBe(true);
+    expect(overview.text).toContain('2 projects in this channel');
+    expect(overview.text).toMatch(/acme.*1 mailbox — Not started 1; licenses 0 used/);
+    expect(overview.text).toMatch(/beta.*0 mailboxes; licenses/);
+    expect(overview.text).toContain('status --project acme');
+    expect((await t.run('status --project beta', { channel: 'C2' })).text).toContain('Project beta');
+    expect((await t.run('add bob@old.example', { channel: 'C2' })).result.code).toBe('SEVERAL_PROJECTS');
   });
 
   it('bulk adds every good line, reports every bad one with its line number, and writes nothing for the bad', async () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Message } from '../../cards/model.ts';
 import { renderBlockKit, BLOCK_KIT_LIMITS } from '../../cards/render-block-kit.ts';
 import { renderText } from '../../cards/render-text.ts';
-import { projectStatusMessage, itemStatusMessage, type ItemView } from '../../cards/status.ts';
+import { projectStatusMessage, projectsOverviewMessage, itemStatusMessage, type ItemView } from '../../cards/status.ts';
 import { actionResultMessage, projectListMessage } from '../../cards/replies.ts';
 import { addedMessage, statusPost } from '../../cards/item-posts.ts';
 import { digestMessage, threadUpdatesPost } from '../../cards/digest.ts';
@@ -91,6 +91,8 @@ const csv = Array.from({ length: 2_000 }, (_, i) => `${addr(i)},${dest(i)},login
 describe('message sizes at 10,000 mailboxes, 1,000 history events, 2,000 CSV lines', () => {
   const messages: Record<string, () => Message> = {
     'project status': () => projectStatusMessage(project),
+    'status overview of 1,000 projects in one channel': () =>
+      projectsOverviewMessage(Array.from({ length: 1_000 }, (_, i) => ({ name: `project-${i}`, sourceUrl: project.sourceUrl, destinationUrl: project.destinationUrl, total: N, counts: project.counts, licenses: project.licenses }))),
     'project list (10,000 projects)': () => projectListMessage(items.map((it, i) => ({ name: `project-${i}`, sourceUrl: project.sourceUrl, destinationUrl: project.destinationUrl, here: i === 7 }))),
     'status ADDRESS with 1,000 history events, 10,000 folders and refused messages': () =>
       itemStatusMessage(
