@@ -4,6 +4,30 @@
  * each batch asks for its messages before it is sent, and waits while the pass is ahead
  * of the rate. The first batch goes at once; on average the pass never exceeds the rate.
  */
+/** Time as the pacer sees it: when now is, and how to wait. Tests give their own. */
+export interface PaceClock {
+  now(): number;
+  /** Resolves after `ms`, or at once when `signal` aborts (a stop cuts a wait short). */
+  sleep(ms: number, signal: AbortSignal): Promise<void>;
+}
+
+/** Waits `ms`, or less when `signal` aborts first; never rejects. */
+export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** The wall clock. */
+export const WALL_CLOCK: PaceClock = { now: () => Date.now(), sleep: abortableSleep };
+
 export class Pacer {
   private next: number;
   private readonly msPerMessage: number;

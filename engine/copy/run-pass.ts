@@ -4,7 +4,7 @@ import { closeImap, connectImap } from '../connectors/imap/open-imap.ts';
 import { STOP_GRACE_MS, bridgeOf, hasBridge } from '../connectors/imap/imapflow-bridge.ts';
 import { withConfirmed, withPending } from './checkpoint.ts';
 import { ByteBudget } from './byte-budget.ts';
-import { Pacer } from './pacer.ts';
+import { Pacer, WALL_CLOCK, abortableSleep } from './pacer.ts';
 import { appendBatch, fetchBodies, splitBatches, streamBatch, type OutgoingMessage } from './copy-batch.ts';
 import { listFolders, type MailFolder } from './list-folders.ts';
 import { mapFolders, type FolderMapping, type FolderNamespaces } from './map-folders.ts';
@@ -93,20 +93,6 @@ function reasonFor(kind: string, side: Side): PassFailureReason {
   return 'Internal';
 }
 
-function sleep(ms: number, signals: (AbortSignal | undefined)[]): Promise<void> {
-  return new Promise((resolve) => {
-    const live = signals.filter((s): s is AbortSignal => !!s);
-    if (live.some((s) => s.aborted)) return resolve();
-    const done = () => {
-      clearTimeout(t);
-      for (const s of live) s.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    for (const s of live) s.addEventListener('abort', done, { once: true });
-  });
-}
-
 function emptyStats(sourceFolder: string, destFolder: string): FolderStats {
   return {
     sourceFolder,
@@ -133,6 +119,8 @@ export async function runPass(input: PassInput): Promise<PassResult> {
   const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(input.options ?? {}).filter(([, v]) => v !== undefined)) };
   const t0 = Date.now();
   const halt = new AbortController();
+  /** Aborts on a stop or when the pass ends early: every wait of the pass is cut short by it. */
+  const stopOrHalt = input.signal ? AbortSignal.any([input.signal, halt.signal]) : halt.signal;
   const folders: FolderStats[] = [];
   const current = new Set<string>();
   let phase: PassProgress['phase'] = 'listing';
@@ -252,7 +240,7 @@ export async function runPass(input: PassInput): Promise<PassResult> {
           // (1 s when the server gave no hint).
           const waited = (err as { throttleWaited?: number }).throttleWaited ?? 0;
           const hint = throttleHintMs(err);
-          await sleep(hint === undefined ? 1000 : Math.max(0, hint - waited), [input.signal, halt.signal]);
+          await abortableSleep(hint === undefined ? 1000 : Math.max(0, hint - waited), stopOrHalt);
           continue;
         }
         errors++;
@@ -265,7 +253,7 @@ export async function runPass(input: PassInput): Promise<PassResult> {
           fail(reasonFor(kind, side), `gave up after ${o.maxRetries} retries: ${detail}`);
           return false;
         }
-        await sleep(Math.min(30_000, o.retryBaseMs * 2 ** (attempt - 1)), [input.signal, halt.signal]);
+        await abortableSleep(Math.min(30_000, o.retryBaseMs * 2 ** (attempt - 1)), stopOrHalt);
       }
     }
   };
@@ -273,7 +261,8 @@ export async function runPass(input: PassInput): Promise<PassResult> {
   const lanes: Lane[] = [];
   const budget = new ByteBudget(o.memoryBudgetBytes);
   const perHour = input.options?.maxMessagesPerHour;
-  const pacer = perHour && perHour > 0 ? new Pacer(perHour) : null;
+  const paceClock = input.paceClock ?? WALL_CLOCK;
+  const pacer = perHour && perHour > 0 ? new Pacer(perHour, () => paceClock.now()) : null;
   // A stop must not wait out a throttle hint imapflow holds a command for (it can be
   // minutes, and FETCH retries several times): connections parked in such a wait are
   // dropped while stopping. The throttled command was answered, so nothing is cut off.
@@ -432,7 +421,7 @@ export async function runPass(input: PassInput): Promise<PassResult> {
           if (pacer) {
             // Ahead of the provider's rate: wait (a stop cuts the wait short).
             const wait = pacer.reserve(batches[i].length);
-            if (wait > 0) await sleep(wait, [input.signal, halt.signal]);
+            if (wait > 0) await paceClock.sleep(wait, stopOrHalt);
           }
           if (isStopped()) {
             stoppedWithWork = true;
@@ -543,7 +532,7 @@ export async function runPass(input: PassInput): Promise<PassResult> {
           const job = nextJob();
           if (!job) {
             // Every remaining folder shares its destination with one in progress: wait for it.
-            await sleep(50, [input.signal, halt.signal]);
+            await abortableSleep(50, stopOrHalt);
             continue;
           }
           const destKey = job.mapping.destName.toLowerCase();

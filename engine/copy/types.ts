@@ -1,4 +1,5 @@
 import type { ConnectorEndpoint } from '../connectors/types.ts';
+import type { PaceClock } from './pacer.ts';
 
 /** Folder selection and renaming. Paths use `/` as separator whatever the servers use. */
 export interface FolderRules {
@@ -46,6 +47,8 @@ export interface PassInput {
   checkpoints: CheckpointStore;
   onProgress?: (p: PassProgress) => void;
   options?: PassOptions;
+  /** The clock of the rate pacing (`maxMessagesPerHour`); the wall clock unless a test gives its own. */
+  paceClock?: PaceClock;
 }
 
 /** Counters of one folder or of the whole item, for this pass. */

@@ -81,5 +81,7 @@ describe('kill -9 mid-pass', () => {
     // And nothing left to do.
     const again = await runChild(cfg);
     expect(again.result).toMatchObject({ outcome: 'completed', copied: 0 });
-  });
+    // Four child processes, each starting Node and tsx: slow on a loaded machine. Every wait
+    // is on the child's own output or exit; this is only the ceiling.
+  }, 600_000);
 });

@@ -6,6 +6,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { verifyCredentials } from '../../engine/connectors/index.ts';
 import { createMemoryCheckpointStore, runPass } from '../../engine/copy/index.ts';
+import { abortableSleep } from '../../engine/copy/pacer.ts';
 import { makeMessage, readMailbox, seedImap, startDovecot, type DovecotInstance, type SeedMessage } from '../harness/dovecot.ts';
 import { startImapProxy, type ImapProxy, type ProxyEvent } from '../harness/imap-proxy.ts';
 import { endpoint, hashCounts } from '../harness/copy-assert.ts';
@@ -130,7 +131,10 @@ describe('throttling (ETHROTTLE)', () => {
     await seedImap(dv, p.s.name, p.s.pw, { INBOX: msgs(20, 3000) });
     const from = proxy.events.length;
     const hint = 3000;
-    proxy.throttle({ command: 'UID FETCH', match: BODY_FETCH, times: Infinity, backoffMs: hint });
+    // The first throttle asks for 3 s; every later one for ten minutes, far past the test's
+    // ceiling: only a stop that cuts the wait short lets the test end.
+    proxy.throttle({ command: 'UID FETCH', match: BODY_FETCH, nth: 1, backoffMs: hint });
+    proxy.throttle({ command: 'UID FETCH', match: BODY_FETCH, nth: 2, times: Infinity, backoffMs: 600_000 });
     const ac = new AbortController();
     let abortedAt = 0;
     let seen = 0;
@@ -146,13 +150,12 @@ describe('throttling (ETHROTTLE)', () => {
     const store = createMemoryCheckpointStore();
     const id = `thr-forever-${path}`;
     const r = await runPass({ itemId: id, source: p.source, destination: p.destination, checkpoints: store, signal: ac.signal, options: { connections: 1, batchMessages: 5, ...options } });
-    const endedAt = Date.now();
     expect(abortedAt).toBeGreaterThan(0);
     expect(r.outcome, r.detail).toBe('stopped');
     expect(r.stats.errors).toBe(0);
     expect(r.stats.messagesCopied).toBe(0);
-    // The stop did not wait for the hint to run out, and nothing was sent after it.
-    expect(endedAt - abortedAt).toBeLessThan(hint);
+    // The stop did not wait for the hint to run out (ten minutes: the test would have timed
+    // out), and nothing was sent after it.
     const throttled = proxy.events.slice(from).filter((e) => e.throttled);
     expect(throttled).toHaveLength(2);
     // Not a spin: each retry came only after the suggested backoff.
@@ -169,16 +172,47 @@ describe('throttling (ETHROTTLE)', () => {
 });
 
 describe('pacing under a provider\'s rate (maxMessagesPerHour)', () => {
+  // The pacer runs on a clock the test gives it (PassInput.paceClock), so what is checked is
+  // the schedule the pass keeps, not how promptly a loaded machine happens to run it.
   it('sends batches no faster than the rate allows, a minute\'s worth at most each, and copies every message once', async () => {
     const p = pair();
     await seedImap(dv, p.s.name, p.s.pw, { INBOX: msgs(15, 3000) });
     const from = proxy.events.length;
+    // A clock that moves only when the pass waits: each wait is recorded, with how many
+    // APPENDs the proxy had seen when it began and when it ended.
+    let now = 1_000_000;
+    const waits: { ms: number; appendsBefore: number }[] = [];
+    const appendsSoFar = () => proxy.events.slice(from).filter((e) => e.command === 'APPEND').length;
+    const paceClock = {
+      now: () => now,
+      sleep: async (ms: number) => {
+        waits.push({ ms, appendsBefore: appendsSoFar() });
+        now += ms;
+      },
+    };
     // 36,000 an hour = 10 a second: 15 messages in batches of 5 go at 0, 0.5 and 1 s.
-    const r = await runPass({ itemId: 'paced', source: p.source, destination: p.destination, checkpoints: createMemoryCheckpointStore(), options: { connections: 1, batchMessages: 5, maxMessagesPerHour: 36_000 } });
+    const r = await runPass({ itemId: 'paced', source: p.source, destination: p.destination, checkpoints: createMemoryCheckpointStore(), paceClock, options: { connections: 1, batchMessages: 5, maxMessagesPerHour: 36_000 } });
     expect(r.outcome, r.detail).toBe('completed');
-    const appends = proxy.events.slice(from).filter((e) => e.command === 'APPEND');
-    expect(appends).toHaveLength(3);
-    for (let i = 1; i < appends.length; i++) expect(appends[i].at - appends[i - 1].at).toBeGreaterThanOrEqual(450);
+    // The first batch went at once; each later one waited its 500 ms, before its APPEND.
+    expect(waits).toEqual([
+      { ms: 500, appendsBefore: 1 },
+      { ms: 500, appendsBefore: 2 },
+    ]);
+    expect(appendsSoFar()).toBe(3);
+    await expectExactCopy(p);
+  });
+
+  it('a minute\'s worth at most per batch: at 120 an hour, batches of 2 a minute apart', async () => {
+    const p = pair();
+    await seedImap(dv, p.s.name, p.s.pw, { INBOX: msgs(5, 2000) });
+    const from = proxy.events.length;
+    let now = 0;
+    const waits: number[] = [];
+    const paceClock = { now: () => now, sleep: async (ms: number) => void (waits.push(ms), (now += ms)) };
+    const r = await runPass({ itemId: 'paced-minute', source: p.source, destination: p.destination, checkpoints: createMemoryCheckpointStore(), paceClock, options: { connections: 1, maxMessagesPerHour: 120 } });
+    expect(r.outcome, r.detail).toBe('completed');
+    expect(proxy.events.slice(from).filter((e) => e.command === 'APPEND')).toHaveLength(3); // 2 + 2 + 1
+    expect(waits).toEqual([60_000, 60_000]);
     await expectExactCopy(p);
   });
 
@@ -187,16 +221,25 @@ describe('pacing under a provider\'s rate (maxMessagesPerHour)', () => {
     await seedImap(dv, p.s.name, p.s.pw, { INBOX: msgs(4, 3000) });
     const store = createMemoryCheckpointStore();
     const ctl = new AbortController();
-    // 60 an hour: the second message would wait a minute.
-    const t0 = Date.now();
-    setTimeout(() => ctl.abort(), 300);
-    const r = await runPass({ itemId: 'paced-stop', source: p.source, destination: p.destination, checkpoints: store, signal: ctl.signal, options: { connections: 1, maxMessagesPerHour: 60 } });
+    // The wall clock, with the stop given once the pass is inside its wait.
+    const waits: number[] = [];
+    const paceClock = {
+      now: () => Date.now(),
+      sleep: (ms: number, signal: AbortSignal) => {
+        waits.push(ms);
+        const waiting = abortableSleep(ms, signal);
+        setImmediate(() => ctl.abort());
+        return waiting;
+      },
+    };
+    // 6 an hour: the second message would wait ten minutes, far past the test's ceiling.
+    const r = await runPass({ itemId: 'paced-stop', source: p.source, destination: p.destination, checkpoints: store, signal: ctl.signal, paceClock, options: { connections: 1, maxMessagesPerHour: 6 } });
     expect(r.outcome).toBe('stopped');
-    expect(Date.now() - t0).toBeLessThan(30_000);
+    expect(waits).toHaveLength(1);
+    expect(waits[0]).toBeGreaterThan(60_000);
     expect(r.stats.messagesCopied).toBe(1); // a minute's worth (one) went before the wait
     const again = await runPass({ itemId: 'paced-stop', source: p.source, destination: p.destination, checkpoints: store, options: { connections: 1 } });
     expect(again.outcome).toBe('completed');
     await expectExactCopy(p);
   });
 });
-
