@@ -514,6 +514,16 @@ export class Engine {
     return { login: c.login, secret: this.vault.open(itemId, side, c) };
   }
 
+  /**
+   * Replaces the secret of a stored credential in place (sealed again, same login), without
+   * a status change or history entry: a refresh token the authority rotated during a pass.
+   * Does nothing when the credential is gone (cleared meanwhile).
+   */
+  async resealSecret(itemId: string, side: Side, secret: SecretValue): Promise<void> {
+    const sealed = this.vault.seal(itemId, side, secret);
+    await this.db.credential.updateMany({ where: { itemId, side }, data: bytes(sealed) });
+  }
+
   /** The end user's credentials were refused for the last time: the item fails with the side that was refused. */
   async failCredentials(item: ItemWithProject, side: Side, detail: string): Promise<ItemWithProject> {
     const actor: Actor = { surface: 'form', id: item.sourceAddress };

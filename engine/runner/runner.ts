@@ -2,7 +2,10 @@ import type { Engine, Item, Project } from '../engine.ts';
 import { LEASE_MS, itemRef, projectOptions } from '../engine.ts';
 import { appendHistory } from '../store/history.ts';
 import { SYSTEM_ACTOR, type FailureReason, type Side } from '../domain/types.ts';
-import { parseConnectorUrl } from '../domain/connector-url.ts';
+import { parseConnectorUrl, type ConnectorUrl } from '../domain/connector-url.ts';
+import { m365Settings } from '../connectors/m365/settings.ts';
+import type { M365Settings } from '../connectors/m365/types.ts';
+import { m365Endpoint, type M365AppCredential } from './m365-endpoint.ts';
 import type { PassFigures } from '../events.ts';
 import { dbFaultOf, type DbFault } from '../store/db-faults.ts';
 import { CopyError } from '../copy/types.ts';
@@ -28,6 +31,11 @@ export interface RunnerOptions {
   pass?: PassOptions;
   /** Longest pause between attempts to record a pass's outcome while the database cannot be written (ms). Default 5000. */
   recordRetryMaxMs?: number;
+  /** Microsoft 365 sides (m365:// URLs). */
+  m365?: {
+    /** Where Microsoft's identity platform is. Default: from the environment (MICROSOFT_AUTHORITY_HOST). */
+    settings?: M365Settings;
+  };
 }
 
 type ItemWithProject = Item & { project: Project };
@@ -47,7 +55,7 @@ export class Runner {
   private unsubscribe: (() => void) | null = null;
   /** Aborted on shutdown: wakes anything waiting for the database to take writes again. */
   private halt = new AbortController();
-  private readonly o: Required<Omit<RunnerOptions, 'pass'>> & { pass: PassOptions };
+  private readonly o: Required<Omit<RunnerOptions, 'pass' | 'm365'>> & { pass: PassOptions; m365: NonNullable<RunnerOptions['m365']> };
 
   constructor(
     private engine: Engine,
@@ -56,7 +64,7 @@ export class Runner {
     private log: RunnerLog,
     opts: RunnerOptions = {},
   ) {
-    this.o = { concurrency: opts.concurrency ?? 2, pollMs: opts.pollMs ?? 2000, stopCheckMs: opts.stopCheckMs ?? 1000, recordRetryMaxMs: opts.recordRetryMaxMs ?? 5000, pass: opts.pass ?? {} };
+    this.o = { concurrency: opts.concurrency ?? 2, pollMs: opts.pollMs ?? 2000, stopCheckMs: opts.stopCheckMs ?? 1000, recordRetryMaxMs: opts.recordRetryMaxMs ?? 5000, pass: opts.pass ?? {}, m365: opts.m365 ?? {} };
   }
 
   /** Starts: items a dead process left `Running` (lease expired) are queued again (they resume from their checkpoints), then the queue is worked. */
@@ -127,8 +135,7 @@ export class Runner {
   private async endpoint(item: ItemWithProject, side: Side): Promise<ConnectorEndpoint | { fail: FailureReason; detail: string }> {
     const url = side === 'source' ? item.project.sourceUrl : item.project.destinationUrl;
     const parsed = parseConnectorUrl(url, side);
-    if (parsed.kind !== 'imap')
-      return { fail: side === 'source' ? 'UnsupportedSource' : 'Internal', detail: `The ${side} connector ${parsed.url} is not available in this version of MailFerry (IMAP only).` };
+    if (parsed.kind === 'm365') return this.m365Side(item, side, parsed);
     // Project admin credentials (`project connect`) win: the admin logs in as the mailbox.
     const admin = await this.engine.adminCredentialOf(item.projectId, side);
     const login = side === 'source' ? item.sourceLogin : item.destinationLogin;
@@ -138,6 +145,35 @@ export class Runner {
     if (!cred) return { fail: side === 'source' ? 'SourceCredentials' : 'DestinationCredentials', detail: `No ${side} credentials are stored.` };
     const secret = cred.secret.accessToken ? { accessToken: cred.secret.accessToken } : { password: cred.secret.password ?? '' };
     return { url: parsed.url, login: cred.login, secret };
+  }
+
+  /**
+   * A Microsoft 365 side: the user's own sign-in (its refresh token, stored like any
+   * credential) or the project's app registration; a refresh token the authority rotates is
+   * sealed again in place of the old one.
+   */
+  private async m365Side(item: ItemWithProject, side: Side, parsed: Extract<ConnectorUrl, { kind: 'm365' }>): Promise<ConnectorEndpoint | { fail: FailureReason; detail: string }> {
+    let settings: M365Settings;
+    try {
+      settings = this.o.m365.settings ?? m365Settings();
+    } catch (e) {
+      return { fail: 'Internal', detail: e instanceof Error ? e.message : String(e) };
+    }
+    const cred = await this.engine.credentialOf(item.id, side);
+    // The app registration an admin connected for this side (`project connect`), if any.
+    const admin = await this.engine.adminCredentialOf(item.projectId, side);
+    const app: M365AppCredential | undefined = admin?.kind === 'm365-app' ? { clientId: admin.clientId, clientSecret: admin.clientSecret, certificate: admin.certificate } : undefined;
+    const login = cred?.login || (side === 'source' ? item.sourceLogin : item.destinationLogin);
+    return m365Endpoint({
+      url: parsed.url,
+      tenantId: parsed.tenantId,
+      side,
+      login,
+      app,
+      refreshToken: cred?.secret.refreshToken,
+      settings,
+      onRotated: cred ? (refreshToken) => this.engine.resealSecret(item.id, side, { ...cred.secret, refreshToken }) : undefined,
+    });
   }
 
   private async runItem(item: ItemWithProject, entry: { ctl: AbortController; shutdown: boolean }): Promise<void> {
