@@ -3,12 +3,22 @@ import { createApp, serveHttp, type App } from './app.ts';
 import { runConsole } from '../adapters/console/console-adapter.ts';
 import { Logger } from './log.ts';
 import { ROTATE_KEY_HELP, rotateKeyCommand } from './rotate-key.ts';
+import { closest } from '../engine/domain/closest.ts';
+import { readFileSync } from 'node:fs';
+
+/** The package's version (package.json), for `--version`. */
+export function version(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
+/** Options each process command takes besides --help. */
+const OPTIONS: Record<string, string[]> = { console: ['--wait'] };
 
 const HELP: Record<string, string> = {
   'rotate-key': ROTATE_KEY_HELP,
   main: `mailferry — chat-ops for mailbox migrations
 
-Usage: mailferry [COMMAND] [--help]
+Usage: mailferry [COMMAND] [--help] [--version]
 
 Commands:
   serve     Start the server: HTTP (Slack, Teams, the credential form), the engine
@@ -73,19 +83,30 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function run(argv: string[]): Promise<number> {
+  if (argv.includes('--version') || argv.includes('-V')) {
+    process.stdout.write(`mailferry ${version()}\n`);
+    return 0;
+  }
   const cmd = argv[0] && !argv[0].startsWith('-') ? argv[0] : 'serve';
   const rest = argv[0] === cmd ? argv.slice(1) : argv;
-  if (!(cmd in HELP) || cmd === 'main') {
-    process.stderr.write(`Unknown command "${cmd}".\n\n${HELP.main}`);
+  const commands = Object.keys(HELP).filter((c) => c !== 'main');
+  if (!commands.includes(cmd)) {
+    const guess = closest(cmd, commands);
+    process.stderr.write(`Unknown command "${cmd}".${guess ? ` Did you mean "mailferry ${guess}"?` : ''}\n\n${HELP.main}`);
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(argv[0] === cmd ? HELP[cmd] : HELP.main);
     return 0;
   }
-  const unknown = rest.filter((a) => !(cmd === 'console' && a === '--wait'));
+  const known = [...(OPTIONS[cmd] ?? []), '--help', '--version'];
+  const unknown = rest.filter((a) => !known.includes(a));
   if (unknown.length) {
-    process.stderr.write(`Unknown option ${unknown[0]} for "${cmd}".\n\n${HELP[cmd]}`);
+    const u = unknown[0];
+    const guess = u.startsWith('-') ? closest(u.replace(/^-+/, '--'), known) : closest(u, commands);
+    const suggestion = guess ? (u.startsWith('-') ? ` Did you mean ${guess}?` : ` Did you mean "mailferry ${guess}"?`) : '';
+    const where = argv[0] === cmd ? ` for "${cmd}"` : '';
+    process.stderr.write(`Unknown ${u.startsWith('-') ? 'option' : 'argument'} ${u}${where}.${suggestion}\n\n${argv[0] === cmd ? HELP[cmd] : HELP.main}`);
     return 2;
   }
   let config: Config;

@@ -5,7 +5,11 @@
  */
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 
-const SECRET_KEYS = /pass(word)?|secret|token|authorization|cookie|key|link|url|csrf/i;
+/**
+ * Field names whose values are never logged. "pass" alone is not one of them: it is a copy
+ * pass (`pass=3`); passwords are `password`, `passwd`, `passphrase`, `appPassword`, ….
+ */
+const SECRET_KEYS = /passw(or)?d|passphrase|secret|token|authorization|cookie|key|link|url|csrf/i;
 
 /** Removes anything that looks like a secret from a log line. */
 export function redact(s: string): string {

@@ -1,6 +1,6 @@
 import type { Message } from './model.ts';
 import { formatBytes, formatCount, formatDuration, plural } from './format.ts';
-import { statusLabel } from './status.ts';
+import { extraDetail, statusLabel } from './status.ts';
 
 /** Figures of a pass as posts show them. */
 export interface FiguresView {
@@ -44,14 +44,16 @@ export function statusPost(v: StatusPostView): Message {
   switch (v.to) {
     case 'Failed': {
       const next = nextStep(v);
-      const text = `❌ ${a} failed: ${v.reasonText ?? 'unknown reason'}${v.detail ? ` The server said: "${v.detail}"` : ''}${next ? ` ${next}` : ''}`;
+      // The server's words only when they say more than the reason's sentence.
+      const said = extraDetail(v.reasonText, v.detail);
+      const text = `❌ ${a} failed: ${v.reasonText ?? 'unknown reason'}${said ? ` The server said: "${said}"` : ''}${next ? ` ${next}` : ''}`;
       return {
         kind: 'item-failed',
         text,
         tone: 'error',
         blocks: [
           { type: 'text', text: `❌ *${a}* failed: ${v.reasonText ?? 'unknown reason'}` },
-          ...(v.detail ? [{ type: 'context' as const, text: `Server said: ${v.detail}` }] : []),
+          ...(said ? [{ type: 'context' as const, text: `Server said: ${said}` }] : []),
           ...(v.figures?.messagesCopied ? [{ type: 'context' as const, text: figuresLine(v.figures) }] : []),
           ...(next ? [{ type: 'context' as const, text: next }] : []),
         ],

@@ -67,10 +67,40 @@ export function credentialsLine(p: Pick<ProjectView, 'admin' | 'selfService'>): 
     .join(' · ');
 }
 
+/**
+ * The server's own words when they add something to the reason's sentence; undefined when
+ * they only repeat it (the reason is then said once).
+ */
+export function extraDetail(reasonText: string | null | undefined, detail: string | null | undefined): string | undefined {
+  if (!detail) return undefined;
+  const norm = (x: string) => x.toLowerCase().replace(/[\s.:;,!"'()[\]-]+/g, ' ').trim();
+  if (!reasonText) return detail;
+  const r = norm(reasonText), d = norm(detail);
+  return !d || r.includes(d) || d === r ? undefined : detail;
+}
+
+const SURFACE_NAME: Record<string, string> = { slack: 'Slack', teams: 'Teams', console: 'console', form: 'secure form' };
+
+/**
+ * Who did something, as a person reads it, from the history's `surface:id (name)`:
+ * "Ada Admin (Slack)", "root (console)", "MailFerry" for the system.
+ */
+export function actorText(stored: string): string {
+  const m = /^([a-z][\w-]*):(.*?)(?: \((.+)\))?$/.exec(stored);
+  if (!m) return stored;
+  const [, surface, id, name] = m;
+  if (surface === 'system') return 'MailFerry';
+  if (surface === 'form') return 'the mailbox owner (secure form)';
+  const where = SURFACE_NAME[surface] ?? surface;
+  if (name) return `${name} (${where})`;
+  return surface === 'console' ? `${id} (console)` : `${where} user ${id}`;
+}
+
 /** One line about an item: icon, addresses, status, reason. */
 export function itemLine(i: ItemView): string {
   const dest = i.destinationAddress !== i.sourceAddress ? ` → ${i.destinationAddress}` : '';
-  const why = i.status === 'Failed' && i.reasonText ? `: ${i.reasonText}${i.failureDetail ? ` (${i.failureDetail})` : ''}` : '';
+  const said = extraDetail(i.reasonText, i.failureDetail);
+  const why = i.status === 'Failed' && i.reasonText ? `: ${i.reasonText}${said ? ` (${said})` : ''}` : '';
   const figures = i.messagesCopied ? ` — ${formatCount(i.messagesCopied)} messages, ${formatBytes(i.bytesCopied)}` : '';
   return `${ICON[i.status] ?? ''} ${i.sourceAddress}${dest} — ${statusLabel(i.status)}${why}${figures}`;
 }
@@ -100,7 +130,7 @@ export function projectStatusMessage(p: ProjectView, limit = 40): Message {
         { label: 'Source', value: p.sourceUrl },
         { label: 'Destination', value: p.destinationUrl },
         { label: 'Credentials', value: credentialsLine(p) },
-        { label: 'Mailboxes', value: `${formatCount(p.items.length)}: ${countsLine(p.counts)}` },
+        { label: 'Mailboxes', value: p.items.length ? `${formatCount(p.items.length)}: ${countsLine(p.counts)}` : 'none yet' },
         { label: 'Licenses', value: licensesLine(p.licenses) },
       ],
     },
@@ -207,14 +237,15 @@ export function itemStatusMessage(
     { label: 'Destination', value: i.destinationAddress },
     { label: 'Status', value: statusLabel(i.status) + (i.status === 'Failed' && i.reasonText ? ` — ${i.reasonText}` : '') },
   ];
-  if (i.status === 'Failed' && i.failureDetail) facts.push({ label: 'Server said', value: i.failureDetail });
+  const said = i.status === 'Failed' ? extraDetail(i.reasonText, i.failureDetail) : undefined;
+  if (said) facts.push({ label: 'Server said', value: said });
   if (i.passCount)
     facts.push({
       label: 'Copied',
       value: `${formatCount(i.messagesCopied)} messages, ${formatBytes(i.bytesCopied)} in ${plural(i.passCount, 'pass', 'passes')}${i.messagesPresent ? `; ${formatCount(i.messagesPresent)} already there` : ''}${i.messagesSkipped ? `; ${formatCount(i.messagesSkipped)} skipped` : ''}${i.lastPassMs ? `; last pass ${formatDuration(i.lastPassMs)}` : ''}`,
     });
   facts.push({ label: 'License', value: i.license === 'consumed' ? 'consumed' : i.license === 'reserved' ? 'reserved' : 'none' });
-  const hist = history.slice(-HISTORY_LIMIT).map((h) => `${formatTime(h.at)} — ${h.summary} — ${h.actor}`);
+  const hist = history.slice(-HISTORY_LIMIT).map((h) => `${formatTime(h.at)} — ${h.summary} — ${actorText(h.actor)}`);
   const total = Math.max(historyTotal, history.length);
   const earlier = total - hist.length;
   return {

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Db } from './store/db.ts';
+import { closest } from './domain/closest.ts';
 import { appendHistory, itemHistory, itemHistoryCount, type Tx } from './store/history.ts';
 import { EventBus, type ItemRef, type PassFigures } from './events.ts';
 import { decide, type ItemAction } from './domain/state-machine.ts';
@@ -200,8 +201,10 @@ export class Engine {
   async getProject(name: string): Promise<Project> {
     const p = await this.db.project.findUnique({ where: { name } });
     if (p) return p;
-    const names = (await this.db.project.findMany({ select: { name: true }, orderBy: { name: 'asc' }, take: 20 })).map((x) => x.name);
-    throw new UserError('PROJECT_UNKNOWN', `There is no project named ${name}.${names.length ? ` Known projects: ${names.join(', ')}.` : ''}`);
+    const all = (await this.db.project.findMany({ select: { name: true }, orderBy: { name: 'asc' } })).map((x) => x.name);
+    const guess = closest(name, all);
+    const names = all.slice(0, 20);
+    throw new UserError('PROJECT_UNKNOWN', `There is no project named ${name}.${guess ? ` Did you mean ${guess}?` : names.length ? ` Known projects: ${names.join(', ')}${all.length > names.length ? ', …' : ''}.` : ''}`);
   }
 
   /** Every project, by name. */
@@ -295,7 +298,13 @@ export class Engine {
     const item =
       (await this.db.item.findFirst({ where: { projectId: project.id, sourceAddress: a }, include: ITEM_INCLUDE })) ??
       (await this.db.item.findFirst({ where: { projectId: project.id, destinationAddress: a }, include: ITEM_INCLUDE }));
-    if (!item) throw new UserError('ITEM_UNKNOWN', `${a} is not in project ${project.name}.`, `Add it with \`add ${a}\`.`);
+    if (!item) {
+      // A typo of an address that is in the project gets that address, not "add it".
+      const rows = await this.db.item.findMany({ where: { projectId: project.id }, select: { sourceAddress: true, destinationAddress: true } });
+      const guess = closest(a, rows.flatMap((r) => (r.destinationAddress === r.sourceAddress ? [r.sourceAddress] : [r.sourceAddress, r.destinationAddress])));
+      if (guess) throw new UserError('ITEM_UNKNOWN', `${a} is not in project ${project.name}. Did you mean ${guess}?`);
+      throw new UserError('ITEM_UNKNOWN', `${a} is not in project ${project.name}.`, `Add it with \`add ${a}\`.`);
+    }
     return item;
   }
 

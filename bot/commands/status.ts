@@ -1,5 +1,5 @@
 import type { CommandDef } from './types.ts';
-import { HISTORY_LIMIT, projectStatusMessage, projectsOverviewMessage, itemStatusMessage, statusLabel } from '../../cards/status.ts';
+import { HISTORY_LIMIT, extraDetail, projectStatusMessage, projectsOverviewMessage, itemStatusMessage, statusLabel } from '../../cards/status.ts';
 import { PROJECT_OPTION, itemView, reasonText, resolveProject } from './shared.ts';
 
 /** `status`: the project (counts per status, licenses, every item with status and reason) or one mailbox with its history. */
@@ -66,7 +66,9 @@ export const status: CommandDef = {
 /** One history entry in words. */
 export function describeEvent(kind: string, from: string | null, to: string | null, detail: Record<string, unknown>): string {
   const change = from && to && from !== to ? `${statusLabel(from)} → ${statusLabel(to)}` : '';
-  const reason = typeof detail.reason === 'string' ? `: ${reasonText(detail.reason)}${typeof detail.detail === 'string' ? ` (${detail.detail})` : ''}` : '';
+  const sentence = typeof detail.reason === 'string' ? reasonText(detail.reason) : undefined;
+  const said = typeof detail.detail === 'string' ? extraDetail(sentence, detail.detail) : undefined;
+  const reason = sentence ? `: ${sentence}${said ? ` (${said})` : ''}` : '';
   const sides = Array.isArray(detail.sides) ? ` (${detail.sides.join(', ')})` : typeof detail.side === 'string' ? ` (${detail.side})` : '';
   const what: Record<string, string> = {
     'item.added': 'added',
@@ -83,7 +85,27 @@ export function describeEvent(kind: string, from: string | null, to: string | nu
     'item.deleted': 'deleted',
     'license.consumed': 'license consumed',
     recovered: 'resumed after a restart',
+    interrupted: 'interrupted',
+    'item.credentials-needed': 'credentials needed',
+    'item.credentials-received': 'credentials received',
+    'item.credentials-refused': 'credentials refused',
+    'item.credentials-cleared': 'credentials cleared',
+    'item.stop-requested': 'stop requested',
+    'credentials.stored': 'credentials stored',
+    'credentials.refused': 'credentials refused',
+    'credentials.unverified': 'credentials kept unverified',
+    'credentials.wiped': 'credentials wiped',
+    'request.sent': 'credential request sent',
+    'request.failed': 'credential request not delivered',
+    'post.failed': 'thread post not delivered',
+    'form.link-created': 'private form link created',
   };
-  const extra = typeof detail.message === 'string' ? `: ${detail.message}` : '';
-  return `${what[kind] ?? kind}${sides}${change ? ` (${change})` : ''}${reason}${extra}`;
+  // The message repeats the reason's sentence when there is one: say it once.
+  const extra = typeof detail.message === 'string' && !(sentence && extraDetail(sentence, detail.message) === undefined) ? `: ${detail.message}` : '';
+  return `${what[kind] ?? words(kind)}${sides}${change ? ` (${change})` : ''}${reason}${extra}`;
+}
+
+/** An event key no entry above knows, in words: `item.something-new` → "something new". */
+function words(kind: string): string {
+  return kind.replace(/^item\./, '').replace(/[._-]+/g, ' ');
 }

@@ -2,6 +2,9 @@ import { UserError } from '../../engine/errors.ts';
 import { normaliseAddress } from '../../engine/domain/addresses.ts';
 import type { CommandDef, ParsedArgs } from '../commands/types.ts';
 import { tokenize } from './tokenize.ts';
+import { closest, distance } from '../../engine/domain/closest.ts';
+
+export { distance };
 
 /** The prefix every surface may or may not include. */
 const PREFIX = /^\s*\/?migrate\b\s*/i;
@@ -17,26 +20,6 @@ export function usage(def: CommandDef, surface?: string): string {
   for (const a of def.args) parts.push(a.required ? a.name : `[${a.name}]`);
   for (const o of def.options) if (optionOn(o, surface)) parts.push(`[--${o.name}${o.value ? ` ${o.value}` : ''}]`);
   return parts.join(' ');
-}
-
-/** Edit distance, for "did you mean". */
-export function distance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0][j] = j;
-  for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++)
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-  return d[a.length][b.length];
-}
-
-function closest(word: string, candidates: string[]): string | undefined {
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const c of candidates) {
-    const dd = distance(word.toLowerCase(), c.toLowerCase());
-    if (dd < bestD) [best, bestD] = [c, dd];
-  }
-  return best && bestD <= Math.max(2, Math.floor(best.length / 3)) ? best : undefined;
 }
 
 /** A parsed line: the command definition and its validated input. */
@@ -107,8 +90,10 @@ export function parseCommand(text: string, defs: readonly CommandDef[], surface:
       if (i + 1 >= tokens.length || (tokens[i + 1].startsWith('--') && tokens[i + 1] !== '--')) fail('OPTION_VALUE_MISSING', `--${name} needs a value (${o.value}).`);
       value = tokens[++i];
     }
-    if (o.choices && !o.choices.includes(value.toLowerCase()))
-      fail('OPTION_VALUE', `--${name} must be one of ${o.choices.join(', ')}; got "${value}".`);
+    if (o.choices && !o.choices.includes(value.toLowerCase())) {
+      const guess = closest(value, o.choices);
+      fail('OPTION_VALUE', `--${name} must be one of ${o.choices.join(', ')}; got "${value}".${guess ? ` Did you mean "${guess}"?` : ''}`);
+    }
     if (o.choices) value = value.toLowerCase();
     if (o.integer) {
       const n = Number(value);

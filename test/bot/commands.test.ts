@@ -72,8 +72,22 @@ describe('commands', () => {
     expect(s.text).toMatch(/⚪ a@old\.example — Not started/);
     const one = await t.run('status b@old.example');
     expect(one.text).toMatch(/Status:\s+Waiting for user/);
-    expect(one.text).toMatch(/started \(Not started → Waiting for user\) — test:admin/);
-    expect(one.text).toMatch(/request\.failed/);
+    // History in words: who as a person, event keys as words.
+    expect(one.text).toMatch(/started \(Not started → Waiting for user\) — admin \(test\)/);
+    expect(one.text).toMatch(/credential request not delivered/);
+    expect(one.text).not.toMatch(/request\.failed|test:admin/);
+  });
+
+  it('suggests what was meant: option values, project names, and an address of the project rather than adding the typo', async () => {
+    await t.run('project create acme --source imaps://old.example --destination imaps://new.example');
+    expect((await t.run('status')).text).toMatch(/Mailboxes:\s+none yet/);
+    await t.run('add bob@old.example');
+    expect((await t.run('add carol@old.example --ask sorce')).text).toContain('--ask must be one of source, destination, both; got "sorce". Did you mean "source"?');
+    expect((await t.run('status --project acmee')).text).toContain('There is no project named acmee. Did you mean acme?');
+    const typo = await t.run('resend bob@ol.example');
+    expect(typo.text).toContain('bob@ol.example is not in project acme. Did you mean bob@old.example?');
+    expect(typo.text).not.toContain('add bob@ol.example');
+    expect((await t.run('resend zed@far.example')).text).toContain('Add it with');
   });
 
   it('only admins run admin commands; non-admins get a clear refusal and a help without them', async () => {

@@ -13,6 +13,14 @@ describe('log redaction', () => {
     expect(all).toContain('/c/[redacted]');
     expect(all).toContain('user=alice');
   });
+  it('a copy pass number is not a password: pass=3 is logged as is, passwords still are not', () => {
+    const lines: string[] = [];
+    const log = new Logger((l) => lines.push(l), 'debug');
+    log.info('pass started', { item: 'i1', pass: 3, appPassword: 'hunter2', passphrase: 'open sesame' });
+    expect(lines[0]).toContain('pass=3');
+    expect(lines[0]).not.toContain('hunter2');
+    expect(lines[0]).not.toContain('sesame');
+  });
   it('redact leaves ordinary text alone', () => {
     expect(redact('item alice@old.example completed in 3 s')).toBe('item alice@old.example completed in 3 s');
   });

@@ -47,6 +47,20 @@ describe('mailferry CLI', () => {
     expect(bad.err).toMatch(/Unknown command "frobnicate"/);
   });
 
+  it('--version, and "did you mean" for mistyped commands and options', async () => {
+    const v = await cli(['--version'], '', env);
+    expect(v.code).toBe(0);
+    expect(v.out.trim()).toMatch(/^mailferry \d+\.\d+\.\d+/);
+    const serv = await cli(['serv'], '', env);
+    expect(serv.code).toBe(2);
+    expect(serv.err).toContain('Unknown command "serv". Did you mean "mailferry serve"?');
+    const hepl = await cli(['--hepl'], '', env);
+    expect(hepl.code).toBe(2);
+    expect(hepl.err).toContain('Unknown option --hepl. Did you mean --help?');
+    const wiat = await cli(['console', '--wiat'], '', env);
+    expect(wiat.err).toContain('Unknown option --wiat for "console". Did you mean --wait?');
+  });
+
   it('console: piped commands print replies and tagged thread posts, silently (no prompt)', async () => {
     const script = [
       'project create acme --source imaps://old.example:993 --destination imaps://new.example:993 --licenses 5',

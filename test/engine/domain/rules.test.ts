@@ -185,7 +185,7 @@ describe('domain rules', () => {
     await t.run('add alice@old.example');
     expect(await t.app.db.itemEvent.count()).toBe(before);
     const s = await t.run('status alice@old.example');
-    expect(s.text).toMatch(/added — test:admin \(admin\)/);
+    expect(s.text).toMatch(/added — admin \(test\)/);
   });
 
   it('a running item stops at the next message boundary; the runner records Stopped', async () => {
