@@ -106,7 +106,7 @@ describe('digest content', () => {
       expect(s, surface).toMatch(/and 213 more \(see \W{0,3}\/migrate status/);
       expect(s.match(/user\d{3}@old\.example/g)?.length, surface).toBe(10);
     }
-  });
+  }, 240_000);
 
   it('replies with the digest itself when this process cannot post in the project channel', async () => {
     await p.run('project create beta --source imaps://old.example --destination imaps://new.example', { channel: 'C9' });

@@ -98,7 +98,7 @@ describe('mailferry CLI', () => {
     let log = '';
     p.stderr.on('data', (d) => (log += d));
     const port = await new Promise<number>((res, rej) => {
-      const timer = setTimeout(() => rej(new Error(`no listen line in ${log}`)), 30_000);
+      const timer = setTimeout(() => rej(new Error(`no listen line in ${log}`)), 120_000);
       p.stderr.on('data', () => {
         const m = /listening on port (\d+)/.exec(log);
         if (m && /Email: not configured/.test(log)) {
@@ -127,7 +127,7 @@ describe('mailferry CLI', () => {
     expect(code).toBe(0);
     expect(log).toMatch(/SIGTERM: shutting down/);
     rmSync(d2, { recursive: true, force: true });
-  });
+  }, 180_000);
 
   it('a key file is created with mode 0600 when ENCRYPTION_KEY is absent', async () => {
     const { statSync } = await import('node:fs');
