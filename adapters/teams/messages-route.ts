@@ -55,6 +55,12 @@ export function messagesRoute(adapter: MailFerryCloudAdapter, authenticated: boo
     }
     try {
       const invoke = await adapter.handle(req.headers.authorization ?? '', body as Activity, logic);
+      if (invoke?.status === 501 && invoke.body === undefined) {
+        // botbuilder's answer to an invoke no handler took (no name, or one we do not
+        // implement): the request asked for something this bot does not do, a 4xx.
+        log.info('Teams invoke not handled', { name: String((body as { name?: unknown }).name ?? '').slice(0, 60) });
+        return refuse(res, 400, 'bad request');
+      }
       res.status(invoke?.status ?? 200);
       if (invoke?.body !== undefined) res.send(invoke.body);
       else res.end();

@@ -117,6 +117,12 @@ for (const mode of ['authenticated', 'dev'] as const) {
         expect(t.logs.join('\n')).toContain('Teams request refused: not authenticated');
       });
     } else {
+      it('answers an invoke no handler takes with a 4xx, not botbuilder\'s 501', async () => {
+        const r = await post(base, JSON.stringify({ ...channelMessage(rec.url, 'help', { id: '9004' }), type: 'invoke', name: 'nobody/handles-this' }));
+        expect(r.status).toBe(400);
+        expectShortJson(r, 'bad request');
+      });
+
       it('still runs a well-formed activity', async () => {
         const r = await post(base, JSON.stringify(channelMessage(rec.url, 'help', { id: '9003' })));
         expect(r.status).toBe(200);
