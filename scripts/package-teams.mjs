@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Builds the Teams app package an admin uploads (Teams admin center → Manage apps →
 // Upload, or Teams → Apps → Manage your apps → Upload an app):
-//   npm run package:teams [-- --app-id GUID] [--public-url https://…] [--out FILE] [--icons]
+//   npm run package:teams [-- --app-id GUID] [--public-url https://…] [--app-version X.Y.Z] [--out FILE] [--icons]
+// (npm keeps flags given before `--` for itself; they are recovered from npm_config_*.)
 // The zip holds manifest.json (manifest/teams/manifest.json with the bot's app id, the
 // public host as valid domain, and the command list derived from the command definitions),
 // color.png (192×192) and outline.png (32×32, white on transparent).
@@ -167,10 +168,12 @@ export function commandList(entries) {
     });
 }
 
-/** The manifest for one installation: app id, public host, command list. */
-export function buildManifest(template, { appId, publicUrl, entries }) {
+/** The manifest for one installation: app id, version, public host, command list. */
+export function buildManifest(template, { appId, publicUrl, entries, version }) {
   const m = structuredClone(template);
   m.id = appId;
+  // Teams refuses to update an app whose manifest version did not change.
+  if (version) m.version = version;
   for (const b of m.bots) {
     b.botId = appId;
     for (const list of b.commandLists) list.commands = commandList(entries);
@@ -206,8 +209,52 @@ function arg(argv, name) {
   return i >= 0 ? argv[i + 1] : undefined;
 }
 
+/** The flags that take a value, and the shape of a value that can only be theirs. */
+const VALUE_FLAGS = {
+  '--app-id': /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i,
+  '--public-url': /^https?:\/\//i,
+  '--app-version': /^\d+\.\d+\.\d+$/,
+  '--out': /\.zip$/i,
+};
+
+/**
+ * The arguments as if they had been given after `--`. `npm run package:teams --app-id X`
+ * keeps `--app-id` for npm: the script then sees `npm_config_app_id=true` and `X` as a bare
+ * argument (or `npm_config_app_id=X` for `--app-id=X`). Each lost flag gets back the bare
+ * argument of its shape (a GUID, an http(s) URL, x.y.z, a .zip); one that cannot be told
+ * apart is refused with the `--` spelling.
+ */
+export function npmArgs(argv, env = process.env) {
+  const out = [...argv];
+  const bare = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] in VALUE_FLAGS) i++;
+    else if (!argv[i].startsWith('--')) bare.push(argv[i]);
+  }
+  const lost = [];
+  for (const flag of Object.keys(VALUE_FLAGS)) {
+    const v = env[`npm_config_${flag.slice(2).replace(/-/g, '_')}`];
+    if (v === undefined || v === '' || out.includes(flag)) continue;
+    if (v === 'true') lost.push(flag);
+    else out.push(flag, v);
+  }
+  for (const flag of lost) {
+    const i = bare.findIndex((b) => VALUE_FLAGS[flag].test(b));
+    if (i < 0) throw new Error(`npm kept ${flag} for itself and its value could not be told apart: run \`npm run package:teams -- ${flag} VALUE\` (the \`--\` passes the flags to the script).`);
+    out.push(flag, bare.splice(i, 1)[0]);
+  }
+  if (env.npm_config_icons === 'true' && !out.includes('--icons')) out.push('--icons');
+  return out;
+}
+
+/** The package's own version (package.json): the manifest version unless --app-version says otherwise. */
+export function packageVersion() {
+  return JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
+}
+
 /** Builds the package; returns the zip path. */
-export async function packageTeams(argv = [], env = process.env, entries = undefined) {
+export async function packageTeams(rawArgv = [], env = process.env, entries = undefined) {
+  const argv = npmArgs(rawArgv, env);
   if (argv.includes('--icons') || !existsSync(join(MANIFEST_DIR, 'color.png'))) {
     writeFileSync(join(MANIFEST_DIR, 'color.png'), colorIcon());
     writeFileSync(join(MANIFEST_DIR, 'outline.png'), outlineIcon());
@@ -216,8 +263,12 @@ export async function packageTeams(argv = [], env = process.env, entries = undef
   if (!appId || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(appId))
     throw new Error('The Teams package needs the bot\'s Microsoft App ID (a GUID): set MicrosoftAppId in the environment or .env, or pass --app-id GUID. See adapters/teams/README.md.');
   const publicUrl = (arg(argv, '--public-url') ?? env.PUBLIC_URL ?? '').replace(/\/+$/, '') || undefined;
+  if (publicUrl && !/^https:\/\//i.test(publicUrl))
+    throw new Error(`PUBLIC_URL must start with https:// for Teams (got ${publicUrl.split('?')[0]}): Teams reaches bots and opens the app's links only over HTTPS, so the package would keep the mailferry.example placeholders. Put MailFerry behind a TLS reverse proxy and set PUBLIC_URL (or --public-url) to its https:// address.`);
+  const version = arg(argv, '--app-version') ?? packageVersion();
+  if (!/^\d+\.\d+\.\d+$/.test(version)) throw new Error(`The app version must be x.y.z (got ${version}); Teams needs a higher one for each update of the app.`);
   const template = JSON.parse(readFileSync(join(MANIFEST_DIR, 'manifest.json'), 'utf8'));
-  const manifest = buildManifest(template, { appId, publicUrl, entries: entries ?? (await loadHelpEntries()) });
+  const manifest = buildManifest(template, { appId, publicUrl, version, entries: entries ?? (await loadHelpEntries()) });
   const out = resolve(arg(argv, '--out') ?? join(ROOT, 'data/mailferry-teams.zip'));
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(
@@ -235,6 +286,8 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
   if (existsSync('.env')) process.loadEnvFile('.env');
   try {
     const out = await packageTeams(process.argv.slice(2));
+    if (!(process.env.PUBLIC_URL || npmArgs(process.argv.slice(2)).includes('--public-url')))
+      console.error('note: no PUBLIC_URL: the package keeps the mailferry.example placeholders for the developer links and valid domains.');
     console.log(`wrote ${out}\nUpload it in the Teams admin center (Manage apps → Upload new app) or in Teams (Apps → Manage your apps → Upload an app).`);
   } catch (e) {
     console.error(e instanceof Error ? e.message : String(e));

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { crc32, inflateRawSync, inflateSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain .mjs script without type declarations
-import { buildManifest, commandList, packageTeams } from '../../../scripts/package-teams.mjs';
+import { buildManifest, commandList, npmArgs, packageTeams } from '../../../scripts/package-teams.mjs';
 import { AppManifestUtils } from '@microsoft/app-manifest';
 import { createRequire } from 'node:module';
 import { helpEntries } from '../../../bot/commands/help.ts';
@@ -131,6 +131,29 @@ describe('Teams app package', () => {
     }
     expect(white).toBeGreaterThan(50);
     expect(white).toBeLessThan(32 * 32 - 100);
+  });
+
+  it('npm run package:teams --app-id … (without `--`) keeps its flags, and the manifest version follows package.json', async () => {
+    const out = join(dir, 'npm.zip');
+    const { stdout } = await promisify(execFile)('npm', ['run', '--silent', 'package:teams', '--app-id', APP_ID, '--public-url', 'https://mf.corp.example', '--out', out], {
+      env: { ...process.env, MicrosoftAppId: '', PUBLIC_URL: '' },
+    });
+    expect(stdout).toContain(out);
+    const m = JSON.parse(unzip(readFileSync(out)).get('manifest.json')!.toString('utf8'));
+    expect(m.id).toBe(APP_ID);
+    expect(m.validDomains).toEqual(['mf.corp.example']);
+    expect(m.version).toBe(JSON.parse(readFileSync('package.json', 'utf8')).version);
+    // --app-version, and the `name=value` spelling npm passes whole.
+    const v2 = join(dir, 'v2.zip');
+    await expect(packageTeams([], { npm_config_app_id: APP_ID, npm_config_out: 'true' }, entries)).rejects.toThrow(/npm kept --out .*npm run package:teams -- --out VALUE/);
+    await packageTeams([v2], { npm_config_app_id: APP_ID, npm_config_app_version: '2.3.4', npm_config_out: 'true', PUBLIC_URL: 'https://mf.corp.example' }, entries);
+    expect(JSON.parse(unzip(readFileSync(v2)).get('manifest.json')!.toString('utf8')).version).toBe('2.3.4');
+    expect(npmArgs(['https://x.example', APP_ID], { npm_config_app_id: 'true', npm_config_public_url: 'true' })).toEqual(['https://x.example', APP_ID, '--app-id', APP_ID, '--public-url', 'https://x.example']);
+    await expect(packageTeams(['--app-version', 'v2'], { MicrosoftAppId: APP_ID }, entries)).rejects.toThrow(/x\.y\.z/);
+  });
+
+  it('refuses an http:// PUBLIC_URL instead of keeping the mailferry.example placeholders', async () => {
+    await expect(packageTeams(['--out', join(dir, 'http.zip')], { MicrosoftAppId: APP_ID, PUBLIC_URL: 'http://mailferry.corp.example:3978' }, entries)).rejects.toThrow(/PUBLIC_URL must start with https:\/\/ for Teams/);
   });
 
   it('refuses to build without the bot\'s app id', async () => {
