@@ -21,13 +21,16 @@ export interface TestBrowser {
   close(): Promise<void>;
 }
 
-/** Launches headless Chromium with a fresh `--user-data-dir` (playwright's persistent context sets it). */
-export async function launchBrowser(): Promise<TestBrowser> {
+/**
+ * Launches headless Chromium with a fresh `--user-data-dir` (playwright's persistent context
+ * sets it). `args` adds flags, e.g. the test OpenID provider's `chromiumArgs` to trust its certificate.
+ */
+export async function launchBrowser(opts: { args?: string[] } = {}): Promise<TestBrowser> {
   const profile = mkdtempSync(join(tmpdir(), 'mf-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM_BIN,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', ...(opts.args ?? [])],
     timeout: 30_000,
   });
   return {

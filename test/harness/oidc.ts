@@ -21,7 +21,7 @@
  * process, `caPem` for in-process clients (the M365 settings' `ca`).
  */
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, createPublicKey, randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpsRequest, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -32,7 +32,10 @@ import Provider, { type Adapter, type AdapterPayload, type KoaContextWithOIDC } 
 /** A client (app registration) the test registers. */
 export interface OidcClient {
   clientId: string;
-  clientSecret: string;
+  /** The client secret (client_secret_post), or none when the client proves itself with `certificatePem`. */
+  clientSecret?: string;
+  /** A certificate (PEM) whose key signs the client's assertions (private_key_jwt, RFC 7523), as Entra ID's certificate credentials. */
+  certificatePem?: string;
   /** Redirect URIs for the authorization code flow. */
   redirectUris?: string[];
 }
@@ -52,6 +55,11 @@ export interface OidcHarness {
   /** Server certificate and key signed by the CA, for other loopback TLS servers of a test (IMAP front). */
   serverCertPem: string;
   serverKeyPem: string;
+  /**
+   * Chromium flags that trust this provider's server certificate (its key's SPKI hash), for
+   * `launchBrowser({ args })` in tests that go through the login and consent pages.
+   */
+  chromiumArgs: string[];
   /** Token introspection for Dovecot's oauth2 passdb: POST `token=…` → `{ active, username }`. */
   introspectionUrl: string;
   /** Registers (or replaces) a client. */
@@ -92,6 +100,8 @@ export const AADSTS = {
   refreshExpired: () =>
     `AADSTS700082: The refresh token has expired due to inactivity. The token was issued on a date before the last sign-in and was inactive for longer than allowed.`,
   declined: () => `AADSTS65004: User declined to consent to access the app.`,
+  badCertificate: (clientId: string) =>
+    `AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '${clientId}'.]`,
 };
 
 /** Makes a CA and a server certificate for 127.0.0.1/localhost signed by it (openssl). */
@@ -223,8 +233,13 @@ export async function startOidc(opts: { tenantId?: string; accessTokenTtl?: numb
     const clientId = String(ctx.oidc?.client?.clientId ?? ctx.oidc?.params?.client_id ?? '');
     if (body && typeof body.error === 'string') {
       if (body.error === 'invalid_client') {
-        const known = clientId && (await provider.Client.find(clientId).catch(() => undefined));
-        ctx.body = { ...body, error_description: known ? AADSTS.invalidSecret(clientId) : AADSTS.unknownClient(clientId, tenantId), error_codes: [known ? 7000215 : 700016] };
+        const known = clientId ? ((await provider.Client.find(clientId).catch(() => undefined)) as { tokenEndpointAuthMethod?: string } | undefined) : undefined;
+        const byCert = known?.tokenEndpointAuthMethod === 'private_key_jwt';
+        ctx.body = {
+          ...body,
+          error_description: !known ? AADSTS.unknownClient(clientId, tenantId) : byCert ? AADSTS.badCertificate(clientId) : AADSTS.invalidSecret(clientId),
+          error_codes: [!known ? 700016 : byCert ? 700027 : 7000215],
+        };
       } else if (body.error === 'invalid_grant' && ctx.oidc?.params?.grant_type === 'refresh_token') {
         ctx.body = { ...body, error_description: AADSTS.refreshExpired(), error_codes: [700082] };
       }
@@ -314,6 +329,7 @@ export async function startOidc(opts: { tenantId?: string; accessTokenTtl?: numb
     serverCertPem: certs.certPem,
     serverKeyPem: certs.keyPem,
     introspectionUrl: `${authorityHost}/${tenantId}/introspect`,
+    chromiumArgs: [`--ignore-certificate-errors-spki-list=${createHash('sha256').update(createPublicKey(certs.keyPem).export({ type: 'spki', format: 'der' })).digest('base64')}`],
     issued,
     accessTokens,
     refreshTokens,
@@ -322,11 +338,12 @@ export async function startOidc(opts: { tenantId?: string; accessTokenTtl?: numb
       clientStore().set(c.clientId, {
         payload: {
           client_id: c.clientId,
-          client_secret: c.clientSecret,
+          ...(c.certificatePem
+            ? { jwks: { keys: [{ ...createPublicKey(c.certificatePem).export({ format: 'jwk' }), use: 'sig' }] }, token_endpoint_auth_method: 'private_key_jwt' }
+            : { client_secret: c.clientSecret, token_endpoint_auth_method: 'client_secret_post' }),
           redirect_uris: c.redirectUris ?? [],
           response_types: c.redirectUris?.length ? ['code'] : [],
           grant_types: c.redirectUris?.length ? ['authorization_code', 'refresh_token', 'client_credentials'] : ['client_credentials'],
-          token_endpoint_auth_method: 'client_secret_post',
         },
       });
     },

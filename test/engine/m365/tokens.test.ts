@@ -3,6 +3,11 @@
  * (test/harness/oidc.ts, oidc-provider) standing in for Microsoft's identity platform:
  * msal-node talks to it through its normal flows, with the test CA trusted in process.
  */
+import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   appTokenSource,
@@ -84,6 +89,29 @@ describe('app-only tokens (client credentials)', () => {
       expect(b.accessToken).not.toBe(a.accessToken);
     } finally {
       idp.setAccessTokenTtl(3600);
+    }
+  });
+
+  it('a certificate credential (private key + thumbprint) gets a token; another key is refused', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mf-cert-'));
+    try {
+      const cert = (name: string) => {
+        execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.pem`), '-days', '2', '-subj', `/CN=${name}`], { stdio: 'ignore' });
+        const pem = readFileSync(join(dir, `${name}.pem`), 'utf8');
+        return { pem, privateKeyPem: readFileSync(join(dir, `${name}.key`), 'utf8'), thumbprint: new X509Certificate(pem).fingerprint256 };
+      };
+      const good = cert('good');
+      const other = cert('other');
+      const clientId = `cert-app-${++n}`;
+      await idp.addClient({ clientId, certificatePem: good.pem });
+      const t = await appTokenSource({ tenantId: idp.tenantId, clientId, certificate: { privateKeyPem: good.privateKeyPem, thumbprint: good.thumbprint } }, settings).token();
+      expect(idp.accessTokens).toContain(t.accessToken);
+      const e = await failure(appTokenSource({ tenantId: idp.tenantId, clientId, certificate: { privateKeyPem: other.privateKeyPem, thumbprint: other.thumbprint } }, settings).token());
+      expect(e.kind).toBe('refused');
+      expect(e.detail).toMatch(/^AADSTS700027: The certificate with identifier used to sign the client assertion is not registered/);
+      expect(JSON.stringify({ ...e, m: e.message })).not.toContain('PRIVATE KEY');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
