@@ -65,6 +65,9 @@ export function createMemoryCheckpointStore(): CheckpointStore & { dump(): Recor
     async listSkipped(itemId) {
       return [...(skipped.get(itemId)?.values() ?? [])];
     },
+    async clearSkipped(itemId, sourceFolder, uids) {
+      for (const u of uids) skipped.get(itemId)?.delete(`${sourceFolder}\u0000${u}`);
+    },
     dump() {
       return Object.fromEntries([...states].map(([k, v]) => [k, [...v.values()]]));
     },

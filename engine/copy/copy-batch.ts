@@ -107,6 +107,24 @@ function isRefusal(err: unknown): boolean {
   return (e?.responseStatus === 'NO' || e?.responseStatus === 'BAD') && classifyImapError(err) !== 'throttled';
 }
 
+/**
+ * Why the destination said NO to one message. Only `content` is the message's own fault
+ * (too big, bad syntax, a NUL byte…): it is skipped with the reason. `folder` (RFC 5530
+ * TRYCREATE / NONEXISTENT: the folder is missing) and `transient` (UNAVAILABLE, SERVERBUG,
+ * INUSE, CORRUPTION: the server's trouble) are never a reason to skip a message.
+ */
+export function refusalKind(err: unknown): 'folder' | 'transient' | 'content' {
+  const code = responseCode(err);
+  if (code === 'TRYCREATE' || code === 'NONEXISTENT') return 'folder';
+  if (code === 'UNAVAILABLE' || code === 'SERVERBUG' || code === 'INUSE' || code === 'CORRUPTION') return 'transient';
+  return 'content';
+}
+
+/** The destination folder is missing (TRYCREATE): the pass creates it and retries the folder, or fails. */
+function folderMissing(path: string, err: unknown): CopyError {
+  return new CopyError('DESTINATION_FOLDER_MISSING', 'Internal', `the destination says folder ${path} does not exist: ${errorDetail(err)}`, { cause: err });
+}
+
 function quotaError(err: unknown): CopyError {
   return new CopyError('DESTINATION_QUOTA', 'DestinationQuota', `destination over quota: ${errorDetail(err)}`, { cause: err });
 }
@@ -163,6 +181,10 @@ export async function appendBatch(
         break;
       }
       if (!isRefusal(err)) throw err;
+      const kind = refusalKind(err);
+      if (kind === 'folder') throw folderMissing(path, err);
+      // The server's trouble, not the message's: the caller retries the batch.
+      if (kind === 'transient') throw err;
       const code = responseCode(err);
       outcome.refused.push({ message: m.meta, size: m.body.length, reason: `${code ? `[${code}] ` : ''}${errorDetail(err)}` });
     }

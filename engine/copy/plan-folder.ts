@@ -17,8 +17,12 @@ export interface MessageMeta {
 
 /** The work of one folder in this pass. */
 export interface FolderPlan {
-  /** Source messages to append, in UID order. */
+  /** Source messages to append, in UID order (refused ones retried first: their UIDs are ≤ the checkpoint). */
   toCopy: MessageMeta[];
+  /** Refused earlier and retried now ({@link FolderPlan.toCopy} holds them). */
+  retrying: Set<number>;
+  /** Refused earlier, found at the destination now (copied before a crash, or healed): their skip records go. */
+  retryFound: number[];
   found: number;
   bytesFound: number;
   /** Messages already at the destination (earlier passes or matched now). */
@@ -85,9 +89,25 @@ export async function fetchMeta(client: ImapFlow, range: string, withHeaders: bo
   return out.sort((a, b) => a.uid - b.uid);
 }
 
+/**
+ * UIDNEXT of the selected mailbox. SELECT's `[UIDNEXT]` is optional (RFC 3501 §6.3.1;
+ * Courier sends none): then STATUS (UIDNEXT), and failing that the highest UID + 1 (a
+ * lower bound: UIDs of expunged messages above it are not seen; as the floor of a
+ * crash-recovery match a lower bound only widens the match).
+ */
+export async function uidNextOf(client: ImapFlow, box: MailboxObject): Promise<number> {
+  if (box.uidNext) return box.uidNext;
+  const st = await client.status(box.path, { uidNext: true }).catch(() => null);
+  if (st && st.uidNext) return st.uidNext;
+  if (!box.exists) return 1;
+  let max = 0;
+  for await (const m of client.fetch('*', { uid: true })) max = Math.max(max, m.uid);
+  return max + 1;
+}
+
 /** Opens (creating it if needed) and SELECTs the destination folder. */
-export async function openDestination(dest: ImapFlow, mapping: FolderMapping): Promise<MailboxObject> {
-  if (!mapping.dest || !mapping.dest.selectable) {
+export async function openDestination(dest: ImapFlow, mapping: FolderMapping, create = false): Promise<MailboxObject> {
+  if (create || !mapping.dest || !mapping.dest.selectable) {
     try {
       await dest.mailboxCreate(mapping.destSegments);
     } catch (err) {
@@ -121,12 +141,15 @@ export async function planFolder(
   mapping: FolderMapping,
   previous: FolderCheckpoint | undefined,
   skippedUids: Set<number>,
+  opts: { createDest?: boolean } = {},
 ): Promise<FolderPlan> {
   const srcBox = await onSide('source', src.mailboxOpen(mapping.source.path, { readOnly: true }));
+  const srcUidNext = await onSide('source', uidNextOf(src, srcBox));
   // Skipped UIDs recorded under another UIDVALIDITY name other messages now.
   if (previous && previous.uidValidity !== srcBox.uidValidity) skippedUids = new Set();
-  const destBox = await onSide('destination', openDestination(dest, mapping));
+  const destBox = await onSide('destination', openDestination(dest, mapping, opts.createDest));
   if (!destBox.uidValidity) throw new CopyError('NO_UIDVALIDITY', 'Internal', 'destination folder has no UIDVALIDITY');
+  const destUidNext = await onSide('destination', uidNextOf(dest, destBox));
 
   let cp: FolderCheckpoint;
   let rematchAll = false;
@@ -146,26 +169,41 @@ export async function planFolder(
   }
   cp.destFolder = mapping.destName;
   cp.rematchAll = rematchAll;
-  const pending = !rematchAll && cp.pendingToUid !== null && cp.pendingDestUidNext !== null ? { toUid: cp.pendingToUid, floor: cp.pendingDestUidNext } : null;
+  // An intent without a destination floor (written by versions that took a missing SELECT
+  // UIDNEXT for none) is matched against the whole destination folder: never a duplicate.
+  const pending = !rematchAll && cp.pendingToUid !== null ? { toUid: cp.pendingToUid, floor: cp.pendingDestUidNext ?? 1 } : null;
   cp.destUidValidity = destBox.uidValidity;
 
   const startUid = rematchAll ? 1 : cp.lastUid + 1;
-  const withHeaders = rematchAll || pending !== null;
-  const metas = srcBox.exists > 0 && startUid < srcBox.uidNext ? await onSide('source', fetchMeta(src, `${startUid}:*`, withHeaders, startUid)) : [];
+  // Refused earlier (below the checkpoint): tried again on every pass. Whatever of them is at
+  // the destination already (appended just before a crash, or by an earlier try) is found
+  // by fingerprint against the whole destination folder first.
+  const retryUids = rematchAll ? [] : [...skippedUids].filter((u) => u < startUid).sort((a, b) => a - b);
+  const withHeaders = rematchAll || pending !== null || retryUids.length > 0;
+  const metas = srcBox.exists > 0 && startUid < srcUidNext ? await onSide('source', fetchMeta(src, `${startUid}:*`, withHeaders, startUid)) : [];
+  const retryMetas = retryUids.length && srcBox.exists > 0 ? await onSide('source', fetchMeta(src, uidList(retryUids), true, 1)) : [];
 
   const bag = new FingerprintBag();
-  if (rematchAll || pending) {
-    const floor = rematchAll ? 1 : pending!.floor;
-    if (destBox.exists > 0 && floor < destBox.uidNext) {
+  if (rematchAll || pending || retryMetas.length) {
+    const floor = rematchAll || retryMetas.length ? 1 : pending!.floor;
+    if (destBox.exists > 0 && floor < destUidNext) {
       for (const d of await onSide('destination', fetchMeta(dest, `${floor}:*`, true, floor))) bag.add(d.fp!);
     }
   }
-
+  const retrying = new Set<number>();
+  const retryFound: number[] = [];
   const toCopy: MessageMeta[] = [];
+  for (const m of retryMetas) {
+    if (bag.take(m.fp!)) retryFound.push(m.uid);
+    else {
+      retrying.add(m.uid);
+      toCopy.push({ uid: m.uid, size: m.size, internalDate: m.internalDate, flags: m.flags });
+    }
+  }
+
   let maxUid = cp.lastUid;
   for (const m of metas) {
     maxUid = Math.max(maxUid, m.uid);
-    if (skippedUids.has(m.uid)) continue; // refused earlier: recorded, not retried, never matched
     if (m.uid <= cp.lastUid) {
       // Already handled (rematchAll only): its copy consumes one destination occurrence,
       // so a true duplicate later in the folder is not mistaken for present.
@@ -176,24 +214,39 @@ export async function planFolder(
     if (mayBeThere && bag.take(m.fp!)) continue;
     toCopy.push({ uid: m.uid, size: m.size, internalDate: m.internalDate, flags: m.flags });
   }
-  const skippedHere = [...skippedUids].length;
+  // Refused UIDs still refused (neither retried nor found) are those expunged at the source since.
+  const skippedHere = retryUids.length - retrying.size - retryFound.length;
   const found = srcBox.exists;
   // Mod-sequences only where CONDSTORE is enabled on the session and the folder keeps them (no NOMODSEQ).
   const modseqs = src.enabled.has('CONDSTORE') && !srcBox.noModseq && srcBox.highestModseq ? BigInt(srcBox.highestModseq) : null;
   const bytesFound = mapping.source.status?.size ?? metas.reduce((s, m) => s + m.size, 0);
   return {
     toCopy,
+    retrying,
+    retryFound,
     found,
     bytesFound,
     present: Math.max(0, found - toCopy.length - skippedHere),
     maxUid,
-    srcUidNext: srcBox.uidNext,
+    srcUidNext,
     srcHighestModseq: modseqs,
     // A whole-folder match leaves the flags of matched mail as the destination has them.
     flagSyncThroughUid: rematchAll ? 0 : cp.lastUid,
     checkpoint: cp,
-    dest: { path: destBox.path, uidValidity: destBox.uidValidity, uidNext: destBox.uidNext, exists: destBox.exists, permanentFlags: destBox.permanentFlags ?? new Set() },
+    dest: { path: destBox.path, uidValidity: destBox.uidValidity, uidNext: destUidNext, exists: destBox.exists, permanentFlags: destBox.permanentFlags ?? new Set() },
   };
+}
+
+/** A UID set of sorted UIDs, with ranges. */
+function uidList(uids: number[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < uids.length; i++) {
+    let j = i;
+    while (j + 1 < uids.length && uids[j + 1] === uids[j] + 1) j++;
+    parts.push(i === j ? `${uids[i]}` : `${uids[i]}:${uids[j]}`);
+    i = j;
+  }
+  return parts.join(',');
 }
 
 function pickTotals(p: FolderCheckpoint): Partial<FolderCheckpoint> {

@@ -14,6 +14,7 @@ import { syncFlags } from './sync-flags.ts';
 import {
   ZERO_COUNTERS,
   CopyError,
+  type CheckpointStore,
   type FolderCheckpoint,
   type FolderStats,
   type PassFailureReason,
@@ -80,17 +81,53 @@ interface FolderJob {
   mapping: FolderMapping;
   stats: FolderStats;
   weight: number;
+  /** The destination said the folder is missing (TRYCREATE): the next attempt creates it first. */
+  createDest?: boolean;
 }
 
-function sideOf(err: unknown): Side {
-  return (err as { side?: Side })?.side === 'source' ? 'source' : 'destination';
+/** The side an error came from (tagged by `onSide`), or undefined when it came from neither server. */
+function sideOf(err: unknown): Side | undefined {
+  const s = (err as { side?: Side } | undefined)?.side;
+  return s === 'source' || s === 'destination' ? s : undefined;
 }
 
-function reasonFor(kind: string, side: Side): PassFailureReason {
-  if (kind === 'refused') return side === 'source' ? 'SourceCredentials' : 'DestinationCredentials';
-  if (kind === 'unreachable') return side === 'source' ? 'SourceUnreachable' : 'DestinationUnreachable';
+function reasonFor(kind: string, side: Side | undefined): PassFailureReason {
+  if (kind === 'refused' && side) return side === 'source' ? 'SourceCredentials' : 'DestinationCredentials';
+  if (kind === 'unreachable' && side) return side === 'source' ? 'SourceUnreachable' : 'DestinationUnreachable';
   if (kind === 'quota') return 'DestinationQuota';
   return 'Internal';
+}
+
+/**
+ * An error that is ours, not a server's: a bug (TypeError and the like) thrown outside
+ * any IMAP command. Such an error is never retried as if a server had failed.
+ */
+function isOwnBug(err: unknown): boolean {
+  return sideOf(err) === undefined && (err instanceof TypeError || err instanceof ReferenceError || err instanceof RangeError || err instanceof SyntaxError);
+}
+
+/**
+ * The checkpoint store, with its failures turned into a {@link CopyError} (`STORE`,
+ * Internal): a database error ends the pass at once, never retried as an IMAP error nor
+ * reported as something a server said.
+ */
+function guardStore(store: CheckpointStore): CheckpointStore {
+  const wrap =
+    <A extends unknown[], R>(what: string, f: (...a: A) => Promise<R>) =>
+    async (...a: A): Promise<R> => {
+      try {
+        return await f(...a);
+      } catch (err) {
+        throw new CopyError('STORE', 'Internal', `internal error: the checkpoint store failed to ${what}: ${(err as Error)?.message ?? String(err)}`.slice(0, 500), { cause: err });
+      }
+    };
+  return {
+    load: wrap('load checkpoints', (i: string) => store.load(i)),
+    save: wrap('save a checkpoint', (i: string, cp: FolderCheckpoint) => store.save(i, cp)),
+    recordSkipped: wrap('record refused messages', (i: string, l: SkippedMessage[]) => store.recordSkipped(i, l)),
+    listSkipped: wrap('list refused messages', (i: string) => store.listSkipped(i)),
+    clearSkipped: wrap('clear refused messages', (i: string, f: string, u: number[]) => store.clearSkipped(i, f, u)),
+  };
 }
 
 function emptyStats(sourceFolder: string, destFolder: string): FolderStats {
@@ -115,7 +152,8 @@ function emptyStats(sourceFolder: string, destFolder: string): FolderStats {
  * waits; refused messages are recorded and skipped; quota ends the pass. Never throws:
  * the outcome, failure reason and statistics come back as a {@link PassResult}.
  */
-export async function runPass(input: PassInput): Promise<PassResult> {
+export async function runPass(passInput: PassInput): Promise<PassResult> {
+  const input: PassInput = { ...passInput, checkpoints: guardStore(passInput.checkpoints) };
   const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(input.options ?? {}).filter(([, v]) => v !== undefined)) };
   const t0 = Date.now();
   const halt = new AbortController();
@@ -209,6 +247,12 @@ export async function runPass(input: PassInput): Promise<PassResult> {
         // A throttled command leaves its connection in order: keep it rather than log in
         // again (a fresh login is one more request to a server that asked us to slow down).
         if (classifyImapError(err) !== 'throttled' || !lane.usable) await lane.reset();
+        if (err instanceof CopyError && err.code === 'DESTINATION_FOLDER_MISSING' && job && !job.createDest) {
+          // The destination lost (or never had) the folder we append to: create it and retry
+          // the folder from its checkpoint (the intent covers what went in). A second time ends the pass.
+          job.createDest = true;
+          continue;
+        }
         if (err instanceof CopyError && err.code === 'FOLDER_REFUSED' && job) {
           // One folder the destination will not take: report it, go on with the others.
           job.stats.error = err.message;
@@ -223,9 +267,13 @@ export async function runPass(input: PassInput): Promise<PassResult> {
           fail(err.reason, err.message);
           return false;
         }
+        if (isOwnBug(err)) {
+          fail('Internal', `internal error: ${(err as Error).name}: ${(err as Error).message}`.slice(0, 500));
+          return false;
+        }
         const kind = classifyImapError(err);
         const side = sideOf(err);
-        const detail = `${side}: ${errorDetail(err)}`;
+        const detail = side ? `${side}: ${errorDetail(err)}` : errorDetail(err);
         if (kind === 'refused' || kind === 'quota') {
           fail(reasonFor(kind, side), detail);
           return false;
@@ -319,6 +367,8 @@ export async function runPass(input: PassInput): Promise<PassResult> {
       const dst = m.dest?.status;
       const skippedHere = skippedByFolder.get(m.sourceName)?.size ?? 0;
       if (
+        // A folder with refused messages is opened on every pass: they are tried again.
+        skippedHere === 0 &&
         cp && st && dst && m.dest?.selectable &&
         cp.uidValidity === st.uidValidity && !cp.rematchAll && cp.pendingToUid === null &&
         cp.srcUidNext === st.uidNext && cp.srcMessages === st.messages && cp.destUidValidity === dst.uidValidity &&
@@ -333,6 +383,9 @@ export async function runPass(input: PassInput): Promise<PassResult> {
         foldersDone++;
         continue;
       }
+      // Found counts are known before the folder is planned: progress never reads 100% of a part.
+      stats.messagesFound = st?.messages ?? 0;
+      stats.bytesFound = st?.size ?? 0;
       jobs.push({ mapping: m, stats, weight: st?.size ?? st?.messages ?? 0 });
     }
     // Biggest folders first, so the last lane to finish does not start a huge one.
@@ -350,7 +403,17 @@ export async function runPass(input: PassInput): Promise<PassResult> {
     const copyFolderOnce = async (job: FolderJob, src: ImapFlow, dest: ImapFlow, progressed: () => void) => {
       const name = job.mapping.sourceName;
       const skipped = skippedByFolder.get(name) ?? new Set<number>();
-      const plan = await planFolder(src, dest, job.mapping, checkpoints.get(name), skipped);
+      const plan = await planFolder(src, dest, job.mapping, checkpoints.get(name), skipped, { createDest: job.createDest });
+      // Refused earlier and found at the destination now: no longer skipped.
+      const unskip = async (uids: number[]) => {
+        const gone = uids.filter((u) => skipped.has(u));
+        if (!gone.length) return;
+        await input.checkpoints.clearSkipped(input.itemId, name, gone);
+        for (const u of gone) skipped.delete(u);
+        skippedAll = skippedAll.filter((x) => x.sourceFolder !== name || skipped.has(x.uid));
+        job.stats.messagesSkipped = skipped.size;
+      };
+      await unskip(plan.retryFound);
       let cp: FolderCheckpoint = { ...plan.checkpoint, messagesFound: plan.found, bytesFound: plan.bytesFound };
       const save = async (next: FolderCheckpoint) => {
         await input.checkpoints.save(input.itemId, next);
@@ -460,6 +523,8 @@ export async function runPass(input: PassInput): Promise<PassResult> {
             await input.checkpoints.recordSkipped(input.itemId, rec);
             for (const r of rec) {
               skipped.add(r.uid);
+              // A message refused again keeps one record, with the latest reason.
+              skippedAll = skippedAll.filter((x) => x.sourceFolder !== name || x.uid !== r.uid);
               skippedAll.push(r);
             }
             skippedByFolder.set(name, skipped);
@@ -469,6 +534,7 @@ export async function runPass(input: PassInput): Promise<PassResult> {
           const bytes = out.bytes;
           fs.messagesCopied += out.appended.length;
           fs.bytesCopied += bytes;
+          await unskip(out.appended.map((m) => m.uid));
           const confirmed: FolderCheckpoint = {
             ...withConfirmed(cp, out.confirmedThrough ?? batchMax),
             messagesCopied: cp.messagesCopied + out.appended.length,

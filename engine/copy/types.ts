@@ -180,6 +180,8 @@ export interface CheckpointStore {
   recordSkipped(itemId: string, skipped: SkippedMessage[]): Promise<void>;
   /** Refused messages of an item. */
   listSkipped(itemId: string): Promise<SkippedMessage[]>;
+  /** Forgets refused messages that are at the destination now (copied on a later try, or found there). */
+  clearSkipped(itemId: string, sourceFolder: string, uids: number[]): Promise<void>;
 }
 
 /** An engine error with a stable string code. */

@@ -74,6 +74,12 @@ export function createPrismaCheckpointStore(db: Db): CheckpointStore {
         ),
       );
     },
+    async clearSkipped(itemId, sourceFolder, uids) {
+      if (!uids.length) return;
+      for (let i = 0; i < uids.length; i += 500) {
+        await db.skippedMessage.deleteMany({ where: { itemId, sourceFolder, uid: { in: uids.slice(i, i + 500) } } });
+      }
+    },
     async listSkipped(itemId) {
       const rows = await db.skippedMessage.findMany({ where: { itemId }, orderBy: [{ sourceFolder: 'asc' }, { uid: 'asc' }] });
       return rows.map((r): SkippedMessage => ({ sourceFolder: r.sourceFolder, uid: r.uid, size: r.size, reason: r.reason }));

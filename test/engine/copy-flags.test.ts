@@ -37,6 +37,7 @@ function crashingStore(inner: CheckpointStore, k: number): CheckpointStore {
     load: (i) => inner.load(i),
     listSkipped: (i) => inner.listSkipped(i),
     recordSkipped: (i, l) => inner.recordSkipped(i, l),
+    clearSkipped: (i, f, u) => inner.clearSkipped(i, f, u),
     async save(itemId, cp) {
       if (++saves === k) throw new CopyError('SIMULATED_CRASH', 'Internal', 'simulated crash');
       await inner.save(itemId, cp);

@@ -33,6 +33,7 @@ function crashingStore(inner: CheckpointStore, k: number): CheckpointStore {
     load: (i) => inner.load(i),
     listSkipped: (i) => inner.listSkipped(i),
     recordSkipped: (i, l) => inner.recordSkipped(i, l),
+    clearSkipped: (i, f, u) => inner.clearSkipped(i, f, u),
     async save(itemId, cp) {
       saves++;
       if (saves === k) throw new CopyError('SIMULATED_CRASH', 'Internal', 'simulated crash');

@@ -103,7 +103,8 @@ process.once('exit', () => {
   }
 });
 
-function mailOwner(): { uid: number; gid: number; name: string } {
+/** The system user that owns test mail (and runs the private servers' mail processes). */
+export function mailOwner(): { uid: number; gid: number; name: string } {
   // Dovecot refuses uid/gid 0 for mail access, so as root the mail belongs to the
   // `dovecot` system user the Debian package creates; otherwise to the current user.
   if (process.getuid?.() === 0) {
@@ -137,7 +138,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** Resolves once a connection to the port gets an IMAP greeting (`* OK`). */
-async function greets(port: number): Promise<boolean> {
+export async function greets(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = connect({ host: '127.0.0.1', port });
     let buf = '';
@@ -394,7 +395,7 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
   return instance;
 }
 
-function tail(file: string): string {
+export function tail(file: string): string {
   try {
     return readFileSync(file, 'utf8').split('\n').slice(-8).join('\n');
   } catch {
@@ -592,6 +593,41 @@ export function makeMessage(o: { size?: number; messageId?: string | null; subje
     len += chunk.length + 2;
   }
   return Buffer.from(head + lines.join('\r\n') + '\r\n');
+}
+
+/**
+ * Sends plain IMAP commands one after the other on a fresh connection (no TLS) and returns
+ * each tagged reply without its tag (`OK …`, `NO …`). For set-up steps imapflow cannot do.
+ */
+export async function rawImap(port: number, commands: string[]): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const sock = connect({ host: '127.0.0.1', port });
+    const replies: string[] = [];
+    let buf = '';
+    let greeted = false;
+    const next = () => {
+      if (replies.length < commands.length) sock.write(`m${replies.length} ${commands[replies.length]}\r\n`);
+      else sock.end();
+    };
+    sock.setTimeout(15_000, () => sock.destroy(new Error(`no answer to ${commands[replies.length]?.split(' ')[0]}`)));
+    sock.on('data', (d) => {
+      buf += d.toString('utf8');
+      let i;
+      while ((i = buf.indexOf('\r\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        if (!greeted) {
+          greeted = true;
+          next();
+        } else if (line.startsWith(`m${replies.length} `)) {
+          replies.push(line.slice(`m${replies.length} `.length));
+          next();
+        }
+      }
+    });
+    sock.on('error', reject);
+    sock.on('close', () => resolve(replies));
+  });
 }
 
 /** True when the Dovecot binary is present (tests skip otherwise, with a message). */

@@ -47,13 +47,32 @@ export function formatInternalDate(d: Date): string {
 }
 
 /**
- * An astring (RFC 3501 §9) for a mailbox name already in modified UTF-7: an atom when it
- * can be one, else a quoted string. CR, LF and NUL cannot be in a name at all.
+ * An astring (RFC 3501 §9) for a mailbox name already as it goes on the wire (modified
+ * UTF-7, or UTF-8 on a UTF8=ACCEPT session): an atom when it can be one (ASCII only), else
+ * a quoted string (UTF-8 is allowed in quoted strings once UTF8=ACCEPT is enabled, RFC
+ * 6855 §3). CR, LF and NUL cannot be in a name at all.
  */
 export function mailboxArgument(encoded: string): string {
   if (/[\r\n\x00]/.test(encoded)) throw new Error('mailbox name with a line break or NUL');
-  if (/^[^(){ %*"\\\x00-\x20\x7f]+$/.test(encoded)) return encoded;
+  if (/^[^(){ %*"\\\x00-\x20\x7f-\uffff]+$/.test(encoded)) return encoded;
   return `"${encoded.replace(/["\\]/g, (c) => '\\' + c)}"`;
+}
+
+/**
+ * True when the session takes mailbox names in UTF-8: UTF8=ACCEPT enabled (RFC 6855;
+ * imapflow enables it wherever offered, e.g. Courier) or IMAP4rev2 (RFC 9051). Otherwise
+ * names go in modified UTF-7 (RFC 3501 §5.1.3), which such a session takes literally
+ * (`&-` would be a folder name with "&-" in it). The same rule as imapflow's own commands.
+ */
+export function namesInUtf8(client: { enabled?: Set<string>; capabilities?: Map<string, unknown> }): boolean {
+  const enabled = client.enabled ?? new Set<string>();
+  const caps = client.capabilities ?? new Map<string, unknown>();
+  return enabled.has('UTF8=ACCEPT') || enabled.has('IMAP4REV2') || (caps.has('IMAP4rev2') && !caps.has('IMAP4rev1'));
+}
+
+/** A mailbox name as the session expects it on the wire (see {@link namesInUtf8}). */
+export function wireMailboxName(name: string, utf8: boolean): string {
+  return utf8 ? name : encodeMailboxName(name);
 }
 
 /** Flags of an APPEND: system flags and keywords are atoms (checked by the caller). */
@@ -68,19 +87,19 @@ function flagList(flags: string[]): string {
  * message a small header buffer and the message body itself (never copied), then CRLF.
  * A body with a NUL byte goes as literal8 (`~{n+}`, RFC 3516) where BINARY is offered.
  */
-export function appendCommandChunks(tag: string, mailbox: string, messages: AppendMessage[], binary: boolean): Buffer[] {
+export function appendCommandChunks(tag: string, mailbox: string, messages: AppendMessage[], binary: boolean, utf8 = false): Buffer[] {
   const chunks: Buffer[] = [];
   messages.forEach((m, i) => {
     const head = appendMessageHead(m, m.body.length, binary && m.body.includes(0));
-    chunks.push(i === 0 ? Buffer.concat([appendHead(tag, mailbox), head]) : head, m.body);
+    chunks.push(i === 0 ? Buffer.concat([appendHead(tag, mailbox, utf8), head]) : head, m.body);
   });
   chunks.push(Buffer.from('\r\n', 'latin1'));
   return chunks;
 }
 
-/** `tag APPEND mailbox`: the start of an APPEND command. */
-export function appendHead(tag: string, mailbox: string): Buffer {
-  return Buffer.from(`${tag} APPEND ${mailboxArgument(encodeMailboxName(mailbox))}`, 'latin1');
+/** `tag APPEND mailbox`: the start of an APPEND command; `utf8`: the session takes UTF-8 names ({@link namesInUtf8}). */
+export function appendHead(tag: string, mailbox: string, utf8 = false): Buffer {
+  return Buffer.from(`${tag} APPEND ${mailboxArgument(wireMailboxName(mailbox, utf8))}`, 'utf8');
 }
 
 /** ` (flags) "date" {size+}CRLF`: what goes before one message's bytes in an APPEND. */
@@ -121,17 +140,18 @@ export async function appendMessages(client: ImapFlow, mailbox: string, messages
     return r.uid ? { uids: [r.uid], uidValidity: r.uidValidity } : {};
   }
   const binary = client.capabilities.has('BINARY');
+  const utf8 = namesInUtf8(client);
   const res = client.capabilities.has('LITERAL+')
-    ? await bridge.execWritten('APPEND', (tag) => appendCommandChunks(tag, mailbox, messages, binary))
-    : await bridge.exec('APPEND', appendAttributes(mailbox, messages, binary));
+    ? await bridge.execWritten('APPEND', (tag) => appendCommandChunks(tag, mailbox, messages, binary, utf8))
+    : await bridge.exec('APPEND', appendAttributes(mailbox, messages, binary, utf8));
   const result = parseAppendUid(res.response.attributes?.[0]?.section);
   res.next();
   return result;
 }
 
 /** The APPEND arguments for imapflow's compiler (synchronizing literals). */
-function appendAttributes(mailbox: string, messages: AppendMessage[], binary: boolean): unknown[] {
-  const attributes: unknown[] = [{ type: 'ATOM', value: encodeMailboxName(mailbox) }];
+function appendAttributes(mailbox: string, messages: AppendMessage[], binary: boolean, utf8: boolean): unknown[] {
+  const attributes: unknown[] = [{ type: 'ATOM', value: wireMailboxName(mailbox, utf8) }];
   for (const m of messages) {
     attributes.push(m.flags.map((f) => ({ type: 'ATOM', value: f })));
     attributes.push({ type: 'STRING', value: formatInternalDate(m.internalDate) });

@@ -1,5 +1,5 @@
 import type { ImapFlow } from 'imapflow';
-import { type AppendResult, appendHead, appendMessageHead, parseAppendUid } from './append.ts';
+import { type AppendResult, appendHead, appendMessageHead, namesInUtf8, parseAppendUid } from './append.ts';
 import { bridgeOf, type RawOut } from './imapflow-bridge.ts';
 import { lendSocket, ownTag, type SocketLoan } from './lend-socket.ts';
 
@@ -72,7 +72,7 @@ export async function streamCopy(src: ImapFlow, dest: ImapFlow, destMailbox: str
     appendDone = d
       .execWritten('APPEND', (appendTag, sink) => {
         out = sink;
-        write(appendHead(appendTag, destMailbox));
+        write(appendHead(appendTag, destMailbox, namesInUtf8(dest)));
         for (const b of early.splice(0)) write(b);
         return [];
       })

@@ -1,0 +1,167 @@
+/**
+ * What the engine owes whatever the server: a refused login closes its connection; a
+ * database error ends the pass at once as ours (never retried as an IMAP error, no side
+ * named); a message is skipped only for its content, skipped messages are tried again on
+ * the next pass, and skip records left by an older version (TRYCREATE) heal by themselves.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyCredentials } from '../../engine/connectors/imap/verify-credentials.ts';
+import { createMemoryCheckpointStore, runPass, type CheckpointStore } from '../../engine/copy/index.ts';
+import { makeMessage, readMailbox, seedImap, startDovecot, type DovecotInstance } from '../harness/dovecot.ts';
+import { endpoint, hashCounts } from '../harness/copy-assert.ts';
+import { describeWithServers, establishedConnections, startServer, type TestServer } from '../harness/imap-servers.ts';
+
+async function settle(cond: () => boolean): Promise<boolean> {
+  // The kernel drops a closed connection from its table once both sides closed; wait for the event.
+  for (let i = 0; i < 100 && !cond(); i++) await new Promise((r) => setTimeout(r, 50));
+  return cond();
+}
+
+for (const kind of ['dovecot', 'cyrus', 'courier'] as const) {
+  describeWithServers(`a refused login on ${kind}`, [kind], () => {
+    let s: TestServer;
+    beforeAll(async () => {
+      s = await startServer(kind, [{ name: 'lina', password: 'right-pw' }]);
+    });
+    afterAll(async () => s?.dispose());
+    it('leaves no connection open', async () => {
+      expect(establishedConnections(s.port)).toBe(0);
+      // One wrong password (servers slow down repeated failures from one address).
+      const r = await verifyCredentials(s.url, 'lina', { password: 'wrong-pw' }, 'source');
+      expect(r).toMatchObject({ ok: false, kind: 'refused' });
+      expect(await settle(() => establishedConnections(s.port) === 0), `connections still open: ${establishedConnections(s.port)}`).toBe(true);
+      expect(await verifyCredentials(s.url, 'lina', { password: 'right-pw' }, 'source')).toEqual({ ok: true });
+    });
+  });
+}
+
+describe('errors keep their origin', () => {
+  let dv: DovecotInstance;
+  beforeAll(async () => {
+    dv = await startDovecot({ users: [{ name: 'osrc', password: 'o1' }, { name: 'odst', password: 'o2' }] });
+    await seedImap(dv, 'osrc', 'o1', { INBOX: [{ raw: makeMessage() }, { raw: makeMessage() }] });
+  });
+  afterAll(async () => dv?.dispose());
+
+  it('a database error ends the pass at once as an internal error, not a server error, not retried', async () => {
+    const inner = createMemoryCheckpointStore();
+    let saves = 0;
+    const broken: CheckpointStore = {
+      ...inner,
+      load: (i) => inner.load(i),
+      listSkipped: (i) => inner.listSkipped(i),
+      recordSkipped: (i, l) => inner.recordSkipped(i, l),
+      clearSkipped: (i, f, u) => inner.clearSkipped(i, f, u),
+      async save() {
+        saves++;
+        throw new Error('NOT NULL constraint failed: CopyCheckpoint.srcUidNext');
+      },
+    };
+    const r = await runPass({ itemId: 'origin', source: endpoint(dv, 'osrc', 'o1'), destination: endpoint(dv, 'odst', 'o2'), checkpoints: broken, options: { retryBaseMs: 1 } });
+    expect(r.outcome).toBe('failed');
+    expect(r.reason).toBe('Internal');
+    expect(r.detail).toMatch(/^internal error: the checkpoint store failed/);
+    expect(r.detail).not.toMatch(/^(source|destination):/);
+    expect(saves).toBe(1);
+  });
+
+  it('a programming error thrown outside any IMAP command is not retried either', async () => {
+    const inner = createMemoryCheckpointStore();
+    let loads = 0;
+    const buggy: CheckpointStore = {
+      ...inner,
+      load: async (i) => {
+        loads++;
+        return inner.load(i);
+      },
+      listSkipped: async () => null as unknown as [], // a bug: not a list
+      recordSkipped: (i, l) => inner.recordSkipped(i, l),
+      clearSkipped: (i, f, u) => inner.clearSkipped(i, f, u),
+      save: (i, c) => inner.save(i, c),
+    };
+    const r = await runPass({ itemId: 'bug', source: endpoint(dv, 'osrc', 'o1'), destination: endpoint(dv, 'odst', 'o2'), checkpoints: buggy, options: { retryBaseMs: 1 } });
+    expect(r.outcome).toBe('failed');
+    expect(r.reason).toBe('Internal');
+    expect(r.detail).not.toMatch(/^(source|destination):/);
+    expect(loads).toBe(1);
+  });
+});
+
+describe('skipped only for content, and tried again', () => {
+  let dv: DovecotInstance;
+  beforeAll(async () => {
+    dv = await startDovecot({
+      quota: true,
+      users: [
+        { name: 'ssrc', password: 's1' },
+        { name: 'sdst', password: 's2', maxMailSize: '100k' },
+        { name: 'hsrc', password: 'h1' },
+        { name: 'hdst', password: 'h2' },
+      ],
+    });
+  });
+  afterAll(async () => dv?.dispose());
+
+  it('a message refused for its size is skipped with the reason, tried again on the next pass, and copied once allowed', async () => {
+    await seedImap(dv, 'ssrc', 's1', { INBOX: [{ raw: makeMessage({ size: 3000 }) }, { raw: makeMessage({ size: 300_000 }) }, { raw: makeMessage({ size: 4000 }) }] });
+    const store = createMemoryCheckpointStore();
+    const pass = () => runPass({ itemId: 'size', source: endpoint(dv, 'ssrc', 's1'), destination: endpoint(dv, 'sdst', 's2'), checkpoints: store });
+    const r1 = await pass();
+    expect(r1.outcome, r1.detail).toBe('completed');
+    expect(r1.stats.messagesCopied).toBe(2);
+    expect(r1.stats.skipped).toHaveLength(1);
+    expect(r1.stats.skipped[0]).toMatchObject({ sourceFolder: 'INBOX', uid: 2 });
+    expect(r1.stats.skipped[0].reason.length).toBeGreaterThan(0);
+    // Next pass, nothing changed at the source: the refused message is tried again (and refused again).
+    const r2 = await pass();
+    expect(r2.outcome, r2.detail).toBe('completed');
+    expect(r2.stats.folders.find((f) => f.sourceFolder === 'INBOX')?.unchanged).toBe(false);
+    expect(r2.stats.messagesCopied).toBe(0);
+    expect(r2.stats.skipped).toHaveLength(1);
+    // The admin raises the limit: the next pass copies it, and the record goes.
+    dv.addUser('sdst', 's2', { maxMailSize: '10M' });
+    const r3 = await pass();
+    expect(r3.outcome, r3.detail).toBe('completed');
+    expect(r3.stats.messagesCopied).toBe(1);
+    expect(r3.stats.skipped).toEqual([]);
+    expect(await store.listSkipped('size')).toEqual([]);
+    const a = await readMailbox(dv, 'ssrc', 's1');
+    const b = await readMailbox(dv, 'sdst', 's2');
+    expect(hashCounts(b)).toEqual(hashCounts(a));
+  });
+
+  it('skip records an older version wrote for a missing folder (TRYCREATE) heal on the next pass, without duplicates', async () => {
+    const msgs = Array.from({ length: 6 }, (_, i) => ({ raw: makeMessage({ size: 2000 + i }), internalDate: new Date(Date.UTC(2021, 0, 1, 0, 0, i)) }));
+    await seedImap(dv, 'hsrc', 'h1', { 'Kunden & Partner': msgs });
+    const store = createMemoryCheckpointStore();
+    const pass = () => runPass({ itemId: 'heal', source: endpoint(dv, 'hsrc', 'h1'), destination: endpoint(dv, 'hdst', 'h2'), checkpoints: store });
+    const r1 = await pass();
+    expect(r1.outcome, r1.detail).toBe('completed');
+    // What the old version left: the folder checkpointed as done, every message "skipped".
+    // One of them did arrive meanwhile (copied before a crash): it must not be copied twice.
+    const box = await readMailbox(dv, 'hdst', 'h2');
+    const path = box.folders.find((f) => f.path.startsWith('Kunden'))!.path;
+    const { ImapFlow } = await import('imapflow');
+    const c = new ImapFlow({ host: '127.0.0.1', port: dv.port, secure: false, auth: { user: 'hdst', pass: 'h2' }, logger: false });
+    await c.connect();
+    await c.mailboxOpen(path);
+    await c.messageDelete('3:6', { uid: true });
+    await c.logout();
+    await store.recordSkipped(
+      'heal',
+      [1, 2, 3, 4, 5, 6].slice(1).map((uid) => ({ sourceFolder: 'Kunden & Partner', uid, size: 2000, reason: '[TRYCREATE] Must create mailbox before append' })),
+    );
+    const r2 = await pass();
+    expect(r2.outcome, r2.detail).toBe('completed');
+    expect(r2.stats.messagesCopied).toBe(4);
+    expect(await store.listSkipped('heal')).toEqual([]);
+    const a = await readMailbox(dv, 'hsrc', 'h1');
+    const b = await readMailbox(dv, 'hdst', 'h2');
+    expect(hashCounts(b)).toEqual(hashCounts(a));
+    // And healed for good.
+    const r3 = await pass();
+    expect(r3.stats.messagesCopied).toBe(0);
+    expect(r3.stats.folders.every((f) => f.unchanged)).toBe(true);
+  });
+
+});

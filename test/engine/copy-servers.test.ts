@@ -1,0 +1,171 @@
+/**
+ * The copy engine between every pair of real IMAP servers it is tested against (Dovecot,
+ * Cyrus, Courier; test/harness/imap-servers.ts), in both directions, one table: fidelity
+ * (exact bytes, flags, keywords, dates; folder names with `&`, umlauts, Cyrillic, a
+ * hierarchy), a delta pass with flag changes, a pass with nothing new, and kill -9 mid-pass
+ * then resume (exactly once). Corpora are small: the point is what each server does
+ * differently (namespace prefixes, separators, UTF8=ACCEPT, no UIDNEXT on SELECT, no
+ * MULTIAPPEND/LITERAL+/CONDSTORE), not volume.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createMemoryCheckpointStore, runPass } from '../../engine/copy/index.ts';
+import { makeMessage, openClient, readMailbox, seedImap, type SeedMessage } from '../harness/dovecot.ts';
+import { endpoint, folderKeys, hashCounts } from '../harness/copy-assert.ts';
+import { describeWithServers, startServer, type ServerKind, type TestServer } from '../harness/imap-servers.ts';
+import type { ChildConfig } from '../harness/run-pass-child.ts';
+
+const CHILD = fileURLToPath(new URL('../harness/run-pass-child.ts', import.meta.url));
+const PAIRS: [ServerKind, ServerKind][] = [
+  ['dovecot', 'cyrus'],
+  ['cyrus', 'dovecot'],
+  ['dovecot', 'courier'],
+  ['courier', 'dovecot'],
+  ['cyrus', 'courier'],
+  ['courier', 'cyrus'],
+];
+
+const at = (i: number) => new Date(Date.UTC(2022, 2, 1, 0, 0, i));
+const msg = (i: number, flags: string[] = [], o: Parameters<typeof makeMessage>[0] = {}): SeedMessage => ({ raw: makeMessage({ size: 1500 + i * 97, ...o }), flags, internalDate: at(i) });
+/** Folder names as a user would have them (logical, `/` for hierarchy). */
+const FOLDERS = ['INBOX', 'Sent', 'Kunden & Partner', 'Projekte/Übersicht', 'Привет мир'];
+
+function corpus(): Record<string, SeedMessage[]> {
+  const dup = makeMessage({ subject: 'same twice' });
+  const noId = makeMessage({ messageId: null, subject: 'no id' });
+  return {
+    INBOX: [
+      msg(1, ['\\Seen']),
+      msg(2, ['\\Seen', '\\Flagged', 'Work']),
+      msg(3, ['\\Answered', '$Forwarded']),
+      { raw: dup, flags: ['\\Seen'], internalDate: at(4) },
+      { raw: dup, flags: ['\\Seen'], internalDate: at(4) },
+      { raw: noId, flags: [], internalDate: at(5) },
+      msg(6, [], { size: 200_000 }),
+    ],
+    Sent: [msg(7, ['\\Seen']), msg(8, ['\\Seen'])],
+    'Kunden & Partner': [msg(9), msg(10, ['\\Seen']), msg(11, ['Kunde'])],
+    'Projekte/Übersicht': [msg(12), msg(13, ['\\Draft'])],
+    'Привет мир': [msg(14), msg(15, ['\\Seen']), msg(16, ['\\Deleted'])],
+  };
+}
+
+function onServer(s: TestServer, c: Record<string, SeedMessage[]>): Record<string, SeedMessage[]> {
+  return Object.fromEntries(Object.entries(c).map(([k, v]) => [s.path(k), v]));
+}
+
+/** Runs one pass in a child process (SQLite store); with `killAt`, SIGKILLs it once it reports that many copies. */
+function runChild(cfg: ChildConfig, killAt?: number): Promise<{ killed: boolean; result?: { outcome: string; copied: number; detail?: string } }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD], { env: { ...process.env, MF_CHILD_CONFIG: JSON.stringify(cfg) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    let killed = false;
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (killAt === undefined || killed) return;
+      const copied = [...out.matchAll(/PROGRESS (\d+)/g)].map((m) => Number(m[1]));
+      if (copied.length && Math.max(...copied) >= killAt) {
+        killed = true;
+        child.kill('SIGKILL');
+      }
+    });
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('exit', () => {
+      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+      if (!killed && !line) return reject(new Error(`child ended without a result: ${err.slice(-2000)}`));
+      resolve({ killed, result: line ? JSON.parse(line.slice(7)) : undefined });
+    });
+  });
+}
+
+for (const [srcKind, dstKind] of PAIRS) {
+  describeWithServers(`copy ${srcKind} → ${dstKind}`, [srcKind, dstKind], () => {
+    let src: TestServer;
+    let dst: TestServer;
+    let dir: string;
+    const store = createMemoryCheckpointStore();
+    const item = `${srcKind}-${dstKind}`;
+    beforeAll(async () => {
+      [src, dst] = await Promise.all([
+        startServer(srcKind, [{ name: 'fsrc', password: 'fs-pw' }, { name: 'ksrc', password: 'ks-pw' }]),
+        startServer(dstKind, [{ name: 'fdst', password: 'fd-pw' }, { name: 'kdst', password: 'kd-pw' }]),
+      ]);
+      dir = mkdtempSync(join(tmpdir(), 'mf-servers-'));
+      await seedImap(src, 'fsrc', 'fs-pw', onServer(src, corpus()));
+    });
+    afterAll(async () => {
+      await Promise.all([src?.dispose(), dst?.dispose()]);
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+    const pass = () => runPass({ itemId: item, source: endpoint(src, 'fsrc', 'fs-pw'), destination: endpoint(dst, 'fdst', 'fd-pw'), checkpoints: store });
+    const assertSame = async () => {
+      const a = await readMailbox(src, 'fsrc', 'fs-pw');
+      const b = await readMailbox(dst, 'fdst', 'fd-pw');
+      for (const f of FOLDERS) expect(folderKeys(b, dst.path(f)), `${f}`).toEqual(folderKeys(a, src.path(f)));
+    };
+
+    it('copies every folder exactly (bytes, flags, keywords, dates), names included', async () => {
+      const r = await pass();
+      expect(r.outcome, r.detail).toBe('completed');
+      expect(r.stats.skipped).toEqual([]);
+      expect(r.stats.messagesCopied).toBe(Object.values(corpus()).flat().length);
+      await assertSame();
+    });
+
+    it('a delta pass copies what is new and carries flag changes', async () => {
+      await seedImap(src, 'fsrc', 'fs-pw', onServer(src, { INBOX: [msg(20, ['New'])], 'Привет мир': [msg(21)] }));
+      // Flag changes in a folder that also got new mail: a source without CONDSTORE (Courier)
+      // compares flags only in folders whose STATUS changed.
+      const c = await openClient(src, 'fsrc', 'fs-pw');
+      try {
+        await c.mailboxOpen(src.path('INBOX'));
+        await c.messageFlagsAdd('1', ['\\Seen', '\\Flagged'], { uid: true });
+        await c.messageFlagsRemove('2', ['\\Seen'], { uid: true });
+      } finally {
+        await c.logout().catch(() => undefined);
+      }
+      const r = await pass();
+      expect(r.outcome, r.detail).toBe('completed');
+      expect(r.stats.messagesCopied).toBe(2);
+      expect(r.stats.flagsUpdated).toBe(2);
+      await assertSame();
+    });
+
+    it('a pass with nothing new copies nothing', async () => {
+      const r = await pass();
+      expect(r.outcome, r.detail).toBe('completed');
+      expect(r.stats.messagesCopied).toBe(0);
+      expect(r.stats.skipped).toEqual([]);
+      await assertSame();
+    });
+
+    it('kill -9 mid-pass, then resume: every source message exactly once', async () => {
+      const big: SeedMessage[] = Array.from({ length: 60 }, (_, i) => msg(100 + i, i % 2 ? ['\\Seen'] : [], { size: 4000 }));
+      const dupe = makeMessage({ subject: 'dup in kill test' });
+      big.splice(10, 0, { raw: dupe, internalDate: at(999) }, { raw: dupe, internalDate: at(999) });
+      await seedImap(src, 'ksrc', 'ks-pw', onServer(src, { INBOX: big, 'Привет мир': big.slice(0, 20) }));
+      const cfg: ChildConfig = {
+        dbUrl: `file:${join(dir, 'state.db')}`,
+        itemId: `k-${item}`,
+        source: endpoint(src, 'ksrc', 'ks-pw'),
+        destination: endpoint(dst, 'kdst', 'kd-pw'),
+        options: { batchMessages: 5, connections: 2 },
+      };
+      const first = await runChild(cfg, 12);
+      expect(first.killed).toBe(true);
+      const last = await runChild(cfg);
+      expect(last.result?.outcome, last.result?.detail).toBe('completed');
+      const a = await readMailbox(src, 'ksrc', 'ks-pw');
+      const b = await readMailbox(dst, 'kdst', 'kd-pw');
+      for (const f of ['INBOX', 'Привет мир']) expect(hashCounts(b, dst.path(f)), f).toEqual(hashCounts(a, src.path(f)));
+      const again = await runChild(cfg);
+      expect(again.result).toMatchObject({ outcome: 'completed', copied: 0 });
+    });
+  });
+}
