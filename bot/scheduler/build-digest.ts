@@ -4,6 +4,7 @@ import { STATUSES } from '../../engine/domain/types.ts';
 import type { CompletedView, DigestView, FailedView, WaitingView } from '../../cards/digest.ts';
 import { reasonText } from '../commands/shared.ts';
 import { reminderCadence } from './reminders.ts';
+import { inChunks } from '../../engine/store/chunk.ts';
 
 /** Requests written within this much of each other belong to one round (one per recipient and channel). */
 const ROUND_GAP_MS = 60_000;
@@ -40,14 +41,15 @@ export async function buildDigest(db: Db, project: Project, now: Date, limit = 1
   // Waiting: since when (the latest move into WaitingForUser from elsewhere), asked how often, stalled.
   const waitingItems = items.filter((i) => i.status === 'WaitingForUser');
   const ids = waitingItems.map((i) => i.id);
-  const events = ids.length
-    ? await db.itemEvent.findMany({
-        where: { itemId: { in: ids }, OR: [{ toStatus: 'WaitingForUser' }, { kind: { in: ['request.sent', 'request.failed'] } }] },
-        orderBy: { id: 'asc' },
-        select: { itemId: true, at: true, kind: true, fromStatus: true, toStatus: true },
-      })
-    : [];
-  const reminders = ids.length ? await db.itemReminder.findMany({ where: { itemId: { in: ids } } }) : [];
+  // Per part of the ids, each part in id order: events of one item stay in order, which is all the loop below needs.
+  const events = await inChunks(ids, (part) =>
+    db.itemEvent.findMany({
+      where: { itemId: { in: part }, OR: [{ toStatus: 'WaitingForUser' }, { kind: { in: ['request.sent', 'request.failed'] } }] },
+      orderBy: { id: 'asc' },
+      select: { itemId: true, at: true, kind: true, fromStatus: true, toStatus: true },
+    }),
+  );
+  const reminders = await inChunks(ids, (part) => db.itemReminder.findMany({ where: { itemId: { in: part } } }));
   const reminderOf = new Map(reminders.map((r) => [r.itemId, r]));
   const cadence = reminderCadence(p);
   const byItem = new Map<string, typeof events>();

@@ -1,5 +1,6 @@
 import type { Db } from './db.ts';
 import type { Tx } from './history.ts';
+import { countInChunks, inChunks } from './chunk.ts';
 
 /**
  * Runs writes in a transaction of their own. On SQLite every query shares one connection:
@@ -101,13 +102,15 @@ async function claimIn(db: Tx, threadRef: string, owner: string, now: Date, leas
   if (!due.length) return [];
   const ids = due.map((r) => r.id);
   const until = new Date(now.getTime() + leaseMs);
-  const { count } = await db.outboxPost.updateMany({
-    where: { id: { in: ids }, state: null, OR: [{ claimedUntil: null }, { claimedUntil: { lt: now } }, { claimedBy: owner }] },
-    data: { claimedBy: owner, claimedUntil: until },
-  });
+  const count = await countInChunks(ids, (part) =>
+    db.outboxPost.updateMany({
+      where: { id: { in: part }, state: null, OR: [{ claimedUntil: null }, { claimedUntil: { lt: now } }, { claimedBy: owner }] },
+      data: { claimedBy: owner, claimedUntil: until },
+    }),
+  );
   if (count !== ids.length) {
     // Another process took some of them meanwhile: give back what we got, try later.
-    await db.outboxPost.updateMany({ where: { id: { in: ids }, claimedBy: owner, state: null }, data: { claimedBy: null, claimedUntil: null } });
+    await countInChunks(ids, (part) => db.outboxPost.updateMany({ where: { id: { in: part }, claimedBy: owner, state: null }, data: { claimedBy: null, claimedUntil: null } }));
     return [];
   }
   return due.map(strip);
@@ -116,29 +119,35 @@ async function claimIn(db: Tx, threadRef: string, owner: string, now: Date, leas
 /** Marks leased rows done. */
 export async function finishOutbox(db: Db, ids: number[], owner: string, state: OutboxDone, now: Date, error?: string): Promise<void> {
   if (!ids.length) return;
-  await ownTx(db, (tx) => tx.outboxPost.updateMany({ where: { id: { in: ids }, claimedBy: owner }, data: { state, doneAt: now, claimedUntil: null, ...(error ? { lastError: error.slice(0, 500) } : {}) } }));
+  await ownTx(db, (tx) =>
+    countInChunks(ids, (part) =>
+      tx.outboxPost.updateMany({ where: { id: { in: part }, claimedBy: owner }, data: { state, doneAt: now, claimedUntil: null, ...(error ? { lastError: error.slice(0, 500) } : {}) } }),
+    ),
+  );
 }
 
 /** A delivery failed: the rows wait until `retryAt`, with the attempt counted and the error kept. */
 export async function retryOutbox(db: Db, ids: number[], owner: string, retryAt: Date, error: string): Promise<void> {
   if (!ids.length) return;
   await ownTx(db, (tx) =>
-    tx.outboxPost.updateMany({
-      where: { id: { in: ids }, claimedBy: owner },
-      data: { attempts: { increment: 1 }, availableAt: retryAt, claimedBy: null, claimedUntil: null, lastError: error.slice(0, 500) },
-    }),
+    countInChunks(ids, (part) =>
+      tx.outboxPost.updateMany({
+        where: { id: { in: part }, claimedBy: owner },
+        data: { attempts: { increment: 1 }, availableAt: retryAt, claimedBy: null, claimedUntil: null, lastError: error.slice(0, 500) },
+      }),
+    ),
   );
 }
 
 /** Gives leased rows back untouched. */
 export async function releaseOutbox(db: Db, ids: number[], owner: string): Promise<void> {
   if (!ids.length) return;
-  await ownTx(db, (tx) => tx.outboxPost.updateMany({ where: { id: { in: ids }, claimedBy: owner, state: null }, data: { claimedBy: null, claimedUntil: null } }));
+  await ownTx(db, (tx) => countInChunks(ids, (part) => tx.outboxPost.updateMany({ where: { id: { in: part }, claimedBy: owner, state: null }, data: { claimedBy: null, claimedUntil: null } })));
 }
 
 /** The final state of rows (null while pending), for callers waiting on their post. */
 export async function outboxStates(db: Db, ids: number[]): Promise<Map<number, string | null>> {
-  const rows = await db.outboxPost.findMany({ where: { id: { in: ids } }, select: { id: true, state: true } });
+  const rows = await inChunks(ids, (part) => db.outboxPost.findMany({ where: { id: { in: part } }, select: { id: true, state: true } }));
   return new Map(rows.map((r) => [r.id, r.state]));
 }
 
