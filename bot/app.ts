@@ -50,6 +50,7 @@ export async function createApp(config: Config, opts: { log?: Logger; console?: 
   const engine = new Engine(db, bus, vault);
   const notifier = new Notifier(engine, log, opts.notifier);
   notifier.attach(bus);
+  engine.batchPosts = (tx, changes) => notifier.writeBatchPosts(tx, changes);
   const outreach = new Outreach(engine, notifier, log, { publicUrl: config.publicUrl, linkTtlHours: config.linkTtlHours });
   bus.on((e) => outreach.onEvent(e));
   const services: BotServices = { defaultLicenses: config.defaultLicenses };

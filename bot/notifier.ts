@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import type { EventBus, EngineEvent, PassFigures } from '../engine/events.ts';
+import type { EventBus, EngineEvent, PassFigures, StatusChange } from '../engine/events.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { Message } from '../cards/model.ts';
-import { credentialsReceivedPost, credentialsRefusedPost, progressPost, statusPost, type FiguresView } from '../cards/item-posts.ts';
+import { bulkStatusPost, bulkStatusView, mergeBulkStatus, credentialsReceivedPost, credentialsRefusedPost, progressPost, statusPost, type FiguresView } from '../cards/item-posts.ts';
 import { threadUpdatesPost } from '../cards/digest.ts';
 import { reasonText } from './commands/shared.ts';
 import { SYSTEM_ACTOR } from '../engine/domain/types.ts';
@@ -64,6 +64,17 @@ interface ThreadState {
 
 function figuresView(f: PassFigures): FiguresView {
   return { ...f };
+}
+
+/** Consecutive bulk summaries of the same change become one summary (10,000 starts make one post, not twenty). */
+function mergeBulk(messages: Message[]): Message[] {
+  const out: Message[] = [];
+  for (const m of messages) {
+    const last = out[out.length - 1];
+    if (m.bulk && last?.bulk && last.bulk.verb === m.bulk.verb) out[out.length - 1] = bulkStatusPost(mergeBulkStatus([last.bulk, m.bulk]));
+    else out.push(m);
+  }
+  return out;
 }
 
 function surfaceOf(threadRef: string): string {
@@ -165,6 +176,24 @@ export class Notifier {
     return done;
   }
 
+  /**
+   * Writes the posts of a batch of status changes (a bulk start) inside its transaction: one
+   * summary post per thread, not one per item. Returns what starts their delivery after the
+   * commit (the engine's `batchPosts`).
+   */
+  async writeBatchPosts(tx: Tx, changes: StatusChange[]): Promise<() => void> {
+    const byThread = new Map<string, StatusChange[]>();
+    for (const c of changes) if (c.item.threadRef) byThread.set(c.item.threadRef, [...(byThread.get(c.item.threadRef) ?? []), c]);
+    const written: [number, string][] = [];
+    for (const [threadRef, list] of byThread) {
+      const message = bulkStatusPost(bulkStatusView(list.map((c) => ({ address: c.item.sourceAddress, to: c.to }))));
+      written.push([await this.enqueue({ threadRef, message }, tx), threadRef]);
+    }
+    return () => {
+      for (const [id, threadRef] of written) void this.deliver(id, threadRef);
+    };
+  }
+
   /** The post an event makes, if any. */
   messageFor(e: EngineEvent): Message | undefined {
     switch (e.type) {
@@ -245,6 +274,7 @@ export class Notifier {
 
   private async onEvent(e: EngineEvent): Promise<void> {
     if (!('item' in e) || !e.item.threadRef) return;
+    if (e.type === 'item.status' && e.posted) return; // written with the change (a bulk summary)
     const message = this.messageFor(e);
     if (!message) return;
     await this.post({
@@ -371,10 +401,13 @@ export class Notifier {
     const poster = this.posters.get(surface);
     const ids = unit.map((r) => r.id);
     const messages = unit.map((r) => JSON.parse(r.message) as Message);
+    const merged = mergeBulk(messages);
     const post: ThreadPost =
       unit.length === 1
         ? { threadRef, address: unit[0].address ?? undefined, itemId: unit[0].itemId ?? undefined, message: messages[0], replaceKey: unit[0].replaceKey ?? undefined }
-        : { threadRef, message: threadUpdatesPost(messages.map((m) => ({ kind: m.kind, text: m.text })), this.o.listLimit) };
+        : merged.length === 1
+          ? { threadRef, message: merged[0] }
+          : { threadRef, message: threadUpdatesPost(merged.map((m) => ({ kind: m.kind, text: m.text })), this.o.listLimit) };
     try {
       if (!poster) throw new Error(`no poster for surface ${surface}`);
       await poster(post);

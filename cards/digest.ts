@@ -158,6 +158,7 @@ const KIND_LABEL: Record<string, string> = {
   'item-credentials-requested': 'asked for credentials',
   'item-credentials-received': 'credentials received',
   'item-credentials-refused': 'credentials refused',
+  'items-status': 'bulk status changes',
 };
 
 /**

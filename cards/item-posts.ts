@@ -1,4 +1,4 @@
-import type { Message } from './model.ts';
+import type { BulkStatusView, Message } from './model.ts';
 import { formatBytes, formatCount, formatDuration, plural } from './format.ts';
 import { extraDetail, statusLabel } from './status.ts';
 
@@ -169,5 +169,39 @@ export function addedMessage(projectName: string, added: { sourceAddress: string
       ...(bad.length ? [{ type: 'text' as const, text: 'Refused:' }, { type: 'list' as const, items: bad, more: refused.length > limit ? `…and ${formatCount(refused.length - limit)} more` : undefined }] : []),
       ...(added.length ? [{ type: 'context' as const, text: `Start with \`/migrate start --all\` or \`/migrate start ADDRESS\`. Status posts will follow in this thread.` }] : []),
     ],
+  };
+}
+
+/** The summary of a batch of status changes (at most `limit` addresses kept). */
+export function bulkStatusView(changes: { address: string; to: string }[], verb = 'started', limit = 10): BulkStatusView {
+  const counts: Record<string, number> = {};
+  for (const c of changes) counts[c.to] = (counts[c.to] ?? 0) + 1;
+  return { verb, total: changes.length, counts, first: changes.slice(0, limit) };
+}
+
+/** Several summaries of one kind of change as one (the notifier merges those that queue up in a thread). */
+export function mergeBulkStatus(views: BulkStatusView[], limit = 10): BulkStatusView {
+  const counts: Record<string, number> = {};
+  for (const v of views) for (const [s, n] of Object.entries(v.counts)) counts[s] = (counts[s] ?? 0) + n;
+  return { verb: views[0].verb, total: views.reduce((n, v) => n + v.total, 0), counts, first: views.flatMap((v) => v.first).slice(0, limit) };
+}
+
+/**
+ * Many items of a thread changed status in one bulk command (a start --all): one post with
+ * the counts per new status and the first addresses, instead of one post per item.
+ */
+export function bulkStatusPost(v: BulkStatusView): Message {
+  const counts = Object.entries(v.counts)
+    .map(([s, n]) => `${formatCount(n)} ${statusLabel(s).toLowerCase()}`)
+    .join(', ');
+  const head = `▶️ ${plural(v.total, 'mailbox', 'mailboxes')} ${v.verb}: ${counts}`;
+  const lines = v.first.map((c) => `${c.address}: ${statusLabel(c.to)}`);
+  const more = v.total > lines.length ? `…and ${formatCount(v.total - lines.length)} more (see \`/migrate status\`)` : undefined;
+  return {
+    kind: 'items-status',
+    text: [head, ...lines, ...(more ? [more] : [])].join('\n'),
+    tone: 'info',
+    blocks: [{ type: 'text', text: head }, { type: 'list', items: lines, more }],
+    bulk: v,
   };
 }

@@ -23,6 +23,17 @@ export interface Message {
   text: string;
   blocks: Block[];
   tone?: 'info' | 'success' | 'warning' | 'error';
+  /** The figures of a bulk status summary, so several of them can be merged into one post. */
+  bulk?: BulkStatusView;
+}
+
+/** Many items' status changes of one bulk command, summarised: counts per new status and the first addresses. */
+export interface BulkStatusView {
+  /** What happened to them, as a past participle (`started`). */
+  verb: string;
+  total: number;
+  counts: Record<string, number>;
+  first: { address: string; to: string }[];
 }
 
 /** A message of a single paragraph. */

@@ -48,7 +48,10 @@ export interface ProjectView {
   selfService: string;
   counts: Record<string, number>;
   licenses: { total: number | null; used: number; left: number | null };
+  /** The items listed (the first ones; at most `limit` are shown). */
   items: ItemView[];
+  /** Items in the project when `items` lists only the first of them. */
+  total?: number;
   /** Sides with admin credentials (`project connect`) and their kind; never the credentials. */
   admin?: Partial<Record<'source' | 'destination', 'imap-master' | 'm365-app'>>;
 }
@@ -120,8 +123,9 @@ export function licensesLine(l: ProjectView['licenses']): string {
 
 /** The status of a project: counts per status, licenses, each item with its status and reason. */
 export function projectStatusMessage(p: ProjectView, limit = 40): Message {
+  const total = p.total ?? p.items.length;
   const lines = p.items.slice(0, limit).map(itemLine);
-  const more = p.items.length > limit ? `…and ${formatCount(p.items.length - limit)} more. Type \`/migrate status ADDRESS\` for one mailbox.` : undefined;
+  const more = total > lines.length ? `…and ${formatCount(total - lines.length)} more. Type \`/migrate status ADDRESS\` for one mailbox.` : undefined;
   const blocks: Block[] = [
     { type: 'header', text: `Project ${p.name}` },
     {
@@ -130,15 +134,15 @@ export function projectStatusMessage(p: ProjectView, limit = 40): Message {
         { label: 'Source', value: p.sourceUrl },
         { label: 'Destination', value: p.destinationUrl },
         { label: 'Credentials', value: credentialsLine(p) },
-        { label: 'Mailboxes', value: p.items.length ? `${formatCount(p.items.length)}: ${countsLine(p.counts)}` : 'none yet' },
+        { label: 'Mailboxes', value: total ? `${formatCount(total)}: ${countsLine(p.counts)}` : 'none yet' },
         { label: 'Licenses', value: licensesLine(p.licenses) },
       ],
     },
-    p.items.length ? { type: 'list', items: lines, more } : { type: 'text', text: 'No mailboxes yet. Add one with `/migrate add ADDRESS`.' },
+    total ? { type: 'list', items: lines, more } : { type: 'text', text: 'No mailboxes yet. Add one with `/migrate add ADDRESS`.' },
   ];
   return {
     kind: 'project-status',
-    text: `Project ${p.name}: ${plural(p.items.length, 'mailbox', 'mailboxes')} (${countsLine(p.counts)}); licenses ${licensesLine(p.licenses)}; credentials ${credentialsLine(p)}.`,
+    text: `Project ${p.name}: ${plural(total, 'mailbox', 'mailboxes')} (${countsLine(p.counts)}); licenses ${licensesLine(p.licenses)}; credentials ${credentialsLine(p)}.`,
     tone: 'info',
     blocks,
   };

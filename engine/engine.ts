@@ -2,14 +2,16 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Db } from './store/db.ts';
 import { closest } from './domain/closest.ts';
-import { appendHistory, itemHistory, itemHistoryCount, type Tx } from './store/history.ts';
-import { EventBus, type ItemRef, type PassFigures } from './events.ts';
+import { appendHistory, appendHistoryMany, itemHistory, itemHistoryCount, type Tx } from './store/history.ts';
+import { EventBus, type ItemRef, type PassFigures, type StatusChange } from './events.ts';
 import { decide, type ItemAction } from './domain/state-machine.ts';
 import { refuseInvisible } from './domain/invisible.ts';
 import { normaliseAddress } from './domain/addresses.ts';
 import { parseConnectorUrl } from './domain/connector-url.ts';
 import { UserError } from './errors.ts';
 import { Vault, type AdminSecret, type SecretValue } from './vault/vault.ts';
+import { chunks, countInChunks } from './store/chunk.ts';
+import { insertRows } from './store/insert-rows.ts';
 import {
   STATUSES,
   SYSTEM_ACTOR,
@@ -74,11 +76,16 @@ export interface RefusedRow {
 export interface ProjectStatus {
   project: Project;
   counts: Record<ItemStatus, number>;
+  /** Items in the project. */
+  total: number;
+  /** The first items by address (a list, not the whole project). */
   items: Item[];
   licenses: { total: number | null; used: number; left: number | null };
 }
 
 const ITEM_INCLUDE = { project: true } as const;
+/** Columns a bulk add writes; the others take their defaults (NotStarted, no license, zero figures). */
+const ADD_COLUMNS = ['id', 'projectId', 'sourceAddress', 'destinationAddress', 'sourceLogin', 'destinationLogin', 'ask', 'notify', 'threadRef', 'createdBy', 'createdAt', 'updatedAt'] as const satisfies readonly (keyof Item)[];
 /** How long a running pass's lease lasts without renewal before the pass counts as dead. */
 export const LEASE_MS = 90_000;
 
@@ -105,6 +112,16 @@ export function leaseHolderGone(owner: string | null, self = LEASE_OWNER): boole
 }
 type ItemWithProject = Item & { project: Project };
 
+/**
+ * Writes the thread posts of a batch of status changes inside the batch's transaction (so a
+ * change and its post are kept or lost together); returns what to run after the commit
+ * (start delivering). Set by the bot: the engine never formats a message.
+ */
+export type BatchPostWriter = (tx: Tx, changes: StatusChange[]) => Promise<(() => void) | void>;
+
+/** Items a bulk transition changes per transaction: short enough not to hold other writers (a running copy's checkpoints) for long. */
+export const BULK_BATCH = 500;
+
 /** The reference events carry, built from an item row. */
 export function itemRef(item: ItemWithProject): ItemRef {
   return {
@@ -123,6 +140,9 @@ export function itemRef(item: ItemWithProject): ItemRef {
  * the commit. Knows nothing of chat.
  */
 export class Engine {
+  /** Writes the thread posts of bulk status changes in their transaction (see `BatchPostWriter`). */
+  batchPosts?: BatchPostWriter;
+
   constructor(
     readonly db: Db,
     readonly bus: EventBus,
@@ -251,37 +271,61 @@ export class Engine {
         refused.push({ line: row.line, input, reason: e.message });
       }
     }
-    const existing = valid.length
-      ? await this.db.item.findMany({ where: { projectId: project.id, sourceAddress: { in: valid.map((v) => v.source) } }, select: { sourceAddress: true } })
-      : [];
-    const taken = new Set(existing.map((e) => e.sourceAddress));
+    // Every address of the project in one read: cheaper than asking for 10,000 addresses by value.
+    const taken = new Set((await this.db.item.findMany({ where: { projectId: project.id }, select: { sourceAddress: true } })).map((e) => e.sourceAddress));
     const toAdd = valid.filter((v) => {
       if (!taken.has(v.source)) return true;
       refused.push({ line: v.row.line, input: v.source, reason: `${v.source} is already in project ${project.name}.` });
       return false;
     });
-    const added = await this.db.$transaction(async (tx) => {
-      const out: Item[] = [];
-      for (const v of toAdd) {
-        const item = await tx.item.create({
-          data: {
-            id: randomUUID(),
-            projectId: project.id,
-            sourceAddress: v.source,
-            destinationAddress: v.destination,
-            sourceLogin: v.row.sourceLogin?.trim() || v.source,
-            destinationLogin: v.row.destinationLogin?.trim() || v.destination,
-            ask: opts.ask ?? project.selfService,
-            notify: opts.notify ?? project.notify,
-            threadRef: opts.threadRef,
-            createdBy: `${actor.surface}:${actor.id}`,
-          },
-        });
-        await appendHistory(tx, { projectId: project.id, itemId: item.id, address: item.sourceAddress, actor, kind: 'item.added', toStatus: 'NotStarted', detail: { destination: item.destinationAddress, ask: item.ask, notify: item.notify } });
-        out.push(item);
-      }
-      return out;
-    });
+    // One transaction, set-based: multi-row inserts of the items and of their history lines
+    // (one line per item). The rows are built here with the schema's defaults (the `Item`
+    // type makes a new column a compile error until it is set here too).
+    const createdBy = `${actor.surface}:${actor.id}`;
+    const now = this.now();
+    const added: Item[] = toAdd.map((v) => ({
+      id: randomUUID(),
+      projectId: project.id,
+      sourceAddress: v.source,
+      destinationAddress: v.destination,
+      sourceLogin: v.row.sourceLogin?.trim() || v.source,
+      destinationLogin: v.row.destinationLogin?.trim() || v.destination,
+      status: 'NotStarted',
+      failureReason: null,
+      failureDetail: null,
+      ask: opts.ask ?? project.selfService,
+      notify: opts.notify ?? project.notify,
+      threadRef: opts.threadRef,
+      license: 'none',
+      passCount: 0,
+      stopRequested: false,
+      leaseUntil: null,
+      leaseOwner: null,
+      messagesFound: 0,
+      bytesFound: 0n,
+      messagesCopied: 0,
+      bytesCopied: 0n,
+      messagesPresent: 0,
+      messagesSkipped: 0,
+      lastPassMs: 0,
+      lastPassAt: null,
+      createdBy,
+      createdAt: now,
+      updatedAt: now,
+    }));
+    if (added.length)
+      await this.db.$transaction(async (tx) => {
+        await insertRows(
+          tx,
+          'Item',
+          ADD_COLUMNS,
+          added.map((i) => ADD_COLUMNS.map((c) => i[c])),
+        );
+        await appendHistoryMany(
+          tx,
+          added.map((item) => ({ projectId: project.id, itemId: item.id, address: item.sourceAddress, actor, kind: 'item.added', toStatus: 'NotStarted' as const, detail: { destination: item.destinationAddress, ask: item.ask, notify: item.notify } })),
+        );
+      });
     for (const item of added) this.bus.emit({ type: 'item.added', item: itemRef({ ...item, project }), actor });
     refused.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
     return { added, refused };
@@ -289,7 +333,7 @@ export class Engine {
 
   /** Points items at the thread where their status posts go. */
   async assignThread(itemIds: string[], threadRef: string): Promise<void> {
-    await this.db.item.updateMany({ where: { id: { in: itemIds } }, data: { threadRef } });
+    await this.db.$transaction((tx) => countInChunks(itemIds, (part) => tx.item.updateMany({ where: { id: { in: part } }, data: { threadRef } })));
   }
 
   /** The item of a project by source (or destination) address, or a UserError. */
@@ -386,7 +430,7 @@ export class Engine {
     return { item: after, from, to: d.to };
   }
 
-  private emitStatus(actor: Actor, r: { item: ItemWithProject; from: ItemStatus; to: ItemStatus }, figures?: PassFigures) {
+  private emitStatus(actor: Actor, r: { item: ItemWithProject; from: ItemStatus; to: ItemStatus }, figures?: PassFigures, posted = false) {
     if (r.from === r.to) return;
     this.bus.emit({
       type: 'item.status',
@@ -397,6 +441,7 @@ export class Engine {
       reason: (r.item.failureReason as FailureReason | null) ?? undefined,
       detail: r.item.failureDetail ?? undefined,
       figures,
+      ...(posted ? { posted } : {}),
     });
   }
 
@@ -418,6 +463,136 @@ export class Engine {
     this.emitStatus(actor, r);
     if (r.to === 'WaitingForUser') this.bus.emit({ type: 'item.credentials-needed', item: itemRef(r.item), actor, sides: missing, resend: false });
     return r.item;
+  }
+
+  /**
+   * Submits many items (`start --all`) like `startItem` does each one: every item through the
+   * state machine's `submit` (Queued, or WaitingForUser with a credential request when
+   * credentials are unknown), a license reserved from the pool, a history line each. Set-based:
+   * per batch of `BULK_BATCH` items one transaction with one read of the items and of their
+   * stored credentials, one conditional update per (from, to) group, one multi-row history
+   * insert, and the thread posts of the batch written by `batchPosts` (one summary per thread,
+   * not one post per item). Items the state machine refuses are reported and skipped; when
+   * the license pool runs out, that item is refused and the rest are left as they are.
+   */
+  async startItems(
+    actor: Actor,
+    items: ItemWithProject[],
+    opts: { threadRef?: string | null; batch?: number } = {},
+  ): Promise<{ changed: { item: ItemWithProject; from: ItemStatus; to: ItemStatus }[]; refused: UserError[] }> {
+    const changed: { item: ItemWithProject; from: ItemStatus; to: ItemStatus; missing: Side[] }[] = [];
+    const refused: UserError[] = [];
+    // Deliveries start once every batch is written, so the batches' posts go out merged.
+    const deliveries: (() => void)[] = [];
+    let halted = false;
+    try {
+      for (const part of chunks(items, opts.batch ?? BULK_BATCH)) {
+        if (halted) break;
+        const now = this.now();
+        const r = await this.db.$transaction(async (tx) => {
+          const ids = part.map((i) => i.id);
+          // Read inside the transaction, as transition() does: decide on the truth.
+          const fresh = new Map((await tx.item.findMany({ where: { id: { in: ids } }, include: ITEM_INCLUDE })).map((i) => [i.id, i]));
+          const stored = new Set((await tx.credential.findMany({ where: { itemId: { in: ids } }, select: { itemId: true, side: true } })).map((c) => `${c.itemId}:${c.side}`));
+          const reserved = new Map<string, number>();
+          const out: { fresh: ItemWithProject; from: ItemStatus; to: ItemStatus; license: string; missing: Side[] }[] = [];
+          const no: UserError[] = [];
+          let stop = false;
+          for (const input of part) {
+            const f = fresh.get(input.id);
+            if (!f) {
+              no.push(new UserError('ITEM_UNKNOWN', `${input.sourceAddress} is no longer in project ${input.project.name}.`));
+              continue;
+            }
+            const missing = (['source', 'destination'] as Side[]).filter((side) => !stored.has(`${f.id}:${side}`) && (side === 'source' ? f.project.sourceAuth : f.project.destinationAuth) !== 'admin');
+            const from = f.status as ItemStatus;
+            let to: ItemStatus;
+            try {
+              to = decide('submit', { address: f.sourceAddress, status: from, missingCredentials: missing.length > 0 }).to;
+            } catch (e) {
+              if (!(e instanceof UserError)) throw e;
+              no.push(e);
+              continue;
+            }
+            // A license is reserved from the pool when the item is submitted (as in transition()).
+            let license = f.license;
+            if (license === 'none') {
+              const p = f.project;
+              const used = p.licensesUsed + (reserved.get(p.id) ?? 0);
+              if (p.licensesTotal != null && used >= p.licensesTotal) {
+                no.push(new UserError('NO_LICENSES', `Project ${p.name} has no license left (${used} of ${p.licensesTotal} used).`, `Raise the pool with \`project set ${p.name} --licenses N\`.`));
+                stop = true;
+                break;
+              }
+              reserved.set(p.id, (reserved.get(p.id) ?? 0) + 1);
+              license = 'reserved';
+            }
+            out.push({ fresh: f, from, to, license, missing });
+          }
+          // One conditional update per (from, to, license) group: a row that changed meanwhile is not overwritten.
+          const groups = new Map<string, typeof out>();
+          for (const c of out) {
+            const key = `${c.from}|${c.to}|${c.fresh.license}|${c.license}`;
+            groups.set(key, [...(groups.get(key) ?? []), c]);
+          }
+          for (const group of groups.values()) {
+            const g = group[0];
+            const count = await countInChunks(
+              group.map((c) => c.fresh.id),
+              (ids) =>
+                tx.item.updateMany({
+                  where: { id: { in: ids }, status: g.from, license: g.fresh.license },
+                  data: { status: g.to, license: g.license, failureReason: null, failureDetail: null, stopRequested: false, updatedAt: now, ...(opts.threadRef ? { threadRef: opts.threadRef } : {}) },
+                }),
+            );
+            if (count !== group.length) throw new Error(`bulk start: ${group.length - count} of ${group.length} items changed while being started`);
+          }
+          for (const [projectId, n] of reserved) await tx.project.update({ where: { id: projectId }, data: { licensesUsed: { increment: n } } });
+          await appendHistoryMany(
+            tx,
+            out.map((c) => ({
+              projectId: c.fresh.projectId,
+              itemId: c.fresh.id,
+              address: c.fresh.sourceAddress,
+              actor,
+              kind: 'submit',
+              fromStatus: c.from,
+              toStatus: c.to,
+              detail: { ...(c.license !== c.fresh.license ? { license: c.license } : {}), ...(c.missing.length ? { missing: c.missing } : {}) },
+            })),
+          );
+          const after = out.map((c) => ({
+            item: {
+              ...c.fresh,
+              status: c.to,
+              license: c.license,
+              failureReason: null,
+              failureDetail: null,
+              stopRequested: false,
+              updatedAt: now,
+              threadRef: opts.threadRef || c.fresh.threadRef,
+              project: { ...c.fresh.project, licensesUsed: c.fresh.project.licensesUsed + (reserved.get(c.fresh.projectId) ?? 0) },
+            },
+            from: c.from,
+            to: c.to,
+            missing: c.missing,
+          }));
+          const deliver = this.batchPosts ? await this.batchPosts(tx, after.map((a) => ({ item: itemRef(a.item), actor, from: a.from, to: a.to }))) : undefined;
+          return { after, no, stop, deliver };
+        });
+        if (r.deliver) deliveries.push(r.deliver);
+        changed.push(...r.after);
+        refused.push(...r.no);
+        halted = r.stop;
+        for (const c of r.after) {
+          this.emitStatus(actor, c, undefined, !!this.batchPosts);
+          if (c.to === 'WaitingForUser') this.bus.emit({ type: 'item.credentials-needed', item: itemRef(c.item), actor, sides: c.missing, resend: false });
+        }
+      }
+    } finally {
+      for (const d of deliveries) d();
+    }
+    return { changed: changed.map(({ item, from, to }) => ({ item, from, to })), refused };
   }
 
   /** Stops an item: a waiting or queued one at once (license back, link dead); a running one at the next message boundary. */
@@ -721,15 +896,23 @@ export class Engine {
 
   // ------------------------------------------------------------------ status
 
-  /** Counts per status, items, and the license pool of a project. */
-  async projectStatus(project: Project): Promise<ProjectStatus> {
+  /**
+   * Counts per status (one grouped count), the first `listLimit` items by address, and the
+   * license pool of a project. A status of 10,000 mailboxes is a summary: the items beyond
+   * the list are counted, not read.
+   */
+  async projectStatus(project: Project, listLimit = 40): Promise<ProjectStatus> {
     const p = await this.db.project.findUniqueOrThrow({ where: { id: project.id } });
-    const items = await this.db.item.findMany({ where: { projectId: p.id }, orderBy: { sourceAddress: 'asc' } });
+    const [groups, items] = await Promise.all([
+      this.db.item.groupBy({ by: ['status'], where: { projectId: p.id }, _count: { _all: true } }),
+      this.db.item.findMany({ where: { projectId: p.id }, orderBy: { sourceAddress: 'asc' }, take: listLimit }),
+    ]);
     const counts = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<ItemStatus, number>;
-    for (const i of items) counts[i.status as ItemStatus]++;
+    for (const g of groups) counts[g.status as ItemStatus] = g._count._all;
     return {
       project: p,
       counts,
+      total: groups.reduce((n, g) => n + g._count._all, 0),
       items,
       licenses: { total: p.licensesTotal, used: p.licensesUsed, left: p.licensesTotal == null ? null : p.licensesTotal - p.licensesUsed },
     };

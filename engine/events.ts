@@ -32,6 +32,8 @@ export type EngineEvent =
       reason?: FailureReason;
       detail?: string;
       figures?: PassFigures;
+      /** Its thread post was written with the change (a bulk change posts one summary per batch). */
+      posted?: boolean;
     }
   | { type: 'item.credentials-needed'; item: ItemRef; actor: Actor; sides: Side[]; resend: boolean }
   | { type: 'item.credentials-received'; item: ItemRef; actor: Actor; sides: Side[] }
@@ -41,6 +43,14 @@ export type EngineEvent =
   | { type: 'item.deleted'; item: ItemRef; actor: Actor }
   | { type: 'item.stop-requested'; item: ItemRef; actor: Actor }
   | { type: 'project.created'; projectId: string; name: string; channelRef: string | null; actor: Actor };
+
+/** One status change of a batch, as the bot writes its thread post. */
+export interface StatusChange {
+  item: ItemRef;
+  actor: Actor;
+  from: ItemStatus;
+  to: ItemStatus;
+}
 
 /** Event types, for subscribers that want one kind. */
 export type EngineEventType = EngineEvent['type'];

@@ -48,22 +48,38 @@ export const start: CommandDef = {
     const thread = await ctx.openThread(actionResultMessage('started', items.map((i) => i.sourceAddress), [], opts.waiting ? 'Asking again for' : 'Starting'));
     const done: string[] = [];
     const refused: string[] = [];
-    for (const item of items) {
-      try {
-        if (opts.waiting) {
+    if (opts.waiting) {
+      for (const item of items) {
+        try {
           if (thread) await ctx.engine.assignThread([item.id], thread);
           await ctx.engine.resend(ctx.actor, item);
           done.push(`${item.sourceAddress}: new request sent`);
-        } else {
-          const forgot = await ctx.engine.forgetRefusedCredentials(ctx.actor, item);
-          const after = await ctx.engine.startItem(ctx.actor, forgot ? await ctx.engine.getItem(project, item.sourceAddress) : item, { threadRef: thread ?? ctx.threadRef });
-          done.push(`${after.sourceAddress}: ${statusLabel(after.status)}${forgot ? ` (${refusedNote(forgot)})` : ''}`);
+        } catch (e) {
+          if (!(e instanceof UserError)) throw e;
+          refused.push(e.message);
         }
-      } catch (e) {
-        if (!(e instanceof UserError)) throw e;
-        refused.push(e.message);
-        if (e.code === 'NO_LICENSES') break;
       }
+    } else {
+      // Credentials a server refused are forgotten first (only failed items can have them), so the user is asked again.
+      const forgotten = new Map<string, Side>();
+      const ready = [];
+      for (const item of items) {
+        try {
+          const side = await ctx.engine.forgetRefusedCredentials(ctx.actor, item);
+          if (side) forgotten.set(item.id, side);
+          ready.push(item);
+        } catch (e) {
+          if (!(e instanceof UserError)) throw e;
+          refused.push(e.message);
+        }
+      }
+      // Batched: a few transactions for thousands of items, one summary post per batch in the thread.
+      const r = await ctx.engine.startItems(ctx.actor, ready, { threadRef: thread ?? ctx.threadRef });
+      for (const c of r.changed) {
+        const side = forgotten.get(c.item.id);
+        done.push(`${c.item.sourceAddress}: ${statusLabel(c.to)}${side ? ` (${refusedNote(side)})` : ''}`);
+      }
+      for (const e of r.refused) refused.push(e.message);
     }
     await ctx.reply(actionResultMessage('started', done, refused, opts.waiting ? 'Asked again for' : 'Started'));
   },

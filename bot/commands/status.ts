@@ -32,6 +32,7 @@ export const status: CommandDef = {
           selfService: s.project.selfService,
           counts: s.counts,
           licenses: s.licenses,
+          total: s.total,
           items: s.items.map(itemView),
           admin,
         }),

@@ -4,6 +4,8 @@ import type { EngineEvent } from '../../engine/events.ts';
 import type { Outreach } from '../outreach/outreach.ts';
 import type { Logger } from '../log.ts';
 import { ownTx } from '../../engine/store/outbox.ts';
+import { countInChunks, inChunks } from '../../engine/store/chunk.ts';
+import { insertRows, type Cell } from '../../engine/store/insert-rows.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -42,23 +44,32 @@ export interface ReminderDeps {
 export async function syncReminders(d: ReminderDeps): Promise<void> {
   const waiting = await d.db.item.findMany({ where: { status: 'WaitingForUser' }, select: { id: true, projectId: true, updatedAt: true, project: { select: { options: true } } } });
   const ids = waiting.map((i) => i.id);
-  await ownTx(d.db, (tx) => tx.itemReminder.deleteMany({ where: { itemId: { notIn: ids } } }));
+  // Rows of items no longer waiting: found by difference (a `notIn` of every waiting id would not fit in one statement).
+  const waitingIds = new Set(ids);
+  const stale = (await d.db.itemReminder.findMany({ select: { itemId: true } })).map((r) => r.itemId).filter((id) => !waitingIds.has(id));
+  if (stale.length) await ownTx(d.db, (tx) => countInChunks(stale, (part) => tx.itemReminder.deleteMany({ where: { itemId: { in: part } } })));
   if (!ids.length) return;
-  const anchors = await d.db.itemEvent.groupBy({ by: ['itemId'], where: { itemId: { in: ids }, toStatus: 'WaitingForUser' }, _max: { at: true } });
+  const anchors = await inChunks(ids, (part) => d.db.itemEvent.groupBy({ by: ['itemId'], where: { itemId: { in: part }, toStatus: 'WaitingForUser' }, _max: { at: true } }));
   const anchorOf = new Map(anchors.map((a) => [a.itemId!, a._max.at]));
-  const rows = new Map((await d.db.itemReminder.findMany({ where: { itemId: { in: ids } } })).map((r) => [r.itemId, r]));
+  const rows = new Map((await inChunks(ids, (part) => d.db.itemReminder.findMany({ where: { itemId: { in: part } } }))).map((r) => [r.itemId, r]));
+  const created: Cell[][] = [];
+  const moved: { itemId: string; seen: Date; anchor: Date; nextAt: Date | null }[] = [];
   for (const i of waiting) {
     const anchor = anchorOf.get(i.id) ?? i.updatedAt;
     const row = rows.get(i.id);
     if (row && row.anchorAt.getTime() >= anchor.getTime()) continue;
     const first = reminderCadence(i.project)[0];
     const nextAt = first == null ? null : new Date(anchor.getTime() + first * DAY_MS);
-    await ownTx(d.db, async (tx) => {
-      if (row) await tx.itemReminder.updateMany({ where: { itemId: i.id, anchorAt: row.anchorAt }, data: { anchorAt: anchor, sent: 0, nextAt, lastAt: null } });
-      // Another process may have created it meanwhile.
-      else if (!(await tx.itemReminder.findUnique({ where: { itemId: i.id } }))) await tx.itemReminder.create({ data: { itemId: i.id, projectId: i.projectId, anchorAt: anchor, sent: 0, nextAt } });
-    });
+    if (row) moved.push({ itemId: i.id, seen: row.anchorAt, anchor, nextAt });
+    else created.push([i.id, i.projectId, anchor, 0, nextAt]);
   }
+  if (!created.length && !moved.length) return;
+  // One transaction for the round (a start --all of thousands makes thousands of rows).
+  await ownTx(d.db, async (tx) => {
+    for (const m of moved) await tx.itemReminder.updateMany({ where: { itemId: m.itemId, anchorAt: m.seen }, data: { anchorAt: m.anchor, sent: 0, nextAt: m.nextAt, lastAt: null } });
+    // Another process may have created some meanwhile: theirs stay.
+    await insertRows(tx, 'ItemReminder', ['itemId', 'projectId', 'anchorAt', 'sent', 'nextAt'], created, { skipExisting: true });
+  });
 }
 
 /**

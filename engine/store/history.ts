@@ -1,6 +1,7 @@
 import type { Db } from './db.ts';
 import type { Actor, ItemStatus } from '../domain/types.ts';
 import { actorKey } from '../domain/types.ts';
+import { insertRows } from './insert-rows.ts';
 
 /** A transaction client or the client itself. */
 export type Tx = Omit<Db, '$connect' | '$disconnect' | '$on' | '$transaction' | '$extends'>;
@@ -17,20 +18,38 @@ export interface HistoryEntry {
   detail?: Record<string, unknown>;
 }
 
+function historyRow(e: HistoryEntry) {
+  return {
+    projectId: e.projectId,
+    itemId: e.itemId ?? null,
+    address: e.address ?? null,
+    actor: actorKey(e.actor) + (e.actor.name ? ` (${e.actor.name})` : ''),
+    kind: e.kind,
+    fromStatus: e.fromStatus ?? null,
+    toStatus: e.toStatus ?? null,
+    detail: JSON.stringify(e.detail ?? {}),
+  };
+}
+
 /** Appends to the history (never updated, never deleted: it outlives deleted items). */
 export async function appendHistory(tx: Tx, e: HistoryEntry): Promise<void> {
-  await tx.itemEvent.create({
-    data: {
-      projectId: e.projectId,
-      itemId: e.itemId ?? null,
-      address: e.address ?? null,
-      actor: actorKey(e.actor) + (e.actor.name ? ` (${e.actor.name})` : ''),
-      kind: e.kind,
-      fromStatus: e.fromStatus ?? null,
-      toStatus: e.toStatus ?? null,
-      detail: JSON.stringify(e.detail ?? {}),
-    },
-  });
+  await tx.itemEvent.create({ data: historyRow(e) });
+}
+
+const HISTORY_COLUMNS = ['at', 'projectId', 'itemId', 'address', 'actor', 'kind', 'fromStatus', 'toStatus', 'detail'] as const;
+
+/** Appends many entries with multi-row inserts (bulk commands), in the order given. */
+export async function appendHistoryMany(tx: Tx, entries: HistoryEntry[]): Promise<void> {
+  const at = new Date();
+  await insertRows(
+    tx,
+    'ItemEvent',
+    HISTORY_COLUMNS,
+    entries.map((e) => {
+      const r = historyRow(e);
+      return [at, r.projectId, r.itemId, r.address, r.actor, r.kind, r.fromStatus, r.toStatus, r.detail];
+    }),
+  );
 }
 
 /** How many history events one item has (the history itself is read up to a limit). */
