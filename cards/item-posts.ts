@@ -46,14 +46,16 @@ export function statusPost(v: StatusPostView): Message {
       const next = nextStep(v);
       // The server's words only when they say more than the reason's sentence.
       const said = extraDetail(v.reasonText, v.detail);
-      const text = `❌ ${a} failed: ${v.reasonText ?? 'unknown reason'}${said ? ` The server said: "${said}"` : ''}${next ? ` ${next}` : ''}`;
+      // An internal failure (our database, our bug) is no server's word.
+      const who = v.reason === 'Internal' ? 'Error' : 'Server said';
+      const text = `❌ ${a} failed: ${v.reasonText ?? 'unknown reason'}${said ? (v.reason === 'Internal' ? ` Error: "${said}"` : ` The server said: "${said}"`) : ''}${next ? ` ${next}` : ''}`;
       return {
         kind: 'item-failed',
         text,
         tone: 'error',
         blocks: [
           { type: 'text', text: `❌ *${a}* failed: ${v.reasonText ?? 'unknown reason'}` },
-          ...(said ? [{ type: 'context' as const, text: `Server said: ${said}` }] : []),
+          ...(said ? [{ type: 'context' as const, text: `${who}: ${said}` }] : []),
           ...(v.figures?.messagesCopied ? [{ type: 'context' as const, text: figuresLine(v.figures) }] : []),
           ...(next ? [{ type: 'context' as const, text: next }] : []),
         ],

@@ -242,7 +242,8 @@ export function itemStatusMessage(
     { label: 'Status', value: statusLabel(i.status) + (i.status === 'Failed' && i.reasonText ? ` — ${i.reasonText}` : '') },
   ];
   const said = i.status === 'Failed' ? extraDetail(i.reasonText, i.failureDetail) : undefined;
-  if (said) facts.push({ label: 'Server said', value: said });
+  // An internal failure (our database, our bug) is no server's word.
+  if (said) facts.push({ label: i.failureReason === 'Internal' ? 'Error' : 'Server said', value: said });
   if (i.passCount)
     facts.push({
       label: 'Copied',

@@ -13,6 +13,16 @@ describe('wording', () => {
     expect(extraDetail('The destination mailbox is full.', 'OVERQUOTA')).toBe('OVERQUOTA');
   });
 
+  it('an internal failure (database, bug) is shown as an error, never as what a server said', () => {
+    const m = statusPost({ address: 'a@x.example', from: 'Running', to: 'Failed', actor: 'system', reason: 'Internal', reasonText: 'Internal error.', detail: 'internal error: the checkpoint store failed to save a checkpoint: SQLITE_IOERR' });
+    expect(m.text).not.toMatch(/server said/i);
+    expect(m.text).toContain('Error: "internal error: the checkpoint store failed');
+    expect(JSON.stringify(m.blocks)).not.toMatch(/Server said/);
+    const s = itemStatusMessage('acme', { sourceAddress: 'a@x.example', destinationAddress: 'a@x.example', status: 'Failed', failureReason: 'Internal', reasonText: 'Internal error.', failureDetail: 'internal error: boom', messagesCopied: 0, bytesCopied: 0, messagesSkipped: 0, license: 'none', passCount: 0, lastPassMs: 0, messagesPresent: 0 }, []);
+    expect(JSON.stringify(s)).not.toMatch(/Server said/);
+    expect(JSON.stringify(s)).toContain('internal error: boom');
+  });
+
   it('history names people, not surface:id keys', () => {
     expect(actorText('console:root')).toBe('root (console)');
     expect(actorText('slack:U012ABC (Ada Admin)')).toBe('Ada Admin (Slack)');
