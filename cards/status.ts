@@ -79,7 +79,11 @@ export function extraDetail(reasonText: string | null | undefined, detail: strin
   const norm = (x: string) => x.toLowerCase().replace(/[\s.:;,!"'()[\]-]+/g, ' ').trim();
   if (!reasonText) return detail;
   const r = norm(reasonText), d = norm(detail);
-  return !d || r.includes(d) || d === r ? undefined : detail;
+  if (!d || r.includes(d)) return undefined;
+  // "The source server could not be reached: connect ETIMEDOUT" → "connect ETIMEDOUT".
+  const stem = reasonText.replace(/[.\s]+$/, '');
+  if (d.startsWith(r) && detail.toLowerCase().startsWith(stem.toLowerCase())) return detail.slice(stem.length).replace(/^[\s.:;,—-]+/, '') || undefined;
+  return detail;
 }
 
 const SURFACE_NAME: Record<string, string> = { slack: 'Slack', teams: 'Teams', console: 'console', form: 'secure form' };
