@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { EventBus, EngineEvent, PassFigures, StatusChange } from '../engine/events.ts';
+import type { EventBus, EngineEvent, ItemStatusEvent, PassFigures, StatusChange } from '../engine/events.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { Message } from '../cards/model.ts';
 import { bulkStatusPost, bulkStatusView, mergeBulkStatus, credentialsReceivedPost, credentialsRefusedPost, progressPost, statusPost, type FiguresView } from '../cards/item-posts.ts';
@@ -132,9 +132,31 @@ export class Notifier {
     return this.posters.has(surfaceOf(threadRef));
   }
 
-  /** Subscribes to the bus. */
+  /**
+   * Subscribes to the engine: the post of a status change is written into the outbox by a
+   * hook the engine runs inside the transaction of the change (so a crash right after the
+   * commit cannot lose it, and a change rolled back leaves no post); the event that follows
+   * the commit only wakes delivery. Other events are posted from the bus as before.
+   *
+   * Why a hook rather than a neutral row the engine would write and the notifier format on
+   * delivery: the outbox keeps one kind of row, a ready message, so delivery, combining of
+   * bursts and retries stay as they are; formatting is a pure function, safe inside a
+   * transaction; and the engine still only hands over an event and a transaction.
+   */
   attach(bus: EventBus): () => void {
-    return bus.on((e) => this.onEvent(e));
+    const offHook = this.engine.onStatusChange((tx, e) => this.enqueueStatus(tx, e));
+    const offBus = bus.on((e) => this.onEvent(e));
+    return () => {
+      offHook();
+      offBus();
+    };
+  }
+
+  /** Writes the post of a status change inside the transaction of the change (see `attach`). */
+  private async enqueueStatus(tx: Tx, e: ItemStatusEvent): Promise<void> {
+    const message = e.item.threadRef ? this.messageFor(e) : undefined;
+    if (!message || !e.item.threadRef) return;
+    await this.enqueue({ threadRef: e.item.threadRef, address: e.item.sourceAddress, itemId: e.item.id, message }, tx);
   }
 
   /**
@@ -274,7 +296,12 @@ export class Notifier {
 
   private async onEvent(e: EngineEvent): Promise<void> {
     if (!('item' in e) || !e.item.threadRef) return;
-    if (e.type === 'item.status' && e.posted) return; // written with the change (a bulk summary)
+    if (e.type === 'item.status') {
+      // Its post, if it makes one, was written with the change (by the status hook, or as a
+      // bulk summary whose delivery the batch starts): deliver it now (or the server's drain will).
+      if (!e.posted && this.messageFor(e)) this.kick(e.item.threadRef);
+      return;
+    }
     const message = this.messageFor(e);
     if (!message) return;
     await this.post({

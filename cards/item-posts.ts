@@ -90,6 +90,8 @@ export function statusPost(v: StatusPostView): Message {
     case 'Stopped':
       return simple('item-stopped', `⏹️ ${a} stopped by ${v.actor}.${v.figures?.messagesCopied ? ` ${figuresLine(v.figures)} so far.` : ''}`, 'warning');
     case 'Queued':
+      // A pass that ended without an outcome (MailFerry stopped, or its process died).
+      if (v.from === 'Running') return simple('item-interrupted', `⏸️ ${a}: the pass was interrupted; it resumes from its last checkpoint.`);
       return simple('item-queued', `🕒 ${a} is queued for migration.`);
     case 'Running':
       return simple('item-running', `🔄 ${a} is being migrated.`);

@@ -3,7 +3,8 @@ import { hostname } from 'node:os';
 import type { Db } from './store/db.ts';
 import { closest } from './domain/closest.ts';
 import { appendHistory, appendHistoryMany, itemHistory, itemHistoryCount, type Tx } from './store/history.ts';
-import { EventBus, type ItemRef, type PassFigures, type StatusChange } from './events.ts';
+import { EventBus, type ItemRef, type ItemStatusEvent, type PassFigures, type StatusChange } from './events.ts';
+import { faultPoint } from './fault-point.ts';
 import { decide, type ItemAction } from './domain/state-machine.ts';
 import { refuseInvisible } from './domain/invisible.ts';
 import { normaliseAddress } from './domain/addresses.ts';
@@ -142,6 +143,7 @@ export function itemRef(item: ItemWithProject): ItemRef {
 export class Engine {
   /** Writes the thread posts of bulk status changes in their transaction (see `BatchPostWriter`). */
   batchPosts?: BatchPostWriter;
+  private statusHooks: StatusHook[] = [];
 
   constructor(
     readonly db: Db,
@@ -149,6 +151,21 @@ export class Engine {
     readonly vault: Vault,
     readonly now: () => Date = () => new Date(),
   ) {}
+
+  /**
+   * Registers a hook that runs inside the transaction of every status change, with that
+   * transaction: what it writes commits or rolls back with the change. The bot writes the
+   * thread post of the change into its outbox this way, so a crash after the commit cannot
+   * lose the post. The engine hands over a neutral event and knows nothing of what the hook
+   * does with it. A hook that throws undoes the change: keep hooks to writes that cannot fail
+   * for their own reasons. Returns the unregister function.
+   */
+  onStatusChange(hook: StatusHook): () => void {
+    this.statusHooks.push(hook);
+    return () => {
+      this.statusHooks = this.statusHooks.filter((h) => h !== hook);
+    };
+  }
 
   // ---------------------------------------------------------------- projects
 
@@ -376,8 +393,18 @@ export class Engine {
     actor: Actor,
     item: ItemWithProject,
     action: ItemAction,
-    extra: { missing?: boolean; reason?: FailureReason; detail?: string; data?: Record<string, unknown>; history?: Record<string, unknown> } = {},
-  ): Promise<{ item: ItemWithProject; from: ItemStatus; to: ItemStatus }> {
+    extra: {
+      missing?: boolean;
+      reason?: FailureReason;
+      detail?: string;
+      data?: Record<string, unknown>;
+      history?: Record<string, unknown>;
+      /** The history entry's kind, when it is not the action's name. */
+      kind?: string;
+      /** A pass's figures, for the status event. */
+      figures?: PassFigures;
+    } = {},
+  ): Promise<Transitioned> {
     // Re-read inside the transaction so two commands racing on one item decide on the truth.
     const fresh = await tx.item.findUniqueOrThrow({ where: { id: item.id }, include: ITEM_INCLUDE });
     const from = fresh.status as ItemStatus;
@@ -393,7 +420,7 @@ export class Engine {
     }
     let license = fresh.license;
     // A license is reserved from the pool when the item is submitted…
-    if ((d.to === 'Queued' || d.to === 'WaitingForUser') && from !== 'WaitingForUser' && license === 'none') {
+    if ((d.to === 'Queued' || d.to === 'WaitingForUser') && from !== 'WaitingForUser' && from !== 'Running' && license === 'none') {
       const p = fresh.project;
       if (p.licensesTotal != null && p.licensesUsed >= p.licensesTotal)
         throw new UserError('NO_LICENSES', `Project ${p.name} has no license left (${p.licensesUsed} of ${p.licensesTotal} used).`, `Raise the pool with \`project set ${p.name} --licenses N\`.`);
@@ -421,28 +448,28 @@ export class Engine {
       itemId: fresh.id,
       address: fresh.sourceAddress,
       actor,
-      kind: d.deleted ? 'item.deleted' : action,
+      kind: d.deleted ? 'item.deleted' : (extra.kind ?? action),
       fromStatus: from,
       toStatus: d.deleted ? null : d.to,
       detail: { ...(extra.reason ? { reason: extra.reason } : {}), ...(extra.detail ? { detail: extra.detail } : {}), ...(license !== fresh.license ? { license } : {}), ...extra.history },
     });
     const after = d.deleted ? fresh : await tx.item.findUniqueOrThrow({ where: { id: fresh.id }, include: ITEM_INCLUDE });
-    return { item: after, from, to: d.to };
+    if (d.deleted || d.to === from) return { item: after, from, to: d.to };
+    const event = statusEvent(actor, after, from, d.to, extra.figures);
+    for (const hook of this.statusHooks) await hook(tx, event);
+    return { item: after, from, to: d.to, event };
   }
 
-  private emitStatus(actor: Actor, r: { item: ItemWithProject; from: ItemStatus; to: ItemStatus }, figures?: PassFigures, posted = false) {
-    if (r.from === r.to) return;
-    this.bus.emit({
-      type: 'item.status',
-      item: itemRef(r.item),
-      actor,
-      from: r.from,
-      to: r.to,
-      reason: (r.item.failureReason as FailureReason | null) ?? undefined,
-      detail: r.item.failureDetail ?? undefined,
-      figures,
-      ...(posted ? { posted } : {}),
-    });
+  /**
+   * Announces a committed status change on the bus. Its post is already in the outbox,
+   * written in the change's transaction (by the status hooks, or by `batchPosts` for a bulk
+   * change: then the event says `posted`).
+   */
+  private emitStatus(r: Transitioned, posted = false) {
+    if (!r.event) return;
+    // Test fault point: a crash between the commit of a status change and anything after it.
+    faultPoint('after-status-commit');
+    this.bus.emit(posted ? { ...r.event, posted } : r.event);
   }
 
   /**
@@ -460,7 +487,7 @@ export class Engine {
       });
       return res;
     });
-    this.emitStatus(actor, r);
+    this.emitStatus(r);
     if (r.to === 'WaitingForUser') this.bus.emit({ type: 'item.credentials-needed', item: itemRef(r.item), actor, sides: missing, resend: false });
     return r.item;
   }
@@ -585,7 +612,7 @@ export class Engine {
         refused.push(...r.no);
         halted = r.stop;
         for (const c of r.after) {
-          this.emitStatus(actor, c, undefined, !!this.batchPosts);
+          this.emitStatus({ ...c, event: c.from === c.to ? undefined : statusEvent(actor, c.item, c.from, c.to) }, !!this.batchPosts);
           if (c.to === 'WaitingForUser') this.bus.emit({ type: 'item.credentials-needed', item: itemRef(c.item), actor, sides: c.missing, resend: false });
         }
       }
@@ -602,7 +629,7 @@ export class Engine {
       if (res.to === 'Stopped') await this.revokeLinks(tx, item.id);
       return res;
     });
-    this.emitStatus(actor, r);
+    this.emitStatus(r);
     const pending = r.to === 'Running';
     if (pending) this.bus.emit({ type: 'item.stop-requested', item: itemRef(r.item), actor });
     return { item: r.item, pending };
@@ -687,7 +714,7 @@ export class Engine {
       return this.transition(tx, actor, fresh, 'credentials-received', { missing: missing.length > 0, history: { side } });
     });
     this.bus.emit({ type: 'item.credentials-received', item: itemRef(r.item), actor, sides: [side] });
-    this.emitStatus(actor, r);
+    this.emitStatus(r);
     return r.item;
   }
 
@@ -717,7 +744,7 @@ export class Engine {
       await this.revokeLinks(tx, item.id);
       return res;
     });
-    this.emitStatus(actor, r);
+    this.emitStatus(r);
     return r.item;
   }
 
@@ -759,7 +786,7 @@ export class Engine {
           await this.revokeLinks(tx, item.id);
           return res;
         });
-        this.emitStatus(actor, r);
+        this.emitStatus(r);
         queued++;
       } catch (e) {
         if (!(e instanceof UserError)) throw e; // stopped or claimed meanwhile
@@ -797,7 +824,7 @@ export class Engine {
           return this.transition(tx, SYSTEM_ACTOR, next, 'claim', { data: { passCount: { increment: 1 }, lastPassAt: this.now(), leaseUntil: new Date(this.now().getTime() + LEASE_MS), leaseOwner: LEASE_OWNER } });
         });
         if (!r) continue;
-        this.emitStatus(SYSTEM_ACTOR, r);
+        this.emitStatus(r);
         return r.item;
       } catch (e) {
         if (e instanceof UserError) continue; // someone else claimed it first
@@ -853,6 +880,7 @@ export class Engine {
           lastPassMs: figures.durationMs,
         },
         history: { figures },
+        figures,
       });
       if (res.to === 'Completed' && projectOptions(item.project).wipeCredentialsOnComplete) {
         await tx.credential.deleteMany({ where: { itemId } });
@@ -860,7 +888,7 @@ export class Engine {
       }
       return res;
     });
-    this.emitStatus(SYSTEM_ACTOR, r, figures);
+    this.emitStatus(r);
     return r.item;
   }
 
@@ -880,18 +908,40 @@ export class Engine {
     let count = 0;
     for (const item of rows) {
       const stop = item.stopRequested;
-      await this.db.$transaction(async (tx) => {
+      const r = await this.db.$transaction(async (tx) => {
         // Conditional on what was read: a worker that renewed or re-claimed it meanwhile keeps it.
         const { count: taken } = await tx.item.updateMany({
           where: { id: item.id, status: 'Running', leaseUntil: item.leaseUntil, leaseOwner: item.leaseOwner },
-          data: { status: stop ? 'Stopped' : 'Queued', stopRequested: false, leaseUntil: null, leaseOwner: null },
+          data: { leaseUntil: null, leaseOwner: null },
         });
-        if (!taken) return;
-        count++;
-        await appendHistory(tx, { projectId: item.projectId, itemId: item.id, address: item.sourceAddress, actor: SYSTEM_ACTOR, kind: 'recovered', fromStatus: 'Running', toStatus: stop ? 'Stopped' : 'Queued', detail: { why: 'the process running the pass ended; resuming from the last checkpoint' } });
+        if (!taken) return undefined;
+        return this.transition(tx, SYSTEM_ACTOR, item, stop ? 'pass-stopped' : 'pass-interrupted', {
+          kind: 'recovered',
+          history: { why: 'the process running the pass ended; resuming from the last checkpoint' },
+        });
       });
+      if (!r) continue;
+      count++;
+      this.emitStatus(r);
     }
     return count;
+  }
+
+  /**
+   * A pass ended by shutdown, not by an admin: the item goes back to `Queued` (`Running` →
+   * `Queued`) and the pass resumes from its checkpoint on the next start.
+   */
+  async interruptPass(itemId: string, figures: PassFigures): Promise<void> {
+    const item = await this.itemById(itemId);
+    if (!item) return;
+    const r = await this.db.$transaction((tx) =>
+      this.transition(tx, SYSTEM_ACTOR, item, 'pass-interrupted', {
+        kind: 'interrupted',
+        data: { leaseUntil: null, leaseOwner: null },
+        history: { why: 'MailFerry is shutting down; the pass resumes from its checkpoint on the next start', figures },
+      }),
+    );
+    this.emitStatus(r);
   }
 
   // ------------------------------------------------------------------ status
@@ -970,6 +1020,31 @@ export class Engine {
   async note(item: { id: string; projectId: string; sourceAddress: string }, actor: Actor, kind: string, detail: Record<string, unknown>): Promise<void> {
     await appendHistory(this.db, { projectId: item.projectId, itemId: item.id, address: item.sourceAddress, actor, kind, detail });
   }
+}
+
+/** The event of a status change, from the item after it. */
+function statusEvent(actor: Actor, item: ItemWithProject, from: ItemStatus, to: ItemStatus, figures?: PassFigures): ItemStatusEvent {
+  return {
+    type: 'item.status',
+    item: itemRef(item),
+    actor,
+    from,
+    to,
+    reason: (item.failureReason as FailureReason | null) ?? undefined,
+    detail: item.failureDetail ?? undefined,
+    figures,
+  };
+}
+
+/** A hook run inside the transaction of a status change (see {@link Engine.onStatusChange}). */
+export type StatusHook = (tx: Tx, event: ItemStatusEvent) => Promise<void>;
+
+/** What a transition did: the item after it, the statuses, and the event when the status changed. */
+interface Transitioned {
+  item: ItemWithProject;
+  from: ItemStatus;
+  to: ItemStatus;
+  event?: ItemStatusEvent;
 }
 
 function bytes(s: { nonce: Uint8Array; ciphertext: Uint8Array; tag: Uint8Array; keyId: string }) {

@@ -20,21 +20,24 @@ export interface PassFigures extends CopyCounters {
   flagsUpdated?: number;
 }
 
+/** A status change of an item (every one goes through the engine's state machine). */
+export interface ItemStatusEvent {
+  type: 'item.status';
+  item: ItemRef;
+  actor: Actor;
+  from: ItemStatus;
+  to: ItemStatus;
+  reason?: FailureReason;
+  detail?: string;
+  figures?: PassFigures;
+  /** A bulk change: its thread post was written with the change as one summary per batch. */
+  posted?: boolean;
+}
+
 /** Every domain event, as a discriminated union on `type`. */
 export type EngineEvent =
   | { type: 'item.added'; item: ItemRef; actor: Actor }
-  | {
-      type: 'item.status';
-      item: ItemRef;
-      actor: Actor;
-      from: ItemStatus;
-      to: ItemStatus;
-      reason?: FailureReason;
-      detail?: string;
-      figures?: PassFigures;
-      /** Its thread post was written with the change (a bulk change posts one summary per batch). */
-      posted?: boolean;
-    }
+  | ItemStatusEvent
   | { type: 'item.credentials-needed'; item: ItemRef; actor: Actor; sides: Side[]; resend: boolean }
   | { type: 'item.credentials-received'; item: ItemRef; actor: Actor; sides: Side[] }
   | { type: 'item.credentials-refused'; item: ItemRef; side: Side; attempt: number; final: boolean; detail?: string }

@@ -11,6 +11,8 @@ import type { FailureReason, ItemStatus } from './types.ts';
  * - `credentials-refused`: the end user's last attempt was refused by the server.
  * - `claim`: the runner takes a queued item.
  * - `pass-completed` / `pass-failed` / `pass-stopped`: the runner's outcome.
+ * - `pass-interrupted`: the pass ended without an outcome (shutdown, or its process died):
+ *   back to the queue, to resume from its checkpoint.
  * - `stop`, `delete`, `clear-credentials`, `resend`, `form`: admin commands.
  */
 export type ItemAction =
@@ -21,6 +23,7 @@ export type ItemAction =
   | 'pass-completed'
   | 'pass-failed'
   | 'pass-stopped'
+  | 'pass-interrupted'
   | 'stop'
   | 'delete'
   | 'clear-credentials'
@@ -81,6 +84,10 @@ export function decide(action: ItemAction, item: DecisionInput): Decision {
     case 'pass-stopped':
       if (status !== 'Running') refuse('ITEM_NOT_RUNNING', `${a} is not running.`);
       return { to: action === 'pass-completed' ? 'Completed' : action === 'pass-failed' ? 'Failed' : 'Stopped' };
+
+    case 'pass-interrupted':
+      if (status !== 'Running') refuse('ITEM_NOT_RUNNING', `${a} is not running.`);
+      return { to: 'Queued' };
 
     case 'stop':
       // Seeds: stopping a waiting item returns its license and cancels the open link.

@@ -1,7 +1,6 @@
 import type { Engine, Item, Project } from '../engine.ts';
 import { LEASE_MS, itemRef, projectOptions } from '../engine.ts';
-import { appendHistory } from '../store/history.ts';
-import { SYSTEM_ACTOR, type FailureReason, type Side } from '../domain/types.ts';
+import type { FailureReason, Side } from '../domain/types.ts';
 import { parseConnectorUrl, type ConnectorUrl } from '../domain/connector-url.ts';
 import { m365Settings } from '../connectors/m365/settings.ts';
 import type { M365Settings } from '../connectors/m365/types.ts';
@@ -260,10 +259,7 @@ export class Runner {
       // Shutdown, not an admin: back to the queue, resumed from the checkpoint on the next start.
       await this.record(item.id, async () => {
         if (moves) await this.engine.markDataMoved(item.id);
-        await this.engine.db.$transaction(async (tx) => {
-          await tx.item.update({ where: { id: item.id }, data: { status: 'Queued' } });
-          await appendHistory(tx, { projectId: item.projectId, itemId: item.id, address: item.sourceAddress, actor: SYSTEM_ACTOR, kind: 'interrupted', fromStatus: 'Running', toStatus: 'Queued', detail: { why: 'MailFerry is shutting down; the pass resumes from its checkpoint on the next start', figures: f } });
-        });
+        await this.engine.interruptPass(item.id, f);
       });
       this.log.info('pass checkpointed for shutdown', { item: item.id });
       return;

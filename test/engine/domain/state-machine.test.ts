@@ -79,5 +79,8 @@ describe('item state machine', () => {
     expect(decide('pass-failed', at('Running')).to).toBe('Failed');
     expect(decide('pass-stopped', at('Running')).to).toBe('Stopped');
     expect(refusal(() => decide('pass-completed', at('Stopped'))).code).toBe('ITEM_NOT_RUNNING');
+    // Shutdown, or a dead process's pass taken over: back to the queue to resume.
+    expect(decide('pass-interrupted', at('Running')).to).toBe('Queued');
+    expect(refusal(() => decide('pass-interrupted', at('Queued'))).code).toBe('ITEM_NOT_RUNNING');
   });
 });

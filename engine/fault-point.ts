@@ -1,0 +1,13 @@
+/**
+ * Test fault points. A fault point is a named place in the code where a test can make the
+ * process die as `kill -9` would (SIGKILL, no clean-up), to prove that what was committed
+ * before that place is enough to recover. A test arms one by starting the process with the
+ * environment variable MAILFERRY_FAULT_POINT set to its name; nothing else reads that
+ * variable, and unset (always, outside tests) a fault point does nothing.
+ *
+ * Points: `after-status-commit`: a status change is committed, nothing after it has run
+ * (no event, no delivery of its post).
+ */
+export function faultPoint(name: string): void {
+  if (process.env.MAILFERRY_FAULT_POINT === name) process.kill(process.pid, 'SIGKILL');
+}
