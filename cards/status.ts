@@ -79,11 +79,7 @@ export function extraDetail(reasonText: string | null | undefined, detail: strin
   const norm = (x: string) => x.toLowerCase().replace(/[\s.:;,!"'()[\]-]+/g, ' ').trim();
   if (!reasonText) return detail;
   const r = norm(reasonText), d = norm(detail);
-  if (!d || r.includes(d)) return undefined;
-  // "The source server could not be reached: connect ETIMEDOUT" → "connect ETIMEDOUT".
-  const stem = reasonText.replace(/[.\s]+$/, '');
-  if (d.startsWith(r) && detail.toLowerCase().startsWith(stem.toLowerCase())) return detail.slice(stem.length).replace(/^[\s.:;,—-]+/, '') || undefined;
-  return detail;
+  return !d || r.includes(d) ? undefined : detail;
 }
 
 const SURFACE_NAME: Record<string, string> = { slack: 'Slack', teams: 'Teams', console: 'console', form: 'secure form' };
