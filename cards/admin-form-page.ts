@@ -17,6 +17,8 @@ export interface AdminFormValues {
   style?: 'separator' | 'authzid';
   separator?: string;
   clientId?: string;
+  /** Microsoft 365: the app opens every mailbox (`app`), or each user signs in through it (`signin`). */
+  use?: 'app' | 'signin';
   testMailbox?: string;
 }
 
@@ -30,6 +32,8 @@ export interface AdminFormView {
   server: string;
   /** The tenant of an m365:// side. */
   tenantId?: string;
+  /** Where Microsoft sends users back after their sign-in (PUBLIC_URL/oauth/microsoft/callback), to register on the app. */
+  redirectUri?: string;
   /** Whether the side already has admin credentials (they are replaced). */
   replacing?: boolean;
   csrf: string;
@@ -74,14 +78,19 @@ function imapFields(v: AdminFormView, errors: FieldError[]): string {
 }
 
 function m365Fields(v: AdminFormView, errors: FieldError[]): string {
+  const use = v.values.use ?? 'app';
   return (
     `<fieldset><legend>App registration</legend>` +
-    `<span class="hint">Tenant: ${escapeHtml(v.tenantId ?? '')} (from the project). The app needs the application permission IMAP.AccessAsApp of Office 365 Exchange Online, with admin consent, and access to the mailboxes.</span>` +
+    `<span class="hint">Tenant: ${escapeHtml(v.tenantId ?? '')} (from the project).</span>` +
     field(errors, { id: 'client-id', name: 'client_id', label: 'Application (client) ID', value: v.values.clientId ?? '', attrs: 'autocomplete="off" autocapitalize="none" spellcheck="false" maxlength="100"', required: true }) +
     field(errors, { id: 'client-secret', name: 'client_secret', label: 'Client secret', type: 'password', hint: 'The secret\'s value, not its ID. Or leave it empty and give a certificate below.', attrs: 'autocomplete="off" maxlength="1024"' }) +
     `<p class="or">or</p>` +
     field(errors, { id: 'certificate', name: 'certificate', label: 'Certificate (PEM)', hint: 'The certificate uploaded to the app registration, -----BEGIN CERTIFICATE-----…', textarea: true, attrs: 'maxlength="12000"' }) +
     field(errors, { id: 'private-key', name: 'private_key', label: 'Its private key (PEM)', hint: '-----BEGIN PRIVATE KEY-----… (unencrypted PKCS#8 or RSA).', textarea: true, attrs: 'maxlength="12000"' }) +
+    `</fieldset>` +
+    `<fieldset><legend>How mailboxes are opened</legend>` +
+    `<label class="choice"><input type="radio" name="use" value="app"${use === 'app' ? ' checked' : ''}><span>The app opens every mailbox: application permission IMAP.AccessAsApp with admin consent, and FullAccess on the mailboxes. No user is asked.</span></label>` +
+    `<label class="choice"><input type="radio" name="use" value="signin"${use === 'signin' ? ' checked' : ''}><span>Each user signs in with Microsoft on the form: delegated permission IMAP.AccessAsUser.All, redirect URI ${escapeHtml(v.redirectUri ?? '')}.</span></label>` +
     `</fieldset>`
   );
 }
@@ -105,7 +114,15 @@ export function renderAdminFormPage(v: AdminFormView): string {
     `<input type="hidden" name="csrf" value="${escapeHtml(v.csrf)}">` +
     (v.kind === 'm365' ? m365Fields(v, errors) : imapFields(v, errors)) +
     `<fieldset><legend>Test</legend>` +
-    field(errors, { id: 'test-mailbox', name: 'test_mailbox', label: 'A mailbox to test with', value: v.values.testMailbox ?? '', hint: 'We log in to this mailbox with the credentials above (nothing is read or changed).', attrs: 'autocapitalize="none" spellcheck="false" maxlength="320"', required: true }) +
+    field(errors, {
+      id: 'test-mailbox',
+      name: 'test_mailbox',
+      label: 'A mailbox to test with',
+      value: v.values.testMailbox ?? '',
+      hint: v.kind === 'm365' ? 'We log in to this mailbox with the app (nothing is read or changed). Not needed when users sign in themselves: then we only check that the app gets a token.' : 'We log in to this mailbox with the credentials above (nothing is read or changed).',
+      attrs: 'autocapitalize="none" spellcheck="false" maxlength="320"',
+      required: v.kind !== 'm365',
+    }) +
     `</fieldset>` +
     attempts +
     `<button type="submit">Verify and connect</button>` +
@@ -114,13 +131,21 @@ export function renderAdminFormPage(v: AdminFormView): string {
 }
 
 /** The admin credentials were verified and kept. */
-export function renderAdminConnectedPage(v: { projectName: string; side: 'source' | 'destination'; testMailbox: string; queued: number }): string {
+export function renderAdminConnectedPage(v: { projectName: string; side: 'source' | 'destination'; testMailbox?: string; queued: number; signin?: boolean }): string {
   const title = `The ${SIDE_NAME[v.side]} of ${v.projectName} is connected`;
+  if (v.signin)
+    return page(
+      title,
+      `<div class="box success" role="status" tabindex="-1" autofocus><h1>${escapeHtml(title)}</h1>` +
+        `<p>The app registration got a token from Microsoft; it is stored encrypted. Users asked for their ${SIDE_NAME[v.side]} mailbox now see a Sign in with Microsoft button instead of a password field.</p></div>` +
+        `<p class="small">This link has now been used and no longer works.</p>`,
+      ADMIN_FOOTER,
+    );
   const queued = v.queued ? ` ${v.queued === 1 ? 'One mailbox that was waiting for its user is' : `${v.queued} mailboxes that were waiting for their users are`} now queued.` : '';
   return page(
     title,
     `<div class="box success" role="status" tabindex="-1" autofocus><h1>${escapeHtml(title)}</h1>` +
-      `<p>The login to ${escapeHtml(v.testMailbox)} worked; the credentials are stored encrypted. From now on, ${SIDE_NAME[v.side]} mailboxes of this project start without asking their users.${escapeHtml(queued)}</p></div>` +
+      `<p>The login to ${escapeHtml(v.testMailbox ?? '')} worked; the credentials are stored encrypted. From now on, ${SIDE_NAME[v.side]} mailboxes of this project start without asking their users.${escapeHtml(queued)}</p></div>` +
       `<p>You can close this page. <code>/migrate status</code> shows which sides use admin credentials; <code>/migrate project set ${escapeHtml(v.projectName)} --clear-admin ${SIDE_NAME[v.side]}</code> forgets them.</p>` +
       `<p class="small">This link has now been used and no longer works.</p>`,
     ADMIN_FOOTER,

@@ -69,6 +69,11 @@ export interface FormSideView {
   server: string;
   /** Username prefilled (what the admin gave, or what the user typed last). */
   login: string;
+  /**
+   * A Microsoft 365 mailbox: no password field, a "Sign in with Microsoft" link instead
+   * (`href`), or why it cannot be offered yet (`unavailable`).
+   */
+  microsoft?: { href: string } | { unavailable: string };
 }
 
 /** A field error, for the error summary and the field itself. */
@@ -153,28 +158,52 @@ export function noticeBox(notice: { tone: 'warning' | 'error'; title: string; te
     : '';
 }
 
+function microsoftFieldset(s: FormSideView): string {
+  const ms = s.microsoft!;
+  return (
+    `<fieldset><legend>${escapeHtml(SIDE_TITLE[s.side])}: ${escapeHtml(s.address)}</legend>` +
+    `<span class="hint">Microsoft 365 (${escapeHtml(s.server)}). You sign in at Microsoft; MailFerry never sees your password.</span>` +
+    ('href' in ms
+      ? `<p><a class="button" id="${s.side}-microsoft" href="${escapeHtml(ms.href)}">Sign in with Microsoft</a></p>`
+      : `<div class="box warning" role="status"><p>${escapeHtml(ms.unavailable)}</p></div>`) +
+    `</fieldset>`
+  );
+}
+
 /** The credential form: which mailbox, which server, only the unknown credentials, username prefilled. */
 export function renderFormPage(v: FormPageView): string {
   const errors = v.errors ?? [];
   const moving = v.sourceAddress === v.destinationAddress ? escapeHtml(v.sourceAddress) : `${escapeHtml(v.sourceAddress)} → ${escapeHtml(v.destinationAddress)}`;
   const summary = errorSummary(errors);
   const notice = noticeBox(v.notice, errors.length > 0);
-  const what = v.sides.length === 2 ? 'the username and password of both mailboxes' : v.sides[0]?.side === 'destination' ? 'the username and password of your new mailbox' : 'the username and password of your current mailbox';
+  const passwordSides = v.sides.filter((s) => !s.microsoft);
+  const what = !passwordSides.length
+    ? 'sign in with Microsoft'
+    : v.sides.length === 2
+      ? passwordSides.length === 2
+        ? 'enter the username and password of both mailboxes'
+        : `sign in with Microsoft and enter the username and password of your ${passwordSides[0].side === 'destination' ? 'new' : 'current'} mailbox`
+      : v.sides[0]?.side === 'destination'
+        ? 'enter the username and password of your new mailbox'
+        : 'enter the username and password of your current mailbox';
   const attempts = v.attemptsLeft != null ? `<p class="small">${v.attemptsLeft === 1 ? 'This is your last attempt.' : `You have ${v.attemptsLeft} attempts left.`}</p>` : '';
   const body =
     summary +
     notice +
-    `<h1>${v.adminAssisted ? 'Enter the credentials for this migration' : 'Enter your credentials to start your migration'}</h1>` +
-    `<p class="lead">Migration of ${moving}. Enter ${what}; we check them with the mail server before keeping them.</p>` +
+    `<h1>${v.adminAssisted ? 'Enter the credentials for this migration' : passwordSides.length ? 'Enter your credentials to start your migration' : 'Sign in to start your migration'}</h1>` +
+    `<p class="lead">Migration of ${moving}. Please ${what}; we check ${passwordSides.length ? 'them' : 'it'} with the mail server before keeping ${passwordSides.length ? 'them' : 'anything'}.</p>` +
     `<dl class="facts"><dt>Mailbox</dt><dd>${escapeHtml(v.sourceAddress)}</dd>` +
     (v.destinationAddress !== v.sourceAddress ? `<dt>Moving to</dt><dd>${escapeHtml(v.destinationAddress)}</dd>` : '') +
     `<dt>Project</dt><dd>${escapeHtml(v.projectName)}</dd><dt>Link expires</dt><dd>${escapeHtml(v.expires)}</dd></dl>` +
-    `<form method="post" novalidate autocomplete="on">` +
-    `<input type="hidden" name="csrf" value="${escapeHtml(v.csrf)}">` +
-    v.sides.map((s) => sideFieldset(s, errors)).join('') +
-    attempts +
-    `<button type="submit">Verify and start the migration</button>` +
-    `</form>` +
+    v.sides.filter((s) => s.microsoft).map(microsoftFieldset).join('') +
+    (passwordSides.length
+      ? `<form method="post" novalidate autocomplete="on">` +
+        `<input type="hidden" name="csrf" value="${escapeHtml(v.csrf)}">` +
+        passwordSides.map((s) => sideFieldset(s, errors)).join('') +
+        attempts +
+        `<button type="submit">${passwordSides.length < v.sides.length ? 'Verify' : 'Verify and start the migration'}</button>` +
+        `</form>`
+      : attempts) +
     `<p class="small after">Only enter your password on this page. MailFerry never asks for it by email or chat.</p>`;
   return page('Credentials for your migration', body);
 }

@@ -53,7 +53,7 @@ export interface ProjectView {
   /** Items in the project when `items` lists only the first of them. */
   total?: number;
   /** Sides with admin credentials (`project connect`) and their kind; never the credentials. */
-  admin?: Partial<Record<'source' | 'destination', 'imap-master' | 'm365-app'>>;
+  admin?: Partial<Record<'source' | 'destination', 'imap-master' | 'm365-app' | 'm365-signin'>>;
 }
 
 const ADMIN_KIND: Record<string, string> = { 'imap-master': 'admin login', 'm365-app': 'Microsoft 365 app' };
@@ -64,6 +64,7 @@ export function credentialsLine(p: Pick<ProjectView, 'admin' | 'selfService'>): 
   return (['source', 'destination'] as const)
     .map((side) => {
       const kind = p.admin?.[side];
+      if (kind === 'm365-signin') return `${side}: users sign in with Microsoft`;
       if (kind) return `${side}: admin credentials (${ADMIN_KIND[kind] ?? kind})`;
       return `${side}: ${asked.includes(side) ? 'asked from users' : 'per mailbox'}`;
     })

@@ -750,10 +750,17 @@ export class Engine {
 
   // ------------------------------------------------------- admin credentials
 
-  /** Which sides of a project have admin credentials, and of what kind (never the secret). */
-  async adminSides(projectId: string): Promise<{ side: Side; kind: AdminSecret['kind']; createdBy: string; createdAt: Date }[]> {
-    const rows = await this.db.projectCredential.findMany({ where: { projectId }, select: { side: true, kind: true, createdBy: true, createdAt: true }, orderBy: { side: 'desc' } });
-    return rows.map((r) => ({ side: r.side as Side, kind: r.kind as AdminSecret['kind'], createdBy: r.createdBy, createdAt: r.createdAt }));
+  /** Which sides of a project have admin credentials, and of what kind (`m365-signin`: an app for the users' own sign-in); never the secret. */
+  async adminSides(projectId: string): Promise<{ side: Side; kind: AdminSecret['kind'] | 'm365-signin' }[]> {
+    const [project, rows] = await Promise.all([
+      this.db.project.findUnique({ where: { id: projectId }, select: { sourceAuth: true, destinationAuth: true } }),
+      this.db.projectCredential.findMany({ where: { projectId }, select: { side: true, kind: true }, orderBy: { side: 'desc' } }),
+    ]);
+    return rows.map((r) => {
+      const side = r.side as Side;
+      const covers = (side === 'source' ? project?.sourceAuth : project?.destinationAuth) === 'admin';
+      return { side, kind: r.kind === 'm365-app' && !covers ? 'm365-signin' : (r.kind as AdminSecret['kind']) };
+    });
   }
 
   /** The admin credentials of one side of a project, opened; undefined when there are none. */
@@ -773,8 +780,12 @@ export class Engine {
     const p = await this.db.$transaction(async (tx) => {
       const row = { kind: secret.kind, ...bytes(sealed), createdBy: actorKey(actor), createdAt: this.now() };
       await tx.projectCredential.upsert({ where: { projectId_side: { projectId: project.id, side } }, create: { projectId: project.id, side, ...row }, update: row });
-      const updated = await tx.project.update({ where: { id: project.id }, data: { [authField]: 'admin' } });
-      await appendHistory(tx, { projectId: project.id, actor, kind: 'project.admin-connected', detail: { side, kind: secret.kind } });
+      // An app registration for the users' own sign-in leaves them asked (with a Sign in with Microsoft button).
+      const covers = !(secret.kind === 'm365-app' && secret.use === 'signin');
+      const selfSides = sidesOf(project.selfService as Sides);
+      const auth = covers ? 'admin' : selfSides.includes(side) ? 'self-service' : 'per-user';
+      const updated = await tx.project.update({ where: { id: project.id }, data: { [authField]: auth } });
+      await appendHistory(tx, { projectId: project.id, actor, kind: 'project.admin-connected', detail: { side, kind: secret.kind, ...(secret.kind === 'm365-app' ? { use: secret.use ?? 'app' } : {}) } });
       return updated;
     });
     let queued = 0;

@@ -16,7 +16,7 @@ import { KeyedLock } from './keyed-lock.ts';
 import type { FormAnswer } from './form-service.ts';
 import type { Logger } from '../log.ts';
 
-/** The Microsoft 365 app registration as typed on the admin form. */
+/** The Microsoft 365 app registration as typed on the admin form. `mailbox` absent: the app is for the users' own sign-in, only a token is checked. */
 export type M365App = Extract<AdminSecret, { kind: 'm365-app' }>;
 
 /** Checks admin credentials against the server of a side by logging in to one mailbox. */
@@ -24,7 +24,7 @@ export interface AdminVerifiers {
   /** An IMAP admin (master) login acting as `mailbox`. */
   imap(url: string, mailbox: string, master: MasterLogin, password: string, side: Side): Promise<VerifyResult>;
   /** A Microsoft 365 app registration: a token by client credentials, then an IMAP login as `mailbox`. Absent: M365 sides cannot be connected. */
-  m365?(connector: Extract<ConnectorUrl, { kind: 'm365' }>, app: M365App, mailbox: string, side: Side): Promise<VerifyResult>;
+  m365?(connector: Extract<ConnectorUrl, { kind: 'm365' }>, app: M365App, mailbox: string | undefined, side: Side): Promise<VerifyResult>;
 }
 
 /** Settings of the admin form. */
@@ -131,6 +131,7 @@ export class AdminFormService {
       kind: c.kind,
       server: c.kind === 'imap' ? `${c.host}:${c.port}` : `Microsoft 365 (${serverOfM365(c)})`,
       tenantId: c.kind === 'm365' ? c.tenantId : undefined,
+      redirectUri: `${this.o.publicUrl}${MICROSOFT_CALLBACK_PATH}`,
       replacing: l.replacing,
       csrf: csrfToken(this.o.secret, csrfLabel(l.link.id)),
       expires: formatTime(l.link.expiresAt),
@@ -146,7 +147,10 @@ export class AdminFormService {
     };
     const errors: FieldError[] = [];
     const testMailbox = text('test_mailbox', MAX_LOGIN);
-    if (!testMailbox) errors.push({ field: 'test-mailbox', message: 'Enter a mailbox to test with.' });
+    const signin = l.connector.kind === 'm365' && body.use === 'signin';
+    if (!testMailbox && signin) {
+      /* users sign in themselves: no mailbox to test with */
+    } else if (!testMailbox) errors.push({ field: 'test-mailbox', message: 'Enter a mailbox to test with.' });
     else if (findInvisible(testMailbox)) errors.push({ field: 'test-mailbox', message: `The mailbox to test with contains an invisible character (${findInvisible(testMailbox)!.code}). Type it again without it.` });
     else if (testMailbox.length > MAX_LOGIN || CONTROL.test(testMailbox)) errors.push({ field: 'test-mailbox', message: 'The mailbox to test with is not valid.' });
 
@@ -171,6 +175,7 @@ export class AdminFormService {
       const certPem = text('certificate', MAX_PEM);
       const keyPem = text('private_key', MAX_PEM);
       values.clientId = clientId.slice(0, 100);
+      values.use = signin ? 'signin' : 'app';
       if (!clientId) errors.push({ field: 'client-id', message: 'Enter the application (client) ID of the app registration.' });
       else if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(clientId)) errors.push({ field: 'client-id', message: 'The application (client) ID is a GUID, like 00000000-0000-0000-0000-000000000000.' });
       let certificate: M365App['certificate'];
@@ -182,7 +187,7 @@ export class AdminFormService {
         if ('error' in c) errors.push(c.error);
         else certificate = c.certificate;
       } else errors.push({ field: 'client-secret', message: 'Enter a client secret, or a certificate and its private key.' });
-      if (!errors.length) secret = { kind: 'm365-app', clientId, ...(clientSecret ? { clientSecret } : { certificate }) };
+      if (!errors.length) secret = { kind: 'm365-app', use: signin ? 'signin' : 'app', clientId, ...(clientSecret ? { clientSecret } : { certificate }) };
     }
     if (!secret) return { outcome: 'invalid', status: 422, html: renderAdminFormPage(this.view(l, { values, errors })) };
 
@@ -193,7 +198,7 @@ export class AdminFormService {
         const c = l.connector as Extract<ConnectorUrl, { kind: 'imap' }>;
         r = await this.o.verify.imap(c.url, testMailbox, { user: secret.user, style: secret.style, ...(secret.separator ? { separator: secret.separator } : {}) }, secret.password, l.side);
       } else if (this.o.verify.m365) {
-        r = await this.o.verify.m365(l.connector as Extract<ConnectorUrl, { kind: 'm365' }>, secret, testMailbox, l.side);
+        r = await this.o.verify.m365(l.connector as Extract<ConnectorUrl, { kind: 'm365' }>, secret, signin ? undefined : testMailbox, l.side);
       } else {
         r = { ok: false, kind: 'error', detail: 'Microsoft 365 is not available in this MailFerry' };
       }
@@ -206,7 +211,7 @@ export class AdminFormService {
       if (!(await consumeProjectLink(this.engine.db, l.link.id, this.now()))) return unavailable();
       const { queued } = await this.engine.setAdminCredential(actor, l.project, l.side, secret);
       this.log.info('admin form: admin credentials verified and stored', { project: l.project.id, side: l.side, kind: secret.kind, queued });
-      return { outcome: 'started', status: 200, html: renderAdminConnectedPage({ projectName: l.project.name, side: l.side, testMailbox, queued }) };
+      return { outcome: 'started', status: 200, html: renderAdminConnectedPage({ projectName: l.project.name, side: l.side, testMailbox, queued, signin }) };
     }
 
     if (r.kind === 'refused') {
@@ -224,7 +229,7 @@ export class AdminFormService {
       const message =
         secret.kind === 'imap-master'
           ? `The server did not accept this admin login for ${testMailbox}: ${r.detail}`
-          : `Microsoft 365 did not accept this app registration for ${testMailbox}: ${r.detail}`;
+          : `Microsoft 365 did not accept this app registration${signin ? '' : ` for ${testMailbox}`}: ${r.detail}`;
       const html = renderAdminFormPage(this.view({ ...l, link: { ...l.link, attempts: attempt } }, { values, errors: [{ field, message }] }));
       return { outcome: 'refused', status: 422, html };
     }
@@ -242,11 +247,13 @@ export class AdminFormService {
 }
 
 function serverOfM365(c: Extract<ConnectorUrl, { kind: 'm365' }>): string {
-  const imap = (c as { imapHost?: string; imapPort?: number }).imapHost;
-  return imap ? `${imap}:${(c as { imapPort?: number }).imapPort ?? 993}` : 'outlook.office365.com:993';
+  return `${c.imapHost}:${c.imapPort}`;
 }
 
-/** Reads a certificate and its private key: they must parse and belong together; the thumbprint (SHA-1, hex) is what Entra ID identifies it by. */
+/** Where Microsoft sends a user back after "Sign in with Microsoft" (registered on the app as PUBLIC_URL + this). */
+export const MICROSOFT_CALLBACK_PATH = '/oauth/microsoft/callback';
+
+/** Reads a certificate and its private key: they must parse and belong together; the thumbprint (SHA-256, hex) is what Entra ID identifies it by. */
 function readCertificate(certPem: string, keyPem: string): { certificate: NonNullable<M365App['certificate']> } | { error: FieldError } {
   if (!certPem) return { error: { field: 'certificate', message: 'Paste the certificate (PEM) that belongs to the private key.' } };
   if (!keyPem) return { error: { field: 'private-key', message: 'Paste the private key (PEM) of the certificate.' } };
@@ -263,7 +270,7 @@ function readCertificate(certPem: string, keyPem: string): { certificate: NonNul
     return { error: { field: 'private-key', message: 'This is not an unencrypted PEM private key (-----BEGIN PRIVATE KEY-----…).' } };
   }
   if (!cert.checkPrivateKey(key)) return { error: { field: 'private-key', message: 'This private key does not belong to the certificate.' } };
-  return { certificate: { privateKeyPem: key.export({ type: 'pkcs8', format: 'pem' }).toString(), thumbprint: cert.fingerprint.replace(/:/g, '') } };
+  return { certificate: { privateKeyPem: key.export({ type: 'pkcs8', format: 'pem' }).toString(), thumbprint: cert.fingerprint256.replace(/:/g, '') } };
 }
 
 function unavailable(): FormAnswer {

@@ -1,6 +1,6 @@
 import { findInvisible, showInvisible } from '../../engine/domain/invisible.ts';
 import type { Engine, Item, Project } from '../../engine/engine.ts';
-import { projectOptions } from '../../engine/engine.ts';
+import { itemRef, projectOptions } from '../../engine/engine.ts';
 import { isUserError, UserError } from '../../engine/errors.ts';
 import { actorKey, sidesFrom, type Actor, type Side } from '../../engine/domain/types.ts';
 import {
@@ -30,6 +30,33 @@ import { checkCsrf, csrfToken } from './csrf.ts';
 import { KeyedLock } from './keyed-lock.ts';
 import type { Logger } from '../log.ts';
 import type { AdminFormService } from './admin-form-service.ts';
+import { randomUUID } from 'node:crypto';
+import { parseConnectorUrl, type ConnectorUrl } from '../../engine/domain/connector-url.ts';
+import { hashToken, isTokenShaped, newToken } from '../../engine/links.ts';
+import { M365AuthError, type M365App } from '../../engine/connectors/index.ts';
+
+/** "Sign in with Microsoft" on the form: the engine's sign-in calls and where users come back. */
+export interface MicrosoftSignInOptions {
+  /** Authorization URL with PKCE (the engine's `beginSignIn`, bound to the settings). */
+  begin(args: { app: M365App; redirectUri: string; state: string; loginHint?: string }): Promise<{ url: string; codeVerifier: string }>;
+  /** Redeems the code (the engine's `completeSignIn`). */
+  complete(args: { app: M365App; redirectUri: string; code: string; codeVerifier: string }): Promise<{ refreshToken: string; accessToken: string; username: string }>;
+  /** Logs in to the mailbox with the fresh access token (XOAUTH2). */
+  verify(url: string, login: string, accessToken: string, side: Side): Promise<VerifyResult>;
+  /** `PUBLIC_URL/oauth/microsoft/callback`, registered on the app. */
+  redirectUri: string;
+}
+
+/** What the form says when a sign-in comes back from Microsoft without a verified mailbox. */
+const SIGN_IN_NOTICES = {
+  cancelled: { tone: 'warning', title: 'Sign-in cancelled', text: 'You cancelled the sign-in at Microsoft. Nothing was changed and this does not count as an attempt. Sign in again whenever you are ready.' },
+  failed: { tone: 'warning', title: 'The sign-in did not finish', text: 'Microsoft did not complete the sign-in. This does not count as an attempt. Please try again.' },
+  refused: { tone: 'error', title: 'This account cannot open the mailbox', text: 'Microsoft signed you in, but the mailbox could not be opened with that account. Sign in with the account of the mailbox shown below.' },
+  unreachable: { tone: 'warning', title: 'We could not reach Microsoft', text: 'Microsoft or the mail server could not be reached just now. This does not count as an attempt. Please try again in a few minutes.' },
+} as const satisfies Record<string, NonNullable<FormPageView['notice']>>;
+
+/** How long a sign-in may take at Microsoft before its state is refused. */
+const SIGN_IN_MINUTES = 15;
 
 /** Checks a login against a server (the engine's `verifyCredentials`; tests may pass their own). */
 export type Verifier = (connectorUrl: string, login: string, secret: ConnectorSecret, side: ConnectorSide) => Promise<VerifyResult>;
@@ -49,6 +76,8 @@ export interface FormServiceOptions {
   adminLinkTtlHours?: number;
   /** The admin-credentials form (`project connect`), served at the same routes for project links. */
   projectForms?: AdminFormService;
+  /** "Sign in with Microsoft" for m365:// sides; absent: those sides cannot be signed in. */
+  microsoft?: MicrosoftSignInOptions;
   now?: () => Date;
 }
 
@@ -67,6 +96,10 @@ interface Loaded {
   /** The sides the form asks for now. */
   ask: Side[];
   admin: boolean;
+  /** The raw link token (for the Sign in with Microsoft link; never stored or logged). */
+  token: string;
+  /** Asked sides on Microsoft 365 (signed in, not typed), with the app registration users sign in through when the admin connected one. */
+  microsoft: Partial<Record<Side, { connector: Extract<ConnectorUrl, { kind: 'm365' }>; app?: M365App }>>;
 }
 
 const MAX_LOGIN = 320;
@@ -119,17 +152,26 @@ export class FormService {
       if (!admin) return undefined;
       ask = wanted;
     }
-    return { link, item, ask, admin };
+    const microsoft: Loaded['microsoft'] = {};
+    for (const side of ask) {
+      const connector = parseConnectorUrl(side === 'source' ? item.project.sourceUrl : item.project.destinationUrl, side);
+      if (connector.kind !== 'm365') continue;
+      const secret = await this.engine.adminCredentialOf(item.projectId, side);
+      microsoft[side] = { connector, app: secret?.kind === 'm365-app' ? { tenantId: connector.tenantId, clientId: secret.clientId, clientSecret: secret.clientSecret, certificate: secret.certificate } : undefined };
+    }
+    return { link, item, ask, admin, token, microsoft };
   }
 
   /** GET: the form, or the one calm page when the link cannot be used. Never consumes the link (mail scanners prefetch). */
-  async show(token: string): Promise<FormAnswer> {
+  async show(token: string, signin?: unknown): Promise<FormAnswer> {
     const l = await this.load(token);
     if (!l) {
       const p = await this.o.projectForms?.load(token);
       return p ? this.o.projectForms!.show(p) : unavailable();
     }
-    return { outcome: 'form', status: 200, html: renderFormPage(this.view(l, {})) };
+    // Back from Microsoft: a calm word on what happened (none of these is a secret).
+    const notice = typeof signin === 'string' && Object.hasOwn(SIGN_IN_NOTICES, signin) ? SIGN_IN_NOTICES[signin as keyof typeof SIGN_IN_NOTICES] : undefined;
+    return { outcome: 'form', status: 200, html: renderFormPage(this.view(l, notice ? { notice } : {})) };
   }
 
   /** POST: checks and keeps the credentials. One submission per link at a time. */
@@ -166,6 +208,117 @@ export class FormService {
     return { url: `${this.o.publicUrl}/c/${token}`, expiresAt };
   }
 
+  /**
+   * GET /c/:token/microsoft/:side: starts "Sign in with Microsoft" for one side (authorization
+   * code + PKCE). A fresh `state` is bound to this link and usable once; the PKCE verifier and
+   * the link token are sealed with it until Microsoft sends the user back. Consumes nothing.
+   */
+  async beginMicrosoft(token: string, sideRaw: string): Promise<FormAnswer | { redirect: string }> {
+    const l = await this.load(token);
+    if (!l) return unavailable();
+    const side = l.ask.find((s) => s === sideRaw);
+    const ms = side ? l.microsoft[side] : undefined;
+    if (!side || !ms || !ms.app || !this.o.microsoft) return l.ask.length ? { outcome: 'form', status: 200, html: renderFormPage(this.view(l, {})) } : unavailable();
+    const state = newToken();
+    let started: { url: string; codeVerifier: string };
+    try {
+      started = await this.o.microsoft.begin({ app: ms.app, redirectUri: this.o.microsoft.redirectUri, state, loginHint: side === 'source' ? l.item.sourceLogin : l.item.destinationLogin });
+    } catch (e) {
+      this.log.warn('sign in with Microsoft could not start', { item: l.item.id, side, error: e instanceof M365AuthError ? e.detail : e instanceof Error ? e.message : String(e) });
+      return { outcome: 'unreachable', status: 503, html: renderFormPage(this.view(l, { notice: SIGN_IN_NOTICES.unreachable })) };
+    }
+    const id = randomUUID();
+    const sealed = this.engine.vault.sealState(id, { codeVerifier: started.codeVerifier, linkToken: token });
+    await this.engine.db.oAuthState.create({
+      data: {
+        id,
+        stateHash: hashToken(state),
+        linkId: l.link.id,
+        side,
+        nonce: Uint8Array.from(sealed.nonce),
+        ciphertext: Uint8Array.from(sealed.ciphertext),
+        tag: Uint8Array.from(sealed.tag),
+        keyId: sealed.keyId,
+        expiresAt: new Date(this.now().getTime() + SIGN_IN_MINUTES * 60_000),
+      },
+    });
+    await this.engine.note(l.item, this.actorOf(l), 'signin.started', { side });
+    return { redirect: started.url };
+  }
+
+  /**
+   * GET /oauth/microsoft/callback: Microsoft sends the user back with `code` and `state`
+   * (or `error`). The state is used up at once; a cancelled sign-in (access_denied) goes back
+   * to the form with a calm notice and counts no attempt; a code is redeemed, the mailbox
+   * logged in to with the new token, and only then the refresh token kept in the vault.
+   */
+  async microsoftCallback(query: Record<string, unknown>): Promise<FormAnswer | { redirect: string }> {
+    const state = typeof query.state === 'string' ? query.state : '';
+    if (!isTokenShaped(state) || !this.o.microsoft) return unavailable();
+    const ms = this.o.microsoft;
+    const row = await this.engine.db.oAuthState.findUnique({ where: { stateHash: hashToken(state) } });
+    if (!row || row.usedAt || row.expiresAt <= this.now()) return unavailable();
+    const { count } = await this.engine.db.oAuthState.updateMany({ where: { id: row.id, usedAt: null }, data: { usedAt: this.now() } });
+    if (count !== 1) return unavailable();
+    const { codeVerifier, linkToken } = this.engine.vault.openState(row.id, row);
+    return this.locks.run(row.linkId, async () => {
+      const l = await this.load(linkToken);
+      if (!l || l.link.id !== row.linkId) return unavailable();
+      const back = (signin: keyof typeof SIGN_IN_NOTICES) => ({ redirect: `/c/${linkToken}?signin=${signin}` });
+      const side = row.side as Side;
+      const app = l.microsoft[side]?.app;
+      if (!l.ask.includes(side) || !app) return { redirect: `/c/${linkToken}` };
+      const actor = this.actorOf(l);
+      if (typeof query.error === 'string') {
+        const cancelled = query.error === 'access_denied';
+        const description = typeof query.error_description === 'string' ? query.error_description.slice(0, 300) : undefined;
+        await this.engine.note(l.item, actor, cancelled ? 'signin.cancelled' : 'signin.failed', { side, error: query.error.slice(0, 60), ...(description ? { detail: description } : {}) });
+        this.log.info(cancelled ? 'sign in with Microsoft cancelled by the user' : 'sign in with Microsoft failed at Microsoft', { item: l.item.id, side });
+        return back(cancelled ? 'cancelled' : 'failed');
+      }
+      const code = typeof query.code === 'string' ? query.code : '';
+      if (!code) return back('failed');
+      let signed: { refreshToken: string; accessToken: string; username: string };
+      let r: VerifyResult;
+      const login = side === 'source' ? l.item.sourceLogin : l.item.destinationLogin;
+      try {
+        signed = await ms.complete({ app, redirectUri: ms.redirectUri, code, codeVerifier });
+        r = await ms.verify(l.microsoft[side]!.connector.url, login, signed.accessToken, side);
+      } catch (e) {
+        if (!(e instanceof M365AuthError)) throw e;
+        signed = { refreshToken: '', accessToken: '', username: '' };
+        r = { ok: false, kind: e.kind === 'consent' ? 'refused' : e.kind, detail: e.detail };
+      }
+      if (!r.ok && r.kind !== 'refused') {
+        await this.engine.note(l.item, actor, 'credentials.unverified', { sides: [side], detail: `${r.kind}: ${r.detail}` });
+        this.log.warn('sign in with Microsoft: the mailbox could not be checked', { item: l.item.id, side, kind: r.kind });
+        return back('unreachable');
+      }
+      if (!r.ok) {
+        const attempt = await countAttempt(this.engine.db, l.link.id);
+        if (attempt === undefined) return unavailable();
+        const max = this.maxAttemptsOf(l.item);
+        const final = attempt >= max;
+        await this.engine.note(l.item, actor, 'credentials.refused', { sides: [side], attempt, of: max, final, detail: r.detail, signedInAs: signed.username || undefined });
+        this.log.warn('sign in with Microsoft: the mailbox refused the account', { item: l.item.id, side, attempt, max });
+        this.engine.bus.emit({ type: 'item.credentials-refused', item: itemRef(l.item), side, attempt, final, detail: r.detail });
+        if (final) {
+          const fresh = await this.engine.itemById(l.item.id);
+          if (fresh?.status === 'WaitingForUser') await this.engine.failCredentials(fresh, side, r.detail);
+          else await revokeLink(this.engine.db, l.link.id, this.now());
+          return { outcome: 'failed', status: 200, html: renderRefusedFinalPage({ side, address: side === 'source' ? l.item.sourceAddress : l.item.destinationAddress }) };
+        }
+        return back('refused');
+      }
+      const rest = l.ask.filter((s) => s !== side);
+      if (!rest.length && !(await consumeLink(this.engine.db, l.link.id, this.now()))) return unavailable();
+      const current = await this.engine.setCredential(actor, l.item, side, login, { refreshToken: signed.refreshToken });
+      this.log.info('sign in with Microsoft: verified and stored', { item: l.item.id, side });
+      if (rest.length) return { redirect: `/c/${linkToken}` };
+      return this.finish(l, actor, current);
+    });
+  }
+
   private ttlOf(item: ItemWithProject): number {
     return projectOptions(item.project).linkTtlHours ?? this.o.linkTtlHours;
   }
@@ -192,6 +345,13 @@ export class FormService {
         address: side === 'source' ? item.sourceAddress : item.destinationAddress,
         server: serverOf(side === 'source' ? item.project.sourceUrl : item.project.destinationUrl),
         login: extra.logins?.[side] ?? (side === 'source' ? item.sourceLogin : item.destinationLogin),
+        ...(l.microsoft[side]
+          ? {
+              microsoft: l.microsoft[side]!.app && this.o.microsoft
+                ? { href: `/c/${l.token}/microsoft/${side}` }
+                : { unavailable: `Sign-in with Microsoft is not set up for this project yet: your administrator has to connect the Microsoft 365 app registration first. Nothing is needed from you until then.` },
+            }
+          : {}),
       })),
       csrf: csrfToken(this.o.secret, l.link.id),
       expires: formatTime(l.link.expiresAt),
@@ -208,7 +368,10 @@ export class FormService {
     const errors: FieldError[] = [];
     const input: { side: Side; login: string; password: string }[] = [];
     const logins: Partial<Record<Side, string>> = {};
-    for (const side of l.ask) {
+    // Microsoft 365 sides are signed in at Microsoft, never typed here.
+    const typed = l.ask.filter((side) => !l.microsoft[side]);
+    if (!typed.length) return { outcome: 'form', status: 200, html: renderFormPage(this.view(l, {})) };
+    for (const side of typed) {
       const rawLogin = body[`${side}_login`];
       const rawPassword = body[`${side}_password`];
       const login = typeof rawLogin === 'string' ? rawLogin.trim() : '';
@@ -247,36 +410,57 @@ export class FormService {
     const unverified = results.filter((x) => !x.r.ok && x.r.kind !== 'refused');
     const valid = results.filter((x) => x.r.ok);
     const actor = this.actorOf(l);
-    const all = results.length === valid.length;
+    const all = results.length === valid.length && typed.length === l.ask.length;
 
     // 3. Everything accepted: use the link up first (a racing stop or second submit wins or loses here), then keep.
     if (all && !(await consumeLink(this.engine.db, l.link.id, this.now()))) return unavailable();
     let current = item;
     for (const v of valid) current = await this.engine.setCredential(actor, current, v.side, v.login, { password: v.password });
     for (const v of valid) this.log.info('credential form: credentials verified and stored', { item: item.id, side: v.side });
-    if (all) {
-      if (current.status !== 'Queued' && current.status !== 'Running' && current.status !== 'WaitingForUser') {
-        // Admin-assisted entry on an idle item: submit it now.
-        try {
-          current = await this.engine.startItem(actor, current);
-        } catch (e) {
-          if (!isUserError(e)) throw e;
-        }
-      }
-      const submitted = current.status === 'Queued' || current.status === 'Running';
-      // Submitted: any other open link (the other recipient's, an admin's) has nothing left to ask.
-      if (submitted) await revokeOtherLinks(this.engine.db, item.id, l.link.id, this.now());
-      return {
-        outcome: 'started',
-        status: 200,
-        html: renderStartedPage({
-          sourceAddress: item.sourceAddress,
-          destinationAddress: item.destinationAddress,
-          state: submitted ? 'started' : current.status === 'WaitingForUser' ? 'waiting-other' : 'stored',
-        }),
-      };
+    if (all) return this.finish(l, actor, current);
+    if (!refused.length && !unverified.length) {
+      // Typed sides accepted; the Microsoft 365 side is still to be signed in.
+      const left = l.ask.filter((s) => !valid.some((v) => v.side === s));
+      return { outcome: 'form', status: 200, html: renderFormPage(this.view({ ...l, ask: left, item: current }, { notice: { tone: 'warning', title: 'One more step', text: 'Your password was verified and stored. Now sign in with Microsoft for your other mailbox.' } })) };
     }
+    return this.afterRefusal(l, actor, current, valid, refused, unverified, logins);
+  }
 
+  /** Every credential of the link is known now: submit the item when it is idle, close the other links, say so. */
+  private async finish(l: Loaded, actor: Actor, item: ItemWithProject): Promise<FormAnswer> {
+    let current = item;
+    if (current.status !== 'Queued' && current.status !== 'Running' && current.status !== 'WaitingForUser') {
+      // Admin-assisted entry on an idle item: submit it now.
+      try {
+        current = await this.engine.startItem(actor, current);
+      } catch (e) {
+        if (!isUserError(e)) throw e;
+      }
+    }
+    const submitted = current.status === 'Queued' || current.status === 'Running';
+    // Submitted: any other open link (the other recipient's, an admin's) has nothing left to ask.
+    if (submitted) await revokeOtherLinks(this.engine.db, item.id, l.link.id, this.now());
+    return {
+      outcome: 'started',
+      status: 200,
+      html: renderStartedPage({
+        sourceAddress: item.sourceAddress,
+        destinationAddress: item.destinationAddress,
+        state: submitted ? 'started' : current.status === 'WaitingForUser' ? 'waiting-other' : 'stored',
+      }),
+    };
+  }
+
+  private async afterRefusal(
+    l: Loaded,
+    actor: Actor,
+    current: ItemWithProject,
+    valid: { side: Side }[],
+    refused: { side: Side; r: VerifyResult }[],
+    unverified: { side: Side; r: VerifyResult }[],
+    logins: Partial<Record<Side, string>>,
+  ): Promise<FormAnswer> {
+    const { item } = l;
     const ask = l.ask.filter((s) => !valid.some((v) => v.side === s));
     const after: Loaded = { ...l, ask, item: current };
 

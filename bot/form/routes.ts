@@ -5,6 +5,7 @@ import { renderErrorPage, renderRateLimitedPage, renderUnavailablePage } from '.
 import { RateLimiter, type Limit } from './rate-limit.ts';
 import { setFormHeaders } from './headers.ts';
 import type { FormService } from './form-service.ts';
+import { MICROSOFT_CALLBACK_PATH } from './admin-form-service.ts';
 import type { Logger } from '../log.ts';
 
 /** Rate limits of the form (per client address and per link). */
@@ -49,7 +50,8 @@ export function createFormRouter(service: FormService, log: Logger, opts: { publ
   // Rate limits: the client address, then the link (keyed by its hash, never the token).
   const limit = (req: Request, res: Response, next: NextFunction) => {
     const client = req.ip ?? req.socket.remoteAddress ?? 'unknown';
-    const link = `l:${hashToken(String(req.params.token ?? ''))}`;
+    // The link, or for the sign-in callback its state (both hashed: never a raw token in memory keys).
+    const link = `l:${hashToken(String(req.params.token ?? req.query.state ?? ""))}`;
     const post = req.method === 'POST';
     for (const [limiter, key] of [
       [perClient, client],
@@ -69,7 +71,7 @@ export function createFormRouter(service: FormService, log: Logger, opts: { publ
 
   router.get('/c/:token', limit, async (req, res, next) => {
     try {
-      const a = await service.show(String(req.params.token));
+      const a = await service.show(String(req.params.token), req.query.signin);
       res.status(a.status).type('html').send(a.html);
     } catch (e) {
       next(e);
@@ -93,6 +95,31 @@ export function createFormRouter(service: FormService, log: Logger, opts: { publ
   );
 
   // Anything else under /c/ looks like an unusable link.
+  // "Sign in with Microsoft": a plain link (the page runs no script) that sends the browser to
+  // Microsoft, and the callback Microsoft sends it back to (PUBLIC_URL/oauth/microsoft/callback).
+  const answer = (res: Response, a: Awaited<ReturnType<FormService['microsoftCallback']>>) => {
+    if ('redirect' in a) res.redirect(303, a.redirect);
+    else res.status(a.status).type('html').send(a.html);
+  };
+  router.get('/c/:token/microsoft/:side', limit, async (req, res, next) => {
+    try {
+      answer(res, await service.beginMicrosoft(String(req.params.token), String(req.params.side)));
+    } catch (e) {
+      next(e);
+    }
+  });
+  router.use(MICROSOFT_CALLBACK_PATH, (req, res, next) => {
+    setFormHeaders(req, res, opts.publicUrl);
+    next();
+  });
+  router.get(MICROSOFT_CALLBACK_PATH, limit, async (req, res, next) => {
+    try {
+      answer(res, await service.microsoftCallback(req.query as Record<string, unknown>));
+    } catch (e) {
+      next(e);
+    }
+  });
+
   router.all('/c/*rest', (_req, res) => {
     res.status(404).type('html').send(renderUnavailablePage());
   });
@@ -101,7 +128,7 @@ export function createFormRouter(service: FormService, log: Logger, opts: { publ
   });
 
   // Errors: a reference for the user and the log; the message only, never the request URL or body.
-  router.use('/c', (err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+  router.use(['/c', MICROSOFT_CALLBACK_PATH], (err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const status = (err as { status?: number; type?: string })?.status;
     if (status && status >= 400 && status < 500) {
       res.status(status === 413 ? 413 : 400).type('html').send(renderErrorPage('bad-request'));

@@ -36,10 +36,21 @@ export type AdminSecret =
     }
   | {
       kind: 'm365-app';
+      /**
+       * `app` (default): the app opens every mailbox itself (IMAP.AccessAsApp), no user is asked;
+       * `signin`: each user signs in with Microsoft through this app (IMAP.AccessAsUser.All).
+       */
+      use?: 'app' | 'signin';
       clientId: string;
       clientSecret?: string;
       certificate?: { privateKeyPem: string; thumbprint: string };
     };
+
+/** What an OAuth request in flight keeps sealed: the PKCE code verifier (RFC 7636) and the token of the form link it started from. */
+export interface OAuthStateSecret {
+  codeVerifier: string;
+  linkToken: string;
+}
 
 /** Identifies a key without revealing it. */
 export function keyIdOf(key: Buffer): string {
@@ -116,14 +127,14 @@ export class Vault {
     return this.openWith(adminAad(projectId, side), sealed) as AdminSecret;
   }
 
-  /** Seals the PKCE code verifier of an OAuth request in flight. */
-  sealState(stateId: string, codeVerifier: string): Sealed {
-    return this.sealWith(stateAad(stateId), { codeVerifier });
+  /** Seals what an OAuth request in flight must remember until its callback: the PKCE code verifier and the form link's token. */
+  sealState(stateId: string, value: OAuthStateSecret): Sealed {
+    return this.sealWith(stateAad(stateId), value);
   }
 
-  /** Opens the PKCE code verifier of an OAuth request in flight. */
-  openState(stateId: string, sealed: Omit<Sealed, 'keyId'>): string {
-    return (this.openWith(stateAad(stateId), sealed) as { codeVerifier: string }).codeVerifier;
+  /** Opens what {@link sealState} sealed. */
+  openState(stateId: string, sealed: Omit<Sealed, 'keyId'>): OAuthStateSecret {
+    return this.openWith(stateAad(stateId), sealed) as OAuthStateSecret;
   }
 
   private sealWith(ad: Buffer, value: unknown): Sealed {

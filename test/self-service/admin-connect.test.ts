@@ -223,7 +223,7 @@ describe.skipIf(!dovecotAvailable())('project connect: an IMAP admin login', () 
 
 describe('project connect: a Microsoft 365 app registration on the form', () => {
   it('checks the client id, secret-or-certificate, and that the private key belongs to the certificate before asking anyone', async () => {
-    const seen: { clientId: string; secret?: string; thumbprint?: string; mailbox: string }[] = [];
+    const seen: { clientId: string; secret?: string; thumbprint?: string; mailbox?: string }[] = [];
     t = await makeFormApp({}, {
       adminVerify: {
         m365: async (_c, app, mailbox) => {
@@ -251,7 +251,7 @@ describe('project connect: a Microsoft 365 app registration on the form', () => 
     expect(refused.html).toContain('AADSTS7000215');
     const ok = await submitForm(url, { client_id: id, certificate: cert, private_key: key, test_mailbox: 'a@contoso.com' });
     expect(ok.status).toBe(200);
-    const thumb = new X509Certificate(cert).fingerprint.replace(/:/g, '');
+    const thumb = new X509Certificate(cert).fingerprint256.replace(/:/g, '');
     expect(seen.at(-1)).toEqual({ clientId: id, secret: undefined, thumbprint: thumb, mailbox: 'a@contoso.com' });
     const stored = await t.app.engine.adminCredentialOf((await t.app.db.project.findFirstOrThrow()).id, 'destination');
     expect(stored).toMatchObject({ kind: 'm365-app', clientId: id, certificate: { thumbprint: thumb } });
