@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { parseAdmins } from './auth.ts';
 
-/** Everything MailFerry reads from the environment (DESIGN.md's names). */
+/** Everything MailFerry reads from the environment (the names are in the README's Configuration table). */
 export interface Config {
   databaseUrl: string;
   dataDir: string;

@@ -1,7 +1,7 @@
 /**
  * The logger. One line per event on stderr, `level message key=value…`. Every line goes
  * through `redact`, so a credential, token or link can never reach a log even by mistake
- * (DESIGN.md security rules); tests assert it on whole runs.
+ * (no credential, token, secret or link may appear in any log line); tests assert it on whole runs.
  */
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 

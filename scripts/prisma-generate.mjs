@@ -1,6 +1,7 @@
 // Runs `prisma generate` without any native engine download: Prisma 6.19's JS engine with
 // a driver adapter needs no binary, but its CLI still looks for one; point it at a file
-// that exists and tell it not to verify checksums (see DESIGN.md, "What works offline").
+// that exists and tell it not to verify checksums, so that nothing is fetched from Prisma's
+// binary server (install and generate work offline).
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { mkdirSync } from 'node:fs';

@@ -3,7 +3,7 @@ import type { CredentialRequest, Sender, SendResult } from '../../bot/outreach/o
 import { CREDENTIAL_REQUEST_SUBJECT, credentialRequestMessage } from '../../cards/credential-request.ts';
 import { renderEmail } from '../../cards/render-email.ts';
 
-/** Settings of the email sender (DESIGN.md: `SMTP_URL`, `MAIL_FROM`). */
+/** Settings of the email sender (from the environment: `SMTP_URL`, `MAIL_FROM`). */
 export interface EmailSenderOptions {
   /** `smtp://host:port`, `smtps://user:pass@host:465`, … (nodemailer's URL form). */
   smtpUrl: string;

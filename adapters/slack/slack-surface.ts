@@ -15,7 +15,7 @@ import { slackErrorCode, type SlackThreads } from './slack-threads.ts';
 import { verifySlackRequest } from './verify-signature.ts';
 import { dropRepeatedRequests, type ClaimRequest } from './dedupe.ts';
 
-/** The Slack endpoint (DESIGN.md: every Slack request: commands, interactivity, events). */
+/** The Slack endpoint: one URL receives every Slack request (slash commands, interactivity, events). */
 export const SLACK_EVENTS_PATH = '/slack/events';
 /** `response_url` accepts at most five calls (Slack docs, "Handling user interaction"). */
 const RESPONSE_URL_BUDGET = 5;

@@ -51,7 +51,7 @@ export function baseConversationId(id: string): string {
  * The conversations an incoming activity belongs to: its thread (where replies and later
  * status posts go) and its channel (which owns projects; posting there starts a new post).
  * Teams channel messages carry `19:…@thread.tacv2;messageid=<root>` as conversation id, so
- * a reference with that id lands in the thread (PLATFORM-NOTES, Teams). A new top-level
+ * a reference with that id lands in the thread, not as a new post. A new top-level
  * post may arrive without the suffix: its own id is then the root.
  */
 export function conversationsOf(activity: Activity): { thread: TeamsConversation; channel: TeamsConversation } {

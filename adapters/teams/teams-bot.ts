@@ -205,7 +205,7 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
     await this.send(context, cardActivity(card, String(card.fallbackText)));
   }
 
-  /** Universal Actions: the returned card replaces the one clicked (PLATFORM-NOTES, Teams). */
+  /** Universal Actions (`Action.Execute`): the card returned by the invoke replaces the one clicked, for everyone who sees it. */
   protected async onAdaptiveCardInvoke(context: TurnContext, invokeValue: AdaptiveCardInvokeValue): Promise<AdaptiveCardInvokeResponse> {
     const info = await this.turnInfo(context);
     const verb = invokeValue.action?.verb ?? '';

@@ -128,8 +128,8 @@ export interface CredentialRequestView {
 
 /**
  * The 1:1 credential request: the mailbox, who asked, when the link expires, and a button
- * to MailFerry's secure form. It never holds a password input (PLATFORM-NOTES: secrets are
- * typed only into our own form).
+ * to MailFerry's secure form. It never holds a password input: what is typed into a card
+ * goes through the chat platform's servers; secrets are typed only into our own form.
  */
 export function credentialRequestCard(v: CredentialRequestView): AdaptiveCard {
   const needed = v.sides.length === 2 ? 'source and destination mailbox passwords' : `${v.sides[0]} mailbox password`;

@@ -2,8 +2,9 @@ import { UserError } from '../errors.ts';
 import type { FailureReason, ItemStatus } from './types.ts';
 
 /**
- * The item state machine: every rule of the seeds and DESIGN.md's Domain section in one
- * table. Pure: it decides, the engine applies the decision and emits the event.
+ * The item state machine: every rule of an item's life (its statuses, and which action may
+ * move it from which status to which) in one table. Pure: it decides, the engine applies
+ * the decision and emits the event.
  *
  * Actions:
  * - `submit`: an admin starts the item (a first pass or a new one).

@@ -1,4 +1,4 @@
-/** Statuses of an item (a mailbox), as DESIGN.md names them. */
+/** Statuses of an item (a mailbox); these names appear in commands, cards and the database. */
 export const STATUSES = ['NotStarted', 'WaitingForUser', 'Queued', 'Running', 'Completed', 'Failed', 'Stopped'] as const;
 export type ItemStatus = (typeof STATUSES)[number];
 

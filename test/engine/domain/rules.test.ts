@@ -13,8 +13,8 @@ async function deadPid(): Promise<number> {
   return c.pid!;
 }
 
-// Every domain rule of the seeds and DESIGN.md, through the commands a user types, on a
-// fresh SQLite file per test.
+// Every domain rule of an item (its statuses and transitions), through the commands
+// a user types, on a fresh SQLite file per test.
 let t: TestApp;
 let events: EngineEvent[];
 beforeEach(async () => {
