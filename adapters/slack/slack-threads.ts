@@ -4,6 +4,7 @@ import { renderBlockKit, type KitMessage } from '../../cards/render-block-kit.ts
 import { liveAnchorMessage, type AnchorSummaryView } from '../../cards/anchor-slack.ts';
 import type { ThreadPost, ThreadPoster } from '../../bot/notifier.ts';
 import type { Logger } from '../../bot/log.ts';
+import { KeyedQueue } from '../../bot/keyed-queue.ts';
 import { packThreadRef, unpackThreadRef, type SlackThread } from './thread-ref.ts';
 
 type WebClient = webApi.WebClient;
@@ -75,7 +76,7 @@ interface SummaryState {
  */
 export class SlackThreads {
   private anchors = new Map<string, Message>();
-  private chains = new Map<string, Promise<unknown>>();
+  private queue = new KeyedQueue();
   private progressMessages = new Map<string, { channel: string; ts: string }>();
   private gates = new Map<string, Gate>();
   private summaries = new Map<string, SummaryState>();
@@ -131,7 +132,7 @@ export class SlackThreads {
         void this.refreshSummary(ref).catch(() => {});
       }
     }
-    await Promise.allSettled([...this.chains.values()]);
+    await this.queue.idle();
   }
 
   // ------------------------------------------------------------------ progress
@@ -231,14 +232,7 @@ export class SlackThreads {
 
   /** Runs `fn` after everything queued for the same thread. */
   private enqueue<T>(ref: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.chains.get(ref) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const tail = next.catch(() => {});
-    this.chains.set(ref, tail);
-    void tail.then(() => {
-      if (this.chains.get(ref) === tail) this.chains.delete(ref);
-    });
-    return next;
+    return this.queue.run(ref, fn);
   }
 
   /** chat.postMessage / chat.update with blocks; retried once as text when Slack refuses the blocks. */

@@ -53,25 +53,6 @@ export async function withRetry<T>(fn: () => Promise<T>, opts: RetryOptions = DE
 }
 
 /**
- * Runs tasks one after another per key (a thread), so posts keep their order while one of
- * them waits out a 429.
- */
-export class KeyedQueue {
-  private tails = new Map<string, Promise<unknown>>();
-
-  run<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const prev = this.tails.get(key) ?? Promise.resolve();
-    const next = prev.then(task, task);
-    const tail = next.catch(() => {});
-    this.tails.set(key, tail);
-    void tail.then(() => {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
-    return next;
-  }
-}
-
-/**
  * Runs proactive logic and rethrows what failed inside it. CloudAdapter hands errors of a
  * turn to `onTurnError` and returns normally, so without this a refused post would look
  * delivered to the caller (and the notifier would not retry it).

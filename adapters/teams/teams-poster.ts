@@ -4,7 +4,8 @@ import type { ThreadPost, ThreadPoster } from '../../bot/notifier.ts';
 import type { Logger } from '../../bot/log.ts';
 import { loadConversation, SURFACE, type ReferenceStore } from './references.ts';
 import { renderActivity } from './render-activity.ts';
-import { KeyedQueue, proactive, statusOf, withRetry, type RetryOptions } from './retry.ts';
+import { KeyedQueue } from '../../bot/keyed-queue.ts';
+import { proactive, statusOf, withRetry, type RetryOptions } from './retry.ts';
 
 /** What the poster needs. */
 export interface TeamsPosterDeps {

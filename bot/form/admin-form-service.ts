@@ -12,7 +12,7 @@ import { renderAdminConnectedPage, renderAdminFormPage, renderAdminRefusedFinalP
 import { renderStalePage, renderUnavailablePage, type FieldError } from '../../cards/form-page.ts';
 import { formatTime } from '../../cards/format.ts';
 import { checkCsrf, csrfToken } from './csrf.ts';
-import { KeyedLock } from './keyed-lock.ts';
+import { KeyedQueue } from '../keyed-queue.ts';
 import type { FormAnswer } from './form-service.ts';
 import type { Logger } from '../log.ts';
 
@@ -66,7 +66,7 @@ function csrfLabel(linkId: string): string {
  */
 export class AdminFormService {
   private readonly now: () => Date;
-  private locks = new KeyedLock();
+  private locks = new KeyedQueue();
 
   constructor(
     private engine: Engine,

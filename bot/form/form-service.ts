@@ -27,7 +27,7 @@ import {
 } from '../../cards/form-page.ts';
 import { formatTime } from '../../cards/format.ts';
 import { checkCsrf, csrfToken } from './csrf.ts';
-import { KeyedLock } from './keyed-lock.ts';
+import { KeyedQueue } from '../keyed-queue.ts';
 import type { Logger } from '../log.ts';
 import type { AdminFormService } from './admin-form-service.ts';
 import { randomUUID } from 'node:crypto';
@@ -125,7 +125,7 @@ const SIDE_NAME = { source: 'current', destination: 'new' } as const;
  * attempt.
  */
 export class FormService {
-  private locks = new KeyedLock();
+  private locks = new KeyedQueue();
   private readonly now: () => Date;
 
   constructor(

@@ -1,5 +1,5 @@
 import type { ImapFlow } from 'imapflow';
-import { classifyImapError, errorDetail, throttleHintMs } from '../connectors/imap/classify-error.ts';
+import { classifyImapError, errorDetail, failureReasonFor, throttleHintMs } from '../connectors/imap/classify-error.ts';
 import { closeImap, connectImap } from '../connectors/imap/open-imap.ts';
 import { STOP_GRACE_MS, bridgeOf, hasBridge } from '../connectors/imap/imapflow-bridge.ts';
 import { withConfirmed, withPending } from './checkpoint.ts';
@@ -89,13 +89,6 @@ interface FolderJob {
 function sideOf(err: unknown): Side | undefined {
   const s = (err as { side?: Side } | undefined)?.side;
   return s === 'source' || s === 'destination' ? s : undefined;
-}
-
-function reasonFor(kind: string, side: Side | undefined): PassFailureReason {
-  if (kind === 'refused' && side) return side === 'source' ? 'SourceCredentials' : 'DestinationCredentials';
-  if (kind === 'unreachable' && side) return side === 'source' ? 'SourceUnreachable' : 'DestinationUnreachable';
-  if (kind === 'quota') return 'DestinationQuota';
-  return 'Internal';
 }
 
 /**
@@ -275,7 +268,7 @@ export async function runPass(passInput: PassInput): Promise<PassResult> {
         const side = sideOf(err);
         const detail = side ? `${side}: ${errorDetail(err)}` : errorDetail(err);
         if (kind === 'refused' || kind === 'quota') {
-          fail(reasonFor(kind, side), detail);
+          fail(failureReasonFor(kind, side), detail);
           return false;
         }
         if (isStopped() && (kind === 'throttled' || kind === 'unreachable')) {
@@ -294,11 +287,11 @@ export async function runPass(passInput: PassInput): Promise<PassResult> {
         errors++;
         attempt++;
         if (errors > o.maxErrors) {
-          fail(reasonFor(kind, side), `more than ${o.maxErrors} errors; last: ${detail}`);
+          fail(failureReasonFor(kind, side), `more than ${o.maxErrors} errors; last: ${detail}`);
           return false;
         }
         if (attempt > o.maxRetries) {
-          fail(reasonFor(kind, side), `gave up after ${o.maxRetries} retries: ${detail}`);
+          fail(failureReasonFor(kind, side), `gave up after ${o.maxRetries} retries: ${detail}`);
           return false;
         }
         await abortableSleep(Math.min(30_000, o.retryBaseMs * 2 ** (attempt - 1)), stopOrHalt);

@@ -72,9 +72,16 @@ export function classifyImapError(err: unknown): ImapErrorKind {
   return 'error';
 }
 
-/** Maps a verifyCredentials failure kind and side to the domain's failure reason. */
-export function failureReasonFor(kind: 'refused' | 'unreachable' | 'throttled' | 'error', side: ConnectorSide): ConnectorFailureReason {
-  if (kind === 'refused') return side === 'source' ? 'SourceCredentials' : 'DestinationCredentials';
-  if (kind === 'unreachable') return side === 'source' ? 'SourceUnreachable' : 'DestinationUnreachable';
+/**
+ * Maps an error kind and the side it came from to the domain's failure reason: for a
+ * credential check (verifyCredentials, no quota there) and for a pass (run-pass.ts). An
+ * error from neither server (no side) is never a credential or reachability failure.
+ */
+export function failureReasonFor(kind: Exclude<ImapErrorKind, 'quota'>, side: ConnectorSide): ConnectorFailureReason;
+export function failureReasonFor(kind: ImapErrorKind, side: ConnectorSide | undefined): ConnectorFailureReason | 'DestinationQuota';
+export function failureReasonFor(kind: ImapErrorKind, side: ConnectorSide | undefined): ConnectorFailureReason | 'DestinationQuota' {
+  if (kind === 'refused' && side) return side === 'source' ? 'SourceCredentials' : 'DestinationCredentials';
+  if (kind === 'unreachable' && side) return side === 'source' ? 'SourceUnreachable' : 'DestinationUnreachable';
+  if (kind === 'quota') return 'DestinationQuota';
   return 'Internal';
 }
