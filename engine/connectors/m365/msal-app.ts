@@ -1,4 +1,4 @@
-import { ConfidentialClientApplication, LogLevel, type Configuration } from '@azure/msal-node';
+import type { ConfidentialClientApplication, Configuration } from '@azure/msal-node';
 import { M365AuthError } from './classify-error.ts';
 import { AuthorityHttpClient } from './network-client.ts';
 import { authorityOf } from './settings.ts';
@@ -16,9 +16,11 @@ export interface MsalApp {
  * instance-discovery call to login.microsoftonline.com (sovereign clouds, private
  * authorities) and reads the tenant's OpenID configuration from
  * `HOST/TENANT/v2.0/.well-known/openid-configuration`. msal-node's own log is off: its
- * lines can carry request details, and no token may reach a log.
+ * lines can carry request details, and no token may reach a log. msal-node is loaded on
+ * first use: a MailFerry without Microsoft 365 sides never pays for it.
  */
-export function msalApp(app: M365App, settings: M365Settings): MsalApp {
+export async function msalApp(app: M365App, settings: M365Settings): Promise<MsalApp> {
+  const { ConfidentialClientApplication, LogLevel } = await import('@azure/msal-node');
   if (!app.clientSecret && !app.certificate) throw new M365AuthError('refused', 'the app registration has neither a client secret nor a certificate');
   const http = new AuthorityHttpClient(settings.ca);
   const thumb = app.certificate?.thumbprint.replace(/[:\s]/g, '');

@@ -1,4 +1,3 @@
-import { CryptoProvider } from '@azure/msal-node';
 import { M365AuthError, toM365Error } from './classify-error.ts';
 import { msalApp, refreshTokenOf } from './msal-app.ts';
 import { DELEGATED_IMAP_SCOPES, type M365App, type M365Settings } from './types.ts';
@@ -11,7 +10,8 @@ import { DELEGATED_IMAP_SCOPES, type M365App, type M365Settings } from './types.
  * `loginHint` pre-fills the account at Microsoft.
  */
 export async function beginSignIn(args: { app: M365App; settings: M365Settings; redirectUri: string; state: string; loginHint?: string }): Promise<{ url: string; codeVerifier: string }> {
-  const { cca, http } = msalApp(args.app, args.settings);
+  const { cca, http } = await msalApp(args.app, args.settings);
+  const { CryptoProvider } = await import('@azure/msal-node');
   const pkce = await new CryptoProvider().generatePkceCodes();
   try {
     const url = await cca.getAuthCodeUrl({
@@ -34,7 +34,7 @@ export async function beginSignIn(args: { app: M365App; settings: M365Settings; 
  * user name as Microsoft knows it (its UPN, usually the mail address).
  */
 export async function completeSignIn(args: { app: M365App; settings: M365Settings; redirectUri: string; code: string; codeVerifier: string }): Promise<{ refreshToken: string; accessToken: string; expiresOn: Date; username: string }> {
-  const { cca, http } = msalApp(args.app, args.settings);
+  const { cca, http } = await msalApp(args.app, args.settings);
   let r;
   try {
     r = await cca.acquireTokenByCode({ code: args.code, codeVerifier: args.codeVerifier, redirectUri: args.redirectUri, scopes: DELEGATED_IMAP_SCOPES });

@@ -1,5 +1,5 @@
 import { toM365Error } from './classify-error.ts';
-import { msalApp, refreshTokenOf } from './msal-app.ts';
+import { msalApp, refreshTokenOf, type MsalApp } from './msal-app.ts';
 import { APP_IMAP_SCOPE, DELEGATED_IMAP_SCOPES, type AccessToken, type M365App, type M365Settings, type TokenSource } from './types.ts';
 
 /** Renewal margin: a token is renewed when less than this share of its life (at most 5 minutes) is left. */
@@ -42,10 +42,10 @@ function cachedSource(fetch: () => Promise<AccessToken>): TokenSource {
  * it is renewed before it expires. Failures are {@link M365AuthError}s in Microsoft's words.
  */
 export function appTokenSource(app: M365App, settings: M365Settings): TokenSource {
-  let client: ReturnType<typeof msalApp> | undefined;
+  let client: MsalApp | undefined;
   return cachedSource(async () => {
     try {
-      client ??= msalApp(app, settings);
+      client ??= await msalApp(app, settings);
       // Our cache decides when to renew; msal-node's own would keep a token up to 5 minutes before its end.
       const r = await client.cca.acquireTokenByClientCredential({ scopes: [APP_IMAP_SCOPE], skipCache: true });
       if (!r?.accessToken) throw new Error('the authority answered without an access token');
@@ -71,11 +71,11 @@ export function delegatedTokenSource(
   onRotated?: (refreshToken: string) => void | Promise<void>,
 ): TokenSource {
   let current = refreshToken;
-  let client: ReturnType<typeof msalApp> | undefined;
+  let client: MsalApp | undefined;
   return cachedSource(async () => {
     let r;
     try {
-      client ??= msalApp(app, settings);
+      client ??= await msalApp(app, settings);
       // forceCache: msal-node keeps a refreshed result (and the rotated refresh token) only for
       // accounts already in its cache; this fresh client has none.
       r = await client.cca.acquireTokenByRefreshToken({ refreshToken: current, scopes: DELEGATED_IMAP_SCOPES, forceCache: true });
