@@ -25,6 +25,8 @@ export interface IncomingCommand {
   reply(m: Message): Promise<void>;
   /** Replies where only the person can read it, when `reply` is seen by others (Teams channels); default `reply`. */
   replyPrivately?(m: Message): Promise<void>;
+  /** True when `reply` is seen by others and there is no `replyPrivately` here (a Teams channel or group chat). */
+  repliesShared?: boolean;
   /** Creates the anchor of a thread for the command's items; returns its reference. */
   openThread?(summary: Message): Promise<string | null>;
   attachments?: Attachment[];
@@ -75,6 +77,7 @@ export class Dispatcher {
         },
         reply: (m) => cmd.reply(m),
         replyPrivately: (m) => (cmd.replyPrivately ? cmd.replyPrivately(m) : cmd.reply(m)),
+        canReplyPrivately: !!cmd.replyPrivately || !cmd.repliesShared,
         attachments: cmd.attachments ?? [],
         services: this.services,
       };

@@ -149,6 +149,8 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
       channelRef: info.channelRef,
       threadRef: info.threadRef,
       reply,
+      // Teams has no ephemeral reply: only a 1:1 chat with the bot is private.
+      repliesShared: context.activity.conversation?.conversationType !== 'personal',
       // The command already sits in its thread: the summary is the reply there.
       openThread: async (summary) => {
         await reply(summary);

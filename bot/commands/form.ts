@@ -2,7 +2,7 @@ import type { CommandDef } from './types.ts';
 import { UserError } from '../../engine/errors.ts';
 import { formLinkMessage } from '../../cards/replies.ts';
 import { formatTime } from '../../cards/format.ts';
-import { PROJECT_OPTION, resolveProject } from './shared.ts';
+import { PROJECT_OPTION, requirePrivateReply, resolveProject } from './shared.ts';
 
 /** `form`: admin-assisted entry, a private single-use link to the same secure form. */
 export const form: CommandDef = {
@@ -16,6 +16,7 @@ export const form: CommandDef = {
     const project = await resolveProject(ctx, opts.project);
     const item = await ctx.engine.getItem(project, args.ADDRESS);
     await ctx.engine.checkFormAllowed(ctx.actor, item);
+    requirePrivateReply(ctx, `migrate form ${item.sourceAddress}`);
     if (!ctx.services.formLink) throw new UserError('FORM_UNAVAILABLE', 'The credential form is not available on this server yet (PUBLIC_URL and the form service are needed).');
     const { url, expiresAt } = await ctx.services.formLink(item.id, ctx.actor);
     await ctx.replyPrivately(formLinkMessage(item.sourceAddress, url, formatTime(expiresAt)));

@@ -4,6 +4,7 @@ import { UserError } from '../../engine/errors.ts';
 import { parseConnectorUrl } from '../../engine/domain/connector-url.ts';
 import { connectLinkMessage } from '../../cards/replies.ts';
 import { formatTime } from '../../cards/format.ts';
+import { requirePrivateReply } from './shared.ts';
 
 /**
  * `project connect`: admin credentials for one side of a project (an IMAP admin login, or a
@@ -26,6 +27,7 @@ export const projectConnect: CommandDef = {
     if (sides.length !== 1)
       throw new UserError('CONNECT_SIDE', sides.length ? 'Connect one side at a time.' : 'Say which side to connect.', `Usage: /migrate project connect ${project.name} --source|--destination`);
     const side = sides[0];
+    requirePrivateReply(ctx, `migrate project connect ${project.name} --${side}`);
     if (!ctx.services.connectLink) throw new UserError('FORM_UNAVAILABLE', 'The secure form is not available on this server yet (PUBLIC_URL and the form service are needed).');
     const kind = parseConnectorUrl(side === 'source' ? project.sourceUrl : project.destinationUrl, side).kind;
     const { url, expiresAt } = await ctx.services.connectLink(project.id, side, ctx.actor);

@@ -47,3 +47,17 @@ export function itemView(i: Item): ItemView {
     license: i.license,
   };
 }
+
+/**
+ * Refuses, before any link is made, a command whose answer is a private link when the
+ * conversation has no private reply (a Teams channel: everyone there would see the link,
+ * and whoever opens it first can use it).
+ */
+export function requirePrivateReply(ctx: CommandContext, command: string): void {
+  if (ctx.canReplyPrivately) return;
+  throw new UserError(
+    'PRIVATE_CHAT_NEEDED',
+    'This answer is a private link, and everyone in this conversation would see it.',
+    `Send \`${command}\` in your 1:1 chat with MailFerry instead.`,
+  );
+}

@@ -63,6 +63,12 @@ export interface CommandContext {
    * ephemeral on Slack, a 1:1 chat on Teams (whose replies the channel sees), the terminal on the console.
    */
   replyPrivately(m: Message): Promise<void>;
+  /**
+   * False where every reply is seen by others and there is no private way back to the
+   * person (a Teams channel or group chat): commands that answer with a private link refuse
+   * there before they make one (see `requirePrivateReply`).
+   */
+  canReplyPrivately: boolean;
   /** Files that came with the command. */
   attachments: Attachment[];
   /** Services outside the engine that commands use (outreach links, digests); filled by the composition root. */
