@@ -296,12 +296,13 @@ export class Notifier {
 
   private async onEvent(e: EngineEvent): Promise<void> {
     if (!('item' in e) || !e.item.threadRef) return;
-    if (e.type === 'item.status') {
+    if (e.type === 'item.status' && e.recorded) {
       // Its post, if it makes one, was written with the change (by the status hook, or as a
       // bulk summary whose delivery the batch starts): deliver it now (or the server's drain will).
       if (!e.posted && this.messageFor(e)) this.kick(e.item.threadRef);
       return;
     }
+    // Any other event, a status event not made by an engine transition included, is posted from here.
     const message = this.messageFor(e);
     if (!message) return;
     await this.post({

@@ -469,7 +469,7 @@ export class Engine {
     if (!r.event) return;
     // Test fault point: a crash between the commit of a status change and anything after it.
     faultPoint('after-status-commit');
-    this.bus.emit(posted ? { ...r.event, posted } : r.event);
+    this.bus.emit({ ...r.event, recorded: true, ...(posted ? { posted } : {}) });
   }
 
   /**

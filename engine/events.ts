@@ -32,6 +32,12 @@ export interface ItemStatusEvent {
   figures?: PassFigures;
   /** A bulk change: its thread post was written with the change as one summary per batch. */
   posted?: boolean;
+  /**
+   * Set by the engine on every change it committed: the status hooks ran inside the change's
+   * transaction, so its post is already in the outbox. An event without it was not made by a
+   * transition, and whoever listens posts it from the bus.
+   */
+  recorded?: boolean;
 }
 
 /** Every domain event, as a discriminated union on `type`. */
