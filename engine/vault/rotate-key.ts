@@ -23,38 +23,45 @@ export async function reencryptCredentials(db: Db, from: Vault, to: Vault): Prom
     let rotated = 0;
     let already = 0;
     for (const row of rows) {
-      if (row.keyId === to.keyId) {
+      if (!mustReseal(row.keyId, from, to, 'a stored credential was')) {
         already++;
         continue;
       }
-      if (row.keyId !== from.keyId)
-        throw new Error(`a stored credential was sealed with key ${row.keyId}, which is neither the current key (${from.keyId}) nor the new one; nothing was changed`);
       const side = row.side as Side;
       const sealed = to.seal(row.itemId, side, from.open(row.itemId, side, row));
-      await tx.credential.update({
-        where: { itemId_side: { itemId: row.itemId, side: row.side } },
-        data: { nonce: Uint8Array.from(sealed.nonce), ciphertext: Uint8Array.from(sealed.ciphertext), tag: Uint8Array.from(sealed.tag), keyId: sealed.keyId },
-      });
+      await tx.credential.update({ where: { itemId_side: { itemId: row.itemId, side: row.side } }, data: sealedColumns(sealed) });
       rotated++;
     }
     // Project admin credentials (`project connect`), bound to their project and side.
     for (const row of await tx.projectCredential.findMany()) {
-      if (row.keyId === to.keyId) {
+      if (!mustReseal(row.keyId, from, to, "a project's admin credentials were")) {
         already++;
         continue;
       }
-      if (row.keyId !== from.keyId)
-        throw new Error(`a project's admin credentials were sealed with key ${row.keyId}, which is neither the current key (${from.keyId}) nor the new one; nothing was changed`);
       const side = row.side as Side;
       const sealed = to.sealAdmin(row.projectId, side, from.openAdmin(row.projectId, side, row));
-      await tx.projectCredential.update({
-        where: { projectId_side: { projectId: row.projectId, side: row.side } },
-        data: { nonce: Uint8Array.from(sealed.nonce), ciphertext: Uint8Array.from(sealed.ciphertext), tag: Uint8Array.from(sealed.tag), keyId: sealed.keyId },
-      });
+      await tx.projectCredential.update({ where: { projectId_side: { projectId: row.projectId, side: row.side } }, data: sealedColumns(sealed) });
       rotated++;
     }
     // Sign-ins in flight live minutes: they are dropped rather than re-sealed (the user clicks the button again).
     await tx.oAuthState.deleteMany({});
     return { rotated, already };
   });
+}
+
+/**
+ * Whether a record sealed under `keyId` is re-sealed now: false when it is already under the
+ * new key (an interrupted rotation resumed); an error, which rolls the whole rotation back,
+ * when it is under neither key.
+ */
+function mustReseal(keyId: string, from: Vault, to: Vault, whatWas: string): boolean {
+  if (keyId === to.keyId) return false;
+  if (keyId !== from.keyId)
+    throw new Error(`${whatWas} sealed with key ${keyId}, which is neither the current key (${from.keyId}) nor the new one; nothing was changed`);
+  return true;
+}
+
+/** The columns of a sealed record, as the store keeps them. */
+function sealedColumns(sealed: { nonce: Uint8Array; ciphertext: Uint8Array; tag: Uint8Array; keyId: string }) {
+  return { nonce: Uint8Array.from(sealed.nonce), ciphertext: Uint8Array.from(sealed.ciphertext), tag: Uint8Array.from(sealed.tag), keyId: sealed.keyId };
 }
