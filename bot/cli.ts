@@ -1,8 +1,9 @@
-import { loadConfig, surfaces, type Config } from './config.ts';
-import { createApp, serveHttp, type App } from './app.ts';
-import { runConsole } from '../adapters/console/console-adapter.ts';
+// The process entry point. Only what argument checking needs is imported up front; the app,
+// the engine and the surfaces load after (`--help` and a typo answer without them).
+import type { Config } from './config.ts';
+import type { App } from './app.ts';
+import type { ProcessMode } from './plugins.ts';
 import { Logger } from './log.ts';
-import { ROTATE_KEY_HELP, rotateKeyCommand } from './rotate-key.ts';
 import { closest } from '../engine/domain/closest.ts';
 import { readFileSync } from 'node:fs';
 
@@ -15,7 +16,17 @@ export function version(): string {
 const OPTIONS: Record<string, string[]> = { console: ['--wait'] };
 
 const HELP: Record<string, string> = {
-  'rotate-key': ROTATE_KEY_HELP,
+  'rotate-key': `Usage: mailferry rotate-key
+
+Re-encrypts every stored credential under a new key. Stop MailFerry (serve and every
+worker) first; start it again afterwards.
+  Key file (no ENCRYPTION_KEY): a new key is made, the credentials are re-encrypted in one
+    transaction, then the new key replaces ./data/encryption.key (mode 0600). An interrupted
+    run leaves encryption.key.new; running the command again finishes the job.
+  ENCRYPTION_KEY set: give the new key as NEW_ENCRYPTION_KEY (openssl rand -base64 32);
+    after the run, set ENCRYPTION_KEY to that value.
+Keys are never printed.
+`,
   main: `mailferry — chat-ops for mailbox migrations
 
 Usage: mailferry [COMMAND] [--help] [--version]
@@ -56,19 +67,12 @@ on other machines pointing at the same DATABASE_URL to scale out.
 `,
 };
 
-/** Hooks other capabilities register to join `serve`, `console` and `worker` (runner, surfaces, scheduler). */
-export type Plugin = (app: App, mode: 'serve' | 'console' | 'worker') => Promise<void> | void;
-const plugins: Plugin[] = [];
-
-/** Adds a capability to every process mode (called by modules the entry point imports). */
-export function use(plugin: Plugin): void {
-  plugins.push(plugin);
-}
-
-async function boot(config: Config, mode: 'serve' | 'console' | 'worker', log: Logger): Promise<App> {
+/** Builds the app and installs the capabilities the process wants (bot/plugins.ts lists them). */
+async function boot(config: Config, mode: ProcessMode, log: Logger): Promise<App> {
+  const { createApp } = await import('./app.ts');
+  const { installPlugins } = await import('./plugins.ts');
   const app = await createApp(config, { log, console: mode === 'console' });
-  await import('./plugins.ts');
-  for (const p of plugins) await p(app, mode);
+  await installPlugins(app, mode);
   return app;
 }
 
@@ -109,6 +113,7 @@ async function run(argv: string[]): Promise<number> {
     process.stderr.write(`Unknown ${u.startsWith('-') ? 'option' : 'argument'} ${u}${where}.${suggestion}\n\n${argv[0] === cmd ? HELP[cmd] : HELP.main}`);
     return 2;
   }
+  const { loadConfig, surfaces } = await import('./config.ts');
   let config: Config;
   try {
     config = loadConfig();
@@ -116,9 +121,10 @@ async function run(argv: string[]): Promise<number> {
     process.stderr.write(`Configuration error: ${e instanceof Error ? e.message : String(e)}\n`);
     return 2;
   }
-  if (cmd === 'rotate-key') return rotateKeyCommand(config, process.env, (s) => process.stdout.write(s), (s) => process.stderr.write(s));
+  if (cmd === 'rotate-key') return (await import('./rotate-key.ts')).rotateKeyCommand(config, process.env, (s) => process.stdout.write(s), (s) => process.stderr.write(s));
   const log = new Logger();
   if (cmd === 'console') {
+    const { runConsole } = await import('../adapters/console/console-adapter.ts');
     const app = await boot(config, 'console', new Logger(undefined, (process.env.LOG_LEVEL as 'warn') || 'warn'));
     try {
       await runConsole(
@@ -138,6 +144,7 @@ async function run(argv: string[]): Promise<number> {
   }
   const app = await boot(config, cmd as 'serve' | 'worker', log);
   if (cmd === 'serve') {
+    const { serveHttp } = await import('./app.ts');
     const { port } = await serveHttp(app);
     log.info(`MailFerry listening on port ${port}`, { public: config.publicUrl, database: config.databaseUrl.startsWith('file:') ? config.databaseUrl : 'external' });
     for (const s of surfaces(config)) log.info(`${s.name}: ${s.configured ? 'configured' : 'not configured'}`, { how: s.why });

@@ -7,18 +7,6 @@ import { Vault, parseKey } from '../engine/vault/vault.ts';
 import { reencryptCredentials } from '../engine/vault/rotate-key.ts';
 
 /** Help of `mailferry rotate-key`. */
-export const ROTATE_KEY_HELP = `Usage: mailferry rotate-key
-
-Re-encrypts every stored credential under a new key. Stop MailFerry (serve and every
-worker) first; start it again afterwards.
-  Key file (no ENCRYPTION_KEY): a new key is made, the credentials are re-encrypted in one
-    transaction, then the new key replaces ./data/encryption.key (mode 0600). An interrupted
-    run leaves encryption.key.new; running the command again finishes the job.
-  ENCRYPTION_KEY set: give the new key as NEW_ENCRYPTION_KEY (openssl rand -base64 32);
-    after the run, set ENCRYPTION_KEY to that value.
-Keys are never printed.
-`;
-
 /**
  * `mailferry rotate-key`: re-encrypts the vault under a new key. Returns the exit code;
  * writes what it did (key ids only, never keys) to `out`, refusals to `err`.

@@ -1,10 +1,8 @@
-// Self-service credentials join every process mode: the email channel of the outreach and
-// the credential form its links open (on the HTTP server; `/migrate form` links too).
-import { use } from '../../bot/cli.ts';
-import { installSelfService } from '../../bot/form/install.ts';
+// Composition-root wiring of the email channel (listed in bot/plugins.ts).
+import type { Plugin } from '../../bot/plugins.ts';
 import { installEmail } from './install.ts';
 
-use((app) => {
+/** The email channel of the outreach, in every process mode (any process may ask a user). */
+export const plugin: Plugin = (app) => {
   installEmail(app);
-  installSelfService(app);
-});
+};

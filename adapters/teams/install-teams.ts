@@ -18,6 +18,7 @@ import { makeTeamsDmSender } from './teams-dm-sender.ts';
 import { SURFACE, type ReferenceStore } from './references.ts';
 import { DEFAULT_RETRY, type RetryOptions } from './retry.ts';
 import { MailFerryCloudAdapter, messagesRoute } from './messages-route.ts';
+import { TeamsConfigError } from './unconfigured.ts';
 
 /** The Teams settings (botbuilder's own environment names, read by bot/config.ts). */
 export interface TeamsSettings {
@@ -57,10 +58,7 @@ export interface TeamsDeps {
   examples: string[];
 }
 
-/** A refused Teams configuration, with what to do about it. */
-export class TeamsConfigError extends Error {
-  readonly code = 'TEAMS_CONFIG';
-}
+export { TeamsConfigError } from './unconfigured.ts';
 
 /** The running Teams surface. */
 export interface TeamsSurface {

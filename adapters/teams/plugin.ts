@@ -1,12 +1,13 @@
-// Composition-root wiring of the Teams surface (imported once from bot/plugins.ts). This is
+// Composition-root wiring of the Teams surface (listed in bot/plugins.ts). This is
 // the only file of adapters/teams/ that reaches past `bot/` types: it hands the adapter the
 // database-backed conversation store as a plain interface, so the adapter itself never
 // touches the database.
-import { use } from '../../bot/cli.ts';
 import type { App } from '../../bot/app.ts';
+import type { Plugin, ProcessMode } from '../../bot/plugins.ts';
 import { helpEntries } from '../../bot/commands/help.ts';
 import { conversationStore } from '../../engine/store/conversations.ts';
-import { installTeams, TeamsConfigError, type TeamsOptions, type TeamsSurface } from './install-teams.ts';
+import { installTeams, type TeamsOptions, type TeamsSurface } from './install-teams.ts';
+import { teamsOff } from './unconfigured.ts';
 
 /**
  * Adds Teams to a process: `serve` mounts POST /api/messages and posts; `worker` only
@@ -14,17 +15,11 @@ import { installTeams, TeamsConfigError, type TeamsOptions, type TeamsSurface } 
  * Teams is configured and MAILFERRY_DEV is off, Teams stays off and /api/messages refuses
  * every request (401) rather than running unauthenticated.
  */
-export function teamsPlugin(app: App, mode: 'serve' | 'console' | 'worker', opts: TeamsOptions = {}): TeamsSurface | undefined {
+export function teamsPlugin(app: App, mode: ProcessMode, opts: TeamsOptions = {}): TeamsSurface | undefined {
   if (mode === 'console') return undefined;
   const t = app.config.teams;
   if (!t.appId && !app.config.dev) {
-    // Partly configured is a mistake worth stopping for; not configured at all means "no Teams".
-    if (t.appPassword || t.tenantId)
-      throw new TeamsConfigError('MicrosoftAppPassword or MicrosoftAppTenantId is set but MicrosoftAppId is empty: refusing to start Teams without authentication. Set MicrosoftAppId (or MAILFERRY_DEV=1 for local development only).');
-    if (mode === 'serve')
-      app.http.post('/api/messages', (_req, res) => {
-        res.status(401).json({ error: 'Teams is not configured on this MailFerry server (MicrosoftAppId is empty).' });
-      });
+    teamsOff(app, mode);
     return undefined;
   }
   const examples = helpEntries(app.dispatcher.commands, 'teams')
@@ -46,4 +41,5 @@ export function teamsPlugin(app: App, mode: 'serve' | 'console' | 'worker', opts
   );
 }
 
-use((app, mode) => void teamsPlugin(app, mode));
+/** The plugin form of {@link teamsPlugin}. */
+export const plugin: Plugin = (app, mode) => void teamsPlugin(app, mode);

@@ -1,7 +1,7 @@
-// Digests and reminders join serve (tick + outbox drain), console and worker (digest command, schedule checks).
-import { use } from '../cli.ts';
+import type { Plugin } from '../plugins.ts';
 import { installScheduler } from './install.ts';
 
-use((app, mode) => {
+/** Digests and reminders: serve (tick + outbox drain), console and worker (digest command, schedule checks). */
+export const plugin: Plugin = (app, mode) => {
   installScheduler(app, mode);
-});
+};

@@ -1,0 +1,7 @@
+import type { Plugin } from '../plugins.ts';
+import { installSelfService } from './install.ts';
+
+/** The credential form joins every process mode: its routes (serve) and the links `/migrate form` and outreach hand out. */
+export const plugin: Plugin = (app) => {
+  installSelfService(app);
+};
