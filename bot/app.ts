@@ -16,6 +16,12 @@ import { createHttpApp, installErrorHandler, listen } from './http/server.ts';
 import { Outreach } from './outreach/outreach.ts';
 import type { Express } from 'express';
 
+/** The process a capability joins: the server, the terminal console, or an engine-only worker. */
+export type ProcessMode = 'serve' | 'console' | 'worker';
+
+/** What a capability adds to a process (routes, posters, senders, timers), given the app it joins. */
+export type Plugin = (app: App, mode: ProcessMode) => Promise<void> | void;
+
 /** A running MailFerry: the pieces every surface and test needs. */
 export interface App {
   config: Config;

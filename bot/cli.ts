@@ -1,8 +1,7 @@
 // The process entry point. Only what argument checking needs is imported up front; the app,
 // the engine and the surfaces load after (`--help` and a typo answer without them).
 import type { Config } from './config.ts';
-import type { App } from './app.ts';
-import type { ProcessMode } from './plugins.ts';
+import type { App, ProcessMode } from './app.ts';
 import { Logger } from './log.ts';
 import { closest } from '../engine/domain/closest.ts';
 import { readFileSync } from 'node:fs';

@@ -1,11 +1,5 @@
-import type { App } from './app.ts';
+import type { App, Plugin, ProcessMode } from './app.ts';
 import type { Config } from './config.ts';
-
-/** The process a capability joins: the server, the terminal console, or an engine-only worker. */
-export type ProcessMode = 'serve' | 'console' | 'worker';
-
-/** What a capability adds to a process (routes, posters, senders, timers), given the app it joins. */
-export type Plugin = (app: App, mode: ProcessMode) => Promise<void> | void;
 
 /** One capability of the composition root. `load` returns nothing when the process does not want it. */
 interface PluginEntry {

@@ -1,4 +1,4 @@
-import type { Plugin } from './plugins.ts';
+import type { Plugin } from './app.ts';
 import { Runner } from '../engine/runner/runner.ts';
 import { runPass } from '../engine/copy/index.ts';
 import { createPrismaCheckpointStore } from '../engine/store/folder-state.ts';

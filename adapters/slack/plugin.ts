@@ -1,5 +1,5 @@
 // Composition-root wiring of Slack (listed in bot/plugins.ts, loaded only when configured).
-import type { Plugin } from '../../bot/plugins.ts';
+import type { Plugin } from '../../bot/app.ts';
 import { installSlack } from './install.ts';
 
 /**

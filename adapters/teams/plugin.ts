@@ -2,8 +2,7 @@
 // the only file of adapters/teams/ that reaches past `bot/` types: it hands the adapter the
 // database-backed conversation store as a plain interface, so the adapter itself never
 // touches the database.
-import type { App } from '../../bot/app.ts';
-import type { Plugin, ProcessMode } from '../../bot/plugins.ts';
+import type { App, Plugin, ProcessMode } from '../../bot/app.ts';
 import { helpEntries } from '../../bot/commands/help.ts';
 import { conversationStore } from '../../engine/store/conversations.ts';
 import { installTeams, type TeamsOptions, type TeamsSurface } from './install-teams.ts';

@@ -1,7 +1,6 @@
 // Teams when MicrosoftAppId is empty: small on purpose, so that a server without Teams never
 // loads botbuilder (listed in bot/plugins.ts).
-import type { App } from '../../bot/app.ts';
-import type { Plugin, ProcessMode } from '../../bot/plugins.ts';
+import type { App, Plugin, ProcessMode } from '../../bot/app.ts';
 
 /** A refused Teams configuration, with what to do about it. */
 export class TeamsConfigError extends Error {

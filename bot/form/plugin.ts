@@ -1,4 +1,4 @@
-import type { Plugin } from '../plugins.ts';
+import type { Plugin } from '../app.ts';
 import { installSelfService } from './install.ts';
 
 /** The credential form joins every process mode: its routes (serve) and the links `/migrate form` and outreach hand out. */

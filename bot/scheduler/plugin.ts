@@ -1,4 +1,4 @@
-import type { Plugin } from '../plugins.ts';
+import type { Plugin } from '../app.ts';
 import { installScheduler } from './install.ts';
 
 /** Digests and reminders: serve (tick + outbox drain), console and worker (digest command, schedule checks). */
