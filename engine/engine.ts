@@ -30,31 +30,8 @@ import type { Item, Project } from '../generated/prisma/client.ts';
 
 export type { Item, Project };
 
-/** Per-project settings kept as JSON in `Project.options`. */
-export interface ProjectOptions {
-  include?: string[];
-  exclude?: string[];
-  rename?: Record<string, string>;
-  /** Hours a credential link stays valid (default 72). */
-  linkTtlHours?: number;
-  /** Attempts a user gets on the form before the item fails (default 3). */
-  maxAttempts?: number;
-  /** Days after a request when reminders go out (default [1, 3]). */
-  reminderDays?: number[];
-  /** Forget stored credentials once an item completes. */
-  wipeCredentialsOnComplete?: boolean;
-  /** At most this many messages an hour per mailbox (a provider's limit); 0 or absent: no limit. */
-  maxMessagesPerHour?: number;
-}
-
-/** Reads the options JSON of a project. */
-export function projectOptions(p: Pick<Project, 'options'>): ProjectOptions {
-  try {
-    return JSON.parse(p.options) as ProjectOptions;
-  } catch {
-    return {};
-  }
-}
+export { readProjectOptions, ProjectOptionsError, type ProjectOptions } from './domain/project-options.ts';
+import { readProjectOptions, type ProjectOptions } from './domain/project-options.ts';
 
 /** One row to add: the source address and optionally the destination and logins. */
 export interface AddRow {
@@ -226,7 +203,8 @@ export class Engine {
     }
     if (changes.licenses !== undefined) data.licensesTotal = changes.licenses;
     if (changes.notify !== undefined) data.notify = changes.notify;
-    if (changes.options !== undefined) data.options = JSON.stringify({ ...projectOptions(project), ...changes.options });
+    // Unreadable stored fields are dropped here, not kept: setting a field again is how an admin repairs them.
+    if (changes.options !== undefined) data.options = JSON.stringify({ ...readProjectOptions(project.options).options, ...changes.options });
     return this.db.$transaction(async (tx) => {
       const p = await tx.project.update({ where: { id: project.id }, data });
       await appendHistory(tx, { projectId: p.id, actor, kind: 'project.updated', detail: changes as Record<string, unknown> });
@@ -893,7 +871,7 @@ export class Engine {
         history: { figures },
         figures,
       });
-      if (res.to === 'Completed' && projectOptions(item.project).wipeCredentialsOnComplete) {
+      if (res.to === 'Completed' && readProjectOptions(item.project.options).options.wipeCredentialsOnComplete) {
         await tx.credential.deleteMany({ where: { itemId } });
         await appendHistory(tx, { projectId: item.projectId, itemId, address: item.sourceAddress, actor: SYSTEM_ACTOR, kind: 'credentials.wiped', detail: { why: 'project wipes credentials after completion' } });
       }

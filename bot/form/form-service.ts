@@ -1,6 +1,6 @@
 import { findInvisible, showInvisible } from '../../engine/domain/invisible.ts';
 import type { Engine, Item, Project } from '../../engine/engine.ts';
-import { itemRef, projectOptions } from '../../engine/engine.ts';
+import { itemRef, readProjectOptions } from '../../engine/engine.ts';
 import { isUserError, UserError } from '../../engine/errors.ts';
 import { actorKey, sidesFrom, type Actor, type Side } from '../../engine/domain/types.ts';
 import {
@@ -320,11 +320,11 @@ export class FormService {
   }
 
   private ttlOf(item: ItemWithProject): number {
-    return projectOptions(item.project).linkTtlHours ?? this.o.linkTtlHours;
+    return readProjectOptions(item.project.options).options.linkTtlHours ?? this.o.linkTtlHours;
   }
 
   private maxAttemptsOf(item: ItemWithProject): number {
-    return Math.max(1, projectOptions(item.project).maxAttempts ?? this.o.maxAttempts ?? 3);
+    return Math.max(1, readProjectOptions(item.project.options).options.maxAttempts ?? this.o.maxAttempts ?? 3);
   }
 
   private actorOf(l: Loaded): Actor {

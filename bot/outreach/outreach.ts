@@ -1,6 +1,7 @@
 import type { Engine } from '../../engine/engine.ts';
 import type { EngineEvent } from '../../engine/events.ts';
 import { createLink } from '../../engine/links.ts';
+import { readProjectOptions } from '../../engine/domain/project-options.ts';
 import { SYSTEM_ACTOR, sidesFrom, sidesOf, type Side, type Sides } from '../../engine/domain/types.ts';
 import { credentialsRequestedPost } from '../../cards/item-posts.ts';
 import type { Notifier } from '../notifier.ts';
@@ -71,7 +72,7 @@ export class Outreach {
   async request(itemId: string, sides: Side[], resend: boolean, requestedBy: string, reminder = false): Promise<{ recipient: string; via: string; ok: boolean; why?: string }[]> {
     const item = await this.engine.itemById(itemId);
     if (!item || item.status !== 'WaitingForUser') return [];
-    const ttl = (JSON.parse(item.project.options || '{}') as { linkTtlHours?: number }).linkTtlHours ?? this.opts.linkTtlHours;
+    const ttl = readProjectOptions(item.project.options).options.linkTtlHours ?? this.opts.linkTtlHours;
     const reached: { recipient: string; via: string; ok: boolean; why?: string }[] = [];
     let first = true;
     for (const [recipient, mine] of planRecipients(item, sides)) {

@@ -1,5 +1,5 @@
 import type { Db } from '../../engine/store/db.ts';
-import { projectOptions, type Engine, type Project } from '../../engine/engine.ts';
+import { readProjectOptions, type Engine, type Project } from '../../engine/engine.ts';
 import type { EngineEvent } from '../../engine/events.ts';
 import type { Outreach } from '../outreach/outreach.ts';
 import type { Logger } from '../log.ts';
@@ -9,9 +9,9 @@ import { insertRows, type Cell } from '../../engine/store/insert-rows.ts';
 
 const DAY_MS = 86_400_000;
 
-/** Days after a request when reminders go out: the project's `reminderDays`, default 1 and 3. */
+/** Days after a request when reminders go out: the project's `reminderDays`, default 1 and 3 (also when the stored value is unreadable). */
 export function reminderCadence(p: Pick<Project, 'options'>): number[] {
-  const days = projectOptions(p).reminderDays ?? [1, 3];
+  const days = readProjectOptions(p.options).options.reminderDays ?? [1, 3];
   return [...new Set(days.filter((d) => typeof d === 'number' && d > 0))].sort((a, b) => a - b);
 }
 

@@ -1,5 +1,6 @@
 import type { Engine, Item, Project } from '../engine.ts';
-import { LEASE_MS, itemRef, projectOptions } from '../engine.ts';
+import { LEASE_MS, itemRef } from '../engine.ts';
+import { ProjectOptionsError, readProjectOptions } from '../domain/project-options.ts';
 import type { FailureReason, Side } from '../domain/types.ts';
 import { parseConnectorUrl, type ConnectorUrl } from '../domain/connector-url.ts';
 import { m365Settings } from '../connectors/m365/settings.ts';
@@ -179,7 +180,10 @@ export class Runner {
     const t0 = Date.now();
     const source = await this.endpoint(item, 'source');
     const destination = await this.endpoint(item, 'destination');
-    for (const ep of [source, destination]) {
+    // Folder rules and the provider's rate come from the project's settings: a pass never runs without them.
+    const read = readProjectOptions(item.project.options);
+    const settings = read.problems.length ? { fail: 'Internal' as const, detail: new ProjectOptionsError(item.project.name, read.problems).message } : undefined;
+    for (const ep of [source, destination, ...(settings ? [settings] : [])]) {
       if ('fail' in ep) {
         await this.record(item.id, () => this.engine.finishPass(item.id, 'failed', emptyFigures(Date.now() - t0), { reason: ep.fail, detail: ep.detail }));
         return;
@@ -221,7 +225,7 @@ export class Runner {
       }
     }, this.o.stopCheckMs);
     poll.unref();
-    const opts = projectOptions(item.project);
+    const opts = read.options;
     let result: PassResult;
     try {
       result = await this.runPass({

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
 import { makeMessage, openClient, readMailbox, seedImap, startDovecot, type DovecotInstance } from '../../harness/dovecot.ts';
 
 // The console drives a real migration end to end: a private Dovecot with two users, the
@@ -111,6 +112,27 @@ describe('console end to end', () => {
     const box = await readMailbox(dv, 'alice3', 'dst-Secret-3');
     expect(box.messages['Archive/Projects']).toHaveLength(1);
     expect(box.messages.Projects).toBeUndefined();
+    expect(box.messages.Trash ?? []).toHaveLength(0);
+  });
+
+  it('a project whose stored settings cannot be read fails the pass with the reason and copies nothing; project set repairs it', async () => {
+    dv.addUser('alice4', 'dst-Secret-4');
+    writeFileSync(join(dir, 'dst4.pw'), 'dst-Secret-4\n');
+    await consoleRun([`project create gamma --source ${dv.url} --destination ${dv.url}`, 'project set gamma --exclude Trash', 'add alice@old.example alice4@new.example --project gamma --source-login alice --destination-login alice4'].join('\n'));
+    // A hand edit (or an old bug) leaves a field of the wrong type: the exclude rule would silently vanish.
+    const db = new Database(join(dir, 'db.sqlite'));
+    db.prepare(`UPDATE Project SET options = ? WHERE name = 'gamma'`).run(JSON.stringify({ exclude: 'Trash' }));
+    db.close();
+    const start = `start alice@old.example --project gamma --source-password-file ${join(dir, 'src.pw')} --destination-password-file ${join(dir, 'dst4.pw')}`;
+    const failed = await consoleRun(start);
+    expect(failed.out).toMatch(/❌ \*alice@old\.example\* failed/);
+    expect(failed.out).toMatch(/stored settings of project gamma cannot be read \(exclude must be a list of folder names, found "Trash"\)/);
+    expect((await readMailbox(dv, 'alice4', 'dst-Secret-4')).messages.INBOX ?? []).toHaveLength(0);
+
+    const repaired = await consoleRun(['project set gamma --exclude Trash', start].join('\n'));
+    expect(repaired.out).toMatch(/✅ \*alice@old\.example\* completed/);
+    const box = await readMailbox(dv, 'alice4', 'dst-Secret-4');
+    expect(box.messages.INBOX).toHaveLength(3);
     expect(box.messages.Trash ?? []).toHaveLength(0);
   });
 });
