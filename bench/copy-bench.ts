@@ -5,6 +5,12 @@
  *   npm run bench -- [--messages N] [--folders N] [--connections N] [--batch N]
  *                    [--batch-bytes B] [--budget B] [--runs N] [--expose-gc]
  *                    [--skip-mbsync] [--skip-dsync] [--keep]
+ *   npm run bench -- --mailboxes N [--messages M] [--folders F] [--concurrency K] …
+ *
+ * Many-mailbox mode (`--mailboxes`): N source mailboxes of M messages in F folders
+ * (default 100 in 5), each tool copying K mailboxes at once (default 2, MailFerry's
+ * MAILFERRY_CONCURRENCY default); MailFerry's RSS is sampled after every mailbox, so a
+ * leak shows as RSS that grows with the number of mailboxes.
  *
  * Environment: BENCH_CPU_PROF=DIR writes a CPU profile of the MailFerry child there;
  * BENCH_MMAP=N sets MALLOC_MMAP_THRESHOLD_ for it (large buffers go back to the OS).
@@ -45,6 +51,10 @@ interface Args {
   keep: boolean;
   exposeGc: boolean;
   runs: number;
+  /** Many-mailbox mode: this many source mailboxes of `messages` each (1: one big mailbox). */
+  mailboxes: number;
+  /** Many-mailbox mode: mailboxes copied at once by every tool (MailFerry's MAILFERRY_CONCURRENCY). */
+  concurrency: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -53,8 +63,8 @@ function parseArgs(argv: string[]): Args {
     return i >= 0 ? argv[i + 1] : undefined;
   };
   return {
-    messages: Number(get('messages') ?? 5000),
-    folders: Number(get('folders') ?? 20),
+    messages: Number(get('messages') ?? (get('mailboxes') ? 100 : 5000)),
+    folders: Number(get('folders') ?? (get('mailboxes') ? 5 : 20)),
     connections: Number(get('connections') ?? 4),
     batch: get('batch') ? Number(get('batch')) : undefined,
     batchBytes: get('batch-bytes') ? Number(get('batch-bytes')) : undefined,
@@ -64,6 +74,8 @@ function parseArgs(argv: string[]): Args {
     keep: argv.includes('--keep'),
     exposeGc: argv.includes('--expose-gc'),
     runs: Number(get('runs') ?? 1),
+    mailboxes: Number(get('mailboxes') ?? 1),
+    concurrency: Number(get('concurrency') ?? 2),
   };
 }
 
@@ -86,8 +98,8 @@ function folderNames(n: number): string[][] {
 }
 
 /** Writes the corpus into the source Maildir, folder by folder in chunks (bounded memory). */
-function seedCorpus(dv: DovecotInstance, user: string, a: Args): { messages: number; bytes: number } {
-  const rand = rng(42);
+function seedCorpus(dv: DovecotInstance, user: string, a: Pick<Args, 'messages' | 'folders'>, seed = 42): { messages: number; bytes: number } {
+  const rand = rng(seed);
   const folders = folderNames(a.folders);
   // INBOX and Sent hold more mail than the rest, as in real mailboxes.
   const weights = folders.map((_, i) => (i === 0 ? 6 : i === 1 ? 3 : 1));
@@ -252,9 +264,204 @@ async function child(): Promise<void> {
   await db.$disconnect();
 }
 
+/** Runs `fn` for 0..n-1 with at most `k` at once; results in index order. */
+async function pool<T>(n: number, k: number, fn: (i: number) => Promise<T>): Promise<T[]> {
+  const out: T[] = new Array(n);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(k, n) }, async () => {
+      while (next < n) {
+        const i = next++;
+        out[i] = await fn(i);
+      }
+    }),
+  );
+  return out;
+}
+
+/**
+ * The MailFerry child of the many-mailbox mode: every mailbox one pass, `concurrency` at
+ * once (as the job runner does), one database; RSS read after each mailbox finishes.
+ */
+async function childMany(cfg: { dbUrl: string; concurrency: number; options: object; mailboxes: { source: object; destination: object; sourceLogin: string; destinationLogin: string }[] }): Promise<void> {
+  const { openDb } = await import('../engine/store/db.ts');
+  const { createPrismaCheckpointStore } = await import('../engine/store/folder-state.ts');
+  const { runPass } = await import('../engine/copy/index.ts');
+  const { db } = await openDb(cfg.dbUrl);
+  await db.project.create({ data: { id: 'bench', name: 'bench', sourceUrl: 'imap://bench', sourceAuth: 'admin', destinationUrl: 'imap://bench', destinationAuth: 'admin', createdBy: 'bench' } });
+  for (const [i, m] of cfg.mailboxes.entries())
+    await db.item.create({ data: { id: `bench-${i}`, projectId: 'bench', sourceAddress: `src${i}@bench`, destinationAddress: `dst${i}@bench`, sourceLogin: m.sourceLogin, destinationLogin: m.destinationLogin, ask: 'source', notify: 'email', createdBy: 'bench' } });
+  const store = createPrismaCheckpointStore(db);
+  const baseRss = process.memoryUsage().rss;
+  let peak = baseRss;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+  const rssAfter: number[] = [];
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const results = await pool(cfg.mailboxes.length, cfg.concurrency, async (i) => {
+    const m = cfg.mailboxes[i];
+    const r = await runPass({ itemId: `bench-${i}`, source: m.source as never, destination: m.destination as never, checkpoints: store, options: cfg.options });
+    rssAfter.push(process.memoryUsage().rss);
+    return r;
+  });
+  const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  clearInterval(sampler);
+  const failed = results.filter((r) => r.outcome !== 'completed');
+  process.stdout.write(
+    'BENCH ' +
+      JSON.stringify({
+        outcome: failed.length ? `${failed.length} not completed` : 'completed',
+        detail: failed[0]?.detail,
+        ms,
+        copied: results.reduce((s, r) => s + r.stats.messagesCopied, 0),
+        bytes: results.reduce((s, r) => s + r.stats.bytesCopied, 0),
+        cpuMs: (cpu.user + cpu.system) / 1000,
+        cpuSystemMs: cpu.system / 1000,
+        peakRss: peak,
+        baseRss,
+        rssAfter,
+      }) +
+      '\n',
+  );
+  await db.$disconnect();
+}
+
 function median(xs: number[]): number {
   const v = [...xs].sort((x, y) => x - y);
   return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+}
+
+/** Runs a MailFerry child of this file with the production node flags; returns its BENCH result. */
+async function runChild(cfg: object, a: Args, flag: '--child' | '--child-many'): Promise<Record<string, any>> {
+  const self = fileURLToPath(import.meta.url);
+  const out = await new Promise<string>((resolve, reject) => {
+    const env = { ...process.env, MF_BENCH_CONFIG: JSON.stringify(cfg), ...(process.env.BENCH_MMAP ? { MALLOC_MMAP_THRESHOLD_: process.env.BENCH_MMAP } : {}) };
+    const c = spawn(process.execPath, [...PRODUCTION_NODE_FLAGS, ...(a.exposeGc ? ['--expose-gc'] : []), ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), '--import', 'tsx', self, flag], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    let s = '';
+    c.stdout.on('data', (d: Buffer) => (s += d.toString()));
+    c.on('error', reject);
+    c.on('exit', () => resolve(s));
+  });
+  const line = out.split('\n').find((l) => l.startsWith('BENCH '));
+  if (!line) throw new Error(`MailFerry child gave no result: ${out.slice(-2000)}`);
+  return JSON.parse(line.slice(6));
+}
+
+/** mbsync's configuration for one pull from `far` to `near` on the bench Dovecot. */
+function mbsyncConfig(port: number, far: string, near: string, pw: string, state: string): string {
+  const acct = (name: string, u: string) => `IMAPAccount ${name}\nHost 127.0.0.1\nPort ${port}\nUser ${u}\nPass ${pw}\nSSLType None\nAuthMechs LOGIN\n\nIMAPStore ${name}-store\nAccount ${name}\n\n`;
+  return acct('far', far) + acct('near', near) + `Channel bench\nFar :far-store:\nNear :near-store:\nPatterns *\nCreate Near\nSync Pull\nExpunge None\nRemove None\nCopyArrivalDate yes\nSyncState ${state}/\n`;
+}
+
+/** dsync's arguments for a reverse backup of `srcUser` (over imapc) into `user`. */
+function dsyncArgs(dv: DovecotInstance, srcUser: string, pw: string, user: string): string[] {
+  return [
+    '-c', dv.confFile,
+    '-o', 'imapc_host=127.0.0.1',
+    '-o', `imapc_port=${dv.port}`,
+    '-o', `imapc_user=${srcUser}`,
+    '-o', `imapc_password=${pw}`,
+    '-o', 'imapc_features=rfc822.size fetch-headers',
+    '-o', 'mail_prefetch_count=20',
+    'backup', '-R', '-u', user, 'imapc:',
+  ];
+}
+
+/**
+ * Many-mailbox mode: N small mailboxes copied K at a time by each tool, in the same run;
+ * msg/s for each, fidelity of every mailbox, and MailFerry's RSS as the mailboxes go by.
+ */
+async function mainMany(a: Args): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), 'mf-bench-'));
+  const pw = 'bench-pw';
+  const dv = await startDovecot({ separator: '/', users: [] });
+  const n = a.mailboxes;
+  try {
+    console.log(`Dovecot ${dv.url} (private); ${n} mailboxes × ${a.messages} messages in ${a.folders} folders, ${a.concurrency} mailboxes at once; load average ${loadavg()}`);
+    let t = performance.now();
+    let total = 0;
+    let bytes = 0;
+    for (let i = 0; i < n; i++) {
+      dv.addUser(`bsrc${i}`, pw);
+      const c = seedCorpus(dv, `bsrc${i}`, a, 42 + i);
+      total += c.messages;
+      bytes += c.bytes;
+    }
+    const mib = bytes / 1048576;
+    console.log(`corpus: ${total} messages, ${mib.toFixed(1)} MiB (seeded in ${((performance.now() - t) / 1000).toFixed(1)} s)`);
+    t = performance.now();
+    const sources = await pool(n, 4, (i) => readMailbox(dv, `bsrc${i}`, pw));
+    console.log(`sources read back (index warm-up) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    /** Every mailbox of a tool compared with its source; one line for all. */
+    const fidelity = async (prefix: string) => {
+      const all = await pool(n, 4, async (i) => compareMailboxes(sources[i], await readMailbox(dv, `${prefix}${i}`, pw)));
+      const sum = all.reduce((s, c) => ({ bytesDiff: s.bytesDiff + c.bytesDiff, flagDiff: s.flagDiff + c.flagDiff, missing: s.missing + c.missing, extra: s.extra + c.extra, foldersMissing: [...s.foldersMissing, ...c.foldersMissing] }));
+      return describeFidelity(sum);
+    };
+    const rows: { tool: string; seconds: number; note?: string; fidelity: string }[] = [];
+    const rss: string[] = [];
+    for (let run = 1; run <= a.runs; run++) {
+      const order = ['MailFerry', 'mbsync', 'dsync'].filter((x) => !(x === 'mbsync' && a.skipMbsync) && !(x === 'dsync' && a.skipDsync));
+      for (const tool of order.map((_, i) => order[(i + run - 1) % order.length])) {
+        const prefix = `b${tool.toLowerCase()}${run}x`;
+        for (let i = 0; i < n; i++) dv.addUser(`${prefix}${i}`, pw);
+        let seconds: number;
+        let note: string | undefined;
+        if (tool === 'MailFerry') {
+          const endpoint = (login: string) => ({ url: dv.url, login, secret: { password: pw } });
+          const cfg = {
+            dbUrl: `file:${join(work, `mailferry-${run}.db`)}`,
+            concurrency: a.concurrency,
+            options: { connections: a.connections, batchMessages: a.batch, batchBytes: a.batchBytes, memoryBudgetBytes: a.budget },
+            mailboxes: Array.from({ length: n }, (_, i) => ({ source: endpoint(`bsrc${i}`), destination: endpoint(`${prefix}${i}`), sourceLogin: `bsrc${i}`, destinationLogin: `${prefix}${i}` })),
+          };
+          const r = await runChild(cfg, a, '--child-many');
+          seconds = r.ms / 1000;
+          const after = (k: number) => (r.rssAfter[Math.min(k, r.rssAfter.length) - 1] / 1048576).toFixed(0);
+          const marks = [...new Set([1, Math.ceil(n / 10), 50, Math.ceil(n / 2), n].filter((k) => k >= 1 && k <= n))].sort((x, y) => x - y);
+          rss.push(`run ${run}: RSS before ${(r.baseRss / 1048576).toFixed(0)} MiB; after mailbox ${marks.map((k) => `${k}: ${after(k)}`).join(', ')} MiB; peak ${(r.peakRss / 1048576).toFixed(0)} MiB`);
+          note = `${r.outcome}${r.detail ? ` (${r.detail})` : ''}; CPU ${(r.cpuMs / 1000).toFixed(2)} s; copied ${r.copied}`;
+        } else if (tool === 'mbsync') {
+          const t0 = performance.now();
+          const codes = await pool(n, a.concurrency, async (i) => {
+            const conf = join(work, `mbsyncrc-${prefix}${i}`);
+            const state = join(work, `mbsync-state-${prefix}${i}`);
+            mkdirSync(state, { recursive: true });
+            writeFileSync(conf, mbsyncConfig(dv.port, `bsrc${i}`, `${prefix}${i}`, pw, state), { mode: 0o600 });
+            return (await runCmd(MBSYNC_BIN, ['-q', '-c', conf, 'bench'])).code;
+          });
+          seconds = (performance.now() - t0) / 1000;
+          if (codes.some((c) => c)) note = `${codes.filter((c) => c).length} runs exited non-zero`;
+        } else {
+          const t0 = performance.now();
+          const codes = await pool(n, a.concurrency, async (i) => (await runCmd(DOVEADM_BIN, dsyncArgs(dv, `bsrc${i}`, pw, `${prefix}${i}`))).code);
+          seconds = (performance.now() - t0) / 1000;
+          if (codes.some((c) => c)) note = `${codes.filter((c) => c).length} runs exited non-zero`;
+        }
+        const row = { tool, seconds, note, fidelity: await fidelity(prefix) };
+        rows.push(row);
+        console.log(`run ${run}: ${tool} ${seconds.toFixed(1)} s, ${(total / seconds).toFixed(0)} msg/s, fidelity ${row.fidelity}${note ? `; ${note}` : ''}; load average ${loadavg()}`);
+      }
+    }
+    console.log('');
+    console.log(`${a.runs > 1 ? `Medians of ${a.runs} runs` : 'One run'}; ${n} mailboxes, ${total} messages, ${mib.toFixed(1)} MiB, ${a.concurrency} at once.`);
+    console.log('| tool | time s | msg/s | fidelity |');
+    console.log('|---|---|---|---|');
+    const med = new Map<string, number>();
+    for (const tool of new Set(rows.map((r) => r.tool))) {
+      const rs = rows.filter((r) => r.tool === tool);
+      med.set(tool, median(rs.map((r) => r.seconds)));
+      console.log(`| ${tool} | ${med.get(tool)!.toFixed(2)} | ${(total / med.get(tool)!).toFixed(0)} | ${[...new Set(rs.map((r) => r.fidelity))].join(' / ')} |`);
+    }
+    for (const line of rss) console.log(`MailFerry ${line}`);
+    const mf = med.get('MailFerry')!;
+    if (med.has('mbsync')) console.log(`MailFerry / mbsync msg/s: ${(med.get('mbsync')! / mf).toFixed(2)}×`);
+    if (med.has('dsync')) console.log(`MailFerry / dsync msg/s: ${(med.get('dsync')! / mf).toFixed(2)}× (target ≥ 1.5× on 50 × 100)`);
+  } finally {
+    await dv.dispose().catch(() => undefined);
+    if (!a.keep) rmSync(work, { recursive: true, force: true });
+  }
 }
 
 async function main(): Promise<void> {
@@ -283,18 +490,7 @@ async function main(): Promise<void> {
         destination: { url: dv.url, login: user, secret: { password: pw } },
         options: { connections: a.connections, batchMessages: a.batch, batchBytes: a.batchBytes, memoryBudgetBytes: a.budget },
       };
-      const self = fileURLToPath(import.meta.url);
-      const out = await new Promise<string>((resolve, reject) => {
-        const env = { ...process.env, MF_BENCH_CONFIG: JSON.stringify(cfg), ...(process.env.BENCH_MMAP ? { MALLOC_MMAP_THRESHOLD_: process.env.BENCH_MMAP } : {}) };
-        const c = spawn(process.execPath, [...PRODUCTION_NODE_FLAGS, ...(a.exposeGc ? ['--expose-gc'] : []), ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), '--import', 'tsx', self, '--child'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-        let s = '';
-        c.stdout.on('data', (d: Buffer) => (s += d.toString()));
-        c.on('error', reject);
-        c.on('exit', () => resolve(s));
-      });
-      const line = out.split('\n').find((l) => l.startsWith('BENCH '));
-      if (!line) throw new Error(`MailFerry child gave no result: ${out.slice(-2000)}`);
-      const r = JSON.parse(line.slice(6));
+      const r = await runChild(cfg, a, '--child');
       const dst = await readMailbox(dv, user, pw);
       const seconds = r.ms / 1000;
       return {
@@ -331,15 +527,7 @@ async function main(): Promise<void> {
       dv.addUser(user, pw);
       const conf = join(work, `mbsyncrc-${run}`);
       const state = join(work, `mbsync-state-${run}`);
-      const acct = (name: string, u: string) =>
-        `IMAPAccount ${name}\nHost 127.0.0.1\nPort ${dv.port}\nUser ${u}\nPass ${pw}\nSSLType None\nAuthMechs LOGIN\n\nIMAPStore ${name}-store\nAccount ${name}\n\n`;
-      writeFileSync(
-        conf,
-        acct('far', srcUser) +
-          acct('near', user) +
-          `Channel bench\nFar :far-store:\nNear :near-store:\nPatterns *\nCreate Near\nSync Pull\nExpunge None\nRemove None\nCopyArrivalDate yes\nSyncState ${state}/\n`,
-        { mode: 0o600 },
-      );
+      writeFileSync(conf, mbsyncConfig(dv.port, srcUser, user, pw, state), { mode: 0o600 });
       mkdirSync(state, { recursive: true });
       return twoPasses('mbsync', user, MBSYNC_BIN, ['-q', '-c', conf, 'bench']);
     };
@@ -348,16 +536,7 @@ async function main(): Promise<void> {
     const dsync = async (run: number): Promise<ToolResult> => {
       const user = `bdsync${run}`;
       dv.addUser(user, pw);
-      const args = [
-        '-c', dv.confFile,
-        '-o', 'imapc_host=127.0.0.1',
-        '-o', `imapc_port=${dv.port}`,
-        '-o', `imapc_user=${srcUser}`,
-        '-o', `imapc_password=${pw}`,
-        '-o', 'imapc_features=rfc822.size fetch-headers',
-        '-o', 'mail_prefetch_count=20',
-        'backup', '-R', '-u', user, 'imapc:',
-      ];
+      const args = dsyncArgs(dv, srcUser, pw, user);
       return twoPasses('dsync (doveadm backup -R imapc:)', user, DOVEADM_BIN, args);
     };
 
@@ -417,5 +596,7 @@ function loadavg(): string {
   return os.loadavg().map((x) => x.toFixed(1)).join(' ');
 }
 
-if (process.argv.includes('--child')) await child();
+if (process.argv.includes('--child-many')) await childMany(JSON.parse(process.env.MF_BENCH_CONFIG ?? '{}'));
+else if (process.argv.includes('--child')) await child();
+else if (parseArgs(process.argv.slice(2)).mailboxes > 1) await mainMany(parseArgs(process.argv.slice(2)));
 else await main();
