@@ -57,7 +57,7 @@ export async function createApp(config: Config, opts: { log?: Logger; console?: 
   const notifier = new Notifier(engine, log, opts.notifier);
   notifier.attach(bus);
   engine.batchPosts = (tx, changes) => notifier.writeBatchPosts(tx, changes);
-  const outreach = new Outreach(engine, notifier, log, { publicUrl: config.publicUrl, linkTtlHours: config.linkTtlHours });
+  const outreach = new Outreach(engine, notifier, log, { publicUrl: config.publicUrl, linkTtlHours: config.linkTtlHours, organisation: config.organisation });
   bus.on((e) => outreach.onEvent(e));
   const services: BotServices = { defaultLicenses: config.defaultLicenses };
   if (opts.console) services.readLocalFile = (path) => readFile(path, 'utf8');

@@ -146,6 +146,8 @@ async function run(argv: string[]): Promise<number> {
     const { serveHttp } = await import('./app.ts');
     const { port } = await serveHttp(app);
     log.info(`MailFerry listening on port ${port}`, { public: config.publicUrl, database: config.databaseUrl.startsWith('file:') ? config.databaseUrl : 'external' });
+    // Defaults end users would take for phishing, or links they cannot open: one line each, saying what to set.
+    for (const w of config.warnings) log.warn(`SETUP: ${w}`);
     for (const s of surfaces(config)) log.info(`${s.name}: ${s.configured ? 'configured' : 'not configured'}`, { how: s.why });
   } else {
     log.info('MailFerry worker started');

@@ -29,6 +29,13 @@ export interface Config {
    * (MAILFERRY_TRUST_PROXY); empty: none, the peer's own address is the client.
    */
   trustProxy: string[];
+  /** The organisation end users see in requests and on the form (projects may override). */
+  organisation: { name?: string; support?: string };
+  /**
+   * Settings left at a default that makes end-user messages look like phishing or carry
+   * links nobody can open: one line each, saying what to set (logged at start-up).
+   */
+  warnings: string[];
 }
 
 /**
@@ -40,7 +47,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, envFile = '.env
   const port = Number(env.PORT ?? 3978);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, got "${env.PORT}"`);
   const databaseUrl = env.DATABASE_URL || 'file:./data/mailferry.db';
-  return {
+  const config: Config = {
     databaseUrl,
     dataDir: resolve(env.MAILFERRY_DATA_DIR || './data'),
     port,
@@ -62,7 +69,49 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, envFile = '.env
     defaultLicenses: parseLicenses(env.MAILFERRY_LICENSES),
     formAttempts: Math.max(1, Math.floor(Number(env.MAILFERRY_FORM_ATTEMPTS ?? 3)) || 3),
     trustProxy: parseTrustProxy(env.MAILFERRY_TRUST_PROXY),
+    organisation: { name: clean(env.MAILFERRY_ORG_NAME, 'MAILFERRY_ORG_NAME', 100), support: clean(env.MAILFERRY_SUPPORT_CONTACT, 'MAILFERRY_SUPPORT_CONTACT', 200) },
+    warnings: [],
   };
+  config.warnings = firstHourWarnings(env, config);
+  return config;
+}
+
+/** An optional free-text setting, trimmed; refused when too long or on several lines. */
+function clean(raw: string | undefined, name: string, max: number): string | undefined {
+  const v = raw?.trim();
+  if (!v) return undefined;
+  if (v.length > max || /[\r\n]/.test(v)) throw new Error(`${name} must be one line of at most ${max} characters`);
+  return v;
+}
+
+const LOCAL_HOST = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\]|0\.0\.0\.0)$/i;
+
+/**
+ * The defaults an admin must not go live with, each as one line saying what to set:
+ * links to localhost or over plain HTTP, a From address at localhost, no organisation
+ * name and no support contact in the messages end users receive.
+ */
+function firstHourWarnings(env: NodeJS.ProcessEnv, c: Config): string[] {
+  const out: string[] = [];
+  if (!env.PUBLIC_URL) out.push(`PUBLIC_URL is not set: credential links point to ${c.publicUrl}, which users cannot open; set PUBLIC_URL to MailFerry's public https:// address`);
+  else {
+    let url: URL | undefined;
+    try {
+      url = new URL(c.publicUrl);
+    } catch {
+      out.push(`PUBLIC_URL "${c.publicUrl}" is not a URL; set it to MailFerry's public https:// address`);
+    }
+    if (url && LOCAL_HOST.test(url.hostname)) out.push(`PUBLIC_URL points to ${url.host}, which users cannot open; set it to MailFerry's public https:// address`);
+    else if (url && url.protocol !== 'https:') out.push(`PUBLIC_URL is not https: passwords typed on the form would cross the network unencrypted; set PUBLIC_URL to the https:// address of the proxy in front of MailFerry`);
+  }
+  if (c.smtpUrl) {
+    const domain = /@([^>\s]+)>?\s*$/.exec(c.mailFrom)?.[1] ?? '';
+    if (!env.MAIL_FROM) out.push(`MAIL_FROM is not set: credential requests are sent from ${c.mailFrom}, which mail filters and users take for phishing; set MAIL_FROM to an address of your domain, e.g. MAIL_FROM="ACME IT <it-migration@acme.example>"`);
+    else if (/^(localhost|localdomain|example\.(com|org|net)|[^.]+)$/i.test(domain)) out.push(`MAIL_FROM is an address at "${domain}": mail filters and users take it for phishing; set MAIL_FROM to an address of your own domain`);
+  }
+  if (!c.organisation.name) out.push('MAILFERRY_ORG_NAME is not set: credential requests and the form do not say which organisation asks; set MAILFERRY_ORG_NAME (or per project: project set NAME --org "…")');
+  if (!c.organisation.support) out.push('MAILFERRY_SUPPORT_CONTACT is not set: users who doubt a credential request have nobody to ask; set MAILFERRY_SUPPORT_CONTACT to your helpdesk (or per project: project set NAME --support "…")');
+  return out;
 }
 
 /** Which surfaces are configured, for the start-up banner. */

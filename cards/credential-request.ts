@@ -1,5 +1,6 @@
 import type { Message } from './model.ts';
 import { formatTime } from './format.ts';
+import { capitalise, requesterText, supportSentence, type OrganisationView } from './organisation.ts';
 
 /** The subject end users know from the hosted consoles (seeds): exactly this, every time. */
 export const CREDENTIAL_REQUEST_SUBJECT = 'ACTION REQUIRED: Information required for your migration';
@@ -7,8 +8,10 @@ export const CREDENTIAL_REQUEST_SUBJECT = 'ACTION REQUIRED: Information required
 /** What a credential request says; built from the outreach's request, nothing else. */
 export interface CredentialRequestView {
   projectName: string;
-  /** Who asked (the admin's display name or id). */
-  requestedBy: string;
+  /** Who asked (the admin's chat name); absent when no person's name is known (console, reminders). */
+  requestedBy?: string;
+  /** The organisation behind the request: its name, support contact and time zone. */
+  organisation?: OrganisationView;
   sourceAddress: string;
   destinationAddress: string;
   /** Which credentials the form will ask for. */
@@ -35,25 +38,29 @@ function whatWeNeed(sides: string[], v: CredentialRequestView): string {
  * email renderer (`render-email.ts`) and chat renderers turn it into their format.
  */
 export function credentialRequestMessage(v: CredentialRequestView): Message {
-  const expires = formatTime(v.expiresAt);
+  const org = v.organisation;
+  const expires = formatTime(v.expiresAt, org?.timeZone);
+  const requester = requesterText(v.requestedBy, org);
   const moving = v.sourceAddress === v.destinationAddress ? v.sourceAddress : `${v.sourceAddress} → ${v.destinationAddress}`;
   const intro = v.reminder
     ? `Reminder: your mailbox migration is still waiting for you.`
     : v.resend
       ? `Here is a new link for your mailbox migration. Any earlier link no longer works.`
-      : `Your mailbox is being moved to a new system.`;
-  const asked = `${v.requestedBy} asked for the migration of your mailbox ${moving} (project ${v.projectName}). To copy your mail, we need ${whatWeNeed(v.sides, v)}.`;
+      : org?.name
+        ? `${org.name} is moving your mailbox to a new system.`
+        : `Your mailbox is being moved to a new system.`;
+  const asked = `${capitalise(requester)} asked for the migration of your mailbox ${moving} (project ${v.projectName}). To copy your mail, we need ${whatWeNeed(v.sides, v)}.`;
   const next =
     'Open the secure form with the link below and enter what it asks for. We check it with the mail server right away; ' +
     'once it is accepted your migration starts at once, and you can keep using your mailbox as usual while your mail is copied.';
-  const safety = `The link works once and expires on ${expires}. Enter your password only on this form, never in a reply to this email or in a chat. If you did not expect this message, ignore it and contact your IT administrator.`;
+  const safety = `The link works once and expires on ${expires}. Enter your password only on this form, never in a reply to this email or in a chat. ${supportSentence(org)}`;
   const text = [intro, asked, next, `Secure form: ${v.url}`, safety].join('\n\n');
   return {
     kind: 'credential-request',
     text,
     tone: 'warning',
     blocks: [
-      { type: 'header', text: 'Information required for your migration' },
+      { type: 'header', text: org?.name ? `${org.name}: information required for your migration` : 'Information required for your migration' },
       { type: 'text', text: intro },
       { type: 'text', text: asked },
       {
@@ -62,8 +69,10 @@ export function credentialRequestMessage(v: CredentialRequestView): Message {
           { label: 'Mailbox', value: v.sourceAddress },
           ...(v.destinationAddress !== v.sourceAddress ? [{ label: 'Moving to', value: v.destinationAddress }] : []),
           { label: 'Project', value: v.projectName },
-          { label: 'Requested by', value: v.requestedBy },
+          ...(org?.name ? [{ label: 'Organisation', value: org.name }] : []),
+          { label: 'Requested by', value: capitalise(requester) },
           { label: 'Link expires', value: expires },
+          ...(org?.support ? [{ label: 'Help', value: org.support }] : []),
         ],
       },
       { type: 'text', text: next },

@@ -1,5 +1,6 @@
 import type { Message } from './model.ts';
 import { formatTime } from './format.ts';
+import { capitalise, requesterText, supportSentence, type OrganisationView } from './organisation.ts';
 
 /** What the end user's direct message says (no credential is ever asked for in chat). */
 export interface DmRequestView {
@@ -10,7 +11,10 @@ export interface DmRequestView {
   /** The secure form link: the only thing the button carries. */
   url: string;
   expiresAt: Date;
-  requestedBy: string;
+  /** Who asked (the admin's chat name); absent when no person's name is known. */
+  requestedBy?: string;
+  /** The organisation behind the request: its name, support contact and time zone. */
+  organisation?: OrganisationView;
   resend: boolean;
   reminder?: boolean;
 }
@@ -29,11 +33,11 @@ export function credentialRequestDm(v: DmRequestView): Message {
     text,
     tone: 'warning',
     blocks: [
-      { type: 'header', text: 'Action required: your mailbox migration' },
-      { type: 'text', text: `${lead} ${v.requestedBy} asked MailFerry to move *${v.sourceAddress}*${v.destinationAddress !== v.sourceAddress ? ` to *${v.destinationAddress}*` : ''} (project ${v.projectName}).` },
-      { type: 'text', text: `Please enter ${what} on the secure form. The link works once and expires ${formatTime(v.expiresAt)}.` },
+      { type: 'header', text: v.organisation?.name ? `Action required: your mailbox migration at ${v.organisation.name}` : 'Action required: your mailbox migration' },
+      { type: 'text', text: `${lead} ${capitalise(requesterText(v.requestedBy, v.organisation))} asked MailFerry to move *${v.sourceAddress}*${v.destinationAddress !== v.sourceAddress ? ` to *${v.destinationAddress}*` : ''} (project ${v.projectName}).` },
+      { type: 'text', text: `Please enter ${what} on the secure form. The link works once and expires ${formatTime(v.expiresAt, v.organisation?.timeZone)}.` },
       { type: 'actions', actions: [{ label: 'Open the secure form', url: v.url, style: 'primary' }] },
-      { type: 'context', text: '🔒 Never type a password in Slack. MailFerry will never ask for it here, only on its own form.' },
+      { type: 'context', text: `🔒 Never type a password in Slack. MailFerry will never ask for it here, only on its own form. ${supportSentence(v.organisation)}` },
     ],
   };
 }

@@ -1,4 +1,5 @@
 import { escapeHtml } from './render-email.ts';
+import { requesterText, supportSentence, type OrganisationView } from './organisation.ts';
 
 /**
  * The credential form and its answer pages, server-rendered HTML with no script at all
@@ -98,21 +99,33 @@ export interface FormPageView {
   notice?: { tone: 'warning' | 'error'; title: string; text: string };
   /** Opened by an admin (`/migrate form`), not by the mailbox owner. */
   adminAssisted?: boolean;
+  /** The organisation behind the migration (name and support contact shown). */
+  organisation?: OrganisationView;
 }
 
 const USER_FOOTER = 'This page was sent to you by your IT administrator through MailFerry. Your credentials are checked with your mail server, then stored encrypted and used only to copy your mail.';
 
-/** The frame of every form page: head with the one style sheet, header, the card, the footer. */
-export function page(title: string, body: string, footer = USER_FOOTER): string {
+/** The end users' footer, naming the organisation and its support contact when they are set. */
+function userFooter(org: OrganisationView | undefined): string {
+  if (!org?.name && !org?.support) return USER_FOOTER;
+  return `This page was sent to you by ${requesterText(undefined, org)} through MailFerry. Your credentials are checked with your mail server, then stored encrypted and used only to copy your mail. ${supportSentence(org)}`;
+}
+
+/**
+ * The frame of every form page: head with the one style sheet, header (with the
+ * organisation's name when set), the card, the footer.
+ */
+export function page(title: string, body: string, footer?: string, org?: OrganisationView): string {
+  const brand = org?.name ? `${escapeHtml(org.name)} <span>· secure mailbox migration with MailFerry</span>` : 'MailFerry <span>· secure mailbox migration</span>';
   return (
     `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">` +
     `<meta name="viewport" content="width=device-width,initial-scale=1">` +
     `<meta name="robots" content="noindex,nofollow"><meta name="referrer" content="no-referrer">` +
     `<title>${escapeHtml(title)} · MailFerry</title><style>${FORM_PAGE_CSS}</style></head>` +
     `<body><a class="skip" href="#main">Skip to content</a>` +
-    `<header class="bar" role="banner">MailFerry <span>· secure mailbox migration</span></header>` +
+    `<header class="bar" role="banner">${brand}</header>` +
     `<main id="main" tabindex="-1"><div class="card">${body}</div></main>` +
-    `<footer role="contentinfo">${escapeHtml(footer)}</footer>` +
+    `<footer role="contentinfo">${escapeHtml(footer ?? userFooter(org))}</footer>` +
     `</body></html>`
   );
 }
@@ -194,7 +207,10 @@ export function renderFormPage(v: FormPageView): string {
     `<p class="lead">Migration of ${moving}. Please ${what}; we check ${passwordSides.length ? 'them' : 'it'} with the mail server before keeping ${passwordSides.length ? 'them' : 'anything'}.</p>` +
     `<dl class="facts"><dt>Mailbox</dt><dd>${escapeHtml(v.sourceAddress)}</dd>` +
     (v.destinationAddress !== v.sourceAddress ? `<dt>Moving to</dt><dd>${escapeHtml(v.destinationAddress)}</dd>` : '') +
-    `<dt>Project</dt><dd>${escapeHtml(v.projectName)}</dd><dt>Link expires</dt><dd>${escapeHtml(v.expires)}</dd></dl>` +
+    (v.organisation?.name ? `<dt>Organisation</dt><dd>${escapeHtml(v.organisation.name)}</dd>` : '') +
+    `<dt>Project</dt><dd>${escapeHtml(v.projectName)}</dd><dt>Link expires</dt><dd>${escapeHtml(v.expires)}</dd>` +
+    (v.organisation?.support ? `<dt>Help</dt><dd>${escapeHtml(v.organisation.support)}</dd>` : '') +
+    `</dl>` +
     v.sides.filter((s) => s.microsoft).map(microsoftFieldset).join('') +
     (passwordSides.length
       ? `<form method="post" novalidate autocomplete="on">` +
@@ -205,7 +221,7 @@ export function renderFormPage(v: FormPageView): string {
         `</form>`
       : attempts) +
     `<p class="small after">Only enter your password on this page. MailFerry never asks for it by email or chat.</p>`;
-  return page('Credentials for your migration', body);
+  return page('Credentials for your migration', body, undefined, v.organisation);
 }
 
 /**
@@ -213,7 +229,7 @@ export function renderFormPage(v: FormPageView): string {
  * the other mailbox's credentials from someone else (`waiting-other`), or the admin will
  * start it (`stored`).
  */
-export function renderStartedPage(v: { sourceAddress: string; destinationAddress: string; state: 'started' | 'waiting-other' | 'stored' }): string {
+export function renderStartedPage(v: { sourceAddress: string; destinationAddress: string; state: 'started' | 'waiting-other' | 'stored'; organisation?: OrganisationView }): string {
   const title = v.state === 'started' ? 'Thank you: your migration has started' : 'Thank you: your credentials were accepted';
   const text =
     v.state === 'started'
@@ -226,11 +242,13 @@ export function renderStartedPage(v: { sourceAddress: string; destinationAddress
     `<div class="box success" role="status" tabindex="-1" autofocus><h1>${escapeHtml(title)}</h1><p>${text}</p></div>` +
       `<p>You can keep using your mailbox as usual and close this page. Your administrator follows the progress and will tell you when it is done.</p>` +
       `<p class="small">This link has now been used and no longer works.</p>`,
+    undefined,
+    v.organisation,
   );
 }
 
 /** The last attempt was refused: the item failed and the admin was told. */
-export function renderRefusedFinalPage(v: { side: 'source' | 'destination'; address: string }): string {
+export function renderRefusedFinalPage(v: { side: 'source' | 'destination'; address: string; organisation?: OrganisationView }): string {
   const which = v.side === 'source' ? 'current' : 'new';
   return page(
     'We could not verify your credentials',
@@ -238,6 +256,8 @@ export function renderRefusedFinalPage(v: { side: 'source' | 'destination'; addr
       `<p>The server of your ${which} mailbox (${escapeHtml(v.address)}) did not accept the username and password entered, and this was the last attempt.</p></div>` +
       `<p>Your administrator has been told and will contact you. Nothing was changed in your mailbox.</p>` +
       `<p class="small">This link no longer works.</p>`,
+    undefined,
+    v.organisation,
   );
 }
 
@@ -245,12 +265,14 @@ export function renderRefusedFinalPage(v: { side: 'source' | 'destination'; addr
  * The one page for every link that cannot be used: unknown, used, expired, revoked. It
  * says nothing about which, so a link cannot be probed.
  */
-export function renderUnavailablePage(): string {
+export function renderUnavailablePage(org?: OrganisationView): string {
   return page(
     'This link cannot be used',
     `<h1 tabindex="-1" autofocus>This link cannot be used</h1>` +
       `<p>Links to this form work once and for a limited time. Nothing more is needed from you on this page.</p>` +
-      `<p>If you still need to migrate your mailbox, ask your IT administrator to send you a new link.</p>`,
+      `<p>If you still need to migrate your mailbox, ask ${org?.support ? escapeHtml(org.support) : 'your IT administrator'} to send you a new link.</p>`,
+    undefined,
+    org,
   );
 }
 

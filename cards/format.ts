@@ -32,7 +32,29 @@ export function plural(n: number, one: string, many = `${one}s`): string {
   return `${formatCount(n)} ${n === 1 ? one : many}`;
 }
 
-/** A UTC timestamp as admins read it: `2026-11-25 09:00 UTC`. */
-export function formatTime(d: Date): string {
-  return `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+/**
+ * A timestamp as people read it: `2026-11-25 09:00 UTC`, or with a time zone (IANA name)
+ * other than UTC, that zone's time first and UTC after it:
+ * `2026-11-25 10:00 Europe/Berlin (09:00 UTC)` (the UTC date too when it differs). An
+ * unknown zone falls back to UTC alone.
+ */
+export function formatTime(d: Date, timeZone?: string): string {
+  const utc = d.toISOString().slice(0, 16).replace('T', ' ');
+  const local = timeZone && !/^(utc|etc\/utc|gmt|etc\/gmt|z)$/i.test(timeZone) ? zoned(d, timeZone) : undefined;
+  if (!local || local === utc) return `${utc} UTC`;
+  return `${local} ${timeZone} (${local.slice(0, 10) === utc.slice(0, 10) ? utc.slice(11) : utc} UTC)`;
+}
+
+/** `YYYY-MM-DD HH:MM` of an instant in a time zone; undefined for a zone Intl does not know. */
+function zoned(d: Date, timeZone: string): string | undefined {
+  try {
+    const parts = Object.fromEntries(
+      new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+        .formatToParts(d)
+        .map((p) => [p.type, p.value]),
+    );
+    return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}`;
+  } catch {
+    return undefined;
+  }
 }

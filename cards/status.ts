@@ -236,6 +236,8 @@ export function itemStatusMessage(
   copy: { folders: FolderView[]; skipped: SkippedView[] } = { folders: [], skipped: [] },
   /** Events in all, when `history` holds only the latest ones. */
   historyTotal = history.length,
+  /** IANA zone of the project: history times are shown in it as well as in UTC. */
+  timeZone?: string,
 ): Message {
   const facts = [
     { label: 'Project', value: projectName },
@@ -251,7 +253,7 @@ export function itemStatusMessage(
       value: `${formatCount(i.messagesCopied)} messages, ${formatBytes(i.bytesCopied)} in ${plural(i.passCount, 'pass', 'passes')}${i.messagesPresent ? `; ${formatCount(i.messagesPresent)} already there` : ''}${i.messagesSkipped ? `; ${formatCount(i.messagesSkipped)} skipped` : ''}${i.lastPassMs ? `; last pass ${formatDuration(i.lastPassMs)}` : ''}`,
     });
   facts.push({ label: 'License', value: i.license === 'consumed' ? 'consumed' : i.license === 'reserved' ? 'reserved' : 'none' });
-  const hist = history.slice(-HISTORY_LIMIT).map((h) => `${formatTime(h.at)} — ${h.summary} — ${actorText(h.actor)}`);
+  const hist = history.slice(-HISTORY_LIMIT).map((h) => `${formatTime(h.at, timeZone)} — ${h.summary} — ${actorText(h.actor)}`);
   const total = Math.max(historyTotal, history.length);
   const earlier = total - hist.length;
   return {

@@ -36,6 +36,7 @@ export class EmailSender implements Sender {
       credentialRequestMessage({
         projectName: req.projectName,
         requestedBy: req.requestedBy,
+        organisation: req.organisation,
         sourceAddress: req.sourceAddress,
         destinationAddress: req.destinationAddress,
         sides: req.sides,

@@ -48,6 +48,7 @@ export function slackDmSender(client: webApi.WebClient, log: Logger): Sender {
           url: req.url,
           expiresAt: req.expiresAt,
           requestedBy: req.requestedBy,
+          organisation: req.organisation,
           resend: req.resend,
           reminder: req.reminder,
         }),

@@ -81,6 +81,7 @@ async function sendRequest(deps: TeamsDmDeps, req: CredentialRequest): Promise<S
     destinationAddress: req.destinationAddress,
     sides: req.sides,
     requestedBy: req.requestedBy,
+    organisation: req.organisation,
     expiresAt: req.expiresAt,
     url: req.url,
     reminder: req.reminder,

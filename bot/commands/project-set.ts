@@ -1,6 +1,7 @@
 import type { CommandDef } from './types.ts';
 import type { NotifyVia, Side, Sides } from '../../engine/domain/types.ts';
 import { UserError } from '../../engine/errors.ts';
+import { refuseInvisible } from '../../engine/domain/invisible.ts';
 import { projectUpdatedMessage } from '../../cards/replies.ts';
 import { PROJECT_SETTINGS } from './shared.ts';
 import { isTimeZone, serverTimeZone, validateSchedule } from '../scheduler/cron.ts';
@@ -8,11 +9,11 @@ import { isTimeZone, serverTimeZone, validateSchedule } from '../scheduler/cron.
 /** `project set`: digest schedule, time zone, self-service default, license pool. */
 export const projectSet: CommandDef = {
   name: 'project set',
-  summary: 'Change a project\'s settings (digest, time zone, self-service, licenses, reminders, form attempts, link validity, folder rules, admin credentials).',
+  summary: 'Change a project\'s settings (digest, time zone, self-service, licenses, reminders, form attempts, link validity, folder rules, organisation and support contact, admin credentials).',
   args: [{ name: 'NAME', required: true, kind: 'name' }],
   options: [
     { name: 'digest', value: '"CRON"|off', summary: 'When the digest is posted, as a cron expression (e.g. "0 9 * * 1-5"), or off.' },
-    { name: 'tz', value: 'ZONE', summary: 'IANA time zone of the digest schedule, e.g. Europe/Berlin.' },
+    { name: 'tz', value: 'ZONE', summary: 'IANA time zone of the digest schedule and of the times users see, e.g. Europe/Berlin.' },
     ...PROJECT_SETTINGS,
     { name: 'reminders', value: '"DAYS"|off', summary: 'Days after a credential request when unanswered users are reminded, e.g. "1,3" (default), or off.' },
     { name: 'attempts', value: 'N', integer: { min: 1, max: 20 }, summary: 'Attempts a user gets on the credential form before the mailbox fails (default 3).' },
@@ -22,6 +23,8 @@ export const projectSet: CommandDef = {
     { name: 'exclude', value: '"FOLDERS"|off', summary: 'Never copy these folders (and their subfolders), e.g. "Trash, Junk, Old/*"; off copies all.' },
     { name: 'rename', value: '"FROM=TO, …"|off', summary: 'Copy a folder (and its subfolders) under another name, e.g. "Old Archive=Archive/Old".' },
     { name: 'rate', value: 'N|off', summary: 'At most N messages an hour per mailbox, a provider\'s limit (e.g. 3600 for Office 365); off: as fast as the servers go.' },
+    { name: 'org', value: '"NAME"|off', summary: 'The organisation\'s name users see in requests and on the form (off: the install\'s, MAILFERRY_ORG_NAME).' },
+    { name: 'support', value: '"CONTACT"|off', summary: 'Whom users ask, e.g. "helpdesk@acme.example, +1 555 0100" (off: the install\'s, MAILFERRY_SUPPORT_CONTACT).' },
     { name: 'clear-admin', value: 'source|destination', choices: ['source', 'destination'], summary: 'Forget the admin credentials of that side (`project connect`); its mailboxes then need their own credentials again.' },
   ],
   examples: [
@@ -29,6 +32,7 @@ export const projectSet: CommandDef = {
     '/migrate project set acme --licenses 250',
     '/migrate project set acme --reminders "1,3,7" --attempts 5',
     '/migrate project set acme --exclude "Trash, Junk" --rename "Old Archive=Archive/Old"',
+    '/migrate project set acme --org "ACME Corp" --support "helpdesk@acme.example"',
     '/migrate project set acme --clear-admin source',
   ],
   admin: true,
@@ -102,6 +106,14 @@ export const projectSet: CommandDef = {
       options.maxMessagesPerHour = off ? 0 : n;
       changes.push(off ? 'no rate limit' : `at most ${n} messages an hour per mailbox`);
     }
+    if (typeof opts.org === 'string') {
+      options.orgName = parseShownText(opts.org, 'organisation name', 100);
+      changes.push(options.orgName ? `organisation "${options.orgName}"` : 'organisation: the install\'s');
+    }
+    if (typeof opts.support === 'string') {
+      options.supportContact = parseShownText(opts.support, 'support contact', 200);
+      changes.push(options.supportContact ? `support contact "${options.supportContact}"` : 'support contact: the install\'s');
+    }
     if (Object.keys(options).length) update.options = options;
     let cleared: string | undefined;
     if (typeof opts['clear-admin'] === 'string') {
@@ -121,6 +133,20 @@ export const projectSet: CommandDef = {
     await ctx.reply(projectUpdatedMessage(project.name, changes));
   },
 };
+
+/**
+ * A text end users will read (organisation name, support contact): trimmed, one line, no
+ * invisible character, at most `max` characters; `off` → undefined (the install's applies).
+ */
+export function parseShownText(raw: string, what: string, max: number): string | undefined {
+  const v = raw.trim();
+  if (v.toLowerCase() === 'off') return undefined;
+  if (!v) throw new UserError('BAD_TEXT', `The ${what} is empty: give it in quotes, or off.`);
+  if (/[\r\n]/.test(v)) throw new UserError('BAD_TEXT', `The ${what} must be one line.`);
+  if (v.length > max) throw new UserError('BAD_TEXT', `The ${what} is ${v.length} characters long; at most ${max} are shown.`);
+  refuseInvisible(v, what);
+  return v;
+}
 
 /** `"1,3"` → [1, 3]; `off` → []. Refuses anything else with the expected form. */
 export function parseReminderDays(raw: string): number[] {

@@ -1,5 +1,6 @@
 import type { CommandDef } from './types.ts';
 import { HISTORY_LIMIT, extraDetail, projectStatusMessage, projectsOverviewMessage, itemStatusMessage, statusLabel } from '../../cards/status.ts';
+import { serverTimeZone } from '../scheduler/cron.ts';
 import { PROJECT_OPTION, itemView, reasonText, resolveProject } from './shared.ts';
 
 /** `status`: the project (counts per status, licenses, every item with status and reason) or one mailbox with its history. */
@@ -59,6 +60,7 @@ export const status: CommandDef = {
           skipped: copy.skipped.map((s) => ({ sourceFolder: s.sourceFolder, uid: s.uid, size: s.size, reason: s.reason })),
         },
         historyTotal,
+        project.digestTz ?? serverTimeZone(),
       ),
     );
   },

@@ -26,6 +26,8 @@ import {
   type FormPageView,
 } from '../../cards/form-page.ts';
 import { formatTime } from '../../cards/format.ts';
+import type { OrganisationView } from '../../cards/organisation.ts';
+import { organisationOf } from '../organisation.ts';
 import { checkCsrf, csrfToken } from './csrf.ts';
 import { KeyedQueue } from '../keyed-queue.ts';
 import type { Logger } from '../log.ts';
@@ -78,6 +80,8 @@ export interface FormServiceOptions {
   projectForms?: AdminFormService;
   /** "Sign in with Microsoft" for m365:// sides; absent: those sides cannot be signed in. */
   microsoft?: MicrosoftSignInOptions;
+  /** The install's organisation name and support contact (a project's own win). */
+  organisation?: { name?: string; support?: string };
   now?: () => Date;
 }
 
@@ -167,7 +171,7 @@ export class FormService {
     const l = await this.load(token);
     if (!l) {
       const p = await this.o.projectForms?.load(token);
-      return p ? this.o.projectForms!.show(p) : unavailable();
+      return p ? this.o.projectForms!.show(p) : this.unavailable();
     }
     // Back from Microsoft: a calm word on what happened (none of these is a secret).
     const notice = typeof signin === 'string' && Object.hasOwn(SIGN_IN_NOTICES, signin) ? SIGN_IN_NOTICES[signin as keyof typeof SIGN_IN_NOTICES] : undefined;
@@ -177,10 +181,10 @@ export class FormService {
   /** POST: checks and keeps the credentials. One submission per link at a time. */
   async submit(token: string, body: Record<string, unknown>): Promise<FormAnswer> {
     const l0 = await this.load(token);
-    if (!l0) return this.o.projectForms ? this.o.projectForms.submit(token, body) : unavailable();
+    if (!l0) return this.o.projectForms ? this.o.projectForms.submit(token, body) : this.unavailable();
     return this.locks.run(l0.link.id, async () => {
       const l = await this.load(token); // again, inside the lock: a parallel submit may have used it
-      if (!l) return unavailable();
+      if (!l) return this.unavailable();
       if (!checkCsrf(this.o.secret, l.link.id, body.csrf)) {
         this.log.warn('credential form: anti-CSRF check failed', { item: l.item.id });
         return { outcome: 'stale', status: 403, html: renderStalePage() };
@@ -215,10 +219,10 @@ export class FormService {
    */
   async beginMicrosoft(token: string, sideRaw: string): Promise<FormAnswer | { redirect: string }> {
     const l = await this.load(token);
-    if (!l) return unavailable();
+    if (!l) return this.unavailable();
     const side = l.ask.find((s) => s === sideRaw);
     const ms = side ? l.microsoft[side] : undefined;
-    if (!side || !ms || !ms.app || !this.o.microsoft) return l.ask.length ? { outcome: 'form', status: 200, html: renderFormPage(this.view(l, {})) } : unavailable();
+    if (!side || !ms || !ms.app || !this.o.microsoft) return l.ask.length ? { outcome: 'form', status: 200, html: renderFormPage(this.view(l, {})) } : this.unavailable();
     const state = newToken();
     let started: { url: string; codeVerifier: string };
     try {
@@ -254,16 +258,16 @@ export class FormService {
    */
   async microsoftCallback(query: Record<string, unknown>): Promise<FormAnswer | { redirect: string }> {
     const state = typeof query.state === 'string' ? query.state : '';
-    if (!isTokenShaped(state) || !this.o.microsoft) return unavailable();
+    if (!isTokenShaped(state) || !this.o.microsoft) return this.unavailable();
     const ms = this.o.microsoft;
     const row = await this.engine.db.oAuthState.findUnique({ where: { stateHash: hashToken(state) } });
-    if (!row || row.usedAt || row.expiresAt <= this.now()) return unavailable();
+    if (!row || row.usedAt || row.expiresAt <= this.now()) return this.unavailable();
     const { count } = await this.engine.db.oAuthState.updateMany({ where: { id: row.id, usedAt: null }, data: { usedAt: this.now() } });
-    if (count !== 1) return unavailable();
+    if (count !== 1) return this.unavailable();
     const { codeVerifier, linkToken } = this.engine.vault.openState(row.id, row);
     return this.locks.run(row.linkId, async () => {
       const l = await this.load(linkToken);
-      if (!l || l.link.id !== row.linkId) return unavailable();
+      if (!l || l.link.id !== row.linkId) return this.unavailable();
       const back = (signin: keyof typeof SIGN_IN_NOTICES) => ({ redirect: `/c/${linkToken}?signin=${signin}` });
       const side = row.side as Side;
       const app = l.microsoft[side]?.app;
@@ -296,7 +300,7 @@ export class FormService {
       }
       if (!r.ok) {
         const attempt = await countAttempt(this.engine.db, l.link.id);
-        if (attempt === undefined) return unavailable();
+        if (attempt === undefined) return this.unavailable();
         const max = this.maxAttemptsOf(l.item);
         const final = attempt >= max;
         await this.engine.note(l.item, actor, 'credentials.refused', { sides: [side], attempt, of: max, final, detail: r.detail, signedInAs: signed.username || undefined });
@@ -306,17 +310,26 @@ export class FormService {
           const fresh = await this.engine.itemById(l.item.id);
           if (fresh?.status === 'WaitingForUser') await this.engine.failCredentials(fresh, side, r.detail);
           else await revokeLink(this.engine.db, l.link.id, this.now());
-          return { outcome: 'failed', status: 200, html: renderRefusedFinalPage({ side, address: side === 'source' ? l.item.sourceAddress : l.item.destinationAddress }) };
+          return { outcome: 'failed', status: 200, html: renderRefusedFinalPage({ side, address: side === 'source' ? l.item.sourceAddress : l.item.destinationAddress, organisation: this.orgOf(l.item) }) };
         }
         return back('refused');
       }
       const rest = l.ask.filter((s) => s !== side);
-      if (!rest.length && !(await consumeLink(this.engine.db, l.link.id, this.now()))) return unavailable();
+      if (!rest.length && !(await consumeLink(this.engine.db, l.link.id, this.now()))) return this.unavailable();
       const current = await this.engine.setCredential(actor, l.item, side, login, { refreshToken: signed.refreshToken });
       this.log.info('sign in with Microsoft: verified and stored', { item: l.item.id, side });
       if (rest.length) return { redirect: `/c/${linkToken}` };
       return this.finish(l, actor, current);
     });
+  }
+
+  /** The one page of every link that cannot be used, with the install's organisation and contact. */
+  private unavailable(): FormAnswer {
+    return { outcome: 'unavailable', status: 404, html: renderUnavailablePage(this.o.organisation) };
+  }
+
+  private orgOf(item: ItemWithProject): OrganisationView {
+    return organisationOf(item.project, this.o.organisation ?? {});
   }
 
   private ttlOf(item: ItemWithProject): number {
@@ -336,6 +349,7 @@ export class FormService {
   private view(l: Loaded, extra: Partial<FormPageView> & { logins?: Partial<Record<Side, string>> }): FormPageView {
     const { item } = l;
     const max = this.maxAttemptsOf(item);
+    const organisation = this.orgOf(item);
     return {
       projectName: item.project.name,
       sourceAddress: item.sourceAddress,
@@ -354,7 +368,8 @@ export class FormService {
           : {}),
       })),
       csrf: csrfToken(this.o.secret, l.link.id),
-      expires: formatTime(l.link.expiresAt),
+      expires: formatTime(l.link.expiresAt, organisation.timeZone),
+      organisation,
       attemptsLeft: l.link.attempts > 0 ? Math.max(0, max - l.link.attempts) : undefined,
       adminAssisted: l.admin,
       errors: extra.errors,
@@ -413,7 +428,7 @@ export class FormService {
     const all = results.length === valid.length && typed.length === l.ask.length;
 
     // 3. Everything accepted: use the link up first (a racing stop or second submit wins or loses here), then keep.
-    if (all && !(await consumeLink(this.engine.db, l.link.id, this.now()))) return unavailable();
+    if (all && !(await consumeLink(this.engine.db, l.link.id, this.now()))) return this.unavailable();
     let current = item;
     for (const v of valid) current = await this.engine.setCredential(actor, current, v.side, v.login, { password: v.password });
     for (const v of valid) this.log.info('credential form: credentials verified and stored', { item: item.id, side: v.side });
@@ -447,6 +462,7 @@ export class FormService {
         sourceAddress: item.sourceAddress,
         destinationAddress: item.destinationAddress,
         state: submitted ? 'started' : current.status === 'WaitingForUser' ? 'waiting-other' : 'stored',
+        organisation: this.orgOf(item),
       }),
     };
   }
@@ -467,7 +483,7 @@ export class FormService {
     // 4. Refused: one attempt counts, whatever the number of sides refused.
     if (refused.length) {
       const attempt = await countAttempt(this.engine.db, l.link.id);
-      if (attempt === undefined) return unavailable();
+      if (attempt === undefined) return this.unavailable();
       const max = this.maxAttemptsOf(item);
       const final = attempt >= max;
       const detail = refused.map((x) => (x.r.ok ? '' : x.r.detail)).join('; ');
@@ -487,7 +503,7 @@ export class FormService {
         const fresh = await this.engine.itemById(item.id);
         if (fresh?.status === 'WaitingForUser') await this.engine.failCredentials(fresh, side, detail);
         else await revokeLink(this.engine.db, l.link.id, this.now());
-        return { outcome: 'failed', status: 200, html: renderRefusedFinalPage({ side, address: side === 'source' ? item.sourceAddress : item.destinationAddress }) };
+        return { outcome: 'failed', status: 200, html: renderRefusedFinalPage({ side, address: side === 'source' ? item.sourceAddress : item.destinationAddress, organisation: this.orgOf(item) }) };
       }
       const errs: FieldError[] = refused.map((x) => ({
         field: `${x.side}-password`,
@@ -510,9 +526,6 @@ export class FormService {
 
 }
 
-function unavailable(): FormAnswer {
-  return { outcome: 'unavailable', status: 404, html: renderUnavailablePage() };
-}
 
 function unreachableNotice(sides: Side[], busy = false): NonNullable<FormPageView['notice']> {
   const which = sides.length === 2 ? 'the mail servers' : `the server of your ${SIDE_NAME[sides[0]]} mailbox`;

@@ -64,6 +64,7 @@ export function installSelfService(app: App, opts: SelfServiceOptions = {}): For
     publicUrl: config.publicUrl,
     linkTtlHours: config.linkTtlHours,
     maxAttempts: opts.maxAttempts ?? config.formAttempts,
+    organisation: config.organisation,
     now: opts.now,
   });
   app.http.use(createFormRouter(form, flog, { publicUrl: config.publicUrl, limits: opts.limits }));

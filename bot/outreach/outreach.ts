@@ -6,6 +6,8 @@ import { SYSTEM_ACTOR, sidesFrom, sidesOf, type Side, type Sides } from '../../e
 import { credentialsRequestedPost } from '../../cards/item-posts.ts';
 import type { Notifier } from '../notifier.ts';
 import type { Logger } from '../log.ts';
+import type { OrganisationView } from '../../cards/organisation.ts';
+import { organisationOf } from '../organisation.ts';
 
 /** Everything a sender needs to ask one person for credentials. */
 export interface CredentialRequest {
@@ -20,8 +22,10 @@ export interface CredentialRequest {
   /** The secure form link (contains the token: never log it). */
   url: string;
   expiresAt: Date;
-  /** Who asked (admin display name or id). */
-  requestedBy: string;
+  /** Who asked (the admin's chat name); absent when no person's name is known (console, reminders). */
+  requestedBy?: string;
+  /** The organisation behind the request (name, support contact, time zone of the times shown). */
+  organisation: OrganisationView;
   /** Whether this replaces an earlier request. */
   resend: boolean;
   /** A reminder of an unanswered request. */
@@ -54,7 +58,7 @@ export class Outreach {
     private engine: Engine,
     private notifier: Notifier,
     private log: Logger,
-    private opts: { publicUrl: string; linkTtlHours: number },
+    private opts: { publicUrl: string; linkTtlHours: number; organisation?: { name?: string; support?: string } },
   ) {}
 
   /** Adds a sender (email, or a chat surface's DM sender). */
@@ -65,14 +69,17 @@ export class Outreach {
   /** Handles engine events (subscribe with `bus.on`). */
   async onEvent(e: EngineEvent): Promise<void> {
     if (e.type !== 'item.credentials-needed') return;
-    await this.request(e.item.id, e.sides, e.resend, e.actor.name ?? e.actor.id);
+    // A chat platform gives a person's name; a console login ("root"), the system or the form means nothing to a user.
+    const nameless = ['console', 'system', 'form'].includes(e.actor.surface);
+    await this.request(e.item.id, e.sides, e.resend, nameless ? undefined : (e.actor.name ?? e.actor.id));
   }
 
   /** Asks the end user(s) of an item for the given sides; returns what happened per recipient. */
-  async request(itemId: string, sides: Side[], resend: boolean, requestedBy: string, reminder = false): Promise<{ recipient: string; via: string; ok: boolean; why?: string }[]> {
+  async request(itemId: string, sides: Side[], resend: boolean, requestedBy: string | undefined, reminder = false): Promise<{ recipient: string; via: string; ok: boolean; why?: string }[]> {
     const item = await this.engine.itemById(itemId);
     if (!item || item.status !== 'WaitingForUser') return [];
     const ttl = readProjectOptions(item.project.options).options.linkTtlHours ?? this.opts.linkTtlHours;
+    const organisation = organisationOf(item.project, this.opts.organisation ?? {});
     const reached: { recipient: string; via: string; ok: boolean; why?: string }[] = [];
     let first = true;
     for (const [recipient, mine] of planRecipients(item, sides)) {
@@ -88,6 +95,7 @@ export class Outreach {
         url: `${this.opts.publicUrl}/c/${token}`,
         expiresAt,
         requestedBy,
+        organisation,
         resend,
         reminder,
         threadRef: item.threadRef,

@@ -98,7 +98,7 @@ export async function sendDueReminders(d: ReminderDeps): Promise<number> {
     const sides = await d.engine.missingSides(item);
     if (!sides.length) continue;
     try {
-      const reached = await d.outreach.request(item.id, sides, false, 'MailFerry (reminder)', true);
+      const reached = await d.outreach.request(item.id, sides, false, undefined, true);
       sent++;
       d.log.info('reminder sent', { item: item.id, reminder: Math.max(passed, row.sent + 1), reached: reached.filter((r) => r.ok).length, last: nextAt == null });
     } catch (e) {

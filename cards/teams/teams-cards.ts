@@ -3,6 +3,7 @@ import * as ACData from 'adaptivecards-templating';
 import type { Message } from '../model.ts';
 import { fitCard, FALLBACK_TEXT_MAX, shortenLines, type AdaptiveCard } from '../render-adaptive-card.ts';
 import { formatTime } from '../format.ts';
+import { capitalise, requesterText, supportSentence, type OrganisationView } from '../organisation.ts';
 
 /** The Teams card templates of this folder (Adaptive Card 1.5 JSON with `${…}` bindings). */
 export const TEMPLATES = ['add-mailboxes', 'bulk-add', 'new-project', 'project-status', 'credential-request', 'welcome'] as const;
@@ -119,7 +120,10 @@ export interface CredentialRequestView {
   sourceAddress: string;
   destinationAddress: string;
   sides: string[];
-  requestedBy: string;
+  /** Who asked (the admin's chat name); absent when no person's name is known. */
+  requestedBy?: string;
+  /** The organisation behind the request: its name, support contact and time zone. */
+  organisation?: OrganisationView;
   expiresAt: Date;
   url: string;
   reminder?: boolean;
@@ -133,16 +137,21 @@ export interface CredentialRequestView {
  */
 export function credentialRequestCard(v: CredentialRequestView): AdaptiveCard {
   const needed = v.sides.length === 2 ? 'source and destination mailbox passwords' : `${v.sides[0]} mailbox password`;
-  const title = v.reminder ? 'Reminder: your mailbox migration needs you' : 'Your mailbox migration needs you';
+  const org = v.organisation;
+  const title = `${v.reminder ? 'Reminder: your mailbox migration needs you' : 'Your mailbox migration needs you'}${org?.name ? ` (${org.name})` : ''}`;
+  const requester = capitalise(requesterText(v.requestedBy, org));
+  const expires = formatTime(v.expiresAt, org?.timeZone);
   return expandCard('credential-request', {
     title,
-    intro: `${v.requestedBy} is moving your mailbox ${v.sourceAddress} (project ${v.projectName}). MailFerry needs your ${needed} to copy your mail.${v.resend ? ' This replaces an earlier link.' : ''}`,
-    summary: `${title}: ${v.sourceAddress}. Open the secure form before ${formatTime(v.expiresAt)}.`,
+    intro: `${requester} is moving your mailbox ${v.sourceAddress} (project ${v.projectName}). MailFerry needs your ${needed} to copy your mail.${v.resend ? ' This replaces an earlier link.' : ''}`,
+    summary: `${title}: ${v.sourceAddress}. Open the secure form before ${expires}.`,
     mailbox: v.sourceAddress,
     destination: v.destinationAddress,
     needed,
-    requestedBy: v.requestedBy,
-    expires: formatTime(v.expiresAt),
+    requestedBy: requester,
+    expires,
+    support: org?.support ?? '',
+    safety: `Never type your password in chat. The button opens MailFerry's secure form; the link works once. ${supportSentence(org)}`,
     url: v.url,
   });
 }

@@ -13,6 +13,10 @@ export interface ProjectOptions {
   wipeCredentialsOnComplete?: boolean;
   /** At most this many messages an hour per mailbox (a provider's limit); 0 or absent: no limit. */
   maxMessagesPerHour?: number;
+  /** The organisation's name end users see (absent: the install's). */
+  orgName?: string;
+  /** Whom end users ask (absent: the install's). */
+  supportContact?: string;
 }
 
 /** The project's stored settings cannot be read: a pass, a link or a reminder would otherwise run without them. */
@@ -39,6 +43,8 @@ const CHECKS: { [K in keyof Required<ProjectOptions>]: [(v: unknown) => boolean,
   reminderDays: [(v) => Array.isArray(v) && v.every(isCount), 'a list of whole days'],
   wipeCredentialsOnComplete: [(v) => typeof v === 'boolean', 'true or false'],
   maxMessagesPerHour: [isCount, 'a whole number'],
+  orgName: [(v) => typeof v === 'string', 'a text'],
+  supportContact: [(v) => typeof v === 'string', 'a text'],
 };
 
 /**

@@ -94,7 +94,7 @@ describe('mailferry CLI', () => {
 
   it('serve: applies migrations, says where it listens and which surfaces are configured, answers /healthz, stops on SIGTERM', async () => {
     const d2 = mkdtempSync(join(tmpdir(), 'mailferry-serve-'));
-    const p = spawn(process.execPath, [BIN], { env: { ...process.env, DATABASE_URL: `file:${join(d2, 'sub', 'db.sqlite')}`, MAILFERRY_DATA_DIR: d2, PORT: '0', SMTP_URL: '', SLACK_SIGNING_SECRET: '', SLACK_BOT_TOKEN: '', MicrosoftAppId: '', MAILFERRY_DEV: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [BIN], { env: { ...process.env, DATABASE_URL: `file:${join(d2, 'sub', 'db.sqlite')}`, MAILFERRY_DATA_DIR: d2, PORT: '0', SMTP_URL: '', PUBLIC_URL: '', MAILFERRY_ORG_NAME: '', MAILFERRY_SUPPORT_CONTACT: '', SLACK_SIGNING_SECRET: '', SLACK_BOT_TOKEN: '', MicrosoftAppId: '', MAILFERRY_DEV: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
     p.stderr.on('data', (d) => (log += d));
     const port = await new Promise<number>((res, rej) => {
@@ -110,6 +110,10 @@ describe('mailferry CLI', () => {
     expect(log).toMatch(/database migrated .*0001_init/);
     expect(log).toMatch(/Slack: not configured how="set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN"/);
     expect(log).toMatch(/Teams: not configured/);
+    // The defaults a user would take for phishing: one warning line each, saying what to set.
+    expect(log).toMatch(/WARN  SETUP: PUBLIC_URL is not set: credential links point to http:\/\/localhost:\d+/);
+    expect(log).toMatch(/WARN  SETUP: MAILFERRY_ORG_NAME is not set/);
+    expect(log).toMatch(/WARN  SETUP: MAILFERRY_SUPPORT_CONTACT is not set/);
     const body = await new Promise<string>((res, rej) => {
       request({ host: '127.0.0.1', port, path: '/healthz' }, (r) => {
         let b = '';

@@ -14,7 +14,7 @@ describe('threads, live summary and end-user DMs', () => {
   const item = async (a: string) => s.t.app.engine.getItem(await s.t.app.engine.getProject('acme'), a);
 
   beforeAll(async () => {
-    s = await startSlackTest();
+    s = await startSlackTest({ MAILFERRY_ORG_NAME: 'ACME Corp', MAILFERRY_SUPPORT_CONTACT: 'helpdesk@acme.example' });
     s.fake.users.set('alice@old.example', { id: 'UALICE', name: 'alice' });
     s.fake.users.set('bob@new.example', { id: 'UBOB', name: 'bob' });
     s.t.app.outreach.addSender({ kind: 'email', send: async (r) => (emailed.push(r), { ok: true, via: 'email' }) });
@@ -48,6 +48,9 @@ describe('threads, live summary and end-user DMs', () => {
     expect(button.url).toMatch(/^https:\/\/mailferry\.example\/c\/[A-Za-z0-9_-]{40,}$/);
     expect(button.action_id).toBe('mf_link_0');
     expect(blockText(dm.args.blocks)).toContain('Never type a password in Slack');
+    // Who asks, and whom to ask when in doubt.
+    expect(blockText(dm.args.blocks)).toContain('Action required: your mailbox migration at ACME Corp');
+    expect(blockText(dm.args.blocks)).toContain('Contact helpdesk@acme.example');
     // No input element anywhere: the password is never asked in Slack.
     expect(JSON.stringify(dm.args.blocks)).not.toMatch(/plain_text_input|"input"/);
 

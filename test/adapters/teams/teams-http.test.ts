@@ -29,7 +29,7 @@ describe('Teams over HTTP (MAILFERRY_DEV=1, no app id)', () => {
       { id: '29:alice-teams-id', name: 'Alice', email: 'alice@old.example', userPrincipalName: 'alice@old.example', aadObjectId: 'aad-alice' },
       { id: '29:carol-teams-id', name: 'Carol', email: 'carol@corp.example', userPrincipalName: 'Carol@Old.Example', aadObjectId: 'aad-carol' },
     ];
-    t = await makeTestApp({ MAILFERRY_DEV: '1', MAILFERRY_ADMINS: `teams:${ADMIN_AAD}`, PUBLIC_URL: 'https://mailferry.example' });
+    t = await makeTestApp({ MAILFERRY_DEV: '1', MAILFERRY_ADMINS: `teams:${ADMIN_AAD}`, PUBLIC_URL: 'https://mailferry.example', MAILFERRY_ORG_NAME: 'ACME Corp', MAILFERRY_SUPPORT_CONTACT: 'helpdesk@acme.example' });
     teamsPlugin(t.app, 'serve', { retry: { attempts: 2, baseDelayMs: 5, maxDelayMs: 20 }, download: async (url) => files.get(url) ?? Promise.reject(new Error('404')) });
     const { port } = await serveHttp(t.app);
     base = `http://127.0.0.1:${port}`;
@@ -75,7 +75,8 @@ describe('Teams over HTTP (MAILFERRY_DEV=1, no app id)', () => {
     expect(dmCard.version).toBe('1.5');
     const dmText = ConnectorRecorder.cardText(dmCard);
     expect(dmText).toContain('alice@old.example');
-    expect(dmText).toMatch(/Asked by\n(admin|Ada Admin)/);
+    expect(dmText).toMatch(/Asked by\n(admin|Ada Admin) \(ACME Corp\)/);
+    expect(dmText).toContain('Help\nhelpdesk@acme.example');
     expect(dmText).toMatch(/Link expires\n\d{4}-\d\d-\d\d \d\d:\d\d UTC/);
     const open = dmCard.actions.find((a: any) => a.type === 'Action.OpenUrl');
     expect(open.url).toMatch(/^https:\/\/mailferry\.example\/c\/[A-Za-z0-9_-]{40,}$/);
