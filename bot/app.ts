@@ -14,6 +14,8 @@ import { Logger, routeConsoleToLog } from './log.ts';
 import type { BotServices } from './commands/types.ts';
 import { createHttpApp, installErrorHandler, listen } from './http/server.ts';
 import { Outreach } from './outreach/outreach.ts';
+import { probeServer } from '../engine/connectors/probe-server.ts';
+import { m365Settings } from '../engine/connectors/m365/settings.ts';
 import type { Express } from 'express';
 
 /** The process a capability joins: the server, the terminal console, or an engine-only worker. */
@@ -59,7 +61,7 @@ export async function createApp(config: Config, opts: { log?: Logger; console?: 
   engine.batchPosts = (tx, changes) => notifier.writeBatchPosts(tx, changes);
   const outreach = new Outreach(engine, notifier, log, { publicUrl: config.publicUrl, linkTtlHours: config.linkTtlHours, organisation: config.organisation });
   bus.on((e) => outreach.onEvent(e));
-  const services: BotServices = { defaultLicenses: config.defaultLicenses };
+  const services: BotServices = { defaultLicenses: config.defaultLicenses, probeServer: (url) => probeServer(url, { m365: m365Settings() }) };
   if (opts.console) services.readLocalFile = (path) => readFile(path, 'utf8');
   const dispatcher = new Dispatcher(engine, log, config.admins, services);
   const http = createHttpApp(databaseHealth(db, sqlitePath(config.databaseUrl), log), { trustProxy: config.trustProxy });

@@ -158,6 +158,19 @@ export function credentialsRefusedPost(address: string, side: string, attempt: n
   );
 }
 
+/**
+ * A user on the form could not be verified because a server did not answer: said once
+ * per project and side until that server answers again, so the admin hears of it before
+ * the users give up.
+ */
+export function serverUnreachableFromFormPost(address: string, projectName: string, side: string, server: string, detail?: string): Message {
+  return simple(
+    'server-unreachable-from-form',
+    `🔌 The ${side} server of project ${projectName} (${server}) could not be reached when the user of ${address} entered their credentials on the form${detail ? `: ${detail}` : ''}. Users see "we could not reach the mail server" and nothing counts against them. Check the server, or the project's ${side} URL (\`project set ${projectName}\` looks at both servers again). Said once until the server answers.`,
+    'warning',
+  );
+}
+
 /** Items added by a command, as the reply and the thread's first post. */
 export function addedMessage(projectName: string, added: { sourceAddress: string; destinationAddress: string }[], refused: { line?: number; input: string; reason: string }[], limit = 20): Message {
   const lines = added.slice(0, limit).map((i) => (i.destinationAddress !== i.sourceAddress ? `${i.sourceAddress} → ${i.destinationAddress}` : i.sourceAddress));

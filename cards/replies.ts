@@ -7,8 +7,8 @@ export const REPLY_LIST_LIMIT = 20;
 export const PROJECT_LIST_LIMIT = 50;
 
 /** Reply to `project create`. */
-export function projectCreatedMessage(p: { name: string; sourceUrl: string; destinationUrl: string; selfService: string; licenses: number | null }): Message {
-  const text = `Project ${p.name} created: ${p.sourceUrl} → ${p.destinationUrl}. Users enter their ${p.selfService === 'both' ? 'source and destination' : p.selfService} credentials on the secure form when asked.`;
+export function projectCreatedMessage(p: { name: string; sourceUrl: string; destinationUrl: string; selfService: string; licenses: number | null; servers?: ServerCheckView[] }): Message {
+  const text = `Project ${p.name} created: ${p.sourceUrl} → ${p.destinationUrl}. Users enter their ${p.selfService === 'both' ? 'source and destination' : p.selfService} credentials on the secure form when asked.${serversText(p.servers)}`;
   return {
     kind: 'project-created',
     text,
@@ -24,15 +24,52 @@ export function projectCreatedMessage(p: { name: string; sourceUrl: string; dest
           { label: 'Licenses', value: p.licenses == null ? 'no limit' : String(p.licenses) },
         ],
       },
+      ...serverBlocks(p.servers),
       { type: 'context', text: 'Next: `/migrate add alice@old.example`, or `/migrate bulk` with a CSV (source,destination[,source_login,destination_login]).' },
     ],
+    ...(p.servers?.some((s) => !s.ok) ? { tone: 'warning' as const } : {}),
   };
 }
 
-/** Reply to `project set`. */
-export function projectUpdatedMessage(name: string, changes: string[]): Message {
+/** What a look at one side's server found (no login: connection, TLS, greeting, capabilities). */
+export interface ServerCheckView {
+  side: 'source' | 'destination';
+  ok: boolean;
+  /** `host:port`. */
+  where: string;
+  findings: string[];
+}
+
+/** One line per side: ✅ what answered, or ⚠️ what did not and what to check. */
+function serverLines(servers: ServerCheckView[]): string[] {
+  return servers.map((s) => `${s.ok ? '✅' : '⚠️'} ${s.side === 'source' ? 'Source' : 'Destination'} ${s.where}: ${s.findings.join('; ')}`);
+}
+
+function serversText(servers: ServerCheckView[] | undefined): string {
+  if (!servers?.length) return '';
+  return `\nServers:\n${serverLines(servers).join('\n')}${servers.some((s) => !s.ok) ? `\n${SERVER_WARNING}` : ''}`;
+}
+
+const SERVER_WARNING = 'The project is kept as it is. Until the server answers, users see "we could not reach the mail server" on the form and nothing counts against them; `project set NAME` looks again.';
+
+function serverBlocks(servers: ServerCheckView[] | undefined): Message['blocks'] {
+  if (!servers?.length) return [];
+  return [
+    { type: 'text', text: 'Servers (looked at without logging in):' },
+    { type: 'list', items: serverLines(servers) },
+    ...(servers.some((s) => !s.ok) ? [{ type: 'context' as const, text: SERVER_WARNING }] : []),
+  ];
+}
+
+/** Reply to `project set`, with what a fresh look at both servers found. */
+export function projectUpdatedMessage(name: string, changes: string[], servers?: ServerCheckView[]): Message {
   const text = `Project ${name} updated: ${changes.join('; ')}.`;
-  return { kind: 'project-updated', text, tone: 'success', blocks: [{ type: 'text', text: `⚙️ ${text}` }] };
+  return {
+    kind: 'project-updated',
+    text: text + serversText(servers),
+    tone: servers?.some((s) => !s.ok) ? 'warning' : 'success',
+    blocks: [{ type: 'text', text: `⚙️ ${text}` }, ...serverBlocks(servers)],
+  };
 }
 
 /** A list of projects. */

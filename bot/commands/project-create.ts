@@ -2,12 +2,12 @@ import type { CommandDef } from './types.ts';
 import type { NotifyVia, Sides } from '../../engine/domain/types.ts';
 import { UserError } from '../../engine/errors.ts';
 import { projectCreatedMessage } from '../../cards/replies.ts';
-import { PROJECT_SETTINGS } from './shared.ts';
+import { PROJECT_SETTINGS, checkServers } from './shared.ts';
 
 /** `project create`: a project with its source and destination, owned by this channel. */
 export const projectCreate: CommandDef = {
   name: 'project create',
-  summary: 'Create a migration project in this channel.',
+  summary: 'Create a migration project in this channel (both servers are looked at, without logging in, and the reply says what answered).',
   args: [{ name: 'NAME', required: true, kind: 'name' }],
   options: [
     { name: 'source', value: 'URL', summary: 'Source server: imap://host:port, imaps://host:port or m365://TENANT_ID (required).' },
@@ -28,6 +28,8 @@ export const projectCreate: CommandDef = {
       licenses: typeof opts.licenses === 'string' ? Number(opts.licenses) : (ctx.services.defaultLicenses ?? null),
       channelRef: ctx.channelRef,
     });
-    await ctx.reply(projectCreatedMessage({ name: p.name, sourceUrl: p.sourceUrl, destinationUrl: p.destinationUrl, selfService: p.selfService, licenses: p.licensesTotal }));
+    // Kept whatever the servers say (the admin may be preparing them); the reply says what answered.
+    const servers = await checkServers(ctx, p);
+    await ctx.reply(projectCreatedMessage({ name: p.name, sourceUrl: p.sourceUrl, destinationUrl: p.destinationUrl, selfService: p.selfService, licenses: p.licensesTotal, servers }));
   },
 };

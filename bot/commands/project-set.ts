@@ -3,7 +3,7 @@ import type { NotifyVia, Side, Sides } from '../../engine/domain/types.ts';
 import { UserError } from '../../engine/errors.ts';
 import { refuseInvisible } from '../../engine/domain/invisible.ts';
 import { projectUpdatedMessage } from '../../cards/replies.ts';
-import { PROJECT_SETTINGS } from './shared.ts';
+import { PROJECT_SETTINGS, checkServers } from './shared.ts';
 import { isTimeZone, serverTimeZone, validateSchedule } from '../scheduler/cron.ts';
 
 /** `project set`: digest schedule, time zone, self-service default, license pool. */
@@ -130,7 +130,7 @@ export const projectSet: CommandDef = {
     if (!changes.length) throw new UserError('NOTHING_TO_SET', 'Nothing to change.', 'Usage: /migrate project set NAME [--digest "CRON"|off] [--tz ZONE] [--self-service …] [--licenses N]');
     // Re-read after a clear: the side's authentication mode changed.
     await ctx.engine.updateProject(ctx.actor, cleared ? await ctx.engine.getProject(project.name) : project, update);
-    await ctx.reply(projectUpdatedMessage(project.name, changes));
+    await ctx.reply(projectUpdatedMessage(project.name, changes, await checkServers(ctx, project)));
   },
 };
 

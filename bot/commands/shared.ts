@@ -2,6 +2,7 @@ import { UserError } from '../../engine/errors.ts';
 import { FAILURE_REASONS, isFailureReason } from '../../engine/domain/types.ts';
 import type { Item, Project } from '../../engine/engine.ts';
 import type { ItemView } from '../../cards/status.ts';
+import type { ServerCheckView } from '../../cards/replies.ts';
 import type { CommandContext, OptionDef } from './types.ts';
 
 /** `--project NAME`, on every command that works on items. */
@@ -25,6 +26,17 @@ export async function resolveProject(ctx: CommandContext, name?: string | true):
   if (here.length === 0)
     throw new UserError('NO_PROJECT_HERE', 'There is no migration project in this channel.', 'Create one with `/migrate project create NAME --source imaps://old.example:993 --destination imaps://new.example:993`, or name one with `--project NAME`.');
   throw new UserError('SEVERAL_PROJECTS', `This channel has several projects (${here.map((p) => p.name).join(', ')}).`, 'Say which with `--project NAME`.');
+}
+
+/**
+ * Looks at both servers of a project (at once) for the reply of `project create` and
+ * `project set`; nothing when the install has no probe.
+ */
+export async function checkServers(ctx: CommandContext, p: { sourceUrl: string; destinationUrl: string }): Promise<ServerCheckView[] | undefined> {
+  const probe = ctx.services.probeServer;
+  if (!probe) return undefined;
+  const sides = [['source', p.sourceUrl], ['destination', p.destinationUrl]] as const;
+  return Promise.all(sides.map(async ([side, url]) => ({ side, ...(await probe(url)) })));
 }
 
 /** The sentence of an item's failure reason. */

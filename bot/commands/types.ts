@@ -1,3 +1,4 @@
+import type { ServerProbe } from '../../engine/connectors/probe-server.ts';
 import type { Engine } from '../../engine/engine.ts';
 import type { Message } from '../../cards/model.ts';
 import type { Actor, Side } from '../../engine/domain/types.ts';
@@ -87,6 +88,8 @@ export interface BotServices {
   defaultLicenses?: number | null;
   /** Reads a file on the server (console only, for test credentials and bulk files). */
   readLocalFile?: (path: string) => Promise<string>;
+  /** Looks at a connector URL's server without logging in (TCP, TLS, IMAP greeting and capabilities; the authority for m365://). */
+  probeServer?: (url: string) => Promise<ServerProbe>;
 }
 
 /** One command: its grammar, help and handler, in one place. */

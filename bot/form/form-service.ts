@@ -28,6 +28,8 @@ import {
 import { formatTime } from '../../cards/format.ts';
 import type { OrganisationView } from '../../cards/organisation.ts';
 import { organisationOf } from '../organisation.ts';
+import { serverUnreachableFromFormPost } from '../../cards/item-posts.ts';
+import type { ThreadPost } from '../notifier.ts';
 import { checkCsrf, csrfToken } from './csrf.ts';
 import { KeyedQueue } from '../keyed-queue.ts';
 import type { Logger } from '../log.ts';
@@ -80,6 +82,8 @@ export interface FormServiceOptions {
   projectForms?: AdminFormService;
   /** "Sign in with Microsoft" for m365:// sides; absent: those sides cannot be signed in. */
   microsoft?: MicrosoftSignInOptions;
+  /** Posts into a thread (the notifier's `post`): an unreachable server is told to the admin once. */
+  postToThread?: (post: ThreadPost) => Promise<unknown>;
   /** The install's organisation name and support contact (a project's own win). */
   organisation?: { name?: string; support?: string };
   now?: () => Date;
@@ -323,6 +327,31 @@ export class FormService {
     });
   }
 
+  /** `projectId:side` of the servers already told unreachable to the admin (until they answer again). */
+  private toldUnreachable = new Set<string>();
+
+  /**
+   * Tells the item's thread (or the project's channel) that a server could not be reached
+   * from the form, once per project and side until the server answers again: every user
+   * who tries meanwhile would otherwise repeat it.
+   */
+  private async tellUnreachable(item: ItemWithProject, unverified: { side: Side; r: VerifyResult }[]): Promise<void> {
+    const threadRef = item.threadRef ?? item.project.channelRef;
+    if (!this.o.postToThread || !threadRef) return;
+    for (const x of unverified) {
+      if (x.r.ok || x.r.kind !== 'unreachable') continue;
+      const key = `${item.projectId}:${x.side}`;
+      if (this.toldUnreachable.has(key)) continue;
+      this.toldUnreachable.add(key);
+      const url = x.side === 'source' ? item.project.sourceUrl : item.project.destinationUrl;
+      const message = serverUnreachableFromFormPost(item.sourceAddress, item.project.name, x.side, serverOf(url), x.r.detail);
+      await this.o.postToThread({ threadRef, address: item.sourceAddress, itemId: item.id, message }).catch((e) => {
+        this.toldUnreachable.delete(key);
+        this.log.warn('could not tell the thread that a server is unreachable', { item: item.id, error: e instanceof Error ? e.message : String(e) });
+      });
+    }
+  }
+
   /** The one page of every link that cannot be used, with the install's organisation and contact. */
   private unavailable(): FormAnswer {
     return { outcome: 'unavailable', status: 404, html: renderUnavailablePage(this.o.organisation) };
@@ -432,6 +461,8 @@ export class FormService {
     let current = item;
     for (const v of valid) current = await this.engine.setCredential(actor, current, v.side, v.login, { password: v.password });
     for (const v of valid) this.log.info('credential form: credentials verified and stored', { item: item.id, side: v.side });
+    // The server answered again: a later outage is told anew.
+    for (const r of results) if (r.r.ok || r.r.kind === 'refused') this.toldUnreachable.delete(`${item.projectId}:${r.side}`);
     if (all) return this.finish(l, actor, current);
     if (!refused.length && !unverified.length) {
       // Typed sides accepted; the Microsoft 365 side is still to be signed in.
@@ -520,6 +551,7 @@ export class FormService {
       detail: unverified.map((x) => (x.r.ok ? '' : `${x.r.kind}: ${x.r.detail}`)).join('; '),
     });
     this.log.warn('credential form: server could not check the credentials', { item: item.id, sides: unverified.map((x) => x.side).join(','), kinds: unverified.map((x) => (x.r.ok ? '' : x.r.kind)).join(',') });
+    await this.tellUnreachable(item, unverified);
     const busy = unverified.every((x) => !x.r.ok && x.r.kind === 'throttled');
     return { outcome: 'unreachable', status: 503, html: renderFormPage(this.view(after, { logins, notice: unreachableNotice(unverified.map((x) => x.side), busy) })) };
   }

@@ -65,6 +65,7 @@ export function installSelfService(app: App, opts: SelfServiceOptions = {}): For
     linkTtlHours: config.linkTtlHours,
     maxAttempts: opts.maxAttempts ?? config.formAttempts,
     organisation: config.organisation,
+    postToThread: (p) => app.notifier.post(p),
     now: opts.now,
   });
   app.http.use(createFormRouter(form, flog, { publicUrl: config.publicUrl, limits: opts.limits }));
