@@ -3,7 +3,7 @@ import type { App } from '../../bot/app.ts';
 import type { AnchorSummaryView } from '../../cards/anchor-slack.ts';
 import { slackDmSender } from './dm-sender.ts';
 import { DEFAULT_THREADS_OPTIONS, SlackThreads, type SlackThreadsOptions } from './slack-threads.ts';
-import { SlackSurface } from './slack-surface.ts';
+import { SlackSurface, type SlackBotIdentity } from './slack-surface.ts';
 import { requestLedger } from '../../engine/store/seen-requests.ts';
 
 /** Web API retries: a few, quick; longer outages are the notifier outbox's to retry (it keeps posts in order). */
@@ -17,6 +17,8 @@ export interface InstallSlackOptions {
   /** The Web API retry policy (default: a few quick retries; the notifier's outbox retries longer). */
   retryConfig?: webApi.RetryOptions;
   nowSeconds?: () => number;
+  /** First wait before auth.test is tried again after a network failure or a 429 (doubles each time). Default 15 s. */
+  authRetryMs?: number;
 }
 
 /** What was installed. */
@@ -45,6 +47,7 @@ export function installSlack(app: App, opts: InstallSlackOptions = {}): Installe
   app.notifier.register('slack', threads.poster);
   app.outreach.addSender(slackDmSender(client, log));
   let surface: SlackSurface | undefined;
+  let identity: SlackBotIdentity | undefined;
   if ((opts.mode ?? 'serve') === 'serve') {
     surface = new SlackSurface({
       signingSecret,
@@ -59,10 +62,21 @@ export function installSlack(app: App, opts: InstallSlackOptions = {}): Installe
       retryConfig: opts.retryConfig ?? DEFAULT_RETRY,
       nowSeconds: opts.nowSeconds,
       claim: requestLedger(app.db).claim,
+      identity: () => identity,
     });
   }
-  if (surface) void checkToken(client, log);
+  let closed = false;
+  let retry: NodeJS.Timeout | undefined;
+  // One auth.test at start-up, off every request's path; a network failure or a 429 is tried again later.
+  const check = async (attempt: number): Promise<void> => {
+    const r = await checkToken(client, log);
+    if (r.ok) identity = r.identity;
+    else if (r.retry && !closed && attempt < 6) retry = setTimeout(() => void check(attempt + 1), Math.min(300_000, (opts.authRetryMs ?? 15_000) * 2 ** attempt)).unref();
+  };
+  if (surface) void check(0);
   app.onClose(async () => {
+    closed = true;
+    clearTimeout(retry);
     await surface?.idle();
     await app.bus.idle();
     await threads.close();
@@ -82,18 +96,26 @@ async function summarizeThread(app: App, threadRef: string): Promise<AnchorSumma
   return { counts, items: items.map((i) => ({ address: i.sourceAddress, status: i.status })), at: new Date() };
 }
 
-/** Checks the bot token once at start-up and tells the operator how to fix a bad one. */
-async function checkToken(client: webApi.WebClient, log: App['log']): Promise<void> {
+const REFUSED_TOKEN = ['invalid_auth', 'not_authed', 'token_revoked', 'account_inactive', 'token_expired'];
+
+/**
+ * Checks the bot token once (auth.test) and learns the bot's ids; tells the operator how
+ * to fix a bad token. `retry`: the answer says nothing about the token (network, 429, 5xx).
+ */
+async function checkToken(client: webApi.WebClient, log: App['log']): Promise<{ ok: true; identity?: SlackBotIdentity } | { ok: false; retry: boolean }> {
   try {
     const r = await client.auth.test();
     log.info('slack: connected', { team: r.team, bot: r.user });
+    return { ok: true, identity: r.bot_id && r.user_id ? { botId: r.bot_id, botUserId: r.user_id } : undefined };
   } catch (e) {
     const code = (e as { data?: { error?: string } }).data?.error;
+    const refused = !!code && REFUSED_TOKEN.includes(code);
     log.error(
-      code === 'invalid_auth' || code === 'not_authed' || code === 'token_revoked'
+      refused
         ? 'slack: the bot token was refused; set SLACK_BOT_TOKEN to the "Bot User OAuth Token" (xoxb-…) from the app\'s OAuth & Permissions page'
-        : 'slack: could not reach the Slack Web API; check the network or SLACK_API_URL',
+        : 'slack: could not check the bot token with the Slack Web API (auth.test); commands are answered meanwhile, posts may fail; check the network or SLACK_API_URL',
       { code, error: e instanceof Error ? e.message : String(e) },
     );
+    return { ok: false, retry: !refused };
   }
 }

@@ -42,6 +42,14 @@ export interface SlackSurfaceDeps {
   nowSeconds?: () => number;
   /** Records each request's keys so retries and replays run once (shared by every process on the database). */
   claim: ClaimRequest;
+  /** The bot's ids once `auth.test` answered at start-up (undefined until then); never awaited by a request. */
+  identity?: () => SlackBotIdentity | undefined;
+}
+
+/** Who the bot is in its workspace (`auth.test`'s `bot_id` and `user_id`). */
+export interface SlackBotIdentity {
+  botId: string;
+  botUserId: string;
 }
 
 /** Where an answer to the person goes: the command's response_url while it lasts, then chat.postEphemeral. */
@@ -112,11 +120,13 @@ export class SlackSurface {
       logger,
     });
     this.bolt = new BoltApp({
-      token: d.botToken,
+      // Bolt's single-workspace authorization (a bare `token`) calls auth.test before every
+      // listener when it has no bot ids: a slow or rate-limited auth.test would delay or drop
+      // the 3-second ack. The token is checked once by installSlack at start-up (with a fix-it
+      // message); each request gets the token and whatever ids that check learnt, at once.
+      authorize: async () => ({ botToken: d.botToken, ...(d.identity?.() ?? {}) }),
       receiver: this.receiver,
       logger,
-      // The token is checked once by installSlack (with a fix-it message), not again by Bolt at start-up.
-      tokenVerificationEnabled: false,
       clientOptions: { ...(d.apiUrl ? { slackApiUrl: d.apiUrl } : {}), ...(d.retryConfig ? { retryConfig: d.retryConfig } : {}) },
     });
     d.http.post(

@@ -35,8 +35,10 @@ export interface SlackTest {
 let responseSeq = 0;
 
 /** Starts the fake Slack and the app with Slack installed (PORT=0). */
-export async function startSlackTest(env: Record<string, string> = {}, opts: InstallSlackOptions = {}): Promise<SlackTest> {
+export async function startSlackTest(env: Record<string, string> = {}, opts: InstallSlackOptions = {}, prepare?: (fake: FakeSlack) => void): Promise<SlackTest> {
   const fake = await new FakeSlack().start();
+  // Programmed before MailFerry starts (its start-up auth.test is the first call).
+  prepare?.(fake);
   const t = await makeTestApp(
     {
       SLACK_SIGNING_SECRET: SECRET,
