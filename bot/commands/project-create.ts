@@ -7,7 +7,7 @@ import { PROJECT_SETTINGS, checkServers } from './shared.ts';
 /** `project create`: a project with its source and destination, owned by this channel. */
 export const projectCreate: CommandDef = {
   name: 'project create',
-  summary: 'Create a migration project in this channel (both servers are looked at, without logging in, and the reply says what answered).',
+  summary: 'Create a migration project in this channel.',
   args: [{ name: 'NAME', required: true, kind: 'name' }],
   options: [
     { name: 'source', value: 'URL', summary: 'Source server: imap://host:port, imaps://host:port or m365://TENANT_ID (required).' },
