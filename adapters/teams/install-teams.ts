@@ -42,6 +42,8 @@ export interface TeamsOptions {
   retry?: Partial<RetryOptions>;
   /** Downloads of attached files (tests). */
   download?: (url: string) => Promise<string>;
+  /** Bulk forms up to this many lines are added within the invoke (default 100); larger ones in the background. */
+  bulkInlineLines?: number;
 }
 
 /** What Teams needs from the core (the composition root passes these; no database here). */
@@ -56,6 +58,8 @@ export interface TeamsDeps {
   http?: Express;
   /** Example command lines for the welcome card. */
   examples: string[];
+  /** Records request keys so a retried invoke runs once, across processes (absent: this process only). */
+  claim?: (keys: readonly string[], ttlMs: number) => Promise<boolean>;
 }
 
 export { TeamsConfigError } from './unconfigured.ts';
@@ -130,8 +134,20 @@ export function installTeams(deps: TeamsDeps, settings: TeamsSettings, opts: Tea
     log.error('Teams turn failed', { type: context.activity.type, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
   };
   const retry = { ...DEFAULT_RETRY, ...opts.retry };
-  const bot = new MailFerryTeamsBot({ dispatcher: deps.dispatcher, store: deps.store, admins: deps.admins, log, retry, examples: deps.examples, download: opts.download });
-  deps.registerPoster(SURFACE, makeTeamsPoster({ adapter, appId, store: deps.store, log, retry }));
+  const poster = makeTeamsPoster({ adapter, appId, store: deps.store, log, retry });
+  const bot = new MailFerryTeamsBot({
+    dispatcher: deps.dispatcher,
+    store: deps.store,
+    admins: deps.admins,
+    log,
+    retry,
+    examples: deps.examples,
+    download: opts.download,
+    post: poster,
+    claim: deps.claim,
+    bulkInlineLines: opts.bulkInlineLines,
+  });
+  deps.registerPoster(SURFACE, poster);
   deps.addSender(makeTeamsDmSender({ adapter, appId, audience: AuthenticationConstants.ToChannelFromBotOAuthScope, store: deps.store, log, retry }));
   if (deps.http) {
     // JSON body parser on this route only (Slack's signature needs the raw body elsewhere).

@@ -7,6 +7,7 @@ import { helpEntries } from '../../bot/commands/help.ts';
 import { conversationStore } from '../../engine/store/conversations.ts';
 import { installTeams, type TeamsOptions, type TeamsSurface } from './install-teams.ts';
 import { teamsOff } from './unconfigured.ts';
+import { requestLedger } from '../../engine/store/seen-requests.ts';
 
 /**
  * Adds Teams to a process: `serve` mounts POST /api/messages and posts; `worker` only
@@ -24,7 +25,7 @@ export function teamsPlugin(app: App, mode: ProcessMode, opts: TeamsOptions = {}
   const examples = helpEntries(app.dispatcher.commands, 'teams')
     .filter((e) => ['project create', 'add', 'status', 'help'].includes(e.name))
     .map((e) => `@MailFerry ${(e.examples[0] ?? e.usage).replace(/^\/migrate /, 'migrate ')}`);
-  return installTeams(
+  const surface = installTeams(
     {
       log: app.log,
       dispatcher: app.dispatcher,
@@ -34,10 +35,14 @@ export function teamsPlugin(app: App, mode: ProcessMode, opts: TeamsOptions = {}
       addSender: (s) => app.outreach.addSender(s),
       http: mode === 'serve' ? app.http : undefined,
       examples,
+      claim: requestLedger(app.db).claim,
     },
     { ...t, dev: app.config.dev },
     opts,
   );
+  // Bulk adds answered early finish (and post their result) before the app closes.
+  app.onClose(() => surface.bot.idle());
+  return surface;
 }
 
 /** The plugin form of {@link teamsPlugin}. */

@@ -17,6 +17,8 @@ import { conversationsOf, saveConversation, SURFACE, type ReferenceStore, type T
 import { cardActivity, renderActivity } from './render-activity.ts';
 import { addCommand, bulkCommand, field, projectCommand, projectOption, type FormCommand, type FormValues } from './form-actions.ts';
 import { withRetry, type RetryOptions } from './retry.ts';
+import type { ThreadPoster } from '../../bot/notifier.ts';
+import { formatCount } from '../../cards/format.ts';
 
 /** What the Teams bot needs from the core. */
 export interface TeamsBotDeps {
@@ -29,7 +31,22 @@ export interface TeamsBotDeps {
   examples: string[];
   /** Downloads an attached file (1:1 chats: `file.download.info`); tests may replace it. */
   download?: (url: string) => Promise<string>;
+  /** Posts into a thread proactively (a bulk add's result, after its invoke was answered). */
+  post?: ThreadPoster;
+  /** Records request keys so a retried invoke runs once, across processes (absent: this process only). */
+  claim?: (keys: readonly string[], ttlMs: number) => Promise<boolean>;
+  /** Bulk forms up to this many lines are added within the invoke (default 100); larger ones in the background. */
+  bulkInlineLines?: number;
 }
+
+/**
+ * Bulk forms up to this many lines are added within the invoke (well under a second);
+ * larger ones are answered at once and added in the background, since Teams gives an
+ * invoke about 5 s before it retries it.
+ */
+const BULK_INLINE_LINES = 100;
+/** How long the id of a bulk form's invoke is remembered (Teams retries within seconds). */
+const BULK_RETRY_WINDOW_MS = 60 * 60_000;
 
 /** Who and where a turn is, in the core's terms. */
 interface TurnInfo {
@@ -88,6 +105,15 @@ function grantedId(admins: readonly string[], prefix: string, ids: (string | und
  * arriving as messages that carry `value`.
  */
 export class MailFerryTeamsBot extends TeamsActivityHandler {
+  private inflight = new Set<Promise<unknown>>();
+  /** The answers of bulk form invokes by invoke id: a retry reaching this process gets the first one's answer. */
+  private bulkAnswers = new Map<string, Promise<AdaptiveCard>>();
+
+  /** Waits for bulk adds still running after their invoke was answered (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.inflight.size) await Promise.allSettled([...this.inflight]);
+  }
+
   constructor(private deps: TeamsBotDeps) {
     super();
     this.onMessage(async (context, next) => {
@@ -140,6 +166,12 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
       if (collect) collect.push(m);
       else await this.send(context, renderActivity(m));
     };
+    // Teams has no ephemeral reply: only a 1:1 chat with the bot is private.
+    return this.dispatchAs(info, text, reply, context.activity.conversation?.conversationType !== 'personal', attachments);
+  }
+
+  /** Dispatches a command line as the turn's person without touching the turn (usable after it ended). */
+  private dispatchAs(info: TurnInfo, text: string, reply: (m: Message) => Promise<void>, repliesShared: boolean, attachments?: Attachment[]): Promise<DispatchResult> {
     return this.deps.dispatcher.dispatch({
       text,
       surface: SURFACE,
@@ -149,8 +181,7 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
       channelRef: info.channelRef,
       threadRef: info.threadRef,
       reply,
-      // Teams has no ephemeral reply: only a 1:1 chat with the bot is private.
-      repliesShared: context.activity.conversation?.conversationType !== 'personal',
+      repliesShared,
       // The command already sits in its thread: the summary is the reply there.
       openThread: async (summary) => {
         await reply(summary);
@@ -241,8 +272,11 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
         return newProjectCard();
       case 'form.add':
         return form(addCommand(v), (error) => addMailboxesCard({ ...values, error }));
-      case 'form.bulk':
-        return form(bulkCommand(v), (error) => bulkAddCard({ ...values, error }));
+      case 'form.bulk': {
+        const cmd = bulkCommand(v);
+        if ('error' in cmd) return bulkAddCard({ ...values, error: cmd.error });
+        return this.bulkForm(context, info, cmd.text, values);
+      }
       case 'form.project': {
         const p = { name: field(v, 'name'), source: field(v, 'source'), destination: field(v, 'destination'), selfService: field(v, 'selfService'), notify: field(v, 'notify'), licenses: field(v, 'licenses') };
         return form(projectCommand(v), (error) => newProjectCard({ ...p, error }));
@@ -270,6 +304,75 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
     }
   }
 
+  /**
+   * The bulk form: a small one is added within the invoke; a large one is answered "Adding N
+   * mailboxes…" at once and its result posted to the conversation when done. A retried
+   * invoke (same activity id) starts nothing: in this process it gets the first answer, in
+   * another the "Adding…" card.
+   */
+  private async bulkForm(context: TurnContext, info: TurnInfo, text: string, values: { project: string; csv: string; ask: string; notify: string }): Promise<AdaptiveCard> {
+    const a = context.activity;
+    const lines = text.split('\n').slice(1).filter((l) => l.trim() && !/^\s*source\b[^@]*$/i.test(l)).length;
+    const adding = renderAdaptiveCard({
+      kind: 'bulk-adding',
+      text: `Adding ${formatCount(lines)} ${lines === 1 ? 'mailbox' : 'mailboxes'}${values.project ? ` to ${values.project}` : ''}… The result will be posted in this conversation.`,
+      tone: 'info',
+      blocks: [
+        { type: 'text', text: `⏳ Adding ${formatCount(lines)} ${lines === 1 ? 'mailbox' : 'mailboxes'}${values.project ? ` to ${values.project}` : ''}…` },
+        { type: 'context', text: 'Every line is checked as if it were typed. The result will be posted in this conversation when it is done.' },
+      ],
+    });
+    const key = a.id ? `teams-bulk:${a.conversation?.id ?? ''}:${a.id}` : undefined;
+    const known = key ? this.bulkAnswers.get(key) : undefined;
+    if (known) {
+      this.deps.log.info('Teams bulk form received again (a retry); answered as the first, not run twice', { lines });
+      return known;
+    }
+    // Another process may have taken the first delivery: the shared ledger says so.
+    if (key && this.deps.claim && !(await this.deps.claim([key], BULK_RETRY_WINDOW_MS))) {
+      this.deps.log.info('Teams bulk form received again (a retry); not run twice', { lines });
+      return adding;
+    }
+    const answer = this.runBulk(context, info, text, lines, values, adding);
+    if (key) {
+      this.bulkAnswers.set(key, answer);
+      setTimeout(() => this.bulkAnswers.delete(key), BULK_RETRY_WINDOW_MS).unref();
+    }
+    return answer;
+  }
+
+  /**
+   * Runs a bulk add. Up to `bulkInlineLines` lines it runs within the invoke and the card
+   * shows its result; a larger one is answered `adding` at once and runs after the answer
+   * went out (the database work does not yield, so no deadline could cut it short), its
+   * result posted to the conversation when it is done.
+   */
+  private async runBulk(context: TurnContext, info: TurnInfo, text: string, lines: number, values: { project: string; csv: string; ask: string; notify: string }, adding: AdaptiveCard): Promise<AdaptiveCard> {
+    const replies: Message[] = [];
+    if (lines <= (this.deps.bulkInlineLines ?? BULK_INLINE_LINES)) {
+      const r = await this.runCommand(context, info, text, replies);
+      if (!r.ok) return bulkAddCard({ ...values, error: replies.map((m) => m.text).join('\n') || 'That did not work.' });
+      return resultCard(replies);
+    }
+    const shared = context.activity.conversation?.conversationType !== 'personal';
+    const post = async (message: Message) => {
+      if (this.deps.post) await this.deps.post({ threadRef: info.threadRef, message });
+    };
+    const work = new Promise<void>((res) => setTimeout(res, 0))
+      .then(() => this.dispatchAs(info, text, async (m) => void replies.push(m), shared))
+      .then(
+        (r) => post(resultMessage(replies, r.ok)),
+        async (e) => {
+          this.deps.log.error('Teams bulk form failed', { error: e instanceof Error ? e.message : String(e) });
+          await post({ kind: 'error', text: 'The bulk add failed; see the server log.', tone: 'error', blocks: [{ type: 'text', text: '❌ The bulk add failed; see the server log.' }] });
+        },
+      )
+      .catch((e) => this.deps.log.error('could not post the result of a Teams bulk form', { error: e instanceof Error ? e.message : String(e) }));
+    this.inflight.add(work);
+    void work.finally(() => this.inflight.delete(work));
+    return adding;
+  }
+
   /** The project status card, refreshed, with the outcome of the action that preceded it. */
   private async statusCard(context: TurnContext, info: TurnInfo, v: FormValues, notices: Message[] = [], ok = true): Promise<AdaptiveCard> {
     const replies: Message[] = [];
@@ -281,14 +384,19 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
   }
 }
 
-/** The replies of a form's command as one card (the form is replaced by what happened). */
-function resultCard(replies: Message[]): AdaptiveCard {
-  if (replies.length === 1) return renderAdaptiveCard(replies[0]);
+/** The replies of a command as one message ("Done." when there were none). */
+function resultMessage(replies: Message[], ok = true): Message {
+  if (replies.length === 1) return replies[0];
   const merged: Message = {
     kind: 'result',
     text: replies.map((m) => m.text).join('\n'),
-    tone: replies.some((m) => m.tone === 'error') ? 'error' : replies[0]?.tone,
+    tone: !ok || replies.some((m) => m.tone === 'error') ? 'error' : replies[0]?.tone,
     blocks: replies.flatMap((m) => m.blocks),
   };
-  return merged.blocks.length ? renderAdaptiveCard(merged) : renderAdaptiveCard({ kind: 'result', text: 'Done.', blocks: [{ type: 'text', text: 'Done.' }] });
+  return merged.blocks.length ? merged : { kind: 'result', text: ok ? 'Done.' : 'That did not work.', blocks: [{ type: 'text', text: ok ? 'Done.' : 'That did not work.' }] };
+}
+
+/** The replies of a form's command as one card (the form is replaced by what happened). */
+function resultCard(replies: Message[]): AdaptiveCard {
+  return renderAdaptiveCard(resultMessage(replies));
 }
