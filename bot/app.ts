@@ -123,7 +123,7 @@ export async function serveHttp(app: App): Promise<{ server: Server; port: numbe
   // Last, after every surface mounted its routes.
   installErrorHandler(app.http, app.log);
   const restoreConsole = routeConsoleToLog(app.log);
-  const r = await listen(app.http, app.config.port);
+  const r = await listen(app.http, app.config.port, app.config.bind);
   app.onClose(restoreConsole);
   app.onClose(() => new Promise<void>((res) => r.server.close(() => res())));
   return r;

@@ -145,7 +145,7 @@ async function run(argv: string[]): Promise<number> {
   if (cmd === 'serve') {
     const { serveHttp } = await import('./app.ts');
     const { port } = await serveHttp(app);
-    log.info(`MailFerry listening on port ${port}`, { public: config.publicUrl, database: config.databaseUrl.startsWith('file:') ? config.databaseUrl : 'external' });
+    log.info(`MailFerry listening on port ${port}`, { address: config.bind ?? 'every interface', public: config.publicUrl, database: config.databaseUrl.startsWith('file:') ? config.databaseUrl : 'external' });
     // Defaults end users would take for phishing, or links they cannot open: one line each, saying what to set.
     for (const w of config.warnings) log.warn(`SETUP: ${w}`);
     for (const s of surfaces(config)) log.info(`${s.name}: ${s.configured ? 'configured' : 'not configured'}`, { how: s.why });
@@ -153,12 +153,24 @@ async function run(argv: string[]): Promise<number> {
     log.info('MailFerry worker started');
   }
   await new Promise<void>((resolve) => {
+    let watch: NodeJS.Timeout | undefined;
+    let stopping = false;
     const stop = (sig: string) => {
+      if (stopping) return;
+      stopping = true;
+      clearInterval(watch);
       log.info(`${sig}: shutting down (running passes save their progress)`);
       resolve();
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
+    // Started by `npm start`: npm hands a SIGTERM to the shell it runs the script in, and
+    // that shell dies without passing it on, leaving this process behind. Going down with
+    // the parent (this process is re-parented when it exits) keeps nothing running.
+    if (process.env.npm_lifecycle_event) {
+      const parent = process.ppid;
+      watch = setInterval(() => process.ppid !== parent && stop('the npm process exited'), 500).unref();
+    }
   });
   await app.close();
   log.info('stopped');

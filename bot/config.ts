@@ -8,6 +8,8 @@ export interface Config {
   databaseUrl: string;
   dataDir: string;
   port: number;
+  /** Address the HTTP server listens on (MAILFERRY_BIND); undefined: every interface (IPv6 and IPv4). */
+  bind?: string;
   publicUrl: string;
   encryptionKey?: string;
   slack: { signingSecret?: string; botToken?: string; apiUrl?: string };
@@ -51,6 +53,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, envFile = '.env
     databaseUrl,
     dataDir: resolve(env.MAILFERRY_DATA_DIR || './data'),
     port,
+    bind: parseBind(env.MAILFERRY_BIND),
     publicUrl: (env.PUBLIC_URL || `http://localhost:${port}`).replace(/\/+$/, ''),
     encryptionKey: env.ENCRYPTION_KEY || undefined,
     slack: { signingSecret: env.SLACK_SIGNING_SECRET || undefined, botToken: env.SLACK_BOT_TOKEN || undefined, apiUrl: env.SLACK_API_URL || undefined },
@@ -138,6 +141,15 @@ function parseTrustProxy(raw: string | undefined): string[] {
       throw new Error(`MAILFERRY_TRUST_PROXY: "${v}" is not an address, a CIDR range or loopback/linklocal/uniquelocal (the addresses of your reverse proxies, comma-separated)`);
   }
   return list;
+}
+
+/** MAILFERRY_BIND: an IP address (127.0.0.1, ::1, 10.0.0.5…) or a host name of this machine; empty: every interface. */
+function parseBind(raw: string | undefined): string | undefined {
+  const v = raw?.trim().replace(/^\[(.*)\]$/, '$1');
+  if (!v) return undefined;
+  if (isIP(v) === 0 && !/^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?)*$/i.test(v))
+    throw new Error(`MAILFERRY_BIND: "${raw}" is not an IP address or a host name (e.g. 127.0.0.1 to listen only on this machine, behind a reverse proxy)`);
+  return v;
 }
 
 function parseLicenses(raw: string | undefined): number | null {
