@@ -233,7 +233,7 @@ export class Notifier {
           figures: e.figures ? figuresView(e.figures) : undefined,
         });
       case 'item.progress':
-        return progressPost(e.item.sourceAddress, figuresView(e.figures), e.folder);
+        return progressPost(e.item.sourceAddress, figuresView(e.figures), e.folder, e.stage);
       case 'item.credentials-received':
         return e.actor.surface === 'form' ? credentialsReceivedPost(e.item.sourceAddress, e.sides, e.actor.id) : undefined;
       case 'item.credentials-refused':

@@ -44,8 +44,11 @@ export interface DigestView {
   waiting: WaitingView[];
   failed: FailedView[];
   completed: CompletedView[];
-  /** Data copied by passes that ended in the period. */
-  throughput: { messages: number; bytes: number; passes: number; periodMs: number };
+  /**
+   * Data copied by passes that ended in the period; `copyingMs`: the time passes were
+   * running in it (overlaps once), the rate's divisor: waiting for users is not copying.
+   */
+  throughput: { messages: number; bytes: number; passes: number; periodMs: number; copyingMs?: number };
   licenses: { total: number | null; used: number; left: number | null };
   /** How many entries a list shows before "and N more". */
   limit?: number;
@@ -94,7 +97,9 @@ export function digestMessage(v: DigestView): Message {
   const copiedBytes = v.completed.reduce((s, c) => s + c.bytes, 0);
   const t = v.throughput;
   const throughputText = t.passes
-    ? `${formatCount(t.messages)} messages, ${formatBytes(t.bytes)} copied in ${plural(t.passes, 'pass', 'passes')} — ${formatCount(Math.round(perHour(t.messages, t.periodMs)))} messages/h, ${formatBytes(Math.round(perHour(t.bytes, t.periodMs)))}/h over ${formatDuration(t.periodMs)}`
+    ? t.copyingMs
+      ? `${formatCount(t.messages)} messages, ${formatBytes(t.bytes)} copied in ${plural(t.passes, 'pass', 'passes')} — ${formatCount(Math.round(perHour(t.messages, t.copyingMs)))} messages/h, ${formatBytes(Math.round(perHour(t.bytes, t.copyingMs)))}/h while copying (${formatDuration(t.copyingMs)} of copying in ${formatDuration(t.periodMs)})`
+      : `${formatCount(t.messages)} messages, ${formatBytes(t.bytes)} copied in ${plural(t.passes, 'pass', 'passes')} over ${formatDuration(t.periodMs)}`
     : `nothing copied ${period}`;
 
   const blocks: Block[] = [

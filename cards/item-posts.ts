@@ -117,10 +117,24 @@ export function figuresLine(f: FiguresView): string {
   return `${formatCount(f.messagesCopied)} messages, ${formatBytes(f.bytesCopied)} copied${f.messagesPresent ? `, ${formatCount(f.messagesPresent)} already there` : ''}${f.flagsUpdated ? `, flags updated on ${formatCount(f.flagsUpdated)}` : ''}${f.messagesSkipped ? `, ${formatCount(f.messagesSkipped)} skipped` : ''}, in ${formatDuration(f.durationMs)}`;
 }
 
-/** Progress of a running pass (edited in place where the surface can). */
-export function progressPost(address: string, f: FiguresView, folder?: string): Message {
+/**
+ * Progress of a running pass (edited in place where the surface can). A percentage only
+ * once every folder is counted: while folders are listed, or some have no count yet (a
+ * server without LIST-STATUS or STATUS), it says what is copied so far and what is left
+ * to count, never "100%" of a part.
+ */
+export function progressPost(address: string, f: FiguresView, folder?: string, stage?: { phase: 'listing' | 'copying'; foldersTotal: number; foldersUncounted: number }): Message {
+  const now = folder ? `, now in ${folder}` : '';
+  if (stage?.phase === 'listing') {
+    const text = `🔄 ${address}: listing folders…`;
+    return { kind: 'item-progress', text, tone: 'info', blocks: [{ type: 'text', text }] };
+  }
+  if (stage && stage.foldersUncounted > 0) {
+    const text = `🔄 ${address}: ${formatCount(f.messagesCopied)} messages copied so far (${formatBytes(f.bytesCopied)}); ${formatCount(stage.foldersUncounted)} of ${plural(stage.foldersTotal, 'folder')} still to count${now}`;
+    return { kind: 'item-progress', text, tone: 'info', blocks: [{ type: 'text', text }] };
+  }
   const pct = f.messagesFound ? Math.min(100, Math.floor(((f.messagesCopied + f.messagesPresent + f.messagesSkipped) / f.messagesFound) * 100)) : 0;
-  const text = `🔄 ${address}: ${pct}% — ${formatCount(f.messagesCopied)} of ${formatCount(f.messagesFound)} messages copied (${formatBytes(f.bytesCopied)})${folder ? `, now in ${folder}` : ''}`;
+  const text = `🔄 ${address}: ${pct}% — ${formatCount(f.messagesCopied)} of ${formatCount(f.messagesFound)} messages copied (${formatBytes(f.bytesCopied)})${now}`;
   return { kind: 'item-progress', text, tone: 'info', blocks: [{ type: 'text', text }] };
 }
 

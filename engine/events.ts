@@ -48,7 +48,14 @@ export type EngineEvent =
   | { type: 'item.credentials-received'; item: ItemRef; actor: Actor; sides: Side[] }
   | { type: 'item.credentials-refused'; item: ItemRef; side: Side; attempt: number; final: boolean; detail?: string }
   | { type: 'item.credentials-cleared'; item: ItemRef; actor: Actor; sides: Side[] }
-  | { type: 'item.progress'; item: ItemRef; figures: PassFigures; folder?: string }
+  | {
+      type: 'item.progress';
+      item: ItemRef;
+      figures: PassFigures;
+      folder?: string;
+      /** Where the pass is: listing folders, or copying with some folders not counted yet. */
+      stage?: { phase: 'listing' | 'copying'; foldersTotal: number; foldersUncounted: number };
+    }
   | { type: 'item.deleted'; item: ItemRef; actor: Actor }
   | { type: 'item.stop-requested'; item: ItemRef; actor: Actor }
   | { type: 'project.created'; projectId: string; name: string; channelRef: string | null; actor: Actor };

@@ -78,12 +78,14 @@ export async function buildDigest(db: Db, project: Project, now: Date, limit = 1
   const period = await db.itemEvent.findMany({
     where: { projectId: p.id, at: { gt: since, lte: now }, OR: [{ toStatus: { in: ['Failed', 'Completed'] } }, { kind: { in: ['pass-completed', 'pass-failed', 'pass-stopped'] } }] },
     orderBy: { id: 'asc' },
-    select: { itemId: true, address: true, kind: true, toStatus: true, detail: true },
+    select: { itemId: true, address: true, kind: true, toStatus: true, detail: true, at: true },
   });
   const itemById = new Map(items.map((i) => [i.id, i]));
   const failed = new Map<string, FailedView>();
   const completed = new Map<string, CompletedView>();
-  const throughput = { messages: 0, bytes: 0, passes: 0, periodMs: Math.max(0, now.getTime() - since.getTime()) };
+  const throughput = { messages: 0, bytes: 0, passes: 0, periodMs: Math.max(0, now.getTime() - since.getTime()), copyingMs: 0 };
+  /** When passes ran (end − duration … end), to rate the copy by the time it ran, not the time users took to answer. */
+  const busy: [number, number][] = [];
   for (const e of period) {
     const d = parse(e.detail);
     const key = e.itemId ?? e.address ?? '';
@@ -92,6 +94,8 @@ export async function buildDigest(db: Db, project: Project, now: Date, limit = 1
       throughput.passes++;
       throughput.messages += num(figures.messagesCopied);
       throughput.bytes += num(figures.bytesCopied);
+      const end = e.at.getTime();
+      busy.push([Math.max(since.getTime(), end - num(figures.durationMs)), end]);
     }
     if (e.toStatus === 'Failed') {
       completed.delete(key);
@@ -126,8 +130,20 @@ export async function buildDigest(db: Db, project: Project, now: Date, limit = 1
     waiting,
     failed: [...failed.values()],
     completed: [...completed.values()].sort((a, b) => b.bytes - a.bytes || a.address.localeCompare(b.address)),
-    throughput,
+    throughput: { ...throughput, copyingMs: unionMs(busy) },
     licenses: { total: p.licensesTotal, used: p.licensesUsed, left: p.licensesTotal == null ? null : p.licensesTotal - p.licensesUsed },
     limit,
   };
+}
+
+/** Length of the union of time intervals (passes run side by side: overlapping time counts once). */
+export function unionMs(intervals: [number, number][]): number {
+  let total = 0;
+  let reach = -Infinity;
+  for (const [a, b] of [...intervals].sort((x, y) => x[0] - y[0])) {
+    if (b <= reach) continue;
+    total += b - Math.max(a, reach);
+    reach = b;
+  }
+  return total;
 }

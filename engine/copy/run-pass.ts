@@ -156,6 +156,8 @@ export async function runPass(passInput: PassInput): Promise<PassResult> {
   const current = new Set<string>();
   let phase: PassProgress['phase'] = 'listing';
   let foldersDone = 0;
+  /** Folders whose message count is not known yet (no LIST-STATUS / STATUS answer): counted when planned. */
+  const uncounted = new Set<string>();
   let errors = 0;
   let failure: { reason: PassFailureReason; detail: string } | null = null;
   let stoppedWithWork = false;
@@ -202,6 +204,7 @@ export async function runPass(passInput: PassInput): Promise<PassResult> {
         phase: final ? 'done' : phase,
         foldersTotal: folders.length,
         foldersDone,
+        foldersUncounted: uncounted.size,
         current: [...current],
         elapsedMs: s.durationMs,
         final,
@@ -377,6 +380,8 @@ export async function runPass(passInput: PassInput): Promise<PassResult> {
         continue;
       }
       // Found counts are known before the folder is planned: progress never reads 100% of a part.
+      // Without them (no LIST-STATUS or STATUS), the folder is counted when planned and progress says so.
+      if (st?.messages === undefined) uncounted.add(m.sourceName);
       stats.messagesFound = st?.messages ?? 0;
       stats.bytesFound = st?.size ?? 0;
       jobs.push({ mapping: m, stats, weight: st?.size ?? st?.messages ?? 0 });
@@ -415,6 +420,7 @@ export async function runPass(passInput: PassInput): Promise<PassResult> {
       };
       await save(cp);
       const fs = job.stats;
+      uncounted.delete(name);
       fs.messagesFound = plan.found;
       fs.bytesFound = plan.bytesFound;
       fs.messagesPresent = plan.present;

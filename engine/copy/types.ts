@@ -131,6 +131,8 @@ export interface PassProgress extends CopyCounters {
   phase: 'listing' | 'copying' | 'done';
   foldersTotal: number;
   foldersDone: number;
+  /** Folders whose message count is not known yet (`messagesFound` leaves them out). */
+  foldersUncounted: number;
   /** Folders being copied right now. */
   current: string[];
   elapsedMs: number;

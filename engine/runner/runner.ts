@@ -238,7 +238,14 @@ export class Runner {
         options: opts.maxMessagesPerHour ? { ...this.o.pass, maxMessagesPerHour: opts.maxMessagesPerHour } : this.o.pass,
         onProgress: (p: PassProgress) => {
           if (p.messagesCopied > 0) void markMoved();
-          if (!p.final) this.engine.bus.emit({ type: 'item.progress', item: ref, figures: figures(p, p.elapsedMs), folder: p.current[0] });
+          if (!p.final)
+            this.engine.bus.emit({
+              type: 'item.progress',
+              item: ref,
+              figures: figures(p, p.elapsedMs),
+              folder: p.current[0],
+              stage: { phase: p.phase === 'listing' ? 'listing' : 'copying', foldersTotal: p.foldersTotal, foldersUncounted: p.foldersUncounted },
+            });
         },
       });
     } finally {
