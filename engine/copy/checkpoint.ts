@@ -1,4 +1,4 @@
-import { ZERO_COUNTERS, type CheckpointStore, type FolderCheckpoint, type SkippedMessage } from './types.ts';
+import { ZERO_COUNTERS, type AlteredMessage, type CheckpointStore, type FolderCheckpoint, type SkippedMessage } from './types.ts';
 
 /** A fresh checkpoint for a folder never copied (or whose UIDVALIDITY changed). */
 export function emptyCheckpoint(sourceFolder: string, destFolder: string, uidValidity: bigint): FolderCheckpoint {
@@ -46,9 +46,10 @@ export function withConfirmed(cp: FolderCheckpoint, uid: number): FolderCheckpoi
 }
 
 /** An in-memory {@link CheckpointStore} for unit tests and one-shot runs (state dies with the process). */
-export function createMemoryCheckpointStore(): CheckpointStore & { dump(): Record<string, FolderCheckpoint[]> } {
+export function createMemoryCheckpointStore(): CheckpointStore & { dump(): Record<string, FolderCheckpoint[]>; listAltered(itemId: string): AlteredMessage[] } {
   const states = new Map<string, Map<string, FolderCheckpoint>>();
   const skipped = new Map<string, Map<string, SkippedMessage>>();
+  const altered = new Map<string, Map<string, AlteredMessage>>();
   return {
     async load(itemId) {
       return new Map([...(states.get(itemId) ?? new Map<string, FolderCheckpoint>())].map(([k, v]) => [k, { ...v }]));
@@ -67,6 +68,13 @@ export function createMemoryCheckpointStore(): CheckpointStore & { dump(): Recor
     },
     async clearSkipped(itemId, sourceFolder, uids) {
       for (const u of uids) skipped.get(itemId)?.delete(`${sourceFolder}\u0000${u}`);
+    },
+    async recordAltered(itemId, list) {
+      if (!altered.has(itemId)) altered.set(itemId, new Map());
+      for (const a of list) altered.get(itemId)!.set(`${a.sourceFolder}\u0000${a.uid}`, { ...a });
+    },
+    listAltered(itemId) {
+      return [...(altered.get(itemId)?.values() ?? [])];
     },
     dump() {
       return Object.fromEntries([...states].map(([k, v]) => [k, [...v.values()]]));

@@ -2,6 +2,7 @@ import type { ImapFlow } from 'imapflow';
 import { appendMessages } from '../connectors/imap/append.ts';
 import { streamCopy } from '../connectors/imap/stream-copy.ts';
 import { classifyImapError, errorDetail, responseCode } from '../connectors/imap/classify-error.ts';
+import { HeaderScan, headerDigestOf, type HeaderDigest } from './header-digest.ts';
 import { onSide, type MessageMeta } from './plan-folder.ts';
 import { CopyError } from './types.ts';
 
@@ -19,6 +20,10 @@ export interface BatchOutcome {
   refused: { message: MessageMeta; size: number; reason: string }[];
   /** Destination UIDNEXT after the batch, when the server told (APPENDUID, RFC 4315). */
   destUidNext?: number;
+  /** Destination UID of each appended message (same order), when the server told every one (APPENDUID). */
+  destUids?: number[];
+  /** Digests of the header of each appended message whose header has 8-bit bytes, by source UID (the verification reads them back). */
+  headers?: Map<number, HeaderDigest>;
   /** Set when the batch ended early: source UIDs up to this one are done, later ones were not sent. */
   confirmedThrough?: number;
   /** An error that must end the pass once the done part is checkpointed (quota). */
@@ -90,7 +95,7 @@ export function keptFlags(flags: string[], permanent: Set<string>): string[] {
  * one), keeping only the flags the destination keeps. Returns the destination UIDNEXT
  * after it when the server gave APPENDUID (RFC 4315).
  */
-export async function appendRaw(dest: ImapFlow, path: string, messages: OutgoingMessage[], permanent: Set<string>): Promise<{ uidNext?: number }> {
+export async function appendRaw(dest: ImapFlow, path: string, messages: OutgoingMessage[], permanent: Set<string>): Promise<{ uidNext?: number; uids?: number[] }> {
   const r = await appendMessages(
     dest,
     path,
@@ -98,7 +103,7 @@ export async function appendRaw(dest: ImapFlow, path: string, messages: Outgoing
   );
   // The last UID of the set + 1 is the new UIDNEXT.
   const last = r.uids?.[r.uids.length - 1];
-  return { uidNext: last ? last + 1 : undefined };
+  return { uidNext: last ? last + 1 : undefined, uids: r.uids && r.uids.length === messages.length ? r.uids : undefined };
 }
 
 function isRefusal(err: unknown): boolean {
@@ -143,18 +148,22 @@ export async function appendBatch(
   batch: OutgoingMessage[],
   opts: { multi: boolean; permanentFlags: Set<string>; appendLimit?: number; shouldStop?: () => boolean },
 ): Promise<BatchOutcome> {
-  const outcome: BatchOutcome = { appended: [], bytes: 0, refused: [] };
+  const outcome: BatchOutcome = { appended: [], bytes: 0, refused: [], destUids: [], headers: new Map() };
   const sendable = batch.filter((m) => withinAppendLimit(m.meta, m.body.length, opts.appendLimit, outcome));
-  const appended = (list: OutgoingMessage[]) => {
-    for (const m of list) {
+  const appended = (list: OutgoingMessage[], uids: number[] | undefined) => {
+    list.forEach((m, i) => {
       outcome.appended.push(m.meta);
       outcome.bytes += m.body.length;
-    }
+      if (uids && outcome.destUids) outcome.destUids.push(uids[i]);
+      else outcome.destUids = undefined;
+      const h = headerDigestOf(m.body);
+      if (h) outcome.headers!.set(m.meta.uid, h);
+    });
   };
   if (sendable.length > 1 && opts.multi) {
     try {
       const r = await onSide('destination', appendRaw(dest, path, sendable, opts.permanentFlags));
-      appended(sendable);
+      appended(sendable, r.uids);
       outcome.destUidNext = r.uidNext;
       return outcome;
     } catch (err) {
@@ -171,7 +180,7 @@ export async function appendBatch(
     }
     try {
       const r = await onSide('destination', appendRaw(dest, path, [m], opts.permanentFlags));
-      appended([m]);
+      appended([m], r.uids);
       if (r.uidNext) outcome.destUidNext = r.uidNext;
     } catch (err) {
       if (classifyImapError(err) === 'quota') {
@@ -219,9 +228,22 @@ export async function streamBatch(
   const byUid = new Map(sendable.map((m) => [m.uid, m]));
   try {
     const metas = new Map(sendable.map((m) => [m.uid, { flags: keptFlags(m.flags, opts.permanentFlags), internalDate: m.internalDate }]));
-    const r = await streamCopy(src, dest, path, uidSet(sendable.map((m) => m.uid)), metas);
+    // The header of each message is read as it streams past: those with 8-bit bytes are checked after the copy.
+    const scans = new Map<number, HeaderScan>();
+    const onBody = (uid: number) => {
+      const scan = new HeaderScan();
+      scans.set(uid, scan);
+      return (part: Buffer) => scan.feed(part);
+    };
+    const r = await streamCopy(src, dest, path, uidSet(sendable.map((m) => m.uid)), metas, onBody);
     outcome.appended = r.copied.map((u) => byUid.get(u)!);
     outcome.bytes = r.bytes;
+    if (r.uids && r.uids.length === r.copied.length) outcome.destUids = r.uids;
+    outcome.headers = new Map();
+    for (const [uid, scan] of scans) {
+      const h = scan.digest();
+      if (h) outcome.headers.set(uid, h);
+    }
     const last = r.uids?.[r.uids.length - 1];
     if (last) outcome.destUidNext = last + 1;
     return outcome;

@@ -6,7 +6,7 @@ export const FINGERPRINT_HEADERS = ['message-id', 'date', 'from', 'to', 'subject
 /** The Message-ID of a header block, whitespace-normalised, or null (RFC 5322 §3.6.4). */
 export function messageIdOf(headers: Buffer | undefined): string | null {
   if (!headers) return null;
-  const m = /^message-id:[ \t]*((?:.*)(?:\r?\n[ \t].*)*)/im.exec(headers.toString('latin1'));
+  const m = /^message-id:[ \t]*((?:.*)(?:\r?\n[ \t].*)*)/im.exec(headerText(headers));
   const id = m?.[1].replace(/\s+/g, '').trim();
   return id ? id : null;
 }
@@ -23,7 +23,7 @@ export function fingerprintOf(m: { size: number; internalDate: Date | string | n
   const id = messageIdOf(m.headers);
   if (id) return `m:${id}|${m.size}|${secs}`;
   const h = createHash('sha256');
-  const text = (m.headers ?? Buffer.alloc(0)).toString('latin1');
+  const text = headerText(m.headers ?? Buffer.alloc(0));
   // Keep only the fields other than Message-ID, in a stable order, each unfolded.
   const fields = text
     .replace(/\r?\n[ \t]+/g, ' ')
@@ -33,6 +33,14 @@ export function fingerprintOf(m: { size: number; internalDate: Date | string | n
     .sort();
   h.update(fields.join('\n'));
   return `h:${h.digest('hex').slice(0, 32)}|${m.size}|${secs}`;
+}
+
+/**
+ * Header bytes as text, every 8-bit byte read as `X`: a server that replaces raw 8-bit
+ * header bytes by `X` (Cyrus' `munge8bit`, same size) keeps the fingerprint of its copy.
+ */
+function headerText(headers: Buffer): string {
+  return headers.toString('latin1').replace(/[\x80-\xff]/g, 'X');
 }
 
 /** A multiset of fingerprints: `take` consumes one occurrence. */

@@ -11,9 +11,11 @@ import { mapFolders, type FolderMapping, type FolderNamespaces } from './map-fol
 import { personalNamespace } from './namespace.ts';
 import { onSide, planFolder, type MessageMeta } from './plan-folder.ts';
 import { syncFlags } from './sync-flags.ts';
+import { appendLogOf, auditDestinations, requeued, summarizeVerification, unchangedVerification, verifyFolderEnd } from './verify-folder.ts';
 import {
   ZERO_COUNTERS,
   CopyError,
+  type AlteredMessage,
   type CheckpointStore,
   type FolderCheckpoint,
   type FolderStats,
@@ -120,6 +122,7 @@ function guardStore(store: CheckpointStore): CheckpointStore {
     recordSkipped: wrap('record refused messages', (i: string, l: SkippedMessage[]) => store.recordSkipped(i, l)),
     listSkipped: wrap('list refused messages', (i: string) => store.listSkipped(i)),
     clearSkipped: wrap('clear refused messages', (i: string, f: string, u: number[]) => store.clearSkipped(i, f, u)),
+    recordAltered: wrap('record altered messages', async (i: string, l: AlteredMessage[]) => store.recordAltered?.(i, l)),
   };
 }
 
@@ -193,6 +196,7 @@ export async function runPass(passInput: PassInput): Promise<PassResult> {
       messagesPresent: sum('messagesPresent'),
       messagesSkipped: sum('messagesSkipped'),
       flagsUpdated: sum('flagsUpdated'),
+      verification: summarizeVerification(folders),
     };
   };
   const emit = (final: boolean) => {
@@ -354,6 +358,8 @@ export async function runPass(passInput: PassInput): Promise<PassResult> {
       input.rules,
       namespaces,
     );
+    // Destination folders holding fewer messages than were copied get a re-match checkpoint (verify-folder.ts).
+    const missingAtStart = auditDestinations(mappings, checkpoints, skippedByFolder);
     const jobs: FolderJob[] = [];
     for (const m of mappings) {
       const stats = emptyStats(m.sourceName, m.destName);
@@ -376,6 +382,7 @@ export async function runPass(passInput: PassInput): Promise<PassResult> {
         stats.bytesFound = st.size ?? cp.srcBytes;
         stats.messagesSkipped = skippedHere;
         stats.messagesPresent = Math.max(0, st.messages - skippedHere);
+        stats.verification = unchangedVerification(m.source, m.dest, skippedHere);
         foldersDone++;
         continue;
       }
@@ -511,6 +518,7 @@ export async function runPass(passInput: PassInput): Promise<PassResult> {
             budget.release(held);
             held = 0;
           });
+          appendLogOf(fs).add(out, destUidNext);
           if (out.destUidNext) destUidNext = out.destUidNext;
           else {
             // No UIDPLUS (RFC 4315): ask for UIDNEXT so the next intent's floor is exact.
@@ -571,6 +579,19 @@ export async function runPass(passInput: PassInput): Promise<PassResult> {
         messagesPresent: Math.max(0, plan.found - fs.messagesCopied - skipped.size),
       });
       fs.messagesPresent = Math.max(0, plan.found - fs.messagesCopied - skipped.size);
+      // Counts and alterations of what this pass appended (verify-folder.ts).
+      await verifyFolderEnd(src, dest, plan, {
+        sourceFolder: name,
+        destFolder: job.mapping.destName,
+        skipped: skipped.size,
+        missingAtStart: missingAtStart.get(name) ?? 0,
+        copied: fs.messagesCopied,
+        log: appendLogOf(fs),
+        stats: fs,
+        itemId: input.itemId,
+        store: input.checkpoints,
+        requeue: () => save(requeued(cp)),
+      });
     };
 
     // 3. Copy: each lane takes the next folder; one folder is never shared by two lanes.

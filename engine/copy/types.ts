@@ -76,6 +76,77 @@ export interface SkippedMessage {
   reason: string;
 }
 
+/** A message the destination stored differently from the source (e.g. Cyrus' `munge8bit`). */
+export interface AlteredMessage {
+  sourceFolder: string;
+  /** Source UID. */
+  uid: number;
+  destFolder: string;
+  /** Destination UID of the copy. */
+  destUid: number;
+  /** RFC822.SIZE at the source and of the destination's copy. */
+  sourceSize: number;
+  destSize: number;
+  /** What changed, in a few words ({@link ALTERED_REASONS}). */
+  reason: string;
+}
+
+/** The reasons an {@link AlteredMessage} carries. */
+export const ALTERED_REASONS = {
+  /** Same size; the header read back equals the source's with every 8-bit byte replaced by `X`. */
+  eightBit: '8-bit header bytes replaced by the server',
+  /** Same size; the header read back differs otherwise. */
+  header: 'headers changed by the server',
+  /** The copy's RFC822.SIZE differs from the source's. */
+  size: 'size changed by the server',
+} as const;
+
+/**
+ * The verification of one folder at the end of its part of a pass: does the destination
+ * hold at least as many messages as the source has that must be there, and did the
+ * destination store the messages this pass copied as they were sent.
+ */
+export interface FolderVerification {
+  /** Source messages that must be at the destination: the source's count minus refused ones. */
+  expected: number;
+  /** Messages in the destination folder when checked. */
+  destMessages: number;
+  /**
+   * The destination held this many fewer messages than were copied before, at the start of
+   * this pass (deleted or lost there): the folder was re-matched and what was missing copied again.
+   */
+  missingAtStart: number;
+  /** Of those, copied again by this pass. */
+  recopied: number;
+  /** The destination holds this many fewer than `expected` at the end: the next pass re-matches the folder. */
+  missing: number;
+  /** Messages copied by this pass that the destination stored differently, by reason. */
+  alteredReasons: Record<string, number>;
+  altered: number;
+  /** Messages copied by this pass whose stored form could not be compared (the destination's UIDs unknown). */
+  unchecked: number;
+  /** IMAP commands the verification of this folder sent (a folder skipped on STATUS costs none). */
+  commands: number;
+}
+
+/** The verification of a pass: the folders' results summed up. */
+export interface PassVerification {
+  /** Folders whose counts were checked (every folder the pass listed and did not fail on). */
+  foldersChecked: number;
+  /** Folders where the destination held fewer messages than it must, at the start or at the end of the pass. */
+  foldersShort: { folder: string; missingAtStart: number; recopied: number; missing: number }[];
+  /** Messages missing at the start (copied again by this pass) and at the end (for the next pass). */
+  missingAtStart: number;
+  recopied: number;
+  missing: number;
+  /** Messages copied by this pass that the destination stored differently, in all and by reason. */
+  altered: number;
+  alteredReasons: Record<string, number>;
+  unchecked: number;
+  /** IMAP commands the verification sent. */
+  commands: number;
+}
+
 /** Statistics of one folder in a pass. */
 export interface FolderStats extends CopyCounters {
   sourceFolder: string;
@@ -87,6 +158,8 @@ export interface FolderStats extends CopyCounters {
   durationMs: number;
   /** Why the folder was not copied (e.g. the destination refused to create it), when it was not. */
   error?: string;
+  /** Counts and alterations checked at the end of the folder (absent when the folder did not complete). */
+  verification?: FolderVerification;
   /** Copied per second of this folder's own time. */
   messagesPerSecond: number;
   bytesPerSecond: number;
@@ -104,6 +177,8 @@ export interface PassStats extends CopyCounters {
   errors: number;
   /** Destination messages whose flags were set to the source's by this pass (all folders). */
   flagsUpdated: number;
+  /** What the verification found (folder counts, messages altered by the destination). */
+  verification: PassVerification;
 }
 
 /** Why a pass failed (a subset of the domain's FailureReason enum). */
@@ -184,6 +259,11 @@ export interface CheckpointStore {
   listSkipped(itemId: string): Promise<SkippedMessage[]>;
   /** Forgets refused messages that are at the destination now (copied on a later try, or found there). */
   clearSkipped(itemId: string, sourceFolder: string, uids: number[]): Promise<void>;
+  /**
+   * Records messages the destination stored differently (idempotent per folder + UID; the
+   * latest wins). Optional: a store without it still gets them counted in the pass's statistics.
+   */
+  recordAltered?(itemId: string, altered: AlteredMessage[]): Promise<void>;
 }
 
 /** An engine error with a stable string code. */

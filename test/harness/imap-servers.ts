@@ -56,7 +56,9 @@ export async function startServer(kind: ServerKind, users: { name: string; passw
     Object.assign(inst, { kind, addUser, path: (logical: string) => serverPath(inst, logical) }) as unknown as TestServer;
   if (kind === 'dovecot') {
     const dv = await startDovecot({ users });
-    return wrap(dv, async (n, p) => dv.addUser(n, p));
+    // Taken before the wrapper replaces it (the wrapper's addUser must not call itself).
+    const add = dv.addUser;
+    return wrap(dv, async (n, p) => add(n, p));
   }
   if (kind === 'cyrus') {
     const cy = await startCyrus({ users });

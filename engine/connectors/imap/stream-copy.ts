@@ -50,8 +50,17 @@ const MAX_LINE = 1024 * 1024;
  *
  * Needs LITERAL+ and MULTIAPPEND at the destination, the imapflow bridge on both
  * connections (imapflow-bridge.ts) and no command in flight on either; the caller checks.
+ * `onBody`, when given, is asked at the start of each message for a reader of its bytes as
+ * they pass (the header check of the verification reads the first ones).
  */
-export async function streamCopy(src: ImapFlow, dest: ImapFlow, destMailbox: string, uidSet: string, metas: Map<number, StreamMeta>): Promise<StreamCopyResult> {
+export async function streamCopy(
+  src: ImapFlow,
+  dest: ImapFlow,
+  destMailbox: string,
+  uidSet: string,
+  metas: Map<number, StreamMeta>,
+  onBody?: (uid: number) => ((part: Buffer) => void) | undefined,
+): Promise<StreamCopyResult> {
   const d = bridgeOf(dest);
   if (!d || !bridgeOf(src)) throw Object.assign(new Error('no streamed copy on this imapflow (shape mismatch)'), { code: 'NO_BRIDGE' });
   const tag = ownTag('MF');
@@ -128,7 +137,9 @@ export async function streamCopy(src: ImapFlow, dest: ImapFlow, destMailbox: str
   const send = (b: Buffer) => {
     if (!emit(b)) pauseForDrain();
   };
+  let reader: ((part: Buffer) => void) | undefined;
   const bodyStart = (uid: number, size: number) => {
+    reader = onBody?.(uid);
     const head = appendMessageHead(metas.get(uid)!, size);
     if (!appendDone) startAppend(head);
     else send(head);
@@ -160,7 +171,10 @@ export async function streamCopy(src: ImapFlow, dest: ImapFlow, destMailbox: str
       bufferedSize = 0;
       if (wanted(uid)) {
         bodyStart(uid, size);
-        for (const b of body) send(b);
+        for (const b of body) {
+          reader?.(b);
+          send(b);
+        }
       }
     }
     return null;
@@ -173,7 +187,10 @@ export async function streamCopy(src: ImapFlow, dest: ImapFlow, destMailbox: str
       if (literalLeft > 0) {
         const n = Math.min(literalLeft, chunk.length - pos);
         const part = chunk.subarray(pos, pos + n);
-        if (literalKind === 'body') send(part);
+        if (literalKind === 'body') {
+          reader?.(part);
+          send(part);
+        }
         else if (literalKind === 'buffer') buffered.push(part);
         literalLeft -= n;
         pos += n;
