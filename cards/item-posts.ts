@@ -1,6 +1,7 @@
 import type { BulkStatusView, Message } from './model.ts';
 import { formatBytes, formatCount, formatDuration, plural } from './format.ts';
 import { extraDetail, statusLabel } from './status.ts';
+import { verificationLine, type VerificationView } from './verification.ts';
 
 /** Figures of a pass as posts show them. */
 export interface FiguresView {
@@ -14,6 +15,8 @@ export interface FiguresView {
   skippedReasons?: Record<string, number>;
   /** Messages already copied whose flags (read, flagged, keywords) a delta pass updated. */
   flagsUpdated?: number;
+  /** The verification at the end of the pass, when it checked a folder. */
+  verification?: VerificationView;
 }
 
 /** A status change of an item, posted in its thread. */
@@ -63,7 +66,8 @@ export function statusPost(v: StatusPostView): Message {
     }
     case 'Completed': {
       const f = v.figures;
-      const text = `✅ ${a} completed${f ? `: ${figuresLine(f)}` : '.'}`;
+      const verified = f?.verification ? `Verified: ${verificationLine(f.verification)}.` : undefined;
+      const text = `✅ ${a} completed${f ? `: ${figuresLine(f)}` : '.'}${verified ? `\n${verified}` : ''}`;
       return {
         kind: 'item-completed',
         text,
@@ -84,6 +88,7 @@ export function statusPost(v: StatusPostView): Message {
                 },
               ]
             : []),
+          ...(verified ? [{ type: 'context' as const, text: verified }] : []),
         ],
       };
     }

@@ -1,5 +1,6 @@
 import type { Block, Message } from './model.ts';
 import { formatBytes, formatCount, formatDuration, formatTime, plural } from './format.ts';
+import { alteredLine, verificationLine, type AlteredView, type VerificationView } from './verification.ts';
 
 const LABEL: Record<string, string> = {
   NotStarted: 'Not started',
@@ -233,7 +234,7 @@ export function itemStatusMessage(
   projectName: string,
   i: ItemView & { passCount: number; lastPassMs: number; messagesPresent: number },
   history: HistoryView[],
-  copy: { folders: FolderView[]; skipped: SkippedView[] } = { folders: [], skipped: [] },
+  copy: { folders: FolderView[]; skipped: SkippedView[]; altered?: AlteredView[]; verification?: VerificationView | null } = { folders: [], skipped: [] },
   /** Events in all, when `history` holds only the latest ones. */
   historyTotal = history.length,
   /** IANA zone of the project: history times are shown in it as well as in UTC. */
@@ -252,6 +253,8 @@ export function itemStatusMessage(
       label: 'Copied',
       value: `${formatCount(i.messagesCopied)} messages, ${formatBytes(i.bytesCopied)} in ${plural(i.passCount, 'pass', 'passes')}${i.messagesPresent ? `; ${formatCount(i.messagesPresent)} already there` : ''}${i.messagesSkipped ? `; ${formatCount(i.messagesSkipped)} skipped` : ''}${i.lastPassMs ? `; last pass ${formatDuration(i.lastPassMs)}` : ''}`,
     });
+  // What the last pass's verification found, never left out once there is one.
+  if (copy.verification) facts.push({ label: 'Verified (last pass)', value: verificationLine(copy.verification) });
   facts.push({ label: 'License', value: i.license === 'consumed' ? 'consumed' : i.license === 'reserved' ? 'reserved' : 'none' });
   const hist = history.slice(-HISTORY_LIMIT).map((h) => `${formatTime(h.at, timeZone)} — ${h.summary} — ${actorText(h.actor)}`);
   const total = Math.max(historyTotal, history.length);
@@ -268,6 +271,12 @@ export function itemStatusMessage(
         ? [
             { type: 'text' as const, text: 'Skipped (the destination refused them):' },
             { type: 'list' as const, ...limited(copy.skipped.map((s) => `${s.sourceFolder} UID ${s.uid} (${formatBytes(s.size)}): ${s.reason}`)) },
+          ]
+        : []),
+      ...(copy.altered?.length
+        ? [
+            { type: 'text' as const, text: `Altered by the destination (stored differently from the source; ${plural(copy.altered.length, 'message')}, all passes):` },
+            { type: 'list' as const, ...limited(copy.altered.map(alteredLine)) },
           ]
         : []),
       { type: 'text', text: earlier ? `History (the latest ${hist.length} of ${formatCount(total)} events; ${formatCount(earlier)} earlier not shown):` : 'History:' },

@@ -304,6 +304,7 @@ export class Engine {
       messagesSkipped: 0,
       lastPassMs: 0,
       lastPassAt: null,
+      lastVerification: null,
       createdBy,
       createdAt: now,
       updatedAt: now,
@@ -417,6 +418,7 @@ export class Engine {
       // cascade); the mail at the destination and the history stay.
       await tx.copyCheckpoint.deleteMany({ where: { itemId: fresh.id } });
       await tx.skippedMessage.deleteMany({ where: { itemId: fresh.id } });
+      await tx.alteredMessage.deleteMany({ where: { itemId: fresh.id } });
       await tx.item.delete({ where: { id: fresh.id } });
     } else {
       await tx.item.update({ where: { id: fresh.id }, data });
@@ -867,6 +869,8 @@ export class Engine {
           messagesPresent: figures.messagesPresent,
           messagesSkipped: figures.messagesSkipped,
           lastPassMs: figures.durationMs,
+          // The verification of this pass replaces the last one's; a pass that verified nothing keeps it.
+          ...(figures.verification ? { lastVerification: JSON.stringify(figures.verification) } : {}),
         },
         history: { figures },
         figures,
@@ -998,11 +1002,12 @@ export class Engine {
 
   /** The copy figures of an item per folder (cumulative over passes), and the messages a destination refused. */
   async itemFolders(itemId: string) {
-    const [folders, skipped] = await Promise.all([
+    const [folders, skipped, altered] = await Promise.all([
       this.db.folderState.findMany({ where: { itemId }, orderBy: { sourceFolder: 'asc' } }),
       this.db.skippedMessage.findMany({ where: { itemId }, orderBy: [{ sourceFolder: 'asc' }, { uid: 'asc' }] }),
+      this.db.alteredMessage.findMany({ where: { itemId }, orderBy: [{ sourceFolder: 'asc' }, { uid: 'asc' }] }),
     ]);
-    return { folders, skipped };
+    return { folders, skipped, altered };
   }
 
   /** Appends a free history entry about an item (outreach results, delivery failures). */

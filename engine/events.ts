@@ -1,5 +1,5 @@
 import type { Actor, FailureReason, ItemStatus, Side } from './domain/types.ts';
-import type { CopyCounters } from './copy/types.ts';
+import type { CopyCounters, PassVerification } from './copy/types.ts';
 
 /** The public face of an item in events: enough for the notifier to post without a query. */
 export interface ItemRef {
@@ -18,6 +18,8 @@ export interface PassFigures extends CopyCounters {
   skippedReasons?: Record<string, number>;
   /** Messages already copied whose flags a delta pass set to the source's. */
   flagsUpdated?: number;
+  /** The verification at the end of the pass (absent when it checked no folder); at most 10 short folders are listed. */
+  verification?: PassVerification;
 }
 
 /** A status change of an item (every one goes through the engine's state machine). */

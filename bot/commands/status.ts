@@ -1,5 +1,6 @@
 import type { CommandDef } from './types.ts';
 import { HISTORY_LIMIT, extraDetail, projectStatusMessage, projectsOverviewMessage, itemStatusMessage, statusLabel } from '../../cards/status.ts';
+import { verificationLine, type VerificationView } from '../../cards/verification.ts';
 import { serverTimeZone } from '../scheduler/cron.ts';
 import { PROJECT_OPTION, itemView, reasonText, resolveProject } from './shared.ts';
 
@@ -58,6 +59,8 @@ export const status: CommandDef = {
         {
           folders: copy.folders.map((f) => ({ ...f, bytesCopied: Number(f.bytesCopied) })),
           skipped: copy.skipped.map((s) => ({ sourceFolder: s.sourceFolder, uid: s.uid, size: s.size, reason: s.reason })),
+          altered: copy.altered.map((a) => ({ sourceFolder: a.sourceFolder, uid: a.uid, destUid: a.destUid, sourceSize: a.sourceSize, destSize: a.destSize, reason: a.reason })),
+          verification: parseVerification(item.lastVerification),
         },
         historyTotal,
         project.digestTz ?? serverTimeZone(),
@@ -65,6 +68,17 @@ export const status: CommandDef = {
     );
   },
 };
+
+/** The stored verification of the last pass (JSON written by the engine), or null when absent or unreadable. */
+function parseVerification(json: string | null): VerificationView | null {
+  if (!json) return null;
+  try {
+    const v = JSON.parse(json) as VerificationView;
+    return typeof v?.foldersChecked === 'number' && Array.isArray(v.foldersShort) ? v : null;
+  } catch {
+    return null;
+  }
+}
 
 /** One history entry in words. */
 export function describeEvent(kind: string, from: string | null, to: string | null, detail: Record<string, unknown>): string {
@@ -105,7 +119,10 @@ export function describeEvent(kind: string, from: string | null, to: string | nu
   };
   // The message repeats the reason's sentence when there is one: say it once.
   const extra = typeof detail.message === 'string' && !(sentence && extraDetail(sentence, detail.message) === undefined) ? `: ${detail.message}` : '';
-  return `${what[kind] ?? words(kind)}${sides}${change ? ` (${change})` : ''}${reason}${extra}`;
+  // Each pass's verification stays in its history line.
+  const figures = detail.figures as { verification?: VerificationView } | undefined;
+  const verified = figures?.verification && typeof figures.verification.foldersChecked === 'number' ? ` — verified: ${verificationLine(figures.verification)}` : '';
+  return `${what[kind] ?? words(kind)}${sides}${change ? ` (${change})` : ''}${reason}${extra}${verified}`;
 }
 
 /** An event key no entry above knows, in words: `item.something-new` → "something new". */

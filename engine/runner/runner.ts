@@ -345,11 +345,24 @@ function guardStore(store: CheckpointStore, noteFault: (e: unknown) => DbFault |
   });
 }
 
-function figures(s: CopyCounters & { skipped?: PassStats['skipped']; flagsUpdated?: number }, durationMs: number): PassFigures {
+function figures(s: CopyCounters & { skipped?: PassStats['skipped']; flagsUpdated?: number; verification?: PassStats['verification'] }, durationMs: number): PassFigures {
   const { messagesFound, bytesFound, messagesCopied, bytesCopied, messagesPresent, messagesSkipped } = s;
   const skippedReasons: Record<string, number> = {};
   for (const k of s.skipped ?? []) skippedReasons[k.reason] = (skippedReasons[k.reason] ?? 0) + 1;
-  return { messagesFound, bytesFound, messagesCopied, bytesCopied, messagesPresent, messagesSkipped, durationMs, skippedReasons, ...(s.flagsUpdated ? { flagsUpdated: s.flagsUpdated } : {}) };
+  const v = s.verification;
+  return {
+    messagesFound,
+    bytesFound,
+    messagesCopied,
+    bytesCopied,
+    messagesPresent,
+    messagesSkipped,
+    durationMs,
+    skippedReasons,
+    ...(s.flagsUpdated ? { flagsUpdated: s.flagsUpdated } : {}),
+    // Kept with the pass (history, the item's last verification, the thread post); a long list of short folders is cut.
+    ...(v?.foldersChecked ? { verification: { ...v, foldersShort: v.foldersShort.slice(0, 10) } } : {}),
+  };
 }
 
 function emptyFigures(durationMs: number): PassFigures {

@@ -1,11 +1,11 @@
 import type { Db } from './db.ts';
-import type { CheckpointStore, FolderCheckpoint, SkippedMessage } from '../copy/types.ts';
+import type { AlteredMessage, CheckpointStore, FolderCheckpoint, SkippedMessage } from '../copy/types.ts';
 
 /**
  * The copy engine's {@link CheckpointStore} on Prisma: per-folder counters and the
  * UIDVALIDITY/last-UID checkpoint in FolderState, the crash-safety details beside it in
  * CopyCheckpoint (same key, written in the same transaction), refused messages in
- * SkippedMessage. SQLite commits are durable when the promise resolves (WAL).
+ * SkippedMessage, messages the destination stored differently in AlteredMessage. SQLite commits are durable when the promise resolves (WAL).
  */
 export function createPrismaCheckpointStore(db: Db): CheckpointStore {
   return {
@@ -80,6 +80,21 @@ export function createPrismaCheckpointStore(db: Db): CheckpointStore {
         await db.skippedMessage.deleteMany({ where: { itemId, sourceFolder, uid: { in: uids.slice(i, i + 500) } } });
       }
     },
+    async recordAltered(itemId, list) {
+      if (!list.length) return;
+      for (let i = 0; i < list.length; i += 500) {
+        await db.$transaction(
+          list.slice(i, i + 500).map((a) => {
+            const row = { destFolder: a.destFolder, destUid: a.destUid, sourceSize: a.sourceSize, destSize: a.destSize, reason: a.reason.slice(0, 1000) };
+            return db.alteredMessage.upsert({
+              where: { itemId_sourceFolder_uid: { itemId, sourceFolder: a.sourceFolder, uid: a.uid } },
+              create: { itemId, sourceFolder: a.sourceFolder, uid: a.uid, ...row },
+              update: row,
+            });
+          }),
+        );
+      }
+    },
     async listSkipped(itemId) {
       const rows = await db.skippedMessage.findMany({ where: { itemId }, orderBy: [{ sourceFolder: 'asc' }, { uid: 'asc' }] });
       return rows.map((r): SkippedMessage => ({ sourceFolder: r.sourceFolder, uid: r.uid, size: r.size, reason: r.reason }));
@@ -93,5 +108,12 @@ export async function deleteFolderStates(db: Db, itemId: string): Promise<void> 
     db.folderState.deleteMany({ where: { itemId } }),
     db.copyCheckpoint.deleteMany({ where: { itemId } }),
     db.skippedMessage.deleteMany({ where: { itemId } }),
+    db.alteredMessage.deleteMany({ where: { itemId } }),
   ]);
+}
+
+/** Messages of an item the destination stored differently (all passes), by folder and UID. */
+export async function listAlteredMessages(db: Db, itemId: string): Promise<AlteredMessage[]> {
+  const rows = await db.alteredMessage.findMany({ where: { itemId }, orderBy: [{ sourceFolder: 'asc' }, { uid: 'asc' }] });
+  return rows.map((r): AlteredMessage => ({ sourceFolder: r.sourceFolder, uid: r.uid, destFolder: r.destFolder, destUid: r.destUid, sourceSize: r.sourceSize, destSize: r.destSize, reason: r.reason }));
 }
