@@ -20,12 +20,12 @@
  * UTF8=ACCEPT, IDLE, ACL; no LITERAL+, no MULTIAPPEND, no CONDSTORE, no SPECIAL-USE, no
  * LIST-STATUS, and no `[UIDNEXT]` on SELECT (STATUS has it).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, chmodSync, mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chownSync, chmodSync, mkdirSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, greets, mailOwner, tail } from './dovecot.ts';
+import { mailOwner } from './dovecot.ts';
+import { startServerProcess, type ServerProcess } from './server-process.ts';
 import { privateBinariesProblem, privateFileContains, privateLibPath, privateRoot } from './private-root.ts';
 
 const BINARIES = ['usr/sbin/couriertcpd', 'usr/lib/courier/courier/imaplogin', 'usr/bin/imapd', 'usr/libexec/gam_server'];
@@ -55,17 +55,6 @@ export interface CourierInstance {
   kill(): Promise<void>;
   dispose(): Promise<void>;
 }
-
-const live = new Set<number>();
-process.once('exit', () => {
-  for (const pid of live) {
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-});
 
 /** Debian's /etc/courier/imapd settings that matter to a client. */
 const IMAPD_ENV = {
@@ -151,61 +140,30 @@ export async function startCourier(options: { users?: { name: string; password: 
   // imaplogin runs as root or as the harness user; under root the socket must be reachable by it.
   chmodSync(socketPath, 0o777);
 
-  let port = 0;
-  let child: ChildProcess | null = null;
-  let exited: Promise<void> = Promise.resolve();
   // Courier's imapd asks gamin (FAM) about its Maildirs at login and on STATUS; without a
   // gam_server each such call waits 1.25 s for one to start. GAMIN_DEBUG_SERVER points
   // libgamin at the unpacked one (it runs as the mail owner and exits once idle).
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', LD_LIBRARY_PATH: privateLibPath(root), GAMIN_DEBUG_SERVER: join(root, 'usr/libexec/gam_server'), ...IMAPD_ENV };
-  const launch = async () => {
-    const args = ['-address=127.0.0.1', '-maxprocs=200', '-maxperip=200', '-nodnslookup', '-noidentlookup', String(port), join(root, 'usr/lib/courier/courier/imaplogin'), join(root, 'usr/bin/imapd'), 'Maildir'];
-    const proc = spawn(join(root, 'usr/sbin/couriertcpd'), args, { detached: true, cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const log = (d: Buffer) => writeFileSync(logFile, d, { flag: 'a' });
-    proc.stdout?.on('data', log);
-    proc.stderr?.on('data', log);
-    let isExited = false;
-    exited = new Promise((resolve) => proc.once('exit', () => ((isExited = true), live.delete(proc.pid!), resolve())));
-    child = proc;
-    if (proc.pid) live.add(proc.pid);
-    const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline) {
-      if (isExited) throw new Error(`couriertcpd exited at start: ${tail(logFile)}`);
-      if (await greets(port)) return;
-      await new Promise((r) => setTimeout(r, 30));
-    }
-    throw new Error(`courier did not greet on port ${port} within 15 s: ${tail(logFile)}`);
-  };
-  const killGroup = async (signal: NodeJS.Signals = 'SIGKILL') => {
-    const c = child as ChildProcess | null;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
-    try {
-      process.kill(-c.pid!, signal);
-    } catch {
-      /* gone */
-    }
-    await exited;
-  };
-  let lastErr: unknown;
-  for (let attempt = 0; attempt < 5; attempt++) {
-    port = await freePort();
-    try {
-      await launch();
-      lastErr = undefined;
-      break;
-    } catch (err) {
-      lastErr = err;
-      await killGroup();
-    }
-  }
-  if (lastErr) {
+  let server: ServerProcess;
+  try {
+    server = await startServerProcess({
+      name: 'couriertcpd',
+      logFile,
+      logOutput: true,
+      // couriertcpd and the imapd of each connection share the process group: a stop ends them all.
+      stopBy: 'group',
+      command: (port) => ({
+        file: join(root, 'usr/sbin/couriertcpd'),
+        args: ['-address=127.0.0.1', '-maxprocs=200', '-maxperip=200', '-nodnslookup', '-noidentlookup', String(port), join(root, 'usr/lib/courier/courier/imaplogin'), join(root, 'usr/bin/imapd'), 'Maildir'],
+        cwd: dir,
+        env,
+      }),
+    });
+  } catch (err) {
     auth.close();
-    throw lastErr;
+    throw err;
   }
-  const stop = async () => {
-    // couriertcpd and the imapd of each connection share the process group.
-    await killGroup('SIGTERM');
-  };
+  const port = server.port;
   return {
     host: '127.0.0.1',
     get port() {
@@ -220,14 +178,11 @@ export async function startCourier(options: { users?: { name: string; password: 
     namespacePrefix: 'INBOX.',
     addUser,
     userDir,
-    stop,
-    restart: async (hard = false) => {
-      await killGroup(hard ? 'SIGKILL' : 'SIGTERM');
-      await launch();
-    },
-    kill: () => killGroup('SIGKILL'),
+    stop: () => server.stop(),
+    restart: (hard = false) => server.restart(hard),
+    kill: () => server.kill(),
     dispose: async () => {
-      await killGroup('SIGKILL');
+      await server.kill();
       auth.close();
       try {
         unlinkSync(socketPath);

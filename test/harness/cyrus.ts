@@ -19,12 +19,13 @@
  * What Cyrus 3.6 offers a client: LITERAL+, MULTIAPPEND, UIDPLUS, CONDSTORE/QRESYNC,
  * SPECIAL-USE, LIST-STATUS, NAMESPACE; no UTF8=ACCEPT (names in modified UTF-7).
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, greets, mailOwner, rawImap, tail } from './dovecot.ts';
+import { mailOwner, rawImap } from './dovecot.ts';
+import { startServerProcess } from './server-process.ts';
 import { privateBinariesProblem, privateLibPath, privateRoot } from './private-root.ts';
 
 const BINARIES = ['usr/lib/cyrus/bin/master', 'usr/lib/cyrus/bin/imapd', 'usr/lib/cyrus/bin/ctl_cyrusdb', 'usr/sbin/saslpasswd2'];
@@ -49,17 +50,6 @@ export interface CyrusInstance {
   kill(): Promise<void>;
   dispose(): Promise<void>;
 }
-
-const live = new Set<number>();
-process.once('exit', () => {
-  for (const pid of live) {
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-});
 
 function chownTree(path: string, uid: number, gid: number): void {
   chownSync(path, uid, gid);
@@ -111,10 +101,7 @@ export async function startCyrus(options: { users?: { name: string; password: st
   setPassword(admin.name, admin.password);
   chownTree(dir, owner.uid, owner.gid);
 
-  let port = 0;
-  let child: ChildProcess | null = null;
-  let exited: Promise<void> = Promise.resolve();
-  const writeServices = () =>
+  const writeServices = (port: number) =>
     writeFileSync(
       join(dir, 'cyrus.conf'),
       [
@@ -129,47 +116,15 @@ export async function startCyrus(options: { users?: { name: string; password: st
         '',
       ].join('\n'),
     );
-  const launch = async () => {
-    const proc = spawn(bin('master'), ['-C', conf, '-M', join(dir, 'cyrus.conf'), '-p', join(dir, 'master.pid'), '-D'], { detached: true, cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let isExited = false;
-    const log = (d: Buffer) => writeFileSync(logFile, d, { flag: 'a' });
-    proc.stdout?.on('data', log);
-    proc.stderr?.on('data', log);
-    exited = new Promise((resolve) => proc.once('exit', () => ((isExited = true), live.delete(proc.pid!), resolve())));
-    child = proc;
-    if (proc.pid) live.add(proc.pid);
-    const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline) {
-      if (isExited) throw new Error(`cyrus master exited at start: ${tail(logFile)}`);
-      if (await greets(port)) return;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`cyrus did not greet on port ${port} within 20 s: ${tail(logFile)}`);
-  };
-  const killGroup = async (signal: NodeJS.Signals = 'SIGKILL') => {
-    const c = child as ChildProcess | null;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
-    try {
-      process.kill(-c.pid!, signal);
-    } catch {
-      /* gone */
-    }
-    await exited;
-  };
-  let lastErr: unknown;
-  for (let attempt = 0; attempt < 5; attempt++) {
-    port = await freePort();
-    writeServices();
-    try {
-      await launch();
-      lastErr = undefined;
-      break;
-    } catch (err) {
-      lastErr = err;
-      await killGroup();
-    }
-  }
-  if (lastErr) throw lastErr;
+  const server = await startServerProcess({
+    name: 'cyrus master',
+    logFile,
+    logOutput: true,
+    greetTimeoutMs: 20_000,
+    prepare: writeServices,
+    command: () => ({ file: bin('master'), args: ['-C', conf, '-M', join(dir, 'cyrus.conf'), '-p', join(dir, 'master.pid'), '-D'], cwd: dir, env }),
+  });
+  const port = server.port;
 
   const addUser = async (name: string, password: string) => {
     setPassword(name, password);
@@ -180,19 +135,6 @@ export async function startCyrus(options: { users?: { name: string; password: st
   };
   for (const u of options.users ?? []) await addUser(u.name, u.password);
 
-  const stop = async () => {
-    const c = child as ChildProcess | null;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
-    c.kill('SIGTERM');
-    const t = setTimeout(() => void killGroup('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(t);
-    try {
-      process.kill(-c.pid!, 'SIGKILL');
-    } catch {
-      /* none left */
-    }
-  };
   return {
     host: '127.0.0.1',
     get port() {
@@ -206,15 +148,11 @@ export async function startCyrus(options: { users?: { name: string; password: st
     separator: '.',
     namespacePrefix: 'INBOX.',
     addUser,
-    stop,
-    restart: async (hard = false) => {
-      if (hard) await killGroup('SIGKILL');
-      else await stop();
-      await launch();
-    },
-    kill: () => killGroup('SIGKILL'),
+    stop: () => server.stop(),
+    restart: (hard = false) => server.restart(hard),
+    kill: () => server.kill(),
     dispose: async () => {
-      await killGroup('SIGKILL');
+      await server.kill();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -3,13 +3,17 @@
  * state directories under a temp dir, on a free loopback port. Never touches a system
  * Dovecot; every test file gets its own instance, so vitest's parallel files do not clash.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ImapFlow } from 'imapflow';
+import { freePort, startServerProcess } from './server-process.ts';
+
+// The launch helpers, importable from here too (several tests take freePort from this module).
+export { freePort, greets, tail } from './server-process.ts';
 
 /** Where the Debian package puts the binaries (CI installs the same package). */
 export const DOVECOT_BIN = process.env.DOVECOT_BIN ?? '/usr/sbin/dovecot';
@@ -91,18 +95,6 @@ export interface DovecotInstance {
   dispose(): Promise<void>;
 }
 
-/** Process groups of the instances still running, killed when this process exits (a crashed test file leaves none behind). */
-const live = new Set<number>();
-process.once('exit', () => {
-  for (const pid of live) {
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-});
-
 /** The system user that owns test mail (and runs the private servers' mail processes). */
 export function mailOwner(): { uid: number; gid: number; name: string } {
   // Dovecot refuses uid/gid 0 for mail access, so as root the mail belongs to the
@@ -121,39 +113,6 @@ export function mailOwner(): { uid: number; gid: number; name: string } {
   }
   const u = userInfo();
   return { name: u.username, uid: u.uid, gid: u.gid };
-}
-
-/** A free loopback port (the kernel picks it; a retry covers the short race until Dovecot binds it). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** Resolves once a connection to the port gets an IMAP greeting (`* OK`). */
-export async function greets(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = connect({ host: '127.0.0.1', port });
-    let buf = '';
-    const done = (v: boolean) => {
-      sock.destroy();
-      resolve(v);
-    };
-    sock.setTimeout(2000, () => done(false));
-    sock.on('data', (d) => {
-      buf += d.toString('latin1');
-      if (buf.includes('\r\n')) done(buf.startsWith('* OK'));
-    });
-    sock.on('error', () => done(false));
-    sock.on('close', () => done(false));
-  });
 }
 
 function writeConfig(o: {
@@ -277,93 +236,40 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
   };
   for (const u of options.users ?? []) addUser(u.name, u.password, u);
 
-  let port = 0;
   let tlsPort = 0;
   let confFile = '';
   if (options.tls) {
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
   }
-  let child: ChildProcess | null = null;
-  let exited: Promise<void> = Promise.resolve();
-
-  const launch = async (): Promise<void> => {
-    const proc = spawn(DOVECOT_BIN, ['-F', '-c', confFile], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    proc.stderr?.on('data', (d) => (stderr += d.toString()));
-    let isExited = false;
-    exited = new Promise((resolve) => proc.once('exit', () => ((isExited = true), live.delete(proc.pid!), resolve())));
-    child = proc;
-    if (proc.pid) live.add(proc.pid);
-    const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline) {
-      if (isExited) throw new Error(`dovecot exited at start: ${stderr.trim()} ${tail(logFile)}`);
-      if (await greets(port)) return;
-      await new Promise((r) => setTimeout(r, 30));
-    }
-    throw new Error(`dovecot did not greet on port ${port} within 15 s: ${tail(logFile)}`);
-  };
-
-  let lastErr: unknown;
-  for (let attempt = 0; attempt < 5; attempt++) {
-    port = await freePort();
-    tlsPort = options.tls ? await freePort() : 0;
-    confFile = writeConfig({
-      tlsPort: tlsPort || undefined,
-      dir,
-      port,
-      separator,
-      prefix: namespacePrefix,
-      owner,
-      specialUse: options.specialUse ?? {},
-      quota: options.quota ?? false,
-      master: (options.masterUsers ?? []).length > 0,
-      extra: options.extraConfig ?? '',
-      oauth2: options.oauth2,
-    });
-    try {
-      await launch();
-      lastErr = undefined;
-      break;
-    } catch (err) {
-      lastErr = err;
-      await killGroup();
-    }
-  }
-  if (lastErr) throw lastErr;
-
-  async function killGroup(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    const c = child as ChildProcess | null;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
-    try {
-      process.kill(-c.pid!, signal);
-    } catch {
-      /* already gone */
-    }
-    await exited;
-  }
-
-  const stop = async () => {
-    const c = child as ChildProcess | null;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
-    c.kill('SIGTERM');
-    const t = setTimeout(() => void killGroup('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(t);
-    // Children (imap processes) notice the master is gone; make sure none outlives it.
-    try {
-      process.kill(-c.pid!, 'SIGKILL');
-    } catch {
-      /* none left */
-    }
-  };
+  const server = await startServerProcess({
+    name: 'dovecot',
+    logFile,
+    prepare: async (port) => {
+      tlsPort = options.tls ? await freePort() : 0;
+      confFile = writeConfig({
+        tlsPort: tlsPort || undefined,
+        dir,
+        port,
+        separator,
+        prefix: namespacePrefix,
+        owner,
+        specialUse: options.specialUse ?? {},
+        quota: options.quota ?? false,
+        master: (options.masterUsers ?? []).length > 0,
+        extra: options.extraConfig ?? '',
+        oauth2: options.oauth2,
+      });
+    },
+    command: () => ({ file: DOVECOT_BIN, args: ['-F', '-c', confFile] }),
+  });
 
   const instance: DovecotInstance = {
     host: '127.0.0.1',
     get port() {
-      return port;
+      return server.port;
     },
     get url() {
-      return `imap://127.0.0.1:${port}`;
+      return `imap://127.0.0.1:${server.port}`;
     },
     get imapsUrl() {
       return tlsPort ? `imaps://127.0.0.1:${tlsPort}` : undefined;
@@ -378,29 +284,16 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
     namespacePrefix,
     addUser,
     userDir,
-    stop,
-    restart: async (hard = false) => {
-      if (hard) await killGroup('SIGKILL');
-      else await stop();
-      // Same port: the listener uses SO_REUSEADDR, so a fresh master binds at once.
-      await launch();
-    },
-    kill: () => killGroup('SIGKILL'),
+    stop: () => server.stop(),
+    restart: (hard = false) => server.restart(hard),
+    kill: () => server.kill(),
     dispose: async () => {
       // No graceful shutdown needed for a throw-away instance.
-      await killGroup('SIGKILL');
+      await server.kill();
       rmSync(dir, { recursive: true, force: true });
     },
   };
   return instance;
-}
-
-export function tail(file: string): string {
-  try {
-    return readFileSync(file, 'utf8').split('\n').slice(-8).join('\n');
-  } catch {
-    return '';
-  }
 }
 
 /** One message to seed. */
