@@ -5,7 +5,9 @@
  * hierarchy), a delta pass with flag changes, a pass with nothing new, and kill -9 mid-pass
  * then resume (exactly once). Corpora are small: the point is what each server does
  * differently (namespace prefixes, separators, UTF8=ACCEPT, no UIDNEXT on SELECT, no
- * MULTIAPPEND/LITERAL+/CONDSTORE), not volume.
+ * MULTIAPPEND/LITERAL+/CONDSTORE), not volume. One server of each kind serves every row
+ * (each row has its own users), and only the pass that is killed runs in a child process:
+ * the resume and the pass after it run here, on the same SQLite checkpoint file.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,6 +16,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createMemoryCheckpointStore, runPass } from '../../engine/copy/index.ts';
+import { openDb } from '../../engine/store/db.ts';
+import { createPrismaCheckpointStore } from '../../engine/store/folder-state.ts';
 import { makeMessage, openClient, readMailbox, seedImap, type SeedMessage } from '../harness/dovecot.ts';
 import { endpoint, folderKeys, hashCounts } from '../harness/copy-assert.ts';
 import { describeWithServers, startServer, type ServerKind, type TestServer } from '../harness/imap-servers.ts';
@@ -58,6 +62,27 @@ function onServer(s: TestServer, c: Record<string, SeedMessage[]>): Record<strin
   return Object.fromEntries(Object.entries(c).map(([k, v]) => [s.path(k), v]));
 }
 
+/** One running server per kind, started on first use and shared by the rows (each row logs in as its own users). */
+const servers = new Map<ServerKind, Promise<TestServer>>();
+function serverOf(kind: ServerKind): Promise<TestServer> {
+  if (!servers.has(kind)) servers.set(kind, startServer(kind));
+  return servers.get(kind)!;
+}
+afterAll(async () => {
+  await Promise.all([...servers.values()].map(async (p) => (await p.catch(() => null))?.dispose()));
+});
+
+/** Runs one pass in this process on the SQLite checkpoint file a child used. */
+async function runHere(cfg: ChildConfig): Promise<{ outcome: string; copied: number; detail?: string }> {
+  const { db } = await openDb(cfg.dbUrl);
+  try {
+    const r = await runPass({ itemId: cfg.itemId, source: cfg.source, destination: cfg.destination, checkpoints: createPrismaCheckpointStore(db), options: cfg.options });
+    return { outcome: r.outcome, copied: r.stats.messagesCopied, detail: r.detail };
+  } finally {
+    await db.$disconnect();
+  }
+}
+
 /** Runs one pass in a child process (SQLite store); with `killAt`, SIGKILLs it once it reports that many copies. */
 function runChild(cfg: ChildConfig, killAt?: number): Promise<{ killed: boolean; result?: { outcome: string; copied: number; detail?: string } }> {
   return new Promise((resolve, reject) => {
@@ -84,29 +109,28 @@ function runChild(cfg: ChildConfig, killAt?: number): Promise<{ killed: boolean;
   });
 }
 
-for (const [srcKind, dstKind] of PAIRS) {
+PAIRS.forEach(([srcKind, dstKind], row) => {
   describeWithServers(`copy ${srcKind} → ${dstKind}`, [srcKind, dstKind], () => {
     let src: TestServer;
     let dst: TestServer;
     let dir: string;
     const store = createMemoryCheckpointStore();
     const item = `${srcKind}-${dstKind}`;
+    // This row's users on the shared servers ([a-z0-9] suits every kind's user names).
+    const [fsrc, fdst, ksrc, kdst] = ['fs', 'fd', 'ks', 'kd'].map((u) => `r${row}${u}`);
     beforeAll(async () => {
-      [src, dst] = await Promise.all([
-        startServer(srcKind, [{ name: 'fsrc', password: 'fs-pw' }, { name: 'ksrc', password: 'ks-pw' }]),
-        startServer(dstKind, [{ name: 'fdst', password: 'fd-pw' }, { name: 'kdst', password: 'kd-pw' }]),
-      ]);
+      [src, dst] = await Promise.all([serverOf(srcKind), serverOf(dstKind)]);
+      await Promise.all([src.addUser(fsrc, 'fs-pw'), src.addUser(ksrc, 'ks-pw'), dst.addUser(fdst, 'fd-pw'), dst.addUser(kdst, 'kd-pw')]);
       dir = mkdtempSync(join(tmpdir(), 'mf-servers-'));
-      await seedImap(src, 'fsrc', 'fs-pw', onServer(src, corpus()));
+      await seedImap(src, fsrc, 'fs-pw', onServer(src, corpus()));
     });
-    afterAll(async () => {
-      await Promise.all([src?.dispose(), dst?.dispose()]);
+    afterAll(() => {
       if (dir) rmSync(dir, { recursive: true, force: true });
     });
-    const pass = () => runPass({ itemId: item, source: endpoint(src, 'fsrc', 'fs-pw'), destination: endpoint(dst, 'fdst', 'fd-pw'), checkpoints: store });
+    const pass = () => runPass({ itemId: item, source: endpoint(src, fsrc, 'fs-pw'), destination: endpoint(dst, fdst, 'fd-pw'), checkpoints: store });
     const assertSame = async () => {
-      const a = await readMailbox(src, 'fsrc', 'fs-pw');
-      const b = await readMailbox(dst, 'fdst', 'fd-pw');
+      const a = await readMailbox(src, fsrc, 'fs-pw');
+      const b = await readMailbox(dst, fdst, 'fd-pw');
       for (const f of FOLDERS) expect(folderKeys(b, dst.path(f)), `${f}`).toEqual(folderKeys(a, src.path(f)));
     };
 
@@ -115,14 +139,17 @@ for (const [srcKind, dstKind] of PAIRS) {
       expect(r.outcome, r.detail).toBe('completed');
       expect(r.stats.skipped).toEqual([]);
       expect(r.stats.messagesCopied).toBe(Object.values(corpus()).flat().length);
+      // Verified: every folder's count, and nothing stored differently (no 8-bit header here).
+      expect(r.stats.verification).toMatchObject({ foldersShort: [], missing: 0, altered: 0, unchecked: 0 });
+      expect(r.stats.verification.foldersChecked).toBeGreaterThanOrEqual(FOLDERS.length);
       await assertSame();
     });
 
     it('a delta pass copies what is new and carries flag changes', async () => {
-      await seedImap(src, 'fsrc', 'fs-pw', onServer(src, { INBOX: [msg(20, ['New'])], 'Привет мир': [msg(21)] }));
+      await seedImap(src, fsrc, 'fs-pw', onServer(src, { INBOX: [msg(20, ['New'])], 'Привет мир': [msg(21)] }));
       // Flag changes in a folder that also got new mail: a source without CONDSTORE (Courier)
       // compares flags only in folders whose STATUS changed.
-      const c = await openClient(src, 'fsrc', 'fs-pw');
+      const c = await openClient(src, fsrc, 'fs-pw');
       try {
         await c.mailboxOpen(src.path('INBOX'));
         await c.messageFlagsAdd('1', ['\\Seen', '\\Flagged'], { uid: true });
@@ -142,6 +169,9 @@ for (const [srcKind, dstKind] of PAIRS) {
       expect(r.outcome, r.detail).toBe('completed');
       expect(r.stats.messagesCopied).toBe(0);
       expect(r.stats.skipped).toEqual([]);
+      // Verified from the listing alone: no command of its own.
+      expect(r.stats.verification).toMatchObject({ foldersShort: [], missing: 0, commands: 0 });
+      expect(r.stats.verification.foldersChecked).toBeGreaterThanOrEqual(FOLDERS.length);
       await assertSame();
     });
 
@@ -149,23 +179,23 @@ for (const [srcKind, dstKind] of PAIRS) {
       const big: SeedMessage[] = Array.from({ length: 60 }, (_, i) => msg(100 + i, i % 2 ? ['\\Seen'] : [], { size: 4000 }));
       const dupe = makeMessage({ subject: 'dup in kill test' });
       big.splice(10, 0, { raw: dupe, internalDate: at(999) }, { raw: dupe, internalDate: at(999) });
-      await seedImap(src, 'ksrc', 'ks-pw', onServer(src, { INBOX: big, 'Привет мир': big.slice(0, 20) }));
+      await seedImap(src, ksrc, 'ks-pw', onServer(src, { INBOX: big, 'Привет мир': big.slice(0, 20) }));
       const cfg: ChildConfig = {
         dbUrl: `file:${join(dir, 'state.db')}`,
         itemId: `k-${item}`,
-        source: endpoint(src, 'ksrc', 'ks-pw'),
-        destination: endpoint(dst, 'kdst', 'kd-pw'),
+        source: endpoint(src, ksrc, 'ks-pw'),
+        destination: endpoint(dst, kdst, 'kd-pw'),
         options: { batchMessages: 5, connections: 2 },
       };
       const first = await runChild(cfg, 12);
       expect(first.killed).toBe(true);
-      const last = await runChild(cfg);
-      expect(last.result?.outcome, last.result?.detail).toBe('completed');
-      const a = await readMailbox(src, 'ksrc', 'ks-pw');
-      const b = await readMailbox(dst, 'kdst', 'kd-pw');
+      const last = await runHere(cfg);
+      expect(last.outcome, last.detail).toBe('completed');
+      const a = await readMailbox(src, ksrc, 'ks-pw');
+      const b = await readMailbox(dst, kdst, 'kd-pw');
       for (const f of ['INBOX', 'Привет мир']) expect(hashCounts(b, dst.path(f)), f).toEqual(hashCounts(a, src.path(f)));
-      const again = await runChild(cfg);
-      expect(again.result).toMatchObject({ outcome: 'completed', copied: 0 });
+      const again = await runHere(cfg);
+      expect(again).toMatchObject({ outcome: 'completed', copied: 0 });
     });
   });
-}
+});
