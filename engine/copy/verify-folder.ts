@@ -131,14 +131,18 @@ export async function verifyFolder(
   const entries = o.log.entries;
   if (entries.length) {
     let pairs: { e: Appended; destUid: number; destSize?: number }[];
-    if (entries.every((e) => e.destUid !== undefined)) {
+    const known = entries.filter((e) => e.destUid !== undefined);
+    if (known.length) {
       const sizes = new Map<number, number>();
-      for (const m of await onSide('destination', fetchMeta(dest, uidSet(entries.map((e) => e.destUid!)), false, 1))) sizes.set(m.uid, m.size);
+      for (const m of await onSide('destination', fetchMeta(dest, uidSet(known.map((e) => e.destUid!)), false, 1))) sizes.set(m.uid, m.size);
       v.commands++;
-      pairs = entries.map((e) => ({ e, destUid: e.destUid!, destSize: sizes.get(e.destUid!) }));
+      pairs = known.map((e) => ({ e, destUid: e.destUid!, destSize: sizes.get(e.destUid!) }));
+      // A batch the server acknowledged without APPENDUID, beside others with it: not compared.
+      v.unchecked = entries.length - known.length;
     } else {
-      // No APPENDUID: the destination messages above the folder's first UIDNEXT are ours, in
-      // the order appended, unless something else arrived meanwhile (then they cannot be told apart).
+      // No APPENDUID at all: the destination messages above the folder's first UIDNEXT are
+      // ours, in the order appended, unless something else arrived meanwhile (then they
+      // cannot be told apart).
       const floor = o.log.floor ?? plan.dest.uidNext;
       const after = await onSide('destination', fetchMeta(dest, `${floor}:*`, false, floor));
       v.commands++;

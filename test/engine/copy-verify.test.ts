@@ -5,12 +5,14 @@
  * whose messages were deleted at the destination behind the engine's back is reported
  * short on the next pass and healed by it (no duplicate, even for an altered message
  * without Message-ID); a pass with nothing new verifies every folder from the listing's
- * STATUS numbers alone (no SELECT, no FETCH, no NOOP on the wire, seen through a proxy).
+ * STATUS numbers alone (no SELECT, no FETCH, no NOOP on the wire, seen through a proxy);
+ * a destination that acknowledges an APPEND and stores nothing (a proxy answers it) leaves
+ * the folder short at the end of the pass, which says so, and the next pass heals it.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createMemoryCheckpointStore, runPass } from '../../engine/copy/index.ts';
 import { ALTERED_REASONS } from '../../engine/copy/types.ts';
-import { makeMessage, openClient, readMailbox, seedImap, type SeedMessage } from '../harness/dovecot.ts';
+import { makeMessage, openClient, readMailbox, seedImap, startDovecot, type DovecotInstance, type SeedMessage } from '../harness/dovecot.ts';
 import { endpoint, hashCounts } from '../harness/copy-assert.ts';
 import { describeWithServers, startServer, type ServerKind, type TestServer } from '../harness/imap-servers.ts';
 import { startImapProxy, type ImapProxy } from '../harness/imap-proxy.ts';
@@ -136,3 +138,44 @@ for (const c of CASES) {
     });
   });
 }
+
+describeWithServers('verification: a destination that says OK to an APPEND and stores nothing', ['dovecot'], () => {
+  let dv: DovecotInstance;
+  let proxy: ImapProxy;
+  const store = createMemoryCheckpointStore();
+  beforeAll(async () => {
+    dv = await startDovecot({ users: [{ name: 'lsrc', password: 'ls-pw' }, { name: 'ldst', password: 'ld-pw' }] });
+    await seedImap(dv, 'lsrc', 'ls-pw', { INBOX: Array.from({ length: 5 }, (_, i) => ({ raw: makeMessage({ size: 1200 + i * 50 }), internalDate: at(10 + i) })) });
+    proxy = await startImapProxy({ port: dv.port });
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await dv?.dispose();
+  });
+  const pass = () => runPass({ itemId: 'lossy', source: endpoint(dv, 'lsrc', 'ls-pw'), destination: endpoint(proxy, 'ldst', 'ld-pw'), checkpoints: store, options: { batchMessages: 2, connections: 1 } });
+
+  it('the pass ends reporting the folder short (never silent) and the next pass copies what is missing, once', async () => {
+    // The first APPEND (a batch of two) is answered OK by the proxy: the server never sees it.
+    proxy.throttle({ command: 'APPEND', nth: 1, times: 1, status: 'OK', reply: 'APPEND completed', backoffMs: 0 });
+    const r = await pass();
+    proxy.clearRules();
+    expect(r.outcome, r.detail).toBe('completed');
+    expect(r.stats.messagesCopied).toBe(5);
+    expect(r.stats.verification.foldersShort).toEqual([{ folder: 'INBOX', missingAtStart: 0, recopied: 0, missing: 2 }]);
+    expect(r.stats.verification.missing).toBe(2);
+    // The two acknowledged without APPENDUID are counted as not compared; the others were.
+    expect(r.stats.verification.unchecked).toBe(2);
+    expect((await readMailbox(dv, 'ldst', 'ld-pw')).messages.INBOX).toHaveLength(3);
+
+    const heal = await pass();
+    expect(heal.outcome, heal.detail).toBe('completed');
+    expect(heal.stats.messagesCopied).toBe(2);
+    expect(heal.stats.verification).toMatchObject({ foldersShort: [], missing: 0 });
+    const [a, b] = await Promise.all([readMailbox(dv, 'lsrc', 'ls-pw'), readMailbox(dv, 'ldst', 'ld-pw')]);
+    expect(hashCounts(b, 'INBOX')).toEqual(hashCounts(a, 'INBOX'));
+
+    const again = await pass();
+    expect(again.stats.messagesCopied).toBe(0);
+    expect(again.stats.verification).toMatchObject({ foldersShort: [], missing: 0, commands: 0 });
+  });
+});

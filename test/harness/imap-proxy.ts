@@ -35,8 +35,12 @@ export interface ThrottleRule {
   times?: number;
   /** The suggested backoff in the reply, in milliseconds. */
   backoffMs: number;
-  /** Status of the tagged reply (Office 365 has been seen to use both). Default `NO`. */
-  status?: 'NO' | 'BAD';
+  /**
+   * Status of the tagged reply (Office 365 has been seen to use both). Default `NO`. `OK`
+   * acknowledges a command the server never sees: an APPEND answered so stands for a
+   * server that says it stored a message and did not.
+   */
+  status?: 'NO' | 'BAD' | 'OK';
   /**
    * Another text instead of the throttling one, e.g. Exchange Online's "User is
    * authenticated but not connected." to every command of an app without permission on the mailbox.
