@@ -23,6 +23,9 @@ export interface AlteredView {
   reason: string;
 }
 
+/** Short folders named in a line. */
+const SHORT_LISTED = 3;
+
 function shortText(f: VerificationView['foldersShort'][number]): string {
   const parts: string[] = [];
   if (f.missingAtStart) parts.push(`${plural(f.missingAtStart, 'message')} missing at the destination, ${formatCount(f.recopied)} copied again`);
@@ -39,9 +42,11 @@ export function verificationLine(v: VerificationView): string {
   const parts = [`${plural(v.foldersChecked, 'folder')} checked`];
   if (!v.foldersShort.length) parts[0] += ', counts match';
   else {
-    const listed = v.foldersShort.map(shortText);
-    const more = v.missingAtStart + v.missing - v.foldersShort.reduce((n, f) => n + f.missingAtStart + f.missing, 0);
-    parts.push(`counts short: ${listed.join('; ')}${more > 0 ? `; ${formatCount(more)} more in other folders` : ''}`);
+    // A few folders by name (a line, not a report); the others as a count.
+    const listed = v.foldersShort.slice(0, SHORT_LISTED).map(shortText);
+    const named = v.foldersShort.slice(0, SHORT_LISTED).reduce((n, f) => n + f.missingAtStart + f.missing, 0);
+    const more = v.missingAtStart + v.missing - named;
+    parts.push(`counts short: ${listed.join('; ')}${more > 0 ? `; ${plural(more, 'message')} more missing in other folders` : ''}`);
   }
   if (v.altered) {
     const reasons = Object.entries(v.alteredReasons);
@@ -50,6 +55,12 @@ export function verificationLine(v: VerificationView): string {
   } else parts.push('no message altered by the destination');
   if (v.unchecked) parts.push(`${plural(v.unchecked, 'message')} not compared (the destination named no UIDs for them)`);
   return parts.join('; ');
+}
+
+/** The verification in a few words, for a history line: `6 folders checked, counts match, 1 altered by the destination`. */
+export function verificationSummary(v: VerificationView): string {
+  const counts = v.foldersShort.length ? `${plural(v.foldersShort.length, 'folder')} short (${plural(v.missingAtStart + v.missing, 'message')} missing)` : 'counts match';
+  return `${plural(v.foldersChecked, 'folder')} checked, ${counts}${v.altered ? `, ${formatCount(v.altered)} altered by the destination` : ''}${v.unchecked ? `, ${formatCount(v.unchecked)} not compared` : ''}`;
 }
 
 /** One altered message in a list: `INBOX UID 3 (2 KB) → UID 7: 8-bit header bytes replaced by the server`. */

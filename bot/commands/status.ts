@@ -1,6 +1,6 @@
 import type { CommandDef } from './types.ts';
 import { HISTORY_LIMIT, extraDetail, projectStatusMessage, projectsOverviewMessage, itemStatusMessage, statusLabel } from '../../cards/status.ts';
-import { verificationLine, type VerificationView } from '../../cards/verification.ts';
+import { verificationSummary, type VerificationView } from '../../cards/verification.ts';
 import { serverTimeZone } from '../scheduler/cron.ts';
 import { PROJECT_OPTION, itemView, reasonText, resolveProject } from './shared.ts';
 
@@ -121,7 +121,7 @@ export function describeEvent(kind: string, from: string | null, to: string | nu
   const extra = typeof detail.message === 'string' && !(sentence && extraDetail(sentence, detail.message) === undefined) ? `: ${detail.message}` : '';
   // Each pass's verification stays in its history line.
   const figures = detail.figures as { verification?: VerificationView } | undefined;
-  const verified = figures?.verification && typeof figures.verification.foldersChecked === 'number' ? ` — verified: ${verificationLine(figures.verification)}` : '';
+  const verified = figures?.verification && typeof figures.verification.foldersChecked === 'number' ? ` — verified: ${verificationSummary(figures.verification)}` : '';
   return `${what[kind] ?? words(kind)}${sides}${change ? ` (${change})` : ''}${reason}${extra}${verified}`;
 }
 

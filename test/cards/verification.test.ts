@@ -32,6 +32,11 @@ describe('verification wording', () => {
     const two = verificationLine({ ...clean, altered: 3, alteredReasons: { '8-bit header bytes replaced by the server': 2, 'size changed by the server': 1 }, unchecked: 4 });
     expect(two).toContain('3 messages altered by the destination (8-bit header bytes replaced by the server: 2, size changed by the server: 1)');
     expect(two).toContain('4 messages not compared');
+    // Many short folders: three by name, the rest as a count (the line stays a line).
+    const many = Array.from({ length: 8 }, (_, i) => ({ folder: `F${i}`, missingAtStart: 1, recopied: 1, missing: 0 }));
+    const line = verificationLine({ ...clean, foldersShort: many, missingAtStart: 8, recopied: 8 });
+    expect(line).toContain('F2: 1 message missing at the destination, 1 copied again; 5 messages more missing in other folders');
+    expect(line).not.toContain('F3');
   });
 
   it('the Completed post carries the verification in one line', () => {
@@ -73,7 +78,7 @@ describe('verification wording', () => {
     expect(text).toContain('Verified (last pass): 2 folders checked, counts match; 1 message altered by the destination (8-bit header bytes replaced by the server)');
     expect(text).toContain('Altered by the destination (stored differently from the source; 1 message, all passes):');
     expect(text).toContain('INBOX UID 3 (2.0 KB) → UID 7: 8-bit header bytes replaced by the server');
-    expect(text).toContain('pass completed (Running → Completed) — verified: 2 folders checked, counts match; 1 message altered by the destination');
+    expect(text).toContain('pass completed (Running → Completed) — verified: 2 folders checked, counts match, 1 altered by the destination');
     // Before any verified pass nothing is claimed.
     expect(renderText(itemStatusMessage('acme', item, []))).not.toMatch(/Verified|Altered/);
   });

@@ -60,6 +60,6 @@ describeWithServers('console: the verification in the Completed post and in stat
     const st = await consoleRun('status carol@old.example');
     expect(st).toContain('Verified (last pass): 1 folder checked, counts match; 1 message altered by the destination (8-bit header bytes replaced by the server)');
     expect(st).toMatch(/Altered by the destination \(stored differently from the source; 1 message, all passes\):\n\s+• INBOX UID 2 \([^)]+\) → UID 2: 8-bit header bytes replaced by the server/);
-    expect(st).toMatch(/pass completed \(Running → Completed\) — verified: 1 folder checked, counts match; 1 message altered by the destination/);
+    expect(st).toMatch(/pass completed \(Running → Completed\) — verified: 1 folder checked, counts match, 1 altered by the destination/);
   });
 });
