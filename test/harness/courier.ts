@@ -25,7 +25,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mailOwner } from './dovecot.ts';
-import { startServerProcess, type ServerProcess } from './server-process.ts';
+import { serverInstance, startServerProcess, type ServerInstanceBase, type ServerProcess } from './server-process.ts';
 import { privateBinariesProblem, privateFileContains, privateLibPath, privateRoot } from './private-root.ts';
 
 const BINARIES = ['usr/sbin/couriertcpd', 'usr/lib/courier/courier/imaplogin', 'usr/bin/imapd', 'usr/libexec/gam_server'];
@@ -39,21 +39,13 @@ export function courierProblem(): string | null {
 }
 
 /** A running private Courier. */
-export interface CourierInstance {
-  host: string;
-  port: number;
-  url: string;
-  dir: string;
+export interface CourierInstance extends ServerInstanceBase {
   logFile: string;
   separator: '.';
   namespacePrefix: 'INBOX.';
   addUser(name: string, password: string): Promise<void>;
   /** Maildir of a user. */
   userDir(name: string): string;
-  stop(): Promise<void>;
-  restart(hard?: boolean): Promise<void>;
-  kill(): Promise<void>;
-  dispose(): Promise<void>;
 }
 
 /** Debian's /etc/courier/imapd settings that matter to a client. */
@@ -163,33 +155,19 @@ export async function startCourier(options: { users?: { name: string; password: 
     auth.close();
     throw err;
   }
-  const port = server.port;
   return {
-    host: '127.0.0.1',
-    get port() {
-      return port;
-    },
-    get url() {
-      return `imap://127.0.0.1:${port}`;
-    },
-    dir,
-    logFile,
-    separator: '.',
-    namespacePrefix: 'INBOX.',
-    addUser,
-    userDir,
-    stop: () => server.stop(),
-    restart: (hard = false) => server.restart(hard),
-    kill: () => server.kill(),
-    dispose: async () => {
-      await server.kill();
+    ...serverInstance(server, dir, () => {
       auth.close();
       try {
         unlinkSync(socketPath);
       } catch {
         /* gone */
       }
-      rmSync(dir, { recursive: true, force: true });
-    },
+    }),
+    logFile,
+    separator: '.',
+    namespacePrefix: 'INBOX.',
+    addUser,
+    userDir,
   };
 }

@@ -25,7 +25,7 @@ import { chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, write
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mailOwner, rawImap } from './dovecot.ts';
-import { startServerProcess } from './server-process.ts';
+import { serverInstance, startServerProcess, type ServerInstanceBase } from './server-process.ts';
 import { privateBinariesProblem, privateLibPath, privateRoot } from './private-root.ts';
 
 const BINARIES = ['usr/lib/cyrus/bin/master', 'usr/lib/cyrus/bin/imapd', 'usr/lib/cyrus/bin/ctl_cyrusdb', 'usr/sbin/saslpasswd2'];
@@ -36,19 +36,11 @@ export function cyrusProblem(): string | null {
 }
 
 /** A running private Cyrus. */
-export interface CyrusInstance {
-  host: string;
-  port: number;
-  url: string;
-  dir: string;
+export interface CyrusInstance extends ServerInstanceBase {
   logFile: string;
   separator: '.';
   namespacePrefix: 'INBOX.';
   addUser(name: string, password: string): Promise<void>;
-  stop(): Promise<void>;
-  restart(hard?: boolean): Promise<void>;
-  kill(): Promise<void>;
-  dispose(): Promise<void>;
 }
 
 function chownTree(path: string, uid: number, gid: number): void {
@@ -135,25 +127,5 @@ export async function startCyrus(options: { users?: { name: string; password: st
   };
   for (const u of options.users ?? []) await addUser(u.name, u.password);
 
-  return {
-    host: '127.0.0.1',
-    get port() {
-      return port;
-    },
-    get url() {
-      return `imap://127.0.0.1:${port}`;
-    },
-    dir,
-    logFile,
-    separator: '.',
-    namespacePrefix: 'INBOX.',
-    addUser,
-    stop: () => server.stop(),
-    restart: (hard = false) => server.restart(hard),
-    kill: () => server.kill(),
-    dispose: async () => {
-      await server.kill();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return { ...serverInstance(server, dir), logFile, separator: '.', namespacePrefix: 'INBOX.', addUser };
 }

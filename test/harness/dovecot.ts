@@ -10,7 +10,7 @@ import { connect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ImapFlow } from 'imapflow';
-import { freePort, startServerProcess } from './server-process.ts';
+import { freePort, serverInstance, startServerProcess } from './server-process.ts';
 
 // The launch helpers, importable from here too (several tests take freePort from this module).
 export { freePort, greets, tail } from './server-process.ts';
@@ -264,34 +264,15 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
   });
 
   const instance: DovecotInstance = {
-    host: '127.0.0.1',
-    get port() {
-      return server.port;
-    },
-    get url() {
-      return `imap://127.0.0.1:${server.port}`;
-    },
-    get imapsUrl() {
-      return tlsPort ? `imaps://127.0.0.1:${tlsPort}` : undefined;
-    },
+    ...serverInstance(server, dir),
+    imapsUrl: tlsPort ? `imaps://127.0.0.1:${tlsPort}` : undefined,
     certPem: options.tls ? readFileSync(join(dir, 'cert.pem'), 'utf8') : undefined,
-    dir,
-    get confFile() {
-      return confFile;
-    },
+    confFile,
     logFile,
     separator,
     namespacePrefix,
     addUser,
     userDir,
-    stop: () => server.stop(),
-    restart: (hard = false) => server.restart(hard),
-    kill: () => server.kill(),
-    dispose: async () => {
-      // No graceful shutdown needed for a throw-away instance.
-      await server.kill();
-      rmSync(dir, { recursive: true, force: true });
-    },
   };
   return instance;
 }

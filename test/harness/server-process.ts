@@ -7,7 +7,7 @@
  * server behind. Each server's harness writes its configuration and says how to run it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 
 /** Process groups of the servers still running, killed when this process exits. */
@@ -182,5 +182,44 @@ export async function startServerProcess(o: ServerProcessOptions): Promise<Serve
       await launch();
     },
     kill: () => killGroup('SIGKILL'),
+  };
+}
+
+/** What every private server instance has: its address, its files, and control of its process group. */
+export interface ServerInstanceBase {
+  host: string;
+  port: number;
+  /** `imap://127.0.0.1:PORT` */
+  url: string;
+  dir: string;
+  /** Graceful stop. */
+  stop(): Promise<void>;
+  /** Stop then start again on the same port (connections drop, state stays). `hard`: SIGKILL instead of a clean shutdown. */
+  restart(hard?: boolean): Promise<void>;
+  /** SIGKILL to the whole process group. */
+  kill(): Promise<void>;
+  /** Kills the server and removes its files. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * What every private server instance shares: its loopback address, and stop, restart,
+ * kill and dispose of its process group; dispose also runs `cleanup` and removes `dir`.
+ */
+export function serverInstance(server: ServerProcess, dir: string, cleanup?: () => void): ServerInstanceBase {
+  return {
+    host: '127.0.0.1',
+    port: server.port,
+    url: `imap://127.0.0.1:${server.port}`,
+    dir,
+    stop: () => server.stop(),
+    restart: (hard = false) => server.restart(hard),
+    kill: () => server.kill(),
+    dispose: async () => {
+      // No graceful shutdown needed for a throw-away instance.
+      await server.kill();
+      cleanup?.();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
