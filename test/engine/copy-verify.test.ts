@@ -1,7 +1,7 @@
 /**
  * The verification at the end of a pass, against real servers: messages the destination
  * stores differently (Cyrus replaces raw 8-bit header bytes by `X` on APPEND, keeping the
- * size; Dovecot stores them as sent) are reported, each one, and nothing else is; a folder
+ * size; Dovecot and Courier store them as sent) are reported, each one, and nothing else is; a folder
  * whose messages were deleted at the destination behind the engine's back is reported
  * short on the next pass and healed by it (no duplicate, even for an altered message
  * without Message-ID); a pass with nothing new verifies every folder from the listing's
@@ -55,6 +55,7 @@ const EIGHT_BIT_UIDS = [3, 4];
 const CASES: { src: ServerKind; dst: ServerKind; altersEightBit: boolean }[] = [
   { src: 'dovecot', dst: 'dovecot', altersEightBit: false },
   { src: 'dovecot', dst: 'cyrus', altersEightBit: true },
+  { src: 'dovecot', dst: 'courier', altersEightBit: false },
 ];
 
 for (const c of CASES) {
