@@ -93,7 +93,7 @@ export function keptFlags(flags: string[], permanent: Set<string>): string[] {
 /**
  * Sends one APPEND carrying all the given messages (MULTIAPPEND, RFC 3502, when more than
  * one), keeping only the flags the destination keeps. Returns the destination UIDNEXT
- * after it when the server gave APPENDUID (RFC 4315).
+ * after it and the UID of each message when the server gave APPENDUID (RFC 4315).
  */
 export async function appendRaw(dest: ImapFlow, path: string, messages: OutgoingMessage[], permanent: Set<string>): Promise<{ uidNext?: number; uids?: number[] }> {
   const r = await appendMessages(

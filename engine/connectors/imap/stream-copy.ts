@@ -190,8 +190,7 @@ export async function streamCopy(
         if (literalKind === 'body') {
           reader?.(part);
           send(part);
-        }
-        else if (literalKind === 'buffer') buffered.push(part);
+        } else if (literalKind === 'buffer') buffered.push(part);
         literalLeft -= n;
         pos += n;
         continue;
