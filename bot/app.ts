@@ -13,7 +13,7 @@ import { Notifier, type NotifierOptions } from './notifier.ts';
 import { Logger, routeConsoleToLog } from './log.ts';
 import type { BotServices } from './commands/types.ts';
 import { createHttpApp, installErrorHandler, listen } from './http/server.ts';
-import { Outreach } from './outreach/outreach.ts';
+import { Outreach, type OutreachOptions } from './outreach/outreach.ts';
 import { probeServer } from '../engine/connectors/probe-server.ts';
 import { m365Settings } from '../engine/connectors/m365/settings.ts';
 import type { Express } from 'express';
@@ -47,7 +47,10 @@ export interface App {
  * dispatcher, HTTP routes. Surfaces (adapters), the runner and the scheduler are wired by
  * the entry point (`bot/cli.ts`), the composition root.
  */
-export async function createApp(config: Config, opts: { log?: Logger; console?: boolean; notifier?: NotifierOptions } = {}): Promise<App> {
+export async function createApp(
+  config: Config,
+  opts: { log?: Logger; console?: boolean; notifier?: NotifierOptions; outreach?: Omit<OutreachOptions, 'publicUrl' | 'linkTtlHours'> } = {},
+): Promise<App> {
   const log = opts.log ?? new Logger();
   const { db, applied } = await openDb(config.databaseUrl);
   if (applied.length) log.info('database migrated', { applied: applied.join(',') });
@@ -59,7 +62,13 @@ export async function createApp(config: Config, opts: { log?: Logger; console?: 
   const notifier = new Notifier(engine, log, opts.notifier);
   notifier.attach(bus);
   engine.batchPosts = (tx, changes) => notifier.writeBatchPosts(tx, changes);
-  const outreach = new Outreach(engine, notifier, log, { publicUrl: config.publicUrl, linkTtlHours: config.linkTtlHours, organisation: config.organisation });
+  const outreach = new Outreach(engine, notifier, log, {
+    publicUrl: config.publicUrl,
+    linkTtlHours: config.linkTtlHours,
+    organisation: config.organisation,
+    concurrency: config.outreachConcurrency,
+    ...opts.outreach,
+  });
   bus.on((e) => outreach.onEvent(e));
   const services: BotServices = { defaultLicenses: config.defaultLicenses, probeServer: (url) => probeServer(url, { m365: m365Settings() }) };
   if (opts.console) services.readLocalFile = (path) => readFile(path, 'utf8');
@@ -80,6 +89,8 @@ export async function createApp(config: Config, opts: { log?: Logger; console?: 
     http,
     onClose: (fn) => closers.push(fn),
     async close() {
+      // First: requests still queued are not sent (they go out after the next start); the ones in flight finish.
+      outreach.close();
       for (const fn of closers.reverse()) await fn();
       await bus.idle();
       await notifier.close();

@@ -20,6 +20,8 @@ export interface Config {
   dev: boolean;
   /** Passes run at once in this process. */
   concurrency: number;
+  /** Credential requests sent at once (SMTP connections, chat DMs): MAILFERRY_OUTREACH_CONCURRENCY. */
+  outreachConcurrency: number;
   /** Hours a credential link stays valid. */
   linkTtlHours: number;
   /** Attempts an end user gets on the form before the item fails (projects may override). */
@@ -68,6 +70,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, envFile = '.env
     admins: parseAdmins(env.MAILFERRY_ADMINS),
     dev: env.MAILFERRY_DEV === '1',
     concurrency: Math.max(1, Number(env.MAILFERRY_CONCURRENCY ?? 2) || 2),
+    outreachConcurrency: Math.max(1, Math.floor(Number(env.MAILFERRY_OUTREACH_CONCURRENCY ?? 4)) || 4),
     linkTtlHours: Math.max(1, Number(env.MAILFERRY_LINK_TTL_HOURS ?? 72) || 72),
     defaultLicenses: parseLicenses(env.MAILFERRY_LICENSES),
     formAttempts: Math.max(1, Math.floor(Number(env.MAILFERRY_FORM_ATTEMPTS ?? 3)) || 3),

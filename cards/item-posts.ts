@@ -241,3 +241,63 @@ export function bulkStatusPost(v: BulkStatusView): Message {
     bulk: v,
   };
 }
+
+/** What a batch of credential requests did (a start --all, a start --waiting, a reminder round), for its thread. */
+export interface RequestSummaryView {
+  /** `start`: first requests; `resend`: asked again; `reminder`: reminders; `resumed`: requests a stop of MailFerry had left unsent. */
+  kind: 'start' | 'resend' | 'reminder' | 'resumed';
+  /** People asked: one per item and recipient. */
+  total: number;
+  /** People reached, per channel (`email`, `Slack DM`, …). One reached both ways counts in both. */
+  byChannel: Record<string, number>;
+  /** People no channel reached (the item keeps waiting; its history says why). */
+  notDelivered: number;
+  /** Requests not sent because MailFerry stopped first: they go out after its next start. */
+  notSent: number;
+  /** The first lines, failures first (`could not reach … by …: why`), then `asked … by …`. */
+  lines: string[];
+  /** Lines there were in all (the rest are summed up as "and N more"). */
+  lineCount: number;
+}
+
+/** Characters of one line of a request summary: a server's long answer is cut, the post stays within Slack's and Teams' limits. */
+const SUMMARY_LINE_MAX = 300;
+
+/**
+ * One post for the credential requests of a bulk command, instead of one per item:
+ * how many people were asked, by which channel, how many could not be reached (with the
+ * first reasons) and what to do about them. Bounded in size whatever the batch.
+ */
+export function credentialsRequestedSummaryPost(v: RequestSummaryView): Message {
+  const who = plural(v.total, 'user');
+  const head =
+    v.kind === 'reminder'
+      ? `🔔 Reminded ${who}`
+      : v.kind === 'resend'
+        ? `📨 Asked ${who} again for their credentials`
+        : v.kind === 'resumed'
+          ? `📨 Asked ${who} whose credential request MailFerry had not sent before it stopped`
+          : `📨 Asked ${who} for their credentials`;
+  const parts = Object.entries(v.byChannel)
+    .sort((a, b) => b[1] - a[1])
+    .map(([channel, n]) => `${formatCount(n)} by ${channel}`);
+  if (v.notDelivered) parts.push(`${formatCount(v.notDelivered)} not delivered`);
+  if (v.notSent) parts.push(`${formatCount(v.notSent)} not sent yet`);
+  const text1 = `${head}: ${parts.join(', ') || 'nothing sent'}.`;
+  const lines = v.lines.map((l) => (l.length > SUMMARY_LINE_MAX ? `${l.slice(0, SUMMARY_LINE_MAX - 1)}…` : l));
+  const more = v.lineCount > lines.length ? `…and ${formatCount(v.lineCount - lines.length)} more (each mailbox's history has its line: \`/migrate status ADDRESS\`)` : undefined;
+  const notes = [
+    ...(v.notDelivered ? [`Fix the delivery, then \`/migrate start --waiting\` asks every waiting user again, or \`/migrate resend ADDRESS\` one.`] : []),
+    ...(v.notSent ? [`MailFerry stopped before ${plural(v.notSent, 'request was', 'requests were')} sent; they go out after it starts again.`] : []),
+  ];
+  return {
+    kind: 'items-credentials-requested',
+    text: [text1, ...lines, ...(more ? [more] : []), ...notes].join('\n'),
+    tone: v.notDelivered || v.notSent ? 'warning' : 'info',
+    blocks: [
+      { type: 'text', text: text1 },
+      ...(lines.length ? [{ type: 'list' as const, items: lines, more }] : []),
+      ...notes.map((text) => ({ type: 'context' as const, text })),
+    ],
+  };
+}

@@ -492,6 +492,9 @@ export class Engine {
     // Deliveries start once every batch is written, so the batches' posts go out merged.
     const deliveries: (() => void)[] = [];
     let halted = false;
+    // The credential requests of this command are one batch: the outreach reports them together.
+    const batch = randomUUID();
+    let asked = false;
     try {
       for (const part of chunks(items, opts.batch ?? BULK_BATCH)) {
         if (halted) break;
@@ -593,13 +596,89 @@ export class Engine {
         halted = r.stop;
         for (const c of r.after) {
           this.emitStatus({ ...c, event: c.from === c.to ? undefined : statusEvent(actor, c.item, c.from, c.to) }, !!this.batchPosts);
-          if (c.to === 'WaitingForUser') this.bus.emit({ type: 'item.credentials-needed', item: itemRef(c.item), actor, sides: c.missing, resend: false });
+          if (c.to === 'WaitingForUser') {
+            asked = true;
+            this.bus.emit({ type: 'item.credentials-needed', item: itemRef(c.item), actor, sides: c.missing, resend: false, batch });
+          }
         }
       }
     } finally {
       for (const d of deliveries) d();
+      if (asked) this.bus.emit({ type: 'batch.end', batch, actor });
     }
     return { changed: changed.map(({ item, from, to }) => ({ item, from, to })), refused };
+  }
+
+  /**
+   * Asks the users of many waiting items again (`start --waiting`), as `resend` does each one:
+   * the state machine's `resend` per item, their open links revoked, a history line each.
+   * Set-based like `startItems`: per batch of `BULK_BATCH` items one transaction with one read
+   * of the items and of their stored credentials, one update, one revocation, one multi-row
+   * history insert. The `item.credentials-needed` events that follow carry one batch id and
+   * end with `batch.end`, so the outreach reports them as one summary. Items the state machine
+   * refuses (no longer waiting) are reported and skipped.
+   */
+  async resendItems(actor: Actor, items: ItemWithProject[], opts: { threadRef?: string | null; batch?: number } = {}): Promise<{ asked: ItemWithProject[]; refused: UserError[] }> {
+    const asked: ItemWithProject[] = [];
+    const refused: UserError[] = [];
+    const batch = randomUUID();
+    try {
+      for (const part of chunks(items, opts.batch ?? BULK_BATCH)) {
+        const now = this.now();
+        const r = await this.db.$transaction(async (tx) => {
+          const ids = part.map((i) => i.id);
+          const fresh = new Map((await tx.item.findMany({ where: { id: { in: ids } }, include: ITEM_INCLUDE })).map((i) => [i.id, i]));
+          const stored = new Set((await tx.credential.findMany({ where: { itemId: { in: ids } }, select: { itemId: true, side: true } })).map((c) => `${c.itemId}:${c.side}`));
+          const out: { item: ItemWithProject; missing: Side[] }[] = [];
+          const no: UserError[] = [];
+          for (const input of part) {
+            const f = fresh.get(input.id);
+            if (!f) {
+              no.push(new UserError('ITEM_UNKNOWN', `${input.sourceAddress} is no longer in project ${input.project.name}.`));
+              continue;
+            }
+            try {
+              decide('resend', { address: f.sourceAddress, status: f.status as ItemStatus, missingCredentials: false });
+            } catch (e) {
+              if (!(e instanceof UserError)) throw e;
+              no.push(e);
+              continue;
+            }
+            const missing = (['source', 'destination'] as Side[]).filter((side) => !stored.has(`${f.id}:${side}`) && (side === 'source' ? f.project.sourceAuth : f.project.destinationAuth) !== 'admin');
+            out.push({ item: { ...f, stopRequested: false, updatedAt: now, threadRef: opts.threadRef || f.threadRef }, missing });
+          }
+          const okIds = out.map((o) => o.item.id);
+          // Conditional on the status: an item that left WaitingForUser meanwhile is not touched.
+          const count = await countInChunks(okIds, (part) =>
+            tx.item.updateMany({ where: { id: { in: part }, status: 'WaitingForUser' }, data: { stopRequested: false, updatedAt: now, ...(opts.threadRef ? { threadRef: opts.threadRef } : {}) } }),
+          );
+          if (count !== okIds.length) throw new Error(`bulk resend: ${okIds.length - count} of ${okIds.length} items changed while being asked again`);
+          await countInChunks(okIds, (part) => tx.credentialLink.updateMany({ where: { itemId: { in: part }, usedAt: null, revokedAt: null }, data: { revokedAt: now } }));
+          await appendHistoryMany(
+            tx,
+            out.map((o) => ({
+              projectId: o.item.projectId,
+              itemId: o.item.id,
+              address: o.item.sourceAddress,
+              actor,
+              kind: 'resend',
+              fromStatus: 'WaitingForUser',
+              toStatus: 'WaitingForUser',
+              detail: { missing: o.missing },
+            })),
+          );
+          return { out, no };
+        });
+        refused.push(...r.no);
+        for (const o of r.out) {
+          asked.push(o.item);
+          this.bus.emit({ type: 'item.credentials-needed', item: itemRef(o.item), actor, sides: o.missing, resend: true, batch });
+        }
+      }
+    } finally {
+      if (asked.length) this.bus.emit({ type: 'batch.end', batch, actor });
+    }
+    return { asked, refused };
   }
 
   /** Stops an item: a waiting or queued one at once (license back, link dead); a running one at the next message boundary. */

@@ -46,7 +46,17 @@ export interface ItemStatusEvent {
 export type EngineEvent =
   | { type: 'item.added'; item: ItemRef; actor: Actor }
   | ItemStatusEvent
-  | { type: 'item.credentials-needed'; item: ItemRef; actor: Actor; sides: Side[]; resend: boolean }
+  | {
+      type: 'item.credentials-needed';
+      item: ItemRef;
+      actor: Actor;
+      sides: Side[];
+      resend: boolean;
+      /** Set when a bulk command (start --all, start --waiting) asked many at once: the requests of one batch are reported together. */
+      batch?: string;
+    }
+  /** A bulk command emitted every `item.credentials-needed` of its batch (none follow). */
+  | { type: 'batch.end'; batch: string; actor: Actor }
   | { type: 'item.credentials-received'; item: ItemRef; actor: Actor; sides: Side[] }
   | { type: 'item.credentials-refused'; item: ItemRef; side: Side; attempt: number; final: boolean; detail?: string }
   | { type: 'item.credentials-cleared'; item: ItemRef; actor: Actor; sides: Side[] }

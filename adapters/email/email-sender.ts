@@ -11,6 +11,10 @@ export interface EmailSenderOptions {
   from: string;
   /** Give up on an SMTP exchange after this long (ms). Default 20 s. */
   timeoutMs?: number;
+  /** Connections kept open to the server at most (the outreach's concurrency). Default 4. */
+  maxConnections?: number;
+  /** Messages sent over one connection before it is replaced. Default 100. */
+  maxMessages?: number;
 }
 
 /**
@@ -21,12 +25,28 @@ export interface EmailSenderOptions {
  */
 export class EmailSender implements Sender {
   readonly kind = 'email' as const;
+  readonly label = 'email';
   private transport: Transporter;
 
   constructor(private opts: EmailSenderOptions) {
     const t = opts.timeoutMs ?? 20_000;
     // nodemailer's own logger stays off: its debug output would print the message body, and the body holds the link.
-    this.transport = nodemailer.createTransport({ url: opts.smtpUrl, logger: false, debug: false, connectionTimeout: t, greetingTimeout: t, socketTimeout: t } as never);
+    // Pooled: a few connections, each reused for many messages, instead of one connection (and
+    // greeting, EHLO, STARTTLS, login) per message. The outreach bounds how many are asked for at
+    // once; the pool's own requeue of a message whose connection closed is off, so retries are
+    // the outreach's alone (one policy, counted in the item's history).
+    this.transport = nodemailer.createTransport({
+      url: opts.smtpUrl,
+      pool: true,
+      maxConnections: opts.maxConnections ?? 4,
+      maxMessages: opts.maxMessages ?? 100,
+      maxRequeues: 0,
+      logger: false,
+      debug: false,
+      connectionTimeout: t,
+      greetingTimeout: t,
+      socketTimeout: t,
+    } as never);
     this.transport.set('disableFileAccess', true);
     this.transport.set('disableUrlAccess', true);
   }
@@ -62,7 +82,7 @@ export class EmailSender implements Sender {
       if (info.rejected?.length) return { ok: false, via: 'email', why: `the mail server refused the recipient ${req.recipient}` };
       return { ok: true, via: 'email' };
     } catch (e) {
-      return { ok: false, via: 'email', why: describeSmtpError(e, req.url) };
+      return { ok: false, via: 'email', why: describeSmtpError(e, req.url), ...classifySmtpError(e) };
     }
   }
 
@@ -72,16 +92,45 @@ export class EmailSender implements Sender {
   }
 }
 
+/** Error codes of nodemailer (and of the socket under it) that say the connection failed, not the message. */
+const CONNECTION_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+interface SmtpErrorShape {
+  code?: string;
+  errno?: string;
+  responseCode?: number;
+  response?: string;
+  message?: string;
+}
+
+/**
+ * Whether an SMTP failure is worth another try later and whether it is the server's rather
+ * than the recipient's. RFC 5321 §4.2.1: a 4yz reply is a transient negative completion (try
+ * again), 5yz permanent; 421 means the service is closing the channel (busy, too many
+ * connections: the server's state, not the recipient's). A refused, reset or timed-out
+ * connection is transient too; a refused login (EAUTH) or TLS set-up is the configuration's,
+ * permanent and server-wide.
+ */
+export function classifySmtpError(e: unknown): { transient: boolean; serverWide: boolean } {
+  const err = (e ?? {}) as SmtpErrorShape;
+  if (err.code === 'EAUTH' || err.code === 'ENOAUTH' || err.code === 'ETLS' || err.code === 'ECONFIG') return { transient: false, serverWide: true };
+  const reply = err.responseCode ?? 0;
+  if (reply >= 400 && reply < 500) return { transient: true, serverWide: reply === 421 };
+  if (reply >= 500) return { transient: false, serverWide: false };
+  if (CONNECTION_CODES.has(err.code ?? '') || CONNECTION_CODES.has(err.errno ?? '')) return { transient: true, serverWide: true };
+  return { transient: false, serverWide: false };
+}
+
 /** A short, operator-readable reason, with the link removed should a server ever echo the message. */
 export function describeSmtpError(e: unknown, url: string): string {
-  const err = e as { code?: string; responseCode?: number; response?: string; message?: string };
+  const err = (e ?? {}) as SmtpErrorShape;
   const base =
-    err?.code === 'ECONNECTION' || err?.code === 'ETIMEDOUT' || err?.code === 'ESOCKET'
-      ? `could not connect to the mail server (${err.message ?? err.code}); check SMTP_URL`
-      : err?.code === 'EAUTH'
-        ? 'the mail server refused the SMTP login; check the user and password in SMTP_URL'
-        : err?.responseCode
-          ? `the mail server answered ${err.responseCode}: ${err.response ?? err.message ?? ''}`
-          : (err?.message ?? String(e));
+    err.code === 'EAUTH'
+      ? 'the mail server refused the SMTP login; check the user and password in SMTP_URL'
+      : err.responseCode
+        ? `the mail server answered ${err.responseCode}: ${err.response ?? err.message ?? ''}`
+        : CONNECTION_CODES.has(err.code ?? '') || CONNECTION_CODES.has(err.errno ?? '')
+          ? `could not connect to the mail server (${err.message ?? err.code}); check SMTP_URL`
+          : (err.message ?? String(e));
   return base.split(url).join('[link]').replace(/\/c\/[A-Za-z0-9_-]{16,}/g, '/c/[redacted]').slice(0, 300);
 }

@@ -12,8 +12,12 @@ export function installEmail(app: App): EmailSender | undefined {
     log.warn('email is not configured: credential requests cannot be emailed (set SMTP_URL and MAIL_FROM); items wait and the history says so');
     return undefined;
   }
-  const email = new EmailSender({ smtpUrl: config.smtpUrl, from: config.mailFrom });
+  // As many pooled connections as requests in flight: each request holds one while it sends, and reuses it after.
+  const email = new EmailSender({ smtpUrl: config.smtpUrl, from: config.mailFrom, maxConnections: config.outreachConcurrency });
   app.outreach.addSender(email);
-  app.onClose(() => email.close());
+  app.onClose(async () => {
+    await app.outreach.idle();
+    email.close();
+  });
   return email;
 }

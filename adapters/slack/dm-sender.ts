@@ -18,6 +18,7 @@ export function slackDmSender(client: webApi.WebClient, log: Logger): Sender {
   return {
     kind: 'chat',
     surface: 'slack',
+    label: VIA,
     async send(req: CredentialRequest): Promise<SendResult> {
       const other = req.recipient === req.sourceAddress ? req.destinationAddress : req.sourceAddress;
       let found: { id: string; name: string; email: string } | undefined;

@@ -53,6 +53,7 @@ export function makeTeamsDmSender(deps: TeamsDmDeps): Sender {
   return {
     kind: 'chat',
     surface: SURFACE,
+    label: VIA,
     async send(req: CredentialRequest): Promise<SendResult> {
       try {
         return await sendRequest(deps, req);

@@ -49,16 +49,10 @@ export const start: CommandDef = {
     const done: string[] = [];
     const refused: string[] = [];
     if (opts.waiting) {
-      for (const item of items) {
-        try {
-          if (thread) await ctx.engine.assignThread([item.id], thread);
-          await ctx.engine.resend(ctx.actor, item);
-          done.push(`${item.sourceAddress}: new request sent`);
-        } catch (e) {
-          if (!(e instanceof UserError)) throw e;
-          refused.push(e.message);
-        }
-      }
+      // Batched like --all: a few transactions for thousands of items; the outreach reports the requests as one summary.
+      const r = await ctx.engine.resendItems(ctx.actor, items, { threadRef: thread });
+      for (const item of r.asked) done.push(`${item.sourceAddress}: a new request goes out`);
+      for (const e of r.refused) refused.push(e.message);
     } else {
       // Credentials a server refused are forgotten first (only failed items can have them), so the user is asked again.
       const forgotten = new Map<string, Side>();

@@ -3,11 +3,16 @@ import type { EngineEvent } from '../../engine/events.ts';
 import { createLink } from '../../engine/links.ts';
 import { readProjectOptions } from '../../engine/domain/project-options.ts';
 import { SYSTEM_ACTOR, sidesFrom, sidesOf, type Side, type Sides } from '../../engine/domain/types.ts';
-import { credentialsRequestedPost } from '../../cards/item-posts.ts';
+import { randomUUID } from 'node:crypto';
+import { credentialsRequestedPost, credentialsRequestedSummaryPost } from '../../cards/item-posts.ts';
+import { ConcurrencyLimit } from './limit.ts';
+import { RequestTally, type Reached } from './request-tally.ts';
 import type { Notifier } from '../notifier.ts';
 import type { Logger } from '../log.ts';
 import type { OrganisationView } from '../../cards/organisation.ts';
 import { organisationOf } from '../organisation.ts';
+
+export type { Reached } from './request-tally.ts';
 
 /** Everything a sender needs to ask one person for credentials. */
 export interface CredentialRequest {
@@ -34,8 +39,13 @@ export interface CredentialRequest {
   threadRef: string | null;
 }
 
-/** The result of one attempt to reach a person. */
-export type SendResult = { ok: true; via: string } | { ok: false; via: string; why: string };
+/**
+ * The result of one attempt to reach a person. A failure says whether trying again later
+ * may work (`transient`: an SMTP 421 or other 4xx, a connection refused, reset or timed
+ * out) and whether it is the server's or the setup's rather than this recipient's
+ * (`serverWide`: the next requests would fail the same way).
+ */
+export type SendResult = { ok: true; via: string } | { ok: false; via: string; why: string; transient?: boolean; serverWide?: boolean };
 
 /** A way to reach an end user: email, or a chat DM on a surface. Pluggable. */
 export interface Sender {
@@ -43,45 +53,190 @@ export interface Sender {
   kind: 'email' | 'chat';
   /** For chat senders: the surface whose threads it serves (`slack`, `teams`). */
   surface?: string;
+  /** How a summary names the channel (`email`, `Slack DM`); the kind by default. */
+  label?: string;
   send(req: CredentialRequest): Promise<SendResult>;
 }
+
+/** Tuning of the outreach. */
+export interface OutreachOptions {
+  publicUrl: string;
+  linkTtlHours: number;
+  /** The install's organisation name and support contact (a project's own win). */
+  organisation?: { name?: string; support?: string };
+  /** Credential requests in flight at once, whatever the channel (`MAILFERRY_OUTREACH_CONCURRENCY`). Default 4. */
+  concurrency?: number;
+  /** Sends of one request to one channel when the failure is transient, the first included. Default 4. */
+  attempts?: number;
+  /** Wait before the first retry; four times longer before each next one (2 s, 8 s, 32 s). */
+  retryMs?: number;
+  /** After a channel failed a request through every attempt for a server-wide reason, it is not tried for this long: requests meanwhile fail at once, each with the reason. Default 60 s. */
+  pauseMs?: number;
+  /** Lines a summary post lists before "and N more". */
+  listLimit?: number;
+}
+
+/** What one batch of requests (one bulk command) has done so far, per thread. */
+interface BatchState {
+  kind: 'start' | 'resend' | 'reminder' | 'resumed';
+  pending: number;
+  ended: boolean;
+  threads: Map<string, RequestTally>;
+}
+
+/** A channel that failed for a server-wide reason, not tried until `until`. */
+interface Pause {
+  until: number;
+  why: string;
+}
+
+/** Default number of requests in flight: see `Outreach`. */
+export const OUTREACH_CONCURRENCY = 4;
 
 /**
  * Sends credential requests when the engine says credentials are needed: one link per
  * recipient (source address, destination address, or both), through chat and/or email as
- * the item says, email always the fallback when chat cannot reach the person. The thread
- * says which channel reached whom; the history keeps every attempt.
+ * the item says, email always the fallback when chat cannot reach the person. The history
+ * keeps every outcome.
+ *
+ * At scale: requests wait in a queue in memory and at most `concurrency` are in flight (4
+ * by default: a bulk start of 5,000 mailboxes opening 5,000 SMTP connections at once had
+ * them all time out; a mail relay commonly allows a handful of connections per client, and
+ * chat APIs rate-limit bursts). Our own bound rather than only nodemailer's pool because it
+ * bounds every channel (chat DMs too) and lets a request be retried as a whole; the email
+ * sender's pool has the same number of connections and reuses them. A transient failure is
+ * retried with back-off (`attempts`, `retryMs`), a permanent one (recipient refused, login
+ * refused) is not; a channel that failed server-wide through every attempt is paused for
+ * `pauseMs`, so a mail server that is down ends a batch of thousands in seconds, each item
+ * with a "not delivered" line in its history, instead of hours of retries.
+ *
+ * Requests of a bulk command (events with a `batch`) are reported in the thread as one
+ * summary per thread when the batch ends; a single `start ADDRESS`, `resend` keeps its own
+ * post. The queue is not durable: requests still queued when MailFerry stops are not sent,
+ * their items stay WaitingForUser with no request in their history, and the scheduler sends
+ * them after the next start (see `bot/scheduler/reminders.ts`).
  */
 export class Outreach {
   private senders: Sender[] = [];
+  private readonly limit: ConcurrencyLimit;
+  private readonly o: Required<Omit<OutreachOptions, 'publicUrl' | 'linkTtlHours' | 'organisation' | 'concurrency'>>;
+  private batches = new Map<string, BatchState>();
+  private paused = new Map<Sender, Pause>();
+  private sleepers = new Set<() => void>();
+  private inFlight = new Set<Promise<void>>();
+  private closed = false;
+
   constructor(
     private engine: Engine,
     private notifier: Notifier,
     private log: Logger,
-    private opts: { publicUrl: string; linkTtlHours: number; organisation?: { name?: string; support?: string } },
-  ) {}
+    private opts: OutreachOptions,
+  ) {
+    this.limit = new ConcurrencyLimit(opts.concurrency ?? OUTREACH_CONCURRENCY);
+    this.o = { attempts: opts.attempts ?? 4, retryMs: opts.retryMs ?? 2000, pauseMs: opts.pauseMs ?? 60_000, listLimit: opts.listLimit ?? 15 };
+  }
 
   /** Adds a sender (email, or a chat surface's DM sender). */
   addSender(s: Sender): void {
     this.senders.push(s);
   }
 
-  /** Handles engine events (subscribe with `bus.on`). */
+  /** Requests in flight and waiting (for the log and tests). */
+  get load(): { active: number; queued: number } {
+    return { active: this.limit.active, queued: this.limit.queued };
+  }
+
+  /** Handles engine events (subscribe with `bus.on`). Synchronous up to the first await, so a batch is counted in event order. */
   async onEvent(e: EngineEvent): Promise<void> {
+    if (e.type === 'batch.end') return this.endBatch(e.batch);
     if (e.type !== 'item.credentials-needed') return;
     // A chat platform gives a person's name; a console login ("root"), the system or the form means nothing to a user.
     const nameless = ['console', 'system', 'form'].includes(e.actor.surface);
-    await this.request(e.item.id, e.sides, e.resend, nameless ? undefined : (e.actor.name ?? e.actor.id));
+    if (e.batch) this.joinBatch(e.batch, e.resend ? 'resend' : 'start');
+    await this.request(e.item.id, e.sides, e.resend, nameless ? undefined : (e.actor.name ?? e.actor.id), { batch: e.batch, threadRef: e.item.threadRef });
   }
 
-  /** Asks the end user(s) of an item for the given sides; returns what happened per recipient. */
-  async request(itemId: string, sides: Side[], resend: boolean, requestedBy: string | undefined, reminder = false): Promise<{ recipient: string; via: string; ok: boolean; why?: string }[]> {
+  /**
+   * Opens a batch: requests made with its id are reported as one summary per thread once
+   * `endBatch` was called and every one of them settled. Returns the id.
+   */
+  openBatch(kind: BatchState['kind'], id: string = randomUUID()): string {
+    if (!this.batches.has(id)) this.batches.set(id, { kind, pending: 0, ended: false, threads: new Map() });
+    return id;
+  }
+
+  /** No more requests join the batch; its summaries are posted once its requests settled. */
+  async endBatch(id: string): Promise<void> {
+    const b = this.batches.get(id);
+    if (!b) return;
+    b.ended = true;
+    if (!b.pending) await this.flush(id, b);
+  }
+
+  /**
+   * Asks the end user(s) of an item for the given sides, through the queue; resolves with
+   * what happened per recipient once sent (an empty list when the item no longer waits, or
+   * when MailFerry stopped before its turn). With `batch`, the thread hears it in the
+   * batch's summary, otherwise in a post of its own.
+   */
+  async request(
+    itemId: string,
+    sides: Side[],
+    resend: boolean,
+    requestedBy: string | undefined,
+    opts: { reminder?: boolean; batch?: string; threadRef?: string | null } = {},
+  ): Promise<Reached[]> {
+    const b = opts.batch ? this.joinBatch(opts.batch, opts.reminder ? 'reminder' : resend ? 'resend' : 'start') : undefined;
+    if (b) b.pending++;
+    const task = this.limit.run(async () => {
+      // Stopped before its turn: not sent; the item keeps waiting and the request goes out after the next start.
+      if (this.closed) {
+        if (b && opts.threadRef) this.tally(b, opts.threadRef).addNotSent();
+        return [];
+      }
+      return this.send(itemId, sides, resend, requestedBy, opts.reminder ?? false, b);
+    });
+    const tracked = task.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.inFlight.add(tracked);
+    try {
+      return await task;
+    } finally {
+      this.inFlight.delete(tracked);
+      if (b && --b.pending === 0 && b.ended) await this.flush(opts.batch!, b);
+    }
+  }
+
+  /** Resolves once no request is queued or being sent (shutdown: before the email transport closes). */
+  async idle(): Promise<void> {
+    while (this.inFlight.size) await Promise.all([...this.inFlight]);
+  }
+
+  /**
+   * Stops sending: requests still queued end without being sent (their items keep waiting,
+   * with no request in their history, and go out after the next start), retries waiting
+   * out a back-off give up. Requests in flight finish.
+   */
+  close(): void {
+    this.closed = true;
+    for (const wake of [...this.sleepers]) wake();
+  }
+
+  private joinBatch(id: string, kind: BatchState['kind']): BatchState {
+    this.openBatch(kind, id);
+    return this.batches.get(id)!;
+  }
+
+  private async send(itemId: string, sides: Side[], resend: boolean, requestedBy: string | undefined, reminder: boolean, batch?: BatchState): Promise<Reached[]> {
     const item = await this.engine.itemById(itemId);
     if (!item || item.status !== 'WaitingForUser') return [];
     const ttl = readProjectOptions(item.project.options).options.linkTtlHours ?? this.opts.linkTtlHours;
     const organisation = organisationOf(item.project, this.opts.organisation ?? {});
-    const reached: { recipient: string; via: string; ok: boolean; why?: string }[] = [];
+    const reached: Reached[] = [];
     let first = true;
+    let stopped = false;
     for (const [recipient, mine] of planRecipients(item, sides)) {
       const { token, expiresAt } = await createLink(this.engine.db, { itemId, sides: sidesFrom(mine) ?? 'both', recipient, ttlHours: ttl, keepOthers: !first });
       first = false;
@@ -100,38 +255,117 @@ export class Outreach {
         reminder,
         threadRef: item.threadRef,
       };
-      reached.push(...(await this.deliver(req, item.notify)));
+      const out = await this.deliver(req, item.notify);
+      reached.push(...out.reached);
+      if (out.stopped) {
+        stopped = true;
+        break;
+      }
     }
     for (const r of reached) {
-      await this.engine.note(item, SYSTEM_ACTOR, r.ok ? 'request.sent' : 'request.failed', { recipient: r.recipient, via: r.via, ...(r.why ? { why: r.why } : {}), reminder });
-      this.log.info(r.ok ? 'credential request sent' : 'credential request not delivered', { item: itemId, via: r.via, why: r.why });
+      await this.engine.note(item, SYSTEM_ACTOR, r.ok ? 'request.sent' : 'request.failed', {
+        recipient: r.recipient,
+        via: r.via,
+        ...(r.why ? { why: r.why } : {}),
+        ...(r.attempts && r.attempts > 1 ? { attempts: r.attempts } : {}),
+        reminder,
+      });
+      this.log.info(r.ok ? 'credential request sent' : 'credential request not delivered', { item: itemId, via: r.channel ?? r.via, why: r.why, attempts: r.attempts });
     }
-    if (item.threadRef)
-      await this.notifier.post({ threadRef: item.threadRef, address: item.sourceAddress, itemId, message: credentialsRequestedPost(item.sourceAddress, sides, reached, resend || reminder) });
+    if (item.threadRef) {
+      if (batch) {
+        const tally = this.tally(batch, item.threadRef);
+        if (reached.length) tally.add(reached);
+        if (stopped) tally.addNotSent();
+      } else if (reached.length) {
+        await this.notifier.post({ threadRef: item.threadRef, address: item.sourceAddress, itemId, message: credentialsRequestedPost(item.sourceAddress, sides, reached, resend || reminder) });
+      }
+    }
     return reached;
   }
 
-  private async deliver(req: CredentialRequest, notify: string): Promise<{ recipient: string; via: string; ok: boolean; why?: string }[]> {
-    const out: { recipient: string; via: string; ok: boolean; why?: string }[] = [];
+  private tally(batch: BatchState, threadRef: string): RequestTally {
+    let t = batch.threads.get(threadRef);
+    if (!t) batch.threads.set(threadRef, (t = new RequestTally(this.o.listLimit)));
+    return t;
+  }
+
+  /** Posts a finished batch's summary into each of its threads. */
+  private async flush(id: string, b: BatchState): Promise<void> {
+    this.batches.delete(id);
+    for (const [threadRef, tally] of b.threads) {
+      if (tally.empty) continue;
+      await this.notifier.post({ threadRef, message: credentialsRequestedSummaryPost(tally.view(b.kind)) });
+    }
+  }
+
+  /** Chat first when the item says so, email as the fallback; `stopped` when MailFerry stopped during a retry's wait. */
+  private async deliver(req: CredentialRequest, notify: string): Promise<{ reached: Reached[]; stopped: boolean }> {
+    const out: Reached[] = [];
     const surface = req.threadRef?.split(':', 1)[0];
     let chatOk = false;
     if (notify === 'chat' || notify === 'both') {
       const chat = this.senders.find((s) => s.kind === 'chat' && s.surface === surface) ?? this.senders.find((s) => s.kind === 'chat');
       if (chat) {
-        const r = await safeSend(chat, req);
+        const r = await this.sendWithRetry(chat, req);
+        if (!r) return { reached: out, stopped: true };
         chatOk = r.ok;
-        out.push({ recipient: req.recipient, via: r.via, ok: r.ok, why: r.ok ? undefined : r.why });
-      } else out.push({ recipient: req.recipient, via: 'chat', ok: false, why: 'no chat surface can send direct messages here' });
+        out.push(r);
+      } else out.push({ recipient: req.recipient, via: 'chat', channel: 'chat', ok: false, why: 'no chat surface can send direct messages here' });
     }
     // Email is always the fallback when chat did not reach the person.
     if (notify === 'email' || notify === 'both' || !chatOk) {
       const email = this.senders.find((s) => s.kind === 'email');
       if (email) {
-        const r = await safeSend(email, req);
-        out.push({ recipient: req.recipient, via: r.via, ok: r.ok, why: r.ok ? undefined : r.why });
-      } else out.push({ recipient: req.recipient, via: 'email', ok: false, why: 'email is not configured (set SMTP_URL and MAIL_FROM)' });
+        const r = await this.sendWithRetry(email, req);
+        if (!r) return { reached: out, stopped: true };
+        out.push(r);
+      } else out.push({ recipient: req.recipient, via: 'email', channel: 'email', ok: false, why: 'email is not configured (set SMTP_URL and MAIL_FROM)' });
     }
-    return out;
+    return { reached: out, stopped: false };
+  }
+
+  /**
+   * One request to one channel: retried with back-off while the failure is transient; a
+   * channel paused after a server-wide failure is not tried. Null when MailFerry stopped
+   * during a wait (nothing is recorded: the request goes out after the next start).
+   */
+  private async sendWithRetry(s: Sender, req: CredentialRequest): Promise<Reached | null> {
+    const channel = s.label ?? s.kind;
+    const base = { recipient: req.recipient, channel };
+    const pause = this.paused.get(s);
+    if (pause && pause.until > Date.now()) return { ...base, via: channel, ok: false, attempts: 0, why: `${pause.why} (not tried: the requests just before failed the same way)` };
+    let r: SendResult = { ok: false, via: channel, why: 'not tried' };
+    let attempt = 0;
+    while (attempt < this.o.attempts) {
+      attempt++;
+      r = await safeSend(s, req);
+      if (r.ok) {
+        this.paused.delete(s);
+        return { ...base, via: r.via, ok: true, attempts: attempt };
+      }
+      if (!r.transient || attempt >= this.o.attempts) break;
+      await this.sleep(this.o.retryMs * 4 ** (attempt - 1));
+      if (this.closed) return null;
+    }
+    if (!r.ok && r.serverWide) {
+      this.paused.set(s, { until: Date.now() + this.o.pauseMs, why: r.why });
+      this.log.warn('credential requests paused on a channel after a server-wide failure', { channel, pauseMs: this.o.pauseMs, why: r.why });
+    }
+    return { ...base, via: r.via, ok: false, why: r.ok ? undefined : r.why, attempts: attempt };
+  }
+
+  /** Waits `ms`, or less when the outreach closes. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.sleepers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.sleepers.add(wake);
+    });
   }
 }
 
@@ -157,6 +391,6 @@ async function safeSend(s: Sender, req: CredentialRequest): Promise<SendResult> 
   try {
     return await s.send(req);
   } catch (e) {
-    return { ok: false, via: s.kind === 'chat' ? `${s.surface ?? 'chat'} DM` : 'email', why: e instanceof Error ? e.message : String(e) };
+    return { ok: false, via: s.label ?? (s.kind === 'chat' ? `${s.surface ?? 'chat'} DM` : 'email'), why: e instanceof Error ? e.message : String(e) };
   }
 }

@@ -9,6 +9,17 @@ import { insertRows, type Cell } from '../../engine/store/insert-rows.ts';
 
 const DAY_MS = 86_400_000;
 
+/**
+ * How long after an item started waiting a request that was never sent is sent by the
+ * scheduler: the outreach queue lives in memory, so requests still queued when MailFerry
+ * stopped were not sent. Long enough for a running process to work through its own queue
+ * (thousands of requests take minutes at most), so the two never both send one.
+ */
+export const UNSENT_GRACE_MS = 10 * 60_000;
+
+/** History kinds that say a request was made (sent, or tried and not delivered). */
+const REQUEST_KINDS = ['request.sent', 'request.failed'];
+
 /** Days after a request when reminders go out: the project's `reminderDays`, default 1 and 3 (also when the stored value is unreadable). */
 export function reminderCadence(p: Pick<Project, 'options'>): number[] {
   const days = readProjectOptions(p.options).options.reminderDays ?? [1, 3];
@@ -51,6 +62,8 @@ export async function syncReminders(d: ReminderDeps): Promise<void> {
   if (!ids.length) return;
   const anchors = await inChunks(ids, (part) => d.db.itemEvent.groupBy({ by: ['itemId'], where: { itemId: { in: part }, toStatus: 'WaitingForUser' }, _max: { at: true } }));
   const anchorOf = new Map(anchors.map((a) => [a.itemId!, a._max.at]));
+  const requests = await inChunks(ids, (part) => d.db.itemEvent.groupBy({ by: ['itemId'], where: { itemId: { in: part }, kind: { in: REQUEST_KINDS } }, _max: { at: true } }));
+  const requestOf = new Map(requests.map((a) => [a.itemId!, a._max.at]));
   const rows = new Map((await inChunks(ids, (part) => d.db.itemReminder.findMany({ where: { itemId: { in: part } } }))).map((r) => [r.itemId, r]));
   const created: Cell[][] = [];
   const moved: { itemId: string; seen: Date; anchor: Date; nextAt: Date | null }[] = [];
@@ -59,7 +72,9 @@ export async function syncReminders(d: ReminderDeps): Promise<void> {
     const row = rows.get(i.id);
     if (row && row.anchorAt.getTime() >= anchor.getTime()) continue;
     const first = reminderCadence(i.project)[0];
-    const nextAt = first == null ? null : new Date(anchor.getTime() + first * DAY_MS);
+    // No request since it started waiting: due once the grace is over (sent then if still unsent).
+    const unsent = (requestOf.get(i.id)?.getTime() ?? 0) < anchor.getTime();
+    const nextAt = unsent ? new Date(anchor.getTime() + UNSENT_GRACE_MS) : first == null ? null : new Date(anchor.getTime() + first * DAY_MS);
     if (row) moved.push({ itemId: i.id, seen: row.anchorAt, anchor, nextAt });
     else created.push([i.id, i.projectId, anchor, 0, nextAt]);
   }
@@ -75,37 +90,73 @@ export async function syncReminders(d: ReminderDeps): Promise<void> {
 /**
  * Sends the reminders that are due: each row is claimed with a conditional update (two
  * processes never remind twice), then the user is asked again through the channels of the
- * original request, with a new link. Returns how many reminders went out.
+ * original request, with a new link. A due row of an item whose request was never sent
+ * (MailFerry stopped with it still queued) sends that request instead, as a first request,
+ * and the cadence starts from it. The requests of a round go through the outreach queue
+ * as one batch: each thread gets one summary. Returns how many requests went out.
  */
 export async function sendDueReminders(d: ReminderDeps): Promise<number> {
   const now = d.now();
   const due = await d.db.itemReminder.findMany({ where: { nextAt: { lte: now } }, orderBy: { nextAt: 'asc' } });
+  if (!due.length) return 0;
+  const reminders = d.outreach.openBatch('reminder');
+  const resumed = d.outreach.openBatch('resumed');
+  const asks: Promise<unknown>[] = [];
   let sent = 0;
-  for (const row of due) {
-    const item = await d.engine.itemById(row.itemId);
-    if (!item || item.status !== 'WaitingForUser') {
-      await ownTx(d.db, (tx) => tx.itemReminder.deleteMany({ where: { itemId: row.itemId } }));
-      continue;
-    }
-    const { passed, nextAt } = cadenceAt(reminderCadence(item.project), row.anchorAt, now);
-    const { count } = await ownTx(d.db, (tx) =>
-      tx.itemReminder.updateMany({
-        where: { itemId: row.itemId, nextAt: row.nextAt, anchorAt: row.anchorAt },
-        data: { sent: Math.max(passed, row.sent + 1), nextAt, lastAt: now },
-      }),
-    );
-    if (count !== 1) continue; // another process has it
-    const sides = await d.engine.missingSides(item);
-    if (!sides.length) continue;
-    try {
-      const reached = await d.outreach.request(item.id, sides, false, undefined, true);
+  let unsent = 0;
+  try {
+    for (const row of due) {
+      const item = await d.engine.itemById(row.itemId);
+      if (!item || item.status !== 'WaitingForUser') {
+        await ownTx(d.db, (tx) => tx.itemReminder.deleteMany({ where: { itemId: row.itemId } }));
+        continue;
+      }
+      const cadence = reminderCadence(item.project);
+      const lastRequest = await d.db.itemEvent.findFirst({ where: { itemId: item.id, kind: { in: REQUEST_KINDS } }, orderBy: { at: 'desc' }, select: { at: true } });
+      const asked = !!lastRequest && lastRequest.at.getTime() >= row.anchorAt.getTime();
+      const { passed, nextAt } = cadenceAt(cadence, row.anchorAt, now);
+      const claim = (data: { sent: number; nextAt: Date | null; lastAt?: Date; anchorAt?: Date }) =>
+        ownTx(d.db, (tx) => tx.itemReminder.updateMany({ where: { itemId: row.itemId, nextAt: row.nextAt, anchorAt: row.anchorAt }, data }));
+      if (asked && passed <= row.sent) {
+        // Due for a request that was then sent after all: only the cadence's next time.
+        await claim({ sent: row.sent, nextAt });
+        continue;
+      }
+      const first = cadence[0];
+      const { count } = asked
+        ? await claim({ sent: Math.max(passed, row.sent + 1), nextAt, lastAt: now })
+        : await claim({ sent: 0, anchorAt: now, lastAt: now, nextAt: first == null ? null : new Date(now.getTime() + first * DAY_MS) });
+      if (count !== 1) continue; // another process has it
+      const sides = await d.engine.missingSides(item);
+      if (!sides.length) continue;
       sent++;
-      d.log.info('reminder sent', { item: item.id, reminder: Math.max(passed, row.sent + 1), reached: reached.filter((r) => r.ok).length, last: nextAt == null });
-    } catch (e) {
-      d.log.error('reminder failed', { item: item.id, error: e instanceof Error ? e.message : String(e) });
+      if (!asked) unsent++;
+      const by = asked ? undefined : await requestedBy(d.db, item.id, row.anchorAt);
+      asks.push(
+        d.outreach.request(item.id, sides, false, by, { reminder: asked, batch: asked ? reminders : resumed, threadRef: item.threadRef }).catch((e) => {
+          d.log.error('reminder failed', { item: item.id, error: e instanceof Error ? e.message : String(e) });
+        }),
+      );
     }
+  } finally {
+    await d.outreach.endBatch(reminders);
+    await d.outreach.endBatch(resumed);
   }
+  await Promise.all(asks);
+  if (sent) d.log.info('reminders sent', { reminders: sent - unsent, unsentRequests: unsent });
   return sent;
+}
+
+/**
+ * Who asked for an item's request, from the history entry that made it wait (`surface:id
+ * (name)`): the admin's chat name, none for a console login, the system or the form (their
+ * names mean nothing to a user).
+ */
+async function requestedBy(db: Db, itemId: string, anchor: Date): Promise<string | undefined> {
+  const e = await db.itemEvent.findFirst({ where: { itemId, toStatus: 'WaitingForUser', at: { lte: anchor } }, orderBy: { at: 'desc' }, select: { actor: true } });
+  const m = e?.actor.match(/^([^:]+):(.*?)(?: \((.*)\))?$/);
+  if (!m || ['console', 'system', 'form'].includes(m[1])) return undefined;
+  return m[3] ?? m[2];
 }
 
 /**

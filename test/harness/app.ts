@@ -22,12 +22,17 @@ export interface TestApp {
 }
 
 /** Builds a TestApp. `env` adds to the configuration (e.g. SMTP_URL, MAILFERRY_ADMINS). */
-export async function makeTestApp(env: Record<string, string> = {}, configure?: (c: Config) => void, notifier?: NotifierOptions): Promise<TestApp> {
+export async function makeTestApp(
+  env: Record<string, string> = {},
+  configure?: (c: Config) => void,
+  notifier?: NotifierOptions,
+  outreach?: NonNullable<Parameters<typeof createApp>[1]>['outreach'],
+): Promise<TestApp> {
   const dir = mkdtempSync(join(tmpdir(), 'mailferry-test-'));
   const logs: string[] = [];
   const config = loadConfig({ DATABASE_URL: `file:${join(dir, 'db.sqlite')}`, MAILFERRY_DATA_DIR: dir, PORT: '0', MAILFERRY_ADMINS: 'test:admin', ...env }, '/nonexistent');
   configure?.(config);
-  const app = await createApp(config, { log: new Logger((l) => logs.push(l), 'debug'), notifier });
+  const app = await createApp(config, { log: new Logger((l) => logs.push(l), 'debug'), notifier, outreach });
   const posts: TestApp['posts'] = [];
   app.notifier.register('test', async (p) => {
     posts.push({ ...p, text: renderText(p.message) });
