@@ -65,7 +65,7 @@ describe('reminders', () => {
     expect(links[0].revokedAt).not.toBeNull(); // the old link dies with the new one
     expect(links[1].revokedAt).toBeNull();
     // The thread hears about the reminder too.
-    expect(p.posts.some((x) => /New request: asked alice@old\.example by email/.test(x.message.text))).toBe(true);
+    expect(p.posts.some((x) => /^🔔 Reminded 4 users: 4 by email\./.test(x.message.text) && /asked alice@old\.example by email/.test(x.message.text))).toBe(true);
 
     // Alice answers, the admin stops Bob: their reminders stop at once.
     await giveCredentials(p.app, 'alice@old.example');

@@ -57,9 +57,9 @@ describe('threads, live summary and end-user DMs', () => {
     // Carol is not in the workspace: email fallback.
     expect(emailed.map((r) => r.recipient)).toEqual(['carol@old.example']);
 
-    // The thread says who was asked and how.
+    // The thread says who was asked and how, in one summary of the batch.
     const texts = inThread().map((c) => c.args.text).join('\n');
-    expect(texts).toContain('alice@old.example is waiting for');
+    expect(texts).toContain('Asked 3 users for their credentials: 2 by Slack DM, 1 by email.');
     expect(texts).toContain('asked alice@old.example by Slack DM to @alice');
     expect(texts).toContain('asked bob@old.example by Slack DM to @bob (found as bob@new.example)');
     expect(texts).toContain('could not reach carol@old.example by Slack DM: carol@old.example is not a member of this Slack workspace');
