@@ -267,7 +267,8 @@ export class Outreach {
         recipient: r.recipient,
         via: r.via,
         ...(r.why ? { why: r.why } : {}),
-        ...(r.attempts && r.attempts > 1 ? { attempts: r.attempts } : {}),
+        // Sends tried, when not one: more after a transient failure, 0 when the channel was paused.
+        ...(r.attempts !== undefined && r.attempts !== 1 ? { attempts: r.attempts } : {}),
         reminder,
       });
       this.log.info(r.ok ? 'credential request sent' : 'credential request not delivered', { item: itemId, via: r.channel ?? r.via, why: r.why, attempts: r.attempts });

@@ -25,6 +25,12 @@ export interface SmtpSink {
   waitForCount(n: number, match?: (m: ReceivedMail) => boolean, timeoutMs?: number): Promise<ReceivedMail[]>;
   /** Refuse every recipient from now on (for delivery-failure tests). */
   refuseRecipients(on: boolean): void;
+  /** Answer the next `n` connections with `code` (421: too busy, try later) and close them. */
+  refuseConnections(n: number, code?: number): void;
+  /** Connections open now, the most open at once, and opened in all (counted in onConnect / onClose). */
+  connections: { open: number; max: number; total: number; refused: number };
+  /** RCPT TO commands seen per address (retries show as more than one). */
+  rcptAttempts: Map<string, number>;
   close(): Promise<void>;
 }
 
@@ -33,13 +39,32 @@ export async function startSmtpSink(): Promise<SmtpSink> {
   const messages: ReceivedMail[] = [];
   const waiters: (() => void)[] = [];
   let refuse = false;
+  let refuseNext = 0;
+  let refuseCode = 421;
+  const connections = { open: 0, max: 0, total: 0, refused: 0 };
+  const rcptAttempts = new Map<string, number>();
   const server = new SMTPServer({
     secure: false,
     authOptional: true,
     disabledCommands: ['AUTH', 'STARTTLS'],
     logger: false,
     size: 10 * 1024 * 1024,
+    onConnect(_session, cb) {
+      connections.open++;
+      connections.total++;
+      connections.max = Math.max(connections.max, connections.open);
+      if (refuseNext > 0) {
+        refuseNext--;
+        connections.refused++;
+        return cb(Object.assign(new Error('4.7.0 Too many connections, try again later'), { responseCode: refuseCode }));
+      }
+      cb();
+    },
+    onClose() {
+      connections.open--;
+    },
     onRcptTo(address, _session, cb) {
+      rcptAttempts.set(address.address, (rcptAttempts.get(address.address) ?? 0) + 1);
       if (refuse) return cb(Object.assign(new Error('5.1.1 mailbox unavailable'), { responseCode: 550 }));
       cb();
     },
@@ -95,6 +120,12 @@ export async function startSmtpSink(): Promise<SmtpSink> {
     waitFor: async (match, timeoutMs) => (await waitForCount(1, match, timeoutMs))[0],
     waitForCount: async (n, match, timeoutMs) => waitForCount(n, match, timeoutMs),
     refuseRecipients: (on) => void (refuse = on),
+    refuseConnections: (n, code = 421) => {
+      refuseNext = n;
+      refuseCode = code;
+    },
+    connections,
+    rcptAttempts,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
