@@ -124,6 +124,7 @@ export class Outreach {
   private paused = new Map<Sender, Pause>();
   private sleepers = new Set<() => void>();
   private inFlight = new Set<Promise<void>>();
+  private pendingItems = new Map<string, number>();
   private closed = false;
 
   constructor(
@@ -188,6 +189,7 @@ export class Outreach {
   ): Promise<Reached[]> {
     const b = opts.batch ? this.joinBatch(opts.batch, opts.reminder ? 'reminder' : resend ? 'resend' : 'start') : undefined;
     if (b) b.pending++;
+    this.pendingItems.set(itemId, (this.pendingItems.get(itemId) ?? 0) + 1);
     const task = this.limit.run(async () => {
       // Stopped before its turn: not sent; the item keeps waiting and the request goes out after the next start.
       if (this.closed) {
@@ -205,8 +207,16 @@ export class Outreach {
       return await task;
     } finally {
       this.inFlight.delete(tracked);
+      const n = (this.pendingItems.get(itemId) ?? 1) - 1;
+      if (n > 0) this.pendingItems.set(itemId, n);
+      else this.pendingItems.delete(itemId);
       if (b && --b.pending === 0 && b.ended) await this.flush(opts.batch!, b);
     }
+  }
+
+  /** Whether a request for the item is queued or being sent in this process (the scheduler does not add another). */
+  isPending(itemId: string): boolean {
+    return this.pendingItems.has(itemId);
   }
 
   /** Resolves once no request is queued or being sent (shutdown: before the email transport closes). */

@@ -4,7 +4,8 @@ import { renderBlockKit, BLOCK_KIT_LIMITS } from '../../cards/render-block-kit.t
 import { renderText } from '../../cards/render-text.ts';
 import { projectStatusMessage, projectsOverviewMessage, itemStatusMessage, type ItemView } from '../../cards/status.ts';
 import { actionResultMessage, projectListMessage } from '../../cards/replies.ts';
-import { addedMessage, statusPost } from '../../cards/item-posts.ts';
+import { addedMessage, credentialsRequestedSummaryPost, statusPost } from '../../cards/item-posts.ts';
+import { RequestTally } from '../../bot/outreach/request-tally.ts';
 import { digestMessage, threadUpdatesPost } from '../../cards/digest.ts';
 import { liveAnchorMessage } from '../../cards/anchor-slack.ts';
 import { errorMessage } from '../../cards/help.ts';
@@ -137,6 +138,17 @@ describe('message sizes at 10,000 mailboxes, 1,000 history events, 2,000 CSV lin
     'live anchor (10,000 items)': () => liveAnchorMessage(undefined, { counts: project.counts, items: items.map((i) => ({ address: i.sourceAddress, status: i.status })), at: new Date() }),
     'failed post with a long server answer': () => statusPost({ address: addr(1), from: 'Running', to: 'Failed', actor: 'system', reasonText: 'The destination mailbox is full.', detail: 'x'.repeat(50_000) }),
     'error with 2,000 lines': () => errorMessage(csv, 'Usage: bulk'),
+    'credential requests of 10,000 users, half not delivered with long server answers': () => {
+      const tally = new RequestTally();
+      for (const [k, i] of items.entries())
+        tally.add(
+          k % 2
+            ? [{ recipient: i.sourceAddress, via: 'Slack DM', channel: 'Slack DM', ok: false, why: `Slack refused: ${'x'.repeat(2_000)}` }, { recipient: i.sourceAddress, via: 'email', channel: 'email', ok: false, why: `the mail server answered 452: ${'y'.repeat(2_000)}` }]
+            : [{ recipient: i.sourceAddress, via: `Slack DM to @${'n'.repeat(500)}`, channel: 'Slack DM', ok: true }],
+        );
+      for (let k = 0; k < 3_000; k++) tally.addNotSent();
+      return credentialsRequestedSummaryPost(tally.view('start'));
+    },
   };
 
   for (const [name, build] of Object.entries(messages))
