@@ -171,6 +171,29 @@ describe('an SMTP server that is busy, refuses, or is down', () => {
     expect(item.status).toBe('WaitingForUser');
   }, 60_000);
 
+  it('a refused SMTP login is permanent and the setup\'s: not retried, the channel pauses, every item says why, the password is in no log line', async () => {
+    const strict = await startSmtpSink({ refuseLogin: true });
+    try {
+      const url = strict.url.replace('smtp://', 'smtp://ferry:S3cret-pass@');
+      const t = await app(url, { attempts: 4, retryMs: 20, pauseMs: 600_000 });
+      await t.run(`bulk\n${csv(40, 'auth')}`);
+      const r = await t.run('start --all');
+      expect(strict.messages).toHaveLength(0);
+      // One login per request in flight when it was refused (2), none after: no retries, the rest not tried.
+      expect(strict.logins).toBeGreaterThanOrEqual(1);
+      expect(strict.logins).toBeLessThanOrEqual(2);
+      const failed = (await t.app.db.itemEvent.findMany({ where: { kind: 'request.failed' } })).map((f) => JSON.parse(f.detail) as { why: string; attempts?: number });
+      expect(failed).toHaveLength(40);
+      for (const f of failed) expect(f.why).toMatch(/refused the SMTP login; check the user and password in SMTP_URL/);
+      expect(failed.filter((f) => (f.attempts ?? 1) > 1)).toHaveLength(0);
+      const posts = threadPosts(t, r.thread).filter((p) => !p.startsWith('▶️'));
+      expect(posts).toEqual([expect.stringMatching(/^📨 Asked 40 users for their credentials: 40 not delivered\./)]);
+      expect(t.logs.join('\n')).not.toContain('S3cret-pass');
+    } finally {
+      await strict.close();
+    }
+  }, 60_000);
+
   it('a mail server that is down: start --all of 300 ends, every item says not delivered, the thread says so in one summary', async () => {
     // A port where an SMTP server ran and stopped: connections are refused.
     const gone = await startSmtpSink();

@@ -31,11 +31,13 @@ export interface SmtpSink {
   connections: { open: number; max: number; total: number; refused: number };
   /** RCPT TO commands seen per address (retries show as more than one). */
   rcptAttempts: Map<string, number>;
+  /** AUTH attempts seen (all refused). */
+  readonly logins: number;
   close(): Promise<void>;
 }
 
-/** Starts an SMTP sink on 127.0.0.1 (a free port). */
-export async function startSmtpSink(): Promise<SmtpSink> {
+/** Starts an SMTP sink on 127.0.0.1 (a free port). With `refuseLogin`, it offers AUTH (no TLS) and refuses every login (535). */
+export async function startSmtpSink(opts: { refuseLogin?: boolean } = {}): Promise<SmtpSink> {
   const messages: ReceivedMail[] = [];
   const waiters: (() => void)[] = [];
   let refuse = false;
@@ -43,10 +45,16 @@ export async function startSmtpSink(): Promise<SmtpSink> {
   let refuseCode = 421;
   const connections = { open: 0, max: 0, total: 0, refused: 0 };
   const rcptAttempts = new Map<string, number>();
+  let logins = 0;
   const server = new SMTPServer({
     secure: false,
-    authOptional: true,
-    disabledCommands: ['AUTH', 'STARTTLS'],
+    authOptional: !opts.refuseLogin,
+    allowInsecureAuth: !!opts.refuseLogin,
+    disabledCommands: opts.refuseLogin ? ['STARTTLS'] : ['AUTH', 'STARTTLS'],
+    onAuth(_auth, _session, cb) {
+      logins++;
+      cb(Object.assign(new Error('5.7.8 Authentication credentials invalid'), { responseCode: 535 }));
+    },
     logger: false,
     size: 10 * 1024 * 1024,
     onConnect(_session, cb) {
@@ -126,6 +134,9 @@ export async function startSmtpSink(): Promise<SmtpSink> {
     },
     connections,
     rcptAttempts,
+    get logins() {
+      return logins;
+    },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
