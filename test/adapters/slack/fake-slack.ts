@@ -8,8 +8,26 @@ export interface SlackCall {
   args: Record<string, any>;
   auth?: string;
   at: number;
+  /** When the fake answered. */
+  end?: number;
   /** What the fake answered. */
   result?: Record<string, any>;
+}
+
+/** The most calls of the given methods that were open at the same time. */
+export function maxOpenCalls(calls: SlackCall[], methods: string[]): number {
+  const edges = calls
+    .filter((c) => methods.includes(c.method) && c.end !== undefined)
+    .flatMap((c) => [
+      { t: c.at, d: 1 },
+      { t: c.end!, d: -1 },
+    ])
+    // At the same millisecond an answer comes before a new call: it was not open at once.
+    .sort((a, b) => a.t - b.t || a.d - b.d);
+  let open = 0;
+  let max = 0;
+  for (const e of edges) max = Math.max(max, (open += e.d));
+  return max;
 }
 
 /** A POST to a response_url. */
@@ -90,7 +108,9 @@ export class FakeSlack {
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');
     const url = new URL(req.url ?? '/', this.base);
+    let call: SlackCall | undefined;
     const json = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      if (call) call.end = Date.now();
       res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
       res.end(JSON.stringify(body));
     };
@@ -120,7 +140,7 @@ export class FakeSlack {
     }
     const method = url.pathname.replace(/^\/api\//, '');
     const args = parseArgs(raw, req.headers['content-type'] ?? '');
-    const call: SlackCall = { method, args, auth: req.headers.authorization, at: Date.now() };
+    call = { method, args, auth: req.headers.authorization, at: Date.now() };
     this.calls.push(call);
     const delay = this.delays.get(method);
     if (delay) await new Promise((r) => setTimeout(r, delay));
