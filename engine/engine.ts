@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Db } from './store/db.ts';
 import { closest } from './domain/closest.ts';
-import { appendHistory, appendHistoryMany, itemHistory, itemHistoryCount, type Tx } from './store/history.ts';
+import { appendHistory, appendHistoryMany, itemHistory, itemHistoryCount, type HistoryEntry, type Tx } from './store/history.ts';
 import { EventBus, type ItemRef, type ItemStatusEvent, type PassFigures, type StatusChange } from './events.ts';
 import { faultPoint } from './fault-point.ts';
 import { decide, type ItemAction } from './domain/state-machine.ts';
@@ -500,10 +500,8 @@ export class Engine {
         if (halted) break;
         const now = this.now();
         const r = await this.db.$transaction(async (tx) => {
-          const ids = part.map((i) => i.id);
           // Read inside the transaction, as transition() does: decide on the truth.
-          const fresh = new Map((await tx.item.findMany({ where: { id: { in: ids } }, include: ITEM_INCLUDE })).map((i) => [i.id, i]));
-          const stored = new Set((await tx.credential.findMany({ where: { itemId: { in: ids } }, select: { itemId: true, side: true } })).map((c) => `${c.itemId}:${c.side}`));
+          const { fresh, missingOf } = await this.readBulk(tx, part.map((i) => i.id));
           const reserved = new Map<string, number>();
           const out: { fresh: ItemWithProject; from: ItemStatus; to: ItemStatus; license: string; missing: Side[] }[] = [];
           const no: UserError[] = [];
@@ -514,7 +512,7 @@ export class Engine {
               no.push(new UserError('ITEM_UNKNOWN', `${input.sourceAddress} is no longer in project ${input.project.name}.`));
               continue;
             }
-            const missing = (['source', 'destination'] as Side[]).filter((side) => !stored.has(`${f.id}:${side}`) && (side === 'source' ? f.project.sourceAuth : f.project.destinationAuth) !== 'admin');
+            const missing = missingOf(f);
             const from = f.status as ItemStatus;
             let to: ItemStatus;
             try {
@@ -560,16 +558,9 @@ export class Engine {
           for (const [projectId, n] of reserved) await tx.project.update({ where: { id: projectId }, data: { licensesUsed: { increment: n } } });
           await appendHistoryMany(
             tx,
-            out.map((c) => ({
-              projectId: c.fresh.projectId,
-              itemId: c.fresh.id,
-              address: c.fresh.sourceAddress,
-              actor,
-              kind: 'submit',
-              fromStatus: c.from,
-              toStatus: c.to,
-              detail: { ...(c.license !== c.fresh.license ? { license: c.license } : {}), ...(c.missing.length ? { missing: c.missing } : {}) },
-            })),
+            out.map((c) =>
+              itemHistoryEntry(c.fresh, actor, 'submit', c.from, c.to, { ...(c.license !== c.fresh.license ? { license: c.license } : {}), ...(c.missing.length ? { missing: c.missing } : {}) }),
+            ),
           );
           const after = out.map((c) => ({
             item: {
@@ -626,9 +617,7 @@ export class Engine {
       for (const part of chunks(items, opts.batch ?? BULK_BATCH)) {
         const now = this.now();
         const r = await this.db.$transaction(async (tx) => {
-          const ids = part.map((i) => i.id);
-          const fresh = new Map((await tx.item.findMany({ where: { id: { in: ids } }, include: ITEM_INCLUDE })).map((i) => [i.id, i]));
-          const stored = new Set((await tx.credential.findMany({ where: { itemId: { in: ids } }, select: { itemId: true, side: true } })).map((c) => `${c.itemId}:${c.side}`));
+          const { fresh, missingOf } = await this.readBulk(tx, part.map((i) => i.id));
           const out: { item: ItemWithProject; missing: Side[] }[] = [];
           const no: UserError[] = [];
           for (const input of part) {
@@ -644,8 +633,7 @@ export class Engine {
               no.push(e);
               continue;
             }
-            const missing = (['source', 'destination'] as Side[]).filter((side) => !stored.has(`${f.id}:${side}`) && (side === 'source' ? f.project.sourceAuth : f.project.destinationAuth) !== 'admin');
-            out.push({ item: { ...f, stopRequested: false, updatedAt: now, threadRef: opts.threadRef || f.threadRef }, missing });
+            out.push({ item: { ...f, stopRequested: false, updatedAt: now, threadRef: opts.threadRef || f.threadRef }, missing: missingOf(f) });
           }
           const okIds = out.map((o) => o.item.id);
           // Conditional on the status: an item that left WaitingForUser meanwhile is not touched.
@@ -656,16 +644,7 @@ export class Engine {
           await countInChunks(okIds, (part) => tx.credentialLink.updateMany({ where: { itemId: { in: part }, usedAt: null, revokedAt: null }, data: { revokedAt: now } }));
           await appendHistoryMany(
             tx,
-            out.map((o) => ({
-              projectId: o.item.projectId,
-              itemId: o.item.id,
-              address: o.item.sourceAddress,
-              actor,
-              kind: 'resend',
-              fromStatus: 'WaitingForUser',
-              toStatus: 'WaitingForUser',
-              detail: { missing: o.missing },
-            })),
+            out.map((o) => itemHistoryEntry(o.item, actor, 'resend', 'WaitingForUser', 'WaitingForUser', { missing: o.missing })),
           );
           return { out, no };
         });
@@ -679,6 +658,18 @@ export class Engine {
       if (asked.length) this.bus.emit({ type: 'batch.end', batch, actor });
     }
     return { asked, refused };
+  }
+
+  /**
+   * One read of a batch of items (with their project) and of which credentials they hold,
+   * inside a bulk command's transaction; `missingOf` says what an item lacks, as `missingSides` does for one.
+   */
+  private async readBulk(tx: Tx, ids: string[]): Promise<{ fresh: Map<string, ItemWithProject>; missingOf: (item: ItemWithProject) => Side[] }> {
+    const fresh = new Map((await tx.item.findMany({ where: { id: { in: ids } }, include: ITEM_INCLUDE })).map((i) => [i.id, i]));
+    const stored = new Set((await tx.credential.findMany({ where: { itemId: { in: ids } }, select: { itemId: true, side: true } })).map((c) => `${c.itemId}:${c.side}`));
+    const missingOf = (f: ItemWithProject) =>
+      (['source', 'destination'] as Side[]).filter((side) => !stored.has(`${f.id}:${side}`) && (side === 'source' ? f.project.sourceAuth : f.project.destinationAuth) !== 'admin');
+    return { fresh, missingOf };
   }
 
   /** Stops an item: a waiting or queued one at once (license back, link dead); a running one at the next message boundary. */
@@ -1093,6 +1084,11 @@ export class Engine {
   async note(item: { id: string; projectId: string; sourceAddress: string }, actor: Actor, kind: string, detail: Record<string, unknown>): Promise<void> {
     await appendHistory(this.db, { projectId: item.projectId, itemId: item.id, address: item.sourceAddress, actor, kind, detail });
   }
+}
+
+/** The history line of a bulk command's change to one item. */
+function itemHistoryEntry(item: Item, actor: Actor, kind: string, fromStatus: ItemStatus, toStatus: ItemStatus, detail: Record<string, unknown>): HistoryEntry {
+  return { projectId: item.projectId, itemId: item.id, address: item.sourceAddress, actor, kind, fromStatus, toStatus, detail };
 }
 
 /** The event of a status change, from the item after it. */
