@@ -198,7 +198,9 @@ async function benchStart(a: Args, mode: 'known' | 'asked', smtp?: SmtpSink): Pr
       `start --all on ${a.start} (${mode === 'known' ? 'credentials known' : 'users asked by email'}): reply ${replyMs} (${r.ok ? 'ok' : `failed: ${r.code}`}); ` +
         `every post delivered after ${doneMs} (${delivered ? 'yes' : 'NO'}); ${posts.length} thread posts; ` +
         `statuses ${statuses.map((s) => `${s.status} ${s._count._all}`).join(', ')}; outbox ${outbox.map((o) => `${o.state ?? 'pending'} ${o._count._all}`).join(', ')}` +
-        (smtp ? `; ${smtp.messages.length - mailed} requests received by the SMTP sink (history: ${requests.map((q) => `${q.kind} ${q._count._all}`).join(', ')})` : ''),
+        (smtp
+          ? `; ${smtp.messages.length - mailed} requests received by the SMTP sink over ${smtp.connections.total} connections, at most ${smtp.connections.max} at once (history: ${requests.map((q) => `${q.kind} ${q._count._all}`).join(', ')})`
+          : ''),
     );
   } finally {
     await b.close();
