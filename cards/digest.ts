@@ -10,7 +10,7 @@ export interface WaitingView {
   address: string;
   /** How long it has been waiting, in ms. */
   waitingMs: number;
-  /** How many times the user was asked (first request, resends and reminders). */
+  /** How many times the user was asked (first request, resends and reminders); 0: no request sent yet (MailFerry stopped with it queued). */
   asked: number;
   /** Every reminder of the cadence went out and the user still has not answered. */
   stalled: boolean;
@@ -92,7 +92,8 @@ export function digestMessage(v: DigestView): Message {
   const period = `since ${v.sinceDigest ? 'the last digest' : 'the project started'}`;
   const stalled = v.waiting.filter((w) => w.stalled);
   const waiting = v.waiting.filter((w) => !w.stalled);
-  const waitLine = (w: WaitingView) => `${w.address} — waiting ${formatDuration(w.waitingMs)}, asked ${w.asked === 1 ? 'once' : `${formatCount(w.asked)} times`}`;
+  const waitLine = (w: WaitingView) =>
+    `${w.address} — waiting ${formatDuration(w.waitingMs)}, ${w.asked === 0 ? 'no request sent yet' : `asked ${w.asked === 1 ? 'once' : `${formatCount(w.asked)} times`}`}`;
   const copiedMessages = v.completed.reduce((s, c) => s + c.messages, 0);
   const copiedBytes = v.completed.reduce((s, c) => s + c.bytes, 0);
   const t = v.throughput;

@@ -70,9 +70,10 @@ export async function buildDigest(db: Db, project: Project, now: Date, limit = 1
       prev = e.at.getTime();
     }
     const r = reminderOf.get(i.id);
-    return { address: i.sourceAddress, waitingMs: Math.max(0, now.getTime() - from.getTime()), asked: Math.max(asked, 1), stalled: !!r && cadence.length > 0 && r.nextAt == null && r.sent >= cadence.length };
+    return { address: i.sourceAddress, waitingMs: Math.max(0, now.getTime() - from.getTime()), asked, stalled: !!r && cadence.length > 0 && r.nextAt == null && r.sent >= cadence.length };
   });
-  waiting.sort((a, b) => b.waitingMs - a.waitingMs || a.address.localeCompare(b.address));
+  // Users no request reached yet first (MailFerry stopped with theirs queued), then the longest waiting.
+  waiting.sort((a, b) => Number(a.asked > 0) - Number(b.asked > 0) || b.waitingMs - a.waitingMs || a.address.localeCompare(b.address));
 
   // The period's moves into Failed and Completed, and the passes that ended in it.
   const period = await db.itemEvent.findMany({

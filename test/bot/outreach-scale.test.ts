@@ -230,6 +230,7 @@ describe('a stop with requests still queued', () => {
     try {
       a = await makeTestApp(env);
       installEmail(a.app);
+      installScheduler(a.app, 'console');
       await a.run('project create big --source imaps://old.example:993 --destination imaps://new.example:993 --self-service source');
       await a.run(`bulk\n${csv(N)}`);
       const running = a.run('start --all');
@@ -247,6 +248,10 @@ describe('a stop with requests still queued', () => {
       const waiting = await a.app.db.item.findMany({ where: { status: 'WaitingForUser' }, select: { id: true } });
       expect(waiting).toHaveLength(N);
       expect(waiting.filter((i) => !asked.has(i.id))).toHaveLength(N - sent);
+      // The digest lists them as not asked yet.
+      await a.run('digest');
+      const digest = a.posts.filter((p) => p.message.kind === 'digest').at(-1)!.text;
+      expect(digest).toMatch(/user\d+@old\.example — waiting [^,]+, no request sent yet/);
       const summary = threadPosts(a, r.thread).find((p) => p.startsWith('📨'))!;
       expect(summary).toContain(`Asked ${(N).toLocaleString('en')} users for their credentials: ${sent.toLocaleString('en')} by email, ${(N - sent).toLocaleString('en')} not sent yet.`);
       expect(summary).toMatch(/MailFerry stopped before [\d,]+ requests were sent; they go out after it starts again/);
@@ -255,7 +260,7 @@ describe('a stop with requests still queued', () => {
       a = undefined;
 
       // The next start: the scheduler's round, once the grace for a live process's queue is over.
-      b = await makeTestApp(env);
+      b = await makeTestApp({ ...env, MAILFERRY_OUTREACH_CONCURRENCY: '4' });
       installEmail(b.app);
       const later = new Date(Date.now() + UNSENT_GRACE_MS + 60_000);
       const scheduler = installScheduler(b.app, 'console', { now: () => later });
