@@ -12,6 +12,7 @@ import type { Logger } from '../log.ts';
 import type { OrganisationView } from '../../cards/organisation.ts';
 import { organisationOf } from '../organisation.ts';
 
+/** One recipient's outcome on one channel (defined with the tally that sums them up). */
 export type { Reached } from './request-tally.ts';
 
 /** Everything a sender needs to ask one person for credentials. */
@@ -142,18 +143,12 @@ export class Outreach {
     this.senders.push(s);
   }
 
-  /** Requests in flight and waiting (for the log and tests). */
-  get load(): { active: number; queued: number } {
-    return { active: this.limit.active, queued: this.limit.queued };
-  }
-
   /** Handles engine events (subscribe with `bus.on`). Synchronous up to the first await, so a batch is counted in event order. */
   async onEvent(e: EngineEvent): Promise<void> {
     if (e.type === 'batch.end') return this.endBatch(e.batch);
     if (e.type !== 'item.credentials-needed') return;
     // A chat platform gives a person's name; a console login ("root"), the system or the form means nothing to a user.
     const nameless = ['console', 'system', 'form'].includes(e.actor.surface);
-    if (e.batch) this.joinBatch(e.batch, e.resend ? 'resend' : 'start');
     await this.request(e.item.id, e.sides, e.resend, nameless ? undefined : (e.actor.name ?? e.actor.id), { batch: e.batch, threadRef: e.item.threadRef });
   }
 
