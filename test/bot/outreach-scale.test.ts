@@ -92,7 +92,7 @@ describe('credential requests at scale, through a real SMTP server', () => {
     expect(posts.length).toBeLessThanOrEqual(5);
     expectWithinLimits(t, /^📨 Asked 2,000 users/);
     expectNoTokenInLogs(t.logs, tokensIn(sink));
-  }, 240_000);
+  }, 600_000);
 
   it('start --waiting asks the same 2,000 again through the same batched path: new links, the old ones dead, one summary', async () => {
     const before = sink.messages.length;
@@ -113,7 +113,7 @@ describe('credential requests at scale, through a real SMTP server', () => {
     expect(posts).toHaveLength(1);
     expect(posts[0]).toMatch(/^📨 Asked 2,000 users again for their credentials: 2,000 by email\./);
     expectNoTokenInLogs(t.logs, tokensIn(sink, before));
-  }, 240_000);
+  }, 600_000);
 });
 
 describe('an SMTP server that is busy, refuses, or is down', () => {
