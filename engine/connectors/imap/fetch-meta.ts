@@ -1,5 +1,6 @@
 import type { ImapFlow } from 'imapflow';
-import { lendSocket, ownTag } from './lend-socket.ts';
+import { readFetch, type FetchHandlers } from './fetch-reader.ts';
+import { ownTag } from './lend-socket.ts';
 
 /** What a plan needs of a message before its body: UID, RFC822.SIZE, INTERNALDATE, FLAGS. */
 export interface RawMeta {
@@ -33,69 +34,44 @@ export function parseMetaLine(line: string): RawMeta | null {
   return { uid: Number(uid[1]), size: Number(size[1]), internalDate, flags: flags[1].split(' ').filter(Boolean) };
 }
 
+/** A planning FETCH's responses: every message with all four items; one without them is read or reported. */
+class MetaCollector implements FetchHandlers {
+  readonly metas: RawMeta[] = [];
+  /** Reported once our tagged reply has been read, so the connection stays in step. */
+  private unreadable: Error | null = null;
+
+  response(text: string): void {
+    const meta = parseMetaLine(text);
+    if (meta) this.metas.push(meta);
+    else if (/^\* \d+ FETCH \(.*\bUID \d+/i.test(text) && /RFC822\.SIZE/i.test(text)) {
+      this.unreadable ??= Object.assign(new Error('a FETCH response MailFerry cannot read'), { code: 'UNPARSEABLE' });
+    }
+  }
+
+  completed(): Error | null {
+    return this.unreadable;
+  }
+
+  tooLong(): Error {
+    return Object.assign(new Error('response line too long'), { code: 'EConnectionClosed' });
+  }
+}
+
 /**
- * `UID FETCH range (UID RFC822.SIZE INTERNALDATE FLAGS)` read by our own line parser on
- * the connection's socket, lent between two imapflow commands (lend-socket.ts). imapflow
- * parses every response into objects and compiles each one back to text for its log even
- * with logging off: for a folder of thousands of messages that is most of the planning's
- * CPU. Responses without all four items (unsolicited flag updates) are ignored; a message
- * the line parser cannot read fails the call (`UNPARSEABLE`, after the tagged reply, so the
- * connection stays usable) and the caller falls back to imapflow. Rejects like an imapflow
- * command on NO/BAD or a lost connection.
+ * `UID FETCH range (UID RFC822.SIZE INTERNALDATE FLAGS)` read by the FETCH reader
+ * (fetch-reader.ts) on the connection's socket, lent between two imapflow commands
+ * (lend-socket.ts). imapflow parses every response into objects and compiles each one back
+ * to text for its log even with logging off: for a folder of thousands of messages that is
+ * most of the planning's CPU. Responses without all four items (unsolicited flag updates)
+ * are ignored, and literals (not asked for) skipped; a message the line parser cannot read
+ * fails the call (`UNPARSEABLE`, after the tagged reply, so the connection stays usable)
+ * and the caller falls back to imapflow. Rejects like an imapflow command on NO/BAD or a
+ * lost connection.
  */
 export async function fetchMetaRaw(client: ImapFlow, range: string): Promise<RawMeta[]> {
-  const tag = ownTag('MM');
-  const out: RawMeta[] = [];
-  let pending = '';
-  let literalLeft = 0;
-  let unreadable: Error | null = null; // reported once our tagged reply has been read, so the connection stays in step
-  const onLine = (line: string): 'done' | Error | null => {
-    if (line.startsWith(`${tag} `)) {
-      const m = /^\S+ (OK|NO|BAD)\b ?(.*)$/i.exec(line);
-      if (m && m[1].toUpperCase() === 'OK') return 'done';
-      return Object.assign(new Error(`UID FETCH failed: ${m?.[2] ?? line}`), { responseStatus: (m?.[1] ?? 'BAD').toUpperCase(), responseText: m?.[2] ?? line });
-    }
-    const meta = parseMetaLine(line);
-    if (meta) out.push(meta);
-    else if (/^\* \d+ FETCH \(.*\bUID \d+/i.test(line) && /RFC822\.SIZE/i.test(line)) {
-      unreadable ??= Object.assign(new Error('a FETCH response MailFerry cannot read'), { code: 'UNPARSEABLE' });
-    }
-    return null;
-  };
-  await lendSocket(
-    client,
-    `${tag} UID FETCH ${range} (UID RFC822.SIZE INTERNALDATE FLAGS)`,
-    (chunk, loan) => {
-      let pos = 0;
-      while (pos < chunk.length && !loan.settled) {
-        if (literalLeft > 0) {
-          // Not asked for; skipped (its response is then ignored or reported unparseable).
-          const n = Math.min(literalLeft, chunk.length - pos);
-          literalLeft -= n;
-          pos += n;
-          continue;
-        }
-        const lf = chunk.indexOf(10, pos);
-        if (lf < 0) {
-          pending += chunk.toString('latin1', pos);
-          if (pending.length > 1024 * 1024) loan.abort(Object.assign(new Error('response line too long'), { code: 'EConnectionClosed' }));
-          return;
-        }
-        const line = (pending + chunk.toString('latin1', pos, lf + 1)).replace(/\r?\n$/, '');
-        pending = '';
-        pos = lf + 1;
-        const lit = /\{(\d+)\}$/.exec(line);
-        if (lit) {
-          literalLeft = Number(lit[1]);
-          pending = line.slice(0, -lit[0].length);
-          continue;
-        }
-        const r = onLine(line);
-        if (r === 'done') return loan.end(unreadable, chunk.subarray(pos));
-        if (r) return loan.end(r, chunk.subarray(pos));
-      }
-    },
-    () => Object.assign(new Error('connection closed during UID FETCH'), { code: 'EConnectionClosed' }),
+  const collector = new MetaCollector();
+  await readFetch(client, ownTag('MM'), `UID FETCH ${range} (UID RFC822.SIZE INTERNALDATE FLAGS)`, collector, () =>
+    Object.assign(new Error('connection closed during UID FETCH'), { code: 'EConnectionClosed' }),
   );
-  return out;
+  return collector.metas;
 }

@@ -28,7 +28,7 @@ export function ownTag(prefix: string): string {
  * `commandLine`, hands every chunk that arrives to `onData` until it ends the loan, then
  * pipes the socket back (with whatever followed our reply) so imapflow carries on as if
  * nothing happened. Used where imapflow's own parsing costs too much: the streamed copy
- * (stream-copy.ts) and the planning FETCH (fetch-meta.ts). Resolves or rejects when the
+ * (stream-copy.ts) and the planning FETCH (fetch-meta.ts), both read by fetch-reader.ts. Resolves or rejects when the
  * loan ends; a closed connection rejects with `lost()`. Needs the connection's bridge
  * (imapflow-bridge.ts): callers check {@link hasBridge} and take imapflow's own path without it.
  */

@@ -1,6 +1,7 @@
 import type { ImapFlow } from 'imapflow';
 import { type AppendResult, appendHead, appendMessageHead, namesInUtf8, parseAppendUid } from './append.ts';
-import { bridgeOf, type RawOut } from './imapflow-bridge.ts';
+import { commandFailed, FetchReader, type FetchHandlers } from './fetch-reader.ts';
+import { bridgeOf, type ImapflowBridge, type RawOut } from './imapflow-bridge.ts';
 import { lendSocket, ownTag, type SocketLoan } from './lend-socket.ts';
 
 /** Flags (already filtered for the destination) and date of one message to stream. */
@@ -17,17 +18,197 @@ export interface StreamCopyResult extends AppendResult {
   bytes: number;
 }
 
-/** A tagged `NO`/`BAD` of the streamed FETCH, shaped like imapflow's command errors. */
-function commandFailed(status: string, text: string): Error {
-  return Object.assign(new Error(`UID FETCH failed: ${text}`), { responseStatus: status, responseText: text });
-}
-
 function connectionLost(): Error {
   return Object.assign(new Error('the source connection closed during the transfer'), { code: 'EConnectionClosed' });
 }
 
-/** A source answer line longer than this is not an IMAP server we can talk to. */
-const MAX_LINE = 1024 * 1024;
+/** The error as an Error tagged with the side it came from (`force`: even when it named one). */
+function onSideError(err: unknown, side: 'source' | 'destination', force: boolean): unknown {
+  if (typeof err !== 'object' || err === null) return err;
+  if (force || !('side' in err && err.side)) Object.assign(err, { side });
+  return err;
+}
+
+/**
+ * The destination side of a streamed copy: one APPEND (MULTIAPPEND, RFC 3502) written as
+ * the source's literals arrive. It starts with the first message (nothing to send
+ * before); bytes produced before imapflow dispatched it wait in `early`. Back-pressure: the
+ * source socket pauses while the destination's is full.
+ */
+class AppendStream {
+  private answer: Promise<AppendResult> | null = null;
+  private out: RawOut | null = null;
+  private readonly early: Buffer[] = [];
+  private waitingDrain = false;
+  /** The APPEND was answered early (refused): the rest is read and dropped. */
+  private failed = false;
+  /** The source socket, while our FETCH runs. */
+  loan: SocketLoan | null = null;
+
+  constructor(
+    private readonly dest: ImapFlow,
+    private readonly bridge: ImapflowBridge,
+    private readonly mailbox: string,
+  ) {}
+
+  /** The APPEND was sent (a message went). */
+  get started(): boolean {
+    return this.answer !== null;
+  }
+
+  /** A message begins: its head opens the APPEND, or follows the previous message. */
+  messageHead(head: Buffer): void {
+    if (!this.answer) this.start(head);
+    else this.send(head);
+  }
+
+  private start(firstHead: Buffer): void {
+    this.early.push(firstHead);
+    const answer = this.bridge
+      .execWritten('APPEND', (appendTag, sink) => {
+        this.out = sink;
+        sink.write(appendHead(appendTag, this.mailbox, namesInUtf8(this.dest)));
+        for (const b of this.early.splice(0)) sink.write(b);
+        return [];
+      })
+      .then((res) => {
+        const r = parseAppendUid(res.response.attributes?.[0]?.section);
+        res.next();
+        return r;
+      });
+    answer.catch((err: unknown) => this.answeredEarly(err));
+    this.answer = answer;
+  }
+
+  private answeredEarly(err: unknown): void {
+    this.failed = true;
+    const loan = this.loan;
+    if (!loan || loan.settled) return;
+    if (this.dest.usable) {
+      // Refused (NO/BAD) but connected: read the rest of the FETCH and drop it, so the
+      // source connection stays usable for the caller's fallback.
+      if (this.waitingDrain) {
+        this.waitingDrain = false;
+        loan.socket.resume();
+      }
+      return;
+    }
+    // The destination is gone: the source is mid-response and cannot be handed back.
+    const e = err instanceof Error ? err : new Error(String(err));
+    loan.abort(Object.assign(e, { side: 'destination' }));
+  }
+
+  /** Writes to the APPEND; false when the destination asks us to wait for 'drain'. */
+  private emit(b: Buffer): boolean {
+    if (this.failed) return true;
+    if (!this.out) {
+      this.early.push(b);
+      return true;
+    }
+    return this.out.write(b);
+  }
+
+  /** Writes to the APPEND, pausing the source while the destination's socket is full. */
+  send(b: Buffer): void {
+    if (this.emit(b) || !this.out || this.waitingDrain || !this.loan) return;
+    const l = this.loan;
+    this.waitingDrain = true;
+    l.socket.pause();
+    this.out.onceDrain(() => {
+      this.waitingDrain = false;
+      if (!l.settled) l.socket.resume();
+    });
+  }
+
+  /** Ends the APPEND (its tagged reply settles it) and waits for the destination's answer. */
+  async finish(): Promise<AppendResult> {
+    this.emit(Buffer.from('\r\n', 'latin1'));
+    if (!this.answer) throw new Error('no APPEND was started');
+    return this.answer.catch((err: unknown) => {
+      throw onSideError(err, 'destination', true);
+    });
+  }
+}
+
+/** Asked at the start of each message for a reader of its bytes as they pass (or none). */
+export type BodyReaders = (uid: number) => ((part: Buffer) => void) | undefined;
+
+/** The UID a FETCH response's text names, if any. */
+function uidOf(text: string): number | null {
+  const m = /\bUID (\d+)/i.exec(text);
+  return m ? Number(m[1]) : null;
+}
+
+/**
+ * The source side of a streamed copy: which FETCH literals are bodies to copy (each body
+ * once, only the UIDs asked for), with the UIDs and bytes that went. A body whose UID the
+ * server names only after it (RFC 3501 allows any order) is held until the response ends.
+ */
+class BodyRouter implements FetchHandlers {
+  readonly copied: number[] = [];
+  bytes = 0;
+  private readonly done = new Set<number>();
+  private buffered: Buffer[] = [];
+  private bufferedSize = 0;
+  /** The caller's reader of the current message's bytes, if it asked for one. */
+  private reader: ((part: Buffer) => void) | undefined;
+
+  constructor(
+    private readonly metas: Map<number, StreamMeta>,
+    private readonly append: AppendStream,
+    private readonly onBody?: BodyReaders,
+  ) {}
+
+  private wanted(uid: number | null): StreamMeta | undefined {
+    return uid === null || this.done.has(uid) ? undefined : this.metas.get(uid);
+  }
+
+  private bodyStart(uid: number, meta: StreamMeta, size: number): void {
+    this.reader = this.onBody?.(uid);
+    this.append.messageHead(appendMessageHead(meta, size));
+    this.copied.push(uid);
+    this.done.add(uid);
+    this.bytes += size;
+  }
+
+  /** A part of the current message's body: to the caller's reader, then to the APPEND. */
+  private body(part: Buffer): void {
+    this.reader?.(part);
+    this.append.send(part);
+  }
+
+  literal(before: string, size: number): ((part: Buffer) => void) | null {
+    const isBody = /^\* \d+ FETCH\b/i.test(before) && /BODY\[\]$/i.test(before);
+    if (!isBody) return null;
+    const uid = uidOf(before);
+    const meta = this.wanted(uid);
+    if (uid !== null && meta) {
+      this.bodyStart(uid, meta, size);
+      return (part) => this.body(part);
+    }
+    if (uid !== null) return null;
+    this.bufferedSize = size;
+    return (part) => this.buffered.push(part);
+  }
+
+  response(text: string): void {
+    if (!this.buffered.length && !this.bufferedSize) return;
+    // The UID came after the body (the server's order): now it is known.
+    const uid = uidOf(text);
+    const body = this.buffered;
+    const size = this.bufferedSize;
+    this.buffered = [];
+    this.bufferedSize = 0;
+    const meta = this.wanted(uid);
+    if (uid === null || !meta) return;
+    this.bodyStart(uid, meta, size);
+    for (const b of body) this.body(b);
+  }
+
+  tooLong(): Error {
+    return commandFailed('BAD', 'a response line from the source is too long');
+  }
+}
 
 /**
  * Copies messages from the selected source folder into the selected destination folder by
@@ -38,9 +219,9 @@ const MAX_LINE = 1024 * 1024;
  * socket buffers per lane whatever the message sizes, and both servers work at once.
  *
  * How: the source socket is lent to us between two imapflow commands (lend-socket.ts):
- * our FETCH response is read by our parser below, then the socket goes back to imapflow.
- * The APPEND goes through imapflow's queue with our writer (imapflow-bridge.ts), so
- * imapflow matches its tagged reply as usual.
+ * our FETCH response is read by the FETCH reader (fetch-reader.ts), then the socket goes
+ * back to imapflow. The APPEND goes through imapflow's queue with our writer
+ * (imapflow-bridge.ts), so imapflow matches its tagged reply as usual.
  *
  * All or none: if the source fails or drops mid-transfer, the destination connection is
  * closed before the APPEND is complete, and the server drops the whole command (RFC 3502
@@ -59,191 +240,26 @@ export async function streamCopy(
   destMailbox: string,
   uidSet: string,
   metas: Map<number, StreamMeta>,
-  onBody?: (uid: number) => ((part: Buffer) => void) | undefined,
+  onBody?: BodyReaders,
 ): Promise<StreamCopyResult> {
   const d = bridgeOf(dest);
   if (!d || !bridgeOf(src)) throw Object.assign(new Error('no streamed copy on this imapflow (shape mismatch)'), { code: 'NO_BRIDGE' });
   const tag = ownTag('MF');
-  const copied: number[] = [];
-  const done = new Set<number>();
-  let bytes = 0;
-
-  // Destination side. The APPEND starts with the first message: nothing to send before.
-  let appendDone: Promise<AppendResult> | null = null;
-  let out: RawOut | null = null;
-  const early: Buffer[] = []; // bytes produced before imapflow dispatched the APPEND
-  let waitingDrain = false;
-  let destFailed = false; // the APPEND was answered early (refused): the rest is read and dropped
-  let loan: SocketLoan | null = null; // the source socket, while our FETCH runs
-  const write = (b: Buffer): boolean => out!.write(b);
-  const startAppend = (firstHead: Buffer) => {
-    early.push(firstHead);
-    appendDone = d
-      .execWritten('APPEND', (appendTag, sink) => {
-        out = sink;
-        write(appendHead(appendTag, destMailbox, namesInUtf8(dest)));
-        for (const b of early.splice(0)) write(b);
-        return [];
-      })
-      .then((res) => {
-        const r = parseAppendUid(res.response.attributes?.[0]?.section);
-        res.next();
-        return r;
-      });
-    appendDone.catch((err: unknown) => {
-      destFailed = true;
-      if (!loan || loan.settled) return;
-      if (dest.usable) {
-        // Refused (NO/BAD) but connected: read the rest of the FETCH and drop it, so the
-        // source connection stays usable for the caller's fallback.
-        if (waitingDrain) {
-          waitingDrain = false;
-          loan.socket.resume();
-        }
-        return;
-      }
-      // The destination is gone: the source is mid-response and cannot be handed back.
-      loan.abort(Object.assign(err as Error, { side: 'destination' }));
-    });
+  const append = new AppendStream(dest, d, destMailbox);
+  const bodies = new BodyRouter(metas, append, onBody);
+  const reader = new FetchReader(tag, bodies);
+  const onData = (chunk: Buffer, loan: SocketLoan) => {
+    append.loan = loan;
+    reader.feed(chunk, loan);
   };
-  /** Writes to the APPEND; false when the destination asks us to wait for 'drain'. */
-  const emit = (b: Buffer): boolean => {
-    if (destFailed) return true;
-    if (!out) {
-      early.push(b);
-      return true;
-    }
-    return write(b);
-  };
-
-  const line: Buffer[] = [];
-  let lineBytes = 0;
-  let responseText = ''; // the text of the current response so far, literals left out
-  let literalLeft = 0;
-  let literalKind: 'body' | 'skip' | 'buffer' = 'skip';
-  let buffered: Buffer[] = []; // a body whose UID the server had not named before it
-  let bufferedSize = 0;
-
-  const pauseForDrain = () => {
-    if (!out || waitingDrain || !loan) return;
-    const l = loan;
-    waitingDrain = true;
-    l.socket.pause();
-    out.onceDrain(() => {
-      waitingDrain = false;
-      if (!l.settled) l.socket.resume();
-    });
-  };
-  const send = (b: Buffer) => {
-    if (!emit(b)) pauseForDrain();
-  };
-  let reader: ((part: Buffer) => void) | undefined;
-  const bodyStart = (uid: number, size: number) => {
-    reader = onBody?.(uid);
-    const head = appendMessageHead(metas.get(uid)!, size);
-    if (!appendDone) startAppend(head);
-    else send(head);
-    copied.push(uid);
-    done.add(uid);
-    bytes += size;
-  };
-  const uidOf = (text: string): number | null => {
-    const m = /\bUID (\d+)/i.exec(text);
-    return m ? Number(m[1]) : null;
-  };
-  const wanted = (uid: number | null): uid is number => uid !== null && metas.has(uid) && !done.has(uid);
-
-  /** A response ended: our tagged one ends the transfer. */
-  const endOfResponse = (): 'ok' | Error | null => {
-    const text = responseText;
-    responseText = '';
-    if (text.startsWith(`${tag} `)) {
-      const m = /^\S+ (OK|NO|BAD)\b ?(.*)$/i.exec(text);
-      const status = (m?.[1] ?? 'BAD').toUpperCase();
-      return status === 'OK' ? 'ok' : commandFailed(status, m?.[2] ?? text);
-    }
-    if (buffered.length || bufferedSize) {
-      // The UID came after the body (the server's order): now it is known.
-      const uid = uidOf(text);
-      const body = buffered;
-      const size = bufferedSize;
-      buffered = [];
-      bufferedSize = 0;
-      if (wanted(uid)) {
-        bodyStart(uid, size);
-        for (const b of body) {
-          reader?.(b);
-          send(b);
-        }
-      }
-    }
-    return null;
-  };
-
-  const onData = (chunk: Buffer, l: SocketLoan) => {
-    loan = l;
-    let pos = 0;
-    while (pos < chunk.length && !l.settled) {
-      if (literalLeft > 0) {
-        const n = Math.min(literalLeft, chunk.length - pos);
-        const part = chunk.subarray(pos, pos + n);
-        if (literalKind === 'body') {
-          reader?.(part);
-          send(part);
-        } else if (literalKind === 'buffer') buffered.push(part);
-        literalLeft -= n;
-        pos += n;
-        continue;
-      }
-      const lf = chunk.indexOf(10, pos);
-      if (lf < 0) {
-        line.push(chunk.subarray(pos));
-        lineBytes += chunk.length - pos;
-        if (lineBytes > MAX_LINE) l.abort(commandFailed('BAD', 'a response line from the source is too long'));
-        return;
-      }
-      line.push(chunk.subarray(pos, lf + 1));
-      pos = lf + 1;
-      const text = (line.length === 1 ? line[0] : Buffer.concat(line)).toString('latin1').replace(/\r?\n$/, '');
-      line.length = 0;
-      lineBytes = 0;
-      responseText += text;
-      const lit = /~?\{(\d+)\}$/.exec(text);
-      if (lit) {
-        literalLeft = Number(lit[1]);
-        const before = responseText.slice(0, responseText.length - lit[0].length).trimEnd();
-        const isBody = /^\* \d+ FETCH\b/i.test(responseText) && /BODY\[\]$/i.test(before);
-        const uid = isBody ? uidOf(before) : null;
-        literalKind = 'skip';
-        if (isBody && wanted(uid)) {
-          literalKind = 'body';
-          bodyStart(uid, literalLeft);
-        } else if (isBody && uid === null) {
-          literalKind = 'buffer';
-          bufferedSize = literalLeft;
-        }
-        continue;
-      }
-      const outcome = endOfResponse();
-      if (outcome === 'ok') return l.end(null, chunk.subarray(pos));
-      if (outcome) return l.end(outcome, chunk.subarray(pos));
-    }
-  };
-
   try {
     await lendSocket(src, `${tag} UID FETCH ${uidSet} (UID BODY.PEEK[])`, onData, connectionLost);
   } catch (err) {
     // A half-sent APPEND must not complete: closing the destination drops it whole.
-    if (appendDone) dest.close();
-    const e = err as { side?: string };
-    if (!e.side) e.side = 'source';
-    throw e;
+    if (append.started) dest.close();
+    throw onSideError(err, 'source', false);
   }
-
-  if (!appendDone) return { copied, bytes };
-  emit(Buffer.from('\r\n', 'latin1')); // ends the APPEND; its tagged reply settles it
-  const r = await (appendDone as Promise<AppendResult>).catch((err: unknown) => {
-    throw Object.assign(err as object, { side: 'destination' });
-  });
-  return { ...r, copied, bytes };
+  if (!append.started) return { copied: bodies.copied, bytes: bodies.bytes };
+  const r = await append.finish();
+  return { ...r, copied: bodies.copied, bytes: bodies.bytes };
 }
