@@ -141,70 +141,12 @@ export class AdminFormService {
   }
 
   private async handle(l: Loaded, body: Record<string, unknown>): Promise<FormAnswer> {
-    const text = (name: string, max: number): string => {
-      const v = body[name];
-      return typeof v === 'string' ? v.trim().slice(0, max + 1) : '';
-    };
-    const errors: FieldError[] = [];
-    const testMailbox = text('test_mailbox', MAX_LOGIN);
-    const signin = l.connector.kind === 'm365' && body.use === 'signin';
-    if (!testMailbox && signin) {
-      /* users sign in themselves: no mailbox to test with */
-    } else if (!testMailbox) errors.push({ field: 'test-mailbox', message: 'Enter a mailbox to test with.' });
-    else if (findInvisible(testMailbox)) errors.push({ field: 'test-mailbox', message: `The mailbox to test with contains an invisible character (${findInvisible(testMailbox)!.code}). Type it again without it.` });
-    else if (testMailbox.length > MAX_LOGIN || CONTROL.test(testMailbox)) errors.push({ field: 'test-mailbox', message: 'The mailbox to test with is not valid.' });
-
-    let secret: AdminSecret | undefined;
-    const values: AdminFormValues = { testMailbox: testMailbox.slice(0, MAX_LOGIN) };
-    if (l.connector.kind === 'imap') {
-      const user = text('admin_user', MAX_LOGIN);
-      const password = typeof body.admin_password === 'string' ? body.admin_password : '';
-      const style = body.style === 'authzid' ? 'authzid' : 'separator';
-      const separator = text('separator', 4) || '*';
-      Object.assign(values, { adminUser: user.slice(0, MAX_LOGIN), style, separator: separator.slice(0, 4) });
-      if (!user) errors.push({ field: 'admin-user', message: 'Enter the admin user.' });
-      else if (findInvisible(user)) errors.push({ field: 'admin-user', message: `The admin user contains an invisible character (${findInvisible(user)!.code}). Type it again without it.` });
-      else if (user.length > MAX_LOGIN || CONTROL.test(user)) errors.push({ field: 'admin-user', message: 'The admin user is not valid.' });
-      if (!password) errors.push({ field: 'admin-password', message: 'Enter the admin password.' });
-      else if (password.length > MAX_SECRET) errors.push({ field: 'admin-password', message: 'The admin password is too long.' });
-      if (style === 'separator' && (separator.length > 4 || /[\s\u0000-\u001f\u007f]/.test(separator))) errors.push({ field: 'separator', message: 'The separator is one to four visible characters, usually *.' });
-      if (!errors.length) secret = { kind: 'imap-master', user, password, style, ...(style === 'separator' ? { separator } : {}) };
-    } else {
-      const clientId = text('client_id', 100);
-      const clientSecret = typeof body.client_secret === 'string' ? body.client_secret.trim() : '';
-      const certPem = text('certificate', MAX_PEM);
-      const keyPem = text('private_key', MAX_PEM);
-      values.clientId = clientId.slice(0, 100);
-      values.use = signin ? 'signin' : 'app';
-      if (!clientId) errors.push({ field: 'client-id', message: 'Enter the application (client) ID of the app registration.' });
-      else if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(clientId)) errors.push({ field: 'client-id', message: 'The application (client) ID is a GUID, like 00000000-0000-0000-0000-000000000000.' });
-      let certificate: M365App['certificate'];
-      if (clientSecret && (certPem || keyPem)) errors.push({ field: 'client-secret', message: 'Give either a client secret or a certificate, not both.' });
-      else if (clientSecret) {
-        if (clientSecret.length > MAX_SECRET) errors.push({ field: 'client-secret', message: 'The client secret is too long.' });
-      } else if (certPem || keyPem) {
-        const c = readCertificate(certPem, keyPem);
-        if ('error' in c) errors.push(c.error);
-        else certificate = c.certificate;
-      } else errors.push({ field: 'client-secret', message: 'Enter a client secret, or a certificate and its private key.' });
-      if (!errors.length) secret = { kind: 'm365-app', use: signin ? 'signin' : 'app', clientId, ...(clientSecret ? { clientSecret } : { certificate }) };
-    }
-    if (!secret) return { outcome: 'invalid', status: 422, html: renderAdminFormPage(this.view(l, { values, errors })) };
+    const typed = readAdminForm(l.connector, body);
+    const { secret, values, testMailbox, signin } = typed;
+    if (!secret) return { outcome: 'invalid', status: 422, html: renderAdminFormPage(this.view(l, { values, errors: typed.errors })) };
 
     // Ask the server: log in to the test mailbox with these credentials.
-    let r: VerifyResult;
-    try {
-      if (secret.kind === 'imap-master') {
-        const c = l.connector as Extract<ConnectorUrl, { kind: 'imap' }>;
-        r = await this.o.verify.imap(c.url, testMailbox, { user: secret.user, style: secret.style, ...(secret.separator ? { separator: secret.separator } : {}) }, secret.password, l.side);
-      } else if (this.o.verify.m365) {
-        r = await this.o.verify.m365(l.connector as Extract<ConnectorUrl, { kind: 'm365' }>, secret, signin ? undefined : testMailbox, l.side);
-      } else {
-        r = { ok: false, kind: 'error', detail: 'Microsoft 365 is not available in this MailFerry' };
-      }
-    } catch (e) {
-      r = { ok: false, kind: 'error', detail: e instanceof Error ? e.message : String(e) };
-    }
+    const r = await this.verifyAdmin(l, secret, testMailbox, signin);
     const actor: Actor = { surface: 'form', id: l.link.recipient, name: 'admin form' };
 
     if (r.ok) {
@@ -213,26 +155,7 @@ export class AdminFormService {
       this.log.info('admin form: admin credentials verified and stored', { project: l.project.id, side: l.side, kind: secret.kind, queued });
       return { outcome: 'started', status: 200, html: renderAdminConnectedPage({ projectName: l.project.name, side: l.side, testMailbox, queued, signin }) };
     }
-
-    if (r.kind === 'refused') {
-      const attempt = await countProjectAttempt(this.engine.db, l.link.id);
-      if (attempt === undefined) return unavailable();
-      const max = this.o.maxAttempts ?? 5;
-      const final = attempt >= max;
-      await appendHistory(this.engine.db, { projectId: l.project.id, actor, kind: 'project.admin-refused', detail: { side: l.side, attempt, of: max, final, detail: r.detail } });
-      this.log.warn('admin form: admin credentials refused', { project: l.project.id, side: l.side, attempt, max });
-      if (final) {
-        await revokeProjectLink(this.engine.db, l.link.id, this.now());
-        return { outcome: 'failed', status: 200, html: renderAdminRefusedFinalPage({ projectName: l.project.name, side: l.side }) };
-      }
-      const field = secret.kind === 'imap-master' ? 'admin-password' : secret.clientSecret ? 'client-secret' : 'certificate';
-      const message =
-        secret.kind === 'imap-master'
-          ? `The server did not accept this admin login for ${testMailbox}: ${r.detail}`
-          : `Microsoft 365 did not accept this app registration${signin ? '' : ` for ${testMailbox}`}: ${r.detail}`;
-      const html = renderAdminFormPage(this.view({ ...l, link: { ...l.link, attempts: attempt } }, { values, errors: [{ field, message }] }));
-      return { outcome: 'refused', status: 422, html };
-    }
+    if (r.kind === 'refused') return this.refused(l, actor, { ...typed, secret }, r.detail);
 
     this.log.warn('admin form: the server could not check the admin credentials', { project: l.project.id, side: l.side, kind: r.kind });
     const busy = r.kind === 'throttled';
@@ -244,6 +167,117 @@ export class AdminFormService {
     return { outcome: 'unreachable', status: 503, html: renderAdminFormPage(this.view(l, { values, notice })) };
   }
 
+  /** Logs in to the test mailbox with the typed credentials (an app token first for Microsoft 365); a throw is an error result. */
+  private async verifyAdmin(l: Loaded, secret: AdminSecret, testMailbox: string, signin: boolean): Promise<VerifyResult> {
+    const c = l.connector;
+    try {
+      if (c.kind === 'imap' && secret.kind === 'imap-master') {
+        const master = { user: secret.user, style: secret.style, ...(secret.separator ? { separator: secret.separator } : {}) };
+        return await this.o.verify.imap(c.url, testMailbox, master, secret.password, l.side);
+      }
+      if (c.kind === 'm365' && secret.kind === 'm365-app' && this.o.verify.m365) return await this.o.verify.m365(c, secret, signin ? undefined : testMailbox, l.side);
+      return { ok: false, kind: 'error', detail: 'Microsoft 365 is not available in this MailFerry' };
+    } catch (e) {
+      return { ok: false, kind: 'error', detail: e instanceof Error ? e.message : String(e) };
+    }
+  }
+
+  /** The server refused the credentials: one attempt counts; the last one closes the link. */
+  private async refused(l: Loaded, actor: Actor, typed: AdminTyped & { secret: AdminSecret }, detail: string): Promise<FormAnswer> {
+    const attempt = await countProjectAttempt(this.engine.db, l.link.id);
+    if (attempt === undefined) return unavailable();
+    const max = this.o.maxAttempts ?? 5;
+    const final = attempt >= max;
+    await appendHistory(this.engine.db, { projectId: l.project.id, actor, kind: 'project.admin-refused', detail: { side: l.side, attempt, of: max, final, detail } });
+    this.log.warn('admin form: admin credentials refused', { project: l.project.id, side: l.side, attempt, max });
+    if (final) {
+      await revokeProjectLink(this.engine.db, l.link.id, this.now());
+      return { outcome: 'failed', status: 200, html: renderAdminRefusedFinalPage({ projectName: l.project.name, side: l.side }) };
+    }
+    const { secret, testMailbox, signin, values } = typed;
+    const field = secret.kind === 'imap-master' ? 'admin-password' : secret.clientSecret ? 'client-secret' : 'certificate';
+    const message =
+      secret.kind === 'imap-master'
+        ? `The server did not accept this admin login for ${testMailbox}: ${detail}`
+        : `Microsoft 365 did not accept this app registration${signin ? '' : ` for ${testMailbox}`}: ${detail}`;
+    const html = renderAdminFormPage(this.view({ ...l, link: { ...l.link, attempts: attempt } }, { values, errors: [{ field, message }] }));
+    return { outcome: 'refused', status: 422, html };
+  }
+}
+
+/** What the admin typed, read and checked; `secret` only when every field is valid. */
+interface AdminTyped {
+  testMailbox: string;
+  /** A Microsoft 365 app for the users' own sign-in (no mailbox to test with). */
+  signin: boolean;
+  /** Shown back on the form. */
+  values: AdminFormValues;
+  errors: FieldError[];
+  secret?: AdminSecret;
+}
+
+/** A typed text field, trimmed, cut one past `max` (so an over-long value is seen as such). */
+function textField(body: Record<string, unknown>, name: string, max: number): string {
+  const v = body[name];
+  return typeof v === 'string' ? v.trim().slice(0, max + 1) : '';
+}
+
+/** A login-like field: present, without an invisible character or a control, within `MAX_LOGIN`. */
+function checkLogin(value: string, field: string, what: string, errors: FieldError[], missing: string): void {
+  const invisible = findInvisible(value);
+  if (!value) errors.push({ field, message: missing });
+  else if (invisible) errors.push({ field, message: `${what} contains an invisible character (${invisible.code}). Type it again without it.` });
+  else if (value.length > MAX_LOGIN || CONTROL.test(value)) errors.push({ field, message: `${what} is not valid.` });
+}
+
+/** The IMAP admin (master) login fields. */
+function readImapAdmin(body: Record<string, unknown>, values: AdminFormValues, errors: FieldError[]): AdminSecret | undefined {
+  const user = textField(body, 'admin_user', MAX_LOGIN);
+  const password = typeof body.admin_password === 'string' ? body.admin_password : '';
+  const style = body.style === 'authzid' ? 'authzid' : 'separator';
+  const separator = textField(body, 'separator', 4) || '*';
+  Object.assign(values, { adminUser: user.slice(0, MAX_LOGIN), style, separator: separator.slice(0, 4) });
+  checkLogin(user, 'admin-user', 'The admin user', errors, 'Enter the admin user.');
+  if (!password) errors.push({ field: 'admin-password', message: 'Enter the admin password.' });
+  else if (password.length > MAX_SECRET) errors.push({ field: 'admin-password', message: 'The admin password is too long.' });
+  if (style === 'separator' && (separator.length > 4 || /[\s\u0000-\u001f\u007f]/.test(separator))) errors.push({ field: 'separator', message: 'The separator is one to four visible characters, usually *.' });
+  if (errors.length) return undefined;
+  return { kind: 'imap-master', user, password, style, ...(style === 'separator' ? { separator } : {}) };
+}
+
+/** The Microsoft 365 app registration fields: a client ID and either a client secret or a certificate with its key. */
+function readM365App(body: Record<string, unknown>, values: AdminFormValues, errors: FieldError[], signin: boolean): AdminSecret | undefined {
+  const clientId = textField(body, 'client_id', 100);
+  const clientSecret = typeof body.client_secret === 'string' ? body.client_secret.trim() : '';
+  const certPem = textField(body, 'certificate', MAX_PEM);
+  const keyPem = textField(body, 'private_key', MAX_PEM);
+  values.clientId = clientId.slice(0, 100);
+  values.use = signin ? 'signin' : 'app';
+  if (!clientId) errors.push({ field: 'client-id', message: 'Enter the application (client) ID of the app registration.' });
+  else if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(clientId)) errors.push({ field: 'client-id', message: 'The application (client) ID is a GUID, like 00000000-0000-0000-0000-000000000000.' });
+  let certificate: M365App['certificate'];
+  if (clientSecret && (certPem || keyPem)) errors.push({ field: 'client-secret', message: 'Give either a client secret or a certificate, not both.' });
+  else if (clientSecret) {
+    if (clientSecret.length > MAX_SECRET) errors.push({ field: 'client-secret', message: 'The client secret is too long.' });
+  } else if (certPem || keyPem) {
+    const c = readCertificate(certPem, keyPem);
+    if ('error' in c) errors.push(c.error);
+    else certificate = c.certificate;
+  } else errors.push({ field: 'client-secret', message: 'Enter a client secret, or a certificate and its private key.' });
+  if (errors.length) return undefined;
+  return { kind: 'm365-app', use: signin ? 'signin' : 'app', clientId, ...(clientSecret ? { clientSecret } : { certificate }) };
+}
+
+/** Reads the admin form as typed for a side's connector. */
+function readAdminForm(connector: ConnectorUrl, body: Record<string, unknown>): AdminTyped {
+  const errors: FieldError[] = [];
+  const testMailbox = textField(body, 'test_mailbox', MAX_LOGIN);
+  const signin = connector.kind === 'm365' && body.use === 'signin';
+  // Users who sign in themselves need no mailbox to test with.
+  if (testMailbox || !signin) checkLogin(testMailbox, 'test-mailbox', 'The mailbox to test with', errors, 'Enter a mailbox to test with.');
+  const values: AdminFormValues = { testMailbox: testMailbox.slice(0, MAX_LOGIN) };
+  const secret = connector.kind === 'imap' ? readImapAdmin(body, values, errors) : readM365App(body, values, errors, signin);
+  return { testMailbox, signin, values, errors, secret };
 }
 
 function serverOfM365(c: Extract<ConnectorUrl, { kind: 'm365' }>): string {
