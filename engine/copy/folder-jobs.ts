@@ -3,12 +3,20 @@ import { emptyStats, type PassState } from './pass-state.ts';
 import type { FolderCheckpoint, FolderStats } from './types.ts';
 import { unchangedVerification } from './verify-folder.ts';
 
+/** An estimate of the messages (and bytes) a folder has to copy; infinite when STATUS did not tell. */
+export interface FolderWork {
+  messages: number;
+  bytes: number;
+}
+
 /** One folder to open in this pass. */
 export interface FolderJob {
   mapping: FolderMapping;
   stats: FolderStats;
   /** Bytes (else messages) in the source folder: the biggest go first. */
   weight: number;
+  /** What is there to copy, estimated from STATUS and the checkpoint before the folder is opened (lanes are opened for it). */
+  work: FolderWork;
   /** The destination said the folder is missing (TRYCREATE): the next attempt creates it first. */
   createDest?: boolean;
 }
@@ -31,6 +39,21 @@ function unchangedSince(m: FolderMapping, cp: FolderCheckpoint | undefined, skip
     cp.destUidValidity === dst.uidValidity;
   // CONDSTORE (RFC 7162): a higher HIGHESTMODSEQ means flags changed; the folder is opened for a flag sync.
   return sameStatus && (st.highestModseq === undefined || cp.srcHighestModseq === null || st.highestModseq === cp.srcHighestModseq);
+}
+
+/**
+ * What a changed folder has to copy, from the STATUS of the listing: every UID above the
+ * checkpoint's confirmed one (at most the folder's message count) and the refused messages
+ * tried again; the whole folder when it was never copied, changed UIDVALIDITY or is to be
+ * matched again. Bytes in proportion, where STATUS gave the folder's size (RFC 8438).
+ */
+function workOf(m: FolderMapping, cp: FolderCheckpoint | undefined, skippedHere: number): FolderWork {
+  const st = m.source.status;
+  if (!st) return { messages: Infinity, bytes: Infinity };
+  const resumed = cp && cp.uidValidity === st.uidValidity && !cp.rematchAll && st.uidNext > 0;
+  const messages = resumed ? Math.min(st.messages, Math.max(0, st.uidNext - 1 - cp.lastUid) + skippedHere) : st.messages;
+  const bytes = st.size && st.messages > 0 ? Math.round((st.size * messages) / st.messages) : 0;
+  return { messages, bytes };
 }
 
 /**
@@ -61,7 +84,7 @@ export function folderJobs(pass: PassState, mappings: FolderMapping[]): FolderJo
     if (st?.messages === undefined) pass.uncounted.add(m.sourceName);
     stats.messagesFound = st?.messages ?? 0;
     stats.bytesFound = st?.size ?? 0;
-    jobs.push({ mapping: m, stats, weight: st?.size ?? st?.messages ?? 0 });
+    jobs.push({ mapping: m, stats, weight: st?.size ?? st?.messages ?? 0, work: workOf(m, cp, skippedHere) });
   }
   jobs.sort((a, b) => b.weight - a.weight);
   return jobs;

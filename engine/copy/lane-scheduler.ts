@@ -41,9 +41,20 @@ function destKey(job: FolderJob): string {
   return job.mapping.destName.toLowerCase();
 }
 
-/** Lanes worth opening: one per destination folder, at most `connections`, at least one. */
-export function laneCount(jobs: FolderJob[], connections: number): number {
-  return Math.max(1, Math.min(connections, new Set(jobs.map(destKey)).size));
+/** Bytes to copy that justify one more lane, whatever the number of messages. */
+const BYTES_PER_LANE = 32 * 1024 * 1024;
+
+/**
+ * Lanes worth opening: one per `messagesPerLane` messages (or 32 MiB) of estimated work,
+ * at most one per destination folder and at most `connections`, at least one. Each lane
+ * costs a login on both sides; a lane reuses its two logins for every folder it takes, so
+ * a small mailbox goes over the listing's lane alone.
+ */
+export function laneCount(jobs: FolderJob[], connections: number, messagesPerLane: number): number {
+  const messages = jobs.reduce((s, j) => s + j.work.messages, 0);
+  const bytes = jobs.reduce((s, j) => s + j.work.bytes, 0);
+  const byWork = Math.max(Math.ceil(messages / Math.max(1, messagesPerLane)), Math.ceil(bytes / BYTES_PER_LANE));
+  return Math.max(1, Math.min(connections, new Set(jobs.map(destKey)).size, byWork));
 }
 
 /** One lane's loop: takes the next folder and copies it until none is left or the pass ends. */
@@ -72,12 +83,12 @@ async function runLane(pass: PassState, lane: Lane, queue: FolderQueue): Promise
 
 /**
  * Copies the folders over the pool's lanes (the pool's first lane, already open from the
- * listing, and as many more as {@link laneCount} allows), each lane one folder at a time,
- * biggest first. Resolves when every lane has stopped.
+ * listing, and as many more as {@link laneCount} finds worth their logins), each lane one
+ * folder at a time, biggest first. Resolves when every lane has stopped.
  */
 export async function runLanes(pass: PassState, pool: LanePool, jobs: FolderJob[]): Promise<void> {
   const queue = new FolderQueue(jobs);
-  const n = laneCount(jobs, pass.settings.connections);
+  const n = laneCount(jobs, pass.settings.connections, pass.settings.messagesPerLane);
   while (pool.lanes.length < n) pool.add();
   await Promise.all(pool.lanes.slice(0, n).map((lane) => runLane(pass, lane, queue)));
 }

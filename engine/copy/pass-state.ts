@@ -19,6 +19,7 @@ export type PassSettings = Required<Omit<PassOptions, 'maxMessagesPerHour'>> & P
 /** Defaults of {@link PassOptions}. */
 export const PASS_DEFAULTS: Readonly<Omit<PassSettings, 'maxMessagesPerHour'>> = {
   connections: 4,
+  messagesPerLane: 500,
   maxErrors: 100,
   batchMessages: 100,
   batchBytes: 8 * 1024 * 1024,
@@ -36,6 +37,7 @@ export function passSettings(options: PassOptions = {}): PassSettings {
   const or = <T>(v: T | undefined, fallback: T): T => (v === undefined ? fallback : v);
   return {
     connections: or(options.connections, d.connections),
+    messagesPerLane: or(options.messagesPerLane, d.messagesPerLane),
     maxErrors: or(options.maxErrors, d.maxErrors),
     batchMessages: or(options.batchMessages, d.batchMessages),
     batchBytes: or(options.batchBytes, d.batchBytes),

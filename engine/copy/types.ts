@@ -13,8 +13,14 @@ export interface FolderRules {
 
 /** Tuning of a pass. */
 export interface PassOptions {
-  /** Parallel connection pairs, each on a different folder. Default 4. */
+  /** Parallel connection pairs at most, each on a different folder. Default 4. */
   connections?: number;
+  /**
+   * Messages to copy that justify one more connection pair (a lane, two logins): a pass
+   * opens one lane per this many (or per 32 MiB), up to `connections`. Default 500: a small
+   * mailbox is copied over one source and one destination login.
+   */
+  messagesPerLane?: number;
   /** Errors (refused messages, retried failures) tolerated before the pass fails. Default 100. */
   maxErrors?: number;
   /** Messages per MULTIAPPEND batch. Default 50. */

@@ -126,7 +126,7 @@ describe('faults during a pass', () => {
       source: p.source,
       destination: p.destination,
       checkpoints: createMemoryCheckpointStore(),
-      options: { batchMessages: 5, connections: 2, progressIntervalMs: 10, retryBaseMs: 100 },
+      options: { batchMessages: 5, connections: 2, messagesPerLane: 1, progressIntervalMs: 10, retryBaseMs: 100 },
       onProgress: (pr) => {
         if (!restart && pr.messagesCopied >= 40) restart = dv.restart(true);
       },

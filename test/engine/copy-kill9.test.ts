@@ -65,7 +65,7 @@ describe('kill -9 mid-pass', () => {
       itemId: 'kill9',
       source: endpoint(dv, 'ksrc', 'ks'),
       destination: endpoint(dv, 'kdst', 'kd'),
-      options: { batchMessages: 5, connections: 2 },
+      options: { batchMessages: 5, connections: 2, messagesPerLane: 1 },
     };
     const first = await runChild(cfg, 25);
     expect(first.killed).toBe(true);

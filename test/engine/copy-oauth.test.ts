@@ -129,7 +129,7 @@ describe('OAuth access tokens (Dovecot oauth2 passdb)', () => {
       itemId: 'oauth-pass',
       source: tokenEndpoint(dv, 'osrc', token),
       destination: { url: dv.url, login: 'odst', secret: { password: 'dst-pw' } },
-      options: { connections: 2 },
+      options: { connections: 2, messagesPerLane: 1 },
     });
     expect(run.result, run.err.slice(-2000)).toMatchObject({ outcome: 'completed', copied: 42 });
     // Every source connection logged in with the token (introspected), none with a password.

@@ -185,7 +185,7 @@ PAIRS.forEach(([srcKind, dstKind], row) => {
         itemId: `k-${item}`,
         source: endpoint(src, ksrc, 'ks-pw'),
         destination: endpoint(dst, kdst, 'kd-pw'),
-        options: { batchMessages: 5, connections: 2 },
+        options: { batchMessages: 5, connections: 2, messagesPerLane: 1 },
       };
       const first = await runChild(cfg, 12);
       expect(first.killed).toBe(true);

@@ -4,6 +4,9 @@ import { imapOptions } from '../../engine/connectors/imap/open-imap.ts';
 import { withConfirmed, withPending, emptyCheckpoint } from '../../engine/copy/checkpoint.ts';
 import { keptFlags, splitBatches, uidSet } from '../../engine/copy/copy-batch.ts';
 import { Pacer } from '../../engine/copy/pacer.ts';
+import type { FolderJob } from '../../engine/copy/folder-jobs.ts';
+import { laneCount } from '../../engine/copy/lane-scheduler.ts';
+import { emptyStats } from '../../engine/copy/pass-state.ts';
 import { appendCommandChunks, encodeMailboxName, formatInternalDate, mailboxArgument, parseAppendUid } from '../../engine/connectors/imap/append.ts';
 import { fingerprintOf, FingerprintBag } from '../../engine/copy/fingerprint.ts';
 import type { MailFolder } from '../../engine/copy/list-folders.ts';
@@ -215,3 +218,27 @@ describe('pacer', () => {
   });
 });
 
+
+describe('lanes worth their logins', () => {
+  const job = (name: string, messages: number, bytes = 0): FolderJob => ({
+    mapping: mapFolders([folder(name)], [])[0],
+    stats: emptyStats(name, name),
+    weight: bytes || messages,
+    work: { messages, bytes },
+  });
+  it('one lane per 500 messages or 32 MiB of work, at most one per destination folder and `connections`, at least one', () => {
+    const small = ['INBOX', 'Sent', 'Archive', 'Drafts', 'Projects/Alpha'].map((f) => job(f, 20));
+    expect(laneCount(small, 4, 500)).toBe(1);
+    expect(laneCount(small, 4, 10)).toBe(4);
+    expect(laneCount(small, 8, 10)).toBe(5); // one per destination folder
+    expect(laneCount(small, 4, 40)).toBe(3);
+    expect(laneCount([job('INBOX', 2000), job('Sent', 501)], 4, 500)).toBe(2);
+    // Few messages, many bytes: 100 MiB in 10 messages.
+    expect(laneCount([job('INBOX', 5, 60 << 20), job('Sent', 5, 40 << 20)], 4, 500)).toBe(2);
+    // STATUS did not tell: as many as allowed.
+    expect(laneCount([job('A', Infinity, Infinity), job('B', 1)], 4, 500)).toBe(2);
+    // Two source folders into one destination folder: one lane, whatever the work.
+    expect(laneCount([job('Sent Items', 5000), job('sent items', 5000)], 4, 500)).toBe(1);
+    expect(laneCount([], 4, 500)).toBe(1);
+  });
+});

@@ -156,7 +156,7 @@ describe('imapflow bridge: a changed shape', () => {
     await seedImap(dv, p.s.name, p.s.pw, { INBOX: msgs(12, 3000), Work: msgs(4, 40_000, 100) });
     alterEveryConnection(throughPassThrough);
     const from = proxy.events.length;
-    const r = await runPass({ itemId: 'bridge-off', source: p.source, destination: p.destination, checkpoints: createMemoryCheckpointStore(), options: { connections: 2, batchMessages: 5 } });
+    const r = await runPass({ itemId: 'bridge-off', source: p.source, destination: p.destination, checkpoints: createMemoryCheckpointStore(), options: { connections: 2, messagesPerLane: 1, batchMessages: 5 } });
     expect(r.outcome, r.detail).toBe('completed');
     expect(r.stats.messagesCopied).toBe(16);
     const events = proxy.events.slice(from);

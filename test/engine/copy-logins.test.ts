@@ -1,0 +1,95 @@
+/**
+ * Logins per pass, counted where a server would count them: every LOGIN and AUTHENTICATE
+ * that reaches the real Dovecot through the harness's IMAP proxy. A lane (one source and
+ * one destination connection) costs two logins and keeps them for every folder it takes;
+ * a pass opens more lanes only for work that is worth them.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMemoryCheckpointStore, runPass, type PassOptions } from '../../engine/copy/index.ts';
+import { makeMessage, readMailbox, seedImap, startDovecot, type DovecotInstance, type SeedMessage } from '../harness/dovecot.ts';
+import { startImapProxy, type ImapProxy } from '../harness/imap-proxy.ts';
+import { endpoint, hashCounts } from '../harness/copy-assert.ts';
+
+let dv: DovecotInstance;
+let proxy: ImapProxy;
+let n = 0;
+
+function pair() {
+  n++;
+  const s = { name: `ls${n}`, pw: `ls-${n}` };
+  const d = { name: `ld${n}`, pw: `ld-${n}` };
+  dv.addUser(s.name, s.pw);
+  dv.addUser(d.name, d.pw);
+  return { s, d, source: endpoint(proxy, s.name, s.pw), destination: endpoint(proxy, d.name, d.pw) };
+}
+
+const msgs = (count: number, from: number): SeedMessage[] =>
+  Array.from({ length: count }, (_, i) => ({ raw: makeMessage({ size: 2000 + ((from + i) % 7) * 300 }), flags: ['\\Seen'], internalDate: new Date(Date.UTC(2023, 0, 1, 0, 0, from + i)) }));
+
+/** 100 messages in 5 folders, as a small mailbox has them. */
+const FIVE_FOLDERS = { INBOX: msgs(40, 0), Sent: msgs(20, 100), Archive: msgs(20, 200), 'Projects/Alpha': msgs(10, 300), Drafts: msgs(10, 400) };
+
+/** Runs a pass and counts the logins that reached the server during it. */
+async function passLogins(p: ReturnType<typeof pair>, itemId: string, store: ReturnType<typeof createMemoryCheckpointStore>, options: PassOptions = {}) {
+  const from = proxy.events.length;
+  const r = await runPass({ itemId, source: p.source, destination: p.destination, checkpoints: store, options });
+  const events = proxy.events.slice(from);
+  const logins = events.filter((e) => e.command === 'LOGIN' || e.command === 'AUTHENTICATE');
+  return { r, logins: logins.length, connections: new Set(logins.map((e) => e.conn)).size };
+}
+
+async function expectExactCopy(p: ReturnType<typeof pair>) {
+  const src = await readMailbox(dv, p.s.name, p.s.pw);
+  const dst = await readMailbox(dv, p.d.name, p.d.pw);
+  expect(hashCounts(dst)).toEqual(hashCounts(src));
+  for (const count of hashCounts(dst).values()) expect(count).toBe(1);
+}
+
+beforeAll(async () => {
+  dv = await startDovecot();
+  proxy = await startImapProxy({ port: dv.port });
+});
+afterAll(async () => {
+  await proxy?.close();
+  await dv?.dispose();
+});
+
+describe('logins per pass', () => {
+  it('a 100-message mailbox in 5 folders is copied over one source and one destination login, and so is its next pass', async () => {
+    const p = pair();
+    await seedImap(dv, p.s.name, p.s.pw, FIVE_FOLDERS);
+    const store = createMemoryCheckpointStore();
+    const first = await passLogins(p, 'logins-small', store);
+    expect(first.r.outcome, first.r.detail).toBe('completed');
+    expect(first.r.stats.messagesCopied).toBe(100);
+    expect(first.logins).toBe(2);
+    await expectExactCopy(p);
+
+    // New mail in two folders: still the one lane of the listing.
+    await seedImap(dv, p.s.name, p.s.pw, { INBOX: msgs(3, 500), Sent: msgs(2, 600) });
+    const delta = await passLogins(p, 'logins-small', store);
+    expect(delta.r.outcome, delta.r.detail).toBe('completed');
+    expect(delta.r.stats.messagesCopied).toBe(5);
+    expect(delta.logins).toBe(2);
+    await expectExactCopy(p);
+  });
+
+  it('work worth more lanes opens them, one per destination folder at most and `connections` at most, two logins each', async () => {
+    const p = pair();
+    await seedImap(dv, p.s.name, p.s.pw, FIVE_FOLDERS);
+    // 100 messages at 10 a lane: 10 lanes' worth, 5 destination folders, 4 connections.
+    const many = await passLogins(p, 'logins-many', createMemoryCheckpointStore(), { messagesPerLane: 10 });
+    expect(many.r.outcome, many.r.detail).toBe('completed');
+    expect(many.logins).toBe(8);
+    expect(many.connections).toBe(8);
+    await expectExactCopy(p);
+
+    const q = pair();
+    await seedImap(dv, q.s.name, q.s.pw, FIVE_FOLDERS);
+    // 100 messages at 40 a lane: three lanes.
+    const three = await passLogins(q, 'logins-three', createMemoryCheckpointStore(), { messagesPerLane: 40 });
+    expect(three.r.outcome, three.r.detail).toBe('completed');
+    expect(three.logins).toBe(6);
+    await expectExactCopy(q);
+  });
+});
