@@ -6,23 +6,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryCheckpointStore, runPass, type PassOptions } from '../../engine/copy/index.ts';
-import { makeMessage, readMailbox, seedImap, startDovecot, type DovecotInstance, type SeedMessage } from '../harness/dovecot.ts';
+import { makeMessage, seedImap, startDovecot, type DovecotInstance, type SeedMessage } from '../harness/dovecot.ts';
 import { startImapProxy, type ImapProxy } from '../harness/imap-proxy.ts';
-import { endpoint, hashCounts } from '../harness/copy-assert.ts';
+import { expectExactCopy, userPair, type UserPair } from '../harness/copy-assert.ts';
+
+const pair = () => userPair(dv, proxy, 'l');
 
 let dv: DovecotInstance;
 let proxy: ImapProxy;
-let n = 0;
-
-function pair() {
-  n++;
-  const s = { name: `ls${n}`, pw: `ls-${n}` };
-  const d = { name: `ld${n}`, pw: `ld-${n}` };
-  dv.addUser(s.name, s.pw);
-  dv.addUser(d.name, d.pw);
-  return { s, d, source: endpoint(proxy, s.name, s.pw), destination: endpoint(proxy, d.name, d.pw) };
-}
-
 const msgs = (count: number, from: number): SeedMessage[] =>
   Array.from({ length: count }, (_, i) => ({ raw: makeMessage({ size: 2000 + ((from + i) % 7) * 300 }), flags: ['\\Seen'], internalDate: new Date(Date.UTC(2023, 0, 1, 0, 0, from + i)) }));
 
@@ -30,19 +21,12 @@ const msgs = (count: number, from: number): SeedMessage[] =>
 const FIVE_FOLDERS = { INBOX: msgs(40, 0), Sent: msgs(20, 100), Archive: msgs(20, 200), 'Projects/Alpha': msgs(10, 300), Drafts: msgs(10, 400) };
 
 /** Runs a pass and counts the logins that reached the server during it. */
-async function passLogins(p: ReturnType<typeof pair>, itemId: string, store: ReturnType<typeof createMemoryCheckpointStore>, options: PassOptions = {}) {
+async function passLogins(p: UserPair, itemId: string, store: ReturnType<typeof createMemoryCheckpointStore>, options: PassOptions = {}) {
   const from = proxy.events.length;
   const r = await runPass({ itemId, source: p.source, destination: p.destination, checkpoints: store, options });
   const events = proxy.events.slice(from);
   const logins = events.filter((e) => e.command === 'LOGIN' || e.command === 'AUTHENTICATE');
   return { r, logins: logins.length, connections: new Set(logins.map((e) => e.conn)).size };
-}
-
-async function expectExactCopy(p: ReturnType<typeof pair>) {
-  const src = await readMailbox(dv, p.s.name, p.s.pw);
-  const dst = await readMailbox(dv, p.d.name, p.d.pw);
-  expect(hashCounts(dst)).toEqual(hashCounts(src));
-  for (const count of hashCounts(dst).values()) expect(count).toBe(1);
 }
 
 beforeAll(async () => {
@@ -63,7 +47,7 @@ describe('logins per pass', () => {
     expect(first.r.outcome, first.r.detail).toBe('completed');
     expect(first.r.stats.messagesCopied).toBe(100);
     expect(first.logins).toBe(2);
-    await expectExactCopy(p);
+    await expectExactCopy(dv, p);
 
     // New mail in two folders: still the one lane of the listing.
     await seedImap(dv, p.s.name, p.s.pw, { INBOX: msgs(3, 500), Sent: msgs(2, 600) });
@@ -71,7 +55,7 @@ describe('logins per pass', () => {
     expect(delta.r.outcome, delta.r.detail).toBe('completed');
     expect(delta.r.stats.messagesCopied).toBe(5);
     expect(delta.logins).toBe(2);
-    await expectExactCopy(p);
+    await expectExactCopy(dv, p);
   });
 
   it('work worth more lanes opens them, one per destination folder at most and `connections` at most, two logins each', async () => {
@@ -82,7 +66,7 @@ describe('logins per pass', () => {
     expect(many.r.outcome, many.r.detail).toBe('completed');
     expect(many.logins).toBe(8);
     expect(many.connections).toBe(8);
-    await expectExactCopy(p);
+    await expectExactCopy(dv, p);
 
     const q = pair();
     await seedImap(dv, q.s.name, q.s.pw, FIVE_FOLDERS);
@@ -90,6 +74,6 @@ describe('logins per pass', () => {
     const three = await passLogins(q, 'logins-three', createMemoryCheckpointStore(), { messagesPerLane: 40 });
     expect(three.r.outcome, three.r.detail).toBe('completed');
     expect(three.logins).toBe(6);
-    await expectExactCopy(q);
+    await expectExactCopy(dv, q);
   });
 });

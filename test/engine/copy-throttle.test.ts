@@ -7,23 +7,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { verifyCredentials } from '../../engine/connectors/index.ts';
 import { createMemoryCheckpointStore, runPass } from '../../engine/copy/index.ts';
 import { abortableSleep } from '../../engine/copy/pacer.ts';
-import { makeMessage, readMailbox, seedImap, startDovecot, type DovecotInstance, type SeedMessage } from '../harness/dovecot.ts';
+import { makeMessage, seedImap, startDovecot, type DovecotInstance, type SeedMessage } from '../harness/dovecot.ts';
 import { startImapProxy, type ImapProxy, type ProxyEvent } from '../harness/imap-proxy.ts';
-import { endpoint, hashCounts } from '../harness/copy-assert.ts';
+import { expectExactCopy, userPair } from '../harness/copy-assert.ts';
 
 let dv: DovecotInstance;
 let proxy: ImapProxy;
-let n = 0;
 
 /** A source and a destination user on the Dovecot; the endpoints go through the proxy. */
-function pair() {
-  n++;
-  const s = { name: `ts${n}`, pw: `s-${n}` };
-  const d = { name: `td${n}`, pw: `d-${n}` };
-  dv.addUser(s.name, s.pw);
-  dv.addUser(d.name, d.pw);
-  return { s, d, source: endpoint(proxy, s.name, s.pw), destination: endpoint(proxy, d.name, d.pw) };
-}
+const pair = () => userPair(dv, proxy, 't');
 const msgs = (count: number, size: number, from = 0): SeedMessage[] =>
   Array.from({ length: count }, (_, i) => ({ raw: makeMessage({ size }), flags: ['\\Seen'], internalDate: new Date(Date.UTC(2022, 0, 1, 0, 0, from + i)) }));
 
@@ -31,13 +23,6 @@ const BODY_FETCH = /BODY\.PEEK\[\]/;
 const isBodyFetch = (e: ProxyEvent) => e.command === 'UID FETCH' && BODY_FETCH.test(e.line);
 /** The first event after `e` that `same` accepts. */
 const nextAfter = (events: ProxyEvent[], e: ProxyEvent, same: (x: ProxyEvent) => boolean) => events.slice(events.indexOf(e) + 1).find(same);
-
-async function expectExactCopy(p: ReturnType<typeof pair>) {
-  const src = await readMailbox(dv, p.s.name, p.s.pw);
-  const dst = await readMailbox(dv, p.d.name, p.d.pw);
-  expect(hashCounts(dst)).toEqual(hashCounts(src));
-  for (const count of hashCounts(dst).values()) expect(count).toBe(1);
-}
 
 beforeAll(async () => {
   dv = await startDovecot();
@@ -92,7 +77,7 @@ describe('throttling (ETHROTTLE)', () => {
     expect(fetchAgain).toBeDefined();
     expect(appendAgain!.at - append.at).toBeGreaterThanOrEqual(hint);
     expect(fetchAgain!.at - fetch.at).toBeGreaterThanOrEqual(hint);
-    await expectExactCopy(p);
+    await expectExactCopy(dv, p);
   });
 
   it('a throttled single APPEND (no MULTIAPPEND) is retried, never recorded as refused', async () => {
@@ -109,7 +94,7 @@ describe('throttling (ETHROTTLE)', () => {
     const append = events.find((e) => e.throttled)!;
     expect(append.command).toBe('APPEND');
     expect(nextAfter(events, append, (e) => e.command === 'APPEND')!.at - append.at).toBeGreaterThanOrEqual(400);
-    await expectExactCopy(p);
+    await expectExactCopy(dv, p);
   });
 
   it('a throttled login is waited out, not taken for refused credentials', async () => {
@@ -123,7 +108,7 @@ describe('throttling (ETHROTTLE)', () => {
     proxy.throttle({ command: 'AUTHENTICATE', nth: 1, backoffMs: 300 });
     const r = await runPass({ itemId: 'thr-login', source: p.source, destination: p.destination, checkpoints: createMemoryCheckpointStore() });
     expect(r.outcome, r.detail).toBe('completed');
-    await expectExactCopy(p);
+    await expectExactCopy(dv, p);
   });
 
   it.each(PATHS)('a throttle repeated forever does not spin, and a stop ends the pass at once without waiting out the hint ($path)', async ({ path, options }) => {
@@ -167,7 +152,7 @@ describe('throttling (ETHROTTLE)', () => {
     const r2 = await runPass({ itemId: id, source: p.source, destination: p.destination, checkpoints: store, options });
     expect(r2.outcome, r2.detail).toBe('completed');
     expect(r2.stats.messagesCopied).toBe(20);
-    await expectExactCopy(p);
+    await expectExactCopy(dv, p);
   });
 });
 
@@ -199,7 +184,7 @@ describe('pacing under a provider\'s rate (maxMessagesPerHour)', () => {
       { ms: 500, appendsBefore: 2 },
     ]);
     expect(appendsSoFar()).toBe(3);
-    await expectExactCopy(p);
+    await expectExactCopy(dv, p);
   });
 
   it('a minute\'s worth at most per batch: at 120 an hour, batches of 2 a minute apart', async () => {
@@ -213,7 +198,7 @@ describe('pacing under a provider\'s rate (maxMessagesPerHour)', () => {
     expect(r.outcome, r.detail).toBe('completed');
     expect(proxy.events.slice(from).filter((e) => e.command === 'APPEND')).toHaveLength(3); // 2 + 2 + 1
     expect(waits).toEqual([60_000, 60_000]);
-    await expectExactCopy(p);
+    await expectExactCopy(dv, p);
   });
 
   it('a stop during the wait ends the pass at once, and the next pass finishes the copy', async () => {
@@ -240,6 +225,6 @@ describe('pacing under a provider\'s rate (maxMessagesPerHour)', () => {
     expect(r.stats.messagesCopied).toBe(1); // a minute's worth (one) went before the wait
     const again = await runPass({ itemId: 'paced-stop', source: p.source, destination: p.destination, checkpoints: store, options: { connections: 1 } });
     expect(again.outcome).toBe('completed');
-    await expectExactCopy(p);
+    await expectExactCopy(dv, p);
   });
 });
