@@ -128,29 +128,10 @@ export async function openDestination(dest: ImapFlow, mapping: FolderMapping, cr
 }
 
 /**
- * Plans one folder: EXAMINEs the source (read-only, RFC 3501 §6.3.2), SELECTs the
- * destination, and decides which source messages to append. Messages above the
- * checkpoint are copied, except those the destination already holds: after a crash
- * (UIDs in the unconfirmed pending range, matched against destination UIDs appended
- * since), on a first pass into a non-empty folder, or after a UIDVALIDITY change
- * (everything matched against the whole destination folder, by fingerprint multiset).
+ * Where a folder's copy starts: the checkpoint to continue from, and whether every source
+ * message is matched against the whole destination folder (`rematchAll`).
  */
-export async function planFolder(
-  src: ImapFlow,
-  dest: ImapFlow,
-  mapping: FolderMapping,
-  previous: FolderCheckpoint | undefined,
-  skippedUids: Set<number>,
-  opts: { createDest?: boolean } = {},
-): Promise<FolderPlan> {
-  const srcBox = await onSide('source', src.mailboxOpen(mapping.source.path, { readOnly: true }));
-  const srcUidNext = await onSide('source', uidNextOf(src, srcBox));
-  // Skipped UIDs recorded under another UIDVALIDITY name other messages now.
-  if (previous && previous.uidValidity !== srcBox.uidValidity) skippedUids = new Set();
-  const destBox = await onSide('destination', openDestination(dest, mapping, opts.createDest));
-  if (!destBox.uidValidity) throw new CopyError('NO_UIDVALIDITY', 'Internal', 'destination folder has no UIDVALIDITY');
-  const destUidNext = await onSide('destination', uidNextOf(dest, destBox));
-
+function startingPoint(mapping: FolderMapping, previous: FolderCheckpoint | undefined, srcBox: MailboxObject, destBox: MailboxObject): FolderCheckpoint {
   let cp: FolderCheckpoint;
   let rematchAll = false;
   if (!previous || previous.uidValidity !== srcBox.uidValidity) {
@@ -169,10 +150,99 @@ export async function planFolder(
   }
   cp.destFolder = mapping.destName;
   cp.rematchAll = rematchAll;
+  return cp;
+}
+
+/** Both folders open: the source EXAMINEd, the destination SELECTed (created if needed), with their UIDNEXTs. */
+interface OpenFolders {
+  srcBox: MailboxObject;
+  srcUidNext: number;
+  destBox: MailboxObject;
+  /** The destination folder's UIDVALIDITY (a folder without one cannot be copied into). */
+  destUidValidity: bigint;
+  destUidNext: number;
+}
+
+async function openBoth(src: ImapFlow, dest: ImapFlow, mapping: FolderMapping, createDest: boolean | undefined): Promise<OpenFolders> {
+  const srcBox = await onSide('source', src.mailboxOpen(mapping.source.path, { readOnly: true }));
+  const srcUidNext = await onSide('source', uidNextOf(src, srcBox));
+  const destBox = await onSide('destination', openDestination(dest, mapping, createDest));
+  const destUidValidity = destBox.uidValidity;
+  if (!destUidValidity) throw new CopyError('NO_UIDVALIDITY', 'Internal', 'destination folder has no UIDVALIDITY');
+  const destUidNext = await onSide('destination', uidNextOf(dest, destBox));
+  return { srcBox, srcUidNext, destBox, destUidValidity, destUidNext };
+}
+
+/** What is to be copied of a folder's messages, once matched against the destination. */
+interface Matched {
+  toCopy: MessageMeta[];
+  retrying: Set<number>;
+  retryFound: number[];
+  maxUid: number;
+}
+
+const metaOf = (m: MessageMeta): MessageMeta => ({ uid: m.uid, size: m.size, internalDate: m.internalDate, flags: m.flags });
+
+/**
+ * Decides message by message: refused ones tried again unless found at the destination;
+ * above the checkpoint, copied unless they may be there already (a whole-folder match, or
+ * the unconfirmed pending range) and the destination's fingerprints (`bag`) vouch for them.
+ */
+function matchMessages(
+  metas: (MessageMeta & { fp?: string })[],
+  retryMetas: (MessageMeta & { fp?: string })[],
+  bag: FingerprintBag,
+  cp: FolderCheckpoint,
+  pending: { toUid: number } | null,
+): Matched {
+  const out: Matched = { toCopy: [], retrying: new Set(), retryFound: [], maxUid: cp.lastUid };
+  for (const m of retryMetas) {
+    if (bag.take(m.fp!)) out.retryFound.push(m.uid);
+    else {
+      out.retrying.add(m.uid);
+      out.toCopy.push(metaOf(m));
+    }
+  }
+  for (const m of metas) {
+    out.maxUid = Math.max(out.maxUid, m.uid);
+    if (m.uid <= cp.lastUid) {
+      // Already handled (rematchAll only): its copy consumes one destination occurrence,
+      // so a true duplicate later in the folder is not mistaken for present.
+      bag.take(m.fp!);
+      continue;
+    }
+    const mayBeThere = cp.rematchAll || (pending !== null && m.uid <= pending.toUid);
+    if (mayBeThere && bag.take(m.fp!)) continue;
+    out.toCopy.push(metaOf(m));
+  }
+  return out;
+}
+
+/**
+ * Plans one folder: EXAMINEs the source (read-only, RFC 3501 §6.3.2), SELECTs the
+ * destination, and decides which source messages to append. Messages above the
+ * checkpoint are copied, except those the destination already holds: after a crash
+ * (UIDs in the unconfirmed pending range, matched against destination UIDs appended
+ * since), on a first pass into a non-empty folder, or after a UIDVALIDITY change
+ * (everything matched against the whole destination folder, by fingerprint multiset).
+ */
+export async function planFolder(
+  src: ImapFlow,
+  dest: ImapFlow,
+  mapping: FolderMapping,
+  previous: FolderCheckpoint | undefined,
+  skippedUids: Set<number>,
+  opts: { createDest?: boolean } = {},
+): Promise<FolderPlan> {
+  const { srcBox, srcUidNext, destBox, destUidValidity, destUidNext } = await openBoth(src, dest, mapping, opts.createDest);
+  // Skipped UIDs recorded under another UIDVALIDITY name other messages now.
+  if (previous && previous.uidValidity !== srcBox.uidValidity) skippedUids = new Set();
+  const cp = startingPoint(mapping, previous, srcBox, destBox);
+  const rematchAll = cp.rematchAll;
   // An intent without a destination floor (written by versions that took a missing SELECT
   // UIDNEXT for none) is matched against the whole destination folder: never a duplicate.
   const pending = !rematchAll && cp.pendingToUid !== null ? { toUid: cp.pendingToUid, floor: cp.pendingDestUidNext ?? 1 } : null;
-  cp.destUidValidity = destBox.uidValidity;
+  cp.destUidValidity = destUidValidity;
 
   const startUid = rematchAll ? 1 : cp.lastUid + 1;
   // Refused earlier (below the checkpoint): tried again on every pass. Whatever of them is at
@@ -185,35 +255,12 @@ export async function planFolder(
 
   const bag = new FingerprintBag();
   if (rematchAll || pending || retryMetas.length) {
-    const floor = rematchAll || retryMetas.length ? 1 : pending!.floor;
+    const floor = rematchAll || retryMetas.length || !pending ? 1 : pending.floor;
     if (destBox.exists > 0 && floor < destUidNext) {
       for (const d of await onSide('destination', fetchMeta(dest, `${floor}:*`, true, floor))) bag.add(d.fp!);
     }
   }
-  const retrying = new Set<number>();
-  const retryFound: number[] = [];
-  const toCopy: MessageMeta[] = [];
-  for (const m of retryMetas) {
-    if (bag.take(m.fp!)) retryFound.push(m.uid);
-    else {
-      retrying.add(m.uid);
-      toCopy.push({ uid: m.uid, size: m.size, internalDate: m.internalDate, flags: m.flags });
-    }
-  }
-
-  let maxUid = cp.lastUid;
-  for (const m of metas) {
-    maxUid = Math.max(maxUid, m.uid);
-    if (m.uid <= cp.lastUid) {
-      // Already handled (rematchAll only): its copy consumes one destination occurrence,
-      // so a true duplicate later in the folder is not mistaken for present.
-      bag.take(m.fp!);
-      continue;
-    }
-    const mayBeThere = rematchAll || (pending !== null && m.uid <= pending.toUid);
-    if (mayBeThere && bag.take(m.fp!)) continue;
-    toCopy.push({ uid: m.uid, size: m.size, internalDate: m.internalDate, flags: m.flags });
-  }
+  const { toCopy, retrying, retryFound, maxUid } = matchMessages(metas, retryMetas, bag, cp, pending);
   // Refused UIDs still refused (neither retried nor found) are those expunged at the source since.
   const skippedHere = retryUids.length - retrying.size - retryFound.length;
   const found = srcBox.exists;
@@ -233,7 +280,7 @@ export async function planFolder(
     // A whole-folder match leaves the flags of matched mail as the destination has them.
     flagSyncThroughUid: rematchAll ? 0 : cp.lastUid,
     checkpoint: cp,
-    dest: { path: destBox.path, uidValidity: destBox.uidValidity, uidNext: destUidNext, exists: destBox.exists, permanentFlags: destBox.permanentFlags ?? new Set() },
+    dest: { path: destBox.path, uidValidity: destUidValidity, uidNext: destUidNext, exists: destBox.exists, permanentFlags: destBox.permanentFlags ?? new Set() },
   };
 }
 
