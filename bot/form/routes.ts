@@ -29,26 +29,15 @@ export const DEFAULT_FORM_LIMITS: FormLimits = {
 };
 
 /**
- * `GET|POST /c/:token`, the credential form. Its own body parser (urlencoded, small), its
- * own security headers, rate limits per client and per link, and an error handler that
- * logs a reference (never the URL: it holds the token).
+ * The form's rate limits as a middleware: the client address, then the link (keyed by its
+ * hash, never the token; for the sign-in callback its state); posts count twice.
  */
-export function createFormRouter(service: FormService, log: Logger, opts: { publicUrl: string; limits?: Partial<FormLimits> }): Router {
-  const limits = { ...DEFAULT_FORM_LIMITS, ...opts.limits };
+function rateLimit(limits: FormLimits, log: Logger): (req: Request, res: Response, next: NextFunction) => void {
   const perClient = new RateLimiter(limits.perClient);
   const postsPerClient = new RateLimiter(limits.postsPerClient);
   const perLink = new RateLimiter(limits.perLink);
   const postsPerLink = new RateLimiter(limits.postsPerLink);
-  const router = express.Router();
-
-  // Headers first, so every answer (errors and limits included) carries them.
-  router.use('/c', (req, res, next) => {
-    setFormHeaders(req, res, opts.publicUrl);
-    next();
-  });
-
-  // Rate limits: the client address, then the link (keyed by its hash, never the token).
-  const limit = (req: Request, res: Response, next: NextFunction) => {
+  return (req, res, next) => {
     const client = req.ip ?? req.socket.remoteAddress ?? 'unknown';
     // The link, or for the sign-in callback its state (both hashed: never a raw token in memory keys).
     const link = `l:${hashToken(String(req.params.token ?? req.query.state ?? ""))}`;
@@ -68,6 +57,36 @@ export function createFormRouter(service: FormService, log: Logger, opts: { publ
     }
     next();
   };
+}
+
+/** Errors: a reference for the user and the log; the message only, never the request URL or body. */
+function formErrors(log: Logger): (err: unknown, req: Request, res: Response, next: NextFunction) => void {
+  return (err, _req, res, _next) => {
+    const status = (err as { status?: number; type?: string })?.status;
+    if (status && status >= 400 && status < 500) {
+      res.status(status === 413 ? 413 : 400).type('html').send(renderErrorPage('bad-request'));
+      return;
+    }
+    const ref = randomBytes(4).toString('hex');
+    log.error('credential form failed', { ref, error: err instanceof Error ? err.message : String(err) });
+    res.status(500).type('html').send(renderErrorPage(ref));
+  };
+}
+
+/**
+ * `GET|POST /c/:token`, the credential form. Its own body parser (urlencoded, small), its
+ * own security headers, rate limits per client and per link, and an error handler that
+ * logs a reference (never the URL: it holds the token).
+ */
+export function createFormRouter(service: FormService, log: Logger, opts: { publicUrl: string; limits?: Partial<FormLimits> }): Router {
+  const limit = rateLimit({ ...DEFAULT_FORM_LIMITS, ...opts.limits }, log);
+  const router = express.Router();
+
+  // Headers first, so every answer (errors and limits included) carries them.
+  router.use('/c', (req, res, next) => {
+    setFormHeaders(req, res, opts.publicUrl);
+    next();
+  });
 
   router.get('/c/:token', limit, async (req, res, next) => {
     try {
@@ -127,16 +146,6 @@ export function createFormRouter(service: FormService, log: Logger, opts: { publ
     res.status(404).type('html').send(renderUnavailablePage());
   });
 
-  // Errors: a reference for the user and the log; the message only, never the request URL or body.
-  router.use(['/c', MICROSOFT_CALLBACK_PATH], (err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const status = (err as { status?: number; type?: string })?.status;
-    if (status && status >= 400 && status < 500) {
-      res.status(status === 413 ? 413 : 400).type('html').send(renderErrorPage('bad-request'));
-      return;
-    }
-    const ref = randomBytes(4).toString('hex');
-    log.error('credential form failed', { ref, error: err instanceof Error ? err.message : String(err) });
-    res.status(500).type('html').send(renderErrorPage(ref));
-  });
+  router.use(['/c', MICROSOFT_CALLBACK_PATH], formErrors(log));
   return router;
 }
