@@ -4,9 +4,10 @@ import { imapOptions } from '../../engine/connectors/imap/open-imap.ts';
 import { withConfirmed, withPending, emptyCheckpoint } from '../../engine/copy/checkpoint.ts';
 import { keptFlags, splitBatches, uidSet } from '../../engine/copy/copy-batch.ts';
 import { Pacer } from '../../engine/copy/pacer.ts';
-import type { FolderJob } from '../../engine/copy/folder-jobs.ts';
+import { folderJobs, type FolderJob } from '../../engine/copy/folder-jobs.ts';
+import { createMemoryCheckpointStore } from '../../engine/copy/index.ts';
 import { laneCount } from '../../engine/copy/lane-scheduler.ts';
-import { emptyStats } from '../../engine/copy/pass-state.ts';
+import { emptyStats, PassState, passSettings } from '../../engine/copy/pass-state.ts';
 import { appendCommandChunks, encodeMailboxName, formatInternalDate, mailboxArgument, parseAppendUid } from '../../engine/connectors/imap/append.ts';
 import { fingerprintOf, FingerprintBag } from '../../engine/copy/fingerprint.ts';
 import type { MailFolder } from '../../engine/copy/list-folders.ts';
@@ -240,5 +241,34 @@ describe('lanes worth their logins', () => {
     // Two source folders into one destination folder: one lane, whatever the work.
     expect(laneCount([job('Sent Items', 5000), job('sent items', 5000)], 4, 500)).toBe(1);
     expect(laneCount([], 4, 500)).toBe(1);
+  });
+});
+
+describe('work of a folder, estimated before it is opened', () => {
+  const withStatus = (path: string, status: MailFolder['status']): MailFolder => ({ ...folder(path), status });
+  const pass = () => {
+    const nowhere = { url: 'imap://127.0.0.1:1', login: 'x', secret: { password: 'x' } };
+    return new PassState({ itemId: 'w', source: nowhere, destination: nowhere, checkpoints: createMemoryCheckpointStore() }, passSettings());
+  };
+  it('new UIDs above the checkpoint (at most the message count) plus refused ones; the whole folder otherwise', () => {
+    const p = pass();
+    const done = { ...emptyCheckpoint('INBOX', 'INBOX', 7n), lastUid: 900, srcUidNext: 901, srcMessages: 900, destUidValidity: 1n };
+    p.checkpoints.set('INBOX', done);
+    p.checkpoints.set('Old', { ...emptyCheckpoint('Old', 'Old', 5n), lastUid: 50 });
+    p.setSkipped([{ sourceFolder: 'INBOX', uid: 12, size: 10, reason: 'too big' }]);
+    const src = [
+      withStatus('INBOX', { messages: 905, uidNext: 906, uidValidity: 7n, size: 905 * 4000 }),
+      withStatus('Old', { messages: 80, uidNext: 81, uidValidity: 6n }), // UIDVALIDITY changed: everything is matched
+      withStatus('New', { messages: 30, uidNext: 31, uidValidity: 1n, size: 300_000 }),
+      folder('Dark'), // no STATUS
+    ];
+    const jobs = folderJobs(p, mapFolders(src, [withStatus('INBOX', { messages: 900, uidNext: 901, uidValidity: 1n })]));
+    const work = Object.fromEntries(jobs.map((j) => [j.mapping.sourceName, j.work]));
+    expect(work.INBOX).toEqual({ messages: 6, bytes: 24_000 }); // 5 new + 1 refused, in proportion of the folder's size
+    expect(work.Old).toEqual({ messages: 80, bytes: 0 });
+    expect(work.New).toEqual({ messages: 30, bytes: 300_000 });
+    expect(work.Dark).toEqual({ messages: Infinity, bytes: Infinity });
+    expect(laneCount(jobs.filter((j) => j.mapping.sourceName !== 'Dark'), 4, 500)).toBe(1);
+    expect(laneCount(jobs, 4, 500)).toBe(4);
   });
 });
