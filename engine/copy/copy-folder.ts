@@ -104,7 +104,7 @@ class FolderRun {
 async function openFolder(pass: PassState, job: FolderJob, src: ImapFlow, dest: ImapFlow): Promise<FolderRun> {
   const name = job.mapping.sourceName;
   const skipped = pass.skippedIn(name);
-  const plan = await planFolder(src, dest, job.mapping, pass.checkpoints.get(name), skipped, { createDest: job.createDest });
+  const plan = await planFolder(src, dest, job.mapping, pass.checkpoints.get(name), skipped, { createDest: job.createDest, exactSizes: pass.exactSizes });
   const run = new FolderRun(pass, job, plan, skipped);
   await run.unskip(plan.retryFound);
   await run.save(run.cp);
@@ -129,7 +129,7 @@ async function carryFlagChanges(run: FolderRun, src: ImapFlow, dest: ImapFlow): 
   const flagSync =
     since !== null && since === plan.srcHighestModseq
       ? { updated: 0, refused: 0 }
-      : await syncFlags(src, dest, { throughUid: plan.flagSyncThroughUid, changedSince: since, skipped: run.skipped, permanentFlags: plan.dest.permanentFlags, destExists: plan.dest.exists });
+      : await syncFlags(src, dest, { throughUid: plan.flagSyncThroughUid, changedSince: since, skipped: run.skipped, permanentFlags: plan.dest.permanentFlags, destExists: plan.dest.exists, exactSizes: pass.exactSizes });
   run.job.stats.flagsUpdated += flagSync.updated;
   if (flagSync.refused) {
     pass.errors += flagSync.refused;
@@ -250,6 +250,7 @@ async function verifyEnd(run: FolderRun, c: LaneConnections): Promise<void> {
     itemId: pass.input.itemId,
     store: pass.input.checkpoints,
     requeue: () => run.save(requeued(run.cp)),
+    exactSizes: pass.exactSizes,
   });
 }
 

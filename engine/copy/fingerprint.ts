@@ -18,10 +18,12 @@ export function messageIdOf(headers: Buffer | undefined): string | null {
  * the copy is byte-exact) + size + INTERNALDATE. Equal fingerprints are counted as a
  * multiset, so true duplicates are matched one for one.
  */
-export function fingerprintOf(m: { size: number; internalDate: Date | string | number; headers?: Buffer }): string {
+export function fingerprintOf(m: { size: number; internalDate: Date | string | number; headers?: Buffer }, exactSizes = true): string {
   const secs = Math.floor(new Date(m.internalDate).getTime() / 1000);
+  // Where a side's RFC822.SIZE is an estimate, the size cannot tell copies apart: left out.
+  const size = exactSizes ? String(m.size) : '~';
   const id = messageIdOf(m.headers);
-  if (id) return `m:${id}|${m.size}|${secs}`;
+  if (id) return `m:${id}|${size}|${secs}`;
   const h = createHash('sha256');
   const text = headerText(m.headers ?? Buffer.alloc(0));
   // Keep only the fields other than Message-ID, in a stable order, each unfolded.
@@ -32,7 +34,17 @@ export function fingerprintOf(m: { size: number; internalDate: Date | string | n
     .map((l) => l.replace(/^([^:]+):\s*/, (_, k: string) => `${k.toLowerCase()}:`).trim())
     .sort();
   h.update(fields.join('\n'));
-  return `h:${h.digest('hex').slice(0, 32)}|${m.size}|${secs}`;
+  return `h:${h.digest('hex').slice(0, 32)}|${size}|${secs}`;
+}
+
+/**
+ * Whether a server reports exact message sizes. Exchange, and so Microsoft 365 (`m365://`),
+ * answers RFC822.SIZE with an estimate of its own store's size, not the octets of the
+ * message (RFC 3501 §7.4.2 asks for the exact number): sizes from such a side neither
+ * identify a message nor show a change the server made.
+ */
+export function reportsExactSizes(url: string): boolean {
+  return !/^m365:/i.test(url);
 }
 
 /**

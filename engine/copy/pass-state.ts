@@ -1,3 +1,4 @@
+import { reportsExactSizes } from './fingerprint.ts';
 import { ByteBudget } from './byte-budget.ts';
 import { Pacer, WALL_CLOCK, type PaceClock } from './pacer.ts';
 import { summarizeVerification } from './verify-folder.ts';
@@ -110,6 +111,8 @@ export class PassState {
   /** The provider's rate, when one is set. */
   readonly pacer: Pacer | null;
   readonly paceClock: PaceClock;
+  /** Both servers report exact RFC822.SIZEs (not Microsoft 365): sizes may identify a message and show a change. */
+  readonly exactSizes: boolean;
 
   constructor(
     readonly input: PassInput,
@@ -118,6 +121,7 @@ export class PassState {
     this.stopOrHalt = input.signal ? AbortSignal.any([input.signal, this.halt.signal]) : this.halt.signal;
     this.budget = new ByteBudget(settings.memoryBudgetBytes);
     this.paceClock = input.paceClock ?? WALL_CLOCK;
+    this.exactSizes = reportsExactSizes(input.source.url) && reportsExactSizes(input.destination.url);
     const perHour = settings.maxMessagesPerHour;
     const clock = this.paceClock;
     this.pacer = perHour && perHour > 0 ? new Pacer(perHour, () => clock.now()) : null;

@@ -59,7 +59,7 @@ export function onSide<T>(side: 'source' | 'destination', p: Promise<T>): Promis
  * (RFC 7162 §3.1.4) when `changedSince` is given: the caller must know CONDSTORE is enabled
  * on the session, imapflow silently drops the modifier otherwise.
  */
-export async function fetchMeta(client: ImapFlow, range: string, withHeaders: boolean, minUid: number, changedSince?: bigint): Promise<(MessageMeta & { fp?: string })[]> {
+export async function fetchMeta(client: ImapFlow, range: string, withHeaders: boolean, minUid: number, changedSince?: bigint, exactSizes = true): Promise<(MessageMeta & { fp?: string })[]> {
   if (!withHeaders && changedSince === undefined && hasBridge(client)) {
     // The common case (what to copy): our own line parser, a fraction of imapflow's CPU.
     try {
@@ -83,7 +83,7 @@ export async function fetchMeta(client: ImapFlow, range: string, withHeaders: bo
       size: m.size ?? 0,
       internalDate,
       flags: [...(m.flags ?? [])].filter((f) => f.toLowerCase() !== '\\recent'),
-      ...(withHeaders ? { fp: fingerprintOf({ size: m.size ?? 0, internalDate, headers: m.headers }) } : {}),
+      ...(withHeaders ? { fp: fingerprintOf({ size: m.size ?? 0, internalDate, headers: m.headers }, exactSizes) } : {}),
     });
   }
   return out.sort((a, b) => a.uid - b.uid);
@@ -232,8 +232,9 @@ export async function planFolder(
   mapping: FolderMapping,
   previous: FolderCheckpoint | undefined,
   skippedUids: Set<number>,
-  opts: { createDest?: boolean } = {},
+  opts: { createDest?: boolean; exactSizes?: boolean } = {},
 ): Promise<FolderPlan> {
+  const exact = opts.exactSizes ?? true;
   const { srcBox, srcUidNext, destBox, destUidValidity, destUidNext } = await openBoth(src, dest, mapping, opts.createDest);
   // Skipped UIDs recorded under another UIDVALIDITY name other messages now.
   if (previous && previous.uidValidity !== srcBox.uidValidity) skippedUids = new Set();
@@ -250,14 +251,14 @@ export async function planFolder(
   // by fingerprint against the whole destination folder first.
   const retryUids = rematchAll ? [] : [...skippedUids].filter((u) => u < startUid).sort((a, b) => a - b);
   const withHeaders = rematchAll || pending !== null || retryUids.length > 0;
-  const metas = srcBox.exists > 0 && startUid < srcUidNext ? await onSide('source', fetchMeta(src, `${startUid}:*`, withHeaders, startUid)) : [];
-  const retryMetas = retryUids.length && srcBox.exists > 0 ? await onSide('source', fetchMeta(src, uidList(retryUids), true, 1)) : [];
+  const metas = srcBox.exists > 0 && startUid < srcUidNext ? await onSide('source', fetchMeta(src, `${startUid}:*`, withHeaders, startUid, undefined, exact)) : [];
+  const retryMetas = retryUids.length && srcBox.exists > 0 ? await onSide('source', fetchMeta(src, uidList(retryUids), true, 1, undefined, exact)) : [];
 
   const bag = new FingerprintBag();
   if (rematchAll || pending || retryMetas.length) {
     const floor = rematchAll || retryMetas.length || !pending ? 1 : pending.floor;
     if (destBox.exists > 0 && floor < destUidNext) {
-      for (const d of await onSide('destination', fetchMeta(dest, `${floor}:*`, true, floor))) bag.add(d.fp!);
+      for (const d of await onSide('destination', fetchMeta(dest, `${floor}:*`, true, floor, undefined, exact))) bag.add(d.fp!);
     }
   }
   const { toCopy, retrying, retryFound, maxUid } = matchMessages(metas, retryMetas, bag, cp, pending);

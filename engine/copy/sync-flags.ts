@@ -94,17 +94,18 @@ export function planFlagUpdates(sources: FlagMessage[], dests: FlagMessage[], pe
 export async function syncFlags(
   src: ImapFlow,
   dest: ImapFlow,
-  o: { throughUid: number; changedSince: bigint | null; skipped: Set<number>; permanentFlags: Set<string>; destExists: number },
+  o: { throughUid: number; changedSince: bigint | null; skipped: Set<number>; permanentFlags: Set<string>; destExists: number; exactSizes?: boolean },
 ): Promise<FlagSyncOutcome> {
+  const exact = o.exactSizes ?? true;
   const outcome: FlagSyncOutcome = { updated: 0, refused: 0 };
   if (o.throughUid < 1 || o.destExists < 1) return outcome;
   const range = `1:${o.throughUid}`;
   const keep = (m: { uid: number }) => m.uid <= o.throughUid && !o.skipped.has(m.uid);
   const asFlagMessage = (m: { uid: number; fp?: string; flags: string[] }): FlagMessage => ({ uid: m.uid, fp: m.fp!, flags: m.flags });
 
-  let sources = (await onSide('source', fetchMeta(src, range, true, 1, o.changedSince ?? undefined))).filter(keep).map(asFlagMessage);
+  let sources = (await onSide('source', fetchMeta(src, range, true, 1, o.changedSince ?? undefined, exact))).filter(keep).map(asFlagMessage);
   if (!sources.length) return outcome;
-  const dests = (await onSide('destination', fetchMeta(dest, '1:*', true, 1))).map(asFlagMessage);
+  const dests = (await onSide('destination', fetchMeta(dest, '1:*', true, 1, undefined, exact))).map(asFlagMessage);
 
   if (o.changedSince !== null) {
     // Duplicates: which copy belongs to which source message is only known with all of them.
@@ -115,7 +116,7 @@ export async function syncFlags(
     const ambiguous = new Set([...changedCount].filter(([fp, n]) => n > 1 || (destCount.get(fp) ?? 0) > 1).map(([fp]) => fp));
     if (ambiguous.size) {
       const have = new Set(sources.map((s) => s.uid));
-      const all = (await onSide('source', fetchMeta(src, range, true, 1))).filter(keep);
+      const all = (await onSide('source', fetchMeta(src, range, true, 1, undefined, exact))).filter(keep);
       sources = [...sources, ...all.filter((m) => !have.has(m.uid) && ambiguous.has(m.fp!)).map(asFlagMessage)];
     }
   }

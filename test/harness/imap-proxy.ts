@@ -78,8 +78,14 @@ export interface ImapProxy {
   events: ProxyEvent[];
   /** Adds a rule; its count of matching commands starts now. */
   throttle(rule: ThrottleRule): void;
-  /** Forgets every rule: from now on everything is forwarded. */
+  /** Forgets every rule (and the answer rewrite): from now on everything is forwarded. */
   clearRules(): void;
+  /**
+   * Rewrites the server's answers, whole lines at a time, on connections made from now on
+   * (e.g. RFC822.SIZE as an estimate, the way Exchange answers). Test messages must not
+   * contain what it matches: it sees literal data too.
+   */
+  rewriteAnswers(fn: ((text: string) => string) | null): void;
   /** Called after each throttling reply is sent. */
   onThrottle?: (e: ProxyEvent) => void;
   /** Stops listening and drops every connection. */
@@ -97,6 +103,7 @@ const NEVER_WILDCARD = new Set(['LOGIN', 'AUTHENTICATE', 'CAPABILITY', 'NOOP', '
 /** Starts a proxy on a free loopback port in front of `upstream`; with `tls`, clients connect with implicit TLS (`url` is then imaps://). */
 export async function startImapProxy(upstream: { host?: string; port: number }, tls?: ProxyTls): Promise<ImapProxy> {
   const rules: LiveRule[] = [];
+  let rewriter: ((text: string) => string) | null = null;
   const events: ProxyEvent[] = [];
   const sockets = new Set<Socket>();
   let connCount = 0;
@@ -131,7 +138,16 @@ export async function startImapProxy(upstream: { host?: string; port: number }, 
     up.on('error', drop);
     client.on('close', drop);
     up.on('close', drop);
-    up.on('data', (d) => client.write(d));
+    const rewrite = rewriter;
+    let carry = '';
+    up.on('data', (d: Buffer) => {
+      if (!rewrite) return void client.write(d);
+      // Latin-1 keeps every byte; only whole lines are rewritten, the rest waits for its end.
+      const text = carry + d.toString('latin1');
+      const end = text.lastIndexOf('\r\n') + 2;
+      carry = text.slice(end);
+      if (end > 0) client.write(Buffer.from(rewrite(text.slice(0, end)), 'latin1'));
+    });
 
     let buf: Buffer = Buffer.alloc(0);
     let literalLeft = 0;
@@ -232,6 +248,10 @@ export async function startImapProxy(upstream: { host?: string; port: number }, 
     },
     clearRules: () => {
       rules.length = 0;
+      rewriter = null;
+    },
+    rewriteAnswers: (fn) => {
+      rewriter = fn;
     },
     close: async () => {
       for (const s of sockets) s.destroy();

@@ -80,6 +80,26 @@ describe('app-only copies with Microsoft 365 on one side', () => {
     expect(xoauthLogins(m.cloud.name)).toBeGreaterThan(0);
   });
 
+  it('Microsoft 365 answers RFC822.SIZE with estimates: no copy is called altered, and a first pass into a mailbox holding the mail copies nothing twice', async () => {
+    const m = mailboxes();
+    await seedImap(dv, m.onprem.name, m.onprem.pw, { INBOX: msgs(8, 3000), Archive: [...msgs(3, 5000, 20, []), { raw: makeMessage({ size: 2000, messageId: null, seed: 'no-id' }), flags: [], internalDate: new Date(Date.UTC(2023, 4, 2)) }] });
+    // Exchange's sizes are those of its own store, not the message's octets.
+    front.rewriteAnswers((t) => t.replace(/RFC822\.SIZE (\d+)/g, (_, n: string) => `RFC822.SIZE ${Number(n) + 137}`));
+    const app = await newApp();
+    const to = m365Endpoint(m.cloud.name, app);
+    const first = await runPass({ itemId: `est-a-${n}`, source: m.imap, destination: to, checkpoints: createMemoryCheckpointStore() });
+    expect(first.outcome, first.detail).toBe('completed');
+    expect(first.stats.messagesCopied).toBe(12);
+    expect(first.stats.verification?.altered).toBe(0);
+    expect(first.stats.verification?.unchecked).toBe(12);
+    // Another item (no checkpoint) into the same mailbox: every message is found there by its fingerprint.
+    const again = await runPass({ itemId: `est-b-${n}`, source: m.imap, destination: to, checkpoints: createMemoryCheckpointStore() });
+    expect(again.outcome, again.detail).toBe('completed');
+    expect(again.stats.messagesCopied).toBe(0);
+    front.rewriteAnswers(null);
+    await expectExactCopy(m.onprem, m.cloud);
+  });
+
   it('Microsoft 365 → IMAP, byte-exact', async () => {
     const m = mailboxes();
     await seedImap(dv, m.cloud.name, m.cloud.pw, { INBOX: msgs(10, 3000, 0, []), 'Sent Items': msgs(6, 8000, 10) });
