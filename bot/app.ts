@@ -14,6 +14,7 @@ import { Logger, routeConsoleToLog } from './log.ts';
 import type { BotServices } from './commands/types.ts';
 import { createHttpApp, installErrorHandler, listen } from './http/server.ts';
 import { Outreach, type OutreachOptions } from './outreach/outreach.ts';
+import { CompletionNotices } from './outreach/completion-notice.ts';
 import { probeServer } from '../engine/connectors/probe-server.ts';
 import { m365Settings } from '../engine/connectors/m365/settings.ts';
 import type { Express } from 'express';
@@ -70,6 +71,8 @@ export async function createApp(
     ...opts.outreach,
   });
   bus.on((e) => outreach.onEvent(e));
+  const notices = new CompletionNotices(engine, outreach, log, config.organisation);
+  bus.on((e) => notices.onEvent(e));
   const services: BotServices = { defaultLicenses: config.defaultLicenses, probeServer: (url) => probeServer(url, { m365: m365Settings() }) };
   if (opts.console) services.readLocalFile = (path) => readFile(path, 'utf8');
   const dispatcher = new Dispatcher(engine, log, config.admins, services);

@@ -1,7 +1,7 @@
 import nodemailer, { type Transporter } from 'nodemailer';
-import type { CredentialRequest, Sender, SendResult } from '../../bot/outreach/outreach.ts';
+import type { CredentialRequest, Sender, SendResult, UserNotice } from '../../bot/outreach/outreach.ts';
 import { CREDENTIAL_REQUEST_SUBJECT, credentialRequestMessage } from '../../cards/credential-request.ts';
-import { renderEmail } from '../../cards/render-email.ts';
+import { renderEmail, type RenderedEmail } from '../../cards/render-email.ts';
 
 /** Settings of the email sender (from the environment: `SMTP_URL`, `MAIL_FROM`). */
 export interface EmailSenderOptions {
@@ -67,10 +67,19 @@ export class EmailSender implements Sender {
       }),
       CREDENTIAL_REQUEST_SUBJECT,
     );
+    return this.mail(req.recipient, email, req.url);
+  }
+
+  /** Sends a notice (no link in it) as an email. */
+  async sendNotice(n: UserNotice): Promise<SendResult> {
+    return this.mail(n.recipient, renderEmail(n.message, n.subject));
+  }
+
+  private async mail(to: string, email: RenderedEmail, url?: string): Promise<SendResult> {
     try {
       const info = await this.transport.sendMail({
         from: this.opts.from,
-        to: req.recipient,
+        to,
         subject: email.subject,
         text: email.text,
         html: email.html,
@@ -79,10 +88,10 @@ export class EmailSender implements Sender {
         disableFileAccess: true,
         disableUrlAccess: true,
       });
-      if (info.rejected?.length) return { ok: false, via: 'email', why: `the mail server refused the recipient ${req.recipient}` };
+      if (info.rejected?.length) return { ok: false, via: 'email', why: `the mail server refused the recipient ${to}` };
       return { ok: true, via: 'email' };
     } catch (e) {
-      return { ok: false, via: 'email', why: describeSmtpError(e, req.url), ...classifySmtpError(e) };
+      return { ok: false, via: 'email', why: describeSmtpError(e, url), ...classifySmtpError(e) };
     }
   }
 
@@ -122,7 +131,7 @@ export function classifySmtpError(e: unknown): { transient: boolean; serverWide:
 }
 
 /** A short, operator-readable reason, with the link removed should a server ever echo the message. */
-export function describeSmtpError(e: unknown, url: string): string {
+export function describeSmtpError(e: unknown, url?: string): string {
   const err = (e ?? {}) as SmtpErrorShape;
   const base =
     err.code === 'EAUTH'
@@ -132,5 +141,5 @@ export function describeSmtpError(e: unknown, url: string): string {
         : CONNECTION_CODES.has(err.code ?? '') || CONNECTION_CODES.has(err.errno ?? '')
           ? `could not connect to the mail server (${err.message ?? err.code}); check SMTP_URL`
           : (err.message ?? String(e));
-  return base.split(url).join('[link]').replace(/\/c\/[A-Za-z0-9_-]{16,}/g, '/c/[redacted]').slice(0, 300);
+  return (url ? base.split(url).join('[link]') : base).replace(/\/c\/[A-Za-z0-9_-]{16,}/g, '/c/[redacted]').slice(0, 300);
 }

@@ -1,8 +1,8 @@
 import type { webApi } from '@slack/bolt';
-import type { CredentialRequest, Sender, SendResult } from '../../bot/outreach/outreach.ts';
+import type { CredentialRequest, Sender, SendResult, UserNotice } from '../../bot/outreach/outreach.ts';
 import type { Logger } from '../../bot/log.ts';
 import { credentialRequestDm } from '../../cards/dm-request-slack.ts';
-import { renderBlockKit } from '../../cards/render-block-kit.ts';
+import { renderBlockKit, type KitMessage } from '../../cards/render-block-kit.ts';
 import { slackErrorCode } from './slack-threads.ts';
 
 const VIA = 'Slack DM';
@@ -21,25 +21,8 @@ export function slackDmSender(client: webApi.WebClient, log: Logger): Sender {
     label: VIA,
     async send(req: CredentialRequest): Promise<SendResult> {
       const other = req.recipient === req.sourceAddress ? req.destinationAddress : req.sourceAddress;
-      let found: { id: string; name: string; email: string } | undefined;
-      for (const email of [...new Set([req.recipient, other])]) {
-        try {
-          const r = await client.users.lookupByEmail({ email });
-          const u = r.user;
-          if (u?.id && !u.deleted && !u.is_bot) {
-            found = { id: u.id, name: u.profile?.display_name || u.name || u.id, email };
-            break;
-          }
-        } catch (e) {
-          if (slackErrorCode(e) === 'users_not_found') continue;
-          log.warn('slack: user lookup failed', { code: slackErrorCode(e), error: e instanceof Error ? e.message : String(e) });
-          return { ok: false, via: VIA, why: `Slack refused the user lookup (${slackErrorCode(e) ?? 'network error'})` };
-        }
-      }
-      if (!found) return { ok: false, via: VIA, why: `${req.recipient} is not a member of this Slack workspace` };
-      const im = await client.conversations.open({ users: found.id });
-      const channel = im.channel?.id;
-      if (!channel) return { ok: false, via: VIA, why: 'Slack did not open a direct message' };
+      const found = await findUser(client, log, req.recipient, other);
+      if ('why' in found) return { ok: false, via: VIA, why: found.why };
       const kit = renderBlockKit(
         credentialRequestDm({
           projectName: req.projectName,
@@ -54,9 +37,40 @@ export function slackDmSender(client: webApi.WebClient, log: Logger): Sender {
           reminder: req.reminder,
         }),
       );
-      // No unfurl: the link is single use and must not be fetched by a preview crawler.
-      await client.chat.postMessage({ channel, text: kit.text, blocks: kit.blocks, unfurl_links: false, unfurl_media: false } as unknown as webApi.ChatPostMessageArguments);
-      return { ok: true, via: `${VIA} to @${found.name}${found.email !== req.recipient ? ` (found as ${found.email})` : ''}` };
+      return postDm(client, found, req.recipient, kit);
+    },
+    async sendNotice(n: UserNotice): Promise<SendResult> {
+      const found = await findUser(client, log, n.recipient, n.otherAddress);
+      if ('why' in found) return { ok: false, via: VIA, why: found.why };
+      return postDm(client, found, n.recipient, renderBlockKit(n.message));
     },
   };
+}
+
+type FoundUser = { id: string; name: string; email: string };
+
+/** The workspace member with one of these addresses (the one asked first), or why there is none. */
+async function findUser(client: webApi.WebClient, log: Logger, recipient: string, other: string): Promise<FoundUser | { why: string }> {
+  for (const email of [...new Set([recipient, other])]) {
+    try {
+      const r = await client.users.lookupByEmail({ email });
+      const u = r.user;
+      if (u?.id && !u.deleted && !u.is_bot) return { id: u.id, name: u.profile?.display_name || u.name || u.id, email };
+    } catch (e) {
+      if (slackErrorCode(e) === 'users_not_found') continue;
+      log.warn('slack: user lookup failed', { code: slackErrorCode(e), error: e instanceof Error ? e.message : String(e) });
+      return { why: `Slack refused the user lookup (${slackErrorCode(e) ?? 'network error'})` };
+    }
+  }
+  return { why: `${recipient} is not a member of this Slack workspace` };
+}
+
+/** Opens the DM with the person and posts one message. */
+async function postDm(client: webApi.WebClient, found: FoundUser, recipient: string, kit: KitMessage): Promise<SendResult> {
+  const im = await client.conversations.open({ users: found.id });
+  const channel = im.channel?.id;
+  if (!channel) return { ok: false, via: VIA, why: 'Slack did not open a direct message' };
+  // No unfurl: the link is single use and must not be fetched by a preview crawler.
+  await client.chat.postMessage({ channel, text: kit.text, blocks: kit.blocks, unfurl_links: false, unfurl_media: false } as unknown as webApi.ChatPostMessageArguments);
+  return { ok: true, via: `${VIA} to @${found.name}${found.email !== recipient ? ` (found as ${found.email})` : ''}` };
 }

@@ -1,5 +1,6 @@
 import { TeamsInfo, type CloudAdapter, type ConversationParameters, type TeamsChannelAccount } from 'botbuilder';
-import type { CredentialRequest, Sender, SendResult } from '../../bot/outreach/outreach.ts';
+import type { CredentialRequest, Sender, SendResult, UserNotice } from '../../bot/outreach/outreach.ts';
+import { renderAdaptiveCard, type AdaptiveCard } from '../../cards/render-adaptive-card.ts';
 import type { Logger } from '../../bot/log.ts';
 import { credentialRequestCard } from '../../cards/teams/teams-cards.ts';
 import { loadConversation, SURFACE, type ReferenceStore, type TeamsConversation } from './references.ts';
@@ -63,6 +64,15 @@ export function makeTeamsDmSender(deps: TeamsDmDeps): Sender {
         return { ok: false, via: VIA, why };
       }
     },
+    async sendNotice(n: UserNotice): Promise<SendResult> {
+      try {
+        const card = renderAdaptiveCard(n.message);
+        return await sendCard(deps, n.threadRef, n.recipient, card);
+      } catch (e) {
+        const why = statusOf(e) === 403 ? `Teams refused the 1:1 chat, MailFerry is probably not installed for this user (${errorText(e)})` : `Teams refused the message (${errorText(e)})`;
+        return { ok: false, via: VIA, why };
+      }
+    },
   };
 }
 
@@ -70,12 +80,8 @@ function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** Finds the person, opens the 1:1 chat and sends the card; errors of the connector are thrown. */
+/** Finds the person, opens the 1:1 chat and sends the request card; errors of the connector are thrown. */
 async function sendRequest(deps: TeamsDmDeps, req: CredentialRequest): Promise<SendResult> {
-  const conv = req.threadRef ? await loadConversation(deps.store, req.threadRef) : undefined;
-  if (!conv) return { ok: false, via: VIA, why: 'the item was not asked for in Teams, so there is no team to find the user in' };
-  const member = await findMember(deps, conv, req.recipient);
-  if (!member?.id) return { ok: false, via: VIA, why: `${req.recipient} is not a member of ${conv.teamId ? 'the team' : 'this chat'}` };
   const card = credentialRequestCard({
     projectName: req.projectName,
     sourceAddress: req.sourceAddress,
@@ -88,6 +94,17 @@ async function sendRequest(deps: TeamsDmDeps, req: CredentialRequest): Promise<S
     reminder: req.reminder,
     resend: req.resend,
   });
+  const r = await sendCard(deps, req.threadRef, req.recipient, card);
+  if (r.ok) deps.log.info('Teams credential request sent', { item: req.itemId });
+  return r;
+}
+
+/** Finds the person among the members where the item was asked for, opens the 1:1 chat and sends one card. */
+async function sendCard(deps: TeamsDmDeps, threadRef: string | null, recipient: string, card: AdaptiveCard): Promise<SendResult> {
+  const conv = threadRef ? await loadConversation(deps.store, threadRef) : undefined;
+  if (!conv) return { ok: false, via: VIA, why: 'the item was not asked for in Teams, so there is no team to find the user in' };
+  const member = await findMember(deps, conv, recipient);
+  if (!member?.id) return { ok: false, via: VIA, why: `${recipient} is not a member of ${conv.teamId ? 'the team' : 'this chat'}` };
   const params = {
     isGroup: false,
     bot: conv.ref.bot,
@@ -101,6 +118,5 @@ async function sendRequest(deps: TeamsDmDeps, req: CredentialRequest): Promise<S
       await withRetry(() => context.sendActivity(cardActivity(card, String(card.fallbackText))), deps.retry);
     },
   );
-  deps.log.info('Teams credential request sent', { item: req.itemId });
   return { ok: true, via: VIA };
 }

@@ -9,7 +9,7 @@ import { isTimeZone, serverTimeZone, validateSchedule } from '../scheduler/cron.
 /** `project set`: digest schedule, time zone, self-service default, license pool. */
 export const projectSet: CommandDef = {
   name: 'project set',
-  summary: 'Change a project\'s settings (digest, time zone, self-service, licenses, reminders, form attempts, link validity, folder rules, organisation and support contact, admin credentials).',
+  summary: 'Change a project\'s settings (digest, time zone, self-service, licenses, reminders, form attempts, link validity, folder rules, organisation and support contact, completion notice, admin credentials).',
   args: [{ name: 'NAME', required: true, kind: 'name' }],
   options: [
     { name: 'digest', value: '"CRON"|off', summary: 'When the digest is posted, as a cron expression (e.g. "0 9 * * 1-5"), or off.' },
@@ -25,6 +25,7 @@ export const projectSet: CommandDef = {
     { name: 'rate', value: 'N|off', summary: 'At most N messages an hour per mailbox, a provider\'s limit (e.g. 3600 for Office 365); off: as fast as the servers go.' },
     { name: 'org', value: '"NAME"|off', summary: 'The organisation\'s name users see in requests and on the form (off: the install\'s, MAILFERRY_ORG_NAME).' },
     { name: 'support', value: '"CONTACT"|off', summary: 'Whom users ask, e.g. "helpdesk@acme.example, +1 555 0100" (off: the install\'s, MAILFERRY_SUPPORT_CONTACT).' },
+    { name: 'completion-notice', value: 'on|off', choices: ['on', 'off'], summary: 'Tell end users when their mailbox has been copied: what, where it now lives, whom to ask (default on).' },
     { name: 'clear-admin', value: 'source|destination', choices: ['source', 'destination'], summary: 'Forget the admin credentials of that side (`project connect`); its mailboxes then need their own credentials again.' },
   ],
   examples: [
@@ -113,6 +114,10 @@ export const projectSet: CommandDef = {
     if (typeof opts.support === 'string') {
       options.supportContact = parseShownText(opts.support, 'support contact', 200);
       changes.push(options.supportContact ? `support contact "${options.supportContact}"` : 'support contact: the install\'s');
+    }
+    if (typeof opts['completion-notice'] === 'string') {
+      options.completionNotice = opts['completion-notice'] === 'on';
+      changes.push(options.completionNotice ? 'users told when their mailbox is copied' : 'no completion notice to users');
     }
     if (Object.keys(options).length) update.options = options;
     let cleared: string | undefined;

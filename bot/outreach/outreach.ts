@@ -8,6 +8,7 @@ import { credentialsRequestedPost, credentialsRequestedSummaryPost } from '../..
 import { ConcurrencyLimit } from './limit.ts';
 import { RequestTally, type Reached } from './request-tally.ts';
 import type { Notifier } from '../notifier.ts';
+import type { Message } from '../../cards/model.ts';
 import type { Logger } from '../log.ts';
 import type { OrganisationView } from '../../cards/organisation.ts';
 import { organisationOf } from '../organisation.ts';
@@ -57,6 +58,22 @@ export interface Sender {
   /** How a summary names the channel (`email`, `Slack DM`); the kind by default. */
   label?: string;
   send(req: CredentialRequest): Promise<SendResult>;
+  /** Sends a message that is not a credential request (the completion notice); absent: this channel cannot. */
+  sendNotice?(n: UserNotice): Promise<SendResult>;
+}
+
+/** A message to an end user that carries no link (the completion notice). */
+export interface UserNotice {
+  itemId: string;
+  /** The person's mail address. */
+  recipient: string;
+  /** The item's other address, a second way to find the person in chat. */
+  otherAddress: string;
+  /** The email subject. */
+  subject: string;
+  message: Message;
+  /** The item's thread (chat senders use its surface to pick the workspace). */
+  threadRef: string | null;
 }
 
 /** Tuning of the outreach. */
@@ -260,7 +277,7 @@ export class Outreach {
         reminder,
         threadRef: item.threadRef,
       };
-      const out = await this.deliver(req, item.notify);
+      const out = await this.deliver(req.recipient, req.threadRef, item.notify, (s) => s.send(req));
       reached.push(...out.reached);
       if (out.stopped) {
         stopped = true;
@@ -305,28 +322,52 @@ export class Outreach {
     }
   }
 
+  /**
+   * Sends a notice (no link in it) to a person through the same bounded queue and channels
+   * as a request: chat and/or email as the item says, email the fallback when chat cannot
+   * reach the person, transient failures retried, a paused channel not tried. An empty list
+   * when MailFerry stopped before it went out.
+   */
+  async notice(n: UserNotice, notify: string): Promise<Reached[]> {
+    const task = this.limit.run(async () => {
+      if (this.closed) return [];
+      const send = (s: Sender) => (s.sendNotice ? s.sendNotice(n) : Promise.resolve<SendResult>({ ok: false, via: s.label ?? s.kind, why: 'this channel sends credential requests only' }));
+      return (await this.deliver(n.recipient, n.threadRef, notify, send)).reached;
+    });
+    const tracked = task.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.inFlight.add(tracked);
+    try {
+      return await task;
+    } finally {
+      this.inFlight.delete(tracked);
+    }
+  }
+
   /** Chat first when the item says so, email as the fallback; `stopped` when MailFerry stopped during a retry's wait. */
-  private async deliver(req: CredentialRequest, notify: string): Promise<{ reached: Reached[]; stopped: boolean }> {
+  private async deliver(recipient: string, threadRef: string | null, notify: string, send: (s: Sender) => Promise<SendResult>): Promise<{ reached: Reached[]; stopped: boolean }> {
     const out: Reached[] = [];
-    const surface = req.threadRef?.split(':', 1)[0];
+    const surface = threadRef?.split(':', 1)[0];
     let chatOk = false;
     if (notify === 'chat' || notify === 'both') {
       const chat = this.senders.find((s) => s.kind === 'chat' && s.surface === surface) ?? this.senders.find((s) => s.kind === 'chat');
       if (chat) {
-        const r = await this.sendWithRetry(chat, req);
+        const r = await this.sendWithRetry(chat, recipient, send);
         if (!r) return { reached: out, stopped: true };
         chatOk = r.ok;
         out.push(r);
-      } else out.push({ recipient: req.recipient, via: 'chat', channel: 'chat', ok: false, why: 'no chat surface can send direct messages here' });
+      } else out.push({ recipient, via: 'chat', channel: 'chat', ok: false, why: 'no chat surface can send direct messages here' });
     }
     // Email is always the fallback when chat did not reach the person.
     if (notify === 'email' || notify === 'both' || !chatOk) {
       const email = this.senders.find((s) => s.kind === 'email');
       if (email) {
-        const r = await this.sendWithRetry(email, req);
+        const r = await this.sendWithRetry(email, recipient, send);
         if (!r) return { reached: out, stopped: true };
         out.push(r);
-      } else out.push({ recipient: req.recipient, via: 'email', channel: 'email', ok: false, why: 'email is not configured (set SMTP_URL and MAIL_FROM)' });
+      } else out.push({ recipient, via: 'email', channel: 'email', ok: false, why: 'email is not configured (set SMTP_URL and MAIL_FROM)' });
     }
     return { reached: out, stopped: false };
   }
@@ -336,16 +377,16 @@ export class Outreach {
    * channel paused after a server-wide failure is not tried. Null when MailFerry stopped
    * during a wait (nothing is recorded: the request goes out after the next start).
    */
-  private async sendWithRetry(s: Sender, req: CredentialRequest): Promise<Reached | null> {
+  private async sendWithRetry(s: Sender, recipient: string, send: (s: Sender) => Promise<SendResult>): Promise<Reached | null> {
     const channel = s.label ?? s.kind;
-    const base = { recipient: req.recipient, channel };
+    const base = { recipient, channel };
     const pause = this.paused.get(s);
     if (pause && pause.until > Date.now()) return { ...base, via: channel, ok: false, attempts: 0, why: `${pause.why} (not tried: the requests just before failed the same way)` };
     let r: SendResult = { ok: false, via: channel, why: 'not tried' };
     let attempt = 0;
     while (attempt < this.o.attempts) {
       attempt++;
-      r = await safeSend(s, req);
+      r = await safeSend(s, send);
       if (r.ok) {
         this.paused.delete(s);
         return { ...base, via: r.via, ok: true, attempts: attempt };
@@ -393,9 +434,9 @@ export function planRecipients(item: { ask: string; sourceAddress: string; desti
   return plan;
 }
 
-async function safeSend(s: Sender, req: CredentialRequest): Promise<SendResult> {
+async function safeSend(s: Sender, send: (s: Sender) => Promise<SendResult>): Promise<SendResult> {
   try {
-    return await s.send(req);
+    return await send(s);
   } catch (e) {
     return { ok: false, via: s.label ?? (s.kind === 'chat' ? `${s.surface ?? 'chat'} DM` : 'email'), why: e instanceof Error ? e.message : String(e) };
   }

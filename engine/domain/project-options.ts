@@ -17,6 +17,8 @@ export interface ProjectOptions {
   orgName?: string;
   /** Whom end users ask (absent: the install's). */
   supportContact?: string;
+  /** Whether end users are told when their mailbox has been copied (absent: yes). */
+  completionNotice?: boolean;
 }
 
 /** The project's stored settings cannot be read: a pass, a link or a reminder would otherwise run without them. */
@@ -45,6 +47,7 @@ const CHECKS: { [K in keyof Required<ProjectOptions>]: [(v: unknown) => boolean,
   maxMessagesPerHour: [isCount, 'a whole number'],
   orgName: [(v) => typeof v === 'string', 'a text'],
   supportContact: [(v) => typeof v === 'string', 'a text'],
+  completionNotice: [(v) => typeof v === 'boolean', 'true or false'],
 };
 
 /**

@@ -9,6 +9,7 @@ import { RequestTally } from '../../bot/outreach/request-tally.ts';
 import { digestMessage, threadUpdatesPost } from '../../cards/digest.ts';
 import { liveAnchorMessage } from '../../cards/anchor-slack.ts';
 import { errorMessage } from '../../cards/help.ts';
+import { completionNoticeMessage } from '../../cards/completion-notice.ts';
 import { addMailboxesCard, bulkAddCard, projectStatusCard } from '../../cards/teams/teams-cards.ts';
 import type { AdaptiveCard } from '../../cards/render-adaptive-card.ts';
 import { renderActivity } from '../../adapters/teams/render-activity.ts';
@@ -149,6 +150,20 @@ describe('message sizes at 10,000 mailboxes, 1,000 history events, 2,000 CSV lin
       for (let k = 0; k < 3_000; k++) tally.addNotSent();
       return credentialsRequestedSummaryPost(tally.view('start'));
     },
+    'completion notice of a mailbox with 10,000 folders': () =>
+      completionNoticeMessage({
+        projectName: project.name,
+        sourceAddress: addr(1),
+        destinationAddress: dest(1),
+        destinationServer: 'Microsoft 365',
+        messagesCopied: 1_234_567,
+        copiedThisPass: 12,
+        messagesSkipped: 3,
+        folders: Array.from({ length: N }, (_, i) => `Archive/2019/Folder ${i}`),
+        completedAt: new Date('2026-11-29T09:00:00Z'),
+        update: true,
+        organisation: { name: 'ACME Corp', support: 'helpdesk@acme.example, +1 555 0100', timeZone: 'Europe/Berlin' },
+      }),
   };
 
   for (const [name, build] of Object.entries(messages))
