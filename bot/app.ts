@@ -15,6 +15,7 @@ import type { BotServices } from './commands/types.ts';
 import { createHttpApp, installErrorHandler, listen } from './http/server.ts';
 import { Outreach, type OutreachOptions } from './outreach/outreach.ts';
 import { CompletionNotices } from './outreach/completion-notice.ts';
+import { UserChoices } from './outreach/user-choices.ts';
 import { probeServer } from '../engine/connectors/probe-server.ts';
 import { m365Settings } from '../engine/connectors/m365/settings.ts';
 import type { Express } from 'express';
@@ -73,7 +74,13 @@ export async function createApp(
   bus.on((e) => outreach.onEvent(e));
   const notices = new CompletionNotices(engine, outreach, log, config.organisation);
   bus.on((e) => notices.onEvent(e));
-  const services: BotServices = { defaultLicenses: config.defaultLicenses, probeServer: (url) => probeServer(url, { m365: m365Settings() }) };
+  const choices = new UserChoices({ engine, db, notifier, log, key: vault.derive('mailferry dm choice ids'), install: config.organisation });
+  outreach.bindChoice = (itemId, surface, userId) => choices.bind(itemId, surface, userId);
+  const services: BotServices = {
+    defaultLicenses: config.defaultLicenses,
+    probeServer: (url) => probeServer(url, { m365: m365Settings() }),
+    answerChoice: (actor, id, choice) => choices.answer(actor, id, choice),
+  };
   if (opts.console) services.readLocalFile = (path) => readFile(path, 'utf8');
   const dispatcher = new Dispatcher(engine, log, config.admins, services);
   const http = createHttpApp(databaseHealth(db, sqlitePath(config.databaseUrl), log), { trustProxy: config.trustProxy });

@@ -1,4 +1,5 @@
 import type { Message } from './model.ts';
+import { choiceActions } from './user-choice.ts';
 import { formatTime } from './format.ts';
 import { capitalise, requesterText, supportSentence, type OrganisationView } from './organisation.ts';
 
@@ -17,11 +18,14 @@ export interface DmRequestView {
   organisation?: OrganisationView;
   resend: boolean;
   reminder?: boolean;
+  /** The id the answer buttons carry, bound to the person the DM goes to (absent: the link alone). */
+  choiceId?: string;
 }
 
 /**
  * The direct message that asks an end user for their mailbox credentials: who asks and
- * why, one button to the secure form, and a warning never to type a password in chat. The
+ * why, one button to the secure form, the answer buttons (start now, remind me tomorrow,
+ * not my mailbox) when bound to the person, and a warning never to type a password in chat. The
  * plain-text fallback (shown in notifications) does not contain the link.
  */
 export function credentialRequestDm(v: DmRequestView): Message {
@@ -36,7 +40,7 @@ export function credentialRequestDm(v: DmRequestView): Message {
       { type: 'header', text: v.organisation?.name ? `Action required: your mailbox migration at ${v.organisation.name}` : 'Action required: your mailbox migration' },
       { type: 'text', text: `${lead} ${capitalise(requesterText(v.requestedBy, v.organisation))} asked MailFerry to move *${v.sourceAddress}*${v.destinationAddress !== v.sourceAddress ? ` to *${v.destinationAddress}*` : ''} (project ${v.projectName}).` },
       { type: 'text', text: `Please enter ${what} on the secure form. The link works once and expires ${formatTime(v.expiresAt, v.organisation?.timeZone)}.` },
-      { type: 'actions', actions: [{ label: 'Open the secure form', url: v.url, style: 'primary' }] },
+      { type: 'actions', actions: [{ label: 'Open the secure form', url: v.url, style: 'primary' }, ...(v.choiceId ? choiceActions(v.choiceId) : [])] },
       { type: 'context', text: `🔒 Never type a password in Slack. MailFerry will never ask for it here, only on its own form. ${supportSentence(v.organisation)}` },
     ],
   };

@@ -672,10 +672,10 @@ export class Engine {
     return { fresh, missingOf };
   }
 
-  /** Stops an item: a waiting or queued one at once (license back, link dead); a running one at the next message boundary. */
-  async stopItem(actor: Actor, item: ItemWithProject): Promise<{ item: ItemWithProject; pending: boolean }> {
+  /** Stops an item: a waiting or queued one at once (license back, link dead); a running one at the next message boundary. `note` says why in the history. */
+  async stopItem(actor: Actor, item: ItemWithProject, opts: { note?: string } = {}): Promise<{ item: ItemWithProject; pending: boolean }> {
     const r = await this.db.$transaction(async (tx) => {
-      const res = await this.transition(tx, actor, item, 'stop');
+      const res = await this.transition(tx, actor, item, 'stop', opts.note ? { history: { note: opts.note } } : {});
       if (res.to === 'Stopped') await this.revokeLinks(tx, item.id);
       return res;
     });

@@ -11,7 +11,7 @@ const VIA = 'Slack DM';
  * The Slack direct-message sender for credential requests (outreach `Sender`, kind
  * `chat`, surface `slack`). Finds the person by email (`users.lookupByEmail`: the address
  * asked first, then the item's other address), opens a DM (`conversations.open`) and sends
- * one message whose only button opens the secure form. When the person is not in the
+ * one message: the button to the secure form and the answer buttons bound to that person. When the person is not in the
  * workspace it reports so, and the outreach falls back to email.
  */
 export function slackDmSender(client: webApi.WebClient, log: Logger): Sender {
@@ -35,6 +35,7 @@ export function slackDmSender(client: webApi.WebClient, log: Logger): Sender {
           organisation: req.organisation,
           resend: req.resend,
           reminder: req.reminder,
+          choiceId: req.choiceFor?.('slack', found.id),
         }),
       );
       return postDm(client, found, req.recipient, kit);

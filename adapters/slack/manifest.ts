@@ -25,7 +25,7 @@ export const MANIFEST_PLACEHOLDER_URL = 'https://mailferry.example.com';
  */
 export function buildSlackManifest(publicUrl: string, commands: readonly CommandDef[] = COMMANDS): Record<string, unknown> {
   const url = `${publicUrl.replace(/\/+$/, '')}${SLACK_EVENTS_PATH}`;
-  const names = commands.map((c) => c.name);
+  const names = commands.filter((c) => !c.hidden).map((c) => c.name);
   return {
     display_information: {
       name: 'MailFerry',

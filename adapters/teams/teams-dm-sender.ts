@@ -66,8 +66,7 @@ export function makeTeamsDmSender(deps: TeamsDmDeps): Sender {
     },
     async sendNotice(n: UserNotice): Promise<SendResult> {
       try {
-        const card = renderAdaptiveCard(n.message);
-        return await sendCard(deps, n.threadRef, n.recipient, card);
+        return await sendCard(deps, n.threadRef, n.recipient, () => renderAdaptiveCard(n.message));
       } catch (e) {
         const why = statusOf(e) === 403 ? `Teams refused the 1:1 chat, MailFerry is probably not installed for this user (${errorText(e)})` : `Teams refused the message (${errorText(e)})`;
         return { ok: false, via: VIA, why };
@@ -82,29 +81,33 @@ function errorText(e: unknown): string {
 
 /** Finds the person, opens the 1:1 chat and sends the request card; errors of the connector are thrown. */
 async function sendRequest(deps: TeamsDmDeps, req: CredentialRequest): Promise<SendResult> {
-  const card = credentialRequestCard({
-    projectName: req.projectName,
-    sourceAddress: req.sourceAddress,
-    destinationAddress: req.destinationAddress,
-    sides: req.sides,
-    requestedBy: req.requestedBy,
-    organisation: req.organisation,
-    expiresAt: req.expiresAt,
-    url: req.url,
-    reminder: req.reminder,
-    resend: req.resend,
-  });
-  const r = await sendCard(deps, req.threadRef, req.recipient, card);
+  const r = await sendCard(deps, req.threadRef, req.recipient, (member) =>
+    credentialRequestCard({
+      projectName: req.projectName,
+      sourceAddress: req.sourceAddress,
+      destinationAddress: req.destinationAddress,
+      sides: req.sides,
+      requestedBy: req.requestedBy,
+      organisation: req.organisation,
+      expiresAt: req.expiresAt,
+      url: req.url,
+      reminder: req.reminder,
+      resend: req.resend,
+      // The id a click arrives with (the bot's turn names a person by their AAD object id when Teams gives one).
+      choiceId: req.choiceFor?.(SURFACE, member.aadObjectId || member.id),
+    }),
+  );
   if (r.ok) deps.log.info('Teams credential request sent', { item: req.itemId });
   return r;
 }
 
-/** Finds the person among the members where the item was asked for, opens the 1:1 chat and sends one card. */
-async function sendCard(deps: TeamsDmDeps, threadRef: string | null, recipient: string, card: AdaptiveCard): Promise<SendResult> {
+/** Finds the person among the members where the item was asked for, opens the 1:1 chat and sends the card built for them. */
+async function sendCard(deps: TeamsDmDeps, threadRef: string | null, recipient: string, build: (member: TeamsChannelAccount) => AdaptiveCard): Promise<SendResult> {
   const conv = threadRef ? await loadConversation(deps.store, threadRef) : undefined;
   if (!conv) return { ok: false, via: VIA, why: 'the item was not asked for in Teams, so there is no team to find the user in' };
   const member = await findMember(deps, conv, recipient);
   if (!member?.id) return { ok: false, via: VIA, why: `${recipient} is not a member of ${conv.teamId ? 'the team' : 'this chat'}` };
+  const card = build(member);
   const params = {
     isGroup: false,
     bot: conv.ref.bot,

@@ -5,7 +5,7 @@ import { optionOn, usage } from '../parse/parse-command.ts';
 
 /** Help entries derived from the definitions (the single source of help text, usage lines, Slack and Teams command lists). */
 export function helpEntries(defs: readonly CommandDef[], surface?: string): HelpEntry[] {
-  return defs.map((d) => ({
+  return defs.filter((d) => !d.hidden).map((d) => ({
     name: d.name,
     summary: d.summary,
     usage: usage(d, surface),

@@ -14,6 +14,7 @@ import { del } from './delete.ts';
 import { form } from './form.ts';
 import { digest } from './digest.ts';
 import { makeHelp } from './help.ts';
+import { answer } from './answer.ts';
 
 /** Every command, explicitly listed, in the order help shows them. */
 export const COMMANDS: readonly CommandDef[] = [
@@ -31,5 +32,6 @@ export const COMMANDS: readonly CommandDef[] = [
   del,
   form,
   digest,
+  answer,
   makeHelp(() => COMMANDS),
 ];

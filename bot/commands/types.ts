@@ -1,6 +1,7 @@
 import type { ServerProbe } from '../../engine/connectors/probe-server.ts';
 import type { Engine } from '../../engine/engine.ts';
 import type { Message } from '../../cards/model.ts';
+import type { UserChoice } from '../../cards/user-choice.ts';
 import type { Actor, Side } from '../../engine/domain/types.ts';
 
 /** An argument in a command definition. */
@@ -88,6 +89,8 @@ export interface BotServices {
   defaultLicenses?: number | null;
   /** Reads a file on the server (console only, for test credentials and bulk files). */
   readLocalFile?: (path: string) => Promise<string>;
+  /** Takes an end user's answer to a credential request DM (a choice button); returns what to tell them. */
+  answerChoice?: (actor: Actor, choiceId: string, choice: UserChoice) => Promise<Message>;
   /** Looks at a connector URL's server without logging in (TCP, TLS, IMAP greeting and capabilities; the authority for m365://). */
   probeServer?: (url: string) => Promise<ServerProbe>;
 }
@@ -100,8 +103,10 @@ export interface CommandDef {
   args: ArgDef[];
   options: OptionDef[];
   examples: string[];
-  /** Only admins may run it (everything but `help`). */
+  /** Only admins may run it (everything but `help` and `answer`). */
   admin: boolean;
+  /** Run by buttons, not typed: left out of help and the platforms' command lists. */
+  hidden?: boolean;
   /** Whether text lines after the command are allowed (bulk). */
   body?: boolean;
   handler(ctx: CommandContext, input: ParsedArgs): Promise<void>;

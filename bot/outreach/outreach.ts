@@ -39,6 +39,8 @@ export interface CredentialRequest {
   reminder?: boolean;
   /** The item's thread (chat senders use its surface to pick the workspace). */
   threadRef: string | null;
+  /** The choice id of the DM's answer buttons for the chat user it reaches (absent: no buttons). */
+  choiceFor?: (surface: string, userId: string) => string;
 }
 
 /**
@@ -145,6 +147,8 @@ export class Outreach {
   private pendingItems = new Map<string, number>();
   private closed = false;
 
+  /** Binds a DM's answer buttons to the chat user it reaches (set when answers are taken). */
+  bindChoice?: (itemId: string, surface: string, userId: string) => string;
   constructor(
     private engine: Engine,
     private notifier: Notifier,
@@ -259,6 +263,7 @@ export class Outreach {
     const reached: Reached[] = [];
     let first = true;
     let stopped = false;
+    const bind = this.bindChoice;
     for (const [recipient, mine] of planRecipients(item, sides)) {
       const { token, expiresAt } = await createLink(this.engine.db, { itemId, sides: sidesFrom(mine) ?? 'both', recipient, ttlHours: ttl, keepOthers: !first });
       first = false;
@@ -276,6 +281,7 @@ export class Outreach {
         resend,
         reminder,
         threadRef: item.threadRef,
+        ...(bind ? { choiceFor: (surface: string, userId: string) => bind(itemId, surface, userId) } : {}),
       };
       const out = await this.deliver(req.recipient, req.threadRef, item.notify, (s) => s.send(req));
       reached.push(...out.reached);

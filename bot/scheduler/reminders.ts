@@ -172,3 +172,20 @@ export function reminderListener(db: Db): (e: EngineEvent) => Promise<void> {
       await ownTx(db, (tx) => tx.itemReminder.deleteMany({ where: { itemId: e.item.id } }));
   };
 }
+
+/**
+ * The user asked to be reminded tomorrow: the item's next reminder is due a day from
+ * `now`, and the project's cadence continues from there (its row is anchored at `now`, so
+ * the sync keeps it). Returns when the reminder is due.
+ */
+export async function remindTomorrow(db: Db, item: { id: string; projectId: string }, now: Date): Promise<Date> {
+  const nextAt = new Date(now.getTime() + DAY_MS);
+  await ownTx(db, (tx) =>
+    tx.itemReminder.upsert({
+      where: { itemId: item.id },
+      create: { itemId: item.id, projectId: item.projectId, anchorAt: now, sent: 0, nextAt },
+      update: { anchorAt: now, sent: 0, nextAt, lastAt: null },
+    }),
+  );
+  return nextAt;
+}

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import * as ACData from 'adaptivecards-templating';
 import type { Message } from '../model.ts';
-import { fitCard, FALLBACK_TEXT_MAX, shortenLines, type AdaptiveCard } from '../render-adaptive-card.ts';
+import { fitCard, FALLBACK_TEXT_MAX, renderAction, shortenLines, type AdaptiveCard } from '../render-adaptive-card.ts';
+import { choiceActions } from '../user-choice.ts';
 import { formatTime } from '../format.ts';
 import { capitalise, requesterText, supportSentence, type OrganisationView } from '../organisation.ts';
 
@@ -128,11 +129,14 @@ export interface CredentialRequestView {
   url: string;
   reminder?: boolean;
   resend?: boolean;
+  /** The id the answer buttons carry, bound to the person the card goes to (absent: the link alone). */
+  choiceId?: string;
 }
 
 /**
- * The 1:1 credential request: the mailbox, who asked, when the link expires, and a button
- * to MailFerry's secure form. It never holds a password input: what is typed into a card
+ * The 1:1 credential request: the mailbox, who asked, when the link expires, a button
+ * to MailFerry's secure form and, when bound to the person, the answer buttons (start now,
+ * remind me tomorrow, not my mailbox). It never holds a password input: what is typed into a card
  * goes through the chat platform's servers; secrets are typed only into our own form.
  */
 export function credentialRequestCard(v: CredentialRequestView): AdaptiveCard {
@@ -141,7 +145,7 @@ export function credentialRequestCard(v: CredentialRequestView): AdaptiveCard {
   const title = `${v.reminder ? 'Reminder: your mailbox migration needs you' : 'Your mailbox migration needs you'}${org?.name ? ` (${org.name})` : ''}`;
   const requester = capitalise(requesterText(v.requestedBy, org));
   const expires = formatTime(v.expiresAt, org?.timeZone);
-  return expandCard('credential-request', {
+  const card = expandCard('credential-request', {
     title,
     intro: `${requester} is moving your mailbox ${v.sourceAddress} (project ${v.projectName}). MailFerry needs your ${needed} to copy your mail.${v.resend ? ' This replaces an earlier link.' : ''}`,
     summary: `${title}: ${v.sourceAddress}. Open the secure form before ${expires}.`,
@@ -154,6 +158,9 @@ export function credentialRequestCard(v: CredentialRequestView): AdaptiveCard {
     safety: `Never type your password in chat. The button opens MailFerry's secure form; the link works once. ${supportSentence(org)}`,
     url: v.url,
   });
+  // The answers beside the link: Universal Actions that run `answer ID CHOICE` as the person who clicks.
+  if (v.choiceId) card.actions = [...(card.actions ?? []), ...choiceActions(v.choiceId).map(renderAction)];
+  return card;
 }
 
 /** The card posted when the bot joins a team, a chat or a 1:1 conversation. */
