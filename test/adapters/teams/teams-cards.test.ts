@@ -8,6 +8,7 @@ import { formLinkMessage, projectCreatedMessage, projectListMessage, actionResul
 import { helpEntries } from '../../../bot/commands/help.ts';
 import { COMMANDS } from '../../../bot/commands/index.ts';
 import { validate, validateSchema } from './validate-card.ts';
+import { USER_MESSAGES } from '../../cards/user-messages.ts';
 
 const project = {
   name: 'acme',
@@ -33,6 +34,8 @@ const cards: Record<string, any> = {
   'status card': projectStatusCard(projectStatusMessage(project), { notice: 'Started 1 mailbox.', noticeTone: 'success' }),
   'status card, empty project': projectStatusCard(projectStatusMessage({ ...project, counts: {}, items: [] })),
   'credential request': credentialRequestCard({ projectName: 'acme', sourceAddress: 'a@old.example', destinationAddress: 'a@new.example', sides: ['source', 'destination'], requestedBy: 'Ada Admin', expiresAt: new Date('2026-11-28T09:00:00Z'), url: 'https://mailferry.example/c/abc', reminder: true }),
+  'credential request with answer buttons': credentialRequestCard({ projectName: 'acme', sourceAddress: 'a@old.example', destinationAddress: 'a@new.example', sides: ['source'], expiresAt: new Date('2026-11-28T09:00:00Z'), url: 'https://mailferry.example/c/abc', choiceId: '00000000-0000-4000-8000-000000000000.AAAAAAAAAAAAAAAAAAAAAA' }),
+  ...Object.fromEntries(Object.entries(USER_MESSAGES).map(([name, m]) => [`message: ${name}`, renderAdaptiveCard(m)])),
   welcome: welcomeCard(['@MailFerry migrate help']),
   'message: help': renderAdaptiveCard(helpOverview(entries, true)),
   'message: help command': renderAdaptiveCard(helpCommand(entries[0])),
