@@ -33,7 +33,7 @@ describe('threads, live summary and end-user DMs', () => {
     anchorTs = anchor.result!.ts;
     for (const a of ['alice@old.example', 'bob@old.example', 'carol@old.example']) expect((await item(a)).threadRef).toBe(`slack:T1/C1/${anchorTs}`);
 
-    // Alice: found by her source address, DM opened, one button that carries only the link.
+    // Alice: found by her source address, DM opened, the link button carries only the link (the answer buttons beside it carry no link).
     expect(s.fake.of('users.lookupByEmail').map((c) => c.args.email)).toEqual(expect.arrayContaining(['alice@old.example', 'bob@old.example', 'bob@new.example', 'carol@old.example']));
     expect(s.fake.of('conversations.open').map((c) => c.args.users).sort()).toEqual(['UALICE', 'UBOB']);
     const dm = s.fake.of('chat.postMessage').find((c) => c.args.channel === 'DALICE')!;
@@ -42,7 +42,8 @@ describe('threads, live summary and end-user DMs', () => {
     expect(String(dm.args.unfurl_links)).toBe('false');
     const actions = dm.args.blocks.filter((b: any) => b.type === 'actions');
     expect(actions).toHaveLength(1);
-    expect(actions[0].elements).toHaveLength(1);
+    expect(actions[0].elements.map((e: any) => e.text.text)).toEqual(['Open the secure form', 'Start now', 'Remind me tomorrow', 'This mailbox is not mine / not used']);
+    for (const e of actions[0].elements.slice(1)) expect(e.url).toBeUndefined();
     const button = actions[0].elements[0];
     expect(Object.keys(button).sort()).toEqual(['action_id', 'style', 'text', 'type', 'url']);
     expect(button.url).toMatch(/^https:\/\/mailferry\.example\/c\/[A-Za-z0-9_-]{40,}$/);

@@ -18,7 +18,9 @@ describe('Slack app manifest', () => {
     const m = buildSlackManifest('https://mf.acme.example/') as any;
     const url = 'https://mf.acme.example/slack/events';
     expect(m.features.slash_commands).toEqual([expect.objectContaining({ command: '/migrate', url, should_escape: false })]);
-    for (const c of COMMANDS) expect(m.features.slash_commands[0].usage_hint).toContain(c.name);
+    for (const c of COMMANDS) if (!c.hidden) expect(m.features.slash_commands[0].usage_hint).toContain(c.name);
+    // Button-only commands are not offered to be typed.
+    expect(m.features.slash_commands[0].usage_hint).not.toContain('answer');
     expect(m.settings.interactivity).toEqual({ is_enabled: true, request_url: url });
     expect(m.settings.event_subscriptions).toEqual({ request_url: url, bot_events: ['app_mention'] });
     expect(m.oauth_config.scopes.bot).toEqual([...SLACK_BOT_SCOPES]);
