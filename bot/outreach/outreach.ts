@@ -214,15 +214,9 @@ export class Outreach {
       }
       return this.send(itemId, sides, resend, requestedBy, opts.reminder ?? false, b);
     });
-    const tracked = task.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.inFlight.add(tracked);
     try {
-      return await task;
+      return await this.track(task);
     } finally {
-      this.inFlight.delete(tracked);
       const n = (this.pendingItems.get(itemId) ?? 1) - 1;
       if (n > 0) this.pendingItems.set(itemId, n);
       else this.pendingItems.delete(itemId);
@@ -340,6 +334,11 @@ export class Outreach {
       const send = (s: Sender) => (s.sendNotice ? s.sendNotice(n) : Promise.resolve<SendResult>({ ok: false, via: s.label ?? s.kind, why: 'this channel sends credential requests only' }));
       return (await this.deliver(n.recipient, n.threadRef, notify, send)).reached;
     });
+    return this.track(task);
+  }
+
+  /** Awaits a queued send, counted in flight until it settles (`idle` waits for it). */
+  private async track<T>(task: Promise<T>): Promise<T> {
     const tracked = task.then(
       () => undefined,
       () => undefined,
