@@ -97,7 +97,7 @@ export class Notifier {
   private threads = new Map<string, ThreadState>();
   private waiters = new Map<number, { resolve: (ok: boolean) => void; timer: ReturnType<typeof setTimeout> }>();
   private warned = new Set<string>();
-  private drainTimer: ReturnType<typeof setInterval> | null = null;
+  private drainTimer: ReturnType<typeof setTimeout> | null = null;
   private closed = false;
   private readonly owner = `notifier-${process.pid}-${randomBytes(4).toString('hex')}`;
   private readonly o: Required<Omit<NotifierOptions, 'now'>>;
@@ -245,30 +245,44 @@ export class Notifier {
 
   /**
    * Delivers every due row of the surfaces this process can post to (rows left by a
-   * restart, by a worker process, or waiting for a retry), and forgets delivered rows older
-   * than a week.
+   * restart, by a worker process, or waiting for a retry). Returns the number of threads
+   * that had rows due.
    */
-  async drain(): Promise<void> {
-    if (this.closed || !this.posters.size) return;
+  async drain(): Promise<number> {
+    if (this.closed || !this.posters.size) return 0;
     try {
       const threads = await threadsWithDuePosts(this.engine.db, this.now(), [...this.posters.keys()]);
       for (const t of threads) this.kick(t);
+      return threads.length;
     } catch (e) {
       this.log.error('outbox drain failed', { error: e instanceof Error ? e.message : String(e) });
+      return 0;
     }
   }
 
-  /** Drains the outbox now and every `intervalMs` (server mode: posts written by workers and retries). */
-  startDrain(intervalMs = 5000): void {
-    if (this.drainTimer) return;
-    void this.drain();
-    let rounds = 0;
-    this.drainTimer = setInterval(() => {
-      void this.drain();
-      // About once an hour, forget rows delivered more than a week ago.
-      if (++rounds % Math.max(1, Math.round(3_600_000 / intervalMs)) === 0)
-        void pruneOutbox(this.engine.db, new Date(this.now().getTime() - 7 * 86_400_000)).catch(() => {});
-    }, intervalMs);
+  /**
+   * Drains the outbox now and again (server mode: posts written by workers, and rows a
+   * restart left): every `intervalMs` while drains find posts, the wait doubling while they
+   * find none, up to `idleMs` (a worker's first post after a quiet spell waits at most that
+   * long; posts made in this process are delivered at once, not by the drain). About once
+   * an hour, rows delivered more than a week ago are forgotten.
+   */
+  startDrain(intervalMs = 5000, idleMs = Math.max(intervalMs, 30_000)): void {
+    if (this.drainTimer || this.closed) return;
+    let wait = intervalMs;
+    let prunedAt = Date.now();
+    const round = async () => {
+      const found = await this.drain();
+      if (Date.now() - prunedAt >= 3_600_000) {
+        prunedAt = Date.now();
+        await pruneOutbox(this.engine.db, new Date(this.now().getTime() - 7 * 86_400_000)).catch(() => {});
+      }
+      wait = found ? intervalMs : Math.min(idleMs, wait * 2);
+      if (this.closed) return;
+      this.drainTimer = setTimeout(() => void round(), wait);
+      this.drainTimer.unref?.();
+    };
+    this.drainTimer = setTimeout(() => void round(), 0);
     this.drainTimer.unref?.();
   }
 
@@ -284,7 +298,7 @@ export class Notifier {
   /** Stops timers and lets running deliveries finish; undelivered rows stay in the outbox for the next start. */
   async close(): Promise<void> {
     this.closed = true;
-    if (this.drainTimer) clearInterval(this.drainTimer);
+    if (this.drainTimer) clearTimeout(this.drainTimer);
     this.drainTimer = null;
     for (const t of this.threads.values()) {
       if (t.timer) clearTimeout(t.timer);

@@ -23,8 +23,17 @@ export interface RunnerLog {
 export interface RunnerOptions {
   /** Passes at once in this process. Default 2 (a 2-core box: copying is I/O bound, each pass already uses several connections). */
   concurrency?: number;
-  /** How often to look for queued items when nothing wakes the runner (ms). Default 2000. */
+  /**
+   * How often to look for queued items while there is work about (ms). Default 2000. Each
+   * look that finds nothing doubles the wait, up to `idlePollMs`; an item queued in this
+   * process wakes the runner at once and brings the wait back to `pollMs`.
+   */
   pollMs?: number;
+  /**
+   * The longest wait between two looks while idle (ms): an item queued by another process on
+   * the same database starts within it. Default 15 × `pollMs` (30 s).
+   */
+  idlePollMs?: number;
   /** How often a running pass checks whether an admin asked it to stop (ms). Default 1000. */
   stopCheckMs?: number;
   /** Tuning handed to every pass. */
@@ -50,8 +59,14 @@ type RunPass = (input: PassInput) => Promise<PassResult>;
 export class Runner {
   private running = new Map<string, { ctl: AbortController; done: Promise<void>; shutdown: boolean }>();
   private timer: NodeJS.Timeout | null = null;
+  /** The wait before the next look; doubles while looks find nothing. */
+  private wait = 0;
+  /** When the last sweep for passes of dead processes ran. */
+  private sweptAt = 0;
   private stopped = true;
   private filling = false;
+  /** A wake came while claiming: look once more before resting (the item may be newer than the look). */
+  private refill = false;
   private unsubscribe: (() => void) | null = null;
   /** Aborted on shutdown: wakes anything waiting for the database to take writes again. */
   private halt = new AbortController();
@@ -64,7 +79,8 @@ export class Runner {
     private log: RunnerLog,
     opts: RunnerOptions = {},
   ) {
-    this.o = { concurrency: opts.concurrency ?? 2, pollMs: opts.pollMs ?? 2000, stopCheckMs: opts.stopCheckMs ?? 1000, recordRetryMaxMs: opts.recordRetryMaxMs ?? 5000, pass: opts.pass ?? {}, m365: opts.m365 ?? {} };
+    const pollMs = opts.pollMs ?? 2000;
+    this.o = { concurrency: opts.concurrency ?? 2, pollMs, idlePollMs: Math.max(pollMs, opts.idlePollMs ?? pollMs * 15), stopCheckMs: opts.stopCheckMs ?? 1000, recordRetryMaxMs: opts.recordRetryMaxMs ?? 5000, pass: opts.pass ?? {}, m365: opts.m365 ?? {} };
   }
 
   /** Starts: items a dead process left `Running` (lease expired) are queued again (they resume from their checkpoints), then the queue is worked. */
@@ -73,21 +89,47 @@ export class Runner {
     this.halt = new AbortController();
     const orphans = await this.engine.requeueOrphans();
     if (orphans) this.log.warn('resuming passes interrupted by a previous stop', { items: orphans });
+    this.sweptAt = Date.now();
     // Wake at once when an item is queued rather than waiting for the next poll.
     this.unsubscribe = this.engine.bus.on((e) => {
-      if (e.type === 'item.status' && e.to === 'Queued') void this.fill();
+      if (e.type === 'item.status' && e.to === 'Queued') this.wake();
     });
-    let polls = 0;
-    this.timer = setInterval(() => {
-      // Now and then, resume passes of processes that died since (their lease ran out).
-      if (++polls * this.o.pollMs >= LEASE_MS / 3) {
-        polls = 0;
-        void this.engine.requeueOrphans([...this.running.keys()]).catch((e) => this.log.error('could not look for dead passes', { error: e instanceof Error ? e.message : String(e) }));
-      }
-      void this.fill();
-    }, this.o.pollMs);
-    this.timer.unref();
+    this.wait = this.o.pollMs;
     await this.fill();
+    this.plan();
+  }
+
+  /** Looks for work now, and at `pollMs` after (the wait grows again while nothing is found). */
+  private wake(): void {
+    if (this.stopped) return;
+    this.wait = this.o.pollMs;
+    this.plan();
+    void this.fill();
+  }
+
+  /** Plans the next look in `wait` ms (replacing a later one). */
+  private plan(): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.tick(), this.wait);
+    this.timer.unref();
+  }
+
+  /**
+   * One look: now and then resume passes of processes that died since (their lease ran
+   * out), then claim queued items. A look that claims nothing while nothing runs doubles
+   * the wait up to `idlePollMs`: idle, the database is asked a few times a minute.
+   */
+  private async tick(): Promise<void> {
+    this.timer = null;
+    if (Date.now() - this.sweptAt >= LEASE_MS / 3) {
+      this.sweptAt = Date.now();
+      await this.engine.requeueOrphans([...this.running.keys()]).catch((e) => this.log.error('could not look for dead passes', { error: e instanceof Error ? e.message : String(e) }));
+    }
+    const claimed = await this.fill();
+    if (this.timer) return; // woken meanwhile: that wake planned the next look
+    this.wait = claimed || this.running.size ? this.o.pollMs : Math.min(this.o.idlePollMs, this.wait * 2);
+    this.plan();
   }
 
   /** Number of passes running now. */
@@ -99,7 +141,8 @@ export class Runner {
   async stop(): Promise<void> {
     this.stopped = true;
     this.halt.abort();
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
     this.unsubscribe?.();
     for (const r of this.running.values()) {
       r.shutdown = true;
@@ -108,14 +151,25 @@ export class Runner {
     await Promise.all([...this.running.values()].map((r) => r.done));
   }
 
-  /** Claims queued items while there is room. */
-  private async fill(): Promise<void> {
-    if (this.filling || this.stopped) return;
+  /** Claims queued items while there is room; returns how many it claimed. */
+  private async fill(): Promise<number> {
+    if (this.stopped) return 0;
+    if (this.filling) {
+      this.refill = true;
+      return 0;
+    }
     this.filling = true;
+    this.refill = false;
+    let claimed = 0;
     try {
       while (!this.stopped && this.running.size < this.o.concurrency) {
         const item = await this.engine.claimNext([...this.running.keys()]);
+        if (!item && this.refill) {
+          this.refill = false;
+          continue;
+        }
         if (!item) break;
+        claimed++;
         const entry = { ctl: new AbortController(), done: Promise.resolve(), shutdown: false };
         this.running.set(item.id, entry);
         entry.done = this.runItem(item, entry)
@@ -130,6 +184,7 @@ export class Runner {
     } finally {
       this.filling = false;
     }
+    return claimed;
   }
 
   private async endpoint(item: ItemWithProject, side: Side): Promise<ConnectorEndpoint | { fail: FailureReason; detail: string }> {
