@@ -7,7 +7,11 @@ import { renderEmail, type RenderedEmail } from '../../cards/render-email.ts';
 export interface EmailSenderOptions {
   /** `smtp://host:port`, `smtps://user:pass@host:465`, … (nodemailer's URL form). */
   smtpUrl: string;
-  /** The From header, e.g. `MailFerry <migrations@example.com>`. */
+  /**
+   * The From header, e.g. `ACME IT <migrations@acme.example>`. A bare address
+   * (`migrations@acme.example`) is given the name "ORGANISATION IT" of the request's
+   * organisation when it has one (see `fromHeader`).
+   */
   from: string;
   /** Give up on an SMTP exchange after this long (ms). Default 20 s. */
   timeoutMs?: number;
@@ -67,7 +71,7 @@ export class EmailSender implements Sender {
       }),
       CREDENTIAL_REQUEST_SUBJECT,
     );
-    return this.mail(req.recipient, email, req.url);
+    return this.mail(req.recipient, email, req.url, req.organisation?.name);
   }
 
   /** Sends a notice (no link in it) as an email. */
@@ -75,10 +79,10 @@ export class EmailSender implements Sender {
     return this.mail(n.recipient, renderEmail(n.message, n.subject));
   }
 
-  private async mail(to: string, email: RenderedEmail, url?: string): Promise<SendResult> {
+  private async mail(to: string, email: RenderedEmail, url?: string, orgName?: string): Promise<SendResult> {
     try {
       const info = await this.transport.sendMail({
-        from: this.opts.from,
+        from: fromHeader(this.opts.from, orgName),
         to,
         subject: email.subject,
         text: email.text,
@@ -128,6 +132,18 @@ export function classifySmtpError(e: unknown): { transient: boolean; serverWide:
   if (reply >= 500) return { transient: false, serverWide: false };
   if (CONNECTION_CODES.has(err.code ?? '') || CONNECTION_CODES.has(err.errno ?? '')) return { transient: true, serverWide: true };
   return { transient: false, serverWide: false };
+}
+
+/**
+ * The From of a request: MAIL_FROM as it is when it has a display name; a bare address gets
+ * "ORGANISATION IT" as its name when the organisation is known (`it@acme.example` and
+ * ACME → `"ACME IT" <it@acme.example>`), since a From without a name shows as a bare
+ * address, which users are told to distrust. Nodemailer quotes and encodes the name.
+ */
+export function fromHeader(from: string, organisation: string | undefined): string | { name: string; address: string } {
+  const bare = /^\s*<?([^<>\s@"]+@[^<>\s@"]+)>?\s*$/.exec(from);
+  if (!bare || !organisation) return from;
+  return { name: `${organisation} IT`, address: bare[1] };
 }
 
 /** A short, operator-readable reason, with the link removed should a server ever echo the message. */

@@ -68,7 +68,7 @@ export function installSelfService(app: App, opts: SelfServiceOptions = {}): For
     postToThread: (p) => app.notifier.post(p),
     now: opts.now,
   });
-  app.http.use(createFormRouter(form, flog, { publicUrl: config.publicUrl, limits: opts.limits }));
+  app.http.use(createFormRouter(form, flog, { publicUrl: config.publicUrl, limits: opts.limits, organisation: config.organisation }));
   // A user's Microsoft sign-in that stopped working (refresh token expired or revoked, consent
   // withdrawn) is asked for again, as a new request: the user signs in once more.
   app.bus.on(async (e) => {

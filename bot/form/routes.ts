@@ -76,9 +76,10 @@ function formErrors(log: Logger): (err: unknown, req: Request, res: Response, ne
 /**
  * `GET|POST /c/:token`, the credential form. Its own body parser (urlencoded, small), its
  * own security headers, rate limits per client and per link, and an error handler that
- * logs a reference (never the URL: it holds the token).
+ * logs a reference (never the URL: it holds the token). A link of the wrong shape gets the
+ * page of a link that cannot be used, with the install's `organisation` name and contact.
  */
-export function createFormRouter(service: FormService, log: Logger, opts: { publicUrl: string; limits?: Partial<FormLimits> }): Router {
+export function createFormRouter(service: FormService, log: Logger, opts: { publicUrl: string; limits?: Partial<FormLimits>; organisation?: { name?: string; support?: string } }): Router {
   const limit = rateLimit({ ...DEFAULT_FORM_LIMITS, ...opts.limits }, log);
   const router = express.Router();
 
@@ -139,11 +140,12 @@ export function createFormRouter(service: FormService, log: Logger, opts: { publ
     }
   });
 
+  // A link of the wrong shape belongs to no project: the install's organisation and contact.
   router.all('/c/*rest', (_req, res) => {
-    res.status(404).type('html').send(renderUnavailablePage());
+    res.status(404).type('html').send(renderUnavailablePage(opts.organisation));
   });
   router.all('/c', (_req, res) => {
-    res.status(404).type('html').send(renderUnavailablePage());
+    res.status(404).type('html').send(renderUnavailablePage(opts.organisation));
   });
 
   router.use(['/c', MICROSOFT_CALLBACK_PATH], formErrors(log));

@@ -81,6 +81,40 @@ describe('the organisation, its support contact and its time zone in what users 
     expect(st.text).toMatch(/\d\d:\d\d Europe\/Berlin \(\d\d:\d\d UTC\) — /);
   });
 
+  it("a bare MAIL_FROM is sent with the organisation's name; one with a name is kept as it is", async () => {
+    const t = await setUp({ MAIL_FROM: 'it@acme.example', MAILFERRY_ORG_NAME: 'ACME Holding' });
+    let mail = await startAndRead(t);
+    expect(mail.parsed.from?.value).toEqual([{ name: 'ACME Holding IT', address: 'it@acme.example' }]);
+    expect(mail.from).toBe('it@acme.example');
+    // The project's own name wins, as in the text.
+    await t.run('stop alice@old.example');
+    await t.run('project set acme --org "ACME Corp (Europe)"');
+    mail = await startAndRead(t);
+    expect(mail.parsed.from?.value).toEqual([{ name: 'ACME Corp (Europe) IT', address: 'it@acme.example' }]);
+    await t.close();
+    // A display name of its own is never replaced.
+    const named = await setUp({ MAIL_FROM: 'Migration Desk <it@acme.example>', MAILFERRY_ORG_NAME: 'ACME Holding' });
+    mail = await startAndRead(named);
+    expect(mail.parsed.from?.value).toEqual([{ name: 'Migration Desk', address: 'it@acme.example' }]);
+  });
+
+  it("a bare MAIL_FROM without any organisation name stays a bare address", async () => {
+    const t = await setUp({ MAIL_FROM: 'it@acme.example' });
+    const mail = await startAndRead(t);
+    expect(mail.parsed.from?.value).toEqual([{ name: '', address: 'it@acme.example' }]);
+  });
+
+  it("a link of the wrong shape or an unknown one gets the install's name and support contact", async () => {
+    const t = await setUp({ MAILFERRY_ORG_NAME: 'ACME Holding', MAILFERRY_SUPPORT_CONTACT: 'helpdesk@acme.example' });
+    for (const path of ['/c/not-a-link-at-all', '/c/a/b/c', '/c', `/c/${'A'.repeat(43)}`]) {
+      const page = await getForm(`${t.base}${path}`);
+      expect(page.status, path).toBe(404);
+      expect(page.html, path).toContain('This link cannot be used');
+      expect(page.html, path).toContain('ACME Holding');
+      expect(page.html, path).toContain('ask helpdesk@acme.example to send you a new link');
+    }
+  });
+
   it('a request made from the console does not say the console login asked', async () => {
     const t = await setUp({ MAILFERRY_ORG_NAME: 'ACME Holding' });
     const before = smtp.messages.length;
