@@ -12,7 +12,7 @@ import { Dispatcher } from './dispatch.ts';
 import { Notifier, type NotifierOptions } from './notifier.ts';
 import { Logger, routeConsoleToLog } from './log.ts';
 import type { BotServices } from './commands/types.ts';
-import { createHttpApp, installErrorHandler, listen } from './http/server.ts';
+import { createHttpApp, installErrorHandler, listen, type EarlyServer } from './http/server.ts';
 import { Outreach, type OutreachOptions } from './outreach/outreach.ts';
 import { CompletionNotices } from './outreach/completion-notice.ts';
 import { UserChoices } from './outreach/user-choices.ts';
@@ -140,11 +140,11 @@ function databaseHealth(db: Db, file: string, log: Logger): () => Promise<{ ok: 
 }
 
 /** Starts the HTTP server of an app; closing the app stops it. */
-export async function serveHttp(app: App): Promise<{ server: Server; port: number }> {
+export async function serveHttp(app: App, early?: EarlyServer): Promise<{ server: Server; port: number }> {
   // Last, after every surface mounted its routes.
   installErrorHandler(app.http, app.log);
   const restoreConsole = routeConsoleToLog(app.log);
-  const r = await listen(app.http, app.config.port, app.config.bind);
+  const r = await listen(app.http, app.config.port, app.config.bind, early);
   app.onClose(restoreConsole);
   app.onClose(() => new Promise<void>((res) => r.server.close(() => res())));
   return r;

@@ -2,6 +2,7 @@
 // the engine and the surfaces load after (`--help` and a typo answer without them).
 import type { Config } from './config.ts';
 import type { App, ProcessMode } from './app.ts';
+import type { EarlyServer } from './http/server.ts';
 import { Logger } from './log.ts';
 import { closest } from '../engine/domain/closest.ts';
 import { readFileSync } from 'node:fs';
@@ -112,7 +113,7 @@ async function run(argv: string[]): Promise<number> {
     process.stderr.write(`Unknown ${u.startsWith('-') ? 'option' : 'argument'} ${u}${where}.${suggestion}\n\n${argv[0] === cmd ? HELP[cmd] : HELP.main}`);
     return 2;
   }
-  const { loadConfig, surfaces } = await import('./config.ts');
+  const { loadConfig, surfaces, withBoundPort } = await import('./config.ts');
   let config: Config;
   try {
     config = loadConfig();
@@ -141,10 +142,23 @@ async function run(argv: string[]): Promise<number> {
     }
     return 0;
   }
-  const app = await boot(config, cmd as 'serve' | 'worker', log);
+  // PORT=0 without PUBLIC_URL: the port is bound first, so the default links name the port users can reach.
+  let early: EarlyServer | undefined;
+  if (cmd === 'serve' && config.port === 0 && !process.env.PUBLIC_URL) {
+    const { bindEarly } = await import('./http/server.ts');
+    early = await bindEarly(0, config.bind);
+    config = withBoundPort(config, early.port);
+  }
+  let app: App;
+  try {
+    app = await boot(config, cmd as 'serve' | 'worker', log);
+  } catch (e) {
+    early?.server.close();
+    throw e;
+  }
   if (cmd === 'serve') {
     const { serveHttp } = await import('./app.ts');
-    const { port } = await serveHttp(app);
+    const { port } = await serveHttp(app, early);
     log.info(`MailFerry listening on port ${port}`, { address: config.bind ?? 'every interface', public: config.publicUrl, database: config.databaseUrl.startsWith('file:') ? config.databaseUrl : 'external' });
     // Defaults end users would take for phishing, or links they cannot open: one line each, saying what to set.
     for (const w of config.warnings) log.warn(`SETUP: ${w}`);

@@ -82,6 +82,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, envFile = '.env
   return config;
 }
 
+/**
+ * The configuration once the HTTP server got its port: with PORT=0 (any free port) and no
+ * PUBLIC_URL, the default links point to the port actually bound, not to `localhost:0`.
+ */
+export function withBoundPort(c: Config, port: number, env: NodeJS.ProcessEnv = process.env): Config {
+  if (env.PUBLIC_URL || port === c.port) return c;
+  const bound = { ...c, port, publicUrl: `http://localhost:${port}` };
+  bound.warnings = firstHourWarnings(env, bound);
+  return bound;
+}
+
 /** An optional free-text setting, trimmed; refused when too long or on several lines. */
 function clean(raw: string | undefined, name: string, max: number): string | undefined {
   const v = raw?.trim();

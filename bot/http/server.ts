@@ -1,6 +1,6 @@
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { randomBytes } from 'node:crypto';
-import type { Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../log.ts';
 
 /** Short answers per status: a caller learns the class of its mistake, never our internals. */
@@ -70,8 +70,43 @@ export function createHttpApp(health: () => Promise<{ ok: boolean } & Record<str
   return app;
 }
 
-/** Starts listening; resolves with the server and the port it got (PORT=0 picks a free one). */
-export function listen(app: Express, port: number, host?: string): Promise<{ server: Server; port: number }> {
+/** A server listening before the app is ready: it answers 503 until `attach` hands it the app. */
+export interface EarlyServer {
+  server: Server;
+  /** The port it got. */
+  port: number;
+  /** From now on, requests go to the app. */
+  attach(app: Express): void;
+}
+
+/**
+ * Binds the port before the app is built, so the settings derived from it (the default
+ * PUBLIC_URL when PORT=0 picks a free port) are known to every part that is installed.
+ */
+export function bindEarly(port: number, host?: string): Promise<EarlyServer> {
+  let handler: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => {
+    res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' }).end('{"error":"starting"}');
+  };
+  const server = createServer((req, res) => handler(req, res));
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host ?? '::', () => {
+      server.off('error', reject);
+      const addr = server.address();
+      resolve({ server, port: typeof addr === 'object' && addr ? addr.port : port, attach: (app) => (handler = app) });
+    });
+  });
+}
+
+/**
+ * Starts listening; resolves with the server and the port it got (PORT=0 picks a free one).
+ * Given a server bound early, hands it the app instead.
+ */
+export function listen(app: Express, port: number, host?: string, early?: EarlyServer): Promise<{ server: Server; port: number }> {
+  if (early) {
+    early.attach(app);
+    return Promise.resolve({ server: early.server, port: early.port });
+  }
   return new Promise((resolve, reject) => {
     const server = app.listen(port, host ?? '::', (err?: Error) => {
       if (err) return reject(err);

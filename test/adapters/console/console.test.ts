@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -32,6 +32,20 @@ beforeAll(() => {
   env = { DATABASE_URL: `file:${join(dir, 'db.sqlite')}`, MAILFERRY_DATA_DIR: dir, LOG_LEVEL: 'warn' };
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+// A server a test started is stopped and its folder removed whatever the test asserted.
+let server: { p: ChildProcess; dir: string } | undefined;
+afterEach(async () => {
+  if (!server) return;
+  const { p, dir: d } = server;
+  server = undefined;
+  if (p.exitCode === null && p.signalCode === null) {
+    const closed = new Promise((r) => p.once('close', r));
+    p.kill('SIGKILL');
+    await closed;
+  }
+  rmSync(d, { recursive: true, force: true });
+});
 
 describe('mailferry CLI', () => {
   it('--help and <cmd> --help describe the commands', async () => {
@@ -95,6 +109,7 @@ describe('mailferry CLI', () => {
   it('serve: applies migrations, says where it listens and which surfaces are configured, answers /healthz, stops on SIGTERM', async () => {
     const d2 = mkdtempSync(join(tmpdir(), 'mailferry-serve-'));
     const p = spawn(process.execPath, [BIN], { env: { ...process.env, DATABASE_URL: `file:${join(d2, 'sub', 'db.sqlite')}`, MAILFERRY_DATA_DIR: d2, PORT: '0', SMTP_URL: '', PUBLIC_URL: '', MAILFERRY_ORG_NAME: '', MAILFERRY_SUPPORT_CONTACT: '', SLACK_SIGNING_SECRET: '', SLACK_BOT_TOKEN: '', MicrosoftAppId: '', MAILFERRY_DEV: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    server = { p, dir: d2 };
     let log = '';
     p.stderr.on('data', (d) => (log += d));
     const port = await new Promise<number>((res, rej) => {
@@ -111,7 +126,9 @@ describe('mailferry CLI', () => {
     expect(log).toMatch(/Slack: not configured how="set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN"/);
     expect(log).toMatch(/Teams: not configured/);
     // The defaults a user would take for phishing: one warning line each, saying what to set.
-    expect(log).toMatch(/WARN  SETUP: PUBLIC_URL is not set: credential links point to http:\/\/localhost:\d+/);
+    // PORT=0 picked a free port: the default links name it (not port 0).
+    expect(log).toContain(`WARN  SETUP: PUBLIC_URL is not set: credential links point to http://localhost:${port},`);
+    expect(log).toContain(`public=http://localhost:${port} `);
     expect(log).toMatch(/WARN  SETUP: MAILFERRY_ORG_NAME is not set/);
     expect(log).toMatch(/WARN  SETUP: MAILFERRY_SUPPORT_CONTACT is not set/);
     const body = await new Promise<string>((res, rej) => {
@@ -130,7 +147,6 @@ describe('mailferry CLI', () => {
     });
     expect(code).toBe(0);
     expect(log).toMatch(/SIGTERM: shutting down/);
-    rmSync(d2, { recursive: true, force: true });
   }, 180_000);
 
   it('a key file is created with mode 0600 when ENCRYPTION_KEY is absent', async () => {
