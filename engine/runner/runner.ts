@@ -107,11 +107,12 @@ export class Runner {
     void this.fill();
   }
 
-  /** Plans the next look in `wait` ms (replacing a later one). */
+  /** Plans the next look in `wait` ms, or sooner when the sweep for dead passes is due (replacing a later one). */
   private plan(): void {
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.tick(), this.wait);
+    const sweepIn = Math.max(0, this.sweptAt + LEASE_MS / 3 - Date.now());
+    this.timer = setTimeout(() => void this.tick(), Math.min(this.wait, sweepIn));
     this.timer.unref();
   }
 
