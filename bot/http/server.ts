@@ -87,7 +87,7 @@ export function bindEarly(port: number, host?: string): Promise<EarlyServer> {
   let handler: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => {
     res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' }).end('{"error":"starting"}');
   };
-  const server = createServer((req, res) => handler(req, res));
+  const server = keepConnectionsOpen(createServer((req, res) => handler(req, res)));
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host ?? '::', () => {
@@ -96,6 +96,19 @@ export function bindEarly(port: number, host?: string): Promise<EarlyServer> {
       resolve({ server, port: typeof addr === 'object' && addr ? addr.port : port, attach: (app) => (handler = app) });
     });
   });
+}
+
+/**
+ * Idle keep-alive connections stay open longer than clients and proxies keep theirs (Node's
+ * default, 5 s, is shorter than most load balancers' 60 s): a server that closes an idle
+ * connection first can close it just as the client sends the next request on it, and that
+ * request fails with ECONNRESET. Slack, Bot Framework and reverse proxies all reuse connections.
+ */
+function keepConnectionsOpen(server: Server): Server {
+  server.keepAliveTimeout = 65_000;
+  // Must exceed keepAliveTimeout, or a request's headers could time out first on a reused connection.
+  server.headersTimeout = 66_000;
+  return server;
 }
 
 /**
@@ -110,6 +123,7 @@ export function listen(app: Express, port: number, host?: string, early?: EarlyS
   return new Promise((resolve, reject) => {
     const server = app.listen(port, host ?? '::', (err?: Error) => {
       if (err) return reject(err);
+      keepConnectionsOpen(server);
       const addr = server.address();
       resolve({ server, port: typeof addr === 'object' && addr ? addr.port : port });
     });
