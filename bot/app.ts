@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { hostname } from 'node:os';
 import { openDb, sqlitePath, type Db } from '../engine/store/db.ts';
+import { isPostgresUrl } from '../engine/store/postgres.ts';
 import { checkDatabase, type DbFault, type DbHealth } from '../engine/store/db-faults.ts';
 import { Engine } from '../engine/engine.ts';
 import { EventBus } from '../engine/events.ts';
@@ -83,7 +84,7 @@ export async function createApp(
   };
   if (opts.console) services.readLocalFile = (path) => readFile(path, 'utf8');
   const dispatcher = new Dispatcher(engine, log, config.admins, services);
-  const http = createHttpApp(databaseHealth(db, sqlitePath(config.databaseUrl), log), { trustProxy: config.trustProxy });
+  const http = createHttpApp(databaseHealth(db, isPostgresUrl(config.databaseUrl) ? undefined : sqlitePath(config.databaseUrl), log), { trustProxy: config.trustProxy });
   const closers: (() => Promise<void> | void)[] = [];
   return {
     config,
@@ -121,7 +122,7 @@ export const FAULT_REASONS: Record<DbFault, string> = {
  * requests of the next second, so a busy monitor does not turn into a stream of writes.
  * A change of state is logged once.
  */
-function databaseHealth(db: Db, file: string, log: Logger): () => Promise<{ ok: boolean; db: string; error?: string }> {
+function databaseHealth(db: Db, file: string | undefined, log: Logger): () => Promise<{ ok: boolean; db: string; error?: string }> {
   let last: { at: number; h: Promise<DbHealth> } | null = null;
   let wasOk = true;
   return async () => {

@@ -38,15 +38,18 @@ export type DbHealth = { ok: true } | { ok: false; fault: DbFault; detail: strin
 /**
  * Checks that the database can be written now: the disk holding the file has space left,
  * and a small write commits (this process's row of HealthProbe). Reads can keep working
- * on a full disk, so a read alone would say healthy while every change fails.
+ * on a full disk, so a read alone would say healthy while every change fails. `file` is
+ * SQLite's database file; without it (PostgreSQL, on another host) only the write tells.
  */
-export async function checkDatabase(db: Db, file: string, owner: string, now = new Date()): Promise<DbHealth> {
-  try {
-    const fs = await statfs(dirname(file));
-    const free = fs.bavail * fs.bsize;
-    if (free < MIN_FREE_BYTES) return { ok: false, fault: 'full', detail: `${Math.floor(free / 1024)} KiB free on the disk holding the database` };
-  } catch {
-    /* statfs is not offered everywhere; the write below still tells */
+export async function checkDatabase(db: Db, file: string | undefined, owner: string, now = new Date()): Promise<DbHealth> {
+  if (file) {
+    try {
+      const fs = await statfs(dirname(file));
+      const free = fs.bavail * fs.bsize;
+      if (free < MIN_FREE_BYTES) return { ok: false, fault: 'full', detail: `${Math.floor(free / 1024)} KiB free on the disk holding the database` };
+    } catch {
+      /* statfs is not offered everywhere; the write below still tells */
+    }
   }
   try {
     await db.$transaction((tx) => tx.healthProbe.upsert({ where: { owner }, create: { owner, checkedAt: now }, update: { checkedAt: now } }));

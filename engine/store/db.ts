@@ -6,8 +6,14 @@ import Database from 'better-sqlite3';
 import { PrismaBetterSQLite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaClient } from '../../generated/prisma/client.ts';
 import { serialiseAdapter } from './serialise.ts';
+import { isPostgresUrl, openPostgres } from './postgres.ts';
+import { markDialect } from './dialect.ts';
 
-/** The Prisma client type every store function takes. */
+/**
+ * The Prisma client type every store function takes. Both generated clients (SQLite's in
+ * generated/prisma, PostgreSQL's in generated/prisma-pg) come from the one schema and have
+ * the same model API; the rest of the code is written against this one type.
+ */
 export type Db = InstanceType<typeof PrismaClient>;
 
 const MIGRATIONS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../prisma/migrations');
@@ -87,10 +93,17 @@ export function applyMigrations(file: string): string[] {
 }
 
 /**
- * Opens the database: applies pending migrations, then returns a Prisma client on the
- * better-sqlite3 driver adapter (WAL, busy timeout).
+ * Opens the database named by a DATABASE_URL: applies pending migrations, then returns a
+ * Prisma client. `file:` is SQLite on the better-sqlite3 driver adapter (WAL, busy timeout,
+ * statements serialised on its one connection); `postgresql://` is PostgreSQL on the `pg`
+ * driver adapter with a pool (engine/store/postgres.ts).
  */
 export async function openDb(url: string): Promise<{ db: Db; applied: string[] }> {
+  if (isPostgresUrl(url)) {
+    const { client, applied } = await openPostgres(url);
+    // Same schema, same model API: the PostgreSQL client is used through the shared type.
+    return { db: markDialect(client as unknown as Db, 'postgresql'), applied };
+  }
   const file = sqlitePath(url);
   const applied = applyMigrations(file);
   const adapter = serialiseAdapter(new PrismaBetterSQLite3({ url: `file:${file}`, timeout: 5000 }));
@@ -99,5 +112,5 @@ export async function openDb(url: string): Promise<{ db: Db; applied: string[] }
   const db = new PrismaClient({ adapter, transactionOptions: { maxWait: 30_000, timeout: 60_000 } });
   await db.$connect();
   await db.$queryRawUnsafe('PRAGMA busy_timeout = 5000');
-  return { db, applied };
+  return { db: markDialect(db, 'sqlite'), applied };
 }

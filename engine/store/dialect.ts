@@ -1,0 +1,36 @@
+import { Prisma } from '../../generated/prisma/client.ts';
+
+/** The databases MailFerry runs on: SQLite (embedded, the default) and PostgreSQL. */
+export type Dialect = 'sqlite' | 'postgresql';
+
+const DIALECT = Symbol.for('mailferry.dialect');
+
+/** Records which database a client talks to (openDb does, once per client). */
+export function markDialect<T extends object>(db: T, dialect: Dialect): T {
+  Object.defineProperty(db, DIALECT, { value: dialect, enumerable: false });
+  return db;
+}
+
+/**
+ * The database a client or a transaction client runs on. A transaction client is a proxy
+ * over its client and reads the mark through it; an unmarked client is SQLite's.
+ */
+export function dialectOf(db: object): Dialect {
+  return ((db as Record<symbol, unknown>)[DIALECT] as Dialect | undefined) ?? 'sqlite';
+}
+
+/** Something that runs raw SQL: a client or a transaction client. */
+interface RawRunner {
+  $queryRaw<T = unknown>(query: TemplateStringsArray | Prisma.Sql, ...values: unknown[]): Prisma.PrismaPromise<T>;
+}
+
+/**
+ * Inside a transaction, locks rows of `table` by id until it ends (PostgreSQL
+ * `SELECT … FOR UPDATE`), so a read-decide-write in the transaction decides on the truth
+ * while other processes wait. A no-op on SQLite, whose transactions are already serialised.
+ * Table names come from our code, never from input.
+ */
+export async function lockRows(tx: RawRunner, table: string, ids: readonly string[]): Promise<void> {
+  if (dialectOf(tx) !== 'postgresql' || !ids.length) return;
+  await tx.$queryRaw`SELECT 1 FROM ${Prisma.raw(`"${table}"`)} WHERE "id" IN (${Prisma.join(ids)}) ORDER BY "id" FOR UPDATE`;
+}
