@@ -13,6 +13,7 @@ import { UserError } from './errors.ts';
 import { Vault, type AdminSecret, type SecretValue } from './vault/vault.ts';
 import { chunks, countInChunks } from './store/chunk.ts';
 import { insertRows } from './store/insert-rows.ts';
+import { dialectOf, lockRows } from './store/dialect.ts';
 import {
   STATUSES,
   SYSTEM_ACTOR,
@@ -26,7 +27,7 @@ import {
   type Side,
   type Sides,
 } from './domain/types.ts';
-import type { Item, Project } from '../generated/prisma/client.ts';
+import { Prisma, type Item, type Project } from '../generated/prisma/client.ts';
 
 export type { Item, Project };
 
@@ -384,7 +385,9 @@ export class Engine {
       figures?: PassFigures;
     } = {},
   ): Promise<Transitioned> {
-    // Re-read inside the transaction so two commands racing on one item decide on the truth.
+    // Re-read inside the transaction so two commands racing on one item decide on the truth
+    // (on PostgreSQL the row is locked first: another process's transition waits for this one).
+    await lockRows(tx, 'Item', [item.id]);
     const fresh = await tx.item.findUniqueOrThrow({ where: { id: item.id }, include: ITEM_INCLUDE });
     const from = fresh.status as ItemStatus;
     const d = decide(action, { address: fresh.sourceAddress, status: from, missingCredentials: extra.missing ?? false });
@@ -400,7 +403,7 @@ export class Engine {
     let license = fresh.license;
     // A license is reserved from the pool when the item is submitted…
     if ((d.to === 'Queued' || d.to === 'WaitingForUser') && from !== 'WaitingForUser' && from !== 'Running' && license === 'none') {
-      const p = fresh.project;
+      const p = await lockedProject(tx, fresh.project);
       if (p.licensesTotal != null && p.licensesUsed >= p.licensesTotal)
         throw new UserError('NO_LICENSES', `Project ${p.name} has no license left (${p.licensesUsed} of ${p.licensesTotal} used).`, `Raise the pool with \`project set ${p.name} --licenses N\`.`);
       await tx.project.update({ where: { id: p.id }, data: { licensesUsed: { increment: 1 } } });
@@ -500,7 +503,7 @@ export class Engine {
         if (halted) break;
         const now = this.now();
         const r = await this.db.$transaction(async (tx) => {
-          // Read inside the transaction, as transition() does: decide on the truth.
+          // Read inside the transaction, as transition() does: decide on the truth (rows locked first on PostgreSQL).
           const { fresh, missingOf } = await this.readBulk(tx, part.map((i) => i.id));
           const reserved = new Map<string, number>();
           const out: { fresh: ItemWithProject; from: ItemStatus; to: ItemStatus; license: string; missing: Side[] }[] = [];
@@ -665,6 +668,13 @@ export class Engine {
    * inside a bulk command's transaction; `missingOf` says what an item lacks, as `missingSides` does for one.
    */
   private async readBulk(tx: Tx, ids: string[]): Promise<{ fresh: Map<string, ItemWithProject>; missingOf: (item: ItemWithProject) => Side[] }> {
+    // PostgreSQL: the items' rows, then their projects' (license pools), are locked until the
+    // transaction ends, so another process's change waits rather than being overwritten.
+    await lockRows(tx, 'Item', ids);
+    if (dialectOf(tx) === 'postgresql') {
+      const projects = await tx.item.findMany({ where: { id: { in: ids } }, select: { projectId: true }, distinct: ['projectId'] });
+      await lockRows(tx, 'Project', projects.map((p) => p.projectId));
+    }
     const fresh = new Map((await tx.item.findMany({ where: { id: { in: ids } }, include: ITEM_INCLUDE })).map((i) => [i.id, i]));
     const stored = new Set((await tx.credential.findMany({ where: { itemId: { in: ids } }, select: { itemId: true, side: true } })).map((c) => `${c.itemId}:${c.side}`));
     const missingOf = (f: ItemWithProject) =>
@@ -874,6 +884,7 @@ export class Engine {
 
   /** Takes the oldest queued item for a pass (`Queued` → `Running`); undefined when none. */
   async claimNext(excludeIds: string[] = []): Promise<ItemWithProject | undefined> {
+    if (dialectOf(this.db) === 'postgresql') return this.claimNextLocked(excludeIds);
     for (;;) {
       const next = await this.db.item.findFirst({ where: { status: 'Queued', id: { notIn: excludeIds } }, orderBy: { updatedAt: 'asc' }, include: ITEM_INCLUDE });
       if (!next) return undefined;
@@ -882,7 +893,7 @@ export class Engine {
           // Claim with a conditional update so two workers never take the same item.
           const { count } = await tx.item.updateMany({ where: { id: next.id, status: 'Queued' }, data: { status: 'Queued' } });
           if (count !== 1) return undefined;
-          return this.transition(tx, SYSTEM_ACTOR, next, 'claim', { data: { passCount: { increment: 1 }, lastPassAt: this.now(), leaseUntil: new Date(this.now().getTime() + LEASE_MS), leaseOwner: LEASE_OWNER } });
+          return this.claimIn(tx, next);
         });
         if (!r) continue;
         this.emitStatus(r);
@@ -892,6 +903,38 @@ export class Engine {
         throw e;
       }
     }
+  }
+
+  /**
+   * claimNext on PostgreSQL: the oldest queued item that no other transaction holds is
+   * locked and taken in one transaction (`FOR UPDATE SKIP LOCKED`), so workers on any
+   * number of hosts claim different items side by side and never the same one.
+   */
+  private async claimNextLocked(excludeIds: string[]): Promise<ItemWithProject | undefined> {
+    for (;;) {
+      const r = await this.db.$transaction(async (tx) => {
+        const rows = await tx.$queryRaw<{ id: string }[]>`SELECT "id" FROM "Item" WHERE "status" = 'Queued'
+          ${excludeIds.length ? Prisma.sql`AND "id" NOT IN (${Prisma.join(excludeIds)})` : Prisma.empty}
+          ORDER BY "updatedAt", "id" LIMIT 1 FOR UPDATE SKIP LOCKED`;
+        if (!rows.length) return null;
+        const next = await tx.item.findUniqueOrThrow({ where: { id: rows[0].id }, include: ITEM_INCLUDE });
+        try {
+          return await this.claimIn(tx, next);
+        } catch (e) {
+          if (e instanceof UserError) return undefined; // refused by the state machine: look again
+          throw e;
+        }
+      });
+      if (r === null) return undefined;
+      if (!r) continue;
+      this.emitStatus(r);
+      return r.item;
+    }
+  }
+
+  /** The claim itself (`Queued` → `Running` with this process's lease), inside the claiming transaction. */
+  private claimIn(tx: Tx, next: ItemWithProject): Promise<Transitioned> {
+    return this.transition(tx, SYSTEM_ACTOR, next, 'claim', { data: { passCount: { increment: 1 }, lastPassAt: this.now(), leaseUntil: new Date(this.now().getTime() + LEASE_MS), leaseOwner: LEASE_OWNER } });
   }
 
   /** A pass started moving data: the reserved license is consumed for good. */
@@ -1089,6 +1132,18 @@ export class Engine {
 /** The history line of a bulk command's change to one item. */
 function itemHistoryEntry(item: Item, actor: Actor, kind: string, fromStatus: ItemStatus, toStatus: ItemStatus, detail: Record<string, unknown>): HistoryEntry {
   return { projectId: item.projectId, itemId: item.id, address: item.sourceAddress, actor, kind, fromStatus, toStatus, detail };
+}
+
+/**
+ * The project as it is now, its row locked until the transaction ends, before its license
+ * pool is checked and changed (PostgreSQL: two processes reserving the last license at once
+ * take turns). On SQLite, whose transactions are serialised, the row read with the item is
+ * already the truth.
+ */
+async function lockedProject(tx: Tx, p: Project): Promise<Project> {
+  if (dialectOf(tx) !== 'postgresql') return p;
+  await lockRows(tx, 'Project', [p.id]);
+  return tx.project.findUniqueOrThrow({ where: { id: p.id } });
 }
 
 /** The event of a status change, from the item after it. */

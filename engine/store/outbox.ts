@@ -1,6 +1,7 @@
 import type { Db } from './db.ts';
 import type { Tx } from './history.ts';
 import { countInChunks, inChunks } from './chunk.ts';
+import { dialectOf } from './dialect.ts';
 
 /**
  * Runs writes in a transaction of their own. On SQLite every query shares one connection:
@@ -92,6 +93,12 @@ export async function claimThreadPosts(db: Db, threadRef: string, owner: string,
 }
 
 async function claimIn(db: Tx, threadRef: string, owner: string, now: Date, leaseMs: number, limit: number): Promise<OutboxRow[]> {
+  if (dialectOf(db) === 'postgresql') {
+    // Lock the thread's pending rows first: a second process claiming the same thread waits
+    // for this transaction, then reads the lease written here and leaves the rows alone.
+    // Not SKIP LOCKED: skipping a locked row would post a later one of the thread before it.
+    await db.$queryRaw`SELECT 1 FROM "OutboxPost" WHERE "threadRef" = ${threadRef} AND "state" IS NULL ORDER BY "id" LIMIT ${limit} FOR UPDATE`;
+  }
   const pending = await db.outboxPost.findMany({ where: { threadRef, state: null }, orderBy: { id: 'asc' }, take: limit });
   const due: typeof pending = [];
   for (const r of pending) {

@@ -8,6 +8,7 @@ import { openDb, type Db } from '../../engine/store/db.ts';
 import { createPrismaCheckpointStore } from '../../engine/store/folder-state.ts';
 import { makeMessage, openClient, readMailbox, seedImap, startDovecot, type DovecotInstance, type ReadMessage, type SeedMessage } from '../harness/dovecot.ts';
 import { endpoint, folderKeys, hashCounts, messageKey } from '../harness/copy-assert.ts';
+import { testDbUrl } from '../harness/test-db.ts';
 
 const at = (i: number) => new Date(Date.UTC(2023, 4, 1, 0, 0, i));
 const msg = (i: number, flags: string[], o: Parameters<typeof makeMessage>[0] = {}): SeedMessage => ({ raw: makeMessage({ size: 1200 + i * 41, ...o }), flags, internalDate: at(i) });
@@ -97,7 +98,7 @@ describe('delta passes carry flag changes (CONDSTORE source)', () => {
   beforeAll(async () => {
     dv = await startDovecot({ separator: '/', users: [{ name: 'src', password: 'ps' }, { name: 'dst', password: 'pd' }] });
     dir = mkdtempSync(join(tmpdir(), 'mf-flags-db-'));
-    ({ db } = await openDb(`file:${join(dir, 'db.sqlite')}`));
+    ({ db } = await openDb(testDbUrl(dir)));
     await db.project.create({ data: { id: 'p1', name: 'flags', sourceUrl: dv.url, sourceAuth: 'admin', destinationUrl: dv.url, destinationAuth: 'admin', createdBy: 'test' } });
     await db.item.create({ data: { id: 'i1', projectId: 'p1', sourceAddress: 'src@x.test', destinationAddress: 'dst@x.test', sourceLogin: 'src', destinationLogin: 'dst', ask: 'source', notify: 'email', createdBy: 'test' } });
   });

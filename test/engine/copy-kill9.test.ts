@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeMessage, readMailbox, seedMaildir, startDovecot, type DovecotInstance, type SeedMessage } from '../harness/dovecot.ts';
 import { endpoint, hashCounts } from '../harness/copy-assert.ts';
 import type { ChildConfig } from '../harness/run-pass-child.ts';
+import { testDbUrl } from '../harness/test-db.ts';
 
 const CHILD = fileURLToPath(new URL('../harness/run-pass-child.ts', import.meta.url));
 let dv: DovecotInstance;
@@ -61,7 +62,7 @@ describe('kill -9 mid-pass', () => {
     // Straight into the Maildir: hundreds of IMAP APPENDs would dominate the test's time.
     seedMaildir(dv, 'ksrc', [{ path: ['INBOX'], messages: inbox }, { path: ['Other'], messages: other }]);
     const cfg: ChildConfig = {
-      dbUrl: `file:${join(dir, 'state.db')}`,
+      dbUrl: testDbUrl(dir, 'state'),
       itemId: 'kill9',
       source: endpoint(dv, 'ksrc', 'ks'),
       destination: endpoint(dv, 'kdst', 'kd'),

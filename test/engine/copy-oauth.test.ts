@@ -16,6 +16,7 @@ import type { ConnectorEndpoint } from '../../engine/connectors/types.ts';
 import { makeMessage, readMailbox, seedImap, startDovecot, type DovecotInstance, type SeedMessage } from '../harness/dovecot.ts';
 import { hashCounts } from '../harness/copy-assert.ts';
 import type { ChildConfig } from '../harness/run-pass-child.ts';
+import { testDbUrl } from '../harness/test-db.ts';
 
 const CHILD = fileURLToPath(new URL('../harness/run-pass-child.ts', import.meta.url));
 /** Tokens as a real provider hands them out: long, random, opaque. */
@@ -125,7 +126,7 @@ describe('OAuth access tokens (Dovecot oauth2 passdb)', () => {
     const asked = intro.asked.length;
     const logFrom = readFileSync(dv.logFile, 'utf8').length;
     const run = await runChild({
-      dbUrl: `file:${join(dir, 'oauth.db')}`,
+      dbUrl: testDbUrl(dir, 'oauth'),
       itemId: 'oauth-pass',
       source: tokenEndpoint(dv, 'osrc', token),
       destination: { url: dv.url, login: 'odst', secret: { password: 'dst-pw' } },

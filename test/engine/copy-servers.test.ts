@@ -22,6 +22,7 @@ import { makeMessage, openClient, readMailbox, seedImap, type SeedMessage } from
 import { endpoint, folderKeys, hashCounts } from '../harness/copy-assert.ts';
 import { describeWithServers, startServer, type ServerKind, type TestServer } from '../harness/imap-servers.ts';
 import type { ChildConfig } from '../harness/run-pass-child.ts';
+import { testDbUrl } from '../harness/test-db.ts';
 
 const CHILD = fileURLToPath(new URL('../harness/run-pass-child.ts', import.meta.url));
 const PAIRS: [ServerKind, ServerKind][] = [
@@ -181,7 +182,7 @@ PAIRS.forEach(([srcKind, dstKind], row) => {
       big.splice(10, 0, { raw: dupe, internalDate: at(999) }, { raw: dupe, internalDate: at(999) });
       await seedImap(src, ksrc, 'ks-pw', onServer(src, { INBOX: big, 'Привет мир': big.slice(0, 20) }));
       const cfg: ChildConfig = {
-        dbUrl: `file:${join(dir, 'state.db')}`,
+        dbUrl: testDbUrl(dir, 'state'),
         itemId: `k-${item}`,
         source: endpoint(src, ksrc, 'ks-pw'),
         destination: endpoint(dst, kdst, 'kd-pw'),

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import { instantOf, testDbRows, testDbUrl } from '../harness/test-db.ts';
 
 // A worker killed with -9 in the middle of a pass leaves its item Running with a lease
 // that has up to 90 s left. A worker started again on the same host sees that the lease
@@ -28,7 +28,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const env = () => ({ ...process.env, DATABASE_URL: `file:${join(dir, 'db.sqlite')}`, MAILFERRY_DATA_DIR: dir, LOG_LEVEL: 'info' });
+const env = () => ({ ...process.env, DATABASE_URL: testDbUrl(dir), MAILFERRY_DATA_DIR: dir, LOG_LEVEL: 'info' });
 
 function run(args: string[], input?: string): ChildProcess {
   const p = spawn(process.execPath, [resolve('bin/mailferry.mjs'), ...args], { env: env(), stdio: ['pipe', 'pipe', 'pipe'] });
@@ -43,38 +43,23 @@ const exited = (p: ChildProcess) => new Promise<void>((r) => (p.exitCode !== nul
 async function waitFor(what: string, test: (status: string, kinds: string[]) => boolean, ms: number): Promise<number> {
   const t0 = Date.now();
   for (;;) {
-    const db = new Database(join(dir, 'db.sqlite'), { readonly: true, fileMustExist: true });
     try {
-      const item = db.prepare('SELECT id, status FROM Item').get() as { id: string; status: string } | undefined;
-      const kinds = item ? (db.prepare('SELECT kind FROM ItemEvent WHERE itemId = ? ORDER BY rowid').all(item.id) as { kind: string }[]).map((r) => r.kind) : [];
+      const [item] = testDbRows<{ id: string; status: string }>(dir, 'SELECT "id", "status" FROM "Item"');
+      const kinds = item ? testDbRows<{ kind: string }>(dir, `SELECT "kind" FROM "ItemEvent" WHERE "itemId" = '${item.id}' ORDER BY "id"`).map((r) => r.kind) : [];
       if (item && test(item.status, kinds)) return Date.now() - t0;
     } catch {
       /* the database is being created */
-    } finally {
-      db.close();
     }
     if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
-/** A DateTime column as Prisma stores it in SQLite (milliseconds, or an ISO text), in ms. */
-function instant(v: unknown): number | null {
-  if (v === null || v === undefined) return null;
-  if (typeof v === 'number' || typeof v === 'bigint') return Number(v);
-  const s = String(v);
-  return /^\d+$/.test(s) ? Number(s) : Date.parse(s);
-}
 function query<T>(sql: string): T {
-  const db = new Database(join(dir, 'db.sqlite'), { readonly: true, fileMustExist: true });
-  try {
-    return db.prepare(sql).get() as T;
-  } finally {
-    db.close();
-  }
+  return testDbRows<T>(dir, sql)[0];
 }
-const readItem = () => ({ leaseUntil: instant(query<{ leaseUntil: unknown }>('SELECT leaseUntil FROM Item').leaseUntil) });
-const readRecoveredAt = () => instant(query<{ at: unknown }>("SELECT at FROM ItemEvent WHERE kind = 'recovered' ORDER BY id LIMIT 1").at);
+const readItem = () => ({ leaseUntil: instantOf(query<{ leaseUntil: unknown }>('SELECT "leaseUntil" FROM "Item"').leaseUntil) });
+const readRecoveredAt = () => instantOf(query<{ at: unknown }>(`SELECT "at" FROM "ItemEvent" WHERE "kind" = 'recovered' ORDER BY "id" LIMIT 1`).at);
 
 describe('a worker killed -9 mid-pass', () => {
   it('is succeeded by a new worker on the same host that resumes the pass at once, not after the lease runs out', async () => {

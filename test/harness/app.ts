@@ -8,6 +8,7 @@ import { renderText } from '../../cards/render-text.ts';
 import type { Message } from '../../cards/model.ts';
 import type { NotifierOptions, ThreadPost } from '../../bot/notifier.ts';
 import type { DispatchResult } from '../../bot/dispatch.ts';
+import { testDbUrl } from './test-db.ts';
 
 /** A test app on a fresh SQLite file, with every log line captured. */
 export interface TestApp {
@@ -30,7 +31,7 @@ export async function makeTestApp(
 ): Promise<TestApp> {
   const dir = mkdtempSync(join(tmpdir(), 'mailferry-test-'));
   const logs: string[] = [];
-  const config = loadConfig({ DATABASE_URL: `file:${join(dir, 'db.sqlite')}`, MAILFERRY_DATA_DIR: dir, PORT: '0', MAILFERRY_ADMINS: 'test:admin', ...env }, '/nonexistent');
+  const config = loadConfig({ DATABASE_URL: testDbUrl(dir), MAILFERRY_DATA_DIR: dir, PORT: '0', MAILFERRY_ADMINS: 'test:admin', ...env }, '/nonexistent');
   configure?.(config);
   const app = await createApp(config, { log: new Logger((l) => logs.push(l), 'debug'), notifier, outreach });
   const posts: TestApp['posts'] = [];

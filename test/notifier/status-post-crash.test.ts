@@ -8,10 +8,10 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import Database from 'better-sqlite3';
 import { createApp } from '../../bot/app.ts';
 import { loadConfig } from '../../bot/config.ts';
 import { Logger } from '../../bot/log.ts';
+import { testDbRows, testDbUrl } from '../harness/test-db.ts';
 
 let dir: string;
 beforeAll(() => {
@@ -21,7 +21,7 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const env = () => ({
-  DATABASE_URL: `file:${join(dir, 'db.sqlite')}`,
+  DATABASE_URL: testDbUrl(dir),
   MAILFERRY_DATA_DIR: dir,
   SMTP_URL: '',
   SLACK_SIGNING_SECRET: '',
@@ -43,12 +43,7 @@ function consoleRun(script: string, extra: Record<string, string>): Promise<{ co
 }
 
 function outboxRows(): { kind: string; state: string | null; threadRef: string }[] {
-  const db = new Database(join(dir, 'db.sqlite'), { readonly: true, fileMustExist: true });
-  try {
-    return db.prepare("SELECT kind, state, threadRef FROM OutboxPost WHERE kind LIKE 'item-%' ORDER BY id").all() as { kind: string; state: string | null; threadRef: string }[];
-  } finally {
-    db.close();
-  }
+  return testDbRows(dir, `SELECT "kind", "state", "threadRef" FROM "OutboxPost" WHERE "kind" LIKE 'item-%' ORDER BY "id"`);
 }
 
 /** Opens the database as a restarted server would, with a console poster; returns what it delivered. */
@@ -85,9 +80,7 @@ describe('a status post survives a kill -9 right after the status change commits
     expect(r.out).not.toMatch(/queued for migration/);
 
     // Committed together: the status and its post.
-    const db = new Database(join(dir, 'db.sqlite'), { readonly: true, fileMustExist: true });
-    const item = db.prepare('SELECT status FROM Item').get() as { status: string };
-    db.close();
+    const [item] = testDbRows<{ status: string }>(dir, 'SELECT "status" FROM "Item"');
     expect(item.status).toBe('Queued');
     expect(outboxRows()).toEqual([{ kind: 'item-queued', state: null, threadRef: expect.stringMatching(/^console:/) }]);
 

@@ -11,6 +11,7 @@ import type { Message } from '../../cards/model.ts';
 import type { ThreadPost } from '../../bot/notifier.ts';
 import type { CredentialRequest } from '../../bot/outreach/outreach.ts';
 import type { Side } from '../../engine/domain/types.ts';
+import { testDbUrl } from '../harness/test-db.ts';
 
 /** A post as a test sees it: where, what, rendered, and when (the fake clock). */
 export type SeenPost = ThreadPost & { text: string; at: Date; process: string };
@@ -35,7 +36,7 @@ export function tempDir(): { dir: string; remove(): void } {
 /** Opens an App on `dir`'s database, like a server process would. */
 export async function openProc(dir: string, name = 'p1', opts: { poster?: boolean; failPosts?: () => boolean } = {}): Promise<Proc> {
   const logs: string[] = [];
-  const config = loadConfig({ DATABASE_URL: `file:${join(dir, 'db.sqlite')}`, MAILFERRY_DATA_DIR: dir, PORT: '0', MAILFERRY_ADMINS: 'test:admin' }, '/nonexistent');
+  const config = loadConfig({ DATABASE_URL: testDbUrl(dir), MAILFERRY_DATA_DIR: dir, PORT: '0', MAILFERRY_ADMINS: 'test:admin' }, '/nonexistent');
   const app = await createApp(config, { log: new Logger((l) => logs.push(l), 'debug') });
   const posts: SeenPost[] = [];
   const requests: Proc['requests'] = [];

@@ -4,7 +4,6 @@
  * as the mailbox, shown (never their value) by `status`, forgotten by `--clear-admin`.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateKeyPairSync, createSign, randomBytes, X509Certificate } from 'node:crypto';
 import { Vault } from '../../engine/vault/vault.ts';
@@ -17,6 +16,7 @@ import { Runner } from '../../engine/runner/runner.ts';
 import { runPass } from '../../engine/copy/index.ts';
 import { createPrismaCheckpointStore } from '../../engine/store/folder-state.ts';
 import { FORM_CSP } from '../../bot/form/headers.ts';
+import { testDbBytes } from '../harness/test-db.ts';
 
 const ADMIN_PW = 'M4ster-Pässword "admin" <1>';
 const WRONG = 'not-the-master-pw-7';
@@ -140,7 +140,7 @@ describe.skipIf(!dovecotAvailable())('project connect: an IMAP admin login', () 
     for (const h of history) for (const s of secrets) expect(h.detail).not.toContain(s);
 
     // Nothing secret in the database file as bytes (WAL included).
-    const bytes = ['db.sqlite', 'db.sqlite-wal'].map((f) => { try { return readFileSync(join(t!.dir, f)).toString('latin1'); } catch { return ''; } }).join('');
+    const bytes = testDbBytes(t!.dir);
     for (const s of [ADMIN_PW, WRONG, 'M4ster']) expect(bytes).not.toContain(s);
     for (const l of links) expect(bytes).not.toContain(l.split('/c/')[1]);
   });
@@ -256,7 +256,7 @@ describe('project connect: a Microsoft 365 app registration on the form', () => 
     const stored = await t.app.engine.adminCredentialOf((await t.app.db.project.findFirstOrThrow()).id, 'destination');
     expect(stored).toMatchObject({ kind: 'm365-app', clientId: id, certificate: { thumbprint: thumb } });
     expect((await t.run('status')).text).toContain('destination: admin credentials (Microsoft 365 app)');
-    const bytes = readFileSync(join(t.dir, 'db.sqlite')).toString('latin1') + (() => { try { return readFileSync(join(t!.dir, 'db.sqlite-wal')).toString('latin1'); } catch { return ''; } })();
+    const bytes = testDbBytes(t.dir);
     expect(bytes).not.toContain('PRIVATE KEY');
     expect(bytes).not.toContain('wrong-secret');
   });

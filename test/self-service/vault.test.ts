@@ -10,6 +10,7 @@ import { rotateKeyCommand } from '../../bot/rotate-key.ts';
 import { main } from '../../bot/cli.ts';
 import { Vault, parseKey } from '../../engine/vault/vault.ts';
 import { SYSTEM_ACTOR } from '../../engine/domain/types.ts';
+import { testDbUrl } from '../harness/test-db.ts';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -19,7 +20,7 @@ afterEach(() => {
 function configFor(env: Record<string, string> = {}): Config {
   const dir = mkdtempSync(join(tmpdir(), 'mf-vault-'));
   dirs.push(dir);
-  return loadConfig({ DATABASE_URL: `file:${join(dir, 'db.sqlite')}`, MAILFERRY_DATA_DIR: join(dir, 'data'), PORT: '0', ...env }, '/nonexistent');
+  return loadConfig({ DATABASE_URL: testDbUrl(dir), MAILFERRY_DATA_DIR: join(dir, 'data'), PORT: '0', ...env }, '/nonexistent');
 }
 
 /** An app with two items holding credentials. */

@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { dovecotAvailable, freePort, makeMessage, readMailbox, seedImap, startDovecot, type DovecotInstance } from '../../harness/dovecot.ts';
 import { csrfOf, getForm, postForm, FAST_FAILURES } from '../../self-service/setup.ts';
+import { testDbBytes, testDbUrl } from '../../harness/test-db.ts';
 
 // Admin credentials end to end, as an admin runs MailFerry: `mailferry serve` answers the
 // form over real HTTP, `mailferry console` types the commands on the same database. The
@@ -25,7 +26,7 @@ let server: ChildProcess | undefined;
 let serverOut = '';
 const env = () => ({
   ...process.env,
-  DATABASE_URL: `file:${join(dir, 'db.sqlite')}`,
+  DATABASE_URL: testDbUrl(dir),
   MAILFERRY_DATA_DIR: dir,
   ENCRYPTION_KEY: KEY,
   PORT: String(port),
@@ -143,7 +144,7 @@ describe.skipIf(!ready)('console end to end: project connect', () => {
     expect(logs).toMatch(/admin credentials verified and stored/);
     for (const s of [SRC_ADMIN_PW, DST_ADMIN_PW, WRONG, ...USER_PWS]) expect(logs).not.toContain(s);
     for (const l of links) expect(logs).not.toContain(l.split('/c/')[1]);
-    const bytes = ['db.sqlite', 'db.sqlite-wal'].map((f) => { try { return readFileSync(join(dir, f)).toString('latin1'); } catch { return ''; } }).join('');
+    const bytes = testDbBytes(dir);
     for (const s of [SRC_ADMIN_PW, DST_ADMIN_PW, WRONG]) expect(bytes).not.toContain(s);
     for (const l of links) expect(bytes).not.toContain(l.split('/c/')[1]);
 

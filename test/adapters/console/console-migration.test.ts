@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { makeMessage, openClient, readMailbox, seedImap, startDovecot, type DovecotInstance } from '../../harness/dovecot.ts';
+import { testDbUrl } from '../../harness/test-db.ts';
 
 // The console drives a real migration end to end: a private Dovecot with two users, the
 // admin supplies test passwords from files (console only), the runner copies, the thread
@@ -28,7 +29,7 @@ afterAll(async () => {
 function consoleRun(script: string): Promise<{ out: string; err: string }> {
   return new Promise<{ out: string; err: string }>((res, rej) => {
     const p = spawn(process.execPath, [resolve('bin/mailferry.mjs'), 'console', '--wait'], {
-      env: { ...process.env, DATABASE_URL: `file:${join(dir, 'db.sqlite')}`, MAILFERRY_DATA_DIR: dir, LOG_LEVEL: 'info' },
+      env: { ...process.env, DATABASE_URL: testDbUrl(dir), MAILFERRY_DATA_DIR: dir, LOG_LEVEL: 'info' },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let o = '';

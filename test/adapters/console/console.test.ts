@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { request } from 'node:http';
+import { testDbUrl } from '../../harness/test-db.ts';
 
 const BIN = resolve('bin/mailferry.mjs');
 
@@ -29,7 +30,7 @@ let dir: string;
 let env: Record<string, string>;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'mailferry-console-'));
-  env = { DATABASE_URL: `file:${join(dir, 'db.sqlite')}`, MAILFERRY_DATA_DIR: dir, LOG_LEVEL: 'warn' };
+  env = { DATABASE_URL: testDbUrl(dir), MAILFERRY_DATA_DIR: dir, LOG_LEVEL: 'warn' };
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

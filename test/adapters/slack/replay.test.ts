@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { fixture, repliesAt, startSlackTest, type SlackTest } from './slack-harness.ts';
 import { requestLedger } from '../../../engine/store/seen-requests.ts';
+import { testDbUrl } from '../../harness/test-db.ts';
 
 /** Slack's retries and replays of one request must run it once, in every process sharing the database. */
 describe('Slack retries and replays', () => {
@@ -11,7 +12,7 @@ describe('Slack retries and replays', () => {
   beforeAll(async () => {
     a = await startSlackTest();
     // A second server on the same database (two `serve` processes behind one URL).
-    b = await startSlackTest({ DATABASE_URL: `file:${join(a.t.dir, 'db.sqlite')}`, MAILFERRY_DATA_DIR: a.t.dir });
+    b = await startSlackTest({ DATABASE_URL: testDbUrl(a.t.dir), MAILFERRY_DATA_DIR: a.t.dir });
     await a.command('project create acme --source imaps://old.example:993 --destination imaps://new.example:993');
     await a.settle();
   });

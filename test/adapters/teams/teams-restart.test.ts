@@ -1,11 +1,11 @@
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeTestApp, type TestApp } from '../../harness/app.ts';
 import { serveHttp } from '../../../bot/app.ts';
 import { teamsPlugin } from '../../../adapters/teams/plugin.ts';
 import { itemRef } from '../../../engine/engine.ts';
 import { ConnectorRecorder, channelMessage, postActivity } from './teams-harness.ts';
+import { testDbUrl } from '../../harness/test-db.ts';
 
 const ADMIN_AAD = '6f1c2a3b-0000-4000-8000-00000000ada1';
 const THREAD = '19:migrations0channel0id@thread.tacv2;messageid=8000';
@@ -35,7 +35,7 @@ describe('Teams thread posts survive a restart', () => {
     await first.app.close();
 
     // Same database, new process: only what was stored is known.
-    second = await makeTestApp({ ...env, DATABASE_URL: `file:${join(first.dir, 'db.sqlite')}` });
+    second = await makeTestApp({ ...env, DATABASE_URL: testDbUrl(first.dir) });
     teamsPlugin(second.app, 'worker', { retry: { baseDelayMs: 5 } });
     const again = (await second.app.engine.itemById(item.id))!;
     const before = rec.calls.length;

@@ -5,7 +5,6 @@
  * Dovecot's oauth2 passdb behind a TLS front). No token, secret, code or refresh token
  * reaches a log line or the database file unencrypted.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { beginSignIn, completeSignIn, type M365Settings } from '../../../engine/connectors/m365/index.ts';
@@ -17,6 +16,7 @@ import { hashCounts } from '../../harness/copy-assert.ts';
 import { startImapProxy, type ImapProxy } from '../../harness/imap-proxy.ts';
 import { startOidc, type OidcHarness } from '../../harness/oidc.ts';
 import { makeTestApp, type TestApp } from '../../harness/app.ts';
+import { testDbBytes } from '../../harness/test-db.ts';
 
 const REDIRECT = 'https://mailferry.test/oauth/microsoft/callback';
 const APP = { clientId: 'mailferry-runner-app', clientSecret: 'app-secret-7f3a9c1e' };
@@ -133,11 +133,8 @@ describe('runner: Microsoft 365 source', () => {
     const logs = t.logs.join('\n');
     expect(logs).toMatch(/pass finished/);
     for (const s of secrets) expect(logs).not.toContain(s);
-    const files = readdirSync(t.dir).filter((f) => f.startsWith('db.sqlite'));
-    expect(files.length).toBeGreaterThan(0);
-    for (const f of files) {
-      const bytes = readFileSync(join(t.dir, f)).toString('latin1');
-      for (const s of secrets) expect(bytes.includes(s), `${f} holds a secret in clear`).toBe(false);
-    }
+    const bytes = testDbBytes(t.dir);
+    expect(bytes.length).toBeGreaterThan(0);
+    for (const s of secrets) expect(bytes.includes(s), 'the database holds a secret in clear').toBe(false);
   });
 });
