@@ -5,6 +5,7 @@ import type { Message } from '../cards/model.ts';
 import { bulkStatusPost, bulkStatusView, mergeBulkStatus, credentialsReceivedPost, credentialsRefusedPost, progressPost, statusPost, type FiguresView } from '../cards/item-posts.ts';
 import { threadUpdatesPost } from '../cards/digest.ts';
 import { reasonText } from './commands/shared.ts';
+import { KeyedQueue } from './keyed-queue.ts';
 import { SYSTEM_ACTOR } from '../engine/domain/types.ts';
 import type { Tx } from '../engine/store/history.ts';
 import {
@@ -94,6 +95,7 @@ function surfaceOf(threadRef: string): string {
  */
 export class Notifier {
   private posters = new Map<string, ThreadPoster>();
+  private writes = new KeyedQueue();
   private threads = new Map<string, ThreadState>();
   private waiters = new Map<number, { resolve: (ok: boolean) => void; timer: ReturnType<typeof setTimeout> }>();
   private warned = new Set<string>();
@@ -166,7 +168,9 @@ export class Notifier {
    * retries go on in the background).
    */
   async post(p: ThreadPost, opts: { solo?: boolean } = {}): Promise<boolean> {
-    const id = await ownTx(this.engine.db, (tx) => this.enqueue(p, tx, opts));
+    // Written one after another per thread, so a thread's posts are in the order of the calls
+    // (on PostgreSQL the writes would otherwise race on the pool's connections).
+    const id = await this.writes.run(p.threadRef, () => ownTx(this.engine.db, (tx) => this.enqueue(p, tx, opts)));
     return this.deliver(id, p.threadRef);
   }
 
@@ -463,8 +467,9 @@ export class Notifier {
       for (const id of ids) this.settle(id, false);
       if (attempts >= this.o.maxAttempts) {
         this.log.error('thread post given up', { surface, kind: post.message.kind, attempts, error });
-        await finishOutbox(this.engine.db, ids, this.owner, 'dead', this.now(), error);
+        // The history says so before the row is given up: whoever sees it dead finds the note.
         await this.noteFailure(unit, messages, error);
+        await finishOutbox(this.engine.db, ids, this.owner, 'dead', this.now(), error);
         return true; // the thread goes on with its next posts
       }
       const delay = Math.min(this.o.maxRetryMs, this.o.retryMs * 2 ** (attempts - 1));

@@ -908,14 +908,15 @@ export class Engine {
   /**
    * claimNext on PostgreSQL: the oldest queued item that no other transaction holds is
    * locked and taken in one transaction (`FOR UPDATE SKIP LOCKED`), so workers on any
-   * number of hosts claim different items side by side and never the same one.
+   * number of hosts claim different items side by side and never the same one. Items queued
+   * in the same millisecond (a bulk start) go in address order (SQLite: in insertion order).
    */
   private async claimNextLocked(excludeIds: string[]): Promise<ItemWithProject | undefined> {
     for (;;) {
       const r = await this.db.$transaction(async (tx) => {
         const rows = await tx.$queryRaw<{ id: string }[]>`SELECT "id" FROM "Item" WHERE "status" = 'Queued'
           ${excludeIds.length ? Prisma.sql`AND "id" NOT IN (${Prisma.join(excludeIds)})` : Prisma.empty}
-          ORDER BY "updatedAt", "id" LIMIT 1 FOR UPDATE SKIP LOCKED`;
+          ORDER BY "updatedAt", "createdAt", "sourceAddress", "id" LIMIT 1 FOR UPDATE SKIP LOCKED`;
         if (!rows.length) return null;
         const next = await tx.item.findUniqueOrThrow({ where: { id: rows[0].id }, include: ITEM_INCLUDE });
         try {

@@ -46,6 +46,11 @@ export type OutboxDone = 'sent' | 'merged' | 'superseded' | 'dead';
 
 /** Writes a post into the outbox (inside the caller's transaction when given); returns its id. */
 export async function enqueueOutbox(tx: Tx, p: OutboxInput, now: Date): Promise<number> {
+  // PostgreSQL: one writer per thread at a time until its transaction ends, so ids of a
+  // thread's posts follow the order their transactions commit in, and a claim never sees a
+  // later post of a thread before an earlier one that is still being committed. (SQLite's
+  // writes are serialised already.)
+  if (dialectOf(tx) === 'postgresql') await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${p.threadRef}))`;
   const row = await tx.outboxPost.create({
     data: {
       threadRef: p.threadRef,

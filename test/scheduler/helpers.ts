@@ -133,3 +133,29 @@ export async function raceChildren<T>(script: URL, dir: string, names: string[])
   const outs = await Promise.all(children.map((c) => c.done));
   return outs.map((o) => JSON.parse(o.trim().split('\n').pop()!) as T);
 }
+
+/** The real setTimeout, taken before any test fakes the timers. */
+const realSetTimeout = globalThis.setTimeout;
+
+/**
+ * Moves the fake clock forward by `ms` one timer at a time, and lets the work each timer
+ * starts finish (`settleAll`: the schedulers' and processes' idle) before it moves on. The
+ * database's I/O is real and takes real time: moved in one jump, the clock would run ahead
+ * of a tick's queries (a post stamped later than its tick, a transaction's timeout firing
+ * while it waits for the database). Work that itself waits for a later timer (a post
+ * waiting for its thread's rate limit) cannot settle before the clock moves: after
+ * `patienceMs` of real time the walk goes on to the next timer. A timer set for the end
+ * stops the walk there.
+ */
+export async function advanceClock(ms: number, settleAll: () => Promise<void>, patienceMs = 1000): Promise<void> {
+  const { vi } = await import('vitest');
+  const settled = () => Promise.race([settleAll(), new Promise<void>((r) => realSetTimeout(r, patienceMs))]);
+  let reached = false;
+  await settled(); // work already under way finishes at the time it started
+  setTimeout(() => (reached = true), ms);
+  for (let fired = 0; !reached; fired++) {
+    if (fired > 200_000) throw new Error('advanceClock: too many timers; a timer loop?');
+    await vi.advanceTimersToNextTimerAsync();
+    await settled();
+  }
+}

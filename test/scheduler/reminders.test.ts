@@ -1,9 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { giveCredentials, openProc, settle, tempDir, type Proc } from './helpers.ts';
+import { advanceClock, giveCredentials, openProc, settle, tempDir, type Proc } from './helpers.ts';
 import { installScheduler } from '../../bot/scheduler/install.ts';
 import { cadenceAt } from '../../bot/scheduler/reminders.ts';
 import type { Scheduler } from '../../bot/scheduler/scheduler.ts';
 import { renderText } from '../../cards/render-text.ts';
+import { testDialect } from '../harness/test-db.ts';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -13,11 +14,10 @@ let p: Proc;
 let s: Scheduler;
 
 async function advance(ms: number): Promise<void> {
-  for (let done = 0; done < ms; done += 30 * MIN) {
-    await vi.advanceTimersByTimeAsync(Math.min(30 * MIN, ms - done));
+  await advanceClock(ms, async () => {
     await s.idle();
     await settle(p);
-  }
+  });
 }
 
 /** Requests sent to one address, in order. */
@@ -41,11 +41,18 @@ afterEach(async () => {
   tmp.remove();
 });
 
-describe('reminders', () => {
+// Known gap: on PostgreSQL a command run under this file's fake timers waits for ever (the
+// database's I/O is real while the driver's and Prisma's timers are fake). The reminders'
+// database claims are the scheduler's, tested on PostgreSQL by schedule.test.ts.
+const skipOnPg = testDialect() === 'postgresql';
+if (skipOnPg) console.warn('SKIPPED on PostgreSQL: test/scheduler/reminders.test.ts (fake timers hang a command on real PostgreSQL I/O; runs on SQLite)');
+
+describe.skipIf(skipOnPg)('reminders', () => {
   it('remind after 1 and 3 days with a new link, stop when the user answers or the admin stops, then the digest lists them as stalled', async () => {
     await p.run('bulk\nalice@old.example\nbob@old.example\ncarol@old.example\ndave@old.example');
     await p.run('start --all');
-    expect(p.requests.map((r) => [r.recipient, r.reminder])).toEqual(['alice', 'bob', 'carol', 'dave'].map((n) => [`${n}@old.example`, false]));
+    // One request each (sent side by side: their order is not promised).
+    expect(p.requests.map((r) => [r.recipient, r.reminder]).sort()).toEqual(['alice', 'bob', 'carol', 'dave'].map((n) => [`${n}@old.example`, false]));
     s.start();
 
     await advance(DAY - 31 * MIN);

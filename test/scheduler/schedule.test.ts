@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { openProc, raceChildren, settle, tempDir, type Proc } from './helpers.ts';
+import { advanceClock, openProc, raceChildren, settle, tempDir, type Proc } from './helpers.ts';
 import { installScheduler } from '../../bot/scheduler/install.ts';
 import type { Scheduler } from '../../bot/scheduler/scheduler.ts';
 import { renderText } from '../../cards/render-text.ts';
@@ -15,13 +15,12 @@ async function proc(name: string): Promise<Proc> {
   return p;
 }
 
-/** Moves the fake clock in steps, letting every tick and delivery finish after each step. */
-async function advance(ms: number, step: number, procs: Proc[], schedulers: Scheduler[]): Promise<void> {
-  for (let done = 0; done < ms; done += step) {
-    await vi.advanceTimersByTimeAsync(Math.min(step, ms - done));
+/** Moves the fake clock, letting every tick and delivery finish before it moves on. */
+async function advance(ms: number, procs: Proc[], schedulers: Scheduler[]): Promise<void> {
+  await advanceClock(ms, async () => {
     for (const s of schedulers) await s.idle();
     await settle(...procs);
-  }
+  });
 }
 
 function digests(...procs: Proc[]) {
@@ -47,7 +46,7 @@ describe('digest schedule', () => {
     expect((await p.run('project set acme --digest "0 9 * * 1-5" --tz Europe/Berlin')).text).toMatch(/digest "0 9 \* \* 1-5"; time zone Europe\/Berlin/);
     const s = installScheduler(p.app, 'console', { tick: '*/30 * * * *' });
     s.start();
-    await advance(5 * 24 * HOUR, 30 * MIN, [p], [s]);
+    await advance(5 * 24 * HOUR, [p], [s]);
     await s.stop();
     const runs = await p.app.db.digestRun.findMany({ orderBy: { id: 'asc' } });
     // Friday 09:00 CET = 08:00Z; the clocks go forward on Sunday; Monday and Tuesday 09:00 CEST = 07:00Z.
@@ -76,7 +75,7 @@ describe('digest schedule', () => {
     const p2 = await proc('p2');
     const s2 = installScheduler(p2.app, 'console');
     s2.start();
-    await advance(6 * HOUR, MIN, [p2], [s2]);
+    await advance(6 * HOUR, [p2], [s2]);
     await s2.stop();
     expect(digests(p2)).toHaveLength(1);
     expect(digests(p2)[0].at.toISOString()).toBe('2026-03-31T10:00:00.000Z');
@@ -118,7 +117,7 @@ describe('digest schedule', () => {
 
     await p.run('project set acme --digest off');
     s.start();
-    await advance(3 * 24 * HOUR, 30 * MIN, [p], [s]);
+    await advance(3 * 24 * HOUR, [p], [s]);
     await s.stop();
     expect((await p.app.db.project.findFirstOrThrow()).nextDigestAt).toBeNull();
     expect(digests(p)).toHaveLength(0);
