@@ -65,11 +65,18 @@ export interface ProjectStatus {
 const ITEM_INCLUDE = { project: true } as const;
 /** Columns a bulk add writes; the others take their defaults (NotStarted, no license, zero figures). */
 const ADD_COLUMNS = ['id', 'projectId', 'sourceAddress', 'destinationAddress', 'sourceLogin', 'destinationLogin', 'ask', 'notify', 'threadRef', 'createdBy', 'createdAt', 'updatedAt'] as const satisfies readonly (keyof Item)[];
-/** How long a running pass's lease lasts without renewal before the pass counts as dead. */
-export const LEASE_MS = 90_000;
+/**
+ * How long a running pass's lease lasts without renewal before the pass counts as dead, and
+ * a worker on another host resumes it: MAILFERRY_LEASE_SECONDS (at least 6; default 90).
+ */
+export const LEASE_MS = Math.max(6, Number(process.env.MAILFERRY_LEASE_SECONDS) || 90) * 1000;
 
-/** This process, as the holder of pass leases: `host:pid:nonce` (the nonce tells a restarted process that got the same pid apart). */
-export const LEASE_OWNER = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+/**
+ * This process, as the holder of pass leases: `host:pid:nonce` (the nonce tells a restarted
+ * process that got the same pid apart). The host is MAILFERRY_HOST_ID when set (machines
+ * that share a hostname, containers), else the hostname.
+ */
+export const LEASE_OWNER = `${(process.env.MAILFERRY_HOST_ID || hostname()).replace(/:/g, '-')}:${process.pid}:${randomBytes(4).toString('hex')}`;
 
 /**
  * Whether the process that holds a lease is known to be gone: it ran on this host and its
