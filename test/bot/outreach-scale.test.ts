@@ -10,6 +10,7 @@ import { UNSENT_GRACE_MS } from '../../bot/scheduler/reminders.ts';
 import { renderBlockKit } from '../../cards/render-block-kit.ts';
 import { cardFor } from '../../adapters/teams/render-activity.ts';
 import { inChunks } from '../../engine/store/chunk.ts';
+import { testDbUrl } from '../harness/test-db.ts';
 
 // Credential requests of thousands of mailboxes at once, by email through a real SMTP server:
 // what an admin checks is that every user got one mail, that the mail server was not flooded
@@ -224,7 +225,7 @@ describe('a stop with requests still queued', () => {
     const N = 1_000;
     const sink = await startSmtpSink();
     const dir = mkdtempSync(join(tmpdir(), 'mailferry-restart-'));
-    const env = { DATABASE_URL: `file:${join(dir, 'db.sqlite')}`, MAILFERRY_DATA_DIR: dir, SMTP_URL: sink.url, MAIL_FROM: 'ferry@corp.example', MAILFERRY_OUTREACH_CONCURRENCY: '1' };
+    const env = { DATABASE_URL: testDbUrl(dir), MAILFERRY_DATA_DIR: dir, SMTP_URL: sink.url, MAIL_FROM: 'ferry@corp.example', MAILFERRY_OUTREACH_CONCURRENCY: '1' };
     let a: TestApp | undefined;
     let b: TestApp | undefined;
     try {

@@ -14,6 +14,7 @@ import { SYSTEM_ACTOR } from '../../engine/domain/types.ts';
 import type { Engine } from '../../engine/engine.ts';
 import { dovecotAvailable, makeMessage, readMailbox, seedImap, startDovecot, type DovecotInstance } from '../harness/dovecot.ts';
 import { makeTestApp, type TestApp } from '../harness/app.ts';
+import { testDbUrl } from '../harness/test-db.ts';
 
 const HOUR = 3_600_000;
 
@@ -38,7 +39,7 @@ describe.skipIf(!dovecotAvailable())('the job runner while idle', () => {
     for (const u of ['alice', 'bob']) await seedImap(dv, `${u}@old.example`, 'pw', { INBOX: [{ raw: makeMessage({ subject: `hello ${u}` }) }] });
     a = await makeTestApp();
     // Another process's view of the same database (and key): its own engine, bus and connection.
-    b = await makeTestApp({ DATABASE_URL: `file:${join(a.dir, 'db.sqlite')}`, MAILFERRY_DATA_DIR: a.dir });
+    b = await makeTestApp({ DATABASE_URL: testDbUrl(a.dir), MAILFERRY_DATA_DIR: a.dir });
   }, 120_000);
   afterAll(async () => {
     for (const r of runners) await r.stop();

@@ -3,9 +3,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import Database from 'better-sqlite3';
 import { makeMessage, openClient, readMailbox, seedImap, startDovecot, type DovecotInstance } from '../../harness/dovecot.ts';
 import { testDbUrl } from '../../harness/test-db.ts';
+import { openDb } from '../../../engine/store/db.ts';
 
 // The console drives a real migration end to end: a private Dovecot with two users, the
 // admin supplies test passwords from files (console only), the runner copies, the thread
@@ -121,9 +121,9 @@ describe('console end to end', () => {
     writeFileSync(join(dir, 'dst4.pw'), 'dst-Secret-4\n');
     await consoleRun([`project create gamma --source ${dv.url} --destination ${dv.url}`, 'project set gamma --exclude Trash', 'add alice@old.example alice4@new.example --project gamma --source-login alice --destination-login alice4'].join('\n'));
     // A hand edit (or an old bug) leaves a field of the wrong type: the exclude rule would silently vanish.
-    const db = new Database(join(dir, 'db.sqlite'));
-    db.prepare(`UPDATE Project SET options = ? WHERE name = 'gamma'`).run(JSON.stringify({ exclude: 'Trash' }));
-    db.close();
+    const { db } = await openDb(testDbUrl(dir));
+    await db.project.updateMany({ where: { name: 'gamma' }, data: { options: JSON.stringify({ exclude: 'Trash' }) } });
+    await db.$disconnect();
     const start = `start alice@old.example --project gamma --source-password-file ${join(dir, 'src.pw')} --destination-password-file ${join(dir, 'dst4.pw')}`;
     const failed = await consoleRun(start);
     expect(failed.out).toMatch(/❌ \*alice@old\.example\* failed/);

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { makeMessage, seedImap } from '../../harness/dovecot.ts';
 import { describeWithServers, startServer, type TestServer } from '../../harness/imap-servers.ts';
+import { testDbUrl } from '../../harness/test-db.ts';
 
 // A real pass from Dovecot into Cyrus through the console: Cyrus replaces the raw 8-bit
 // bytes of one message's header by X on APPEND. The thread's Completed post says so in one
@@ -28,7 +29,7 @@ describeWithServers('console: the verification in the Completed post and in stat
   function consoleRun(script: string): Promise<string> {
     return new Promise<string>((res, rej) => {
       const p = spawn(process.execPath, [resolve('bin/mailferry.mjs'), 'console', '--wait'], {
-        env: { ...process.env, DATABASE_URL: `file:${join(dir, 'db.sqlite')}`, MAILFERRY_DATA_DIR: dir, LOG_LEVEL: 'info' },
+        env: { ...process.env, DATABASE_URL: testDbUrl(dir), MAILFERRY_DATA_DIR: dir, LOG_LEVEL: 'info' },
         stdio: ['pipe', 'pipe', 'pipe'],
       });
       let o = '';
