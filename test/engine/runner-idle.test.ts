@@ -6,7 +6,6 @@
  * process never hears.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { join } from 'node:path';
 import { Runner } from '../../engine/runner/runner.ts';
 import { runPass } from '../../engine/copy/index.ts';
 import { createPrismaCheckpointStore } from '../../engine/store/folder-state.ts';
