@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { hostname } from 'node:os';
 import { openDb, sqlitePath, type Db } from '../engine/store/db.ts';
-import { isPostgresUrl } from '../engine/store/postgres.ts';
+import { isPostgresUrl } from '../engine/store/dialect.ts';
 import { checkDatabase, type DbFault, type DbHealth } from '../engine/store/db-faults.ts';
 import { Engine } from '../engine/engine.ts';
 import { EventBus } from '../engine/events.ts';

@@ -6,8 +6,7 @@ import Database from 'better-sqlite3';
 import { PrismaBetterSQLite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaClient } from '../../generated/prisma/client.ts';
 import { serialiseAdapter } from './serialise.ts';
-import { isPostgresUrl, openPostgres } from './postgres.ts';
-import { markDialect } from './dialect.ts';
+import { isPostgresUrl, markDialect } from './dialect.ts';
 
 /**
  * The Prisma client type every store function takes. Both generated clients (SQLite's in
@@ -100,6 +99,8 @@ export function applyMigrations(file: string): string[] {
  */
 export async function openDb(url: string): Promise<{ db: Db; applied: string[] }> {
   if (isPostgresUrl(url)) {
+    // Loaded only for PostgreSQL: a SQLite install never loads pg or the second Prisma client.
+    const { openPostgres } = await import('./postgres.ts');
     const { client, applied } = await openPostgres(url);
     // Same schema, same model API: the PostgreSQL client is used through the shared type.
     return { db: markDialect(client as unknown as Db, 'postgresql'), applied };

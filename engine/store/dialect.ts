@@ -5,6 +5,11 @@ export type Dialect = 'sqlite' | 'postgresql';
 
 const DIALECT = Symbol.for('mailferry.dialect');
 
+/** Whether a DATABASE_URL names PostgreSQL (`postgresql://` or `postgres://`). */
+export function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(url);
+}
+
 /** Records which database a client talks to (openDb does, once per client). */
 export function markDialect<T extends object>(db: T, dialect: Dialect): T {
   Object.defineProperty(db, DIALECT, { value: dialect, enumerable: false });
