@@ -14,7 +14,7 @@ export const DIST = join(ROOT, 'dist');
 /** Folders whose TypeScript is compiled. */
 export const SOURCE_DIRS = ['adapters', 'bot', 'cards', 'engine', 'generated'];
 /** Files the compiled code reads at run time, copied beside it (same relative paths as from the sources). */
-export const ASSET_DIRS = ['prisma/migrations'];
+export const ASSET_DIRS = ['prisma/migrations', 'prisma/migrations-postgresql'];
 /** The file in dist/ holding the fingerprint of the sources it was built from. */
 export const FINGERPRINT_NAME = '.sources';
 

@@ -4,6 +4,7 @@
  * one of them changed. On a copy of the project (its own dist/), never this checkout's.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readdirSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -38,6 +39,10 @@ describe('compile once', () => {
     const build = await node(['scripts/build.mjs']);
     expect(build.code, build.err).toBe(0);
     expect(build.out).toMatch(/mailferry build: \d+ modules compiled to dist\//);
+    // Every migrations folder (SQLite's and PostgreSQL's) is read at run time beside the compiled code.
+    const migrationDirs = readdirSync(join(root, 'prisma')).filter((d) => d.startsWith('migrations'));
+    expect(migrationDirs.length).toBeGreaterThanOrEqual(2);
+    for (const d of migrationDirs) expect(readdirSync(join(root, 'dist', 'prisma', d)), d).toEqual(readdirSync(join(root, 'prisma', d)));
     // Marks the compiled tree: its package.json is not a source, so the build still matches.
     setVersion(join(root, 'dist', 'package.json'), '0.0.0-compiled');
     expect((await node(['bin/mailferry.mjs', '--version'])).out).toBe('mailferry 0.0.0-compiled\n');
