@@ -9,11 +9,9 @@
  * (each row has its own users), and only the pass that is killed runs in a child process:
  * the resume and the pass after it run here, on the same SQLite checkpoint file.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createMemoryCheckpointStore, runPass } from '../../engine/copy/index.ts';
 import { openDb } from '../../engine/store/db.ts';
@@ -21,10 +19,9 @@ import { createPrismaCheckpointStore } from '../../engine/store/folder-state.ts'
 import { makeMessage, openClient, readMailbox, seedImap, type SeedMessage } from '../harness/dovecot.ts';
 import { endpoint, folderKeys, hashCounts } from '../harness/copy-assert.ts';
 import { describeWithServers, startServer, type ServerKind, type TestServer } from '../harness/imap-servers.ts';
-import type { ChildConfig } from '../harness/run-pass-child.ts';
+import { runPassChild, type ChildConfig } from '../harness/spawn-pass-child.ts';
 import { testDbUrl } from '../harness/test-db.ts';
 
-const CHILD = fileURLToPath(new URL('../harness/run-pass-child.ts', import.meta.url));
 const PAIRS: [ServerKind, ServerKind][] = [
   ['dovecot', 'cyrus'],
   ['cyrus', 'dovecot'],
@@ -84,31 +81,6 @@ async function runHere(cfg: ChildConfig): Promise<{ outcome: string; copied: num
   }
 }
 
-/** Runs one pass in a child process (SQLite store); with `killAt`, SIGKILLs it once it reports that many copies. */
-function runChild(cfg: ChildConfig, killAt?: number): Promise<{ killed: boolean; result?: { outcome: string; copied: number; detail?: string } }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD], { env: { ...process.env, MF_CHILD_CONFIG: JSON.stringify(cfg) }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    let killed = false;
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (killAt === undefined || killed) return;
-      const copied = [...out.matchAll(/PROGRESS (\d+)/g)].map((m) => Number(m[1]));
-      if (copied.length && Math.max(...copied) >= killAt) {
-        killed = true;
-        child.kill('SIGKILL');
-      }
-    });
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('exit', () => {
-      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
-      if (!killed && !line) return reject(new Error(`child ended without a result: ${err.slice(-2000)}`));
-      resolve({ killed, result: line ? JSON.parse(line.slice(7)) : undefined });
-    });
-  });
-}
 
 PAIRS.forEach(([srcKind, dstKind], row) => {
   describeWithServers(`copy ${srcKind} → ${dstKind}`, [srcKind, dstKind], () => {
@@ -188,7 +160,7 @@ PAIRS.forEach(([srcKind, dstKind], row) => {
         destination: endpoint(dst, kdst, 'kd-pw'),
         options: { batchMessages: 5, connections: 2, messagesPerLane: 1 },
       };
-      const first = await runChild(cfg, 12);
+      const first = await runPassChild(cfg, 12);
       expect(first.killed).toBe(true);
       const last = await runHere(cfg);
       expect(last.outcome, last.detail).toBe('completed');
