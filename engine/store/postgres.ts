@@ -8,9 +8,6 @@ import { PrismaClient } from '../../generated/prisma-pg/client.ts';
 
 const MIGRATIONS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../prisma/migrations-postgresql');
 
-/** Whether a DATABASE_URL names a PostgreSQL database (`postgresql://` or `postgres://`). */
-export { isPostgresUrl } from './dialect.ts';
-
 /** Key of the advisory lock held while migrations run, so two processes starting at once apply each migration once. */
 const MIGRATION_LOCK = 0x6d666d67; // "mfmg"
 
