@@ -9,6 +9,7 @@ import { verifyCredentials } from '../../engine/connectors/imap/verify-credentia
 import { createMemoryCheckpointStore, runPass, type CheckpointStore } from '../../engine/copy/index.ts';
 import { makeMessage, readMailbox, seedImap, startDovecot, type DovecotInstance } from '../harness/dovecot.ts';
 import { endpoint, hashCounts } from '../harness/copy-assert.ts';
+import { startImapProxy } from '../harness/imap-proxy.ts';
 import { describeWithServers, establishedConnections, startServer, type TestServer } from '../harness/imap-servers.ts';
 
 async function settle(cond: () => boolean): Promise<boolean> {
@@ -97,6 +98,8 @@ describe('skipped only for content, and tried again', () => {
         { name: 'sdst', password: 's2', maxMailSize: '100k' },
         { name: 'hsrc', password: 'h1' },
         { name: 'hdst', password: 'h2' },
+        { name: 'gsrc', password: 'g1' },
+        { name: 'gdst', password: 'g2', maxMailSize: '100k' },
       ],
     });
   });
@@ -119,6 +122,44 @@ describe('skipped only for content, and tried again', () => {
     expect(r2.stats.messagesCopied).toBe(0);
     expect(r2.stats.skipped).toHaveLength(1);
     expect(await store.listSkipped('size')).toHaveLength(1);
+  });
+
+  it('a refusal that arrives while the message is still streaming leaves both connections in step (no hang, nothing lost)', async () => {
+    // Dovecot answers NO as soon as it reads the size of a literal over the limit, and then
+    // reads on to the end of the command (LITERAL+: the client must send every byte it
+    // announced). Here the source is held in the middle of the big message until that NO
+    // has reached the engine: whatever the engine then sends must still end the APPEND
+    // exactly where the server expects, or the next command is read as message bytes.
+    await seedImap(dv, 'gsrc', 'g1', { INBOX: [{ raw: makeMessage({ size: 3000 }) }, { raw: makeMessage({ size: 300_000 }) }, { raw: makeMessage({ size: 4000 }) }] });
+    const src = await startImapProxy({ port: dv.port });
+    const dst = await startImapProxy({ port: dv.port });
+    try {
+      const hold = src.holdAnswers(/BODY\[\] \{3\d{5}\}\r\n/, 16_384);
+      let refusedWhileHeld = false;
+      let holding = false;
+      void hold.held.then(() => (holding = true));
+      dst.rewriteAnswers((text) => {
+        if (/^\S+ NO /m.test(text)) {
+          refusedWhileHeld ||= holding;
+          // Let the engine see the NO before the rest of the message arrives.
+          setTimeout(() => hold.release(), 50);
+        }
+        return text;
+      });
+      const store = createMemoryCheckpointStore();
+      const r = await runPass({ itemId: 'gate', source: endpoint(src, 'gsrc', 'g1'), destination: endpoint(dst, 'gdst', 'g2'), checkpoints: store });
+      expect(refusedWhileHeld, 'the refusal came while the source was held mid-message').toBe(true);
+      expect(r.outcome, r.detail).toBe('completed');
+      expect(r.stats.messagesCopied).toBe(2);
+      expect(r.stats.skipped).toMatchObject([{ sourceFolder: 'INBOX', uid: 2 }]);
+      const a = await readMailbox(dv, 'gsrc', 'g1');
+      const b = await readMailbox(dv, 'gdst', 'g2');
+      const small = Object.fromEntries(Object.entries(a.messages).map(([p, msgs]) => [p, msgs.filter((m) => m.size < 100_000)]));
+      expect(hashCounts(b)).toEqual(hashCounts({ ...a, messages: small }));
+    } finally {
+      await src.close();
+      await dst.close();
+    }
   });
 
   it('skip records an older version wrote for a missing folder (TRYCREATE) heal on the next pass, without duplicates', async () => {

@@ -86,6 +86,13 @@ export interface ImapProxy {
    * contain what it matches: it sees literal data too.
    */
   rewriteAnswers(fn: ((text: string) => string) | null): void;
+  /**
+   * Holds the server's answers once: on the first connection whose answers show `at`, the
+   * proxy forwards `extraBytes` more bytes and then holds everything until `release()`
+   * (e.g. a FETCH stopped in the middle of a message's literal, to let another connection
+   * act first). `held` resolves when the hold begins.
+   */
+  holdAnswers(at: RegExp, extraBytes: number): { held: Promise<void>; release(): void };
   /** Called after each throttling reply is sent. */
   onThrottle?: (e: ProxyEvent) => void;
   /** Stops listening and drops every connection. */
@@ -94,6 +101,52 @@ export interface ImapProxy {
 
 interface LiveRule extends ThrottleRule {
   seen: number;
+}
+
+/** A one-shot hold of the server's answers (see {@link ImapProxy.holdAnswers}). */
+interface AnswerGate {
+  at: RegExp;
+  /** Bytes still to forward once `at` was seen; -1 while not seen yet. */
+  left: number;
+  extraBytesAtStart: number;
+  tail: string;
+  conn: number;
+  held: Buffer[];
+  holding: boolean;
+  released: boolean;
+  began: () => void;
+  flush: ((chunks: Buffer[]) => void) | null;
+}
+
+/**
+ * Passes `d` through the gate: returns what may be forwarded now and keeps the rest. The
+ * search runs on the chunk with the end of the previous one, so `at` may span two chunks.
+ */
+function throughGate(g: AnswerGate, conn: number, d: Buffer): Buffer {
+  if (g.released || (g.conn && g.conn !== conn)) return d;
+  if (g.holding) {
+    g.held.push(d);
+    return Buffer.alloc(0);
+  }
+  let from = 0;
+  if (g.left < 0) {
+    const text = g.tail + d.toString('latin1');
+    const m = g.at.exec(text);
+    if (!m) {
+      g.tail = text.slice(-512);
+      return d;
+    }
+    g.conn = conn;
+    g.left = g.extraBytesAtStart;
+    from = Math.max(0, m.index + m[0].length - g.tail.length);
+  }
+  const cut = Math.min(d.length, from + g.left);
+  g.left -= cut - from;
+  if (g.left > 0) return d;
+  g.holding = true;
+  g.held.push(d.subarray(cut));
+  g.began();
+  return d.subarray(0, cut);
 }
 
 const LITERAL_AT_END = /~?\{(\d+)(\+)?\}$/;
@@ -107,6 +160,7 @@ export async function startImapProxy(upstream: { host?: string; port: number }, 
   const events: ProxyEvent[] = [];
   const sockets = new Set<Socket>();
   let connCount = 0;
+  let gate: AnswerGate | null = null;
 
   /** Decides whether a command is answered by the proxy (and counts it against the rules). */
   const decide = (command: string, line: string, loggedIn: boolean): LiveRule | null => {
@@ -140,14 +194,21 @@ export async function startImapProxy(upstream: { host?: string; port: number }, 
     up.on('close', drop);
     const rewrite = rewriter;
     let carry = '';
-    up.on('data', (d: Buffer) => {
+    up.on('data', (raw: Buffer) => {
+      const g = gate;
+      const d = g ? throughGate(g, conn, raw) : raw;
+      if (g?.holding && g.conn === conn && !g.flush) g.flush = (chunks) => chunks.forEach(forward);
+      forward(d);
+    });
+    const forward = (d: Buffer) => {
+      if (!d.length) return;
       if (!rewrite) return void client.write(d);
       // Latin-1 keeps every byte; only whole lines are rewritten, the rest waits for its end.
       const text = carry + d.toString('latin1');
       const end = text.lastIndexOf('\r\n') + 2;
       carry = text.slice(end);
       if (end > 0) client.write(Buffer.from(rewrite(text.slice(0, end)), 'latin1'));
-    });
+    };
 
     let buf: Buffer = Buffer.alloc(0);
     let literalLeft = 0;
@@ -252,6 +313,21 @@ export async function startImapProxy(upstream: { host?: string; port: number }, 
     },
     rewriteAnswers: (fn) => {
       rewriter = fn;
+    },
+    holdAnswers: (at, extraBytes) => {
+      let began = () => {};
+      const held = new Promise<void>((resolve) => (began = resolve));
+      const g: AnswerGate = { at, left: -1, extraBytesAtStart: extraBytes, tail: '', conn: 0, held: [], holding: false, released: false, began, flush: null };
+      gate = g;
+      return {
+        held,
+        release: () => {
+          if (g.released) return;
+          g.released = true;
+          const chunks = g.held.splice(0);
+          g.flush?.(chunks);
+        },
+      };
     },
     close: async () => {
       for (const s of sockets) s.destroy();

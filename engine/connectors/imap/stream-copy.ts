@@ -40,8 +40,6 @@ class AppendStream {
   private out: RawOut | null = null;
   private readonly early: Buffer[] = [];
   private waitingDrain = false;
-  /** The APPEND was answered early (refused): the rest is read and dropped. */
-  private failed = false;
   /** The source socket, while our FETCH runs. */
   loan: SocketLoan | null = null;
 
@@ -80,19 +78,19 @@ class AppendStream {
     this.answer = answer;
   }
 
+  /**
+   * The APPEND was answered before we finished writing it (a refusal: NO or BAD, or the
+   * connection dropped). A server that refuses a message mid-command still reads the
+   * command to its end: with non-synchronizing literals it must consume every byte we
+   * announced (RFC 7888 §4), and Dovecot answers NO as soon as it reads a literal's size
+   * over its limit, then reads on. So the rest of the FETCH keeps flowing into the APPEND,
+   * byte for byte, up to its final CRLF: dropping it would leave the server inside a
+   * literal, reading our next command as message bytes, and the pass would wait forever
+   * for an answer that never comes.
+   */
   private answeredEarly(err: unknown): void {
-    this.failed = true;
     const loan = this.loan;
-    if (!loan || loan.settled) return;
-    if (this.dest.usable) {
-      // Refused (NO/BAD) but connected: read the rest of the FETCH and drop it, so the
-      // source connection stays usable for the caller's fallback.
-      if (this.waitingDrain) {
-        this.waitingDrain = false;
-        loan.socket.resume();
-      }
-      return;
-    }
+    if (!loan || loan.settled || this.dest.usable) return;
     // The destination is gone: the source is mid-response and cannot be handed back.
     const e = err instanceof Error ? err : new Error(String(err));
     loan.abort(Object.assign(e, { side: 'destination' }));
@@ -100,7 +98,6 @@ class AppendStream {
 
   /** Writes to the APPEND; false when the destination asks us to wait for 'drain'. */
   private emit(b: Buffer): boolean {
-    if (this.failed) return true;
     if (!this.out) {
       this.early.push(b);
       return true;
@@ -226,7 +223,9 @@ class BodyRouter implements FetchHandlers {
  * All or none: if the source fails or drops mid-transfer, the destination connection is
  * closed before the APPEND is complete, and the server drops the whole command (RFC 3502
  * §6.3.11: all or none). A destination refusal (one message too large, a NUL byte, quota)
- * rejects like any APPEND; the caller then finds the message at fault on its buffered path.
+ * rejects like any APPEND, even when it comes before the last byte: the command is still
+ * written to its end, so the connection stays in step; the caller then finds the message
+ * at fault on its buffered path.
  * Messages expunged at the source meanwhile are simply not in `copied`.
  *
  * Needs LITERAL+ and MULTIAPPEND at the destination, the imapflow bridge on both
