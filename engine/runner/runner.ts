@@ -12,6 +12,9 @@ import { CopyError } from '../copy/types.ts';
 import type { CheckpointStore, CopyCounters, PassInput, PassOptions, PassProgress, PassResult, PassStats } from '../copy/index.ts';
 import type { ConnectorEndpoint } from '../connectors/index.ts';
 
+/** Why a pass cannot start (recorded as the item's failure). */
+type Unstartable = { fail: FailureReason; detail: string };
+
 /** What the runner logs through (the bot's Logger fits). */
 export interface RunnerLog {
   info(msg: string, f?: Record<string, unknown>): void;
@@ -188,7 +191,7 @@ export class Runner {
     return claimed;
   }
 
-  private async endpoint(item: ItemWithProject, side: Side): Promise<ConnectorEndpoint | { fail: FailureReason; detail: string }> {
+  private async endpoint(item: ItemWithProject, side: Side): Promise<ConnectorEndpoint | Unstartable> {
     const url = side === 'source' ? item.project.sourceUrl : item.project.destinationUrl;
     const parsed = parseConnectorUrl(url, side);
     if (parsed.kind === 'm365') return this.m365Side(item, side, parsed);
@@ -208,7 +211,7 @@ export class Runner {
    * credential) or the project's app registration; a refresh token the authority rotates is
    * sealed again in place of the old one.
    */
-  private async m365Side(item: ItemWithProject, side: Side, parsed: Extract<ConnectorUrl, { kind: 'm365' }>): Promise<ConnectorEndpoint | { fail: FailureReason; detail: string }> {
+  private async m365Side(item: ItemWithProject, side: Side, parsed: Extract<ConnectorUrl, { kind: 'm365' }>): Promise<ConnectorEndpoint | Unstartable> {
     let settings: M365Settings;
     try {
       settings = this.o.m365.settings ?? m365Settings();
@@ -232,10 +235,31 @@ export class Runner {
     });
   }
 
+  /**
+   * Both sides' endpoints, or why the pass cannot start. Whatever goes wrong here (a stored
+   * secret the current key cannot open, a database error) ends in a failure the item
+   * records: an exception would leave the item Running under this process's lease.
+   */
+  private async endpoints(item: ItemWithProject): Promise<[ConnectorEndpoint | Unstartable, ConnectorEndpoint | Unstartable]> {
+    const side = async (s: Side): Promise<ConnectorEndpoint | Unstartable> => {
+      try {
+        return await this.endpoint(item, s);
+      } catch (e) {
+        if (dbFaultOf(e)) throw e;
+        this.log.error('could not prepare the pass', { item: item.id, side: s, error: e instanceof Error ? e.message : String(e) });
+        const sealed = e instanceof Error && /authenticate data|bad decrypt|Invalid key length|JSON/i.test(e.message);
+        const detail = sealed
+          ? `The stored ${s} credentials cannot be opened with the current ENCRYPTION_KEY (was the key changed without \`mailferry rotate-key\`?). Ask for them again.`
+          : `Could not prepare the ${s} side: ${e instanceof Error ? e.message : String(e)}`;
+        return { fail: 'Internal', detail };
+      }
+    };
+    return [await side('source'), await side('destination')];
+  }
+
   private async runItem(item: ItemWithProject, entry: { ctl: AbortController; shutdown: boolean }): Promise<void> {
     const t0 = Date.now();
-    const source = await this.endpoint(item, 'source');
-    const destination = await this.endpoint(item, 'destination');
+    const [source, destination] = await this.endpoints(item);
     // Folder rules and the provider's rate come from the project's settings: a pass never runs without them.
     const read = readProjectOptions(item.project.options);
     const settings = read.problems.length ? { fail: 'Internal' as const, detail: new ProjectOptionsError(item.project.name, read.problems).message } : undefined;
