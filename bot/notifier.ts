@@ -7,19 +7,18 @@ import { threadUpdatesPost } from '../cards/digest.ts';
 import { reasonText } from './commands/shared.ts';
 import { KeyedQueue } from './keyed-queue.ts';
 import { SYSTEM_ACTOR } from '../engine/domain/types.ts';
-import type { Tx } from '../engine/store/history.ts';
+import { ownTx, type Tx } from '../engine/store/db.ts';
 import {
   claimThreadPosts,
   enqueueOutbox,
   finishOutbox,
   outboxStates,
-  ownTx,
   pruneOutbox,
   releaseOutbox,
   retryOutbox,
   threadsWithDuePosts,
   type OutboxRow,
-} from '../engine/store/outbox.ts';
+} from './store/outbox.ts';
 import type { Logger } from './log.ts';
 
 /** Where a post goes and what it is about. */

@@ -1,8 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Db } from './store/db.ts';
+import type { Db, Tx } from './store/db.ts';
 import { closest } from './domain/closest.ts';
-import { appendHistory, appendHistoryMany, itemHistory, itemHistoryCount, type HistoryEntry, type Tx } from './store/history.ts';
+import { appendHistory, appendHistoryMany, itemHistory, itemHistoryCount, type HistoryEntry } from './store/history.ts';
 import { EventBus, type ItemRef, type ItemStatusEvent, type PassFigures, type StatusChange } from './events.ts';
 import { faultPoint } from './fault-point.ts';
 import { decide, type ItemAction } from './domain/state-machine.ts';

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Db } from './store/db.ts';
-import type { Tx } from './store/history.ts';
+import type { Tx } from './store/db.ts';
 import type { Side, Sides } from './domain/types.ts';
 import { sidesOf } from './domain/types.ts';
 

@@ -4,7 +4,7 @@ import type { AnchorSummaryView } from '../../cards/anchor-slack.ts';
 import { slackDmSender } from './dm-sender.ts';
 import { DEFAULT_THREADS_OPTIONS, SlackThreads, type SlackThreadsOptions } from './slack-threads.ts';
 import { SlackSurface, type SlackBotIdentity } from './slack-surface.ts';
-import { requestLedger } from '../../engine/store/seen-requests.ts';
+import { requestLedger } from '../../bot/store/seen-requests.ts';
 
 /** Web API retries: a few, quick; longer outages are the notifier outbox's to retry (it keeps posts in order). */
 export const DEFAULT_RETRY: webApi.RetryOptions = { retries: 3, factor: 2, minTimeout: 1000, maxTimeout: 10_000 };

@@ -4,10 +4,10 @@
 // touches the database.
 import type { App, Plugin, ProcessMode } from '../../bot/app.ts';
 import { helpEntries } from '../../bot/commands/help.ts';
-import { conversationStore } from '../../engine/store/conversations.ts';
+import { conversationStore } from '../../bot/store/conversations.ts';
 import { installTeams, type TeamsOptions, type TeamsSurface } from './install-teams.ts';
 import { teamsOff } from './unconfigured.ts';
-import { requestLedger } from '../../engine/store/seen-requests.ts';
+import { requestLedger } from '../../bot/store/seen-requests.ts';
 
 /**
  * Adds Teams to a process: `serve` mounts POST /api/messages and posts; `worker` only

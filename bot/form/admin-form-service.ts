@@ -13,7 +13,7 @@ import { renderStalePage, renderUnavailablePage, type FieldError } from '../../c
 import { formatTime } from '../../cards/format.ts';
 import { checkCsrf, csrfToken } from './csrf.ts';
 import { KeyedQueue } from '../keyed-queue.ts';
-import type { FormAnswer } from './form-service.ts';
+import type { FormAnswer } from './form-answer.ts';
 import type { Logger } from '../log.ts';
 
 /** The Microsoft 365 app registration as typed on the admin form. `mailbox` absent: the app is for the users' own sign-in, only a token is checked. */

@@ -37,6 +37,7 @@ import type { AdminFormService } from './admin-form-service.ts';
 import { randomUUID } from 'node:crypto';
 import { parseConnectorUrl, type ConnectorUrl } from '../../engine/domain/connector-url.ts';
 import { hashToken, isTokenShaped, newToken } from '../../engine/links.ts';
+import type { FormAnswer } from './form-answer.ts';
 import { M365AuthError, type M365App } from '../../engine/connectors/index.ts';
 
 /** "Sign in with Microsoft" on the form: the engine's sign-in calls and where users come back. */
@@ -87,13 +88,6 @@ export interface FormServiceOptions {
   /** The install's organisation name and support contact (a project's own win). */
   organisation?: { name?: string; support?: string };
   now?: () => Date;
-}
-
-/** What the form answers: an HTTP status, the page, and the outcome (for tests and logs). */
-export interface FormAnswer {
-  outcome: 'form' | 'unavailable' | 'stale' | 'invalid' | 'refused' | 'unreachable' | 'failed' | 'started';
-  status: number;
-  html: string;
 }
 
 type ItemWithProject = Item & { project: Project };

@@ -3,7 +3,7 @@ import { readProjectOptions, type Engine, type Project } from '../../engine/engi
 import type { EngineEvent } from '../../engine/events.ts';
 import type { Outreach } from '../outreach/outreach.ts';
 import type { Logger } from '../log.ts';
-import { ownTx } from '../../engine/store/outbox.ts';
+import { ownTx } from '../../engine/store/db.ts';
 import { countInChunks, inChunks } from '../../engine/store/chunk.ts';
 import { insertRows, type Cell } from '../../engine/store/insert-rows.ts';
 

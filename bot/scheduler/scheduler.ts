@@ -10,7 +10,7 @@ import type { Logger } from '../log.ts';
 import { nextRun, serverTimeZone } from './cron.ts';
 import { buildDigest } from './build-digest.ts';
 import { sendDueReminders, syncReminders } from './reminders.ts';
-import { ownTx } from '../../engine/store/outbox.ts';
+import { ownTx } from '../../engine/store/db.ts';
 
 /** What the scheduler works with (a subset of the App). */
 export interface SchedulerDeps {

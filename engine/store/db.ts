@@ -115,3 +115,17 @@ export async function openDb(url: string): Promise<{ db: Db; applied: string[] }
   await db.$queryRawUnsafe('PRAGMA busy_timeout = 5000');
   return { db: markDialect(db, 'sqlite'), applied };
 }
+
+/** A transaction client or the client itself. */
+export type Tx = Omit<Db, '$connect' | '$disconnect' | '$on' | '$transaction' | '$extends'>;
+
+/**
+ * Runs writes in a transaction of their own. On SQLite every query shares one connection:
+ * a plain write that runs while another caller's interactive transaction is open becomes
+ * part of it, and is silently rolled back with it when that transaction fails (checked with
+ * Prisma 6.19 and the better-sqlite3 adapter). Transactions are serialised, so a write in
+ * its own transaction waits its turn and is kept.
+ */
+export function ownTx<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return db.$transaction((tx) => fn(tx));
+}

@@ -1,10 +1,8 @@
-import type { Db } from './db.ts';
+import type { Db, Tx } from './db.ts';
 import type { Actor, ItemStatus } from '../domain/types.ts';
 import { actorKey } from '../domain/types.ts';
 import { insertRows } from './insert-rows.ts';
 
-/** A transaction client or the client itself. */
-export type Tx = Omit<Db, '$connect' | '$disconnect' | '$on' | '$transaction' | '$extends'>;
 
 /** One entry of the append-only history. */
 export interface HistoryEntry {

@@ -1,5 +1,5 @@
 import { Prisma } from '../../generated/prisma/client.ts';
-import type { Tx } from './history.ts';
+import type { Tx } from './db.ts';
 
 /** Bound parameters per statement (SQLite's limit as Prisma's JS engine sees it is 999). */
 const MAX_PARAMS = 990;

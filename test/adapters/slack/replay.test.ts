@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { fixture, repliesAt, startSlackTest, type SlackTest } from './slack-harness.ts';
-import { requestLedger } from '../../../engine/store/seen-requests.ts';
+import { requestLedger } from '../../../bot/store/seen-requests.ts';
 import { testDbUrl } from '../../harness/test-db.ts';
 
 /** Slack's retries and replays of one request must run it once, in every process sharing the database. */

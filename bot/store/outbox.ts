@@ -1,18 +1,7 @@
-import type { Db } from './db.ts';
-import type { Tx } from './history.ts';
-import { countInChunks, inChunks } from './chunk.ts';
-import { dialectOf } from './dialect.ts';
-
-/**
- * Runs writes in a transaction of their own. On SQLite every query shares one connection:
- * a plain write that runs while another caller's interactive transaction is open becomes
- * part of it, and is silently rolled back with it when that transaction fails (checked with
- * Prisma 6.19 and the better-sqlite3 adapter). Transactions are serialised, so a write in
- * its own transaction waits its turn and is kept.
- */
-export function ownTx<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
-  return db.$transaction((tx) => fn(tx));
-}
+import type { Db } from '../../engine/store/db.ts';
+import { ownTx, type Tx } from '../../engine/store/db.ts';
+import { countInChunks, inChunks } from '../../engine/store/chunk.ts';
+import { dialectOf } from '../../engine/store/dialect.ts';
 
 /** A pending or delivered thread post, as the outbox keeps it. */
 export interface OutboxRow {

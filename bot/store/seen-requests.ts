@@ -1,4 +1,4 @@
-import type { Db } from './db.ts';
+import type { Db } from '../../engine/store/db.ts';
 
 /**
  * Remembers chat requests already handled, so a platform retry or a replayed signed request

@@ -1,4 +1,4 @@
-import type { Db } from './db.ts';
+import type { Db } from '../../engine/store/db.ts';
 
 /**
  * Stored chat conversation references (a surface's own JSON, opaque here), so a thread
