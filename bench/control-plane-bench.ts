@@ -2,7 +2,7 @@
  * Control-plane benchmark: the commands an admin runs on a big project, through the
  * product's own dispatcher, engine, notifier and outbox, on a fresh SQLite file.
  *
- *   npm run bench:control -- [--mailboxes N] [--start N] [--skip-outreach]
+ *   npm run bench:control -- [--mailboxes N] [--start N] [--skip-outreach] [--db postgresql] [--copy N]
  *
  * Prints figures (never asserts on them):
  * - `bulk` of N CSV lines (default 10,000): time until the reply;
@@ -13,7 +13,15 @@
  *   sink): time until the reply, until every request is mailed and every post delivered;
  * - `status` of the N-mailbox project: time, and the size of the message as Slack Block
  *   Kit and as a Teams Adaptive Card;
- * - `digest` of it: time, and the same sizes.
+ * - `digest` of it: time, and the same sizes;
+ * - a copy of one mailbox of `--copy` messages (default 3,000; 0 skips it) from a private
+ *   Dovecot, through the engine with its checkpoints in the same database, once alone and
+ *   once while `start --all` runs on S mailboxes in the same process: both times and their
+ *   ratio (the control plane must not slow a running copy down).
+ *
+ * `--db postgresql` runs every part on a fresh PostgreSQL database (MAILFERRY_TEST_PG_URL,
+ * default postgresql://root@127.0.0.1:5432/postgres; ./scripts/start-postgres.sh starts
+ * the local one), dropped at the end; the default is a fresh SQLite file.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
@@ -29,11 +37,19 @@ import { renderAdaptiveCard } from '../cards/render-adaptive-card.ts';
 import type { Message } from '../cards/model.ts';
 import type { ThreadPost } from '../bot/notifier.ts';
 import { startSmtpSink, type SmtpSink } from '../test/harness/smtp.ts';
+import { dropTestDatabases, testDbUrl } from '../test/harness/test-db.ts';
+import { makeMessage, seedImap, startDovecot } from '../test/harness/dovecot.ts';
+import { runPass } from '../engine/copy/index.ts';
+import { createPrismaCheckpointStore } from '../engine/store/folder-state.ts';
+import { SYSTEM_ACTOR } from '../engine/domain/types.ts';
+import type { Dialect } from '../engine/store/dialect.ts';
 
 interface Args {
   mailboxes: number;
   start: number;
   outreach: boolean;
+  db: Dialect;
+  copy: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -41,7 +57,15 @@ function parseArgs(argv: string[]): Args {
     const i = argv.indexOf(`--${name}`);
     return i >= 0 ? argv[i + 1] : undefined;
   };
-  return { mailboxes: Number(get('mailboxes') ?? 10_000), start: Number(get('start') ?? 5000), outreach: !argv.includes('--skip-outreach') };
+  const db = get('db') ?? 'sqlite';
+  if (db !== 'sqlite' && db !== 'postgresql') throw new Error(`--db is sqlite or postgresql, not ${db}`);
+  return {
+    mailboxes: Number(get('mailboxes') ?? 10_000),
+    start: Number(get('start') ?? 5000),
+    outreach: !argv.includes('--skip-outreach'),
+    db,
+    copy: Number(get('copy') ?? 3000),
+  };
 }
 
 const fmtS = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
@@ -56,11 +80,11 @@ function clock(): () => string {
   };
 }
 
-/** A fresh app on its own SQLite file, with a recording poster on the `bench` surface. */
+/** A fresh app on its own database (SQLite file or PostgreSQL database), with a recording poster on the `bench` surface. */
 async function benchApp(env: Record<string, string> = {}): Promise<{ app: App; posts: ThreadPost[]; dir: string; close(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'mailferry-cp-bench-'));
   const config = loadConfig(
-    { DATABASE_URL: `file:${join(dir, 'db.sqlite')}`, MAILFERRY_DATA_DIR: dir, PORT: '0', MAILFERRY_ADMINS: 'bench:admin', MAIL_FROM: 'migrations@bench.example', ...env },
+    { DATABASE_URL: testDbUrl(dir, 'db', args.db), MAILFERRY_DATA_DIR: dir, PORT: '0', MAILFERRY_ADMINS: 'bench:admin', MAIL_FROM: 'migrations@bench.example', ...env },
     '/nonexistent',
   );
   const app = await createApp(config, { log: new Logger(() => {}, 'error') });
@@ -207,8 +231,58 @@ async function benchStart(a: Args, mode: 'known' | 'asked', smtp?: SmtpSink): Pr
   }
 }
 
+/** Copies one mailbox through the engine, alone and then while `start --all` runs on `a.start` mailboxes. */
+async function benchCopyBesideStart(a: Args): Promise<void> {
+  const users = ['alone', 'beside'].flatMap((u) => [`${u}-src`, `${u}-dst`]).map((name) => ({ name, password: 'pw' }));
+  const dv = await startDovecot({ users });
+  const b = await benchApp();
+  try {
+    const msgs = Array.from({ length: a.copy }, (_, i) => ({ raw: makeMessage({ size: 3000 + (i % 40) * 150 }) }));
+    for (const u of ['alone', 'beside']) await seedImap(dv, `${u}-src`, 'pw', { INBOX: msgs });
+    // The copies' items live in their own project, so their checkpoints are real rows.
+    const engine = b.app.engine;
+    const project = await engine.createProject(SYSTEM_ACTOR, { name: 'copies', sourceUrl: dv.url, destinationUrl: dv.url, channelRef: 'bench:C2' });
+    await engine.addItems(SYSTEM_ACTOR, project, ['alone', 'beside'].map((u) => ({ source: `${u}@old.example`, destination: `${u}@new.example` })), { threadRef: 'bench:C2/T1' });
+    const store = createPrismaCheckpointStore(b.app.db);
+    const copy = async (u: string) => {
+      const item = await engine.getItem(project, `${u}@old.example`);
+      const t0 = performance.now();
+      const r = await runPass({
+        itemId: item.id,
+        source: { url: dv.url, login: `${u}-src`, secret: { password: 'pw' } },
+        destination: { url: dv.url, login: `${u}-dst`, secret: { password: 'pw' } },
+        checkpoints: store,
+      });
+      return { ms: performance.now() - t0, copied: r.stats.messagesCopied, outcome: r.outcome };
+    };
+    const alone = await copy('alone');
+    await run(b.app, 'project create big --source imaps://old.example:993 --destination imaps://new.example:993');
+    await b.app.db.project.updateMany({ where: { name: 'big' }, data: { sourceAuth: 'admin', destinationAuth: 'admin' } });
+    await run(b.app, `bulk\n${csv(a.start)}`);
+    await allDelivered(b.app);
+    let startEnded = 0;
+    const t0 = performance.now();
+    const starting = run(b.app, 'start --all').then(async (r) => {
+      await allDelivered(b.app);
+      startEnded = performance.now() - t0;
+      return r;
+    });
+    const beside = await copy('beside');
+    const started = await starting;
+    const overlap = startEnded >= beside.ms ? 'the whole copy' : `${((100 * startEnded) / beside.ms).toFixed(0)}% of the copy`;
+    console.log(
+      `copy of ${a.copy} messages: alone ${fmtS(alone.ms)} (${alone.copied} copied, ${alone.outcome}); beside start --all on ${a.start} ` +
+        `${fmtS(beside.ms)} (${beside.copied} copied, ${beside.outcome}; start --all ${started.ok ? 'ok' : `failed: ${started.code}`}, ran ${fmtS(startEnded)}, ` +
+        `overlapping ${overlap}): ${(beside.ms / alone.ms).toFixed(2)}x the time alone`,
+    );
+  } finally {
+    await b.close();
+    await dv.dispose();
+  }
+}
+
 const args = parseArgs(process.argv.slice(2));
-console.log(`MailFerry control-plane benchmark (SQLite), node ${process.version}, ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+console.log(`MailFerry control-plane benchmark (${args.db === 'postgresql' ? 'PostgreSQL' : 'SQLite'}), node ${process.version}, ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 await benchBulkStatusDigest(args);
 await benchStart(args, 'known');
 if (args.outreach) {
@@ -219,3 +293,5 @@ if (args.outreach) {
     await smtp.close();
   }
 }
+if (args.copy > 0) await benchCopyBesideStart(args);
+if (args.db === 'postgresql') dropTestDatabases();
