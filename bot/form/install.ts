@@ -5,6 +5,7 @@ import { deriveFormSecret } from './csrf.ts';
 import { FormService, type Verifier } from './form-service.ts';
 import { AdminFormService, MICROSOFT_CALLBACK_PATH, type AdminVerifiers } from './admin-form-service.ts';
 import { createFormRouter, type FormLimits } from './routes.ts';
+import { rateCounters } from '../../engine/store/rate-counters.ts';
 
 /** Overrides for tests; production takes everything from the app's configuration. */
 export interface SelfServiceOptions {
@@ -68,7 +69,9 @@ export function installSelfService(app: App, opts: SelfServiceOptions = {}): For
     postToThread: (p) => app.notifier.post(p),
     now: opts.now,
   });
-  app.http.use(createFormRouter(form, flog, { publicUrl: config.publicUrl, limits: opts.limits, organisation: config.organisation }));
+  const now = opts.now ? () => opts.now!().getTime() : Date.now;
+  const counters = rateCounters(app.db, now);
+  app.http.use(createFormRouter(form, flog, { publicUrl: config.publicUrl, counters, now, limits: opts.limits, organisation: config.organisation }));
   // A user's Microsoft sign-in that stopped working (refresh token expired or revoked, consent
   // withdrawn) is asked for again, as a new request: the user signs in once more.
   app.bus.on(async (e) => {

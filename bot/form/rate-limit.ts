@@ -1,39 +1,39 @@
+import type { RateCounters } from '../../engine/store/rate-counters.ts';
+
 /** A limit: at most `max` hits per `windowMs`. */
 export interface Limit {
   max: number;
   windowMs: number;
 }
 
+/** One check of a request: the limit's name, the limit, and what it counts (a client address, a link's hash). */
+export interface LimitCheck {
+  name: string;
+  limit: Limit;
+  key: string;
+}
+
 /**
- * A fixed-window counter per key, in memory (one process serves the form). Keys are
- * client addresses or link hashes, never raw tokens.
+ * Fixed-window rate limits over counters in the database, so every process serving the form
+ * counts against the same limits. Keys are client addresses or link hashes, never raw tokens.
  */
 export class RateLimiter {
-  private hits = new Map<string, { count: number; resetAt: number }>();
-  private lastSweep = 0;
-
   constructor(
-    private limit: Limit,
+    private counters: RateCounters,
     private now: () => number = Date.now,
   ) {}
 
-  /** Counts a hit; `ok: false` with the wait when the key is over its limit. */
-  hit(key: string): { ok: true } | { ok: false; retryAfterMs: number } {
-    const t = this.now();
-    this.sweep(t);
-    let e = this.hits.get(key);
-    if (!e || e.resetAt <= t) {
-      e = { count: 0, resetAt: t + this.limit.windowMs };
-      this.hits.set(key, e);
+  /**
+   * Counts one hit on every check at once; `ok: false` with the wait when any is over its
+   * limit (the first one, in the order given).
+   */
+  async hit(checks: readonly LimitCheck[]): Promise<{ ok: true } | { ok: false; retryAfterMs: number; name: string }> {
+    const states = await this.counters.hit(checks.map((c) => ({ key: `${c.name}:${c.key}`, windowMs: c.limit.windowMs })));
+    const at = this.now();
+    for (const [i, c] of checks.entries()) {
+      const s = states[i];
+      if (s.count > c.limit.max) return { ok: false, retryAfterMs: Math.max(1000, s.resetAt - at), name: c.name };
     }
-    e.count++;
-    if (e.count > this.limit.max) return { ok: false, retryAfterMs: e.resetAt - t };
     return { ok: true };
-  }
-
-  private sweep(t: number): void {
-    if (t - this.lastSweep < this.limit.windowMs) return;
-    this.lastSweep = t;
-    for (const [k, e] of this.hits) if (e.resetAt <= t) this.hits.delete(k);
   }
 }

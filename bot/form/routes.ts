@@ -2,7 +2,8 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import { randomBytes } from 'node:crypto';
 import { hashToken } from '../../engine/links.ts';
 import { renderErrorPage, renderRateLimitedPage, renderUnavailablePage } from '../../cards/form-page.ts';
-import { RateLimiter, type Limit } from './rate-limit.ts';
+import { RateLimiter, type Limit, type LimitCheck } from './rate-limit.ts';
+import type { RateCounters } from '../../engine/store/rate-counters.ts';
 import { setFormHeaders } from './headers.ts';
 import type { FormService } from './form-service.ts';
 import { MICROSOFT_CALLBACK_PATH } from './admin-form-service.ts';
@@ -30,32 +31,26 @@ export const DEFAULT_FORM_LIMITS: FormLimits = {
 
 /**
  * The form's rate limits as a middleware: the client address, then the link (keyed by its
- * hash, never the token; for the sign-in callback its state); posts count twice.
+ * hash, never the token; for the sign-in callback its state); posts count twice. The
+ * counters are in the database: every process serving the form counts against one limit.
  */
-function rateLimit(limits: FormLimits, log: Logger): (req: Request, res: Response, next: NextFunction) => void {
-  const perClient = new RateLimiter(limits.perClient);
-  const postsPerClient = new RateLimiter(limits.postsPerClient);
-  const perLink = new RateLimiter(limits.perLink);
-  const postsPerLink = new RateLimiter(limits.postsPerLink);
+function rateLimit(limits: FormLimits, limiter: RateLimiter, log: Logger): (req: Request, res: Response, next: NextFunction) => void {
   return (req, res, next) => {
     const client = req.ip ?? req.socket.remoteAddress ?? 'unknown';
-    // The link, or for the sign-in callback its state (both hashed: never a raw token in memory keys).
-    const link = `l:${hashToken(String(req.params.token ?? req.query.state ?? ""))}`;
+    // The link, or for the sign-in callback its state (both hashed: never a raw token in a counter's key).
+    const link = `l:${hashToken(String(req.params.token ?? req.query.state ?? ''))}`;
     const post = req.method === 'POST';
-    for (const [limiter, key] of [
-      [perClient, client],
-      [perLink, link],
-      ...(post ? ([[postsPerClient, client], [postsPerLink, link]] as const) : []),
-    ] as const) {
-      const r = limiter.hit(key);
-      if (!r.ok) {
-        const secs = Math.ceil(r.retryAfterMs / 1000);
-        log.warn('credential form: rate limited', { client, method: req.method });
-        res.status(429).set('Retry-After', String(secs)).type('html').send(renderRateLimitedPage(Math.ceil(secs / 60)));
-        return;
-      }
-    }
-    next();
+    const checks: LimitCheck[] = [
+      { name: 'client', limit: limits.perClient, key: client },
+      { name: 'link', limit: limits.perLink, key: link },
+      ...(post ? [{ name: 'client-post', limit: limits.postsPerClient, key: client }, { name: 'link-post', limit: limits.postsPerLink, key: link }] : []),
+    ];
+    limiter.hit(checks).then((r) => {
+      if (r.ok) return next();
+      const secs = Math.ceil(r.retryAfterMs / 1000);
+      log.warn('credential form: rate limited', { client, method: req.method, limit: r.name });
+      res.status(429).set('Retry-After', String(secs)).type('html').send(renderRateLimitedPage(Math.ceil(secs / 60)));
+    }, next);
   };
 }
 
@@ -75,12 +70,16 @@ function formErrors(log: Logger): (err: unknown, req: Request, res: Response, ne
 
 /**
  * `GET|POST /c/:token`, the credential form. Its own body parser (urlencoded, small), its
- * own security headers, rate limits per client and per link, and an error handler that
+ * own security headers, rate limits per client and per link (counted in `counters`), and an error handler that
  * logs a reference (never the URL: it holds the token). A link of the wrong shape gets the
  * page of a link that cannot be used, with the install's `organisation` name and contact.
  */
-export function createFormRouter(service: FormService, log: Logger, opts: { publicUrl: string; limits?: Partial<FormLimits>; organisation?: { name?: string; support?: string } }): Router {
-  const limit = rateLimit({ ...DEFAULT_FORM_LIMITS, ...opts.limits }, log);
+export function createFormRouter(
+  service: FormService,
+  log: Logger,
+  opts: { publicUrl: string; counters: RateCounters; now?: () => number; limits?: Partial<FormLimits>; organisation?: { name?: string; support?: string } },
+): Router {
+  const limit = rateLimit({ ...DEFAULT_FORM_LIMITS, ...opts.limits }, new RateLimiter(opts.counters, opts.now), log);
   const router = express.Router();
 
   // Headers first, so every answer (errors and limits included) carries them.

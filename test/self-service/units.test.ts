@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { RateLimiter } from '../../bot/form/rate-limit.ts';
 import { Vault } from '../../engine/vault/vault.ts';
 import { checkCsrf, csrfToken, deriveFormSecret } from '../../bot/form/csrf.ts';
 import { FORM_CSP } from '../../bot/form/headers.ts';
@@ -9,19 +8,6 @@ import { hashToken, isTokenShaped, newToken } from '../../engine/links.ts';
 import { describeSmtpError } from '../../adapters/email/email-sender.ts';
 
 describe('form building blocks', () => {
-  it('rate limiter: a fixed window per key', () => {
-    let now = 0;
-    const r = new RateLimiter({ max: 2, windowMs: 1000 }, () => now);
-    expect(r.hit('a').ok).toBe(true);
-    expect(r.hit('a').ok).toBe(true);
-    const third = r.hit('a');
-    expect(third.ok).toBe(false);
-    expect(third.ok ? 0 : third.retryAfterMs).toBe(1000);
-    expect(r.hit('b').ok).toBe(true);
-    now = 1000;
-    expect(r.hit('a').ok).toBe(true);
-  });
-
   it('anti-CSRF token: bound to the link and the server secret', () => {
     const s1 = deriveFormSecret(new Vault(randomBytes(32)));
     const s2 = deriveFormSecret(new Vault(randomBytes(32)));
