@@ -38,6 +38,7 @@ Commands:
             printed. Reads stdin line by line, so it can be scripted.
   worker    Engine workers only (scale-out): runs queued migrations, no HTTP.
   rotate-key  Re-encrypt every stored credential under a new key.
+  db copy   Copy this install's SQLite database into PostgreSQL (db copy --help).
 
 Configuration comes from the environment or a .env file: DATABASE_URL, PORT,
 PUBLIC_URL, ENCRYPTION_KEY, SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN, MicrosoftAppId,
@@ -59,6 +60,22 @@ Type chat commands (with or without "/migrate"), e.g.:
 "bulk" reads the CSV lines that follow, up to an empty line or a lone ".".
 Interactive with a prompt on a terminal; silent when stdin is piped.
   --wait   at the end of input, wait until no migration is queued or running.
+`,
+  db: `Usage: mailferry db copy --to postgresql://USER:PASSWORD@HOST:5432/DB [--force]
+
+Copies this install's SQLite database (DATABASE_URL, default file:./data/mailferry.db) into
+a PostgreSQL database, to move to several processes or hosts:
+  1. Stop \`mailferry serve\` and every \`mailferry worker\` (running passes save their progress).
+  2. Create an empty database and a user that may create tables in it.
+  3. mailferry db copy --to postgresql://…   (applies MailFerry's migrations to it, copies
+     every table in batches, counts every table again on both sides)
+  4. Start MailFerry with DATABASE_URL set to the PostgreSQL URL and the same key
+     (ENCRYPTION_KEY, or the key file in MAILFERRY_DATA_DIR): credentials are copied encrypted.
+The copy is one transaction: interrupted or refused, the target is left as it was. The
+SQLite database is only read (pending migrations are applied to it first, as at any start).
+Refused while a pass is running on either database, when another process writes to the
+source during the copy, and into a database that already holds MailFerry rows, unless
+  --force   deletes every MailFerry row in the target first (e.g. an earlier test copy).
 `,
   worker: `Usage: mailferry worker
 
@@ -103,6 +120,7 @@ async function run(argv: string[]): Promise<number> {
     process.stdout.write(argv[0] === cmd ? HELP[cmd] : HELP.main);
     return 0;
   }
+  if (cmd === 'db') return dbMain(rest);
   const known = [...(OPTIONS[cmd] ?? []), '--help', '--version'];
   const unknown = rest.filter((a) => !known.includes(a));
   if (unknown.length) {
@@ -189,6 +207,20 @@ async function run(argv: string[]): Promise<number> {
   await app.close();
   log.info('stopped');
   return 0;
+}
+
+/** `mailferry db …`: its own arguments (a URL after --to), then the command. */
+async function dbMain(args: string[]): Promise<number> {
+  const { loadConfig } = await import('./config.ts');
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    process.stderr.write(`Configuration error: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 2;
+  }
+  const { dbCommand } = await import('./db-command.ts');
+  return dbCommand(args, config, (s) => process.stdout.write(s), (s) => process.stderr.write(s));
 }
 
 async function waitIdle(app: App): Promise<void> {
