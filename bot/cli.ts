@@ -131,14 +131,9 @@ async function run(argv: string[]): Promise<number> {
     process.stderr.write(`Unknown ${u.startsWith('-') ? 'option' : 'argument'} ${u}${where}.${suggestion}\n\n${argv[0] === cmd ? HELP[cmd] : HELP.main}`);
     return 2;
   }
-  const { loadConfig, surfaces, withBoundPort } = await import('./config.ts');
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (e) {
-    process.stderr.write(`Configuration error: ${e instanceof Error ? e.message : String(e)}\n`);
-    return 2;
-  }
+  const { surfaces, withBoundPort } = await import('./config.ts');
+  let config = await readConfig();
+  if (!config) return 2;
   if (cmd === 'rotate-key') return (await import('./rotate-key.ts')).rotateKeyCommand(config, process.env, (s) => process.stdout.write(s), (s) => process.stderr.write(s));
   const log = new Logger();
   if (cmd === 'console') {
@@ -209,16 +204,21 @@ async function run(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** `mailferry db …`: its own arguments (a URL after --to), then the command. */
-async function dbMain(args: string[]): Promise<number> {
+/** The configuration, or undefined after saying on stderr what is wrong with it. */
+async function readConfig(): Promise<Config | undefined> {
   const { loadConfig } = await import('./config.ts');
-  let config: Config;
   try {
-    config = loadConfig();
+    return loadConfig();
   } catch (e) {
     process.stderr.write(`Configuration error: ${e instanceof Error ? e.message : String(e)}\n`);
-    return 2;
+    return undefined;
   }
+}
+
+/** `mailferry db …`: its own arguments (a URL after --to), then the command. */
+async function dbMain(args: string[]): Promise<number> {
+  const config = await readConfig();
+  if (!config) return 2;
   const { dbCommand } = await import('./db-command.ts');
   return dbCommand(args, config, (s) => process.stdout.write(s), (s) => process.stderr.write(s));
 }
