@@ -5,7 +5,7 @@ import { deriveFormSecret } from './csrf.ts';
 import { FormService, type Verifier } from './form-service.ts';
 import { AdminFormService, MICROSOFT_CALLBACK_PATH, type AdminVerifiers } from './admin-form-service.ts';
 import { createFormRouter, type FormLimits } from './routes.ts';
-import { rateCounters } from '../../engine/store/rate-counters.ts';
+import { rateCounters } from '../store/rate-counters.ts';
 
 /** Overrides for tests; production takes everything from the app's configuration. */
 export interface SelfServiceOptions {

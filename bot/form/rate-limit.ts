@@ -1,4 +1,4 @@
-import type { RateCounters } from '../../engine/store/rate-counters.ts';
+import type { RateCounters } from '../store/rate-counters.ts';
 
 /** A limit: at most `max` hits per `windowMs`. */
 export interface Limit {

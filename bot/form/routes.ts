@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { hashToken } from '../../engine/links.ts';
 import { renderErrorPage, renderRateLimitedPage, renderUnavailablePage } from '../../cards/form-page.ts';
 import { RateLimiter, type Limit, type LimitCheck } from './rate-limit.ts';
-import type { RateCounters } from '../../engine/store/rate-counters.ts';
+import type { RateCounters } from '../store/rate-counters.ts';
 import { setFormHeaders } from './headers.ts';
 import type { FormService } from './form-service.ts';
 import { MICROSOFT_CALLBACK_PATH } from './admin-form-service.ts';

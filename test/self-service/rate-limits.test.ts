@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { openDb, type Db } from '../../engine/store/db.ts';
-import { rateCounters } from '../../engine/store/rate-counters.ts';
+import { rateCounters } from '../../bot/store/rate-counters.ts';
 import { testDbRows, testDbUrl, testDialect } from '../harness/test-db.ts';
 import { makeFormApp, type FormTestApp } from './setup.ts';
 

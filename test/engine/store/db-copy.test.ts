@@ -8,7 +8,7 @@ import { Runner } from '../../../engine/runner/runner.ts';
 import { createPrismaCheckpointStore } from '../../../engine/store/folder-state.ts';
 import { openDb, type Db } from '../../../engine/store/db.ts';
 import { COPY_TABLES, copyDatabase } from '../../../engine/store/db-copy.ts';
-import { rateCounters } from '../../../engine/store/rate-counters.ts';
+import { rateCounters } from '../../../bot/store/rate-counters.ts';
 import { Prisma } from '../../../generated/prisma/client.ts';
 import { dovecotAvailable, makeMessage, readMailbox, seedImap, startDovecot, type DovecotInstance } from '../../harness/dovecot.ts';
 import { hashCounts } from '../../harness/copy-assert.ts';

@@ -1,5 +1,5 @@
 import { Prisma } from '../../generated/prisma/client.ts';
-import type { Db } from './db.ts';
+import type { Db } from '../../engine/store/db.ts';
 
 /** One hit to count: the counter's key and the length of its window. */
 export interface CounterHit {
