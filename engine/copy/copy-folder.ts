@@ -81,16 +81,22 @@ class FolderRun {
     }
   }
 
-  /** The folder is complete: the source STATUS is kept, so an unchanged folder is skipped next time. */
+  /**
+   * The folder is complete: the source STATUS is kept, so an unchanged folder is skipped next
+   * time. When the date window left messages out, the folder is complete only up to the first
+   * of them: no STATUS is kept (the folder is opened, not skipped or audited, next pass) and a
+   * whole-folder match still due stays due.
+   */
   async complete(flagSync: FlagSyncOutcome): Promise<void> {
     const { cp, plan, job } = this;
-    const present = Math.max(0, plan.found - job.stats.messagesCopied - this.skipped.size);
+    const present = Math.max(0, plan.found - job.stats.messagesCopied - this.skipped.size - plan.leftOut);
+    const partial = plan.leftOut > 0;
     await this.save({
-      ...withConfirmed(cp, plan.maxUid),
-      srcUidNext: plan.srcUidNext,
-      srcMessages: plan.found,
+      ...withConfirmed(cp, plan.confirmThrough),
+      srcUidNext: partial ? 0 : plan.srcUidNext,
+      srcMessages: partial ? -1 : plan.found,
       srcBytes: plan.bytesFound,
-      rematchAll: false,
+      rematchAll: partial && cp.rematchAll,
       // Flag changes up to here are at the destination; a refused STORE keeps the old
       // value, so the next pass tries again.
       srcHighestModseq: flagSync.refused ? cp.srcHighestModseq : plan.srcHighestModseq,
@@ -104,7 +110,7 @@ class FolderRun {
 async function openFolder(pass: PassState, job: FolderJob, src: ImapFlow, dest: ImapFlow): Promise<FolderRun> {
   const name = job.mapping.sourceName;
   const skipped = pass.skippedIn(name);
-  const plan = await planFolder(src, dest, job.mapping, pass.checkpoints.get(name), skipped, { createDest: job.createDest, exactSizes: pass.exactSizes });
+  const plan = await planFolder(src, dest, job.mapping, pass.checkpoints.get(name), skipped, { createDest: job.createDest, exactSizes: pass.exactSizes, dates: pass.input.dates });
   const run = new FolderRun(pass, job, plan, skipped);
   await run.unskip(plan.retryFound);
   await run.save(run.cp);
@@ -114,6 +120,7 @@ async function openFolder(pass: PassState, job: FolderJob, src: ImapFlow, dest: 
   fs.bytesFound = plan.bytesFound;
   fs.messagesPresent = plan.present;
   fs.messagesSkipped = skipped.size;
+  fs.messagesLeftOut = plan.leftOut;
   return run;
 }
 
@@ -183,7 +190,8 @@ async function confirmBatch(run: FolderRun, dest: ImapFlow, out: BatchOutcome, b
   await run.unskip(out.appended.map((m) => m.uid));
   const cp = run.cp;
   const confirmed: FolderCheckpoint = {
-    ...withConfirmed(cp, out.confirmedThrough ?? batchMax),
+    // Never past a message the date window left out: it must stay above `lastUid`.
+    ...withConfirmed(cp, Math.min(out.confirmedThrough ?? batchMax, plan.confirmThrough)),
     messagesCopied: cp.messagesCopied + out.appended.length,
     bytesCopied: cp.bytesCopied + out.bytes,
     messagesSkipped: run.skipped.size,
@@ -242,7 +250,8 @@ async function verifyEnd(run: FolderRun, c: LaneConnections): Promise<void> {
   await verifyFolderEnd(c.src, c.dest, plan, {
     sourceFolder: name,
     destFolder: job.mapping.destName,
-    skipped: run.skipped.size,
+    // Messages left out by the date window are not expected at the destination yet.
+    skipped: run.skipped.size + plan.leftOut,
     missingAtStart: pass.missingAtStart.get(name) ?? 0,
     copied: job.stats.messagesCopied,
     log: appendLogOf(job.stats),

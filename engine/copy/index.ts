@@ -3,7 +3,7 @@ export { runPass } from './run-pass.ts';
 export { createMemoryCheckpointStore, emptyCheckpoint } from './checkpoint.ts';
 export { mapFolders, globMatches, isIncluded } from './map-folders.ts';
 export { fingerprintOf } from './fingerprint.ts';
-export { CopyError } from './types.ts';
+export { CopyError, inWindow } from './types.ts';
 export type {
   PassInput,
   PassResult,
@@ -17,4 +17,5 @@ export type {
   CheckpointStore,
   SkippedMessage,
   CopyCounters,
+  DateWindow,
 } from './types.ts';

@@ -65,6 +65,7 @@ export function emptyStats(sourceFolder: string, destFolder: string): FolderStat
     destFolder,
     unchanged: false,
     flagsUpdated: 0,
+    messagesLeftOut: 0,
     durationMs: 0,
     messagesPerSecond: 0,
     bytesPerSecond: 0,
@@ -198,6 +199,7 @@ export class PassState {
       messagesPresent: sum('messagesPresent'),
       messagesSkipped: sum('messagesSkipped'),
       flagsUpdated: sum('flagsUpdated'),
+      messagesLeftOut: sum('messagesLeftOut'),
       verification: summarizeVerification(folders),
     };
   }

@@ -4,7 +4,7 @@ import { hasBridge } from '../connectors/imap/imapflow-bridge.ts';
 import { emptyCheckpoint } from './checkpoint.ts';
 import { FINGERPRINT_HEADERS, FingerprintBag, fingerprintOf } from './fingerprint.ts';
 import type { FolderMapping } from './map-folders.ts';
-import { CopyError, type FolderCheckpoint } from './types.ts';
+import { CopyError, inWindow, type DateWindow, type FolderCheckpoint } from './types.ts';
 
 /** What the engine knows of a source message before fetching its body. */
 export interface MessageMeta {
@@ -29,6 +29,16 @@ export interface FolderPlan {
   present: number;
   /** Highest source UID seen. */
   maxUid: number;
+  /**
+   * Source messages above the checkpoint this pass leaves out: outside its date window and
+   * not at the destination. They are neither copied nor counted present.
+   */
+  leftOut: number;
+  /**
+   * The checkpoint's `lastUid` may move up to this UID and no further: {@link FolderPlan.maxUid},
+   * or just below the first message left out (a later pass must still find it above `lastUid`).
+   */
+  confirmThrough: number;
   /** Source UIDNEXT at SELECT time: the next pass skips the folder when it is unchanged. */
   srcUidNext: number;
   /**
@@ -179,6 +189,9 @@ interface Matched {
   retrying: Set<number>;
   retryFound: number[];
   maxUid: number;
+  leftOut: number;
+  /** The lowest UID left out (outside the date window and not at the destination); Infinity when none. */
+  firstLeftOut: number;
 }
 
 const metaOf = (m: MessageMeta): MessageMeta => ({ uid: m.uid, size: m.size, internalDate: m.internalDate, flags: m.flags });
@@ -186,7 +199,8 @@ const metaOf = (m: MessageMeta): MessageMeta => ({ uid: m.uid, size: m.size, int
 /**
  * Decides message by message: refused ones tried again unless found at the destination;
  * above the checkpoint, copied unless they may be there already (a whole-folder match, or
- * the unconfirmed pending range) and the destination's fingerprints (`bag`) vouch for them.
+ * the unconfirmed pending range) and the destination's fingerprints (`bag`) vouch for them,
+ * or unless their INTERNALDATE is outside the pass's date window (left out, for a later pass).
  */
 function matchMessages(
   metas: (MessageMeta & { fp?: string })[],
@@ -194,8 +208,9 @@ function matchMessages(
   bag: FingerprintBag,
   cp: FolderCheckpoint,
   pending: { toUid: number } | null,
+  dates: DateWindow | undefined,
 ): Matched {
-  const out: Matched = { toCopy: [], retrying: new Set(), retryFound: [], maxUid: cp.lastUid };
+  const out: Matched = { toCopy: [], retrying: new Set(), retryFound: [], maxUid: cp.lastUid, leftOut: 0, firstLeftOut: Infinity };
   for (const m of retryMetas) {
     if (bag.take(m.fp!)) out.retryFound.push(m.uid);
     else {
@@ -213,6 +228,11 @@ function matchMessages(
     }
     const mayBeThere = cp.rematchAll || (pending !== null && m.uid <= pending.toUid);
     if (mayBeThere && bag.take(m.fp!)) continue;
+    if (!inWindow(dates, m.internalDate)) {
+      out.leftOut++;
+      out.firstLeftOut = Math.min(out.firstLeftOut, m.uid);
+      continue;
+    }
     out.toCopy.push(metaOf(m));
   }
   return out;
@@ -232,7 +252,7 @@ export async function planFolder(
   mapping: FolderMapping,
   previous: FolderCheckpoint | undefined,
   skippedUids: Set<number>,
-  opts: { createDest?: boolean; exactSizes?: boolean } = {},
+  opts: { createDest?: boolean; exactSizes?: boolean; dates?: DateWindow } = {},
 ): Promise<FolderPlan> {
   const exact = opts.exactSizes ?? true;
   const { srcBox, srcUidNext, destBox, destUidValidity, destUidNext } = await openBoth(src, dest, mapping, opts.createDest);
@@ -261,7 +281,7 @@ export async function planFolder(
       for (const d of await onSide('destination', fetchMeta(dest, `${floor}:*`, true, floor, undefined, exact))) bag.add(d.fp!);
     }
   }
-  const { toCopy, retrying, retryFound, maxUid } = matchMessages(metas, retryMetas, bag, cp, pending);
+  const { toCopy, retrying, retryFound, maxUid, leftOut, firstLeftOut } = matchMessages(metas, retryMetas, bag, cp, pending, opts.dates);
   // Refused UIDs still refused (neither retried nor found) are those expunged at the source since.
   const skippedHere = retryUids.length - retrying.size - retryFound.length;
   const found = srcBox.exists;
@@ -274,12 +294,16 @@ export async function planFolder(
     retryFound,
     found,
     bytesFound,
-    present: Math.max(0, found - toCopy.length - skippedHere),
+    present: Math.max(0, found - toCopy.length - skippedHere - leftOut),
     maxUid,
+    leftOut,
+    confirmThrough: Math.min(maxUid, firstLeftOut - 1),
     srcUidNext,
     srcHighestModseq: modseqs,
-    // A whole-folder match leaves the flags of matched mail as the destination has them.
-    flagSyncThroughUid: rematchAll ? 0 : cp.lastUid,
+    // A whole-folder match leaves the flags of matched mail as the destination has them. The
+    // pending range counts too: a date-filtered pass leaves its copies there, and their source
+    // flags may change before the pass that confirms them (copies not made yet have no pair).
+    flagSyncThroughUid: rematchAll ? 0 : Math.max(cp.lastUid, pending?.toUid ?? 0),
     checkpoint: cp,
     dest: { path: destBox.path, uidValidity: destUidValidity, uidNext: destUidNext, exists: destBox.exists, permanentFlags: destBox.permanentFlags ?? new Set() },
   };

@@ -11,6 +11,24 @@ export interface FolderRules {
   rename?: Record<string, string>;
 }
 
+/**
+ * Which messages a pass copies, by INTERNALDATE (RFC 3501 §2.3.3): those at or after `since`
+ * and before `before` (either bound may be absent). A pre-stage pass sets `before` to its
+ * cutoff; a project's date range sets both. Messages left out stay for a later pass (see
+ * "Date-filtered passes" in README.md).
+ */
+export interface DateWindow {
+  since?: Date;
+  before?: Date;
+}
+
+/** Whether a message's INTERNALDATE is inside the window (no window: every message). */
+export function inWindow(w: DateWindow | undefined, internalDate: Date): boolean {
+  if (!w) return true;
+  const t = internalDate.getTime();
+  return (!w.since || t >= w.since.getTime()) && (!w.before || t < w.before.getTime());
+}
+
 /** Tuning of a pass. */
 export interface PassOptions {
   /** Parallel connection pairs at most, each on a different folder. Default 4. */
@@ -49,6 +67,8 @@ export interface PassInput {
   source: ConnectorEndpoint;
   destination: ConnectorEndpoint;
   rules?: FolderRules;
+  /** Copy only messages whose INTERNALDATE is inside this window (absent: every message). */
+  dates?: DateWindow;
   signal?: AbortSignal;
   checkpoints: CheckpointStore;
   onProgress?: (p: PassProgress) => void;
@@ -161,6 +181,8 @@ export interface FolderStats extends CopyCounters {
   unchanged: boolean;
   /** Destination messages whose flags were set to the source's by this pass (flag sync). */
   flagsUpdated: number;
+  /** Source messages this pass left for a later one: outside its date window ({@link PassInput.dates}). */
+  messagesLeftOut: number;
   durationMs: number;
   /** Why the folder was not copied (e.g. the destination refused to create it), when it was not. */
   error?: string;
@@ -183,6 +205,8 @@ export interface PassStats extends CopyCounters {
   errors: number;
   /** Destination messages whose flags were set to the source's by this pass (all folders). */
   flagsUpdated: number;
+  /** Source messages left for a later pass: outside this pass's date window (all folders). */
+  messagesLeftOut: number;
   /** What the verification found (folder counts, messages altered by the destination). */
   verification: PassVerification;
 }

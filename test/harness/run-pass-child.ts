@@ -17,6 +17,8 @@ export interface ChildConfig {
   source: ConnectorEndpoint;
   destination: ConnectorEndpoint;
   options?: PassOptions;
+  /** The pass's date window (ISO dates: JSON carries no Date). */
+  dates?: { since?: string; before?: string };
 }
 
 const cfg = JSON.parse(process.env.MF_CHILD_CONFIG ?? '{}') as ChildConfig;
@@ -47,6 +49,7 @@ const result = await runPass({
   source: cfg.source,
   destination: cfg.destination,
   checkpoints: createPrismaCheckpointStore(db),
+  ...(cfg.dates ? { dates: { since: cfg.dates.since ? new Date(cfg.dates.since) : undefined, before: cfg.dates.before ? new Date(cfg.dates.before) : undefined } } : {}),
   options: { progressIntervalMs: 20, ...cfg.options },
   onProgress: (p) => process.stdout.write(`PROGRESS ${p.messagesCopied}\n`),
 });
