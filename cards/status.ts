@@ -1,6 +1,7 @@
 import type { Block, Message } from './model.ts';
 import { formatBytes, formatCount, formatDuration, formatTime, plural } from './format.ts';
 import { alteredLine, verificationLine, type AlteredView, type VerificationView } from './verification.ts';
+import { passLine, type PassView } from './passes.ts';
 
 const LABEL: Record<string, string> = {
   NotStarted: 'Not started',
@@ -234,7 +235,7 @@ export function itemStatusMessage(
   projectName: string,
   i: ItemView & { passCount: number; lastPassMs: number; messagesPresent: number },
   history: HistoryView[],
-  copy: { folders: FolderView[]; skipped: SkippedView[]; altered?: AlteredView[]; verification?: VerificationView | null } = { folders: [], skipped: [] },
+  copy: { folders: FolderView[]; skipped: SkippedView[]; altered?: AlteredView[]; verification?: VerificationView | null; passes?: PassView[] } = { folders: [], skipped: [] },
   /** Events in all, when `history` holds only the latest ones. */
   historyTotal = history.length,
   /** IANA zone of the project: history times are shown in it as well as in UTC. */
@@ -266,6 +267,12 @@ export function itemStatusMessage(
     blocks: [
       { type: 'header', text: i.sourceAddress },
       { type: 'facts', facts },
+      ...(copy.passes?.length
+        ? [
+            { type: 'text' as const, text: 'Passes (kind, outcome, what each copied):' },
+            { type: 'list' as const, items: copy.passes.map((p) => passLine(p, statusLabel, timeZone)) },
+          ]
+        : []),
       ...(copy.folders.length ? [{ type: 'text' as const, text: 'Folders:' }, { type: 'list' as const, ...limited(copy.folders.map(folderLine)) }] : []),
       ...(copy.skipped.length
         ? [

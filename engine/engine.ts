@@ -33,6 +33,7 @@ export type { Item, Project };
 
 export { readProjectOptions, ProjectOptionsError, type ProjectOptions } from './domain/project-options.ts';
 import { readProjectOptions, type ProjectOptions } from './domain/project-options.ts';
+import { passKindText, type PassKind } from './domain/pass-kind.ts';
 
 /** One row to add: the source address and optionally the destination and logins. */
 export interface AddRow {
@@ -64,6 +65,8 @@ export interface ProjectStatus {
 
 const ITEM_INCLUDE = { project: true } as const;
 /** Columns a bulk add writes; the others take their defaults (NotStarted, no license, zero figures). */
+/** History kinds of a pass's end (`Engine.passHistory`). */
+const PASS_END_KINDS = ['pass-completed', 'pass-failed', 'pass-stopped', 'interrupted'];
 const ADD_COLUMNS = ['id', 'projectId', 'sourceAddress', 'destinationAddress', 'sourceLogin', 'destinationLogin', 'ask', 'notify', 'threadRef', 'createdBy', 'createdAt', 'updatedAt'] as const satisfies readonly (keyof Item)[];
 /**
  * How long a running pass's lease lasts without renewal before the pass counts as dead, and
@@ -301,6 +304,7 @@ export class Engine {
       threadRef: opts.threadRef,
       license: 'none',
       passCount: 0,
+      passKind: 'full',
       stopRequested: false,
       leaseUntil: null,
       leaseOwner: null,
@@ -467,13 +471,13 @@ export class Engine {
    * and a credential request goes out (the `item.credentials-needed` event).
    * A new thread reference, when given, becomes the item's thread.
    */
-  async startItem(actor: Actor, item: ItemWithProject, opts: { threadRef?: string | null } = {}): Promise<ItemWithProject> {
+  async startItem(actor: Actor, item: ItemWithProject, opts: { threadRef?: string | null; pass?: PassKind } = {}): Promise<ItemWithProject> {
     const missing = await this.missingSides(item);
     const r = await this.db.$transaction(async (tx) => {
       const res = await this.transition(tx, actor, item, 'submit', {
         missing: missing.length > 0,
-        data: opts.threadRef ? { threadRef: opts.threadRef } : {},
-        history: missing.length ? { missing } : {},
+        data: { ...(opts.threadRef ? { threadRef: opts.threadRef } : {}), ...(opts.pass ? { passKind: passKindText(opts.pass) } : {}) },
+        history: { ...(missing.length ? { missing } : {}), ...(opts.pass ? { pass: passKindText(opts.pass) } : {}) },
       });
       return res;
     });
@@ -495,8 +499,9 @@ export class Engine {
   async startItems(
     actor: Actor,
     items: ItemWithProject[],
-    opts: { threadRef?: string | null; batch?: number } = {},
+    opts: { threadRef?: string | null; batch?: number; pass?: PassKind } = {},
   ): Promise<{ changed: { item: ItemWithProject; from: ItemStatus; to: ItemStatus }[]; refused: UserError[] }> {
+    const passKind = opts.pass ? { passKind: passKindText(opts.pass) } : {};
     const changed: { item: ItemWithProject; from: ItemStatus; to: ItemStatus; missing: Side[] }[] = [];
     const refused: UserError[] = [];
     // Deliveries start once every batch is written, so the batches' posts go out merged.
@@ -560,7 +565,7 @@ export class Engine {
               (ids) =>
                 tx.item.updateMany({
                   where: { id: { in: ids }, status: g.from, license: g.fresh.license },
-                  data: { status: g.to, license: g.license, failureReason: null, failureDetail: null, stopRequested: false, updatedAt: now, ...(opts.threadRef ? { threadRef: opts.threadRef } : {}) },
+                  data: { status: g.to, license: g.license, failureReason: null, failureDetail: null, stopRequested: false, updatedAt: now, ...passKind, ...(opts.threadRef ? { threadRef: opts.threadRef } : {}) },
                 }),
             );
             if (count !== group.length) throw new Error(`bulk start: ${group.length - count} of ${group.length} items changed while being started`);
@@ -569,7 +574,11 @@ export class Engine {
           await appendHistoryMany(
             tx,
             out.map((c) =>
-              itemHistoryEntry(c.fresh, actor, 'submit', c.from, c.to, { ...(c.license !== c.fresh.license ? { license: c.license } : {}), ...(c.missing.length ? { missing: c.missing } : {}) }),
+              itemHistoryEntry(c.fresh, actor, 'submit', c.from, c.to, {
+                ...(c.license !== c.fresh.license ? { license: c.license } : {}),
+                ...(c.missing.length ? { missing: c.missing } : {}),
+                ...(opts.pass ? { pass: passKindText(opts.pass) } : {}),
+              }),
             ),
           );
           const after = out.map((c) => ({
@@ -581,6 +590,7 @@ export class Engine {
               failureDetail: null,
               stopRequested: false,
               updatedAt: now,
+              passKind: passKind.passKind ?? c.fresh.passKind,
               threadRef: opts.threadRef || c.fresh.threadRef,
               project: { ...c.fresh.project, licensesUsed: c.fresh.project.licensesUsed + (reserved.get(c.fresh.projectId) ?? 0) },
             },
@@ -942,7 +952,10 @@ export class Engine {
 
   /** The claim itself (`Queued` → `Running` with this process's lease), inside the claiming transaction. */
   private claimIn(tx: Tx, next: ItemWithProject): Promise<Transitioned> {
-    return this.transition(tx, SYSTEM_ACTOR, next, 'claim', { data: { passCount: { increment: 1 }, lastPassAt: this.now(), leaseUntil: new Date(this.now().getTime() + LEASE_MS), leaseOwner: LEASE_OWNER } });
+    return this.transition(tx, SYSTEM_ACTOR, next, 'claim', {
+      data: { passCount: { increment: 1 }, lastPassAt: this.now(), leaseUntil: new Date(this.now().getTime() + LEASE_MS), leaseOwner: LEASE_OWNER },
+      history: { pass: next.passKind },
+    });
   }
 
   /** A pass started moving data: the reserved license is consumed for good. */
@@ -1114,6 +1127,12 @@ export class Engine {
   /** The history of one item, oldest first (the latest `limit` events). */
   async history(itemId: string, limit?: number) {
     return itemHistory(this.db, itemId, limit);
+  }
+
+  /** The passes of one item that ended (completed, failed, stopped, interrupted), oldest first: the latest `limit`. */
+  async passHistory(itemId: string, limit = 20) {
+    const rows = await this.db.itemEvent.findMany({ where: { itemId, kind: { in: PASS_END_KINDS } }, orderBy: { id: 'desc' }, take: limit });
+    return rows.reverse().map((r) => ({ at: r.at, kind: r.kind, toStatus: r.toStatus, detail: JSON.parse(r.detail) as Record<string, unknown> }));
   }
 
   /** How many history events one item has in all. */

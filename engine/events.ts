@@ -1,5 +1,6 @@
 import type { Actor, FailureReason, ItemStatus, Side } from './domain/types.ts';
 import type { CopyCounters, PassVerification } from './copy/types.ts';
+import type { PassWindowView } from './domain/pass-kind.ts';
 
 /** The public face of an item in events: enough for the notifier to post without a query. */
 export interface ItemRef {
@@ -20,6 +21,10 @@ export interface PassFigures extends CopyCounters {
   flagsUpdated?: number;
   /** The verification at the end of the pass (absent when it checked no folder); at most 10 short folders are listed. */
   verification?: PassVerification;
+  /** The pass's kind and date window (absent: a full pass of every date, or one recorded before kinds existed). */
+  pass?: PassWindowView;
+  /** Source messages the pass left for a later one (outside its date window). */
+  leftOut?: number;
 }
 
 /** A status change of an item (every one goes through the engine's state machine). */

@@ -5,6 +5,8 @@ import { refuseInvisible } from '../../engine/domain/invisible.ts';
 import { projectUpdatedMessage } from '../../cards/replies.ts';
 import { PROJECT_SETTINGS, checkServers } from './shared.ts';
 import { isTimeZone, serverTimeZone, validateSchedule } from '../scheduler/cron.ts';
+import { DATE_RANGE_OPTIONS, readDateRange } from './date-range-options.ts';
+import { readProjectOptions } from '../../engine/domain/project-options.ts';
 
 /** `project set`: digest schedule, time zone, self-service default, license pool. */
 export const projectSet: CommandDef = {
@@ -26,6 +28,7 @@ export const projectSet: CommandDef = {
     { name: 'org', value: '"NAME"|off', summary: 'The organisation\'s name users see in requests and on the form (off: the install\'s, MAILFERRY_ORG_NAME).' },
     { name: 'support', value: '"CONTACT"|off', summary: 'Whom users ask, e.g. "helpdesk@acme.example, +1 555 0100" (off: the install\'s, MAILFERRY_SUPPORT_CONTACT).' },
     { name: 'completion-notice', value: 'on|off', choices: ['on', 'off'], summary: 'Tell end users when their mailbox has been copied: what, where it now lives, whom to ask (default on).' },
+    ...DATE_RANGE_OPTIONS,
     { name: 'clear-admin', value: 'source|destination', choices: ['source', 'destination'], summary: 'Forget the admin credentials of that side (`project connect`); its mailboxes then need their own credentials again.' },
   ],
   examples: [
@@ -35,6 +38,7 @@ export const projectSet: CommandDef = {
     '/migrate project set acme --exclude "Trash, Junk" --rename "Old Archive=Archive/Old"',
     '/migrate project set acme --org "ACME Corp" --support "helpdesk@acme.example"',
     '/migrate project set acme --clear-admin source',
+    '/migrate project set acme --since 2019-01-01 --until 2024-12-31',
   ],
   admin: true,
   async handler(ctx, { args, opts }) {
@@ -119,6 +123,7 @@ export const projectSet: CommandDef = {
       options.completionNotice = opts['completion-notice'] === 'on';
       changes.push(options.completionNotice ? 'users told when their mailbox is copied' : 'no completion notice to users');
     }
+    readDateRange(opts, readProjectOptions(project.options).options, options, changes);
     if (Object.keys(options).length) update.options = options;
     let cleared: string | undefined;
     if (typeof opts['clear-admin'] === 'string') {

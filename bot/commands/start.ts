@@ -4,6 +4,7 @@ import { UserError } from '../../engine/errors.ts';
 import { actionResultMessage } from '../../cards/replies.ts';
 import { statusLabel } from '../../cards/status.ts';
 import { PROJECT_OPTION, resolveProject } from './shared.ts';
+import { PASS_KIND_OPTIONS, passKindOf } from './pass-kind-options.ts';
 
 /** `start`: submit one mailbox, every waiting one, or all that are not running. */
 export const start: CommandDef = {
@@ -13,15 +14,17 @@ export const start: CommandDef = {
   options: [
     { name: 'waiting', summary: 'Send a new request to every mailbox waiting for its user.' },
     { name: 'all', summary: 'Start every mailbox that is not started, stopped, failed or completed.' },
+    ...PASS_KIND_OPTIONS,
     PROJECT_OPTION,
     { name: 'source-password-file', value: 'PATH', summary: 'Testing aid: read the source password from a file on the server.', surfaces: ['console'] },
     { name: 'destination-password-file', value: 'PATH', summary: 'Testing aid: read the destination password from a file on the server.', surfaces: ['console'] },
   ],
-  examples: ['/migrate start alice@old.example', '/migrate start --all', '/migrate start --waiting'],
+  examples: ['/migrate start alice@old.example', '/migrate start --all', '/migrate start --waiting', '/migrate start --all --prestage 30', '/migrate start --all --full'],
   admin: true,
   async handler(ctx, { args, opts }) {
     const chosen = [args.ADDRESS ? 'ADDRESS' : '', opts.waiting ? '--waiting' : '', opts.all ? '--all' : ''].filter(Boolean);
     if (chosen.length !== 1) throw new UserError('START_TARGET', chosen.length ? `Give only one of ${chosen.join(', ')}.` : 'Say what to start.', 'Usage: /migrate start ADDRESS | --waiting | --all');
+    const pass = passKindOf(opts);
     const project = await resolveProject(ctx, opts.project);
     if (args.ADDRESS) {
       let item = await ctx.engine.getItem(project, args.ADDRESS);
@@ -39,7 +42,7 @@ export const start: CommandDef = {
       const forgot = await ctx.engine.forgetRefusedCredentials(ctx.actor, item);
       const note = forgot ? ` (${refusedNote(forgot)})` : '';
       const thread = await ctx.openThread(actionResultMessage('started', [`${item.sourceAddress}${note}`], [], 'Starting'));
-      const after = await ctx.engine.startItem(ctx.actor, forgot ? await ctx.engine.getItem(project, item.sourceAddress) : item, { threadRef: thread ?? ctx.threadRef });
+      const after = await ctx.engine.startItem(ctx.actor, forgot ? await ctx.engine.getItem(project, item.sourceAddress) : item, { threadRef: thread ?? ctx.threadRef, pass });
       if (!thread) await ctx.reply(actionResultMessage('started', [`${after.sourceAddress}: ${statusLabel(after.status)}${note}`], [], 'Started'));
       return;
     }
@@ -68,7 +71,7 @@ export const start: CommandDef = {
         }
       }
       // Batched: a few transactions for thousands of items, one summary post per batch in the thread.
-      const r = await ctx.engine.startItems(ctx.actor, ready, { threadRef: thread ?? ctx.threadRef });
+      const r = await ctx.engine.startItems(ctx.actor, ready, { threadRef: thread ?? ctx.threadRef, pass });
       for (const c of r.changed) {
         const side = forgotten.get(c.item.id);
         done.push(`${c.item.sourceAddress}: ${statusLabel(c.to)}${side ? ` (${refusedNote(side)})` : ''}`);

@@ -2,6 +2,7 @@ import type { CommandDef } from './types.ts';
 import { HISTORY_LIMIT, extraDetail, projectStatusMessage, projectsOverviewMessage, itemStatusMessage, statusLabel } from '../../cards/status.ts';
 import { verificationSummary, type VerificationView } from '../../cards/verification.ts';
 import { serverTimeZone } from '../scheduler/cron.ts';
+import { passCopiedWords, passKindOfText, passKindWords, type PassKindView, type PassView } from '../../cards/passes.ts';
 import { PROJECT_OPTION, itemView, reasonText, resolveProject } from './shared.ts';
 
 /** `status`: the project (counts per status, licenses, every item with status and reason) or one mailbox with its history. */
@@ -42,7 +43,7 @@ export const status: CommandDef = {
       return;
     }
     const item = await ctx.engine.getItem(project, args.ADDRESS);
-    const [history, historyTotal] = await Promise.all([ctx.engine.history(item.id, HISTORY_LIMIT), ctx.engine.historyCount(item.id)]);
+    const [history, historyTotal, passes] = await Promise.all([ctx.engine.history(item.id, HISTORY_LIMIT), ctx.engine.historyCount(item.id), ctx.engine.passHistory(item.id)]);
     const copy = await ctx.engine.itemFolders(item.id);
     await ctx.reply(
       itemStatusMessage(
@@ -61,6 +62,7 @@ export const status: CommandDef = {
           skipped: copy.skipped.map((s) => ({ sourceFolder: s.sourceFolder, uid: s.uid, size: s.size, reason: s.reason })),
           altered: copy.altered.map((a) => ({ sourceFolder: a.sourceFolder, uid: a.uid, destUid: a.destUid, sourceSize: a.sourceSize, destSize: a.destSize, reason: a.reason })),
           verification: parseVerification(item.lastVerification),
+          passes: passes.map(passView),
         },
         historyTotal,
         project.digestTz ?? serverTimeZone(),
@@ -68,6 +70,12 @@ export const status: CommandDef = {
     );
   },
 };
+
+/** A pass's end in the history, as the passes list shows it. */
+function passView(h: { at: Date; toStatus: string | null; detail: Record<string, unknown> }): PassView {
+  const f = (h.detail.figures ?? {}) as { messagesCopied?: number; bytesCopied?: number; leftOut?: number; pass?: PassKindView };
+  return { at: h.at, outcome: h.toStatus ?? '', pass: f.pass, messagesCopied: f.messagesCopied ?? 0, bytesCopied: f.bytesCopied ?? 0, leftOut: f.leftOut ?? 0 };
+}
 
 /** The stored verification of the last pass (JSON written by the engine), or null when absent or unreadable. */
 function parseVerification(json: string | null): VerificationView | null {
@@ -120,9 +128,16 @@ export function describeEvent(kind: string, from: string | null, to: string | nu
   // The message repeats the reason's sentence when there is one: say it once.
   const extra = typeof detail.message === 'string' && !(sentence && extraDetail(sentence, detail.message) === undefined) ? `: ${detail.message}` : '';
   // Each pass's verification stays in its history line.
-  const figures = detail.figures as { verification?: VerificationView } | undefined;
+  const figures = detail.figures as { verification?: VerificationView; pass?: PassKindView; messagesCopied?: number; bytesCopied?: number; leftOut?: number } | undefined;
   const verified = figures?.verification && typeof figures.verification.foldersChecked === 'number' ? ` — verified: ${verificationSummary(figures.verification)}` : '';
-  return `${what[kind] ?? words(kind)}${sides}${change ? ` (${change})` : ''}${reason}${extra}${verified}`;
+  return `${what[kind] ?? words(kind)}${sides}${change ? ` (${change})` : ''}${passKindNote(detail, figures)}${reason}${extra}${verified}`;
+}
+
+/** The pass kind of a start or a pass's start (` — pre-stage (older than 30 days)`), and at a pass's end what it copied. */
+function passKindNote(detail: Record<string, unknown>, figures: { pass?: PassKindView; messagesCopied?: number; bytesCopied?: number; leftOut?: number } | undefined): string {
+  if (figures?.pass) return ` — ${passKindWords(figures.pass)}: ${passCopiedWords({ messagesCopied: figures.messagesCopied ?? 0, bytesCopied: figures.bytesCopied ?? 0, leftOut: figures.leftOut ?? 0 })}`;
+  const kind = passKindOfText(detail.pass);
+  return kind ? ` — ${passKindWords(kind)}` : '';
 }
 
 /** An event key no entry above knows, in words: `item.something-new` → "something new". */

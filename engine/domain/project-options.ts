@@ -1,3 +1,5 @@
+import { dayStart } from './pass-kind.ts';
+
 /** Per-project settings kept as JSON in `Project.options`. */
 export interface ProjectOptions {
   include?: string[];
@@ -19,6 +21,10 @@ export interface ProjectOptions {
   supportContact?: string;
   /** Whether end users are told when their mailbox has been copied (absent: yes). */
   completionNotice?: boolean;
+  /** Copy only mail received on or after this day (`YYYY-MM-DD`, UTC; by INTERNALDATE), on every pass. */
+  since?: string;
+  /** Copy only mail received on or before this day (`YYYY-MM-DD`, UTC, the day included), on every pass. */
+  until?: string;
 }
 
 /** The project's stored settings cannot be read: a pass, a link or a reminder would otherwise run without them. */
@@ -32,6 +38,7 @@ export class ProjectOptionsError extends Error {
   }
 }
 
+const isDay = (v: unknown) => typeof v === 'string' && dayStart(v) !== undefined;
 const isStringList = (v: unknown) => Array.isArray(v) && v.every((s) => typeof s === 'string');
 const isCount = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
 
@@ -48,6 +55,8 @@ const CHECKS: { [K in keyof Required<ProjectOptions>]: [(v: unknown) => boolean,
   orgName: [(v) => typeof v === 'string', 'a text'],
   supportContact: [(v) => typeof v === 'string', 'a text'],
   completionNotice: [(v) => typeof v === 'boolean', 'true or false'],
+  since: [isDay, 'a day as YYYY-MM-DD'],
+  until: [isDay, 'a day as YYYY-MM-DD'],
 };
 
 /**
@@ -70,5 +79,8 @@ export function readProjectOptions(json: string): { options: ProjectOptions; pro
     if (check && value !== undefined && value !== null && !check[0](value)) problems.push(`${key} must be ${check[1]}, found ${JSON.stringify(value)?.slice(0, 60)}`);
     else if (value !== null) options[key] = value;
   }
-  return { options: options as ProjectOptions, problems };
+  const o = options as ProjectOptions;
+  // A range that selects nothing would silently copy nothing.
+  if (o.since && o.until && o.since > o.until) problems.push(`since (${o.since}) is after until (${o.until})`);
+  return { options: o, problems };
 }

@@ -1,6 +1,7 @@
 import type { Engine, Item, Project } from '../engine.ts';
 import { LEASE_MS, itemRef } from '../engine.ts';
 import { ProjectOptionsError, readProjectOptions } from '../domain/project-options.ts';
+import { parsePassKind, passKindLabel, passWindow, passWindowView, type PassWindowView } from '../domain/pass-kind.ts';
 import type { FailureReason, Side } from '../domain/types.ts';
 import { parseConnectorUrl, type ConnectorUrl } from '../domain/connector-url.ts';
 import { m365Settings } from '../connectors/m365/settings.ts';
@@ -269,7 +270,11 @@ export class Runner {
         return;
       }
     }
-    this.log.info('pass started', { item: item.id, pass: item.passCount });
+    // The pass's kind (start --prestage N | --full) and the project's date range give its window.
+    const kind = parsePassKind(item.passKind);
+    const dates = passWindow(kind, read.options, new Date());
+    const pass = passWindowView(kind, dates);
+    this.log.info('pass started', { item: item.id, pass: item.passCount, kind: passKindLabel(kind), ...(dates ? { since: pass.since, before: pass.before } : {}) });
     const ref = itemRef(item);
     // The first database fault the pass met (a full disk): it ends the pass, and the item fails with it.
     let fault: { fault: DbFault; error: unknown } | undefined;
@@ -313,6 +318,7 @@ export class Runner {
         source: source as ConnectorEndpoint,
         destination: destination as ConnectorEndpoint,
         rules: { include: opts.include, exclude: opts.exclude, rename: opts.rename },
+        ...(dates ? { dates } : {}),
         signal: entry.ctl.signal,
         checkpoints: guardStore(this.checkpoints, noteFault),
         options: opts.maxMessagesPerHour ? { ...this.o.pass, maxMessagesPerHour: opts.maxMessagesPerHour } : this.o.pass,
@@ -322,7 +328,7 @@ export class Runner {
             this.engine.bus.emit({
               type: 'item.progress',
               item: ref,
-              figures: figures(p, p.elapsedMs),
+              figures: figures(p, p.elapsedMs, pass),
               folder: p.current[0],
               stage: { phase: p.phase === 'listing' ? 'listing' : 'copying', foldersTotal: p.foldersTotal, foldersUncounted: p.foldersUncounted },
             });
@@ -331,7 +337,7 @@ export class Runner {
     } finally {
       clearInterval(poll);
     }
-    const f = figures(result.stats, result.stats.durationMs);
+    const f = figures(result.stats, result.stats.durationMs, pass);
     const moves = result.stats.messagesCopied > 0 || result.outcome === 'completed';
     if (fault) {
       // The pass could not keep its checkpoints: it fails with the database's reason (what
@@ -425,7 +431,11 @@ function guardStore(store: CheckpointStore, noteFault: (e: unknown) => DbFault |
   });
 }
 
-function figures(s: CopyCounters & { skipped?: PassStats['skipped']; flagsUpdated?: number; verification?: PassStats['verification'] }, durationMs: number): PassFigures {
+function figures(
+  s: CopyCounters & { skipped?: PassStats['skipped']; flagsUpdated?: number; messagesLeftOut?: number; verification?: PassStats['verification'] },
+  durationMs: number,
+  pass: PassWindowView,
+): PassFigures {
   const { messagesFound, bytesFound, messagesCopied, bytesCopied, messagesPresent, messagesSkipped } = s;
   const skippedReasons: Record<string, number> = {};
   for (const k of s.skipped ?? []) skippedReasons[k.reason] = (skippedReasons[k.reason] ?? 0) + 1;
@@ -440,6 +450,8 @@ function figures(s: CopyCounters & { skipped?: PassStats['skipped']; flagsUpdate
     durationMs,
     skippedReasons,
     ...(s.flagsUpdated ? { flagsUpdated: s.flagsUpdated } : {}),
+    pass,
+    ...(s.messagesLeftOut ? { leftOut: s.messagesLeftOut } : {}),
     // Kept with the pass (history, the item's last verification, the thread post); a long list of short folders is cut.
     ...(v?.foldersChecked ? { verification: { ...v, foldersShort: v.foldersShort.slice(0, 10) } } : {}),
   };

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "Item" ADD COLUMN     "passKind" TEXT NOT NULL DEFAULT 'full';
