@@ -2,6 +2,7 @@ import type { BulkStatusView, Message } from './model.ts';
 import { formatBytes, formatCount, formatDuration, plural } from './format.ts';
 import { extraDetail, statusLabel } from './status.ts';
 import { verificationLine, type VerificationView } from './verification.ts';
+import { passKindWords, type PassKindView } from './passes.ts';
 
 /** Figures of a pass as posts show them. */
 export interface FiguresView {
@@ -17,6 +18,10 @@ export interface FiguresView {
   flagsUpdated?: number;
   /** The verification at the end of the pass, when it checked a folder. */
   verification?: VerificationView;
+  /** The pass's kind and date window. */
+  pass?: PassKindView;
+  /** Messages left for a later pass (outside the pass's dates). */
+  leftOut?: number;
 }
 
 /** A status change of an item, posted in its thread. */
@@ -79,7 +84,10 @@ export function statusPost(v: StatusPostView): Message {
                 {
                   type: 'facts' as const,
                   facts: [
+                    // A pre-stage or a pass with a date range says so; a plain full pass as before.
+                    ...(f.pass && (f.pass.type !== 'full' || f.pass.since || f.pass.before) ? [{ label: 'Pass', value: passKindWords(f.pass) }] : []),
                     { label: 'Copied', value: `${formatCount(f.messagesCopied)} messages, ${formatBytes(f.bytesCopied)}` },
+                    ...(f.leftOut ? [{ label: 'Left for a later pass', value: formatCount(f.leftOut) }] : []),
                     { label: 'Already there', value: formatCount(f.messagesPresent) },
                     ...(f.flagsUpdated ? [{ label: 'Flags updated', value: formatCount(f.flagsUpdated) }] : []),
                     { label: 'Skipped', value: skippedText(f) },

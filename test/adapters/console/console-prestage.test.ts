@@ -1,0 +1,141 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { makeMessage, readMailbox, seedImap, startDovecot, type DovecotInstance, type ReadMailbox } from '../../harness/dovecot.ts';
+import { hashCounts } from '../../harness/copy-assert.ts';
+import { testDbUrl } from '../../harness/test-db.ts';
+
+// Pre-stage passes, then the full pass, typed at the console: a private Dovecot, the admin's
+// test passwords from files, each destination read back independently.
+const DAY = 86_400_000;
+const now = Date.now();
+const cutoff = now - 30 * DAY;
+/** Old (2019) and recent mail alternating by UID, with one 2018 message: the order a migrated mailbox has. */
+const DATES = [now - DAY, Date.UTC(2019, 2, 1), Date.UTC(2019, 5, 1), now - 2 * DAY, Date.UTC(2018, 6, 1), Date.UTC(2019, 9, 1), now - 3 * DAY, Date.UTC(2019, 11, 31, 23)];
+
+let dv: DovecotInstance;
+let dir: string;
+beforeAll(async () => {
+  dv = await startDovecot({ users: [{ name: 'bob', password: 'src-Pw-1' }, { name: 'bob2', password: 'dst-Pw-2' }, { name: 'bob3', password: 'dst-Pw-3' }] });
+  await seedImap(dv, 'bob', 'src-Pw-1', {
+    INBOX: DATES.map((t, i) => ({ raw: makeMessage({ subject: `m${i}` }), internalDate: new Date(t) })),
+    Archive: [{ raw: makeMessage({ subject: 'archived' }), internalDate: new Date(Date.UTC(2019, 0, 5)) }],
+  });
+  dir = mkdtempSync(join(tmpdir(), 'mailferry-console-prestage-'));
+  writeFileSync(join(dir, 'src.pw'), 'src-Pw-1\n');
+  writeFileSync(join(dir, 'dst.pw'), 'dst-Pw-2\n');
+  writeFileSync(join(dir, 'dst3.pw'), 'dst-Pw-3\n');
+});
+afterAll(async () => {
+  await dv?.dispose();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Runs the console on the test's database with a script on stdin, until no migration is queued or running. */
+function consoleRun(script: string): Promise<{ out: string; err: string }> {
+  return new Promise<{ out: string; err: string }>((res, rej) => {
+    const p = spawn(process.execPath, [resolve('bin/mailferry.mjs'), 'console', '--wait'], {
+      env: { ...process.env, DATABASE_URL: testDbUrl(dir), MAILFERRY_DATA_DIR: dir, LOG_LEVEL: 'info' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let o = '';
+    let e = '';
+    p.stdout.on('data', (d) => (o += d));
+    p.stderr.on('data', (d) => (e += d));
+    const t = setTimeout(() => p.kill('SIGKILL'), 90_000);
+    p.on('error', rej);
+    p.on('close', () => {
+      clearTimeout(t);
+      res({ out: o, err: e });
+    });
+    p.stdin.end(script + '\n');
+  });
+}
+
+/** The hashes of a mailbox's messages whose INTERNALDATE `keep` accepts. */
+function countsWhere(box: ReadMailbox, keep: (t: number) => boolean): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const msgs of Object.values(box.messages)) for (const m of msgs) if (keep(m.internalDate)) out.set(m.sha256, (out.get(m.sha256) ?? 0) + 1);
+  return out;
+}
+
+const pw = (dst: string) => `--source-password-file ${join(dir, 'src.pw')} --destination-password-file ${join(dir, dst)}`;
+
+describe('console: pre-stage, then the full pass', () => {
+  it('start --prestage copies old mail only, again copies nothing, start --full copies the rest; status lists each pass with its kind', async () => {
+    const first = await consoleRun(
+      [
+        `project create pre --source ${dv.url} --destination ${dv.url}`,
+        'add bob@old.example bob@new.example --source-login bob --destination-login bob2',
+        `start bob@old.example --prestage 30 ${pw('dst.pw')}`,
+      ].join('\n'),
+    );
+    expect(first.out).toMatch(/✅ \*bob@old\.example\* completed/);
+    expect(first.out).toMatch(/Pass:\s+pre-stage \(older than 30 days\)/);
+    expect(first.out).toMatch(/Copied:\s+6 messages/);
+    expect(first.out).toMatch(/Left for a later pass:\s+3/);
+    let [src, dst] = await Promise.all([readMailbox(dv, 'bob', 'src-Pw-1'), readMailbox(dv, 'bob2', 'dst-Pw-2')]);
+    expect(hashCounts(dst)).toEqual(countsWhere(src, (t) => t < cutoff));
+
+    const again = await consoleRun(`start bob@old.example --prestage 30 ${pw('dst.pw')}`);
+    expect(again.out).toMatch(/Copied:\s+0 messages/);
+    const full = await consoleRun(`start bob@old.example --full ${pw('dst.pw')}`);
+    expect(full.out).toMatch(/✅ \*bob@old\.example\* completed/);
+    expect(full.out).toMatch(/Copied:\s+3 messages/);
+    expect(full.out).not.toMatch(/Left for a later pass/);
+    [src, dst] = await Promise.all([readMailbox(dv, 'bob', 'src-Pw-1'), readMailbox(dv, 'bob2', 'dst-Pw-2')]);
+    expect(hashCounts(dst)).toEqual(hashCounts(src));
+    for (const n of hashCounts(dst).values()) expect(n).toBe(1);
+
+    const st = await consoleRun('status bob@old.example');
+    const passes = st.out.slice(st.out.indexOf('Passes (kind, outcome, what each copied):'));
+    expect(passes).toMatch(/pre-stage \(older than 30 days\) — Completed — 6 copied \([^)]+\), 3 left for a later pass/);
+    expect(passes).toMatch(/pre-stage \(older than 30 days\) — Completed — 0 copied \([^)]+\), 3 left for a later pass/);
+    expect(passes).toMatch(/— full — Completed — 3 copied \([^)]+\)\n/);
+    // The history says which kind each start and each pass was.
+    expect(st.out).toMatch(/started \(Not started → Queued\) — pre-stage \(older than 30 days\)/);
+    expect(st.out).toMatch(/pass started \(Queued → Running\) — full/);
+  }, 240_000);
+
+  it('refuses unclear choices with a clear reason', async () => {
+    const r = await consoleRun(
+      [
+        `project create errs --source ${dv.url} --destination ${dv.url}`,
+        `start bob@old.example --project errs --prestage 30 --full`,
+        `start bob@old.example --project errs --prestage 0`,
+        `start --waiting --project errs --prestage 7`,
+        'project set errs --since 2020-02-30',
+        'project set errs --until yesterday',
+        'project set errs --until 2023-12-31',
+        'project set errs --since 2024-01-01',
+        'help start',
+      ].join('\n'),
+    );
+    expect(r.out).toContain('Give only one of --prestage DAYS and --full.');
+    expect(r.out).toContain('--prestage must be a whole number from 1 to 3650; got "0".');
+    expect(r.out).toContain('--waiting sends requests again; it starts no pass');
+    expect(r.out).toContain('"2020-02-30" is not a day for --since: expected YYYY-MM-DD');
+    expect(r.out).toContain('"yesterday" is not a day for --until');
+    expect(r.out).toContain('The range from 2024-01-01 to 2023-12-31 is empty');
+    expect(r.out).toMatch(/--prestage DAYS:\s+Pre-stage: copy only mail older than DAYS days/);
+  });
+
+  it("project set --since/--until: every pass copies only the project's date range (both days included)", async () => {
+    const r = await consoleRun(
+      [
+        `project create keep --source ${dv.url} --destination ${dv.url}`,
+        'project set keep --since 2019-01-01 --until 2019-12-31',
+        'add bob@old.example bob3@new.example --project keep --source-login bob --destination-login bob3',
+        `start bob@old.example --project keep ${pw('dst3.pw')}`,
+      ].join('\n'),
+    );
+    expect(r.out).toMatch(/only mail received on or after 2019-01-01; only mail received on or before 2019-12-31/);
+    expect(r.out).toMatch(/Pass:\s+full, mail from 2019-01-01 to 2019-12-31/);
+    const [src, dst] = await Promise.all([readMailbox(dv, 'bob', 'src-Pw-1'), readMailbox(dv, 'bob3', 'dst-Pw-3')]);
+    const in2019 = countsWhere(src, (t) => t >= Date.UTC(2019, 0, 1) && t < Date.UTC(2020, 0, 1));
+    expect(in2019.size).toBe(5);
+    expect(hashCounts(dst)).toEqual(in2019);
+  }, 120_000);
+});
