@@ -133,11 +133,16 @@ export function describeEvent(kind: string, from: string | null, to: string | nu
   return `${what[kind] ?? words(kind)}${sides}${change ? ` (${change})` : ''}${passKindNote(detail, figures)}${reason}${extra}${verified}`;
 }
 
-/** The pass kind of a start or a pass's start (` — pre-stage (older than 30 days)`), and at a pass's end what it copied. */
+/**
+ * The kind of a start, a pass's start or a pass's end when it is not a plain full pass
+ * (` — pre-stage (older than 30 days)`; at a pass's end with what it copied and left). A plain
+ * full pass reads as before; the passes list of `status ADDRESS` names every kind.
+ */
 function passKindNote(detail: Record<string, unknown>, figures: { pass?: PassKindView; messagesCopied?: number; bytesCopied?: number; leftOut?: number } | undefined): string {
-  if (figures?.pass) return ` — ${passKindWords(figures.pass)}: ${passCopiedWords({ messagesCopied: figures.messagesCopied ?? 0, bytesCopied: figures.bytesCopied ?? 0, leftOut: figures.leftOut ?? 0 })}`;
-  const kind = passKindOfText(detail.pass);
-  return kind ? ` — ${passKindWords(kind)}` : '';
+  const kind = figures?.pass ?? passKindOfText(detail.pass);
+  if (!kind || (kind.type === 'full' && !kind.since && !kind.before)) return '';
+  if (!figures?.pass) return ` — ${passKindWords(kind)}`;
+  return ` — ${passKindWords(kind)}: ${passCopiedWords({ messagesCopied: figures.messagesCopied ?? 0, bytesCopied: figures.bytesCopied ?? 0, leftOut: figures.leftOut ?? 0 })}`;
 }
 
 /** An event key no entry above knows, in words: `item.something-new` → "something new". */

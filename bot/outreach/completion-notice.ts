@@ -11,7 +11,7 @@ import type { Outreach } from './outreach.ts';
 export const NOTICE_SENT = 'completion-notice.sent';
 
 /** Why a completion produced no notice, or who got it. */
-export type NoticeOutcome = { sent: { recipient: string; via: string; ok: boolean; why?: string }[] } | { skipped: 'off' | 'nothing-new' | 'not-completed' };
+export type NoticeOutcome = { sent: { recipient: string; via: string; ok: boolean; why?: string }[] } | { skipped: 'off' | 'nothing-new' | 'not-completed' | 'prestage' };
 
 /**
  * The server end users know their new mailbox by: the host (and port) of the destination
@@ -56,6 +56,8 @@ export class CompletionNotices {
     const item = await this.engine.itemById(itemId);
     if (!item || item.status !== 'Completed') return { skipped: 'not-completed' };
     if (readProjectOptions(item.project.options).options.completionNotice === false) return { skipped: 'off' };
+    // A pre-stage copied old mail only: the user hears when the full pass has copied the rest.
+    if (figures?.pass?.type === 'prestage') return { skipped: 'prestage' };
     const told = (await this.engine.history(item.id)).some((h) => h.kind === NOTICE_SENT);
     const copiedThisPass = figures?.messagesCopied ?? 0;
     if (told && copiedThisPass === 0) return { skipped: 'nothing-new' };

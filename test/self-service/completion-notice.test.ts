@@ -125,6 +125,20 @@ describe.skipIf(!dovecotAvailable())('completion notice to the end user (Dovecot
     expect(update.parsed.text).toContain('4 messages in 2 folders now live in alice@new.example');
   });
 
+  it('a pre-stage sends nothing (old mail only); the full pass after it tells the user', async () => {
+    await seedImap(src, 'alice@old.example', SRC_PW, { INBOX: [{ raw: makeMessage({ subject: 'old' }), internalDate: new Date('2019-05-01T00:00:00Z') }, { raw: makeMessage({ subject: 'new' }) }] });
+    await t.run('start alice@old.example --project acme --prestage 30');
+    await completed('alice@old.example', 4);
+    await handled(4);
+    expect(t.logs.filter((l) => l.includes('completion notice')).join('\n')).toMatch(/completion notice not sent.*prestage/);
+    expect(notices('alice@old.example')).toHaveLength(2);
+    await t.run('start alice@old.example --project acme --full');
+    await completed('alice@old.example', 5);
+    const [, , last] = await smtp.waitForCount(3, (m) => m.to.includes('alice@old.example') && m.parsed.subject === COMPLETION_NOTICE_SUBJECT, 30_000);
+    expect(last.parsed.text).toContain('1 message since the last copy');
+    expect(last.parsed.text).toContain('6 messages in 2 folders now live in alice@new.example');
+  });
+
   it('turned off for a project: nothing is sent after the copy', async () => {
     const set = await t.run('project set beta --completion-notice off');
     expect(set.text).toContain('no completion notice to users');

@@ -96,7 +96,8 @@ describe('console: pre-stage, then the full pass', () => {
     expect(passes).toMatch(/— full — Completed — 3 copied \([^)]+\)\n/);
     // The history says which kind each start and each pass was.
     expect(st.out).toMatch(/started \(Not started → Queued\) — pre-stage \(older than 30 days\)/);
-    expect(st.out).toMatch(/pass started \(Queued → Running\) — full/);
+    expect(st.out).toMatch(/pass started \(Queued → Running\) — pre-stage \(older than 30 days\)/);
+    expect(st.out).toMatch(/pass completed \(Running → Completed\) — pre-stage \(older than 30 days\): 0 copied \([^)]+\), 3 left for a later pass/);
   }, 240_000);
 
   it('refuses unclear choices with a clear reason', async () => {
