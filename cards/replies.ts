@@ -7,7 +7,16 @@ export const REPLY_LIST_LIMIT = 20;
 export const PROJECT_LIST_LIMIT = 50;
 
 /** Reply to `project create`. */
-export function projectCreatedMessage(p: { name: string; sourceUrl: string; destinationUrl: string; selfService: string; licenses: number | null; servers?: ServerCheckView[] }): Message {
+export function projectCreatedMessage(p: {
+  name: string;
+  sourceUrl: string;
+  destinationUrl: string;
+  selfService: string;
+  licenses: number | null;
+  servers?: ServerCheckView[];
+  /** The date range every pass copies (`--since`/`--until`), in words; absent: every date. */
+  dates?: string;
+}): Message {
   const text = `Project ${p.name} created: ${p.sourceUrl} → ${p.destinationUrl}. Users enter their ${p.selfService === 'both' ? 'source and destination' : p.selfService} credentials on the secure form when asked.${serversText(p.servers)}`;
   return {
     kind: 'project-created',
@@ -22,6 +31,7 @@ export function projectCreatedMessage(p: { name: string; sourceUrl: string; dest
           { label: 'Destination', value: p.destinationUrl },
           { label: 'Self-service', value: p.selfService },
           { label: 'Licenses', value: p.licenses == null ? 'no limit' : String(p.licenses) },
+          ...(p.dates ? [{ label: 'Dates', value: p.dates }] : []),
         ],
       },
       ...serverBlocks(p.servers),

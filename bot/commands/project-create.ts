@@ -3,6 +3,8 @@ import type { NotifyVia, Sides } from '../../engine/domain/types.ts';
 import { UserError } from '../../engine/errors.ts';
 import { projectCreatedMessage } from '../../cards/replies.ts';
 import { PROJECT_SETTINGS, checkServers } from './shared.ts';
+import { DATE_RANGE_OPTIONS, readDateRange } from './date-range-options.ts';
+import type { ProjectOptions } from '../../engine/domain/project-options.ts';
 
 /** `project create`: a project with its source and destination, owned by this channel. */
 export const projectCreate: CommandDef = {
@@ -13,13 +15,18 @@ export const projectCreate: CommandDef = {
     { name: 'source', value: 'URL', summary: 'Source server: imap://host:port, imaps://host:port or m365://TENANT_ID (required).' },
     { name: 'destination', value: 'URL', summary: 'Destination server, same forms (required).' },
     ...PROJECT_SETTINGS,
+    ...DATE_RANGE_OPTIONS,
   ],
   examples: ['/migrate project create acme --source imaps://mail.old.example:993 --destination imaps://mail.new.example:993 --self-service source'],
   admin: true,
   async handler(ctx, { args, opts }) {
     if (typeof opts.source !== 'string' || typeof opts.destination !== 'string')
       throw new UserError('MISSING_OPTION', 'A project needs --source and --destination.', 'Usage: /migrate project create NAME --source URL --destination URL [--self-service source|destination|both]');
-    const p = await ctx.engine.createProject(ctx.actor, {
+    // Checked before the project exists: a bad date creates nothing.
+    const dates: ProjectOptions = {};
+    const dateWords: string[] = [];
+    readDateRange(opts, {}, dates, dateWords);
+    let p = await ctx.engine.createProject(ctx.actor, {
       name: args.NAME,
       sourceUrl: opts.source,
       destinationUrl: opts.destination,
@@ -28,8 +35,9 @@ export const projectCreate: CommandDef = {
       licenses: typeof opts.licenses === 'string' ? Number(opts.licenses) : (ctx.services.defaultLicenses ?? null),
       channelRef: ctx.channelRef,
     });
+    if (dates.since || dates.until) p = await ctx.engine.updateProject(ctx.actor, p, { options: dates });
     // Kept whatever the servers say (the admin may be preparing them); the reply says what answered.
     const servers = await checkServers(ctx, p);
-    await ctx.reply(projectCreatedMessage({ name: p.name, sourceUrl: p.sourceUrl, destinationUrl: p.destinationUrl, selfService: p.selfService, licenses: p.licensesTotal, servers }));
+    await ctx.reply(projectCreatedMessage({ name: p.name, sourceUrl: p.sourceUrl, destinationUrl: p.destinationUrl, selfService: p.selfService, licenses: p.licensesTotal, servers, ...(dateWords.length ? { dates: dateWords.join('; ') } : {}) }));
   },
 };

@@ -111,6 +111,8 @@ describe('console: pre-stage, then the full pass', () => {
         'project set errs --until yesterday',
         'project set errs --until 2023-12-31',
         'project set errs --since 2024-01-01',
+        `project create errs2 --source ${dv.url} --destination ${dv.url} --since 2019-13-01`,
+        'project list',
         'help start',
       ].join('\n'),
     );
@@ -120,19 +122,23 @@ describe('console: pre-stage, then the full pass', () => {
     expect(r.out).toContain('"2020-02-30" is not a day for --since: expected YYYY-MM-DD');
     expect(r.out).toContain('"yesterday" is not a day for --until');
     expect(r.out).toContain('The range from 2024-01-01 to 2023-12-31 is empty');
+    expect(r.out).toContain('"2019-13-01" is not a day for --since');
+    // A bad date creates no project.
+    expect(r.out).not.toMatch(/errs2/);
     expect(r.out).toMatch(/--prestage DAYS:\s+Pre-stage: copy only mail older than DAYS days/);
   });
 
   it("project set --since/--until: every pass copies only the project's date range (both days included)", async () => {
     const r = await consoleRun(
       [
-        `project create keep --source ${dv.url} --destination ${dv.url}`,
-        'project set keep --since 2019-01-01 --until 2019-12-31',
+        `project create keep --source ${dv.url} --destination ${dv.url} --since 2019-01-01`,
+        'project set keep --until 2019-12-31',
         'add bob@old.example bob3@new.example --project keep --source-login bob --destination-login bob3',
         `start bob@old.example --project keep ${pw('dst3.pw')}`,
       ].join('\n'),
     );
-    expect(r.out).toMatch(/only mail received on or after 2019-01-01; only mail received on or before 2019-12-31/);
+    expect(r.out).toMatch(/Dates:\s+only mail received on or after 2019-01-01/);
+    expect(r.out).toMatch(/only mail received on or before 2019-12-31/);
     expect(r.out).toMatch(/Pass:\s+full, mail from 2019-01-01 to 2019-12-31/);
     const [src, dst] = await Promise.all([readMailbox(dv, 'bob', 'src-Pw-1'), readMailbox(dv, 'bob3', 'dst-Pw-3')]);
     const in2019 = countsWhere(src, (t) => t >= Date.UTC(2019, 0, 1) && t < Date.UTC(2020, 0, 1));
