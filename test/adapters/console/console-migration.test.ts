@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { makeMessage, openClient, readMailbox, seedImap, startDovecot, type DovecotInstance } from '../../harness/dovecot.ts';
 import { testDbUrl } from '../../harness/test-db.ts';
+import { consoleRun as runConsole } from '../../harness/console-run.ts';
 import { openDb } from '../../../engine/store/db.ts';
 
 // The console drives a real migration end to end: a private Dovecot with two users, the
@@ -27,23 +27,7 @@ afterAll(async () => {
 
 /** Runs the console on the test's database with a script on stdin, until no migration is queued or running. */
 function consoleRun(script: string): Promise<{ out: string; err: string }> {
-  return new Promise<{ out: string; err: string }>((res, rej) => {
-    const p = spawn(process.execPath, [resolve('bin/mailferry.mjs'), 'console', '--wait'], {
-      env: { ...process.env, DATABASE_URL: testDbUrl(dir), MAILFERRY_DATA_DIR: dir, LOG_LEVEL: 'info' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let o = '';
-    let e = '';
-    p.stdout.on('data', (d) => (o += d));
-    p.stderr.on('data', (d) => (e += d));
-    const t = setTimeout(() => p.kill('SIGKILL'), 90_000);
-    p.on('error', rej);
-    p.on('close', () => {
-      clearTimeout(t);
-      res({ out: o, err: e });
-    });
-    p.stdin.end(script + '\n');
-  });
+  return runConsole(script, { DATABASE_URL: testDbUrl(dir), MAILFERRY_DATA_DIR: dir, LOG_LEVEL: 'info' });
 }
 
 describe('console end to end', () => {
