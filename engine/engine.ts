@@ -34,6 +34,8 @@ export type { Item, Project };
 export { readProjectOptions, ProjectOptionsError, type ProjectOptions } from './domain/project-options.ts';
 import { readProjectOptions, type ProjectOptions } from './domain/project-options.ts';
 import { passKindText, type PassKind } from './domain/pass-kind.ts';
+import { projectWindowState, type WindowState } from './domain/window.ts';
+import { projectZone } from './domain/zone.ts';
 
 /** One row to add: the source address and optionally the destination and logins. */
 export interface AddRow {
@@ -317,6 +319,8 @@ export class Engine {
       lastPassMs: 0,
       lastPassAt: null,
       lastVerification: null,
+      startAt: null,
+      startBy: null,
       createdBy,
       createdAt: now,
       updatedAt: now,
@@ -394,6 +398,8 @@ export class Engine {
       kind?: string;
       /** A pass's figures, for the status event. */
       figures?: PassFigures;
+      /** A pass paused outside the copy window, for the status event. */
+      paused?: ItemStatusEvent['paused'];
     } = {},
   ): Promise<Transitioned> {
     // Re-read inside the transaction so two commands racing on one item decide on the truth
@@ -404,6 +410,8 @@ export class Engine {
     const d = decide(action, { address: fresh.sourceAddress, status: from, missingCredentials: extra.missing ?? false });
     const data: Record<string, unknown> = { status: d.to, ...extra.data };
     if (d.stopRequested) data.stopRequested = true;
+    // A start (by hand or on schedule) replaces a scheduled one.
+    if (action === 'submit') Object.assign(data, { startAt: null, startBy: null });
     if (d.to === 'Failed') {
       data.failureReason = extra.reason ?? 'Internal';
       data.failureDetail = extra.detail ?? null;
@@ -449,7 +457,7 @@ export class Engine {
     });
     const after = d.deleted ? fresh : await tx.item.findUniqueOrThrow({ where: { id: fresh.id }, include: ITEM_INCLUDE });
     if (d.deleted || d.to === from) return { item: after, from, to: d.to };
-    const event = statusEvent(actor, after, from, d.to, extra.figures);
+    const event = { ...statusEvent(actor, after, from, d.to, extra.figures), ...(extra.paused ? { paused: extra.paused } : {}) };
     for (const hook of this.statusHooks) await hook(tx, event);
     return { item: after, from, to: d.to, event };
   }
@@ -565,7 +573,7 @@ export class Engine {
               (ids) =>
                 tx.item.updateMany({
                   where: { id: { in: ids }, status: g.from, license: g.fresh.license },
-                  data: { status: g.to, license: g.license, failureReason: null, failureDetail: null, stopRequested: false, updatedAt: now, ...passKind, ...(opts.threadRef ? { threadRef: opts.threadRef } : {}) },
+                  data: { status: g.to, license: g.license, failureReason: null, failureDetail: null, stopRequested: false, startAt: null, startBy: null, updatedAt: now, ...passKind, ...(opts.threadRef ? { threadRef: opts.threadRef } : {}) },
                 }),
             );
             if (count !== group.length) throw new Error(`bulk start: ${group.length - count} of ${group.length} items changed while being started`);
@@ -589,6 +597,8 @@ export class Engine {
               failureReason: null,
               failureDetail: null,
               stopRequested: false,
+              startAt: null,
+              startBy: null,
               updatedAt: now,
               passKind: passKind.passKind ?? c.fresh.passKind,
               threadRef: opts.threadRef || c.fresh.threadRef,
@@ -700,16 +710,94 @@ export class Engine {
   }
 
   /** Stops an item: a waiting or queued one at once (license back, link dead); a running one at the next message boundary. `note` says why in the history. */
-  async stopItem(actor: Actor, item: ItemWithProject, opts: { note?: string } = {}): Promise<{ item: ItemWithProject; pending: boolean }> {
+  async stopItem(actor: Actor, item: ItemWithProject, opts: { note?: string } = {}): Promise<{ item: ItemWithProject; pending: boolean; cancelledStart?: Date }> {
     const r = await this.db.$transaction(async (tx) => {
+      // A scheduled start is cancelled; an item that is only scheduled has nothing else to stop.
+      const cancelled = await this.cancelStartIn(tx, actor, item);
+      if (cancelled && !['WaitingForUser', 'Queued', 'Running'].includes(cancelled.status)) return { cancelled: cancelled.at };
       const res = await this.transition(tx, actor, item, 'stop', opts.note ? { history: { note: opts.note } } : {});
       if (res.to === 'Stopped') await this.revokeLinks(tx, item.id);
-      return res;
+      return { ...res, cancelled: cancelled?.at };
     });
+    if (!('item' in r)) return { item: (await this.itemById(item.id)) ?? item, pending: false, cancelledStart: r.cancelled };
     this.emitStatus(r);
     const pending = r.to === 'Running';
     if (pending) this.bus.emit({ type: 'item.stop-requested', item: itemRef(r.item), actor });
-    return { item: r.item, pending };
+    return { item: r.item, pending, ...(r.cancelled ? { cancelledStart: r.cancelled } : {}) };
+  }
+
+  // ------------------------------------------------------------ scheduled starts
+
+  /**
+   * Schedules the start of items (`start --at`): at `at` the scheduler submits each one as
+   * `start` would. Only items `start` could submit now are scheduled (not waiting, queued
+   * or running); a new schedule replaces an earlier one, and the item keeps its status
+   * until then. A new thread reference, when given, becomes the items' thread.
+   */
+  async scheduleStart(actor: Actor, items: ItemWithProject[], at: Date, opts: { threadRef?: string | null } = {}): Promise<{ scheduled: ItemWithProject[]; refused: UserError[] }> {
+    const scheduled: ItemWithProject[] = [];
+    const refused: UserError[] = [];
+    for (const part of chunks(items, BULK_BATCH)) {
+      await this.db.$transaction(async (tx) => {
+        const ids = part.map((i) => i.id);
+        await lockRows(tx, 'Item', ids);
+        const ok: ItemWithProject[] = [];
+        for (const f of await tx.item.findMany({ where: { id: { in: ids } }, include: ITEM_INCLUDE, orderBy: { sourceAddress: 'asc' } })) {
+          try {
+            decide('submit', { address: f.sourceAddress, status: f.status as ItemStatus, missingCredentials: false });
+            ok.push(f);
+          } catch (e) {
+            if (!(e instanceof UserError)) throw e;
+            refused.push(e);
+          }
+        }
+        if (!ok.length) return;
+        const data = { startAt: at, startBy: JSON.stringify(actor), ...(opts.threadRef ? { threadRef: opts.threadRef } : {}) };
+        await countInChunks(ok.map((f) => f.id), (chunk) => tx.item.updateMany({ where: { id: { in: chunk } }, data }));
+        await appendHistoryMany(tx, ok.map((f) => ({ projectId: f.projectId, itemId: f.id, address: f.sourceAddress, actor, kind: 'start.scheduled', detail: { at: at.toISOString() } })));
+        scheduled.push(...ok.map((f) => ({ ...f, ...data })));
+      });
+    }
+    return { scheduled, refused };
+  }
+
+  /** Cancels an item's scheduled start inside `tx`: when it had one, when that was and the item's status. */
+  private async cancelStartIn(tx: Tx, actor: Actor, item: { id: string; projectId: string; sourceAddress: string }): Promise<{ at: Date; status: string } | undefined> {
+    await lockRows(tx, 'Item', [item.id]);
+    const row = await tx.item.findUnique({ where: { id: item.id }, select: { startAt: true, status: true } });
+    if (!row?.startAt) return undefined;
+    await tx.item.update({ where: { id: item.id }, data: { startAt: null, startBy: null } });
+    await appendHistory(tx, { projectId: item.projectId, itemId: item.id, address: item.sourceAddress, actor, kind: 'start.cancelled', detail: { at: row.startAt.toISOString() } });
+    return { at: row.startAt, status: row.status };
+  }
+
+  /** Items whose scheduled start is due at `now`, the earliest first. */
+  async dueStarts(now: Date, limit = BULK_BATCH): Promise<ItemWithProject[]> {
+    return this.db.item.findMany({ where: { startAt: { lte: now } }, orderBy: [{ startAt: 'asc' }, { sourceAddress: 'asc' }], take: limit, include: ITEM_INCLUDE });
+  }
+
+  /**
+   * Claims due scheduled starts for this process: each start is moved a lease ahead,
+   * conditionally on the time this process read, so two schedulers never both fire it and a
+   * process that dies before starting it leaves it to fire again when the lease runs out.
+   * Returns the items claimed with the actor who scheduled them.
+   */
+  async claimStarts(items: ItemWithProject[], now: Date): Promise<{ item: ItemWithProject; actor: Actor }[]> {
+    const out: { item: ItemWithProject; actor: Actor }[] = [];
+    for (const item of items) {
+      if (!item.startAt) continue;
+      const { count } = await this.db.item.updateMany({ where: { id: item.id, startAt: item.startAt }, data: { startAt: new Date(now.getTime() + LEASE_MS) } });
+      if (count) out.push({ item, actor: actorOf(item.startBy) });
+    }
+    return out;
+  }
+
+  /** Drops a scheduled start that could not be made (the item's state or the license pool refused it), with why in the history. */
+  async dropStart(item: ItemWithProject, why: UserError): Promise<void> {
+    await this.db.$transaction(async (tx) => {
+      const { count } = await tx.item.updateMany({ where: { id: item.id, startAt: { not: null } }, data: { startAt: null, startBy: null } });
+      if (count) await appendHistory(tx, { projectId: item.projectId, itemId: item.id, address: item.sourceAddress, actor: SYSTEM_ACTOR, kind: 'start.refused', detail: { message: why.message } });
+    });
   }
 
   /** Deletes an item: its statistics and credentials go, the mail at the destination and a consumed license stay. */
@@ -900,10 +988,10 @@ export class Engine {
   // ----------------------------------------------------------- runner hooks
 
   /** Takes the oldest queued item for a pass (`Queued` → `Running`); undefined when none. */
-  async claimNext(excludeIds: string[] = []): Promise<ItemWithProject | undefined> {
-    if (dialectOf(this.db) === 'postgresql') return this.claimNextLocked(excludeIds);
+  async claimNext(excludeIds: string[] = [], skipProjects: string[] = []): Promise<ItemWithProject | undefined> {
+    if (dialectOf(this.db) === 'postgresql') return this.claimNextLocked(excludeIds, skipProjects);
     for (;;) {
-      const next = await this.db.item.findFirst({ where: { status: 'Queued', id: { notIn: excludeIds } }, orderBy: { updatedAt: 'asc' }, include: ITEM_INCLUDE });
+      const next = await this.db.item.findFirst({ where: { status: 'Queued', id: { notIn: excludeIds }, projectId: { notIn: skipProjects } }, orderBy: { updatedAt: 'asc' }, include: ITEM_INCLUDE });
       if (!next) return undefined;
       try {
         const r = await this.db.$transaction(async (tx) => {
@@ -928,11 +1016,12 @@ export class Engine {
    * number of hosts claim different items side by side and never the same one. Items queued
    * in the same millisecond (a bulk start) go in address order (SQLite: in insertion order).
    */
-  private async claimNextLocked(excludeIds: string[]): Promise<ItemWithProject | undefined> {
+  private async claimNextLocked(excludeIds: string[], skipProjects: string[]): Promise<ItemWithProject | undefined> {
     for (;;) {
       const r = await this.db.$transaction(async (tx) => {
         const rows = await tx.$queryRaw<{ id: string }[]>`SELECT "id" FROM "Item" WHERE "status" = 'Queued'
           ${excludeIds.length ? Prisma.sql`AND "id" NOT IN (${Prisma.join(excludeIds)})` : Prisma.empty}
+          ${skipProjects.length ? Prisma.sql`AND "projectId" NOT IN (${Prisma.join(skipProjects)})` : Prisma.empty}
           ORDER BY "updatedAt", "createdAt", "sourceAddress", "id" LIMIT 1 FOR UPDATE SKIP LOCKED`;
         if (!rows.length) return null;
         const next = await tx.item.findUniqueOrThrow({ where: { id: rows[0].id }, include: ITEM_INCLUDE });
@@ -1071,6 +1160,47 @@ export class Engine {
     this.emitStatus(r);
   }
 
+  /**
+   * A pass paused at a checkpoint because the project's copy window closed: the item goes
+   * back to `Queued` (`Running` → `Queued`) and the runner resumes it once the window is
+   * open again (`until`).
+   */
+  async pausePass(itemId: string, figures: PassFigures, until: Date): Promise<void> {
+    const item = await this.itemById(itemId);
+    if (!item) return;
+    const timeZone = projectZone(item.project);
+    const r = await this.db.$transaction((tx) =>
+      this.transition(tx, SYSTEM_ACTOR, item, 'pass-interrupted', {
+        kind: 'paused',
+        // What the pass copied so far counts (the resumed pass adds the rest).
+        data: { leaseUntil: null, leaseOwner: null, messagesCopied: { increment: figures.messagesCopied }, bytesCopied: { increment: BigInt(figures.bytesCopied) } },
+        history: { why: 'the copy window closed; the pass resumes from its checkpoint when it opens', until: until.toISOString(), figures },
+        paused: { until, timeZone },
+      }),
+    );
+    this.emitStatus(r);
+  }
+
+  /**
+   * Projects whose copy window is closed at `now`, with when each opens: the runner claims
+   * none of their items until then.
+   */
+  async closedWindows(now: Date): Promise<Map<string, Date>> {
+    const projects = await this.db.project.findMany({ where: { options: { contains: '"window"' } }, select: { id: true, options: true, digestTz: true } });
+    const closed = new Map<string, Date>();
+    for (const p of projects) {
+      const s = projectWindowState(p, now);
+      if (s && !s.open) closed.set(p.id, s.next);
+    }
+    return closed;
+  }
+
+  /** Where `now` falls in a project's copy window; undefined when the project has none. */
+  async windowNow(projectId: string, now: Date): Promise<WindowState | undefined> {
+    const p = await this.db.project.findUnique({ where: { id: projectId }, select: { options: true, digestTz: true } });
+    return p ? projectWindowState(p, now) : undefined;
+  }
+
   // ------------------------------------------------------------------ status
 
   /**
@@ -1200,4 +1330,15 @@ interface Transitioned {
 
 function bytes(s: { nonce: Uint8Array; ciphertext: Uint8Array; tag: Uint8Array; keyId: string }) {
   return { nonce: Uint8Array.from(s.nonce), ciphertext: Uint8Array.from(s.ciphertext), tag: Uint8Array.from(s.tag), keyId: s.keyId };
+}
+
+/** The actor a stored `startBy` names (the admin who scheduled a start); the system when it does not read. */
+function actorOf(stored: string | null): Actor {
+  try {
+    const a = JSON.parse(stored ?? '') as Actor;
+    if (typeof a?.surface === 'string' && typeof a.id === 'string') return { surface: a.surface, id: a.id, ...(typeof a.name === 'string' ? { name: a.name } : {}) };
+  } catch {
+    /* the system starts it */
+  }
+  return SYSTEM_ACTOR;
 }

@@ -37,6 +37,8 @@ export interface ItemStatusEvent {
   reason?: FailureReason;
   detail?: string;
   figures?: PassFigures;
+  /** A pass paused because the project's copy window closed: when it opens again, and the project's zone. */
+  paused?: { until: Date; timeZone: string };
   /** A bulk change: its thread post was written with the change as one summary per batch. */
   posted?: boolean;
   /**

@@ -1,4 +1,7 @@
 import cron from 'node-cron';
+import { isTimeZone, localParts, offsetAt, wallToInstant } from '../../engine/domain/zone.ts';
+
+export { isTimeZone, serverTimeZone } from '../../engine/domain/zone.ts';
 
 /** A cron expression expanded into the values of each field (node-cron parses it). */
 export interface CronFields {
@@ -8,21 +11,6 @@ export interface CronFields {
   months: Set<number>;
   /** 0 = Sunday … 6 = Saturday. */
   weekdays: Set<number>;
-}
-
-/** The zone the server runs in: the default of a project without `--tz`. */
-export function serverTimeZone(): string {
-  return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
-}
-
-/** True when the runtime knows the IANA zone. */
-export function isTimeZone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -56,42 +44,6 @@ export function parseCron(expr: string): CronFields {
   };
 }
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
-function formatter(tz: string): Intl.DateTimeFormat {
-  let f = formatters.get(tz);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
-    formatters.set(tz, f);
-  }
-  return f;
-}
-
-/** Wall-clock parts of an instant in a zone. */
-export function localParts(t: number, tz: string): { y: number; mo: number; d: number; h: number; mi: number; s: number } {
-  const o: Record<string, number> = {};
-  for (const p of formatter(tz).formatToParts(new Date(t))) if (p.type !== 'literal') o[p.type] = Number(p.value);
-  return { y: o.year, mo: o.month, d: o.day, h: o.hour === 24 ? 0 : o.hour, mi: o.minute, s: o.second };
-}
-
-/** Offset of the zone from UTC at an instant, in ms (Europe/Berlin in winter: +3 600 000). */
-function offsetAt(t: number, tz: string): number {
-  const p = localParts(t, tz);
-  return Date.UTC(p.y, p.mo - 1, p.d, p.h, p.mi, p.s) - Math.floor(t / 1000) * 1000;
-}
-
-/**
- * The instant a wall-clock time of a zone names. When the clock passes it twice (autumn,
- * DST ends) the first; when it skips it (spring, DST starts) the instant the same distance
- * after the gap starts (02:30 on a day that jumps 02:00 → 03:00 runs at 03:30), so a
- * scheduled digest is moved, never lost.
- */
-function wallToInstant(wall: number, before: number, after: number, tz: string): number {
-  if (before === after) return wall - before;
-  const ok = (t: number) => offsetAt(t, tz) === wall - t;
-  const candidates = [wall - before, wall - after].filter(ok).sort((a, b) => a - b);
-  return candidates[0] ?? wall - before;
-}
-
 const DAY = 86_400_000;
 
 /**
@@ -116,7 +68,7 @@ export function nextRun(fields: CronFields | string, tz: string, after: Date): D
     let best: number | null = null;
     for (const h of hours)
       for (const mi of minutes) {
-        const t = wallToInstant(dayUtc + h * 3_600_000 + mi * 60_000, before, afterOff, tz);
+        const t = wallToInstant(dayUtc + h * 3_600_000 + mi * 60_000, tz, before, afterOff);
         // Without a clock change the instants rise with the wall time: the first one wins.
         if (t > from && before === afterOff) return new Date(t);
         if (t > from && (best === null || t < best)) best = t;

@@ -1,4 +1,5 @@
 import { dayStart } from './pass-kind.ts';
+import { parseWindow } from './window.ts';
 
 /** Per-project settings kept as JSON in `Project.options`. */
 export interface ProjectOptions {
@@ -25,6 +26,8 @@ export interface ProjectOptions {
   since?: string;
   /** Copy only mail received on or before this day (`YYYY-MM-DD`, UTC, the day included), on every pass. */
   until?: string;
+  /** Daily copy window in the project's time zone (`22:00-06:00`); absent: copy at any time. */
+  window?: string;
 }
 
 /** The project's stored settings cannot be read: a pass, a link or a reminder would otherwise run without them. */
@@ -57,6 +60,7 @@ const CHECKS: { [K in keyof Required<ProjectOptions>]: [(v: unknown) => boolean,
   completionNotice: [(v) => typeof v === 'boolean', 'true or false'],
   since: [isDay, 'a day as YYYY-MM-DD'],
   until: [isDay, 'a day as YYYY-MM-DD'],
+  window: [(v) => typeof v === 'string' && typeof parseWindow(v) !== 'string', 'a window such as "22:00-06:00"'],
 };
 
 /**

@@ -44,6 +44,8 @@ export interface RunnerOptions {
   pass?: PassOptions;
   /** Longest pause between attempts to record a pass's outcome while the database cannot be written (ms). Default 5000. */
   recordRetryMaxMs?: number;
+  /** The clock copy windows are read by (tests set the time of day). Default: the system's. */
+  now?: () => Date;
   /** Microsoft 365 sides (m365:// URLs). */
   m365?: {
     /** Where Microsoft's identity platform is. Default: from the environment (MICROSOFT_AUTHORITY_HOST). */
@@ -53,6 +55,8 @@ export interface RunnerOptions {
 
 type ItemWithProject = Item & { project: Project };
 type RunPass = (input: PassInput) => Promise<PassResult>;
+/** One pass this runner is running: how to end it, and why it was ended. */
+type Entry = { ctl: AbortController; done: Promise<void>; shutdown: boolean; pausedUntil?: Date };
 
 /**
  * The job runner: takes queued items (`Queued` → `Running`) up to the concurrency, runs one
@@ -61,7 +65,7 @@ type RunPass = (input: PassInput) => Promise<PassResult>;
  * checkpoints in-flight passes and puts their items back in the queue for the next start.
  */
 export class Runner {
-  private running = new Map<string, { ctl: AbortController; done: Promise<void>; shutdown: boolean }>();
+  private running = new Map<string, Entry>();
   private timer: NodeJS.Timeout | null = null;
   /** The wait before the next look; doubles while looks find nothing. */
   private wait = 0;
@@ -74,7 +78,8 @@ export class Runner {
   private unsubscribe: (() => void) | null = null;
   /** Aborted on shutdown: wakes anything waiting for the database to take writes again. */
   private halt = new AbortController();
-  private readonly o: Required<Omit<RunnerOptions, 'pass' | 'm365'>> & { pass: PassOptions; m365: NonNullable<RunnerOptions['m365']> };
+  private readonly o: Required<Omit<RunnerOptions, 'pass' | 'm365' | 'now'>> & { pass: PassOptions; m365: NonNullable<RunnerOptions['m365']> };
+  private readonly now: () => Date;
 
   constructor(
     private engine: Engine,
@@ -84,6 +89,7 @@ export class Runner {
     opts: RunnerOptions = {},
   ) {
     const pollMs = opts.pollMs ?? 2000;
+    this.now = opts.now ?? (() => new Date());
     this.o = { concurrency: opts.concurrency ?? 2, pollMs, idlePollMs: Math.max(pollMs, opts.idlePollMs ?? pollMs * 15), stopCheckMs: opts.stopCheckMs ?? 1000, recordRetryMaxMs: opts.recordRetryMaxMs ?? 5000, pass: opts.pass ?? {}, m365: opts.m365 ?? {} };
   }
 
@@ -167,15 +173,17 @@ export class Runner {
     this.refill = false;
     let claimed = 0;
     try {
+      // Items of projects whose copy window is closed wait for it to open.
+      const closed = this.running.size < this.o.concurrency ? [...(await this.engine.closedWindows(this.now())).keys()] : [];
       while (!this.stopped && this.running.size < this.o.concurrency) {
-        const item = await this.engine.claimNext([...this.running.keys()]);
+        const item = await this.engine.claimNext([...this.running.keys()], closed);
         if (!item && this.refill) {
           this.refill = false;
           continue;
         }
         if (!item) break;
         claimed++;
-        const entry = { ctl: new AbortController(), done: Promise.resolve(), shutdown: false };
+        const entry: Entry = { ctl: new AbortController(), done: Promise.resolve(), shutdown: false };
         this.running.set(item.id, entry);
         entry.done = this.runItem(item, entry)
           .catch((e) => this.log.error('runner failed on an item', { item: item.id, error: e instanceof Error ? e.message : String(e) }))
@@ -258,7 +266,7 @@ export class Runner {
     return [await side('source'), await side('destination')];
   }
 
-  private async runItem(item: ItemWithProject, entry: { ctl: AbortController; shutdown: boolean }): Promise<void> {
+  private async runItem(item: ItemWithProject, entry: Entry): Promise<void> {
     const t0 = Date.now();
     const [source, destination] = await this.endpoints(item);
     // Folder rules and the provider's rate come from the project's settings: a pass never runs without them.
@@ -295,12 +303,18 @@ export class Runner {
         else this.log.error('could not mark the license consumed', { item: item.id, error: e instanceof Error ? e.message : String(e) });
       }
     };
-    // An admin's `stop` sets a flag in the database (it may come from another process);
-    // the same tick renews the pass's lease so no other process takes it for dead.
+    // An admin's `stop` sets a flag in the database (it may come from another process), and
+    // the project's copy window may close: either ends the pass at the next checkpoint. The
+    // same tick renews the pass's lease so no other process takes it for dead.
     let ticks = 0;
     const poll = setInterval(async () => {
       try {
         if (await this.engine.stopRequested(item.id)) entry.ctl.abort();
+        const w = await this.engine.windowNow(item.projectId, this.now());
+        if (w && !w.open && !entry.pausedUntil) {
+          entry.pausedUntil = w.next;
+          entry.ctl.abort();
+        }
         if (++ticks * this.o.stopCheckMs >= LEASE_MS / 3) {
           ticks = 0;
           await this.engine.renewLease(item.id);
@@ -359,6 +373,16 @@ export class Runner {
         await this.engine.interruptPass(item.id, f);
       });
       this.log.info('pass checkpointed for shutdown', { item: item.id });
+      return;
+    }
+    const pausedUntil = entry.pausedUntil;
+    if (result.outcome === 'stopped' && pausedUntil && !(await this.engine.stopRequested(item.id).catch(() => false))) {
+      // The copy window closed (an admin's stop wins): back to the queue until it opens.
+      await this.record(item.id, async () => {
+        if (moves) await this.engine.markDataMoved(item.id);
+        await this.engine.pausePass(item.id, f, pausedUntil);
+      });
+      this.log.info('pass paused: the copy window closed', { item: item.id, until: pausedUntil.toISOString(), copied: f.messagesCopied });
       return;
     }
     await this.record(item.id, async () => {
