@@ -234,6 +234,7 @@ export class Notifier {
           reason: e.reason,
           detail: e.detail,
           figures: e.figures ? figuresView(e.figures) : undefined,
+          ...(e.paused ? { paused: e.paused } : {}),
         });
       case 'item.progress':
         return progressPost(e.item.sourceAddress, figuresView(e.figures), e.folder, e.stage);

@@ -45,6 +45,11 @@ export function formatTime(d: Date, timeZone?: string): string {
   return `${local} ${timeZone} (${local.slice(0, 10) === utc.slice(0, 10) ? utc.slice(11) : utc} UTC)`;
 }
 
+/** The time of day of an instant in a time zone, `22:00` (UTC for a zone Intl does not know). */
+export function formatClock(d: Date, timeZone?: string): string {
+  return ((timeZone && zoned(d, timeZone)) || d.toISOString().slice(0, 16).replace('T', ' ')).slice(11);
+}
+
 /** `YYYY-MM-DD HH:MM` of an instant in a time zone; undefined for a zone Intl does not know. */
 function zoned(d: Date, timeZone: string): string | undefined {
   try {

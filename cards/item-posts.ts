@@ -3,6 +3,7 @@ import { formatBytes, formatCount, formatDuration, plural } from './format.ts';
 import { extraDetail, statusLabel } from './status.ts';
 import { verificationLine, type VerificationView } from './verification.ts';
 import { passKindWords, type PassKindView } from './passes.ts';
+import { pausedPost } from './schedule.ts';
 
 /** Figures of a pass as posts show them. */
 export interface FiguresView {
@@ -35,6 +36,8 @@ export interface StatusPostView {
   reason?: string;
   detail?: string;
   figures?: FiguresView;
+  /** The pass was paused because the copy window closed: when it opens, in the project's zone. */
+  paused?: { until: Date; timeZone: string };
 }
 
 /** What an admin does after a failure whose fix is known. */
@@ -104,6 +107,7 @@ export function statusPost(v: StatusPostView): Message {
       return simple('item-stopped', `⏹️ ${a} stopped by ${v.actor}.${v.figures?.messagesCopied ? ` ${figuresLine(v.figures)} so far.` : ''}`, 'warning');
     case 'Queued':
       // A pass that ended without an outcome (MailFerry stopped, or its process died).
+      if (v.from === 'Running' && v.paused) return pausedPost(a, v.paused.until, v.paused.timeZone, v.figures?.messagesCopied ? figuresLine(v.figures) : undefined);
       if (v.from === 'Running') return simple('item-interrupted', `⏸️ ${a}: the pass was interrupted; it resumes from its last checkpoint.`);
       return simple('item-queued', `🕒 ${a} is queued for migration.`);
     case 'Running':

@@ -2,6 +2,7 @@ import type { Block, Message } from './model.ts';
 import { formatBytes, formatCount, formatDuration, formatTime, plural } from './format.ts';
 import { alteredLine, verificationLine, type AlteredView, type VerificationView } from './verification.ts';
 import { passLine, type PassView } from './passes.ts';
+import { timingText, windowLine, type ItemTimingView, type WindowView } from './schedule.ts';
 
 const LABEL: Record<string, string> = {
   NotStarted: 'Not started',
@@ -40,6 +41,8 @@ export interface ItemView {
   bytesCopied: number;
   messagesSkipped: number;
   license: string;
+  /** A scheduled start, or the copy window it waits for. */
+  timing?: ItemTimingView;
 }
 
 /** A project as status cards show it. */
@@ -56,6 +59,10 @@ export interface ProjectView {
   total?: number;
   /** Sides with admin credentials (`project connect`) and their kind; never the credentials. */
   admin?: Partial<Record<'source' | 'destination', 'imap-master' | 'm365-app' | 'm365-signin'>>;
+  /** The project's copy window, when it has one. */
+  window?: WindowView;
+  /** Mailboxes with a scheduled start, and the earliest. */
+  scheduled?: { count: number; next: Date; timeZone: string };
 }
 
 const ADMIN_KIND: Record<string, string> = { 'imap-master': 'admin login', 'm365-app': 'Microsoft 365 app' };
@@ -108,7 +115,8 @@ export function itemLine(i: ItemView): string {
   const said = extraDetail(i.reasonText, i.failureDetail);
   const why = i.status === 'Failed' && i.reasonText ? `: ${i.reasonText}${said ? ` (${said})` : ''}` : '';
   const figures = i.messagesCopied ? ` — ${formatCount(i.messagesCopied)} messages, ${formatBytes(i.bytesCopied)}` : '';
-  return `${ICON[i.status] ?? ''} ${i.sourceAddress}${dest} — ${statusLabel(i.status)}${why}${figures}`;
+  const timing = i.timing ? timingText(i.timing) : undefined;
+  return `${ICON[i.status] ?? ''} ${i.sourceAddress}${dest} — ${statusLabel(i.status)}${why}${timing ? ` — ${timing}` : ''}${figures}`;
 }
 
 /** `Completed 3 · Failed 1 · …`, only non-zero counts. */
@@ -139,6 +147,8 @@ export function projectStatusMessage(p: ProjectView, limit = 40): Message {
         { label: 'Credentials', value: credentialsLine(p) },
         { label: 'Mailboxes', value: total ? `${formatCount(total)}: ${countsLine(p.counts)}` : 'none yet' },
         { label: 'Licenses', value: licensesLine(p.licenses) },
+        ...(p.window ? [{ label: 'Copy window', value: windowLine(p.window) }] : []),
+        ...(p.scheduled?.count ? [{ label: 'Scheduled', value: `${plural(p.scheduled.count, 'mailbox', 'mailboxes')}, the next ${formatTime(p.scheduled.next, p.scheduled.timeZone)}` }] : []),
       ],
     },
     total ? { type: 'list', items: lines, more } : { type: 'text', text: 'No mailboxes yet. Add one with `/migrate add ADDRESS`.' },
@@ -246,6 +256,8 @@ export function itemStatusMessage(
     { label: 'Destination', value: i.destinationAddress },
     { label: 'Status', value: statusLabel(i.status) + (i.status === 'Failed' && i.reasonText ? ` — ${i.reasonText}` : '') },
   ];
+  const timing = i.timing ? timingText(i.timing) : undefined;
+  if (timing) facts.push({ label: i.timing?.startAt ? 'Scheduled' : 'Window', value: timing.replace(/^scheduled to start /, '') });
   const said = i.status === 'Failed' ? extraDetail(i.reasonText, i.failureDetail) : undefined;
   // An internal failure (our database, our bug) is no server's word.
   if (said) facts.push({ label: i.failureReason === 'Internal' ? 'Error' : 'Server said', value: said });
@@ -262,7 +274,7 @@ export function itemStatusMessage(
   const earlier = total - hist.length;
   return {
     kind: 'item-status',
-    text: `${i.sourceAddress}: ${statusLabel(i.status)}${i.reasonText && i.status === 'Failed' ? ` — ${i.reasonText}` : ''}`,
+    text: `${i.sourceAddress}: ${statusLabel(i.status)}${i.reasonText && i.status === 'Failed' ? ` — ${i.reasonText}` : ''}${timing ? ` — ${timing}` : ''}`,
     tone: i.status === 'Failed' ? 'error' : 'info',
     blocks: [
       { type: 'header', text: i.sourceAddress },

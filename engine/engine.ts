@@ -771,6 +771,12 @@ export class Engine {
     return { at: row.startAt, status: row.status };
   }
 
+  /** How many items of a project have a scheduled start, and the earliest. */
+  async scheduledStarts(project: Project): Promise<{ count: number; next: Date | null }> {
+    const r = await this.db.item.aggregate({ where: { projectId: project.id, startAt: { not: null } }, _count: { _all: true }, _min: { startAt: true } });
+    return { count: r._count._all, next: r._min.startAt };
+  }
+
   /** Items whose scheduled start is due at `now`, the earliest first. */
   async dueStarts(now: Date, limit = BULK_BATCH): Promise<ItemWithProject[]> {
     return this.db.item.findMany({ where: { startAt: { lte: now } }, orderBy: [{ startAt: 'asc' }, { sourceAddress: 'asc' }], take: limit, include: ITEM_INCLUDE });
@@ -1175,6 +1181,7 @@ export class Engine {
         // What the pass copied so far counts (the resumed pass adds the rest).
         data: { leaseUntil: null, leaseOwner: null, messagesCopied: { increment: figures.messagesCopied }, bytesCopied: { increment: BigInt(figures.bytesCopied) } },
         history: { why: 'the copy window closed; the pass resumes from its checkpoint when it opens', until: until.toISOString(), figures },
+        figures,
         paused: { until, timeZone },
       }),
     );

@@ -7,6 +7,8 @@ import { PROJECT_SETTINGS, checkServers } from './shared.ts';
 import { isTimeZone, serverTimeZone, validateSchedule } from '../scheduler/cron.ts';
 import { DATE_RANGE_OPTIONS, readDateRange } from './date-range-options.ts';
 import { readProjectOptions } from '../../engine/domain/project-options.ts';
+import { parseWindow, windowText } from '../../engine/domain/window.ts';
+import { projectZone } from '../../engine/domain/zone.ts';
 
 /** `project set`: digest schedule, time zone, self-service default, license pool. */
 export const projectSet: CommandDef = {
@@ -29,6 +31,7 @@ export const projectSet: CommandDef = {
     { name: 'support', value: '"CONTACT"|off', summary: 'Whom users ask, e.g. "helpdesk@acme.example, +1 555 0100" (off: the install\'s, MAILFERRY_SUPPORT_CONTACT).' },
     { name: 'completion-notice', value: 'on|off', choices: ['on', 'off'], summary: 'Tell end users when their mailbox has been copied: what, where it now lives, whom to ask (default on).' },
     ...DATE_RANGE_OPTIONS,
+    { name: 'window', value: '"HH:MM-HH:MM"|off', summary: 'Copy only inside these hours of the project\'s time zone, e.g. "22:00-06:00": a pass pauses when the window closes and resumes when it opens; off copies at any time.' },
     { name: 'clear-admin', value: 'source|destination', choices: ['source', 'destination'], summary: 'Forget the admin credentials of that side (`project connect`); its mailboxes then need their own credentials again.' },
   ],
   examples: [
@@ -39,6 +42,7 @@ export const projectSet: CommandDef = {
     '/migrate project set acme --org "ACME Corp" --support "helpdesk@acme.example"',
     '/migrate project set acme --clear-admin source',
     '/migrate project set acme --since 2019-01-01 --until 2024-12-31',
+    '/migrate project set acme --window "22:00-06:00"',
   ],
   admin: true,
   async handler(ctx, { args, opts }) {
@@ -124,6 +128,10 @@ export const projectSet: CommandDef = {
       changes.push(options.completionNotice ? 'users told when their mailbox is copied' : 'no completion notice to users');
     }
     readDateRange(opts, readProjectOptions(project.options).options, options, changes);
+    if (typeof opts.window === 'string') {
+      options.window = parseWindowOption(opts.window);
+      changes.push(options.window ? `copy window ${options.window} (${typeof opts.tz === 'string' ? opts.tz : projectZone(project)})` : 'no copy window: copying at any time');
+    }
     if (Object.keys(options).length) update.options = options;
     let cleared: string | undefined;
     if (typeof opts['clear-admin'] === 'string') {
@@ -194,4 +202,12 @@ export function parseRenames(raw: string): Record<string, string> {
   }
   if (!Object.keys(out).length) throw new UserError('BAD_RENAME', `"${raw}" names no rename: expected FROM=TO pairs separated by commas, or off.`);
   return out;
+}
+
+/** `"22:00-06:00"` → `22:00-06:00` as stored; `off` → undefined (no window). */
+export function parseWindowOption(raw: string): string | undefined {
+  if (raw.trim().toLowerCase() === 'off') return undefined;
+  const w = parseWindow(raw);
+  if (typeof w === 'string') throw new UserError('BAD_WINDOW', w, 'Example: --window "22:00-06:00" (in the project\'s time zone, --tz), or --window off.');
+  return windowText(w);
 }

@@ -2,6 +2,10 @@ import { UserError } from '../../engine/errors.ts';
 import { FAILURE_REASONS, isFailureReason } from '../../engine/domain/types.ts';
 import type { Item, Project } from '../../engine/engine.ts';
 import type { ItemView } from '../../cards/status.ts';
+import type { ItemTimingView, WindowView } from '../../cards/schedule.ts';
+import { projectWindowState } from '../../engine/domain/window.ts';
+import { projectZone } from '../../engine/domain/zone.ts';
+import { readProjectOptions } from '../../engine/domain/project-options.ts';
 import type { ServerCheckView } from '../../cards/replies.ts';
 import type { CommandContext, OptionDef } from './types.ts';
 
@@ -72,4 +76,24 @@ export function requirePrivateReply(ctx: CommandContext, command: string): void 
     'This answer is a private link, and everyone in this conversation would see it.',
     `Send \`${command}\` in your 1:1 chat with MailFerry instead.`,
   );
+}
+
+/**
+ * What an item waits for in time, as status shows it: its scheduled start, or (queued) the
+ * project's copy window while it is closed; a queued item that already had a pass reads as
+ * paused by the window.
+ */
+export function itemTiming(i: Item, project: Project, now: Date): ItemTimingView | undefined {
+  const timeZone = projectZone(project);
+  if (i.startAt) return { timeZone, startAt: i.startAt };
+  if (i.status !== 'Queued') return undefined;
+  const w = projectWindowState(project, now);
+  return w && !w.open ? { timeZone, window: { opensAt: w.next, paused: i.passCount > 0 } } : undefined;
+}
+
+/** The project's copy window and where `now` falls in it; undefined without one. */
+export function windowView(project: Project, now: Date): WindowView | undefined {
+  const window = readProjectOptions(project.options).options.window;
+  const state = projectWindowState(project, now);
+  return window && state ? { window, timeZone: projectZone(project), ...state } : undefined;
 }

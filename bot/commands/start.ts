@@ -5,6 +5,7 @@ import { actionResultMessage } from '../../cards/replies.ts';
 import { statusLabel } from '../../cards/status.ts';
 import { PROJECT_OPTION, resolveProject } from './shared.ts';
 import { PASS_KIND_OPTIONS, passKindOf } from './pass-kind-options.ts';
+import { scheduleStart } from './schedule-start.ts';
 
 /** `start`: submit one mailbox, every waiting one, or all that are not running. */
 export const start: CommandDef = {
@@ -16,16 +17,22 @@ export const start: CommandDef = {
     { name: 'all', summary: 'Start every mailbox that is not started, stopped, failed or completed.' },
     ...PASS_KIND_OPTIONS,
     PROJECT_OPTION,
+    { name: 'at', value: '"YYYY-MM-DD HH:MM"', summary: 'Start at that time instead of now (in the project\'s time zone, or --tz); `stop` cancels it.' },
+    { name: 'tz', value: 'ZONE', summary: 'IANA time zone of --at, e.g. Europe/Berlin (default: the project\'s).' },
     { name: 'source-password-file', value: 'PATH', summary: 'Testing aid: read the source password from a file on the server.', surfaces: ['console'] },
     { name: 'destination-password-file', value: 'PATH', summary: 'Testing aid: read the destination password from a file on the server.', surfaces: ['console'] },
   ],
-  examples: ['/migrate start alice@old.example', '/migrate start --all', '/migrate start --waiting', '/migrate start --all --prestage 30', '/migrate start --all --full'],
+  examples: ['/migrate start alice@old.example', '/migrate start --all', '/migrate start --waiting', '/migrate start --all --prestage 30', '/migrate start --all --full', '/migrate start --all --at "2026-12-05 22:00"'],
   admin: true,
   async handler(ctx, { args, opts }) {
     const chosen = [args.ADDRESS ? 'ADDRESS' : '', opts.waiting ? '--waiting' : '', opts.all ? '--all' : ''].filter(Boolean);
     if (chosen.length !== 1) throw new UserError('START_TARGET', chosen.length ? `Give only one of ${chosen.join(', ')}.` : 'Say what to start.', 'Usage: /migrate start ADDRESS | --waiting | --all');
     const pass = passKindOf(opts);
     const project = await resolveProject(ctx, opts.project);
+    if (typeof opts.at === 'string' || typeof opts.tz === 'string') {
+      await scheduleStart(ctx, project, opts, args.ADDRESS);
+      return;
+    }
     if (args.ADDRESS) {
       let item = await ctx.engine.getItem(project, args.ADDRESS);
       for (const side of ['source', 'destination'] as Side[]) {

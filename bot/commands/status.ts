@@ -3,7 +3,7 @@ import { HISTORY_LIMIT, extraDetail, projectStatusMessage, projectsOverviewMessa
 import { verificationSummary, type VerificationView } from '../../cards/verification.ts';
 import { serverTimeZone } from '../scheduler/cron.ts';
 import { passCopiedWords, passKindOfText, passKindWords, type PassKindView, type PassView } from '../../cards/passes.ts';
-import { PROJECT_OPTION, itemView, reasonText, resolveProject } from './shared.ts';
+import { PROJECT_OPTION, itemTiming, itemView, reasonText, resolveProject, windowView } from './shared.ts';
 
 /** `status`: the project (counts per status, licenses, every item with status and reason) or one mailbox with its history. */
 export const status: CommandDef = {
@@ -27,6 +27,8 @@ export const status: CommandDef = {
     if (!args.ADDRESS) {
       const s = await ctx.engine.projectStatus(project);
       const admin = Object.fromEntries((await ctx.engine.adminSides(project.id)).map((a) => [a.side, a.kind]));
+      const now = ctx.engine.now();
+      const scheduled = await ctx.engine.scheduledStarts(s.project);
       await ctx.reply(
         projectStatusMessage({
           name: s.project.name,
@@ -36,8 +38,10 @@ export const status: CommandDef = {
           counts: s.counts,
           licenses: s.licenses,
           total: s.total,
-          items: s.items.map(itemView),
+          items: s.items.map((i) => ({ ...itemView(i), timing: itemTiming(i, s.project, now) })),
           admin,
+          window: windowView(s.project, now),
+          ...(scheduled.next ? { scheduled: { count: scheduled.count, next: scheduled.next, timeZone: project.digestTz ?? serverTimeZone() } } : {}),
         }),
       );
       return;
@@ -48,7 +52,7 @@ export const status: CommandDef = {
     await ctx.reply(
       itemStatusMessage(
         project.name,
-        { ...itemView(item), passCount: item.passCount, lastPassMs: item.lastPassMs, messagesPresent: item.messagesPresent },
+        { ...itemView(item), timing: itemTiming(item, item.project, ctx.engine.now()), passCount: item.passCount, lastPassMs: item.lastPassMs, messagesPresent: item.messagesPresent },
         history.map((h) => ({
           at: h.at,
           actor: h.actor,
@@ -124,6 +128,10 @@ export function describeEvent(kind: string, from: string | null, to: string | nu
     'request.failed': 'credential request not delivered',
     'post.failed': 'thread post not delivered',
     'form.link-created': 'private form link created',
+    'start.scheduled': `start scheduled${typeof detail.at === 'string' ? ` for ${detail.at.slice(0, 16).replace('T', ' ')} UTC` : ''}`,
+    'start.cancelled': 'scheduled start cancelled',
+    'start.refused': 'scheduled start not made',
+    paused: 'paused: the copy window closed',
   };
   // The message repeats the reason's sentence when there is one: say it once.
   const extra = typeof detail.message === 'string' && !(sentence && extraDetail(sentence, detail.message) === undefined) ? `: ${detail.message}` : '';
