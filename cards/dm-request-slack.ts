@@ -20,6 +20,8 @@ export interface DmRequestView {
   reminder?: boolean;
   /** The id the answer buttons carry, bound to the person the DM goes to (absent: the link alone). */
   choiceId?: string;
+  /** Whether the answers include "Tonight" (the project has a copy window). */
+  tonight?: boolean;
 }
 
 /**
@@ -40,7 +42,7 @@ export function credentialRequestDm(v: DmRequestView): Message {
       { type: 'header', text: v.organisation?.name ? `Action required: your mailbox migration at ${v.organisation.name}` : 'Action required: your mailbox migration' },
       { type: 'text', text: `${lead} ${capitalise(requesterText(v.requestedBy, v.organisation))} asked MailFerry to move *${v.sourceAddress}*${v.destinationAddress !== v.sourceAddress ? ` to *${v.destinationAddress}*` : ''} (project ${v.projectName}).` },
       { type: 'text', text: `Please enter ${what} on the secure form. The link works once and expires ${formatTime(v.expiresAt, v.organisation?.timeZone)}.` },
-      { type: 'actions', actions: [{ label: 'Open the secure form', url: v.url, style: 'primary' }, ...(v.choiceId ? choiceActions(v.choiceId) : [])] },
+      { type: 'actions', actions: [{ label: 'Open the secure form', url: v.url, style: 'primary' }, ...(v.choiceId ? choiceActions(v.choiceId, v.tonight) : [])] },
       { type: 'context', text: `🔒 Never type a password in Slack. MailFerry will never ask for it here, only on its own form. ${supportSentence(v.organisation)}` },
     ],
   };

@@ -36,6 +36,7 @@ export function slackDmSender(client: webApi.WebClient, log: Logger): Sender {
           resend: req.resend,
           reminder: req.reminder,
           choiceId: req.choiceFor?.('slack', found.id),
+          tonight: req.tonight,
         }),
       );
       return postDm(client, found, req.recipient, kit);

@@ -95,6 +95,7 @@ async function sendRequest(deps: TeamsDmDeps, req: CredentialRequest): Promise<S
       resend: req.resend,
       // The id a click arrives with (the bot's turn names a person by their AAD object id when Teams gives one).
       choiceId: req.choiceFor?.(SURFACE, member.aadObjectId || member.id),
+      tonight: req.tonight,
     }),
   );
   if (r.ok) deps.log.info('Teams credential request sent', { item: req.itemId });

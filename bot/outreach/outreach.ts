@@ -41,6 +41,8 @@ export interface CredentialRequest {
   threadRef: string | null;
   /** The choice id of the DM's answer buttons for the chat user it reaches (absent: no buttons). */
   choiceFor?: (surface: string, userId: string) => string;
+  /** Whether the answers offer "Tonight" (the project has a copy window). */
+  tonight?: boolean;
 }
 
 /**
@@ -275,7 +277,7 @@ export class Outreach {
         resend,
         reminder,
         threadRef: item.threadRef,
-        ...(bind ? { choiceFor: (surface: string, userId: string) => bind(itemId, surface, userId) } : {}),
+        ...(bind ? { choiceFor: (surface: string, userId: string) => bind(itemId, surface, userId), tonight: !!readProjectOptions(item.project.options).options.window } : {}),
       };
       const out = await this.deliver(req.recipient, req.threadRef, item.notify, (s) => s.send(req));
       reached.push(...out.reached);

@@ -5,6 +5,7 @@ import type { Actor } from '../../engine/domain/types.ts';
 import type { Message } from '../../cards/model.ts';
 import { choiceAnsweredMessage, choiceRefusedMessage, userChoicePost, type UserChoice } from '../../cards/user-choice.ts';
 import { organisationOf } from '../organisation.ts';
+import { projectWindowState } from '../../engine/domain/window.ts';
 import { remindTomorrow } from '../scheduler/reminders.ts';
 import type { Notifier } from '../notifier.ts';
 import type { Logger } from '../log.ts';
@@ -24,8 +25,8 @@ export interface UserChoiceDeps {
 }
 
 /**
- * The end user's answers to a credential request DM: "Start now", "Remind me tomorrow",
- * "This mailbox is not mine / not used". A button names its item by a choice id bound to
+ * The end user's answers to a credential request DM: "Start now", "Tonight" (where the
+ * project has a copy window), "Remind me tomorrow", "This mailbox is not mine / not used". A button names its item by a choice id bound to
  * the person the DM was sent to (an HMAC of the item and their chat user id): the same id
  * clicked by anyone else is refused, so a forwarded DM or a guessed value does nothing.
  * Each answer is posted in the admin's thread and kept in the item's history.
@@ -58,12 +59,19 @@ export class UserChoices {
       return choiceRefusedMessage(`Nothing to change: ${said}.`);
     }
     const now = this.d.now?.() ?? new Date();
+    let startAt: Date | undefined;
+    if (choice === 'tonight') {
+      // Copying begins when the project's copy window next opens (now, while it is open); the window itself holds the pass until then.
+      const w = projectWindowState(item.project, now);
+      if (!w) return choiceRefusedMessage('This migration has no night-time window: use "Start now", and your mailbox is copied as soon as your credentials are in.');
+      startAt = w.open ? now : w.next;
+    }
     let remindAt: Date | undefined;
     if (choice === 'tomorrow') remindAt = await remindTomorrow(this.d.db, item, now);
     if (choice === 'not-mine') await this.d.engine.stopItem(actor, item, { note: 'the end user says this mailbox is not theirs or not used' });
-    await this.d.engine.note(item, actor, 'user.choice', { choice, ...(remindAt ? { remindAt: remindAt.toISOString() } : {}) });
+    await this.d.engine.note(item, actor, 'user.choice', { choice, ...(remindAt ? { remindAt: remindAt.toISOString() } : {}), ...(startAt ? { startAt: startAt.toISOString() } : {}) });
     this.d.log.info('user choice', { item: item.id, choice });
-    const view = { address: item.sourceAddress, choice, remindAt, organisation };
+    const view = { address: item.sourceAddress, choice, remindAt, startAt, organisation };
     if (item.threadRef) await this.d.notifier.post({ threadRef: item.threadRef, address: item.sourceAddress, itemId: item.id, message: userChoicePost(view) });
     return choiceAnsweredMessage(view);
   }

@@ -10,6 +10,7 @@ import type { Logger } from '../log.ts';
 import { nextRun, serverTimeZone } from './cron.ts';
 import { buildDigest } from './build-digest.ts';
 import { sendDueReminders, syncReminders } from './reminders.ts';
+import { fireDueStarts } from './scheduled-starts.ts';
 import { ownTx } from '../../engine/store/db.ts';
 
 /** What the scheduler works with (a subset of the App). */
@@ -36,7 +37,7 @@ function scheduleKey(cronExpr: string, tz: string): string {
 }
 
 /**
- * Posts digests and sends reminders. Schedules live in the database (Project.digestCron,
+ * Posts digests, starts the mailboxes scheduled with `start --at` and sends reminders. Schedules live in the database (Project.digestCron,
  * digestTz, nextDigestAt): one node-cron tick a minute claims what is due with a
  * conditional update, so a digest due while the server was down goes out once on start,
  * and two server processes never both send it. Runs in `serve` only; `/migrate digest`
@@ -80,7 +81,7 @@ export class Scheduler {
     await this.running;
   }
 
-  /** One round: plan changed schedules, post due digests, sync and send due reminders. Never overlaps itself. */
+  /** One round: plan changed schedules, post due digests, fire due scheduled starts, sync and send due reminders. Never overlaps itself. */
   tick(): Promise<void> {
     if (this.running) return this.running;
     this.running = (async () => {
@@ -88,6 +89,11 @@ export class Scheduler {
         await this.digests();
       } catch (e) {
         this.d.log.error('digest tick failed', { error: e instanceof Error ? e.message : String(e) });
+      }
+      try {
+        await fireDueStarts({ ...this.d, now: this.now });
+      } catch (e) {
+        this.d.log.error('scheduled start tick failed', { error: e instanceof Error ? e.message : String(e) });
       }
       try {
         const deps = { ...this.d, now: this.now };

@@ -131,6 +131,8 @@ export interface CredentialRequestView {
   resend?: boolean;
   /** The id the answer buttons carry, bound to the person the card goes to (absent: the link alone). */
   choiceId?: string;
+  /** Whether the answers include "Tonight" (the project has a copy window). */
+  tonight?: boolean;
 }
 
 /**
@@ -159,7 +161,7 @@ export function credentialRequestCard(v: CredentialRequestView): AdaptiveCard {
     url: v.url,
   });
   // The answers beside the link: Universal Actions that run `answer ID CHOICE` as the person who clicks.
-  if (v.choiceId) card.actions = [...(card.actions ?? []), ...choiceActions(v.choiceId).map(renderAction)];
+  if (v.choiceId) card.actions = [...(card.actions ?? []), ...choiceActions(v.choiceId, v.tonight).map(renderAction)];
   return card;
 }
 

@@ -6,6 +6,7 @@ import { credentialRequestDm } from '../../cards/dm-request-slack.ts';
 
 const org = { name: 'ACME <Corp> & "Partners"', support: 'helpdesk@acme.example, +1 555 0100', timeZone: 'Europe/Berlin' };
 const remindAt = new Date('2026-12-01T08:00:00Z');
+const startAt = new Date('2026-11-30T21:00:00Z');
 
 /** Named messages: each is rendered for text, Block Kit, Adaptive Card 1.5 and email by the card tests. */
 export const USER_MESSAGES: Record<string, Message> = {
@@ -45,9 +46,21 @@ export const USER_MESSAGES: Record<string, Message> = {
     resend: false,
     choiceId: '00000000-0000-4000-8000-000000000000.AAAAAAAAAAAAAAAAAAAAAA',
   }),
+  'credential request DM with answer buttons and Tonight (the project has a copy window)': credentialRequestDm({
+    projectName: 'acme',
+    sourceAddress: 'bob@old.example',
+    destinationAddress: 'bob@new.example',
+    sides: ['source'],
+    url: 'https://mailferry.example/c/abc',
+    expiresAt: remindAt,
+    organisation: org,
+    resend: false,
+    choiceId: '00000000-0000-4000-8000-000000000000.AAAAAAAAAAAAAAAAAAAAAA',
+    tonight: true,
+  }),
   ...Object.fromEntries(USER_CHOICES.flatMap((choice) => [
-    [`answer confirmed: ${choice}`, choiceAnsweredMessage({ address: 'bob@old.example', choice, remindAt, organisation: org })],
-    [`thread post: ${choice}`, userChoicePost({ address: 'bob@old.example', choice, remindAt, organisation: org })],
+    [`answer confirmed: ${choice}`, choiceAnsweredMessage({ address: 'bob@old.example', choice, remindAt, startAt, organisation: org })],
+    [`thread post: ${choice}`, userChoicePost({ address: 'bob@old.example', choice, remindAt, startAt, organisation: org })],
   ])),
   'answer refused': choiceRefusedMessage('This button answers only for the person the message was sent to.'),
 };
