@@ -35,7 +35,8 @@ export async function fireDueStarts(d: ScheduledStartDeps): Promise<number> {
       started += r.changed.length;
       const done = new Set(r.changed.map((c) => c.item.id));
       for (const { item } of group.filter((c) => !done.has(c.item.id))) {
-        const why = r.refused.find((e) => e.message.includes(item.sourceAddress)) 
+        // Refusals name their item, but for the license pool: once it is empty every start after it is refused with it.
+        const why = r.refused.find((e) => e.message.includes(item.sourceAddress)) ?? r.refused.find((e) => e.code === 'NO_LICENSES');
         if (!why) continue;
         await d.engine.dropStart(item, why);
         d.log.warn('scheduled start refused', { item: item.id, code: why.code });
