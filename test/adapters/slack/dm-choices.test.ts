@@ -120,6 +120,27 @@ describe('Slack DM answers (signed block_actions over HTTP)', () => {
     expect(await click(button('DBOB', 'Start now'), { id: 'UBOB', name: 'bob' }, 'DBOB')).toContain('Nothing to change: this migration is no longer waiting for you.');
   });
 
+  it('with a copy window the DM offers "Tonight": posted in the admin\'s thread with the window\'s opening', async () => {
+    s.fake.users.set('dave@old.example', { id: 'UDAVE', name: 'dave' });
+    await s.command('project set acme --window "22:00-06:00" --tz Europe/Berlin');
+    await s.command('add dave@old.example dave@new.example --ask source');
+    await s.command('start dave@old.example');
+    await s.settle();
+    expect(buttonsOf('DDAVE').map((e: any) => e.text.text)).toEqual(['Open the secure form', 'Start now', 'Tonight', 'Remind me tomorrow', 'This mailbox is not mine / not used']);
+    const tonight = button('DDAVE', 'Tonight');
+    expect(tonight.value).toMatch(/^answer [0-9a-f-]{36}\.[A-Za-z0-9_-]{22} tonight$/);
+    expect(tonight.value).not.toContain(buttonsOf('DDAVE')[0].url.split('/c/')[1]);
+    expect(await click(tonight, { id: 'UALICE', name: 'alice' }, 'DALICE')).toContain('This button answers only for the person');
+    const { item, texts } = await threadOf('dave@old.example');
+    const answer = await click(tonight, { id: 'UDAVE', name: 'dave' }, 'DDAVE');
+    expect(answer).toMatch(/Your mailbox dave@old\.example is copied tonight, from \d{4}-\d\d-\d\d \d\d:\d\d Europe\/Berlin/);
+    expect(texts().join('\n')).toMatch(/dave@old\.example\* chose: tonight, \d{4}-\d\d-\d\d \d\d:\d\d Europe\/Berlin \(/);
+    const note = (await s.t.app.engine.history(item.id)).filter((h) => h.kind === 'user.choice').at(-1)!;
+    expect(note.detail.choice).toBe('tonight');
+    expect(note.actor).toContain('UDAVE');
+    expect((await s.t.app.engine.itemById(item.id))!.status).toBe('WaitingForUser');
+  });
+
   it('answers are not in help, and no log line holds a link or a token', async () => {
     const r = await s.command('help', { user: 'UALICE' });
     await s.settle();

@@ -117,4 +117,34 @@ describe('Teams 1:1 card answers (adaptiveCard/action invokes over HTTP)', () =>
     await click(action('alice@old.example', 'Start now'), ALICE, dmCards.get('alice@old.example')!.conversation);
     expect(threadText('2000')).toContain('alice@old.example** chose: start now (as soon as the credentials are in).');
   });
+
+  it('with a copy window the card offers "Tonight": the choice names the window\'s opening in the admin\'s thread', async () => {
+    const DAVE = { id: '29:dave-teams-id', name: 'Dave', aadObjectId: 'aad-dave' };
+    rec.members.push({ ...DAVE, email: 'dave@old.example', userPrincipalName: 'dave@old.example' });
+    await post(channelMessage(rec.url, 'migrate project set acme --window "22:00-06:00" --tz Europe/Berlin', { id: '4000' }));
+    await post(channelMessage(rec.url, 'migrate add dave@old.example --notify chat', { id: '5000' }));
+    const before = rec.calls.length;
+    await post(channelMessage(rec.url, 'start dave@old.example', { id: '50001', root: '5000' }));
+    const dm = rec.calls.slice(before).find((c) => c.conversationId?.startsWith('a:dm-') && /activities/.test(c.path))!;
+    const c = card(dm);
+    expect(validate(c)).toEqual([]);
+    expect(c.actions.map((a: any) => a.title)).toEqual(['Open the secure form', 'Start now', 'Tonight', 'Remind me tomorrow', 'This mailbox is not mine / not used']);
+    const tonight = c.actions.find((a: any) => a.title === 'Tonight');
+    expect(tonight.data.command).toMatch(/^answer [0-9a-f-]{36}\.[A-Za-z0-9_-]{22} tonight$/);
+    expect(JSON.stringify(tonight)).not.toContain(c.actions[0].url.split('/c/')[1]);
+    // Refused for anyone else.
+    expect(await click(tonight, ALICE, dmCards.get('alice@old.example')!.conversation)).toContain('This button answers only for the person');
+    const said = await click(tonight, DAVE, dm.conversationId!);
+    // The next opening of 22:00 Berlin (or now, while the window is open).
+    expect(said).toMatch(/Your mailbox dave@old\.example is copied tonight, from \d{4}-\d\d-\d\d \d\d:\d\d Europe\/Berlin/);
+    expect(threadText('5000')).toMatch(/dave@old\.example\*\* chose: tonight, \d{4}-\d\d-\d\d \d\d:\d\d Europe\/Berlin \(/);
+    const dave = await t.app.engine.getItem(await t.app.engine.getProject('acme'), 'dave@old.example');
+    const note = (await t.app.engine.history(dave.id)).filter((h) => h.kind === 'user.choice').at(-1)!;
+    expect(note.detail.choice).toBe('tonight');
+    const startAt = new Date(note.detail.startAt as string);
+    // 22:00 in Berlin, unless the window is open right now.
+    const berlin = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(startAt);
+    expect(berlin === '22:00' || Math.abs(startAt.getTime() - Date.now()) < 60_000).toBe(true);
+    expect(dave.status).toBe('WaitingForUser');
+  });
 });
