@@ -7,7 +7,7 @@ import { PROJECT_OPTION, resolveProject } from './shared.ts';
 /** `stop`: a waiting or queued mailbox stops at once (license back, link dead); a running one at the next message. */
 export const stop: CommandDef = {
   name: 'stop',
-  summary: 'Stop a mailbox: returns its license if no data moved and cancels its open link (and its scheduled start).',
+  summary: 'Stop a mailbox: returns its license if no data moved and cancels its open link.',
   args: [{ name: 'ADDRESS', required: true, kind: 'address' }],
   options: [PROJECT_OPTION],
   examples: ['/migrate stop alice@old.example'],
