@@ -1,10 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderText } from '../../cards/render-text.ts';
-import { renderBlockKit, BLOCK_KIT_LIMITS } from '../../cards/render-block-kit.ts';
-import { renderEmail } from '../../cards/render-email.ts';
-import { renderActivity } from '../../adapters/teams/render-activity.ts';
-import type { AdaptiveCard } from '../../cards/render-adaptive-card.ts';
-import { validate } from '../adapters/teams/validate-card.ts';
+import { expectOnEverySurface } from './every-surface.ts';
 import { SCHEDULE_MESSAGES } from './schedule-messages.ts';
 
 /**
@@ -15,14 +11,7 @@ import { SCHEDULE_MESSAGES } from './schedule-messages.ts';
 describe('scheduled starts and copy windows on every surface', () => {
   for (const [name, m] of Object.entries(SCHEDULE_MESSAGES))
     it(`${name}: text, Block Kit, Adaptive Card 1.5 and email`, () => {
-      expect(renderText(m).trim().length).toBeGreaterThan(20);
-      const kit = renderBlockKit(m);
-      expect(kit.blocks.length).toBeLessThanOrEqual(BLOCK_KIT_LIMITS.blocks);
-      expect(kit.text.length).toBeLessThanOrEqual(BLOCK_KIT_LIMITS.fallbackText);
-      const card = (renderActivity(m) as { attachments: { content: AdaptiveCard }[] }).attachments[0].content;
-      expect(card.version).toBe('1.5');
-      expect(validate(card)).toEqual([]);
-      expect(renderEmail(m, 'MailFerry').text.trim().length).toBeGreaterThan(20);
+      expectOnEverySurface(m, 'MailFerry');
     });
 
   it('says when, in the project\'s zone and in UTC, and how to cancel', () => {

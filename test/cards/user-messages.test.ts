@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { renderText } from '../../cards/render-text.ts';
-import { renderBlockKit, BLOCK_KIT_LIMITS } from '../../cards/render-block-kit.ts';
+import { renderBlockKit } from '../../cards/render-block-kit.ts';
 import { renderEmail } from '../../cards/render-email.ts';
 import { renderActivity } from '../../adapters/teams/render-activity.ts';
-import { ADAPTIVE_CARD_SCHEMA, type AdaptiveCard } from '../../cards/render-adaptive-card.ts';
+import { ADAPTIVE_CARD_SCHEMA } from '../../cards/render-adaptive-card.ts';
 import { COMPLETION_NOTICE_SUBJECT } from '../../cards/completion-notice.ts';
-import { validate } from '../adapters/teams/validate-card.ts';
 import { USER_MESSAGES } from './user-messages.ts';
+import { expectOnEverySurface } from './every-surface.ts';
 
 /**
  * The completion notice, the answers to the DM buttons and the admin's posts of them: each
@@ -16,16 +16,7 @@ import { USER_MESSAGES } from './user-messages.ts';
 describe('end-user notices and answers on every surface', () => {
   for (const [name, m] of Object.entries(USER_MESSAGES))
     it(`${name}: text, Block Kit, Adaptive Card 1.5 and email`, () => {
-      const text = renderText(m);
-      expect(text.trim().length).toBeGreaterThan(20);
-      const kit = renderBlockKit(m);
-      expect(kit.blocks.length).toBeLessThanOrEqual(BLOCK_KIT_LIMITS.blocks);
-      expect(kit.text.length).toBeLessThanOrEqual(BLOCK_KIT_LIMITS.fallbackText);
-      const card = (renderActivity(m) as { attachments: { content: AdaptiveCard }[] }).attachments[0].content;
-      expect(card.version).toBe('1.5');
-      expect(validate(card)).toEqual([]);
-      const email = renderEmail(m, COMPLETION_NOTICE_SUBJECT);
-      expect(email.text.trim().length).toBeGreaterThan(20);
+      const { email } = expectOnEverySurface(m, COMPLETION_NOTICE_SUBJECT);
       // Values are escaped in the HTML part: the organisation's name holds markup characters.
       expect(email.html).not.toContain('<Corp>');
     });

@@ -8,6 +8,19 @@ const org = { name: 'ACME <Corp> & "Partners"', support: 'helpdesk@acme.example,
 const remindAt = new Date('2026-12-01T08:00:00Z');
 const startAt = new Date('2026-11-30T21:00:00Z');
 
+/** A credential request DM bound to its recipient. */
+const dm = {
+  projectName: 'acme',
+  sourceAddress: 'bob@old.example',
+  destinationAddress: 'bob@new.example',
+  sides: ['source'],
+  url: 'https://mailferry.example/c/abc',
+  expiresAt: remindAt,
+  organisation: org,
+  resend: false,
+  choiceId: '00000000-0000-4000-8000-000000000000.AAAAAAAAAAAAAAAAAAAAAA',
+};
+
 /** Named messages: each is rendered for text, Block Kit, Adaptive Card 1.5 and email by the card tests. */
 export const USER_MESSAGES: Record<string, Message> = {
   'completion notice': completionNoticeMessage({
@@ -35,29 +48,8 @@ export const USER_MESSAGES: Record<string, Message> = {
     completedAt: new Date('2026-11-30T02:00:00Z'),
     update: true,
   }),
-  'credential request DM with answer buttons': credentialRequestDm({
-    projectName: 'acme',
-    sourceAddress: 'bob@old.example',
-    destinationAddress: 'bob@new.example',
-    sides: ['source'],
-    url: 'https://mailferry.example/c/abc',
-    expiresAt: remindAt,
-    organisation: org,
-    resend: false,
-    choiceId: '00000000-0000-4000-8000-000000000000.AAAAAAAAAAAAAAAAAAAAAA',
-  }),
-  'credential request DM with answer buttons and Tonight (the project has a copy window)': credentialRequestDm({
-    projectName: 'acme',
-    sourceAddress: 'bob@old.example',
-    destinationAddress: 'bob@new.example',
-    sides: ['source'],
-    url: 'https://mailferry.example/c/abc',
-    expiresAt: remindAt,
-    organisation: org,
-    resend: false,
-    choiceId: '00000000-0000-4000-8000-000000000000.AAAAAAAAAAAAAAAAAAAAAA',
-    tonight: true,
-  }),
+  'credential request DM with answer buttons': credentialRequestDm(dm),
+  'credential request DM with answer buttons and Tonight (the project has a copy window)': credentialRequestDm({ ...dm, tonight: true }),
   ...Object.fromEntries(USER_CHOICES.flatMap((choice) => [
     [`answer confirmed: ${choice}`, choiceAnsweredMessage({ address: 'bob@old.example', choice, remindAt, startAt, organisation: org })],
     [`thread post: ${choice}`, userChoicePost({ address: 'bob@old.example', choice, remindAt, startAt, organisation: org })],

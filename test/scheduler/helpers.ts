@@ -159,3 +159,28 @@ export async function advanceClock(ms: number, settleAll: () => Promise<void>, p
     await settled();
   }
 }
+
+/**
+ * Per test: a fresh database directory and the processes opened on it (`proc(name)`), all
+ * closed and removed after the test. Registers its own beforeEach/afterEach.
+ */
+export async function procsPerTest(): Promise<{ proc: (name: string, opts?: Parameters<typeof openProc>[2]) => Promise<Proc>; forget: (p: Proc) => void }> {
+  const { beforeEach, afterEach } = await import('vitest');
+  let tmp: ReturnType<typeof tempDir>;
+  const open: Proc[] = [];
+  beforeEach(() => {
+    tmp = tempDir();
+  });
+  afterEach(async () => {
+    for (const p of open.splice(0)) await p.close();
+    tmp.remove();
+  });
+  return {
+    async proc(name, opts = {}) {
+      const p = await openProc(tmp.dir, name, opts);
+      open.push(p);
+      return p;
+    },
+    forget: (p) => void open.splice(open.indexOf(p), 1),
+  };
+}

@@ -3,24 +3,11 @@
  * injected clock) once it is due, exactly once, by whichever process is running then;
  * `stop` cancels it; `status` shows it in the project's zone and UTC.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { giveCredentials, openProc, settle, tempDir, type Proc } from './helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { giveCredentials, procsPerTest, settle, type Proc } from './helpers.ts';
 import { Scheduler } from '../../bot/scheduler/scheduler.ts';
 
-let tmp: ReturnType<typeof tempDir>;
-const open: Proc[] = [];
-async function proc(name: string): Promise<Proc> {
-  const p = await openProc(tmp.dir, name);
-  open.push(p);
-  return p;
-}
-beforeEach(() => {
-  tmp = tempDir();
-});
-afterEach(async () => {
-  for (const p of open.splice(0)) await p.close();
-  tmp.remove();
-});
+const { proc, forget } = await procsPerTest();
 
 const status = async (p: Proc, address: string) => (await p.app.db.item.findFirstOrThrow({ where: { sourceAddress: address } })).status;
 
@@ -53,7 +40,7 @@ describe('scheduled starts', () => {
     expect((await p1.run('stop bob@old.example')).text).toContain('there is nothing to stop');
     // A restart: the schedule lives in the database.
     await p1.close();
-    open.splice(0);
+    forget(p1);
 
     const p2 = await proc('p2');
     let clock = new Date('2030-12-05T20:59:00Z');
