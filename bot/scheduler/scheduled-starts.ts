@@ -31,6 +31,8 @@ export async function fireDueStarts(d: ScheduledStartDeps): Promise<number> {
     const byActor = new Map<string, typeof claimed>();
     for (const c of claimed) byActor.set(actorKey(c.actor), [...(byActor.get(actorKey(c.actor)) ?? []), c]);
     for (const group of byActor.values()) {
+      // As `start` does: credentials a server refused are forgotten, so the user is asked again.
+      for (const c of group) await d.engine.forgetRefusedCredentials(c.actor, c.item).catch(() => null);
       const r = await d.engine.startItems(group[0].actor, group.map((c) => c.item));
       started += r.changed.length;
       const done = new Set(r.changed.map((c) => c.item.id));
