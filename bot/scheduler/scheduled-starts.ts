@@ -1,5 +1,6 @@
 import { BULK_BATCH, type Engine } from '../../engine/engine.ts';
 import { actorKey } from '../../engine/domain/types.ts';
+import { UserError } from '../../engine/errors.ts';
 import { projectZone } from '../../engine/domain/zone.ts';
 import { scheduledStartRefusedPost } from '../../cards/schedule.ts';
 import type { Notifier } from '../notifier.ts';
@@ -32,7 +33,10 @@ export async function fireDueStarts(d: ScheduledStartDeps): Promise<number> {
     for (const c of claimed) byActor.set(actorKey(c.actor), [...(byActor.get(actorKey(c.actor)) ?? []), c]);
     for (const group of byActor.values()) {
       // As `start` does: credentials a server refused are forgotten, so the user is asked again.
-      for (const c of group) await d.engine.forgetRefusedCredentials(c.actor, c.item).catch(() => null);
+      for (const c of group)
+        await d.engine.forgetRefusedCredentials(c.actor, c.item).catch((e) => {
+          if (!(e instanceof UserError)) throw e; // the item changed meanwhile: the start says why
+        });
       const r = await d.engine.startItems(group[0].actor, group.map((c) => c.item));
       started += r.changed.length;
       const done = new Set(r.changed.map((c) => c.item.id));
