@@ -101,6 +101,28 @@ export interface FormPageView {
   adminAssisted?: boolean;
   /** The organisation behind the migration (name and support contact shown). */
   organisation?: OrganisationView;
+  /**
+   * When copying begins, chosen by the mailbox owner with the credentials (applied once they
+   * are verified): now, tonight (when the project has a copy window: its opening, shown), or
+   * tomorrow. Absent: no choice (admin-assisted entry).
+   */
+  when?: { tonight?: string; chosen?: string };
+}
+
+/** The mailbox owner's answer to "when should copying begin?" on the form. */
+export const FORM_START_CHOICES = ['now', 'tonight', 'tomorrow'] as const;
+
+/** The choice of when copying begins: radio buttons, "now" unless another was chosen. */
+function whenFieldset(w: NonNullable<FormPageView['when']>): string {
+  const chosen = w.chosen ?? 'now';
+  const option = (value: string, text: string) => `<label class="choice"><input type="radio" name="when" value="${value}"${chosen === value ? ' checked' : ''}><span>${escapeHtml(text)}</span></label>`;
+  return (
+    `<fieldset><legend>When should copying begin?</legend>` +
+    option('now', 'Now, as soon as your credentials are verified') +
+    (w.tonight ? option('tonight', `Tonight, from ${w.tonight}`) : '') +
+    option('tomorrow', 'Tomorrow, at this time') +
+    `</fieldset>`
+  );
 }
 
 const USER_FOOTER = 'This page was sent to you by your IT administrator through MailFerry. Your credentials are checked with your mail server, then stored encrypted and used only to copy your mail.';
@@ -216,6 +238,7 @@ export function renderFormPage(v: FormPageView): string {
       ? `<form method="post" novalidate autocomplete="on">` +
         `<input type="hidden" name="csrf" value="${escapeHtml(v.csrf)}">` +
         passwordSides.map((s) => sideFieldset(s, errors)).join('') +
+        (v.when && passwordSides.length === v.sides.length ? whenFieldset(v.when) : '') +
         attempts +
         `<button type="submit">${passwordSides.length < v.sides.length ? 'Verify' : 'Verify and start the migration'}</button>` +
         `</form>`
@@ -229,10 +252,12 @@ export function renderFormPage(v: FormPageView): string {
  * the other mailbox's credentials from someone else (`waiting-other`), or the admin will
  * start it (`stored`).
  */
-export function renderStartedPage(v: { sourceAddress: string; destinationAddress: string; state: 'started' | 'waiting-other' | 'stored'; organisation?: OrganisationView }): string {
-  const title = v.state === 'started' ? 'Thank you: your migration has started' : 'Thank you: your credentials were accepted';
+export function renderStartedPage(v: { sourceAddress: string; destinationAddress: string; state: 'started' | 'waiting-other' | 'stored'; organisation?: OrganisationView; startsAt?: string }): string {
+  const title = v.state === 'started' ? (v.startsAt ? 'Thank you: your migration is scheduled' : 'Thank you: your migration has started') : 'Thank you: your credentials were accepted';
   const text =
-    v.state === 'started'
+    v.state === 'started' && v.startsAt
+      ? `Your credentials were verified and stored. Copying ${escapeHtml(v.sourceAddress)} to ${escapeHtml(v.destinationAddress)} begins ${escapeHtml(v.startsAt)}, in the background.`
+      : v.state === 'started'
       ? `The migration of ${escapeHtml(v.sourceAddress)} has started. Your mail is copied to ${escapeHtml(v.destinationAddress)} in the background.`
       : v.state === 'waiting-other'
         ? `Your credentials were verified and stored. The migration of ${escapeHtml(v.sourceAddress)} starts as soon as the credentials of the other mailbox have been entered.`

@@ -67,6 +67,12 @@ export function userChoicePost(v: ChoiceView): Message {
   return { kind: 'user-choice', text, tone: v.choice === 'not-mine' ? 'warning' : 'info', blocks: [{ type: 'text', text: `${v.choice === 'not-mine' ? '⚠️' : '💬'} ${text}` }] };
 }
 
+/** The post in the admin's thread when the mailbox owner chose on the form to start later: "bob@old.example chose on the form: tomorrow, …". */
+export function formStartChoicePost(address: string, choice: 'tonight' | 'tomorrow', at: Date, timeZone?: string): Message {
+  const text = `*${address}* chose on the form: ${choice}, ${formatTime(at, timeZone)}. The credentials are verified; copying begins then.`;
+  return { kind: 'user-choice', text, tone: 'info', blocks: [{ type: 'text', text: `💬 ${text}` }] };
+}
+
 /** A choice that cannot be taken: not this person's, or the mailbox no longer waits for them. */
 export function choiceRefusedMessage(why: string): Message {
   return { kind: 'user-choice-refused', text: why, tone: 'warning', blocks: [{ type: 'text', text: why }] };

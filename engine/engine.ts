@@ -777,9 +777,21 @@ export class Engine {
     return { count: r._count._all, next: r._min.startAt };
   }
 
-  /** Items whose scheduled start is due at `now`, the earliest first. */
+  /**
+   * Holds a queued item until `at` (the end user chose to start later on the form): the
+   * runner claims it from then on; `stop` cancels it like any scheduled start.
+   */
+  async deferQueued(actor: Actor, item: ItemWithProject, at: Date): Promise<boolean> {
+    return this.db.$transaction(async (tx) => {
+      const { count } = await tx.item.updateMany({ where: { id: item.id, status: 'Queued' }, data: { startAt: at, startBy: JSON.stringify(actor) } });
+      if (count) await appendHistory(tx, { projectId: item.projectId, itemId: item.id, address: item.sourceAddress, actor, kind: 'start.scheduled', detail: { at: at.toISOString() } });
+      return count === 1;
+    });
+  }
+
+  /** Items whose scheduled start is due at `now`, the earliest first (queued ones held by `deferQueued` are the runner's). */
   async dueStarts(now: Date, limit = BULK_BATCH): Promise<ItemWithProject[]> {
-    return this.db.item.findMany({ where: { startAt: { lte: now } }, orderBy: [{ startAt: 'asc' }, { sourceAddress: 'asc' }], take: limit, include: ITEM_INCLUDE });
+    return this.db.item.findMany({ where: { startAt: { lte: now }, status: { notIn: ['WaitingForUser', 'Queued', 'Running'] } }, orderBy: [{ startAt: 'asc' }, { sourceAddress: 'asc' }], take: limit, include: ITEM_INCLUDE });
   }
 
   /**
@@ -997,7 +1009,11 @@ export class Engine {
   async claimNext(excludeIds: string[] = [], skipProjects: string[] = []): Promise<ItemWithProject | undefined> {
     if (dialectOf(this.db) === 'postgresql') return this.claimNextLocked(excludeIds, skipProjects);
     for (;;) {
-      const next = await this.db.item.findFirst({ where: { status: 'Queued', id: { notIn: excludeIds }, projectId: { notIn: skipProjects } }, orderBy: { updatedAt: 'asc' }, include: ITEM_INCLUDE });
+      const next = await this.db.item.findFirst({
+        where: { status: 'Queued', id: { notIn: excludeIds }, projectId: { notIn: skipProjects }, OR: [{ startAt: null }, { startAt: { lte: this.now() } }] },
+        orderBy: { updatedAt: 'asc' },
+        include: ITEM_INCLUDE,
+      });
       if (!next) return undefined;
       try {
         const r = await this.db.$transaction(async (tx) => {
@@ -1028,6 +1044,7 @@ export class Engine {
         const rows = await tx.$queryRaw<{ id: string }[]>`SELECT "id" FROM "Item" WHERE "status" = 'Queued'
           ${excludeIds.length ? Prisma.sql`AND "id" NOT IN (${Prisma.join(excludeIds)})` : Prisma.empty}
           ${skipProjects.length ? Prisma.sql`AND "projectId" NOT IN (${Prisma.join(skipProjects)})` : Prisma.empty}
+          AND ("startAt" IS NULL OR "startAt" <= ${this.now()})
           ORDER BY "updatedAt", "createdAt", "sourceAddress", "id" LIMIT 1 FOR UPDATE SKIP LOCKED`;
         if (!rows.length) return null;
         const next = await tx.item.findUniqueOrThrow({ where: { id: rows[0].id }, include: ITEM_INCLUDE });
@@ -1048,7 +1065,7 @@ export class Engine {
   /** The claim itself (`Queued` → `Running` with this process's lease), inside the claiming transaction. */
   private claimIn(tx: Tx, next: ItemWithProject): Promise<Transitioned> {
     return this.transition(tx, SYSTEM_ACTOR, next, 'claim', {
-      data: { passCount: { increment: 1 }, lastPassAt: this.now(), leaseUntil: new Date(this.now().getTime() + LEASE_MS), leaseOwner: LEASE_OWNER },
+      data: { startAt: null, startBy: null, passCount: { increment: 1 }, lastPassAt: this.now(), leaseUntil: new Date(this.now().getTime() + LEASE_MS), leaseOwner: LEASE_OWNER },
       history: { pass: next.passKind },
     });
   }

@@ -29,6 +29,8 @@ import { formatTime } from '../../cards/format.ts';
 import type { OrganisationView } from '../../cards/organisation.ts';
 import { organisationOf } from '../organisation.ts';
 import { serverUnreachableFromFormPost } from '../../cards/item-posts.ts';
+import { formStartChoicePost } from '../../cards/user-choice.ts';
+import { readStartChoice, startChoiceAt, startChoiceOffer, type FormStartChoice } from './start-choice.ts';
 import type { ThreadPost } from '../notifier.ts';
 import { checkCsrf, csrfToken } from './csrf.ts';
 import { KeyedQueue } from '../keyed-queue.ts';
@@ -397,6 +399,8 @@ export class FormService {
       adminAssisted: l.admin,
       errors: extra.errors,
       notice: extra.notice,
+      // The mailbox owner chooses when copying begins; an admin's entry starts as the admin said.
+      ...(l.admin ? {} : { when: startChoiceOffer(item.project, this.now(), extra.when?.chosen as FormStartChoice | undefined) }),
     };
   }
 
@@ -429,7 +433,8 @@ export class FormService {
       else if (password.length > MAX_PASSWORD) errors.push({ field: `${side}-password`, message: `The password of your ${name} mailbox is too long.` });
       input.push({ side, login, password });
     }
-    if (errors.length) return { outcome: 'invalid', status: 422, html: renderFormPage(this.view(l, { errors, logins })) };
+    const when = readStartChoice(body.when);
+    if (errors.length) return { outcome: 'invalid', status: 422, html: renderFormPage(this.view(l, { errors, logins, ...(when ? { when: { chosen: when } } : {}) })) };
 
     // 2. Ask the servers (both sides at once).
     const results = await Promise.all(
@@ -457,7 +462,7 @@ export class FormService {
     for (const v of valid) this.log.info('credential form: credentials verified and stored', { item: item.id, side: v.side });
     // The server answered again: a later outage is told anew.
     for (const r of results) if (r.r.ok || r.r.kind === 'refused') this.toldUnreachable.delete(`${item.projectId}:${r.side}`);
-    if (all) return this.finish(l, actor, current);
+    if (all) return this.finish(l, actor, current, when);
     if (!refused.length && !unverified.length) {
       // Typed sides accepted; the Microsoft 365 side is still to be signed in.
       const left = l.ask.filter((s) => !valid.some((v) => v.side === s));
@@ -467,7 +472,7 @@ export class FormService {
   }
 
   /** Every credential of the link is known now: submit the item when it is idle, close the other links, say so. */
-  private async finish(l: Loaded, actor: Actor, item: ItemWithProject): Promise<FormAnswer> {
+  private async finish(l: Loaded, actor: Actor, item: ItemWithProject, when?: FormStartChoice): Promise<FormAnswer> {
     let current = item;
     if (current.status !== 'Queued' && current.status !== 'Running' && current.status !== 'WaitingForUser') {
       // Admin-assisted entry on an idle item: submit it now.
@@ -480,6 +485,7 @@ export class FormService {
     const submitted = current.status === 'Queued' || current.status === 'Running';
     // Submitted: any other open link (the other recipient's, an admin's) has nothing left to ask.
     if (submitted) await revokeOtherLinks(this.engine.db, item.id, l.link.id, this.now());
+    const startsAt = submitted && !l.admin ? await this.holdUntilChosen(actor, current, when) : undefined;
     return {
       outcome: 'started',
       status: 200,
@@ -488,8 +494,21 @@ export class FormService {
         destinationAddress: item.destinationAddress,
         state: submitted ? 'started' : current.status === 'WaitingForUser' ? 'waiting-other' : 'stored',
         organisation: this.orgOf(item),
+        ...(startsAt ? { startsAt: formatTime(startsAt, this.orgOf(item).timeZone) } : {}),
       }),
     };
+  }
+
+  /**
+   * The owner chose to begin later (tonight, tomorrow): the queued item is held until then
+   * and the choice is posted in the admin's thread. Returns when copying begins, if later.
+   */
+  private async holdUntilChosen(actor: Actor, item: ItemWithProject, when: FormStartChoice | undefined): Promise<Date | undefined> {
+    const at = startChoiceAt(when, item.project, this.now());
+    if (!at || (when !== 'tonight' && when !== 'tomorrow') || !(await this.engine.deferQueued(actor, item, at))) return undefined;
+    this.log.info('credential form: copying begins later, as the owner chose', { item: item.id, choice: when });
+    if (item.threadRef) await this.o.postToThread?.({ threadRef: item.threadRef, itemId: item.id, address: item.sourceAddress, message: formStartChoicePost(item.sourceAddress, when, at, this.orgOf(item).timeZone) });
+    return at;
   }
 
   private async afterRefusal(
