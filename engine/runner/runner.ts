@@ -351,6 +351,15 @@ export class Runner {
     } finally {
       clearInterval(poll);
     }
+    await this.recordOutcome(item.id, entry, result, fault, pass);
+  }
+
+  /**
+   * Records how a pass ended: failed with the database's reason when it could not keep its
+   * checkpoints, back to the queue on shutdown or when the copy window closed (an admin's
+   * stop wins), otherwise its outcome.
+   */
+  private async recordOutcome(itemId: string, entry: Entry, result: PassResult, fault: { fault: DbFault; error: unknown } | undefined, pass: PassWindowView): Promise<void> {
     const f = figures(result.stats, result.stats.durationMs, pass);
     const moves = result.stats.messagesCopied > 0 || result.outcome === 'completed';
     if (fault) {
@@ -358,38 +367,38 @@ export class Runner {
       // it copied is at the destination; the next pass finds it there). Recorded as soon
       // as the database takes writes again.
       const detail = fault.error instanceof Error ? (fault.error.message.split('\n').filter(Boolean).pop() ?? fault.error.message) : String(fault.error);
-      this.log.error('pass ended: the database cannot be written', { item: item.id, fault: fault.fault, error: detail });
+      this.log.error('pass ended: the database cannot be written', { item: itemId, fault: fault.fault, error: detail });
       const reason: FailureReason = fault.fault === 'full' ? 'DatabaseFull' : 'DatabaseUnwritable';
-      await this.record(item.id, async () => {
-        if (moves) await this.engine.markDataMoved(item.id);
-        return this.engine.finishPass(item.id, 'failed', f, { reason, detail });
+      await this.record(itemId, async () => {
+        if (moves) await this.engine.markDataMoved(itemId);
+        return this.engine.finishPass(itemId, 'failed', f, { reason, detail });
       });
       return;
     }
     if (result.outcome === 'stopped' && entry.shutdown) {
       // Shutdown, not an admin: back to the queue, resumed from the checkpoint on the next start.
-      await this.record(item.id, async () => {
-        if (moves) await this.engine.markDataMoved(item.id);
-        await this.engine.interruptPass(item.id, f);
+      await this.record(itemId, async () => {
+        if (moves) await this.engine.markDataMoved(itemId);
+        await this.engine.interruptPass(itemId, f);
       });
-      this.log.info('pass checkpointed for shutdown', { item: item.id });
+      this.log.info('pass checkpointed for shutdown', { item: itemId });
       return;
     }
     const pausedUntil = entry.pausedUntil;
-    if (result.outcome === 'stopped' && pausedUntil && !(await this.engine.stopRequested(item.id).catch(() => false))) {
+    if (result.outcome === 'stopped' && pausedUntil && !(await this.engine.stopRequested(itemId).catch(() => false))) {
       // The copy window closed (an admin's stop wins): back to the queue until it opens.
-      await this.record(item.id, async () => {
-        if (moves) await this.engine.markDataMoved(item.id);
-        await this.engine.pausePass(item.id, f, pausedUntil);
+      await this.record(itemId, async () => {
+        if (moves) await this.engine.markDataMoved(itemId);
+        await this.engine.pausePass(itemId, f, pausedUntil);
       });
-      this.log.info('pass paused: the copy window closed', { item: item.id, until: pausedUntil.toISOString(), copied: f.messagesCopied });
+      this.log.info('pass paused: the copy window closed', { item: itemId, until: pausedUntil.toISOString(), copied: f.messagesCopied });
       return;
     }
-    await this.record(item.id, async () => {
-      if (moves) await this.engine.markDataMoved(item.id);
-      return this.engine.finishPass(item.id, result.outcome, f, result.outcome === 'failed' ? { reason: (result.reason ?? 'Internal') as FailureReason, detail: result.detail } : undefined);
+    await this.record(itemId, async () => {
+      if (moves) await this.engine.markDataMoved(itemId);
+      return this.engine.finishPass(itemId, result.outcome, f, result.outcome === 'failed' ? { reason: (result.reason ?? 'Internal') as FailureReason, detail: result.detail } : undefined);
     });
-    this.log.info('pass finished', { item: item.id, outcome: result.outcome, reason: result.reason, copied: f.messagesCopied, ms: f.durationMs });
+    this.log.info('pass finished', { item: itemId, outcome: result.outcome, reason: result.reason, copied: f.messagesCopied, ms: f.durationMs });
   }
 
   /**
