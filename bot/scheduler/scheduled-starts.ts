@@ -37,7 +37,8 @@ export async function fireDueStarts(d: ScheduledStartDeps): Promise<number> {
         await d.engine.forgetRefusedCredentials(c.actor, c.item).catch((e) => {
           if (!(e instanceof UserError)) throw e; // the item changed meanwhile: the start says why
         });
-      const r = await d.engine.startItems(group[0].actor, group.map((c) => c.item));
+      // The full pass, as `start` without --prestage runs it.
+      const r = await d.engine.startItems(group[0].actor, group.map((c) => c.item), { pass: { type: 'full' } });
       started += r.changed.length;
       const done = new Set(r.changed.map((c) => c.item.id));
       for (const { item } of group.filter((c) => !done.has(c.item.id))) {
