@@ -6,6 +6,8 @@ import { makeMessage, readMailbox, seedImap, startDovecot, type DovecotInstance,
 import { hashCounts } from '../../harness/copy-assert.ts';
 import { testDbUrl } from '../../harness/test-db.ts';
 import { consoleRun as runConsole } from '../../harness/console-run.ts';
+import { startImapProxy } from '../../harness/imap-proxy.ts';
+import type { ChildProcess } from 'node:child_process';
 
 // Pre-stage passes, then the full pass, typed at the console: a private Dovecot, the admin's
 // test passwords from files, each destination read back independently.
@@ -18,7 +20,7 @@ const DATES = [now - DAY, Date.UTC(2019, 2, 1), Date.UTC(2019, 5, 1), now - 2 * 
 let dv: DovecotInstance;
 let dir: string;
 beforeAll(async () => {
-  dv = await startDovecot({ users: [{ name: 'bob', password: 'src-Pw-1' }, { name: 'bob2', password: 'dst-Pw-2' }, { name: 'bob3', password: 'dst-Pw-3' }] });
+  dv = await startDovecot({ users: [{ name: 'bob', password: 'src-Pw-1' }, { name: 'bob2', password: 'dst-Pw-2' }, { name: 'bob3', password: 'dst-Pw-3' }, { name: 'kim', password: 'src-Pw-4' }, { name: 'kim2', password: 'dst-Pw-5' }] });
   await seedImap(dv, 'bob', 'src-Pw-1', {
     INBOX: DATES.map((t, i) => ({ raw: makeMessage({ subject: `m${i}` }), internalDate: new Date(t) })),
     Archive: [{ raw: makeMessage({ subject: 'archived' }), internalDate: new Date(Date.UTC(2019, 0, 5)) }],
@@ -27,6 +29,8 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'src.pw'), 'src-Pw-1\n');
   writeFileSync(join(dir, 'dst.pw'), 'dst-Pw-2\n');
   writeFileSync(join(dir, 'dst3.pw'), 'dst-Pw-3\n');
+  writeFileSync(join(dir, 'src4.pw'), 'src-Pw-4\n');
+  writeFileSync(join(dir, 'dst5.pw'), 'dst-Pw-5\n');
 });
 afterAll(async () => {
   await dv?.dispose();
@@ -34,8 +38,8 @@ afterAll(async () => {
 });
 
 /** Runs the console on the test's database with a script on stdin, until no migration is queued or running. */
-function consoleRun(script: string): Promise<{ out: string; err: string }> {
-  return runConsole(script, { DATABASE_URL: testDbUrl(dir), MAILFERRY_DATA_DIR: dir, LOG_LEVEL: 'info' });
+function consoleRun(script: string, onSpawn?: (p: ChildProcess) => void): Promise<{ out: string; err: string }> {
+  return runConsole(script, { DATABASE_URL: testDbUrl(dir), MAILFERRY_DATA_DIR: dir, LOG_LEVEL: 'info' }, { onSpawn });
 }
 
 /** The hashes of a mailbox's messages whose INTERNALDATE `keep` accepts. */
@@ -129,4 +133,54 @@ describe('console: pre-stage, then the full pass', () => {
     expect(in2019.size).toBe(5);
     expect(hashCounts(dst)).toEqual(in2019);
   }, 120_000);
+
+  it('a kill -9 in the middle of the pre-stage and again in the middle of the full pass: every message once', async () => {
+    // Old and recent mail in two folders: each pass appends to both.
+    const mail = (tag: string) => DATES.map((t, i) => ({ raw: makeMessage({ subject: `${tag}${i}` }), internalDate: new Date(t) }));
+    await seedImap(dv, 'kim', 'src-Pw-4', { INBOX: mail('k'), Archive: mail('a') });
+    const dest = await startImapProxy({ port: dv.port });
+    const kpw = `--source-password-file ${join(dir, 'src4.pw')} --destination-password-file ${join(dir, 'dst5.pw')}`;
+    /** Runs `script`; once an APPEND was answered and the next answer is held at the proxy, kills the console with SIGKILL. */
+    const killedMidPass = async (script: string) => {
+      // The first APPEND's answer goes through; from then on the destination's answers are held:
+      // the next APPEND is done at the server and never acknowledged when the process dies.
+      const hold = dest.holdAnswers(/^\S+ OK \[APPENDUID [^\r]*\r\n/m, 0);
+      let child: ChildProcess | undefined;
+      const run = consoleRun(script, (p) => (child = p));
+      await hold.held;
+      // The held connection now waits; give the engine time to send what it will send, then kill.
+      await new Promise((r) => setTimeout(r, 300));
+      child!.kill('SIGKILL');
+      const r = await run;
+      hold.release();
+      return r;
+    };
+    try {
+      const cut = await killedMidPass(
+        [
+          `project create crash --source ${dv.url} --destination ${dest.url}`,
+          'add kim@old.example kim@new.example --project crash --source-login kim --destination-login kim2',
+          `start kim@old.example --project crash --prestage 30 ${kpw}`,
+        ].join('\n'),
+      );
+      expect(cut.out).not.toMatch(/✅ \*kim@old\.example\* completed/);
+      // A new process on the same host takes the dead one's pass over at once and ends it.
+      const resumed = await consoleRun('status kim@old.example --project crash');
+      expect(resumed.out).toMatch(/resumed after a restart/);
+      let [src, dst] = await Promise.all([readMailbox(dv, 'kim', 'src-Pw-4'), readMailbox(dv, 'kim2', 'dst-Pw-5')]);
+      expect(hashCounts(dst), resumed.out + resumed.err).toEqual(countsWhere(src, (t) => t < cutoff));
+
+      await killedMidPass(`start kim@old.example --project crash --full ${kpw}`);
+      const done = await consoleRun('status kim@old.example --project crash');
+      expect(done.out).toMatch(/✅ \*kim@old\.example\* completed/);
+      const passes = (await consoleRun('status kim@old.example --project crash')).out;
+      expect(passes).toMatch(/— pre-stage \(older than 30 days\) — Completed/);
+      expect(passes).toMatch(/— full — Completed/);
+      [src, dst] = await Promise.all([readMailbox(dv, 'kim', 'src-Pw-4'), readMailbox(dv, 'kim2', 'dst-Pw-5')]);
+      expect(hashCounts(dst)).toEqual(hashCounts(src));
+      for (const n of hashCounts(dst).values()) expect(n).toBe(1);
+    } finally {
+      await dest.close();
+    }
+  }, 240_000);
 });
