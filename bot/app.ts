@@ -62,7 +62,7 @@ export async function createApp(
   const vault = new Vault(key);
   const bus = new EventBus((e, ev) => log.error('event listener failed', { event: ev.type, error: e instanceof Error ? e.message : String(e) }));
   const engine = new Engine(db, bus, vault);
-  const notifier = new Notifier(engine, log, opts.notifier);
+  const notifier = new Notifier(engine, db, log, opts.notifier);
   notifier.attach(bus);
   engine.batchPosts = (tx, changes) => notifier.writeBatchPosts(tx, changes);
   const outreach = new Outreach(engine, notifier, log, {

@@ -7,7 +7,7 @@ import { threadUpdatesPost } from '../cards/digest.ts';
 import { reasonText } from './commands/shared.ts';
 import { KeyedQueue } from './keyed-queue.ts';
 import { SYSTEM_ACTOR } from '../engine/domain/types.ts';
-import { ownTx, type Tx } from '../engine/store/db.ts';
+import { ownTx, type Db, type Tx } from '../engine/store/db.ts';
 import {
   claimThreadPosts,
   enqueueOutbox,
@@ -106,6 +106,8 @@ export class Notifier {
 
   constructor(
     private engine: Engine,
+    /** The database of the outbox (chat-side storage, bot/store/outbox.ts). */
+    private db: Db,
     private log: Logger,
     opts: NotifierOptions = {},
   ) {
@@ -169,7 +171,7 @@ export class Notifier {
   async post(p: ThreadPost, opts: { solo?: boolean } = {}): Promise<boolean> {
     // Written one after another per thread, so a thread's posts are in the order of the calls
     // (on PostgreSQL the writes would otherwise race on the pool's connections).
-    const id = await this.writes.run(p.threadRef, () => ownTx(this.engine.db, (tx) => this.enqueue(p, tx, opts)));
+    const id = await this.writes.run(p.threadRef, () => ownTx(this.db, (tx) => this.enqueue(p, tx, opts)));
     return this.deliver(id, p.threadRef);
   }
 
@@ -255,7 +257,7 @@ export class Notifier {
   async drain(): Promise<number> {
     if (this.closed || !this.posters.size) return 0;
     try {
-      const threads = await threadsWithDuePosts(this.engine.db, this.now(), [...this.posters.keys()]);
+      const threads = await threadsWithDuePosts(this.db, this.now(), [...this.posters.keys()]);
       for (const t of threads) this.kick(t);
       return threads.length;
     } catch (e) {
@@ -279,7 +281,7 @@ export class Notifier {
       const found = await this.drain();
       if (Date.now() - prunedAt >= 3_600_000) {
         prunedAt = Date.now();
-        await pruneOutbox(this.engine.db, new Date(this.now().getTime() - 7 * 86_400_000)).catch(() => {});
+        await pruneOutbox(this.db, new Date(this.now().getTime() - 7 * 86_400_000)).catch(() => {});
       }
       wait = found ? intervalMs : Math.min(idleMs, wait * 2);
       if (this.closed) return;
@@ -388,7 +390,7 @@ export class Notifier {
           this.wakeAt(threadRef, st, (1 - st.tokens) * this.o.refillMs);
           return;
         }
-        const rows = await claimThreadPosts(this.engine.db, threadRef, this.owner, this.now(), this.o.leaseMs);
+        const rows = await claimThreadPosts(this.db, threadRef, this.owner, this.now(), this.o.leaseMs);
         if (!rows.length) {
           await this.settleFinished();
           await this.planRetry(threadRef, st);
@@ -410,7 +412,7 @@ export class Notifier {
     const lastOfKey = new Map<string, number>();
     for (const r of claimed) if (r.replaceKey) lastOfKey.set(r.replaceKey, r.id);
     const superseded = claimed.filter((r) => r.replaceKey && lastOfKey.get(r.replaceKey) !== r.id).map((r) => r.id);
-    await finishOutbox(this.engine.db, superseded, this.owner, 'superseded', this.now());
+    await finishOutbox(this.db, superseded, this.owner, 'superseded', this.now());
     for (const id of superseded) this.settle(id, true);
     const rows = claimed.filter((r) => !superseded.includes(r.id));
 
@@ -426,14 +428,14 @@ export class Notifier {
       const unit = units[i];
       this.refill(st);
       if (st.tokens < 1) {
-        await releaseOutbox(this.engine.db, units.slice(i).flat().map((r) => r.id), this.owner);
+        await releaseOutbox(this.db, units.slice(i).flat().map((r) => r.id), this.owner);
         this.wakeAt(threadRef, st, (1 - st.tokens) * this.o.refillMs);
         return true;
       }
       st.tokens -= 1;
       const ok = await this.send(threadRef, unit);
       if (!ok) {
-        await releaseOutbox(this.engine.db, units.slice(i + 1).flat().map((r) => r.id), this.owner);
+        await releaseOutbox(this.db, units.slice(i + 1).flat().map((r) => r.id), this.owner);
         await this.planRetry(threadRef, st);
         return true;
       }
@@ -457,8 +459,8 @@ export class Notifier {
     try {
       if (!poster) throw new Error(`no poster for surface ${surface}`);
       await poster(post);
-      await finishOutbox(this.engine.db, ids.slice(0, 1), this.owner, 'sent', this.now());
-      await finishOutbox(this.engine.db, ids.slice(1), this.owner, 'merged', this.now());
+      await finishOutbox(this.db, ids.slice(0, 1), this.owner, 'sent', this.now());
+      await finishOutbox(this.db, ids.slice(1), this.owner, 'merged', this.now());
       for (const id of ids) this.settle(id, true);
       return true;
     } catch (e) {
@@ -469,12 +471,12 @@ export class Notifier {
         this.log.error('thread post given up', { surface, kind: post.message.kind, attempts, error });
         // The history says so before the row is given up: whoever sees it dead finds the note.
         await this.noteFailure(unit, messages, error);
-        await finishOutbox(this.engine.db, ids, this.owner, 'dead', this.now(), error);
+        await finishOutbox(this.db, ids, this.owner, 'dead', this.now(), error);
         return true; // the thread goes on with its next posts
       }
       const delay = Math.min(this.o.maxRetryMs, this.o.retryMs * 2 ** (attempts - 1));
       this.log.warn('thread post failed; will retry', { surface, kind: post.message.kind, attempt: attempts, retryInMs: delay, error });
-      await retryOutbox(this.engine.db, ids, this.owner, new Date(this.now().getTime() + delay), error);
+      await retryOutbox(this.db, ids, this.owner, new Date(this.now().getTime() + delay), error);
       return false;
     }
   }
@@ -490,7 +492,7 @@ export class Notifier {
 
   /** Plans a wake-up for the oldest row of the thread that waits for its retry. */
   private async planRetry(threadRef: string, st: ThreadState): Promise<void> {
-    const next = await this.engine.db.outboxPost.findFirst({ where: { threadRef, state: null }, orderBy: { id: 'asc' }, select: { availableAt: true, claimedUntil: true } });
+    const next = await this.db.outboxPost.findFirst({ where: { threadRef, state: null }, orderBy: { id: 'asc' }, select: { availableAt: true, claimedUntil: true } });
     if (!next) return;
     const at = Math.max(next.availableAt.getTime(), next.claimedUntil?.getTime() ?? 0);
     // Never sooner than 100 ms: a row another process is about to finish is not worth a busy loop.
@@ -500,7 +502,7 @@ export class Notifier {
   /** Resolves waiters whose rows were finished by another process. */
   private async settleFinished(): Promise<void> {
     if (!this.waiters.size) return;
-    const states = await outboxStates(this.engine.db, [...this.waiters.keys()]);
+    const states = await outboxStates(this.db, [...this.waiters.keys()]);
     for (const [id, state] of states) if (state) this.settle(id, state !== 'dead');
   }
 }

@@ -10,6 +10,7 @@ import { refuseInvisible } from './domain/invisible.ts';
 import { normaliseAddress } from './domain/addresses.ts';
 import { parseConnectorUrl } from './domain/connector-url.ts';
 import { UserError } from './errors.ts';
+import { linkStore, type LinkStore } from './links.ts';
 import { Vault, type AdminSecret, type SecretValue } from './vault/vault.ts';
 import { chunks, countInChunks } from './store/chunk.ts';
 import { insertRows } from './store/insert-rows.ts';
@@ -135,12 +136,17 @@ export class Engine {
   batchPosts?: BatchPostWriter;
   private statusHooks: StatusHook[] = [];
 
+  /** Credential and project links (the forms' and outreach's door to them). */
+  readonly links: LinkStore;
+
   constructor(
     readonly db: Db,
     readonly bus: EventBus,
     readonly vault: Vault,
     readonly now: () => Date = () => new Date(),
-  ) {}
+  ) {
+    this.links = linkStore(db);
+  }
 
   /**
    * Registers a hook that runs inside the transaction of every status change, with that
@@ -1307,6 +1313,26 @@ export class Engine {
   /** Appends a free history entry about an item (outreach results, delivery failures). */
   async note(item: { id: string; projectId: string; sourceAddress: string }, actor: Actor, kind: string, detail: Record<string, unknown>): Promise<void> {
     await appendHistory(this.db, { projectId: item.projectId, itemId: item.id, address: item.sourceAddress, actor, kind, detail });
+  }
+
+  /** Writes a project's history line (no item). */
+  async noteProject(projectId: string, actor: Actor, kind: string, detail: Record<string, unknown>): Promise<void> {
+    await appendHistory(this.db, { projectId, actor, kind, detail });
+  }
+
+  /** A project by its id, or null. */
+  async projectById(id: string): Promise<Project | null> {
+    return this.db.project.findUnique({ where: { id } });
+  }
+
+  /** Whether the project holds admin credentials for a side. */
+  async hasAdminCredential(projectId: string, side: Side): Promise<boolean> {
+    return !!(await this.db.projectCredential.findUnique({ where: { projectId_side: { projectId, side } }, select: { side: true } }));
+  }
+
+  /** The logins of the project's first mailbox (the admin form's suggested test mailbox), or null. */
+  async firstItemLogins(projectId: string): Promise<{ sourceLogin: string; destinationLogin: string } | null> {
+    return this.db.item.findFirst({ where: { projectId }, orderBy: { createdAt: 'asc' }, select: { sourceLogin: true, destinationLogin: true } });
   }
 }
 

@@ -154,3 +154,61 @@ export async function countProjectAttempt(db: Db | Tx, linkId: string): Promise<
 export async function revokeProjectLink(db: Db | Tx, linkId: string, now = new Date()): Promise<void> {
   await db.projectLink.updateMany({ where: { id: linkId, usedAt: null, revokedAt: null }, data: { revokedAt: now } });
 }
+
+/** A sign-in in flight (Sign in with Microsoft from the form): its sealed PKCE verifier and link token. */
+export type SignInStateRow = NonNullable<Awaited<ReturnType<Db['oAuthState']['findUnique']>>>;
+
+/** Keeps the state of a sign-in in flight until Microsoft sends the user back (sealed; `state` itself is stored hashed). */
+export async function saveSignInState(
+  db: Db,
+  input: { id: string; state: string; linkId: string; side: Side; sealed: { nonce: Uint8Array; ciphertext: Uint8Array; tag: Uint8Array; keyId: string }; expiresAt: Date },
+): Promise<void> {
+  const { sealed } = input;
+  await db.oAuthState.create({
+    data: {
+      id: input.id,
+      stateHash: hashToken(input.state),
+      linkId: input.linkId,
+      side: input.side,
+      nonce: Uint8Array.from(sealed.nonce),
+      ciphertext: Uint8Array.from(sealed.ciphertext),
+      tag: Uint8Array.from(sealed.tag),
+      keyId: sealed.keyId,
+      expiresAt: input.expiresAt,
+    },
+  });
+}
+
+/** Uses up the sign-in state `state` names: its row once, undefined when unknown, used, expired or taken by a concurrent callback. */
+export async function takeSignInState(db: Db, state: string, now: Date): Promise<SignInStateRow | undefined> {
+  const row = await db.oAuthState.findUnique({ where: { stateHash: hashToken(state) } });
+  if (!row || row.usedAt || row.expiresAt <= now) return undefined;
+  const { count } = await db.oAuthState.updateMany({ where: { id: row.id, usedAt: null }, data: { usedAt: now } });
+  return count === 1 ? row : undefined;
+}
+
+/**
+ * The link operations bound to one database, as the engine offers them (`Engine.links`):
+ * the bot's forms and outreach use links through the engine, never the database itself.
+ */
+export function linkStore(db: Db) {
+  return {
+    create: (input: Parameters<typeof createLink>[1]) => createLink(db, input),
+    findOpen: (token: string, now?: Date) => findOpenLink(db, token, now),
+    countAttempt: (linkId: string) => countAttempt(db, linkId),
+    consume: (linkId: string, now?: Date) => consumeLink(db, linkId, now),
+    revokeOthers: (itemId: string, exceptId: string, now?: Date) => revokeOtherLinks(db, itemId, exceptId, now),
+    revoke: (linkId: string, now?: Date) => revokeLink(db, linkId, now),
+    openOf: (itemId: string, now?: Date) => openLinksOf(db, itemId, now),
+    createForProject: (input: Parameters<typeof createProjectLink>[1]) => createProjectLink(db, input),
+    findOpenForProject: (token: string, now?: Date) => findOpenProjectLink(db, token, now),
+    consumeForProject: (linkId: string, now?: Date) => consumeProjectLink(db, linkId, now),
+    countProjectAttempt: (linkId: string) => countProjectAttempt(db, linkId),
+    revokeForProject: (linkId: string, now?: Date) => revokeProjectLink(db, linkId, now),
+    saveSignInState: (input: Parameters<typeof saveSignInState>[1]) => saveSignInState(db, input),
+    takeSignInState: (state: string, now: Date) => takeSignInState(db, state, now),
+  };
+}
+
+/** See {@link linkStore}. */
+export type LinkStore = ReturnType<typeof linkStore>;

@@ -4,10 +4,9 @@ import { findInvisible } from '../../engine/domain/invisible.ts';
 import { UserError } from '../../engine/errors.ts';
 import { actorKey, type Actor, type Side } from '../../engine/domain/types.ts';
 import { parseConnectorUrl, type ConnectorUrl } from '../../engine/domain/connector-url.ts';
-import { consumeProjectLink, countProjectAttempt, createProjectLink, findOpenProjectLink, revokeProjectLink, type ProjectLinkRow } from '../../engine/links.ts';
+import type { ProjectLinkRow } from '../../engine/links.ts';
 import type { MasterLogin, VerifyResult } from '../../engine/connectors/index.ts';
 import type { AdminSecret } from '../../engine/vault/vault.ts';
-import { appendHistory } from '../../engine/store/history.ts';
 import { renderAdminConnectedPage, renderAdminFormPage, renderAdminRefusedFinalPage, type AdminFormValues, type AdminFormView } from '../../cards/admin-form-page.ts';
 import { renderStalePage, renderUnavailablePage, type FieldError } from '../../cards/form-page.ts';
 import { formatTime } from '../../cards/format.ts';
@@ -78,31 +77,31 @@ export class AdminFormService {
 
   /** Creates the private link for `project connect`: one open link per project side, single use. */
   async createLink(projectId: string, side: Side, actor: Actor): Promise<{ url: string; expiresAt: Date }> {
-    const project = await this.engine.db.project.findUnique({ where: { id: projectId } });
+    const project = await this.engine.projectById(projectId);
     if (!project) throw new UserError('PROJECT_UNKNOWN', 'That project no longer exists.');
     const connector = parseConnectorUrl(side === 'source' ? project.sourceUrl : project.destinationUrl, side);
     if (connector.kind === 'm365' && !this.o.verify.m365)
       throw new UserError('M365_UNAVAILABLE', `The ${side} of ${project.name} is Microsoft 365, which this MailFerry cannot connect yet.`);
-    const { token, expiresAt } = await createProjectLink(this.engine.db, { projectId, side, recipient: actorKey(actor), ttlHours: this.o.linkTtlHours ?? 24, now: this.now() });
-    await appendHistory(this.engine.db, { projectId, actor, kind: 'project.connect-link-created', detail: { side, expiresAt: expiresAt.toISOString() } });
+    const { token, expiresAt } = await this.engine.links.createForProject({ projectId, side, recipient: actorKey(actor), ttlHours: this.o.linkTtlHours ?? 24, now: this.now() });
+    await this.engine.noteProject(projectId, actor, 'project.connect-link-created', { side, expiresAt: expiresAt.toISOString() });
     return { url: `${this.o.publicUrl}/c/${token}`, expiresAt };
   }
 
   /** The open project link of a token, with its project; undefined when it cannot be used. */
   async load(token: string): Promise<Loaded | undefined> {
-    const link = await findOpenProjectLink(this.engine.db, token, this.now());
+    const link = await this.engine.links.findOpenForProject(token, this.now());
     if (!link) return undefined;
-    const project = await this.engine.db.project.findUnique({ where: { id: link.projectId } });
+    const project = await this.engine.projectById(link.projectId);
     if (!project) return undefined;
     const side = link.side as Side;
     const connector = parseConnectorUrl(side === 'source' ? project.sourceUrl : project.destinationUrl, side);
-    const replacing = !!(await this.engine.db.projectCredential.findUnique({ where: { projectId_side: { projectId: project.id, side } }, select: { side: true } }));
+    const replacing = await this.engine.hasAdminCredential(project.id, side);
     return { link, project, side, connector, replacing };
   }
 
   /** GET: the admin form. Never consumes the link. */
   async show(l: Loaded): Promise<FormAnswer> {
-    const first = await this.engine.db.item.findFirst({ where: { projectId: l.project.id }, orderBy: { createdAt: 'asc' }, select: { sourceLogin: true, destinationLogin: true } });
+    const first = await this.engine.firstItemLogins(l.project.id);
     const testMailbox = first ? (l.side === 'source' ? first.sourceLogin : first.destinationLogin) : '';
     return { outcome: 'form', status: 200, html: renderAdminFormPage(this.view(l, { values: { testMailbox } })) };
   }
@@ -150,7 +149,7 @@ export class AdminFormService {
     const actor: Actor = { surface: 'form', id: l.link.recipient, name: 'admin form' };
 
     if (r.ok) {
-      if (!(await consumeProjectLink(this.engine.db, l.link.id, this.now()))) return unavailable();
+      if (!(await this.engine.links.consumeForProject(l.link.id, this.now()))) return unavailable();
       const { queued } = await this.engine.setAdminCredential(actor, l.project, l.side, secret);
       this.log.info('admin form: admin credentials verified and stored', { project: l.project.id, side: l.side, kind: secret.kind, queued });
       return { outcome: 'started', status: 200, html: renderAdminConnectedPage({ projectName: l.project.name, side: l.side, testMailbox, queued, signin }) };
@@ -184,14 +183,14 @@ export class AdminFormService {
 
   /** The server refused the credentials: one attempt counts; the last one closes the link. */
   private async refused(l: Loaded, actor: Actor, typed: AdminTyped & { secret: AdminSecret }, detail: string): Promise<FormAnswer> {
-    const attempt = await countProjectAttempt(this.engine.db, l.link.id);
+    const attempt = await this.engine.links.countProjectAttempt(l.link.id);
     if (attempt === undefined) return unavailable();
     const max = this.o.maxAttempts ?? 5;
     const final = attempt >= max;
-    await appendHistory(this.engine.db, { projectId: l.project.id, actor, kind: 'project.admin-refused', detail: { side: l.side, attempt, of: max, final, detail } });
+    await this.engine.noteProject(l.project.id, actor, 'project.admin-refused', { side: l.side, attempt, of: max, final, detail });
     this.log.warn('admin form: admin credentials refused', { project: l.project.id, side: l.side, attempt, max });
     if (final) {
-      await revokeProjectLink(this.engine.db, l.link.id, this.now());
+      await this.engine.links.revokeForProject(l.link.id, this.now());
       return { outcome: 'failed', status: 200, html: renderAdminRefusedFinalPage({ projectName: l.project.name, side: l.side }) };
     }
     const { secret, testMailbox, signin, values } = typed;

@@ -5,14 +5,8 @@ import { isUserError, UserError } from '../../engine/errors.ts';
 import { actorKey, sidesFrom, type Actor, type Side } from '../../engine/domain/types.ts';
 import {
   ADMIN_RECIPIENT_PREFIX,
-  consumeLink,
-  countAttempt,
-  createLink,
-  findOpenLink,
   isAdminLink,
   linkSides,
-  revokeLink,
-  revokeOtherLinks,
   type CredentialLinkRow,
 } from '../../engine/links.ts';
 import type { ConnectorSecret, ConnectorSide, VerifyResult } from '../../engine/connectors/index.ts';
@@ -142,7 +136,7 @@ export class FormService {
 
   /** The open link of a token with its item, when the form may be shown for it. */
   async load(token: string): Promise<Loaded | undefined> {
-    const link = await findOpenLink(this.engine.db, token, this.now());
+    const link = await this.engine.links.findOpen(token, this.now());
     if (!link) return undefined;
     const item = await this.engine.itemById(link.itemId);
     if (!item) return undefined;
@@ -199,7 +193,7 @@ export class FormService {
     if (!item) throw new UserError('ITEM_UNKNOWN', 'That mailbox no longer exists.');
     const sides = await this.engine.checkFormAllowed(actor, item);
     const ttl = Math.min(this.ttlOf(item), this.o.adminLinkTtlHours ?? 24);
-    const { token, expiresAt } = await createLink(this.engine.db, {
+    const { token, expiresAt } = await this.engine.links.create({
       itemId,
       sides: sidesFrom(sides) ?? 'both',
       recipient: ADMIN_RECIPIENT_PREFIX + actorKey(actor),
@@ -233,19 +227,7 @@ export class FormService {
     }
     const id = randomUUID();
     const sealed = this.engine.vault.sealState(id, { codeVerifier: started.codeVerifier, linkToken: token });
-    await this.engine.db.oAuthState.create({
-      data: {
-        id,
-        stateHash: hashToken(state),
-        linkId: l.link.id,
-        side,
-        nonce: Uint8Array.from(sealed.nonce),
-        ciphertext: Uint8Array.from(sealed.ciphertext),
-        tag: Uint8Array.from(sealed.tag),
-        keyId: sealed.keyId,
-        expiresAt: new Date(this.now().getTime() + SIGN_IN_MINUTES * 60_000),
-      },
-    });
+    await this.engine.links.saveSignInState({ id, state, linkId: l.link.id, side, sealed, expiresAt: new Date(this.now().getTime() + SIGN_IN_MINUTES * 60_000) });
     await this.engine.note(l.item, this.actorOf(l), 'signin.started', { side });
     return { redirect: started.url };
   }
@@ -260,10 +242,8 @@ export class FormService {
     const state = typeof query.state === 'string' ? query.state : '';
     if (!isTokenShaped(state) || !this.o.microsoft) return this.unavailable();
     const ms = this.o.microsoft;
-    const row = await this.engine.db.oAuthState.findUnique({ where: { stateHash: hashToken(state) } });
-    if (!row || row.usedAt || row.expiresAt <= this.now()) return this.unavailable();
-    const { count } = await this.engine.db.oAuthState.updateMany({ where: { id: row.id, usedAt: null }, data: { usedAt: this.now() } });
-    if (count !== 1) return this.unavailable();
+    const row = await this.engine.links.takeSignInState(state, this.now());
+    if (!row) return this.unavailable();
     const { codeVerifier, linkToken } = this.engine.vault.openState(row.id, row);
     return this.locks.run(row.linkId, async () => {
       const l = await this.load(linkToken);
@@ -299,7 +279,7 @@ export class FormService {
         return back('unreachable');
       }
       if (!r.ok) {
-        const attempt = await countAttempt(this.engine.db, l.link.id);
+        const attempt = await this.engine.links.countAttempt(l.link.id);
         if (attempt === undefined) return this.unavailable();
         const max = this.maxAttemptsOf(l.item);
         const final = attempt >= max;
@@ -309,13 +289,13 @@ export class FormService {
         if (final) {
           const fresh = await this.engine.itemById(l.item.id);
           if (fresh?.status === 'WaitingForUser') await this.engine.failCredentials(fresh, side, r.detail);
-          else await revokeLink(this.engine.db, l.link.id, this.now());
+          else await this.engine.links.revoke(l.link.id, this.now());
           return { outcome: 'failed', status: 200, html: renderRefusedFinalPage({ side, address: side === 'source' ? l.item.sourceAddress : l.item.destinationAddress, organisation: this.orgOf(l.item) }) };
         }
         return back('refused');
       }
       const rest = l.ask.filter((s) => s !== side);
-      if (!rest.length && !(await consumeLink(this.engine.db, l.link.id, this.now()))) return this.unavailable();
+      if (!rest.length && !(await this.engine.links.consume(l.link.id, this.now()))) return this.unavailable();
       const current = await this.engine.setCredential(actor, l.item, side, login, { refreshToken: signed.refreshToken });
       this.log.info('sign in with Microsoft: verified and stored', { item: l.item.id, side });
       if (rest.length) return { redirect: `/c/${linkToken}` };
@@ -456,7 +436,7 @@ export class FormService {
     const all = results.length === valid.length && typed.length === l.ask.length;
 
     // 3. Everything accepted: use the link up first (a racing stop or second submit wins or loses here), then keep.
-    if (all && !(await consumeLink(this.engine.db, l.link.id, this.now()))) return this.unavailable();
+    if (all && !(await this.engine.links.consume(l.link.id, this.now()))) return this.unavailable();
     let current = item;
     for (const v of valid) current = await this.engine.setCredential(actor, current, v.side, v.login, { password: v.password });
     for (const v of valid) this.log.info('credential form: credentials verified and stored', { item: item.id, side: v.side });
@@ -484,7 +464,7 @@ export class FormService {
     }
     const submitted = current.status === 'Queued' || current.status === 'Running';
     // Submitted: any other open link (the other recipient's, an admin's) has nothing left to ask.
-    if (submitted) await revokeOtherLinks(this.engine.db, item.id, l.link.id, this.now());
+    if (submitted) await this.engine.links.revokeOthers(item.id, l.link.id, this.now());
     const startsAt = submitted && !l.admin ? await this.holdUntilChosen(actor, current, when) : undefined;
     return {
       outcome: 'started',
@@ -526,7 +506,7 @@ export class FormService {
 
     // 4. Refused: one attempt counts, whatever the number of sides refused.
     if (refused.length) {
-      const attempt = await countAttempt(this.engine.db, l.link.id);
+      const attempt = await this.engine.links.countAttempt(l.link.id);
       if (attempt === undefined) return this.unavailable();
       const max = this.maxAttemptsOf(item);
       const final = attempt >= max;
@@ -546,7 +526,7 @@ export class FormService {
         const side = refused[0].side;
         const fresh = await this.engine.itemById(item.id);
         if (fresh?.status === 'WaitingForUser') await this.engine.failCredentials(fresh, side, detail);
-        else await revokeLink(this.engine.db, l.link.id, this.now());
+        else await this.engine.links.revoke(l.link.id, this.now());
         return { outcome: 'failed', status: 200, html: renderRefusedFinalPage({ side, address: side === 'source' ? item.sourceAddress : item.destinationAddress, organisation: this.orgOf(item) }) };
       }
       const errs: FieldError[] = refused.map((x) => ({

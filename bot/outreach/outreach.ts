@@ -1,6 +1,5 @@
 import type { Engine } from '../../engine/engine.ts';
 import type { EngineEvent } from '../../engine/events.ts';
-import { createLink } from '../../engine/links.ts';
 import { readProjectOptions } from '../../engine/domain/project-options.ts';
 import { SYSTEM_ACTOR, sidesFrom, sidesOf, type Side, type Sides } from '../../engine/domain/types.ts';
 import { randomUUID } from 'node:crypto';
@@ -261,7 +260,7 @@ export class Outreach {
     let stopped = false;
     const bind = this.bindChoice;
     for (const [recipient, mine] of planRecipients(item, sides)) {
-      const { token, expiresAt } = await createLink(this.engine.db, { itemId, sides: sidesFrom(mine) ?? 'both', recipient, ttlHours: ttl, keepOthers: !first });
+      const { token, expiresAt } = await this.engine.links.create({ itemId, sides: sidesFrom(mine) ?? 'both', recipient, ttlHours: ttl, keepOthers: !first });
       first = false;
       const req: CredentialRequest = {
         itemId,

@@ -70,7 +70,7 @@ describe('notifier', () => {
     const p = await proc('p1', { poster: false });
     const seen: string[] = [];
     let failures = 2;
-    const n = new Notifier(p.app.engine, p.app.log, { retryMs: 20, burst: 50 });
+    const n = new Notifier(p.app.engine, p.app.db, p.app.log, { retryMs: 20, burst: 50 });
     n.register('x', async (post) => {
       if (failures-- > 0) throw new Error('503 Service Unavailable');
       seen.push(post.message.text);
@@ -93,7 +93,7 @@ describe('notifier', () => {
     await p.run('project create acme --source imaps://old.example --destination imaps://new.example');
     await p.run('add alice@old.example');
     const item = await p.app.db.item.findFirstOrThrow();
-    const n = new Notifier(p.app.engine, p.app.log, { retryMs: 10, maxAttempts: 3 });
+    const n = new Notifier(p.app.engine, p.app.db, p.app.log, { retryMs: 10, maxAttempts: 3 });
     n.register('x', async () => {
       throw new Error('channel_not_found');
     });
