@@ -32,7 +32,7 @@ import type { Logger } from '../log.ts';
 import type { AdminFormService } from './admin-form-service.ts';
 import { randomUUID } from 'node:crypto';
 import { parseConnectorUrl, type ConnectorUrl } from '../../engine/domain/connector-url.ts';
-import { hashToken, isTokenShaped, newToken } from '../../engine/links.ts';
+import { isTokenShaped, newToken } from '../../engine/links.ts';
 import type { FormAnswer } from './form-answer.ts';
 import { M365AuthError, type M365App } from '../../engine/connectors/index.ts';
 
