@@ -6,6 +6,7 @@
  *                    [--batch-bytes B] [--budget B] [--runs N] [--expose-gc]
  *                    [--skip-mbsync] [--skip-dsync] [--keep]
  *   npm run bench -- --mailboxes N [--messages M] [--folders F] [--concurrency K] …
+ *   npm run bench -- --workers 1,2,4 [--mailboxes M] [--messages N] …   (bench/workers-bench.ts)
  *
  * Many-mailbox mode (`--mailboxes`): N source mailboxes of M messages in F folders
  * (default 100 in 5), each tool copying K mailboxes at once (default 2, MailFerry's
@@ -23,21 +24,14 @@
  * date per folder) against the source.
  */
 import { execFile, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os, { tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DOVEADM_BIN, makeMessage, readMailbox, seedMaildir, startDovecot, type DovecotInstance, type ReadMailbox, type SeedMessage } from '../test/harness/dovecot.ts';
-import { messageKey } from '../test/harness/copy-assert.ts';
+import { DOVEADM_BIN, readMailbox, startDovecot, type DovecotInstance } from '../test/harness/dovecot.ts';
+import { compareMailboxes, describeFidelity, loadavg, median, pool, PRODUCTION_NODE_FLAGS, seedCorpus } from './bench-lib.ts';
 
 const MBSYNC_BIN = process.env.MBSYNC_BIN ?? '/usr/bin/mbsync';
-
-/**
- * The node flags MailFerry runs with in production, read from `npm start` in package.json
- * (`node FLAGS bin/mailferry.mjs serve`), so the benchmark's child measures the same heap set-up.
- */
-const PRODUCTION_NODE_FLAGS = (/\bnode\s+(.*?)\s*bin\/mailferry\.mjs/.exec(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).scripts.start)?.[1] ?? '').split(/\s+/).filter(Boolean);
 
 interface Args {
   messages: number;
@@ -79,74 +73,6 @@ function parseArgs(argv: string[]): Args {
   };
 }
 
-/** Deterministic-enough pseudo random numbers (the corpus shape, not its bytes, matters). */
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
-const KEYWORDS = ['$Label1', '$Label2', '$Forwarded', 'Work', 'Personal', 'Important'];
-
-function folderNames(n: number): string[][] {
-  const base = [['INBOX'], ['Sent'], ['Drafts'], ['Trash'], ['Junk'], ['Archive'], ['Projects'], ['Projects', 'Alpha'], ['Projects', 'Beta'], ['Clients'], ['Clients', 'ACME'], ['Clients', 'Globex'], ['Receipts'], ['Travel'], ['Newsletters'], ['Family'], ['Reports', '2023'], ['Reports', '2024'], ['Support'], ['Old']];
-  const out = base.slice(0, n);
-  for (let i = out.length; i < n; i++) out.push(['Extra', `F${i}`]);
-  return out;
-}
-
-/** Writes the corpus into the source Maildir, folder by folder in chunks (bounded memory). */
-function seedCorpus(dv: DovecotInstance, user: string, a: Pick<Args, 'messages' | 'folders'>, seed = 42): { messages: number; bytes: number } {
-  const rand = rng(seed);
-  const folders = folderNames(a.folders);
-  // INBOX and Sent hold more mail than the rest, as in real mailboxes.
-  const weights = folders.map((_, i) => (i === 0 ? 6 : i === 1 ? 3 : 1));
-  const wsum = weights.reduce((s, w) => s + w, 0);
-  const counts = weights.map((w) => Math.floor((a.messages * w) / wsum));
-  counts[0] += a.messages - counts.reduce((s, c) => s + c, 0);
-  let bytes = 0;
-  let made = 0;
-  const size = () => {
-    const r = rand();
-    if (r < 0.6) return 2_000 + Math.floor(rand() * 6_000);
-    if (r < 0.88) return 10_000 + Math.floor(rand() * 50_000);
-    if (r < 0.987) return 100_000 + Math.floor(rand() * 200_000);
-    return 1_000_000 + Math.floor(rand() * 4_000_000);
-  };
-  folders.forEach((path, fi) => {
-    let chunk: SeedMessage[] = [];
-    const flush = () => {
-      seedMaildir(dv, user, [{ path, messages: chunk, keywords: KEYWORDS }]);
-      chunk = [];
-    };
-    for (let i = 0; i < counts[fi]; i++) {
-      const flags: string[] = [];
-      if (rand() < 0.7) flags.push('\\Seen');
-      if (rand() < 0.1) flags.push('\\Answered');
-      if (rand() < 0.05) flags.push('\\Flagged');
-      if (rand() < 0.2) flags.push(KEYWORDS[Math.floor(rand() * KEYWORDS.length)]);
-      if (rand() < 0.05) flags.push(KEYWORDS[Math.floor(rand() * KEYWORDS.length)]);
-      const internalDate = new Date(Date.UTC(2015, 0, 1) + Math.floor(rand() * 9 * 365 * 86400) * 1000);
-      const raw = makeMessage({ size: size(), messageId: rand() < 0.01 ? null : undefined, date: internalDate, subject: `bench ${fi}/${i} ${randomBytes(3).toString('hex')}` });
-      const m: SeedMessage = { raw, flags: [...new Set(flags)], internalDate };
-      chunk.push(m);
-      bytes += raw.length;
-      made++;
-      // A few exact duplicates (same bytes, same date) inside a folder.
-      if (i % 997 === 500) {
-        chunk.push({ ...m });
-        bytes += raw.length;
-        made++;
-      }
-      if (chunk.length >= 200) flush();
-    }
-    if (chunk.length) flush();
-  });
-  return { messages: made, bytes };
-}
-
 interface ToolResult {
   tool: string;
   seconds: number;
@@ -156,52 +82,6 @@ interface ToolResult {
   secondPassSeconds?: number;
   fidelity: string;
   note?: string;
-}
-
-/** Compares two mailboxes folder by folder (folder names in '/' form, as listed). */
-function compareMailboxes(src: ReadMailbox, dst: ReadMailbox): { bytesDiff: number; flagDiff: number; missing: number; extra: number; foldersMissing: string[] } {
-  let bytesDiff = 0;
-  let flagDiff = 0;
-  let missing = 0;
-  let extra = 0;
-  const foldersMissing: string[] = [];
-  for (const [path, msgs] of Object.entries(src.messages)) {
-    const other = dst.messages[path];
-    if (!other) {
-      foldersMissing.push(path);
-      missing += msgs.length;
-      continue;
-    }
-    const want = new Map<string, number>();
-    for (const m of msgs) want.set(messageKey(m), (want.get(messageKey(m)) ?? 0) + 1);
-    const byHash = new Map<string, number>();
-    for (const m of msgs) byHash.set(m.sha256, (byHash.get(m.sha256) ?? 0) + 1);
-    for (const m of other) {
-      const k = messageKey(m);
-      if ((want.get(k) ?? 0) > 0) {
-        want.set(k, want.get(k)! - 1);
-        byHash.set(m.sha256, byHash.get(m.sha256)! - 1);
-      } else if ((byHash.get(m.sha256) ?? 0) > 0) {
-        flagDiff++;
-        byHash.set(m.sha256, byHash.get(m.sha256)! - 1);
-      } else bytesDiff++;
-    }
-    const left = [...want.values()].reduce((s, n) => s + n, 0);
-    missing += Math.max(0, left - flagDiff - bytesDiff);
-    extra += Math.max(0, other.length - msgs.length);
-  }
-  return { bytesDiff, flagDiff, missing, extra, foldersMissing };
-}
-
-function describeFidelity(c: ReturnType<typeof compareMailboxes>): string {
-  if (!c.bytesDiff && !c.flagDiff && !c.missing && !c.extra && !c.foldersMissing.length) return 'exact';
-  const parts: string[] = [];
-  if (c.bytesDiff) parts.push(`${c.bytesDiff} with different bytes`);
-  if (c.flagDiff) parts.push(`${c.flagDiff} with different flags/keywords/date`);
-  if (c.missing) parts.push(`${c.missing} missing`);
-  if (c.extra) parts.push(`${c.extra} extra`);
-  if (c.foldersMissing.length) parts.push(`folders missing: ${c.foldersMissing.join(', ')}`);
-  return parts.join('; ');
 }
 
 function runCmd(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<{ ms: number; stdout: string; stderr: string; code: number }> {
@@ -264,21 +144,6 @@ async function child(): Promise<void> {
   await db.$disconnect();
 }
 
-/** Runs `fn` for 0..n-1 with at most `k` at once; results in index order. */
-async function pool<T>(n: number, k: number, fn: (i: number) => Promise<T>): Promise<T[]> {
-  const out: T[] = new Array(n);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(k, n) }, async () => {
-      while (next < n) {
-        const i = next++;
-        out[i] = await fn(i);
-      }
-    }),
-  );
-  return out;
-}
-
 /**
  * The MailFerry child of the many-mailbox mode: every mailbox one pass, `concurrency` at
  * once (as the job runner does), one database; RSS read after each mailbox finishes.
@@ -325,11 +190,6 @@ async function childMany(cfg: { dbUrl: string; concurrency: number; options: obj
       '\n',
   );
   await db.$disconnect();
-}
-
-function median(xs: number[]): number {
-  const v = [...xs].sort((x, y) => x - y);
-  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
 }
 
 /** Runs a MailFerry child of this file with the production node flags; returns its BENCH result. */
@@ -592,11 +452,10 @@ async function main(): Promise<void> {
   }
 }
 
-function loadavg(): string {
-  return os.loadavg().map((x) => x.toFixed(1)).join(' ');
-}
-
 if (process.argv.includes('--child-many')) await childMany(JSON.parse(process.env.MF_BENCH_CONFIG ?? '{}'));
 else if (process.argv.includes('--child')) await child();
-else if (parseArgs(process.argv.slice(2)).mailboxes > 1) await mainMany(parseArgs(process.argv.slice(2)));
+else if (process.argv.includes('--workers')) {
+  const { mainWorkers, parseWorkersArgs } = await import('./workers-bench.ts');
+  await mainWorkers(parseWorkersArgs(process.argv.slice(2)));
+} else if (parseArgs(process.argv.slice(2)).mailboxes > 1) await mainMany(parseArgs(process.argv.slice(2)));
 else await main();
