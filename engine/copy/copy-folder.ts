@@ -22,10 +22,20 @@ interface SendMode {
   appendLimit: number | undefined;
 }
 
-/** One folder's copy in progress: its plan, its checkpoint as last saved, its refused UIDs. */
+/**
+ * One folder's copy in progress: its plan, its checkpoint, its refused UIDs.
+ *
+ * Checkpoint writes are the fewest the crash model allows: the starting checkpoint goes with
+ * the first intent (nothing before it changes the destination but idempotent flag STOREs, and
+ * a crash before it re-plans the folder from the stored checkpoint to the same start), and the
+ * last batch's confirmation goes with the folder's completion (a crash between the two finds
+ * the intent, as after a crash mid-APPEND). So a folder copied in one batch costs two writes.
+ */
 class FolderRun {
-  /** The checkpoint as last saved. */
+  /** The checkpoint as of now; as last saved unless {@link FolderRun.unsaved}. */
   cp: FolderCheckpoint;
+  /** `cp` is ahead of the store (the starting checkpoint, or the last batch's confirmation): the next write carries it. */
+  unsaved = false;
   /** The destination UIDNEXT: the floor of the next intent. */
   destUidNext: number;
 
@@ -50,6 +60,13 @@ class FolderRun {
     await input.checkpoints.save(input.itemId, next);
     checkpoints.set(this.name, next);
     this.cp = next;
+    this.unsaved = false;
+  }
+
+  /** Takes `next` as the checkpoint without writing it: the next {@link FolderRun.save} carries it. */
+  defer(next: FolderCheckpoint): void {
+    this.cp = next;
+    this.unsaved = true;
   }
 
   /** Refused earlier and at the destination now: no longer skipped. */
@@ -76,7 +93,7 @@ class FolderRun {
   /** Write-ahead: records that UIDs up to `batchMax` may land at destination UIDs ≥ the current UIDNEXT (usually already written with the previous batch's confirmation). */
   async announce(batchMax: number): Promise<void> {
     const { cp, plan } = this;
-    if (cp.pendingToUid === null || cp.pendingToUid < batchMax || cp.destUidValidity !== plan.dest.uidValidity) {
+    if (this.unsaved || cp.pendingToUid === null || cp.pendingToUid < batchMax || cp.destUidValidity !== plan.dest.uidValidity) {
       await this.save(withPending(cp, batchMax, this.destUidNext, plan.dest.uidValidity));
     }
   }
@@ -113,7 +130,7 @@ async function openFolder(pass: PassState, job: FolderJob, src: ImapFlow, dest: 
   const plan = await planFolder(src, dest, job.mapping, pass.checkpoints.get(name), skipped, { createDest: job.createDest, exactSizes: pass.exactSizes, dates: pass.input.dates });
   const run = new FolderRun(pass, job, plan, skipped);
   await run.unskip(plan.retryFound);
-  await run.save(run.cp);
+  run.defer(run.cp);
   pass.uncounted.delete(name);
   const fs = job.stats;
   fs.messagesFound = plan.found;
@@ -174,6 +191,8 @@ function sendBatch(run: FolderRun, c: LaneConnections, mode: SendMode, batch: Me
 /**
  * Takes in what a batch did: the destination UIDNEXT, refused messages, counters, and one
  * checkpoint write that confirms this batch and announces the next one (halves the fsyncs).
+ * The last batch's confirmation, when nothing can end the folder before its completion, is
+ * left to the completion's write.
  */
 async function confirmBatch(run: FolderRun, dest: ImapFlow, out: BatchOutcome, batchMax: number, next: MessageMeta[] | undefined): Promise<void> {
   const { plan, job } = run;
@@ -197,7 +216,8 @@ async function confirmBatch(run: FolderRun, dest: ImapFlow, out: BatchOutcome, b
     messagesSkipped: run.skipped.size,
   };
   const announced = !out.fatal && next ? next : null;
-  await run.save(announced ? withPending(confirmed, announced[announced.length - 1].uid, run.destUidNext, plan.dest.uidValidity) : confirmed);
+  if (!next && !out.fatal && !out.refused.length) run.defer(confirmed);
+  else await run.save(announced ? withPending(confirmed, announced[announced.length - 1].uid, run.destUidNext, plan.dest.uidValidity) : confirmed);
 }
 
 /** Waits for the provider's rate (a stop cuts the wait short); false when the pass is stopping. */

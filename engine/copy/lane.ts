@@ -18,19 +18,26 @@ export class Lane {
   src: ImapFlow | null = null;
   dest: ImapFlow | null = null;
   constructor(private readonly input: PassInput) {}
-  /** Both connections, (re)opened where missing or broken. */
+  /**
+   * Both connections, (re)opened where missing or broken; the two logins go at once (each is
+   * several round trips: greeting, ID, AUTHENTICATE, NAMESPACE, ENABLE). When one fails, the
+   * other is kept if it opened: the retry reopens only what is missing.
+   */
   async ensure(): Promise<LaneConnections> {
-    if (!this.src || !this.src.usable) {
-      await closeImap(this.src);
-      this.src = null;
-      this.src = await onSide('source', connectImap(this.input.source));
-    }
-    if (!this.dest || !this.dest.usable) {
-      await closeImap(this.dest);
-      this.dest = null;
-      this.dest = await onSide('destination', connectImap(this.input.destination));
-    }
-    return { src: this.src, dest: this.dest };
+    const [src, dest] = await Promise.allSettled([this.open('src'), this.open('dest')]);
+    if (src.status === 'rejected') throw src.reason;
+    if (dest.status === 'rejected') throw dest.reason;
+    return { src: src.value, dest: dest.value };
+  }
+  private async open(which: 'src' | 'dest'): Promise<ImapFlow> {
+    const current = this[which];
+    if (current?.usable) return current;
+    await closeImap(current);
+    this[which] = null;
+    const side = which === 'src' ? 'source' : 'destination';
+    const c = await onSide(side, connectImap(which === 'src' ? this.input.source : this.input.destination));
+    this[which] = c;
+    return c;
   }
   /** Both connections are open and logged in. */
   get usable(): boolean {

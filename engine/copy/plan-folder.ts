@@ -173,14 +173,21 @@ interface OpenFolders {
   destUidNext: number;
 }
 
+/** The two sides are opened at once (each its own connection); the source's error wins when both fail. */
 async function openBoth(src: ImapFlow, dest: ImapFlow, mapping: FolderMapping, createDest: boolean | undefined): Promise<OpenFolders> {
-  const srcBox = await onSide('source', src.mailboxOpen(mapping.source.path, { readOnly: true }));
-  const srcUidNext = await onSide('source', uidNextOf(src, srcBox));
-  const destBox = await onSide('destination', openDestination(dest, mapping, createDest));
-  const destUidValidity = destBox.uidValidity;
-  if (!destUidValidity) throw new CopyError('NO_UIDVALIDITY', 'Internal', 'destination folder has no UIDVALIDITY');
-  const destUidNext = await onSide('destination', uidNextOf(dest, destBox));
-  return { srcBox, srcUidNext, destBox, destUidValidity, destUidNext };
+  const openSrc = async () => {
+    const box = await onSide('source', src.mailboxOpen(mapping.source.path, { readOnly: true }));
+    return { box, uidNext: await onSide('source', uidNextOf(src, box)) };
+  };
+  const openDest = async () => {
+    const box = await onSide('destination', openDestination(dest, mapping, createDest));
+    if (!box.uidValidity) throw new CopyError('NO_UIDVALIDITY', 'Internal', 'destination folder has no UIDVALIDITY');
+    return { box, uidNext: await onSide('destination', uidNextOf(dest, box)) };
+  };
+  const [s, d] = await Promise.allSettled([openSrc(), openDest()]);
+  if (s.status === 'rejected') throw s.reason;
+  if (d.status === 'rejected') throw d.reason;
+  return { srcBox: s.value.box, srcUidNext: s.value.uidNext, destBox: d.value.box, destUidValidity: d.value.box.uidValidity!, destUidNext: d.value.uidNext };
 }
 
 /** What is to be copied of a folder's messages, once matched against the destination. */

@@ -34,13 +34,21 @@ async function listAndMap(pass: PassState, pool: LanePool): Promise<FolderMappin
   );
 }
 
+/** A settled promise's value, or its error thrown. */
+function valueOf<T>(r: PromiseSettledResult<T>): T {
+  if (r.status === 'rejected') throw r.reason;
+  return r.value;
+}
+
 /** The steps of a pass, in order; the caller finishes it whatever happens. */
 async function runSteps(pass: PassState, pool: LanePool): Promise<void> {
   const { input } = pass;
-  pass.checkpoints = await input.checkpoints.load(input.itemId);
-  pass.setSkipped(await input.checkpoints.listSkipped(input.itemId));
-  // 1. List both sides; 2. map folders.
-  const mappings = await listAndMap(pass, pool);
+  // 1. List both sides; 2. map folders. The checkpoints are read meanwhile (nothing before
+  // the folder jobs needs them); a store failure ends the pass once the listing is over.
+  const [checkpoints, skipped, listed] = await Promise.allSettled([input.checkpoints.load(input.itemId), input.checkpoints.listSkipped(input.itemId), listAndMap(pass, pool)]);
+  pass.checkpoints = valueOf(checkpoints);
+  pass.setSkipped(valueOf(skipped));
+  const mappings = valueOf(listed);
   if (!mappings) return;
   // Destination folders holding fewer messages than were copied get a re-match checkpoint (verify-folder.ts).
   pass.missingAtStart = auditDestinations(mappings, pass.checkpoints, pass.skippedByFolder);
