@@ -43,6 +43,7 @@ import { runPass } from '../engine/copy/index.ts';
 import { createPrismaCheckpointStore } from '../engine/store/folder-state.ts';
 import { SYSTEM_ACTOR } from '../engine/domain/types.ts';
 import type { Dialect } from '../engine/store/dialect.ts';
+import { adminCommand } from './admin-command.ts';
 
 interface Args {
   mailboxes: number;
@@ -101,28 +102,7 @@ async function benchApp(env: Record<string, string> = {}): Promise<{ app: App; p
   };
 }
 
-let threads = 0;
-/** Runs a command line as the bench admin; returns the replies and the thread it opened. */
-async function run(app: App, text: string): Promise<{ replies: Message[]; thread: string | null; ok: boolean; code?: string }> {
-  const replies: Message[] = [];
-  let thread: string | null = null;
-  const r = await app.dispatcher.dispatch({
-    text,
-    surface: 'bench',
-    userId: 'admin',
-    userName: 'admin',
-    channelId: 'C1',
-    channelRef: 'bench:C1',
-    threadRef: null,
-    reply: async (m) => void replies.push(m),
-    openThread: async (m) => {
-      replies.push(m);
-      thread = `bench:C1/T${++threads}`;
-      return thread;
-    },
-  });
-  return { replies, thread, ok: r.ok, code: r.code };
-}
+const run = adminCommand;
 
 function csv(n: number, prefix = 'user'): string {
   return Array.from({ length: n }, (_, i) => `${prefix}${i}@old.example,${prefix}${i}@new.example`).join('\n');

@@ -3,7 +3,7 @@
  * on the same corpus, one private Dovecot, loopback.
  *
  *   npm run bench -- [--messages N] [--folders N] [--connections N] [--batch N]
- *                    [--batch-bytes B] [--budget B] [--runs N] [--expose-gc]
+ *                    [--batch-bytes B] [--budget B] [--messages-per-lane N] [--runs N] [--expose-gc]
  *                    [--skip-mbsync] [--skip-dsync] [--keep]
  *   npm run bench -- --mailboxes N [--messages M] [--folders F] [--concurrency K] …
  *   npm run bench -- --workers 1,2,4 [--mailboxes M] [--messages N] …   (bench/workers-bench.ts)
@@ -40,6 +40,8 @@ interface Args {
   batch?: number;
   batchBytes?: number;
   budget?: number;
+  /** Messages of estimated work per lane (the engine's `messagesPerLane`; default its own). */
+  messagesPerLane?: number;
   skipMbsync: boolean;
   skipDsync: boolean;
   keep: boolean;
@@ -63,6 +65,7 @@ function parseArgs(argv: string[]): Args {
     batch: get('batch') ? Number(get('batch')) : undefined,
     batchBytes: get('batch-bytes') ? Number(get('batch-bytes')) : undefined,
     budget: get('budget') ? Number(get('budget')) : undefined,
+    messagesPerLane: get('messages-per-lane') ? Number(get('messages-per-lane')) : undefined,
     skipMbsync: argv.includes('--skip-mbsync'),
     skipDsync: argv.includes('--skip-dsync'),
     keep: argv.includes('--keep'),
@@ -273,7 +276,7 @@ async function mainMany(a: Args): Promise<void> {
           const cfg = {
             dbUrl: `file:${join(work, `mailferry-${run}.db`)}`,
             concurrency: a.concurrency,
-            options: { connections: a.connections, batchMessages: a.batch, batchBytes: a.batchBytes, memoryBudgetBytes: a.budget },
+            options: { connections: a.connections, batchMessages: a.batch, batchBytes: a.batchBytes, memoryBudgetBytes: a.budget, messagesPerLane: a.messagesPerLane },
             mailboxes: Array.from({ length: n }, (_, i) => ({ source: endpoint(`bsrc${i}`), destination: endpoint(`${prefix}${i}`), sourceLogin: `bsrc${i}`, destinationLogin: `${prefix}${i}` })),
           };
           const r = await runChild(cfg, a, '--child-many');
@@ -348,7 +351,7 @@ async function main(): Promise<void> {
         dbUrl: `file:${join(work, `mailferry-${run}.db`)}`,
         source: { url: dv.url, login: srcUser, secret: { password: pw } },
         destination: { url: dv.url, login: user, secret: { password: pw } },
-        options: { connections: a.connections, batchMessages: a.batch, batchBytes: a.batchBytes, memoryBudgetBytes: a.budget },
+        options: { connections: a.connections, batchMessages: a.batch, batchBytes: a.batchBytes, memoryBudgetBytes: a.budget, messagesPerLane: a.messagesPerLane },
       };
       const r = await runChild(cfg, a, '--child');
       const dst = await readMailbox(dv, user, pw);

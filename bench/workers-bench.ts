@@ -33,6 +33,7 @@ import { readMailbox, startDovecot, type DovecotInstance, type ReadMailbox } fro
 import { FakeSlack } from '../test/adapters/slack/fake-slack.ts';
 import { compareMailboxes, describeFidelity, loadavg, pool, PRODUCTION_NODE_FLAGS, seedCorpus, type Comparison } from './bench-lib.ts';
 import { SLACK_BENCH_SECRET, ackSummary, slashCommand } from './slack-ack.ts';
+import { adminCommand } from './admin-command.ts';
 
 const PW = 'bench-pw';
 const MAILFERRY = resolve('bin/mailferry.mjs');
@@ -89,17 +90,7 @@ async function closeRunDb(r: RunDb): Promise<void> {
 }
 
 async function command(app: App, text: string): Promise<void> {
-  const r = await app.dispatcher.dispatch({
-    text,
-    surface: 'bench',
-    userId: 'admin',
-    userName: 'admin',
-    channelId: 'C1',
-    channelRef: 'bench:C1',
-    threadRef: null,
-    reply: async () => undefined,
-    openThread: async () => 'bench:C1/T1',
-  });
+  const r = await adminCommand(app, text);
   if (!r.ok) throw new Error(`"${text.split('\n')[0]}" failed: ${r.code}`);
 }
 
