@@ -140,7 +140,7 @@ export class Engine {
   readonly links: LinkStore;
 
   constructor(
-    readonly db: Db,
+    private readonly db: Db,
     readonly bus: EventBus,
     readonly vault: Vault,
     readonly now: () => Date = () => new Date(),
