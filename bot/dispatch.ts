@@ -5,8 +5,9 @@ import type { Message } from '../cards/model.ts';
 import { databaseFaultMessage, errorMessage, internalErrorMessage, notAdminMessage } from '../cards/help.ts';
 import { dbFaultOf } from '../engine/store/db-faults.ts';
 import { COMMANDS } from './commands/index.ts';
-import type { Attachment, BotServices, CommandContext, CommandDef } from './commands/types.ts';
-import { parseCommand } from './parse/parse-command.ts';
+import type { Attachment, BotServices, Command, CommandContext, CommandDef, CommandInput } from './commands/types.ts';
+import { parseCommand, usage, type ParsedLine } from './parse/parse-command.ts';
+import { checkInput } from './parse/check-input.ts';
 import { isAdmin } from './auth.ts';
 import type { Logger } from './log.ts';
 
@@ -32,17 +33,23 @@ export interface IncomingCommand {
   attachments?: Attachment[];
 }
 
-/** Outcome of a dispatch, for adapters that need it (Slack modals) and tests. */
+/** Who runs a command that comes from a form (typed input, no command line), and how to answer. */
+export type IncomingForm = Omit<IncomingCommand, 'text'>;
+
+/** Outcome of a dispatch, for adapters that need it (Slack modals, Teams forms) and tests. */
 export interface DispatchResult {
   ok: boolean;
   command?: string;
   code?: string;
+  /** The option or argument a refusal is about (`UserError.field`), for a form to show it at that field. */
+  field?: string;
 }
 
 /**
- * Runs one command line for any surface: parse once, check the actor may run it, call the
- * handler with a context bound to its conversation. A known refusal is shown as is; any
- * other error is logged with a reference the user gets.
+ * Runs commands for any surface: a command line (parsed once) or a form's typed input
+ * (checked by the same rules); checks the actor may run it, calls the handler with a
+ * context bound to its conversation. A known refusal is shown as is; any other error is
+ * logged with a reference the user gets.
  */
 export class Dispatcher {
   constructor(
@@ -53,11 +60,27 @@ export class Dispatcher {
     readonly commands: readonly CommandDef[] = COMMANDS,
   ) {}
 
-  async dispatch(cmd: IncomingCommand): Promise<DispatchResult> {
+  /** Runs one command line as typed (console, slash command, chat message, command button). */
+  dispatch(cmd: IncomingCommand): Promise<DispatchResult> {
+    return this.execute(cmd, () => parseCommand(cmd.text, this.commands, cmd.surface));
+  }
+
+  /**
+   * Runs a command with the typed input of a form (Slack modal, Teams card): no command
+   * line is written or parsed; the input is checked by the rules the parser applies.
+   */
+  run<const As extends Command['args'], const Os extends Command['options']>(def: Command<As, Os>, input: NoInfer<CommandInput<As, Os>>, cmd: IncomingForm): Promise<DispatchResult> {
+    const command: Command = def;
+    // The one place the input's type is widened to any command's: checkInput re-checks each value against the specs.
+    const given = input as CommandInput;
+    return this.execute(cmd, () => ({ def: command, input: checkInput(command, given, cmd.surface, `Usage: ${usage(command, cmd.surface)}`) }));
+  }
+
+  private async execute(cmd: IncomingForm, resolve: () => ParsedLine): Promise<DispatchResult> {
     const admin = isAdmin(this.admins, cmd.surface, cmd.userId, cmd.channelId);
     let name: string | undefined;
     try {
-      const { def, input } = parseCommand(cmd.text, this.commands, cmd.surface);
+      const { def, input } = resolve();
       name = def.name;
       if (def.admin && !admin) {
         this.log.warn('command refused: not an admin', { surface: cmd.surface, user: cmd.userId, command: def.name });
@@ -87,7 +110,7 @@ export class Dispatcher {
     } catch (e) {
       if (isUserError(e)) {
         await cmd.reply(errorMessage(e.message, e.hint));
-        return { ok: false, command: name, code: e.code };
+        return { ok: false, command: name, code: e.code, ...(e.field ? { field: e.field } : {}) };
       }
       const ref = randomBytes(4).toString('hex');
       const fault = dbFaultOf(e);

@@ -8,11 +8,19 @@ export class UserError extends Error {
   readonly code: string;
   /** Optional usage line or hint shown under the message. */
   readonly hint?: string;
-  constructor(code: string, message: string, hint?: string) {
+  /** The input at fault, when one is: an option or argument name of the command (`source`, `NAME`), so a form shows the refusal at that field. */
+  readonly field?: string;
+  constructor(code: string, message: string, hint?: string, field?: string) {
     super(message);
     this.name = 'UserError';
     this.code = code;
     this.hint = hint;
+    this.field = field;
+  }
+
+  /** The same refusal, blamed on `field` (kept when it already names one). */
+  at(field: string): UserError {
+    return this.field ? this : new UserError(this.code, this.message, this.hint, field);
   }
 }
 

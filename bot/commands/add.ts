@@ -1,23 +1,25 @@
-import type { CommandDef, CommandContext } from './types.ts';
+import { defineCommand, type CommandContext, type OptionSpec, type OptsOf } from './types.ts';
 import type { AddRow, RefusedRow } from '../../engine/engine.ts';
-import type { NotifyVia, Sides } from '../../engine/domain/types.ts';
 import { UserError } from '../../engine/errors.ts';
 import { addedMessage } from '../../cards/item-posts.ts';
 import { PROJECT_OPTION, resolveProject } from './shared.ts';
 
 /** Options shared by `add` and `bulk`. */
 export const ASK_OPTIONS = [
-  { name: 'ask', value: 'source|destination|both', choices: ['source', 'destination', 'both'] as const, summary: 'Which address receives the credential request when credentials are unknown (default: the project\'s self-service setting).' },
-  { name: 'notify', value: 'email|chat|both', choices: ['email', 'chat', 'both'] as const, summary: 'How the user is asked: email, chat DM, or both (default: the project\'s).' },
+  { name: 'ask', kind: 'enum', choices: ['source', 'destination', 'both'], summary: 'Which address receives the credential request when credentials are unknown (default: the project\'s self-service setting).' },
+  { name: 'notify', kind: 'enum', choices: ['email', 'chat', 'both'], summary: 'How the user is asked: email, chat DM, or both (default: the project\'s).' },
   PROJECT_OPTION,
-];
+] as const satisfies readonly OptionSpec[];
+
+/** The options `add` and `bulk` share, as their handlers get them. */
+export type AddOptions = OptsOf<typeof ASK_OPTIONS>;
 
 /** Adds rows to the channel's project and posts the result as the thread anchor. */
-export async function addRows(ctx: CommandContext, rows: AddRow[], preRefused: RefusedRow[], opts: Record<string, string | true>): Promise<void> {
+export async function addRows(ctx: CommandContext, rows: AddRow[], preRefused: RefusedRow[], opts: AddOptions): Promise<void> {
   const project = await resolveProject(ctx, opts.project);
   const { added, refused } = await ctx.engine.addItems(ctx.actor, project, rows, {
-    ask: opts.ask as Sides | undefined,
-    notify: opts.notify as NotifyVia | undefined,
+    ask: opts.ask,
+    notify: opts.notify,
     threadRef: ctx.threadRef,
   });
   const all = [...preRefused, ...refused].sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
@@ -32,7 +34,7 @@ export async function addRows(ctx: CommandContext, rows: AddRow[], preRefused: R
 }
 
 /** `add`: one mailbox. */
-export const add: CommandDef = {
+export const add = defineCommand({
   name: 'add',
   summary: 'Add a mailbox to the project (destination defaults to the same address).',
   args: [
@@ -41,8 +43,8 @@ export const add: CommandDef = {
   ],
   options: [
     ...ASK_OPTIONS,
-    { name: 'source-login', value: 'LOGIN', summary: 'Source username when it differs from the address.' },
-    { name: 'destination-login', value: 'LOGIN', summary: 'Destination username when it differs from the address.' },
+    { name: 'source-login', kind: 'string', value: 'LOGIN', summary: 'Source username when it differs from the address.' },
+    { name: 'destination-login', kind: 'string', value: 'LOGIN', summary: 'Destination username when it differs from the address.' },
   ],
   examples: ['/migrate add alice@old.example', '/migrate add alice@old.example alice@new.example --ask both --notify both'],
   admin: true,
@@ -50,9 +52,9 @@ export const add: CommandDef = {
     const row: AddRow = {
       source: args.SOURCE_ADDRESS,
       destination: args.DESTINATION_ADDRESS,
-      sourceLogin: typeof opts['source-login'] === 'string' ? opts['source-login'] : undefined,
-      destinationLogin: typeof opts['destination-login'] === 'string' ? opts['destination-login'] : undefined,
+      sourceLogin: opts['source-login'],
+      destinationLogin: opts['destination-login'],
     };
     await addRows(ctx, [row], [], opts);
   },
-};
+});

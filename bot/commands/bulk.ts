@@ -1,4 +1,4 @@
-import type { CommandDef } from './types.ts';
+import { defineCommand } from './types.ts';
 import { UserError } from '../../engine/errors.ts';
 import { parseBulkCsv } from '../parse/parse-csv.ts';
 import { ASK_OPTIONS, addRows } from './add.ts';
@@ -7,17 +7,17 @@ import { ASK_OPTIONS, addRows } from './add.ts';
 export const BULK_MAX_LINES = 20_000;
 
 /** `bulk`: many mailboxes from a CSV (attached, pasted under the command, or a file on the server from the console). */
-export const bulk: CommandDef = {
+export const bulk = defineCommand({
   name: 'bulk',
   summary: 'Add many mailboxes from a CSV: source,destination[,source_login,destination_login].',
   args: [],
-  options: [...ASK_OPTIONS, { name: 'file', value: 'PATH', summary: 'Read the CSV from a file on the MailFerry server.', surfaces: ['console'] }],
+  options: [...ASK_OPTIONS, { name: 'file', kind: 'string', value: 'PATH', summary: 'Read the CSV from a file on the MailFerry server.', surfaces: ['console'] }],
   examples: ['/migrate bulk  (with a CSV file attached, or CSV lines pasted under the command)'],
   admin: true,
   body: true,
   async handler(ctx, { opts, body }) {
     let text = body ?? ctx.attachments.map((a) => a.text).join('\n');
-    if (typeof opts.file === 'string') {
+    if (opts.file !== undefined) {
       if (!ctx.services.readLocalFile) throw new UserError('NO_FILES', 'Reading files is not available here.');
       text = await ctx.services.readLocalFile(opts.file);
     }
@@ -28,4 +28,4 @@ export const bulk: CommandDef = {
     const { rows, refused } = parseBulkCsv(text);
     await addRows(ctx, rows, refused, opts);
   },
-};
+});

@@ -1,9 +1,9 @@
-import type { CommandDef } from './types.ts';
+import { defineCommand } from './types.ts';
 import { UserError } from '../../engine/errors.ts';
 import { PROJECT_OPTION, resolveProject } from './shared.ts';
 
 /** `digest`: post the project's digest now. */
-export const digest: CommandDef = {
+export const digest = defineCommand({
   name: 'digest',
   summary: 'Post the project digest in this channel now.',
   args: [],
@@ -15,4 +15,4 @@ export const digest: CommandDef = {
     if (!ctx.services.postDigest) throw new UserError('DIGEST_UNAVAILABLE', 'Digests are not available on this server yet; `/migrate status` shows the project now.');
     await ctx.reply(await ctx.services.postDigest(project.id, ctx.actor));
   },
-};
+});

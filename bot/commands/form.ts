@@ -1,11 +1,11 @@
-import type { CommandDef } from './types.ts';
+import { defineCommand } from './types.ts';
 import { UserError } from '../../engine/errors.ts';
 import { formLinkMessage } from '../../cards/replies.ts';
 import { formatTime } from '../../cards/format.ts';
 import { PROJECT_OPTION, requirePrivateReply, resolveProject } from './shared.ts';
 
 /** `form`: admin-assisted entry, a private single-use link to the same secure form. */
-export const form: CommandDef = {
+export const form = defineCommand({
   name: 'form',
   summary: 'Get a private link to the secure credential form for a mailbox (admin-assisted entry).',
   args: [{ name: 'ADDRESS', required: true, kind: 'address' }],
@@ -21,4 +21,4 @@ export const form: CommandDef = {
     const { url, expiresAt } = await ctx.services.formLink(item.id, ctx.actor);
     await ctx.replyPrivately(formLinkMessage(item.sourceAddress, url, formatTime(expiresAt)));
   },
-};
+});

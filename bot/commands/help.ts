@@ -1,4 +1,4 @@
-import type { CommandDef } from './types.ts';
+import { defineCommand, placeholder, type CommandDef } from './types.ts';
 import { UserError } from '../../engine/errors.ts';
 import { helpCommand, helpOverview, type HelpEntry } from '../../cards/help.ts';
 import { optionOn, usage } from '../parse/parse-command.ts';
@@ -10,14 +10,14 @@ export function helpEntries(defs: readonly CommandDef[], surface?: string): Help
     summary: d.summary,
     usage: usage(d, surface),
     // On a surface, only the options it can use (console-only testing aids stay in the console's help).
-    options: d.options.filter((o) => optionOn(o, surface)).map((o) => ({ flag: `--${o.name}${o.value ? ` ${o.value}` : ''}`, summary: o.summary + (o.surfaces ? ` (${o.surfaces.join(', ')} only)` : '') })),
+    options: d.options.filter((o) => optionOn(o, surface)).map((o) => ({ flag: `--${o.name}${placeholder(o) ? ` ${placeholder(o)}` : ''}`, summary: o.summary + (o.surfaces ? ` (${o.surfaces.join(', ')} only)` : '') })),
     examples: d.examples,
   }));
 }
 
 /** `help`: the commands this person may run, or one command in detail. */
 export function makeHelp(all: () => readonly CommandDef[]): CommandDef {
-  return {
+  return defineCommand({
     name: 'help',
     summary: 'Show the commands, or the options and examples of one command.',
     args: [{ name: 'COMMAND', required: false, kind: 'text' }],
@@ -33,5 +33,5 @@ export function makeHelp(all: () => readonly CommandDef[]): CommandDef {
       if (!found.length) throw new UserError('UNKNOWN_COMMAND', `There is no command "${args.COMMAND}".`, 'Type `/migrate help` for the list.');
       for (const e of helpEntries(found, ctx.actor.surface)) await ctx.reply(helpCommand(e));
     },
-  };
+  });
 }

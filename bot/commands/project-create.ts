@@ -1,27 +1,23 @@
-import type { CommandDef } from './types.ts';
-import type { NotifyVia, Sides } from '../../engine/domain/types.ts';
-import { UserError } from '../../engine/errors.ts';
+import { defineCommand } from './types.ts';
 import { projectCreatedMessage } from '../../cards/replies.ts';
 import { PROJECT_SETTINGS, checkServers } from './shared.ts';
 import { DATE_RANGE_OPTIONS, readDateRange } from './date-range-options.ts';
 import type { ProjectOptions } from '../../engine/domain/project-options.ts';
 
 /** `project create`: a project with its source and destination, owned by this channel. */
-export const projectCreate: CommandDef = {
+export const projectCreate = defineCommand({
   name: 'project create',
   summary: 'Create a migration project in this channel.',
   args: [{ name: 'NAME', required: true, kind: 'name' }],
   options: [
-    { name: 'source', value: 'URL', summary: 'Source server: imap://host:port, imaps://host:port or m365://TENANT_ID (required).' },
-    { name: 'destination', value: 'URL', summary: 'Destination server, same forms (required).' },
+    { name: 'source', kind: 'string', value: 'URL', required: true, summary: 'Source server: imap://host:port, imaps://host:port or m365://TENANT_ID (required).' },
+    { name: 'destination', kind: 'string', value: 'URL', required: true, summary: 'Destination server, same forms (required).' },
     ...PROJECT_SETTINGS,
     ...DATE_RANGE_OPTIONS,
   ],
   examples: ['/migrate project create acme --source imaps://mail.old.example:993 --destination imaps://mail.new.example:993 --self-service source'],
   admin: true,
   async handler(ctx, { args, opts }) {
-    if (typeof opts.source !== 'string' || typeof opts.destination !== 'string')
-      throw new UserError('MISSING_OPTION', 'A project needs --source and --destination.', 'Usage: /migrate project create NAME --source URL --destination URL [--self-service source|destination|both]');
     // Checked before the project exists: a bad date creates nothing.
     const dates: ProjectOptions = {};
     const dateWords: string[] = [];
@@ -30,9 +26,9 @@ export const projectCreate: CommandDef = {
       name: args.NAME,
       sourceUrl: opts.source,
       destinationUrl: opts.destination,
-      selfService: opts['self-service'] as Sides | undefined,
-      notify: opts.notify as NotifyVia | undefined,
-      licenses: typeof opts.licenses === 'string' ? Number(opts.licenses) : (ctx.services.defaultLicenses ?? null),
+      selfService: opts['self-service'],
+      notify: opts.notify,
+      licenses: opts.licenses ?? ctx.services.defaultLicenses ?? null,
       channelRef: ctx.channelRef,
     });
     if (dates.since || dates.until) p = await ctx.engine.updateProject(ctx.actor, p, { options: dates });
@@ -40,4 +36,4 @@ export const projectCreate: CommandDef = {
     const servers = await checkServers(ctx, p);
     await ctx.reply(projectCreatedMessage({ name: p.name, sourceUrl: p.sourceUrl, destinationUrl: p.destinationUrl, selfService: p.selfService, licenses: p.licensesTotal, servers, ...(dateWords.length ? { dates: dateWords.join('; ') } : {}) }));
   },
-};
+});

@@ -1,8 +1,8 @@
-import type { CommandDef } from './types.ts';
+import { defineCommand } from './types.ts';
 import { projectListMessage } from '../../cards/replies.ts';
 
 /** `project list`: every project, marking this channel's. */
-export const projectList: CommandDef = {
+export const projectList = defineCommand({
   name: 'project list',
   summary: 'List the migration projects.',
   args: [],
@@ -13,4 +13,4 @@ export const projectList: CommandDef = {
     const all = await ctx.engine.listProjects();
     await ctx.reply(projectListMessage(all.map((p) => ({ name: p.name, sourceUrl: p.sourceUrl, destinationUrl: p.destinationUrl, here: p.channelRef === ctx.channelRef }))));
   },
-};
+});

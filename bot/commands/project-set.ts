@@ -1,5 +1,4 @@
-import type { CommandDef } from './types.ts';
-import type { NotifyVia, Side, Sides } from '../../engine/domain/types.ts';
+import { defineCommand } from './types.ts';
 import { UserError } from '../../engine/errors.ts';
 import { refuseInvisible } from '../../engine/domain/invisible.ts';
 import { projectUpdatedMessage } from '../../cards/replies.ts';
@@ -11,28 +10,28 @@ import { parseWindow, windowText } from '../../engine/domain/window.ts';
 import { projectZone } from '../../engine/domain/zone.ts';
 
 /** `project set`: digest schedule, time zone, self-service default, license pool. */
-export const projectSet: CommandDef = {
+export const projectSet = defineCommand({
   name: 'project set',
   summary: 'Change a project\'s settings (digest, time zone, self-service, licenses, reminders, form attempts, link validity, folder rules, organisation and support contact, completion notice, admin credentials).',
   args: [{ name: 'NAME', required: true, kind: 'name' }],
   options: [
-    { name: 'digest', value: '"CRON"|off', summary: 'When the digest is posted, as a cron expression (e.g. "0 9 * * 1-5"), or off.' },
-    { name: 'tz', value: 'ZONE', summary: 'IANA time zone of the digest schedule and of the times users see, e.g. Europe/Berlin.' },
+    { name: 'digest', kind: 'string', value: '"CRON"|off', summary: 'When the digest is posted, as a cron expression (e.g. "0 9 * * 1-5"), or off.' },
+    { name: 'tz', kind: 'string', value: 'ZONE', summary: 'IANA time zone of the digest schedule and of the times users see, e.g. Europe/Berlin.' },
     ...PROJECT_SETTINGS,
-    { name: 'reminders', value: '"DAYS"|off', summary: 'Days after a credential request when unanswered users are reminded, e.g. "1,3" (default), or off.' },
-    { name: 'attempts', value: 'N', integer: { min: 1, max: 20 }, summary: 'Attempts a user gets on the credential form before the mailbox fails (default 3).' },
-    { name: 'link-hours', value: 'N', integer: { min: 1, max: 720 }, summary: 'Hours a credential link stays valid (default 72).' },
-    { name: 'wipe-credentials', value: 'on|off', choices: ['on', 'off'], summary: 'Forget stored credentials once a mailbox completes.' },
-    { name: 'include', value: '"FOLDERS"|off', summary: 'Copy only these folders (and their subfolders), e.g. "INBOX, Sent, Projects/*"; off copies all.' },
-    { name: 'exclude', value: '"FOLDERS"|off', summary: 'Never copy these folders (and their subfolders), e.g. "Trash, Junk, Old/*"; off copies all.' },
-    { name: 'rename', value: '"FROM=TO, …"|off', summary: 'Copy a folder (and its subfolders) under another name, e.g. "Old Archive=Archive/Old".' },
-    { name: 'rate', value: 'N|off', summary: 'At most N messages an hour per mailbox, a provider\'s limit (e.g. 3600 for Office 365); off: as fast as the servers go.' },
-    { name: 'org', value: '"NAME"|off', summary: 'The organisation\'s name users see in requests and on the form (off: the install\'s, MAILFERRY_ORG_NAME).' },
-    { name: 'support', value: '"CONTACT"|off', summary: 'Whom users ask, e.g. "helpdesk@acme.example, +1 555 0100" (off: the install\'s, MAILFERRY_SUPPORT_CONTACT).' },
-    { name: 'completion-notice', value: 'on|off', choices: ['on', 'off'], summary: 'Tell end users when their mailbox has been copied: what, where it now lives, whom to ask (default on).' },
+    { name: 'reminders', kind: 'list', value: '"DAYS"|off', parse: parseReminderDays, summary: 'Days after a credential request when unanswered users are reminded, e.g. "1,3" (default), or off.' },
+    { name: 'attempts', kind: 'number', value: 'N', integer: { min: 1, max: 20 }, summary: 'Attempts a user gets on the credential form before the mailbox fails (default 3).' },
+    { name: 'link-hours', kind: 'number', value: 'N', integer: { min: 1, max: 720 }, summary: 'Hours a credential link stays valid (default 72).' },
+    { name: 'wipe-credentials', kind: 'enum', choices: ['on', 'off'], summary: 'Forget stored credentials once a mailbox completes.' },
+    { name: 'include', kind: 'list', value: '"FOLDERS"|off', parse: (raw: string) => parseFolderList(raw, 'include'), summary: 'Copy only these folders (and their subfolders), e.g. "INBOX, Sent, Projects/*"; off copies all.' },
+    { name: 'exclude', kind: 'list', value: '"FOLDERS"|off', parse: (raw: string) => parseFolderList(raw, 'exclude'), summary: 'Never copy these folders (and their subfolders), e.g. "Trash, Junk, Old/*"; off copies all.' },
+    { name: 'rename', kind: 'string', value: '"FROM=TO, …"|off', summary: 'Copy a folder (and its subfolders) under another name, e.g. "Old Archive=Archive/Old".' },
+    { name: 'rate', kind: 'string', value: 'N|off', summary: 'At most N messages an hour per mailbox, a provider\'s limit (e.g. 3600 for Office 365); off: as fast as the servers go.' },
+    { name: 'org', kind: 'string', value: '"NAME"|off', summary: 'The organisation\'s name users see in requests and on the form (off: the install\'s, MAILFERRY_ORG_NAME).' },
+    { name: 'support', kind: 'string', value: '"CONTACT"|off', summary: 'Whom users ask, e.g. "helpdesk@acme.example, +1 555 0100" (off: the install\'s, MAILFERRY_SUPPORT_CONTACT).' },
+    { name: 'completion-notice', kind: 'enum', choices: ['on', 'off'], summary: 'Tell end users when their mailbox has been copied: what, where it now lives, whom to ask (default on).' },
     ...DATE_RANGE_OPTIONS,
-    { name: 'window', value: '"HH:MM-HH:MM"|off', summary: 'Copy only inside these hours of the project\'s time zone, e.g. "22:00-06:00": a pass pauses when the window closes and resumes when it opens; off copies at any time.' },
-    { name: 'clear-admin', value: 'source|destination', choices: ['source', 'destination'], summary: 'Forget the admin credentials of that side (`project connect`); its mailboxes then need their own credentials again.' },
+    { name: 'window', kind: 'string', value: '"HH:MM-HH:MM"|off', summary: 'Copy only inside these hours of the project\'s time zone, e.g. "22:00-06:00": a pass pauses when the window closes and resumes when it opens; off copies at any time.' },
+    { name: 'clear-admin', kind: 'enum', choices: ['source', 'destination'], summary: 'Forget the admin credentials of that side (`project connect`); its mailboxes then need their own credentials again.' },
   ],
   examples: [
     '/migrate project set acme --digest "0 9 * * 1-5" --tz Europe/Berlin',
@@ -49,93 +48,93 @@ export const projectSet: CommandDef = {
     const project = await ctx.engine.getProject(args.NAME);
     const changes: string[] = [];
     const update: Parameters<typeof ctx.engine.updateProject>[2] = {};
-    if (typeof opts.digest === 'string') {
+    if (opts.digest !== undefined) {
       if (opts.digest.toLowerCase() === 'off') {
         update.digestCron = null;
         changes.push('digest off');
       } else {
-        const tz = typeof opts.tz === 'string' ? opts.tz : (project.digestTz ?? serverTimeZone());
+        const tz = opts.tz ?? project.digestTz ?? serverTimeZone();
         const problem = validateSchedule(opts.digest, tz);
         if (problem) throw new UserError('BAD_SCHEDULE', problem, 'Example: --digest "0 9 * * 1-5" --tz Europe/Berlin');
         update.digestCron = opts.digest;
         changes.push(`digest "${opts.digest}"`);
       }
     }
-    if (typeof opts.tz === 'string') {
+    if (opts.tz !== undefined) {
       if (!isTimeZone(opts.tz)) throw new UserError('BAD_TIMEZONE', `"${opts.tz}" is not a time zone I know. Use an IANA name such as Europe/Berlin or America/New_York.`);
       update.digestTz = opts.tz;
       changes.push(`time zone ${opts.tz}`);
     }
-    if (typeof opts['self-service'] === 'string') {
-      update.selfService = opts['self-service'] as Sides;
+    if (opts['self-service'] !== undefined) {
+      update.selfService = opts['self-service'];
       changes.push(`self-service ${opts['self-service']}`);
     }
-    if (typeof opts.notify === 'string') {
-      update.notify = opts.notify as NotifyVia;
+    if (opts.notify !== undefined) {
+      update.notify = opts.notify;
       changes.push(`notify by ${opts.notify}`);
     }
-    if (typeof opts.licenses === 'string') {
-      update.licenses = Number(opts.licenses);
+    if (opts.licenses !== undefined) {
+      update.licenses = opts.licenses;
       changes.push(`license pool ${opts.licenses}`);
     }
     const options: NonNullable<typeof update.options> = {};
-    if (typeof opts.reminders === 'string') {
-      options.reminderDays = parseReminderDays(opts.reminders);
+    if (opts.reminders !== undefined) {
+      options.reminderDays = opts.reminders;
       changes.push(options.reminderDays.length ? `reminders after ${options.reminderDays.join(', ')} day(s)` : 'reminders off');
     }
-    if (typeof opts.attempts === 'string') {
-      options.maxAttempts = Number(opts.attempts);
+    if (opts.attempts !== undefined) {
+      options.maxAttempts = opts.attempts;
       changes.push(`${opts.attempts} form attempts`);
     }
-    if (typeof opts['link-hours'] === 'string') {
-      options.linkTtlHours = Number(opts['link-hours']);
+    if (opts['link-hours'] !== undefined) {
+      options.linkTtlHours = opts['link-hours'];
       changes.push(`links valid ${opts['link-hours']} h`);
     }
-    if (typeof opts['wipe-credentials'] === 'string') {
+    if (opts['wipe-credentials'] !== undefined) {
       options.wipeCredentialsOnComplete = opts['wipe-credentials'] === 'on';
       changes.push(`credentials ${options.wipeCredentialsOnComplete ? 'wiped' : 'kept'} after completion`);
     }
     // Folder rules (engine/copy/map-folders.ts): names with `/` between levels, without a
     // server's namespace prefix (INBOX.); `*` matches any run of characters.
     for (const kind of ['include', 'exclude'] as const) {
-      const raw = opts[kind];
-      if (typeof raw !== 'string') continue;
-      options[kind] = parseFolderList(raw, kind);
-      changes.push(options[kind]!.length ? `${kind === 'include' ? 'only' : 'never'} ${options[kind]!.join(', ')}` : `${kind} rule off`);
+      const names = opts[kind];
+      if (names === undefined) continue;
+      options[kind] = names;
+      changes.push(names.length ? `${kind === 'include' ? 'only' : 'never'} ${names.join(', ')}` : `${kind} rule off`);
     }
-    if (typeof opts.rename === 'string') {
+    if (opts.rename !== undefined) {
       options.rename = parseRenames(opts.rename);
       const pairs = Object.entries(options.rename);
       changes.push(pairs.length ? `folders renamed: ${pairs.map(([a, b]) => `${a} → ${b}`).join(', ')}` : 'rename rules off');
     }
-    if (typeof opts.rate === 'string') {
+    if (opts.rate !== undefined) {
       const off = opts.rate.trim().toLowerCase() === 'off';
       const n = Number(opts.rate);
       if (!off && (!Number.isInteger(n) || n < 60 || n > 10_000_000)) throw new UserError('BAD_RATE', `"${opts.rate}" is not a rate: expected messages per hour, a whole number from 60 up (e.g. 3600), or off.`);
       options.maxMessagesPerHour = off ? 0 : n;
       changes.push(off ? 'no rate limit' : `at most ${n} messages an hour per mailbox`);
     }
-    if (typeof opts.org === 'string') {
+    if (opts.org !== undefined) {
       options.orgName = parseShownText(opts.org, 'organisation name', 100);
       changes.push(options.orgName ? `organisation "${options.orgName}"` : 'organisation: the install\'s');
     }
-    if (typeof opts.support === 'string') {
+    if (opts.support !== undefined) {
       options.supportContact = parseShownText(opts.support, 'support contact', 200);
       changes.push(options.supportContact ? `support contact "${options.supportContact}"` : 'support contact: the install\'s');
     }
-    if (typeof opts['completion-notice'] === 'string') {
+    if (opts['completion-notice'] !== undefined) {
       options.completionNotice = opts['completion-notice'] === 'on';
       changes.push(options.completionNotice ? 'users told when their mailbox is copied' : 'no completion notice to users');
     }
     readDateRange(opts, readProjectOptions(project.options).options, options, changes);
-    if (typeof opts.window === 'string') {
+    if (opts.window !== undefined) {
       options.window = parseWindowOption(opts.window);
-      changes.push(options.window ? `copy window ${options.window} (${typeof opts.tz === 'string' ? opts.tz : projectZone(project)})` : 'no copy window: copying at any time');
+      changes.push(options.window ? `copy window ${options.window} (${opts.tz ?? projectZone(project)})` : 'no copy window: copying at any time');
     }
     if (Object.keys(options).length) update.options = options;
     let cleared: string | undefined;
-    if (typeof opts['clear-admin'] === 'string') {
-      const side = opts['clear-admin'] as Side;
+    const side = opts['clear-admin'];
+    if (side !== undefined) {
       cleared = (await ctx.engine.clearAdminCredential(ctx.actor, project, side))
         ? `admin credentials of the ${side} forgotten: ${side} mailboxes need their own credentials again`
         : `the ${side} had no admin credentials`;
@@ -150,7 +149,7 @@ export const projectSet: CommandDef = {
     await ctx.engine.updateProject(ctx.actor, cleared ? await ctx.engine.getProject(project.name) : project, update);
     await ctx.reply(projectUpdatedMessage(project.name, changes, await checkServers(ctx, project)));
   },
-};
+});
 
 /**
  * A text end users will read (organisation name, support contact): trimmed, one line, no

@@ -1,9 +1,9 @@
-import type { CommandDef } from './types.ts';
+import { defineCommand } from './types.ts';
 import { actionResultMessage } from '../../cards/replies.ts';
 import { PROJECT_OPTION, resolveProject } from './shared.ts';
 
 /** `resend`: a new credential request; the old link dies. */
-export const resend: CommandDef = {
+export const resend = defineCommand({
   name: 'resend',
   summary: 'Send the credential request again with a new link (the old link stops working).',
   args: [{ name: 'ADDRESS', required: true, kind: 'address' }],
@@ -16,4 +16,4 @@ export const resend: CommandDef = {
     await ctx.engine.resend(ctx.actor, item);
     await ctx.reply(actionResultMessage('resent', [`${item.sourceAddress}: a new request is on its way; the previous link no longer works`], [], 'Asked again'));
   },
-};
+});

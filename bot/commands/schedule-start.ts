@@ -17,12 +17,12 @@ const STARTABLE: ItemStatus[] = ['NotStarted', 'Stopped', 'Failed', 'Completed']
  * time (read in the zone given, else the project's), when the scheduler submits them as
  * `start` would. The thread where their start will be posted is opened now.
  */
-export async function scheduleStart(ctx: CommandContext, project: Project, opts: Record<string, string | true>, address?: string): Promise<void> {
-  if (typeof opts.at !== 'string') throw new UserError('START_AT', '--tz says the zone of --at: give the time too.', 'Example: /migrate start --all --at "2026-12-05 22:00" --tz Europe/Berlin');
+export async function scheduleStart(ctx: CommandContext, project: Project, opts: { at?: string; tz?: string; waiting?: boolean; prestage?: number }, address?: string): Promise<void> {
+  if (opts.at === undefined) throw new UserError('START_AT', '--tz says the zone of --at: give the time too.', 'Example: /migrate start --all --at "2026-12-05 22:00" --tz Europe/Berlin');
   if (opts.waiting) throw new UserError('START_TARGET', '--waiting sends requests now; it cannot be scheduled.', 'Schedule a mailbox (ADDRESS) or --all.');
   // A scheduled start runs the default pass; which kind of pass it runs is not kept with it.
   if (opts.prestage !== undefined) throw new UserError('START_AT', '--at starts the full pass; a pre-stage (--prestage) cannot be scheduled yet.', 'Start the pre-stage now, or schedule the full pass without --prestage.');
-  const timeZone = typeof opts.tz === 'string' ? opts.tz : projectZone(project);
+  const timeZone = opts.tz ?? projectZone(project);
   if (!isTimeZone(timeZone)) throw new UserError('BAD_TIMEZONE', `"${timeZone}" is not a time zone I know. Use an IANA name such as Europe/Berlin or America/New_York.`);
   const at = parseLocalDateTime(opts.at, timeZone);
   if (!at) throw new UserError('BAD_TIME', `"${opts.at}" is not a date and time: expected "YYYY-MM-DD HH:MM" (24-hour clock), e.g. --at "2026-12-05 22:00".`);

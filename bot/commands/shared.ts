@@ -7,24 +7,24 @@ import { projectWindowState } from '../../engine/domain/window.ts';
 import { projectZone } from '../../engine/domain/zone.ts';
 import { readProjectOptions } from '../../engine/domain/project-options.ts';
 import type { ServerCheckView } from '../../cards/replies.ts';
-import type { CommandContext, OptionDef } from './types.ts';
+import type { CommandContext, OptionSpec } from './types.ts';
 
 /** `--project NAME`, on every command that works on items. */
-export const PROJECT_OPTION: OptionDef = { name: 'project', value: 'NAME', summary: 'The project to use when the channel has several (default: the channel\'s project).' };
+export const PROJECT_OPTION = { name: 'project', kind: 'string', value: 'NAME', summary: 'The project to use when the channel has several (default: the channel\'s project).' } as const satisfies OptionSpec;
 
 /** The project settings `project create` and `project set` share (defaults named where they apply). */
-export const PROJECT_SETTINGS: readonly OptionDef[] = [
-  { name: 'self-service', value: 'source|destination|both', choices: ['source', 'destination', 'both'], summary: 'Whose address is asked for credentials by default (default: source).' },
-  { name: 'notify', value: 'email|chat|both', choices: ['email', 'chat', 'both'], summary: 'How users are asked for credentials by default (default: email).' },
-  { name: 'licenses', value: 'N', integer: { min: 0, max: 1_000_000 }, summary: 'Size of the license pool (default for new projects: MAILFERRY_LICENSES, or no limit).' },
-];
+export const PROJECT_SETTINGS = [
+  { name: 'self-service', kind: 'enum', choices: ['source', 'destination', 'both'], summary: 'Whose address is asked for credentials by default (default: source).' },
+  { name: 'notify', kind: 'enum', choices: ['email', 'chat', 'both'], summary: 'How users are asked for credentials by default (default: email).' },
+  { name: 'licenses', kind: 'number', value: 'N', integer: { min: 0, max: 1_000_000 }, summary: 'Size of the license pool (default for new projects: MAILFERRY_LICENSES, or no limit).' },
+] as const satisfies readonly OptionSpec[];
 
 /**
  * The project a command works on: the one named with --project, or the channel's own
  * (a project belongs to the channel it was created in).
  */
-export async function resolveProject(ctx: CommandContext, name?: string | true): Promise<Project> {
-  if (typeof name === 'string') return ctx.engine.getProject(name);
+export async function resolveProject(ctx: CommandContext, name?: string): Promise<Project> {
+  if (name !== undefined) return ctx.engine.getProject(name);
   const here = await ctx.engine.projectsInChannel(ctx.channelRef);
   if (here.length === 1) return here[0];
   if (here.length === 0)

@@ -1,4 +1,4 @@
-import type { CommandDef } from './types.ts';
+import { defineCommand } from './types.ts';
 import type { Side } from '../../engine/domain/types.ts';
 import { UserError } from '../../engine/errors.ts';
 import { actionResultMessage } from '../../cards/replies.ts';
@@ -8,19 +8,19 @@ import { PASS_KIND_OPTIONS, passKindOf } from './pass-kind-options.ts';
 import { scheduleStart } from './schedule-start.ts';
 
 /** `start`: submit one mailbox, every waiting one, or all that are not running. */
-export const start: CommandDef = {
+export const start = defineCommand({
   name: 'start',
   summary: 'Start (submit) a mailbox, every one waiting for its user (--waiting), or all (--all). Missing credentials are requested from the user.',
   args: [{ name: 'ADDRESS', required: false, kind: 'address' }],
   options: [
-    { name: 'waiting', summary: 'Send a new request to every mailbox waiting for its user.' },
-    { name: 'all', summary: 'Start every mailbox that is not started, stopped, failed or completed.' },
+    { name: 'waiting', kind: 'flag', summary: 'Send a new request to every mailbox waiting for its user.' },
+    { name: 'all', kind: 'flag', summary: 'Start every mailbox that is not started, stopped, failed or completed.' },
     ...PASS_KIND_OPTIONS,
     PROJECT_OPTION,
-    { name: 'at', value: '"YYYY-MM-DD HH:MM"', summary: 'Start at that time instead of now (in the project\'s time zone, or --tz); `stop` cancels it.' },
-    { name: 'tz', value: 'ZONE', summary: 'IANA time zone of --at, e.g. Europe/Berlin (default: the project\'s).' },
-    { name: 'source-password-file', value: 'PATH', summary: 'Testing aid: read the source password from a file on the server.', surfaces: ['console'] },
-    { name: 'destination-password-file', value: 'PATH', summary: 'Testing aid: read the destination password from a file on the server.', surfaces: ['console'] },
+    { name: 'at', kind: 'string', value: '"YYYY-MM-DD HH:MM"', summary: 'Start at that time instead of now (in the project\'s time zone, or --tz); `stop` cancels it.' },
+    { name: 'tz', kind: 'string', value: 'ZONE', summary: 'IANA time zone of --at, e.g. Europe/Berlin (default: the project\'s).' },
+    { name: 'source-password-file', kind: 'string', value: 'PATH', summary: 'Testing aid: read the source password from a file on the server.', surfaces: ['console'] },
+    { name: 'destination-password-file', kind: 'string', value: 'PATH', summary: 'Testing aid: read the destination password from a file on the server.', surfaces: ['console'] },
   ],
   examples: ['/migrate start alice@old.example', '/migrate start --all', '/migrate start --waiting', '/migrate start --all --prestage 30', '/migrate start --all --full', '/migrate start --all --at "2026-12-05 22:00"'],
   admin: true,
@@ -29,13 +29,13 @@ export const start: CommandDef = {
     if (chosen.length !== 1) throw new UserError('START_TARGET', chosen.length ? `Give only one of ${chosen.join(', ')}.` : 'Say what to start.', 'Usage: /migrate start ADDRESS | --waiting | --all');
     const pass = passKindOf(opts);
     const project = await resolveProject(ctx, opts.project);
-    if (typeof opts.at === 'string' || typeof opts.tz === 'string') {
+    if (opts.at !== undefined || opts.tz !== undefined) {
       await scheduleStart(ctx, project, opts, args.ADDRESS);
       return;
     }
     if (args.ADDRESS) {
       let item = await ctx.engine.getItem(project, args.ADDRESS);
-      for (const side of ['source', 'destination'] as Side[]) {
+      for (const side of ['source', 'destination'] as const) {
         const file = opts[`${side}-password-file`];
         if (typeof file === 'string') {
           const password = (await ctx.services.readLocalFile!(file)).replace(/\r?\n$/, '');
@@ -87,7 +87,7 @@ export const start: CommandDef = {
     }
     await ctx.reply(actionResultMessage('started', done, refused, opts.waiting ? 'Asked again for' : 'Started'));
   },
-};
+});
 
 /** What `start` did with credentials a server refused: they are not tried again. */
 function refusedNote(side: Side): string {

@@ -1,4 +1,4 @@
-import type { CommandDef } from './types.ts';
+import { defineCommand } from './types.ts';
 import { HISTORY_LIMIT, extraDetail, projectStatusMessage, projectsOverviewMessage, itemStatusMessage, statusLabel } from '../../cards/status.ts';
 import { verificationSummary, type VerificationView } from '../../cards/verification.ts';
 import { serverTimeZone } from '../scheduler/cron.ts';
@@ -6,7 +6,7 @@ import { passCopiedWords, passKindOfText, passKindWords, type PassKindView, type
 import { PROJECT_OPTION, itemTiming, itemView, reasonText, resolveProject, windowView } from './shared.ts';
 
 /** `status`: the project (counts per status, licenses, every item with status and reason) or one mailbox with its history. */
-export const status: CommandDef = {
+export const status = defineCommand({
   name: 'status',
   summary: 'Show the project (counts, licenses, every mailbox) or one mailbox with its history.',
   args: [{ name: 'ADDRESS', required: false, kind: 'address' }],
@@ -14,7 +14,7 @@ export const status: CommandDef = {
   examples: ['/migrate status', '/migrate status alice@old.example'],
   admin: true,
   async handler(ctx, { args, opts }) {
-    if (!args.ADDRESS && typeof opts.project !== 'string') {
+    if (!args.ADDRESS && opts.project === undefined) {
       // Several projects here: an overview of each rather than "say which".
       const here = await ctx.engine.projectsInChannel(ctx.channelRef);
       if (here.length > 1) {
@@ -73,7 +73,7 @@ export const status: CommandDef = {
       ),
     );
   },
-};
+});
 
 /** A pass's end in the history, as the passes list shows it. */
 function passView(h: { at: Date; toStatus: string | null; detail: Record<string, unknown> }): PassView {

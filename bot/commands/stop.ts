@@ -1,11 +1,11 @@
-import type { CommandDef } from './types.ts';
+import { defineCommand } from './types.ts';
 import { actionResultMessage } from '../../cards/replies.ts';
 import { startCancelledMessage } from '../../cards/schedule.ts';
 import { projectZone } from '../../engine/domain/zone.ts';
 import { PROJECT_OPTION, resolveProject } from './shared.ts';
 
 /** `stop`: a waiting or queued mailbox stops at once (license back, link dead); a running one at the next message. */
-export const stop: CommandDef = {
+export const stop = defineCommand({
   name: 'stop',
   summary: 'Stop a mailbox: returns its license if no data moved and cancels its open link.',
   args: [{ name: 'ADDRESS', required: true, kind: 'address' }],
@@ -25,4 +25,4 @@ export const stop: CommandDef = {
       actionResultMessage('stopped', [pending ? `${item.sourceAddress}: stopping at the next message (the pass saves its progress)` : `${item.sourceAddress}: stopped; its open link no longer works`], [], pending ? 'Stopping' : 'Stopped'),
     );
   },
-};
+});

@@ -4,37 +4,102 @@ import type { Message } from '../../cards/model.ts';
 import type { UserChoice } from '../../cards/user-choice.ts';
 import type { Actor, Side } from '../../engine/domain/types.ts';
 
-/** An argument in a command definition. */
-export interface ArgDef {
-  /** Name as shown in usage, e.g. `SOURCE_ADDRESS`. */
-  name: string;
-  required: boolean;
-  /** `address` values are validated as addresses (Google consumer refused) by the parser. */
-  kind?: 'address' | 'name' | 'text';
+/** How a positional argument is checked: `address` values are validated as addresses (Google consumer refused). */
+export type ArgKind = 'address' | 'name' | 'text';
+
+/** A positional argument in a command definition. */
+export interface ArgSpec {
+  /** Name as shown in usage, e.g. `SOURCE_ADDRESS`; the key of the handler's `args`. */
+  readonly name: string;
+  readonly required: boolean;
+  readonly kind?: ArgKind;
+}
+
+interface OptionBase {
+  /** Without dashes, e.g. `ask`; the key of the handler's `opts`. */
+  readonly name: string;
+  readonly summary: string;
+  /** Options that only make sense on some surfaces (e.g. reading a file on the server: console only). */
+  readonly surfaces?: readonly string[];
+  /** The command cannot run without it. */
+  readonly required?: boolean;
+}
+
+/** `--waiting`: present or not (a boolean). */
+export interface FlagOption extends OptionBase {
+  readonly kind: 'flag';
+}
+
+/** `--project NAME`: a string, as typed. */
+export interface StringOption extends OptionBase {
+  readonly kind: 'string';
+  /** Placeholder for the value in usage, e.g. `NAME`. */
+  readonly value: string;
+}
+
+/** `--ask source|destination|both`: one of the literals (case-insensitive when typed). */
+export interface EnumOption<C extends string = string> extends OptionBase {
+  readonly kind: 'enum';
+  readonly choices: readonly C[];
+}
+
+/** `--licenses N`: a whole number within bounds. */
+export interface NumberOption extends OptionBase {
+  readonly kind: 'number';
+  readonly value: string;
+  readonly integer: { readonly min: number; readonly max: number };
+}
+
+/** `--include "A, B"`: a list; split at commas unless the option parses it itself (and refuses what it cannot read). */
+export interface ListOption<T = unknown> extends OptionBase {
+  readonly kind: 'list';
+  readonly value: string;
+  readonly parse?: (raw: string) => readonly T[];
 }
 
 /** An option in a command definition. */
-export interface OptionDef {
-  /** Without dashes, e.g. `ask`. */
-  name: string;
-  /** Placeholder for the value (`source|destination|both`); absent for a flag. */
-  value?: string;
-  /** Allowed values, checked by the parser. */
-  choices?: readonly string[];
-  summary: string;
-  /** Options that only make sense on some surfaces (e.g. reading a file on the server: console only). */
-  surfaces?: readonly string[];
-  /** Number validation. */
-  integer?: { min: number; max: number };
+export type OptionSpec = FlagOption | StringOption | EnumOption | NumberOption | ListOption;
+
+/** The placeholder an option shows in usage and help; none for a flag. */
+export function placeholder(o: OptionSpec): string | undefined {
+  return o.kind === 'flag' ? undefined : o.kind === 'enum' ? o.choices.join('|') : o.value;
 }
 
-/** The parsed, validated input of a command. */
-export interface ParsedArgs {
-  args: Record<string, string>;
-  opts: Record<string, string | true>;
+/** The value an option gives its handler. */
+export type OptionValue<O> = O extends { kind: 'flag' }
+  ? boolean
+  : O extends { kind: 'number' }
+    ? number
+    : O extends { kind: 'enum'; choices: readonly (infer C)[] }
+      ? C
+      : O extends { kind: 'list'; parse: (raw: string) => readonly (infer T)[] }
+        ? T[]
+        : O extends { kind: 'list' }
+          ? string[]
+          : string;
+
+type Flatten<T> = { [K in keyof T]: T[K] } & {};
+type RequiredName<S> = S extends { name: infer N extends string; required: true } ? N : never;
+type OptionalName<S> = S extends { name: infer N extends string } ? (S extends { required: true } ? never : N) : never;
+
+/** The handler's `args`, from the argument specs: required ones are strings, others may be absent. */
+export type ArgsOf<As extends readonly ArgSpec[]> = Flatten<{ [A in As[number] as RequiredName<A>]: string } & { [A in As[number] as OptionalName<A>]?: string }>;
+
+/** The handler's `opts`, from the option specs. */
+export type OptsOf<Os extends readonly OptionSpec[]> = Flatten<
+  { [O in Os[number] as RequiredName<O>]: OptionValue<O> } & { [O in Os[number] as OptionalName<O>]?: OptionValue<O> }
+>;
+
+/** The validated input of a command: what the text grammar parses into, and what forms give directly. */
+export interface CommandInput<As extends readonly ArgSpec[] = readonly ArgSpec[], Os extends readonly OptionSpec[] = readonly OptionSpec[]> {
+  args: ArgsOf<As>;
+  opts: OptsOf<Os>;
   /** Lines after the first (bulk CSV pasted under the command). */
   body?: string;
 }
+
+/** The input type of a defined command. */
+export type InputOf<C> = C extends Command<infer As, infer Os> ? CommandInput<As, Os> : never;
 
 /** An attached file (Slack file_input, console `--file`). */
 export interface Attachment {
@@ -96,12 +161,12 @@ export interface BotServices {
 }
 
 /** One command: its grammar, help and handler, in one place. */
-export interface CommandDef {
+export interface Command<As extends readonly ArgSpec[] = readonly ArgSpec[], Os extends readonly OptionSpec[] = readonly OptionSpec[]> {
   /** One or two words: `add`, `project create`. */
   name: string;
   summary: string;
-  args: ArgDef[];
-  options: OptionDef[];
+  args: As;
+  options: Os;
   examples: string[];
   /** Only admins may run it (everything but `help` and `answer`). */
   admin: boolean;
@@ -109,5 +174,17 @@ export interface CommandDef {
   hidden?: boolean;
   /** Whether text lines after the command are allowed (bulk). */
   body?: boolean;
-  handler(ctx: CommandContext, input: ParsedArgs): Promise<void>;
+  handler(ctx: CommandContext, input: CommandInput<As, Os>): Promise<void>;
+}
+
+/** Any command, as lists of commands hold them. */
+export type CommandDef = Command;
+
+/**
+ * Defines a command; the handler's input type is inferred from the argument and option specs
+ * (a flag is a boolean, a number option a number, an enum its literals, a list an array;
+ * required ones are always there), so handlers need no casts.
+ */
+export function defineCommand<const As extends readonly ArgSpec[], const Os extends readonly OptionSpec[]>(def: Command<As, Os>): Command<As, Os> {
+  return def;
 }

@@ -1,31 +1,30 @@
 import { UserError } from '../../engine/errors.ts';
-import { normaliseAddress } from '../../engine/domain/addresses.ts';
-import type { CommandDef, ParsedArgs } from '../commands/types.ts';
+import { placeholder, type Command, type CommandInput } from '../commands/types.ts';
 import { tokenize } from './tokenize.ts';
 import { closest, distance } from '../../engine/domain/closest.ts';
+import { argValue, optionOn, optionValue, requirePresent, type Fail } from './check-input.ts';
 
-export { distance };
+export { distance, optionOn };
 
 /** The prefix every surface may or may not include. */
 const PREFIX = /^\s*\/?migrate\b\s*/i;
 
-/** True when an option can be used on `surface` (every option when no surface is named). */
-export function optionOn(o: { surfaces?: readonly string[] }, surface?: string): boolean {
-  return !surface || !o.surfaces || o.surfaces.includes(surface);
-}
-
 /** The usage line of a command, derived from its definition; on a surface, without the options it cannot use. */
-export function usage(def: CommandDef, surface?: string): string {
+export function usage(def: Command, surface?: string): string {
   const parts = [`/migrate ${def.name}`];
   for (const a of def.args) parts.push(a.required ? a.name : `[${a.name}]`);
-  for (const o of def.options) if (optionOn(o, surface)) parts.push(`[--${o.name}${o.value ? ` ${o.value}` : ''}]`);
+  for (const o of def.options) {
+    if (!optionOn(o, surface)) continue;
+    const flag = `--${o.name}${placeholder(o) ? ` ${placeholder(o)}` : ''}`;
+    parts.push(o.required ? flag : `[${flag}]`);
+  }
   return parts.join(' ');
 }
 
 /** A parsed line: the command definition and its validated input. */
 export interface ParsedLine {
-  def: CommandDef;
-  input: ParsedArgs;
+  def: Command;
+  input: CommandInput;
 }
 
 /**
@@ -33,7 +32,7 @@ export interface ParsedLine {
  * pasted CSV) against the command definitions. Throws a UserError with a precise message
  * and the usage line for bad input.
  */
-export function parseCommand(text: string, defs: readonly CommandDef[], surface: string): ParsedLine {
+export function parseCommand(text: string, defs: readonly Command[], surface: string): ParsedLine {
   const [first, ...rest] = text.replace(/\r\n?/g, '\n').split('\n');
   const body = rest.join('\n').trim() || undefined;
   const words = tokenize(first.replace(PREFIX, ''));
@@ -57,11 +56,27 @@ export function parseCommand(text: string, defs: readonly CommandDef[], surface:
     throw new UserError('UNKNOWN_COMMAND', `Unknown command "${words[0]}".${guess ? ` Did you mean "${guess}"?` : ''}`, 'Type `/migrate help` for the list of commands.');
   }
   const tokens = words.slice(def.name.split(' ').length);
-  const fail = (code: string, message: string): never => {
-    throw new UserError(code, message, `Usage: ${usage(def, surface)}`);
+  const fail: Fail = (code, message, field) => {
+    throw new UserError(code, message, `Usage: ${usage(def, surface)}`, field);
   };
+  const { opts, positional } = readOptions(def, tokens, surface, fail);
+  const args: Record<string, string> = {};
+  def.args.forEach((a, i) => {
+    const v = positional[i];
+    if (v !== undefined) args[a.name] = argValue(a, v, fail);
+    else if (a.required) fail('MISSING_ARGUMENT', `${a.name.toLowerCase().replace(/_/g, ' ')} is missing.`, a.name);
+  });
+  if (positional.length > def.args.length) fail('UNEXPECTED_ARGUMENT', `Unexpected "${positional[def.args.length]}".`);
+  if (body && !def.body) fail('UNEXPECTED_BODY', `"${def.name}" takes a single line.`);
+  // Each value was made by its spec (optionValue), so it has the type the spec names.
+  const input: CommandInput = { args, opts: opts as CommandInput['opts'], body };
+  requirePresent(def, input, fail);
+  return { def, input };
+}
 
-  const opts: Record<string, string | true> = {};
+/** The options of a command's words, typed by their specs, and the words that are not options. */
+function readOptions(def: Command, tokens: string[], surface: string, fail: Fail): { opts: Record<string, unknown>; positional: string[] } {
+  const opts: Record<string, unknown> = {};
   const positional: string[] = [];
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i];
@@ -71,53 +86,25 @@ export function parseCommand(text: string, defs: readonly CommandDef[], surface:
     }
     const eq = t.indexOf('=');
     const name = (eq > 0 ? t.slice(2, eq) : t.slice(2)).toLowerCase();
-    const opt = def.options.find((o) => o.name === name);
-    if (!opt) {
-      const guess = closest(name, def.options.map((o) => o.name));
-      fail('UNKNOWN_OPTION', `Unknown option --${name} for "${def.name}".${guess ? ` Did you mean --${guess}?` : ''}`);
+    const o = def.options.find((x) => x.name === name);
+    if (!o) {
+      const guess = closest(name, def.options.map((x) => x.name));
+      return fail('UNKNOWN_OPTION', `Unknown option --${name} for "${def.name}".${guess ? ` Did you mean --${guess}?` : ''}`);
     }
-    const o = opt!;
-    if (o.surfaces && !o.surfaces.includes(surface)) fail('OPTION_NOT_HERE', `--${o.name} is only available in the ${o.surfaces.join(' or ')}.`);
-    if (name in opts) fail('REPEATED_OPTION', `--${name} is given twice.`);
-    if (!o.value) {
-      if (eq > 0) fail('OPTION_TAKES_NO_VALUE', `--${name} takes no value.`);
+    if (o.surfaces && !o.surfaces.includes(surface)) fail('OPTION_NOT_HERE', `--${o.name} is only available in the ${o.surfaces.join(' or ')}.`, o.name);
+    if (name in opts) fail('REPEATED_OPTION', `--${name} is given twice.`, o.name);
+    if (o.kind === 'flag') {
+      if (eq > 0) fail('OPTION_TAKES_NO_VALUE', `--${name} takes no value.`, o.name);
       opts[name] = true;
       continue;
     }
     let value: string;
     if (eq > 0) value = t.slice(eq + 1);
     else {
-      if (i + 1 >= tokens.length || (tokens[i + 1].startsWith('--') && tokens[i + 1] !== '--')) fail('OPTION_VALUE_MISSING', `--${name} needs a value (${o.value}).`);
+      if (i + 1 >= tokens.length || (tokens[i + 1].startsWith('--') && tokens[i + 1] !== '--')) fail('OPTION_VALUE_MISSING', `--${name} needs a value (${placeholder(o)}).`, o.name);
       value = tokens[++i];
     }
-    if (o.choices && !o.choices.includes(value.toLowerCase())) {
-      const guess = closest(value, o.choices);
-      fail('OPTION_VALUE', `--${name} must be one of ${o.choices.join(', ')}; got "${value}".${guess ? ` Did you mean "${guess}"?` : ''}`);
-    }
-    if (o.choices) value = value.toLowerCase();
-    if (o.integer) {
-      const n = Number(value);
-      if (!Number.isInteger(n) || n < o.integer.min || n > o.integer.max)
-        fail('OPTION_VALUE', `--${name} must be a whole number from ${o.integer.min} to ${o.integer.max}; got "${value}".`);
-    }
-    opts[name] = value;
+    opts[name] = optionValue(o, value, fail);
   }
-
-  const args: Record<string, string> = {};
-  def.args.forEach((a, i) => {
-    const v = positional[i];
-    if (v === undefined) {
-      if (a.required) fail('MISSING_ARGUMENT', `${a.name.toLowerCase().replace(/_/g, ' ')} is missing.`);
-      return;
-    }
-    try {
-      args[a.name] = a.kind === 'address' ? normaliseAddress(v, a.name.toLowerCase().replace(/_/g, ' ')) : v;
-    } catch (e) {
-      if (e instanceof UserError) fail(e.code, e.message);
-      throw e;
-    }
-  });
-  if (positional.length > def.args.length) fail('UNEXPECTED_ARGUMENT', `Unexpected "${positional[def.args.length]}".`);
-  if (body && !def.body) fail('UNEXPECTED_BODY', `"${def.name}" takes a single line.`);
-  return { def, input: { args, opts, body } };
+  return { opts, positional };
 }
