@@ -71,9 +71,8 @@ export class Dispatcher {
    */
   run<const As extends Command['args'], const Os extends Command['options']>(def: Command<As, Os>, input: NoInfer<CommandInput<As, Os>>, cmd: IncomingForm): Promise<DispatchResult> {
     const command: Command = def;
-    // The one place the input's type is widened to any command's: checkInput re-checks each value against the specs.
-    const given = input as CommandInput;
-    return this.execute(cmd, () => ({ def: command, input: checkInput(command, given, cmd.surface, `Usage: ${usage(command, cmd.surface)}`) }));
+    // Widened to any command's input, as the parser's is: the handler of `def` is the one that gets it.
+    return this.execute(cmd, () => ({ def: command, input: checkInput(def, input, cmd.surface, `Usage: ${usage(command, cmd.surface)}`) as CommandInput }));
   }
 
   private async execute(cmd: IncomingForm, resolve: () => ParsedLine): Promise<DispatchResult> {

@@ -25,6 +25,25 @@ export const FIELD = {
   licenses: 'licenses',
 } as const;
 
+/** The block of each command input a modal has (arguments and options by their command names). */
+const BLOCK_OF_INPUT: Record<string, string> = {
+  SOURCE_ADDRESS: FIELD.addresses,
+  DESTINATION_ADDRESS: FIELD.addresses,
+  ask: FIELD.ask,
+  notify: FIELD.notify,
+  project: FIELD.project,
+  NAME: FIELD.name,
+  source: FIELD.source,
+  destination: FIELD.destination,
+  'self-service': FIELD.selfService,
+  licenses: FIELD.licenses,
+};
+
+/** The block where a refusal about a command input (`UserError.field`) shows; `fallback` when it names none of them. */
+export function blockOf(field: string | undefined, fallback: string): string {
+  return (field && BLOCK_OF_INPUT[field]) || fallback;
+}
+
 /** Prefilled choices. */
 export interface ModalInitial {
   ask?: string;

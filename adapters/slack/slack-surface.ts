@@ -1,15 +1,21 @@
 import express, { type Express } from 'express';
 import { App as BoltApp, ExpressReceiver, LogLevel, webApi, type Logger as BoltLogger } from '@slack/bolt';
-import type { Dispatcher, DispatchResult, IncomingCommand } from '../../bot/dispatch.ts';
-import type { Attachment } from '../../bot/commands/types.ts';
+import type { Dispatcher, DispatchResult, IncomingForm } from '../../bot/dispatch.ts';
+import type { Attachment, InputOf } from '../../bot/commands/types.ts';
+import { bulk } from '../../bot/commands/bulk.ts';
+import { projectCreate } from '../../bot/commands/project-create.ts';
+import { checkInput, formChoice } from '../../bot/parse/check-input.ts';
+import { add, ASK_OPTION, NOTIFY_OPTION } from '../../bot/commands/add.ts';
+import { NOTIFY_SETTING, SELF_SERVICE_SETTING } from '../../bot/commands/shared.ts';
 import type { Logger } from '../../bot/log.ts';
 import { isAdmin } from '../../bot/auth.ts';
-import { parseCommand } from '../../bot/parse/parse-command.ts';
+import { parseFor } from '../../bot/parse/parse-command.ts';
 import { parseBulkCsv } from '../../bot/parse/parse-csv.ts';
 import type { Message } from '../../cards/model.ts';
 import { errorMessage, notAdminMessage } from '../../cards/help.ts';
+import { UserError } from '../../engine/errors.ts';
 import { COMMAND_ACTION_PREFIX, LINK_ACTION_PREFIX, renderBlockKit } from '../../cards/render-block-kit.ts';
-import { addMailboxesModal, bulkModal, FIELD, MODAL, projectModal, VALUE_ACTION, type ModalInitial } from '../../cards/slack-modals.ts';
+import { addMailboxesModal, blockOf, bulkModal, FIELD, MODAL, projectModal, VALUE_ACTION, type ModalInitial } from '../../cards/slack-modals.ts';
 import { channelRef, unpackThreadRef } from './thread-ref.ts';
 import { slackErrorCode, type SlackThreads } from './slack-threads.ts';
 import { verifySlackRequest } from './verify-signature.ts';
@@ -67,11 +73,6 @@ function boltLogger(log: Logger): BoltLogger {
   return { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error'), setLevel: (l) => void (level = l), getLevel: () => level, setName: () => {} };
 }
 
-/** A `"…"`-quoted word for the command line when it has spaces or quotes. */
-function quote(s: string): string {
-  return /^[^\s"'\\]+$/.test(s) ? s : `"${s.replace(/(["\\])/g, '\\$1')}"`;
-}
-
 /** Which modal a bare command opens, if any: `add`, `bulk` (always: a slash command cannot carry a file), `project create`. */
 export function modalFor(text: string): { modal: 'add' | 'bulk' | 'project'; rest: string } | null {
   const t = text.replace(/^\s*\/?migrate\b/i, '').trim();
@@ -87,6 +88,9 @@ type SlackFile = { id: string; name?: string; url_private_download?: string; url
 /** A view submission's ack: empty, or `response_action: errors`. */
 type ViewAck = (r?: { response_action: 'errors'; errors: Record<string, string> }) => Promise<void>;
 type ViewState = Record<string, Record<string, StateValue>>;
+
+/** What a Slack request runs: a command line, or a form's command with its typed input. */
+type Work = { text: string } | { form: (who: IncomingForm) => Promise<DispatchResult> };
 
 /** Metadata a modal carries from the command to its submission (Slack round-trips it in the signed payload). */
 interface ModalMeta {
@@ -207,13 +211,12 @@ export class SlackSurface {
 
   // ------------------------------------------------------------------ commands
 
-  /** Runs one command line as a Slack user; replies are ephemeral, anchors go to the channel. */
-  private async run(r: { text: string; team: string; userName?: string; target: ReplyTarget; attachments?: Attachment[]; reply?: (m: Message) => Promise<void> }): Promise<DispatchResult> {
+  /** Runs one command line, or a form's command, as a Slack user; replies are ephemeral, anchors go to the channel. */
+  private async run(r: Work & { team: string; userName?: string; target: ReplyTarget; attachments?: Attachment[]; reply?: (m: Message) => Promise<void> }): Promise<DispatchResult> {
     const { target } = r;
     const reply = r.reply ?? this.replier(target);
     const existing = target.threadTs ? `slack:${r.team || '-'}/${target.channel}/${target.threadTs}` : null;
-    const inc: IncomingCommand = {
-      text: r.text,
+    const inc: IncomingForm = {
       surface: 'slack',
       userId: target.user,
       userName: r.userName,
@@ -242,7 +245,7 @@ export class SlackSurface {
       },
       attachments: r.attachments,
     };
-    return this.d.dispatcher.dispatch(inc);
+    return 'text' in r ? this.d.dispatcher.dispatch({ ...inc, text: r.text }) : r.form(inc);
   }
 
   /** Ephemeral answers to one person: the response_url while it lasts (5 calls), then chat.postEphemeral. */
@@ -288,8 +291,8 @@ export class SlackSurface {
     let initial: ModalInitial = {};
     if (m.rest) {
       try {
-        const { input } = parseCommand(`bulk ${m.rest}`, this.d.dispatcher.commands, 'slack');
-        initial = { ask: input.opts.ask as string, notify: input.opts.notify as string, project: input.opts.project as string };
+        const { opts } = parseFor(bulk, m.rest, 'slack');
+        initial = { ask: opts.ask, notify: opts.notify, project: opts.project };
       } catch {
         // Let the dispatcher explain the mistake.
         await this.run({ text: `bulk ${m.rest}`, team, target, reply });
@@ -317,18 +320,22 @@ export class SlackSurface {
     return { channel: meta.c, user, responseUrl: meta.r };
   }
 
-  /** `--ask X --notify Y --project P` from the common modal fields. */
-  private optionFlags(v: ViewState): string {
-    const pick = (f: string) => v[f]?.[VALUE_ACTION]?.selected_option?.value;
+  /** The options the add and bulk modals share, as `add` and `bulk` take them (a radio value that is not a choice is refused at its field). */
+  private addOptions(v: ViewState): InputOf<typeof add>['opts'] {
     const project = v[FIELD.project]?.[VALUE_ACTION]?.value?.trim();
-    return [pick(FIELD.ask) ? `--ask ${pick(FIELD.ask)}` : '', pick(FIELD.notify) ? `--notify ${pick(FIELD.notify)}` : '', project ? `--project ${quote(project)}` : ''].filter(Boolean).join(' ');
+    return { ask: formChoice(ASK_OPTION, picked(v, FIELD.ask)), notify: formChoice(NOTIFY_OPTION, picked(v, FIELD.notify)), project: project || undefined };
   }
 
   private async submitAdd(ack: ViewAck, v: ViewState, metadata: string, user: string, userName?: string): Promise<void> {
     const meta = this.meta(metadata);
     const raw = v[FIELD.addresses]?.[VALUE_ACTION]?.value ?? '';
-    const flags = this.optionFlags(v);
-    const rows: string[][] = [];
+    let opts: InputOf<typeof add>['opts'];
+    try {
+      opts = this.addOptions(v);
+    } catch (e) {
+      return ack(refusal(e, FIELD.addresses));
+    }
+    const rows: InputOf<typeof add>[] = [];
     const problems: string[] = [];
     const lines = raw.split('\n').map((l) => l.trim());
     lines.forEach((line, i) => {
@@ -336,9 +343,8 @@ export class SlackSurface {
       const words = line.split(/[\s,;]+|→|->/).filter(Boolean);
       if (words.length > 2) return void problems.push(`Line ${i + 1}: a source address and at most one destination address.`);
       try {
-        // The parser's own address rules (Google consumer accounts refused, etc.).
-        parseCommand(`add ${words.map(quote).join(' ')} ${flags}`, this.d.dispatcher.commands, 'slack');
-        rows.push(words);
+        // The command's own rules (Google consumer accounts refused, etc.).
+        rows.push(checkInput(add, { args: { SOURCE_ADDRESS: words[0] ?? '', DESTINATION_ADDRESS: words[1] }, opts }, 'slack'));
       } catch (e) {
         problems.push(`${lines.filter(Boolean).length > 1 ? `Line ${i + 1}: ` : ''}${e instanceof Error ? e.message : String(e)}`);
       }
@@ -350,16 +356,19 @@ export class SlackSurface {
     }
     await ack();
     const target = this.targetOf(meta, user);
-    if (rows.length === 1) await this.run({ text: `add ${rows[0].map(quote).join(' ')} ${flags}`.trim(), team: meta.t, userName, target });
+    const [one] = rows;
+    if (one && rows.length === 1) await this.run({ form: (who) => this.d.dispatcher.run(add, one, who), team: meta.t, userName, target });
     // Several addresses are one batch: one anchor for all of them.
-    else await this.run({ text: `bulk ${flags}`.trim(), team: meta.t, userName, target, attachments: [{ name: 'Add mailboxes', text: rows.map((r) => r.join(',')).join('\n') }] });
+    else {
+      const csv = rows.map((r) => [r.args.SOURCE_ADDRESS, r.args.DESTINATION_ADDRESS].filter(Boolean).join(',')).join('\n');
+      await this.run({ form: (who) => this.d.dispatcher.run(bulk, { args: {}, opts }, who), team: meta.t, userName, target, attachments: [{ name: 'Add mailboxes', text: csv }] });
+    }
   }
 
   private async submitBulk(ack: ViewAck, v: ViewState, metadata: string, user: string, userName?: string): Promise<void> {
     const meta = this.meta(metadata);
     const files = v[FIELD.file]?.[VALUE_ACTION]?.files ?? [];
     const pasted = (v[FIELD.paste]?.[VALUE_ACTION]?.value ?? '').trim();
-    const flags = this.optionFlags(v);
     if (!files.length && !pasted) {
       await ack({ response_action: 'errors', errors: { [FIELD.paste]: 'Attach a CSV file above, or paste the lines here.' } });
       return;
@@ -382,14 +391,14 @@ export class SlackSurface {
         return;
       }
     }
+    let input: InputOf<typeof bulk>;
     try {
-      parseCommand(`bulk ${flags}`, this.d.dispatcher.commands, 'slack');
+      input = checkInput(bulk, { args: {}, opts: this.addOptions(v) }, 'slack');
     } catch (e) {
-      await ack({ response_action: 'errors', errors: { [FIELD.project]: fieldError([e instanceof Error ? e.message : String(e)]) } });
-      return;
+      return ack(refusal(e, FIELD.project));
     }
     await ack();
-    await this.run({ text: `bulk ${flags}`.trim(), team: meta.t, userName, target: this.targetOf(meta, user), attachments });
+    await this.run({ form: (who) => this.d.dispatcher.run(bulk, input, who), team: meta.t, userName, target: this.targetOf(meta, user), attachments });
   }
 
   /** Downloads an uploaded file with the bot token (`files:read`), only from Slack's own hosts. */
@@ -416,25 +425,20 @@ export class SlackSurface {
   private async submitProject(ack: ViewAck, v: ViewState, metadata: string, user: string, userName?: string): Promise<void> {
     const meta = this.meta(metadata);
     const val = (f: string) => v[f]?.[VALUE_ACTION]?.value?.trim() ?? '';
-    const pick = (f: string) => v[f]?.[VALUE_ACTION]?.selected_option?.value;
-    const parts = [
-      'project create',
-      quote(val(FIELD.name) || '-'),
-      '--source',
-      quote(val(FIELD.source) || '-'),
-      '--destination',
-      quote(val(FIELD.destination) || '-'),
-      pick(FIELD.selfService) ? `--self-service ${pick(FIELD.selfService)}` : '',
-      pick(FIELD.notify) ? `--notify ${pick(FIELD.notify)}` : '',
-      val(FIELD.licenses) ? `--licenses ${quote(val(FIELD.licenses))}` : '',
-    ];
-    const text = parts.filter(Boolean).join(' ');
+    let input: InputOf<typeof projectCreate>;
     try {
-      parseCommand(text, this.d.dispatcher.commands, 'slack');
+      input = checkInput(projectCreate, {
+        args: { NAME: val(FIELD.name) },
+        opts: {
+          source: val(FIELD.source),
+          destination: val(FIELD.destination),
+          'self-service': formChoice(SELF_SERVICE_SETTING, picked(v, FIELD.selfService)),
+          notify: formChoice(NOTIFY_SETTING, picked(v, FIELD.notify)),
+          licenses: val(FIELD.licenses) ? Number(val(FIELD.licenses)) : undefined,
+        },
+      }, 'slack');
     } catch (e) {
-      const msg = e instanceof Error ? e.message : String(e);
-      await ack({ response_action: 'errors', errors: { [/licenses/.test(msg) ? FIELD.licenses : FIELD.name]: fieldError([msg]) } });
-      return;
+      return ack(refusal(e, FIELD.name));
     }
     // Run before answering, within Slack's 3 s, so refusals show on the field; late answers go ephemeral.
     const target = this.targetOf(meta, user);
@@ -445,12 +449,12 @@ export class SlackSurface {
       if (acked) await later(m);
       else held.push(m);
     };
-    const running = this.run({ text, team: meta.t, userName, target, reply });
+    const running = this.run({ form: (who) => this.d.dispatcher.run(projectCreate, input, who), team: meta.t, userName, target, reply });
     const first = await Promise.race([running, new Promise<'late'>((r) => setTimeout(() => r('late'), MODAL_DEADLINE_MS))]);
     if (first !== 'late' && !first.ok && first.code !== 'INTERNAL' && first.code !== 'NOT_ADMIN') {
       acked = true;
       const msg = held.map((m) => m.blocks.find((b) => b.type === 'text')?.text ?? m.text).join(' ').replace(/^⚠️\s*/, '');
-      await ack({ response_action: 'errors', errors: { [projectField(first.code, msg)]: fieldError([msg]) } });
+      await ack({ response_action: 'errors', errors: { [blockOf(first.field, FIELD.name)]: fieldError([msg]) } });
       return;
     }
     acked = true;
@@ -460,15 +464,19 @@ export class SlackSurface {
   }
 }
 
+/** The value of a modal's radio buttons. */
+function picked(v: ViewState, block: string): string | undefined {
+  return v[block]?.[VALUE_ACTION]?.selected_option?.value;
+}
+
+/** A modal's answer to a refusal: shown at the field it is about (`UserError.field`), or at `fallback`. */
+function refusal(e: unknown, fallback: string): { response_action: 'errors'; errors: Record<string, string> } {
+  if (!(e instanceof UserError)) throw e;
+  return { response_action: 'errors', errors: { [blockOf(e.field, fallback)]: fieldError([e.message]) } };
+}
+
 /** One field error text (Slack shows it under the field; keep it short). */
 function fieldError(problems: string[]): string {
   const head = problems.slice(0, 3).join(' ');
   return (problems.length > 3 ? `${head} …and ${problems.length - 3} more.` : head).slice(0, 1000);
-}
-
-/** The project modal field a refusal is about. */
-function projectField(code: string | undefined, msg: string): string {
-  if (code?.startsWith('CONNECTOR_URL')) return /\bdestination\b/i.test(msg) ? FIELD.destination : FIELD.source;
-  if (code?.startsWith('LICENSE')) return FIELD.licenses;
-  return FIELD.name;
 }

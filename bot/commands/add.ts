@@ -4,10 +4,15 @@ import { UserError } from '../../engine/errors.ts';
 import { addedMessage } from '../../cards/item-posts.ts';
 import { PROJECT_OPTION, resolveProject } from './shared.ts';
 
+/** `--ask`: whose address is asked for credentials. */
+export const ASK_OPTION = { name: 'ask', kind: 'enum', choices: ['source', 'destination', 'both'], summary: 'Which address receives the credential request when credentials are unknown (default: the project\'s self-service setting).' } as const satisfies OptionSpec;
+/** `--notify`: how the user is asked. */
+export const NOTIFY_OPTION = { name: 'notify', kind: 'enum', choices: ['email', 'chat', 'both'], summary: 'How the user is asked: email, chat DM, or both (default: the project\'s).' } as const satisfies OptionSpec;
+
 /** Options shared by `add` and `bulk`. */
 export const ASK_OPTIONS = [
-  { name: 'ask', kind: 'enum', choices: ['source', 'destination', 'both'], summary: 'Which address receives the credential request when credentials are unknown (default: the project\'s self-service setting).' },
-  { name: 'notify', kind: 'enum', choices: ['email', 'chat', 'both'], summary: 'How the user is asked: email, chat DM, or both (default: the project\'s).' },
+  ASK_OPTION,
+  NOTIFY_OPTION,
   PROJECT_OPTION,
 ] as const satisfies readonly OptionSpec[];
 

@@ -12,10 +12,14 @@ import type { CommandContext, OptionSpec } from './types.ts';
 /** `--project NAME`, on every command that works on items. */
 export const PROJECT_OPTION = { name: 'project', kind: 'string', value: 'NAME', summary: 'The project to use when the channel has several (default: the channel\'s project).' } as const satisfies OptionSpec;
 
+/** `--self-service`: whose address is asked by default. */
+export const SELF_SERVICE_SETTING = { name: 'self-service', kind: 'enum', choices: ['source', 'destination', 'both'], summary: 'Whose address is asked for credentials by default (default: source).' } as const satisfies OptionSpec;
+/** `--notify`: how users are asked by default. */
+export const NOTIFY_SETTING = { name: 'notify', kind: 'enum', choices: ['email', 'chat', 'both'], summary: 'How users are asked for credentials by default (default: email).' } as const satisfies OptionSpec;
 /** The project settings `project create` and `project set` share (defaults named where they apply). */
 export const PROJECT_SETTINGS = [
-  { name: 'self-service', kind: 'enum', choices: ['source', 'destination', 'both'], summary: 'Whose address is asked for credentials by default (default: source).' },
-  { name: 'notify', kind: 'enum', choices: ['email', 'chat', 'both'], summary: 'How users are asked for credentials by default (default: email).' },
+  SELF_SERVICE_SETTING,
+  NOTIFY_SETTING,
   { name: 'licenses', kind: 'number', value: 'N', integer: { min: 0, max: 1_000_000 }, summary: 'Size of the license pool (default for new projects: MAILFERRY_LICENSES, or no limit).' },
 ] as const satisfies readonly OptionSpec[];
 

@@ -23,11 +23,22 @@ export function argValue(a: ArgSpec, raw: string, fail: Fail): string {
 }
 
 /** One of an enum option's literals; what else was given is refused with the closest one. */
-export function enumValue(o: EnumOption, raw: string, fail: Fail): string {
-  const value = raw.toLowerCase();
-  if (o.choices.includes(value)) return value;
+export function enumValue<C extends string>(o: EnumOption<C>, raw: string, fail: Fail): C {
+  const value = o.choices.find((c) => c === raw.toLowerCase());
+  if (value !== undefined) return value;
   const guess = closest(raw, o.choices);
   return fail('OPTION_VALUE', `--${o.name} must be one of ${o.choices.join(', ')}; got "${raw}".${guess ? ` Did you mean "${guess}"?` : ''}`, o.name);
+}
+
+/**
+ * A form's choice (a radio button, a choice set) as the option's literal; absent stays
+ * absent, anything else is refused as the parser refuses it, blamed on the option.
+ */
+export function formChoice<C extends string>(o: EnumOption<C>, raw: string | undefined): C | undefined {
+  if (!raw) return undefined;
+  return enumValue(o, raw, (code, message, field) => {
+    throw new UserError(code, message, undefined, field);
+  });
 }
 
 /** A number option's value, refused outside its bounds or when not whole. */
@@ -92,22 +103,24 @@ function checkOption(o: OptionSpec, v: unknown, surface: string, fail: Fail): un
  * grammar (addresses, choices, bounds, required inputs), absent values left out.
  * Throws a UserError blamed on the field at fault.
  */
-export function checkInput<C extends Command>(def: C, input: CommandInput, surface: string, hint?: string): CommandInput {
+export function checkInput<As extends Command['args'], Os extends Command['options']>(def: Command<As, Os>, input: CommandInput<As, Os>, surface: string, hint?: string): CommandInput<As, Os> {
+  const spec: Command = def;
   const fail: Fail = (code, message, field) => {
     throw new UserError(code, message, hint, field);
   };
   const given = { args: input.args as Record<string, unknown>, opts: input.opts as Record<string, unknown> };
   const args: Record<string, string> = {};
   const opts: Record<string, unknown> = {};
-  for (const a of def.args) {
+  for (const a of spec.args) {
     const v = given.args[a.name];
     if (v !== undefined && v !== '') args[a.name] = argValue(a, String(v), fail);
   }
-  for (const o of def.options) {
+  for (const o of spec.options) {
     const v = given.opts[o.name];
     if (v !== undefined && v !== '' && v !== false) opts[o.name] = checkOption(o, v, surface, fail);
   }
-  const out = { args, opts, ...(input.body !== undefined ? { body: input.body } : {}) } as CommandInput;
-  requirePresent(def, out, fail);
-  return out;
+  const out: CommandInput = { args, opts: opts as CommandInput['opts'], ...(input.body !== undefined ? { body: input.body } : {}) };
+  requirePresent(spec, out, fail);
+  // Every value was checked against the spec of its name above.
+  return out as CommandInput<As, Os>;
 }

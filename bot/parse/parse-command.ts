@@ -108,3 +108,13 @@ function readOptions(def: Command, tokens: string[], surface: string, fail: Fail
   }
   return { opts, positional };
 }
+
+/**
+ * Parses the words after one known command's name (`--ask both` for `bulk`) into that
+ * command's typed input; refuses as `parseCommand` does.
+ */
+export function parseFor<As extends Command['args'], Os extends Command['options']>(def: Command<As, Os>, rest: string, surface: string): CommandInput<As, Os> {
+  const only: Command = def;
+  // Parsed against this one definition, so the values are the ones its specs type.
+  return parseCommand(`${def.name} ${rest}`, [only], surface).input as CommandInput<As, Os>;
+}
