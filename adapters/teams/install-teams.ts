@@ -49,7 +49,7 @@ export interface TeamsOptions {
 /** What Teams needs from the core (the composition root passes these; no database here). */
 export interface TeamsDeps {
   log: Logger;
-  dispatcher: Pick<Dispatcher, 'dispatch'>;
+  dispatcher: Pick<Dispatcher, 'dispatch' | 'run'>;
   admins: readonly string[];
   store: ReferenceStore;
   registerPoster(surface: string, poster: ThreadPoster): void;

@@ -6,8 +6,11 @@ import {
   type AdaptiveCardInvokeResponse,
   type AdaptiveCardInvokeValue,
 } from 'botbuilder';
-import type { Dispatcher, DispatchResult } from '../../bot/dispatch.ts';
+import type { Dispatcher, DispatchResult, IncomingForm } from '../../bot/dispatch.ts';
 import type { Attachment } from '../../bot/commands/types.ts';
+import { start } from '../../bot/commands/start.ts';
+import { digest } from '../../bot/commands/digest.ts';
+import { status as statusCommand } from '../../bot/commands/status.ts';
 import type { Logger } from '../../bot/log.ts';
 import { isAdmin } from '../../bot/auth.ts';
 import type { Message } from '../../cards/model.ts';
@@ -15,14 +18,14 @@ import { renderAdaptiveCard, COMMAND_VERB, type AdaptiveCard } from '../../cards
 import { addMailboxesCard, bulkAddCard, newProjectCard, projectStatusCard, welcomeCard } from '../../cards/teams/teams-cards.ts';
 import { conversationsOf, saveConversation, SURFACE, type ReferenceStore, type TeamsChannelData } from './references.ts';
 import { cardActivity, renderActivity } from './render-activity.ts';
-import { addCommand, bulkCommand, field, projectCommand, projectOption, type FormCommand, type FormValues } from './form-actions.ts';
+import { addCommand, bulkCommand, cardInputOf, field, formRun, projectCommand, projectOf, type FormCommand, type FormRun, type FormValues } from './form-actions.ts';
 import { withRetry, type RetryOptions } from './retry.ts';
 import type { ThreadPoster } from '../../bot/notifier.ts';
 import { formatCount } from '../../cards/format.ts';
 
 /** What the Teams bot needs from the core. */
 export interface TeamsBotDeps {
-  dispatcher: Pick<Dispatcher, 'dispatch'>;
+  dispatcher: Pick<Dispatcher, 'dispatch' | 'run'>;
   store: ReferenceStore;
   admins: readonly string[];
   log: Logger;
@@ -160,20 +163,19 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
     return withRetry(() => context.sendActivity(activity), this.deps.retry, (status, ms) => this.deps.log.warn('Teams connector throttled a reply; retrying', { status, waitMs: ms }));
   }
 
-  /** Runs a command line as the turn's person; replies are collected or sent, as asked. */
-  private async runCommand(context: TurnContext, info: TurnInfo, text: string, collect: Message[] | null, attachments?: Attachment[]): Promise<DispatchResult> {
+  /** Runs a command line, or a form's command, as the turn's person; replies are collected or sent, as asked. */
+  private async runCommand(context: TurnContext, info: TurnInfo, what: string | FormRun, collect: Message[] | null, attachments?: Attachment[]): Promise<DispatchResult> {
     const reply = async (m: Message) => {
       if (collect) collect.push(m);
       else await this.send(context, renderActivity(m));
     };
     // Teams has no ephemeral reply: only a 1:1 chat with the bot is private.
-    return this.dispatchAs(info, text, reply, context.activity.conversation?.conversationType !== 'personal', attachments);
+    return this.dispatchAs(info, what, reply, context.activity.conversation?.conversationType !== 'personal', attachments);
   }
 
-  /** Dispatches a command line as the turn's person without touching the turn (usable after it ended). */
-  private dispatchAs(info: TurnInfo, text: string, reply: (m: Message) => Promise<void>, repliesShared: boolean, attachments?: Attachment[]): Promise<DispatchResult> {
-    return this.deps.dispatcher.dispatch({
-      text,
+  /** Dispatches a command line, or runs a form's command, as the turn's person without touching the turn (usable after it ended). */
+  private dispatchAs(info: TurnInfo, what: string | FormRun, reply: (m: Message) => Promise<void>, repliesShared: boolean, attachments?: Attachment[]): Promise<DispatchResult> {
+    const who: IncomingForm = {
       surface: SURFACE,
       userId: info.userId,
       userName: info.userName,
@@ -188,7 +190,8 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
         return info.threadRef;
       },
       attachments,
-    });
+    };
+    return typeof what === 'string' ? this.deps.dispatcher.dispatch({ ...who, text: what }) : what.run(this.deps.dispatcher, who);
   }
 
   private async handleMessage(context: TurnContext): Promise<void> {
@@ -256,13 +259,14 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
       ask: field(v, 'ask'),
       notify: field(v, 'notify'),
     };
-    const form = async (cmd: FormCommand, again: (error: string) => AdaptiveCard): Promise<AdaptiveCard> => {
-      if ('error' in cmd) return again(cmd.error);
+    const form = async (cmd: FormCommand, again: (error: string, errorAt?: string) => AdaptiveCard): Promise<AdaptiveCard> => {
+      if ('error' in cmd) return again(cmd.error, cmd.field);
       const replies: Message[] = [];
-      const r = await this.runCommand(context, info, cmd.text, replies);
-      if (!r.ok) return again(replies.map((m) => m.text).join('\n') || 'That did not work.');
+      const r = await this.runCommand(context, info, cmd, replies);
+      if (!r.ok) return again(replies.map((m) => m.text).join('\n') || 'That did not work.', cardInputOf(r.field));
       return resultCard(replies);
     };
+    const project = projectOf(v);
     switch (verb) {
       case 'open.add':
         return addMailboxesCard({ project: values.project });
@@ -271,26 +275,26 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
       case 'open.project':
         return newProjectCard();
       case 'form.add':
-        return form(addCommand(v), (error) => addMailboxesCard({ ...values, error }));
+        return form(addCommand(v), (error, errorAt) => addMailboxesCard({ ...values, error, errorAt }));
       case 'form.bulk': {
         const cmd = bulkCommand(v);
-        if ('error' in cmd) return bulkAddCard({ ...values, error: cmd.error });
-        return this.bulkForm(context, info, cmd.text, values);
+        if ('error' in cmd) return bulkAddCard({ ...values, error: cmd.error, errorAt: cmd.field });
+        return this.bulkForm(context, info, cmd, values);
       }
       case 'form.project': {
         const p = { name: field(v, 'name'), source: field(v, 'source'), destination: field(v, 'destination'), selfService: field(v, 'selfService'), notify: field(v, 'notify'), licenses: field(v, 'licenses') };
-        return form(projectCommand(v), (error) => newProjectCard({ ...p, error }));
+        return form(projectCommand(v), (error, errorAt) => newProjectCard({ ...p, error, errorAt }));
       }
       case 'status.refresh':
         return this.statusCard(context, info, v);
       case 'status.start-waiting': {
         const replies: Message[] = [];
-        const r = await this.runCommand(context, info, `start --waiting${projectOption(v)}`, replies);
+        const r = await this.runCommand(context, info, formRun(start, { args: {}, opts: { waiting: true, project } }), replies);
         return this.statusCard(context, info, v, replies, r.ok);
       }
       case 'status.digest': {
         const replies: Message[] = [];
-        const r = await this.runCommand(context, info, `digest${projectOption(v)}`, replies);
+        const r = await this.runCommand(context, info, formRun(digest, { args: {}, opts: { project } }), replies);
         // The digest itself is a post in the thread; the card says it went out.
         if (r.ok) for (const m of replies) await this.send(context, renderActivity(m));
         return this.statusCard(context, info, v, r.ok ? [{ kind: 'notice', text: 'Digest posted in this conversation.', blocks: [], tone: 'success' }] : replies, r.ok);
@@ -310,9 +314,9 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
    * invoke (same activity id) starts nothing: in this process it gets the first answer, in
    * another the "Adding…" card.
    */
-  private async bulkForm(context: TurnContext, info: TurnInfo, text: string, values: { project: string; csv: string; ask: string; notify: string }): Promise<AdaptiveCard> {
+  private async bulkForm(context: TurnContext, info: TurnInfo, cmd: FormRun, values: { project: string; csv: string; ask: string; notify: string }): Promise<AdaptiveCard> {
     const a = context.activity;
-    const lines = text.split('\n').slice(1).filter((l) => l.trim() && !/^\s*source\b[^@]*$/i.test(l)).length;
+    const lines = (cmd.body ?? '').split('\n').filter((l) => l.trim() && !/^\s*source\b[^@]*$/i.test(l)).length;
     const adding = renderAdaptiveCard({
       kind: 'bulk-adding',
       text: `Adding ${formatCount(lines)} ${lines === 1 ? 'mailbox' : 'mailboxes'}${values.project ? ` to ${values.project}` : ''}… The result will be posted in this conversation.`,
@@ -333,7 +337,7 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
       this.deps.log.info('Teams bulk form received again (a retry); not run twice', { lines });
       return adding;
     }
-    const answer = this.runBulk(context, info, text, lines, values, adding);
+    const answer = this.runBulk(context, info, cmd, lines, values, adding);
     if (key) {
       this.bulkAnswers.set(key, answer);
       setTimeout(() => this.bulkAnswers.delete(key), BULK_RETRY_WINDOW_MS).unref();
@@ -347,11 +351,11 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
    * went out (the database work does not yield, so no deadline could cut it short), its
    * result posted to the conversation when it is done.
    */
-  private async runBulk(context: TurnContext, info: TurnInfo, text: string, lines: number, values: { project: string; csv: string; ask: string; notify: string }, adding: AdaptiveCard): Promise<AdaptiveCard> {
+  private async runBulk(context: TurnContext, info: TurnInfo, cmd: FormRun, lines: number, values: { project: string; csv: string; ask: string; notify: string }, adding: AdaptiveCard): Promise<AdaptiveCard> {
     const replies: Message[] = [];
     if (lines <= (this.deps.bulkInlineLines ?? BULK_INLINE_LINES)) {
-      const r = await this.runCommand(context, info, text, replies);
-      if (!r.ok) return bulkAddCard({ ...values, error: replies.map((m) => m.text).join('\n') || 'That did not work.' });
+      const r = await this.runCommand(context, info, cmd, replies);
+      if (!r.ok) return bulkAddCard({ ...values, error: replies.map((m) => m.text).join('\n') || 'That did not work.', errorAt: cardInputOf(r.field) });
       return resultCard(replies);
     }
     const shared = context.activity.conversation?.conversationType !== 'personal';
@@ -359,7 +363,7 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
       if (this.deps.post) await this.deps.post({ threadRef: info.threadRef, message });
     };
     const work = new Promise<void>((res) => setTimeout(res, 0))
-      .then(() => this.dispatchAs(info, text, async (m) => void replies.push(m), shared))
+      .then(() => this.dispatchAs(info, cmd, async (m) => void replies.push(m), shared))
       .then(
         (r) => post(resultMessage(replies, r.ok)),
         async (e) => {
@@ -376,7 +380,7 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
   /** The project status card, refreshed, with the outcome of the action that preceded it. */
   private async statusCard(context: TurnContext, info: TurnInfo, v: FormValues, notices: Message[] = [], ok = true): Promise<AdaptiveCard> {
     const replies: Message[] = [];
-    const r = await this.runCommand(context, info, `status${projectOption(v)}`, replies);
+    const r = await this.runCommand(context, info, formRun(statusCommand, { args: {}, opts: { project: projectOf(v) } }), replies);
     const status = replies.find((m) => m.kind === 'project-status');
     if (!r.ok || !status) return resultCard(replies);
     const notice = notices.map((m) => m.text).join('\n');

@@ -49,38 +49,47 @@ function echo(value: string | undefined, error: string | undefined, what: string
   return { value: '', error: error ? `${shortenLines(error, 4_000)}\n${note}` : note };
 }
 
+/** A form's error: shown under the input it is about (`errorAt`, an input id of the card), or above the inputs. */
+interface FormError {
+  error?: string;
+  errorAt?: string;
+}
+
+/** `error` and `errorAt` as a form template binds them: `errorAt` is '' unless it names one of `inputs`. */
+function errorData(error: string, errorAt: string | undefined, inputs: readonly string[]): { error: string; errorAt: string } {
+  return { error, errorAt: error && errorAt && inputs.includes(errorAt) ? errorAt : '' };
+}
+
 /** Values of the "Add mailboxes" form (echoed back when the card shows an error). */
-export interface AddFormData {
+export interface AddFormData extends FormError {
   project?: string;
   addresses?: string;
   ask?: string;
   notify?: string;
-  error?: string;
 }
 
 /** The "Add mailboxes" form: addresses, which credentials to ask for, how to notify. */
 export function addMailboxesCard(d: AddFormData = {}): AdaptiveCard {
   const e = echo(d.addresses, d.error, 'addresses');
-  return expandCard('add-mailboxes', { project: d.project ?? '', addresses: e.value, ask: d.ask || 'default', notify: d.notify || 'default', error: e.error });
+  return expandCard('add-mailboxes', { project: d.project ?? '', addresses: e.value, ask: d.ask || 'default', notify: d.notify || 'default', ...errorData(e.error, d.errorAt, ['addresses', 'ask', 'notify']) });
 }
 
 /** Values of the "Bulk add" form. */
-export interface BulkFormData {
+export interface BulkFormData extends FormError {
   project?: string;
   csv?: string;
   ask?: string;
   notify?: string;
-  error?: string;
 }
 
 /** The "Bulk add" form: CSV lines pasted into a multi-line field. */
 export function bulkAddCard(d: BulkFormData = {}): AdaptiveCard {
   const e = echo(d.csv, d.error, 'CSV lines');
-  return expandCard('bulk-add', { project: d.project ?? '', csv: e.value, ask: d.ask || 'default', notify: d.notify || 'default', error: e.error });
+  return expandCard('bulk-add', { project: d.project ?? '', csv: e.value, ask: d.ask || 'default', notify: d.notify || 'default', ...errorData(e.error, d.errorAt, ['csv', 'ask', 'notify']) });
 }
 
 /** Values of the "New project" form. */
-export interface ProjectFormData {
+export interface ProjectFormData extends FormError {
   name?: string;
   source?: string;
   destination?: string;
@@ -88,7 +97,6 @@ export interface ProjectFormData {
   notify?: string;
   /** As typed or as Teams submitted it: a number, a numeric string, or empty. */
   licenses?: string | number;
-  error?: string;
 }
 
 /**
@@ -105,7 +113,7 @@ export function newProjectCard(d: ProjectFormData = {}): AdaptiveCard {
     selfService: d.selfService || 'source',
     notify: d.notify || 'email',
     licenses: Number.isFinite(licenses) ? licenses : 0,
-    error: d.error ?? '',
+    ...errorData(d.error ?? '', d.errorAt, ['name', 'source', 'destination', 'selfService', 'notify', 'licenses']),
   });
   for (const el of card.body as any[])
     if (el.type === 'Input.Number' && el.id === 'licenses') {

@@ -146,6 +146,11 @@ describe('modals', () => {
     expect(JSON.parse(bad.text)).toMatchObject({ response_action: 'errors', errors: { source: expect.stringContaining('unsupported scheme "ftp"') } });
     const bad2 = await s.interact(submission('mf_project', view.private_metadata, values('gamma', 'imaps://old.example:993', 'imaps://user:pw@new.example:993')));
     expect(Object.keys(JSON.parse(bad2.text).errors)).toEqual(['destination']);
+    const pool = await s.interact(submission('mf_project', view.private_metadata, { ...values('gamma', 'imaps://old.example:993', 'imaps://new.example:993'), licenses: { value: { type: 'number_input', value: '2000000' } } }));
+    expect(JSON.parse(pool.text).errors).toEqual({ licenses: expect.stringContaining('--licenses must be a whole number from 0 to 1000000') });
+    // A radio value that is not one of the command's choices (a forged submission) is refused at its block.
+    const forged = await s.interact(submission('mf_project', view.private_metadata, { ...values('gamma', 'imaps://old.example:993', 'imaps://new.example:993'), notify: radio('pigeon') }));
+    expect(JSON.parse(forged.text).errors).toEqual({ notify: expect.stringContaining('--notify must be one of email, chat, both') });
     const dup = await s.interact(submission('mf_project', view.private_metadata, values('acme', 'imaps://old.example:993', 'imaps://new.example:993')));
     expect(JSON.parse(dup.text).errors.name).toContain('already exists');
     const ok = await s.interact(submission('mf_project', view.private_metadata, values('gamma', 'imaps://old.example:993', 'imaps://new.example:993')));

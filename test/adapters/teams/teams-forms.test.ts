@@ -9,6 +9,12 @@ const ADMIN_AAD = '6f1c2a3b-0000-4000-8000-00000000ada1';
 const CHANNEL = '19:migrations0channel0id@thread.tacv2';
 const cardText = ConnectorRecorder.cardText;
 
+/** The element right under a card's input (where a refusal about that input shows). */
+function afterInput(card: any, id: string): any {
+  const i = card.body.findIndex((b: any) => b.id === id);
+  return card.body[i + 1];
+}
+
 /** An adaptiveCard/action invoke as Teams sends it: inputs merged into action.data. */
 function invoke(serviceUrl: string, verb: string, data: Record<string, unknown>, root = '5000') {
   const a = fixture('adaptive-card-action', serviceUrl);
@@ -56,6 +62,22 @@ describe('Teams Adaptive Card forms (Universal Actions)', () => {
     expect(r.body.value.body.find((b: any) => b.color === 'Attention').text).toMatch(/source/i);
     expect(r.body.value.body.find((b: any) => b.id === 'source').value).toBe('ftp://old.example');
     expect(r.body.value.body.find((b: any) => b.id === 'notify').value).toBe('chat');
+    // The refusal sits under the input it is about, and only there.
+    expect(afterInput(r.body.value, 'source')).toMatchObject({ color: 'Attention', text: expect.stringContaining('unsupported scheme "ftp"') });
+    expect(r.body.value.body.filter((b: any) => b.color === 'Attention')).toHaveLength(1);
+  });
+
+  it('New project: each refusal shows under its own input (a bad destination, a pool too large, a name taken)', async () => {
+    await t.app.db.project.deleteMany({ where: { name: 'beta' } });
+    const values = { name: 'beta', source: 'imaps://old.example:993', destination: 'imaps://new.example:993', selfService: 'source', notify: 'email', licenses: '' };
+    const dst = await post(invoke(rec.url, 'form.project', { ...values, destination: 'imaps://u:p@new.example:993' }));
+    expect(afterInput(dst.body.value, 'destination')).toMatchObject({ color: 'Attention', text: expect.stringContaining('must not contain credentials') });
+    const pool = await post(invoke(rec.url, 'form.project', { ...values, licenses: 2_000_000 }));
+    expect(afterInput(pool.body.value, 'licenses')).toMatchObject({ color: 'Attention', text: expect.stringContaining('--licenses must be a whole number') });
+    await post(invoke(rec.url, 'form.project', values));
+    const taken = await post(invoke(rec.url, 'form.project', values));
+    await t.app.db.project.delete({ where: { name: 'beta' } });
+    expect(afterInput(taken.body.value, 'name')).toMatchObject({ color: 'Attention', text: expect.stringContaining('already exists') });
   });
 
   it('New project: valid values create the project and the card is replaced by the result', async () => {
@@ -72,6 +94,7 @@ describe('Teams Adaptive Card forms (Universal Actions)', () => {
     const gmail = await post(invoke(rec.url, 'form.add', { project: '', addresses: 'someone@gmail.com', ask: 'source', notify: 'email' }));
     const error = gmail.body.value.body.find((b: any) => b.color === 'Attention');
     expect(error.text).toMatch(/gmail|Google/i);
+    expect(afterInput(gmail.body.value, 'addresses')).toBe(error);
     expect(gmail.body.value.body.find((b: any) => b.id === 'addresses').value).toBe('someone@gmail.com');
     expect(gmail.body.value.body.find((b: any) => b.id === 'ask').value).toBe('source');
   });
