@@ -36,12 +36,19 @@ describe('defineCommand infers the handler input from the specs', () => {
     expectTypeOf<InputOf<typeof projectCreate>['opts']['source']>().toEqualTypeOf<string>();
     expectTypeOf<InputOf<typeof projectSet>['opts']['reminders']>().toEqualTypeOf<number[] | undefined>();
     expectTypeOf<InputOf<typeof projectSet>['opts']['licenses']>().toEqualTypeOf<number | undefined>();
+    expectTypeOf<InputOf<typeof start>['opts']['prestage']>().toEqualTypeOf<number | undefined>();
+    expectTypeOf<InputOf<typeof start>['opts']['full']>().toEqualTypeOf<boolean | undefined>();
+    expectTypeOf<InputOf<typeof start>['opts']['at']>().toEqualTypeOf<string | undefined>();
+    expectTypeOf<InputOf<typeof projectSet>['opts']['window']>().toEqualTypeOf<string | undefined>();
+    expectTypeOf<InputOf<typeof projectSet>['opts']['since']>().toEqualTypeOf<string | undefined>();
   });
 
   it('the text grammar parses into the same typed values, and names the field at fault', () => {
     const { input } = parseCommand('project set acme --licenses 250 --reminders "3, 1" --include "Inbox, Sent" --wipe-credentials ON', COMMANDS, 'console');
     expect(input.opts).toEqual({ licenses: 250, reminders: [1, 3], include: ['Inbox', 'Sent'], 'wipe-credentials': 'on' });
     expect(parseCommand('start --waiting', COMMANDS, 'slack').input.opts).toEqual({ waiting: true });
+    expect(parseCommand('start --all --prestage 30', COMMANDS, 'slack').input.opts).toEqual({ all: true, prestage: 30 });
+    expect(parseCommand('start --all --at "2026-12-05 22:00" --tz Europe/Berlin', COMMANDS, 'slack').input.opts).toEqual({ all: true, at: '2026-12-05 22:00', tz: 'Europe/Berlin' });
     const refusal = (line: string) => {
       try {
         parseCommand(line, COMMANDS, 'slack');
