@@ -41,9 +41,16 @@ export function seedCorpus(dv: DovecotInstance, user: string, a: { messages: num
   const weights = folders.map((_, i) => (i === 0 ? 6 : i === 1 ? 3 : 1));
   const wsum = weights.reduce((s, w) => s + w, 0);
   const counts = weights.map((w) => Math.floor((a.messages * w) / wsum));
-  counts[0] += a.messages - counts.reduce((s, c) => s + c, 0);
+  // What the rounding left over goes to INBOX.
+  const rest = a.messages - counts.reduce((s, c) => s + c, 0);
+  counts.splice(0, 1, (counts[0] ?? 0) + rest);
   let bytes = 0;
   let made = 0;
+  const pick = (xs: readonly string[]): string => {
+    const x = xs[Math.floor(rand() * xs.length)];
+    if (x === undefined) throw new Error('nothing to pick from');
+    return x;
+  };
   const size = () => {
     const r = rand();
     if (r < 0.6) return 2_000 + Math.floor(rand() * 6_000);
@@ -57,13 +64,13 @@ export function seedCorpus(dv: DovecotInstance, user: string, a: { messages: num
       seedMaildir(dv, user, [{ path, messages: chunk, keywords: KEYWORDS }]);
       chunk = [];
     };
-    for (let i = 0; i < counts[fi]; i++) {
+    for (let i = 0; i < (counts[fi] ?? 0); i++) {
       const flags: string[] = [];
       if (rand() < 0.7) flags.push('\\Seen');
       if (rand() < 0.1) flags.push('\\Answered');
       if (rand() < 0.05) flags.push('\\Flagged');
-      if (rand() < 0.2) flags.push(KEYWORDS[Math.floor(rand() * KEYWORDS.length)]);
-      if (rand() < 0.05) flags.push(KEYWORDS[Math.floor(rand() * KEYWORDS.length)]);
+      if (rand() < 0.2) flags.push(pick(KEYWORDS));
+      if (rand() < 0.05) flags.push(pick(KEYWORDS));
       const internalDate = new Date(Date.UTC(2015, 0, 1) + Math.floor(rand() * 9 * 365 * 86400) * 1000);
       const raw = makeMessage({ size: size(), messageId: rand() < 0.01 ? null : undefined, date: internalDate, subject: `bench ${fi}/${i} ${randomBytes(3).toString('hex')}` });
       const m: SeedMessage = { raw, flags: [...new Set(flags)], internalDate };
@@ -155,7 +162,14 @@ export async function pool<T>(n: number, k: number, fn: (i: number) => Promise<T
 
 export function median(xs: number[]): number {
   const v = [...xs].sort((x, y) => x - y);
-  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+  const at = (i: number) => v[i] ?? NaN;
+  return v.length % 2 ? at((v.length - 1) / 2) : (at(v.length / 2 - 1) + at(v.length / 2)) / 2;
+}
+
+/** `xs` turned left by `k` places: each run starts with another tool. */
+export function rotate<T>(xs: readonly T[], k: number): T[] {
+  const n = xs.length ? k % xs.length : 0;
+  return [...xs.slice(n), ...xs.slice(0, n)];
 }
 
 export function loadavg(): string {

@@ -29,7 +29,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DOVEADM_BIN, readMailbox, startDovecot, type DovecotInstance } from '../test/harness/dovecot.ts';
-import { compareMailboxes, describeFidelity, loadavg, median, pool, PRODUCTION_NODE_FLAGS, seedCorpus } from './bench-lib.ts';
+import { compareMailboxes, describeFidelity, loadavg, median, pool, PRODUCTION_NODE_FLAGS, rotate, seedCorpus } from './bench-lib.ts';
 
 const MBSYNC_BIN = process.env.MBSYNC_BIN ?? '/usr/bin/mbsync';
 
@@ -168,6 +168,7 @@ async function childMany(cfg: { dbUrl: string; concurrency: number; options: obj
   const t0 = performance.now();
   const results = await pool(cfg.mailboxes.length, cfg.concurrency, async (i) => {
     const m = cfg.mailboxes[i];
+    if (!m) throw new Error(`no mailbox ${i}`);
     const r = await runPass({ itemId: `bench-${i}`, source: m.source as never, destination: m.destination as never, checkpoints: store, options: cfg.options });
     rssAfter.push(process.memoryUsage().rss);
     return r;
@@ -258,7 +259,11 @@ async function mainMany(a: Args): Promise<void> {
     console.log(`sources read back (index warm-up) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     /** Every mailbox of a tool compared with its source; one line for all. */
     const fidelity = async (prefix: string) => {
-      const all = await pool(n, 4, async (i) => compareMailboxes(sources[i], await readMailbox(dv, `${prefix}${i}`, pw)));
+      const all = await pool(n, 4, async (i) => {
+        const source = sources[i];
+        if (!source) throw new Error(`no source mailbox ${i}`);
+        return compareMailboxes(source, await readMailbox(dv, `${prefix}${i}`, pw));
+      });
       const sum = all.reduce((s, c) => ({ bytesDiff: s.bytesDiff + c.bytesDiff, flagDiff: s.flagDiff + c.flagDiff, missing: s.missing + c.missing, extra: s.extra + c.extra, foldersMissing: [...s.foldersMissing, ...c.foldersMissing] }));
       return describeFidelity(sum);
     };
@@ -266,7 +271,7 @@ async function mainMany(a: Args): Promise<void> {
     const rss: string[] = [];
     for (let run = 1; run <= a.runs; run++) {
       const order = ['MailFerry', 'mbsync', 'dsync'].filter((x) => !(x === 'mbsync' && a.skipMbsync) && !(x === 'dsync' && a.skipDsync));
-      for (const tool of order.map((_, i) => order[(i + run - 1) % order.length])) {
+      for (const tool of rotate(order, run - 1)) {
         const prefix = `b${tool.toLowerCase()}${run}x`;
         for (let i = 0; i < n; i++) dv.addUser(`${prefix}${i}`, pw);
         let seconds: number;
@@ -408,8 +413,7 @@ async function main(): Promise<void> {
     if (!a.skipDsync) tools.push(['dsync', dsync]);
     for (let run = 1; run <= a.runs; run++) {
       // Rotate the order so no tool always runs first (the box's load drifts).
-      const order = tools.map((_, i) => tools[(i + run - 1) % tools.length]);
-      for (const [name, fn] of order) {
+      for (const [name, fn] of rotate(tools, run - 1)) {
         const r = await fn(run);
         results.push(r);
         console.log(`run ${run}: ${name} ${r.seconds.toFixed(1)} s, ${r.msgPerSec.toFixed(0)} msg/s, fidelity ${r.fidelity}; load average ${loadavg()}`);
@@ -425,10 +429,10 @@ async function main(): Promise<void> {
         seconds: median(rs.map((r) => r.seconds)),
         msgPerSec: median(rs.map((r) => r.msgPerSec)),
         mibPerSec: median(rs.map((r) => r.mibPerSec)),
-        peakRssMiB: rs[0].peakRssMiB === undefined ? undefined : Math.max(...rs.map((r) => r.peakRssMiB!)),
-        secondPassSeconds: rs[0].secondPassSeconds === undefined ? undefined : median(rs.map((r) => r.secondPassSeconds!)),
+        peakRssMiB: rs[0]?.peakRssMiB === undefined ? undefined : Math.max(...rs.map((r) => r.peakRssMiB!)),
+        secondPassSeconds: rs[0]?.secondPassSeconds === undefined ? undefined : median(rs.map((r) => r.secondPassSeconds!)),
         fidelity: [...new Set(rs.map((r) => r.fidelity))].join(' / '),
-        note: rs[0].note,
+        note: rs[0]?.note,
       });
     }
     console.log('');

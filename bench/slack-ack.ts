@@ -30,6 +30,6 @@ export async function slashCommand(base: string, fakeBase: string, text: string,
 export function ackSummary(times: number[]): string {
   if (!times.length) return 'no command answered';
   const t = [...times].sort((a, b) => a - b);
-  const at = (q: number) => t[Math.min(t.length - 1, Math.ceil(q * t.length) - 1)].toFixed(1);
-  return `${t.length} commands, p50 ${at(0.5)} ms, p99 ${at(0.99)} ms, max ${t[t.length - 1].toFixed(1)} ms`;
+  const at = (q: number) => (t[Math.min(t.length - 1, Math.ceil(q * t.length) - 1)] ?? NaN).toFixed(1);
+  return `${t.length} commands, p50 ${at(0.5)} ms, p99 ${at(0.99)} ms, max ${at(1)} ms`;
 }

@@ -172,7 +172,11 @@ async function runFacts(app: App): Promise<{ seconds: number; copied: number; st
 
 /** Every destination compared with its source; one line for all. */
 async function fidelity(dv: DovecotInstance, sources: ReadMailbox[], prefix: string): Promise<string> {
-  const all = await pool(sources.length, 4, async (i): Promise<Comparison> => compareMailboxes(sources[i], await readMailbox(dv, `${prefix}${i}`, PW)));
+  const all = await pool(sources.length, 4, async (i): Promise<Comparison> => {
+    const source = sources[i];
+    if (!source) throw new Error(`no source mailbox ${i}`);
+    return compareMailboxes(source, await readMailbox(dv, `${prefix}${i}`, PW));
+  });
   return describeFidelity(all.reduce((s, c) => ({ bytesDiff: s.bytesDiff + c.bytesDiff, flagDiff: s.flagDiff + c.flagDiff, missing: s.missing + c.missing, extra: s.extra + c.extra, foldersMissing: [...s.foldersMissing, ...c.foldersMissing] })));
 }
 
@@ -247,7 +251,7 @@ async function acksWhileCopying(dv: DovecotInstance, a: WorkersArgs, sources: Re
     console.log(`slack ack while 4 workers copy: ${ackSummary(during)} (then idle: ${ackSummary(idle)})`);
     console.log(
       `  that copy: ${f.seconds.toFixed(1)} s, ${(total / f.seconds).toFixed(0)} msg/s (4 workers + the server's runner), statuses ${f.statuses}, claimed more or less than once: ${f.claimedTwice}, fidelity ${await fidelity(dv, sources, prefix)}; ` +
-        `peak RSS serve ${rss[0].toFixed(0)} MiB, workers ${rss.slice(1).map((x) => x.toFixed(0)).join(', ')} MiB`,
+        `peak RSS serve ${(rss[0] ?? NaN).toFixed(0)} MiB, workers ${rss.slice(1).map((x) => x.toFixed(0)).join(', ')} MiB`,
     );
   } finally {
     await stopAll(procs);
@@ -276,8 +280,8 @@ export async function mainWorkers(a: WorkersArgs): Promise<void> {
     console.log('');
     console.log('| workers | s | msg/s | × 1 worker | peak RSS per worker MiB |');
     console.log('|---|---|---|---|---|');
-    const one = results.find((x) => x.n === 1) ?? results[0];
-    for (const x of results) console.log(`| ${x.n} | ${x.seconds.toFixed(1)} | ${x.msgPerSec.toFixed(0)} | ${(x.msgPerSec / one.msgPerSec).toFixed(2)} | ${Math.max(...x.rss).toFixed(0)} |`);
+    const base = (results.find((x) => x.n === 1) ?? results[0])?.msgPerSec ?? NaN;
+    for (const x of results) console.log(`| ${x.n} | ${x.seconds.toFixed(1)} | ${x.msgPerSec.toFixed(0)} | ${(x.msgPerSec / base).toFixed(2)} | ${Math.max(...x.rss).toFixed(0)} |`);
     if (a.acks) await acksWhileCopying(dv, a, sources, total);
   } finally {
     await dv.dispose().catch(() => undefined);

@@ -15,7 +15,7 @@ export function version(): string {
 /** Options each process command takes besides --help. */
 const OPTIONS: Record<string, string[]> = { console: ['--wait'] };
 
-const HELP: Record<string, string> = {
+const HELP: Record<string, string> & { main: string } = {
   'rotate-key': `Usage: mailferry rotate-key
 
 Re-encrypts every stored credential under a new key. Stop MailFerry (serve and every
@@ -117,18 +117,18 @@ async function run(argv: string[]): Promise<number> {
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(argv[0] === cmd ? HELP[cmd] : HELP.main);
+    process.stdout.write((argv[0] === cmd && HELP[cmd]) || HELP.main);
     return 0;
   }
   if (cmd === 'db') return dbMain(rest);
   const known = [...(OPTIONS[cmd] ?? []), '--help', '--version'];
   const unknown = rest.filter((a) => !known.includes(a));
   if (unknown.length) {
-    const u = unknown[0];
+    const u = unknown[0] ?? '';
     const guess = u.startsWith('-') ? closest(u.replace(/^-+/, '--'), known) : closest(u, commands);
     const suggestion = guess ? (u.startsWith('-') ? ` Did you mean ${guess}?` : ` Did you mean "mailferry ${guess}"?`) : '';
     const where = argv[0] === cmd ? ` for "${cmd}"` : '';
-    process.stderr.write(`Unknown ${u.startsWith('-') ? 'option' : 'argument'} ${u}${where}.${suggestion}\n\n${argv[0] === cmd ? HELP[cmd] : HELP.main}`);
+    process.stderr.write(`Unknown ${u.startsWith('-') ? 'option' : 'argument'} ${u}${where}.${suggestion}\n\n${(argv[0] === cmd && HELP[cmd]) || HELP.main}`);
     return 2;
   }
   const { surfaces, withBoundPort } = await import('./config.ts');

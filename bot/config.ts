@@ -147,9 +147,9 @@ export function surfaces(c: Config): { name: string; configured: boolean; why: s
  */
 function parseTrustProxy(raw: string | undefined): string[] {
   const list = (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  if (!list.length || (list.length === 1 && list[0].toLowerCase() === 'none')) return [];
+  if (!list.length || (list.length === 1 && list[0]?.toLowerCase() === 'none')) return [];
   for (const v of list) {
-    const [addr, bits, more] = v.split('/');
+    const [addr = '', bits, more] = v.split('/');
     const ok = ['loopback', 'linklocal', 'uniquelocal'].includes(v) || (isIP(addr) !== 0 && more === undefined && (bits === undefined || /^\d{1,3}$/.test(bits)));
     if (!ok)
       throw new Error(`MAILFERRY_TRUST_PROXY: "${v}" is not an address, a CIDR range or loopback/linklocal/uniquelocal (the addresses of your reverse proxies, comma-separated)`);

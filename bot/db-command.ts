@@ -17,10 +17,10 @@ export function safeLocation(url: string): string {
 function parseCopyArgs(args: string[]): { to?: string; force: boolean; error?: string } {
   let to: string | undefined;
   let force = false;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
+  const queue = [...args];
+  for (let a = queue.shift(); a !== undefined; a = queue.shift()) {
     if (a === '--force') force = true;
-    else if (a === '--to') to = args[++i];
+    else if (a === '--to') to = queue.shift();
     else if (a.startsWith('--to=')) to = a.slice('--to='.length);
     else return { force, error: `Unknown argument ${a.startsWith('-') ? a : '(a URL goes after --to)'} for "db copy".` };
   }

@@ -78,7 +78,8 @@ function mergeBulk(messages: Message[]): Message[] {
 }
 
 function surfaceOf(threadRef: string): string {
-  return threadRef.split(':', 1)[0];
+  // split always gives a first part (the whole reference when it has no colon).
+  return threadRef.split(':', 1)[0] ?? threadRef;
 }
 
 /**
@@ -421,11 +422,10 @@ export class Notifier {
     const oneByOne = rows.length <= Math.floor(st.tokens);
     for (const r of rows) {
       const last = units[units.length - 1];
-      if (!oneByOne && !r.solo && last && !last[0].solo) last.push(r);
+      if (!oneByOne && !r.solo && last && !last[0]?.solo) last.push(r);
       else units.push([r]);
     }
-    for (let i = 0; i < units.length; i++) {
-      const unit = units[i];
+    for (const [i, unit] of units.entries()) {
       this.refill(st);
       if (st.tokens < 1) {
         await releaseOutbox(this.db, units.slice(i).flat().map((r) => r.id), this.owner);
@@ -450,11 +450,14 @@ export class Notifier {
     const ids = unit.map((r) => r.id);
     const messages = unit.map((r) => JSON.parse(r.message) as Message);
     const merged = mergeBulk(messages);
+    const [row] = unit;
+    const [message] = messages;
+    const [one] = merged;
     const post: ThreadPost =
-      unit.length === 1
-        ? { threadRef, address: unit[0].address ?? undefined, itemId: unit[0].itemId ?? undefined, message: messages[0], replaceKey: unit[0].replaceKey ?? undefined }
-        : merged.length === 1
-          ? { threadRef, message: merged[0] }
+      row && message && unit.length === 1
+        ? { threadRef, address: row.address ?? undefined, itemId: row.itemId ?? undefined, message, replaceKey: row.replaceKey ?? undefined }
+        : one && merged.length === 1
+          ? { threadRef, message: one }
           : { threadRef, message: threadUpdatesPost(merged.map((m) => ({ kind: m.kind, text: m.text })), this.o.listLimit) };
     try {
       if (!poster) throw new Error(`no poster for surface ${surface}`);
@@ -482,11 +485,11 @@ export class Notifier {
   }
 
   private async noteFailure(unit: OutboxRow[], messages: Message[], error: string): Promise<void> {
-    for (let i = 0; i < unit.length; i++) {
-      const itemId = unit[i].itemId;
-      if (!itemId) continue;
-      const item = await this.engine.itemById(itemId);
-      if (item) await this.engine.note(item, SYSTEM_ACTOR, 'post.failed', { message: `could not post "${messages[i].kind}" to the thread`, text: messages[i].text, error });
+    for (const [i, row] of unit.entries()) {
+      const message = messages[i];
+      if (!row.itemId || !message) continue;
+      const item = await this.engine.itemById(row.itemId);
+      if (item) await this.engine.note(item, SYSTEM_ACTOR, 'post.failed', { message: `could not post "${message.kind}" to the thread`, text: message.text, error });
     }
   }
 

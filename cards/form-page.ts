@@ -217,7 +217,7 @@ export function renderFormPage(v: FormPageView): string {
     : v.sides.length === 2
       ? passwordSides.length === 2
         ? 'enter the username and password of both mailboxes'
-        : `sign in with Microsoft and enter the username and password of your ${passwordSides[0].side === 'destination' ? 'new' : 'current'} mailbox`
+        : `sign in with Microsoft and enter the username and password of your ${passwordSides[0]?.side === 'destination' ? 'new' : 'current'} mailbox`
       : v.sides[0]?.side === 'destination'
         ? 'enter the username and password of your new mailbox'
         : 'enter the username and password of your current mailbox';

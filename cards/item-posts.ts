@@ -228,7 +228,7 @@ export function bulkStatusView(changes: { address: string; to: string }[], verb 
 }
 
 /** Several summaries of one kind of change as one (the notifier merges those that queue up in a thread). */
-export function mergeBulkStatus(views: BulkStatusView[], limit = 10): BulkStatusView {
+export function mergeBulkStatus(views: [BulkStatusView, ...BulkStatusView[]], limit = 10): BulkStatusView {
   const counts: Record<string, number> = {};
   for (const v of views) for (const [s, n] of Object.entries(v.counts)) counts[s] = (counts[s] ?? 0) + n;
   return { verb: views[0].verb, total: views.reduce((n, v) => n + v.total, 0), counts, first: views.flatMap((v) => v.first).slice(0, limit) };

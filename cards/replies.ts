@@ -109,7 +109,7 @@ export function actionResultMessage(kind: string, done: string[], refused: strin
     tone: refused.length ? 'warning' : 'success',
     blocks: [
       { type: 'text', text: head },
-      ...(done.length > 1 ? [{ type: 'list' as const, items: done.slice(0, REPLY_LIST_LIMIT), more: done.length > REPLY_LIST_LIMIT ? `…and ${formatCount(done.length - REPLY_LIST_LIMIT)} more` : undefined }] : done.length === 1 ? [{ type: 'text' as const, text: done[0] }] : []),
+      ...(done.length > 1 ? [{ type: 'list' as const, items: done.slice(0, REPLY_LIST_LIMIT), more: done.length > REPLY_LIST_LIMIT ? `…and ${formatCount(done.length - REPLY_LIST_LIMIT)} more` : undefined }] : done[0] !== undefined ? [{ type: 'text' as const, text: done[0] }] : []),
       ...(refused.length ? [{ type: 'list' as const, items: refused.slice(0, REPLY_LIST_LIMIT), more: refused.length > REPLY_LIST_LIMIT ? `…and ${formatCount(refused.length - REPLY_LIST_LIMIT)} more refused` : undefined }] : []),
     ],
   };

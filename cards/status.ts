@@ -104,7 +104,7 @@ export function actorText(stored: string): string {
   const [, surface, id, name] = m;
   if (surface === 'system') return 'MailFerry';
   if (surface === 'form') return 'the mailbox owner (secure form)';
-  const where = SURFACE_NAME[surface] ?? surface;
+  const where = (surface && SURFACE_NAME[surface]) ?? surface;
   if (name) return `${name} (${where})`;
   return surface === 'console' ? `${id} (console)` : `${where} user ${id}`;
 }

@@ -50,7 +50,8 @@ export function verificationLine(v: VerificationView): string {
   }
   if (v.altered) {
     const reasons = Object.entries(v.alteredReasons);
-    const why = reasons.length === 1 ? reasons[0][0] : reasons.map(([r, n]) => `${r}: ${formatCount(n)}`).join(', ');
+    const [only] = reasons;
+    const why = only && reasons.length === 1 ? only[0] : reasons.map(([r, n]) => `${r}: ${formatCount(n)}`).join(', ');
     parts.push(`${plural(v.altered, 'message')} altered by the destination (${why})`);
   } else parts.push('no message altered by the destination');
   if (v.unchecked) parts.push(`${plural(v.unchecked, 'message')} not compared (the destination named no UIDs for them, or reports only estimated sizes, as Microsoft 365 does)`);

@@ -573,7 +573,8 @@ export class Engine {
             groups.set(key, [...(groups.get(key) ?? []), c]);
           }
           for (const group of groups.values()) {
-            const g = group[0];
+            const [g] = group;
+            if (!g) continue;
             const count = await countInChunks(
               group.map((c) => c.fresh.id),
               (ids) =>
@@ -1052,8 +1053,9 @@ export class Engine {
           ${skipProjects.length ? Prisma.sql`AND "projectId" NOT IN (${Prisma.join(skipProjects)})` : Prisma.empty}
           AND ("startAt" IS NULL OR "startAt" <= ${this.now()})
           ORDER BY "updatedAt", "createdAt", "sourceAddress", "id" LIMIT 1 FOR UPDATE SKIP LOCKED`;
-        if (!rows.length) return null;
-        const next = await tx.item.findUniqueOrThrow({ where: { id: rows[0].id }, include: ITEM_INCLUDE });
+        const [row] = rows;
+        if (!row) return null;
+        const next = await tx.item.findUniqueOrThrow({ where: { id: row.id }, include: ITEM_INCLUDE });
         try {
           return await this.claimIn(tx, next);
         } catch (e) {

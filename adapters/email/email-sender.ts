@@ -141,9 +141,9 @@ export function classifySmtpError(e: unknown): { transient: boolean; serverWide:
  * address, which users are told to distrust. Nodemailer quotes and encodes the name.
  */
 export function fromHeader(from: string, organisation: string | undefined): string | { name: string; address: string } {
-  const bare = /^\s*<?([^<>\s@"]+@[^<>\s@"]+)>?\s*$/.exec(from);
-  if (!bare || !organisation) return from;
-  return { name: `${organisation} IT`, address: bare[1] };
+  const address = /^\s*<?([^<>\s@"]+@[^<>\s@"]+)>?\s*$/.exec(from)?.[1];
+  if (!address || !organisation) return from;
+  return { name: `${organisation} IT`, address };
 }
 
 /** A short, operator-readable reason, with the link removed should a server ever echo the message. */

@@ -256,7 +256,7 @@ export class SlackThreads {
 function mustUnpack(ref: string): SlackThread {
   const t = unpackThreadRef(ref);
   if (t) return t;
-  const c = /^slack:([A-Z0-9]+)$/.exec(ref);
-  if (c) return { team: '', channel: c[1], ts: '' };
+  const channel = /^slack:([A-Z0-9]+)$/.exec(ref)?.[1];
+  if (channel) return { team: '', channel, ts: '' };
   throw new Error(`not a Slack thread or channel reference: ${ref.split('/')[0]}`);
 }

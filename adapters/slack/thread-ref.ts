@@ -25,6 +25,6 @@ export function packThreadRef(t: SlackThread): string {
 
 /** The parts of a thread reference, or null when it is not a Slack thread reference. */
 export function unpackThreadRef(ref: string): SlackThread | null {
-  const m = /^slack:([^/]+)\/([A-Z0-9]+)\/(\d+\.\d+)$/.exec(ref);
-  return m ? { team: m[1] === '-' ? '' : m[1], channel: m[2], ts: m[3] } : null;
+  const [, team, channel, ts] = /^slack:([^/]+)\/([A-Z0-9]+)\/(\d+\.\d+)$/.exec(ref) ?? [];
+  return team && channel && ts ? { team: team === '-' ? '' : team, channel, ts } : null;
 }

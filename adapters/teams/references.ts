@@ -44,7 +44,8 @@ export function parseRef(threadRef: string): string | undefined {
 
 /** The conversation id without Teams' `;messageid=` thread suffix. */
 export function baseConversationId(id: string): string {
-  return id.split(';messageid=')[0];
+  const at = id.indexOf(';messageid=');
+  return at < 0 ? id : id.slice(0, at);
 }
 
 /**

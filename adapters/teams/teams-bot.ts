@@ -390,7 +390,8 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
 
 /** The replies of a command as one message ("Done." when there were none). */
 function resultMessage(replies: Message[], ok = true): Message {
-  if (replies.length === 1) return replies[0];
+  const [only] = replies;
+  if (only && replies.length === 1) return only;
   const merged: Message = {
     kind: 'result',
     text: replies.map((m) => m.text).join('\n'),

@@ -30,8 +30,9 @@ export const PROJECT_SETTINGS = [
 export async function resolveProject(ctx: CommandContext, name?: string): Promise<Project> {
   if (name !== undefined) return ctx.engine.getProject(name);
   const here = await ctx.engine.projectsInChannel(ctx.channelRef);
-  if (here.length === 1) return here[0];
-  if (here.length === 0)
+  const [only] = here;
+  if (only && here.length === 1) return only;
+  if (!only)
     throw new UserError('NO_PROJECT_HERE', 'There is no migration project in this channel.', 'Create one with `/migrate project create NAME --source imaps://old.example:993 --destination imaps://new.example:993`, or name one with `--project NAME`.');
   throw new UserError('SEVERAL_PROJECTS', `This channel has several projects (${here.map((p) => p.name).join(', ')}).`, 'Say which with `--project NAME`.');
 }

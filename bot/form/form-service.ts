@@ -505,7 +505,8 @@ export class FormService {
     const after: Loaded = { ...l, ask, item: current };
 
     // 4. Refused: one attempt counts, whatever the number of sides refused.
-    if (refused.length) {
+    const [firstRefused] = refused;
+    if (firstRefused) {
       const attempt = await this.engine.links.countAttempt(l.link.id);
       if (attempt === undefined) return this.unavailable();
       const max = this.maxAttemptsOf(item);
@@ -523,7 +524,7 @@ export class FormService {
           detail: x.r.ok ? undefined : x.r.detail,
         });
       if (final) {
-        const side = refused[0].side;
+        const side = firstRefused.side;
         const fresh = await this.engine.itemById(item.id);
         if (fresh?.status === 'WaitingForUser') await this.engine.failCredentials(fresh, side, detail);
         else await this.engine.links.revoke(l.link.id, this.now());
@@ -553,12 +554,13 @@ export class FormService {
 
 
 function unreachableNotice(sides: Side[], busy = false): NonNullable<FormPageView['notice']> {
-  const which = sides.length === 2 ? 'the mail servers' : `the server of your ${SIDE_NAME[sides[0]]} mailbox`;
+  const [side] = sides;
+  const which = side && sides.length === 1 ? `the server of your ${SIDE_NAME[side]} mailbox` : 'the mail servers';
   if (busy)
     return {
       tone: 'warning',
       title: 'The mail server is busy',
-      text: `${which[0].toUpperCase()}${which.slice(1)} asked us to slow down before it would check your credentials. This does not count as an attempt. Please try again in a few minutes.`,
+      text: `${which.charAt(0).toUpperCase()}${which.slice(1)} asked us to slow down before it would check your credentials. This does not count as an attempt. Please try again in a few minutes.`,
     };
   return {
     tone: 'warning',

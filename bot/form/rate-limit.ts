@@ -32,7 +32,7 @@ export class RateLimiter {
     const at = this.now();
     for (const [i, c] of checks.entries()) {
       const s = states[i];
-      if (s.count > c.limit.max) return { ok: false, retryAfterMs: Math.max(1000, s.resetAt - at), name: c.name };
+      if (s && s.count > c.limit.max) return { ok: false, retryAfterMs: Math.max(1000, s.resetAt - at), name: c.name };
     }
     return { ok: true };
   }

@@ -431,10 +431,12 @@ export class Outreach {
  */
 export function planRecipients(item: { ask: string; sourceAddress: string; destinationAddress: string }, missing: Side[]): Map<string, Side[]> {
   const asked = sidesOf(item.ask as Sides);
+  // Every Sides value names at least one side.
+  const firstAsked = asked[0] ?? 'source';
   const addressOf = (s: Side) => (s === 'source' ? item.sourceAddress : item.destinationAddress);
   const plan = new Map<string, Side[]>();
   for (const side of missing) {
-    const who = addressOf(asked.includes(side) ? side : asked[0]);
+    const who = addressOf(asked.includes(side) ? side : firstAsked);
     plan.set(who, [...(plan.get(who) ?? []), side]);
   }
   return plan;

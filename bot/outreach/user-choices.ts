@@ -45,13 +45,13 @@ export class UserChoices {
 
   /** Takes one answer from the person who clicked; returns what to tell them. */
   async answer(actor: Actor, choiceId: string, choice: UserChoice): Promise<Message> {
-    const m = ID.exec(choiceId);
+    const [, itemId, tag] = ID.exec(choiceId) ?? [];
     // Both sides are 22 base64url characters (the pattern checked the clicked one).
-    if (!m || !timingSafeEqual(Buffer.from(this.tag(m[1], actor.surface, actor.id)), Buffer.from(m[2]))) {
+    if (!itemId || !tag || !timingSafeEqual(Buffer.from(this.tag(itemId, actor.surface, actor.id)), Buffer.from(tag))) {
       this.d.log.warn('choice refused: not the person the message was sent to', { surface: actor.surface, user: actor.id });
       return choiceRefusedMessage('This button answers only for the person the message was sent to. If this mailbox is yours, ask your IT team to send you a request.');
     }
-    const item = await this.d.engine.itemById(m[1]);
+    const item = await this.d.engine.itemById(itemId);
     if (!item) return choiceRefusedMessage('This mailbox is no longer being migrated.');
     const organisation = organisationOf(item.project, this.d.install);
     if (item.status !== 'WaitingForUser') {

@@ -33,27 +33,27 @@ export interface ParsedLine {
  * and the usage line for bad input.
  */
 export function parseCommand(text: string, defs: readonly Command[], surface: string): ParsedLine {
-  const [first, ...rest] = text.replace(/\r\n?/g, '\n').split('\n');
+  const [first = '', ...rest] = text.replace(/\r\n?/g, '\n').split('\n');
   const body = rest.join('\n').trim() || undefined;
   const words = tokenize(first.replace(PREFIX, ''));
-  if (words.length === 0) return { def: defs.find((d) => d.name === 'help')!, input: { args: {}, opts: {} } };
+  const [verb, sub] = words;
+  if (verb === undefined) return { def: defs.find((d) => d.name === 'help')!, input: { args: {}, opts: {} } };
 
-  const twoWord = words.length > 1 ? defs.find((d) => d.name === `${words[0]} ${words[1]}`.toLowerCase()) : undefined;
-  const def = twoWord ?? defs.find((d) => d.name === words[0].toLowerCase());
+  const twoWord = sub !== undefined ? defs.find((d) => d.name === `${verb} ${sub}`.toLowerCase()) : undefined;
+  const def = twoWord ?? defs.find((d) => d.name === verb.toLowerCase());
   if (!def) {
-    const group = defs.filter((d) => d.name.startsWith(`${words[0].toLowerCase()} `));
+    const group = defs.filter((d) => d.name.startsWith(`${verb.toLowerCase()} `));
     if (group.length) {
-      const sub = words[1];
-      const names = group.map((d) => d.name.split(' ')[1]);
+      const names = group.map((d) => d.name.slice(d.name.indexOf(' ') + 1));
       const guess = sub ? closest(sub, names) : undefined;
       throw new UserError(
         'UNKNOWN_COMMAND',
-        sub ? `Unknown command "${words[0]} ${sub}".${guess ? ` Did you mean "${words[0]} ${guess}"?` : ''}` : `"${words[0]}" needs a sub-command: ${names.join(', ')}.`,
+        sub ? `Unknown command "${verb} ${sub}".${guess ? ` Did you mean "${verb} ${guess}"?` : ''}` : `"${verb}" needs a sub-command: ${names.join(', ')}.`,
         group.map((d) => usage(d, surface)).join('\n'),
       );
     }
-    const guess = closest(words[0], [...new Set(defs.map((d) => d.name.split(' ')[0]))]);
-    throw new UserError('UNKNOWN_COMMAND', `Unknown command "${words[0]}".${guess ? ` Did you mean "${guess}"?` : ''}`, 'Type `/migrate help` for the list of commands.');
+    const guess = closest(verb, [...new Set(defs.map((d) => d.name.split(' ', 1)[0] ?? d.name))]);
+    throw new UserError('UNKNOWN_COMMAND', `Unknown command "${verb}".${guess ? ` Did you mean "${guess}"?` : ''}`, 'Type `/migrate help` for the list of commands.');
   }
   const tokens = words.slice(def.name.split(' ').length);
   const fail: Fail = (code, message, field) => {
@@ -78,8 +78,8 @@ export function parseCommand(text: string, defs: readonly Command[], surface: st
 function readOptions(def: Command, tokens: string[], surface: string, fail: Fail): { opts: Record<string, unknown>; positional: string[] } {
   const opts: Record<string, unknown> = {};
   const positional: string[] = [];
-  for (let i = 0; i < tokens.length; i++) {
-    const t = tokens[i];
+  const queue = [...tokens];
+  for (let t = queue.shift(); t !== undefined; t = queue.shift()) {
     if (!t.startsWith('--') || t === '--') {
       positional.push(t);
       continue;
@@ -101,8 +101,9 @@ function readOptions(def: Command, tokens: string[], surface: string, fail: Fail
     let value: string;
     if (eq > 0) value = t.slice(eq + 1);
     else {
-      if (i + 1 >= tokens.length || (tokens[i + 1].startsWith('--') && tokens[i + 1] !== '--')) fail('OPTION_VALUE_MISSING', `--${name} needs a value (${placeholder(o)}).`, o.name);
-      value = tokens[++i];
+      const next = queue.shift();
+      if (next === undefined || (next.startsWith('--') && next !== '--')) return fail('OPTION_VALUE_MISSING', `--${name} needs a value (${placeholder(o)}).`, o.name);
+      value = next;
     }
     opts[name] = optionValue(o, value, fail);
   }

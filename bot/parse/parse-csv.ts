@@ -43,7 +43,7 @@ export function parseBulkCsv(text: string): { rows: AddRow[]; refused: RefusedRo
     if (!l || l.startsWith('#')) return;
     const cells = splitCsvLine(l, sep);
     if (!cells) return refused.push({ line, input: l, reason: 'a quote is not closed' });
-    if (rows.length === 0 && refused.length === 0 && /^(source|from|email|address)/i.test(cells[0]) && !cells[0].includes('@')) return; // header
+    if (rows.length === 0 && refused.length === 0 && /^(source|from|email|address)/i.test(cells[0] ?? '') && !cells[0]?.includes('@')) return; // header
     if (cells.length > 4) return refused.push({ line, input: l, reason: `expected at most 4 columns (source,destination,source_login,destination_login), found ${cells.length}` });
     const [source, destination, sourceLogin, destinationLogin] = cells;
     if (!source) return refused.push({ line, input: l, reason: 'the source address is missing' });

@@ -12,16 +12,16 @@ export function tokenize(line: string): string[] {
   let inWord = false;
   let quote: '"' | "'" | null = null;
   for (let i = 0; i < s.length; i++) {
-    const c = s[i];
+    const c = s.charAt(i);
     if (quote) {
       if (c === quote) quote = null;
-      else if (c === '\\' && quote === '"' && i + 1 < s.length) cur += s[++i];
+      else if (c === '\\' && quote === '"' && i + 1 < s.length) cur += s.charAt(++i);
       else cur += c;
     } else if (c === '"' || c === "'") {
       quote = c;
       inWord = true;
     } else if (c === '\\' && i + 1 < s.length) {
-      cur += s[++i];
+      cur += s.charAt(++i);
       inWord = true;
     } else if (/\s/.test(c)) {
       if (inWord) out.push(cur);

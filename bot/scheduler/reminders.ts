@@ -35,7 +35,8 @@ export function reminderCadence(p: Pick<Project, 'options'>): number[] {
 export function cadenceAt(cadence: number[], anchor: Date, now: Date): { passed: number; nextAt: Date | null } {
   const times = cadence.map((d) => anchor.getTime() + d * DAY_MS);
   const passed = times.filter((t) => t <= now.getTime()).length;
-  return { passed, nextAt: passed < times.length ? new Date(times[passed]) : null };
+  const next = times[passed];
+  return { passed, nextAt: next === undefined ? null : new Date(next) };
 }
 
 /** What reminders need. */
@@ -157,8 +158,9 @@ export async function sendDueReminders(d: ReminderDeps): Promise<number> {
 async function requestedBy(db: Db, itemId: string, anchor: Date): Promise<string | undefined> {
   const e = await db.itemEvent.findFirst({ where: { itemId, toStatus: 'WaitingForUser', at: { lte: anchor } }, orderBy: { at: 'desc' }, select: { actor: true } });
   const m = e?.actor.match(/^([^:]+):(.*?)(?: \((.*)\))?$/);
-  if (!m || ['console', 'system', 'form'].includes(m[1])) return undefined;
-  return m[3] ?? m[2];
+  const [, surface = '', id, name] = m ?? [];
+  if (!m || ['console', 'system', 'form'].includes(surface)) return undefined;
+  return name ?? id;
 }
 
 /**

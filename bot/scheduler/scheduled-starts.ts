@@ -32,13 +32,15 @@ export async function fireDueStarts(d: ScheduledStartDeps): Promise<number> {
     const byActor = new Map<string, typeof claimed>();
     for (const c of claimed) byActor.set(actorKey(c.actor), [...(byActor.get(actorKey(c.actor)) ?? []), c]);
     for (const group of byActor.values()) {
+      const [first] = group;
+      if (!first) continue;
       // As `start` does: credentials a server refused are forgotten, so the user is asked again.
       for (const c of group)
         await d.engine.forgetRefusedCredentials(c.actor, c.item).catch((e) => {
           if (!(e instanceof UserError)) throw e; // the item changed meanwhile: the start says why
         });
       // The full pass, as `start` without --prestage runs it.
-      const r = await d.engine.startItems(group[0].actor, group.map((c) => c.item), { pass: { type: 'full' } });
+      const r = await d.engine.startItems(first.actor, group.map((c) => c.item), { pass: { type: 'full' } });
       started += r.changed.length;
       const done = new Set(r.changed.map((c) => c.item.id));
       for (const { item } of group.filter((c) => !done.has(c.item.id))) {

@@ -206,9 +206,10 @@ export function projectStatusCard(m: Message, opts: { notice?: string; noticeTon
     ? mailboxes
         .slice(mailboxes.indexOf(': ') + 2)
         .split(' · ')
-        .map((part) => /^(.*\S)\s+([\d,]+)$/.exec(part))
-        .filter((x): x is RegExpExecArray => !!x)
-        .map((x) => ({ label: x[1], value: x[2], color: COUNT_COLOR[x[1]] ?? 'Default' }))
+        .flatMap((part) => {
+          const [, label, value] = /^(.*\S)\s+([\d,]+)$/.exec(part) ?? [];
+          return label && value ? [{ label, value, color: COUNT_COLOR[label] ?? 'Default' }] : [];
+        })
     : [];
   const list = m.blocks.find((b) => b.type === 'list');
   const text = m.blocks.find((b) => b.type === 'text');

@@ -189,8 +189,8 @@ function startTls(socket: Socket, host: string, opts: ProbeOptions, timeoutMs: n
 /** The capabilities named in a CAPABILITY answer or a greeting's `[CAPABILITY …]` code. */
 function capabilitiesIn(lines: string[]): string[] {
   for (const l of lines) {
-    const m = /^\* CAPABILITY (.*)$/i.exec(l) ?? /\[CAPABILITY ([^\]]*)\]/i.exec(l);
-    if (m) return m[1].trim().split(/\s+/);
+    const caps = (/^\* CAPABILITY (.*)$/i.exec(l) ?? /\[CAPABILITY ([^\]]*)\]/i.exec(l))?.[1];
+    if (caps !== undefined) return caps.trim().split(/\s+/);
   }
   return [];
 }
@@ -282,7 +282,7 @@ function probeAuthority(tenantId: string, opts: ProbeOptions): Promise<{ ok: boo
         else
           resolve({
             ok: false,
-            finding: `the authority ${host} does not know the tenant ${tenantId} (HTTP ${res.statusCode}${meta.error_description ? `: ${meta.error_description.split(/\r?\n/)[0].slice(0, 160)}` : ''}); check the tenant id in the m365:// URL${host.includes('microsoftonline.com') ? '' : ' and MICROSOFT_AUTHORITY_HOST'}`,
+            finding: `the authority ${host} does not know the tenant ${tenantId} (HTTP ${res.statusCode}${meta.error_description ? `: ${(meta.error_description.split(/\r?\n/)[0] ?? '').slice(0, 160)}` : ''}); check the tenant id in the m365:// URL${host.includes('microsoftonline.com') ? '' : ' and MICROSOFT_AUTHORITY_HOST'}`,
           });
       });
     });

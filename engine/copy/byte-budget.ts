@@ -23,8 +23,8 @@ export class ByteBudget {
   /** Gives `n` bytes back and wakes waiters, first come first served. */
   release(n: number): void {
     this.used = Math.max(0, this.used - n);
-    while (this.queue.length && this.fits(this.queue[0].n)) {
-      const next = this.queue.shift()!;
+    for (let next = this.queue[0]; next && this.fits(next.n); next = this.queue[0]) {
+      this.queue.shift();
       this.used += next.n;
       next.resolve();
     }

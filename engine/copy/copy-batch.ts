@@ -5,6 +5,7 @@ import { classifyImapError, errorDetail, responseCode } from '../connectors/imap
 import { HeaderScan, headerDigestOf, type HeaderDigest } from './header-digest.ts';
 import { onSide, type MessageMeta } from './plan-folder.ts';
 import { CopyError } from './types.ts';
+import { uidSet } from './uid-set.ts';
 
 /** A message ready to append. */
 export interface OutgoingMessage {
@@ -48,18 +49,7 @@ export function splitBatches(messages: MessageMeta[], maxMessages: number, maxBy
   return out;
 }
 
-/** UID set of a list of UIDs, with ranges (RFC 3501 §9 sequence-set). */
-export function uidSet(uids: number[]): string {
-  const sorted = [...uids].sort((a, b) => a - b);
-  const parts: string[] = [];
-  for (let i = 0; i < sorted.length; i++) {
-    let j = i;
-    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
-    parts.push(i === j ? `${sorted[i]}` : `${sorted[i]}:${sorted[j]}`);
-    i = j;
-  }
-  return parts.join(',');
-}
+export { uidSet };
 
 /**
  * Fetches the exact bytes of a batch with `UID FETCH … BODY.PEEK[]` (PEEK leaves `\Seen`
@@ -154,7 +144,8 @@ export async function appendBatch(
     list.forEach((m, i) => {
       outcome.appended.push(m.meta);
       outcome.bytes += m.body.length;
-      if (uids && outcome.destUids) outcome.destUids.push(uids[i]);
+      const destUid = uids?.[i];
+      if (destUid !== undefined && outcome.destUids) outcome.destUids.push(destUid);
       else outcome.destUids = undefined;
       const h = headerDigestOf(m.body);
       if (h) outcome.headers!.set(m.meta.uid, h);
@@ -172,8 +163,7 @@ export async function appendBatch(
       if (!isRefusal(err)) throw err;
     }
   }
-  for (let i = 0; i < sendable.length; i++) {
-    const m = sendable[i];
+  for (const [i, m] of sendable.entries()) {
     if (i > 0 && opts.shouldStop?.()) {
       outcome.confirmedThrough = m.meta.uid - 1;
       break;

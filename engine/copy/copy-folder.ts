@@ -216,8 +216,9 @@ async function confirmBatch(run: FolderRun, dest: ImapFlow, out: BatchOutcome, b
     messagesSkipped: run.skipped.size,
   };
   const announced = !out.fatal && next ? next : null;
+  const lastAnnounced = announced?.at(-1);
   if (!next && !out.fatal && !out.refused.length) run.defer(confirmed);
-  else await run.save(announced ? withPending(confirmed, announced[announced.length - 1].uid, run.destUidNext, plan.dest.uidValidity) : confirmed);
+  else await run.save(lastAnnounced ? withPending(confirmed, lastAnnounced.uid, run.destUidNext, plan.dest.uidValidity) : confirmed);
 }
 
 /** Waits for the provider's rate (a stop cuts the wait short); false when the pass is stopping. */
@@ -240,19 +241,20 @@ async function copyBatches(run: FolderRun, c: LaneConnections, progressed: () =>
   const mode = sendModeOf(run, c.src, c.dest);
   const prefetch = mode.streaming ? null : new Prefetch(pass.budget, c.src, batches);
   try {
-    for (let i = 0; i < batches.length; i++) {
+    for (const [i, batch] of batches.entries()) {
       if (pass.failure) return false;
-      const batch = batches[i];
+      const last = batch.at(-1);
+      if (!last) continue;
       if (!(await paced(pass, batch.length))) return false;
       const bodies = prefetch ? await prefetch.take(i) : [];
-      const batchMax = batch[batch.length - 1].uid;
+      const batchMax = last.uid;
       await run.announce(batchMax);
       const out = await sendBatch(run, c, mode, batch, bodies).finally(() => prefetch?.releaseHeld());
       await confirmBatch(run, c.dest, out, batchMax, batches[i + 1]);
       progressed();
       if (out.fatal) throw out.fatal;
-      if (out.refused.length && pass.tooManyErrors) {
-        const first = out.refused[0];
+      const first = out.refused[0];
+      if (first && pass.tooManyErrors) {
         pass.fail('TooManyErrors', `more than ${s.maxErrors} errors; last: the destination refused message UID ${first.message.uid} of ${run.name}: ${first.reason}`);
         return false;
       }

@@ -7,7 +7,7 @@ export const FINGERPRINT_HEADERS = ['message-id', 'date', 'from', 'to', 'subject
 export function messageIdOf(headers: Buffer | undefined): string | null {
   if (!headers) return null;
   const m = /^message-id:[ \t]*((?:.*)(?:\r?\n[ \t].*)*)/im.exec(headerText(headers));
-  const id = m?.[1].replace(/\s+/g, '').trim();
+  const id = m?.[1]?.replace(/\s+/g, '').trim();
   return id ? id : null;
 }
 

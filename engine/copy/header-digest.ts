@@ -38,8 +38,7 @@ export class HeaderScan {
   feed(chunk: Buffer): void {
     if (this.done) return;
     let end = -1;
-    for (let i = 0; i < chunk.length; i++) {
-      const b = chunk[i];
+    for (const [i, b] of chunk.entries()) {
       if (b >= 0x80) this.eightBit = true;
       if (b === 0x0a) {
         // An empty line (CR LF, or a bare LF) ends the header section.
@@ -95,8 +94,8 @@ export class HeaderScan {
 /** The bytes with every 8-bit byte replaced by `X` (a copy only when there is one). */
 export function mungeEightBit(b: Buffer): Buffer {
   let out: Buffer | null = null;
-  for (let i = 0; i < b.length; i++) {
-    if (b[i] >= 0x80) {
+  for (const [i, byte] of b.entries()) {
+    if (byte >= 0x80) {
       out ??= Buffer.from(b);
       out[i] = X;
     }

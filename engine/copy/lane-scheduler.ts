@@ -28,7 +28,7 @@ export class FolderQueue {
     const i = this.queue.findIndex((j) => !this.busyDest.has(destKey(j)));
     if (i < 0) return undefined;
     const [job] = this.queue.splice(i, 1);
-    this.busyDest.add(destKey(job));
+    if (job) this.busyDest.add(destKey(job));
     return job;
   }
   /** The folder's lane is done with it: its destination is free again. */

@@ -86,7 +86,7 @@ export function mapFolders(source: MailFolder[], dest: MailFolder[], rules?: Fol
     if (
       !/^inbox$/i.test(sourceName) && rn === null && target &&
       // A name guess only counts at the top level (or under INBOX): "Projects/Archive" is no archive.
-      (f.specialUseFromServer || logical.length === 1 || (logical.length === 2 && /^inbox$/i.test(logical[0])))
+      (f.specialUseFromServer || logical.length === 1 || (logical.length === 2 && /^inbox$/i.test(logical[0] ?? '')))
     ) {
       destSegments = [...target.segments];
       usedSpecial.add(f.specialUse!);

@@ -5,6 +5,7 @@ import { emptyCheckpoint } from './checkpoint.ts';
 import { FINGERPRINT_HEADERS, FingerprintBag, fingerprintOf } from './fingerprint.ts';
 import type { FolderMapping } from './map-folders.ts';
 import { CopyError, inWindow, type DateWindow, type FolderCheckpoint } from './types.ts';
+import { uidSet } from './uid-set.ts';
 
 /** What the engine knows of a source message before fetching its body. */
 export interface MessageMeta {
@@ -279,7 +280,7 @@ export async function planFolder(
   const retryUids = rematchAll ? [] : [...skippedUids].filter((u) => u < startUid).sort((a, b) => a - b);
   const withHeaders = rematchAll || pending !== null || retryUids.length > 0;
   const metas = srcBox.exists > 0 && startUid < srcUidNext ? await onSide('source', fetchMeta(src, `${startUid}:*`, withHeaders, startUid, undefined, exact)) : [];
-  const retryMetas = retryUids.length && srcBox.exists > 0 ? await onSide('source', fetchMeta(src, uidList(retryUids), true, 1, undefined, exact)) : [];
+  const retryMetas = retryUids.length && srcBox.exists > 0 ? await onSide('source', fetchMeta(src, uidSet(retryUids), true, 1, undefined, exact)) : [];
 
   const bag = new FingerprintBag();
   if (rematchAll || pending || retryMetas.length) {
@@ -314,18 +315,6 @@ export async function planFolder(
     checkpoint: cp,
     dest: { path: destBox.path, uidValidity: destUidValidity, uidNext: destUidNext, exists: destBox.exists, permanentFlags: destBox.permanentFlags ?? new Set() },
   };
-}
-
-/** A UID set of sorted UIDs, with ranges. */
-function uidList(uids: number[]): string {
-  const parts: string[] = [];
-  for (let i = 0; i < uids.length; i++) {
-    let j = i;
-    while (j + 1 < uids.length && uids[j + 1] === uids[j] + 1) j++;
-    parts.push(i === j ? `${uids[i]}` : `${uids[i]}:${uids[j]}`);
-    i = j;
-  }
-  return parts.join(',');
 }
 
 function pickTotals(p: FolderCheckpoint): Partial<FolderCheckpoint> {

@@ -148,7 +148,7 @@ export async function verifyFolder(
       const floor = o.log.floor ?? plan.dest.uidNext;
       const after = await onSide('destination', fetchMeta(dest, `${floor}:*`, false, floor));
       v.commands++;
-      pairs = after.length === entries.length ? entries.map((e, i) => ({ e, destUid: after[i].uid, destSize: after[i].size })) : [];
+      pairs = after.length === entries.length ? entries.flatMap((e, i) => { const d = after[i]; return d ? [{ e, destUid: d.uid, destSize: d.size }] : []; }) : [];
       if (!pairs.length) v.unchecked = entries.length;
     }
     const headerChecks: { e: Appended; destUid: number }[] = [];

@@ -11,7 +11,7 @@ export const GOOGLE_CONSUMER_DOMAINS = ['gmail.com', 'googlemail.com'];
 
 /** True when `s` looks like a mail address we can migrate. */
 export function isAddress(s: string): boolean {
-  return s.length <= 254 && ADDRESS.test(s) && !s.includes('..') && !s.startsWith('.') && !s.split('@')[0].endsWith('.');
+  return s.length <= 254 && ADDRESS.test(s) && !s.includes('..') && !s.startsWith('.') && !s.slice(0, s.indexOf('@')).endsWith('.');
 }
 
 /**

@@ -17,9 +17,11 @@ const HHMM = /^([01]?\d|2[0-3]):([0-5]\d)$/;
 /** `"22:00-06:00"` → the window; a string saying what is wrong otherwise. */
 export function parseWindow(text: string): CopyWindow | string {
   const parts = text.trim().split(/\s*[-–]\s*/);
-  const times = parts.map((p) => HHMM.exec(p));
-  if (parts.length !== 2 || !times[0] || !times[1]) return `"${text}" is not a window: expected two times of day, e.g. "22:00-06:00" (it may run over midnight), or off.`;
-  const [open, close] = times.map((m) => Number(m![1]) * 60 + Number(m![2]));
+  const [open, close] = parts.map((p) => {
+    const [, hh, mm] = HHMM.exec(p) ?? [];
+    return hh && mm ? Number(hh) * 60 + Number(mm) : undefined;
+  });
+  if (parts.length !== 2 || open === undefined || close === undefined) return `"${text}" is not a window: expected two times of day, e.g. "22:00-06:00" (it may run over midnight), or off.`;
   if (open === close) return `"${text}" opens and closes at the same time: give two different times, or off for no window.`;
   return { open, close };
 }

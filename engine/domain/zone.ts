@@ -36,9 +36,16 @@ export function projectZone(project: { digestTz: string | null }): string {
 
 /** Wall-clock parts of an instant in a zone. */
 export function localParts(t: number, tz: string): { y: number; mo: number; d: number; h: number; mi: number; s: number } {
-  const o: Record<string, number> = {};
+  const o: Partial<Record<Intl.DateTimeFormatPartTypes, number>> = {};
   for (const p of formatter(tz).formatToParts(new Date(t))) if (p.type !== 'literal') o[p.type] = Number(p.value);
-  return { y: o.year, mo: o.month, d: o.day, h: o.hour === 24 ? 0 : o.hour, mi: o.minute, s: o.second };
+  // The formatter asks for every one of these parts; a missing one would be a bug of the runtime's Intl.
+  const part = (k: Intl.DateTimeFormatPartTypes): number => {
+    const v = o[k];
+    if (v === undefined) throw new Error(`Intl gave no ${k} for ${tz}`);
+    return v;
+  };
+  const h = part('hour');
+  return { y: part('year'), mo: part('month'), d: part('day'), h: h === 24 ? 0 : h, mi: part('minute'), s: part('second') };
 }
 
 /** Offset of the zone from UTC at an instant, in ms (Europe/Berlin in winter: +3 600 000). */
@@ -68,7 +75,7 @@ export function wallToInstant(wall: number, tz: string, before = offsetAt(wall -
 export function parseLocalDateTime(text: string, tz: string): Date | undefined {
   const m = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{1,2}):(\d{2})$/.exec(text.trim());
   if (!m) return undefined;
-  const [y, mo, d, h, mi] = m.slice(1).map(Number);
+  const [y = NaN, mo = NaN, d = NaN, h = NaN, mi = NaN] = m.slice(1).map(Number);
   const wall = Date.UTC(y, mo - 1, d, h, mi);
   const check = new Date(wall);
   if (check.getUTCFullYear() !== y || check.getUTCMonth() !== mo - 1 || check.getUTCDate() !== d || h > 23 || mi > 59) return undefined;

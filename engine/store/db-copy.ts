@@ -60,7 +60,9 @@ interface Delegate {
 type Client = Db | Prisma.TransactionClient;
 
 function delegate(db: Client, model: string): Delegate {
-  return (db as unknown as Record<string, Delegate>)[model[0].toLowerCase() + model.slice(1)];
+  const d = (db as unknown as Record<string, Delegate | undefined>)[model.charAt(0).toLowerCase() + model.slice(1)];
+  if (!d) throw new Error(`the Prisma client has no model ${model}`);
+  return d;
 }
 
 /** Refuses a schema with a table the copy does not know (it would be left behind). */
@@ -79,6 +81,7 @@ async function livePasses(db: Db, now: Date): Promise<number> {
 async function sourceVersion(db: Db): Promise<string> {
   if (dialectOf(db) !== 'sqlite') return '';
   const [row] = await db.$queryRawUnsafe<{ data_version: number | bigint }[]>('PRAGMA data_version');
+  if (!row) throw new Error('PRAGMA data_version gave no row');
   return String(row.data_version);
 }
 
@@ -127,7 +130,8 @@ async function copyTable(source: Db, tx: Prisma.TransactionClient, table: (typeo
   let copied = 0;
   let last: Row | undefined;
   for (;;) {
-    const cursor = last && (table.key.length === 1 ? { [table.key[0]]: last[table.key[0]] } : { [table.key.join('_')]: Object.fromEntries(table.key.map((k) => [k, last![k]])) });
+    const [only] = table.key;
+    const cursor = last && (only !== undefined && table.key.length === 1 ? { [only]: last[only] } : { [table.key.join('_')]: Object.fromEntries(table.key.map((k) => [k, last![k]])) });
     const rows = await from.findMany({ take: batch, orderBy, ...(cursor ? { cursor, skip: 1 } : {}) });
     if (!rows.length) break;
     copied += await insertRows(tx, table.model, rows);

@@ -11,6 +11,7 @@ import { renderBlockKit } from '../../cards/render-block-kit.ts';
 import { cardFor } from '../../adapters/teams/render-activity.ts';
 import { inChunks } from '../../engine/store/chunk.ts';
 import { testDbUrl } from '../harness/test-db.ts';
+import { defined } from '../harness/defined.ts';
 
 // Credential requests of thousands of mailboxes at once, by email through a real SMTP server:
 // what an admin checks is that every user got one mail, that the mail server was not flooded
@@ -22,7 +23,7 @@ const csv = (n: number, prefix = 'user') => Array.from({ length: n }, (_, i) => 
 
 /** Tokens of every link the sink received. */
 function tokensIn(sink: SmtpSink, from = 0): string[] {
-  return sink.messages.slice(from).map((m) => TOKEN_IN_TEXT.exec(m.parsed.text ?? '')![1]);
+  return sink.messages.slice(from).map((m) => defined(TOKEN_IN_TEXT.exec(m.parsed.text ?? '')?.[1], 'link in the mail'));
 }
 
 /** No log line carries a link or a token. */
@@ -85,7 +86,7 @@ describe('credential requests at scale, through a real SMTP server', () => {
     // The thread: the start's status summaries (one per batch of 500 status changes) and one request summary, not N posts.
     const posts = threadPosts(t, r.thread);
     const started = posts.filter((p) => p.startsWith('▶️'));
-    expect(started.reduce((n, p) => n + Number(/^▶️ ([\d,]+) mailboxes started: [\d,]+ waiting for user/.exec(p)![1].replace(/,/g, '')), 0)).toBe(N);
+    expect(started.reduce((n, p) => n + Number(defined(/^▶️ ([\d,]+) mailboxes started: [\d,]+ waiting for user/.exec(p)![1]).replace(/,/g, '')), 0)).toBe(N);
     const asked = posts.filter((p) => !p.startsWith('▶️'));
     expect(asked).toHaveLength(1);
     expect(asked[0]).toMatch(/^📨 Asked 2,000 users for their credentials: 2,000 by email\./);
@@ -149,7 +150,7 @@ describe('an SMTP server that is busy, refuses, or is down', () => {
     const item = await t.app.engine.getItem(await t.app.engine.getProject('acme'), 'alice@old.example');
     const sent = (await t.app.engine.history(item.id)).filter((h) => h.kind.startsWith('request.'));
     expect(sent.map((h) => h.kind)).toEqual(['request.sent']);
-    expect(sent[0].detail.attempts).toBe(3);
+    expect(defined(sent[0]).detail.attempts).toBe(3);
     // A single start keeps its own post.
     expect(threadPosts(t, r.thread).join('\n')).toMatch(/asked alice@old\.example by email/);
   }, 60_000);
@@ -168,7 +169,7 @@ describe('an SMTP server that is busy, refuses, or is down', () => {
     const item = await t.app.engine.getItem(await t.app.engine.getProject('acme'), 'bob@old.example');
     const h = (await t.app.engine.history(item.id)).filter((x) => x.kind.startsWith('request.'));
     expect(h.map((x) => x.kind)).toEqual(['request.failed']);
-    expect(h[0].detail.attempts).toBeUndefined();
+    expect(defined(h[0]).detail.attempts).toBeUndefined();
     expect(item.status).toBe('WaitingForUser');
   }, 60_000);
 

@@ -6,6 +6,7 @@ import { statusPost } from '../../cards/item-posts.ts';
 import { renderBlockKit } from '../../cards/render-block-kit.ts';
 import { cardFor } from '../../adapters/teams/render-activity.ts';
 import { countInChunks } from '../../engine/store/chunk.ts';
+import { defined } from '../harness/defined.ts';
 
 // A project of 10,000 mailboxes through the commands an admin runs. SQLite binds at most
 // 999 parameters per statement through Prisma, so every query that takes a list of ids or
@@ -27,7 +28,7 @@ afterAll(async () => {
 
 /** The number of updates the thread's posts carry: one for a single post, N for a combined "N updates" post. */
 function updatesIn(posts: { text: string }[]): number {
-  return posts.reduce((n, p) => n + (/^📋 ([\d,]+) updates?:/.exec(p.text) ? Number(/^📋 ([\d,]+)/.exec(p.text)![1].replace(/,/g, '')) : 1), 0);
+  return posts.reduce((n, p) => n + (/^📋 ([\d,]+) updates?:/.exec(p.text) ? Number(defined(/^📋 ([\d,]+)/.exec(p.text)![1]).replace(/,/g, '')) : 1), 0);
 }
 
 describe('a project of 10,000 mailboxes', () => {
@@ -58,7 +59,7 @@ describe('a project of 10,000 mailboxes', () => {
     expect((await t.app.engine.getProject('big')).licensesUsed).toBe(N);
     const posts = t.posts.slice(before).filter((p) => p.threadRef === r.thread);
     const started = posts.map((p) => p.text).join('\n').match(/▶️ [\d,]+ mailboxes started: [\d,]+ queued$/gm) ?? [];
-    expect(started.reduce((n, line) => n + Number(/▶️ ([\d,]+)/.exec(line)![1].replace(/,/g, '')), 0)).toBe(N);
+    expect(started.reduce((n, line) => n + Number(defined(/▶️ ([\d,]+)/.exec(line)![1]).replace(/,/g, '')), 0)).toBe(N);
     expect(posts.length).toBeLessThanOrEqual(3);
     expect(await t.app.db.outboxPost.count({ where: { state: null } })).toBe(0);
 

@@ -15,8 +15,7 @@ function childrenOf(pid: number): number[] {
     .trim()
     .split('\n')
     .map((l) => l.trim().split(/\s+/).map(Number))
-    .filter(([, ppid]) => ppid === pid)
-    .map(([p]) => p);
+    .flatMap(([p, ppid]) => (p !== undefined && ppid === pid ? [p] : []));
 }
 
 function alive(pid: number): boolean {

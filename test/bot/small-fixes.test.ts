@@ -5,6 +5,7 @@ import { parseCommand } from '../../bot/parse/parse-command.ts';
 import { COMMANDS } from '../../bot/commands/index.ts';
 import { renderBlockKit } from '../../cards/render-block-kit.ts';
 import { blockText, repliesAt, startSlackTest } from '../adapters/slack/slack-harness.ts';
+import { defined } from '../harness/defined.ts';
 
 const FIGURES = { messagesFound: 0, bytesFound: 0, messagesCopied: 0, bytesCopied: 0, messagesPresent: 0, messagesSkipped: 0, durationMs: 5 };
 
@@ -105,11 +106,11 @@ describe('usage lines per surface', () => {
       const h = await s.command('help start');
       await s.settle();
       const err = repliesAt(s.fake, bad.responsePath)[0];
-      expect(err.text).toContain('Usage: /migrate start');
-      expect(err.text + blockText(err.blocks)).not.toContain('password-file');
+      expect(defined(err).text).toContain('Usage: /migrate start');
+      expect(defined(err).text + blockText(defined(err).blocks)).not.toContain('password-file');
       const help = repliesAt(s.fake, h.responsePath)[0];
-      expect(blockText(help.blocks)).toContain('--waiting');
-      expect(help.text + blockText(help.blocks)).not.toContain('password-file');
+      expect(blockText(defined(help).blocks)).toContain('--waiting');
+      expect(defined(help).text + blockText(defined(help).blocks)).not.toContain('password-file');
     } finally {
       await s.close();
     }
@@ -129,7 +130,7 @@ describe('Slack plain-text fallback', () => {
       const r = await s.command('status "<!channel>"');
       await s.settle();
       const reply = repliesAt(s.fake, r.responsePath)[0];
-      expect(reply.text).toContain('&lt;!channel&gt;');
+      expect(defined(reply).text).toContain('&lt;!channel&gt;');
       expect(JSON.stringify(reply)).not.toContain('<!channel>');
     } finally {
       await s.close();

@@ -6,6 +6,7 @@ import { renderEmail } from '../../cards/render-email.ts';
 import { renderActivity } from '../../adapters/teams/render-activity.ts';
 import type { AdaptiveCard } from '../../cards/render-adaptive-card.ts';
 import { validate } from '../adapters/teams/validate-card.ts';
+import { defined } from '../harness/defined.ts';
 
 /**
  * Renders a message as plain text, Block Kit, an Adaptive Card 1.5 (validated against the
@@ -18,7 +19,7 @@ export function expectOnEverySurface(m: Message, subject: string): { text: strin
   const kit = renderBlockKit(m);
   expect(kit.blocks.length).toBeLessThanOrEqual(BLOCK_KIT_LIMITS.blocks);
   expect(kit.text.length).toBeLessThanOrEqual(BLOCK_KIT_LIMITS.fallbackText);
-  const card = (renderActivity(m) as { attachments: { content: AdaptiveCard }[] }).attachments[0].content;
+  const card = defined((renderActivity(m) as { attachments: { content: AdaptiveCard }[] }).attachments[0]).content;
   expect(card.version).toBe('1.5');
   expect(validate(card)).toEqual([]);
   const email = renderEmail(m, subject);

@@ -14,6 +14,7 @@ import { addMailboxesCard, bulkAddCard, projectStatusCard } from '../../cards/te
 import type { AdaptiveCard } from '../../cards/render-adaptive-card.ts';
 import { renderActivity } from '../../adapters/teams/render-activity.ts';
 import { validate } from '../adapters/teams/validate-card.ts';
+import { defined } from '../harness/defined.ts';
 
 /**
  * Every message kind rendered at real sizes (10,000 mailboxes, 1,000 history events,
@@ -50,7 +51,7 @@ function checkMessage(name: string, m: Message) {
   expect(kit.blocks.length, `${name}: Slack blocks`).toBeLessThanOrEqual(BLOCK_KIT_LIMITS.blocks);
   expect(JSON.stringify(kit.blocks).length, `${name}: Slack blocks characters`).toBeLessThanOrEqual(SLACK_BLOCKS_MAX);
   expect(kit.text.length, `${name}: Slack text`).toBeLessThanOrEqual(BLOCK_KIT_LIMITS.fallbackText);
-  const card = (activity.attachments as { content: AdaptiveCard }[])[0].content;
+  const card = defined((activity.attachments as { content: AdaptiveCard }[])[0]).content;
   expect(validate(card), `${name}: card`).toEqual([]);
 }
 
@@ -99,7 +100,7 @@ describe('message sizes at 10,000 mailboxes, 1,000 history events, 2,000 CSV lin
     'status ADDRESS with 1,000 history events, 10,000 folders and refused messages': () =>
       itemStatusMessage(
         project.name,
-        { ...items[0], passCount: 12, lastPassMs: 3_600_000, messagesPresent: 10 },
+        { ...defined(items[0]), passCount: 12, lastPassMs: 3_600_000, messagesPresent: 10 },
         history,
         {
           folders: Array.from({ length: N }, (_, i) => ({ sourceFolder: `Archive/2019/Folder ${i}`, destFolder: `Archive/2019/Folder ${i}`, messagesFound: 100, messagesCopied: 90, bytesCopied: 1e6, messagesPresent: 5, messagesSkipped: 5 })),
@@ -197,11 +198,11 @@ describe('message sizes at 10,000 mailboxes, 1,000 history events, 2,000 CSV lin
   });
 
   it('status ADDRESS says how many history events there are and shows the latest', () => {
-    const m = itemStatusMessage(project.name, { ...items[0], passCount: 0, lastPassMs: 0, messagesPresent: 0 }, history.slice(-20), undefined, 1_000);
+    const m = itemStatusMessage(project.name, { ...defined(items[0]), passCount: 0, lastPassMs: 0, messagesPresent: 0 }, history.slice(-20), undefined, 1_000);
     const text = renderText(m);
     expect(text).toContain('the latest 20 of 1,000 events; 980 earlier not shown');
-    expect(text).toContain(history[999].summary);
-    expect(text).not.toContain(history[979].summary);
+    expect(text).toContain(defined(history[999]).summary);
+    expect(text).not.toContain(defined(history[979]).summary);
   });
 
   it('the project list puts this channel first and counts the rest', () => {

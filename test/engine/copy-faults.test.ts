@@ -3,6 +3,7 @@ import { failureReasonFor, verifyCredentials } from '../../engine/connectors/ind
 import { createMemoryCheckpointStore, runPass } from '../../engine/copy/index.ts';
 import { freePort, makeMessage, readMailbox, seedImap, startDovecot, type DovecotInstance, type SeedMessage } from '../harness/dovecot.ts';
 import { endpoint, hashCounts } from '../harness/copy-assert.ts';
+import { defined } from '../harness/defined.ts';
 
 let dv: DovecotInstance;
 let n = 0;
@@ -88,7 +89,7 @@ describe('faults during a pass', () => {
     expect(r.outcome).toBe('failed');
     expect(r.reason).toBe('DestinationQuota');
     expect(r.detail).toMatch(/quota/i);
-    const copied = (await readMailbox(dv, p.d.name, p.d.pw)).messages.INBOX.length;
+    const copied = defined((await readMailbox(dv, p.d.name, p.d.pw)).messages.INBOX).length;
     expect(copied).toBeGreaterThan(0);
     expect(r.stats.messagesCopied).toBe(copied);
   });

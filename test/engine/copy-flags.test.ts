@@ -9,6 +9,7 @@ import { createPrismaCheckpointStore } from '../../engine/store/folder-state.ts'
 import { makeMessage, openClient, readMailbox, seedImap, startDovecot, type DovecotInstance, type ReadMessage, type SeedMessage } from '../harness/dovecot.ts';
 import { endpoint, folderKeys, hashCounts, messageKey } from '../harness/copy-assert.ts';
 import { testDbUrl } from '../harness/test-db.ts';
+import { defined } from '../harness/defined.ts';
 
 const at = (i: number) => new Date(Date.UTC(2023, 4, 1, 0, 0, i));
 const msg = (i: number, flags: string[], o: Parameters<typeof makeMessage>[0] = {}): SeedMessage => ({ raw: makeMessage({ size: 1200 + i * 41, ...o }), flags, internalDate: at(i) });
@@ -128,7 +129,7 @@ describe('delta passes carry flag changes (CONDSTORE source)', () => {
 
     // A destination-only message (the user's own, with its own flags) in the same folder.
     await seedImap(dv, 'dst', 'pd', { INBOX: [msg(50, ['$Mine'])] });
-    const ownBefore = (await readMailbox(dv, 'dst', 'pd')).messages.INBOX.find((m) => m.keywords.includes('$Mine'))!;
+    const ownBefore = defined((await readMailbox(dv, 'dst', 'pd')).messages.INBOX).find((m) => m.keywords.includes('$Mine'))!;
 
     // At the source: \Seen and a keyword on two messages (one without Message-ID), \Flagged
     // removed from another, one of two true duplicates seen.
@@ -148,11 +149,11 @@ describe('delta passes carry flag changes (CONDSTORE source)', () => {
 
     const src = await readMailbox(dv, 'src', 'ps');
     let dst = await readMailbox(dv, 'dst', 'pd');
-    const own = dst.messages.INBOX.filter((m) => m.keywords.includes('$Mine'));
+    const own = defined(dst.messages.INBOX).filter((m) => m.keywords.includes('$Mine'));
     expect(own).toHaveLength(1);
-    expect(messageKey(own[0])).toBe(messageKey(ownBefore));
+    expect(messageKey(defined(own[0]))).toBe(messageKey(ownBefore));
     // Each source message once, with the source's flags and keywords (duplicates as a multiset).
-    expect(keysWithout(dst.messages.INBOX, own)).toEqual(folderKeys(src, 'INBOX'));
+    expect(keysWithout(defined(dst.messages.INBOX), own)).toEqual(folderKeys(src, 'INBOX'));
     expect(folderKeys(dst, 'Archive')).toEqual(folderKeys(src, 'Archive'));
     const counts = hashCounts(dst, 'INBOX');
     for (const [h, k] of hashCounts(src, 'INBOX')) expect(counts.get(h)).toBe(k);
@@ -199,8 +200,8 @@ describe('delta passes carry flag changes (CONDSTORE source)', () => {
     expect(r.stats.messagesCopied).toBe(1);
     expect(r.stats.flagsUpdated).toBe(1);
     const dst = await readMailbox(dv, p.d, 'pd2');
-    expect(dst.messages.Work.find((m) => m.uid === 10)!.keywords).toEqual(['$DestNote']);
-    const withoutNote = dst.messages.Work.map((m) => messageKey({ ...m, keywords: m.keywords.filter((k) => k !== '$DestNote') })).sort();
+    expect(defined(dst.messages.Work).find((m) => m.uid === 10)!.keywords).toEqual(['$DestNote']);
+    const withoutNote = defined(dst.messages.Work).map((m) => messageKey({ ...m, keywords: m.keywords.filter((k) => k !== '$DestNote') })).sort();
     expect(withoutNote).toEqual(folderKeys(await readMailbox(dv, p.s, 'ps2'), 'Work'));
   });
 });
@@ -245,8 +246,8 @@ describe('a source without CONDSTORE', () => {
     expect(r.stats.messagesCopied).toBe(1);
     expect(r.stats.flagsUpdated).toBe(3);
     const dst = await readMailbox(dv, 'b', 'pb');
-    const own = dst.messages.INBOX.filter((m) => m.keywords.includes('$Mine'));
+    const own = defined(dst.messages.INBOX).filter((m) => m.keywords.includes('$Mine'));
     expect(own).toHaveLength(1);
-    expect(keysWithout(dst.messages.INBOX, own)).toEqual(folderKeys(await readMailbox(dv, 'a', 'pa'), 'INBOX'));
+    expect(keysWithout(defined(dst.messages.INBOX), own)).toEqual(folderKeys(await readMailbox(dv, 'a', 'pa'), 'INBOX'));
   });
 });

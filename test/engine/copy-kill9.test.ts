@@ -6,6 +6,7 @@ import { makeMessage, readMailbox, seedMaildir, startDovecot, type DovecotInstan
 import { endpoint, hashCounts } from '../harness/copy-assert.ts';
 import { runPassChild, type ChildConfig } from '../harness/spawn-pass-child.ts';
 import { testDbUrl } from '../harness/test-db.ts';
+import { defined } from '../harness/defined.ts';
 
 let dv: DovecotInstance;
 let dir: string;
@@ -45,8 +46,8 @@ describe('kill -9 mid-pass', () => {
     expect(last.result?.outcome, last.result?.detail).toBe('completed');
     const src = await readMailbox(dv, 'ksrc', 'ks');
     const dst = await readMailbox(dv, 'kdst', 'kd');
-    expect(dst.messages.INBOX.length).toBe(inbox.length);
-    expect(dst.messages.Other.length).toBe(other.length);
+    expect(defined(dst.messages.INBOX).length).toBe(inbox.length);
+    expect(defined(dst.messages.Other).length).toBe(other.length);
     expect(hashCounts(dst)).toEqual(hashCounts(src));
     // And nothing left to do.
     const again = await runPassChild(cfg);

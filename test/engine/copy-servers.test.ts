@@ -21,6 +21,7 @@ import { endpoint, folderKeys, hashCounts } from '../harness/copy-assert.ts';
 import { describeWithServers, startServer, type ServerKind, type TestServer } from '../harness/imap-servers.ts';
 import { runPassChild, type ChildConfig } from '../harness/spawn-pass-child.ts';
 import { testDbUrl } from '../harness/test-db.ts';
+import { defined } from '../harness/defined.ts';
 
 const PAIRS: [ServerKind, ServerKind][] = [
   ['dovecot', 'cyrus'],
@@ -93,17 +94,17 @@ PAIRS.forEach(([srcKind, dstKind], row) => {
     const [fsrc, fdst, ksrc, kdst] = ['fs', 'fd', 'ks', 'kd'].map((u) => `r${row}${u}`);
     beforeAll(async () => {
       [src, dst] = await Promise.all([serverOf(srcKind), serverOf(dstKind)]);
-      await Promise.all([src.addUser(fsrc, 'fs-pw'), src.addUser(ksrc, 'ks-pw'), dst.addUser(fdst, 'fd-pw'), dst.addUser(kdst, 'kd-pw')]);
+      await Promise.all([src.addUser(defined(fsrc), 'fs-pw'), src.addUser(defined(ksrc), 'ks-pw'), dst.addUser(defined(fdst), 'fd-pw'), dst.addUser(defined(kdst), 'kd-pw')]);
       dir = mkdtempSync(join(tmpdir(), 'mf-servers-'));
-      await seedImap(src, fsrc, 'fs-pw', onServer(src, corpus()));
+      await seedImap(src, defined(fsrc), 'fs-pw', onServer(src, corpus()));
     });
     afterAll(() => {
       if (dir) rmSync(dir, { recursive: true, force: true });
     });
-    const pass = () => runPass({ itemId: item, source: endpoint(src, fsrc, 'fs-pw'), destination: endpoint(dst, fdst, 'fd-pw'), checkpoints: store });
+    const pass = () => runPass({ itemId: item, source: endpoint(src, defined(fsrc), 'fs-pw'), destination: endpoint(dst, defined(fdst), 'fd-pw'), checkpoints: store });
     const assertSame = async () => {
-      const a = await readMailbox(src, fsrc, 'fs-pw');
-      const b = await readMailbox(dst, fdst, 'fd-pw');
+      const a = await readMailbox(src, defined(fsrc), 'fs-pw');
+      const b = await readMailbox(dst, defined(fdst), 'fd-pw');
       for (const f of FOLDERS) expect(folderKeys(b, dst.path(f)), `${f}`).toEqual(folderKeys(a, src.path(f)));
     };
 
@@ -119,10 +120,10 @@ PAIRS.forEach(([srcKind, dstKind], row) => {
     });
 
     it('a delta pass copies what is new and carries flag changes', async () => {
-      await seedImap(src, fsrc, 'fs-pw', onServer(src, { INBOX: [msg(20, ['New'])], 'Привет мир': [msg(21)] }));
+      await seedImap(src, defined(fsrc), 'fs-pw', onServer(src, { INBOX: [msg(20, ['New'])], 'Привет мир': [msg(21)] }));
       // Flag changes in a folder that also got new mail: a source without CONDSTORE (Courier)
       // compares flags only in folders whose STATUS changed.
-      const c = await openClient(src, fsrc, 'fs-pw');
+      const c = await openClient(src, defined(fsrc), 'fs-pw');
       try {
         await c.mailboxOpen(src.path('INBOX'));
         await c.messageFlagsAdd('1', ['\\Seen', '\\Flagged'], { uid: true });
@@ -152,20 +153,20 @@ PAIRS.forEach(([srcKind, dstKind], row) => {
       const big: SeedMessage[] = Array.from({ length: 60 }, (_, i) => msg(100 + i, i % 2 ? ['\\Seen'] : [], { size: 4000 }));
       const dupe = makeMessage({ subject: 'dup in kill test' });
       big.splice(10, 0, { raw: dupe, internalDate: at(999) }, { raw: dupe, internalDate: at(999) });
-      await seedImap(src, ksrc, 'ks-pw', onServer(src, { INBOX: big, 'Привет мир': big.slice(0, 20) }));
+      await seedImap(src, defined(ksrc), 'ks-pw', onServer(src, { INBOX: big, 'Привет мир': big.slice(0, 20) }));
       const cfg: ChildConfig = {
         dbUrl: testDbUrl(dir, 'state'),
         itemId: `k-${item}`,
-        source: endpoint(src, ksrc, 'ks-pw'),
-        destination: endpoint(dst, kdst, 'kd-pw'),
+        source: endpoint(src, defined(ksrc), 'ks-pw'),
+        destination: endpoint(dst, defined(kdst), 'kd-pw'),
         options: { batchMessages: 5, connections: 2, messagesPerLane: 1 },
       };
       const first = await runPassChild(cfg, 12);
       expect(first.killed).toBe(true);
       const last = await runHere(cfg);
       expect(last.outcome, last.detail).toBe('completed');
-      const a = await readMailbox(src, ksrc, 'ks-pw');
-      const b = await readMailbox(dst, kdst, 'kd-pw');
+      const a = await readMailbox(src, defined(ksrc), 'ks-pw');
+      const b = await readMailbox(dst, defined(kdst), 'kd-pw');
       for (const f of ['INBOX', 'Привет мир']) expect(hashCounts(b, dst.path(f)), f).toEqual(hashCounts(a, src.path(f)));
       const again = await runHere(cfg);
       expect(again).toMatchObject({ outcome: 'completed', copied: 0 });

@@ -10,6 +10,7 @@ import { abortableSleep } from '../../engine/copy/pacer.ts';
 import { makeMessage, seedImap, startDovecot, type DovecotInstance, type SeedMessage } from '../harness/dovecot.ts';
 import { startImapProxy, type ImapProxy, type ProxyEvent } from '../harness/imap-proxy.ts';
 import { expectExactCopy, userPair } from '../harness/copy-assert.ts';
+import { defined } from '../harness/defined.ts';
 
 let dv: DovecotInstance;
 let proxy: ImapProxy;
@@ -144,7 +145,7 @@ describe('throttling (ETHROTTLE)', () => {
     const throttled = proxy.events.slice(from).filter((e) => e.throttled);
     expect(throttled).toHaveLength(2);
     // Not a spin: each retry came only after the suggested backoff.
-    expect(throttled[1].at - throttled[0].at).toBeGreaterThanOrEqual(hint);
+    expect(defined(throttled[1]).at - defined(throttled[0]).at).toBeGreaterThanOrEqual(hint);
     expect(proxy.events.slice(from).filter((e) => e.at > abortedAt && isBodyFetch(e))).toEqual([]);
 
     // Once the server stops throttling, the next pass copies everything exactly once.

@@ -13,6 +13,7 @@ import { fingerprintOf, FingerprintBag } from '../../engine/copy/fingerprint.ts'
 import type { MailFolder } from '../../engine/copy/list-folders.ts';
 import { globMatches, mapFolders } from '../../engine/copy/map-folders.ts';
 import { personalNamespace, prefixSegments, withoutPrefix, withPrefix } from '../../engine/copy/namespace.ts';
+import { defined } from '../harness/defined.ts';
 
 const folder = (path: string, sep = '/', specialUse?: string, fromServer = false): MailFolder => ({
   path,
@@ -222,7 +223,7 @@ describe('pacer', () => {
 
 describe('lanes worth their logins', () => {
   const job = (name: string, messages: number, bytes = 0): FolderJob => ({
-    mapping: mapFolders([folder(name)], [])[0],
+    mapping: defined(mapFolders([folder(name)], [])[0]),
     stats: emptyStats(name, name),
     weight: bytes || messages,
     work: { messages, bytes },

@@ -16,6 +16,7 @@ import { createMemoryCheckpointStore, runPass } from '../../engine/copy/index.ts
 import { makeMessage, openClient, readMailbox, seedImap, startDovecot, type DovecotInstance, type SeedMessage } from '../harness/dovecot.ts';
 import { startImapProxy, type ImapProxy } from '../harness/imap-proxy.ts';
 import { endpoint, hashCounts } from '../harness/copy-assert.ts';
+import { defined } from '../harness/defined.ts';
 
 let dv: DovecotInstance;
 let proxy: ImapProxy;
@@ -146,7 +147,7 @@ describe('imapflow bridge: a changed shape', () => {
       await Promise.all([a.logout(), b.logout()]);
     }
     expect(warnings).toHaveLength(1);
-    expect(warnings[0].fields).toEqual({ imapflow: expect.stringMatching(/^\d+\.\d+\.\d+/), problems: 'socket is not piped into streamer' });
+    expect(defined(warnings[0]).fields).toEqual({ imapflow: expect.stringMatching(/^\d+\.\d+\.\d+/), problems: 'socket is not piped into streamer' });
     const text = JSON.stringify(warnings);
     for (const s of [p.s.pw, p.d.pw, p.s.name, p.d.name]) expect(text).not.toContain(s);
   });
@@ -166,8 +167,8 @@ describe('imapflow bridge: a changed shape', () => {
     // Flags, keywords and dates arrived too (imapflow's append keeps what PERMANENTFLAGS allows).
     const [src, dst] = [await readMailbox(dv, p.s.name, p.s.pw), await readMailbox(dv, p.d.name, p.d.pw)];
     const view = (m: { sha256: string; flags: string[]; keywords: string[]; internalDate: number }) => `${m.sha256} ${m.flags} ${m.keywords} ${m.internalDate}`;
-    for (const f of ['INBOX', 'Work']) expect(dst.messages[f].map(view).sort()).toEqual(src.messages[f].map(view).sort());
-    expect(dst.messages.INBOX.filter((m) => m.keywords.includes('Project'))).toHaveLength(6);
+    for (const f of ['INBOX', 'Work']) expect(defined(dst.messages[f]).map(view).sort()).toEqual(defined(src.messages[f]).map(view).sort());
+    expect(defined(dst.messages.INBOX).filter((m) => m.keywords.includes('Project'))).toHaveLength(6);
   });
 
   it('a stop during a throttle wait imapflow holds ends the pass, though the wait cannot be seen', async () => {

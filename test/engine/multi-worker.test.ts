@@ -5,6 +5,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { resolve } from 'node:path';
 import { makeTestApp } from '../harness/app.ts';
 import { instantOf, testDbRows, testDbUrl, testDialect } from '../harness/test-db.ts';
+import { defined } from '../harness/defined.ts';
 
 // Two `mailferry worker` processes on two "hosts" (MAILFERRY_HOST_ID) share one PostgreSQL
 // database (MAILFERRY_TEST_DB=postgresql; SQLite is one host's database, and its
@@ -95,7 +96,7 @@ describe.skipIf(!onPg)('two workers on two hosts sharing one PostgreSQL database
     const project = await t.app.db.project.findFirstOrThrow();
     for (const a of ADDRESSES) {
       let item = await t.app.engine.getItem(project, a);
-      for (const side of ['source', 'destination'] as const) item = await t.app.engine.setCredential({ surface: 'form', id: a }, item, side, a.split('@')[0], { password: 'x' });
+      for (const side of ['source', 'destination'] as const) item = await t.app.engine.setCredential({ surface: 'form', id: a }, item, side, defined(a.split('@')[0]), { password: 'x' });
     }
     await t.run('start --all');
     await t.app.close();
@@ -111,7 +112,7 @@ describe.skipIf(!onPg)('two workers on two hosts sharing one PostgreSQL database
     expect(new Set(running.map((i) => i.owner)).size).toBeLessThanOrEqual(2);
 
     // Kill -9 a worker that holds a pass; the other must not take its passes before their lease ends.
-    const victimHost = hostOf(running[0].owner)!;
+    const victimHost = hostOf(defined(running[0]).owner)!;
     const [victim, survivorHost] = victimHost === 'host-a' ? [a, 'host-b'] : [b, 'host-a'];
     victim.kill('SIGKILL');
     await exited(victim);

@@ -5,6 +5,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { instantOf, testDbRows, testDbUrl } from '../harness/test-db.ts';
+import { defined } from '../harness/defined.ts';
 
 // A worker killed with -9 in the middle of a pass leaves its item Running with a lease
 // that has up to 90 s left. A worker started again on the same host sees that the lease
@@ -56,7 +57,7 @@ async function waitFor(what: string, test: (status: string, kinds: string[]) => 
 }
 
 function query<T>(sql: string): T {
-  return testDbRows<T>(dir, sql)[0];
+  return defined(testDbRows<T>(dir, sql)[0], `row of ${sql}`);
 }
 const readItem = () => ({ leaseUntil: instantOf(query<{ leaseUntil: unknown }>('SELECT "leaseUntil" FROM "Item"').leaseUntil) });
 const readRecoveredAt = () => instantOf(query<{ at: unknown }>(`SELECT "at" FROM "ItemEvent" WHERE "kind" = 'recovered' ORDER BY "id" LIMIT 1`).at);

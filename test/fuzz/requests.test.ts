@@ -9,6 +9,7 @@ import type { CredentialRequest } from '../../bot/outreach/outreach.ts';
 import { FakeSlack, signSlack } from '../adapters/slack/fake-slack.ts';
 import { ConnectorRecorder } from '../adapters/teams/teams-harness.ts';
 import { commandLine, csvText, runs, token } from './arbitraries.ts';
+import { defined } from '../harness/defined.ts';
 
 const SECRET = 'fuzz-signing-secret-0123456789abcdef';
 
@@ -45,7 +46,7 @@ describe('fuzz: the HTTP request paths and the command path', () => {
     await t.run('start alice@old.example');
     link = requests.at(-1)!.url.replace(/^https?:\/\/[^/]+/, base);
     const page = await (await fetch(link)).text();
-    csrfLink = /name="csrf" value="([^"]+)"/.exec(page)![1];
+    csrfLink = defined(/name="csrf" value="([^"]+)"/.exec(page)?.[1], 'csrf field');
   });
   afterAll(async () => {
     await t?.close();

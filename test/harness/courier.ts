@@ -27,6 +27,7 @@ import { join } from 'node:path';
 import { mailOwner } from './dovecot.ts';
 import { serverInstance, startServerProcess, type ServerInstanceBase, type ServerProcess } from './server-process.ts';
 import { privateBinariesProblem, privateFileContains, privateLibPath, privateRoot } from './private-root.ts';
+import { defined } from './defined.ts';
 
 const BINARIES = ['usr/sbin/couriertcpd', 'usr/lib/courier/courier/imaplogin', 'usr/bin/imapd', 'usr/libexec/gam_server'];
 
@@ -86,11 +87,11 @@ function authDaemon(socketPath: string, lookup: (user: string, password: string 
         const start = auth.index + auth[0].length;
         if (Buffer.byteLength(buf.slice(start)) < Number(auth[1])) return;
         const [, type, user, password] = buf.slice(start).split('\n');
-        c.end((type === 'login' ? lookup(user, password) : null) ?? 'FAIL\n');
+        c.end((type === 'login' ? lookup(defined(user), defined(password)) : null) ?? 'FAIL\n');
         return;
       }
       const pre = /(?:^|\n)PRE \S+ \S+ (\S+)\n/.exec(buf);
-      if (pre) c.end(lookup(pre[1], null) ?? 'FAIL\n');
+      if (pre) c.end(lookup(defined(pre[1]), null) ?? 'FAIL\n');
       else if (/(?:^|\n)ENUMERATE\n/.test(buf)) c.end('.\n');
       else if (/(?:^|\n)PASSWD /.test(buf) && buf.endsWith('\n')) c.end('FAIL\n');
     });

@@ -27,6 +27,7 @@ import { join } from 'node:path';
 import { mailOwner, rawImap } from './dovecot.ts';
 import { serverInstance, startServerProcess, type ServerInstanceBase } from './server-process.ts';
 import { privateBinariesProblem, privateLibPath, privateRoot } from './private-root.ts';
+import { defined } from './defined.ts';
 
 const BINARIES = ['usr/lib/cyrus/bin/master', 'usr/lib/cyrus/bin/imapd', 'usr/lib/cyrus/bin/ctl_cyrusdb', 'usr/sbin/saslpasswd2'];
 
@@ -123,7 +124,7 @@ export async function startCyrus(options: { users?: { name: string; password: st
     chownSync(sasldb, owner.uid, owner.gid);
     // Raw commands: the admin has no INBOX, and imapflow 2.1.2 fails on its NAMESPACE answer (personal NIL).
     const replies = await rawImap(port, [`LOGIN ${admin.name} ${admin.password}`, `CREATE user.${name}`, 'LOGOUT']);
-    if (!/^OK/.test(replies[0]) || !/^OK|exists/i.test(replies[1])) throw new Error(`cyrus: creating user.${name} failed: ${replies.join(' | ')}`);
+    if (!/^OK/.test(defined(replies[0])) || !/^OK|exists/i.test(defined(replies[1]))) throw new Error(`cyrus: creating user.${name} failed: ${replies.join(' | ')}`);
   };
   for (const u of options.users ?? []) await addUser(u.name, u.password);
 

@@ -11,6 +11,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { freePort, serverInstance, startServerProcess } from './server-process.ts';
+import { defined } from './defined.ts';
 
 // The launch helpers, importable from here too (several tests take freePort from this module).
 export { freePort, greets, tail } from './server-process.ts';
@@ -333,7 +334,7 @@ export function seedMaildir(dv: DovecotInstance, user: string, folders: { path: 
     mkdirSync(d, { recursive: true });
   };
   for (const folder of folders) {
-    const isInbox = folder.path.length === 1 && folder.path[0].toUpperCase() === 'INBOX';
+    const isInbox = folder.path.length === 1 && defined(folder.path[0]).toUpperCase() === 'INBOX';
     const dirName = isInbox
       ? root
       : dv.separator === '/'

@@ -15,6 +15,7 @@ import { describe, it } from 'vitest';
 import { courierProblem, startCourier } from './courier.ts';
 import { cyrusProblem, startCyrus } from './cyrus.ts';
 import { dovecotAvailable, startDovecot, DOVECOT_BIN } from './dovecot.ts';
+import { defined } from './defined.ts';
 
 export type ServerKind = 'dovecot' | 'cyrus' | 'courier';
 export const SERVER_KINDS: ServerKind[] = ['dovecot', 'cyrus', 'courier'];
@@ -87,7 +88,7 @@ export function establishedConnections(port: number): number {
       const local = cols[1];
       const state = cols[3];
       // State 01 is ESTABLISHED; the local address is the server's side of the connection.
-      if (state === '01' && parseInt(local.split(':')[1], 16) === port) n++;
+      if (state === '01' && parseInt(defined(defined(local).split(':')[1]), 16) === port) n++;
     }
   }
   return n;

@@ -28,6 +28,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
 import Provider, { type Adapter, type AdapterPayload, type KoaContextWithOIDC } from 'oidc-provider';
+import { defined } from './defined.ts';
 
 /** A client (app registration) the test registers. */
 export interface OidcClient {
@@ -257,7 +258,7 @@ export async function startOidc(opts: { tenantId?: string; accessTokenTtl?: numb
     const body = (req.body ?? {}) as Record<string, string>;
     let clientId = body.client_id ?? '';
     const basic = /^Basic (.+)$/i.exec(req.headers.authorization ?? '');
-    if (!clientId && basic) clientId = decodeURIComponent(Buffer.from(basic[1], 'base64').toString().split(':')[0]);
+    if (!clientId && basic) clientId = decodeURIComponent(defined(Buffer.from(defined(basic[1]), 'base64').toString().split(':')[0]));
     if (withdrawn.has(clientId)) {
       res.status(400).json({ error: body.grant_type === 'client_credentials' ? 'unauthorized_client' : 'invalid_grant', error_description: AADSTS.noConsent(clientId), error_codes: [65001] });
       return;
@@ -373,8 +374,8 @@ export async function startOidc(opts: { tenantId?: string; accessTokenTtl?: numb
           const req = httpsRequest(url, { method: form ? 'POST' : 'GET', ca: certs.caPem, headers: { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; '), ...(body ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) } }, (res) => {
             for (const c of res.headers['set-cookie'] ?? []) {
               const [kv] = c.split(';');
-              const i = kv.indexOf('=');
-              jar.set(kv.slice(0, i), kv.slice(i + 1));
+              const i = defined(kv).indexOf('=');
+              jar.set(defined(kv).slice(0, i), defined(kv).slice(i + 1));
             }
             let text = '';
             res.on('data', (d) => (text += d));

@@ -4,6 +4,7 @@
  */
 import { SMTPServer } from 'smtp-server';
 import { simpleParser, type ParsedMail } from 'mailparser';
+import { defined } from './defined.ts';
 
 /** One received message: the envelope and the parsed mail. */
 export interface ReceivedMail {
@@ -125,7 +126,7 @@ export async function startSmtpSink(opts: { refuseLogin?: boolean } = {}): Promi
     port,
     url: `smtp://127.0.0.1:${port}`,
     messages,
-    waitFor: async (match, timeoutMs) => (await waitForCount(1, match, timeoutMs))[0],
+    waitFor: async (match, timeoutMs) => defined((await waitForCount(1, match, timeoutMs))[0], 'mail'),
     waitForCount: async (n, match, timeoutMs) => waitForCount(n, match, timeoutMs),
     refuseRecipients: (on) => void (refuse = on),
     refuseConnections: (n, code = 421) => {

@@ -12,6 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Dialect } from '../../engine/store/dialect.ts';
+import { defined } from './defined.ts';
 
 /** The dialect the suite runs on, from MAILFERRY_TEST_DB. */
 export function testDialect(): Dialect {
@@ -73,7 +74,7 @@ export function testDbBytes(dir: string, name = 'db', dialect: Dialect = testDia
     return [file, `${file}-wal`].map((f) => (existsSync(f) ? readFileSync(f).toString('latin1') : '')).join('');
   }
   const dump = execFileSync('pg_dump', ['--data-only', '--no-owner', testDbUrl(dir, name, dialect)], { encoding: 'utf8', maxBuffer: 1 << 28 });
-  const blobs = [...dump.matchAll(/\\{1,2}x((?:[0-9a-f]{2})+)/gi)].map((m) => Buffer.from(m[1], 'hex').toString('latin1'));
+  const blobs = [...dump.matchAll(/\\{1,2}x((?:[0-9a-f]{2})+)/gi)].map((m) => Buffer.from(defined(m[1]), 'hex').toString('latin1'));
   return [dump, ...blobs].join('\n');
 }
 

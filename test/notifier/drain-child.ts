@@ -2,12 +2,13 @@
 // the start signal (a file), drains the outbox, and prints the ids of the rows it delivered.
 import { existsSync } from 'node:fs';
 import { openProc, settle } from '../scheduler/helpers.ts';
+import { defined } from '../harness/defined.ts';
 
 const [dir, name, go] = process.argv.slice(2);
-const p = await openProc(dir, name, { poster: false });
+const p = await openProc(defined(dir), name, { poster: false });
 const delivered: string[] = [];
 process.stdout.write('ready\n');
-while (!existsSync(go)) await new Promise((r) => setTimeout(r, 5));
+while (!existsSync(defined(go))) await new Promise((r) => setTimeout(r, 5));
 p.app.notifier.register('test', async (post) => {
   delivered.push(post.message.text);
 });

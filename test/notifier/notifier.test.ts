@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { giveCredentials, openProc, raceChildren, settle, tempDir, type Proc } from '../scheduler/helpers.ts';
 import { Notifier, type ThreadPost } from '../../bot/notifier.ts';
 import { plain } from '../../cards/model.ts';
+import { defined } from '../harness/defined.ts';
 
 let tmp: ReturnType<typeof tempDir>;
 const open: Proc[] = [];
@@ -21,7 +22,7 @@ afterEach(async () => {
 
 /** How many item posts a thread post stands for (a combined post says "N updates"). */
 function covers(m: { kind: string; text: string }): number {
-  return m.kind === 'thread-updates' ? Number(/^📋 ([\d,]+) update/.exec(m.text)![1].replace(/,/g, '')) : 1;
+  return m.kind === 'thread-updates' ? Number(defined(/^📋 ([\d,]+) update/.exec(m.text)![1]).replace(/,/g, '')) : 1;
 }
 
 describe('notifier', () => {
@@ -55,13 +56,13 @@ describe('notifier', () => {
     expect(posts.reduce((n, x) => n + covers(x.message), 0)).toBe(500);
     expect(posts.filter((x) => x.message.kind === 'thread-updates').length).toBeGreaterThan(0);
     const combined = [...posts].sort((a, b) => covers(b.message) - covers(a.message))[0];
-    expect(combined.text).toMatch(/asked for credentials/);
-    expect(combined.text).toMatch(/and [\d,]+ more \(see `\/migrate status`\)/);
+    expect(defined(combined).text).toMatch(/asked for credentials/);
+    expect(defined(combined).text).toMatch(/and [\d,]+ more \(see `\/migrate status`\)/);
     // The surfaces' renderers take the combined post like any other message.
     const { renderBlockKit } = await import('../../cards/render-block-kit.ts');
     const { renderAdaptiveCard } = await import('../../cards/render-adaptive-card.ts');
-    expect(JSON.stringify(renderBlockKit(combined.message))).toMatch(/updates: [\d,]+ asked for credentials/);
-    expect(JSON.stringify(renderAdaptiveCard(combined.message))).toMatch(/updates: [\d,]+ asked for credentials/);
+    expect(JSON.stringify(renderBlockKit(defined(combined).message))).toMatch(/updates: [\d,]+ asked for credentials/);
+    expect(JSON.stringify(renderAdaptiveCard(defined(combined).message))).toMatch(/updates: [\d,]+ asked for credentials/);
     const states = await p.app.db.outboxPost.groupBy({ by: ['state'], _count: true });
     expect(Object.fromEntries(states.map((s) => [s.state, s._count]))).toEqual({ sent: 2 + posts.length, merged: 500 - posts.length });
   }, 180_000);
@@ -84,7 +85,7 @@ describe('notifier', () => {
     expect(seen).toEqual(['A queued', 'progress 60%', 'B completed']);
     const rows = await p.app.db.outboxPost.findMany({ orderBy: { id: 'asc' } });
     expect(rows.map((r) => [r.state, r.attempts])).toEqual([['sent', 2], ['superseded', 0], ['sent', 0], ['sent', 0]]);
-    expect(rows[0].lastError).toBe('503 Service Unavailable');
+    expect(defined(rows[0]).lastError).toBe('503 Service Unavailable');
     await n.close();
   });
 

@@ -12,6 +12,7 @@ import { createApp } from '../../bot/app.ts';
 import { loadConfig } from '../../bot/config.ts';
 import { Logger } from '../../bot/log.ts';
 import { testDbRows, testDbUrl } from '../harness/test-db.ts';
+import { defined } from '../harness/defined.ts';
 
 let dir: string;
 beforeAll(() => {
@@ -81,7 +82,7 @@ describe('a status post survives a kill -9 right after the status change commits
 
     // Committed together: the status and its post.
     const [item] = testDbRows<{ status: string }>(dir, 'SELECT "status" FROM "Item"');
-    expect(item.status).toBe('Queued');
+    expect(defined(item).status).toBe('Queued');
     expect(outboxRows()).toEqual([{ kind: 'item-queued', state: null, threadRef: expect.stringMatching(/^console:/) }]);
 
     // Restart: delivered, once.

@@ -5,6 +5,7 @@ import { installScheduler } from '../../bot/scheduler/install.ts';
 import type { Scheduler } from '../../bot/scheduler/scheduler.ts';
 import { renderText } from '../../cards/render-text.ts';
 import type { Message } from '../../cards/model.ts';
+import { defined } from '../harness/defined.ts';
 
 let tmp: ReturnType<typeof tempDir>;
 let p: Proc;
@@ -53,8 +54,8 @@ describe('digest content', () => {
     expect(r.text).toMatch(/Digest of acme posted in the project's channel/);
     const digest = p.posts.filter((x) => x.message.kind === 'digest');
     expect(digest).toHaveLength(1);
-    expect(digest[0].threadRef).toBe('test:C1'); // the channel itself, not a thread
-    const m = digest[0].message;
+    expect(defined(digest[0]).threadRef).toBe('test:C1'); // the channel itself, not a thread
+    const m = defined(digest[0]).message;
     for (const [surface, s] of Object.entries(await renderings(m))) {
       expect(s, surface).toContain('acme');
       expect(s, surface).toMatch(/Completed 2/);
@@ -79,7 +80,7 @@ describe('digest content', () => {
     await finishPass(p.app, 'dave@old.example', 'completed', { messages: 5, bytes: 5000 });
     await p.run('digest');
     await settle(p);
-    const second = renderText(p.posts.filter((x) => x.message.kind === 'digest')[1].message);
+    const second = renderText(defined(p.posts.filter((x) => x.message.kind === 'digest')[1]).message);
     expect(second).toMatch(/since the last digest/);
     expect(second).toMatch(/Completed 3 \(\+1\)/);
     expect(second).toMatch(/Waiting for user 1 \(−1\)/);

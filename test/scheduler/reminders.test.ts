@@ -5,6 +5,7 @@ import { cadenceAt } from '../../bot/scheduler/reminders.ts';
 import type { Scheduler } from '../../bot/scheduler/scheduler.ts';
 import { renderText } from '../../cards/render-text.ts';
 import { testDialect } from '../harness/test-db.ts';
+import { defined } from '../harness/defined.ts';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -61,16 +62,16 @@ describe.skipIf(skipOnPg)('reminders', () => {
     expect(p.requests).toHaveLength(8);
     for (const n of ['alice', 'bob', 'carol', 'dave']) {
       const [first, reminder] = asked(`${n}@old.example`);
-      expect(reminder.reminder).toBe(true);
-      expect(reminder.url).not.toBe(first.url); // a new link
-      expect(reminder.at.getTime() - first.at.getTime()).toBeGreaterThanOrEqual(DAY);
-      expect(reminder.at.getTime() - first.at.getTime()).toBeLessThanOrEqual(DAY + 30 * MIN);
+      expect(defined(reminder).reminder).toBe(true);
+      expect(defined(reminder).url).not.toBe(defined(first).url); // a new link
+      expect(defined(reminder).at.getTime() - defined(first).at.getTime()).toBeGreaterThanOrEqual(DAY);
+      expect(defined(reminder).at.getTime() - defined(first).at.getTime()).toBeLessThanOrEqual(DAY + 30 * MIN);
     }
     const aliceItem = await p.app.db.item.findFirstOrThrow({ where: { sourceAddress: 'alice@old.example' } });
     const links = await p.app.db.credentialLink.findMany({ where: { itemId: aliceItem.id }, orderBy: { createdAt: 'asc' } });
     expect(links).toHaveLength(2);
-    expect(links[0].revokedAt).not.toBeNull(); // the old link dies with the new one
-    expect(links[1].revokedAt).toBeNull();
+    expect(defined(links[0]).revokedAt).not.toBeNull(); // the old link dies with the new one
+    expect(defined(links[1]).revokedAt).toBeNull();
     // The thread hears about the reminder too.
     expect(p.posts.some((x) => /^🔔 Reminded 4 users: 4 by email\./.test(x.message.text) && /asked alice@old\.example by email/.test(x.message.text))).toBe(true);
 

@@ -3,6 +3,7 @@ import { advanceClock, openProc, raceChildren, settle, tempDir, type Proc } from
 import { installScheduler } from '../../bot/scheduler/install.ts';
 import type { Scheduler } from '../../bot/scheduler/scheduler.ts';
 import { renderText } from '../../cards/render-text.ts';
+import { defined } from '../harness/defined.ts';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -78,7 +79,7 @@ describe('digest schedule', () => {
     await advance(6 * HOUR, [p2], [s2]);
     await s2.stop();
     expect(digests(p2)).toHaveLength(1);
-    expect(digests(p2)[0].at.toISOString()).toBe('2026-03-31T10:00:00.000Z');
+    expect(defined(digests(p2)[0]).at.toISOString()).toBe('2026-03-31T10:00:00.000Z');
     expect(await p2.app.db.digestRun.count()).toBe(1);
     expect((await p2.app.db.project.findFirstOrThrow()).nextDigestAt?.toISOString()).toBe('2026-04-01T07:00:00.000Z');
   });
@@ -136,7 +137,7 @@ describe('digest schedule', () => {
     const r = await p.run('digest');
     await settle(p);
     expect(r.text).toMatch(/Digest of acme posted/);
-    expect(renderText(digests(p)[0].message)).toMatch(/== Digest — acme ==/);
+    expect(renderText(defined(digests(p)[0]).message)).toMatch(/== Digest — acme ==/);
     const before = vi.getTimerCount();
     const s = installScheduler(p.app, 'serve');
     expect(vi.getTimerCount()).toBeGreaterThan(before);

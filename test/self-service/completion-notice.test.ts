@@ -13,6 +13,7 @@ import { Runner } from '../../engine/runner/runner.ts';
 import { runPass } from '../../engine/copy/index.ts';
 import { createPrismaCheckpointStore } from '../../engine/store/folder-state.ts';
 import { COMPLETION_NOTICE_SUBJECT } from '../../cards/completion-notice.ts';
+import { defined } from '../harness/defined.ts';
 
 const SRC_PW = 'src-Pw <9> & "q"';
 const DST_PW = 'dst-Pw/42#x';
@@ -121,8 +122,8 @@ describe.skipIf(!dovecotAvailable())('completion notice to the end user (Dovecot
     await t.run('start alice@old.example --project acme');
     await completed('alice@old.example', 3);
     const [, update] = await smtp.waitForCount(2, (m) => m.to.includes('alice@old.example') && m.parsed.subject === COMPLETION_NOTICE_SUBJECT, 30_000);
-    expect(update.parsed.text).toContain('1 message since the last copy');
-    expect(update.parsed.text).toContain('4 messages in 2 folders now live in alice@new.example');
+    expect(defined(update).parsed.text).toContain('1 message since the last copy');
+    expect(defined(update).parsed.text).toContain('4 messages in 2 folders now live in alice@new.example');
   });
 
   it('a pre-stage sends nothing (old mail only); the full pass after it tells the user', async () => {
@@ -135,8 +136,8 @@ describe.skipIf(!dovecotAvailable())('completion notice to the end user (Dovecot
     await t.run('start alice@old.example --project acme --full');
     await completed('alice@old.example', 5);
     const [, , last] = await smtp.waitForCount(3, (m) => m.to.includes('alice@old.example') && m.parsed.subject === COMPLETION_NOTICE_SUBJECT, 30_000);
-    expect(last.parsed.text).toContain('1 message since the last copy');
-    expect(last.parsed.text).toContain('6 messages in 2 folders now live in alice@new.example');
+    expect(defined(last).parsed.text).toContain('1 message since the last copy');
+    expect(defined(last).parsed.text).toContain('6 messages in 2 folders now live in alice@new.example');
   });
 
   it('turned off for a project: nothing is sent after the copy', async () => {

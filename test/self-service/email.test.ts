@@ -4,6 +4,7 @@ import { credentialRequestMessage, CREDENTIAL_REQUEST_SUBJECT } from '../../card
 import { renderEmail } from '../../cards/render-email.ts';
 import { startSmtpSink, formLinkIn, type SmtpSink } from '../harness/smtp.ts';
 import { makeFormApp, getForm, type FormTestApp } from './setup.ts';
+import { defined } from '../harness/defined.ts';
 
 const TOKEN_RE = /[A-Za-z0-9_-]{43}/;
 
@@ -68,16 +69,16 @@ describe('credential request by email (real SMTP)', () => {
     expect(r.result.ok).toBe(true);
     expect((await t.item('alice@old.example')).status).toBe('WaitingForUser');
     const [mail] = (await smtp.waitForCount(before + 1)).slice(before);
-    expect(mail.to).toEqual(['alice@old.example']);
-    expect(mail.from).toBe('ferry@corp.example');
-    expect(mail.parsed.subject).toBe('ACTION REQUIRED: Information required for your migration');
-    expect(mail.parsed.html).toBeTruthy();
-    expect(mail.parsed.text).toBeTruthy();
-    const link = formLinkIn(mail);
+    expect(defined(mail).to).toEqual(['alice@old.example']);
+    expect(defined(mail).from).toBe('ferry@corp.example');
+    expect(defined(mail).parsed.subject).toBe('ACTION REQUIRED: Information required for your migration');
+    expect(defined(mail).parsed.html).toBeTruthy();
+    expect(defined(mail).parsed.text).toBeTruthy();
+    const link = formLinkIn(defined(mail));
     expect(link.startsWith(`${t.base}/c/`)).toBe(true);
-    expect(mail.parsed.html).toContain(link);
-    expect(mail.parsed.text).toContain('admin');
-    expect(mail.parsed.headers.get('auto-submitted')).toBe('auto-generated');
+    expect(defined(mail).parsed.html).toContain(link);
+    expect(defined(mail).parsed.text).toContain('admin');
+    expect(defined(mail).parsed.headers.get('auto-submitted')).toBe('auto-generated');
     const page = await getForm(link);
     expect(page.status).toBe(200);
     expect(page.html).toContain('alice@old.example');
@@ -100,18 +101,18 @@ describe('credential request by email (real SMTP)', () => {
     expect(mails.map((m) => m.to[0]).sort()).toEqual(['alice@new.example', 'alice@old.example']);
     const [a, b] = mails.map(formLinkIn);
     expect(a).not.toBe(b);
-    expect((await getForm(a)).status).toBe(200);
-    expect((await getForm(b)).status).toBe(200);
+    expect((await getForm(defined(a))).status).toBe(200);
+    expect((await getForm(defined(b))).status).toBe(200);
   });
 
   it('resend: a new link goes out and the old one dies', async () => {
     const t = await setUp();
     const before = smtp.messages.length;
     await t.run('start alice@old.example');
-    const first = formLinkIn((await smtp.waitForCount(before + 1))[before]);
+    const first = formLinkIn(defined((await smtp.waitForCount(before + 1))[before]));
     const r = await t.run('resend alice@old.example');
     expect(r.result.ok).toBe(true);
-    const second = formLinkIn((await smtp.waitForCount(before + 2))[before + 1]);
+    const second = formLinkIn(defined((await smtp.waitForCount(before + 2))[before + 1]));
     expect(second).not.toBe(first);
     const old = await getForm(first);
     expect(old.status).toBe(404);

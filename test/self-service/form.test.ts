@@ -7,6 +7,7 @@ import { FAST_FAILURES, makeFormApp, csrfOf, getForm, postForm, submitForm, type
 import type { CredentialRequest } from '../../bot/outreach/outreach.ts';
 import type { SelfServiceOptions } from '../../bot/form/install.ts';
 import { SYSTEM_ACTOR } from '../../engine/domain/types.ts';
+import { defined } from '../harness/defined.ts';
 
 // One private Dovecot plays both servers; wrong passwords answer at once (no auth delay).
 let dv: DovecotInstance;
@@ -54,7 +55,7 @@ async function setUp(o: { selfService?: 'source' | 'destination' | 'both'; dest?
     kind: 'email',
     send: async (req) => {
       requests.push(req);
-      tokens.push(req.url.split('/c/')[1]);
+      tokens.push(defined(req.url.split('/c/')[1]));
       return { ok: true, via: 'email' };
     },
   });
@@ -69,7 +70,7 @@ async function startAndGetLink(t: FormTestApp): Promise<string> {
   const r = await t.run('start alice@old.example');
   expect(r.result.ok).toBe(true);
   expect(requests.length).toBe(n + 1);
-  return requests[n].url;
+  return defined(requests[n]).url;
 }
 
 const both = (src = SRC_PW, dst = DST_PW) => ({
@@ -86,7 +87,7 @@ describe('the form page', () => {
     const item = await t.item('alice@old.example');
     await t.app.engine.setCredential(SYSTEM_ACTOR, item, 'destination', 'alice@new.example', { password: DST_PW });
     const link = await startAndGetLink(t);
-    expect(requests[0].sides).toEqual(['source']);
+    expect(defined(requests[0]).sides).toEqual(['source']);
     const a = await getForm(link);
     const b = await getForm(link); // a mail scanner's prefetch, then the user
     expect(a.status).toBe(200);
@@ -191,15 +192,15 @@ describe('verification before keeping', () => {
       ['alice@new.example', 'destination'],
     ]);
     const [srcLink, dstLink] = reqs.map((r) => r.url);
-    const srcPage = await getForm(srcLink);
+    const srcPage = await getForm(defined(srcLink));
     expect(srcPage.html).toContain('source_password');
     expect(srcPage.html).not.toContain('destination_password');
-    expect((await getForm(dstLink)).html).not.toContain('source_password');
+    expect((await getForm(defined(dstLink))).html).not.toContain('source_password');
     // dave's source login is his address; Dovecot knows alice@old.example: use that login.
-    const one = await postForm(srcLink, { csrf: csrfOf(srcPage.html), source_login: 'alice@old.example', source_password: SRC_PW });
+    const one = await postForm(defined(srcLink), { csrf: csrfOf(srcPage.html), source_login: 'alice@old.example', source_password: SRC_PW });
     expect(one.html).toContain('starts as soon as the credentials of the other mailbox have been entered');
     expect((await t.item('dave@old.example')).status).toBe('WaitingForUser');
-    const two = await submitForm(dstLink, { destination_login: 'alice@new.example', destination_password: DST_PW });
+    const two = await submitForm(defined(dstLink), { destination_login: 'alice@new.example', destination_password: DST_PW });
     expect(two.html).toContain('your migration has started');
     expect((await t.item('dave@old.example')).status).toBe('Queued');
   });
@@ -300,7 +301,7 @@ describe('links that cannot be used', () => {
     await t.run('add bob@old.example --ask source');
     const n = requests.length;
     await t.run('start bob@old.example');
-    const bobLink = requests[n].url;
+    const bobLink = defined(requests[n]).url;
     expect((await getForm(bobLink)).status).toBe(200);
     const bob = await t.item('bob@old.example');
     await t.app.db.credentialLink.updateMany({ where: { itemId: bob.id }, data: { expiresAt: new Date(Date.now() - 1000) } });
@@ -311,7 +312,7 @@ describe('links that cannot be used', () => {
     await t.run('add carol@old.example --ask source');
     const m = requests.length;
     await t.run('start carol@old.example');
-    const carolLink = requests[m].url;
+    const carolLink = defined(requests[m]).url;
     const used = (await t.app.db.project.findFirstOrThrow()).licensesUsed;
     await t.run('stop carol@old.example');
     expect((await t.item('carol@old.example')).status).toBe('Stopped');
@@ -363,7 +364,7 @@ describe('anti-CSRF and rate limits', () => {
     await t.run('add bob@old.example --ask source');
     const n = requests.length;
     await t.run('start bob@old.example');
-    const other = await getForm(requests[n].url);
+    const other = await getForm(defined(requests[n]).url);
     const wrong = await postForm(link, { csrf: csrfOf(other.html), ...both() });
     expect(wrong.status).toBe(403);
     expect((await t.item('alice@old.example')).status).toBe('WaitingForUser');
@@ -398,7 +399,7 @@ describe('admin commands', () => {
     expect(r.result.ok).toBe(true);
     const url = r.text.match(/http:\/\/\S+\/c\/[A-Za-z0-9_-]{43}/)?.[0];
     expect(url).toBeTruthy();
-    tokens.push(url!.split('/c/')[1]);
+    tokens.push(defined(url!.split('/c/')[1]));
     const page = await getForm(url!);
     expect(page.html).toContain('Enter the credentials for this migration');
     const done = await postForm(url!, { csrf: csrfOf(page.html), ...both() });
@@ -412,7 +413,7 @@ describe('admin commands', () => {
     const t = await setUp();
     const r = await t.run('form alice@old.example');
     const url = r.text.match(/http:\/\/\S+\/c\/[A-Za-z0-9_-]{43}/)![0];
-    tokens.push(url.split('/c/')[1]);
+    tokens.push(defined(url.split('/c/')[1]));
     const done = await submitForm(url, both());
     expect(done.status).toBe(200);
     expect((await t.item('alice@old.example')).status).toBe('Queued');

@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../bot/config.ts';
 import { startSmtpSink, formLinkIn, type SmtpSink } from '../harness/smtp.ts';
 import { makeFormApp, getForm, type FormTestApp } from './setup.ts';
+import { defined } from '../harness/defined.ts';
 
 describe('start-up warnings about defaults end users would take for phishing', () => {
   it('names each default and what to set, one line each', () => {
@@ -50,7 +51,7 @@ describe('the organisation, its support contact and its time zone in what users 
   it("the install's name and contact are in the email and on the form; the project's own win; times in the project's zone and UTC", async () => {
     const t = await setUp({ MAILFERRY_ORG_NAME: 'ACME Holding', MAILFERRY_SUPPORT_CONTACT: 'helpdesk@acme.example' });
     let mail = await startAndRead(t);
-    for (const part of [mail.parsed.text!, String(mail.parsed.html)]) {
+    for (const part of [defined(mail).parsed.text!, String(defined(mail).parsed.html)]) {
       expect(part).toContain('ACME Holding');
       expect(part).toContain('helpdesk@acme.example');
     }
@@ -59,13 +60,13 @@ describe('the organisation, its support contact and its time zone in what users 
     const set = await t.run('project set acme --org "ACME Corp (Europe)" --support "IT desk, +49 30 1234 567" --tz Europe/Berlin');
     expect(set.text).toContain('organisation "ACME Corp (Europe)"');
     mail = await startAndRead(t);
-    const text = mail.parsed.text!;
+    const text = defined(mail).parsed.text!;
     expect(text).toContain('ACME Corp (Europe) is moving your mailbox');
     expect(text).toContain('Questions, or not sure this message is genuine? Contact IT desk, +49 30 1234 567.');
     expect(text).not.toContain('ACME Holding');
     expect(text).toMatch(/expires on \d{4}-\d\d-\d\d \d\d:\d\d Europe\/Berlin \((\d{4}-\d\d-\d\d )?\d\d:\d\d UTC\)/);
     // The form shows the same.
-    const page = await getForm(formLinkIn(mail));
+    const page = await getForm(formLinkIn(defined(mail)));
     expect(page.status).toBe(200);
     expect(page.html).toContain('<header class="bar" role="banner">ACME Corp (Europe) <span>');
     expect(page.html).toMatch(/<dt>Help<\/dt><dd>IT desk, \+49 30 1234 567<\/dd>/);
@@ -74,8 +75,8 @@ describe('the organisation, its support contact and its time zone in what users 
     await t.run('project set acme --org off --support off');
     await t.run('stop alice@old.example');
     mail = await startAndRead(t);
-    expect(mail.parsed.text).toContain('ACME Holding');
-    expect(mail.parsed.text).toContain('helpdesk@acme.example');
+    expect(defined(mail).parsed.text).toContain('ACME Holding');
+    expect(defined(mail).parsed.text).toContain('helpdesk@acme.example');
     // status shows the history in the project's zone as well.
     const st = await t.run('status alice@old.example');
     expect(st.text).toMatch(/\d\d:\d\d Europe\/Berlin \(\d\d:\d\d UTC\) — /);
@@ -84,24 +85,24 @@ describe('the organisation, its support contact and its time zone in what users 
   it("a bare MAIL_FROM is sent with the organisation's name; one with a name is kept as it is", async () => {
     const t = await setUp({ MAIL_FROM: 'it@acme.example', MAILFERRY_ORG_NAME: 'ACME Holding' });
     let mail = await startAndRead(t);
-    expect(mail.parsed.from?.value).toEqual([{ name: 'ACME Holding IT', address: 'it@acme.example' }]);
-    expect(mail.from).toBe('it@acme.example');
+    expect(defined(mail).parsed.from?.value).toEqual([{ name: 'ACME Holding IT', address: 'it@acme.example' }]);
+    expect(defined(mail).from).toBe('it@acme.example');
     // The project's own name wins, as in the text.
     await t.run('stop alice@old.example');
     await t.run('project set acme --org "ACME Corp (Europe)"');
     mail = await startAndRead(t);
-    expect(mail.parsed.from?.value).toEqual([{ name: 'ACME Corp (Europe) IT', address: 'it@acme.example' }]);
+    expect(defined(mail).parsed.from?.value).toEqual([{ name: 'ACME Corp (Europe) IT', address: 'it@acme.example' }]);
     await t.close();
     // A display name of its own is never replaced.
     const named = await setUp({ MAIL_FROM: 'Migration Desk <it@acme.example>', MAILFERRY_ORG_NAME: 'ACME Holding' });
     mail = await startAndRead(named);
-    expect(mail.parsed.from?.value).toEqual([{ name: 'Migration Desk', address: 'it@acme.example' }]);
+    expect(defined(mail).parsed.from?.value).toEqual([{ name: 'Migration Desk', address: 'it@acme.example' }]);
   });
 
   it("a bare MAIL_FROM without any organisation name stays a bare address", async () => {
     const t = await setUp({ MAIL_FROM: 'it@acme.example' });
     const mail = await startAndRead(t);
-    expect(mail.parsed.from?.value).toEqual([{ name: '', address: 'it@acme.example' }]);
+    expect(defined(mail).parsed.from?.value).toEqual([{ name: '', address: 'it@acme.example' }]);
   });
 
   it("a link of the wrong shape or an unknown one gets the install's name and support contact", async () => {
@@ -120,8 +121,8 @@ describe('the organisation, its support contact and its time zone in what users 
     const before = smtp.messages.length;
     await t.app.dispatcher.dispatch({ text: 'start alice@old.example', surface: 'console', userId: 'root', userName: 'root', channelRef: (await t.app.engine.getProject('acme')).channelRef!, threadRef: null, reply: async () => {}, openThread: async () => 'console:T1' });
     const mail = (await smtp.waitForCount(before + 1))[before];
-    expect(mail.parsed.text).not.toMatch(/\broot\b/);
-    expect(mail.parsed.text).toContain('The IT team of ACME Holding asked for the migration');
+    expect(defined(mail).parsed.text).not.toMatch(/\broot\b/);
+    expect(defined(mail).parsed.text).toContain('The IT team of ACME Holding asked for the migration');
   });
 
   it('a project name or contact with an invisible character or over the length is refused', async () => {

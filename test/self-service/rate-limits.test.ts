@@ -8,6 +8,7 @@ import { openDb, type Db } from '../../engine/store/db.ts';
 import { rateCounters } from '../../bot/store/rate-counters.ts';
 import { testDbRows, testDbUrl, testDialect } from '../harness/test-db.ts';
 import { makeFormApp, type FormTestApp } from './setup.ts';
+import { defined } from '../harness/defined.ts';
 
 // The credential form's rate limits are counted in the database, so they hold across every
 // process serving the form on it (several `mailferry serve` behind a load balancer).
@@ -49,9 +50,9 @@ describe(`rate counters in the database (${testDialect()})`, () => {
     const cb = rateCounters(b, () => now);
     // 40 hits on one key from two connections at once: each sees its own count, none is lost.
     const hits = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? ca : cb).hit([{ key: 'k', windowMs: 60_000 }, { key: `other-${i % 3}`, windowMs: 5_000 }])));
-    expect(hits.map((h) => h[0].count).sort((x, y) => x - y)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
-    expect(new Set(hits.map((h) => h[0].resetAt))).toEqual(new Set([now + 60_000]));
-    expect((await ca.hit([{ key: 'other-0', windowMs: 5_000 }]))[0].count).toBe(15);
+    expect(hits.map((h) => defined(h[0]).count).sort((x, y) => x - y)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    expect(new Set(hits.map((h) => defined(h[0]).resetAt))).toEqual(new Set([now + 60_000]));
+    expect(defined((await ca.hit([{ key: 'other-0', windowMs: 5_000 }]))[0]).count).toBe(15);
     // The short windows end first; the long one keeps counting.
     now += 5_000;
     const [k, o] = await cb.hit([{ key: 'k', windowMs: 60_000 }, { key: 'other-0', windowMs: 5_000 }]);

@@ -4,6 +4,7 @@ import { startSmtpSink, formLinkIn, type SmtpSink } from '../harness/smtp.ts';
 import { startOidc, type OidcHarness } from '../harness/oidc.ts';
 import { probeServer } from '../../engine/connectors/probe-server.ts';
 import { makeFormApp, submitForm, type FormTestApp } from './setup.ts';
+import { defined } from '../harness/defined.ts';
 
 // project create / project set look at both servers (no login) and say what they found;
 // the project is kept either way. Real Dovecot (implicit TLS and STARTTLS), a real SMTP
@@ -79,7 +80,7 @@ describe('project create and project set look at both servers', () => {
     const mails = (await smtp.waitForCount(before + 2)).slice(before);
     const links = mails.map(formLinkIn);
     for (const link of [links[0], links[0], links[1]]) {
-      const r = await submitForm(link, { source_login: 'u', source_password: 'p', destination_login: 'u', destination_password: 'p' });
+      const r = await submitForm(defined(link), { source_login: 'u', source_password: 'p', destination_login: 'u', destination_password: 'p' });
       expect(r.status).toBe(503);
       expect(r.html).toContain('We could not reach the mail server');
     }
@@ -87,6 +88,6 @@ describe('project create and project set look at both servers', () => {
     expect(t.posts.filter((p) => /could not be reached when the user/.test(p.text))).toHaveLength(2);
     const told = t.posts.filter((p) => /The source server of project down .* could not be reached when the user/.test(p.text));
     expect(told).toHaveLength(1);
-    expect(told[0].text).toMatch(new RegExp(`The source server of project down \\(127\\.0\\.0\\.1:${closed}\\) could not be reached when the user of (alice|bob)@old\\.example entered their credentials`));
+    expect(defined(told[0]).text).toMatch(new RegExp(`The source server of project down \\(127\\.0\\.0\\.1:${closed}\\) could not be reached when the user of (alice|bob)@old\\.example entered their credentials`));
   });
 });

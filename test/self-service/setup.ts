@@ -45,9 +45,9 @@ export async function makeFormApp(env: Record<string, string> = {}, opts: SelfSe
 
 /** The anti-CSRF token in a rendered form. */
 export function csrfOf(html: string): string {
-  const m = html.match(/name="csrf" value="([^"]+)"/);
-  if (!m) throw new Error('no csrf field in the page');
-  return m[1];
+  const token = html.match(/name="csrf" value="([^"]+)"/)?.[1];
+  if (!token) throw new Error('no csrf field in the page');
+  return token;
 }
 
 /** GETs a form page. */

@@ -11,6 +11,7 @@ import { main } from '../../bot/cli.ts';
 import { Vault, parseKey } from '../../engine/vault/vault.ts';
 import { SYSTEM_ACTOR } from '../../engine/domain/types.ts';
 import { testDbUrl } from '../harness/test-db.ts';
+import { defined } from '../harness/defined.ts';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -71,9 +72,9 @@ describe('the vault', () => {
       const rows = await again.db.credential.findMany();
       expect(rows).toHaveLength(4);
       for (const r of rows) expect(oldIds.has(r.keyId)).toBe(false);
-      expect((await again.engine.credentialOf(ids[0], 'source'))?.secret.password).toBe('src-alice@old.example');
-      expect((await again.engine.credentialOf(ids[1], 'destination'))?.secret.password).toBe('dst-bob@old.example');
-      expect(() => new Vault(parseKey(oldKey)).open(ids[0], 'source', rows[0])).toThrow();
+      expect((await again.engine.credentialOf(defined(ids[0]), 'source'))?.secret.password).toBe('src-alice@old.example');
+      expect((await again.engine.credentialOf(defined(ids[1]), 'destination'))?.secret.password).toBe('dst-bob@old.example');
+      expect(() => new Vault(parseKey(oldKey)).open(defined(ids[0]), 'source', defined(rows[0]))).toThrow();
     } finally {
       await again.close();
     }
@@ -90,7 +91,7 @@ describe('the vault', () => {
     expect(readFileSync(keyFile, 'utf8').trim()).toBe(pending);
     const again = await createApp(config, { log: new Logger(() => {}, 'error') });
     try {
-      expect((await again.engine.credentialOf(ids[0], 'source'))?.secret.password).toBe('src-alice@old.example');
+      expect((await again.engine.credentialOf(defined(ids[0]), 'source'))?.secret.password).toBe('src-alice@old.example');
     } finally {
       await again.close();
     }
@@ -109,7 +110,7 @@ describe('the vault', () => {
     expect(existsSync(join(config.dataDir, 'encryption.key'))).toBe(false);
     const again = await createApp({ ...config, encryptionKey: key2 }, { log: new Logger(() => {}, 'error') });
     try {
-      expect((await again.engine.credentialOf(ids[1], 'source'))?.secret.password).toBe('src-bob@old.example');
+      expect((await again.engine.credentialOf(defined(ids[1]), 'source'))?.secret.password).toBe('src-bob@old.example');
     } finally {
       await again.close();
     }
@@ -136,16 +137,16 @@ describe('the vault', () => {
       const project = await app.db.project.findFirstOrThrow();
       for (const [i, wipe] of [[0, true], [1, false]] as const) {
         await app.engine.updateProject(SYSTEM_ACTOR, await app.db.project.findFirstOrThrow(), { options: { wipeCredentialsOnComplete: wipe } });
-        const item = (await app.engine.itemById(ids[i]))!;
+        const item = (await app.engine.itemById(defined(ids[i])))!;
         await app.engine.startItem(SYSTEM_ACTOR, item);
         const claimed = await app.engine.claimNext();
         expect(claimed?.id).toBe(ids[i]);
-        await app.engine.finishPass(ids[i], 'completed', { messagesFound: 0, bytesFound: 0, messagesCopied: 0, bytesCopied: 0, messagesPresent: 0, messagesSkipped: 0, durationMs: 1 });
-        expect((await app.engine.itemById(ids[i]))?.status).toBe('Completed');
+        await app.engine.finishPass(defined(ids[i]), 'completed', { messagesFound: 0, bytesFound: 0, messagesCopied: 0, bytesCopied: 0, messagesPresent: 0, messagesSkipped: 0, durationMs: 1 });
+        expect((await app.engine.itemById(defined(ids[i])))?.status).toBe('Completed');
       }
       expect(await app.db.credential.count({ where: { itemId: ids[0] } })).toBe(0);
       expect(await app.db.credential.count({ where: { itemId: ids[1] } })).toBe(2);
-      expect((await app.engine.history(ids[0])).map((h) => h.kind)).toContain('credentials.wiped');
+      expect((await app.engine.history(defined(ids[0]))).map((h) => h.kind)).toContain('credentials.wiped');
       expect(project.name).toBe('acme');
     } finally {
       await app.close();

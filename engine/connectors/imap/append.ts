@@ -114,8 +114,8 @@ export function parseAppendUid(section: { value?: unknown }[] | undefined): Appe
   const uids: number[] = [];
   for (const part of String(section[2]?.value ?? '').split(',')) {
     const [a, b] = part.split(':').map(Number);
-    if (!Number.isFinite(a)) continue;
-    const end = Number.isFinite(b) ? b : a;
+    if (a === undefined || !Number.isFinite(a)) continue;
+    const end = b !== undefined && Number.isFinite(b) ? b : a;
     for (let u = Math.min(a, end); u <= Math.max(a, end); u++) uids.push(u);
   }
   return { uids: uids.length ? uids : undefined, uidValidity: /^\d+$/.test(validity) ? BigInt(validity) : undefined };
@@ -133,8 +133,8 @@ export function parseAppendUid(section: { value?: unknown }[] | undefined): Appe
 export async function appendMessages(client: ImapFlow, mailbox: string, messages: AppendMessage[]): Promise<AppendResult> {
   const bridge = bridgeOf(client);
   if (!bridge) {
-    if (messages.length !== 1) throw new Error('MULTIAPPEND needs the imapflow bridge; append one message at a time');
-    const m = messages[0];
+    const [m] = messages;
+    if (!m || messages.length !== 1) throw new Error('MULTIAPPEND needs the imapflow bridge; append one message at a time');
     const r = await client.append(mailbox, m.body, m.flags, m.internalDate);
     if (!r) throw Object.assign(new Error('APPEND not sent: the connection is not authenticated'), { code: 'NoConnection' });
     return r.uid ? { uids: [r.uid], uidValidity: r.uidValidity } : {};

@@ -14,24 +14,24 @@ const MONTHS: Record<string, number> = { jan: 0, feb: 1, mar: 2, apr: 3, may: 4,
 
 /** RFC 3501 date-time (`dd-Mon-yyyy hh:mm:ss +zzzz`, day possibly space-padded); null when malformed. */
 export function parseInternalDate(s: string): Date | null {
-  const m = /^\s?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$/.exec(s);
-  const month = m ? MONTHS[m[2].toLowerCase()] : undefined;
-  if (!m || month === undefined) return null;
-  const offsetMin = (m[7] === '-' ? -1 : 1) * (Number(m[8]) * 60 + Number(m[9]));
-  return new Date(Date.UTC(Number(m[3]), month, Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6])) - offsetMin * 60_000);
+  const [, day, mon, year, h, mi, sec, sign, oh, om] = /^\s?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$/.exec(s) ?? [];
+  const month = mon ? MONTHS[mon.toLowerCase()] : undefined;
+  if (month === undefined) return null;
+  const offsetMin = (sign === '-' ? -1 : 1) * (Number(oh) * 60 + Number(om));
+  return new Date(Date.UTC(Number(year), month, Number(day), Number(h), Number(mi), Number(sec)) - offsetMin * 60_000);
 }
 
 /** The metadata of one untagged FETCH response line, or null when it lacks any of it (e.g. a flag update). */
 export function parseMetaLine(line: string): RawMeta | null {
   if (!/^\* \d+ FETCH \(/i.test(line)) return null;
-  const uid = /[( ]UID (\d+)/i.exec(line);
-  const size = /[( ]RFC822\.SIZE (\d+)/i.exec(line);
-  const date = /[( ]INTERNALDATE "([^"]*)"/i.exec(line);
-  const flags = /[( ]FLAGS \(([^)]*)\)/i.exec(line);
-  if (!uid || !size || !date || !flags) return null;
-  const internalDate = parseInternalDate(date[1]);
+  const uid = /[( ]UID (\d+)/i.exec(line)?.[1];
+  const size = /[( ]RFC822\.SIZE (\d+)/i.exec(line)?.[1];
+  const date = /[( ]INTERNALDATE "([^"]*)"/i.exec(line)?.[1];
+  const flags = /[( ]FLAGS \(([^)]*)\)/i.exec(line)?.[1];
+  if (uid === undefined || size === undefined || date === undefined || flags === undefined) return null;
+  const internalDate = parseInternalDate(date);
   if (!internalDate) return null;
-  return { uid: Number(uid[1]), size: Number(size[1]), internalDate, flags: flags[1].split(' ').filter(Boolean) };
+  return { uid: Number(uid), size: Number(size), internalDate, flags: flags.split(' ').filter(Boolean) };
 }
 
 /** A planning FETCH's responses: every message with all four items; one without them is read or reported. */

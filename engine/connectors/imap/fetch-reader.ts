@@ -86,7 +86,7 @@ export class FetchReader {
   /** A line is complete: a literal begins, or a response ends ('ok' or an error for our tagged one). */
   private endOfLine(): 'ok' | Error | null {
     const parts = this.line;
-    const line = (parts.length === 1 ? parts[0] : Buffer.concat(parts)).toString('latin1').replace(/\r?\n$/, '');
+    const line = (parts.length === 1 && parts[0] ? parts[0] : Buffer.concat(parts)).toString('latin1').replace(/\r?\n$/, '');
     parts.length = 0;
     this.lineBytes = 0;
     const lit = LITERAL.exec(line);

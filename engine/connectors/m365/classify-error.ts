@@ -60,7 +60,7 @@ const NETWORK = /^(ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EA
  */
 function wordsOf(text: string): string {
   const described = /Description:\s*([\s\S]*?)(?:\s+-\s+(?:Correlation ID|Trace ID|Timestamp):|$)/.exec(text);
-  return (described ? described[1] : text)
+  return (described?.[1] ?? text)
     .replace(/\s*(Trace ID|Correlation ID|Timestamp):[\s\S]*$/, '')
     .replace(/\s+/g, ' ')
     .trim()

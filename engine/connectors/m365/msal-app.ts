@@ -51,5 +51,5 @@ export async function msalApp(app: M365App, settings: M365Settings): Promise<Msa
 export function refreshTokenOf(cca: ConfidentialClientApplication): string | undefined {
   const cache = JSON.parse(cca.getTokenCache().serialize()) as { RefreshToken?: Record<string, { secret?: string }> };
   const all = Object.values(cache.RefreshToken ?? {});
-  return all.length ? all[all.length - 1].secret : undefined;
+  return all.at(-1)?.secret;
 }

@@ -21,7 +21,7 @@ export function parseM365Url(raw: string): M365Address {
   if (!tenantId) throw Object.assign(new Error('m365:// URL has no tenant id'), { code: 'CONNECTOR_URL' });
   const imap = u.searchParams.get('imap');
   if (!imap) return { tenantId, imapHost: M365_IMAP_HOST, imapPort: M365_IMAP_PORT };
-  const m = /^(\[[^\]]+\]|[^:\s/]+)(?::(\d{1,5}))?$/.exec(imap);
-  if (!m || (m[2] && (Number(m[2]) < 1 || Number(m[2]) > 65535))) throw Object.assign(new Error(`m365:// URL has a bad imap=HOST:PORT "${imap}"`), { code: 'CONNECTOR_URL' });
-  return { tenantId, imapHost: m[1].replace(/^\[|\]$/g, ''), imapPort: m[2] ? Number(m[2]) : M365_IMAP_PORT };
+  const [, host, port] = /^(\[[^\]]+\]|[^:\s/]+)(?::(\d{1,5}))?$/.exec(imap) ?? [];
+  if (!host || (port && (Number(port) < 1 || Number(port) > 65535))) throw Object.assign(new Error(`m365:// URL has a bad imap=HOST:PORT "${imap}"`), { code: 'CONNECTOR_URL' });
+  return { tenantId, imapHost: host.replace(/^\[|\]$/g, ''), imapPort: port ? Number(port) : M365_IMAP_PORT };
 }

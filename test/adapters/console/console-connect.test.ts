@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { dovecotAvailable, freePort, makeMessage, readMailbox, seedImap, startDovecot, type DovecotInstance } from '../../harness/dovecot.ts';
 import { csrfOf, getForm, postForm, FAST_FAILURES } from '../../self-service/setup.ts';
 import { testDbBytes, testDbUrl } from '../../harness/test-db.ts';
+import { defined } from '../../harness/defined.ts';
 
 // Admin credentials end to end, as an admin runs MailFerry: `mailferry serve` answers the
 // form over real HTTP, `mailferry console` types the commands on the same database. The
@@ -38,10 +39,10 @@ const KEY = randomBytes(32).toString('base64');
 beforeAll(async () => {
   if (!ready) return;
   [src, dst] = await Promise.all([
-    startDovecot({ users: [{ name: 'alice@old.example', password: USER_PWS[0] }], masterUsers: [{ name: 'srcadmin', password: SRC_ADMIN_PW }], extraConfig: FAST_FAILURES }),
-    startDovecot({ users: [{ name: 'alice@new.example', password: USER_PWS[1] }], masterUsers: [{ name: 'dstadmin', password: DST_ADMIN_PW }], extraConfig: FAST_FAILURES }),
+    startDovecot({ users: [{ name: 'alice@old.example', password: defined(USER_PWS[0]) }], masterUsers: [{ name: 'srcadmin', password: SRC_ADMIN_PW }], extraConfig: FAST_FAILURES }),
+    startDovecot({ users: [{ name: 'alice@new.example', password: defined(USER_PWS[1]) }], masterUsers: [{ name: 'dstadmin', password: DST_ADMIN_PW }], extraConfig: FAST_FAILURES }),
   ]);
-  await seedImap(src, 'alice@old.example', USER_PWS[0], {
+  await seedImap(src, 'alice@old.example', defined(USER_PWS[0]), {
     INBOX: [{ raw: makeMessage({ subject: 'hello' }), flags: ['\\Seen'] }, { raw: makeMessage({ subject: 'second', size: 20_000 }) }],
     Projects: [{ raw: makeMessage({ subject: 'plan' }) }],
   });
@@ -110,18 +111,18 @@ describe.skipIf(!ready)('console end to end: project connect', () => {
     const [srcLink, dstLink] = links;
 
     // Source: a wrong master password is refused by the server, then the right one (mailbox*admin) is kept.
-    const page = await getForm(srcLink);
+    const page = await getForm(defined(srcLink));
     expect(page.status).toBe(200);
     const csrf = csrfOf(page.html);
-    const refused = await postForm(srcLink, { csrf, admin_user: 'srcadmin', admin_password: WRONG, style: 'separator', separator: '*', test_mailbox: 'alice@old.example' });
+    const refused = await postForm(defined(srcLink), { csrf, admin_user: 'srcadmin', admin_password: WRONG, style: 'separator', separator: '*', test_mailbox: 'alice@old.example' });
     expect(refused.status).toBe(422);
     expect(refused.html).toContain('did not accept this admin login');
-    const ok = await postForm(srcLink, { csrf, admin_user: 'srcadmin', admin_password: SRC_ADMIN_PW, style: 'separator', separator: '*', test_mailbox: 'alice@old.example' });
+    const ok = await postForm(defined(srcLink), { csrf, admin_user: 'srcadmin', admin_password: SRC_ADMIN_PW, style: 'separator', separator: '*', test_mailbox: 'alice@old.example' });
     expect(ok.status, ok.html).toBe(200);
     expect(ok.html).toContain('The source of acme is connected');
     // Destination, as SASL authorization identity.
-    const dpage = await getForm(dstLink);
-    const dok = await postForm(dstLink, { csrf: csrfOf(dpage.html), admin_user: 'dstadmin', admin_password: DST_ADMIN_PW, style: 'authzid', test_mailbox: 'alice@new.example' });
+    const dpage = await getForm(defined(dstLink));
+    const dok = await postForm(defined(dstLink), { csrf: csrfOf(dpage.html), admin_user: 'dstadmin', admin_password: DST_ADMIN_PW, style: 'authzid', test_mailbox: 'alice@new.example' });
     expect(dok.status, dok.html).toBe(200);
 
     const run = await consoleRun(['status', 'add alice@old.example alice@new.example', 'start alice@old.example'].join('\n'), true);
@@ -134,9 +135,9 @@ describe.skipIf(!ready)('console end to end: project connect', () => {
     expect(st.out).not.toMatch(/Waiting for user/);
     expect(st.out).toMatch(/INBOX: 2 found, 2 copied/);
 
-    const a = await readMailbox(src, 'alice@old.example', USER_PWS[0]);
-    const b = await readMailbox(dst, 'alice@new.example', USER_PWS[1]);
-    expect(b.messages.INBOX.map((m) => m.sha256).sort()).toEqual(a.messages.INBOX.map((m) => m.sha256).sort());
+    const a = await readMailbox(src, 'alice@old.example', defined(USER_PWS[0]));
+    const b = await readMailbox(dst, 'alice@new.example', defined(USER_PWS[1]));
+    expect(defined(b.messages.INBOX).map((m) => m.sha256).sort()).toEqual(defined(a.messages.INBOX).map((m) => m.sha256).sort());
     expect(b.messages.Projects).toHaveLength(1);
 
     // No password and no link token in any log line of either process, nor in the database file.

@@ -6,6 +6,7 @@ import { makeMessage, openClient, readMailbox, seedImap, startDovecot, type Dove
 import { testDbUrl } from '../../harness/test-db.ts';
 import { consoleRun as runConsole } from '../../harness/console-run.ts';
 import { openDb } from '../../../engine/store/db.ts';
+import { defined } from '../../harness/defined.ts';
 
 // The console drives a real migration end to end: a private Dovecot with two users, the
 // admin supplies test passwords from files (console only), the runner copies, the thread
@@ -48,9 +49,9 @@ describe('console end to end', () => {
 
     const box = await readMailbox(dv, 'alice2', 'dst-Secret-2');
     const src = await readMailbox(dv, 'alice', 'src-Secret-1');
-    expect(box.messages.INBOX.map((m) => m.sha256).sort()).toEqual(src.messages.INBOX.map((m) => m.sha256).sort());
+    expect(defined(box.messages.INBOX).map((m) => m.sha256).sort()).toEqual(defined(src.messages.INBOX).map((m) => m.sha256).sort());
     expect(box.messages.Projects).toHaveLength(1);
-    expect(box.messages.INBOX.find((m) => m.keywords.includes('$Important'))).toBeDefined();
+    expect(defined(box.messages.INBOX).find((m) => m.keywords.includes('$Important'))).toBeDefined();
 
     // The admin sees the figures per folder.
     const st = await consoleRun('status alice@old.example');
@@ -73,7 +74,7 @@ describe('console end to end', () => {
     const box = await readMailbox(dv, 'alice2', 'dst-Secret-2');
     expect(box.messages.INBOX).toHaveLength(3);
     const src = await readMailbox(dv, 'alice', 'src-Secret-1');
-    const flagsBySha = (b: typeof box) => Object.fromEntries(b.messages.INBOX.map((m) => [m.sha256, [...m.flags, ...m.keywords].join(' ')]));
+    const flagsBySha = (b: typeof box) => Object.fromEntries(defined(b.messages.INBOX).map((m) => [m.sha256, [...m.flags, ...m.keywords].join(' ')]));
     expect(flagsBySha(box)).toEqual(flagsBySha(src));
   });
 

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { repliesAt, startSlackTest, type SlackTest } from './slack-harness.ts';
+import { defined } from '../../harness/defined.ts';
 
 // Bolt's single-workspace authorization calls auth.test before each listener when it lacks
 // the bot's ids. MailFerry checks the token once at start-up instead: a slash command is
@@ -23,7 +24,7 @@ describe('slash commands do not wait for auth.test', () => {
     expect(replyText(s, r.responsePath)).toContain('project create');
     // Still no answer from auth.test, and no second call: the request did not wait for it.
     expect(s.fake.of('auth.test')).toHaveLength(1);
-    expect(s.fake.of('auth.test')[0].result).toBeUndefined();
+    expect(defined(s.fake.of('auth.test')[0]).result).toBeUndefined();
   }, 60_000);
 
   it('auth.test rate-limited (429) or failing: commands are acknowledged and run; the log says what to check', async () => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blockText, fixture, repliesAt, startSlackTest, type SlackTest } from './slack-harness.ts';
+import { defined } from '../../harness/defined.ts';
 
 describe('slash commands over HTTP', () => {
   let s: SlackTest;
@@ -15,10 +16,10 @@ describe('slash commands over HTTP', () => {
     expect(r.ms).toBeLessThan(3000);
     await s.settle();
     const [reply] = repliesAt(s.fake, r.responsePath);
-    expect(reply.response_type).toBe('ephemeral');
-    expect(reply.blocks[0]).toEqual({ type: 'header', text: { type: 'plain_text', text: 'MailFerry commands', emoji: true } });
-    expect(blockText(reply.blocks)).toContain('/migrate add');
-    expect(reply.text).toContain('MailFerry commands');
+    expect(defined(reply).response_type).toBe('ephemeral');
+    expect(defined(reply).blocks[0]).toEqual({ type: 'header', text: { type: 'plain_text', text: 'MailFerry commands', emoji: true } });
+    expect(blockText(defined(reply).blocks)).toContain('/migrate add');
+    expect(defined(reply).text).toContain('MailFerry commands');
     // Nothing was posted in the channel.
     expect(s.fake.of('chat.postMessage')).toEqual([]);
   });
@@ -27,11 +28,11 @@ describe('slash commands over HTTP', () => {
     const r = await s.command('status', { user: 'UNOBODY' });
     await s.settle();
     const [reply] = repliesAt(s.fake, r.responsePath);
-    expect(reply.response_type).toBe('ephemeral');
-    expect(reply.text).toContain('Only MailFerry admins can run "status"');
+    expect(defined(reply).response_type).toBe('ephemeral');
+    expect(defined(reply).text).toContain('Only MailFerry admins can run "status"');
     const h = await s.command('help', { user: 'UNOBODY' });
     await s.settle();
-    const help = blockText(repliesAt(s.fake, h.responsePath)[0].blocks);
+    const help = blockText(defined(repliesAt(s.fake, h.responsePath)[0]).blocks);
     expect(help).not.toContain('/migrate add');
     expect(help).toContain('/migrate help');
   });
@@ -39,21 +40,21 @@ describe('slash commands over HTTP', () => {
   it('lets anyone in an admin channel run admin commands (slack-channel grant)', async () => {
     const r = await s.command('project list', { user: 'UNOBODY', channel: 'CADMINS' });
     await s.settle();
-    expect(repliesAt(s.fake, r.responsePath)[0].text).toContain('No projects yet');
+    expect(defined(repliesAt(s.fake, r.responsePath)[0]).text).toContain('No projects yet');
   });
 
   it('shows a parse error with did-you-mean, ephemerally', async () => {
     const r = await s.command('stauts');
     await s.settle();
     const [reply] = repliesAt(s.fake, r.responsePath);
-    expect(reply.text).toContain('Did you mean "status"?');
-    expect(reply.blocks[0].text.text).toMatch(/^⚠️ Unknown command/);
+    expect(defined(reply).text).toContain('Did you mean "status"?');
+    expect(defined(reply).blocks[0].text.text).toMatch(/^⚠️ Unknown command/);
   });
 
   it('creates a project owned by the channel, then add posts one anchor with Block Kit and a text fallback', async () => {
     const p = await s.command('project create acme --source imaps://old.example:993 --destination imaps://new.example:993');
     await s.settle();
-    expect(repliesAt(s.fake, p.responsePath)[0].text).toContain('Project acme created');
+    expect(defined(repliesAt(s.fake, p.responsePath)[0]).text).toContain('Project acme created');
     const project = await s.t.app.engine.getProject('acme');
     expect(project.channelRef).toBe('slack:C1');
 
@@ -63,17 +64,17 @@ describe('slash commands over HTTP', () => {
     await s.settle();
     const posts = s.fake.of('chat.postMessage').slice(before);
     expect(posts).toHaveLength(1);
-    const anchor = posts[0].args;
+    const anchor = defined(posts[0]).args;
     expect(anchor.channel).toBe('C1');
     expect(anchor.thread_ts).toBeUndefined();
     expect(anchor.text).toContain('1 mailbox added to acme');
     expect(anchor.blocks[0]).toMatchObject({ type: 'section', text: { type: 'mrkdwn' } });
     expect(blockText(anchor.blocks)).toContain('alice@old.example → alice@new.example');
     expect(blockText(anchor.blocks)).toContain('Asked by <@UADMIN>');
-    expect(posts[0].auth).toBe('Bearer xoxb-test-token');
+    expect(defined(posts[0]).auth).toBe('Bearer xoxb-test-token');
     // The item remembers the thread: slack:TEAM/CHANNEL/TS of the anchor.
     const item = await s.t.app.engine.getItem(project, 'alice@old.example');
-    expect(item.threadRef).toBe(`slack:T1/C1/${posts[0].result!.ts}`);
+    expect(item.threadRef).toBe(`slack:T1/C1/${defined(posts[0]).result!.ts}`);
     // No reply beyond the anchor: the anchor is the answer.
     expect(repliesAt(s.fake, r.responsePath)).toEqual([]);
   });
@@ -86,7 +87,7 @@ describe('slash commands over HTTP', () => {
       expect(r.status).toBe(200);
       expect(r.ms).toBeLessThan(3000); // Slack gives up after 3 s; the post takes 3.5 s here
       await s.settle();
-      expect(s.fake.of('chat.postMessage').slice(before)[0].args.text).toContain('1 mailbox added to acme');
+      expect(defined(s.fake.of('chat.postMessage').slice(before)[0]).args.text).toContain('1 mailbox added to acme');
     } finally {
       s.fake.delays.clear();
     }

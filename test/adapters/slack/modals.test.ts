@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blockText, fixture, repliesAt, startSlackTest, type SlackTest } from './slack-harness.ts';
+import { defined } from '../../harness/defined.ts';
 
 type Values = Record<string, Record<string, Record<string, unknown>>>;
 
@@ -35,7 +36,7 @@ describe('modals', () => {
     await s.settle();
     const call = s.fake.of('views.open')[before];
     expect(call, `views.open after ${cmd}`).toBeDefined();
-    return { view: call.args.view, trigger: call.args.trigger_id, responsePath: r.responsePath };
+    return { view: defined(call).args.view, trigger: defined(call).args.trigger_id, responsePath: r.responsePath };
   }
 
   it('/migrate add with no arguments opens "Add mailboxes" with the trigger id and the channel in its metadata', async () => {
@@ -53,7 +54,7 @@ describe('modals', () => {
     const r = await s.command('add', { user: 'UNOBODY' });
     await s.settle();
     expect(s.fake.of('views.open').length).toBe(before);
-    expect(repliesAt(s.fake, r.responsePath)[0].text).toContain('Only MailFerry admins can run "add"');
+    expect(defined(repliesAt(s.fake, r.responsePath)[0]).text).toContain('Only MailFerry admins can run "add"');
   });
 
   it('shows address problems on the field (response_action: errors) and adds nothing', async () => {
@@ -86,12 +87,12 @@ describe('modals', () => {
     await s.settle();
     const posts = s.fake.of('chat.postMessage').slice(before);
     expect(posts).toHaveLength(1);
-    expect(posts[0].args).toMatchObject({ channel: 'C1' });
-    expect(posts[0].args.text).toContain('3 mailboxes added to acme');
-    expect(blockText(posts[0].args.blocks)).toContain('frank@old.example → frank@new.example');
+    expect(defined(posts[0]).args).toMatchObject({ channel: 'C1' });
+    expect(defined(posts[0]).args.text).toContain('3 mailboxes added to acme');
+    expect(blockText(defined(posts[0]).args.blocks)).toContain('frank@old.example → frank@new.example');
     const p = await s.t.app.engine.getProject('acme');
     const frank = await s.t.app.engine.getItem(p, 'frank@old.example');
-    expect(frank).toMatchObject({ destinationAddress: 'frank@new.example', ask: 'destination', notify: 'both', threadRef: `slack:T1/C1/${posts[0].result!.ts}` });
+    expect(frank).toMatchObject({ destinationAddress: 'frank@new.example', ask: 'destination', notify: 'both', threadRef: `slack:T1/C1/${defined(posts[0]).result!.ts}` });
     expect((await s.t.app.engine.getItem(p, 'dave@old.example')).threadRef).toBe(frank.threadRef);
     expect(repliesAt(s.fake, responsePath)).toEqual([]);
   });
@@ -125,7 +126,7 @@ describe('modals', () => {
     expect(s.fake.fileGets.at(-1)).toEqual({ path, auth: 'Bearer xoxb-test-token' });
     const posts = s.fake.of('chat.postMessage').slice(before);
     expect(posts).toHaveLength(1);
-    expect(posts[0].args.text).toContain('2 mailboxes added to acme');
+    expect(defined(posts[0]).args.text).toContain('2 mailboxes added to acme');
   });
 
   it('refuses a file on a host that is not Slack (the token goes nowhere else) and a CSV without mailbox lines', async () => {

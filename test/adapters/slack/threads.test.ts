@@ -3,6 +3,7 @@ import { itemRef } from '../../../engine/engine.ts';
 import type { CredentialRequest } from '../../../bot/outreach/outreach.ts';
 import type { SlackCall } from './fake-slack.ts';
 import { blockText, startSlackTest, type SlackTest } from './slack-harness.ts';
+import { defined } from '../../harness/defined.ts';
 
 const FORM = { surface: 'form', id: 'alice@old.example', name: 'alice@old.example' };
 
@@ -142,7 +143,7 @@ describe('threads, live summary and end-user DMs', () => {
     await s.settle();
     const attempts = s.fake.of('chat.postMessage').filter((c) => c.args.text?.startsWith('⏹️ carol@old.example stopped'));
     expect(attempts).toHaveLength(2);
-    expect(attempts[1].at - attempts[0].at).toBeGreaterThanOrEqual(1000);
+    expect(defined(attempts[1]).at - defined(attempts[0]).at).toBeGreaterThanOrEqual(1000);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);
   });
 
@@ -153,9 +154,9 @@ describe('threads, live summary and end-user DMs', () => {
     await s.settle();
     const attempts = s.fake.of('chat.postMessage').filter((c) => c.args.text?.startsWith('🕒 carol@old.example is queued'));
     expect(attempts).toHaveLength(2);
-    expect(attempts[0].args.blocks.length).toBeGreaterThan(0);
-    expect(attempts[1].args.blocks ?? []).toEqual([]);
-    expect(attempts[1].args.thread_ts).toBe(anchorTs);
+    expect(defined(attempts[0]).args.blocks.length).toBeGreaterThan(0);
+    expect(defined(attempts[1]).args.blocks ?? []).toEqual([]);
+    expect(defined(attempts[1]).args.thread_ts).toBe(anchorTs);
   });
 
   it('retries as text when Slack finds the blocks too long in all (msg_blocks_too_long)', async () => {
@@ -166,9 +167,9 @@ describe('threads, live summary and end-user DMs', () => {
     await s.settle();
     const attempts = s.fake.of('chat.postMessage').slice(before).filter((c) => c.args.text?.startsWith('⏹️ carol@old.example stopped'));
     expect(attempts).toHaveLength(2);
-    expect(attempts[0].args.blocks.length).toBeGreaterThan(0);
-    expect(attempts[1].args.blocks ?? []).toEqual([]);
-    expect(attempts[1].args.thread_ts).toBe(anchorTs);
+    expect(defined(attempts[0]).args.blocks.length).toBeGreaterThan(0);
+    expect(defined(attempts[1]).args.blocks ?? []).toEqual([]);
+    expect(defined(attempts[1]).args.thread_ts).toBe(anchorTs);
   });
 
   it('records a post that cannot be delivered in the item history', async () => {

@@ -57,7 +57,7 @@ describe('Teams 1:1 card answers (adaptiveCard/action invokes over HTTP)', () =>
     teamsPlugin(t.app, 'serve', { retry: { attempts: 2, baseDelayMs: 5, maxDelayMs: 20 } });
     base = `http://127.0.0.1:${(await serveHttp(t.app)).port}`;
     await post(channelMessage(rec.url, 'migrate project create acme --source imaps://old.example:993 --destination imaps://new.example:993 --notify chat --licenses 5', { id: '1000' }));
-    for (const [user, root] of [['alice', '2000'], ['carol', '3000']]) {
+    for (const [user, root] of [['alice', '2000'], ['carol', '3000']] as const) {
       await post(channelMessage(rec.url, `migrate add ${user}@old.example --notify chat`, { id: root }));
       const before = rec.calls.length;
       await post(channelMessage(rec.url, `start ${user}@old.example`, { id: `${root}1`, root }));

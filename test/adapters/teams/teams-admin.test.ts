@@ -4,6 +4,7 @@ import { serveHttp } from '../../../bot/app.ts';
 import { teamsPlugin } from '../../../adapters/teams/plugin.ts';
 import { installSelfService } from '../../../bot/form/install.ts';
 import { ConnectorRecorder, channelMessage, postActivity } from './teams-harness.ts';
+import { defined } from '../../harness/defined.ts';
 
 const TEAM = '19:it0team0general0id@thread.tacv2';
 
@@ -23,7 +24,7 @@ describe('Teams admin grants', () => {
     await rec?.close();
   });
 
-  const reply = (id: string) => ConnectorRecorder.cardText(ConnectorRecorder.card(rec.activities((c) => c.activityId === id)[0]));
+  const reply = (id: string) => ConnectorRecorder.cardText(ConnectorRecorder.card(defined(rec.activities((c) => c.activityId === id)[0])));
 
   it('anyone in a channel of a granted team may run admin commands', async () => {
     await postActivity(base, channelMessage(rec.url, 'status', { id: '1', from: { id: '29:member', name: 'Member', aadObjectId: 'aad-member' } }));

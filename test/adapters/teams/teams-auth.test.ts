@@ -6,6 +6,7 @@ import { teamsPlugin } from '../../../adapters/teams/plugin.ts';
 import { checkTeamsSettings, TeamsConfigError } from '../../../adapters/teams/install-teams.ts';
 import { PasswordServiceClientCredentialFactory } from 'botframework-connector';
 import { ConnectorRecorder, TokenIssuer, channelMessage, postActivity } from './teams-harness.ts';
+import { defined } from '../../harness/defined.ts';
 
 const APP_ID = '00000000-0000-4000-8000-00000000b0a7';
 const ADMIN_AAD = '6f1c2a3b-0000-4000-8000-00000000ada1';
@@ -45,8 +46,8 @@ describe('Teams authentication (MicrosoftAppId set)', () => {
     const r = await postActivity(base, message('7000'), good());
     expect(r.status).toBe(200);
     const [reply] = rec.activities((c) => c.activityId === '7000');
-    expect(ConnectorRecorder.cardText(ConnectorRecorder.card(reply))).toContain('MailFerry commands');
-    expect(reply.authorization).toBe('Bearer outbound-test-token');
+    expect(ConnectorRecorder.cardText(ConnectorRecorder.card(defined(reply)))).toContain('MailFerry commands');
+    expect(defined(reply).authorization).toBe('Bearer outbound-test-token');
   });
 
   it('rejects an unsigned request', async () => {

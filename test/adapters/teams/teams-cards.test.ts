@@ -9,6 +9,7 @@ import { helpEntries } from '../../../bot/commands/help.ts';
 import { COMMANDS } from '../../../bot/commands/index.ts';
 import { validate, validateSchema } from './validate-card.ts';
 import { USER_MESSAGES } from '../../cards/user-messages.ts';
+import { defined } from '../../harness/defined.ts';
 
 const project = {
   name: 'acme',
@@ -38,7 +39,7 @@ const cards: Record<string, any> = {
   ...Object.fromEntries(Object.entries(USER_MESSAGES).map(([name, m]) => [`message: ${name}`, renderAdaptiveCard(m)])),
   welcome: welcomeCard(['@MailFerry migrate help']),
   'message: help': renderAdaptiveCard(helpOverview(entries, true)),
-  'message: help command': renderAdaptiveCard(helpCommand(entries[0])),
+  'message: help command': renderAdaptiveCard(helpCommand(defined(entries[0]))),
   'message: error': renderAdaptiveCard(errorMessage('Nope.', 'Usage: x')),
   'message: internal error': renderAdaptiveCard(internalErrorMessage('abcd1234')),
   'message: not admin': renderAdaptiveCard(notAdminMessage('add')),
@@ -46,7 +47,7 @@ const cards: Record<string, any> = {
   'message: project list': renderAdaptiveCard(projectListMessage([{ name: 'acme', sourceUrl: 'imaps://a', destinationUrl: 'imaps://b', here: true }])),
   'message: action result': renderAdaptiveCard(actionResultMessage('started', ['a', 'b'], ['c refused'], 'Started')),
   'message: form link': renderAdaptiveCard(formLinkMessage('a@old.example', 'https://mailferry.example/c/abc', '2026-11-28 09:00 UTC')),
-  'message: item status': renderAdaptiveCard(itemStatusMessage('acme', { ...project.items[1], passCount: 1, lastPassMs: 1000, messagesPresent: 0 }, [{ at: new Date(), actor: 'teams:x', kind: 'item.added', fromStatus: null, toStatus: null, summary: 'added' }])),
+  'message: item status': renderAdaptiveCard(itemStatusMessage('acme', { ...defined(project.items[1]), passCount: 1, lastPassMs: 1000, messagesPresent: 0 }, [{ at: new Date(), actor: 'teams:x', kind: 'item.added', fromStatus: null, toStatus: null, summary: 'added' }])),
   'post: items added': renderAdaptiveCard(addedMessage('acme', [{ sourceAddress: 'a@x.example', destinationAddress: 'b@y.example' }], [{ line: 2, input: 'x', reason: 'bad' }])),
   'post: waiting (requested)': renderAdaptiveCard(credentialsRequestedPost('a@x.example', ['source'], [{ recipient: 'a@x.example', via: 'Teams chat', ok: true }], false)),
   'post: failed': renderAdaptiveCard(statusPost({ address: 'a@x.example', from: 'Running', to: 'Failed', actor: 'system', reasonText: 'The destination mailbox is full.', detail: 'OVERQUOTA', figures })),
@@ -88,7 +89,7 @@ describe('Teams Adaptive Cards', () => {
 
   it('a command button is Action.Execute with an Action.Submit fallback carrying the verb', () => {
     const card = renderAdaptiveCard({ kind: 'x', text: 'x', blocks: [{ type: 'actions', actions: [{ label: 'Status', command: 'status' }] }] });
-    expect(card.body[0].actions).toEqual([
+    expect(defined(card.body[0]).actions).toEqual([
       { type: 'Action.Execute', title: 'Status', verb: 'command', data: { command: 'status' }, fallback: { type: 'Action.Submit', title: 'Status', data: { command: 'status', verb: 'command' } } },
     ]);
     expect(validate(card)).toEqual([]);

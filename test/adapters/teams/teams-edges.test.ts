@@ -3,6 +3,7 @@ import { makeTestApp, type TestApp } from '../../harness/app.ts';
 import { serveHttp } from '../../../bot/app.ts';
 import { teamsPlugin } from '../../../adapters/teams/plugin.ts';
 import { ConnectorRecorder, TokenIssuer, channelMessage } from './teams-harness.ts';
+import { defined } from '../../harness/defined.ts';
 
 const APP_ID = '00000000-0000-4000-8000-00000000b0a7';
 /** A marker in every hostile body: it must reach neither the answer nor any log line. */
@@ -96,7 +97,7 @@ for (const mode of ['authenticated', 'dev'] as const) {
     });
 
     it('answers a JSON array, a string and a non-JSON content type with 400 (or 401 unread)', async () => {
-      for (const [body, ct] of [['[1,2]', 'application/json'], ['"x"', 'application/json'], [`text ${MARKER}`, 'text/plain']]) {
+      for (const [body, ct] of [['[1,2]', 'application/json'], ['"x"', 'application/json'], [`text ${MARKER}`, 'text/plain']] as const) {
         const r = await post(base, body, { 'content-type': ct });
         expect(r.status).toBe(refusedUnread?.status ?? 400);
         expectShortJson(r, refusedUnread?.error ?? 'bad request');

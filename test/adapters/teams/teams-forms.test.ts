@@ -4,6 +4,7 @@ import { serveHttp } from '../../../bot/app.ts';
 import { teamsPlugin } from '../../../adapters/teams/plugin.ts';
 import { validate } from './validate-card.ts';
 import { ConnectorRecorder, channelMessage, fixture, postActivity } from './teams-harness.ts';
+import { defined } from '../../harness/defined.ts';
 
 const ADMIN_AAD = '6f1c2a3b-0000-4000-8000-00000000ada1';
 const CHANNEL = '19:migrations0channel0id@thread.tacv2';
@@ -47,7 +48,7 @@ describe('Teams Adaptive Card forms (Universal Actions)', () => {
   it('a bare "project create" from an admin channel opens the New project form', async () => {
     await post(channelMessage(rec.url, 'project create', { id: '4900' }));
     const [form] = rec.activities((c) => c.conversationId === `${CHANNEL};messageid=4900`);
-    const card = ConnectorRecorder.card(form);
+    const card = ConnectorRecorder.card(defined(form));
     expect(card.body.map((b: any) => b.id).filter(Boolean)).toEqual(['name', 'source', 'destination', 'selfService', 'notify', 'licenses']);
     expect(card.actions[0]).toMatchObject({ type: 'Action.Execute', verb: 'form.project', fallback: { type: 'Action.Submit', data: { verb: 'form.project' } } });
   });
@@ -151,9 +152,9 @@ describe('Teams Adaptive Card forms (Universal Actions)', () => {
     const r = await post({ ...a, text: undefined, entities: [], replyToId: 'card-activity-1', value: { verb: 'status.refresh', project: 'acme' } });
     expect(r.status).toBe(200);
     const [put] = rec.calls.slice(before).filter((c) => c.method === 'PUT');
-    expect(put.activityId).toBe('card-activity-1');
-    expect(put.conversationId).toBe(`${CHANNEL};messageid=6000`);
-    expect(cardText(ConnectorRecorder.card(put))).toContain('Project acme');
+    expect(defined(put).activityId).toBe('card-activity-1');
+    expect(defined(put).conversationId).toBe(`${CHANNEL};messageid=6000`);
+    expect(cardText(ConnectorRecorder.card(defined(put)))).toContain('Project acme');
   });
 
   it('opening a form from the welcome card replaces it with the form', async () => {

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { defined } from '../../harness/defined.ts';
 
 /** One request the bot made to the (stand-in) Bot Connector service. */
 export interface ConnectorCall {
@@ -85,12 +86,12 @@ export class ConnectorRecorder {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');
-    const path = decodeURIComponent((req.url ?? '').split('?')[0]);
-    const m = /^\/v3\/conversations\/([^/]+)(?:\/activities(?:\/([^/]+))?|\/(pagedmembers|members))?$/.exec((req.url ?? '').split('?')[0]);
+    const path = decodeURIComponent(defined((req.url ?? '').split('?')[0]));
+    const m = /^\/v3\/conversations\/([^/]+)(?:\/activities(?:\/([^/]+))?|\/(pagedmembers|members))?$/.exec(defined((req.url ?? '').split('?')[0]));
     const call: ConnectorCall = {
       method: req.method ?? '',
       path,
-      conversationId: m ? decodeURIComponent(m[1]) : undefined,
+      conversationId: m ? decodeURIComponent(defined(m[1])) : undefined,
       activityId: m?.[2] ? decodeURIComponent(m[2]) : undefined,
       body: raw ? JSON.parse(raw) : undefined,
       authorization: req.headers.authorization,

@@ -5,6 +5,7 @@ import { teamsPlugin } from '../../../adapters/teams/plugin.ts';
 import { itemRef } from '../../../engine/engine.ts';
 import { validate } from './validate-card.ts';
 import { ConnectorRecorder, channelMessage, fixture, postActivity } from './teams-harness.ts';
+import { defined } from '../../harness/defined.ts';
 
 const ADMIN_AAD = '6f1c2a3b-0000-4000-8000-00000000ada1';
 const CHANNEL = '19:migrations0channel0id@thread.tacv2';
@@ -48,11 +49,11 @@ describe('Teams over HTTP (MAILFERRY_DEV=1, no app id)', () => {
     expect(r.status).toBe(200);
     const replies = rec.activities((c) => c.conversationId === thread('1000'));
     expect(replies).toHaveLength(1);
-    expect(replies[0].method).toBe('POST');
+    expect(defined(replies[0]).method).toBe('POST');
     // The reply answers the message that asked (POST …/activities/{replyToId}).
-    expect(replies[0].activityId).toBe('1000');
+    expect(defined(replies[0]).activityId).toBe('1000');
     expect(text(replies[0])).toContain('Project **acme** created');
-    expect(card(replies[0]).version).toBe('1.5');
+    expect(card(defined(replies[0])).version).toBe('1.5');
   });
 
   it('adds a mailbox from the thread; every later status change goes to that same thread, proactively', async () => {
@@ -154,8 +155,8 @@ describe('Teams over HTTP (MAILFERRY_DEV=1, no app id)', () => {
     }
     const calls = rec.calls.slice(before).filter((c) => c.conversationId === thread('2000'));
     expect(calls.map((c) => c.method)).toEqual(['POST', 'PUT', 'PUT']);
-    expect(calls[1].activityId).toBe(calls[2].activityId);
-    expect(calls[1].activityId).toMatch(/^act-\d+$/);
+    expect(defined(calls[1]).activityId).toBe(defined(calls[2]).activityId);
+    expect(defined(calls[1]).activityId).toMatch(/^act-\d+$/);
     expect(text(calls[2])).toContain('80% — 1,200 of 1,500 messages copied');
   });
 
@@ -194,7 +195,7 @@ describe('Teams over HTTP (MAILFERRY_DEV=1, no app id)', () => {
     const before = rec.calls.length;
     expect(await t.app.notifier.post({ threadRef: project.channelRef!, message: { kind: 'digest', text: 'Digest of acme', blocks: [{ type: 'header', text: 'Digest of acme' }] } })).toBe(true);
     const [p] = rec.calls.slice(before);
-    expect(p.conversationId).toBe(CHANNEL);
+    expect(defined(p).conversationId).toBe(CHANNEL);
     expect(text(p)).toContain('Digest of acme');
   });
 
@@ -211,7 +212,7 @@ describe('Teams over HTTP (MAILFERRY_DEV=1, no app id)', () => {
   it('"status" typed in a channel answers with the project status card and its actions', async () => {
     await post(channelMessage(rec.url, 'status', { id: '3900' }));
     const [reply] = rec.activities((c) => c.conversationId === thread('3900'));
-    const c = card(reply);
+    const c = card(defined(reply));
     expect(c.body[0].text).toBe('Project acme');
     expect(c.actions.map((a: any) => a.verb)).toEqual(['status.refresh', 'status.start-waiting', 'status.digest']);
   });
@@ -250,7 +251,7 @@ describe('Teams over HTTP (MAILFERRY_DEV=1, no app id)', () => {
     expect(r.status).toBe(200);
     const [welcome] = rec.activities((c) => c.conversationId === '19:it0team0general0id@thread.tacv2');
     expect(text(welcome)).toContain('MailFerry is here');
-    expect(card(welcome).actions.map((x: any) => x.verb)).toEqual(['open.project', 'open.add', 'open.bulk', 'status.refresh']);
+    expect(card(defined(welcome)).actions.map((x: any) => x.verb)).toEqual(['open.project', 'open.add', 'open.bulk', 'status.refresh']);
     expect(await t.app.db.chatConversation.count()).toBeGreaterThan(0);
   });
 

@@ -53,7 +53,7 @@ function readPng(buf: Buffer): { width: number; height: number; colorType: numbe
     const type = buf.subarray(p + 4, p + 8).toString('ascii');
     const data = buf.subarray(p + 8, p + 8 + len);
     expect(crc32(buf.subarray(p + 4, p + 8 + len)) >>> 0).toBe(buf.readUInt32BE(p + 8 + len));
-    if (type === 'IHDR') [width, height, colorType] = [data.readUInt32BE(0), data.readUInt32BE(4), data[9]];
+    if (type === 'IHDR') [width, height, colorType] = [data.readUInt32BE(0), data.readUInt32BE(4), data.readUInt8(9)];
     if (type === 'IDAT') idat.push(data);
     p += 12 + len;
   }

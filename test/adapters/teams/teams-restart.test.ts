@@ -6,6 +6,7 @@ import { teamsPlugin } from '../../../adapters/teams/plugin.ts';
 import { itemRef } from '../../../engine/engine.ts';
 import { ConnectorRecorder, channelMessage, postActivity } from './teams-harness.ts';
 import { testDbUrl } from '../../harness/test-db.ts';
+import { defined } from '../../harness/defined.ts';
 
 const ADMIN_AAD = '6f1c2a3b-0000-4000-8000-00000000ada1';
 const THREAD = '19:migrations0channel0id@thread.tacv2;messageid=8000';
@@ -49,8 +50,8 @@ describe('Teams thread posts survive a restart', () => {
     ]);
     const firstProgress = rec.calls.slice(0, before).find((c) => c.conversationId === THREAD && c.method === 'POST' && /%/.test(ConnectorRecorder.cardText(ConnectorRecorder.card(c))));
     // The card posted before the restart is the one edited after it.
-    expect(calls[0].activityId).toBe(firstProgress?.responseId);
-    expect(ConnectorRecorder.cardText(ConnectorRecorder.card(calls[0]))).toContain('50%');
-    expect(ConnectorRecorder.cardText(ConnectorRecorder.card(calls[1]))).toContain('alice@old.example** completed');
+    expect(defined(calls[0]).activityId).toBe(firstProgress?.responseId);
+    expect(ConnectorRecorder.cardText(ConnectorRecorder.card(defined(calls[0])))).toContain('50%');
+    expect(ConnectorRecorder.cardText(ConnectorRecorder.card(defined(calls[1])))).toContain('alice@old.example** completed');
   });
 });

@@ -17,6 +17,7 @@ import { startImapProxy, type ImapProxy } from '../../harness/imap-proxy.ts';
 import { startOidc, type OidcHarness } from '../../harness/oidc.ts';
 import { makeTestApp, type TestApp } from '../../harness/app.ts';
 import { testDbBytes } from '../../harness/test-db.ts';
+import { defined } from '../../harness/defined.ts';
 
 const REDIRECT = 'https://mailferry.test/oauth/microsoft/callback';
 const APP = { clientId: 'mailferry-runner-app', clientSecret: 'app-secret-7f3a9c1e' };
@@ -85,7 +86,7 @@ describe('runner: Microsoft 365 source', () => {
     const { url, codeVerifier } = await beginSignIn({ app: { ...APP, tenantId: idp.tenantId }, settings, redirectUri: REDIRECT, state: 'st-alice', loginHint: 'alice@contoso.test' });
     const back = await idp.signIn(url, 'alice@contoso.test');
     codes.push(back.searchParams.get('code')!);
-    const signedIn = await completeSignIn({ app: { ...APP, tenantId: idp.tenantId }, settings, redirectUri: REDIRECT, code: codes[0], codeVerifier });
+    const signedIn = await completeSignIn({ app: { ...APP, tenantId: idp.tenantId }, settings, redirectUri: REDIRECT, code: defined(codes[0]), codeVerifier });
     const item = await status('alice@contoso.test');
     await t.app.engine.setCredential(ADMIN, item, 'source', signedIn.username, { refreshToken: signedIn.refreshToken });
     await t.app.engine.setCredential(ADMIN, item, 'destination', 'alice@onprem.test', { password: 'alice-onprem-pw' });

@@ -14,6 +14,7 @@ import { dovecotAvailable, makeMessage, readMailbox, seedImap, startDovecot, typ
 import { hashCounts } from '../../harness/copy-assert.ts';
 import { makeTestApp, type TestApp } from '../../harness/app.ts';
 import { testDbUrl, testDialect } from '../../harness/test-db.ts';
+import { defined } from '../../harness/defined.ts';
 
 // `mailferry db copy --to postgresql://…` moves a SQLite install to PostgreSQL. The SQLite
 // install is made through the product (a project, a migrated mailbox with its credentials,
@@ -88,7 +89,7 @@ const pgUrl = () => testDbUrl(home, 'target', 'postgresql').replace('://root@', 
 async function everything(db: Db): Promise<Record<string, unknown[]>> {
   const out: Record<string, unknown[]> = {};
   for (const t of COPY_TABLES) {
-    const rows = await (db as unknown as Record<string, { findMany(): Promise<Record<string, unknown>[]> }>)[t.model[0].toLowerCase() + t.model.slice(1)].findMany();
+    const rows = await defined((db as unknown as Record<string, { findMany(): Promise<Record<string, unknown>[]> }>)[t.model.charAt(0).toLowerCase() + t.model.slice(1)]).findMany();
     const key = (r: Record<string, unknown>) => t.key.map((k) => String(r[k])).join('\0');
     out[t.model] = rows.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
   }
@@ -187,8 +188,8 @@ describe.skipIf(!onPg)('mailferry db copy: a SQLite install to PostgreSQL', () =
     open.push({ close: () => target.$disconnect() });
     const [src, dst] = [await everything(source), await everything(target)];
     for (const t of COPY_TABLES) expect(dst[t.model], t.model).toEqual(src[t.model]);
-    expect(src.FolderState.length).toBe(2);
-    expect(src.OutboxPost.length).toBeGreaterThan(0);
+    expect(defined(src.FolderState).length).toBe(2);
+    expect(defined(src.OutboxPost).length).toBeGreaterThan(0);
 
     // The product on PostgreSQL: the same status, the credentials decrypt with the same key,
     // and a later pass copies only what arrived since (the checkpoints came along).
@@ -205,7 +206,7 @@ describe.skipIf(!onPg)('mailferry db copy: a SQLite install to PostgreSQL', () =
     expect(folders.map((f) => [f.sourceFolder, f.lastUid, f.messagesCopied])).toEqual([['Archive', 10, 10], ['INBOX', 35, 35]]);
     // The unchanged folder was not even opened: its copied checkpoint matched the source's STATUS.
     const archive = (src.FolderState as { sourceFolder: string; updatedAt: Date }[]).find((f) => f.sourceFolder === 'Archive')!;
-    expect(folders[0].updatedAt).toEqual(archive.updatedAt);
+    expect(defined(folders[0]).updatedAt).toEqual(archive.updatedAt);
     const inbox = (src.CopyCheckpoint as { sourceFolder: string; updatedAt: Date }[]).find((f) => f.sourceFolder === 'INBOX')!;
     expect((await after.app.db.copyCheckpoint.findFirstOrThrow({ where: { itemId: alice.id, sourceFolder: 'INBOX' } })).updatedAt.getTime()).toBeGreaterThan(inbox.updatedAt.getTime());
     expect(hashCounts(await readMailbox(dv, 'alice@new.example', 'alice-new-pw'))).toEqual(hashCounts(await readMailbox(dv, 'alice@old.example', 'alice-old-pw')));

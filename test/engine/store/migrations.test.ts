@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { openDb } from '../../../engine/store/db.ts';
 import { Prisma } from '../../../generated/prisma/client.ts';
 import { testDbUrl, testDialect } from '../../harness/test-db.ts';
+import { defined } from '../../harness/defined.ts';
 
 // The committed migrations of both databases build the schema of prisma/schema.prisma:
 // every model reads back on a database migrated from empty (a missing table or column
@@ -28,8 +29,8 @@ describe('migrations', () => {
     expect(first.applied.length).toBeGreaterThan(0);
     try {
       for (const model of Object.values(Prisma.ModelName)) {
-        const delegate = (first.db as unknown as Record<string, { findFirst(): Promise<unknown> }>)[model[0].toLowerCase() + model.slice(1)];
-        await expect(delegate.findFirst(), model).resolves.toBeNull();
+        const delegate = (first.db as unknown as Record<string, { findFirst(): Promise<unknown> }>)[defined(model[0]).toLowerCase() + model.slice(1)];
+        await expect(defined(delegate).findFirst(), model).resolves.toBeNull();
       }
     } finally {
       await first.db.$disconnect();

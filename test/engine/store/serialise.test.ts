@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDb, type Db } from '../../../engine/store/db.ts';
 import { dbFaultOf } from '../../../engine/store/db-faults.ts';
+import { defined } from '../../harness/defined.ts';
 
 let dir: string;
 let db: Db;
@@ -62,7 +63,8 @@ describe('one SQLite connection, serialised', () => {
 describe('a database error ends its transaction and gives the connection back', () => {
   // SQLite's own size limit makes the real engine answer SQLITE_FULL, like a full disk.
   const limitPages = async (extra: number) => {
-    const [{ page_count }] = await db.$queryRawUnsafe<{ page_count: bigint }[]>('PRAGMA page_count');
+    const [row] = await db.$queryRawUnsafe<{ page_count: bigint }[]>('PRAGMA page_count');
+    const page_count = defined(row, 'page_count row').page_count;
     await db.$queryRawUnsafe(`PRAGMA max_page_count = ${Number(page_count) + extra}`);
   };
   const big = (kind: string) => ({ data: { projectId: 'p', actor: 'test:t', kind, detail: 'x'.repeat(50_000) } });
