@@ -157,16 +157,18 @@ export class SlackSurface {
     const b = this.bolt;
 
     // Slash command: ack at once (Slack's 3 s), then run. Bare add/bulk/project create open a modal.
-    b.command(/.*/, async ({ command, ack, client }) => {
-      await ack();
-      const target: ReplyTarget = { channel: command.channel_id, user: command.user_id, responseUrl: command.response_url };
-      const modal = modalFor(command.text ?? '');
-      if (modal) {
-        await this.track(this.openModal(client, modal, command.trigger_id, command.team_id, target));
-        return;
-      }
-      await this.track(this.run({ text: command.text ?? '', team: command.team_id, userName: command.user_name, target }));
-    });
+    // The work is tracked from before the ack: once Slack (or a test) has its 200, idle() waits for it.
+    b.command(/.*/, ({ command, ack, client }) =>
+      this.track(
+        (async () => {
+          await ack();
+          const target: ReplyTarget = { channel: command.channel_id, user: command.user_id, responseUrl: command.response_url };
+          const modal = modalFor(command.text ?? '');
+          if (modal) await this.openModal(client, modal, command.trigger_id, command.team_id, target);
+          else await this.run({ text: command.text ?? '', team: command.team_id, userName: command.user_name, target });
+        })(),
+      ),
+    );
 
     b.view(MODAL.add, async ({ ack, view, body }) => {
       await this.track(this.submitAdd(ack as ViewAck, view.state.values as unknown as ViewState, view.private_metadata, body.user.id, body.user.name));
@@ -183,14 +185,18 @@ export class SlackSurface {
       await ack();
     });
     // Command buttons run their command line as the person who clicks (admin rules apply).
-    b.action(new RegExp(`^${COMMAND_ACTION_PREFIX}`), async ({ ack, body, action }) => {
-      await ack();
-      const a = body as unknown as { user: { id: string; name?: string }; team?: { id: string }; channel?: { id: string }; response_url?: string; container?: { thread_ts?: string; message_ts?: string } };
-      const value = (action as { value?: string }).value;
-      if (!value || !a.channel?.id) return;
-      const threadTs = a.container?.thread_ts;
-      await this.track(this.run({ text: value, team: a.team?.id ?? '', userName: a.user.name, target: { channel: a.channel.id, user: a.user.id, responseUrl: a.response_url, threadTs } }));
-    });
+    b.action(new RegExp(`^${COMMAND_ACTION_PREFIX}`), ({ ack, body, action }) =>
+      this.track(
+        (async () => {
+          await ack();
+          const a = body as unknown as { user: { id: string; name?: string }; team?: { id: string }; channel?: { id: string }; response_url?: string; container?: { thread_ts?: string; message_ts?: string } };
+          const value = (action as { value?: string }).value;
+          if (!value || !a.channel?.id) return;
+          const threadTs = a.container?.thread_ts;
+          await this.run({ text: value, team: a.team?.id ?? '', userName: a.user.name, target: { channel: a.channel.id, user: a.user.id, responseUrl: a.response_url, threadTs } });
+        })(),
+      ),
+    );
 
     // A mention gets a pointer to the slash command (commands are not run from messages).
     b.event('app_mention', async ({ event, client, context }) => {

@@ -41,12 +41,17 @@ describe('Slack DM answers (signed block_actions over HTTP)', () => {
     s = await startSlackTest();
     s.fake.users.set('alice@old.example', { id: 'UALICE', name: 'alice' });
     s.fake.users.set('bob@old.example', { id: 'UBOB', name: 'bob' });
-    await s.command('project create acme --source imaps://old.example:993 --destination imaps://new.example:993 --notify chat --licenses 5');
-    await s.command('add alice@old.example alice@new.example --ask source');
-    await s.command('add bob@old.example bob@new.example --ask source');
-    await s.command('start alice@old.example');
-    await s.command('start bob@old.example');
-    await s.settle();
+    // Slack runs commands as they come, side by side: each one is let finish before the next.
+    for (const line of [
+      'project create acme --source imaps://old.example:993 --destination imaps://new.example:993 --notify chat --licenses 5',
+      'add alice@old.example alice@new.example --ask source',
+      'add bob@old.example bob@new.example --ask source',
+      'start alice@old.example',
+      'start bob@old.example',
+    ]) {
+      await s.command(line);
+      await s.settle();
+    }
   });
   afterAll(async () => {
     await s?.close();
@@ -122,10 +127,10 @@ describe('Slack DM answers (signed block_actions over HTTP)', () => {
 
   it('with a copy window the DM offers "Tonight": posted in the admin\'s thread with the window\'s opening', async () => {
     s.fake.users.set('dave@old.example', { id: 'UDAVE', name: 'dave' });
-    await s.command('project set acme --window "22:00-06:00" --tz Europe/Berlin');
-    await s.command('add dave@old.example dave@new.example --ask source');
-    await s.command('start dave@old.example');
-    await s.settle();
+    for (const line of ['project set acme --window "22:00-06:00" --tz Europe/Berlin', 'add dave@old.example dave@new.example --ask source', 'start dave@old.example']) {
+      await s.command(line);
+      await s.settle();
+    }
     expect(buttonsOf('DDAVE').map((e: any) => e.text.text)).toEqual(['Open the secure form', 'Start now', 'Tonight', 'Remind me tomorrow', 'This mailbox is not mine / not used']);
     const tonight = button('DDAVE', 'Tonight');
     expect(tonight.value).toMatch(/^answer [0-9a-f-]{36}\.[A-Za-z0-9_-]{22} tonight$/);

@@ -32,10 +32,15 @@ describe('Slack end to end with a real IMAP server', () => {
   });
 
   it('asks alice by DM, copies her mailbox once the credentials arrive, and reports it in the thread', async () => {
-    await s.command(`project create acme --source ${dv.url} --destination ${dv.url} --notify chat`);
-    await s.command('add alice@old.example alice@new.example --source-login alice --destination-login alice2 --ask source');
-    await s.command('start alice@old.example');
-    await s.settle();
+    // Slack runs commands as they come, side by side: each one is let finish before the next.
+    for (const line of [
+      `project create acme --source ${dv.url} --destination ${dv.url} --notify chat`,
+      'add alice@old.example alice@new.example --source-login alice --destination-login alice2 --ask source',
+      'start alice@old.example',
+    ]) {
+      await s.command(line);
+      await s.settle();
+    }
     const project = await s.t.app.engine.getProject('acme');
     let item = await s.t.app.engine.getItem(project, 'alice@old.example');
     expect(item.status).toBe('WaitingForUser');

@@ -19,9 +19,11 @@ describe('threads, live summary and end-user DMs', () => {
     s.fake.users.set('alice@old.example', { id: 'UALICE', name: 'alice' });
     s.fake.users.set('bob@new.example', { id: 'UBOB', name: 'bob' });
     s.t.app.outreach.addSender({ kind: 'email', send: async (r) => (emailed.push(r), { ok: true, via: 'email' }) });
-    await s.command('project create acme --source imaps://old.example:993 --destination imaps://new.example:993 --notify chat');
-    for (const a of ['alice@old.example', 'bob@old.example bob@new.example', 'carol@old.example']) await s.command(`add ${a}`);
-    await s.settle();
+    // Slack runs commands as they come, side by side: each one is let finish before the next.
+    for (const line of ['project create acme --source imaps://old.example:993 --destination imaps://new.example:993 --notify chat', ...['alice@old.example', 'bob@old.example bob@new.example', 'carol@old.example'].map((a) => `add ${a}`)]) {
+      await s.command(line);
+      await s.settle();
+    }
   });
   afterAll(async () => s?.close());
 
