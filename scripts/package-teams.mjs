@@ -59,8 +59,14 @@ function glyph(size, inset) {
   const l = inset, r = size - 1 - inset;
   const top = Math.round(size * 0.22), bottom = Math.round(size * 0.62);
   for (let k = 0; k < t; k++) {
-    for (let x = l; x <= r; x++) set(x, top + k), set(x, bottom - k);
-    for (let y = top; y <= bottom; y++) set(l + k, y), set(r - k, y);
+    for (let x = l; x <= r; x++) {
+      set(x, top + k);
+      set(x, bottom - k);
+    }
+    for (let y = top; y <= bottom; y++) {
+      set(l + k, y);
+      set(r - k, y);
+    }
   }
   // The flap: two lines from the top corners to the middle.
   const midX = (l + r) / 2, midY = (top + bottom) / 2 + size * 0.04;

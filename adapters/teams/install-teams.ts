@@ -1,5 +1,5 @@
 import type { Express } from 'express';
-import { CloudAdapter, ConfigurationBotFrameworkAuthentication, type ConfigurationBotFrameworkAuthenticationOptions } from 'botbuilder';
+import { type CloudAdapter, ConfigurationBotFrameworkAuthentication, type ConfigurationBotFrameworkAuthenticationOptions } from 'botbuilder';
 // botbuilder's own connector package (installed with it): authentication primitives.
 import {
   AuthenticationConstants,

@@ -41,7 +41,10 @@ export function messagesRoute(adapter: MailFerryCloudAdapter, authenticated: boo
   const router = express.Router();
   const requireBearer = (req: Request, res: Response, next: NextFunction): void => {
     const h = req.headers.authorization ?? '';
-    if (!authenticated || (h.length <= MAX_AUTH_HEADER && BEARER_JWT.test(h))) return next();
+    if (!authenticated || (h.length <= MAX_AUTH_HEADER && BEARER_JWT.test(h))) {
+      next();
+      return;
+    }
     log.warn('Teams request refused: not authenticated', { reason: h ? 'malformed Authorization header' : 'no Authorization header', ip: req.ip });
     // Discard the body without buffering or parsing it; the connection stays usable.
     req.resume();

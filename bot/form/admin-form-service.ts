@@ -296,7 +296,7 @@ function readCertificate(certPem: string, keyPem: string): { certificate: NonNul
   } catch {
     return { error: { field: 'certificate', message: 'This is not a PEM certificate (-----BEGIN CERTIFICATE-----…).' } };
   }
-  let key;
+  let key: ReturnType<typeof createPrivateKey>;
   try {
     key = createPrivateKey(keyPem);
   } catch {

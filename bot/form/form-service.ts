@@ -216,7 +216,7 @@ export class FormService {
     if (!l) return this.unavailable();
     const side = l.ask.find((s) => s === sideRaw);
     const ms = side ? l.microsoft[side] : undefined;
-    if (!side || !ms || !ms.app || !this.o.microsoft) return l.ask.length ? { outcome: 'form', status: 200, html: renderFormPage(this.view(l, {})) } : this.unavailable();
+    if (!side || !ms?.app || !this.o.microsoft) return l.ask.length ? { outcome: 'form', status: 200, html: renderFormPage(this.view(l, {})) } : this.unavailable();
     const state = newToken();
     let started: { url: string; codeVerifier: string };
     try {

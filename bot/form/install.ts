@@ -80,7 +80,7 @@ export function installSelfService(app: App, opts: SelfServiceOptions = {}): For
     const cred = await app.engine.credentialOf(e.item.id, side).catch(() => undefined);
     if (!cred?.secret.refreshToken) return;
     const item = await app.engine.itemById(e.item.id);
-    if (!item || item.status !== 'Failed') return;
+    if (item?.status !== 'Failed') return;
     await app.engine.clearCredentials(SYSTEM_ACTOR, item, side);
     const fresh = await app.engine.itemById(item.id);
     if (fresh) await app.engine.startItem(SYSTEM_ACTOR, fresh);

@@ -54,7 +54,7 @@ export class CompletionNotices {
   /** Sends the notice of an item that just completed a pass with these figures (when due). */
   async notify(itemId: string, figures?: PassFigures): Promise<NoticeOutcome> {
     const item = await this.engine.itemById(itemId);
-    if (!item || item.status !== 'Completed') return { skipped: 'not-completed' };
+    if (item?.status !== 'Completed') return { skipped: 'not-completed' };
     if (readProjectOptions(item.project.options).options.completionNotice === false) return { skipped: 'off' };
     // A pre-stage copied old mail only: the user hears when the full pass has copied the rest.
     if (figures?.pass?.type === 'prestage') return { skipped: 'prestage' };

@@ -252,7 +252,7 @@ export class Outreach {
 
   private async send(itemId: string, sides: Side[], resend: boolean, requestedBy: string | undefined, reminder: boolean, batch?: BatchState): Promise<Reached[]> {
     const item = await this.engine.itemById(itemId);
-    if (!item || item.status !== 'WaitingForUser') return [];
+    if (item?.status !== 'WaitingForUser') return [];
     const ttl = readProjectOptions(item.project.options).options.linkTtlHours ?? this.opts.linkTtlHours;
     const organisation = organisationOf(item.project, this.opts.organisation ?? {});
     const reached: Reached[] = [];

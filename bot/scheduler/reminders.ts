@@ -110,7 +110,7 @@ export async function sendDueReminders(d: ReminderDeps): Promise<number> {
       // This process is still sending a request for it (a long queue): that one counts.
       if (d.outreach.isPending(row.itemId)) continue;
       const item = await d.engine.itemById(row.itemId);
-      if (!item || item.status !== 'WaitingForUser') {
+      if (item?.status !== 'WaitingForUser') {
         await ownTx(d.db, (tx) => tx.itemReminder.deleteMany({ where: { itemId: row.itemId } }));
         continue;
       }

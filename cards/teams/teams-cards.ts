@@ -115,7 +115,7 @@ export function newProjectCard(d: ProjectFormData = {}): AdaptiveCard {
     licenses: Number.isFinite(licenses) ? licenses : 0,
     ...errorData(d.error ?? '', d.errorAt, ['name', 'source', 'destination', 'selfService', 'notify', 'licenses']),
   });
-  for (const el of card.body as any[])
+  for (const el of card.body as { type?: string; id?: string; value?: unknown }[])
     if (el.type === 'Input.Number' && el.id === 'licenses') {
       if (Number.isFinite(licenses)) el.value = licenses;
       else delete el.value;

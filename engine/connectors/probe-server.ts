@@ -36,7 +36,7 @@ const RESERVED_TLD = /\.(example|invalid|test)$|^example\.(com|net|org)$/i;
  * while setting a project up.
  */
 export async function probeServer(url: string, opts: ProbeOptions = {}): Promise<ServerProbe> {
-  let addr;
+  let addr: ReturnType<typeof parseImapUrl>;
   try {
     addr = parseImapUrl(url);
   } catch (e) {

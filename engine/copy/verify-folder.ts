@@ -28,7 +28,9 @@ export class AppendLog {
   /** Notes a batch's outcome. */
   add(out: BatchOutcome, destUidNextBefore: number): void {
     this.floor ??= destUidNextBefore;
-    out.appended.forEach((m, i) => this.entries.push({ uid: m.uid, size: m.size, destUid: out.destUids?.[i], header: out.headers?.get(m.uid) }));
+    out.appended.forEach((m, i) => {
+      this.entries.push({ uid: m.uid, size: m.size, destUid: out.destUids?.[i], header: out.headers?.get(m.uid) });
+    });
   }
 }
 

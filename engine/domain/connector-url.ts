@@ -25,7 +25,7 @@ export function parseConnectorUrl(raw: string, side: string): ConnectorUrl {
     return { kind: 'imap', secure, host: u.hostname.replace(/^\[|\]$/g, ''), port, url: `${u.protocol}//${u.host}${u.port ? '' : `:${port}`}` };
   }
   if (u.protocol === 'm365:') {
-    let m;
+    let m: ReturnType<typeof parseM365Url>;
     try {
       m = parseM365Url(raw);
     } catch (e) {

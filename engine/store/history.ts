@@ -1,4 +1,4 @@
-import type { Db, Tx } from './db.ts';
+import type { Tx } from './db.ts';
 import type { Actor, ItemStatus } from '../domain/types.ts';
 import { actorKey } from '../domain/types.ts';
 import { insertRows } from './insert-rows.ts';

@@ -96,7 +96,7 @@ describe('message sizes at 10,000 mailboxes, 1,000 history events, 2,000 CSV lin
     'project status': () => projectStatusMessage(project),
     'status overview of 1,000 projects in one channel': () =>
       projectsOverviewMessage(Array.from({ length: 1_000 }, (_, i) => ({ name: `project-${i}`, sourceUrl: project.sourceUrl, destinationUrl: project.destinationUrl, total: N, counts: project.counts, licenses: project.licenses }))),
-    'project list (10,000 projects)': () => projectListMessage(items.map((it, i) => ({ name: `project-${i}`, sourceUrl: project.sourceUrl, destinationUrl: project.destinationUrl, here: i === 7 }))),
+    'project list (10,000 projects)': () => projectListMessage(items.map((_it, i) => ({ name: `project-${i}`, sourceUrl: project.sourceUrl, destinationUrl: project.destinationUrl, here: i === 7 }))),
     'status ADDRESS with 1,000 history events, 10,000 folders and refused messages': () =>
       itemStatusMessage(
         project.name,
@@ -206,7 +206,7 @@ describe('message sizes at 10,000 mailboxes, 1,000 history events, 2,000 CSV lin
   });
 
   it('the project list puts this channel first and counts the rest', () => {
-    const m = projectListMessage(items.map((it, i) => ({ name: `project-${i}`, sourceUrl: 'imaps://a', destinationUrl: 'imaps://b', here: i === 9_999 })));
+    const m = projectListMessage(items.map((_it, i) => ({ name: `project-${i}`, sourceUrl: 'imaps://a', destinationUrl: 'imaps://b', here: i === 9_999 })));
     const text = renderText(m);
     expect(text.split('\n')[1]).toContain('project-9999');
     expect(text).toContain('…and 9,950 more (10,000 projects in all).');

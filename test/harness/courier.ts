@@ -20,7 +20,7 @@
  * UTF8=ACCEPT, IDLE, ACL; no LITERAL+, no MULTIAPPEND, no CONDSTORE, no SPECIAL-USE, no
  * LIST-STATUS, and no `[UIDNEXT]` on SELECT (STATUS has it).
  */
-import { chownSync, chmodSync, mkdirSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs';
+import { chownSync, chmodSync, mkdirSync, mkdtempSync, unlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,5 +1,4 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
 import { giveCredentials, openProc, raceChildren, settle, tempDir, type Proc } from '../scheduler/helpers.ts';
 import { Notifier, type ThreadPost } from '../../bot/notifier.ts';
 import { plain } from '../../cards/model.ts';

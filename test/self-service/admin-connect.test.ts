@@ -4,14 +4,12 @@
  * as the mailbox, shown (never their value) by `status`, forgotten by `--clear-admin`.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
 import { generateKeyPairSync, createSign, randomBytes, X509Certificate } from 'node:crypto';
 import { Vault } from '../../engine/vault/vault.ts';
 import { reencryptCredentials } from '../../engine/vault/rotate-key.ts';
 import { makeMessage, readMailbox, seedImap, startDovecot, dovecotAvailable, type DovecotInstance } from '../harness/dovecot.ts';
 import { FAST_FAILURES, makeFormApp, csrfOf, getForm, postForm, submitForm, type FormTestApp } from './setup.ts';
 import { waitForPost } from '../harness/app.ts';
-import { renderText } from '../../cards/render-text.ts';
 import { Runner } from '../../engine/runner/runner.ts';
 import { runPass } from '../../engine/copy/index.ts';
 import { createPrismaCheckpointStore } from '../../engine/store/folder-state.ts';

@@ -1,11 +1,4 @@
-/**
- * "Sign in with Microsoft" on the credential form, with real parts: the test OpenID provider
- * over HTTPS as the Microsoft authority (test/harness/oidc.ts), Dovecot's oauth2 passdb behind
- * a TLS front as Exchange Online, Debian's Chromium as the user's browser, the job runner
- * copying with the user's delegated tokens. The admin connects the tenant's app registration
- * for the users' own sign-in through the admin form; the user never types a password.
- */
-import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { dovecotAvailable, makeMessage, readMailbox, seedImap, startDovecot, type DovecotInstance } from '../harness/dovecot.ts';
 import { startImapProxy, type ImapProxy } from '../harness/imap-proxy.ts';

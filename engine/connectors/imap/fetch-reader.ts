@@ -78,8 +78,14 @@ export class FetchReader {
       this.line.push(chunk.subarray(pos, lf + 1));
       pos = lf + 1;
       const tagged = this.endOfLine();
-      if (tagged === 'ok') return loan.end(this.handlers.completed?.() ?? null, chunk.subarray(pos));
-      if (tagged) return loan.end(tagged, chunk.subarray(pos));
+      if (tagged === 'ok') {
+        loan.end(this.handlers.completed?.() ?? null, chunk.subarray(pos));
+        return;
+      }
+      if (tagged) {
+        loan.end(tagged, chunk.subarray(pos));
+        return;
+      }
     }
   }
 

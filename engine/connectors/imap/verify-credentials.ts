@@ -14,7 +14,7 @@ export async function verifyCredentials(
   side: ConnectorSide,
   extra: Pick<ConnectorEndpoint, 'master' | 'options'> = {},
 ): Promise<VerifyResult> {
-  let client;
+  let client: Awaited<ReturnType<typeof connectImap>> | undefined;
   try {
     client = await connectImap({ url: connectorUrl, login, secret, ...extra });
     return { ok: true };

@@ -1,5 +1,5 @@
 import { M365AuthError, toM365Error } from './classify-error.ts';
-import { msalApp, refreshTokenOf } from './msal-app.ts';
+import { msalApp, refreshTokenOf, type MsalApp } from './msal-app.ts';
 import { DELEGATED_IMAP_SCOPES, type M365App, type M365Settings } from './types.ts';
 
 /**
@@ -35,7 +35,7 @@ export async function beginSignIn(args: { app: M365App; settings: M365Settings; 
  */
 export async function completeSignIn(args: { app: M365App; settings: M365Settings; redirectUri: string; code: string; codeVerifier: string }): Promise<{ refreshToken: string; accessToken: string; expiresOn: Date; username: string }> {
   const { cca, http } = await msalApp(args.app, args.settings);
-  let r;
+  let r: Awaited<ReturnType<MsalApp['cca']['acquireTokenByCode']>>;
   try {
     r = await cca.acquireTokenByCode({ code: args.code, codeVerifier: args.codeVerifier, redirectUri: args.redirectUri, scopes: DELEGATED_IMAP_SCOPES });
   } catch (e) {

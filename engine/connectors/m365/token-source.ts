@@ -73,7 +73,7 @@ export function delegatedTokenSource(
   let current = refreshToken;
   let client: MsalApp | undefined;
   return cachedSource(async () => {
-    let r;
+    let r: Awaited<ReturnType<MsalApp['cca']['acquireTokenByRefreshToken']>>;
     try {
       client ??= await msalApp(app, settings);
       // forceCache: msal-node keeps a refreshed result (and the rotated refresh token) only for

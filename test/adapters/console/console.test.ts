@@ -130,8 +130,8 @@ describe('mailferry CLI', () => {
     // PORT=0 picked a free port: the default links name it (not port 0).
     expect(log).toContain(`WARN  SETUP: PUBLIC_URL is not set: credential links point to http://localhost:${port},`);
     expect(log).toContain(`public=http://localhost:${port} `);
-    expect(log).toMatch(/WARN  SETUP: MAILFERRY_ORG_NAME is not set/);
-    expect(log).toMatch(/WARN  SETUP: MAILFERRY_SUPPORT_CONTACT is not set/);
+    expect(log).toMatch(/WARN {2}SETUP: MAILFERRY_ORG_NAME is not set/);
+    expect(log).toMatch(/WARN {2}SETUP: MAILFERRY_SUPPORT_CONTACT is not set/);
     const body = await new Promise<string>((res, rej) => {
       request({ host: '127.0.0.1', port, path: '/healthz' }, (r) => {
         let b = '';

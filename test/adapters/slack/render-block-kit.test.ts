@@ -34,12 +34,16 @@ function problems(blocks: KitBlock[]): string[] {
         if (b.text) text(b.text, L.sectionText, w);
         if (b.fields) {
           if (b.fields.length > L.fields) out.push(`${w}: ${b.fields.length} fields`);
-          b.fields.forEach((f, j) => text(f, L.fieldText, `${w} field ${j}`));
+          b.fields.forEach((f, j) => {
+            text(f, L.fieldText, `${w} field ${j}`);
+          });
         }
         break;
       case 'context':
         if (!b.elements.length || b.elements.length > L.contextElements) out.push(`${w}: ${b.elements.length} elements`);
-        b.elements.forEach((e, j) => text(e, L.sectionText, `${w} element ${j}`));
+        b.elements.forEach((e, j) => {
+          text(e, L.sectionText, `${w} element ${j}`);
+        });
         break;
       case 'actions':
         if (!b.elements.length || b.elements.length > L.actionsElements) out.push(`${w}: ${b.elements.length} elements`);

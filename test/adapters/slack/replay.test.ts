@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
 import { fixture, repliesAt, startSlackTest, type SlackTest } from './slack-harness.ts';
 import { requestLedger } from '../../../bot/store/seen-requests.ts';
 import { testDbUrl } from '../../harness/test-db.ts';

@@ -20,7 +20,9 @@ function watchRawOutput(): { lines: string[]; restore: () => void } {
     vi.spyOn(console, 'warn').mockImplementation((...a: unknown[]) => void lines.push(a.map(String).join(' '))),
     vi.spyOn(process.stderr, 'write').mockImplementation(((c: unknown) => (lines.push(String(c)), true)) as never),
   ];
-  return { lines, restore: () => spies.forEach((s) => s.mockRestore()) };
+  return { lines, restore: () => {
+      for (const s of spies) s.mockRestore();
+    } };
 }
 
 async function post(base: string, body: string, headers: Record<string, string> = {}): Promise<{ status: number; type: string | null; text: string }> {

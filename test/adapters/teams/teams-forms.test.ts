@@ -6,7 +6,7 @@ import { validate } from './validate-card.ts';
 import { ConnectorRecorder, channelMessage, fixture, postActivity } from './teams-harness.ts';
 import { defined } from '../../harness/defined.ts';
 
-const ADMIN_AAD = '6f1c2a3b-0000-4000-8000-00000000ada1';
+const _ADMIN_AAD = '6f1c2a3b-0000-4000-8000-00000000ada1';
 const CHANNEL = '19:migrations0channel0id@thread.tacv2';
 const cardText = ConnectorRecorder.cardText;
 

@@ -48,7 +48,12 @@ export function validateSchema(card: unknown): string[] {
   const out: string[] = [];
   const typed = (v: unknown): v is { type: string } => !!v && typeof v === 'object' && typeof (v as any).type === 'string' && byType.has((v as any).type);
   const walk = (node: unknown, path: string) => {
-    if (Array.isArray(node)) return node.forEach((v, i) => walk(v, `${path}/${i}`));
+    if (Array.isArray(node)) {
+      node.forEach((v, i) => {
+        walk(v, `${path}/${i}`);
+      });
+      return;
+    }
     if (!node || typeof node !== 'object') return;
     if (typed(node) && path !== '') {
       const fn = byType.get(node.type)!;

@@ -1,11 +1,4 @@
-/**
- * The runner with a Microsoft 365 source, end to end on a test app (real SQLite, real
- * vault): a user's own sign-in (refresh token sealed like a password) and the project's app
- * registration each drive a pass against the stand-in Exchange Online (test OpenID provider +
- * Dovecot's oauth2 passdb behind a TLS front). No token, secret, code or refresh token
- * reaches a log line or the database file unencrypted.
- */
-import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { beginSignIn, completeSignIn, type M365Settings } from '../../../engine/connectors/m365/index.ts';
 import { runPass } from '../../../engine/copy/index.ts';

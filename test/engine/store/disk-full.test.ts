@@ -172,7 +172,7 @@ describe.skipIf(!ready)('a full disk under the database', () => {
       p.kill('SIGTERM');
       expect(await exited).toBe(0);
       expect(log).toMatch(/SIGTERM: shutting down/);
-      expect(log).toMatch(/INFO  stopped$/m);
+      expect(log).toMatch(/INFO {2}stopped$/m);
     } finally {
       if (p.exitCode === null) p.kill('SIGKILL');
       disk.free();
