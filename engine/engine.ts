@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type { Db, Tx } from './store/db.ts';
 import { closest } from './domain/closest.ts';
 import { appendHistory, appendHistoryMany, itemHistory, itemHistoryCount, type HistoryEntry } from './store/history.ts';
-import { EventBus, type ItemRef, type ItemStatusEvent, type PassFigures, type StatusChange } from './events.ts';
+import type { EventBus, ItemRef, ItemStatusEvent, PassFigures, StatusChange } from './events.ts';
 import { faultPoint } from './fault-point.ts';
 import { decide, type ItemAction } from './domain/state-machine.ts';
 import { refuseInvisible } from './domain/invisible.ts';
@@ -11,7 +11,7 @@ import { normaliseAddress } from './domain/addresses.ts';
 import { parseConnectorUrl } from './domain/connector-url.ts';
 import { UserError } from './errors.ts';
 import { linkStore, type LinkStore } from './links.ts';
-import { Vault, type AdminSecret, type SecretValue } from './vault/vault.ts';
+import type { Vault, AdminSecret, SecretValue } from './vault/vault.ts';
 import { chunks, countInChunks } from './store/chunk.ts';
 import { insertRows } from './store/insert-rows.ts';
 import { dialectOf, lockRows } from './store/dialect.ts';
@@ -109,7 +109,7 @@ type ItemWithProject = Item & { project: Project };
  * change and its post are kept or lost together); returns what to run after the commit
  * (start delivering). Set by the bot: the engine never formats a message.
  */
-export type BatchPostWriter = (tx: Tx, changes: StatusChange[]) => Promise<(() => void) | void>;
+export type BatchPostWriter = (tx: Tx, changes: StatusChange[]) => Promise<(() => void) | undefined>;
 
 /** Items a bulk transition changes per transaction: short enough not to hold other writers (a running copy's checkpoints) for long. */
 export const BULK_BATCH = 500;
@@ -870,7 +870,7 @@ export class Engine {
   }
 
   /** Checks that an admin may open the form for an item (admin-assisted entry). */
-  async checkFormAllowed(actor: Actor, item: ItemWithProject): Promise<Side[]> {
+  async checkFormAllowed(_actor: Actor, item: ItemWithProject): Promise<Side[]> {
     decide('form', { address: item.sourceAddress, status: item.status as ItemStatus, missingCredentials: false });
     const missing = await this.missingSides(item);
     return missing.length ? missing : ['source', 'destination'];

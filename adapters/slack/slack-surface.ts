@@ -1,5 +1,5 @@
 import express, { type Express } from 'express';
-import { App as BoltApp, ExpressReceiver, LogLevel, webApi, type Logger as BoltLogger } from '@slack/bolt';
+import { App as BoltApp, ExpressReceiver, LogLevel, type webApi, type Logger as BoltLogger } from '@slack/bolt';
 import type { Dispatcher, DispatchResult, IncomingForm } from '../../bot/dispatch.ts';
 import type { Attachment, InputOf } from '../../bot/commands/types.ts';
 import { bulk } from '../../bot/commands/bulk.ts';

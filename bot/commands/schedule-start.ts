@@ -27,7 +27,7 @@ export async function scheduleStart(ctx: CommandContext, project: Project, opts:
   const at = parseLocalDateTime(opts.at, timeZone);
   if (!at) throw new UserError('BAD_TIME', `"${opts.at}" is not a date and time: expected "YYYY-MM-DD HH:MM" (24-hour clock), e.g. --at "2026-12-05 22:00".`);
   if (at.getTime() <= ctx.engine.now().getTime()) throw new UserError('TIME_PAST', `${formatTime(at, timeZone)} is already past: give a later time, or start now without --at.`);
-  let items;
+  let items: Awaited<ReturnType<typeof ctx.engine.itemsWithStatus>>;
   if (address) {
     const item = await ctx.engine.getItem(project, address);
     // Refused as `start` would refuse it (waiting, queued or running), before a thread is opened.

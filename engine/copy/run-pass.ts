@@ -35,7 +35,7 @@ async function listAndMap(pass: PassState, pool: LanePool): Promise<FolderMappin
 }
 
 /** A settled promise's value, or its error thrown. */
-function valueOf<T>(r: PromiseSettledResult<T>): T {
+function settledValue<T>(r: PromiseSettledResult<T>): T {
   if (r.status === 'rejected') throw r.reason;
   return r.value;
 }
@@ -46,9 +46,9 @@ async function runSteps(pass: PassState, pool: LanePool): Promise<void> {
   // 1. List both sides; 2. map folders. The checkpoints are read meanwhile (nothing before
   // the folder jobs needs them); a store failure ends the pass once the listing is over.
   const [checkpoints, skipped, listed] = await Promise.allSettled([input.checkpoints.load(input.itemId), input.checkpoints.listSkipped(input.itemId), listAndMap(pass, pool)]);
-  pass.checkpoints = valueOf(checkpoints);
-  pass.setSkipped(valueOf(skipped));
-  const mappings = valueOf(listed);
+  pass.checkpoints = settledValue(checkpoints);
+  pass.setSkipped(settledValue(skipped));
+  const mappings = settledValue(listed);
   if (!mappings) return;
   // Destination folders holding fewer messages than were copied get a re-match checkpoint (verify-folder.ts).
   pass.missingAtStart = auditDestinations(mappings, pass.checkpoints, pass.skippedByFolder);

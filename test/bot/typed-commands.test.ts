@@ -4,7 +4,7 @@ import { defineCommand, type InputOf } from '../../bot/commands/types.ts';
 import { add } from '../../bot/commands/add.ts';
 import { start } from '../../bot/commands/start.ts';
 import { projectCreate } from '../../bot/commands/project-create.ts';
-import { projectSet } from '../../bot/commands/project-set.ts';
+import type { projectSet } from '../../bot/commands/project-set.ts';
 import { parseCommand } from '../../bot/parse/parse-command.ts';
 import { COMMANDS } from '../../bot/commands/index.ts';
 

@@ -3,7 +3,6 @@ import { makeTestApp, type TestApp } from '../../harness/app.ts';
 import { serveHttp } from '../../../bot/app.ts';
 import { teamsPlugin } from '../../../adapters/teams/plugin.ts';
 import { ConnectorRecorder, TokenIssuer, channelMessage } from './teams-harness.ts';
-import { defined } from '../../harness/defined.ts';
 
 const APP_ID = '00000000-0000-4000-8000-00000000b0a7';
 /** A marker in every hostile body: it must reach neither the answer nor any log line. */
