@@ -4,7 +4,10 @@ import type { Message } from '../cards/model.ts';
 let threads = 0;
 
 /** Runs a chat command line as the benchmarks' admin (surface `bench`); returns the replies and the thread it opened. */
-export async function adminCommand(app: App, text: string): Promise<{ replies: Message[]; thread: string | null; ok: boolean; code?: string }> {
+export async function adminCommand(
+  app: App,
+  text: string,
+): Promise<{ replies: Message[]; thread: string | null; ok: boolean; code?: string }> {
   const replies: Message[] = [];
   let thread: string | null = null;
   const r = await app.dispatcher.dispatch({

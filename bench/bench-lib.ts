@@ -6,14 +6,26 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import { makeMessage, seedMaildir, type DovecotInstance, type ReadMailbox, type SeedMessage } from '../test/harness/dovecot.ts';
+import {
+  makeMessage,
+  seedMaildir,
+  type DovecotInstance,
+  type ReadMailbox,
+  type SeedMessage,
+} from '../test/harness/dovecot.ts';
 import { messageKey } from '../test/harness/copy-assert.ts';
 
 /**
  * The node flags MailFerry runs with in production, read from `npm start` in package.json
  * (`node FLAGS bin/mailferry.mjs serve`), so the benchmarks' children measure the same heap set-up.
  */
-export const PRODUCTION_NODE_FLAGS = (/\bnode\s+(.*?)\s*bin\/mailferry\.mjs/.exec(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).scripts.start)?.[1] ?? '').split(/\s+/).filter(Boolean);
+export const PRODUCTION_NODE_FLAGS = (
+  /\bnode\s+(.*?)\s*bin\/mailferry\.mjs/.exec(
+    JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).scripts.start,
+  )?.[1] ?? ''
+)
+  .split(/\s+/)
+  .filter(Boolean);
 
 /** Deterministic-enough pseudo random numbers (the corpus shape, not its bytes, matters). */
 export function rng(seed: number) {
@@ -27,14 +39,40 @@ export function rng(seed: number) {
 export const KEYWORDS = ['$Label1', '$Label2', '$Forwarded', 'Work', 'Personal', 'Important'];
 
 export function folderNames(n: number): string[][] {
-  const base = [['INBOX'], ['Sent'], ['Drafts'], ['Trash'], ['Junk'], ['Archive'], ['Projects'], ['Projects', 'Alpha'], ['Projects', 'Beta'], ['Clients'], ['Clients', 'ACME'], ['Clients', 'Globex'], ['Receipts'], ['Travel'], ['Newsletters'], ['Family'], ['Reports', '2023'], ['Reports', '2024'], ['Support'], ['Old']];
+  const base = [
+    ['INBOX'],
+    ['Sent'],
+    ['Drafts'],
+    ['Trash'],
+    ['Junk'],
+    ['Archive'],
+    ['Projects'],
+    ['Projects', 'Alpha'],
+    ['Projects', 'Beta'],
+    ['Clients'],
+    ['Clients', 'ACME'],
+    ['Clients', 'Globex'],
+    ['Receipts'],
+    ['Travel'],
+    ['Newsletters'],
+    ['Family'],
+    ['Reports', '2023'],
+    ['Reports', '2024'],
+    ['Support'],
+    ['Old'],
+  ];
   const out = base.slice(0, n);
   for (let i = out.length; i < n; i++) out.push(['Extra', `F${i}`]);
   return out;
 }
 
 /** Writes the corpus into the source Maildir, folder by folder in chunks (bounded memory). */
-export function seedCorpus(dv: DovecotInstance, user: string, a: { messages: number; folders: number }, seed = 42): { messages: number; bytes: number } {
+export function seedCorpus(
+  dv: DovecotInstance,
+  user: string,
+  a: { messages: number; folders: number },
+  seed = 42,
+): { messages: number; bytes: number } {
   const rand = rng(seed);
   const folders = folderNames(a.folders);
   // INBOX and Sent hold more mail than the rest, as in real mailboxes.
@@ -72,7 +110,12 @@ export function seedCorpus(dv: DovecotInstance, user: string, a: { messages: num
       if (rand() < 0.2) flags.push(pick(KEYWORDS));
       if (rand() < 0.05) flags.push(pick(KEYWORDS));
       const internalDate = new Date(Date.UTC(2015, 0, 1) + Math.floor(rand() * 9 * 365 * 86400) * 1000);
-      const raw = makeMessage({ size: size(), messageId: rand() < 0.01 ? null : undefined, date: internalDate, subject: `bench ${fi}/${i} ${randomBytes(3).toString('hex')}` });
+      const raw = makeMessage({
+        size: size(),
+        messageId: rand() < 0.01 ? null : undefined,
+        date: internalDate,
+        subject: `bench ${fi}/${i} ${randomBytes(3).toString('hex')}`,
+      });
       const m: SeedMessage = { raw, flags: [...new Set(flags)], internalDate };
       chunk.push(m);
       bytes += raw.length;
@@ -173,5 +216,8 @@ export function rotate<T>(xs: readonly T[], k: number): T[] {
 }
 
 export function loadavg(): string {
-  return os.loadavg().map((x) => x.toFixed(1)).join(' ');
+  return os
+    .loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ');
 }

@@ -82,10 +82,19 @@ function clock(): () => string {
 }
 
 /** A fresh app on its own database (SQLite file or PostgreSQL database), with a recording poster on the `bench` surface. */
-async function benchApp(env: Record<string, string> = {}): Promise<{ app: App; posts: ThreadPost[]; dir: string; close(): Promise<void> }> {
+async function benchApp(
+  env: Record<string, string> = {},
+): Promise<{ app: App; posts: ThreadPost[]; dir: string; close(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'mailferry-cp-bench-'));
   const config = loadConfig(
-    { DATABASE_URL: testDbUrl(dir, 'db', args.db), MAILFERRY_DATA_DIR: dir, PORT: '0', MAILFERRY_ADMINS: 'bench:admin', MAIL_FROM: 'migrations@bench.example', ...env },
+    {
+      DATABASE_URL: testDbUrl(dir, 'db', args.db),
+      MAILFERRY_DATA_DIR: dir,
+      PORT: '0',
+      MAILFERRY_ADMINS: 'bench:admin',
+      MAIL_FROM: 'migrations@bench.example',
+      ...env,
+    },
     '/nonexistent',
   );
   const app = await createApp(config, { log: new Logger(() => {}, 'error') });
@@ -141,23 +150,38 @@ async function benchBulkStatusDigest(a: Args): Promise<void> {
     const added = await run(b.app, `bulk\n${csv(a.mailboxes)}`);
     const addMs = t();
     const count = await b.app.db.item.count();
-    console.log(`bulk add of ${a.mailboxes} lines: ${addMs} (${added.ok ? 'ok' : `failed: ${added.code}`}; ${count} items in the project)`);
+    console.log(
+      `bulk add of ${a.mailboxes} lines: ${addMs} (${added.ok ? 'ok' : `failed: ${added.code}`}; ${count} items in the project)`,
+    );
     if (!count) return;
     await allDelivered(b.app);
 
     // Half of them waiting for their user, a few failed and completed, for status and digest to have lists to summarise.
-    const ids = (await b.app.db.item.findMany({ select: { id: true }, orderBy: { sourceAddress: 'asc' } })).map((i) => i.id);
+    const ids = (await b.app.db.item.findMany({ select: { id: true }, orderBy: { sourceAddress: 'asc' } })).map(
+      (i) => i.id,
+    );
     const mark = async (slice: string[], data: Record<string, unknown>) => {
-      for (let i = 0; i < slice.length; i += 500) await b.app.db.item.updateMany({ where: { id: { in: slice.slice(i, i + 500) } }, data });
+      for (let i = 0; i < slice.length; i += 500)
+        await b.app.db.item.updateMany({ where: { id: { in: slice.slice(i, i + 500) } }, data });
     };
     await mark(ids.slice(0, Math.floor(ids.length / 2)), { status: 'WaitingForUser' });
-    await mark(ids.slice(Math.floor(ids.length / 2), Math.floor(ids.length / 2) + 100), { status: 'Failed', failureReason: 'SourceCredentials', failureDetail: 'AUTHENTICATIONFAILED' });
-    await mark(ids.slice(Math.floor(ids.length / 2) + 100, Math.floor(ids.length / 2) + 300), { status: 'Completed', messagesCopied: 1200, bytesCopied: BigInt(80_000_000) });
+    await mark(ids.slice(Math.floor(ids.length / 2), Math.floor(ids.length / 2) + 100), {
+      status: 'Failed',
+      failureReason: 'SourceCredentials',
+      failureDetail: 'AUTHENTICATIONFAILED',
+    });
+    await mark(ids.slice(Math.floor(ids.length / 2) + 100, Math.floor(ids.length / 2) + 300), {
+      status: 'Completed',
+      messagesCopied: 1200,
+      bytesCopied: BigInt(80_000_000),
+    });
 
     t = clock();
     const st = await run(b.app, 'status');
     const stMs = t();
-    console.log(`status of ${count} mailboxes: ${stMs} (${st.ok ? 'ok' : `failed: ${st.code}`}); ${st.replies[0] ? sizes(st.replies[0]) : 'no reply'}`);
+    console.log(
+      `status of ${count} mailboxes: ${stMs} (${st.ok ? 'ok' : `failed: ${st.code}`}); ${st.replies[0] ? sizes(st.replies[0]) : 'no reply'}`,
+    );
 
     t = clock();
     const dg = await run(b.app, 'digest');
@@ -178,7 +202,8 @@ async function benchStart(a: Args, mode: 'known' | 'asked', smtp?: SmtpSink): Pr
   try {
     if (smtp) installEmail(b.app);
     await run(b.app, 'project create big --source imaps://old.example:993 --destination imaps://new.example:993');
-    if (mode === 'known') await b.app.db.project.updateMany({ data: { sourceAuth: 'admin', destinationAuth: 'admin' } });
+    if (mode === 'known')
+      await b.app.db.project.updateMany({ data: { sourceAuth: 'admin', destinationAuth: 'admin' } });
     const added = await run(b.app, `bulk\n${csv(a.start)}`);
     if (!added.ok) {
       console.log(`start --all (${mode}): the bulk add of ${a.start} lines failed (${added.code}); nothing to start`);
@@ -195,7 +220,11 @@ async function benchStart(a: Args, mode: 'known' | 'asked', smtp?: SmtpSink): Pr
     const statuses = await b.app.db.item.groupBy({ by: ['status'], _count: { _all: true } });
     const posts = b.posts.slice(before);
     const outbox = await b.app.db.outboxPost.groupBy({ by: ['state'], _count: { _all: true } });
-    const requests = await b.app.db.itemEvent.groupBy({ by: ['kind'], where: { kind: { in: ['request.sent', 'request.failed'] } }, _count: { _all: true } });
+    const requests = await b.app.db.itemEvent.groupBy({
+      by: ['kind'],
+      where: { kind: { in: ['request.sent', 'request.failed'] } },
+      _count: { _all: true },
+    });
     const why = await b.app.db.itemEvent.findFirst({ where: { kind: 'request.failed' }, select: { detail: true } });
     if (why) console.log(`  a request failed: ${why.detail}`);
     console.log(
@@ -221,8 +250,18 @@ async function benchCopyBesideStart(a: Args): Promise<void> {
     for (const u of ['alone', 'beside']) await seedImap(dv, `${u}-src`, 'pw', { INBOX: msgs });
     // The copies' items live in their own project, so their checkpoints are real rows.
     const engine = b.app.engine;
-    const project = await engine.createProject(SYSTEM_ACTOR, { name: 'copies', sourceUrl: dv.url, destinationUrl: dv.url, channelRef: 'bench:C2' });
-    await engine.addItems(SYSTEM_ACTOR, project, ['alone', 'beside'].map((u) => ({ source: `${u}@old.example`, destination: `${u}@new.example` })), { threadRef: 'bench:C2/T1' });
+    const project = await engine.createProject(SYSTEM_ACTOR, {
+      name: 'copies',
+      sourceUrl: dv.url,
+      destinationUrl: dv.url,
+      channelRef: 'bench:C2',
+    });
+    await engine.addItems(
+      SYSTEM_ACTOR,
+      project,
+      ['alone', 'beside'].map((u) => ({ source: `${u}@old.example`, destination: `${u}@new.example` })),
+      { threadRef: 'bench:C2/T1' },
+    );
     const store = createPrismaCheckpointStore(b.app.db);
     const copy = async (u: string) => {
       const item = await engine.getItem(project, `${u}@old.example`);
@@ -237,7 +276,10 @@ async function benchCopyBesideStart(a: Args): Promise<void> {
     };
     const alone = await copy('alone');
     await run(b.app, 'project create big --source imaps://old.example:993 --destination imaps://new.example:993');
-    await b.app.db.project.updateMany({ where: { name: 'big' }, data: { sourceAuth: 'admin', destinationAuth: 'admin' } });
+    await b.app.db.project.updateMany({
+      where: { name: 'big' },
+      data: { sourceAuth: 'admin', destinationAuth: 'admin' },
+    });
     await run(b.app, `bulk\n${csv(a.start)}`);
     await allDelivered(b.app);
     let startEnded = 0;
@@ -249,7 +291,8 @@ async function benchCopyBesideStart(a: Args): Promise<void> {
     });
     const beside = await copy('beside');
     const started = await starting;
-    const overlap = startEnded >= beside.ms ? 'the whole copy' : `${((100 * startEnded) / beside.ms).toFixed(0)}% of the copy`;
+    const overlap =
+      startEnded >= beside.ms ? 'the whole copy' : `${((100 * startEnded) / beside.ms).toFixed(0)}% of the copy`;
     console.log(
       `copy of ${a.copy} messages: alone ${fmtS(alone.ms)} (${alone.copied} copied, ${alone.outcome}); beside start --all on ${a.start} ` +
         `${fmtS(beside.ms)} (${beside.copied} copied, ${beside.outcome}; start --all ${started.ok ? 'ok' : `failed: ${started.code}`}, ran ${fmtS(startEnded)}, ` +
@@ -262,7 +305,12 @@ async function benchCopyBesideStart(a: Args): Promise<void> {
 }
 
 const args = parseArgs(process.argv.slice(2));
-console.log(`MailFerry control-plane benchmark (${args.db === 'postgresql' ? 'PostgreSQL' : 'SQLite'}), node ${process.version}, ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+console.log(
+  `MailFerry control-plane benchmark (${args.db === 'postgresql' ? 'PostgreSQL' : 'SQLite'}), node ${process.version}, ${os.cpus().length} CPUs, load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`,
+);
 await benchBulkStatusDigest(args);
 await benchStart(args, 'known');
 if (args.outreach) {

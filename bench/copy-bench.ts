@@ -29,7 +29,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DOVEADM_BIN, readMailbox, startDovecot, type DovecotInstance } from '../test/harness/dovecot.ts';
-import { compareMailboxes, describeFidelity, loadavg, median, pool, PRODUCTION_NODE_FLAGS, rotate, seedCorpus } from './bench-lib.ts';
+import {
+  compareMailboxes,
+  describeFidelity,
+  loadavg,
+  median,
+  pool,
+  PRODUCTION_NODE_FLAGS,
+  rotate,
+  seedCorpus,
+} from './bench-lib.ts';
 
 const MBSYNC_BIN = process.env.MBSYNC_BIN ?? '/usr/bin/mbsync';
 
@@ -87,11 +96,20 @@ interface ToolResult {
   note?: string;
 }
 
-function runCmd(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<{ ms: number; stdout: string; stderr: string; code: number }> {
+function runCmd(
+  cmd: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv } = {},
+): Promise<{ ms: number; stdout: string; stderr: string; code: number }> {
   const t = performance.now();
   return new Promise((resolve) => {
     execFile(cmd, args, { maxBuffer: 64 * 1024 * 1024, env: opts.env ?? process.env }, (err, stdout, stderr) => {
-      resolve({ ms: performance.now() - t, stdout: String(stdout), stderr: String(stderr), code: err ? ((err as { code?: number }).code ?? 1) : 0 });
+      resolve({
+        ms: performance.now() - t,
+        stdout: String(stdout),
+        stderr: String(stderr),
+        code: err ? ((err as { code?: number }).code ?? 1) : 0,
+      });
     });
   });
 }
@@ -103,8 +121,30 @@ async function child(): Promise<void> {
   const { createPrismaCheckpointStore } = await import('../engine/store/folder-state.ts');
   const { runPass } = await import('../engine/copy/index.ts');
   const { db } = await openDb(cfg.dbUrl);
-  await db.project.create({ data: { id: 'bench', name: 'bench', sourceUrl: cfg.source.url, sourceAuth: 'admin', destinationUrl: cfg.destination.url, destinationAuth: 'admin', createdBy: 'bench' } });
-  await db.item.create({ data: { id: 'bench', projectId: 'bench', sourceAddress: 'src@bench', destinationAddress: 'dst@bench', sourceLogin: cfg.source.login, destinationLogin: cfg.destination.login, ask: 'source', notify: 'email', createdBy: 'bench' } });
+  await db.project.create({
+    data: {
+      id: 'bench',
+      name: 'bench',
+      sourceUrl: cfg.source.url,
+      sourceAuth: 'admin',
+      destinationUrl: cfg.destination.url,
+      destinationAuth: 'admin',
+      createdBy: 'bench',
+    },
+  });
+  await db.item.create({
+    data: {
+      id: 'bench',
+      projectId: 'bench',
+      sourceAddress: 'src@bench',
+      destinationAddress: 'dst@bench',
+      sourceLogin: cfg.source.login,
+      destinationLogin: cfg.destination.login,
+      ask: 'source',
+      notify: 'email',
+      createdBy: 'bench',
+    },
+  });
   const baseRss = process.memoryUsage().rss;
   let peak = baseRss;
   const peaks = { heapTotal: 0, external: 0, arrayBuffers: 0 };
@@ -117,10 +157,22 @@ async function child(): Promise<void> {
   }, 20);
   const store = createPrismaCheckpointStore(db);
   const cpu0 = process.cpuUsage();
-  const first = await runPass({ itemId: 'bench', source: cfg.source, destination: cfg.destination, checkpoints: store, options: cfg.options });
+  const first = await runPass({
+    itemId: 'bench',
+    source: cfg.source,
+    destination: cfg.destination,
+    checkpoints: store,
+    options: cfg.options,
+  });
   const cpu = process.cpuUsage(cpu0);
   const t = performance.now();
-  const second = await runPass({ itemId: 'bench', source: cfg.source, destination: cfg.destination, checkpoints: store, options: cfg.options });
+  const second = await runPass({
+    itemId: 'bench',
+    source: cfg.source,
+    destination: cfg.destination,
+    checkpoints: store,
+    options: cfg.options,
+  });
   const secondMs = performance.now() - t;
   clearInterval(sampler);
   const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
@@ -151,14 +203,41 @@ async function child(): Promise<void> {
  * The MailFerry child of the many-mailbox mode: every mailbox one pass, `concurrency` at
  * once (as the job runner does), one database; RSS read after each mailbox finishes.
  */
-async function childMany(cfg: { dbUrl: string; concurrency: number; options: object; mailboxes: { source: object; destination: object; sourceLogin: string; destinationLogin: string }[] }): Promise<void> {
+async function childMany(cfg: {
+  dbUrl: string;
+  concurrency: number;
+  options: object;
+  mailboxes: { source: object; destination: object; sourceLogin: string; destinationLogin: string }[];
+}): Promise<void> {
   const { openDb } = await import('../engine/store/db.ts');
   const { createPrismaCheckpointStore } = await import('../engine/store/folder-state.ts');
   const { runPass } = await import('../engine/copy/index.ts');
   const { db } = await openDb(cfg.dbUrl);
-  await db.project.create({ data: { id: 'bench', name: 'bench', sourceUrl: 'imap://bench', sourceAuth: 'admin', destinationUrl: 'imap://bench', destinationAuth: 'admin', createdBy: 'bench' } });
+  await db.project.create({
+    data: {
+      id: 'bench',
+      name: 'bench',
+      sourceUrl: 'imap://bench',
+      sourceAuth: 'admin',
+      destinationUrl: 'imap://bench',
+      destinationAuth: 'admin',
+      createdBy: 'bench',
+    },
+  });
   for (const [i, m] of cfg.mailboxes.entries())
-    await db.item.create({ data: { id: `bench-${i}`, projectId: 'bench', sourceAddress: `src${i}@bench`, destinationAddress: `dst${i}@bench`, sourceLogin: m.sourceLogin, destinationLogin: m.destinationLogin, ask: 'source', notify: 'email', createdBy: 'bench' } });
+    await db.item.create({
+      data: {
+        id: `bench-${i}`,
+        projectId: 'bench',
+        sourceAddress: `src${i}@bench`,
+        destinationAddress: `dst${i}@bench`,
+        sourceLogin: m.sourceLogin,
+        destinationLogin: m.destinationLogin,
+        ask: 'source',
+        notify: 'email',
+        createdBy: 'bench',
+      },
+    });
   const store = createPrismaCheckpointStore(db);
   const baseRss = process.memoryUsage().rss;
   let peak = baseRss;
@@ -169,7 +248,13 @@ async function childMany(cfg: { dbUrl: string; concurrency: number; options: obj
   const results = await pool(cfg.mailboxes.length, cfg.concurrency, async (i) => {
     const m = cfg.mailboxes[i];
     if (!m) throw new Error(`no mailbox ${i}`);
-    const r = await runPass({ itemId: `bench-${i}`, source: m.source as never, destination: m.destination as never, checkpoints: store, options: cfg.options });
+    const r = await runPass({
+      itemId: `bench-${i}`,
+      source: m.source as never,
+      destination: m.destination as never,
+      checkpoints: store,
+      options: cfg.options,
+    });
     rssAfter.push(process.memoryUsage().rss);
     return r;
   });
@@ -200,8 +285,24 @@ async function childMany(cfg: { dbUrl: string; concurrency: number; options: obj
 async function runChild(cfg: object, a: Args, flag: '--child' | '--child-many'): Promise<Record<string, any>> {
   const self = fileURLToPath(import.meta.url);
   const out = await new Promise<string>((resolve, reject) => {
-    const env = { ...process.env, MF_BENCH_CONFIG: JSON.stringify(cfg), ...(process.env.BENCH_MMAP ? { MALLOC_MMAP_THRESHOLD_: process.env.BENCH_MMAP } : {}) };
-    const c = spawn(process.execPath, [...PRODUCTION_NODE_FLAGS, ...(a.exposeGc ? ['--expose-gc'] : []), ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), '--import', 'tsx', self, flag], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const env = {
+      ...process.env,
+      MF_BENCH_CONFIG: JSON.stringify(cfg),
+      ...(process.env.BENCH_MMAP ? { MALLOC_MMAP_THRESHOLD_: process.env.BENCH_MMAP } : {}),
+    };
+    const c = spawn(
+      process.execPath,
+      [
+        ...PRODUCTION_NODE_FLAGS,
+        ...(a.exposeGc ? ['--expose-gc'] : []),
+        ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
+        '--import',
+        'tsx',
+        self,
+        flag,
+      ],
+      { env, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let s = '';
     c.stdout.on('data', (d: Buffer) => (s += d.toString()));
     c.on('error', reject);
@@ -214,21 +315,37 @@ async function runChild(cfg: object, a: Args, flag: '--child' | '--child-many'):
 
 /** mbsync's configuration for one pull from `far` to `near` on the bench Dovecot. */
 function mbsyncConfig(port: number, far: string, near: string, pw: string, state: string): string {
-  const acct = (name: string, u: string) => `IMAPAccount ${name}\nHost 127.0.0.1\nPort ${port}\nUser ${u}\nPass ${pw}\nSSLType None\nAuthMechs LOGIN\n\nIMAPStore ${name}-store\nAccount ${name}\n\n`;
-  return acct('far', far) + acct('near', near) + `Channel bench\nFar :far-store:\nNear :near-store:\nPatterns *\nCreate Near\nSync Pull\nExpunge None\nRemove None\nCopyArrivalDate yes\nSyncState ${state}/\n`;
+  const acct = (name: string, u: string) =>
+    `IMAPAccount ${name}\nHost 127.0.0.1\nPort ${port}\nUser ${u}\nPass ${pw}\nSSLType None\nAuthMechs LOGIN\n\nIMAPStore ${name}-store\nAccount ${name}\n\n`;
+  return (
+    acct('far', far) +
+    acct('near', near) +
+    `Channel bench\nFar :far-store:\nNear :near-store:\nPatterns *\nCreate Near\nSync Pull\nExpunge None\nRemove None\nCopyArrivalDate yes\nSyncState ${state}/\n`
+  );
 }
 
 /** dsync's arguments for a reverse backup of `srcUser` (over imapc) into `user`. */
 function dsyncArgs(dv: DovecotInstance, srcUser: string, pw: string, user: string): string[] {
   return [
-    '-c', dv.confFile,
-    '-o', 'imapc_host=127.0.0.1',
-    '-o', `imapc_port=${dv.port}`,
-    '-o', `imapc_user=${srcUser}`,
-    '-o', `imapc_password=${pw}`,
-    '-o', 'imapc_features=rfc822.size fetch-headers',
-    '-o', 'mail_prefetch_count=20',
-    'backup', '-R', '-u', user, 'imapc:',
+    '-c',
+    dv.confFile,
+    '-o',
+    'imapc_host=127.0.0.1',
+    '-o',
+    `imapc_port=${dv.port}`,
+    '-o',
+    `imapc_user=${srcUser}`,
+    '-o',
+    `imapc_password=${pw}`,
+    '-o',
+    'imapc_features=rfc822.size fetch-headers',
+    '-o',
+    'mail_prefetch_count=20',
+    'backup',
+    '-R',
+    '-u',
+    user,
+    'imapc:',
   ];
 }
 
@@ -242,7 +359,9 @@ async function mainMany(a: Args): Promise<void> {
   const dv = await startDovecot({ separator: '/', users: [] });
   const n = a.mailboxes;
   try {
-    console.log(`Dovecot ${dv.url} (private); ${n} mailboxes × ${a.messages} messages in ${a.folders} folders, ${a.concurrency} mailboxes at once; load average ${loadavg()}`);
+    console.log(
+      `Dovecot ${dv.url} (private); ${n} mailboxes × ${a.messages} messages in ${a.folders} folders, ${a.concurrency} mailboxes at once; load average ${loadavg()}`,
+    );
     let t = performance.now();
     let total = 0;
     let bytes = 0;
@@ -253,7 +372,9 @@ async function mainMany(a: Args): Promise<void> {
       bytes += c.bytes;
     }
     const mib = bytes / 1048576;
-    console.log(`corpus: ${total} messages, ${mib.toFixed(1)} MiB (seeded in ${((performance.now() - t) / 1000).toFixed(1)} s)`);
+    console.log(
+      `corpus: ${total} messages, ${mib.toFixed(1)} MiB (seeded in ${((performance.now() - t) / 1000).toFixed(1)} s)`,
+    );
     t = performance.now();
     const sources = await pool(n, 4, (i) => readMailbox(dv, `bsrc${i}`, pw));
     console.log(`sources read back (index warm-up) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
@@ -264,13 +385,21 @@ async function mainMany(a: Args): Promise<void> {
         if (!source) throw new Error(`no source mailbox ${i}`);
         return compareMailboxes(source, await readMailbox(dv, `${prefix}${i}`, pw));
       });
-      const sum = all.reduce((s, c) => ({ bytesDiff: s.bytesDiff + c.bytesDiff, flagDiff: s.flagDiff + c.flagDiff, missing: s.missing + c.missing, extra: s.extra + c.extra, foldersMissing: [...s.foldersMissing, ...c.foldersMissing] }));
+      const sum = all.reduce((s, c) => ({
+        bytesDiff: s.bytesDiff + c.bytesDiff,
+        flagDiff: s.flagDiff + c.flagDiff,
+        missing: s.missing + c.missing,
+        extra: s.extra + c.extra,
+        foldersMissing: [...s.foldersMissing, ...c.foldersMissing],
+      }));
       return describeFidelity(sum);
     };
     const rows: { tool: string; seconds: number; note?: string; fidelity: string }[] = [];
     const rss: string[] = [];
     for (let run = 1; run <= a.runs; run++) {
-      const order = ['MailFerry', 'mbsync', 'dsync'].filter((x) => !(x === 'mbsync' && a.skipMbsync) && !(x === 'dsync' && a.skipDsync));
+      const order = ['MailFerry', 'mbsync', 'dsync'].filter(
+        (x) => !(x === 'mbsync' && a.skipMbsync) && !(x === 'dsync' && a.skipDsync),
+      );
       for (const tool of rotate(order, run - 1)) {
         const prefix = `b${tool.toLowerCase()}${run}x`;
         for (let i = 0; i < n; i++) dv.addUser(`${prefix}${i}`, pw);
@@ -281,14 +410,29 @@ async function mainMany(a: Args): Promise<void> {
           const cfg = {
             dbUrl: `file:${join(work, `mailferry-${run}.db`)}`,
             concurrency: a.concurrency,
-            options: { connections: a.connections, batchMessages: a.batch, batchBytes: a.batchBytes, memoryBudgetBytes: a.budget, messagesPerLane: a.messagesPerLane },
-            mailboxes: Array.from({ length: n }, (_, i) => ({ source: endpoint(`bsrc${i}`), destination: endpoint(`${prefix}${i}`), sourceLogin: `bsrc${i}`, destinationLogin: `${prefix}${i}` })),
+            options: {
+              connections: a.connections,
+              batchMessages: a.batch,
+              batchBytes: a.batchBytes,
+              memoryBudgetBytes: a.budget,
+              messagesPerLane: a.messagesPerLane,
+            },
+            mailboxes: Array.from({ length: n }, (_, i) => ({
+              source: endpoint(`bsrc${i}`),
+              destination: endpoint(`${prefix}${i}`),
+              sourceLogin: `bsrc${i}`,
+              destinationLogin: `${prefix}${i}`,
+            })),
           };
           const r = await runChild(cfg, a, '--child-many');
           seconds = r.ms / 1000;
           const after = (k: number) => (r.rssAfter[Math.min(k, r.rssAfter.length) - 1] / 1048576).toFixed(0);
-          const marks = [...new Set([1, Math.ceil(n / 10), 50, Math.ceil(n / 2), n].filter((k) => k >= 1 && k <= n))].sort((x, y) => x - y);
-          rss.push(`run ${run}: RSS before ${(r.baseRss / 1048576).toFixed(0)} MiB; after mailbox ${marks.map((k) => `${k}: ${after(k)}`).join(', ')} MiB; peak ${(r.peakRss / 1048576).toFixed(0)} MiB`);
+          const marks = [
+            ...new Set([1, Math.ceil(n / 10), 50, Math.ceil(n / 2), n].filter((k) => k >= 1 && k <= n)),
+          ].sort((x, y) => x - y);
+          rss.push(
+            `run ${run}: RSS before ${(r.baseRss / 1048576).toFixed(0)} MiB; after mailbox ${marks.map((k) => `${k}: ${after(k)}`).join(', ')} MiB; peak ${(r.peakRss / 1048576).toFixed(0)} MiB`,
+          );
           note = `${r.outcome}${r.detail ? ` (${r.detail})` : ''}; CPU ${(r.cpuMs / 1000).toFixed(2)} s; copied ${r.copied}`;
         } else if (tool === 'mbsync') {
           const t0 = performance.now();
@@ -303,29 +447,40 @@ async function mainMany(a: Args): Promise<void> {
           if (codes.some((c) => c)) note = `${codes.filter((c) => c).length} runs exited non-zero`;
         } else {
           const t0 = performance.now();
-          const codes = await pool(n, a.concurrency, async (i) => (await runCmd(DOVEADM_BIN, dsyncArgs(dv, `bsrc${i}`, pw, `${prefix}${i}`))).code);
+          const codes = await pool(
+            n,
+            a.concurrency,
+            async (i) => (await runCmd(DOVEADM_BIN, dsyncArgs(dv, `bsrc${i}`, pw, `${prefix}${i}`))).code,
+          );
           seconds = (performance.now() - t0) / 1000;
           if (codes.some((c) => c)) note = `${codes.filter((c) => c).length} runs exited non-zero`;
         }
         const row = { tool, seconds, note, fidelity: await fidelity(prefix) };
         rows.push(row);
-        console.log(`run ${run}: ${tool} ${seconds.toFixed(1)} s, ${(total / seconds).toFixed(0)} msg/s, fidelity ${row.fidelity}${note ? `; ${note}` : ''}; load average ${loadavg()}`);
+        console.log(
+          `run ${run}: ${tool} ${seconds.toFixed(1)} s, ${(total / seconds).toFixed(0)} msg/s, fidelity ${row.fidelity}${note ? `; ${note}` : ''}; load average ${loadavg()}`,
+        );
       }
     }
     console.log('');
-    console.log(`${a.runs > 1 ? `Medians of ${a.runs} runs` : 'One run'}; ${n} mailboxes, ${total} messages, ${mib.toFixed(1)} MiB, ${a.concurrency} at once.`);
+    console.log(
+      `${a.runs > 1 ? `Medians of ${a.runs} runs` : 'One run'}; ${n} mailboxes, ${total} messages, ${mib.toFixed(1)} MiB, ${a.concurrency} at once.`,
+    );
     console.log('| tool | time s | msg/s | fidelity |');
     console.log('|---|---|---|---|');
     const med = new Map<string, number>();
     for (const tool of new Set(rows.map((r) => r.tool))) {
       const rs = rows.filter((r) => r.tool === tool);
       med.set(tool, median(rs.map((r) => r.seconds)));
-      console.log(`| ${tool} | ${med.get(tool)!.toFixed(2)} | ${(total / med.get(tool)!).toFixed(0)} | ${[...new Set(rs.map((r) => r.fidelity))].join(' / ')} |`);
+      console.log(
+        `| ${tool} | ${med.get(tool)!.toFixed(2)} | ${(total / med.get(tool)!).toFixed(0)} | ${[...new Set(rs.map((r) => r.fidelity))].join(' / ')} |`,
+      );
     }
     for (const line of rss) console.log(`MailFerry ${line}`);
     const mf = med.get('MailFerry')!;
     if (med.has('mbsync')) console.log(`MailFerry / mbsync msg/s: ${(med.get('mbsync')! / mf).toFixed(2)}×`);
-    if (med.has('dsync')) console.log(`MailFerry / dsync msg/s: ${(med.get('dsync')! / mf).toFixed(2)}× (target ≥ 1.5× on 50 × 100)`);
+    if (med.has('dsync'))
+      console.log(`MailFerry / dsync msg/s: ${(med.get('dsync')! / mf).toFixed(2)}× (target ≥ 1.5× on 50 × 100)`);
   } finally {
     await dv.dispose().catch(() => undefined);
     if (!a.keep) rmSync(work, { recursive: true, force: true });
@@ -344,7 +499,9 @@ async function main(): Promise<void> {
     let t = performance.now();
     const corpus = seedCorpus(dv, srcUser, a);
     const mib = corpus.bytes / 1024 / 1024;
-    console.log(`corpus: ${corpus.messages} messages, ${mib.toFixed(1)} MiB in ${a.folders} folders (seeded in ${((performance.now() - t) / 1000).toFixed(1)} s)`);
+    console.log(
+      `corpus: ${corpus.messages} messages, ${mib.toFixed(1)} MiB in ${a.folders} folders (seeded in ${((performance.now() - t) / 1000).toFixed(1)} s)`,
+    );
     t = performance.now();
     const src = await readMailbox(dv, srcUser, pw);
     console.log(`source read back (index warm-up) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
@@ -356,7 +513,13 @@ async function main(): Promise<void> {
         dbUrl: `file:${join(work, `mailferry-${run}.db`)}`,
         source: { url: dv.url, login: srcUser, secret: { password: pw } },
         destination: { url: dv.url, login: user, secret: { password: pw } },
-        options: { connections: a.connections, batchMessages: a.batch, batchBytes: a.batchBytes, memoryBudgetBytes: a.budget, messagesPerLane: a.messagesPerLane },
+        options: {
+          connections: a.connections,
+          batchMessages: a.batch,
+          batchBytes: a.batchBytes,
+          memoryBudgetBytes: a.budget,
+          messagesPerLane: a.messagesPerLane,
+        },
       };
       const r = await runChild(cfg, a, '--child');
       const dst = await readMailbox(dv, user, pw);
@@ -416,7 +579,9 @@ async function main(): Promise<void> {
       for (const [name, fn] of rotate(tools, run - 1)) {
         const r = await fn(run);
         results.push(r);
-        console.log(`run ${run}: ${name} ${r.seconds.toFixed(1)} s, ${r.msgPerSec.toFixed(0)} msg/s, fidelity ${r.fidelity}; load average ${loadavg()}`);
+        console.log(
+          `run ${run}: ${name} ${r.seconds.toFixed(1)} s, ${r.msgPerSec.toFixed(0)} msg/s, fidelity ${r.fidelity}; load average ${loadavg()}`,
+        );
       }
     }
 
@@ -430,13 +595,16 @@ async function main(): Promise<void> {
         msgPerSec: median(rs.map((r) => r.msgPerSec)),
         mibPerSec: median(rs.map((r) => r.mibPerSec)),
         peakRssMiB: rs[0]?.peakRssMiB === undefined ? undefined : Math.max(...rs.map((r) => r.peakRssMiB!)),
-        secondPassSeconds: rs[0]?.secondPassSeconds === undefined ? undefined : median(rs.map((r) => r.secondPassSeconds!)),
+        secondPassSeconds:
+          rs[0]?.secondPassSeconds === undefined ? undefined : median(rs.map((r) => r.secondPassSeconds!)),
         fidelity: [...new Set(rs.map((r) => r.fidelity))].join(' / '),
         note: rs[0]?.note,
       });
     }
     console.log('');
-    console.log(`${a.runs > 1 ? `Medians of ${a.runs} runs (peak RSS: the highest)` : 'One run'}; corpus ${corpus.messages} messages, ${mib.toFixed(1)} MiB.`);
+    console.log(
+      `${a.runs > 1 ? `Medians of ${a.runs} runs (peak RSS: the highest)` : 'One run'}; corpus ${corpus.messages} messages, ${mib.toFixed(1)} MiB.`,
+    );
     console.log(`| tool | time s | msg/s | MiB/s | peak RSS MiB | no-change pass s | fidelity |`);
     console.log(`|---|---|---|---|---|---|---|`);
     for (const r of med.values()) {
@@ -451,7 +619,9 @@ async function main(): Promise<void> {
     console.log('');
     if (mb) console.log(`MailFerry / mbsync msg/s: ${(mf.msgPerSec / mb.msgPerSec).toFixed(2)}× (target ≥ 2×)`);
     if (ds) console.log(`MailFerry / dsync msg/s: ${(mf.msgPerSec / ds.msgPerSec).toFixed(2)}× (target ≥ 1.2×)`);
-    console.log(`MailFerry peak RSS ${mf.peakRssMiB?.toFixed(0)} MiB (target < 200), no-change pass ${mf.secondPassSeconds?.toFixed(2)} s (target < 1 s)`);
+    console.log(
+      `MailFerry peak RSS ${mf.peakRssMiB?.toFixed(0)} MiB (target < 200), no-change pass ${mf.secondPassSeconds?.toFixed(2)} s (target < 1 s)`,
+    );
   } finally {
     await dv.dispose().catch(() => undefined);
     if (!a.keep) rmSync(work, { recursive: true, force: true });

@@ -12,14 +12,30 @@ export const SLACK_BENCH_SECRET = 'bench-signing-secret-0123456789abcdef';
 let seq = 0;
 
 /** POSTs a signed `/migrate TEXT` to BASE/slack/events (reply URL on the Slack stand-in at FAKE_BASE); the time to the answer. */
-export async function slashCommand(base: string, fakeBase: string, text: string, secret = SLACK_BENCH_SECRET): Promise<{ status: number; ms: number }> {
+export async function slashCommand(
+  base: string,
+  fakeBase: string,
+  text: string,
+  secret = SLACK_BENCH_SECRET,
+): Promise<{ status: number; ms: number }> {
   const n = ++seq;
-  const body = new URLSearchParams({ ...fixture('slash-command.json'), text, user_id: 'UADMIN', channel_id: 'C1', response_url: `${fakeBase}/response/bench${n}`, trigger_id: `trigger-bench-${n}` }).toString();
+  const body = new URLSearchParams({
+    ...fixture('slash-command.json'),
+    text,
+    user_id: 'UADMIN',
+    channel_id: 'C1',
+    response_url: `${fakeBase}/response/bench${n}`,
+    trigger_id: `trigger-bench-${n}`,
+  }).toString();
   const ts = Math.floor(Date.now() / 1000);
   const t0 = performance.now();
   const res = await fetch(`${base}/slack/events`, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': String(ts), 'x-slack-signature': signSlack(secret, body, ts) },
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-slack-request-timestamp': String(ts),
+      'x-slack-signature': signSlack(secret, body, ts),
+    },
     body,
   });
   await res.text();

@@ -31,7 +31,15 @@ import { Logger } from '../bot/log.ts';
 import { pgAdmin, testPgAdminUrl } from '../test/harness/test-db.ts';
 import { readMailbox, startDovecot, type DovecotInstance, type ReadMailbox } from '../test/harness/dovecot.ts';
 import { FakeSlack } from '../test/adapters/slack/fake-slack.ts';
-import { compareMailboxes, describeFidelity, loadavg, pool, PRODUCTION_NODE_FLAGS, seedCorpus, type Comparison } from './bench-lib.ts';
+import {
+  compareMailboxes,
+  describeFidelity,
+  loadavg,
+  pool,
+  PRODUCTION_NODE_FLAGS,
+  seedCorpus,
+  type Comparison,
+} from './bench-lib.ts';
 import { SLACK_BENCH_SECRET, ackSummary, slashCommand } from './slack-ack.ts';
 import { adminCommand } from './admin-command.ts';
 
@@ -53,7 +61,10 @@ export function parseWorkersArgs(argv: string[]): WorkersArgs {
     return i >= 0 ? argv[i + 1] : undefined;
   };
   return {
-    workers: (get('workers') ?? '1,2,4').split(',').map(Number).filter((n) => n > 0),
+    workers: (get('workers') ?? '1,2,4')
+      .split(',')
+      .map(Number)
+      .filter((n) => n > 0),
     mailboxes: Number(get('mailboxes') ?? 200),
     messages: Number(get('messages') ?? 50),
     folders: Number(get('folders') ?? 5),
@@ -78,8 +89,15 @@ async function openRunDb(label: string): Promise<RunDb> {
   const u = new URL(testPgAdminUrl());
   u.pathname = `/${name}`;
   const dir = mkdtempSync(join(tmpdir(), 'mf-workers-bench-'));
-  const env = { DATABASE_URL: u.toString(), MAILFERRY_DATA_DIR: dir, MAILFERRY_ADMINS: 'bench:admin,slack:UADMIN', MAIL_FROM: 'migrations@bench.example' };
-  const app = await createApp(loadConfig({ ...env, PORT: '0' }, '/nonexistent'), { log: new Logger(() => {}, 'error') });
+  const env = {
+    DATABASE_URL: u.toString(),
+    MAILFERRY_DATA_DIR: dir,
+    MAILFERRY_ADMINS: 'bench:admin,slack:UADMIN',
+    MAIL_FROM: 'migrations@bench.example',
+  };
+  const app = await createApp(loadConfig({ ...env, PORT: '0' }, '/nonexistent'), {
+    log: new Logger(() => {}, 'error'),
+  });
   return { url: u.toString(), name, dir, app, env };
 }
 
@@ -98,7 +116,10 @@ async function command(app: App, text: string): Promise<void> {
 async function queueMailboxes(r: RunDb, dv: DovecotInstance, n: number, prefix: string): Promise<void> {
   for (let i = 0; i < n; i++) dv.addUser(`${prefix}${i}`, PW);
   await command(r.app, `project create bench --source ${dv.url} --destination ${dv.url}`);
-  await command(r.app, `bulk\n${Array.from({ length: n }, (_, i) => `bsrc${i}@old.example,${prefix}${i}@new.example`).join('\n')}`);
+  await command(
+    r.app,
+    `bulk\n${Array.from({ length: n }, (_, i) => `bsrc${i}@old.example,${prefix}${i}@new.example`).join('\n')}`,
+  );
   const project = await r.app.db.project.findFirstOrThrow();
   const actor = { surface: 'bench', id: 'admin' };
   await pool(n, 4, async (i) => {
@@ -111,7 +132,10 @@ async function queueMailboxes(r: RunDb, dv: DovecotInstance, n: number, prefix: 
 
 /** A MailFerry process (`worker` or `serve`) on the run's database, with the production node flags. */
 function startProcess(r: RunDb, cmd: 'worker' | 'serve', env: Record<string, string>): ChildProcess {
-  const p = spawn(process.execPath, [...PRODUCTION_NODE_FLAGS, MAILFERRY, cmd], { env: { ...process.env, ...r.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn(process.execPath, [...PRODUCTION_NODE_FLAGS, MAILFERRY, cmd], {
+    env: { ...process.env, ...r.env, LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   p.stdout!.resume();
   p.stderr!.setEncoding('utf8');
   let tail = '';
@@ -150,10 +174,25 @@ async function allDone(app: App, ms = 1_800_000): Promise<boolean> {
 }
 
 /** What the database says of the run: seconds from the first claim to the last completion, claims and passes per mailbox. */
-async function runFacts(app: App): Promise<{ seconds: number; copied: number; statuses: string; claimedTwice: number; passesOverOne: number; owners: number }> {
-  const items = await app.db.item.findMany({ select: { id: true, status: true, passCount: true, messagesCopied: true } });
-  const claims = await app.db.itemEvent.findMany({ where: { kind: 'claim' }, select: { itemId: true, at: true, detail: true } });
-  const done = await app.db.itemEvent.findMany({ where: { toStatus: { in: ['Completed', 'Failed', 'Stopped'] } }, select: { at: true } });
+async function runFacts(app: App): Promise<{
+  seconds: number;
+  copied: number;
+  statuses: string;
+  claimedTwice: number;
+  passesOverOne: number;
+  owners: number;
+}> {
+  const items = await app.db.item.findMany({
+    select: { id: true, status: true, passCount: true, messagesCopied: true },
+  });
+  const claims = await app.db.itemEvent.findMany({
+    where: { kind: 'claim' },
+    select: { itemId: true, at: true, detail: true },
+  });
+  const done = await app.db.itemEvent.findMany({
+    where: { toStatus: { in: ['Completed', 'Failed', 'Stopped'] } },
+    select: { at: true },
+  });
   const perItem = new Map<string, number>();
   for (const c of claims) perItem.set(c.itemId!, (perItem.get(c.itemId!) ?? 0) + 1);
   const t0 = Math.min(...claims.map((c) => c.at.getTime()));
@@ -177,7 +216,15 @@ async function fidelity(dv: DovecotInstance, sources: ReadMailbox[], prefix: str
     if (!source) throw new Error(`no source mailbox ${i}`);
     return compareMailboxes(source, await readMailbox(dv, `${prefix}${i}`, PW));
   });
-  return describeFidelity(all.reduce((s, c) => ({ bytesDiff: s.bytesDiff + c.bytesDiff, flagDiff: s.flagDiff + c.flagDiff, missing: s.missing + c.missing, extra: s.extra + c.extra, foldersMissing: [...s.foldersMissing, ...c.foldersMissing] })));
+  return describeFidelity(
+    all.reduce((s, c) => ({
+      bytesDiff: s.bytesDiff + c.bytesDiff,
+      flagDiff: s.flagDiff + c.flagDiff,
+      missing: s.missing + c.missing,
+      extra: s.extra + c.extra,
+      foldersMissing: [...s.foldersMissing, ...c.foldersMissing],
+    })),
+  );
 }
 
 interface RunResult {
@@ -190,13 +237,21 @@ interface RunResult {
 }
 
 /** One run: N workers copy every mailbox; facts, fidelity and RSS. */
-async function workersRun(dv: DovecotInstance, a: WorkersArgs, sources: ReadMailbox[], total: number, n: number): Promise<RunResult> {
+async function workersRun(
+  dv: DovecotInstance,
+  a: WorkersArgs,
+  sources: ReadMailbox[],
+  total: number,
+  n: number,
+): Promise<RunResult> {
   const prefix = `bw${n}x`;
   const r = await openRunDb(`w${n}`);
   try {
     await queueMailboxes(r, dv, a.mailboxes, prefix);
     const t0 = performance.now();
-    const workers = Array.from({ length: n }, () => startProcess(r, 'worker', { MAILFERRY_CONCURRENCY: String(a.concurrency) }));
+    const workers = Array.from({ length: n }, () =>
+      startProcess(r, 'worker', { MAILFERRY_CONCURRENCY: String(a.concurrency) }),
+    );
     const finished = await allDone(r.app);
     const wallSeconds = (performance.now() - t0) / 1000;
     const rss = workers.map(peakRssMiB);
@@ -215,14 +270,27 @@ async function workersRun(dv: DovecotInstance, a: WorkersArgs, sources: ReadMail
 }
 
 /** Signed slash commands to a `mailferry serve` while 4 workers (and the server's own runner) copy. */
-async function acksWhileCopying(dv: DovecotInstance, a: WorkersArgs, sources: ReadMailbox[], total: number): Promise<void> {
+async function acksWhileCopying(
+  dv: DovecotInstance,
+  a: WorkersArgs,
+  sources: ReadMailbox[],
+  total: number,
+): Promise<void> {
   const prefix = 'bwackx';
   const r = await openRunDb('ack');
   const fake = await new FakeSlack().start();
   const procs: ChildProcess[] = [];
   try {
     await queueMailboxes(r, dv, a.mailboxes, prefix);
-    const serve = startProcess(r, 'serve', { PORT: '0', PUBLIC_URL: 'https://mailferry.example', SLACK_SIGNING_SECRET: SLACK_BENCH_SECRET, SLACK_BOT_TOKEN: 'xoxb-bench', SLACK_API_URL: fake.url, MAILFERRY_CONCURRENCY: '1', LOG_LEVEL: 'info' });
+    const serve = startProcess(r, 'serve', {
+      PORT: '0',
+      PUBLIC_URL: 'https://mailferry.example',
+      SLACK_SIGNING_SECRET: SLACK_BENCH_SECRET,
+      SLACK_BOT_TOKEN: 'xoxb-bench',
+      SLACK_API_URL: fake.url,
+      MAILFERRY_CONCURRENCY: '1',
+      LOG_LEVEL: 'info',
+    });
     procs.push(serve);
     const port = await new Promise<number>((res, rej) => {
       let buf = '';
@@ -251,7 +319,10 @@ async function acksWhileCopying(dv: DovecotInstance, a: WorkersArgs, sources: Re
     console.log(`slack ack while 4 workers copy: ${ackSummary(during)} (then idle: ${ackSummary(idle)})`);
     console.log(
       `  that copy: ${f.seconds.toFixed(1)} s, ${(total / f.seconds).toFixed(0)} msg/s (4 workers + the server's runner), statuses ${f.statuses}, claimed more or less than once: ${f.claimedTwice}, fidelity ${await fidelity(dv, sources, prefix)}; ` +
-        `peak RSS serve ${(rss[0] ?? NaN).toFixed(0)} MiB, workers ${rss.slice(1).map((x) => x.toFixed(0)).join(', ')} MiB`,
+        `peak RSS serve ${(rss[0] ?? NaN).toFixed(0)} MiB, workers ${rss
+          .slice(1)
+          .map((x) => x.toFixed(0))
+          .join(', ')} MiB`,
     );
   } finally {
     await stopAll(procs);
@@ -264,7 +335,9 @@ export async function mainWorkers(a: WorkersArgs): Promise<void> {
   pgAdmin('SELECT 1');
   const dv = await startDovecot({ separator: '/', users: [] });
   try {
-    console.log(`Dovecot ${dv.url} (private), PostgreSQL ${new URL(testPgAdminUrl()).host}; ${a.mailboxes} mailboxes × ${a.messages} messages in ${a.folders} folders; workers ${a.workers.join(', ')}, ${a.concurrency} passes at once each; load average ${loadavg()}`);
+    console.log(
+      `Dovecot ${dv.url} (private), PostgreSQL ${new URL(testPgAdminUrl()).host}; ${a.mailboxes} mailboxes × ${a.messages} messages in ${a.folders} folders; workers ${a.workers.join(', ')}, ${a.concurrency} passes at once each; load average ${loadavg()}`,
+    );
     let total = 0;
     let bytes = 0;
     for (let i = 0; i < a.mailboxes; i++) {
@@ -281,7 +354,10 @@ export async function mainWorkers(a: WorkersArgs): Promise<void> {
     console.log('| workers | s | msg/s | × 1 worker | peak RSS per worker MiB |');
     console.log('|---|---|---|---|---|');
     const base = (results.find((x) => x.n === 1) ?? results[0])?.msgPerSec ?? NaN;
-    for (const x of results) console.log(`| ${x.n} | ${x.seconds.toFixed(1)} | ${x.msgPerSec.toFixed(0)} | ${(x.msgPerSec / base).toFixed(2)} | ${Math.max(...x.rss).toFixed(0)} |`);
+    for (const x of results)
+      console.log(
+        `| ${x.n} | ${x.seconds.toFixed(1)} | ${x.msgPerSec.toFixed(0)} | ${(x.msgPerSec / base).toFixed(2)} | ${Math.max(...x.rss).toFixed(0)} |`,
+      );
     if (a.acks) await acksWhileCopying(dv, a, sources, total);
   } finally {
     await dv.dispose().catch(() => undefined);

@@ -52,15 +52,25 @@ export interface App {
  */
 export async function createApp(
   config: Config,
-  opts: { log?: Logger; console?: boolean; notifier?: NotifierOptions; outreach?: Omit<OutreachOptions, 'publicUrl' | 'linkTtlHours'> } = {},
+  opts: {
+    log?: Logger;
+    console?: boolean;
+    notifier?: NotifierOptions;
+    outreach?: Omit<OutreachOptions, 'publicUrl' | 'linkTtlHours'>;
+  } = {},
 ): Promise<App> {
   const log = opts.log ?? new Logger();
   const { db, applied } = await openDb(config.databaseUrl);
   if (applied.length) log.info('database migrated', { applied: applied.join(',') });
   const { key, created } = loadKey(config.encryptionKey, join(config.dataDir, 'encryption.key'));
-  if (created) log.warn('created a new encryption key file; back it up, stored credentials cannot be read without it', { file: join(config.dataDir, 'encryption.key') });
+  if (created)
+    log.warn('created a new encryption key file; back it up, stored credentials cannot be read without it', {
+      file: join(config.dataDir, 'encryption.key'),
+    });
   const vault = new Vault(key);
-  const bus = new EventBus((e, ev) => log.error('event listener failed', { event: ev.type, error: e instanceof Error ? e.message : String(e) }));
+  const bus = new EventBus((e, ev) =>
+    log.error('event listener failed', { event: ev.type, error: e instanceof Error ? e.message : String(e) }),
+  );
   const engine = new Engine(db, bus, vault);
   const notifier = new Notifier(engine, db, log, opts.notifier);
   notifier.attach(bus);
@@ -75,7 +85,14 @@ export async function createApp(
   bus.on((e) => outreach.onEvent(e));
   const notices = new CompletionNotices(engine, outreach, log, config.organisation);
   bus.on((e) => notices.onEvent(e));
-  const choices = new UserChoices({ engine, db, notifier, log, key: vault.derive('mailferry dm choice ids'), install: config.organisation });
+  const choices = new UserChoices({
+    engine,
+    db,
+    notifier,
+    log,
+    key: vault.derive('mailferry dm choice ids'),
+    install: config.organisation,
+  });
   outreach.bindChoice = (itemId, surface, userId) => choices.bind(itemId, surface, userId);
   const services: BotServices = {
     defaultLicenses: config.defaultLicenses,
@@ -84,7 +101,10 @@ export async function createApp(
   };
   if (opts.console) services.readLocalFile = (path) => readFile(path, 'utf8');
   const dispatcher = new Dispatcher(engine, log, config.admins, services);
-  const http = createHttpApp(databaseHealth(db, isPostgresUrl(config.databaseUrl) ? undefined : sqlitePath(config.databaseUrl), log), { trustProxy: config.trustProxy });
+  const http = createHttpApp(
+    databaseHealth(db, isPostgresUrl(config.databaseUrl) ? undefined : sqlitePath(config.databaseUrl), log),
+    { trustProxy: config.trustProxy },
+  );
   const closers: (() => Promise<void> | void)[] = [];
   return {
     config,
@@ -122,7 +142,11 @@ export const FAULT_REASONS: Record<DbFault, string> = {
  * requests of the next second, so a busy monitor does not turn into a stream of writes.
  * A change of state is logged once.
  */
-function databaseHealth(db: Db, file: string | undefined, log: Logger): () => Promise<{ ok: boolean; db: string; error?: string }> {
+function databaseHealth(
+  db: Db,
+  file: string | undefined,
+  log: Logger,
+): () => Promise<{ ok: boolean; db: string; error?: string }> {
   let last: { at: number; h: Promise<DbHealth> } | null = null;
   let wasOk = true;
   return async () => {

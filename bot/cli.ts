@@ -113,7 +113,9 @@ async function run(argv: string[]): Promise<number> {
   const commands = Object.keys(HELP).filter((c) => c !== 'main');
   if (!commands.includes(cmd)) {
     const guess = closest(cmd, commands);
-    process.stderr.write(`Unknown command "${cmd}".${guess ? ` Did you mean "mailferry ${guess}"?` : ''}\n\n${HELP.main}`);
+    process.stderr.write(
+      `Unknown command "${cmd}".${guess ? ` Did you mean "mailferry ${guess}"?` : ''}\n\n${HELP.main}`,
+    );
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -126,25 +128,41 @@ async function run(argv: string[]): Promise<number> {
   if (unknown.length) {
     const u = unknown[0] ?? '';
     const guess = u.startsWith('-') ? closest(u.replace(/^-+/, '--'), known) : closest(u, commands);
-    const suggestion = guess ? (u.startsWith('-') ? ` Did you mean ${guess}?` : ` Did you mean "mailferry ${guess}"?`) : '';
+    const suggestion = guess
+      ? u.startsWith('-')
+        ? ` Did you mean ${guess}?`
+        : ` Did you mean "mailferry ${guess}"?`
+      : '';
     const where = argv[0] === cmd ? ` for "${cmd}"` : '';
-    process.stderr.write(`Unknown ${u.startsWith('-') ? 'option' : 'argument'} ${u}${where}.${suggestion}\n\n${(argv[0] === cmd && HELP[cmd]) || HELP.main}`);
+    process.stderr.write(
+      `Unknown ${u.startsWith('-') ? 'option' : 'argument'} ${u}${where}.${suggestion}\n\n${(argv[0] === cmd && HELP[cmd]) || HELP.main}`,
+    );
     return 2;
   }
   const { surfaces, withBoundPort } = await import('./config.ts');
   let config = await readConfig();
   if (!config) return 2;
-  if (cmd === 'rotate-key') return (await import('./rotate-key.ts')).rotateKeyCommand(config, process.env, (s) => process.stdout.write(s), (s) => process.stderr.write(s));
+  if (cmd === 'rotate-key')
+    return (await import('./rotate-key.ts')).rotateKeyCommand(
+      config,
+      process.env,
+      (s) => process.stdout.write(s),
+      (s) => process.stderr.write(s),
+    );
   const log = new Logger();
   if (cmd === 'console') {
     const { runConsole } = await import('../adapters/console/console-adapter.ts');
     const app = await boot(config, 'console', new Logger(undefined, (process.env.LOG_LEVEL as 'warn') || 'warn'));
     try {
       await runConsole(
-        { dispatcher: app.dispatcher, registerPoster: (s, p) => app.notifier.register(s, p), settle: async () => {
-          await app.bus.idle();
-          await app.notifier.idle();
-        } },
+        {
+          dispatcher: app.dispatcher,
+          registerPoster: (s, p) => app.notifier.register(s, p),
+          settle: async () => {
+            await app.bus.idle();
+            await app.notifier.idle();
+          },
+        },
         process.stdin,
         process.stdout,
         { interactive: !!process.stdin.isTTY },
@@ -172,10 +190,15 @@ async function run(argv: string[]): Promise<number> {
   if (cmd === 'serve') {
     const { serveHttp } = await import('./app.ts');
     const { port } = await serveHttp(app, early);
-    log.info(`MailFerry listening on port ${port}`, { address: config.bind ?? 'every interface', public: config.publicUrl, database: config.databaseUrl.startsWith('file:') ? config.databaseUrl : 'external' });
+    log.info(`MailFerry listening on port ${port}`, {
+      address: config.bind ?? 'every interface',
+      public: config.publicUrl,
+      database: config.databaseUrl.startsWith('file:') ? config.databaseUrl : 'external',
+    });
     // Defaults end users would take for phishing, or links they cannot open: one line each, saying what to set.
     for (const w of config.warnings) log.warn(`SETUP: ${w}`);
-    for (const s of surfaces(config)) log.info(`${s.name}: ${s.configured ? 'configured' : 'not configured'}`, { how: s.why });
+    for (const s of surfaces(config))
+      log.info(`${s.name}: ${s.configured ? 'configured' : 'not configured'}`, { how: s.why });
   } else {
     log.info('MailFerry worker started');
   }
@@ -220,7 +243,12 @@ async function dbMain(args: string[]): Promise<number> {
   const config = await readConfig();
   if (!config) return 2;
   const { dbCommand } = await import('./db-command.ts');
-  return dbCommand(args, config, (s) => process.stdout.write(s), (s) => process.stderr.write(s));
+  return dbCommand(
+    args,
+    config,
+    (s) => process.stdout.write(s),
+    (s) => process.stderr.write(s),
+  );
 }
 
 async function waitIdle(app: App): Promise<void> {

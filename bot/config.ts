@@ -49,7 +49,8 @@ export interface Config {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, envFile = '.env'): Config {
   if (env === process.env && existsSync(envFile)) process.loadEnvFile(envFile);
   const port = Number(env.PORT ?? 3978);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, got "${env.PORT}"`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`PORT must be a port number, got "${env.PORT}"`);
   const databaseUrl = env.DATABASE_URL || 'file:./data/mailferry.db';
   const config: Config = {
     databaseUrl,
@@ -58,7 +59,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, envFile = '.env
     bind: parseBind(env.MAILFERRY_BIND),
     publicUrl: (env.PUBLIC_URL || `http://localhost:${port}`).replace(/\/+$/, ''),
     encryptionKey: env.ENCRYPTION_KEY || undefined,
-    slack: { signingSecret: env.SLACK_SIGNING_SECRET || undefined, botToken: env.SLACK_BOT_TOKEN || undefined, apiUrl: env.SLACK_API_URL || undefined },
+    slack: {
+      signingSecret: env.SLACK_SIGNING_SECRET || undefined,
+      botToken: env.SLACK_BOT_TOKEN || undefined,
+      apiUrl: env.SLACK_API_URL || undefined,
+    },
     teams: {
       appId: env.MicrosoftAppId || undefined,
       appPassword: env.MicrosoftAppPassword || undefined,
@@ -75,7 +80,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, envFile = '.env
     defaultLicenses: parseLicenses(env.MAILFERRY_LICENSES),
     formAttempts: Math.max(1, Math.floor(Number(env.MAILFERRY_FORM_ATTEMPTS ?? 3)) || 3),
     trustProxy: parseTrustProxy(env.MAILFERRY_TRUST_PROXY),
-    organisation: { name: clean(env.MAILFERRY_ORG_NAME, 'MAILFERRY_ORG_NAME', 100), support: clean(env.MAILFERRY_SUPPORT_CONTACT, 'MAILFERRY_SUPPORT_CONTACT', 200) },
+    organisation: {
+      name: clean(env.MAILFERRY_ORG_NAME, 'MAILFERRY_ORG_NAME', 100),
+      support: clean(env.MAILFERRY_SUPPORT_CONTACT, 'MAILFERRY_SUPPORT_CONTACT', 200),
+    },
     warnings: [],
   };
   config.warnings = firstHourWarnings(env, config);
@@ -110,7 +118,10 @@ const LOCAL_HOST = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\]|0\.0\.0\.0)$/i;
  */
 function firstHourWarnings(env: NodeJS.ProcessEnv, c: Config): string[] {
   const out: string[] = [];
-  if (!env.PUBLIC_URL) out.push(`PUBLIC_URL is not set: credential links point to ${c.publicUrl}, which users cannot open; set PUBLIC_URL to MailFerry's public https:// address`);
+  if (!env.PUBLIC_URL)
+    out.push(
+      `PUBLIC_URL is not set: credential links point to ${c.publicUrl}, which users cannot open; set PUBLIC_URL to MailFerry's public https:// address`,
+    );
   else {
     let url: URL | undefined;
     try {
@@ -118,24 +129,57 @@ function firstHourWarnings(env: NodeJS.ProcessEnv, c: Config): string[] {
     } catch {
       out.push(`PUBLIC_URL "${c.publicUrl}" is not a URL; set it to MailFerry's public https:// address`);
     }
-    if (url && LOCAL_HOST.test(url.hostname)) out.push(`PUBLIC_URL points to ${url.host}, which users cannot open; set it to MailFerry's public https:// address`);
-    else if (url && url.protocol !== 'https:') out.push(`PUBLIC_URL is not https: passwords typed on the form would cross the network unencrypted; set PUBLIC_URL to the https:// address of the proxy in front of MailFerry`);
+    if (url && LOCAL_HOST.test(url.hostname))
+      out.push(
+        `PUBLIC_URL points to ${url.host}, which users cannot open; set it to MailFerry's public https:// address`,
+      );
+    else if (url && url.protocol !== 'https:')
+      out.push(
+        `PUBLIC_URL is not https: passwords typed on the form would cross the network unencrypted; set PUBLIC_URL to the https:// address of the proxy in front of MailFerry`,
+      );
   }
   if (c.smtpUrl) {
     const domain = /@([^>\s]+)>?\s*$/.exec(c.mailFrom)?.[1] ?? '';
-    if (!env.MAIL_FROM) out.push(`MAIL_FROM is not set: credential requests are sent from ${c.mailFrom}, which mail filters and users take for phishing; set MAIL_FROM to an address of your domain, e.g. MAIL_FROM="ACME IT <it-migration@acme.example>"`);
-    else if (/^(localhost|localdomain|example\.(com|org|net)|[^.]+)$/i.test(domain)) out.push(`MAIL_FROM is an address at "${domain}": mail filters and users take it for phishing; set MAIL_FROM to an address of your own domain`);
+    if (!env.MAIL_FROM)
+      out.push(
+        `MAIL_FROM is not set: credential requests are sent from ${c.mailFrom}, which mail filters and users take for phishing; set MAIL_FROM to an address of your domain, e.g. MAIL_FROM="ACME IT <it-migration@acme.example>"`,
+      );
+    else if (/^(localhost|localdomain|example\.(com|org|net)|[^.]+)$/i.test(domain))
+      out.push(
+        `MAIL_FROM is an address at "${domain}": mail filters and users take it for phishing; set MAIL_FROM to an address of your own domain`,
+      );
   }
-  if (!c.organisation.name) out.push('MAILFERRY_ORG_NAME is not set: credential requests and the form do not say which organisation asks; set MAILFERRY_ORG_NAME (or per project: project set NAME --org "…")');
-  if (!c.organisation.support) out.push('MAILFERRY_SUPPORT_CONTACT is not set: users who doubt a credential request have nobody to ask; set MAILFERRY_SUPPORT_CONTACT to your helpdesk (or per project: project set NAME --support "…")');
+  if (!c.organisation.name)
+    out.push(
+      'MAILFERRY_ORG_NAME is not set: credential requests and the form do not say which organisation asks; set MAILFERRY_ORG_NAME (or per project: project set NAME --org "…")',
+    );
+  if (!c.organisation.support)
+    out.push(
+      'MAILFERRY_SUPPORT_CONTACT is not set: users who doubt a credential request have nobody to ask; set MAILFERRY_SUPPORT_CONTACT to your helpdesk (or per project: project set NAME --support "…")',
+    );
   return out;
 }
 
 /** Which surfaces are configured, for the start-up banner. */
 export function surfaces(c: Config): { name: string; configured: boolean; why: string }[] {
   return [
-    { name: 'Slack', configured: !!(c.slack.signingSecret && c.slack.botToken), why: c.slack.signingSecret && c.slack.botToken ? 'POST /slack/events' : 'set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN' },
-    { name: 'Teams', configured: !!c.teams.appId || c.dev, why: c.teams.appId ? 'POST /api/messages' : c.dev ? 'POST /api/messages (MAILFERRY_DEV=1: no authentication!)' : 'set MicrosoftAppId and MicrosoftAppPassword' },
+    {
+      name: 'Slack',
+      configured: !!(c.slack.signingSecret && c.slack.botToken),
+      why:
+        c.slack.signingSecret && c.slack.botToken
+          ? 'POST /slack/events'
+          : 'set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN',
+    },
+    {
+      name: 'Teams',
+      configured: !!c.teams.appId || c.dev,
+      why: c.teams.appId
+        ? 'POST /api/messages'
+        : c.dev
+          ? 'POST /api/messages (MAILFERRY_DEV=1: no authentication!)'
+          : 'set MicrosoftAppId and MicrosoftAppPassword',
+    },
     { name: 'Email', configured: !!c.smtpUrl, why: c.smtpUrl ? `SMTP as ${c.mailFrom}` : 'set SMTP_URL and MAIL_FROM' },
   ];
 }
@@ -146,13 +190,20 @@ export function surfaces(c: Config): { name: string; configured: boolean; why: s
  * trust none. A hop count is refused: it would believe whatever the nearest peer claims.
  */
 function parseTrustProxy(raw: string | undefined): string[] {
-  const list = (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const list = (raw ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (!list.length || (list.length === 1 && list[0]?.toLowerCase() === 'none')) return [];
   for (const v of list) {
     const [addr = '', bits, more] = v.split('/');
-    const ok = ['loopback', 'linklocal', 'uniquelocal'].includes(v) || (isIP(addr) !== 0 && more === undefined && (bits === undefined || /^\d{1,3}$/.test(bits)));
+    const ok =
+      ['loopback', 'linklocal', 'uniquelocal'].includes(v) ||
+      (isIP(addr) !== 0 && more === undefined && (bits === undefined || /^\d{1,3}$/.test(bits)));
     if (!ok)
-      throw new Error(`MAILFERRY_TRUST_PROXY: "${v}" is not an address, a CIDR range or loopback/linklocal/uniquelocal (the addresses of your reverse proxies, comma-separated)`);
+      throw new Error(
+        `MAILFERRY_TRUST_PROXY: "${v}" is not an address, a CIDR range or loopback/linklocal/uniquelocal (the addresses of your reverse proxies, comma-separated)`,
+      );
   }
   return list;
 }
@@ -162,7 +213,9 @@ function parseBind(raw: string | undefined): string | undefined {
   const v = raw?.trim().replace(/^\[(.*)\]$/, '$1');
   if (!v) return undefined;
   if (isIP(v) === 0 && !/^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?)*$/i.test(v))
-    throw new Error(`MAILFERRY_BIND: "${raw}" is not an IP address or a host name (e.g. 127.0.0.1 to listen only on this machine, behind a reverse proxy)`);
+    throw new Error(
+      `MAILFERRY_BIND: "${raw}" is not an IP address or a host name (e.g. 127.0.0.1 to listen only on this machine, behind a reverse proxy)`,
+    );
   return v;
 }
 

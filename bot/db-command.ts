@@ -22,7 +22,8 @@ function parseCopyArgs(args: string[]): { to?: string; force: boolean; error?: s
     if (a === '--force') force = true;
     else if (a === '--to') to = queue.shift();
     else if (a.startsWith('--to=')) to = a.slice('--to='.length);
-    else return { force, error: `Unknown argument ${a.startsWith('-') ? a : '(a URL goes after --to)'} for "db copy".` };
+    else
+      return { force, error: `Unknown argument ${a.startsWith('-') ? a : '(a URL goes after --to)'} for "db copy".` };
   }
   if (!to) return { force, error: 'Give the target database: mailferry db copy --to postgresql://…' };
   if (!isPostgresUrl(to)) return { force, error: 'The target must be a postgresql:// URL.' };
@@ -34,7 +35,11 @@ function summary(counts: TableCount[]): string {
   const w = Math.max(...counts.map((c) => c.table.length), 5);
   const line = (a: string, b: string, c: string) => `  ${a.padEnd(w)}  ${b.padStart(9)}  ${c.padStart(9)}\n`;
   const total = (k: 'source' | 'target') => counts.reduce((s, c) => s + c[k], 0).toLocaleString('en-US');
-  return line('table', 'SQLite', 'PostgreSQL') + counts.map((c) => line(c.table, c.source.toLocaleString('en-US'), c.target.toLocaleString('en-US'))).join('') + line('total', total('source'), total('target'));
+  return (
+    line('table', 'SQLite', 'PostgreSQL') +
+    counts.map((c) => line(c.table, c.source.toLocaleString('en-US'), c.target.toLocaleString('en-US'))).join('') +
+    line('total', total('source'), total('target'))
+  );
 }
 
 /**
@@ -42,7 +47,12 @@ function summary(counts: TableCount[]): string {
  * copy failed, 2 refused or misused). Progress and the summary go to `out`, refusals to `err`.
  * Neither names a password: the target is shown as host and database only.
  */
-export async function dbCommand(args: string[], config: Config, out: (s: string) => void, err: (s: string) => void): Promise<number> {
+export async function dbCommand(
+  args: string[],
+  config: Config,
+  out: (s: string) => void,
+  err: (s: string) => void,
+): Promise<number> {
   if (args[0] !== 'copy') {
     err(`${args[0] ? `Unknown db command "${args[0]}".` : 'Which db command?'} See: mailferry db --help\n`);
     return 2;
@@ -53,7 +63,9 @@ export async function dbCommand(args: string[], config: Config, out: (s: string)
     return 2;
   }
   if (isPostgresUrl(config.databaseUrl)) {
-    err('DATABASE_URL already names a PostgreSQL database: db copy moves a SQLite install (DATABASE_URL=file:…) to PostgreSQL.\n');
+    err(
+      'DATABASE_URL already names a PostgreSQL database: db copy moves a SQLite install (DATABASE_URL=file:…) to PostgreSQL.\n',
+    );
     return 2;
   }
   const where = safeLocation(parsed.to);
@@ -70,11 +82,16 @@ export async function dbCommand(args: string[], config: Config, out: (s: string)
       force: parsed.force,
       progress: (table, copied, total) => {
         // One line per table, and one per 10,000 rows of a large one.
-        if (copied === total || copied % 10_000 === 0) out(`  ${table}: ${copied.toLocaleString('en-US')} / ${total.toLocaleString('en-US')}\n`);
+        if (copied === total || copied % 10_000 === 0)
+          out(`  ${table}: ${copied.toLocaleString('en-US')} / ${total.toLocaleString('en-US')}\n`);
       },
     });
-    out(`Copied and verified (every table counted again on both sides) in ${((Date.now() - t0) / 1000).toFixed(1)} s:\n${summary(counts)}`);
-    out('Start MailFerry with DATABASE_URL set to the PostgreSQL URL and the same encryption key (ENCRYPTION_KEY, or the key file in MAILFERRY_DATA_DIR). Keep the SQLite database until the new setup runs.\n');
+    out(
+      `Copied and verified (every table counted again on both sides) in ${((Date.now() - t0) / 1000).toFixed(1)} s:\n${summary(counts)}`,
+    );
+    out(
+      'Start MailFerry with DATABASE_URL set to the PostgreSQL URL and the same encryption key (ENCRYPTION_KEY, or the key file in MAILFERRY_DATA_DIR). Keep the SQLite database until the new setup runs.\n',
+    );
     return 0;
   } catch (e) {
     if (e instanceof CopyRefused) {

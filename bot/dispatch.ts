@@ -69,10 +69,17 @@ export class Dispatcher {
    * Runs a command with the typed input of a form (Slack modal, Teams card): no command
    * line is written or parsed; the input is checked by the rules the parser applies.
    */
-  run<const As extends Command['args'], const Os extends Command['options']>(def: Command<As, Os>, input: NoInfer<CommandInput<As, Os>>, cmd: IncomingForm): Promise<DispatchResult> {
+  run<const As extends Command['args'], const Os extends Command['options']>(
+    def: Command<As, Os>,
+    input: NoInfer<CommandInput<As, Os>>,
+    cmd: IncomingForm,
+  ): Promise<DispatchResult> {
     const command: Command = def;
     // Widened to any command's input, as the parser's is: the handler of `def` is the one that gets it.
-    return this.execute(cmd, () => ({ def: command, input: checkInput(def, input, cmd.surface, `Usage: ${usage(command, cmd.surface)}`) as CommandInput }));
+    return this.execute(cmd, () => ({
+      def: command,
+      input: checkInput(def, input, cmd.surface, `Usage: ${usage(command, cmd.surface)}`) as CommandInput,
+    }));
   }
 
   private async execute(cmd: IncomingForm, resolve: () => ParsedLine): Promise<DispatchResult> {
@@ -115,11 +122,22 @@ export class Dispatcher {
       const fault = dbFaultOf(e);
       if (fault) {
         // Not a bug: the disk is full (or failing). Say so, rather than "something went wrong".
-        this.log.error('command failed: the database cannot be written', { ref, surface: cmd.surface, command: name, fault, error: e instanceof Error ? e.message : String(e) });
+        this.log.error('command failed: the database cannot be written', {
+          ref,
+          surface: cmd.surface,
+          command: name,
+          fault,
+          error: e instanceof Error ? e.message : String(e),
+        });
         await cmd.reply(databaseFaultMessage(fault, ref)).catch(() => {});
         return { ok: false, command: name, code: fault === 'full' ? 'DATABASE_FULL' : 'DATABASE_UNWRITABLE' };
       }
-      this.log.error('command failed', { ref, surface: cmd.surface, command: name, error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+      this.log.error('command failed', {
+        ref,
+        surface: cmd.surface,
+        command: name,
+        error: e instanceof Error ? (e.stack ?? e.message) : String(e),
+      });
       await cmd.reply(internalErrorMessage(ref)).catch(() => {});
       return { ok: false, command: name, code: 'INTERNAL' };
     }

@@ -49,10 +49,18 @@ export class Logger {
       .join(' ');
     this.sink(redact(`${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} ${msg}${kv ? ' ' + kv : ''}`));
   }
-  debug(msg: string, f?: Record<string, unknown>) { this.log('debug', msg, f); }
-  info(msg: string, f?: Record<string, unknown>) { this.log('info', msg, f); }
-  warn(msg: string, f?: Record<string, unknown>) { this.log('warn', msg, f); }
-  error(msg: string, f?: Record<string, unknown>) { this.log('error', msg, f); }
+  debug(msg: string, f?: Record<string, unknown>) {
+    this.log('debug', msg, f);
+  }
+  info(msg: string, f?: Record<string, unknown>) {
+    this.log('info', msg, f);
+  }
+  warn(msg: string, f?: Record<string, unknown>) {
+    this.log('warn', msg, f);
+  }
+  error(msg: string, f?: Record<string, unknown>) {
+    this.log('error', msg, f);
+  }
 }
 
 /**
@@ -62,8 +70,22 @@ export class Logger {
  */
 export function routeConsoleToLog(log: Logger): () => void {
   const saved = { error: console.error, warn: console.warn };
-  const line = (level: Level) => (...args: unknown[]) =>
-    log.log(level, `console: ${args.map((a) => (a instanceof Error ? `${a.name}: ${a.message}` : typeof a === 'string' ? a : JSON.stringify(a) ?? String(a))).join(' ').slice(0, 2000)}`);
+  const line =
+    (level: Level) =>
+    (...args: unknown[]) =>
+      log.log(
+        level,
+        `console: ${args
+          .map((a) =>
+            a instanceof Error
+              ? `${a.name}: ${a.message}`
+              : typeof a === 'string'
+                ? a
+                : (JSON.stringify(a) ?? String(a)),
+          )
+          .join(' ')
+          .slice(0, 2000)}`,
+      );
   const ours = { error: line('error'), warn: line('warn') };
   console.error = ours.error;
   console.warn = ours.warn;

@@ -2,7 +2,16 @@ import { randomBytes } from 'node:crypto';
 import type { EventBus, EngineEvent, ItemStatusEvent, PassFigures, StatusChange } from '../engine/events.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { Message } from '../cards/model.ts';
-import { bulkStatusPost, bulkStatusView, mergeBulkStatus, credentialsReceivedPost, credentialsRefusedPost, progressPost, statusPost, type FiguresView } from '../cards/item-posts.ts';
+import {
+  bulkStatusPost,
+  bulkStatusView,
+  mergeBulkStatus,
+  credentialsReceivedPost,
+  credentialsRefusedPost,
+  progressPost,
+  statusPost,
+  type FiguresView,
+} from '../cards/item-posts.ts';
 import { threadUpdatesPost } from '../cards/digest.ts';
 import { reasonText } from './commands/shared.ts';
 import { KeyedQueue } from './keyed-queue.ts';
@@ -71,7 +80,8 @@ function mergeBulk(messages: Message[]): Message[] {
   const out: Message[] = [];
   for (const m of messages) {
     const last = out[out.length - 1];
-    if (m.bulk && last?.bulk && last.bulk.verb === m.bulk.verb) out[out.length - 1] = bulkStatusPost(mergeBulkStatus([last.bulk, m.bulk]));
+    if (m.bulk && last?.bulk && last.bulk.verb === m.bulk.verb)
+      out[out.length - 1] = bulkStatusPost(mergeBulkStatus([last.bulk, m.bulk]));
     else out.push(m);
   }
   return out;
@@ -180,7 +190,15 @@ export class Notifier {
   async enqueue(p: ThreadPost, tx: Tx, opts: { solo?: boolean } = {}): Promise<number> {
     return enqueueOutbox(
       tx,
-      { threadRef: p.threadRef, itemId: p.itemId, address: p.address, kind: p.message.kind, message: JSON.stringify(p.message), replaceKey: p.replaceKey, solo: opts.solo },
+      {
+        threadRef: p.threadRef,
+        itemId: p.itemId,
+        address: p.address,
+        kind: p.message.kind,
+        message: JSON.stringify(p.message),
+        replaceKey: p.replaceKey,
+        solo: opts.solo,
+      },
       this.now(),
     );
   }
@@ -190,7 +208,8 @@ export class Notifier {
     const surface = surfaceOf(threadRef);
     if (this.closed) return Promise.resolve(false);
     if (!this.posters.has(surface)) {
-      if (!this.warned.has(surface)) this.log.warn('no poster for thread surface here; the post waits in the outbox', { surface });
+      if (!this.warned.has(surface))
+        this.log.warn('no poster for thread surface here; the post waits in the outbox', { surface });
       this.warned.add(surface);
       return Promise.resolve(false);
     }
@@ -211,7 +230,8 @@ export class Notifier {
    */
   async writeBatchPosts(tx: Tx, changes: StatusChange[]): Promise<() => void> {
     const byThread = new Map<string, StatusChange[]>();
-    for (const c of changes) if (c.item.threadRef) byThread.set(c.item.threadRef, [...(byThread.get(c.item.threadRef) ?? []), c]);
+    for (const c of changes)
+      if (c.item.threadRef) byThread.set(c.item.threadRef, [...(byThread.get(c.item.threadRef) ?? []), c]);
     const written: [number, string][] = [];
     for (const [threadRef, list] of byThread) {
       const message = bulkStatusPost(bulkStatusView(list.map((c) => ({ address: c.item.sourceAddress, to: c.to }))));
@@ -242,7 +262,9 @@ export class Notifier {
       case 'item.progress':
         return progressPost(e.item.sourceAddress, figuresView(e.figures), e.folder, e.stage);
       case 'item.credentials-received':
-        return e.actor.surface === 'form' ? credentialsReceivedPost(e.item.sourceAddress, e.sides, e.actor.id) : undefined;
+        return e.actor.surface === 'form'
+          ? credentialsReceivedPost(e.item.sourceAddress, e.sides, e.actor.id)
+          : undefined;
       case 'item.credentials-refused':
         return credentialsRefusedPost(e.item.sourceAddress, e.side, e.attempt, e.final, e.detail);
       default:
@@ -369,10 +391,13 @@ export class Notifier {
 
   private wakeAt(threadRef: string, st: ThreadState, ms: number): void {
     if (st.timer || this.closed) return;
-    st.timer = setTimeout(() => {
-      st.timer = null;
-      this.kick(threadRef);
-    }, Math.max(0, ms));
+    st.timer = setTimeout(
+      () => {
+        st.timer = null;
+        this.kick(threadRef);
+      },
+      Math.max(0, ms),
+    );
   }
 
   private refill(st: ThreadState): void {
@@ -402,7 +427,10 @@ export class Notifier {
         st.again = true; // more may have arrived while we posted
       } while (st.again);
     } catch (e) {
-      this.log.error('thread delivery failed', { surface: surfaceOf(threadRef), error: e instanceof Error ? e.message : String(e) });
+      this.log.error('thread delivery failed', {
+        surface: surfaceOf(threadRef),
+        error: e instanceof Error ? e.message : String(e),
+      });
       this.wakeAt(threadRef, st, this.o.retryMs);
     }
   }
@@ -428,14 +456,28 @@ export class Notifier {
     for (const [i, unit] of units.entries()) {
       this.refill(st);
       if (st.tokens < 1) {
-        await releaseOutbox(this.db, units.slice(i).flat().map((r) => r.id), this.owner);
+        await releaseOutbox(
+          this.db,
+          units
+            .slice(i)
+            .flat()
+            .map((r) => r.id),
+          this.owner,
+        );
         this.wakeAt(threadRef, st, (1 - st.tokens) * this.o.refillMs);
         return true;
       }
       st.tokens -= 1;
       const ok = await this.send(threadRef, unit);
       if (!ok) {
-        await releaseOutbox(this.db, units.slice(i + 1).flat().map((r) => r.id), this.owner);
+        await releaseOutbox(
+          this.db,
+          units
+            .slice(i + 1)
+            .flat()
+            .map((r) => r.id),
+          this.owner,
+        );
         await this.planRetry(threadRef, st);
         return true;
       }
@@ -455,10 +497,22 @@ export class Notifier {
     const [one] = merged;
     const post: ThreadPost =
       row && message && unit.length === 1
-        ? { threadRef, address: row.address ?? undefined, itemId: row.itemId ?? undefined, message, replaceKey: row.replaceKey ?? undefined }
+        ? {
+            threadRef,
+            address: row.address ?? undefined,
+            itemId: row.itemId ?? undefined,
+            message,
+            replaceKey: row.replaceKey ?? undefined,
+          }
         : one && merged.length === 1
           ? { threadRef, message: one }
-          : { threadRef, message: threadUpdatesPost(merged.map((m) => ({ kind: m.kind, text: m.text })), this.o.listLimit) };
+          : {
+              threadRef,
+              message: threadUpdatesPost(
+                merged.map((m) => ({ kind: m.kind, text: m.text })),
+                this.o.listLimit,
+              ),
+            };
     try {
       if (!poster) throw new Error(`no poster for surface ${surface}`);
       await poster(post);
@@ -478,7 +532,13 @@ export class Notifier {
         return true; // the thread goes on with its next posts
       }
       const delay = Math.min(this.o.maxRetryMs, this.o.retryMs * 2 ** (attempts - 1));
-      this.log.warn('thread post failed; will retry', { surface, kind: post.message.kind, attempt: attempts, retryInMs: delay, error });
+      this.log.warn('thread post failed; will retry', {
+        surface,
+        kind: post.message.kind,
+        attempt: attempts,
+        retryInMs: delay,
+        error,
+      });
       await retryOutbox(this.db, ids, this.owner, new Date(this.now().getTime() + delay), error);
       return false;
     }
@@ -489,13 +549,22 @@ export class Notifier {
       const message = messages[i];
       if (!row.itemId || !message) continue;
       const item = await this.engine.itemById(row.itemId);
-      if (item) await this.engine.note(item, SYSTEM_ACTOR, 'post.failed', { message: `could not post "${message.kind}" to the thread`, text: message.text, error });
+      if (item)
+        await this.engine.note(item, SYSTEM_ACTOR, 'post.failed', {
+          message: `could not post "${message.kind}" to the thread`,
+          text: message.text,
+          error,
+        });
     }
   }
 
   /** Plans a wake-up for the oldest row of the thread that waits for its retry. */
   private async planRetry(threadRef: string, st: ThreadState): Promise<void> {
-    const next = await this.db.outboxPost.findFirst({ where: { threadRef, state: null }, orderBy: { id: 'asc' }, select: { availableAt: true, claimedUntil: true } });
+    const next = await this.db.outboxPost.findFirst({
+      where: { threadRef, state: null },
+      orderBy: { id: 'asc' },
+      select: { availableAt: true, claimedUntil: true },
+    });
     if (!next) return;
     const at = Math.max(next.availableAt.getTime(), next.claimedUntil?.getTime() ?? 0);
     // Never sooner than 100 ms: a row another process is about to finish is not worth a busy loop.

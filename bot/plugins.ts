@@ -24,7 +24,9 @@ export const PLUGINS: readonly PluginEntry[] = [
     load: async (c, mode) => {
       if (mode === 'console') return undefined;
       // Unconfigured, POST /api/messages still answers (401) without loading botbuilder.
-      return teamsMentioned(c) ? (await import('../adapters/teams/plugin.ts')).plugin : (await import('../adapters/teams/unconfigured.ts')).teamsOffPlugin;
+      return teamsMentioned(c)
+        ? (await import('../adapters/teams/plugin.ts')).plugin
+        : (await import('../adapters/teams/unconfigured.ts')).teamsOffPlugin;
     },
   },
   { name: 'email', load: async () => (await import('../adapters/email/plugin.ts')).plugin },
@@ -33,12 +35,17 @@ export const PLUGINS: readonly PluginEntry[] = [
   { name: 'scheduler', load: async () => (await import('./scheduler/plugin.ts')).plugin },
   {
     name: 'Slack',
-    load: async (c, mode) => (mode !== 'console' && slackConfigured(c) ? (await import('../adapters/slack/plugin.ts')).plugin : undefined),
+    load: async (c, mode) =>
+      mode !== 'console' && slackConfigured(c) ? (await import('../adapters/slack/plugin.ts')).plugin : undefined,
   },
 ];
 
 /** Installs every wanted capability into an app, in list order; returns the names installed. */
-export async function installPlugins(app: App, mode: ProcessMode, list: readonly PluginEntry[] = PLUGINS): Promise<string[]> {
+export async function installPlugins(
+  app: App,
+  mode: ProcessMode,
+  list: readonly PluginEntry[] = PLUGINS,
+): Promise<string[]> {
   const installed: string[] = [];
   for (const entry of list) {
     const plugin = await entry.load(app.config, mode);

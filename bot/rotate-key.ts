@@ -11,7 +11,12 @@ import { reencryptCredentials } from '../engine/vault/rotate-key.ts';
  * `mailferry rotate-key`: re-encrypts the vault under a new key. Returns the exit code;
  * writes what it did (key ids only, never keys) to `out`, refusals to `err`.
  */
-export async function rotateKeyCommand(config: Config, env: NodeJS.ProcessEnv, out: (s: string) => void, err: (s: string) => void = out): Promise<number> {
+export async function rotateKeyCommand(
+  config: Config,
+  env: NodeJS.ProcessEnv,
+  out: (s: string) => void,
+  err: (s: string) => void = out,
+): Promise<number> {
   const keyFile = join(config.dataDir, 'encryption.key');
   const pending = `${keyFile}.new`;
   let oldKey: Buffer;
@@ -20,7 +25,9 @@ export async function rotateKeyCommand(config: Config, env: NodeJS.ProcessEnv, o
   if (!fileMode) {
     oldKey = parseKey(config.encryptionKey!);
     if (!env.NEW_ENCRYPTION_KEY) {
-      err('ENCRYPTION_KEY comes from the environment: set NEW_ENCRYPTION_KEY to the new key (make one with: openssl rand -base64 32) and run rotate-key again.\n');
+      err(
+        'ENCRYPTION_KEY comes from the environment: set NEW_ENCRYPTION_KEY to the new key (make one with: openssl rand -base64 32) and run rotate-key again.\n',
+      );
       return 2;
     }
     newKey = parseKey(env.NEW_ENCRYPTION_KEY);
@@ -52,7 +59,9 @@ export async function rotateKeyCommand(config: Config, env: NodeJS.ProcessEnv, o
     }
     out(
       `Re-encrypted ${r.rotated} stored credential(s)${r.already ? ` (${r.already} already under the new key)` : ''}: key ${from.keyId} → ${to.keyId}.\n` +
-        (fileMode ? `The new key is in ${keyFile}; back it up.\n` : 'Now set ENCRYPTION_KEY to the value of NEW_ENCRYPTION_KEY, then start MailFerry.\n'),
+        (fileMode
+          ? `The new key is in ${keyFile}; back it up.\n`
+          : 'Now set ENCRYPTION_KEY to the value of NEW_ENCRYPTION_KEY, then start MailFerry.\n'),
     );
     return 0;
   } finally {

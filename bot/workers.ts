@@ -8,7 +8,13 @@ import { createPrismaCheckpointStore } from '../engine/store/folder-state.ts';
  * console runs the migrations it starts so it can be tried end to end on one machine.
  */
 export const workersPlugin: Plugin = async (app) => {
-  const runner = new Runner(app.engine, createPrismaCheckpointStore(app.db), runPass, app.log.child({ part: 'runner' }), { concurrency: app.config.concurrency });
+  const runner = new Runner(
+    app.engine,
+    createPrismaCheckpointStore(app.db),
+    runPass,
+    app.log.child({ part: 'runner' }),
+    { concurrency: app.config.concurrency },
+  );
   await runner.start();
   app.onClose(() => runner.stop());
 };

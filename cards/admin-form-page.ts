@@ -46,7 +46,20 @@ export interface AdminFormView {
 
 const SIDE_NAME = { source: 'source', destination: 'destination' } as const;
 
-function field(errors: FieldError[], o: { id: string; name: string; label: string; type?: string; value?: string; hint?: string; attrs?: string; required?: boolean; textarea?: boolean }): string {
+function field(
+  errors: FieldError[],
+  o: {
+    id: string;
+    name: string;
+    label: string;
+    type?: string;
+    value?: string;
+    hint?: string;
+    attrs?: string;
+    required?: boolean;
+    textarea?: boolean;
+  },
+): string {
   const err = errors.find((e) => e.field === o.id);
   const described = [o.hint ? `${o.id}-hint` : '', err ? `${o.id}-error` : ''].filter(Boolean).join(' ');
   const common = `id="${o.id}" name="${o.name}"${described ? ` aria-describedby="${described}"` : ''}${err ? ' aria-invalid="true"' : ''}${o.required ? ' required' : ''} ${o.attrs ?? ''}`;
@@ -56,7 +69,9 @@ function field(errors: FieldError[], o: { id: string; name: string; label: strin
   return (
     `<div class="field"><label for="${o.id}">${escapeHtml(o.label)}</label>` +
     (o.hint ? `<span class="hint" id="${o.id}-hint">${escapeHtml(o.hint)}</span>` : '') +
-    (err ? `<span class="field-error" id="${o.id}-error"><span class="visually-hidden">Error: </span>${escapeHtml(err.message)}</span>` : '') +
+    (err
+      ? `<span class="field-error" id="${o.id}-error"><span class="visually-hidden">Error: </span>${escapeHtml(err.message)}</span>`
+      : '') +
     control +
     `</div>`
   );
@@ -66,13 +81,35 @@ function imapFields(v: AdminFormView, errors: FieldError[]): string {
   const style = v.values.style ?? 'separator';
   return (
     `<fieldset><legend>Admin login</legend>` +
-    field(errors, { id: 'admin-user', name: 'admin_user', label: 'Admin user', value: v.values.adminUser ?? '', hint: 'A user allowed to log in as any mailbox: a Dovecot master user, a Zimbra or Cyrus admin.', attrs: 'autocomplete="username" autocapitalize="none" spellcheck="false" maxlength="320"', required: true }) +
-    field(errors, { id: 'admin-password', name: 'admin_password', label: 'Password', type: 'password', attrs: 'autocomplete="current-password" maxlength="1024"', required: true }) +
+    field(errors, {
+      id: 'admin-user',
+      name: 'admin_user',
+      label: 'Admin user',
+      value: v.values.adminUser ?? '',
+      hint: 'A user allowed to log in as any mailbox: a Dovecot master user, a Zimbra or Cyrus admin.',
+      attrs: 'autocomplete="username" autocapitalize="none" spellcheck="false" maxlength="320"',
+      required: true,
+    }) +
+    field(errors, {
+      id: 'admin-password',
+      name: 'admin_password',
+      label: 'Password',
+      type: 'password',
+      attrs: 'autocomplete="current-password" maxlength="1024"',
+      required: true,
+    }) +
     `</fieldset>` +
     `<fieldset><legend>How the server takes it</legend>` +
     `<label class="choice"><input type="radio" name="style" value="separator"${style === 'separator' ? ' checked' : ''}><span>Master user login, <code>mailbox*admin</code> (Dovecot)</span></label>` +
     `<label class="choice"><input type="radio" name="style" value="authzid"${style === 'authzid' ? ' checked' : ''}><span>SASL authorization identity (Zimbra, Cyrus, Dovecot)</span></label>` +
-    field(errors, { id: 'separator', name: 'separator', label: 'Separator of a master user login', value: v.values.separator ?? '*', hint: "Dovecot's auth_master_user_separator; only used with the first choice.", attrs: 'maxlength="4" autocapitalize="none" spellcheck="false"' }) +
+    field(errors, {
+      id: 'separator',
+      name: 'separator',
+      label: 'Separator of a master user login',
+      value: v.values.separator ?? '*',
+      hint: "Dovecot's auth_master_user_separator; only used with the first choice.",
+      attrs: 'maxlength="4" autocapitalize="none" spellcheck="false"',
+    }) +
     `</fieldset>`
   );
 }
@@ -82,11 +119,39 @@ function m365Fields(v: AdminFormView, errors: FieldError[]): string {
   return (
     `<fieldset><legend>App registration</legend>` +
     `<span class="hint">Tenant: ${escapeHtml(v.tenantId ?? '')} (from the project).</span>` +
-    field(errors, { id: 'client-id', name: 'client_id', label: 'Application (client) ID', value: v.values.clientId ?? '', attrs: 'autocomplete="off" autocapitalize="none" spellcheck="false" maxlength="100"', required: true }) +
-    field(errors, { id: 'client-secret', name: 'client_secret', label: 'Client secret', type: 'password', hint: 'The secret\'s value, not its ID. Or leave it empty and give a certificate below.', attrs: 'autocomplete="off" maxlength="1024"' }) +
+    field(errors, {
+      id: 'client-id',
+      name: 'client_id',
+      label: 'Application (client) ID',
+      value: v.values.clientId ?? '',
+      attrs: 'autocomplete="off" autocapitalize="none" spellcheck="false" maxlength="100"',
+      required: true,
+    }) +
+    field(errors, {
+      id: 'client-secret',
+      name: 'client_secret',
+      label: 'Client secret',
+      type: 'password',
+      hint: "The secret's value, not its ID. Or leave it empty and give a certificate below.",
+      attrs: 'autocomplete="off" maxlength="1024"',
+    }) +
     `<p class="or">or</p>` +
-    field(errors, { id: 'certificate', name: 'certificate', label: 'Certificate (PEM)', hint: 'The certificate uploaded to the app registration, -----BEGIN CERTIFICATE-----…', textarea: true, attrs: 'maxlength="12000"' }) +
-    field(errors, { id: 'private-key', name: 'private_key', label: 'Its private key (PEM)', hint: '-----BEGIN PRIVATE KEY-----… (unencrypted PKCS#8 or RSA).', textarea: true, attrs: 'maxlength="12000"' }) +
+    field(errors, {
+      id: 'certificate',
+      name: 'certificate',
+      label: 'Certificate (PEM)',
+      hint: 'The certificate uploaded to the app registration, -----BEGIN CERTIFICATE-----…',
+      textarea: true,
+      attrs: 'maxlength="12000"',
+    }) +
+    field(errors, {
+      id: 'private-key',
+      name: 'private_key',
+      label: 'Its private key (PEM)',
+      hint: '-----BEGIN PRIVATE KEY-----… (unencrypted PKCS#8 or RSA).',
+      textarea: true,
+      attrs: 'maxlength="12000"',
+    }) +
     `</fieldset>` +
     `<fieldset><legend>How mailboxes are opened</legend>` +
     `<label class="choice"><input type="radio" name="use" value="app"${use === 'app' ? ' checked' : ''}><span>The app opens every mailbox: application permission IMAP.AccessAsApp with admin consent, and FullAccess on the mailboxes. No user is asked.</span></label>` +
@@ -100,8 +165,12 @@ export function renderAdminFormPage(v: AdminFormView): string {
   const errors = v.errors ?? [];
   const summary = errorSummary(errors);
   const notice = noticeBox(v.notice, errors.length > 0);
-  const what = v.kind === 'm365' ? 'the app registration of the Microsoft 365 tenant' : 'an admin login of the mail server';
-  const attempts = v.attemptsLeft != null ? `<p class="small">${v.attemptsLeft === 1 ? 'This is the last attempt on this link.' : `${v.attemptsLeft} attempts left on this link.`}</p>` : '';
+  const what =
+    v.kind === 'm365' ? 'the app registration of the Microsoft 365 tenant' : 'an admin login of the mail server';
+  const attempts =
+    v.attemptsLeft != null
+      ? `<p class="small">${v.attemptsLeft === 1 ? 'This is the last attempt on this link.' : `${v.attemptsLeft} attempts left on this link.`}</p>`
+      : '';
   const body =
     summary +
     notice +
@@ -109,7 +178,9 @@ export function renderAdminFormPage(v: AdminFormView): string {
     `<p class="lead">Enter ${what}. With it, MailFerry logs in to every ${SIDE_NAME[v.side]} mailbox of this project itself: no user is asked for a password. We check it by logging in to one mailbox before keeping it.</p>` +
     `<dl class="facts"><dt>Project</dt><dd>${escapeHtml(v.projectName)}</dd><dt>Side</dt><dd>${escapeHtml(SIDE_NAME[v.side])}</dd>` +
     `<dt>Server</dt><dd>${escapeHtml(v.server)}</dd><dt>Link expires</dt><dd>${escapeHtml(v.expires)}</dd></dl>` +
-    (v.replacing ? `<p class="small">This side already has admin credentials; what you enter here replaces them once verified.</p>` : '') +
+    (v.replacing
+      ? `<p class="small">This side already has admin credentials; what you enter here replaces them once verified.</p>`
+      : '') +
     `<form method="post" novalidate autocomplete="off">` +
     `<input type="hidden" name="csrf" value="${escapeHtml(v.csrf)}">` +
     (v.kind === 'm365' ? m365Fields(v, errors) : imapFields(v, errors)) +
@@ -119,7 +190,10 @@ export function renderAdminFormPage(v: AdminFormView): string {
       name: 'test_mailbox',
       label: 'A mailbox to test with',
       value: v.values.testMailbox ?? '',
-      hint: v.kind === 'm365' ? 'We log in to this mailbox with the app (nothing is read or changed). Not needed when users sign in themselves: then we only check that the app gets a token.' : 'We log in to this mailbox with the credentials above (nothing is read or changed).',
+      hint:
+        v.kind === 'm365'
+          ? 'We log in to this mailbox with the app (nothing is read or changed). Not needed when users sign in themselves: then we only check that the app gets a token.'
+          : 'We log in to this mailbox with the credentials above (nothing is read or changed).',
       attrs: 'autocapitalize="none" spellcheck="false" maxlength="320"',
       required: v.kind !== 'm365',
     }) +
@@ -131,7 +205,13 @@ export function renderAdminFormPage(v: AdminFormView): string {
 }
 
 /** The admin credentials were verified and kept. */
-export function renderAdminConnectedPage(v: { projectName: string; side: 'source' | 'destination'; testMailbox?: string; queued: number; signin?: boolean }): string {
+export function renderAdminConnectedPage(v: {
+  projectName: string;
+  side: 'source' | 'destination';
+  testMailbox?: string;
+  queued: number;
+  signin?: boolean;
+}): string {
   const title = `The ${SIDE_NAME[v.side]} of ${v.projectName} is connected`;
   if (v.signin)
     return page(
@@ -141,7 +221,9 @@ export function renderAdminConnectedPage(v: { projectName: string; side: 'source
         `<p class="small">This link has now been used and no longer works.</p>`,
       ADMIN_FOOTER,
     );
-  const queued = v.queued ? ` ${v.queued === 1 ? 'One mailbox that was waiting for its user is' : `${v.queued} mailboxes that were waiting for their users are`} now queued.` : '';
+  const queued = v.queued
+    ? ` ${v.queued === 1 ? 'One mailbox that was waiting for its user is' : `${v.queued} mailboxes that were waiting for their users are`} now queued.`
+    : '';
   return page(
     title,
     `<div class="box success" role="status" tabindex="-1" autofocus><h1>${escapeHtml(title)}</h1>` +

@@ -42,12 +42,16 @@ function missingSentence(org: OrganisationView | undefined): string {
  */
 export function completionNoticeMessage(v: CompletionNoticeView): Message {
   const org = v.organisation;
-  const folders = v.folders.slice(0, FOLDERS_SHOWN).join(', ') + (v.folders.length > FOLDERS_SHOWN ? ` and ${plural(v.folders.length - FOLDERS_SHOWN, 'more folder')}` : '');
+  const folders =
+    v.folders.slice(0, FOLDERS_SHOWN).join(', ') +
+    (v.folders.length > FOLDERS_SHOWN ? ` and ${plural(v.folders.length - FOLDERS_SHOWN, 'more folder')}` : '');
   const lead = v.update
     ? `New mail of ${v.sourceAddress} has been copied to your new mailbox: ${plural(v.copiedThisPass, 'message')} since the last copy.`
     : `Your mailbox ${v.sourceAddress} has been copied to its new home.`;
   const what = `${plural(v.messagesCopied, 'message')} in ${plural(v.folders.length, 'folder')} now live in ${v.destinationAddress} on ${v.destinationServer}.`;
-  const skipped = v.messagesSkipped ? ` The new server refused ${plural(v.messagesSkipped, 'message')}; your IT team has the list.` : '';
+  const skipped = v.messagesSkipped
+    ? ` The new server refused ${plural(v.messagesSkipped, 'message')}; your IT team has the list.`
+    : '';
   const missing = missingSentence(org);
   const text = [lead, what + skipped, missing].join('\n\n');
   return {
@@ -72,7 +76,10 @@ export function completionNoticeMessage(v: CompletionNoticeView): Message {
         ],
       },
       { type: 'text', text: missing },
-      { type: 'context', text: `Project ${v.projectName}. This message needs no answer and holds no link: MailFerry never asks for a password in a notice.` },
+      {
+        type: 'context',
+        text: `Project ${v.projectName}. This message needs no answer and holds no link: MailFerry never asks for a password in a notice.`,
+      },
     ],
   };
 }

@@ -41,7 +41,8 @@ export function credentialRequestMessage(v: CredentialRequestView): Message {
   const org = v.organisation;
   const expires = formatTime(v.expiresAt, org?.timeZone);
   const requester = requesterText(v.requestedBy, org);
-  const moving = v.sourceAddress === v.destinationAddress ? v.sourceAddress : `${v.sourceAddress} → ${v.destinationAddress}`;
+  const moving =
+    v.sourceAddress === v.destinationAddress ? v.sourceAddress : `${v.sourceAddress} → ${v.destinationAddress}`;
   const intro = v.reminder
     ? `Reminder: your mailbox migration is still waiting for you.`
     : v.resend
@@ -60,7 +61,12 @@ export function credentialRequestMessage(v: CredentialRequestView): Message {
     text,
     tone: 'warning',
     blocks: [
-      { type: 'header', text: org?.name ? `${org.name}: information required for your migration` : 'Information required for your migration' },
+      {
+        type: 'header',
+        text: org?.name
+          ? `${org.name}: information required for your migration`
+          : 'Information required for your migration',
+      },
       { type: 'text', text: intro },
       { type: 'text', text: asked },
       {

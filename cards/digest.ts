@@ -113,17 +113,38 @@ export function digestMessage(v: DigestView): Message {
     blocks.push(listBlock(waiting.map(waitLine), limit, '/migrate status'));
   }
   if (stalled.length) {
-    blocks.push({ type: 'text', text: `🛑 Stalled — no answer after the last reminder (${formatCount(stalled.length)}):` });
+    blocks.push({
+      type: 'text',
+      text: `🛑 Stalled — no answer after the last reminder (${formatCount(stalled.length)}):`,
+    });
     blocks.push(listBlock(stalled.map(waitLine), limit, '/migrate status'));
-    blocks.push({ type: 'context', text: 'Ask again with `/migrate resend ADDRESS`, or enter the credentials with the user: `/migrate form ADDRESS`.' });
+    blocks.push({
+      type: 'context',
+      text: 'Ask again with `/migrate resend ADDRESS`, or enter the credentials with the user: `/migrate form ADDRESS`.',
+    });
   }
   if (v.failed.length) {
     blocks.push({ type: 'text', text: `❌ Failed ${period} (${formatCount(v.failed.length)}):` });
-    blocks.push(listBlock(v.failed.map((f) => `${f.address} — ${f.reasonText}${f.detail ? ` (${f.detail})` : ''}`), limit, '/migrate status'));
+    blocks.push(
+      listBlock(
+        v.failed.map((f) => `${f.address} — ${f.reasonText}${f.detail ? ` (${f.detail})` : ''}`),
+        limit,
+        '/migrate status',
+      ),
+    );
   }
   if (v.completed.length) {
-    blocks.push({ type: 'text', text: `✅ Completed ${period} (${formatCount(v.completed.length)}): ${formatCount(copiedMessages)} messages, ${formatBytes(copiedBytes)}` });
-    blocks.push(listBlock(v.completed.map((c) => `${c.address} — ${formatCount(c.messages)} messages, ${formatBytes(c.bytes)}`), limit, '/migrate status'));
+    blocks.push({
+      type: 'text',
+      text: `✅ Completed ${period} (${formatCount(v.completed.length)}): ${formatCount(copiedMessages)} messages, ${formatBytes(copiedBytes)}`,
+    });
+    blocks.push(
+      listBlock(
+        v.completed.map((c) => `${c.address} — ${formatCount(c.messages)} messages, ${formatBytes(c.bytes)}`),
+        limit,
+        '/migrate status',
+      ),
+    );
   }
   blocks.push({
     type: 'facts',
@@ -138,7 +159,9 @@ export function digestMessage(v: DigestView): Message {
     waiting.length ? `${formatCount(waiting.length)} waiting for their user.` : '',
     stalled.length ? `${formatCount(stalled.length)} stalled.` : '',
     v.failed.length ? `${formatCount(v.failed.length)} failed ${period}.` : '',
-    v.completed.length ? `${formatCount(v.completed.length)} completed ${period} (${formatCount(copiedMessages)} messages, ${formatBytes(copiedBytes)}).` : '',
+    v.completed.length
+      ? `${formatCount(v.completed.length)} completed ${period} (${formatCount(copiedMessages)} messages, ${formatBytes(copiedBytes)}).`
+      : '',
     `Licenses: ${licensesLine(v.licenses)}.`,
   ]
     .filter(Boolean)
@@ -175,13 +198,26 @@ const KIND_LABEL: Record<string, string> = {
 export function threadUpdatesPost(posts: { kind: string; text: string }[], limit = 15): Message {
   const byKind = new Map<string, number>();
   for (const p of posts) byKind.set(p.kind, (byKind.get(p.kind) ?? 0) + 1);
-  const summary = [...byKind].map(([k, n]) => `${formatCount(n)} ${KIND_LABEL[k] ?? k.replace(/^item-/, '').replace(/-/g, ' ')}`).join(', ');
+  const summary = [...byKind]
+    .map(([k, n]) => `${formatCount(n)} ${KIND_LABEL[k] ?? k.replace(/^item-/, '').replace(/-/g, ' ')}`)
+    .join(', ');
   const head = `📋 ${plural(posts.length, 'update')}: ${summary}`;
   const errors = posts.some((p) => p.kind === 'item-failed' || p.kind === 'item-credentials-refused');
   return {
     kind: 'thread-updates',
-    text: [head, ...posts.slice(0, limit).map((p) => p.text), ...(posts.length > limit ? [`…and ${formatCount(posts.length - limit)} more (see \`/migrate status\`)`] : [])].join('\n'),
+    text: [
+      head,
+      ...posts.slice(0, limit).map((p) => p.text),
+      ...(posts.length > limit ? [`…and ${formatCount(posts.length - limit)} more (see \`/migrate status\`)`] : []),
+    ].join('\n'),
     tone: errors ? 'warning' : 'info',
-    blocks: [{ type: 'text', text: head }, listBlock(posts.map((p) => p.text), limit, '/migrate status')],
+    blocks: [
+      { type: 'text', text: head },
+      listBlock(
+        posts.map((p) => p.text),
+        limit,
+        '/migrate status',
+      ),
+    ],
   };
 }

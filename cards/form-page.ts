@@ -115,7 +115,8 @@ export const FORM_START_CHOICES = ['now', 'tonight', 'tomorrow'] as const;
 /** The choice of when copying begins: radio buttons, "now" unless another was chosen. */
 function whenFieldset(w: NonNullable<FormPageView['when']>): string {
   const chosen = w.chosen ?? 'now';
-  const option = (value: string, text: string) => `<label class="choice"><input type="radio" name="when" value="${value}"${chosen === value ? ' checked' : ''}><span>${escapeHtml(text)}</span></label>`;
+  const option = (value: string, text: string) =>
+    `<label class="choice"><input type="radio" name="when" value="${value}"${chosen === value ? ' checked' : ''}><span>${escapeHtml(text)}</span></label>`;
   return (
     `<fieldset><legend>When should copying begin?</legend>` +
     option('now', 'Now, as soon as your credentials are verified') +
@@ -125,7 +126,8 @@ function whenFieldset(w: NonNullable<FormPageView['when']>): string {
   );
 }
 
-const USER_FOOTER = 'This page was sent to you by your IT administrator through MailFerry. Your credentials are checked with your mail server, then stored encrypted and used only to copy your mail.';
+const USER_FOOTER =
+  'This page was sent to you by your IT administrator through MailFerry. Your credentials are checked with your mail server, then stored encrypted and used only to copy your mail.';
 
 /** The end users' footer, naming the organisation and its support contact when they are set. */
 function userFooter(org: OrganisationView | undefined): string {
@@ -138,7 +140,9 @@ function userFooter(org: OrganisationView | undefined): string {
  * organisation's name when set), the card, the footer.
  */
 export function page(title: string, body: string, footer?: string, org?: OrganisationView): string {
-  const brand = org?.name ? `${escapeHtml(org.name)} <span>· secure mailbox migration with MailFerry</span>` : 'MailFerry <span>· secure mailbox migration</span>';
+  const brand = org?.name
+    ? `${escapeHtml(org.name)} <span>· secure mailbox migration with MailFerry</span>`
+    : 'MailFerry <span>· secure mailbox migration</span>';
   return (
     `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">` +
     `<meta name="viewport" content="width=device-width,initial-scale=1">` +
@@ -158,20 +162,38 @@ function sideFieldset(s: FormSideView, errors: FieldError[]): string {
   const loginId = `${s.side}-login`;
   const passId = `${s.side}-password`;
   const errOf = (id: string) => errors.find((e) => e.field === id);
-  const input = (id: string, name: string, type: string, label: string, extra: string, hint?: string, also: string[] = []) => {
+  const input = (
+    id: string,
+    name: string,
+    type: string,
+    label: string,
+    extra: string,
+    hint?: string,
+    also: string[] = [],
+  ) => {
     const err = errOf(id);
     const described = [...also, hint ? `${id}-hint` : '', err ? `${id}-error` : ''].filter(Boolean).join(' ');
     return (
       `<div class="field"><label for="${id}">${escapeHtml(label)}</label>` +
       (hint ? `<span class="hint" id="${id}-hint">${escapeHtml(hint)}</span>` : '') +
-      (err ? `<span class="field-error" id="${id}-error"><span class="visually-hidden">Error: </span>${escapeHtml(err.message)}</span>` : '') +
+      (err
+        ? `<span class="field-error" id="${id}-error"><span class="visually-hidden">Error: </span>${escapeHtml(err.message)}</span>`
+        : '') +
       `<input id="${id}" name="${name}" type="${type}" ${extra}${described ? ` aria-describedby="${described}"` : ''}${err ? ' aria-invalid="true"' : ''} required></div>`
     );
   };
   return (
     `<fieldset><legend>${escapeHtml(SIDE_TITLE[s.side])}: ${escapeHtml(s.address)}</legend>` +
     `<span class="hint" id="${s.side}-server">Server: ${escapeHtml(s.server)}</span>` +
-    input(loginId, `${s.side}_login`, 'text', 'Username', `value="${escapeHtml(s.login)}" autocomplete="username" autocapitalize="none" spellcheck="false" maxlength="320"`, 'Usually your full email address.', [`${s.side}-server`]) +
+    input(
+      loginId,
+      `${s.side}_login`,
+      'text',
+      'Username',
+      `value="${escapeHtml(s.login)}" autocomplete="username" autocapitalize="none" spellcheck="false" maxlength="320"`,
+      'Usually your full email address.',
+      [`${s.side}-server`],
+    ) +
     input(passId, `${s.side}_password`, 'password', 'Password', `autocomplete="current-password" maxlength="1024"`) +
     `</fieldset>`
   );
@@ -187,7 +209,10 @@ export function errorSummary(errors: FieldError[]): string {
 }
 
 /** A notice above a form; it takes the focus unless an error summary does. */
-export function noticeBox(notice: { tone: 'warning' | 'error'; title: string; text: string } | undefined, hasErrors: boolean): string {
+export function noticeBox(
+  notice: { tone: 'warning' | 'error'; title: string; text: string } | undefined,
+  hasErrors: boolean,
+): string {
   return notice
     ? `<div class="box ${notice.tone}" role="${notice.tone === 'error' ? 'alert' : 'status'}"${hasErrors ? '' : ' tabindex="-1" autofocus'}><h2>${escapeHtml(notice.title)}</h2><p>${escapeHtml(notice.text)}</p></div>`
     : '';
@@ -208,7 +233,10 @@ function microsoftFieldset(s: FormSideView): string {
 /** The credential form: which mailbox, which server, only the unknown credentials, username prefilled. */
 export function renderFormPage(v: FormPageView): string {
   const errors = v.errors ?? [];
-  const moving = v.sourceAddress === v.destinationAddress ? escapeHtml(v.sourceAddress) : `${escapeHtml(v.sourceAddress)} → ${escapeHtml(v.destinationAddress)}`;
+  const moving =
+    v.sourceAddress === v.destinationAddress
+      ? escapeHtml(v.sourceAddress)
+      : `${escapeHtml(v.sourceAddress)} → ${escapeHtml(v.destinationAddress)}`;
   const summary = errorSummary(errors);
   const notice = noticeBox(v.notice, errors.length > 0);
   const passwordSides = v.sides.filter((s) => !s.microsoft);
@@ -221,7 +249,10 @@ export function renderFormPage(v: FormPageView): string {
       : v.sides[0]?.side === 'destination'
         ? 'enter the username and password of your new mailbox'
         : 'enter the username and password of your current mailbox';
-  const attempts = v.attemptsLeft != null ? `<p class="small">${v.attemptsLeft === 1 ? 'This is your last attempt.' : `You have ${v.attemptsLeft} attempts left.`}</p>` : '';
+  const attempts =
+    v.attemptsLeft != null
+      ? `<p class="small">${v.attemptsLeft === 1 ? 'This is your last attempt.' : `You have ${v.attemptsLeft} attempts left.`}</p>`
+      : '';
   const body =
     summary +
     notice +
@@ -233,7 +264,10 @@ export function renderFormPage(v: FormPageView): string {
     `<dt>Project</dt><dd>${escapeHtml(v.projectName)}</dd><dt>Link expires</dt><dd>${escapeHtml(v.expires)}</dd>` +
     (v.organisation?.support ? `<dt>Help</dt><dd>${escapeHtml(v.organisation.support)}</dd>` : '') +
     `</dl>` +
-    v.sides.filter((s) => s.microsoft).map(microsoftFieldset).join('') +
+    v.sides
+      .filter((s) => s.microsoft)
+      .map(microsoftFieldset)
+      .join('') +
     (passwordSides.length
       ? `<form method="post" novalidate autocomplete="on">` +
         `<input type="hidden" name="csrf" value="${escapeHtml(v.csrf)}">` +
@@ -252,16 +286,27 @@ export function renderFormPage(v: FormPageView): string {
  * the other mailbox's credentials from someone else (`waiting-other`), or the admin will
  * start it (`stored`).
  */
-export function renderStartedPage(v: { sourceAddress: string; destinationAddress: string; state: 'started' | 'waiting-other' | 'stored'; organisation?: OrganisationView; startsAt?: string }): string {
-  const title = v.state === 'started' ? (v.startsAt ? 'Thank you: your migration is scheduled' : 'Thank you: your migration has started') : 'Thank you: your credentials were accepted';
+export function renderStartedPage(v: {
+  sourceAddress: string;
+  destinationAddress: string;
+  state: 'started' | 'waiting-other' | 'stored';
+  organisation?: OrganisationView;
+  startsAt?: string;
+}): string {
+  const title =
+    v.state === 'started'
+      ? v.startsAt
+        ? 'Thank you: your migration is scheduled'
+        : 'Thank you: your migration has started'
+      : 'Thank you: your credentials were accepted';
   const text =
     v.state === 'started' && v.startsAt
       ? `Your credentials were verified and stored. Copying ${escapeHtml(v.sourceAddress)} to ${escapeHtml(v.destinationAddress)} begins ${escapeHtml(v.startsAt)}, in the background.`
       : v.state === 'started'
-      ? `The migration of ${escapeHtml(v.sourceAddress)} has started. Your mail is copied to ${escapeHtml(v.destinationAddress)} in the background.`
-      : v.state === 'waiting-other'
-        ? `Your credentials were verified and stored. The migration of ${escapeHtml(v.sourceAddress)} starts as soon as the credentials of the other mailbox have been entered.`
-        : `Your credentials for ${escapeHtml(v.sourceAddress)} were verified and stored. Your administrator will start the migration.`;
+        ? `The migration of ${escapeHtml(v.sourceAddress)} has started. Your mail is copied to ${escapeHtml(v.destinationAddress)} in the background.`
+        : v.state === 'waiting-other'
+          ? `Your credentials were verified and stored. The migration of ${escapeHtml(v.sourceAddress)} starts as soon as the credentials of the other mailbox have been entered.`
+          : `Your credentials for ${escapeHtml(v.sourceAddress)} were verified and stored. Your administrator will start the migration.`;
   return page(
     title,
     `<div class="box success" role="status" tabindex="-1" autofocus><h1>${escapeHtml(title)}</h1><p>${text}</p></div>` +
@@ -273,7 +318,11 @@ export function renderStartedPage(v: { sourceAddress: string; destinationAddress
 }
 
 /** The last attempt was refused: the item failed and the admin was told. */
-export function renderRefusedFinalPage(v: { side: 'source' | 'destination'; address: string; organisation?: OrganisationView }): string {
+export function renderRefusedFinalPage(v: {
+  side: 'source' | 'destination';
+  address: string;
+  organisation?: OrganisationView;
+}): string {
   const which = v.side === 'source' ? 'current' : 'new';
   return page(
     'We could not verify your credentials',

@@ -22,7 +22,7 @@ export function helpOverview(entries: HelpEntry[], isAdmin: boolean): Message {
       {
         type: 'context',
         text: isAdmin
-          ? 'Type `/migrate help COMMAND` for options and examples. Passwords are never typed in chat: users enter them on MailFerry\'s secure form.'
+          ? "Type `/migrate help COMMAND` for options and examples. Passwords are never typed in chat: users enter them on MailFerry's secure form."
           : 'Only MailFerry admins can run migration commands. If you received a link to enter your credentials, use that link.',
       },
     ],
@@ -39,7 +39,9 @@ export function helpCommand(e: HelpEntry): Message {
       { type: 'header', text: `/migrate ${e.name}` },
       { type: 'text', text: e.summary },
       { type: 'code', text: e.usage },
-      ...(e.options.length ? [{ type: 'facts' as const, facts: e.options.map((o) => ({ label: o.flag, value: o.summary })) }] : []),
+      ...(e.options.length
+        ? [{ type: 'facts' as const, facts: e.options.map((o) => ({ label: o.flag, value: o.summary })) }]
+        : []),
       ...(e.examples.length ? [{ type: 'list' as const, items: e.examples.map((x) => `Example: ${x}`) }] : []),
     ],
   };

@@ -88,8 +88,13 @@ export function statusPost(v: StatusPostView): Message {
                   type: 'facts' as const,
                   facts: [
                     // A pre-stage or a pass with a date range says so; a plain full pass as before.
-                    ...(f.pass && (f.pass.type !== 'full' || f.pass.since || f.pass.before) ? [{ label: 'Pass', value: passKindWords(f.pass) }] : []),
-                    { label: 'Copied', value: `${formatCount(f.messagesCopied)} messages, ${formatBytes(f.bytesCopied)}` },
+                    ...(f.pass && (f.pass.type !== 'full' || f.pass.since || f.pass.before)
+                      ? [{ label: 'Pass', value: passKindWords(f.pass) }]
+                      : []),
+                    {
+                      label: 'Copied',
+                      value: `${formatCount(f.messagesCopied)} messages, ${formatBytes(f.bytesCopied)}`,
+                    },
                     ...(f.leftOut ? [{ label: 'Left for a later pass', value: formatCount(f.leftOut) }] : []),
                     { label: 'Already there', value: formatCount(f.messagesPresent) },
                     ...(f.flagsUpdated ? [{ label: 'Flags updated', value: formatCount(f.flagsUpdated) }] : []),
@@ -104,11 +109,22 @@ export function statusPost(v: StatusPostView): Message {
       };
     }
     case 'Stopped':
-      return simple('item-stopped', `⏹️ ${a} stopped by ${v.actor}.${v.figures?.messagesCopied ? ` ${figuresLine(v.figures)} so far.` : ''}`, 'warning');
+      return simple(
+        'item-stopped',
+        `⏹️ ${a} stopped by ${v.actor}.${v.figures?.messagesCopied ? ` ${figuresLine(v.figures)} so far.` : ''}`,
+        'warning',
+      );
     case 'Queued':
       // A pass that ended without an outcome (MailFerry stopped, or its process died).
-      if (v.from === 'Running' && v.paused) return pausedPost(a, v.paused.until, v.paused.timeZone, v.figures?.messagesCopied ? figuresLine(v.figures) : undefined);
-      if (v.from === 'Running') return simple('item-interrupted', `⏸️ ${a}: the pass was interrupted; it resumes from its last checkpoint.`);
+      if (v.from === 'Running' && v.paused)
+        return pausedPost(
+          a,
+          v.paused.until,
+          v.paused.timeZone,
+          v.figures?.messagesCopied ? figuresLine(v.figures) : undefined,
+        );
+      if (v.from === 'Running')
+        return simple('item-interrupted', `⏸️ ${a}: the pass was interrupted; it resumes from its last checkpoint.`);
       return simple('item-queued', `🕒 ${a} is queued for migration.`);
     case 'Running':
       return simple('item-running', `🔄 ${a} is being migrated.`);
@@ -140,7 +156,12 @@ export function figuresLine(f: FiguresView): string {
  * server without LIST-STATUS or STATUS), it says what is copied so far and what is left
  * to count, never "100%" of a part.
  */
-export function progressPost(address: string, f: FiguresView, folder?: string, stage?: { phase: 'listing' | 'copying'; foldersTotal: number; foldersUncounted: number }): Message {
+export function progressPost(
+  address: string,
+  f: FiguresView,
+  folder?: string,
+  stage?: { phase: 'listing' | 'copying'; foldersTotal: number; foldersUncounted: number },
+): Message {
   const now = folder ? `, now in ${folder}` : '';
   if (stage?.phase === 'listing') {
     const text = `🔄 ${address}: listing folders…`;
@@ -150,15 +171,26 @@ export function progressPost(address: string, f: FiguresView, folder?: string, s
     const text = `🔄 ${address}: ${formatCount(f.messagesCopied)} messages copied so far (${formatBytes(f.bytesCopied)}); ${formatCount(stage.foldersUncounted)} of ${plural(stage.foldersTotal, 'folder')} still to count${now}`;
     return { kind: 'item-progress', text, tone: 'info', blocks: [{ type: 'text', text }] };
   }
-  const pct = f.messagesFound ? Math.min(100, Math.floor(((f.messagesCopied + f.messagesPresent + f.messagesSkipped) / f.messagesFound) * 100)) : 0;
+  const pct = f.messagesFound
+    ? Math.min(100, Math.floor(((f.messagesCopied + f.messagesPresent + f.messagesSkipped) / f.messagesFound) * 100))
+    : 0;
   const text = `🔄 ${address}: ${pct}% — ${formatCount(f.messagesCopied)} of ${formatCount(f.messagesFound)} messages copied (${formatBytes(f.bytesCopied)})${now}`;
   return { kind: 'item-progress', text, tone: 'info', blocks: [{ type: 'text', text }] };
 }
 
 /** Who was asked for credentials and how. */
-export function credentialsRequestedPost(address: string, sides: string[], reached: { recipient: string; via: string; ok: boolean; why?: string }[], resend: boolean): Message {
+export function credentialsRequestedPost(
+  address: string,
+  sides: string[],
+  reached: { recipient: string; via: string; ok: boolean; why?: string }[],
+  resend: boolean,
+): Message {
   const what = sides.length === 2 ? 'source and destination credentials' : `${sides[0]} credentials`;
-  const lines = reached.map((r) => (r.ok ? `asked ${r.recipient} by ${r.via}` : `could not reach ${r.recipient} by ${r.via}: ${r.why ?? 'unknown error'}`));
+  const lines = reached.map((r) =>
+    r.ok
+      ? `asked ${r.recipient} by ${r.via}`
+      : `could not reach ${r.recipient} by ${r.via}: ${r.why ?? 'unknown error'}`,
+  );
   const anyOk = reached.some((r) => r.ok);
   const text = `⏳ ${address} is waiting for ${what}. ${resend ? 'New request: ' : ''}${lines.join('; ') || 'no channel could send the request'}.`;
   return {
@@ -168,18 +200,35 @@ export function credentialsRequestedPost(address: string, sides: string[], reach
     blocks: [
       { type: 'text', text: `⏳ *${address}* is waiting for ${what}.` },
       { type: 'list', items: lines.length ? lines : ['No channel could send the request.'] },
-      ...(!anyOk ? [{ type: 'context' as const, text: `Nobody was reached. Fix the delivery, then \`/migrate resend ${address}\`, or open the form yourself with \`/migrate form ${address}\`.` }] : []),
+      ...(!anyOk
+        ? [
+            {
+              type: 'context' as const,
+              text: `Nobody was reached. Fix the delivery, then \`/migrate resend ${address}\`, or open the form yourself with \`/migrate form ${address}\`.`,
+            },
+          ]
+        : []),
     ],
   };
 }
 
 /** Credentials arrived from the form. */
 export function credentialsReceivedPost(address: string, sides: string[], by: string): Message {
-  return simple('item-credentials-received', `🔐 ${address}: ${sides.join(' and ')} credentials received from ${by} and verified.`, 'success');
+  return simple(
+    'item-credentials-received',
+    `🔐 ${address}: ${sides.join(' and ')} credentials received from ${by} and verified.`,
+    'success',
+  );
 }
 
 /** An end user's attempt on the form was refused. */
-export function credentialsRefusedPost(address: string, side: string, attempt: number, final: boolean, detail?: string): Message {
+export function credentialsRefusedPost(
+  address: string,
+  side: string,
+  attempt: number,
+  final: boolean,
+  detail?: string,
+): Message {
   return simple(
     'item-credentials-refused',
     final
@@ -194,7 +243,13 @@ export function credentialsRefusedPost(address: string, side: string, attempt: n
  * per project and side until that server answers again, so the admin hears of it before
  * the users give up.
  */
-export function serverUnreachableFromFormPost(address: string, projectName: string, side: string, server: string, detail?: string): Message {
+export function serverUnreachableFromFormPost(
+  address: string,
+  projectName: string,
+  side: string,
+  server: string,
+  detail?: string,
+): Message {
   return simple(
     'server-unreachable-from-form',
     `🔌 The ${side} server of project ${projectName} (${server}) could not be reached when the user of ${address} entered their credentials on the form${detail ? `: ${detail}` : ''}. Users see "we could not reach the mail server" and nothing counts against them. Check the server, or the project's ${side} URL (\`project set ${projectName}\` looks at both servers again). Said once until the server answers.`,
@@ -203,8 +258,17 @@ export function serverUnreachableFromFormPost(address: string, projectName: stri
 }
 
 /** Items added by a command, as the reply and the thread's first post. */
-export function addedMessage(projectName: string, added: { sourceAddress: string; destinationAddress: string }[], refused: { line?: number; input: string; reason: string }[], limit = 20): Message {
-  const lines = added.slice(0, limit).map((i) => (i.destinationAddress !== i.sourceAddress ? `${i.sourceAddress} → ${i.destinationAddress}` : i.sourceAddress));
+export function addedMessage(
+  projectName: string,
+  added: { sourceAddress: string; destinationAddress: string }[],
+  refused: { line?: number; input: string; reason: string }[],
+  limit = 20,
+): Message {
+  const lines = added
+    .slice(0, limit)
+    .map((i) =>
+      i.destinationAddress !== i.sourceAddress ? `${i.sourceAddress} → ${i.destinationAddress}` : i.sourceAddress,
+    );
   const bad = refused.slice(0, limit).map((r) => `${r.line ? `line ${r.line}: ` : ''}${r.reason}`);
   const head = `${plural(added.length, 'mailbox', 'mailboxes')} added to ${projectName}${refused.length ? `; ${plural(refused.length, 'line')} refused` : ''}.`;
   return {
@@ -213,15 +277,43 @@ export function addedMessage(projectName: string, added: { sourceAddress: string
     tone: refused.length ? (added.length ? 'warning' : 'error') : 'success',
     blocks: [
       { type: 'text', text: `${added.length ? '➕' : '⚠️'} ${head}` },
-      ...(lines.length ? [{ type: 'list' as const, items: lines, more: added.length > limit ? `…and ${formatCount(added.length - limit)} more` : undefined }] : []),
-      ...(bad.length ? [{ type: 'text' as const, text: 'Refused:' }, { type: 'list' as const, items: bad, more: refused.length > limit ? `…and ${formatCount(refused.length - limit)} more` : undefined }] : []),
-      ...(added.length ? [{ type: 'context' as const, text: `Start with \`/migrate start --all\` or \`/migrate start ADDRESS\`. Status posts will follow in this thread.` }] : []),
+      ...(lines.length
+        ? [
+            {
+              type: 'list' as const,
+              items: lines,
+              more: added.length > limit ? `…and ${formatCount(added.length - limit)} more` : undefined,
+            },
+          ]
+        : []),
+      ...(bad.length
+        ? [
+            { type: 'text' as const, text: 'Refused:' },
+            {
+              type: 'list' as const,
+              items: bad,
+              more: refused.length > limit ? `…and ${formatCount(refused.length - limit)} more` : undefined,
+            },
+          ]
+        : []),
+      ...(added.length
+        ? [
+            {
+              type: 'context' as const,
+              text: `Start with \`/migrate start --all\` or \`/migrate start ADDRESS\`. Status posts will follow in this thread.`,
+            },
+          ]
+        : []),
     ],
   };
 }
 
 /** The summary of a batch of status changes (at most `limit` addresses kept). */
-export function bulkStatusView(changes: { address: string; to: string }[], verb = 'started', limit = 10): BulkStatusView {
+export function bulkStatusView(
+  changes: { address: string; to: string }[],
+  verb = 'started',
+  limit = 10,
+): BulkStatusView {
   const counts: Record<string, number> = {};
   for (const c of changes) counts[c.to] = (counts[c.to] ?? 0) + 1;
   return { verb, total: changes.length, counts, first: changes.slice(0, limit) };
@@ -231,7 +323,12 @@ export function bulkStatusView(changes: { address: string; to: string }[], verb 
 export function mergeBulkStatus(views: [BulkStatusView, ...BulkStatusView[]], limit = 10): BulkStatusView {
   const counts: Record<string, number> = {};
   for (const v of views) for (const [s, n] of Object.entries(v.counts)) counts[s] = (counts[s] ?? 0) + n;
-  return { verb: views[0].verb, total: views.reduce((n, v) => n + v.total, 0), counts, first: views.flatMap((v) => v.first).slice(0, limit) };
+  return {
+    verb: views[0].verb,
+    total: views.reduce((n, v) => n + v.total, 0),
+    counts,
+    first: views.flatMap((v) => v.first).slice(0, limit),
+  };
 }
 
 /**
@@ -244,12 +341,16 @@ export function bulkStatusPost(v: BulkStatusView): Message {
     .join(', ');
   const head = `▶️ ${plural(v.total, 'mailbox', 'mailboxes')} ${v.verb}: ${counts}`;
   const lines = v.first.map((c) => `${c.address}: ${statusLabel(c.to)}`);
-  const more = v.total > lines.length ? `…and ${formatCount(v.total - lines.length)} more (see \`/migrate status\`)` : undefined;
+  const more =
+    v.total > lines.length ? `…and ${formatCount(v.total - lines.length)} more (see \`/migrate status\`)` : undefined;
   return {
     kind: 'items-status',
     text: [head, ...lines, ...(more ? [more] : [])].join('\n'),
     tone: 'info',
-    blocks: [{ type: 'text', text: head }, { type: 'list', items: lines, more }],
+    blocks: [
+      { type: 'text', text: head },
+      { type: 'list', items: lines, more },
+    ],
     bulk: v,
   };
 }
@@ -297,10 +398,21 @@ export function credentialsRequestedSummaryPost(v: RequestSummaryView): Message 
   if (v.notSent) parts.push(`${formatCount(v.notSent)} not sent yet`);
   const text1 = `${head}: ${parts.join(', ') || 'nothing sent'}.`;
   const lines = v.lines.map((l) => (l.length > SUMMARY_LINE_MAX ? `${l.slice(0, SUMMARY_LINE_MAX - 1)}…` : l));
-  const more = v.lineCount > lines.length ? `…and ${formatCount(v.lineCount - lines.length)} more (each mailbox's history has its line: \`/migrate status ADDRESS\`)` : undefined;
+  const more =
+    v.lineCount > lines.length
+      ? `…and ${formatCount(v.lineCount - lines.length)} more (each mailbox's history has its line: \`/migrate status ADDRESS\`)`
+      : undefined;
   const notes = [
-    ...(v.notDelivered ? [`Fix the delivery, then \`/migrate start --waiting\` asks every waiting user again, or \`/migrate resend ADDRESS\` one.`] : []),
-    ...(v.notSent ? [`MailFerry stopped before ${plural(v.notSent, 'request was', 'requests were')} sent; they go out after it starts again.`] : []),
+    ...(v.notDelivered
+      ? [
+          `Fix the delivery, then \`/migrate start --waiting\` asks every waiting user again, or \`/migrate resend ADDRESS\` one.`,
+        ]
+      : []),
+    ...(v.notSent
+      ? [
+          `MailFerry stopped before ${plural(v.notSent, 'request was', 'requests were')} sent; they go out after it starts again.`,
+        ]
+      : []),
   ];
   return {
     kind: 'items-credentials-requested',

@@ -13,7 +13,9 @@ export type Block =
   | { type: 'actions'; actions: Action[] };
 
 /** A button: opens a URL, or runs a command line as the person who clicks it. */
-export type Action = { label: string; url: string; style?: 'primary' | 'danger' } | { label: string; command: string; style?: 'primary' | 'danger' };
+export type Action =
+  | { label: string; url: string; style?: 'primary' | 'danger' }
+  | { label: string; command: string; style?: 'primary' | 'danger' };
 
 /** A message, whatever the surface. */
 export interface Message {

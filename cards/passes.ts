@@ -30,11 +30,19 @@ export function passKindOfText(s: unknown): PassKindView | undefined {
 /** `pre-stage (older than 30 days)`, `full`, with the date range when the pass had one: `full, mail from 2020-01-01 to 2024-12-31`. */
 export function passKindWords(p: PassKindView | undefined): string {
   if (!p) return 'full';
-  const kind = p.type === 'prestage' && p.days ? `pre-stage (older than ${p.days} ${p.days === 1 ? 'day' : 'days'})` : 'full';
+  const kind =
+    p.type === 'prestage' && p.days ? `pre-stage (older than ${p.days} ${p.days === 1 ? 'day' : 'days'})` : 'full';
   // The range's own bounds (a pre-stage's cutoff is said by its kind).
   const day = (iso: string) => iso.slice(0, 10);
   const until = p.before && p.type !== 'prestage' ? day(new Date(Date.parse(p.before) - 1).toISOString()) : undefined;
-  const range = p.since && until ? `mail from ${day(p.since)} to ${until}` : p.since ? `mail from ${day(p.since)}` : until ? `mail up to ${until}` : '';
+  const range =
+    p.since && until
+      ? `mail from ${day(p.since)} to ${until}`
+      : p.since
+        ? `mail from ${day(p.since)}`
+        : until
+          ? `mail up to ${until}`
+          : '';
   const since = p.type === 'prestage' && p.since ? `, mail from ${day(p.since)}` : '';
   return range ? `${kind}, ${range}` : `${kind}${since}`;
 }

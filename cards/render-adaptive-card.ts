@@ -55,7 +55,12 @@ export function renderAction(a: Action): Record<string, unknown> {
 }
 
 /** An `Action.Execute` with the same action as `Action.Submit` fallback (data carries the verb). */
-export function executeAction(title: string, verb: string, data: Record<string, unknown>, style?: string): Record<string, unknown> {
+export function executeAction(
+  title: string,
+  verb: string,
+  data: Record<string, unknown>,
+  style?: string,
+): Record<string, unknown> {
   return {
     type: 'Action.Execute',
     title,
@@ -69,15 +74,32 @@ export function executeAction(title: string, verb: string, data: Record<string, 
 function renderBlock(b: Block, tone: Message['tone']): Record<string, unknown>[] {
   switch (b.type) {
     case 'header':
-      return [{ type: 'TextBlock', text: b.text, size: 'Medium', weight: 'Bolder', wrap: true, style: 'heading', color: TONE_COLOR[tone ?? 'info'] }];
+      return [
+        {
+          type: 'TextBlock',
+          text: b.text,
+          size: 'Medium',
+          weight: 'Bolder',
+          wrap: true,
+          style: 'heading',
+          color: TONE_COLOR[tone ?? 'info'],
+        },
+      ];
     case 'text':
       return [{ type: 'TextBlock', text: toCardMarkdown(b.text), wrap: true }];
     case 'facts':
       return [{ type: 'FactSet', facts: b.facts.map((f) => ({ title: f.label, value: toCardMarkdown(f.value) })) }];
     case 'list':
       return [
-        { type: 'TextBlock', text: b.items.map((i) => `- ${toCardMarkdown(i)}`).join('\n'), wrap: true, spacing: 'Small' },
-        ...(b.more ? [{ type: 'TextBlock', text: toCardMarkdown(b.more), wrap: true, isSubtle: true, size: 'Small' }] : []),
+        {
+          type: 'TextBlock',
+          text: b.items.map((i) => `- ${toCardMarkdown(i)}`).join('\n'),
+          wrap: true,
+          spacing: 'Small',
+        },
+        ...(b.more
+          ? [{ type: 'TextBlock', text: toCardMarkdown(b.more), wrap: true, isSubtle: true, size: 'Small' }]
+          : []),
       ];
     case 'code':
       return [{ type: 'TextBlock', text: b.text, wrap: true, fontType: 'Monospace' }];
@@ -89,7 +111,11 @@ function renderBlock(b: Block, tone: Message['tone']): Record<string, unknown>[]
 }
 
 /** Wraps a body (and actions) as an Adaptive Card 1.5 with a text fallback (first lines only). */
-export function adaptiveCard(body: Record<string, unknown>[], actions: Record<string, unknown>[] = [], fallbackText?: string): AdaptiveCard {
+export function adaptiveCard(
+  body: Record<string, unknown>[],
+  actions: Record<string, unknown>[] = [],
+  fallbackText?: string,
+): AdaptiveCard {
   return {
     type: 'AdaptiveCard',
     $schema: ADAPTIVE_CARD_SCHEMA,
@@ -155,6 +181,9 @@ export function fitCard<T extends AdaptiveCard>(card: T, budget = TEAMS_CARD_BUD
  */
 export function renderAdaptiveCard(m: Message): AdaptiveCard {
   const body = m.blocks.flatMap((b) => renderBlock(b, m.tone));
-  if ((m.tone === 'error' || m.tone === 'warning') && body[0]?.type === 'TextBlock' && !body[0].color) body[0] = { ...body[0], color: TONE_COLOR[m.tone] };
-  return fitCard(adaptiveCard(body.length ? body : [{ type: 'TextBlock', text: toCardMarkdown(m.text), wrap: true }], [], m.text));
+  if ((m.tone === 'error' || m.tone === 'warning') && body[0]?.type === 'TextBlock' && !body[0].color)
+    body[0] = { ...body[0], color: TONE_COLOR[m.tone] };
+  return fitCard(
+    adaptiveCard(body.length ? body : [{ type: 'TextBlock', text: toCardMarkdown(m.text), wrap: true }], [], m.text),
+  );
 }

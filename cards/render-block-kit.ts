@@ -102,10 +102,19 @@ function chunkLines(lines: string[], max: number): string[] {
 }
 
 function renderButton(a: Action, i: number): KitButton {
-  const base = { type: 'button' as const, text: plainText(a.label, BLOCK_KIT_LIMITS.buttonText), ...(a.style ? { style: a.style } : {}) };
+  const base = {
+    type: 'button' as const,
+    text: plainText(a.label, BLOCK_KIT_LIMITS.buttonText),
+    ...(a.style ? { style: a.style } : {}),
+  };
   // A URL button carries nothing but the link: no value, a neutral action id.
-  if ('url' in a) return { ...base, action_id: `${LINK_ACTION_PREFIX}${i}`, url: a.url.slice(0, BLOCK_KIT_LIMITS.buttonUrl) };
-  return { ...base, action_id: `${COMMAND_ACTION_PREFIX}${i}`, value: a.command.slice(0, BLOCK_KIT_LIMITS.buttonValue) };
+  if ('url' in a)
+    return { ...base, action_id: `${LINK_ACTION_PREFIX}${i}`, url: a.url.slice(0, BLOCK_KIT_LIMITS.buttonUrl) };
+  return {
+    ...base,
+    action_id: `${COMMAND_ACTION_PREFIX}${i}`,
+    value: a.command.slice(0, BLOCK_KIT_LIMITS.buttonValue),
+  };
 }
 
 function renderBlock(b: Block): KitBlock[] {
@@ -114,11 +123,17 @@ function renderBlock(b: Block): KitBlock[] {
     case 'header':
       return [{ type: 'header', text: plainText(b.text, L.headerText) }];
     case 'text':
-      return chunkLines(b.text.split('\n'), L.sectionText).map((t) => ({ type: 'section', text: mrkdwn(t, L.sectionText) }));
+      return chunkLines(b.text.split('\n'), L.sectionText).map((t) => ({
+        type: 'section',
+        text: mrkdwn(t, L.sectionText),
+      }));
     case 'facts': {
       const out: KitBlock[] = [];
       for (let i = 0; i < b.facts.length; i += L.fields) {
-        const fields = b.facts.slice(i, i + L.fields).map((f) => ({ type: 'mrkdwn' as const, text: truncate(`*${escapeMrkdwn(f.label)}*\n${escapeMrkdwn(f.value || '—')}`, L.fieldText) }));
+        const fields = b.facts.slice(i, i + L.fields).map((f) => ({
+          type: 'mrkdwn' as const,
+          text: truncate(`*${escapeMrkdwn(f.label)}*\n${escapeMrkdwn(f.value || '—')}`, L.fieldText),
+        }));
         out.push({ type: 'section', fields });
       }
       return out;
@@ -132,13 +147,19 @@ function renderBlock(b: Block): KitBlock[] {
       return out;
     }
     case 'code':
-      return chunkLines(b.text.split('\n'), L.sectionText - 8).map((t) => ({ type: 'section', text: { type: 'mrkdwn', text: '```' + escapeMrkdwn(t) + '```' } }));
+      return chunkLines(b.text.split('\n'), L.sectionText - 8).map((t) => ({
+        type: 'section',
+        text: { type: 'mrkdwn', text: '```' + escapeMrkdwn(t) + '```' },
+      }));
     case 'context':
       return [{ type: 'context', elements: [mrkdwn(b.text, L.sectionText)] }];
     case 'actions': {
       const out: KitBlock[] = [];
       for (let i = 0; i < b.actions.length; i += L.actionsElements)
-        out.push({ type: 'actions', elements: b.actions.slice(i, i + L.actionsElements).map((a, j) => renderButton(a, i + j)) });
+        out.push({
+          type: 'actions',
+          elements: b.actions.slice(i, i + L.actionsElements).map((a, j) => renderButton(a, i + j)),
+        });
       return out;
     }
   }
@@ -156,7 +177,10 @@ export function renderBlockKit(m: Message): KitMessage {
     // Buttons matter more than the tail of a list: keep the trailing actions block, then
     // as many blocks from the top as fit both the count and the total size.
     const actions = blocks.filter((b) => b.type === 'actions').slice(-1);
-    const note: KitBlock = { type: 'context', elements: [{ type: 'mrkdwn', text: 'This message was shortened. Type `/migrate status` for everything.' }] };
+    const note: KitBlock = {
+      type: 'context',
+      elements: [{ type: 'mrkdwn', text: 'This message was shortened. Type `/migrate status` for everything.' }],
+    };
     const kept: KitBlock[] = [];
     let used = size([note, ...actions]);
     for (const b of blocks) {

@@ -73,7 +73,8 @@ function htmlBlock(b: Block): string {
       return b.actions
         .map((a) => {
           const href = 'url' in a ? safeHref(a.url) : undefined;
-          if (!href) return `<p style="margin:0 0 16px;font-size:14px;${FONT}">${escapeHtml(a.label)}: ${escapeHtml('url' in a ? a.url : a.command)}</p>`;
+          if (!href)
+            return `<p style="margin:0 0 16px;font-size:14px;${FONT}">${escapeHtml(a.label)}: ${escapeHtml('url' in a ? a.url : a.command)}</p>`;
           return (
             `<table role="presentation" cellpadding="0" cellspacing="0" style="margin:8px 0 24px"><tr><td style="border-radius:6px;background:#1d4ed8">` +
             `<a href="${escapeHtml(href)}" style="display:inline-block;padding:12px 22px;font-size:16px;font-weight:600;color:#ffffff;text-decoration:none;border-radius:6px;${FONT}">${escapeHtml(a.label)}</a>` +
@@ -90,7 +91,9 @@ function htmlBlock(b: Block): string {
  * (every value escaped; inline styles only, as mail clients strip style sheets).
  */
 export function renderEmail(m: Message, subject: string): RenderedEmail {
-  const text = m.blocks.map(textBlock).filter(Boolean).join('\n\n') + '\n\n-- \nSent by MailFerry on behalf of your IT administrator.\n';
+  const text =
+    m.blocks.map(textBlock).filter(Boolean).join('\n\n') +
+    '\n\n-- \nSent by MailFerry on behalf of your IT administrator.\n';
   const html =
     `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">` +
     `<title>${escapeHtml(subject)}</title></head>` +

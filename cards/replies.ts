@@ -35,7 +35,10 @@ export function projectCreatedMessage(p: {
         ],
       },
       ...serverBlocks(p.servers),
-      { type: 'context', text: 'Next: `/migrate add alice@old.example`, or `/migrate bulk` with a CSV (source,destination[,source_login,destination_login]).' },
+      {
+        type: 'context',
+        text: 'Next: `/migrate add alice@old.example`, or `/migrate bulk` with a CSV (source,destination[,source_login,destination_login]).',
+      },
     ],
     ...(p.servers?.some((s) => !s.ok) ? { tone: 'warning' as const } : {}),
   };
@@ -52,7 +55,10 @@ export interface ServerCheckView {
 
 /** One line per side: ✅ what answered, or ⚠️ what did not and what to check. */
 function serverLines(servers: ServerCheckView[]): string[] {
-  return servers.map((s) => `${s.ok ? '✅' : '⚠️'} ${s.side === 'source' ? 'Source' : 'Destination'} ${s.where}: ${s.findings.join('; ')}`);
+  return servers.map(
+    (s) =>
+      `${s.ok ? '✅' : '⚠️'} ${s.side === 'source' ? 'Source' : 'Destination'} ${s.where}: ${s.findings.join('; ')}`,
+  );
 }
 
 function serversText(servers: ServerCheckView[] | undefined): string {
@@ -60,7 +66,8 @@ function serversText(servers: ServerCheckView[] | undefined): string {
   return `\nServers:\n${serverLines(servers).join('\n')}${servers.some((s) => !s.ok) ? `\n${SERVER_WARNING}` : ''}`;
 }
 
-const SERVER_WARNING = 'The project is kept as it is. Until the server answers, users see "we could not reach the mail server" on the form and nothing counts against them; `project set NAME` looks again.';
+const SERVER_WARNING =
+  'The project is kept as it is. Until the server answers, users see "we could not reach the mail server" on the form and nothing counts against them; `project set NAME` looks again.';
 
 function serverBlocks(servers: ServerCheckView[] | undefined): Message['blocks'] {
   if (!servers?.length) return [];
@@ -83,15 +90,33 @@ export function projectUpdatedMessage(name: string, changes: string[], servers?:
 }
 
 /** A list of projects. */
-export function projectListMessage(projects: { name: string; sourceUrl: string; destinationUrl: string; here: boolean }[], limit = PROJECT_LIST_LIMIT): Message {
+export function projectListMessage(
+  projects: { name: string; sourceUrl: string; destinationUrl: string; here: boolean }[],
+  limit = PROJECT_LIST_LIMIT,
+): Message {
   const shown = [...projects.filter((p) => p.here), ...projects.filter((p) => !p.here)].slice(0, limit);
   const items = shown.map((p) => `${p.name}: ${p.sourceUrl} → ${p.destinationUrl}${p.here ? ' (this channel)' : ''}`);
-  const more = projects.length > limit ? `…and ${formatCount(projects.length - limit)} more (${formatCount(projects.length)} projects in all).` : undefined;
+  const more =
+    projects.length > limit
+      ? `…and ${formatCount(projects.length - limit)} more (${formatCount(projects.length)} projects in all).`
+      : undefined;
   return {
     kind: 'project-list',
-    text: items.length ? `Projects:\n${items.slice(0, REPLY_LIST_LIMIT).join('\n')}${projects.length > REPLY_LIST_LIMIT ? `\n…and ${formatCount(projects.length - REPLY_LIST_LIMIT)} more` : ''}` : 'No projects yet.',
+    text: items.length
+      ? `Projects:\n${items.slice(0, REPLY_LIST_LIMIT).join('\n')}${projects.length > REPLY_LIST_LIMIT ? `\n…and ${formatCount(projects.length - REPLY_LIST_LIMIT)} more` : ''}`
+      : 'No projects yet.',
     tone: 'info',
-    blocks: items.length ? [{ type: 'header', text: 'Projects' }, { type: 'list', items, more }] : [{ type: 'text', text: 'No projects yet. Create one with `/migrate project create NAME --source URL --destination URL`.' }],
+    blocks: items.length
+      ? [
+          { type: 'header', text: 'Projects' },
+          { type: 'list', items, more },
+        ]
+      : [
+          {
+            type: 'text',
+            text: 'No projects yet. Create one with `/migrate project create NAME --source URL --destination URL`.',
+          },
+        ],
   };
 }
 
@@ -102,15 +127,41 @@ function firstLines(lines: string[], limit: number, what = 'more'): string[] {
 
 /** Result of an admin action on one or several items. */
 export function actionResultMessage(kind: string, done: string[], refused: string[], noun: string): Message {
-  const head = done.length ? `${noun} ${plural(done.length, 'mailbox', 'mailboxes')}.` : `No mailbox was ${noun.toLowerCase()}.`;
+  const head = done.length
+    ? `${noun} ${plural(done.length, 'mailbox', 'mailboxes')}.`
+    : `No mailbox was ${noun.toLowerCase()}.`;
   return {
     kind,
-    text: [head, ...firstLines(done, REPLY_LIST_LIMIT), ...firstLines(refused, REPLY_LIST_LIMIT, 'more refused')].join('\n'),
+    text: [head, ...firstLines(done, REPLY_LIST_LIMIT), ...firstLines(refused, REPLY_LIST_LIMIT, 'more refused')].join(
+      '\n',
+    ),
     tone: refused.length ? 'warning' : 'success',
     blocks: [
       { type: 'text', text: head },
-      ...(done.length > 1 ? [{ type: 'list' as const, items: done.slice(0, REPLY_LIST_LIMIT), more: done.length > REPLY_LIST_LIMIT ? `…and ${formatCount(done.length - REPLY_LIST_LIMIT)} more` : undefined }] : done[0] !== undefined ? [{ type: 'text' as const, text: done[0] }] : []),
-      ...(refused.length ? [{ type: 'list' as const, items: refused.slice(0, REPLY_LIST_LIMIT), more: refused.length > REPLY_LIST_LIMIT ? `…and ${formatCount(refused.length - REPLY_LIST_LIMIT)} more refused` : undefined }] : []),
+      ...(done.length > 1
+        ? [
+            {
+              type: 'list' as const,
+              items: done.slice(0, REPLY_LIST_LIMIT),
+              more:
+                done.length > REPLY_LIST_LIMIT ? `…and ${formatCount(done.length - REPLY_LIST_LIMIT)} more` : undefined,
+            },
+          ]
+        : done[0] !== undefined
+          ? [{ type: 'text' as const, text: done[0] }]
+          : []),
+      ...(refused.length
+        ? [
+            {
+              type: 'list' as const,
+              items: refused.slice(0, REPLY_LIST_LIMIT),
+              more:
+                refused.length > REPLY_LIST_LIMIT
+                  ? `…and ${formatCount(refused.length - REPLY_LIST_LIMIT)} more refused`
+                  : undefined,
+            },
+          ]
+        : []),
     ],
   };
 }
@@ -122,12 +173,21 @@ export function formLinkMessage(address: string, url: string, expires: string): 
     kind: 'form-link',
     text: `${text}\n${url}`,
     tone: 'info',
-    blocks: [{ type: 'text', text: `🔐 ${text}` }, { type: 'actions', actions: [{ label: 'Open the secure form', url, style: 'primary' }] }],
+    blocks: [
+      { type: 'text', text: `🔐 ${text}` },
+      { type: 'actions', actions: [{ label: 'Open the secure form', url, style: 'primary' }] },
+    ],
   };
 }
 
 /** Reply to `project connect`: the private link to the admin-credentials form of one side. */
-export function connectLinkMessage(p: { projectName: string; side: 'source' | 'destination'; kind: 'imap' | 'm365'; url: string; expires: string }): Message {
+export function connectLinkMessage(p: {
+  projectName: string;
+  side: 'source' | 'destination';
+  kind: 'imap' | 'm365';
+  url: string;
+  expires: string;
+}): Message {
   const what = p.kind === 'm365' ? 'the Microsoft 365 app registration' : 'an admin login';
   const text = `Private link to connect the ${p.side} of ${p.projectName} with ${what} (single use, expires ${p.expires}). Do not paste it in a channel: whoever opens it can set the credentials.`;
   return {
@@ -137,7 +197,10 @@ export function connectLinkMessage(p: { projectName: string; side: 'source' | 'd
     blocks: [
       { type: 'text', text: `🔐 ${text}` },
       { type: 'actions', actions: [{ label: 'Open the admin form', url: p.url, style: 'primary' }] },
-      { type: 'context', text: 'The credentials are verified by logging in to one mailbox before they are kept, and are never shown again.' },
+      {
+        type: 'context',
+        text: 'The credentials are verified by logging in to one mailbox before they are kept, and are never shown again.',
+      },
     ],
   };
 }

@@ -6,7 +6,13 @@ const LIST_LIMIT = 20;
 
 function listed(lines: string[], more = 'more'): Block[] {
   if (!lines.length) return [];
-  return [{ type: 'list', items: lines.slice(0, LIST_LIMIT), ...(lines.length > LIST_LIMIT ? { more: `…and ${formatCount(lines.length - LIST_LIMIT)} ${more}` } : {}) }];
+  return [
+    {
+      type: 'list',
+      items: lines.slice(0, LIST_LIMIT),
+      ...(lines.length > LIST_LIMIT ? { more: `…and ${formatCount(lines.length - LIST_LIMIT)} ${more}` } : {}),
+    },
+  ];
 }
 
 /** A scheduled start (`start --at`): which mailboxes start when, in the project's zone and UTC. */
@@ -24,9 +30,16 @@ export interface ScheduledStartView {
 export function scheduledStartMessage(v: ScheduledStartView): Message {
   const when = formatTime(v.at, v.timeZone);
   const refused = v.refused ?? [];
-  const head = v.addresses.length ? `Scheduled: ${plural(v.addresses.length, 'mailbox', 'mailboxes')} start ${when}.` : 'No mailbox was scheduled.';
-  const wait = v.windowClosed ? `That is outside the copy window (${v.windowClosed.window}): copying begins when it opens, ${formatTime(v.windowClosed.opensAt, v.timeZone)}.` : undefined;
-  const cancel = v.addresses.length === 1 ? `\`/migrate stop ${v.addresses[0]}\` cancels it.` : '`/migrate stop ADDRESS` cancels one.';
+  const head = v.addresses.length
+    ? `Scheduled: ${plural(v.addresses.length, 'mailbox', 'mailboxes')} start ${when}.`
+    : 'No mailbox was scheduled.';
+  const wait = v.windowClosed
+    ? `That is outside the copy window (${v.windowClosed.window}): copying begins when it opens, ${formatTime(v.windowClosed.opensAt, v.timeZone)}.`
+    : undefined;
+  const cancel =
+    v.addresses.length === 1
+      ? `\`/migrate stop ${v.addresses[0]}\` cancels it.`
+      : '`/migrate stop ADDRESS` cancels one.';
   const lines = [head, ...(wait ? [wait] : []), ...(v.addresses.length ? [cancel] : [])];
   return {
     kind: 'start-scheduled',
@@ -43,7 +56,12 @@ export function scheduledStartMessage(v: ScheduledStartView): Message {
 }
 
 /** `stop` of a mailbox whose start was scheduled: the scheduled start is cancelled (and, when it was also waiting or queued, it is stopped). */
-export function startCancelledMessage(address: string, at: Date, timeZone: string, alsoStopped: string | undefined): Message {
+export function startCancelledMessage(
+  address: string,
+  at: Date,
+  timeZone: string,
+  alsoStopped: string | undefined,
+): Message {
   const text = `${address}: its start scheduled for ${formatTime(at, timeZone)} is cancelled.${alsoStopped ? ` ${alsoStopped}` : ''}`;
   return { kind: 'start-cancelled', text, tone: 'success', blocks: [{ type: 'text', text: `🗓️ ${text}` }] };
 }
@@ -81,7 +99,10 @@ export interface ItemTimingView {
 /** `scheduled to start 2026-12-05 22:00 Europe/Berlin (21:00 UTC)` / `Paused until 22:00 (window)` / `waits for the copy window (opens 22:00)`. */
 export function timingText(t: ItemTimingView): string | undefined {
   if (t.startAt) return `scheduled to start ${formatTime(t.startAt, t.timeZone)}`;
-  if (t.window) return t.window.paused ? `Paused until ${formatClock(t.window.opensAt, t.timeZone)} (window)` : `waits for the copy window (opens ${formatClock(t.window.opensAt, t.timeZone)})`;
+  if (t.window)
+    return t.window.paused
+      ? `Paused until ${formatClock(t.window.opensAt, t.timeZone)} (window)`
+      : `waits for the copy window (opens ${formatClock(t.window.opensAt, t.timeZone)})`;
   return undefined;
 }
 

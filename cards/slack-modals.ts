@@ -51,15 +51,29 @@ export interface ModalInitial {
   project?: string;
 }
 
-type Option = { text: { type: 'plain_text'; text: string }; value: string; description?: { type: 'plain_text'; text: string } };
+type Option = {
+  text: { type: 'plain_text'; text: string };
+  value: string;
+  description?: { type: 'plain_text'; text: string };
+};
 
 const pt = (text: string) => ({ type: 'plain_text' as const, text, emoji: true });
 
 function option(value: string, label: string, description?: string): Option {
-  return { text: { type: 'plain_text', text: label }, value, ...(description ? { description: { type: 'plain_text', text: description } } : {}) };
+  return {
+    text: { type: 'plain_text', text: label },
+    value,
+    ...(description ? { description: { type: 'plain_text', text: description } } : {}),
+  };
 }
 
-function radios(blockId: string, label: string, options: Option[], initial: string | undefined, hint: string): Record<string, unknown> {
+function radios(
+  blockId: string,
+  label: string,
+  options: Option[],
+  initial: string | undefined,
+  hint: string,
+): Record<string, unknown> {
   const init = options.find((o) => o.value === initial);
   return {
     type: 'input',
@@ -76,19 +90,40 @@ const ASK_OPTIONS = [
   option('destination', 'Destination mailbox', 'The user of the new address enters the destination password'),
   option('both', 'Both', 'Source and destination passwords'),
 ];
-const NOTIFY_OPTIONS = [option('email', 'Email'), option('chat', 'Slack direct message', 'Email when the person is not in this workspace'), option('both', 'Both')];
+const NOTIFY_OPTIONS = [
+  option('email', 'Email'),
+  option('chat', 'Slack direct message', 'Email when the person is not in this workspace'),
+  option('both', 'Both'),
+];
 
 function askBlocks(initial: ModalInitial): Record<string, unknown>[] {
   return [
-    radios(FIELD.ask, 'Which credentials to ask for', ASK_OPTIONS, initial.ask, "Leave empty for the project's setting."),
-    radios(FIELD.notify, 'How to ask the user', NOTIFY_OPTIONS, initial.notify, "Leave empty for the project's setting."),
+    radios(
+      FIELD.ask,
+      'Which credentials to ask for',
+      ASK_OPTIONS,
+      initial.ask,
+      "Leave empty for the project's setting.",
+    ),
+    radios(
+      FIELD.notify,
+      'How to ask the user',
+      NOTIFY_OPTIONS,
+      initial.notify,
+      "Leave empty for the project's setting.",
+    ),
     {
       type: 'input',
       block_id: FIELD.project,
       optional: true,
       label: pt('Project'),
       hint: pt('Only needed when this channel has several projects.'),
-      element: { type: 'plain_text_input', action_id: VALUE_ACTION, ...(initial.project ? { initial_value: initial.project } : {}), max_length: 80 },
+      element: {
+        type: 'plain_text_input',
+        action_id: VALUE_ACTION,
+        ...(initial.project ? { initial_value: initial.project } : {}),
+        max_length: 80,
+      },
     },
   ];
 }
@@ -104,8 +139,22 @@ export interface ModalView {
   blocks: Record<string, unknown>[];
 }
 
-function modal(callbackId: string, title: string, submit: string, metadata: string, blocks: Record<string, unknown>[]): ModalView {
-  return { type: 'modal', callback_id: callbackId, private_metadata: metadata, title: pt(title), submit: pt(submit), close: pt('Cancel'), blocks };
+function modal(
+  callbackId: string,
+  title: string,
+  submit: string,
+  metadata: string,
+  blocks: Record<string, unknown>[],
+): ModalView {
+  return {
+    type: 'modal',
+    callback_id: callbackId,
+    private_metadata: metadata,
+    title: pt(title),
+    submit: pt(submit),
+    close: pt('Cancel'),
+    blocks,
+  };
 }
 
 /** "Add mailboxes": addresses (one per line), which credentials to ask for, how to ask. */
@@ -116,17 +165,33 @@ export function addMailboxesModal(metadata: string, initial: ModalInitial = {}):
       block_id: FIELD.addresses,
       label: pt('Mailboxes'),
       hint: pt('One per line: the source address, then the destination address if it differs.'),
-      element: { type: 'plain_text_input', action_id: VALUE_ACTION, multiline: true, placeholder: pt('alice@old.example\nbob@old.example bob@new.example') },
+      element: {
+        type: 'plain_text_input',
+        action_id: VALUE_ACTION,
+        multiline: true,
+        placeholder: pt('alice@old.example\nbob@old.example bob@new.example'),
+      },
     },
     ...askBlocks(initial),
-    { type: 'context', elements: [{ type: 'mrkdwn', text: '🔒 Users enter their passwords on MailFerry\'s secure form, never in Slack.' }] },
+    {
+      type: 'context',
+      elements: [
+        { type: 'mrkdwn', text: "🔒 Users enter their passwords on MailFerry's secure form, never in Slack." },
+      ],
+    },
   ]);
 }
 
 /** "Add mailboxes from CSV": a CSV file, or lines pasted. */
 export function bulkModal(metadata: string, initial: ModalInitial = {}): ModalView {
   return modal(MODAL.bulk, 'Add mailboxes from CSV', 'Add', metadata, [
-    { type: 'section', text: { type: 'mrkdwn', text: 'One mailbox per line: `source,destination[,source_login,destination_login]`. A header line and `#` comments are ignored.' } },
+    {
+      type: 'section',
+      text: {
+        type: 'mrkdwn',
+        text: 'One mailbox per line: `source,destination[,source_login,destination_login]`. A header line and `#` comments are ignored.',
+      },
+    },
     {
       type: 'input',
       block_id: FIELD.file,
@@ -139,7 +204,12 @@ export function bulkModal(metadata: string, initial: ModalInitial = {}): ModalVi
       block_id: FIELD.paste,
       optional: true,
       label: pt('Or paste the lines'),
-      element: { type: 'plain_text_input', action_id: VALUE_ACTION, multiline: true, placeholder: pt('alice@old.example,alice@new.example') },
+      element: {
+        type: 'plain_text_input',
+        action_id: VALUE_ACTION,
+        multiline: true,
+        placeholder: pt('alice@old.example,alice@new.example'),
+      },
     },
     ...askBlocks(initial),
   ]);
@@ -149,10 +219,33 @@ export function bulkModal(metadata: string, initial: ModalInitial = {}): ModalVi
 export function projectModal(metadata: string): ModalView {
   const urlHint = 'imaps://host:993, imap://host:143 (STARTTLS when offered) or m365://TENANT_ID';
   return modal(MODAL.project, 'New migration project', 'Create', metadata, [
-    { type: 'input', block_id: FIELD.name, label: pt('Name'), element: { type: 'plain_text_input', action_id: VALUE_ACTION, placeholder: pt('acme'), max_length: 64 } },
-    { type: 'input', block_id: FIELD.source, label: pt('Source server'), hint: pt(urlHint), element: { type: 'plain_text_input', action_id: VALUE_ACTION, placeholder: pt('imaps://mail.old.example:993') } },
-    { type: 'input', block_id: FIELD.destination, label: pt('Destination server'), hint: pt(urlHint), element: { type: 'plain_text_input', action_id: VALUE_ACTION, placeholder: pt('imaps://mail.new.example:993') } },
-    radios(FIELD.selfService, 'Whose address is asked for credentials', ASK_OPTIONS, undefined, 'Default: the source address.'),
+    {
+      type: 'input',
+      block_id: FIELD.name,
+      label: pt('Name'),
+      element: { type: 'plain_text_input', action_id: VALUE_ACTION, placeholder: pt('acme'), max_length: 64 },
+    },
+    {
+      type: 'input',
+      block_id: FIELD.source,
+      label: pt('Source server'),
+      hint: pt(urlHint),
+      element: { type: 'plain_text_input', action_id: VALUE_ACTION, placeholder: pt('imaps://mail.old.example:993') },
+    },
+    {
+      type: 'input',
+      block_id: FIELD.destination,
+      label: pt('Destination server'),
+      hint: pt(urlHint),
+      element: { type: 'plain_text_input', action_id: VALUE_ACTION, placeholder: pt('imaps://mail.new.example:993') },
+    },
+    radios(
+      FIELD.selfService,
+      'Whose address is asked for credentials',
+      ASK_OPTIONS,
+      undefined,
+      'Default: the source address.',
+    ),
     radios(FIELD.notify, 'How users are asked', NOTIFY_OPTIONS, undefined, 'Default: email.'),
     {
       type: 'input',
@@ -160,7 +253,13 @@ export function projectModal(metadata: string): ModalView {
       optional: true,
       label: pt('Licenses'),
       hint: pt('Size of the license pool; leave empty for no limit.'),
-      element: { type: 'number_input', action_id: VALUE_ACTION, is_decimal_allowed: false, min_value: '0', max_value: '1000000' },
+      element: {
+        type: 'number_input',
+        action_id: VALUE_ACTION,
+        is_decimal_allowed: false,
+        min_value: '0',
+        max_value: '1000000',
+      },
     },
   ]);
 }

@@ -84,15 +84,28 @@ export function credentialsLine(p: Pick<ProjectView, 'admin' | 'selfService'>): 
  * The server's own words when they add something to the reason's sentence; undefined when
  * they only repeat it (the reason is then said once).
  */
-export function extraDetail(reasonText: string | null | undefined, detail: string | null | undefined): string | undefined {
+export function extraDetail(
+  reasonText: string | null | undefined,
+  detail: string | null | undefined,
+): string | undefined {
   if (!detail) return undefined;
-  const norm = (x: string) => x.toLowerCase().replace(/[\s.:;,!"'()[\]-]+/g, ' ').trim();
+  const norm = (x: string) =>
+    x
+      .toLowerCase()
+      .replace(/[\s.:;,!"'()[\]-]+/g, ' ')
+      .trim();
   if (!reasonText) return detail;
-  const r = norm(reasonText), d = norm(detail);
+  const r = norm(reasonText),
+    d = norm(detail);
   return !d || r.includes(d) ? undefined : detail;
 }
 
-const SURFACE_NAME: Record<string, string> = { slack: 'Slack', teams: 'Teams', console: 'console', form: 'secure form' };
+const SURFACE_NAME: Record<string, string> = {
+  slack: 'Slack',
+  teams: 'Teams',
+  console: 'console',
+  form: 'secure form',
+};
 
 /**
  * Who did something, as a person reads it, from the history's `surface:id (name)`:
@@ -129,14 +142,19 @@ export function countsLine(counts: Record<string, number>): string {
 
 /** `3 used, 7 left of 10` or `3 used (no limit)`. */
 export function licensesLine(l: ProjectView['licenses']): string {
-  return l.total == null ? `${formatCount(l.used)} used (no limit set)` : `${formatCount(l.used)} used, ${formatCount(l.left ?? 0)} left of ${formatCount(l.total)}`;
+  return l.total == null
+    ? `${formatCount(l.used)} used (no limit set)`
+    : `${formatCount(l.used)} used, ${formatCount(l.left ?? 0)} left of ${formatCount(l.total)}`;
 }
 
 /** The status of a project: counts per status, licenses, each item with its status and reason. */
 export function projectStatusMessage(p: ProjectView, limit = 40): Message {
   const total = p.total ?? p.items.length;
   const lines = p.items.slice(0, limit).map(itemLine);
-  const more = total > lines.length ? `…and ${formatCount(total - lines.length)} more. Type \`/migrate status ADDRESS\` for one mailbox.` : undefined;
+  const more =
+    total > lines.length
+      ? `…and ${formatCount(total - lines.length)} more. Type \`/migrate status ADDRESS\` for one mailbox.`
+      : undefined;
   const blocks: Block[] = [
     { type: 'header', text: `Project ${p.name}` },
     {
@@ -148,10 +166,19 @@ export function projectStatusMessage(p: ProjectView, limit = 40): Message {
         { label: 'Mailboxes', value: total ? `${formatCount(total)}: ${countsLine(p.counts)}` : 'none yet' },
         { label: 'Licenses', value: licensesLine(p.licenses) },
         ...(p.window ? [{ label: 'Copy window', value: windowLine(p.window) }] : []),
-        ...(p.scheduled?.count ? [{ label: 'Scheduled', value: `${plural(p.scheduled.count, 'mailbox', 'mailboxes')}, the next ${formatTime(p.scheduled.next, p.scheduled.timeZone)}` }] : []),
+        ...(p.scheduled?.count
+          ? [
+              {
+                label: 'Scheduled',
+                value: `${plural(p.scheduled.count, 'mailbox', 'mailboxes')}, the next ${formatTime(p.scheduled.next, p.scheduled.timeZone)}`,
+              },
+            ]
+          : []),
       ],
     },
-    total ? { type: 'list', items: lines, more } : { type: 'text', text: 'No mailboxes yet. Add one with `/migrate add ADDRESS`.' },
+    total
+      ? { type: 'list', items: lines, more }
+      : { type: 'text', text: 'No mailboxes yet. Add one with `/migrate add ADDRESS`.' },
   ];
   return {
     kind: 'project-status',
@@ -179,7 +206,8 @@ const OVERVIEW_BUTTONS = 5;
  * status, licenses), and how to see one project's mailboxes.
  */
 export function projectsOverviewMessage(projects: ProjectOverviewView[]): Message {
-  const line = (p: ProjectOverviewView) => `*${p.name}* (${p.sourceUrl} → ${p.destinationUrl}): ${plural(p.total, 'mailbox', 'mailboxes')}${p.total ? ` — ${countsLine(p.counts)}` : ''}; licenses ${licensesLine(p.licenses)}`;
+  const line = (p: ProjectOverviewView) =>
+    `*${p.name}* (${p.sourceUrl} → ${p.destinationUrl}): ${plural(p.total, 'mailbox', 'mailboxes')}${p.total ? ` — ${countsLine(p.counts)}` : ''}; licenses ${licensesLine(p.licenses)}`;
   const lines = projects.map(line);
   return {
     kind: 'projects-overview',
@@ -188,8 +216,14 @@ export function projectsOverviewMessage(projects: ProjectOverviewView[]): Messag
     blocks: [
       { type: 'header', text: `${projects.length} projects in this channel` },
       { type: 'list', items: lines },
-      { type: 'context', text: 'For one project\'s mailboxes: `/migrate status --project NAME`.' },
-      { type: 'actions', actions: projects.slice(0, OVERVIEW_BUTTONS).map((p) => ({ label: `Status of ${p.name}`.slice(0, 60), command: `status --project ${/\s/.test(p.name) ? `"${p.name}"` : p.name}` })) },
+      { type: 'context', text: "For one project's mailboxes: `/migrate status --project NAME`." },
+      {
+        type: 'actions',
+        actions: projects.slice(0, OVERVIEW_BUTTONS).map((p) => ({
+          label: `Status of ${p.name}`.slice(0, 60),
+          command: `status --project ${/\s/.test(p.name) ? `"${p.name}"` : p.name}`,
+        })),
+      },
     ],
   };
 }
@@ -230,14 +264,19 @@ export const HISTORY_LIMIT = 20;
 
 function folderLine(f: FolderView): string {
   const where = f.sourceFolder === f.destFolder ? f.sourceFolder : `${f.sourceFolder} → ${f.destFolder}`;
-  const parts = [`${formatCount(f.messagesFound)} found`, `${formatCount(f.messagesCopied)} copied (${formatBytes(f.bytesCopied)})`];
+  const parts = [
+    `${formatCount(f.messagesFound)} found`,
+    `${formatCount(f.messagesCopied)} copied (${formatBytes(f.bytesCopied)})`,
+  ];
   if (f.messagesPresent) parts.push(`${formatCount(f.messagesPresent)} already there`);
   if (f.messagesSkipped) parts.push(`${formatCount(f.messagesSkipped)} skipped`);
   return `${where}: ${parts.join(', ')}`;
 }
 
 function limited(lines: string[]): { items: string[]; more?: string } {
-  return lines.length > LIST_LIMIT ? { items: lines.slice(0, LIST_LIMIT), more: `…and ${formatCount(lines.length - LIST_LIMIT)} more` } : { items: lines };
+  return lines.length > LIST_LIMIT
+    ? { items: lines.slice(0, LIST_LIMIT), more: `…and ${formatCount(lines.length - LIST_LIMIT)} more` }
+    : { items: lines };
 }
 
 /** The status of one mailbox with its history (and, once copied, its folders and refused messages). */
@@ -245,7 +284,13 @@ export function itemStatusMessage(
   projectName: string,
   i: ItemView & { passCount: number; lastPassMs: number; messagesPresent: number },
   history: HistoryView[],
-  copy: { folders: FolderView[]; skipped: SkippedView[]; altered?: AlteredView[]; verification?: VerificationView | null; passes?: PassView[] } = { folders: [], skipped: [] },
+  copy: {
+    folders: FolderView[];
+    skipped: SkippedView[];
+    altered?: AlteredView[];
+    verification?: VerificationView | null;
+    passes?: PassView[];
+  } = { folders: [], skipped: [] },
   /** Events in all, when `history` holds only the latest ones. */
   historyTotal = history.length,
   /** IANA zone of the project: history times are shown in it as well as in UTC. */
@@ -254,10 +299,17 @@ export function itemStatusMessage(
   const facts = [
     { label: 'Project', value: projectName },
     { label: 'Destination', value: i.destinationAddress },
-    { label: 'Status', value: statusLabel(i.status) + (i.status === 'Failed' && i.reasonText ? ` — ${i.reasonText}` : '') },
+    {
+      label: 'Status',
+      value: statusLabel(i.status) + (i.status === 'Failed' && i.reasonText ? ` — ${i.reasonText}` : ''),
+    },
   ];
   const timing = i.timing ? timingText(i.timing) : undefined;
-  if (timing) facts.push({ label: i.timing?.startAt ? 'Scheduled' : 'Window', value: timing.replace(/^scheduled to start /, '') });
+  if (timing)
+    facts.push({
+      label: i.timing?.startAt ? 'Scheduled' : 'Window',
+      value: timing.replace(/^scheduled to start /, ''),
+    });
   const said = i.status === 'Failed' ? extraDetail(i.reasonText, i.failureDetail) : undefined;
   // An internal failure (our database, our bug) is no server's word.
   if (said) facts.push({ label: i.failureReason === 'Internal' ? 'Error' : 'Server said', value: said });
@@ -268,8 +320,13 @@ export function itemStatusMessage(
     });
   // What the last pass's verification found, never left out once there is one.
   if (copy.verification) facts.push({ label: 'Verified (last pass)', value: verificationLine(copy.verification) });
-  facts.push({ label: 'License', value: i.license === 'consumed' ? 'consumed' : i.license === 'reserved' ? 'reserved' : 'none' });
-  const hist = history.slice(-HISTORY_LIMIT).map((h) => `${formatTime(h.at, timeZone)} — ${h.summary} — ${actorText(h.actor)}`);
+  facts.push({
+    label: 'License',
+    value: i.license === 'consumed' ? 'consumed' : i.license === 'reserved' ? 'reserved' : 'none',
+  });
+  const hist = history
+    .slice(-HISTORY_LIMIT)
+    .map((h) => `${formatTime(h.at, timeZone)} — ${h.summary} — ${actorText(h.actor)}`);
   const total = Math.max(historyTotal, history.length);
   const earlier = total - hist.length;
   return {
@@ -285,20 +342,38 @@ export function itemStatusMessage(
             { type: 'list' as const, items: copy.passes.map((p) => passLine(p, statusLabel, timeZone)) },
           ]
         : []),
-      ...(copy.folders.length ? [{ type: 'text' as const, text: 'Folders:' }, { type: 'list' as const, ...limited(copy.folders.map(folderLine)) }] : []),
+      ...(copy.folders.length
+        ? [
+            { type: 'text' as const, text: 'Folders:' },
+            { type: 'list' as const, ...limited(copy.folders.map(folderLine)) },
+          ]
+        : []),
       ...(copy.skipped.length
         ? [
             { type: 'text' as const, text: 'Skipped (the destination refused them):' },
-            { type: 'list' as const, ...limited(copy.skipped.map((s) => `${s.sourceFolder} UID ${s.uid} (${formatBytes(s.size)}): ${s.reason}`)) },
+            {
+              type: 'list' as const,
+              ...limited(
+                copy.skipped.map((s) => `${s.sourceFolder} UID ${s.uid} (${formatBytes(s.size)}): ${s.reason}`),
+              ),
+            },
           ]
         : []),
       ...(copy.altered?.length
         ? [
-            { type: 'text' as const, text: `Altered by the destination (stored differently from the source; ${plural(copy.altered.length, 'message')}, all passes):` },
+            {
+              type: 'text' as const,
+              text: `Altered by the destination (stored differently from the source; ${plural(copy.altered.length, 'message')}, all passes):`,
+            },
             { type: 'list' as const, ...limited(copy.altered.map(alteredLine)) },
           ]
         : []),
-      { type: 'text', text: earlier ? `History (the latest ${hist.length} of ${formatCount(total)} events; ${formatCount(earlier)} earlier not shown):` : 'History:' },
+      {
+        type: 'text',
+        text: earlier
+          ? `History (the latest ${hist.length} of ${formatCount(total)} events; ${formatCount(earlier)} earlier not shown):`
+          : 'History:',
+      },
       { type: 'list', items: hist.length ? hist : ['(none)'] },
     ],
   };

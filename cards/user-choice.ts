@@ -12,7 +12,11 @@ const CHOICE: Record<UserChoice, { button: string; said: string; style?: 'primar
   now: { button: 'Start now', said: 'start now (as soon as the credentials are in)' },
   tonight: { button: 'Tonight', said: 'tonight' },
   tomorrow: { button: 'Remind me tomorrow', said: 'remind me tomorrow' },
-  'not-mine': { button: 'This mailbox is not mine / not used', said: 'this mailbox is not mine / not used', style: 'danger' },
+  'not-mine': {
+    button: 'This mailbox is not mine / not used',
+    said: 'this mailbox is not mine / not used',
+    style: 'danger',
+  },
 };
 
 /** The command line a choice button runs as the person who clicks it. */
@@ -27,7 +31,11 @@ export function choiceCommand(choiceId: string, choice: UserChoice): string {
  * the project has a copy window.
  */
 export function choiceActions(choiceId: string, tonight = false): Action[] {
-  return USER_CHOICES.filter((c) => tonight || c !== 'tonight').map((c) => ({ label: CHOICE[c].button, command: choiceCommand(choiceId, c), ...(CHOICE[c].style ? { style: CHOICE[c].style } : {}) }));
+  return USER_CHOICES.filter((c) => tonight || c !== 'tonight').map((c) => ({
+    label: CHOICE[c].button,
+    command: choiceCommand(choiceId, c),
+    ...(CHOICE[c].style ? { style: CHOICE[c].style } : {}),
+  }));
 }
 
 /** What the user's answer did, for the user's confirmation and the admin's post. */
@@ -47,11 +55,19 @@ export function choiceAnsweredMessage(v: ChoiceView): Message {
     v.choice === 'tonight'
       ? `Thank you. Your mailbox ${v.address} is copied tonight, from ${formatTime(v.startAt ?? new Date(), v.organisation?.timeZone)}, once you have entered your credentials on the secure form (the button in the message above).`
       : v.choice === 'now'
-      ? `Thank you. Your mailbox ${v.address} moves as soon as you have entered your credentials on the secure form (the button in the message above).`
-      : v.choice === 'tomorrow'
-        ? `We will remind you on ${formatTime(v.remindAt ?? new Date(), v.organisation?.timeZone)}. The link in the message above keeps working until it expires.`
-        : `Thank you for telling us. ${v.address} will not be migrated; your IT team has been told. ${supportSentence(v.organisation)}`;
-  return { kind: 'user-choice-answered', text, tone: v.choice === 'not-mine' ? 'info' : 'success', blocks: [{ type: 'header', text: `You chose: ${CHOICE[v.choice].button}` }, { type: 'text', text }] };
+        ? `Thank you. Your mailbox ${v.address} moves as soon as you have entered your credentials on the secure form (the button in the message above).`
+        : v.choice === 'tomorrow'
+          ? `We will remind you on ${formatTime(v.remindAt ?? new Date(), v.organisation?.timeZone)}. The link in the message above keeps working until it expires.`
+          : `Thank you for telling us. ${v.address} will not be migrated; your IT team has been told. ${supportSentence(v.organisation)}`;
+  return {
+    kind: 'user-choice-answered',
+    text,
+    tone: v.choice === 'not-mine' ? 'info' : 'success',
+    blocks: [
+      { type: 'header', text: `You chose: ${CHOICE[v.choice].button}` },
+      { type: 'text', text },
+    ],
+  };
 }
 
 /** The post in the admin's thread: "bob@old.example chose: remind me tomorrow". */
@@ -62,13 +78,26 @@ export function userChoicePost(v: ChoiceView): Message {
       : v.choice === 'not-mine'
         ? ' Stopped, not migrated: its license is back in the pool and its link no longer works.'
         : '';
-  const said = v.choice === 'tonight' && v.startAt ? `tonight, ${formatTime(v.startAt, v.organisation?.timeZone)}` : CHOICE[v.choice].said;
+  const said =
+    v.choice === 'tonight' && v.startAt
+      ? `tonight, ${formatTime(v.startAt, v.organisation?.timeZone)}`
+      : CHOICE[v.choice].said;
   const text = `*${v.address}* chose: ${said}.${what}`;
-  return { kind: 'user-choice', text, tone: v.choice === 'not-mine' ? 'warning' : 'info', blocks: [{ type: 'text', text: `${v.choice === 'not-mine' ? '⚠️' : '💬'} ${text}` }] };
+  return {
+    kind: 'user-choice',
+    text,
+    tone: v.choice === 'not-mine' ? 'warning' : 'info',
+    blocks: [{ type: 'text', text: `${v.choice === 'not-mine' ? '⚠️' : '💬'} ${text}` }],
+  };
 }
 
 /** The post in the admin's thread when the mailbox owner chose on the form to start later: "bob@old.example chose on the form: tomorrow, …". */
-export function formStartChoicePost(address: string, choice: 'tonight' | 'tomorrow', at: Date, timeZone?: string): Message {
+export function formStartChoicePost(
+  address: string,
+  choice: 'tonight' | 'tomorrow',
+  at: Date,
+  timeZone?: string,
+): Message {
   const text = `*${address}* chose on the form: ${choice}, ${formatTime(at, timeZone)}. The credentials are verified; copying begins then.`;
   return { kind: 'user-choice', text, tone: 'info', blocks: [{ type: 'text', text: `💬 ${text}` }] };
 }

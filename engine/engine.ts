@@ -70,7 +70,20 @@ const ITEM_INCLUDE = { project: true } as const;
 /** Columns a bulk add writes; the others take their defaults (NotStarted, no license, zero figures). */
 /** History kinds of a pass's end (`Engine.passHistory`). */
 const PASS_END_KINDS = ['pass-completed', 'pass-failed', 'pass-stopped', 'interrupted'];
-const ADD_COLUMNS = ['id', 'projectId', 'sourceAddress', 'destinationAddress', 'sourceLogin', 'destinationLogin', 'ask', 'notify', 'threadRef', 'createdBy', 'createdAt', 'updatedAt'] as const satisfies readonly (keyof Item)[];
+const ADD_COLUMNS = [
+  'id',
+  'projectId',
+  'sourceAddress',
+  'destinationAddress',
+  'sourceLogin',
+  'destinationLogin',
+  'ask',
+  'notify',
+  'threadRef',
+  'createdBy',
+  'createdAt',
+  'updatedAt',
+] as const satisfies readonly (keyof Item)[];
 /**
  * How long a running pass's lease lasts without renewal before the pass counts as dead, and
  * a worker on another host resumes it: MAILFERRY_LEASE_SECONDS (at least 6; default 90).
@@ -168,15 +181,27 @@ export class Engine {
   /** Creates a project owned by the channel it was created in. */
   async createProject(
     actor: Actor,
-    input: { name: string; sourceUrl: string; destinationUrl: string; selfService?: Sides; notify?: NotifyVia; channelRef: string | null; licenses?: number | null },
+    input: {
+      name: string;
+      sourceUrl: string;
+      destinationUrl: string;
+      selfService?: Sides;
+      notify?: NotifyVia;
+      channelRef: string | null;
+      licenses?: number | null;
+    },
   ): Promise<Project> {
     const name = input.name.trim();
     refuseInvisible(name, 'project name');
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(name))
-      throw new UserError('PROJECT_NAME', `"${input.name}" is not a valid project name: use letters, digits, dot, dash or underscore (up to 63).`);
+      throw new UserError(
+        'PROJECT_NAME',
+        `"${input.name}" is not a valid project name: use letters, digits, dot, dash or underscore (up to 63).`,
+      );
     const src = parseConnectorUrl(input.sourceUrl, 'source');
     const dst = parseConnectorUrl(input.destinationUrl, 'destination');
-    if (await this.db.project.findUnique({ where: { name } })) throw new UserError('PROJECT_EXISTS', `A project named ${name} already exists.`);
+    if (await this.db.project.findUnique({ where: { name } }))
+      throw new UserError('PROJECT_EXISTS', `A project named ${name} already exists.`);
     const selfSides = input.selfService ? sidesOf(input.selfService) : [];
     const auth = (side: Side): AuthMode => (selfSides.includes(side) ? 'self-service' : 'per-user');
     const project = await this.db.$transaction(async (tx) => {
@@ -195,7 +220,12 @@ export class Engine {
           createdBy: `${actor.surface}:${actor.id}`,
         },
       });
-      await appendHistory(tx, { projectId: p.id, actor, kind: 'project.created', detail: { name, source: src.url, destination: dst.url, selfService: input.selfService ?? null } });
+      await appendHistory(tx, {
+        projectId: p.id,
+        actor,
+        kind: 'project.created',
+        detail: { name, source: src.url, destination: dst.url, selfService: input.selfService ?? null },
+      });
       return p;
     });
     this.bus.emit({ type: 'project.created', projectId: project.id, name, channelRef: project.channelRef, actor });
@@ -206,10 +236,20 @@ export class Engine {
   async updateProject(
     actor: Actor,
     project: Project,
-    changes: { digestCron?: string | null; digestTz?: string | null; selfService?: Sides; licenses?: number | null; notify?: NotifyVia; options?: ProjectOptions },
+    changes: {
+      digestCron?: string | null;
+      digestTz?: string | null;
+      selfService?: Sides;
+      licenses?: number | null;
+      notify?: NotifyVia;
+      options?: ProjectOptions;
+    },
   ): Promise<Project> {
     if (changes.licenses != null && changes.licenses < project.licensesUsed)
-      throw new UserError('LICENSES_BELOW_USED', `${project.name} already uses ${project.licensesUsed} licenses; the pool cannot be smaller than that.`);
+      throw new UserError(
+        'LICENSES_BELOW_USED',
+        `${project.name} already uses ${project.licensesUsed} licenses; the pool cannot be smaller than that.`,
+      );
     const data: Record<string, unknown> = {};
     if (changes.digestCron !== undefined) data.digestCron = changes.digestCron;
     if (changes.digestTz !== undefined) data.digestTz = changes.digestTz;
@@ -218,15 +258,22 @@ export class Engine {
       data.selfService = changes.selfService;
       // A side with admin credentials stays so (`project set --clear-admin` ends that).
       if (project.sourceAuth !== 'admin') data.sourceAuth = sides.includes('source') ? 'self-service' : 'per-user';
-      if (project.destinationAuth !== 'admin') data.destinationAuth = sides.includes('destination') ? 'self-service' : 'per-user';
+      if (project.destinationAuth !== 'admin')
+        data.destinationAuth = sides.includes('destination') ? 'self-service' : 'per-user';
     }
     if (changes.licenses !== undefined) data.licensesTotal = changes.licenses;
     if (changes.notify !== undefined) data.notify = changes.notify;
     // Unreadable stored fields are dropped here, not kept: setting a field again is how an admin repairs them.
-    if (changes.options !== undefined) data.options = JSON.stringify({ ...readProjectOptions(project.options).options, ...changes.options });
+    if (changes.options !== undefined)
+      data.options = JSON.stringify({ ...readProjectOptions(project.options).options, ...changes.options });
     return this.db.$transaction(async (tx) => {
       const p = await tx.project.update({ where: { id: project.id }, data });
-      await appendHistory(tx, { projectId: p.id, actor, kind: 'project.updated', detail: changes as Record<string, unknown> });
+      await appendHistory(tx, {
+        projectId: p.id,
+        actor,
+        kind: 'project.updated',
+        detail: changes as Record<string, unknown>,
+      });
       return p;
     });
   }
@@ -235,10 +282,15 @@ export class Engine {
   async getProject(name: string): Promise<Project> {
     const p = await this.db.project.findUnique({ where: { name } });
     if (p) return p;
-    const all = (await this.db.project.findMany({ select: { name: true }, orderBy: { name: 'asc' } })).map((x) => x.name);
+    const all = (await this.db.project.findMany({ select: { name: true }, orderBy: { name: 'asc' } })).map(
+      (x) => x.name,
+    );
     const guess = closest(name, all);
     const names = all.slice(0, 20);
-    throw new UserError('PROJECT_UNKNOWN', `There is no project named ${name}.${guess ? ` Did you mean ${guess}?` : names.length ? ` Known projects: ${names.join(', ')}${all.length > names.length ? ', …' : ''}.` : ''}`);
+    throw new UserError(
+      'PROJECT_UNKNOWN',
+      `There is no project named ${name}.${guess ? ` Did you mean ${guess}?` : names.length ? ` Known projects: ${names.join(', ')}${all.length > names.length ? ', …' : ''}.` : ''}`,
+    );
   }
 
   /** Every project, by name. */
@@ -286,7 +338,11 @@ export class Engine {
       }
     }
     // Every address of the project in one read: cheaper than asking for 10,000 addresses by value.
-    const taken = new Set((await this.db.item.findMany({ where: { projectId: project.id }, select: { sourceAddress: true } })).map((e) => e.sourceAddress));
+    const taken = new Set(
+      (await this.db.item.findMany({ where: { projectId: project.id }, select: { sourceAddress: true } })).map(
+        (e) => e.sourceAddress,
+      ),
+    );
     const toAdd = valid.filter((v) => {
       if (!taken.has(v.source)) return true;
       refused.push({ line: v.row.line, input: v.source, reason: `${v.source} is already in project ${project.name}.` });
@@ -341,7 +397,15 @@ export class Engine {
         );
         await appendHistoryMany(
           tx,
-          added.map((item) => ({ projectId: project.id, itemId: item.id, address: item.sourceAddress, actor, kind: 'item.added', toStatus: 'NotStarted' as const, detail: { destination: item.destinationAddress, ask: item.ask, notify: item.notify } })),
+          added.map((item) => ({
+            projectId: project.id,
+            itemId: item.id,
+            address: item.sourceAddress,
+            actor,
+            kind: 'item.added',
+            toStatus: 'NotStarted' as const,
+            detail: { destination: item.destinationAddress, ask: item.ask, notify: item.notify },
+          })),
         );
       });
     for (const item of added) this.bus.emit({ type: 'item.added', item: itemRef({ ...item, project }), actor });
@@ -351,7 +415,9 @@ export class Engine {
 
   /** Points items at the thread where their status posts go. */
   async assignThread(itemIds: string[], threadRef: string): Promise<void> {
-    await this.db.$transaction((tx) => countInChunks(itemIds, (part) => tx.item.updateMany({ where: { id: { in: part } }, data: { threadRef } })));
+    await this.db.$transaction((tx) =>
+      countInChunks(itemIds, (part) => tx.item.updateMany({ where: { id: { in: part } }, data: { threadRef } })),
+    );
   }
 
   /** The item of a project by source (or destination) address, or a UserError. */
@@ -359,11 +425,22 @@ export class Engine {
     const a = normaliseAddress(address);
     const item =
       (await this.db.item.findFirst({ where: { projectId: project.id, sourceAddress: a }, include: ITEM_INCLUDE })) ??
-      (await this.db.item.findFirst({ where: { projectId: project.id, destinationAddress: a }, include: ITEM_INCLUDE }));
+      (await this.db.item.findFirst({
+        where: { projectId: project.id, destinationAddress: a },
+        include: ITEM_INCLUDE,
+      }));
     if (!item) {
       // A typo of an address that is in the project gets that address, not "add it".
-      const rows = await this.db.item.findMany({ where: { projectId: project.id }, select: { sourceAddress: true, destinationAddress: true } });
-      const guess = closest(a, rows.flatMap((r) => (r.destinationAddress === r.sourceAddress ? [r.sourceAddress] : [r.sourceAddress, r.destinationAddress])));
+      const rows = await this.db.item.findMany({
+        where: { projectId: project.id },
+        select: { sourceAddress: true, destinationAddress: true },
+      });
+      const guess = closest(
+        a,
+        rows.flatMap((r) =>
+          r.destinationAddress === r.sourceAddress ? [r.sourceAddress] : [r.sourceAddress, r.destinationAddress],
+        ),
+      );
       if (guess) throw new UserError('ITEM_UNKNOWN', `${a} is not in project ${project.name}. Did you mean ${guess}?`);
       throw new UserError('ITEM_UNKNOWN', `${a} is not in project ${project.name}.`, `Add it with \`add ${a}\`.`);
     }
@@ -377,7 +454,9 @@ export class Engine {
 
   /** Sides whose credentials are unknown: no credential stored and not covered by project admin credentials. */
   async missingSides(item: Item & { project: Project }, tx: Tx = this.db): Promise<Side[]> {
-    const stored = new Set((await tx.credential.findMany({ where: { itemId: item.id }, select: { side: true } })).map((c) => c.side));
+    const stored = new Set(
+      (await tx.credential.findMany({ where: { itemId: item.id }, select: { side: true } })).map((c) => c.side),
+    );
     const out: Side[] = [];
     if (!stored.has('source') && item.project.sourceAuth !== 'admin') out.push('source');
     if (!stored.has('destination') && item.project.destinationAuth !== 'admin') out.push('destination');
@@ -413,7 +492,11 @@ export class Engine {
     await lockRows(tx, 'Item', [item.id]);
     const fresh = await tx.item.findUniqueOrThrow({ where: { id: item.id }, include: ITEM_INCLUDE });
     const from = fresh.status as ItemStatus;
-    const d = decide(action, { address: fresh.sourceAddress, status: from, missingCredentials: extra.missing ?? false });
+    const d = decide(action, {
+      address: fresh.sourceAddress,
+      status: from,
+      missingCredentials: extra.missing ?? false,
+    });
     const data: Record<string, unknown> = { status: d.to, ...extra.data };
     if (d.stopRequested) data.stopRequested = true;
     // A start (by hand or on schedule) replaces a scheduled one.
@@ -427,10 +510,19 @@ export class Engine {
     }
     let license = fresh.license;
     // A license is reserved from the pool when the item is submitted…
-    if ((d.to === 'Queued' || d.to === 'WaitingForUser') && from !== 'WaitingForUser' && from !== 'Running' && license === 'none') {
+    if (
+      (d.to === 'Queued' || d.to === 'WaitingForUser') &&
+      from !== 'WaitingForUser' &&
+      from !== 'Running' &&
+      license === 'none'
+    ) {
       const p = await lockedProject(tx, fresh.project);
       if (p.licensesTotal != null && p.licensesUsed >= p.licensesTotal)
-        throw new UserError('NO_LICENSES', `Project ${p.name} has no license left (${p.licensesUsed} of ${p.licensesTotal} used).`, `Raise the pool with \`project set ${p.name} --licenses N\`.`);
+        throw new UserError(
+          'NO_LICENSES',
+          `Project ${p.name} has no license left (${p.licensesUsed} of ${p.licensesTotal} used).`,
+          `Raise the pool with \`project set ${p.name} --licenses N\`.`,
+        );
       await tx.project.update({ where: { id: p.id }, data: { licensesUsed: { increment: 1 } } });
       license = 'reserved';
     }
@@ -459,11 +551,21 @@ export class Engine {
       kind: d.deleted ? 'item.deleted' : (extra.kind ?? action),
       fromStatus: from,
       toStatus: d.deleted ? null : d.to,
-      detail: { ...(extra.reason ? { reason: extra.reason } : {}), ...(extra.detail ? { detail: extra.detail } : {}), ...(license !== fresh.license ? { license } : {}), ...extra.history },
+      detail: {
+        ...(extra.reason ? { reason: extra.reason } : {}),
+        ...(extra.detail ? { detail: extra.detail } : {}),
+        ...(license !== fresh.license ? { license } : {}),
+        ...extra.history,
+      },
     });
-    const after = d.deleted ? fresh : await tx.item.findUniqueOrThrow({ where: { id: fresh.id }, include: ITEM_INCLUDE });
+    const after = d.deleted
+      ? fresh
+      : await tx.item.findUniqueOrThrow({ where: { id: fresh.id }, include: ITEM_INCLUDE });
     if (d.deleted || d.to === from) return { item: after, from, to: d.to };
-    const event = { ...statusEvent(actor, after, from, d.to, extra.figures), ...(extra.paused ? { paused: extra.paused } : {}) };
+    const event = {
+      ...statusEvent(actor, after, from, d.to, extra.figures),
+      ...(extra.paused ? { paused: extra.paused } : {}),
+    };
     for (const hook of this.statusHooks) await hook(tx, event);
     return { item: after, from, to: d.to, event };
   }
@@ -485,18 +587,26 @@ export class Engine {
    * and a credential request goes out (the `item.credentials-needed` event).
    * A new thread reference, when given, becomes the item's thread.
    */
-  async startItem(actor: Actor, item: ItemWithProject, opts: { threadRef?: string | null; pass?: PassKind } = {}): Promise<ItemWithProject> {
+  async startItem(
+    actor: Actor,
+    item: ItemWithProject,
+    opts: { threadRef?: string | null; pass?: PassKind } = {},
+  ): Promise<ItemWithProject> {
     const missing = await this.missingSides(item);
     const r = await this.db.$transaction(async (tx) => {
       const res = await this.transition(tx, actor, item, 'submit', {
         missing: missing.length > 0,
-        data: { ...(opts.threadRef ? { threadRef: opts.threadRef } : {}), ...(opts.pass ? { passKind: passKindText(opts.pass) } : {}) },
+        data: {
+          ...(opts.threadRef ? { threadRef: opts.threadRef } : {}),
+          ...(opts.pass ? { passKind: passKindText(opts.pass) } : {}),
+        },
         history: { ...(missing.length ? { missing } : {}), ...(opts.pass ? { pass: passKindText(opts.pass) } : {}) },
       });
       return res;
     });
     this.emitStatus(r);
-    if (r.to === 'WaitingForUser') this.bus.emit({ type: 'item.credentials-needed', item: itemRef(r.item), actor, sides: missing, resend: false });
+    if (r.to === 'WaitingForUser')
+      this.bus.emit({ type: 'item.credentials-needed', item: itemRef(r.item), actor, sides: missing, resend: false });
     return r.item;
   }
 
@@ -530,22 +640,32 @@ export class Engine {
         const now = this.now();
         const r = await this.db.$transaction(async (tx) => {
           // Read inside the transaction, as transition() does: decide on the truth (rows locked first on PostgreSQL).
-          const { fresh, missingOf } = await this.readBulk(tx, part.map((i) => i.id));
+          const { fresh, missingOf } = await this.readBulk(
+            tx,
+            part.map((i) => i.id),
+          );
           const reserved = new Map<string, number>();
-          const out: { fresh: ItemWithProject; from: ItemStatus; to: ItemStatus; license: string; missing: Side[] }[] = [];
+          const out: { fresh: ItemWithProject; from: ItemStatus; to: ItemStatus; license: string; missing: Side[] }[] =
+            [];
           const no: UserError[] = [];
           let stop = false;
           for (const input of part) {
             const f = fresh.get(input.id);
             if (!f) {
-              no.push(new UserError('ITEM_UNKNOWN', `${input.sourceAddress} is no longer in project ${input.project.name}.`));
+              no.push(
+                new UserError('ITEM_UNKNOWN', `${input.sourceAddress} is no longer in project ${input.project.name}.`),
+              );
               continue;
             }
             const missing = missingOf(f);
             const from = f.status as ItemStatus;
             let to: ItemStatus;
             try {
-              to = decide('submit', { address: f.sourceAddress, status: from, missingCredentials: missing.length > 0 }).to;
+              to = decide('submit', {
+                address: f.sourceAddress,
+                status: from,
+                missingCredentials: missing.length > 0,
+              }).to;
             } catch (e) {
               if (!(e instanceof UserError)) throw e;
               no.push(e);
@@ -557,7 +677,13 @@ export class Engine {
               const p = f.project;
               const used = p.licensesUsed + (reserved.get(p.id) ?? 0);
               if (p.licensesTotal != null && used >= p.licensesTotal) {
-                no.push(new UserError('NO_LICENSES', `Project ${p.name} has no license left (${used} of ${p.licensesTotal} used).`, `Raise the pool with \`project set ${p.name} --licenses N\`.`));
+                no.push(
+                  new UserError(
+                    'NO_LICENSES',
+                    `Project ${p.name} has no license left (${used} of ${p.licensesTotal} used).`,
+                    `Raise the pool with \`project set ${p.name} --licenses N\`.`,
+                  ),
+                );
                 stop = true;
                 break;
               }
@@ -580,12 +706,27 @@ export class Engine {
               (ids) =>
                 tx.item.updateMany({
                   where: { id: { in: ids }, status: g.from, license: g.fresh.license },
-                  data: { status: g.to, license: g.license, failureReason: null, failureDetail: null, stopRequested: false, startAt: null, startBy: null, updatedAt: now, ...passKind, ...(opts.threadRef ? { threadRef: opts.threadRef } : {}) },
+                  data: {
+                    status: g.to,
+                    license: g.license,
+                    failureReason: null,
+                    failureDetail: null,
+                    stopRequested: false,
+                    startAt: null,
+                    startBy: null,
+                    updatedAt: now,
+                    ...passKind,
+                    ...(opts.threadRef ? { threadRef: opts.threadRef } : {}),
+                  },
                 }),
             );
-            if (count !== group.length) throw new Error(`bulk start: ${group.length - count} of ${group.length} items changed while being started`);
+            if (count !== group.length)
+              throw new Error(
+                `bulk start: ${group.length - count} of ${group.length} items changed while being started`,
+              );
           }
-          for (const [projectId, n] of reserved) await tx.project.update({ where: { id: projectId }, data: { licensesUsed: { increment: n } } });
+          for (const [projectId, n] of reserved)
+            await tx.project.update({ where: { id: projectId }, data: { licensesUsed: { increment: n } } });
           await appendHistoryMany(
             tx,
             out.map((c) =>
@@ -609,13 +750,21 @@ export class Engine {
               updatedAt: now,
               passKind: passKind.passKind ?? c.fresh.passKind,
               threadRef: opts.threadRef || c.fresh.threadRef,
-              project: { ...c.fresh.project, licensesUsed: c.fresh.project.licensesUsed + (reserved.get(c.fresh.projectId) ?? 0) },
+              project: {
+                ...c.fresh.project,
+                licensesUsed: c.fresh.project.licensesUsed + (reserved.get(c.fresh.projectId) ?? 0),
+              },
             },
             from: c.from,
             to: c.to,
             missing: c.missing,
           }));
-          const deliver = this.batchPosts ? await this.batchPosts(tx, after.map((a) => ({ item: itemRef(a.item), actor, from: a.from, to: a.to }))) : undefined;
+          const deliver = this.batchPosts
+            ? await this.batchPosts(
+                tx,
+                after.map((a) => ({ item: itemRef(a.item), actor, from: a.from, to: a.to })),
+              )
+            : undefined;
           return { after, no, stop, deliver };
         });
         if (r.deliver) deliveries.push(r.deliver);
@@ -623,10 +772,20 @@ export class Engine {
         refused.push(...r.no);
         halted = r.stop;
         for (const c of r.after) {
-          this.emitStatus({ ...c, event: c.from === c.to ? undefined : statusEvent(actor, c.item, c.from, c.to) }, !!this.batchPosts);
+          this.emitStatus(
+            { ...c, event: c.from === c.to ? undefined : statusEvent(actor, c.item, c.from, c.to) },
+            !!this.batchPosts,
+          );
           if (c.to === 'WaitingForUser') {
             asked = true;
-            this.bus.emit({ type: 'item.credentials-needed', item: itemRef(c.item), actor, sides: c.missing, resend: false, batch });
+            this.bus.emit({
+              type: 'item.credentials-needed',
+              item: itemRef(c.item),
+              actor,
+              sides: c.missing,
+              resend: false,
+              batch,
+            });
           }
         }
       }
@@ -646,7 +805,11 @@ export class Engine {
    * end with `batch.end`, so the outreach reports them as one summary. Items the state machine
    * refuses (no longer waiting) are reported and skipped.
    */
-  async resendItems(actor: Actor, items: ItemWithProject[], opts: { threadRef?: string | null; batch?: number } = {}): Promise<{ asked: ItemWithProject[]; refused: UserError[] }> {
+  async resendItems(
+    actor: Actor,
+    items: ItemWithProject[],
+    opts: { threadRef?: string | null; batch?: number } = {},
+  ): Promise<{ asked: ItemWithProject[]; refused: UserError[] }> {
     const asked: ItemWithProject[] = [];
     const refused: UserError[] = [];
     const batch = randomUUID();
@@ -654,13 +817,18 @@ export class Engine {
       for (const part of chunks(items, opts.batch ?? BULK_BATCH)) {
         const now = this.now();
         const r = await this.db.$transaction(async (tx) => {
-          const { fresh, missingOf } = await this.readBulk(tx, part.map((i) => i.id));
+          const { fresh, missingOf } = await this.readBulk(
+            tx,
+            part.map((i) => i.id),
+          );
           const out: { item: ItemWithProject; missing: Side[] }[] = [];
           const no: UserError[] = [];
           for (const input of part) {
             const f = fresh.get(input.id);
             if (!f) {
-              no.push(new UserError('ITEM_UNKNOWN', `${input.sourceAddress} is no longer in project ${input.project.name}.`));
+              no.push(
+                new UserError('ITEM_UNKNOWN', `${input.sourceAddress} is no longer in project ${input.project.name}.`),
+              );
               continue;
             }
             try {
@@ -670,25 +838,48 @@ export class Engine {
               no.push(e);
               continue;
             }
-            out.push({ item: { ...f, stopRequested: false, updatedAt: now, threadRef: opts.threadRef || f.threadRef }, missing: missingOf(f) });
+            out.push({
+              item: { ...f, stopRequested: false, updatedAt: now, threadRef: opts.threadRef || f.threadRef },
+              missing: missingOf(f),
+            });
           }
           const okIds = out.map((o) => o.item.id);
           // Conditional on the status: an item that left WaitingForUser meanwhile is not touched.
           const count = await countInChunks(okIds, (part) =>
-            tx.item.updateMany({ where: { id: { in: part }, status: 'WaitingForUser' }, data: { stopRequested: false, updatedAt: now, ...(opts.threadRef ? { threadRef: opts.threadRef } : {}) } }),
+            tx.item.updateMany({
+              where: { id: { in: part }, status: 'WaitingForUser' },
+              data: { stopRequested: false, updatedAt: now, ...(opts.threadRef ? { threadRef: opts.threadRef } : {}) },
+            }),
           );
-          if (count !== okIds.length) throw new Error(`bulk resend: ${okIds.length - count} of ${okIds.length} items changed while being asked again`);
-          await countInChunks(okIds, (part) => tx.credentialLink.updateMany({ where: { itemId: { in: part }, usedAt: null, revokedAt: null }, data: { revokedAt: now } }));
+          if (count !== okIds.length)
+            throw new Error(
+              `bulk resend: ${okIds.length - count} of ${okIds.length} items changed while being asked again`,
+            );
+          await countInChunks(okIds, (part) =>
+            tx.credentialLink.updateMany({
+              where: { itemId: { in: part }, usedAt: null, revokedAt: null },
+              data: { revokedAt: now },
+            }),
+          );
           await appendHistoryMany(
             tx,
-            out.map((o) => itemHistoryEntry(o.item, actor, 'resend', 'WaitingForUser', 'WaitingForUser', { missing: o.missing })),
+            out.map((o) =>
+              itemHistoryEntry(o.item, actor, 'resend', 'WaitingForUser', 'WaitingForUser', { missing: o.missing }),
+            ),
           );
           return { out, no };
         });
         refused.push(...r.no);
         for (const o of r.out) {
           asked.push(o.item);
-          this.bus.emit({ type: 'item.credentials-needed', item: itemRef(o.item), actor, sides: o.missing, resend: true, batch });
+          this.bus.emit({
+            type: 'item.credentials-needed',
+            item: itemRef(o.item),
+            actor,
+            sides: o.missing,
+            resend: true,
+            batch,
+          });
         }
       }
     } finally {
@@ -701,32 +892,59 @@ export class Engine {
    * One read of a batch of items (with their project) and of which credentials they hold,
    * inside a bulk command's transaction; `missingOf` says what an item lacks, as `missingSides` does for one.
    */
-  private async readBulk(tx: Tx, ids: string[]): Promise<{ fresh: Map<string, ItemWithProject>; missingOf: (item: ItemWithProject) => Side[] }> {
+  private async readBulk(
+    tx: Tx,
+    ids: string[],
+  ): Promise<{ fresh: Map<string, ItemWithProject>; missingOf: (item: ItemWithProject) => Side[] }> {
     // PostgreSQL: the items' rows, then their projects' (license pools), are locked until the
     // transaction ends, so another process's change waits rather than being overwritten.
     await lockRows(tx, 'Item', ids);
     if (dialectOf(tx) === 'postgresql') {
-      const projects = await tx.item.findMany({ where: { id: { in: ids } }, select: { projectId: true }, distinct: ['projectId'] });
-      await lockRows(tx, 'Project', projects.map((p) => p.projectId));
+      const projects = await tx.item.findMany({
+        where: { id: { in: ids } },
+        select: { projectId: true },
+        distinct: ['projectId'],
+      });
+      await lockRows(
+        tx,
+        'Project',
+        projects.map((p) => p.projectId),
+      );
     }
-    const fresh = new Map((await tx.item.findMany({ where: { id: { in: ids } }, include: ITEM_INCLUDE })).map((i) => [i.id, i]));
-    const stored = new Set((await tx.credential.findMany({ where: { itemId: { in: ids } }, select: { itemId: true, side: true } })).map((c) => `${c.itemId}:${c.side}`));
+    const fresh = new Map(
+      (await tx.item.findMany({ where: { id: { in: ids } }, include: ITEM_INCLUDE })).map((i) => [i.id, i]),
+    );
+    const stored = new Set(
+      (await tx.credential.findMany({ where: { itemId: { in: ids } }, select: { itemId: true, side: true } })).map(
+        (c) => `${c.itemId}:${c.side}`,
+      ),
+    );
     const missingOf = (f: ItemWithProject) =>
-      (['source', 'destination'] as Side[]).filter((side) => !stored.has(`${f.id}:${side}`) && (side === 'source' ? f.project.sourceAuth : f.project.destinationAuth) !== 'admin');
+      (['source', 'destination'] as Side[]).filter(
+        (side) =>
+          !stored.has(`${f.id}:${side}`) &&
+          (side === 'source' ? f.project.sourceAuth : f.project.destinationAuth) !== 'admin',
+      );
     return { fresh, missingOf };
   }
 
   /** Stops an item: a waiting or queued one at once (license back, link dead); a running one at the next message boundary. `note` says why in the history. */
-  async stopItem(actor: Actor, item: ItemWithProject, opts: { note?: string } = {}): Promise<{ item: ItemWithProject; pending: boolean; cancelledStart?: Date }> {
+  async stopItem(
+    actor: Actor,
+    item: ItemWithProject,
+    opts: { note?: string } = {},
+  ): Promise<{ item: ItemWithProject; pending: boolean; cancelledStart?: Date }> {
     const r = await this.db.$transaction(async (tx) => {
       // A scheduled start is cancelled; an item that is only scheduled has nothing else to stop.
       const cancelled = await this.cancelStartIn(tx, actor, item);
-      if (cancelled && !['WaitingForUser', 'Queued', 'Running'].includes(cancelled.status)) return { cancelled: cancelled.at };
+      if (cancelled && !['WaitingForUser', 'Queued', 'Running'].includes(cancelled.status))
+        return { cancelled: cancelled.at };
       const res = await this.transition(tx, actor, item, 'stop', opts.note ? { history: { note: opts.note } } : {});
       if (res.to === 'Stopped') await this.revokeLinks(tx, item.id);
       return { ...res, cancelled: cancelled?.at };
     });
-    if (!('item' in r)) return { item: (await this.itemById(item.id)) ?? item, pending: false, cancelledStart: r.cancelled };
+    if (!('item' in r))
+      return { item: (await this.itemById(item.id)) ?? item, pending: false, cancelledStart: r.cancelled };
     this.emitStatus(r);
     const pending = r.to === 'Running';
     if (pending) this.bus.emit({ type: 'item.stop-requested', item: itemRef(r.item), actor });
@@ -741,7 +959,12 @@ export class Engine {
    * or running); a new schedule replaces an earlier one, and the item keeps its status
    * until then. A new thread reference, when given, becomes the items' thread.
    */
-  async scheduleStart(actor: Actor, items: ItemWithProject[], at: Date, opts: { threadRef?: string | null } = {}): Promise<{ scheduled: ItemWithProject[]; refused: UserError[] }> {
+  async scheduleStart(
+    actor: Actor,
+    items: ItemWithProject[],
+    at: Date,
+    opts: { threadRef?: string | null } = {},
+  ): Promise<{ scheduled: ItemWithProject[]; refused: UserError[] }> {
     const scheduled: ItemWithProject[] = [];
     const refused: UserError[] = [];
     for (const part of chunks(items, BULK_BATCH)) {
@@ -749,7 +972,11 @@ export class Engine {
         const ids = part.map((i) => i.id);
         await lockRows(tx, 'Item', ids);
         const ok: ItemWithProject[] = [];
-        for (const f of await tx.item.findMany({ where: { id: { in: ids } }, include: ITEM_INCLUDE, orderBy: { sourceAddress: 'asc' } })) {
+        for (const f of await tx.item.findMany({
+          where: { id: { in: ids } },
+          include: ITEM_INCLUDE,
+          orderBy: { sourceAddress: 'asc' },
+        })) {
           try {
             decide('submit', { address: f.sourceAddress, status: f.status as ItemStatus, missingCredentials: false });
             ok.push(f);
@@ -759,9 +986,26 @@ export class Engine {
           }
         }
         if (!ok.length) return;
-        const data = { startAt: at, startBy: JSON.stringify(actor), ...(opts.threadRef ? { threadRef: opts.threadRef } : {}) };
-        await countInChunks(ok.map((f) => f.id), (chunk) => tx.item.updateMany({ where: { id: { in: chunk } }, data }));
-        await appendHistoryMany(tx, ok.map((f) => ({ projectId: f.projectId, itemId: f.id, address: f.sourceAddress, actor, kind: 'start.scheduled', detail: { at: at.toISOString() } })));
+        const data = {
+          startAt: at,
+          startBy: JSON.stringify(actor),
+          ...(opts.threadRef ? { threadRef: opts.threadRef } : {}),
+        };
+        await countInChunks(
+          ok.map((f) => f.id),
+          (chunk) => tx.item.updateMany({ where: { id: { in: chunk } }, data }),
+        );
+        await appendHistoryMany(
+          tx,
+          ok.map((f) => ({
+            projectId: f.projectId,
+            itemId: f.id,
+            address: f.sourceAddress,
+            actor,
+            kind: 'start.scheduled',
+            detail: { at: at.toISOString() },
+          })),
+        );
         scheduled.push(...ok.map((f) => ({ ...f, ...data })));
       });
     }
@@ -769,18 +1013,33 @@ export class Engine {
   }
 
   /** Cancels an item's scheduled start inside `tx`: when it had one, when that was and the item's status. */
-  private async cancelStartIn(tx: Tx, actor: Actor, item: { id: string; projectId: string; sourceAddress: string }): Promise<{ at: Date; status: string } | undefined> {
+  private async cancelStartIn(
+    tx: Tx,
+    actor: Actor,
+    item: { id: string; projectId: string; sourceAddress: string },
+  ): Promise<{ at: Date; status: string } | undefined> {
     await lockRows(tx, 'Item', [item.id]);
     const row = await tx.item.findUnique({ where: { id: item.id }, select: { startAt: true, status: true } });
     if (!row?.startAt) return undefined;
     await tx.item.update({ where: { id: item.id }, data: { startAt: null, startBy: null } });
-    await appendHistory(tx, { projectId: item.projectId, itemId: item.id, address: item.sourceAddress, actor, kind: 'start.cancelled', detail: { at: row.startAt.toISOString() } });
+    await appendHistory(tx, {
+      projectId: item.projectId,
+      itemId: item.id,
+      address: item.sourceAddress,
+      actor,
+      kind: 'start.cancelled',
+      detail: { at: row.startAt.toISOString() },
+    });
     return { at: row.startAt, status: row.status };
   }
 
   /** How many items of a project have a scheduled start, and the earliest. */
   async scheduledStarts(project: Project): Promise<{ count: number; next: Date | null }> {
-    const r = await this.db.item.aggregate({ where: { projectId: project.id, startAt: { not: null } }, _count: { _all: true }, _min: { startAt: true } });
+    const r = await this.db.item.aggregate({
+      where: { projectId: project.id, startAt: { not: null } },
+      _count: { _all: true },
+      _min: { startAt: true },
+    });
     return { count: r._count._all, next: r._min.startAt };
   }
 
@@ -790,15 +1049,31 @@ export class Engine {
    */
   async deferQueued(actor: Actor, item: ItemWithProject, at: Date): Promise<boolean> {
     return this.db.$transaction(async (tx) => {
-      const { count } = await tx.item.updateMany({ where: { id: item.id, status: 'Queued' }, data: { startAt: at, startBy: JSON.stringify(actor) } });
-      if (count) await appendHistory(tx, { projectId: item.projectId, itemId: item.id, address: item.sourceAddress, actor, kind: 'start.scheduled', detail: { at: at.toISOString() } });
+      const { count } = await tx.item.updateMany({
+        where: { id: item.id, status: 'Queued' },
+        data: { startAt: at, startBy: JSON.stringify(actor) },
+      });
+      if (count)
+        await appendHistory(tx, {
+          projectId: item.projectId,
+          itemId: item.id,
+          address: item.sourceAddress,
+          actor,
+          kind: 'start.scheduled',
+          detail: { at: at.toISOString() },
+        });
       return count === 1;
     });
   }
 
   /** Items whose scheduled start is due at `now`, the earliest first (queued ones held by `deferQueued` are the runner's). */
   async dueStarts(now: Date, limit = BULK_BATCH): Promise<ItemWithProject[]> {
-    return this.db.item.findMany({ where: { startAt: { lte: now }, status: { notIn: ['WaitingForUser', 'Queued', 'Running'] } }, orderBy: [{ startAt: 'asc' }, { sourceAddress: 'asc' }], take: limit, include: ITEM_INCLUDE });
+    return this.db.item.findMany({
+      where: { startAt: { lte: now }, status: { notIn: ['WaitingForUser', 'Queued', 'Running'] } },
+      orderBy: [{ startAt: 'asc' }, { sourceAddress: 'asc' }],
+      take: limit,
+      include: ITEM_INCLUDE,
+    });
   }
 
   /**
@@ -811,7 +1086,10 @@ export class Engine {
     const out: { item: ItemWithProject; actor: Actor }[] = [];
     for (const item of items) {
       if (!item.startAt) continue;
-      const { count } = await this.db.item.updateMany({ where: { id: item.id, startAt: item.startAt }, data: { startAt: new Date(now.getTime() + LEASE_MS) } });
+      const { count } = await this.db.item.updateMany({
+        where: { id: item.id, startAt: item.startAt },
+        data: { startAt: new Date(now.getTime() + LEASE_MS) },
+      });
       if (count) out.push({ item, actor: actorOf(item.startBy) });
     }
     return out;
@@ -820,14 +1098,27 @@ export class Engine {
   /** Drops a scheduled start that could not be made (the item's state or the license pool refused it), with why in the history. */
   async dropStart(item: ItemWithProject, why: UserError): Promise<void> {
     await this.db.$transaction(async (tx) => {
-      const { count } = await tx.item.updateMany({ where: { id: item.id, startAt: { not: null } }, data: { startAt: null, startBy: null } });
-      if (count) await appendHistory(tx, { projectId: item.projectId, itemId: item.id, address: item.sourceAddress, actor: SYSTEM_ACTOR, kind: 'start.refused', detail: { message: why.message } });
+      const { count } = await tx.item.updateMany({
+        where: { id: item.id, startAt: { not: null } },
+        data: { startAt: null, startBy: null },
+      });
+      if (count)
+        await appendHistory(tx, {
+          projectId: item.projectId,
+          itemId: item.id,
+          address: item.sourceAddress,
+          actor: SYSTEM_ACTOR,
+          kind: 'start.refused',
+          detail: { message: why.message },
+        });
     });
   }
 
   /** Deletes an item: its statistics and credentials go, the mail at the destination and a consumed license stay. */
   async deleteItem(actor: Actor, item: ItemWithProject): Promise<void> {
-    const r = await this.db.$transaction((tx) => this.transition(tx, actor, item, 'delete', { history: { licenseKept: item.license === 'consumed' } }));
+    const r = await this.db.$transaction((tx) =>
+      this.transition(tx, actor, item, 'delete', { history: { licenseKept: item.license === 'consumed' } }),
+    );
     this.bus.emit({ type: 'item.deleted', item: itemRef(r.item), actor });
   }
 
@@ -851,9 +1142,20 @@ export class Engine {
    */
   async forgetRefusedCredentials(actor: Actor, item: ItemWithProject): Promise<Side | null> {
     if (item.status !== 'Failed') return null;
-    const side: Side | null = item.failureReason === 'SourceCredentials' ? 'source' : item.failureReason === 'DestinationCredentials' ? 'destination' : null;
+    const side: Side | null =
+      item.failureReason === 'SourceCredentials'
+        ? 'source'
+        : item.failureReason === 'DestinationCredentials'
+          ? 'destination'
+          : null;
     if (!side) return null;
-    if (!(await this.db.credential.findUnique({ where: { itemId_side: { itemId: item.id, side } }, select: { itemId: true } }))) return null;
+    if (
+      !(await this.db.credential.findUnique({
+        where: { itemId_side: { itemId: item.id, side } },
+        select: { itemId: true },
+      }))
+    )
+      return null;
     await this.clearCredentials(actor, item, side);
     return side;
   }
@@ -878,14 +1180,23 @@ export class Engine {
 
   /** Kills every open link of an item (stop, clear, delete, a newer request). */
   async revokeLinks(tx: Tx, itemId: string): Promise<void> {
-    await tx.credentialLink.updateMany({ where: { itemId, usedAt: null, revokedAt: null }, data: { revokedAt: this.now() } });
+    await tx.credentialLink.updateMany({
+      where: { itemId, usedAt: null, revokedAt: null },
+      data: { revokedAt: this.now() },
+    });
   }
 
   /**
    * Stores a credential for one side (sealed by the vault). When the item was waiting and
    * nothing is missing any more, it is submitted at once (`Queued`).
    */
-  async setCredential(actor: Actor, item: ItemWithProject, side: Side, login: string, secret: SecretValue): Promise<ItemWithProject> {
+  async setCredential(
+    actor: Actor,
+    item: ItemWithProject,
+    side: Side,
+    login: string,
+    secret: SecretValue,
+  ): Promise<ItemWithProject> {
     const sealed = this.vault.seal(item.id, side, secret);
     const r = await this.db.$transaction(async (tx) => {
       await tx.credential.upsert({
@@ -897,11 +1208,21 @@ export class Engine {
       await tx.item.update({ where: { id: item.id }, data: { [loginField]: login } });
       const fresh = await tx.item.findUniqueOrThrow({ where: { id: item.id }, include: ITEM_INCLUDE });
       if (fresh.status !== 'WaitingForUser') {
-        await appendHistory(tx, { projectId: item.projectId, itemId: item.id, address: item.sourceAddress, actor, kind: 'credentials.stored', detail: { side } });
+        await appendHistory(tx, {
+          projectId: item.projectId,
+          itemId: item.id,
+          address: item.sourceAddress,
+          actor,
+          kind: 'credentials.stored',
+          detail: { side },
+        });
         return { item: fresh, from: fresh.status as ItemStatus, to: fresh.status as ItemStatus };
       }
       const missing = await this.missingSides(fresh, tx);
-      return this.transition(tx, actor, fresh, 'credentials-received', { missing: missing.length > 0, history: { side } });
+      return this.transition(tx, actor, fresh, 'credentials-received', {
+        missing: missing.length > 0,
+        history: { side },
+      });
     });
     this.bus.emit({ type: 'item.credentials-received', item: itemRef(r.item), actor, sides: [side] });
     this.emitStatus(r);
@@ -944,7 +1265,11 @@ export class Engine {
   async adminSides(projectId: string): Promise<{ side: Side; kind: AdminSecret['kind'] | 'm365-signin' }[]> {
     const [project, rows] = await Promise.all([
       this.db.project.findUnique({ where: { id: projectId }, select: { sourceAuth: true, destinationAuth: true } }),
-      this.db.projectCredential.findMany({ where: { projectId }, select: { side: true, kind: true }, orderBy: { side: 'desc' } }),
+      this.db.projectCredential.findMany({
+        where: { projectId },
+        select: { side: true, kind: true },
+        orderBy: { side: 'desc' },
+      }),
     ]);
     return rows.map((r) => {
       const side = r.side as Side;
@@ -964,18 +1289,32 @@ export class Engine {
    * now on no mailbox waits for its user on that side. Mailboxes that were waiting only for
    * that side are queued at once (their open links die). Returns how many were queued.
    */
-  async setAdminCredential(actor: Actor, project: Project, side: Side, secret: AdminSecret): Promise<{ project: Project; queued: number }> {
+  async setAdminCredential(
+    actor: Actor,
+    project: Project,
+    side: Side,
+    secret: AdminSecret,
+  ): Promise<{ project: Project; queued: number }> {
     const sealed = this.vault.sealAdmin(project.id, side, secret);
     const authField = side === 'source' ? 'sourceAuth' : 'destinationAuth';
     const p = await this.db.$transaction(async (tx) => {
       const row = { kind: secret.kind, ...bytes(sealed), createdBy: actorKey(actor), createdAt: this.now() };
-      await tx.projectCredential.upsert({ where: { projectId_side: { projectId: project.id, side } }, create: { projectId: project.id, side, ...row }, update: row });
+      await tx.projectCredential.upsert({
+        where: { projectId_side: { projectId: project.id, side } },
+        create: { projectId: project.id, side, ...row },
+        update: row,
+      });
       // An app registration for the users' own sign-in leaves them asked (with a Sign in with Microsoft button).
       const covers = !(secret.kind === 'm365-app' && secret.use === 'signin');
       const selfSides = sidesOf(project.selfService as Sides);
       const auth = covers ? 'admin' : selfSides.includes(side) ? 'self-service' : 'per-user';
       const updated = await tx.project.update({ where: { id: project.id }, data: { [authField]: auth } });
-      await appendHistory(tx, { projectId: project.id, actor, kind: 'project.admin-connected', detail: { side, kind: secret.kind, ...(secret.kind === 'm365-app' ? { use: secret.use ?? 'app' } : {}) } });
+      await appendHistory(tx, {
+        projectId: project.id,
+        actor,
+        kind: 'project.admin-connected',
+        detail: { side, kind: secret.kind, ...(secret.kind === 'm365-app' ? { use: secret.use ?? 'app' } : {}) },
+      });
       return updated;
     });
     let queued = 0;
@@ -983,7 +1322,10 @@ export class Engine {
       if ((await this.missingSides(item)).length) continue;
       try {
         const r = await this.db.$transaction(async (tx) => {
-          const res = await this.transition(tx, actor, item, 'credentials-received', { missing: false, history: { side, via: 'admin credentials' } });
+          const res = await this.transition(tx, actor, item, 'credentials-received', {
+            missing: false,
+            history: { side, via: 'admin credentials' },
+          });
           await this.revokeLinks(tx, item.id);
           return res;
         });
@@ -1002,9 +1344,15 @@ export class Engine {
     const selfSides = sidesOf(project.selfService as Sides);
     return this.db.$transaction(async (tx) => {
       const { count } = await tx.projectCredential.deleteMany({ where: { projectId: project.id, side } });
-      await tx.projectLink.updateMany({ where: { projectId: project.id, side, usedAt: null, revokedAt: null }, data: { revokedAt: this.now() } });
+      await tx.projectLink.updateMany({
+        where: { projectId: project.id, side, usedAt: null, revokedAt: null },
+        data: { revokedAt: this.now() },
+      });
       if (!count) return false;
-      await tx.project.update({ where: { id: project.id }, data: { [authField]: selfSides.includes(side) ? 'self-service' : 'per-user' } });
+      await tx.project.update({
+        where: { id: project.id },
+        data: { [authField]: selfSides.includes(side) ? 'self-service' : 'per-user' },
+      });
       await appendHistory(tx, { projectId: project.id, actor, kind: 'project.admin-cleared', detail: { side } });
       return true;
     });
@@ -1017,7 +1365,12 @@ export class Engine {
     if (dialectOf(this.db) === 'postgresql') return this.claimNextLocked(excludeIds, skipProjects);
     for (;;) {
       const next = await this.db.item.findFirst({
-        where: { status: 'Queued', id: { notIn: excludeIds }, projectId: { notIn: skipProjects }, OR: [{ startAt: null }, { startAt: { lte: this.now() } }] },
+        where: {
+          status: 'Queued',
+          id: { notIn: excludeIds },
+          projectId: { notIn: skipProjects },
+          OR: [{ startAt: null }, { startAt: { lte: this.now() } }],
+        },
         orderBy: { updatedAt: 'asc' },
         include: ITEM_INCLUDE,
       });
@@ -1025,7 +1378,10 @@ export class Engine {
       try {
         const r = await this.db.$transaction(async (tx) => {
           // Claim with a conditional update so two workers never take the same item.
-          const { count } = await tx.item.updateMany({ where: { id: next.id, status: 'Queued' }, data: { status: 'Queued' } });
+          const { count } = await tx.item.updateMany({
+            where: { id: next.id, status: 'Queued' },
+            data: { status: 'Queued' },
+          });
           if (count !== 1) return undefined;
           return this.claimIn(tx, next);
         });
@@ -1073,7 +1429,14 @@ export class Engine {
   /** The claim itself (`Queued` → `Running` with this process's lease), inside the claiming transaction. */
   private claimIn(tx: Tx, next: ItemWithProject): Promise<Transitioned> {
     return this.transition(tx, SYSTEM_ACTOR, next, 'claim', {
-      data: { startAt: null, startBy: null, passCount: { increment: 1 }, lastPassAt: this.now(), leaseUntil: new Date(this.now().getTime() + LEASE_MS), leaseOwner: LEASE_OWNER },
+      data: {
+        startAt: null,
+        startBy: null,
+        passCount: { increment: 1 },
+        lastPassAt: this.now(),
+        leaseUntil: new Date(this.now().getTime() + LEASE_MS),
+        leaseOwner: LEASE_OWNER,
+      },
       history: { pass: next.passKind },
     });
   }
@@ -1083,21 +1446,38 @@ export class Engine {
     const item = await this.db.item.findUnique({ where: { id: itemId } });
     if (!item || item.license === 'consumed') return;
     await this.db.$transaction(async (tx) => {
-      const { count } = await tx.item.updateMany({ where: { id: itemId, license: { not: 'consumed' } }, data: { license: 'consumed' } });
+      const { count } = await tx.item.updateMany({
+        where: { id: itemId, license: { not: 'consumed' } },
+        data: { license: 'consumed' },
+      });
       // An item started with an unlimited pool that was never reserved still counts as used.
-      if (count && item.license === 'none') await tx.project.update({ where: { id: item.projectId }, data: { licensesUsed: { increment: 1 } } });
-      if (count) await appendHistory(tx, { projectId: item.projectId, itemId, address: item.sourceAddress, actor: SYSTEM_ACTOR, kind: 'license.consumed' });
+      if (count && item.license === 'none')
+        await tx.project.update({ where: { id: item.projectId }, data: { licensesUsed: { increment: 1 } } });
+      if (count)
+        await appendHistory(tx, {
+          projectId: item.projectId,
+          itemId,
+          address: item.sourceAddress,
+          actor: SYSTEM_ACTOR,
+          kind: 'license.consumed',
+        });
     });
   }
 
   /** Keeps a running pass's lease alive (the runner calls it while the pass runs). */
   async renewLease(itemId: string): Promise<void> {
-    await this.db.item.updateMany({ where: { id: itemId, status: 'Running' }, data: { leaseUntil: new Date(this.now().getTime() + LEASE_MS), leaseOwner: LEASE_OWNER } });
+    await this.db.item.updateMany({
+      where: { id: itemId, status: 'Running' },
+      data: { leaseUntil: new Date(this.now().getTime() + LEASE_MS), leaseOwner: LEASE_OWNER },
+    });
   }
 
   /** Whether an admin asked the running pass of an item to stop. */
   async stopRequested(itemId: string): Promise<boolean> {
-    const item = await this.db.item.findUnique({ where: { id: itemId }, select: { stopRequested: true, status: true } });
+    const item = await this.db.item.findUnique({
+      where: { id: itemId },
+      select: { stopRequested: true, status: true },
+    });
     return !item || item.stopRequested;
   }
 
@@ -1110,7 +1490,8 @@ export class Engine {
   ): Promise<ItemWithProject | undefined> {
     const item = await this.itemById(itemId);
     if (!item) return undefined;
-    const action: ItemAction = outcome === 'completed' ? 'pass-completed' : outcome === 'failed' ? 'pass-failed' : 'pass-stopped';
+    const action: ItemAction =
+      outcome === 'completed' ? 'pass-completed' : outcome === 'failed' ? 'pass-failed' : 'pass-stopped';
     const r = await this.db.$transaction(async (tx) => {
       const res = await this.transition(tx, SYSTEM_ACTOR, item, action, {
         reason: failure?.reason,
@@ -1131,7 +1512,14 @@ export class Engine {
       });
       if (res.to === 'Completed' && readProjectOptions(item.project.options).options.wipeCredentialsOnComplete) {
         await tx.credential.deleteMany({ where: { itemId } });
-        await appendHistory(tx, { projectId: item.projectId, itemId, address: item.sourceAddress, actor: SYSTEM_ACTOR, kind: 'credentials.wiped', detail: { why: 'project wipes credentials after completion' } });
+        await appendHistory(tx, {
+          projectId: item.projectId,
+          itemId,
+          address: item.sourceAddress,
+          actor: SYSTEM_ACTOR,
+          kind: 'credentials.wiped',
+          detail: { why: 'project wipes credentials after completion' },
+        });
       }
       return res;
     });
@@ -1150,7 +1538,10 @@ export class Engine {
    */
   async requeueOrphans(excludeIds: string[] = []): Promise<number> {
     const now = this.now();
-    const running = await this.db.item.findMany({ where: { status: 'Running', id: { notIn: excludeIds } }, include: ITEM_INCLUDE });
+    const running = await this.db.item.findMany({
+      where: { status: 'Running', id: { notIn: excludeIds } },
+      include: ITEM_INCLUDE,
+    });
     const rows = running.filter((i) => !i.leaseUntil || i.leaseUntil < now || leaseHolderGone(i.leaseOwner));
     let count = 0;
     for (const item of rows) {
@@ -1204,8 +1595,17 @@ export class Engine {
       this.transition(tx, SYSTEM_ACTOR, item, 'pass-interrupted', {
         kind: 'paused',
         // What the pass copied so far counts (the resumed pass adds the rest).
-        data: { leaseUntil: null, leaseOwner: null, messagesCopied: { increment: figures.messagesCopied }, bytesCopied: { increment: BigInt(figures.bytesCopied) } },
-        history: { why: 'the copy window closed; the pass resumes from its checkpoint when it opens', until: until.toISOString(), figures },
+        data: {
+          leaseUntil: null,
+          leaseOwner: null,
+          messagesCopied: { increment: figures.messagesCopied },
+          bytesCopied: { increment: BigInt(figures.bytesCopied) },
+        },
+        history: {
+          why: 'the copy window closed; the pass resumes from its checkpoint when it opens',
+          until: until.toISOString(),
+          figures,
+        },
         figures,
         paused: { until, timeZone },
       }),
@@ -1218,7 +1618,10 @@ export class Engine {
    * none of their items until then.
    */
   async closedWindows(now: Date): Promise<Map<string, Date>> {
-    const projects = await this.db.project.findMany({ where: { options: { contains: '"window"' } }, select: { id: true, options: true, digestTz: true } });
+    const projects = await this.db.project.findMany({
+      where: { options: { contains: '"window"' } },
+      select: { id: true, options: true, digestTz: true },
+    });
     const closed = new Map<string, Date>();
     for (const p of projects) {
       const s = projectWindowState(p, now);
@@ -1253,12 +1656,18 @@ export class Engine {
       counts,
       total: groups.reduce((n, g) => n + g._count._all, 0),
       items,
-      licenses: { total: p.licensesTotal, used: p.licensesUsed, left: p.licensesTotal == null ? null : p.licensesTotal - p.licensesUsed },
+      licenses: {
+        total: p.licensesTotal,
+        used: p.licensesUsed,
+        left: p.licensesTotal == null ? null : p.licensesTotal - p.licensesUsed,
+      },
     };
   }
 
   /** Items per status and licenses of a project, without reading its items (overviews). */
-  async projectCounts(project: Project): Promise<{ counts: Record<ItemStatus, number>; total: number; licenses: ProjectStatus['licenses'] }> {
+  async projectCounts(
+    project: Project,
+  ): Promise<{ counts: Record<ItemStatus, number>; total: number; licenses: ProjectStatus['licenses'] }> {
     const p = await this.db.project.findUniqueOrThrow({ where: { id: project.id } });
     const rows = await this.db.item.groupBy({ by: ['status'], where: { projectId: p.id }, _count: { _all: true } });
     const counts = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<ItemStatus, number>;
@@ -1266,13 +1675,21 @@ export class Engine {
     return {
       counts,
       total: rows.reduce((n, r) => n + r._count._all, 0),
-      licenses: { total: p.licensesTotal, used: p.licensesUsed, left: p.licensesTotal == null ? null : p.licensesTotal - p.licensesUsed },
+      licenses: {
+        total: p.licensesTotal,
+        used: p.licensesUsed,
+        left: p.licensesTotal == null ? null : p.licensesTotal - p.licensesUsed,
+      },
     };
   }
 
   /** Items of a project in the given statuses, by address. */
   async itemsWithStatus(project: Project, statuses: ItemStatus[]): Promise<ItemWithProject[]> {
-    return this.db.item.findMany({ where: { projectId: project.id, status: { in: statuses } }, include: ITEM_INCLUDE, orderBy: { sourceAddress: 'asc' } });
+    return this.db.item.findMany({
+      where: { projectId: project.id, status: { in: statuses } },
+      include: ITEM_INCLUDE,
+      orderBy: { sourceAddress: 'asc' },
+    });
   }
 
   /** How many items are queued or running, in every project. */
@@ -1282,7 +1699,11 @@ export class Engine {
 
   /** Addresses and statuses of the items whose posts go to a thread (live summaries of anchors). */
   async itemsInThread(threadRef: string): Promise<{ sourceAddress: string; status: ItemStatus }[]> {
-    const rows = await this.db.item.findMany({ where: { threadRef }, select: { sourceAddress: true, status: true }, orderBy: { sourceAddress: 'asc' } });
+    const rows = await this.db.item.findMany({
+      where: { threadRef },
+      select: { sourceAddress: true, status: true },
+      orderBy: { sourceAddress: 'asc' },
+    });
     return rows.map((r) => ({ sourceAddress: r.sourceAddress, status: r.status as ItemStatus }));
   }
 
@@ -1293,8 +1714,17 @@ export class Engine {
 
   /** The passes of one item that ended (completed, failed, stopped, interrupted), oldest first: the latest `limit`. */
   async passHistory(itemId: string, limit = 20) {
-    const rows = await this.db.itemEvent.findMany({ where: { itemId, kind: { in: PASS_END_KINDS } }, orderBy: { id: 'desc' }, take: limit });
-    return rows.reverse().map((r) => ({ at: r.at, kind: r.kind, toStatus: r.toStatus, detail: JSON.parse(r.detail) as Record<string, unknown> }));
+    const rows = await this.db.itemEvent.findMany({
+      where: { itemId, kind: { in: PASS_END_KINDS } },
+      orderBy: { id: 'desc' },
+      take: limit,
+    });
+    return rows.reverse().map((r) => ({
+      at: r.at,
+      kind: r.kind,
+      toStatus: r.toStatus,
+      detail: JSON.parse(r.detail) as Record<string, unknown>,
+    }));
   }
 
   /** How many history events one item has in all. */
@@ -1313,8 +1743,20 @@ export class Engine {
   }
 
   /** Appends a free history entry about an item (outreach results, delivery failures). */
-  async note(item: { id: string; projectId: string; sourceAddress: string }, actor: Actor, kind: string, detail: Record<string, unknown>): Promise<void> {
-    await appendHistory(this.db, { projectId: item.projectId, itemId: item.id, address: item.sourceAddress, actor, kind, detail });
+  async note(
+    item: { id: string; projectId: string; sourceAddress: string },
+    actor: Actor,
+    kind: string,
+    detail: Record<string, unknown>,
+  ): Promise<void> {
+    await appendHistory(this.db, {
+      projectId: item.projectId,
+      itemId: item.id,
+      address: item.sourceAddress,
+      actor,
+      kind,
+      detail,
+    });
   }
 
   /** Writes a project's history line (no item). */
@@ -1329,18 +1771,41 @@ export class Engine {
 
   /** Whether the project holds admin credentials for a side. */
   async hasAdminCredential(projectId: string, side: Side): Promise<boolean> {
-    return !!(await this.db.projectCredential.findUnique({ where: { projectId_side: { projectId, side } }, select: { side: true } }));
+    return !!(await this.db.projectCredential.findUnique({
+      where: { projectId_side: { projectId, side } },
+      select: { side: true },
+    }));
   }
 
   /** The logins of the project's first mailbox (the admin form's suggested test mailbox), or null. */
   async firstItemLogins(projectId: string): Promise<{ sourceLogin: string; destinationLogin: string } | null> {
-    return this.db.item.findFirst({ where: { projectId }, orderBy: { createdAt: 'asc' }, select: { sourceLogin: true, destinationLogin: true } });
+    return this.db.item.findFirst({
+      where: { projectId },
+      orderBy: { createdAt: 'asc' },
+      select: { sourceLogin: true, destinationLogin: true },
+    });
   }
 }
 
 /** The history line of a bulk command's change to one item. */
-function itemHistoryEntry(item: Item, actor: Actor, kind: string, fromStatus: ItemStatus, toStatus: ItemStatus, detail: Record<string, unknown>): HistoryEntry {
-  return { projectId: item.projectId, itemId: item.id, address: item.sourceAddress, actor, kind, fromStatus, toStatus, detail };
+function itemHistoryEntry(
+  item: Item,
+  actor: Actor,
+  kind: string,
+  fromStatus: ItemStatus,
+  toStatus: ItemStatus,
+  detail: Record<string, unknown>,
+): HistoryEntry {
+  return {
+    projectId: item.projectId,
+    itemId: item.id,
+    address: item.sourceAddress,
+    actor,
+    kind,
+    fromStatus,
+    toStatus,
+    detail,
+  };
 }
 
 /**
@@ -1356,7 +1821,13 @@ async function lockedProject(tx: Tx, p: Project): Promise<Project> {
 }
 
 /** The event of a status change, from the item after it. */
-function statusEvent(actor: Actor, item: ItemWithProject, from: ItemStatus, to: ItemStatus, figures?: PassFigures): ItemStatusEvent {
+function statusEvent(
+  actor: Actor,
+  item: ItemWithProject,
+  from: ItemStatus,
+  to: ItemStatus,
+  figures?: PassFigures,
+): ItemStatusEvent {
   return {
     type: 'item.status',
     item: itemRef(item),
@@ -1381,14 +1852,20 @@ interface Transitioned {
 }
 
 function bytes(s: { nonce: Uint8Array; ciphertext: Uint8Array; tag: Uint8Array; keyId: string }) {
-  return { nonce: Uint8Array.from(s.nonce), ciphertext: Uint8Array.from(s.ciphertext), tag: Uint8Array.from(s.tag), keyId: s.keyId };
+  return {
+    nonce: Uint8Array.from(s.nonce),
+    ciphertext: Uint8Array.from(s.ciphertext),
+    tag: Uint8Array.from(s.tag),
+    keyId: s.keyId,
+  };
 }
 
 /** The actor a stored `startBy` names (the admin who scheduled a start); the system when it does not read. */
 function actorOf(stored: string | null): Actor {
   try {
     const a = JSON.parse(stored ?? '') as Actor;
-    if (typeof a?.surface === 'string' && typeof a.id === 'string') return { surface: a.surface, id: a.id, ...(typeof a.name === 'string' ? { name: a.name } : {}) };
+    if (typeof a?.surface === 'string' && typeof a.id === 'string')
+      return { surface: a.surface, id: a.id, ...(typeof a.name === 'string' ? { name: a.name } : {}) };
   } catch {
     /* the system starts it */
   }

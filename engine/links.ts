@@ -38,14 +38,30 @@ export function isTokenShaped(token: string): boolean {
  * request replaces them (unless `keepOthers`, for the second recipient of one request and
  * for admin-assisted links).
  */
-export async function createLink(db: Db, input: { itemId: string; sides: Sides; recipient: string; ttlHours: number; now?: Date; keepOthers?: boolean }): Promise<{ token: string; expiresAt: Date; id: string }> {
+export async function createLink(
+  db: Db,
+  input: { itemId: string; sides: Sides; recipient: string; ttlHours: number; now?: Date; keepOthers?: boolean },
+): Promise<{ token: string; expiresAt: Date; id: string }> {
   const now = input.now ?? new Date();
   const token = newToken();
   const expiresAt = new Date(now.getTime() + input.ttlHours * 3600_000);
   const id = randomUUID();
   await db.$transaction(async (tx) => {
-    if (!input.keepOthers) await tx.credentialLink.updateMany({ where: { itemId: input.itemId, usedAt: null, revokedAt: null }, data: { revokedAt: now } });
-    await tx.credentialLink.create({ data: { id, itemId: input.itemId, tokenHash: hashToken(token), sides: input.sides, recipient: input.recipient, expiresAt } });
+    if (!input.keepOthers)
+      await tx.credentialLink.updateMany({
+        where: { itemId: input.itemId, usedAt: null, revokedAt: null },
+        data: { revokedAt: now },
+      });
+    await tx.credentialLink.create({
+      data: {
+        id,
+        itemId: input.itemId,
+        tokenHash: hashToken(token),
+        sides: input.sides,
+        recipient: input.recipient,
+        expiresAt,
+      },
+    });
   });
   return { token, expiresAt, id };
 }
@@ -78,7 +94,10 @@ export function isAdminLink(link: Pick<CredentialLinkRow, 'recipient'>): boolean
  * when the link was used or revoked in between.
  */
 export async function countAttempt(db: Db | Tx, linkId: string): Promise<number | undefined> {
-  const { count } = await db.credentialLink.updateMany({ where: { id: linkId, usedAt: null, revokedAt: null }, data: { attempts: { increment: 1 } } });
+  const { count } = await db.credentialLink.updateMany({
+    where: { id: linkId, usedAt: null, revokedAt: null },
+    data: { attempts: { increment: 1 } },
+  });
   if (count !== 1) return undefined;
   const row = await db.credentialLink.findUnique({ where: { id: linkId }, select: { attempts: true } });
   return row?.attempts;
@@ -89,23 +108,35 @@ export async function countAttempt(db: Db | Tx, linkId: string): Promise<number 
  * link was no longer open — a second submit, a stop or an expiry won the race.
  */
 export async function consumeLink(db: Db | Tx, linkId: string, now = new Date()): Promise<boolean> {
-  const { count } = await db.credentialLink.updateMany({ where: { id: linkId, usedAt: null, revokedAt: null, expiresAt: { gt: now } }, data: { usedAt: now } });
+  const { count } = await db.credentialLink.updateMany({
+    where: { id: linkId, usedAt: null, revokedAt: null, expiresAt: { gt: now } },
+    data: { usedAt: now },
+  });
   return count === 1;
 }
 
 /** Kills every other open link of an item (its credentials are all known now: the item was submitted). */
 export async function revokeOtherLinks(db: Db | Tx, itemId: string, exceptId: string, now = new Date()): Promise<void> {
-  await db.credentialLink.updateMany({ where: { itemId, id: { not: exceptId }, usedAt: null, revokedAt: null }, data: { revokedAt: now } });
+  await db.credentialLink.updateMany({
+    where: { itemId, id: { not: exceptId }, usedAt: null, revokedAt: null },
+    data: { revokedAt: now },
+  });
 }
 
 /** Kills one link (its attempts are exhausted). */
 export async function revokeLink(db: Db | Tx, linkId: string, now = new Date()): Promise<void> {
-  await db.credentialLink.updateMany({ where: { id: linkId, usedAt: null, revokedAt: null }, data: { revokedAt: now } });
+  await db.credentialLink.updateMany({
+    where: { id: linkId, usedAt: null, revokedAt: null },
+    data: { revokedAt: now },
+  });
 }
 
 /** Open links of an item (tests, status). */
 export async function openLinksOf(db: Db | Tx, itemId: string, now = new Date()): Promise<CredentialLinkRow[]> {
-  return db.credentialLink.findMany({ where: { itemId, usedAt: null, revokedAt: null, expiresAt: { gt: now } }, orderBy: { createdAt: 'asc' } });
+  return db.credentialLink.findMany({
+    where: { itemId, usedAt: null, revokedAt: null, expiresAt: { gt: now } },
+    orderBy: { createdAt: 'asc' },
+  });
 }
 
 // ------------------------------------------------------------ project links
@@ -117,20 +148,39 @@ export async function openLinksOf(db: Db | Tx, itemId: string, now = new Date())
 export type ProjectLinkRow = NonNullable<Awaited<ReturnType<Db['projectLink']['findUnique']>>>;
 
 /** Creates a link to the admin-credentials form of one side of a project; an older open link of that side dies. */
-export async function createProjectLink(db: Db, input: { projectId: string; side: Side; recipient: string; ttlHours: number; now?: Date }): Promise<{ token: string; expiresAt: Date; id: string }> {
+export async function createProjectLink(
+  db: Db,
+  input: { projectId: string; side: Side; recipient: string; ttlHours: number; now?: Date },
+): Promise<{ token: string; expiresAt: Date; id: string }> {
   const now = input.now ?? new Date();
   const token = newToken();
   const expiresAt = new Date(now.getTime() + input.ttlHours * 3600_000);
   const id = randomUUID();
   await db.$transaction(async (tx) => {
-    await tx.projectLink.updateMany({ where: { projectId: input.projectId, side: input.side, usedAt: null, revokedAt: null }, data: { revokedAt: now } });
-    await tx.projectLink.create({ data: { id, projectId: input.projectId, tokenHash: hashToken(token), side: input.side, recipient: input.recipient, expiresAt } });
+    await tx.projectLink.updateMany({
+      where: { projectId: input.projectId, side: input.side, usedAt: null, revokedAt: null },
+      data: { revokedAt: now },
+    });
+    await tx.projectLink.create({
+      data: {
+        id,
+        projectId: input.projectId,
+        tokenHash: hashToken(token),
+        side: input.side,
+        recipient: input.recipient,
+        expiresAt,
+      },
+    });
   });
   return { token, expiresAt, id };
 }
 
 /** The open project link a token names, or undefined (unknown, used, revoked or expired look the same). */
-export async function findOpenProjectLink(db: Db, token: string, now = new Date()): Promise<ProjectLinkRow | undefined> {
+export async function findOpenProjectLink(
+  db: Db,
+  token: string,
+  now = new Date(),
+): Promise<ProjectLinkRow | undefined> {
   if (!isTokenShaped(token)) return undefined;
   const link = await db.projectLink.findUnique({ where: { tokenHash: hashToken(token) } });
   if (!link || !isOpen(link, now)) return undefined;
@@ -139,13 +189,19 @@ export async function findOpenProjectLink(db: Db, token: string, now = new Date(
 
 /** Uses a project link up if it is still open; false when something else won the race. */
 export async function consumeProjectLink(db: Db | Tx, linkId: string, now = new Date()): Promise<boolean> {
-  const { count } = await db.projectLink.updateMany({ where: { id: linkId, usedAt: null, revokedAt: null, expiresAt: { gt: now } }, data: { usedAt: now } });
+  const { count } = await db.projectLink.updateMany({
+    where: { id: linkId, usedAt: null, revokedAt: null, expiresAt: { gt: now } },
+    data: { usedAt: now },
+  });
   return count === 1;
 }
 
 /** Counts one refused attempt on a project link; undefined when it was used or revoked in between. */
 export async function countProjectAttempt(db: Db | Tx, linkId: string): Promise<number | undefined> {
-  const { count } = await db.projectLink.updateMany({ where: { id: linkId, usedAt: null, revokedAt: null }, data: { attempts: { increment: 1 } } });
+  const { count } = await db.projectLink.updateMany({
+    where: { id: linkId, usedAt: null, revokedAt: null },
+    data: { attempts: { increment: 1 } },
+  });
   if (count !== 1) return undefined;
   return (await db.projectLink.findUnique({ where: { id: linkId }, select: { attempts: true } }))?.attempts;
 }
@@ -161,7 +217,14 @@ export type SignInStateRow = NonNullable<Awaited<ReturnType<Db['oAuthState']['fi
 /** Keeps the state of a sign-in in flight until Microsoft sends the user back (sealed; `state` itself is stored hashed). */
 export async function saveSignInState(
   db: Db,
-  input: { id: string; state: string; linkId: string; side: Side; sealed: { nonce: Uint8Array; ciphertext: Uint8Array; tag: Uint8Array; keyId: string }; expiresAt: Date },
+  input: {
+    id: string;
+    state: string;
+    linkId: string;
+    side: Side;
+    sealed: { nonce: Uint8Array; ciphertext: Uint8Array; tag: Uint8Array; keyId: string };
+    expiresAt: Date;
+  },
 ): Promise<void> {
   const { sealed } = input;
   await db.oAuthState.create({

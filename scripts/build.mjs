@@ -36,7 +36,9 @@ await esbuild.build({
     {
       name: 'sources-stay-modules',
       setup(b) {
-        b.onResolve({ filter: /^\.\.?\/.*\.ts$/ }, (a) => (a.kind === 'entry-point' ? undefined : { path: a.path.replace(/\.ts$/, '.js'), external: true }));
+        b.onResolve({ filter: /^\.\.?\/.*\.ts$/ }, (a) =>
+          a.kind === 'entry-point' ? undefined : { path: a.path.replace(/\.ts$/, '.js'), external: true },
+        );
       },
     },
   ],
@@ -45,7 +47,10 @@ await esbuild.build({
 for (const f of files) if (f.endsWith('.json') && f !== 'package.json') cpSync(join(ROOT, f), join(out, f));
 for (const d of ASSET_DIRS) if (existsSync(join(ROOT, d))) cpSync(join(ROOT, d), join(out, d), { recursive: true });
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
-writeFileSync(join(out, 'package.json'), JSON.stringify({ name: `${pkg.name}-compiled`, version: pkg.version, private: true, type: 'module' }, null, 2) + '\n');
+writeFileSync(
+  join(out, 'package.json'),
+  JSON.stringify({ name: `${pkg.name}-compiled`, version: pkg.version, private: true, type: 'module' }, null, 2) + '\n',
+);
 writeFileSync(join(out, FINGERPRINT_NAME), stamp + '\n');
 mkdirSync(dirname(DIST), { recursive: true });
 rmSync(DIST, { recursive: true, force: true });

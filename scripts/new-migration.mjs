@@ -17,7 +17,12 @@ if (!arg) {
 }
 const dialects = [
   { dir: 'prisma/migrations', provider: 'sqlite', schema: SCHEMA, variant: (text) => text },
-  { dir: 'prisma/migrations-postgresql', provider: 'postgresql', schema: writePostgresSchema(readFileSync(SCHEMA, 'utf8')), variant: (text) => postgresSchema(text) },
+  {
+    dir: 'prisma/migrations-postgresql',
+    provider: 'postgresql',
+    schema: writePostgresSchema(readFileSync(SCHEMA, 'utf8')),
+    variant: (text) => postgresSchema(text),
+  },
 ];
 const prev = arg === '--init' ? null : execFileSync('git', ['show', `HEAD:${SCHEMA}`], { encoding: 'utf8' });
 const n = readdirSync(dialects[0].dir).filter((d) => /^\d{4}_/.test(d)).length + 1;

@@ -18,7 +18,18 @@ export const MANIFEST_DIR = join(ROOT, 'manifest/teams');
 /** Teams' limits for bot command lists (manifest schema v1.22). */
 export const MAX_COMMANDS = 10;
 /** The commands suggested in Teams' compose box, most useful first (at most 10). */
-export const SUGGESTED = ['help', 'project create', 'add', 'bulk', 'status', 'start', 'stop', 'resend', 'form', 'digest'];
+export const SUGGESTED = [
+  'help',
+  'project create',
+  'add',
+  'bulk',
+  'status',
+  'start',
+  'stop',
+  'resend',
+  'form',
+  'digest',
+];
 const ACCENT = [0x0f, 0x6c, 0xbd];
 
 // ---------- PNG (RFC 2083 / PNG spec: signature, IHDR, IDAT, IEND; CRC-32 per chunk) ----------
@@ -44,7 +55,12 @@ export function encodePng(width, height, rgba) {
     raw[y * (width * 4 + 1)] = 0; // filter: none
     Buffer.from(rgba.buffer, rgba.byteOffset + y * width * 4, width * 4).copy(raw, y * (width * 4 + 1) + 1);
   }
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 /** The MailFerry glyph: an envelope (outline and flap) riding a wave, in a size×size box. */
@@ -56,8 +72,10 @@ function glyph(size, inset) {
     if (x >= 0 && y >= 0 && x < size && y < size) on[y * size + x] = 1;
   };
   const t = Math.max(1, Math.round(size / 16)); // stroke width
-  const l = inset, r = size - 1 - inset;
-  const top = Math.round(size * 0.22), bottom = Math.round(size * 0.62);
+  const l = inset,
+    r = size - 1 - inset;
+  const top = Math.round(size * 0.22),
+    bottom = Math.round(size * 0.62);
   for (let k = 0; k < t; k++) {
     for (let x = l; x <= r; x++) {
       set(x, top + k);
@@ -69,7 +87,8 @@ function glyph(size, inset) {
     }
   }
   // The flap: two lines from the top corners to the middle.
-  const midX = (l + r) / 2, midY = (top + bottom) / 2 + size * 0.04;
+  const midX = (l + r) / 2,
+    midY = (top + bottom) / 2 + size * 0.04;
   for (let i = 0; i <= 400; i++) {
     const f = i / 400;
     for (let k = 0; k < t; k++) {
@@ -115,7 +134,8 @@ export function zip(files) {
   const centrals = [];
   let offset = 0;
   // DOS date/time of 2026-01-01 00:00 (fixed, so the package is reproducible).
-  const dosTime = 0, dosDate = ((2026 - 1980) << 9) | (1 << 5) | 1;
+  const dosTime = 0,
+    dosDate = ((2026 - 1980) << 9) | (1 << 5) | 1;
   for (const f of files) {
     const name = Buffer.from(f.name, 'utf8');
     const data = Buffer.from(f.data);
@@ -169,7 +189,8 @@ export function commandList(entries) {
     .slice(0, MAX_COMMANDS)
     .map((n) => {
       const e = byName.get(n);
-      const description = e.summary.length > 128 ? `${e.summary.slice(0, e.summary.lastIndexOf(' ', 126))}…` : e.summary;
+      const description =
+        e.summary.length > 128 ? `${e.summary.slice(0, e.summary.lastIndexOf(' ', 126))}…` : e.summary;
       return { title: `migrate ${n}`.slice(0, 32), description };
     });
 }
@@ -246,7 +267,10 @@ export function npmArgs(argv, env = process.env) {
   }
   for (const flag of lost) {
     const i = bare.findIndex((b) => VALUE_FLAGS[flag].test(b));
-    if (i < 0) throw new Error(`npm kept ${flag} for itself and its value could not be told apart: run \`npm run package:teams -- ${flag} VALUE\` (the \`--\` passes the flags to the script).`);
+    if (i < 0)
+      throw new Error(
+        `npm kept ${flag} for itself and its value could not be told apart: run \`npm run package:teams -- ${flag} VALUE\` (the \`--\` passes the flags to the script).`,
+      );
     out.push(flag, bare.splice(i, 1)[0]);
   }
   if (env.npm_config_icons === 'true' && !out.includes('--icons')) out.push('--icons');
@@ -267,14 +291,26 @@ export async function packageTeams(rawArgv = [], env = process.env, entries = un
   }
   const appId = arg(argv, '--app-id') ?? env.MicrosoftAppId;
   if (!appId || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(appId))
-    throw new Error('The Teams package needs the bot\'s Microsoft App ID (a GUID): set MicrosoftAppId in the environment or .env, or pass --app-id GUID. See adapters/teams/README.md.');
+    throw new Error(
+      "The Teams package needs the bot's Microsoft App ID (a GUID): set MicrosoftAppId in the environment or .env, or pass --app-id GUID. See adapters/teams/README.md.",
+    );
   const publicUrl = (arg(argv, '--public-url') ?? env.PUBLIC_URL ?? '').replace(/\/+$/, '') || undefined;
   if (publicUrl && !/^https:\/\//i.test(publicUrl))
-    throw new Error(`PUBLIC_URL must start with https:// for Teams (got ${publicUrl.split('?')[0]}): Teams reaches bots and opens the app's links only over HTTPS, so the package would keep the mailferry.example placeholders. Put MailFerry behind a TLS reverse proxy and set PUBLIC_URL (or --public-url) to its https:// address.`);
+    throw new Error(
+      `PUBLIC_URL must start with https:// for Teams (got ${publicUrl.split('?')[0]}): Teams reaches bots and opens the app's links only over HTTPS, so the package would keep the mailferry.example placeholders. Put MailFerry behind a TLS reverse proxy and set PUBLIC_URL (or --public-url) to its https:// address.`,
+    );
   const version = arg(argv, '--app-version') ?? packageVersion();
-  if (!/^\d+\.\d+\.\d+$/.test(version)) throw new Error(`The app version must be x.y.z (got ${version}); Teams needs a higher one for each update of the app.`);
+  if (!/^\d+\.\d+\.\d+$/.test(version))
+    throw new Error(
+      `The app version must be x.y.z (got ${version}); Teams needs a higher one for each update of the app.`,
+    );
   const template = JSON.parse(readFileSync(join(MANIFEST_DIR, 'manifest.json'), 'utf8'));
-  const manifest = buildManifest(template, { appId, publicUrl, version, entries: entries ?? (await loadHelpEntries()) });
+  const manifest = buildManifest(template, {
+    appId,
+    publicUrl,
+    version,
+    entries: entries ?? (await loadHelpEntries()),
+  });
   const out = resolve(arg(argv, '--out') ?? join(ROOT, 'data/mailferry-teams.zip'));
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(
@@ -293,8 +329,12 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
   try {
     const out = await packageTeams(process.argv.slice(2));
     if (!(process.env.PUBLIC_URL || npmArgs(process.argv.slice(2)).includes('--public-url')))
-      console.error('note: no PUBLIC_URL: the package keeps the mailferry.example placeholders for the developer links and valid domains.');
-    console.log(`wrote ${out}\nUpload it in the Teams admin center (Manage apps → Upload new app) or in Teams (Apps → Manage your apps → Upload an app).`);
+      console.error(
+        'note: no PUBLIC_URL: the package keeps the mailferry.example placeholders for the developer links and valid domains.',
+      );
+    console.log(
+      `wrote ${out}\nUpload it in the Teams admin center (Manage apps → Upload new app) or in Teams (Apps → Manage your apps → Upload an app).`,
+    );
   } catch (e) {
     console.error(e instanceof Error ? e.message : String(e));
     process.exit(2);

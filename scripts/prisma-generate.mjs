@@ -36,7 +36,8 @@ export const PG_SCHEMA = 'generated/postgresql/schema.prisma';
 export function postgresSchema(text, outputFromSchema = '../prisma-pg') {
   const provider = /(datasource\s+db\s*\{[^}]*?provider\s*=\s*)"sqlite"/;
   const output = /(generator\s+client\s*\{[^}]*?output\s*=\s*)"[^"]*"/;
-  if (!provider.test(text) || !output.test(text)) throw new Error(`${SCHEMA}: expected a sqlite datasource and a client output`);
+  if (!provider.test(text) || !output.test(text))
+    throw new Error(`${SCHEMA}: expected a sqlite datasource and a client output`);
   return text.replace(provider, '$1"postgresql"').replace(output, `$1"${outputFromSchema}"`);
 }
 

@@ -24,7 +24,12 @@ export interface ConsoleDeps {
  * and item. `bulk` without `--file` reads the CSV lines that follow, up to an empty line
  * or a lone `.`.
  */
-export async function runConsole(deps: ConsoleDeps, input: Readable, output: Writable, opts: { interactive: boolean; user?: string }): Promise<void> {
+export async function runConsole(
+  deps: ConsoleDeps,
+  input: Readable,
+  output: Writable,
+  opts: { interactive: boolean; user?: string },
+): Promise<void> {
   const user = opts.user ?? safeUser();
   let threads = 0;
   const print = (s: string): void => void output.write(s.endsWith('\n') ? s : s + '\n');
@@ -71,7 +76,10 @@ export async function runConsole(deps: ConsoleDeps, input: Readable, output: Wri
     if (/^(quit|exit)$/i.test(line)) break;
     if (/^\/?(migrate\s+)?bulk\b/i.test(line) && !/--file\b/.test(line) && !/--help\b/.test(line)) {
       pending = [line];
-      if (opts.interactive) print('Paste CSV lines (source,destination[,source_login,destination_login]); end with an empty line or a lone "."');
+      if (opts.interactive)
+        print(
+          'Paste CSV lines (source,destination[,source_login,destination_login]); end with an empty line or a lone "."',
+        );
       continue;
     }
     await run(line);

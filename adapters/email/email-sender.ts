@@ -106,7 +106,17 @@ export class EmailSender implements Sender {
 }
 
 /** Error codes of nodemailer (and of the socket under it) that say the connection failed, not the message. */
-const CONNECTION_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH']);
+const CONNECTION_CODES = new Set([
+  'ECONNECTION',
+  'ETIMEDOUT',
+  'ESOCKET',
+  'EDNS',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
 
 interface SmtpErrorShape {
   code?: string;
@@ -126,11 +136,13 @@ interface SmtpErrorShape {
  */
 export function classifySmtpError(e: unknown): { transient: boolean; serverWide: boolean } {
   const err = (e ?? {}) as SmtpErrorShape;
-  if (err.code === 'EAUTH' || err.code === 'ENOAUTH' || err.code === 'ETLS' || err.code === 'ECONFIG') return { transient: false, serverWide: true };
+  if (err.code === 'EAUTH' || err.code === 'ENOAUTH' || err.code === 'ETLS' || err.code === 'ECONFIG')
+    return { transient: false, serverWide: true };
   const reply = err.responseCode ?? 0;
   if (reply >= 400 && reply < 500) return { transient: true, serverWide: reply === 421 };
   if (reply >= 500) return { transient: false, serverWide: false };
-  if (CONNECTION_CODES.has(err.code ?? '') || CONNECTION_CODES.has(err.errno ?? '')) return { transient: true, serverWide: true };
+  if (CONNECTION_CODES.has(err.code ?? '') || CONNECTION_CODES.has(err.errno ?? ''))
+    return { transient: true, serverWide: true };
   return { transient: false, serverWide: false };
 }
 
@@ -157,5 +169,7 @@ export function describeSmtpError(e: unknown, url?: string): string {
         : CONNECTION_CODES.has(err.code ?? '') || CONNECTION_CODES.has(err.errno ?? '')
           ? `could not connect to the mail server (${err.message ?? err.code}); check SMTP_URL`
           : (err.message ?? String(e));
-  return (url ? base.split(url).join('[link]') : base).replace(/\/c\/[A-Za-z0-9_-]{16,}/g, '/c/[redacted]').slice(0, 300);
+  return (url ? base.split(url).join('[link]') : base)
+    .replace(/\/c\/[A-Za-z0-9_-]{16,}/g, '/c/[redacted]')
+    .slice(0, 300);
 }

@@ -9,11 +9,17 @@ import { EmailSender } from './email-sender.ts';
 export function installEmail(app: App): EmailSender | undefined {
   const { config, log } = app;
   if (!config.smtpUrl) {
-    log.warn('email is not configured: credential requests cannot be emailed (set SMTP_URL and MAIL_FROM); items wait and the history says so');
+    log.warn(
+      'email is not configured: credential requests cannot be emailed (set SMTP_URL and MAIL_FROM); items wait and the history says so',
+    );
     return undefined;
   }
   // As many pooled connections as requests in flight: each request holds one while it sends, and reuses it after.
-  const email = new EmailSender({ smtpUrl: config.smtpUrl, from: config.mailFrom, maxConnections: config.outreachConcurrency });
+  const email = new EmailSender({
+    smtpUrl: config.smtpUrl,
+    from: config.mailFrom,
+    maxConnections: config.outreachConcurrency,
+  });
   app.outreach.addSender(email);
   app.onClose(async () => {
     await app.outreach.idle();

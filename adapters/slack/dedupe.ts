@@ -61,7 +61,10 @@ export function dropRepeatedRequests(claim: ClaimRequest, log: Logger) {
       return;
     }
     if (fresh) return next();
-    log.info('slack: repeated request ignored', { retry: req.header('x-slack-retry-num') ?? null, kinds: keys.map((k) => k.split(':')[1]).join(',') });
+    log.info('slack: repeated request ignored', {
+      retry: req.header('x-slack-retry-num') ?? null,
+      kinds: keys.map((k) => k.split(':')[1]).join(','),
+    });
     res.status(200).end();
   };
 }

@@ -52,7 +52,12 @@ export function slackDmSender(client: webApi.WebClient, log: Logger): Sender {
 type FoundUser = { id: string; name: string; email: string };
 
 /** The workspace member with one of these addresses (the one asked first), or why there is none. */
-async function findUser(client: webApi.WebClient, log: Logger, recipient: string, other: string): Promise<FoundUser | { why: string }> {
+async function findUser(
+  client: webApi.WebClient,
+  log: Logger,
+  recipient: string,
+  other: string,
+): Promise<FoundUser | { why: string }> {
   for (const email of [...new Set([recipient, other])]) {
     try {
       const r = await client.users.lookupByEmail({ email });
@@ -60,7 +65,10 @@ async function findUser(client: webApi.WebClient, log: Logger, recipient: string
       if (u?.id && !u.deleted && !u.is_bot) return { id: u.id, name: u.profile?.display_name || u.name || u.id, email };
     } catch (e) {
       if (slackErrorCode(e) === 'users_not_found') continue;
-      log.warn('slack: user lookup failed', { code: slackErrorCode(e), error: e instanceof Error ? e.message : String(e) });
+      log.warn('slack: user lookup failed', {
+        code: slackErrorCode(e),
+        error: e instanceof Error ? e.message : String(e),
+      });
       return { why: `Slack refused the user lookup (${slackErrorCode(e) ?? 'network error'})` };
     }
   }
@@ -68,11 +76,22 @@ async function findUser(client: webApi.WebClient, log: Logger, recipient: string
 }
 
 /** Opens the DM with the person and posts one message. */
-async function postDm(client: webApi.WebClient, found: FoundUser, recipient: string, kit: KitMessage): Promise<SendResult> {
+async function postDm(
+  client: webApi.WebClient,
+  found: FoundUser,
+  recipient: string,
+  kit: KitMessage,
+): Promise<SendResult> {
   const im = await client.conversations.open({ users: found.id });
   const channel = im.channel?.id;
   if (!channel) return { ok: false, via: VIA, why: 'Slack did not open a direct message' };
   // No unfurl: the link is single use and must not be fetched by a preview crawler.
-  await client.chat.postMessage({ channel, text: kit.text, blocks: kit.blocks, unfurl_links: false, unfurl_media: false } as unknown as webApi.ChatPostMessageArguments);
+  await client.chat.postMessage({
+    channel,
+    text: kit.text,
+    blocks: kit.blocks,
+    unfurl_links: false,
+    unfurl_media: false,
+  } as unknown as webApi.ChatPostMessageArguments);
   return { ok: true, via: `${VIA} to @${found.name}${found.email !== recipient ? ` (found as ${found.email})` : ''}` };
 }

@@ -43,7 +43,11 @@ export function installSlack(app: App, opts: InstallSlackOptions = {}): Installe
     retryConfig: opts.retryConfig ?? DEFAULT_RETRY,
     logLevel: webApi.LogLevel.ERROR,
   });
-  const threads = new SlackThreads(client, log, { ...DEFAULT_THREADS_OPTIONS, summarize: (ref) => summarizeThread(app, ref), ...opts.threads });
+  const threads = new SlackThreads(client, log, {
+    ...DEFAULT_THREADS_OPTIONS,
+    summarize: (ref) => summarizeThread(app, ref),
+    ...opts.threads,
+  });
   app.notifier.register('slack', threads.poster);
   app.outreach.addSender(slackDmSender(client, log));
   let surface: SlackSurface | undefined;
@@ -71,7 +75,11 @@ export function installSlack(app: App, opts: InstallSlackOptions = {}): Installe
   const check = async (attempt: number): Promise<void> => {
     const r = await checkToken(client, log);
     if (r.ok) identity = r.identity;
-    else if (r.retry && !closed && attempt < 6) retry = setTimeout(() => void check(attempt + 1), Math.min(300_000, (opts.authRetryMs ?? 15_000) * 2 ** attempt)).unref();
+    else if (r.retry && !closed && attempt < 6)
+      retry = setTimeout(
+        () => void check(attempt + 1),
+        Math.min(300_000, (opts.authRetryMs ?? 15_000) * 2 ** attempt),
+      ).unref();
   };
   if (surface) void check(0);
   app.onClose(async () => {
@@ -102,7 +110,10 @@ const REFUSED_TOKEN = ['invalid_auth', 'not_authed', 'token_revoked', 'account_i
  * Checks the bot token once (auth.test) and learns the bot's ids; tells the operator how
  * to fix a bad token. `retry`: the answer says nothing about the token (network, 429, 5xx).
  */
-async function checkToken(client: webApi.WebClient, log: App['log']): Promise<{ ok: true; identity?: SlackBotIdentity } | { ok: false; retry: boolean }> {
+async function checkToken(
+  client: webApi.WebClient,
+  log: App['log'],
+): Promise<{ ok: true; identity?: SlackBotIdentity } | { ok: false; retry: boolean }> {
   try {
     const r = await client.auth.test();
     log.info('slack: connected', { team: r.team, bot: r.user });

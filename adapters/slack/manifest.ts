@@ -23,7 +23,10 @@ export const MANIFEST_PLACEHOLDER_URL = 'https://mailferry.example.com';
  * hint derived from the command definitions), scopes, and every request URL pointing at
  * `POST /slack/events` on PUBLIC_URL.
  */
-export function buildSlackManifest(publicUrl: string, commands: readonly CommandDef[] = COMMANDS): Record<string, unknown> {
+export function buildSlackManifest(
+  publicUrl: string,
+  commands: readonly CommandDef[] = COMMANDS,
+): Record<string, unknown> {
   const url = `${publicUrl.replace(/\/+$/, '')}${SLACK_EVENTS_PATH}`;
   const names = commands.filter((c) => !c.hidden).map((c) => c.name);
   return {

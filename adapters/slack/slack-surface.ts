@@ -15,7 +15,16 @@ import type { Message } from '../../cards/model.ts';
 import { errorMessage, notAdminMessage } from '../../cards/help.ts';
 import { UserError } from '../../engine/errors.ts';
 import { COMMAND_ACTION_PREFIX, LINK_ACTION_PREFIX, renderBlockKit } from '../../cards/render-block-kit.ts';
-import { addMailboxesModal, blockOf, bulkModal, FIELD, MODAL, projectModal, VALUE_ACTION, type ModalInitial } from '../../cards/slack-modals.ts';
+import {
+  addMailboxesModal,
+  blockOf,
+  bulkModal,
+  FIELD,
+  MODAL,
+  projectModal,
+  VALUE_ACTION,
+  type ModalInitial,
+} from '../../cards/slack-modals.ts';
 import { channelRef, unpackThreadRef } from './thread-ref.ts';
 import { slackErrorCode, type SlackThreads } from './slack-threads.ts';
 import { verifySlackRequest } from './verify-signature.ts';
@@ -69,8 +78,22 @@ interface ReplyTarget {
 /** Bolt's logger interface over ours (Bolt's own lines, with its name). */
 function boltLogger(log: Logger): BoltLogger {
   let level = LogLevel.INFO;
-  const line = (l: 'debug' | 'info' | 'warn' | 'error') => (...m: unknown[]) => log.log(l, `bolt: ${m.map((x) => (x instanceof Error ? x.message : typeof x === 'string' ? x : JSON.stringify(x))).join(' ')}`);
-  return { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error'), setLevel: (l) => void (level = l), getLevel: () => level, setName: () => {} };
+  const line =
+    (l: 'debug' | 'info' | 'warn' | 'error') =>
+    (...m: unknown[]) =>
+      log.log(
+        l,
+        `bolt: ${m.map((x) => (x instanceof Error ? x.message : typeof x === 'string' ? x : JSON.stringify(x))).join(' ')}`,
+      );
+  return {
+    debug: line('debug'),
+    info: line('info'),
+    warn: line('warn'),
+    error: line('error'),
+    setLevel: (l) => void (level = l),
+    getLevel: () => level,
+    setName: () => {},
+  };
 }
 
 /** Which modal a bare command opens, if any: `add`, `bulk` (always: a slash command cannot carry a file), `project create`. */
@@ -83,7 +106,12 @@ export function modalFor(text: string): { modal: 'add' | 'bulk' | 'project'; res
   return null;
 }
 
-type StateValue = { type: string; value?: string | null; selected_option?: { value: string } | null; files?: SlackFile[] };
+type StateValue = {
+  type: string;
+  value?: string | null;
+  selected_option?: { value: string } | null;
+  files?: SlackFile[];
+};
 type SlackFile = { id: string; name?: string; url_private_download?: string; url_private?: string; size?: number };
 /** A view submission's ack: empty, or `response_action: errors`. */
 type ViewAck = (r?: { response_action: 'errors'; errors: Record<string, string> }) => Promise<void>;
@@ -131,11 +159,18 @@ export class SlackSurface {
       authorize: async () => ({ botToken: d.botToken, ...(d.identity?.() ?? {}) }),
       receiver: this.receiver,
       logger,
-      clientOptions: { ...(d.apiUrl ? { slackApiUrl: d.apiUrl } : {}), ...(d.retryConfig ? { retryConfig: d.retryConfig } : {}) },
+      clientOptions: {
+        ...(d.apiUrl ? { slackApiUrl: d.apiUrl } : {}),
+        ...(d.retryConfig ? { retryConfig: d.retryConfig } : {}),
+      },
     });
     d.http.post(
       SLACK_EVENTS_PATH,
-      verifySlackRequest(d.signingSecret, (code, req) => d.log.warn('slack: request refused', { code, ip: req.ip }), d.nowSeconds),
+      verifySlackRequest(
+        d.signingSecret,
+        (code, req) => d.log.warn('slack: request refused', { code, ip: req.ip }),
+        d.nowSeconds,
+      ),
       dropRepeatedRequests(d.claim, d.log),
     );
     d.http.use(this.receiver.router);
@@ -162,7 +197,11 @@ export class SlackSurface {
       this.track(
         (async () => {
           await ack();
-          const target: ReplyTarget = { channel: command.channel_id, user: command.user_id, responseUrl: command.response_url };
+          const target: ReplyTarget = {
+            channel: command.channel_id,
+            user: command.user_id,
+            responseUrl: command.response_url,
+          };
           const modal = modalFor(command.text ?? '');
           if (modal) await this.openModal(client, modal, command.trigger_id, command.team_id, target);
           else await this.run({ text: command.text ?? '', team: command.team_id, userName: command.user_name, target });
@@ -171,13 +210,37 @@ export class SlackSurface {
     );
 
     b.view(MODAL.add, async ({ ack, view, body }) => {
-      await this.track(this.submitAdd(ack as ViewAck, view.state.values as unknown as ViewState, view.private_metadata, body.user.id, body.user.name));
+      await this.track(
+        this.submitAdd(
+          ack as ViewAck,
+          view.state.values as unknown as ViewState,
+          view.private_metadata,
+          body.user.id,
+          body.user.name,
+        ),
+      );
     });
     b.view(MODAL.bulk, async ({ ack, view, body }) => {
-      await this.track(this.submitBulk(ack as ViewAck, view.state.values as unknown as ViewState, view.private_metadata, body.user.id, body.user.name));
+      await this.track(
+        this.submitBulk(
+          ack as ViewAck,
+          view.state.values as unknown as ViewState,
+          view.private_metadata,
+          body.user.id,
+          body.user.name,
+        ),
+      );
     });
     b.view(MODAL.project, async ({ ack, view, body }) => {
-      await this.track(this.submitProject(ack as ViewAck, view.state.values as unknown as ViewState, view.private_metadata, body.user.id, body.user.name));
+      await this.track(
+        this.submitProject(
+          ack as ViewAck,
+          view.state.values as unknown as ViewState,
+          view.private_metadata,
+          body.user.id,
+          body.user.name,
+        ),
+      );
     });
 
     // URL buttons (the secure form) still send an action: acknowledge, nothing else.
@@ -189,11 +252,22 @@ export class SlackSurface {
       this.track(
         (async () => {
           await ack();
-          const a = body as unknown as { user: { id: string; name?: string }; team?: { id: string }; channel?: { id: string }; response_url?: string; container?: { thread_ts?: string; message_ts?: string } };
+          const a = body as unknown as {
+            user: { id: string; name?: string };
+            team?: { id: string };
+            channel?: { id: string };
+            response_url?: string;
+            container?: { thread_ts?: string; message_ts?: string };
+          };
           const value = (action as { value?: string }).value;
           if (!value || !a.channel?.id) return;
           const threadTs = a.container?.thread_ts;
-          await this.run({ text: value, team: a.team?.id ?? '', userName: a.user.name, target: { channel: a.channel.id, user: a.user.id, responseUrl: a.response_url, threadTs } });
+          await this.run({
+            text: value,
+            team: a.team?.id ?? '',
+            userName: a.user.name,
+            target: { channel: a.channel.id, user: a.user.id, responseUrl: a.response_url, threadTs },
+          });
         })(),
       ),
     );
@@ -202,10 +276,16 @@ export class SlackSurface {
     b.event('app_mention', async ({ event, client, context }) => {
       // Slack redelivers an event it thinks was not acknowledged in time (X-Slack-Retry-Num): answer once.
       if (context.retryNum) return;
-      const text = 'I work with the `/migrate` command: type `/migrate help` in a channel. Passwords are never typed in Slack.';
+      const text =
+        'I work with the `/migrate` command: type `/migrate help` in a channel. Passwords are never typed in Slack.';
       await this.track(
         client.chat
-          .postEphemeral({ channel: event.channel, user: event.user ?? '', text, ...(event.thread_ts ? { thread_ts: event.thread_ts } : {}) })
+          .postEphemeral({
+            channel: event.channel,
+            user: event.user ?? '',
+            text,
+            ...(event.thread_ts ? { thread_ts: event.thread_ts } : {}),
+          })
           .catch((e) => this.d.log.warn('slack: mention answer failed', { code: slackErrorCode(e) })),
       );
     });
@@ -218,7 +298,15 @@ export class SlackSurface {
   // ------------------------------------------------------------------ commands
 
   /** Runs one command line, or a form's command, as a Slack user; replies are ephemeral, anchors go to the channel. */
-  private async run(r: Work & { team: string; userName?: string; target: ReplyTarget; attachments?: Attachment[]; reply?: (m: Message) => Promise<void> }): Promise<DispatchResult> {
+  private async run(
+    r: Work & {
+      team: string;
+      userName?: string;
+      target: ReplyTarget;
+      attachments?: Attachment[];
+      reply?: (m: Message) => Promise<void>;
+    },
+  ): Promise<DispatchResult> {
     const { target } = r;
     const reply = r.reply ?? this.replier(target);
     const existing = target.threadTs ? `slack:${r.team || '-'}/${target.channel}/${target.threadTs}` : null;
@@ -243,7 +331,9 @@ export class SlackSurface {
           await reply(
             errorMessage(
               `I could not post in this channel${code ? ` (${code})` : ''}, so status updates will not have a thread here.`,
-              code === 'not_in_channel' || code === 'channel_not_found' ? 'Invite me with `/invite @MailFerry`, then follow progress with `/migrate status`.' : 'Follow progress with `/migrate status`.',
+              code === 'not_in_channel' || code === 'channel_not_found'
+                ? 'Invite me with `/invite @MailFerry`, then follow progress with `/migrate status`.'
+                : 'Follow progress with `/migrate status`.',
             ),
           );
           return null;
@@ -265,7 +355,12 @@ export class SlackSurface {
           const res = await fetch(t.responseUrl, {
             method: 'POST',
             headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ response_type: 'ephemeral', replace_original: false, text: kit.text, blocks: kit.blocks }),
+            body: JSON.stringify({
+              response_type: 'ephemeral',
+              replace_original: false,
+              text: kit.text,
+              blocks: kit.blocks,
+            }),
             signal: AbortSignal.timeout(10_000),
           });
           if (res.ok) return;
@@ -286,7 +381,13 @@ export class SlackSurface {
 
   // ------------------------------------------------------------------ modals
 
-  private async openModal(client: webApi.WebClient, m: { modal: 'add' | 'bulk' | 'project'; rest: string }, triggerId: string, team: string, target: ReplyTarget): Promise<void> {
+  private async openModal(
+    client: webApi.WebClient,
+    m: { modal: 'add' | 'bulk' | 'project'; rest: string },
+    triggerId: string,
+    team: string,
+    target: ReplyTarget,
+  ): Promise<void> {
     const reply = this.replier(target);
     // Modals start admin commands: refuse before showing a form.
     const name = m.modal === 'project' ? 'project create' : m.modal;
@@ -307,12 +408,22 @@ export class SlackSurface {
     }
     const meta: ModalMeta = { c: target.channel, t: team, ...(target.responseUrl ? { r: target.responseUrl } : {}) };
     const metadata = JSON.stringify(meta);
-    const view = m.modal === 'add' ? addMailboxesModal(metadata, initial) : m.modal === 'bulk' ? bulkModal(metadata, initial) : projectModal(metadata);
+    const view =
+      m.modal === 'add'
+        ? addMailboxesModal(metadata, initial)
+        : m.modal === 'bulk'
+          ? bulkModal(metadata, initial)
+          : projectModal(metadata);
     try {
       await client.views.open({ trigger_id: triggerId, view: view as unknown as webApi.ViewsOpenArguments['view'] });
     } catch (e) {
       this.d.log.warn('slack: modal not opened', { code: slackErrorCode(e) });
-      await reply(errorMessage(`The form could not be opened (${slackErrorCode(e) ?? 'Slack did not answer in time'}).`, `Type the command with its arguments instead: \`/migrate help ${name}\`.`));
+      await reply(
+        errorMessage(
+          `The form could not be opened (${slackErrorCode(e) ?? 'Slack did not answer in time'}).`,
+          `Type the command with its arguments instead: \`/migrate help ${name}\`.`,
+        ),
+      );
     }
   }
 
@@ -329,10 +440,20 @@ export class SlackSurface {
   /** The options the add and bulk modals share, as `add` and `bulk` take them (a radio value that is not a choice is refused at its field). */
   private addOptions(v: ViewState): InputOf<typeof add>['opts'] {
     const project = v[FIELD.project]?.[VALUE_ACTION]?.value?.trim();
-    return { ask: formChoice(ASK_OPTION, picked(v, FIELD.ask)), notify: formChoice(NOTIFY_OPTION, picked(v, FIELD.notify)), project: project || undefined };
+    return {
+      ask: formChoice(ASK_OPTION, picked(v, FIELD.ask)),
+      notify: formChoice(NOTIFY_OPTION, picked(v, FIELD.notify)),
+      project: project || undefined,
+    };
   }
 
-  private async submitAdd(ack: ViewAck, v: ViewState, metadata: string, user: string, userName?: string): Promise<void> {
+  private async submitAdd(
+    ack: ViewAck,
+    v: ViewState,
+    metadata: string,
+    user: string,
+    userName?: string,
+  ): Promise<void> {
     const meta = this.meta(metadata);
     const raw = v[FIELD.addresses]?.[VALUE_ACTION]?.value ?? '';
     let opts: InputOf<typeof add>['opts'];
@@ -347,12 +468,17 @@ export class SlackSurface {
     lines.forEach((line, i) => {
       if (!line || line.startsWith('#')) return;
       const words = line.split(/[\s,;]+|→|->/).filter(Boolean);
-      if (words.length > 2) return void problems.push(`Line ${i + 1}: a source address and at most one destination address.`);
+      if (words.length > 2)
+        return void problems.push(`Line ${i + 1}: a source address and at most one destination address.`);
       try {
         // The command's own rules (Google consumer accounts refused, etc.).
-        rows.push(checkInput(add, { args: { SOURCE_ADDRESS: words[0] ?? '', DESTINATION_ADDRESS: words[1] }, opts }, 'slack'));
+        rows.push(
+          checkInput(add, { args: { SOURCE_ADDRESS: words[0] ?? '', DESTINATION_ADDRESS: words[1] }, opts }, 'slack'),
+        );
       } catch (e) {
-        problems.push(`${lines.filter(Boolean).length > 1 ? `Line ${i + 1}: ` : ''}${e instanceof Error ? e.message : String(e)}`);
+        problems.push(
+          `${lines.filter(Boolean).length > 1 ? `Line ${i + 1}: ` : ''}${e instanceof Error ? e.message : String(e)}`,
+        );
       }
     });
     if (!rows.length && !problems.length) problems.push('Enter at least one address.');
@@ -363,20 +489,38 @@ export class SlackSurface {
     await ack();
     const target = this.targetOf(meta, user);
     const [one] = rows;
-    if (one && rows.length === 1) await this.run({ form: (who) => this.d.dispatcher.run(add, one, who), team: meta.t, userName, target });
+    if (one && rows.length === 1)
+      await this.run({ form: (who) => this.d.dispatcher.run(add, one, who), team: meta.t, userName, target });
     // Several addresses are one batch: one anchor for all of them.
     else {
-      const csv = rows.map((r) => [r.args.SOURCE_ADDRESS, r.args.DESTINATION_ADDRESS].filter(Boolean).join(',')).join('\n');
-      await this.run({ form: (who) => this.d.dispatcher.run(bulk, { args: {}, opts }, who), team: meta.t, userName, target, attachments: [{ name: 'Add mailboxes', text: csv }] });
+      const csv = rows
+        .map((r) => [r.args.SOURCE_ADDRESS, r.args.DESTINATION_ADDRESS].filter(Boolean).join(','))
+        .join('\n');
+      await this.run({
+        form: (who) => this.d.dispatcher.run(bulk, { args: {}, opts }, who),
+        team: meta.t,
+        userName,
+        target,
+        attachments: [{ name: 'Add mailboxes', text: csv }],
+      });
     }
   }
 
-  private async submitBulk(ack: ViewAck, v: ViewState, metadata: string, user: string, userName?: string): Promise<void> {
+  private async submitBulk(
+    ack: ViewAck,
+    v: ViewState,
+    metadata: string,
+    user: string,
+    userName?: string,
+  ): Promise<void> {
     const meta = this.meta(metadata);
     const files = v[FIELD.file]?.[VALUE_ACTION]?.files ?? [];
     const pasted = (v[FIELD.paste]?.[VALUE_ACTION]?.value ?? '').trim();
     if (!files.length && !pasted) {
-      await ack({ response_action: 'errors', errors: { [FIELD.paste]: 'Attach a CSV file above, or paste the lines here.' } });
+      await ack({
+        response_action: 'errors',
+        errors: { [FIELD.paste]: 'Attach a CSV file above, or paste the lines here.' },
+      });
       return;
     }
     const attachments: Attachment[] = [];
@@ -384,7 +528,10 @@ export class SlackSurface {
       try {
         attachments.push({ name: f.name ?? 'upload.csv', text: await this.download(f) });
       } catch (e) {
-        await ack({ response_action: 'errors', errors: { [FIELD.file]: `The file could not be read: ${e instanceof Error ? e.message : String(e)}` } });
+        await ack({
+          response_action: 'errors',
+          errors: { [FIELD.file]: `The file could not be read: ${e instanceof Error ? e.message : String(e)}` },
+        });
         return;
       }
     }
@@ -393,7 +540,13 @@ export class SlackSurface {
       const { rows, refused } = parseBulkCsv(a.text);
       if (!rows.length) {
         const why = refused[0] ? ` Line ${refused[0].line}: ${refused[0].reason}.` : '';
-        await ack({ response_action: 'errors', errors: { [a.name === 'pasted lines' ? FIELD.paste : FIELD.file]: `No mailbox line found: expected source,destination[,source_login,destination_login].${why}` } });
+        await ack({
+          response_action: 'errors',
+          errors: {
+            [a.name === 'pasted lines' ? FIELD.paste : FIELD.file]:
+              `No mailbox line found: expected source,destination[,source_login,destination_login].${why}`,
+          },
+        });
         return;
       }
     }
@@ -404,7 +557,13 @@ export class SlackSurface {
       return ack(refusal(e, FIELD.project));
     }
     await ack();
-    await this.run({ form: (who) => this.d.dispatcher.run(bulk, input, who), team: meta.t, userName, target: this.targetOf(meta, user), attachments });
+    await this.run({
+      form: (who) => this.d.dispatcher.run(bulk, input, who),
+      team: meta.t,
+      userName,
+      target: this.targetOf(meta, user),
+      attachments,
+    });
   }
 
   /** Downloads an uploaded file with the bot token (`files:read`), only from Slack's own hosts. */
@@ -419,30 +578,44 @@ export class SlackSurface {
     const allowed = ['files.slack.com', ...(this.d.apiUrl ? [new URL(this.d.apiUrl).host] : [])];
     // The bot token goes to Slack and nowhere else.
     if (!allowed.includes(host)) throw new Error(`unexpected file host ${host}`);
-    const res = await fetch(url, { headers: { authorization: `Bearer ${this.d.botToken}` }, signal: AbortSignal.timeout(MODAL_DEADLINE_MS - 300) });
+    const res = await fetch(url, {
+      headers: { authorization: `Bearer ${this.d.botToken}` },
+      signal: AbortSignal.timeout(MODAL_DEADLINE_MS - 300),
+    });
     if (!res.ok) throw new Error(`Slack answered ${res.status}`);
     const buf = Buffer.from(await res.arrayBuffer());
     if (buf.length > MAX_CSV_BYTES) throw new Error(`it is larger than ${MAX_CSV_BYTES / 1_000_000} MB`);
     // Slack serves an HTML login page when the token may not read the file.
-    if ((res.headers.get('content-type') ?? '').includes('text/html')) throw new Error('Slack did not give access to it (is the files:read scope granted?)');
+    if ((res.headers.get('content-type') ?? '').includes('text/html'))
+      throw new Error('Slack did not give access to it (is the files:read scope granted?)');
     return buf.toString('utf8');
   }
 
-  private async submitProject(ack: ViewAck, v: ViewState, metadata: string, user: string, userName?: string): Promise<void> {
+  private async submitProject(
+    ack: ViewAck,
+    v: ViewState,
+    metadata: string,
+    user: string,
+    userName?: string,
+  ): Promise<void> {
     const meta = this.meta(metadata);
     const val = (f: string) => v[f]?.[VALUE_ACTION]?.value?.trim() ?? '';
     let input: InputOf<typeof projectCreate>;
     try {
-      input = checkInput(projectCreate, {
-        args: { NAME: val(FIELD.name) },
-        opts: {
-          source: val(FIELD.source),
-          destination: val(FIELD.destination),
-          'self-service': formChoice(SELF_SERVICE_SETTING, picked(v, FIELD.selfService)),
-          notify: formChoice(NOTIFY_SETTING, picked(v, FIELD.notify)),
-          licenses: val(FIELD.licenses) ? Number(val(FIELD.licenses)) : undefined,
+      input = checkInput(
+        projectCreate,
+        {
+          args: { NAME: val(FIELD.name) },
+          opts: {
+            source: val(FIELD.source),
+            destination: val(FIELD.destination),
+            'self-service': formChoice(SELF_SERVICE_SETTING, picked(v, FIELD.selfService)),
+            notify: formChoice(NOTIFY_SETTING, picked(v, FIELD.notify)),
+            licenses: val(FIELD.licenses) ? Number(val(FIELD.licenses)) : undefined,
+          },
         },
-      }, 'slack');
+        'slack',
+      );
     } catch (e) {
       return ack(refusal(e, FIELD.name));
     }
@@ -455,11 +628,23 @@ export class SlackSurface {
       if (acked) await later(m);
       else held.push(m);
     };
-    const running = this.run({ form: (who) => this.d.dispatcher.run(projectCreate, input, who), team: meta.t, userName, target, reply });
-    const first = await Promise.race([running, new Promise<'late'>((r) => setTimeout(() => r('late'), MODAL_DEADLINE_MS))]);
+    const running = this.run({
+      form: (who) => this.d.dispatcher.run(projectCreate, input, who),
+      team: meta.t,
+      userName,
+      target,
+      reply,
+    });
+    const first = await Promise.race([
+      running,
+      new Promise<'late'>((r) => setTimeout(() => r('late'), MODAL_DEADLINE_MS)),
+    ]);
     if (first !== 'late' && !first.ok && first.code !== 'INTERNAL' && first.code !== 'NOT_ADMIN') {
       acked = true;
-      const msg = held.map((m) => m.blocks.find((b) => b.type === 'text')?.text ?? m.text).join(' ').replace(/^⚠️\s*/, '');
+      const msg = held
+        .map((m) => m.blocks.find((b) => b.type === 'text')?.text ?? m.text)
+        .join(' ')
+        .replace(/^⚠️\s*/, '');
       await ack({ response_action: 'errors', errors: { [blockOf(first.field, FIELD.name)]: fieldError([msg]) } });
       return;
     }

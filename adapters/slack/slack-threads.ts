@@ -39,7 +39,13 @@ function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
  * Slack errors that a text-only retry can fix (the blocks were refused, not the post);
  * `msg_blocks_too_long`: the blocks together pass Slack's total (about 12–13K characters).
  */
-const BLOCK_ERRORS = new Set(['invalid_blocks', 'invalid_blocks_format', 'msg_too_long', 'msg_blocks_too_long', 'too_many_attachments']);
+const BLOCK_ERRORS = new Set([
+  'invalid_blocks',
+  'invalid_blocks_format',
+  'msg_too_long',
+  'msg_blocks_too_long',
+  'too_many_attachments',
+]);
 
 /** The Slack error code of a Web API failure (`not_in_channel`, `ratelimited`, …), if any. */
 export function slackErrorCode(e: unknown): string | undefined {
@@ -94,7 +100,11 @@ export class SlackThreads {
    */
   async openAnchor(team: string, channel: string, summary: Message, byUser?: string): Promise<string> {
     const kit = renderBlockKit(summary);
-    if (byUser && kit.blocks.length < 50) kit.blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `Asked by <@${byUser}>. Status changes follow in this thread.` }] });
+    if (byUser && kit.blocks.length < 50)
+      kit.blocks.push({
+        type: 'context',
+        elements: [{ type: 'mrkdwn', text: `Asked by <@${byUser}>. Status changes follow in this thread.` }],
+      });
     const r = await this.send('postMessage', { channel, ...kit });
     const ref = packThreadRef({ team, channel: r.channel ?? channel, ts: r.ts! });
     remember(this.anchors, ref, summary);
@@ -104,7 +114,9 @@ export class SlackThreads {
   /** Posts a message in an existing thread (a command run from inside a thread). */
   async postInThread(ref: string, m: Message): Promise<void> {
     const t = mustUnpack(ref);
-    await this.enqueue(ref, () => this.send('postMessage', { channel: t.channel, thread_ts: t.ts, ...renderBlockKit(m) }));
+    await this.enqueue(ref, () =>
+      this.send('postMessage', { channel: t.channel, thread_ts: t.ts, ...renderBlockKit(m) }),
+    );
   }
 
   /** The notifier's poster for `slack:` thread references. */
@@ -113,7 +125,13 @@ export class SlackThreads {
     if (post.replaceKey) return this.progress(post);
     if (post.itemId) this.dropPendingProgress(post.threadRef, post.itemId);
     // A channel reference (digests) posts at the top level; a thread reference in the thread.
-    await this.enqueue(post.threadRef, () => this.send('postMessage', { channel: t.channel, ...(t.ts ? { thread_ts: t.ts } : {}), ...renderBlockKit(post.message) }));
+    await this.enqueue(post.threadRef, () =>
+      this.send('postMessage', {
+        channel: t.channel,
+        ...(t.ts ? { thread_ts: t.ts } : {}),
+        ...renderBlockKit(post.message),
+      }),
+    );
     if (t.ts) this.scheduleSummary(post.threadRef);
   };
 
@@ -175,7 +193,10 @@ export class SlackThreads {
     g.last = Date.now();
     this.enqueue(ref, () => this.sendProgress(ref, key, post.message)).catch((e) =>
       // A later progress or the item's next status post supersedes it.
-      this.log.warn('slack: progress edit failed', { code: slackErrorCode(e), error: e instanceof Error ? e.message : String(e) }),
+      this.log.warn('slack: progress edit failed', {
+        code: slackErrorCode(e),
+        error: e instanceof Error ? e.message : String(e),
+      }),
     );
   }
 
@@ -200,8 +221,7 @@ export class SlackThreads {
   private dropPendingProgress(ref: string, itemId: string): void {
     const g = this.gates.get(ref);
     if (!g) return;
-    for (const [key, p] of g.pending)
-      if (p.itemId === itemId) g.pending.delete(key);
+    for (const [key, p] of g.pending) if (p.itemId === itemId) g.pending.delete(key);
   }
 
   // ------------------------------------------------------------------ live summary
@@ -216,7 +236,12 @@ export class SlackThreads {
     state.timer = setTimeout(() => {
       state.timer = undefined;
       state.last = Date.now();
-      this.refreshSummary(ref).catch((e) => this.log.warn('slack: anchor summary not updated', { error: e instanceof Error ? e.message : String(e), code: slackErrorCode(e) }));
+      this.refreshSummary(ref).catch((e) =>
+        this.log.warn('slack: anchor summary not updated', {
+          error: e instanceof Error ? e.message : String(e),
+          code: slackErrorCode(e),
+        }),
+      );
     }, wait);
   }
 
@@ -236,10 +261,17 @@ export class SlackThreads {
   }
 
   /** chat.postMessage / chat.update with blocks; retried once as text when Slack refuses the blocks. */
-  private async send(method: 'postMessage' | 'update', args: { channel: string; ts?: string; thread_ts?: string } & KitMessage): Promise<{ ts?: string; channel?: string }> {
+  private async send(
+    method: 'postMessage' | 'update',
+    args: { channel: string; ts?: string; thread_ts?: string } & KitMessage,
+  ): Promise<{ ts?: string; channel?: string }> {
     const call = (a: Record<string, unknown>) =>
       method === 'postMessage'
-        ? this.client.chat.postMessage({ ...a, unfurl_links: false, unfurl_media: false } as unknown as webApi.ChatPostMessageArguments)
+        ? this.client.chat.postMessage({
+            ...a,
+            unfurl_links: false,
+            unfurl_media: false,
+          } as unknown as webApi.ChatPostMessageArguments)
         : this.client.chat.update(a as unknown as webApi.ChatUpdateArguments);
     try {
       return await call(args as unknown as Record<string, unknown>);

@@ -7,7 +7,9 @@ export const MAX_BODY_BYTES = 1_000_000;
 export const MAX_SKEW_SECONDS = 300;
 
 /** Why a request was refused (logged, never shown to the caller). */
-export type SignatureVerdict = { ok: true } | { ok: false; code: 'MISSING_HEADERS' | 'BAD_TIMESTAMP' | 'STALE' | 'FUTURE' | 'BAD_SIGNATURE' };
+export type SignatureVerdict =
+  | { ok: true }
+  | { ok: false; code: 'MISSING_HEADERS' | 'BAD_TIMESTAMP' | 'STALE' | 'FUTURE' | 'BAD_SIGNATURE' };
 
 /**
  * Checks a Slack request signature: `v0=` + hex HMAC-SHA256 of `v0:{timestamp}:{raw body}`
@@ -15,7 +17,13 @@ export type SignatureVerdict = { ok: true } | { ok: false; code: 'MISSING_HEADER
  * Bolt's own check: the timestamp must be within five minutes of `now` in *both*
  * directions, so a request signed for the future cannot be replayed later.
  */
-export function verifySlackSignature(secret: string, timestamp: string | undefined, signature: string | undefined, rawBody: string | Buffer, nowSeconds = Math.floor(Date.now() / 1000)): SignatureVerdict {
+export function verifySlackSignature(
+  secret: string,
+  timestamp: string | undefined,
+  signature: string | undefined,
+  rawBody: string | Buffer,
+  nowSeconds = Math.floor(Date.now() / 1000),
+): SignatureVerdict {
   if (!timestamp || !signature) return { ok: false, code: 'MISSING_HEADERS' };
   if (!/^\d{1,12}$/.test(timestamp)) return { ok: false, code: 'BAD_TIMESTAMP' };
   const ts = Number(timestamp);
@@ -34,7 +42,11 @@ export function verifySlackSignature(secret: string, timestamp: string | undefin
  * and hands it to Bolt as `req.rawBody` (Bolt then parses without a second read). A
  * refused request gets a bare 401; the reason goes to the log only.
  */
-export function verifySlackRequest(secret: string, onRefused: (code: string, req: Request) => void, now: () => number = () => Math.floor(Date.now() / 1000)) {
+export function verifySlackRequest(
+  secret: string,
+  onRefused: (code: string, req: Request) => void,
+  now: () => number = () => Math.floor(Date.now() / 1000),
+) {
   return async function verifySlack(req: Request, res: Response, next: NextFunction): Promise<void> {
     let raw: Buffer;
     try {
@@ -45,7 +57,13 @@ export function verifySlackRequest(secret: string, onRefused: (code: string, req
       res.status(tooLarge ? 413 : 400).end();
       return;
     }
-    const verdict = verifySlackSignature(secret, req.header('x-slack-request-timestamp'), req.header('x-slack-signature'), raw, now());
+    const verdict = verifySlackSignature(
+      secret,
+      req.header('x-slack-request-timestamp'),
+      req.header('x-slack-signature'),
+      raw,
+      now(),
+    );
     if (!verdict.ok) {
       onRefused(verdict.code, req);
       res.status(401).end();

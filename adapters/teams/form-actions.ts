@@ -34,7 +34,12 @@ export interface FormRun {
 }
 
 /** The card input of each command input the forms have (arguments and options by their command names). */
-const INPUT_OF: Record<string, string> = { SOURCE_ADDRESS: 'addresses', DESTINATION_ADDRESS: 'addresses', NAME: 'name', 'self-service': 'selfService' };
+const INPUT_OF: Record<string, string> = {
+  SOURCE_ADDRESS: 'addresses',
+  DESTINATION_ADDRESS: 'addresses',
+  NAME: 'name',
+  'self-service': 'selfService',
+};
 
 /** The card input where a refusal about a command input (`UserError.field`) shows. */
 export function cardInputOf(commandField: string | undefined): string | undefined {
@@ -45,8 +50,15 @@ export function cardInputOf(commandField: string | undefined): string | undefine
 export type FormCommand = FormRun | { error: string; field?: string };
 
 /** `def` with `input`, to run later as the form's submitter. */
-export function formRun<As extends Command['args'], Os extends Command['options']>(def: Command<As, Os>, input: CommandInput<As, Os>): FormRun {
-  return { name: def.name, ...(input.body !== undefined ? { body: input.body } : {}), run: (d, who) => d.run(def, input, who) };
+export function formRun<As extends Command['args'], Os extends Command['options']>(
+  def: Command<As, Os>,
+  input: CommandInput<As, Os>,
+): FormRun {
+  return {
+    name: def.name,
+    ...(input.body !== undefined ? { body: input.body } : {}),
+    run: (d, who) => d.run(def, input, who),
+  };
 }
 
 /** Reads a form with `read`; a choice that is not one of the command's is the form's error at that input. */
@@ -65,7 +77,11 @@ export function projectOf(v: FormValues): string | undefined {
 }
 
 function addOptions(v: FormValues): AddOptions {
-  return { ask: formChoice(ASK_OPTION, field(v, 'ask')), notify: formChoice(NOTIFY_OPTION, field(v, 'notify')), project: projectOf(v) };
+  return {
+    ask: formChoice(ASK_OPTION, field(v, 'ask')),
+    notify: formChoice(NOTIFY_OPTION, field(v, 'notify')),
+    project: projectOf(v),
+  };
 }
 
 /**
@@ -82,10 +98,15 @@ export function addCommand(v: FormValues): FormCommand {
   const [first] = rows;
   if (!first) return { error: 'Enter at least one mailbox address.', field: 'addresses' };
   const bad = rows.findIndex((r) => r.length > 2);
-  if (bad >= 0) return { error: `Line ${bad + 1} has more than two addresses. Write one mailbox per line: source address, then optionally the destination address.`, field: 'addresses' };
+  if (bad >= 0)
+    return {
+      error: `Line ${bad + 1} has more than two addresses. Write one mailbox per line: source address, then optionally the destination address.`,
+      field: 'addresses',
+    };
   return reading(() => {
     const opts = addOptions(v);
-    if (rows.length === 1) return formRun(add, { args: { SOURCE_ADDRESS: first[0] ?? '', DESTINATION_ADDRESS: first[1] }, opts });
+    if (rows.length === 1)
+      return formRun(add, { args: { SOURCE_ADDRESS: first[0] ?? '', DESTINATION_ADDRESS: first[1] }, opts });
     return formRun(bulk, { args: {}, opts, body: rows.map((r) => r.join(',')).join('\n') });
   });
 }
@@ -93,7 +114,8 @@ export function addCommand(v: FormValues): FormCommand {
 /** "Bulk add": the pasted CSV is the body of `bulk`. */
 export function bulkCommand(v: FormValues): FormCommand {
   const csv = field(v, 'csv');
-  if (!csv) return { error: 'Paste at least one CSV line: source,destination[,source_login,destination_login].', field: 'csv' };
+  if (!csv)
+    return { error: 'Paste at least one CSV line: source,destination[,source_login,destination_login].', field: 'csv' };
   return reading(() => formRun(bulk, { args: {}, opts: addOptions(v), body: csv }));
 }
 
@@ -104,7 +126,11 @@ export function projectCommand(v: FormValues): FormCommand {
     ['source', 'the source server'],
     ['destination', 'the destination server'],
   ].filter(([f]) => !field(v, f ?? ''));
-  if (missing.length) return { error: `Give ${missing.map(([, w]) => w).join(', ')}.`, ...(missing.length === 1 && missing[0]?.[0] ? { field: missing[0][0] } : {}) };
+  if (missing.length)
+    return {
+      error: `Give ${missing.map(([, w]) => w).join(', ')}.`,
+      ...(missing.length === 1 && missing[0]?.[0] ? { field: missing[0][0] } : {}),
+    };
   const licenses = field(v, 'licenses');
   return reading(() =>
     formRun(projectCreate, {

@@ -1,5 +1,9 @@
 import type { Express } from 'express';
-import { type CloudAdapter, ConfigurationBotFrameworkAuthentication, type ConfigurationBotFrameworkAuthenticationOptions } from 'botbuilder';
+import {
+  type CloudAdapter,
+  ConfigurationBotFrameworkAuthentication,
+  type ConfigurationBotFrameworkAuthenticationOptions,
+} from 'botbuilder';
 // botbuilder's own connector package (installed with it): authentication primitives.
 import {
   AuthenticationConstants,
@@ -85,7 +89,9 @@ function guardAuthentication(auth: BotFrameworkAuthentication, log: Logger): Bot
             return await (v as (...a: unknown[]) => Promise<unknown>).apply(target, args);
           } catch (e) {
             // The reason only (never the token): operators see why Teams requests bounce.
-            log.warn('Teams request refused: not authenticated', { reason: e instanceof Error ? e.message : String(e) });
+            log.warn('Teams request refused: not authenticated', {
+              reason: e instanceof Error ? e.message : String(e),
+            });
             if (e instanceof AuthenticationError) throw e;
             throw new AuthenticationError(`Unauthorized: ${e instanceof Error ? e.message : String(e)}`, 401);
           }
@@ -106,7 +112,9 @@ export function checkTeamsSettings(s: TeamsSettings): void {
       'MicrosoftAppId is empty, so Teams requests could not be authenticated. Set MicrosoftAppId and MicrosoftAppPassword from the Azure Bot resource (see adapters/teams/README.md), or set MAILFERRY_DEV=1 for local development only.',
     );
   if (s.appId && !s.appPassword && s.appType !== 'UserAssignedMSI')
-    throw new TeamsConfigError('MicrosoftAppId is set but MicrosoftAppPassword is empty: the bot could not answer. Copy the client secret of the Azure Bot\'s app registration into MicrosoftAppPassword.');
+    throw new TeamsConfigError(
+      "MicrosoftAppId is set but MicrosoftAppPassword is empty: the bot could not answer. Copy the client secret of the Azure Bot's app registration into MicrosoftAppPassword.",
+    );
 }
 
 /**
@@ -124,14 +132,27 @@ export function installTeams(deps: TeamsDeps, settings: TeamsSettings, opts: Tea
     MicrosoftAppType: settings.appType ?? (settings.tenantId ? 'SingleTenant' : 'MultiTenant'),
     MicrosoftAppTenantId: settings.tenantId ?? '',
     ...(opts.openIdMetadataUrl ? { ToBotFromChannelOpenIdMetadataUrl: opts.openIdMetadataUrl } : {}),
-    ...(opts.tokenIssuer || opts.openIdMetadataUrl ? { ToBotFromChannelTokenIssuer: opts.tokenIssuer ?? AuthenticationConstants.ToBotFromChannelTokenIssuer } : {}),
+    ...(opts.tokenIssuer || opts.openIdMetadataUrl
+      ? { ToBotFromChannelTokenIssuer: opts.tokenIssuer ?? AuthenticationConstants.ToBotFromChannelTokenIssuer }
+      : {}),
   };
-  const credentials = opts.credentialsFactory ?? new PasswordServiceClientCredentialFactory(appId, settings.appPassword ?? '', settings.tenantId ?? '');
+  const credentials =
+    opts.credentialsFactory ??
+    new PasswordServiceClientCredentialFactory(appId, settings.appPassword ?? '', settings.tenantId ?? '');
   const log = deps.log.child({ surface: SURFACE });
-  const auth = guardAuthentication(new ConfigurationBotFrameworkAuthentication(authConfig as ConfigurationBotFrameworkAuthenticationOptions, credentials), log);
+  const auth = guardAuthentication(
+    new ConfigurationBotFrameworkAuthentication(
+      authConfig as ConfigurationBotFrameworkAuthenticationOptions,
+      credentials,
+    ),
+    log,
+  );
   const adapter = new MailFerryCloudAdapter(auth);
   adapter.onTurnError = async (context, error) => {
-    log.error('Teams turn failed', { type: context.activity.type, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+    log.error('Teams turn failed', {
+      type: context.activity.type,
+      error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+    });
   };
   const retry = { ...DEFAULT_RETRY, ...opts.retry };
   const poster = makeTeamsPoster({ adapter, appId, store: deps.store, log, retry });
@@ -148,13 +169,24 @@ export function installTeams(deps: TeamsDeps, settings: TeamsSettings, opts: Tea
     bulkInlineLines: opts.bulkInlineLines,
   });
   deps.registerPoster(SURFACE, poster);
-  deps.addSender(makeTeamsDmSender({ adapter, appId, audience: AuthenticationConstants.ToChannelFromBotOAuthScope, store: deps.store, log, retry }));
+  deps.addSender(
+    makeTeamsDmSender({
+      adapter,
+      appId,
+      audience: AuthenticationConstants.ToChannelFromBotOAuthScope,
+      store: deps.store,
+      log,
+      retry,
+    }),
+  );
   if (deps.http) {
     // JSON body parser on this route only (Slack's signature needs the raw body elsewhere).
     deps.http.use(messagesRoute(adapter, !!appId, log, (context) => bot.run(context)));
   }
   if (!appId && deps.http)
-    log.warn('!!! Teams runs WITHOUT AUTHENTICATION (MAILFERRY_DEV=1 and MicrosoftAppId empty): anyone who can reach POST /api/messages can act as any Teams user. Local development only. !!!');
+    log.warn(
+      '!!! Teams runs WITHOUT AUTHENTICATION (MAILFERRY_DEV=1 and MicrosoftAppId empty): anyone who can reach POST /api/messages can act as any Teams user. Local development only. !!!',
+    );
   else if (deps.http) log.info('Teams ready: POST /api/messages requires a Bot Framework token', { appId });
   return { adapter, bot, authenticated: !!appId };
 }

@@ -37,7 +37,12 @@ function refuse(res: Response, status: number, error: string): void {
  * the activity's shape; then the adapter, which checks the token itself. Every refusal is
  * short JSON, logged through our logger without the token or the body.
  */
-export function messagesRoute(adapter: MailFerryCloudAdapter, authenticated: boolean, log: Logger, logic: (context: TurnContext) => Promise<void>): Router {
+export function messagesRoute(
+  adapter: MailFerryCloudAdapter,
+  authenticated: boolean,
+  log: Logger,
+  logic: (context: TurnContext) => Promise<void>,
+): Router {
   const router = express.Router();
   const requireBearer = (req: Request, res: Response, next: NextFunction): void => {
     const h = req.headers.authorization ?? '';
@@ -45,14 +50,23 @@ export function messagesRoute(adapter: MailFerryCloudAdapter, authenticated: boo
       next();
       return;
     }
-    log.warn('Teams request refused: not authenticated', { reason: h ? 'malformed Authorization header' : 'no Authorization header', ip: req.ip });
+    log.warn('Teams request refused: not authenticated', {
+      reason: h ? 'malformed Authorization header' : 'no Authorization header',
+      ip: req.ip,
+    });
     // Discard the body without buffering or parsing it; the connection stays usable.
     req.resume();
     refuse(res, 401, 'unauthorized');
   };
   const process = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const body = req.body as unknown;
-    if (!body || typeof body !== 'object' || Array.isArray(body) || typeof (body as { type?: unknown }).type !== 'string' || !(body as { type: string }).type) {
+    if (
+      !body ||
+      typeof body !== 'object' ||
+      Array.isArray(body) ||
+      typeof (body as { type?: unknown }).type !== 'string' ||
+      !(body as { type: string }).type
+    ) {
       log.warn('Teams request refused: not an activity', { ip: req.ip });
       return refuse(res, 400, 'bad request');
     }

@@ -69,7 +69,11 @@ export function conversationsOf(activity: Activity): { thread: TeamsConversation
   });
   if (activity.conversation.conversationType === 'channel') {
     const base = baseConversationId(convId);
-    const root = convId.includes(';messageid=') ? convId : activity.type === 'message' && activity.id ? `${base};messageid=${activity.id}` : base;
+    const root = convId.includes(';messageid=')
+      ? convId
+      : activity.type === 'message' && activity.id
+        ? `${base};messageid=${activity.id}`
+        : base;
     return {
       thread: { ref: strip(ref, root), kind: root === base ? 'channel' : 'thread', ...common },
       channel: { ref: strip(ref, base), kind: 'channel', ...common },
@@ -87,7 +91,10 @@ export async function saveConversation(store: ReferenceStore, c: TeamsConversati
 }
 
 /** Loads the conversation behind a `teams:<id>` reference. */
-export async function loadConversation(store: ReferenceStore, threadRef: string): Promise<TeamsConversation | undefined> {
+export async function loadConversation(
+  store: ReferenceStore,
+  threadRef: string,
+): Promise<TeamsConversation | undefined> {
   const id = parseRef(threadRef);
   if (!id) return undefined;
   const raw = await store.load(id);

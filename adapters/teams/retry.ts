@@ -24,8 +24,13 @@ export function statusOf(e: unknown): number | undefined {
 }
 
 function retryAfterMs(e: unknown): number | undefined {
-  const h = (e as { response?: { headers?: { get?: (n: string) => string | undefined } | Record<string, string> } } | null)?.response?.headers;
-  const raw = h && typeof (h as { get?: unknown }).get === 'function' ? (h as { get: (n: string) => string | undefined }).get('retry-after') : (h as Record<string, string> | undefined)?.['retry-after'];
+  const h = (
+    e as { response?: { headers?: { get?: (n: string) => string | undefined } | Record<string, string> } } | null
+  )?.response?.headers;
+  const raw =
+    h && typeof (h as { get?: unknown }).get === 'function'
+      ? (h as { get: (n: string) => string | undefined }).get('retry-after')
+      : (h as Record<string, string> | undefined)?.['retry-after'];
   if (!raw) return undefined;
   const s = Number(raw);
   if (Number.isFinite(s)) return s * 1000;
@@ -38,7 +43,11 @@ function retryAfterMs(e: unknown): number | undefined {
  * as Teams' rate-limit guidance asks: honour Retry-After, otherwise back off
  * exponentially. Other errors are thrown at once.
  */
-export async function withRetry<T>(fn: () => Promise<T>, opts: RetryOptions = DEFAULT_RETRY, onRetry?: (status: number, waitMs: number, attempt: number) => void): Promise<T> {
+export async function withRetry<T>(
+  fn: () => Promise<T>,
+  opts: RetryOptions = DEFAULT_RETRY,
+  onRetry?: (status: number, waitMs: number, attempt: number) => void,
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();
@@ -57,7 +66,10 @@ export async function withRetry<T>(fn: () => Promise<T>, opts: RetryOptions = DE
  * turn to `onTurnError` and returns normally, so without this a refused post would look
  * delivered to the caller (and the notifier would not retry it).
  */
-export async function proactive(start: (logic: (context: TurnContext) => Promise<void>) => Promise<void>, logic: (context: TurnContext) => Promise<void>): Promise<void> {
+export async function proactive(
+  start: (logic: (context: TurnContext) => Promise<void>) => Promise<void>,
+  logic: (context: TurnContext) => Promise<void>,
+): Promise<void> {
   let failure: { error: unknown } | undefined;
   await start(async (context) => {
     try {

@@ -15,10 +15,33 @@ import type { Logger } from '../../bot/log.ts';
 import { isAdmin } from '../../bot/auth.ts';
 import type { Message } from '../../cards/model.ts';
 import { renderAdaptiveCard, COMMAND_VERB, type AdaptiveCard } from '../../cards/render-adaptive-card.ts';
-import { addMailboxesCard, bulkAddCard, newProjectCard, projectStatusCard, welcomeCard } from '../../cards/teams/teams-cards.ts';
-import { conversationsOf, saveConversation, SURFACE, type ReferenceStore, type TeamsChannelData } from './references.ts';
+import {
+  addMailboxesCard,
+  bulkAddCard,
+  newProjectCard,
+  projectStatusCard,
+  welcomeCard,
+} from '../../cards/teams/teams-cards.ts';
+import {
+  conversationsOf,
+  saveConversation,
+  SURFACE,
+  type ReferenceStore,
+  type TeamsChannelData,
+} from './references.ts';
 import { cardActivity, renderActivity } from './render-activity.ts';
-import { addCommand, bulkCommand, cardInputOf, field, formRun, projectCommand, projectOf, type FormCommand, type FormRun, type FormValues } from './form-actions.ts';
+import {
+  addCommand,
+  bulkCommand,
+  cardInputOf,
+  field,
+  formRun,
+  projectCommand,
+  projectOf,
+  type FormCommand,
+  type FormRun,
+  type FormValues,
+} from './form-actions.ts';
 import { withRetry, type RetryOptions } from './retry.ts';
 import type { ThreadPoster } from '../../bot/notifier.ts';
 import { formatCount } from '../../cards/format.ts';
@@ -64,20 +87,22 @@ const CARD_TYPE = 'application/vnd.microsoft.card.adaptive';
 
 /** Decodes the few HTML entities Teams leaves in message text and drops tags. */
 export function cleanText(s: string): string {
-  return s
-    .replace(/<br\s*\/?>/gi, '\n')
-    // Paragraphs and blocks are lines (a pasted CSV must keep its line breaks).
-    .replace(/<\/(p|div)>\s*/gi, '\n')
-    .replace(/<\/?(p|div|span|at)[^>]*>/gi, '')
-    .replace(/&nbsp;/g, ' ')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&quot;/g, '"')
-    .replace(/&#39;/g, "'")
-    .replace(/&amp;/g, '&')
-    .replace(/\u00a0/g, ' ')
-    .replace(/\r\n?/g, '\n')
-    .trim();
+  return (
+    s
+      .replace(/<br\s*\/?>/gi, '\n')
+      // Paragraphs and blocks are lines (a pasted CSV must keep its line breaks).
+      .replace(/<\/(p|div)>\s*/gi, '\n')
+      .replace(/<\/?(p|div|span|at)[^>]*>/gi, '')
+      .replace(/&nbsp;/g, ' ')
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&quot;/g, '"')
+      .replace(/&#39;/g, "'")
+      .replace(/&amp;/g, '&')
+      .replace(/\u00a0/g, ' ')
+      .replace(/\r\n?/g, '\n')
+      .trim()
+  );
 }
 
 /** Largest attached CSV read (bytes); bulk takes at most 20,000 lines anyway. */
@@ -143,7 +168,14 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
     if (a?.type === ActivityTypes.Invoke)
       await context.sendActivity({
         type: 'invokeResponse',
-        value: { status: 400, body: { statusCode: 400, type: 'application/vnd.microsoft.error', value: { code: 'BadRequest', message: 'The activity has no conversation.' } } },
+        value: {
+          status: 400,
+          body: {
+            statusCode: 400,
+            type: 'application/vnd.microsoft.error',
+            value: { code: 'BadRequest', message: 'The activity has no conversation.' },
+          },
+        },
       });
   }
 
@@ -151,30 +183,59 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
   private async turnInfo(context: TurnContext): Promise<TurnInfo> {
     const a = context.activity;
     const { thread, channel } = conversationsOf(a);
-    const [threadRef, channelRef] = await Promise.all([saveConversation(this.deps.store, thread), saveConversation(this.deps.store, channel)]);
+    const [threadRef, channelRef] = await Promise.all([
+      saveConversation(this.deps.store, thread),
+      saveConversation(this.deps.store, channel),
+    ]);
     const cd = (a.channelData ?? {}) as TeamsChannelData;
     // Admin grants: `teams:<AAD object id or Teams user id>`, `teams-channel:<channel, team or chat id>`.
     const userId = grantedId(this.deps.admins, SURFACE, [a.from?.aadObjectId, a.from?.id]) ?? 'unknown';
-    const channelId = grantedId(this.deps.admins, `${SURFACE}-channel`, [cd.channel?.id, cd.team?.id, a.conversation.conversationType !== 'channel' ? a.conversation.id : undefined]);
+    const channelId = grantedId(this.deps.admins, `${SURFACE}-channel`, [
+      cd.channel?.id,
+      cd.team?.id,
+      a.conversation.conversationType !== 'channel' ? a.conversation.id : undefined,
+    ]);
     return { userId, userName: a.from?.name, channelId, channelRef, threadRef };
   }
 
   private send(context: TurnContext, activity: Partial<Activity>) {
-    return withRetry(() => context.sendActivity(activity), this.deps.retry, (status, ms) => this.deps.log.warn('Teams connector throttled a reply; retrying', { status, waitMs: ms }));
+    return withRetry(
+      () => context.sendActivity(activity),
+      this.deps.retry,
+      (status, ms) => this.deps.log.warn('Teams connector throttled a reply; retrying', { status, waitMs: ms }),
+    );
   }
 
   /** Runs a command line, or a form's command, as the turn's person; replies are collected or sent, as asked. */
-  private async runCommand(context: TurnContext, info: TurnInfo, what: string | FormRun, collect: Message[] | null, attachments?: Attachment[]): Promise<DispatchResult> {
+  private async runCommand(
+    context: TurnContext,
+    info: TurnInfo,
+    what: string | FormRun,
+    collect: Message[] | null,
+    attachments?: Attachment[],
+  ): Promise<DispatchResult> {
     const reply = async (m: Message) => {
       if (collect) collect.push(m);
       else await this.send(context, renderActivity(m));
     };
     // Teams has no ephemeral reply: only a 1:1 chat with the bot is private.
-    return this.dispatchAs(info, what, reply, context.activity.conversation?.conversationType !== 'personal', attachments);
+    return this.dispatchAs(
+      info,
+      what,
+      reply,
+      context.activity.conversation?.conversationType !== 'personal',
+      attachments,
+    );
   }
 
   /** Dispatches a command line, or runs a form's command, as the turn's person without touching the turn (usable after it ended). */
-  private dispatchAs(info: TurnInfo, what: string | FormRun, reply: (m: Message) => Promise<void>, repliesShared: boolean, attachments?: Attachment[]): Promise<DispatchResult> {
+  private dispatchAs(
+    info: TurnInfo,
+    what: string | FormRun,
+    reply: (m: Message) => Promise<void>,
+    repliesShared: boolean,
+    attachments?: Attachment[],
+  ): Promise<DispatchResult> {
     const who: IncomingForm = {
       surface: SURFACE,
       userId: info.userId,
@@ -191,7 +252,9 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
       },
       attachments,
     };
-    return typeof what === 'string' ? this.deps.dispatcher.dispatch({ ...who, text: what }) : what.run(this.deps.dispatcher, who);
+    return typeof what === 'string'
+      ? this.deps.dispatcher.dispatch({ ...who, text: what })
+      : what.run(this.deps.dispatcher, who);
   }
 
   private async handleMessage(context: TurnContext): Promise<void> {
@@ -201,16 +264,36 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
     const value = a.value as FormValues | undefined;
     if (value && typeof value === 'object' && typeof value.verb === 'string') {
       const card = await this.cardAction(context, info, value.verb, value);
-      if (card && a.replyToId) await withRetry(() => context.updateActivity({ ...cardActivity(card, String(card.fallbackText ?? 'MailFerry')), id: a.replyToId }), this.deps.retry);
+      if (card && a.replyToId)
+        await withRetry(
+          () =>
+            context.updateActivity({
+              ...cardActivity(card, String(card.fallbackText ?? 'MailFerry')),
+              id: a.replyToId,
+            }),
+          this.deps.retry,
+        );
       else if (card) await this.send(context, cardActivity(card, String(card.fallbackText ?? 'MailFerry')));
       return;
     }
     const text = cleanText(TurnContext.removeRecipientMention(a) ?? a.text ?? '');
     const attachments = await this.files(a);
     // A bare `add`, `bulk` or `project create` from an admin opens its form.
-    const bare = text.replace(/^\/?migrate\b\s*/i, '').trim().toLowerCase();
+    const bare = text
+      .replace(/^\/?migrate\b\s*/i, '')
+      .trim()
+      .toLowerCase();
     const admin = isAdmin(this.deps.admins, SURFACE, info.userId, info.channelId);
-    const form = !admin || attachments.length ? undefined : bare === 'add' ? addMailboxesCard() : bare === 'bulk' ? bulkAddCard() : bare === 'project create' ? newProjectCard() : undefined;
+    const form =
+      !admin || attachments.length
+        ? undefined
+        : bare === 'add'
+          ? addMailboxesCard()
+          : bare === 'bulk'
+            ? bulkAddCard()
+            : bare === 'project create'
+              ? newProjectCard()
+              : undefined;
     if (form) {
       await this.send(context, cardActivity(form, String(form.fallbackText)));
       return;
@@ -229,7 +312,10 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
       try {
         out.push({ name: att.name ?? 'upload.csv', text: await download(c.downloadUrl) });
       } catch (e) {
-        this.deps.log.warn('could not download a Teams attachment', { name: att.name, error: e instanceof Error ? e.message : String(e) });
+        this.deps.log.warn('could not download a Teams attachment', {
+          name: att.name,
+          error: e instanceof Error ? e.message : String(e),
+        });
       }
     }
     return out;
@@ -242,16 +328,29 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
   }
 
   /** Universal Actions (`Action.Execute`): the card returned by the invoke replaces the one clicked, for everyone who sees it. */
-  protected async onAdaptiveCardInvoke(context: TurnContext, invokeValue: AdaptiveCardInvokeValue): Promise<AdaptiveCardInvokeResponse> {
+  protected async onAdaptiveCardInvoke(
+    context: TurnContext,
+    invokeValue: AdaptiveCardInvokeValue,
+  ): Promise<AdaptiveCardInvokeResponse> {
     const info = await this.turnInfo(context);
     const verb = invokeValue.action?.verb ?? '';
     const card = await this.cardAction(context, info, verb, (invokeValue.action?.data ?? {}) as FormValues);
-    if (!card) return { statusCode: 200, type: 'application/vnd.microsoft.activity.message', value: 'Done.' } as unknown as AdaptiveCardInvokeResponse;
+    if (!card)
+      return {
+        statusCode: 200,
+        type: 'application/vnd.microsoft.activity.message',
+        value: 'Done.',
+      } as unknown as AdaptiveCardInvokeResponse;
     return { statusCode: 200, type: CARD_TYPE, value: card } as unknown as AdaptiveCardInvokeResponse;
   }
 
   /** One card action: the card to show in place of the clicked one, or null to keep it. */
-  private async cardAction(context: TurnContext, info: TurnInfo, verb: string, v: FormValues): Promise<AdaptiveCard | null> {
+  private async cardAction(
+    context: TurnContext,
+    info: TurnInfo,
+    verb: string,
+    v: FormValues,
+  ): Promise<AdaptiveCard | null> {
     const values = {
       project: field(v, 'project'),
       addresses: field(v, 'addresses'),
@@ -259,7 +358,10 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
       ask: field(v, 'ask'),
       notify: field(v, 'notify'),
     };
-    const form = async (cmd: FormCommand, again: (error: string, errorAt?: string) => AdaptiveCard): Promise<AdaptiveCard> => {
+    const form = async (
+      cmd: FormCommand,
+      again: (error: string, errorAt?: string) => AdaptiveCard,
+    ): Promise<AdaptiveCard> => {
       if ('error' in cmd) return again(cmd.error, cmd.field);
       const replies: Message[] = [];
       const r = await this.runCommand(context, info, cmd, replies);
@@ -282,14 +384,26 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
         return this.bulkForm(context, info, cmd, values);
       }
       case 'form.project': {
-        const p = { name: field(v, 'name'), source: field(v, 'source'), destination: field(v, 'destination'), selfService: field(v, 'selfService'), notify: field(v, 'notify'), licenses: field(v, 'licenses') };
+        const p = {
+          name: field(v, 'name'),
+          source: field(v, 'source'),
+          destination: field(v, 'destination'),
+          selfService: field(v, 'selfService'),
+          notify: field(v, 'notify'),
+          licenses: field(v, 'licenses'),
+        };
         return form(projectCommand(v), (error, errorAt) => newProjectCard({ ...p, error, errorAt }));
       }
       case 'status.refresh':
         return this.statusCard(context, info, v);
       case 'status.start-waiting': {
         const replies: Message[] = [];
-        const r = await this.runCommand(context, info, formRun(start, { args: {}, opts: { waiting: true, project } }), replies);
+        const r = await this.runCommand(
+          context,
+          info,
+          formRun(start, { args: {}, opts: { waiting: true, project } }),
+          replies,
+        );
         return this.statusCard(context, info, v, replies, r.ok);
       }
       case 'status.digest': {
@@ -297,14 +411,32 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
         const r = await this.runCommand(context, info, formRun(digest, { args: {}, opts: { project } }), replies);
         // The digest itself is a post in the thread; the card says it went out.
         if (r.ok) for (const m of replies) await this.send(context, renderActivity(m));
-        return this.statusCard(context, info, v, r.ok ? [{ kind: 'notice', text: 'Digest posted in this conversation.', blocks: [], tone: 'success' }] : replies, r.ok);
+        return this.statusCard(
+          context,
+          info,
+          v,
+          r.ok
+            ? [{ kind: 'notice', text: 'Digest posted in this conversation.', blocks: [], tone: 'success' }]
+            : replies,
+          r.ok,
+        );
       }
       case COMMAND_VERB:
         await this.runCommand(context, info, field(v, 'command'), null);
         return null;
       default:
         this.deps.log.warn('unknown Teams card action', { verb });
-        return renderAdaptiveCard({ kind: 'error', text: 'This button is from an older version of MailFerry. Type "help" for the commands.', tone: 'error', blocks: [{ type: 'text', text: 'This button is from an older version of MailFerry. Mention me with "help" for the commands.' }] });
+        return renderAdaptiveCard({
+          kind: 'error',
+          text: 'This button is from an older version of MailFerry. Type "help" for the commands.',
+          tone: 'error',
+          blocks: [
+            {
+              type: 'text',
+              text: 'This button is from an older version of MailFerry. Mention me with "help" for the commands.',
+            },
+          ],
+        });
     }
   }
 
@@ -314,7 +446,12 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
    * invoke (same activity id) starts nothing: in this process it gets the first answer, in
    * another the "Adding…" card.
    */
-  private async bulkForm(context: TurnContext, info: TurnInfo, cmd: FormRun, values: { project: string; csv: string; ask: string; notify: string }): Promise<AdaptiveCard> {
+  private async bulkForm(
+    context: TurnContext,
+    info: TurnInfo,
+    cmd: FormRun,
+    values: { project: string; csv: string; ask: string; notify: string },
+  ): Promise<AdaptiveCard> {
     const a = context.activity;
     const lines = (cmd.body ?? '').split('\n').filter((l) => l.trim() && !/^\s*source\b[^@]*$/i.test(l)).length;
     const adding = renderAdaptiveCard({
@@ -322,8 +459,14 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
       text: `Adding ${formatCount(lines)} ${lines === 1 ? 'mailbox' : 'mailboxes'}${values.project ? ` to ${values.project}` : ''}… The result will be posted in this conversation.`,
       tone: 'info',
       blocks: [
-        { type: 'text', text: `⏳ Adding ${formatCount(lines)} ${lines === 1 ? 'mailbox' : 'mailboxes'}${values.project ? ` to ${values.project}` : ''}…` },
-        { type: 'context', text: 'Every line is checked as if it were typed. The result will be posted in this conversation when it is done.' },
+        {
+          type: 'text',
+          text: `⏳ Adding ${formatCount(lines)} ${lines === 1 ? 'mailbox' : 'mailboxes'}${values.project ? ` to ${values.project}` : ''}…`,
+        },
+        {
+          type: 'context',
+          text: 'Every line is checked as if it were typed. The result will be posted in this conversation when it is done.',
+        },
       ],
     });
     const key = a.id ? `teams-bulk:${a.conversation?.id ?? ''}:${a.id}` : undefined;
@@ -351,11 +494,23 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
    * went out (the database work does not yield, so no deadline could cut it short), its
    * result posted to the conversation when it is done.
    */
-  private async runBulk(context: TurnContext, info: TurnInfo, cmd: FormRun, lines: number, values: { project: string; csv: string; ask: string; notify: string }, adding: AdaptiveCard): Promise<AdaptiveCard> {
+  private async runBulk(
+    context: TurnContext,
+    info: TurnInfo,
+    cmd: FormRun,
+    lines: number,
+    values: { project: string; csv: string; ask: string; notify: string },
+    adding: AdaptiveCard,
+  ): Promise<AdaptiveCard> {
     const replies: Message[] = [];
     if (lines <= (this.deps.bulkInlineLines ?? BULK_INLINE_LINES)) {
       const r = await this.runCommand(context, info, cmd, replies);
-      if (!r.ok) return bulkAddCard({ ...values, error: replies.map((m) => m.text).join('\n') || 'That did not work.', errorAt: cardInputOf(r.field) });
+      if (!r.ok)
+        return bulkAddCard({
+          ...values,
+          error: replies.map((m) => m.text).join('\n') || 'That did not work.',
+          errorAt: cardInputOf(r.field),
+        });
       return resultCard(replies);
     }
     const shared = context.activity.conversation?.conversationType !== 'personal';
@@ -368,23 +523,46 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
         (r) => post(resultMessage(replies, r.ok)),
         async (e) => {
           this.deps.log.error('Teams bulk form failed', { error: e instanceof Error ? e.message : String(e) });
-          await post({ kind: 'error', text: 'The bulk add failed; see the server log.', tone: 'error', blocks: [{ type: 'text', text: '❌ The bulk add failed; see the server log.' }] });
+          await post({
+            kind: 'error',
+            text: 'The bulk add failed; see the server log.',
+            tone: 'error',
+            blocks: [{ type: 'text', text: '❌ The bulk add failed; see the server log.' }],
+          });
         },
       )
-      .catch((e) => this.deps.log.error('could not post the result of a Teams bulk form', { error: e instanceof Error ? e.message : String(e) }));
+      .catch((e) =>
+        this.deps.log.error('could not post the result of a Teams bulk form', {
+          error: e instanceof Error ? e.message : String(e),
+        }),
+      );
     this.inflight.add(work);
     void work.finally(() => this.inflight.delete(work));
     return adding;
   }
 
   /** The project status card, refreshed, with the outcome of the action that preceded it. */
-  private async statusCard(context: TurnContext, info: TurnInfo, v: FormValues, notices: Message[] = [], ok = true): Promise<AdaptiveCard> {
+  private async statusCard(
+    context: TurnContext,
+    info: TurnInfo,
+    v: FormValues,
+    notices: Message[] = [],
+    ok = true,
+  ): Promise<AdaptiveCard> {
     const replies: Message[] = [];
-    const r = await this.runCommand(context, info, formRun(statusCommand, { args: {}, opts: { project: projectOf(v) } }), replies);
+    const r = await this.runCommand(
+      context,
+      info,
+      formRun(statusCommand, { args: {}, opts: { project: projectOf(v) } }),
+      replies,
+    );
     const status = replies.find((m) => m.kind === 'project-status');
     if (!r.ok || !status) return resultCard(replies);
     const notice = notices.map((m) => m.text).join('\n');
-    return projectStatusCard(status, { notice, noticeTone: ok ? (notices.some((m) => m.tone === 'warning') ? 'warning' : 'success') : 'error' });
+    return projectStatusCard(status, {
+      notice,
+      noticeTone: ok ? (notices.some((m) => m.tone === 'warning') ? 'warning' : 'success') : 'error',
+    });
   }
 }
 
@@ -398,7 +576,13 @@ function resultMessage(replies: Message[], ok = true): Message {
     tone: !ok || replies.some((m) => m.tone === 'error') ? 'error' : replies[0]?.tone,
     blocks: replies.flatMap((m) => m.blocks),
   };
-  return merged.blocks.length ? merged : { kind: 'result', text: ok ? 'Done.' : 'That did not work.', blocks: [{ type: 'text', text: ok ? 'Done.' : 'That did not work.' }] };
+  return merged.blocks.length
+    ? merged
+    : {
+        kind: 'result',
+        text: ok ? 'Done.' : 'That did not work.',
+        blocks: [{ type: 'text', text: ok ? 'Done.' : 'That did not work.' }],
+      };
 }
 
 /** The replies of a form's command as one card (the form is replaced by what happened). */

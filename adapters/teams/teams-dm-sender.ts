@@ -27,19 +27,29 @@ function matches(m: TeamsChannelAccount, address: string): boolean {
 }
 
 /** Pages through the members of the item's team (or chat) for the person with this address. */
-async function findMember(deps: TeamsDmDeps, conv: TeamsConversation, address: string): Promise<TeamsChannelAccount | undefined> {
+async function findMember(
+  deps: TeamsDmDeps,
+  conv: TeamsConversation,
+  address: string,
+): Promise<TeamsChannelAccount | undefined> {
   let found: TeamsChannelAccount | undefined;
-  await proactive((logic) => deps.adapter.continueConversationAsync(deps.appId, conv.ref, logic), async (context) => {
-    let token: string | undefined;
-    do {
-      const page = await withRetry(
-        () => (conv.teamId ? TeamsInfo.getPagedTeamMembers(context, conv.teamId, 500, token) : TeamsInfo.getPagedMembers(context, 500, token)),
-        deps.retry,
-      );
-      found = page.members.find((m) => matches(m, address));
-      token = page.continuationToken || undefined;
-    } while (!found && token);
-  });
+  await proactive(
+    (logic) => deps.adapter.continueConversationAsync(deps.appId, conv.ref, logic),
+    async (context) => {
+      let token: string | undefined;
+      do {
+        const page = await withRetry(
+          () =>
+            conv.teamId
+              ? TeamsInfo.getPagedTeamMembers(context, conv.teamId, 500, token)
+              : TeamsInfo.getPagedMembers(context, 500, token),
+          deps.retry,
+        );
+        found = page.members.find((m) => matches(m, address));
+        token = page.continuationToken || undefined;
+      } while (!found && token);
+    },
+  );
   return found;
 }
 
@@ -60,7 +70,10 @@ export function makeTeamsDmSender(deps: TeamsDmDeps): Sender {
         return await sendRequest(deps, req);
       } catch (e) {
         // 403: Teams will not open a chat the bot is not installed in (an app setup policy fixes that).
-        const why = statusOf(e) === 403 ? `Teams refused the 1:1 chat, MailFerry is probably not installed for this user (${errorText(e)})` : `Teams refused the message (${errorText(e)})`;
+        const why =
+          statusOf(e) === 403
+            ? `Teams refused the 1:1 chat, MailFerry is probably not installed for this user (${errorText(e)})`
+            : `Teams refused the message (${errorText(e)})`;
         return { ok: false, via: VIA, why };
       }
     },
@@ -68,7 +81,10 @@ export function makeTeamsDmSender(deps: TeamsDmDeps): Sender {
       try {
         return await sendCard(deps, n.threadRef, n.recipient, () => renderAdaptiveCard(n.message));
       } catch (e) {
-        const why = statusOf(e) === 403 ? `Teams refused the 1:1 chat, MailFerry is probably not installed for this user (${errorText(e)})` : `Teams refused the message (${errorText(e)})`;
+        const why =
+          statusOf(e) === 403
+            ? `Teams refused the 1:1 chat, MailFerry is probably not installed for this user (${errorText(e)})`
+            : `Teams refused the message (${errorText(e)})`;
         return { ok: false, via: VIA, why };
       }
     },
@@ -103,11 +119,18 @@ async function sendRequest(deps: TeamsDmDeps, req: CredentialRequest): Promise<S
 }
 
 /** Finds the person among the members where the item was asked for, opens the 1:1 chat and sends the card built for them. */
-async function sendCard(deps: TeamsDmDeps, threadRef: string | null, recipient: string, build: (member: TeamsChannelAccount) => AdaptiveCard): Promise<SendResult> {
+async function sendCard(
+  deps: TeamsDmDeps,
+  threadRef: string | null,
+  recipient: string,
+  build: (member: TeamsChannelAccount) => AdaptiveCard,
+): Promise<SendResult> {
   const conv = threadRef ? await loadConversation(deps.store, threadRef) : undefined;
-  if (!conv) return { ok: false, via: VIA, why: 'the item was not asked for in Teams, so there is no team to find the user in' };
+  if (!conv)
+    return { ok: false, via: VIA, why: 'the item was not asked for in Teams, so there is no team to find the user in' };
   const member = await findMember(deps, conv, recipient);
-  if (!member?.id) return { ok: false, via: VIA, why: `${recipient} is not a member of ${conv.teamId ? 'the team' : 'this chat'}` };
+  if (!member?.id)
+    return { ok: false, via: VIA, why: `${recipient} is not a member of ${conv.teamId ? 'the team' : 'this chat'}` };
   const card = build(member);
   const params = {
     isGroup: false,
@@ -117,7 +140,8 @@ async function sendCard(deps: TeamsDmDeps, threadRef: string | null, recipient: 
     channelData: { tenant: { id: conv.tenantId } },
   } as unknown as ConversationParameters;
   await proactive(
-    (logic) => deps.adapter.createConversationAsync(deps.appId, 'msteams', conv.ref.serviceUrl!, deps.audience, params, logic),
+    (logic) =>
+      deps.adapter.createConversationAsync(deps.appId, 'msteams', conv.ref.serviceUrl!, deps.audience, params, logic),
     async (context) => {
       await withRetry(() => context.sendActivity(cardActivity(card, String(card.fallbackText))), deps.retry);
     },

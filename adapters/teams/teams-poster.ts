@@ -31,26 +31,31 @@ function postKey(replaceKey: string): string {
  */
 export function makeTeamsPoster(deps: TeamsPosterDeps): ThreadPoster {
   const queue = new KeyedQueue();
-  const onRetry = (status: number, waitMs: number, attempt: number) => deps.log.warn('Teams connector throttled a thread post; retrying', { status, waitMs, attempt });
+  const onRetry = (status: number, waitMs: number, attempt: number) =>
+    deps.log.warn('Teams connector throttled a thread post; retrying', { status, waitMs, attempt });
   const deliver = async (post: ThreadPost): Promise<void> => {
     const conv = await loadConversation(deps.store, post.threadRef);
-    if (!conv) throw new Error(`no stored Teams conversation for ${post.threadRef}: the bot must receive a message there first`);
+    if (!conv)
+      throw new Error(`no stored Teams conversation for ${post.threadRef}: the bot must receive a message there first`);
     const activity = renderActivity(post.message);
     const key = post.replaceKey ? postKey(post.replaceKey) : undefined;
     const previous = key ? await deps.store.load(key) : undefined;
-    await proactive((logic) => deps.adapter.continueConversationAsync(deps.appId, conv.ref, logic), async (context) => {
-      if (previous) {
-        try {
-          await withRetry(() => context.updateActivity({ ...activity, id: previous }), deps.retry, onRetry);
-          return;
-        } catch (e) {
-          // The card was deleted or cannot be edited any more: post a fresh one below.
-          if (statusOf(e) !== 404 && statusOf(e) !== 403) throw e;
+    await proactive(
+      (logic) => deps.adapter.continueConversationAsync(deps.appId, conv.ref, logic),
+      async (context) => {
+        if (previous) {
+          try {
+            await withRetry(() => context.updateActivity({ ...activity, id: previous }), deps.retry, onRetry);
+            return;
+          } catch (e) {
+            // The card was deleted or cannot be edited any more: post a fresh one below.
+            if (statusOf(e) !== 404 && statusOf(e) !== 403) throw e;
+          }
         }
-      }
-      const sent = await withRetry(() => context.sendActivity(activity), deps.retry, onRetry);
-      if (key && sent?.id) await deps.store.put(key, `${SURFACE}-post`, sent.id);
-    });
+        const sent = await withRetry(() => context.sendActivity(activity), deps.retry, onRetry);
+        if (key && sent?.id) await deps.store.put(key, `${SURFACE}-post`, sent.id);
+      },
+    );
   };
   return (post) => queue.run(post.threadRef, () => deliver(post));
 }

@@ -5,22 +5,34 @@ import { addedMessage } from '../../cards/item-posts.ts';
 import { PROJECT_OPTION, resolveProject } from './shared.ts';
 
 /** `--ask`: whose address is asked for credentials. */
-export const ASK_OPTION = { name: 'ask', kind: 'enum', choices: ['source', 'destination', 'both'], summary: 'Which address receives the credential request when credentials are unknown (default: the project\'s self-service setting).' } as const satisfies OptionSpec;
+export const ASK_OPTION = {
+  name: 'ask',
+  kind: 'enum',
+  choices: ['source', 'destination', 'both'],
+  summary:
+    "Which address receives the credential request when credentials are unknown (default: the project's self-service setting).",
+} as const satisfies OptionSpec;
 /** `--notify`: how the user is asked. */
-export const NOTIFY_OPTION = { name: 'notify', kind: 'enum', choices: ['email', 'chat', 'both'], summary: 'How the user is asked: email, chat DM, or both (default: the project\'s).' } as const satisfies OptionSpec;
+export const NOTIFY_OPTION = {
+  name: 'notify',
+  kind: 'enum',
+  choices: ['email', 'chat', 'both'],
+  summary: "How the user is asked: email, chat DM, or both (default: the project's).",
+} as const satisfies OptionSpec;
 
 /** Options shared by `add` and `bulk`. */
-export const ASK_OPTIONS = [
-  ASK_OPTION,
-  NOTIFY_OPTION,
-  PROJECT_OPTION,
-] as const satisfies readonly OptionSpec[];
+export const ASK_OPTIONS = [ASK_OPTION, NOTIFY_OPTION, PROJECT_OPTION] as const satisfies readonly OptionSpec[];
 
 /** The options `add` and `bulk` share, as their handlers get them. */
 export type AddOptions = OptsOf<typeof ASK_OPTIONS>;
 
 /** Adds rows to the channel's project and posts the result as the thread anchor. */
-export async function addRows(ctx: CommandContext, rows: AddRow[], preRefused: RefusedRow[], opts: AddOptions): Promise<void> {
+export async function addRows(
+  ctx: CommandContext,
+  rows: AddRow[],
+  preRefused: RefusedRow[],
+  opts: AddOptions,
+): Promise<void> {
   const project = await resolveProject(ctx, opts.project);
   const { added, refused } = await ctx.engine.addItems(ctx.actor, project, rows, {
     ask: opts.ask,
@@ -29,12 +41,17 @@ export async function addRows(ctx: CommandContext, rows: AddRow[], preRefused: R
   });
   const all = [...preRefused, ...refused].sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
   // A single mailbox that cannot be added is an error, not a report.
-  if (!added.length && rows.length + preRefused.length === 1) throw new UserError('NOT_ADDED', all[0]?.reason ?? 'Nothing was added.');
+  if (!added.length && rows.length + preRefused.length === 1)
+    throw new UserError('NOT_ADDED', all[0]?.reason ?? 'Nothing was added.');
   const msg = addedMessage(project.name, added, all);
   if (!added.length) return ctx.reply(msg);
   // The anchor of the thread where every later status change of these items is posted.
   const thread = await ctx.openThread(msg);
-  if (thread && thread !== ctx.threadRef) await ctx.engine.assignThread(added.map((i) => i.id), thread);
+  if (thread && thread !== ctx.threadRef)
+    await ctx.engine.assignThread(
+      added.map((i) => i.id),
+      thread,
+    );
   if (!thread) await ctx.reply(msg);
 }
 
@@ -48,10 +65,23 @@ export const add = defineCommand({
   ],
   options: [
     ...ASK_OPTIONS,
-    { name: 'source-login', kind: 'string', value: 'LOGIN', summary: 'Source username when it differs from the address.' },
-    { name: 'destination-login', kind: 'string', value: 'LOGIN', summary: 'Destination username when it differs from the address.' },
+    {
+      name: 'source-login',
+      kind: 'string',
+      value: 'LOGIN',
+      summary: 'Source username when it differs from the address.',
+    },
+    {
+      name: 'destination-login',
+      kind: 'string',
+      value: 'LOGIN',
+      summary: 'Destination username when it differs from the address.',
+    },
   ],
-  examples: ['/migrate add alice@old.example', '/migrate add alice@old.example alice@new.example --ask both --notify both'],
+  examples: [
+    '/migrate add alice@old.example',
+    '/migrate add alice@old.example alice@new.example --ask both --notify both',
+  ],
   admin: true,
   async handler(ctx, { args, opts }) {
     const row: AddRow = {

@@ -9,7 +9,7 @@ import { USER_CHOICES } from '../../cards/user-choice.ts';
  */
 export const answer = defineCommand({
   name: 'answer',
-  summary: 'An end user\'s answer to a migration request (sent by the buttons of the direct message).',
+  summary: "An end user's answer to a migration request (sent by the buttons of the direct message).",
   args: [
     { name: 'ID', required: true, kind: 'text' },
     { name: 'CHOICE', required: true, kind: 'text' },

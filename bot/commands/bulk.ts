@@ -11,7 +11,16 @@ export const bulk = defineCommand({
   name: 'bulk',
   summary: 'Add many mailboxes from a CSV: source,destination[,source_login,destination_login].',
   args: [],
-  options: [...ASK_OPTIONS, { name: 'file', kind: 'string', value: 'PATH', summary: 'Read the CSV from a file on the MailFerry server.', surfaces: ['console'] }],
+  options: [
+    ...ASK_OPTIONS,
+    {
+      name: 'file',
+      kind: 'string',
+      value: 'PATH',
+      summary: 'Read the CSV from a file on the MailFerry server.',
+      surfaces: ['console'],
+    },
+  ],
   examples: ['/migrate bulk  (with a CSV file attached, or CSV lines pasted under the command)'],
   admin: true,
   body: true,
@@ -22,9 +31,17 @@ export const bulk = defineCommand({
       text = await ctx.services.readLocalFile(opts.file);
     }
     if (!text.trim())
-      throw new UserError('BULK_EMPTY', 'No CSV came with the command.', 'Attach a CSV file, or paste lines under `/migrate bulk`: source,destination[,source_login,destination_login]');
+      throw new UserError(
+        'BULK_EMPTY',
+        'No CSV came with the command.',
+        'Attach a CSV file, or paste lines under `/migrate bulk`: source,destination[,source_login,destination_login]',
+      );
     const lineCount = text.split('\n').length;
-    if (lineCount > BULK_MAX_LINES) throw new UserError('BULK_TOO_LARGE', `The CSV has ${lineCount} lines; at most ${BULK_MAX_LINES} are accepted at once. Split it.`);
+    if (lineCount > BULK_MAX_LINES)
+      throw new UserError(
+        'BULK_TOO_LARGE',
+        `The CSV has ${lineCount} lines; at most ${BULK_MAX_LINES} are accepted at once. Split it.`,
+      );
     const { rows, refused } = parseBulkCsv(text);
     await addRows(ctx, rows, refused, opts);
   },

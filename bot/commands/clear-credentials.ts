@@ -19,10 +19,24 @@ export const clearCredentials = defineCommand({
   async handler(ctx, { args, opts }) {
     const picked = (['source', 'destination', 'both'] as const).filter((s) => opts[s]);
     const which = picked[0];
-    if (picked.length !== 1 || !which) throw new UserError('CLEAR_WHICH', 'Say which credentials to clear: exactly one of --source, --destination or --both.', 'Usage: /migrate clear-credentials ADDRESS --source|--destination|--both');
+    if (picked.length !== 1 || !which)
+      throw new UserError(
+        'CLEAR_WHICH',
+        'Say which credentials to clear: exactly one of --source, --destination or --both.',
+        'Usage: /migrate clear-credentials ADDRESS --source|--destination|--both',
+      );
     const project = await resolveProject(ctx, opts.project);
     const item = await ctx.engine.getItem(project, args.ADDRESS);
     const sides = await ctx.engine.clearCredentials(ctx.actor, item, which);
-    await ctx.reply(actionResultMessage('credentials-cleared', [`${item.sourceAddress}: ${sides.join(' and ')} credentials forgotten. \`/migrate start ${item.sourceAddress}\` asks the user again.`], [], 'Cleared credentials of'));
+    await ctx.reply(
+      actionResultMessage(
+        'credentials-cleared',
+        [
+          `${item.sourceAddress}: ${sides.join(' and ')} credentials forgotten. \`/migrate start ${item.sourceAddress}\` asks the user again.`,
+        ],
+        [],
+        'Cleared credentials of',
+      ),
+    );
   },
 });

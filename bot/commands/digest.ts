@@ -12,7 +12,11 @@ export const digest = defineCommand({
   admin: true,
   async handler(ctx, { opts }) {
     const project = await resolveProject(ctx, opts.project);
-    if (!ctx.services.postDigest) throw new UserError('DIGEST_UNAVAILABLE', 'Digests are not available on this server yet; `/migrate status` shows the project now.');
+    if (!ctx.services.postDigest)
+      throw new UserError(
+        'DIGEST_UNAVAILABLE',
+        'Digests are not available on this server yet; `/migrate status` shows the project now.',
+      );
     await ctx.reply(await ctx.services.postDigest(project.id, ctx.actor));
   },
 });

@@ -17,7 +17,11 @@ export const form = defineCommand({
     const item = await ctx.engine.getItem(project, args.ADDRESS);
     await ctx.engine.checkFormAllowed(ctx.actor, item);
     requirePrivateReply(ctx, `migrate form ${item.sourceAddress}`);
-    if (!ctx.services.formLink) throw new UserError('FORM_UNAVAILABLE', 'The credential form is not available on this server yet (PUBLIC_URL and the form service are needed).');
+    if (!ctx.services.formLink)
+      throw new UserError(
+        'FORM_UNAVAILABLE',
+        'The credential form is not available on this server yet (PUBLIC_URL and the form service are needed).',
+      );
     const { url, expiresAt } = await ctx.services.formLink(item.id, ctx.actor);
     await ctx.replyPrivately(formLinkMessage(item.sourceAddress, url, formatTime(expiresAt)));
   },

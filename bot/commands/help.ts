@@ -5,14 +5,21 @@ import { optionOn, usage } from '../parse/parse-command.ts';
 
 /** Help entries derived from the definitions (the single source of help text, usage lines, Slack and Teams command lists). */
 export function helpEntries(defs: readonly CommandDef[], surface?: string): HelpEntry[] {
-  return defs.filter((d) => !d.hidden).map((d) => ({
-    name: d.name,
-    summary: d.summary,
-    usage: usage(d, surface),
-    // On a surface, only the options it can use (console-only testing aids stay in the console's help).
-    options: d.options.filter((o) => optionOn(o, surface)).map((o) => ({ flag: `--${o.name}${placeholder(o) ? ` ${placeholder(o)}` : ''}`, summary: o.summary + (o.surfaces ? ` (${o.surfaces.join(', ')} only)` : '') })),
-    examples: d.examples,
-  }));
+  return defs
+    .filter((d) => !d.hidden)
+    .map((d) => ({
+      name: d.name,
+      summary: d.summary,
+      usage: usage(d, surface),
+      // On a surface, only the options it can use (console-only testing aids stay in the console's help).
+      options: d.options
+        .filter((o) => optionOn(o, surface))
+        .map((o) => ({
+          flag: `--${o.name}${placeholder(o) ? ` ${placeholder(o)}` : ''}`,
+          summary: o.summary + (o.surfaces ? ` (${o.surfaces.join(', ')} only)` : ''),
+        })),
+      examples: d.examples,
+    }));
 }
 
 /** `help`: the commands this person may run, or one command in detail. */
@@ -30,7 +37,12 @@ export function makeHelp(all: () => readonly CommandDef[]): CommandDef {
       if (!args.COMMAND) return ctx.reply(helpOverview(helpEntries(visible, ctx.actor.surface), ctx.actor.isAdmin));
       const want = args.COMMAND.toLowerCase();
       const found = visible.filter((d) => d.name === want || d.name.startsWith(`${want} `));
-      if (!found.length) throw new UserError('UNKNOWN_COMMAND', `There is no command "${args.COMMAND}".`, 'Type `/migrate help` for the list.');
+      if (!found.length)
+        throw new UserError(
+          'UNKNOWN_COMMAND',
+          `There is no command "${args.COMMAND}".`,
+          'Type `/migrate help` for the list.',
+        );
       for (const e of helpEntries(found, ctx.actor.surface)) await ctx.reply(helpCommand(e));
     },
   });

@@ -9,9 +9,14 @@ export const PASS_KIND_OPTIONS = [
     kind: 'number',
     value: 'DAYS',
     integer: { min: 1, max: MAX_PRESTAGE_DAYS },
-    summary: 'Pre-stage: copy only mail older than DAYS days (by its received date). Repeat it as often as you like; a later full pass copies the rest, nothing twice.',
+    summary:
+      'Pre-stage: copy only mail older than DAYS days (by its received date). Repeat it as often as you like; a later full pass copies the rest, nothing twice.',
   },
-  { name: 'full', kind: 'flag', summary: 'Full pass (the default): copy everything not copied yet, pre-staged mail included once.' },
+  {
+    name: 'full',
+    kind: 'flag',
+    summary: 'Full pass (the default): copy everything not copied yet, pre-staged mail included once.',
+  },
 ] as const satisfies readonly OptionSpec[];
 
 /**
@@ -20,7 +25,16 @@ export const PASS_KIND_OPTIONS = [
  * is refused.
  */
 export function passKindOf(opts: OptsOf<typeof PASS_KIND_OPTIONS> & { waiting?: boolean }): PassKind {
-  if (opts.prestage !== undefined && opts.full) throw new UserError('PASS_KIND', 'Give only one of --prestage DAYS and --full.', 'A pre-stage copies old mail only; the full pass copies everything not copied yet.');
-  if ((opts.prestage !== undefined || opts.full) && opts.waiting) throw new UserError('PASS_KIND', '--waiting sends requests again; it starts no pass, so --prestage and --full do not apply.');
+  if (opts.prestage !== undefined && opts.full)
+    throw new UserError(
+      'PASS_KIND',
+      'Give only one of --prestage DAYS and --full.',
+      'A pre-stage copies old mail only; the full pass copies everything not copied yet.',
+    );
+  if ((opts.prestage !== undefined || opts.full) && opts.waiting)
+    throw new UserError(
+      'PASS_KIND',
+      '--waiting sends requests again; it starts no pass, so --prestage and --full do not apply.',
+    );
   return opts.prestage !== undefined ? { type: 'prestage', days: opts.prestage } : { type: 'full' };
 }

@@ -12,7 +12,8 @@ import { requirePrivateReply } from './shared.ts';
  */
 export const projectConnect = defineCommand({
   name: 'project connect',
-  summary: 'Get a private link to enter admin credentials for one side of a project (an IMAP admin login or a Microsoft 365 app); its mailboxes then start without asking users.',
+  summary:
+    'Get a private link to enter admin credentials for one side of a project (an IMAP admin login or a Microsoft 365 app); its mailboxes then start without asking users.',
   args: [{ name: 'NAME', required: true, kind: 'name' }],
   options: [
     { name: 'source', kind: 'flag', summary: 'Connect the source side.' },
@@ -25,11 +26,21 @@ export const projectConnect = defineCommand({
     const sides = (['source', 'destination'] as const).filter((s) => opts[s]);
     const side = sides[0];
     if (sides.length !== 1 || !side)
-      throw new UserError('CONNECT_SIDE', sides.length ? 'Connect one side at a time.' : 'Say which side to connect.', `Usage: /migrate project connect ${project.name} --source|--destination`);
+      throw new UserError(
+        'CONNECT_SIDE',
+        sides.length ? 'Connect one side at a time.' : 'Say which side to connect.',
+        `Usage: /migrate project connect ${project.name} --source|--destination`,
+      );
     requirePrivateReply(ctx, `migrate project connect ${project.name} --${side}`);
-    if (!ctx.services.connectLink) throw new UserError('FORM_UNAVAILABLE', 'The secure form is not available on this server yet (PUBLIC_URL and the form service are needed).');
+    if (!ctx.services.connectLink)
+      throw new UserError(
+        'FORM_UNAVAILABLE',
+        'The secure form is not available on this server yet (PUBLIC_URL and the form service are needed).',
+      );
     const kind = parseConnectorUrl(side === 'source' ? project.sourceUrl : project.destinationUrl, side).kind;
     const { url, expiresAt } = await ctx.services.connectLink(project.id, side, ctx.actor);
-    await ctx.replyPrivately(connectLinkMessage({ projectName: project.name, side, kind, url, expires: formatTime(expiresAt) }));
+    await ctx.replyPrivately(
+      connectLinkMessage({ projectName: project.name, side, kind, url, expires: formatTime(expiresAt) }),
+    );
   },
 });

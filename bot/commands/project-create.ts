@@ -14,12 +14,26 @@ export const projectCreate = defineCommand({
   summary: 'Create a migration project in this channel.',
   args: [{ name: 'NAME', required: true, kind: 'name' }],
   options: [
-    { name: 'source', kind: 'string', value: 'URL', required: true, summary: 'Source server: imap://host:port, imaps://host:port or m365://TENANT_ID (required).' },
-    { name: 'destination', kind: 'string', value: 'URL', required: true, summary: 'Destination server, same forms (required).' },
+    {
+      name: 'source',
+      kind: 'string',
+      value: 'URL',
+      required: true,
+      summary: 'Source server: imap://host:port, imaps://host:port or m365://TENANT_ID (required).',
+    },
+    {
+      name: 'destination',
+      kind: 'string',
+      value: 'URL',
+      required: true,
+      summary: 'Destination server, same forms (required).',
+    },
     ...PROJECT_SETTINGS,
     ...DATE_RANGE_OPTIONS,
   ],
-  examples: ['/migrate project create acme --source imaps://mail.old.example:993 --destination imaps://mail.new.example:993 --self-service source'],
+  examples: [
+    '/migrate project create acme --source imaps://mail.old.example:993 --destination imaps://mail.new.example:993 --self-service source',
+  ],
   admin: true,
   async handler(ctx, { args, opts }) {
     // Checked before the project exists: a bad date creates nothing.
@@ -43,6 +57,16 @@ export const projectCreate = defineCommand({
     if (dates.since || dates.until) p = await ctx.engine.updateProject(ctx.actor, p, { options: dates });
     // Kept whatever the servers say (the admin may be preparing them); the reply says what answered.
     const servers = await checkServers(ctx, p);
-    await ctx.reply(projectCreatedMessage({ name: p.name, sourceUrl: p.sourceUrl, destinationUrl: p.destinationUrl, selfService: p.selfService, licenses: p.licensesTotal, servers, ...(dateWords.length ? { dates: dateWords.join('; ') } : {}) }));
+    await ctx.reply(
+      projectCreatedMessage({
+        name: p.name,
+        sourceUrl: p.sourceUrl,
+        destinationUrl: p.destinationUrl,
+        selfService: p.selfService,
+        licenses: p.licensesTotal,
+        servers,
+        ...(dateWords.length ? { dates: dateWords.join('; ') } : {}),
+      }),
+    );
   },
 });

@@ -11,6 +11,15 @@ export const projectList = defineCommand({
   admin: true,
   async handler(ctx) {
     const all = await ctx.engine.listProjects();
-    await ctx.reply(projectListMessage(all.map((p) => ({ name: p.name, sourceUrl: p.sourceUrl, destinationUrl: p.destinationUrl, here: p.channelRef === ctx.channelRef }))));
+    await ctx.reply(
+      projectListMessage(
+        all.map((p) => ({
+          name: p.name,
+          sourceUrl: p.sourceUrl,
+          destinationUrl: p.destinationUrl,
+          here: p.channelRef === ctx.channelRef,
+        })),
+      ),
+    );
   },
 });

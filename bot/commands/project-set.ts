@@ -12,26 +12,112 @@ import { projectZone } from '../../engine/domain/zone.ts';
 /** `project set`: digest schedule, time zone, self-service default, license pool. */
 export const projectSet = defineCommand({
   name: 'project set',
-  summary: 'Change a project\'s settings (digest, time zone, self-service, licenses, reminders, form attempts, link validity, folder rules, organisation and support contact, completion notice, admin credentials).',
+  summary:
+    "Change a project's settings (digest, time zone, self-service, licenses, reminders, form attempts, link validity, folder rules, organisation and support contact, completion notice, admin credentials).",
   args: [{ name: 'NAME', required: true, kind: 'name' }],
   options: [
-    { name: 'digest', kind: 'string', value: '"CRON"|off', summary: 'When the digest is posted, as a cron expression (e.g. "0 9 * * 1-5"), or off.' },
-    { name: 'tz', kind: 'string', value: 'ZONE', summary: 'IANA time zone of the digest schedule and of the times users see, e.g. Europe/Berlin.' },
+    {
+      name: 'digest',
+      kind: 'string',
+      value: '"CRON"|off',
+      summary: 'When the digest is posted, as a cron expression (e.g. "0 9 * * 1-5"), or off.',
+    },
+    {
+      name: 'tz',
+      kind: 'string',
+      value: 'ZONE',
+      summary: 'IANA time zone of the digest schedule and of the times users see, e.g. Europe/Berlin.',
+    },
     ...PROJECT_SETTINGS,
-    { name: 'reminders', kind: 'list', value: '"DAYS"|off', parse: parseReminderDays, summary: 'Days after a credential request when unanswered users are reminded, e.g. "1,3" (default), or off.' },
-    { name: 'attempts', kind: 'number', value: 'N', integer: { min: 1, max: 20 }, summary: 'Attempts a user gets on the credential form before the mailbox fails (default 3).' },
-    { name: 'link-hours', kind: 'number', value: 'N', integer: { min: 1, max: 720 }, summary: 'Hours a credential link stays valid (default 72).' },
-    { name: 'wipe-credentials', kind: 'enum', choices: ['on', 'off'], summary: 'Forget stored credentials once a mailbox completes.' },
-    { name: 'include', kind: 'list', value: '"FOLDERS"|off', parse: (raw: string) => parseFolderList(raw, 'include'), summary: 'Copy only these folders (and their subfolders), e.g. "INBOX, Sent, Projects/*"; off copies all.' },
-    { name: 'exclude', kind: 'list', value: '"FOLDERS"|off', parse: (raw: string) => parseFolderList(raw, 'exclude'), summary: 'Never copy these folders (and their subfolders), e.g. "Trash, Junk, Old/*"; off copies all.' },
-    { name: 'rename', kind: 'string', value: '"FROM=TO, …"|off', summary: 'Copy a folder (and its subfolders) under another name, e.g. "Old Archive=Archive/Old".' },
-    { name: 'rate', kind: 'string', value: 'N|off', summary: 'At most N messages an hour per mailbox, a provider\'s limit (e.g. 3600 for Office 365); off: as fast as the servers go.' },
-    { name: 'org', kind: 'string', value: '"NAME"|off', summary: 'The organisation\'s name users see in requests and on the form (off: the install\'s, MAILFERRY_ORG_NAME).' },
-    { name: 'support', kind: 'string', value: '"CONTACT"|off', summary: 'Whom users ask, e.g. "helpdesk@acme.example, +1 555 0100" (off: the install\'s, MAILFERRY_SUPPORT_CONTACT).' },
-    { name: 'completion-notice', kind: 'enum', choices: ['on', 'off'], summary: 'Tell end users when their mailbox has been copied: what, where it now lives, whom to ask (default on).' },
+    {
+      name: 'reminders',
+      kind: 'list',
+      value: '"DAYS"|off',
+      parse: parseReminderDays,
+      summary: 'Days after a credential request when unanswered users are reminded, e.g. "1,3" (default), or off.',
+    },
+    {
+      name: 'attempts',
+      kind: 'number',
+      value: 'N',
+      integer: { min: 1, max: 20 },
+      summary: 'Attempts a user gets on the credential form before the mailbox fails (default 3).',
+    },
+    {
+      name: 'link-hours',
+      kind: 'number',
+      value: 'N',
+      integer: { min: 1, max: 720 },
+      summary: 'Hours a credential link stays valid (default 72).',
+    },
+    {
+      name: 'wipe-credentials',
+      kind: 'enum',
+      choices: ['on', 'off'],
+      summary: 'Forget stored credentials once a mailbox completes.',
+    },
+    {
+      name: 'include',
+      kind: 'list',
+      value: '"FOLDERS"|off',
+      parse: (raw: string) => parseFolderList(raw, 'include'),
+      summary: 'Copy only these folders (and their subfolders), e.g. "INBOX, Sent, Projects/*"; off copies all.',
+    },
+    {
+      name: 'exclude',
+      kind: 'list',
+      value: '"FOLDERS"|off',
+      parse: (raw: string) => parseFolderList(raw, 'exclude'),
+      summary: 'Never copy these folders (and their subfolders), e.g. "Trash, Junk, Old/*"; off copies all.',
+    },
+    {
+      name: 'rename',
+      kind: 'string',
+      value: '"FROM=TO, …"|off',
+      summary: 'Copy a folder (and its subfolders) under another name, e.g. "Old Archive=Archive/Old".',
+    },
+    {
+      name: 'rate',
+      kind: 'string',
+      value: 'N|off',
+      summary:
+        "At most N messages an hour per mailbox, a provider's limit (e.g. 3600 for Office 365); off: as fast as the servers go.",
+    },
+    {
+      name: 'org',
+      kind: 'string',
+      value: '"NAME"|off',
+      summary:
+        "The organisation's name users see in requests and on the form (off: the install's, MAILFERRY_ORG_NAME).",
+    },
+    {
+      name: 'support',
+      kind: 'string',
+      value: '"CONTACT"|off',
+      summary:
+        'Whom users ask, e.g. "helpdesk@acme.example, +1 555 0100" (off: the install\'s, MAILFERRY_SUPPORT_CONTACT).',
+    },
+    {
+      name: 'completion-notice',
+      kind: 'enum',
+      choices: ['on', 'off'],
+      summary: 'Tell end users when their mailbox has been copied: what, where it now lives, whom to ask (default on).',
+    },
     ...DATE_RANGE_OPTIONS,
-    { name: 'window', kind: 'string', value: '"HH:MM-HH:MM"|off', summary: 'Copy only inside these hours of the project\'s time zone, e.g. "22:00-06:00": a pass pauses when the window closes and resumes when it opens; off copies at any time.' },
-    { name: 'clear-admin', kind: 'enum', choices: ['source', 'destination'], summary: 'Forget the admin credentials of that side (`project connect`); its mailboxes then need their own credentials again.' },
+    {
+      name: 'window',
+      kind: 'string',
+      value: '"HH:MM-HH:MM"|off',
+      summary:
+        'Copy only inside these hours of the project\'s time zone, e.g. "22:00-06:00": a pass pauses when the window closes and resumes when it opens; off copies at any time.',
+    },
+    {
+      name: 'clear-admin',
+      kind: 'enum',
+      choices: ['source', 'destination'],
+      summary:
+        'Forget the admin credentials of that side (`project connect`); its mailboxes then need their own credentials again.',
+    },
   ],
   examples: [
     '/migrate project set acme --digest "0 9 * * 1-5" --tz Europe/Berlin',
@@ -61,7 +147,11 @@ export const projectSet = defineCommand({
       }
     }
     if (opts.tz !== undefined) {
-      if (!isTimeZone(opts.tz)) throw new UserError('BAD_TIMEZONE', `"${opts.tz}" is not a time zone I know. Use an IANA name such as Europe/Berlin or America/New_York.`);
+      if (!isTimeZone(opts.tz))
+        throw new UserError(
+          'BAD_TIMEZONE',
+          `"${opts.tz}" is not a time zone I know. Use an IANA name such as Europe/Berlin or America/New_York.`,
+        );
       update.digestTz = opts.tz;
       changes.push(`time zone ${opts.tz}`);
     }
@@ -80,7 +170,9 @@ export const projectSet = defineCommand({
     const options: NonNullable<typeof update.options> = {};
     if (opts.reminders !== undefined) {
       options.reminderDays = opts.reminders;
-      changes.push(options.reminderDays.length ? `reminders after ${options.reminderDays.join(', ')} day(s)` : 'reminders off');
+      changes.push(
+        options.reminderDays.length ? `reminders after ${options.reminderDays.join(', ')} day(s)` : 'reminders off',
+      );
     }
     if (opts.attempts !== undefined) {
       options.maxAttempts = opts.attempts;
@@ -105,31 +197,45 @@ export const projectSet = defineCommand({
     if (opts.rename !== undefined) {
       options.rename = parseRenames(opts.rename);
       const pairs = Object.entries(options.rename);
-      changes.push(pairs.length ? `folders renamed: ${pairs.map(([a, b]) => `${a} → ${b}`).join(', ')}` : 'rename rules off');
+      changes.push(
+        pairs.length ? `folders renamed: ${pairs.map(([a, b]) => `${a} → ${b}`).join(', ')}` : 'rename rules off',
+      );
     }
     if (opts.rate !== undefined) {
       const off = opts.rate.trim().toLowerCase() === 'off';
       const n = Number(opts.rate);
-      if (!off && (!Number.isInteger(n) || n < 60 || n > 10_000_000)) throw new UserError('BAD_RATE', `"${opts.rate}" is not a rate: expected messages per hour, a whole number from 60 up (e.g. 3600), or off.`);
+      if (!off && (!Number.isInteger(n) || n < 60 || n > 10_000_000))
+        throw new UserError(
+          'BAD_RATE',
+          `"${opts.rate}" is not a rate: expected messages per hour, a whole number from 60 up (e.g. 3600), or off.`,
+        );
       options.maxMessagesPerHour = off ? 0 : n;
       changes.push(off ? 'no rate limit' : `at most ${n} messages an hour per mailbox`);
     }
     if (opts.org !== undefined) {
       options.orgName = parseShownText(opts.org, 'organisation name', 100);
-      changes.push(options.orgName ? `organisation "${options.orgName}"` : 'organisation: the install\'s');
+      changes.push(options.orgName ? `organisation "${options.orgName}"` : "organisation: the install's");
     }
     if (opts.support !== undefined) {
       options.supportContact = parseShownText(opts.support, 'support contact', 200);
-      changes.push(options.supportContact ? `support contact "${options.supportContact}"` : 'support contact: the install\'s');
+      changes.push(
+        options.supportContact ? `support contact "${options.supportContact}"` : "support contact: the install's",
+      );
     }
     if (opts['completion-notice'] !== undefined) {
       options.completionNotice = opts['completion-notice'] === 'on';
-      changes.push(options.completionNotice ? 'users told when their mailbox is copied' : 'no completion notice to users');
+      changes.push(
+        options.completionNotice ? 'users told when their mailbox is copied' : 'no completion notice to users',
+      );
     }
     readDateRange(opts, readProjectOptions(project.options).options, options, changes);
     if (opts.window !== undefined) {
       options.window = parseWindowOption(opts.window);
-      changes.push(options.window ? `copy window ${options.window} (${opts.tz ?? projectZone(project)})` : 'no copy window: copying at any time');
+      changes.push(
+        options.window
+          ? `copy window ${options.window} (${opts.tz ?? projectZone(project)})`
+          : 'no copy window: copying at any time',
+      );
     }
     if (Object.keys(options).length) update.options = options;
     let cleared: string | undefined;
@@ -144,7 +250,12 @@ export const projectSet = defineCommand({
       return;
     }
     if (cleared) changes.push(cleared);
-    if (!changes.length) throw new UserError('NOTHING_TO_SET', 'Nothing to change.', 'Usage: /migrate project set NAME [--digest "CRON"|off] [--tz ZONE] [--self-service …] [--licenses N]');
+    if (!changes.length)
+      throw new UserError(
+        'NOTHING_TO_SET',
+        'Nothing to change.',
+        'Usage: /migrate project set NAME [--digest "CRON"|off] [--tz ZONE] [--self-service …] [--licenses N]',
+      );
     // Re-read after a clear: the side's authentication mode changed.
     await ctx.engine.updateProject(ctx.actor, cleared ? await ctx.engine.getProject(project.name) : project, update);
     await ctx.reply(projectUpdatedMessage(project.name, changes, await checkServers(ctx, project)));
@@ -160,7 +271,8 @@ export function parseShownText(raw: string, what: string, max: number): string |
   if (v.toLowerCase() === 'off') return undefined;
   if (!v) throw new UserError('BAD_TEXT', `The ${what} is empty: give it in quotes, or off.`);
   if (/[\r\n]/.test(v)) throw new UserError('BAD_TEXT', `The ${what} must be one line.`);
-  if (v.length > max) throw new UserError('BAD_TEXT', `The ${what} is ${v.length} characters long; at most ${max} are shown.`);
+  if (v.length > max)
+    throw new UserError('BAD_TEXT', `The ${what} is ${v.length} characters long; at most ${max} are shown.`);
   refuseInvisible(v, what);
   return v;
 }
@@ -168,22 +280,36 @@ export function parseShownText(raw: string, what: string, max: number): string |
 /** `"1,3"` → [1, 3]; `off` → []. Refuses anything else with the expected form. */
 export function parseReminderDays(raw: string): number[] {
   if (raw.trim().toLowerCase() === 'off') return [];
-  const days = raw.split(/[,\s]+/).filter(Boolean).map(Number);
+  const days = raw
+    .split(/[,\s]+/)
+    .filter(Boolean)
+    .map(Number);
   if (!days.length || days.some((d) => !Number.isInteger(d) || d < 1 || d > 60))
-    throw new UserError('BAD_REMINDERS', `"${raw}" is not a list of days: expected whole days from 1 to 60 separated by commas, e.g. "1,3", or off.`);
+    throw new UserError(
+      'BAD_REMINDERS',
+      `"${raw}" is not a list of days: expected whole days from 1 to 60 separated by commas, e.g. "1,3", or off.`,
+    );
   return [...new Set(days)].sort((a, b) => a - b);
 }
 
 /** Normalises a folder name as rules use it: levels separated by `/`, no empty level. */
 function folderName(raw: string): string {
-  return raw.split('/').map((l) => l.trim()).filter(Boolean).join('/');
+  return raw
+    .split('/')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join('/');
 }
 
 /** `"Trash, Junk, Old/*"` → ['Trash', 'Junk', 'Old/*']; `off` → []. */
 export function parseFolderList(raw: string, what: 'include' | 'exclude'): string[] {
   if (raw.trim().toLowerCase() === 'off') return [];
   const names = raw.split(',').map(folderName).filter(Boolean);
-  if (!names.length) throw new UserError('BAD_FOLDERS', `"${raw}" names no folder: expected folder names separated by commas, e.g. --${what} "Trash, Junk", or off.`);
+  if (!names.length)
+    throw new UserError(
+      'BAD_FOLDERS',
+      `"${raw}" names no folder: expected folder names separated by commas, e.g. --${what} "Trash, Junk", or off.`,
+    );
   return [...new Set(names)];
 }
 
@@ -191,15 +317,23 @@ export function parseFolderList(raw: string, what: 'include' | 'exclude'): strin
 export function parseRenames(raw: string): Record<string, string> {
   if (raw.trim().toLowerCase() === 'off') return {};
   const out: Record<string, string> = {};
-  for (const part of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of raw
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const i = part.indexOf('=');
     const from = i > 0 ? folderName(part.slice(0, i)) : '';
     const to = i > 0 ? folderName(part.slice(i + 1)) : '';
-    if (!from || !to) throw new UserError('BAD_RENAME', `"${part}" is not a rename: expected FROM=TO, e.g. --rename "Old Archive=Archive/Old".`);
+    if (!from || !to)
+      throw new UserError(
+        'BAD_RENAME',
+        `"${part}" is not a rename: expected FROM=TO, e.g. --rename "Old Archive=Archive/Old".`,
+      );
     if (/[*]/.test(from + to)) throw new UserError('BAD_RENAME', `"${part}": a rename names folders, without *.`);
     out[from] = to;
   }
-  if (!Object.keys(out).length) throw new UserError('BAD_RENAME', `"${raw}" names no rename: expected FROM=TO pairs separated by commas, or off.`);
+  if (!Object.keys(out).length)
+    throw new UserError('BAD_RENAME', `"${raw}" names no rename: expected FROM=TO pairs separated by commas, or off.`);
   return out;
 }
 
@@ -207,6 +341,11 @@ export function parseRenames(raw: string): Record<string, string> {
 export function parseWindowOption(raw: string): string | undefined {
   if (raw.trim().toLowerCase() === 'off') return undefined;
   const w = parseWindow(raw);
-  if (typeof w === 'string') throw new UserError('BAD_WINDOW', w, 'Example: --window "22:00-06:00" (in the project\'s time zone, --tz), or --window off.');
+  if (typeof w === 'string')
+    throw new UserError(
+      'BAD_WINDOW',
+      w,
+      'Example: --window "22:00-06:00" (in the project\'s time zone, --tz), or --window off.',
+    );
   return windowText(w);
 }

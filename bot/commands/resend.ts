@@ -14,6 +14,13 @@ export const resend = defineCommand({
     const project = await resolveProject(ctx, opts.project);
     const item = await ctx.engine.getItem(project, args.ADDRESS);
     await ctx.engine.resend(ctx.actor, item);
-    await ctx.reply(actionResultMessage('resent', [`${item.sourceAddress}: a new request is on its way; the previous link no longer works`], [], 'Asked again'));
+    await ctx.reply(
+      actionResultMessage(
+        'resent',
+        [`${item.sourceAddress}: a new request is on its way; the previous link no longer works`],
+        [],
+        'Asked again',
+      ),
+    );
   },
 });

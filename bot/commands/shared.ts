@@ -10,17 +10,38 @@ import type { ServerCheckView } from '../../cards/replies.ts';
 import type { CommandContext, OptionSpec } from './types.ts';
 
 /** `--project NAME`, on every command that works on items. */
-export const PROJECT_OPTION = { name: 'project', kind: 'string', value: 'NAME', summary: 'The project to use when the channel has several (default: the channel\'s project).' } as const satisfies OptionSpec;
+export const PROJECT_OPTION = {
+  name: 'project',
+  kind: 'string',
+  value: 'NAME',
+  summary: "The project to use when the channel has several (default: the channel's project).",
+} as const satisfies OptionSpec;
 
 /** `--self-service`: whose address is asked by default. */
-export const SELF_SERVICE_SETTING = { name: 'self-service', kind: 'enum', choices: ['source', 'destination', 'both'], summary: 'Whose address is asked for credentials by default (default: source).' } as const satisfies OptionSpec;
+export const SELF_SERVICE_SETTING = {
+  name: 'self-service',
+  kind: 'enum',
+  choices: ['source', 'destination', 'both'],
+  summary: 'Whose address is asked for credentials by default (default: source).',
+} as const satisfies OptionSpec;
 /** `--notify`: how users are asked by default. */
-export const NOTIFY_SETTING = { name: 'notify', kind: 'enum', choices: ['email', 'chat', 'both'], summary: 'How users are asked for credentials by default (default: email).' } as const satisfies OptionSpec;
+export const NOTIFY_SETTING = {
+  name: 'notify',
+  kind: 'enum',
+  choices: ['email', 'chat', 'both'],
+  summary: 'How users are asked for credentials by default (default: email).',
+} as const satisfies OptionSpec;
 /** The project settings `project create` and `project set` share (defaults named where they apply). */
 export const PROJECT_SETTINGS = [
   SELF_SERVICE_SETTING,
   NOTIFY_SETTING,
-  { name: 'licenses', kind: 'number', value: 'N', integer: { min: 0, max: 1_000_000 }, summary: 'Size of the license pool (default for new projects: MAILFERRY_LICENSES, or no limit).' },
+  {
+    name: 'licenses',
+    kind: 'number',
+    value: 'N',
+    integer: { min: 0, max: 1_000_000 },
+    summary: 'Size of the license pool (default for new projects: MAILFERRY_LICENSES, or no limit).',
+  },
 ] as const satisfies readonly OptionSpec[];
 
 /**
@@ -33,18 +54,32 @@ export async function resolveProject(ctx: CommandContext, name?: string): Promis
   const [only] = here;
   if (only && here.length === 1) return only;
   if (!only)
-    throw new UserError('NO_PROJECT_HERE', 'There is no migration project in this channel.', 'Create one with `/migrate project create NAME --source imaps://old.example:993 --destination imaps://new.example:993`, or name one with `--project NAME`.');
-  throw new UserError('SEVERAL_PROJECTS', `This channel has several projects (${here.map((p) => p.name).join(', ')}).`, 'Say which with `--project NAME`.');
+    throw new UserError(
+      'NO_PROJECT_HERE',
+      'There is no migration project in this channel.',
+      'Create one with `/migrate project create NAME --source imaps://old.example:993 --destination imaps://new.example:993`, or name one with `--project NAME`.',
+    );
+  throw new UserError(
+    'SEVERAL_PROJECTS',
+    `This channel has several projects (${here.map((p) => p.name).join(', ')}).`,
+    'Say which with `--project NAME`.',
+  );
 }
 
 /**
  * Looks at both servers of a project (at once) for the reply of `project create` and
  * `project set`; nothing when the install has no probe.
  */
-export async function checkServers(ctx: CommandContext, p: { sourceUrl: string; destinationUrl: string }): Promise<ServerCheckView[] | undefined> {
+export async function checkServers(
+  ctx: CommandContext,
+  p: { sourceUrl: string; destinationUrl: string },
+): Promise<ServerCheckView[] | undefined> {
   const probe = ctx.services.probeServer;
   if (!probe) return undefined;
-  const sides = [['source', p.sourceUrl], ['destination', p.destinationUrl]] as const;
+  const sides = [
+    ['source', p.sourceUrl],
+    ['destination', p.destinationUrl],
+  ] as const;
   return Promise.all(sides.map(async ([side, url]) => ({ side, ...(await probe(url)) })));
 }
 

@@ -10,23 +10,60 @@ import { scheduleStart } from './schedule-start.ts';
 /** `start`: submit one mailbox, every waiting one, or all that are not running. */
 export const start = defineCommand({
   name: 'start',
-  summary: 'Start (submit) a mailbox, every one waiting for its user (--waiting), or all (--all). Missing credentials are requested from the user.',
+  summary:
+    'Start (submit) a mailbox, every one waiting for its user (--waiting), or all (--all). Missing credentials are requested from the user.',
   args: [{ name: 'ADDRESS', required: false, kind: 'address' }],
   options: [
     { name: 'waiting', kind: 'flag', summary: 'Send a new request to every mailbox waiting for its user.' },
     { name: 'all', kind: 'flag', summary: 'Start every mailbox that is not started, stopped, failed or completed.' },
     ...PASS_KIND_OPTIONS,
     PROJECT_OPTION,
-    { name: 'at', kind: 'string', value: '"YYYY-MM-DD HH:MM"', summary: 'Start at that time instead of now (in the project\'s time zone, or --tz); `stop` cancels it.' },
-    { name: 'tz', kind: 'string', value: 'ZONE', summary: 'IANA time zone of --at, e.g. Europe/Berlin (default: the project\'s).' },
-    { name: 'source-password-file', kind: 'string', value: 'PATH', summary: 'Testing aid: read the source password from a file on the server.', surfaces: ['console'] },
-    { name: 'destination-password-file', kind: 'string', value: 'PATH', summary: 'Testing aid: read the destination password from a file on the server.', surfaces: ['console'] },
+    {
+      name: 'at',
+      kind: 'string',
+      value: '"YYYY-MM-DD HH:MM"',
+      summary: "Start at that time instead of now (in the project's time zone, or --tz); `stop` cancels it.",
+    },
+    {
+      name: 'tz',
+      kind: 'string',
+      value: 'ZONE',
+      summary: "IANA time zone of --at, e.g. Europe/Berlin (default: the project's).",
+    },
+    {
+      name: 'source-password-file',
+      kind: 'string',
+      value: 'PATH',
+      summary: 'Testing aid: read the source password from a file on the server.',
+      surfaces: ['console'],
+    },
+    {
+      name: 'destination-password-file',
+      kind: 'string',
+      value: 'PATH',
+      summary: 'Testing aid: read the destination password from a file on the server.',
+      surfaces: ['console'],
+    },
   ],
-  examples: ['/migrate start alice@old.example', '/migrate start --all', '/migrate start --waiting', '/migrate start --all --prestage 30', '/migrate start --all --full', '/migrate start --all --at "2026-12-05 22:00"'],
+  examples: [
+    '/migrate start alice@old.example',
+    '/migrate start --all',
+    '/migrate start --waiting',
+    '/migrate start --all --prestage 30',
+    '/migrate start --all --full',
+    '/migrate start --all --at "2026-12-05 22:00"',
+  ],
   admin: true,
   async handler(ctx, { args, opts }) {
-    const chosen = [args.ADDRESS ? 'ADDRESS' : '', opts.waiting ? '--waiting' : '', opts.all ? '--all' : ''].filter(Boolean);
-    if (chosen.length !== 1) throw new UserError('START_TARGET', chosen.length ? `Give only one of ${chosen.join(', ')}.` : 'Say what to start.', 'Usage: /migrate start ADDRESS | --waiting | --all');
+    const chosen = [args.ADDRESS ? 'ADDRESS' : '', opts.waiting ? '--waiting' : '', opts.all ? '--all' : ''].filter(
+      Boolean,
+    );
+    if (chosen.length !== 1)
+      throw new UserError(
+        'START_TARGET',
+        chosen.length ? `Give only one of ${chosen.join(', ')}.` : 'Say what to start.',
+        'Usage: /migrate start ADDRESS | --waiting | --all',
+      );
     const pass = passKindOf(opts);
     const project = await resolveProject(ctx, opts.project);
     if (opts.at !== undefined || opts.tz !== undefined) {
@@ -39,7 +76,13 @@ export const start = defineCommand({
         const file = opts[`${side}-password-file`];
         if (typeof file === 'string') {
           const password = (await ctx.services.readLocalFile!(file)).replace(/\r?\n$/, '');
-          item = await ctx.engine.setCredential(ctx.actor, item, side, side === 'source' ? item.sourceLogin : item.destinationLogin, { password });
+          item = await ctx.engine.setCredential(
+            ctx.actor,
+            item,
+            side,
+            side === 'source' ? item.sourceLogin : item.destinationLogin,
+            { password },
+          );
         }
       }
       if (item.status === 'Queued') {
@@ -48,14 +91,44 @@ export const start = defineCommand({
       }
       const forgot = await ctx.engine.forgetRefusedCredentials(ctx.actor, item);
       const note = forgot ? ` (${refusedNote(forgot)})` : '';
-      const thread = await ctx.openThread(actionResultMessage('started', [`${item.sourceAddress}${note}`], [], 'Starting'));
-      const after = await ctx.engine.startItem(ctx.actor, forgot ? await ctx.engine.getItem(project, item.sourceAddress) : item, { threadRef: thread ?? ctx.threadRef, pass });
-      if (!thread) await ctx.reply(actionResultMessage('started', [`${after.sourceAddress}: ${statusLabel(after.status)}${note}`], [], 'Started'));
+      const thread = await ctx.openThread(
+        actionResultMessage('started', [`${item.sourceAddress}${note}`], [], 'Starting'),
+      );
+      const after = await ctx.engine.startItem(
+        ctx.actor,
+        forgot ? await ctx.engine.getItem(project, item.sourceAddress) : item,
+        { threadRef: thread ?? ctx.threadRef, pass },
+      );
+      if (!thread)
+        await ctx.reply(
+          actionResultMessage(
+            'started',
+            [`${after.sourceAddress}: ${statusLabel(after.status)}${note}`],
+            [],
+            'Started',
+          ),
+        );
       return;
     }
-    const items = await ctx.engine.itemsWithStatus(project, opts.waiting ? ['WaitingForUser'] : ['NotStarted', 'Stopped', 'Failed', 'Completed']);
-    if (!items.length) throw new UserError('NOTHING_TO_START', opts.waiting ? `No mailbox of ${project.name} is waiting for its user.` : `No mailbox of ${project.name} can be started (they are all waiting, queued or running).`);
-    const thread = await ctx.openThread(actionResultMessage('started', items.map((i) => i.sourceAddress), [], opts.waiting ? 'Asking again for' : 'Starting'));
+    const items = await ctx.engine.itemsWithStatus(
+      project,
+      opts.waiting ? ['WaitingForUser'] : ['NotStarted', 'Stopped', 'Failed', 'Completed'],
+    );
+    if (!items.length)
+      throw new UserError(
+        'NOTHING_TO_START',
+        opts.waiting
+          ? `No mailbox of ${project.name} is waiting for its user.`
+          : `No mailbox of ${project.name} can be started (they are all waiting, queued or running).`,
+      );
+    const thread = await ctx.openThread(
+      actionResultMessage(
+        'started',
+        items.map((i) => i.sourceAddress),
+        [],
+        opts.waiting ? 'Asking again for' : 'Starting',
+      ),
+    );
     const done: string[] = [];
     const refused: string[] = [];
     if (opts.waiting) {

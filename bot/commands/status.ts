@@ -1,8 +1,21 @@
 import { defineCommand } from './types.ts';
-import { HISTORY_LIMIT, extraDetail, projectStatusMessage, projectsOverviewMessage, itemStatusMessage, statusLabel } from '../../cards/status.ts';
+import {
+  HISTORY_LIMIT,
+  extraDetail,
+  projectStatusMessage,
+  projectsOverviewMessage,
+  itemStatusMessage,
+  statusLabel,
+} from '../../cards/status.ts';
 import { verificationSummary, type VerificationView } from '../../cards/verification.ts';
 import { serverTimeZone } from '../scheduler/cron.ts';
-import { passCopiedWords, passKindOfText, passKindWords, type PassKindView, type PassView } from '../../cards/passes.ts';
+import {
+  passCopiedWords,
+  passKindOfText,
+  passKindWords,
+  type PassKindView,
+  type PassView,
+} from '../../cards/passes.ts';
 import { PROJECT_OPTION, itemTiming, itemView, reasonText, resolveProject, windowView } from './shared.ts';
 
 /** `status`: the project (counts per status, licenses, every item with status and reason) or one mailbox with its history. */
@@ -18,7 +31,14 @@ export const status = defineCommand({
       // Several projects here: an overview of each rather than "say which".
       const here = await ctx.engine.projectsInChannel(ctx.channelRef);
       if (here.length > 1) {
-        const overview = await Promise.all(here.map(async (p) => ({ name: p.name, sourceUrl: p.sourceUrl, destinationUrl: p.destinationUrl, ...(await ctx.engine.projectCounts(p)) })));
+        const overview = await Promise.all(
+          here.map(async (p) => ({
+            name: p.name,
+            sourceUrl: p.sourceUrl,
+            destinationUrl: p.destinationUrl,
+            ...(await ctx.engine.projectCounts(p)),
+          })),
+        );
         await ctx.reply(projectsOverviewMessage(overview));
         return;
       }
@@ -41,18 +61,36 @@ export const status = defineCommand({
           items: s.items.map((i) => ({ ...itemView(i), timing: itemTiming(i, s.project, now) })),
           admin,
           window: windowView(s.project, now),
-          ...(scheduled.next ? { scheduled: { count: scheduled.count, next: scheduled.next, timeZone: project.digestTz ?? serverTimeZone() } } : {}),
+          ...(scheduled.next
+            ? {
+                scheduled: {
+                  count: scheduled.count,
+                  next: scheduled.next,
+                  timeZone: project.digestTz ?? serverTimeZone(),
+                },
+              }
+            : {}),
         }),
       );
       return;
     }
     const item = await ctx.engine.getItem(project, args.ADDRESS);
-    const [history, historyTotal, passes] = await Promise.all([ctx.engine.history(item.id, HISTORY_LIMIT), ctx.engine.historyCount(item.id), ctx.engine.passHistory(item.id)]);
+    const [history, historyTotal, passes] = await Promise.all([
+      ctx.engine.history(item.id, HISTORY_LIMIT),
+      ctx.engine.historyCount(item.id),
+      ctx.engine.passHistory(item.id),
+    ]);
     const copy = await ctx.engine.itemFolders(item.id);
     await ctx.reply(
       itemStatusMessage(
         project.name,
-        { ...itemView(item), timing: itemTiming(item, item.project, ctx.engine.now()), passCount: item.passCount, lastPassMs: item.lastPassMs, messagesPresent: item.messagesPresent },
+        {
+          ...itemView(item),
+          timing: itemTiming(item, item.project, ctx.engine.now()),
+          passCount: item.passCount,
+          lastPassMs: item.lastPassMs,
+          messagesPresent: item.messagesPresent,
+        },
         history.map((h) => ({
           at: h.at,
           actor: h.actor,
@@ -63,8 +101,20 @@ export const status = defineCommand({
         })),
         {
           folders: copy.folders.map((f) => ({ ...f, bytesCopied: Number(f.bytesCopied) })),
-          skipped: copy.skipped.map((s) => ({ sourceFolder: s.sourceFolder, uid: s.uid, size: s.size, reason: s.reason })),
-          altered: copy.altered.map((a) => ({ sourceFolder: a.sourceFolder, uid: a.uid, destUid: a.destUid, sourceSize: a.sourceSize, destSize: a.destSize, reason: a.reason })),
+          skipped: copy.skipped.map((s) => ({
+            sourceFolder: s.sourceFolder,
+            uid: s.uid,
+            size: s.size,
+            reason: s.reason,
+          })),
+          altered: copy.altered.map((a) => ({
+            sourceFolder: a.sourceFolder,
+            uid: a.uid,
+            destUid: a.destUid,
+            sourceSize: a.sourceSize,
+            destSize: a.destSize,
+            reason: a.reason,
+          })),
           verification: parseVerification(item.lastVerification),
           passes: passes.map(passView),
         },
@@ -77,8 +127,20 @@ export const status = defineCommand({
 
 /** A pass's end in the history, as the passes list shows it. */
 function passView(h: { at: Date; toStatus: string | null; detail: Record<string, unknown> }): PassView {
-  const f = (h.detail.figures ?? {}) as { messagesCopied?: number; bytesCopied?: number; leftOut?: number; pass?: PassKindView };
-  return { at: h.at, outcome: h.toStatus ?? '', pass: f.pass, messagesCopied: f.messagesCopied ?? 0, bytesCopied: f.bytesCopied ?? 0, leftOut: f.leftOut ?? 0 };
+  const f = (h.detail.figures ?? {}) as {
+    messagesCopied?: number;
+    bytesCopied?: number;
+    leftOut?: number;
+    pass?: PassKindView;
+  };
+  return {
+    at: h.at,
+    outcome: h.toStatus ?? '',
+    pass: f.pass,
+    messagesCopied: f.messagesCopied ?? 0,
+    bytesCopied: f.bytesCopied ?? 0,
+    leftOut: f.leftOut ?? 0,
+  };
 }
 
 /** The stored verification of the last pass (JSON written by the engine), or null when absent or unreadable. */
@@ -93,12 +155,21 @@ function parseVerification(json: string | null): VerificationView | null {
 }
 
 /** One history entry in words. */
-export function describeEvent(kind: string, from: string | null, to: string | null, detail: Record<string, unknown>): string {
+export function describeEvent(
+  kind: string,
+  from: string | null,
+  to: string | null,
+  detail: Record<string, unknown>,
+): string {
   const change = from && to && from !== to ? `${statusLabel(from)} → ${statusLabel(to)}` : '';
   const sentence = typeof detail.reason === 'string' ? reasonText(detail.reason) : undefined;
   const said = typeof detail.detail === 'string' ? extraDetail(sentence, detail.detail) : undefined;
   const reason = sentence ? `: ${sentence}${said ? ` (${said})` : ''}` : '';
-  const sides = Array.isArray(detail.sides) ? ` (${detail.sides.join(', ')})` : typeof detail.side === 'string' ? ` (${detail.side})` : '';
+  const sides = Array.isArray(detail.sides)
+    ? ` (${detail.sides.join(', ')})`
+    : typeof detail.side === 'string'
+      ? ` (${detail.side})`
+      : '';
   const what: Record<string, string> = {
     'item.added': 'added',
     submit: 'started',
@@ -134,10 +205,24 @@ export function describeEvent(kind: string, from: string | null, to: string | nu
     paused: 'paused: the copy window closed',
   };
   // The message repeats the reason's sentence when there is one: say it once.
-  const extra = typeof detail.message === 'string' && !(sentence && extraDetail(sentence, detail.message) === undefined) ? `: ${detail.message}` : '';
+  const extra =
+    typeof detail.message === 'string' && !(sentence && extraDetail(sentence, detail.message) === undefined)
+      ? `: ${detail.message}`
+      : '';
   // Each pass's verification stays in its history line.
-  const figures = detail.figures as { verification?: VerificationView; pass?: PassKindView; messagesCopied?: number; bytesCopied?: number; leftOut?: number } | undefined;
-  const verified = figures?.verification && typeof figures.verification.foldersChecked === 'number' ? ` — verified: ${verificationSummary(figures.verification)}` : '';
+  const figures = detail.figures as
+    | {
+        verification?: VerificationView;
+        pass?: PassKindView;
+        messagesCopied?: number;
+        bytesCopied?: number;
+        leftOut?: number;
+      }
+    | undefined;
+  const verified =
+    figures?.verification && typeof figures.verification.foldersChecked === 'number'
+      ? ` — verified: ${verificationSummary(figures.verification)}`
+      : '';
   return `${what[kind] ?? words(kind)}${sides}${change ? ` (${change})` : ''}${passKindNote(detail, figures)}${reason}${extra}${verified}`;
 }
 
@@ -146,7 +231,10 @@ export function describeEvent(kind: string, from: string | null, to: string | nu
  * (` — pre-stage (older than 30 days)`; at a pass's end with what it copied and left). A plain
  * full pass reads as before; the passes list of `status ADDRESS` names every kind.
  */
-function passKindNote(detail: Record<string, unknown>, figures: { pass?: PassKindView; messagesCopied?: number; bytesCopied?: number; leftOut?: number } | undefined): string {
+function passKindNote(
+  detail: Record<string, unknown>,
+  figures: { pass?: PassKindView; messagesCopied?: number; bytesCopied?: number; leftOut?: number } | undefined,
+): string {
   const kind = figures?.pass ?? passKindOfText(detail.pass);
   if (!kind || (kind.type === 'full' && !kind.since && !kind.before)) return '';
   if (!figures?.pass) return ` — ${passKindWords(kind)}`;

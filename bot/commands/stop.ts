@@ -17,12 +17,25 @@ export const stop = defineCommand({
     const item = await ctx.engine.getItem(project, args.ADDRESS);
     const { pending, cancelledStart, item: after } = await ctx.engine.stopItem(ctx.actor, item);
     if (cancelledStart) {
-      const also = pending ? 'It stops at the next message too.' : after.status === 'Stopped' && item.status !== 'Stopped' ? 'It is stopped too; its open link no longer works.' : undefined;
+      const also = pending
+        ? 'It stops at the next message too.'
+        : after.status === 'Stopped' && item.status !== 'Stopped'
+          ? 'It is stopped too; its open link no longer works.'
+          : undefined;
       await ctx.reply(startCancelledMessage(item.sourceAddress, cancelledStart, projectZone(project), also));
       return;
     }
     await ctx.reply(
-      actionResultMessage('stopped', [pending ? `${item.sourceAddress}: stopping at the next message (the pass saves its progress)` : `${item.sourceAddress}: stopped; its open link no longer works`], [], pending ? 'Stopping' : 'Stopped'),
+      actionResultMessage(
+        'stopped',
+        [
+          pending
+            ? `${item.sourceAddress}: stopping at the next message (the pass saves its progress)`
+            : `${item.sourceAddress}: stopped; its open link no longer works`,
+        ],
+        [],
+        pending ? 'Stopping' : 'Stopped',
+      ),
     );
   },
 });

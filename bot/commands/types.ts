@@ -83,7 +83,9 @@ type RequiredName<S> = S extends { name: infer N extends string; required: true 
 type OptionalName<S> = S extends { name: infer N extends string } ? (S extends { required: true } ? never : N) : never;
 
 /** The handler's `args`, from the argument specs: required ones are strings, others may be absent. */
-export type ArgsOf<As extends readonly ArgSpec[]> = Flatten<{ [A in As[number] as RequiredName<A>]: string } & { [A in As[number] as OptionalName<A>]?: string }>;
+export type ArgsOf<As extends readonly ArgSpec[]> = Flatten<
+  { [A in As[number] as RequiredName<A>]: string } & { [A in As[number] as OptionalName<A>]?: string }
+>;
 
 /** The handler's `opts`, from the option specs. */
 export type OptsOf<Os extends readonly OptionSpec[]> = Flatten<
@@ -91,7 +93,10 @@ export type OptsOf<Os extends readonly OptionSpec[]> = Flatten<
 >;
 
 /** The validated input of a command: what the text grammar parses into, and what forms give directly. */
-export interface CommandInput<As extends readonly ArgSpec[] = readonly ArgSpec[], Os extends readonly OptionSpec[] = readonly OptionSpec[]> {
+export interface CommandInput<
+  As extends readonly ArgSpec[] = readonly ArgSpec[],
+  Os extends readonly OptionSpec[] = readonly OptionSpec[],
+> {
   args: ArgsOf<As>;
   opts: OptsOf<Os>;
   /** Lines after the first (bulk CSV pasted under the command). */
@@ -161,7 +166,10 @@ export interface BotServices {
 }
 
 /** One command: its grammar, help and handler, in one place. */
-export interface Command<As extends readonly ArgSpec[] = readonly ArgSpec[], Os extends readonly OptionSpec[] = readonly OptionSpec[]> {
+export interface Command<
+  As extends readonly ArgSpec[] = readonly ArgSpec[],
+  Os extends readonly OptionSpec[] = readonly OptionSpec[],
+> {
   /** One or two words: `add`, `project create`. */
   name: string;
   summary: string;
@@ -185,6 +193,8 @@ export type CommandDef = Command;
  * (a flag is a boolean, a number option a number, an enum its literals, a list an array;
  * required ones are always there), so handlers need no casts.
  */
-export function defineCommand<const As extends readonly ArgSpec[], const Os extends readonly OptionSpec[]>(def: Command<As, Os>): Command<As, Os> {
+export function defineCommand<const As extends readonly ArgSpec[], const Os extends readonly OptionSpec[]>(
+  def: Command<As, Os>,
+): Command<As, Os> {
   return def;
 }

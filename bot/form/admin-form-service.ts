@@ -7,7 +7,13 @@ import { parseConnectorUrl, type ConnectorUrl } from '../../engine/domain/connec
 import type { ProjectLinkRow } from '../../engine/links.ts';
 import type { MasterLogin, VerifyResult } from '../../engine/connectors/index.ts';
 import type { AdminSecret } from '../../engine/vault/vault.ts';
-import { renderAdminConnectedPage, renderAdminFormPage, renderAdminRefusedFinalPage, type AdminFormValues, type AdminFormView } from '../../cards/admin-form-page.ts';
+import {
+  renderAdminConnectedPage,
+  renderAdminFormPage,
+  renderAdminRefusedFinalPage,
+  type AdminFormValues,
+  type AdminFormView,
+} from '../../cards/admin-form-page.ts';
 import { renderStalePage, renderUnavailablePage, type FieldError } from '../../cards/form-page.ts';
 import { formatTime } from '../../cards/format.ts';
 import { checkCsrf, csrfToken } from './csrf.ts';
@@ -23,7 +29,12 @@ export interface AdminVerifiers {
   /** An IMAP admin (master) login acting as `mailbox`. */
   imap(url: string, mailbox: string, master: MasterLogin, password: string, side: Side): Promise<VerifyResult>;
   /** A Microsoft 365 app registration: a token by client credentials, then an IMAP login as `mailbox`. Absent: M365 sides cannot be connected. */
-  m365?(connector: Extract<ConnectorUrl, { kind: 'm365' }>, app: M365App, mailbox: string | undefined, side: Side): Promise<VerifyResult>;
+  m365?(
+    connector: Extract<ConnectorUrl, { kind: 'm365' }>,
+    app: M365App,
+    mailbox: string | undefined,
+    side: Side,
+  ): Promise<VerifyResult>;
 }
 
 /** Settings of the admin form. */
@@ -81,9 +92,21 @@ export class AdminFormService {
     if (!project) throw new UserError('PROJECT_UNKNOWN', 'That project no longer exists.');
     const connector = parseConnectorUrl(side === 'source' ? project.sourceUrl : project.destinationUrl, side);
     if (connector.kind === 'm365' && !this.o.verify.m365)
-      throw new UserError('M365_UNAVAILABLE', `The ${side} of ${project.name} is Microsoft 365, which this MailFerry cannot connect yet.`);
-    const { token, expiresAt } = await this.engine.links.createForProject({ projectId, side, recipient: actorKey(actor), ttlHours: this.o.linkTtlHours ?? 24, now: this.now() });
-    await this.engine.noteProject(projectId, actor, 'project.connect-link-created', { side, expiresAt: expiresAt.toISOString() });
+      throw new UserError(
+        'M365_UNAVAILABLE',
+        `The ${side} of ${project.name} is Microsoft 365, which this MailFerry cannot connect yet.`,
+      );
+    const { token, expiresAt } = await this.engine.links.createForProject({
+      projectId,
+      side,
+      recipient: actorKey(actor),
+      ttlHours: this.o.linkTtlHours ?? 24,
+      now: this.now(),
+    });
+    await this.engine.noteProject(projectId, actor, 'project.connect-link-created', {
+      side,
+      expiresAt: expiresAt.toISOString(),
+    });
     return { url: `${this.o.publicUrl}/c/${token}`, expiresAt };
   }
 
@@ -142,7 +165,12 @@ export class AdminFormService {
   private async handle(l: Loaded, body: Record<string, unknown>): Promise<FormAnswer> {
     const typed = readAdminForm(l.connector, body);
     const { secret, values, testMailbox, signin } = typed;
-    if (!secret) return { outcome: 'invalid', status: 422, html: renderAdminFormPage(this.view(l, { values, errors: typed.errors })) };
+    if (!secret)
+      return {
+        outcome: 'invalid',
+        status: 422,
+        html: renderAdminFormPage(this.view(l, { values, errors: typed.errors })),
+      };
 
     // Ask the server: log in to the test mailbox with these credentials.
     const r = await this.verifyAdmin(l, secret, testMailbox, signin);
@@ -151,12 +179,25 @@ export class AdminFormService {
     if (r.ok) {
       if (!(await this.engine.links.consumeForProject(l.link.id, this.now()))) return unavailable();
       const { queued } = await this.engine.setAdminCredential(actor, l.project, l.side, secret);
-      this.log.info('admin form: admin credentials verified and stored', { project: l.project.id, side: l.side, kind: secret.kind, queued });
-      return { outcome: 'started', status: 200, html: renderAdminConnectedPage({ projectName: l.project.name, side: l.side, testMailbox, queued, signin }) };
+      this.log.info('admin form: admin credentials verified and stored', {
+        project: l.project.id,
+        side: l.side,
+        kind: secret.kind,
+        queued,
+      });
+      return {
+        outcome: 'started',
+        status: 200,
+        html: renderAdminConnectedPage({ projectName: l.project.name, side: l.side, testMailbox, queued, signin }),
+      };
     }
     if (r.kind === 'refused') return this.refused(l, actor, { ...typed, secret }, r.detail);
 
-    this.log.warn('admin form: the server could not check the admin credentials', { project: l.project.id, side: l.side, kind: r.kind });
+    this.log.warn('admin form: the server could not check the admin credentials', {
+      project: l.project.id,
+      side: l.side,
+      kind: r.kind,
+    });
     const busy = r.kind === 'throttled';
     const notice = {
       tone: 'warning' as const,
@@ -167,14 +208,24 @@ export class AdminFormService {
   }
 
   /** Logs in to the test mailbox with the typed credentials (an app token first for Microsoft 365); a throw is an error result. */
-  private async verifyAdmin(l: Loaded, secret: AdminSecret, testMailbox: string, signin: boolean): Promise<VerifyResult> {
+  private async verifyAdmin(
+    l: Loaded,
+    secret: AdminSecret,
+    testMailbox: string,
+    signin: boolean,
+  ): Promise<VerifyResult> {
     const c = l.connector;
     try {
       if (c.kind === 'imap' && secret.kind === 'imap-master') {
-        const master = { user: secret.user, style: secret.style, ...(secret.separator ? { separator: secret.separator } : {}) };
+        const master = {
+          user: secret.user,
+          style: secret.style,
+          ...(secret.separator ? { separator: secret.separator } : {}),
+        };
         return await this.o.verify.imap(c.url, testMailbox, master, secret.password, l.side);
       }
-      if (c.kind === 'm365' && secret.kind === 'm365-app' && this.o.verify.m365) return await this.o.verify.m365(c, secret, signin ? undefined : testMailbox, l.side);
+      if (c.kind === 'm365' && secret.kind === 'm365-app' && this.o.verify.m365)
+        return await this.o.verify.m365(c, secret, signin ? undefined : testMailbox, l.side);
       return { ok: false, kind: 'error', detail: 'Microsoft 365 is not available in this MailFerry' };
     } catch (e) {
       return { ok: false, kind: 'error', detail: e instanceof Error ? e.message : String(e) };
@@ -182,24 +233,42 @@ export class AdminFormService {
   }
 
   /** The server refused the credentials: one attempt counts; the last one closes the link. */
-  private async refused(l: Loaded, actor: Actor, typed: AdminTyped & { secret: AdminSecret }, detail: string): Promise<FormAnswer> {
+  private async refused(
+    l: Loaded,
+    actor: Actor,
+    typed: AdminTyped & { secret: AdminSecret },
+    detail: string,
+  ): Promise<FormAnswer> {
     const attempt = await this.engine.links.countProjectAttempt(l.link.id);
     if (attempt === undefined) return unavailable();
     const max = this.o.maxAttempts ?? 5;
     const final = attempt >= max;
-    await this.engine.noteProject(l.project.id, actor, 'project.admin-refused', { side: l.side, attempt, of: max, final, detail });
+    await this.engine.noteProject(l.project.id, actor, 'project.admin-refused', {
+      side: l.side,
+      attempt,
+      of: max,
+      final,
+      detail,
+    });
     this.log.warn('admin form: admin credentials refused', { project: l.project.id, side: l.side, attempt, max });
     if (final) {
       await this.engine.links.revokeForProject(l.link.id, this.now());
-      return { outcome: 'failed', status: 200, html: renderAdminRefusedFinalPage({ projectName: l.project.name, side: l.side }) };
+      return {
+        outcome: 'failed',
+        status: 200,
+        html: renderAdminRefusedFinalPage({ projectName: l.project.name, side: l.side }),
+      };
     }
     const { secret, testMailbox, signin, values } = typed;
-    const field = secret.kind === 'imap-master' ? 'admin-password' : secret.clientSecret ? 'client-secret' : 'certificate';
+    const field =
+      secret.kind === 'imap-master' ? 'admin-password' : secret.clientSecret ? 'client-secret' : 'certificate';
     const message =
       secret.kind === 'imap-master'
         ? `The server did not accept this admin login for ${testMailbox}: ${detail}`
         : `Microsoft 365 did not accept this app registration${signin ? '' : ` for ${testMailbox}`}: ${detail}`;
-    const html = renderAdminFormPage(this.view({ ...l, link: { ...l.link, attempts: attempt } }, { values, errors: [{ field, message }] }));
+    const html = renderAdminFormPage(
+      this.view({ ...l, link: { ...l.link, attempts: attempt } }, { values, errors: [{ field, message }] }),
+    );
     return { outcome: 'refused', status: 422, html };
   }
 }
@@ -225,12 +294,20 @@ function textField(body: Record<string, unknown>, name: string, max: number): st
 function checkLogin(value: string, field: string, what: string, errors: FieldError[], missing: string): void {
   const invisible = findInvisible(value);
   if (!value) errors.push({ field, message: missing });
-  else if (invisible) errors.push({ field, message: `${what} contains an invisible character (${invisible.code}). Type it again without it.` });
+  else if (invisible)
+    errors.push({
+      field,
+      message: `${what} contains an invisible character (${invisible.code}). Type it again without it.`,
+    });
   else if (value.length > MAX_LOGIN || CONTROL.test(value)) errors.push({ field, message: `${what} is not valid.` });
 }
 
 /** The IMAP admin (master) login fields. */
-function readImapAdmin(body: Record<string, unknown>, values: AdminFormValues, errors: FieldError[]): AdminSecret | undefined {
+function readImapAdmin(
+  body: Record<string, unknown>,
+  values: AdminFormValues,
+  errors: FieldError[],
+): AdminSecret | undefined {
   const user = textField(body, 'admin_user', MAX_LOGIN);
   const password = typeof body.admin_password === 'string' ? body.admin_password : '';
   const style = body.style === 'authzid' ? 'authzid' : 'separator';
@@ -238,33 +315,53 @@ function readImapAdmin(body: Record<string, unknown>, values: AdminFormValues, e
   Object.assign(values, { adminUser: user.slice(0, MAX_LOGIN), style, separator: separator.slice(0, 4) });
   checkLogin(user, 'admin-user', 'The admin user', errors, 'Enter the admin user.');
   if (!password) errors.push({ field: 'admin-password', message: 'Enter the admin password.' });
-  else if (password.length > MAX_SECRET) errors.push({ field: 'admin-password', message: 'The admin password is too long.' });
-  if (style === 'separator' && (separator.length > 4 || /[\s\u0000-\u001f\u007f]/.test(separator))) errors.push({ field: 'separator', message: 'The separator is one to four visible characters, usually *.' });
+  else if (password.length > MAX_SECRET)
+    errors.push({ field: 'admin-password', message: 'The admin password is too long.' });
+  if (style === 'separator' && (separator.length > 4 || /[\s\u0000-\u001f\u007f]/.test(separator)))
+    errors.push({ field: 'separator', message: 'The separator is one to four visible characters, usually *.' });
   if (errors.length) return undefined;
   return { kind: 'imap-master', user, password, style, ...(style === 'separator' ? { separator } : {}) };
 }
 
 /** The Microsoft 365 app registration fields: a client ID and either a client secret or a certificate with its key. */
-function readM365App(body: Record<string, unknown>, values: AdminFormValues, errors: FieldError[], signin: boolean): AdminSecret | undefined {
+function readM365App(
+  body: Record<string, unknown>,
+  values: AdminFormValues,
+  errors: FieldError[],
+  signin: boolean,
+): AdminSecret | undefined {
   const clientId = textField(body, 'client_id', 100);
   const clientSecret = typeof body.client_secret === 'string' ? body.client_secret.trim() : '';
   const certPem = textField(body, 'certificate', MAX_PEM);
   const keyPem = textField(body, 'private_key', MAX_PEM);
   values.clientId = clientId.slice(0, 100);
   values.use = signin ? 'signin' : 'app';
-  if (!clientId) errors.push({ field: 'client-id', message: 'Enter the application (client) ID of the app registration.' });
-  else if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(clientId)) errors.push({ field: 'client-id', message: 'The application (client) ID is a GUID, like 00000000-0000-0000-0000-000000000000.' });
+  if (!clientId)
+    errors.push({ field: 'client-id', message: 'Enter the application (client) ID of the app registration.' });
+  else if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(clientId))
+    errors.push({
+      field: 'client-id',
+      message: 'The application (client) ID is a GUID, like 00000000-0000-0000-0000-000000000000.',
+    });
   let certificate: M365App['certificate'];
-  if (clientSecret && (certPem || keyPem)) errors.push({ field: 'client-secret', message: 'Give either a client secret or a certificate, not both.' });
+  if (clientSecret && (certPem || keyPem))
+    errors.push({ field: 'client-secret', message: 'Give either a client secret or a certificate, not both.' });
   else if (clientSecret) {
-    if (clientSecret.length > MAX_SECRET) errors.push({ field: 'client-secret', message: 'The client secret is too long.' });
+    if (clientSecret.length > MAX_SECRET)
+      errors.push({ field: 'client-secret', message: 'The client secret is too long.' });
   } else if (certPem || keyPem) {
     const c = readCertificate(certPem, keyPem);
     if ('error' in c) errors.push(c.error);
     else certificate = c.certificate;
-  } else errors.push({ field: 'client-secret', message: 'Enter a client secret, or a certificate and its private key.' });
+  } else
+    errors.push({ field: 'client-secret', message: 'Enter a client secret, or a certificate and its private key.' });
   if (errors.length) return undefined;
-  return { kind: 'm365-app', use: signin ? 'signin' : 'app', clientId, ...(clientSecret ? { clientSecret } : { certificate }) };
+  return {
+    kind: 'm365-app',
+    use: signin ? 'signin' : 'app',
+    clientId,
+    ...(clientSecret ? { clientSecret } : { certificate }),
+  };
 }
 
 /** Reads the admin form as typed for a side's connector. */
@@ -273,9 +370,11 @@ function readAdminForm(connector: ConnectorUrl, body: Record<string, unknown>): 
   const testMailbox = textField(body, 'test_mailbox', MAX_LOGIN);
   const signin = connector.kind === 'm365' && body.use === 'signin';
   // Users who sign in themselves need no mailbox to test with.
-  if (testMailbox || !signin) checkLogin(testMailbox, 'test-mailbox', 'The mailbox to test with', errors, 'Enter a mailbox to test with.');
+  if (testMailbox || !signin)
+    checkLogin(testMailbox, 'test-mailbox', 'The mailbox to test with', errors, 'Enter a mailbox to test with.');
   const values: AdminFormValues = { testMailbox: testMailbox.slice(0, MAX_LOGIN) };
-  const secret = connector.kind === 'imap' ? readImapAdmin(body, values, errors) : readM365App(body, values, errors, signin);
+  const secret =
+    connector.kind === 'imap' ? readImapAdmin(body, values, errors) : readM365App(body, values, errors, signin);
   return { testMailbox, signin, values, errors, secret };
 }
 
@@ -287,23 +386,40 @@ function serverOfM365(c: Extract<ConnectorUrl, { kind: 'm365' }>): string {
 export const MICROSOFT_CALLBACK_PATH = '/oauth/microsoft/callback';
 
 /** Reads a certificate and its private key: they must parse and belong together; the thumbprint (SHA-256, hex) is what Entra ID identifies it by. */
-function readCertificate(certPem: string, keyPem: string): { certificate: NonNullable<M365App['certificate']> } | { error: FieldError } {
-  if (!certPem) return { error: { field: 'certificate', message: 'Paste the certificate (PEM) that belongs to the private key.' } };
+function readCertificate(
+  certPem: string,
+  keyPem: string,
+): { certificate: NonNullable<M365App['certificate']> } | { error: FieldError } {
+  if (!certPem)
+    return { error: { field: 'certificate', message: 'Paste the certificate (PEM) that belongs to the private key.' } };
   if (!keyPem) return { error: { field: 'private-key', message: 'Paste the private key (PEM) of the certificate.' } };
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(certPem);
   } catch {
-    return { error: { field: 'certificate', message: 'This is not a PEM certificate (-----BEGIN CERTIFICATE-----…).' } };
+    return {
+      error: { field: 'certificate', message: 'This is not a PEM certificate (-----BEGIN CERTIFICATE-----…).' },
+    };
   }
   let key: ReturnType<typeof createPrivateKey>;
   try {
     key = createPrivateKey(keyPem);
   } catch {
-    return { error: { field: 'private-key', message: 'This is not an unencrypted PEM private key (-----BEGIN PRIVATE KEY-----…).' } };
+    return {
+      error: {
+        field: 'private-key',
+        message: 'This is not an unencrypted PEM private key (-----BEGIN PRIVATE KEY-----…).',
+      },
+    };
   }
-  if (!cert.checkPrivateKey(key)) return { error: { field: 'private-key', message: 'This private key does not belong to the certificate.' } };
-  return { certificate: { privateKeyPem: key.export({ type: 'pkcs8', format: 'pem' }).toString(), thumbprint: cert.fingerprint256.replace(/:/g, '') } };
+  if (!cert.checkPrivateKey(key))
+    return { error: { field: 'private-key', message: 'This private key does not belong to the certificate.' } };
+  return {
+    certificate: {
+      privateKeyPem: key.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      thumbprint: cert.fingerprint256.replace(/:/g, ''),
+    },
+  };
 }
 
 function unavailable(): FormAnswer {

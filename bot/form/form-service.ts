@@ -3,12 +3,7 @@ import type { Engine, Item, Project } from '../../engine/engine.ts';
 import { itemRef, readProjectOptions } from '../../engine/engine.ts';
 import { isUserError, UserError } from '../../engine/errors.ts';
 import { actorKey, sidesFrom, type Actor, type Side } from '../../engine/domain/types.ts';
-import {
-  ADMIN_RECIPIENT_PREFIX,
-  isAdminLink,
-  linkSides,
-  type CredentialLinkRow,
-} from '../../engine/links.ts';
+import { ADMIN_RECIPIENT_PREFIX, isAdminLink, linkSides, type CredentialLinkRow } from '../../engine/links.ts';
 import type { ConnectorSecret, ConnectorSide, VerifyResult } from '../../engine/connectors/index.ts';
 import {
   renderFormPage,
@@ -39,9 +34,19 @@ import { M365AuthError, type M365App } from '../../engine/connectors/index.ts';
 /** "Sign in with Microsoft" on the form: the engine's sign-in calls and where users come back. */
 export interface MicrosoftSignInOptions {
   /** Authorization URL with PKCE (the engine's `beginSignIn`, bound to the settings). */
-  begin(args: { app: M365App; redirectUri: string; state: string; loginHint?: string }): Promise<{ url: string; codeVerifier: string }>;
+  begin(args: {
+    app: M365App;
+    redirectUri: string;
+    state: string;
+    loginHint?: string;
+  }): Promise<{ url: string; codeVerifier: string }>;
   /** Redeems the code (the engine's `completeSignIn`). */
-  complete(args: { app: M365App; redirectUri: string; code: string; codeVerifier: string }): Promise<{ refreshToken: string; accessToken: string; username: string }>;
+  complete(args: {
+    app: M365App;
+    redirectUri: string;
+    code: string;
+    codeVerifier: string;
+  }): Promise<{ refreshToken: string; accessToken: string; username: string }>;
   /** Logs in to the mailbox with the fresh access token (XOAUTH2). */
   verify(url: string, login: string, accessToken: string, side: Side): Promise<VerifyResult>;
   /** `PUBLIC_URL/oauth/microsoft/callback`, registered on the app. */
@@ -50,17 +55,38 @@ export interface MicrosoftSignInOptions {
 
 /** What the form says when a sign-in comes back from Microsoft without a verified mailbox. */
 const SIGN_IN_NOTICES = {
-  cancelled: { tone: 'warning', title: 'Sign-in cancelled', text: 'You cancelled the sign-in at Microsoft. Nothing was changed and this does not count as an attempt. Sign in again whenever you are ready.' },
-  failed: { tone: 'warning', title: 'The sign-in did not finish', text: 'Microsoft did not complete the sign-in. This does not count as an attempt. Please try again.' },
-  refused: { tone: 'error', title: 'This account cannot open the mailbox', text: 'Microsoft signed you in, but the mailbox could not be opened with that account. Sign in with the account of the mailbox shown below.' },
-  unreachable: { tone: 'warning', title: 'We could not reach Microsoft', text: 'Microsoft or the mail server could not be reached just now. This does not count as an attempt. Please try again in a few minutes.' },
+  cancelled: {
+    tone: 'warning',
+    title: 'Sign-in cancelled',
+    text: 'You cancelled the sign-in at Microsoft. Nothing was changed and this does not count as an attempt. Sign in again whenever you are ready.',
+  },
+  failed: {
+    tone: 'warning',
+    title: 'The sign-in did not finish',
+    text: 'Microsoft did not complete the sign-in. This does not count as an attempt. Please try again.',
+  },
+  refused: {
+    tone: 'error',
+    title: 'This account cannot open the mailbox',
+    text: 'Microsoft signed you in, but the mailbox could not be opened with that account. Sign in with the account of the mailbox shown below.',
+  },
+  unreachable: {
+    tone: 'warning',
+    title: 'We could not reach Microsoft',
+    text: 'Microsoft or the mail server could not be reached just now. This does not count as an attempt. Please try again in a few minutes.',
+  },
 } as const satisfies Record<string, NonNullable<FormPageView['notice']>>;
 
 /** How long a sign-in may take at Microsoft before its state is refused. */
 const SIGN_IN_MINUTES = 15;
 
 /** Checks a login against a server (the engine's `verifyCredentials`; tests may pass their own). */
-export type Verifier = (connectorUrl: string, login: string, secret: ConnectorSecret, side: ConnectorSide) => Promise<VerifyResult>;
+export type Verifier = (
+  connectorUrl: string,
+  login: string,
+  secret: ConnectorSecret,
+  side: ConnectorSide,
+) => Promise<VerifyResult>;
 
 /** Settings of the form service. */
 export interface FormServiceOptions {
@@ -142,7 +168,8 @@ export class FormService {
     if (!item) return undefined;
     const admin = isAdminLink(link);
     // A request link serves a waiting item only; an admin-assisted one any item not queued or running.
-    if (admin ? item.status === 'Queued' || item.status === 'Running' : item.status !== 'WaitingForUser') return undefined;
+    if (admin ? item.status === 'Queued' || item.status === 'Running' : item.status !== 'WaitingForUser')
+      return undefined;
     const missing = await this.engine.missingSides(item);
     const wanted = linkSides(link);
     let ask = wanted.filter((s) => missing.includes(s));
@@ -152,10 +179,24 @@ export class FormService {
     }
     const microsoft: Loaded['microsoft'] = {};
     for (const side of ask) {
-      const connector = parseConnectorUrl(side === 'source' ? item.project.sourceUrl : item.project.destinationUrl, side);
+      const connector = parseConnectorUrl(
+        side === 'source' ? item.project.sourceUrl : item.project.destinationUrl,
+        side,
+      );
       if (connector.kind !== 'm365') continue;
       const secret = await this.engine.adminCredentialOf(item.projectId, side);
-      microsoft[side] = { connector, app: secret?.kind === 'm365-app' ? { tenantId: connector.tenantId, clientId: secret.clientId, clientSecret: secret.clientSecret, certificate: secret.certificate } : undefined };
+      microsoft[side] = {
+        connector,
+        app:
+          secret?.kind === 'm365-app'
+            ? {
+                tenantId: connector.tenantId,
+                clientId: secret.clientId,
+                clientSecret: secret.clientSecret,
+                certificate: secret.certificate,
+              }
+            : undefined,
+      };
     }
     return { link, item, ask, admin, token, microsoft };
   }
@@ -168,7 +209,10 @@ export class FormService {
       return p ? this.o.projectForms!.show(p) : this.unavailable();
     }
     // Back from Microsoft: a calm word on what happened (none of these is a secret).
-    const notice = typeof signin === 'string' && Object.hasOwn(SIGN_IN_NOTICES, signin) ? SIGN_IN_NOTICES[signin as keyof typeof SIGN_IN_NOTICES] : undefined;
+    const notice =
+      typeof signin === 'string' && Object.hasOwn(SIGN_IN_NOTICES, signin)
+        ? SIGN_IN_NOTICES[signin as keyof typeof SIGN_IN_NOTICES]
+        : undefined;
     return { outcome: 'form', status: 200, html: renderFormPage(this.view(l, notice ? { notice } : {})) };
   }
 
@@ -216,18 +260,41 @@ export class FormService {
     if (!l) return this.unavailable();
     const side = l.ask.find((s) => s === sideRaw);
     const ms = side ? l.microsoft[side] : undefined;
-    if (!side || !ms?.app || !this.o.microsoft) return l.ask.length ? { outcome: 'form', status: 200, html: renderFormPage(this.view(l, {})) } : this.unavailable();
+    if (!side || !ms?.app || !this.o.microsoft)
+      return l.ask.length
+        ? { outcome: 'form', status: 200, html: renderFormPage(this.view(l, {})) }
+        : this.unavailable();
     const state = newToken();
     let started: { url: string; codeVerifier: string };
     try {
-      started = await this.o.microsoft.begin({ app: ms.app, redirectUri: this.o.microsoft.redirectUri, state, loginHint: side === 'source' ? l.item.sourceLogin : l.item.destinationLogin });
+      started = await this.o.microsoft.begin({
+        app: ms.app,
+        redirectUri: this.o.microsoft.redirectUri,
+        state,
+        loginHint: side === 'source' ? l.item.sourceLogin : l.item.destinationLogin,
+      });
     } catch (e) {
-      this.log.warn('sign in with Microsoft could not start', { item: l.item.id, side, error: e instanceof M365AuthError ? e.detail : e instanceof Error ? e.message : String(e) });
-      return { outcome: 'unreachable', status: 503, html: renderFormPage(this.view(l, { notice: SIGN_IN_NOTICES.unreachable })) };
+      this.log.warn('sign in with Microsoft could not start', {
+        item: l.item.id,
+        side,
+        error: e instanceof M365AuthError ? e.detail : e instanceof Error ? e.message : String(e),
+      });
+      return {
+        outcome: 'unreachable',
+        status: 503,
+        html: renderFormPage(this.view(l, { notice: SIGN_IN_NOTICES.unreachable })),
+      };
     }
     const id = randomUUID();
     const sealed = this.engine.vault.sealState(id, { codeVerifier: started.codeVerifier, linkToken: token });
-    await this.engine.links.saveSignInState({ id, state, linkId: l.link.id, side, sealed, expiresAt: new Date(this.now().getTime() + SIGN_IN_MINUTES * 60_000) });
+    await this.engine.links.saveSignInState({
+      id,
+      state,
+      linkId: l.link.id,
+      side,
+      sealed,
+      expiresAt: new Date(this.now().getTime() + SIGN_IN_MINUTES * 60_000),
+    });
     await this.engine.note(l.item, this.actorOf(l), 'signin.started', { side });
     return { redirect: started.url };
   }
@@ -255,9 +322,17 @@ export class FormService {
       const actor = this.actorOf(l);
       if (typeof query.error === 'string') {
         const cancelled = query.error === 'access_denied';
-        const description = typeof query.error_description === 'string' ? query.error_description.slice(0, 300) : undefined;
-        await this.engine.note(l.item, actor, cancelled ? 'signin.cancelled' : 'signin.failed', { side, error: query.error.slice(0, 60), ...(description ? { detail: description } : {}) });
-        this.log.info(cancelled ? 'sign in with Microsoft cancelled by the user' : 'sign in with Microsoft failed at Microsoft', { item: l.item.id, side });
+        const description =
+          typeof query.error_description === 'string' ? query.error_description.slice(0, 300) : undefined;
+        await this.engine.note(l.item, actor, cancelled ? 'signin.cancelled' : 'signin.failed', {
+          side,
+          error: query.error.slice(0, 60),
+          ...(description ? { detail: description } : {}),
+        });
+        this.log.info(
+          cancelled ? 'sign in with Microsoft cancelled by the user' : 'sign in with Microsoft failed at Microsoft',
+          { item: l.item.id, side },
+        );
         return back(cancelled ? 'cancelled' : 'failed');
       }
       const code = typeof query.code === 'string' ? query.code : '';
@@ -274,8 +349,15 @@ export class FormService {
         r = { ok: false, kind: e.kind === 'consent' ? 'refused' : e.kind, detail: e.detail };
       }
       if (!r.ok && r.kind !== 'refused') {
-        await this.engine.note(l.item, actor, 'credentials.unverified', { sides: [side], detail: `${r.kind}: ${r.detail}` });
-        this.log.warn('sign in with Microsoft: the mailbox could not be checked', { item: l.item.id, side, kind: r.kind });
+        await this.engine.note(l.item, actor, 'credentials.unverified', {
+          sides: [side],
+          detail: `${r.kind}: ${r.detail}`,
+        });
+        this.log.warn('sign in with Microsoft: the mailbox could not be checked', {
+          item: l.item.id,
+          side,
+          kind: r.kind,
+        });
         return back('unreachable');
       }
       if (!r.ok) {
@@ -283,20 +365,49 @@ export class FormService {
         if (attempt === undefined) return this.unavailable();
         const max = this.maxAttemptsOf(l.item);
         const final = attempt >= max;
-        await this.engine.note(l.item, actor, 'credentials.refused', { sides: [side], attempt, of: max, final, detail: r.detail, signedInAs: signed.username || undefined });
-        this.log.warn('sign in with Microsoft: the mailbox refused the account', { item: l.item.id, side, attempt, max });
-        this.engine.bus.emit({ type: 'item.credentials-refused', item: itemRef(l.item), side, attempt, final, detail: r.detail });
+        await this.engine.note(l.item, actor, 'credentials.refused', {
+          sides: [side],
+          attempt,
+          of: max,
+          final,
+          detail: r.detail,
+          signedInAs: signed.username || undefined,
+        });
+        this.log.warn('sign in with Microsoft: the mailbox refused the account', {
+          item: l.item.id,
+          side,
+          attempt,
+          max,
+        });
+        this.engine.bus.emit({
+          type: 'item.credentials-refused',
+          item: itemRef(l.item),
+          side,
+          attempt,
+          final,
+          detail: r.detail,
+        });
         if (final) {
           const fresh = await this.engine.itemById(l.item.id);
           if (fresh?.status === 'WaitingForUser') await this.engine.failCredentials(fresh, side, r.detail);
           else await this.engine.links.revoke(l.link.id, this.now());
-          return { outcome: 'failed', status: 200, html: renderRefusedFinalPage({ side, address: side === 'source' ? l.item.sourceAddress : l.item.destinationAddress, organisation: this.orgOf(l.item) }) };
+          return {
+            outcome: 'failed',
+            status: 200,
+            html: renderRefusedFinalPage({
+              side,
+              address: side === 'source' ? l.item.sourceAddress : l.item.destinationAddress,
+              organisation: this.orgOf(l.item),
+            }),
+          };
         }
         return back('refused');
       }
       const rest = l.ask.filter((s) => s !== side);
       if (!rest.length && !(await this.engine.links.consume(l.link.id, this.now()))) return this.unavailable();
-      const current = await this.engine.setCredential(actor, l.item, side, login, { refreshToken: signed.refreshToken });
+      const current = await this.engine.setCredential(actor, l.item, side, login, {
+        refreshToken: signed.refreshToken,
+      });
       this.log.info('sign in with Microsoft: verified and stored', { item: l.item.id, side });
       if (rest.length) return { redirect: `/c/${linkToken}` };
       return this.finish(l, actor, current);
@@ -320,10 +431,19 @@ export class FormService {
       if (this.toldUnreachable.has(key)) continue;
       this.toldUnreachable.add(key);
       const url = x.side === 'source' ? item.project.sourceUrl : item.project.destinationUrl;
-      const message = serverUnreachableFromFormPost(item.sourceAddress, item.project.name, x.side, serverOf(url), x.r.detail);
+      const message = serverUnreachableFromFormPost(
+        item.sourceAddress,
+        item.project.name,
+        x.side,
+        serverOf(url),
+        x.r.detail,
+      );
       await this.o.postToThread({ threadRef, address: item.sourceAddress, itemId: item.id, message }).catch((e) => {
         this.toldUnreachable.delete(key);
-        this.log.warn('could not tell the thread that a server is unreachable', { item: item.id, error: e instanceof Error ? e.message : String(e) });
+        this.log.warn('could not tell the thread that a server is unreachable', {
+          item: item.id,
+          error: e instanceof Error ? e.message : String(e),
+        });
       });
     }
   }
@@ -366,9 +486,12 @@ export class FormService {
         login: extra.logins?.[side] ?? (side === 'source' ? item.sourceLogin : item.destinationLogin),
         ...(l.microsoft[side]
           ? {
-              microsoft: l.microsoft[side]!.app && this.o.microsoft
-                ? { href: `/c/${l.token}/microsoft/${side}` }
-                : { unavailable: `Sign-in with Microsoft is not set up for this project yet: your administrator has to connect the Microsoft 365 app registration first. Nothing is needed from you until then.` },
+              microsoft:
+                l.microsoft[side]!.app && this.o.microsoft
+                  ? { href: `/c/${l.token}/microsoft/${side}` }
+                  : {
+                      unavailable: `Sign-in with Microsoft is not set up for this project yet: your administrator has to connect the Microsoft 365 app registration first. Nothing is needed from you until then.`,
+                    },
             }
           : {}),
       })),
@@ -380,7 +503,9 @@ export class FormService {
       errors: extra.errors,
       notice: extra.notice,
       // The mailbox owner chooses when copying begins; an admin's entry starts as the admin said.
-      ...(l.admin ? {} : { when: startChoiceOffer(item.project, this.now(), extra.when?.chosen as FormStartChoice | undefined) }),
+      ...(l.admin
+        ? {}
+        : { when: startChoiceOffer(item.project, this.now(), extra.when?.chosen as FormStartChoice | undefined) }),
     };
   }
 
@@ -408,13 +533,20 @@ export class FormService {
           field: `${side}-login`,
           message: `The username of your ${name} mailbox contains an invisible character (${invisible.code}${invisible.name ? ` ${invisible.name}` : ''}), shown here as <${invisible.code}>. Type the username again without it.`,
         });
-      else if (login.length > MAX_LOGIN || /[\u0000-\u001f\u007f]/.test(login)) errors.push({ field: `${side}-login`, message: `The username of your ${name} mailbox is not valid.` });
+      else if (login.length > MAX_LOGIN || /[\u0000-\u001f\u007f]/.test(login))
+        errors.push({ field: `${side}-login`, message: `The username of your ${name} mailbox is not valid.` });
       if (!password) errors.push({ field: `${side}-password`, message: `Enter the password of your ${name} mailbox.` });
-      else if (password.length > MAX_PASSWORD) errors.push({ field: `${side}-password`, message: `The password of your ${name} mailbox is too long.` });
+      else if (password.length > MAX_PASSWORD)
+        errors.push({ field: `${side}-password`, message: `The password of your ${name} mailbox is too long.` });
       input.push({ side, login, password });
     }
     const when = readStartChoice(body.when);
-    if (errors.length) return { outcome: 'invalid', status: 422, html: renderFormPage(this.view(l, { errors, logins, ...(when ? { when: { chosen: when } } : {}) })) };
+    if (errors.length)
+      return {
+        outcome: 'invalid',
+        status: 422,
+        html: renderFormPage(this.view(l, { errors, logins, ...(when ? { when: { chosen: when } } : {}) })),
+      };
 
     // 2. Ask the servers (both sides at once).
     const results = await Promise.all(
@@ -438,15 +570,33 @@ export class FormService {
     // 3. Everything accepted: use the link up first (a racing stop or second submit wins or loses here), then keep.
     if (all && !(await this.engine.links.consume(l.link.id, this.now()))) return this.unavailable();
     let current = item;
-    for (const v of valid) current = await this.engine.setCredential(actor, current, v.side, v.login, { password: v.password });
-    for (const v of valid) this.log.info('credential form: credentials verified and stored', { item: item.id, side: v.side });
+    for (const v of valid)
+      current = await this.engine.setCredential(actor, current, v.side, v.login, { password: v.password });
+    for (const v of valid)
+      this.log.info('credential form: credentials verified and stored', { item: item.id, side: v.side });
     // The server answered again: a later outage is told anew.
-    for (const r of results) if (r.r.ok || r.r.kind === 'refused') this.toldUnreachable.delete(`${item.projectId}:${r.side}`);
+    for (const r of results)
+      if (r.r.ok || r.r.kind === 'refused') this.toldUnreachable.delete(`${item.projectId}:${r.side}`);
     if (all) return this.finish(l, actor, current, when);
     if (!refused.length && !unverified.length) {
       // Typed sides accepted; the Microsoft 365 side is still to be signed in.
       const left = l.ask.filter((s) => !valid.some((v) => v.side === s));
-      return { outcome: 'form', status: 200, html: renderFormPage(this.view({ ...l, ask: left, item: current }, { notice: { tone: 'warning', title: 'One more step', text: 'Your password was verified and stored. Now sign in with Microsoft for your other mailbox.' } })) };
+      return {
+        outcome: 'form',
+        status: 200,
+        html: renderFormPage(
+          this.view(
+            { ...l, ask: left, item: current },
+            {
+              notice: {
+                tone: 'warning',
+                title: 'One more step',
+                text: 'Your password was verified and stored. Now sign in with Microsoft for your other mailbox.',
+              },
+            },
+          ),
+        ),
+      };
     }
     return this.afterRefusal(l, actor, current, valid, refused, unverified, logins);
   }
@@ -483,11 +633,22 @@ export class FormService {
    * The owner chose to begin later (tonight, tomorrow): the queued item is held until then
    * and the choice is posted in the admin's thread. Returns when copying begins, if later.
    */
-  private async holdUntilChosen(actor: Actor, item: ItemWithProject, when: FormStartChoice | undefined): Promise<Date | undefined> {
+  private async holdUntilChosen(
+    actor: Actor,
+    item: ItemWithProject,
+    when: FormStartChoice | undefined,
+  ): Promise<Date | undefined> {
     const at = startChoiceAt(when, item.project, this.now());
-    if (!at || (when !== 'tonight' && when !== 'tomorrow') || !(await this.engine.deferQueued(actor, item, at))) return undefined;
+    if (!at || (when !== 'tonight' && when !== 'tomorrow') || !(await this.engine.deferQueued(actor, item, at)))
+      return undefined;
     this.log.info('credential form: copying begins later, as the owner chose', { item: item.id, choice: when });
-    if (item.threadRef) await this.o.postToThread?.({ threadRef: item.threadRef, itemId: item.id, address: item.sourceAddress, message: formStartChoicePost(item.sourceAddress, when, at, this.orgOf(item).timeZone) });
+    if (item.threadRef)
+      await this.o.postToThread?.({
+        threadRef: item.threadRef,
+        itemId: item.id,
+        address: item.sourceAddress,
+        message: formStartChoicePost(item.sourceAddress, when, at, this.orgOf(item).timeZone),
+      });
     return at;
   }
 
@@ -512,12 +673,30 @@ export class FormService {
       const max = this.maxAttemptsOf(item);
       const final = attempt >= max;
       const detail = refused.map((x) => (x.r.ok ? '' : x.r.detail)).join('; ');
-      await this.engine.note(item, actor, 'credentials.refused', { sides: refused.map((x) => x.side), attempt, of: max, final, detail });
-      this.log.warn('credential form: credentials refused', { item: item.id, sides: refused.map((x) => x.side).join(','), attempt, max });
+      await this.engine.note(item, actor, 'credentials.refused', {
+        sides: refused.map((x) => x.side),
+        attempt,
+        of: max,
+        final,
+        detail,
+      });
+      this.log.warn('credential form: credentials refused', {
+        item: item.id,
+        sides: refused.map((x) => x.side).join(','),
+        attempt,
+        max,
+      });
       for (const x of refused)
         this.engine.bus.emit({
           type: 'item.credentials-refused',
-          item: { id: item.id, projectId: item.projectId, projectName: item.project.name, sourceAddress: item.sourceAddress, destinationAddress: item.destinationAddress, threadRef: item.threadRef },
+          item: {
+            id: item.id,
+            projectId: item.projectId,
+            projectName: item.project.name,
+            sourceAddress: item.sourceAddress,
+            destinationAddress: item.destinationAddress,
+            threadRef: item.threadRef,
+          },
           side: x.side,
           attempt,
           final,
@@ -528,14 +707,29 @@ export class FormService {
         const fresh = await this.engine.itemById(item.id);
         if (fresh?.status === 'WaitingForUser') await this.engine.failCredentials(fresh, side, detail);
         else await this.engine.links.revoke(l.link.id, this.now());
-        return { outcome: 'failed', status: 200, html: renderRefusedFinalPage({ side, address: side === 'source' ? item.sourceAddress : item.destinationAddress, organisation: this.orgOf(item) }) };
+        return {
+          outcome: 'failed',
+          status: 200,
+          html: renderRefusedFinalPage({
+            side,
+            address: side === 'source' ? item.sourceAddress : item.destinationAddress,
+            organisation: this.orgOf(item),
+          }),
+        };
       }
       const errs: FieldError[] = refused.map((x) => ({
         field: `${x.side}-password`,
         message: `The server of your ${SIDE_NAME[x.side]} mailbox did not accept this username and password. Check them and try again.`,
       }));
-      const notice = unverified.length ? unreachableNotice(unverified.map((x) => x.side), unverified.every((x) => !x.r.ok && x.r.kind === 'throttled')) : undefined;
-      const html = renderFormPage(this.view({ ...after, link: { ...l.link, attempts: attempt } }, { errors: errs, logins, notice }));
+      const notice = unverified.length
+        ? unreachableNotice(
+            unverified.map((x) => x.side),
+            unverified.every((x) => !x.r.ok && x.r.kind === 'throttled'),
+          )
+        : undefined;
+      const html = renderFormPage(
+        this.view({ ...after, link: { ...l.link, attempts: attempt } }, { errors: errs, logins, notice }),
+      );
       return { outcome: 'refused', status: 422, html };
     }
 
@@ -544,14 +738,28 @@ export class FormService {
       sides: unverified.map((x) => x.side),
       detail: unverified.map((x) => (x.r.ok ? '' : `${x.r.kind}: ${x.r.detail}`)).join('; '),
     });
-    this.log.warn('credential form: server could not check the credentials', { item: item.id, sides: unverified.map((x) => x.side).join(','), kinds: unverified.map((x) => (x.r.ok ? '' : x.r.kind)).join(',') });
+    this.log.warn('credential form: server could not check the credentials', {
+      item: item.id,
+      sides: unverified.map((x) => x.side).join(','),
+      kinds: unverified.map((x) => (x.r.ok ? '' : x.r.kind)).join(','),
+    });
     await this.tellUnreachable(item, unverified);
     const busy = unverified.every((x) => !x.r.ok && x.r.kind === 'throttled');
-    return { outcome: 'unreachable', status: 503, html: renderFormPage(this.view(after, { logins, notice: unreachableNotice(unverified.map((x) => x.side), busy) })) };
+    return {
+      outcome: 'unreachable',
+      status: 503,
+      html: renderFormPage(
+        this.view(after, {
+          logins,
+          notice: unreachableNotice(
+            unverified.map((x) => x.side),
+            busy,
+          ),
+        }),
+      ),
+    };
   }
-
 }
-
 
 function unreachableNotice(sides: Side[], busy = false): NonNullable<FormPageView['notice']> {
   const [side] = sides;

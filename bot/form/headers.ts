@@ -36,5 +36,6 @@ export function setFormHeaders(req: Request, res: Response, publicUrl: string): 
     'Permissions-Policy': 'camera=(), microphone=(), geolocation=(), payment=()',
     'X-Robots-Tag': 'noindex, nofollow',
   });
-  if (req.secure || publicUrl.startsWith('https://')) res.set('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
+  if (req.secure || publicUrl.startsWith('https://'))
+    res.set('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
 }

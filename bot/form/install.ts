@@ -1,6 +1,14 @@
 import type { App } from '../app.ts';
 import { SYSTEM_ACTOR } from '../../engine/domain/types.ts';
-import { appTokenSource, beginSignIn, completeSignIn, m365Settings, M365AuthError, verifyCredentials, type M365Settings } from '../../engine/connectors/index.ts';
+import {
+  appTokenSource,
+  beginSignIn,
+  completeSignIn,
+  m365Settings,
+  M365AuthError,
+  verifyCredentials,
+  type M365Settings,
+} from '../../engine/connectors/index.ts';
 import { deriveFormSecret } from './csrf.ts';
 import { FormService, type Verifier } from './form-service.ts';
 import { AdminFormService, MICROSOFT_CALLBACK_PATH, type AdminVerifiers } from './admin-form-service.ts';
@@ -58,7 +66,8 @@ export function installSelfService(app: App, opts: SelfServiceOptions = {}): For
       redirectUri: `${config.publicUrl}${MICROSOFT_CALLBACK_PATH}`,
       begin: (a) => beginSignIn({ ...a, settings: settings() }),
       complete: (a) => completeSignIn({ ...a, settings: settings() }),
-      verify: (url, login, accessToken, side) => verifyCredentials(url, login, { accessToken }, side, tlsOf(settings())),
+      verify: (url, login, accessToken, side) =>
+        verifyCredentials(url, login, { accessToken }, side, tlsOf(settings())),
     },
     verify: opts.verify ?? ((url, login, secret, side) => verifyCredentials(url, login, secret, side)),
     secret: deriveFormSecret(app.vault),
@@ -71,11 +80,24 @@ export function installSelfService(app: App, opts: SelfServiceOptions = {}): For
   });
   const now = opts.now ? () => opts.now!().getTime() : Date.now;
   const counters = rateCounters(app.db, now);
-  app.http.use(createFormRouter(form, flog, { publicUrl: config.publicUrl, counters, now, limits: opts.limits, organisation: config.organisation }));
+  app.http.use(
+    createFormRouter(form, flog, {
+      publicUrl: config.publicUrl,
+      counters,
+      now,
+      limits: opts.limits,
+      organisation: config.organisation,
+    }),
+  );
   // A user's Microsoft sign-in that stopped working (refresh token expired or revoked, consent
   // withdrawn) is asked for again, as a new request: the user signs in once more.
   app.bus.on(async (e) => {
-    if (e.type !== 'item.status' || e.to !== 'Failed' || (e.reason !== 'SourceCredentials' && e.reason !== 'DestinationCredentials')) return;
+    if (
+      e.type !== 'item.status' ||
+      e.to !== 'Failed' ||
+      (e.reason !== 'SourceCredentials' && e.reason !== 'DestinationCredentials')
+    )
+      return;
     const side = e.reason === 'SourceCredentials' ? 'source' : 'destination';
     const cred = await app.engine.credentialOf(e.item.id, side).catch(() => undefined);
     if (!cred?.secret.refreshToken) return;

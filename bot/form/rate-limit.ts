@@ -28,7 +28,9 @@ export class RateLimiter {
    * limit (the first one, in the order given).
    */
   async hit(checks: readonly LimitCheck[]): Promise<{ ok: true } | { ok: false; retryAfterMs: number; name: string }> {
-    const states = await this.counters.hit(checks.map((c) => ({ key: `${c.name}:${c.key}`, windowMs: c.limit.windowMs })));
+    const states = await this.counters.hit(
+      checks.map((c) => ({ key: `${c.name}:${c.key}`, windowMs: c.limit.windowMs })),
+    );
     const at = this.now();
     for (const [i, c] of checks.entries()) {
       const s = states[i];

@@ -34,7 +34,11 @@ export const DEFAULT_FORM_LIMITS: FormLimits = {
  * hash, never the token; for the sign-in callback its state); posts count twice. The
  * counters are in the database: every process serving the form counts against one limit.
  */
-function rateLimit(limits: FormLimits, limiter: RateLimiter, log: Logger): (req: Request, res: Response, next: NextFunction) => void {
+function rateLimit(
+  limits: FormLimits,
+  limiter: RateLimiter,
+  log: Logger,
+): (req: Request, res: Response, next: NextFunction) => void {
   return (req, res, next) => {
     const client = req.ip ?? req.socket.remoteAddress ?? 'unknown';
     // The link, or for the sign-in callback its state (both hashed: never a raw token in a counter's key).
@@ -43,13 +47,22 @@ function rateLimit(limits: FormLimits, limiter: RateLimiter, log: Logger): (req:
     const checks: LimitCheck[] = [
       { name: 'client', limit: limits.perClient, key: client },
       { name: 'link', limit: limits.perLink, key: link },
-      ...(post ? [{ name: 'client-post', limit: limits.postsPerClient, key: client }, { name: 'link-post', limit: limits.postsPerLink, key: link }] : []),
+      ...(post
+        ? [
+            { name: 'client-post', limit: limits.postsPerClient, key: client },
+            { name: 'link-post', limit: limits.postsPerLink, key: link },
+          ]
+        : []),
     ];
     limiter.hit(checks).then((r) => {
       if (r.ok) return next();
       const secs = Math.ceil(r.retryAfterMs / 1000);
       log.warn('credential form: rate limited', { client, method: req.method, limit: r.name });
-      res.status(429).set('Retry-After', String(secs)).type('html').send(renderRateLimitedPage(Math.ceil(secs / 60)));
+      res
+        .status(429)
+        .set('Retry-After', String(secs))
+        .type('html')
+        .send(renderRateLimitedPage(Math.ceil(secs / 60)));
     }, next);
   };
 }
@@ -59,7 +72,10 @@ function formErrors(log: Logger): (err: unknown, req: Request, res: Response, ne
   return (err, _req, res, _next) => {
     const status = (err as { status?: number; type?: string })?.status;
     if (status && status >= 400 && status < 500) {
-      res.status(status === 413 ? 413 : 400).type('html').send(renderErrorPage('bad-request'));
+      res
+        .status(status === 413 ? 413 : 400)
+        .type('html')
+        .send(renderErrorPage('bad-request'));
       return;
     }
     const ref = randomBytes(4).toString('hex');
@@ -77,7 +93,13 @@ function formErrors(log: Logger): (err: unknown, req: Request, res: Response, ne
 export function createFormRouter(
   service: FormService,
   log: Logger,
-  opts: { publicUrl: string; counters: RateCounters; now?: () => number; limits?: Partial<FormLimits>; organisation?: { name?: string; support?: string } },
+  opts: {
+    publicUrl: string;
+    counters: RateCounters;
+    now?: () => number;
+    limits?: Partial<FormLimits>;
+    organisation?: { name?: string; support?: string };
+  },
 ): Router {
   const limit = rateLimit({ ...DEFAULT_FORM_LIMITS, ...opts.limits }, new RateLimiter(opts.counters, opts.now), log);
   const router = express.Router();

@@ -10,9 +10,16 @@ const DAY_MS = 86_400_000;
 export type FormStartChoice = (typeof FORM_START_CHOICES)[number];
 
 /** What the form offers: "tonight" while the project's copy window is closed (with its opening), always now and tomorrow. */
-export function startChoiceOffer(project: Project, now: Date, chosen?: FormStartChoice): NonNullable<FormPageView['when']> {
+export function startChoiceOffer(
+  project: Project,
+  now: Date,
+  chosen?: FormStartChoice,
+): NonNullable<FormPageView['when']> {
   const w = projectWindowState(project, now);
-  return { ...(w && !w.open ? { tonight: formatTime(w.next, projectZone(project)) } : {}), ...(chosen ? { chosen } : {}) };
+  return {
+    ...(w && !w.open ? { tonight: formatTime(w.next, projectZone(project)) } : {}),
+    ...(chosen ? { chosen } : {}),
+  };
 }
 
 /** The answer posted with the form, when it is one. */

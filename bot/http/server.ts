@@ -24,11 +24,18 @@ const SHORT: Record<number, string> = {
 export function installErrorHandler(app: Express, log: Logger): void {
   // Four arguments: Express recognises an error handler by its arity.
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const e = (err ?? {}) as { status?: unknown; statusCode?: unknown; type?: unknown; message?: unknown; name?: unknown };
+    const e = (err ?? {}) as {
+      status?: unknown;
+      statusCode?: unknown;
+      type?: unknown;
+      message?: unknown;
+      name?: unknown;
+    };
     const raw = Number(e.status ?? e.statusCode);
     const status = Number.isInteger(raw) && raw >= 400 && raw < 600 ? raw : 500;
     const fields: Record<string, unknown> = { method: req.method, path: req.path, status };
-    if (typeof e.type === 'string') fields.type = e.type; // body-parser's own code: its message may quote the body
+    if (typeof e.type === 'string')
+      fields.type = e.type; // body-parser's own code: its message may quote the body
     else fields.error = typeof e.message === 'string' ? e.message : String(err);
     if (status >= 500) {
       const ref = randomBytes(4).toString('hex');
@@ -47,7 +54,10 @@ export function installErrorHandler(app: Express, log: Logger): void {
  * (`POST /api/messages`) and the credential form (`/c/:token`) mount their routers on it.
  * No global body parser: Slack's signature is computed over the raw body.
  */
-export function createHttpApp(health: () => Promise<{ ok: boolean } & Record<string, unknown>>, opts: { trustProxy?: readonly string[] } = {}): Express {
+export function createHttpApp(
+  health: () => Promise<{ ok: boolean } & Record<string, unknown>>,
+  opts: { trustProxy?: readonly string[] } = {},
+): Express {
   const app = express();
   app.disable('x-powered-by');
   // X-Forwarded-For / -Proto are believed only from the configured proxies: from anyone
@@ -115,7 +125,12 @@ function keepConnectionsOpen(server: Server): Server {
  * Starts listening; resolves with the server and the port it got (PORT=0 picks a free one).
  * Given a server bound early, hands it the app instead.
  */
-export function listen(app: Express, port: number, host?: string, early?: EarlyServer): Promise<{ server: Server; port: number }> {
+export function listen(
+  app: Express,
+  port: number,
+  host?: string,
+  early?: EarlyServer,
+): Promise<{ server: Server; port: number }> {
   if (early) {
     early.attach(app);
     return Promise.resolve({ server: early.server, port: early.port });

@@ -11,7 +11,9 @@ import type { Outreach } from './outreach.ts';
 export const NOTICE_SENT = 'completion-notice.sent';
 
 /** Why a completion produced no notice, or who got it. */
-export type NoticeOutcome = { sent: { recipient: string; via: string; ok: boolean; why?: string }[] } | { skipped: 'off' | 'nothing-new' | 'not-completed' | 'prestage' };
+export type NoticeOutcome =
+  | { sent: { recipient: string; via: string; ok: boolean; why?: string }[] }
+  | { skipped: 'off' | 'nothing-new' | 'not-completed' | 'prestage' };
 
 /**
  * The server end users know their new mailbox by: the host (and port) of the destination
@@ -77,25 +79,45 @@ export class CompletionNotices {
     const sent: { recipient: string; via: string; ok: boolean; why?: string }[] = [];
     for (const recipient of recipientsOf(item)) {
       const reached = await this.outreach.notice(
-        { itemId, recipient, otherAddress: recipient === item.sourceAddress ? item.destinationAddress : item.sourceAddress, subject: COMPLETION_NOTICE_SUBJECT, message, threadRef: item.threadRef },
+        {
+          itemId,
+          recipient,
+          otherAddress: recipient === item.sourceAddress ? item.destinationAddress : item.sourceAddress,
+          subject: COMPLETION_NOTICE_SUBJECT,
+          message,
+          threadRef: item.threadRef,
+        },
         item.notify,
       );
       sent.push(...reached);
     }
     for (const r of sent) {
-      await this.engine.note(item, SYSTEM_ACTOR, r.ok ? NOTICE_SENT : 'completion-notice.failed', { recipient: r.recipient, via: r.via, ...(r.why ? { why: r.why } : {}), copied: copiedThisPass });
-      this.log.info(r.ok ? 'completion notice sent' : 'completion notice not delivered', { item: itemId, via: r.via, why: r.why });
+      await this.engine.note(item, SYSTEM_ACTOR, r.ok ? NOTICE_SENT : 'completion-notice.failed', {
+        recipient: r.recipient,
+        via: r.via,
+        ...(r.why ? { why: r.why } : {}),
+        copied: copiedThisPass,
+      });
+      this.log.info(r.ok ? 'completion notice sent' : 'completion notice not delivered', {
+        item: itemId,
+        via: r.via,
+        why: r.why,
+      });
     }
     return { sent };
   }
 
   private async folders(item: Item): Promise<string[]> {
     const { folders } = await this.engine.itemFolders(item.id);
-    return folders.filter((f) => f.messagesCopied + f.messagesPresent > 0 || f.messagesFound > 0).map((f) => f.destFolder);
+    return folders
+      .filter((f) => f.messagesCopied + f.messagesPresent > 0 || f.messagesFound > 0)
+      .map((f) => f.destFolder);
   }
 }
 
 /** The people the item asks (its source and/or destination address, once each). */
 export function recipientsOf(item: { ask: string; sourceAddress: string; destinationAddress: string }): string[] {
-  return [...new Set(sidesOf(item.ask as Sides).map((s) => (s === 'source' ? item.sourceAddress : item.destinationAddress)))];
+  return [
+    ...new Set(sidesOf(item.ask as Sides).map((s) => (s === 'source' ? item.sourceAddress : item.destinationAddress))),
+  ];
 }

@@ -9,7 +9,8 @@ export class ConcurrencyLimit {
   private waiting: (() => void)[] = [];
 
   constructor(readonly max: number) {
-    if (!Number.isInteger(max) || max < 1) throw new Error(`concurrency must be a whole number of at least 1, not ${max}`);
+    if (!Number.isInteger(max) || max < 1)
+      throw new Error(`concurrency must be a whole number of at least 1, not ${max}`);
   }
 
   /** Runs `task` once a slot is free; settles like it. */

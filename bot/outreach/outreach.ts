@@ -50,7 +50,9 @@ export interface CredentialRequest {
  * out) and whether it is the server's or the setup's rather than this recipient's
  * (`serverWide`: the next requests would fail the same way).
  */
-export type SendResult = { ok: true; via: string } | { ok: false; via: string; why: string; transient?: boolean; serverWide?: boolean };
+export type SendResult =
+  | { ok: true; via: string }
+  | { ok: false; via: string; why: string; transient?: boolean; serverWide?: boolean };
 
 /** A way to reach an end user: email, or a chat DM on a surface. Pluggable. */
 export interface Sender {
@@ -157,7 +159,12 @@ export class Outreach {
     private opts: OutreachOptions,
   ) {
     this.limit = new ConcurrencyLimit(opts.concurrency ?? OUTREACH_CONCURRENCY);
-    this.o = { attempts: opts.attempts ?? 4, retryMs: opts.retryMs ?? 2000, pauseMs: opts.pauseMs ?? 60_000, listLimit: opts.listLimit ?? 15 };
+    this.o = {
+      attempts: opts.attempts ?? 4,
+      retryMs: opts.retryMs ?? 2000,
+      pauseMs: opts.pauseMs ?? 60_000,
+      listLimit: opts.listLimit ?? 15,
+    };
   }
 
   /** Adds a sender (email, or a chat surface's DM sender). */
@@ -171,7 +178,10 @@ export class Outreach {
     if (e.type !== 'item.credentials-needed') return;
     // A chat platform gives a person's name; a console login ("root"), the system or the form means nothing to a user.
     const nameless = ['console', 'system', 'form'].includes(e.actor.surface);
-    await this.request(e.item.id, e.sides, e.resend, nameless ? undefined : (e.actor.name ?? e.actor.id), { batch: e.batch, threadRef: e.item.threadRef });
+    await this.request(e.item.id, e.sides, e.resend, nameless ? undefined : (e.actor.name ?? e.actor.id), {
+      batch: e.batch,
+      threadRef: e.item.threadRef,
+    });
   }
 
   /**
@@ -204,7 +214,9 @@ export class Outreach {
     requestedBy: string | undefined,
     opts: { reminder?: boolean; batch?: string; threadRef?: string | null } = {},
   ): Promise<Reached[]> {
-    const b = opts.batch ? this.joinBatch(opts.batch, opts.reminder ? 'reminder' : resend ? 'resend' : 'start') : undefined;
+    const b = opts.batch
+      ? this.joinBatch(opts.batch, opts.reminder ? 'reminder' : resend ? 'resend' : 'start')
+      : undefined;
     if (b) b.pending++;
     this.pendingItems.set(itemId, (this.pendingItems.get(itemId) ?? 0) + 1);
     const task = this.limit.run(async () => {
@@ -250,7 +262,14 @@ export class Outreach {
     return this.batches.get(id)!;
   }
 
-  private async send(itemId: string, sides: Side[], resend: boolean, requestedBy: string | undefined, reminder: boolean, batch?: BatchState): Promise<Reached[]> {
+  private async send(
+    itemId: string,
+    sides: Side[],
+    resend: boolean,
+    requestedBy: string | undefined,
+    reminder: boolean,
+    batch?: BatchState,
+  ): Promise<Reached[]> {
     const item = await this.engine.itemById(itemId);
     if (item?.status !== 'WaitingForUser') return [];
     const ttl = readProjectOptions(item.project.options).options.linkTtlHours ?? this.opts.linkTtlHours;
@@ -260,7 +279,13 @@ export class Outreach {
     let stopped = false;
     const bind = this.bindChoice;
     for (const [recipient, mine] of planRecipients(item, sides)) {
-      const { token, expiresAt } = await this.engine.links.create({ itemId, sides: sidesFrom(mine) ?? 'both', recipient, ttlHours: ttl, keepOthers: !first });
+      const { token, expiresAt } = await this.engine.links.create({
+        itemId,
+        sides: sidesFrom(mine) ?? 'both',
+        recipient,
+        ttlHours: ttl,
+        keepOthers: !first,
+      });
       first = false;
       const req: CredentialRequest = {
         itemId,
@@ -276,7 +301,12 @@ export class Outreach {
         resend,
         reminder,
         threadRef: item.threadRef,
-        ...(bind ? { choiceFor: (surface: string, userId: string) => bind(itemId, surface, userId), tonight: !!readProjectOptions(item.project.options).options.window } : {}),
+        ...(bind
+          ? {
+              choiceFor: (surface: string, userId: string) => bind(itemId, surface, userId),
+              tonight: !!readProjectOptions(item.project.options).options.window,
+            }
+          : {}),
       };
       const out = await this.deliver(req.recipient, req.threadRef, item.notify, (s) => s.send(req));
       reached.push(...out.reached);
@@ -294,7 +324,12 @@ export class Outreach {
         ...(r.attempts !== undefined && r.attempts !== 1 ? { attempts: r.attempts } : {}),
         reminder,
       });
-      this.log.info(r.ok ? 'credential request sent' : 'credential request not delivered', { item: itemId, via: r.channel ?? r.via, why: r.why, attempts: r.attempts });
+      this.log.info(r.ok ? 'credential request sent' : 'credential request not delivered', {
+        item: itemId,
+        via: r.channel ?? r.via,
+        why: r.why,
+        attempts: r.attempts,
+      });
     }
     if (item.threadRef) {
       if (batch) {
@@ -302,7 +337,12 @@ export class Outreach {
         if (reached.length) tally.add(reached);
         if (stopped) tally.addNotSent();
       } else if (reached.length) {
-        await this.notifier.post({ threadRef: item.threadRef, address: item.sourceAddress, itemId, message: credentialsRequestedPost(item.sourceAddress, sides, reached, resend || reminder) });
+        await this.notifier.post({
+          threadRef: item.threadRef,
+          address: item.sourceAddress,
+          itemId,
+          message: credentialsRequestedPost(item.sourceAddress, sides, reached, resend || reminder),
+        });
       }
     }
     return reached;
@@ -332,7 +372,14 @@ export class Outreach {
   async notice(n: UserNotice, notify: string): Promise<Reached[]> {
     const task = this.limit.run(async () => {
       if (this.closed) return [];
-      const send = (s: Sender) => (s.sendNotice ? s.sendNotice(n) : Promise.resolve<SendResult>({ ok: false, via: s.label ?? s.kind, why: 'this channel sends credential requests only' }));
+      const send = (s: Sender) =>
+        s.sendNotice
+          ? s.sendNotice(n)
+          : Promise.resolve<SendResult>({
+              ok: false,
+              via: s.label ?? s.kind,
+              why: 'this channel sends credential requests only',
+            });
       return (await this.deliver(n.recipient, n.threadRef, notify, send)).reached;
     });
     return this.track(task);
@@ -353,18 +400,32 @@ export class Outreach {
   }
 
   /** Chat first when the item says so, email as the fallback; `stopped` when MailFerry stopped during a retry's wait. */
-  private async deliver(recipient: string, threadRef: string | null, notify: string, send: (s: Sender) => Promise<SendResult>): Promise<{ reached: Reached[]; stopped: boolean }> {
+  private async deliver(
+    recipient: string,
+    threadRef: string | null,
+    notify: string,
+    send: (s: Sender) => Promise<SendResult>,
+  ): Promise<{ reached: Reached[]; stopped: boolean }> {
     const out: Reached[] = [];
     const surface = threadRef?.split(':', 1)[0];
     let chatOk = false;
     if (notify === 'chat' || notify === 'both') {
-      const chat = this.senders.find((s) => s.kind === 'chat' && s.surface === surface) ?? this.senders.find((s) => s.kind === 'chat');
+      const chat =
+        this.senders.find((s) => s.kind === 'chat' && s.surface === surface) ??
+        this.senders.find((s) => s.kind === 'chat');
       if (chat) {
         const r = await this.sendWithRetry(chat, recipient, send);
         if (!r) return { reached: out, stopped: true };
         chatOk = r.ok;
         out.push(r);
-      } else out.push({ recipient, via: 'chat', channel: 'chat', ok: false, why: 'no chat surface can send direct messages here' });
+      } else
+        out.push({
+          recipient,
+          via: 'chat',
+          channel: 'chat',
+          ok: false,
+          why: 'no chat surface can send direct messages here',
+        });
     }
     // Email is always the fallback when chat did not reach the person.
     if (notify === 'email' || notify === 'both' || !chatOk) {
@@ -373,7 +434,14 @@ export class Outreach {
         const r = await this.sendWithRetry(email, recipient, send);
         if (!r) return { reached: out, stopped: true };
         out.push(r);
-      } else out.push({ recipient, via: 'email', channel: 'email', ok: false, why: 'email is not configured (set SMTP_URL and MAIL_FROM)' });
+      } else
+        out.push({
+          recipient,
+          via: 'email',
+          channel: 'email',
+          ok: false,
+          why: 'email is not configured (set SMTP_URL and MAIL_FROM)',
+        });
     }
     return { reached: out, stopped: false };
   }
@@ -383,11 +451,22 @@ export class Outreach {
    * channel paused after a server-wide failure is not tried. Null when MailFerry stopped
    * during a wait (nothing is recorded: the request goes out after the next start).
    */
-  private async sendWithRetry(s: Sender, recipient: string, send: (s: Sender) => Promise<SendResult>): Promise<Reached | null> {
+  private async sendWithRetry(
+    s: Sender,
+    recipient: string,
+    send: (s: Sender) => Promise<SendResult>,
+  ): Promise<Reached | null> {
     const channel = s.label ?? s.kind;
     const base = { recipient, channel };
     const pause = this.paused.get(s);
-    if (pause && pause.until > Date.now()) return { ...base, via: channel, ok: false, attempts: 0, why: `${pause.why} (not tried: the requests just before failed the same way)` };
+    if (pause && pause.until > Date.now())
+      return {
+        ...base,
+        via: channel,
+        ok: false,
+        attempts: 0,
+        why: `${pause.why} (not tried: the requests just before failed the same way)`,
+      };
     let r: SendResult = { ok: false, via: channel, why: 'not tried' };
     let attempt = 0;
     while (attempt < this.o.attempts) {
@@ -403,7 +482,11 @@ export class Outreach {
     }
     if (!r.ok && r.serverWide) {
       this.paused.set(s, { until: Date.now() + this.o.pauseMs, why: r.why });
-      this.log.warn('credential requests paused on a channel after a server-wide failure', { channel, pauseMs: this.o.pauseMs, why: r.why });
+      this.log.warn('credential requests paused on a channel after a server-wide failure', {
+        channel,
+        pauseMs: this.o.pauseMs,
+        why: r.why,
+      });
     }
     return { ...base, via: r.via, ok: false, why: r.ok ? undefined : r.why, attempts: attempt };
   }
@@ -429,7 +512,10 @@ export class Outreach {
  * address for the destination ones; with one address asked, that person gets every
  * missing side. The same address on both sides gets one request.
  */
-export function planRecipients(item: { ask: string; sourceAddress: string; destinationAddress: string }, missing: Side[]): Map<string, Side[]> {
+export function planRecipients(
+  item: { ask: string; sourceAddress: string; destinationAddress: string },
+  missing: Side[],
+): Map<string, Side[]> {
   const asked = sidesOf(item.ask as Sides);
   // Every Sides value names at least one side.
   const firstAsked = asked[0] ?? 'source';
@@ -446,6 +532,10 @@ async function safeSend(s: Sender, send: (s: Sender) => Promise<SendResult>): Pr
   try {
     return await send(s);
   } catch (e) {
-    return { ok: false, via: s.label ?? (s.kind === 'chat' ? `${s.surface ?? 'chat'} DM` : 'email'), why: e instanceof Error ? e.message : String(e) };
+    return {
+      ok: false,
+      via: s.label ?? (s.kind === 'chat' ? `${s.surface ?? 'chat'} DM` : 'email'),
+      why: e instanceof Error ? e.message : String(e),
+    };
   }
 }

@@ -15,7 +15,9 @@ export interface Reached {
 
 /** The line of one outcome, as the thread shows it. */
 export function reachedLine(r: Reached): string {
-  return r.ok ? `asked ${r.recipient} by ${r.via}` : `could not reach ${r.recipient} by ${r.via}: ${r.why ?? 'unknown error'}`;
+  return r.ok
+    ? `asked ${r.recipient} by ${r.via}`
+    : `could not reach ${r.recipient} by ${r.via}: ${r.why ?? 'unknown error'}`;
 }
 
 /**

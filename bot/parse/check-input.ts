@@ -27,7 +27,11 @@ export function enumValue<C extends string>(o: EnumOption<C>, raw: string, fail:
   const value = o.choices.find((c) => c === raw.toLowerCase());
   if (value !== undefined) return value;
   const guess = closest(raw, o.choices);
-  return fail('OPTION_VALUE', `--${o.name} must be one of ${o.choices.join(', ')}; got "${raw}".${guess ? ` Did you mean "${guess}"?` : ''}`, o.name);
+  return fail(
+    'OPTION_VALUE',
+    `--${o.name} must be one of ${o.choices.join(', ')}; got "${raw}".${guess ? ` Did you mean "${guess}"?` : ''}`,
+    o.name,
+  );
 }
 
 /**
@@ -44,7 +48,11 @@ export function formChoice<C extends string>(o: EnumOption<C>, raw: string | und
 /** A number option's value, refused outside its bounds or when not whole. */
 export function numberValue(o: NumberOption, n: number, raw: string, fail: Fail): number {
   if (!Number.isInteger(n) || n < o.integer.min || n > o.integer.max)
-    fail('OPTION_VALUE', `--${o.name} must be a whole number from ${o.integer.min} to ${o.integer.max}; got "${raw}".`, o.name);
+    fail(
+      'OPTION_VALUE',
+      `--${o.name} must be a whole number from ${o.integer.min} to ${o.integer.max}; got "${raw}".`,
+      o.name,
+    );
   return n;
 }
 
@@ -62,7 +70,12 @@ export function optionValue(o: OptionSpec, raw: string | true, fail: Fail): unkn
       return numberValue(o, Number(raw), raw, fail);
     case 'list':
       try {
-        return o.parse ? [...o.parse(raw)] : raw.split(',').map((s) => s.trim()).filter(Boolean);
+        return o.parse
+          ? [...o.parse(raw)]
+          : raw
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean);
       } catch (e) {
         // The option's own refusal says what it expects: kept as it is, blamed on the option.
         throw e instanceof UserError ? e.at(o.name) : e;
@@ -74,16 +87,20 @@ export function optionValue(o: OptionSpec, raw: string | true, fail: Fail): unkn
 export function requirePresent(def: Command, input: CommandInput, fail: Fail): void {
   const args = input.args as Record<string, unknown>;
   const opts = input.opts as Record<string, unknown>;
-  for (const a of def.args) if (a.required && args[a.name] === undefined) fail('MISSING_ARGUMENT', `${a.name.toLowerCase().replace(/_/g, ' ')} is missing.`, a.name);
+  for (const a of def.args)
+    if (a.required && args[a.name] === undefined)
+      fail('MISSING_ARGUMENT', `${a.name.toLowerCase().replace(/_/g, ' ')} is missing.`, a.name);
   // Named all together, as the usage line shows them.
   const required = def.options.filter((o) => o.required);
   const missing = required.find((o) => opts[o.name] === undefined);
-  if (missing) fail('MISSING_OPTION', `"${def.name}" needs ${required.map((o) => `--${o.name}`).join(' and ')}.`, missing.name);
+  if (missing)
+    fail('MISSING_OPTION', `"${def.name}" needs ${required.map((o) => `--${o.name}`).join(' and ')}.`, missing.name);
 }
 
 /** Checks an option value a form gave (typed already) as the parser checks a typed one. */
 function checkOption(o: OptionSpec, v: unknown, surface: string, fail: Fail): unknown {
-  if (!optionOn(o, surface)) fail('OPTION_NOT_HERE', `--${o.name} is only available in the ${o.surfaces?.join(' or ')}.`, o.name);
+  if (!optionOn(o, surface))
+    fail('OPTION_NOT_HERE', `--${o.name} is only available in the ${o.surfaces?.join(' or ')}.`, o.name);
   switch (o.kind) {
     case 'flag':
       return v === true;
@@ -103,7 +120,12 @@ function checkOption(o: OptionSpec, v: unknown, surface: string, fail: Fail): un
  * grammar (addresses, choices, bounds, required inputs), absent values left out.
  * Throws a UserError blamed on the field at fault.
  */
-export function checkInput<As extends Command['args'], Os extends Command['options']>(def: Command<As, Os>, input: CommandInput<As, Os>, surface: string, hint?: string): CommandInput<As, Os> {
+export function checkInput<As extends Command['args'], Os extends Command['options']>(
+  def: Command<As, Os>,
+  input: CommandInput<As, Os>,
+  surface: string,
+  hint?: string,
+): CommandInput<As, Os> {
   const spec: Command = def;
   const fail: Fail = (code, message, field) => {
     throw new UserError(code, message, hint, field);
@@ -119,7 +141,11 @@ export function checkInput<As extends Command['args'], Os extends Command['optio
     const v = given.opts[o.name];
     if (v !== undefined && v !== '' && v !== false) opts[o.name] = checkOption(o, v, surface, fail);
   }
-  const out: CommandInput = { args, opts: opts as CommandInput['opts'], ...(input.body !== undefined ? { body: input.body } : {}) };
+  const out: CommandInput = {
+    args,
+    opts: opts as CommandInput['opts'],
+    ...(input.body !== undefined ? { body: input.body } : {}),
+  };
   requirePresent(spec, out, fail);
   // Every value was checked against the spec of its name above.
   return out as CommandInput<As, Os>;

@@ -48,12 +48,18 @@ export function parseCommand(text: string, defs: readonly Command[], surface: st
       const guess = sub ? closest(sub, names) : undefined;
       throw new UserError(
         'UNKNOWN_COMMAND',
-        sub ? `Unknown command "${verb} ${sub}".${guess ? ` Did you mean "${verb} ${guess}"?` : ''}` : `"${verb}" needs a sub-command: ${names.join(', ')}.`,
+        sub
+          ? `Unknown command "${verb} ${sub}".${guess ? ` Did you mean "${verb} ${guess}"?` : ''}`
+          : `"${verb}" needs a sub-command: ${names.join(', ')}.`,
         group.map((d) => usage(d, surface)).join('\n'),
       );
     }
     const guess = closest(verb, [...new Set(defs.map((d) => d.name.split(' ', 1)[0] ?? d.name))]);
-    throw new UserError('UNKNOWN_COMMAND', `Unknown command "${verb}".${guess ? ` Did you mean "${guess}"?` : ''}`, 'Type `/migrate help` for the list of commands.');
+    throw new UserError(
+      'UNKNOWN_COMMAND',
+      `Unknown command "${verb}".${guess ? ` Did you mean "${guess}"?` : ''}`,
+      'Type `/migrate help` for the list of commands.',
+    );
   }
   const tokens = words.slice(def.name.split(' ').length);
   const fail: Fail = (code, message, field) => {
@@ -75,7 +81,12 @@ export function parseCommand(text: string, defs: readonly Command[], surface: st
 }
 
 /** The options of a command's words, typed by their specs, and the words that are not options. */
-function readOptions(def: Command, tokens: string[], surface: string, fail: Fail): { opts: Record<string, unknown>; positional: string[] } {
+function readOptions(
+  def: Command,
+  tokens: string[],
+  surface: string,
+  fail: Fail,
+): { opts: Record<string, unknown>; positional: string[] } {
   const opts: Record<string, unknown> = {};
   const positional: string[] = [];
   const queue = [...tokens];
@@ -88,10 +99,17 @@ function readOptions(def: Command, tokens: string[], surface: string, fail: Fail
     const name = (eq > 0 ? t.slice(2, eq) : t.slice(2)).toLowerCase();
     const o = def.options.find((x) => x.name === name);
     if (!o) {
-      const guess = closest(name, def.options.map((x) => x.name));
-      return fail('UNKNOWN_OPTION', `Unknown option --${name} for "${def.name}".${guess ? ` Did you mean --${guess}?` : ''}`);
+      const guess = closest(
+        name,
+        def.options.map((x) => x.name),
+      );
+      return fail(
+        'UNKNOWN_OPTION',
+        `Unknown option --${name} for "${def.name}".${guess ? ` Did you mean --${guess}?` : ''}`,
+      );
     }
-    if (o.surfaces && !o.surfaces.includes(surface)) fail('OPTION_NOT_HERE', `--${o.name} is only available in the ${o.surfaces.join(' or ')}.`, o.name);
+    if (o.surfaces && !o.surfaces.includes(surface))
+      fail('OPTION_NOT_HERE', `--${o.name} is only available in the ${o.surfaces.join(' or ')}.`, o.name);
     if (name in opts) fail('REPEATED_OPTION', `--${name} is given twice.`, o.name);
     if (o.kind === 'flag') {
       if (eq > 0) fail('OPTION_TAKES_NO_VALUE', `--${name} takes no value.`, o.name);
@@ -102,7 +120,8 @@ function readOptions(def: Command, tokens: string[], surface: string, fail: Fail
     if (eq > 0) value = t.slice(eq + 1);
     else {
       const next = queue.shift();
-      if (next === undefined || (next.startsWith('--') && next !== '--')) return fail('OPTION_VALUE_MISSING', `--${name} needs a value (${placeholder(o)}).`, o.name);
+      if (next === undefined || (next.startsWith('--') && next !== '--'))
+        return fail('OPTION_VALUE_MISSING', `--${name} needs a value (${placeholder(o)}).`, o.name);
       value = next;
     }
     opts[name] = optionValue(o, value, fail);
@@ -114,7 +133,11 @@ function readOptions(def: Command, tokens: string[], surface: string, fail: Fail
  * Parses the words after one known command's name (`--ask both` for `bulk`) into that
  * command's typed input; refuses as `parseCommand` does.
  */
-export function parseFor<As extends Command['args'], Os extends Command['options']>(def: Command<As, Os>, rest: string, surface: string): CommandInput<As, Os> {
+export function parseFor<As extends Command['args'], Os extends Command['options']>(
+  def: Command<As, Os>,
+  rest: string,
+  surface: string,
+): CommandInput<As, Os> {
   const only: Command = def;
   // Parsed against this one definition, so the values are the ones its specs type.
   return parseCommand(`${def.name} ${rest}`, [only], surface).input as CommandInput<As, Os>;

@@ -34,7 +34,10 @@ export function splitCsvLine(line: string, sep: string): string[] | null {
 export function parseBulkCsv(text: string): { rows: AddRow[]; refused: RefusedRow[] } {
   const rows: AddRow[] = [];
   const refused: RefusedRow[] = [];
-  const lines = text.replace(/^\uFEFF/, '').replace(/\r\n?/g, '\n').split('\n');
+  const lines = text
+    .replace(/^\uFEFF/, '')
+    .replace(/\r\n?/g, '\n')
+    .split('\n');
   const sample = lines.find((l) => l.trim() && !l.trim().startsWith('#')) ?? '';
   const sep = !sample.includes(',') && sample.includes(';') ? ';' : ',';
   lines.forEach((raw, idx) => {
@@ -43,11 +46,28 @@ export function parseBulkCsv(text: string): { rows: AddRow[]; refused: RefusedRo
     if (!l || l.startsWith('#')) return;
     const cells = splitCsvLine(l, sep);
     if (!cells) return refused.push({ line, input: l, reason: 'a quote is not closed' });
-    if (rows.length === 0 && refused.length === 0 && /^(source|from|email|address)/i.test(cells[0] ?? '') && !cells[0]?.includes('@')) return; // header
-    if (cells.length > 4) return refused.push({ line, input: l, reason: `expected at most 4 columns (source,destination,source_login,destination_login), found ${cells.length}` });
+    if (
+      rows.length === 0 &&
+      refused.length === 0 &&
+      /^(source|from|email|address)/i.test(cells[0] ?? '') &&
+      !cells[0]?.includes('@')
+    )
+      return; // header
+    if (cells.length > 4)
+      return refused.push({
+        line,
+        input: l,
+        reason: `expected at most 4 columns (source,destination,source_login,destination_login), found ${cells.length}`,
+      });
     const [source, destination, sourceLogin, destinationLogin] = cells;
     if (!source) return refused.push({ line, input: l, reason: 'the source address is missing' });
-    rows.push({ source, destination: destination || undefined, sourceLogin: sourceLogin || undefined, destinationLogin: destinationLogin || undefined, line });
+    rows.push({
+      source,
+      destination: destination || undefined,
+      sourceLogin: sourceLogin || undefined,
+      destinationLogin: destinationLogin || undefined,
+      line,
+    });
   });
   return { rows, refused };
 }

@@ -6,7 +6,10 @@ import { UserError } from '../../engine/errors.ts';
  * Chat clients turn quotes into typographic ones; those count as quotes too.
  */
 export function tokenize(line: string): string[] {
-  const s = line.replace(/[\u201c\u201d\u201e]/g, '"').replace(/[\u2018\u2019]/g, "'").replace(/\u00a0/g, ' ');
+  const s = line
+    .replace(/[\u201c\u201d\u201e]/g, '"')
+    .replace(/[\u2018\u2019]/g, "'")
+    .replace(/\u00a0/g, ' ');
   const out: string[] = [];
   let cur = '';
   let inWord = false;

@@ -31,7 +31,15 @@ export async function buildDigest(db: Db, project: Project, now: Date, limit = 1
   const p = await db.project.findUniqueOrThrow({ where: { id: project.id } });
   const items = await db.item.findMany({
     where: { projectId: p.id },
-    select: { id: true, sourceAddress: true, status: true, failureReason: true, failureDetail: true, messagesCopied: true, bytesCopied: true },
+    select: {
+      id: true,
+      sourceAddress: true,
+      status: true,
+      failureReason: true,
+      failureDetail: true,
+      messagesCopied: true,
+      bytesCopied: true,
+    },
   });
   const counts = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<string, number>;
   for (const i of items) counts[i.status] = (counts[i.status] ?? 0) + 1;
@@ -44,7 +52,10 @@ export async function buildDigest(db: Db, project: Project, now: Date, limit = 1
   // Per part of the ids, each part in id order: events of one item stay in order, which is all the loop below needs.
   const events = await inChunks(ids, (part) =>
     db.itemEvent.findMany({
-      where: { itemId: { in: part }, OR: [{ toStatus: 'WaitingForUser' }, { kind: { in: ['request.sent', 'request.failed'] } }] },
+      where: {
+        itemId: { in: part },
+        OR: [{ toStatus: 'WaitingForUser' }, { kind: { in: ['request.sent', 'request.failed'] } }],
+      },
       orderBy: { id: 'asc' },
       select: { itemId: true, at: true, kind: true, fromStatus: true, toStatus: true },
     }),
@@ -60,7 +71,9 @@ export async function buildDigest(db: Db, project: Project, now: Date, limit = 1
   }
   const waiting: WaitingView[] = waitingItems.map((i) => {
     const evs = byItem.get(i.id) ?? [];
-    const entered = [...evs].reverse().find((e) => e.toStatus === 'WaitingForUser' && e.fromStatus !== 'WaitingForUser');
+    const entered = [...evs]
+      .reverse()
+      .find((e) => e.toStatus === 'WaitingForUser' && e.fromStatus !== 'WaitingForUser');
     const from = entered?.at ?? evs[0]?.at ?? now;
     let asked = 0;
     let prev = -Infinity;
@@ -70,21 +83,42 @@ export async function buildDigest(db: Db, project: Project, now: Date, limit = 1
       prev = e.at.getTime();
     }
     const r = reminderOf.get(i.id);
-    return { address: i.sourceAddress, waitingMs: Math.max(0, now.getTime() - from.getTime()), asked, stalled: !!r && cadence.length > 0 && r.nextAt == null && r.sent >= cadence.length };
+    return {
+      address: i.sourceAddress,
+      waitingMs: Math.max(0, now.getTime() - from.getTime()),
+      asked,
+      stalled: !!r && cadence.length > 0 && r.nextAt == null && r.sent >= cadence.length,
+    };
   });
   // Users no request reached yet first (MailFerry stopped with theirs queued), then the longest waiting.
-  waiting.sort((a, b) => Number(a.asked > 0) - Number(b.asked > 0) || b.waitingMs - a.waitingMs || a.address.localeCompare(b.address));
+  waiting.sort(
+    (a, b) =>
+      Number(a.asked > 0) - Number(b.asked > 0) || b.waitingMs - a.waitingMs || a.address.localeCompare(b.address),
+  );
 
   // The period's moves into Failed and Completed, and the passes that ended in it.
   const period = await db.itemEvent.findMany({
-    where: { projectId: p.id, at: { gt: since, lte: now }, OR: [{ toStatus: { in: ['Failed', 'Completed'] } }, { kind: { in: ['pass-completed', 'pass-failed', 'pass-stopped'] } }] },
+    where: {
+      projectId: p.id,
+      at: { gt: since, lte: now },
+      OR: [
+        { toStatus: { in: ['Failed', 'Completed'] } },
+        { kind: { in: ['pass-completed', 'pass-failed', 'pass-stopped'] } },
+      ],
+    },
     orderBy: { id: 'asc' },
     select: { itemId: true, address: true, kind: true, toStatus: true, detail: true, at: true },
   });
   const itemById = new Map(items.map((i) => [i.id, i]));
   const failed = new Map<string, FailedView>();
   const completed = new Map<string, CompletedView>();
-  const throughput = { messages: 0, bytes: 0, passes: 0, periodMs: Math.max(0, now.getTime() - since.getTime()), copyingMs: 0 };
+  const throughput = {
+    messages: 0,
+    bytes: 0,
+    passes: 0,
+    periodMs: Math.max(0, now.getTime() - since.getTime()),
+    copyingMs: 0,
+  };
   /** When passes ran (end − duration … end), to rate the copy by the time it ran, not the time users took to answer. */
   const busy: [number, number][] = [];
   for (const e of period) {
@@ -101,7 +135,11 @@ export async function buildDigest(db: Db, project: Project, now: Date, limit = 1
     if (e.toStatus === 'Failed') {
       completed.delete(key);
       failed.delete(key); // re-insert: latest failure last
-      failed.set(key, { address: e.address ?? '?', reasonText: reasonText(typeof d.reason === 'string' ? d.reason : null) ?? 'unknown reason', detail: typeof d.detail === 'string' ? d.detail : undefined });
+      failed.set(key, {
+        address: e.address ?? '?',
+        reasonText: reasonText(typeof d.reason === 'string' ? d.reason : null) ?? 'unknown reason',
+        detail: typeof d.detail === 'string' ? d.detail : undefined,
+      });
     } else if (e.toStatus === 'Completed') {
       failed.delete(key);
       completed.delete(key);
@@ -118,7 +156,12 @@ export async function buildDigest(db: Db, project: Project, now: Date, limit = 1
   for (const [key, f] of failed) {
     const item = itemById.get(key);
     if (item && item.status !== 'Failed') failed.delete(key);
-    else if (item?.failureReason) failed.set(key, { ...f, reasonText: reasonText(item.failureReason) ?? f.reasonText, detail: item.failureDetail ?? f.detail });
+    else if (item?.failureReason)
+      failed.set(key, {
+        ...f,
+        reasonText: reasonText(item.failureReason) ?? f.reasonText,
+        detail: item.failureDetail ?? f.detail,
+      });
   }
 
   return {
@@ -132,7 +175,11 @@ export async function buildDigest(db: Db, project: Project, now: Date, limit = 1
     failed: [...failed.values()],
     completed: [...completed.values()].sort((a, b) => b.bytes - a.bytes || a.address.localeCompare(b.address)),
     throughput: { ...throughput, copyingMs: unionMs(busy) },
-    licenses: { total: p.licensesTotal, used: p.licensesUsed, left: p.licensesTotal == null ? null : p.licensesTotal - p.licensesUsed },
+    licenses: {
+      total: p.licensesTotal,
+      used: p.licensesUsed,
+      left: p.licensesTotal == null ? null : p.licensesTotal - p.licensesUsed,
+    },
     limit,
   };
 }

@@ -22,17 +22,28 @@ export function parseCron(expr: string): CronFields {
   const text = expr.trim();
   const parts = text.split(/\s+/);
   if (parts.length !== 5 && parts.length !== 6)
-    throw new Error(`"${expr}" is not a cron expression: expected 5 fields (minute hour day-of-month month day-of-week), e.g. "0 9 * * 1-5", got ${parts.length}.`);
+    throw new Error(
+      `"${expr}" is not a cron expression: expected 5 fields (minute hour day-of-month month day-of-week), e.g. "0 9 * * 1-5", got ${parts.length}.`,
+    );
   const v = cron.validateDetailed(text);
   if (!v.valid || !v.fields) {
-    const why = v.errors.map((e) => `${e.field === 'expression' ? '' : `${e.field}: `}${e.message.replace(/\ba invalid\b/, 'an invalid')}`).join('; ');
+    const why = v.errors
+      .map(
+        (e) => `${e.field === 'expression' ? '' : `${e.field}: `}${e.message.replace(/\ba invalid\b/, 'an invalid')}`,
+      )
+      .join('; ');
     throw new Error(`"${expr}" is not a valid cron expression (${why || 'unknown error'}).`);
   }
   const f = v.fields;
   if (parts.length === 6 && !(f.second.length === 1 && f.second[0] === 0))
-    throw new Error(`"${expr}" has a seconds field; digests run at most once a minute. Use 5 fields, e.g. "0 9 * * 1-5".`);
+    throw new Error(
+      `"${expr}" has a seconds field; digests run at most once a minute. Use 5 fields, e.g. "0 9 * * 1-5".`,
+    );
   const nums = (name: string, list: (number | string)[]): Set<number> => {
-    if (list.some((x) => typeof x !== 'number')) throw new Error(`"${expr}" uses L, W or # in the ${name} field, which digest schedules do not support; use plain values, ranges and steps.`);
+    if (list.some((x) => typeof x !== 'number'))
+      throw new Error(
+        `"${expr}" uses L, W or # in the ${name} field, which digest schedules do not support; use plain values, ranges and steps.`,
+      );
     return new Set(list as number[]);
   };
   return {
@@ -83,10 +94,12 @@ export function nextRun(fields: CronFields | string, tz: string, after: Date): D
  * saying what is wrong and how to write it.
  */
 export function validateSchedule(expr: string, tz: string): string | null {
-  if (!isTimeZone(tz)) return `"${tz}" is not a time zone I know. Use an IANA name such as Europe/Berlin or America/New_York.`;
+  if (!isTimeZone(tz))
+    return `"${tz}" is not a time zone I know. Use an IANA name such as Europe/Berlin or America/New_York.`;
   try {
     const f = parseCron(expr);
-    if (!nextRun(f, tz, new Date())) return `"${expr}" never happens (no such date in the coming years); check the day and month fields.`;
+    if (!nextRun(f, tz, new Date()))
+      return `"${expr}" never happens (no such date in the coming years); check the day and month fields.`;
     return null;
   } catch (e) {
     return e instanceof Error ? e.message : String(e);

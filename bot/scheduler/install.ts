@@ -9,7 +9,11 @@ import { reminderListener } from './reminders.ts';
  * written by workers or left by a restart: a `worker` runs migrations only, and a console
  * session runs no timers.
  */
-export function installScheduler(app: App, mode: 'serve' | 'console' | 'worker', opts: SchedulerOptions = {}): Scheduler {
+export function installScheduler(
+  app: App,
+  mode: 'serve' | 'console' | 'worker',
+  opts: SchedulerOptions = {},
+): Scheduler {
   const scheduler = new Scheduler(app, opts);
   app.services.postDigest = (projectId, actor) => scheduler.postDigest(projectId, actor);
   const off = app.bus.on(reminderListener(app.db));

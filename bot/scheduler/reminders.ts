@@ -54,18 +54,43 @@ export interface ReminderDeps {
  * again); rows of items that are no longer waiting are removed.
  */
 export async function syncReminders(d: ReminderDeps): Promise<void> {
-  const waiting = await d.db.item.findMany({ where: { status: 'WaitingForUser' }, select: { id: true, projectId: true, updatedAt: true, project: { select: { options: true } } } });
+  const waiting = await d.db.item.findMany({
+    where: { status: 'WaitingForUser' },
+    select: { id: true, projectId: true, updatedAt: true, project: { select: { options: true } } },
+  });
   const ids = waiting.map((i) => i.id);
   // Rows of items no longer waiting: found by difference (a `notIn` of every waiting id would not fit in one statement).
   const waitingIds = new Set(ids);
-  const stale = (await d.db.itemReminder.findMany({ select: { itemId: true } })).map((r) => r.itemId).filter((id) => !waitingIds.has(id));
-  if (stale.length) await ownTx(d.db, (tx) => countInChunks(stale, (part) => tx.itemReminder.deleteMany({ where: { itemId: { in: part } } })));
+  const stale = (await d.db.itemReminder.findMany({ select: { itemId: true } }))
+    .map((r) => r.itemId)
+    .filter((id) => !waitingIds.has(id));
+  if (stale.length)
+    await ownTx(d.db, (tx) =>
+      countInChunks(stale, (part) => tx.itemReminder.deleteMany({ where: { itemId: { in: part } } })),
+    );
   if (!ids.length) return;
-  const anchors = await inChunks(ids, (part) => d.db.itemEvent.groupBy({ by: ['itemId'], where: { itemId: { in: part }, toStatus: 'WaitingForUser' }, _max: { at: true } }));
+  const anchors = await inChunks(ids, (part) =>
+    d.db.itemEvent.groupBy({
+      by: ['itemId'],
+      where: { itemId: { in: part }, toStatus: 'WaitingForUser' },
+      _max: { at: true },
+    }),
+  );
   const anchorOf = new Map(anchors.map((a) => [a.itemId!, a._max.at]));
-  const requests = await inChunks(ids, (part) => d.db.itemEvent.groupBy({ by: ['itemId'], where: { itemId: { in: part }, kind: { in: REQUEST_KINDS } }, _max: { at: true } }));
+  const requests = await inChunks(ids, (part) =>
+    d.db.itemEvent.groupBy({
+      by: ['itemId'],
+      where: { itemId: { in: part }, kind: { in: REQUEST_KINDS } },
+      _max: { at: true },
+    }),
+  );
   const requestOf = new Map(requests.map((a) => [a.itemId!, a._max.at]));
-  const rows = new Map((await inChunks(ids, (part) => d.db.itemReminder.findMany({ where: { itemId: { in: part } } }))).map((r) => [r.itemId, r]));
+  const rows = new Map(
+    (await inChunks(ids, (part) => d.db.itemReminder.findMany({ where: { itemId: { in: part } } }))).map((r) => [
+      r.itemId,
+      r,
+    ]),
+  );
   const created: Cell[][] = [];
   const moved: { itemId: string; seen: Date; anchor: Date; nextAt: Date | null }[] = [];
   for (const i of waiting) {
@@ -75,16 +100,26 @@ export async function syncReminders(d: ReminderDeps): Promise<void> {
     const first = reminderCadence(i.project)[0];
     // No request since it started waiting: due once the grace is over (sent then if still unsent).
     const unsent = (requestOf.get(i.id)?.getTime() ?? 0) < anchor.getTime();
-    const nextAt = unsent ? new Date(anchor.getTime() + UNSENT_GRACE_MS) : first == null ? null : new Date(anchor.getTime() + first * DAY_MS);
+    const nextAt = unsent
+      ? new Date(anchor.getTime() + UNSENT_GRACE_MS)
+      : first == null
+        ? null
+        : new Date(anchor.getTime() + first * DAY_MS);
     if (row) moved.push({ itemId: i.id, seen: row.anchorAt, anchor, nextAt });
     else created.push([i.id, i.projectId, anchor, 0, nextAt]);
   }
   if (!created.length && !moved.length) return;
   // One transaction for the round (a start --all of thousands makes thousands of rows).
   await ownTx(d.db, async (tx) => {
-    for (const m of moved) await tx.itemReminder.updateMany({ where: { itemId: m.itemId, anchorAt: m.seen }, data: { anchorAt: m.anchor, sent: 0, nextAt: m.nextAt, lastAt: null } });
+    for (const m of moved)
+      await tx.itemReminder.updateMany({
+        where: { itemId: m.itemId, anchorAt: m.seen },
+        data: { anchorAt: m.anchor, sent: 0, nextAt: m.nextAt, lastAt: null },
+      });
     // Another process may have created some meanwhile: theirs stay.
-    await insertRows(tx, 'ItemReminder', ['itemId', 'projectId', 'anchorAt', 'sent', 'nextAt'], created, { skipExisting: true });
+    await insertRows(tx, 'ItemReminder', ['itemId', 'projectId', 'anchorAt', 'sent', 'nextAt'], created, {
+      skipExisting: true,
+    });
   });
 }
 
@@ -115,11 +150,20 @@ export async function sendDueReminders(d: ReminderDeps): Promise<number> {
         continue;
       }
       const cadence = reminderCadence(item.project);
-      const lastRequest = await d.db.itemEvent.findFirst({ where: { itemId: item.id, kind: { in: REQUEST_KINDS } }, orderBy: { at: 'desc' }, select: { at: true } });
+      const lastRequest = await d.db.itemEvent.findFirst({
+        where: { itemId: item.id, kind: { in: REQUEST_KINDS } },
+        orderBy: { at: 'desc' },
+        select: { at: true },
+      });
       const asked = !!lastRequest && lastRequest.at.getTime() >= row.anchorAt.getTime();
       const { passed, nextAt } = cadenceAt(cadence, row.anchorAt, now);
       const claim = (data: { sent: number; nextAt: Date | null; lastAt?: Date; anchorAt?: Date }) =>
-        ownTx(d.db, (tx) => tx.itemReminder.updateMany({ where: { itemId: row.itemId, nextAt: row.nextAt, anchorAt: row.anchorAt }, data }));
+        ownTx(d.db, (tx) =>
+          tx.itemReminder.updateMany({
+            where: { itemId: row.itemId, nextAt: row.nextAt, anchorAt: row.anchorAt },
+            data,
+          }),
+        );
       if (asked && passed <= row.sent) {
         // Due for a request that was then sent after all: only the cadence's next time.
         await claim({ sent: row.sent, nextAt });
@@ -128,7 +172,12 @@ export async function sendDueReminders(d: ReminderDeps): Promise<number> {
       const first = cadence[0];
       const { count } = asked
         ? await claim({ sent: Math.max(passed, row.sent + 1), nextAt, lastAt: now })
-        : await claim({ sent: 0, anchorAt: now, lastAt: now, nextAt: first == null ? null : new Date(now.getTime() + first * DAY_MS) });
+        : await claim({
+            sent: 0,
+            anchorAt: now,
+            lastAt: now,
+            nextAt: first == null ? null : new Date(now.getTime() + first * DAY_MS),
+          });
       if (count !== 1) continue; // another process has it
       const sides = await d.engine.missingSides(item);
       if (!sides.length) continue;
@@ -136,9 +185,15 @@ export async function sendDueReminders(d: ReminderDeps): Promise<number> {
       if (!asked) unsent++;
       const by = asked ? undefined : await requestedBy(d.db, item.id, row.anchorAt);
       asks.push(
-        d.outreach.request(item.id, sides, false, by, { reminder: asked, batch: asked ? reminders : resumed, threadRef: item.threadRef }).catch((e) => {
-          d.log.error('reminder failed', { item: item.id, error: e instanceof Error ? e.message : String(e) });
-        }),
+        d.outreach
+          .request(item.id, sides, false, by, {
+            reminder: asked,
+            batch: asked ? reminders : resumed,
+            threadRef: item.threadRef,
+          })
+          .catch((e) => {
+            d.log.error('reminder failed', { item: item.id, error: e instanceof Error ? e.message : String(e) });
+          }),
       );
     }
   } finally {
@@ -156,7 +211,11 @@ export async function sendDueReminders(d: ReminderDeps): Promise<number> {
  * names mean nothing to a user).
  */
 async function requestedBy(db: Db, itemId: string, anchor: Date): Promise<string | undefined> {
-  const e = await db.itemEvent.findFirst({ where: { itemId, toStatus: 'WaitingForUser', at: { lte: anchor } }, orderBy: { at: 'desc' }, select: { actor: true } });
+  const e = await db.itemEvent.findFirst({
+    where: { itemId, toStatus: 'WaitingForUser', at: { lte: anchor } },
+    orderBy: { at: 'desc' },
+    select: { actor: true },
+  });
   const m = e?.actor.match(/^([^:]+):(.*?)(?: \((.*)\))?$/);
   const [, surface = '', id, name] = m ?? [];
   if (!m || ['console', 'system', 'form'].includes(surface)) return undefined;
@@ -170,7 +229,10 @@ async function requestedBy(db: Db, itemId: string, anchor: Date): Promise<string
  */
 export function reminderListener(db: Db): (e: EngineEvent) => Promise<void> {
   return async (e) => {
-    if ((e.type === 'item.status' && e.from === 'WaitingForUser' && e.to !== 'WaitingForUser') || e.type === 'item.deleted')
+    if (
+      (e.type === 'item.status' && e.from === 'WaitingForUser' && e.to !== 'WaitingForUser') ||
+      e.type === 'item.deleted'
+    )
       await ownTx(db, (tx) => tx.itemReminder.deleteMany({ where: { itemId: e.item.id } }));
   };
 }

@@ -40,16 +40,33 @@ export async function fireDueStarts(d: ScheduledStartDeps): Promise<number> {
           if (!(e instanceof UserError)) throw e; // the item changed meanwhile: the start says why
         });
       // The full pass, as `start` without --prestage runs it.
-      const r = await d.engine.startItems(first.actor, group.map((c) => c.item), { pass: { type: 'full' } });
+      const r = await d.engine.startItems(
+        first.actor,
+        group.map((c) => c.item),
+        { pass: { type: 'full' } },
+      );
       started += r.changed.length;
       const done = new Set(r.changed.map((c) => c.item.id));
       for (const { item } of group.filter((c) => !done.has(c.item.id))) {
         // Refusals name their item, but for the license pool: once it is empty every start after it is refused with it.
-        const why = r.refused.find((e) => e.message.includes(item.sourceAddress)) ?? r.refused.find((e) => e.code === 'NO_LICENSES');
+        const why =
+          r.refused.find((e) => e.message.includes(item.sourceAddress)) ??
+          r.refused.find((e) => e.code === 'NO_LICENSES');
         if (!why) continue;
         await d.engine.dropStart(item, why);
         d.log.warn('scheduled start refused', { item: item.id, code: why.code });
-        if (item.threadRef) await d.notifier.post({ threadRef: item.threadRef, itemId: item.id, address: item.sourceAddress, message: scheduledStartRefusedPost(item.sourceAddress, item.startAt ?? now, projectZone(item.project), why.message) });
+        if (item.threadRef)
+          await d.notifier.post({
+            threadRef: item.threadRef,
+            itemId: item.id,
+            address: item.sourceAddress,
+            message: scheduledStartRefusedPost(
+              item.sourceAddress,
+              item.startAt ?? now,
+              projectZone(item.project),
+              why.message,
+            ),
+          });
       }
     }
     if (claimed.length) d.log.info('scheduled starts fired', { due: due.length, started });

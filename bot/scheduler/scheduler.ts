@@ -64,7 +64,12 @@ export class Scheduler {
       name: 'mailferry-scheduler',
       noOverlap: true,
       // node-cron's own messages (e.g. a missed tick after a long pause) go to our log.
-      logger: { info: (m) => log.debug(`node-cron: ${m}`), debug: (m) => log.debug(`node-cron: ${text(m)}`), warn: (m) => log.warn(`node-cron: ${m}`), error: (m) => log.error(`node-cron: ${text(m)}`) },
+      logger: {
+        info: (m) => log.debug(`node-cron: ${m}`),
+        debug: (m) => log.debug(`node-cron: ${text(m)}`),
+        warn: (m) => log.warn(`node-cron: ${m}`),
+        error: (m) => log.error(`node-cron: ${text(m)}`),
+      },
     });
     void this.tick();
   }
@@ -116,7 +121,10 @@ export class Scheduler {
     let posted = 0;
     for (const p of projects) {
       if (!p.digestCron) {
-        if (p.nextDigestAt) await ownTx(this.d.db, (tx) => tx.project.updateMany({ where: { id: p.id, nextDigestAt: p.nextDigestAt }, data: { nextDigestAt: null } }));
+        if (p.nextDigestAt)
+          await ownTx(this.d.db, (tx) =>
+            tx.project.updateMany({ where: { id: p.id, nextDigestAt: p.nextDigestAt }, data: { nextDigestAt: null } }),
+          );
         continue;
       }
       const tz = p.digestTz ?? serverTimeZone();
@@ -125,14 +133,24 @@ export class Scheduler {
       try {
         next = nextRun(p.digestCron, tz, now);
       } catch (e) {
-        this.d.log.warn('stored digest schedule is invalid; no digest', { project: p.name, error: e instanceof Error ? e.message : String(e) });
+        this.d.log.warn('stored digest schedule is invalid; no digest', {
+          project: p.name,
+          error: e instanceof Error ? e.message : String(e),
+        });
         continue;
       }
       if (plans.get(p.id) !== key || !p.nextDigestAt) {
         // New or changed schedule: the next digest is the schedule's next time from now.
         await ownTx(this.d.db, async (tx) => {
-          await tx.project.updateMany({ where: { id: p.id, nextDigestAt: p.nextDigestAt }, data: { nextDigestAt: next } });
-          await tx.digestPlan.upsert({ where: { projectId: p.id }, create: { projectId: p.id, schedule: key, plannedAt: now }, update: { schedule: key, plannedAt: now } });
+          await tx.project.updateMany({
+            where: { id: p.id, nextDigestAt: p.nextDigestAt },
+            data: { nextDigestAt: next },
+          });
+          await tx.digestPlan.upsert({
+            where: { projectId: p.id },
+            create: { projectId: p.id, schedule: key, plannedAt: now },
+            update: { schedule: key, plannedAt: now },
+          });
         });
         continue;
       }
@@ -162,24 +180,42 @@ export class Scheduler {
    * delivers after the commit. Returns the message, or undefined when another process had
    * claimed it.
    */
-  private async sendDigest(p: Project, now: Date, o: { claim?: { seen: Date; next: Date | null }; actor?: Actor; post?: boolean }): Promise<Message | undefined> {
+  private async sendDigest(
+    p: Project,
+    now: Date,
+    o: { claim?: { seen: Date; next: Date | null }; actor?: Actor; post?: boolean },
+  ): Promise<Message | undefined> {
     const view = await buildDigest(this.d.db, p, now, this.opts.listLimit);
     const message = digestMessage(view);
     const channel = o.post === false ? null : p.channelRef;
     const outboxId = await this.d.db.$transaction(async (tx) => {
       if (o.claim) {
-        const { count } = await tx.project.updateMany({ where: { id: p.id, nextDigestAt: o.claim.seen }, data: { nextDigestAt: o.claim.next, lastDigestAt: now } });
+        const { count } = await tx.project.updateMany({
+          where: { id: p.id, nextDigestAt: o.claim.seen },
+          data: { nextDigestAt: o.claim.next, lastDigestAt: now },
+        });
         if (count !== 1) return undefined;
       } else {
         await tx.project.update({ where: { id: p.id }, data: { lastDigestAt: now } });
       }
-      await tx.digestRun.create({ data: { projectId: p.id, at: now, counts: JSON.stringify(view.counts), trigger: o.claim ? 'schedule' : `command:${o.actor?.surface}:${o.actor?.id}` } });
+      await tx.digestRun.create({
+        data: {
+          projectId: p.id,
+          at: now,
+          counts: JSON.stringify(view.counts),
+          trigger: o.claim ? 'schedule' : `command:${o.actor?.surface}:${o.actor?.id}`,
+        },
+      });
       return channel ? await this.d.notifier.enqueue({ threadRef: channel, message }, tx, { solo: true }) : null;
     });
     if (outboxId === undefined) return undefined;
     if (outboxId !== null && channel) await this.d.notifier.deliver(outboxId, channel);
     else if (!channel) this.d.log.warn('project has no channel; digest not posted', { project: p.name });
-    this.d.log.info('digest', { project: p.name, trigger: o.claim ? 'schedule' : 'command', next: o.claim?.next?.toISOString() });
+    this.d.log.info('digest', {
+      project: p.name,
+      trigger: o.claim ? 'schedule' : 'command',
+      next: o.claim?.next?.toISOString(),
+    });
     return message;
   }
 }

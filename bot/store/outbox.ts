@@ -82,18 +82,36 @@ export async function threadsWithDuePosts(db: Db, now: Date, surfaces?: string[]
  * (a post waiting for its retry holds back the later posts of its thread: order is kept).
  * Returns the rows this process now holds.
  */
-export async function claimThreadPosts(db: Db, threadRef: string, owner: string, now: Date, leaseMs: number, limit = 1000): Promise<OutboxRow[]> {
+export async function claimThreadPosts(
+  db: Db,
+  threadRef: string,
+  owner: string,
+  now: Date,
+  leaseMs: number,
+  limit = 1000,
+): Promise<OutboxRow[]> {
   return ownTx(db, (tx) => claimIn(tx, threadRef, owner, now, leaseMs, limit));
 }
 
-async function claimIn(db: Tx, threadRef: string, owner: string, now: Date, leaseMs: number, limit: number): Promise<OutboxRow[]> {
+async function claimIn(
+  db: Tx,
+  threadRef: string,
+  owner: string,
+  now: Date,
+  leaseMs: number,
+  limit: number,
+): Promise<OutboxRow[]> {
   if (dialectOf(db) === 'postgresql') {
     // Lock the thread's pending rows first: a second process claiming the same thread waits
     // for this transaction, then reads the lease written here and leaves the rows alone.
     // Not SKIP LOCKED: skipping a locked row would post a later one of the thread before it.
     await db.$queryRaw`SELECT 1 FROM "OutboxPost" WHERE "threadRef" = ${threadRef} AND "state" IS NULL ORDER BY "id" LIMIT ${limit} FOR UPDATE`;
   }
-  const pending = await db.outboxPost.findMany({ where: { threadRef, state: null }, orderBy: { id: 'asc' }, take: limit });
+  const pending = await db.outboxPost.findMany({
+    where: { threadRef, state: null },
+    orderBy: { id: 'asc' },
+    take: limit,
+  });
   const due: typeof pending = [];
   for (const r of pending) {
     if (r.availableAt > now) break;
@@ -105,24 +123,43 @@ async function claimIn(db: Tx, threadRef: string, owner: string, now: Date, leas
   const until = new Date(now.getTime() + leaseMs);
   const count = await countInChunks(ids, (part) =>
     db.outboxPost.updateMany({
-      where: { id: { in: part }, state: null, OR: [{ claimedUntil: null }, { claimedUntil: { lt: now } }, { claimedBy: owner }] },
+      where: {
+        id: { in: part },
+        state: null,
+        OR: [{ claimedUntil: null }, { claimedUntil: { lt: now } }, { claimedBy: owner }],
+      },
       data: { claimedBy: owner, claimedUntil: until },
     }),
   );
   if (count !== ids.length) {
     // Another process took some of them meanwhile: give back what we got, try later.
-    await countInChunks(ids, (part) => db.outboxPost.updateMany({ where: { id: { in: part }, claimedBy: owner, state: null }, data: { claimedBy: null, claimedUntil: null } }));
+    await countInChunks(ids, (part) =>
+      db.outboxPost.updateMany({
+        where: { id: { in: part }, claimedBy: owner, state: null },
+        data: { claimedBy: null, claimedUntil: null },
+      }),
+    );
     return [];
   }
   return due.map(strip);
 }
 
 /** Marks leased rows done. */
-export async function finishOutbox(db: Db, ids: number[], owner: string, state: OutboxDone, now: Date, error?: string): Promise<void> {
+export async function finishOutbox(
+  db: Db,
+  ids: number[],
+  owner: string,
+  state: OutboxDone,
+  now: Date,
+  error?: string,
+): Promise<void> {
   if (!ids.length) return;
   await ownTx(db, (tx) =>
     countInChunks(ids, (part) =>
-      tx.outboxPost.updateMany({ where: { id: { in: part }, claimedBy: owner }, data: { state, doneAt: now, claimedUntil: null, ...(error ? { lastError: error.slice(0, 500) } : {}) } }),
+      tx.outboxPost.updateMany({
+        where: { id: { in: part }, claimedBy: owner },
+        data: { state, doneAt: now, claimedUntil: null, ...(error ? { lastError: error.slice(0, 500) } : {}) },
+      }),
     ),
   );
 }
@@ -134,7 +171,13 @@ export async function retryOutbox(db: Db, ids: number[], owner: string, retryAt:
     countInChunks(ids, (part) =>
       tx.outboxPost.updateMany({
         where: { id: { in: part }, claimedBy: owner },
-        data: { attempts: { increment: 1 }, availableAt: retryAt, claimedBy: null, claimedUntil: null, lastError: error.slice(0, 500) },
+        data: {
+          attempts: { increment: 1 },
+          availableAt: retryAt,
+          claimedBy: null,
+          claimedUntil: null,
+          lastError: error.slice(0, 500),
+        },
       }),
     ),
   );
@@ -143,18 +186,29 @@ export async function retryOutbox(db: Db, ids: number[], owner: string, retryAt:
 /** Gives leased rows back untouched. */
 export async function releaseOutbox(db: Db, ids: number[], owner: string): Promise<void> {
   if (!ids.length) return;
-  await ownTx(db, (tx) => countInChunks(ids, (part) => tx.outboxPost.updateMany({ where: { id: { in: part }, claimedBy: owner, state: null }, data: { claimedBy: null, claimedUntil: null } })));
+  await ownTx(db, (tx) =>
+    countInChunks(ids, (part) =>
+      tx.outboxPost.updateMany({
+        where: { id: { in: part }, claimedBy: owner, state: null },
+        data: { claimedBy: null, claimedUntil: null },
+      }),
+    ),
+  );
 }
 
 /** The final state of rows (null while pending), for callers waiting on their post. */
 export async function outboxStates(db: Db, ids: number[]): Promise<Map<number, string | null>> {
-  const rows = await inChunks(ids, (part) => db.outboxPost.findMany({ where: { id: { in: part } }, select: { id: true, state: true } }));
+  const rows = await inChunks(ids, (part) =>
+    db.outboxPost.findMany({ where: { id: { in: part } }, select: { id: true, state: true } }),
+  );
   return new Map(rows.map((r) => [r.id, r.state]));
 }
 
 /** Removes delivered rows older than `before` (the outbox is not an archive; the history is). */
 export async function pruneOutbox(db: Db, before: Date): Promise<number> {
-  const { count } = await ownTx(db, (tx) => tx.outboxPost.deleteMany({ where: { state: { not: null }, doneAt: { lt: before } } }));
+  const { count } = await ownTx(db, (tx) =>
+    tx.outboxPost.deleteMany({ where: { state: { not: null }, doneAt: { lt: before } } }),
+  );
   return count;
 }
 

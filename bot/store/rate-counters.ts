@@ -44,7 +44,9 @@ export function rateCounters(db: Db, now: () => number = Date.now): RateCounters
       // Keys in one order in every statement: two statements on PostgreSQL that share keys
       // lock their rows in the same order and never deadlock. A key counted twice in one
       // call is counted once (one row cannot be upserted twice by one statement).
-      const unique = [...new Map(hits.map((h) => [h.key, h])).values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      const unique = [...new Map(hits.map((h) => [h.key, h])).values()].sort((a, b) =>
+        a.key < b.key ? -1 : a.key > b.key ? 1 : 0,
+      );
       const values = Prisma.join(unique.map((h) => Prisma.sql`(${h.key}, 1, ${BigInt(at + h.windowMs)})`));
       const rows = await db.$queryRaw<{ key: string; count: number | bigint; resetAt: number | bigint }[]>`
         INSERT INTO "RateCounter" ("key", "count", "resetAt") VALUES ${values}
@@ -52,7 +54,9 @@ export function rateCounters(db: Db, now: () => number = Date.now): RateCounters
           "count" = CASE WHEN "RateCounter"."resetAt" <= ${BigInt(at)} THEN 1 ELSE "RateCounter"."count" + 1 END,
           "resetAt" = CASE WHEN "RateCounter"."resetAt" <= ${BigInt(at)} THEN excluded."resetAt" ELSE "RateCounter"."resetAt" END
         RETURNING "key", "count", "resetAt"`;
-      const byKey = new Map(rows.map((r) => [r.key, { key: r.key, count: Number(r.count), resetAt: Number(r.resetAt) }]));
+      const byKey = new Map(
+        rows.map((r) => [r.key, { key: r.key, count: Number(r.count), resetAt: Number(r.resetAt) }]),
+      );
       return hits.map((h) => byKey.get(h.key)!);
     },
   };

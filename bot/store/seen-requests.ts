@@ -33,7 +33,8 @@ export function requestLedger(db: Db, now: () => number = Date.now): RequestLedg
       for (const key of new Set(keys)) {
         // Insert, or take over a row whose window has passed; a live row is left alone and
         // changes nothing (0 rows), which is how a repeat is recognised.
-        const changed = await db.$executeRaw`INSERT INTO "SeenRequest" ("key", "expiresAt") VALUES (${key}, ${expiresAt})
+        const changed =
+          await db.$executeRaw`INSERT INTO "SeenRequest" ("key", "expiresAt") VALUES (${key}, ${expiresAt})
           ON CONFLICT ("key") DO UPDATE SET "expiresAt" = excluded."expiresAt" WHERE "SeenRequest"."expiresAt" <= ${BigInt(at)}`;
         if (changed === 0) fresh = false;
       }

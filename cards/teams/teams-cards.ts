@@ -7,7 +7,14 @@ import { formatTime } from '../format.ts';
 import { capitalise, requesterText, supportSentence, type OrganisationView } from '../organisation.ts';
 
 /** The Teams card templates of this folder (Adaptive Card 1.5 JSON with `${…}` bindings). */
-export const TEMPLATES = ['add-mailboxes', 'bulk-add', 'new-project', 'project-status', 'credential-request', 'welcome'] as const;
+export const TEMPLATES = [
+  'add-mailboxes',
+  'bulk-add',
+  'new-project',
+  'project-status',
+  'credential-request',
+  'welcome',
+] as const;
 /** The name of one template (its file is `cards/teams/<name>.json`). */
 export type TemplateName = (typeof TEMPLATES)[number];
 
@@ -56,7 +63,11 @@ interface FormError {
 }
 
 /** `error` and `errorAt` as a form template binds them: `errorAt` is '' unless it names one of `inputs`. */
-function errorData(error: string, errorAt: string | undefined, inputs: readonly string[]): { error: string; errorAt: string } {
+function errorData(
+  error: string,
+  errorAt: string | undefined,
+  inputs: readonly string[],
+): { error: string; errorAt: string } {
   return { error, errorAt: error && errorAt && inputs.includes(errorAt) ? errorAt : '' };
 }
 
@@ -71,7 +82,13 @@ export interface AddFormData extends FormError {
 /** The "Add mailboxes" form: addresses, which credentials to ask for, how to notify. */
 export function addMailboxesCard(d: AddFormData = {}): AdaptiveCard {
   const e = echo(d.addresses, d.error, 'addresses');
-  return expandCard('add-mailboxes', { project: d.project ?? '', addresses: e.value, ask: d.ask || 'default', notify: d.notify || 'default', ...errorData(e.error, d.errorAt, ['addresses', 'ask', 'notify']) });
+  return expandCard('add-mailboxes', {
+    project: d.project ?? '',
+    addresses: e.value,
+    ask: d.ask || 'default',
+    notify: d.notify || 'default',
+    ...errorData(e.error, d.errorAt, ['addresses', 'ask', 'notify']),
+  });
 }
 
 /** Values of the "Bulk add" form. */
@@ -85,7 +102,13 @@ export interface BulkFormData extends FormError {
 /** The "Bulk add" form: CSV lines pasted into a multi-line field. */
 export function bulkAddCard(d: BulkFormData = {}): AdaptiveCard {
   const e = echo(d.csv, d.error, 'CSV lines');
-  return expandCard('bulk-add', { project: d.project ?? '', csv: e.value, ask: d.ask || 'default', notify: d.notify || 'default', ...errorData(e.error, d.errorAt, ['csv', 'ask', 'notify']) });
+  return expandCard('bulk-add', {
+    project: d.project ?? '',
+    csv: e.value,
+    ask: d.ask || 'default',
+    notify: d.notify || 'default',
+    ...errorData(e.error, d.errorAt, ['csv', 'ask', 'notify']),
+  });
 }
 
 /** Values of the "New project" form. */
@@ -176,16 +199,17 @@ export function credentialRequestCard(v: CredentialRequestView): AdaptiveCard {
 /** The card posted when the bot joins a team, a chat or a 1:1 conversation. */
 export function welcomeCard(examples: string[]): AdaptiveCard {
   return expandCard('welcome', {
-    intro: 'I move mailboxes from chat. Mention me with a command, or use the buttons. Users enter their passwords only on MailFerry\'s secure form, never in chat.',
+    intro:
+      "I move mailboxes from chat. Mention me with a command, or use the buttons. Users enter their passwords only on MailFerry's secure form, never in chat.",
     examples: examples.join('\n'),
   });
 }
 
 const COUNT_COLOR: Record<string, string> = {
-  'Completed': 'Good',
-  'Failed': 'Attention',
+  Completed: 'Good',
+  Failed: 'Attention',
   'Waiting for user': 'Warning',
-  'Running': 'Accent',
+  Running: 'Accent',
 };
 
 /**
@@ -194,7 +218,10 @@ const COUNT_COLOR: Record<string, string> = {
  * neutral `project-status` message (cards/status.ts), so it shows exactly what the other
  * surfaces show.
  */
-export function projectStatusCard(m: Message, opts: { notice?: string; noticeTone?: Message['tone']; now?: Date } = {}): AdaptiveCard {
+export function projectStatusCard(
+  m: Message,
+  opts: { notice?: string; noticeTone?: Message['tone']; now?: Date } = {},
+): AdaptiveCard {
   const header = m.blocks.find((b) => b.type === 'header');
   const title = header?.type === 'header' ? header.text : 'Project status';
   const project = title.replace(/^Project /, '');
@@ -213,14 +240,26 @@ export function projectStatusCard(m: Message, opts: { notice?: string; noticeTon
     : [];
   const list = m.blocks.find((b) => b.type === 'list');
   const text = m.blocks.find((b) => b.type === 'text');
-  const lines = list?.type === 'list' ? list.items.map((i) => `- ${i}`).join('\n') : text?.type === 'text' ? text.text.replace(/`([^`]+)`/g, '"$1"') : '';
+  const lines =
+    list?.type === 'list'
+      ? list.items.map((i) => `- ${i}`).join('\n')
+      : text?.type === 'text'
+        ? text.text.replace(/`([^`]+)`/g, '"$1"')
+        : '';
   const more = list?.type === 'list' && list.more ? list.more.replace(/`([^`]+)`/g, '"$1"') : '';
   return expandCard('project-status', {
     title,
     project,
     summary: m.text,
     notice: opts.notice ?? '',
-    noticeColor: opts.noticeTone === 'error' ? 'Attention' : opts.noticeTone === 'warning' ? 'Warning' : opts.noticeTone === 'success' ? 'Good' : 'Default',
+    noticeColor:
+      opts.noticeTone === 'error'
+        ? 'Attention'
+        : opts.noticeTone === 'warning'
+          ? 'Warning'
+          : opts.noticeTone === 'success'
+            ? 'Good'
+            : 'Default',
     facts,
     counts,
     lines,

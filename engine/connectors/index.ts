@@ -1,5 +1,13 @@
 /** Connectors: IMAP (imap://, imaps://) and Microsoft 365 (m365://: IMAP with tokens from Microsoft's identity platform). */
-export type { ConnectorEndpoint, ConnectorSecret, ConnectorSide, ConnectorOptions, MasterLogin, VerifyResult, ConnectorFailureReason } from './types.ts';
+export type {
+  ConnectorEndpoint,
+  ConnectorSecret,
+  ConnectorSide,
+  ConnectorOptions,
+  MasterLogin,
+  VerifyResult,
+  ConnectorFailureReason,
+} from './types.ts';
 export { verifyCredentials } from './imap/verify-credentials.ts';
 export { failureReasonFor, classifyImapError, errorDetail } from './imap/classify-error.ts';
 export { connectImap, closeImap, imapOptions } from './imap/open-imap.ts';

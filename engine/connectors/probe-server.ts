@@ -50,9 +50,20 @@ export async function probeServer(url: string, opts: ProbeOptions = {}): Promise
     findings.push(tenant.finding);
     ok = tenant.ok;
   }
-  if (RESERVED_TLD.test(addr.host)) return { ok: false, where, findings: [...findings, `${addr.host} is a reserved example name: no server answers there; give the real host name`] };
+  if (RESERVED_TLD.test(addr.host))
+    return {
+      ok: false,
+      where,
+      findings: [
+        ...findings,
+        `${addr.host} is a reserved example name: no server answers there; give the real host name`,
+      ],
+    };
   // An m365:// side's IMAP host is trusted with the Microsoft settings' CA too.
-  const imap = await probeImap(addr.host, addr.port, addr.secure, { ...opts, ca: opts.ca ?? (/^m365:/i.test(url) ? opts.m365?.ca : undefined) });
+  const imap = await probeImap(addr.host, addr.port, addr.secure, {
+    ...opts,
+    ca: opts.ca ?? (/^m365:/i.test(url) ? opts.m365?.ca : undefined),
+  });
   return { ok: ok && imap.ok, where, findings: [...findings, ...imap.findings] };
 }
 
@@ -99,7 +110,8 @@ class Lines {
       }
       if (this.ended) throw this.ended;
       const left = deadline - Date.now();
-      if (left <= 0) throw Object.assign(new Error(`no answer within ${Math.round(timeoutMs / 1000)} s`), { code: 'ETIMEDOUT' });
+      if (left <= 0)
+        throw Object.assign(new Error(`no answer within ${Math.round(timeoutMs / 1000)} s`), { code: 'ETIMEDOUT' });
       await new Promise<void>((res) => {
         const t = setTimeout(res, left);
         this.waiters.push(() => {
@@ -158,19 +170,35 @@ function connectTcp(host: string, port: number, timeoutMs: number): Promise<Sock
 }
 
 /** TLS over a connected socket; resolves with what the certificate check said (the handshake is not refused for it). */
-function startTls(socket: Socket, host: string, opts: ProbeOptions, timeoutMs: number): Promise<{ tls: TLSSocket; finding: string; trusted: boolean }> {
+function startTls(
+  socket: Socket,
+  host: string,
+  opts: ProbeOptions,
+  timeoutMs: number,
+): Promise<{ tls: TLSSocket; finding: string; trusted: boolean }> {
   return new Promise((resolve, reject) => {
-    const tls = tlsConnect({ socket, servername: /^[\d.:]+$/.test(host) ? undefined : host, rejectUnauthorized: false, ...(opts.ca ? { ca: [...rootCertificates, opts.ca] } : {}) });
+    const tls = tlsConnect({
+      socket,
+      servername: /^[\d.:]+$/.test(host) ? undefined : host,
+      rejectUnauthorized: false,
+      ...(opts.ca ? { ca: [...rootCertificates, opts.ca] } : {}),
+    });
     const t = setTimeout(() => {
       tls.destroy();
-      reject(Object.assign(new Error(`no TLS handshake within ${Math.round(timeoutMs / 1000)} s`), { code: 'ETIMEDOUT' }));
+      reject(
+        Object.assign(new Error(`no TLS handshake within ${Math.round(timeoutMs / 1000)} s`), { code: 'ETIMEDOUT' }),
+      );
     }, timeoutMs);
     tls.once('secureConnect', () => {
       clearTimeout(t);
       const proto = tls.getProtocol() ?? 'TLS';
       // rejectUnauthorized is off so the handshake completes and can be described: check the chain and the name here.
       const nameErr = checkServerIdentity(host, tls.getPeerCertificate());
-      const err = tls.authorizationError ? String((tls.authorizationError as Error & { code?: string }).code ?? tls.authorizationError) : nameErr ? `not issued for ${host}` : '';
+      const err = tls.authorizationError
+        ? String((tls.authorizationError as Error & { code?: string }).code ?? tls.authorizationError)
+        : nameErr
+          ? `not issued for ${host}`
+          : '';
       resolve({
         tls,
         trusted: !err,
@@ -202,7 +230,12 @@ function describeCaps(caps: string[]): string {
   return `capabilities ${shown || '(none)'}; logins ${caps.some((c) => /^LOGINDISABLED$/i.test(c)) ? 'disabled' : [...new Set([...auth, 'LOGIN'])].join(', ')}`;
 }
 
-async function probeImap(host: string, port: number, secure: boolean, opts: ProbeOptions): Promise<{ ok: boolean; findings: string[] }> {
+async function probeImap(
+  host: string,
+  port: number,
+  secure: boolean,
+  opts: ProbeOptions,
+): Promise<{ ok: boolean; findings: string[] }> {
   const t = opts.timeoutMs ?? 5000;
   const findings: string[] = [];
   let sock: Socket | TLSSocket | undefined;
@@ -221,7 +254,13 @@ async function probeImap(host: string, port: number, secure: boolean, opts: Prob
         trusted = r.trusted;
         findings.push(r.finding);
       } catch (e) {
-        return { ok: false, findings: [...findings, `no TLS on this port (${(e as Error).message}); for a server that starts in clear and offers STARTTLS use imap://${host}:${port === 993 ? 143 : port}`] };
+        return {
+          ok: false,
+          findings: [
+            ...findings,
+            `no TLS on this port (${(e as Error).message}); for a server that starts in clear and offers STARTTLS use imap://${host}:${port === 993 ? 143 : port}`,
+          ],
+        };
       }
     }
     const lines = new Lines(sock);
@@ -229,16 +268,28 @@ async function probeImap(host: string, port: number, secure: boolean, opts: Prob
     try {
       greeting = await lines.line(t);
     } catch (e) {
-      return { ok: false, findings: [...findings, `no IMAP greeting (${(e as Error).message}); is this an IMAP port?`] };
+      return {
+        ok: false,
+        findings: [...findings, `no IMAP greeting (${(e as Error).message}); is this an IMAP port?`],
+      };
     }
     if (!/^\* (OK|PREAUTH)\b/i.test(greeting))
-      return { ok: false, findings: [...findings, /^\* BYE/i.test(greeting) ? `the server refuses connections: "${greeting.slice(0, 160)}"` : `not an IMAP greeting: "${greeting.slice(0, 120)}"${!secure && /^\x16|^[^\x20-\x7e]/.test(greeting) ? ' (TLS on this port? use imaps://)' : ''}`] };
+      return {
+        ok: false,
+        findings: [
+          ...findings,
+          /^\* BYE/i.test(greeting)
+            ? `the server refuses connections: "${greeting.slice(0, 160)}"`
+            : `not an IMAP greeting: "${greeting.slice(0, 120)}"${!secure && /^\x16|^[^\x20-\x7e]/.test(greeting) ? ' (TLS on this port? use imaps://)' : ''}`,
+        ],
+      };
     findings.push(`IMAP greeting "${greeting.replace(/^\* (OK|PREAUTH)\s*(\[[^\]]*\]\s*)?/i, '').slice(0, 80)}"`);
     let caps = capabilitiesIn((await lines.command('p1', 'CAPABILITY', t)).untagged);
     if (!secure) {
       if (caps.some((c) => /^STARTTLS$/i.test(c))) {
         const r = await lines.command('p2', 'STARTTLS', t);
-        if (!/^OK\b/i.test(r.done)) return { ok: false, findings: [...findings, `STARTTLS offered but refused: "${r.done.slice(0, 120)}"`] };
+        if (!/^OK\b/i.test(r.done))
+          return { ok: false, findings: [...findings, `STARTTLS offered but refused: "${r.done.slice(0, 120)}"`] };
         lines.detach();
         const tls = await startTls(sock as Socket, host, opts, t);
         sock = tls.tls;
@@ -248,11 +299,14 @@ async function probeImap(host: string, port: number, secure: boolean, opts: Prob
         caps = capabilitiesIn((await again.command('p3', 'CAPABILITY', t)).untagged);
         sock.write('p4 LOGOUT\r\n');
       } else {
-        findings.push('no STARTTLS: passwords would cross the network in clear; prefer imaps:// or enable STARTTLS on the server');
+        findings.push(
+          'no STARTTLS: passwords would cross the network in clear; prefer imaps:// or enable STARTTLS on the server',
+        );
       }
     } else sock.write('p4 LOGOUT\r\n');
     findings.push(describeCaps(caps));
-    if (!caps.some((c) => /^IMAP4REV[12]$/i.test(c))) return { ok: false, findings: [...findings, 'the server does not say it speaks IMAP4rev1'] };
+    if (!caps.some((c) => /^IMAP4REV[12]$/i.test(c)))
+      return { ok: false, findings: [...findings, 'the server does not say it speaks IMAP4rev1'] };
     return { ok: trusted, findings };
   } catch (e) {
     return { ok: false, findings: [...findings, `the server stopped answering: ${describeNetError(e, host, port)}`] };
@@ -267,27 +321,37 @@ function probeAuthority(tenantId: string, opts: ProbeOptions): Promise<{ ok: boo
   const url = `${host}/${encodeURIComponent(tenantId)}/v2.0/.well-known/openid-configuration`;
   const ca = opts.ca ?? opts.m365?.ca;
   return new Promise((resolve) => {
-    const req = request(url, { method: 'GET', timeout: opts.timeoutMs ?? 5000, ...(ca ? { ca: [...rootCertificates, ca] } : {}) }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body.length < 65536 ? (body += d) : undefined));
-      res.on('end', () => {
-        let meta: { issuer?: string; token_endpoint?: string; error_description?: string } = {};
-        try {
-          meta = JSON.parse(body);
-        } catch {
-          /* not JSON: said below */
-        }
-        if (res.statusCode === 200 && meta.token_endpoint) resolve({ ok: true, finding: `tenant ${tenantId} found at ${host}` });
-        else
-          resolve({
-            ok: false,
-            finding: `the authority ${host} does not know the tenant ${tenantId} (HTTP ${res.statusCode}${meta.error_description ? `: ${(meta.error_description.split(/\r?\n/)[0] ?? '').slice(0, 160)}` : ''}); check the tenant id in the m365:// URL${host.includes('microsoftonline.com') ? '' : ' and MICROSOFT_AUTHORITY_HOST'}`,
-          });
-      });
-    });
+    const req = request(
+      url,
+      { method: 'GET', timeout: opts.timeoutMs ?? 5000, ...(ca ? { ca: [...rootCertificates, ca] } : {}) },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body.length < 65536 ? (body += d) : undefined));
+        res.on('end', () => {
+          let meta: { issuer?: string; token_endpoint?: string; error_description?: string } = {};
+          try {
+            meta = JSON.parse(body);
+          } catch {
+            /* not JSON: said below */
+          }
+          if (res.statusCode === 200 && meta.token_endpoint)
+            resolve({ ok: true, finding: `tenant ${tenantId} found at ${host}` });
+          else
+            resolve({
+              ok: false,
+              finding: `the authority ${host} does not know the tenant ${tenantId} (HTTP ${res.statusCode}${meta.error_description ? `: ${(meta.error_description.split(/\r?\n/)[0] ?? '').slice(0, 160)}` : ''}); check the tenant id in the m365:// URL${host.includes('microsoftonline.com') ? '' : ' and MICROSOFT_AUTHORITY_HOST'}`,
+            });
+        });
+      },
+    );
     req.on('timeout', () => req.destroy(Object.assign(new Error('no answer in time'), { code: 'ETIMEDOUT' })));
-    req.on('error', (e) => resolve({ ok: false, finding: `the authority ${host} cannot be reached: ${describeNetError(e, new URL(host).hostname, 443)}` }));
+    req.on('error', (e) =>
+      resolve({
+        ok: false,
+        finding: `the authority ${host} cannot be reached: ${describeNetError(e, new URL(host).hostname, 443)}`,
+      }),
+    );
     req.end();
   });
 }

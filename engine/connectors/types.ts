@@ -56,4 +56,9 @@ export type VerifyResult =
   | { ok: false; kind: 'refused' | 'unreachable' | 'throttled' | 'error'; detail: string };
 
 /** Failure reasons the connectors produce (a subset of the domain's FailureReason enum). */
-export type ConnectorFailureReason = 'SourceCredentials' | 'DestinationCredentials' | 'SourceUnreachable' | 'DestinationUnreachable' | 'Internal';
+export type ConnectorFailureReason =
+  | 'SourceCredentials'
+  | 'DestinationCredentials'
+  | 'SourceUnreachable'
+  | 'DestinationUnreachable'
+  | 'Internal';

@@ -1,4 +1,10 @@
-import { ZERO_COUNTERS, type AlteredMessage, type CheckpointStore, type FolderCheckpoint, type SkippedMessage } from './types.ts';
+import {
+  ZERO_COUNTERS,
+  type AlteredMessage,
+  type CheckpointStore,
+  type FolderCheckpoint,
+  type SkippedMessage,
+} from './types.ts';
 
 /** A fresh checkpoint for a folder never copied (or whose UIDVALIDITY changed). */
 export function emptyCheckpoint(sourceFolder: string, destFolder: string, uidValidity: bigint): FolderCheckpoint {
@@ -25,8 +31,14 @@ export function emptyCheckpoint(sourceFolder: string, destFolder: string, uidVal
  * (≥ `destUidNext`) to match by fingerprint. An older unconfirmed range keeps its lower
  * destination floor, so nothing appended earlier escapes the match.
  */
-export function withPending(cp: FolderCheckpoint, toUid: number, destUidNext: number, destUidValidity: bigint): FolderCheckpoint {
-  const keepFloor = cp.pendingToUid !== null && cp.pendingDestUidNext !== null && cp.destUidValidity === destUidValidity;
+export function withPending(
+  cp: FolderCheckpoint,
+  toUid: number,
+  destUidNext: number,
+  destUidValidity: bigint,
+): FolderCheckpoint {
+  const keepFloor =
+    cp.pendingToUid !== null && cp.pendingDestUidNext !== null && cp.destUidValidity === destUidValidity;
   return {
     ...cp,
     destUidValidity,
@@ -42,11 +54,19 @@ export function withPending(cp: FolderCheckpoint, toUid: number, destUidNext: nu
 export function withConfirmed(cp: FolderCheckpoint, uid: number): FolderCheckpoint {
   const lastUid = Math.max(cp.lastUid, uid);
   const covered = cp.pendingToUid === null || lastUid >= cp.pendingToUid;
-  return { ...cp, lastUid, pendingToUid: covered ? null : cp.pendingToUid, pendingDestUidNext: covered ? null : cp.pendingDestUidNext };
+  return {
+    ...cp,
+    lastUid,
+    pendingToUid: covered ? null : cp.pendingToUid,
+    pendingDestUidNext: covered ? null : cp.pendingDestUidNext,
+  };
 }
 
 /** An in-memory {@link CheckpointStore} for unit tests and one-shot runs (state dies with the process). */
-export function createMemoryCheckpointStore(): CheckpointStore & { dump(): Record<string, FolderCheckpoint[]>; listAltered(itemId: string): AlteredMessage[] } {
+export function createMemoryCheckpointStore(): CheckpointStore & {
+  dump(): Record<string, FolderCheckpoint[]>;
+  listAltered(itemId: string): AlteredMessage[];
+} {
   const states = new Map<string, Map<string, FolderCheckpoint>>();
   const skipped = new Map<string, Map<string, SkippedMessage>>();
   const altered = new Map<string, Map<string, AlteredMessage>>();

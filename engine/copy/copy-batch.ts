@@ -63,7 +63,9 @@ export async function fetchBodies(src: ImapFlow, batch: MessageMeta[]): Promise<
   return batch.filter((m) => byUid.has(m.uid)).map((meta) => ({ meta, body: byUid.get(meta.uid)! }));
 }
 
-const SYSTEM_FLAGS = new Map(['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft'].map((f) => [f.toLowerCase(), f]));
+const SYSTEM_FLAGS = new Map(
+  ['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft'].map((f) => [f.toLowerCase(), f]),
+);
 
 /**
  * Flags the destination keeps: system flags always; keywords when PERMANENTFLAGS lists
@@ -75,7 +77,8 @@ export function keptFlags(flags: string[], permanent: Set<string>): string[] {
   for (const f of flags) {
     const sys = SYSTEM_FLAGS.get(f.toLowerCase());
     if (sys) out.push(sys);
-    else if (!f.startsWith('\\') && /^[^(){ %*"\\\]\x00-\x20\x7f]+$/.test(f) && (anyKeyword || permanent.has(f))) out.push(f);
+    else if (!f.startsWith('\\') && /^[^(){ %*"\\\]\x00-\x20\x7f]+$/.test(f) && (anyKeyword || permanent.has(f)))
+      out.push(f);
   }
   return [...new Set(out)];
 }
@@ -85,15 +88,27 @@ export function keptFlags(flags: string[], permanent: Set<string>): string[] {
  * one), keeping only the flags the destination keeps. Returns the destination UIDNEXT
  * after it and the UID of each message when the server gave APPENDUID (RFC 4315).
  */
-export async function appendRaw(dest: ImapFlow, path: string, messages: OutgoingMessage[], permanent: Set<string>): Promise<{ uidNext?: number; uids?: number[] }> {
+export async function appendRaw(
+  dest: ImapFlow,
+  path: string,
+  messages: OutgoingMessage[],
+  permanent: Set<string>,
+): Promise<{ uidNext?: number; uids?: number[] }> {
   const r = await appendMessages(
     dest,
     path,
-    messages.map((m) => ({ flags: keptFlags(m.meta.flags, permanent), internalDate: m.meta.internalDate, body: m.body })),
+    messages.map((m) => ({
+      flags: keptFlags(m.meta.flags, permanent),
+      internalDate: m.meta.internalDate,
+      body: m.body,
+    })),
   );
   // The last UID of the set + 1 is the new UIDNEXT.
   const last = r.uids?.[r.uids.length - 1];
-  return { uidNext: last ? last + 1 : undefined, uids: r.uids && r.uids.length === messages.length ? r.uids : undefined };
+  return {
+    uidNext: last ? last + 1 : undefined,
+    uids: r.uids && r.uids.length === messages.length ? r.uids : undefined,
+  };
 }
 
 function isRefusal(err: unknown): boolean {
@@ -117,11 +132,18 @@ export function refusalKind(err: unknown): 'folder' | 'transient' | 'content' {
 
 /** The destination folder is missing (TRYCREATE): the pass creates it and retries the folder, or fails. */
 function folderMissing(path: string, err: unknown): CopyError {
-  return new CopyError('DESTINATION_FOLDER_MISSING', 'Internal', `the destination says folder ${path} does not exist: ${errorDetail(err)}`, { cause: err });
+  return new CopyError(
+    'DESTINATION_FOLDER_MISSING',
+    'Internal',
+    `the destination says folder ${path} does not exist: ${errorDetail(err)}`,
+    { cause: err },
+  );
 }
 
 function quotaError(err: unknown): CopyError {
-  return new CopyError('DESTINATION_QUOTA', 'DestinationQuota', `destination over quota: ${errorDetail(err)}`, { cause: err });
+  return new CopyError('DESTINATION_QUOTA', 'DestinationQuota', `destination over quota: ${errorDetail(err)}`, {
+    cause: err,
+  });
 }
 
 /**
@@ -185,7 +207,11 @@ export async function appendBatch(
       // The server's trouble, not the message's: the caller retries the batch.
       if (kind === 'transient') throw err;
       const code = responseCode(err);
-      outcome.refused.push({ message: m.meta, size: m.body.length, reason: `${code ? `[${code}] ` : ''}${errorDetail(err)}` });
+      outcome.refused.push({
+        message: m.meta,
+        size: m.body.length,
+        reason: `${code ? `[${code}] ` : ''}${errorDetail(err)}`,
+      });
     }
   }
   return outcome;
@@ -217,7 +243,9 @@ export async function streamBatch(
   if (!sendable.length) return outcome;
   const byUid = new Map(sendable.map((m) => [m.uid, m]));
   try {
-    const metas = new Map(sendable.map((m) => [m.uid, { flags: keptFlags(m.flags, opts.permanentFlags), internalDate: m.internalDate }]));
+    const metas = new Map(
+      sendable.map((m) => [m.uid, { flags: keptFlags(m.flags, opts.permanentFlags), internalDate: m.internalDate }]),
+    );
     // The header of each message is read as it streams past: those with 8-bit bytes are checked after the copy.
     const scans = new Map<number, HeaderScan>();
     const onBody = (uid: number) => {

@@ -93,7 +93,12 @@ class FolderRun {
   /** Write-ahead: records that UIDs up to `batchMax` may land at destination UIDs ≥ the current UIDNEXT (usually already written with the previous batch's confirmation). */
   async announce(batchMax: number): Promise<void> {
     const { cp, plan } = this;
-    if (this.unsaved || cp.pendingToUid === null || cp.pendingToUid < batchMax || cp.destUidValidity !== plan.dest.uidValidity) {
+    if (
+      this.unsaved ||
+      cp.pendingToUid === null ||
+      cp.pendingToUid < batchMax ||
+      cp.destUidValidity !== plan.dest.uidValidity
+    ) {
       await this.save(withPending(cp, batchMax, this.destUidNext, plan.dest.uidValidity));
     }
   }
@@ -127,7 +132,11 @@ class FolderRun {
 async function openFolder(pass: PassState, job: FolderJob, src: ImapFlow, dest: ImapFlow): Promise<FolderRun> {
   const name = job.mapping.sourceName;
   const skipped = pass.skippedIn(name);
-  const plan = await planFolder(src, dest, job.mapping, pass.checkpoints.get(name), skipped, { createDest: job.createDest, exactSizes: pass.exactSizes, dates: pass.input.dates });
+  const plan = await planFolder(src, dest, job.mapping, pass.checkpoints.get(name), skipped, {
+    createDest: job.createDest,
+    exactSizes: pass.exactSizes,
+    dates: pass.input.dates,
+  });
   const run = new FolderRun(pass, job, plan, skipped);
   await run.unskip(plan.retryFound);
   run.defer(run.cp);
@@ -149,17 +158,30 @@ async function openFolder(pass: PassState, job: FolderJob, src: ImapFlow, dest: 
  */
 async function carryFlagChanges(run: FolderRun, src: ImapFlow, dest: ImapFlow): Promise<FlagSyncOutcome | null> {
   const { cp, plan, pass } = run;
-  const since = cp.srcHighestModseq !== null && plan.srcHighestModseq !== null && plan.srcHighestModseq >= cp.srcHighestModseq ? cp.srcHighestModseq : null;
+  const since =
+    cp.srcHighestModseq !== null && plan.srcHighestModseq !== null && plan.srcHighestModseq >= cp.srcHighestModseq
+      ? cp.srcHighestModseq
+      : null;
   const flagSync =
     since !== null && since === plan.srcHighestModseq
       ? { updated: 0, refused: 0 }
-      : await syncFlags(src, dest, { throughUid: plan.flagSyncThroughUid, changedSince: since, skipped: run.skipped, permanentFlags: plan.dest.permanentFlags, destExists: plan.dest.exists, exactSizes: pass.exactSizes });
+      : await syncFlags(src, dest, {
+          throughUid: plan.flagSyncThroughUid,
+          changedSince: since,
+          skipped: run.skipped,
+          permanentFlags: plan.dest.permanentFlags,
+          destExists: plan.dest.exists,
+          exactSizes: pass.exactSizes,
+        });
   run.job.stats.flagsUpdated += flagSync.updated;
   if (flagSync.refused) {
     pass.errors += flagSync.refused;
     if (pass.tooManyErrors) {
       const max = pass.settings.maxErrors;
-      pass.fail('TooManyErrors', `more than ${max} errors; last: the destination refused to set the flags of ${flagSync.refused} message(s) in ${run.job.mapping.destName}`);
+      pass.fail(
+        'TooManyErrors',
+        `more than ${max} errors; last: the destination refused to set the flags of ${flagSync.refused} message(s) in ${run.job.mapping.destName}`,
+      );
       return null;
     }
   }
@@ -178,14 +200,27 @@ function sendModeOf(run: FolderRun, src: ImapFlow, dest: ImapFlow): SendMode {
   const multi = s.multiAppend && bridged && dest.capabilities.has('MULTIAPPEND');
   const streaming = s.stream && multi && dest.capabilities.has('LITERAL+');
   const limit = dest.capabilities.get('APPENDLIMIT');
-  return { multi, streaming, permanentFlags: run.plan.dest.permanentFlags, appendLimit: typeof limit === 'number' ? limit : undefined };
+  return {
+    multi,
+    streaming,
+    permanentFlags: run.plan.dest.permanentFlags,
+    appendLimit: typeof limit === 'number' ? limit : undefined,
+  };
 }
 
 /** Sends one batch the way the destination allows. */
-function sendBatch(run: FolderRun, c: LaneConnections, mode: SendMode, batch: MessageMeta[], bodies: OutgoingMessage[]): Promise<BatchOutcome> {
+function sendBatch(
+  run: FolderRun,
+  c: LaneConnections,
+  mode: SendMode,
+  batch: MessageMeta[],
+  bodies: OutgoingMessage[],
+): Promise<BatchOutcome> {
   const opts = { permanentFlags: mode.permanentFlags, appendLimit: mode.appendLimit };
   const path = run.plan.dest.path;
-  return mode.streaming ? streamBatch(c.src, c.dest, path, batch, opts) : appendBatch(c.dest, path, bodies, { ...opts, multi: mode.multi });
+  return mode.streaming
+    ? streamBatch(c.src, c.dest, path, batch, opts)
+    : appendBatch(c.dest, path, bodies, { ...opts, multi: mode.multi });
 }
 
 /**
@@ -194,7 +229,13 @@ function sendBatch(run: FolderRun, c: LaneConnections, mode: SendMode, batch: Me
  * The last batch's confirmation, when nothing can end the folder before its completion, is
  * left to the completion's write.
  */
-async function confirmBatch(run: FolderRun, dest: ImapFlow, out: BatchOutcome, batchMax: number, next: MessageMeta[] | undefined): Promise<void> {
+async function confirmBatch(
+  run: FolderRun,
+  dest: ImapFlow,
+  out: BatchOutcome,
+  batchMax: number,
+  next: MessageMeta[] | undefined,
+): Promise<void> {
   const { plan, job } = run;
   appendLogOf(job.stats).add(out, run.destUidNext);
   if (out.destUidNext) run.destUidNext = out.destUidNext;
@@ -218,7 +259,10 @@ async function confirmBatch(run: FolderRun, dest: ImapFlow, out: BatchOutcome, b
   const announced = !out.fatal && next ? next : null;
   const lastAnnounced = announced?.at(-1);
   if (!next && !out.fatal && !out.refused.length) run.defer(confirmed);
-  else await run.save(lastAnnounced ? withPending(confirmed, lastAnnounced.uid, run.destUidNext, plan.dest.uidValidity) : confirmed);
+  else
+    await run.save(
+      lastAnnounced ? withPending(confirmed, lastAnnounced.uid, run.destUidNext, plan.dest.uidValidity) : confirmed,
+    );
 }
 
 /** Waits for the provider's rate (a stop cuts the wait short); false when the pass is stopping. */
@@ -237,7 +281,11 @@ async function copyBatches(run: FolderRun, c: LaneConnections, progressed: () =>
   const { pass, plan } = run;
   const s = pass.settings;
   // Under a rate limit a batch holds at most a minute's worth, so the pace stays even.
-  const batches = splitBatches(plan.toCopy, pass.pacer ? Math.min(s.batchMessages, pass.pacer.perMinute) : s.batchMessages, s.batchBytes);
+  const batches = splitBatches(
+    plan.toCopy,
+    pass.pacer ? Math.min(s.batchMessages, pass.pacer.perMinute) : s.batchMessages,
+    s.batchBytes,
+  );
   const mode = sendModeOf(run, c.src, c.dest);
   const prefetch = mode.streaming ? null : new Prefetch(pass.budget, c.src, batches);
   try {
@@ -255,7 +303,10 @@ async function copyBatches(run: FolderRun, c: LaneConnections, progressed: () =>
       if (out.fatal) throw out.fatal;
       const first = out.refused[0];
       if (first && pass.tooManyErrors) {
-        pass.fail('TooManyErrors', `more than ${s.maxErrors} errors; last: the destination refused message UID ${first.message.uid} of ${run.name}: ${first.reason}`);
+        pass.fail(
+          'TooManyErrors',
+          `more than ${s.maxErrors} errors; last: the destination refused message UID ${first.message.uid} of ${run.name}: ${first.reason}`,
+        );
         return false;
       }
     }
@@ -290,7 +341,12 @@ async function verifyEnd(run: FolderRun, c: LaneConnections): Promise<void> {
  * Its time adds to the folder's statistics whatever happens; errors propagate to the
  * lane's retry (lane.ts).
  */
-export async function copyFolder(pass: PassState, job: FolderJob, c: LaneConnections, progressed: () => void): Promise<void> {
+export async function copyFolder(
+  pass: PassState,
+  job: FolderJob,
+  c: LaneConnections,
+  progressed: () => void,
+): Promise<void> {
   const started = Date.now();
   try {
     const run = await openFolder(pass, job, c.src, c.dest);

@@ -18,7 +18,10 @@ export function messageIdOf(headers: Buffer | undefined): string | null {
  * the copy is byte-exact) + size + INTERNALDATE. Equal fingerprints are counted as a
  * multiset, so true duplicates are matched one for one.
  */
-export function fingerprintOf(m: { size: number; internalDate: Date | string | number; headers?: Buffer }, exactSizes = true): string {
+export function fingerprintOf(
+  m: { size: number; internalDate: Date | string | number; headers?: Buffer },
+  exactSizes = true,
+): string {
   const secs = Math.floor(new Date(m.internalDate).getTime() / 1000);
   // Where a side's RFC822.SIZE is an estimate, the size cannot tell copies apart: left out.
   const size = exactSizes ? String(m.size) : '~';

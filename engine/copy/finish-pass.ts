@@ -10,6 +10,7 @@ export function finishPass(pass: PassState): PassResult {
   const stats = pass.stats();
   const f = pass.failure;
   if (f) return { outcome: 'failed', reason: f.reason, detail: f.detail, stats };
-  if (pass.stoppedWithWork || (pass.stopped && pass.foldersDone < pass.folders.length)) return { outcome: 'stopped', stats };
+  if (pass.stoppedWithWork || (pass.stopped && pass.foldersDone < pass.folders.length))
+    return { outcome: 'stopped', stats };
   return { outcome: 'completed', stats };
 }

@@ -38,7 +38,10 @@ function unchangedSince(m: FolderMapping, cp: FolderCheckpoint | undefined, skip
     cp.srcMessages === st.messages &&
     cp.destUidValidity === dst.uidValidity;
   // CONDSTORE (RFC 7162): a higher HIGHESTMODSEQ means flags changed; the folder is opened for a flag sync.
-  return sameStatus && (st.highestModseq === undefined || cp.srcHighestModseq === null || st.highestModseq === cp.srcHighestModseq);
+  return (
+    sameStatus &&
+    (st.highestModseq === undefined || cp.srcHighestModseq === null || st.highestModseq === cp.srcHighestModseq)
+  );
 }
 
 /**
@@ -51,7 +54,9 @@ function workOf(m: FolderMapping, cp: FolderCheckpoint | undefined, skippedHere:
   const st = m.source.status;
   if (!st) return { messages: Infinity, bytes: Infinity };
   const resumed = cp && cp.uidValidity === st.uidValidity && !cp.rematchAll && st.uidNext > 0;
-  const messages = resumed ? Math.min(st.messages, Math.max(0, st.uidNext - 1 - cp.lastUid) + skippedHere) : st.messages;
+  const messages = resumed
+    ? Math.min(st.messages, Math.max(0, st.uidNext - 1 - cp.lastUid) + skippedHere)
+    : st.messages;
   const bytes = st.size && st.messages > 0 ? Math.round((st.size * messages) / st.messages) : 0;
   return { messages, bytes };
 }

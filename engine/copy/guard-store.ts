@@ -1,4 +1,10 @@
-import { CopyError, type AlteredMessage, type CheckpointStore, type FolderCheckpoint, type SkippedMessage } from './types.ts';
+import {
+  CopyError,
+  type AlteredMessage,
+  type CheckpointStore,
+  type FolderCheckpoint,
+  type SkippedMessage,
+} from './types.ts';
 
 /** The message of whatever was thrown. */
 function messageOf(err: unknown): string {
@@ -18,7 +24,12 @@ export function guardStore(store: CheckpointStore): CheckpointStore {
       try {
         return await f(...a);
       } catch (err) {
-        throw new CopyError('STORE', 'Internal', `internal error: the checkpoint store failed to ${what}: ${messageOf(err)}`.slice(0, 500), { cause: err });
+        throw new CopyError(
+          'STORE',
+          'Internal',
+          `internal error: the checkpoint store failed to ${what}: ${messageOf(err)}`.slice(0, 500),
+          { cause: err },
+        );
       }
     };
   return {
@@ -27,6 +38,8 @@ export function guardStore(store: CheckpointStore): CheckpointStore {
     recordSkipped: wrap('record refused messages', (i: string, l: SkippedMessage[]) => store.recordSkipped(i, l)),
     listSkipped: wrap('list refused messages', (i: string) => store.listSkipped(i)),
     clearSkipped: wrap('clear refused messages', (i: string, f: string, u: number[]) => store.clearSkipped(i, f, u)),
-    recordAltered: wrap('record altered messages', async (i: string, l: AlteredMessage[]) => store.recordAltered?.(i, l)),
+    recordAltered: wrap('record altered messages', async (i: string, l: AlteredMessage[]) =>
+      store.recordAltered?.(i, l),
+    ),
   };
 }

@@ -133,8 +133,19 @@ export async function withRetry(pass: PassState, lane: Lane, work: LaneWork, fol
       return true;
     } catch (err) {
       if (!keepsConnections(err) || !lane.usable) await lane.reset();
-      const ctx = { attempt, errors: pass.errors, stopping: pass.stopped, inFolder: !!folder, folderCreated: !!folder?.createDest };
-      const d = retryDecision(err, { ...ctx, maxErrors: s.maxErrors, maxRetries: s.maxRetries, retryBaseMs: s.retryBaseMs });
+      const ctx = {
+        attempt,
+        errors: pass.errors,
+        stopping: pass.stopped,
+        inFolder: !!folder,
+        folderCreated: !!folder?.createDest,
+      };
+      const d = retryDecision(err, {
+        ...ctx,
+        maxErrors: s.maxErrors,
+        maxRetries: s.maxRetries,
+        retryBaseMs: s.retryBaseMs,
+      });
       if (d.countsError) pass.errors++;
       switch (d.action) {
         case 'create-folder':

@@ -26,10 +26,24 @@ export interface MailFolder {
 export async function listFolders(client: ImapFlow, withStatus: boolean): Promise<MailFolder[]> {
   const hasSize = client.capabilities.has('STATUS=SIZE');
   // HIGHESTMODSEQ (RFC 7162) tells a folder whose flags changed; imapflow asks only where CONDSTORE is offered.
-  const list = await client.list(withStatus ? { statusQuery: { messages: true, uidNext: true, uidValidity: true, highestModseq: true, ...(hasSize ? { size: true } : {}) } } : {});
+  const list = await client.list(
+    withStatus
+      ? {
+          statusQuery: {
+            messages: true,
+            uidNext: true,
+            uidValidity: true,
+            highestModseq: true,
+            ...(hasSize ? { size: true } : {}),
+          },
+        }
+      : {},
+  );
   return list.map((f) => {
     const selectable = !f.flags.has('\\Noselect') && !f.flags.has('\\NonExistent');
-    const s = f.status as { messages?: number; uidNext?: number; uidValidity?: bigint; size?: number; highestModseq?: bigint } | undefined;
+    const s = f.status as
+      | { messages?: number; uidNext?: number; uidValidity?: bigint; size?: number; highestModseq?: bigint }
+      | undefined;
     const segments = f.delimiter ? [...(f.parent ?? []), f.name] : [f.path];
     return {
       path: f.path,
@@ -40,7 +54,13 @@ export async function listFolders(client: ImapFlow, withStatus: boolean): Promis
       selectable,
       status:
         s && s.uidNext !== undefined
-          ? { messages: s.messages ?? 0, uidNext: s.uidNext, uidValidity: BigInt(s.uidValidity ?? 0), ...(s.size !== undefined ? { size: Number(s.size) } : {}), ...(s.highestModseq ? { highestModseq: BigInt(s.highestModseq) } : {}) }
+          ? {
+              messages: s.messages ?? 0,
+              uidNext: s.uidNext,
+              uidValidity: BigInt(s.uidValidity ?? 0),
+              ...(s.size !== undefined ? { size: Number(s.size) } : {}),
+              ...(s.highestModseq ? { highestModseq: BigInt(s.highestModseq) } : {}),
+            }
           : undefined,
     };
   });

@@ -25,7 +25,14 @@ export interface FolderMapping {
 /** `*` matches any run of characters (including `/`); the rest is literal, case-sensitive except INBOX. */
 export function globMatches(pattern: string, name: string): boolean {
   const norm = (s: string) => s.replace(/^inbox(?=\/|$)/i, 'INBOX');
-  const re = new RegExp('^' + norm(pattern).split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$');
+  const re = new RegExp(
+    '^' +
+      norm(pattern)
+        .split('*')
+        .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+        .join('.*') +
+      '$',
+  );
   const n = norm(name);
   // A pattern naming a folder also covers its subtree.
   return re.test(n) || n.split('/').some((_, i, parts) => i > 0 && re.test(parts.slice(0, i).join('/')));
@@ -65,7 +72,12 @@ export interface FolderNamespaces {
  * rules and mapping (`INBOX.Sent` is "Sent"), and the destination's prefix is added to
  * the destination levels ("Projects/Alpha" → `INBOX.Projects.Alpha`).
  */
-export function mapFolders(source: MailFolder[], dest: MailFolder[], rules?: FolderRules, namespaces: FolderNamespaces = {}): FolderMapping[] {
+export function mapFolders(
+  source: MailFolder[],
+  dest: MailFolder[],
+  rules?: FolderRules,
+  namespaces: FolderNamespaces = {},
+): FolderMapping[] {
   const destSep = dest.find((f) => f.delimiter)?.delimiter ?? namespaces.destination?.delimiter ?? '/';
   const srcPrefix = prefixSegments(namespaces.source);
   const destPrefix = prefixSegments(namespaces.destination);
@@ -74,17 +86,26 @@ export function mapFolders(source: MailFolder[], dest: MailFolder[], rules?: Fol
   const out: FolderMapping[] = [];
   // Folders announced by the server first, so a real \Sent wins over a name guess.
   const bySpecialUse = (use: string) =>
-    dest.filter((f) => f.selectable && f.specialUse === use).sort((a, b) => Number(b.specialUseFromServer) - Number(a.specialUseFromServer))[0];
-  const ordered = [...source].sort((a, b) => Number(b.specialUseFromServer) - Number(a.specialUseFromServer) || a.path.localeCompare(b.path));
+    dest
+      .filter((f) => f.selectable && f.specialUse === use)
+      .sort((a, b) => Number(b.specialUseFromServer) - Number(a.specialUseFromServer))[0];
+  const ordered = [...source].sort(
+    (a, b) => Number(b.specialUseFromServer) - Number(a.specialUseFromServer) || a.path.localeCompare(b.path),
+  );
   for (const f of ordered) {
     const logical = withoutPrefix(f.segments, srcPrefix);
     const sourceName = logical.join('/');
     if (!isIncluded(sourceName, rules)) continue;
     const rn = renamed(sourceName, rules);
-    const target = f.specialUse && MAPPED_SPECIAL_USES.includes(f.specialUse) && !usedSpecial.has(f.specialUse) ? bySpecialUse(f.specialUse) : undefined;
+    const target =
+      f.specialUse && MAPPED_SPECIAL_USES.includes(f.specialUse) && !usedSpecial.has(f.specialUse)
+        ? bySpecialUse(f.specialUse)
+        : undefined;
     let destSegments: string[];
     if (
-      !/^inbox$/i.test(sourceName) && rn === null && target &&
+      !/^inbox$/i.test(sourceName) &&
+      rn === null &&
+      target &&
       // A name guess only counts at the top level (or under INBOX): "Projects/Archive" is no archive.
       (f.specialUseFromServer || logical.length === 1 || (logical.length === 2 && /^inbox$/i.test(logical[0] ?? '')))
     ) {
@@ -93,11 +114,20 @@ export function mapFolders(source: MailFolder[], dest: MailFolder[], rules?: Fol
     } else {
       const name = /^inbox$/i.test(sourceName) ? ['INBOX'] : rn !== null ? rn.split('/').filter(Boolean) : logical;
       // A level must not split at the destination separator; the name goes inside the destination's namespace.
-      destSegments = withPrefix(name.map((s) => (destSep && s.includes(destSep) ? s.split(destSep).join('_') : s)), destPrefix);
+      destSegments = withPrefix(
+        name.map((s) => (destSep && s.includes(destSep) ? s.split(destSep).join('_') : s)),
+        destPrefix,
+      );
     }
     if (/^inbox$/i.test(destSegments[0] ?? '')) destSegments[0] = 'INBOX';
     const key = destSegments.join('\u0000');
-    out.push({ source: f, sourceName, destSegments, destName: withoutPrefix(destSegments, destPrefix).join('/'), dest: destByKey.get(key) });
+    out.push({
+      source: f,
+      sourceName,
+      destSegments,
+      destName: withoutPrefix(destSegments, destPrefix).join('/'),
+      dest: destByKey.get(key),
+    });
   }
   return out.sort((a, b) => a.sourceName.localeCompare(b.sourceName));
 }

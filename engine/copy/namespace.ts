@@ -32,7 +32,11 @@ export function prefixSegments(ns: PersonalNamespace | undefined): string[] {
 
 function startsWith(segments: string[], prefix: string[]): boolean {
   // INBOX is case-insensitive (RFC 3501 §5.1); every other level is compared exactly.
-  return prefix.length > 0 && segments.length >= prefix.length && prefix.every((p, i) => p === segments[i] || (i === 0 && isInbox(p) && isInbox(segments[0])));
+  return (
+    prefix.length > 0 &&
+    segments.length >= prefix.length &&
+    prefix.every((p, i) => p === segments[i] || (i === 0 && isInbox(p) && isInbox(segments[0])))
+  );
 }
 
 /**
@@ -53,6 +57,12 @@ export function withoutPrefix(segments: string[], prefix: string[]): string[] {
  * in it) is not prefixed twice.
  */
 export function withPrefix(segments: string[], prefix: string[]): string[] {
-  if (!prefix.length || !segments.length || (segments.length === 1 && isInbox(segments[0])) || startsWith(segments, prefix)) return segments;
+  if (
+    !prefix.length ||
+    !segments.length ||
+    (segments.length === 1 && isInbox(segments[0])) ||
+    startsWith(segments, prefix)
+  )
+    return segments;
   return [...prefix, ...segments];
 }

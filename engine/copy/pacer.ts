@@ -32,7 +32,10 @@ export class Pacer {
   private next: number;
   private readonly msPerMessage: number;
   /** `perHour` messages per hour; `now` is injectable for tests. */
-  constructor(perHour: number, private readonly now: () => number = Date.now) {
+  constructor(
+    perHour: number,
+    private readonly now: () => number = Date.now,
+  ) {
     this.msPerMessage = 3_600_000 / perHour;
     this.next = now();
   }

@@ -70,7 +70,14 @@ export function onSide<T>(side: 'source' | 'destination', p: Promise<T>): Promis
  * (RFC 7162 §3.1.4) when `changedSince` is given: the caller must know CONDSTORE is enabled
  * on the session, imapflow silently drops the modifier otherwise.
  */
-export async function fetchMeta(client: ImapFlow, range: string, withHeaders: boolean, minUid: number, changedSince?: bigint, exactSizes = true): Promise<(MessageMeta & { fp?: string })[]> {
+export async function fetchMeta(
+  client: ImapFlow,
+  range: string,
+  withHeaders: boolean,
+  minUid: number,
+  changedSince?: bigint,
+  exactSizes = true,
+): Promise<(MessageMeta & { fp?: string })[]> {
   if (!withHeaders && changedSince === undefined && hasBridge(client)) {
     // The common case (what to copy): our own line parser, a fraction of imapflow's CPU.
     try {
@@ -84,8 +91,17 @@ export async function fetchMeta(client: ImapFlow, range: string, withHeaders: bo
     }
   }
   const out: (MessageMeta & { fp?: string })[] = [];
-  const query = { uid: true, size: true, internalDate: true, flags: true, ...(withHeaders ? { headers: FINGERPRINT_HEADERS } : {}) };
-  for await (const m of client.fetch(range, query, { uid: true, ...(changedSince !== undefined ? { changedSince } : {}) })) {
+  const query = {
+    uid: true,
+    size: true,
+    internalDate: true,
+    flags: true,
+    ...(withHeaders ? { headers: FINGERPRINT_HEADERS } : {}),
+  };
+  for await (const m of client.fetch(range, query, {
+    uid: true,
+    ...(changedSince !== undefined ? { changedSince } : {}),
+  })) {
     // `n:*` also returns the highest message when n is above it (RFC 3501 §6.4.8): filter.
     if (m.uid < minUid) continue;
     const internalDate = new Date(m.internalDate ?? 0);
@@ -94,7 +110,9 @@ export async function fetchMeta(client: ImapFlow, range: string, withHeaders: bo
       size: m.size ?? 0,
       internalDate,
       flags: [...(m.flags ?? [])].filter((f) => f.toLowerCase() !== '\\recent'),
-      ...(withHeaders ? { fp: fingerprintOf({ size: m.size ?? 0, internalDate, headers: m.headers }, exactSizes) } : {}),
+      ...(withHeaders
+        ? { fp: fingerprintOf({ size: m.size ?? 0, internalDate, headers: m.headers }, exactSizes) }
+        : {}),
     });
   }
   return out.sort((a, b) => a.uid - b.uid);
@@ -127,7 +145,12 @@ export async function openDestination(dest: ImapFlow, mapping: FolderMapping, cr
       if (!/ALREADYEXISTS/i.test(e.serverResponseCode ?? '') && !/exists/i.test(e.responseText ?? '')) {
         // A refused name (NO/BAD) will be refused again: no retry, the folder is reported and skipped.
         if (e.responseStatus === 'NO' || e.responseStatus === 'BAD') {
-          throw new CopyError('FOLDER_REFUSED', 'Internal', `the destination refused to create folder ${mapping.destName}: ${e.responseText ?? 'no reason given'}`, { cause: err });
+          throw new CopyError(
+            'FOLDER_REFUSED',
+            'Internal',
+            `the destination refused to create folder ${mapping.destName}: ${e.responseText ?? 'no reason given'}`,
+            { cause: err },
+          );
         }
         throw err;
       }
@@ -142,13 +165,21 @@ export async function openDestination(dest: ImapFlow, mapping: FolderMapping, cr
  * Where a folder's copy starts: the checkpoint to continue from, and whether every source
  * message is matched against the whole destination folder (`rematchAll`).
  */
-function startingPoint(mapping: FolderMapping, previous: FolderCheckpoint | undefined, srcBox: MailboxObject, destBox: MailboxObject): FolderCheckpoint {
+function startingPoint(
+  mapping: FolderMapping,
+  previous: FolderCheckpoint | undefined,
+  srcBox: MailboxObject,
+  destBox: MailboxObject,
+): FolderCheckpoint {
   let cp: FolderCheckpoint;
   let rematchAll = false;
   if (!previous || previous.uidValidity !== srcBox.uidValidity) {
     // New folder, or the source renumbered its UIDs (RFC 3501 §2.3.1.1): start over,
     // but re-match instead of re-copying whatever the destination already holds.
-    cp = { ...emptyCheckpoint(mapping.sourceName, mapping.destName, srcBox.uidValidity), ...(previous ? pickTotals(previous) : {}) };
+    cp = {
+      ...emptyCheckpoint(mapping.sourceName, mapping.destName, srcBox.uidValidity),
+      ...(previous ? pickTotals(previous) : {}),
+    };
     rematchAll = destBox.exists > 0;
   } else if (previous.destUidValidity !== null && previous.destUidValidity !== destBox.uidValidity) {
     // The destination folder was recreated: what we appended may be gone. Never a loss:
@@ -175,7 +206,12 @@ interface OpenFolders {
 }
 
 /** The two sides are opened at once (each its own connection); the source's error wins when both fail. */
-async function openBoth(src: ImapFlow, dest: ImapFlow, mapping: FolderMapping, createDest: boolean | undefined): Promise<OpenFolders> {
+async function openBoth(
+  src: ImapFlow,
+  dest: ImapFlow,
+  mapping: FolderMapping,
+  createDest: boolean | undefined,
+): Promise<OpenFolders> {
   const openSrc = async () => {
     const box = await onSide('source', src.mailboxOpen(mapping.source.path, { readOnly: true }));
     return { box, uidNext: await onSide('source', uidNextOf(src, box)) };
@@ -188,7 +224,13 @@ async function openBoth(src: ImapFlow, dest: ImapFlow, mapping: FolderMapping, c
   const [s, d] = await Promise.allSettled([openSrc(), openDest()]);
   if (s.status === 'rejected') throw s.reason;
   if (d.status === 'rejected') throw d.reason;
-  return { srcBox: s.value.box, srcUidNext: s.value.uidNext, destBox: d.value.box, destUidValidity: d.value.box.uidValidity!, destUidNext: d.value.uidNext };
+  return {
+    srcBox: s.value.box,
+    srcUidNext: s.value.uidNext,
+    destBox: d.value.box,
+    destUidValidity: d.value.box.uidValidity!,
+    destUidNext: d.value.uidNext,
+  };
 }
 
 /** What is to be copied of a folder's messages, once matched against the destination. */
@@ -202,7 +244,12 @@ interface Matched {
   firstLeftOut: number;
 }
 
-const metaOf = (m: MessageMeta): MessageMeta => ({ uid: m.uid, size: m.size, internalDate: m.internalDate, flags: m.flags });
+const metaOf = (m: MessageMeta): MessageMeta => ({
+  uid: m.uid,
+  size: m.size,
+  internalDate: m.internalDate,
+  flags: m.flags,
+});
 
 /**
  * Decides message by message: refused ones tried again unless found at the destination;
@@ -218,7 +265,14 @@ function matchMessages(
   pending: { toUid: number } | null,
   dates: DateWindow | undefined,
 ): Matched {
-  const out: Matched = { toCopy: [], retrying: new Set(), retryFound: [], maxUid: cp.lastUid, leftOut: 0, firstLeftOut: Infinity };
+  const out: Matched = {
+    toCopy: [],
+    retrying: new Set(),
+    retryFound: [],
+    maxUid: cp.lastUid,
+    leftOut: 0,
+    firstLeftOut: Infinity,
+  };
   for (const m of retryMetas) {
     if (bag.take(m.fp!)) out.retryFound.push(m.uid);
     else {
@@ -263,14 +317,20 @@ export async function planFolder(
   opts: { createDest?: boolean; exactSizes?: boolean; dates?: DateWindow } = {},
 ): Promise<FolderPlan> {
   const exact = opts.exactSizes ?? true;
-  const { srcBox, srcUidNext, destBox, destUidValidity, destUidNext } = await openBoth(src, dest, mapping, opts.createDest);
+  const { srcBox, srcUidNext, destBox, destUidValidity, destUidNext } = await openBoth(
+    src,
+    dest,
+    mapping,
+    opts.createDest,
+  );
   // Skipped UIDs recorded under another UIDVALIDITY name other messages now.
   if (previous && previous.uidValidity !== srcBox.uidValidity) skippedUids = new Set();
   const cp = startingPoint(mapping, previous, srcBox, destBox);
   const rematchAll = cp.rematchAll;
   // An intent without a destination floor (written by versions that took a missing SELECT
   // UIDNEXT for none) is matched against the whole destination folder: never a duplicate.
-  const pending = !rematchAll && cp.pendingToUid !== null ? { toUid: cp.pendingToUid, floor: cp.pendingDestUidNext ?? 1 } : null;
+  const pending =
+    !rematchAll && cp.pendingToUid !== null ? { toUid: cp.pendingToUid, floor: cp.pendingDestUidNext ?? 1 } : null;
   cp.destUidValidity = destUidValidity;
 
   const startUid = rematchAll ? 1 : cp.lastUid + 1;
@@ -279,22 +339,37 @@ export async function planFolder(
   // by fingerprint against the whole destination folder first.
   const retryUids = rematchAll ? [] : [...skippedUids].filter((u) => u < startUid).sort((a, b) => a - b);
   const withHeaders = rematchAll || pending !== null || retryUids.length > 0;
-  const metas = srcBox.exists > 0 && startUid < srcUidNext ? await onSide('source', fetchMeta(src, `${startUid}:*`, withHeaders, startUid, undefined, exact)) : [];
-  const retryMetas = retryUids.length && srcBox.exists > 0 ? await onSide('source', fetchMeta(src, uidSet(retryUids), true, 1, undefined, exact)) : [];
+  const metas =
+    srcBox.exists > 0 && startUid < srcUidNext
+      ? await onSide('source', fetchMeta(src, `${startUid}:*`, withHeaders, startUid, undefined, exact))
+      : [];
+  const retryMetas =
+    retryUids.length && srcBox.exists > 0
+      ? await onSide('source', fetchMeta(src, uidSet(retryUids), true, 1, undefined, exact))
+      : [];
 
   const bag = new FingerprintBag();
   if (rematchAll || pending || retryMetas.length) {
     const floor = rematchAll || retryMetas.length || !pending ? 1 : pending.floor;
     if (destBox.exists > 0 && floor < destUidNext) {
-      for (const d of await onSide('destination', fetchMeta(dest, `${floor}:*`, true, floor, undefined, exact))) bag.add(d.fp!);
+      for (const d of await onSide('destination', fetchMeta(dest, `${floor}:*`, true, floor, undefined, exact)))
+        bag.add(d.fp!);
     }
   }
-  const { toCopy, retrying, retryFound, maxUid, leftOut, firstLeftOut } = matchMessages(metas, retryMetas, bag, cp, pending, opts.dates);
+  const { toCopy, retrying, retryFound, maxUid, leftOut, firstLeftOut } = matchMessages(
+    metas,
+    retryMetas,
+    bag,
+    cp,
+    pending,
+    opts.dates,
+  );
   // Refused UIDs still refused (neither retried nor found) are those expunged at the source since.
   const skippedHere = retryUids.length - retrying.size - retryFound.length;
   const found = srcBox.exists;
   // Mod-sequences only where CONDSTORE is enabled on the session and the folder keeps them (no NOMODSEQ).
-  const modseqs = src.enabled.has('CONDSTORE') && !srcBox.noModseq && srcBox.highestModseq ? BigInt(srcBox.highestModseq) : null;
+  const modseqs =
+    src.enabled.has('CONDSTORE') && !srcBox.noModseq && srcBox.highestModseq ? BigInt(srcBox.highestModseq) : null;
   const bytesFound = mapping.source.status?.size ?? metas.reduce((s, m) => s + m.size, 0);
   return {
     toCopy,
@@ -313,10 +388,21 @@ export async function planFolder(
     // flags may change before the pass that confirms them (copies not made yet have no pair).
     flagSyncThroughUid: rematchAll ? 0 : Math.max(cp.lastUid, pending?.toUid ?? 0),
     checkpoint: cp,
-    dest: { path: destBox.path, uidValidity: destUidValidity, uidNext: destUidNext, exists: destBox.exists, permanentFlags: destBox.permanentFlags ?? new Set() },
+    dest: {
+      path: destBox.path,
+      uidValidity: destUidValidity,
+      uidNext: destUidNext,
+      exists: destBox.exists,
+      permanentFlags: destBox.permanentFlags ?? new Set(),
+    },
   };
 }
 
 function pickTotals(p: FolderCheckpoint): Partial<FolderCheckpoint> {
-  return { messagesCopied: p.messagesCopied, bytesCopied: p.bytesCopied, messagesPresent: p.messagesPresent, messagesSkipped: p.messagesSkipped };
+  return {
+    messagesCopied: p.messagesCopied,
+    bytesCopied: p.bytesCopied,
+    messagesPresent: p.messagesPresent,
+    messagesSkipped: p.messagesSkipped,
+  };
 }

@@ -54,7 +54,13 @@ export function sideOf(err: unknown): Side | undefined {
  * any IMAP command. Such an error is never retried as if a server had failed.
  */
 export function isOwnBug(err: unknown): err is Error {
-  return sideOf(err) === undefined && (err instanceof TypeError || err instanceof ReferenceError || err instanceof RangeError || err instanceof SyntaxError);
+  return (
+    sideOf(err) === undefined &&
+    (err instanceof TypeError ||
+      err instanceof ReferenceError ||
+      err instanceof RangeError ||
+      err instanceof SyntaxError)
+  );
 }
 
 /** A throttled command leaves its connection in order: it is kept rather than logged in again (one more request to a server that asked us to slow down). */
@@ -78,12 +84,24 @@ function ownDecision(err: unknown, ctx: RetryContext): RetryDecision | null {
   if (err instanceof CopyError && err.code === 'FOLDER_REFUSED' && ctx.inFolder) {
     // One folder the destination will not take: report it, go on with the others.
     if (ctx.errors + 1 > ctx.maxErrors) {
-      return { action: 'fail', reason: err.reason, detail: `more than ${ctx.maxErrors} errors; last: ${err.message}`, countsError: true, folderError: err.message };
+      return {
+        action: 'fail',
+        reason: err.reason,
+        detail: `more than ${ctx.maxErrors} errors; last: ${err.message}`,
+        countsError: true,
+        folderError: err.message,
+      };
     }
     return { action: 'folder-done', error: err.message, countsError: true };
   }
   if (err instanceof CopyError) return { action: 'fail', reason: err.reason, detail: err.message, countsError: false };
-  if (isOwnBug(err)) return { action: 'fail', reason: 'Internal', detail: `internal error: ${err.name}: ${err.message}`.slice(0, 500), countsError: false };
+  if (isOwnBug(err))
+    return {
+      action: 'fail',
+      reason: 'Internal',
+      detail: `internal error: ${err.name}: ${err.message}`.slice(0, 500),
+      countsError: false,
+    };
   return null;
 }
 
@@ -101,16 +119,33 @@ export function retryDecision(err: unknown, ctx: RetryContext): RetryDecision {
   const kind = classifyImapError(err);
   const side = sideOf(err);
   const detail = side ? `${side}: ${errorDetail(err)}` : errorDetail(err);
-  if (kind === 'refused' || kind === 'quota') return { action: 'fail', reason: failureReasonFor(kind, side), detail, countsError: false };
+  if (kind === 'refused' || kind === 'quota')
+    return { action: 'fail', reason: failureReasonFor(kind, side), detail, countsError: false };
   // Stopping: a throttle is not waited out, and a connection the stop dropped is no error.
   if (ctx.stopping && (kind === 'throttled' || kind === 'unreachable')) return { action: 'stop', countsError: false };
   if (kind === 'throttled') {
     // imapflow already waited part of the server's hint; wait out the rest.
     const hint = throttleHintMs(err);
-    return { action: 'wait', ms: hint === undefined ? 1000 : Math.max(0, hint - throttleWaited(err)), countsError: false };
+    return {
+      action: 'wait',
+      ms: hint === undefined ? 1000 : Math.max(0, hint - throttleWaited(err)),
+      countsError: false,
+    };
   }
   const attempt = ctx.attempt + 1;
-  if (ctx.errors + 1 > ctx.maxErrors) return { action: 'fail', reason: failureReasonFor(kind, side), detail: `more than ${ctx.maxErrors} errors; last: ${detail}`, countsError: true };
-  if (attempt > ctx.maxRetries) return { action: 'fail', reason: failureReasonFor(kind, side), detail: `gave up after ${ctx.maxRetries} retries: ${detail}`, countsError: true };
+  if (ctx.errors + 1 > ctx.maxErrors)
+    return {
+      action: 'fail',
+      reason: failureReasonFor(kind, side),
+      detail: `more than ${ctx.maxErrors} errors; last: ${detail}`,
+      countsError: true,
+    };
+  if (attempt > ctx.maxRetries)
+    return {
+      action: 'fail',
+      reason: failureReasonFor(kind, side),
+      detail: `gave up after ${ctx.maxRetries} retries: ${detail}`,
+      countsError: true,
+    };
   return { action: 'backoff', ms: Math.min(MAX_BACKOFF_MS, ctx.retryBaseMs * 2 ** (attempt - 1)), countsError: true };
 }

@@ -21,7 +21,10 @@ async function listAndMap(pass: PassState, pool: LanePool): Promise<FolderMappin
   let destFolders: MailFolder[] = [];
   let namespaces: FolderNamespaces = {};
   const listed = await withRetry(pass, pool.add(), async ({ src, dest }) => {
-    [srcFolders, destFolders] = await Promise.all([onSide('source', listFolders(src, true)), onSide('destination', listFolders(dest, true))]);
+    [srcFolders, destFolders] = await Promise.all([
+      onSide('source', listFolders(src, true)),
+      onSide('destination', listFolders(dest, true)),
+    ]);
     // Personal namespace prefixes (RFC 2342, e.g. `INBOX.`): folder names are mapped without them.
     namespaces = { source: personalNamespace(src), destination: personalNamespace(dest) };
   });
@@ -45,7 +48,11 @@ async function runSteps(pass: PassState, pool: LanePool): Promise<void> {
   const { input } = pass;
   // 1. List both sides; 2. map folders. The checkpoints are read meanwhile (nothing before
   // the folder jobs needs them); a store failure ends the pass once the listing is over.
-  const [checkpoints, skipped, listed] = await Promise.allSettled([input.checkpoints.load(input.itemId), input.checkpoints.listSkipped(input.itemId), listAndMap(pass, pool)]);
+  const [checkpoints, skipped, listed] = await Promise.allSettled([
+    input.checkpoints.load(input.itemId),
+    input.checkpoints.listSkipped(input.itemId),
+    listAndMap(pass, pool),
+  ]);
   pass.checkpoints = settledValue(checkpoints);
   pass.setSkipped(settledValue(skipped));
   const mappings = settledValue(listed);

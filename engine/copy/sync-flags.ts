@@ -94,16 +94,29 @@ export function planFlagUpdates(sources: FlagMessage[], dests: FlagMessage[], pe
 export async function syncFlags(
   src: ImapFlow,
   dest: ImapFlow,
-  o: { throughUid: number; changedSince: bigint | null; skipped: Set<number>; permanentFlags: Set<string>; destExists: number; exactSizes?: boolean },
+  o: {
+    throughUid: number;
+    changedSince: bigint | null;
+    skipped: Set<number>;
+    permanentFlags: Set<string>;
+    destExists: number;
+    exactSizes?: boolean;
+  },
 ): Promise<FlagSyncOutcome> {
   const exact = o.exactSizes ?? true;
   const outcome: FlagSyncOutcome = { updated: 0, refused: 0 };
   if (o.throughUid < 1 || o.destExists < 1) return outcome;
   const range = `1:${o.throughUid}`;
   const keep = (m: { uid: number }) => m.uid <= o.throughUid && !o.skipped.has(m.uid);
-  const asFlagMessage = (m: { uid: number; fp?: string; flags: string[] }): FlagMessage => ({ uid: m.uid, fp: m.fp!, flags: m.flags });
+  const asFlagMessage = (m: { uid: number; fp?: string; flags: string[] }): FlagMessage => ({
+    uid: m.uid,
+    fp: m.fp!,
+    flags: m.flags,
+  });
 
-  let sources = (await onSide('source', fetchMeta(src, range, true, 1, o.changedSince ?? undefined, exact))).filter(keep).map(asFlagMessage);
+  let sources = (await onSide('source', fetchMeta(src, range, true, 1, o.changedSince ?? undefined, exact)))
+    .filter(keep)
+    .map(asFlagMessage);
   if (!sources.length) return outcome;
   const dests = (await onSide('destination', fetchMeta(dest, '1:*', true, 1, undefined, exact))).map(asFlagMessage);
 
@@ -113,7 +126,9 @@ export async function syncFlags(
     for (const d of dests) destCount.set(d.fp, (destCount.get(d.fp) ?? 0) + 1);
     const changedCount = new Map<string, number>();
     for (const s of sources) changedCount.set(s.fp, (changedCount.get(s.fp) ?? 0) + 1);
-    const ambiguous = new Set([...changedCount].filter(([fp, n]) => n > 1 || (destCount.get(fp) ?? 0) > 1).map(([fp]) => fp));
+    const ambiguous = new Set(
+      [...changedCount].filter(([fp, n]) => n > 1 || (destCount.get(fp) ?? 0) > 1).map(([fp]) => fp),
+    );
     if (ambiguous.size) {
       const have = new Set(sources.map((s) => s.uid));
       const all = (await onSide('source', fetchMeta(src, range, true, 1, undefined, exact))).filter(keep);
@@ -127,7 +142,11 @@ export async function syncFlags(
       // imapflow reports a failed STORE as `false` (it logs and swallows the error).
       const ok = await onSide('destination', dest.messageFlagsSet(uidSet(uids), u.flags, { uid: true, silent: true }));
       if (ok) outcome.updated += uids.length;
-      else if (!dest.usable) throw Object.assign(new Error('destination connection lost during UID STORE'), { code: 'NoConnection', side: 'destination' });
+      else if (!dest.usable)
+        throw Object.assign(new Error('destination connection lost during UID STORE'), {
+          code: 'NoConnection',
+          side: 'destination',
+        });
       else outcome.refused += uids.length;
     }
   }

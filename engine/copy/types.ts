@@ -92,7 +92,14 @@ export interface CopyCounters {
 }
 
 /** All counters at zero. */
-export const ZERO_COUNTERS: Readonly<CopyCounters> = { messagesFound: 0, bytesFound: 0, messagesCopied: 0, bytesCopied: 0, messagesPresent: 0, messagesSkipped: 0 };
+export const ZERO_COUNTERS: Readonly<CopyCounters> = {
+  messagesFound: 0,
+  bytesFound: 0,
+  messagesCopied: 0,
+  bytesCopied: 0,
+  messagesPresent: 0,
+  messagesSkipped: 0,
+};
 
 /** A message the destination refused. */
 export interface SkippedMessage {

@@ -5,7 +5,15 @@ import type { BatchOutcome } from './copy-batch.ts';
 import { uidSet } from './copy-batch.ts';
 import { sha256Hex, type HeaderDigest } from './header-digest.ts';
 import { fetchMeta, onSide, type FolderPlan } from './plan-folder.ts';
-import { ALTERED_REASONS, type AlteredMessage, type CheckpointStore, type FolderCheckpoint, type FolderStats, type FolderVerification, type PassVerification } from './types.ts';
+import {
+  ALTERED_REASONS,
+  type AlteredMessage,
+  type CheckpointStore,
+  type FolderCheckpoint,
+  type FolderStats,
+  type FolderVerification,
+  type PassVerification,
+} from './types.ts';
 
 /** One message appended by this pass, as the verification needs it. */
 interface Appended {
@@ -60,7 +68,11 @@ export function requeued(cp: FolderCheckpoint): FolderCheckpoint {
  * gets a re-match checkpoint, so this pass opens it and copies the missing messages again.
  * Returns how many were missing, by source folder.
  */
-export function auditDestinations(mappings: FolderMapping[], checkpoints: Map<string, FolderCheckpoint>, skippedByFolder: Map<string, Set<number>>): Map<string, number> {
+export function auditDestinations(
+  mappings: FolderMapping[],
+  checkpoints: Map<string, FolderCheckpoint>,
+  skippedByFolder: Map<string, Set<number>>,
+): Map<string, number> {
   const short = new Map<string, number>();
   for (const m of mappings) {
     const cp = checkpoints.get(m.sourceName);
@@ -79,13 +91,27 @@ export function auditDestinations(mappings: FolderMapping[], checkpoints: Map<st
 }
 
 /** The verification of a folder skipped on STATUS: its counts come from the listing (no command). */
-export function unchangedVerification(source: MailFolder, dest: MailFolder | undefined, skipped: number): FolderVerification {
+export function unchangedVerification(
+  source: MailFolder,
+  dest: MailFolder | undefined,
+  skipped: number,
+): FolderVerification {
   const expected = Math.max(0, (source.status?.messages ?? 0) - skipped);
   return { ...emptyVerification(), expected, destMessages: dest?.status?.messages ?? 0 };
 }
 
 function emptyVerification(): FolderVerification {
-  return { expected: 0, destMessages: 0, missingAtStart: 0, recopied: 0, missing: 0, alteredReasons: {}, altered: 0, unchecked: 0, commands: 0 };
+  return {
+    expected: 0,
+    destMessages: 0,
+    missingAtStart: 0,
+    recopied: 0,
+    missing: 0,
+    alteredReasons: {},
+    altered: 0,
+    unchecked: 0,
+    commands: 0,
+  };
 }
 
 /** What {@link verifyFolder} found. */
@@ -116,7 +142,15 @@ export async function verifyFolder(
   src: ImapFlow,
   dest: ImapFlow,
   plan: FolderPlan,
-  o: { sourceFolder: string; destFolder: string; skipped: number; missingAtStart: number; copied: number; log: AppendLog; exactSizes?: boolean },
+  o: {
+    sourceFolder: string;
+    destFolder: string;
+    skipped: number;
+    missingAtStart: number;
+    copied: number;
+    log: AppendLog;
+    exactSizes?: boolean;
+  },
 ): Promise<FolderCheck> {
   const v = emptyVerification();
   v.missingAtStart = o.missingAtStart;
@@ -138,7 +172,8 @@ export async function verifyFolder(
     const known = entries.filter((e) => e.destUid !== undefined);
     if (known.length) {
       const sizes = new Map<number, number>();
-      for (const m of await onSide('destination', fetchMeta(dest, uidSet(known.map((e) => e.destUid!)), false, 1))) sizes.set(m.uid, m.size);
+      for (const m of await onSide('destination', fetchMeta(dest, uidSet(known.map((e) => e.destUid!)), false, 1)))
+        sizes.set(m.uid, m.size);
       v.commands++;
       pairs = known.map((e) => ({ e, destUid: e.destUid!, destSize: sizes.get(e.destUid!) }));
       // A batch the server acknowledged without APPENDUID, beside others with it: not compared.
@@ -150,7 +185,13 @@ export async function verifyFolder(
       const floor = o.log.floor ?? plan.dest.uidNext;
       const after = await onSide('destination', fetchMeta(dest, `${floor}:*`, false, floor));
       v.commands++;
-      pairs = after.length === entries.length ? entries.flatMap((e, i) => { const d = after[i]; return d ? [{ e, destUid: d.uid, destSize: d.size }] : []; }) : [];
+      pairs =
+        after.length === entries.length
+          ? entries.flatMap((e, i) => {
+              const d = after[i];
+              return d ? [{ e, destUid: d.uid, destSize: d.size }] : [];
+            })
+          : [];
       if (!pairs.length) v.unchecked = entries.length;
     }
     const headerChecks: { e: Appended; destUid: number }[] = [];
@@ -162,14 +203,27 @@ export async function verifyFolder(
     }
     if (headerChecks.length) {
       const back = new Map<number, Buffer>();
-      for await (const m of dest.fetch(uidSet(headerChecks.map((h) => h.destUid)), { uid: true, headers: true }, { uid: true })) if (m.headers) back.set(m.uid, m.headers);
+      for await (const m of dest.fetch(
+        uidSet(headerChecks.map((h) => h.destUid)),
+        { uid: true, headers: true },
+        { uid: true },
+      ))
+        if (m.headers) back.set(m.uid, m.headers);
       v.commands++;
       for (const h of headerChecks) {
         const got = back.get(h.destUid);
         if (!got) continue;
         const sha = sha256Hex(got);
         if (sha === h.e.header!.sha) continue;
-        altered.push(record(o, h.e, h.destUid, h.e.size, sha === h.e.header!.munged ? ALTERED_REASONS.eightBit : ALTERED_REASONS.header));
+        altered.push(
+          record(
+            o,
+            h.e,
+            h.destUid,
+            h.e.size,
+            sha === h.e.header!.munged ? ALTERED_REASONS.eightBit : ALTERED_REASONS.header,
+          ),
+        );
       }
     }
   }
@@ -187,7 +241,12 @@ export async function verifyFolderEnd(
   src: ImapFlow,
   dest: ImapFlow,
   plan: FolderPlan,
-  o: Parameters<typeof verifyFolder>[3] & { stats: FolderStats; itemId: string; store: CheckpointStore; requeue: () => Promise<void> },
+  o: Parameters<typeof verifyFolder>[3] & {
+    stats: FolderStats;
+    itemId: string;
+    store: CheckpointStore;
+    requeue: () => Promise<void>;
+  },
 ): Promise<void> {
   const check = await verifyFolder(src, dest, plan, o);
   o.stats.verification = check.verification;
@@ -195,13 +254,37 @@ export async function verifyFolderEnd(
   if (check.verification.missing) await o.requeue();
 }
 
-function record(o: { sourceFolder: string; destFolder: string }, e: Appended, destUid: number, destSize: number, reason: string): AlteredMessage {
-  return { sourceFolder: o.sourceFolder, uid: e.uid, destFolder: o.destFolder, destUid, sourceSize: e.size, destSize, reason };
+function record(
+  o: { sourceFolder: string; destFolder: string },
+  e: Appended,
+  destUid: number,
+  destSize: number,
+  reason: string,
+): AlteredMessage {
+  return {
+    sourceFolder: o.sourceFolder,
+    uid: e.uid,
+    destFolder: o.destFolder,
+    destUid,
+    sourceSize: e.size,
+    destSize,
+    reason,
+  };
 }
 
 /** The pass's verification from its folders' ({@link FolderStats.verification}). */
 export function summarizeVerification(folders: FolderStats[]): PassVerification {
-  const out: PassVerification = { foldersChecked: 0, foldersShort: [], missingAtStart: 0, recopied: 0, missing: 0, altered: 0, alteredReasons: {}, unchecked: 0, commands: 0 };
+  const out: PassVerification = {
+    foldersChecked: 0,
+    foldersShort: [],
+    missingAtStart: 0,
+    recopied: 0,
+    missing: 0,
+    altered: 0,
+    alteredReasons: {},
+    unchecked: 0,
+    commands: 0,
+  };
   for (const f of folders) {
     const v = f.verification;
     if (!v) continue;
@@ -213,7 +296,13 @@ export function summarizeVerification(folders: FolderStats[]): PassVerification 
     out.unchecked += v.unchecked;
     out.commands += v.commands;
     for (const [r, n] of Object.entries(v.alteredReasons)) out.alteredReasons[r] = (out.alteredReasons[r] ?? 0) + n;
-    if (v.missingAtStart || v.missing) out.foldersShort.push({ folder: f.sourceFolder, missingAtStart: v.missingAtStart, recopied: v.recopied, missing: v.missing });
+    if (v.missingAtStart || v.missing)
+      out.foldersShort.push({
+        folder: f.sourceFolder,
+        missingAtStart: v.missingAtStart,
+        recopied: v.recopied,
+        missing: v.missing,
+      });
   }
   return out;
 }

@@ -4,14 +4,21 @@ import { refuseInvisible } from './invisible.ts';
 // A pragmatic address check (RFC 5321 local part without quoted strings, a dotted
 // domain of LDH labels, or a punycode/IDN label). Migration lists come from HR exports;
 // what matters is catching typos, not accepting every RFC 5322 oddity.
-const ADDRESS = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@(?:[A-Za-z0-9\u00a1-\uffff](?:[A-Za-z0-9\u00a1-\uffff-]{0,61}[A-Za-z0-9\u00a1-\uffff])?\.)+[A-Za-z\u00a1-\uffff][A-Za-z0-9\u00a1-\uffff-]{0,62}$/u;
+const ADDRESS =
+  /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@(?:[A-Za-z0-9\u00a1-\uffff](?:[A-Za-z0-9\u00a1-\uffff-]{0,61}[A-Za-z0-9\u00a1-\uffff])?\.)+[A-Za-z\u00a1-\uffff][A-Za-z0-9\u00a1-\uffff-]{0,62}$/u;
 
 /** Google consumer domains: Google's security policy no longer allows password IMAP access for free accounts. */
 export const GOOGLE_CONSUMER_DOMAINS = ['gmail.com', 'googlemail.com'];
 
 /** True when `s` looks like a mail address we can migrate. */
 export function isAddress(s: string): boolean {
-  return s.length <= 254 && ADDRESS.test(s) && !s.includes('..') && !s.startsWith('.') && !s.slice(0, s.indexOf('@')).endsWith('.');
+  return (
+    s.length <= 254 &&
+    ADDRESS.test(s) &&
+    !s.includes('..') &&
+    !s.startsWith('.') &&
+    !s.slice(0, s.indexOf('@')).endsWith('.')
+  );
 }
 
 /**
@@ -19,10 +26,17 @@ export function isAddress(s: string): boolean {
  * some servers treat it case-sensitively). Throws a UserError an admin understands.
  */
 export function normaliseAddress(raw: string, what = 'address'): string {
-  const s = raw.trim().replace(/^<(.*)>$/, '$1').replace(/^mailto:/i, '');
+  const s = raw
+    .trim()
+    .replace(/^<(.*)>$/, '$1')
+    .replace(/^mailto:/i, '');
   if (!s) throw new UserError('ADDRESS_MISSING', `The ${what} is missing.`);
   refuseInvisible(s, what);
-  if (!isAddress(s)) throw new UserError('ADDRESS_MALFORMED', `"${raw}" is not a valid ${what}: expected something like alice@old.example.`);
+  if (!isAddress(s))
+    throw new UserError(
+      'ADDRESS_MALFORMED',
+      `"${raw}" is not a valid ${what}: expected something like alice@old.example.`,
+    );
   const at = s.lastIndexOf('@');
   const domain = s.slice(at + 1).toLowerCase();
   if (GOOGLE_CONSUMER_DOMAINS.includes(domain)) {

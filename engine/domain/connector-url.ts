@@ -17,12 +17,23 @@ export function parseConnectorUrl(raw: string, side: string): ConnectorUrl {
     throw new UserError('CONNECTOR_URL', `The ${side} "${raw}" is not a URL. ${usage}`, undefined, side);
   }
   if (u.username || u.password)
-    throw new UserError('CONNECTOR_URL_CREDENTIALS', `The ${side} URL must not contain credentials: they are entered only on MailFerry's secure form.`, undefined, side);
+    throw new UserError(
+      'CONNECTOR_URL_CREDENTIALS',
+      `The ${side} URL must not contain credentials: they are entered only on MailFerry's secure form.`,
+      undefined,
+      side,
+    );
   if (u.protocol === 'imap:' || u.protocol === 'imaps:') {
     const secure = u.protocol === 'imaps:';
     if (!u.hostname) throw new UserError('CONNECTOR_URL', `The ${side} URL has no host. ${usage}`, undefined, side);
     const port = u.port ? Number(u.port) : secure ? 993 : 143;
-    return { kind: 'imap', secure, host: u.hostname.replace(/^\[|\]$/g, ''), port, url: `${u.protocol}//${u.host}${u.port ? '' : `:${port}`}` };
+    return {
+      kind: 'imap',
+      secure,
+      host: u.hostname.replace(/^\[|\]$/g, ''),
+      port,
+      url: `${u.protocol}//${u.host}${u.port ? '' : `:${port}`}`,
+    };
   }
   if (u.protocol === 'm365:') {
     let m: ReturnType<typeof parseM365Url>;
@@ -33,7 +44,18 @@ export function parseConnectorUrl(raw: string, side: string): ConnectorUrl {
     }
     const custom = m.imapHost !== M365_IMAP_HOST || m.imapPort !== M365_IMAP_PORT;
     const host = m.imapHost.includes(':') ? `[${m.imapHost}]` : m.imapHost;
-    return { kind: 'm365', tenantId: m.tenantId, imapHost: m.imapHost, imapPort: m.imapPort, url: `m365://${m.tenantId}${custom ? `?imap=${host}:${m.imapPort}` : ''}` };
+    return {
+      kind: 'm365',
+      tenantId: m.tenantId,
+      imapHost: m.imapHost,
+      imapPort: m.imapPort,
+      url: `m365://${m.tenantId}${custom ? `?imap=${host}:${m.imapPort}` : ''}`,
+    };
   }
-  throw new UserError('CONNECTOR_URL', `The ${side} "${raw}" uses an unsupported scheme "${u.protocol.replace(':', '')}". ${usage}`, undefined, side);
+  throw new UserError(
+    'CONNECTOR_URL',
+    `The ${side} "${raw}" uses an unsupported scheme "${u.protocol.replace(':', '')}". ${usage}`,
+    undefined,
+    side,
+  );
 }

@@ -53,7 +53,11 @@ export function dayStart(day: string): Date | undefined {
  * both included, UTC) narrowed by a pre-stage's cutoff (N days before `now`). Undefined when
  * the pass copies every date.
  */
-export function passWindow(kind: PassKind, options: Pick<ProjectOptions, 'since' | 'until'>, now: Date): { since?: Date; before?: Date } | undefined {
+export function passWindow(
+  kind: PassKind,
+  options: Pick<ProjectOptions, 'since' | 'until'>,
+  now: Date,
+): { since?: Date; before?: Date } | undefined {
   const since = options.since ? dayStart(options.since) : undefined;
   const untilStart = options.until ? dayStart(options.until) : undefined;
   let before = untilStart ? new Date(untilStart.getTime() + DAY_MS) : undefined;

@@ -37,7 +37,9 @@ export class ProjectOptionsError extends Error {
     readonly projectName: string,
     readonly problems: string[],
   ) {
-    super(`The stored settings of project ${projectName} cannot be read (${problems.join('; ')}). Set them again with "project set ${projectName} …".`);
+    super(
+      `The stored settings of project ${projectName} cannot be read (${problems.join('; ')}). Set them again with "project set ${projectName} …".`,
+    );
   }
 }
 
@@ -49,7 +51,11 @@ const isCount = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && 
 const CHECKS: { [K in keyof Required<ProjectOptions>]: [(v: unknown) => boolean, string] } = {
   include: [isStringList, 'a list of folder names'],
   exclude: [isStringList, 'a list of folder names'],
-  rename: [(v) => typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((s) => typeof s === 'string'), 'a map of folder names'],
+  rename: [
+    (v) =>
+      typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((s) => typeof s === 'string'),
+    'a map of folder names',
+  ],
   linkTtlHours: [(v) => isCount(v) && (v as number) >= 1, 'a whole number of hours (1 or more)'],
   maxAttempts: [(v) => isCount(v) && (v as number) >= 1, 'a whole number (1 or more)'],
   reminderDays: [(v) => Array.isArray(v) && v.every(isCount), 'a list of whole days'],
@@ -75,12 +81,14 @@ export function readProjectOptions(json: string): { options: ProjectOptions; pro
   } catch (e) {
     return { options: {}, problems: [`not JSON: ${e instanceof Error ? e.message : String(e)}`] };
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { options: {}, problems: ['not a JSON object'] };
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    return { options: {}, problems: ['not a JSON object'] };
   const options: Record<string, unknown> = {};
   const problems: string[] = [];
   for (const [key, value] of Object.entries(raw)) {
     const check = CHECKS[key as keyof ProjectOptions];
-    if (check && value !== undefined && value !== null && !check[0](value)) problems.push(`${key} must be ${check[1]}, found ${JSON.stringify(value)?.slice(0, 60)}`);
+    if (check && value !== undefined && value !== null && !check[0](value))
+      problems.push(`${key} must be ${check[1]}, found ${JSON.stringify(value)?.slice(0, 60)}`);
     else if (value !== null) options[key] = value;
   }
   const o = options as ProjectOptions;

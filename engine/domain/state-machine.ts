@@ -64,8 +64,13 @@ export function decide(action: ItemAction, item: DecisionInput): Decision {
   switch (action) {
     case 'submit':
       if (status === 'WaitingForUser')
-        refuse('ITEM_WAITING', `${a} is already waiting for its user.`, `Use \`resend ${a}\` to send a new link, or \`stop ${a}\` first.`);
-      if (ACTIVE.includes(status)) refuse('ITEM_ACTIVE', `${a} is already ${status === 'Queued' ? 'queued' : 'running'}.`);
+        refuse(
+          'ITEM_WAITING',
+          `${a} is already waiting for its user.`,
+          `Use \`resend ${a}\` to send a new link, or \`stop ${a}\` first.`,
+        );
+      if (ACTIVE.includes(status))
+        refuse('ITEM_ACTIVE', `${a} is already ${status === 'Queued' ? 'queued' : 'running'}.`);
       return { to: item.missingCredentials ? 'WaitingForUser' : 'Queued' };
 
     case 'credentials-received':
@@ -94,42 +99,69 @@ export function decide(action: ItemAction, item: DecisionInput): Decision {
       // Seeds: stopping a waiting item returns its license and cancels the open link.
       if (status === 'WaitingForUser' || status === 'Queued') return { to: 'Stopped' };
       if (status === 'Running') return { to: 'Running', stopRequested: true };
-      return refuse('ITEM_NOT_ACTIVE', `${a} is not running or waiting (it is ${describe(status)}); there is nothing to stop.`);
+      return refuse(
+        'ITEM_NOT_ACTIVE',
+        `${a} is not running or waiting (it is ${describe(status)}); there is nothing to stop.`,
+      );
 
     case 'delete':
       // Seeds: "It is not possible to directly delete the mailbox while it is in the state
       // Waiting for User": stop first.
       if (status === 'WaitingForUser')
-        refuse('ITEM_WAITING', `${a} is waiting for its user; stop it before deleting it.`, `\`stop ${a}\` then \`delete ${a}\``);
+        refuse(
+          'ITEM_WAITING',
+          `${a} is waiting for its user; stop it before deleting it.`,
+          `\`stop ${a}\` then \`delete ${a}\``,
+        );
       if (ACTIVE.includes(status))
-        refuse('ITEM_ACTIVE', `${a} is ${status === 'Queued' ? 'queued' : 'running'}; stop it before deleting it.`, `\`stop ${a}\` then \`delete ${a}\``);
+        refuse(
+          'ITEM_ACTIVE',
+          `${a} is ${status === 'Queued' ? 'queued' : 'running'}; stop it before deleting it.`,
+          `\`stop ${a}\` then \`delete ${a}\``,
+        );
       return { to: status, deleted: true };
 
     case 'clear-credentials':
       if (!IDLE.includes(status))
-        refuse('ITEM_ACTIVE', `${a} is ${describe(status)}; stop it before clearing its credentials.`, `\`stop ${a}\` first`);
+        refuse(
+          'ITEM_ACTIVE',
+          `${a} is ${describe(status)}; stop it before clearing its credentials.`,
+          `\`stop ${a}\` first`,
+        );
       return { to: status };
 
     case 'resend':
       if (status !== 'WaitingForUser')
-        refuse('ITEM_NOT_WAITING', `${a} is not waiting for its user (it is ${describe(status)}).`, `Use \`start ${a}\` to submit it; a request goes out when credentials are missing.`);
+        refuse(
+          'ITEM_NOT_WAITING',
+          `${a} is not waiting for its user (it is ${describe(status)}).`,
+          `Use \`start ${a}\` to submit it; a request goes out when credentials are missing.`,
+        );
       return { to: status };
 
     case 'form':
-      if (ACTIVE.includes(status)) refuse('ITEM_ACTIVE', `${a} is ${describe(status)}; its credentials are already known.`);
+      if (ACTIVE.includes(status))
+        refuse('ITEM_ACTIVE', `${a} is ${describe(status)}; its credentials are already known.`);
       return { to: status };
   }
 }
 
 function describe(s: ItemStatus): string {
   switch (s) {
-    case 'NotStarted': return 'not started';
-    case 'WaitingForUser': return 'waiting for its user';
-    case 'Queued': return 'queued';
-    case 'Running': return 'running';
-    case 'Completed': return 'completed';
-    case 'Failed': return 'failed';
-    case 'Stopped': return 'stopped';
+    case 'NotStarted':
+      return 'not started';
+    case 'WaitingForUser':
+      return 'waiting for its user';
+    case 'Queued':
+      return 'queued';
+    case 'Running':
+      return 'running';
+    case 'Completed':
+      return 'completed';
+    case 'Failed':
+      return 'failed';
+    case 'Stopped':
+      return 'stopped';
   }
 }
 

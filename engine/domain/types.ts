@@ -1,5 +1,13 @@
 /** Statuses of an item (a mailbox); these names appear in commands, cards and the database. */
-export const STATUSES = ['NotStarted', 'WaitingForUser', 'Queued', 'Running', 'Completed', 'Failed', 'Stopped'] as const;
+export const STATUSES = [
+  'NotStarted',
+  'WaitingForUser',
+  'Queued',
+  'Running',
+  'Completed',
+  'Failed',
+  'Stopped',
+] as const;
 export type ItemStatus = (typeof STATUSES)[number];
 
 /** Why an item failed: an enum, never free text; the detail the server gave goes beside it. */
@@ -11,7 +19,7 @@ export const FAILURE_REASONS = {
   DestinationQuota: 'The destination mailbox is full.',
   UnsupportedSource: 'This kind of source mailbox is not supported.',
   TooManyErrors: 'Too many messages could not be copied.',
-  DatabaseFull: "The database is full: MailFerry could not record the pass (no space left on the disk holding it).",
+  DatabaseFull: 'The database is full: MailFerry could not record the pass (no space left on the disk holding it).',
   DatabaseUnwritable: 'MailFerry could not write to its database (a disk error or a read-only file).',
   Internal: 'MailFerry hit an internal error.',
 } as const;

@@ -21,8 +21,10 @@ export function parseWindow(text: string): CopyWindow | string {
     const [, hh, mm] = HHMM.exec(p) ?? [];
     return hh && mm ? Number(hh) * 60 + Number(mm) : undefined;
   });
-  if (parts.length !== 2 || open === undefined || close === undefined) return `"${text}" is not a window: expected two times of day, e.g. "22:00-06:00" (it may run over midnight), or off.`;
-  if (open === close) return `"${text}" opens and closes at the same time: give two different times, or off for no window.`;
+  if (parts.length !== 2 || open === undefined || close === undefined)
+    return `"${text}" is not a window: expected two times of day, e.g. "22:00-06:00" (it may run over midnight), or off.`;
+  if (open === close)
+    return `"${text}" opens and closes at the same time: give two different times, or off for no window.`;
   return { open, close };
 }
 
@@ -70,7 +72,10 @@ export function windowOf(stored: string | undefined): CopyWindow | undefined {
 }
 
 /** Where `now` falls in a project's copy window (its options' `window`, read in the project's zone); undefined without one. */
-export function projectWindowState(project: { options: string; digestTz: string | null }, now: Date): WindowState | undefined {
+export function projectWindowState(
+  project: { options: string; digestTz: string | null },
+  now: Date,
+): WindowState | undefined {
   let stored: unknown;
   try {
     stored = (JSON.parse(project.options || '{}') as { window?: unknown }).window;

@@ -8,7 +8,16 @@ const formatters = new Map<string, Intl.DateTimeFormat>();
 function formatter(tz: string): Intl.DateTimeFormat {
   let f = formatters.get(tz);
   if (!f) {
-    f = new Intl.DateTimeFormat('en-US', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone: tz,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
     formatters.set(tz, f);
   }
   return f;
@@ -35,7 +44,10 @@ export function projectZone(project: { digestTz: string | null }): string {
 }
 
 /** Wall-clock parts of an instant in a zone. */
-export function localParts(t: number, tz: string): { y: number; mo: number; d: number; h: number; mi: number; s: number } {
+export function localParts(
+  t: number,
+  tz: string,
+): { y: number; mo: number; d: number; h: number; mi: number; s: number } {
   const o: Partial<Record<Intl.DateTimeFormatPartTypes, number>> = {};
   for (const p of formatter(tz).formatToParts(new Date(t))) if (p.type !== 'literal') o[p.type] = Number(p.value);
   // The formatter asks for every one of these parts; a missing one would be a bug of the runtime's Intl.
@@ -45,7 +57,14 @@ export function localParts(t: number, tz: string): { y: number; mo: number; d: n
     return v;
   };
   const h = part('hour');
-  return { y: part('year'), mo: part('month'), d: part('day'), h: h === 24 ? 0 : h, mi: part('minute'), s: part('second') };
+  return {
+    y: part('year'),
+    mo: part('month'),
+    d: part('day'),
+    h: h === 24 ? 0 : h,
+    mi: part('minute'),
+    s: part('second'),
+  };
 }
 
 /** Offset of the zone from UTC at an instant, in ms (Europe/Berlin in winter: +3 600 000). */
@@ -61,7 +80,12 @@ export function offsetAt(t: number, tz: string): number {
  * day that jumps 02:00 → 03:00 is 03:30), so a planned time is moved, never lost.
  * `before`/`after`: the zone's offsets well before and after that time (computed when absent).
  */
-export function wallToInstant(wall: number, tz: string, before = offsetAt(wall - 14 * 3_600_000, tz), after = offsetAt(wall + 14 * 3_600_000, tz)): number {
+export function wallToInstant(
+  wall: number,
+  tz: string,
+  before = offsetAt(wall - 14 * 3_600_000, tz),
+  after = offsetAt(wall + 14 * 3_600_000, tz),
+): number {
   if (before === after) return wall - before;
   const ok = (t: number) => offsetAt(t, tz) === wall - t;
   const candidates = [wall - before, wall - after].filter(ok).sort((a, b) => a - b);
@@ -78,6 +102,7 @@ export function parseLocalDateTime(text: string, tz: string): Date | undefined {
   const [y = NaN, mo = NaN, d = NaN, h = NaN, mi = NaN] = m.slice(1).map(Number);
   const wall = Date.UTC(y, mo - 1, d, h, mi);
   const check = new Date(wall);
-  if (check.getUTCFullYear() !== y || check.getUTCMonth() !== mo - 1 || check.getUTCDate() !== d || h > 23 || mi > 59) return undefined;
+  if (check.getUTCFullYear() !== y || check.getUTCMonth() !== mo - 1 || check.getUTCDate() !== d || h > 23 || mi > 59)
+    return undefined;
   return new Date(wallToInstant(wall, tz));
 }

@@ -33,8 +33,18 @@ export interface M365SideInput {
 export function m365Endpoint(input: M365SideInput): ConnectorEndpoint | { fail: FailureReason; detail: string } {
   const credentials: FailureReason = input.side === 'source' ? 'SourceCredentials' : 'DestinationCredentials';
   if (!input.app)
-    return { fail: credentials, detail: `No Microsoft 365 app registration is connected for the ${input.side} (tenant ${input.tenantId}): an admin connects one with project connect.` };
+    return {
+      fail: credentials,
+      detail: `No Microsoft 365 app registration is connected for the ${input.side} (tenant ${input.tenantId}): an admin connects one with project connect.`,
+    };
   const app: M365App = { ...input.app, tenantId: input.tenantId };
-  const oauth = input.refreshToken ? delegatedTokenSource(app, input.refreshToken, input.settings, input.onRotated) : appTokenSource(app, input.settings);
-  return { url: input.url, login: input.login, secret: { oauth }, ...(input.settings.ca ? { options: { tls: { ca: input.settings.ca } } } : {}) };
+  const oauth = input.refreshToken
+    ? delegatedTokenSource(app, input.refreshToken, input.settings, input.onRotated)
+    : appTokenSource(app, input.settings);
+  return {
+    url: input.url,
+    login: input.login,
+    secret: { oauth },
+    ...(input.settings.ca ? { options: { tls: { ca: input.settings.ca } } } : {}),
+  };
 }

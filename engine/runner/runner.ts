@@ -10,7 +10,15 @@ import { m365Endpoint, type M365AppCredential } from './m365-endpoint.ts';
 import type { PassFigures } from '../events.ts';
 import { dbFaultOf, type DbFault } from '../store/db-faults.ts';
 import { CopyError } from '../copy/types.ts';
-import type { CheckpointStore, CopyCounters, PassInput, PassOptions, PassProgress, PassResult, PassStats } from '../copy/index.ts';
+import type {
+  CheckpointStore,
+  CopyCounters,
+  PassInput,
+  PassOptions,
+  PassProgress,
+  PassResult,
+  PassStats,
+} from '../copy/index.ts';
 import type { ConnectorEndpoint } from '../connectors/index.ts';
 
 /** Why a pass cannot start (recorded as the item's failure). */
@@ -78,7 +86,10 @@ export class Runner {
   private unsubscribe: (() => void) | null = null;
   /** Aborted on shutdown: wakes anything waiting for the database to take writes again. */
   private halt = new AbortController();
-  private readonly o: Required<Omit<RunnerOptions, 'pass' | 'm365' | 'now'>> & { pass: PassOptions; m365: NonNullable<RunnerOptions['m365']> };
+  private readonly o: Required<Omit<RunnerOptions, 'pass' | 'm365' | 'now'>> & {
+    pass: PassOptions;
+    m365: NonNullable<RunnerOptions['m365']>;
+  };
   private readonly now: () => Date;
 
   constructor(
@@ -90,7 +101,15 @@ export class Runner {
   ) {
     const pollMs = opts.pollMs ?? 2000;
     this.now = opts.now ?? (() => new Date());
-    this.o = { concurrency: opts.concurrency ?? 2, pollMs, idlePollMs: Math.max(pollMs, opts.idlePollMs ?? pollMs * 15), stopCheckMs: opts.stopCheckMs ?? 1000, recordRetryMaxMs: opts.recordRetryMaxMs ?? 5000, pass: opts.pass ?? {}, m365: opts.m365 ?? {} };
+    this.o = {
+      concurrency: opts.concurrency ?? 2,
+      pollMs,
+      idlePollMs: Math.max(pollMs, opts.idlePollMs ?? pollMs * 15),
+      stopCheckMs: opts.stopCheckMs ?? 1000,
+      recordRetryMaxMs: opts.recordRetryMaxMs ?? 5000,
+      pass: opts.pass ?? {},
+      m365: opts.m365 ?? {},
+    };
   }
 
   /** Starts: items a dead process left `Running` (lease expired) are queued again (they resume from their checkpoints), then the queue is worked. */
@@ -135,7 +154,11 @@ export class Runner {
     this.timer = null;
     if (Date.now() - this.sweptAt >= LEASE_MS / 3) {
       this.sweptAt = Date.now();
-      await this.engine.requeueOrphans([...this.running.keys()]).catch((e) => this.log.error('could not look for dead passes', { error: e instanceof Error ? e.message : String(e) }));
+      await this.engine
+        .requeueOrphans([...this.running.keys()])
+        .catch((e) =>
+          this.log.error('could not look for dead passes', { error: e instanceof Error ? e.message : String(e) }),
+        );
     }
     const claimed = await this.fill();
     if (this.timer) return; // woken meanwhile: that wake planned the next look
@@ -174,7 +197,8 @@ export class Runner {
     let claimed = 0;
     try {
       // Items of projects whose copy window is closed wait for it to open.
-      const closed = this.running.size < this.o.concurrency ? [...(await this.engine.closedWindows(this.now())).keys()] : [];
+      const closed =
+        this.running.size < this.o.concurrency ? [...(await this.engine.closedWindows(this.now())).keys()] : [];
       while (!this.stopped && this.running.size < this.o.concurrency) {
         const item = await this.engine.claimNext([...this.running.keys()], closed);
         if (!item && this.refill) {
@@ -186,7 +210,12 @@ export class Runner {
         const entry: Entry = { ctl: new AbortController(), done: Promise.resolve(), shutdown: false };
         this.running.set(item.id, entry);
         entry.done = this.runItem(item, entry)
-          .catch((e) => this.log.error('runner failed on an item', { item: item.id, error: e instanceof Error ? e.message : String(e) }))
+          .catch((e) =>
+            this.log.error('runner failed on an item', {
+              item: item.id,
+              error: e instanceof Error ? e.message : String(e),
+            }),
+          )
           .finally(() => {
             this.running.delete(item.id);
             if (!this.stopped) void this.fill();
@@ -208,10 +237,21 @@ export class Runner {
     const admin = await this.engine.adminCredentialOf(item.projectId, side);
     const login = side === 'source' ? item.sourceLogin : item.destinationLogin;
     if (admin?.kind === 'imap-master')
-      return { url: parsed.url, login, secret: { password: admin.password }, master: { user: admin.user, style: admin.style, ...(admin.separator ? { separator: admin.separator } : {}) } };
+      return {
+        url: parsed.url,
+        login,
+        secret: { password: admin.password },
+        master: { user: admin.user, style: admin.style, ...(admin.separator ? { separator: admin.separator } : {}) },
+      };
     const cred = await this.engine.credentialOf(item.id, side);
-    if (!cred) return { fail: side === 'source' ? 'SourceCredentials' : 'DestinationCredentials', detail: `No ${side} credentials are stored.` };
-    const secret = cred.secret.accessToken ? { accessToken: cred.secret.accessToken } : { password: cred.secret.password ?? '' };
+    if (!cred)
+      return {
+        fail: side === 'source' ? 'SourceCredentials' : 'DestinationCredentials',
+        detail: `No ${side} credentials are stored.`,
+      };
+    const secret = cred.secret.accessToken
+      ? { accessToken: cred.secret.accessToken }
+      : { password: cred.secret.password ?? '' };
     return { url: parsed.url, login: cred.login, secret };
   }
 
@@ -220,7 +260,11 @@ export class Runner {
    * credential) or the project's app registration; a refresh token the authority rotates is
    * sealed again in place of the old one.
    */
-  private async m365Side(item: ItemWithProject, side: Side, parsed: Extract<ConnectorUrl, { kind: 'm365' }>): Promise<ConnectorEndpoint | Unstartable> {
+  private async m365Side(
+    item: ItemWithProject,
+    side: Side,
+    parsed: Extract<ConnectorUrl, { kind: 'm365' }>,
+  ): Promise<ConnectorEndpoint | Unstartable> {
     let settings: M365Settings;
     try {
       settings = this.o.m365.settings ?? m365Settings();
@@ -230,7 +274,10 @@ export class Runner {
     const cred = await this.engine.credentialOf(item.id, side);
     // The app registration an admin connected for this side (`project connect`), if any.
     const admin = await this.engine.adminCredentialOf(item.projectId, side);
-    const app: M365AppCredential | undefined = admin?.kind === 'm365-app' ? { clientId: admin.clientId, clientSecret: admin.clientSecret, certificate: admin.certificate } : undefined;
+    const app: M365AppCredential | undefined =
+      admin?.kind === 'm365-app'
+        ? { clientId: admin.clientId, clientSecret: admin.clientSecret, certificate: admin.certificate }
+        : undefined;
     const login = cred?.login || (side === 'source' ? item.sourceLogin : item.destinationLogin);
     return m365Endpoint({
       url: parsed.url,
@@ -240,7 +287,9 @@ export class Runner {
       app,
       refreshToken: cred?.secret.refreshToken,
       settings,
-      onRotated: cred ? (refreshToken) => this.engine.resealSecret(item.id, side, { ...cred.secret, refreshToken }) : undefined,
+      onRotated: cred
+        ? (refreshToken) => this.engine.resealSecret(item.id, side, { ...cred.secret, refreshToken })
+        : undefined,
     });
   }
 
@@ -249,13 +298,19 @@ export class Runner {
    * secret the current key cannot open, a database error) ends in a failure the item
    * records: an exception would leave the item Running under this process's lease.
    */
-  private async endpoints(item: ItemWithProject): Promise<[ConnectorEndpoint | Unstartable, ConnectorEndpoint | Unstartable]> {
+  private async endpoints(
+    item: ItemWithProject,
+  ): Promise<[ConnectorEndpoint | Unstartable, ConnectorEndpoint | Unstartable]> {
     const side = async (s: Side): Promise<ConnectorEndpoint | Unstartable> => {
       try {
         return await this.endpoint(item, s);
       } catch (e) {
         if (dbFaultOf(e)) throw e;
-        this.log.error('could not prepare the pass', { item: item.id, side: s, error: e instanceof Error ? e.message : String(e) });
+        this.log.error('could not prepare the pass', {
+          item: item.id,
+          side: s,
+          error: e instanceof Error ? e.message : String(e),
+        });
         const sealed = e instanceof Error && /authenticate data|bad decrypt|Invalid key length|JSON/i.test(e.message);
         const detail = sealed
           ? `The stored ${s} credentials cannot be opened with the current ENCRYPTION_KEY (was the key changed without \`mailferry rotate-key\`?). Ask for them again.`
@@ -271,10 +326,17 @@ export class Runner {
     const [source, destination] = await this.endpoints(item);
     // Folder rules and the provider's rate come from the project's settings: a pass never runs without them.
     const read = readProjectOptions(item.project.options);
-    const settings = read.problems.length ? { fail: 'Internal' as const, detail: new ProjectOptionsError(item.project.name, read.problems).message } : undefined;
+    const settings = read.problems.length
+      ? { fail: 'Internal' as const, detail: new ProjectOptionsError(item.project.name, read.problems).message }
+      : undefined;
     for (const ep of [source, destination, ...(settings ? [settings] : [])]) {
       if ('fail' in ep) {
-        await this.record(item.id, () => this.engine.finishPass(item.id, 'failed', emptyFigures(Date.now() - t0), { reason: ep.fail, detail: ep.detail }));
+        await this.record(item.id, () =>
+          this.engine.finishPass(item.id, 'failed', emptyFigures(Date.now() - t0), {
+            reason: ep.fail,
+            detail: ep.detail,
+          }),
+        );
         return;
       }
     }
@@ -282,7 +344,12 @@ export class Runner {
     const kind = parsePassKind(item.passKind);
     const dates = passWindow(kind, read.options, new Date());
     const pass = passWindowView(kind, dates);
-    this.log.info('pass started', { item: item.id, pass: item.passCount, kind: passKindLabel(kind), ...(dates ? { since: pass.since, before: pass.before } : {}) });
+    this.log.info('pass started', {
+      item: item.id,
+      pass: item.passCount,
+      kind: passKindLabel(kind),
+      ...(dates ? { since: pass.since, before: pass.before } : {}),
+    });
     const ref = itemRef(item);
     // The first database fault the pass met (a full disk): it ends the pass, and the item fails with it.
     let fault: { fault: DbFault; error: unknown } | undefined;
@@ -300,7 +367,11 @@ export class Runner {
       } catch (e) {
         moved = false; // done again with the outcome
         if (noteFault(e)) entry.ctl.abort();
-        else this.log.error('could not mark the license consumed', { item: item.id, error: e instanceof Error ? e.message : String(e) });
+        else
+          this.log.error('could not mark the license consumed', {
+            item: item.id,
+            error: e instanceof Error ? e.message : String(e),
+          });
       }
     };
     // An admin's `stop` sets a flag in the database (it may come from another process), and
@@ -335,7 +406,9 @@ export class Runner {
         ...(dates ? { dates } : {}),
         signal: entry.ctl.signal,
         checkpoints: guardStore(this.checkpoints, noteFault),
-        options: opts.maxMessagesPerHour ? { ...this.o.pass, maxMessagesPerHour: opts.maxMessagesPerHour } : this.o.pass,
+        options: opts.maxMessagesPerHour
+          ? { ...this.o.pass, maxMessagesPerHour: opts.maxMessagesPerHour }
+          : this.o.pass,
         onProgress: (p: PassProgress) => {
           if (p.messagesCopied > 0) void markMoved();
           if (!p.final)
@@ -344,7 +417,11 @@ export class Runner {
               item: ref,
               figures: figures(p, p.elapsedMs, pass),
               folder: p.current[0],
-              stage: { phase: p.phase === 'listing' ? 'listing' : 'copying', foldersTotal: p.foldersTotal, foldersUncounted: p.foldersUncounted },
+              stage: {
+                phase: p.phase === 'listing' ? 'listing' : 'copying',
+                foldersTotal: p.foldersTotal,
+                foldersUncounted: p.foldersUncounted,
+              },
             });
         },
       });
@@ -359,14 +436,23 @@ export class Runner {
    * checkpoints, back to the queue on shutdown or when the copy window closed (an admin's
    * stop wins), otherwise its outcome.
    */
-  private async recordOutcome(itemId: string, entry: Entry, result: PassResult, fault: { fault: DbFault; error: unknown } | undefined, pass: PassWindowView): Promise<void> {
+  private async recordOutcome(
+    itemId: string,
+    entry: Entry,
+    result: PassResult,
+    fault: { fault: DbFault; error: unknown } | undefined,
+    pass: PassWindowView,
+  ): Promise<void> {
     const f = figures(result.stats, result.stats.durationMs, pass);
     const moves = result.stats.messagesCopied > 0 || result.outcome === 'completed';
     if (fault) {
       // The pass could not keep its checkpoints: it fails with the database's reason (what
       // it copied is at the destination; the next pass finds it there). Recorded as soon
       // as the database takes writes again.
-      const detail = fault.error instanceof Error ? (fault.error.message.split('\n').filter(Boolean).pop() ?? fault.error.message) : String(fault.error);
+      const detail =
+        fault.error instanceof Error
+          ? (fault.error.message.split('\n').filter(Boolean).pop() ?? fault.error.message)
+          : String(fault.error);
       this.log.error('pass ended: the database cannot be written', { item: itemId, fault: fault.fault, error: detail });
       const reason: FailureReason = fault.fault === 'full' ? 'DatabaseFull' : 'DatabaseUnwritable';
       await this.record(itemId, async () => {
@@ -391,14 +477,31 @@ export class Runner {
         if (moves) await this.engine.markDataMoved(itemId);
         await this.engine.pausePass(itemId, f, pausedUntil);
       });
-      this.log.info('pass paused: the copy window closed', { item: itemId, until: pausedUntil.toISOString(), copied: f.messagesCopied });
+      this.log.info('pass paused: the copy window closed', {
+        item: itemId,
+        until: pausedUntil.toISOString(),
+        copied: f.messagesCopied,
+      });
       return;
     }
     await this.record(itemId, async () => {
       if (moves) await this.engine.markDataMoved(itemId);
-      return this.engine.finishPass(itemId, result.outcome, f, result.outcome === 'failed' ? { reason: (result.reason ?? 'Internal') as FailureReason, detail: result.detail } : undefined);
+      return this.engine.finishPass(
+        itemId,
+        result.outcome,
+        f,
+        result.outcome === 'failed'
+          ? { reason: (result.reason ?? 'Internal') as FailureReason, detail: result.detail }
+          : undefined,
+      );
     });
-    this.log.info('pass finished', { item: itemId, outcome: result.outcome, reason: result.reason, copied: f.messagesCopied, ms: f.durationMs });
+    this.log.info('pass finished', {
+      item: itemId,
+      outcome: result.outcome,
+      reason: result.reason,
+      copied: f.messagesCopied,
+      ms: f.durationMs,
+    });
   }
 
   /**
@@ -414,16 +517,24 @@ export class Runner {
     for (;;) {
       try {
         const r = await write();
-        if (warned) this.log.info('the outcome of the pass is recorded: the database takes writes again', { item: itemId });
+        if (warned)
+          this.log.info('the outcome of the pass is recorded: the database takes writes again', { item: itemId });
         return r;
       } catch (e) {
         const fault = dbFaultOf(e);
         if (!fault) throw e;
         if (this.stopped) {
-          this.log.warn('shutting down while the database cannot be written: the item resumes on the next start', { item: itemId, fault });
+          this.log.warn('shutting down while the database cannot be written: the item resumes on the next start', {
+            item: itemId,
+            fault,
+          });
           return undefined;
         }
-        if (!warned) this.log.error('cannot record the outcome of a pass: the database cannot be written; retrying until it can', { item: itemId, fault });
+        if (!warned)
+          this.log.error('cannot record the outcome of a pass: the database cannot be written; retrying until it can', {
+            item: itemId,
+            fault,
+          });
         warned = true;
         await new Promise<void>((resolve) => {
           const t = setTimeout(done, wait);
@@ -456,7 +567,13 @@ function guardStore(store: CheckpointStore, noteFault: (e: unknown) => DbFault |
           return await value.apply(target, args);
         } catch (e) {
           const fault = noteFault(e);
-          if (fault) throw new CopyError(`DATABASE_${fault.toUpperCase()}`, 'Internal', fault === 'full' ? 'the database is full' : 'the database cannot be written', { cause: e });
+          if (fault)
+            throw new CopyError(
+              `DATABASE_${fault.toUpperCase()}`,
+              'Internal',
+              fault === 'full' ? 'the database is full' : 'the database cannot be written',
+              { cause: e },
+            );
           throw e;
         }
       };
@@ -465,7 +582,12 @@ function guardStore(store: CheckpointStore, noteFault: (e: unknown) => DbFault |
 }
 
 function figures(
-  s: CopyCounters & { skipped?: PassStats['skipped']; flagsUpdated?: number; messagesLeftOut?: number; verification?: PassStats['verification'] },
+  s: CopyCounters & {
+    skipped?: PassStats['skipped'];
+    flagsUpdated?: number;
+    messagesLeftOut?: number;
+    verification?: PassStats['verification'];
+  },
   durationMs: number,
   pass: PassWindowView,
 ): PassFigures {
@@ -491,5 +613,13 @@ function figures(
 }
 
 function emptyFigures(durationMs: number): PassFigures {
-  return { messagesFound: 0, bytesFound: 0, messagesCopied: 0, bytesCopied: 0, messagesPresent: 0, messagesSkipped: 0, durationMs };
+  return {
+    messagesFound: 0,
+    bytesFound: 0,
+    messagesCopied: 0,
+    bytesCopied: 0,
+    messagesPresent: 0,
+    messagesSkipped: 0,
+    durationMs,
+  };
 }

@@ -18,14 +18,22 @@ export function chunks<T>(list: readonly T[], size = SET_CHUNK): T[][] {
  * Runs a set query once per part of `list` (one after the other: SQLite has one writer)
  * and joins the rows. Nothing runs for an empty list.
  */
-export async function inChunks<T, R>(list: readonly T[], query: (part: T[]) => Promise<R[]>, size = SET_CHUNK): Promise<R[]> {
+export async function inChunks<T, R>(
+  list: readonly T[],
+  query: (part: T[]) => Promise<R[]>,
+  size = SET_CHUNK,
+): Promise<R[]> {
   const out: R[] = [];
   for (const part of chunks(list, size)) out.push(...(await query(part)));
   return out;
 }
 
 /** Runs an `updateMany`/`deleteMany` once per part of `list`; returns the total count. */
-export async function countInChunks<T>(list: readonly T[], write: (part: T[]) => Promise<{ count: number }>, size = SET_CHUNK): Promise<number> {
+export async function countInChunks<T>(
+  list: readonly T[],
+  write: (part: T[]) => Promise<{ count: number }>,
+  size = SET_CHUNK,
+): Promise<number> {
   let count = 0;
   for (const part of chunks(list, size)) count += (await write(part)).count;
   return count;

@@ -96,13 +96,21 @@ async function countRows(db: Client): Promise<Map<string, number>> {
 async function refusals(source: Db, target: Db, opts: CopyOptions): Promise<void> {
   const now = opts.now?.() ?? new Date();
   const running = await livePasses(source, now);
-  if (running) throw new CopyRefused(`${running} migration pass(es) are running on the source database. Stop \`mailferry serve\` and every \`mailferry worker\` (running passes save their progress), then copy.`);
+  if (running)
+    throw new CopyRefused(
+      `${running} migration pass(es) are running on the source database. Stop \`mailferry serve\` and every \`mailferry worker\` (running passes save their progress), then copy.`,
+    );
   const targetRunning = await livePasses(target, now);
-  if (targetRunning) throw new CopyRefused(`${targetRunning} migration pass(es) are running on the target database: MailFerry processes already use it. Stop them before copying into it.`);
+  if (targetRunning)
+    throw new CopyRefused(
+      `${targetRunning} migration pass(es) are running on the target database: MailFerry processes already use it. Stop them before copying into it.`,
+    );
   const filled = [...(await countRows(target))].filter(([, n]) => n > 0);
   if (filled.length && !opts.force) {
     const list = filled.map(([t, n]) => `${t} (${n})`).join(', ');
-    throw new CopyRefused(`The target database is not empty: ${list}. Copy into an empty database, or add --force to delete every MailFerry row in the target first.`);
+    throw new CopyRefused(
+      `The target database is not empty: ${list}. Copy into an empty database, or add --force to delete every MailFerry row in the target first.`,
+    );
   }
 }
 
@@ -119,11 +127,20 @@ async function insertRows(tx: Prisma.TransactionClient, model: string, rows: Row
     if (raw instanceof Uint8Array) return `\\x${Buffer.from(raw).toString('hex')}`;
     return value;
   });
-  return tx.$executeRawUnsafe(`INSERT INTO "${model}" SELECT * FROM json_populate_recordset(NULL::"${model}", $1::json)`, json);
+  return tx.$executeRawUnsafe(
+    `INSERT INTO "${model}" SELECT * FROM json_populate_recordset(NULL::"${model}", $1::json)`,
+    json,
+  );
 }
 
 /** Copies one table in batches ordered by its primary key; returns the rows written. */
-async function copyTable(source: Db, tx: Prisma.TransactionClient, table: (typeof COPY_TABLES)[number], total: number, opts: CopyOptions): Promise<number> {
+async function copyTable(
+  source: Db,
+  tx: Prisma.TransactionClient,
+  table: (typeof COPY_TABLES)[number],
+  total: number,
+  opts: CopyOptions,
+): Promise<number> {
   const batch = opts.batchRows ?? 2000;
   const from = delegate(source, table.model);
   const orderBy = table.key.map((k) => ({ [k]: 'asc' }));
@@ -131,7 +148,11 @@ async function copyTable(source: Db, tx: Prisma.TransactionClient, table: (typeo
   let last: Row | undefined;
   for (;;) {
     const [only] = table.key;
-    const cursor = last && (only !== undefined && table.key.length === 1 ? { [only]: last[only] } : { [table.key.join('_')]: Object.fromEntries(table.key.map((k) => [k, last![k]])) });
+    const cursor =
+      last &&
+      (only !== undefined && table.key.length === 1
+        ? { [only]: last[only] }
+        : { [table.key.join('_')]: Object.fromEntries(table.key.map((k) => [k, last![k]])) });
     const rows = await from.findMany({ take: batch, orderBy, ...(cursor ? { cursor, skip: 1 } : {}) });
     if (!rows.length) break;
     copied += await insertRows(tx, table.model, rows);
@@ -141,7 +162,9 @@ async function copyTable(source: Db, tx: Prisma.TransactionClient, table: (typeo
   }
   if (table.serial) {
     const name = `"${table.model}"`;
-    await tx.$queryRawUnsafe(`SELECT setval(pg_get_serial_sequence('${name}', 'id'), COALESCE(MAX("id"), 0) + 1, false) FROM ${name}`);
+    await tx.$queryRawUnsafe(
+      `SELECT setval(pg_get_serial_sequence('${name}', 'id'), COALESCE(MAX("id"), 0) + 1, false) FROM ${name}`,
+    );
   }
   return copied;
 }
@@ -158,20 +181,33 @@ async function copyTable(source: Db, tx: Prisma.TransactionClient, table: (typeo
  */
 export async function copyDatabase(source: Db, target: Db, opts: CopyOptions = {}): Promise<TableCount[]> {
   checkTables();
-  if (dialectOf(target) !== 'postgresql') throw new CopyRefused('The target must be a PostgreSQL database (postgresql://…).');
+  if (dialectOf(target) !== 'postgresql')
+    throw new CopyRefused('The target must be a PostgreSQL database (postgresql://…).');
   await refusals(source, target, opts);
   const version = await sourceVersion(source);
   const totals = await countRows(source);
   return target.$transaction(
     async (tx) => {
-      if (opts.force) await tx.$executeRawUnsafe(`TRUNCATE ${COPY_TABLES.map((t) => `"${t.model}"`).join(', ')} RESTART IDENTITY CASCADE`);
+      if (opts.force)
+        await tx.$executeRawUnsafe(
+          `TRUNCATE ${COPY_TABLES.map((t) => `"${t.model}"`).join(', ')} RESTART IDENTITY CASCADE`,
+        );
       for (const t of COPY_TABLES) await copyTable(source, tx, t, totals.get(t.model)!, opts);
       if ((await sourceVersion(source)) !== version || (await livePasses(source, opts.now?.() ?? new Date())))
-        throw new CopyRefused('Another process wrote to the source database during the copy (is a MailFerry process still running?). Nothing was kept in the target; stop every MailFerry process and copy again.');
+        throw new CopyRefused(
+          'Another process wrote to the source database during the copy (is a MailFerry process still running?). Nothing was kept in the target; stop every MailFerry process and copy again.',
+        );
       const after = await countRows(tx);
-      const counts = COPY_TABLES.map((t) => ({ table: t.model, source: totals.get(t.model)!, target: after.get(t.model)! }));
+      const counts = COPY_TABLES.map((t) => ({
+        table: t.model,
+        source: totals.get(t.model)!,
+        target: after.get(t.model)!,
+      }));
       const wrong = counts.filter((c) => c.source !== c.target);
-      if (wrong.length) throw new Error(`row counts differ after the copy (${wrong.map((c) => `${c.table}: ${c.source} in the source, ${c.target} in the target`).join('; ')}); nothing was kept in the target`);
+      if (wrong.length)
+        throw new Error(
+          `row counts differ after the copy (${wrong.map((c) => `${c.table}: ${c.source} in the source, ${c.target} in the target`).join('; ')}); nothing was kept in the target`,
+        );
       return counts;
     },
     { maxWait: 60_000, timeout: 24 * 3600_000 },

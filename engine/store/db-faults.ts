@@ -22,8 +22,15 @@ const FAULTS: [RegExp, DbFault][] = [
  */
 export function dbFaultOf(e: unknown, depth = 0): DbFault | undefined {
   if (!e || typeof e !== 'object' || depth > 4) return undefined;
-  const o = e as { code?: unknown; cause?: unknown; meta?: { driverAdapterError?: { cause?: { originalCode?: unknown } } }; message?: unknown };
-  const codes = [o.code, o.meta?.driverAdapterError?.cause?.originalCode].filter((c): c is string => typeof c === 'string');
+  const o = e as {
+    code?: unknown;
+    cause?: unknown;
+    meta?: { driverAdapterError?: { cause?: { originalCode?: unknown } } };
+    message?: unknown;
+  };
+  const codes = [o.code, o.meta?.driverAdapterError?.cause?.originalCode].filter(
+    (c): c is string => typeof c === 'string',
+  );
   for (const c of codes) for (const [re, fault] of FAULTS) if (re.test(c)) return fault;
   if (typeof o.message === 'string' && /database or disk is full/.test(o.message)) return 'full';
   return dbFaultOf(o.cause, depth + 1);
@@ -41,22 +48,38 @@ export type DbHealth = { ok: true } | { ok: false; fault: DbFault; detail: strin
  * on a full disk, so a read alone would say healthy while every change fails. `file` is
  * SQLite's database file; without it (PostgreSQL, on another host) only the write tells.
  */
-export async function checkDatabase(db: Db, file: string | undefined, owner: string, now = new Date()): Promise<DbHealth> {
+export async function checkDatabase(
+  db: Db,
+  file: string | undefined,
+  owner: string,
+  now = new Date(),
+): Promise<DbHealth> {
   if (file) {
     try {
       const fs = await statfs(dirname(file));
       const free = fs.bavail * fs.bsize;
-      if (free < MIN_FREE_BYTES) return { ok: false, fault: 'full', detail: `${Math.floor(free / 1024)} KiB free on the disk holding the database` };
+      if (free < MIN_FREE_BYTES)
+        return {
+          ok: false,
+          fault: 'full',
+          detail: `${Math.floor(free / 1024)} KiB free on the disk holding the database`,
+        };
     } catch {
       /* statfs is not offered everywhere; the write below still tells */
     }
   }
   try {
-    await db.$transaction((tx) => tx.healthProbe.upsert({ where: { owner }, create: { owner, checkedAt: now }, update: { checkedAt: now } }));
+    await db.$transaction((tx) =>
+      tx.healthProbe.upsert({ where: { owner }, create: { owner, checkedAt: now }, update: { checkedAt: now } }),
+    );
     return { ok: true };
   } catch (e) {
     const fault = dbFaultOf(e);
     if (!fault) throw e;
-    return { ok: false, fault, detail: e instanceof Error ? (e.message.split('\n').filter(Boolean).pop() ?? e.message) : String(e) };
+    return {
+      ok: false,
+      fault,
+      detail: e instanceof Error ? (e.message.split('\n').filter(Boolean).pop() ?? e.message) : String(e),
+    };
   }
 }

@@ -19,7 +19,8 @@ const MIGRATIONS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../p
 
 /** Path of the SQLite file named by a `file:` DATABASE_URL (relative to the working directory). */
 export function sqlitePath(url: string): string {
-  if (!url.startsWith('file:')) throw new Error(`DATABASE_URL must be a file: URL for SQLite, got ${url.split(':')[0]}:…`);
+  if (!url.startsWith('file:'))
+    throw new Error(`DATABASE_URL must be a file: URL for SQLite, got ${url.split(':')[0]}:…`);
   return resolve(url.slice('file:'.length).replace(/\?.*$/, ''));
 }
 
@@ -69,10 +70,18 @@ export function applyMigrations(file: string): string[] {
       "started_at" DATETIME NOT NULL DEFAULT current_timestamp,
       "applied_steps_count" INTEGER UNSIGNED NOT NULL DEFAULT 0)`);
     const done = new Set(
-      (sqlite.prepare('SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL').all() as { migration_name: string }[]).map((r) => r.migration_name),
+      (
+        sqlite
+          .prepare(
+            'SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL',
+          )
+          .all() as { migration_name: string }[]
+      ).map((r) => r.migration_name),
     );
     const applied: string[] = [];
-    const names = readdirSync(MIGRATIONS_DIR).filter((d) => /^\d{4}_/.test(d)).sort();
+    const names = readdirSync(MIGRATIONS_DIR)
+      .filter((d) => /^\d{4}_/.test(d))
+      .sort();
     for (const name of names) {
       if (done.has(name)) continue;
       const sql = readFileSync(join(MIGRATIONS_DIR, name, 'migration.sql'), 'utf8');
@@ -80,7 +89,9 @@ export function applyMigrations(file: string): string[] {
       sqlite.transaction(() => {
         sqlite.exec(sql);
         sqlite
-          .prepare('INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, started_at, applied_steps_count) VALUES (?, ?, ?, ?, ?, 1)')
+          .prepare(
+            'INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, started_at, applied_steps_count) VALUES (?, ?, ?, ?, ?, 1)',
+          )
           .run(randomUUID(), checksum, Date.now(), name, Date.now());
       })();
       applied.push(name);

@@ -85,7 +85,13 @@ export function createPrismaCheckpointStore(db: Db): CheckpointStore {
       for (let i = 0; i < list.length; i += 500) {
         await db.$transaction(
           list.slice(i, i + 500).map((a) => {
-            const row = { destFolder: a.destFolder, destUid: a.destUid, sourceSize: a.sourceSize, destSize: a.destSize, reason: a.reason.slice(0, 1000) };
+            const row = {
+              destFolder: a.destFolder,
+              destUid: a.destUid,
+              sourceSize: a.sourceSize,
+              destSize: a.destSize,
+              reason: a.reason.slice(0, 1000),
+            };
             return db.alteredMessage.upsert({
               where: { itemId_sourceFolder_uid: { itemId, sourceFolder: a.sourceFolder, uid: a.uid } },
               create: { itemId, sourceFolder: a.sourceFolder, uid: a.uid, ...row },
@@ -96,8 +102,13 @@ export function createPrismaCheckpointStore(db: Db): CheckpointStore {
       }
     },
     async listSkipped(itemId) {
-      const rows = await db.skippedMessage.findMany({ where: { itemId }, orderBy: [{ sourceFolder: 'asc' }, { uid: 'asc' }] });
-      return rows.map((r): SkippedMessage => ({ sourceFolder: r.sourceFolder, uid: r.uid, size: r.size, reason: r.reason }));
+      const rows = await db.skippedMessage.findMany({
+        where: { itemId },
+        orderBy: [{ sourceFolder: 'asc' }, { uid: 'asc' }],
+      });
+      return rows.map(
+        (r): SkippedMessage => ({ sourceFolder: r.sourceFolder, uid: r.uid, size: r.size, reason: r.reason }),
+      );
     },
   };
 }
@@ -114,6 +125,19 @@ export async function deleteFolderStates(db: Db, itemId: string): Promise<void> 
 
 /** Messages of an item the destination stored differently (all passes), by folder and UID. */
 export async function listAlteredMessages(db: Db, itemId: string): Promise<AlteredMessage[]> {
-  const rows = await db.alteredMessage.findMany({ where: { itemId }, orderBy: [{ sourceFolder: 'asc' }, { uid: 'asc' }] });
-  return rows.map((r): AlteredMessage => ({ sourceFolder: r.sourceFolder, uid: r.uid, destFolder: r.destFolder, destUid: r.destUid, sourceSize: r.sourceSize, destSize: r.destSize, reason: r.reason }));
+  const rows = await db.alteredMessage.findMany({
+    where: { itemId },
+    orderBy: [{ sourceFolder: 'asc' }, { uid: 'asc' }],
+  });
+  return rows.map(
+    (r): AlteredMessage => ({
+      sourceFolder: r.sourceFolder,
+      uid: r.uid,
+      destFolder: r.destFolder,
+      destUid: r.destUid,
+      sourceSize: r.sourceSize,
+      destSize: r.destSize,
+      reason: r.reason,
+    }),
+  );
 }

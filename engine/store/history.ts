@@ -3,7 +3,6 @@ import type { Actor, ItemStatus } from '../domain/types.ts';
 import { actorKey } from '../domain/types.ts';
 import { insertRows } from './insert-rows.ts';
 
-
 /** One entry of the append-only history. */
 export interface HistoryEntry {
   projectId: string;
@@ -34,7 +33,17 @@ export async function appendHistory(tx: Tx, e: HistoryEntry): Promise<void> {
   await tx.itemEvent.create({ data: historyRow(e) });
 }
 
-const HISTORY_COLUMNS = ['at', 'projectId', 'itemId', 'address', 'actor', 'kind', 'fromStatus', 'toStatus', 'detail'] as const;
+const HISTORY_COLUMNS = [
+  'at',
+  'projectId',
+  'itemId',
+  'address',
+  'actor',
+  'kind',
+  'fromStatus',
+  'toStatus',
+  'detail',
+] as const;
 
 /** Appends many entries with multi-row inserts (bulk commands), in the order given. */
 export async function appendHistoryMany(tx: Tx, entries: HistoryEntry[]): Promise<void> {

@@ -14,7 +14,13 @@ export type Cell = string | number | boolean | bigint | Date | null;
  * measured on 4,000 rows. The SQL is the common subset of SQLite and PostgreSQL (quoted
  * identifiers, bound values). Table and column names come from our code, never from input.
  */
-export async function insertRows(tx: Tx, table: string, columns: readonly string[], rows: readonly Cell[][], opts: { skipExisting?: boolean } = {}): Promise<void> {
+export async function insertRows(
+  tx: Tx,
+  table: string,
+  columns: readonly string[],
+  rows: readonly Cell[][],
+  opts: { skipExisting?: boolean } = {},
+): Promise<void> {
   if (!rows.length) return;
   const per = Math.max(1, Math.floor(MAX_PARAMS / columns.length));
   const head = Prisma.raw(`INSERT INTO "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) VALUES `);

@@ -27,17 +27,24 @@ export async function applyPostgresMigrations(url: string): Promise<string[]> {
       "id" VARCHAR(36) PRIMARY KEY NOT NULL, "checksum" VARCHAR(64) NOT NULL, "finished_at" TIMESTAMPTZ,
       "migration_name" VARCHAR(255) NOT NULL, "logs" TEXT, "rolled_back_at" TIMESTAMPTZ,
       "started_at" TIMESTAMPTZ NOT NULL DEFAULT now(), "applied_steps_count" INTEGER NOT NULL DEFAULT 0)`);
-    const { rows } = await client.query<{ migration_name: string }>('SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL');
+    const { rows } = await client.query<{ migration_name: string }>(
+      'SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL',
+    );
     const done = new Set(rows.map((r) => r.migration_name));
     const applied: string[] = [];
-    for (const name of readdirSync(MIGRATIONS_DIR).filter((d) => /^\d{4}_/.test(d)).sort()) {
+    for (const name of readdirSync(MIGRATIONS_DIR)
+      .filter((d) => /^\d{4}_/.test(d))
+      .sort()) {
       if (done.has(name)) continue;
       const sql = readFileSync(join(MIGRATIONS_DIR, name, 'migration.sql'), 'utf8');
       const checksum = createHash('sha256').update(sql).digest('hex');
       await client.query('BEGIN');
       try {
         await client.query(sql);
-        await client.query('INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, started_at, applied_steps_count) VALUES ($1, $2, now(), $3, now(), 1)', [randomUUID(), checksum, name]);
+        await client.query(
+          'INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, started_at, applied_steps_count) VALUES ($1, $2, now(), $3, now(), 1)',
+          [randomUUID(), checksum, name],
+        );
         await client.query('COMMIT');
       } catch (e) {
         await client.query('ROLLBACK');
@@ -58,7 +65,9 @@ export async function applyPostgresMigrations(url: string): Promise<string[]> {
  * statements run side by side on the pool's connections, transactions are the database's
  * own, and claims lock the rows they take (see engine/store/dialect.ts).
  */
-export async function openPostgres(url: string): Promise<{ client: InstanceType<typeof PrismaClient>; applied: string[] }> {
+export async function openPostgres(
+  url: string,
+): Promise<{ client: InstanceType<typeof PrismaClient>; applied: string[] }> {
   const applied = await applyPostgresMigrations(url);
   const adapter = new PrismaPg({ connectionString: url, max: Number(process.env.MAILFERRY_DB_POOL ?? 10) });
   const client = new PrismaClient({ adapter, transactionOptions: { maxWait: 30_000, timeout: 60_000 } });

@@ -29,7 +29,10 @@ export async function reencryptCredentials(db: Db, from: Vault, to: Vault): Prom
       }
       const side = row.side as Side;
       const sealed = to.seal(row.itemId, side, from.open(row.itemId, side, row));
-      await tx.credential.update({ where: { itemId_side: { itemId: row.itemId, side: row.side } }, data: sealedColumns(sealed) });
+      await tx.credential.update({
+        where: { itemId_side: { itemId: row.itemId, side: row.side } },
+        data: sealedColumns(sealed),
+      });
       rotated++;
     }
     // Project admin credentials (`project connect`), bound to their project and side.
@@ -40,7 +43,10 @@ export async function reencryptCredentials(db: Db, from: Vault, to: Vault): Prom
       }
       const side = row.side as Side;
       const sealed = to.sealAdmin(row.projectId, side, from.openAdmin(row.projectId, side, row));
-      await tx.projectCredential.update({ where: { projectId_side: { projectId: row.projectId, side: row.side } }, data: sealedColumns(sealed) });
+      await tx.projectCredential.update({
+        where: { projectId_side: { projectId: row.projectId, side: row.side } },
+        data: sealedColumns(sealed),
+      });
       rotated++;
     }
     // Sign-ins in flight live minutes: they are dropped rather than re-sealed (the user clicks the button again).
@@ -57,11 +63,18 @@ export async function reencryptCredentials(db: Db, from: Vault, to: Vault): Prom
 function mustReseal(keyId: string, from: Vault, to: Vault, whatWas: string): boolean {
   if (keyId === to.keyId) return false;
   if (keyId !== from.keyId)
-    throw new Error(`${whatWas} sealed with key ${keyId}, which is neither the current key (${from.keyId}) nor the new one; nothing was changed`);
+    throw new Error(
+      `${whatWas} sealed with key ${keyId}, which is neither the current key (${from.keyId}) nor the new one; nothing was changed`,
+    );
   return true;
 }
 
 /** The columns of a sealed record, as the store keeps them. */
 function sealedColumns(sealed: { nonce: Uint8Array; ciphertext: Uint8Array; tag: Uint8Array; keyId: string }) {
-  return { nonce: Uint8Array.from(sealed.nonce), ciphertext: Uint8Array.from(sealed.ciphertext), tag: Uint8Array.from(sealed.tag), keyId: sealed.keyId };
+  return {
+    nonce: Uint8Array.from(sealed.nonce),
+    ciphertext: Uint8Array.from(sealed.ciphertext),
+    tag: Uint8Array.from(sealed.tag),
+    keyId: sealed.keyId,
+  };
 }

@@ -61,7 +61,9 @@ export function keyIdOf(key: Buffer): string {
 export function parseKey(b64: string): Buffer {
   const key = Buffer.from(b64.trim(), 'base64');
   if (key.length !== 32)
-    throw new Error(`ENCRYPTION_KEY must be 32 bytes in base64 (got ${key.length} bytes); make one with: openssl rand -base64 32`);
+    throw new Error(
+      `ENCRYPTION_KEY must be 32 bytes in base64 (got ${key.length} bytes); make one with: openssl rand -base64 32`,
+    );
   return key;
 }
 

@@ -9,14 +9,26 @@ afterEach(async () => t.close());
 
 describe('commands', () => {
   it('project create validates connector URLs and names, and refuses duplicates', async () => {
-    expect((await t.run('project create acme --source imaps://old.example --destination ftp://x')).text).toMatch(/unsupported scheme "ftp"/);
-    expect((await t.run('project create acme --source imaps://u:p@old.example --destination imaps://new.example')).text).toMatch(/must not contain credentials/);
-    expect((await t.run('project create "a b" --source imaps://old.example --destination imaps://new.example')).text).toMatch(/not a valid project name/);
-    expect((await t.run('project create acme --source imaps://old.example')).text).toMatch(/needs --source and --destination/);
-    const ok = await t.run('project create acme --source imaps://old.example --destination imap://new.example:1143 --self-service both');
+    expect((await t.run('project create acme --source imaps://old.example --destination ftp://x')).text).toMatch(
+      /unsupported scheme "ftp"/,
+    );
+    expect(
+      (await t.run('project create acme --source imaps://u:p@old.example --destination imaps://new.example')).text,
+    ).toMatch(/must not contain credentials/);
+    expect(
+      (await t.run('project create "a b" --source imaps://old.example --destination imaps://new.example')).text,
+    ).toMatch(/not a valid project name/);
+    expect((await t.run('project create acme --source imaps://old.example')).text).toMatch(
+      /needs --source and --destination/,
+    );
+    const ok = await t.run(
+      'project create acme --source imaps://old.example --destination imap://new.example:1143 --self-service both',
+    );
     expect(ok.text).toMatch(/Project \*acme\* created/);
     expect(ok.text).toMatch(/imaps:\/\/old\.example:993/);
-    expect((await t.run('project create acme --source imaps://old.example --destination imaps://new.example')).text).toMatch(/already exists/);
+    expect(
+      (await t.run('project create acme --source imaps://old.example --destination imaps://new.example')).text,
+    ).toMatch(/already exists/);
     expect(await t.app.db.project.count()).toBe(1);
   });
 
@@ -24,10 +36,16 @@ describe('commands', () => {
     const r = await t.run('add alice@old.example');
     expect(r.result.code).toBe('NO_PROJECT_HERE');
     expect(r.text).toMatch(/project create NAME/);
-    await t.run('project create acme --source imaps://old.example --destination imaps://new.example', { channel: 'C2' });
-    expect((await t.run('add alice@old.example --project nope')).text).toMatch(/There is no project named nope\. Known projects: acme\./);
+    await t.run('project create acme --source imaps://old.example --destination imaps://new.example', {
+      channel: 'C2',
+    });
+    expect((await t.run('add alice@old.example --project nope')).text).toMatch(
+      /There is no project named nope\. Known projects: acme\./,
+    );
     expect((await t.run('add alice@old.example --project acme')).result.ok).toBe(true);
-    await t.run('project create beta --source imaps://old.example --destination imaps://new.example', { channel: 'C2' });
+    await t.run('project create beta --source imaps://old.example --destination imaps://new.example', {
+      channel: 'C2',
+    });
     // Plain status shows an overview of each project; an item command still asks which.
     const overview = await t.run('status', { channel: 'C2' });
     expect(overview.result.ok).toBe(true);
@@ -42,7 +60,16 @@ describe('commands', () => {
   it('bulk adds every good line, reports every bad one with its line number, and writes nothing for the bad', async () => {
     await t.run('project create acme --source imaps://old.example --destination imaps://new.example');
     await t.run('add dup@old.example');
-    const csv = ['source,destination', 'a@old.example,a@new.example', 'not-an-address', 'b@gmail.com', 'dup@old.example', 'c@old.example', 'c@old.example', ',x@new.example'].join('\n');
+    const csv = [
+      'source,destination',
+      'a@old.example,a@new.example',
+      'not-an-address',
+      'b@gmail.com',
+      'dup@old.example',
+      'c@old.example',
+      'c@old.example',
+      ',x@new.example',
+    ].join('\n');
     const r = await t.run(`bulk\n${csv}`);
     expect(r.text).toMatch(/2 mailboxes added to acme; 5 lines refused/);
     expect(r.text).toContain('line 3: "not-an-address" is not a valid source address');
@@ -51,7 +78,11 @@ describe('commands', () => {
     expect(r.text).toContain('line 7: c@old.example appears twice (first on line 6).');
     expect(r.text).toContain('line 8: the source address is missing');
     const items = await t.app.db.item.findMany({ orderBy: { sourceAddress: 'asc' } });
-    expect(items.map((i) => `${i.sourceAddress}>${i.destinationAddress}`)).toEqual(['a@old.example>a@new.example', 'c@old.example>c@old.example', 'dup@old.example>dup@old.example']);
+    expect(items.map((i) => `${i.sourceAddress}>${i.destinationAddress}`)).toEqual([
+      'a@old.example>a@new.example',
+      'c@old.example>c@old.example',
+      'dup@old.example>dup@old.example',
+    ]);
     // One thread for the whole batch.
     expect(new Set(items.filter((i) => i.sourceAddress !== 'dup@old.example').map((i) => i.threadRef)).size).toBe(1);
   });
@@ -82,8 +113,12 @@ describe('commands', () => {
     await t.run('project create acme --source imaps://old.example --destination imaps://new.example');
     expect((await t.run('status')).text).toMatch(/Mailboxes:\s+none yet/);
     await t.run('add bob@old.example');
-    expect((await t.run('add carol@old.example --ask sorce')).text).toContain('--ask must be one of source, destination, both; got "sorce". Did you mean "source"?');
-    expect((await t.run('status --project acmee')).text).toContain('There is no project named acmee. Did you mean acme?');
+    expect((await t.run('add carol@old.example --ask sorce')).text).toContain(
+      '--ask must be one of source, destination, both; got "sorce". Did you mean "source"?',
+    );
+    expect((await t.run('status --project acmee')).text).toContain(
+      'There is no project named acmee. Did you mean acme?',
+    );
     const typo = await t.run('resend bob@ol.example');
     expect(typo.text).toContain('bob@ol.example is not in project acme. Did you mean bob@old.example?');
     expect(typo.text).not.toContain('add bob@ol.example');
@@ -100,12 +135,28 @@ describe('commands', () => {
     expect(help.text).not.toMatch(/\/migrate add/);
     expect(help.text).toMatch(/Only MailFerry admins can run migration commands/);
     // A channel listed as admin makes everyone in it an admin.
-    expect((await t.run('add alice@old.example', { user: 'eve', channel: 'CADMIN', })).result.code).toBe('NO_PROJECT_HERE');
+    expect((await t.run('add alice@old.example', { user: 'eve', channel: 'CADMIN' })).result.code).toBe(
+      'NO_PROJECT_HERE',
+    );
   });
 
   it('help is derived from the command definitions', async () => {
     const all = await t.run('help');
-    for (const c of ['project create', 'project set', 'add', 'bulk', 'status', 'start', 'stop', 'clear-credentials', 'resend', 'delete', 'form', 'digest', 'help'])
+    for (const c of [
+      'project create',
+      'project set',
+      'add',
+      'bulk',
+      'status',
+      'start',
+      'stop',
+      'clear-credentials',
+      'resend',
+      'delete',
+      'form',
+      'digest',
+      'help',
+    ])
       expect(all.text).toContain(`/migrate ${c}`);
     const add = await t.run('help add');
     expect(add.text).toMatch(/--ask source\|destination\|both/);
@@ -150,7 +201,9 @@ describe('configured license pool', () => {
     const t2 = await makeTestApp({ MAILFERRY_LICENSES: '25' });
     try {
       await t2.run('project create a --source imaps://old.example --destination imaps://new.example');
-      await t2.run('project create b --source imaps://old.example --destination imaps://new.example --licenses 4', { channel: 'C9' });
+      await t2.run('project create b --source imaps://old.example --destination imaps://new.example --licenses 4', {
+        channel: 'C9',
+      });
       const ps = await t2.app.db.project.findMany({ orderBy: { name: 'asc' } });
       expect(ps.map((p) => p.licensesTotal)).toEqual([25, 4]);
     } finally {
@@ -166,7 +219,9 @@ describe('project set: self-service settings', () => {
       await t2.run('project create acme --source imaps://old.example --destination imaps://new.example');
       expect((await t2.run('project set acme --reminders "1,x"')).result.code).toBe('BAD_REMINDERS');
       const r = await t2.run('project set acme --reminders "7,1 3" --attempts 5 --link-hours 24 --wipe-credentials on');
-      expect(r.text).toMatch(/reminders after 1, 3, 7 day\(s\); 5 form attempts; links valid 24 h; credentials wiped after completion/);
+      expect(r.text).toMatch(
+        /reminders after 1, 3, 7 day\(s\); 5 form attempts; links valid 24 h; credentials wiped after completion/,
+      );
       const o = JSON.parse((await t2.app.db.project.findFirstOrThrow()).options);
       expect(o).toEqual({ reminderDays: [1, 3, 7], maxAttempts: 5, linkTtlHours: 24, wipeCredentialsOnComplete: true });
       await t2.run('project set acme --reminders off');
@@ -182,13 +237,24 @@ describe('project set: folder rules', () => {
     const t2 = await makeTestApp();
     try {
       await t2.run('project create acme --source imaps://old.example --destination imaps://new.example');
-      const r = await t2.run('project set acme --exclude "Trash, Junk/ Spam ,Old/*" --rename "Old Archive = Archive/Old, Sent Items=Sent"');
-      expect(r.text).toMatch(/never Trash, Junk\/Spam, Old\/\*; folders renamed: Old Archive → Archive\/Old, Sent Items → Sent/);
+      const r = await t2.run(
+        'project set acme --exclude "Trash, Junk/ Spam ,Old/*" --rename "Old Archive = Archive/Old, Sent Items=Sent"',
+      );
+      expect(r.text).toMatch(
+        /never Trash, Junk\/Spam, Old\/\*; folders renamed: Old Archive → Archive\/Old, Sent Items → Sent/,
+      );
       let o = JSON.parse((await t2.app.db.project.findFirstOrThrow()).options);
-      expect(o).toEqual({ exclude: ['Trash', 'Junk/Spam', 'Old/*'], rename: { 'Old Archive': 'Archive/Old', 'Sent Items': 'Sent' } });
+      expect(o).toEqual({
+        exclude: ['Trash', 'Junk/Spam', 'Old/*'],
+        rename: { 'Old Archive': 'Archive/Old', 'Sent Items': 'Sent' },
+      });
       await t2.run('project set acme --include "INBOX, Projects" --exclude off');
       o = JSON.parse((await t2.app.db.project.findFirstOrThrow()).options);
-      expect(o).toEqual({ include: ['INBOX', 'Projects'], exclude: [], rename: { 'Old Archive': 'Archive/Old', 'Sent Items': 'Sent' } });
+      expect(o).toEqual({
+        include: ['INBOX', 'Projects'],
+        exclude: [],
+        rename: { 'Old Archive': 'Archive/Old', 'Sent Items': 'Sent' },
+      });
       const bad = await t2.run('project set acme --rename "Old Archive"');
       expect(bad.result.code).toBe('BAD_RENAME');
       expect(bad.text).toMatch(/expected FROM=TO/);

@@ -12,9 +12,24 @@ import { join, resolve } from 'node:path';
 
 let root: string;
 
-function node(args: string[], input = '', env: Record<string, string> = {}): Promise<{ out: string; err: string; code: number | null }> {
+function node(
+  args: string[],
+  input = '',
+  env: Record<string, string> = {},
+): Promise<{ out: string; err: string; code: number | null }> {
   return new Promise((res, rej) => {
-    const p = spawn(process.execPath, args, { cwd: root, env: { ...process.env, MAILFERRY_FROM_SOURCES: '', DATABASE_URL: `file:${join(root, 'data', 'db.sqlite')}`, MAILFERRY_DATA_DIR: join(root, 'data'), LOG_LEVEL: 'warn', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, args, {
+      cwd: root,
+      env: {
+        ...process.env,
+        MAILFERRY_FROM_SOURCES: '',
+        DATABASE_URL: `file:${join(root, 'data', 'db.sqlite')}`,
+        MAILFERRY_DATA_DIR: join(root, 'data'),
+        LOG_LEVEL: 'warn',
+        ...env,
+      },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     p.stdout.on('data', (d) => (out += d));
@@ -25,11 +40,13 @@ function node(args: string[], input = '', env: Record<string, string> = {}): Pro
   });
 }
 
-const setVersion = (file: string, version: string) => writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), version }, null, 2));
+const setVersion = (file: string, version: string) =>
+  writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), version }, null, 2));
 
 beforeAll(() => {
   root = mkdtempSync(join(tmpdir(), 'mailferry-compiled-'));
-  for (const d of ['adapters', 'bot', 'cards', 'engine', 'generated', 'prisma', 'bin', 'scripts', 'package.json']) cpSync(resolve(d), join(root, d), { recursive: true, preserveTimestamps: true });
+  for (const d of ['adapters', 'bot', 'cards', 'engine', 'generated', 'prisma', 'bin', 'scripts', 'package.json'])
+    cpSync(resolve(d), join(root, d), { recursive: true, preserveTimestamps: true });
   symlinkSync(resolve('node_modules'), join(root, 'node_modules'));
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -42,13 +59,17 @@ describe('compile once', () => {
     // Every migrations folder (SQLite's and PostgreSQL's) is read at run time beside the compiled code.
     const migrationDirs = readdirSync(join(root, 'prisma')).filter((d) => d.startsWith('migrations'));
     expect(migrationDirs.length).toBeGreaterThanOrEqual(2);
-    for (const d of migrationDirs) expect(readdirSync(join(root, 'dist', 'prisma', d)), d).toEqual(readdirSync(join(root, 'prisma', d)));
+    for (const d of migrationDirs)
+      expect(readdirSync(join(root, 'dist', 'prisma', d)), d).toEqual(readdirSync(join(root, 'prisma', d)));
     // Marks the compiled tree: its package.json is not a source, so the build still matches.
     setVersion(join(root, 'dist', 'package.json'), '0.0.0-compiled');
     expect((await node(['bin/mailferry.mjs', '--version'])).out).toBe('mailferry 0.0.0-compiled\n');
 
     // The compiled tree works end to end: migrations applied, a command answered.
-    const c = await node(['bin/mailferry.mjs', 'console'], 'project create acme --source imap://127.0.0.1:1 --destination imap://127.0.0.1:2\nproject list\n');
+    const c = await node(
+      ['bin/mailferry.mjs', 'console'],
+      'project create acme --source imap://127.0.0.1:1 --destination imap://127.0.0.1:2\nproject list\n',
+    );
     expect(c.code, c.err).toBe(0);
     expect(c.out).toMatch(/acme/);
 
@@ -60,6 +81,8 @@ describe('compile once', () => {
     setVersion(join(root, 'dist', 'package.json'), '9.9.9-compiled');
     expect((await node(['bin/mailferry.mjs', '--version'])).out).toBe('mailferry 9.9.9-compiled\n');
     // MAILFERRY_FROM_SOURCES=1 always runs the sources.
-    expect((await node(['bin/mailferry.mjs', '--version'], '', { MAILFERRY_FROM_SOURCES: '1' })).out).toBe('mailferry 9.9.9\n');
+    expect((await node(['bin/mailferry.mjs', '--version'], '', { MAILFERRY_FROM_SOURCES: '1' })).out).toBe(
+      'mailferry 9.9.9\n',
+    );
   }, 300_000);
 });

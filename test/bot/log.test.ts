@@ -6,10 +6,17 @@ describe('log redaction', () => {
     const token = 'Zx9_' + 'a'.repeat(39);
     const lines: string[] = [];
     const log = new Logger((l) => lines.push(l), 'debug');
-    log.info(`sent https://mf.example/c/${token} to alice`, { password: 'hunter2', link: 'https://mf.example/c/abc', authorization: 'Bearer abc.def.ghi' });
-    log.error('boom', { error: 'request failed: password=hunter2&user=alice Authorization: Bearer eyJhbGciOi.x.y xoxb-123-456-abcdef' });
+    log.info(`sent https://mf.example/c/${token} to alice`, {
+      password: 'hunter2',
+      link: 'https://mf.example/c/abc',
+      authorization: 'Bearer abc.def.ghi',
+    });
+    log.error('boom', {
+      error: 'request failed: password=hunter2&user=alice Authorization: Bearer eyJhbGciOi.x.y xoxb-123-456-abcdef',
+    });
     const all = lines.join('\n');
-    for (const secret of [token, 'hunter2', 'eyJhbGciOi', 'xoxb-123-456-abcdef', 'abc.def.ghi']) expect(all).not.toContain(secret);
+    for (const secret of [token, 'hunter2', 'eyJhbGciOi', 'xoxb-123-456-abcdef', 'abc.def.ghi'])
+      expect(all).not.toContain(secret);
     expect(all).toContain('/c/[redacted]');
     expect(all).toContain('user=alice');
   });

@@ -19,11 +19,14 @@ import { defined } from '../harness/defined.ts';
 // summary instead of one post per mailbox.
 
 const TOKEN_IN_TEXT = /\/c\/([A-Za-z0-9_-]{43})/;
-const csv = (n: number, prefix = 'user') => Array.from({ length: n }, (_, i) => `${prefix}${i}@old.example,${prefix}${i}@new.example`).join('\n');
+const csv = (n: number, prefix = 'user') =>
+  Array.from({ length: n }, (_, i) => `${prefix}${i}@old.example,${prefix}${i}@new.example`).join('\n');
 
 /** Tokens of every link the sink received. */
 function tokensIn(sink: SmtpSink, from = 0): string[] {
-  return sink.messages.slice(from).map((m) => defined(TOKEN_IN_TEXT.exec(m.parsed.text ?? '')?.[1], 'link in the mail'));
+  return sink.messages
+    .slice(from)
+    .map((m) => defined(TOKEN_IN_TEXT.exec(m.parsed.text ?? '')?.[1], 'link in the mail'));
 }
 
 /** No log line carries a link or a token. */
@@ -40,7 +43,11 @@ async function historyCounts(t: TestApp, kinds: string[]): Promise<Record<string
 }
 
 /** Posts of one thread, as text. */
-const threadPosts = (t: TestApp, thread: string | null, from = 0) => t.posts.slice(from).filter((p) => p.threadRef === thread).map((p) => p.text);
+const threadPosts = (t: TestApp, thread: string | null, from = 0) =>
+  t.posts
+    .slice(from)
+    .filter((p) => p.threadRef === thread)
+    .map((p) => p.text);
 
 /** The message stays within Slack's and Teams' size limits. */
 function expectWithinLimits(t: TestApp, text: RegExp) {
@@ -58,9 +65,16 @@ describe('credential requests at scale, through a real SMTP server', () => {
   let t: TestApp;
   beforeAll(async () => {
     sink = await startSmtpSink();
-    t = await makeTestApp({ SMTP_URL: sink.url, MAIL_FROM: 'MailFerry <ferry@corp.example>', PUBLIC_URL: 'https://ferry.example', MAILFERRY_OUTREACH_CONCURRENCY: String(BOUND) });
+    t = await makeTestApp({
+      SMTP_URL: sink.url,
+      MAIL_FROM: 'MailFerry <ferry@corp.example>',
+      PUBLIC_URL: 'https://ferry.example',
+      MAILFERRY_OUTREACH_CONCURRENCY: String(BOUND),
+    });
     installEmail(t.app);
-    await t.run('project create big --source imaps://old.example:993 --destination imaps://new.example:993 --self-service source');
+    await t.run(
+      'project create big --source imaps://old.example:993 --destination imaps://new.example:993 --self-service source',
+    );
     await t.run(`bulk\n${csv(N)}`);
   }, 120_000);
   afterAll(async () => {
@@ -86,7 +100,13 @@ describe('credential requests at scale, through a real SMTP server', () => {
     // The thread: the start's status summaries (one per batch of 500 status changes) and one request summary, not N posts.
     const posts = threadPosts(t, r.thread);
     const started = posts.filter((p) => p.startsWith('▶️'));
-    expect(started.reduce((n, p) => n + Number(defined(/^▶️ ([\d,]+) mailboxes started: [\d,]+ waiting for user/.exec(p)![1]).replace(/,/g, '')), 0)).toBe(N);
+    expect(
+      started.reduce(
+        (n, p) =>
+          n + Number(defined(/^▶️ ([\d,]+) mailboxes started: [\d,]+ waiting for user/.exec(p)![1]).replace(/,/g, '')),
+        0,
+      ),
+    ).toBe(N);
     const asked = posts.filter((p) => !p.startsWith('▶️'));
     expect(asked).toHaveLength(1);
     expect(asked[0]).toMatch(/^📨 Asked 2,000 users for their credentials: 2,000 by email\./);
@@ -133,9 +153,16 @@ describe('an SMTP server that is busy, refuses, or is down', () => {
   });
 
   async function app(url: string, outreach: { attempts?: number; retryMs?: number; pauseMs?: number } = {}) {
-    t = await makeTestApp({ SMTP_URL: url, MAIL_FROM: 'ferry@corp.example', MAILFERRY_OUTREACH_CONCURRENCY: '2' }, undefined, undefined, { retryMs: 20, ...outreach });
+    t = await makeTestApp(
+      { SMTP_URL: url, MAIL_FROM: 'ferry@corp.example', MAILFERRY_OUTREACH_CONCURRENCY: '2' },
+      undefined,
+      undefined,
+      { retryMs: 20, ...outreach },
+    );
     installEmail(t.app);
-    await t.run('project create acme --source imaps://old.example:993 --destination imaps://new.example:993 --self-service source');
+    await t.run(
+      'project create acme --source imaps://old.example:993 --destination imaps://new.example:993 --self-service source',
+    );
     return t;
   }
 
@@ -173,7 +200,7 @@ describe('an SMTP server that is busy, refuses, or is down', () => {
     expect(item.status).toBe('WaitingForUser');
   }, 60_000);
 
-  it('a refused SMTP login is permanent and the setup\'s: not retried, the channel pauses, every item says why, the password is in no log line', async () => {
+  it("a refused SMTP login is permanent and the setup's: not retried, the channel pauses, every item says why, the password is in no log line", async () => {
     const strict = await startSmtpSink({ refuseLogin: true });
     try {
       const url = strict.url.replace('smtp://', 'smtp://ferry:S3cret-pass@');
@@ -184,7 +211,9 @@ describe('an SMTP server that is busy, refuses, or is down', () => {
       // One login per request in flight when it was refused (2), none after: no retries, the rest not tried.
       expect(strict.logins).toBeGreaterThanOrEqual(1);
       expect(strict.logins).toBeLessThanOrEqual(2);
-      const failed = (await t.app.db.itemEvent.findMany({ where: { kind: 'request.failed' } })).map((f) => JSON.parse(f.detail) as { why: string; attempts?: number });
+      const failed = (await t.app.db.itemEvent.findMany({ where: { kind: 'request.failed' } })).map(
+        (f) => JSON.parse(f.detail) as { why: string; attempts?: number },
+      );
       expect(failed).toHaveLength(40);
       for (const f of failed) expect(f.why).toMatch(/refused the SMTP login; check the user and password in SMTP_URL/);
       expect(failed.filter((f) => (f.attempts ?? 1) > 1)).toHaveLength(0);
@@ -226,14 +255,22 @@ describe('a stop with requests still queued', () => {
     const N = 1_000;
     const sink = await startSmtpSink();
     const dir = mkdtempSync(join(tmpdir(), 'mailferry-restart-'));
-    const env = { DATABASE_URL: testDbUrl(dir), MAILFERRY_DATA_DIR: dir, SMTP_URL: sink.url, MAIL_FROM: 'ferry@corp.example', MAILFERRY_OUTREACH_CONCURRENCY: '1' };
+    const env = {
+      DATABASE_URL: testDbUrl(dir),
+      MAILFERRY_DATA_DIR: dir,
+      SMTP_URL: sink.url,
+      MAIL_FROM: 'ferry@corp.example',
+      MAILFERRY_OUTREACH_CONCURRENCY: '1',
+    };
     let a: TestApp | undefined;
     let b: TestApp | undefined;
     try {
       a = await makeTestApp(env);
       installEmail(a.app);
       installScheduler(a.app, 'console');
-      await a.run('project create big --source imaps://old.example:993 --destination imaps://new.example:993 --self-service source');
+      await a.run(
+        'project create big --source imaps://old.example:993 --destination imaps://new.example:993 --self-service source',
+      );
       await a.run(`bulk\n${csv(N)}`);
       const running = a.run('start --all');
       await sink.waitForCount(20, undefined, 120_000);
@@ -246,7 +283,11 @@ describe('a stop with requests still queued', () => {
       expect(await a.app.db.itemEvent.count({ where: { kind: 'request.failed' } })).toBe(0);
       expect(sink.messages).toHaveLength(sent);
       // Which ones got no request: waiting items without a request line since they started waiting.
-      const asked = new Set((await a.app.db.itemEvent.findMany({ where: { kind: 'request.sent' }, select: { itemId: true } })).map((e) => e.itemId));
+      const asked = new Set(
+        (await a.app.db.itemEvent.findMany({ where: { kind: 'request.sent' }, select: { itemId: true } })).map(
+          (e) => e.itemId,
+        ),
+      );
       const waiting = await a.app.db.item.findMany({ where: { status: 'WaitingForUser' }, select: { id: true } });
       expect(waiting).toHaveLength(N);
       expect(waiting.filter((i) => !asked.has(i.id))).toHaveLength(N - sent);
@@ -255,7 +296,9 @@ describe('a stop with requests still queued', () => {
       const digest = a.posts.filter((p) => p.message.kind === 'digest').at(-1)!.text;
       expect(digest).toMatch(/user\d+@old\.example — waiting [^,]+, no request sent yet/);
       const summary = threadPosts(a, r.thread).find((p) => p.startsWith('📨'))!;
-      expect(summary).toContain(`Asked ${(N).toLocaleString('en')} users for their credentials: ${sent.toLocaleString('en')} by email, ${(N - sent).toLocaleString('en')} not sent yet.`);
+      expect(summary).toContain(
+        `Asked ${(N).toLocaleString('en')} users for their credentials: ${sent.toLocaleString('en')} by email, ${(N - sent).toLocaleString('en')} not sent yet.`,
+      );
       expect(summary).toMatch(/MailFerry stopped before [\d,]+ requests were sent; they go out after it starts again/);
       expectNoTokenInLogs(a.logs, tokensIn(sink));
       await a.close();
@@ -274,12 +317,19 @@ describe('a stop with requests still queued', () => {
       expect(new Set(sink.messages.map((m) => m.to[0])).size).toBe(N);
       const perItem = await inChunks(
         waiting.map((i) => i.id),
-        (part) => b!.app.db.itemEvent.groupBy({ by: ['itemId'], where: { itemId: { in: part }, kind: 'request.sent' }, _count: true }),
+        (part) =>
+          b!.app.db.itemEvent.groupBy({
+            by: ['itemId'],
+            where: { itemId: { in: part }, kind: 'request.sent' },
+            _count: true,
+          }),
       );
       expect(perItem).toHaveLength(N);
       expect(perItem.every((p) => p._count === 1)).toBe(true);
       const resumed = threadPosts(b, r.thread).find((p) => p.startsWith('📨'))!;
-      expect(resumed).toContain(`📨 Asked ${(N - sent).toLocaleString('en')} users whose credential request MailFerry had not sent before it stopped: ${(N - sent).toLocaleString('en')} by email.`);
+      expect(resumed).toContain(
+        `📨 Asked ${(N - sent).toLocaleString('en')} users whose credential request MailFerry had not sent before it stopped: ${(N - sent).toLocaleString('en')} by email.`,
+      );
       // A second round sends nothing: their reminders follow the cadence from now.
       await scheduler.tick();
       await b.app.bus.idle();

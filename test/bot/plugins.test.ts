@@ -22,17 +22,30 @@ describe('the composition root', () => {
     expect(loaded('botbuilder')).toBe(false);
     // Teams unconfigured still answers its route, with 401 rather than running unauthenticated.
     const { port } = await import('../../bot/app.ts').then((m) => m.serveHttp(t!.app));
-    const res = await fetch(`http://127.0.0.1:${port}/api/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const res = await fetch(`http://127.0.0.1:${port}/api/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(res.status).toBe(401);
   });
 
   it('adds Slack when its secret and token are set, and the console gets no chat surface', async () => {
-    t = await makeTestApp({ SLACK_SIGNING_SECRET: 'x'.repeat(32), SLACK_BOT_TOKEN: 'xoxb-test', SLACK_API_URL: 'http://127.0.0.1:9/api/' });
+    t = await makeTestApp({
+      SLACK_SIGNING_SECRET: 'x'.repeat(32),
+      SLACK_BOT_TOKEN: 'xoxb-test',
+      SLACK_API_URL: 'http://127.0.0.1:9/api/',
+    });
     expect(await installPlugins(t.app, 'worker')).toContain('Slack');
     expect(loaded('@slack/bolt')).toBe(true);
     const c = await makeTestApp({ SLACK_SIGNING_SECRET: 'x'.repeat(32), SLACK_BOT_TOKEN: 'xoxb-test' });
     try {
-      expect(await installPlugins(c.app, 'console')).toEqual(['engine workers', 'email', 'credential form', 'scheduler']);
+      expect(await installPlugins(c.app, 'console')).toEqual([
+        'engine workers',
+        'email',
+        'credential form',
+        'scheduler',
+      ]);
     } finally {
       await c.close();
     }

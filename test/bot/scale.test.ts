@@ -28,7 +28,12 @@ afterAll(async () => {
 
 /** The number of updates the thread's posts carry: one for a single post, N for a combined "N updates" post. */
 function updatesIn(posts: { text: string }[]): number {
-  return posts.reduce((n, p) => n + (/^📋 ([\d,]+) updates?:/.exec(p.text) ? Number(defined(/^📋 ([\d,]+)/.exec(p.text)![1]).replace(/,/g, '')) : 1), 0);
+  return posts.reduce(
+    (n, p) =>
+      n +
+      (/^📋 ([\d,]+) updates?:/.exec(p.text) ? Number(defined(/^📋 ([\d,]+)/.exec(p.text)![1]).replace(/,/g, '')) : 1),
+    0,
+  );
 }
 
 describe('a project of 10,000 mailboxes', () => {
@@ -39,7 +44,13 @@ describe('a project of 10,000 mailboxes', () => {
     expect(await t.app.db.item.count({ where: { threadRef: r.thread } })).toBe(N);
     expect(await t.app.db.itemEvent.count({ where: { kind: 'item.added', toStatus: 'NotStarted' } })).toBe(N);
     const one = await t.app.engine.getItem(await t.app.engine.getProject('big'), 'user4321@old.example');
-    expect(one).toMatchObject({ destinationAddress: 'user4321@new.example', sourceLogin: 'user4321@old.example', status: 'NotStarted', license: 'none', passCount: 0 });
+    expect(one).toMatchObject({
+      destinationAddress: 'user4321@new.example',
+      sourceLogin: 'user4321@old.example',
+      status: 'NotStarted',
+      license: 'none',
+      passCount: 0,
+    });
 
     const again = await t.run(`bulk\n${csv(N)}`);
     expect(again.text).toMatch(/0 mailboxes added to big; 10,000 lines refused\./);
@@ -49,16 +60,27 @@ describe('a project of 10,000 mailboxes', () => {
 
   it('start --all submits 10,000 mailboxes, each through the state machine with its history line and license, and their thread gets a few summary posts, all delivered', async () => {
     // The project holds admin credentials for both sides, so nothing is missing: every item is queued.
-    await t.app.db.project.updateMany({ where: { name: 'big' }, data: { sourceAuth: 'admin', destinationAuth: 'admin', licensesTotal: N } });
+    await t.app.db.project.updateMany({
+      where: { name: 'big' },
+      data: { sourceAuth: 'admin', destinationAuth: 'admin', licensesTotal: N },
+    });
     const before = t.posts.length;
     const r = await t.run('start --all');
     expect(r.result).toMatchObject({ ok: true });
     expect(r.text).toMatch(/Started 10,000 mailboxes\./);
-    expect(await t.app.db.item.count({ where: { status: 'Queued', license: 'reserved', threadRef: r.thread } })).toBe(N);
-    expect(await t.app.db.itemEvent.count({ where: { kind: 'submit', fromStatus: 'NotStarted', toStatus: 'Queued' } })).toBe(N);
+    expect(await t.app.db.item.count({ where: { status: 'Queued', license: 'reserved', threadRef: r.thread } })).toBe(
+      N,
+    );
+    expect(
+      await t.app.db.itemEvent.count({ where: { kind: 'submit', fromStatus: 'NotStarted', toStatus: 'Queued' } }),
+    ).toBe(N);
     expect((await t.app.engine.getProject('big')).licensesUsed).toBe(N);
     const posts = t.posts.slice(before).filter((p) => p.threadRef === r.thread);
-    const started = posts.map((p) => p.text).join('\n').match(/▶️ [\d,]+ mailboxes started: [\d,]+ queued$/gm) ?? [];
+    const started =
+      posts
+        .map((p) => p.text)
+        .join('\n')
+        .match(/▶️ [\d,]+ mailboxes started: [\d,]+ queued$/gm) ?? [];
     expect(started.reduce((n, line) => n + Number(defined(/▶️ ([\d,]+)/.exec(line)![1]).replace(/,/g, '')), 0)).toBe(N);
     expect(posts.length).toBeLessThanOrEqual(3);
     expect(await t.app.db.outboxPost.count({ where: { state: null } })).toBe(0);
@@ -69,7 +91,8 @@ describe('a project of 10,000 mailboxes', () => {
     // Back to a fresh project state for the next steps.
     await countInChunks(
       (await t.app.db.item.findMany({ select: { id: true } })).map((i) => i.id),
-      (part) => t.app.db.item.updateMany({ where: { id: { in: part } }, data: { status: 'NotStarted', license: 'none' } }),
+      (part) =>
+        t.app.db.item.updateMany({ where: { id: { in: part } }, data: { status: 'NotStarted', license: 'none' } }),
     );
   }, 300_000);
 
@@ -77,12 +100,29 @@ describe('a project of 10,000 mailboxes', () => {
     const thread = 'test:C1/T-bulk';
     const before = t.posts.length;
     // Written in one transaction, as a bulk status change leaves them in the outbox.
-    const ids = await t.app.db.$transaction(async (tx) => {
-      const out: number[] = [];
-      for (let i = 0; i < 5000; i++)
-        out.push(await t.app.notifier.enqueue({ threadRef: thread, address: `user${i}@old.example`, message: statusPost({ address: `user${i}@old.example`, from: 'NotStarted', to: 'Queued', actor: 'admin' }) }, tx));
-      return out;
-    }, { timeout: 240_000 });
+    const ids = await t.app.db.$transaction(
+      async (tx) => {
+        const out: number[] = [];
+        for (let i = 0; i < 5000; i++)
+          out.push(
+            await t.app.notifier.enqueue(
+              {
+                threadRef: thread,
+                address: `user${i}@old.example`,
+                message: statusPost({
+                  address: `user${i}@old.example`,
+                  from: 'NotStarted',
+                  to: 'Queued',
+                  actor: 'admin',
+                }),
+              },
+              tx,
+            ),
+          );
+        return out;
+      },
+      { timeout: 240_000 },
+    );
     const delivered = await Promise.all(ids.map((id) => t.app.notifier.deliver(id, thread)));
     expect(delivered.filter((ok) => !ok)).toHaveLength(0);
     const posts = t.posts.slice(before).filter((p) => p.threadRef === thread);
@@ -93,8 +133,12 @@ describe('a project of 10,000 mailboxes', () => {
 
   it('status, digest and the reminder round of 10,000 mailboxes, 5,000 of them waiting for their user, are summaries within Slack and Teams limits', async () => {
     // Set-up: half the project waits for its user (the state a start --all of a self-service project leaves).
-    const waiting = (await t.app.db.item.findMany({ select: { id: true }, orderBy: { sourceAddress: 'asc' }, take: N / 2 })).map((i) => i.id);
-    await countInChunks(waiting, (part) => t.app.db.item.updateMany({ where: { id: { in: part } }, data: { status: 'WaitingForUser' } }));
+    const waiting = (
+      await t.app.db.item.findMany({ select: { id: true }, orderBy: { sourceAddress: 'asc' }, take: N / 2 })
+    ).map((i) => i.id);
+    await countInChunks(waiting, (part) =>
+      t.app.db.item.updateMany({ where: { id: { in: part } }, data: { status: 'WaitingForUser' } }),
+    );
 
     const st = await t.run('status');
     expect(st.result).toMatchObject({ ok: true });
@@ -121,7 +165,9 @@ describe('a project of 10,000 mailboxes', () => {
     await scheduler.tick();
     expect(await t.app.db.itemReminder.count()).toBe(N / 2);
     // Items that stop waiting lose theirs on the next round.
-    await countInChunks(waiting.slice(0, 3000), (part) => t.app.db.item.updateMany({ where: { id: { in: part } }, data: { status: 'Stopped' } }));
+    await countInChunks(waiting.slice(0, 3000), (part) =>
+      t.app.db.item.updateMany({ where: { id: { in: part } }, data: { status: 'Stopped' } }),
+    );
     await scheduler.tick();
     expect(await t.app.db.itemReminder.count()).toBe(N / 2 - 3000);
   }, 300_000);

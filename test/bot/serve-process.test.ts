@@ -36,9 +36,28 @@ async function until(pred: () => boolean, ms: number, what: string): Promise<voi
 }
 
 /** Starts a command with a fresh data dir; resolves once it logs where it listens. */
-async function start(cmd: string, args: string[], env: Record<string, string>): Promise<{ p: ChildProcess; port: number; log: () => string; dir: string }> {
+async function start(
+  cmd: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ p: ChildProcess; port: number; log: () => string; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'mailferry-proc-'));
-  const p = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, DATABASE_URL: testDbUrl(dir), MAILFERRY_DATA_DIR: dir, PORT: '0', SMTP_URL: '', SLACK_SIGNING_SECRET: '', SLACK_BOT_TOKEN: '', MicrosoftAppId: '', MAILFERRY_DEV: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn(cmd, args, {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      DATABASE_URL: testDbUrl(dir),
+      MAILFERRY_DATA_DIR: dir,
+      PORT: '0',
+      SMTP_URL: '',
+      SLACK_SIGNING_SECRET: '',
+      SLACK_BOT_TOKEN: '',
+      MicrosoftAppId: '',
+      MAILFERRY_DEV: '',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let log = '';
   p.stdout!.on('data', (d) => (log += d));
   p.stderr!.on('data', (d) => (log += d));

@@ -7,7 +7,15 @@ import { renderBlockKit } from '../../cards/render-block-kit.ts';
 import { blockText, repliesAt, startSlackTest } from '../adapters/slack/slack-harness.ts';
 import { defined } from '../harness/defined.ts';
 
-const FIGURES = { messagesFound: 0, bytesFound: 0, messagesCopied: 0, bytesCopied: 0, messagesPresent: 0, messagesSkipped: 0, durationMs: 5 };
+const FIGURES = {
+  messagesFound: 0,
+  bytesFound: 0,
+  messagesCopied: 0,
+  bytesCopied: 0,
+  messagesPresent: 0,
+  messagesSkipped: 0,
+  durationMs: 5,
+};
 
 describe('start after a server refused stored credentials', () => {
   let t: TestApp | undefined;
@@ -26,7 +34,9 @@ describe('start after a server refused stored credentials', () => {
     for (const a of ['alice', 'bob']) {
       let item = await t.app.engine.getItem(project, `${a}@old.example`);
       item = await t.app.engine.setCredential(SYSTEM_ACTOR, item, 'source', `${a}@old.example`, { password: 'old-pw' });
-      item = await t.app.engine.setCredential(SYSTEM_ACTOR, item, 'destination', `${a}@new.example`, { password: 'new-pw' });
+      item = await t.app.engine.setCredential(SYSTEM_ACTOR, item, 'destination', `${a}@new.example`, {
+        password: 'new-pw',
+      });
       await t.app.engine.startItem(SYSTEM_ACTOR, item);
       const claimed = await t.app.engine.claimNext();
       await t.app.engine.finishPass(claimed!.id, 'failed', FIGURES, { reason, detail: 'AUTHENTICATIONFAILED' });
@@ -39,14 +49,18 @@ describe('start after a server refused stored credentials', () => {
   it('says in the failure post what start will do', async () => {
     await failedOn('SourceCredentials');
     const post = t!.posts.map((p) => p.text).find((x) => x.includes('alice@old.example* failed'));
-    expect(post).toContain('`/migrate start alice@old.example` forgets the refused source password and asks the user again');
+    expect(post).toContain(
+      '`/migrate start alice@old.example` forgets the refused source password and asks the user again',
+    );
   });
 
   it('a plain start forgets the refused side (only it) and asks the user again instead of retrying it', async () => {
     const project = await failedOn('SourceCredentials');
     const r = await t!.run('start alice@old.example');
     expect(r.result.ok).toBe(true);
-    expect(r.text).toContain('its source password was refused last time, so it was forgotten and the user is asked again');
+    expect(r.text).toContain(
+      'its source password was refused last time, so it was forgotten and the user is asked again',
+    );
     const item = await t!.app.engine.getItem(project, 'alice@old.example');
     expect(item.status).toBe('WaitingForUser');
     expect(await t!.app.engine.credentialOf(item.id, 'source')).toBeUndefined();
@@ -75,7 +89,9 @@ describe('start after a server refused stored credentials', () => {
     item = await t.app.engine.setCredential(SYSTEM_ACTOR, item, 'source', 'alice@old.example', { password: 'pw' });
     item = await t.app.engine.setCredential(SYSTEM_ACTOR, item, 'destination', 'alice@old.example', { password: 'pw' });
     await t.app.engine.startItem(SYSTEM_ACTOR, item);
-    await t.app.engine.finishPass((await t.app.engine.claimNext())!.id, 'failed', FIGURES, { reason: 'SourceUnreachable' });
+    await t.app.engine.finishPass((await t.app.engine.claimNext())!.id, 'failed', FIGURES, {
+      reason: 'SourceUnreachable',
+    });
     const r = await t.run('start alice@old.example');
     expect(r.text).not.toContain('forgotten');
     expect((await t.app.engine.getItem(project, 'alice@old.example')).status).toBe('Queued');
@@ -99,7 +115,7 @@ describe('usage lines per surface', () => {
     }
   });
 
-  it('Slack: an error\'s usage line and `help start` leave out console-only options', async () => {
+  it("Slack: an error's usage line and `help start` leave out console-only options", async () => {
     const s = await startSlackTest();
     try {
       const bad = await s.command('start --bogus');
@@ -119,7 +135,12 @@ describe('usage lines per surface', () => {
 
 describe('Slack plain-text fallback', () => {
   it('escapes &, < and > like the blocks, so <!channel> and <url|label> stay text', () => {
-    const kit = renderBlockKit({ kind: 'x', text: 'hi <!channel> & <https://evil.example|bank>', tone: 'info', blocks: [{ type: 'text', text: 'hi <!channel>' }] });
+    const kit = renderBlockKit({
+      kind: 'x',
+      text: 'hi <!channel> & <https://evil.example|bank>',
+      tone: 'info',
+      blocks: [{ type: 'text', text: 'hi <!channel>' }],
+    });
     expect(kit.text).toBe('hi &lt;!channel&gt; &amp; &lt;https://evil.example|bank&gt;');
     expect(JSON.stringify(kit.blocks)).not.toContain('<!channel>');
   });

@@ -13,7 +13,10 @@ import { defined } from '../harness/defined.ts';
  * official schema) and an email with `subject`, checking each is within the platforms'
  * limits; returns the text and the email for further checks.
  */
-export function expectOnEverySurface(m: Message, subject: string): { text: string; email: ReturnType<typeof renderEmail> } {
+export function expectOnEverySurface(
+  m: Message,
+  subject: string,
+): { text: string; email: ReturnType<typeof renderEmail> } {
   const text = renderText(m);
   expect(text.trim().length).toBeGreaterThan(20);
   const kit = renderBlockKit(m);

@@ -37,8 +37,17 @@ function teamsActivity(partial: Record<string, unknown>): Record<string, unknown
     channelId: 'msteams',
     serviceUrl: 'https://smba.trafficmanager.net/emea/a1b2c3d4-e5f6-4789-a012-3456789abcde/',
     from: { id: '28:a1b2c3d4-e5f6-4789-a012-3456789abcde', name: 'MailFerry' },
-    recipient: { id: '29:1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-AbCdEfGhIjKlMnOpQrStUvWxYz', name: 'Ada Admin', aadObjectId: 'a1b2c3d4-e5f6-4789-a012-3456789abcde' },
-    conversation: { id: '19:0123456789abcdef0123456789abcdef@thread.tacv2;messageid=1732870000000', isGroup: true, conversationType: 'channel', tenantId: 'a1b2c3d4-e5f6-4789-a012-3456789abcde' },
+    recipient: {
+      id: '29:1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-AbCdEfGhIjKlMnOpQrStUvWxYz',
+      name: 'Ada Admin',
+      aadObjectId: 'a1b2c3d4-e5f6-4789-a012-3456789abcde',
+    },
+    conversation: {
+      id: '19:0123456789abcdef0123456789abcdef@thread.tacv2;messageid=1732870000000',
+      isGroup: true,
+      conversationType: 'channel',
+      tenantId: 'a1b2c3d4-e5f6-4789-a012-3456789abcde',
+    },
     replyToId: '1732870000000',
     locale: 'en-US',
   };
@@ -57,7 +66,10 @@ function checkMessage(name: string, m: Message) {
 
 function checkInvokeCard(name: string, card: AdaptiveCard) {
   // An Action.Execute answer carries the card as the invoke response's value.
-  expect(bytes({ statusCode: 200, type: 'application/vnd.microsoft.card.adaptive', value: card }), `${name}: invoke response bytes`).toBeLessThanOrEqual(TEAMS_ACTIVITY_MAX);
+  expect(
+    bytes({ statusCode: 200, type: 'application/vnd.microsoft.card.adaptive', value: card }),
+    `${name}: invoke response bytes`,
+  ).toBeLessThanOrEqual(TEAMS_ACTIVITY_MAX);
   expect(validate(card), `${name}: card`).toEqual([]);
 }
 
@@ -95,16 +107,46 @@ describe('message sizes at 10,000 mailboxes, 1,000 history events, 2,000 CSV lin
   const messages: Record<string, () => Message> = {
     'project status': () => projectStatusMessage(project),
     'status overview of 1,000 projects in one channel': () =>
-      projectsOverviewMessage(Array.from({ length: 1_000 }, (_, i) => ({ name: `project-${i}`, sourceUrl: project.sourceUrl, destinationUrl: project.destinationUrl, total: N, counts: project.counts, licenses: project.licenses }))),
-    'project list (10,000 projects)': () => projectListMessage(items.map((_it, i) => ({ name: `project-${i}`, sourceUrl: project.sourceUrl, destinationUrl: project.destinationUrl, here: i === 7 }))),
+      projectsOverviewMessage(
+        Array.from({ length: 1_000 }, (_, i) => ({
+          name: `project-${i}`,
+          sourceUrl: project.sourceUrl,
+          destinationUrl: project.destinationUrl,
+          total: N,
+          counts: project.counts,
+          licenses: project.licenses,
+        })),
+      ),
+    'project list (10,000 projects)': () =>
+      projectListMessage(
+        items.map((_it, i) => ({
+          name: `project-${i}`,
+          sourceUrl: project.sourceUrl,
+          destinationUrl: project.destinationUrl,
+          here: i === 7,
+        })),
+      ),
     'status ADDRESS with 1,000 history events, 10,000 folders and refused messages': () =>
       itemStatusMessage(
         project.name,
         { ...defined(items[0]), passCount: 12, lastPassMs: 3_600_000, messagesPresent: 10 },
         history,
         {
-          folders: Array.from({ length: N }, (_, i) => ({ sourceFolder: `Archive/2019/Folder ${i}`, destFolder: `Archive/2019/Folder ${i}`, messagesFound: 100, messagesCopied: 90, bytesCopied: 1e6, messagesPresent: 5, messagesSkipped: 5 })),
-          skipped: Array.from({ length: N }, (_, i) => ({ sourceFolder: 'INBOX', uid: i, size: 60e6, reason: 'The message is larger than the destination accepts (52428800 bytes)' })),
+          folders: Array.from({ length: N }, (_, i) => ({
+            sourceFolder: `Archive/2019/Folder ${i}`,
+            destFolder: `Archive/2019/Folder ${i}`,
+            messagesFound: 100,
+            messagesCopied: 90,
+            bytesCopied: 1e6,
+            messagesPresent: 5,
+            messagesSkipped: 5,
+          })),
+          skipped: Array.from({ length: N }, (_, i) => ({
+            sourceFolder: 'INBOX',
+            uid: i,
+            size: 60e6,
+            reason: 'The message is larger than the destination accepts (52428800 bytes)',
+          })),
         },
         1_000,
       ),
@@ -115,12 +157,22 @@ describe('message sizes at 10,000 mailboxes, 1,000 history events, 2,000 CSV lin
         items.map((i) => `${i.sourceAddress}: not started, it is Completed (use --again to copy the changes since)`),
         'Started',
       ),
-    'start with 500 refusals only': () => actionResultMessage('start-result', [], items.slice(0, 500).map((i) => `${i.sourceAddress}: no license left in this project`), 'Started'),
+    'start with 500 refusals only': () =>
+      actionResultMessage(
+        'start-result',
+        [],
+        items.slice(0, 500).map((i) => `${i.sourceAddress}: no license left in this project`),
+        'Started',
+      ),
     'bulk add of 10,000 lines, half refused': () =>
       addedMessage(
         project.name,
         items.slice(0, N / 2),
-        items.slice(N / 2).map((i, k) => ({ line: k + 2, input: `${i.sourceAddress},${i.destinationAddress}`, reason: `${i.sourceAddress}: Google consumer accounts (gmail.com) cannot be migrated with IMAP` })),
+        items.slice(N / 2).map((i, k) => ({
+          line: k + 2,
+          input: `${i.sourceAddress},${i.destinationAddress}`,
+          reason: `${i.sourceAddress}: Google consumer accounts (gmail.com) cannot be migrated with IMAP`,
+        })),
       ),
     digest: () =>
       digestMessage({
@@ -131,21 +183,56 @@ describe('message sizes at 10,000 mailboxes, 1,000 history events, 2,000 CSV lin
         counts: project.counts,
         previousCounts: { Completed: 6_000, Failed: 4_000 },
         waiting: items.map((i) => ({ address: i.sourceAddress, waitingMs: 86_400_000, asked: 3, stalled: true })),
-        failed: items.map((i) => ({ address: i.sourceAddress, reasonText: 'The source server refused the credentials.', detail: 'AUTHENTICATIONFAILED' })),
+        failed: items.map((i) => ({
+          address: i.sourceAddress,
+          reasonText: 'The source server refused the credentials.',
+          detail: 'AUTHENTICATIONFAILED',
+        })),
         completed: items.map((i) => ({ address: i.sourceAddress, messages: 12_345, bytes: 987_654_321 })),
         throughput: { messages: 1e7, bytes: 1e12, passes: N, periodMs: 86_400_000 },
         licenses: project.licenses,
       } as Parameters<typeof digestMessage>[0]),
-    'thread updates (10,000 posts)': () => threadUpdatesPost(items.map((i) => ({ kind: 'item-completed', text: `✅ ${i.sourceAddress} completed: 12,345 messages` }))),
-    'live anchor (10,000 items)': () => liveAnchorMessage(undefined, { counts: project.counts, items: items.map((i) => ({ address: i.sourceAddress, status: i.status })), at: new Date() }),
-    'failed post with a long server answer': () => statusPost({ address: addr(1), from: 'Running', to: 'Failed', actor: 'system', reasonText: 'The destination mailbox is full.', detail: 'x'.repeat(50_000) }),
+    'thread updates (10,000 posts)': () =>
+      threadUpdatesPost(
+        items.map((i) => ({ kind: 'item-completed', text: `✅ ${i.sourceAddress} completed: 12,345 messages` })),
+      ),
+    'live anchor (10,000 items)': () =>
+      liveAnchorMessage(undefined, {
+        counts: project.counts,
+        items: items.map((i) => ({ address: i.sourceAddress, status: i.status })),
+        at: new Date(),
+      }),
+    'failed post with a long server answer': () =>
+      statusPost({
+        address: addr(1),
+        from: 'Running',
+        to: 'Failed',
+        actor: 'system',
+        reasonText: 'The destination mailbox is full.',
+        detail: 'x'.repeat(50_000),
+      }),
     'error with 2,000 lines': () => errorMessage(csv, 'Usage: bulk'),
     'credential requests of 10,000 users, half not delivered with long server answers': () => {
       const tally = new RequestTally();
       for (const [k, i] of items.entries())
         tally.add(
           k % 2
-            ? [{ recipient: i.sourceAddress, via: 'Slack DM', channel: 'Slack DM', ok: false, why: `Slack refused: ${'x'.repeat(2_000)}` }, { recipient: i.sourceAddress, via: 'email', channel: 'email', ok: false, why: `the mail server answered 452: ${'y'.repeat(2_000)}` }]
+            ? [
+                {
+                  recipient: i.sourceAddress,
+                  via: 'Slack DM',
+                  channel: 'Slack DM',
+                  ok: false,
+                  why: `Slack refused: ${'x'.repeat(2_000)}`,
+                },
+                {
+                  recipient: i.sourceAddress,
+                  via: 'email',
+                  channel: 'email',
+                  ok: false,
+                  why: `the mail server answered 452: ${'y'.repeat(2_000)}`,
+                },
+              ]
             : [{ recipient: i.sourceAddress, via: `Slack DM to @${'n'.repeat(500)}`, channel: 'Slack DM', ok: true }],
         );
       for (let k = 0; k < 3_000; k++) tally.addNotSent();
@@ -176,12 +263,18 @@ describe('message sizes at 10,000 mailboxes, 1,000 history events, 2,000 CSV lin
     });
 
   it('the Teams project status card (with its actions) at 10,000 mailboxes', () => {
-    const card = projectStatusCard(projectStatusMessage(project), { notice: 'Started 10,000 mailboxes.', noticeTone: 'success' });
+    const card = projectStatusCard(projectStatusMessage(project), {
+      notice: 'Started 10,000 mailboxes.',
+      noticeTone: 'success',
+    });
     checkInvokeCard('project status card', card);
   });
 
   it('the bulk form shown again with 2,000 pasted CSV lines and their errors', () => {
-    const errors = csv.split('\n').map((l, i) => `line ${i + 1}: ${l.split(',')[0]}: Google consumer accounts cannot be migrated`).join('\n');
+    const errors = csv
+      .split('\n')
+      .map((l, i) => `line ${i + 1}: ${l.split(',')[0]}: Google consumer accounts cannot be migrated`)
+      .join('\n');
     const card = bulkAddCard({ project: project.name, csv, error: errors });
     checkInvokeCard('bulk form', card);
     // Not a truncated copy that could be submitted by mistake: empty, and the error says so.
@@ -194,11 +287,20 @@ describe('message sizes at 10,000 mailboxes, 1,000 history events, 2,000 CSV lin
   });
 
   it('the add form shown again with 10,000 pasted addresses', () => {
-    checkInvokeCard('add form', addMailboxesCard({ addresses: items.map((i) => i.sourceAddress).join('\n'), error: 'bad' }));
+    checkInvokeCard(
+      'add form',
+      addMailboxesCard({ addresses: items.map((i) => i.sourceAddress).join('\n'), error: 'bad' }),
+    );
   });
 
   it('status ADDRESS says how many history events there are and shows the latest', () => {
-    const m = itemStatusMessage(project.name, { ...defined(items[0]), passCount: 0, lastPassMs: 0, messagesPresent: 0 }, history.slice(-20), undefined, 1_000);
+    const m = itemStatusMessage(
+      project.name,
+      { ...defined(items[0]), passCount: 0, lastPassMs: 0, messagesPresent: 0 },
+      history.slice(-20),
+      undefined,
+      1_000,
+    );
     const text = renderText(m);
     expect(text).toContain('the latest 20 of 1,000 events; 980 earlier not shown');
     expect(text).toContain(defined(history[999]).summary);
@@ -206,7 +308,14 @@ describe('message sizes at 10,000 mailboxes, 1,000 history events, 2,000 CSV lin
   });
 
   it('the project list puts this channel first and counts the rest', () => {
-    const m = projectListMessage(items.map((_it, i) => ({ name: `project-${i}`, sourceUrl: 'imaps://a', destinationUrl: 'imaps://b', here: i === 9_999 })));
+    const m = projectListMessage(
+      items.map((_it, i) => ({
+        name: `project-${i}`,
+        sourceUrl: 'imaps://a',
+        destinationUrl: 'imaps://b',
+        here: i === 9_999,
+      })),
+    );
     const text = renderText(m);
     expect(text.split('\n')[1]).toContain('project-9999');
     expect(text).toContain('…and 9,950 more (10,000 projects in all).');

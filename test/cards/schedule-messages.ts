@@ -1,6 +1,11 @@
 /** The messages of scheduled starts and copy windows, as the card tests render them. */
 import type { Message } from '../../cards/model.ts';
-import { pausedPost, scheduledStartMessage, scheduledStartRefusedPost, startCancelledMessage } from '../../cards/schedule.ts';
+import {
+  pausedPost,
+  scheduledStartMessage,
+  scheduledStartRefusedPost,
+  startCancelledMessage,
+} from '../../cards/schedule.ts';
 import { statusPost } from '../../cards/item-posts.ts';
 import { itemStatusMessage, projectStatusMessage, type ItemView } from '../../cards/status.ts';
 
@@ -29,9 +34,20 @@ export const SCHEDULE_MESSAGES: Record<string, Message> = {
     windowClosed: { window: '22:00-06:00', opensAt: at },
   }),
   'scheduled start cancelled': startCancelledMessage('alice@old.example', at, tz, undefined),
-  'scheduled start refused': scheduledStartRefusedPost('alice@old.example', at, tz, 'Project acme has no license left (5 of 5 used).'),
+  'scheduled start refused': scheduledStartRefusedPost(
+    'alice@old.example',
+    at,
+    tz,
+    'Project acme has no license left (5 of 5 used).',
+  ),
   'paused by the window': pausedPost('alice@old.example', opens, tz, '1,234 messages, 56 MB copied, in 2 h'),
-  'status post: paused': statusPost({ address: 'alice@old.example', from: 'Running', to: 'Queued', actor: 'MailFerry', paused: { until: opens, timeZone: tz } }),
+  'status post: paused': statusPost({
+    address: 'alice@old.example',
+    from: 'Running',
+    to: 'Queued',
+    actor: 'MailFerry',
+    paused: { until: opens, timeZone: tz },
+  }),
   'project status with a window and scheduled starts': projectStatusMessage({
     name: 'acme',
     sourceUrl: 'imaps://old.example:993',
@@ -47,5 +63,9 @@ export const SCHEDULE_MESSAGES: Record<string, Message> = {
     window: { window: '22:00-06:00', timeZone: tz, open: false, next: opens },
     scheduled: { count: 1, next: at, timeZone: tz },
   }),
-  'item status: scheduled': itemStatusMessage('acme', { ...item(1, { timing: { timeZone: tz, startAt: at } }), passCount: 0, lastPassMs: 0, messagesPresent: 0 }, []),
+  'item status: scheduled': itemStatusMessage(
+    'acme',
+    { ...item(1, { timing: { timeZone: tz, startAt: at } }), passCount: 0, lastPassMs: 0, messagesPresent: 0 },
+    [],
+  ),
 };

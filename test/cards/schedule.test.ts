@@ -15,23 +15,33 @@ describe('scheduled starts and copy windows on every surface', () => {
       expectOnEverySurface(m, 'MailFerry');
     });
 
-  it('says when, in the project\'s zone and in UTC, and how to cancel', () => {
+  it("says when, in the project's zone and in UTC, and how to cancel", () => {
     const one = renderText(defined(SCHEDULE_MESSAGES['start scheduled (one mailbox)']));
     expect(one).toContain('Scheduled: 1 mailbox start 2026-12-05 22:00 Europe/Berlin (21:00 UTC).');
     expect(one).toContain('/migrate stop alice@old.example');
     const many = renderText(defined(SCHEDULE_MESSAGES['start scheduled (many, some refused, outside the window)']));
-    expect(many).toContain('outside the copy window (22:00-06:00): copying begins when it opens, 2026-12-05 22:00 Europe/Berlin (21:00 UTC)');
+    expect(many).toContain(
+      'outside the copy window (22:00-06:00): copying begins when it opens, 2026-12-05 22:00 Europe/Berlin (21:00 UTC)',
+    );
     expect(many).toContain('bob@old.example is already running.');
-    expect(renderText(defined(SCHEDULE_MESSAGES['scheduled start cancelled']))).toContain('alice@old.example: its start scheduled for 2026-12-05 22:00 Europe/Berlin (21:00 UTC) is cancelled.');
+    expect(renderText(defined(SCHEDULE_MESSAGES['scheduled start cancelled']))).toContain(
+      'alice@old.example: its start scheduled for 2026-12-05 22:00 Europe/Berlin (21:00 UTC) is cancelled.',
+    );
   });
 
   it('a paused pass reads "Paused until 22:00 (window)" in the thread and in status', () => {
-    expect(renderText(defined(SCHEDULE_MESSAGES['status post: paused']))).toContain('alice@old.example: Paused until 22:00 (window).');
+    expect(renderText(defined(SCHEDULE_MESSAGES['status post: paused']))).toContain(
+      'alice@old.example: Paused until 22:00 (window).',
+    );
     const status = renderText(defined(SCHEDULE_MESSAGES['project status with a window and scheduled starts']));
     expect(status).toContain('22:00-06:00 Europe/Berlin: closed now, opens 2026-11-30 22:00 Europe/Berlin (21:00 UTC)');
-    expect(status).toContain('user1@old.example → user1@new.example — Not started — scheduled to start 2026-12-05 22:00 Europe/Berlin (21:00 UTC)');
+    expect(status).toContain(
+      'user1@old.example → user1@new.example — Not started — scheduled to start 2026-12-05 22:00 Europe/Berlin (21:00 UTC)',
+    );
     expect(status).toContain('user2@old.example → user2@new.example — Queued — Paused until 22:00 (window)');
-    expect(status).toContain('user3@old.example → user3@new.example — Queued — waits for the copy window (opens 22:00)');
+    expect(status).toContain(
+      'user3@old.example → user3@new.example — Queued — waits for the copy window (opens 22:00)',
+    );
     expect(status).toMatch(/Scheduled:?\s*1 mailbox, the next 2026-12-05 22:00 Europe\/Berlin/);
   });
 });

@@ -30,7 +30,13 @@ describe('end-user notices and answers on every surface', () => {
     expect(text).toContain('The new server refused 2 messages');
     const email = renderEmail(defined(m), COMPLETION_NOTICE_SUBJECT);
     expect(email.html).toContain('ACME &#60;Corp&#62; &#38; &#34;Partners&#34;: your mailbox has been moved');
-    for (const rendered of [text, JSON.stringify(renderBlockKit(defined(m))), JSON.stringify(renderActivity(defined(m))).replace(`"$schema":"${ADAPTIVE_CARD_SCHEMA}"`, ''), email.text, email.html]) {
+    for (const rendered of [
+      text,
+      JSON.stringify(renderBlockKit(defined(m))),
+      JSON.stringify(renderActivity(defined(m))).replace(`"$schema":"${ADAPTIVE_CARD_SCHEMA}"`, ''),
+      email.text,
+      email.html,
+    ]) {
       expect(rendered).not.toMatch(/https?:\/\//);
       expect(rendered).not.toContain('/c/');
     }
@@ -39,18 +45,35 @@ describe('end-user notices and answers on every surface', () => {
     expect(later).toContain('If something is missing, contact your IT administrator');
   });
 
-  it('the DM\'s answer buttons carry a command naming the item by its opaque id, never the link', () => {
+  it("the DM's answer buttons carry a command naming the item by its opaque id, never the link", () => {
     const kit = renderBlockKit(defined(USER_MESSAGES['credential request DM with answer buttons']));
-    const buttons = (kit.blocks.find((b) => b.type === 'actions') as { elements: { text: { text: string }; url?: string; value?: string }[] }).elements;
-    expect(buttons.map((b) => b.text.text)).toEqual(['Open the secure form', 'Start now', 'Remind me tomorrow', 'This mailbox is not mine / not used']);
+    const buttons = (
+      kit.blocks.find((b) => b.type === 'actions') as {
+        elements: { text: { text: string }; url?: string; value?: string }[];
+      }
+    ).elements;
+    expect(buttons.map((b) => b.text.text)).toEqual([
+      'Open the secure form',
+      'Start now',
+      'Remind me tomorrow',
+      'This mailbox is not mine / not used',
+    ]);
     expect(defined(buttons[0]).url).toBe('https://mailferry.example/c/abc');
     expect(defined(buttons[0]).value).toBeUndefined();
-    expect(buttons.slice(1).map((b) => b.value)).toEqual(['now', 'tomorrow', 'not-mine'].map((c) => `answer 00000000-0000-4000-8000-000000000000.AAAAAAAAAAAAAAAAAAAAAA ${c}`));
+    expect(buttons.slice(1).map((b) => b.value)).toEqual(
+      ['now', 'tomorrow', 'not-mine'].map(
+        (c) => `answer 00000000-0000-4000-8000-000000000000.AAAAAAAAAAAAAAAAAAAAAA ${c}`,
+      ),
+    );
     expect(buttons.slice(1).every((b) => b.url === undefined)).toBe(true);
   });
 
   it('the admin\'s thread reads "bob chose: …"', () => {
-    expect(renderText(defined(USER_MESSAGES['thread post: tomorrow']))).toMatch(/bob@old\.example\*? chose: remind me tomorrow\. The next reminder goes out 2026-12-01 09:00 Europe\/Berlin \(08:00 UTC\)\./);
-    expect(renderText(defined(USER_MESSAGES['thread post: not-mine']))).toContain('chose: this mailbox is not mine / not used. Stopped, not migrated');
+    expect(renderText(defined(USER_MESSAGES['thread post: tomorrow']))).toMatch(
+      /bob@old\.example\*? chose: remind me tomorrow\. The next reminder goes out 2026-12-01 09:00 Europe\/Berlin \(08:00 UTC\)\./,
+    );
+    expect(renderText(defined(USER_MESSAGES['thread post: not-mine']))).toContain(
+      'chose: this mailbox is not mine / not used. Stopped, not migrated',
+    );
   });
 });

@@ -4,7 +4,11 @@ import { completionNoticeMessage } from '../../cards/completion-notice.ts';
 import { choiceAnsweredMessage, choiceRefusedMessage, userChoicePost, USER_CHOICES } from '../../cards/user-choice.ts';
 import { credentialRequestDm } from '../../cards/dm-request-slack.ts';
 
-const org = { name: 'ACME <Corp> & "Partners"', support: 'helpdesk@acme.example, +1 555 0100', timeZone: 'Europe/Berlin' };
+const org = {
+  name: 'ACME <Corp> & "Partners"',
+  support: 'helpdesk@acme.example, +1 555 0100',
+  timeZone: 'Europe/Berlin',
+};
 const remindAt = new Date('2026-12-01T08:00:00Z');
 const startAt = new Date('2026-11-30T21:00:00Z');
 
@@ -49,10 +53,21 @@ export const USER_MESSAGES: Record<string, Message> = {
     update: true,
   }),
   'credential request DM with answer buttons': credentialRequestDm(dm),
-  'credential request DM with answer buttons and Tonight (the project has a copy window)': credentialRequestDm({ ...dm, tonight: true }),
-  ...Object.fromEntries(USER_CHOICES.flatMap((choice) => [
-    [`answer confirmed: ${choice}`, choiceAnsweredMessage({ address: 'bob@old.example', choice, remindAt, startAt, organisation: org })],
-    [`thread post: ${choice}`, userChoicePost({ address: 'bob@old.example', choice, remindAt, startAt, organisation: org })],
-  ])),
+  'credential request DM with answer buttons and Tonight (the project has a copy window)': credentialRequestDm({
+    ...dm,
+    tonight: true,
+  }),
+  ...Object.fromEntries(
+    USER_CHOICES.flatMap((choice) => [
+      [
+        `answer confirmed: ${choice}`,
+        choiceAnsweredMessage({ address: 'bob@old.example', choice, remindAt, startAt, organisation: org }),
+      ],
+      [
+        `thread post: ${choice}`,
+        userChoicePost({ address: 'bob@old.example', choice, remindAt, startAt, organisation: org }),
+      ],
+    ]),
+  ),
   'answer refused': choiceRefusedMessage('This button answers only for the person the message was sent to.'),
 };

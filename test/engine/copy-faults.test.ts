@@ -1,7 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { failureReasonFor, verifyCredentials } from '../../engine/connectors/index.ts';
 import { createMemoryCheckpointStore, runPass } from '../../engine/copy/index.ts';
-import { freePort, makeMessage, readMailbox, seedImap, startDovecot, type DovecotInstance, type SeedMessage } from '../harness/dovecot.ts';
+import {
+  freePort,
+  makeMessage,
+  readMailbox,
+  seedImap,
+  startDovecot,
+  type DovecotInstance,
+  type SeedMessage,
+} from '../harness/dovecot.ts';
 import { endpoint, hashCounts } from '../harness/copy-assert.ts';
 import { defined } from '../harness/defined.ts';
 
@@ -16,7 +24,11 @@ function pair(dest: { quotaStorage?: string; maxMailSize?: string } = {}) {
   return { s, d, source: endpoint(dv, s.name, s.pw), destination: endpoint(dv, d.name, d.pw) };
 }
 const msgs = (count: number, size: number, from = 0): SeedMessage[] =>
-  Array.from({ length: count }, (_, i) => ({ raw: makeMessage({ size }), flags: ['\\Seen'], internalDate: new Date(Date.UTC(2021, 0, 1, 0, 0, from + i)) }));
+  Array.from({ length: count }, (_, i) => ({
+    raw: makeMessage({ size }),
+    flags: ['\\Seen'],
+    internalDate: new Date(Date.UTC(2021, 0, 1, 0, 0, from + i)),
+  }));
 
 beforeAll(async () => {
   dv = await startDovecot({ quota: true, masterUsers: [{ name: 'admin', password: 'admin-pw' }] });
@@ -31,10 +43,17 @@ describe('verifyCredentials', () => {
     expect(await verifyCredentials(dv.url, 'vc', { password: 'right' }, 'source')).toEqual({ ok: true });
     // Dovecot delays repeated failures from one IP (auth penalty): one refused login per instance.
     const fresh = await startDovecot({ users: [{ name: 'vc', password: 'right' }] });
-    const refused = await verifyCredentials(fresh.url, 'vc', { password: 'wrong' }, 'destination').finally(() => fresh.dispose());
+    const refused = await verifyCredentials(fresh.url, 'vc', { password: 'wrong' }, 'destination').finally(() =>
+      fresh.dispose(),
+    );
     expect(refused).toMatchObject({ ok: false, kind: 'refused' });
     expect(JSON.stringify(refused)).not.toContain('wrong');
-    const closed = await verifyCredentials(`imap://127.0.0.1:${await freePort()}`, 'vc', { password: 'right' }, 'source');
+    const closed = await verifyCredentials(
+      `imap://127.0.0.1:${await freePort()}`,
+      'vc',
+      { password: 'right' },
+      'source',
+    );
     expect(closed).toMatchObject({ ok: false, kind: 'unreachable' });
     expect(failureReasonFor('refused', 'destination')).toBe('DestinationCredentials');
     expect(failureReasonFor('unreachable', 'source')).toBe('SourceUnreachable');
@@ -44,11 +63,18 @@ describe('verifyCredentials', () => {
   it('logs in as a mailbox with an admin (master user) login, both styles', async () => {
     dv.addUser('boss', 'unknown-to-admin');
     for (const style of ['authzid', 'separator'] as const) {
-      const r = await verifyCredentials(dv.url, 'boss', { password: 'admin-pw' }, 'source', { master: { user: 'admin', style } });
+      const r = await verifyCredentials(dv.url, 'boss', { password: 'admin-pw' }, 'source', {
+        master: { user: 'admin', style },
+      });
       expect(r, style).toEqual({ ok: true });
     }
-    const fresh = await startDovecot({ users: [{ name: 'boss', password: 'x' }], masterUsers: [{ name: 'admin', password: 'admin-pw' }] });
-    const bad = await verifyCredentials(fresh.url, 'boss', { password: 'nope' }, 'source', { master: { user: 'admin', style: 'authzid' } }).finally(() => fresh.dispose());
+    const fresh = await startDovecot({
+      users: [{ name: 'boss', password: 'x' }],
+      masterUsers: [{ name: 'admin', password: 'admin-pw' }],
+    });
+    const bad = await verifyCredentials(fresh.url, 'boss', { password: 'nope' }, 'source', {
+      master: { user: 'admin', style: 'authzid' },
+    }).finally(() => fresh.dispose());
     expect(bad).toMatchObject({ ok: false, kind: 'refused' });
   });
 });
@@ -56,14 +82,20 @@ describe('verifyCredentials', () => {
 describe('faults during a pass', () => {
   it('a message the destination refuses is recorded as skipped and the pass goes on', async () => {
     const p = pair({ maxMailSize: '100k' });
-    const box = [...msgs(5, 20_000), { raw: makeMessage({ size: 150_000 }), flags: [], internalDate: new Date('2021-02-01T00:00:00Z') }, ...msgs(5, 20_000, 10)];
+    const box = [
+      ...msgs(5, 20_000),
+      { raw: makeMessage({ size: 150_000 }), flags: [], internalDate: new Date('2021-02-01T00:00:00Z') },
+      ...msgs(5, 20_000, 10),
+    ];
     await seedImap(dv, p.s.name, p.s.pw, { INBOX: box });
     const store = createMemoryCheckpointStore();
     const r = await runPass({ itemId: 'refuse', source: p.source, destination: p.destination, checkpoints: store });
     expect(r.outcome, r.detail).toBe('completed');
     expect(r.stats.messagesCopied).toBe(10);
     expect(r.stats.messagesSkipped).toBe(1);
-    expect(r.stats.skipped).toEqual([expect.objectContaining({ sourceFolder: 'INBOX', uid: 6, reason: expect.stringMatching(/LIMIT|size/i) })]);
+    expect(r.stats.skipped).toEqual([
+      expect.objectContaining({ sourceFolder: 'INBOX', uid: 6, reason: expect.stringMatching(/LIMIT|size/i) }),
+    ]);
     expect(await store.listSkipped('refuse')).toHaveLength(1);
     expect((await readMailbox(dv, p.d.name, p.d.pw)).messages.INBOX).toHaveLength(10);
     // Not retried, not counted as copied, on the next pass.
@@ -75,7 +107,13 @@ describe('faults during a pass', () => {
   it('past maxErrors the pass fails with the reason', async () => {
     const p = pair({ maxMailSize: '50k' });
     await seedImap(dv, p.s.name, p.s.pw, { INBOX: [...msgs(3, 80_000), ...msgs(2, 5_000, 10)] });
-    const r = await runPass({ itemId: 'maxerr', source: p.source, destination: p.destination, checkpoints: createMemoryCheckpointStore(), options: { maxErrors: 1 } });
+    const r = await runPass({
+      itemId: 'maxerr',
+      source: p.source,
+      destination: p.destination,
+      checkpoints: createMemoryCheckpointStore(),
+      options: { maxErrors: 1 },
+    });
     expect(r.outcome).toBe('failed');
     expect(r.reason).toBe('TooManyErrors');
     expect(r.detail).toMatch(/more than 1 errors/);
@@ -95,8 +133,18 @@ describe('faults during a pass', () => {
   });
 
   it('wrong destination credentials fail the pass with DestinationCredentials', async () => {
-    const fresh = await startDovecot({ users: [{ name: 'a', password: 'pa' }, { name: 'b', password: 'pb' }] });
-    const r = await runPass({ itemId: 'cred', source: endpoint(fresh, 'a', 'pa'), destination: endpoint(fresh, 'b', 'bad'), checkpoints: createMemoryCheckpointStore() }).finally(() => fresh.dispose());
+    const fresh = await startDovecot({
+      users: [
+        { name: 'a', password: 'pa' },
+        { name: 'b', password: 'pb' },
+      ],
+    });
+    const r = await runPass({
+      itemId: 'cred',
+      source: endpoint(fresh, 'a', 'pa'),
+      destination: endpoint(fresh, 'b', 'bad'),
+      checkpoints: createMemoryCheckpointStore(),
+    }).finally(() => fresh.dispose());
     expect(r).toMatchObject({ outcome: 'failed', reason: 'DestinationCredentials' });
   });
 
@@ -108,7 +156,12 @@ describe('faults during a pass', () => {
     try {
       const long = `${'a'.repeat(150)}/${'b'.repeat(150)}`;
       await seedImap(s, 'a', 'pa', { INBOX: msgs(1, 2000), [long]: msgs(1, 2000, 5), Other: msgs(1, 2000, 9) });
-      const r = await runPass({ itemId: 'badname', source: endpoint(s, 'a', 'pa'), destination: endpoint(d, 'b', 'pb'), checkpoints: createMemoryCheckpointStore() });
+      const r = await runPass({
+        itemId: 'badname',
+        source: endpoint(s, 'a', 'pa'),
+        destination: endpoint(d, 'b', 'pb'),
+        checkpoints: createMemoryCheckpointStore(),
+      });
       expect(r.outcome, r.detail).toBe('completed');
       expect(r.stats.messagesCopied).toBe(2);
       expect(r.stats.folders.find((f) => f.sourceFolder === long)?.error).toMatch(/refused to create/);
@@ -164,6 +217,8 @@ describe('faults during a pass', () => {
     const r2 = await runPass({ itemId: 'stop', source: p.source, destination: p.destination, checkpoints: store });
     expect(r2.outcome).toBe('completed');
     expect(r.stats.messagesCopied + r2.stats.messagesCopied).toBe(120);
-    expect(hashCounts(await readMailbox(dv, p.d.name, p.d.pw))).toEqual(hashCounts(await readMailbox(dv, p.s.name, p.s.pw)));
+    expect(hashCounts(await readMailbox(dv, p.d.name, p.d.pw))).toEqual(
+      hashCounts(await readMailbox(dv, p.s.name, p.s.pw)),
+    );
   });
 });

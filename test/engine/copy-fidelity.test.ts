@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryCheckpointStore, runPass, type PassProgress } from '../../engine/copy/index.ts';
-import { makeMessage, readMailbox, seedImap, startDovecot, type DovecotInstance, type SeedMessage } from '../harness/dovecot.ts';
+import {
+  makeMessage,
+  readMailbox,
+  seedImap,
+  startDovecot,
+  type DovecotInstance,
+  type SeedMessage,
+} from '../harness/dovecot.ts';
 import { endpoint, folderKeys, folderNames, pathIn } from '../harness/copy-assert.ts';
 import { defined } from '../harness/defined.ts';
 
@@ -31,10 +38,12 @@ const corpus: Record<string, SeedMessage[]> = {
   Junk: [{ raw: makeMessage(), flags: ['Junk'], internalDate: d('2024-02-05T10:00:00Z') }],
   Projects: [{ raw: makeMessage(), flags: [], internalDate: d('2018-01-01T00:00:00Z') }],
   'Projects/2024': [],
-  'Projects/2024/Q1': [{ raw: makeMessage({ size: 300_000 }), flags: ['\\Seen', 'Project-X'], internalDate: d('2024-03-01T00:00:00Z') }],
+  'Projects/2024/Q1': [
+    { raw: makeMessage({ size: 300_000 }), flags: ['\\Seen', 'Project-X'], internalDate: d('2024-03-01T00:00:00Z') },
+  ],
   'Päpierkorb & Co': [{ raw: makeMessage(), flags: [], internalDate: d('2017-05-05T05:05:05Z') }],
   'Входящие/Архив': [{ raw: makeMessage(), flags: ['\\Seen'], internalDate: d('2016-04-04T04:04:04Z') }],
-  '日本語': [{ raw: makeMessage({ messageId: null }), flags: [], internalDate: d('2015-03-03T03:03:03Z') }],
+  日本語: [{ raw: makeMessage({ messageId: null }), flags: [], internalDate: d('2015-03-03T03:03:03Z') }],
 };
 
 // Source folder → expected destination folder ('/' form).
@@ -49,7 +58,7 @@ const expected: Record<string, string> = {
   'Projects/2024/Q1': 'Projects/2024/Q1',
   'Päpierkorb & Co': 'Päpierkorb & Co',
   'Входящие/Архив': 'Входящие/Архив',
-  '日本語': '日本語',
+  日本語: '日本語',
 };
 
 beforeAll(async () => {
@@ -57,7 +66,13 @@ beforeAll(async () => {
   dst = await startDovecot({
     separator: '.',
     users: [{ name: 'alice', password: 'dst-pw' }],
-    specialUse: { 'Sent Items': '\\Sent', 'Deleted Items': '\\Trash', 'Junk E-mail': '\\Junk', Drafts: '\\Drafts', Archive: '\\Archive' },
+    specialUse: {
+      'Sent Items': '\\Sent',
+      'Deleted Items': '\\Trash',
+      'Junk E-mail': '\\Junk',
+      Drafts: '\\Drafts',
+      Archive: '\\Archive',
+    },
   });
   await seedImap(src, 'alice', 'src-pw', corpus);
 });
@@ -112,9 +127,16 @@ describe('copy fidelity (IMAP → IMAP, real Dovecot)', () => {
         { raw: makeMessage(), flags: ['\\Seen', 'New'], internalDate: d('2025-01-01T00:00:00Z') },
         { raw: dup, flags: ['\\Seen'], internalDate: d('2023-01-02T03:04:05Z') },
       ],
-      'Projects/2024/Q1': [{ raw: makeMessage({ messageId: null }), flags: [], internalDate: d('2025-01-02T00:00:00Z') }],
+      'Projects/2024/Q1': [
+        { raw: makeMessage({ messageId: null }), flags: [], internalDate: d('2025-01-02T00:00:00Z') },
+      ],
     });
-    const r = await runPass({ itemId: 'fid', source: endpoint(src, 'alice', 'src-pw'), destination: endpoint(dst, 'alice', 'dst-pw'), checkpoints: store });
+    const r = await runPass({
+      itemId: 'fid',
+      source: endpoint(src, 'alice', 'src-pw'),
+      destination: endpoint(dst, 'alice', 'dst-pw'),
+      checkpoints: store,
+    });
     expect(r.outcome, r.detail).toBe('completed');
     expect(r.stats.messagesCopied).toBe(3);
     expect(r.stats.folders.find((f) => f.sourceFolder === 'Sent')?.unchanged).toBe(true);
@@ -123,7 +145,12 @@ describe('copy fidelity (IMAP → IMAP, real Dovecot)', () => {
   });
 
   it('a pass with nothing new copies nothing and skips every folder on STATUS', async () => {
-    const r = await runPass({ itemId: 'fid', source: endpoint(src, 'alice', 'src-pw'), destination: endpoint(dst, 'alice', 'dst-pw'), checkpoints: store });
+    const r = await runPass({
+      itemId: 'fid',
+      source: endpoint(src, 'alice', 'src-pw'),
+      destination: endpoint(dst, 'alice', 'dst-pw'),
+      checkpoints: store,
+    });
     expect(r.outcome).toBe('completed');
     expect(r.stats.messagesCopied).toBe(0);
     expect(r.stats.folders.filter((f) => !f.unchanged).map((f) => f.sourceFolder)).toEqual([]);

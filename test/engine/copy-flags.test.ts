@@ -6,20 +6,44 @@ import { CopyError, createMemoryCheckpointStore, runPass, type CheckpointStore }
 import { planFlagUpdates } from '../../engine/copy/sync-flags.ts';
 import { openDb, type Db } from '../../engine/store/db.ts';
 import { createPrismaCheckpointStore } from '../../engine/store/folder-state.ts';
-import { makeMessage, openClient, readMailbox, seedImap, startDovecot, type DovecotInstance, type ReadMessage, type SeedMessage } from '../harness/dovecot.ts';
+import {
+  makeMessage,
+  openClient,
+  readMailbox,
+  seedImap,
+  startDovecot,
+  type DovecotInstance,
+  type ReadMessage,
+  type SeedMessage,
+} from '../harness/dovecot.ts';
 import { endpoint, folderKeys, hashCounts, messageKey } from '../harness/copy-assert.ts';
 import { testDbUrl } from '../harness/test-db.ts';
 import { defined } from '../harness/defined.ts';
 
 const at = (i: number) => new Date(Date.UTC(2023, 4, 1, 0, 0, i));
-const msg = (i: number, flags: string[], o: Parameters<typeof makeMessage>[0] = {}): SeedMessage => ({ raw: makeMessage({ size: 1200 + i * 41, ...o }), flags, internalDate: at(i) });
+const msg = (i: number, flags: string[], o: Parameters<typeof makeMessage>[0] = {}): SeedMessage => ({
+  raw: makeMessage({ size: 1200 + i * 41, ...o }),
+  flags,
+  internalDate: at(i),
+});
 
 /** Changes flags at the source (or anywhere) the way a mail client would: UID STORE on a selected folder. */
-async function store(dv: { port: number }, user: string, pw: string, folder: string, uid: number, op: 'add' | 'remove', flags: string[]): Promise<void> {
+async function store(
+  dv: { port: number },
+  user: string,
+  pw: string,
+  folder: string,
+  uid: number,
+  op: 'add' | 'remove',
+  flags: string[],
+): Promise<void> {
   const c = await openClient(dv, user, pw);
   try {
     await c.mailboxOpen(folder);
-    const ok = op === 'add' ? await c.messageFlagsAdd(String(uid), flags, { uid: true }) : await c.messageFlagsRemove(String(uid), flags, { uid: true });
+    const ok =
+      op === 'add'
+        ? await c.messageFlagsAdd(String(uid), flags, { uid: true })
+        : await c.messageFlagsRemove(String(uid), flags, { uid: true });
     if (!ok) throw new Error(`STORE ${op} ${flags.join(' ')} on ${folder} UID ${uid} failed`);
   } finally {
     await c.logout().catch(() => undefined);
@@ -29,7 +53,10 @@ async function store(dv: { port: number }, user: string, pw: string, folder: str
 /** The destination's messages of a folder as comparable keys, without the given (destination-only) ones. */
 function keysWithout(msgs: ReadMessage[], exclude: ReadMessage[]): string[] {
   const drop = new Set(exclude.map((m) => m.uid));
-  return msgs.filter((m) => !drop.has(m.uid)).map(messageKey).sort();
+  return msgs
+    .filter((m) => !drop.has(m.uid))
+    .map(messageKey)
+    .sort();
 }
 
 /** Wraps a store so that save number `k` throws instead of writing: a simulated crash. */
@@ -88,7 +115,13 @@ describe('flag pairing (unit)', () => {
   });
 
   it('keywords the destination does not keep are not asked for', () => {
-    expect(planFlagUpdates([{ uid: 1, fp: 'a', flags: ['\\Seen', '$NotKept'] }], [{ uid: 5, fp: 'a', flags: ['\\Seen'] }], new Set(['\\Seen', '\\Flagged']))).toEqual([]);
+    expect(
+      planFlagUpdates(
+        [{ uid: 1, fp: 'a', flags: ['\\Seen', '$NotKept'] }],
+        [{ uid: 5, fp: 'a', flags: ['\\Seen'] }],
+        new Set(['\\Seen', '\\Flagged']),
+      ),
+    ).toEqual([]);
   });
 });
 
@@ -97,11 +130,39 @@ describe('delta passes carry flag changes (CONDSTORE source)', () => {
   let dir: string;
   let db: Db;
   beforeAll(async () => {
-    dv = await startDovecot({ separator: '/', users: [{ name: 'src', password: 'ps' }, { name: 'dst', password: 'pd' }] });
+    dv = await startDovecot({
+      separator: '/',
+      users: [
+        { name: 'src', password: 'ps' },
+        { name: 'dst', password: 'pd' },
+      ],
+    });
     dir = mkdtempSync(join(tmpdir(), 'mf-flags-db-'));
     ({ db } = await openDb(testDbUrl(dir)));
-    await db.project.create({ data: { id: 'p1', name: 'flags', sourceUrl: dv.url, sourceAuth: 'admin', destinationUrl: dv.url, destinationAuth: 'admin', createdBy: 'test' } });
-    await db.item.create({ data: { id: 'i1', projectId: 'p1', sourceAddress: 'src@x.test', destinationAddress: 'dst@x.test', sourceLogin: 'src', destinationLogin: 'dst', ask: 'source', notify: 'email', createdBy: 'test' } });
+    await db.project.create({
+      data: {
+        id: 'p1',
+        name: 'flags',
+        sourceUrl: dv.url,
+        sourceAuth: 'admin',
+        destinationUrl: dv.url,
+        destinationAuth: 'admin',
+        createdBy: 'test',
+      },
+    });
+    await db.item.create({
+      data: {
+        id: 'i1',
+        projectId: 'p1',
+        sourceAddress: 'src@x.test',
+        destinationAddress: 'dst@x.test',
+        sourceLogin: 'src',
+        destinationLogin: 'dst',
+        ask: 'source',
+        notify: 'email',
+        createdBy: 'test',
+      },
+    });
   });
   afterAll(async () => {
     await db?.$disconnect();
@@ -112,13 +173,23 @@ describe('delta passes carry flag changes (CONDSTORE source)', () => {
   it('source flags and keywords win on copied messages, untouched folders stay skipped, destination-only mail is left alone, a crash redoes the sync', async () => {
     const dup = msg(9, []);
     await seedImap(dv, 'src', 'ps', {
-      INBOX: [msg(1, []), msg(2, ['\\Seen']), msg(3, ['\\Flagged', '\\Seen']), msg(4, ['$Label1']), msg(5, [], { messageId: null }), dup, { ...dup }, msg(6, ['\\Answered'])],
+      INBOX: [
+        msg(1, []),
+        msg(2, ['\\Seen']),
+        msg(3, ['\\Flagged', '\\Seen']),
+        msg(4, ['$Label1']),
+        msg(5, [], { messageId: null }),
+        dup,
+        { ...dup },
+        msg(6, ['\\Answered']),
+      ],
       Archive: [msg(20, ['\\Seen']), msg(21, [])],
     });
     const source = endpoint(dv, 'src', 'ps');
     const destination = endpoint(dv, 'dst', 'pd');
     const checkpoints = createPrismaCheckpointStore(db);
-    const run = (cps: CheckpointStore = checkpoints) => runPass({ itemId: 'i1', source, destination, checkpoints: cps });
+    const run = (cps: CheckpointStore = checkpoints) =>
+      runPass({ itemId: 'i1', source, destination, checkpoints: cps });
 
     const r1 = await run();
     expect(r1.outcome, r1.detail).toBe('completed');
@@ -129,7 +200,9 @@ describe('delta passes carry flag changes (CONDSTORE source)', () => {
 
     // A destination-only message (the user's own, with its own flags) in the same folder.
     await seedImap(dv, 'dst', 'pd', { INBOX: [msg(50, ['$Mine'])] });
-    const ownBefore = defined((await readMailbox(dv, 'dst', 'pd')).messages.INBOX).find((m) => m.keywords.includes('$Mine'))!;
+    const ownBefore = defined((await readMailbox(dv, 'dst', 'pd')).messages.INBOX).find((m) =>
+      m.keywords.includes('$Mine'),
+    )!;
 
     // At the source: \Seen and a keyword on two messages (one without Message-ID), \Flagged
     // removed from another, one of two true duplicates seen.
@@ -186,9 +259,18 @@ describe('delta passes carry flag changes (CONDSTORE source)', () => {
     const p = { s: 'src2', d: 'dst2' };
     dv.addUser(p.s, 'ps2');
     dv.addUser(p.d, 'pd2');
-    await seedImap(dv, p.s, 'ps2', { Work: Array.from({ length: 30 }, (_, i) => msg(100 + i, i % 2 ? ['\\Seen'] : [])) });
+    await seedImap(dv, p.s, 'ps2', {
+      Work: Array.from({ length: 30 }, (_, i) => msg(100 + i, i % 2 ? ['\\Seen'] : [])),
+    });
     const checkpoints = createMemoryCheckpointStore();
-    const run = () => runPass({ itemId: 'm', source: endpoint(dv, p.s, 'ps2'), destination: endpoint(dv, p.d, 'pd2'), checkpoints, options: { batchMessages: 7 } });
+    const run = () =>
+      runPass({
+        itemId: 'm',
+        source: endpoint(dv, p.s, 'ps2'),
+        destination: endpoint(dv, p.d, 'pd2'),
+        checkpoints,
+        options: { batchMessages: 7 },
+      });
     expect((await run()).stats.messagesCopied).toBe(30);
     await store(dv, p.s, 'ps2', 'Work', 4, 'add', ['$Urgent']);
     // A note the destination user made on a message unchanged at the source: CHANGEDSINCE
@@ -201,7 +283,9 @@ describe('delta passes carry flag changes (CONDSTORE source)', () => {
     expect(r.stats.flagsUpdated).toBe(1);
     const dst = await readMailbox(dv, p.d, 'pd2');
     expect(defined(dst.messages.Work).find((m) => m.uid === 10)!.keywords).toEqual(['$DestNote']);
-    const withoutNote = defined(dst.messages.Work).map((m) => messageKey({ ...m, keywords: m.keywords.filter((k) => k !== '$DestNote') })).sort();
+    const withoutNote = defined(dst.messages.Work)
+      .map((m) => messageKey({ ...m, keywords: m.keywords.filter((k) => k !== '$DestNote') }))
+      .sort();
     expect(withoutNote).toEqual(folderKeys(await readMailbox(dv, p.s, 'ps2'), 'Work'));
   });
 });
@@ -213,7 +297,14 @@ describe('a source without CONDSTORE', () => {
     'IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STATUS=SIZE SAVEDATE LITERAL+ NOTIFY';
   let dv: DovecotInstance;
   beforeAll(async () => {
-    dv = await startDovecot({ separator: '/', users: [{ name: 'a', password: 'pa' }, { name: 'b', password: 'pb' }], extraConfig: `imap_capability = ${caps}` });
+    dv = await startDovecot({
+      separator: '/',
+      users: [
+        { name: 'a', password: 'pa' },
+        { name: 'b', password: 'pb' },
+      ],
+      extraConfig: `imap_capability = ${caps}`,
+    });
   });
   afterAll(async () => {
     await dv?.dispose();
@@ -227,7 +318,8 @@ describe('a source without CONDSTORE', () => {
 
     await seedImap(dv, 'a', 'pa', { INBOX: [msg(1, []), msg(2, ['\\Flagged']), msg(3, ['$Old'])] });
     const checkpoints = createMemoryCheckpointStore();
-    const run = () => runPass({ itemId: 'n', source: endpoint(dv, 'a', 'pa'), destination: endpoint(dv, 'b', 'pb'), checkpoints });
+    const run = () =>
+      runPass({ itemId: 'n', source: endpoint(dv, 'a', 'pa'), destination: endpoint(dv, 'b', 'pb'), checkpoints });
     expect((await run()).stats.messagesCopied).toBe(3);
     expect((await checkpoints.load('n')).get('INBOX')!.srcHighestModseq).toBeNull();
     await seedImap(dv, 'b', 'pb', { INBOX: [msg(60, ['$Mine'])] }); // destination-only
@@ -248,6 +340,8 @@ describe('a source without CONDSTORE', () => {
     const dst = await readMailbox(dv, 'b', 'pb');
     const own = defined(dst.messages.INBOX).filter((m) => m.keywords.includes('$Mine'));
     expect(own).toHaveLength(1);
-    expect(keysWithout(defined(dst.messages.INBOX), own)).toEqual(folderKeys(await readMailbox(dv, 'a', 'pa'), 'INBOX'));
+    expect(keysWithout(defined(dst.messages.INBOX), own)).toEqual(
+      folderKeys(await readMailbox(dv, 'a', 'pa'), 'INBOX'),
+    );
   });
 });

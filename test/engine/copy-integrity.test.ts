@@ -31,7 +31,10 @@ for (const kind of ['dovecot', 'cyrus', 'courier'] as const) {
       // One wrong password (servers slow down repeated failures from one address).
       const r = await verifyCredentials(s.url, 'lina', { password: 'wrong-pw' }, 'source');
       expect(r).toMatchObject({ ok: false, kind: 'refused' });
-      expect(await settle(() => establishedConnections(s.port) === 0), `connections still open: ${establishedConnections(s.port)}`).toBe(true);
+      expect(
+        await settle(() => establishedConnections(s.port) === 0),
+        `connections still open: ${establishedConnections(s.port)}`,
+      ).toBe(true);
       expect(await verifyCredentials(s.url, 'lina', { password: 'right-pw' }, 'source')).toEqual({ ok: true });
     });
   });
@@ -40,7 +43,12 @@ for (const kind of ['dovecot', 'cyrus', 'courier'] as const) {
 describe('errors keep their origin', () => {
   let dv: DovecotInstance;
   beforeAll(async () => {
-    dv = await startDovecot({ users: [{ name: 'osrc', password: 'o1' }, { name: 'odst', password: 'o2' }] });
+    dv = await startDovecot({
+      users: [
+        { name: 'osrc', password: 'o1' },
+        { name: 'odst', password: 'o2' },
+      ],
+    });
     await seedImap(dv, 'osrc', 'o1', { INBOX: [{ raw: makeMessage() }, { raw: makeMessage() }] });
   });
   afterAll(async () => dv?.dispose());
@@ -59,7 +67,13 @@ describe('errors keep their origin', () => {
         throw new Error('NOT NULL constraint failed: CopyCheckpoint.srcUidNext');
       },
     };
-    const r = await runPass({ itemId: 'origin', source: endpoint(dv, 'osrc', 'o1'), destination: endpoint(dv, 'odst', 'o2'), checkpoints: broken, options: { retryBaseMs: 1 } });
+    const r = await runPass({
+      itemId: 'origin',
+      source: endpoint(dv, 'osrc', 'o1'),
+      destination: endpoint(dv, 'odst', 'o2'),
+      checkpoints: broken,
+      options: { retryBaseMs: 1 },
+    });
     expect(r.outcome).toBe('failed');
     expect(r.reason).toBe('Internal');
     expect(r.detail).toMatch(/^internal error: the checkpoint store failed/);
@@ -81,7 +95,13 @@ describe('errors keep their origin', () => {
       clearSkipped: (i, f, u) => inner.clearSkipped(i, f, u),
       save: (i, c) => inner.save(i, c),
     };
-    const r = await runPass({ itemId: 'bug', source: endpoint(dv, 'osrc', 'o1'), destination: endpoint(dv, 'odst', 'o2'), checkpoints: buggy, options: { retryBaseMs: 1 } });
+    const r = await runPass({
+      itemId: 'bug',
+      source: endpoint(dv, 'osrc', 'o1'),
+      destination: endpoint(dv, 'odst', 'o2'),
+      checkpoints: buggy,
+      options: { retryBaseMs: 1 },
+    });
     expect(r.outcome).toBe('failed');
     expect(r.reason).toBe('Internal');
     expect(r.detail).not.toMatch(/^(source|destination):/);
@@ -107,9 +127,21 @@ describe('skipped only for content, and tried again', () => {
   afterAll(async () => dv?.dispose());
 
   it('a message refused for its size is skipped with the reason and tried again on the next pass (one record)', async () => {
-    await seedImap(dv, 'ssrc', 's1', { INBOX: [{ raw: makeMessage({ size: 3000 }) }, { raw: makeMessage({ size: 300_000 }) }, { raw: makeMessage({ size: 4000 }) }] });
+    await seedImap(dv, 'ssrc', 's1', {
+      INBOX: [
+        { raw: makeMessage({ size: 3000 }) },
+        { raw: makeMessage({ size: 300_000 }) },
+        { raw: makeMessage({ size: 4000 }) },
+      ],
+    });
     const store = createMemoryCheckpointStore();
-    const pass = () => runPass({ itemId: 'size', source: endpoint(dv, 'ssrc', 's1'), destination: endpoint(dv, 'sdst', 's2'), checkpoints: store });
+    const pass = () =>
+      runPass({
+        itemId: 'size',
+        source: endpoint(dv, 'ssrc', 's1'),
+        destination: endpoint(dv, 'sdst', 's2'),
+        checkpoints: store,
+      });
     const r1 = await pass();
     expect(r1.outcome, r1.detail).toBe('completed');
     expect(r1.stats.messagesCopied).toBe(2);
@@ -131,7 +163,13 @@ describe('skipped only for content, and tried again', () => {
     // announced). Here the source is held in the middle of the big message until that NO
     // has reached the engine: whatever the engine then sends must still end the APPEND
     // exactly where the server expects, or the next command is read as message bytes.
-    await seedImap(dv, 'gsrc', 'g1', { INBOX: [{ raw: makeMessage({ size: 3000 }) }, { raw: makeMessage({ size: 300_000 }) }, { raw: makeMessage({ size: 4000 }) }] });
+    await seedImap(dv, 'gsrc', 'g1', {
+      INBOX: [
+        { raw: makeMessage({ size: 3000 }) },
+        { raw: makeMessage({ size: 300_000 }) },
+        { raw: makeMessage({ size: 4000 }) },
+      ],
+    });
     const src = await startImapProxy({ port: dv.port });
     const dst = await startImapProxy({ port: dv.port });
     try {
@@ -148,14 +186,21 @@ describe('skipped only for content, and tried again', () => {
         return text;
       });
       const store = createMemoryCheckpointStore();
-      const r = await runPass({ itemId: 'gate', source: endpoint(src, 'gsrc', 'g1'), destination: endpoint(dst, 'gdst', 'g2'), checkpoints: store });
+      const r = await runPass({
+        itemId: 'gate',
+        source: endpoint(src, 'gsrc', 'g1'),
+        destination: endpoint(dst, 'gdst', 'g2'),
+        checkpoints: store,
+      });
       expect(refusedWhileHeld, 'the refusal came while the source was held mid-message').toBe(true);
       expect(r.outcome, r.detail).toBe('completed');
       expect(r.stats.messagesCopied).toBe(2);
       expect(r.stats.skipped).toMatchObject([{ sourceFolder: 'INBOX', uid: 2 }]);
       const a = await readMailbox(dv, 'gsrc', 'g1');
       const b = await readMailbox(dv, 'gdst', 'g2');
-      const small = Object.fromEntries(Object.entries(a.messages).map(([p, msgs]) => [p, msgs.filter((m) => m.size < 100_000)]));
+      const small = Object.fromEntries(
+        Object.entries(a.messages).map(([p, msgs]) => [p, msgs.filter((m) => m.size < 100_000)]),
+      );
       expect(hashCounts(b)).toEqual(hashCounts({ ...a, messages: small }));
     } finally {
       await src.close();
@@ -164,10 +209,19 @@ describe('skipped only for content, and tried again', () => {
   });
 
   it('skip records an older version wrote for a missing folder (TRYCREATE) heal on the next pass, without duplicates', async () => {
-    const msgs = Array.from({ length: 6 }, (_, i) => ({ raw: makeMessage({ size: 2000 + i }), internalDate: new Date(Date.UTC(2021, 0, 1, 0, 0, i)) }));
+    const msgs = Array.from({ length: 6 }, (_, i) => ({
+      raw: makeMessage({ size: 2000 + i }),
+      internalDate: new Date(Date.UTC(2021, 0, 1, 0, 0, i)),
+    }));
     await seedImap(dv, 'hsrc', 'h1', { 'Kunden & Partner': msgs });
     const store = createMemoryCheckpointStore();
-    const pass = () => runPass({ itemId: 'heal', source: endpoint(dv, 'hsrc', 'h1'), destination: endpoint(dv, 'hdst', 'h2'), checkpoints: store });
+    const pass = () =>
+      runPass({
+        itemId: 'heal',
+        source: endpoint(dv, 'hsrc', 'h1'),
+        destination: endpoint(dv, 'hdst', 'h2'),
+        checkpoints: store,
+      });
     const r1 = await pass();
     expect(r1.outcome, r1.detail).toBe('completed');
     // What the old version left: the folder checkpointed as done, every message "skipped".
@@ -175,14 +229,25 @@ describe('skipped only for content, and tried again', () => {
     const box = await readMailbox(dv, 'hdst', 'h2');
     const path = box.folders.find((f) => f.path.startsWith('Kunden'))!.path;
     const { ImapFlow } = await import('imapflow');
-    const c = new ImapFlow({ host: '127.0.0.1', port: dv.port, secure: false, auth: { user: 'hdst', pass: 'h2' }, logger: false });
+    const c = new ImapFlow({
+      host: '127.0.0.1',
+      port: dv.port,
+      secure: false,
+      auth: { user: 'hdst', pass: 'h2' },
+      logger: false,
+    });
     await c.connect();
     await c.mailboxOpen(path);
     await c.messageDelete('3:6', { uid: true });
     await c.logout();
     await store.recordSkipped(
       'heal',
-      [1, 2, 3, 4, 5, 6].slice(1).map((uid) => ({ sourceFolder: 'Kunden & Partner', uid, size: 2000, reason: '[TRYCREATE] Must create mailbox before append' })),
+      [1, 2, 3, 4, 5, 6].slice(1).map((uid) => ({
+        sourceFolder: 'Kunden & Partner',
+        uid,
+        size: 2000,
+        reason: '[TRYCREATE] Must create mailbox before append',
+      })),
     );
     const r2 = await pass();
     expect(r2.outcome, r2.detail).toBe('completed');
@@ -196,5 +261,4 @@ describe('skipped only for content, and tried again', () => {
     expect(r3.stats.messagesCopied).toBe(0);
     expect(r3.stats.folders.every((f) => f.unchanged)).toBe(true);
   });
-
 });

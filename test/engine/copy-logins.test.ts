@@ -15,13 +15,28 @@ const pair = () => userPair(dv, proxy, 'l');
 let dv: DovecotInstance;
 let proxy: ImapProxy;
 const msgs = (count: number, from: number): SeedMessage[] =>
-  Array.from({ length: count }, (_, i) => ({ raw: makeMessage({ size: 2000 + ((from + i) % 7) * 300 }), flags: ['\\Seen'], internalDate: new Date(Date.UTC(2023, 0, 1, 0, 0, from + i)) }));
+  Array.from({ length: count }, (_, i) => ({
+    raw: makeMessage({ size: 2000 + ((from + i) % 7) * 300 }),
+    flags: ['\\Seen'],
+    internalDate: new Date(Date.UTC(2023, 0, 1, 0, 0, from + i)),
+  }));
 
 /** 100 messages in 5 folders, as a small mailbox has them. */
-const FIVE_FOLDERS = { INBOX: msgs(40, 0), Sent: msgs(20, 100), Archive: msgs(20, 200), 'Projects/Alpha': msgs(10, 300), Drafts: msgs(10, 400) };
+const FIVE_FOLDERS = {
+  INBOX: msgs(40, 0),
+  Sent: msgs(20, 100),
+  Archive: msgs(20, 200),
+  'Projects/Alpha': msgs(10, 300),
+  Drafts: msgs(10, 400),
+};
 
 /** Runs a pass and counts the logins that reached the server during it. */
-async function passLogins(p: UserPair, itemId: string, store: ReturnType<typeof createMemoryCheckpointStore>, options: PassOptions = {}) {
+async function passLogins(
+  p: UserPair,
+  itemId: string,
+  store: ReturnType<typeof createMemoryCheckpointStore>,
+  options: PassOptions = {},
+) {
   const from = proxy.events.length;
   const r = await runPass({ itemId, source: p.source, destination: p.destination, checkpoints: store, options });
   const events = proxy.events.slice(from);

@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryCheckpointStore, runPass, type CheckpointStore } from '../../engine/copy/index.ts';
-import { makeMessage, readMailbox, seedImap, startDovecot, type DovecotInstance, type SeedMessage } from '../harness/dovecot.ts';
+import {
+  makeMessage,
+  readMailbox,
+  seedImap,
+  startDovecot,
+  type DovecotInstance,
+  type SeedMessage,
+} from '../harness/dovecot.ts';
 import { endpoint, folderKeys, folderNames, pathIn } from '../harness/copy-assert.ts';
 
 // Personal namespace prefixes (RFC 2342). Three private Dovecots:
@@ -12,16 +19,29 @@ let plain: DovecotInstance;
 let prefixedSpecial: DovecotInstance;
 
 const d = (s: string) => new Date(s);
-const msg = (flags: string[], date: string, o: Parameters<typeof makeMessage>[0] = {}): SeedMessage => ({ raw: makeMessage(o), flags, internalDate: d(date) });
+const msg = (flags: string[], date: string, o: Parameters<typeof makeMessage>[0] = {}): SeedMessage => ({
+  raw: makeMessage(o),
+  flags,
+  internalDate: d(date),
+});
 
 /** Seeds a mailbox and returns the number of messages. */
-async function seed(dv: DovecotInstance, user: string, pw: string, folders: Record<string, SeedMessage[]>): Promise<number> {
+async function seed(
+  dv: DovecotInstance,
+  user: string,
+  pw: string,
+  folders: Record<string, SeedMessage[]>,
+): Promise<number> {
   await seedImap(dv, user, pw, folders);
   return Object.values(folders).reduce((s, l) => s + l.length, 0);
 }
 
 /** Every source folder ('/' form) holds exactly the messages of its destination folder. */
-async function assertCopied(src: [DovecotInstance, string, string], dst: [DovecotInstance, string, string], expected: Record<string, string>) {
+async function assertCopied(
+  src: [DovecotInstance, string, string],
+  dst: [DovecotInstance, string, string],
+  expected: Record<string, string>,
+) {
   const a = await readMailbox(...src);
   const b = await readMailbox(...dst);
   for (const [from, to] of Object.entries(expected)) {
@@ -32,7 +52,13 @@ async function assertCopied(src: [DovecotInstance, string, string], dst: [Doveco
 }
 
 /** Runs a pass, then a second one that must find nothing to do. */
-async function twoPasses(itemId: string, src: [DovecotInstance, string, string], dst: [DovecotInstance, string, string], total: number, store: CheckpointStore) {
+async function twoPasses(
+  itemId: string,
+  src: [DovecotInstance, string, string],
+  dst: [DovecotInstance, string, string],
+  total: number,
+  store: CheckpointStore,
+) {
   const first = await runPass({ itemId, source: endpoint(...src), destination: endpoint(...dst), checkpoints: store });
   expect(first.outcome, first.detail).toBe('completed');
   expect(first.stats.messagesCopied).toBe(total);
@@ -48,12 +74,29 @@ async function twoPasses(itemId: string, src: [DovecotInstance, string, string],
 
 beforeAll(async () => {
   [prefixed, plain, prefixedSpecial] = await Promise.all([
-    startDovecot({ separator: '.', namespacePrefix: 'INBOX.', users: [{ name: 'alice', password: 'a-src' }, { name: 'carol', password: 'c-src' }, { name: 'probe', password: 'p-src' }] }),
-    startDovecot({ separator: '/', users: [{ name: 'alice', password: 'a-dst' }, { name: 'bob', password: 'b-src' }] }),
     startDovecot({
       separator: '.',
       namespacePrefix: 'INBOX.',
-      users: [{ name: 'bob', password: 'b-dst' }, { name: 'carol', password: 'c-dst' }],
+      users: [
+        { name: 'alice', password: 'a-src' },
+        { name: 'carol', password: 'c-src' },
+        { name: 'probe', password: 'p-src' },
+      ],
+    }),
+    startDovecot({
+      separator: '/',
+      users: [
+        { name: 'alice', password: 'a-dst' },
+        { name: 'bob', password: 'b-src' },
+      ],
+    }),
+    startDovecot({
+      separator: '.',
+      namespacePrefix: 'INBOX.',
+      users: [
+        { name: 'bob', password: 'b-dst' },
+        { name: 'carol', password: 'c-dst' },
+      ],
       specialUse: { Sent: '\\Sent', Drafts: '\\Drafts' },
     }),
   ]);
@@ -76,7 +119,10 @@ describe('personal namespace prefixes (RFC 2342, real Dovecot)', () => {
       INBOX: [msg(['\\Seen'], '2020-02-29T23:59:59Z'), msg(['\\Flagged', '$Label1', 'Work'], '2021-01-01T00:00:00Z')],
       'INBOX.Sent': [msg(['\\Seen'], '2024-02-02T10:00:00Z')],
       'INBOX.Drafts': [msg(['\\Draft'], '2024-02-03T10:00:00Z')],
-      'INBOX.Projects.Alpha': [msg(['\\Seen', 'Project-X'], '2024-03-01T00:00:00Z', { size: 200_000 }), msg([], '2024-03-02T00:00:00Z', { messageId: null })],
+      'INBOX.Projects.Alpha': [
+        msg(['\\Seen', 'Project-X'], '2024-03-01T00:00:00Z', { size: 200_000 }),
+        msg([], '2024-03-02T00:00:00Z', { messageId: null }),
+      ],
       'INBOX.Päpierkorb & Co': [msg([], '2017-05-05T05:05:05Z')],
       'INBOX.Входящие.Архив': [msg(['\\Seen'], '2016-04-04T04:04:04Z')],
       'INBOX.日本語': [msg(['\\Answered'], '2015-03-03T03:03:03Z')],
@@ -84,7 +130,9 @@ describe('personal namespace prefixes (RFC 2342, real Dovecot)', () => {
     const src: [DovecotInstance, string, string] = [prefixed, 'alice', 'a-src'];
     const dst: [DovecotInstance, string, string] = [plain, 'alice', 'a-dst'];
     const r = await twoPasses('ns-forward', src, dst, total, createMemoryCheckpointStore());
-    expect(r.stats.folders.map((f) => f.sourceFolder).sort()).toEqual(['Drafts', 'INBOX', 'Projects/Alpha', 'Päpierkorb & Co', 'Sent', 'Входящие/Архив', '日本語'].sort());
+    expect(r.stats.folders.map((f) => f.sourceFolder).sort()).toEqual(
+      ['Drafts', 'INBOX', 'Projects/Alpha', 'Päpierkorb & Co', 'Sent', 'Входящие/Архив', '日本語'].sort(),
+    );
 
     const expected = {
       INBOX: 'INBOX',
@@ -109,12 +157,15 @@ describe('personal namespace prefixes (RFC 2342, real Dovecot)', () => {
       Projects: [msg([], '2018-01-01T00:00:00Z')],
       'Projects/Alpha': [msg(['\\Seen', 'Project-X'], '2024-03-01T00:00:00Z')],
       'Päpierkorb & Co': [msg([], '2017-05-05T05:05:05Z')],
-      '日本語': [msg([], '2015-03-03T03:03:03Z', { messageId: null })],
+      日本語: [msg([], '2015-03-03T03:03:03Z', { messageId: null })],
     });
     const src: [DovecotInstance, string, string] = [plain, 'bob', 'b-src'];
     const dst: [DovecotInstance, string, string] = [prefixedSpecial, 'bob', 'b-dst'];
     const r = await twoPasses('ns-reverse', src, dst, total, createMemoryCheckpointStore());
-    expect(Object.fromEntries(r.stats.folders.map((f) => [f.sourceFolder, f.destFolder]))).toMatchObject({ 'Sent Items': 'Sent', 'Projects/Alpha': 'Projects/Alpha' });
+    expect(Object.fromEntries(r.stats.folders.map((f) => [f.sourceFolder, f.destFolder]))).toMatchObject({
+      'Sent Items': 'Sent',
+      'Projects/Alpha': 'Projects/Alpha',
+    });
 
     const expected = {
       INBOX: 'INBOX',
@@ -123,7 +174,7 @@ describe('personal namespace prefixes (RFC 2342, real Dovecot)', () => {
       Projects: 'INBOX/Projects',
       'Projects/Alpha': 'INBOX/Projects/Alpha',
       'Päpierkorb & Co': 'INBOX/Päpierkorb & Co',
-      '日本語': 'INBOX/日本語',
+      日本語: 'INBOX/日本語',
     };
     const b = await assertCopied(src, dst, expected);
     expect(folderNames(b)).toEqual(Object.values(expected).sort());
@@ -140,7 +191,11 @@ describe('personal namespace prefixes (RFC 2342, real Dovecot)', () => {
     const dst: [DovecotInstance, string, string] = [prefixedSpecial, 'carol', 'c-dst'];
     const store = createMemoryCheckpointStore();
     await twoPasses('ns-both', src, dst, total, store);
-    const expected = { INBOX: 'INBOX', 'INBOX/Sent Items': 'INBOX/Sent', 'INBOX/Projects/Alpha': 'INBOX/Projects/Alpha' };
+    const expected = {
+      INBOX: 'INBOX',
+      'INBOX/Sent Items': 'INBOX/Sent',
+      'INBOX/Projects/Alpha': 'INBOX/Projects/Alpha',
+    };
     const b = await assertCopied(src, dst, expected);
     // INBOX.Drafts is the destination's own (auto-created special-use folder).
     expect(folderNames(b)).toEqual(['INBOX', 'INBOX/Drafts', 'INBOX/Projects/Alpha', 'INBOX/Sent']);

@@ -13,7 +13,14 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyCredentials } from '../../engine/connectors/index.ts';
 import type { ConnectorEndpoint } from '../../engine/connectors/types.ts';
-import { makeMessage, readMailbox, seedImap, startDovecot, type DovecotInstance, type SeedMessage } from '../harness/dovecot.ts';
+import {
+  makeMessage,
+  readMailbox,
+  seedImap,
+  startDovecot,
+  type DovecotInstance,
+  type SeedMessage,
+} from '../harness/dovecot.ts';
 import { hashCounts } from '../harness/copy-assert.ts';
 import type { ChildConfig } from '../harness/run-pass-child.ts';
 import { testDbUrl } from '../harness/test-db.ts';
@@ -26,7 +33,9 @@ const newToken = () => randomBytes(32).toString('base64url');
  * A tiny introspection endpoint (RFC 7662 style, as Dovecot's `introspection_mode = post`
  * calls it): `token=…` in a form body; active tokens answer their user, others `active: false`.
  */
-async function startIntrospection(tokens: Map<string, string>): Promise<{ url: string; asked: string[]; close(): Promise<void> }> {
+async function startIntrospection(
+  tokens: Map<string, string>,
+): Promise<{ url: string; asked: string[]; close(): Promise<void> }> {
   const asked: string[] = [];
   const server: Server = createServer((req, res) => {
     let body = '';
@@ -36,17 +45,27 @@ async function startIntrospection(tokens: Map<string, string>): Promise<{ url: s
       asked.push(token);
       const user = tokens.get(token);
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify(user ? { active: true, username: user, scope: 'IMAP.AccessAsUser.All' } : { active: false }));
+      res.end(
+        JSON.stringify(user ? { active: true, username: user, scope: 'IMAP.AccessAsUser.All' } : { active: false }),
+      );
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
-  return { url: `http://127.0.0.1:${port}/introspect`, asked, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    url: `http://127.0.0.1:${port}/introspect`,
+    asked,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
 
 const msgs = (count: number, size: number, from = 0): SeedMessage[] =>
-  Array.from({ length: count }, (_, i) => ({ raw: makeMessage({ size }), flags: i % 2 ? ['\\Seen'] : [], internalDate: new Date(Date.UTC(2023, 1, 1, 0, 0, from + i)) }));
+  Array.from({ length: count }, (_, i) => ({
+    raw: makeMessage({ size }),
+    flags: i % 2 ? ['\\Seen'] : [],
+    internalDate: new Date(Date.UTC(2023, 1, 1, 0, 0, from + i)),
+  }));
 
 const tokens = new Map<string, string>();
 let intro: Awaited<ReturnType<typeof startIntrospection>>;
@@ -57,7 +76,11 @@ async function dovecot(mechanisms?: ('oauthbearer' | 'xoauth2')[]): Promise<Dove
   instances.push(dv);
   return dv;
 }
-const tokenEndpoint = (dv: DovecotInstance, login: string, accessToken: string): ConnectorEndpoint => ({ url: dv.url, login, secret: { accessToken } });
+const tokenEndpoint = (dv: DovecotInstance, login: string, accessToken: string): ConnectorEndpoint => ({
+  url: dv.url,
+  login,
+  secret: { accessToken },
+});
 
 beforeAll(async () => {
   intro = await startIntrospection(tokens);
@@ -70,7 +93,9 @@ afterAll(async () => {
 });
 
 /** Runs one pass in a child process (test/harness/run-pass-child.ts) and returns its whole stdout and stderr. */
-function runChild(cfg: ChildConfig): Promise<{ out: string; err: string; result?: { outcome: string; copied: number; detail?: string } }> {
+function runChild(
+  cfg: ChildConfig,
+): Promise<{ out: string; err: string; result?: { outcome: string; copied: number; detail?: string } }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', CHILD], {
       env: { ...process.env, LOG_LEVEL: 'debug', MF_CHILD_CONFIG: JSON.stringify(cfg) },
@@ -98,7 +123,9 @@ describe('OAuth access tokens (Dovecot oauth2 passdb)', () => {
       expect(await verifyCredentials(dv.url, 'ouser', { accessToken: token }, 'source')).toEqual({ ok: true });
       expect(intro.asked).toContain(token);
       // The server took the token, not some password login.
-      expect(readFileSync(dv.logFile, 'utf8')).toMatch(mechanisms ? /Login: user=<ouser>, method=XOAUTH2/ : /Login: user=<ouser>, method=OAUTHBEARER/);
+      expect(readFileSync(dv.logFile, 'utf8')).toMatch(
+        mechanisms ? /Login: user=<ouser>, method=XOAUTH2/ : /Login: user=<ouser>, method=OAUTHBEARER/,
+      );
     }
   });
 
@@ -120,7 +147,10 @@ describe('OAuth access tokens (Dovecot oauth2 passdb)', () => {
     const dv = await dovecot();
     dv.addUser('osrc', 'src-password-not-used');
     dv.addUser('odst', 'dst-pw');
-    await seedImap(dv, 'osrc', 'src-password-not-used', { INBOX: msgs(30, 6000), 'Archive/2023': msgs(12, 20_000, 100) });
+    await seedImap(dv, 'osrc', 'src-password-not-used', {
+      INBOX: msgs(30, 6000),
+      'Archive/2023': msgs(12, 20_000, 100),
+    });
     const token = newToken();
     tokens.set(token, 'osrc');
     const asked = intro.asked.length;
@@ -144,7 +174,11 @@ describe('OAuth access tokens (Dovecot oauth2 passdb)', () => {
     expect(hashCounts(dst)).toEqual(hashCounts(src));
     // Neither the token nor its base64 form (inside the SASL payload, at any of the three
     // byte alignments) in anything the run printed, nor in the server's log.
-    const b64 = [0, 1, 2].map((k) => Buffer.from('x'.repeat(k) + token).toString('base64').slice(4, -4));
+    const b64 = [0, 1, 2].map((k) =>
+      Buffer.from('x'.repeat(k) + token)
+        .toString('base64')
+        .slice(4, -4),
+    );
     for (const text of [run.out, run.err, log]) {
       expect(text).not.toContain(token);
       for (const b of b64) expect(text).not.toContain(b);

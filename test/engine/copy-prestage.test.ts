@@ -10,7 +10,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryCheckpointStore, runPass, type DateWindow } from '../../engine/copy/index.ts';
-import { makeMessage, openClient, readMailbox, seedImap, seedMaildir, startDovecot, type DovecotInstance, type ReadMailbox, type SeedMessage } from '../harness/dovecot.ts';
+import {
+  makeMessage,
+  openClient,
+  readMailbox,
+  seedImap,
+  seedMaildir,
+  startDovecot,
+  type DovecotInstance,
+  type ReadMailbox,
+  type SeedMessage,
+} from '../harness/dovecot.ts';
 import { folderKeys, hashCounts, userPair, type UserPair } from '../harness/copy-assert.ts';
 import { runPassChild, type ChildConfig } from '../harness/spawn-pass-child.ts';
 import { testDbUrl } from '../harness/test-db.ts';
@@ -30,11 +40,22 @@ function interleaved(n: number): SeedMessage[] {
   const out: SeedMessage[] = [];
   for (let i = 0; i < n; i++) {
     const d = i % 3 === 0 ? recent(i) : old(i);
-    out.push({ raw: makeMessage({ size: 3_000 + (i % 5) * 1_500, messageId: i % 11 === 0 ? null : undefined }), flags: i % 2 ? ['\\Seen'] : [], internalDate: d });
+    out.push({
+      raw: makeMessage({ size: 3_000 + (i % 5) * 1_500, messageId: i % 11 === 0 ? null : undefined }),
+      flags: i % 2 ? ['\\Seen'] : [],
+      internalDate: d,
+    });
   }
   const dupOld = makeMessage({ size: 5_000 });
   const dupNew = makeMessage({ size: 5_000, messageId: null });
-  out.splice(7, 0, { raw: dupOld, internalDate: old(900) }, { raw: dupNew, internalDate: recent(900) }, { raw: dupOld, internalDate: old(900) }, { raw: dupNew, internalDate: recent(900) });
+  out.splice(
+    7,
+    0,
+    { raw: dupOld, internalDate: old(900) },
+    { raw: dupNew, internalDate: recent(900) },
+    { raw: dupOld, internalDate: old(900) },
+    { raw: dupNew, internalDate: recent(900) },
+  );
   return out;
 }
 
@@ -43,7 +64,8 @@ function countsIn(box: ReadMailbox, w: DateWindow): Map<string, number> {
   const out = new Map<string, number>();
   for (const msgs of Object.values(box.messages))
     for (const m of msgs) {
-      if ((w.since && m.internalDate < w.since.getTime()) || (w.before && m.internalDate >= w.before.getTime())) continue;
+      if ((w.since && m.internalDate < w.since.getTime()) || (w.before && m.internalDate >= w.before.getTime()))
+        continue;
       out.set(m.sha256, (out.get(m.sha256) ?? 0) + 1);
     }
   return out;
@@ -69,11 +91,25 @@ describe('pre-stage passes, then the full pass', () => {
     // Over IMAP, in this order: a Maildir seeded on disk gets its UIDs in the order of dates.
     await seedImap(dv, p.s.name, p.s.pw, { INBOX: inbox });
     seedMaildir(dv, p.s.name, [
-      { path: ['Archive'], messages: Array.from({ length: 20 }, (_, i) => ({ raw: makeMessage(), internalDate: old(2000 + i) })) },
-      { path: ['Recent'], messages: Array.from({ length: 12 }, (_, i) => ({ raw: makeMessage(), internalDate: recent(2000 + i) })) },
+      {
+        path: ['Archive'],
+        messages: Array.from({ length: 20 }, (_, i) => ({ raw: makeMessage(), internalDate: old(2000 + i) })),
+      },
+      {
+        path: ['Recent'],
+        messages: Array.from({ length: 12 }, (_, i) => ({ raw: makeMessage(), internalDate: recent(2000 + i) })),
+      },
     ]);
     const checkpoints = createMemoryCheckpointStore();
-    const pass = (dates?: DateWindow) => runPass({ itemId: 'ps', source: p.source, destination: p.destination, checkpoints, dates, options: { batchMessages: 7 } });
+    const pass = (dates?: DateWindow) =>
+      runPass({
+        itemId: 'ps',
+        source: p.source,
+        destination: p.destination,
+        checkpoints,
+        dates,
+        options: { batchMessages: 7 },
+      });
 
     const first = await pass(PRESTAGE);
     expect(first.outcome, first.detail).toBe('completed');
@@ -98,12 +134,17 @@ describe('pre-stage passes, then the full pass', () => {
       // Old and recent alternate by UID: the first UID is recent, so everything pre-staged lies above it.
       const first = await c.fetchOne('1', { internalDate: true });
       expect(first && new Date(first.internalDate!).getTime()).toBeGreaterThan(PRESTAGE.before!.getTime());
-      const late = [...(await c.search({ before: PRESTAGE.before! }, { uid: true }) || [])].sort((a, b) => b - a)[0];
+      const late = [...((await c.search({ before: PRESTAGE.before! }, { uid: true })) || [])].sort((a, b) => b - a)[0];
       await c.messageFlagsAdd(String(late), ['\\Flagged'], { uid: true });
     } finally {
       await c.logout();
     }
-    await seedImap(dv, p.s.name, p.s.pw, { INBOX: [{ raw: makeMessage(), internalDate: old(5000) }, { raw: makeMessage(), internalDate: recent(5000) }] });
+    await seedImap(dv, p.s.name, p.s.pw, {
+      INBOX: [
+        { raw: makeMessage(), internalDate: old(5000) },
+        { raw: makeMessage(), internalDate: recent(5000) },
+      ],
+    });
     const third = await pass(PRESTAGE);
     expect(third.stats.messagesCopied).toBe(1);
     [src, dst] = await read(p);
@@ -126,7 +167,10 @@ describe('pre-stage passes, then the full pass', () => {
 
   it("a project's date range copies only its messages; widening it copies exactly the rest", async () => {
     const p = userPair(dv, dv, 'pw');
-    const msgs: SeedMessage[] = Array.from({ length: 40 }, (_, i) => ({ raw: makeMessage(), internalDate: new Date(Date.UTC(2018 + (i % 5), i % 12, 1 + (i % 27))) }));
+    const msgs: SeedMessage[] = Array.from({ length: 40 }, (_, i) => ({
+      raw: makeMessage(),
+      internalDate: new Date(Date.UTC(2018 + (i % 5), i % 12, 1 + (i % 27))),
+    }));
     await seedImap(dv, p.s.name, p.s.pw, { INBOX: msgs });
     const checkpoints = createMemoryCheckpointStore();
     const window: DateWindow = { since: new Date(Date.UTC(2019, 0, 1)), before: new Date(Date.UTC(2021, 0, 1)) };
@@ -136,7 +180,10 @@ describe('pre-stage passes, then the full pass', () => {
     expect(hashCounts(dst)).toEqual(countsIn(src, window));
     expect(r.stats.messagesCopied).toBe(16);
     // The same range again: nothing.
-    expect((await runPass({ itemId: 'pw', source: p.source, destination: p.destination, checkpoints, dates: window })).stats.messagesCopied).toBe(0);
+    expect(
+      (await runPass({ itemId: 'pw', source: p.source, destination: p.destination, checkpoints, dates: window })).stats
+        .messagesCopied,
+    ).toBe(0);
     const all = await runPass({ itemId: 'pw', source: p.source, destination: p.destination, checkpoints });
     [src, dst] = await read(p);
     expect(hashCounts(dst)).toEqual(hashCounts(src));
@@ -152,7 +199,15 @@ describe('a pre-stage into a destination that already holds some of the mail', (
     // An earlier tool copied every fourth message, old and recent alike.
     await seedImap(dv, p.d.name, p.d.pw, { INBOX: inbox.filter((_, i) => i % 4 === 0) });
     const checkpoints = createMemoryCheckpointStore();
-    const pass = (dates?: DateWindow) => runPass({ itemId: 'pm', source: p.source, destination: p.destination, checkpoints, dates, options: { batchMessages: 4 } });
+    const pass = (dates?: DateWindow) =>
+      runPass({
+        itemId: 'pm',
+        source: p.source,
+        destination: p.destination,
+        checkpoints,
+        dates,
+        options: { batchMessages: 4 },
+      });
     const staged = await pass(PRESTAGE);
     expect(staged.outcome, staged.detail).toBe('completed');
     let [src, dst] = await read(p);
@@ -175,7 +230,8 @@ function inWindowOf(m: SeedMessage): boolean {
 /** The hash of a seeded message as read back (the bytes are stored as sent). */
 function sha(box: ReadMailbox, m: SeedMessage): string {
   const want = createHash('sha256').update(m.raw).digest('hex');
-  if (!Object.values(box.messages).some((l) => l.some((x) => x.sha256 === want))) throw new Error('seeded message not found');
+  if (!Object.values(box.messages).some((l) => l.some((x) => x.sha256 === want)))
+    throw new Error('seeded message not found');
   return want;
 }
 
@@ -183,7 +239,10 @@ describe('kill -9 within and between pass types', () => {
   it('a pre-stage killed mid-APPEND, pre-staged again, a full pass killed mid-APPEND and run again: each message exactly once', async () => {
     const p = userPair(dv, dv, 'pk');
     const inbox = interleaved(160);
-    const other: SeedMessage[] = Array.from({ length: 50 }, (_, i) => ({ raw: makeMessage({ size: 6_000 }), internalDate: i % 2 ? old(3000 + i) : recent(3000 + i) }));
+    const other: SeedMessage[] = Array.from({ length: 50 }, (_, i) => ({
+      raw: makeMessage({ size: 6_000 }),
+      internalDate: i % 2 ? old(3000 + i) : recent(3000 + i),
+    }));
     await seedImap(dv, p.s.name, p.s.pw, { INBOX: inbox, Other: other });
     const cfg: ChildConfig = {
       dbUrl: testDbUrl(dir, 'state'),

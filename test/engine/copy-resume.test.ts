@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CopyError, createMemoryCheckpointStore, runPass, type CheckpointStore } from '../../engine/copy/index.ts';
-import { makeMessage, openClient, readMailbox, seedImap, startDovecot, type DovecotInstance, type SeedMessage } from '../harness/dovecot.ts';
+import {
+  makeMessage,
+  openClient,
+  readMailbox,
+  seedImap,
+  startDovecot,
+  type DovecotInstance,
+  type SeedMessage,
+} from '../harness/dovecot.ts';
 import { endpoint, folderKeys, folderNames, hashCounts } from '../harness/copy-assert.ts';
 import { defined } from '../harness/defined.ts';
 
@@ -17,7 +25,11 @@ function pair() {
 }
 
 const at = (i: number) => new Date(Date.UTC(2022, 0, 1, 0, 0, i));
-const msg = (i: number, o: Parameters<typeof makeMessage>[0] = {}): SeedMessage => ({ raw: makeMessage({ size: 1500 + i * 37, ...o }), flags: i % 3 ? ['\\Seen'] : ['$Label' + (i % 4)], internalDate: at(i) });
+const msg = (i: number, o: Parameters<typeof makeMessage>[0] = {}): SeedMessage => ({
+  raw: makeMessage({ size: 1500 + i * 37, ...o }),
+  flags: i % 3 ? ['\\Seen'] : ['$Label' + (i % 4)],
+  internalDate: at(i),
+});
 
 beforeAll(async () => {
   dv = await startDovecot({ separator: '/' });
@@ -46,7 +58,9 @@ function crashingStore(inner: CheckpointStore, k: number): CheckpointStore {
 describe('never a duplicate, never a loss', () => {
   it('recognises mail already at the destination, copies source duplicates and messages without Message-ID once each', async () => {
     const p = pair();
-    const a = msg(1), b = msg(2), c = msg(3);
+    const a = msg(1),
+      b = msg(2),
+      c = msg(3);
     const dup = msg(4);
     const noId = msg(5, { messageId: null });
     const noIdTwin = { ...noId }; // a true duplicate without Message-ID
@@ -85,9 +99,21 @@ describe('never a duplicate, never a loss', () => {
       await seedImap(dv, p.d.name, p.d.pw, { Other: other.slice(0, 3) });
       const store = createMemoryCheckpointStore();
       const options = { batchMessages: 4, connections: 1 };
-      const crashed = await runPass({ itemId: 'crash', source: p.source, destination: p.destination, checkpoints: crashingStore(store, k), options });
+      const crashed = await runPass({
+        itemId: 'crash',
+        source: p.source,
+        destination: p.destination,
+        checkpoints: crashingStore(store, k),
+        options,
+      });
       expect(crashed.outcome).toBe('failed');
-      const r = await runPass({ itemId: 'crash', source: p.source, destination: p.destination, checkpoints: store, options });
+      const r = await runPass({
+        itemId: 'crash',
+        source: p.source,
+        destination: p.destination,
+        checkpoints: store,
+        options,
+      });
       expect(r.outcome, r.detail).toBe('completed');
       const src = await readMailbox(dv, p.s.name, p.s.pw);
       const dst = await readMailbox(dv, p.d.name, p.d.pw);
@@ -136,12 +162,25 @@ describe('never a duplicate, never a loss', () => {
 describe('merged folders', () => {
   it('two source folders mapped onto one destination folder are copied one after the other, all messages kept', async () => {
     const s = await startDovecot({ separator: '/', users: [{ name: 'a', password: 'pa' }] });
-    const d = await startDovecot({ separator: '/', users: [{ name: 'b', password: 'pb' }], specialUse: { 'Sent Items': '\\Sent' } });
+    const d = await startDovecot({
+      separator: '/',
+      users: [{ name: 'b', password: 'pb' }],
+      specialUse: { 'Sent Items': '\\Sent' },
+    });
     try {
       // Source "Sent" (special use by name) maps onto the destination's \Sent "Sent Items",
       // where the source's own "Sent Items" goes too.
-      await seedImap(s, 'a', 'pa', { Sent: Array.from({ length: 12 }, (_, i) => msg(700 + i)), 'Sent Items': Array.from({ length: 9 }, (_, i) => msg(800 + i)) });
-      const r = await runPass({ itemId: 'merge', source: endpoint(s, 'a', 'pa'), destination: endpoint(d, 'b', 'pb'), checkpoints: createMemoryCheckpointStore(), options: { batchMessages: 4 } });
+      await seedImap(s, 'a', 'pa', {
+        Sent: Array.from({ length: 12 }, (_, i) => msg(700 + i)),
+        'Sent Items': Array.from({ length: 9 }, (_, i) => msg(800 + i)),
+      });
+      const r = await runPass({
+        itemId: 'merge',
+        source: endpoint(s, 'a', 'pa'),
+        destination: endpoint(d, 'b', 'pb'),
+        checkpoints: createMemoryCheckpointStore(),
+        options: { batchMessages: 4 },
+      });
       expect(r.outcome, r.detail).toBe('completed');
       expect(r.stats.folders.filter((f) => f.destFolder === 'Sent Items')).toHaveLength(2);
       expect((await readMailbox(d, 'b', 'pb')).messages['Sent Items']).toHaveLength(21);
@@ -178,10 +217,26 @@ describe('folder rules', () => {
     expect(names.filter((x) => x.startsWith('Skip') || x === 'Old')).toEqual([]);
 
     const q = pair();
-    await seedImap(dv, q.s.name, q.s.pw, { INBOX: [msg(600)], Keep: [msg(601)], 'Keep/Sub': [msg(602)], Other: [msg(603)] });
-    const r2 = await runPass({ itemId: 'inc', source: q.source, destination: q.destination, checkpoints: createMemoryCheckpointStore(), rules: { include: ['Keep'] } });
+    await seedImap(dv, q.s.name, q.s.pw, {
+      INBOX: [msg(600)],
+      Keep: [msg(601)],
+      'Keep/Sub': [msg(602)],
+      Other: [msg(603)],
+    });
+    const r2 = await runPass({
+      itemId: 'inc',
+      source: q.source,
+      destination: q.destination,
+      checkpoints: createMemoryCheckpointStore(),
+      rules: { include: ['Keep'] },
+    });
     expect(r2.stats.messagesCopied).toBe(2);
     const dst2 = await readMailbox(dv, q.d.name, q.d.pw);
-    expect(Object.entries(dst2.messages).filter(([, m]) => m.length).map(([k]) => k).sort()).toEqual(['Keep', 'Keep/Sub']);
+    expect(
+      Object.entries(dst2.messages)
+        .filter(([, m]) => m.length)
+        .map(([k]) => k)
+        .sort(),
+    ).toEqual(['Keep', 'Keep/Sub']);
   });
 });

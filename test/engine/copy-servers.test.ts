@@ -33,7 +33,11 @@ const PAIRS: [ServerKind, ServerKind][] = [
 ];
 
 const at = (i: number) => new Date(Date.UTC(2022, 2, 1, 0, 0, i));
-const msg = (i: number, flags: string[] = [], o: Parameters<typeof makeMessage>[0] = {}): SeedMessage => ({ raw: makeMessage({ size: 1500 + i * 97, ...o }), flags, internalDate: at(i) });
+const msg = (i: number, flags: string[] = [], o: Parameters<typeof makeMessage>[0] = {}): SeedMessage => ({
+  raw: makeMessage({ size: 1500 + i * 97, ...o }),
+  flags,
+  internalDate: at(i),
+});
 /** Folder names as a user would have them (logical, `/` for hierarchy). */
 const FOLDERS = ['INBOX', 'Sent', 'Kunden & Partner', 'Projekte/Übersicht', 'Привет мир'];
 
@@ -75,13 +79,18 @@ afterAll(async () => {
 async function runHere(cfg: ChildConfig): Promise<{ outcome: string; copied: number; detail?: string }> {
   const { db } = await openDb(cfg.dbUrl);
   try {
-    const r = await runPass({ itemId: cfg.itemId, source: cfg.source, destination: cfg.destination, checkpoints: createPrismaCheckpointStore(db), options: cfg.options });
+    const r = await runPass({
+      itemId: cfg.itemId,
+      source: cfg.source,
+      destination: cfg.destination,
+      checkpoints: createPrismaCheckpointStore(db),
+      options: cfg.options,
+    });
     return { outcome: r.outcome, copied: r.stats.messagesCopied, detail: r.detail };
   } finally {
     await db.$disconnect();
   }
 }
-
 
 PAIRS.forEach(([srcKind, dstKind], row) => {
   describeWithServers(`copy ${srcKind} → ${dstKind}`, [srcKind, dstKind], () => {
@@ -94,14 +103,25 @@ PAIRS.forEach(([srcKind, dstKind], row) => {
     const [fsrc, fdst, ksrc, kdst] = ['fs', 'fd', 'ks', 'kd'].map((u) => `r${row}${u}`);
     beforeAll(async () => {
       [src, dst] = await Promise.all([serverOf(srcKind), serverOf(dstKind)]);
-      await Promise.all([src.addUser(defined(fsrc), 'fs-pw'), src.addUser(defined(ksrc), 'ks-pw'), dst.addUser(defined(fdst), 'fd-pw'), dst.addUser(defined(kdst), 'kd-pw')]);
+      await Promise.all([
+        src.addUser(defined(fsrc), 'fs-pw'),
+        src.addUser(defined(ksrc), 'ks-pw'),
+        dst.addUser(defined(fdst), 'fd-pw'),
+        dst.addUser(defined(kdst), 'kd-pw'),
+      ]);
       dir = mkdtempSync(join(tmpdir(), 'mf-servers-'));
       await seedImap(src, defined(fsrc), 'fs-pw', onServer(src, corpus()));
     });
     afterAll(() => {
       if (dir) rmSync(dir, { recursive: true, force: true });
     });
-    const pass = () => runPass({ itemId: item, source: endpoint(src, defined(fsrc), 'fs-pw'), destination: endpoint(dst, defined(fdst), 'fd-pw'), checkpoints: store });
+    const pass = () =>
+      runPass({
+        itemId: item,
+        source: endpoint(src, defined(fsrc), 'fs-pw'),
+        destination: endpoint(dst, defined(fdst), 'fd-pw'),
+        checkpoints: store,
+      });
     const assertSame = async () => {
       const a = await readMailbox(src, defined(fsrc), 'fs-pw');
       const b = await readMailbox(dst, defined(fdst), 'fd-pw');
@@ -120,7 +140,12 @@ PAIRS.forEach(([srcKind, dstKind], row) => {
     });
 
     it('a delta pass copies what is new and carries flag changes', async () => {
-      await seedImap(src, defined(fsrc), 'fs-pw', onServer(src, { INBOX: [msg(20, ['New'])], 'Привет мир': [msg(21)] }));
+      await seedImap(
+        src,
+        defined(fsrc),
+        'fs-pw',
+        onServer(src, { INBOX: [msg(20, ['New'])], 'Привет мир': [msg(21)] }),
+      );
       // Flag changes in a folder that also got new mail: a source without CONDSTORE (Courier)
       // compares flags only in folders whose STATUS changed.
       const c = await openClient(src, defined(fsrc), 'fs-pw');
@@ -150,7 +175,9 @@ PAIRS.forEach(([srcKind, dstKind], row) => {
     });
 
     it('kill -9 mid-pass, then resume: every source message exactly once', async () => {
-      const big: SeedMessage[] = Array.from({ length: 60 }, (_, i) => msg(100 + i, i % 2 ? ['\\Seen'] : [], { size: 4000 }));
+      const big: SeedMessage[] = Array.from({ length: 60 }, (_, i) =>
+        msg(100 + i, i % 2 ? ['\\Seen'] : [], { size: 4000 }),
+      );
       const dupe = makeMessage({ subject: 'dup in kill test' });
       big.splice(10, 0, { raw: dupe, internalDate: at(999) }, { raw: dupe, internalDate: at(999) });
       await seedImap(src, defined(ksrc), 'ks-pw', onServer(src, { INBOX: big, 'Привет мир': big.slice(0, 20) }));
@@ -167,7 +194,8 @@ PAIRS.forEach(([srcKind, dstKind], row) => {
       expect(last.outcome, last.detail).toBe('completed');
       const a = await readMailbox(src, defined(ksrc), 'ks-pw');
       const b = await readMailbox(dst, defined(kdst), 'kd-pw');
-      for (const f of ['INBOX', 'Привет мир']) expect(hashCounts(b, dst.path(f)), f).toEqual(hashCounts(a, src.path(f)));
+      for (const f of ['INBOX', 'Привет мир'])
+        expect(hashCounts(b, dst.path(f)), f).toEqual(hashCounts(a, src.path(f)));
       const again = await runHere(cfg);
       expect(again).toMatchObject({ outcome: 'completed', copied: 0 });
     });

@@ -3,7 +3,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { streamCopy } from '../../engine/connectors/imap/stream-copy.ts';
 import { fetchMetaRaw, parseInternalDate, parseMetaLine } from '../../engine/connectors/imap/fetch-meta.ts';
 import { createMemoryCheckpointStore, runPass } from '../../engine/copy/index.ts';
-import { makeMessage, openClient, readMailbox, seedImap, seedMaildir, startDovecot, type DovecotInstance } from '../harness/dovecot.ts';
+import {
+  makeMessage,
+  openClient,
+  readMailbox,
+  seedImap,
+  seedMaildir,
+  startDovecot,
+  type DovecotInstance,
+} from '../harness/dovecot.ts';
 import { endpoint } from '../harness/copy-assert.ts';
 import { defined } from '../harness/defined.ts';
 
@@ -42,12 +50,16 @@ describe('streamed copy', () => {
   it('copies the asked messages exactly, skips UIDs that no longer exist, and hands both connections back usable', async () => {
     const p = pair();
     const bodies = [makeMessage({ size: 3_000 }), makeMessage({ size: 2_500_000 }), makeMessage({ size: 40_000 })];
-    await seedImap(dv, p.s.name, p.s.pw, { INBOX: bodies.map((raw, i) => ({ raw, flags: ['\\Seen'], internalDate: at(i) })) });
+    await seedImap(dv, p.s.name, p.s.pw, {
+      INBOX: bodies.map((raw, i) => ({ raw, flags: ['\\Seen'], internalDate: at(i) })),
+    });
     const src = await openClient(dv, p.s.name, p.s.pw);
     const dest = await openClient(dv, p.d.name, p.d.pw);
     await src.mailboxOpen('INBOX', { readOnly: true });
     await dest.mailboxOpen('INBOX');
-    const metas = new Map([1, 2, 3, 99].map((uid) => [uid, { flags: uid === 2 ? ['\\Flagged'] : [], internalDate: at(100 + uid) }]));
+    const metas = new Map(
+      [1, 2, 3, 99].map((uid) => [uid, { flags: uid === 2 ? ['\\Flagged'] : [], internalDate: at(100 + uid) }]),
+    );
     const r = await streamCopy(src, dest, 'INBOX', '1:3,99', metas);
     expect(r.copied).toEqual([1, 2, 3]); // UID 99 does not exist: not sent, not counted
     expect(r.bytes).toBe(bodies.reduce((s, b) => s + b.length, 0));
@@ -119,18 +131,37 @@ describe('streamed copy', () => {
 
   it('a message with a NUL byte goes through as the source serves it, with the rest of its batch', async () => {
     const p = pair();
-    const withNul = Buffer.concat([makeMessage({ size: 2_000, subject: 'nul' }).subarray(0, 1_500), Buffer.from([0, 0x41, 0x0d, 0x0a])]);
+    const withNul = Buffer.concat([
+      makeMessage({ size: 2_000, subject: 'nul' }).subarray(0, 1_500),
+      Buffer.from([0, 0x41, 0x0d, 0x0a]),
+    ]);
     const others = [makeMessage({ size: 4_000 }), makeMessage({ size: 6_000 })] as const;
     // Written into the Maildir directly: a client APPEND of a NUL byte needs literal8 itself.
-    seedMaildir(dv, p.s.name, [{ path: ['INBOX'], messages: [{ raw: others[0], internalDate: at(1) }, { raw: withNul, internalDate: at(2) }, { raw: others[1], internalDate: at(3) }] }]);
-    const r = await runPass({ itemId: 'nul', source: p.source, destination: p.destination, checkpoints: createMemoryCheckpointStore() });
+    seedMaildir(dv, p.s.name, [
+      {
+        path: ['INBOX'],
+        messages: [
+          { raw: others[0], internalDate: at(1) },
+          { raw: withNul, internalDate: at(2) },
+          { raw: others[1], internalDate: at(3) },
+        ],
+      },
+    ]);
+    const r = await runPass({
+      itemId: 'nul',
+      source: p.source,
+      destination: p.destination,
+      checkpoints: createMemoryCheckpointStore(),
+    });
     expect(r.outcome).toBe('completed');
     expect(r.stats.messagesCopied).toBe(3);
     const got = (await readMailbox(dv, p.d.name, p.d.pw)).messages.INBOX;
     const served = (await readMailbox(dv, p.s.name, p.s.pw)).messages.INBOX;
     // Dovecot serves a NUL byte as 0x80 over IMAP (BODY[] is no binary fetch): the copy is
     // what the source serves, byte for byte; the other messages are untouched.
-    expect(defined(got).map((m) => [m.sha256, m.size, m.internalDate])).toEqual(defined(served).map((m) => [m.sha256, m.size, m.internalDate]));
+    expect(defined(got).map((m) => [m.sha256, m.size, m.internalDate])).toEqual(
+      defined(served).map((m) => [m.sha256, m.size, m.internalDate]),
+    );
     expect(defined(got).map((m) => m.sha256)).toContain(sha(defined(others[0])));
     expect(defined(got).map((m) => m.sha256)).toContain(sha(defined(others[1])));
   });
@@ -141,13 +172,19 @@ describe('planning fetch read by our own line parser', () => {
     expect(parseInternalDate(' 1-Feb-2024 10:00:00 +0100')?.toISOString()).toBe('2024-02-01T09:00:00.000Z');
     expect(parseInternalDate('31-Dec-1999 23:59:59 -0500')?.toISOString()).toBe('2000-01-01T04:59:59.000Z');
     expect(parseInternalDate('31-Foo-1999 23:59:59 -0500')).toBeNull();
-    expect(parseMetaLine('* 3 FETCH (FLAGS (\\Seen $Label1) UID 17 INTERNALDATE "09-Feb-2020 03:04:05 +0000" RFC822.SIZE 1234)')).toEqual({
+    expect(
+      parseMetaLine(
+        '* 3 FETCH (FLAGS (\\Seen $Label1) UID 17 INTERNALDATE "09-Feb-2020 03:04:05 +0000" RFC822.SIZE 1234)',
+      ),
+    ).toEqual({
       uid: 17,
       size: 1234,
       internalDate: new Date('2020-02-09T03:04:05Z'),
       flags: ['\\Seen', '$Label1'],
     });
-    expect(parseMetaLine('* 3 FETCH (UID 17 RFC822.SIZE 9 INTERNALDATE "09-Feb-2020 03:04:05 +0000" FLAGS ())')?.flags).toEqual([]);
+    expect(
+      parseMetaLine('* 3 FETCH (UID 17 RFC822.SIZE 9 INTERNALDATE "09-Feb-2020 03:04:05 +0000" FLAGS ())')?.flags,
+    ).toEqual([]);
     expect(parseMetaLine('* 3 FETCH (FLAGS (\\Seen) UID 17)')).toBeNull(); // an unsolicited flag update
     expect(parseMetaLine('* 4 EXISTS')).toBeNull();
   });
@@ -156,7 +193,11 @@ describe('planning fetch read by our own line parser', () => {
     const p = pair();
     await seedImap(dv, p.s.name, p.s.pw, {
       INBOX: [
-        { raw: makeMessage({ size: 3_000 }), flags: ['\\Seen', '\\Flagged', '$Label1', 'Work'], internalDate: new Date('2019-07-04T23:30:00Z') },
+        {
+          raw: makeMessage({ size: 3_000 }),
+          flags: ['\\Seen', '\\Flagged', '$Label1', 'Work'],
+          internalDate: new Date('2019-07-04T23:30:00Z'),
+        },
         { raw: makeMessage({ size: 70_000 }), flags: [], internalDate: at(1) },
         { raw: makeMessage({ size: 500 }), flags: ['\\Answered', '\\Draft'], internalDate: at(2) },
       ],
@@ -168,7 +209,9 @@ describe('planning fetch read by our own line parser', () => {
     for await (const m of c.fetch('1:*', { uid: true, size: true, internalDate: true, flags: true }, { uid: true })) {
       theirs.push({ uid: m.uid, size: m.size, internalDate: new Date(m.internalDate!), flags: [...(m.flags ?? [])] });
     }
-    expect(ours.map((m) => ({ ...m, flags: [...m.flags].sort() }))).toEqual(theirs.map((m) => ({ ...m, flags: [...m.flags].sort() })));
+    expect(ours.map((m) => ({ ...m, flags: [...m.flags].sort() }))).toEqual(
+      theirs.map((m) => ({ ...m, flags: [...m.flags].sort() })),
+    );
     expect(ours).toHaveLength(3);
     // A range past the last UID: the server answers with the last message (RFC 3501 §6.4.8); the caller filters.
     expect((await fetchMetaRaw(c, '99:*')).map((m) => m.uid)).toEqual([3]);

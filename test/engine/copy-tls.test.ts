@@ -14,7 +14,14 @@ try {
 
 let dv: DovecotInstance;
 beforeAll(async () => {
-  if (hasOpenssl) dv = await startDovecot({ tls: true, users: [{ name: 'ts', password: 'tp' }, { name: 'td', password: 'tq' }] });
+  if (hasOpenssl)
+    dv = await startDovecot({
+      tls: true,
+      users: [
+        { name: 'ts', password: 'tp' },
+        { name: 'td', password: 'tq' },
+      ],
+    });
 });
 afterAll(async () => {
   await dv?.dispose();
@@ -27,7 +34,9 @@ describe.skipIf(!hasOpenssl)('TLS: imaps:// and STARTTLS on imap://', () => {
     const plain = await connectImap({ url: dv.url, login: 'ts', secret: { password: 'tp' }, options: insecure });
     expect(plain.secureConnection).toBe(true); // STARTTLS happened
     await closeImap(plain);
-    expect(await verifyCredentials(dv.imapsUrl!, 'ts', { password: 'tp' }, 'source', { options: insecure })).toEqual({ ok: true });
+    expect(await verifyCredentials(dv.imapsUrl!, 'ts', { password: 'tp' }, 'source', { options: insecure })).toEqual({
+      ok: true,
+    });
   });
 
   it('an untrusted certificate is a TLS failure, reported as unreachable', async () => {
@@ -38,7 +47,10 @@ describe.skipIf(!hasOpenssl)('TLS: imaps:// and STARTTLS on imap://', () => {
   });
 
   it('copies over imaps:// to imap://+STARTTLS', async () => {
-    await seedImap(dv, 'ts', 'tp', { INBOX: [{ raw: makeMessage(), flags: ['\\Seen', 'Tls'] }], Sub: [{ raw: makeMessage({ messageId: null }) }] });
+    await seedImap(dv, 'ts', 'tp', {
+      INBOX: [{ raw: makeMessage(), flags: ['\\Seen', 'Tls'] }],
+      Sub: [{ raw: makeMessage({ messageId: null }) }],
+    });
     const r = await runPass({
       itemId: 'tls',
       source: { url: dv.imapsUrl!, login: 'ts', secret: { password: 'tp' }, options: insecure },

@@ -8,7 +8,13 @@ import { folderJobs, type FolderJob } from '../../engine/copy/folder-jobs.ts';
 import { createMemoryCheckpointStore } from '../../engine/copy/index.ts';
 import { laneCount } from '../../engine/copy/lane-scheduler.ts';
 import { emptyStats, PassState, passSettings } from '../../engine/copy/pass-state.ts';
-import { appendCommandChunks, encodeMailboxName, formatInternalDate, mailboxArgument, parseAppendUid } from '../../engine/connectors/imap/append.ts';
+import {
+  appendCommandChunks,
+  encodeMailboxName,
+  formatInternalDate,
+  mailboxArgument,
+  parseAppendUid,
+} from '../../engine/connectors/imap/append.ts';
 import { fingerprintOf, FingerprintBag } from '../../engine/copy/fingerprint.ts';
 import type { MailFolder } from '../../engine/copy/list-folders.ts';
 import { globMatches, mapFolders } from '../../engine/copy/map-folders.ts';
@@ -26,8 +32,18 @@ const folder = (path: string, sep = '/', specialUse?: string, fromServer = false
 
 describe('map folders', () => {
   it('translates separators, maps special use, applies rules', () => {
-    const src = [folder('INBOX', '/', '\\Inbox'), folder('Sent', '/', '\\Sent'), folder('A/B.C', '/'), folder('Projects/Archive', '/', '\\Archive'), folder('Old/X', '/')];
-    const dst = [folder('INBOX', '.'), folder('Sent Items', '.', '\\Sent', true), folder('Archive', '.', '\\Archive', true)];
+    const src = [
+      folder('INBOX', '/', '\\Inbox'),
+      folder('Sent', '/', '\\Sent'),
+      folder('A/B.C', '/'),
+      folder('Projects/Archive', '/', '\\Archive'),
+      folder('Old/X', '/'),
+    ];
+    const dst = [
+      folder('INBOX', '.'),
+      folder('Sent Items', '.', '\\Sent', true),
+      folder('Archive', '.', '\\Archive', true),
+    ];
     const m = mapFolders(src, dst, { rename: { Old: 'Legacy/Old' } });
     const by = Object.fromEntries(m.map((x) => [x.sourceName, x.destSegments]));
     expect(by.INBOX).toEqual(['INBOX']);
@@ -36,7 +52,11 @@ describe('map folders', () => {
     expect(by['Projects/Archive']).toEqual(['Projects', 'Archive']); // a nested name guess is no archive
     expect(by['Old/X']).toEqual(['Legacy', 'Old', 'X']);
     expect(mapFolders(src, dst, { include: ['Old'] }).map((x) => x.sourceName)).toEqual(['Old/X']);
-    expect(mapFolders(src, dst, { exclude: ['*/Archive', 'A'] }).map((x) => x.sourceName)).toEqual(['INBOX', 'Old/X', 'Sent']);
+    expect(mapFolders(src, dst, { exclude: ['*/Archive', 'A'] }).map((x) => x.sourceName)).toEqual([
+      'INBOX',
+      'Old/X',
+      'Sent',
+    ]);
   });
   it('globs cover subtrees', () => {
     expect(globMatches('Skip', 'Skip/Deep')).toBe(true);
@@ -88,13 +108,31 @@ describe('personal namespace prefixes (RFC 2342)', () => {
       'Projects/Archive': ['Projects', 'Archive'], // a nested name guess is still no archive
     });
     expect(m.find((x) => x.sourceName === 'Sent')?.dest?.path).toBe('Sent');
-    expect(m.map((x) => x.destName)).toEqual(['Drafts', 'INBOX', 'Projects/Alpha', 'Projects/Archive', 'Sent', 'Sent Items']);
+    expect(m.map((x) => x.destName)).toEqual([
+      'Drafts',
+      'INBOX',
+      'Projects/Alpha',
+      'Projects/Archive',
+      'Sent',
+      'Sent Items',
+    ]);
   });
 
   it('a prefix-free source goes inside the INBOX. namespace of the destination', () => {
-    const src = [folder('INBOX', '/'), folder('Sent Items', '/', '\\Sent'), folder('Projects/Alpha', '/'), folder('A.B', '/'), folder('Old', '/')];
+    const src = [
+      folder('INBOX', '/'),
+      folder('Sent Items', '/', '\\Sent'),
+      folder('Projects/Alpha', '/'),
+      folder('A.B', '/'),
+      folder('Old', '/'),
+    ];
     const dst = [folder('INBOX', '.'), folder('INBOX.Sent', '.', '\\Sent'), folder('INBOX.Projects.Alpha', '.')];
-    const m = mapFolders(src, dst, { rename: { Old: 'Legacy/Old' } }, { source: ns('', '/'), destination: ns('INBOX.') });
+    const m = mapFolders(
+      src,
+      dst,
+      { rename: { Old: 'Legacy/Old' } },
+      { source: ns('', '/'), destination: ns('INBOX.') },
+    );
     expect(byName(m)).toEqual({
       INBOX: ['INBOX'],
       'Sent Items': ['INBOX', 'Sent'],
@@ -109,11 +147,22 @@ describe('personal namespace prefixes (RFC 2342)', () => {
   });
 
   it('rules are written against the prefix-free names', () => {
-    const src = [folder('INBOX', '.'), folder('INBOX.Projects.Alpha', '.'), folder('INBOX.Projects.Beta', '.'), folder('INBOX.Trash', '.')];
+    const src = [
+      folder('INBOX', '.'),
+      folder('INBOX.Projects.Alpha', '.'),
+      folder('INBOX.Projects.Beta', '.'),
+      folder('INBOX.Trash', '.'),
+    ];
     const dst = [folder('INBOX', '.')];
     const both = { source: ns('INBOX.'), destination: ns('INBOX.') };
-    expect(mapFolders(src, dst, { exclude: ['Projects/Beta', 'Trash'] }, both).map((x) => x.sourceName)).toEqual(['INBOX', 'Projects/Alpha']);
-    expect(mapFolders(src, dst, { include: ['Projects'] }, both).map((x) => x.sourceName)).toEqual(['Projects/Alpha', 'Projects/Beta']);
+    expect(mapFolders(src, dst, { exclude: ['Projects/Beta', 'Trash'] }, both).map((x) => x.sourceName)).toEqual([
+      'INBOX',
+      'Projects/Alpha',
+    ]);
+    expect(mapFolders(src, dst, { include: ['Projects'] }, both).map((x) => x.sourceName)).toEqual([
+      'Projects/Alpha',
+      'Projects/Beta',
+    ]);
     // Same prefix on both sides: names stay inside the namespace, rename targets go there too.
     expect(byName(mapFolders(src, dst, { rename: { 'Projects/Alpha': 'Alpha' } }, both))).toEqual({
       INBOX: ['INBOX'],
@@ -124,18 +173,30 @@ describe('personal namespace prefixes (RFC 2342)', () => {
   });
 
   it('without namespaces (or empty prefixes) the mapping is what it always was', () => {
-    const src = [folder('INBOX', '/'), folder('INBOX/Sub', '/'), folder('Sent', '/', '\\Sent'), folder('Projects/A', '/')];
+    const src = [
+      folder('INBOX', '/'),
+      folder('INBOX/Sub', '/'),
+      folder('Sent', '/', '\\Sent'),
+      folder('Projects/A', '/'),
+    ];
     const dst = [folder('INBOX', '.'), folder('Sent Items', '.', '\\Sent', true)];
     const plain = mapFolders(src, dst);
     expect(mapFolders(src, dst, undefined, { source: ns('', '/'), destination: ns('') })).toEqual(plain);
-    expect(byName(plain)).toEqual({ INBOX: ['INBOX'], 'INBOX/Sub': ['INBOX', 'Sub'], Sent: ['Sent Items'], 'Projects/A': ['Projects', 'A'] });
+    expect(byName(plain)).toEqual({
+      INBOX: ['INBOX'],
+      'INBOX/Sub': ['INBOX', 'Sub'],
+      Sent: ['Sent Items'],
+      'Projects/A': ['Projects', 'A'],
+    });
   });
 });
 
 describe('fingerprints', () => {
   it('use Message-ID, size and internal date; fall back to header hash', () => {
     const h = Buffer.from('Message-ID:\r\n <a@b>\r\nSubject: x\r\n');
-    expect(fingerprintOf({ size: 10, internalDate: new Date(1_700_000_000_500), headers: h })).toBe('m:<a@b>|10|1700000000');
+    expect(fingerprintOf({ size: 10, internalDate: new Date(1_700_000_000_500), headers: h })).toBe(
+      'm:<a@b>|10|1700000000',
+    );
     const n1 = fingerprintOf({ size: 10, internalDate: 0, headers: Buffer.from('Subject: a\r\nFrom: x\r\n') });
     const n2 = fingerprintOf({ size: 10, internalDate: 0, headers: Buffer.from('From: x\r\nSubject: b\r\n') });
     expect(n1).toMatch(/^h:/);
@@ -165,42 +226,87 @@ describe('protocol helpers', () => {
     expect(encodeMailboxName('Päpierkorb & Co')).toBe('P&AOQ-pierkorb &- Co');
     expect(encodeMailboxName('日本語')).toBe('&ZeVnLIqe-');
     expect(formatInternalDate(new Date('2020-02-09T03:04:05Z'))).toBe('09-Feb-2020 03:04:05 +0000');
-    expect(keptFlags(['\\seen', '\\Recent', '$Label1', 'bad(kw', 'Work'], new Set(['\\Seen', '\\*']))).toEqual(['\\Seen', '$Label1', 'Work']);
+    expect(keptFlags(['\\seen', '\\Recent', '$Label1', 'bad(kw', 'Work'], new Set(['\\Seen', '\\*']))).toEqual([
+      '\\Seen',
+      '$Label1',
+      'Work',
+    ]);
     expect(keptFlags(['Work', '\\Flagged'], new Set(['\\Flagged', '\\Seen']))).toEqual(['\\Flagged']);
     expect(uidSet([5, 1, 2, 3, 9, 10])).toBe('1:3,5,9:10');
-    const metas = [1, 2, 3, 4, 5].map((uid) => ({ uid, size: uid === 3 ? 50 : 10, internalDate: new Date(0), flags: [] }));
+    const metas = [1, 2, 3, 4, 5].map((uid) => ({
+      uid,
+      size: uid === 3 ? 50 : 10,
+      internalDate: new Date(0),
+      flags: [],
+    }));
     expect(splitBatches(metas, 2, 30).map((b) => b.map((m) => m.uid))).toEqual([[1, 2], [3], [4, 5]]);
   });
   it('APPEND command bytes: LITERAL+ markers, quoted names, literal8 for NUL, APPENDUID sets', () => {
     const body = Buffer.from('Subject: x\r\n\r\nhi\r\n');
     const withNul = Buffer.from('a\0b');
-    const chunks = appendCommandChunks('A1', 'Sent Items/Päp', [
-      { flags: ['\\Seen', '$Label1'], internalDate: new Date('2020-02-09T03:04:05Z'), body },
-      { flags: [], internalDate: new Date('2021-01-01T00:00:00Z'), body: withNul },
-    ], true);
+    const chunks = appendCommandChunks(
+      'A1',
+      'Sent Items/Päp',
+      [
+        { flags: ['\\Seen', '$Label1'], internalDate: new Date('2020-02-09T03:04:05Z'), body },
+        { flags: [], internalDate: new Date('2021-01-01T00:00:00Z'), body: withNul },
+      ],
+      true,
+    );
     // Bodies are written as they are (the same Buffer objects), never copied.
     expect(chunks[1]).toBe(body);
     expect(chunks[3]).toBe(withNul);
     expect(Buffer.concat(chunks).toString('latin1')).toBe(
-      'A1 APPEND "Sent Items/P&AOQ-p" (\\Seen $Label1) "09-Feb-2020 03:04:05 +0000" {' + body.length + '+}\r\n' + body.toString('latin1') +
+      'A1 APPEND "Sent Items/P&AOQ-p" (\\Seen $Label1) "09-Feb-2020 03:04:05 +0000" {' +
+        body.length +
+        '+}\r\n' +
+        body.toString('latin1') +
         ' () "01-Jan-2021 00:00:00 +0000" ~{3+}\r\na\0b\r\n',
     );
     expect(mailboxArgument('INBOX')).toBe('INBOX');
     expect(mailboxArgument('a"b\\c')).toBe('"a\\"b\\\\c"');
     expect(() => mailboxArgument('a\r\nb')).toThrow();
-    expect(() => appendCommandChunks('A1', 'INBOX', [{ flags: ['bad kw'], internalDate: new Date(0), body }], false)).toThrow(/flag/);
-    expect(parseAppendUid([{ value: 'APPENDUID' }, { value: '38505' }, { value: '3955:3957,3960' }])).toEqual({ uids: [3955, 3956, 3957, 3960], uidValidity: 38505n });
+    expect(() =>
+      appendCommandChunks('A1', 'INBOX', [{ flags: ['bad kw'], internalDate: new Date(0), body }], false),
+    ).toThrow(/flag/);
+    expect(parseAppendUid([{ value: 'APPENDUID' }, { value: '38505' }, { value: '3955:3957,3960' }])).toEqual({
+      uids: [3955, 3956, 3957, 3960],
+      uidValidity: 38505n,
+    });
     expect(parseAppendUid([{ value: 'TRYCREATE' }])).toEqual({});
   });
   it('classifies errors and keeps secrets out of options logging', () => {
     expect(classifyImapError({ authenticationFailed: true })).toBe('refused');
     expect(classifyImapError({ code: 'ECONNREFUSED' })).toBe('unreachable');
     expect(classifyImapError({ code: 'ETHROTTLE', throttleReset: 1000 })).toBe('throttled');
-    expect(classifyImapError({ responseStatus: 'NO', responseText: 'Quota exceeded (mailbox for user is full)' })).toBe('quota');
-    expect(classifyImapError({ responseStatus: 'NO', serverResponseCode: 'OVERQUOTA', responseText: 'x' })).toBe('quota');
-    const o = imapOptions({ url: 'imaps://mail.example.test', login: 'u', secret: { accessToken: 'tok' }, options: { tls: { rejectUnauthorized: false } } });
-    expect(o).toMatchObject({ host: 'mail.example.test', port: 993, secure: true, logger: false, auth: { user: 'u', accessToken: 'tok' }, tls: { rejectUnauthorized: false } });
-    expect(imapOptions({ url: 'imap://h:1143', login: 'u', secret: { password: 'p' }, master: { user: 'adm', style: 'separator' } })).toMatchObject({ port: 1143, secure: false, auth: { user: 'u*adm', pass: 'p' } });
+    expect(classifyImapError({ responseStatus: 'NO', responseText: 'Quota exceeded (mailbox for user is full)' })).toBe(
+      'quota',
+    );
+    expect(classifyImapError({ responseStatus: 'NO', serverResponseCode: 'OVERQUOTA', responseText: 'x' })).toBe(
+      'quota',
+    );
+    const o = imapOptions({
+      url: 'imaps://mail.example.test',
+      login: 'u',
+      secret: { accessToken: 'tok' },
+      options: { tls: { rejectUnauthorized: false } },
+    });
+    expect(o).toMatchObject({
+      host: 'mail.example.test',
+      port: 993,
+      secure: true,
+      logger: false,
+      auth: { user: 'u', accessToken: 'tok' },
+      tls: { rejectUnauthorized: false },
+    });
+    expect(
+      imapOptions({
+        url: 'imap://h:1143',
+        login: 'u',
+        secret: { password: 'p' },
+        master: { user: 'adm', style: 'separator' },
+      }),
+    ).toMatchObject({ port: 1143, secure: false, auth: { user: 'u*adm', pass: 'p' } });
   });
 });
 
@@ -219,7 +325,6 @@ describe('pacer', () => {
     expect(new Pacer(30).perMinute).toBe(1);
   });
 });
-
 
 describe('lanes worth their logins', () => {
   const job = (name: string, messages: number, bytes = 0): FolderJob => ({
@@ -249,11 +354,20 @@ describe('work of a folder, estimated before it is opened', () => {
   const withStatus = (path: string, status: MailFolder['status']): MailFolder => ({ ...folder(path), status });
   const pass = () => {
     const nowhere = { url: 'imap://127.0.0.1:1', login: 'x', secret: { password: 'x' } };
-    return new PassState({ itemId: 'w', source: nowhere, destination: nowhere, checkpoints: createMemoryCheckpointStore() }, passSettings());
+    return new PassState(
+      { itemId: 'w', source: nowhere, destination: nowhere, checkpoints: createMemoryCheckpointStore() },
+      passSettings(),
+    );
   };
   it('new UIDs above the checkpoint (at most the message count) plus refused ones; the whole folder otherwise', () => {
     const p = pass();
-    const done = { ...emptyCheckpoint('INBOX', 'INBOX', 7n), lastUid: 900, srcUidNext: 901, srcMessages: 900, destUidValidity: 1n };
+    const done = {
+      ...emptyCheckpoint('INBOX', 'INBOX', 7n),
+      lastUid: 900,
+      srcUidNext: 901,
+      srcMessages: 900,
+      destUidValidity: 1n,
+    };
     p.checkpoints.set('INBOX', done);
     p.checkpoints.set('Old', { ...emptyCheckpoint('Old', 'Old', 5n), lastUid: 50 });
     p.setSkipped([{ sourceFolder: 'INBOX', uid: 12, size: 10, reason: 'too big' }]);
@@ -263,13 +377,22 @@ describe('work of a folder, estimated before it is opened', () => {
       withStatus('New', { messages: 30, uidNext: 31, uidValidity: 1n, size: 300_000 }),
       folder('Dark'), // no STATUS
     ];
-    const jobs = folderJobs(p, mapFolders(src, [withStatus('INBOX', { messages: 900, uidNext: 901, uidValidity: 1n })]));
+    const jobs = folderJobs(
+      p,
+      mapFolders(src, [withStatus('INBOX', { messages: 900, uidNext: 901, uidValidity: 1n })]),
+    );
     const work = Object.fromEntries(jobs.map((j) => [j.mapping.sourceName, j.work]));
     expect(work.INBOX).toEqual({ messages: 6, bytes: 24_000 }); // 5 new + 1 refused, in proportion of the folder's size
     expect(work.Old).toEqual({ messages: 80, bytes: 0 });
     expect(work.New).toEqual({ messages: 30, bytes: 300_000 });
     expect(work.Dark).toEqual({ messages: Infinity, bytes: Infinity });
-    expect(laneCount(jobs.filter((j) => j.mapping.sourceName !== 'Dark'), 4, 500)).toBe(1);
+    expect(
+      laneCount(
+        jobs.filter((j) => j.mapping.sourceName !== 'Dark'),
+        4,
+        500,
+      ),
+    ).toBe(1);
     expect(laneCount(jobs, 4, 500)).toBe(4);
   });
 });

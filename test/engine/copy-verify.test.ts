@@ -12,7 +12,15 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createMemoryCheckpointStore, runPass } from '../../engine/copy/index.ts';
 import { ALTERED_REASONS } from '../../engine/copy/types.ts';
-import { makeMessage, openClient, readMailbox, seedImap, startDovecot, type DovecotInstance, type SeedMessage } from '../harness/dovecot.ts';
+import {
+  makeMessage,
+  openClient,
+  readMailbox,
+  seedImap,
+  startDovecot,
+  type DovecotInstance,
+  type SeedMessage,
+} from '../harness/dovecot.ts';
 import { endpoint, hashCounts } from '../harness/copy-assert.ts';
 import { describeWithServers, startServer, type ServerKind, type TestServer } from '../harness/imap-servers.ts';
 import { startImapProxy, type ImapProxy } from '../harness/imap-proxy.ts';
@@ -70,14 +78,28 @@ for (const c of CASES) {
       src = await startServer(c.src, [{ name: 'vsrc', password: 'vs-pw' }]);
       dst = c.dst === c.src ? src : await startServer(c.dst, []);
       await dst.addUser('vdst', 'vd-pw');
-      await seedImap(src, 'vsrc', 'vs-pw', Object.fromEntries(Object.entries(corpus()).map(([k, v]) => [src.path(k), v])));
-      [srcProxy, dstProxy] = await Promise.all([startImapProxy({ port: src.port }), startImapProxy({ port: dst.port })]);
+      await seedImap(
+        src,
+        'vsrc',
+        'vs-pw',
+        Object.fromEntries(Object.entries(corpus()).map(([k, v]) => [src.path(k), v])),
+      );
+      [srcProxy, dstProxy] = await Promise.all([
+        startImapProxy({ port: src.port }),
+        startImapProxy({ port: dst.port }),
+      ]);
     });
     afterAll(async () => {
       await Promise.all([srcProxy?.close(), dstProxy?.close()]);
       await Promise.all([src?.dispose(), dst !== src ? dst?.dispose() : undefined]);
     });
-    const pass = () => runPass({ itemId: item, source: endpoint(srcProxy, 'vsrc', 'vs-pw'), destination: endpoint(dstProxy, 'vdst', 'vd-pw'), checkpoints: store });
+    const pass = () =>
+      runPass({
+        itemId: item,
+        source: endpoint(srcProxy, 'vsrc', 'vs-pw'),
+        destination: endpoint(dstProxy, 'vdst', 'vd-pw'),
+        checkpoints: store,
+      });
     const counts = async () => {
       const [a, b] = await Promise.all([readMailbox(src, 'vsrc', 'vs-pw'), readMailbox(dst, 'vdst', 'vd-pw')]);
       return { a, b, inbox: [a.messages[src.path('INBOX')]?.length, b.messages[dst.path('INBOX')]?.length] };
@@ -95,7 +117,9 @@ for (const c of CASES) {
       if (c.altersEightBit) {
         expect(v.altered).toBe(EIGHT_BIT_UIDS.length);
         expect(v.alteredReasons).toEqual({ [ALTERED_REASONS.eightBit]: EIGHT_BIT_UIDS.length });
-        expect(altered.map((a) => [a.sourceFolder, a.uid, a.reason]).sort()).toEqual(EIGHT_BIT_UIDS.map((u) => ['INBOX', u, ALTERED_REASONS.eightBit]));
+        expect(altered.map((a) => [a.sourceFolder, a.uid, a.reason]).sort()).toEqual(
+          EIGHT_BIT_UIDS.map((u) => ['INBOX', u, ALTERED_REASONS.eightBit]),
+        );
         // Same size: only the bytes changed.
         for (const a of altered) expect(a.destSize).toBe(a.sourceSize);
       } else {
@@ -118,7 +142,9 @@ for (const c of CASES) {
       expect((await counts()).inbox).toEqual([5, 3]);
       const r = await pass();
       expect(r.outcome, r.detail).toBe('completed');
-      expect(r.stats.verification.foldersShort).toEqual([{ folder: 'INBOX', missingAtStart: 2, recopied: 2, missing: 0 }]);
+      expect(r.stats.verification.foldersShort).toEqual([
+        { folder: 'INBOX', missingAtStart: 2, recopied: 2, missing: 0 },
+      ]);
       expect(r.stats.messagesCopied).toBe(2);
       // The altered copies (one without Message-ID) were matched, not copied a second time.
       expect(r.stats.verification.altered).toBe(0);
@@ -145,15 +171,32 @@ describeWithServers('verification: a destination that says OK to an APPEND and s
   let proxy: ImapProxy;
   const store = createMemoryCheckpointStore();
   beforeAll(async () => {
-    dv = await startDovecot({ users: [{ name: 'lsrc', password: 'ls-pw' }, { name: 'ldst', password: 'ld-pw' }] });
-    await seedImap(dv, 'lsrc', 'ls-pw', { INBOX: Array.from({ length: 5 }, (_, i) => ({ raw: makeMessage({ size: 1200 + i * 50 }), internalDate: at(10 + i) })) });
+    dv = await startDovecot({
+      users: [
+        { name: 'lsrc', password: 'ls-pw' },
+        { name: 'ldst', password: 'ld-pw' },
+      ],
+    });
+    await seedImap(dv, 'lsrc', 'ls-pw', {
+      INBOX: Array.from({ length: 5 }, (_, i) => ({
+        raw: makeMessage({ size: 1200 + i * 50 }),
+        internalDate: at(10 + i),
+      })),
+    });
     proxy = await startImapProxy({ port: dv.port });
   });
   afterAll(async () => {
     await proxy?.close();
     await dv?.dispose();
   });
-  const pass = () => runPass({ itemId: 'lossy', source: endpoint(dv, 'lsrc', 'ls-pw'), destination: endpoint(proxy, 'ldst', 'ld-pw'), checkpoints: store, options: { batchMessages: 2, connections: 1 } });
+  const pass = () =>
+    runPass({
+      itemId: 'lossy',
+      source: endpoint(dv, 'lsrc', 'ls-pw'),
+      destination: endpoint(proxy, 'ldst', 'ld-pw'),
+      checkpoints: store,
+      options: { batchMessages: 2, connections: 1 },
+    });
 
   it('the pass ends reporting the folder short (never silent) and the next pass copies what is missing, once', async () => {
     // The first APPEND (a batch of two) is answered OK by the proxy: the server never sees it.
@@ -162,7 +205,9 @@ describeWithServers('verification: a destination that says OK to an APPEND and s
     proxy.clearRules();
     expect(r.outcome, r.detail).toBe('completed');
     expect(r.stats.messagesCopied).toBe(5);
-    expect(r.stats.verification.foldersShort).toEqual([{ folder: 'INBOX', missingAtStart: 0, recopied: 0, missing: 2 }]);
+    expect(r.stats.verification.foldersShort).toEqual([
+      { folder: 'INBOX', missingAtStart: 0, recopied: 0, missing: 2 },
+    ]);
     expect(r.stats.verification.missing).toBe(2);
     // The two acknowledged without APPENDUID are counted as not compared; the others were.
     expect(r.stats.verification.unchecked).toBe(2);

@@ -31,7 +31,10 @@ function loanRecorder(): { loan: SocketLoan; ended: () => Ended | null } {
 }
 
 /** What the handlers saw: literals (with the text before them and their bytes) and responses. */
-function recordingHandlers(completed: Error | null = null): { h: FetchHandlers; seen: { literals: { before: string; bytes: string }[]; responses: string[] } } {
+function recordingHandlers(completed: Error | null = null): {
+  h: FetchHandlers;
+  seen: { literals: { before: string; bytes: string }[]; responses: string[] };
+} {
   const seen = { literals: [] as { before: string; bytes: string }[], responses: [] as string[] };
   const h: FetchHandlers = {
     literal(before) {
@@ -79,7 +82,11 @@ describe('FETCH reader', () => {
         { before: '* 1 FETCH (UID 7 BODY[]', bytes: BODY1 },
         { before: '* 2 FETCH (BODY[]', bytes: BODY2 },
       ]);
-      expect(seen.responses, `cut at ${cut}`).toEqual(['* 1 FETCH (UID 7 BODY[] )', '* 2 FETCH (BODY[]  UID 9)', '* 3 FETCH (FLAGS (\\Seen) UID 12)']);
+      expect(seen.responses, `cut at ${cut}`).toEqual([
+        '* 1 FETCH (UID 7 BODY[] )',
+        '* 2 FETCH (BODY[]  UID 9)',
+        '* 3 FETCH (FLAGS (\\Seen) UID 12)',
+      ]);
       expect(ended, `cut at ${cut}`).toMatchObject({ err: null, aborted: false });
       // Whatever followed the tagged reply goes back to imapflow, in the chunk or after it.
       expect(`${ended?.rest}${unread}`, `cut at ${cut}`).toBe('* 4 EXISTS\r\n');
@@ -100,7 +107,11 @@ describe('FETCH reader', () => {
 
   it("a NO or BAD rejects like an imapflow command; an OK can still end with the caller's error", () => {
     const no = readCut('MF1 NO [SERVERBUG] Internal error occurred.\r\n', 5).ended;
-    expect(no?.err).toMatchObject({ message: 'UID FETCH failed: [SERVERBUG] Internal error occurred.', responseStatus: 'NO', responseText: '[SERVERBUG] Internal error occurred.' });
+    expect(no?.err).toMatchObject({
+      message: 'UID FETCH failed: [SERVERBUG] Internal error occurred.',
+      responseStatus: 'NO',
+      responseText: '[SERVERBUG] Internal error occurred.',
+    });
     expect(readCut('MF1 BAD Error in IMAP command\r\n', 0).ended?.err).toMatchObject({ responseStatus: 'BAD' });
     const unreadable = new Error('unreadable');
     expect(readCut('MF1 OK done\r\n', 3, unreadable).ended).toEqual({ err: unreadable, rest: '', aborted: false });

@@ -13,7 +13,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connectImap } from '../../engine/connectors/imap/open-imap.ts';
 import { bridgeOf, setBridgeWarn, shapeProblems } from '../../engine/connectors/imap/imapflow-bridge.ts';
 import { createMemoryCheckpointStore, runPass } from '../../engine/copy/index.ts';
-import { makeMessage, openClient, readMailbox, seedImap, startDovecot, type DovecotInstance, type SeedMessage } from '../harness/dovecot.ts';
+import {
+  makeMessage,
+  openClient,
+  readMailbox,
+  seedImap,
+  startDovecot,
+  type DovecotInstance,
+  type SeedMessage,
+} from '../harness/dovecot.ts';
 import { startImapProxy, type ImapProxy } from '../harness/imap-proxy.ts';
 import { endpoint, hashCounts } from '../harness/copy-assert.ts';
 import { defined } from '../harness/defined.ts';
@@ -32,7 +40,11 @@ function pair() {
   return { s, d, source: endpoint(proxy, s.name, s.pw), destination: endpoint(proxy, d.name, d.pw) };
 }
 const msgs = (count: number, size: number, from = 0): SeedMessage[] =>
-  Array.from({ length: count }, (_, i) => ({ raw: makeMessage({ size }), flags: i % 2 ? ['\\Seen', 'Project'] : ['\\Flagged'], internalDate: new Date(Date.UTC(2022, 0, 1, 0, 0, from + i)) }));
+  Array.from({ length: count }, (_, i) => ({
+    raw: makeMessage({ size }),
+    flags: i % 2 ? ['\\Seen', 'Project'] : ['\\Flagged'],
+    internalDate: new Date(Date.UTC(2022, 0, 1, 0, 0, from + i)),
+  }));
 
 async function expectExactCopy(p: ReturnType<typeof pair>) {
   const src = await readMailbox(dv, p.s.name, p.s.pw);
@@ -98,7 +110,13 @@ describe('imapflow bridge: the installed imapflow', () => {
     const p = pair();
     await seedImap(dv, p.s.name, p.s.pw, { INBOX: msgs(12, 3000) });
     const from = proxy.events.length;
-    const r = await runPass({ itemId: 'bridge-normal', source: p.source, destination: p.destination, checkpoints: createMemoryCheckpointStore(), options: { connections: 1, batchMessages: 5 } });
+    const r = await runPass({
+      itemId: 'bridge-normal',
+      source: p.source,
+      destination: p.destination,
+      checkpoints: createMemoryCheckpointStore(),
+      options: { connections: 1, batchMessages: 5 },
+    });
     expect(r.outcome, r.detail).toBe('completed');
     const events = proxy.events.slice(from);
     expect(events.filter((e) => e.command === 'APPEND')).toHaveLength(3);
@@ -134,7 +152,7 @@ describe('imapflow bridge: a changed shape', () => {
     }
   });
 
-  it('logs the mismatch once per process, with imapflow\'s version and field names only, never a credential', async () => {
+  it("logs the mismatch once per process, with imapflow's version and field names only, never a credential", async () => {
     warnings.length = 0;
     const p = pair();
     alterEveryConnection(throughPassThrough);
@@ -147,17 +165,26 @@ describe('imapflow bridge: a changed shape', () => {
       await Promise.all([a.logout(), b.logout()]);
     }
     expect(warnings).toHaveLength(1);
-    expect(defined(warnings[0]).fields).toEqual({ imapflow: expect.stringMatching(/^\d+\.\d+\.\d+/), problems: 'socket is not piped into streamer' });
+    expect(defined(warnings[0]).fields).toEqual({
+      imapflow: expect.stringMatching(/^\d+\.\d+\.\d+/),
+      problems: 'socket is not piped into streamer',
+    });
     const text = JSON.stringify(warnings);
     for (const s of [p.s.pw, p.d.pw, p.s.name, p.d.name]) expect(text).not.toContain(s);
   });
 
-  it('a pass copies everything exactly on imapflow\'s public path: its FETCH, one APPEND per message', async () => {
+  it("a pass copies everything exactly on imapflow's public path: its FETCH, one APPEND per message", async () => {
     const p = pair();
     await seedImap(dv, p.s.name, p.s.pw, { INBOX: msgs(12, 3000), Work: msgs(4, 40_000, 100) });
     alterEveryConnection(throughPassThrough);
     const from = proxy.events.length;
-    const r = await runPass({ itemId: 'bridge-off', source: p.source, destination: p.destination, checkpoints: createMemoryCheckpointStore(), options: { connections: 2, messagesPerLane: 1, batchMessages: 5 } });
+    const r = await runPass({
+      itemId: 'bridge-off',
+      source: p.source,
+      destination: p.destination,
+      checkpoints: createMemoryCheckpointStore(),
+      options: { connections: 2, messagesPerLane: 1, batchMessages: 5 },
+    });
     expect(r.outcome, r.detail).toBe('completed');
     expect(r.stats.messagesCopied).toBe(16);
     const events = proxy.events.slice(from);
@@ -166,8 +193,10 @@ describe('imapflow bridge: a changed shape', () => {
     await expectExactCopy(p);
     // Flags, keywords and dates arrived too (imapflow's append keeps what PERMANENTFLAGS allows).
     const [src, dst] = [await readMailbox(dv, p.s.name, p.s.pw), await readMailbox(dv, p.d.name, p.d.pw)];
-    const view = (m: { sha256: string; flags: string[]; keywords: string[]; internalDate: number }) => `${m.sha256} ${m.flags} ${m.keywords} ${m.internalDate}`;
-    for (const f of ['INBOX', 'Work']) expect(defined(dst.messages[f]).map(view).sort()).toEqual(defined(src.messages[f]).map(view).sort());
+    const view = (m: { sha256: string; flags: string[]; keywords: string[]; internalDate: number }) =>
+      `${m.sha256} ${m.flags} ${m.keywords} ${m.internalDate}`;
+    for (const f of ['INBOX', 'Work'])
+      expect(defined(dst.messages[f]).map(view).sort()).toEqual(defined(src.messages[f]).map(view).sort());
     expect(defined(dst.messages.INBOX).filter((m) => m.keywords.includes('Project'))).toHaveLength(6);
   });
 
@@ -180,14 +209,26 @@ describe('imapflow bridge: a changed shape', () => {
     const ac = new AbortController();
     proxy.onThrottle = () => ac.abort();
     const store = createMemoryCheckpointStore();
-    const r = await runPass({ itemId: 'bridge-off-stop', source: p.source, destination: p.destination, checkpoints: store, signal: ac.signal, options: { connections: 1, batchMessages: 5 } });
+    const r = await runPass({
+      itemId: 'bridge-off-stop',
+      source: p.source,
+      destination: p.destination,
+      checkpoints: store,
+      signal: ac.signal,
+      options: { connections: 1, batchMessages: 5 },
+    });
     expect(ac.signal.aborted).toBe(true);
     expect(r.outcome, r.detail).toBe('stopped');
     expect(r.stats.errors).toBe(0);
     expect(r.stats.messagesCopied).toBe(0);
 
     proxy.clearRules();
-    const again = await runPass({ itemId: 'bridge-off-stop', source: p.source, destination: p.destination, checkpoints: store });
+    const again = await runPass({
+      itemId: 'bridge-off-stop',
+      source: p.source,
+      destination: p.destination,
+      checkpoints: store,
+    });
     expect(again.outcome, again.detail).toBe('completed');
     await expectExactCopy(p);
   });

@@ -44,7 +44,15 @@ afterAll(async () => {
 
 function run(args: string[], env: Record<string, string> = {}, input?: string): ChildProcess {
   const p = spawn(process.execPath, [resolve('bin/mailferry.mjs'), ...args], {
-    env: { ...process.env, DATABASE_URL: testDbUrl(dir), MAILFERRY_DATA_DIR: dir, LOG_LEVEL: 'info', MAILFERRY_LEASE_SECONDS: String(LEASE_SECONDS), MAILFERRY_CONCURRENCY: String(ADDRESSES.length), ...env },
+    env: {
+      ...process.env,
+      DATABASE_URL: testDbUrl(dir),
+      MAILFERRY_DATA_DIR: dir,
+      LOG_LEVEL: 'info',
+      MAILFERRY_LEASE_SECONDS: String(LEASE_SECONDS),
+      MAILFERRY_CONCURRENCY: String(ADDRESSES.length),
+      ...env,
+    },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   p.stdout!.resume();
@@ -63,8 +71,16 @@ interface Row {
   owner: string | null;
   leaseUntil: unknown;
 }
-const items = () => testDbRows<Row>(dir, 'SELECT "sourceAddress" AS "address", "status", "leaseOwner" AS "owner", "leaseUntil" FROM "Item" ORDER BY "sourceAddress"');
-const events = (kind: string) => testDbRows<{ address: string; at: unknown }>(dir, `SELECT "address", "at" FROM "ItemEvent" WHERE "kind" = '${kind}' ORDER BY "id"`);
+const items = () =>
+  testDbRows<Row>(
+    dir,
+    'SELECT "sourceAddress" AS "address", "status", "leaseOwner" AS "owner", "leaseUntil" FROM "Item" ORDER BY "sourceAddress"',
+  );
+const events = (kind: string) =>
+  testDbRows<{ address: string; at: unknown }>(
+    dir,
+    `SELECT "address", "at" FROM "ItemEvent" WHERE "kind" = '${kind}' ORDER BY "id"`,
+  );
 const hostOf = (owner: string | null) => owner?.split(':')[0];
 
 async function waitUntil<T>(what: string, read: () => T | undefined, ms: number): Promise<T> {
@@ -82,10 +98,13 @@ async function waitUntil<T>(what: string, read: () => T | undefined, ms: number)
 }
 
 const onPg = testDialect() === 'postgresql';
-if (!onPg) console.warn('SKIPPED on SQLite: test/engine/multi-worker.test.ts (workers on several hosts need PostgreSQL; run with MAILFERRY_TEST_DB=postgresql)');
+if (!onPg)
+  console.warn(
+    'SKIPPED on SQLite: test/engine/multi-worker.test.ts (workers on several hosts need PostgreSQL; run with MAILFERRY_TEST_DB=postgresql)',
+  );
 
 describe.skipIf(!onPg)('two workers on two hosts sharing one PostgreSQL database', () => {
-  it('claim each pass exactly once; after a kill -9 the other resumes the dead one\'s passes when their lease runs out', async () => {
+  it("claim each pass exactly once; after a kill -9 the other resumes the dead one's passes when their lease runs out", async () => {
     // The project, its mailboxes with their credentials, all started: in this process, on the
     // database and key the workers are given.
     const t = await makeTestApp();
@@ -96,7 +115,10 @@ describe.skipIf(!onPg)('two workers on two hosts sharing one PostgreSQL database
     const project = await t.app.db.project.findFirstOrThrow();
     for (const a of ADDRESSES) {
       let item = await t.app.engine.getItem(project, a);
-      for (const side of ['source', 'destination'] as const) item = await t.app.engine.setCredential({ surface: 'form', id: a }, item, side, defined(a.split('@')[0]), { password: 'x' });
+      for (const side of ['source', 'destination'] as const)
+        item = await t.app.engine.setCredential({ surface: 'form', id: a }, item, side, defined(a.split('@')[0]), {
+          password: 'x',
+        });
     }
     await t.run('start --all');
     await t.app.close();
@@ -105,10 +127,21 @@ describe.skipIf(!onPg)('two workers on two hosts sharing one PostgreSQL database
     // Both start at once and race for the four queued passes.
     const a = run(['worker'], { MAILFERRY_HOST_ID: 'host-a' });
     const b = run(['worker'], { MAILFERRY_HOST_ID: 'host-b' });
-    const running = await waitUntil('every pass to run', () => { const r = items(); return r.every((i) => i.status === 'Running') ? r : undefined; }, 240_000);
+    const running = await waitUntil(
+      'every pass to run',
+      () => {
+        const r = items();
+        return r.every((i) => i.status === 'Running') ? r : undefined;
+      },
+      240_000,
+    );
     expect(running.every((i) => ['host-a', 'host-b'].includes(hostOf(i.owner)!))).toBe(true);
     // Exactly one claim per pass, whoever won it.
-    expect(events('claim').map((e) => e.address).sort()).toEqual(ADDRESSES);
+    expect(
+      events('claim')
+        .map((e) => e.address)
+        .sort(),
+    ).toEqual(ADDRESSES);
     expect(new Set(running.map((i) => i.owner)).size).toBeLessThanOrEqual(2);
 
     // Kill -9 a worker that holds a pass; the other must not take its passes before their lease ends.
@@ -121,8 +154,11 @@ describe.skipIf(!onPg)('two workers on two hosts sharing one PostgreSQL database
     const leaseEnds = new Map(orphaned.map((i) => [i.address, instantOf(i.leaseUntil)!]));
 
     const resumed = await waitUntil(
-      'the survivor to resume the dead worker\'s passes',
-      () => { const r = items(); return r.every((i) => i.status === 'Running' && hostOf(i.owner) === survivorHost) ? r : undefined; },
+      "the survivor to resume the dead worker's passes",
+      () => {
+        const r = items();
+        return r.every((i) => i.status === 'Running' && hostOf(i.owner) === survivorHost) ? r : undefined;
+      },
       240_000,
     );
     expect(resumed.map((i) => i.address)).toEqual(ADDRESSES);

@@ -32,7 +32,10 @@ afterAll(async () => {
 const env = () => ({ ...process.env, DATABASE_URL: testDbUrl(dir), MAILFERRY_DATA_DIR: dir, LOG_LEVEL: 'info' });
 
 function run(args: string[], input?: string): ChildProcess {
-  const p = spawn(process.execPath, [resolve('bin/mailferry.mjs'), ...args], { env: env(), stdio: ['pipe', 'pipe', 'pipe'] });
+  const p = spawn(process.execPath, [resolve('bin/mailferry.mjs'), ...args], {
+    env: env(),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   p.stdout!.resume();
   p.stderr!.resume();
   if (input !== undefined) p.stdin!.end(input);
@@ -46,7 +49,12 @@ async function waitFor(what: string, test: (status: string, kinds: string[]) => 
   for (;;) {
     try {
       const [item] = testDbRows<{ id: string; status: string }>(dir, 'SELECT "id", "status" FROM "Item"');
-      const kinds = item ? testDbRows<{ kind: string }>(dir, `SELECT "kind" FROM "ItemEvent" WHERE "itemId" = '${item.id}' ORDER BY "id"`).map((r) => r.kind) : [];
+      const kinds = item
+        ? testDbRows<{ kind: string }>(
+            dir,
+            `SELECT "kind" FROM "ItemEvent" WHERE "itemId" = '${item.id}' ORDER BY "id"`,
+          ).map((r) => r.kind)
+        : [];
       if (item && test(item.status, kinds)) return Date.now() - t0;
     } catch {
       /* the database is being created */
@@ -59,18 +67,24 @@ async function waitFor(what: string, test: (status: string, kinds: string[]) => 
 function query<T>(sql: string): T {
   return defined(testDbRows<T>(dir, sql)[0], `row of ${sql}`);
 }
-const readItem = () => ({ leaseUntil: instantOf(query<{ leaseUntil: unknown }>('SELECT "leaseUntil" FROM "Item"').leaseUntil) });
-const readRecoveredAt = () => instantOf(query<{ at: unknown }>(`SELECT "at" FROM "ItemEvent" WHERE "kind" = 'recovered' ORDER BY "id" LIMIT 1`).at);
+const readItem = () => ({
+  leaseUntil: instantOf(query<{ leaseUntil: unknown }>('SELECT "leaseUntil" FROM "Item"').leaseUntil),
+});
+const readRecoveredAt = () =>
+  instantOf(query<{ at: unknown }>(`SELECT "at" FROM "ItemEvent" WHERE "kind" = 'recovered' ORDER BY "id" LIMIT 1`).at);
 
 describe('a worker killed -9 mid-pass', () => {
   it('is succeeded by a new worker on the same host that resumes the pass at once, not after the lease runs out', async () => {
     writeFileSync(join(dir, 'pw'), 'x\n');
     const url = `imap://127.0.0.1:${silentPort}`;
-    const setup = run(['console'], [
-      `project create acme --source ${url} --destination ${url}`,
-      'add alice@old.example alice@new.example --source-login alice --destination-login alice',
-      `start alice@old.example --source-password-file ${join(dir, 'pw')} --destination-password-file ${join(dir, 'pw')}`,
-    ].join('\n') + '\n');
+    const setup = run(
+      ['console'],
+      [
+        `project create acme --source ${url} --destination ${url}`,
+        'add alice@old.example alice@new.example --source-login alice --destination-login alice',
+        `start alice@old.example --source-password-file ${join(dir, 'pw')} --destination-password-file ${join(dir, 'pw')}`,
+      ].join('\n') + '\n',
+    );
     await exited(setup);
 
     const first = run(['worker']);
@@ -78,13 +92,21 @@ describe('a worker killed -9 mid-pass', () => {
     first.kill('SIGKILL');
     await exited(first);
     // Left behind Running, with the lease the dead worker last wrote.
-    await waitFor('the dead worker\'s item to stay Running', (status, kinds) => status === 'Running' && !kinds.includes('recovered'), 1_000);
+    await waitFor(
+      "the dead worker's item to stay Running",
+      (status, kinds) => status === 'Running' && !kinds.includes('recovered'),
+      1_000,
+    );
     const deadLeaseUntil = readItem().leaseUntil;
     expect(deadLeaseUntil).not.toBeNull();
 
     const second = run(['worker']);
     try {
-      await waitFor('the second worker to take the pass over', (status, kinds) => kinds.includes('recovered') && status === 'Running', 240_000);
+      await waitFor(
+        'the second worker to take the pass over',
+        (status, kinds) => kinds.includes('recovered') && status === 'Running',
+        240_000,
+      );
       // Taken over while the dead worker's lease still held, i.e. without waiting it out: the
       // two instants are the database's own, whatever the machine's load.
       expect(readRecoveredAt()).toBeLessThan(deadLeaseUntil!);

@@ -10,7 +10,14 @@ import { Runner } from '../../engine/runner/runner.ts';
 import { runPass } from '../../engine/copy/index.ts';
 import { createPrismaCheckpointStore } from '../../engine/store/folder-state.ts';
 import type { EngineEvent } from '../../engine/events.ts';
-import { dovecotAvailable, makeMessage, readMailbox, seedImap, startDovecot, type DovecotInstance } from '../harness/dovecot.ts';
+import {
+  dovecotAvailable,
+  makeMessage,
+  readMailbox,
+  seedImap,
+  startDovecot,
+  type DovecotInstance,
+} from '../harness/dovecot.ts';
 import { makeTestApp, waitForPost, type TestApp } from '../harness/app.ts';
 import { defined } from '../harness/defined.ts';
 
@@ -31,30 +38,57 @@ describe.skipIf(!dovecotAvailable())('a copy window that closes and opens during
   const events: EngineEvent[] = [];
 
   beforeAll(async () => {
-    dv = await startDovecot({ users: ['alice', 'bob'].flatMap((u) => [{ name: `${u}@old.example`, password: 'pw' }, { name: `${u}@new.example`, password: 'pw' }]) });
+    dv = await startDovecot({
+      users: ['alice', 'bob'].flatMap((u) => [
+        { name: `${u}@old.example`, password: 'pw' },
+        { name: `${u}@new.example`, password: 'pw' },
+      ]),
+    });
     for (const u of ['alice', 'bob'])
-      await seedImap(dv, `${u}@old.example`, 'pw', Object.fromEntries(FOLDERS.map((f) => [f, Array.from({ length: PER_FOLDER }, (_, i) => ({ raw: makeMessage({ subject: `${u} ${f} ${i}`, seed: `${u}-${f}-${i}` }) }))])));
+      await seedImap(
+        dv,
+        `${u}@old.example`,
+        'pw',
+        Object.fromEntries(
+          FOLDERS.map((f) => [
+            f,
+            Array.from({ length: PER_FOLDER }, (_, i) => ({
+              raw: makeMessage({ subject: `${u} ${f} ${i}`, seed: `${u}-${f}-${i}` }),
+            })),
+          ]),
+        ),
+      );
     t = await makeTestApp();
     t.app.bus.on((e) => void events.push(e));
     // The clock the engine and the runner read: the test sets the time of day.
     Object.defineProperty(t.app.engine, 'now', { value: () => clock });
     // One connection and small batches: under the project's rate (2 messages a second) the pass is still copying when the window closes.
-    runner = new Runner(t.app.engine, createPrismaCheckpointStore(t.app.db), runPass, t.app.log.child({ part: 'runner' }), {
-      concurrency: 2,
-      pollMs: 100,
-      idlePollMs: 300,
-      stopCheckMs: 100,
-      now: () => clock,
-      pass: { connections: 1, batchMessages: 2, progressIntervalMs: 200 },
-    });
+    runner = new Runner(
+      t.app.engine,
+      createPrismaCheckpointStore(t.app.db),
+      runPass,
+      t.app.log.child({ part: 'runner' }),
+      {
+        concurrency: 2,
+        pollMs: 100,
+        idlePollMs: 300,
+        stopCheckMs: 100,
+        now: () => clock,
+        pass: { connections: 1, batchMessages: 2, progressIntervalMs: 200 },
+      },
+    );
     await t.run(`project create acme --source ${dv.url} --destination ${dv.url}`);
     await t.run('project set acme --window "22:00-06:00" --tz Europe/Berlin --rate 7200');
     for (const u of ['alice', 'bob']) {
       await t.run(`add ${u}@old.example ${u}@new.example`);
       const project = await t.app.engine.getProject('acme');
       let item = await t.app.engine.getItem(project, `${u}@old.example`);
-      item = await t.app.engine.setCredential({ surface: 'form', id: u }, item, 'source', `${u}@old.example`, { password: 'pw' });
-      await t.app.engine.setCredential({ surface: 'form', id: u }, item, 'destination', `${u}@new.example`, { password: 'pw' });
+      item = await t.app.engine.setCredential({ surface: 'form', id: u }, item, 'source', `${u}@old.example`, {
+        password: 'pw',
+      });
+      await t.app.engine.setCredential({ surface: 'form', id: u }, item, 'destination', `${u}@new.example`, {
+        password: 'pw',
+      });
     }
     await runner.start();
   }, 180_000);
@@ -75,7 +109,18 @@ describe.skipIf(!dovecotAvailable())('a copy window that closes and opens during
     const r = await t.run('start alice@old.example');
     expect(r.text).toContain('alice@old.example');
     // Copying: the first progress with messages copied.
-    await vi.waitFor(() => expect(events.some((e) => e.type === 'item.progress' && e.item.sourceAddress === 'alice@old.example' && e.figures.messagesCopied > 0)).toBe(true), { timeout: 60_000, interval: 50 });
+    await vi.waitFor(
+      () =>
+        expect(
+          events.some(
+            (e) =>
+              e.type === 'item.progress' &&
+              e.item.sourceAddress === 'alice@old.example' &&
+              e.figures.messagesCopied > 0,
+          ),
+        ).toBe(true),
+      { timeout: 60_000, interval: 50 },
+    );
     clock = OUTSIDE;
     await vi.waitFor(async () => expect(await kinds('alice')).toContain('paused'), { timeout: 60_000, interval: 100 });
     const paused = await item('alice');
@@ -85,9 +130,14 @@ describe.skipIf(!dovecotAvailable())('a copy window that closes and opens during
     expect(copied).toBeLessThan(PER_FOLDER * FOLDERS.length);
     // What the paused pass copied is counted on the item.
     expect(paused.messagesCopied).toBe(copied);
-    await waitForPost(t, /alice@old\.example: Paused until 22:00 \(window\)\. The copy window closed; the pass resumes from its last checkpoint when it opens, 2026-12-06 22:00 Europe\/Berlin \(21:00 UTC\)/);
+    await waitForPost(
+      t,
+      /alice@old\.example: Paused until 22:00 \(window\)\. The copy window closed; the pass resumes from its last checkpoint when it opens, 2026-12-06 22:00 Europe\/Berlin \(21:00 UTC\)/,
+    );
     const status = await t.run('status');
-    expect(status.text).toContain('Copy window: 22:00-06:00 Europe/Berlin: closed now, opens 2026-12-06 22:00 Europe/Berlin (21:00 UTC)');
+    expect(status.text).toContain(
+      'Copy window: 22:00-06:00 Europe/Berlin: closed now, opens 2026-12-06 22:00 Europe/Berlin (21:00 UTC)',
+    );
     expect(status.text).toMatch(/alice@old\.example → alice@new\.example — Queued — Paused until 22:00 \(window\)/);
   }, 120_000);
 
@@ -108,14 +158,22 @@ describe.skipIf(!dovecotAvailable())('a copy window that closes and opens during
   it('resumes from the checkpoint when the window opens: every message exactly once', async () => {
     await t.run('project set acme --rate off');
     clock = REOPENED;
-    for (const u of ['alice', 'bob']) await vi.waitFor(async () => expect((await item(u)).status).toBe('Completed'), { timeout: 120_000, interval: 200 });
+    for (const u of ['alice', 'bob'])
+      await vi.waitFor(async () => expect((await item(u)).status).toBe('Completed'), {
+        timeout: 120_000,
+        interval: 200,
+      });
     for (const u of ['alice', 'bob']) {
       const src = await readMailbox(dv, `${u}@old.example`, 'pw');
       const dst = await readMailbox(dv, `${u}@new.example`, 'pw');
       for (const f of FOLDERS) {
         const hashes = defined(dst.messages[f]).map((m) => m.sha256);
         expect(new Set(hashes).size, `${u} ${f}: no message twice`).toBe(hashes.length);
-        expect([...hashes].sort(), `${u} ${f}: every message`).toEqual(defined(src.messages[f]).map((m) => m.sha256).sort());
+        expect([...hashes].sort(), `${u} ${f}: every message`).toEqual(
+          defined(src.messages[f])
+            .map((m) => m.sha256)
+            .sort(),
+        );
       }
     }
     // alice: claimed, paused, claimed again, completed; the second pass only copied the rest.

@@ -13,14 +13,94 @@ export function runs(numRuns: number): { seed: number; numRuns: number } {
 }
 
 /** Characters chosen to hurt parsers: quotes, separators, escapes, bidi and zero-width, NUL, emoji, markup. */
-const NASTY = ['"', "'", '\u201c', '\u201d', '\u2018', '\u2019', ',', ';', '\\', '\n', '\r', '\t', ' ', '\u00a0', '--', '=', '@', '#', '<', '>', '&', '\u202e', '\u200b', '\u2066', '\u00ad', '\ufeff', '\u0000', '😀', '/migrate', 'mailto:', '<!channel>', '%', '+'];
+const NASTY = [
+  '"',
+  "'",
+  '\u201c',
+  '\u201d',
+  '\u2018',
+  '\u2019',
+  ',',
+  ';',
+  '\\',
+  '\n',
+  '\r',
+  '\t',
+  ' ',
+  '\u00a0',
+  '--',
+  '=',
+  '@',
+  '#',
+  '<',
+  '>',
+  '&',
+  '\u202e',
+  '\u200b',
+  '\u2066',
+  '\u00ad',
+  '\ufeff',
+  '\u0000',
+  '😀',
+  '/migrate',
+  'mailto:',
+  '<!channel>',
+  '%',
+  '+',
+];
 
 /** Words of our grammar, so generated lines reach deep into the parser, not only its first refusal. */
 const WORDS = [
-  'project', 'create', 'set', 'list', 'add', 'bulk', 'status', 'start', 'stop', 'clear-credentials', 'resend', 'delete', 'form', 'digest', 'help', 'connect',
-  '--source', '--destination', '--both', '--ask', '--notify', '--project', '--all', '--waiting', '--digest', '--tz', '--licenses', '--self-service', '--source-login', '--destination-login',
-  'source', 'destination', 'both', 'email', 'chat', 'off', '0 9 * * 1-5', 'Europe/Paris', 'acme', '3', '-1', '99999999999',
-  'alice@old.example', 'bob@new.example', 'gmail.com', 'x@gmail.com', 'imaps://old.example:993', 'imap://h:143', 'm365://tenant', 'ftp://x',
+  'project',
+  'create',
+  'set',
+  'list',
+  'add',
+  'bulk',
+  'status',
+  'start',
+  'stop',
+  'clear-credentials',
+  'resend',
+  'delete',
+  'form',
+  'digest',
+  'help',
+  'connect',
+  '--source',
+  '--destination',
+  '--both',
+  '--ask',
+  '--notify',
+  '--project',
+  '--all',
+  '--waiting',
+  '--digest',
+  '--tz',
+  '--licenses',
+  '--self-service',
+  '--source-login',
+  '--destination-login',
+  'source',
+  'destination',
+  'both',
+  'email',
+  'chat',
+  'off',
+  '0 9 * * 1-5',
+  'Europe/Paris',
+  'acme',
+  '3',
+  '-1',
+  '99999999999',
+  'alice@old.example',
+  'bob@new.example',
+  'gmail.com',
+  'x@gmail.com',
+  'imaps://old.example:993',
+  'imap://h:143',
+  'm365://tenant',
+  'ftp://x',
 ];
 
 /** A word of the grammar, a nasty character, or any text. */
@@ -33,12 +113,27 @@ export const token = fc.oneof(
 
 /** A command line: tokens joined by spaces (sometimes none), optionally prefixed and followed by body lines. */
 export const commandLine = fc
-  .tuple(fc.constantFrom('', '/migrate ', 'migrate ', '  /MIGRATE\t'), fc.array(token, { maxLength: 8 }), fc.constantFrom(' ', '', '  '), fc.array(fc.string({ maxLength: 40 }), { maxLength: 3 }))
+  .tuple(
+    fc.constantFrom('', '/migrate ', 'migrate ', '  /MIGRATE\t'),
+    fc.array(token, { maxLength: 8 }),
+    fc.constantFrom(' ', '', '  '),
+    fc.array(fc.string({ maxLength: 40 }), { maxLength: 3 }),
+  )
   .map(([prefix, words, sep, body]) => prefix + words.join(sep) + (body.length ? '\n' + body.join('\n') : ''));
 
 /** A cell of a CSV line: an address, a nasty fragment, quoted or not. */
 const cell = fc.oneof(
-  fc.constantFrom('alice@old.example', 'bob@new.example', 'source', 'destination', '', ' ', 'x@gmail.com', 'not-an-address', 'dave@new.exam\u202eple'),
+  fc.constantFrom(
+    'alice@old.example',
+    'bob@new.example',
+    'source',
+    'destination',
+    '',
+    ' ',
+    'x@gmail.com',
+    'not-an-address',
+    'dave@new.exam\u202eple',
+  ),
   fc.string({ maxLength: 16 }),
   token,
   fc.string({ maxLength: 10 }).map((s) => `"${s}"`),
@@ -50,7 +145,12 @@ export const csvText = fc
   .tuple(
     fc.array(
       fc.oneof(
-        { weight: 6, arbitrary: fc.tuple(fc.array(cell, { minLength: 1, maxLength: 6 }), fc.constantFrom(',', ';')).map(([cells, sep]) => cells.join(sep)) },
+        {
+          weight: 6,
+          arbitrary: fc
+            .tuple(fc.array(cell, { minLength: 1, maxLength: 6 }), fc.constantFrom(',', ';'))
+            .map(([cells, sep]) => cells.join(sep)),
+        },
         { weight: 1, arbitrary: fc.constantFrom('', '# comment', 'source,destination', '   ', '"unterminated,quote') },
       ),
       { maxLength: 12 },
@@ -62,9 +162,21 @@ export const csvText = fc
 
 /** Address-like strings: mostly near-valid, with one thing wrong (or nothing). */
 export const addressish = fc.oneof(
-  fc.tuple(fc.string({ maxLength: 10 }), fc.constantFrom('@', '@@', '', '＠'), fc.string({ maxLength: 12 }), fc.constantFrom('.example', '.com', '', '.', '..x')).map(([l, at, d, tld]) => `${l}${at}${d}${tld}`),
   fc
-    .tuple(fc.constantFrom('alice', 'a.b', '.a', 'a.', 'a+b', 'ü'), fc.constantFrom(...NASTY, ''), fc.constantFrom('old.example', 'GMAIL.com', 'xn--mnchen-3ya.example', 'müller.example', 'a..b'), fc.nat(12))
+    .tuple(
+      fc.string({ maxLength: 10 }),
+      fc.constantFrom('@', '@@', '', '＠'),
+      fc.string({ maxLength: 12 }),
+      fc.constantFrom('.example', '.com', '', '.', '..x'),
+    )
+    .map(([l, at, d, tld]) => `${l}${at}${d}${tld}`),
+  fc
+    .tuple(
+      fc.constantFrom('alice', 'a.b', '.a', 'a.', 'a+b', 'ü'),
+      fc.constantFrom(...NASTY, ''),
+      fc.constantFrom('old.example', 'GMAIL.com', 'xn--mnchen-3ya.example', 'müller.example', 'a..b'),
+      fc.nat(12),
+    )
     .map(([l, n, d, at]) => {
       // The odd fragment lands somewhere in the local part or the domain.
       const s = `${l}@${d}`;

@@ -18,7 +18,10 @@ export interface TestApp {
   /** Every thread post made through the `test` surface, in order. */
   posts: (ThreadPost & { text: string })[];
   /** Runs a command as `user` on the `test` surface in `channel`; returns the replies as text. */
-  run(text: string, opts?: { user?: string; channel?: string; admin?: boolean }): Promise<{ replies: Message[]; text: string; result: DispatchResult; thread: string | null }>;
+  run(
+    text: string,
+    opts?: { user?: string; channel?: string; admin?: boolean },
+  ): Promise<{ replies: Message[]; text: string; result: DispatchResult; thread: string | null }>;
   close(): Promise<void>;
 }
 
@@ -31,7 +34,10 @@ export async function makeTestApp(
 ): Promise<TestApp> {
   const dir = mkdtempSync(join(tmpdir(), 'mailferry-test-'));
   const logs: string[] = [];
-  const config = loadConfig({ DATABASE_URL: testDbUrl(dir), MAILFERRY_DATA_DIR: dir, PORT: '0', MAILFERRY_ADMINS: 'test:admin', ...env }, '/nonexistent');
+  const config = loadConfig(
+    { DATABASE_URL: testDbUrl(dir), MAILFERRY_DATA_DIR: dir, PORT: '0', MAILFERRY_ADMINS: 'test:admin', ...env },
+    '/nonexistent',
+  );
   configure?.(config);
   const app = await createApp(config, { log: new Logger((l) => logs.push(l), 'debug'), notifier, outreach });
   const posts: TestApp['posts'] = [];

@@ -6,9 +6,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 
-export function consoleRun(script: string, env: Record<string, string>, o: { wait?: boolean; timeoutMs?: number; onSpawn?: (p: ChildProcess) => void } = {}): Promise<{ out: string; err: string }> {
+export function consoleRun(
+  script: string,
+  env: Record<string, string>,
+  o: { wait?: boolean; timeoutMs?: number; onSpawn?: (p: ChildProcess) => void } = {},
+): Promise<{ out: string; err: string }> {
   return new Promise((res, rej) => {
-    const p = spawn(process.execPath, [resolve('bin/mailferry.mjs'), 'console', ...(o.wait === false ? [] : ['--wait'])], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn(
+      process.execPath,
+      [resolve('bin/mailferry.mjs'), 'console', ...(o.wait === false ? [] : ['--wait'])],
+      { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] },
+    );
     o.onSpawn?.(p);
     let out = '';
     let err = '';

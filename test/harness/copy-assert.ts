@@ -26,7 +26,9 @@ export function folderNames(box: ReadMailbox): string[] {
 
 /** Path of a `/`-form folder name in a read mailbox. */
 export function pathIn(box: ReadMailbox, name: string): string {
-  const f = box.folders.find((x) => (x.delimiter && x.delimiter !== '/' ? x.path.split(x.delimiter).join('/') : x.path) === name);
+  const f = box.folders.find(
+    (x) => (x.delimiter && x.delimiter !== '/' ? x.path.split(x.delimiter).join('/') : x.path) === name,
+  );
   if (!f) throw new Error(`no folder ${name} in ${folderNames(box).join(', ')}`);
   return f.path;
 }

@@ -29,13 +29,19 @@ import { serverInstance, startServerProcess, type ServerInstanceBase, type Serve
 import { privateBinariesProblem, privateFileContains, privateLibPath, privateRoot } from './private-root.ts';
 import { defined } from './defined.ts';
 
-const BINARIES = ['usr/sbin/couriertcpd', 'usr/lib/courier/courier/imaplogin', 'usr/bin/imapd', 'usr/libexec/gam_server'];
+const BINARIES = [
+  'usr/sbin/couriertcpd',
+  'usr/lib/courier/courier/imaplogin',
+  'usr/bin/imapd',
+  'usr/libexec/gam_server',
+];
 
 /** Why Courier cannot run here, or null. */
 export function courierProblem(): string | null {
   const p = privateBinariesProblem(BINARIES);
   if (p) return p;
-  if (!privateFileContains('usr/lib/libcourierauth.so.0', 'authdaemon.sock')) return 'libcourierauth in the private root is not patched for a private authdaemon socket (re-run scripts/install-test-deps.sh)';
+  if (!privateFileContains('usr/lib/libcourierauth.so.0', 'authdaemon.sock'))
+    return 'libcourierauth in the private root is not patched for a private authdaemon socket (re-run scripts/install-test-deps.sh)';
   return null;
 }
 
@@ -101,7 +107,9 @@ function authDaemon(socketPath: string, lookup: (user: string, password: string 
 }
 
 /** Starts a private Courier and waits until it greets. */
-export async function startCourier(options: { users?: { name: string; password: string }[] } = {}): Promise<CourierInstance> {
+export async function startCourier(
+  options: { users?: { name: string; password: string }[] } = {},
+): Promise<CourierInstance> {
   const problem = courierProblem();
   if (problem) throw new Error(`Courier cannot run here: ${problem}`);
   const root = privateRoot();
@@ -115,10 +123,12 @@ export async function startCourier(options: { users?: { name: string; password: 
   const userDir = (name: string) => join(dir, 'home', name, 'Maildir');
 
   const addUser = async (name: string, password: string) => {
-    if (!/^[A-Za-z0-9._@-]+$/.test(name) || name.startsWith('.')) throw new Error('user names here are [A-Za-z0-9._@-]');
+    if (!/^[A-Za-z0-9._@-]+$/.test(name) || name.startsWith('.'))
+      throw new Error('user names here are [A-Za-z0-9._@-]');
     const md = userDir(name);
     for (const d of ['', 'cur', 'new', 'tmp']) mkdirSync(join(md, d), { recursive: true });
-    for (const d of [join(dir, 'home', name), md, join(md, 'cur'), join(md, 'new'), join(md, 'tmp')]) chownSync(d, owner.uid, owner.gid);
+    for (const d of [join(dir, 'home', name), md, join(md, 'cur'), join(md, 'new'), join(md, 'tmp')])
+      chownSync(d, owner.uid, owner.gid);
     users.set(name, password);
   };
   for (const u of options.users ?? []) await addUser(u.name, u.password);
@@ -129,14 +139,21 @@ export async function startCourier(options: { users?: { name: string; password: 
     if (known === undefined || (password !== null && password !== known)) return null;
     return `UID=${owner.uid}\nGID=${owner.gid}\nHOME=${join(dir, 'home', user)}\nADDRESS=${user}\nMAILDIR=${userDir(user)}\n.\n`;
   });
-  await new Promise<void>((resolve, reject) => (auth.listening ? resolve() : auth.once('listening', () => resolve()).once('error', reject)));
+  await new Promise<void>((resolve, reject) =>
+    auth.listening ? resolve() : auth.once('listening', () => resolve()).once('error', reject),
+  );
   // imaplogin runs as root or as the harness user; under root the socket must be reachable by it.
   chmodSync(socketPath, 0o777);
 
   // Courier's imapd asks gamin (FAM) about its Maildirs at login and on STATUS; without a
   // gam_server each such call waits 1.25 s for one to start. GAMIN_DEBUG_SERVER points
   // libgamin at the unpacked one (it runs as the mail owner and exits once idle).
-  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', LD_LIBRARY_PATH: privateLibPath(root), GAMIN_DEBUG_SERVER: join(root, 'usr/libexec/gam_server'), ...IMAPD_ENV };
+  const env = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    LD_LIBRARY_PATH: privateLibPath(root),
+    GAMIN_DEBUG_SERVER: join(root, 'usr/libexec/gam_server'),
+    ...IMAPD_ENV,
+  };
   let server: ServerProcess;
   try {
     server = await startServerProcess({
@@ -147,7 +164,17 @@ export async function startCourier(options: { users?: { name: string; password: 
       stopBy: 'group',
       command: (port) => ({
         file: join(root, 'usr/sbin/couriertcpd'),
-        args: ['-address=127.0.0.1', '-maxprocs=200', '-maxperip=200', '-nodnslookup', '-noidentlookup', String(port), join(root, 'usr/lib/courier/courier/imaplogin'), join(root, 'usr/bin/imapd'), 'Maildir'],
+        args: [
+          '-address=127.0.0.1',
+          '-maxprocs=200',
+          '-maxperip=200',
+          '-nodnslookup',
+          '-noidentlookup',
+          String(port),
+          join(root, 'usr/lib/courier/courier/imaplogin'),
+          join(root, 'usr/bin/imapd'),
+          'Maildir',
+        ],
         cwd: dir,
         env,
       }),

@@ -29,7 +29,12 @@ import { serverInstance, startServerProcess, type ServerInstanceBase } from './s
 import { privateBinariesProblem, privateLibPath, privateRoot } from './private-root.ts';
 import { defined } from './defined.ts';
 
-const BINARIES = ['usr/lib/cyrus/bin/master', 'usr/lib/cyrus/bin/imapd', 'usr/lib/cyrus/bin/ctl_cyrusdb', 'usr/sbin/saslpasswd2'];
+const BINARIES = [
+  'usr/lib/cyrus/bin/master',
+  'usr/lib/cyrus/bin/imapd',
+  'usr/lib/cyrus/bin/ctl_cyrusdb',
+  'usr/sbin/saslpasswd2',
+];
 
 /** Why Cyrus cannot run here, or null. */
 export function cyrusProblem(): string | null {
@@ -50,7 +55,9 @@ function chownTree(path: string, uid: number, gid: number): void {
 }
 
 /** Starts a private Cyrus and waits until it greets; `users` are created (mailbox included). */
-export async function startCyrus(options: { users?: { name: string; password: string }[] } = {}): Promise<CyrusInstance> {
+export async function startCyrus(
+  options: { users?: { name: string; password: string }[] } = {},
+): Promise<CyrusInstance> {
   const problem = cyrusProblem();
   if (problem) throw new Error(`Cyrus cannot run here: ${problem}`);
   const root = privateRoot();
@@ -88,8 +95,13 @@ export async function startCyrus(options: { users?: { name: string; password: st
     ].join('\n'),
   );
   const setPassword = (name: string, password: string) => {
-    if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new Error('Cyrus user names here are [A-Za-z0-9_-] (a dot is the hierarchy separator)');
-    execFileSync(join(root, 'usr/sbin/saslpasswd2'), ['-p', '-c', '-f', sasldb, name], { input: password, env, stdio: ['pipe', 'ignore', 'pipe'] });
+    if (!/^[A-Za-z0-9_-]+$/.test(name))
+      throw new Error('Cyrus user names here are [A-Za-z0-9_-] (a dot is the hierarchy separator)');
+    execFileSync(join(root, 'usr/sbin/saslpasswd2'), ['-p', '-c', '-f', sasldb, name], {
+      input: password,
+      env,
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
   };
   setPassword(admin.name, admin.password);
   chownTree(dir, owner.uid, owner.gid);
@@ -115,7 +127,12 @@ export async function startCyrus(options: { users?: { name: string; password: st
     logOutput: true,
     greetTimeoutMs: 20_000,
     prepare: writeServices,
-    command: () => ({ file: bin('master'), args: ['-C', conf, '-M', join(dir, 'cyrus.conf'), '-p', join(dir, 'master.pid'), '-D'], cwd: dir, env }),
+    command: () => ({
+      file: bin('master'),
+      args: ['-C', conf, '-M', join(dir, 'cyrus.conf'), '-p', join(dir, 'master.pid'), '-D'],
+      cwd: dir,
+      env,
+    }),
   });
   const port = server.port;
 
@@ -124,7 +141,8 @@ export async function startCyrus(options: { users?: { name: string; password: st
     chownSync(sasldb, owner.uid, owner.gid);
     // Raw commands: the admin has no INBOX, and imapflow 2.1.2 fails on its NAMESPACE answer (personal NIL).
     const replies = await rawImap(port, [`LOGIN ${admin.name} ${admin.password}`, `CREATE user.${name}`, 'LOGOUT']);
-    if (!/^OK/.test(defined(replies[0])) || !/^OK|exists/i.test(defined(replies[1]))) throw new Error(`cyrus: creating user.${name} failed: ${replies.join(' | ')}`);
+    if (!/^OK/.test(defined(replies[0])) || !/^OK|exists/i.test(defined(replies[1])))
+      throw new Error(`cyrus: creating user.${name} failed: ${replies.join(' | ')}`);
   };
   for (const u of options.users ?? []) await addUser(u.name, u.password);
 

@@ -5,7 +5,16 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -64,7 +73,12 @@ export interface DovecotOptions {
    * the introspected `username` must match (Dovecot's `username_format`, default `%Lu`;
    * `%d` compares domains only, for app-only tokens that carry no user).
    */
-  oauth2?: { introspectionUrl: string; mechanisms?: ('oauthbearer' | 'xoauth2')[]; caFile?: string; usernameFormat?: string };
+  oauth2?: {
+    introspectionUrl: string;
+    mechanisms?: ('oauthbearer' | 'xoauth2')[];
+    caFile?: string;
+    usernameFormat?: string;
+  };
 }
 
 /** A running private Dovecot. */
@@ -217,7 +231,8 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
   const owner = mailOwner();
   const separator = options.separator ?? '/';
   const namespacePrefix = options.namespacePrefix ?? '';
-  if (namespacePrefix && !namespacePrefix.endsWith(separator)) throw new Error(`namespacePrefix must end with the separator ${separator}`);
+  if (namespacePrefix && !namespacePrefix.endsWith(separator))
+    throw new Error(`namespacePrefix must end with the separator ${separator}`);
   for (const d of ['run', 'state', 'mail']) mkdirSync(join(dir, d), { recursive: true });
   chownSync(join(dir, 'mail'), owner.uid, owner.gid);
   mkdirSync(join(dir, 'users'));
@@ -228,19 +243,43 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
 
   const addUser = (name: string, password: string, extra: Omit<DovecotUser, 'name' | 'password'> = {}) => {
     if (/[:\n]/.test(name + password)) throw new Error('user name/password must not contain : or newline');
-    if (!/^[A-Za-z0-9._@-]+$/.test(name) || name.startsWith('.')) throw new Error('user names here are [A-Za-z0-9._@-]');
+    if (!/^[A-Za-z0-9._@-]+$/.test(name) || name.startsWith('.'))
+      throw new Error('user names here are [A-Za-z0-9._@-]');
     const fields: string[] = [];
     if (extra.quotaStorage) fields.push(`userdb_quota_rule=*:storage=${extra.quotaStorage}`);
     if (extra.maxMailSize) fields.push(`userdb_quota_max_mail_size=${extra.maxMailSize}`);
     // passwd-file: user:password:uid:gid:gecos:home:shell:extra_fields (re-read on change)
-    writeFileSync(join(dir, 'users', name), `${name}:{PLAIN}${password}:::::${fields.length ? ':' + fields.join(' ') : ''}\n`);
+    writeFileSync(
+      join(dir, 'users', name),
+      `${name}:{PLAIN}${password}:::::${fields.length ? ':' + fields.join(' ') : ''}\n`,
+    );
   };
   for (const u of options.users ?? []) addUser(u.name, u.password, u);
 
   let tlsPort = 0;
   let confFile = '';
   if (options.tls) {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+        '-days',
+        '2',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      ],
+      { stdio: 'ignore' },
+    );
   }
   const server = await startServerProcess({
     name: 'dovecot',
@@ -288,7 +327,15 @@ export interface SeedMessage {
 /** Opens an imapflow client on the instance (no logging). */
 export async function openClient(dv: { port: number }, user: string, password: string): Promise<ImapFlow> {
   // The harness trusts its own self-signed certificate (STARTTLS is offered with `tls: true`).
-  const c = new ImapFlow({ host: '127.0.0.1', port: dv.port, secure: false, auth: { user, pass: password }, logger: false, disableAutoIdle: true, tls: { rejectUnauthorized: false } });
+  const c = new ImapFlow({
+    host: '127.0.0.1',
+    port: dv.port,
+    secure: false,
+    auth: { user, pass: password },
+    logger: false,
+    disableAutoIdle: true,
+    tls: { rejectUnauthorized: false },
+  });
   await c.connect();
   return c;
 }
@@ -298,7 +345,12 @@ export async function openClient(dv: { port: number }, user: string, password: s
  * folder first: imapflow drops any keyword not in PERMANENTFLAGS of the selected mailbox.
  * `folders` keys use the instance separator.
  */
-export async function seedImap(dv: { port: number }, user: string, password: string, folders: Record<string, SeedMessage[]>): Promise<void> {
+export async function seedImap(
+  dv: { port: number },
+  user: string,
+  password: string,
+  folders: Record<string, SeedMessage[]>,
+): Promise<void> {
   const c = await openClient(dv, user, password);
   try {
     for (const [folder, msgs] of Object.entries(folders)) {
@@ -318,7 +370,13 @@ export async function seedImap(dv: { port: number }, user: string, password: str
 }
 
 let seedCounter = 0;
-const MAILDIR_FLAG_LETTERS: Record<string, string> = { '\\Draft': 'D', '\\Flagged': 'F', '\\Answered': 'R', '\\Seen': 'S', '\\Deleted': 'T' };
+const MAILDIR_FLAG_LETTERS: Record<string, string> = {
+  '\\Draft': 'D',
+  '\\Flagged': 'F',
+  '\\Answered': 'R',
+  '\\Seen': 'S',
+  '\\Deleted': 'T',
+};
 
 /**
  * Seeds a user's Maildir directly on disk (fast; for the benchmark). Dovecot assigns UIDs
@@ -326,7 +384,11 @@ const MAILDIR_FLAG_LETTERS: Record<string, string> = { '\\Draft': 'D', '\\Flagge
  * `dovecot-keywords` (at most 26 per mailbox), the internal date to the file mtime.
  * Folder names are lists of path segments (ASCII only here).
  */
-export function seedMaildir(dv: DovecotInstance, user: string, folders: { path: string[]; messages: SeedMessage[]; keywords?: string[] }[]): void {
+export function seedMaildir(
+  dv: DovecotInstance,
+  user: string,
+  folders: { path: string[]; messages: SeedMessage[]; keywords?: string[] }[],
+): void {
   const owner = mailOwner();
   const root = dv.userDir(user);
   const host = 'seed';
@@ -369,12 +431,17 @@ export function seedMaildir(dv: DovecotInstance, user: string, folders: { path: 
       // message to answer RFC822.SIZE or a BODY[] literal's size.
       let bareLf = 0;
       for (let i = raw.indexOf(10); i >= 0; i = raw.indexOf(10, i + 1)) if (i === 0 || raw[i - 1] !== 13) bareLf++;
-      const file = join(dirName, 'cur', `${secs}.M${seedCounter++}P${process.pid}.${host},S=${raw.length},W=${raw.length + bareLf}:2,${info}`);
+      const file = join(
+        dirName,
+        'cur',
+        `${secs}.M${seedCounter++}P${process.pid}.${host},S=${raw.length},W=${raw.length + bareLf}:2,${info}`,
+      );
       writeFileSync(file, raw);
       utimesSync(file, t, t);
       chownSync(file, owner.uid, owner.gid);
     }
-    if (keywords.length) writeFileSync(join(dirName, 'dovecot-keywords'), keywords.map((k, i) => `${i} ${k}\n`).join(''));
+    if (keywords.length)
+      writeFileSync(join(dirName, 'dovecot-keywords'), keywords.map((k, i) => `${i} ${k}\n`).join(''));
     // Hand the new directories (root down to the folder) and metadata files to the mail user.
     let d = dirName;
     for (;;) {
@@ -417,7 +484,12 @@ export async function readMailbox(dv: { port: number }, user: string, password: 
     const out: ReadMailbox = { folders: [], messages: {} };
     for (const f of list) {
       const noselect = f.flags.has('\\Noselect') || f.flags.has('\\NonExistent');
-      out.folders.push({ path: f.path, delimiter: f.delimiter, specialUse: f.specialUseSource === 'extension' ? f.specialUse : undefined, noselect });
+      out.folders.push({
+        path: f.path,
+        delimiter: f.delimiter,
+        specialUse: f.specialUseSource === 'extension' ? f.specialUse : undefined,
+        noselect,
+      });
       if (noselect) continue;
       const box = await c.mailboxOpen(f.path, { readOnly: true });
       const msgs: ReadMessage[] = [];
@@ -443,7 +515,9 @@ export async function readMailbox(dv: { port: number }, user: string, password: 
 }
 
 /** A random RFC 5322 message of roughly `size` bytes (CRLF line ends). */
-export function makeMessage(o: { size?: number; messageId?: string | null; subject?: string; from?: string; date?: Date; seed?: string } = {}): Buffer {
+export function makeMessage(
+  o: { size?: number; messageId?: string | null; subject?: string; from?: string; date?: Date; seed?: string } = {},
+): Buffer {
   const id = o.messageId === undefined ? `<${randomBytes(8).toString('hex')}@mailferry.test>` : o.messageId;
   const head = [
     `From: ${o.from ?? 'Alice <alice@example.test>'}`,

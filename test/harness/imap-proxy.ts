@@ -257,8 +257,7 @@ export async function startImapProxy(upstream: { host?: string; port: number }, 
           if (rule) {
             event.throttled = true;
             answering = { rule, tag, event };
-          }
-          else if (command === 'STARTTLS' || command === 'COMPRESS') blindAfter = true;
+          } else if (command === 'STARTTLS' || command === 'COMPRESS') blindAfter = true;
         }
         const lit = LITERAL_AT_END.exec(line);
         if (lit) {
@@ -275,7 +274,9 @@ export async function startImapProxy(upstream: { host?: string; port: number }, 
           const { rule, tag, event } = answering;
           answering = null;
           event.at = Date.now();
-          client.write(`${tag} ${rule.status ?? 'NO'} ${rule.reply ?? `Request is throttled. Suggested Backoff Time: ${rule.backoffMs} milliseconds`}\r\n`);
+          client.write(
+            `${tag} ${rule.status ?? 'NO'} ${rule.reply ?? `Request is throttled. Suggested Backoff Time: ${rule.backoffMs} milliseconds`}\r\n`,
+          );
           proxy.onThrottle?.(event);
           continue;
         }
@@ -317,7 +318,18 @@ export async function startImapProxy(upstream: { host?: string; port: number }, 
     holdAnswers: (at, extraBytes) => {
       let began = () => {};
       const held = new Promise<void>((resolve) => (began = resolve));
-      const g: AnswerGate = { at, left: -1, extraBytesAtStart: extraBytes, tail: '', conn: 0, held: [], holding: false, released: false, began, flush: null };
+      const g: AnswerGate = {
+        at,
+        left: -1,
+        extraBytesAtStart: extraBytes,
+        tail: '',
+        conn: 0,
+        held: [],
+        holding: false,
+        released: false,
+        began,
+        flush: null,
+      };
       gate = g;
       return {
         held,

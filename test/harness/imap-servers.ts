@@ -40,7 +40,8 @@ export interface TestServer {
 
 /** Why a kind of server cannot run here, or null. */
 export function serverProblem(kind: ServerKind): string | null {
-  if (kind === 'dovecot') return dovecotAvailable() ? null : `${DOVECOT_BIN} missing (run scripts/install-test-deps.sh)`;
+  if (kind === 'dovecot')
+    return dovecotAvailable() ? null : `${DOVECOT_BIN} missing (run scripts/install-test-deps.sh)`;
   if (kind === 'cyrus') return cyrusProblem();
   return courierProblem();
 }
@@ -52,9 +53,19 @@ export function serverPath(s: { separator: string; namespacePrefix: string }, lo
 }
 
 /** Starts a private server of that kind with the users. */
-export async function startServer(kind: ServerKind, users: { name: string; password: string }[] = []): Promise<TestServer> {
-  const wrap = <T extends { separator: string; namespacePrefix: string }>(inst: T, addUser: (n: string, p: string) => Promise<void>) =>
-    Object.assign(inst, { kind, addUser, path: (logical: string) => serverPath(inst, logical) }) as unknown as TestServer;
+export async function startServer(
+  kind: ServerKind,
+  users: { name: string; password: string }[] = [],
+): Promise<TestServer> {
+  const wrap = <T extends { separator: string; namespacePrefix: string }>(
+    inst: T,
+    addUser: (n: string, p: string) => Promise<void>,
+  ) =>
+    Object.assign(inst, {
+      kind,
+      addUser,
+      path: (logical: string) => serverPath(inst, logical),
+    }) as unknown as TestServer;
   if (kind === 'dovecot') {
     const dv = await startDovecot({ users });
     // Taken before the wrapper replaces it (the wrapper's addUser must not call itself).

@@ -4,7 +4,13 @@
  */
 declare module 'oidc-provider' {
   import type { IncomingMessage, ServerResponse } from 'node:http';
-  export type AdapterPayload = Record<string, unknown> & { grantId?: string; userCode?: string; uid?: string; clientId?: string; consumed?: number };
+  export type AdapterPayload = Record<string, unknown> & {
+    grantId?: string;
+    userCode?: string;
+    uid?: string;
+    clientId?: string;
+    consumed?: number;
+  };
   export interface Adapter {
     upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void>;
     find(id: string): Promise<AdapterPayload | undefined>;

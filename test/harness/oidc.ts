@@ -109,11 +109,64 @@ export const AADSTS = {
 function makeCertificates(dir: string): { caPem: string; caFile: string; certPem: string; keyPem: string } {
   const f = (n: string) => join(dir, n);
   const run = (args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
-  run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '2', '-subj', '/CN=MailFerry test CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
-  run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=127.0.0.1']);
-  writeFileSync(f('ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
-  run(['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('server.pem'), '-days', '2', '-extfile', f('ext.cnf')]);
-  return { caPem: readFileSync(f('ca.pem'), 'utf8'), caFile: f('ca.pem'), certPem: readFileSync(f('server.pem'), 'utf8'), keyPem: readFileSync(f('server.key'), 'utf8') };
+  run([
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    f('ca.key'),
+    '-out',
+    f('ca.pem'),
+    '-days',
+    '2',
+    '-subj',
+    '/CN=MailFerry test CA',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
+  run([
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    f('server.key'),
+    '-out',
+    f('server.csr'),
+    '-subj',
+    '/CN=127.0.0.1',
+  ]);
+  writeFileSync(
+    f('ext.cnf'),
+    'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n',
+  );
+  run([
+    'x509',
+    '-req',
+    '-in',
+    f('server.csr'),
+    '-CA',
+    f('ca.pem'),
+    '-CAkey',
+    f('ca.key'),
+    '-CAcreateserial',
+    '-out',
+    f('server.pem'),
+    '-days',
+    '2',
+    '-extfile',
+    f('ext.cnf'),
+  ]);
+  return {
+    caPem: readFileSync(f('ca.pem'), 'utf8'),
+    caFile: f('ca.pem'),
+    certPem: readFileSync(f('server.pem'), 'utf8'),
+    keyPem: readFileSync(f('server.key'), 'utf8'),
+  };
 }
 
 type Stored = { payload: AdapterPayload; expiresAt?: number };
@@ -122,9 +175,12 @@ type Stored = { payload: AdapterPayload; expiresAt?: number };
  * Starts the provider for one tenant. `tenantId` defaults to a random GUID-like string;
  * `domain` (default contoso.test) is the tenant's mail domain, the one app-only tokens answer for.
  */
-export async function startOidc(opts: { tenantId?: string; accessTokenTtl?: number; domain?: string } = {}): Promise<OidcHarness> {
+export async function startOidc(
+  opts: { tenantId?: string; accessTokenTtl?: number; domain?: string } = {},
+): Promise<OidcHarness> {
   const domain = opts.domain ?? 'contoso.test';
-  const tenantId = opts.tenantId ?? `${randomBytes(4).toString('hex')}-0000-4000-8000-${randomBytes(6).toString('hex')}`;
+  const tenantId =
+    opts.tenantId ?? `${randomBytes(4).toString('hex')}-0000-4000-8000-${randomBytes(6).toString('hex')}`;
   const dir = mkdtempSync(join(tmpdir(), 'mf-oidc-'));
   const certs = makeCertificates(dir);
   // Dovecot's auth process (another user) reads the CA file; the keys stay 0600.
@@ -196,7 +252,14 @@ export async function startOidc(opts: { tenantId?: string; accessTokenTtl?: numb
       introspection: { enabled: true },
       revocation: { enabled: true },
     },
-    scopes: ['openid', 'offline_access', 'profile', 'email', 'https://outlook.office.com/IMAP.AccessAsUser.All', 'https://outlook.office365.com/.default'],
+    scopes: [
+      'openid',
+      'offline_access',
+      'profile',
+      'email',
+      'https://outlook.office.com/IMAP.AccessAsUser.All',
+      'https://outlook.office365.com/.default',
+    ],
     // Microsoft's ID tokens carry preferred_username (the UPN); msal-node's account reads it from there.
     conformIdTokenClaims: false,
     claims: { openid: ['sub'], profile: ['name', 'preferred_username', 'tid', 'oid'], email: ['email'] },
@@ -234,11 +297,19 @@ export async function startOidc(opts: { tenantId?: string; accessTokenTtl?: numb
     const clientId = String(ctx.oidc?.client?.clientId ?? ctx.oidc?.params?.client_id ?? '');
     if (body && typeof body.error === 'string') {
       if (body.error === 'invalid_client') {
-        const known = clientId ? ((await provider.Client.find(clientId).catch(() => undefined)) as { tokenEndpointAuthMethod?: string } | undefined) : undefined;
+        const known = clientId
+          ? ((await provider.Client.find(clientId).catch(() => undefined)) as
+              | { tokenEndpointAuthMethod?: string }
+              | undefined)
+          : undefined;
         const byCert = known?.tokenEndpointAuthMethod === 'private_key_jwt';
         ctx.body = {
           ...body,
-          error_description: !known ? AADSTS.unknownClient(clientId, tenantId) : byCert ? AADSTS.badCertificate(clientId) : AADSTS.invalidSecret(clientId),
+          error_description: !known
+            ? AADSTS.unknownClient(clientId, tenantId)
+            : byCert
+              ? AADSTS.badCertificate(clientId)
+              : AADSTS.invalidSecret(clientId),
           error_codes: [!known ? 700016 : byCert ? 700027 : 7000215],
         };
       } else if (body.error === 'invalid_grant' && ctx.oidc?.params?.grant_type === 'refresh_token') {
@@ -258,13 +329,20 @@ export async function startOidc(opts: { tenantId?: string; accessTokenTtl?: numb
     const body = (req.body ?? {}) as Record<string, string>;
     let clientId = body.client_id ?? '';
     const basic = /^Basic (.+)$/i.exec(req.headers.authorization ?? '');
-    if (!clientId && basic) clientId = decodeURIComponent(defined(Buffer.from(defined(basic[1]), 'base64').toString().split(':')[0]));
+    if (!clientId && basic)
+      clientId = decodeURIComponent(defined(Buffer.from(defined(basic[1]), 'base64').toString().split(':')[0]));
     if (withdrawn.has(clientId)) {
-      res.status(400).json({ error: body.grant_type === 'client_credentials' ? 'unauthorized_client' : 'invalid_grant', error_description: AADSTS.noConsent(clientId), error_codes: [65001] });
+      res.status(400).json({
+        error: body.grant_type === 'client_credentials' ? 'unauthorized_client' : 'invalid_grant',
+        error_description: AADSTS.noConsent(clientId),
+        error_codes: [65001],
+      });
       return;
     }
     if (body.grant_type === 'refresh_token' && refreshExpired.has(clientId)) {
-      res.status(400).json({ error: 'invalid_grant', error_description: AADSTS.refreshExpired(), error_codes: [700082] });
+      res
+        .status(400)
+        .json({ error: 'invalid_grant', error_description: AADSTS.refreshExpired(), error_codes: [700082] });
       return;
     }
     next();
@@ -275,7 +353,9 @@ export async function startOidc(opts: { tenantId?: string; accessTokenTtl?: numb
   // may not open through the IMAP front, as Exchange does ("User is authenticated but not connected").
   app.post(`/${tenantId}/introspect`, express.urlencoded({ extended: false }), async (req, res) => {
     const token = String((req.body as Record<string, string>)?.token ?? '');
-    const at = (await provider.AccessToken.find(token).catch(() => undefined)) ?? (await provider.ClientCredentials.find(token).catch(() => undefined));
+    const at =
+      (await provider.AccessToken.find(token).catch(() => undefined)) ??
+      (await provider.ClientCredentials.find(token).catch(() => undefined));
     const active = !!at && !at.isExpired && !withdrawn.has(String(at.clientId));
     introspections.push({ active });
     if (!active || !at) {
@@ -330,7 +410,11 @@ export async function startOidc(opts: { tenantId?: string; accessTokenTtl?: numb
     serverCertPem: certs.certPem,
     serverKeyPem: certs.keyPem,
     introspectionUrl: `${authorityHost}/${tenantId}/introspect`,
-    chromiumArgs: [`--ignore-certificate-errors-spki-list=${createHash('sha256').update(createPublicKey(certs.keyPem).export({ type: 'spki', format: 'der' })).digest('base64')}`],
+    chromiumArgs: [
+      `--ignore-certificate-errors-spki-list=${createHash('sha256')
+        .update(createPublicKey(certs.keyPem).export({ type: 'spki', format: 'der' }))
+        .digest('base64')}`,
+    ],
     issued,
     accessTokens,
     refreshTokens,
@@ -340,11 +424,16 @@ export async function startOidc(opts: { tenantId?: string; accessTokenTtl?: numb
         payload: {
           client_id: c.clientId,
           ...(c.certificatePem
-            ? { jwks: { keys: [{ ...createPublicKey(c.certificatePem).export({ format: 'jwk' }), use: 'sig' }] }, token_endpoint_auth_method: 'private_key_jwt' }
+            ? {
+                jwks: { keys: [{ ...createPublicKey(c.certificatePem).export({ format: 'jwk' }), use: 'sig' }] },
+                token_endpoint_auth_method: 'private_key_jwt',
+              }
             : { client_secret: c.clientSecret, token_endpoint_auth_method: 'client_secret_post' }),
           redirect_uris: c.redirectUris ?? [],
           response_types: c.redirectUris?.length ? ['code'] : [],
-          grant_types: c.redirectUris?.length ? ['authorization_code', 'refresh_token', 'client_credentials'] : ['client_credentials'],
+          grant_types: c.redirectUris?.length
+            ? ['authorization_code', 'refresh_token', 'client_credentials']
+            : ['client_credentials'],
         },
       });
     },
@@ -357,30 +446,44 @@ export async function startOidc(opts: { tenantId?: string; accessTokenTtl?: numb
         return;
       }
       withdrawn.add(clientId);
-      for (const m of [...tokenModels, 'RefreshToken', 'Grant']) for (const [id, x] of storeOf(m)) if (x.payload.clientId === clientId) storeOf(m).delete(id);
+      for (const m of [...tokenModels, 'RefreshToken', 'Grant'])
+        for (const [id, x] of storeOf(m)) if (x.payload.clientId === clientId) storeOf(m).delete(id);
     },
     async expireAccessTokens(clientId) {
-      for (const m of tokenModels) for (const [id, x] of storeOf(m)) if (x.payload.clientId === clientId) storeOf(m).delete(id);
+      for (const m of tokenModels)
+        for (const [id, x] of storeOf(m)) if (x.payload.clientId === clientId) storeOf(m).delete(id);
     },
     async expireRefreshTokens(clientId) {
       refreshExpired.add(clientId);
-      for (const [id, x] of storeOf('RefreshToken')) if (x.payload.clientId === clientId) storeOf('RefreshToken').delete(id);
+      for (const [id, x] of storeOf('RefreshToken'))
+        if (x.payload.clientId === clientId) storeOf('RefreshToken').delete(id);
     },
     async signIn(authUrl, login, o = {}) {
       const jar = new Map<string, string>();
       const call = (url: string, form?: Record<string, string>) =>
         new Promise<{ status: number; location?: string; body: string }>((resolve, reject) => {
           const body = form ? new URLSearchParams(form).toString() : undefined;
-          const req = httpsRequest(url, { method: form ? 'POST' : 'GET', ca: certs.caPem, headers: { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; '), ...(body ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) } }, (res) => {
-            for (const c of res.headers['set-cookie'] ?? []) {
-              const [kv] = c.split(';');
-              const i = defined(kv).indexOf('=');
-              jar.set(defined(kv).slice(0, i), defined(kv).slice(i + 1));
-            }
-            let text = '';
-            res.on('data', (d) => (text += d));
-            res.on('end', () => resolve({ status: res.statusCode ?? 0, location: res.headers.location, body: text }));
-          });
+          const req = httpsRequest(
+            url,
+            {
+              method: form ? 'POST' : 'GET',
+              ca: certs.caPem,
+              headers: {
+                cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; '),
+                ...(body ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+              },
+            },
+            (res) => {
+              for (const c of res.headers['set-cookie'] ?? []) {
+                const [kv] = c.split(';');
+                const i = defined(kv).indexOf('=');
+                jar.set(defined(kv).slice(0, i), defined(kv).slice(i + 1));
+              }
+              let text = '';
+              res.on('data', (d) => (text += d));
+              res.on('end', () => resolve({ status: res.statusCode ?? 0, location: res.headers.location, body: text }));
+            },
+          );
           req.on('error', reject);
           req.end(body);
         });

@@ -15,14 +15,24 @@ import { join } from 'node:path';
  * another user, who cannot enter /root). The same rule as scripts/install-test-deps.sh.
  */
 export function privateRoot(): string {
-  const fallback = process.getuid?.() === 0 ? '/var/cache/mailferry/test-servers' : join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'mailferry', 'test-servers');
+  const fallback =
+    process.getuid?.() === 0
+      ? '/var/cache/mailferry/test-servers'
+      : join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'mailferry', 'test-servers');
   const cache = process.env.MAILFERRY_TEST_SERVERS ?? fallback;
   return join(cache, 'root');
 }
 
 /** Library directories of the private root, for LD_LIBRARY_PATH. */
 export function privateLibPath(root = privateRoot()): string {
-  return ['usr/lib', 'usr/lib/x86_64-linux-gnu', 'lib/x86_64-linux-gnu', 'usr/lib/aarch64-linux-gnu', 'lib/aarch64-linux-gnu', 'usr/lib/courier-authlib']
+  return [
+    'usr/lib',
+    'usr/lib/x86_64-linux-gnu',
+    'lib/x86_64-linux-gnu',
+    'usr/lib/aarch64-linux-gnu',
+    'lib/aarch64-linux-gnu',
+    'usr/lib/courier-authlib',
+  ]
     .map((d) => join(root, d))
     .filter((d) => existsSync(d))
     .join(':');
@@ -34,17 +44,25 @@ export function privateLibPath(root = privateRoot()): string {
  */
 export function privateBinariesProblem(binaries: string[]): string | null {
   const root = privateRoot();
-  if (!existsSync(join(root, '.mailferry-stamp'))) return `no private root at ${root} (run scripts/install-test-deps.sh)`;
+  if (!existsSync(join(root, '.mailferry-stamp')))
+    return `no private root at ${root} (run scripts/install-test-deps.sh)`;
   for (const rel of binaries) {
     const bin = join(root, rel);
     if (!existsSync(bin)) return `${bin} missing (run scripts/install-test-deps.sh)`;
     let out = '';
     try {
-      out = execFileSync('ldd', [bin], { encoding: 'utf8', env: { ...process.env, LD_LIBRARY_PATH: privateLibPath(root) }, stdio: ['ignore', 'pipe', 'pipe'] });
+      out = execFileSync('ldd', [bin], {
+        encoding: 'utf8',
+        env: { ...process.env, LD_LIBRARY_PATH: privateLibPath(root) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
     } catch (err) {
       return `ldd ${rel} failed: ${(err as Error).message.split('\n')[0]}`;
     }
-    const missing = out.split('\n').filter((l) => l.includes('not found')).map((l) => l.trim().split(' ')[0]);
+    const missing = out
+      .split('\n')
+      .filter((l) => l.includes('not found'))
+      .map((l) => l.trim().split(' ')[0]);
     if (missing.length) return `${rel} needs libraries not found: ${missing.join(', ')}`;
   }
   return null;

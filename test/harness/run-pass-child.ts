@@ -26,7 +26,15 @@ const { db } = await openDb(cfg.dbUrl);
 // FolderState rows reference an Item (and it a Project): make sure both exist.
 await db.project.upsert({
   where: { id: 'p-kill' },
-  create: { id: 'p-kill', name: 'kill-test', sourceUrl: cfg.source.url, sourceAuth: 'admin', destinationUrl: cfg.destination.url, destinationAuth: 'admin', createdBy: 'test' },
+  create: {
+    id: 'p-kill',
+    name: 'kill-test',
+    sourceUrl: cfg.source.url,
+    sourceAuth: 'admin',
+    destinationUrl: cfg.destination.url,
+    destinationAuth: 'admin',
+    createdBy: 'test',
+  },
   update: {},
 });
 await db.item.upsert({
@@ -49,9 +57,18 @@ const result = await runPass({
   source: cfg.source,
   destination: cfg.destination,
   checkpoints: createPrismaCheckpointStore(db),
-  ...(cfg.dates ? { dates: { since: cfg.dates.since ? new Date(cfg.dates.since) : undefined, before: cfg.dates.before ? new Date(cfg.dates.before) : undefined } } : {}),
+  ...(cfg.dates
+    ? {
+        dates: {
+          since: cfg.dates.since ? new Date(cfg.dates.since) : undefined,
+          before: cfg.dates.before ? new Date(cfg.dates.before) : undefined,
+        },
+      }
+    : {}),
   options: { progressIntervalMs: 20, ...cfg.options },
   onProgress: (p) => process.stdout.write(`PROGRESS ${p.messagesCopied}\n`),
 });
-process.stdout.write(`RESULT ${JSON.stringify({ outcome: result.outcome, reason: result.reason, detail: result.detail, copied: result.stats.messagesCopied, durationMs: result.stats.durationMs })}\n`);
+process.stdout.write(
+  `RESULT ${JSON.stringify({ outcome: result.outcome, reason: result.reason, detail: result.detail, copied: result.stats.messagesCopied, durationMs: result.stats.durationMs })}\n`,
+);
 await db.$disconnect();

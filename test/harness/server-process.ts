@@ -120,7 +120,12 @@ export async function startServerProcess(o: ServerProcessOptions): Promise<Serve
   };
   const launch = async () => {
     const cmd = o.command(port);
-    const proc = spawn(cmd.file, cmd.args, { detached: true, cwd: cmd.cwd, env: cmd.env, stdio: ['ignore', o.logOutput ? 'pipe' : 'ignore', 'pipe'] });
+    const proc = spawn(cmd.file, cmd.args, {
+      detached: true,
+      cwd: cmd.cwd,
+      env: cmd.env,
+      stdio: ['ignore', o.logOutput ? 'pipe' : 'ignore', 'pipe'],
+    });
     let stderr = '';
     const log = (d: Buffer) => writeFileSync(o.logFile, d, { flag: 'a' });
     proc.stderr?.on('data', (d: Buffer) => {

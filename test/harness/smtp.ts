@@ -65,7 +65,9 @@ export async function startSmtpSink(opts: { refuseLogin?: boolean } = {}): Promi
       if (refuseNext > 0) {
         refuseNext--;
         connections.refused++;
-        return cb(Object.assign(new Error('4.7.0 Too many connections, try again later'), { responseCode: refuseCode }));
+        return cb(
+          Object.assign(new Error('4.7.0 Too many connections, try again later'), { responseCode: refuseCode }),
+        );
       }
       cb();
     },
@@ -116,7 +118,15 @@ export async function startSmtpSink(opts: { refuseLogin?: boolean } = {}): Promi
         }
         return false;
       };
-      const timer = setTimeout(() => reject(new Error(`SMTP sink: ${n} matching message(s) not received within ${timeoutMs} ms (have ${messages.length})`)), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `SMTP sink: ${n} matching message(s) not received within ${timeoutMs} ms (have ${messages.length})`,
+            ),
+          ),
+        timeoutMs,
+      );
       const loop = () => {
         if (!check()) waiters.push(loop);
       };

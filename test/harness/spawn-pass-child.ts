@@ -23,7 +23,10 @@ export interface ChildResult {
  */
 export function runPassChild(cfg: ChildConfig, killAt?: number): Promise<{ killed: boolean; result?: ChildResult }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD], { env: { ...process.env, MF_CHILD_CONFIG: JSON.stringify(cfg) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD], {
+      env: { ...process.env, MF_CHILD_CONFIG: JSON.stringify(cfg) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     let killed = false;

@@ -33,7 +33,10 @@ const created = new Map<string, string>();
 
 /** Runs one SQL statement on the PostgreSQL test server with psql (synchronous, so URLs can be made anywhere). */
 export function pgAdmin(sql: string, url = testPgAdminUrl()): string {
-  return execFileSync('psql', [url, '-v', 'ON_ERROR_STOP=1', '-qAtc', sql], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return execFileSync('psql', [url, '-v', 'ON_ERROR_STOP=1', '-qAtc', sql], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 /**
@@ -73,8 +76,13 @@ export function testDbBytes(dir: string, name = 'db', dialect: Dialect = testDia
     const file = join(dir, `${name}.sqlite`);
     return [file, `${file}-wal`].map((f) => (existsSync(f) ? readFileSync(f).toString('latin1') : '')).join('');
   }
-  const dump = execFileSync('pg_dump', ['--data-only', '--no-owner', testDbUrl(dir, name, dialect)], { encoding: 'utf8', maxBuffer: 1 << 28 });
-  const blobs = [...dump.matchAll(/\\{1,2}x((?:[0-9a-f]{2})+)/gi)].map((m) => Buffer.from(defined(m[1]), 'hex').toString('latin1'));
+  const dump = execFileSync('pg_dump', ['--data-only', '--no-owner', testDbUrl(dir, name, dialect)], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+  });
+  const blobs = [...dump.matchAll(/\\{1,2}x((?:[0-9a-f]{2})+)/gi)].map((m) =>
+    Buffer.from(defined(m[1]), 'hex').toString('latin1'),
+  );
   return [dump, ...blobs].join('\n');
 }
 
@@ -93,7 +101,9 @@ export function testDbRows<T>(dir: string, sql: string, name = 'db', dialect: Di
       db.close();
     }
   }
-  return JSON.parse(pgAdmin(`SELECT coalesce(json_agg(t), '[]') FROM (${sql}) t`, testDbUrl(dir, name, dialect))) as T[];
+  return JSON.parse(
+    pgAdmin(`SELECT coalesce(json_agg(t), '[]') FROM (${sql}) t`, testDbUrl(dir, name, dialect)),
+  ) as T[];
 }
 
 /** A DateTime column as read by {@link testDbRows}, in epoch milliseconds (null stays null). */

@@ -27,7 +27,9 @@ function covers(m: { kind: string; text: string }): number {
 describe('notifier', () => {
   it('start --all of 500 waiting items: their thread gets the status summary and one request summary; a burst of 500 single posts makes a handful of posts, none lost', async () => {
     const p = await proc('p1');
-    await p.run('project create acme --source imaps://old.example --destination imaps://new.example --self-service source');
+    await p.run(
+      'project create acme --source imaps://old.example --destination imaps://new.example --self-service source',
+    );
     const csv = Array.from({ length: 500 }, (_, i) => `u${String(i).padStart(3, '0')}@old.example`).join('\n');
     await p.run(`bulk\n${csv}`);
     await p.run('start --all');
@@ -44,7 +46,19 @@ describe('notifier', () => {
     const items = await p.app.db.item.findMany({ orderBy: { sourceAddress: 'asc' } });
     const before = p.posts.length;
     await Promise.all(
-      items.map((i) => p.app.notifier.post({ threadRef: thread, address: i.sourceAddress, itemId: i.id, message: credentialsRequestedPost(i.sourceAddress, ['source'], [{ recipient: i.sourceAddress, via: 'email', ok: true }], true) })),
+      items.map((i) =>
+        p.app.notifier.post({
+          threadRef: thread,
+          address: i.sourceAddress,
+          itemId: i.id,
+          message: credentialsRequestedPost(
+            i.sourceAddress,
+            ['source'],
+            [{ recipient: i.sourceAddress, via: 'email', ok: true }],
+            true,
+          ),
+        }),
+      ),
     );
     await settle(p);
     const posts = p.posts.slice(before).filter((x) => x.threadRef === thread);
@@ -61,9 +75,14 @@ describe('notifier', () => {
     const { renderBlockKit } = await import('../../cards/render-block-kit.ts');
     const { renderAdaptiveCard } = await import('../../cards/render-adaptive-card.ts');
     expect(JSON.stringify(renderBlockKit(defined(combined).message))).toMatch(/updates: [\d,]+ asked for credentials/);
-    expect(JSON.stringify(renderAdaptiveCard(defined(combined).message))).toMatch(/updates: [\d,]+ asked for credentials/);
+    expect(JSON.stringify(renderAdaptiveCard(defined(combined).message))).toMatch(
+      /updates: [\d,]+ asked for credentials/,
+    );
     const states = await p.app.db.outboxPost.groupBy({ by: ['state'], _count: true });
-    expect(Object.fromEntries(states.map((s) => [s.state, s._count]))).toEqual({ sent: 2 + posts.length, merged: 500 - posts.length });
+    expect(Object.fromEntries(states.map((s) => [s.state, s._count]))).toEqual({
+      sent: 2 + posts.length,
+      merged: 500 - posts.length,
+    });
   }, 180_000);
 
   it('keeps the order of a thread, retries a failed delivery, and drops progress a newer one replaced', async () => {
@@ -75,15 +94,29 @@ describe('notifier', () => {
       if (failures-- > 0) throw new Error('503 Service Unavailable');
       seen.push(post.message.text);
     });
-    const post = (text: string, replaceKey?: string): ThreadPost => ({ threadRef: 'x:T1', itemId: 'i1', message: plain('item-status', text), replaceKey });
+    const post = (text: string, replaceKey?: string): ThreadPost => ({
+      threadRef: 'x:T1',
+      itemId: 'i1',
+      message: plain('item-status', text),
+      replaceKey,
+    });
     const first = n.post(post('A queued'));
-    const rest = [n.post(post('progress 10%', 'progress:i1')), n.post(post('progress 60%', 'progress:i1')), n.post(post('B completed'))];
+    const rest = [
+      n.post(post('progress 10%', 'progress:i1')),
+      n.post(post('progress 60%', 'progress:i1')),
+      n.post(post('B completed')),
+    ];
     expect(await first).toBe(false); // the first attempt failed; it is retried in the background
     await Promise.all(rest);
     for (let i = 0; i < 50 && seen.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
     expect(seen).toEqual(['A queued', 'progress 60%', 'B completed']);
     const rows = await p.app.db.outboxPost.findMany({ orderBy: { id: 'asc' } });
-    expect(rows.map((r) => [r.state, r.attempts])).toEqual([['sent', 2], ['superseded', 0], ['sent', 0], ['sent', 0]]);
+    expect(rows.map((r) => [r.state, r.attempts])).toEqual([
+      ['sent', 2],
+      ['superseded', 0],
+      ['sent', 0],
+      ['sent', 0],
+    ]);
     expect(defined(rows[0]).lastError).toBe('503 Service Unavailable');
     await n.close();
   });
@@ -97,14 +130,22 @@ describe('notifier', () => {
     n.register('x', async () => {
       throw new Error('channel_not_found');
     });
-    await n.post({ threadRef: 'x:T1', itemId: item.id, address: item.sourceAddress, message: plain('item-queued', 'alice queued') });
+    await n.post({
+      threadRef: 'x:T1',
+      itemId: item.id,
+      address: item.sourceAddress,
+      message: plain('item-queued', 'alice queued'),
+    });
     for (let i = 0; i < 100; i++) {
       if ((await p.app.db.outboxPost.findFirst())?.state === 'dead') break;
       await new Promise((r) => setTimeout(r, 10));
     }
     expect((await p.app.db.outboxPost.findFirstOrThrow()).state).toBe('dead');
     const history = await p.app.engine.history(item.id);
-    expect(history.find((h) => h.kind === 'post.failed')?.detail).toMatchObject({ message: 'could not post "item-queued" to the thread', error: 'channel_not_found' });
+    expect(history.find((h) => h.kind === 'post.failed')?.detail).toMatchObject({
+      message: 'could not post "item-queued" to the thread',
+      error: 'channel_not_found',
+    });
     await n.close();
   });
 
@@ -115,7 +156,11 @@ describe('notifier', () => {
     await giveCredentials(p1.app, 'alice@old.example');
     await p1.run('start alice@old.example');
     const pending = await p1.app.db.outboxPost.findMany({ where: { state: null }, orderBy: { id: 'asc' } });
-    expect(pending.map((r) => r.kind)).toEqual(['item-credentials-received', 'item-credentials-received', 'item-queued']);
+    expect(pending.map((r) => r.kind)).toEqual([
+      'item-credentials-received',
+      'item-credentials-received',
+      'item-queued',
+    ]);
     await p1.close();
     open.splice(open.indexOf(p1), 1);
 
@@ -135,7 +180,7 @@ describe('notifier', () => {
     expect(await p2.app.db.outboxPost.count({ where: { state: null } })).toBe(0);
   });
 
-  it('a post written while another caller\'s transaction fails is kept (SQLite shares one connection)', async () => {
+  it("a post written while another caller's transaction fails is kept (SQLite shares one connection)", async () => {
     const p = await proc('p1');
     const failing = p.app.db
       .$transaction(async (tx) => {
@@ -155,8 +200,12 @@ describe('notifier', () => {
 
   it('two server processes draining one outbox deliver each post once', async () => {
     const p = await proc('setup', { poster: false });
-    for (let i = 0; i < 12; i++) await p.app.notifier.post({ threadRef: `test:C1/T${i % 3}`, message: plain('item-status', `post ${i}`) });
-    const results = await raceChildren<{ delivered: string[] }>(new URL('./drain-child.ts', import.meta.url), tmp.dir, ['a', 'b']);
+    for (let i = 0; i < 12; i++)
+      await p.app.notifier.post({ threadRef: `test:C1/T${i % 3}`, message: plain('item-status', `post ${i}`) });
+    const results = await raceChildren<{ delivered: string[] }>(new URL('./drain-child.ts', import.meta.url), tmp.dir, [
+      'a',
+      'b',
+    ]);
     const delivered = results.flatMap((r) => r.delivered);
     // Each post once, alone or inside a combined post.
     const lines = delivered.flatMap((t) => t.split('\n')).filter((l) => /^post \d+$/.test(l));

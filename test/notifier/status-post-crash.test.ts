@@ -32,9 +32,15 @@ const env = () => ({
   LOG_LEVEL: 'warn',
 });
 
-function consoleRun(script: string, extra: Record<string, string>): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> {
+function consoleRun(
+  script: string,
+  extra: Record<string, string>,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> {
   return new Promise((res) => {
-    const p = spawn(process.execPath, [resolve('bin/mailferry.mjs'), 'console'], { env: { ...process.env, ...env(), ...extra }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [resolve('bin/mailferry.mjs'), 'console'], {
+      env: { ...process.env, ...env(), ...extra },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let out = '';
     p.stdout.on('data', (d) => (out += d));
     p.stderr.on('data', (d) => (out += d));
@@ -44,7 +50,10 @@ function consoleRun(script: string, extra: Record<string, string>): Promise<{ co
 }
 
 function outboxRows(): { kind: string; state: string | null; threadRef: string }[] {
-  return testDbRows(dir, `SELECT "kind", "state", "threadRef" FROM "OutboxPost" WHERE "kind" LIKE 'item-%' ORDER BY "id"`);
+  return testDbRows(
+    dir,
+    `SELECT "kind", "state", "threadRef" FROM "OutboxPost" WHERE "kind" LIKE 'item-%' ORDER BY "id"`,
+  );
 }
 
 /** Opens the database as a restarted server would, with a console poster; returns what it delivered. */
@@ -54,7 +63,8 @@ async function restartAndDeliver(expectPosts: number): Promise<string[]> {
   try {
     app.notifier.register('console', async (p) => void delivered.push(p.message.text));
     await app.notifier.drain();
-    if (expectPosts) await vi.waitFor(() => expect(delivered).toHaveLength(expectPosts), { timeout: 15_000, interval: 50 });
+    if (expectPosts)
+      await vi.waitFor(() => expect(delivered).toHaveLength(expectPosts), { timeout: 15_000, interval: 50 });
     await app.notifier.idle();
     // Another round finds nothing left to send.
     await app.notifier.drain();
@@ -68,12 +78,13 @@ async function restartAndDeliver(expectPosts: number): Promise<string[]> {
 describe('a status post survives a kill -9 right after the status change commits', () => {
   it('the post is in the outbox with the change, and the next start delivers it once', async () => {
     const url = 'imap://127.0.0.1:1';
-    const script = [
-      `project create acme --source ${url} --destination ${url}`,
-      'add alice@old.example alice@new.example',
-      `start alice@old.example --source-password-file ${join(dir, 'pw')} --destination-password-file ${join(dir, 'pw')}`,
-      'status',
-    ].join('\n') + '\n';
+    const script =
+      [
+        `project create acme --source ${url} --destination ${url}`,
+        'add alice@old.example alice@new.example',
+        `start alice@old.example --source-password-file ${join(dir, 'pw')} --destination-password-file ${join(dir, 'pw')}`,
+        'status',
+      ].join('\n') + '\n';
     const r = await consoleRun(script, { MAILFERRY_FAULT_POINT: 'after-status-commit' });
     // Killed at the first status change (NotStarted → Queued), before anything was posted.
     expect(r.signal).toBe('SIGKILL');
@@ -87,7 +98,9 @@ describe('a status post survives a kill -9 right after the status change commits
 
     // Restart: delivered, once.
     expect(await restartAndDeliver(1)).toEqual(['🕒 alice@old.example is queued for migration.']);
-    expect(outboxRows()).toEqual([{ kind: 'item-queued', state: 'sent', threadRef: expect.stringMatching(/^console:/) }]);
+    expect(outboxRows()).toEqual([
+      { kind: 'item-queued', state: 'sent', threadRef: expect.stringMatching(/^console:/) },
+    ]);
     expect(await restartAndDeliver(0)).toEqual([]);
   });
 });

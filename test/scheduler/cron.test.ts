@@ -17,7 +17,11 @@ function runs(expr: string, tz: string, from: string, n: number): string[] {
 describe('next run of a cron expression in a time zone', () => {
   it('weekdays 09:00 Berlin keeps 09:00 local across the spring DST change (08:00Z → 07:00Z)', () => {
     // 2026-03-29 (Sunday): Europe/Berlin goes from +01:00 to +02:00.
-    expect(runs('0 9 * * 1-5', 'Europe/Berlin', '2026-03-26T12:00:00Z', 3)).toEqual(['2026-03-27T08:00:00.000Z', '2026-03-30T07:00:00.000Z', '2026-03-31T07:00:00.000Z']);
+    expect(runs('0 9 * * 1-5', 'Europe/Berlin', '2026-03-26T12:00:00Z', 3)).toEqual([
+      '2026-03-27T08:00:00.000Z',
+      '2026-03-30T07:00:00.000Z',
+      '2026-03-31T07:00:00.000Z',
+    ]);
   });
 
   it('keeps 09:00 local across the autumn change in New York (13:00Z → 14:00Z)', () => {
@@ -32,9 +36,15 @@ describe('next run of a cron expression in a time zone', () => {
 
   it('a time skipped by the clock runs just after the gap, and a time passed twice runs once', () => {
     // Berlin 2026-03-29: 02:00 → 03:00, so 02:30 does not exist; it runs at 03:30 CEST (01:30Z).
-    expect(runs('30 2 * * *', 'Europe/Berlin', '2026-03-28T12:00:00Z', 2)).toEqual(['2026-03-29T01:30:00.000Z', '2026-03-30T00:30:00.000Z']);
+    expect(runs('30 2 * * *', 'Europe/Berlin', '2026-03-28T12:00:00Z', 2)).toEqual([
+      '2026-03-29T01:30:00.000Z',
+      '2026-03-30T00:30:00.000Z',
+    ]);
     // Berlin 2026-10-25: 03:00 → 02:00, so 02:30 happens twice; the first one only.
-    expect(runs('30 2 * * *', 'Europe/Berlin', '2026-10-24T12:00:00Z', 2)).toEqual(['2026-10-25T00:30:00.000Z', '2026-10-26T01:30:00.000Z']);
+    expect(runs('30 2 * * *', 'Europe/Berlin', '2026-10-24T12:00:00Z', 2)).toEqual([
+      '2026-10-25T00:30:00.000Z',
+      '2026-10-26T01:30:00.000Z',
+    ]);
   });
 
   it('steps, lists, names, and a date that comes every four years', () => {
@@ -44,7 +54,10 @@ describe('next run of a cron expression in a time zone', () => {
       '2026-11-23T10:20:00.000Z',
       '2026-11-23T10:40:00.000Z',
     ]);
-    expect(runs('0 12 29 feb *', 'Asia/Tokyo', '2026-01-01T00:00:00Z', 2)).toEqual(['2028-02-29T03:00:00.000Z', '2032-02-29T03:00:00.000Z']);
+    expect(runs('0 12 29 feb *', 'Asia/Tokyo', '2026-01-01T00:00:00Z', 2)).toEqual([
+      '2028-02-29T03:00:00.000Z',
+      '2032-02-29T03:00:00.000Z',
+    ]);
     expect(parseCron('0 9 * * 7').weekdays).toEqual(new Set([0]));
   });
 

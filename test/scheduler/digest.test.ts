@@ -15,7 +15,9 @@ beforeEach(async () => {
   tmp = tempDir();
   p = await openProc(tmp.dir);
   scheduler = installScheduler(p.app, 'console', { listLimit: 10 });
-  await p.run('project create acme --source imaps://old.example --destination imaps://new.example --self-service source');
+  await p.run(
+    'project create acme --source imaps://old.example --destination imaps://new.example --self-service source',
+  );
 });
 afterEach(async () => {
   await p.close();
@@ -40,13 +42,25 @@ async function renderings(m: Message): Promise<Record<string, string>> {
 describe('digest content', () => {
   it('/migrate digest posts counts, waiting, failed, completed, throughput and licenses in the project channel', async () => {
     await p.run('project set acme --licenses 50');
-    const csv = ['alice@old.example', 'bob@old.example', 'carol@old.example', 'dave@old.example', 'erin@old.example'].join('\n');
+    const csv = [
+      'alice@old.example',
+      'bob@old.example',
+      'carol@old.example',
+      'dave@old.example',
+      'erin@old.example',
+    ].join('\n');
     await p.run(`bulk\n${csv}`);
     for (const a of ['alice', 'bob', 'carol']) await giveCredentials(p.app, `${a}@old.example`);
     await p.run('start --all');
     await finishPass(p.app, 'alice@old.example', 'completed', { messages: 1200, bytes: 340_000_000 });
     await finishPass(p.app, 'bob@old.example', 'completed', { messages: 800, bytes: 60_000_000 });
-    await finishPass(p.app, 'carol@old.example', 'failed', { messages: 10, bytes: 1000 }, { reason: 'DestinationQuota', detail: 'Quota exceeded (mailbox full)' });
+    await finishPass(
+      p.app,
+      'carol@old.example',
+      'failed',
+      { messages: 10, bytes: 1000 },
+      { reason: 'DestinationQuota', detail: 'Quota exceeded (mailbox full)' },
+    );
     await settle(p);
 
     const r = await p.run('digest');
@@ -65,7 +79,9 @@ describe('digest content', () => {
       if (surface === 'fallback') continue; // the one-line fallback has counts, not lists
       expect(s, surface).toContain('dave@old.example');
       expect(s, surface).toContain('erin@old.example');
-      expect(s, surface).toMatch(/carol@old\.example — The destination mailbox is full\. \(Quota exceeded \(mailbox full\)\)/);
+      expect(s, surface).toMatch(
+        /carol@old\.example — The destination mailbox is full\. \(Quota exceeded \(mailbox full\)\)/,
+      );
       expect(s, surface).toMatch(/alice@old\.example — 1,200 messages, 340 MB/);
       expect(s, surface).toMatch(/2,000 messages, 400 MB/); // completed total
       expect(s, surface).toMatch(/2,010 messages, 400 MB copied in 3 passes — [\d,]+ messages\/h, .*\/h while copying/); // throughput, by the time passes ran
@@ -110,7 +126,9 @@ describe('digest content', () => {
   }, 240_000);
 
   it('replies with the digest itself when this process cannot post in the project channel', async () => {
-    await p.run('project create beta --source imaps://old.example --destination imaps://new.example', { channel: 'C9' });
+    await p.run('project create beta --source imaps://old.example --destination imaps://new.example', {
+      channel: 'C9',
+    });
     await p.app.db.project.update({ where: { name: 'beta' }, data: { channelRef: 'slack:C9' } });
     const project = await p.app.db.project.findUniqueOrThrow({ where: { name: 'beta' } });
     const reply = await scheduler.postDigest(project.id, { surface: 'test', id: 'admin' });

@@ -34,9 +34,16 @@ export function tempDir(): { dir: string; remove(): void } {
 }
 
 /** Opens an App on `dir`'s database, like a server process would. */
-export async function openProc(dir: string, name = 'p1', opts: { poster?: boolean; failPosts?: () => boolean } = {}): Promise<Proc> {
+export async function openProc(
+  dir: string,
+  name = 'p1',
+  opts: { poster?: boolean; failPosts?: () => boolean } = {},
+): Promise<Proc> {
   const logs: string[] = [];
-  const config = loadConfig({ DATABASE_URL: testDbUrl(dir), MAILFERRY_DATA_DIR: dir, PORT: '0', MAILFERRY_ADMINS: 'test:admin' }, '/nonexistent');
+  const config = loadConfig(
+    { DATABASE_URL: testDbUrl(dir), MAILFERRY_DATA_DIR: dir, PORT: '0', MAILFERRY_ADMINS: 'test:admin' },
+    '/nonexistent',
+  );
   const app = await createApp(config, { log: new Logger((l) => logs.push(l), 'debug') });
   const posts: SeenPost[] = [];
   const requests: Proc['requests'] = [];
@@ -84,21 +91,41 @@ export async function openProc(dir: string, name = 'p1', opts: { poster?: boolea
 }
 
 /** Stores both credentials of an item so `start` queues it. */
-export async function giveCredentials(app: App, address: string, sides: Side[] = ['source', 'destination']): Promise<void> {
-  const project = (await app.db.project.findFirstOrThrow({ where: { items: { some: { sourceAddress: address } } } }));
+export async function giveCredentials(
+  app: App,
+  address: string,
+  sides: Side[] = ['source', 'destination'],
+): Promise<void> {
+  const project = await app.db.project.findFirstOrThrow({ where: { items: { some: { sourceAddress: address } } } });
   let item = await app.engine.getItem(project, address);
-  for (const side of sides) item = await app.engine.setCredential({ surface: 'form', id: address }, item, side, address, { password: 'pw' });
+  for (const side of sides)
+    item = await app.engine.setCredential({ surface: 'form', id: address }, item, side, address, { password: 'pw' });
   await app.bus.idle();
 }
 
 /** Runs an item through one pass with the given outcome. */
-export async function finishPass(app: App, address: string, outcome: 'completed' | 'failed', figures: { messages: number; bytes: number }, failure?: { reason: 'DestinationQuota' | 'SourceUnreachable'; detail?: string }): Promise<void> {
+export async function finishPass(
+  app: App,
+  address: string,
+  outcome: 'completed' | 'failed',
+  figures: { messages: number; bytes: number },
+  failure?: { reason: 'DestinationQuota' | 'SourceUnreachable'; detail?: string },
+): Promise<void> {
   const claimed = await app.engine.claimNext();
-  if (!claimed || claimed.sourceAddress !== address) throw new Error(`expected ${address} to be next, got ${claimed?.sourceAddress}`);
+  if (!claimed || claimed.sourceAddress !== address)
+    throw new Error(`expected ${address} to be next, got ${claimed?.sourceAddress}`);
   await app.engine.finishPass(
     claimed.id,
     outcome,
-    { messagesFound: figures.messages, bytesFound: figures.bytes, messagesCopied: figures.messages, bytesCopied: figures.bytes, messagesPresent: 0, messagesSkipped: 0, durationMs: 60_000 },
+    {
+      messagesFound: figures.messages,
+      bytesFound: figures.bytes,
+      messagesCopied: figures.messages,
+      bytesCopied: figures.bytes,
+      messagesPresent: 0,
+      messagesSkipped: 0,
+      durationMs: 60_000,
+    },
     failure,
   );
   await app.bus.idle();
@@ -106,10 +133,11 @@ export async function finishPass(app: App, address: string, outcome: 'completed'
 
 /** Settles the bus and the notifier of every process. */
 export async function settle(...procs: Proc[]): Promise<void> {
-  for (let i = 0; i < 3; i++) for (const p of procs) {
-    await p.app.bus.idle();
-    await p.app.notifier.idle();
-  }
+  for (let i = 0; i < 3; i++)
+    for (const p of procs) {
+      await p.app.bus.idle();
+      await p.app.notifier.idle();
+    }
 }
 
 /**
@@ -121,11 +149,15 @@ export async function raceChildren<T>(script: URL, dir: string, names: string[])
   const go = join(dir, 'go');
   const runTs = fileURLToPath(new URL('../../bin/run-ts.mjs', import.meta.url));
   const children = names.map((name) => {
-    const child = spawn(process.execPath, [runTs, fileURLToPath(script), dir, name, go], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [runTs, fileURLToPath(script), dir, name, go], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     const ready = new Promise<void>((res) => child.stdout.on('data', () => out.includes('ready') && res()));
-    const done = new Promise<string>((res, rej) => child.on('exit', (code) => (code === 0 ? res(out) : rej(new Error(`child ${name} exited ${code}`)))));
+    const done = new Promise<string>((res, rej) =>
+      child.on('exit', (code) => (code === 0 ? res(out) : rej(new Error(`child ${name} exited ${code}`)))),
+    );
     return { ready, done };
   });
   await Promise.all(children.map((c) => c.ready));
@@ -164,7 +196,10 @@ export async function advanceClock(ms: number, settleAll: () => Promise<void>, p
  * Per test: a fresh database directory and the processes opened on it (`proc(name)`), all
  * closed and removed after the test. Registers its own beforeEach/afterEach.
  */
-export async function procsPerTest(): Promise<{ proc: (name: string, opts?: Parameters<typeof openProc>[2]) => Promise<Proc>; forget: (p: Proc) => void }> {
+export async function procsPerTest(): Promise<{
+  proc: (name: string, opts?: Parameters<typeof openProc>[2]) => Promise<Proc>;
+  forget: (p: Proc) => void;
+}> {
   const { beforeEach, afterEach } = await import('vitest');
   let tmp: ReturnType<typeof tempDir>;
   const open: Proc[] = [];

@@ -12,5 +12,7 @@ process.stdout.write('ready\n');
 while (!existsSync(defined(go))) await new Promise((r) => setTimeout(r, 5));
 await s.tick();
 await settle(p);
-process.stdout.write(JSON.stringify({ name, digests: p.posts.filter((x) => x.message.kind === 'digest').map((x) => x.threadRef) }) + '\n');
+process.stdout.write(
+  JSON.stringify({ name, digests: p.posts.filter((x) => x.message.kind === 'digest').map((x) => x.threadRef) }) + '\n',
+);
 await p.close();

@@ -31,7 +31,9 @@ beforeEach(async () => {
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
   vi.setSystemTime(new Date('2026-03-02T09:00:00Z'));
   p = await openProc(tmp.dir);
-  await p.run('project create acme --source imaps://old.example --destination imaps://new.example --self-service source');
+  await p.run(
+    'project create acme --source imaps://old.example --destination imaps://new.example --self-service source',
+  );
   await p.run('project set acme --digest off');
   s = installScheduler(p.app, 'console', { tick: '*/30 * * * *' });
 });
@@ -46,14 +48,19 @@ afterEach(async () => {
 // database's I/O is real while the driver's and Prisma's timers are fake). The reminders'
 // database claims are the scheduler's, tested on PostgreSQL by schedule.test.ts.
 const skipOnPg = testDialect() === 'postgresql';
-if (skipOnPg) console.warn('SKIPPED on PostgreSQL: test/scheduler/reminders.test.ts (fake timers hang a command on real PostgreSQL I/O; runs on SQLite)');
+if (skipOnPg)
+  console.warn(
+    'SKIPPED on PostgreSQL: test/scheduler/reminders.test.ts (fake timers hang a command on real PostgreSQL I/O; runs on SQLite)',
+  );
 
 describe.skipIf(skipOnPg)('reminders', () => {
   it('remind after 1 and 3 days with a new link, stop when the user answers or the admin stops, then the digest lists them as stalled', async () => {
     await p.run('bulk\nalice@old.example\nbob@old.example\ncarol@old.example\ndave@old.example');
     await p.run('start --all');
     // One request each (sent side by side: their order is not promised).
-    expect(p.requests.map((r) => [r.recipient, r.reminder]).sort()).toEqual(['alice', 'bob', 'carol', 'dave'].map((n) => [`${n}@old.example`, false]));
+    expect(p.requests.map((r) => [r.recipient, r.reminder]).sort()).toEqual(
+      ['alice', 'bob', 'carol', 'dave'].map((n) => [`${n}@old.example`, false]),
+    );
     s.start();
 
     await advance(DAY - 31 * MIN);
@@ -68,12 +75,21 @@ describe.skipIf(skipOnPg)('reminders', () => {
       expect(defined(reminder).at.getTime() - defined(first).at.getTime()).toBeLessThanOrEqual(DAY + 30 * MIN);
     }
     const aliceItem = await p.app.db.item.findFirstOrThrow({ where: { sourceAddress: 'alice@old.example' } });
-    const links = await p.app.db.credentialLink.findMany({ where: { itemId: aliceItem.id }, orderBy: { createdAt: 'asc' } });
+    const links = await p.app.db.credentialLink.findMany({
+      where: { itemId: aliceItem.id },
+      orderBy: { createdAt: 'asc' },
+    });
     expect(links).toHaveLength(2);
     expect(defined(links[0]).revokedAt).not.toBeNull(); // the old link dies with the new one
     expect(defined(links[1]).revokedAt).toBeNull();
     // The thread hears about the reminder too.
-    expect(p.posts.some((x) => /^🔔 Reminded 4 users: 4 by email\./.test(x.message.text) && /asked alice@old\.example by email/.test(x.message.text))).toBe(true);
+    expect(
+      p.posts.some(
+        (x) =>
+          /^🔔 Reminded 4 users: 4 by email\./.test(x.message.text) &&
+          /asked alice@old\.example by email/.test(x.message.text),
+      ),
+    ).toBe(true);
 
     // Alice answers, the admin stops Bob: their reminders stop at once.
     await giveCredentials(p.app, 'alice@old.example');
@@ -110,7 +126,10 @@ describe.skipIf(skipOnPg)('reminders', () => {
     await advance(HOUR);
     expect(asked('eve@old.example').map((r) => r.reminder)).toEqual([false, true]); // one, not two
     const eve = await p.app.db.item.findFirstOrThrow({ where: { sourceAddress: 'eve@old.example' } });
-    expect(await p.app.db.itemReminder.findUnique({ where: { itemId: eve.id } })).toMatchObject({ sent: 2, nextAt: null }); // both times counted: stalled
+    expect(await p.app.db.itemReminder.findUnique({ where: { itemId: eve.id } })).toMatchObject({
+      sent: 2,
+      nextAt: null,
+    }); // both times counted: stalled
     expect(asked('frank@old.example').map((r) => r.reminder)).toEqual([false, false]); // the resend, no reminder yet
     await advance(DAY);
     expect(asked('frank@old.example').map((r) => r.reminder)).toEqual([false, false, true]);
@@ -118,8 +137,14 @@ describe.skipIf(skipOnPg)('reminders', () => {
 
   it('cadence arithmetic: missed times count as passed', () => {
     const a = new Date('2026-03-02T09:00:00Z');
-    expect(cadenceAt([1, 3], a, new Date('2026-03-02T10:00:00Z'))).toEqual({ passed: 0, nextAt: new Date('2026-03-03T09:00:00Z') });
-    expect(cadenceAt([1, 3], a, new Date('2026-03-04T10:00:00Z'))).toEqual({ passed: 1, nextAt: new Date('2026-03-05T09:00:00Z') });
+    expect(cadenceAt([1, 3], a, new Date('2026-03-02T10:00:00Z'))).toEqual({
+      passed: 0,
+      nextAt: new Date('2026-03-03T09:00:00Z'),
+    });
+    expect(cadenceAt([1, 3], a, new Date('2026-03-04T10:00:00Z'))).toEqual({
+      passed: 1,
+      nextAt: new Date('2026-03-05T09:00:00Z'),
+    });
     expect(cadenceAt([1, 3], a, new Date('2026-03-09T10:00:00Z'))).toEqual({ passed: 2, nextAt: null });
   });
 });

@@ -44,14 +44,20 @@ describe('digest schedule', () => {
     vi.setSystemTime(new Date('2026-03-26T12:00:00Z')); // Thursday
     const p = await proc('p1');
     await p.run('project create acme --source imaps://old.example --destination imaps://new.example');
-    expect((await p.run('project set acme --digest "0 9 * * 1-5" --tz Europe/Berlin')).text).toMatch(/digest "0 9 \* \* 1-5"; time zone Europe\/Berlin/);
+    expect((await p.run('project set acme --digest "0 9 * * 1-5" --tz Europe/Berlin')).text).toMatch(
+      /digest "0 9 \* \* 1-5"; time zone Europe\/Berlin/,
+    );
     const s = installScheduler(p.app, 'console', { tick: '*/30 * * * *' });
     s.start();
     await advance(5 * 24 * HOUR, [p], [s]);
     await s.stop();
     const runs = await p.app.db.digestRun.findMany({ orderBy: { id: 'asc' } });
     // Friday 09:00 CET = 08:00Z; the clocks go forward on Sunday; Monday and Tuesday 09:00 CEST = 07:00Z.
-    expect(runs.map((r) => r.at.toISOString())).toEqual(['2026-03-27T08:00:00.000Z', '2026-03-30T07:00:00.000Z', '2026-03-31T07:00:00.000Z']);
+    expect(runs.map((r) => r.at.toISOString())).toEqual([
+      '2026-03-27T08:00:00.000Z',
+      '2026-03-30T07:00:00.000Z',
+      '2026-03-31T07:00:00.000Z',
+    ]);
     const posted = digests(p);
     expect(posted.map((x) => x.at.toISOString())).toEqual(runs.map((r) => r.at.toISOString()));
     expect(posted.every((x) => x.threadRef === 'test:C1')).toBe(true);
@@ -88,11 +94,18 @@ describe('digest schedule', () => {
     vi.useRealTimers(); // real processes, real clocks
     const p = await proc('setup');
     const names = ['acme', 'beta', 'gamma', 'delta', 'eps', 'zeta'];
-    for (const [i, n] of names.entries()) await p.run(`project create ${n} --source imaps://old.example --destination imaps://new.example`, { channel: `C${i}` });
+    for (const [i, n] of names.entries())
+      await p.run(`project create ${n} --source imaps://old.example --destination imaps://new.example`, {
+        channel: `C${i}`,
+      });
     const s = installScheduler(p.app, 'console');
     await s.tick(); // plans every project
     await p.app.db.project.updateMany({ data: { nextDigestAt: new Date(Date.now() - MIN) } });
-    const results = await raceChildren<{ digests: string[] }>(new URL('./race-child.ts', import.meta.url), tmp.dir, ['a', 'b', 'c']);
+    const results = await raceChildren<{ digests: string[] }>(new URL('./race-child.ts', import.meta.url), tmp.dir, [
+      'a',
+      'b',
+      'c',
+    ]);
     const posted = results.flatMap((r) => r.digests);
     expect(posted.sort()).toEqual(names.map((_, i) => `test:C${i}`).sort()); // each project's digest once, whoever won it
     expect(await p.app.db.digestRun.count()).toBe(names.length);
@@ -104,9 +117,13 @@ describe('digest schedule', () => {
     const p = await proc('p1');
     const s = installScheduler(p.app, 'console', { tick: '*/30 * * * *' });
     await p.run('project create acme --source imaps://old.example --destination imaps://new.example');
-    expect((await p.run('project set acme --digest "61 9 * * *"')).text).toMatch(/minute: 61 is an invalid expression for minute/);
+    expect((await p.run('project set acme --digest "61 9 * * *"')).text).toMatch(
+      /minute: 61 is an invalid expression for minute/,
+    );
     expect((await p.run('project set acme --digest "0 9 * *"')).text).toMatch(/expected 5 fields/);
-    expect((await p.run('project set acme --digest "0 9 * * *" --tz Mars/Olympus')).text).toMatch(/"Mars\/Olympus" is not a time zone/);
+    expect((await p.run('project set acme --digest "0 9 * * *" --tz Mars/Olympus')).text).toMatch(
+      /"Mars\/Olympus" is not a time zone/,
+    );
     expect((await p.run('project set acme --tz Mars/Olympus')).text).toMatch(/not a time zone/);
     let row = await p.app.db.project.findFirstOrThrow();
     expect([row.digestCron, row.digestTz]).toEqual(['0 9 * * 1-5', null]);

@@ -26,7 +26,8 @@ describe.skipIf(!dovecotAvailable())('completion notice to the end user (Dovecot
   let t: FormTestApp;
   let runner: Runner;
 
-  const notices = (to: string) => smtp.messages.filter((m) => m.to.includes(to) && m.parsed.subject === COMPLETION_NOTICE_SUBJECT);
+  const notices = (to: string) =>
+    smtp.messages.filter((m) => m.to.includes(to) && m.parsed.subject === COMPLETION_NOTICE_SUBJECT);
   const completed = async (address: string, passes: number) => {
     await vi.waitFor(
       async () => {
@@ -40,15 +41,28 @@ describe.skipIf(!dovecotAvailable())('completion notice to the end user (Dovecot
   };
   /** The runner logs the notice's outcome for every completion it handles: wait for the n-th. */
   const handled = async (n: number) => {
-    await vi.waitFor(() => expect(t.logs.filter((l) => /completion notice (sent|not sent|not delivered)/.test(l)).length).toBeGreaterThanOrEqual(n), { timeout: 30_000, interval: 50 });
+    await vi.waitFor(
+      () =>
+        expect(
+          t.logs.filter((l) => /completion notice (sent|not sent|not delivered)/.test(l)).length,
+        ).toBeGreaterThanOrEqual(n),
+      { timeout: 30_000, interval: 50 },
+    );
     await t.app.bus.idle();
   };
   /** Start, then the user answers the emailed request on the form (both sides asked of them). */
   const migrate = async (user: string, project: string) => {
     const s = await t.run(`start ${user}@old.example --project ${project}`);
     if (!s.result.ok) throw new Error(s.text);
-    const link = formLinkIn(await smtp.waitFor((m) => m.to.includes(`${user}@old.example`) && m.parsed.subject !== COMPLETION_NOTICE_SUBJECT));
-    const r = await submitForm(link, { source_login: `${user}@old.example`, source_password: SRC_PW, destination_login: `${user}@new.example`, destination_password: DST_PW });
+    const link = formLinkIn(
+      await smtp.waitFor((m) => m.to.includes(`${user}@old.example`) && m.parsed.subject !== COMPLETION_NOTICE_SUBJECT),
+    );
+    const r = await submitForm(link, {
+      source_login: `${user}@old.example`,
+      source_password: SRC_PW,
+      destination_login: `${user}@new.example`,
+      destination_password: DST_PW,
+    });
     expect(r.status).toBe(200);
     return link;
   };
@@ -65,7 +79,13 @@ describe.skipIf(!dovecotAvailable())('completion notice to the end user (Dovecot
         Archive: [{ raw: makeMessage({ subject: 'three' }) }],
       });
     t = await makeFormApp({ SMTP_URL: smtp.url, MAIL_FROM: 'IT <it@corp.example>', MAILFERRY_ORG_NAME: 'ACME' });
-    runner = new Runner(t.app.engine, createPrismaCheckpointStore(t.app.db), runPass, t.app.log.child({ part: 'runner' }), { concurrency: 1, pollMs: 100, stopCheckMs: 100 });
+    runner = new Runner(
+      t.app.engine,
+      createPrismaCheckpointStore(t.app.db),
+      runPass,
+      t.app.log.child({ part: 'runner' }),
+      { concurrency: 1, pollMs: 100, stopCheckMs: 100 },
+    );
     await runner.start();
     await t.run(`project create acme --source ${src.url} --destination ${dst.url} --self-service source`);
     const ps = await t.run(`project set acme --support "${SUPPORT}"`);
@@ -89,7 +109,10 @@ describe.skipIf(!dovecotAvailable())('completion notice to the end user (Dovecot
   it('after the first complete copy: what was copied, where it lives, whom to ask', async () => {
     link = await migrate('alice', 'acme');
     await completed('alice@old.example', 1);
-    notice = await smtp.waitFor((m) => m.to.includes('alice@old.example') && m.parsed.subject === COMPLETION_NOTICE_SUBJECT, 30_000);
+    notice = await smtp.waitFor(
+      (m) => m.to.includes('alice@old.example') && m.parsed.subject === COMPLETION_NOTICE_SUBJECT,
+      30_000,
+    );
     const text = notice.parsed.text ?? '';
     expect(text).toContain('3 messages in 2 folders now live in alice@new.example on 127.0.0.1:' + dst.port);
     expect(text).toMatch(/Folders:\s+(Archive, INBOX|INBOX, Archive)/);
@@ -116,26 +139,43 @@ describe.skipIf(!dovecotAvailable())('completion notice to the end user (Dovecot
     await completed('alice@old.example', 2);
     await handled(2);
     expect(notices('alice@old.example')).toHaveLength(1);
-    expect(t.logs.filter((l) => l.includes('completion notice')).join('\n')).toMatch(/completion notice not sent.*nothing-new/);
+    expect(t.logs.filter((l) => l.includes('completion notice')).join('\n')).toMatch(
+      /completion notice not sent.*nothing-new/,
+    );
 
     await seedImap(src, 'alice@old.example', SRC_PW, { INBOX: [{ raw: makeMessage({ subject: 'four' }) }] });
     await t.run('start alice@old.example --project acme');
     await completed('alice@old.example', 3);
-    const [, update] = await smtp.waitForCount(2, (m) => m.to.includes('alice@old.example') && m.parsed.subject === COMPLETION_NOTICE_SUBJECT, 30_000);
+    const [, update] = await smtp.waitForCount(
+      2,
+      (m) => m.to.includes('alice@old.example') && m.parsed.subject === COMPLETION_NOTICE_SUBJECT,
+      30_000,
+    );
     expect(defined(update).parsed.text).toContain('1 message since the last copy');
     expect(defined(update).parsed.text).toContain('4 messages in 2 folders now live in alice@new.example');
   });
 
   it('a pre-stage sends nothing (old mail only); the full pass after it tells the user', async () => {
-    await seedImap(src, 'alice@old.example', SRC_PW, { INBOX: [{ raw: makeMessage({ subject: 'old' }), internalDate: new Date('2019-05-01T00:00:00Z') }, { raw: makeMessage({ subject: 'new' }) }] });
+    await seedImap(src, 'alice@old.example', SRC_PW, {
+      INBOX: [
+        { raw: makeMessage({ subject: 'old' }), internalDate: new Date('2019-05-01T00:00:00Z') },
+        { raw: makeMessage({ subject: 'new' }) },
+      ],
+    });
     await t.run('start alice@old.example --project acme --prestage 30');
     await completed('alice@old.example', 4);
     await handled(4);
-    expect(t.logs.filter((l) => l.includes('completion notice')).join('\n')).toMatch(/completion notice not sent.*prestage/);
+    expect(t.logs.filter((l) => l.includes('completion notice')).join('\n')).toMatch(
+      /completion notice not sent.*prestage/,
+    );
     expect(notices('alice@old.example')).toHaveLength(2);
     await t.run('start alice@old.example --project acme --full');
     await completed('alice@old.example', 5);
-    const [, , last] = await smtp.waitForCount(3, (m) => m.to.includes('alice@old.example') && m.parsed.subject === COMPLETION_NOTICE_SUBJECT, 30_000);
+    const [, , last] = await smtp.waitForCount(
+      3,
+      (m) => m.to.includes('alice@old.example') && m.parsed.subject === COMPLETION_NOTICE_SUBJECT,
+      30_000,
+    );
     expect(defined(last).parsed.text).toContain('1 message since the last copy');
     expect(defined(last).parsed.text).toContain('6 messages in 2 folders now live in alice@new.example');
   });

@@ -37,7 +37,9 @@ describe('credential request content', () => {
 
   it('names both mailboxes when both credentials are needed', () => {
     const m = credentialRequestMessage({ ...view, sides: ['source', 'destination'] });
-    expect(m.text).toMatch(/current mailbox \(alice@old\.example\) and the username and password of your new mailbox \(alice@new\.example\)/);
+    expect(m.text).toMatch(
+      /current mailbox \(alice@old\.example\) and the username and password of your new mailbox \(alice@new\.example\)/,
+    );
   });
 });
 
@@ -57,7 +59,9 @@ describe('credential request by email (real SMTP)', () => {
 
   async function setUp(selfService: 'source' | 'destination' | 'both' = 'source', env: Record<string, string> = {}) {
     t = await makeFormApp({ SMTP_URL: smtp.url, MAIL_FROM: 'MailFerry <ferry@corp.example>', ...env });
-    await t.run(`project create acme --source imap://127.0.0.1:1 --destination imap://127.0.0.1:2 --self-service ${selfService}`);
+    await t.run(
+      `project create acme --source imap://127.0.0.1:1 --destination imap://127.0.0.1:2 --self-service ${selfService}`,
+    );
     await t.run('add alice@old.example alice@new.example');
     return t;
   }

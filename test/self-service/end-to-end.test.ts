@@ -6,7 +6,14 @@
  * token or link reaches any log line of the whole run.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeMessage, readMailbox, seedImap, startDovecot, dovecotAvailable, type DovecotInstance } from '../harness/dovecot.ts';
+import {
+  makeMessage,
+  readMailbox,
+  seedImap,
+  startDovecot,
+  dovecotAvailable,
+  type DovecotInstance,
+} from '../harness/dovecot.ts';
 import { startSmtpSink, formLinkIn, type SmtpSink } from '../harness/smtp.ts';
 import { chromiumAvailable, launchBrowser, type TestBrowser } from '../harness/browser.ts';
 import { FAST_FAILURES, makeFormApp, type FormTestApp } from './setup.ts';
@@ -36,8 +43,12 @@ describe.skipIf(!ready)('self-service credentials, end to end (SMTP, Chromium, D
     // Everything the process prints during the run, besides the app's own log lines.
     const ow = process.stdout.write.bind(process.stdout);
     const ew = process.stderr.write.bind(process.stderr);
-    process.stdout.write = ((c: string | Uint8Array, ...a: unknown[]) => (out.push(String(c)), ow(c as string, ...(a as []))) ) as typeof process.stdout.write;
-    process.stderr.write = ((c: string | Uint8Array, ...a: unknown[]) => (out.push(String(c)), ew(c as string, ...(a as []))) ) as typeof process.stderr.write;
+    process.stdout.write = ((c: string | Uint8Array, ...a: unknown[]) => (
+      out.push(String(c)), ow(c as string, ...(a as []))
+    )) as typeof process.stdout.write;
+    process.stderr.write = ((c: string | Uint8Array, ...a: unknown[]) => (
+      out.push(String(c)), ew(c as string, ...(a as []))
+    )) as typeof process.stderr.write;
     restore = () => {
       process.stdout.write = ow;
       process.stderr.write = ew;
@@ -49,11 +60,20 @@ describe.skipIf(!ready)('self-service credentials, end to end (SMTP, Chromium, D
       launchBrowser(),
     ]);
     await seedImap(src, 'alice@old.example', SRC_PW, {
-      INBOX: [{ raw: makeMessage({ subject: 'hello' }), flags: ['\\Seen'] }, { raw: makeMessage({ subject: 'second' }) }],
+      INBOX: [
+        { raw: makeMessage({ subject: 'hello' }), flags: ['\\Seen'] },
+        { raw: makeMessage({ subject: 'second' }) },
+      ],
       Archive: [{ raw: makeMessage({ subject: 'old news', size: 40_000 }), flags: ['\\Seen', 'Work'] }],
     });
     t = await makeFormApp({ SMTP_URL: smtp.url, MAIL_FROM: 'IT Migrations <it@corp.example>' });
-    runner = new Runner(t.app.engine, createPrismaCheckpointStore(t.app.db), runPass, t.app.log.child({ part: 'runner' }), { concurrency: 1, pollMs: 200, stopCheckMs: 200 });
+    runner = new Runner(
+      t.app.engine,
+      createPrismaCheckpointStore(t.app.db),
+      runPass,
+      t.app.log.child({ part: 'runner' }),
+      { concurrency: 1, pollMs: 200, stopCheckMs: 200 },
+    );
     await runner.start();
   });
 
@@ -108,7 +128,15 @@ describe.skipIf(!ready)('self-service credentials, end to end (SMTP, Chromium, D
     expect(await page.getByLabel('Password').count()).toBe(2);
     expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(375);
     // The style sheet applied (allowed by its hash): the button is styled, not the browser default.
-    expect(await page.locator('button[type=submit]').evaluate((b) => (globalThis as unknown as { getComputedStyle(e: unknown): { borderTopWidth: string } }).getComputedStyle(b).borderTopWidth)).toBe('0px');
+    expect(
+      await page
+        .locator('button[type=submit]')
+        .evaluate(
+          (b) =>
+            (globalThis as unknown as { getComputedStyle(e: unknown): { borderTopWidth: string } }).getComputedStyle(b)
+              .borderTopWidth,
+        ),
+    ).toBe('0px');
 
     // Wrong destination password, typed with the keyboard.
     await page.locator('#source-password').focus();
@@ -119,7 +147,9 @@ describe.skipIf(!ready)('self-service credentials, end to end (SMTP, Chromium, D
     await page.keyboard.type(WRONG);
     await page.keyboard.press('Enter');
     await page.waitForLoadState('load');
-    expect(await page.locator('#error-summary').innerText()).toContain('The server of your new mailbox did not accept this username and password');
+    expect(await page.locator('#error-summary').innerText()).toContain(
+      'The server of your new mailbox did not accept this username and password',
+    );
     expect(await page.evaluate('document.activeElement && document.activeElement.id')).toBe('error-summary');
     expect(await page.locator('#destination-password').getAttribute('aria-invalid')).toBe('true');
     // The source was right and is kept: only the destination is asked now.
@@ -154,7 +184,16 @@ describe.skipIf(!ready)('self-service credentials, end to end (SMTP, Chromium, D
     expect(Object.values(copied.messages).flat()).toHaveLength(3);
 
     const kinds = (await t.app.engine.history(item.id)).map((h) => h.kind);
-    expect(kinds).toEqual(expect.arrayContaining(['submit', 'request.sent', 'credentials.refused', 'credentials-received', 'claim', 'pass-completed']));
+    expect(kinds).toEqual(
+      expect.arrayContaining([
+        'submit',
+        'request.sent',
+        'credentials.refused',
+        'credentials-received',
+        'claim',
+        'pass-completed',
+      ]),
+    );
     const thread = t.posts.map((p) => p.text).join('\n');
     expect(thread).toMatch(/asked alice@old\.example by email/);
     expect(thread).toMatch(/destination server refused the credentials entered \(attempt 1\)/);
@@ -164,7 +203,8 @@ describe.skipIf(!ready)('self-service credentials, end to end (SMTP, Chromium, D
     await t.app.bus.idle();
     const all = [...t.logs, ...out].join('\n');
     expect(t.logs.length).toBeGreaterThan(5);
-    for (const s of [SRC_PW, DST_PW, WRONG, token, link, '/c/' + defined(token).slice(0, 16)]) expect(all).not.toContain(s);
+    for (const s of [SRC_PW, DST_PW, WRONG, token, link, '/c/' + defined(token).slice(0, 16)])
+      expect(all).not.toContain(s);
     expect(all).not.toMatch(/\/c\/[A-Za-z0-9_-]{43}/);
   });
   it('HTML and script typed into every field stay text in a real browser', async () => {
@@ -179,7 +219,8 @@ describe.skipIf(!ready)('self-service credentials, end to end (SMTP, Chromium, D
     });
     await page.goto(link);
     const payload = `"><script>alert('x')</script><img src=x onerror="alert('y')"><svg onload=alert(1)>`;
-    for (const id of ['#source-login', '#source-password', '#destination-login', '#destination-password']) await page.fill(id, payload);
+    for (const id of ['#source-login', '#source-password', '#destination-login', '#destination-password'])
+      await page.fill(id, payload);
     await page.getByRole('button', { name: 'Verify and start the migration' }).click();
     await page.waitForLoadState('load');
     expect(await page.locator('#error-summary').innerText()).toContain('did not accept this username and password');
@@ -199,7 +240,8 @@ describe.skipIf(!ready)('self-service credentials, end to end (SMTP, Chromium, D
     expect(smtp.messages.some((m) => m.parsed.subject === COMPLETION_NOTICE_SUBJECT)).toBe(true);
     expect(links.length).toBeGreaterThanOrEqual(2);
     const all = [...t.logs, ...out].join('\n');
-    for (const s of [SRC_PW, DST_PW, WRONG, ...links, ...links.map((l) => l.split('/c/')[1])]) expect(all).not.toContain(s);
+    for (const s of [SRC_PW, DST_PW, WRONG, ...links, ...links.map((l) => l.split('/c/')[1])])
+      expect(all).not.toContain(s);
     expect(all).not.toMatch(/\/c\/[A-Za-z0-9_-]{43}/);
   });
 });

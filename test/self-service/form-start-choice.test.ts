@@ -22,7 +22,13 @@ const hhmm = (hours: number) => new Date(Date.now() + hours * 3_600_000).toISOSt
 const OPENS = hhmm(2);
 
 beforeAll(async () => {
-  dv = await startDovecot({ users: ['alice', 'bob'].flatMap((u) => [{ name: `${u}@old.example`, password: PW }, { name: `${u}@new.example`, password: PW }]), extraConfig: FAST_FAILURES });
+  dv = await startDovecot({
+    users: ['alice', 'bob'].flatMap((u) => [
+      { name: `${u}@old.example`, password: PW },
+      { name: `${u}@new.example`, password: PW },
+    ]),
+    extraConfig: FAST_FAILURES,
+  });
   t = await makeFormApp();
   t.app.outreach.addSender({
     kind: 'email',
@@ -34,7 +40,13 @@ beforeAll(async () => {
   await t.run(`project create acme --source ${dv.url} --destination ${dv.url} --self-service source`);
   for (const u of ['alice', 'bob']) {
     await t.run(`add ${u}@old.example ${u}@new.example --ask source`);
-    await t.app.engine.setCredential(SYSTEM_ACTOR, await t.item(`${u}@old.example`), 'destination', `${u}@new.example`, { password: PW });
+    await t.app.engine.setCredential(
+      SYSTEM_ACTOR,
+      await t.item(`${u}@old.example`),
+      'destination',
+      `${u}@new.example`,
+      { password: PW },
+    );
     await t.run(`start ${u}@old.example`);
   }
 }, 120_000);
@@ -44,10 +56,12 @@ afterAll(async () => {
 });
 
 describe('when copying begins, chosen on the form', () => {
-  it('offers now and tomorrow; tonight only while the project\'s copy window is closed', async () => {
+  it("offers now and tomorrow; tonight only while the project's copy window is closed", async () => {
     const before = await getForm(links.get('alice@old.example')!);
     expect(before.html).toContain('When should copying begin?');
-    expect(before.html).toMatch(/<input type="radio" name="when" value="now" checked><span>Now, as soon as your credentials are verified<\/span>/);
+    expect(before.html).toMatch(
+      /<input type="radio" name="when" value="now" checked><span>Now, as soon as your credentials are verified<\/span>/,
+    );
     expect(before.html).toContain('value="tomorrow"');
     expect(before.html).not.toContain('value="tonight"');
     // A window that opens in two hours (UTC): closed now.
@@ -56,15 +70,22 @@ describe('when copying begins, chosen on the form', () => {
     expect(after.html).toMatch(/value="tonight"><span>Tonight, from \d{4}-\d\d-\d\d \d\d:\d\d UTC<\/span>/);
   });
 
-  it('tomorrow: verified, queued and held a day; the page and the admin\'s thread say when; stop cancels it', async () => {
-    const r = await submitForm(links.get('alice@old.example')!, { source_login: 'alice@old.example', source_password: PW, when: 'tomorrow' });
+  it("tomorrow: verified, queued and held a day; the page and the admin's thread say when; stop cancels it", async () => {
+    const r = await submitForm(links.get('alice@old.example')!, {
+      source_login: 'alice@old.example',
+      source_password: PW,
+      when: 'tomorrow',
+    });
     expect(r.status).toBe(200);
     expect(r.html).toContain('your migration is scheduled');
     expect(r.html).toMatch(/begins \d{4}-\d\d-\d\d \d\d:\d\d UTC/);
     const alice = await t.item('alice@old.example');
     expect(alice.status).toBe('Queued');
     expect(Math.abs(alice.startAt!.getTime() - Date.now() - 86_400_000)).toBeLessThan(120_000);
-    await waitForPost(t, /alice@old\.example\*? chose on the form: tomorrow, \d{4}-\d\d-\d\d \d\d:\d\d UTC\. The credentials are verified; copying begins then\./);
+    await waitForPost(
+      t,
+      /alice@old\.example\*? chose on the form: tomorrow, \d{4}-\d\d-\d\d \d\d:\d\d UTC\. The credentials are verified; copying begins then\./,
+    );
     // Held: the runner's claim passes it over (its project's window is not even asked).
     expect(await t.app.engine.claimNext()).toBeUndefined();
     expect((await t.run('status alice@old.example')).text).toMatch(/Scheduled:?\s*\d{4}-\d\d-\d\d \d\d:\d\d UTC/);
@@ -74,7 +95,11 @@ describe('when copying begins, chosen on the form', () => {
   });
 
   it('tonight: held until the window opens', async () => {
-    const r = await submitForm(links.get('bob@old.example')!, { source_login: 'bob@old.example', source_password: PW, when: 'tonight' });
+    const r = await submitForm(links.get('bob@old.example')!, {
+      source_login: 'bob@old.example',
+      source_password: PW,
+      when: 'tonight',
+    });
     expect(r.html).toContain('your migration is scheduled');
     const bob = await t.item('bob@old.example');
     expect(bob.status).toBe('Queued');

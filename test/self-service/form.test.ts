@@ -48,7 +48,14 @@ afterEach(async () => {
 });
 
 /** An app whose "email" sender records the request (the SMTP path has its own tests). */
-async function setUp(o: { selfService?: 'source' | 'destination' | 'both'; dest?: string; opts?: SelfServiceOptions; env?: Record<string, string> } = {}) {
+async function setUp(
+  o: {
+    selfService?: 'source' | 'destination' | 'both';
+    dest?: string;
+    opts?: SelfServiceOptions;
+    env?: Record<string, string>;
+  } = {},
+) {
   t = await makeFormApp(o.env ?? {}, o.opts);
   requests = [];
   t.app.outreach.addSender({
@@ -59,7 +66,9 @@ async function setUp(o: { selfService?: 'source' | 'destination' | 'both'; dest?
       return { ok: true, via: 'email' };
     },
   });
-  await t.run(`project create acme --source ${dv.url} --destination ${o.dest ?? dv.url} --self-service ${o.selfService ?? 'both'}`);
+  await t.run(
+    `project create acme --source ${dv.url} --destination ${o.dest ?? dv.url} --self-service ${o.selfService ?? 'both'}`,
+  );
   // One recipient (the source address) per request, whatever the project asks by default.
   await t.run('add alice@old.example alice@new.example --ask source');
   return t;
@@ -100,12 +109,18 @@ describe('the form page', () => {
     expect(a.html).not.toContain('destination_password');
     expect(a.html).toContain('name="viewport"');
     expect(a.html).not.toMatch(/<script/i);
-    expect(a.headers.get('content-security-policy')).toMatch(/default-src 'none'.*script-src 'none'.*form-action 'self'.*frame-ancestors 'none'/);
+    expect(a.headers.get('content-security-policy')).toMatch(
+      /default-src 'none'.*script-src 'none'.*form-action 'self'.*frame-ancestors 'none'/,
+    );
     expect(a.headers.get('referrer-policy')).toBe('no-referrer');
     expect(a.headers.get('cache-control')).toBe('no-store');
     expect(a.headers.get('x-frame-options')).toBe('DENY');
     expect(a.headers.get('strict-transport-security')).toBeNull(); // plain HTTP here
-    const r = await postForm(link, { csrf: csrfOf(b.html), source_login: 'alice@old.example', source_password: SRC_PW });
+    const r = await postForm(link, {
+      csrf: csrfOf(b.html),
+      source_login: 'alice@old.example',
+      source_password: SRC_PW,
+    });
     expect(r.status).toBe(200);
     expect(r.html).toContain('your migration has started');
     const after = await t.item('alice@old.example');
@@ -150,7 +165,11 @@ describe('verification before keeping', () => {
     // The source was right: it is kept, and the form now asks only for the destination.
     expect(bad.html).not.toContain('source_password');
     expect((await t.item('alice@old.example')).status).toBe('WaitingForUser');
-    const good = await postForm(link, { csrf: csrfOf(bad.html), destination_login: 'alice@new.example', destination_password: DST_PW });
+    const good = await postForm(link, {
+      csrf: csrfOf(bad.html),
+      destination_login: 'alice@new.example',
+      destination_password: DST_PW,
+    });
     expect(good.status).toBe(200);
     expect(good.html).toContain('your migration has started');
     expect((await t.item('alice@old.example')).status).toBe('Queued');
@@ -197,17 +216,26 @@ describe('verification before keeping', () => {
     expect(srcPage.html).not.toContain('destination_password');
     expect((await getForm(defined(dstLink))).html).not.toContain('source_password');
     // dave's source login is his address; Dovecot knows alice@old.example: use that login.
-    const one = await postForm(defined(srcLink), { csrf: csrfOf(srcPage.html), source_login: 'alice@old.example', source_password: SRC_PW });
+    const one = await postForm(defined(srcLink), {
+      csrf: csrfOf(srcPage.html),
+      source_login: 'alice@old.example',
+      source_password: SRC_PW,
+    });
     expect(one.html).toContain('starts as soon as the credentials of the other mailbox have been entered');
     expect((await t.item('dave@old.example')).status).toBe('WaitingForUser');
-    const two = await submitForm(defined(dstLink), { destination_login: 'alice@new.example', destination_password: DST_PW });
+    const two = await submitForm(defined(dstLink), {
+      destination_login: 'alice@new.example',
+      destination_password: DST_PW,
+    });
     expect(two.html).toContain('your migration has started');
     expect((await t.item('dave@old.example')).status).toBe('Queued');
   });
 
   it('the destination side refused to the end: DestinationCredentials; attempts are configurable per project', async () => {
     const t = await setUp();
-    await t.app.engine.updateProject(SYSTEM_ACTOR, await t.app.db.project.findFirstOrThrow(), { options: { maxAttempts: 1 } });
+    await t.app.engine.updateProject(SYSTEM_ACTOR, await t.app.db.project.findFirstOrThrow(), {
+      options: { maxAttempts: 1 },
+    });
     const link = await startAndGetLink(t);
     const r = await submitForm(link, both(SRC_PW, WRONG));
     expect(r.html).toContain('The server of your new mailbox (alice@new.example) did not accept');
@@ -254,7 +282,12 @@ describe('verification before keeping', () => {
   it('empty fields: an error summary linking to the fields; nothing counted, nothing verified', async () => {
     const t = await setUp();
     const link = await startAndGetLink(t);
-    const r = await submitForm(link, { source_login: '', source_password: '', destination_login: 'alice@new.example', destination_password: '' });
+    const r = await submitForm(link, {
+      source_login: '',
+      source_password: '',
+      destination_login: 'alice@new.example',
+      destination_password: '',
+    });
     expect(r.status).toBe(422);
     expect(r.html).toMatch(/role="alert"[^>]*autofocus/);
     expect(r.html).toContain('<a href="#source-login">Enter the username of your current mailbox.</a>');
@@ -266,7 +299,12 @@ describe('verification before keeping', () => {
     const t = await setUp();
     const link = await startAndGetLink(t);
     const evil = `"><script>alert(1)</script><img src=x onerror=alert(2)>`;
-    const r = await submitForm(link, { source_login: evil, source_password: evil, destination_login: evil, destination_password: evil });
+    const r = await submitForm(link, {
+      source_login: evil,
+      source_password: evil,
+      destination_login: evil,
+      destination_password: evil,
+    });
     expect(r.status).toBe(422);
     expect(r.html).not.toContain('<script>alert');
     expect(r.html).not.toContain('<img');
@@ -304,7 +342,10 @@ describe('links that cannot be used', () => {
     const bobLink = defined(requests[n]).url;
     expect((await getForm(bobLink)).status).toBe(200);
     const bob = await t.item('bob@old.example');
-    await t.app.db.credentialLink.updateMany({ where: { itemId: bob.id }, data: { expiresAt: new Date(Date.now() - 1000) } });
+    await t.app.db.credentialLink.updateMany({
+      where: { itemId: bob.id },
+      data: { expiresAt: new Date(Date.now() - 1000) },
+    });
     const expired = await getForm(bobLink);
     const expiredPost = await postForm(bobLink, { csrf: 'x', ...both() });
 
@@ -355,7 +396,7 @@ describe('links that cannot be used', () => {
 });
 
 describe('anti-CSRF and rate limits', () => {
-  it('a POST without our token, or with another link\'s, changes nothing', async () => {
+  it("a POST without our token, or with another link's, changes nothing", async () => {
     const t = await setUp();
     const link = await startAndGetLink(t);
     const none = await postForm(link, both());
@@ -373,7 +414,9 @@ describe('anti-CSRF and rate limits', () => {
   });
 
   it('per link and per client address', async () => {
-    const t = await setUp({ opts: { limits: { postsPerLink: { max: 2, windowMs: 60_000 }, perClient: { max: 12, windowMs: 60_000 } } } });
+    const t = await setUp({
+      opts: { limits: { postsPerLink: { max: 2, windowMs: 60_000 }, perClient: { max: 12, windowMs: 60_000 } } },
+    });
     const link = await startAndGetLink(t);
     const page = await getForm(link);
     const csrf = csrfOf(page.html);
@@ -392,7 +435,7 @@ describe('anti-CSRF and rate limits', () => {
 });
 
 describe('admin commands', () => {
-  it('form ADDRESS returns a private link to the same form; using it submits the item and retires the user\'s link', async () => {
+  it("form ADDRESS returns a private link to the same form; using it submits the item and retires the user's link", async () => {
     const t = await setUp();
     const userLink = await startAndGetLink(t);
     const r = await t.run('form alice@old.example');

@@ -1,6 +1,12 @@
-
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { dovecotAvailable, makeMessage, readMailbox, seedImap, startDovecot, type DovecotInstance } from '../harness/dovecot.ts';
+import {
+  dovecotAvailable,
+  makeMessage,
+  readMailbox,
+  seedImap,
+  startDovecot,
+  type DovecotInstance,
+} from '../harness/dovecot.ts';
 import { startImapProxy, type ImapProxy } from '../harness/imap-proxy.ts';
 import { startOidc, type OidcHarness } from '../harness/oidc.ts';
 import { chromiumAvailable, launchBrowser, type TestBrowser } from '../harness/browser.ts';
@@ -32,13 +38,23 @@ beforeAll(async () => {
   if (!ready) return;
   idp = await startOidc({ domain: 'contoso.test' });
   settings = { authorityHost: idp.authorityHost, ca: idp.caPem };
-  dv = await startDovecot({ oauth2: { introspectionUrl: idp.introspectionUrl, caFile: idp.caFile, usernameFormat: '%d', mechanisms: ['xoauth2'] } });
+  dv = await startDovecot({
+    oauth2: {
+      introspectionUrl: idp.introspectionUrl,
+      caFile: idp.caFile,
+      usernameFormat: '%d',
+      mechanisms: ['xoauth2'],
+    },
+  });
   front = await startImapProxy({ port: dv.port }, { key: idp.serverKeyPem, cert: idp.serverCertPem });
   for (const u of ['alice', 'bob', 'carol']) {
     dv.addUser(`${u}@contoso.test`, `${u}-cloud-pw`);
     dv.addUser(`${u}@onprem.test`, DST_PW);
     await seedImap(dv, `${u}@contoso.test`, `${u}-cloud-pw`, {
-      INBOX: [{ raw: makeMessage({ subject: `${u} one`, size: 3000 }), flags: ['\\Seen'] }, { raw: makeMessage({ subject: `${u} two`, size: 9000 }) }],
+      INBOX: [
+        { raw: makeMessage({ subject: `${u} one`, size: 3000 }), flags: ['\\Seen'] },
+        { raw: makeMessage({ subject: `${u} two`, size: 9000 }) },
+      ],
       Archive: [{ raw: makeMessage({ subject: `${u} old`, size: 20_000 }) }],
     });
   }
@@ -52,9 +68,17 @@ beforeAll(async () => {
       return { ok: true, via: 'email' };
     },
   });
-  runner = new Runner(t.app.engine, createPrismaCheckpointStore(t.app.db), runPass, t.app.log.child({ part: 'runner' }), { concurrency: 1, pollMs: 200, stopCheckMs: 200, m365: { settings } });
+  runner = new Runner(
+    t.app.engine,
+    createPrismaCheckpointStore(t.app.db),
+    runPass,
+    t.app.log.child({ part: 'runner' }),
+    { concurrency: 1, pollMs: 200, stopCheckMs: 200, m365: { settings } },
+  );
   await runner.start();
-  await t.run(`project create acme --source m365://${idp.tenantId}?imap=127.0.0.1:${front.port} --destination ${dv.url} --self-service source`);
+  await t.run(
+    `project create acme --source m365://${idp.tenantId}?imap=127.0.0.1:${front.port} --destination ${dv.url} --self-service source`,
+  );
 }, 120_000);
 
 afterAll(async () => {
@@ -68,7 +92,9 @@ afterAll(async () => {
 
 async function addWaiting(user: string): Promise<string> {
   await t.run(`add ${user}@contoso.test ${user}@onprem.test`);
-  await t.app.engine.setCredential(ADMIN, await t.item(`${user}@contoso.test`), 'destination', `${user}@onprem.test`, { password: DST_PW });
+  await t.app.engine.setCredential(ADMIN, await t.item(`${user}@contoso.test`), 'destination', `${user}@onprem.test`, {
+    password: DST_PW,
+  });
   const before = links.length;
   await t.run(`start ${user}@contoso.test`);
   expect((await t.item(`${user}@contoso.test`)).status).toBe('WaitingForUser');
@@ -88,7 +114,7 @@ async function waitStatus(address: string, statuses: string[], passCount = 1) {
 }
 
 describe.skipIf(!ready)('Sign in with Microsoft on the credential form', () => {
-  it('without the app registration the form says what the admin must do first; the admin connects it for the users\' sign-in', async () => {
+  it("without the app registration the form says what the admin must do first; the admin connects it for the users' sign-in", async () => {
     const link = await addWaiting('carol');
     const page = await getForm(link);
     expect(page.html).toContain('your administrator has to connect the Microsoft 365 app registration first');
@@ -132,7 +158,9 @@ describe.skipIf(!ready)('Sign in with Microsoft on the credential form', () => {
     }
     const item = await waitStatus('alice@contoso.test', ['Completed', 'Failed']);
     expect(item.status, JSON.stringify(await t.app.engine.history(item.id))).toBe('Completed');
-    expect(hashCounts(await readMailbox(dv, 'alice@onprem.test', DST_PW))).toEqual(hashCounts(await readMailbox(dv, 'alice@contoso.test', 'alice-cloud-pw')));
+    expect(hashCounts(await readMailbox(dv, 'alice@onprem.test', DST_PW))).toEqual(
+      hashCounts(await readMailbox(dv, 'alice@contoso.test', 'alice-cloud-pw')),
+    );
     // A refresh token is what the vault keeps for the source.
     const cred = await t.app.engine.credentialOf(item.id, 'source');
     expect(cred?.secret.refreshToken).toBeTruthy();
@@ -169,7 +197,10 @@ describe.skipIf(!ready)('Sign in with Microsoft on the credential form', () => {
     expect(callback).toContain('error=access_denied');
     const item = await t.item('bob@contoso.test');
     expect(item.status).toBe('WaitingForUser');
-    expect((await t.app.db.credentialLink.findFirstOrThrow({ where: { itemId: item.id, usedAt: null, revokedAt: null } })).attempts).toBe(0);
+    expect(
+      (await t.app.db.credentialLink.findFirstOrThrow({ where: { itemId: item.id, usedAt: null, revokedAt: null } }))
+        .attempts,
+    ).toBe(0);
     expect(await t.historyKinds('bob@contoso.test')).toContain('signin.cancelled');
     // Replaying the callback (its state is spent) shows the unusable-link page.
     const replay = await getForm(callback);
@@ -185,7 +216,12 @@ describe.skipIf(!ready)('Sign in with Microsoft on the credential form', () => {
     await vi.waitFor(() => expect(links.length).toBe(before + 1), { timeout: 30_000 });
     expect((await t.item('alice@contoso.test')).status).toBe('WaitingForUser');
 
-    const secrets = [APP.clientSecret, ...idp.accessTokens, ...idp.refreshTokens, ...links.map((l) => l.split('/c/')[1])].filter(Boolean);
+    const secrets = [
+      APP.clientSecret,
+      ...idp.accessTokens,
+      ...idp.refreshTokens,
+      ...links.map((l) => l.split('/c/')[1]),
+    ].filter(Boolean);
     expect(secrets.length).toBeGreaterThan(5);
     const logs = t.logs.join('\n');
     for (const s of secrets) expect(logs).not.toContain(s);

@@ -9,18 +9,47 @@ describe('start-up warnings about defaults end users would take for phishing', (
     const w = loadConfig({ SMTP_URL: 'smtp://127.0.0.1:25' }).warnings;
     expect(w).toHaveLength(4);
     expect(w[0]).toMatch(/^PUBLIC_URL is not set: credential links point to http:\/\/localhost:3978, .*set PUBLIC_URL/);
-    expect(w[1]).toMatch(/^MAIL_FROM is not set: credential requests are sent from MailFerry <mailferry@localhost>.*set MAIL_FROM/);
+    expect(w[1]).toMatch(
+      /^MAIL_FROM is not set: credential requests are sent from MailFerry <mailferry@localhost>.*set MAIL_FROM/,
+    );
     expect(w[2]).toMatch(/^MAILFERRY_ORG_NAME is not set: .*project set NAME --org/);
     expect(w[3]).toMatch(/^MAILFERRY_SUPPORT_CONTACT is not set: .*project set NAME --support/);
     for (const line of w) expect(line).not.toContain('\n');
   });
 
   it('an http:// or localhost PUBLIC_URL and a From at localhost are warned about too; a complete setup is quiet', () => {
-    expect(loadConfig({ PUBLIC_URL: 'http://ferry.acme.example', MAILFERRY_ORG_NAME: 'ACME', MAILFERRY_SUPPORT_CONTACT: 'x' }).warnings).toEqual([expect.stringMatching(/^PUBLIC_URL is not https/)]);
-    expect(loadConfig({ PUBLIC_URL: 'https://127.0.0.1:8443', MAILFERRY_ORG_NAME: 'ACME', MAILFERRY_SUPPORT_CONTACT: 'x' }).warnings).toEqual([expect.stringMatching(/^PUBLIC_URL points to 127\.0\.0\.1:8443/)]);
-    expect(loadConfig({ PUBLIC_URL: 'https://ferry.acme.example', SMTP_URL: 'smtp://x', MAIL_FROM: 'it@localhost', MAILFERRY_ORG_NAME: 'ACME', MAILFERRY_SUPPORT_CONTACT: 'x' }).warnings).toEqual([expect.stringMatching(/^MAIL_FROM is an address at "localhost"/)]);
-    expect(loadConfig({ PUBLIC_URL: 'https://ferry.acme.example', SMTP_URL: 'smtp://x', MAIL_FROM: 'ACME IT <it@acme.example>', MAILFERRY_ORG_NAME: 'ACME', MAILFERRY_SUPPORT_CONTACT: 'helpdesk@acme.example' }).warnings).toEqual([]);
-    expect(() => loadConfig({ MAILFERRY_ORG_NAME: 'x'.repeat(101) })).toThrow(/MAILFERRY_ORG_NAME must be one line of at most 100 characters/);
+    expect(
+      loadConfig({
+        PUBLIC_URL: 'http://ferry.acme.example',
+        MAILFERRY_ORG_NAME: 'ACME',
+        MAILFERRY_SUPPORT_CONTACT: 'x',
+      }).warnings,
+    ).toEqual([expect.stringMatching(/^PUBLIC_URL is not https/)]);
+    expect(
+      loadConfig({ PUBLIC_URL: 'https://127.0.0.1:8443', MAILFERRY_ORG_NAME: 'ACME', MAILFERRY_SUPPORT_CONTACT: 'x' })
+        .warnings,
+    ).toEqual([expect.stringMatching(/^PUBLIC_URL points to 127\.0\.0\.1:8443/)]);
+    expect(
+      loadConfig({
+        PUBLIC_URL: 'https://ferry.acme.example',
+        SMTP_URL: 'smtp://x',
+        MAIL_FROM: 'it@localhost',
+        MAILFERRY_ORG_NAME: 'ACME',
+        MAILFERRY_SUPPORT_CONTACT: 'x',
+      }).warnings,
+    ).toEqual([expect.stringMatching(/^MAIL_FROM is an address at "localhost"/)]);
+    expect(
+      loadConfig({
+        PUBLIC_URL: 'https://ferry.acme.example',
+        SMTP_URL: 'smtp://x',
+        MAIL_FROM: 'ACME IT <it@acme.example>',
+        MAILFERRY_ORG_NAME: 'ACME',
+        MAILFERRY_SUPPORT_CONTACT: 'helpdesk@acme.example',
+      }).warnings,
+    ).toEqual([]);
+    expect(() => loadConfig({ MAILFERRY_ORG_NAME: 'x'.repeat(101) })).toThrow(
+      /MAILFERRY_ORG_NAME must be one line of at most 100 characters/,
+    );
   });
 });
 
@@ -57,7 +86,9 @@ describe('the organisation, its support contact and its time zone in what users 
     }
     // The project's own: name, contact and zone.
     await t.run('stop alice@old.example');
-    const set = await t.run('project set acme --org "ACME Corp (Europe)" --support "IT desk, +49 30 1234 567" --tz Europe/Berlin');
+    const set = await t.run(
+      'project set acme --org "ACME Corp (Europe)" --support "IT desk, +49 30 1234 567" --tz Europe/Berlin',
+    );
     expect(set.text).toContain('organisation "ACME Corp (Europe)"');
     mail = await startAndRead(t);
     const text = defined(mail).parsed.text!;
@@ -99,7 +130,7 @@ describe('the organisation, its support contact and its time zone in what users 
     expect(defined(mail).parsed.from?.value).toEqual([{ name: 'Migration Desk', address: 'it@acme.example' }]);
   });
 
-  it("a bare MAIL_FROM without any organisation name stays a bare address", async () => {
+  it('a bare MAIL_FROM without any organisation name stays a bare address', async () => {
     const t = await setUp({ MAIL_FROM: 'it@acme.example' });
     const mail = await startAndRead(t);
     expect(defined(mail).parsed.from?.value).toEqual([{ name: '', address: 'it@acme.example' }]);
@@ -119,7 +150,16 @@ describe('the organisation, its support contact and its time zone in what users 
   it('a request made from the console does not say the console login asked', async () => {
     const t = await setUp({ MAILFERRY_ORG_NAME: 'ACME Holding' });
     const before = smtp.messages.length;
-    await t.app.dispatcher.dispatch({ text: 'start alice@old.example', surface: 'console', userId: 'root', userName: 'root', channelRef: (await t.app.engine.getProject('acme')).channelRef!, threadRef: null, reply: async () => {}, openThread: async () => 'console:T1' });
+    await t.app.dispatcher.dispatch({
+      text: 'start alice@old.example',
+      surface: 'console',
+      userId: 'root',
+      userName: 'root',
+      channelRef: (await t.app.engine.getProject('acme')).channelRef!,
+      threadRef: null,
+      reply: async () => {},
+      openThread: async () => 'console:T1',
+    });
     const mail = (await smtp.waitForCount(before + 1))[before];
     expect(defined(mail).parsed.text).not.toMatch(/\broot\b/);
     expect(defined(mail).parsed.text).toContain('The IT team of ACME Holding asked for the migration');

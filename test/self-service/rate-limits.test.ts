@@ -20,7 +20,11 @@ const dbs: Db[] = [];
 const apps: FormTestApp[] = [];
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(null) : c.once('exit', r)))));
+  await Promise.all(
+    children.map(
+      (c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(null) : c.once('exit', r))),
+    ),
+  );
   for (const a of apps) await a.close();
   for (const d of dbs) await d.$disconnect();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
@@ -49,26 +53,43 @@ describe(`rate counters in the database (${testDialect()})`, () => {
     const ca = rateCounters(a, () => now);
     const cb = rateCounters(b, () => now);
     // 40 hits on one key from two connections at once: each sees its own count, none is lost.
-    const hits = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? ca : cb).hit([{ key: 'k', windowMs: 60_000 }, { key: `other-${i % 3}`, windowMs: 5_000 }])));
-    expect(hits.map((h) => defined(h[0]).count).sort((x, y) => x - y)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    const hits = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        (i % 2 ? ca : cb).hit([
+          { key: 'k', windowMs: 60_000 },
+          { key: `other-${i % 3}`, windowMs: 5_000 },
+        ]),
+      ),
+    );
+    expect(hits.map((h) => defined(h[0]).count).sort((x, y) => x - y)).toEqual(
+      Array.from({ length: 40 }, (_, i) => i + 1),
+    );
     expect(new Set(hits.map((h) => defined(h[0]).resetAt))).toEqual(new Set([now + 60_000]));
     expect(defined((await ca.hit([{ key: 'other-0', windowMs: 5_000 }]))[0]).count).toBe(15);
     // The short windows end first; the long one keeps counting.
     now += 5_000;
-    const [k, o] = await cb.hit([{ key: 'k', windowMs: 60_000 }, { key: 'other-0', windowMs: 5_000 }]);
+    const [k, o] = await cb.hit([
+      { key: 'k', windowMs: 60_000 },
+      { key: 'other-0', windowMs: 5_000 },
+    ]);
     expect(k).toEqual({ key: 'k', count: 41, resetAt: 1_060_000 });
     expect(o).toEqual({ key: 'other-0', count: 1, resetAt: now + 5_000 });
     // A minute on, the next hit removes the rows whose window has ended.
     now += 61_000;
     await ca.hit([{ key: 'fresh', windowMs: 1_000 }]);
-    expect(testDbRows<{ key: string }>(dir, 'SELECT "key" FROM "RateCounter" ORDER BY "key"').map((r) => r.key)).toEqual(['fresh']);
+    expect(
+      testDbRows<{ key: string }>(dir, 'SELECT "key" FROM "RateCounter" ORDER BY "key"').map((r) => r.key),
+    ).toEqual(['fresh']);
   });
 
-  it('two app instances on one database share the form\'s per-client limit', async () => {
+  it("two app instances on one database share the form's per-client limit", async () => {
     const limits = { perClient: { max: 3, windowMs: 60_000 } };
     const one = await makeFormApp({}, { limits });
     apps.push(one);
-    const two = await makeFormApp({ DATABASE_URL: one.app.config.databaseUrl, MAILFERRY_DATA_DIR: one.dir }, { limits });
+    const two = await makeFormApp(
+      { DATABASE_URL: one.app.config.databaseUrl, MAILFERRY_DATA_DIR: one.dir },
+      { limits },
+    );
     apps.push(two);
     expect([await guess(one.base), await guess(two.base), await guess(one.base)]).toEqual([404, 404, 404]);
     expect(await guess(two.base)).toBe(429);
@@ -79,8 +100,22 @@ describe(`rate counters in the database (${testDialect()})`, () => {
 
 /** Starts `mailferry serve` on the database of `dir`; resolves with its base URL once it listens. */
 async function serve(dir: string, home: string): Promise<string> {
-  const env = { ...process.env, DATABASE_URL: testDbUrl(dir), MAILFERRY_DATA_DIR: home, PORT: '0', SMTP_URL: '', SLACK_SIGNING_SECRET: '', SLACK_BOT_TOKEN: '', MicrosoftAppId: '', MAILFERRY_DEV: '', LOG_LEVEL: 'info' };
-  const p = spawn(process.execPath, [resolve('bin/mailferry.mjs'), 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const env = {
+    ...process.env,
+    DATABASE_URL: testDbUrl(dir),
+    MAILFERRY_DATA_DIR: home,
+    PORT: '0',
+    SMTP_URL: '',
+    SLACK_SIGNING_SECRET: '',
+    SLACK_BOT_TOKEN: '',
+    MicrosoftAppId: '',
+    MAILFERRY_DEV: '',
+    LOG_LEVEL: 'info',
+  };
+  const p = spawn(process.execPath, [resolve('bin/mailferry.mjs'), 'serve'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.push(p);
   let log = '';
   return new Promise<string>((res, rej) => {

@@ -19,7 +19,10 @@ export interface FormTestApp extends TestApp {
 }
 
 /** Builds the app, installs the email channel and the form (as the plugin does), listens on a free port that PUBLIC_URL names. */
-export async function makeFormApp(env: Record<string, string> = {}, opts: SelfServiceOptions = {}): Promise<FormTestApp> {
+export async function makeFormApp(
+  env: Record<string, string> = {},
+  opts: SelfServiceOptions = {},
+): Promise<FormTestApp> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const t = await makeTestApp({ PORT: String(port), PUBLIC_URL: base, ...env });
@@ -57,8 +60,16 @@ export async function getForm(url: string): Promise<{ status: number; html: stri
 }
 
 /** POSTs the form (urlencoded, like a browser). */
-export async function postForm(url: string, fields: Record<string, string>): Promise<{ status: number; html: string; headers: Headers }> {
-  const r = await fetch(url, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
+export async function postForm(
+  url: string,
+  fields: Record<string, string>,
+): Promise<{ status: number; html: string; headers: Headers }> {
+  const r = await fetch(url, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(fields).toString(),
+  });
   return { status: r.status, html: await r.text(), headers: r.headers };
 }
 
@@ -74,4 +85,5 @@ export async function submitForm(url: string, fields: Record<string, string>) {
  * and no per-IP auth penalty (anvil's penalty socket closed), which otherwise delays every
  * later login from 127.0.0.1 by seconds.
  */
-export const FAST_FAILURES = 'auth_failure_delay = 0\nservice anvil {\n  unix_listener anvil-auth-penalty {\n    mode = 0\n  }\n}';
+export const FAST_FAILURES =
+  'auth_failure_delay = 0\nservice anvil {\n  unix_listener anvil-auth-penalty {\n    mode = 0\n  }\n}';

@@ -13,7 +13,9 @@ describe('trusted proxy setting (MAILFERRY_TRUST_PROXY)', () => {
   const limits = { perClient: { max: 3, windowMs: 60_000 } };
   /** GETs an unknown link (it counts against the client's limit) claiming to come from `client`. */
   const hit = async (client?: string, extra: Record<string, string> = {}) => {
-    const r = await fetch(`${t!.base}/c/${randomBytes(32).toString('base64url')}`, { headers: { ...(client ? { 'x-forwarded-for': client } : {}), ...extra } });
+    const r = await fetch(`${t!.base}/c/${randomBytes(32).toString('base64url')}`, {
+      headers: { ...(client ? { 'x-forwarded-for': client } : {}), ...extra },
+    });
     await r.arrayBuffer();
     return r;
   };
@@ -25,7 +27,7 @@ describe('trusted proxy setting (MAILFERRY_TRUST_PROXY)', () => {
     expect(statuses).toEqual([404, 404, 404, 429, 429]);
   });
 
-  it('behind a configured proxy each client gets its own bucket, and the proxy\'s own address is not one', async () => {
+  it("behind a configured proxy each client gets its own bucket, and the proxy's own address is not one", async () => {
     t = await makeFormApp({ MAILFERRY_TRUST_PROXY: '127.0.0.1, ::1' }, { limits });
     for (let i = 1; i <= 6; i++) expect((await hit(`203.0.113.${i}`)).status).toBe(404);
     const same: number[] = [];
@@ -39,18 +41,27 @@ describe('trusted proxy setting (MAILFERRY_TRUST_PROXY)', () => {
 
   it('believes X-Forwarded-Proto only from a trusted proxy (HSTS on the form)', async () => {
     t = await makeFormApp({}, { limits });
-    expect((await hit(undefined, { 'x-forwarded-proto': 'https' })).headers.get('strict-transport-security')).toBeNull();
+    expect(
+      (await hit(undefined, { 'x-forwarded-proto': 'https' })).headers.get('strict-transport-security'),
+    ).toBeNull();
     await t.close();
     t = await makeFormApp({ MAILFERRY_TRUST_PROXY: 'loopback' }, { limits });
-    expect((await hit(undefined, { 'x-forwarded-proto': 'https' })).headers.get('strict-transport-security')).toMatch(/max-age=\d+/);
+    expect((await hit(undefined, { 'x-forwarded-proto': 'https' })).headers.get('strict-transport-security')).toMatch(
+      /max-age=\d+/,
+    );
   });
 
   it('reads the setting: empty or none trusts nobody; a hop count or a name is refused with a fix', () => {
     const base = { DATABASE_URL: 'file:/tmp/x.db' };
     expect(loadConfig(base, '/nonexistent').trustProxy).toEqual([]);
     expect(loadConfig({ ...base, MAILFERRY_TRUST_PROXY: 'none' }, '/nonexistent').trustProxy).toEqual([]);
-    expect(loadConfig({ ...base, MAILFERRY_TRUST_PROXY: '10.0.0.0/8,loopback' }, '/nonexistent').trustProxy).toEqual(['10.0.0.0/8', 'loopback']);
-    expect(() => loadConfig({ ...base, MAILFERRY_TRUST_PROXY: 'true' }, '/nonexistent')).toThrow(/MAILFERRY_TRUST_PROXY: "true" is not an address/);
+    expect(loadConfig({ ...base, MAILFERRY_TRUST_PROXY: '10.0.0.0/8,loopback' }, '/nonexistent').trustProxy).toEqual([
+      '10.0.0.0/8',
+      'loopback',
+    ]);
+    expect(() => loadConfig({ ...base, MAILFERRY_TRUST_PROXY: 'true' }, '/nonexistent')).toThrow(
+      /MAILFERRY_TRUST_PROXY: "true" is not an address/,
+    );
     expect(() => loadConfig({ ...base, MAILFERRY_TRUST_PROXY: '2' }, '/nonexistent')).toThrow(/MAILFERRY_TRUST_PROXY/);
   });
 });

@@ -36,21 +36,35 @@ describe('form building blocks', () => {
 
   it('who is asked for what', () => {
     const item = { sourceAddress: 'a@old.example', destinationAddress: 'a@new.example' };
-    expect([...planRecipients({ ...item, ask: 'source' }, ['source', 'destination'])]).toEqual([['a@old.example', ['source', 'destination']]]);
+    expect([...planRecipients({ ...item, ask: 'source' }, ['source', 'destination'])]).toEqual([
+      ['a@old.example', ['source', 'destination']],
+    ]);
     expect([...planRecipients({ ...item, ask: 'both' }, ['source', 'destination'])]).toEqual([
       ['a@old.example', ['source']],
       ['a@new.example', ['destination']],
     ]);
-    expect([...planRecipients({ ...item, ask: 'both' }, ['destination'])]).toEqual([['a@new.example', ['destination']]]);
+    expect([...planRecipients({ ...item, ask: 'both' }, ['destination'])]).toEqual([
+      ['a@new.example', ['destination']],
+    ]);
     expect([...planRecipients({ ...item, ask: 'destination' }, ['source'])]).toEqual([['a@new.example', ['source']]]);
-    expect([...planRecipients({ sourceAddress: 'x@y.example', destinationAddress: 'x@y.example', ask: 'both' }, ['source', 'destination'])]).toEqual([['x@y.example', ['source', 'destination']]]);
+    expect([
+      ...planRecipients({ sourceAddress: 'x@y.example', destinationAddress: 'x@y.example', ask: 'both' }, [
+        'source',
+        'destination',
+      ]),
+    ]).toEqual([['x@y.example', ['source', 'destination']]]);
   });
 
   it('an SMTP failure reason never carries the link', () => {
     const url = 'https://f.example/c/' + 'B'.repeat(43);
-    const why = describeSmtpError(Object.assign(new Error(`550 rejected: ${url}`), { responseCode: 550, response: `550 rejected ${url}` }), url);
+    const why = describeSmtpError(
+      Object.assign(new Error(`550 rejected: ${url}`), { responseCode: 550, response: `550 rejected ${url}` }),
+      url,
+    );
     expect(why).not.toContain('B'.repeat(43));
     expect(why).toMatch(/550/);
-    expect(describeSmtpError(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:25'), { code: 'ECONNECTION' }), url)).toMatch(/check SMTP_URL/);
+    expect(
+      describeSmtpError(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:25'), { code: 'ECONNECTION' }), url),
+    ).toMatch(/check SMTP_URL/);
   });
 });

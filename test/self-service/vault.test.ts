@@ -21,18 +21,35 @@ afterEach(() => {
 function configFor(env: Record<string, string> = {}): Config {
   const dir = mkdtempSync(join(tmpdir(), 'mf-vault-'));
   dirs.push(dir);
-  return loadConfig({ DATABASE_URL: testDbUrl(dir), MAILFERRY_DATA_DIR: join(dir, 'data'), PORT: '0', ...env }, '/nonexistent');
+  return loadConfig(
+    { DATABASE_URL: testDbUrl(dir), MAILFERRY_DATA_DIR: join(dir, 'data'), PORT: '0', ...env },
+    '/nonexistent',
+  );
 }
 
 /** An app with two items holding credentials. */
 async function withCredentials(config: Config): Promise<{ app: App; ids: string[] }> {
   const app = await createApp(config, { log: new Logger(() => {}, 'error') });
-  const project = await app.engine.createProject(SYSTEM_ACTOR, { name: 'acme', sourceUrl: 'imap://127.0.0.1:1', destinationUrl: 'imap://127.0.0.1:2', channelRef: null });
-  const { added } = await app.engine.addItems(SYSTEM_ACTOR, project, [{ source: 'alice@old.example' }, { source: 'bob@old.example' }], { threadRef: null });
+  const project = await app.engine.createProject(SYSTEM_ACTOR, {
+    name: 'acme',
+    sourceUrl: 'imap://127.0.0.1:1',
+    destinationUrl: 'imap://127.0.0.1:2',
+    channelRef: null,
+  });
+  const { added } = await app.engine.addItems(
+    SYSTEM_ACTOR,
+    project,
+    [{ source: 'alice@old.example' }, { source: 'bob@old.example' }],
+    { threadRef: null },
+  );
   for (const i of added) {
     const item = (await app.engine.itemById(i.id))!;
-    await app.engine.setCredential(SYSTEM_ACTOR, item, 'source', i.sourceAddress, { password: `src-${i.sourceAddress}` });
-    await app.engine.setCredential(SYSTEM_ACTOR, item, 'destination', i.destinationAddress, { password: `dst-${i.sourceAddress}` });
+    await app.engine.setCredential(SYSTEM_ACTOR, item, 'source', i.sourceAddress, {
+      password: `src-${i.sourceAddress}`,
+    });
+    await app.engine.setCredential(SYSTEM_ACTOR, item, 'destination', i.destinationAddress, {
+      password: `dst-${i.sourceAddress}`,
+    });
   }
   return { app, ids: added.map((a) => a.id) };
 }
@@ -72,8 +89,12 @@ describe('the vault', () => {
       const rows = await again.db.credential.findMany();
       expect(rows).toHaveLength(4);
       for (const r of rows) expect(oldIds.has(r.keyId)).toBe(false);
-      expect((await again.engine.credentialOf(defined(ids[0]), 'source'))?.secret.password).toBe('src-alice@old.example');
-      expect((await again.engine.credentialOf(defined(ids[1]), 'destination'))?.secret.password).toBe('dst-bob@old.example');
+      expect((await again.engine.credentialOf(defined(ids[0]), 'source'))?.secret.password).toBe(
+        'src-alice@old.example',
+      );
+      expect((await again.engine.credentialOf(defined(ids[1]), 'destination'))?.secret.password).toBe(
+        'dst-bob@old.example',
+      );
       expect(() => new Vault(parseKey(oldKey)).open(defined(ids[0]), 'source', defined(rows[0]))).toThrow();
     } finally {
       await again.close();
@@ -91,7 +112,9 @@ describe('the vault', () => {
     expect(readFileSync(keyFile, 'utf8').trim()).toBe(pending);
     const again = await createApp(config, { log: new Logger(() => {}, 'error') });
     try {
-      expect((await again.engine.credentialOf(defined(ids[0]), 'source'))?.secret.password).toBe('src-alice@old.example');
+      expect((await again.engine.credentialOf(defined(ids[0]), 'source'))?.secret.password).toBe(
+        'src-alice@old.example',
+      );
     } finally {
       await again.close();
     }
@@ -104,7 +127,14 @@ describe('the vault', () => {
     const { app, ids } = await withCredentials(config);
     await app.close();
     const err: string[] = [];
-    expect(await rotateKeyCommand(config, {}, () => {}, (s) => err.push(s))).toBe(2);
+    expect(
+      await rotateKeyCommand(
+        config,
+        {},
+        () => {},
+        (s) => err.push(s),
+      ),
+    ).toBe(2);
     expect(err.join('')).toMatch(/NEW_ENCRYPTION_KEY/);
     expect(await rotateKeyCommand(config, { NEW_ENCRYPTION_KEY: key2 }, () => {})).toBe(0);
     expect(existsSync(join(config.dataDir, 'encryption.key'))).toBe(false);
@@ -135,13 +165,26 @@ describe('the vault', () => {
     const { app, ids } = await withCredentials(config);
     try {
       const project = await app.db.project.findFirstOrThrow();
-      for (const [i, wipe] of [[0, true], [1, false]] as const) {
-        await app.engine.updateProject(SYSTEM_ACTOR, await app.db.project.findFirstOrThrow(), { options: { wipeCredentialsOnComplete: wipe } });
+      for (const [i, wipe] of [
+        [0, true],
+        [1, false],
+      ] as const) {
+        await app.engine.updateProject(SYSTEM_ACTOR, await app.db.project.findFirstOrThrow(), {
+          options: { wipeCredentialsOnComplete: wipe },
+        });
         const item = (await app.engine.itemById(defined(ids[i])))!;
         await app.engine.startItem(SYSTEM_ACTOR, item);
         const claimed = await app.engine.claimNext();
         expect(claimed?.id).toBe(ids[i]);
-        await app.engine.finishPass(defined(ids[i]), 'completed', { messagesFound: 0, bytesFound: 0, messagesCopied: 0, bytesCopied: 0, messagesPresent: 0, messagesSkipped: 0, durationMs: 1 });
+        await app.engine.finishPass(defined(ids[i]), 'completed', {
+          messagesFound: 0,
+          bytesFound: 0,
+          messagesCopied: 0,
+          bytesCopied: 0,
+          messagesPresent: 0,
+          messagesSkipped: 0,
+          durationMs: 1,
+        });
         expect((await app.engine.itemById(defined(ids[i])))?.status).toBe('Completed');
       }
       expect(await app.db.credential.count({ where: { itemId: ids[0] } })).toBe(0);

@@ -77,7 +77,8 @@ export function wireMailboxName(name: string, utf8: boolean): string {
 
 /** Flags of an APPEND: system flags and keywords are atoms (checked by the caller). */
 function flagList(flags: string[]): string {
-  for (const f of flags) if (!/^\\?[^(){ %*"\\\]\x00-\x20\x7f]+$/.test(f)) throw new Error(`not a flag atom: ${JSON.stringify(f)}`);
+  for (const f of flags)
+    if (!/^\\?[^(){ %*"\\\]\x00-\x20\x7f]+$/.test(f)) throw new Error(`not a flag atom: ${JSON.stringify(f)}`);
   return `(${flags.join(' ')})`;
 }
 
@@ -87,7 +88,13 @@ function flagList(flags: string[]): string {
  * message a small header buffer and the message body itself (never copied), then CRLF.
  * A body with a NUL byte goes as literal8 (`~{n+}`, RFC 3516) where BINARY is offered.
  */
-export function appendCommandChunks(tag: string, mailbox: string, messages: AppendMessage[], binary: boolean, utf8 = false): Buffer[] {
+export function appendCommandChunks(
+  tag: string,
+  mailbox: string,
+  messages: AppendMessage[],
+  binary: boolean,
+  utf8 = false,
+): Buffer[] {
   const chunks: Buffer[] = [];
   messages.forEach((m, i) => {
     const head = appendMessageHead(m, m.body.length, binary && m.body.includes(0));
@@ -104,7 +111,10 @@ export function appendHead(tag: string, mailbox: string, utf8 = false): Buffer {
 
 /** ` (flags) "date" {size+}CRLF`: what goes before one message's bytes in an APPEND. */
 export function appendMessageHead(m: { flags: string[]; internalDate: Date }, size: number, literal8 = false): Buffer {
-  return Buffer.from(` ${flagList(m.flags)} "${formatInternalDate(m.internalDate)}" ${literal8 ? '~' : ''}{${size}+}\r\n`, 'latin1');
+  return Buffer.from(
+    ` ${flagList(m.flags)} "${formatInternalDate(m.internalDate)}" ${literal8 ? '~' : ''}{${size}+}\r\n`,
+    'latin1',
+  );
 }
 
 /** Parses `APPENDUID uidvalidity uid-set` (RFC 4315 §3) into the list of UIDs. */
@@ -130,13 +140,19 @@ export function parseAppendUid(section: { value?: unknown }[] | undefined): Appe
  * public `append()`. Rejects like any imapflow command (`responseStatus` NO/BAD,
  * connection errors). Returns the APPENDUID the server gave, if any.
  */
-export async function appendMessages(client: ImapFlow, mailbox: string, messages: AppendMessage[]): Promise<AppendResult> {
+export async function appendMessages(
+  client: ImapFlow,
+  mailbox: string,
+  messages: AppendMessage[],
+): Promise<AppendResult> {
   const bridge = bridgeOf(client);
   if (!bridge) {
     const [m] = messages;
-    if (!m || messages.length !== 1) throw new Error('MULTIAPPEND needs the imapflow bridge; append one message at a time');
+    if (!m || messages.length !== 1)
+      throw new Error('MULTIAPPEND needs the imapflow bridge; append one message at a time');
     const r = await client.append(mailbox, m.body, m.flags, m.internalDate);
-    if (!r) throw Object.assign(new Error('APPEND not sent: the connection is not authenticated'), { code: 'NoConnection' });
+    if (!r)
+      throw Object.assign(new Error('APPEND not sent: the connection is not authenticated'), { code: 'NoConnection' });
     return r.uid ? { uids: [r.uid], uidValidity: r.uidValidity } : {};
   }
   const binary = client.capabilities.has('BINARY');

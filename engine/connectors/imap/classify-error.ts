@@ -5,16 +5,35 @@ export type ImapErrorKind = 'refused' | 'unreachable' | 'throttled' | 'quota' | 
 
 /** Network, socket and TLS failures: the server could not be reached or the link broke. */
 const NETWORK_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT',
-  'EPIPE', 'ETIMEOUT', 'GREETING_TIMEOUT', 'UPGRADE_TIMEOUT', 'CONNECT_TIMEOUT', 'NoConnection', 'EConnectionClosed',
-  'ClosedAfterConnectText', 'ClosedAfterConnectTLS', 'ProxyError', 'STARTTLS_INJECTION',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ETIMEOUT',
+  'GREETING_TIMEOUT',
+  'UPGRADE_TIMEOUT',
+  'CONNECT_TIMEOUT',
+  'NoConnection',
+  'EConnectionClosed',
+  'ClosedAfterConnectText',
+  'ClosedAfterConnectTLS',
+  'ProxyError',
+  'STARTTLS_INJECTION',
 ]);
 
 /** Short, secret-free text of an error: the server's response text, else the message. */
 export function errorDetail(err: unknown): string {
-  const e = err as { responseText?: string; response?: unknown; message?: string; code?: string; reason?: string } | undefined;
+  const e = err as
+    | { responseText?: string; response?: unknown; message?: string; code?: string; reason?: string }
+    | undefined;
   // imapflow's failed session start carries the server's words in `response` (a string).
-  const text = e?.responseText || (typeof e?.response === 'string' ? e.response : '') || e?.reason || e?.message || String(err);
+  const text =
+    e?.responseText || (typeof e?.response === 'string' ? e.response : '') || e?.reason || e?.message || String(err);
   // A token failure's text is already Microsoft's own (AADSTS code first).
   return (e?.code && e.code !== 'M365_AUTH' && !text.includes(e.code) ? `${e.code}: ${text}` : text).slice(0, 500);
 }
@@ -52,10 +71,24 @@ export function throttleHintMs(err: unknown): number | undefined {
  * response codes), or anything else.
  */
 export function classifyImapError(err: unknown): ImapErrorKind {
-  const e = err as { code?: string; kind?: string; authenticationFailed?: boolean; tlsFailed?: boolean; responseText?: string; message?: string } | undefined;
+  const e = err as
+    | {
+        code?: string;
+        kind?: string;
+        authenticationFailed?: boolean;
+        tlsFailed?: boolean;
+        responseText?: string;
+        message?: string;
+      }
+    | undefined;
   if (!e) return 'error';
   // No token to log in with (Microsoft's identity platform said why): a missing consent is a refusal of the side too.
-  if (e.code === 'M365_AUTH') return e.kind === 'consent' || e.kind === 'refused' ? 'refused' : e.kind === 'unreachable' || e.kind === 'throttled' ? e.kind : 'error';
+  if (e.code === 'M365_AUTH')
+    return e.kind === 'consent' || e.kind === 'refused'
+      ? 'refused'
+      : e.kind === 'unreachable' || e.kind === 'throttled'
+        ? e.kind
+        : 'error';
   // Exchange Online takes an app's token but refuses every command on a mailbox the app has
   // no permission for (Add-MailboxPermission … FullAccess, or an RBAC for Applications scope).
   if (NOT_CONNECTED.test(errorDetail(err))) return 'refused';
@@ -65,10 +98,16 @@ export function classifyImapError(err: unknown): ImapErrorKind {
   if (e.authenticationFailed) return 'refused';
   const code = responseCode(err);
   if (code === 'AUTHENTICATIONFAILED' || code === 'AUTHORIZATIONFAILED') return 'refused';
-  if (code === 'OVERQUOTA' || /quota exceeded|over quota|mailbox (is )?full/i.test(e.responseText ?? '')) return 'quota';
+  if (code === 'OVERQUOTA' || /quota exceeded|over quota|mailbox (is )?full/i.test(e.responseText ?? ''))
+    return 'quota';
   if (e.tlsFailed) return 'unreachable';
-  if (e.code && (NETWORK_CODES.has(e.code) || /^(ERR_TLS|ERR_SSL|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED)/.test(e.code))) return 'unreachable';
-  if (/socket|connection (closed|reset)|unexpected close/i.test(e.message ?? '') && !e.responseText) return 'unreachable';
+  if (
+    e.code &&
+    (NETWORK_CODES.has(e.code) || /^(ERR_TLS|ERR_SSL|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED)/.test(e.code))
+  )
+    return 'unreachable';
+  if (/socket|connection (closed|reset)|unexpected close/i.test(e.message ?? '') && !e.responseText)
+    return 'unreachable';
   return 'error';
 }
 
@@ -78,8 +117,14 @@ export function classifyImapError(err: unknown): ImapErrorKind {
  * error from neither server (no side) is never a credential or reachability failure.
  */
 export function failureReasonFor(kind: Exclude<ImapErrorKind, 'quota'>, side: ConnectorSide): ConnectorFailureReason;
-export function failureReasonFor(kind: ImapErrorKind, side: ConnectorSide | undefined): ConnectorFailureReason | 'DestinationQuota';
-export function failureReasonFor(kind: ImapErrorKind, side: ConnectorSide | undefined): ConnectorFailureReason | 'DestinationQuota' {
+export function failureReasonFor(
+  kind: ImapErrorKind,
+  side: ConnectorSide | undefined,
+): ConnectorFailureReason | 'DestinationQuota';
+export function failureReasonFor(
+  kind: ImapErrorKind,
+  side: ConnectorSide | undefined,
+): ConnectorFailureReason | 'DestinationQuota' {
   if (kind === 'refused' && side) return side === 'source' ? 'SourceCredentials' : 'DestinationCredentials';
   if (kind === 'unreachable' && side) return side === 'source' ? 'SourceUnreachable' : 'DestinationUnreachable';
   if (kind === 'quota') return 'DestinationQuota';

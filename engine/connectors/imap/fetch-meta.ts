@@ -10,11 +10,25 @@ export interface RawMeta {
   flags: string[];
 }
 
-const MONTHS: Record<string, number> = { jan: 0, feb: 1, mar: 2, apr: 3, may: 4, jun: 5, jul: 6, aug: 7, sep: 8, oct: 9, nov: 10, dec: 11 };
+const MONTHS: Record<string, number> = {
+  jan: 0,
+  feb: 1,
+  mar: 2,
+  apr: 3,
+  may: 4,
+  jun: 5,
+  jul: 6,
+  aug: 7,
+  sep: 8,
+  oct: 9,
+  nov: 10,
+  dec: 11,
+};
 
 /** RFC 3501 date-time (`dd-Mon-yyyy hh:mm:ss +zzzz`, day possibly space-padded); null when malformed. */
 export function parseInternalDate(s: string): Date | null {
-  const [, day, mon, year, h, mi, sec, sign, oh, om] = /^\s?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$/.exec(s) ?? [];
+  const [, day, mon, year, h, mi, sec, sign, oh, om] =
+    /^\s?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$/.exec(s) ?? [];
   const month = mon ? MONTHS[mon.toLowerCase()] : undefined;
   if (month === undefined) return null;
   const offsetMin = (sign === '-' ? -1 : 1) * (Number(oh) * 60 + Number(om));

@@ -92,7 +92,9 @@ export class FetchReader {
   /** A line is complete: a literal begins, or a response ends ('ok' or an error for our tagged one). */
   private endOfLine(): 'ok' | Error | null {
     const parts = this.line;
-    const line = (parts.length === 1 && parts[0] ? parts[0] : Buffer.concat(parts)).toString('latin1').replace(/\r?\n$/, '');
+    const line = (parts.length === 1 && parts[0] ? parts[0] : Buffer.concat(parts))
+      .toString('latin1')
+      .replace(/\r?\n$/, '');
     parts.length = 0;
     this.lineBytes = 0;
     const lit = LITERAL.exec(line);
@@ -116,7 +118,13 @@ export class FetchReader {
  * {@link FetchReader}. Resolves at our tagged OK (unless `completed` says otherwise);
  * rejects on NO/BAD, or with `lost()` when the connection closes first.
  */
-export function readFetch(client: ImapFlow, tag: string, command: string, handlers: FetchHandlers, lost: () => Error): Promise<void> {
+export function readFetch(
+  client: ImapFlow,
+  tag: string,
+  command: string,
+  handlers: FetchHandlers,
+  lost: () => Error,
+): Promise<void> {
   const reader = new FetchReader(tag, handlers);
   return lendSocket(client, `${tag} ${command}`, (chunk, loan) => reader.feed(chunk, loan), lost);
 }

@@ -76,7 +76,8 @@ export function shapeProblems(client: ImapFlow): string[] {
   const p: string[] = [];
   if (!isFn(c.exec)) p.push('exec() missing');
   if (!isFn(c.send)) p.push('send() missing');
-  if (!isStream(c.socket, 'pipe', 'unpipe', 'on', 'removeListener', 'pause', 'resume')) p.push('socket is not a stream');
+  if (!isStream(c.socket, 'pipe', 'unpipe', 'on', 'removeListener', 'pause', 'resume'))
+    p.push('socket is not a stream');
   if (!isStream(c.streamer, 'write')) p.push('streamer is not a writable stream');
   if (!isStream(c.writeSocket, 'write', 'once')) p.push('writeSocket is not a writable stream');
   if (typeof c.writeBytesCounter !== 'number') p.push('writeBytesCounter is not a number');
@@ -238,10 +239,13 @@ export function bridgeOf(client: ImapFlow): ImapflowBridge | null {
     const key = problems.join('; ');
     if (!warned.has(key)) {
       warned.add(key);
-      warn('imapflow does not have the shape MailFerry was built for: copying on its public path (buffered, one APPEND per message; a stop closes connections after a grace period)', {
-        imapflow: imapflowVersion(),
-        problems: key,
-      });
+      warn(
+        'imapflow does not have the shape MailFerry was built for: copying on its public path (buffered, one APPEND per message; a stop closes connections after a grace period)',
+        {
+          imapflow: imapflowVersion(),
+          problems: key,
+        },
+      );
     }
   }
   return b;

@@ -32,9 +32,17 @@ export function ownTag(prefix: string): string {
  * loan ends; a closed connection rejects with `lost()`. Needs the connection's bridge
  * (imapflow-bridge.ts): callers check {@link hasBridge} and take imapflow's own path without it.
  */
-export function lendSocket(client: ImapFlow, commandLine: string, onData: (chunk: Buffer, loan: SocketLoan) => void, lost: () => Error): Promise<void> {
+export function lendSocket(
+  client: ImapFlow,
+  commandLine: string,
+  onData: (chunk: Buffer, loan: SocketLoan) => void,
+  lost: () => Error,
+): Promise<void> {
   const b = bridgeOf(client);
-  if (!b) return Promise.reject(Object.assign(new Error('no socket loan on this imapflow (shape mismatch)'), { code: 'NO_BRIDGE' }));
+  if (!b)
+    return Promise.reject(
+      Object.assign(new Error('no socket loan on this imapflow (shape mismatch)'), { code: 'NO_BRIDGE' }),
+    );
   const sock = b.socket;
   if (!sock || !b.idle) return Promise.reject(lost());
   return new Promise<void>((resolve, reject) => {

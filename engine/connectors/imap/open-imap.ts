@@ -27,11 +27,16 @@ export function imapOptions(endpoint: ConnectorEndpoint, accessToken?: string): 
   }
   const secret = endpoint.secret;
   const token = accessToken ?? ('accessToken' in secret ? secret.accessToken : undefined);
-  if (token === undefined && !('password' in secret)) throw new Error('an OAuth endpoint needs its access token (connectImap fetches it)');
+  if (token === undefined && !('password' in secret))
+    throw new Error('an OAuth endpoint needs its access token (connectImap fetches it)');
   const auth: ImapFlowOptions['auth'] =
     token !== undefined
       ? { user, accessToken: token }
-      : { user, pass: (secret as { password: string }).password, ...(authzid ? { authzid, loginMethod: 'AUTH=PLAIN' } : {}) };
+      : {
+          user,
+          pass: (secret as { password: string }).password,
+          ...(authzid ? { authzid, loginMethod: 'AUTH=PLAIN' } : {}),
+        };
   return {
     host: addr.host,
     port: addr.port,

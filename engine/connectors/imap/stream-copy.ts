@@ -242,7 +242,8 @@ export async function streamCopy(
   onBody?: BodyReaders,
 ): Promise<StreamCopyResult> {
   const d = bridgeOf(dest);
-  if (!d || !bridgeOf(src)) throw Object.assign(new Error('no streamed copy on this imapflow (shape mismatch)'), { code: 'NO_BRIDGE' });
+  if (!d || !bridgeOf(src))
+    throw Object.assign(new Error('no streamed copy on this imapflow (shape mismatch)'), { code: 'NO_BRIDGE' });
   const tag = ownTag('MF');
   const append = new AppendStream(dest, d, destMailbox);
   const bodies = new BodyRouter(metas, append, onBody);

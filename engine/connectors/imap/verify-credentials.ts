@@ -23,7 +23,8 @@ export async function verifyCredentials(
     // Throttled (Office 365 "Request is throttled"): no verdict on the credentials; ask again later.
     const k = kind === 'refused' || kind === 'unreachable' || kind === 'throttled' ? kind : 'error';
     const code = (err as { code?: string })?.code;
-    const detail = k === 'refused' ? `${side} server refused the credentials: ${errorDetail(err)}` : `${side}: ${errorDetail(err)}`;
+    const detail =
+      k === 'refused' ? `${side} server refused the credentials: ${errorDetail(err)}` : `${side}: ${errorDetail(err)}`;
     return { ok: false, kind: code === 'CONNECTOR_URL' ? 'error' : k, detail };
   } finally {
     await closeImap(client);

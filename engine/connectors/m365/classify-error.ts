@@ -50,7 +50,8 @@ const CONSENT = new Set([65001, 65004, 650051, 650052, 50076, 50079, 50158, 5000
 const THROTTLED = new Set([50196, 90033]);
 
 /** Network codes of an authority that cannot be reached (DNS, TCP, TLS). */
-const NETWORK = /^(ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EPIPE|ECONNABORTED|UND_ERR_.*|ERR_TLS.*|ERR_SSL.*|CERT_.*|UNABLE_TO_.*|DEPTH_ZERO.*|SELF_SIGNED.*)$/;
+const NETWORK =
+  /^(ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EPIPE|ECONNABORTED|UND_ERR_.*|ERR_TLS.*|ERR_SSL.*|CERT_.*|UNABLE_TO_.*|DEPTH_ZERO.*|SELF_SIGNED.*)$/;
 
 /**
  * Microsoft's text without its trace and correlation ids and timestamp (they change on
@@ -73,7 +74,9 @@ function wordsOf(text: string): string {
  */
 export function toM365Error(err: unknown, network?: { code?: string; message: string }): M365AuthError {
   if (err instanceof M365AuthError) return err;
-  const e = err as { errorCode?: string; errorMessage?: string; subError?: string; message?: string; status?: number } | undefined;
+  const e = err as
+    | { errorCode?: string; errorMessage?: string; subError?: string; message?: string; status?: number }
+    | undefined;
   const text = String(e?.errorMessage || e?.message || err);
   const m = /AADSTS(\d+)/.exec(text) ?? /AADSTS(\d+)/.exec(String(e?.errorCode ?? ''));
   const code = m ? Number(m[1]) : undefined;
@@ -85,13 +88,27 @@ export function toM365Error(err: unknown, network?: { code?: string; message: st
     if (THROTTLED.has(code)) return new M365AuthError('throttled', words, aadsts);
   }
   const oauth = String(e?.errorCode ?? '');
-  if (oauth === 'invalid_client' || oauth === 'invalid_grant' || oauth === 'unauthorized_client') return new M365AuthError('refused', words, aadsts);
-  if (oauth === 'interaction_required' || oauth === 'consent_required' || oauth === 'login_required' || oauth === 'access_denied') return new M365AuthError('consent', words, aadsts);
+  if (oauth === 'invalid_client' || oauth === 'invalid_grant' || oauth === 'unauthorized_client')
+    return new M365AuthError('refused', words, aadsts);
+  if (
+    oauth === 'interaction_required' ||
+    oauth === 'consent_required' ||
+    oauth === 'login_required' ||
+    oauth === 'access_denied'
+  )
+    return new M365AuthError('consent', words, aadsts);
   if (oauth === 'temporarily_unavailable' || e?.status === 429) return new M365AuthError('throttled', words, aadsts);
-  if (network && (oauth === 'network_error' || oauth === 'endpoints_resolution_error' || oauth === 'openid_config_error' || !oauth)) {
-    return new M365AuthError('unreachable', `the Microsoft authority could not be reached: ${network.code ? network.code + ': ' : ''}${wordsOf(network.message)}`);
+  if (
+    network &&
+    (oauth === 'network_error' || oauth === 'endpoints_resolution_error' || oauth === 'openid_config_error' || !oauth)
+  ) {
+    return new M365AuthError(
+      'unreachable',
+      `the Microsoft authority could not be reached: ${network.code ? network.code + ': ' : ''}${wordsOf(network.message)}`,
+    );
   }
-  if (oauth === 'network_error' || oauth === 'endpoints_resolution_error') return new M365AuthError('unreachable', `the Microsoft authority could not be reached: ${words}`);
+  if (oauth === 'network_error' || oauth === 'endpoints_resolution_error')
+    return new M365AuthError('unreachable', `the Microsoft authority could not be reached: ${words}`);
   if (code !== undefined) return new M365AuthError('refused', words, aadsts);
   return new M365AuthError('error', words);
 }

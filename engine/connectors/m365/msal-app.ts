@@ -21,7 +21,8 @@ export interface MsalApp {
  */
 export async function msalApp(app: M365App, settings: M365Settings): Promise<MsalApp> {
   const { ConfidentialClientApplication, LogLevel } = await import('@azure/msal-node');
-  if (!app.clientSecret && !app.certificate) throw new M365AuthError('refused', 'the app registration has neither a client secret nor a certificate');
+  if (!app.clientSecret && !app.certificate)
+    throw new M365AuthError('refused', 'the app registration has neither a client secret nor a certificate');
   const http = new AuthorityHttpClient(settings.ca);
   const thumb = app.certificate?.thumbprint.replace(/[:\s]/g, '');
   const config: Configuration = {

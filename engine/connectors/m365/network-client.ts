@@ -25,30 +25,45 @@ export class AuthorityHttpClient implements INetworkModule {
     return this.send<T>('POST', url, options);
   }
 
-  private send<T>(method: 'GET' | 'POST', url: string, options?: NetworkRequestOptions, timeout?: number): Promise<NetworkResponse<T>> {
+  private send<T>(
+    method: 'GET' | 'POST',
+    url: string,
+    options?: NetworkRequestOptions,
+    timeout?: number,
+  ): Promise<NetworkResponse<T>> {
     return new Promise((resolve, reject) => {
       const body = method === 'POST' ? (options?.body ?? '') : undefined;
       const headers: Record<string, string | number> = { ...(options?.headers ?? {}) };
       if (body !== undefined) headers['content-length'] = Buffer.byteLength(body);
-      const req = request(url, { method, headers, ...(this.ca ? { ca: [...rootCertificates, this.ca] } : {}), timeout: timeout ?? this.timeoutMs }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (d: Buffer) => chunks.push(d));
-        res.on('error', (e) => this.failed(e, reject));
-        res.on('end', () => {
-          this.lastFailure = undefined;
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: unknown;
-          try {
-            parsed = text ? JSON.parse(text) : {};
-          } catch {
-            // Not JSON (a proxy's HTML page): msal-node sees an empty body and the status.
-            parsed = {};
-          }
-          const h: Record<string, string> = {};
-          for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h[k] = Array.isArray(v) ? v.join(', ') : v;
-          resolve({ headers: h, body: parsed as T, status: res.statusCode ?? 0 });
-        });
-      });
+      const req = request(
+        url,
+        {
+          method,
+          headers,
+          ...(this.ca ? { ca: [...rootCertificates, this.ca] } : {}),
+          timeout: timeout ?? this.timeoutMs,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (d: Buffer) => chunks.push(d));
+          res.on('error', (e) => this.failed(e, reject));
+          res.on('end', () => {
+            this.lastFailure = undefined;
+            const text = Buffer.concat(chunks).toString('utf8');
+            let parsed: unknown;
+            try {
+              parsed = text ? JSON.parse(text) : {};
+            } catch {
+              // Not JSON (a proxy's HTML page): msal-node sees an empty body and the status.
+              parsed = {};
+            }
+            const h: Record<string, string> = {};
+            for (const [k, v] of Object.entries(res.headers))
+              if (v !== undefined) h[k] = Array.isArray(v) ? v.join(', ') : v;
+            resolve({ headers: h, body: parsed as T, status: res.statusCode ?? 0 });
+          });
+        },
+      );
       req.on('timeout', () => req.destroy(Object.assign(new Error('no answer in time'), { code: 'ETIMEDOUT' })));
       req.on('error', (e) => this.failed(e, reject));
       if (body !== undefined) req.write(body);

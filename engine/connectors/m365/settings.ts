@@ -16,7 +16,8 @@ export function m365Settings(env: NodeJS.ProcessEnv = process.env): M365Settings
   } catch {
     throw new Error(`MICROSOFT_AUTHORITY_HOST "${raw}" is not a URL (e.g. https://login.microsoftonline.com)`);
   }
-  if (u.protocol !== 'https:') throw new Error(`MICROSOFT_AUTHORITY_HOST must be https (msal-node refuses any other authority): ${raw}`);
+  if (u.protocol !== 'https:')
+    throw new Error(`MICROSOFT_AUTHORITY_HOST must be https (msal-node refuses any other authority): ${raw}`);
   return { authorityHost: `https://${u.host}` };
 }
 

@@ -1,6 +1,13 @@
 import { toM365Error } from './classify-error.ts';
 import { msalApp, refreshTokenOf, type MsalApp } from './msal-app.ts';
-import { APP_IMAP_SCOPE, DELEGATED_IMAP_SCOPES, type AccessToken, type M365App, type M365Settings, type TokenSource } from './types.ts';
+import {
+  APP_IMAP_SCOPE,
+  DELEGATED_IMAP_SCOPES,
+  type AccessToken,
+  type M365App,
+  type M365Settings,
+  type TokenSource,
+} from './types.ts';
 
 /** Renewal margin: a token is renewed when less than this share of its life (at most 5 minutes) is left. */
 function stillGood(t: { token: AccessToken; obtainedAt: number }, now: number): boolean {
@@ -78,7 +85,11 @@ export function delegatedTokenSource(
       client ??= await msalApp(app, settings);
       // forceCache: msal-node keeps a refreshed result (and the rotated refresh token) only for
       // accounts already in its cache; this fresh client has none.
-      r = await client.cca.acquireTokenByRefreshToken({ refreshToken: current, scopes: DELEGATED_IMAP_SCOPES, forceCache: true });
+      r = await client.cca.acquireTokenByRefreshToken({
+        refreshToken: current,
+        scopes: DELEGATED_IMAP_SCOPES,
+        forceCache: true,
+      });
       if (!r?.accessToken) throw new Error('the authority answered without an access token');
     } catch (e) {
       throw toM365Error(e, client?.http.lastFailure);

@@ -4,7 +4,15 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { dovecotAvailable, freePort, makeMessage, readMailbox, seedImap, startDovecot, type DovecotInstance } from '../../harness/dovecot.ts';
+import {
+  dovecotAvailable,
+  freePort,
+  makeMessage,
+  readMailbox,
+  seedImap,
+  startDovecot,
+  type DovecotInstance,
+} from '../../harness/dovecot.ts';
 import { csrfOf, getForm, postForm, FAST_FAILURES } from '../../self-service/setup.ts';
 import { testDbBytes, testDbUrl } from '../../harness/test-db.ts';
 import { defined } from '../../harness/defined.ts';
@@ -39,11 +47,22 @@ const KEY = randomBytes(32).toString('base64');
 beforeAll(async () => {
   if (!ready) return;
   [src, dst] = await Promise.all([
-    startDovecot({ users: [{ name: 'alice@old.example', password: defined(USER_PWS[0]) }], masterUsers: [{ name: 'srcadmin', password: SRC_ADMIN_PW }], extraConfig: FAST_FAILURES }),
-    startDovecot({ users: [{ name: 'alice@new.example', password: defined(USER_PWS[1]) }], masterUsers: [{ name: 'dstadmin', password: DST_ADMIN_PW }], extraConfig: FAST_FAILURES }),
+    startDovecot({
+      users: [{ name: 'alice@old.example', password: defined(USER_PWS[0]) }],
+      masterUsers: [{ name: 'srcadmin', password: SRC_ADMIN_PW }],
+      extraConfig: FAST_FAILURES,
+    }),
+    startDovecot({
+      users: [{ name: 'alice@new.example', password: defined(USER_PWS[1]) }],
+      masterUsers: [{ name: 'dstadmin', password: DST_ADMIN_PW }],
+      extraConfig: FAST_FAILURES,
+    }),
   ]);
   await seedImap(src, 'alice@old.example', defined(USER_PWS[0]), {
-    INBOX: [{ raw: makeMessage({ subject: 'hello' }), flags: ['\\Seen'] }, { raw: makeMessage({ subject: 'second', size: 20_000 }) }],
+    INBOX: [
+      { raw: makeMessage({ subject: 'hello' }), flags: ['\\Seen'] },
+      { raw: makeMessage({ subject: 'second', size: 20_000 }) },
+    ],
     Projects: [{ raw: makeMessage({ subject: 'plan' }) }],
   });
   dir = mkdtempSync(join(tmpdir(), 'mailferry-console-connect-'));
@@ -66,7 +85,10 @@ afterAll(async () => {
 /** Starts `mailferry serve` and resolves once it listens. */
 function startServer(): Promise<void> {
   return new Promise((res, rej) => {
-    server = spawn(process.execPath, [resolve('bin/mailferry.mjs'), 'serve'], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+    server = spawn(process.execPath, [resolve('bin/mailferry.mjs'), 'serve'], {
+      env: env(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const t = setTimeout(() => rej(new Error(`serve did not start:\n${serverOut}`)), 60_000);
     const on = (d: Buffer) => {
       serverOut += d;
@@ -84,7 +106,10 @@ function startServer(): Promise<void> {
 /** Runs the console on the same database with a script on stdin. */
 function consoleRun(script: string, wait = false): Promise<{ out: string; err: string }> {
   return new Promise((res, rej) => {
-    const p = spawn(process.execPath, [resolve('bin/mailferry.mjs'), 'console', ...(wait ? ['--wait'] : [])], { env: env(), stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [resolve('bin/mailferry.mjs'), 'console', ...(wait ? ['--wait'] : [])], {
+      env: env(),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let o = '';
     let e = '';
     p.stdout.on('data', (d) => (o += d));
@@ -103,7 +128,11 @@ describe.skipIf(!ready)('console end to end: project connect', () => {
   it('command → private link → admin form over HTTP → verified → start queues without asking users → copy completes', async () => {
     await startServer();
     const first = await consoleRun(
-      [`project create acme --source ${src.url} --destination ${dst.url} --self-service both`, 'project connect acme --source', 'project connect acme --destination'].join('\n'),
+      [
+        `project create acme --source ${src.url} --destination ${dst.url} --self-service both`,
+        'project connect acme --source',
+        'project connect acme --destination',
+      ].join('\n'),
     );
     const links = [...first.out.matchAll(/http:\/\/127\.0\.0\.1:\d+\/c\/[A-Za-z0-9_-]{43}/g)].map((m) => m[0]);
     expect(links, first.out).toHaveLength(2);
@@ -114,18 +143,41 @@ describe.skipIf(!ready)('console end to end: project connect', () => {
     const page = await getForm(defined(srcLink));
     expect(page.status).toBe(200);
     const csrf = csrfOf(page.html);
-    const refused = await postForm(defined(srcLink), { csrf, admin_user: 'srcadmin', admin_password: WRONG, style: 'separator', separator: '*', test_mailbox: 'alice@old.example' });
+    const refused = await postForm(defined(srcLink), {
+      csrf,
+      admin_user: 'srcadmin',
+      admin_password: WRONG,
+      style: 'separator',
+      separator: '*',
+      test_mailbox: 'alice@old.example',
+    });
     expect(refused.status).toBe(422);
     expect(refused.html).toContain('did not accept this admin login');
-    const ok = await postForm(defined(srcLink), { csrf, admin_user: 'srcadmin', admin_password: SRC_ADMIN_PW, style: 'separator', separator: '*', test_mailbox: 'alice@old.example' });
+    const ok = await postForm(defined(srcLink), {
+      csrf,
+      admin_user: 'srcadmin',
+      admin_password: SRC_ADMIN_PW,
+      style: 'separator',
+      separator: '*',
+      test_mailbox: 'alice@old.example',
+    });
     expect(ok.status, ok.html).toBe(200);
     expect(ok.html).toContain('The source of acme is connected');
     // Destination, as SASL authorization identity.
     const dpage = await getForm(defined(dstLink));
-    const dok = await postForm(defined(dstLink), { csrf: csrfOf(dpage.html), admin_user: 'dstadmin', admin_password: DST_ADMIN_PW, style: 'authzid', test_mailbox: 'alice@new.example' });
+    const dok = await postForm(defined(dstLink), {
+      csrf: csrfOf(dpage.html),
+      admin_user: 'dstadmin',
+      admin_password: DST_ADMIN_PW,
+      style: 'authzid',
+      test_mailbox: 'alice@new.example',
+    });
     expect(dok.status, dok.html).toBe(200);
 
-    const run = await consoleRun(['status', 'add alice@old.example alice@new.example', 'start alice@old.example'].join('\n'), true);
+    const run = await consoleRun(
+      ['status', 'add alice@old.example alice@new.example', 'start alice@old.example'].join('\n'),
+      true,
+    );
     expect(run.out).toContain('source: admin credentials (admin login) · destination: admin credentials (admin login)');
     expect(run.out).toMatch(/alice@old\.example is queued for migration/);
     expect(run.out).not.toMatch(/waiting for/i);
@@ -137,7 +189,15 @@ describe.skipIf(!ready)('console end to end: project connect', () => {
 
     const a = await readMailbox(src, 'alice@old.example', defined(USER_PWS[0]));
     const b = await readMailbox(dst, 'alice@new.example', defined(USER_PWS[1]));
-    expect(defined(b.messages.INBOX).map((m) => m.sha256).sort()).toEqual(defined(a.messages.INBOX).map((m) => m.sha256).sort());
+    expect(
+      defined(b.messages.INBOX)
+        .map((m) => m.sha256)
+        .sort(),
+    ).toEqual(
+      defined(a.messages.INBOX)
+        .map((m) => m.sha256)
+        .sort(),
+    );
     expect(b.messages.Projects).toHaveLength(1);
 
     // No password and no link token in any log line of either process, nor in the database file.

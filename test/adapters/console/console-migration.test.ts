@@ -2,7 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeMessage, openClient, readMailbox, seedImap, startDovecot, type DovecotInstance } from '../../harness/dovecot.ts';
+import {
+  makeMessage,
+  openClient,
+  readMailbox,
+  seedImap,
+  startDovecot,
+  type DovecotInstance,
+} from '../../harness/dovecot.ts';
 import { testDbUrl } from '../../harness/test-db.ts';
 import { consoleRun as runConsole } from '../../harness/console-run.ts';
 import { openDb } from '../../../engine/store/db.ts';
@@ -14,9 +21,17 @@ import { defined } from '../../harness/defined.ts';
 let dv: DovecotInstance;
 let dir: string;
 beforeAll(async () => {
-  dv = await startDovecot({ users: [{ name: 'alice', password: 'src-Secret-1' }, { name: 'alice2', password: 'dst-Secret-2' }] });
+  dv = await startDovecot({
+    users: [
+      { name: 'alice', password: 'src-Secret-1' },
+      { name: 'alice2', password: 'dst-Secret-2' },
+    ],
+  });
   await seedImap(dv, 'alice', 'src-Secret-1', {
-    INBOX: [{ raw: makeMessage({ subject: 'hello' }), flags: ['\\Seen'] }, { raw: makeMessage({ subject: 'second' }), flags: ['$Important'] }],
+    INBOX: [
+      { raw: makeMessage({ subject: 'hello' }), flags: ['\\Seen'] },
+      { raw: makeMessage({ subject: 'second' }), flags: ['$Important'] },
+    ],
     Projects: [{ raw: makeMessage({ subject: 'plan', size: 40_000 }) }],
   });
   dir = mkdtempSync(join(tmpdir(), 'mailferry-console-e2e-'));
@@ -49,7 +64,15 @@ describe('console end to end', () => {
 
     const box = await readMailbox(dv, 'alice2', 'dst-Secret-2');
     const src = await readMailbox(dv, 'alice', 'src-Secret-1');
-    expect(defined(box.messages.INBOX).map((m) => m.sha256).sort()).toEqual(defined(src.messages.INBOX).map((m) => m.sha256).sort());
+    expect(
+      defined(box.messages.INBOX)
+        .map((m) => m.sha256)
+        .sort(),
+    ).toEqual(
+      defined(src.messages.INBOX)
+        .map((m) => m.sha256)
+        .sort(),
+    );
     expect(box.messages.Projects).toHaveLength(1);
     expect(defined(box.messages.INBOX).find((m) => m.keywords.includes('$Important'))).toBeDefined();
 
@@ -67,14 +90,17 @@ describe('console end to end', () => {
     await c.messageFlagsAdd(second, ['\\Seen'], { uid: true });
     await c.append('INBOX', makeMessage({ subject: 'third' }), [], new Date('2024-01-02T00:00:00Z'));
     await c.logout();
-    const out = await consoleRun(`start alice@old.example --source-password-file ${join(dir, 'src.pw')} --destination-password-file ${join(dir, 'dst.pw')}`);
+    const out = await consoleRun(
+      `start alice@old.example --source-password-file ${join(dir, 'src.pw')} --destination-password-file ${join(dir, 'dst.pw')}`,
+    );
     expect(out.out).toMatch(/✅ \*alice@old\.example\* completed/);
     expect(out.out).toMatch(/Copied:\s+1 messages/);
     expect(out.out).toMatch(/Flags updated:\s+1\b/);
     const box = await readMailbox(dv, 'alice2', 'dst-Secret-2');
     expect(box.messages.INBOX).toHaveLength(3);
     const src = await readMailbox(dv, 'alice', 'src-Secret-1');
-    const flagsBySha = (b: typeof box) => Object.fromEntries(defined(b.messages.INBOX).map((m) => [m.sha256, [...m.flags, ...m.keywords].join(' ')]));
+    const flagsBySha = (b: typeof box) =>
+      Object.fromEntries(defined(b.messages.INBOX).map((m) => [m.sha256, [...m.flags, ...m.keywords].join(' ')]));
     expect(flagsBySha(box)).toEqual(flagsBySha(src));
   });
 
@@ -104,7 +130,13 @@ describe('console end to end', () => {
   it('a project whose stored settings cannot be read fails the pass with the reason and copies nothing; project set repairs it', async () => {
     dv.addUser('alice4', 'dst-Secret-4');
     writeFileSync(join(dir, 'dst4.pw'), 'dst-Secret-4\n');
-    await consoleRun([`project create gamma --source ${dv.url} --destination ${dv.url}`, 'project set gamma --exclude Trash', 'add alice@old.example alice4@new.example --project gamma --source-login alice --destination-login alice4'].join('\n'));
+    await consoleRun(
+      [
+        `project create gamma --source ${dv.url} --destination ${dv.url}`,
+        'project set gamma --exclude Trash',
+        'add alice@old.example alice4@new.example --project gamma --source-login alice --destination-login alice4',
+      ].join('\n'),
+    );
     // A hand edit (or an old bug) leaves a field of the wrong type: the exclude rule would silently vanish.
     const { db } = await openDb(testDbUrl(dir));
     await db.project.updateMany({ where: { name: 'gamma' }, data: { options: JSON.stringify({ exclude: 'Trash' }) } });
@@ -112,7 +144,9 @@ describe('console end to end', () => {
     const start = `start alice@old.example --project gamma --source-password-file ${join(dir, 'src.pw')} --destination-password-file ${join(dir, 'dst4.pw')}`;
     const failed = await consoleRun(start);
     expect(failed.out).toMatch(/❌ \*alice@old\.example\* failed/);
-    expect(failed.out).toMatch(/stored settings of project gamma cannot be read \(exclude must be a list of folder names, found "Trash"\)/);
+    expect(failed.out).toMatch(
+      /stored settings of project gamma cannot be read \(exclude must be a list of folder names, found "Trash"\)/,
+    );
     expect((await readMailbox(dv, 'alice4', 'dst-Secret-4')).messages.INBOX ?? []).toHaveLength(0);
 
     const repaired = await consoleRun(['project set gamma --exclude Trash', start].join('\n'));

@@ -2,7 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeMessage, readMailbox, seedImap, startDovecot, type DovecotInstance, type ReadMailbox } from '../../harness/dovecot.ts';
+import {
+  makeMessage,
+  readMailbox,
+  seedImap,
+  startDovecot,
+  type DovecotInstance,
+  type ReadMailbox,
+} from '../../harness/dovecot.ts';
 import { hashCounts } from '../../harness/copy-assert.ts';
 import { testDbUrl } from '../../harness/test-db.ts';
 import { consoleRun as runConsole } from '../../harness/console-run.ts';
@@ -15,12 +22,29 @@ const DAY = 86_400_000;
 const now = Date.now();
 const cutoff = now - 30 * DAY;
 /** Old (2019) and recent mail alternating by UID, with one 2018 message: the order a migrated mailbox has. */
-const DATES = [now - DAY, Date.UTC(2019, 2, 1), Date.UTC(2019, 5, 1), now - 2 * DAY, Date.UTC(2018, 6, 1), Date.UTC(2019, 9, 1), now - 3 * DAY, Date.UTC(2019, 11, 31, 23)];
+const DATES = [
+  now - DAY,
+  Date.UTC(2019, 2, 1),
+  Date.UTC(2019, 5, 1),
+  now - 2 * DAY,
+  Date.UTC(2018, 6, 1),
+  Date.UTC(2019, 9, 1),
+  now - 3 * DAY,
+  Date.UTC(2019, 11, 31, 23),
+];
 
 let dv: DovecotInstance;
 let dir: string;
 beforeAll(async () => {
-  dv = await startDovecot({ users: [{ name: 'bob', password: 'src-Pw-1' }, { name: 'bob2', password: 'dst-Pw-2' }, { name: 'bob3', password: 'dst-Pw-3' }, { name: 'kim', password: 'src-Pw-4' }, { name: 'kim2', password: 'dst-Pw-5' }] });
+  dv = await startDovecot({
+    users: [
+      { name: 'bob', password: 'src-Pw-1' },
+      { name: 'bob2', password: 'dst-Pw-2' },
+      { name: 'bob3', password: 'dst-Pw-3' },
+      { name: 'kim', password: 'src-Pw-4' },
+      { name: 'kim2', password: 'dst-Pw-5' },
+    ],
+  });
   await seedImap(dv, 'bob', 'src-Pw-1', {
     INBOX: DATES.map((t, i) => ({ raw: makeMessage({ subject: `m${i}` }), internalDate: new Date(t) })),
     Archive: [{ raw: makeMessage({ subject: 'archived' }), internalDate: new Date(Date.UTC(2019, 0, 5)) }],
@@ -45,11 +69,13 @@ function consoleRun(script: string, onSpawn?: (p: ChildProcess) => void): Promis
 /** The hashes of a mailbox's messages whose INTERNALDATE `keep` accepts. */
 function countsWhere(box: ReadMailbox, keep: (t: number) => boolean): Map<string, number> {
   const out = new Map<string, number>();
-  for (const msgs of Object.values(box.messages)) for (const m of msgs) if (keep(m.internalDate)) out.set(m.sha256, (out.get(m.sha256) ?? 0) + 1);
+  for (const msgs of Object.values(box.messages))
+    for (const m of msgs) if (keep(m.internalDate)) out.set(m.sha256, (out.get(m.sha256) ?? 0) + 1);
   return out;
 }
 
-const pw = (dst: string) => `--source-password-file ${join(dir, 'src.pw')} --destination-password-file ${join(dir, dst)}`;
+const pw = (dst: string) =>
+  `--source-password-file ${join(dir, 'src.pw')} --destination-password-file ${join(dir, dst)}`;
 
 describe('console: pre-stage, then the full pass', () => {
   it('start --prestage copies old mail only, again copies nothing, start --full copies the rest; status lists each pass with its kind', async () => {
@@ -79,13 +105,19 @@ describe('console: pre-stage, then the full pass', () => {
 
     const st = await consoleRun('status bob@old.example');
     const passes = st.out.slice(st.out.indexOf('Passes (kind, outcome, what each copied):'));
-    expect(passes).toMatch(/pre-stage \(older than 30 days\) — Completed — 6 copied \([^)]+\), 3 left for a later pass/);
-    expect(passes).toMatch(/pre-stage \(older than 30 days\) — Completed — 0 copied \([^)]+\), 3 left for a later pass/);
+    expect(passes).toMatch(
+      /pre-stage \(older than 30 days\) — Completed — 6 copied \([^)]+\), 3 left for a later pass/,
+    );
+    expect(passes).toMatch(
+      /pre-stage \(older than 30 days\) — Completed — 0 copied \([^)]+\), 3 left for a later pass/,
+    );
     expect(passes).toMatch(/— full — Completed — 3 copied \([^)]+\)\n/);
     // The history says which kind each start and each pass was.
     expect(st.out).toMatch(/started \(Not started → Queued\) — pre-stage \(older than 30 days\)/);
     expect(st.out).toMatch(/pass started \(Queued → Running\) — pre-stage \(older than 30 days\)/);
-    expect(st.out).toMatch(/pass completed \(Running → Completed\) — pre-stage \(older than 30 days\): 0 copied \([^)]+\), 3 left for a later pass/);
+    expect(st.out).toMatch(
+      /pass completed \(Running → Completed\) — pre-stage \(older than 30 days\): 0 copied \([^)]+\), 3 left for a later pass/,
+    );
   }, 240_000);
 
   it('refuses unclear choices with a clear reason', async () => {
@@ -136,7 +168,8 @@ describe('console: pre-stage, then the full pass', () => {
 
   it('a kill -9 in the middle of the pre-stage and again in the middle of the full pass: every message once', async () => {
     // Old and recent mail in two folders: each pass appends to both.
-    const mail = (tag: string) => DATES.map((t, i) => ({ raw: makeMessage({ subject: `${tag}${i}` }), internalDate: new Date(t) }));
+    const mail = (tag: string) =>
+      DATES.map((t, i) => ({ raw: makeMessage({ subject: `${tag}${i}` }), internalDate: new Date(t) }));
     await seedImap(dv, 'kim', 'src-Pw-4', { INBOX: mail('k'), Archive: mail('a') });
     const dest = await startImapProxy({ port: dv.port });
     const kpw = `--source-password-file ${join(dir, 'src4.pw')} --destination-password-file ${join(dir, 'dst5.pw')}`;

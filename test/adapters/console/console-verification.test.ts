@@ -16,9 +16,17 @@ describeWithServers('console: the verification in the Completed post and in stat
   let dst: TestServer;
   let dir: string;
   beforeAll(async () => {
-    [src, dst] = await Promise.all([startServer('dovecot', [{ name: 'carol', password: 'src-Secret-3' }]), startServer('cyrus', [{ name: 'carol2', password: 'dst-Secret-4' }])]);
-    const eightBit = Buffer.from('From: Jürgen <j@example.test>\r\nTo: carol@example.test\r\nSubject: Grüße\r\nDate: Mon, 01 May 2023 10:00:00 +0000\r\nMessage-ID: <gruesse@mailferry.test>\r\n\r\nHallo.\r\n', 'utf8');
-    await seedImap(src, 'carol', 'src-Secret-3', { INBOX: [{ raw: makeMessage({ subject: 'plain' }) }, { raw: eightBit }] });
+    [src, dst] = await Promise.all([
+      startServer('dovecot', [{ name: 'carol', password: 'src-Secret-3' }]),
+      startServer('cyrus', [{ name: 'carol2', password: 'dst-Secret-4' }]),
+    ]);
+    const eightBit = Buffer.from(
+      'From: Jürgen <j@example.test>\r\nTo: carol@example.test\r\nSubject: Grüße\r\nDate: Mon, 01 May 2023 10:00:00 +0000\r\nMessage-ID: <gruesse@mailferry.test>\r\n\r\nHallo.\r\n',
+      'utf8',
+    );
+    await seedImap(src, 'carol', 'src-Secret-3', {
+      INBOX: [{ raw: makeMessage({ subject: 'plain' }) }, { raw: eightBit }],
+    });
     dir = mkdtempSync(join(tmpdir(), 'mailferry-console-verify-'));
   });
   afterAll(async () => {
@@ -56,11 +64,19 @@ describeWithServers('console: the verification in the Completed post and in stat
       ].join('\n'),
     );
     expect(out).toMatch(/✅ \*carol@old\.example\* completed/);
-    expect(out).toContain('Verified: 1 folder checked, counts match; 1 message altered by the destination (8-bit header bytes replaced by the server).');
+    expect(out).toContain(
+      'Verified: 1 folder checked, counts match; 1 message altered by the destination (8-bit header bytes replaced by the server).',
+    );
 
     const st = await consoleRun('status carol@old.example');
-    expect(st).toContain('Verified (last pass): 1 folder checked, counts match; 1 message altered by the destination (8-bit header bytes replaced by the server)');
-    expect(st).toMatch(/Altered by the destination \(stored differently from the source; 1 message, all passes\):\n\s+• INBOX UID 2 \([^)]+\) → UID 2: 8-bit header bytes replaced by the server/);
-    expect(st).toMatch(/pass completed \(Running → Completed\) — verified: 1 folder checked, counts match, 1 altered by the destination/);
+    expect(st).toContain(
+      'Verified (last pass): 1 folder checked, counts match; 1 message altered by the destination (8-bit header bytes replaced by the server)',
+    );
+    expect(st).toMatch(
+      /Altered by the destination \(stored differently from the source; 1 message, all passes\):\n\s+• INBOX UID 2 \([^)]+\) → UID 2: 8-bit header bytes replaced by the server/,
+    );
+    expect(st).toMatch(
+      /pass completed \(Running → Completed\) — verified: 1 folder checked, counts match, 1 altered by the destination/,
+    );
   });
 });

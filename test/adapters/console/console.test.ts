@@ -9,9 +9,17 @@ import { testDbUrl } from '../../harness/test-db.ts';
 const BIN = resolve('bin/mailferry.mjs');
 
 /** Runs the real CLI with stdin piped; returns stdout, stderr and the exit code. */
-function cli(args: string[], input: string, env: Record<string, string>, timeoutMs = 60_000): Promise<{ out: string; err: string; code: number | null }> {
+function cli(
+  args: string[],
+  input: string,
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+): Promise<{ out: string; err: string; code: number | null }> {
   return new Promise((res, rej) => {
-    const p = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     p.stdout.on('data', (d) => (out += d));
@@ -99,7 +107,9 @@ describe('mailferry CLI', () => {
     expect(r.out).toMatch(/\[T2\] ➕ 1 mailbox added to acme; 1 line refused\./);
     expect(r.out).toMatch(/line 2: "oops" is not a valid source address/);
     // The waiting post is tagged with its thread and item.
-    expect(r.out).toMatch(/\[T3 · alice@old\.example\] ⏳ \*alice@old\.example\* is waiting for source and destination credentials\./);
+    expect(r.out).toMatch(
+      /\[T3 · alice@old\.example\] ⏳ \*alice@old\.example\* is waiting for source and destination credentials\./,
+    );
     expect(r.out).toMatch(/could not reach alice@old\.example by email: email is not configured/);
     expect(r.out).toContain('alice@old.example is waiting for its user; stop it before deleting it.');
     expect(r.out).toMatch(/\[T3 · alice@old\.example\] ⏹️ alice@old\.example stopped by/);
@@ -109,7 +119,23 @@ describe('mailferry CLI', () => {
 
   it('serve: applies migrations, says where it listens and which surfaces are configured, answers /healthz, stops on SIGTERM', async () => {
     const d2 = mkdtempSync(join(tmpdir(), 'mailferry-serve-'));
-    const p = spawn(process.execPath, [BIN], { env: { ...process.env, DATABASE_URL: `file:${join(d2, 'sub', 'db.sqlite')}`, MAILFERRY_DATA_DIR: d2, PORT: '0', SMTP_URL: '', PUBLIC_URL: '', MAILFERRY_ORG_NAME: '', MAILFERRY_SUPPORT_CONTACT: '', SLACK_SIGNING_SECRET: '', SLACK_BOT_TOKEN: '', MicrosoftAppId: '', MAILFERRY_DEV: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [BIN], {
+      env: {
+        ...process.env,
+        DATABASE_URL: `file:${join(d2, 'sub', 'db.sqlite')}`,
+        MAILFERRY_DATA_DIR: d2,
+        PORT: '0',
+        SMTP_URL: '',
+        PUBLIC_URL: '',
+        MAILFERRY_ORG_NAME: '',
+        MAILFERRY_SUPPORT_CONTACT: '',
+        SLACK_SIGNING_SECRET: '',
+        SLACK_BOT_TOKEN: '',
+        MicrosoftAppId: '',
+        MAILFERRY_DEV: '',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     server = { p, dir: d2 };
     let log = '';
     p.stderr.on('data', (d) => (log += d));

@@ -13,7 +13,10 @@ describe('slash commands do not wait for auth.test', () => {
     s = undefined;
   });
 
-  const replyText = (s: SlackTest, path: string) => repliesAt(s.fake, path).map((b) => JSON.stringify(b)).join('\n');
+  const replyText = (s: SlackTest, path: string) =>
+    repliesAt(s.fake, path)
+      .map((b) => JSON.stringify(b))
+      .join('\n');
 
   it('auth.test slow: the command is acknowledged and answered before auth.test has answered', async () => {
     s = await startSlackTest({}, {}, (fake) => fake.delays.set('auth.test', 20_000));
@@ -28,13 +31,26 @@ describe('slash commands do not wait for auth.test', () => {
   }, 60_000);
 
   it('auth.test rate-limited (429) or failing: commands are acknowledged and run; the log says what to check', async () => {
-    s = await startSlackTest({}, { authRetryMs: 60_000 }, (fake) => fake.failAlways('auth.test', { status: 429, retryAfter: 1 }));
-    await s.fake.waitFor(() => s!.t.logs.some((l) => /could not check the bot token/.test(l)), 20_000, 'the start-up warning');
+    s = await startSlackTest({}, { authRetryMs: 60_000 }, (fake) =>
+      fake.failAlways('auth.test', { status: 429, retryAfter: 1 }),
+    );
+    await s.fake.waitFor(
+      () => s!.t.logs.some((l) => /could not check the bot token/.test(l)),
+      20_000,
+      'the start-up warning',
+    );
     const calls = s.fake.of('auth.test').length;
-    for (const text of ['help', 'project create acme --source imaps://old.example:993 --destination imaps://new.example:993']) {
+    for (const text of [
+      'help',
+      'project create acme --source imaps://old.example:993 --destination imaps://new.example:993',
+    ]) {
       const r = await s.command(text);
       expect(r.status).toBe(200);
-      await s.fake.waitFor(() => repliesAt(s!.fake, r.responsePath).length || s!.fake.of('chat.postMessage').length, 15_000, `the answer to ${text}`);
+      await s.fake.waitFor(
+        () => repliesAt(s!.fake, r.responsePath).length || s!.fake.of('chat.postMessage').length,
+        15_000,
+        `the answer to ${text}`,
+      );
     }
     await s.settle();
     expect((await s.t.app.engine.getProject('acme')).name).toBe('acme');
@@ -44,7 +60,12 @@ describe('slash commands do not wait for auth.test', () => {
 
   it('a refused token is said once at start-up with the fix; a command is still acknowledged', async () => {
     s = await startSlackTest({}, {}, (fake) => fake.failAlways('auth.test', { error: 'invalid_auth' }));
-    await s.fake.waitFor(() => s!.t.logs.some((l) => /the bot token was refused; set SLACK_BOT_TOKEN to the "Bot User OAuth Token"/.test(l)), 10_000, 'the start-up error');
+    await s.fake.waitFor(
+      () =>
+        s!.t.logs.some((l) => /the bot token was refused; set SLACK_BOT_TOKEN to the "Bot User OAuth Token"/.test(l)),
+      10_000,
+      'the start-up error',
+    );
     const r = await s.command('help');
     expect(r.status).toBe(200);
     await s.fake.waitFor(() => repliesAt(s!.fake, r.responsePath).length, 15_000, 'the reply to help');

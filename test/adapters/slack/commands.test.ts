@@ -17,7 +17,10 @@ describe('slash commands over HTTP', () => {
     await s.settle();
     const [reply] = repliesAt(s.fake, r.responsePath);
     expect(defined(reply).response_type).toBe('ephemeral');
-    expect(defined(reply).blocks[0]).toEqual({ type: 'header', text: { type: 'plain_text', text: 'MailFerry commands', emoji: true } });
+    expect(defined(reply).blocks[0]).toEqual({
+      type: 'header',
+      text: { type: 'plain_text', text: 'MailFerry commands', emoji: true },
+    });
     expect(blockText(defined(reply).blocks)).toContain('/migrate add');
     expect(defined(reply).text).toContain('MailFerry commands');
     // Nothing was posted in the channel.
@@ -52,7 +55,9 @@ describe('slash commands over HTTP', () => {
   });
 
   it('creates a project owned by the channel, then add posts one anchor with Block Kit and a text fallback', async () => {
-    const p = await s.command('project create acme --source imaps://old.example:993 --destination imaps://new.example:993');
+    const p = await s.command(
+      'project create acme --source imaps://old.example:993 --destination imaps://new.example:993',
+    );
     await s.settle();
     expect(defined(repliesAt(s.fake, p.responsePath)[0]).text).toContain('Project acme created');
     const project = await s.t.app.engine.getProject('acme');
@@ -94,7 +99,9 @@ describe('slash commands over HTTP', () => {
   });
 
   it('answers ephemerally with a hint when the bot cannot post in the channel', async () => {
-    await s.command('project create beta --source imaps://old.example:993 --destination imaps://new.example:993', { channel: 'C2' });
+    await s.command('project create beta --source imaps://old.example:993 --destination imaps://new.example:993', {
+      channel: 'C2',
+    });
     await s.settle();
     s.fake.failNext('chat.postMessage', { error: 'not_in_channel' });
     const r = await s.command('add carol@old.example', { channel: 'C2' });
@@ -107,7 +114,11 @@ describe('slash commands over HTTP', () => {
   });
 
   it('falls back to chat.postEphemeral when the response_url is gone', async () => {
-    const bad = new URLSearchParams({ ...fixture('slash-command.json'), text: 'help add', response_url: `${s.fake.base}/gone/cmd` }).toString();
+    const bad = new URLSearchParams({
+      ...fixture('slash-command.json'),
+      text: 'help add',
+      response_url: `${s.fake.base}/gone/cmd`,
+    }).toString();
     const res = await s.send(bad, 'application/x-www-form-urlencoded');
     expect(res.status).toBe(200);
     await s.settle();
@@ -127,7 +138,11 @@ describe('slash commands over HTTP', () => {
   it('answers a mention with a pointer to /migrate, ephemerally', async () => {
     const r = await s.send(JSON.stringify(fixture('event-app-mention.json')), 'application/json');
     expect(r.status).toBe(200);
-    const call = await s.fake.waitFor(() => s.fake.of('chat.postEphemeral').find((c) => String(c.args.text).includes('/migrate help')), 3000, 'mention answer');
+    const call = await s.fake.waitFor(
+      () => s.fake.of('chat.postEphemeral').find((c) => String(c.args.text).includes('/migrate help')),
+      3000,
+      'mention answer',
+    );
     expect(call.args).toMatchObject({ channel: 'C1', user: 'UADMIN' });
   });
 });

@@ -11,15 +11,22 @@ describe('Slack DMs of a start --all of 150 users', () => {
   const BOUND = 2;
   let s: SlackTest;
   beforeAll(async () => {
-    s = await startSlackTest({ MAILFERRY_OUTREACH_CONCURRENCY: String(BOUND), MAILFERRY_ADMINS: 'slack:UADMIN,test:admin' });
+    s = await startSlackTest({
+      MAILFERRY_OUTREACH_CONCURRENCY: String(BOUND),
+      MAILFERRY_ADMINS: 'slack:UADMIN,test:admin',
+    });
     for (let i = 0; i < N; i++) s.fake.users.set(`dm${i}@old.example`, { id: `UDM${i}`, name: `dm${i}` });
     // A Slack that takes a moment to answer: calls would pile up if nothing bounded them.
     s.fake.delays.set('users.lookupByEmail', 15);
     s.fake.delays.set('conversations.open', 15);
-    await s.command('project create acme --source imaps://old.example:993 --destination imaps://new.example:993 --notify chat');
+    await s.command(
+      'project create acme --source imaps://old.example:993 --destination imaps://new.example:993 --notify chat',
+    );
     await s.settle();
     // The addresses in bulk through the local test surface (a Slack admin would upload a CSV).
-    const added = await s.t.run(`bulk --project acme\n${Array.from({ length: N }, (_, i) => `dm${i}@old.example`).join('\n')}`);
+    const added = await s.t.run(
+      `bulk --project acme\n${Array.from({ length: N }, (_, i) => `dm${i}@old.example`).join('\n')}`,
+    );
     expect(added.text).toMatch(/150 mailboxes added/);
   }, 120_000);
   afterAll(async () => s?.close());
@@ -35,7 +42,9 @@ describe('Slack DMs of a start --all of 150 users', () => {
     expect(maxOpenCalls(s.fake.calls, ['users.lookupByEmail', 'conversations.open'])).toBeGreaterThanOrEqual(1);
     expect(await s.t.app.db.itemEvent.count({ where: { kind: 'request.sent' } })).toBe(N);
     const summaries = s.fake.of('chat.postMessage').filter((c) => /Asked [\d,]+ users/.test(String(c.args.text)));
-    expect(summaries.map((c) => c.args.text)).toEqual([expect.stringMatching(/^📨 Asked 150 users for their credentials: 150 by Slack DM\./)]);
+    expect(summaries.map((c) => c.args.text)).toEqual([
+      expect.stringMatching(/^📨 Asked 150 users for their credentials: 150 by Slack DM\./),
+    ]);
     expect(s.t.logs.join('\n')).not.toMatch(/\/c\/[A-Za-z0-9_-]{16,}/);
   }, 180_000);
 });

@@ -15,14 +15,28 @@ describe('Slack end to end with a real IMAP server', () => {
   let runner: Runner;
 
   beforeAll(async () => {
-    dv = await startDovecot({ users: [{ name: 'alice', password: 'src-Secret-1' }, { name: 'alice2', password: 'dst-Secret-2' }] });
+    dv = await startDovecot({
+      users: [
+        { name: 'alice', password: 'src-Secret-1' },
+        { name: 'alice2', password: 'dst-Secret-2' },
+      ],
+    });
     await seedImap(dv, 'alice', 'src-Secret-1', {
-      INBOX: [{ raw: makeMessage({ subject: 'hello' }), flags: ['\\Seen'] }, { raw: makeMessage({ subject: 'second' }) }],
+      INBOX: [
+        { raw: makeMessage({ subject: 'hello' }), flags: ['\\Seen'] },
+        { raw: makeMessage({ subject: 'second' }) },
+      ],
       Projects: [{ raw: makeMessage({ subject: 'plan', size: 40_000 }) }],
     });
     s = await startSlackTest();
     s.fake.users.set('alice@old.example', { id: 'UALICE', name: 'alice' });
-    runner = new Runner(s.t.app.engine, createPrismaCheckpointStore(s.t.app.db), runPass, s.t.app.log.child({ part: 'runner' }), { concurrency: 1, pollMs: 200 });
+    runner = new Runner(
+      s.t.app.engine,
+      createPrismaCheckpointStore(s.t.app.db),
+      runPass,
+      s.t.app.log.child({ part: 'runner' }),
+      { concurrency: 1, pollMs: 200 },
+    );
     await runner.start();
     s.t.app.onClose(() => runner.stop());
   });
@@ -56,7 +70,11 @@ describe('Slack end to end with a real IMAP server', () => {
     await s.t.app.engine.setCredential(form, item, 'destination', 'alice2', { password: 'dst-Secret-2' });
 
     // The runner copies; the thread ends with Completed and its figures.
-    const done = await s.fake.waitFor(() => thread().find((c) => c.args.text.startsWith('✅ alice@old.example completed')), 60_000, 'Completed post');
+    const done = await s.fake.waitFor(
+      () => thread().find((c) => c.args.text.startsWith('✅ alice@old.example completed')),
+      60_000,
+      'Completed post',
+    );
     const fields = done.args.blocks.find((b: any) => b.fields).fields.map((f: any) => f.text);
     expect(fields[0]).toMatch(/^\*Copied\*\n3 messages, /);
     expect(fields[3]).toMatch(/^\*Duration\*\n\d+ s$/);
@@ -66,8 +84,19 @@ describe('Slack end to end with a real IMAP server', () => {
     expect(texts.some((t) => t.startsWith('🔐 alice@old.example: source credentials received'))).toBe(true);
     expect(texts.some((t) => t.startsWith('🕒 alice@old.example is queued'))).toBe(true);
     // The anchor ends up saying Completed 1.
-    await s.fake.waitFor(() => s.fake.of('chat.update').some((c) => c.args.ts === ts && c.args.text.includes('Now: Completed 1')), 5000, 'anchor summary Completed 1');
-    expect(blockText(s.fake.of('chat.update').filter((c) => c.args.ts === ts).at(-1)!.args.blocks)).toContain('📊 Now: Completed 1');
+    await s.fake.waitFor(
+      () => s.fake.of('chat.update').some((c) => c.args.ts === ts && c.args.text.includes('Now: Completed 1')),
+      5000,
+      'anchor summary Completed 1',
+    );
+    expect(
+      blockText(
+        s.fake
+          .of('chat.update')
+          .filter((c) => c.args.ts === ts)
+          .at(-1)!.args.blocks,
+      ),
+    ).toContain('📊 Now: Completed 1');
 
     const box = await readMailbox(dv, 'alice2', 'dst-Secret-2');
     expect(Object.values(box.messages).flat()).toHaveLength(3);

@@ -98,7 +98,8 @@ export class FakeSlack {
     for (;;) {
       const v = pred();
       if (v) return v;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; calls: ${this.calls.map((c) => c.method).join(', ')}`);
+      if (Date.now() > end)
+        throw new Error(`timed out waiting for ${what}; calls: ${this.calls.map((c) => c.method).join(', ')}`);
       await new Promise((r) => setTimeout(r, 20));
     }
   }
@@ -148,7 +149,8 @@ export class FakeSlack {
     const failure = queued?.length ? queued.shift() : this.alwaysFail.get(method);
     if (failure) {
       if ('error' in failure) return json(200, { ok: false, error: failure.error });
-      if (failure.status === 429) return json(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(failure.retryAfter) });
+      if (failure.status === 429)
+        return json(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(failure.retryAfter) });
       return json(500, { ok: false, error: 'internal_error' });
     }
     call.result = this.answer(method, args);
@@ -158,10 +160,23 @@ export class FakeSlack {
   private answer(method: string, a: Record<string, any>): Record<string, unknown> {
     switch (method) {
       case 'auth.test':
-        return { ok: true, url: 'https://acme.slack.com/', team: 'Acme', user: 'mailferry', team_id: 'T1', user_id: 'UBOT', bot_id: 'BBOT' };
+        return {
+          ok: true,
+          url: 'https://acme.slack.com/',
+          team: 'Acme',
+          user: 'mailferry',
+          team_id: 'T1',
+          user_id: 'UBOT',
+          bot_id: 'BBOT',
+        };
       case 'chat.postMessage': {
         const ts = `${1_700_000_000 + ++this.seq}.${String(this.seq).padStart(6, '0')}`;
-        return { ok: true, channel: a.channel, ts, message: { type: 'message', text: a.text, ts, ...(a.thread_ts ? { thread_ts: a.thread_ts } : {}) } };
+        return {
+          ok: true,
+          channel: a.channel,
+          ts,
+          message: { type: 'message', text: a.text, ts, ...(a.thread_ts ? { thread_ts: a.thread_ts } : {}) },
+        };
       }
       case 'chat.update':
         return { ok: true, channel: a.channel, ts: a.ts, text: a.text };
@@ -171,7 +186,18 @@ export class FakeSlack {
         return { ok: true, view: { id: `V${++this.seq}`, ...(a.view ?? {}) } };
       case 'users.lookupByEmail': {
         const u = this.users.get(String(a.email).toLowerCase());
-        return u ? { ok: true, user: { id: u.id, name: u.name, deleted: false, is_bot: false, profile: { display_name: u.name, email: a.email } } } : { ok: false, error: 'users_not_found' };
+        return u
+          ? {
+              ok: true,
+              user: {
+                id: u.id,
+                name: u.name,
+                deleted: false,
+                is_bot: false,
+                profile: { display_name: u.name, email: a.email },
+              },
+            }
+          : { ok: false, error: 'users_not_found' };
       }
       case 'conversations.open':
         return { ok: true, channel: { id: `D${String(a.users).replace(/^U/, '')}` } };

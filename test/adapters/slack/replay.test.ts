@@ -23,11 +23,20 @@ describe('Slack retries and replays', () => {
   /** A slash command body as Slack sends it, with its own trigger id. */
   function commandBody(s: SlackTest, text: string): { body: string; path: string } {
     const path = `/response/replay${++seq}`;
-    const fields = { ...fixture('slash-command.json'), text, user_id: 'UADMIN', user_name: 'ada', channel_id: 'C1', response_url: `${s.fake.base}${path}`, trigger_id: `replay-trigger-${seq}` };
+    const fields = {
+      ...fixture('slash-command.json'),
+      text,
+      user_id: 'UADMIN',
+      user_name: 'ada',
+      channel_id: 'C1',
+      response_url: `${s.fake.base}${path}`,
+      trigger_id: `replay-trigger-${seq}`,
+    };
     return { body: new URLSearchParams(fields).toString(), path };
   }
   const form = 'application/x-www-form-urlencoded';
-  const anchors = () => [...a.fake.of('chat.postMessage'), ...b.fake.of('chat.postMessage')].filter((c) => !c.args.thread_ts);
+  const anchors = () =>
+    [...a.fake.of('chat.postMessage'), ...b.fake.of('chat.postMessage')].filter((c) => !c.args.thread_ts);
   const settle = async () => {
     await a.settle();
     await b.settle();
@@ -52,14 +61,19 @@ describe('Slack retries and replays', () => {
     const ts = Math.floor(Date.now() / 1000);
     expect((await a.send(body, form, { ts })).status).toBe(200);
     await settle();
-    const retry = await a.send(body, form, { ts: ts - 2, headers: { 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' } });
+    const retry = await a.send(body, form, {
+      ts: ts - 2,
+      headers: { 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' },
+    });
     expect(retry.status).toBe(200);
     await settle();
     expect(anchors().length - before).toBe(1);
     // A second run would have answered "already in the project" on the same response_url.
     expect(repliesAt(a.fake, path)).toEqual([]);
     const project = await a.t.app.engine.getProject('acme');
-    expect((await a.t.app.engine.getItem(project, 'bob@old.example')).threadRef).toBe(`slack:T1/C1/${anchors().at(-1)!.result!.ts}`);
+    expect((await a.t.app.engine.getItem(project, 'bob@old.example')).threadRef).toBe(
+      `slack:T1/C1/${anchors().at(-1)!.result!.ts}`,
+    );
   });
 
   it('runs a retried `start` once: one anchor, the item started once', async () => {
@@ -68,7 +82,10 @@ describe('Slack retries and replays', () => {
     expect((await a.send(body, form)).status).toBe(200);
     await settle();
     const mid = anchors().length;
-    const retry = await a.send(body, form, { ts: Math.floor(Date.now() / 1000) + 1, headers: { 'x-slack-retry-num': '1' } });
+    const retry = await a.send(body, form, {
+      ts: Math.floor(Date.now() / 1000) + 1,
+      headers: { 'x-slack-retry-num': '1' },
+    });
     expect(retry.status).toBe(200);
     await settle();
     expect(anchors().length).toBe(mid);
@@ -88,7 +105,10 @@ describe('Slack retries and replays', () => {
 
   it('answers an event once when Slack redelivers it with the same event id', async () => {
     const mention = JSON.stringify(fixture('event-app-mention.json'));
-    const answered = () => [...a.fake.of('chat.postEphemeral'), ...b.fake.of('chat.postEphemeral')].filter((c) => String(c.args.text).includes('/migrate help')).length;
+    const answered = () =>
+      [...a.fake.of('chat.postEphemeral'), ...b.fake.of('chat.postEphemeral')].filter((c) =>
+        String(c.args.text).includes('/migrate help'),
+      ).length;
     const before = answered();
     expect((await a.send(mention, 'application/json')).status).toBe(200);
     await a.fake.waitFor(() => answered() > before || undefined, 3000, 'mention answer');

@@ -16,21 +16,51 @@ const EXAMPLE = {
 describe('verifySlackSignature', () => {
   const now = Number(EXAMPLE.timestamp);
   it("accepts Slack's published example", () => {
-    expect(verifySlackSignature(EXAMPLE.secret, EXAMPLE.timestamp, EXAMPLE.signature, EXAMPLE.body, now + 30)).toEqual({ ok: true });
+    expect(verifySlackSignature(EXAMPLE.secret, EXAMPLE.timestamp, EXAMPLE.signature, EXAMPLE.body, now + 30)).toEqual({
+      ok: true,
+    });
   });
   it('refuses a tampered body, a wrong secret, a missing header', () => {
-    expect(verifySlackSignature(EXAMPLE.secret, EXAMPLE.timestamp, EXAMPLE.signature, EXAMPLE.body.replace('text=', 'text=delete'), now)).toEqual({ ok: false, code: 'BAD_SIGNATURE' });
-    expect(verifySlackSignature('another-secret', EXAMPLE.timestamp, EXAMPLE.signature, EXAMPLE.body, now)).toEqual({ ok: false, code: 'BAD_SIGNATURE' });
-    expect(verifySlackSignature(EXAMPLE.secret, undefined, EXAMPLE.signature, EXAMPLE.body, now)).toEqual({ ok: false, code: 'MISSING_HEADERS' });
-    expect(verifySlackSignature(EXAMPLE.secret, EXAMPLE.timestamp, 'v0=abc', EXAMPLE.body, now)).toEqual({ ok: false, code: 'BAD_SIGNATURE' });
-    expect(verifySlackSignature(EXAMPLE.secret, '1e9', EXAMPLE.signature, EXAMPLE.body, now)).toEqual({ ok: false, code: 'BAD_TIMESTAMP' });
+    expect(
+      verifySlackSignature(
+        EXAMPLE.secret,
+        EXAMPLE.timestamp,
+        EXAMPLE.signature,
+        EXAMPLE.body.replace('text=', 'text=delete'),
+        now,
+      ),
+    ).toEqual({ ok: false, code: 'BAD_SIGNATURE' });
+    expect(verifySlackSignature('another-secret', EXAMPLE.timestamp, EXAMPLE.signature, EXAMPLE.body, now)).toEqual({
+      ok: false,
+      code: 'BAD_SIGNATURE',
+    });
+    expect(verifySlackSignature(EXAMPLE.secret, undefined, EXAMPLE.signature, EXAMPLE.body, now)).toEqual({
+      ok: false,
+      code: 'MISSING_HEADERS',
+    });
+    expect(verifySlackSignature(EXAMPLE.secret, EXAMPLE.timestamp, 'v0=abc', EXAMPLE.body, now)).toEqual({
+      ok: false,
+      code: 'BAD_SIGNATURE',
+    });
+    expect(verifySlackSignature(EXAMPLE.secret, '1e9', EXAMPLE.signature, EXAMPLE.body, now)).toEqual({
+      ok: false,
+      code: 'BAD_TIMESTAMP',
+    });
   });
   it('keeps a 5-minute window in both directions', () => {
-    expect(verifySlackSignature(EXAMPLE.secret, EXAMPLE.timestamp, EXAMPLE.signature, EXAMPLE.body, now + 300).ok).toBe(true);
-    expect(verifySlackSignature(EXAMPLE.secret, EXAMPLE.timestamp, EXAMPLE.signature, EXAMPLE.body, now + 301)).toEqual({ ok: false, code: 'STALE' });
-    expect(verifySlackSignature(EXAMPLE.secret, EXAMPLE.timestamp, EXAMPLE.signature, EXAMPLE.body, now - 300).ok).toBe(true);
+    expect(verifySlackSignature(EXAMPLE.secret, EXAMPLE.timestamp, EXAMPLE.signature, EXAMPLE.body, now + 300).ok).toBe(
+      true,
+    );
+    expect(verifySlackSignature(EXAMPLE.secret, EXAMPLE.timestamp, EXAMPLE.signature, EXAMPLE.body, now + 301)).toEqual(
+      { ok: false, code: 'STALE' },
+    );
+    expect(verifySlackSignature(EXAMPLE.secret, EXAMPLE.timestamp, EXAMPLE.signature, EXAMPLE.body, now - 300).ok).toBe(
+      true,
+    );
     // Bolt's own check would accept this one (it only looks back).
-    expect(verifySlackSignature(EXAMPLE.secret, EXAMPLE.timestamp, EXAMPLE.signature, EXAMPLE.body, now - 301)).toEqual({ ok: false, code: 'FUTURE' });
+    expect(verifySlackSignature(EXAMPLE.secret, EXAMPLE.timestamp, EXAMPLE.signature, EXAMPLE.body, now - 301)).toEqual(
+      { ok: false, code: 'FUTURE' },
+    );
   });
 });
 
@@ -38,14 +68,30 @@ describe("the published example over HTTP (middleware alone, clock at Slack's ti
   it('passes the exact bytes and refuses them altered', async () => {
     const app = express();
     const refused: string[] = [];
-    app.post('/slack/events', verifySlackRequest(EXAMPLE.secret, (c) => refused.push(c), () => Number(EXAMPLE.timestamp) + 1), (req, res) => {
-      res.json({ raw: (req as any).rawBody.toString() });
-    });
+    app.post(
+      '/slack/events',
+      verifySlackRequest(
+        EXAMPLE.secret,
+        (c) => refused.push(c),
+        () => Number(EXAMPLE.timestamp) + 1,
+      ),
+      (req, res) => {
+        res.json({ raw: (req as any).rawBody.toString() });
+      },
+    );
     const server = app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/events`;
     const post = (body: string) =>
-      fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': EXAMPLE.timestamp, 'x-slack-signature': EXAMPLE.signature }, body });
+      fetch(url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          'x-slack-request-timestamp': EXAMPLE.timestamp,
+          'x-slack-signature': EXAMPLE.signature,
+        },
+        body,
+      });
     const ok = await post(EXAMPLE.body);
     expect(ok.status).toBe(200);
     expect(((await ok.json()) as { raw: string }).raw).toBe(EXAMPLE.body);
@@ -74,7 +120,10 @@ describe('POST /slack/events signature check (running server)', () => {
 
   it('refuses a tampered body', async () => {
     const ts = now();
-    const r = await s.send(body.replace('url_verification', 'url_verification '), 'application/json', { ts, signature: signSlack(SECRET, body, ts) });
+    const r = await s.send(body.replace('url_verification', 'url_verification '), 'application/json', {
+      ts,
+      signature: signSlack(SECRET, body, ts),
+    });
     expect(r.status).toBe(401);
     expect(r.text).toBe('');
   });
@@ -95,7 +144,11 @@ describe('POST /slack/events signature check (running server)', () => {
   });
 
   it('refuses a request without signature headers and logs why, never the secret', async () => {
-    const res = await fetch(`${s.base}/slack/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const res = await fetch(`${s.base}/slack/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
     expect(res.status).toBe(401);
     const lines = s.t.logs.filter((l) => l.includes('slack: request refused'));
     expect(lines.some((l) => l.includes('MISSING_HEADERS'))).toBe(true);
@@ -105,9 +158,16 @@ describe('POST /slack/events signature check (running server)', () => {
   });
 
   it('refuses a signed slash command from the wrong secret and runs nothing', async () => {
-    const form = new URLSearchParams({ ...fixture('slash-command.json'), text: 'project list', response_url: `${s.fake.base}/response/forged` }).toString();
+    const form = new URLSearchParams({
+      ...fixture('slash-command.json'),
+      text: 'project list',
+      response_url: `${s.fake.base}/response/forged`,
+    }).toString();
     const ts = now();
-    const r = await s.send(form, 'application/x-www-form-urlencoded', { ts, signature: signSlack('not-the-secret', form, ts) });
+    const r = await s.send(form, 'application/x-www-form-urlencoded', {
+      ts,
+      signature: signSlack('not-the-secret', form, ts),
+    });
     expect(r.status).toBe(401);
     await s.settle();
     expect(s.fake.responses.filter((x) => x.path === '/response/forged')).toEqual([]);

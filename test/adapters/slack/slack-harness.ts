@@ -22,9 +22,16 @@ export interface SlackTest {
   slack: InstalledSlack;
   base: string;
   /** POSTs a signed raw body to /slack/events. */
-  send(body: string, contentType: string, opts?: { ts?: number; signature?: string; headers?: Record<string, string> }): Promise<{ status: number; text: string; ms: number }>;
+  send(
+    body: string,
+    contentType: string,
+    opts?: { ts?: number; signature?: string; headers?: Record<string, string> },
+  ): Promise<{ status: number; text: string; ms: number }>;
   /** A slash command as Slack sends it (form-encoded). */
-  command(text: string, opts?: { user?: string; channel?: string; userName?: string }): Promise<{ status: number; text: string; ms: number; responsePath: string }>;
+  command(
+    text: string,
+    opts?: { user?: string; channel?: string; userName?: string },
+  ): Promise<{ status: number; text: string; ms: number; responsePath: string }>;
   /** An interactivity payload (form-encoded `payload=`). */
   interact(payload: unknown): Promise<{ status: number; text: string; ms: number }>;
   /** Waits until every command and post started so far is done. */
@@ -35,7 +42,11 @@ export interface SlackTest {
 let responseSeq = 0;
 
 /** Starts the fake Slack and the app with Slack installed (PORT=0). */
-export async function startSlackTest(env: Record<string, string> = {}, opts: InstallSlackOptions = {}, prepare?: (fake: FakeSlack) => void): Promise<SlackTest> {
+export async function startSlackTest(
+  env: Record<string, string> = {},
+  opts: InstallSlackOptions = {},
+  prepare?: (fake: FakeSlack) => void,
+): Promise<SlackTest> {
   const fake = await new FakeSlack().start();
   // Programmed before MailFerry starts (its start-up auth.test is the first call).
   prepare?.(fake);
@@ -85,14 +96,26 @@ export async function startSlackTest(env: Record<string, string> = {}, opts: Ins
     send,
     async command(text, o = {}) {
       const responsePath = `/response/cmd${++responseSeq}`;
-      const fields = { ...fixture('slash-command.json'), text, user_id: o.user ?? 'UADMIN', user_name: o.userName ?? 'ada', channel_id: o.channel ?? 'C1', response_url: `${fake.base}${responsePath}`, trigger_id: `trigger-${responseSeq}` };
+      const fields = {
+        ...fixture('slash-command.json'),
+        text,
+        user_id: o.user ?? 'UADMIN',
+        user_name: o.userName ?? 'ada',
+        channel_id: o.channel ?? 'C1',
+        response_url: `${fake.base}${responsePath}`,
+        trigger_id: `trigger-${responseSeq}`,
+      };
       const r = await send(new URLSearchParams(fields).toString(), 'application/x-www-form-urlencoded');
       return { ...r, responsePath };
     },
     interact(payload) {
       // Slack gives every user action its own trigger id (a repeated one is a retry).
-      if (payload && typeof payload === 'object' && 'trigger_id' in payload) payload = { ...payload, trigger_id: `trigger-i${++responseSeq}` };
-      return send(new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), 'application/x-www-form-urlencoded');
+      if (payload && typeof payload === 'object' && 'trigger_id' in payload)
+        payload = { ...payload, trigger_id: `trigger-i${++responseSeq}` };
+      return send(
+        new URLSearchParams({ payload: JSON.stringify(payload) }).toString(),
+        'application/x-www-form-urlencoded',
+      );
     },
     async settle() {
       for (let i = 0; i < 3; i++) {

@@ -35,17 +35,33 @@ describe('Teams 1:1 card answers (adaptiveCard/action invokes over HTTP)', () =>
     const invoke = fixture('adaptive-card-action', rec.url, {
       id: `f:choice${++seq}`,
       from,
-      conversation: { conversationType: 'personal', tenantId: '72f988bf-0000-4000-8000-0000000000aa', id: conversation },
+      conversation: {
+        conversationType: 'personal',
+        tenantId: '72f988bf-0000-4000-8000-0000000000aa',
+        id: conversation,
+      },
       channelData: { tenant: { id: '72f988bf-0000-4000-8000-0000000000aa' }, source: { name: 'message' } },
-      value: { action: { type: 'Action.Execute', title: action.title, verb: action.verb, data: action.data }, trigger: 'manual' },
+      value: {
+        action: { type: 'Action.Execute', title: action.title, verb: action.verb, data: action.data },
+        trigger: 'manual',
+      },
     });
     const r = await post(invoke);
     expect(r.status).toBe(200);
     expect(r.body.statusCode).toBe(200);
-    return rec.calls.slice(before).filter((c) => c.conversationId === conversation && c.method === 'POST').map(text).join('\n');
+    return rec.calls
+      .slice(before)
+      .filter((c) => c.conversationId === conversation && c.method === 'POST')
+      .map(text)
+      .join('\n');
   };
-  const threadText = (root: string) => rec.calls.filter((c) => c.conversationId === `${CHANNEL};messageid=${root}`).map(text).join('\n');
-  const action = (address: string, title: string) => dmCards.get(address)!.card.actions.find((a: any) => a.title === title);
+  const threadText = (root: string) =>
+    rec.calls
+      .filter((c) => c.conversationId === `${CHANNEL};messageid=${root}`)
+      .map(text)
+      .join('\n');
+  const action = (address: string, title: string) =>
+    dmCards.get(address)!.card.actions.find((a: any) => a.title === title);
 
   beforeAll(async () => {
     rec = await new ConnectorRecorder().start();
@@ -53,15 +69,30 @@ describe('Teams 1:1 card answers (adaptiveCard/action invokes over HTTP)', () =>
       { ...ALICE, email: 'alice@old.example', userPrincipalName: 'alice@old.example' },
       { ...CAROL, email: 'carol@old.example', userPrincipalName: 'carol@old.example' },
     ];
-    t = await makeTestApp({ MAILFERRY_DEV: '1', MAILFERRY_ADMINS: `teams:${ADMIN_AAD}`, PUBLIC_URL: 'https://mailferry.example' });
+    t = await makeTestApp({
+      MAILFERRY_DEV: '1',
+      MAILFERRY_ADMINS: `teams:${ADMIN_AAD}`,
+      PUBLIC_URL: 'https://mailferry.example',
+    });
     teamsPlugin(t.app, 'serve', { retry: { attempts: 2, baseDelayMs: 5, maxDelayMs: 20 } });
     base = `http://127.0.0.1:${(await serveHttp(t.app)).port}`;
-    await post(channelMessage(rec.url, 'migrate project create acme --source imaps://old.example:993 --destination imaps://new.example:993 --notify chat --licenses 5', { id: '1000' }));
-    for (const [user, root] of [['alice', '2000'], ['carol', '3000']] as const) {
+    await post(
+      channelMessage(
+        rec.url,
+        'migrate project create acme --source imaps://old.example:993 --destination imaps://new.example:993 --notify chat --licenses 5',
+        { id: '1000' },
+      ),
+    );
+    for (const [user, root] of [
+      ['alice', '2000'],
+      ['carol', '3000'],
+    ] as const) {
       await post(channelMessage(rec.url, `migrate add ${user}@old.example --notify chat`, { id: root }));
       const before = rec.calls.length;
       await post(channelMessage(rec.url, `start ${user}@old.example`, { id: `${root}1`, root }));
-      const dm = rec.calls.slice(before).find((c) => c.conversationId?.startsWith('a:dm-') && /activities/.test(c.path))!;
+      const dm = rec.calls
+        .slice(before)
+        .find((c) => c.conversationId?.startsWith('a:dm-') && /activities/.test(c.path))!;
       dmCards.set(`${user}@old.example`, { conversation: dm.conversationId!, card: card(dm) });
     }
   });
@@ -74,7 +105,12 @@ describe('Teams 1:1 card answers (adaptiveCard/action invokes over HTTP)', () =>
     const c = dmCards.get('alice@old.example')!.card;
     expect(c.version).toBe('1.5');
     expect(validate(c)).toEqual([]);
-    expect(c.actions.map((a: any) => a.title)).toEqual(['Open the secure form', 'Start now', 'Remind me tomorrow', 'This mailbox is not mine / not used']);
+    expect(c.actions.map((a: any) => a.title)).toEqual([
+      'Open the secure form',
+      'Start now',
+      'Remind me tomorrow',
+      'This mailbox is not mine / not used',
+    ]);
     const token = c.actions[0].url.split('/c/')[1];
     for (const a of c.actions.slice(1)) {
       expect(a.type).toBe('Action.Execute');
@@ -95,8 +131,12 @@ describe('Teams 1:1 card answers (adaptiveCard/action invokes over HTTP)', () =>
     expect(row.nextAt!.getTime() - row.anchorAt.getTime()).toBe(86_400_000);
   });
 
-  it('alice\'s button clicked by carol is refused and changes nothing', async () => {
-    const said = await click(action('alice@old.example', 'This mailbox is not mine / not used'), CAROL, dmCards.get('carol@old.example')!.conversation);
+  it("alice's button clicked by carol is refused and changes nothing", async () => {
+    const said = await click(
+      action('alice@old.example', 'This mailbox is not mine / not used'),
+      CAROL,
+      dmCards.get('carol@old.example')!.conversation,
+    );
     expect(said).toContain('This button answers only for the person the message was sent to');
     const project = await t.app.engine.getProject('acme');
     expect((await t.app.engine.getItem(project, 'alice@old.example')).status).toBe('WaitingForUser');
@@ -105,12 +145,18 @@ describe('Teams 1:1 card answers (adaptiveCard/action invokes over HTTP)', () =>
 
   it('"This mailbox is not mine / not used" from carol: Stopped, license back, reported in the admin\'s thread', async () => {
     const project = await t.app.engine.getProject('acme');
-    const said = await click(action('carol@old.example', 'This mailbox is not mine / not used'), CAROL, dmCards.get('carol@old.example')!.conversation);
+    const said = await click(
+      action('carol@old.example', 'This mailbox is not mine / not used'),
+      CAROL,
+      dmCards.get('carol@old.example')!.conversation,
+    );
     expect(said).toContain('carol@old.example will not be migrated');
     const item = await t.app.engine.getItem(project, 'carol@old.example');
     expect(item.status).toBe('Stopped');
     expect((await t.app.engine.getProject('acme')).licensesUsed).toBe(project.licensesUsed - 1);
-    expect(threadText('3000')).toContain('carol@old.example** chose: this mailbox is not mine / not used. Stopped, not migrated');
+    expect(threadText('3000')).toContain(
+      'carol@old.example** chose: this mailbox is not mine / not used. Stopped, not migrated',
+    );
   });
 
   it('"Start now" from alice is posted in her thread', async () => {
@@ -121,29 +167,48 @@ describe('Teams 1:1 card answers (adaptiveCard/action invokes over HTTP)', () =>
   it('with a copy window the card offers "Tonight": the choice names the window\'s opening in the admin\'s thread', async () => {
     const DAVE = { id: '29:dave-teams-id', name: 'Dave', aadObjectId: 'aad-dave' };
     rec.members.push({ ...DAVE, email: 'dave@old.example', userPrincipalName: 'dave@old.example' });
-    await post(channelMessage(rec.url, 'migrate project set acme --window "22:00-06:00" --tz Europe/Berlin', { id: '4000' }));
+    await post(
+      channelMessage(rec.url, 'migrate project set acme --window "22:00-06:00" --tz Europe/Berlin', { id: '4000' }),
+    );
     await post(channelMessage(rec.url, 'migrate add dave@old.example --notify chat', { id: '5000' }));
     const before = rec.calls.length;
     await post(channelMessage(rec.url, 'start dave@old.example', { id: '50001', root: '5000' }));
     const dm = rec.calls.slice(before).find((c) => c.conversationId?.startsWith('a:dm-') && /activities/.test(c.path))!;
     const c = card(dm);
     expect(validate(c)).toEqual([]);
-    expect(c.actions.map((a: any) => a.title)).toEqual(['Open the secure form', 'Start now', 'Tonight', 'Remind me tomorrow', 'This mailbox is not mine / not used']);
+    expect(c.actions.map((a: any) => a.title)).toEqual([
+      'Open the secure form',
+      'Start now',
+      'Tonight',
+      'Remind me tomorrow',
+      'This mailbox is not mine / not used',
+    ]);
     const tonight = c.actions.find((a: any) => a.title === 'Tonight');
     expect(tonight.data.command).toMatch(/^answer [0-9a-f-]{36}\.[A-Za-z0-9_-]{22} tonight$/);
     expect(JSON.stringify(tonight)).not.toContain(c.actions[0].url.split('/c/')[1]);
     // Refused for anyone else.
-    expect(await click(tonight, ALICE, dmCards.get('alice@old.example')!.conversation)).toContain('This button answers only for the person');
+    expect(await click(tonight, ALICE, dmCards.get('alice@old.example')!.conversation)).toContain(
+      'This button answers only for the person',
+    );
     const said = await click(tonight, DAVE, dm.conversationId!);
     // The next opening of 22:00 Berlin (or now, while the window is open).
-    expect(said).toMatch(/Your mailbox dave@old\.example is copied tonight, from \d{4}-\d\d-\d\d \d\d:\d\d Europe\/Berlin/);
-    expect(threadText('5000')).toMatch(/dave@old\.example\*\* chose: tonight, \d{4}-\d\d-\d\d \d\d:\d\d Europe\/Berlin \(/);
+    expect(said).toMatch(
+      /Your mailbox dave@old\.example is copied tonight, from \d{4}-\d\d-\d\d \d\d:\d\d Europe\/Berlin/,
+    );
+    expect(threadText('5000')).toMatch(
+      /dave@old\.example\*\* chose: tonight, \d{4}-\d\d-\d\d \d\d:\d\d Europe\/Berlin \(/,
+    );
     const dave = await t.app.engine.getItem(await t.app.engine.getProject('acme'), 'dave@old.example');
     const note = (await t.app.engine.history(dave.id)).filter((h) => h.kind === 'user.choice').at(-1)!;
     expect(note.detail.choice).toBe('tonight');
     const startAt = new Date(note.detail.startAt as string);
     // 22:00 in Berlin, unless the window is open right now.
-    const berlin = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(startAt);
+    const berlin = new Intl.DateTimeFormat('en-GB', {
+      timeZone: 'Europe/Berlin',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    }).format(startAt);
     expect(berlin === '22:00' || Math.abs(startAt.getTime() - Date.now()) < 60_000).toBe(true);
     expect(dave.status).toBe('WaitingForUser');
   });

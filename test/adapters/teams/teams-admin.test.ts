@@ -24,17 +24,31 @@ describe('Teams admin grants', () => {
     await rec?.close();
   });
 
-  const reply = (id: string) => ConnectorRecorder.cardText(ConnectorRecorder.card(defined(rec.activities((c) => c.activityId === id)[0])));
+  const reply = (id: string) =>
+    ConnectorRecorder.cardText(ConnectorRecorder.card(defined(rec.activities((c) => c.activityId === id)[0])));
 
   it('anyone in a channel of a granted team may run admin commands', async () => {
-    await postActivity(base, channelMessage(rec.url, 'status', { id: '1', from: { id: '29:member', name: 'Member', aadObjectId: 'aad-member' } }));
+    await postActivity(
+      base,
+      channelMessage(rec.url, 'status', {
+        id: '1',
+        from: { id: '29:member', name: 'Member', aadObjectId: 'aad-member' },
+      }),
+    );
     expect(reply('1')).toContain('There is no migration project in this channel');
   });
 
   it('a channel of another team is refused; a user granted by Teams user id is accepted there', async () => {
     const other = (id: string, from: any) => {
       const a = channelMessage(rec.url, 'status', { id, from });
-      return { ...a, channelData: { ...a.channelData, team: { id: '19:other0team@thread.tacv2' }, channel: { id: '19:other0channel@thread.tacv2' } } };
+      return {
+        ...a,
+        channelData: {
+          ...a.channelData,
+          team: { id: '19:other0team@thread.tacv2' },
+          channel: { id: '19:other0channel@thread.tacv2' },
+        },
+      };
     };
     await postActivity(base, other('2', { id: '29:member', name: 'Member', aadObjectId: 'aad-member' }));
     expect(reply('2')).toContain('Only MailFerry admins');
@@ -49,7 +63,11 @@ describe('Teams private links', () => {
   let base: string;
   beforeAll(async () => {
     rec = await new ConnectorRecorder().start();
-    t = await makeTestApp({ MAILFERRY_DEV: '1', MAILFERRY_ADMINS: 'teams:29:lone-admin', PUBLIC_URL: 'https://mailferry.example' });
+    t = await makeTestApp({
+      MAILFERRY_DEV: '1',
+      MAILFERRY_ADMINS: 'teams:29:lone-admin',
+      PUBLIC_URL: 'https://mailferry.example',
+    });
     installSelfService(t.app);
     teamsPlugin(t.app, 'serve');
     base = `http://127.0.0.1:${(await serveHttp(t.app)).port}`;
@@ -63,11 +81,22 @@ describe('Teams private links', () => {
   const replyTo = (id: string) => JSON.stringify(rec.activities((c) => c.activityId === id));
   const personal = (id: string, text: string) => {
     const a = channelMessage(rec.url, text, { id, from: admin });
-    return { ...a, conversation: { id: 'a:1on1-chat', conversationType: 'personal' }, channelData: { tenant: a.channelData?.tenant } };
+    return {
+      ...a,
+      conversation: { id: 'a:1on1-chat', conversationType: 'personal' },
+      channelData: { tenant: a.channelData?.tenant },
+    };
   };
 
   it('project connect in a channel refuses without making a link; in the 1:1 chat it answers with the link', async () => {
-    await postActivity(base, channelMessage(rec.url, 'project create acme --source imaps://old.example:993 --destination imaps://new.example:993', { id: 'p1', from: admin }));
+    await postActivity(
+      base,
+      channelMessage(
+        rec.url,
+        'project create acme --source imaps://old.example:993 --destination imaps://new.example:993',
+        { id: 'p1', from: admin },
+      ),
+    );
     expect(replyTo('p1')).toContain('acme');
     await postActivity(base, channelMessage(rec.url, 'project connect acme --source', { id: 'p2', from: admin }));
     const refused = replyTo('p2');

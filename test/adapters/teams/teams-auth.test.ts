@@ -32,7 +32,11 @@ describe('Teams authentication (MicrosoftAppId set)', () => {
   beforeAll(async () => {
     rec = await new ConnectorRecorder().start();
     issuer = await new TokenIssuer().start();
-    t = await makeTestApp({ MicrosoftAppId: APP_ID, MicrosoftAppPassword: 'test-secret', MAILFERRY_ADMINS: `teams:${ADMIN_AAD}` });
+    t = await makeTestApp({
+      MicrosoftAppId: APP_ID,
+      MicrosoftAppPassword: 'test-secret',
+      MAILFERRY_ADMINS: `teams:${ADMIN_AAD}`,
+    });
     teamsPlugin(t.app, 'serve', { openIdMetadataUrl: issuer.metadataUrl, credentialsFactory: new StaticCredentials() });
     base = `http://127.0.0.1:${(await serveHttp(t.app)).port}`;
   });
@@ -42,7 +46,7 @@ describe('Teams authentication (MicrosoftAppId set)', () => {
     await issuer?.close();
   });
 
-  it('accepts a correctly signed request and answers with the bot\'s own credentials', async () => {
+  it("accepts a correctly signed request and answers with the bot's own credentials", async () => {
     const r = await postActivity(base, message('7000'), good());
     expect(r.status).toBe(200);
     const [reply] = rec.activities((c) => c.activityId === '7000');
@@ -61,24 +65,52 @@ describe('Teams authentication (MicrosoftAppId set)', () => {
 
   it('rejects a token signed with another key', async () => {
     const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
-    const r = await postActivity(base, message('7003'), issuer.token({ aud: APP_ID, serviceurl: rec.url }, { key: other }));
+    const r = await postActivity(
+      base,
+      message('7003'),
+      issuer.token({ aud: APP_ID, serviceurl: rec.url }, { key: other }),
+    );
     expect(r.status).toBe(401);
   });
 
   it('rejects an expired token', async () => {
     const past = Math.floor(Date.now() / 1000) - 3600;
-    const r = await postActivity(base, message('7004'), issuer.token({ aud: APP_ID, serviceurl: rec.url, iat: past - 3600, nbf: past - 3600, exp: past }));
+    const r = await postActivity(
+      base,
+      message('7004'),
+      issuer.token({ aud: APP_ID, serviceurl: rec.url, iat: past - 3600, nbf: past - 3600, exp: past }),
+    );
     expect(r.status).toBe(401);
   });
 
   it('rejects a token for another bot (wrong audience)', async () => {
-    const r = await postActivity(base, message('7005'), issuer.token({ aud: '11111111-2222-4333-8444-555555555555', serviceurl: rec.url }));
+    const r = await postActivity(
+      base,
+      message('7005'),
+      issuer.token({ aud: '11111111-2222-4333-8444-555555555555', serviceurl: rec.url }),
+    );
     expect(r.status).toBe(401);
   });
 
   it('rejects a token from another issuer, or for another service URL', async () => {
-    expect((await postActivity(base, message('7006'), issuer.token({ aud: APP_ID, serviceurl: rec.url, iss: 'https://evil.example' }))).status).toBe(401);
-    expect((await postActivity(base, message('7007'), issuer.token({ aud: APP_ID, serviceurl: 'https://smba.evil.example/' }))).status).toBe(401);
+    expect(
+      (
+        await postActivity(
+          base,
+          message('7006'),
+          issuer.token({ aud: APP_ID, serviceurl: rec.url, iss: 'https://evil.example' }),
+        )
+      ).status,
+    ).toBe(401);
+    expect(
+      (
+        await postActivity(
+          base,
+          message('7007'),
+          issuer.token({ aud: APP_ID, serviceurl: 'https://smba.evil.example/' }),
+        )
+      ).status,
+    ).toBe(401);
   });
 
   it('processed none of the rejected requests, and logged why without the tokens', () => {
@@ -110,7 +142,10 @@ describe('Teams start-up checks', () => {
     try {
       expect(teamsPlugin(none.app, 'serve')).toBeUndefined();
       const { port } = await serveHttp(none.app);
-      const r = await postActivity(`http://127.0.0.1:${port}`, channelMessage('http://127.0.0.1:9/', 'help', { id: '1' }));
+      const r = await postActivity(
+        `http://127.0.0.1:${port}`,
+        channelMessage('http://127.0.0.1:9/', 'help', { id: '1' }),
+      );
       expect(r.status).toBe(401);
     } finally {
       await none.close();

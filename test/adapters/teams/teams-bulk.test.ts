@@ -14,7 +14,15 @@ const cardText = ConnectorRecorder.cardText;
 /** A bulk form's adaptiveCard/action invoke, with the activity id Teams repeats when it retries. */
 function bulkInvoke(serviceUrl: string, id: string, csv: string) {
   const a = fixture('adaptive-card-action', serviceUrl);
-  return { ...a, id, conversation: { ...a.conversation, id: `${CHANNEL};messageid=${ROOT}` }, value: { ...a.value, action: { ...a.value.action, verb: 'form.bulk', data: { project: 'acme', csv, ask: '', notify: '' } } } };
+  return {
+    ...a,
+    id,
+    conversation: { ...a.conversation, id: `${CHANNEL};messageid=${ROOT}` },
+    value: {
+      ...a.value,
+      action: { ...a.value.action, verb: 'form.bulk', data: { project: 'acme', csv, ask: '', notify: '' } },
+    },
+  };
 }
 
 // Teams gives an invoke about 5 s and then retries it. A large bulk form is answered
@@ -28,14 +36,26 @@ describe('Teams bulk form: answered at once, added in the background, once', () 
   let teams: TeamsSurface;
   const csv = Array.from({ length: 2000 }, (_, i) => `user${i}@old.example,user${i}@new.example`).join('\n');
   const count = async () => t.app.db.item.count({ where: { project: { name: 'acme' } } });
-  const resultPosts = () => rec.activities((c) => c.conversationId === `${CHANNEL};messageid=${ROOT}` && /2,000 mailboxes added/.test(cardText(ConnectorRecorder.card(c) ?? {})));
+  const resultPosts = () =>
+    rec.activities(
+      (c) =>
+        c.conversationId === `${CHANNEL};messageid=${ROOT}` &&
+        /2,000 mailboxes added/.test(cardText(ConnectorRecorder.card(c) ?? {})),
+    );
 
   beforeAll(async () => {
     rec = await new ConnectorRecorder().start();
     t = await makeTestApp({ MAILFERRY_DEV: '1', MAILFERRY_ADMINS: `teams-channel:${CHANNEL}` });
     teams = teamsPlugin(t.app, 'serve', { retry: { baseDelayMs: 5, maxDelayMs: 20 } })!;
     base = `http://127.0.0.1:${(await serveHttp(t.app)).port}`;
-    await postActivity(base, channelMessage(rec.url, 'migrate project create acme --source imaps://old.example:993 --destination imaps://new.example:993', { id: '6900' }));
+    await postActivity(
+      base,
+      channelMessage(
+        rec.url,
+        'migrate project create acme --source imaps://old.example:993 --destination imaps://new.example:993',
+        { id: '6900' },
+      ),
+    );
   });
   afterAll(async () => {
     await t?.close();
@@ -78,7 +98,10 @@ describe('Teams bulk form: answered at once, added in the background, once', () 
   }, 60_000);
 
   it('a small bulk (another activity id) is added within the invoke; lines already in the project are refused, not doubled', async () => {
-    const r = await postActivity(base, bulkInvoke(rec.url, 'bulk-2', csv.split('\n').slice(0, 3).join('\n') + '\nnew1@old.example,new1@new.example'));
+    const r = await postActivity(
+      base,
+      bulkInvoke(rec.url, 'bulk-2', csv.split('\n').slice(0, 3).join('\n') + '\nnew1@old.example,new1@new.example'),
+    );
     expect(r.status).toBe(200);
     expect(cardText(r.body.value)).toMatch(/1 mailbox added to acme; 3 lines refused/);
     expect(await count()).toBe(2001);

@@ -19,13 +19,24 @@ function watchRawOutput(): { lines: string[]; restore: () => void } {
     vi.spyOn(console, 'warn').mockImplementation((...a: unknown[]) => void lines.push(a.map(String).join(' '))),
     vi.spyOn(process.stderr, 'write').mockImplementation(((c: unknown) => (lines.push(String(c)), true)) as never),
   ];
-  return { lines, restore: () => {
+  return {
+    lines,
+    restore: () => {
       for (const s of spies) s.mockRestore();
-    } };
+    },
+  };
 }
 
-async function post(base: string, body: string, headers: Record<string, string> = {}): Promise<{ status: number; type: string | null; text: string }> {
-  const r = await fetch(`${base}/api/messages`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+async function post(
+  base: string,
+  body: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; type: string | null; text: string }> {
+  const r = await fetch(`${base}/api/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body,
+  });
   return { status: r.status, type: r.headers.get('content-type'), text: await r.text() };
 }
 
@@ -49,7 +60,9 @@ for (const mode of ['authenticated', 'dev'] as const) {
       raw = watchRawOutput();
       rec = await new ConnectorRecorder().start();
       issuer = await new TokenIssuer().start();
-      t = await makeTestApp(mode === 'dev' ? { MAILFERRY_DEV: '1' } : { MicrosoftAppId: APP_ID, MicrosoftAppPassword: 'test-secret' });
+      t = await makeTestApp(
+        mode === 'dev' ? { MAILFERRY_DEV: '1' } : { MicrosoftAppId: APP_ID, MicrosoftAppPassword: 'test-secret' },
+      );
       teamsPlugin(t.app, 'serve', { openIdMetadataUrl: issuer.metadataUrl });
       // A route that fails unexpectedly, to see the whole server's final answer.
       t.app.http.get('/test/throws', () => {
@@ -98,7 +111,11 @@ for (const mode of ['authenticated', 'dev'] as const) {
     });
 
     it('answers a JSON array, a string and a non-JSON content type with 400 (or 401 unread)', async () => {
-      for (const [body, ct] of [['[1,2]', 'application/json'], ['"x"', 'application/json'], [`text ${MARKER}`, 'text/plain']] as const) {
+      for (const [body, ct] of [
+        ['[1,2]', 'application/json'],
+        ['"x"', 'application/json'],
+        [`text ${MARKER}`, 'text/plain'],
+      ] as const) {
         const r = await post(base, body, { 'content-type': ct });
         expect(r.status).toBe(refusedUnread?.status ?? 400);
         expectShortJson(r, refusedUnread?.error ?? 'bad request');
@@ -107,11 +124,15 @@ for (const mode of ['authenticated', 'dev'] as const) {
 
     if (mode === 'authenticated') {
       it('refuses a malformed Authorization header unread, and a well-formed bad token after the check', async () => {
-        const r1 = await post(base, JSON.stringify(channelMessage(rec.url, 'help', { id: '9001' })), { authorization: 'Basic abc' });
+        const r1 = await post(base, JSON.stringify(channelMessage(rec.url, 'help', { id: '9001' })), {
+          authorization: 'Basic abc',
+        });
         expect(r1.status).toBe(401);
         expectShortJson(r1, 'unauthorized');
         const other = await new TokenIssuer().start();
-        const r2 = await post(base, JSON.stringify(channelMessage(rec.url, 'help', { id: '9002' })), { authorization: `Bearer ${other.token({ aud: APP_ID, serviceurl: rec.url })}` });
+        const r2 = await post(base, JSON.stringify(channelMessage(rec.url, 'help', { id: '9002' })), {
+          authorization: `Bearer ${other.token({ aud: APP_ID, serviceurl: rec.url })}`,
+        });
         await other.close();
         expect(r2.status).toBe(401);
         expectShortJson(r2, 'unauthorized');
@@ -119,8 +140,15 @@ for (const mode of ['authenticated', 'dev'] as const) {
         expect(t.logs.join('\n')).toContain('Teams request refused: not authenticated');
       });
     } else {
-      it('answers an invoke no handler takes with a 4xx, not botbuilder\'s 501', async () => {
-        const r = await post(base, JSON.stringify({ ...channelMessage(rec.url, 'help', { id: '9004' }), type: 'invoke', name: 'nobody/handles-this' }));
+      it("answers an invoke no handler takes with a 4xx, not botbuilder's 501", async () => {
+        const r = await post(
+          base,
+          JSON.stringify({
+            ...channelMessage(rec.url, 'help', { id: '9004' }),
+            type: 'invoke',
+            name: 'nobody/handles-this',
+          }),
+        );
         expect(r.status).toBe(400);
         expectShortJson(r, 'bad request');
       });

@@ -19,7 +19,11 @@ function afterInput(card: any, id: string): any {
 /** An adaptiveCard/action invoke as Teams sends it: inputs merged into action.data. */
 function invoke(serviceUrl: string, verb: string, data: Record<string, unknown>, root = '5000') {
   const a = fixture('adaptive-card-action', serviceUrl);
-  return { ...a, conversation: { ...a.conversation, id: `${CHANNEL};messageid=${root}` }, value: { ...a.value, action: { ...a.value.action, verb, data } } };
+  return {
+    ...a,
+    conversation: { ...a.conversation, id: `${CHANNEL};messageid=${root}` },
+    value: { ...a.value, action: { ...a.value.action, verb, data } },
+  };
 }
 
 describe('Teams Adaptive Card forms (Universal Actions)', () => {
@@ -49,12 +53,32 @@ describe('Teams Adaptive Card forms (Universal Actions)', () => {
     await post(channelMessage(rec.url, 'project create', { id: '4900' }));
     const [form] = rec.activities((c) => c.conversationId === `${CHANNEL};messageid=4900`);
     const card = ConnectorRecorder.card(defined(form));
-    expect(card.body.map((b: any) => b.id).filter(Boolean)).toEqual(['name', 'source', 'destination', 'selfService', 'notify', 'licenses']);
-    expect(card.actions[0]).toMatchObject({ type: 'Action.Execute', verb: 'form.project', fallback: { type: 'Action.Submit', data: { verb: 'form.project' } } });
+    expect(card.body.map((b: any) => b.id).filter(Boolean)).toEqual([
+      'name',
+      'source',
+      'destination',
+      'selfService',
+      'notify',
+      'licenses',
+    ]);
+    expect(card.actions[0]).toMatchObject({
+      type: 'Action.Execute',
+      verb: 'form.project',
+      fallback: { type: 'Action.Submit', data: { verb: 'form.project' } },
+    });
   });
 
   it('New project: a refused value comes back in the card with the values kept', async () => {
-    const r = await post(invoke(rec.url, 'form.project', { name: 'acme', source: 'ftp://old.example', destination: 'imaps://new.example:993', selfService: 'source', notify: 'chat', licenses: '' }));
+    const r = await post(
+      invoke(rec.url, 'form.project', {
+        name: 'acme',
+        source: 'ftp://old.example',
+        destination: 'imaps://new.example:993',
+        selfService: 'source',
+        notify: 'chat',
+        licenses: '',
+      }),
+    );
     expect(r.status).toBe(200);
     expect(r.body.statusCode).toBe(200);
     expect(r.body.type).toBe('application/vnd.microsoft.card.adaptive');
@@ -64,25 +88,53 @@ describe('Teams Adaptive Card forms (Universal Actions)', () => {
     expect(r.body.value.body.find((b: any) => b.id === 'source').value).toBe('ftp://old.example');
     expect(r.body.value.body.find((b: any) => b.id === 'notify').value).toBe('chat');
     // The refusal sits under the input it is about, and only there.
-    expect(afterInput(r.body.value, 'source')).toMatchObject({ color: 'Attention', text: expect.stringContaining('unsupported scheme "ftp"') });
+    expect(afterInput(r.body.value, 'source')).toMatchObject({
+      color: 'Attention',
+      text: expect.stringContaining('unsupported scheme "ftp"'),
+    });
     expect(r.body.value.body.filter((b: any) => b.color === 'Attention')).toHaveLength(1);
   });
 
   it('New project: each refusal shows under its own input (a bad destination, a pool too large, a name taken)', async () => {
     await t.app.db.project.deleteMany({ where: { name: 'beta' } });
-    const values = { name: 'beta', source: 'imaps://old.example:993', destination: 'imaps://new.example:993', selfService: 'source', notify: 'email', licenses: '' };
+    const values = {
+      name: 'beta',
+      source: 'imaps://old.example:993',
+      destination: 'imaps://new.example:993',
+      selfService: 'source',
+      notify: 'email',
+      licenses: '',
+    };
     const dst = await post(invoke(rec.url, 'form.project', { ...values, destination: 'imaps://u:p@new.example:993' }));
-    expect(afterInput(dst.body.value, 'destination')).toMatchObject({ color: 'Attention', text: expect.stringContaining('must not contain credentials') });
+    expect(afterInput(dst.body.value, 'destination')).toMatchObject({
+      color: 'Attention',
+      text: expect.stringContaining('must not contain credentials'),
+    });
     const pool = await post(invoke(rec.url, 'form.project', { ...values, licenses: 2_000_000 }));
-    expect(afterInput(pool.body.value, 'licenses')).toMatchObject({ color: 'Attention', text: expect.stringContaining('--licenses must be a whole number') });
+    expect(afterInput(pool.body.value, 'licenses')).toMatchObject({
+      color: 'Attention',
+      text: expect.stringContaining('--licenses must be a whole number'),
+    });
     await post(invoke(rec.url, 'form.project', values));
     const taken = await post(invoke(rec.url, 'form.project', values));
     await t.app.db.project.delete({ where: { name: 'beta' } });
-    expect(afterInput(taken.body.value, 'name')).toMatchObject({ color: 'Attention', text: expect.stringContaining('already exists') });
+    expect(afterInput(taken.body.value, 'name')).toMatchObject({
+      color: 'Attention',
+      text: expect.stringContaining('already exists'),
+    });
   });
 
   it('New project: valid values create the project and the card is replaced by the result', async () => {
-    const r = await post(invoke(rec.url, 'form.project', { name: 'acme', source: 'imaps://old.example:993', destination: 'imaps://new.example:993', selfService: 'source', notify: 'email', licenses: '25' }));
+    const r = await post(
+      invoke(rec.url, 'form.project', {
+        name: 'acme',
+        source: 'imaps://old.example:993',
+        destination: 'imaps://new.example:993',
+        selfService: 'source',
+        notify: 'email',
+        licenses: '25',
+      }),
+    );
     expect(r.body.type).toBe('application/vnd.microsoft.card.adaptive');
     expect(cardText(r.body.value)).toContain('Project **acme** created');
     const p = await t.app.db.project.findUniqueOrThrow({ where: { name: 'acme' } });
@@ -92,7 +144,9 @@ describe('Teams Adaptive Card forms (Universal Actions)', () => {
   it('Add mailboxes: validation errors are shown in the card', async () => {
     const empty = await post(invoke(rec.url, 'form.add', { project: '', addresses: '', ask: '', notify: '' }));
     expect(cardText(empty.body.value)).toContain('Enter at least one mailbox address.');
-    const gmail = await post(invoke(rec.url, 'form.add', { project: '', addresses: 'someone@gmail.com', ask: 'source', notify: 'email' }));
+    const gmail = await post(
+      invoke(rec.url, 'form.add', { project: '', addresses: 'someone@gmail.com', ask: 'source', notify: 'email' }),
+    );
     const error = gmail.body.value.body.find((b: any) => b.color === 'Attention');
     expect(error.text).toMatch(/gmail|Google/i);
     expect(afterInput(gmail.body.value, 'addresses')).toBe(error);
@@ -101,20 +155,36 @@ describe('Teams Adaptive Card forms (Universal Actions)', () => {
   });
 
   it('Add mailboxes: several lines become a bulk add in the thread of the card', async () => {
-    const r = await post(invoke(rec.url, 'form.add', { project: '', addresses: 'dora@old.example\neve@old.example, eve.new@new.example', ask: 'both', notify: 'email' }));
+    const r = await post(
+      invoke(rec.url, 'form.add', {
+        project: '',
+        addresses: 'dora@old.example\neve@old.example, eve.new@new.example',
+        ask: 'both',
+        notify: 'email',
+      }),
+    );
     expect(cardText(r.body.value)).toContain('2 mailboxes added to acme');
     const eve = await t.app.db.item.findFirstOrThrow({ where: { sourceAddress: 'eve@old.example' } });
     expect(eve.destinationAddress).toBe('eve.new@new.example');
     expect(eve.ask).toBe('both');
     // The items belong to the thread where the card was.
     expect(eve.threadRef).toMatch(/^teams:/);
-    const conv = JSON.parse((await t.app.db.chatConversation.findUniqueOrThrow({ where: { id: eve.threadRef!.slice(6) } })).reference);
+    const conv = JSON.parse(
+      (await t.app.db.chatConversation.findUniqueOrThrow({ where: { id: eve.threadRef!.slice(6) } })).reference,
+    );
     expect(conv.ref.conversation.id).toBe(`${CHANNEL};messageid=5000`);
     expect(conv.ref.serviceUrl).toBe(rec.url);
   });
 
   it('Bulk add: pasted CSV lines, refused lines listed', async () => {
-    const r = await post(invoke(rec.url, 'form.bulk', { project: 'acme', csv: 'fay@old.example,fay@new.example\nnot an address\ngus@old.example,gus@new.example,gus.login', ask: '', notify: '' }));
+    const r = await post(
+      invoke(rec.url, 'form.bulk', {
+        project: 'acme',
+        csv: 'fay@old.example,fay@new.example\nnot an address\ngus@old.example,gus@new.example,gus.login',
+        ask: '',
+        notify: '',
+      }),
+    );
     const text = cardText(r.body.value);
     expect(text).toContain('2 mailboxes added to acme; 1 line refused');
     expect(text).toMatch(/line 2/);
@@ -149,7 +219,13 @@ describe('Teams Adaptive Card forms (Universal Actions)', () => {
   it('the Action.Submit fallback arrives as a message with value and updates the card in place', async () => {
     const a = channelMessage(rec.url, '', { id: '6001', root: '6000' });
     const before = rec.calls.length;
-    const r = await post({ ...a, text: undefined, entities: [], replyToId: 'card-activity-1', value: { verb: 'status.refresh', project: 'acme' } });
+    const r = await post({
+      ...a,
+      text: undefined,
+      entities: [],
+      replyToId: 'card-activity-1',
+      value: { verb: 'status.refresh', project: 'acme' },
+    });
     expect(r.status).toBe(200);
     const [put] = rec.calls.slice(before).filter((c) => c.method === 'PUT');
     expect(defined(put).activityId).toBe('card-activity-1');

@@ -87,7 +87,9 @@ export class ConnectorRecorder {
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');
     const path = decodeURIComponent(defined((req.url ?? '').split('?')[0]));
-    const m = /^\/v3\/conversations\/([^/]+)(?:\/activities(?:\/([^/]+))?|\/(pagedmembers|members))?$/.exec(defined((req.url ?? '').split('?')[0]));
+    const m = /^\/v3\/conversations\/([^/]+)(?:\/activities(?:\/([^/]+))?|\/(pagedmembers|members))?$/.exec(
+      defined((req.url ?? '').split('?')[0]),
+    );
     const call: ConnectorCall = {
       method: req.method ?? '',
       path,
@@ -105,9 +107,21 @@ export class ConnectorRecorder {
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(JSON.stringify(body));
     };
-    if (fail) return json(fail.status, { error: { code: fail.status === 403 ? 'Forbidden' : 'Throttled', message: fail.status === 403 ? 'The bot is not installed for this user' : 'Too many requests' } }, 'retryAfter' in fail && fail.retryAfter ? { 'retry-after': fail.retryAfter } : {});
-    if (req.method === 'POST' && path === '/v3/conversations') return json(201, { id: `a:dm-${++this.seq}`, activityId: `dm-act-${this.seq}` });
-    if (req.method === 'GET' && m?.[3]) return json(200, m[3] === 'pagedmembers' ? { members: this.members } : this.members);
+    if (fail)
+      return json(
+        fail.status,
+        {
+          error: {
+            code: fail.status === 403 ? 'Forbidden' : 'Throttled',
+            message: fail.status === 403 ? 'The bot is not installed for this user' : 'Too many requests',
+          },
+        },
+        'retryAfter' in fail && fail.retryAfter ? { 'retry-after': fail.retryAfter } : {},
+      );
+    if (req.method === 'POST' && path === '/v3/conversations')
+      return json(201, { id: `a:dm-${++this.seq}`, activityId: `dm-act-${this.seq}` });
+    if (req.method === 'GET' && m?.[3])
+      return json(200, m[3] === 'pagedmembers' ? { members: this.members } : this.members);
     if ((req.method === 'POST' || req.method === 'PUT') && /\/activities/.test(path)) {
       call.responseId = call.activityId && req.method === 'PUT' ? call.activityId : `act-${++this.seq}`;
       return json(200, { id: call.responseId });
@@ -140,7 +154,11 @@ export function channelMessage(serviceUrl: string, text: string, opts: { id: str
 }
 
 /** POSTs an activity to the bot like the Teams channel does. */
-export async function postActivity(base: string, activity: unknown, token?: string): Promise<{ status: number; body: any }> {
+export async function postActivity(
+  base: string,
+  activity: unknown,
+  token?: string,
+): Promise<{ status: number; body: any }> {
   const r = await fetch(`${base}/api/messages`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
@@ -175,10 +193,22 @@ export class TokenIssuer {
       const base = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
       res.setHeader('content-type', 'application/json');
       if (req.url === '/.well-known/openidconfiguration')
-        return res.end(JSON.stringify({ issuer: 'https://api.botframework.com', authorization_endpoint: `${base}/auth`, jwks_uri: `${base}/keys`, id_token_signing_alg_values_supported: ['RS256'], token_endpoint_auth_methods_supported: ['private_key_jwt'] }));
+        return res.end(
+          JSON.stringify({
+            issuer: 'https://api.botframework.com',
+            authorization_endpoint: `${base}/auth`,
+            jwks_uri: `${base}/keys`,
+            id_token_signing_alg_values_supported: ['RS256'],
+            token_endpoint_auth_methods_supported: ['private_key_jwt'],
+          }),
+        );
       if (req.url === '/keys') {
         const jwk = this.key.publicKey.export({ format: 'jwk' }) as { n: string; e: string };
-        return res.end(JSON.stringify({ keys: [{ kty: 'RSA', use: 'sig', kid: this.kid, n: jwk.n, e: jwk.e, endorsements: ['msteams'] }] }));
+        return res.end(
+          JSON.stringify({
+            keys: [{ kty: 'RSA', use: 'sig', kid: this.kid, n: jwk.n, e: jwk.e, endorsements: ['msteams'] }],
+          }),
+        );
       }
       res.statusCode = 404;
       res.end('{}');

@@ -27,11 +27,32 @@ describe('Teams over HTTP (MAILFERRY_DEV=1, no app id)', () => {
   beforeAll(async () => {
     rec = await new ConnectorRecorder().start();
     rec.members = [
-      { id: '29:alice-teams-id', name: 'Alice', email: 'alice@old.example', userPrincipalName: 'alice@old.example', aadObjectId: 'aad-alice' },
-      { id: '29:carol-teams-id', name: 'Carol', email: 'carol@corp.example', userPrincipalName: 'Carol@Old.Example', aadObjectId: 'aad-carol' },
+      {
+        id: '29:alice-teams-id',
+        name: 'Alice',
+        email: 'alice@old.example',
+        userPrincipalName: 'alice@old.example',
+        aadObjectId: 'aad-alice',
+      },
+      {
+        id: '29:carol-teams-id',
+        name: 'Carol',
+        email: 'carol@corp.example',
+        userPrincipalName: 'Carol@Old.Example',
+        aadObjectId: 'aad-carol',
+      },
     ];
-    t = await makeTestApp({ MAILFERRY_DEV: '1', MAILFERRY_ADMINS: `teams:${ADMIN_AAD}`, PUBLIC_URL: 'https://mailferry.example', MAILFERRY_ORG_NAME: 'ACME Corp', MAILFERRY_SUPPORT_CONTACT: 'helpdesk@acme.example' });
-    teamsPlugin(t.app, 'serve', { retry: { attempts: 2, baseDelayMs: 5, maxDelayMs: 20 }, download: async (url) => files.get(url) ?? Promise.reject(new Error('404')) });
+    t = await makeTestApp({
+      MAILFERRY_DEV: '1',
+      MAILFERRY_ADMINS: `teams:${ADMIN_AAD}`,
+      PUBLIC_URL: 'https://mailferry.example',
+      MAILFERRY_ORG_NAME: 'ACME Corp',
+      MAILFERRY_SUPPORT_CONTACT: 'helpdesk@acme.example',
+    });
+    teamsPlugin(t.app, 'serve', {
+      retry: { attempts: 2, baseDelayMs: 5, maxDelayMs: 20 },
+      download: async (url) => files.get(url) ?? Promise.reject(new Error('404')),
+    });
     const { port } = await serveHttp(t.app);
     base = `http://127.0.0.1:${port}`;
   });
@@ -45,7 +66,13 @@ describe('Teams over HTTP (MAILFERRY_DEV=1, no app id)', () => {
   });
 
   it('runs an @mention command from a channel and replies in the thread of that message', async () => {
-    const r = await post(channelMessage(rec.url, 'migrate project create acme --source imaps://old.example:993 --destination imaps://new.example:993', { id: '1000' }));
+    const r = await post(
+      channelMessage(
+        rec.url,
+        'migrate project create acme --source imaps://old.example:993 --destination imaps://new.example:993',
+        { id: '1000' },
+      ),
+    );
     expect(r.status).toBe(200);
     const replies = rec.activities((c) => c.conversationId === thread('1000'));
     expect(replies).toHaveLength(1);
@@ -67,7 +94,11 @@ describe('Teams over HTTP (MAILFERRY_DEV=1, no app id)', () => {
     await post(channelMessage(rec.url, 'start alice@old.example', { id: '2001', root: '2000' }));
     const calls = rec.calls.slice(before);
     // Found among the team's members, 1:1 conversation created, card sent there.
-    expect(calls.some((c) => c.method === 'GET' && c.path === '/v3/conversations/19:it0team0general0id@thread.tacv2/pagedmembers')).toBe(true);
+    expect(
+      calls.some(
+        (c) => c.method === 'GET' && c.path === '/v3/conversations/19:it0team0general0id@thread.tacv2/pagedmembers',
+      ),
+    ).toBe(true);
     const create = calls.find((c) => c.method === 'POST' && c.path === '/v3/conversations');
     expect(create?.body.members).toEqual([{ id: '29:alice-teams-id', name: 'Alice' }]);
     expect(create?.body.isGroup).toBe(false);
@@ -84,7 +115,9 @@ describe('Teams over HTTP (MAILFERRY_DEV=1, no app id)', () => {
     // Never a password field in a card.
     expect(JSON.stringify(dmCard)).not.toMatch(/Input\.|Password/);
     // The thread says which channel reached alice (a proactive post, not a reply to the command).
-    const threadPosts = calls.filter((c) => c.conversationId === thread('2000') && c.method === 'POST' && c.activityId !== '2001');
+    const threadPosts = calls.filter(
+      (c) => c.conversationId === thread('2000') && c.method === 'POST' && c.activityId !== '2001',
+    );
     expect(threadPosts.map(text).join('\n')).toContain('asked alice@old.example by Teams chat');
     // And the command's own reply went to the thread too.
     expect(calls.some((c) => c.conversationId === thread('2000') && c.activityId === '2001')).toBe(true);
@@ -96,22 +129,38 @@ describe('Teams over HTTP (MAILFERRY_DEV=1, no app id)', () => {
     await post(channelMessage(rec.url, 'start bob@old.example', { id: '3001', root: '3000' }));
     const calls = rec.calls.slice(before);
     expect(calls.some((c) => c.path === '/v3/conversations' && c.method === 'POST')).toBe(false);
-    const said = calls.filter((c) => c.conversationId === thread('3000')).map(text).join('\n');
-    expect(said).toContain('could not reach bob@old.example by Teams chat: bob@old.example is not a member of the team');
+    const said = calls
+      .filter((c) => c.conversationId === thread('3000'))
+      .map(text)
+      .join('\n');
+    expect(said).toContain(
+      'could not reach bob@old.example by Teams chat: bob@old.example is not a member of the team',
+    );
     expect(said).toMatch(/by email/);
   });
 
   it('falls back to email when Teams refuses the 1:1 chat (app not installed for the user)', async () => {
     await post(channelMessage(rec.url, 'migrate add alice2@old.example --notify chat', { id: '3300' }));
-    rec.members.push({ id: '29:alice2', name: 'Alice Two', email: 'alice2@old.example', userPrincipalName: 'alice2@old.example', aadObjectId: 'aad-alice2' });
+    rec.members.push({
+      id: '29:alice2',
+      name: 'Alice Two',
+      email: 'alice2@old.example',
+      userPrincipalName: 'alice2@old.example',
+      aadObjectId: 'aad-alice2',
+    });
     rec.failOn('POST', '/v3/conversations', 403);
     const before = rec.calls.length;
     await post(channelMessage(rec.url, 'start alice2@old.example', { id: '3301', root: '3300' }));
     const calls = rec.calls.slice(before);
     expect(calls.filter((c) => c.path === '/v3/conversations').map((c) => c.status)).toEqual([403]);
     expect(calls.some((c) => c.conversationId?.startsWith('a:dm-'))).toBe(false);
-    const said = calls.filter((c) => c.conversationId === thread('3300')).map(text).join('\n');
-    expect(said).toMatch(/could not reach alice2@old\.example by Teams chat: Teams refused the 1:1 chat, MailFerry is probably not installed for this user/);
+    const said = calls
+      .filter((c) => c.conversationId === thread('3300'))
+      .map(text)
+      .join('\n');
+    expect(said).toMatch(
+      /could not reach alice2@old\.example by Teams chat: Teams refused the 1:1 chat, MailFerry is probably not installed for this user/,
+    );
     expect(said).toMatch(/could not reach alice2@old\.example by email/);
   });
 
@@ -124,17 +173,37 @@ describe('Teams over HTTP (MAILFERRY_DEV=1, no app id)', () => {
   });
 
   it('posts Failed with the reason and Completed with figures in the thread, like Slack', async () => {
-    const item = (await t.app.engine.itemById((await t.app.db.item.findFirstOrThrow({ where: { sourceAddress: 'alice@old.example' } })).id))!;
+    const item = (await t.app.engine.itemById(
+      (
+        await t.app.db.item.findFirstOrThrow({ where: { sourceAddress: 'alice@old.example' } })
+      ).id,
+    ))!;
     const ref = itemRef(item);
     const before = rec.calls.length;
-    t.app.bus.emit({ type: 'item.status', item: ref, actor: { surface: 'system', id: 'mailferry' }, from: 'Running', to: 'Failed', reason: 'SourceCredentials', detail: '[AUTHENTICATIONFAILED] Invalid credentials' });
+    t.app.bus.emit({
+      type: 'item.status',
+      item: ref,
+      actor: { surface: 'system', id: 'mailferry' },
+      from: 'Running',
+      to: 'Failed',
+      reason: 'SourceCredentials',
+      detail: '[AUTHENTICATIONFAILED] Invalid credentials',
+    });
     t.app.bus.emit({
       type: 'item.status',
       item: ref,
       actor: { surface: 'system', id: 'mailferry' },
       from: 'Running',
       to: 'Completed',
-      figures: { messagesFound: 1500, bytesFound: 9_000_000, messagesCopied: 1234, bytesCopied: 8_500_000, messagesPresent: 260, messagesSkipped: 6, durationMs: 185_000 },
+      figures: {
+        messagesFound: 1500,
+        bytesFound: 9_000_000,
+        messagesCopied: 1234,
+        bytesCopied: 8_500_000,
+        messagesPresent: 260,
+        messagesSkipped: 6,
+        durationMs: 185_000,
+      },
     });
     await t.app.bus.idle();
     const posts = rec.calls.slice(before).filter((c) => c.conversationId === thread('2000'));
@@ -147,10 +216,27 @@ describe('Teams over HTTP (MAILFERRY_DEV=1, no app id)', () => {
   });
 
   it('edits one progress card in place (updateActivity) instead of posting a stream', async () => {
-    const item = (await t.app.engine.itemById((await t.app.db.item.findFirstOrThrow({ where: { sourceAddress: 'alice@old.example' } })).id))!;
+    const item = (await t.app.engine.itemById(
+      (
+        await t.app.db.item.findFirstOrThrow({ where: { sourceAddress: 'alice@old.example' } })
+      ).id,
+    ))!;
     const before = rec.calls.length;
     for (const copied of [100, 600, 1200]) {
-      t.app.bus.emit({ type: 'item.progress', item: itemRef(item), figures: { messagesFound: 1500, bytesFound: 9e6, messagesCopied: copied, bytesCopied: copied * 5000, messagesPresent: 0, messagesSkipped: 0, durationMs: 1000 }, folder: 'INBOX' });
+      t.app.bus.emit({
+        type: 'item.progress',
+        item: itemRef(item),
+        figures: {
+          messagesFound: 1500,
+          bytesFound: 9e6,
+          messagesCopied: copied,
+          bytesCopied: copied * 5000,
+          messagesPresent: 0,
+          messagesSkipped: 0,
+          durationMs: 1000,
+        },
+        folder: 'INBOX',
+      });
       await t.app.bus.idle();
     }
     const calls = rec.calls.slice(before).filter((c) => c.conversationId === thread('2000'));
@@ -161,11 +247,21 @@ describe('Teams over HTTP (MAILFERRY_DEV=1, no app id)', () => {
   });
 
   it('retries a post the connector throttles (429, then 503) and loses nothing', async () => {
-    const item = (await t.app.engine.itemById((await t.app.db.item.findFirstOrThrow({ where: { sourceAddress: 'alice@old.example' } })).id))!;
+    const item = (await t.app.engine.itemById(
+      (
+        await t.app.db.item.findFirstOrThrow({ where: { sourceAddress: 'alice@old.example' } })
+      ).id,
+    ))!;
     const before = rec.calls.length;
     rec.failNext(1, 429, '0');
     rec.failNext(1, 503);
-    t.app.bus.emit({ type: 'item.status', item: itemRef(item), actor: { surface: 'teams', id: 'x', name: 'Ada Admin' }, from: 'Running', to: 'Stopped' });
+    t.app.bus.emit({
+      type: 'item.status',
+      item: itemRef(item),
+      actor: { surface: 'teams', id: 'x', name: 'Ada Admin' },
+      from: 'Running',
+      to: 'Stopped',
+    });
     await t.app.bus.idle();
     const calls = rec.calls.slice(before).filter((c) => c.conversationId === thread('2000'));
     expect(calls.map((c) => c.status)).toEqual([429, 503, 200]);
@@ -173,14 +269,25 @@ describe('Teams over HTTP (MAILFERRY_DEV=1, no app id)', () => {
   });
 
   it('a post refused longer than the in-place retries waits in the outbox and is delivered later', async () => {
-    const item = (await t.app.engine.itemById((await t.app.db.item.findFirstOrThrow({ where: { sourceAddress: 'alice@old.example' } })).id))!;
+    const item = (await t.app.engine.itemById(
+      (
+        await t.app.db.item.findFirstOrThrow({ where: { sourceAddress: 'alice@old.example' } })
+      ).id,
+    ))!;
     const before = rec.calls.length;
     // 2 in-place attempts × (1 + the SDK's own 3 retries) = 8 refusals, then the outbox's turn.
     const logsBefore = t.logs.length;
     rec.failNext(10, 429, '0');
-    t.app.bus.emit({ type: 'item.status', item: itemRef(item), actor: { surface: 'system', id: 'mailferry' }, from: 'Stopped', to: 'Queued' });
+    t.app.bus.emit({
+      type: 'item.status',
+      item: itemRef(item),
+      actor: { surface: 'system', id: 'mailferry' },
+      from: 'Stopped',
+      to: 'Queued',
+    });
     await t.app.bus.idle();
-    const delivered = () => rec.calls.slice(before).filter((c) => c.conversationId === thread('2000') && c.status === 200);
+    const delivered = () =>
+      rec.calls.slice(before).filter((c) => c.conversationId === thread('2000') && c.status === 200);
     for (let i = 0; i < 150 && !delivered().length; i++) await new Promise((r) => setTimeout(r, 100));
     expect(delivered()).toHaveLength(1);
     expect(text(delivered()[0])).toContain('alice@old.example is queued');
@@ -189,11 +296,16 @@ describe('Teams over HTTP (MAILFERRY_DEV=1, no app id)', () => {
     expect(t.logs.slice(logsBefore).some((l) => /thread post failed; will retry/.test(l))).toBe(true);
   });
 
-  it('a post to the project\'s channel (digests) starts a new conversation in the channel, not in a thread', async () => {
+  it("a post to the project's channel (digests) starts a new conversation in the channel, not in a thread", async () => {
     const project = await t.app.db.project.findUniqueOrThrow({ where: { name: 'acme' } });
     expect(project.channelRef).toMatch(/^teams:/);
     const before = rec.calls.length;
-    expect(await t.app.notifier.post({ threadRef: project.channelRef!, message: { kind: 'digest', text: 'Digest of acme', blocks: [{ type: 'header', text: 'Digest of acme' }] } })).toBe(true);
+    expect(
+      await t.app.notifier.post({
+        threadRef: project.channelRef!,
+        message: { kind: 'digest', text: 'Digest of acme', blocks: [{ type: 'header', text: 'Digest of acme' }] },
+      }),
+    ).toBe(true);
     const [p] = rec.calls.slice(before);
     expect(defined(p).conversationId).toBe(CHANNEL);
     expect(text(p)).toContain('Digest of acme');
@@ -219,7 +331,10 @@ describe('Teams over HTTP (MAILFERRY_DEV=1, no app id)', () => {
 
   it('keeps the lines of a CSV pasted under "bulk" (Teams sends HTML paragraphs)', async () => {
     const a = channelMessage(rec.url, '', { id: '3950' });
-    await post({ ...a, text: '<p><at>MailFerry</at> migrate bulk --notify email</p><p>hal@old.example,hal@new.example</p><p>ivy@old.example,ivy@new.example</p>' });
+    await post({
+      ...a,
+      text: '<p><at>MailFerry</at> migrate bulk --notify email</p><p>hal@old.example,hal@new.example</p><p>ivy@old.example,ivy@new.example</p>',
+    });
     const [reply] = rec.activities((c) => c.conversationId === thread('3950'));
     expect(text(reply)).toContain('2 mailboxes added to acme');
   });
@@ -229,7 +344,13 @@ describe('Teams over HTTP (MAILFERRY_DEV=1, no app id)', () => {
     const a = fixture('personal-message', rec.url, {
       id: '1764061600000',
       text: 'bulk --project acme',
-      attachments: [{ contentType: 'application/vnd.microsoft.teams.file.download.info', name: 'bulk.csv', content: { downloadUrl: 'https://files.example/bulk.csv', uniqueId: 'u1', fileType: 'csv' } }],
+      attachments: [
+        {
+          contentType: 'application/vnd.microsoft.teams.file.download.info',
+          name: 'bulk.csv',
+          content: { downloadUrl: 'https://files.example/bulk.csv', uniqueId: 'u1', fileType: 'csv' },
+        },
+      ],
     });
     await post(a);
     const replies = rec.activities((c) => c.conversationId === a.conversation.id && c.activityId === '1764061600000');
@@ -239,7 +360,12 @@ describe('Teams over HTTP (MAILFERRY_DEV=1, no app id)', () => {
   });
 
   it('refuses admin commands to people who are not admins', async () => {
-    const r = await post(channelMessage(rec.url, 'status', { id: '4000', from: { id: '29:someone', name: 'Sam', aadObjectId: 'aad-sam' } }));
+    const r = await post(
+      channelMessage(rec.url, 'status', {
+        id: '4000',
+        from: { id: '29:someone', name: 'Sam', aadObjectId: 'aad-sam' },
+      }),
+    );
     expect(r.status).toBe(200);
     const [reply] = rec.activities((c) => c.conversationId === thread('4000'));
     expect(text(reply)).toContain('Only MailFerry admins can run "status"');
@@ -251,7 +377,12 @@ describe('Teams over HTTP (MAILFERRY_DEV=1, no app id)', () => {
     expect(r.status).toBe(200);
     const [welcome] = rec.activities((c) => c.conversationId === '19:it0team0general0id@thread.tacv2');
     expect(text(welcome)).toContain('MailFerry is here');
-    expect(card(defined(welcome)).actions.map((x: any) => x.verb)).toEqual(['open.project', 'open.add', 'open.bulk', 'status.refresh']);
+    expect(card(defined(welcome)).actions.map((x: any) => x.verb)).toEqual([
+      'open.project',
+      'open.add',
+      'open.bulk',
+      'status.refresh',
+    ]);
     expect(await t.app.db.chatConversation.count()).toBeGreaterThan(0);
   });
 
@@ -260,7 +391,11 @@ describe('Teams over HTTP (MAILFERRY_DEV=1, no app id)', () => {
     const before = await t.app.db.chatConversation.count();
     const r = await post(invoke);
     expect(r.status).toBe(400);
-    expect(r.body).toMatchObject({ statusCode: 400, type: 'application/vnd.microsoft.error', value: { code: 'BadRequest', message: expect.stringContaining('conversation') } });
+    expect(r.body).toMatchObject({
+      statusCode: 400,
+      type: 'application/vnd.microsoft.error',
+      value: { code: 'BadRequest', message: expect.stringContaining('conversation') },
+    });
     // Nothing was stored or run for it.
     expect(await t.app.db.chatConversation.count()).toBe(before);
     expect(t.logs.some((l) => /TypeError|Cannot read properties/.test(l))).toBe(false);

@@ -46,7 +46,9 @@ function unzip(buf: Buffer): Map<string, Buffer> {
 function readPng(buf: Buffer): { width: number; height: number; colorType: number; pixels: Buffer } {
   expect(buf.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
   let p = 8;
-  let width = 0, height = 0, colorType = 0;
+  let width = 0,
+    height = 0,
+    colorType = 0;
   const idat: Buffer[] = [];
   while (p < buf.length) {
     const len = buf.readUInt32BE(p);
@@ -84,14 +86,18 @@ describe('Teams app package', () => {
   });
 
   it('the committed manifest and a built one validate against the official v1.22 schema (shipped by @microsoft/app-manifest)', async () => {
-    const schemaPath = createRequire(import.meta.url).resolve('@microsoft/app-manifest/build/json-schemas/teams/v1.22/MicrosoftTeams.schema.json');
+    const schemaPath = createRequire(import.meta.url).resolve(
+      '@microsoft/app-manifest/build/json-schemas/teams/v1.22/MicrosoftTeams.schema.json',
+    );
     const schema = JSON.parse(readFileSync(schemaPath, 'utf8'));
     const template = JSON.parse(readFileSync('manifest/teams/manifest.json', 'utf8'));
     expect(await AppManifestUtils.validateAgainstSchema(template, schema)).toEqual([]);
     const built = buildManifest(template, { appId: APP_ID, publicUrl: 'https://mailferry.corp.example', entries });
     expect(await AppManifestUtils.validateAgainstSchema(built, schema)).toEqual([]);
     // Not vacuous: a version Teams would refuse is reported.
-    const errors = (await AppManifestUtils.validateAgainstSchema({ ...built, id: 'not-a-guid', accentColor: undefined }, schema)).join('\n');
+    const errors = (
+      await AppManifestUtils.validateAgainstSchema({ ...built, id: 'not-a-guid', accentColor: undefined }, schema)
+    ).join('\n');
     expect(errors).toMatch(/^\/id /m);
     expect(errors).toMatch(/accentColor/);
   });
@@ -109,7 +115,9 @@ describe('Teams app package', () => {
 
   it('npm run package:teams writes the zip an admin uploads', async () => {
     const out = join(dir, 'cli.zip');
-    const { stdout } = await promisify(execFile)(process.execPath, ['scripts/package-teams.mjs', '--out', out], { env: { ...process.env, MicrosoftAppId: APP_ID, PUBLIC_URL: 'https://mailferry.corp.example' } });
+    const { stdout } = await promisify(execFile)(process.execPath, ['scripts/package-teams.mjs', '--out', out], {
+      env: { ...process.env, MicrosoftAppId: APP_ID, PUBLIC_URL: 'https://mailferry.corp.example' },
+    });
     expect(stdout).toContain(out);
     const files = unzip(readFileSync(out));
     expect([...files.keys()].sort()).toEqual(['color.png', 'manifest.json', 'outline.png']);
@@ -135,9 +143,13 @@ describe('Teams app package', () => {
 
   it('npm run package:teams --app-id … (without `--`) keeps its flags, and the manifest version follows package.json', async () => {
     const out = join(dir, 'npm.zip');
-    const { stdout } = await promisify(execFile)('npm', ['run', '--silent', 'package:teams', '--app-id', APP_ID, '--public-url', 'https://mf.corp.example', '--out', out], {
-      env: { ...process.env, MicrosoftAppId: '', PUBLIC_URL: '' },
-    });
+    const { stdout } = await promisify(execFile)(
+      'npm',
+      ['run', '--silent', 'package:teams', '--app-id', APP_ID, '--public-url', 'https://mf.corp.example', '--out', out],
+      {
+        env: { ...process.env, MicrosoftAppId: '', PUBLIC_URL: '' },
+      },
+    );
     expect(stdout).toContain(out);
     const m = JSON.parse(unzip(readFileSync(out)).get('manifest.json')!.toString('utf8'));
     expect(m.id).toBe(APP_ID);
@@ -145,20 +157,42 @@ describe('Teams app package', () => {
     expect(m.version).toBe(JSON.parse(readFileSync('package.json', 'utf8')).version);
     // --app-version, and the `name=value` spelling npm passes whole.
     const v2 = join(dir, 'v2.zip');
-    await expect(packageTeams([], { npm_config_app_id: APP_ID, npm_config_out: 'true' }, entries)).rejects.toThrow(/npm kept --out .*npm run package:teams -- --out VALUE/);
-    await packageTeams([v2], { npm_config_app_id: APP_ID, npm_config_app_version: '2.3.4', npm_config_out: 'true', PUBLIC_URL: 'https://mf.corp.example' }, entries);
+    await expect(packageTeams([], { npm_config_app_id: APP_ID, npm_config_out: 'true' }, entries)).rejects.toThrow(
+      /npm kept --out .*npm run package:teams -- --out VALUE/,
+    );
+    await packageTeams(
+      [v2],
+      {
+        npm_config_app_id: APP_ID,
+        npm_config_app_version: '2.3.4',
+        npm_config_out: 'true',
+        PUBLIC_URL: 'https://mf.corp.example',
+      },
+      entries,
+    );
     expect(JSON.parse(unzip(readFileSync(v2)).get('manifest.json')!.toString('utf8')).version).toBe('2.3.4');
-    expect(npmArgs(['https://x.example', APP_ID], { npm_config_app_id: 'true', npm_config_public_url: 'true' })).toEqual(['https://x.example', APP_ID, '--app-id', APP_ID, '--public-url', 'https://x.example']);
+    expect(
+      npmArgs(['https://x.example', APP_ID], { npm_config_app_id: 'true', npm_config_public_url: 'true' }),
+    ).toEqual(['https://x.example', APP_ID, '--app-id', APP_ID, '--public-url', 'https://x.example']);
     await expect(packageTeams(['--app-version', 'v2'], { MicrosoftAppId: APP_ID }, entries)).rejects.toThrow(/x\.y\.z/);
   });
 
   it('refuses an http:// PUBLIC_URL instead of keeping the mailferry.example placeholders', async () => {
-    await expect(packageTeams(['--out', join(dir, 'http.zip')], { MicrosoftAppId: APP_ID, PUBLIC_URL: 'http://mailferry.corp.example:3978' }, entries)).rejects.toThrow(/PUBLIC_URL must start with https:\/\/ for Teams/);
+    await expect(
+      packageTeams(
+        ['--out', join(dir, 'http.zip')],
+        { MicrosoftAppId: APP_ID, PUBLIC_URL: 'http://mailferry.corp.example:3978' },
+        entries,
+      ),
+    ).rejects.toThrow(/PUBLIC_URL must start with https:\/\/ for Teams/);
   });
 
-  it('refuses to build without the bot\'s app id', async () => {
+  it("refuses to build without the bot's app id", async () => {
     await expect(packageTeams(['--out', join(dir, 'x.zip')], {}, entries)).rejects.toThrow(/Microsoft App ID/);
-    const m = buildManifest(JSON.parse(readFileSync('manifest/teams/manifest.json', 'utf8')), { appId: APP_ID, entries });
+    const m = buildManifest(JSON.parse(readFileSync('manifest/teams/manifest.json', 'utf8')), {
+      appId: APP_ID,
+      entries,
+    });
     expect(m.validDomains).toEqual(['mailferry.example']);
   });
 });

@@ -27,10 +27,25 @@ describe('Teams thread posts survive a restart', () => {
     first = await makeTestApp(env);
     teamsPlugin(first.app, 'serve', { retry: { baseDelayMs: 5 } });
     const base = `http://127.0.0.1:${(await serveHttp(first.app)).port}`;
-    await postActivity(base, channelMessage(rec.url, 'project create acme --source imaps://old.example:993 --destination imaps://new.example:993', { id: '7900' }));
+    await postActivity(
+      base,
+      channelMessage(
+        rec.url,
+        'project create acme --source imaps://old.example:993 --destination imaps://new.example:993',
+        { id: '7900' },
+      ),
+    );
     await postActivity(base, channelMessage(rec.url, 'add alice@old.example', { id: '8000' }));
     const item = await first.app.db.item.findFirstOrThrow({ where: { sourceAddress: 'alice@old.example' } });
-    const figures = { messagesFound: 100, bytesFound: 1000, messagesCopied: 10, bytesCopied: 100, messagesPresent: 0, messagesSkipped: 0, durationMs: 1000 };
+    const figures = {
+      messagesFound: 100,
+      bytesFound: 1000,
+      messagesCopied: 10,
+      bytesCopied: 100,
+      messagesPresent: 0,
+      messagesSkipped: 0,
+      durationMs: 1000,
+    };
     first.app.bus.emit({ type: 'item.progress', item: itemRef((await first.app.engine.itemById(item.id))!), figures });
     await first.app.bus.idle();
     await first.app.close();
@@ -41,17 +56,33 @@ describe('Teams thread posts survive a restart', () => {
     const again = (await second.app.engine.itemById(item.id))!;
     const before = rec.calls.length;
     second.app.bus.emit({ type: 'item.progress', item: itemRef(again), figures: { ...figures, messagesCopied: 50 } });
-    second.app.bus.emit({ type: 'item.status', item: itemRef(again), actor: { surface: 'system', id: 'mailferry' }, from: 'Running', to: 'Completed', figures: { ...figures, messagesCopied: 100 } });
+    second.app.bus.emit({
+      type: 'item.status',
+      item: itemRef(again),
+      actor: { surface: 'system', id: 'mailferry' },
+      from: 'Running',
+      to: 'Completed',
+      figures: { ...figures, messagesCopied: 100 },
+    });
     await second.app.bus.idle();
     const calls = rec.calls.slice(before);
     expect(calls.map((c) => [c.method, c.conversationId])).toEqual([
       ['PUT', THREAD],
       ['POST', THREAD],
     ]);
-    const firstProgress = rec.calls.slice(0, before).find((c) => c.conversationId === THREAD && c.method === 'POST' && /%/.test(ConnectorRecorder.cardText(ConnectorRecorder.card(c))));
+    const firstProgress = rec.calls
+      .slice(0, before)
+      .find(
+        (c) =>
+          c.conversationId === THREAD &&
+          c.method === 'POST' &&
+          /%/.test(ConnectorRecorder.cardText(ConnectorRecorder.card(c))),
+      );
     // The card posted before the restart is the one edited after it.
     expect(defined(calls[0]).activityId).toBe(firstProgress?.responseId);
     expect(ConnectorRecorder.cardText(ConnectorRecorder.card(defined(calls[0])))).toContain('50%');
-    expect(ConnectorRecorder.cardText(ConnectorRecorder.card(defined(calls[1])))).toContain('alice@old.example** completed');
+    expect(ConnectorRecorder.cardText(ConnectorRecorder.card(defined(calls[1])))).toContain(
+      'alice@old.example** completed',
+    );
   });
 });

@@ -9,7 +9,9 @@ const require = createRequire(import.meta.url);
 const addFormats: (ajv: Ajv) => Ajv = (addFormatsModule as any).default ?? addFormatsModule;
 
 /** The official Adaptive Cards 1.5 JSON schema (test/fixtures/adaptive-cards, unmodified copy). */
-export const CARD_SCHEMA = JSON.parse(readFileSync(new URL('../../fixtures/adaptive-cards/adaptive-card.json', import.meta.url), 'utf8'));
+export const CARD_SCHEMA = JSON.parse(
+  readFileSync(new URL('../../fixtures/adaptive-cards/adaptive-card.json', import.meta.url), 'utf8'),
+);
 
 let compiled: { ajv: Ajv; card: ValidateFunction; byType: Map<string, ValidateFunction> } | undefined;
 
@@ -46,7 +48,8 @@ export function validateSchema(card: unknown): string[] {
   const { card: whole, byType } = schema();
   if (whole(card)) return [];
   const out: string[] = [];
-  const typed = (v: unknown): v is { type: string } => !!v && typeof v === 'object' && typeof (v as any).type === 'string' && byType.has((v as any).type);
+  const typed = (v: unknown): v is { type: string } =>
+    !!v && typeof v === 'object' && typeof (v as any).type === 'string' && byType.has((v as any).type);
   const walk = (node: unknown, path: string) => {
     if (Array.isArray(node)) {
       node.forEach((v, i) => {
@@ -74,7 +77,8 @@ export function validateSchema(card: unknown): string[] {
     for (const [k, v] of Object.entries(node)) walk(v, `${path}/${k}`);
   };
   walk(card, '');
-  if (out.length === 0) for (const e of whole.errors ?? []) if (e.keyword !== 'anyOf') out.push(`${e.instancePath || '/'} ${e.message}`);
+  if (out.length === 0)
+    for (const e of whole.errors ?? []) if (e.keyword !== 'anyOf') out.push(`${e.instancePath || '/'} ${e.message}`);
   return [...new Set(out)].map((m) => `schema: ${m}`);
 }
 

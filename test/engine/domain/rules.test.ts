@@ -21,13 +21,16 @@ beforeEach(async () => {
   t = await makeTestApp();
   events = [];
   t.app.bus.on((e) => void events.push(e));
-  await t.run('project create acme --source imaps://old.example:993 --destination imaps://new.example:993 --licenses 3');
+  await t.run(
+    'project create acme --source imaps://old.example:993 --destination imaps://new.example:993 --licenses 3',
+  );
 });
 afterEach(async () => t.close());
 
 const item = (address: string) => t.app.db.item.findFirstOrThrow({ where: { sourceAddress: address } });
 const project = () => t.app.db.project.findFirstOrThrow({ where: { name: 'acme' } });
-const history = async (address: string) => (await t.app.db.itemEvent.findMany({ where: { address }, orderBy: { id: 'asc' } })).map((e) => e.kind);
+const history = async (address: string) =>
+  (await t.app.db.itemEvent.findMany({ where: { address }, orderBy: { id: 'asc' } })).map((e) => e.kind);
 
 describe('domain rules', () => {
   it('an item with unknown credentials goes to WaitingForUser when submitted, and a request goes out', async () => {
@@ -47,7 +50,9 @@ describe('domain rules', () => {
     await t.run('add alice@old.example');
     await t.run('start alice@old.example');
     expect((await project()).licensesUsed).toBe(1);
-    const link = await t.app.db.credentialLink.findFirstOrThrow({ where: { itemId: (await item('alice@old.example')).id } });
+    const link = await t.app.db.credentialLink.findFirstOrThrow({
+      where: { itemId: (await item('alice@old.example')).id },
+    });
     expect(link.revokedAt).toBeNull();
 
     const del = await t.run('delete alice@old.example');
@@ -68,8 +73,12 @@ describe('domain rules', () => {
   it('clear-credentials forgets stored credentials; a later start sends a new request', async () => {
     await t.run('add alice@old.example');
     const it1 = await t.app.engine.getItem(await project(), 'alice@old.example');
-    await t.app.engine.setCredential({ surface: 'test', id: 'admin' }, it1, 'source', 'alice', { password: 'pw-src-123' });
-    await t.app.engine.setCredential({ surface: 'test', id: 'admin' }, it1, 'destination', 'alice', { password: 'pw-dst-456' });
+    await t.app.engine.setCredential({ surface: 'test', id: 'admin' }, it1, 'source', 'alice', {
+      password: 'pw-src-123',
+    });
+    await t.app.engine.setCredential({ surface: 'test', id: 'admin' }, it1, 'destination', 'alice', {
+      password: 'pw-dst-456',
+    });
     expect(await t.app.db.credential.count()).toBe(2);
     const r = await t.run('clear-credentials alice@old.example --source');
     expect(r.result.ok).toBe(true);
@@ -96,7 +105,15 @@ describe('domain rules', () => {
     const claimed = await t.app.engine.claimNext();
     expect(claimed?.status).toBe('Running');
     await t.app.engine.markDataMoved(it1.id);
-    await t.app.engine.finishPass(it1.id, 'completed', { messagesFound: 10, bytesFound: 1000, messagesCopied: 10, bytesCopied: 1000, messagesPresent: 0, messagesSkipped: 0, durationMs: 1200 });
+    await t.app.engine.finishPass(it1.id, 'completed', {
+      messagesFound: 10,
+      bytesFound: 1000,
+      messagesCopied: 10,
+      bytesCopied: 1000,
+      messagesPresent: 0,
+      messagesSkipped: 0,
+      durationMs: 1200,
+    });
     const done = await item('alice@old.example');
     expect(done.status).toBe('Completed');
     expect(done.messagesCopied).toBe(10);
@@ -107,7 +124,9 @@ describe('domain rules', () => {
     expect(await t.app.db.item.count()).toBe(0);
     expect(await t.app.db.credential.count()).toBe(0);
     expect((await project()).licensesUsed).toBe(1);
-    expect(await history('alice@old.example')).toEqual(expect.arrayContaining(['item.added', 'submit', 'claim', 'license.consumed', 'pass-completed', 'item.deleted']));
+    expect(await history('alice@old.example')).toEqual(
+      expect.arrayContaining(['item.added', 'submit', 'claim', 'license.consumed', 'pass-completed', 'item.deleted']),
+    );
   });
 
   it('Google consumer accounts are refused at add time with an explanation', async () => {
@@ -140,9 +159,13 @@ describe('domain rules', () => {
     await t.run('add alice@old.example');
     await t.run('start alice@old.example');
     const it1 = await t.app.engine.getItem(await project(), 'alice@old.example');
-    await t.app.engine.setCredential({ surface: 'form', id: 'alice@old.example' }, it1, 'source', 'alice', { password: 'a' });
+    await t.app.engine.setCredential({ surface: 'form', id: 'alice@old.example' }, it1, 'source', 'alice', {
+      password: 'a',
+    });
     expect((await item('alice@old.example')).status).toBe('WaitingForUser');
-    await t.app.engine.setCredential({ surface: 'form', id: 'alice@old.example' }, it1, 'destination', 'alice', { password: 'b' });
+    await t.app.engine.setCredential({ surface: 'form', id: 'alice@old.example' }, it1, 'destination', 'alice', {
+      password: 'b',
+    });
     expect((await item('alice@old.example')).status).toBe('Queued');
   });
 
@@ -169,11 +192,21 @@ describe('domain rules', () => {
     await t.run('add alice@old.example');
     await t.run('start alice@old.example');
     const id = (await item('alice@old.example')).id;
-    const { token: t1 } = await createLink(t.app.db, { itemId: id, sides: 'both', recipient: 'alice@old.example', ttlHours: 72 });
+    const { token: t1 } = await createLink(t.app.db, {
+      itemId: id,
+      sides: 'both',
+      recipient: 'alice@old.example',
+      ttlHours: 72,
+    });
     expect(await findOpenLink(t.app.db, t1)).toBeDefined();
     await t.run('resend alice@old.example');
     expect(await findOpenLink(t.app.db, t1)).toBeUndefined();
-    const { token: t2 } = await createLink(t.app.db, { itemId: id, sides: 'both', recipient: 'alice@old.example', ttlHours: 72 });
+    const { token: t2 } = await createLink(t.app.db, {
+      itemId: id,
+      sides: 'both',
+      recipient: 'alice@old.example',
+      ttlHours: 72,
+    });
     await t.run('stop alice@old.example');
     expect(await findOpenLink(t.app.db, t2)).toBeUndefined();
   });
@@ -198,7 +231,15 @@ describe('domain rules', () => {
     const r = await t.run('stop alice@old.example');
     expect(r.text).toMatch(/stopping at the next message/);
     expect(await t.app.engine.stopRequested(it1.id)).toBe(true);
-    await t.app.engine.finishPass(it1.id, 'stopped', { messagesFound: 5, bytesFound: 5, messagesCopied: 0, bytesCopied: 0, messagesPresent: 0, messagesSkipped: 0, durationMs: 5 });
+    await t.app.engine.finishPass(it1.id, 'stopped', {
+      messagesFound: 5,
+      bytesFound: 5,
+      messagesCopied: 0,
+      bytesCopied: 0,
+      messagesPresent: 0,
+      messagesSkipped: 0,
+      durationMs: 5,
+    });
     expect((await item('alice@old.example')).status).toBe('Stopped');
     // No data moved: the reservation goes back to the pool.
     expect((await project()).licensesUsed).toBe(0);
@@ -210,7 +251,9 @@ describe('deleting an item', () => {
     await t.run('add alice@old.example');
     const id = (await item('alice@old.example')).id;
     await t.app.db.copyCheckpoint.create({ data: { itemId: id, sourceFolder: 'INBOX', srcUidNext: 5 } });
-    await t.app.db.skippedMessage.create({ data: { itemId: id, sourceFolder: 'INBOX', uid: 7, size: 10, reason: 'too large' } });
+    await t.app.db.skippedMessage.create({
+      data: { itemId: id, sourceFolder: 'INBOX', uid: 7, size: 10, reason: 'too large' },
+    });
     await t.run('delete alice@old.example');
     expect(await t.app.db.copyCheckpoint.count()).toBe(0);
     expect(await t.app.db.skippedMessage.count()).toBe(0);
@@ -247,7 +290,9 @@ describe('passes of other processes', () => {
     expect(await t.app.engine.requeueOrphans()).toBe(0);
     // A process of this host that is gone (killed -9, say): its pass resumes now, lease or not.
     await t.app.db.item.update({ where: { id }, data: { leaseOwner: `${host}:${await deadPid()}:feed` } });
-    expect((await t.app.db.item.findUniqueOrThrow({ where: { id } })).leaseUntil!.getTime()).toBeGreaterThan(Date.now() + 60_000);
+    expect((await t.app.db.item.findUniqueOrThrow({ where: { id } })).leaseUntil!.getTime()).toBeGreaterThan(
+      Date.now() + 60_000,
+    );
     expect(await t.app.engine.requeueOrphans()).toBe(1);
     expect((await item('alice@old.example')).status).toBe('Queued');
     expect(await history('alice@old.example')).toContain('recovered');

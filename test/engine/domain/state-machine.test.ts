@@ -22,7 +22,8 @@ describe('item state machine', () => {
   });
 
   it('an item whose credentials are known is queued when submitted', () => {
-    for (const s of ['NotStarted', 'Stopped', 'Failed', 'Completed'] as ItemStatus[]) expect(decide('submit', at(s)).to).toBe('Queued');
+    for (const s of ['NotStarted', 'Stopped', 'Failed', 'Completed'] as ItemStatus[])
+      expect(decide('submit', at(s)).to).toBe('Queued');
   });
 
   it('credentials received submit the waiting item at once', () => {
@@ -54,7 +55,9 @@ describe('item state machine', () => {
   });
 
   it('stop on an idle item is refused with the reason', () => {
-    expect(refusal(() => decide('stop', at('Completed'))).message).toBe('alice@old.example is not running or waiting (it is completed); there is nothing to stop.');
+    expect(refusal(() => decide('stop', at('Completed'))).message).toBe(
+      'alice@old.example is not running or waiting (it is completed); there is nothing to stop.',
+    );
   });
 
   it('a waiting item is not submitted twice: resend instead', () => {
@@ -63,7 +66,9 @@ describe('item state machine', () => {
   });
 
   it('clear-credentials needs the item stopped first', () => {
-    expect(refusal(() => decide('clear-credentials', at('WaitingForUser'))).message).toMatch(/stop it before clearing its credentials/);
+    expect(refusal(() => decide('clear-credentials', at('WaitingForUser'))).message).toMatch(
+      /stop it before clearing its credentials/,
+    );
     expect(decide('clear-credentials', at('Failed')).to).toBe('Failed');
   });
 

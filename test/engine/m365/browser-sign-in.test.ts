@@ -27,7 +27,10 @@ afterAll(async () => {
 });
 
 /** Follows the browser until it is sent to the redirect URI (which nothing serves here) and answers that URL. */
-async function signInWithChromium(url: string, fill: (page: import('playwright-core').Page) => Promise<void>): Promise<URL> {
+async function signInWithChromium(
+  url: string,
+  fill: (page: import('playwright-core').Page) => Promise<void>,
+): Promise<URL> {
   const page = await browser.context.newPage();
   try {
     const back = page.waitForRequest((r) => r.url().startsWith(REDIRECT), { timeout: 30_000 });
@@ -41,7 +44,13 @@ async function signInWithChromium(url: string, fill: (page: import('playwright-c
 
 describe.skipIf(!chromiumAvailable())('Sign in with Microsoft in Chromium (test provider)', () => {
   it('login, consent, back with a code the engine redeems', async () => {
-    const { url, codeVerifier } = await beginSignIn({ app, settings, redirectUri: REDIRECT, state: 'chromium-1', loginHint: 'frank@contoso.test' });
+    const { url, codeVerifier } = await beginSignIn({
+      app,
+      settings,
+      redirectUri: REDIRECT,
+      state: 'chromium-1',
+      loginHint: 'frank@contoso.test',
+    });
     const back = await signInWithChromium(url, async (page) => {
       await page.fill('input[name=password]', 'any password');
       await page.click('button[type=submit]');
@@ -49,12 +58,18 @@ describe.skipIf(!chromiumAvailable())('Sign in with Microsoft in Chromium (test 
       await page.click('button[type=submit]');
     });
     expect(back.searchParams.get('state')).toBe('chromium-1');
-    const done = await completeSignIn({ app, settings, redirectUri: REDIRECT, code: back.searchParams.get('code')!, codeVerifier });
+    const done = await completeSignIn({
+      app,
+      settings,
+      redirectUri: REDIRECT,
+      code: back.searchParams.get('code')!,
+      codeVerifier,
+    });
     expect(done.username).toBe('frank@contoso.test');
     expect(done.refreshToken).toBeTruthy();
   });
 
-  it('Cancel on the provider\'s page comes back with access_denied (AADSTS65004)', async () => {
+  it("Cancel on the provider's page comes back with access_denied (AADSTS65004)", async () => {
     const { url } = await beginSignIn({ app, settings, redirectUri: REDIRECT, state: 'chromium-2' });
     const back = await signInWithChromium(url, async (page) => {
       await page.click('text=[ Cancel ]');

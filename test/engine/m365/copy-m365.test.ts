@@ -10,7 +10,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ConnectorEndpoint } from '../../../engine/connectors/types.ts';
 import { appTokenSource, type M365App, type M365Settings } from '../../../engine/connectors/m365/index.ts';
 import { createMemoryCheckpointStore, runPass } from '../../../engine/copy/index.ts';
-import { makeMessage, readMailbox, seedImap, startDovecot, type DovecotInstance, type SeedMessage } from '../../harness/dovecot.ts';
+import {
+  makeMessage,
+  readMailbox,
+  seedImap,
+  startDovecot,
+  type DovecotInstance,
+  type SeedMessage,
+} from '../../harness/dovecot.ts';
 import { startImapProxy, type ImapProxy } from '../../harness/imap-proxy.ts';
 import { endpoint, folderKeys, folderNames, hashCounts } from '../../harness/copy-assert.ts';
 import { startOidc, type OidcHarness } from '../../harness/oidc.ts';
@@ -37,11 +44,25 @@ function mailboxes(m365: { maxMailSize?: string } = {}) {
   return { cloud, onprem, imap: endpoint(dv, onprem.name, onprem.pw) };
 }
 function m365Endpoint(login: string, app: M365App): ConnectorEndpoint {
-  return { url: `m365://${app.tenantId}?imap=127.0.0.1:${front.port}`, login, secret: { oauth: appTokenSource(app, settings) }, options: { tls: { ca: idp.caPem } } };
+  return {
+    url: `m365://${app.tenantId}?imap=127.0.0.1:${front.port}`,
+    login,
+    secret: { oauth: appTokenSource(app, settings) },
+    options: { tls: { ca: idp.caPem } },
+  };
 }
 const msgs = (count: number, size: number, from = 0, flags: string[] = ['\\Seen']): SeedMessage[] =>
-  Array.from({ length: count }, (_, i) => ({ raw: makeMessage({ size, seed: `m${from + i}` }), flags, internalDate: new Date(Date.UTC(2023, 4, 1, 0, 0, from + i)) }));
-const xoauthLogins = (user: string) => (readFileSync(dv.logFile, 'utf8').match(new RegExp(`Login: user=<${user.replace(/[.@]/g, '\\$&')}>, method=XOAUTH2`, 'g')) ?? []).length;
+  Array.from({ length: count }, (_, i) => ({
+    raw: makeMessage({ size, seed: `m${from + i}` }),
+    flags,
+    internalDate: new Date(Date.UTC(2023, 4, 1, 0, 0, from + i)),
+  }));
+const xoauthLogins = (user: string) =>
+  (
+    readFileSync(dv.logFile, 'utf8').match(
+      new RegExp(`Login: user=<${user.replace(/[.@]/g, '\\$&')}>, method=XOAUTH2`, 'g'),
+    ) ?? []
+  ).length;
 
 /** Byte-exact, flags and dates kept, every message exactly once. */
 async function expectExactCopy(from: { name: string; pw: string }, to: { name: string; pw: string }) {
@@ -55,7 +76,15 @@ async function expectExactCopy(from: { name: string; pw: string }, to: { name: s
 beforeAll(async () => {
   idp = await startOidc({ domain: 'contoso.test' });
   settings = { authorityHost: idp.authorityHost, ca: idp.caPem };
-  dv = await startDovecot({ quota: true, oauth2: { introspectionUrl: idp.introspectionUrl, caFile: idp.caFile, usernameFormat: '%d', mechanisms: ['xoauth2'] } });
+  dv = await startDovecot({
+    quota: true,
+    oauth2: {
+      introspectionUrl: idp.introspectionUrl,
+      caFile: idp.caFile,
+      usernameFormat: '%d',
+      mechanisms: ['xoauth2'],
+    },
+  });
   front = await startImapProxy({ port: dv.port }, { key: idp.serverKeyPem, cert: idp.serverCertPem });
 });
 afterEach(() => {
@@ -71,9 +100,18 @@ afterAll(async () => {
 describe('app-only copies with Microsoft 365 on one side', () => {
   it('IMAP → Microsoft 365, byte-exact, logging in with XOAUTH2 as the mailbox', async () => {
     const m = mailboxes();
-    await seedImap(dv, m.onprem.name, m.onprem.pw, { INBOX: msgs(12, 4000), Archive: msgs(5, 20_000, 20, []), 'Projects/2023': msgs(3, 1500, 40, ['\\Flagged']) });
+    await seedImap(dv, m.onprem.name, m.onprem.pw, {
+      INBOX: msgs(12, 4000),
+      Archive: msgs(5, 20_000, 20, []),
+      'Projects/2023': msgs(3, 1500, 40, ['\\Flagged']),
+    });
     const app = await newApp();
-    const r = await runPass({ itemId: `to-m365-${n}`, source: m.imap, destination: m365Endpoint(m.cloud.name, app), checkpoints: createMemoryCheckpointStore() });
+    const r = await runPass({
+      itemId: `to-m365-${n}`,
+      source: m.imap,
+      destination: m365Endpoint(m.cloud.name, app),
+      checkpoints: createMemoryCheckpointStore(),
+    });
     expect(r.outcome, r.detail).toBe('completed');
     expect(r.stats.messagesCopied).toBe(20);
     await expectExactCopy(m.onprem, m.cloud);
@@ -82,18 +120,38 @@ describe('app-only copies with Microsoft 365 on one side', () => {
 
   it('Microsoft 365 answers RFC822.SIZE with estimates: no copy is called altered, and a first pass into a mailbox holding the mail copies nothing twice', async () => {
     const m = mailboxes();
-    await seedImap(dv, m.onprem.name, m.onprem.pw, { INBOX: msgs(8, 3000), Archive: [...msgs(3, 5000, 20, []), { raw: makeMessage({ size: 2000, messageId: null, seed: 'no-id' }), flags: [], internalDate: new Date(Date.UTC(2023, 4, 2)) }] });
+    await seedImap(dv, m.onprem.name, m.onprem.pw, {
+      INBOX: msgs(8, 3000),
+      Archive: [
+        ...msgs(3, 5000, 20, []),
+        {
+          raw: makeMessage({ size: 2000, messageId: null, seed: 'no-id' }),
+          flags: [],
+          internalDate: new Date(Date.UTC(2023, 4, 2)),
+        },
+      ],
+    });
     // Exchange's sizes are those of its own store, not the message's octets.
     front.rewriteAnswers((t) => t.replace(/RFC822\.SIZE (\d+)/g, (_, n: string) => `RFC822.SIZE ${Number(n) + 137}`));
     const app = await newApp();
     const to = m365Endpoint(m.cloud.name, app);
-    const first = await runPass({ itemId: `est-a-${n}`, source: m.imap, destination: to, checkpoints: createMemoryCheckpointStore() });
+    const first = await runPass({
+      itemId: `est-a-${n}`,
+      source: m.imap,
+      destination: to,
+      checkpoints: createMemoryCheckpointStore(),
+    });
     expect(first.outcome, first.detail).toBe('completed');
     expect(first.stats.messagesCopied).toBe(12);
     expect(first.stats.verification?.altered).toBe(0);
     expect(first.stats.verification?.unchecked).toBe(12);
     // Another item (no checkpoint) into the same mailbox: every message is found there by its fingerprint.
-    const again = await runPass({ itemId: `est-b-${n}`, source: m.imap, destination: to, checkpoints: createMemoryCheckpointStore() });
+    const again = await runPass({
+      itemId: `est-b-${n}`,
+      source: m.imap,
+      destination: to,
+      checkpoints: createMemoryCheckpointStore(),
+    });
     expect(again.outcome, again.detail).toBe('completed');
     expect(again.stats.messagesCopied).toBe(0);
     front.rewriteAnswers(null);
@@ -104,49 +162,82 @@ describe('app-only copies with Microsoft 365 on one side', () => {
     const m = mailboxes();
     await seedImap(dv, m.cloud.name, m.cloud.pw, { INBOX: msgs(10, 3000, 0, []), 'Sent Items': msgs(6, 8000, 10) });
     const app = await newApp();
-    const r = await runPass({ itemId: `from-m365-${n}`, source: m365Endpoint(m.cloud.name, app), destination: m.imap, checkpoints: createMemoryCheckpointStore() });
+    const r = await runPass({
+      itemId: `from-m365-${n}`,
+      source: m365Endpoint(m.cloud.name, app),
+      destination: m.imap,
+      checkpoints: createMemoryCheckpointStore(),
+    });
     expect(r.outcome, r.detail).toBe('completed');
     expect(r.stats.messagesCopied).toBe(16);
     await expectExactCopy(m.cloud, m.onprem);
   });
 
-  it('a wrong client secret fails the pass as the destination\'s credentials, in Microsoft\'s words', async () => {
+  it("a wrong client secret fails the pass as the destination's credentials, in Microsoft's words", async () => {
     const m = mailboxes();
     await seedImap(dv, m.onprem.name, m.onprem.pw, { INBOX: msgs(2, 1000) });
     const app = await newApp();
-    const r = await runPass({ itemId: `bad-secret-${n}`, source: m.imap, destination: m365Endpoint(m.cloud.name, { ...app, clientSecret: 'an-old-secret' }), checkpoints: createMemoryCheckpointStore() });
+    const r = await runPass({
+      itemId: `bad-secret-${n}`,
+      source: m.imap,
+      destination: m365Endpoint(m.cloud.name, { ...app, clientSecret: 'an-old-secret' }),
+      checkpoints: createMemoryCheckpointStore(),
+    });
     expect(r.outcome).toBe('failed');
     expect(r.reason).toBe('DestinationCredentials');
     expect(r.detail).toMatch(/^destination: AADSTS7000215: Invalid client secret provided/);
     expect(r.detail).not.toContain('an-old-secret');
   });
 
-  it('consent withdrawn during a pass fails it as the source\'s credentials with AADSTS65001, copying nothing twice', async () => {
+  it("consent withdrawn during a pass fails it as the source's credentials with AADSTS65001, copying nothing twice", async () => {
     const m = mailboxes();
     await seedImap(dv, m.cloud.name, m.cloud.pw, { INBOX: msgs(6, 2000), Later: msgs(6, 2000, 10) });
     const app = await newApp();
     const store = createMemoryCheckpointStore();
-    const first = await runPass({ itemId: `consent-${n}`, source: m365Endpoint(m.cloud.name, app), destination: m.imap, checkpoints: store });
+    const first = await runPass({
+      itemId: `consent-${n}`,
+      source: m365Endpoint(m.cloud.name, app),
+      destination: m.imap,
+      checkpoints: store,
+    });
     expect(first.outcome, first.detail).toBe('completed');
     await seedImap(dv, m.cloud.name, m.cloud.pw, { INBOX: msgs(2, 2000, 50) });
     await idp.withdrawConsent(app.clientId);
-    const r = await runPass({ itemId: `consent-${n}`, source: m365Endpoint(m.cloud.name, app), destination: m.imap, checkpoints: store });
+    const r = await runPass({
+      itemId: `consent-${n}`,
+      source: m365Endpoint(m.cloud.name, app),
+      destination: m.imap,
+      checkpoints: store,
+    });
     expect(r.outcome).toBe('failed');
     expect(r.reason).toBe('SourceCredentials');
     expect(r.detail).toMatch(/^source: AADSTS65001: The user or administrator has not consented/);
-    expect([...hashCounts(await readMailbox(dv, m.onprem.name, m.onprem.pw)).values()].every((c) => c === 1)).toBe(true);
+    expect([...hashCounts(await readMailbox(dv, m.onprem.name, m.onprem.pw)).values()].every((c) => c === 1)).toBe(
+      true,
+    );
   });
 
-  it('a message above the mailbox\'s size limit is refused and skipped with the reason; the mailbox completes', async () => {
+  it("a message above the mailbox's size limit is refused and skipped with the reason; the mailbox completes", async () => {
     const m = mailboxes({ maxMailSize: '100k' });
-    const big = { raw: makeMessage({ size: 150_000, seed: 'big' }), flags: [], internalDate: new Date('2023-02-01T00:00:00Z') };
+    const big = {
+      raw: makeMessage({ size: 150_000, seed: 'big' }),
+      flags: [],
+      internalDate: new Date('2023-02-01T00:00:00Z'),
+    };
     await seedImap(dv, m.onprem.name, m.onprem.pw, { INBOX: [...msgs(4, 5000), big, ...msgs(4, 5000, 10)] });
     const app = await newApp();
-    const r = await runPass({ itemId: `big-${n}`, source: m.imap, destination: m365Endpoint(m.cloud.name, app), checkpoints: createMemoryCheckpointStore() });
+    const r = await runPass({
+      itemId: `big-${n}`,
+      source: m.imap,
+      destination: m365Endpoint(m.cloud.name, app),
+      checkpoints: createMemoryCheckpointStore(),
+    });
     expect(r.outcome, r.detail).toBe('completed');
     expect(r.stats.messagesCopied).toBe(8);
     expect(r.stats.messagesSkipped).toBe(1);
-    expect(r.stats.skipped).toEqual([expect.objectContaining({ sourceFolder: 'INBOX', uid: 5, reason: expect.stringMatching(/size/i) })]);
+    expect(r.stats.skipped).toEqual([
+      expect.objectContaining({ sourceFolder: 'INBOX', uid: 5, reason: expect.stringMatching(/size/i) }),
+    ]);
   });
 
   it('throttling on XOAUTH2 connections (the login and an APPEND) is waited out: no skip, no failure, exact copy', async () => {
@@ -156,10 +247,21 @@ describe('app-only copies with Microsoft 365 on one side', () => {
     const from = front.events.length;
     front.throttle({ command: 'AUTHENTICATE', nth: 1, backoffMs: 300 });
     front.throttle({ command: 'APPEND', nth: 2, backoffMs: 300 });
-    const r = await runPass({ itemId: `throttle-${n}`, source: m.imap, destination: m365Endpoint(m.cloud.name, app), checkpoints: createMemoryCheckpointStore(), options: { connections: 1, batchMessages: 4 } });
+    const r = await runPass({
+      itemId: `throttle-${n}`,
+      source: m.imap,
+      destination: m365Endpoint(m.cloud.name, app),
+      checkpoints: createMemoryCheckpointStore(),
+      options: { connections: 1, batchMessages: 4 },
+    });
     expect(r.outcome, r.detail).toBe('completed');
     expect(r.stats.messagesSkipped).toBe(0);
-    expect(front.events.slice(from).filter((e) => e.throttled).map((e) => e.command)).toEqual(['AUTHENTICATE', 'APPEND']);
+    expect(
+      front.events
+        .slice(from)
+        .filter((e) => e.throttled)
+        .map((e) => e.command),
+    ).toEqual(['AUTHENTICATE', 'APPEND']);
     await expectExactCopy(m.onprem, m.cloud);
   });
 

@@ -1,4 +1,3 @@
-
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { beginSignIn, completeSignIn, type M365Settings } from '../../../engine/connectors/m365/index.ts';
 import { runPass } from '../../../engine/copy/index.ts';
@@ -31,7 +30,8 @@ async function passEnds(address: string, passCount: number) {
   await vi.waitFor(
     async () => {
       const item = await status(address);
-      if (item.passCount < passCount || !['Completed', 'Failed'].includes(item.status)) throw new Error(`still ${item.status}`);
+      if (item.passCount < passCount || !['Completed', 'Failed'].includes(item.status))
+        throw new Error(`still ${item.status}`);
     },
     { timeout: 120_000, interval: 200 },
   );
@@ -42,27 +42,48 @@ beforeAll(async () => {
   idp = await startOidc({ domain: 'contoso.test' });
   await idp.addClient({ ...APP, redirectUris: [REDIRECT] });
   settings = { authorityHost: idp.authorityHost, ca: idp.caPem };
-  dv = await startDovecot({ oauth2: { introspectionUrl: idp.introspectionUrl, caFile: idp.caFile, usernameFormat: '%d', mechanisms: ['xoauth2'] } });
+  dv = await startDovecot({
+    oauth2: {
+      introspectionUrl: idp.introspectionUrl,
+      caFile: idp.caFile,
+      usernameFormat: '%d',
+      mechanisms: ['xoauth2'],
+    },
+  });
   front = await startImapProxy({ port: dv.port }, { key: idp.serverKeyPem, cert: idp.serverCertPem });
   for (const u of ['alice', 'bob']) {
     dv.addUser(`${u}@contoso.test`, `${u}-cloud-pw`);
     dv.addUser(`${u}@onprem.test`, `${u}-onprem-pw`);
     await seedImap(dv, `${u}@contoso.test`, `${u}-cloud-pw`, {
-      INBOX: [{ raw: makeMessage({ subject: `${u} one`, size: 3000 }), flags: ['\\Seen'] }, { raw: makeMessage({ subject: `${u} two`, size: 9000 }) }],
+      INBOX: [
+        { raw: makeMessage({ subject: `${u} one`, size: 3000 }), flags: ['\\Seen'] },
+        { raw: makeMessage({ subject: `${u} two`, size: 9000 }) },
+      ],
       Archive: [{ raw: makeMessage({ subject: `${u} old`, size: 20_000 }), flags: ['\\Seen'] }],
     });
   }
   t = await makeTestApp();
-  runner = new Runner(t.app.engine, createPrismaCheckpointStore(t.app.db), runPass, t.app.log.child({ part: 'runner' }), {
-    concurrency: 1,
-    pollMs: 200,
-    stopCheckMs: 200,
-    m365: { settings },
-  });
+  runner = new Runner(
+    t.app.engine,
+    createPrismaCheckpointStore(t.app.db),
+    runPass,
+    t.app.log.child({ part: 'runner' }),
+    {
+      concurrency: 1,
+      pollMs: 200,
+      stopCheckMs: 200,
+      m365: { settings },
+    },
+  );
   await runner.start();
-  await t.run(`project create acme --source m365://${idp.tenantId}?imap=127.0.0.1:${front.port} --destination ${dv.url}`);
+  await t.run(
+    `project create acme --source m365://${idp.tenantId}?imap=127.0.0.1:${front.port} --destination ${dv.url}`,
+  );
   // The admin connected the tenant's app registration for the source (`project connect`).
-  await t.app.engine.setAdminCredential(ADMIN, await t.app.engine.getProject('acme'), 'source', { kind: 'm365-app', ...APP });
+  await t.app.engine.setAdminCredential(ADMIN, await t.app.engine.getProject('acme'), 'source', {
+    kind: 'm365-app',
+    ...APP,
+  });
   await t.run('add alice@contoso.test alice@onprem.test');
   await t.run('add bob@contoso.test bob@onprem.test');
 });
@@ -75,11 +96,23 @@ afterAll(async () => {
 });
 
 describe('runner: Microsoft 365 source', () => {
-  it('a user\'s sign-in (refresh token in the vault) migrates the mailbox with delegated tokens; the rotated refresh token is sealed in place of the old one', async () => {
-    const { url, codeVerifier } = await beginSignIn({ app: { ...APP, tenantId: idp.tenantId }, settings, redirectUri: REDIRECT, state: 'st-alice', loginHint: 'alice@contoso.test' });
+  it("a user's sign-in (refresh token in the vault) migrates the mailbox with delegated tokens; the rotated refresh token is sealed in place of the old one", async () => {
+    const { url, codeVerifier } = await beginSignIn({
+      app: { ...APP, tenantId: idp.tenantId },
+      settings,
+      redirectUri: REDIRECT,
+      state: 'st-alice',
+      loginHint: 'alice@contoso.test',
+    });
     const back = await idp.signIn(url, 'alice@contoso.test');
     codes.push(back.searchParams.get('code')!);
-    const signedIn = await completeSignIn({ app: { ...APP, tenantId: idp.tenantId }, settings, redirectUri: REDIRECT, code: defined(codes[0]), codeVerifier });
+    const signedIn = await completeSignIn({
+      app: { ...APP, tenantId: idp.tenantId },
+      settings,
+      redirectUri: REDIRECT,
+      code: defined(codes[0]),
+      codeVerifier,
+    });
     const item = await status('alice@contoso.test');
     await t.app.engine.setCredential(ADMIN, item, 'source', signedIn.username, { refreshToken: signedIn.refreshToken });
     await t.app.engine.setCredential(ADMIN, item, 'destination', 'alice@onprem.test', { password: 'alice-onprem-pw' });
@@ -99,7 +132,7 @@ describe('runner: Microsoft 365 source', () => {
     expect(idp.refreshTokens).toContain(kept);
   });
 
-  it('the project\'s app registration logs in as a mailbox whose user never signed in', async () => {
+  it("the project's app registration logs in as a mailbox whose user never signed in", async () => {
     const item = await status('bob@contoso.test');
     // Nothing of the user's is stored for the source: the admin's app logs in as the mailbox.
     expect(await t.app.engine.credentialOf(item.id, 'source')).toBeUndefined();
@@ -109,10 +142,12 @@ describe('runner: Microsoft 365 source', () => {
     const done = await passEnds('bob@contoso.test', 1);
     expect(done.status, JSON.stringify(await t.app.engine.history(done.id))).toBe('Completed');
     expect((idp.issued.client_credentials ?? 0) - before).toBeGreaterThanOrEqual(1);
-    expect(hashCounts(await readMailbox(dv, 'bob@onprem.test', 'bob-onprem-pw'))).toEqual(hashCounts(await readMailbox(dv, 'bob@contoso.test', 'bob-cloud-pw')));
+    expect(hashCounts(await readMailbox(dv, 'bob@onprem.test', 'bob-onprem-pw'))).toEqual(
+      hashCounts(await readMailbox(dv, 'bob@contoso.test', 'bob-cloud-pw')),
+    );
   });
 
-  it('a refresh token that stopped working fails the next pass as the source\'s credentials, in Microsoft\'s words', async () => {
+  it("a refresh token that stopped working fails the next pass as the source's credentials, in Microsoft's words", async () => {
     await idp.expireRefreshTokens(APP.clientId);
     await t.run('start alice@contoso.test');
     const failed = await passEnds('alice@contoso.test', 2);

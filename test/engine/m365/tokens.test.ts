@@ -54,8 +54,12 @@ afterAll(async () => {
 describe('settings', () => {
   it('MICROSOFT_AUTHORITY_HOST defaults to the global cloud, takes a sovereign one, refuses http', () => {
     expect(m365Settings({})).toEqual({ authorityHost: 'https://login.microsoftonline.com' });
-    expect(m365Settings({ MICROSOFT_AUTHORITY_HOST: 'https://login.microsoftonline.us/' })).toEqual({ authorityHost: 'https://login.microsoftonline.us' });
-    expect(m365Settings({ MICROSOFT_AUTHORITY_HOST: 'login.chinacloudapi.cn' })).toEqual({ authorityHost: 'https://login.chinacloudapi.cn' });
+    expect(m365Settings({ MICROSOFT_AUTHORITY_HOST: 'https://login.microsoftonline.us/' })).toEqual({
+      authorityHost: 'https://login.microsoftonline.us',
+    });
+    expect(m365Settings({ MICROSOFT_AUTHORITY_HOST: 'login.chinacloudapi.cn' })).toEqual({
+      authorityHost: 'https://login.chinacloudapi.cn',
+    });
     expect(() => m365Settings({ MICROSOFT_AUTHORITY_HOST: 'http://login.example' })).toThrow(/https/);
   });
 });
@@ -96,26 +100,66 @@ describe('app-only tokens (client credentials)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mf-cert-'));
     try {
       const cert = (name: string) => {
-        execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.pem`), '-days', '2', '-subj', `/CN=${name}`], { stdio: 'ignore' });
+        execFileSync(
+          'openssl',
+          [
+            'req',
+            '-x509',
+            '-newkey',
+            'rsa:2048',
+            '-nodes',
+            '-keyout',
+            join(dir, `${name}.key`),
+            '-out',
+            join(dir, `${name}.pem`),
+            '-days',
+            '2',
+            '-subj',
+            `/CN=${name}`,
+          ],
+          { stdio: 'ignore' },
+        );
         const pem = readFileSync(join(dir, `${name}.pem`), 'utf8');
-        return { pem, privateKeyPem: readFileSync(join(dir, `${name}.key`), 'utf8'), thumbprint: new X509Certificate(pem).fingerprint256 };
+        return {
+          pem,
+          privateKeyPem: readFileSync(join(dir, `${name}.key`), 'utf8'),
+          thumbprint: new X509Certificate(pem).fingerprint256,
+        };
       };
       const good = cert('good');
       const other = cert('other');
       const clientId = `cert-app-${++n}`;
       await idp.addClient({ clientId, certificatePem: good.pem });
-      const t = await appTokenSource({ tenantId: idp.tenantId, clientId, certificate: { privateKeyPem: good.privateKeyPem, thumbprint: good.thumbprint } }, settings).token();
+      const t = await appTokenSource(
+        {
+          tenantId: idp.tenantId,
+          clientId,
+          certificate: { privateKeyPem: good.privateKeyPem, thumbprint: good.thumbprint },
+        },
+        settings,
+      ).token();
       expect(idp.accessTokens).toContain(t.accessToken);
-      const e = await failure(appTokenSource({ tenantId: idp.tenantId, clientId, certificate: { privateKeyPem: other.privateKeyPem, thumbprint: other.thumbprint } }, settings).token());
+      const e = await failure(
+        appTokenSource(
+          {
+            tenantId: idp.tenantId,
+            clientId,
+            certificate: { privateKeyPem: other.privateKeyPem, thumbprint: other.thumbprint },
+          },
+          settings,
+        ).token(),
+      );
       expect(e.kind).toBe('refused');
-      expect(e.detail).toMatch(/^AADSTS700027: The certificate with identifier used to sign the client assertion is not registered/);
+      expect(e.detail).toMatch(
+        /^AADSTS700027: The certificate with identifier used to sign the client assertion is not registered/,
+      );
       expect(JSON.stringify({ ...e, m: e.message })).not.toContain('PRIVATE KEY');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
 
-  it('a wrong client secret and an unknown app are refused in Microsoft\'s words, without the secret', async () => {
+  it("a wrong client secret and an unknown app are refused in Microsoft's words, without the secret", async () => {
     const app = await newApp();
     const wrong = await failure(appTokenSource({ ...app, clientSecret: 'not-the-secret' }, settings).token());
     expect(wrong.kind).toBe('refused');
@@ -128,7 +172,7 @@ describe('app-only tokens (client credentials)', () => {
     expect(unknown.detail).toMatch(/^AADSTS700016: Application with identifier 'no-such-app' was not found/);
   });
 
-  it('withdrawn consent is its own kind, in Microsoft\'s words', async () => {
+  it("withdrawn consent is its own kind, in Microsoft's words", async () => {
     const app = await newApp();
     await idp.withdrawConsent(app.clientId);
     const e = await failure(appTokenSource(app, settings).token());
@@ -154,7 +198,13 @@ describe('app-only tokens (client credentials)', () => {
 describe('delegated sign-in (authorization code + PKCE, refresh tokens)', () => {
   it('signs in, redeems the code, renews with the refresh token and reports its rotation', async () => {
     const app = await newApp();
-    const { url, codeVerifier } = await beginSignIn({ app, settings, redirectUri: REDIRECT, state: 'link-state-1', loginHint: 'alice@contoso.test' });
+    const { url, codeVerifier } = await beginSignIn({
+      app,
+      settings,
+      redirectUri: REDIRECT,
+      state: 'link-state-1',
+      loginHint: 'alice@contoso.test',
+    });
     const authUrl = new URL(url);
     expect(authUrl.origin).toBe(idp.authorityHost);
     expect(authUrl.searchParams.get('code_challenge_method')).toBe('S256');
@@ -189,11 +239,19 @@ describe('delegated sign-in (authorization code + PKCE, refresh tokens)', () => 
     const app = await newApp();
     const { url } = await beginSignIn({ app, settings, redirectUri: REDIRECT, state: 's2' });
     const back = await idp.signIn(url, 'bob@contoso.test');
-    const e = await failure(completeSignIn({ app, settings, redirectUri: REDIRECT, code: back.searchParams.get('code')!, codeVerifier: 'x'.repeat(43) }));
+    const e = await failure(
+      completeSignIn({
+        app,
+        settings,
+        redirectUri: REDIRECT,
+        code: back.searchParams.get('code')!,
+        codeVerifier: 'x'.repeat(43),
+      }),
+    );
     expect(e.kind).toBe('refused');
   });
 
-  it('a cancelled sign-in comes back with access_denied in Microsoft\'s words', async () => {
+  it("a cancelled sign-in comes back with access_denied in Microsoft's words", async () => {
     const app = await newApp();
     const { url } = await beginSignIn({ app, settings, redirectUri: REDIRECT, state: 's3' });
     const back = await idp.signIn(url, 'carol@contoso.test', { cancel: true });
@@ -202,11 +260,17 @@ describe('delegated sign-in (authorization code + PKCE, refresh tokens)', () => 
     expect(back.searchParams.get('state')).toBe('s3');
   });
 
-  it('an expired refresh token and withdrawn consent fail the renewal in Microsoft\'s words', async () => {
+  it("an expired refresh token and withdrawn consent fail the renewal in Microsoft's words", async () => {
     const app = await newApp();
     const { url, codeVerifier } = await beginSignIn({ app, settings, redirectUri: REDIRECT, state: 's4' });
     const back = await idp.signIn(url, 'dave@contoso.test');
-    const done = await completeSignIn({ app, settings, redirectUri: REDIRECT, code: back.searchParams.get('code')!, codeVerifier });
+    const done = await completeSignIn({
+      app,
+      settings,
+      redirectUri: REDIRECT,
+      code: back.searchParams.get('code')!,
+      codeVerifier,
+    });
     await idp.expireRefreshTokens(app.clientId);
     const expired = await failure(delegatedTokenSource(app, done.refreshToken, settings).token());
     expect(expired.kind).toBe('refused');
@@ -215,7 +279,13 @@ describe('delegated sign-in (authorization code + PKCE, refresh tokens)', () => 
     const app2 = await newApp();
     const s2 = await beginSignIn({ app: app2, settings, redirectUri: REDIRECT, state: 's5' });
     const back2 = await idp.signIn(s2.url, 'erin@contoso.test');
-    const done2 = await completeSignIn({ app: app2, settings, redirectUri: REDIRECT, code: back2.searchParams.get('code')!, codeVerifier: s2.codeVerifier });
+    const done2 = await completeSignIn({
+      app: app2,
+      settings,
+      redirectUri: REDIRECT,
+      code: back2.searchParams.get('code')!,
+      codeVerifier: s2.codeVerifier,
+    });
     await idp.withdrawConsent(app2.clientId);
     const withdrawn = await failure(delegatedTokenSource(app2, done2.refreshToken, settings).token());
     expect(withdrawn.kind).toBe('consent');

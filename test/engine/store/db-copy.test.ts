@@ -10,7 +10,14 @@ import { openDb, type Db } from '../../../engine/store/db.ts';
 import { COPY_TABLES, copyDatabase } from '../../../engine/store/db-copy.ts';
 import { rateCounters } from '../../../bot/store/rate-counters.ts';
 import { Prisma } from '../../../generated/prisma/client.ts';
-import { dovecotAvailable, makeMessage, readMailbox, seedImap, startDovecot, type DovecotInstance } from '../../harness/dovecot.ts';
+import {
+  dovecotAvailable,
+  makeMessage,
+  readMailbox,
+  seedImap,
+  startDovecot,
+  type DovecotInstance,
+} from '../../harness/dovecot.ts';
 import { hashCounts } from '../../harness/copy-assert.ts';
 import { makeTestApp, type TestApp } from '../../harness/app.ts';
 import { testDbUrl, testDialect } from '../../harness/test-db.ts';
@@ -25,12 +32,19 @@ import { defined } from '../../harness/defined.ts';
 
 const BULK = 10_000;
 const onPg = testDialect() === 'postgresql';
-if (!onPg) console.warn('SKIPPED on SQLite: the copies of test/engine/store/db-copy.test.ts (the copy\'s target is PostgreSQL; run with MAILFERRY_TEST_DB=postgresql)');
+if (!onPg)
+  console.warn(
+    "SKIPPED on SQLite: the copies of test/engine/store/db-copy.test.ts (the copy's target is PostgreSQL; run with MAILFERRY_TEST_DB=postgresql)",
+  );
 
 let home: string;
 let dv: DovecotInstance;
 const open: { close(): Promise<void> }[] = [];
-const msgs = (n: number, tag: string) => Array.from({ length: n }, (_, i) => ({ raw: makeMessage({ subject: `${tag} ${i}`, size: 2000 + i * 37 }), flags: i % 2 ? ['\\Seen'] : [] }));
+const msgs = (n: number, tag: string) =>
+  Array.from({ length: n }, (_, i) => ({
+    raw: makeMessage({ subject: `${tag} ${i}`, size: 2000 + i * 37 }),
+    flags: i % 2 ? ['\\Seen'] : [],
+  }));
 
 beforeAll(async () => {
   if (!onPg) return;
@@ -49,7 +63,13 @@ afterAll(async () => {
 /** A test app on `url` with the install's key file, and a runner working its queue. */
 async function product(url: string): Promise<TestApp> {
   const t = await makeTestApp({ DATABASE_URL: url, MAILFERRY_DATA_DIR: home });
-  const runner = new Runner(t.app.engine, createPrismaCheckpointStore(t.app.db), runPass, t.app.log.child({ part: 'runner' }), { concurrency: 1, pollMs: 200, stopCheckMs: 200 });
+  const runner = new Runner(
+    t.app.engine,
+    createPrismaCheckpointStore(t.app.db),
+    runPass,
+    t.app.log.child({ part: 'runner' }),
+    { concurrency: 1, pollMs: 200, stopCheckMs: 200 },
+  );
   await runner.start();
   const entry = {
     async close() {
@@ -65,7 +85,8 @@ async function passEnds(t: TestApp, address: string, passCount: number) {
   await vi.waitFor(
     async () => {
       const item = await t.app.engine.getItem(await t.app.engine.getProject('acme'), address);
-      if (item.passCount < passCount || !['Completed', 'Failed'].includes(item.status)) throw new Error(`still ${item.status}`);
+      if (item.passCount < passCount || !['Completed', 'Failed'].includes(item.status))
+        throw new Error(`still ${item.status}`);
     },
     { timeout: 120_000, interval: 200 },
   );
@@ -73,10 +94,16 @@ async function passEnds(t: TestApp, address: string, passCount: number) {
 }
 
 /** Runs `mailferry db …` (by default on the SQLite install). */
-function mailferryDb(args: string[], env: Record<string, string> = { DATABASE_URL: sqliteUrl(), MAILFERRY_DATA_DIR: home }): Promise<{ code: number; out: string; err: string }> {
+function mailferryDb(
+  args: string[],
+  env: Record<string, string> = { DATABASE_URL: sqliteUrl(), MAILFERRY_DATA_DIR: home },
+): Promise<{ code: number; out: string; err: string }> {
   return new Promise((res) => {
-    execFile(process.execPath, [resolve('bin/mailferry.mjs'), 'db', ...args], { env: { ...process.env, ...env }, maxBuffer: 1 << 24 }, (e, out, err) =>
-      res({ code: e ? Number((e as { code?: number }).code ?? 1) : 0, out, err }),
+    execFile(
+      process.execPath,
+      [resolve('bin/mailferry.mjs'), 'db', ...args],
+      { env: { ...process.env, ...env }, maxBuffer: 1 << 24 },
+      (e, out, err) => res({ code: e ? Number((e as { code?: number }).code ?? 1) : 0, out, err }),
     );
   });
 }
@@ -89,7 +116,11 @@ const pgUrl = () => testDbUrl(home, 'target', 'postgresql').replace('://root@', 
 async function everything(db: Db): Promise<Record<string, unknown[]>> {
   const out: Record<string, unknown[]> = {};
   for (const t of COPY_TABLES) {
-    const rows = await defined((db as unknown as Record<string, { findMany(): Promise<Record<string, unknown>[]> }>)[t.model.charAt(0).toLowerCase() + t.model.slice(1)]).findMany();
+    const rows = await defined(
+      (db as unknown as Record<string, { findMany(): Promise<Record<string, unknown>[]> }>)[
+        t.model.charAt(0).toLowerCase() + t.model.slice(1)
+      ],
+    ).findMany();
     const key = (r: Record<string, unknown>) => t.key.map((k) => String(r[k])).join('\0');
     out[t.model] = rows.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
   }
@@ -104,10 +135,19 @@ describe('mailferry db: its help and misuse', () => {
     expect(help.out).toMatch(/^Usage: mailferry db copy --to postgresql:\/\/USER:PASSWORD@HOST:5432\/DB \[--force\]/);
     expect(help.out).toMatch(/--force +deletes every MailFerry row in the target first/);
     expect((await mailferryDb([], env)).err).toMatch(/Which db command\? See: mailferry db --help/);
-    expect((await mailferryDb(['copy'], env)).err).toMatch(/Give the target database: mailferry db copy --to postgresql:\/\/…/);
-    expect((await mailferryDb(['copy', '--to', 'file:/tmp/x.db'], env)).err).toMatch(/The target must be a postgresql:\/\/ URL/);
-    expect((await mailferryDb(['copy', '--to=postgresql://h/db', '--fast'], env)).err).toMatch(/Unknown argument --fast for "db copy"/);
-    const pg = await mailferryDb(['copy', '--to', 'postgresql://h/db'], { ...env, DATABASE_URL: 'postgresql://u:pw@h/src' });
+    expect((await mailferryDb(['copy'], env)).err).toMatch(
+      /Give the target database: mailferry db copy --to postgresql:\/\/…/,
+    );
+    expect((await mailferryDb(['copy', '--to', 'file:/tmp/x.db'], env)).err).toMatch(
+      /The target must be a postgresql:\/\/ URL/,
+    );
+    expect((await mailferryDb(['copy', '--to=postgresql://h/db', '--fast'], env)).err).toMatch(
+      /Unknown argument --fast for "db copy"/,
+    );
+    const pg = await mailferryDb(['copy', '--to', 'postgresql://h/db'], {
+      ...env,
+      DATABASE_URL: 'postgresql://u:pw@h/src',
+    });
     expect(pg.code).toBe(2);
     expect(pg.err).toMatch(/DATABASE_URL already names a PostgreSQL database/);
   });
@@ -125,7 +165,10 @@ describe.skipIf(!onPg)('mailferry db copy: a SQLite install to PostgreSQL', () =
     open.push(t);
     await t.run('project create acme --source imaps://old.example:993 --destination imaps://new.example:993');
     await t.run('add alice@old.example');
-    const [source, target] = [(await openDb(testDbUrl(dir, 'db', 'sqlite'))).db, (await openDb(testDbUrl(dir, 'target', 'postgresql'))).db];
+    const [source, target] = [
+      (await openDb(testDbUrl(dir, 'db', 'sqlite'))).db,
+      (await openDb(testDbUrl(dir, 'target', 'postgresql'))).db,
+    ];
     open.push({ close: () => source.$disconnect() }, { close: () => target.$disconnect() });
     // The still-running app adds a mailbox while the first table is being copied.
     let wrote = false;
@@ -139,7 +182,11 @@ describe.skipIf(!onPg)('mailferry db copy: a SQLite install to PostgreSQL', () =
     expect(await target.item.count()).toBe(0);
     expect(await target.project.count()).toBe(0);
     // Once it has stopped, the copy goes through, and has both mailboxes.
-    expect((await copyDatabase(source, target)).find((c) => c.table === 'Item')).toEqual({ table: 'Item', source: 2, target: 2 });
+    expect((await copyDatabase(source, target)).find((c) => c.table === 'Item')).toEqual({
+      table: 'Item',
+      source: 2,
+      target: 2,
+    });
   });
 
   it('copies every row with its values, refuses what it must, and the product carries on on PostgreSQL from the copied checkpoints', async () => {
@@ -149,11 +196,21 @@ describe.skipIf(!onPg)('mailferry db copy: a SQLite install to PostgreSQL', () =
     await before.run(`project create acme --source ${dv.url} --destination ${dv.url}`);
     await before.run('add alice@old.example alice@new.example');
     let alice = await before.app.engine.getItem(await before.app.engine.getProject('acme'), 'alice@old.example');
-    alice = await before.app.engine.setCredential({ surface: 'test', id: 'admin' }, alice, 'source', 'alice@old.example', { password: 'alice-old-pw' });
-    await before.app.engine.setCredential({ surface: 'test', id: 'admin' }, alice, 'destination', 'alice@new.example', { password: 'alice-new-pw' });
+    alice = await before.app.engine.setCredential(
+      { surface: 'test', id: 'admin' },
+      alice,
+      'source',
+      'alice@old.example',
+      { password: 'alice-old-pw' },
+    );
+    await before.app.engine.setCredential({ surface: 'test', id: 'admin' }, alice, 'destination', 'alice@new.example', {
+      password: 'alice-new-pw',
+    });
     await before.run('start alice@old.example');
     expect((await passEnds(before, 'alice@old.example', 1)).messagesCopied).toBe(40);
-    await before.run(`bulk\n${Array.from({ length: BULK }, (_, i) => `user${i}@old.example,user${i}@new.example`).join('\n')}`);
+    await before.run(
+      `bulk\n${Array.from({ length: BULK }, (_, i) => `user${i}@old.example,user${i}@new.example`).join('\n')}`,
+    );
     await rateCounters(before.app.db).hit([{ key: 'client:192.0.2.1', windowMs: 600_000 }]);
     const statusBefore = (await before.run('status acme')).text;
     const aliceBefore = (await before.run('status alice@old.example')).text;
@@ -163,11 +220,17 @@ describe.skipIf(!onPg)('mailferry db copy: a SQLite install to PostgreSQL', () =
     open.push({ close: () => source.$disconnect() });
     // A pass running on the source (its lease not run out): refused, nothing written.
     const saved = await source.item.findUniqueOrThrow({ where: { id: alice.id } });
-    await source.item.update({ where: { id: alice.id }, data: { status: 'Running', leaseUntil: new Date(Date.now() + 600_000) } });
+    await source.item.update({
+      where: { id: alice.id },
+      data: { status: 'Running', leaseUntil: new Date(Date.now() + 600_000) },
+    });
     const refused = await dbCopy(['--to', pgUrl()]);
     expect(refused.code).toBe(2);
     expect(refused.err).toMatch(/1 migration pass\(es\) are running on the source database/);
-    await source.item.update({ where: { id: alice.id }, data: { status: saved.status, leaseUntil: saved.leaseUntil, updatedAt: saved.updatedAt } });
+    await source.item.update({
+      where: { id: alice.id },
+      data: { status: saved.status, leaseUntil: saved.leaseUntil, updatedAt: saved.updatedAt },
+    });
 
     const copied = await dbCopy(['--to', pgUrl()]);
     expect(copied.err).toBe('');
@@ -202,16 +265,34 @@ describe.skipIf(!onPg)('mailferry db copy: a SQLite install to PostgreSQL', () =
     const done = await passEnds(after, 'alice@old.example', 2);
     expect(done.status).toBe('Completed');
     expect(done.messagesCopied).toBe(45);
-    const folders = await after.app.db.folderState.findMany({ where: { itemId: alice.id }, orderBy: { sourceFolder: 'asc' } });
-    expect(folders.map((f) => [f.sourceFolder, f.lastUid, f.messagesCopied])).toEqual([['Archive', 10, 10], ['INBOX', 35, 35]]);
+    const folders = await after.app.db.folderState.findMany({
+      where: { itemId: alice.id },
+      orderBy: { sourceFolder: 'asc' },
+    });
+    expect(folders.map((f) => [f.sourceFolder, f.lastUid, f.messagesCopied])).toEqual([
+      ['Archive', 10, 10],
+      ['INBOX', 35, 35],
+    ]);
     // The unchanged folder was not even opened: its copied checkpoint matched the source's STATUS.
-    const archive = (src.FolderState as { sourceFolder: string; updatedAt: Date }[]).find((f) => f.sourceFolder === 'Archive')!;
+    const archive = (src.FolderState as { sourceFolder: string; updatedAt: Date }[]).find(
+      (f) => f.sourceFolder === 'Archive',
+    )!;
     expect(defined(folders[0]).updatedAt).toEqual(archive.updatedAt);
-    const inbox = (src.CopyCheckpoint as { sourceFolder: string; updatedAt: Date }[]).find((f) => f.sourceFolder === 'INBOX')!;
-    expect((await after.app.db.copyCheckpoint.findFirstOrThrow({ where: { itemId: alice.id, sourceFolder: 'INBOX' } })).updatedAt.getTime()).toBeGreaterThan(inbox.updatedAt.getTime());
-    expect(hashCounts(await readMailbox(dv, 'alice@new.example', 'alice-new-pw'))).toEqual(hashCounts(await readMailbox(dv, 'alice@old.example', 'alice-old-pw')));
+    const inbox = (src.CopyCheckpoint as { sourceFolder: string; updatedAt: Date }[]).find(
+      (f) => f.sourceFolder === 'INBOX',
+    )!;
+    expect(
+      (
+        await after.app.db.copyCheckpoint.findFirstOrThrow({ where: { itemId: alice.id, sourceFolder: 'INBOX' } })
+      ).updatedAt.getTime(),
+    ).toBeGreaterThan(inbox.updatedAt.getTime());
+    expect(hashCounts(await readMailbox(dv, 'alice@new.example', 'alice-new-pw'))).toEqual(
+      hashCounts(await readMailbox(dv, 'alice@old.example', 'alice-old-pw')),
+    );
     // New history rows got ids after the copied ones (the sequences were moved on).
     const maxCopied = Math.max(...(src.ItemEvent as { id: number }[]).map((e) => e.id));
-    expect((await after.app.db.itemEvent.findMany({ where: { id: { gt: maxCopied } } })).map((e) => e.kind)).toContain('claim');
+    expect((await after.app.db.itemEvent.findMany({ where: { id: { gt: maxCopied } } })).map((e) => e.kind)).toContain(
+      'claim',
+    );
   }, 600_000);
 });

@@ -20,14 +20,22 @@ import { runPass } from '../../../engine/copy/index.ts';
 import { createPrismaCheckpointStore } from '../../../engine/store/folder-state.ts';
 import { SYSTEM_ACTOR } from '../../../engine/domain/types.ts';
 import type { Engine } from '../../../engine/engine.ts';
-import { dovecotAvailable, makeMessage, seedImap, startDovecot, type DovecotInstance, type SeedMessage } from '../../harness/dovecot.ts';
+import {
+  dovecotAvailable,
+  makeMessage,
+  seedImap,
+  startDovecot,
+  type DovecotInstance,
+  type SeedMessage,
+} from '../../harness/dovecot.ts';
 import { startImapProxy, type ImapProxy } from '../../harness/imap-proxy.ts';
 import { makeTestApp, waitForPost, type TestApp } from '../../harness/app.ts';
 import { mountSmallDisk, smallDiskAvailable, type SmallDisk } from '../../harness/tmpfs.ts';
 
 const ready = dovecotAvailable() && smallDiskAvailable();
 const BODY_FETCH = /BODY\.PEEK\[\]/;
-const msgs = (count: number): SeedMessage[] => Array.from({ length: count }, () => ({ raw: makeMessage({ size: 3000 }), flags: ['\\Seen'] }));
+const msgs = (count: number): SeedMessage[] =>
+  Array.from({ length: count }, () => ({ raw: makeMessage({ size: 3000 }), flags: ['\\Seen'] }));
 
 async function healthz(port: number): Promise<{ status: number; body: Record<string, unknown> }> {
   const r = await fetch(`http://127.0.0.1:${port}/healthz`);
@@ -36,8 +44,18 @@ async function healthz(port: number): Promise<{ status: number; body: Record<str
 
 /** A project and an item with both credentials, ready to `start` (source through the proxy). */
 async function setUp(engine: Engine, source: string, destination: string, user: string) {
-  const project = await engine.createProject(SYSTEM_ACTOR, { name: 'acme', sourceUrl: source, destinationUrl: destination, channelRef: 'test:C1' });
-  await engine.addItems(SYSTEM_ACTOR, project, [{ source: `${user}@old.example`, destination: `${user}@new.example` }], { threadRef: 'test:C1/T1' });
+  const project = await engine.createProject(SYSTEM_ACTOR, {
+    name: 'acme',
+    sourceUrl: source,
+    destinationUrl: destination,
+    channelRef: 'test:C1',
+  });
+  await engine.addItems(
+    SYSTEM_ACTOR,
+    project,
+    [{ source: `${user}@old.example`, destination: `${user}@new.example` }],
+    { threadRef: 'test:C1/T1' },
+  );
   let item = await engine.getItem(project, `${user}@old.example`);
   item = await engine.setCredential(SYSTEM_ACTOR, item, 'source', `${user}@old.example`, { password: 'pw-source' });
   item = await engine.setCredential(SYSTEM_ACTOR, item, 'destination', `${user}@new.example`, { password: 'pw-dest' });
@@ -81,7 +99,13 @@ describe.skipIf(!ready)('a full disk under the database', () => {
     }
     await seedImap(dv, 'alice@old.example', 'pw-source', { INBOX: msgs(12), Archive: msgs(6) });
     const t: TestApp = await makeTestApp({ DATABASE_URL: `file:${join(disk.dir, 'a', 'db.sqlite')}` });
-    const runner = new Runner(t.app.engine, createPrismaCheckpointStore(t.app.db), runPass, t.app.log.child({ part: 'runner' }), { concurrency: 1, pollMs: 200, stopCheckMs: 200, recordRetryMaxMs: 300 });
+    const runner = new Runner(
+      t.app.engine,
+      createPrismaCheckpointStore(t.app.db),
+      runPass,
+      t.app.log.child({ part: 'runner' }),
+      { concurrency: 1, pollMs: 200, stopCheckMs: 200, recordRetryMaxMs: 300 },
+    );
     try {
       const { port } = await serveHttp(t.app);
       expect(await healthz(port)).toMatchObject({ status: 200, body: { ok: true } });
@@ -92,10 +116,23 @@ describe.skipIf(!ready)('a full disk under the database', () => {
       await filled;
 
       // The database cannot be written: /healthz says so.
-      await vi.waitFor(async () => expect(await healthz(port)).toEqual({ status: 503, body: { ok: false, db: 'full', error: 'the database is full' } }), { timeout: 20_000, interval: 200 });
+      await vi.waitFor(
+        async () =>
+          expect(await healthz(port)).toEqual({
+            status: 503,
+            body: { ok: false, db: 'full', error: 'the database is full' },
+          }),
+        { timeout: 20_000, interval: 200 },
+      );
       // The pass ends on its next checkpoint and waits to record its outcome.
-      await vi.waitFor(() => expect(t.logs.join('\n')).toMatch(/pass ended: the database cannot be written/), { timeout: 30_000, interval: 200 });
-      await vi.waitFor(() => expect(t.logs.join('\n')).toMatch(/cannot record the outcome of a pass/), { timeout: 30_000, interval: 200 });
+      await vi.waitFor(() => expect(t.logs.join('\n')).toMatch(/pass ended: the database cannot be written/), {
+        timeout: 30_000,
+        interval: 200,
+      });
+      await vi.waitFor(() => expect(t.logs.join('\n')).toMatch(/cannot record the outcome of a pass/), {
+        timeout: 30_000,
+        interval: 200,
+      });
 
       // Commands: a clear error, every time (no lock was left held by the failed transactions).
       for (const who of ['bob', 'carol']) {
@@ -117,7 +154,10 @@ describe.skipIf(!ready)('a full disk under the database', () => {
         { timeout: 30_000, interval: 200 },
       );
       await waitForPost(t, /alice@old\.example\*? failed: The database is full/, 30_000);
-      await vi.waitFor(async () => expect(await healthz(port)).toMatchObject({ status: 200, body: { ok: true } }), { timeout: 10_000, interval: 200 });
+      await vi.waitFor(async () => expect(await healthz(port)).toMatchObject({ status: 200, body: { ok: true } }), {
+        timeout: 10_000,
+        interval: 200,
+      });
       const r = await t.run('add bob@old.example');
       expect(r.result).toMatchObject({ ok: true });
       expect(t.logs.join('\n')).toMatch(/the database can be written again/);
@@ -152,7 +192,10 @@ describe.skipIf(!ready)('a full disk under the database', () => {
     await setup.close();
 
     const filled = fillDuringPass();
-    const p = spawn(process.execPath, [resolve('bin/mailferry.mjs'), 'serve'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [resolve('bin/mailferry.mjs'), 'serve'], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let log = '';
     p.stdout.on('data', (d) => (log += d));
     p.stderr.on('data', (d) => (log += d));
@@ -167,8 +210,14 @@ describe.skipIf(!ready)('a full disk under the database', () => {
         },
         { timeout: 30_000, interval: 100 },
       );
-      await vi.waitFor(() => expect(log).toMatch(/cannot record the outcome of a pass/), { timeout: 30_000, interval: 200 });
-      expect(await healthz(port)).toEqual({ status: 503, body: { ok: false, db: 'full', error: 'the database is full' } });
+      await vi.waitFor(() => expect(log).toMatch(/cannot record the outcome of a pass/), {
+        timeout: 30_000,
+        interval: 200,
+      });
+      expect(await healthz(port)).toEqual({
+        status: 503,
+        body: { ok: false, db: 'full', error: 'the database is full' },
+      });
       p.kill('SIGTERM');
       expect(await exited).toBe(0);
       expect(log).toMatch(/SIGTERM: shutting down/);

@@ -13,7 +13,10 @@ import { defined } from '../../harness/defined.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mailferry-migrations-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const folders = (d: string) => readdirSync(join('prisma', d)).filter((n) => /^\d{4}_/.test(n)).sort();
+const folders = (d: string) =>
+  readdirSync(join('prisma', d))
+    .filter((n) => /^\d{4}_/.test(n))
+    .sort();
 
 describe('migrations', () => {
   it('each SQLite migration after the PostgreSQL baseline has a PostgreSQL twin of the same name', () => {
@@ -29,7 +32,9 @@ describe('migrations', () => {
     expect(first.applied.length).toBeGreaterThan(0);
     try {
       for (const model of Object.values(Prisma.ModelName)) {
-        const delegate = (first.db as unknown as Record<string, { findFirst(): Promise<unknown> }>)[defined(model[0]).toLowerCase() + model.slice(1)];
+        const delegate = (first.db as unknown as Record<string, { findFirst(): Promise<unknown> }>)[
+          defined(model[0]).toLowerCase() + model.slice(1)
+        ];
         await expect(defined(delegate).findFirst(), model).resolves.toBeNull();
       }
     } finally {

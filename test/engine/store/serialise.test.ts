@@ -72,10 +72,18 @@ describe('a database error ends its transaction and gives the connection back', 
   it('SQLITE_FULL inside a transaction: it fails with that code, the next transactions and statements run, and work resumes once space is back', async () => {
     await limitPages(2);
     for (let i = 0; i < 3; i++) {
-      const err = await db.$transaction(async (tx) => void (await tx.itemEvent.create(big(`full-${i}`)))).then(() => undefined, (e: unknown) => e);
+      const err = await db
+        .$transaction(async (tx) => void (await tx.itemEvent.create(big(`full-${i}`))))
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       expect(dbFaultOf(err)).toBe('full');
     }
-    const plain = await db.itemEvent.create(big('plain')).then(() => undefined, (e: unknown) => e);
+    const plain = await db.itemEvent.create(big('plain')).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(dbFaultOf(plain)).toBe('full');
     // Reads go on; nothing half-written is visible.
     expect(await db.itemEvent.count({ where: { kind: { startsWith: 'full-' } } })).toBe(0);

@@ -19,18 +19,45 @@ const { ImapFlow } = (await import(pathToFileURL(`${dir}/dist/esm/imap-flow.js`)
 const dv = await startDovecot();
 const proxy = await startImapProxy({ port: dv.port });
 dv.addUser('u1', 'p1');
-const c = new ImapFlow({ host: '127.0.0.1', port: proxy.port, secure: false, auth: { user: 'u1', pass: 'p1' }, logger: false, disableAutoIdle: true, tls: { rejectUnauthorized: false } });
+const c = new ImapFlow({
+  host: '127.0.0.1',
+  port: proxy.port,
+  secure: false,
+  auth: { user: 'u1', pass: 'p1' },
+  logger: false,
+  disableAutoIdle: true,
+  tls: { rejectUnauthorized: false },
+});
 await c.connect();
 await c.mailboxOpen('INBOX');
 let plus = 0;
-(c as unknown as { socket: NodeJS.ReadableStream }).socket.on('data', (d: Buffer) => { if (/^\+ /m.test(d.toString('latin1'))) plus++; });
+(c as unknown as { socket: NodeJS.ReadableStream }).socket.on('data', (d: Buffer) => {
+  if (/^\+ /m.test(d.toString('latin1'))) plus++;
+});
 const bodies = [makeMessage({ size: 20_000 }), makeMessage({ size: 300_000 })];
 for (const b of bodies) await c.append('INBOX', b, ['\\Seen'], new Date());
 const appends = proxy.events.filter((e) => e.command === 'APPEND');
-console.log('LITERAL+ offered:', c.capabilities.has('LITERAL+'), 'APPENDs:', appends.length, 'continuations the server sent:', plus);
+console.log(
+  'LITERAL+ offered:',
+  c.capabilities.has('LITERAL+'),
+  'APPENDs:',
+  appends.length,
+  'continuations the server sent:',
+  plus,
+);
 // rawCommand: our own UID FETCH read straight from the socket; then imapflow goes on.
 let got = Buffer.alloc(0);
-await (c as unknown as { rawCommand(h: (x: { tag: string; readSocket: NodeJS.ReadableStream; write(b: Buffer): boolean }) => Promise<Buffer | undefined>): Promise<void> }).rawCommand(async ({ tag, readSocket, write }) => {
+await (
+  c as unknown as {
+    rawCommand(
+      h: (x: {
+        tag: string;
+        readSocket: NodeJS.ReadableStream;
+        write(b: Buffer): boolean;
+      }) => Promise<Buffer | undefined>,
+    ): Promise<void>;
+  }
+).rawCommand(async ({ tag, readSocket, write }) => {
   write(Buffer.from(`${tag} UID FETCH 1:* (UID RFC822.SIZE)\r\n`));
   return await new Promise<Buffer>((resolve) => {
     const onData = (chunk: Buffer) => {
@@ -50,7 +77,21 @@ console.log('raw response:', JSON.stringify(got.toString('latin1').trim().split(
 const st = await c.status('INBOX', { messages: true, uidNext: true });
 console.log('imapflow after rawCommand:', st);
 // A rejecting handler closes the connection.
-const err = await (c as unknown as { rawCommand(h: (x: { tag: string; readSocket: NodeJS.ReadableStream; write(b: Buffer): boolean }) => Promise<Buffer | undefined>): Promise<void> }).rawCommand(async () => { throw new Error('boom'); }).catch((e: Error) => e.message);
+const err = await (
+  c as unknown as {
+    rawCommand(
+      h: (x: {
+        tag: string;
+        readSocket: NodeJS.ReadableStream;
+        write(b: Buffer): boolean;
+      }) => Promise<Buffer | undefined>,
+    ): Promise<void>;
+  }
+)
+  .rawCommand(async () => {
+    throw new Error('boom');
+  })
+  .catch((e: Error) => e.message);
 console.log('rejecting handler:', err, 'usable:', c.usable);
 await proxy.close();
 await dv.dispose();
