@@ -17,7 +17,7 @@
  *
  * Then the Slack acknowledgement while 4 workers copy: a fresh run as above with a
  * `mailferry serve` beside the workers (Slack wired to a local stand-in of Slack's Web API;
- * the server runs its own engine runner too, one pass at a time), and signed `/migrate help`
+ * MAILFERRY_CONCURRENCY=0: it runs no passes of its own), and signed `/migrate help`
  * slash commands sent one after the other until the copy ends: p50, p99 and max of the
  * time to the HTTP answer. Figures only; nothing here asserts on a time.
  */
@@ -288,7 +288,8 @@ async function acksWhileCopying(
       SLACK_SIGNING_SECRET: SLACK_BENCH_SECRET,
       SLACK_BOT_TOKEN: 'xoxb-bench',
       SLACK_API_URL: fake.url,
-      MAILFERRY_CONCURRENCY: '1',
+      // The control plane copies nothing: the workers do (what the README advises beside workers).
+      MAILFERRY_CONCURRENCY: '0',
       LOG_LEVEL: 'info',
     });
     procs.push(serve);

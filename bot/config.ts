@@ -74,7 +74,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, envFile = '.env
     mailFrom: env.MAIL_FROM || 'MailFerry <mailferry@localhost>',
     admins: parseAdmins(env.MAILFERRY_ADMINS),
     dev: env.MAILFERRY_DEV === '1',
-    concurrency: Math.max(1, Number(env.MAILFERRY_CONCURRENCY ?? 2) || 2),
+    concurrency: parseConcurrency(env.MAILFERRY_CONCURRENCY),
     outreachConcurrency: Math.max(1, Math.floor(Number(env.MAILFERRY_OUTREACH_CONCURRENCY ?? 4)) || 4),
     linkTtlHours: Math.max(1, Number(env.MAILFERRY_LINK_TTL_HOURS ?? 72) || 72),
     defaultLicenses: parseLicenses(env.MAILFERRY_LICENSES),
@@ -223,5 +223,18 @@ function parseLicenses(raw: string | undefined): number | null {
   if (raw === undefined || raw === '') return null;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0) throw new Error(`MAILFERRY_LICENSES must be a whole number, got "${raw}"`);
+  return n;
+}
+
+/**
+ * Passes a process runs at once (MAILFERRY_CONCURRENCY, default 2). 0 is allowed for
+ * `mailferry serve` beside workers on other processes or hosts: it then copies nothing and
+ * answers chat, the form and the schedule only.
+ */
+function parseConcurrency(raw: string | undefined): number {
+  if (raw === undefined || raw.trim() === '') return 2;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0)
+    throw new Error(`MAILFERRY_CONCURRENCY must be a whole number (0 for a serve that copies nothing), got "${raw}"`);
   return n;
 }
