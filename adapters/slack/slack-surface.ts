@@ -209,39 +209,20 @@ export class SlackSurface {
       ),
     );
 
-    b.view(MODAL.add, async ({ ack, view, body }) => {
-      await this.track(
-        this.submitAdd(
-          ack as ViewAck,
-          view.state.values as unknown as ViewState,
-          view.private_metadata,
-          body.user.id,
-          body.user.name,
-        ),
-      );
-    });
-    b.view(MODAL.bulk, async ({ ack, view, body }) => {
-      await this.track(
-        this.submitBulk(
-          ack as ViewAck,
-          view.state.values as unknown as ViewState,
-          view.private_metadata,
-          body.user.id,
-          body.user.name,
-        ),
-      );
-    });
-    b.view(MODAL.project, async ({ ack, view, body }) => {
-      await this.track(
-        this.submitProject(
-          ack as ViewAck,
-          view.state.values as unknown as ViewState,
-          view.private_metadata,
-          body.user.id,
-          body.user.name,
-        ),
-      );
-    });
+    // Modal submissions: each form's fields go to its own submit, tracked from before its ack.
+    const submits = [
+      [MODAL.add, this.submitAdd],
+      [MODAL.bulk, this.submitBulk],
+      [MODAL.project, this.submitProject],
+    ] as const;
+    for (const [id, submit] of submits) {
+      b.view(id, async ({ ack, view, body }) => {
+        const values = view.state.values as unknown as ViewState;
+        await this.track(
+          submit.call(this, ack as ViewAck, values, view.private_metadata, body.user.id, body.user.name),
+        );
+      });
+    }
 
     // URL buttons (the secure form) still send an action: acknowledge, nothing else.
     b.action(new RegExp(`^${LINK_ACTION_PREFIX}`), async ({ ack }) => {
