@@ -319,7 +319,7 @@ async function acksWhileCopying(
     const f = await runFacts(r.app);
     console.log(`slack ack while 4 workers copy: ${ackSummary(during)} (then idle: ${ackSummary(idle)})`);
     console.log(
-      `  that copy: ${f.seconds.toFixed(1)} s, ${(total / f.seconds).toFixed(0)} msg/s (4 workers + the server's runner), statuses ${f.statuses}, claimed more or less than once: ${f.claimedTwice}, fidelity ${await fidelity(dv, sources, prefix)}; ` +
+      `  that copy: ${f.seconds.toFixed(1)} s, ${(total / f.seconds).toFixed(0)} msg/s (4 workers; the server copies nothing), statuses ${f.statuses}, claimed more or less than once: ${f.claimedTwice}, fidelity ${await fidelity(dv, sources, prefix)}; ` +
         `peak RSS serve ${(rss[0] ?? NaN).toFixed(0)} MiB, workers ${rss
           .slice(1)
           .map((x) => x.toFixed(0))
