@@ -1,3 +1,4 @@
+import { SealedSecretError } from '../vault/vault.ts';
 import type { Engine, Item, Project } from '../engine.ts';
 import { LEASE_MS, itemRef } from '../engine.ts';
 import { ProjectOptionsError, readProjectOptions } from '../domain/project-options.ts';
@@ -294,9 +295,11 @@ export class Runner {
   }
 
   /**
-   * Both sides' endpoints, or why the pass cannot start. Whatever goes wrong here (a stored
-   * secret the current key cannot open, a database error) ends in a failure the item
-   * records: an exception would leave the item Running under this process's lease.
+   * Both sides' endpoints, or why the pass cannot start. A stored secret the current key
+   * cannot open ends in a recorded failure: thrown, it would leave the item Running under
+   * this process's lease, requeued as an orphan when the lease runs out and failing the same
+   * way again, forever. Any other error (a database that does not answer) is thrown as
+   * before: the item is taken up again once its lease runs out.
    */
   private async endpoints(
     item: ItemWithProject,
@@ -305,17 +308,12 @@ export class Runner {
       try {
         return await this.endpoint(item, s);
       } catch (e) {
-        if (dbFaultOf(e)) throw e;
-        this.log.error('could not prepare the pass', {
-          item: item.id,
-          side: s,
-          error: e instanceof Error ? e.message : String(e),
-        });
-        const sealed = e instanceof Error && /authenticate data|bad decrypt|Invalid key length|JSON/i.test(e.message);
-        const detail = sealed
-          ? `The stored ${s} credentials cannot be opened with the current ENCRYPTION_KEY (was the key changed without \`mailferry rotate-key\`?). Ask for them again.`
-          : `Could not prepare the ${s} side: ${e instanceof Error ? e.message : String(e)}`;
-        return { fail: 'Internal', detail };
+        if (!(e instanceof SealedSecretError)) throw e;
+        this.log.error('could not prepare the pass: stored credentials cannot be opened', { item: item.id, side: s });
+        return {
+          fail: 'Internal',
+          detail: `The stored ${s} credentials cannot be opened with the current ENCRYPTION_KEY (was the key changed without \`mailferry rotate-key\`?). Ask for them again.`,
+        };
       }
     };
     return [await side('source'), await side('destination')];

@@ -148,10 +148,23 @@ export class Vault {
   }
 
   private openWith(ad: Buffer, sealed: Omit<Sealed, 'keyId'>): unknown {
-    const decipher = createDecipheriv('aes-256-gcm', this.key, sealed.nonce);
-    decipher.setAAD(ad);
-    decipher.setAuthTag(sealed.tag);
-    const plain = Buffer.concat([decipher.update(sealed.ciphertext), decipher.final()]);
-    return JSON.parse(plain.toString('utf8'));
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', this.key, sealed.nonce);
+      decipher.setAAD(ad);
+      decipher.setAuthTag(sealed.tag);
+      const plain = Buffer.concat([decipher.update(sealed.ciphertext), decipher.final()]);
+      return JSON.parse(plain.toString('utf8'));
+    } catch (e) {
+      throw new SealedSecretError(e instanceof Error ? e.message : String(e));
+    }
+  }
+}
+
+/** A sealed secret that cannot be opened with this key (another key, or altered bytes). Says nothing of the secret. */
+export class SealedSecretError extends Error {
+  readonly code = 'SEALED_SECRET';
+  constructor(why: string) {
+    super(`a stored secret cannot be opened with the current key (${why})`);
+    this.name = 'SealedSecretError';
   }
 }

@@ -61,7 +61,7 @@ describe('a pass that cannot start', () => {
     expect(failed?.failureDetail).toMatch(/stored source credentials cannot be opened with the current ENCRYPTION_KEY/);
     expect(failed?.failureDetail).toMatch(/rotate-key/);
     const logs = t.logs.join('\n');
-    expect(logs).toMatch(/could not prepare the pass/);
+    expect(logs).toMatch(/could not prepare the pass: stored credentials cannot be opened/);
     expect(logs).not.toMatch(/secret-pw/);
   });
 });

@@ -212,7 +212,9 @@ describe.skipIf(!ready)('Sign in with Microsoft on the credential form', () => {
     const before = links.length;
     await t.run('start alice@contoso.test');
     const failed = await waitStatus('alice@contoso.test', ['Failed', 'WaitingForUser'], 3);
-    expect(failed.failureReason ?? failed.status).toMatch(/SourceCredentials|WaitingForUser/);
+    expect(failed.failureReason ?? failed.status, failed.failureDetail ?? '').toMatch(
+      /SourceCredentials|WaitingForUser/,
+    );
     await vi.waitFor(() => expect(links.length).toBe(before + 1), { timeout: 30_000 });
     expect((await t.item('alice@contoso.test')).status).toBe('WaitingForUser');
 
