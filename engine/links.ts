@@ -262,7 +262,6 @@ export function linkStore(db: Db) {
     consume: (linkId: string, now?: Date) => consumeLink(db, linkId, now),
     revokeOthers: (itemId: string, exceptId: string, now?: Date) => revokeOtherLinks(db, itemId, exceptId, now),
     revoke: (linkId: string, now?: Date) => revokeLink(db, linkId, now),
-    openOf: (itemId: string, now?: Date) => openLinksOf(db, itemId, now),
     createForProject: (input: Parameters<typeof createProjectLink>[1]) => createProjectLink(db, input),
     findOpenForProject: (token: string, now?: Date) => findOpenProjectLink(db, token, now),
     consumeForProject: (linkId: string, now?: Date) => consumeProjectLink(db, linkId, now),

@@ -10,7 +10,7 @@ import type { M365Settings } from '../connectors/m365/types.ts';
 import { m365Endpoint, type M365AppCredential } from './m365-endpoint.ts';
 import type { PassFigures } from '../events.ts';
 import { dbFaultOf, type DbFault } from '../store/db-faults.ts';
-import { CopyError } from '../copy/types.ts';
+import { CopyError, ZERO_COUNTERS } from '../copy/types.ts';
 import type {
   CheckpointStore,
   CopyCounters,
@@ -611,13 +611,5 @@ function figures(
 }
 
 function emptyFigures(durationMs: number): PassFigures {
-  return {
-    messagesFound: 0,
-    bytesFound: 0,
-    messagesCopied: 0,
-    bytesCopied: 0,
-    messagesPresent: 0,
-    messagesSkipped: 0,
-    durationMs,
-  };
+  return { ...ZERO_COUNTERS, durationMs };
 }
