@@ -387,20 +387,7 @@ export class FormService {
           final,
           detail: r.detail,
         });
-        if (final) {
-          const fresh = await this.engine.itemById(l.item.id);
-          if (fresh?.status === 'WaitingForUser') await this.engine.failCredentials(fresh, side, r.detail);
-          else await this.engine.links.revoke(l.link.id, this.now());
-          return {
-            outcome: 'failed',
-            status: 200,
-            html: renderRefusedFinalPage({
-              side,
-              address: side === 'source' ? l.item.sourceAddress : l.item.destinationAddress,
-              organisation: this.orgOf(l.item),
-            }),
-          };
-        }
+        if (final) return this.lastAttemptRefused(l, l.item, side, r.detail);
         return back('refused');
       }
       const rest = l.ask.filter((s) => s !== side);
@@ -652,6 +639,26 @@ export class FormService {
     return at;
   }
 
+  /**
+   * The last attempt a link allows was refused (a password, or a Microsoft account): the
+   * item fails with the server's reason while it still waits for its user (which kills the
+   * link), else only the link dies; the user sees the final page.
+   */
+  private async lastAttemptRefused(l: Loaded, item: ItemWithProject, side: Side, detail: string): Promise<FormAnswer> {
+    const fresh = await this.engine.itemById(item.id);
+    if (fresh?.status === 'WaitingForUser') await this.engine.failCredentials(fresh, side, detail);
+    else await this.engine.links.revoke(l.link.id, this.now());
+    return {
+      outcome: 'failed',
+      status: 200,
+      html: renderRefusedFinalPage({
+        side,
+        address: side === 'source' ? item.sourceAddress : item.destinationAddress,
+        organisation: this.orgOf(item),
+      }),
+    };
+  }
+
   private async afterRefusal(
     l: Loaded,
     actor: Actor,
@@ -689,34 +696,13 @@ export class FormService {
       for (const x of refused)
         this.engine.bus.emit({
           type: 'item.credentials-refused',
-          item: {
-            id: item.id,
-            projectId: item.projectId,
-            projectName: item.project.name,
-            sourceAddress: item.sourceAddress,
-            destinationAddress: item.destinationAddress,
-            threadRef: item.threadRef,
-          },
+          item: itemRef(item),
           side: x.side,
           attempt,
           final,
           detail: x.r.ok ? undefined : x.r.detail,
         });
-      if (final) {
-        const side = firstRefused.side;
-        const fresh = await this.engine.itemById(item.id);
-        if (fresh?.status === 'WaitingForUser') await this.engine.failCredentials(fresh, side, detail);
-        else await this.engine.links.revoke(l.link.id, this.now());
-        return {
-          outcome: 'failed',
-          status: 200,
-          html: renderRefusedFinalPage({
-            side,
-            address: side === 'source' ? item.sourceAddress : item.destinationAddress,
-            organisation: this.orgOf(item),
-          }),
-        };
-      }
+      if (final) return this.lastAttemptRefused(l, item, firstRefused.side, detail);
       const errs: FieldError[] = refused.map((x) => ({
         field: `${x.side}-password`,
         message: `The server of your ${SIDE_NAME[x.side]} mailbox did not accept this username and password. Check them and try again.`,
