@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { verifyCredentials } from '../../engine/connectors/index.ts';
 import type { ConnectorEndpoint } from '../../engine/connectors/types.ts';
 import {
@@ -122,9 +122,14 @@ describe('OAuth access tokens (Dovecot oauth2 passdb)', () => {
       tokens.set(token, 'ouser');
       expect(await verifyCredentials(dv.url, 'ouser', { accessToken: token }, 'source')).toEqual({ ok: true });
       expect(intro.asked).toContain(token);
-      // The server took the token, not some password login.
-      expect(readFileSync(dv.logFile, 'utf8')).toMatch(
-        mechanisms ? /Login: user=<ouser>, method=XOAUTH2/ : /Login: user=<ouser>, method=OAUTHBEARER/,
+      // The server took the token, not some password login. Dovecot's log process writes the
+      // line on its own time, after the login was answered: wait for it.
+      await vi.waitFor(
+        () =>
+          expect(readFileSync(dv.logFile, 'utf8')).toMatch(
+            mechanisms ? /Login: user=<ouser>, method=XOAUTH2/ : /Login: user=<ouser>, method=OAUTHBEARER/,
+          ),
+        { timeout: 10_000, interval: 100 },
       );
     }
   });
