@@ -3,7 +3,9 @@ import type { Message } from '../cards/model.ts';
 
 let threads = 0;
 
-/** Runs a chat command line as the benchmarks' admin (surface `bench`); returns the replies and the thread it opened. */
+/**
+ * Runs a chat command line as the benchmarks' admin (surface `bench`); returns the replies and the thread it opened.
+ */
 export async function adminCommand(
   app: App,
   text: string,

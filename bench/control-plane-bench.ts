@@ -71,7 +71,9 @@ function parseArgs(argv: string[]): Args {
 
 const fmtS = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
-/** Wall time and this process's CPU time since it was made: the machine may be shared, CPU time says what the work cost. */
+/**
+ * Wall time and this process's CPU time since it was made: the machine may be shared, CPU time says what the work cost.
+ */
 function clock(): () => string {
   const wall = performance.now();
   const cpu = process.cpuUsage();
@@ -81,7 +83,9 @@ function clock(): () => string {
   };
 }
 
-/** A fresh app on its own database (SQLite file or PostgreSQL database), with a recording poster on the `bench` surface. */
+/**
+ * A fresh app on its own database (SQLite file or PostgreSQL database), with a recording poster on the `bench` surface.
+ */
 async function benchApp(
   env: Record<string, string> = {},
 ): Promise<{ app: App; posts: ThreadPost[]; dir: string; close(): Promise<void> }> {
@@ -156,7 +160,8 @@ async function benchBulkStatusDigest(a: Args): Promise<void> {
     if (!count) return;
     await allDelivered(b.app);
 
-    // Half of them waiting for their user, a few failed and completed, for status and digest to have lists to summarise.
+    // Half of them waiting for their user, a few failed and completed, for status and digest to have lists to
+    // summarise.
     const ids = (await b.app.db.item.findMany({ select: { id: true }, orderBy: { sourceAddress: 'asc' } })).map(
       (i) => i.id,
     );

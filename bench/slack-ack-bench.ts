@@ -2,7 +2,8 @@
  * Slack acknowledgement latency: 200 signed `/migrate help` slash commands, one after the
  * other, against a MailFerry whose Slack Web API (a local stand-in) answers auth.test only
  * after 2 s. Prints p50, p99 and max of the time to the HTTP answer (the ack Slack waits
- * for, 3 s at most); `npm run bench -- --workers …` measures it while workers copy. Run: node bin/run-ts.mjs bench/slack-ack-bench.ts [COUNT] [AUTH_TEST_MS]
+ * for, 3 s at most); `npm run bench -- --workers …` measures it while workers copy. Run: node bin/run-ts.mjs
+ * bench/slack-ack-bench.ts [COUNT] [AUTH_TEST_MS]
  */
 import { performance } from 'node:perf_hooks';
 import { startSlackTest } from '../test/adapters/slack/slack-harness.ts';

@@ -11,7 +11,10 @@ export const SLACK_BENCH_SECRET = 'bench-signing-secret-0123456789abcdef';
 
 let seq = 0;
 
-/** POSTs a signed `/migrate TEXT` to BASE/slack/events (reply URL on the Slack stand-in at FAKE_BASE); the time to the answer. */
+/**
+ * POSTs a signed `/migrate TEXT` to BASE/slack/events (reply URL on the Slack stand-in at FAKE_BASE); the time to the
+ * answer.
+ */
 export async function slashCommand(
   base: string,
   fakeBase: string,

@@ -173,7 +173,10 @@ async function allDone(app: App, ms = 1_800_000): Promise<boolean> {
   return false;
 }
 
-/** What the database says of the run: seconds from the first claim to the last completion, claims and passes per mailbox. */
+/**
+ * What the database says of the run: seconds from the first claim to the last completion, claims and passes per
+ * mailbox.
+ */
 async function runFacts(app: App): Promise<{
   seconds: number;
   copied: number;

@@ -435,7 +435,10 @@ export class Notifier {
     }
   }
 
-  /** Posts claimed rows in order; returns true when the loop must stop (a failure waits for its retry, or tokens ran out). */
+  /**
+   * Posts claimed rows in order; returns true when the loop must stop (a failure waits for its retry, or tokens ran
+   * out).
+   */
   private async deliverRows(threadRef: string, st: ThreadState, claimed: OutboxRow[]): Promise<boolean> {
     // A progress post replaced by a newer one of the same key is not worth posting.
     const lastOfKey = new Map<string, number>();

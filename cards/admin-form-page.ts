@@ -32,7 +32,9 @@ export interface AdminFormView {
   server: string;
   /** The tenant of an m365:// side. */
   tenantId?: string;
-  /** Where Microsoft sends users back after their sign-in (PUBLIC_URL/oauth/microsoft/callback), to register on the app. */
+  /**
+   * Where Microsoft sends users back after their sign-in (PUBLIC_URL/oauth/microsoft/callback), to register on the app.
+   */
   redirectUri?: string;
   /** Whether the side already has admin credentials (they are replaced). */
   replacing?: boolean;

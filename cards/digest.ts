@@ -10,7 +10,10 @@ export interface WaitingView {
   address: string;
   /** How long it has been waiting, in ms. */
   waitingMs: number;
-  /** How many times the user was asked (first request, resends and reminders); 0: no request sent yet (MailFerry stopped with it queued). */
+  /**
+   * How many times the user was asked (first request, resends and reminders); 0: no request sent yet (MailFerry stopped
+   * with it queued).
+   */
   asked: number;
   /** Every reminder of the cadence went out and the user still has not answered. */
   stalled: boolean;

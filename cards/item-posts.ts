@@ -49,7 +49,9 @@ function nextStep(v: StatusPostView): string | undefined {
   return undefined;
 }
 
-/** The post for a status change: Waiting, Queued, Running, Failed with the reason, Completed with the figures, Stopped. */
+/**
+ * The post for a status change: Waiting, Queued, Running, Failed with the reason, Completed with the figures, Stopped.
+ */
 export function statusPost(v: StatusPostView): Message {
   const a = v.address;
   switch (v.to) {
@@ -357,7 +359,10 @@ export function bulkStatusPost(v: BulkStatusView): Message {
 
 /** What a batch of credential requests did (a start --all, a start --waiting, a reminder round), for its thread. */
 export interface RequestSummaryView {
-  /** `start`: first requests; `resend`: asked again; `reminder`: reminders; `resumed`: requests a stop of MailFerry had left unsent. */
+  /**
+   * `start`: first requests; `resend`: asked again; `reminder`: reminders; `resumed`: requests a stop of MailFerry had
+   * left unsent.
+   */
   kind: 'start' | 'resend' | 'reminder' | 'resumed';
   /** People asked: one per item and recipient. */
   total: number;
@@ -373,7 +378,10 @@ export interface RequestSummaryView {
   lineCount: number;
 }
 
-/** Characters of one line of a request summary: a server's long answer is cut, the post stays within Slack's and Teams' limits. */
+/**
+ * Characters of one line of a request summary: a server's long answer is cut, the post stays within Slack's and Teams'
+ * limits.
+ */
 const SUMMARY_LINE_MAX = 300;
 
 /**

@@ -27,7 +27,10 @@ export function passKindOfText(s: unknown): PassKindView | undefined {
   return m ? { type: 'prestage', days: Number(m[1]) } : s === 'full' ? { type: 'full' } : undefined;
 }
 
-/** `pre-stage (older than 30 days)`, `full`, with the date range when the pass had one: `full, mail from 2020-01-01 to 2024-12-31`. */
+/**
+ * `pre-stage (older than 30 days)`, `full`, with the date range when the pass had one: `full, mail from 2020-01-01 to
+ * 2024-12-31`.
+ */
 export function passKindWords(p: PassKindView | undefined): string {
   if (!p) return 'full';
   const kind =
@@ -53,7 +56,10 @@ export function passCopiedWords(p: Pick<PassView, 'messagesCopied' | 'bytesCopie
   return `${formatCount(p.messagesCopied)} copied (${formatBytes(p.bytesCopied)})${left}`;
 }
 
-/** One line of the passes list: `2026-11-30 09:00 — pre-stage (older than 30 days) — Completed — 120 copied (3.1 MB), 80 left for a later pass`. */
+/**
+ * One line of the passes list: `2026-11-30 09:00 — pre-stage (older than 30 days) — Completed — 120 copied (3.1 MB), 80
+ * left for a later pass`.
+ */
 export function passLine(p: PassView, outcomeLabel: (s: string) => string, timeZone?: string): string {
   return `${formatTime(p.at, timeZone)} — ${passKindWords(p.pass)} — ${outcomeLabel(p.outcome)} — ${passCopiedWords(p)}`;
 }

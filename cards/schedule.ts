@@ -55,7 +55,10 @@ export function scheduledStartMessage(v: ScheduledStartView): Message {
   };
 }
 
-/** `stop` of a mailbox whose start was scheduled: the scheduled start is cancelled (and, when it was also waiting or queued, it is stopped). */
+/**
+ * `stop` of a mailbox whose start was scheduled: the scheduled start is cancelled (and, when it was also waiting or
+ * queued, it is stopped).
+ */
 export function startCancelledMessage(
   address: string,
   at: Date,
@@ -96,7 +99,10 @@ export interface ItemTimingView {
   window?: { opensAt: Date; paused: boolean };
 }
 
-/** `scheduled to start 2026-12-05 22:00 Europe/Berlin (21:00 UTC)` / `Paused until 22:00 (window)` / `waits for the copy window (opens 22:00)`. */
+/**
+ * `scheduled to start 2026-12-05 22:00 Europe/Berlin (21:00 UTC)` / `Paused until 22:00 (window)` / `waits for the copy
+ * window (opens 22:00)`.
+ */
 export function timingText(t: ItemTimingView): string | undefined {
   if (t.startAt) return `scheduled to start ${formatTime(t.startAt, t.timeZone)}`;
   if (t.window)
@@ -106,7 +112,10 @@ export function timingText(t: ItemTimingView): string | undefined {
   return undefined;
 }
 
-/** Posted in the item's thread when the copy window closed on its pass: paused at a checkpoint, resumed when the window opens. */
+/**
+ * Posted in the item's thread when the copy window closed on its pass: paused at a checkpoint, resumed when the window
+ * opens.
+ */
 export function pausedPost(address: string, until: Date, timeZone: string, copiedSoFar?: string): Message {
   const text = `⏸️ ${address}: Paused until ${formatClock(until, timeZone)} (window). The copy window closed; the pass resumes from its last checkpoint when it opens, ${formatTime(until, timeZone)}.${copiedSoFar ? ` ${copiedSoFar} so far.` : ''}`;
   return { kind: 'item-paused', text, tone: 'info', blocks: [{ type: 'text', text }] };

@@ -91,7 +91,10 @@ export function userChoicePost(v: ChoiceView): Message {
   };
 }
 
-/** The post in the admin's thread when the mailbox owner chose on the form to start later: "bob@old.example chose on the form: tomorrow, …". */
+/**
+ * The post in the admin's thread when the mailbox owner chose on the form to start later: "bob@old.example chose on the
+ * form: tomorrow, …".
+ */
 export function formStartChoicePost(
   address: string,
   choice: 'tonight' | 'tomorrow',

@@ -67,7 +67,9 @@ export function verificationLine(v: VerificationView): string {
   return parts.join('; ');
 }
 
-/** The verification in a few words, for a history line: `6 folders checked, counts match, 1 altered by the destination`. */
+/**
+ * The verification in a few words, for a history line: `6 folders checked, counts match, 1 altered by the destination`.
+ */
 export function verificationSummary(v: VerificationView): string {
   const counts = v.foldersShort.length
     ? `${plural(v.foldersShort.length, 'folder')} short (${plural(v.missingAtStart + v.missing, 'message')} missing)`

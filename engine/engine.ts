@@ -124,7 +124,10 @@ type ItemWithProject = Item & { project: Project };
  */
 export type BatchPostWriter = (tx: Tx, changes: StatusChange[]) => Promise<(() => void) | undefined>;
 
-/** Items a bulk transition changes per transaction: short enough not to hold other writers (a running copy's checkpoints) for long. */
+/**
+ * Items a bulk transition changes per transaction: short enough not to hold other writers (a running copy's
+ * checkpoints) for long.
+ */
 export const BULK_BATCH = 500;
 
 /** The reference events carry, built from an item row. */
@@ -928,7 +931,10 @@ export class Engine {
     return { fresh, missingOf };
   }
 
-  /** Stops an item: a waiting or queued one at once (license back, link dead); a running one at the next message boundary. `note` says why in the history. */
+  /**
+   * Stops an item: a waiting or queued one at once (license back, link dead); a running one at the next message
+   * boundary. `note` says why in the history.
+   */
   async stopItem(
     actor: Actor,
     item: ItemWithProject,
@@ -1066,7 +1072,10 @@ export class Engine {
     });
   }
 
-  /** Items whose scheduled start is due at `now`, the earliest first (queued ones held by `deferQueued` are the runner's). */
+  /**
+   * Items whose scheduled start is due at `now`, the earliest first (queued ones held by `deferQueued` are the
+   * runner's).
+   */
   async dueStarts(now: Date, limit = BULK_BATCH): Promise<ItemWithProject[]> {
     return this.db.item.findMany({
       where: { startAt: { lte: now }, status: { notIn: ['WaitingForUser', 'Queued', 'Running'] } },
@@ -1095,7 +1104,10 @@ export class Engine {
     return out;
   }
 
-  /** Drops a scheduled start that could not be made (the item's state or the license pool refused it), with why in the history. */
+  /**
+   * Drops a scheduled start that could not be made (the item's state or the license pool refused it), with why in the
+   * history.
+   */
   async dropStart(item: ItemWithProject, why: UserError): Promise<void> {
     await this.db.$transaction(async (tx) => {
       const { count } = await tx.item.updateMany({
@@ -1261,7 +1273,10 @@ export class Engine {
 
   // ------------------------------------------------------- admin credentials
 
-  /** Which sides of a project have admin credentials, and of what kind (`m365-signin`: an app for the users' own sign-in); never the secret. */
+  /**
+   * Which sides of a project have admin credentials, and of what kind (`m365-signin`: an app for the users' own
+   * sign-in); never the secret.
+   */
   async adminSides(projectId: string): Promise<{ side: Side; kind: AdminSecret['kind'] | 'm365-signin' }[]> {
     const [project, rows] = await Promise.all([
       this.db.project.findUnique({ where: { id: projectId }, select: { sourceAuth: true, destinationAuth: true } }),
@@ -1338,7 +1353,10 @@ export class Engine {
     return { project: p, queued };
   }
 
-  /** Forgets the admin credentials of one side: its mailboxes need their own credentials again. False when there were none. */
+  /**
+   * Forgets the admin credentials of one side: its mailboxes need their own credentials again. False when there were
+   * none.
+   */
   async clearAdminCredential(actor: Actor, project: Project, side: Side): Promise<boolean> {
     const authField = side === 'source' ? 'sourceAuth' : 'destinationAuth';
     const selfSides = sidesOf(project.selfService as Sides);

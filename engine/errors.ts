@@ -8,7 +8,10 @@ export class UserError extends Error {
   readonly code: string;
   /** Optional usage line or hint shown under the message. */
   readonly hint?: string;
-  /** The input at fault, when one is: an option or argument name of the command (`source`, `NAME`), so a form shows the refusal at that field. */
+  /**
+   * The input at fault, when one is: an option or argument name of the command (`source`, `NAME`), so a form shows the
+   * refusal at that field.
+   */
   readonly field?: string;
   constructor(code: string, message: string, hint?: string, field?: string) {
     super(message);

@@ -19,7 +19,9 @@ export interface PassFigures extends CopyCounters {
   skippedReasons?: Record<string, number>;
   /** Messages already copied whose flags a delta pass set to the source's. */
   flagsUpdated?: number;
-  /** The verification at the end of the pass (absent when it checked no folder); at most 10 short folders are listed. */
+  /**
+   * The verification at the end of the pass (absent when it checked no folder); at most 10 short folders are listed.
+   */
   verification?: PassVerification;
   /** The pass's kind and date window (absent: a full pass of every date, or one recorded before kinds existed). */
   pass?: PassWindowView;
@@ -59,7 +61,10 @@ export type EngineEvent =
       actor: Actor;
       sides: Side[];
       resend: boolean;
-      /** Set when a bulk command (start --all, start --waiting) asked many at once: the requests of one batch are reported together. */
+      /**
+       * Set when a bulk command (start --all, start --waiting) asked many at once: the requests of one batch are
+       * reported together.
+       */
       batch?: string;
     }
   /** A bulk command emitted every `item.credentials-needed` of its batch (none follow). */

@@ -214,7 +214,9 @@ export async function revokeProjectLink(db: Db | Tx, linkId: string, now = new D
 /** A sign-in in flight (Sign in with Microsoft from the form): its sealed PKCE verifier and link token. */
 export type SignInStateRow = NonNullable<Awaited<ReturnType<Db['oAuthState']['findUnique']>>>;
 
-/** Keeps the state of a sign-in in flight until Microsoft sends the user back (sealed; `state` itself is stored hashed). */
+/**
+ * Keeps the state of a sign-in in flight until Microsoft sends the user back (sealed; `state` itself is stored hashed).
+ */
 export async function saveSignInState(
   db: Db,
   input: {
@@ -242,7 +244,10 @@ export async function saveSignInState(
   });
 }
 
-/** Uses up the sign-in state `state` names: its row once, undefined when unknown, used, expired or taken by a concurrent callback. */
+/**
+ * Uses up the sign-in state `state` names: its row once, undefined when unknown, used, expired or taken by a concurrent
+ * callback.
+ */
 export async function takeSignInState(db: Db, state: string, now: Date): Promise<SignInStateRow | undefined> {
   const row = await db.oAuthState.findUnique({ where: { stateHash: hashToken(state) } });
   if (!row || row.usedAt || row.expiresAt <= now) return undefined;

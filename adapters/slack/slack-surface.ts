@@ -96,7 +96,10 @@ function boltLogger(log: Logger): BoltLogger {
   };
 }
 
-/** Which modal a bare command opens, if any: `add`, `bulk` (always: a slash command cannot carry a file), `project create`. */
+/**
+ * Which modal a bare command opens, if any: `add`, `bulk` (always: a slash command cannot carry a file), `project
+ * create`.
+ */
 export function modalFor(text: string): { modal: 'add' | 'bulk' | 'project'; rest: string } | null {
   const t = text.replace(/^\s*\/?migrate\b/i, '').trim();
   if (/^add$/i.test(t)) return { modal: 'add', rest: '' };
@@ -418,7 +421,10 @@ export class SlackSurface {
     return { channel: meta.c, user, responseUrl: meta.r };
   }
 
-  /** The options the add and bulk modals share, as `add` and `bulk` take them (a radio value that is not a choice is refused at its field). */
+  /**
+   * The options the add and bulk modals share, as `add` and `bulk` take them (a radio value that is not a choice is
+   * refused at its field).
+   */
   private addOptions(v: ViewState): InputOf<typeof add>['opts'] {
     const project = v[FIELD.project]?.[VALUE_ACTION]?.value?.trim();
     return {

@@ -25,7 +25,9 @@ export const DEFAULT_THREADS_OPTIONS: SlackThreadsOptions = { progressIntervalMs
 /** How many anchors, progress messages and per-thread states are kept in memory (oldest forgotten first). */
 const MEMORY_CAP = 5000;
 
-/** Sets a map entry, forgetting the oldest entries beyond `MEMORY_CAP` (a long-running server must not grow forever). */
+/**
+ * Sets a map entry, forgetting the oldest entries beyond `MEMORY_CAP` (a long-running server must not grow forever).
+ */
 function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
   map.delete(key);
   map.set(key, value);

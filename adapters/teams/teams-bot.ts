@@ -228,7 +228,10 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
     );
   }
 
-  /** Dispatches a command line, or runs a form's command, as the turn's person without touching the turn (usable after it ended). */
+  /**
+   * Dispatches a command line, or runs a form's command, as the turn's person without touching the turn (usable after
+   * it ended).
+   */
   private dispatchAs(
     info: TurnInfo,
     what: string | FormRun,
@@ -327,7 +330,10 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
     await this.send(context, cardActivity(card, String(card.fallbackText)));
   }
 
-  /** Universal Actions (`Action.Execute`): the card returned by the invoke replaces the one clicked, for everyone who sees it. */
+  /**
+   * Universal Actions (`Action.Execute`): the card returned by the invoke replaces the one clicked, for everyone who
+   * sees it.
+   */
   protected async onAdaptiveCardInvoke(
     context: TurnContext,
     invokeValue: AdaptiveCardInvokeValue,

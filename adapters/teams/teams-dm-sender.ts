@@ -118,7 +118,10 @@ async function sendRequest(deps: TeamsDmDeps, req: CredentialRequest): Promise<S
   return r;
 }
 
-/** Finds the person among the members where the item was asked for, opens the 1:1 chat and sends the card built for them. */
+/**
+ * Finds the person among the members where the item was asked for, opens the 1:1 chat and sends the card built for
+ * them.
+ */
 async function sendCard(
   deps: TeamsDmDeps,
   threadRef: string | null,

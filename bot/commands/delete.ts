@@ -2,7 +2,10 @@ import { defineCommand } from './types.ts';
 import { actionResultMessage } from '../../cards/replies.ts';
 import { PROJECT_OPTION, resolveProject } from './shared.ts';
 
-/** `delete`: removes the mailbox and its statistics; mail already at the destination stays, a consumed license is not returned. */
+/**
+ * `delete`: removes the mailbox and its statistics; mail already at the destination stays, a consumed license is not
+ * returned.
+ */
 export const del = defineCommand({
   name: 'delete',
   summary:

@@ -3,7 +3,10 @@ import { UserError } from '../../engine/errors.ts';
 import { helpCommand, helpOverview, type HelpEntry } from '../../cards/help.ts';
 import { optionOn, usage } from '../parse/parse-command.ts';
 
-/** Help entries derived from the definitions (the single source of help text, usage lines, Slack and Teams command lists). */
+/**
+ * Help entries derived from the definitions (the single source of help text, usage lines, Slack and Teams command
+ * lists).
+ */
 export function helpEntries(defs: readonly CommandDef[], surface?: string): HelpEntry[] {
   return defs
     .filter((d) => !d.hidden)

@@ -132,7 +132,8 @@ export const start = defineCommand({
     const done: string[] = [];
     const refused: string[] = [];
     if (opts.waiting) {
-      // Batched like --all: a few transactions for thousands of items; the outreach reports the requests as one summary.
+      // Batched like --all: a few transactions for thousands of items; the outreach reports the requests as one
+      // summary.
       const r = await ctx.engine.resendItems(ctx.actor, items, { threadRef: thread });
       for (const item of r.asked) done.push(`${item.sourceAddress}: a new request goes out`);
       for (const e of r.refused) refused.push(e.message);

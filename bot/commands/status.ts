@@ -18,7 +18,10 @@ import {
 } from '../../cards/passes.ts';
 import { PROJECT_OPTION, itemTiming, itemView, reasonText, resolveProject, windowView } from './shared.ts';
 
-/** `status`: the project (counts per status, licenses, every item with status and reason) or one mailbox with its history. */
+/**
+ * `status`: the project (counts per status, licenses, every item with status and reason) or one mailbox with its
+ * history.
+ */
 export const status = defineCommand({
   name: 'status',
   summary: 'Show the project (counts, licenses, every mailbox) or one mailbox with its history.',

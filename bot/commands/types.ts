@@ -161,7 +161,10 @@ export interface BotServices {
   readLocalFile?: (path: string) => Promise<string>;
   /** Takes an end user's answer to a credential request DM (a choice button); returns what to tell them. */
   answerChoice?: (actor: Actor, choiceId: string, choice: UserChoice) => Promise<Message>;
-  /** Looks at a connector URL's server without logging in (TCP, TLS, IMAP greeting and capabilities; the authority for m365://). */
+  /**
+   * Looks at a connector URL's server without logging in (TCP, TLS, IMAP greeting and capabilities; the authority for
+   * m365://).
+   */
   probeServer?: (url: string) => Promise<ServerProbe>;
 }
 

@@ -21,14 +21,20 @@ import { KeyedQueue } from '../keyed-queue.ts';
 import type { FormAnswer } from './form-answer.ts';
 import type { Logger } from '../log.ts';
 
-/** The Microsoft 365 app registration as typed on the admin form. `mailbox` absent: the app is for the users' own sign-in, only a token is checked. */
+/**
+ * The Microsoft 365 app registration as typed on the admin form. `mailbox` absent: the app is for the users' own
+ * sign-in, only a token is checked.
+ */
 export type M365App = Extract<AdminSecret, { kind: 'm365-app' }>;
 
 /** Checks admin credentials against the server of a side by logging in to one mailbox. */
 export interface AdminVerifiers {
   /** An IMAP admin (master) login acting as `mailbox`. */
   imap(url: string, mailbox: string, master: MasterLogin, password: string, side: Side): Promise<VerifyResult>;
-  /** A Microsoft 365 app registration: a token by client credentials, then an IMAP login as `mailbox`. Absent: M365 sides cannot be connected. */
+  /**
+   * A Microsoft 365 app registration: a token by client credentials, then an IMAP login as `mailbox`. Absent: M365
+   * sides cannot be connected.
+   */
   m365?(
     connector: Extract<ConnectorUrl, { kind: 'm365' }>,
     app: M365App,
@@ -207,7 +213,10 @@ export class AdminFormService {
     return { outcome: 'unreachable', status: 503, html: renderAdminFormPage(this.view(l, { values, notice })) };
   }
 
-  /** Logs in to the test mailbox with the typed credentials (an app token first for Microsoft 365); a throw is an error result. */
+  /**
+   * Logs in to the test mailbox with the typed credentials (an app token first for Microsoft 365); a throw is an error
+   * result.
+   */
   private async verifyAdmin(
     l: Loaded,
     secret: AdminSecret,
@@ -385,7 +394,10 @@ function serverOfM365(c: Extract<ConnectorUrl, { kind: 'm365' }>): string {
 /** Where Microsoft sends a user back after "Sign in with Microsoft" (registered on the app as PUBLIC_URL + this). */
 export const MICROSOFT_CALLBACK_PATH = '/oauth/microsoft/callback';
 
-/** Reads a certificate and its private key: they must parse and belong together; the thumbprint (SHA-256, hex) is what Entra ID identifies it by. */
+/**
+ * Reads a certificate and its private key: they must parse and belong together; the thumbprint (SHA-256, hex) is what
+ * Entra ID identifies it by.
+ */
 function readCertificate(
   certPem: string,
   keyPem: string,

@@ -122,7 +122,10 @@ interface Loaded {
   admin: boolean;
   /** The raw link token (for the Sign in with Microsoft link; never stored or logged). */
   token: string;
-  /** Asked sides on Microsoft 365 (signed in, not typed), with the app registration users sign in through when the admin connected one. */
+  /**
+   * Asked sides on Microsoft 365 (signed in, not typed), with the app registration users sign in through when the admin
+   * connected one.
+   */
   microsoft: Partial<Record<Side, { connector: Extract<ConnectorUrl, { kind: 'm365' }>; app?: M365App }>>;
 }
 
@@ -201,7 +204,9 @@ export class FormService {
     return { link, item, ask, admin, token, microsoft };
   }
 
-  /** GET: the form, or the one calm page when the link cannot be used. Never consumes the link (mail scanners prefetch). */
+  /**
+   * GET: the form, or the one calm page when the link cannot be used. Never consumes the link (mail scanners prefetch).
+   */
   async show(token: string, signin?: unknown): Promise<FormAnswer> {
     const l = await this.load(token);
     if (!l) {

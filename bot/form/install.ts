@@ -20,7 +20,10 @@ export interface SelfServiceOptions {
   /** Credentials check (default: the engine's `verifyCredentials`). */
   verify?: Verifier;
   limits?: Partial<FormLimits>;
-  /** Admin-credentials checks (default: an IMAP master login, or an app token and a login, with the engine's `verifyCredentials`). */
+  /**
+   * Admin-credentials checks (default: an IMAP master login, or an app token and a login, with the engine's
+   * `verifyCredentials`).
+   */
   adminVerify?: Partial<AdminVerifiers>;
   /** Microsoft's identity platform (default: from the environment, MICROSOFT_AUTHORITY_HOST). */
   m365?: M365Settings;
@@ -45,7 +48,8 @@ export function installSelfService(app: App, opts: SelfServiceOptions = {}): For
       m365: async (connector, app, mailbox, side) => {
         const source = appTokenSource({ ...app, tenantId: connector.tenantId }, settings());
         if (mailbox) return verifyCredentials(connector.url, mailbox, { oauth: source }, side, tlsOf(settings()));
-        // For the users' own sign-in: a client-credentials token proves the tenant, client id and secret (or certificate).
+        // For the users' own sign-in: a client-credentials token proves the tenant, client id and secret (or
+        // certificate).
         try {
           await source.token();
           return { ok: true };

@@ -9,7 +9,10 @@ const DAY_MS = 86_400_000;
 /** One of the form's answers to "when should copying begin?". */
 export type FormStartChoice = (typeof FORM_START_CHOICES)[number];
 
-/** What the form offers: "tonight" while the project's copy window is closed (with its opening), always now and tomorrow. */
+/**
+ * What the form offers: "tonight" while the project's copy window is closed (with its opening), always now and
+ * tomorrow.
+ */
 export function startChoiceOffer(
   project: Project,
   now: Date,

@@ -93,7 +93,10 @@ export interface OutreachOptions {
   attempts?: number;
   /** Wait before the first retry; four times longer before each next one (2 s, 8 s, 32 s). */
   retryMs?: number;
-  /** After a channel failed a request through every attempt for a server-wide reason, it is not tried for this long: requests meanwhile fail at once, each with the reason. Default 60 s. */
+  /**
+   * After a channel failed a request through every attempt for a server-wide reason, it is not tried for this long:
+   * requests meanwhile fail at once, each with the reason. Default 60 s.
+   */
   pauseMs?: number;
   /** Lines a summary post lists before "and N more". */
   listLimit?: number;
@@ -172,7 +175,10 @@ export class Outreach {
     this.senders.push(s);
   }
 
-  /** Handles engine events (subscribe with `bus.on`). Synchronous up to the first await, so a batch is counted in event order. */
+  /**
+   * Handles engine events (subscribe with `bus.on`). Synchronous up to the first await, so a batch is counted in event
+   * order.
+   */
   async onEvent(e: EngineEvent): Promise<void> {
     if (e.type === 'batch.end') return this.endBatch(e.batch);
     if (e.type !== 'item.credentials-needed') return;
@@ -399,7 +405,9 @@ export class Outreach {
     }
   }
 
-  /** Chat first when the item says so, email as the fallback; `stopped` when MailFerry stopped during a retry's wait. */
+  /**
+   * Chat first when the item says so, email as the fallback; `stopped` when MailFerry stopped during a retry's wait.
+   */
   private async deliver(
     recipient: string,
     threadRef: string | null,

@@ -31,7 +31,8 @@ export interface UserChoiceDeps {
 
 /**
  * The end user's answers to a credential request DM: "Start now", "Tonight" (where the
- * project has a copy window), "Remind me tomorrow", "This mailbox is not mine / not used". A button names its item by a choice id bound to
+ * project has a copy window), "Remind me tomorrow", "This mailbox is not mine / not used". A button names its item by a
+ * choice id bound to
  * the person the DM was sent to (an HMAC of the item and their chat user id): the same id
  * clicked by anyone else is refused, so a forwarded DM or a guessed value does nothing.
  * Each answer is posted in the admin's thread and kept in the item's history.
@@ -79,7 +80,8 @@ export class UserChoices {
     const now = this.d.now?.() ?? new Date();
     let startAt: Date | undefined;
     if (choice === 'tonight') {
-      // Copying begins when the project's copy window next opens (now, while it is open); the window itself holds the pass until then.
+      // Copying begins when the project's copy window next opens (now, while it is open); the window itself holds the
+      // pass until then.
       const w = projectWindowState(item.project, now);
       if (!w)
         return choiceRefusedMessage(

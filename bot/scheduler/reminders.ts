@@ -20,7 +20,10 @@ export const UNSENT_GRACE_MS = 10 * 60_000;
 /** History kinds that say a request was made (sent, or tried and not delivered). */
 const REQUEST_KINDS = ['request.sent', 'request.failed'];
 
-/** Days after a request when reminders go out: the project's `reminderDays`, default 1 and 3 (also when the stored value is unreadable). */
+/**
+ * Days after a request when reminders go out: the project's `reminderDays`, default 1 and 3 (also when the stored value
+ * is unreadable).
+ */
 export function reminderCadence(p: Pick<Project, 'options'>): number[] {
   const days = readProjectOptions(p.options).options.reminderDays ?? [1, 3];
   return [...new Set(days.filter((d) => typeof d === 'number' && d > 0))].sort((a, b) => a - b);
@@ -59,7 +62,8 @@ export async function syncReminders(d: ReminderDeps): Promise<void> {
     select: { id: true, projectId: true, updatedAt: true, project: { select: { options: true } } },
   });
   const ids = waiting.map((i) => i.id);
-  // Rows of items no longer waiting: found by difference (a `notIn` of every waiting id would not fit in one statement).
+  // Rows of items no longer waiting: found by difference (a `notIn` of every waiting id would not fit in one
+  // statement).
   const waitingIds = new Set(ids);
   const stale = (await d.db.itemReminder.findMany({ select: { itemId: true } }))
     .map((r) => r.itemId)

@@ -37,7 +37,8 @@ function scheduleKey(cronExpr: string, tz: string): string {
 }
 
 /**
- * Posts digests, starts the mailboxes scheduled with `start --at` and sends reminders. Schedules live in the database (Project.digestCron,
+ * Posts digests, starts the mailboxes scheduled with `start --at` and sends reminders. Schedules live in the database
+ * (Project.digestCron,
  * digestTz, nextDigestAt): one node-cron tick a minute claims what is due with a
  * conditional update, so a digest due while the server was down goes out once on start,
  * and two server processes never both send it. Runs in `serve` only; `/migrate digest`
@@ -86,7 +87,10 @@ export class Scheduler {
     await this.running;
   }
 
-  /** One round: plan changed schedules, post due digests, fire due scheduled starts, sync and send due reminders. Never overlaps itself. */
+  /**
+   * One round: plan changed schedules, post due digests, fire due scheduled starts, sync and send due reminders. Never
+   * overlaps itself.
+   */
   tick(): Promise<void> {
     if (this.running) return this.running;
     this.running = (async () => {

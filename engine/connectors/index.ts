@@ -1,4 +1,7 @@
-/** Connectors: IMAP (imap://, imaps://) and Microsoft 365 (m365://: IMAP with tokens from Microsoft's identity platform). */
+/**
+ * Connectors: IMAP (imap://, imaps://) and Microsoft 365 (m365://: IMAP with tokens from Microsoft's identity
+ * platform).
+ */
 export type {
   ConnectorEndpoint,
   ConnectorSecret,

@@ -36,11 +36,17 @@ export interface ConnectorOptions {
   greetingTimeoutMs?: number;
   /** Socket inactivity limit (ms). Default 5 min. */
   socketTimeoutMs?: number;
-  /** TLS options; `rejectUnauthorized: false` accepts self-signed certificates; `ca` (PEM) is trusted on top of the system's roots. */
+  /**
+   * TLS options; `rejectUnauthorized: false` accepts self-signed certificates; `ca` (PEM) is trusted on top of the
+   * system's roots.
+   */
   tls?: { rejectUnauthorized?: boolean; servername?: string; ca?: string };
 }
 
-/** One side of a migration: `imap://host:port`, `imaps://host:port` or `m365://TENANT_ID[?imap=HOST:PORT]`, a login and its secret. */
+/**
+ * One side of a migration: `imap://host:port`, `imaps://host:port` or `m365://TENANT_ID[?imap=HOST:PORT]`, a login and
+ * its secret.
+ */
 export interface ConnectorEndpoint {
   url: string;
   login: string;

@@ -23,7 +23,10 @@ export interface BatchOutcome {
   destUidNext?: number;
   /** Destination UID of each appended message (same order), when the server told every one (APPENDUID). */
   destUids?: number[];
-  /** Digests of the header of each appended message whose header has 8-bit bytes, by source UID (the verification reads them back). */
+  /**
+   * Digests of the header of each appended message whose header has 8-bit bytes, by source UID (the verification reads
+   * them back).
+   */
   headers?: Map<number, HeaderDigest>;
   /** Set when the batch ended early: source UIDs up to this one are done, later ones were not sent. */
   confirmedThrough?: number;

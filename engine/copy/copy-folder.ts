@@ -34,7 +34,9 @@ interface SendMode {
 class FolderRun {
   /** The checkpoint as of now; as last saved unless {@link FolderRun.unsaved}. */
   cp: FolderCheckpoint;
-  /** `cp` is ahead of the store (the starting checkpoint, or the last batch's confirmation): the next write carries it. */
+  /**
+   * `cp` is ahead of the store (the starting checkpoint, or the last batch's confirmation): the next write carries it.
+   */
   unsaved = false;
   /** The destination UIDNEXT: the floor of the next intent. */
   destUidNext: number;
@@ -90,7 +92,10 @@ class FolderRun {
     this.pass.errors += rec.length;
   }
 
-  /** Write-ahead: records that UIDs up to `batchMax` may land at destination UIDs ≥ the current UIDNEXT (usually already written with the previous batch's confirmation). */
+  /**
+   * Write-ahead: records that UIDs up to `batchMax` may land at destination UIDs ≥ the current UIDNEXT (usually already
+   * written with the previous batch's confirmation).
+   */
   async announce(batchMax: number): Promise<void> {
     const { cp, plan } = this;
     if (
@@ -316,7 +321,10 @@ async function copyBatches(run: FolderRun, c: LaneConnections, progressed: () =>
   return true;
 }
 
-/** Counts and alterations of what this pass appended to the folder (verify-folder.ts); a folder found short is re-queued. */
+/**
+ * Counts and alterations of what this pass appended to the folder (verify-folder.ts); a folder found short is
+ * re-queued.
+ */
 async function verifyEnd(run: FolderRun, c: LaneConnections): Promise<void> {
   const { pass, job, plan } = run;
   const name = run.name;

@@ -15,7 +15,10 @@ export interface FolderJob {
   stats: FolderStats;
   /** Bytes (else messages) in the source folder: the biggest go first. */
   weight: number;
-  /** What is there to copy, estimated from STATUS and the checkpoint before the folder is opened (lanes are opened for it). */
+  /**
+   * What is there to copy, estimated from STATUS and the checkpoint before the folder is opened (lanes are opened for
+   * it).
+   */
   work: FolderWork;
   /** The destination said the folder is missing (TRYCREATE): the next attempt creates it first. */
   createDest?: boolean;

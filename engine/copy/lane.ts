@@ -103,7 +103,10 @@ export class LanePool {
   }
 }
 
-/** A folder's part in a retry: its statistics take a reported error, and it may ask for its destination folder to be created. */
+/**
+ * A folder's part in a retry: its statistics take a reported error, and it may ask for its destination folder to be
+ * created.
+ */
 export interface RetriedFolder {
   stats: FolderStats;
   /** The destination said the folder is missing (TRYCREATE): the next attempt creates it first. */

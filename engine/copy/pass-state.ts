@@ -105,7 +105,10 @@ export class PassState {
   readonly skippedByFolder = new Map<string, Set<number>>();
   /** Folder checkpoints by source folder, as last saved. */
   checkpoints = new Map<string, FolderCheckpoint>();
-  /** Messages found missing at the destination by the count check at the start of the pass, by source folder (verify-folder.ts). */
+  /**
+   * Messages found missing at the destination by the count check at the start of the pass, by source folder
+   * (verify-folder.ts).
+   */
   missingAtStart = new Map<string, number>();
   /** Message bytes fetched and not yet appended, across all lanes (buffered path). */
   readonly budget: ByteBudget;

@@ -60,7 +60,10 @@ export class Prefetch {
     this.held = 0;
   }
 
-  /** Gives back every byte: of the batch taken, and of a batch fetched ahead but not appended (stop, failure; a failed fetch already did). */
+  /**
+   * Gives back every byte: of the batch taken, and of a batch fetched ahead but not appended (stop, failure; a failed
+   * fetch already did).
+   */
   async close(): Promise<void> {
     this.releaseHeld();
     const pending = this.ahead;

@@ -63,7 +63,10 @@ export function isOwnBug(err: unknown): err is Error {
   );
 }
 
-/** A throttled command leaves its connection in order: it is kept rather than logged in again (one more request to a server that asked us to slow down). */
+/**
+ * A throttled command leaves its connection in order: it is kept rather than logged in again (one more request to a
+ * server that asked us to slow down).
+ */
 export function keepsConnections(err: unknown): boolean {
   return classifyImapError(err) === 'throttled';
 }

@@ -45,7 +45,9 @@ export interface PassOptions {
   batchMessages?: number;
   /** Bytes per batch (a single larger message goes alone). Default 4 MiB. */
   batchBytes?: number;
-  /** Message bytes held in memory at once across all connections (a larger single message goes alone). Default 8 MiB. */
+  /**
+   * Message bytes held in memory at once across all connections (a larger single message goes alone). Default 8 MiB.
+   */
   memoryBudgetBytes?: number;
   /** Interval of progress events. Default 3000 ms. */
   progressIntervalMs?: number;

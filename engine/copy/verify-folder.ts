@@ -78,7 +78,8 @@ export function auditDestinations(
     const cp = checkpoints.get(m.sourceName);
     const st = m.source.status;
     const dst = m.dest?.status;
-    // Only a folder that completed, into the destination folder it completed in, not in a crash recovery or a re-match already.
+    // Only a folder that completed, into the destination folder it completed in, not in a crash recovery or a re-match
+    // already.
     if (!cp || !st || !dst || cp.srcMessages < 0 || cp.rematchAll || cp.pendingToUid !== null) continue;
     if (cp.uidValidity !== st.uidValidity || cp.destUidValidity !== dst.uidValidity) continue;
     const expected = cp.srcMessages - (skippedByFolder.get(m.sourceName)?.size ?? 0);

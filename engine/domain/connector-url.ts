@@ -7,7 +7,10 @@ export type ConnectorUrl =
   | { kind: 'imap'; secure: boolean; host: string; port: number; url: string }
   | { kind: 'm365'; tenantId: string; imapHost: string; imapPort: number; url: string };
 
-/** Parses and checks a connector URL; the error says what a valid one looks like, and is blamed on the field named `side`. */
+/**
+ * Parses and checks a connector URL; the error says what a valid one looks like, and is blamed on the field named
+ * `side`.
+ */
 export function parseConnectorUrl(raw: string, side: string): ConnectorUrl {
   const usage = `Use imap://host:port (STARTTLS when offered), imaps://host:port, or m365://TENANT_ID (Exchange Online; m365://TENANT_ID?imap=HOST:PORT for another IMAP host, e.g. GCC High or 21Vianet).`;
   let u: URL;

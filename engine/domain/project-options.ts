@@ -70,7 +70,8 @@ const CHECKS: { [K in keyof Required<ProjectOptions>]: [(v: unknown) => boolean,
 };
 
 /**
- * Reads a project's settings JSON and checks every known field (a pass refuses to run with problems; links and reminders fall back to defaults). Returns the valid fields
+ * Reads a project's settings JSON and checks every known field (a pass refuses to run with problems; links and
+ * reminders fall back to defaults). Returns the valid fields
  * and a line per field (or for the whole text) that could not be read: a field that is
  * silently dropped would silently change a migration (folder rules, the provider's rate).
  */

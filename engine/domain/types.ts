@@ -36,7 +36,10 @@ export type Side = 'source' | 'destination';
 export type Sides = 'source' | 'destination' | 'both';
 /** How an end user is told: by email, chat DM, or both. */
 export type NotifyVia = 'email' | 'chat' | 'both';
-/** How a connector authenticates: project admin credentials, per-item credentials the admin supplies, or the end user's own. */
+/**
+ * How a connector authenticates: project admin credentials, per-item credentials the admin supplies, or the end user's
+ * own.
+ */
 export type AuthMode = 'admin' | 'per-user' | 'self-service';
 
 /** Expands `both` into the list of sides. */

@@ -71,7 +71,10 @@ export function windowOf(stored: string | undefined): CopyWindow | undefined {
   return typeof w === 'string' ? undefined : w;
 }
 
-/** Where `now` falls in a project's copy window (its options' `window`, read in the project's zone); undefined without one. */
+/**
+ * Where `now` falls in a project's copy window (its options' `window`, read in the project's zone); undefined without
+ * one.
+ */
 export function projectWindowState(
   project: { options: string; digestTz: string | null },
   now: Date,

@@ -34,7 +34,10 @@ export interface RunnerLog {
 
 /** Runner settings. */
 export interface RunnerOptions {
-  /** Passes at once in this process. Default 2 (a 2-core box: copying is I/O bound, each pass already uses several connections). */
+  /**
+   * Passes at once in this process. Default 2 (a 2-core box: copying is I/O bound, each pass already uses several
+   * connections).
+   */
   concurrency?: number;
   /**
    * How often to look for queued items while there is work about (ms). Default 2000. Each
@@ -51,7 +54,9 @@ export interface RunnerOptions {
   stopCheckMs?: number;
   /** Tuning handed to every pass. */
   pass?: PassOptions;
-  /** Longest pause between attempts to record a pass's outcome while the database cannot be written (ms). Default 5000. */
+  /**
+   * Longest pause between attempts to record a pass's outcome while the database cannot be written (ms). Default 5000.
+   */
   recordRetryMaxMs?: number;
   /** The clock copy windows are read by (tests set the time of day). Default: the system's. */
   now?: () => Date;
@@ -113,7 +118,10 @@ export class Runner {
     };
   }
 
-  /** Starts: items a dead process left `Running` (lease expired) are queued again (they resume from their checkpoints), then the queue is worked. */
+  /**
+   * Starts: items a dead process left `Running` (lease expired) are queued again (they resume from their checkpoints),
+   * then the queue is worked.
+   */
   async start(): Promise<void> {
     this.stopped = false;
     this.halt = new AbortController();

@@ -5,7 +5,8 @@ import type { AlteredMessage, CheckpointStore, FolderCheckpoint, SkippedMessage 
  * The copy engine's {@link CheckpointStore} on Prisma: per-folder counters and the
  * UIDVALIDITY/last-UID checkpoint in FolderState, the crash-safety details beside it in
  * CopyCheckpoint (same key, written in the same transaction), refused messages in
- * SkippedMessage, messages the destination stored differently in AlteredMessage. SQLite commits are durable when the promise resolves (WAL).
+ * SkippedMessage, messages the destination stored differently in AlteredMessage. SQLite commits are durable when the
+ * promise resolves (WAL).
  */
 export function createPrismaCheckpointStore(db: Db): CheckpointStore {
   return {

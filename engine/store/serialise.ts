@@ -63,7 +63,9 @@ function serialiseConnection(inner: SqlDriverAdapter): SqlDriverAdapter {
       release();
     }
   };
-  /** Ends whatever transaction the connection may still be in; errors ("no transaction is active") mean there was none. */
+  /**
+   * Ends whatever transaction the connection may still be in; errors ("no transaction is active") mean there was none.
+   */
   const rollbackQuietly = async () => {
     try {
       await inner.executeRaw(sql('ROLLBACK'));

@@ -46,7 +46,10 @@ export type AdminSecret =
       certificate?: { privateKeyPem: string; thumbprint: string };
     };
 
-/** What an OAuth request in flight keeps sealed: the PKCE code verifier (RFC 7636) and the token of the form link it started from. */
+/**
+ * What an OAuth request in flight keeps sealed: the PKCE code verifier (RFC 7636) and the token of the form link it
+ * started from.
+ */
 export interface OAuthStateSecret {
   codeVerifier: string;
   linkToken: string;
@@ -81,12 +84,18 @@ export function loadKey(envKey: string | undefined, keyFile: string): { key: Buf
   return { key, created: true };
 }
 
-/** Associated data binding a record to its item and side: a sealed source password cannot be replayed as another item's, or as the destination's. */
+/**
+ * Associated data binding a record to its item and side: a sealed source password cannot be replayed as another item's,
+ * or as the destination's.
+ */
 function aad(itemId: string, side: Side): Buffer {
   return Buffer.from(`mailferry:v1:${itemId}:${side}`, 'utf8');
 }
 
-/** Associated data of a project's admin credentials: bound to the project and side, and never mistaken for an item's record. */
+/**
+ * Associated data of a project's admin credentials: bound to the project and side, and never mistaken for an item's
+ * record.
+ */
 function adminAad(projectId: string, side: Side): Buffer {
   return Buffer.from(`mailferry:v1:project:${projectId}:${side}`, 'utf8');
 }
@@ -129,7 +138,10 @@ export class Vault {
     return this.openWith(adminAad(projectId, side), sealed) as AdminSecret;
   }
 
-  /** Seals what an OAuth request in flight must remember until its callback: the PKCE code verifier and the form link's token. */
+  /**
+   * Seals what an OAuth request in flight must remember until its callback: the PKCE code verifier and the form link's
+   * token.
+   */
   sealState(stateId: string, value: OAuthStateSecret): Sealed {
     return this.sealWith(stateAad(stateId), value);
   }

@@ -97,7 +97,8 @@ describe('credential requests at scale, through a real SMTP server', () => {
     const perItem = await t.app.db.itemEvent.groupBy({ by: ['itemId'], where: { kind: 'request.sent' }, _count: true });
     expect(perItem).toHaveLength(N);
     expect(await t.app.db.item.count({ where: { status: 'WaitingForUser' } })).toBe(N);
-    // The thread: the start's status summaries (one per batch of 500 status changes) and one request summary, not N posts.
+    // The thread: the start's status summaries (one per batch of 500 status changes) and one request summary, not N
+    // posts.
     const posts = threadPosts(t, r.thread);
     const started = posts.filter((p) => p.startsWith('▶️'));
     expect(

@@ -1,4 +1,7 @@
-/** Every message end users get besides the credential request (completion notice, answers), and the admin's posts of their answers, as the card tests render them. */
+/**
+ * Every message end users get besides the credential request (completion notice, answers), and the admin's posts of
+ * their answers, as the card tests render them.
+ */
 import type { Message } from '../../cards/model.ts';
 import { completionNoticeMessage } from '../../cards/completion-notice.ts';
 import { choiceAnsweredMessage, choiceRefusedMessage, userChoicePost, USER_CHOICES } from '../../cards/user-choice.ts';

@@ -242,7 +242,8 @@ describe('delta passes carry flag changes (CONDSTORE source)', () => {
     // not recorded, so the next pass does the sync again (STORE FLAGS is idempotent).
     await store(dv, 'src', 'ps', 'Archive', 2, 'add', ['\\Flagged']);
     const before = (await checkpoints.load('i1')).get('Archive')!.srcHighestModseq;
-    const crashed = await run(crashingStore(checkpoints, 1)); // a flag-only folder's one write: its completion (its start goes with it)
+    // a flag-only folder's one write: its completion (its start goes with it)
+    const crashed = await run(crashingStore(checkpoints, 1));
     expect(crashed.outcome).toBe('failed');
     expect((await checkpoints.load('i1')).get('Archive')!.srcHighestModseq).toBe(before);
     await store(dv, 'src', 'ps', 'Archive', 1, 'remove', ['\\Seen']);

@@ -66,7 +66,8 @@ describe('never a duplicate, never a loss', () => {
     const noIdTwin = { ...noId }; // a true duplicate without Message-ID
     const foreign = msg(6);
     await seedImap(dv, p.s.name, p.s.pw, { INBOX: [a, b, dup, dup, noId, noIdTwin, c] });
-    // The destination already holds a, one copy of dup, one of noId (flags differ: still the same mail), and a foreign message.
+    // The destination already holds a, one copy of dup, one of noId (flags differ: still the same mail), and a foreign
+    // message.
     await seedImap(dv, p.d.name, p.d.pw, { INBOX: [{ ...a, flags: [] }, dup, noId, foreign] });
     const store = createMemoryCheckpointStore();
     const r = await runPass({ itemId: 'pre', source: p.source, destination: p.destination, checkpoints: store });

@@ -124,7 +124,8 @@ describe('throttling (ETHROTTLE)', () => {
     proxy.throttle({ command: 'AUTHENTICATE', nth: 1, backoffMs: 300 });
     const v = await verifyCredentials(proxy.url, p.s.name, { password: p.s.pw }, 'source');
     expect(v).toMatchObject({ ok: false });
-    expect(v.ok === false && v.kind).toBe('throttled'); // the form says "busy, try again", and it costs the user no attempt
+    // the form says "busy, try again", and it costs the user no attempt
+    expect(v.ok === false && v.kind).toBe('throttled');
 
     proxy.throttle({ command: 'AUTHENTICATE', nth: 1, backoffMs: 300 });
     const r = await runPass({

@@ -62,7 +62,8 @@ describe.skipIf(!dovecotAvailable())('a copy window that closes and opens during
     t.app.bus.on((e) => void events.push(e));
     // The clock the engine and the runner read: the test sets the time of day.
     Object.defineProperty(t.app.engine, 'now', { value: () => clock });
-    // One connection and small batches: under the project's rate (2 messages a second) the pass is still copying when the window closes.
+    // One connection and small batches: under the project's rate (2 messages a second) the pass is still copying when
+    // the window closes.
     runner = new Runner(
       t.app.engine,
       createPrismaCheckpointStore(t.app.db),

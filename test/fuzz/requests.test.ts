@@ -91,7 +91,8 @@ describe('fuzz: the HTTP request paths and the command path', () => {
       }));
     const interaction = fc
       .record({
-        // Mostly kinds we listen to: Bolt answers a kind nobody acks only after its 3 s timeout (a 404), which slows the run.
+        // Mostly kinds we listen to: Bolt answers a kind nobody acks only after its 3 s timeout (a 404), which slows
+        // the run.
         type: fc.oneof(
           { weight: 12, arbitrary: fc.constantFrom('block_actions', 'view_submission') },
           { weight: 1, arbitrary: fc.constantFrom('shortcut', 'message_action', 'view_closed', 'nonsense') },

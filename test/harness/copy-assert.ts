@@ -58,7 +58,10 @@ export interface UserPair {
 
 let pairs = 0;
 
-/** A new source and destination user on `dv`, the endpoints reaching it through `via` (`dv` itself, or a proxy in front of it). */
+/**
+ * A new source and destination user on `dv`, the endpoints reaching it through `via` (`dv` itself, or a proxy in front
+ * of it).
+ */
 export function userPair(dv: DovecotInstance, via: { url: string } = dv, prefix = 'u'): UserPair {
   pairs++;
   const s = { name: `${prefix}s${pairs}`, pw: `${prefix}s-${pairs}` };

@@ -102,7 +102,10 @@ export interface DovecotInstance {
   userDir(name: string): string;
   /** Graceful stop (SIGTERM to the master, waits for exit). */
   stop(): Promise<void>;
-  /** Stop then start again on the same port (connections drop, state stays). `hard`: SIGKILL instead of a clean shutdown. */
+  /**
+   * Stop then start again on the same port (connections drop, state stays). `hard`: SIGKILL instead of a clean
+   * shutdown.
+   */
   restart(hard?: boolean): Promise<void>;
   /** SIGKILL the whole process group (master and its imap children). */
   kill(): Promise<void>;
@@ -201,7 +204,10 @@ function oauth2Mechs(o: NonNullable<DovecotOptions['oauth2']>): string[] {
   return o.mechanisms?.length ? o.mechanisms : ['oauthbearer', 'xoauth2'];
 }
 
-/** The oauth2 passdb settings (Dovecot 2.3 `args` file): token introspection by POST, the account active only when `active` is true. */
+/**
+ * The oauth2 passdb settings (Dovecot 2.3 `args` file): token introspection by POST, the account active only when
+ * `active` is true.
+ */
 function writeOauth2Conf(dir: string, o: NonNullable<DovecotOptions['oauth2']>): string {
   const file = join(dir, 'dovecot-oauth2.conf.ext');
   writeFileSync(

@@ -29,7 +29,10 @@ export interface ThrottleRule {
   command: string;
   /** A further test on the command's first line, e.g. `/BODY\.PEEK\[\]/` for body fetches only. */
   match?: RegExp;
-  /** The first matching command answered (1-based, counted over every connection from when the rule was added). Default 1. */
+  /**
+   * The first matching command answered (1-based, counted over every connection from when the rule was added). Default
+   * 1.
+   */
   nth?: number;
   /** Consecutive matching commands answered from `nth` on. Default 1; `Infinity`: every one. */
   times?: number;
@@ -63,7 +66,10 @@ export interface ProxyEvent {
   tag: string;
   /** Upper-case command name (`UID FETCH`, `APPEND`…); empty for a continuation line (SASL response, IDLE's DONE). */
   command: string;
-  /** The first line without literal data, cut at 200 characters; empty for logins and continuation lines (they carry secrets). */
+  /**
+   * The first line without literal data, cut at 200 characters; empty for logins and continuation lines (they carry
+   * secrets).
+   */
   line: string;
   throttled: boolean;
 }
@@ -153,7 +159,10 @@ const LITERAL_AT_END = /~?\{(\d+)(\+)?\}$/;
 const SECRET_COMMANDS = new Set(['LOGIN', 'AUTHENTICATE']);
 const NEVER_WILDCARD = new Set(['LOGIN', 'AUTHENTICATE', 'CAPABILITY', 'NOOP', 'LOGOUT', 'STARTTLS', '']);
 
-/** Starts a proxy on a free loopback port in front of `upstream`; with `tls`, clients connect with implicit TLS (`url` is then imaps://). */
+/**
+ * Starts a proxy on a free loopback port in front of `upstream`; with `tls`, clients connect with implicit TLS (`url`
+ * is then imaps://).
+ */
 export async function startImapProxy(upstream: { host?: string; port: number }, tls?: ProxyTls): Promise<ImapProxy> {
   const rules: LiveRule[] = [];
   let rewriter: ((text: string) => string) | null = null;

@@ -35,7 +35,10 @@ export interface OidcClient {
   clientId: string;
   /** The client secret (client_secret_post), or none when the client proves itself with `certificatePem`. */
   clientSecret?: string;
-  /** A certificate (PEM) whose key signs the client's assertions (private_key_jwt, RFC 7523), as Entra ID's certificate credentials. */
+  /**
+   * A certificate (PEM) whose key signs the client's assertions (private_key_jwt, RFC 7523), as Entra ID's certificate
+   * credentials.
+   */
   certificatePem?: string;
   /** Redirect URIs for the authorization code flow. */
   redirectUris?: string[];
@@ -67,9 +70,14 @@ export interface OidcHarness {
   addClient(c: OidcClient): Promise<void>;
   /** Lifetime of access tokens issued from now on (seconds). Default 3600. */
   setAccessTokenTtl(seconds: number): void;
-  /** Withdraws the client's consent: its tokens stop working and token requests answer AADSTS65001. `restore` undoes it. */
+  /**
+   * Withdraws the client's consent: its tokens stop working and token requests answer AADSTS65001. `restore` undoes it.
+   */
   withdrawConsent(clientId: string, restore?: boolean): Promise<void>;
-  /** Makes every access token already issued to the client inactive (introspection says `active: false`), as if it had expired. */
+  /**
+   * Makes every access token already issued to the client inactive (introspection says `active: false`), as if it had
+   * expired.
+   */
   expireAccessTokens(clientId: string): Promise<void>;
   /**
    * Goes through the provider's login and consent pages over plain HTTPS requests (no

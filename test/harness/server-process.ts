@@ -91,7 +91,10 @@ export interface ServerProcess {
   readonly port: number;
   /** Graceful stop. */
   stop(): Promise<void>;
-  /** Stop then start again on the same port (connections drop, state stays). `hard`: SIGKILL instead of a clean shutdown. */
+  /**
+   * Stop then start again on the same port (connections drop, state stays). `hard`: SIGKILL instead of a clean
+   * shutdown.
+   */
   restart(hard?: boolean): Promise<void>;
   /** SIGKILL to the whole process group. */
   kill(): Promise<void>;
@@ -199,7 +202,10 @@ export interface ServerInstanceBase {
   dir: string;
   /** Graceful stop. */
   stop(): Promise<void>;
-  /** Stop then start again on the same port (connections drop, state stays). `hard`: SIGKILL instead of a clean shutdown. */
+  /**
+   * Stop then start again on the same port (connections drop, state stays). `hard`: SIGKILL instead of a clean
+   * shutdown.
+   */
   restart(hard?: boolean): Promise<void>;
   /** SIGKILL to the whole process group. */
   kill(): Promise<void>;

@@ -37,7 +37,10 @@ export interface SmtpSink {
   close(): Promise<void>;
 }
 
-/** Starts an SMTP sink on 127.0.0.1 (a free port). With `refuseLogin`, it offers AUTH (no TLS) and refuses every login (535). */
+/**
+ * Starts an SMTP sink on 127.0.0.1 (a free port). With `refuseLogin`, it offers AUTH (no TLS) and refuses every login
+ * (535).
+ */
 export async function startSmtpSink(opts: { refuseLogin?: boolean } = {}): Promise<SmtpSink> {
   const messages: ReceivedMail[] = [];
   const waiters: (() => void)[] = [];

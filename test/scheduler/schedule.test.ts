@@ -107,7 +107,8 @@ describe('digest schedule', () => {
       'c',
     ]);
     const posted = results.flatMap((r) => r.digests);
-    expect(posted.sort()).toEqual(names.map((_, i) => `test:C${i}`).sort()); // each project's digest once, whoever won it
+    // each project's digest once, whoever won it
+    expect(posted.sort()).toEqual(names.map((_, i) => `test:C${i}`).sort());
     expect(await p.app.db.digestRun.count()).toBe(names.length);
     expect(await p.app.db.outboxPost.count({ where: { kind: 'digest' } })).toBe(names.length);
   }, 120_000);

@@ -71,7 +71,8 @@ describe('scheduled starts', () => {
     expect(await status(p2, 'alice@old.example')).toBe('Queued');
     expect(await status(p2, 'carol@old.example')).toBe('WaitingForUser'); // no credentials: its user is asked
     expect(await status(p2, 'bob@old.example')).toBe('NotStarted'); // cancelled
-    // (The same tick's reminder sweep also reminds carol: on the injected clock her request, timed by the database's real clock, is years old.)
+    // (The same tick's reminder sweep also reminds carol: on the injected clock her request, timed by the database's
+    // real clock, is years old.)
     expect([...new Set(p2.requests.map((q) => q.recipient))]).toEqual(['carol@old.example']);
     // In the name of the admin who scheduled it, posted in the thread opened when it was scheduled.
     const alice = await p2.app.db.item.findFirstOrThrow({ where: { sourceAddress: 'alice@old.example' } });

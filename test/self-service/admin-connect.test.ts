@@ -136,7 +136,8 @@ describe.skipIf(!dovecotAvailable())('project connect: an IMAP admin login', () 
     expect(hidden.html).toContain('invisible character (U+202E');
     expect((await t.app.db.projectLink.findFirstOrThrow()).attempts).toBe(1);
 
-    // The right one, as SASL authorization identity this time: verified, kept, and alice (waiting only for her source) is queued.
+    // The right one, as SASL authorization identity this time: verified, kept, and alice (waiting only for her source)
+    // is queued.
     const ok = await submitForm(url, {
       admin_user: 'migrator',
       admin_password: ADMIN_PW,
@@ -177,7 +178,8 @@ describe.skipIf(!dovecotAvailable())('project connect: an IMAP admin login', () 
 
     // rotate-key re-seals them under a new key, still bound to project and side.
     const next = new Vault(randomBytes(32));
-    expect(await reencryptCredentials(t.app.db, t.app.vault, next)).toMatchObject({ rotated: 2 }); // alice's destination password and the admin login
+    // alice's destination password and the admin login
+    expect(await reencryptCredentials(t.app.db, t.app.vault, next)).toMatchObject({ rotated: 2 });
     const rotated = await t.app.db.projectCredential.findFirstOrThrow();
     expect(rotated.keyId).toBe(next.keyId);
     expect(next.openAdmin(rotated.projectId, 'source', rotated)).toMatchObject({ password: ADMIN_PW });

@@ -18,7 +18,10 @@ export interface FormTestApp extends TestApp {
   historyKinds(address: string): Promise<string[]>;
 }
 
-/** Builds the app, installs the email channel and the form (as the plugin does), listens on a free port that PUBLIC_URL names. */
+/**
+ * Builds the app, installs the email channel and the form (as the plugin does), listens on a free port that PUBLIC_URL
+ * names.
+ */
 export async function makeFormApp(
   env: Record<string, string> = {},
   opts: SelfServiceOptions = {},

@@ -104,7 +104,9 @@ export function appendCommandChunks(
   return chunks;
 }
 
-/** `tag APPEND mailbox`: the start of an APPEND command; `utf8`: the session takes UTF-8 names ({@link namesInUtf8}). */
+/**
+ * `tag APPEND mailbox`: the start of an APPEND command; `utf8`: the session takes UTF-8 names ({@link namesInUtf8}).
+ */
 export function appendHead(tag: string, mailbox: string, utf8 = false): Buffer {
   return Buffer.from(`${tag} APPEND ${mailboxArgument(wireMailboxName(mailbox, utf8))}`, 'utf8');
 }

@@ -49,7 +49,10 @@ export function responseCode(err: unknown): string | undefined {
 /** Exchange Online's answer to an app without permission on the mailbox it logged in to. */
 const NOT_CONNECTED = /User is authenticated but not connected/i;
 
-/** Office 365's throttling reply ("Request is throttled. Suggested Backoff Time: 1500 milliseconds"), as imapflow matches it. */
+/**
+ * Office 365's throttling reply ("Request is throttled. Suggested Backoff Time: 1500 milliseconds"), as imapflow
+ * matches it.
+ */
 const THROTTLED_TEXT = /Request is throttled.*Backoff Time[:=\s]+(\d+)/i;
 
 /**

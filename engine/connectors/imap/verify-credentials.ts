@@ -5,7 +5,8 @@ import { closeImap, connectImap } from './open-imap.ts';
 /**
  * Checks a login against an IMAP server: connects (STARTTLS when offered), authenticates
  * and logs out. Tells apart credentials refused, server unreachable / TLS failure, a
- * server that asks us to slow down (throttled), and anything else. `side` only labels the detail text. Never throws; never logs the secret.
+ * server that asks us to slow down (throttled), and anything else. `side` only labels the detail text. Never throws;
+ * never logs the secret.
  */
 export async function verifyCredentials(
   connectorUrl: string,

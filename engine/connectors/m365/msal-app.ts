@@ -4,7 +4,10 @@ import { AuthorityHttpClient } from './network-client.ts';
 import { authorityOf } from './settings.ts';
 import type { M365App, M365Settings } from './types.ts';
 
-/** An msal-node confidential client for an app registration, with the HTTP client that reports why the authority was unreachable. */
+/**
+ * An msal-node confidential client for an app registration, with the HTTP client that reports why the authority was
+ * unreachable.
+ */
 export interface MsalApp {
   cca: ConfidentialClientApplication;
   http: AuthorityHttpClient;
@@ -48,7 +51,10 @@ export async function msalApp(app: M365App, settings: M365Settings): Promise<Msa
   return { cca: new ConfidentialClientApplication(config), http };
 }
 
-/** The refresh token msal-node keeps in its cache after a code or refresh-token redemption (its results do not carry it). */
+/**
+ * The refresh token msal-node keeps in its cache after a code or refresh-token redemption (its results do not carry
+ * it).
+ */
 export function refreshTokenOf(cca: ConfidentialClientApplication): string | undefined {
   const cache = JSON.parse(cca.getTokenCache().serialize()) as { RefreshToken?: Record<string, { secret?: string }> };
   const all = Object.values(cache.RefreshToken ?? {});

@@ -3,7 +3,10 @@ import { M365_IMAP_HOST, M365_IMAP_PORT } from './types.ts';
 /** A parsed `m365://TENANT_ID[?imap=HOST:PORT]` connector URL. */
 export interface M365Address {
   tenantId: string;
-  /** IMAP host: outlook.office365.com unless `?imap=` names another (GCC High, 21Vianet). Always implicit TLS (RFC 8314). */
+  /**
+   * IMAP host: outlook.office365.com unless `?imap=` names another (GCC High, 21Vianet). Always implicit TLS (RFC
+   * 8314).
+   */
   imapHost: string;
   imapPort: number;
 }

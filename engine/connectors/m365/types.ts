@@ -9,13 +9,19 @@ export interface M365App {
   tenantId: string;
   clientId: string;
   clientSecret?: string;
-  /** Certificate credential: PEM private key and the certificate's SHA-256 thumbprint (hex); SHA-1 thumbprints (40 hex digits) are accepted for older registrations. */
+  /**
+   * Certificate credential: PEM private key and the certificate's SHA-256 thumbprint (hex); SHA-1 thumbprints (40 hex
+   * digits) are accepted for older registrations.
+   */
   certificate?: { privateKeyPem: string; thumbprint: string };
 }
 
 /** Where Microsoft's identity platform is, from the environment (see {@link m365Settings}). */
 export interface M365Settings {
-  /** `MICROSOFT_AUTHORITY_HOST`: https://login.microsoftonline.com, or a sovereign cloud's (login.microsoftonline.us, login.chinacloudapi.cn). */
+  /**
+   * `MICROSOFT_AUTHORITY_HOST`: https://login.microsoftonline.com, or a sovereign cloud's (login.microsoftonline.us,
+   * login.chinacloudapi.cn).
+   */
   authorityHost: string;
   /**
    * Extra CA certificates (PEM) trusted for the authority and the M365 IMAP host, on top of

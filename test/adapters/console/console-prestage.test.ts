@@ -173,7 +173,10 @@ describe('console: pre-stage, then the full pass', () => {
     await seedImap(dv, 'kim', 'src-Pw-4', { INBOX: mail('k'), Archive: mail('a') });
     const dest = await startImapProxy({ port: dv.port });
     const kpw = `--source-password-file ${join(dir, 'src4.pw')} --destination-password-file ${join(dir, 'dst5.pw')}`;
-    /** Runs `script`; once an APPEND was answered and the next answer is held at the proxy, kills the console with SIGKILL. */
+    /**
+     * Runs `script`; once an APPEND was answered and the next answer is held at the proxy, kills the console with
+     * SIGKILL.
+     */
     const killedMidPass = async (script: string) => {
       // The first APPEND's answer goes through; from then on the destination's answers are held:
       // the next APPEND is done at the server and never acknowledged when the process dies.

@@ -5,7 +5,8 @@ import { verifySlackRequest, verifySlackSignature } from '../../../adapters/slac
 import { signSlack } from './fake-slack.ts';
 import { SECRET, fixture, startSlackTest, type SlackTest } from './slack-harness.ts';
 
-// Slack's published example ("Verifying requests from Slack", api.slack.com/authentication/verifying-requests-from-slack).
+// Slack's published example ("Verifying requests from Slack",
+// api.slack.com/authentication/verifying-requests-from-slack).
 const EXAMPLE = {
   secret: '8f742231b10e8888abcd99yyyzzz85a5',
   timestamp: '1531420618',

@@ -43,7 +43,8 @@ describe('threads, live summary and end-user DMs', () => {
     for (const a of ['alice@old.example', 'bob@old.example', 'carol@old.example'])
       expect((await item(a)).threadRef).toBe(`slack:T1/C1/${anchorTs}`);
 
-    // Alice: found by her source address, DM opened, the link button carries only the link (the answer buttons beside it carry no link).
+    // Alice: found by her source address, DM opened, the link button carries only the link (the answer buttons beside
+    // it carry no link).
     expect(s.fake.of('users.lookupByEmail').map((c) => c.args.email)).toEqual(
       expect.arrayContaining(['alice@old.example', 'bob@old.example', 'bob@new.example', 'carol@old.example']),
     );
@@ -308,7 +309,8 @@ describe('threads, live summary and end-user DMs', () => {
       }
     })();
     s.fake.failAlways('chat.postMessage', null);
-    expect(s.fake.of('chat.postMessage').slice(before).length).toBe(9); // 3 outbox attempts × (1 call + 2 client retries)
+    // 3 outbox attempts × (1 call + 2 client retries)
+    expect(s.fake.of('chat.postMessage').slice(before).length).toBe(9);
     expect(failed?.detail).toMatchObject({ text: expect.stringContaining('carol@old.example is queued') });
   });
 });

@@ -29,7 +29,9 @@ describe('Teams 1:1 card answers (adaptiveCard/action invokes over HTTP)', () =>
     return r;
   };
   const dmCards = new Map<string, { conversation: string; card: any }>();
-  /** A click on `action` of a 1:1 card by `from`, as Teams sends it from the 1:1 chat; returns the replies sent there. */
+  /**
+   * A click on `action` of a 1:1 card by `from`, as Teams sends it from the 1:1 chat; returns the replies sent there.
+   */
   const click = async (action: any, from: typeof ALICE, conversation: string) => {
     const before = rec.calls.length;
     const invoke = fixture('adaptive-card-action', rec.url, {

@@ -126,7 +126,8 @@ describe('runner: Microsoft 365 source', () => {
     const src = await readMailbox(dv, 'alice@contoso.test', 'alice-cloud-pw');
     const dst = await readMailbox(dv, 'alice@onprem.test', 'alice-onprem-pw');
     expect(hashCounts(dst)).toEqual(hashCounts(src));
-    // The pass renewed the access token with the refresh token; the provider rotated it, and the vault holds the new one.
+    // The pass renewed the access token with the refresh token; the provider rotated it, and the vault holds the new
+    // one.
     const kept = (await t.app.engine.credentialOf(item.id, 'source'))!.secret.refreshToken!;
     expect(kept).not.toBe(signedIn.refreshToken);
     expect(idp.refreshTokens).toContain(kept);

@@ -1,7 +1,8 @@
 /**
  * Checks imapflow-literal-plus-and-raw-command.patch against the private Dovecot of the tests:
  *   cp -a node_modules/imapflow node_modules/.imapflow-patched
- *   (cd node_modules/.imapflow-patched && patch -p1 < ../../engine/connectors/imap/upstream/imapflow-literal-plus-and-raw-command.patch)
+ *   (cd node_modules/.imapflow-patched && patch -p1 <
+ *   ../../engine/connectors/imap/upstream/imapflow-literal-plus-and-raw-command.patch)
  *   IMAPFLOW=$PWD/node_modules/.imapflow-patched node bin/run-ts.mjs engine/connectors/imap/upstream/check-patch.ts
  * Prints the continuations the server sent for two APPENDs over 4 KB (0 with the patch,
  * 2 without), a FETCH read by rawCommand(), a STATUS by imapflow after it, and the
