@@ -126,7 +126,10 @@ function sizes(m: Message): string {
   const kit = renderBlockKit(m);
   const card = renderAdaptiveCard(m);
   const kitBlocks = JSON.stringify(kit.blocks).length;
-  return `Slack ${kit.blocks.length} blocks, ${kitBlocks} chars of blocks, text ${kit.text.length} chars; Teams card ${Buffer.byteLength(JSON.stringify(card))} bytes`;
+  return (
+    `Slack ${kit.blocks.length} blocks, ${kitBlocks} chars of blocks, text ${kit.text.length} ` +
+    `chars; Teams card ${Buffer.byteLength(JSON.stringify(card))} bytes`
+  );
 }
 
 /** Waits until nothing is pending in the outbox (every post delivered, merged or given up) and the notifier is idle. */
@@ -155,7 +158,8 @@ async function benchBulkStatusDigest(a: Args): Promise<void> {
     const addMs = t();
     const count = await b.app.db.item.count();
     console.log(
-      `bulk add of ${a.mailboxes} lines: ${addMs} (${added.ok ? 'ok' : `failed: ${added.code}`}; ${count} items in the project)`,
+      `bulk add of ${a.mailboxes} lines: ${addMs} ` +
+        `(${added.ok ? 'ok' : `failed: ${added.code}`}; ${count} items in the project)`,
     );
     if (!count) return;
     await allDelivered(b.app);
@@ -185,7 +189,8 @@ async function benchBulkStatusDigest(a: Args): Promise<void> {
     const st = await run(b.app, 'status');
     const stMs = t();
     console.log(
-      `status of ${count} mailboxes: ${stMs} (${st.ok ? 'ok' : `failed: ${st.code}`}); ${st.replies[0] ? sizes(st.replies[0]) : 'no reply'}`,
+      `status of ${count} mailboxes: ${stMs} (${st.ok ? 'ok' : `failed: ${st.code}`}` +
+        `); ${st.replies[0] ? sizes(st.replies[0]) : 'no reply'}`,
     );
 
     t = clock();
@@ -195,7 +200,8 @@ async function benchBulkStatusDigest(a: Args): Promise<void> {
     await allDelivered(b.app);
     const posted = b.posts.filter((p) => p.message.kind === 'digest').at(-1);
     console.log(
-      `digest of ${count} mailboxes (${ids.length / 2} waiting): ${dgMs} (${dg.ok ? 'ok' : `failed: ${dg.code}`}); ${posted ? sizes(posted.message) : digestPost ? sizes(digestPost.message) : dg.replies[0] ? sizes(dg.replies[0]) : 'no digest'}`,
+      `digest of ${count} mailboxes (${ids.length / 2} waiting): ${dgMs} ` +
+        `(${dg.ok ? 'ok' : `failed: ${dg.code}`}); ${posted ? sizes(posted.message) : digestPost ? sizes(digestPost.message) : dg.replies[0] ? sizes(dg.replies[0]) : 'no digest'}`,
     );
   } finally {
     await b.close();
@@ -233,11 +239,15 @@ async function benchStart(a: Args, mode: 'known' | 'asked', smtp?: SmtpSink): Pr
     const why = await b.app.db.itemEvent.findFirst({ where: { kind: 'request.failed' }, select: { detail: true } });
     if (why) console.log(`  a request failed: ${why.detail}`);
     console.log(
-      `start --all on ${a.start} (${mode === 'known' ? 'credentials known' : 'users asked by email'}): reply ${replyMs} (${r.ok ? 'ok' : `failed: ${r.code}`}); ` +
+      `start --all on ${a.start} (${mode === 'known' ? 'credentials known' : 'users asked by email'}): ` +
+        `reply ${replyMs} (${r.ok ? 'ok' : `failed: ${r.code}`}); ` +
         `every post delivered after ${doneMs} (${delivered ? 'yes' : 'NO'}); ${posts.length} thread posts; ` +
-        `statuses ${statuses.map((s) => `${s.status} ${s._count._all}`).join(', ')}; outbox ${outbox.map((o) => `${o.state ?? 'pending'} ${o._count._all}`).join(', ')}` +
+        `statuses ${statuses.map((s) => `${s.status} ${s._count._all}`).join(', ')}; ` +
+        `outbox ${outbox.map((o) => `${o.state ?? 'pending'} ${o._count._all}`).join(', ')}` +
         (smtp
-          ? `; ${smtp.messages.length - mailed} requests received by the SMTP sink over ${smtp.connections.total} connections, at most ${smtp.connections.max} at once (history: ${requests.map((q) => `${q.kind} ${q._count._all}`).join(', ')})`
+          ? `; ${smtp.messages.length - mailed} requests received by the SMTP sink ` +
+            `over ${smtp.connections.total} connections, at most ${smtp.connections.max} at once ` +
+            `(history: ${requests.map((q) => `${q.kind} ${q._count._all}`).join(', ')})`
           : ''),
     );
   } finally {
@@ -299,8 +309,10 @@ async function benchCopyBesideStart(a: Args): Promise<void> {
     const overlap =
       startEnded >= beside.ms ? 'the whole copy' : `${((100 * startEnded) / beside.ms).toFixed(0)}% of the copy`;
     console.log(
-      `copy of ${a.copy} messages: alone ${fmtS(alone.ms)} (${alone.copied} copied, ${alone.outcome}); beside start --all on ${a.start} ` +
-        `${fmtS(beside.ms)} (${beside.copied} copied, ${beside.outcome}; start --all ${started.ok ? 'ok' : `failed: ${started.code}`}, ran ${fmtS(startEnded)}, ` +
+      `copy of ${a.copy} messages: alone ${fmtS(alone.ms)} (${alone.copied} ` +
+        `copied, ${alone.outcome}); beside start --all on ${a.start} ` +
+        `${fmtS(beside.ms)} (${beside.copied} copied, ${beside.outcome}; start ` +
+        `--all ${started.ok ? 'ok' : `failed: ${started.code}`}, ran ${fmtS(startEnded)}, ` +
         `overlapping ${overlap}): ${(beside.ms / alone.ms).toFixed(2)}x the time alone`,
     );
   } finally {
@@ -311,10 +323,11 @@ async function benchCopyBesideStart(a: Args): Promise<void> {
 
 const args = parseArgs(process.argv.slice(2));
 console.log(
-  `MailFerry control-plane benchmark (${args.db === 'postgresql' ? 'PostgreSQL' : 'SQLite'}), node ${process.version}, ${os.cpus().length} CPUs, load average ${os
-    .loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' ')}`,
+  `MailFerry control-plane benchmark (${args.db === 'postgresql' ? 'PostgreSQL' : 'SQLite'}), ` +
+    `node ${process.version}, ${os.cpus().length} CPUs, load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
 );
 await benchBulkStatusDigest(args);
 await benchStart(args, 'known');

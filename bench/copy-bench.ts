@@ -316,11 +316,13 @@ async function runChild(cfg: object, a: Args, flag: '--child' | '--child-many'):
 /** mbsync's configuration for one pull from `far` to `near` on the bench Dovecot. */
 function mbsyncConfig(port: number, far: string, near: string, pw: string, state: string): string {
   const acct = (name: string, u: string) =>
-    `IMAPAccount ${name}\nHost 127.0.0.1\nPort ${port}\nUser ${u}\nPass ${pw}\nSSLType None\nAuthMechs LOGIN\n\nIMAPStore ${name}-store\nAccount ${name}\n\n`;
+    `IMAPAccount ${name}\nHost 127.0.0.1\nPort ${port}\nUser ${u}\nPass ${pw}\nSSLType ` +
+    `None\nAuthMechs LOGIN\n\nIMAPStore ${name}-store\nAccount ${name}\n\n`;
   return (
     acct('far', far) +
     acct('near', near) +
-    `Channel bench\nFar :far-store:\nNear :near-store:\nPatterns *\nCreate Near\nSync Pull\nExpunge None\nRemove None\nCopyArrivalDate yes\nSyncState ${state}/\n`
+    (`Channel bench\nFar :far-store:\nNear :near-store:\nPatterns *\nCreate Near\nSync ` +
+      `Pull\nExpunge None\nRemove None\nCopyArrivalDate yes\nSyncState ${state}/\n`)
   );
 }
 
@@ -360,7 +362,8 @@ async function mainMany(a: Args): Promise<void> {
   const n = a.mailboxes;
   try {
     console.log(
-      `Dovecot ${dv.url} (private); ${n} mailboxes × ${a.messages} messages in ${a.folders} folders, ${a.concurrency} mailboxes at once; load average ${loadavg()}`,
+      `Dovecot ${dv.url} (private); ${n} mailboxes × ${a.messages} messages in ${a.folders} ` +
+        `folders, ${a.concurrency} mailboxes at once; load average ${loadavg()}`,
     );
     let t = performance.now();
     let total = 0;
@@ -431,9 +434,13 @@ async function mainMany(a: Args): Promise<void> {
             ...new Set([1, Math.ceil(n / 10), 50, Math.ceil(n / 2), n].filter((k) => k >= 1 && k <= n)),
           ].sort((x, y) => x - y);
           rss.push(
-            `run ${run}: RSS before ${(r.baseRss / 1048576).toFixed(0)} MiB; after mailbox ${marks.map((k) => `${k}: ${after(k)}`).join(', ')} MiB; peak ${(r.peakRss / 1048576).toFixed(0)} MiB`,
+            `run ${run}: RSS before ${(r.baseRss / 1048576).toFixed(0)} MiB; after ` +
+              `mailbox ${marks.map((k) => `${k}: ${after(k)}`).join(', ')} ` +
+              `MiB; peak ${(r.peakRss / 1048576).toFixed(0)} MiB`,
           );
-          note = `${r.outcome}${r.detail ? ` (${r.detail})` : ''}; CPU ${(r.cpuMs / 1000).toFixed(2)} s; copied ${r.copied}`;
+          note =
+            `${r.outcome}${r.detail ? ` (${r.detail})` : ''}; ` +
+            `CPU ${(r.cpuMs / 1000).toFixed(2)} s; copied ${r.copied}`;
         } else if (tool === 'mbsync') {
           const t0 = performance.now();
           const codes = await pool(n, a.concurrency, async (i) => {
@@ -458,13 +465,15 @@ async function mainMany(a: Args): Promise<void> {
         const row = { tool, seconds, note, fidelity: await fidelity(prefix) };
         rows.push(row);
         console.log(
-          `run ${run}: ${tool} ${seconds.toFixed(1)} s, ${(total / seconds).toFixed(0)} msg/s, fidelity ${row.fidelity}${note ? `; ${note}` : ''}; load average ${loadavg()}`,
+          `run ${run}: ${tool} ${seconds.toFixed(1)} s, ${(total / seconds).toFixed(0)} msg/s, ` +
+            `fidelity ${row.fidelity}${note ? `; ${note}` : ''}; load average ${loadavg()}`,
         );
       }
     }
     console.log('');
     console.log(
-      `${a.runs > 1 ? `Medians of ${a.runs} runs` : 'One run'}; ${n} mailboxes, ${total} messages, ${mib.toFixed(1)} MiB, ${a.concurrency} at once.`,
+      `${a.runs > 1 ? `Medians of ${a.runs} runs` : 'One run'}; ${n} ` +
+        `mailboxes, ${total} messages, ${mib.toFixed(1)} MiB, ${a.concurrency} at once.`,
     );
     console.log('| tool | time s | msg/s | fidelity |');
     console.log('|---|---|---|---|');
@@ -473,7 +482,8 @@ async function mainMany(a: Args): Promise<void> {
       const rs = rows.filter((r) => r.tool === tool);
       med.set(tool, median(rs.map((r) => r.seconds)));
       console.log(
-        `| ${tool} | ${med.get(tool)!.toFixed(2)} | ${(total / med.get(tool)!).toFixed(0)} | ${[...new Set(rs.map((r) => r.fidelity))].join(' / ')} |`,
+        `| ${tool} | ${med.get(tool)!.toFixed(2)} | ${(total / med.get(tool)!).toFixed(0)} ` +
+          `| ${[...new Set(rs.map((r) => r.fidelity))].join(' / ')} |`,
       );
     }
     for (const line of rss) console.log(`MailFerry ${line}`);
@@ -500,7 +510,8 @@ async function main(): Promise<void> {
     const corpus = seedCorpus(dv, srcUser, a);
     const mib = corpus.bytes / 1024 / 1024;
     console.log(
-      `corpus: ${corpus.messages} messages, ${mib.toFixed(1)} MiB in ${a.folders} folders (seeded in ${((performance.now() - t) / 1000).toFixed(1)} s)`,
+      `corpus: ${corpus.messages} messages, ${mib.toFixed(1)} MiB in ${a.folders} ` +
+        `folders (seeded in ${((performance.now() - t) / 1000).toFixed(1)} s)`,
     );
     t = performance.now();
     const src = await readMailbox(dv, srcUser, pw);
@@ -532,7 +543,17 @@ async function main(): Promise<void> {
         peakRssMiB: Math.max(r.peakRss, r.vmHwm ?? 0) / 1024 / 1024,
         secondPassSeconds: r.secondMs / 1000,
         fidelity: describeFidelity(compareMailboxes(src, dst)),
-        note: `${r.outcome}${r.detail ? ` (${r.detail})` : ''}; CPU of the MailFerry process during the pass ${(r.cpuMs / 1000).toFixed(2)} s (${(r.cpuSystemMs / 1000).toFixed(2)} s in the kernel); RSS before the pass ${(r.baseRss / 1048576).toFixed(0)} MiB, peak V8 heap ${(r.peaks.heapTotal / 1048576).toFixed(0)} MiB, peak buffers ${(r.peaks.arrayBuffers / 1048576).toFixed(0)} MiB; copied ${r.copied}; 2nd pass ${r.secondOutcome}, copied ${r.secondCopied}; ${a.connections} connections, batches ${a.batch ?? 'default'} msgs / ${a.batchBytes ? (a.batchBytes / 1048576).toFixed(0) + ' MiB' : 'default bytes'}, budget ${a.budget ? (a.budget / 1048576).toFixed(0) + ' MiB' : 'default'}; node ${[...PRODUCTION_NODE_FLAGS, ...(a.exposeGc ? ['--expose-gc'] : [])].join(' ') || '(no flags)'}`,
+        note:
+          `${r.outcome}${r.detail ? ` (${r.detail})` : ''}; CPU of the MailFerry process during the ` +
+          `pass ${(r.cpuMs / 1000).toFixed(2)} s (${(r.cpuSystemMs / 1000).toFixed(2)} s in the kernel); RSS before ` +
+          `the pass ${(r.baseRss / 1048576).toFixed(0)} MiB, peak ` +
+          `V8 heap ${(r.peaks.heapTotal / 1048576).toFixed(0)} ` +
+          `MiB, peak buffers ${(r.peaks.arrayBuffers / 1048576).toFixed(0)} MiB; copied ${r.copied}; ` +
+          `2nd pass ${r.secondOutcome}, copied ${r.secondCopied}; ${a.connections} connections, ` +
+          `batches ${a.batch ?? 'default'} msgs ` +
+          `/ ${a.batchBytes ? (a.batchBytes / 1048576).toFixed(0) + ' MiB' : 'default bytes'}, ` +
+          `budget ${a.budget ? (a.budget / 1048576).toFixed(0) + ' MiB' : 'default'}; ` +
+          `node ${[...PRODUCTION_NODE_FLAGS, ...(a.exposeGc ? ['--expose-gc'] : [])].join(' ') || '(no flags)'}`,
       };
     };
 
@@ -580,7 +601,8 @@ async function main(): Promise<void> {
         const r = await fn(run);
         results.push(r);
         console.log(
-          `run ${run}: ${name} ${r.seconds.toFixed(1)} s, ${r.msgPerSec.toFixed(0)} msg/s, fidelity ${r.fidelity}; load average ${loadavg()}`,
+          `run ${run}: ${name} ${r.seconds.toFixed(1)} s, ${r.msgPerSec.toFixed(0)} ` +
+            `msg/s, fidelity ${r.fidelity}; load average ${loadavg()}`,
         );
       }
     }
@@ -603,13 +625,15 @@ async function main(): Promise<void> {
     }
     console.log('');
     console.log(
-      `${a.runs > 1 ? `Medians of ${a.runs} runs (peak RSS: the highest)` : 'One run'}; corpus ${corpus.messages} messages, ${mib.toFixed(1)} MiB.`,
+      `${a.runs > 1 ? `Medians of ${a.runs} runs (peak RSS: the highest)` : 'One run'}; ` +
+        `corpus ${corpus.messages} messages, ${mib.toFixed(1)} MiB.`,
     );
     console.log(`| tool | time s | msg/s | MiB/s | peak RSS MiB | no-change pass s | fidelity |`);
     console.log(`|---|---|---|---|---|---|---|`);
     for (const r of med.values()) {
       console.log(
-        `| ${r.tool} | ${r.seconds.toFixed(2)} | ${r.msgPerSec.toFixed(0)} | ${r.mibPerSec.toFixed(1)} | ${r.peakRssMiB?.toFixed(0) ?? 'n/a'} | ${r.secondPassSeconds?.toFixed(2) ?? 'n/a'} | ${r.fidelity} |`,
+        `| ${r.tool} | ${r.seconds.toFixed(2)} | ${r.msgPerSec.toFixed(0)} | ${r.mibPerSec.toFixed(1)} ` +
+          `| ${r.peakRssMiB?.toFixed(0) ?? 'n/a'} | ${r.secondPassSeconds?.toFixed(2) ?? 'n/a'} | ${r.fidelity} |`,
       );
     }
     for (const r of med.values()) if (r.note) console.log(`${r.tool}: ${r.note}`);
@@ -620,7 +644,8 @@ async function main(): Promise<void> {
     if (mb) console.log(`MailFerry / mbsync msg/s: ${(mf.msgPerSec / mb.msgPerSec).toFixed(2)}× (target ≥ 2×)`);
     if (ds) console.log(`MailFerry / dsync msg/s: ${(mf.msgPerSec / ds.msgPerSec).toFixed(2)}× (target ≥ 1.2×)`);
     console.log(
-      `MailFerry peak RSS ${mf.peakRssMiB?.toFixed(0)} MiB (target < 200), no-change pass ${mf.secondPassSeconds?.toFixed(2)} s (target < 1 s)`,
+      `MailFerry peak RSS ${mf.peakRssMiB?.toFixed(0)} MiB (target < 200), ` +
+        `no-change pass ${mf.secondPassSeconds?.toFixed(2)} s (target < 1 s)`,
     );
   } finally {
     await dv.dispose().catch(() => undefined);

@@ -262,8 +262,10 @@ async function workersRun(
     const f = await runFacts(r.app);
     const fid = await fidelity(dv, sources, prefix);
     const line =
-      `${n} worker${n > 1 ? 's' : ''}: ${f.seconds.toFixed(1)} s first claim to last completion (${wallSeconds.toFixed(1)} s from the workers' start), ${(total / f.seconds).toFixed(0)} msg/s; ` +
-      `${finished ? '' : 'TIMED OUT; '}statuses ${f.statuses}; copied ${f.copied}/${total}; claimed more or less than once: ${f.claimedTwice}; more than one pass: ${f.passesOverOne}; ` +
+      `${n} worker${n > 1 ? 's' : ''}: ${f.seconds.toFixed(1)} s first claim to last completion ` +
+      `(${wallSeconds.toFixed(1)} s from the workers' start), ${(total / f.seconds).toFixed(0)} msg/s; ` +
+      `${finished ? '' : 'TIMED OUT; '}statuses ${f.statuses}; copied ${f.copied}/${total}; ` +
+      `claimed more or less than once: ${f.claimedTwice}; more than one pass: ${f.passesOverOne}; ` +
       `fidelity ${fid}; peak RSS per worker ${rss.map((x) => x.toFixed(0)).join(', ')} MiB; load average ${loadavg()}`;
     console.log(line);
     return { n, seconds: f.seconds, wallSeconds, msgPerSec: total / f.seconds, rss, line };
@@ -322,7 +324,9 @@ async function acksWhileCopying(
     const f = await runFacts(r.app);
     console.log(`slack ack while 4 workers copy: ${ackSummary(during)} (then idle: ${ackSummary(idle)})`);
     console.log(
-      `  that copy: ${f.seconds.toFixed(1)} s, ${(total / f.seconds).toFixed(0)} msg/s (4 workers; the server copies nothing), statuses ${f.statuses}, claimed more or less than once: ${f.claimedTwice}, fidelity ${await fidelity(dv, sources, prefix)}; ` +
+      `  that copy: ${f.seconds.toFixed(1)} s, ${(total / f.seconds).toFixed(0)} msg/s ` +
+        `(4 workers; the server copies nothing), statuses ${f.statuses}, claimed more or less ` +
+        `than once: ${f.claimedTwice}, fidelity ${await fidelity(dv, sources, prefix)}; ` +
         `peak RSS serve ${(rss[0] ?? NaN).toFixed(0)} MiB, workers ${rss
           .slice(1)
           .map((x) => x.toFixed(0))
@@ -340,7 +344,9 @@ export async function mainWorkers(a: WorkersArgs): Promise<void> {
   const dv = await startDovecot({ separator: '/', users: [] });
   try {
     console.log(
-      `Dovecot ${dv.url} (private), PostgreSQL ${new URL(testPgAdminUrl()).host}; ${a.mailboxes} mailboxes × ${a.messages} messages in ${a.folders} folders; workers ${a.workers.join(', ')}, ${a.concurrency} passes at once each; load average ${loadavg()}`,
+      `Dovecot ${dv.url} (private), PostgreSQL ${new URL(testPgAdminUrl()).host}; ${a.mailboxes} ` +
+        `mailboxes × ${a.messages} messages in ${a.folders} folders; ` +
+        `workers ${a.workers.join(', ')}, ${a.concurrency} passes at once each; load average ${loadavg()}`,
     );
     let total = 0;
     let bytes = 0;
@@ -360,7 +366,8 @@ export async function mainWorkers(a: WorkersArgs): Promise<void> {
     const base = (results.find((x) => x.n === 1) ?? results[0])?.msgPerSec ?? NaN;
     for (const x of results)
       console.log(
-        `| ${x.n} | ${x.seconds.toFixed(1)} | ${x.msgPerSec.toFixed(0)} | ${(x.msgPerSec / base).toFixed(2)} | ${Math.max(...x.rss).toFixed(0)} |`,
+        `| ${x.n} | ${x.seconds.toFixed(1)} | ${x.msgPerSec.toFixed(0)} ` +
+          `| ${(x.msgPerSec / base).toFixed(2)} | ${Math.max(...x.rss).toFixed(0)} |`,
       );
     if (a.acks) await acksWhileCopying(dv, a, sources, total);
   } finally {

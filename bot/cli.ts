@@ -135,7 +135,8 @@ async function run(argv: string[]): Promise<number> {
       : '';
     const where = argv[0] === cmd ? ` for "${cmd}"` : '';
     process.stderr.write(
-      `Unknown ${u.startsWith('-') ? 'option' : 'argument'} ${u}${where}.${suggestion}\n\n${(argv[0] === cmd && HELP[cmd]) || HELP.main}`,
+      `Unknown ${u.startsWith('-') ? 'option' : 'argument'} ${u}${where}` +
+        `.${suggestion}\n\n${(argv[0] === cmd && HELP[cmd]) || HELP.main}`,
     );
     return 2;
   }

@@ -120,7 +120,8 @@ function firstHourWarnings(env: NodeJS.ProcessEnv, c: Config): string[] {
   const out: string[] = [];
   if (!env.PUBLIC_URL)
     out.push(
-      `PUBLIC_URL is not set: credential links point to ${c.publicUrl}, which users cannot open; set PUBLIC_URL to MailFerry's public https:// address`,
+      `PUBLIC_URL is not set: credential links point to ${c.publicUrl}, which ` +
+        `users cannot open; set PUBLIC_URL to MailFerry's public https:// address`,
     );
   else {
     let url: URL | undefined;
@@ -135,27 +136,33 @@ function firstHourWarnings(env: NodeJS.ProcessEnv, c: Config): string[] {
       );
     else if (url && url.protocol !== 'https:')
       out.push(
-        `PUBLIC_URL is not https: passwords typed on the form would cross the network unencrypted; set PUBLIC_URL to the https:// address of the proxy in front of MailFerry`,
+        `PUBLIC_URL is not https: passwords typed on the form would cross the network ` +
+          `unencrypted; set PUBLIC_URL to the https:// address of the proxy in front of MailFerry`,
       );
   }
   if (c.smtpUrl) {
     const domain = /@([^>\s]+)>?\s*$/.exec(c.mailFrom)?.[1] ?? '';
     if (!env.MAIL_FROM)
       out.push(
-        `MAIL_FROM is not set: credential requests are sent from ${c.mailFrom}, which mail filters and users take for phishing; set MAIL_FROM to an address of your domain, e.g. MAIL_FROM="ACME IT <it-migration@acme.example>"`,
+        `MAIL_FROM is not set: credential requests are sent from ${c.mailFrom}, ` +
+          `which mail filters and users take for phishing; set MAIL_FROM to an address ` +
+          `of your domain, e.g. MAIL_FROM="ACME IT <it-migration@acme.example>"`,
       );
     else if (/^(localhost|localdomain|example\.(com|org|net)|[^.]+)$/i.test(domain))
       out.push(
-        `MAIL_FROM is an address at "${domain}": mail filters and users take it for phishing; set MAIL_FROM to an address of your own domain`,
+        `MAIL_FROM is an address at "${domain}": mail filters and users take ` +
+          `it for phishing; set MAIL_FROM to an address of your own domain`,
       );
   }
   if (!c.organisation.name)
     out.push(
-      'MAILFERRY_ORG_NAME is not set: credential requests and the form do not say which organisation asks; set MAILFERRY_ORG_NAME (or per project: project set NAME --org "…")',
+      'MAILFERRY_ORG_NAME is not set: credential requests and the form do not say which ' +
+        'organisation asks; set MAILFERRY_ORG_NAME (or per project: project set NAME --org "…")',
     );
   if (!c.organisation.support)
     out.push(
-      'MAILFERRY_SUPPORT_CONTACT is not set: users who doubt a credential request have nobody to ask; set MAILFERRY_SUPPORT_CONTACT to your helpdesk (or per project: project set NAME --support "…")',
+      'MAILFERRY_SUPPORT_CONTACT is not set: users who doubt a credential request have nobody to ask; ' +
+        'set MAILFERRY_SUPPORT_CONTACT to your helpdesk (or per project: project set NAME --support "…")',
     );
   return out;
 }
@@ -202,7 +209,8 @@ function parseTrustProxy(raw: string | undefined): string[] {
       (isIP(addr) !== 0 && more === undefined && (bits === undefined || /^\d{1,3}$/.test(bits)));
     if (!ok)
       throw new Error(
-        `MAILFERRY_TRUST_PROXY: "${v}" is not an address, a CIDR range or loopback/linklocal/uniquelocal (the addresses of your reverse proxies, comma-separated)`,
+        `MAILFERRY_TRUST_PROXY: "${v}" is not an address, a CIDR range or ` +
+          `loopback/linklocal/uniquelocal (the addresses of your reverse proxies, comma-separated)`,
       );
   }
   return list;
@@ -214,7 +222,8 @@ function parseBind(raw: string | undefined): string | undefined {
   if (!v) return undefined;
   if (isIP(v) === 0 && !/^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?)*$/i.test(v))
     throw new Error(
-      `MAILFERRY_BIND: "${raw}" is not an IP address or a host name (e.g. 127.0.0.1 to listen only on this machine, behind a reverse proxy)`,
+      `MAILFERRY_BIND: "${raw}" is not an IP address or a host name (e.g. ` +
+        `127.0.0.1 to listen only on this machine, behind a reverse proxy)`,
     );
   return v;
 }

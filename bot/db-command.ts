@@ -64,7 +64,8 @@ export async function dbCommand(
   }
   if (isPostgresUrl(config.databaseUrl)) {
     err(
-      'DATABASE_URL already names a PostgreSQL database: db copy moves a SQLite install (DATABASE_URL=file:…) to PostgreSQL.\n',
+      'DATABASE_URL already names a PostgreSQL database: db copy ' +
+        'moves a SQLite install (DATABASE_URL=file:…) to PostgreSQL.\n',
     );
     return 2;
   }
@@ -87,10 +88,12 @@ export async function dbCommand(
       },
     });
     out(
-      `Copied and verified (every table counted again on both sides) in ${((Date.now() - t0) / 1000).toFixed(1)} s:\n${summary(counts)}`,
+      `Copied and verified (every table counted again on both sides) ` +
+        `in ${((Date.now() - t0) / 1000).toFixed(1)} s:\n${summary(counts)}`,
     );
     out(
-      'Start MailFerry with DATABASE_URL set to the PostgreSQL URL and the same encryption key (ENCRYPTION_KEY, or the key file in MAILFERRY_DATA_DIR). Keep the SQLite database until the new setup runs.\n',
+      'Start MailFerry with DATABASE_URL set to the PostgreSQL URL and the same encryption key (ENCRYPTION_KEY, ' +
+        'or the key file in MAILFERRY_DATA_DIR). Keep the SQLite database until the new setup runs.\n',
     );
     return 0;
   } catch (e) {

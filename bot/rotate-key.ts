@@ -26,7 +26,8 @@ export async function rotateKeyCommand(
     oldKey = parseKey(config.encryptionKey!);
     if (!env.NEW_ENCRYPTION_KEY) {
       err(
-        'ENCRYPTION_KEY comes from the environment: set NEW_ENCRYPTION_KEY to the new key (make one with: openssl rand -base64 32) and run rotate-key again.\n',
+        'ENCRYPTION_KEY comes from the environment: set NEW_ENCRYPTION_KEY to the ' +
+          'new key (make one with: openssl rand -base64 32) and run rotate-key again.\n',
       );
       return 2;
     }

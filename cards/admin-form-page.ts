@@ -9,7 +9,8 @@ import { errorSummary, noticeBox, page, type FieldError } from './form-page.ts';
  */
 
 const ADMIN_FOOTER =
-  'This page was opened from a private link MailFerry gave you in chat. What you enter is checked with the mail server, then stored encrypted and used only to copy mail for this project.';
+  'This page was opened from a private link MailFerry gave you in chat. What you enter is checked ' +
+  'with the mail server, then stored encrypted and used only to copy mail for this project.';
 
 /** Values typed on the admin form, given back when it is shown again (never the secrets). */
 export interface AdminFormValues {
@@ -64,7 +65,9 @@ function field(
 ): string {
   const err = errors.find((e) => e.field === o.id);
   const described = [o.hint ? `${o.id}-hint` : '', err ? `${o.id}-error` : ''].filter(Boolean).join(' ');
-  const common = `id="${o.id}" name="${o.name}"${described ? ` aria-describedby="${described}"` : ''}${err ? ' aria-invalid="true"' : ''}${o.required ? ' required' : ''} ${o.attrs ?? ''}`;
+  const common =
+    `id="${o.id}" name="${o.name}"${described ? ` aria-describedby="${described}"` : ''}` +
+    `${err ? ' aria-invalid="true"' : ''}${o.required ? ' required' : ''} ${o.attrs ?? ''}`;
   const control = o.textarea
     ? `<textarea ${common} spellcheck="false" autocapitalize="none">${escapeHtml(o.value ?? '')}</textarea>`
     : `<input ${common} type="${o.type ?? 'text'}"${o.value !== undefined ? ` value="${escapeHtml(o.value)}"` : ''}>`;
@@ -72,7 +75,8 @@ function field(
     `<div class="field"><label for="${o.id}">${escapeHtml(o.label)}</label>` +
     (o.hint ? `<span class="hint" id="${o.id}-hint">${escapeHtml(o.hint)}</span>` : '') +
     (err
-      ? `<span class="field-error" id="${o.id}-error"><span class="visually-hidden">Error: </span>${escapeHtml(err.message)}</span>`
+      ? `<span class="field-error" id="${o.id}-error"><span ` +
+        `class="visually-hidden">Error: </span>${escapeHtml(err.message)}</span>`
       : '') +
     control +
     `</div>`
@@ -102,8 +106,11 @@ function imapFields(v: AdminFormView, errors: FieldError[]): string {
     }) +
     `</fieldset>` +
     `<fieldset><legend>How the server takes it</legend>` +
-    `<label class="choice"><input type="radio" name="style" value="separator"${style === 'separator' ? ' checked' : ''}><span>Master user login, <code>mailbox*admin</code> (Dovecot)</span></label>` +
-    `<label class="choice"><input type="radio" name="style" value="authzid"${style === 'authzid' ? ' checked' : ''}><span>SASL authorization identity (Zimbra, Cyrus, Dovecot)</span></label>` +
+    `<label class="choice"><input type="radio" name="style" ` +
+    `value="separator"${style === 'separator' ? ' checked' : ''}` +
+    `><span>Master user login, <code>mailbox*admin</code> (Dovecot)</span></label>` +
+    `<label class="choice"><input type="radio" name="style" value="authzid"${style === 'authzid' ? ' checked' : ''}` +
+    `><span>SASL authorization identity (Zimbra, Cyrus, Dovecot)</span></label>` +
     field(errors, {
       id: 'separator',
       name: 'separator',
@@ -156,8 +163,12 @@ function m365Fields(v: AdminFormView, errors: FieldError[]): string {
     }) +
     `</fieldset>` +
     `<fieldset><legend>How mailboxes are opened</legend>` +
-    `<label class="choice"><input type="radio" name="use" value="app"${use === 'app' ? ' checked' : ''}><span>The app opens every mailbox: application permission IMAP.AccessAsApp with admin consent, and FullAccess on the mailboxes. No user is asked.</span></label>` +
-    `<label class="choice"><input type="radio" name="use" value="signin"${use === 'signin' ? ' checked' : ''}><span>Each user signs in with Microsoft on the form: delegated permission IMAP.AccessAsUser.All, redirect URI ${escapeHtml(v.redirectUri ?? '')}.</span></label>` +
+    `<label class="choice"><input type="radio" name="use" value="app"${use === 'app' ? ' checked' : ''}><span>The ` +
+    `app opens every mailbox: application permission IMAP.AccessAsApp ` +
+    `with admin consent, and FullAccess on the mailboxes. No user is asked.</span></label>` +
+    `<label class="choice"><input type="radio" name="use" value="signin"${use === 'signin' ? ' checked' : ''}` +
+    `><span>Each user signs in with Microsoft on the form: delegated permission ` +
+    `IMAP.AccessAsUser.All, redirect URI ${escapeHtml(v.redirectUri ?? '')}.</span></label>` +
     `</fieldset>`
   );
 }
@@ -177,8 +188,11 @@ export function renderAdminFormPage(v: AdminFormView): string {
     summary +
     notice +
     `<h1>Connect the ${SIDE_NAME[v.side]} of project ${escapeHtml(v.projectName)}</h1>` +
-    `<p class="lead">Enter ${what}. With it, MailFerry logs in to every ${SIDE_NAME[v.side]} mailbox of this project itself: no user is asked for a password. We check it by logging in to one mailbox before keeping it.</p>` +
-    `<dl class="facts"><dt>Project</dt><dd>${escapeHtml(v.projectName)}</dd><dt>Side</dt><dd>${escapeHtml(SIDE_NAME[v.side])}</dd>` +
+    `<p class="lead">Enter ${what}. With it, MailFerry logs in to ` +
+    `every ${SIDE_NAME[v.side]} mailbox of this project itself: no user is asked for a ` +
+    `password. We check it by logging in to one mailbox before keeping it.</p>` +
+    `<dl class="facts"><dt>Project</dt><dd>${escapeHtml(v.projectName)}` +
+    `</dd><dt>Side</dt><dd>${escapeHtml(SIDE_NAME[v.side])}</dd>` +
     `<dt>Server</dt><dd>${escapeHtml(v.server)}</dd><dt>Link expires</dt><dd>${escapeHtml(v.expires)}</dd></dl>` +
     (v.replacing
       ? `<p class="small">This side already has admin credentials; what you enter here replaces them once verified.</p>`
@@ -194,7 +208,8 @@ export function renderAdminFormPage(v: AdminFormView): string {
       value: v.values.testMailbox ?? '',
       hint:
         v.kind === 'm365'
-          ? 'We log in to this mailbox with the app (nothing is read or changed). Not needed when users sign in themselves: then we only check that the app gets a token.'
+          ? 'We log in to this mailbox with the app (nothing is read or changed). Not needed ' +
+            'when users sign in themselves: then we only check that the app gets a token.'
           : 'We log in to this mailbox with the credentials above (nothing is read or changed).',
       attrs: 'autocapitalize="none" spellcheck="false" maxlength="320"',
       required: v.kind !== 'm365',
@@ -219,7 +234,9 @@ export function renderAdminConnectedPage(v: {
     return page(
       title,
       `<div class="box success" role="status" tabindex="-1" autofocus><h1>${escapeHtml(title)}</h1>` +
-        `<p>The app registration got a token from Microsoft; it is stored encrypted. Users asked for their ${SIDE_NAME[v.side]} mailbox now see a Sign in with Microsoft button instead of a password field.</p></div>` +
+        `<p>The app registration got a token from Microsoft; it is stored ` +
+        `encrypted. Users asked for their ${SIDE_NAME[v.side]} mailbox now see a ` +
+        `Sign in with Microsoft button instead of a password field.</p></div>` +
         `<p class="small">This link has now been used and no longer works.</p>`,
       ADMIN_FOOTER,
     );
@@ -229,8 +246,12 @@ export function renderAdminConnectedPage(v: {
   return page(
     title,
     `<div class="box success" role="status" tabindex="-1" autofocus><h1>${escapeHtml(title)}</h1>` +
-      `<p>The login to ${escapeHtml(v.testMailbox ?? '')} worked; the credentials are stored encrypted. From now on, ${SIDE_NAME[v.side]} mailboxes of this project start without asking their users.${escapeHtml(queued)}</p></div>` +
-      `<p>You can close this page. <code>/migrate status</code> shows which sides use admin credentials; <code>/migrate project set ${escapeHtml(v.projectName)} --clear-admin ${SIDE_NAME[v.side]}</code> forgets them.</p>` +
+      `<p>The login to ${escapeHtml(v.testMailbox ?? '')} worked; the credentials ` +
+      `are stored encrypted. From now on, ${SIDE_NAME[v.side]} mailboxes of this ` +
+      `project start without asking their users.${escapeHtml(queued)}</p></div>` +
+      `<p>You can close this page. <code>/migrate status</code> shows which ` +
+      `sides use admin credentials; <code>/migrate project set ${escapeHtml(v.projectName)} ` +
+      `--clear-admin ${SIDE_NAME[v.side]}</code> forgets them.</p>` +
       `<p class="small">This link has now been used and no longer works.</p>`,
     ADMIN_FOOTER,
   );
@@ -242,7 +263,8 @@ export function renderAdminRefusedFinalPage(v: { projectName: string; side: 'sou
     'The credentials were not accepted',
     `<div class="box error" role="alert" tabindex="-1" autofocus><h1>The credentials were not accepted</h1>` +
       `<p>The server did not accept them, and this was the last attempt on this link. Nothing was stored.</p></div>` +
-      `<p>Ask for a new link in chat with <code>/migrate project connect ${escapeHtml(v.projectName)} --${SIDE_NAME[v.side]}</code>.</p>`,
+      `<p>Ask for a new link in chat with <code>/migrate project ` +
+      `connect ${escapeHtml(v.projectName)} --${SIDE_NAME[v.side]}</code>.</p>`,
     ADMIN_FOOTER,
   );
 }

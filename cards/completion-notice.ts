@@ -32,7 +32,10 @@ export interface CompletionNoticeView {
 /** What to do when something is missing: the support contact when set, the IT team otherwise. */
 function missingSentence(org: OrganisationView | undefined): string {
   const who = org?.support ? `contact ${org.support}` : 'contact your IT administrator';
-  return `If something is missing, ${who} and say which folder or message: your old mailbox is untouched, so nothing is lost.`;
+  return (
+    `If something is missing, ${who} and say which folder or ` +
+    `message: your old mailbox is untouched, so nothing is lost.`
+  );
 }
 
 /**
@@ -46,9 +49,12 @@ export function completionNoticeMessage(v: CompletionNoticeView): Message {
     v.folders.slice(0, FOLDERS_SHOWN).join(', ') +
     (v.folders.length > FOLDERS_SHOWN ? ` and ${plural(v.folders.length - FOLDERS_SHOWN, 'more folder')}` : '');
   const lead = v.update
-    ? `New mail of ${v.sourceAddress} has been copied to your new mailbox: ${plural(v.copiedThisPass, 'message')} since the last copy.`
+    ? `New mail of ${v.sourceAddress} has been copied to your new ` +
+      `mailbox: ${plural(v.copiedThisPass, 'message')} since the last copy.`
     : `Your mailbox ${v.sourceAddress} has been copied to its new home.`;
-  const what = `${plural(v.messagesCopied, 'message')} in ${plural(v.folders.length, 'folder')} now live in ${v.destinationAddress} on ${v.destinationServer}.`;
+  const what =
+    `${plural(v.messagesCopied, 'message')} in ${plural(v.folders.length, 'folder')} ` +
+    `now live in ${v.destinationAddress} on ${v.destinationServer}.`;
   const skipped = v.messagesSkipped
     ? ` The new server refused ${plural(v.messagesSkipped, 'message')}; your IT team has the list.`
     : '';
@@ -78,7 +84,9 @@ export function completionNoticeMessage(v: CompletionNoticeView): Message {
       { type: 'text', text: missing },
       {
         type: 'context',
-        text: `Project ${v.projectName}. This message needs no answer and holds no link: MailFerry never asks for a password in a notice.`,
+        text:
+          `Project ${v.projectName}. This message needs no answer and ` +
+          `holds no link: MailFerry never asks for a password in a notice.`,
       },
     ],
   };

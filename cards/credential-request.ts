@@ -50,11 +50,17 @@ export function credentialRequestMessage(v: CredentialRequestView): Message {
       : org?.name
         ? `${org.name} is moving your mailbox to a new system.`
         : `Your mailbox is being moved to a new system.`;
-  const asked = `${capitalise(requester)} asked for the migration of your mailbox ${moving} (project ${v.projectName}). To copy your mail, we need ${whatWeNeed(v.sides, v)}.`;
+  const asked =
+    `${capitalise(requester)} asked for the migration of your mailbox ${moving} ` +
+    `(project ${v.projectName}). To copy your mail, we need ${whatWeNeed(v.sides, v)}.`;
   const next =
-    'Open the secure form with the link below and enter what it asks for. We check it with the mail server right away; ' +
-    'once it is accepted your migration starts at once, and you can keep using your mailbox as usual while your mail is copied.';
-  const safety = `The link works once and expires on ${expires}. Enter your password only on this form, never in a reply to this email or in a chat. ${supportSentence(org)}`;
+    'Open the secure form with the link below and enter what ' +
+    'it asks for. We check it with the mail server right away; ' +
+    'once it is accepted your migration starts at once, and you ' +
+    'can keep using your mailbox as usual while your mail is copied.';
+  const safety =
+    `The link works once and expires on ${expires}. Enter your password only on ` +
+    `this form, never in a reply to this email or in a chat. ${supportSentence(org)}`;
   const text = [intro, asked, next, `Secure form: ${v.url}`, safety].join('\n\n');
   return {
     kind: 'credential-request',

@@ -102,8 +102,12 @@ export function digestMessage(v: DigestView): Message {
   const t = v.throughput;
   const throughputText = t.passes
     ? t.copyingMs
-      ? `${formatCount(t.messages)} messages, ${formatBytes(t.bytes)} copied in ${plural(t.passes, 'pass', 'passes')} — ${formatCount(Math.round(perHour(t.messages, t.copyingMs)))} messages/h, ${formatBytes(Math.round(perHour(t.bytes, t.copyingMs)))}/h while copying (${formatDuration(t.copyingMs)} of copying in ${formatDuration(t.periodMs)})`
-      : `${formatCount(t.messages)} messages, ${formatBytes(t.bytes)} copied in ${plural(t.passes, 'pass', 'passes')} over ${formatDuration(t.periodMs)}`
+      ? `${formatCount(t.messages)} messages, ${formatBytes(t.bytes)} copied ` +
+        `in ${plural(t.passes, 'pass', 'passes')} — ${formatCount(Math.round(perHour(t.messages, t.copyingMs)))} ` +
+        `messages/h, ${formatBytes(Math.round(perHour(t.bytes, t.copyingMs)))}/h while ` +
+        `copying (${formatDuration(t.copyingMs)} of copying in ${formatDuration(t.periodMs)})`
+      : `${formatCount(t.messages)} messages, ${formatBytes(t.bytes)} copied ` +
+        `in ${plural(t.passes, 'pass', 'passes')} over ${formatDuration(t.periodMs)}`
     : `nothing copied ${period}`;
 
   const blocks: Block[] = [
@@ -123,7 +127,9 @@ export function digestMessage(v: DigestView): Message {
     blocks.push(listBlock(stalled.map(waitLine), limit, '/migrate status'));
     blocks.push({
       type: 'context',
-      text: 'Ask again with `/migrate resend ADDRESS`, or enter the credentials with the user: `/migrate form ADDRESS`.',
+      text:
+        'Ask again with `/migrate resend ADDRESS`, or enter ' +
+        'the credentials with the user: `/migrate form ADDRESS`.',
     });
   }
   if (v.failed.length) {
@@ -139,7 +145,9 @@ export function digestMessage(v: DigestView): Message {
   if (v.completed.length) {
     blocks.push({
       type: 'text',
-      text: `✅ Completed ${period} (${formatCount(v.completed.length)}): ${formatCount(copiedMessages)} messages, ${formatBytes(copiedBytes)}`,
+      text:
+        `✅ Completed ${period} (${formatCount(v.completed.length)}): ` +
+        `${formatCount(copiedMessages)} messages, ${formatBytes(copiedBytes)}`,
     });
     blocks.push(
       listBlock(
@@ -163,7 +171,8 @@ export function digestMessage(v: DigestView): Message {
     stalled.length ? `${formatCount(stalled.length)} stalled.` : '',
     v.failed.length ? `${formatCount(v.failed.length)} failed ${period}.` : '',
     v.completed.length
-      ? `${formatCount(v.completed.length)} completed ${period} (${formatCount(copiedMessages)} messages, ${formatBytes(copiedBytes)}).`
+      ? `${formatCount(v.completed.length)} completed ${period} ` +
+        `(${formatCount(copiedMessages)} messages, ${formatBytes(copiedBytes)}).`
       : '',
     `Licenses: ${licensesLine(v.licenses)}.`,
   ]

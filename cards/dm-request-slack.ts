@@ -42,7 +42,9 @@ export function credentialRequestDm(v: DmRequestView): Message {
     : v.resend
       ? 'A new link to move your mailbox (the previous one no longer works).'
       : 'Your mailbox is being moved to a new server.';
-  const text = `ACTION REQUIRED: Information required for your migration. ${lead} Open the secure form from the button in this message to enter ${what}.`;
+  const text =
+    `ACTION REQUIRED: Information required for your migration. ${lead} ` +
+    `Open the secure form from the button in this message to enter ${what}.`;
   return {
     kind: 'credential-request-dm',
     text,
@@ -56,11 +58,15 @@ export function credentialRequestDm(v: DmRequestView): Message {
       },
       {
         type: 'text',
-        text: `${lead} ${capitalise(requesterText(v.requestedBy, v.organisation))} asked MailFerry to move *${v.sourceAddress}*${v.destinationAddress !== v.sourceAddress ? ` to *${v.destinationAddress}*` : ''} (project ${v.projectName}).`,
+        text:
+          `${lead} ${capitalise(requesterText(v.requestedBy, v.organisation))} asked ` +
+          `MailFerry to move *${v.sourceAddress}*${v.destinationAddress !== v.sourceAddress ? ` to *${v.destinationAddress}*` : ''} (project ${v.projectName}).`,
       },
       {
         type: 'text',
-        text: `Please enter ${what} on the secure form. The link works once and expires ${formatTime(v.expiresAt, v.organisation?.timeZone)}.`,
+        text:
+          `Please enter ${what} on the secure form. The link works once ` +
+          `and expires ${formatTime(v.expiresAt, v.organisation?.timeZone)}.`,
       },
       {
         type: 'actions',
@@ -71,7 +77,9 @@ export function credentialRequestDm(v: DmRequestView): Message {
       },
       {
         type: 'context',
-        text: `🔒 Never type a password in Slack. MailFerry will never ask for it here, only on its own form. ${supportSentence(v.organisation)}`,
+        text:
+          `🔒 Never type a password in Slack. MailFerry will never ask for ` +
+          `it here, only on its own form. ${supportSentence(v.organisation)}`,
       },
     ],
   };

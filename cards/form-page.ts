@@ -8,12 +8,18 @@ import { requesterText, supportSentence, type OrganisationView } from './organis
  */
 
 /** The style of every form page (allowed by its SHA-256 in the Content-Security-Policy). */
-export const FORM_PAGE_CSS = `
-:root{color-scheme:light dark;--bg:#f1f5f9;--card:#fff;--ink:#0f172a;--muted:#475569;--line:#cbd5e1;--brand:#1d4ed8;--brand-ink:#fff;--err:#b91c1c;--err-bg:#fef2f2;--warn:#92400e;--warn-bg:#fffbeb;--ok:#166534;--ok-bg:#f0fdf4;--focus:#f59e0b}
-@media (prefers-color-scheme:dark){:root{--bg:#0b1220;--card:#111a2e;--ink:#e2e8f0;--muted:#94a3b8;--line:#334155;--brand:#60a5fa;--brand-ink:#0b1220;--err:#fca5a5;--err-bg:#2a1215;--warn:#fcd34d;--warn-bg:#2a2110;--ok:#86efac;--ok-bg:#0f2417}}
+export const FORM_PAGE_CSS =
+  `
+:root{color-scheme:light ` +
+  `dark;--bg:#f1f5f9;--card:#fff;--ink:#0f172a;--muted:#475569;--line:#cbd5e1;--brand:#1d4ed8;--brand-ink:#fff;` +
+  `--err:#b91c1c;--err-bg:#fef2f2;--warn:#92400e;--warn-bg:#fffbeb;--ok:#166534;--ok-bg:#f0fdf4;--focus:#f59e0b}
+@media (prefers-color-scheme:dark){:root{--bg:#0b1220;--card:#111a2e;--ink:#e2e8f0;--muted:#94a3b8;--line:#334155;` +
+  `--brand:#60a5fa;--brand-ink:#0b1220;--err:#fca5a5;--err-bg:#2a1215;--warn:#fcd34d;--warn-bg:#2a2110;` +
+  `--ok:#86efac;--ok-bg:#0f2417}}
 *{box-sizing:border-box}
 html{-webkit-text-size-adjust:100%}
-body{margin:0;background:var(--bg);color:var(--ink);font:16px/1.5 -apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,Helvetica,Arial,sans-serif}
+body{margin:0;background:var(--bg);color:var(--ink);font:16px/1.5 -apple-system,BlinkMacSystemFont,"Segoe ` +
+  `UI",Roboto,Helvetica,Arial,sans-serif}
 .skip{position:absolute;left:-999px;top:0;background:var(--card);padding:8px 12px}
 .skip:focus{left:8px;top:8px;z-index:2}
 header.bar{padding:14px 20px;font-weight:700;color:var(--brand);letter-spacing:.01em}
@@ -25,7 +31,8 @@ h1{font-size:1.45rem;line-height:1.3;margin:0 0 12px}
 h2{font-size:1.05rem;margin:0 0 8px}
 p{margin:0 0 14px}
 .lead{color:var(--muted)}
-dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:4px 14px;margin:0 0 22px;padding:14px 16px;border:1px solid var(--line);border-radius:8px;font-size:.95rem}
+dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:4px 14px;margin:0 0 22px;padding:14px ` +
+  `16px;border:1px solid var(--line);border-radius:8px;font-size:.95rem}
 dl.facts dt{color:var(--muted);font-weight:600}
 dl.facts dd{margin:0;overflow-wrap:anywhere}
 fieldset{border:1px solid var(--line);border-radius:8px;margin:0 0 18px;padding:14px 16px 4px}
@@ -33,16 +40,20 @@ legend{font-weight:700;padding:0 6px}
 .hint{display:block;color:var(--muted);font-size:.9rem;margin:-2px 0 6px}
 label{display:block;font-weight:600;margin:0 0 4px}
 .field{margin:0 0 14px}
-textarea{display:block;width:100%;font:14px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;padding:10px 12px;border:2px solid var(--line);border-radius:8px;background:var(--card);color:var(--ink);min-height:7rem}
+textarea{display:block;width:100%;font:14px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;padding:10px ` +
+  `12px;border:2px solid var(--line);border-radius:8px;background:var(--card);color:var(--ink);min-height:7rem}
 textarea:focus{outline:3px solid var(--focus);outline-offset:1px}
 .choice{display:flex;gap:10px;align-items:flex-start;font-weight:400;margin:0 0 10px}
 .choice input{margin-top:5px;width:1.1rem;height:1.1rem;flex:none}
 .or{text-align:center;color:var(--muted);font-weight:600;margin:4px 0 14px}
-a.button{display:block;text-align:center;text-decoration:none;font-weight:700;font-size:1.05rem;padding:13px 16px;border-radius:8px;background:var(--brand);color:var(--brand-ink)}
-input[type=text],input[type=password],input[type=email]{display:block;width:100%;font:inherit;font-size:16px;padding:11px 12px;border:2px solid var(--line);border-radius:8px;background:var(--card);color:var(--ink)}
+a.button{display:block;text-align:center;text-decoration:none;font-weight:700;font-size:1.05rem;padding:13px ` +
+  `16px;border-radius:8px;background:var(--brand);color:var(--brand-ink)}
+input[type=text],input[type=password],input[type=email]{display:block;width:100%;font:inherit;font-size:16px;` +
+  `padding:11px 12px;border:2px solid var(--line);border-radius:8px;background:var(--card);color:var(--ink)}
 input[aria-invalid=true]{border-color:var(--err)}
 .field-error{display:block;color:var(--err);font-weight:600;margin:0 0 6px}
-button{display:block;width:100%;font:inherit;font-weight:700;font-size:1.05rem;padding:13px 16px;border:0;border-radius:8px;background:var(--brand);color:var(--brand-ink);cursor:pointer}
+button{display:block;width:100%;font:inherit;font-weight:700;font-size:1.05rem;padding:13px ` +
+  `16px;border:0;border-radius:8px;background:var(--brand);color:var(--brand-ink);cursor:pointer}
 button:hover{filter:brightness(1.08)}
 a{color:var(--brand)}
 :focus-visible{outline:3px solid var(--focus);outline-offset:2px}
@@ -116,7 +127,8 @@ export const FORM_START_CHOICES = ['now', 'tonight', 'tomorrow'] as const;
 function whenFieldset(w: NonNullable<FormPageView['when']>): string {
   const chosen = w.chosen ?? 'now';
   const option = (value: string, text: string) =>
-    `<label class="choice"><input type="radio" name="when" value="${value}"${chosen === value ? ' checked' : ''}><span>${escapeHtml(text)}</span></label>`;
+    `<label class="choice"><input type="radio" name="when" ` +
+    `value="${value}"${chosen === value ? ' checked' : ''}><span>${escapeHtml(text)}</span></label>`;
   return (
     `<fieldset><legend>When should copying begin?</legend>` +
     option('now', 'Now, as soon as your credentials are verified') +
@@ -127,12 +139,16 @@ function whenFieldset(w: NonNullable<FormPageView['when']>): string {
 }
 
 const USER_FOOTER =
-  'This page was sent to you by your IT administrator through MailFerry. Your credentials are checked with your mail server, then stored encrypted and used only to copy your mail.';
+  'This page was sent to you by your IT administrator through MailFerry. Your credentials ' +
+  'are checked with your mail server, then stored encrypted and used only to copy your mail.';
 
 /** The end users' footer, naming the organisation and its support contact when they are set. */
 function userFooter(org: OrganisationView | undefined): string {
   if (!org?.name && !org?.support) return USER_FOOTER;
-  return `This page was sent to you by ${requesterText(undefined, org)} through MailFerry. Your credentials are checked with your mail server, then stored encrypted and used only to copy your mail. ${supportSentence(org)}`;
+  return (
+    `This page was sent to you by ${requesterText(undefined, org)} through MailFerry. Your credentials are ` +
+    `checked with your mail server, then stored encrypted and used only to copy your mail. ${supportSentence(org)}`
+  );
 }
 
 /**
@@ -177,9 +193,11 @@ function sideFieldset(s: FormSideView, errors: FieldError[]): string {
       `<div class="field"><label for="${id}">${escapeHtml(label)}</label>` +
       (hint ? `<span class="hint" id="${id}-hint">${escapeHtml(hint)}</span>` : '') +
       (err
-        ? `<span class="field-error" id="${id}-error"><span class="visually-hidden">Error: </span>${escapeHtml(err.message)}</span>`
+        ? `<span class="field-error" id="${id}-error"><span ` +
+          `class="visually-hidden">Error: </span>${escapeHtml(err.message)}</span>`
         : '') +
-      `<input id="${id}" name="${name}" type="${type}" ${extra}${described ? ` aria-describedby="${described}"` : ''}${err ? ' aria-invalid="true"' : ''} required></div>`
+      `<input id="${id}" name="${name}" type="${type}" ${extra}` +
+      `${described ? ` aria-describedby="${described}"` : ''}${err ? ' aria-invalid="true"' : ''} required></div>`
     );
   };
   return (
@@ -202,7 +220,8 @@ function sideFieldset(s: FormSideView, errors: FieldError[]): string {
 /** The error summary at the top of a form: one link per field in error (focus lands on it). */
 export function errorSummary(errors: FieldError[]): string {
   return errors.length
-    ? `<div class="box error" role="alert" aria-labelledby="error-title" tabindex="-1" autofocus id="error-summary"><h2 id="error-title">There is a problem</h2><ul>` +
+    ? `<div class="box error" role="alert" aria-labelledby="error-title" tabindex="-1" ` +
+        `autofocus id="error-summary"><h2 id="error-title">There is a problem</h2><ul>` +
         errors.map((e) => `<li><a href="#${escapeHtml(e.field)}">${escapeHtml(e.message)}</a></li>`).join('') +
         `</ul></div>`
     : '';
@@ -214,7 +233,9 @@ export function noticeBox(
   hasErrors: boolean,
 ): string {
   return notice
-    ? `<div class="box ${notice.tone}" role="${notice.tone === 'error' ? 'alert' : 'status'}"${hasErrors ? '' : ' tabindex="-1" autofocus'}><h2>${escapeHtml(notice.title)}</h2><p>${escapeHtml(notice.text)}</p></div>`
+    ? `<div class="box ${notice.tone}" role="${notice.tone === 'error' ? 'alert' : 'status'}"` +
+        `${hasErrors ? '' : ' tabindex="-1" autofocus'}><h2>` +
+        `${escapeHtml(notice.title)}</h2><p>${escapeHtml(notice.text)}</p></div>`
     : '';
 }
 
@@ -222,7 +243,8 @@ function microsoftFieldset(s: FormSideView): string {
   const ms = s.microsoft!;
   return (
     `<fieldset><legend>${escapeHtml(SIDE_TITLE[s.side])}: ${escapeHtml(s.address)}</legend>` +
-    `<span class="hint">Microsoft 365 (${escapeHtml(s.server)}). You sign in at Microsoft; MailFerry never sees your password.</span>` +
+    `<span class="hint">Microsoft 365 (${escapeHtml(s.server)}). You ` +
+    `sign in at Microsoft; MailFerry never sees your password.</span>` +
     ('href' in ms
       ? `<p><a class="button" id="${s.side}-microsoft" href="${escapeHtml(ms.href)}">Sign in with Microsoft</a></p>`
       : `<div class="box warning" role="status"><p>${escapeHtml(ms.unavailable)}</p></div>`) +
@@ -245,7 +267,8 @@ export function renderFormPage(v: FormPageView): string {
     : v.sides.length === 2
       ? passwordSides.length === 2
         ? 'enter the username and password of both mailboxes'
-        : `sign in with Microsoft and enter the username and password of your ${passwordSides[0]?.side === 'destination' ? 'new' : 'current'} mailbox`
+        : `sign in with Microsoft and enter the username and password of ` +
+          `your ${passwordSides[0]?.side === 'destination' ? 'new' : 'current'} mailbox`
       : v.sides[0]?.side === 'destination'
         ? 'enter the username and password of your new mailbox'
         : 'enter the username and password of your current mailbox';
@@ -257,7 +280,8 @@ export function renderFormPage(v: FormPageView): string {
     summary +
     notice +
     `<h1>${v.adminAssisted ? 'Enter the credentials for this migration' : passwordSides.length ? 'Enter your credentials to start your migration' : 'Sign in to start your migration'}</h1>` +
-    `<p class="lead">Migration of ${moving}. Please ${what}; we check ${passwordSides.length ? 'them' : 'it'} with the mail server before keeping ${passwordSides.length ? 'them' : 'anything'}.</p>` +
+    `<p class="lead">Migration of ${moving}. Please ${what}; we check ${passwordSides.length ? 'them' : 'it'} ` +
+    `with the mail server before keeping ${passwordSides.length ? 'them' : 'anything'}.</p>` +
     `<dl class="facts"><dt>Mailbox</dt><dd>${escapeHtml(v.sourceAddress)}</dd>` +
     (v.destinationAddress !== v.sourceAddress ? `<dt>Moving to</dt><dd>${escapeHtml(v.destinationAddress)}</dd>` : '') +
     (v.organisation?.name ? `<dt>Organisation</dt><dd>${escapeHtml(v.organisation.name)}</dd>` : '') +
@@ -301,16 +325,21 @@ export function renderStartedPage(v: {
       : 'Thank you: your credentials were accepted';
   const text =
     v.state === 'started' && v.startsAt
-      ? `Your credentials were verified and stored. Copying ${escapeHtml(v.sourceAddress)} to ${escapeHtml(v.destinationAddress)} begins ${escapeHtml(v.startsAt)}, in the background.`
+      ? `Your credentials were verified and stored. Copying ${escapeHtml(v.sourceAddress)} ` +
+        `to ${escapeHtml(v.destinationAddress)} begins ${escapeHtml(v.startsAt)}, in the background.`
       : v.state === 'started'
-        ? `The migration of ${escapeHtml(v.sourceAddress)} has started. Your mail is copied to ${escapeHtml(v.destinationAddress)} in the background.`
+        ? `The migration of ${escapeHtml(v.sourceAddress)} has started. Your mail ` +
+          `is copied to ${escapeHtml(v.destinationAddress)} in the background.`
         : v.state === 'waiting-other'
-          ? `Your credentials were verified and stored. The migration of ${escapeHtml(v.sourceAddress)} starts as soon as the credentials of the other mailbox have been entered.`
-          : `Your credentials for ${escapeHtml(v.sourceAddress)} were verified and stored. Your administrator will start the migration.`;
+          ? `Your credentials were verified and stored. The migration of ${escapeHtml(v.sourceAddress)} ` +
+            `starts as soon as the credentials of the other mailbox have been entered.`
+          : `Your credentials for ${escapeHtml(v.sourceAddress)} were ` +
+            `verified and stored. Your administrator will start the migration.`;
   return page(
     title,
     `<div class="box success" role="status" tabindex="-1" autofocus><h1>${escapeHtml(title)}</h1><p>${text}</p></div>` +
-      `<p>You can keep using your mailbox as usual and close this page. Your administrator follows the progress and will tell you when it is done.</p>` +
+      `<p>You can keep using your mailbox as usual and close this page. Your ` +
+      `administrator follows the progress and will tell you when it is done.</p>` +
       `<p class="small">This link has now been used and no longer works.</p>`,
     undefined,
     v.organisation,
@@ -327,7 +356,8 @@ export function renderRefusedFinalPage(v: {
   return page(
     'We could not verify your credentials',
     `<div class="box error" role="alert" tabindex="-1" autofocus><h1>We could not verify your credentials</h1>` +
-      `<p>The server of your ${which} mailbox (${escapeHtml(v.address)}) did not accept the username and password entered, and this was the last attempt.</p></div>` +
+      `<p>The server of your ${which} mailbox (${escapeHtml(v.address)}) did not accept ` +
+      `the username and password entered, and this was the last attempt.</p></div>` +
       `<p>Your administrator has been told and will contact you. Nothing was changed in your mailbox.</p>` +
       `<p class="small">This link no longer works.</p>`,
     undefined,
@@ -344,7 +374,8 @@ export function renderUnavailablePage(org?: OrganisationView): string {
     'This link cannot be used',
     `<h1 tabindex="-1" autofocus>This link cannot be used</h1>` +
       `<p>Links to this form work once and for a limited time. Nothing more is needed from you on this page.</p>` +
-      `<p>If you still need to migrate your mailbox, ask ${org?.support ? escapeHtml(org.support) : 'your IT administrator'} to send you a new link.</p>`,
+      `<p>If you still need to migrate your mailbox, ask ` +
+      `${org?.support ? escapeHtml(org.support) : 'your IT administrator'} to send you a new link.</p>`,
     undefined,
     org,
   );
@@ -354,7 +385,8 @@ export function renderUnavailablePage(org?: OrganisationView): string {
 export function renderRateLimitedPage(minutes: number): string {
   return page(
     'Please wait a moment',
-    `<h1 tabindex="-1" autofocus>Please wait a moment</h1><p>There were too many attempts in a short time. Try again in ${minutes <= 1 ? 'a minute' : `${minutes} minutes`}.</p>`,
+    `<h1 tabindex="-1" autofocus>Please wait a moment</h1><p>There were too many attempts ` +
+      `in a short time. Try again in ${minutes <= 1 ? 'a minute' : `${minutes} minutes`}.</p>`,
   );
 }
 
@@ -362,7 +394,9 @@ export function renderRateLimitedPage(minutes: number): string {
 export function renderStalePage(): string {
   return page(
     'Please reload the form',
-    `<h1 tabindex="-1" autofocus>Please reload the form</h1><p>This page was open for too long or did not come from us, so nothing was sent. Open the link from your message again and enter your credentials once more.</p>`,
+    `<h1 tabindex="-1" autofocus>Please reload the form</h1><p>This page was ` +
+      `open for too long or did not come from us, so nothing was sent. Open the ` +
+      `link from your message again and enter your credentials once more.</p>`,
   );
 }
 
@@ -370,6 +404,8 @@ export function renderStalePage(): string {
 export function renderErrorPage(ref: string): string {
   return page(
     'Something went wrong',
-    `<h1 tabindex="-1" autofocus>Something went wrong</h1><p>Nothing was counted against you. Please try again in a few minutes. If it keeps happening, give your administrator this reference: <strong>${escapeHtml(ref)}</strong>.</p>`,
+    `<h1 tabindex="-1" autofocus>Something went wrong</h1><p>Nothing was counted ` +
+      `against you. Please try again in a few minutes. If it keeps happening, give ` +
+      `your administrator this reference: <strong>${escapeHtml(ref)}</strong>.</p>`,
   );
 }

@@ -22,8 +22,10 @@ export function helpOverview(entries: HelpEntry[], isAdmin: boolean): Message {
       {
         type: 'context',
         text: isAdmin
-          ? "Type `/migrate help COMMAND` for options and examples. Passwords are never typed in chat: users enter them on MailFerry's secure form."
-          : 'Only MailFerry admins can run migration commands. If you received a link to enter your credentials, use that link.',
+          ? 'Type `/migrate help COMMAND` for options and examples. Passwords ' +
+            "are never typed in chat: users enter them on MailFerry's secure form."
+          : 'Only MailFerry admins can run migration commands. If you ' +
+            'received a link to enter your credentials, use that link.',
       },
     ],
   };
@@ -59,7 +61,9 @@ export function errorMessage(message: string, hint?: string): Message {
 
 /** An unexpected failure: the person gets a reference to quote, the details are in the log. */
 export function internalErrorMessage(ref: string): Message {
-  const text = `Something went wrong on MailFerry's side. Nothing was changed by the failed step. If it happens again, give your administrator this reference: ${ref}.`;
+  const text =
+    `Something went wrong on MailFerry's side. Nothing was changed by the failed ` +
+    `step. If it happens again, give your administrator this reference: ${ref}.`;
   return { kind: 'internal-error', text, tone: 'error', blocks: [{ type: 'text', text }] };
 }
 
@@ -70,13 +74,17 @@ export function internalErrorMessage(ref: string): Message {
 export function databaseFaultMessage(fault: 'full' | 'unwritable', ref: string): Message {
   const text =
     fault === 'full'
-      ? `The database is full: MailFerry cannot save anything until space is freed on the disk that holds it. Nothing was changed; run the command again once there is space. (Reference for the log: ${ref}.)`
-      : `MailFerry cannot write to its database (a disk error or a read-only file). Nothing was changed; run the command again once the disk is fixed. (Reference for the log: ${ref}.)`;
+      ? `The database is full: MailFerry cannot save anything until space is freed on the disk that holds ` +
+        `it. Nothing was changed; run the command again once there is space. (Reference for the log: ${ref}.)`
+      : `MailFerry cannot write to its database (a disk error or a read-only file). Nothing was ` +
+        `changed; run the command again once the disk is fixed. (Reference for the log: ${ref}.)`;
   return { kind: 'database-fault', text, tone: 'error', blocks: [{ type: 'text', text: `⚠️ ${text}` }] };
 }
 
 /** Refusal for a non-admin. */
 export function notAdminMessage(command: string): Message {
-  const text = `Only MailFerry admins can run "${command}". Ask your MailFerry administrator to add you (MAILFERRY_ADMINS), or run it from an admin channel.`;
+  const text =
+    `Only MailFerry admins can run "${command}". Ask your MailFerry ` +
+    `administrator to add you (MAILFERRY_ADMINS), or run it from an admin channel.`;
   return { kind: 'not-admin', text, tone: 'error', blocks: [{ type: 'text', text: `⛔ ${text}` }] };
 }

@@ -44,7 +44,10 @@ export interface StatusPostView {
 function nextStep(v: StatusPostView): string | undefined {
   if (v.reason === 'SourceCredentials' || v.reason === 'DestinationCredentials') {
     const side = v.reason === 'SourceCredentials' ? 'source' : 'destination';
-    return `\`/migrate start ${v.address}\` forgets the refused ${side} password and asks the user again (as \`/migrate clear-credentials ${v.address} --${side}\` then \`start\` would).`;
+    return (
+      `\`/migrate start ${v.address}\` forgets the refused ${side} password and asks the user ` +
+      `again (as \`/migrate clear-credentials ${v.address} --${side}\` then \`start\` would).`
+    );
   }
   return undefined;
 }
@@ -149,7 +152,12 @@ function skippedText(f: FiguresView): string {
 
 /** `1,234 messages, 56 MB copied, 3 skipped, in 2 min`. */
 export function figuresLine(f: FiguresView): string {
-  return `${formatCount(f.messagesCopied)} messages, ${formatBytes(f.bytesCopied)} copied${f.messagesPresent ? `, ${formatCount(f.messagesPresent)} already there` : ''}${f.flagsUpdated ? `, flags updated on ${formatCount(f.flagsUpdated)}` : ''}${f.messagesSkipped ? `, ${formatCount(f.messagesSkipped)} skipped` : ''}, in ${formatDuration(f.durationMs)}`;
+  return (
+    `${formatCount(f.messagesCopied)} messages, ${formatBytes(f.bytesCopied)} ` +
+    `copied${f.messagesPresent ? `, ${formatCount(f.messagesPresent)} already there` : ''}` +
+    `${f.flagsUpdated ? `, flags updated on ${formatCount(f.flagsUpdated)}` : ''}` +
+    `${f.messagesSkipped ? `, ${formatCount(f.messagesSkipped)} skipped` : ''}, in ${formatDuration(f.durationMs)}`
+  );
 }
 
 /**
@@ -170,13 +178,17 @@ export function progressPost(
     return { kind: 'item-progress', text, tone: 'info', blocks: [{ type: 'text', text }] };
   }
   if (stage && stage.foldersUncounted > 0) {
-    const text = `🔄 ${address}: ${formatCount(f.messagesCopied)} messages copied so far (${formatBytes(f.bytesCopied)}); ${formatCount(stage.foldersUncounted)} of ${plural(stage.foldersTotal, 'folder')} still to count${now}`;
+    const text =
+      `🔄 ${address}: ${formatCount(f.messagesCopied)} messages copied so far (${formatBytes(f.bytesCopied)}); ` +
+      `${formatCount(stage.foldersUncounted)} of ${plural(stage.foldersTotal, 'folder')} still to count${now}`;
     return { kind: 'item-progress', text, tone: 'info', blocks: [{ type: 'text', text }] };
   }
   const pct = f.messagesFound
     ? Math.min(100, Math.floor(((f.messagesCopied + f.messagesPresent + f.messagesSkipped) / f.messagesFound) * 100))
     : 0;
-  const text = `🔄 ${address}: ${pct}% — ${formatCount(f.messagesCopied)} of ${formatCount(f.messagesFound)} messages copied (${formatBytes(f.bytesCopied)})${now}`;
+  const text =
+    `🔄 ${address}: ${pct}% — ${formatCount(f.messagesCopied)} ` +
+    `of ${formatCount(f.messagesFound)} messages copied (${formatBytes(f.bytesCopied)})${now}`;
   return { kind: 'item-progress', text, tone: 'info', blocks: [{ type: 'text', text }] };
 }
 
@@ -194,7 +206,9 @@ export function credentialsRequestedPost(
       : `could not reach ${r.recipient} by ${r.via}: ${r.why ?? 'unknown error'}`,
   );
   const anyOk = reached.some((r) => r.ok);
-  const text = `⏳ ${address} is waiting for ${what}. ${resend ? 'New request: ' : ''}${lines.join('; ') || 'no channel could send the request'}.`;
+  const text =
+    `⏳ ${address} is waiting for ${what}. ${resend ? 'New request: ' : ''}` +
+    `${lines.join('; ') || 'no channel could send the request'}.`;
   return {
     kind: 'item-credentials-requested',
     text,
@@ -206,7 +220,9 @@ export function credentialsRequestedPost(
         ? [
             {
               type: 'context' as const,
-              text: `Nobody was reached. Fix the delivery, then \`/migrate resend ${address}\`, or open the form yourself with \`/migrate form ${address}\`.`,
+              text:
+                `Nobody was reached. Fix the delivery, then \`/migrate resend ${address}\`, ` +
+                `or open the form yourself with \`/migrate form ${address}\`.`,
             },
           ]
         : []),
@@ -234,8 +250,10 @@ export function credentialsRefusedPost(
   return simple(
     'item-credentials-refused',
     final
-      ? `❌ ${address}: the ${side} server refused the credentials entered (attempt ${attempt}, the last).${detail ? ` Server said: "${detail}"` : ''}`
-      : `⚠️ ${address}: the ${side} server refused the credentials entered (attempt ${attempt}); the user may try again.${detail ? ` Server said: "${detail}"` : ''}`,
+      ? `❌ ${address}: the ${side} server refused the credentials entered ` +
+          `(attempt ${attempt}, the last).${detail ? ` Server said: "${detail}"` : ''}`
+      : `⚠️ ${address}: the ${side} server refused the credentials entered (attempt ${attempt}); ` +
+          `the user may try again.${detail ? ` Server said: "${detail}"` : ''}`,
     final ? 'error' : 'warning',
   );
 }
@@ -254,7 +272,10 @@ export function serverUnreachableFromFormPost(
 ): Message {
   return simple(
     'server-unreachable-from-form',
-    `🔌 The ${side} server of project ${projectName} (${server}) could not be reached when the user of ${address} entered their credentials on the form${detail ? `: ${detail}` : ''}. Users see "we could not reach the mail server" and nothing counts against them. Check the server, or the project's ${side} URL (\`project set ${projectName}\` looks at both servers again). Said once until the server answers.`,
+    `🔌 The ${side} server of project ${projectName} (${server}) could not be reached when the user ` +
+      `of ${address} entered their credentials on the form${detail ? `: ${detail}` : ''}. Users see "we could not ` +
+      `reach the mail server" and nothing counts against them. Check the server, or the project's ${side} ` +
+      `URL (\`project set ${projectName}\` looks at both servers again). Said once until the server answers.`,
     'warning',
   );
 }
@@ -272,7 +293,9 @@ export function addedMessage(
       i.destinationAddress !== i.sourceAddress ? `${i.sourceAddress} → ${i.destinationAddress}` : i.sourceAddress,
     );
   const bad = refused.slice(0, limit).map((r) => `${r.line ? `line ${r.line}: ` : ''}${r.reason}`);
-  const head = `${plural(added.length, 'mailbox', 'mailboxes')} added to ${projectName}${refused.length ? `; ${plural(refused.length, 'line')} refused` : ''}.`;
+  const head =
+    `${plural(added.length, 'mailbox', 'mailboxes')} added ` +
+    `to ${projectName}${refused.length ? `; ${plural(refused.length, 'line')} refused` : ''}.`;
   return {
     kind: 'items-added',
     text: [head, ...bad].join('\n'),
@@ -302,7 +325,9 @@ export function addedMessage(
         ? [
             {
               type: 'context' as const,
-              text: `Start with \`/migrate start --all\` or \`/migrate start ADDRESS\`. Status posts will follow in this thread.`,
+              text:
+                `Start with \`/migrate start --all\` or \`/migrate start ` +
+                `ADDRESS\`. Status posts will follow in this thread.`,
             },
           ]
         : []),
@@ -408,17 +433,20 @@ export function credentialsRequestedSummaryPost(v: RequestSummaryView): Message 
   const lines = v.lines.map((l) => (l.length > SUMMARY_LINE_MAX ? `${l.slice(0, SUMMARY_LINE_MAX - 1)}…` : l));
   const more =
     v.lineCount > lines.length
-      ? `…and ${formatCount(v.lineCount - lines.length)} more (each mailbox's history has its line: \`/migrate status ADDRESS\`)`
+      ? `…and ${formatCount(v.lineCount - lines.length)} more (each ` +
+        `mailbox's history has its line: \`/migrate status ADDRESS\`)`
       : undefined;
   const notes = [
     ...(v.notDelivered
       ? [
-          `Fix the delivery, then \`/migrate start --waiting\` asks every waiting user again, or \`/migrate resend ADDRESS\` one.`,
+          `Fix the delivery, then \`/migrate start --waiting\` asks ` +
+            `every waiting user again, or \`/migrate resend ADDRESS\` one.`,
         ]
       : []),
     ...(v.notSent
       ? [
-          `MailFerry stopped before ${plural(v.notSent, 'request was', 'requests were')} sent; they go out after it starts again.`,
+          `MailFerry stopped before ${plural(v.notSent, 'request was', 'requests were')} ` +
+            `sent; they go out after it starts again.`,
         ]
       : []),
   ];

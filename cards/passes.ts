@@ -61,5 +61,7 @@ export function passCopiedWords(p: Pick<PassView, 'messagesCopied' | 'bytesCopie
  * left for a later pass`.
  */
 export function passLine(p: PassView, outcomeLabel: (s: string) => string, timeZone?: string): string {
-  return `${formatTime(p.at, timeZone)} — ${passKindWords(p.pass)} — ${outcomeLabel(p.outcome)} — ${passCopiedWords(p)}`;
+  return (
+    `${formatTime(p.at, timeZone)} — ${passKindWords(p.pass)} ` + `— ${outcomeLabel(p.outcome)} — ${passCopiedWords(p)}`
+  );
 }

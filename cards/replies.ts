@@ -17,7 +17,10 @@ export function projectCreatedMessage(p: {
   /** The date range every pass copies (`--since`/`--until`), in words; absent: every date. */
   dates?: string;
 }): Message {
-  const text = `Project ${p.name} created: ${p.sourceUrl} → ${p.destinationUrl}. Users enter their ${p.selfService === 'both' ? 'source and destination' : p.selfService} credentials on the secure form when asked.${serversText(p.servers)}`;
+  const text =
+    `Project ${p.name} created: ${p.sourceUrl} → ${p.destinationUrl}. Users ` +
+    `enter their ${p.selfService === 'both' ? 'source and destination' : p.selfService} ` +
+    `credentials on the secure form when asked.${serversText(p.servers)}`;
   return {
     kind: 'project-created',
     text,
@@ -37,7 +40,9 @@ export function projectCreatedMessage(p: {
       ...serverBlocks(p.servers),
       {
         type: 'context',
-        text: 'Next: `/migrate add alice@old.example`, or `/migrate bulk` with a CSV (source,destination[,source_login,destination_login]).',
+        text:
+          'Next: `/migrate add alice@old.example`, or `/migrate bulk` with ' +
+          'a CSV (source,destination[,source_login,destination_login]).',
       },
     ],
     ...(p.servers?.some((s) => !s.ok) ? { tone: 'warning' as const } : {}),
@@ -67,7 +72,8 @@ function serversText(servers: ServerCheckView[] | undefined): string {
 }
 
 const SERVER_WARNING =
-  'The project is kept as it is. Until the server answers, users see "we could not reach the mail server" on the form and nothing counts against them; `project set NAME` looks again.';
+  'The project is kept as it is. Until the server answers, users see "we could not reach the ' +
+  'mail server" on the form and nothing counts against them; `project set NAME` looks again.';
 
 function serverBlocks(servers: ServerCheckView[] | undefined): Message['blocks'] {
   if (!servers?.length) return [];
@@ -103,7 +109,8 @@ export function projectListMessage(
   return {
     kind: 'project-list',
     text: items.length
-      ? `Projects:\n${items.slice(0, REPLY_LIST_LIMIT).join('\n')}${projects.length > REPLY_LIST_LIMIT ? `\n…and ${formatCount(projects.length - REPLY_LIST_LIMIT)} more` : ''}`
+      ? `Projects:\n${items.slice(0, REPLY_LIST_LIMIT).join('\n')}` +
+        `${projects.length > REPLY_LIST_LIMIT ? `\n…and ${formatCount(projects.length - REPLY_LIST_LIMIT)} more` : ''}`
       : 'No projects yet.',
     tone: 'info',
     blocks: items.length
@@ -168,7 +175,9 @@ export function actionResultMessage(kind: string, done: string[], refused: strin
 
 /** Reply to `form`: the private link for admin-assisted entry. */
 export function formLinkMessage(address: string, url: string, expires: string): Message {
-  const text = `Private link to the credential form for ${address} (single use, expires ${expires}). Do not paste it in a channel.`;
+  const text =
+    `Private link to the credential form for ${address} (single ` +
+    `use, expires ${expires}). Do not paste it in a channel.`;
   return {
     kind: 'form-link',
     text: `${text}\n${url}`,
@@ -189,7 +198,9 @@ export function connectLinkMessage(p: {
   expires: string;
 }): Message {
   const what = p.kind === 'm365' ? 'the Microsoft 365 app registration' : 'an admin login';
-  const text = `Private link to connect the ${p.side} of ${p.projectName} with ${what} (single use, expires ${p.expires}). Do not paste it in a channel: whoever opens it can set the credentials.`;
+  const text =
+    `Private link to connect the ${p.side} of ${p.projectName} with ${what} (single use, ` +
+    `expires ${p.expires}). Do not paste it in a channel: whoever opens it can set the credentials.`;
   return {
     kind: 'connect-link',
     text: `${text}\n${p.url}`,
@@ -199,7 +210,9 @@ export function connectLinkMessage(p: {
       { type: 'actions', actions: [{ label: 'Open the admin form', url: p.url, style: 'primary' }] },
       {
         type: 'context',
-        text: 'The credentials are verified by logging in to one mailbox before they are kept, and are never shown again.',
+        text:
+          'The credentials are verified by logging in to one ' +
+          'mailbox before they are kept, and are never shown again.',
       },
     ],
   };

@@ -34,7 +34,8 @@ export function scheduledStartMessage(v: ScheduledStartView): Message {
     ? `Scheduled: ${plural(v.addresses.length, 'mailbox', 'mailboxes')} start ${when}.`
     : 'No mailbox was scheduled.';
   const wait = v.windowClosed
-    ? `That is outside the copy window (${v.windowClosed.window}): copying begins when it opens, ${formatTime(v.windowClosed.opensAt, v.timeZone)}.`
+    ? `That is outside the copy window (${v.windowClosed.window}): copying ` +
+      `begins when it opens, ${formatTime(v.windowClosed.opensAt, v.timeZone)}.`
     : undefined;
   const cancel =
     v.addresses.length === 1
@@ -65,7 +66,9 @@ export function startCancelledMessage(
   timeZone: string,
   alsoStopped: string | undefined,
 ): Message {
-  const text = `${address}: its start scheduled for ${formatTime(at, timeZone)} is cancelled.${alsoStopped ? ` ${alsoStopped}` : ''}`;
+  const text =
+    `${address}: its start scheduled for ${formatTime(at, timeZone)} ` +
+    `is cancelled.${alsoStopped ? ` ${alsoStopped}` : ''}`;
   return { kind: 'start-cancelled', text, tone: 'success', blocks: [{ type: 'text', text: `🗓️ ${text}` }] };
 }
 
@@ -117,6 +120,9 @@ export function timingText(t: ItemTimingView): string | undefined {
  * opens.
  */
 export function pausedPost(address: string, until: Date, timeZone: string, copiedSoFar?: string): Message {
-  const text = `⏸️ ${address}: Paused until ${formatClock(until, timeZone)} (window). The copy window closed; the pass resumes from its last checkpoint when it opens, ${formatTime(until, timeZone)}.${copiedSoFar ? ` ${copiedSoFar} so far.` : ''}`;
+  const text =
+    `⏸️ ${address}: Paused until ${formatClock(until, timeZone)} (window). The ` +
+    `copy window closed; the pass resumes from its last checkpoint when it ` +
+    `opens, ${formatTime(until, timeZone)}.${copiedSoFar ? ` ${copiedSoFar} so far.` : ''}`;
   return { kind: 'item-paused', text, tone: 'info', blocks: [{ type: 'text', text }] };
 }

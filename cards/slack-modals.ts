@@ -189,7 +189,9 @@ export function bulkModal(metadata: string, initial: ModalInitial = {}): ModalVi
       type: 'section',
       text: {
         type: 'mrkdwn',
-        text: 'One mailbox per line: `source,destination[,source_login,destination_login]`. A header line and `#` comments are ignored.',
+        text:
+          'One mailbox per line: `source,destination[,source_login,destination_login]`. ' +
+          'A header line and `#` comments are ignored.',
       },
     },
     {

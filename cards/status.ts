@@ -129,7 +129,10 @@ export function itemLine(i: ItemView): string {
   const why = i.status === 'Failed' && i.reasonText ? `: ${i.reasonText}${said ? ` (${said})` : ''}` : '';
   const figures = i.messagesCopied ? ` — ${formatCount(i.messagesCopied)} messages, ${formatBytes(i.bytesCopied)}` : '';
   const timing = i.timing ? timingText(i.timing) : undefined;
-  return `${ICON[i.status] ?? ''} ${i.sourceAddress}${dest} — ${statusLabel(i.status)}${why}${timing ? ` — ${timing}` : ''}${figures}`;
+  return (
+    `${ICON[i.status] ?? ''} ${i.sourceAddress}${dest} ` +
+    `— ${statusLabel(i.status)}${why}${timing ? ` — ${timing}` : ''}${figures}`
+  );
 }
 
 /** `Completed 3 · Failed 1 · …`, only non-zero counts. */
@@ -170,7 +173,9 @@ export function projectStatusMessage(p: ProjectView, limit = 40): Message {
           ? [
               {
                 label: 'Scheduled',
-                value: `${plural(p.scheduled.count, 'mailbox', 'mailboxes')}, the next ${formatTime(p.scheduled.next, p.scheduled.timeZone)}`,
+                value:
+                  `${plural(p.scheduled.count, 'mailbox', 'mailboxes')}, the ` +
+                  `next ${formatTime(p.scheduled.next, p.scheduled.timeZone)}`,
               },
             ]
           : []),
@@ -182,7 +187,9 @@ export function projectStatusMessage(p: ProjectView, limit = 40): Message {
   ];
   return {
     kind: 'project-status',
-    text: `Project ${p.name}: ${plural(total, 'mailbox', 'mailboxes')} (${countsLine(p.counts)}); licenses ${licensesLine(p.licenses)}; credentials ${credentialsLine(p)}.`,
+    text:
+      `Project ${p.name}: ${plural(total, 'mailbox', 'mailboxes')} (${countsLine(p.counts)}); ` +
+      `licenses ${licensesLine(p.licenses)}; credentials ${credentialsLine(p)}.`,
     tone: 'info',
     blocks,
   };
@@ -207,7 +214,8 @@ const OVERVIEW_BUTTONS = 5;
  */
 export function projectsOverviewMessage(projects: ProjectOverviewView[]): Message {
   const line = (p: ProjectOverviewView) =>
-    `*${p.name}* (${p.sourceUrl} → ${p.destinationUrl}): ${plural(p.total, 'mailbox', 'mailboxes')}${p.total ? ` — ${countsLine(p.counts)}` : ''}; licenses ${licensesLine(p.licenses)}`;
+    `*${p.name}* (${p.sourceUrl} → ${p.destinationUrl}): ${plural(p.total, 'mailbox', 'mailboxes')}` +
+    `${p.total ? ` — ${countsLine(p.counts)}` : ''}; licenses ${licensesLine(p.licenses)}`;
   const lines = projects.map(line);
   return {
     kind: 'projects-overview',
@@ -316,7 +324,12 @@ export function itemStatusMessage(
   if (i.passCount)
     facts.push({
       label: 'Copied',
-      value: `${formatCount(i.messagesCopied)} messages, ${formatBytes(i.bytesCopied)} in ${plural(i.passCount, 'pass', 'passes')}${i.messagesPresent ? `; ${formatCount(i.messagesPresent)} already there` : ''}${i.messagesSkipped ? `; ${formatCount(i.messagesSkipped)} skipped` : ''}${i.lastPassMs ? `; last pass ${formatDuration(i.lastPassMs)}` : ''}`,
+      value:
+        `${formatCount(i.messagesCopied)} messages, ${formatBytes(i.bytesCopied)} ` +
+        `in ${plural(i.passCount, 'pass', 'passes')}` +
+        `${i.messagesPresent ? `; ${formatCount(i.messagesPresent)} already there` : ''}` +
+        `${i.messagesSkipped ? `; ${formatCount(i.messagesSkipped)} skipped` : ''}` +
+        `${i.lastPassMs ? `; last pass ${formatDuration(i.lastPassMs)}` : ''}`,
     });
   // What the last pass's verification found, never left out once there is one.
   if (copy.verification) facts.push({ label: 'Verified (last pass)', value: verificationLine(copy.verification) });
@@ -363,7 +376,9 @@ export function itemStatusMessage(
         ? [
             {
               type: 'text' as const,
-              text: `Altered by the destination (stored differently from the source; ${plural(copy.altered.length, 'message')}, all passes):`,
+              text:
+                `Altered by the destination (stored differently from the ` +
+                `source; ${plural(copy.altered.length, 'message')}, all passes):`,
             },
             { type: 'list' as const, ...limited(copy.altered.map(alteredLine)) },
           ]
@@ -371,7 +386,8 @@ export function itemStatusMessage(
       {
         type: 'text',
         text: earlier
-          ? `History (the latest ${hist.length} of ${formatCount(total)} events; ${formatCount(earlier)} earlier not shown):`
+          ? `History (the latest ${hist.length} of ${formatCount(total)} ` +
+            `events; ${formatCount(earlier)} earlier not shown):`
           : 'History:',
       },
       { type: 'list', items: hist.length ? hist : ['(none)'] },

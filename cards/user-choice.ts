@@ -53,12 +53,17 @@ export interface ChoiceView {
 export function choiceAnsweredMessage(v: ChoiceView): Message {
   const text =
     v.choice === 'tonight'
-      ? `Thank you. Your mailbox ${v.address} is copied tonight, from ${formatTime(v.startAt ?? new Date(), v.organisation?.timeZone)}, once you have entered your credentials on the secure form (the button in the message above).`
+      ? `Thank you. Your mailbox ${v.address} is copied tonight, ` +
+        `from ${formatTime(v.startAt ?? new Date(), v.organisation?.timeZone)}, once you have entered ` +
+        `your credentials on the secure form (the button in the message above).`
       : v.choice === 'now'
-        ? `Thank you. Your mailbox ${v.address} moves as soon as you have entered your credentials on the secure form (the button in the message above).`
+        ? `Thank you. Your mailbox ${v.address} moves as soon as you have entered ` +
+          `your credentials on the secure form (the button in the message above).`
         : v.choice === 'tomorrow'
-          ? `We will remind you on ${formatTime(v.remindAt ?? new Date(), v.organisation?.timeZone)}. The link in the message above keeps working until it expires.`
-          : `Thank you for telling us. ${v.address} will not be migrated; your IT team has been told. ${supportSentence(v.organisation)}`;
+          ? `We will remind you on ${formatTime(v.remindAt ?? new Date(), v.organisation?.timeZone)}. ` +
+            `The link in the message above keeps working until it expires.`
+          : `Thank you for telling us. ${v.address} will not be migrated; ` +
+            `your IT team has been told. ${supportSentence(v.organisation)}`;
   return {
     kind: 'user-choice-answered',
     text,
@@ -101,7 +106,9 @@ export function formStartChoicePost(
   at: Date,
   timeZone?: string,
 ): Message {
-  const text = `*${address}* chose on the form: ${choice}, ${formatTime(at, timeZone)}. The credentials are verified; copying begins then.`;
+  const text =
+    `*${address}* chose on the form: ${choice}, ${formatTime(at, timeZone)}. ` +
+    `The credentials are verified; copying begins then.`;
   return { kind: 'user-choice', text, tone: 'info', blocks: [{ type: 'text', text: `💬 ${text}` }] };
 }
 

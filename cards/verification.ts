@@ -51,7 +51,8 @@ export function verificationLine(v: VerificationView): string {
     const named = v.foldersShort.slice(0, SHORT_LISTED).reduce((n, f) => n + f.missingAtStart + f.missing, 0);
     const more = v.missingAtStart + v.missing - named;
     parts.push(
-      `counts short: ${listed.join('; ')}${more > 0 ? `; ${plural(more, 'message')} more missing in other folders` : ''}`,
+      `counts short: ${listed.join('; ')}` +
+        `${more > 0 ? `; ${plural(more, 'message')} more missing in other folders` : ''}`,
     );
   }
   if (v.altered) {
@@ -62,7 +63,8 @@ export function verificationLine(v: VerificationView): string {
   } else parts.push('no message altered by the destination');
   if (v.unchecked)
     parts.push(
-      `${plural(v.unchecked, 'message')} not compared (the destination named no UIDs for them, or reports only estimated sizes, as Microsoft 365 does)`,
+      `${plural(v.unchecked, 'message')} not compared (the destination named no ` +
+        `UIDs for them, or reports only estimated sizes, as Microsoft 365 does)`,
     );
   return parts.join('; ');
 }

@@ -95,7 +95,9 @@ export const LEASE_MS = Math.max(6, Number(process.env.MAILFERRY_LEASE_SECONDS) 
  * process that got the same pid apart). The host is MAILFERRY_HOST_ID when set (machines
  * that share a hostname, containers), else the hostname.
  */
-export const LEASE_OWNER = `${(process.env.MAILFERRY_HOST_ID || hostname()).replace(/:/g, '-')}:${process.pid}:${randomBytes(4).toString('hex')}`;
+export const LEASE_OWNER =
+  `${(process.env.MAILFERRY_HOST_ID || hostname()).replace(/:/g, '-')}` +
+  `:${process.pid}:${randomBytes(4).toString('hex')}`;
 
 /**
  * Whether the process that holds a lease is known to be gone: it ran on this host and its

@@ -269,7 +269,8 @@ export function npmArgs(argv, env = process.env) {
     const i = bare.findIndex((b) => VALUE_FLAGS[flag].test(b));
     if (i < 0)
       throw new Error(
-        `npm kept ${flag} for itself and its value could not be told apart: run \`npm run package:teams -- ${flag} VALUE\` (the \`--\` passes the flags to the script).`,
+        `npm kept ${flag} for itself and its value could not be told apart: run \`npm ` +
+          `run package:teams -- ${flag} VALUE\` (the \`--\` passes the flags to the script).`,
       );
     out.push(flag, bare.splice(i, 1)[0]);
   }
@@ -292,12 +293,15 @@ export async function packageTeams(rawArgv = [], env = process.env, entries = un
   const appId = arg(argv, '--app-id') ?? env.MicrosoftAppId;
   if (!appId || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(appId))
     throw new Error(
-      "The Teams package needs the bot's Microsoft App ID (a GUID): set MicrosoftAppId in the environment or .env, or pass --app-id GUID. See adapters/teams/README.md.",
+      "The Teams package needs the bot's Microsoft App ID (a GUID): set MicrosoftAppId " +
+        'in the environment or .env, or pass --app-id GUID. See adapters/teams/README.md.',
     );
   const publicUrl = (arg(argv, '--public-url') ?? env.PUBLIC_URL ?? '').replace(/\/+$/, '') || undefined;
   if (publicUrl && !/^https:\/\//i.test(publicUrl))
     throw new Error(
-      `PUBLIC_URL must start with https:// for Teams (got ${publicUrl.split('?')[0]}): Teams reaches bots and opens the app's links only over HTTPS, so the package would keep the mailferry.example placeholders. Put MailFerry behind a TLS reverse proxy and set PUBLIC_URL (or --public-url) to its https:// address.`,
+      `PUBLIC_URL must start with https:// for Teams (got ${publicUrl.split('?')[0]}): Teams reaches bots and ` +
+        `opens the app's links only over HTTPS, so the package would keep the mailferry.example placeholders. ` +
+        `Put MailFerry behind a TLS reverse proxy and set PUBLIC_URL (or --public-url) to its https:// address.`,
     );
   const version = arg(argv, '--app-version') ?? packageVersion();
   if (!/^\d+\.\d+\.\d+$/.test(version))
@@ -330,10 +334,12 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
     const out = await packageTeams(process.argv.slice(2));
     if (!(process.env.PUBLIC_URL || npmArgs(process.argv.slice(2)).includes('--public-url')))
       console.error(
-        'note: no PUBLIC_URL: the package keeps the mailferry.example placeholders for the developer links and valid domains.',
+        'note: no PUBLIC_URL: the package keeps the mailferry.example ' +
+          'placeholders for the developer links and valid domains.',
       );
     console.log(
-      `wrote ${out}\nUpload it in the Teams admin center (Manage apps → Upload new app) or in Teams (Apps → Manage your apps → Upload an app).`,
+      `wrote ${out}\nUpload it in the Teams admin center (Manage apps → ` +
+        `Upload new app) or in Teams (Apps → Manage your apps → Upload an app).`,
     );
   } catch (e) {
     console.error(e instanceof Error ? e.message : String(e));

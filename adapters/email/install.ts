@@ -10,7 +10,8 @@ export function installEmail(app: App): EmailSender | undefined {
   const { config, log } = app;
   if (!config.smtpUrl) {
     log.warn(
-      'email is not configured: credential requests cannot be emailed (set SMTP_URL and MAIL_FROM); items wait and the history says so',
+      'email is not configured: credential requests cannot be emailed ' +
+        '(set SMTP_URL and MAIL_FROM); items wait and the history says so',
     );
     return undefined;
   }

@@ -123,8 +123,10 @@ async function checkToken(
     const refused = !!code && REFUSED_TOKEN.includes(code);
     log.error(
       refused
-        ? 'slack: the bot token was refused; set SLACK_BOT_TOKEN to the "Bot User OAuth Token" (xoxb-…) from the app\'s OAuth & Permissions page'
-        : 'slack: could not check the bot token with the Slack Web API (auth.test); commands are answered meanwhile, posts may fail; check the network or SLACK_API_URL',
+        ? 'slack: the bot token was refused; set SLACK_BOT_TOKEN to the "Bot ' +
+            'User OAuth Token" (xoxb-…) from the app\'s OAuth & Permissions page'
+        : 'slack: could not check the bot token with the Slack Web API (auth.test); commands ' +
+            'are answered meanwhile, posts may fail; check the network or SLACK_API_URL',
       { code, error: e instanceof Error ? e.message : String(e) },
     );
     return { ok: false, retry: !refused };

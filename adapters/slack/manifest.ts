@@ -35,9 +35,12 @@ export function buildSlackManifest(
       description: 'Mailbox migrations from chat: add mailboxes, follow every status in a thread.',
       background_color: '#1f3a5f',
       long_description:
-        'MailFerry moves mailboxes from one mail server to another, driven from Slack. Admins add mailboxes with /migrate, ' +
-        'users enter their passwords on a secure form they receive by direct message or email (never in Slack), and every ' +
-        'status change of a migration is posted in the thread where it was asked for. Self-hosted: nothing leaves your servers but the mail itself.',
+        'MailFerry moves mailboxes from one mail server to another, ' +
+        'driven from Slack. Admins add mailboxes with /migrate, ' +
+        'users enter their passwords on a secure form they receive ' +
+        'by direct message or email (never in Slack), and every ' +
+        'status change of a migration is posted in the thread where it was ' +
+        'asked for. Self-hosted: nothing leaves your servers but the mail itself.',
     },
     features: {
       bot_user: { display_name: 'MailFerry', always_online: true },

@@ -314,7 +314,8 @@ export class SlackSurface {
           this.d.log.warn('slack: anchor not posted', { code, error: e instanceof Error ? e.message : String(e) });
           await reply(
             errorMessage(
-              `I could not post in this channel${code ? ` (${code})` : ''}, so status updates will not have a thread here.`,
+              `I could not post in this channel${code ? ` (${code})` : ''}, ` +
+                `so status updates will not have a thread here.`,
               code === 'not_in_channel' || code === 'channel_not_found'
                 ? 'Invite me with `/invite @MailFerry`, then follow progress with `/migrate status`.'
                 : 'Follow progress with `/migrate status`.',

@@ -100,7 +100,9 @@ export function addCommand(v: FormValues): FormCommand {
   const bad = rows.findIndex((r) => r.length > 2);
   if (bad >= 0)
     return {
-      error: `Line ${bad + 1} has more than two addresses. Write one mailbox per line: source address, then optionally the destination address.`,
+      error:
+        `Line ${bad + 1} has more than two addresses. Write one mailbox ` +
+        `per line: source address, then optionally the destination address.`,
       field: 'addresses',
     };
   return reading(() => {

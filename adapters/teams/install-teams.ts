@@ -109,11 +109,14 @@ function guardAuthentication(auth: BotFrameworkAuthentication, log: Logger): Bot
 export function checkTeamsSettings(s: TeamsSettings): void {
   if (!s.appId && !s.dev)
     throw new TeamsConfigError(
-      'MicrosoftAppId is empty, so Teams requests could not be authenticated. Set MicrosoftAppId and MicrosoftAppPassword from the Azure Bot resource (see adapters/teams/README.md), or set MAILFERRY_DEV=1 for local development only.',
+      'MicrosoftAppId is empty, so Teams requests could not be authenticated. Set ' +
+        'MicrosoftAppId and MicrosoftAppPassword from the Azure Bot resource (see ' +
+        'adapters/teams/README.md), or set MAILFERRY_DEV=1 for local development only.',
     );
   if (s.appId && !s.appPassword && s.appType !== 'UserAssignedMSI')
     throw new TeamsConfigError(
-      "MicrosoftAppId is set but MicrosoftAppPassword is empty: the bot could not answer. Copy the client secret of the Azure Bot's app registration into MicrosoftAppPassword.",
+      'MicrosoftAppId is set but MicrosoftAppPassword is empty: the bot could not answer. ' +
+        "Copy the client secret of the Azure Bot's app registration into MicrosoftAppPassword.",
     );
 }
 
@@ -185,7 +188,8 @@ export function installTeams(deps: TeamsDeps, settings: TeamsSettings, opts: Tea
   }
   if (!appId && deps.http)
     log.warn(
-      '!!! Teams runs WITHOUT AUTHENTICATION (MAILFERRY_DEV=1 and MicrosoftAppId empty): anyone who can reach POST /api/messages can act as any Teams user. Local development only. !!!',
+      '!!! Teams runs WITHOUT AUTHENTICATION (MAILFERRY_DEV=1 and MicrosoftAppId empty): anyone ' +
+        'who can reach POST /api/messages can act as any Teams user. Local development only. !!!',
     );
   else if (deps.http) log.info('Teams ready: POST /api/messages requires a Bot Framework token', { appId });
   return { adapter, bot, authenticated: !!appId };

@@ -462,16 +462,22 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
     const lines = (cmd.body ?? '').split('\n').filter((l) => l.trim() && !/^\s*source\b[^@]*$/i.test(l)).length;
     const adding = renderAdaptiveCard({
       kind: 'bulk-adding',
-      text: `Adding ${formatCount(lines)} ${lines === 1 ? 'mailbox' : 'mailboxes'}${values.project ? ` to ${values.project}` : ''}… The result will be posted in this conversation.`,
+      text:
+        `Adding ${formatCount(lines)} ${lines === 1 ? 'mailbox' : 'mailboxes'}` +
+        `${values.project ? ` to ${values.project}` : ''}… The result will be posted in this conversation.`,
       tone: 'info',
       blocks: [
         {
           type: 'text',
-          text: `⏳ Adding ${formatCount(lines)} ${lines === 1 ? 'mailbox' : 'mailboxes'}${values.project ? ` to ${values.project}` : ''}…`,
+          text:
+            `⏳ Adding ${formatCount(lines)} ${lines === 1 ? 'mailbox' : 'mailboxes'}` +
+            `${values.project ? ` to ${values.project}` : ''}…`,
         },
         {
           type: 'context',
-          text: 'Every line is checked as if it were typed. The result will be posted in this conversation when it is done.',
+          text:
+            'Every line is checked as if it were typed. The result ' +
+            'will be posted in this conversation when it is done.',
         },
       ],
     });

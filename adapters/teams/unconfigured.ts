@@ -16,7 +16,8 @@ export function teamsOff(app: App, mode: ProcessMode): void {
   const t = app.config.teams;
   if (t.appPassword || t.tenantId)
     throw new TeamsConfigError(
-      'MicrosoftAppPassword or MicrosoftAppTenantId is set but MicrosoftAppId is empty: refusing to start Teams without authentication. Set MicrosoftAppId (or MAILFERRY_DEV=1 for local development only).',
+      'MicrosoftAppPassword or MicrosoftAppTenantId is set but MicrosoftAppId is empty: refusing to start ' +
+        'Teams without authentication. Set MicrosoftAppId (or MAILFERRY_DEV=1 for local development only).',
     );
   if (mode === 'serve')
     app.http.post('/api/messages', (_req, res) => {

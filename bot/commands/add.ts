@@ -10,7 +10,8 @@ export const ASK_OPTION = {
   kind: 'enum',
   choices: ['source', 'destination', 'both'],
   summary:
-    "Which address receives the credential request when credentials are unknown (default: the project's self-service setting).",
+    'Which address receives the credential request when credentials ' +
+    "are unknown (default: the project's self-service setting).",
 } as const satisfies OptionSpec;
 /** `--notify`: how the user is asked. */
 export const NOTIFY_OPTION = {

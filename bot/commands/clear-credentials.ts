@@ -32,7 +32,8 @@ export const clearCredentials = defineCommand({
       actionResultMessage(
         'credentials-cleared',
         [
-          `${item.sourceAddress}: ${sides.join(' and ')} credentials forgotten. \`/migrate start ${item.sourceAddress}\` asks the user again.`,
+          `${item.sourceAddress}: ${sides.join(' and ')} credentials forgotten. ` +
+            `\`/migrate start ${item.sourceAddress}\` asks the user again.`,
         ],
         [],
         'Cleared credentials of',

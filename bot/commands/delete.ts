@@ -9,7 +9,8 @@ import { PROJECT_OPTION, resolveProject } from './shared.ts';
 export const del = defineCommand({
   name: 'delete',
   summary:
-    'Delete a mailbox and its statistics (mail already copied stays at the destination; a consumed license is not returned).',
+    'Delete a mailbox and its statistics (mail already copied ' +
+    'stays at the destination; a consumed license is not returned).',
   args: [{ name: 'ADDRESS', required: true, kind: 'address' }],
   options: [PROJECT_OPTION],
   examples: ['/migrate delete alice@old.example'],

@@ -10,7 +10,8 @@ export const PASS_KIND_OPTIONS = [
     value: 'DAYS',
     integer: { min: 1, max: MAX_PRESTAGE_DAYS },
     summary:
-      'Pre-stage: copy only mail older than DAYS days (by its received date). Repeat it as often as you like; a later full pass copies the rest, nothing twice.',
+      'Pre-stage: copy only mail older than DAYS days (by its received date). Repeat ' +
+      'it as often as you like; a later full pass copies the rest, nothing twice.',
   },
   {
     name: 'full',

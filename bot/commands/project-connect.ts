@@ -13,7 +13,8 @@ import { requirePrivateReply } from './shared.ts';
 export const projectConnect = defineCommand({
   name: 'project connect',
   summary:
-    'Get a private link to enter admin credentials for one side of a project (an IMAP admin login or a Microsoft 365 app); its mailboxes then start without asking users.',
+    'Get a private link to enter admin credentials for one side of a project (an IMAP ' +
+    'admin login or a Microsoft 365 app); its mailboxes then start without asking users.',
   args: [{ name: 'NAME', required: true, kind: 'name' }],
   options: [
     { name: 'source', kind: 'flag', summary: 'Connect the source side.' },

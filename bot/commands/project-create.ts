@@ -32,7 +32,8 @@ export const projectCreate = defineCommand({
     ...DATE_RANGE_OPTIONS,
   ],
   examples: [
-    '/migrate project create acme --source imaps://mail.old.example:993 --destination imaps://mail.new.example:993 --self-service source',
+    '/migrate project create acme --source imaps://mail.old.example:993 ' +
+      '--destination imaps://mail.new.example:993 --self-service source',
   ],
   admin: true,
   async handler(ctx, { args, opts }) {

@@ -13,7 +13,8 @@ import { projectZone } from '../../engine/domain/zone.ts';
 export const projectSet = defineCommand({
   name: 'project set',
   summary:
-    "Change a project's settings (digest, time zone, self-service, licenses, reminders, form attempts, link validity, folder rules, organisation and support contact, completion notice, admin credentials).",
+    "Change a project's settings (digest, time zone, self-service, licenses, reminders, form attempts, " +
+    'link validity, folder rules, organisation and support contact, completion notice, admin credentials).',
   args: [{ name: 'NAME', required: true, kind: 'name' }],
   options: [
     {
@@ -81,7 +82,8 @@ export const projectSet = defineCommand({
       kind: 'string',
       value: 'N|off',
       summary:
-        "At most N messages an hour per mailbox, a provider's limit (e.g. 3600 for Office 365); off: as fast as the servers go.",
+        "At most N messages an hour per mailbox, a provider's limit " +
+        '(e.g. 3600 for Office 365); off: as fast as the servers go.',
     },
     {
       name: 'org',
@@ -109,14 +111,16 @@ export const projectSet = defineCommand({
       kind: 'string',
       value: '"HH:MM-HH:MM"|off',
       summary:
-        'Copy only inside these hours of the project\'s time zone, e.g. "22:00-06:00": a pass pauses when the window closes and resumes when it opens; off copies at any time.',
+        'Copy only inside these hours of the project\'s time zone, e.g. "22:00-06:00": a pass ' +
+        'pauses when the window closes and resumes when it opens; off copies at any time.',
     },
     {
       name: 'clear-admin',
       kind: 'enum',
       choices: ['source', 'destination'],
       summary:
-        'Forget the admin credentials of that side (`project connect`); its mailboxes then need their own credentials again.',
+        'Forget the admin credentials of that side (`project connect`); ' +
+        'its mailboxes then need their own credentials again.',
     },
   ],
   examples: [

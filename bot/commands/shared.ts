@@ -57,7 +57,8 @@ export async function resolveProject(ctx: CommandContext, name?: string): Promis
     throw new UserError(
       'NO_PROJECT_HERE',
       'There is no migration project in this channel.',
-      'Create one with `/migrate project create NAME --source imaps://old.example:993 --destination imaps://new.example:993`, or name one with `--project NAME`.',
+      'Create one with `/migrate project create NAME --source imaps://old.example:993 ' +
+        '--destination imaps://new.example:993`, or name one with `--project NAME`.',
     );
   throw new UserError(
     'SEVERAL_PROJECTS',

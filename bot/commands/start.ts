@@ -11,7 +11,8 @@ import { scheduleStart } from './schedule-start.ts';
 export const start = defineCommand({
   name: 'start',
   summary:
-    'Start (submit) a mailbox, every one waiting for its user (--waiting), or all (--all). Missing credentials are requested from the user.',
+    'Start (submit) a mailbox, every one waiting for its user (--waiting), ' +
+    'or all (--all). Missing credentials are requested from the user.',
   args: [{ name: 'ADDRESS', required: false, kind: 'address' }],
   options: [
     { name: 'waiting', kind: 'flag', summary: 'Send a new request to every mailbox waiting for its user.' },

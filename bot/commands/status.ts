@@ -226,7 +226,10 @@ export function describeEvent(
     figures?.verification && typeof figures.verification.foldersChecked === 'number'
       ? ` — verified: ${verificationSummary(figures.verification)}`
       : '';
-  return `${what[kind] ?? words(kind)}${sides}${change ? ` (${change})` : ''}${passKindNote(detail, figures)}${reason}${extra}${verified}`;
+  return (
+    `${what[kind] ?? words(kind)}${sides}${change ? ` (${change})` : ''}` +
+    `${passKindNote(detail, figures)}${reason}${extra}${verified}`
+  );
 }
 
 /**

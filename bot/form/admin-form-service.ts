@@ -208,7 +208,9 @@ export class AdminFormService {
     const notice = {
       tone: 'warning' as const,
       title: busy ? 'The mail server is busy' : 'We could not check these credentials',
-      text: `${busy ? 'The server asked us to slow down' : `The server could not be asked (${r.detail})`}. This does not count as an attempt; nothing was stored. Try again in a few minutes.`,
+      text:
+        `${busy ? 'The server asked us to slow down' : `The server could not be asked (${r.detail})`}. ` +
+        `This does not count as an attempt; nothing was stored. Try again in a few minutes.`,
     };
     return { outcome: 'unreachable', status: 503, html: renderAdminFormPage(this.view(l, { values, notice })) };
   }

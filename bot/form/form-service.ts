@@ -58,7 +58,9 @@ const SIGN_IN_NOTICES = {
   cancelled: {
     tone: 'warning',
     title: 'Sign-in cancelled',
-    text: 'You cancelled the sign-in at Microsoft. Nothing was changed and this does not count as an attempt. Sign in again whenever you are ready.',
+    text:
+      'You cancelled the sign-in at Microsoft. Nothing was changed and this ' +
+      'does not count as an attempt. Sign in again whenever you are ready.',
   },
   failed: {
     tone: 'warning',
@@ -68,12 +70,16 @@ const SIGN_IN_NOTICES = {
   refused: {
     tone: 'error',
     title: 'This account cannot open the mailbox',
-    text: 'Microsoft signed you in, but the mailbox could not be opened with that account. Sign in with the account of the mailbox shown below.',
+    text:
+      'Microsoft signed you in, but the mailbox could not be opened with ' +
+      'that account. Sign in with the account of the mailbox shown below.',
   },
   unreachable: {
     tone: 'warning',
     title: 'We could not reach Microsoft',
-    text: 'Microsoft or the mail server could not be reached just now. This does not count as an attempt. Please try again in a few minutes.',
+    text:
+      'Microsoft or the mail server could not be reached just now. This ' +
+      'does not count as an attempt. Please try again in a few minutes.',
   },
 } as const satisfies Record<string, NonNullable<FormPageView['notice']>>;
 
@@ -482,7 +488,9 @@ export class FormService {
                 l.microsoft[side]!.app && this.o.microsoft
                   ? { href: `/c/${l.token}/microsoft/${side}` }
                   : {
-                      unavailable: `Sign-in with Microsoft is not set up for this project yet: your administrator has to connect the Microsoft 365 app registration first. Nothing is needed from you until then.`,
+                      unavailable:
+                        `Sign-in with Microsoft is not set up for this project yet: your administrator has to ` +
+                        `connect the Microsoft 365 app registration first. Nothing is needed from you until then.`,
                     },
             }
           : {}),
@@ -523,7 +531,10 @@ export class FormService {
       else if (invisible)
         errors.push({
           field: `${side}-login`,
-          message: `The username of your ${name} mailbox contains an invisible character (${invisible.code}${invisible.name ? ` ${invisible.name}` : ''}), shown here as <${invisible.code}>. Type the username again without it.`,
+          message:
+            `The username of your ${name} mailbox contains an invisible character ` +
+            `(${invisible.code}${invisible.name ? ` ${invisible.name}` : ''}), ` +
+            `shown here as <${invisible.code}>. Type the username again without it.`,
         });
       else if (login.length > MAX_LOGIN || /[\u0000-\u001f\u007f]/.test(login))
         errors.push({ field: `${side}-login`, message: `The username of your ${name} mailbox is not valid.` });
@@ -710,7 +721,9 @@ export class FormService {
       if (final) return this.lastAttemptRefused(l, item, firstRefused.side, detail);
       const errs: FieldError[] = refused.map((x) => ({
         field: `${x.side}-password`,
-        message: `The server of your ${SIDE_NAME[x.side]} mailbox did not accept this username and password. Check them and try again.`,
+        message:
+          `The server of your ${SIDE_NAME[x.side]} mailbox did not ` +
+          `accept this username and password. Check them and try again.`,
       }));
       const notice = unverified.length
         ? unreachableNotice(
@@ -759,11 +772,15 @@ function unreachableNotice(sides: Side[], busy = false): NonNullable<FormPageVie
     return {
       tone: 'warning',
       title: 'The mail server is busy',
-      text: `${which.charAt(0).toUpperCase()}${which.slice(1)} asked us to slow down before it would check your credentials. This does not count as an attempt. Please try again in a few minutes.`,
+      text:
+        `${which.charAt(0).toUpperCase()}${which.slice(1)} asked us to slow down before it would ` +
+        `check your credentials. This does not count as an attempt. Please try again in a few minutes.`,
     };
   return {
     tone: 'warning',
     title: 'We could not reach the mail server',
-    text: `We could not reach ${which} to check your credentials just now. This does not count as an attempt. Please try again in a few minutes.`,
+    text:
+      `We could not reach ${which} to check your credentials just now. This ` +
+      `does not count as an attempt. Please try again in a few minutes.`,
   };
 }

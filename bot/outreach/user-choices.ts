@@ -62,7 +62,8 @@ export class UserChoices {
         user: actor.id,
       });
       return choiceRefusedMessage(
-        'This button answers only for the person the message was sent to. If this mailbox is yours, ask your IT team to send you a request.',
+        'This button answers only for the person the message was sent to. ' +
+          'If this mailbox is yours, ask your IT team to send you a request.',
       );
     }
     const item = await this.d.engine.itemById(itemId);
@@ -85,7 +86,8 @@ export class UserChoices {
       const w = projectWindowState(item.project, now);
       if (!w)
         return choiceRefusedMessage(
-          'This migration has no night-time window: use "Start now", and your mailbox is copied as soon as your credentials are in.',
+          'This migration has no night-time window: use "Start now", ' +
+            'and your mailbox is copied as soon as your credentials are in.',
         );
       startAt = w.open ? now : w.next;
     }

@@ -23,7 +23,8 @@ export function parseCron(expr: string): CronFields {
   const parts = text.split(/\s+/);
   if (parts.length !== 5 && parts.length !== 6)
     throw new Error(
-      `"${expr}" is not a cron expression: expected 5 fields (minute hour day-of-month month day-of-week), e.g. "0 9 * * 1-5", got ${parts.length}.`,
+      `"${expr}" is not a cron expression: expected 5 fields (minute hour ` +
+        `day-of-month month day-of-week), e.g. "0 9 * * 1-5", got ${parts.length}.`,
     );
   const v = cron.validateDetailed(text);
   if (!v.valid || !v.fields) {
@@ -42,7 +43,8 @@ export function parseCron(expr: string): CronFields {
   const nums = (name: string, list: (number | string)[]): Set<number> => {
     if (list.some((x) => typeof x !== 'number'))
       throw new Error(
-        `"${expr}" uses L, W or # in the ${name} field, which digest schedules do not support; use plain values, ranges and steps.`,
+        `"${expr}" uses L, W or # in the ${name} field, which digest ` +
+          `schedules do not support; use plain values, ranges and steps.`,
       );
     return new Set(list as number[]);
   };

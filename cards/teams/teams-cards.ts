@@ -52,7 +52,9 @@ function echo(value: string | undefined, error: string | undefined, what: string
   const v = value ?? '';
   if (v.length <= ECHO_MAX) return { value: v, error: error ?? '' };
   const lines = v.split('\n').filter((l) => l.trim()).length;
-  const note = `The ${lines.toLocaleString('en-US')} ${what} are not shown again (too long for a card): paste them again once fixed.`;
+  const note =
+    `The ${lines.toLocaleString('en-US')} ${what} are not shown ` +
+    `again (too long for a card): paste them again once fixed.`;
   return { value: '', error: error ? `${shortenLines(error, 4_000)}\n${note}` : note };
 }
 
@@ -180,7 +182,9 @@ export function credentialRequestCard(v: CredentialRequestView): AdaptiveCard {
   const expires = formatTime(v.expiresAt, org?.timeZone);
   const card = expandCard('credential-request', {
     title,
-    intro: `${requester} is moving your mailbox ${v.sourceAddress} (project ${v.projectName}). MailFerry needs your ${needed} to copy your mail.${v.resend ? ' This replaces an earlier link.' : ''}`,
+    intro:
+      `${requester} is moving your mailbox ${v.sourceAddress} (project ${v.projectName}). MailFerry ` +
+      `needs your ${needed} to copy your mail.${v.resend ? ' This replaces an earlier link.' : ''}`,
     summary: `${title}: ${v.sourceAddress}. Open the secure form before ${expires}.`,
     mailbox: v.sourceAddress,
     destination: v.destinationAddress,
@@ -188,7 +192,9 @@ export function credentialRequestCard(v: CredentialRequestView): AdaptiveCard {
     requestedBy: requester,
     expires,
     support: org?.support ?? '',
-    safety: `Never type your password in chat. The button opens MailFerry's secure form; the link works once. ${supportSentence(org)}`,
+    safety:
+      `Never type your password in chat. The button opens MailFerry's ` +
+      `secure form; the link works once. ${supportSentence(org)}`,
     url: v.url,
   });
   // The answers beside the link: Universal Actions that run `answer ID CHOICE` as the person who clicks.
@@ -200,7 +206,8 @@ export function credentialRequestCard(v: CredentialRequestView): AdaptiveCard {
 export function welcomeCard(examples: string[]): AdaptiveCard {
   return expandCard('welcome', {
     intro:
-      "I move mailboxes from chat. Mention me with a command, or use the buttons. Users enter their passwords only on MailFerry's secure form, never in chat.",
+      'I move mailboxes from chat. Mention me with a command, or use the buttons. ' +
+      "Users enter their passwords only on MailFerry's secure form, never in chat.",
     examples: examples.join('\n'),
   });
 }

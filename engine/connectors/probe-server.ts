@@ -203,7 +203,8 @@ function startTls(
         tls,
         trusted: !err,
         finding: err
-          ? `${proto}, but the certificate is not trusted (${err}): logins will be refused until the server has a valid certificate (or its CA is trusted: NODE_EXTRA_CA_CERTS)`
+          ? `${proto}, but the certificate is not trusted (${err}): logins will be refused ` +
+            `until the server has a valid certificate (or its CA is trusted: NODE_EXTRA_CA_CERTS)`
           : `${proto}, certificate valid for ${host}`,
       });
     });
@@ -258,7 +259,8 @@ async function probeImap(
           ok: false,
           findings: [
             ...findings,
-            `no TLS on this port (${(e as Error).message}); for a server that starts in clear and offers STARTTLS use imap://${host}:${port === 993 ? 143 : port}`,
+            `no TLS on this port (${(e as Error).message}); for a server that starts in ` +
+              `clear and offers STARTTLS use imap://${host}:${port === 993 ? 143 : port}`,
           ],
         };
       }
@@ -280,7 +282,8 @@ async function probeImap(
           ...findings,
           /^\* BYE/i.test(greeting)
             ? `the server refuses connections: "${greeting.slice(0, 160)}"`
-            : `not an IMAP greeting: "${greeting.slice(0, 120)}"${!secure && /^\x16|^[^\x20-\x7e]/.test(greeting) ? ' (TLS on this port? use imaps://)' : ''}`,
+            : `not an IMAP greeting: "${greeting.slice(0, 120)}"` +
+              `${!secure && /^\x16|^[^\x20-\x7e]/.test(greeting) ? ' (TLS on this port? use imaps://)' : ''}`,
         ],
       };
     findings.push(`IMAP greeting "${greeting.replace(/^\* (OK|PREAUTH)\s*(\[[^\]]*\]\s*)?/i, '').slice(0, 80)}"`);
@@ -340,7 +343,10 @@ function probeAuthority(tenantId: string, opts: ProbeOptions): Promise<{ ok: boo
           else
             resolve({
               ok: false,
-              finding: `the authority ${host} does not know the tenant ${tenantId} (HTTP ${res.statusCode}${meta.error_description ? `: ${(meta.error_description.split(/\r?\n/)[0] ?? '').slice(0, 160)}` : ''}); check the tenant id in the m365:// URL${host.includes('microsoftonline.com') ? '' : ' and MICROSOFT_AUTHORITY_HOST'}`,
+              finding:
+                `the authority ${host} does not know the tenant ${tenantId} ` +
+                `(HTTP ${res.statusCode}${meta.error_description ? `: ${(meta.error_description.split(/\r?\n/)[0] ?? '').slice(0, 160)}` : ''}); check the tenant id in the m365:// ` +
+                `URL${host.includes('microsoftonline.com') ? '' : ' and MICROSOFT_AUTHORITY_HOST'}`,
             });
         });
       },

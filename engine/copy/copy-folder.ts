@@ -185,7 +185,8 @@ async function carryFlagChanges(run: FolderRun, src: ImapFlow, dest: ImapFlow): 
       const max = pass.settings.maxErrors;
       pass.fail(
         'TooManyErrors',
-        `more than ${max} errors; last: the destination refused to set the flags of ${flagSync.refused} message(s) in ${run.job.mapping.destName}`,
+        `more than ${max} errors; last: the destination refused to set the ` +
+          `flags of ${flagSync.refused} message(s) in ${run.job.mapping.destName}`,
       );
       return null;
     }
@@ -310,7 +311,8 @@ async function copyBatches(run: FolderRun, c: LaneConnections, progressed: () =>
       if (first && pass.tooManyErrors) {
         pass.fail(
           'TooManyErrors',
-          `more than ${s.maxErrors} errors; last: the destination refused message UID ${first.message.uid} of ${run.name}: ${first.reason}`,
+          `more than ${s.maxErrors} errors; last: the destination refused ` +
+            `message UID ${first.message.uid} of ${run.name}: ${first.reason}`,
         );
         return false;
       }

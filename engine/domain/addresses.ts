@@ -42,7 +42,9 @@ export function normaliseAddress(raw: string, what = 'address'): string {
   if (GOOGLE_CONSUMER_DOMAINS.includes(domain)) {
     throw new UserError(
       'GOOGLE_CONSUMER',
-      `${s} is a Google consumer account. Due to Google's security policy, free Google accounts (gmail.com, googlemail.com) cannot be migrated with a password; ask the user to export their mail with Google Takeout instead.`,
+      `${s} is a Google consumer account. Due to Google's security policy, free ` +
+        `Google accounts (gmail.com, googlemail.com) cannot be migrated with a ` +
+        `password; ask the user to export their mail with Google Takeout instead.`,
     );
   }
   return `${s.slice(0, at)}@${domain}`;

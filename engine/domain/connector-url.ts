@@ -12,7 +12,9 @@ export type ConnectorUrl =
  * `side`.
  */
 export function parseConnectorUrl(raw: string, side: string): ConnectorUrl {
-  const usage = `Use imap://host:port (STARTTLS when offered), imaps://host:port, or m365://TENANT_ID (Exchange Online; m365://TENANT_ID?imap=HOST:PORT for another IMAP host, e.g. GCC High or 21Vianet).`;
+  const usage =
+    `Use imap://host:port (STARTTLS when offered), imaps://host:port, or m365://TENANT_ID (Exchange ` +
+    `Online; m365://TENANT_ID?imap=HOST:PORT for another IMAP host, e.g. GCC High or 21Vianet).`;
   let u: URL;
   try {
     u = new URL(raw);

@@ -62,6 +62,8 @@ export function refuseInvisible(s: string, what: string): void {
   if (!f) return;
   throw new UserError(
     'INVISIBLE_CHARACTER',
-    `The ${what} "${showInvisible(s)}" contains an invisible character (${f.code}${f.name ? ` ${f.name}` : ''}) at position ${f.index + 1}. Such characters can make text display differently from what it is (reversed, or two names looking alike), so they are refused: type the ${what} again without it.`,
+    `The ${what} "${showInvisible(s)}" contains an invisible character (${f.code}${f.name ? ` ${f.name}` : ''}) ` +
+      `at position ${f.index + 1}. Such characters can make text display differently from what it ` +
+      `is (reversed, or two names looking alike), so they are refused: type the ${what} again without it.`,
   );
 }

@@ -38,7 +38,8 @@ export class ProjectOptionsError extends Error {
     readonly problems: string[],
   ) {
     super(
-      `The stored settings of project ${projectName} cannot be read (${problems.join('; ')}). Set them again with "project set ${projectName} …".`,
+      `The stored settings of project ${projectName} cannot be read ` +
+        `(${problems.join('; ')}). Set them again with "project set ${projectName} …".`,
     );
   }
 }

@@ -22,7 +22,10 @@ export function parseWindow(text: string): CopyWindow | string {
     return hh && mm ? Number(hh) * 60 + Number(mm) : undefined;
   });
   if (parts.length !== 2 || open === undefined || close === undefined)
-    return `"${text}" is not a window: expected two times of day, e.g. "22:00-06:00" (it may run over midnight), or off.`;
+    return (
+      `"${text}" is not a window: expected two times of day, ` +
+      `e.g. "22:00-06:00" (it may run over midnight), or off.`
+    );
   if (open === close)
     return `"${text}" opens and closes at the same time: give two different times, or off for no window.`;
   return { open, close };

@@ -35,7 +35,9 @@ export function m365Endpoint(input: M365SideInput): ConnectorEndpoint | { fail: 
   if (!input.app)
     return {
       fail: credentials,
-      detail: `No Microsoft 365 app registration is connected for the ${input.side} (tenant ${input.tenantId}): an admin connects one with project connect.`,
+      detail:
+        `No Microsoft 365 app registration is connected for the ${input.side} ` +
+        `(tenant ${input.tenantId}): an admin connects one with project connect.`,
     };
   const app: M365App = { ...input.app, tenantId: input.tenantId };
   const oauth = input.refreshToken

@@ -320,7 +320,9 @@ export class Runner {
         this.log.error('could not prepare the pass: stored credentials cannot be opened', { item: item.id, side: s });
         return {
           fail: 'Internal',
-          detail: `The stored ${s} credentials cannot be opened with the current ENCRYPTION_KEY (was the key changed without \`mailferry rotate-key\`?). Ask for them again.`,
+          detail:
+            `The stored ${s} credentials cannot be opened with the current ENCRYPTION_KEY ` +
+            `(was the key changed without \`mailferry rotate-key\`?). Ask for them again.`,
         };
       }
     };

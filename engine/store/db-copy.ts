@@ -98,18 +98,21 @@ async function refusals(source: Db, target: Db, opts: CopyOptions): Promise<void
   const running = await livePasses(source, now);
   if (running)
     throw new CopyRefused(
-      `${running} migration pass(es) are running on the source database. Stop \`mailferry serve\` and every \`mailferry worker\` (running passes save their progress), then copy.`,
+      `${running} migration pass(es) are running on the source database. Stop \`mailferry ` +
+        `serve\` and every \`mailferry worker\` (running passes save their progress), then copy.`,
     );
   const targetRunning = await livePasses(target, now);
   if (targetRunning)
     throw new CopyRefused(
-      `${targetRunning} migration pass(es) are running on the target database: MailFerry processes already use it. Stop them before copying into it.`,
+      `${targetRunning} migration pass(es) are running on the target database: ` +
+        `MailFerry processes already use it. Stop them before copying into it.`,
     );
   const filled = [...(await countRows(target))].filter(([, n]) => n > 0);
   if (filled.length && !opts.force) {
     const list = filled.map(([t, n]) => `${t} (${n})`).join(', ');
     throw new CopyRefused(
-      `The target database is not empty: ${list}. Copy into an empty database, or add --force to delete every MailFerry row in the target first.`,
+      `The target database is not empty: ${list}. Copy into an empty database, ` +
+        `or add --force to delete every MailFerry row in the target first.`,
     );
   }
 }
@@ -195,7 +198,8 @@ export async function copyDatabase(source: Db, target: Db, opts: CopyOptions = {
       for (const t of COPY_TABLES) await copyTable(source, tx, t, totals.get(t.model)!, opts);
       if ((await sourceVersion(source)) !== version || (await livePasses(source, opts.now?.() ?? new Date())))
         throw new CopyRefused(
-          'Another process wrote to the source database during the copy (is a MailFerry process still running?). Nothing was kept in the target; stop every MailFerry process and copy again.',
+          'Another process wrote to the source database during the copy (is a MailFerry process still ' +
+            'running?). Nothing was kept in the target; stop every MailFerry process and copy again.',
         );
       const after = await countRows(tx);
       const counts = COPY_TABLES.map((t) => ({

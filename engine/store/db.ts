@@ -90,7 +90,8 @@ export function applyMigrations(file: string): string[] {
         sqlite.exec(sql);
         sqlite
           .prepare(
-            'INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, started_at, applied_steps_count) VALUES (?, ?, ?, ?, ?, 1)',
+            'INSERT INTO _prisma_migrations (id, checksum, finished_at, ' +
+              'migration_name, started_at, applied_steps_count) VALUES (?, ?, ?, ?, ?, 1)',
           )
           .run(randomUUID(), checksum, Date.now(), name, Date.now());
       })();

@@ -42,7 +42,8 @@ export async function applyPostgresMigrations(url: string): Promise<string[]> {
       try {
         await client.query(sql);
         await client.query(
-          'INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, started_at, applied_steps_count) VALUES ($1, $2, now(), $3, now(), 1)',
+          'INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, ' +
+            'started_at, applied_steps_count) VALUES ($1, $2, now(), $3, now(), 1)',
           [randomUUID(), checksum, name],
         );
         await client.query('COMMIT');

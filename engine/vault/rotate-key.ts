@@ -64,7 +64,8 @@ function mustReseal(keyId: string, from: Vault, to: Vault, whatWas: string): boo
   if (keyId === to.keyId) return false;
   if (keyId !== from.keyId)
     throw new Error(
-      `${whatWas} sealed with key ${keyId}, which is neither the current key (${from.keyId}) nor the new one; nothing was changed`,
+      `${whatWas} sealed with key ${keyId}, which is neither the ` +
+        `current key (${from.keyId}) nor the new one; nothing was changed`,
     );
   return true;
 }

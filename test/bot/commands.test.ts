@@ -57,73 +57,84 @@ describe('commands', () => {
     expect((await t.run('add bob@old.example', { channel: 'C2' })).result.code).toBe('SEVERAL_PROJECTS');
   });
 
-  it('bulk adds every good line, reports every bad one with its line number, and writes nothing for the bad', async () => {
-    await t.run('project create acme --source imaps://old.example --destination imaps://new.example');
-    await t.run('add dup@old.example');
-    const csv = [
-      'source,destination',
-      'a@old.example,a@new.example',
-      'not-an-address',
-      'b@gmail.com',
-      'dup@old.example',
-      'c@old.example',
-      'c@old.example',
-      ',x@new.example',
-    ].join('\n');
-    const r = await t.run(`bulk\n${csv}`);
-    expect(r.text).toMatch(/2 mailboxes added to acme; 5 lines refused/);
-    expect(r.text).toContain('line 3: "not-an-address" is not a valid source address');
-    expect(r.text).toContain('line 4: b@gmail.com is a Google consumer account');
-    expect(r.text).toContain('line 5: dup@old.example is already in project acme.');
-    expect(r.text).toContain('line 7: c@old.example appears twice (first on line 6).');
-    expect(r.text).toContain('line 8: the source address is missing');
-    const items = await t.app.db.item.findMany({ orderBy: { sourceAddress: 'asc' } });
-    expect(items.map((i) => `${i.sourceAddress}>${i.destinationAddress}`)).toEqual([
-      'a@old.example>a@new.example',
-      'c@old.example>c@old.example',
-      'dup@old.example>dup@old.example',
-    ]);
-    // One thread for the whole batch.
-    expect(new Set(items.filter((i) => i.sourceAddress !== 'dup@old.example').map((i) => i.threadRef)).size).toBe(1);
-  });
+  it(
+    'bulk adds every good line, reports every bad one ' + 'with its line number, and writes nothing for the bad',
+    async () => {
+      await t.run('project create acme --source imaps://old.example --destination imaps://new.example');
+      await t.run('add dup@old.example');
+      const csv = [
+        'source,destination',
+        'a@old.example,a@new.example',
+        'not-an-address',
+        'b@gmail.com',
+        'dup@old.example',
+        'c@old.example',
+        'c@old.example',
+        ',x@new.example',
+      ].join('\n');
+      const r = await t.run(`bulk\n${csv}`);
+      expect(r.text).toMatch(/2 mailboxes added to acme; 5 lines refused/);
+      expect(r.text).toContain('line 3: "not-an-address" is not a valid source address');
+      expect(r.text).toContain('line 4: b@gmail.com is a Google consumer account');
+      expect(r.text).toContain('line 5: dup@old.example is already in project acme.');
+      expect(r.text).toContain('line 7: c@old.example appears twice (first on line 6).');
+      expect(r.text).toContain('line 8: the source address is missing');
+      const items = await t.app.db.item.findMany({ orderBy: { sourceAddress: 'asc' } });
+      expect(items.map((i) => `${i.sourceAddress}>${i.destinationAddress}`)).toEqual([
+        'a@old.example>a@new.example',
+        'c@old.example>c@old.example',
+        'dup@old.example>dup@old.example',
+      ]);
+      // One thread for the whole batch.
+      expect(new Set(items.filter((i) => i.sourceAddress !== 'dup@old.example').map((i) => i.threadRef)).size).toBe(1);
+    },
+  );
 
   it('bulk without CSV says how to give one', async () => {
     await t.run('project create acme --source imaps://old.example --destination imaps://new.example');
     expect((await t.run('bulk')).text).toMatch(/No CSV came with the command/);
   });
 
-  it('status lists counts per status, licenses, and each item with its status and reason; for one address, its history', async () => {
-    await t.run('project create acme --source imaps://old.example --destination imaps://new.example --licenses 10');
-    await t.run('bulk\na@old.example\nb@old.example\nc@old.example');
-    await t.run('start b@old.example');
-    const s = await t.run('status');
-    expect(s.text).toMatch(/Mailboxes:\s+3: Not started 2 · Waiting for user 1/);
-    expect(s.text).toMatch(/Licenses:\s+1 used, 9 left of 10/);
-    expect(s.text).toMatch(/⏳ b@old\.example — Waiting for user/);
-    expect(s.text).toMatch(/⚪ a@old\.example — Not started/);
-    const one = await t.run('status b@old.example');
-    expect(one.text).toMatch(/Status:\s+Waiting for user/);
-    // History in words: who as a person, event keys as words.
-    expect(one.text).toMatch(/started \(Not started → Waiting for user\) — admin \(test\)/);
-    expect(one.text).toMatch(/credential request not delivered/);
-    expect(one.text).not.toMatch(/request\.failed|test:admin/);
-  });
+  it(
+    'status lists counts per status, licenses, and each item ' +
+      'with its status and reason; for one address, its history',
+    async () => {
+      await t.run('project create acme --source imaps://old.example --destination imaps://new.example --licenses 10');
+      await t.run('bulk\na@old.example\nb@old.example\nc@old.example');
+      await t.run('start b@old.example');
+      const s = await t.run('status');
+      expect(s.text).toMatch(/Mailboxes:\s+3: Not started 2 · Waiting for user 1/);
+      expect(s.text).toMatch(/Licenses:\s+1 used, 9 left of 10/);
+      expect(s.text).toMatch(/⏳ b@old\.example — Waiting for user/);
+      expect(s.text).toMatch(/⚪ a@old\.example — Not started/);
+      const one = await t.run('status b@old.example');
+      expect(one.text).toMatch(/Status:\s+Waiting for user/);
+      // History in words: who as a person, event keys as words.
+      expect(one.text).toMatch(/started \(Not started → Waiting for user\) — admin \(test\)/);
+      expect(one.text).toMatch(/credential request not delivered/);
+      expect(one.text).not.toMatch(/request\.failed|test:admin/);
+    },
+  );
 
-  it('suggests what was meant: option values, project names, and an address of the project rather than adding the typo', async () => {
-    await t.run('project create acme --source imaps://old.example --destination imaps://new.example');
-    expect((await t.run('status')).text).toMatch(/Mailboxes:\s+none yet/);
-    await t.run('add bob@old.example');
-    expect((await t.run('add carol@old.example --ask sorce')).text).toContain(
-      '--ask must be one of source, destination, both; got "sorce". Did you mean "source"?',
-    );
-    expect((await t.run('status --project acmee')).text).toContain(
-      'There is no project named acmee. Did you mean acme?',
-    );
-    const typo = await t.run('resend bob@ol.example');
-    expect(typo.text).toContain('bob@ol.example is not in project acme. Did you mean bob@old.example?');
-    expect(typo.text).not.toContain('add bob@ol.example');
-    expect((await t.run('resend zed@far.example')).text).toContain('Add it with');
-  });
+  it(
+    'suggests what was meant: option values, project names, ' +
+      'and an address of the project rather than adding the typo',
+    async () => {
+      await t.run('project create acme --source imaps://old.example --destination imaps://new.example');
+      expect((await t.run('status')).text).toMatch(/Mailboxes:\s+none yet/);
+      await t.run('add bob@old.example');
+      expect((await t.run('add carol@old.example --ask sorce')).text).toContain(
+        '--ask must be one of source, destination, both; got "sorce". Did you mean "source"?',
+      );
+      expect((await t.run('status --project acmee')).text).toContain(
+        'There is no project named acmee. Did you mean acme?',
+      );
+      const typo = await t.run('resend bob@ol.example');
+      expect(typo.text).toContain('bob@ol.example is not in project acme. Did you mean bob@old.example?');
+      expect(typo.text).not.toContain('add bob@ol.example');
+      expect((await t.run('resend zed@far.example')).text).toContain('Add it with');
+    },
+  );
 
   it('only admins run admin commands; non-admins get a clear refusal and a help without them', async () => {
     await t.run('project create acme --source imaps://old.example --destination imaps://new.example');

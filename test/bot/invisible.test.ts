@@ -25,22 +25,25 @@ describe('invisible characters', () => {
       expect(findInvisible(ok)).toBeNull();
   });
 
-  it('are refused in addresses (local part and domain) with a message naming the character, which never echoes it', () => {
-    for (const c of HIDDEN.filter((x) => x.trim() === x)) {
-      for (const bad of [`ali${c}ce@old.example`, `alice@old${c}.example`, `alice@elpmaxe${c}.old`]) {
-        let msg = '';
-        try {
-          normaliseAddress(bad, 'source address');
-        } catch (e) {
-          msg = (e as Error).message;
-          expect((e as { code?: string }).code).toBe('INVISIBLE_CHARACTER');
+  it(
+    'are refused in addresses (local part and domain) with ' + 'a message naming the character, which never echoes it',
+    () => {
+      for (const c of HIDDEN.filter((x) => x.trim() === x)) {
+        for (const bad of [`ali${c}ce@old.example`, `alice@old${c}.example`, `alice@elpmaxe${c}.old`]) {
+          let msg = '';
+          try {
+            normaliseAddress(bad, 'source address');
+          } catch (e) {
+            msg = (e as Error).message;
+            expect((e as { code?: string }).code).toBe('INVISIBLE_CHARACTER');
+          }
+          expect(msg, `${cp(c)} in ${JSON.stringify(bad)}`).toContain(`invisible character (${cp(c)}`);
+          expect(msg).toContain('source address');
+          expect(findInvisible(msg)).toBeNull();
         }
-        expect(msg, `${cp(c)} in ${JSON.stringify(bad)}`).toContain(`invisible character (${cp(c)}`);
-        expect(msg).toContain('source address');
-        expect(findInvisible(msg)).toBeNull();
       }
-    }
-  });
+    },
+  );
 });
 
 describe('invisible characters on every surface', () => {

@@ -82,7 +82,8 @@ describe('credential requests at scale, through a real SMTP server', () => {
     await sink?.close();
   });
 
-  it(`start --all of ${N.toLocaleString('en')} mailboxes: every user gets one mail over at most ${BOUND} connections, every history says sent, the thread gets one summary`, async () => {
+  it(`start --all of ${N.toLocaleString('en')} mailboxes: every user gets one mail over ` +
+    `at most ${BOUND} connections, every history says sent, the thread gets one summary`, async () => {
     const r = await t.run('start --all');
     expect(r.text).toMatch(/Started 2,000 mailboxes\./);
     // What the mail server saw: N messages, one per user, never more than BOUND connections at once.
@@ -117,7 +118,8 @@ describe('credential requests at scale, through a real SMTP server', () => {
     expectNoTokenInLogs(t.logs, tokensIn(sink));
   }, 600_000);
 
-  it('start --waiting asks the same 2,000 again through the same batched path: new links, the old ones dead, one summary', async () => {
+  it('start --waiting asks the same 2,000 again through the same ' +
+    'batched path: new links, the old ones dead, one summary', async () => {
     const before = sink.messages.length;
     const oldOpen = await t.app.db.credentialLink.count({ where: { revokedAt: null, usedAt: null } });
     expect(oldOpen).toBe(N);
@@ -162,12 +164,14 @@ describe('an SMTP server that is busy, refuses, or is down', () => {
     );
     installEmail(t.app);
     await t.run(
-      'project create acme --source imaps://old.example:993 --destination imaps://new.example:993 --self-service source',
+      'project create acme --source imaps://old.example:993 ' +
+        '--destination imaps://new.example:993 --self-service source',
     );
     return t;
   }
 
-  it('421 "too many connections" for the first attempts: retried with back-off, then delivered; the history says after how many', async () => {
+  it('421 "too many connections" for the first attempts: retried ' +
+    'with back-off, then delivered; the history says after how many', async () => {
     const t = await app(sink.url);
     await t.run('add alice@old.example');
     const before = sink.messages.length;
@@ -201,7 +205,8 @@ describe('an SMTP server that is busy, refuses, or is down', () => {
     expect(item.status).toBe('WaitingForUser');
   }, 60_000);
 
-  it("a refused SMTP login is permanent and the setup's: not retried, the channel pauses, every item says why, the password is in no log line", async () => {
+  it("a refused SMTP login is permanent and the setup's: not retried, the " +
+    'channel pauses, every item says why, the password is in no log line', async () => {
     const strict = await startSmtpSink({ refuseLogin: true });
     try {
       const url = strict.url.replace('smtp://', 'smtp://ferry:S3cret-pass@');
@@ -226,7 +231,8 @@ describe('an SMTP server that is busy, refuses, or is down', () => {
     }
   }, 60_000);
 
-  it('a mail server that is down: start --all of 300 ends, every item says not delivered, the thread says so in one summary', async () => {
+  it('a mail server that is down: start --all of 300 ends, every ' +
+    'item says not delivered, the thread says so in one summary', async () => {
     // A port where an SMTP server ran and stopped: connections are refused.
     const gone = await startSmtpSink();
     await gone.close();
@@ -252,7 +258,8 @@ describe('an SMTP server that is busy, refuses, or is down', () => {
 });
 
 describe('a stop with requests still queued', () => {
-  it('the rest stay waiting with no request in their history, the thread says how many; after the next start the scheduler sends exactly those', async () => {
+  it('the rest stay waiting with no request in their history, the thread ' +
+    'says how many; after the next start the scheduler sends exactly those', async () => {
     const N = 1_000;
     const sink = await startSmtpSink();
     const dir = mkdtempSync(join(tmpdir(), 'mailferry-restart-'));
@@ -270,7 +277,8 @@ describe('a stop with requests still queued', () => {
       installEmail(a.app);
       installScheduler(a.app, 'console');
       await a.run(
-        'project create big --source imaps://old.example:993 --destination imaps://new.example:993 --self-service source',
+        'project create big --source imaps://old.example:993 ' +
+          '--destination imaps://new.example:993 --self-service source',
       );
       await a.run(`bulk\n${csv(N)}`);
       const running = a.run('start --all');
@@ -298,7 +306,8 @@ describe('a stop with requests still queued', () => {
       expect(digest).toMatch(/user\d+@old\.example — waiting [^,]+, no request sent yet/);
       const summary = threadPosts(a, r.thread).find((p) => p.startsWith('📨'))!;
       expect(summary).toContain(
-        `Asked ${(N).toLocaleString('en')} users for their credentials: ${sent.toLocaleString('en')} by email, ${(N - sent).toLocaleString('en')} not sent yet.`,
+        `Asked ${(N).toLocaleString('en')} users for their credentials: ${sent.toLocaleString('en')} ` +
+          `by email, ${(N - sent).toLocaleString('en')} not sent yet.`,
       );
       expect(summary).toMatch(/MailFerry stopped before [\d,]+ requests were sent; they go out after it starts again/);
       expectNoTokenInLogs(a.logs, tokensIn(sink));
@@ -329,7 +338,8 @@ describe('a stop with requests still queued', () => {
       expect(perItem.every((p) => p._count === 1)).toBe(true);
       const resumed = threadPosts(b, r.thread).find((p) => p.startsWith('📨'))!;
       expect(resumed).toContain(
-        `📨 Asked ${(N - sent).toLocaleString('en')} users whose credential request MailFerry had not sent before it stopped: ${(N - sent).toLocaleString('en')} by email.`,
+        `📨 Asked ${(N - sent).toLocaleString('en')} users whose credential request MailFerry ` +
+          `had not sent before it stopped: ${(N - sent).toLocaleString('en')} by email.`,
       );
       // A second round sends nothing: their reminders follow the cadence from now.
       await scheduler.tick();

@@ -133,7 +133,8 @@ describe('parseCommand', () => {
 describe('parseBulkCsv', () => {
   it('reads rows with line numbers, skips a header, blanks and comments, and reports bad shapes', () => {
     const { rows, refused } = parseBulkCsv(
-      '\uFEFFsource,destination\n# comment\na@old.example,a@new.example,alogin,\n\n"b@old.example",\n,x@new.example\na,b,c,d,e\n"c@old.example',
+      '\uFEFFsource,destination\n# comment\na@old.example,a@new.example,' +
+        'alogin,\n\n"b@old.example",\n,x@new.example\na,b,c,d,e\n"c@old.example',
     );
     expect(rows).toEqual([
       {

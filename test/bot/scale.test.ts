@@ -37,7 +37,8 @@ function updatesIn(posts: { text: string }[]): number {
 }
 
 describe('a project of 10,000 mailboxes', () => {
-  it('bulk adds 10,000 lines, every item in the thread the reply opened; the same lines again are refused as already there', async () => {
+  it('bulk adds 10,000 lines, every item in the thread the reply ' +
+    'opened; the same lines again are refused as already there', async () => {
     const r = await t.run(`bulk\n${csv(N)}`);
     expect(r.result).toMatchObject({ ok: true });
     expect(r.text).toMatch(/10,000 mailboxes added to big\./);
@@ -58,7 +59,8 @@ describe('a project of 10,000 mailboxes', () => {
     expect(await t.app.db.item.count()).toBe(N);
   }, 300_000);
 
-  it('start --all submits 10,000 mailboxes, each through the state machine with its history line and license, and their thread gets a few summary posts, all delivered', async () => {
+  it('start --all submits 10,000 mailboxes, each through the state machine with its ' +
+    'history line and license, and their thread gets a few summary posts, all delivered', async () => {
     // The project holds admin credentials for both sides, so nothing is missing: every item is queued.
     await t.app.db.project.updateMany({
       where: { name: 'big' },
@@ -131,7 +133,8 @@ describe('a project of 10,000 mailboxes', () => {
     expect(await t.app.db.outboxPost.count({ where: { threadRef: thread, state: null } })).toBe(0);
   }, 300_000);
 
-  it('status, digest and the reminder round of 10,000 mailboxes, 5,000 of them waiting for their user, are summaries within Slack and Teams limits', async () => {
+  it('status, digest and the reminder round of 10,000 mailboxes, 5,000 of ' +
+    'them waiting for their user, are summaries within Slack and Teams limits', async () => {
     // Set-up: half the project waits for its user (the state a start --all of a self-service project leaves).
     const waiting = (
       await t.app.db.item.findMany({ select: { id: true }, orderBy: { sourceAddress: 'asc' }, take: N / 2 })

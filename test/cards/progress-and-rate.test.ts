@@ -24,17 +24,21 @@ describe('progress never reads 100% of a part', () => {
       }).text,
     ).toBe('🔄 a@old.example: listing folders…');
   });
-  it('with folders not counted yet (no LIST-STATUS or STATUS), it gives what is copied so far and what is left to count, no percentage', () => {
-    const t = progressPost('a@old.example', figures, 'INBOX', {
-      phase: 'copying',
-      foldersTotal: 12,
-      foldersUncounted: 11,
-    }).text;
-    expect(t).toBe(
-      '🔄 a@old.example: 20 messages copied so far (20 KB); 11 of 12 folders still to count, now in INBOX',
-    );
-    expect(t).not.toMatch(/%/);
-  });
+  it(
+    'with folders not counted yet (no LIST-STATUS or STATUS), it gives ' +
+      'what is copied so far and what is left to count, no percentage',
+    () => {
+      const t = progressPost('a@old.example', figures, 'INBOX', {
+        phase: 'copying',
+        foldersTotal: 12,
+        foldersUncounted: 11,
+      }).text;
+      expect(t).toBe(
+        '🔄 a@old.example: 20 messages copied so far (20 KB); 11 of 12 folders still to count, now in INBOX',
+      );
+      expect(t).not.toMatch(/%/);
+    },
+  );
   it('once every folder is counted, the percentage of all of them', () => {
     expect(
       progressPost('a@old.example', { ...figures, messagesFound: 80 }, 'INBOX', {

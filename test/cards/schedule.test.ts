@@ -36,7 +36,8 @@ describe('scheduled starts and copy windows on every surface', () => {
     const status = renderText(defined(SCHEDULE_MESSAGES['project status with a window and scheduled starts']));
     expect(status).toContain('22:00-06:00 Europe/Berlin: closed now, opens 2026-11-30 22:00 Europe/Berlin (21:00 UTC)');
     expect(status).toContain(
-      'user1@old.example → user1@new.example — Not started — scheduled to start 2026-12-05 22:00 Europe/Berlin (21:00 UTC)',
+      'user1@old.example → user1@new.example — Not started — ' +
+        'scheduled to start 2026-12-05 22:00 Europe/Berlin (21:00 UTC)',
     );
     expect(status).toContain('user2@old.example → user2@new.example — Queued — Paused until 22:00 (window)');
     expect(status).toContain(

@@ -47,7 +47,9 @@ describe('verification wording', () => {
       alteredReasons: { '8-bit header bytes replaced by the server': 1 },
     };
     expect(verificationLine(v)).toBe(
-      '6 folders checked; counts short: INBOX: 2 messages missing at the destination, 2 copied again; Sent: 1 fewer at the destination than at the source, re-matched on the next pass; 1 message altered by the destination (8-bit header bytes replaced by the server)',
+      '6 folders checked; counts short: INBOX: 2 messages missing at the destination, 2 copied ' +
+        'again; Sent: 1 fewer at the destination than at the source, re-matched on the next ' +
+        'pass; 1 message altered by the destination (8-bit header bytes replaced by the server)',
     );
     const two = verificationLine({
       ...clean,
@@ -56,7 +58,8 @@ describe('verification wording', () => {
       unchecked: 4,
     });
     expect(two).toContain(
-      '3 messages altered by the destination (8-bit header bytes replaced by the server: 2, size changed by the server: 1)',
+      '3 messages altered by the destination (8-bit header bytes ' +
+        'replaced by the server: 2, size changed by the server: 1)',
     );
     expect(two).toContain('4 messages not compared');
     // Many short folders: three by name, the rest as a count (the line stays a line).
@@ -90,7 +93,8 @@ describe('verification wording', () => {
       .filter((l) => l.includes('Verified'));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain(
-      'Verified: 6 folders checked, counts match; 1 message altered by the destination (8-bit header bytes replaced by the server).',
+      'Verified: 6 folders checked, counts match; 1 message altered ' +
+        'by the destination (8-bit header bytes replaced by the server).',
     );
     expect(m.text).toContain('Verified: 6 folders checked');
     // A pass without a verification (an old event) posts as before.
@@ -112,50 +116,56 @@ describe('verification wording', () => {
     expect(renderText(old)).not.toContain('Verified');
   });
 
-  it('status ADDRESS shows the last pass’s verification, every altered message, and the verification of each pass in its history line', () => {
-    const v = {
-      ...clean,
-      foldersChecked: 2,
-      altered: 1,
-      alteredReasons: { '8-bit header bytes replaced by the server': 1 },
-    };
-    const history = [
-      {
-        at: new Date('2026-11-29T10:00:00Z'),
-        actor: 'system:mailferry (MailFerry)',
-        kind: 'pass-completed',
-        fromStatus: 'Running',
-        toStatus: 'Completed',
-        summary: describeEvent('pass-completed', 'Running', 'Completed', {
-          figures: { messagesCopied: 8, verification: v },
-        }),
-      },
-    ];
-    const m = itemStatusMessage('acme', item, history, {
-      folders: [],
-      skipped: [],
-      altered: [
+  it(
+    'status ADDRESS shows the last pass’s verification, every altered ' +
+      'message, and the verification of each pass in its history line',
+    () => {
+      const v = {
+        ...clean,
+        foldersChecked: 2,
+        altered: 1,
+        alteredReasons: { '8-bit header bytes replaced by the server': 1 },
+      };
+      const history = [
         {
-          sourceFolder: 'INBOX',
-          uid: 3,
-          destUid: 7,
-          sourceSize: 2048,
-          destSize: 2048,
-          reason: '8-bit header bytes replaced by the server',
+          at: new Date('2026-11-29T10:00:00Z'),
+          actor: 'system:mailferry (MailFerry)',
+          kind: 'pass-completed',
+          fromStatus: 'Running',
+          toStatus: 'Completed',
+          summary: describeEvent('pass-completed', 'Running', 'Completed', {
+            figures: { messagesCopied: 8, verification: v },
+          }),
         },
-      ],
-      verification: v,
-    });
-    const text = renderText(m);
-    expect(text).toContain(
-      'Verified (last pass): 2 folders checked, counts match; 1 message altered by the destination (8-bit header bytes replaced by the server)',
-    );
-    expect(text).toContain('Altered by the destination (stored differently from the source; 1 message, all passes):');
-    expect(text).toContain('INBOX UID 3 (2.0 KB) → UID 7: 8-bit header bytes replaced by the server');
-    expect(text).toContain(
-      'pass completed (Running → Completed) — verified: 2 folders checked, counts match, 1 altered by the destination',
-    );
-    // Before any verified pass nothing is claimed.
-    expect(renderText(itemStatusMessage('acme', item, []))).not.toMatch(/Verified|Altered/);
-  });
+      ];
+      const m = itemStatusMessage('acme', item, history, {
+        folders: [],
+        skipped: [],
+        altered: [
+          {
+            sourceFolder: 'INBOX',
+            uid: 3,
+            destUid: 7,
+            sourceSize: 2048,
+            destSize: 2048,
+            reason: '8-bit header bytes replaced by the server',
+          },
+        ],
+        verification: v,
+      });
+      const text = renderText(m);
+      expect(text).toContain(
+        'Verified (last pass): 2 folders checked, counts match; 1 message ' +
+          'altered by the destination (8-bit header bytes replaced by the server)',
+      );
+      expect(text).toContain('Altered by the destination (stored differently from the source; 1 message, all passes):');
+      expect(text).toContain('INBOX UID 3 (2.0 KB) → UID 7: 8-bit header bytes replaced by the server');
+      expect(text).toContain(
+        'pass completed (Running → Completed) — verified: 2 ' +
+          'folders checked, counts match, 1 altered by the destination',
+      );
+      // Before any verified pass nothing is claimed.
+      expect(renderText(itemStatusMessage('acme', item, []))).not.toMatch(/Verified|Altered/);
+    },
+  );
 });

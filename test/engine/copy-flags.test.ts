@@ -170,132 +170,142 @@ describe('delta passes carry flag changes (CONDSTORE source)', () => {
     await dv?.dispose();
   });
 
-  it('source flags and keywords win on copied messages, untouched folders stay skipped, destination-only mail is left alone, a crash redoes the sync', async () => {
-    const dup = msg(9, []);
-    await seedImap(dv, 'src', 'ps', {
-      INBOX: [
-        msg(1, []),
-        msg(2, ['\\Seen']),
-        msg(3, ['\\Flagged', '\\Seen']),
-        msg(4, ['$Label1']),
-        msg(5, [], { messageId: null }),
-        dup,
-        { ...dup },
-        msg(6, ['\\Answered']),
-      ],
-      Archive: [msg(20, ['\\Seen']), msg(21, [])],
-    });
-    const source = endpoint(dv, 'src', 'ps');
-    const destination = endpoint(dv, 'dst', 'pd');
-    const checkpoints = createPrismaCheckpointStore(db);
-    const run = (cps: CheckpointStore = checkpoints) =>
-      runPass({ itemId: 'i1', source, destination, checkpoints: cps });
-
-    const r1 = await run();
-    expect(r1.outcome, r1.detail).toBe('completed');
-    expect(r1.stats.messagesCopied).toBe(10);
-    expect(r1.stats.flagsUpdated).toBe(0);
-    const modseq1 = (await checkpoints.load('i1')).get('INBOX')!.srcHighestModseq;
-    expect(typeof modseq1).toBe('bigint');
-
-    // A destination-only message (the user's own, with its own flags) in the same folder.
-    await seedImap(dv, 'dst', 'pd', { INBOX: [msg(50, ['$Mine'])] });
-    const ownBefore = defined((await readMailbox(dv, 'dst', 'pd')).messages.INBOX).find((m) =>
-      m.keywords.includes('$Mine'),
-    )!;
-
-    // At the source: \Seen and a keyword on two messages (one without Message-ID), \Flagged
-    // removed from another, one of two true duplicates seen.
-    await store(dv, 'src', 'ps', 'INBOX', 1, 'add', ['\\Seen', '$Project']);
-    await store(dv, 'src', 'ps', 'INBOX', 5, 'add', ['\\Seen', '$Project']);
-    await store(dv, 'src', 'ps', 'INBOX', 3, 'remove', ['\\Flagged']);
-    await store(dv, 'src', 'ps', 'INBOX', 7, 'add', ['\\Seen']);
-
-    const r2 = await run();
-    expect(r2.outcome, r2.detail).toBe('completed');
-    expect(r2.stats.messagesCopied).toBe(0);
-    expect(r2.stats.flagsUpdated).toBe(4);
-    const inbox2 = r2.stats.folders.find((f) => f.sourceFolder === 'INBOX')!;
-    expect(inbox2.unchanged).toBe(false);
-    expect(inbox2.flagsUpdated).toBe(4);
-    expect(r2.stats.folders.find((f) => f.sourceFolder === 'Archive')!.unchanged).toBe(true);
-
-    const src = await readMailbox(dv, 'src', 'ps');
-    let dst = await readMailbox(dv, 'dst', 'pd');
-    const own = defined(dst.messages.INBOX).filter((m) => m.keywords.includes('$Mine'));
-    expect(own).toHaveLength(1);
-    expect(messageKey(defined(own[0]))).toBe(messageKey(ownBefore));
-    // Each source message once, with the source's flags and keywords (duplicates as a multiset).
-    expect(keysWithout(defined(dst.messages.INBOX), own)).toEqual(folderKeys(src, 'INBOX'));
-    expect(folderKeys(dst, 'Archive')).toEqual(folderKeys(src, 'Archive'));
-    const counts = hashCounts(dst, 'INBOX');
-    for (const [h, k] of hashCounts(src, 'INBOX')) expect(counts.get(h)).toBe(k);
-    expect((await checkpoints.load('i1')).get('INBOX')!.srcHighestModseq! > modseq1!).toBe(true);
-
-    // Nothing changed since: every folder is skipped on STATUS alone.
-    const r3 = await run();
-    expect(r3.outcome, r3.detail).toBe('completed');
-    expect(r3.stats.folders.every((f) => f.unchanged)).toBe(true);
-    expect(r3.stats.flagsUpdated).toBe(0);
-
-    // A crash after the flag sync, before the folder's completion is written: the modseq is
-    // not recorded, so the next pass does the sync again (STORE FLAGS is idempotent).
-    await store(dv, 'src', 'ps', 'Archive', 2, 'add', ['\\Flagged']);
-    const before = (await checkpoints.load('i1')).get('Archive')!.srcHighestModseq;
-    // a flag-only folder's one write: its completion (its start goes with it)
-    const crashed = await run(crashingStore(checkpoints, 1));
-    expect(crashed.outcome).toBe('failed');
-    expect((await checkpoints.load('i1')).get('Archive')!.srcHighestModseq).toBe(before);
-    await store(dv, 'src', 'ps', 'Archive', 1, 'remove', ['\\Seen']);
-    const r4 = await run();
-    expect(r4.outcome, r4.detail).toBe('completed');
-    expect(r4.stats.folders.find((f) => f.sourceFolder === 'Archive')!.unchanged).toBe(false);
-    expect(r4.stats.messagesCopied).toBe(0);
-    dst = await readMailbox(dv, 'dst', 'pd');
-    expect(folderKeys(dst, 'Archive')).toEqual(folderKeys(await readMailbox(dv, 'src', 'ps'), 'Archive'));
-    expect((await run()).stats.folders.every((f) => f.unchanged)).toBe(true);
-  });
-
-  it('a folder opened for new mail syncs only what changed at the source, and new mail arrives with its flags', async () => {
-    const p = { s: 'src2', d: 'dst2' };
-    dv.addUser(p.s, 'ps2');
-    dv.addUser(p.d, 'pd2');
-    await seedImap(dv, p.s, 'ps2', {
-      Work: Array.from({ length: 30 }, (_, i) => msg(100 + i, i % 2 ? ['\\Seen'] : [])),
-    });
-    const checkpoints = createMemoryCheckpointStore();
-    const run = () =>
-      runPass({
-        itemId: 'm',
-        source: endpoint(dv, p.s, 'ps2'),
-        destination: endpoint(dv, p.d, 'pd2'),
-        checkpoints,
-        options: { batchMessages: 7 },
+  it(
+    'source flags and keywords win on copied messages, untouched folders stay ' +
+      'skipped, destination-only mail is left alone, a crash redoes the sync',
+    async () => {
+      const dup = msg(9, []);
+      await seedImap(dv, 'src', 'ps', {
+        INBOX: [
+          msg(1, []),
+          msg(2, ['\\Seen']),
+          msg(3, ['\\Flagged', '\\Seen']),
+          msg(4, ['$Label1']),
+          msg(5, [], { messageId: null }),
+          dup,
+          { ...dup },
+          msg(6, ['\\Answered']),
+        ],
+        Archive: [msg(20, ['\\Seen']), msg(21, [])],
       });
-    expect((await run()).stats.messagesCopied).toBe(30);
-    await store(dv, p.s, 'ps2', 'Work', 4, 'add', ['$Urgent']);
-    // A note the destination user made on a message unchanged at the source: CHANGEDSINCE
-    // does not return that message, so it is not compared (and the note stays).
-    await store(dv, p.d, 'pd2', 'Work', 10, 'add', ['$DestNote']);
-    await seedImap(dv, p.s, 'ps2', { Work: [msg(200, ['\\Flagged', '$New'])] });
-    const r = await run();
-    expect(r.outcome, r.detail).toBe('completed');
-    expect(r.stats.messagesCopied).toBe(1);
-    expect(r.stats.flagsUpdated).toBe(1);
-    const dst = await readMailbox(dv, p.d, 'pd2');
-    expect(defined(dst.messages.Work).find((m) => m.uid === 10)!.keywords).toEqual(['$DestNote']);
-    const withoutNote = defined(dst.messages.Work)
-      .map((m) => messageKey({ ...m, keywords: m.keywords.filter((k) => k !== '$DestNote') }))
-      .sort();
-    expect(withoutNote).toEqual(folderKeys(await readMailbox(dv, p.s, 'ps2'), 'Work'));
-  });
+      const source = endpoint(dv, 'src', 'ps');
+      const destination = endpoint(dv, 'dst', 'pd');
+      const checkpoints = createPrismaCheckpointStore(db);
+      const run = (cps: CheckpointStore = checkpoints) =>
+        runPass({ itemId: 'i1', source, destination, checkpoints: cps });
+
+      const r1 = await run();
+      expect(r1.outcome, r1.detail).toBe('completed');
+      expect(r1.stats.messagesCopied).toBe(10);
+      expect(r1.stats.flagsUpdated).toBe(0);
+      const modseq1 = (await checkpoints.load('i1')).get('INBOX')!.srcHighestModseq;
+      expect(typeof modseq1).toBe('bigint');
+
+      // A destination-only message (the user's own, with its own flags) in the same folder.
+      await seedImap(dv, 'dst', 'pd', { INBOX: [msg(50, ['$Mine'])] });
+      const ownBefore = defined((await readMailbox(dv, 'dst', 'pd')).messages.INBOX).find((m) =>
+        m.keywords.includes('$Mine'),
+      )!;
+
+      // At the source: \Seen and a keyword on two messages (one without Message-ID), \Flagged
+      // removed from another, one of two true duplicates seen.
+      await store(dv, 'src', 'ps', 'INBOX', 1, 'add', ['\\Seen', '$Project']);
+      await store(dv, 'src', 'ps', 'INBOX', 5, 'add', ['\\Seen', '$Project']);
+      await store(dv, 'src', 'ps', 'INBOX', 3, 'remove', ['\\Flagged']);
+      await store(dv, 'src', 'ps', 'INBOX', 7, 'add', ['\\Seen']);
+
+      const r2 = await run();
+      expect(r2.outcome, r2.detail).toBe('completed');
+      expect(r2.stats.messagesCopied).toBe(0);
+      expect(r2.stats.flagsUpdated).toBe(4);
+      const inbox2 = r2.stats.folders.find((f) => f.sourceFolder === 'INBOX')!;
+      expect(inbox2.unchanged).toBe(false);
+      expect(inbox2.flagsUpdated).toBe(4);
+      expect(r2.stats.folders.find((f) => f.sourceFolder === 'Archive')!.unchanged).toBe(true);
+
+      const src = await readMailbox(dv, 'src', 'ps');
+      let dst = await readMailbox(dv, 'dst', 'pd');
+      const own = defined(dst.messages.INBOX).filter((m) => m.keywords.includes('$Mine'));
+      expect(own).toHaveLength(1);
+      expect(messageKey(defined(own[0]))).toBe(messageKey(ownBefore));
+      // Each source message once, with the source's flags and keywords (duplicates as a multiset).
+      expect(keysWithout(defined(dst.messages.INBOX), own)).toEqual(folderKeys(src, 'INBOX'));
+      expect(folderKeys(dst, 'Archive')).toEqual(folderKeys(src, 'Archive'));
+      const counts = hashCounts(dst, 'INBOX');
+      for (const [h, k] of hashCounts(src, 'INBOX')) expect(counts.get(h)).toBe(k);
+      expect((await checkpoints.load('i1')).get('INBOX')!.srcHighestModseq! > modseq1!).toBe(true);
+
+      // Nothing changed since: every folder is skipped on STATUS alone.
+      const r3 = await run();
+      expect(r3.outcome, r3.detail).toBe('completed');
+      expect(r3.stats.folders.every((f) => f.unchanged)).toBe(true);
+      expect(r3.stats.flagsUpdated).toBe(0);
+
+      // A crash after the flag sync, before the folder's completion is written: the modseq is
+      // not recorded, so the next pass does the sync again (STORE FLAGS is idempotent).
+      await store(dv, 'src', 'ps', 'Archive', 2, 'add', ['\\Flagged']);
+      const before = (await checkpoints.load('i1')).get('Archive')!.srcHighestModseq;
+      // a flag-only folder's one write: its completion (its start goes with it)
+      const crashed = await run(crashingStore(checkpoints, 1));
+      expect(crashed.outcome).toBe('failed');
+      expect((await checkpoints.load('i1')).get('Archive')!.srcHighestModseq).toBe(before);
+      await store(dv, 'src', 'ps', 'Archive', 1, 'remove', ['\\Seen']);
+      const r4 = await run();
+      expect(r4.outcome, r4.detail).toBe('completed');
+      expect(r4.stats.folders.find((f) => f.sourceFolder === 'Archive')!.unchanged).toBe(false);
+      expect(r4.stats.messagesCopied).toBe(0);
+      dst = await readMailbox(dv, 'dst', 'pd');
+      expect(folderKeys(dst, 'Archive')).toEqual(folderKeys(await readMailbox(dv, 'src', 'ps'), 'Archive'));
+      expect((await run()).stats.folders.every((f) => f.unchanged)).toBe(true);
+    },
+  );
+
+  it(
+    'a folder opened for new mail syncs only what changed ' + 'at the source, and new mail arrives with its flags',
+    async () => {
+      const p = { s: 'src2', d: 'dst2' };
+      dv.addUser(p.s, 'ps2');
+      dv.addUser(p.d, 'pd2');
+      await seedImap(dv, p.s, 'ps2', {
+        Work: Array.from({ length: 30 }, (_, i) => msg(100 + i, i % 2 ? ['\\Seen'] : [])),
+      });
+      const checkpoints = createMemoryCheckpointStore();
+      const run = () =>
+        runPass({
+          itemId: 'm',
+          source: endpoint(dv, p.s, 'ps2'),
+          destination: endpoint(dv, p.d, 'pd2'),
+          checkpoints,
+          options: { batchMessages: 7 },
+        });
+      expect((await run()).stats.messagesCopied).toBe(30);
+      await store(dv, p.s, 'ps2', 'Work', 4, 'add', ['$Urgent']);
+      // A note the destination user made on a message unchanged at the source: CHANGEDSINCE
+      // does not return that message, so it is not compared (and the note stays).
+      await store(dv, p.d, 'pd2', 'Work', 10, 'add', ['$DestNote']);
+      await seedImap(dv, p.s, 'ps2', { Work: [msg(200, ['\\Flagged', '$New'])] });
+      const r = await run();
+      expect(r.outcome, r.detail).toBe('completed');
+      expect(r.stats.messagesCopied).toBe(1);
+      expect(r.stats.flagsUpdated).toBe(1);
+      const dst = await readMailbox(dv, p.d, 'pd2');
+      expect(defined(dst.messages.Work).find((m) => m.uid === 10)!.keywords).toEqual(['$DestNote']);
+      const withoutNote = defined(dst.messages.Work)
+        .map((m) => messageKey({ ...m, keywords: m.keywords.filter((k) => k !== '$DestNote') }))
+        .sort();
+      expect(withoutNote).toEqual(folderKeys(await readMailbox(dv, p.s, 'ps2'), 'Work'));
+    },
+  );
 });
 
 describe('a source without CONDSTORE', () => {
   // Dovecot's own capability list without CONDSTORE and QRESYNC: imapflow then neither
   // ENABLEs CONDSTORE nor asks for HIGHESTMODSEQ (checked below).
   const caps =
-    'IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STATUS=SIZE SAVEDATE LITERAL+ NOTIFY';
+    'IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT SORT=DISPLAY THREAD=REFERENCES ' +
+    'THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT CHILDREN NAMESPACE ' +
+    'UIDPLUS LIST-EXTENDED I18NLEVEL=1 ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS ' +
+    'BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STATUS=SIZE SAVEDATE LITERAL+ NOTIFY';
   let dv: DovecotInstance;
   beforeAll(async () => {
     dv = await startDovecot({

@@ -126,139 +126,150 @@ describe('skipped only for content, and tried again', () => {
   });
   afterAll(async () => dv?.dispose());
 
-  it('a message refused for its size is skipped with the reason and tried again on the next pass (one record)', async () => {
-    await seedImap(dv, 'ssrc', 's1', {
-      INBOX: [
-        { raw: makeMessage({ size: 3000 }) },
-        { raw: makeMessage({ size: 300_000 }) },
-        { raw: makeMessage({ size: 4000 }) },
-      ],
-    });
-    const store = createMemoryCheckpointStore();
-    const pass = () =>
-      runPass({
-        itemId: 'size',
-        source: endpoint(dv, 'ssrc', 's1'),
-        destination: endpoint(dv, 'sdst', 's2'),
-        checkpoints: store,
-      });
-    const r1 = await pass();
-    expect(r1.outcome, r1.detail).toBe('completed');
-    expect(r1.stats.messagesCopied).toBe(2);
-    expect(r1.stats.skipped).toHaveLength(1);
-    expect(r1.stats.skipped[0]).toMatchObject({ sourceFolder: 'INBOX', uid: 2 });
-    expect(defined(r1.stats.skipped[0]).reason.length).toBeGreaterThan(0);
-    // Next pass, nothing changed at the source: the refused message is tried again (and refused again).
-    const r2 = await pass();
-    expect(r2.outcome, r2.detail).toBe('completed');
-    expect(r2.stats.folders.find((f) => f.sourceFolder === 'INBOX')?.unchanged).toBe(false);
-    expect(r2.stats.messagesCopied).toBe(0);
-    expect(r2.stats.skipped).toHaveLength(1);
-    expect(await store.listSkipped('size')).toHaveLength(1);
-  });
-
-  it('a refusal that arrives while the message is still streaming leaves both connections in step (no hang, nothing lost)', async () => {
-    // Dovecot answers NO as soon as it reads the size of a literal over the limit, and then
-    // reads on to the end of the command (LITERAL+: the client must send every byte it
-    // announced). Here the source is held in the middle of the big message until that NO
-    // has reached the engine: whatever the engine then sends must still end the APPEND
-    // exactly where the server expects, or the next command is read as message bytes.
-    await seedImap(dv, 'gsrc', 'g1', {
-      INBOX: [
-        { raw: makeMessage({ size: 3000 }) },
-        { raw: makeMessage({ size: 300_000 }) },
-        { raw: makeMessage({ size: 4000 }) },
-      ],
-    });
-    const src = await startImapProxy({ port: dv.port });
-    const dst = await startImapProxy({ port: dv.port });
-    try {
-      const hold = src.holdAnswers(/BODY\[\] \{3\d{5}\}\r\n/, 16_384);
-      let refusedWhileHeld = false;
-      let holding = false;
-      void hold.held.then(() => (holding = true));
-      dst.rewriteAnswers((text) => {
-        if (/^\S+ NO /m.test(text)) {
-          refusedWhileHeld ||= holding;
-          // Let the engine see the NO before the rest of the message arrives.
-          setTimeout(() => hold.release(), 50);
-        }
-        return text;
+  it(
+    'a message refused for its size is skipped with the ' + 'reason and tried again on the next pass (one record)',
+    async () => {
+      await seedImap(dv, 'ssrc', 's1', {
+        INBOX: [
+          { raw: makeMessage({ size: 3000 }) },
+          { raw: makeMessage({ size: 300_000 }) },
+          { raw: makeMessage({ size: 4000 }) },
+        ],
       });
       const store = createMemoryCheckpointStore();
-      const r = await runPass({
-        itemId: 'gate',
-        source: endpoint(src, 'gsrc', 'g1'),
-        destination: endpoint(dst, 'gdst', 'g2'),
-        checkpoints: store,
-      });
-      expect(refusedWhileHeld, 'the refusal came while the source was held mid-message').toBe(true);
-      expect(r.outcome, r.detail).toBe('completed');
-      expect(r.stats.messagesCopied).toBe(2);
-      expect(r.stats.skipped).toMatchObject([{ sourceFolder: 'INBOX', uid: 2 }]);
-      const a = await readMailbox(dv, 'gsrc', 'g1');
-      const b = await readMailbox(dv, 'gdst', 'g2');
-      const small = Object.fromEntries(
-        Object.entries(a.messages).map(([p, msgs]) => [p, msgs.filter((m) => m.size < 100_000)]),
-      );
-      expect(hashCounts(b)).toEqual(hashCounts({ ...a, messages: small }));
-    } finally {
-      await src.close();
-      await dst.close();
-    }
-  });
+      const pass = () =>
+        runPass({
+          itemId: 'size',
+          source: endpoint(dv, 'ssrc', 's1'),
+          destination: endpoint(dv, 'sdst', 's2'),
+          checkpoints: store,
+        });
+      const r1 = await pass();
+      expect(r1.outcome, r1.detail).toBe('completed');
+      expect(r1.stats.messagesCopied).toBe(2);
+      expect(r1.stats.skipped).toHaveLength(1);
+      expect(r1.stats.skipped[0]).toMatchObject({ sourceFolder: 'INBOX', uid: 2 });
+      expect(defined(r1.stats.skipped[0]).reason.length).toBeGreaterThan(0);
+      // Next pass, nothing changed at the source: the refused message is tried again (and refused again).
+      const r2 = await pass();
+      expect(r2.outcome, r2.detail).toBe('completed');
+      expect(r2.stats.folders.find((f) => f.sourceFolder === 'INBOX')?.unchanged).toBe(false);
+      expect(r2.stats.messagesCopied).toBe(0);
+      expect(r2.stats.skipped).toHaveLength(1);
+      expect(await store.listSkipped('size')).toHaveLength(1);
+    },
+  );
 
-  it('skip records an older version wrote for a missing folder (TRYCREATE) heal on the next pass, without duplicates', async () => {
-    const msgs = Array.from({ length: 6 }, (_, i) => ({
-      raw: makeMessage({ size: 2000 + i }),
-      internalDate: new Date(Date.UTC(2021, 0, 1, 0, 0, i)),
-    }));
-    await seedImap(dv, 'hsrc', 'h1', { 'Kunden & Partner': msgs });
-    const store = createMemoryCheckpointStore();
-    const pass = () =>
-      runPass({
-        itemId: 'heal',
-        source: endpoint(dv, 'hsrc', 'h1'),
-        destination: endpoint(dv, 'hdst', 'h2'),
-        checkpoints: store,
+  it(
+    'a refusal that arrives while the message is still streaming ' +
+      'leaves both connections in step (no hang, nothing lost)',
+    async () => {
+      // Dovecot answers NO as soon as it reads the size of a literal over the limit, and then
+      // reads on to the end of the command (LITERAL+: the client must send every byte it
+      // announced). Here the source is held in the middle of the big message until that NO
+      // has reached the engine: whatever the engine then sends must still end the APPEND
+      // exactly where the server expects, or the next command is read as message bytes.
+      await seedImap(dv, 'gsrc', 'g1', {
+        INBOX: [
+          { raw: makeMessage({ size: 3000 }) },
+          { raw: makeMessage({ size: 300_000 }) },
+          { raw: makeMessage({ size: 4000 }) },
+        ],
       });
-    const r1 = await pass();
-    expect(r1.outcome, r1.detail).toBe('completed');
-    // What the old version left: the folder checkpointed as done, every message "skipped".
-    // One of them did arrive meanwhile (copied before a crash): it must not be copied twice.
-    const box = await readMailbox(dv, 'hdst', 'h2');
-    const path = box.folders.find((f) => f.path.startsWith('Kunden'))!.path;
-    const { ImapFlow } = await import('imapflow');
-    const c = new ImapFlow({
-      host: '127.0.0.1',
-      port: dv.port,
-      secure: false,
-      auth: { user: 'hdst', pass: 'h2' },
-      logger: false,
-    });
-    await c.connect();
-    await c.mailboxOpen(path);
-    await c.messageDelete('3:6', { uid: true });
-    await c.logout();
-    await store.recordSkipped(
-      'heal',
-      [1, 2, 3, 4, 5, 6].slice(1).map((uid) => ({
-        sourceFolder: 'Kunden & Partner',
-        uid,
-        size: 2000,
-        reason: '[TRYCREATE] Must create mailbox before append',
-      })),
-    );
-    const r2 = await pass();
-    expect(r2.outcome, r2.detail).toBe('completed');
-    expect(r2.stats.messagesCopied).toBe(4);
-    expect(await store.listSkipped('heal')).toEqual([]);
-    const a = await readMailbox(dv, 'hsrc', 'h1');
-    const b = await readMailbox(dv, 'hdst', 'h2');
-    expect(hashCounts(b)).toEqual(hashCounts(a));
-    // And healed for good.
-    const r3 = await pass();
-    expect(r3.stats.messagesCopied).toBe(0);
-    expect(r3.stats.folders.every((f) => f.unchanged)).toBe(true);
-  });
+      const src = await startImapProxy({ port: dv.port });
+      const dst = await startImapProxy({ port: dv.port });
+      try {
+        const hold = src.holdAnswers(/BODY\[\] \{3\d{5}\}\r\n/, 16_384);
+        let refusedWhileHeld = false;
+        let holding = false;
+        void hold.held.then(() => (holding = true));
+        dst.rewriteAnswers((text) => {
+          if (/^\S+ NO /m.test(text)) {
+            refusedWhileHeld ||= holding;
+            // Let the engine see the NO before the rest of the message arrives.
+            setTimeout(() => hold.release(), 50);
+          }
+          return text;
+        });
+        const store = createMemoryCheckpointStore();
+        const r = await runPass({
+          itemId: 'gate',
+          source: endpoint(src, 'gsrc', 'g1'),
+          destination: endpoint(dst, 'gdst', 'g2'),
+          checkpoints: store,
+        });
+        expect(refusedWhileHeld, 'the refusal came while the source was held mid-message').toBe(true);
+        expect(r.outcome, r.detail).toBe('completed');
+        expect(r.stats.messagesCopied).toBe(2);
+        expect(r.stats.skipped).toMatchObject([{ sourceFolder: 'INBOX', uid: 2 }]);
+        const a = await readMailbox(dv, 'gsrc', 'g1');
+        const b = await readMailbox(dv, 'gdst', 'g2');
+        const small = Object.fromEntries(
+          Object.entries(a.messages).map(([p, msgs]) => [p, msgs.filter((m) => m.size < 100_000)]),
+        );
+        expect(hashCounts(b)).toEqual(hashCounts({ ...a, messages: small }));
+      } finally {
+        await src.close();
+        await dst.close();
+      }
+    },
+  );
+
+  it(
+    'skip records an older version wrote for a missing folder ' +
+      '(TRYCREATE) heal on the next pass, without duplicates',
+    async () => {
+      const msgs = Array.from({ length: 6 }, (_, i) => ({
+        raw: makeMessage({ size: 2000 + i }),
+        internalDate: new Date(Date.UTC(2021, 0, 1, 0, 0, i)),
+      }));
+      await seedImap(dv, 'hsrc', 'h1', { 'Kunden & Partner': msgs });
+      const store = createMemoryCheckpointStore();
+      const pass = () =>
+        runPass({
+          itemId: 'heal',
+          source: endpoint(dv, 'hsrc', 'h1'),
+          destination: endpoint(dv, 'hdst', 'h2'),
+          checkpoints: store,
+        });
+      const r1 = await pass();
+      expect(r1.outcome, r1.detail).toBe('completed');
+      // What the old version left: the folder checkpointed as done, every message "skipped".
+      // One of them did arrive meanwhile (copied before a crash): it must not be copied twice.
+      const box = await readMailbox(dv, 'hdst', 'h2');
+      const path = box.folders.find((f) => f.path.startsWith('Kunden'))!.path;
+      const { ImapFlow } = await import('imapflow');
+      const c = new ImapFlow({
+        host: '127.0.0.1',
+        port: dv.port,
+        secure: false,
+        auth: { user: 'hdst', pass: 'h2' },
+        logger: false,
+      });
+      await c.connect();
+      await c.mailboxOpen(path);
+      await c.messageDelete('3:6', { uid: true });
+      await c.logout();
+      await store.recordSkipped(
+        'heal',
+        [1, 2, 3, 4, 5, 6].slice(1).map((uid) => ({
+          sourceFolder: 'Kunden & Partner',
+          uid,
+          size: 2000,
+          reason: '[TRYCREATE] Must create mailbox before append',
+        })),
+      );
+      const r2 = await pass();
+      expect(r2.outcome, r2.detail).toBe('completed');
+      expect(r2.stats.messagesCopied).toBe(4);
+      expect(await store.listSkipped('heal')).toEqual([]);
+      const a = await readMailbox(dv, 'hsrc', 'h1');
+      const b = await readMailbox(dv, 'hdst', 'h2');
+      expect(hashCounts(b)).toEqual(hashCounts(a));
+      // And healed for good.
+      const r3 = await pass();
+      expect(r3.stats.messagesCopied).toBe(0);
+      expect(r3.stats.folders.every((f) => f.unchanged)).toBe(true);
+    },
+  );
 });

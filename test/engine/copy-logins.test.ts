@@ -54,41 +54,49 @@ afterAll(async () => {
 });
 
 describe('logins per pass', () => {
-  it('a 100-message mailbox in 5 folders is copied over one source and one destination login, and so is its next pass', async () => {
-    const p = pair();
-    await seedImap(dv, p.s.name, p.s.pw, FIVE_FOLDERS);
-    const store = createMemoryCheckpointStore();
-    const first = await passLogins(p, 'logins-small', store);
-    expect(first.r.outcome, first.r.detail).toBe('completed');
-    expect(first.r.stats.messagesCopied).toBe(100);
-    expect(first.logins).toBe(2);
-    await expectExactCopy(dv, p);
+  it(
+    'a 100-message mailbox in 5 folders is copied over one ' +
+      'source and one destination login, and so is its next pass',
+    async () => {
+      const p = pair();
+      await seedImap(dv, p.s.name, p.s.pw, FIVE_FOLDERS);
+      const store = createMemoryCheckpointStore();
+      const first = await passLogins(p, 'logins-small', store);
+      expect(first.r.outcome, first.r.detail).toBe('completed');
+      expect(first.r.stats.messagesCopied).toBe(100);
+      expect(first.logins).toBe(2);
+      await expectExactCopy(dv, p);
 
-    // New mail in two folders: still the one lane of the listing.
-    await seedImap(dv, p.s.name, p.s.pw, { INBOX: msgs(3, 500), Sent: msgs(2, 600) });
-    const delta = await passLogins(p, 'logins-small', store);
-    expect(delta.r.outcome, delta.r.detail).toBe('completed');
-    expect(delta.r.stats.messagesCopied).toBe(5);
-    expect(delta.logins).toBe(2);
-    await expectExactCopy(dv, p);
-  });
+      // New mail in two folders: still the one lane of the listing.
+      await seedImap(dv, p.s.name, p.s.pw, { INBOX: msgs(3, 500), Sent: msgs(2, 600) });
+      const delta = await passLogins(p, 'logins-small', store);
+      expect(delta.r.outcome, delta.r.detail).toBe('completed');
+      expect(delta.r.stats.messagesCopied).toBe(5);
+      expect(delta.logins).toBe(2);
+      await expectExactCopy(dv, p);
+    },
+  );
 
-  it('work worth more lanes opens them, one per destination folder at most and `connections` at most, two logins each', async () => {
-    const p = pair();
-    await seedImap(dv, p.s.name, p.s.pw, FIVE_FOLDERS);
-    // 100 messages at 10 a lane: 10 lanes' worth, 5 destination folders, 4 connections.
-    const many = await passLogins(p, 'logins-many', createMemoryCheckpointStore(), { messagesPerLane: 10 });
-    expect(many.r.outcome, many.r.detail).toBe('completed');
-    expect(many.logins).toBe(8);
-    expect(many.connections).toBe(8);
-    await expectExactCopy(dv, p);
+  it(
+    'work worth more lanes opens them, one per destination ' +
+      'folder at most and `connections` at most, two logins each',
+    async () => {
+      const p = pair();
+      await seedImap(dv, p.s.name, p.s.pw, FIVE_FOLDERS);
+      // 100 messages at 10 a lane: 10 lanes' worth, 5 destination folders, 4 connections.
+      const many = await passLogins(p, 'logins-many', createMemoryCheckpointStore(), { messagesPerLane: 10 });
+      expect(many.r.outcome, many.r.detail).toBe('completed');
+      expect(many.logins).toBe(8);
+      expect(many.connections).toBe(8);
+      await expectExactCopy(dv, p);
 
-    const q = pair();
-    await seedImap(dv, q.s.name, q.s.pw, FIVE_FOLDERS);
-    // 100 messages at 40 a lane: three lanes.
-    const three = await passLogins(q, 'logins-three', createMemoryCheckpointStore(), { messagesPerLane: 40 });
-    expect(three.r.outcome, three.r.detail).toBe('completed');
-    expect(three.logins).toBe(6);
-    await expectExactCopy(dv, q);
-  });
+      const q = pair();
+      await seedImap(dv, q.s.name, q.s.pw, FIVE_FOLDERS);
+      // 100 messages at 40 a lane: three lanes.
+      const three = await passLogins(q, 'logins-three', createMemoryCheckpointStore(), { messagesPerLane: 40 });
+      expect(three.r.outcome, three.r.detail).toBe('completed');
+      expect(three.logins).toBe(6);
+      await expectExactCopy(dv, q);
+    },
+  );
 });

@@ -149,37 +149,40 @@ describe('personal namespace prefixes (RFC 2342, real Dovecot)', () => {
     expect(b.folders.map((f) => f.path).filter((p) => p.toUpperCase().startsWith('INBOX/'))).toEqual([]);
   });
 
-  it('a source without a prefix goes inside the INBOX. namespace of the destination, special-use folders mapped', async () => {
-    const total = await seed(plain, 'bob', 'b-src', {
-      INBOX: [msg(['\\Seen'], '2022-12-31T12:00:00Z'), msg(['\\Answered', '$Forwarded'], '2023-01-02T03:04:05Z')],
-      'Sent Items': [msg(['\\Seen'], '2024-02-02T10:00:00Z')],
-      Drafts: [msg(['\\Draft'], '2024-02-03T10:00:00Z')],
-      Projects: [msg([], '2018-01-01T00:00:00Z')],
-      'Projects/Alpha': [msg(['\\Seen', 'Project-X'], '2024-03-01T00:00:00Z')],
-      'Päpierkorb & Co': [msg([], '2017-05-05T05:05:05Z')],
-      日本語: [msg([], '2015-03-03T03:03:03Z', { messageId: null })],
-    });
-    const src: [DovecotInstance, string, string] = [plain, 'bob', 'b-src'];
-    const dst: [DovecotInstance, string, string] = [prefixedSpecial, 'bob', 'b-dst'];
-    const r = await twoPasses('ns-reverse', src, dst, total, createMemoryCheckpointStore());
-    expect(Object.fromEntries(r.stats.folders.map((f) => [f.sourceFolder, f.destFolder]))).toMatchObject({
-      'Sent Items': 'Sent',
-      'Projects/Alpha': 'Projects/Alpha',
-    });
+  it(
+    'a source without a prefix goes inside the INBOX. ' + 'namespace of the destination, special-use folders mapped',
+    async () => {
+      const total = await seed(plain, 'bob', 'b-src', {
+        INBOX: [msg(['\\Seen'], '2022-12-31T12:00:00Z'), msg(['\\Answered', '$Forwarded'], '2023-01-02T03:04:05Z')],
+        'Sent Items': [msg(['\\Seen'], '2024-02-02T10:00:00Z')],
+        Drafts: [msg(['\\Draft'], '2024-02-03T10:00:00Z')],
+        Projects: [msg([], '2018-01-01T00:00:00Z')],
+        'Projects/Alpha': [msg(['\\Seen', 'Project-X'], '2024-03-01T00:00:00Z')],
+        'Päpierkorb & Co': [msg([], '2017-05-05T05:05:05Z')],
+        日本語: [msg([], '2015-03-03T03:03:03Z', { messageId: null })],
+      });
+      const src: [DovecotInstance, string, string] = [plain, 'bob', 'b-src'];
+      const dst: [DovecotInstance, string, string] = [prefixedSpecial, 'bob', 'b-dst'];
+      const r = await twoPasses('ns-reverse', src, dst, total, createMemoryCheckpointStore());
+      expect(Object.fromEntries(r.stats.folders.map((f) => [f.sourceFolder, f.destFolder]))).toMatchObject({
+        'Sent Items': 'Sent',
+        'Projects/Alpha': 'Projects/Alpha',
+      });
 
-    const expected = {
-      INBOX: 'INBOX',
-      'Sent Items': 'INBOX/Sent', // by special use (Sent Items is guessed by name, INBOX.Sent announced)
-      Drafts: 'INBOX/Drafts',
-      Projects: 'INBOX/Projects',
-      'Projects/Alpha': 'INBOX/Projects/Alpha',
-      'Päpierkorb & Co': 'INBOX/Päpierkorb & Co',
-      日本語: 'INBOX/日本語',
-    };
-    const b = await assertCopied(src, dst, expected);
-    expect(folderNames(b)).toEqual(Object.values(expected).sort());
-    expect(b.folders.find((f) => f.path === 'INBOX.Sent')?.specialUse).toBe('\\Sent');
-  });
+      const expected = {
+        INBOX: 'INBOX',
+        'Sent Items': 'INBOX/Sent', // by special use (Sent Items is guessed by name, INBOX.Sent announced)
+        Drafts: 'INBOX/Drafts',
+        Projects: 'INBOX/Projects',
+        'Projects/Alpha': 'INBOX/Projects/Alpha',
+        'Päpierkorb & Co': 'INBOX/Päpierkorb & Co',
+        日本語: 'INBOX/日本語',
+      };
+      const b = await assertCopied(src, dst, expected);
+      expect(folderNames(b)).toEqual(Object.values(expected).sort());
+      expect(b.folders.find((f) => f.path === 'INBOX.Sent')?.specialUse).toBe('\\Sent');
+    },
+  );
 
   it('special use by name sees through the prefix: INBOX.Sent Items is the Sent folder', async () => {
     const total = await seed(prefixed, 'carol', 'c-src', {

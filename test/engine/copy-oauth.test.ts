@@ -148,45 +148,48 @@ describe('OAuth access tokens (Dovecot oauth2 passdb)', () => {
     }
   });
 
-  it('a pass with a token-authenticated source copies everything, and the token reaches no log of the run', async () => {
-    const dv = await dovecot();
-    dv.addUser('osrc', 'src-password-not-used');
-    dv.addUser('odst', 'dst-pw');
-    await seedImap(dv, 'osrc', 'src-password-not-used', {
-      INBOX: msgs(30, 6000),
-      'Archive/2023': msgs(12, 20_000, 100),
-    });
-    const token = newToken();
-    tokens.set(token, 'osrc');
-    const asked = intro.asked.length;
-    const logFrom = readFileSync(dv.logFile, 'utf8').length;
-    const run = await runChild({
-      dbUrl: testDbUrl(dir, 'oauth'),
-      itemId: 'oauth-pass',
-      source: tokenEndpoint(dv, 'osrc', token),
-      destination: { url: dv.url, login: 'odst', secret: { password: 'dst-pw' } },
-      options: { connections: 2, messagesPerLane: 1 },
-    });
-    expect(run.result, run.err.slice(-2000)).toMatchObject({ outcome: 'completed', copied: 42 });
-    // Every source connection logged in with the token (introspected), none with a password.
-    expect(intro.asked.slice(asked).filter((t) => t === token).length).toBeGreaterThan(0);
-    // The server's log of the run (seeding and reading back log in with the password).
-    const log = readFileSync(dv.logFile, 'utf8').slice(logFrom);
-    expect(log).toMatch(/Login: user=<osrc>, method=OAUTHBEARER/);
-    expect(log).not.toMatch(/Login: user=<osrc>, method=PLAIN/);
-    const src = await readMailbox(dv, 'osrc', 'src-password-not-used');
-    const dst = await readMailbox(dv, 'odst', 'dst-pw');
-    expect(hashCounts(dst)).toEqual(hashCounts(src));
-    // Neither the token nor its base64 form (inside the SASL payload, at any of the three
-    // byte alignments) in anything the run printed, nor in the server's log.
-    const b64 = [0, 1, 2].map((k) =>
-      Buffer.from('x'.repeat(k) + token)
-        .toString('base64')
-        .slice(4, -4),
-    );
-    for (const text of [run.out, run.err, log]) {
-      expect(text).not.toContain(token);
-      for (const b of b64) expect(text).not.toContain(b);
-    }
-  });
+  it(
+    'a pass with a token-authenticated source copies ' + 'everything, and the token reaches no log of the run',
+    async () => {
+      const dv = await dovecot();
+      dv.addUser('osrc', 'src-password-not-used');
+      dv.addUser('odst', 'dst-pw');
+      await seedImap(dv, 'osrc', 'src-password-not-used', {
+        INBOX: msgs(30, 6000),
+        'Archive/2023': msgs(12, 20_000, 100),
+      });
+      const token = newToken();
+      tokens.set(token, 'osrc');
+      const asked = intro.asked.length;
+      const logFrom = readFileSync(dv.logFile, 'utf8').length;
+      const run = await runChild({
+        dbUrl: testDbUrl(dir, 'oauth'),
+        itemId: 'oauth-pass',
+        source: tokenEndpoint(dv, 'osrc', token),
+        destination: { url: dv.url, login: 'odst', secret: { password: 'dst-pw' } },
+        options: { connections: 2, messagesPerLane: 1 },
+      });
+      expect(run.result, run.err.slice(-2000)).toMatchObject({ outcome: 'completed', copied: 42 });
+      // Every source connection logged in with the token (introspected), none with a password.
+      expect(intro.asked.slice(asked).filter((t) => t === token).length).toBeGreaterThan(0);
+      // The server's log of the run (seeding and reading back log in with the password).
+      const log = readFileSync(dv.logFile, 'utf8').slice(logFrom);
+      expect(log).toMatch(/Login: user=<osrc>, method=OAUTHBEARER/);
+      expect(log).not.toMatch(/Login: user=<osrc>, method=PLAIN/);
+      const src = await readMailbox(dv, 'osrc', 'src-password-not-used');
+      const dst = await readMailbox(dv, 'odst', 'dst-pw');
+      expect(hashCounts(dst)).toEqual(hashCounts(src));
+      // Neither the token nor its base64 form (inside the SASL payload, at any of the three
+      // byte alignments) in anything the run printed, nor in the server's log.
+      const b64 = [0, 1, 2].map((k) =>
+        Buffer.from('x'.repeat(k) + token)
+          .toString('base64')
+          .slice(4, -4),
+      );
+      for (const text of [run.out, run.err, log]) {
+        expect(text).not.toContain(token);
+        for (const b of b64) expect(text).not.toContain(b);
+      }
+    },
+  );
 });

@@ -192,7 +192,8 @@ describe('pre-stage passes, then the full pass', () => {
 });
 
 describe('a pre-stage into a destination that already holds some of the mail', () => {
-  it('matches what is there (whole-folder match kept until the folder is complete) and copies each message once', async () => {
+  it('matches what is there (whole-folder match kept until ' +
+    'the folder is complete) and copies each message once', async () => {
     const p = userPair(dv, dv, 'pm');
     const inbox = interleaved(40);
     await seedImap(dv, p.s.name, p.s.pw, { INBOX: inbox });
@@ -236,7 +237,8 @@ function sha(box: ReadMailbox, m: SeedMessage): string {
 }
 
 describe('kill -9 within and between pass types', () => {
-  it('a pre-stage killed mid-APPEND, pre-staged again, a full pass killed mid-APPEND and run again: each message exactly once', async () => {
+  it('a pre-stage killed mid-APPEND, pre-staged again, a full pass ' +
+    'killed mid-APPEND and run again: each message exactly once', async () => {
     const p = userPair(dv, dv, 'pk');
     const inbox = interleaved(160);
     const other: SeedMessage[] = Array.from({ length: 50 }, (_, i) => ({

@@ -56,33 +56,38 @@ function crashingStore(inner: CheckpointStore, k: number): CheckpointStore {
 }
 
 describe('never a duplicate, never a loss', () => {
-  it('recognises mail already at the destination, copies source duplicates and messages without Message-ID once each', async () => {
-    const p = pair();
-    const a = msg(1),
-      b = msg(2),
-      c = msg(3);
-    const dup = msg(4);
-    const noId = msg(5, { messageId: null });
-    const noIdTwin = { ...noId }; // a true duplicate without Message-ID
-    const foreign = msg(6);
-    await seedImap(dv, p.s.name, p.s.pw, { INBOX: [a, b, dup, dup, noId, noIdTwin, c] });
-    // The destination already holds a, one copy of dup, one of noId (flags differ: still the same mail), and a foreign
-    // message.
-    await seedImap(dv, p.d.name, p.d.pw, { INBOX: [{ ...a, flags: [] }, dup, noId, foreign] });
-    const store = createMemoryCheckpointStore();
-    const r = await runPass({ itemId: 'pre', source: p.source, destination: p.destination, checkpoints: store });
-    expect(r.outcome, r.detail).toBe('completed');
-    expect(r.stats.messagesCopied).toBe(4); // b, c, the second dup, the second noId
-    expect(r.stats.messagesPresent).toBe(3);
-    const dst = await readMailbox(dv, p.d.name, p.d.pw);
-    const counts = hashCounts(dst);
-    const src = await readMailbox(dv, p.s.name, p.s.pw);
-    for (const [h, k] of hashCounts(src)) expect(counts.get(h), 'each source message exactly once').toBe(k);
-    expect(defined(dst.messages.INBOX).length).toBe(8);
-    // A second pass copies nothing.
-    const r2 = await runPass({ itemId: 'pre', source: p.source, destination: p.destination, checkpoints: store });
-    expect(r2.stats.messagesCopied).toBe(0);
-  });
+  it(
+    'recognises mail already at the destination, copies source ' +
+      'duplicates and messages without Message-ID once each',
+    async () => {
+      const p = pair();
+      const a = msg(1),
+        b = msg(2),
+        c = msg(3);
+      const dup = msg(4);
+      const noId = msg(5, { messageId: null });
+      const noIdTwin = { ...noId }; // a true duplicate without Message-ID
+      const foreign = msg(6);
+      await seedImap(dv, p.s.name, p.s.pw, { INBOX: [a, b, dup, dup, noId, noIdTwin, c] });
+      // The destination already holds a, one copy of dup, one of noId (flags differ: still the same mail), and a
+      // foreign
+      // message.
+      await seedImap(dv, p.d.name, p.d.pw, { INBOX: [{ ...a, flags: [] }, dup, noId, foreign] });
+      const store = createMemoryCheckpointStore();
+      const r = await runPass({ itemId: 'pre', source: p.source, destination: p.destination, checkpoints: store });
+      expect(r.outcome, r.detail).toBe('completed');
+      expect(r.stats.messagesCopied).toBe(4); // b, c, the second dup, the second noId
+      expect(r.stats.messagesPresent).toBe(3);
+      const dst = await readMailbox(dv, p.d.name, p.d.pw);
+      const counts = hashCounts(dst);
+      const src = await readMailbox(dv, p.s.name, p.s.pw);
+      for (const [h, k] of hashCounts(src)) expect(counts.get(h), 'each source message exactly once').toBe(k);
+      expect(defined(dst.messages.INBOX).length).toBe(8);
+      // A second pass copies nothing.
+      const r2 = await runPass({ itemId: 'pre', source: p.source, destination: p.destination, checkpoints: store });
+      expect(r2.stats.messagesCopied).toBe(0);
+    },
+  );
 
   // The uncrashed pass writes 11 checkpoints: INBOX's 7 batches 8 (the first intent with the
   // folder's start, one per batch confirming it and announcing the next, the last with the
@@ -161,35 +166,38 @@ describe('never a duplicate, never a loss', () => {
 });
 
 describe('merged folders', () => {
-  it('two source folders mapped onto one destination folder are copied one after the other, all messages kept', async () => {
-    const s = await startDovecot({ separator: '/', users: [{ name: 'a', password: 'pa' }] });
-    const d = await startDovecot({
-      separator: '/',
-      users: [{ name: 'b', password: 'pb' }],
-      specialUse: { 'Sent Items': '\\Sent' },
-    });
-    try {
-      // Source "Sent" (special use by name) maps onto the destination's \Sent "Sent Items",
-      // where the source's own "Sent Items" goes too.
-      await seedImap(s, 'a', 'pa', {
-        Sent: Array.from({ length: 12 }, (_, i) => msg(700 + i)),
-        'Sent Items': Array.from({ length: 9 }, (_, i) => msg(800 + i)),
+  it(
+    'two source folders mapped onto one destination folder ' + 'are copied one after the other, all messages kept',
+    async () => {
+      const s = await startDovecot({ separator: '/', users: [{ name: 'a', password: 'pa' }] });
+      const d = await startDovecot({
+        separator: '/',
+        users: [{ name: 'b', password: 'pb' }],
+        specialUse: { 'Sent Items': '\\Sent' },
       });
-      const r = await runPass({
-        itemId: 'merge',
-        source: endpoint(s, 'a', 'pa'),
-        destination: endpoint(d, 'b', 'pb'),
-        checkpoints: createMemoryCheckpointStore(),
-        options: { batchMessages: 4 },
-      });
-      expect(r.outcome, r.detail).toBe('completed');
-      expect(r.stats.folders.filter((f) => f.destFolder === 'Sent Items')).toHaveLength(2);
-      expect((await readMailbox(d, 'b', 'pb')).messages['Sent Items']).toHaveLength(21);
-    } finally {
-      await s.dispose();
-      await d.dispose();
-    }
-  });
+      try {
+        // Source "Sent" (special use by name) maps onto the destination's \Sent "Sent Items",
+        // where the source's own "Sent Items" goes too.
+        await seedImap(s, 'a', 'pa', {
+          Sent: Array.from({ length: 12 }, (_, i) => msg(700 + i)),
+          'Sent Items': Array.from({ length: 9 }, (_, i) => msg(800 + i)),
+        });
+        const r = await runPass({
+          itemId: 'merge',
+          source: endpoint(s, 'a', 'pa'),
+          destination: endpoint(d, 'b', 'pb'),
+          checkpoints: createMemoryCheckpointStore(),
+          options: { batchMessages: 4 },
+        });
+        expect(r.outcome, r.detail).toBe('completed');
+        expect(r.stats.folders.filter((f) => f.destFolder === 'Sent Items')).toHaveLength(2);
+        expect((await readMailbox(d, 'b', 'pb')).messages['Sent Items']).toHaveLength(21);
+      } finally {
+        await s.dispose();
+        await d.dispose();
+      }
+    },
+  );
 });
 
 describe('folder rules', () => {

@@ -47,87 +47,97 @@ describe('streamed copy', () => {
     await c.logout();
   });
 
-  it('copies the asked messages exactly, skips UIDs that no longer exist, and hands both connections back usable', async () => {
-    const p = pair();
-    const bodies = [makeMessage({ size: 3_000 }), makeMessage({ size: 2_500_000 }), makeMessage({ size: 40_000 })];
-    await seedImap(dv, p.s.name, p.s.pw, {
-      INBOX: bodies.map((raw, i) => ({ raw, flags: ['\\Seen'], internalDate: at(i) })),
-    });
-    const src = await openClient(dv, p.s.name, p.s.pw);
-    const dest = await openClient(dv, p.d.name, p.d.pw);
-    await src.mailboxOpen('INBOX', { readOnly: true });
-    await dest.mailboxOpen('INBOX');
-    const metas = new Map(
-      [1, 2, 3, 99].map((uid) => [uid, { flags: uid === 2 ? ['\\Flagged'] : [], internalDate: at(100 + uid) }]),
-    );
-    const r = await streamCopy(src, dest, 'INBOX', '1:3,99', metas);
-    expect(r.copied).toEqual([1, 2, 3]); // UID 99 does not exist: not sent, not counted
-    expect(r.bytes).toBe(bodies.reduce((s, b) => s + b.length, 0));
-    expect(r.uids).toEqual([1, 2, 3]); // APPENDUID
-    // Both connections still answer imapflow's own commands.
-    expect(await src.status('INBOX', { messages: true })).toMatchObject({ messages: 3 });
-    expect(await dest.status('INBOX', { messages: true })).toMatchObject({ messages: 3 });
-    await Promise.all([src.logout(), dest.logout()]);
-    const got = (await readMailbox(dv, p.d.name, p.d.pw)).messages.INBOX;
-    expect(defined(got).map((m) => m.sha256)).toEqual(bodies.map(sha));
-    expect(defined(got).map((m) => m.internalDate)).toEqual([101, 102, 103].map((u) => at(u).getTime()));
-    expect(defined(defined(got)[1]).flags).toEqual(['\\Flagged']);
-  });
+  it(
+    'copies the asked messages exactly, skips UIDs that no ' + 'longer exist, and hands both connections back usable',
+    async () => {
+      const p = pair();
+      const bodies = [makeMessage({ size: 3_000 }), makeMessage({ size: 2_500_000 }), makeMessage({ size: 40_000 })];
+      await seedImap(dv, p.s.name, p.s.pw, {
+        INBOX: bodies.map((raw, i) => ({ raw, flags: ['\\Seen'], internalDate: at(i) })),
+      });
+      const src = await openClient(dv, p.s.name, p.s.pw);
+      const dest = await openClient(dv, p.d.name, p.d.pw);
+      await src.mailboxOpen('INBOX', { readOnly: true });
+      await dest.mailboxOpen('INBOX');
+      const metas = new Map(
+        [1, 2, 3, 99].map((uid) => [uid, { flags: uid === 2 ? ['\\Flagged'] : [], internalDate: at(100 + uid) }]),
+      );
+      const r = await streamCopy(src, dest, 'INBOX', '1:3,99', metas);
+      expect(r.copied).toEqual([1, 2, 3]); // UID 99 does not exist: not sent, not counted
+      expect(r.bytes).toBe(bodies.reduce((s, b) => s + b.length, 0));
+      expect(r.uids).toEqual([1, 2, 3]); // APPENDUID
+      // Both connections still answer imapflow's own commands.
+      expect(await src.status('INBOX', { messages: true })).toMatchObject({ messages: 3 });
+      expect(await dest.status('INBOX', { messages: true })).toMatchObject({ messages: 3 });
+      await Promise.all([src.logout(), dest.logout()]);
+      const got = (await readMailbox(dv, p.d.name, p.d.pw)).messages.INBOX;
+      expect(defined(got).map((m) => m.sha256)).toEqual(bodies.map(sha));
+      expect(defined(got).map((m) => m.internalDate)).toEqual([101, 102, 103].map((u) => at(u).getTime()));
+      expect(defined(defined(got)[1]).flags).toEqual(['\\Flagged']);
+    },
+  );
 
-  it('a source that drops mid-transfer leaves nothing at the destination (all or none) and says which side failed', async () => {
-    const p = pair();
-    const bodies = [makeMessage({ size: 5_000 }), makeMessage({ size: 30 * 1024 * 1024 })];
-    await seedImap(dv, p.s.name, p.s.pw, { INBOX: bodies.map((raw, i) => ({ raw, internalDate: at(i) })) });
-    const src = await openClient(dv, p.s.name, p.s.pw);
-    const dest = await openClient(dv, p.d.name, p.d.pw);
-    await src.mailboxOpen('INBOX', { readOnly: true });
-    await dest.mailboxOpen('INBOX');
-    const socket = (src as unknown as { socket: import('node:net').Socket }).socket;
-    let seen = 0;
-    // Cut the source once a few MB of the big message went through.
-    socket.on('data', (c: Buffer) => {
-      seen += c.length;
-      if (seen > 3 * 1024 * 1024) socket.destroy();
-    });
-    const metas = new Map([1, 2].map((uid) => [uid, { flags: [], internalDate: at(uid) }]));
-    const err = await streamCopy(src, dest, 'INBOX', '1:2', metas).then(
-      () => null,
-      (e: unknown) => e as { side?: string },
-    );
-    expect(err?.side).toBe('source');
-    expect(dest.usable).toBe(false); // the half-sent APPEND was dropped with its connection
-    const got = await readMailbox(dv, p.d.name, p.d.pw);
-    expect(got.messages.INBOX ?? []).toHaveLength(0);
-  });
+  it(
+    'a source that drops mid-transfer leaves nothing at the ' + 'destination (all or none) and says which side failed',
+    async () => {
+      const p = pair();
+      const bodies = [makeMessage({ size: 5_000 }), makeMessage({ size: 30 * 1024 * 1024 })];
+      await seedImap(dv, p.s.name, p.s.pw, { INBOX: bodies.map((raw, i) => ({ raw, internalDate: at(i) })) });
+      const src = await openClient(dv, p.s.name, p.s.pw);
+      const dest = await openClient(dv, p.d.name, p.d.pw);
+      await src.mailboxOpen('INBOX', { readOnly: true });
+      await dest.mailboxOpen('INBOX');
+      const socket = (src as unknown as { socket: import('node:net').Socket }).socket;
+      let seen = 0;
+      // Cut the source once a few MB of the big message went through.
+      socket.on('data', (c: Buffer) => {
+        seen += c.length;
+        if (seen > 3 * 1024 * 1024) socket.destroy();
+      });
+      const metas = new Map([1, 2].map((uid) => [uid, { flags: [], internalDate: at(uid) }]));
+      const err = await streamCopy(src, dest, 'INBOX', '1:2', metas).then(
+        () => null,
+        (e: unknown) => e as { side?: string },
+      );
+      expect(err?.side).toBe('source');
+      expect(dest.usable).toBe(false); // the half-sent APPEND was dropped with its connection
+      const got = await readMailbox(dv, p.d.name, p.d.pw);
+      expect(got.messages.INBOX ?? []).toHaveLength(0);
+    },
+  );
 
-  it('a destination that drops mid-transfer ends the transfer at once (not at the socket timeout), nothing half-written kept', async () => {
-    const p = pair();
-    const bodies = [makeMessage({ size: 5_000 }), makeMessage({ size: 40 * 1024 * 1024 })];
-    await seedImap(dv, p.s.name, p.s.pw, { INBOX: bodies.map((raw, i) => ({ raw, internalDate: at(i) })) });
-    const src = await openClient(dv, p.s.name, p.s.pw);
-    const dest = await openClient(dv, p.d.name, p.d.pw);
-    await src.mailboxOpen('INBOX', { readOnly: true });
-    await dest.mailboxOpen('INBOX');
-    const internals = dest as unknown as { socket: import('node:net').Socket; writeBytesCounter: number };
-    const before = internals.writeBytesCounter;
-    // Drop the destination once a few MB went out (the source is then usually paused, waiting for 'drain').
-    const cut = setInterval(() => {
-      if (internals.writeBytesCounter - before > 3 * 1024 * 1024) {
-        clearInterval(cut);
-        internals.socket.destroy();
-      }
-    }, 2);
-    const metas = new Map([1, 2].map((uid) => [uid, { flags: [], internalDate: at(uid) }]));
-    const err = await streamCopy(src, dest, 'INBOX', '1:2', metas).then(
-      () => null,
-      (e: unknown) => e as { side?: string },
-    );
-    clearInterval(cut);
-    expect(err?.side).toBe('destination');
-    expect(src.usable).toBe(false); // mid-response: closed, not handed back half-read
-    const got = await readMailbox(dv, p.d.name, p.d.pw);
-    expect(got.messages.INBOX ?? []).toHaveLength(0);
-  });
+  it(
+    'a destination that drops mid-transfer ends the transfer at ' +
+      'once (not at the socket timeout), nothing half-written kept',
+    async () => {
+      const p = pair();
+      const bodies = [makeMessage({ size: 5_000 }), makeMessage({ size: 40 * 1024 * 1024 })];
+      await seedImap(dv, p.s.name, p.s.pw, { INBOX: bodies.map((raw, i) => ({ raw, internalDate: at(i) })) });
+      const src = await openClient(dv, p.s.name, p.s.pw);
+      const dest = await openClient(dv, p.d.name, p.d.pw);
+      await src.mailboxOpen('INBOX', { readOnly: true });
+      await dest.mailboxOpen('INBOX');
+      const internals = dest as unknown as { socket: import('node:net').Socket; writeBytesCounter: number };
+      const before = internals.writeBytesCounter;
+      // Drop the destination once a few MB went out (the source is then usually paused, waiting for 'drain').
+      const cut = setInterval(() => {
+        if (internals.writeBytesCounter - before > 3 * 1024 * 1024) {
+          clearInterval(cut);
+          internals.socket.destroy();
+        }
+      }, 2);
+      const metas = new Map([1, 2].map((uid) => [uid, { flags: [], internalDate: at(uid) }]));
+      const err = await streamCopy(src, dest, 'INBOX', '1:2', metas).then(
+        () => null,
+        (e: unknown) => e as { side?: string },
+      );
+      clearInterval(cut);
+      expect(err?.side).toBe('destination');
+      expect(src.usable).toBe(false); // mid-response: closed, not handed back half-read
+      const got = await readMailbox(dv, p.d.name, p.d.pw);
+      expect(got.messages.INBOX ?? []).toHaveLength(0);
+    },
+  );
 
   it('a message with a NUL byte goes through as the source serves it, with the rest of its batch', async () => {
     const p = pair();

@@ -55,7 +55,8 @@ const PATHS = [
 
 describe('throttling (ETHROTTLE)', () => {
   it.each(PATHS)(
-    'a pass throttled once on APPEND and once on FETCH waits the hint, resumes and copies every message exactly once ($path)',
+    'a pass throttled once on APPEND and once on FETCH waits the ' +
+      'hint, resumes and copies every message exactly once ($path)',
     async ({ path, options }) => {
       const p = pair();
       await seedImap(dv, p.s.name, p.s.pw, { INBOX: msgs(40, 4000), Work: msgs(10, 3000, 100) });
@@ -202,40 +203,43 @@ describe('throttling (ETHROTTLE)', () => {
 describe("pacing under a provider's rate (maxMessagesPerHour)", () => {
   // The pacer runs on a clock the test gives it (PassInput.paceClock), so what is checked is
   // the schedule the pass keeps, not how promptly a loaded machine happens to run it.
-  it("sends batches no faster than the rate allows, a minute's worth at most each, and copies every message once", async () => {
-    const p = pair();
-    await seedImap(dv, p.s.name, p.s.pw, { INBOX: msgs(15, 3000) });
-    const from = proxy.events.length;
-    // A clock that moves only when the pass waits: each wait is recorded, with how many
-    // APPENDs the proxy had seen when it began and when it ended.
-    let now = 1_000_000;
-    const waits: { ms: number; appendsBefore: number }[] = [];
-    const appendsSoFar = () => proxy.events.slice(from).filter((e) => e.command === 'APPEND').length;
-    const paceClock = {
-      now: () => now,
-      sleep: async (ms: number) => {
-        waits.push({ ms, appendsBefore: appendsSoFar() });
-        now += ms;
-      },
-    };
-    // 36,000 an hour = 10 a second: 15 messages in batches of 5 go at 0, 0.5 and 1 s.
-    const r = await runPass({
-      itemId: 'paced',
-      source: p.source,
-      destination: p.destination,
-      checkpoints: createMemoryCheckpointStore(),
-      paceClock,
-      options: { connections: 1, batchMessages: 5, maxMessagesPerHour: 36_000 },
-    });
-    expect(r.outcome, r.detail).toBe('completed');
-    // The first batch went at once; each later one waited its 500 ms, before its APPEND.
-    expect(waits).toEqual([
-      { ms: 500, appendsBefore: 1 },
-      { ms: 500, appendsBefore: 2 },
-    ]);
-    expect(appendsSoFar()).toBe(3);
-    await expectExactCopy(dv, p);
-  });
+  it(
+    "sends batches no faster than the rate allows, a minute's " + 'worth at most each, and copies every message once',
+    async () => {
+      const p = pair();
+      await seedImap(dv, p.s.name, p.s.pw, { INBOX: msgs(15, 3000) });
+      const from = proxy.events.length;
+      // A clock that moves only when the pass waits: each wait is recorded, with how many
+      // APPENDs the proxy had seen when it began and when it ended.
+      let now = 1_000_000;
+      const waits: { ms: number; appendsBefore: number }[] = [];
+      const appendsSoFar = () => proxy.events.slice(from).filter((e) => e.command === 'APPEND').length;
+      const paceClock = {
+        now: () => now,
+        sleep: async (ms: number) => {
+          waits.push({ ms, appendsBefore: appendsSoFar() });
+          now += ms;
+        },
+      };
+      // 36,000 an hour = 10 a second: 15 messages in batches of 5 go at 0, 0.5 and 1 s.
+      const r = await runPass({
+        itemId: 'paced',
+        source: p.source,
+        destination: p.destination,
+        checkpoints: createMemoryCheckpointStore(),
+        paceClock,
+        options: { connections: 1, batchMessages: 5, maxMessagesPerHour: 36_000 },
+      });
+      expect(r.outcome, r.detail).toBe('completed');
+      // The first batch went at once; each later one waited its 500 ms, before its APPEND.
+      expect(waits).toEqual([
+        { ms: 500, appendsBefore: 1 },
+        { ms: 500, appendsBefore: 2 },
+      ]);
+      expect(appendsSoFar()).toBe(3);
+      await expectExactCopy(dv, p);
+    },
+  );
 
   it("a minute's worth at most per batch: at 120 an hour, batches of 2 a minute apart", async () => {
     const p = pair();

@@ -333,21 +333,25 @@ describe('lanes worth their logins', () => {
     weight: bytes || messages,
     work: { messages, bytes },
   });
-  it('one lane per 500 messages or 32 MiB of work, at most one per destination folder and `connections`, at least one', () => {
-    const small = ['INBOX', 'Sent', 'Archive', 'Drafts', 'Projects/Alpha'].map((f) => job(f, 20));
-    expect(laneCount(small, 4, 500)).toBe(1);
-    expect(laneCount(small, 4, 10)).toBe(4);
-    expect(laneCount(small, 8, 10)).toBe(5); // one per destination folder
-    expect(laneCount(small, 4, 40)).toBe(3);
-    expect(laneCount([job('INBOX', 2000), job('Sent', 501)], 4, 500)).toBe(2);
-    // Few messages, many bytes: 100 MiB in 10 messages.
-    expect(laneCount([job('INBOX', 5, 60 << 20), job('Sent', 5, 40 << 20)], 4, 500)).toBe(2);
-    // STATUS did not tell: as many as allowed.
-    expect(laneCount([job('A', Infinity, Infinity), job('B', 1)], 4, 500)).toBe(2);
-    // Two source folders into one destination folder: one lane, whatever the work.
-    expect(laneCount([job('Sent Items', 5000), job('sent items', 5000)], 4, 500)).toBe(1);
-    expect(laneCount([], 4, 500)).toBe(1);
-  });
+  it(
+    'one lane per 500 messages or 32 MiB of work, at most one ' +
+      'per destination folder and `connections`, at least one',
+    () => {
+      const small = ['INBOX', 'Sent', 'Archive', 'Drafts', 'Projects/Alpha'].map((f) => job(f, 20));
+      expect(laneCount(small, 4, 500)).toBe(1);
+      expect(laneCount(small, 4, 10)).toBe(4);
+      expect(laneCount(small, 8, 10)).toBe(5); // one per destination folder
+      expect(laneCount(small, 4, 40)).toBe(3);
+      expect(laneCount([job('INBOX', 2000), job('Sent', 501)], 4, 500)).toBe(2);
+      // Few messages, many bytes: 100 MiB in 10 messages.
+      expect(laneCount([job('INBOX', 5, 60 << 20), job('Sent', 5, 40 << 20)], 4, 500)).toBe(2);
+      // STATUS did not tell: as many as allowed.
+      expect(laneCount([job('A', Infinity, Infinity), job('B', 1)], 4, 500)).toBe(2);
+      // Two source folders into one destination folder: one lane, whatever the work.
+      expect(laneCount([job('Sent Items', 5000), job('sent items', 5000)], 4, 500)).toBe(1);
+      expect(laneCount([], 4, 500)).toBe(1);
+    },
+  );
 });
 
 describe('work of a folder, estimated before it is opened', () => {

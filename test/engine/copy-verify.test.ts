@@ -131,27 +131,31 @@ for (const c of CASES) {
       }
     });
 
-    it('messages deleted at the destination between passes: the next pass reports the folder short and copies them again, once', async () => {
-      const cl = await openClient(dst, 'vdst', 'vd-pw');
-      try {
-        await cl.mailboxOpen('INBOX');
-        await cl.messageDelete('1:2');
-      } finally {
-        await cl.logout().catch(() => undefined);
-      }
-      expect((await counts()).inbox).toEqual([5, 3]);
-      const r = await pass();
-      expect(r.outcome, r.detail).toBe('completed');
-      expect(r.stats.verification.foldersShort).toEqual([
-        { folder: 'INBOX', missingAtStart: 2, recopied: 2, missing: 0 },
-      ]);
-      expect(r.stats.messagesCopied).toBe(2);
-      // The altered copies (one without Message-ID) were matched, not copied a second time.
-      expect(r.stats.verification.altered).toBe(0);
-      const { a, b, inbox } = await counts();
-      expect(inbox).toEqual([5, 5]);
-      if (!c.altersEightBit) expect(hashCounts(b)).toEqual(hashCounts(a));
-    });
+    it(
+      'messages deleted at the destination between passes: the next ' +
+        'pass reports the folder short and copies them again, once',
+      async () => {
+        const cl = await openClient(dst, 'vdst', 'vd-pw');
+        try {
+          await cl.mailboxOpen('INBOX');
+          await cl.messageDelete('1:2');
+        } finally {
+          await cl.logout().catch(() => undefined);
+        }
+        expect((await counts()).inbox).toEqual([5, 3]);
+        const r = await pass();
+        expect(r.outcome, r.detail).toBe('completed');
+        expect(r.stats.verification.foldersShort).toEqual([
+          { folder: 'INBOX', missingAtStart: 2, recopied: 2, missing: 0 },
+        ]);
+        expect(r.stats.messagesCopied).toBe(2);
+        // The altered copies (one without Message-ID) were matched, not copied a second time.
+        expect(r.stats.verification.altered).toBe(0);
+        const { a, b, inbox } = await counts();
+        expect(inbox).toEqual([5, 5]);
+        if (!c.altersEightBit) expect(hashCounts(b)).toEqual(hashCounts(a));
+      },
+    );
 
     it('a pass with nothing new verifies every folder from the listing alone: no SELECT, FETCH or NOOP', async () => {
       const from = [srcProxy.events.length, dstProxy.events.length];
@@ -198,30 +202,33 @@ describeWithServers('verification: a destination that says OK to an APPEND and s
       options: { batchMessages: 2, connections: 1 },
     });
 
-  it('the pass ends reporting the folder short (never silent) and the next pass copies what is missing, once', async () => {
-    // The first APPEND (a batch of two) is answered OK by the proxy: the server never sees it.
-    proxy.throttle({ command: 'APPEND', nth: 1, times: 1, status: 'OK', reply: 'APPEND completed', backoffMs: 0 });
-    const r = await pass();
-    proxy.clearRules();
-    expect(r.outcome, r.detail).toBe('completed');
-    expect(r.stats.messagesCopied).toBe(5);
-    expect(r.stats.verification.foldersShort).toEqual([
-      { folder: 'INBOX', missingAtStart: 0, recopied: 0, missing: 2 },
-    ]);
-    expect(r.stats.verification.missing).toBe(2);
-    // The two acknowledged without APPENDUID are counted as not compared; the others were.
-    expect(r.stats.verification.unchecked).toBe(2);
-    expect((await readMailbox(dv, 'ldst', 'ld-pw')).messages.INBOX).toHaveLength(3);
+  it(
+    'the pass ends reporting the folder short (never ' + 'silent) and the next pass copies what is missing, once',
+    async () => {
+      // The first APPEND (a batch of two) is answered OK by the proxy: the server never sees it.
+      proxy.throttle({ command: 'APPEND', nth: 1, times: 1, status: 'OK', reply: 'APPEND completed', backoffMs: 0 });
+      const r = await pass();
+      proxy.clearRules();
+      expect(r.outcome, r.detail).toBe('completed');
+      expect(r.stats.messagesCopied).toBe(5);
+      expect(r.stats.verification.foldersShort).toEqual([
+        { folder: 'INBOX', missingAtStart: 0, recopied: 0, missing: 2 },
+      ]);
+      expect(r.stats.verification.missing).toBe(2);
+      // The two acknowledged without APPENDUID are counted as not compared; the others were.
+      expect(r.stats.verification.unchecked).toBe(2);
+      expect((await readMailbox(dv, 'ldst', 'ld-pw')).messages.INBOX).toHaveLength(3);
 
-    const heal = await pass();
-    expect(heal.outcome, heal.detail).toBe('completed');
-    expect(heal.stats.messagesCopied).toBe(2);
-    expect(heal.stats.verification).toMatchObject({ foldersShort: [], missing: 0 });
-    const [a, b] = await Promise.all([readMailbox(dv, 'lsrc', 'ls-pw'), readMailbox(dv, 'ldst', 'ld-pw')]);
-    expect(hashCounts(b, 'INBOX')).toEqual(hashCounts(a, 'INBOX'));
+      const heal = await pass();
+      expect(heal.outcome, heal.detail).toBe('completed');
+      expect(heal.stats.messagesCopied).toBe(2);
+      expect(heal.stats.verification).toMatchObject({ foldersShort: [], missing: 0 });
+      const [a, b] = await Promise.all([readMailbox(dv, 'lsrc', 'ls-pw'), readMailbox(dv, 'ldst', 'ld-pw')]);
+      expect(hashCounts(b, 'INBOX')).toEqual(hashCounts(a, 'INBOX'));
 
-    const again = await pass();
-    expect(again.stats.messagesCopied).toBe(0);
-    expect(again.stats.verification).toMatchObject({ foldersShort: [], missing: 0, commands: 0 });
-  });
+      const again = await pass();
+      expect(again.stats.messagesCopied).toBe(0);
+      expect(again.stats.verification).toMatchObject({ foldersShort: [], missing: 0, commands: 0 });
+    },
+  );
 });

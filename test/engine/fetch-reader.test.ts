@@ -75,23 +75,26 @@ const ANSWER =
   'MF1 OK Fetch completed (0.001 + 0.000 secs).\r\n* 4 EXISTS\r\n';
 
 describe('FETCH reader', () => {
-  it('reads the same literals and responses at every chunk boundary, and hands back what followed its tagged reply', () => {
-    for (let cut = 0; cut <= ANSWER.length; cut++) {
-      const { seen, ended, unread } = readCut(ANSWER, cut);
-      expect(seen.literals, `cut at ${cut}`).toEqual([
-        { before: '* 1 FETCH (UID 7 BODY[]', bytes: BODY1 },
-        { before: '* 2 FETCH (BODY[]', bytes: BODY2 },
-      ]);
-      expect(seen.responses, `cut at ${cut}`).toEqual([
-        '* 1 FETCH (UID 7 BODY[] )',
-        '* 2 FETCH (BODY[]  UID 9)',
-        '* 3 FETCH (FLAGS (\\Seen) UID 12)',
-      ]);
-      expect(ended, `cut at ${cut}`).toMatchObject({ err: null, aborted: false });
-      // Whatever followed the tagged reply goes back to imapflow, in the chunk or after it.
-      expect(`${ended?.rest}${unread}`, `cut at ${cut}`).toBe('* 4 EXISTS\r\n');
-    }
-  });
+  it(
+    'reads the same literals and responses at every chunk ' + 'boundary, and hands back what followed its tagged reply',
+    () => {
+      for (let cut = 0; cut <= ANSWER.length; cut++) {
+        const { seen, ended, unread } = readCut(ANSWER, cut);
+        expect(seen.literals, `cut at ${cut}`).toEqual([
+          { before: '* 1 FETCH (UID 7 BODY[]', bytes: BODY1 },
+          { before: '* 2 FETCH (BODY[]', bytes: BODY2 },
+        ]);
+        expect(seen.responses, `cut at ${cut}`).toEqual([
+          '* 1 FETCH (UID 7 BODY[] )',
+          '* 2 FETCH (BODY[]  UID 9)',
+          '* 3 FETCH (FLAGS (\\Seen) UID 12)',
+        ]);
+        expect(ended, `cut at ${cut}`).toMatchObject({ err: null, aborted: false });
+        // Whatever followed the tagged reply goes back to imapflow, in the chunk or after it.
+        expect(`${ended?.rest}${unread}`, `cut at ${cut}`).toBe('* 4 EXISTS\r\n');
+      }
+    },
+  );
 
   it('a literal8 (~{n}, RFC 3516) and an empty literal are literals too', () => {
     const bytes = '* 1 FETCH (UID 3 BODY[] ~{4}\r\na\u0000bc X {0}\r\n)\r\nMF1 OK done\r\n';

@@ -91,20 +91,23 @@ afterAll(async () => {
 });
 
 describe('imapflow bridge: the installed imapflow', () => {
-  it('has the shape the bridge needs on a real connection, so the streamed path and the throttle probe are used', async () => {
-    const p = pair();
-    const c = await connectImap(p.source);
-    try {
-      expect(shapeProblems(c)).toEqual([]);
-      const b = bridgeOf(c);
-      expect(b).not.toBeNull();
-      expect(b!.idle).toBe(true);
-      expect(b!.inThrottleWait).toBe(false);
-    } finally {
-      await c.logout();
-    }
-    expect(warnings).toEqual([]);
-  });
+  it(
+    'has the shape the bridge needs on a real connection, ' + 'so the streamed path and the throttle probe are used',
+    async () => {
+      const p = pair();
+      const c = await connectImap(p.source);
+      try {
+        expect(shapeProblems(c)).toEqual([]);
+        const b = bridgeOf(c);
+        expect(b).not.toBeNull();
+        expect(b!.idle).toBe(true);
+        expect(b!.inThrottleWait).toBe(false);
+      } finally {
+        await c.logout();
+      }
+      expect(warnings).toEqual([]);
+    },
+  );
 
   it('a pass streams: one MULTIAPPEND per batch and our own FETCH on the lent source socket', async () => {
     const p = pair();
@@ -152,26 +155,29 @@ describe('imapflow bridge: a changed shape', () => {
     }
   });
 
-  it("logs the mismatch once per process, with imapflow's version and field names only, never a credential", async () => {
-    warnings.length = 0;
-    const p = pair();
-    alterEveryConnection(throughPassThrough);
-    const a = await connectImap(p.source);
-    const b = await connectImap(p.destination);
-    try {
-      expect(bridgeOf(a)).toBeNull();
-      expect(bridgeOf(b)).toBeNull();
-    } finally {
-      await Promise.all([a.logout(), b.logout()]);
-    }
-    expect(warnings).toHaveLength(1);
-    expect(defined(warnings[0]).fields).toEqual({
-      imapflow: expect.stringMatching(/^\d+\.\d+\.\d+/),
-      problems: 'socket is not piped into streamer',
-    });
-    const text = JSON.stringify(warnings);
-    for (const s of [p.s.pw, p.d.pw, p.s.name, p.d.name]) expect(text).not.toContain(s);
-  });
+  it(
+    "logs the mismatch once per process, with imapflow's " + 'version and field names only, never a credential',
+    async () => {
+      warnings.length = 0;
+      const p = pair();
+      alterEveryConnection(throughPassThrough);
+      const a = await connectImap(p.source);
+      const b = await connectImap(p.destination);
+      try {
+        expect(bridgeOf(a)).toBeNull();
+        expect(bridgeOf(b)).toBeNull();
+      } finally {
+        await Promise.all([a.logout(), b.logout()]);
+      }
+      expect(warnings).toHaveLength(1);
+      expect(defined(warnings[0]).fields).toEqual({
+        imapflow: expect.stringMatching(/^\d+\.\d+\.\d+/),
+        problems: 'socket is not piped into streamer',
+      });
+      const text = JSON.stringify(warnings);
+      for (const s of [p.s.pw, p.d.pw, p.s.name, p.d.name]) expect(text).not.toContain(s);
+    },
+  );
 
   it("a pass copies everything exactly on imapflow's public path: its FETCH, one APPEND per message", async () => {
     const p = pair();

@@ -74,7 +74,8 @@ interface Row {
 const items = () =>
   testDbRows<Row>(
     dir,
-    'SELECT "sourceAddress" AS "address", "status", "leaseOwner" AS "owner", "leaseUntil" FROM "Item" ORDER BY "sourceAddress"',
+    'SELECT "sourceAddress" AS "address", "status", "leaseOwner" ' +
+      'AS "owner", "leaseUntil" FROM "Item" ORDER BY "sourceAddress"',
   );
 const events = (kind: string) =>
   testDbRows<{ address: string; at: unknown }>(
@@ -100,11 +101,13 @@ async function waitUntil<T>(what: string, read: () => T | undefined, ms: number)
 const onPg = testDialect() === 'postgresql';
 if (!onPg)
   console.warn(
-    'SKIPPED on SQLite: test/engine/multi-worker.test.ts (workers on several hosts need PostgreSQL; run with MAILFERRY_TEST_DB=postgresql)',
+    'SKIPPED on SQLite: test/engine/multi-worker.test.ts (workers on ' +
+      'several hosts need PostgreSQL; run with MAILFERRY_TEST_DB=postgresql)',
   );
 
 describe.skipIf(!onPg)('two workers on two hosts sharing one PostgreSQL database', () => {
-  it("claim each pass exactly once; after a kill -9 the other resumes the dead one's passes when their lease runs out", async () => {
+  it('claim each pass exactly once; after a kill -9 the other ' +
+    "resumes the dead one's passes when their lease runs out", async () => {
     // The project, its mailboxes with their credentials, all started: in this process, on the
     // database and key the workers are given.
     const t = await makeTestApp();

@@ -74,7 +74,8 @@ const readRecoveredAt = () =>
   instantOf(query<{ at: unknown }>(`SELECT "at" FROM "ItemEvent" WHERE "kind" = 'recovered' ORDER BY "id" LIMIT 1`).at);
 
 describe('a worker killed -9 mid-pass', () => {
-  it('is succeeded by a new worker on the same host that resumes the pass at once, not after the lease runs out', async () => {
+  it('is succeeded by a new worker on the same host that ' +
+    'resumes the pass at once, not after the lease runs out', async () => {
     writeFileSync(join(dir, 'pw'), 'x\n');
     const url = `imap://127.0.0.1:${silentPort}`;
     const setup = run(
@@ -82,7 +83,8 @@ describe('a worker killed -9 mid-pass', () => {
       [
         `project create acme --source ${url} --destination ${url}`,
         'add alice@old.example alice@new.example --source-login alice --destination-login alice',
-        `start alice@old.example --source-password-file ${join(dir, 'pw')} --destination-password-file ${join(dir, 'pw')}`,
+        `start alice@old.example --source-password-file ${join(dir, 'pw')} ` +
+          `--destination-password-file ${join(dir, 'pw')}`,
       ].join('\n') + '\n',
     );
     await exited(setup);

@@ -67,18 +67,21 @@ describe('fuzz: the CSV parser', () => {
 });
 
 describe('fuzz: addresses', () => {
-  it('are either normalised to a valid, visible address (idempotently) or refused with a UserError (2,000 strings)', () => {
-    fc.assert(
-      fc.property(addressish, (raw) => {
-        const r = outcome(() => normaliseAddress(raw, 'source address')) as { ok?: string };
-        expect(outcome(() => normaliseAddress(raw, 'source address'))).toEqual(r);
-        if (r.ok !== undefined) {
-          expect(isAddress(r.ok)).toBe(true);
-          expect(findInvisible(r.ok)).toBeNull();
-          expect(normaliseAddress(r.ok)).toBe(r.ok);
-        }
-      }),
-      runs(2000),
-    );
-  });
+  it(
+    'are either normalised to a valid, visible address ' + '(idempotently) or refused with a UserError (2,000 strings)',
+    () => {
+      fc.assert(
+        fc.property(addressish, (raw) => {
+          const r = outcome(() => normaliseAddress(raw, 'source address')) as { ok?: string };
+          expect(outcome(() => normaliseAddress(raw, 'source address'))).toEqual(r);
+          if (r.ok !== undefined) {
+            expect(isAddress(r.ok)).toBe(true);
+            expect(findInvisible(r.ok)).toBeNull();
+            expect(normaliseAddress(r.ok)).toBe(r.ok);
+          }
+        }),
+        runs(2000),
+      );
+    },
+  );
 });

@@ -187,7 +187,8 @@ describe('fuzz: the HTTP request paths and the command path', () => {
     );
   }, 180_000);
 
-  it('Teams: activities of any shape never get a 5xx, and the same activity gets the same answer (200 × 2 requests)', async () => {
+  it('Teams: activities of any shape never get a 5xx, and the ' +
+    'same activity gets the same answer (200 × 2 requests)', async () => {
     const activity = fc.oneof(
       fc.record(
         {
@@ -229,7 +230,8 @@ describe('fuzz: the HTTP request paths and the command path', () => {
     noServerErrors();
   }, 180_000);
 
-  it('the form: any post on a live or a made-up link never gets a 5xx and writes no credential (150 requests)', async () => {
+  it('the form: any post on a live or a made-up link never ' +
+    'gets a 5xx and writes no credential (150 requests)', async () => {
     const fields = fc.dictionary(
       fc.constantFrom(
         'csrf',

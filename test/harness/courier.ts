@@ -41,7 +41,10 @@ export function courierProblem(): string | null {
   const p = privateBinariesProblem(BINARIES);
   if (p) return p;
   if (!privateFileContains('usr/lib/libcourierauth.so.0', 'authdaemon.sock'))
-    return 'libcourierauth in the private root is not patched for a private authdaemon socket (re-run scripts/install-test-deps.sh)';
+    return (
+      'libcourierauth in the private root is not patched for a ' +
+      'private authdaemon socket (re-run scripts/install-test-deps.sh)'
+    );
   return null;
 }
 
@@ -137,7 +140,10 @@ export async function startCourier(
   const auth = authDaemon(socketPath, (user, password) => {
     const known = users.get(user);
     if (known === undefined || (password !== null && password !== known)) return null;
-    return `UID=${owner.uid}\nGID=${owner.gid}\nHOME=${join(dir, 'home', user)}\nADDRESS=${user}\nMAILDIR=${userDir(user)}\n.\n`;
+    return (
+      `UID=${owner.uid}\nGID=${owner.gid}\nHOME=${join(dir, 'home', user)}` +
+      `\nADDRESS=${user}\nMAILDIR=${userDir(user)}\n.\n`
+    );
   });
   await new Promise<void>((resolve, reject) =>
     auth.listening ? resolve() : auth.once('listening', () => resolve()).once('error', reject),

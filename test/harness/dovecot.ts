@@ -177,21 +177,25 @@ function writeConfig(o: {
     `auth_failure_delay = 0`,
     o.master ? `auth_master_user_separator = *` : '',
     o.master
-      ? `passdb {\n  driver = passwd-file\n  master = yes\n  pass = yes\n  args = scheme=PLAIN username_format=%u ${dir}/master-passwd\n}`
+      ? `passdb {\n  driver = passwd-file\n  master = yes\n  pass = yes\n  ` +
+        `args = scheme=PLAIN username_format=%u ${dir}/master-passwd\n}`
       : '',
     o.oauth2
-      ? `passdb {\n  driver = oauth2\n  mechanisms = ${oauth2Mechs(o.oauth2).join(' ')}\n  args = ${writeOauth2Conf(dir, o.oauth2)}\n}`
+      ? `passdb {\n  driver = oauth2\n  mechanisms = ${oauth2Mechs(o.oauth2).join(' ')}\n  ` +
+        `args = ${writeOauth2Conf(dir, o.oauth2)}\n}`
       : '',
     // One passwd-file per user (%u in the path): a user added while running is seen at
     // once (a shared file is re-read at most once a second).
     `passdb {\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u ${dir}/users/%u\n}`,
     `userdb {\n  driver = passwd-file\n  args = username_format=%u ${dir}/users/%u\n}`,
-    `service imap-login {\n  inet_listener imap {\n    address = 127.0.0.1\n    port = ${o.port}\n  }\n  inet_listener imaps {\n    address = 127.0.0.1\n    port = ${o.tlsPort ?? 0}\n    ssl = yes\n  }\n}`,
+    `service imap-login {\n  inet_listener imap {\n    address = 127.0.0.1\n    port = ${o.port}\n  }\n  ` +
+      `inet_listener imaps {\n    address = 127.0.0.1\n    port = ${o.tlsPort ?? 0}\n    ssl = yes\n  }\n}`,
     `service pop3-login {\n  inet_listener pop3 {\n    port = 0\n  }\n}`,
     `service imap {\n  process_limit = 256\n}`,
     `namespace inbox {\n  inbox = yes\n  prefix = ${o.prefix}\n  separator = ${o.separator}\n${mailboxes}\n}`,
     o.quota
-      ? `mail_plugins = $mail_plugins quota\nprotocol imap {\n  mail_plugins = $mail_plugins imap_quota\n}\nplugin {\n  quota = maildir:User quota\n}`
+      ? `mail_plugins = $mail_plugins quota\nprotocol imap {\n  mail_plugins = ` +
+        `$mail_plugins imap_quota\n}\nplugin {\n  quota = maildir:User quota\n}`
       : '',
     o.extra,
   ];

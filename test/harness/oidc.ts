@@ -101,16 +101,23 @@ export interface OidcHarness {
 /** Microsoft's words for the failures the harness plays (from Entra ID's AADSTS error reference). */
 export const AADSTS = {
   invalidSecret: (clientId: string) =>
-    `AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId}'.`,
+    `AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is ` +
+    `the client secret value, not the client secret ID, for a secret added to app '${clientId}'.`,
   unknownClient: (clientId: string, tenantId: string) =>
-    `AADSTS700016: Application with identifier '${clientId}' was not found in the directory '${tenantId}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.`,
+    `AADSTS700016: Application with identifier '${clientId}' was not found in the ` +
+    `directory '${tenantId}'. This can happen if the application has not been installed ` +
+    `by the administrator of the tenant or consented to by any user in the tenant.`,
   noConsent: (clientId: string) =>
-    `AADSTS65001: The user or administrator has not consented to use the application with ID '${clientId}'. Send an interactive authorization request for this user and resource.`,
+    `AADSTS65001: The user or administrator has not consented to use the application with ` +
+    `ID '${clientId}'. Send an interactive authorization request for this user and resource.`,
   refreshExpired: () =>
-    `AADSTS700082: The refresh token has expired due to inactivity. The token was issued on a date before the last sign-in and was inactive for longer than allowed.`,
+    `AADSTS700082: The refresh token has expired due to inactivity. The token was ` +
+    `issued on a date before the last sign-in and was inactive for longer than allowed.`,
   declined: () => `AADSTS65004: User declined to consent to access the app.`,
   badCertificate: (clientId: string) =>
-    `AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '${clientId}'.]`,
+    `AADSTS700027: The certificate with identifier used to sign the client assertion is not ` +
+    `registered on application. [Reason - The key was not found., Please visit the Azure Portal, ` +
+    `Graph Explorer or directly use MS Graph to see configured keys for app Id '${clientId}'.]`,
 };
 
 /** Makes a CA and a server certificate for 127.0.0.1/localhost signed by it (openssl). */
@@ -292,7 +299,8 @@ export async function startOidc(
     // carry expires_in, token_type and scope, as does oidc-provider's.
     renderError: async (ctx: KoaContextWithOIDC, out: Record<string, unknown>) => {
       ctx.type = 'html';
-      ctx.body = `<!DOCTYPE html><title>Error</title><p>${String(out.error)}: ${String(out.error_description ?? '')}</p>`;
+      ctx.body =
+        `<!DOCTYPE html><title>Error</title><p>${String(out.error)}` + `: ${String(out.error_description ?? '')}</p>`;
     },
   });
   provider.on('server_error', () => undefined);

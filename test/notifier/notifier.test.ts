@@ -25,7 +25,8 @@ function covers(m: { kind: string; text: string }): number {
 }
 
 describe('notifier', () => {
-  it('start --all of 500 waiting items: their thread gets the status summary and one request summary; a burst of 500 single posts makes a handful of posts, none lost', async () => {
+  it('start --all of 500 waiting items: their thread gets the status summary and one ' +
+    'request summary; a burst of 500 single posts makes a handful of posts, none lost', async () => {
     const p = await proc('p1');
     await p.run(
       'project create acme --source imaps://old.example --destination imaps://new.example --self-service source',
@@ -149,36 +150,40 @@ describe('notifier', () => {
     await n.close();
   });
 
-  it('nothing is lost across a restart: posts written while no surface could take them are delivered on the next start', async () => {
-    const p1 = await proc('p1', { poster: false });
-    await p1.run('project create acme --source imaps://old.example --destination imaps://new.example');
-    await p1.run('add alice@old.example');
-    await giveCredentials(p1.app, 'alice@old.example');
-    await p1.run('start alice@old.example');
-    const pending = await p1.app.db.outboxPost.findMany({ where: { state: null }, orderBy: { id: 'asc' } });
-    expect(pending.map((r) => r.kind)).toEqual([
-      'item-credentials-received',
-      'item-credentials-received',
-      'item-queued',
-    ]);
-    await p1.close();
-    open.splice(open.indexOf(p1), 1);
+  it(
+    'nothing is lost across a restart: posts written while no ' +
+      'surface could take them are delivered on the next start',
+    async () => {
+      const p1 = await proc('p1', { poster: false });
+      await p1.run('project create acme --source imaps://old.example --destination imaps://new.example');
+      await p1.run('add alice@old.example');
+      await giveCredentials(p1.app, 'alice@old.example');
+      await p1.run('start alice@old.example');
+      const pending = await p1.app.db.outboxPost.findMany({ where: { state: null }, orderBy: { id: 'asc' } });
+      expect(pending.map((r) => r.kind)).toEqual([
+        'item-credentials-received',
+        'item-credentials-received',
+        'item-queued',
+      ]);
+      await p1.close();
+      open.splice(open.indexOf(p1), 1);
 
-    const p2 = await proc('p2'); // registers its poster: the outbox is drained
-    for (let i = 0; i < 50 && p2.posts.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
-    await settle(p2);
-    // `add` and `start` each opened a thread: per thread, the posts come in the order they were written.
-    const byThread = (list: { threadRef: string; kind: string }[]) => {
-      const out: Record<string, string[]> = {};
-      for (const x of list) (out[x.threadRef] ??= []).push(x.kind);
-      return out;
-    };
-    const written = byThread(pending.map((r) => ({ threadRef: r.threadRef, kind: r.kind })));
-    const got = byThread(p2.posts.map((x) => ({ threadRef: x.threadRef, kind: x.message.kind })));
-    expect(got).toEqual(written);
-    expect(p2.posts.find((x) => x.message.kind === 'item-queued')!.text).toMatch(/alice@old\.example is queued/);
-    expect(await p2.app.db.outboxPost.count({ where: { state: null } })).toBe(0);
-  });
+      const p2 = await proc('p2'); // registers its poster: the outbox is drained
+      for (let i = 0; i < 50 && p2.posts.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
+      await settle(p2);
+      // `add` and `start` each opened a thread: per thread, the posts come in the order they were written.
+      const byThread = (list: { threadRef: string; kind: string }[]) => {
+        const out: Record<string, string[]> = {};
+        for (const x of list) (out[x.threadRef] ??= []).push(x.kind);
+        return out;
+      };
+      const written = byThread(pending.map((r) => ({ threadRef: r.threadRef, kind: r.kind })));
+      const got = byThread(p2.posts.map((x) => ({ threadRef: x.threadRef, kind: x.message.kind })));
+      expect(got).toEqual(written);
+      expect(p2.posts.find((x) => x.message.kind === 'item-queued')!.text).toMatch(/alice@old\.example is queued/);
+      expect(await p2.app.db.outboxPost.count({ where: { state: null } })).toBe(0);
+    },
+  );
 
   it("a post written while another caller's transaction fails is kept (SQLite shares one connection)", async () => {
     const p = await proc('p1');

@@ -82,7 +82,8 @@ describe('a status post survives a kill -9 right after the status change commits
       [
         `project create acme --source ${url} --destination ${url}`,
         'add alice@old.example alice@new.example',
-        `start alice@old.example --source-password-file ${join(dir, 'pw')} --destination-password-file ${join(dir, 'pw')}`,
+        `start alice@old.example --source-password-file ${join(dir, 'pw')} ` +
+          `--destination-password-file ${join(dir, 'pw')}`,
         'status',
       ].join('\n') + '\n';
     const r = await consoleRun(script, { MAILFERRY_FAULT_POINT: 'after-status-commit' });

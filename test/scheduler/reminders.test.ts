@@ -50,68 +50,73 @@ afterEach(async () => {
 const skipOnPg = testDialect() === 'postgresql';
 if (skipOnPg)
   console.warn(
-    'SKIPPED on PostgreSQL: test/scheduler/reminders.test.ts (fake timers hang a command on real PostgreSQL I/O; runs on SQLite)',
+    'SKIPPED on PostgreSQL: test/scheduler/reminders.test.ts (fake ' +
+      'timers hang a command on real PostgreSQL I/O; runs on SQLite)',
   );
 
 describe.skipIf(skipOnPg)('reminders', () => {
-  it('remind after 1 and 3 days with a new link, stop when the user answers or the admin stops, then the digest lists them as stalled', async () => {
-    await p.run('bulk\nalice@old.example\nbob@old.example\ncarol@old.example\ndave@old.example');
-    await p.run('start --all');
-    // One request each (sent side by side: their order is not promised).
-    expect(p.requests.map((r) => [r.recipient, r.reminder]).sort()).toEqual(
-      ['alice', 'bob', 'carol', 'dave'].map((n) => [`${n}@old.example`, false]),
-    );
-    s.start();
+  it(
+    'remind after 1 and 3 days with a new link, stop when the user ' +
+      'answers or the admin stops, then the digest lists them as stalled',
+    async () => {
+      await p.run('bulk\nalice@old.example\nbob@old.example\ncarol@old.example\ndave@old.example');
+      await p.run('start --all');
+      // One request each (sent side by side: their order is not promised).
+      expect(p.requests.map((r) => [r.recipient, r.reminder]).sort()).toEqual(
+        ['alice', 'bob', 'carol', 'dave'].map((n) => [`${n}@old.example`, false]),
+      );
+      s.start();
 
-    await advance(DAY - 31 * MIN);
-    expect(p.requests).toHaveLength(4); // not yet
-    await advance(HOUR);
-    expect(p.requests).toHaveLength(8);
-    for (const n of ['alice', 'bob', 'carol', 'dave']) {
-      const [first, reminder] = asked(`${n}@old.example`);
-      expect(defined(reminder).reminder).toBe(true);
-      expect(defined(reminder).url).not.toBe(defined(first).url); // a new link
-      expect(defined(reminder).at.getTime() - defined(first).at.getTime()).toBeGreaterThanOrEqual(DAY);
-      expect(defined(reminder).at.getTime() - defined(first).at.getTime()).toBeLessThanOrEqual(DAY + 30 * MIN);
-    }
-    const aliceItem = await p.app.db.item.findFirstOrThrow({ where: { sourceAddress: 'alice@old.example' } });
-    const links = await p.app.db.credentialLink.findMany({
-      where: { itemId: aliceItem.id },
-      orderBy: { createdAt: 'asc' },
-    });
-    expect(links).toHaveLength(2);
-    expect(defined(links[0]).revokedAt).not.toBeNull(); // the old link dies with the new one
-    expect(defined(links[1]).revokedAt).toBeNull();
-    // The thread hears about the reminder too.
-    expect(
-      p.posts.some(
-        (x) =>
-          /^🔔 Reminded 4 users: 4 by email\./.test(x.message.text) &&
-          /asked alice@old\.example by email/.test(x.message.text),
-      ),
-    ).toBe(true);
+      await advance(DAY - 31 * MIN);
+      expect(p.requests).toHaveLength(4); // not yet
+      await advance(HOUR);
+      expect(p.requests).toHaveLength(8);
+      for (const n of ['alice', 'bob', 'carol', 'dave']) {
+        const [first, reminder] = asked(`${n}@old.example`);
+        expect(defined(reminder).reminder).toBe(true);
+        expect(defined(reminder).url).not.toBe(defined(first).url); // a new link
+        expect(defined(reminder).at.getTime() - defined(first).at.getTime()).toBeGreaterThanOrEqual(DAY);
+        expect(defined(reminder).at.getTime() - defined(first).at.getTime()).toBeLessThanOrEqual(DAY + 30 * MIN);
+      }
+      const aliceItem = await p.app.db.item.findFirstOrThrow({ where: { sourceAddress: 'alice@old.example' } });
+      const links = await p.app.db.credentialLink.findMany({
+        where: { itemId: aliceItem.id },
+        orderBy: { createdAt: 'asc' },
+      });
+      expect(links).toHaveLength(2);
+      expect(defined(links[0]).revokedAt).not.toBeNull(); // the old link dies with the new one
+      expect(defined(links[1]).revokedAt).toBeNull();
+      // The thread hears about the reminder too.
+      expect(
+        p.posts.some(
+          (x) =>
+            /^🔔 Reminded 4 users: 4 by email\./.test(x.message.text) &&
+            /asked alice@old\.example by email/.test(x.message.text),
+        ),
+      ).toBe(true);
 
-    // Alice answers, the admin stops Bob: their reminders stop at once.
-    await giveCredentials(p.app, 'alice@old.example');
-    await p.run('stop bob@old.example');
-    expect((await p.app.db.itemReminder.findMany()).map((r) => r.itemId).sort()).toHaveLength(2);
+      // Alice answers, the admin stops Bob: their reminders stop at once.
+      await giveCredentials(p.app, 'alice@old.example');
+      await p.run('stop bob@old.example');
+      expect((await p.app.db.itemReminder.findMany()).map((r) => r.itemId).sort()).toHaveLength(2);
 
-    await advance(2 * DAY + HOUR);
-    expect(asked('alice@old.example')).toHaveLength(2);
-    expect(asked('bob@old.example')).toHaveLength(2);
-    expect(asked('carol@old.example')).toHaveLength(3);
-    expect(asked('dave@old.example')).toHaveLength(3);
-    await advance(3 * DAY);
-    expect(p.requests).toHaveLength(10); // after the last reminder, none
+      await advance(2 * DAY + HOUR);
+      expect(asked('alice@old.example')).toHaveLength(2);
+      expect(asked('bob@old.example')).toHaveLength(2);
+      expect(asked('carol@old.example')).toHaveLength(3);
+      expect(asked('dave@old.example')).toHaveLength(3);
+      await advance(3 * DAY);
+      expect(p.requests).toHaveLength(10); // after the last reminder, none
 
-    await p.run('digest');
-    await settle(p);
-    const digest = renderText(p.posts.filter((x) => x.message.kind === 'digest').pop()!.message);
-    expect(digest).toMatch(/Stalled — no answer after the last reminder \(2\)/);
-    expect(digest).toMatch(/carol@old\.example — waiting 6 d( \d+ h)?, asked 3 times/);
-    expect(digest).toMatch(/dave@old\.example — waiting 6 d( \d+ h)?, asked 3 times/);
-    expect(digest).not.toMatch(/Waiting for their user/); // everyone waiting is stalled
-  });
+      await p.run('digest');
+      await settle(p);
+      const digest = renderText(p.posts.filter((x) => x.message.kind === 'digest').pop()!.message);
+      expect(digest).toMatch(/Stalled — no answer after the last reminder \(2\)/);
+      expect(digest).toMatch(/carol@old\.example — waiting 6 d( \d+ h)?, asked 3 times/);
+      expect(digest).toMatch(/dave@old\.example — waiting 6 d( \d+ h)?, asked 3 times/);
+      expect(digest).not.toMatch(/Waiting for their user/); // everyone waiting is stalled
+    },
+  );
 
   it('reminders due while the server was down go out once on start; a resend starts the cadence again', async () => {
     await p.run('bulk\neve@old.example\nfrank@old.example');

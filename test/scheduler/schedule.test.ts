@@ -113,34 +113,37 @@ describe('digest schedule', () => {
     expect(await p.app.db.outboxPost.count({ where: { kind: 'digest' } })).toBe(names.length);
   }, 120_000);
 
-  it('refuses an invalid cron expression or zone when set, stops on "off", and plans a changed schedule anew', async () => {
-    vi.setSystemTime(new Date('2026-03-26T12:00:00Z'));
-    const p = await proc('p1');
-    const s = installScheduler(p.app, 'console', { tick: '*/30 * * * *' });
-    await p.run('project create acme --source imaps://old.example --destination imaps://new.example');
-    expect((await p.run('project set acme --digest "61 9 * * *"')).text).toMatch(
-      /minute: 61 is an invalid expression for minute/,
-    );
-    expect((await p.run('project set acme --digest "0 9 * *"')).text).toMatch(/expected 5 fields/);
-    expect((await p.run('project set acme --digest "0 9 * * *" --tz Mars/Olympus')).text).toMatch(
-      /"Mars\/Olympus" is not a time zone/,
-    );
-    expect((await p.run('project set acme --tz Mars/Olympus')).text).toMatch(/not a time zone/);
-    let row = await p.app.db.project.findFirstOrThrow();
-    expect([row.digestCron, row.digestTz]).toEqual(['0 9 * * 1-5', null]);
+  it(
+    'refuses an invalid cron expression or zone when set, ' + 'stops on "off", and plans a changed schedule anew',
+    async () => {
+      vi.setSystemTime(new Date('2026-03-26T12:00:00Z'));
+      const p = await proc('p1');
+      const s = installScheduler(p.app, 'console', { tick: '*/30 * * * *' });
+      await p.run('project create acme --source imaps://old.example --destination imaps://new.example');
+      expect((await p.run('project set acme --digest "61 9 * * *"')).text).toMatch(
+        /minute: 61 is an invalid expression for minute/,
+      );
+      expect((await p.run('project set acme --digest "0 9 * *"')).text).toMatch(/expected 5 fields/);
+      expect((await p.run('project set acme --digest "0 9 * * *" --tz Mars/Olympus')).text).toMatch(
+        /"Mars\/Olympus" is not a time zone/,
+      );
+      expect((await p.run('project set acme --tz Mars/Olympus')).text).toMatch(/not a time zone/);
+      let row = await p.app.db.project.findFirstOrThrow();
+      expect([row.digestCron, row.digestTz]).toEqual(['0 9 * * 1-5', null]);
 
-    await p.run('project set acme --digest "30 17 * * *" --tz America/New_York');
-    await s.tick();
-    row = await p.app.db.project.findFirstOrThrow();
-    expect(row.nextDigestAt?.toISOString()).toBe('2026-03-26T21:30:00.000Z'); // 17:30 EDT
+      await p.run('project set acme --digest "30 17 * * *" --tz America/New_York');
+      await s.tick();
+      row = await p.app.db.project.findFirstOrThrow();
+      expect(row.nextDigestAt?.toISOString()).toBe('2026-03-26T21:30:00.000Z'); // 17:30 EDT
 
-    await p.run('project set acme --digest off');
-    s.start();
-    await advance(3 * 24 * HOUR, [p], [s]);
-    await s.stop();
-    expect((await p.app.db.project.findFirstOrThrow()).nextDigestAt).toBeNull();
-    expect(digests(p)).toHaveLength(0);
-  });
+      await p.run('project set acme --digest off');
+      s.start();
+      await advance(3 * 24 * HOUR, [p], [s]);
+      await s.stop();
+      expect((await p.app.db.project.findFirstOrThrow()).nextDigestAt).toBeNull();
+      expect(digests(p)).toHaveLength(0);
+    },
+  );
 
   it('only serve runs timers; /migrate digest works in every mode', async () => {
     vi.setSystemTime(new Date('2026-03-26T12:00:00Z'));

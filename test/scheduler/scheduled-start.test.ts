@@ -40,7 +40,8 @@ describe('scheduled starts', () => {
 
     const s = await p1.run('status');
     expect(s.text).toContain(
-      'alice@old.example → alice@new.example — Not started — scheduled to start 2030-12-05 22:00 Europe/Berlin (21:00 UTC)',
+      'alice@old.example → alice@new.example — Not started — ' +
+        'scheduled to start 2030-12-05 22:00 Europe/Berlin (21:00 UTC)',
     );
     expect(s.text).toMatch(/Scheduled:?\s*3 mailboxes, the next 2030-12-05 22:00 Europe\/Berlin \(21:00 UTC\)/);
     expect((await p1.run('status bob@old.example')).text).toMatch(/Scheduled:?\s*2030-12-05 22:00 Europe\/Berlin/);
@@ -111,7 +112,8 @@ describe('scheduled starts', () => {
     expect(bob.status).toBe('NotStarted');
     expect(bob.startAt).toBeNull();
     expect(p.posts.map((x) => x.text).join('\n')).toContain(
-      'bob@old.example did not start as scheduled (2030-12-05 22:00 UTC): Project acme has no license left (1 of 1 used).',
+      'bob@old.example did not start as scheduled (2030-12-05 ' +
+        '22:00 UTC): Project acme has no license left (1 of 1 used).',
     );
     expect((await p.app.engine.history(bob.id)).map((h) => h.kind)).toContain('start.refused');
     clock = new Date('2030-12-05T23:00:00Z');

@@ -84,130 +84,136 @@ async function connectLink(app: FormTestApp, side: 'source' | 'destination'): Pr
 }
 
 describe.skipIf(!dovecotAvailable())('project connect: an IMAP admin login', () => {
-  it('refused master password counts an attempt and keeps nothing; the right one is kept sealed; waiting mailboxes are queued; status says so', async () => {
-    t = await makeFormApp();
-    await t.run(`project create acme --source ${src.url} --destination ${dst.url} --self-service source`);
-    await t.run('add alice@old.example alice@new.example');
-    await t.app.engine.setCredential(
-      { surface: 'test', id: 'admin' },
-      await t.item('alice@old.example'),
-      'destination',
-      'alice@new.example',
-      { password: DST_PW },
-    );
-    await t.run('start alice@old.example');
-    expect((await t.item('alice@old.example')).status).toBe('WaitingForUser');
+  it(
+    'refused master password counts an attempt and keeps nothing; the ' +
+      'right one is kept sealed; waiting mailboxes are queued; status says so',
+    async () => {
+      t = await makeFormApp();
+      await t.run(`project create acme --source ${src.url} --destination ${dst.url} --self-service source`);
+      await t.run('add alice@old.example alice@new.example');
+      await t.app.engine.setCredential(
+        { surface: 'test', id: 'admin' },
+        await t.item('alice@old.example'),
+        'destination',
+        'alice@new.example',
+        { password: DST_PW },
+      );
+      await t.run('start alice@old.example');
+      expect((await t.item('alice@old.example')).status).toBe('WaitingForUser');
 
-    const url = await connectLink(t, 'source');
-    const page = await getForm(url);
-    expect(page.status).toBe(200);
-    expect(page.headers.get('content-security-policy')).toBe(FORM_CSP);
-    expect(page.html).toContain('Connect the source of project acme');
-    expect(page.html).toContain('name="admin_password"');
-    // The test mailbox is prefilled with the project's first mailbox.
-    expect(page.html).toMatch(
-      /name="test_mailbox"[^>]*value="alice@old\.example"|value="alice@old\.example"[^>]*name="test_mailbox"/,
-    );
+      const url = await connectLink(t, 'source');
+      const page = await getForm(url);
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-security-policy')).toBe(FORM_CSP);
+      expect(page.html).toContain('Connect the source of project acme');
+      expect(page.html).toContain('name="admin_password"');
+      // The test mailbox is prefilled with the project's first mailbox.
+      expect(page.html).toMatch(
+        /name="test_mailbox"[^>]*value="alice@old\.example"|value="alice@old\.example"[^>]*name="test_mailbox"/,
+      );
 
-    // Wrong master password: refused by Dovecot, one attempt counted, nothing kept.
-    const bad = await submitForm(url, {
-      admin_user: 'migrator',
-      admin_password: WRONG,
-      style: 'separator',
-      separator: '*',
-      test_mailbox: 'alice@old.example',
-    });
-    expect(bad.status).toBe(422);
-    expect(bad.html).toContain('did not accept this admin login');
-    expect(bad.html).toContain('4 attempts left');
-    expect(await t.app.db.projectCredential.count()).toBe(0);
-    expect((await t.app.db.projectLink.findFirstOrThrow()).attempts).toBe(1);
+      // Wrong master password: refused by Dovecot, one attempt counted, nothing kept.
+      const bad = await submitForm(url, {
+        admin_user: 'migrator',
+        admin_password: WRONG,
+        style: 'separator',
+        separator: '*',
+        test_mailbox: 'alice@old.example',
+      });
+      expect(bad.status).toBe(422);
+      expect(bad.html).toContain('did not accept this admin login');
+      expect(bad.html).toContain('4 attempts left');
+      expect(await t.app.db.projectCredential.count()).toBe(0);
+      expect((await t.app.db.projectLink.findFirstOrThrow()).attempts).toBe(1);
 
-    // Missing fields: no attempt counted, the form says what is missing.
-    const empty = await submitForm(url, { admin_user: '', admin_password: '', test_mailbox: '' });
-    expect(empty.status).toBe(422);
-    expect(empty.html).toContain('Enter the admin user.');
-    expect((await t.app.db.projectLink.findFirstOrThrow()).attempts).toBe(1);
-    const hidden = await submitForm(url, {
-      admin_user: 'migr\u202eator',
-      admin_password: ADMIN_PW,
-      test_mailbox: 'alice@old.example',
-    });
-    expect(hidden.html).toContain('invisible character (U+202E');
-    expect((await t.app.db.projectLink.findFirstOrThrow()).attempts).toBe(1);
+      // Missing fields: no attempt counted, the form says what is missing.
+      const empty = await submitForm(url, { admin_user: '', admin_password: '', test_mailbox: '' });
+      expect(empty.status).toBe(422);
+      expect(empty.html).toContain('Enter the admin user.');
+      expect((await t.app.db.projectLink.findFirstOrThrow()).attempts).toBe(1);
+      const hidden = await submitForm(url, {
+        admin_user: 'migr\u202eator',
+        admin_password: ADMIN_PW,
+        test_mailbox: 'alice@old.example',
+      });
+      expect(hidden.html).toContain('invisible character (U+202E');
+      expect((await t.app.db.projectLink.findFirstOrThrow()).attempts).toBe(1);
 
-    // The right one, as SASL authorization identity this time: verified, kept, and alice (waiting only for her source)
-    // is queued.
-    const ok = await submitForm(url, {
-      admin_user: 'migrator',
-      admin_password: ADMIN_PW,
-      style: 'authzid',
-      test_mailbox: 'bob@old.example',
-    });
-    expect(ok.status).toBe(200);
-    expect(ok.html).toContain('The source of acme is connected');
-    expect(ok.html).toContain('One mailbox that was waiting for its user is now queued');
-    expect((await t.item('alice@old.example')).status).toBe('Queued');
-    // Her request link died with it.
-    expect(await t.app.db.credentialLink.count({ where: { usedAt: null, revokedAt: null } })).toBe(0);
+      // The right one, as SASL authorization identity this time: verified, kept, and alice (waiting only for her
+      // source)
+      // is queued.
+      const ok = await submitForm(url, {
+        admin_user: 'migrator',
+        admin_password: ADMIN_PW,
+        style: 'authzid',
+        test_mailbox: 'bob@old.example',
+      });
+      expect(ok.status).toBe(200);
+      expect(ok.html).toContain('The source of acme is connected');
+      expect(ok.html).toContain('One mailbox that was waiting for its user is now queued');
+      expect((await t.item('alice@old.example')).status).toBe('Queued');
+      // Her request link died with it.
+      expect(await t.app.db.credentialLink.count({ where: { usedAt: null, revokedAt: null } })).toBe(0);
 
-    // Single use: the link is gone.
-    expect((await getForm(url)).status).toBe(404);
-    expect(
-      (
-        await postForm(url, {
-          csrf: csrfOf(page.html),
-          admin_user: 'migrator',
-          admin_password: ADMIN_PW,
-          test_mailbox: 'bob@old.example',
-        })
-      ).status,
-    ).toBe(404);
+      // Single use: the link is gone.
+      expect((await getForm(url)).status).toBe(404);
+      expect(
+        (
+          await postForm(url, {
+            csrf: csrfOf(page.html),
+            admin_user: 'migrator',
+            admin_password: ADMIN_PW,
+            test_mailbox: 'bob@old.example',
+          })
+        ).status,
+      ).toBe(404);
 
-    // Sealed: the row opens only with the project and side it was sealed for.
-    const row = await t.app.db.projectCredential.findFirstOrThrow();
-    expect(row).toMatchObject({ side: 'source', kind: 'imap-master' });
-    expect(t.app.vault.openAdmin(row.projectId, 'source', row)).toMatchObject({
-      kind: 'imap-master',
-      user: 'migrator',
-      password: ADMIN_PW,
-      style: 'authzid',
-    });
-    expect(() => t!.app.vault.openAdmin(row.projectId, 'destination', row)).toThrow();
-    expect(() => t!.app.vault.open(row.projectId, 'source', row)).toThrow();
+      // Sealed: the row opens only with the project and side it was sealed for.
+      const row = await t.app.db.projectCredential.findFirstOrThrow();
+      expect(row).toMatchObject({ side: 'source', kind: 'imap-master' });
+      expect(t.app.vault.openAdmin(row.projectId, 'source', row)).toMatchObject({
+        kind: 'imap-master',
+        user: 'migrator',
+        password: ADMIN_PW,
+        style: 'authzid',
+      });
+      expect(() => t!.app.vault.openAdmin(row.projectId, 'destination', row)).toThrow();
+      expect(() => t!.app.vault.open(row.projectId, 'source', row)).toThrow();
 
-    // rotate-key re-seals them under a new key, still bound to project and side.
-    const next = new Vault(randomBytes(32));
-    // alice's destination password and the admin login
-    expect(await reencryptCredentials(t.app.db, t.app.vault, next)).toMatchObject({ rotated: 2 });
-    const rotated = await t.app.db.projectCredential.findFirstOrThrow();
-    expect(rotated.keyId).toBe(next.keyId);
-    expect(next.openAdmin(rotated.projectId, 'source', rotated)).toMatchObject({ password: ADMIN_PW });
-    expect(await reencryptCredentials(t.app.db, next, t.app.vault)).toMatchObject({ rotated: 2 });
+      // rotate-key re-seals them under a new key, still bound to project and side.
+      const next = new Vault(randomBytes(32));
+      // alice's destination password and the admin login
+      expect(await reencryptCredentials(t.app.db, t.app.vault, next)).toMatchObject({ rotated: 2 });
+      const rotated = await t.app.db.projectCredential.findFirstOrThrow();
+      expect(rotated.keyId).toBe(next.keyId);
+      expect(next.openAdmin(rotated.projectId, 'source', rotated)).toMatchObject({ password: ADMIN_PW });
+      expect(await reencryptCredentials(t.app.db, next, t.app.vault)).toMatchObject({ rotated: 2 });
 
-    // status names the side, never the credentials.
-    const st = await t.run('status');
-    expect(st.text).toContain('source: admin credentials (admin login)');
-    expect(st.text).not.toContain('migrator');
-    const history = await t.app.db.itemEvent.findMany({
-      where: { kind: { startsWith: 'project.' } },
-      orderBy: { id: 'asc' },
-    });
-    expect(history.map((h) => h.kind)).toEqual([
-      'project.created',
-      'project.connect-link-created',
-      'project.admin-refused',
-      'project.admin-connected',
-    ]);
-    for (const h of history) for (const s of secrets) expect(h.detail).not.toContain(s);
+      // status names the side, never the credentials.
+      const st = await t.run('status');
+      expect(st.text).toContain('source: admin credentials (admin login)');
+      expect(st.text).not.toContain('migrator');
+      const history = await t.app.db.itemEvent.findMany({
+        where: { kind: { startsWith: 'project.' } },
+        orderBy: { id: 'asc' },
+      });
+      expect(history.map((h) => h.kind)).toEqual([
+        'project.created',
+        'project.connect-link-created',
+        'project.admin-refused',
+        'project.admin-connected',
+      ]);
+      for (const h of history) for (const s of secrets) expect(h.detail).not.toContain(s);
 
-    // Nothing secret in the database file as bytes (WAL included).
-    const bytes = testDbBytes(t!.dir);
-    for (const s of [ADMIN_PW, WRONG, 'M4ster']) expect(bytes).not.toContain(s);
-    for (const l of links) expect(bytes).not.toContain(l.split('/c/')[1]);
-  });
+      // Nothing secret in the database file as bytes (WAL included).
+      const bytes = testDbBytes(t!.dir);
+      for (const s of [ADMIN_PW, WRONG, 'M4ster']) expect(bytes).not.toContain(s);
+      for (const l of links) expect(bytes).not.toContain(l.split('/c/')[1]);
+    },
+  );
 
-  it('with admin credentials, start queues at once without asking anyone, and the runner copies as the mailbox through the master login', async () => {
+  it('with admin credentials, start queues at once without asking anyone, ' +
+    'and the runner copies as the mailbox through the master login', async () => {
     t = await makeFormApp();
     await t.run(`project create acme --source ${src.url} --destination ${dst.url} --self-service both`);
     const url = await connectLink(t, 'source');
@@ -338,76 +344,83 @@ describe.skipIf(!dovecotAvailable())('project connect: an IMAP admin login', () 
 });
 
 describe('project connect: a Microsoft 365 app registration on the form', () => {
-  it('checks the client id, secret-or-certificate, and that the private key belongs to the certificate before asking anyone', async () => {
-    const seen: { clientId: string; secret?: string; thumbprint?: string; mailbox?: string }[] = [];
-    t = await makeFormApp(
-      {},
-      {
-        adminVerify: {
-          m365: async (_c, app, mailbox) => {
-            seen.push({
-              clientId: app.clientId,
-              secret: app.clientSecret,
-              thumbprint: app.certificate?.thumbprint,
-              mailbox,
-            });
-            return app.clientSecret === 'right-secret' || app.certificate
-              ? { ok: true }
-              : { ok: false, kind: 'refused', detail: 'AADSTS7000215: Invalid client secret provided.' };
+  it(
+    'checks the client id, secret-or-certificate, and that the ' +
+      'private key belongs to the certificate before asking anyone',
+    async () => {
+      const seen: { clientId: string; secret?: string; thumbprint?: string; mailbox?: string }[] = [];
+      t = await makeFormApp(
+        {},
+        {
+          adminVerify: {
+            m365: async (_c, app, mailbox) => {
+              seen.push({
+                clientId: app.clientId,
+                secret: app.clientSecret,
+                thumbprint: app.certificate?.thumbprint,
+                mailbox,
+              });
+              return app.clientSecret === 'right-secret' || app.certificate
+                ? { ok: true }
+                : { ok: false, kind: 'refused', detail: 'AADSTS7000215: Invalid client secret provided.' };
+            },
           },
         },
-      },
-    );
-    await t.run(`project create acme --source ${src.url} --destination m365://contoso.onmicrosoft.com`);
-    const url = await connectLink(t, 'destination');
-    const page = await getForm(url);
-    expect(page.html).toContain('contoso.onmicrosoft.com');
-    expect(page.html).toContain('name="client_secret"');
-    expect(page.html).not.toContain('name="admin_password"');
+      );
+      await t.run(`project create acme --source ${src.url} --destination m365://contoso.onmicrosoft.com`);
+      const url = await connectLink(t, 'destination');
+      const page = await getForm(url);
+      expect(page.html).toContain('contoso.onmicrosoft.com');
+      expect(page.html).toContain('name="client_secret"');
+      expect(page.html).not.toContain('name="admin_password"');
 
-    const id = '11111111-2222-3333-4444-555555555555';
-    expect(
-      (await submitForm(url, { client_id: 'not-a-guid', client_secret: 's', test_mailbox: 'a@contoso.com' })).html,
-    ).toContain('is a GUID');
-    expect((await submitForm(url, { client_id: id, test_mailbox: 'a@contoso.com' })).html).toContain(
-      'Enter a client secret, or a certificate and its private key.',
-    );
-    const { cert, key, otherKey } = selfSigned();
-    expect(
-      (
-        await submitForm(url, {
-          client_id: id,
-          certificate: cert,
-          private_key: otherKey,
-          test_mailbox: 'a@contoso.com',
-        })
-      ).html,
-    ).toContain('does not belong to the certificate');
-    expect(seen).toEqual([]);
+      const id = '11111111-2222-3333-4444-555555555555';
+      expect(
+        (await submitForm(url, { client_id: 'not-a-guid', client_secret: 's', test_mailbox: 'a@contoso.com' })).html,
+      ).toContain('is a GUID');
+      expect((await submitForm(url, { client_id: id, test_mailbox: 'a@contoso.com' })).html).toContain(
+        'Enter a client secret, or a certificate and its private key.',
+      );
+      const { cert, key, otherKey } = selfSigned();
+      expect(
+        (
+          await submitForm(url, {
+            client_id: id,
+            certificate: cert,
+            private_key: otherKey,
+            test_mailbox: 'a@contoso.com',
+          })
+        ).html,
+      ).toContain('does not belong to the certificate');
+      expect(seen).toEqual([]);
 
-    const refused = await submitForm(url, {
-      client_id: id,
-      client_secret: 'wrong-secret',
-      test_mailbox: 'a@contoso.com',
-    });
-    expect(refused.status).toBe(422);
-    expect(refused.html).toContain('AADSTS7000215');
-    const ok = await submitForm(url, {
-      client_id: id,
-      certificate: cert,
-      private_key: key,
-      test_mailbox: 'a@contoso.com',
-    });
-    expect(ok.status).toBe(200);
-    const thumb = new X509Certificate(cert).fingerprint256.replace(/:/g, '');
-    expect(seen.at(-1)).toEqual({ clientId: id, secret: undefined, thumbprint: thumb, mailbox: 'a@contoso.com' });
-    const stored = await t.app.engine.adminCredentialOf((await t.app.db.project.findFirstOrThrow()).id, 'destination');
-    expect(stored).toMatchObject({ kind: 'm365-app', clientId: id, certificate: { thumbprint: thumb } });
-    expect((await t.run('status')).text).toContain('destination: admin credentials (Microsoft 365 app)');
-    const bytes = testDbBytes(t.dir);
-    expect(bytes).not.toContain('PRIVATE KEY');
-    expect(bytes).not.toContain('wrong-secret');
-  });
+      const refused = await submitForm(url, {
+        client_id: id,
+        client_secret: 'wrong-secret',
+        test_mailbox: 'a@contoso.com',
+      });
+      expect(refused.status).toBe(422);
+      expect(refused.html).toContain('AADSTS7000215');
+      const ok = await submitForm(url, {
+        client_id: id,
+        certificate: cert,
+        private_key: key,
+        test_mailbox: 'a@contoso.com',
+      });
+      expect(ok.status).toBe(200);
+      const thumb = new X509Certificate(cert).fingerprint256.replace(/:/g, '');
+      expect(seen.at(-1)).toEqual({ clientId: id, secret: undefined, thumbprint: thumb, mailbox: 'a@contoso.com' });
+      const stored = await t.app.engine.adminCredentialOf(
+        (await t.app.db.project.findFirstOrThrow()).id,
+        'destination',
+      );
+      expect(stored).toMatchObject({ kind: 'm365-app', clientId: id, certificate: { thumbprint: thumb } });
+      expect((await t.run('status')).text).toContain('destination: admin credentials (Microsoft 365 app)');
+      const bytes = testDbBytes(t.dir);
+      expect(bytes).not.toContain('PRIVATE KEY');
+      expect(bytes).not.toContain('wrong-secret');
+    },
+  );
 });
 
 /** A self-signed certificate with its key, and an unrelated key (node:crypto only: a minimal DER certificate). */
@@ -439,7 +452,9 @@ function selfSigned(): { cert: string; key: string; otherKey: string } {
   );
   const sig = createSign('sha256').update(tbs).sign(privateKey);
   const cert = seq(tbs, sha256Rsa, der(0x03, Buffer.concat([Buffer.from([0]), sig])));
-  const pem = `-----BEGIN CERTIFICATE-----\n${cert.toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END CERTIFICATE-----\n`;
+  const pem =
+    `-----BEGIN CERTIFICATE-----\n` +
+    `${cert.toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END CERTIFICATE-----\n`;
   return {
     cert: pem,
     key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),

@@ -19,21 +19,24 @@ describe('credential request content', () => {
     expiresAt: new Date('2026-11-28T09:00:00Z'),
   };
 
-  it('says who asked, which mailbox, what happens next, when the link expires, and carries the link, in both parts', () => {
-    const e = renderEmail(credentialRequestMessage(view), CREDENTIAL_REQUEST_SUBJECT);
-    expect(e.subject).toBe('ACTION REQUIRED: Information required for your migration');
-    for (const part of [e.text, e.html]) {
-      expect(part).toContain('acme');
-      expect(part).toContain('alice@old.example');
-      expect(part).toContain('alice@new.example');
-      expect(part).toContain('2026-11-28 09:00 UTC');
-      expect(part).toContain(view.url);
-      expect(part).toMatch(/migration starts at once/);
-    }
-    expect(e.text).toContain('Bob <script>alert(1)</script>');
-    expect(e.html).not.toContain('<script>');
-    expect(e.html).toContain('Bob &#60;script&#62;alert(1)&#60;/script&#62;');
-  });
+  it(
+    'says who asked, which mailbox, what happens next, when ' + 'the link expires, and carries the link, in both parts',
+    () => {
+      const e = renderEmail(credentialRequestMessage(view), CREDENTIAL_REQUEST_SUBJECT);
+      expect(e.subject).toBe('ACTION REQUIRED: Information required for your migration');
+      for (const part of [e.text, e.html]) {
+        expect(part).toContain('acme');
+        expect(part).toContain('alice@old.example');
+        expect(part).toContain('alice@new.example');
+        expect(part).toContain('2026-11-28 09:00 UTC');
+        expect(part).toContain(view.url);
+        expect(part).toMatch(/migration starts at once/);
+      }
+      expect(e.text).toContain('Bob <script>alert(1)</script>');
+      expect(e.html).not.toContain('<script>');
+      expect(e.html).toContain('Bob &#60;script&#62;alert(1)&#60;/script&#62;');
+    },
+  );
 
   it('names both mailboxes when both credentials are needed', () => {
     const m = credentialRequestMessage({ ...view, sides: ['source', 'destination'] });
@@ -141,21 +144,24 @@ describe('credential request by email (real SMTP)', () => {
 });
 
 describe('without SMTP_URL', () => {
-  it('the request cannot be sent: the thread says so, the item stays waiting with that fact in its history', async () => {
-    const t = await makeFormApp({});
-    try {
-      expect(t.logs.join('\n')).toMatch(/WARN .*email is not configured/);
-      await t.run('project create acme --source imap://127.0.0.1:1 --destination imap://127.0.0.1:2');
-      await t.run('add alice@old.example');
-      await t.run('start alice@old.example');
-      const item = await t.item('alice@old.example');
-      expect(item.status).toBe('WaitingForUser');
-      const h = (await t.app.engine.history(item.id)).find((x) => x.kind === 'request.failed');
-      expect(h?.detail).toMatchObject({ recipient: 'alice@old.example', via: 'email' });
-      expect(String(h?.detail.why)).toMatch(/email is not configured/);
-      await waitForPost(t, /could not reach alice@old\.example by email: email is not configured/);
-    } finally {
-      await t.close();
-    }
-  });
+  it(
+    'the request cannot be sent: the thread says so, ' + 'the item stays waiting with that fact in its history',
+    async () => {
+      const t = await makeFormApp({});
+      try {
+        expect(t.logs.join('\n')).toMatch(/WARN .*email is not configured/);
+        await t.run('project create acme --source imap://127.0.0.1:1 --destination imap://127.0.0.1:2');
+        await t.run('add alice@old.example');
+        await t.run('start alice@old.example');
+        const item = await t.item('alice@old.example');
+        expect(item.status).toBe('WaitingForUser');
+        const h = (await t.app.engine.history(item.id)).find((x) => x.kind === 'request.failed');
+        expect(h?.detail).toMatchObject({ recipient: 'alice@old.example', via: 'email' });
+        expect(String(h?.detail.why)).toMatch(/email is not configured/);
+        await waitForPost(t, /could not reach alice@old\.example by email: email is not configured/);
+      } finally {
+        await t.close();
+      }
+    },
+  );
 });

@@ -88,125 +88,129 @@ describe.skipIf(!ready)('self-service credentials, end to end (SMTP, Chromium, D
     restore?.();
   });
 
-  it('email → browser → wrong then right password → verified → migrated → Completed; nothing secret in any log', async () => {
-    await t.run(`project create acme --source ${src.url} --destination ${dst.url} --self-service both`);
-    await t.run('add alice@old.example alice@new.example --ask source');
-    const started = await t.run('start alice@old.example');
-    expect(started.result.ok).toBe(true);
-    expect((await t.item('alice@old.example')).status).toBe('WaitingForUser');
+  it(
+    'email → browser → wrong then right password → verified ' + '→ migrated → Completed; nothing secret in any log',
+    async () => {
+      await t.run(`project create acme --source ${src.url} --destination ${dst.url} --self-service both`);
+      await t.run('add alice@old.example alice@new.example --ask source');
+      const started = await t.run('start alice@old.example');
+      expect(started.result.ok).toBe(true);
+      expect((await t.item('alice@old.example')).status).toBe('WaitingForUser');
 
-    // The email, as the SMTP server received it.
-    const mail = await smtp.waitFor((m) => m.to.includes('alice@old.example'));
-    expect(mail.parsed.subject).toBe('ACTION REQUIRED: Information required for your migration');
-    expect(mail.parsed.html).toContain('acme');
-    expect(mail.parsed.text).toMatch(/expires on \d{4}-\d\d-\d\d \d\d:\d\d UTC/);
-    const link = formLinkIn(mail);
-    const token = link.split('/c/')[1];
-    // The link in the HTML part is the same one the text part carries.
-    expect(mail.parsed.html).toContain(`href="${link}"`);
+      // The email, as the SMTP server received it.
+      const mail = await smtp.waitFor((m) => m.to.includes('alice@old.example'));
+      expect(mail.parsed.subject).toBe('ACTION REQUIRED: Information required for your migration');
+      expect(mail.parsed.html).toContain('acme');
+      expect(mail.parsed.text).toMatch(/expires on \d{4}-\d\d-\d\d \d\d:\d\d UTC/);
+      const link = formLinkIn(mail);
+      const token = link.split('/c/')[1];
+      // The link in the HTML part is the same one the text part carries.
+      expect(mail.parsed.html).toContain(`href="${link}"`);
 
-    // A real browser opens it: phone-sized, no CSP violation, no script, labelled fields.
-    const page = await browser.context.newPage();
-    await page.setViewportSize({ width: 375, height: 740 });
-    const problems: string[] = [];
-    page.on('console', (m) => {
-      // Error statuses (422, 404) are expected answers; anything else (a CSP violation) is not.
-      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) problems.push(m.text());
-    });
-    page.on('dialog', (d) => {
-      problems.push(`dialog: ${d.message()}`);
-      void d.dismiss();
-    });
-    const resp = await page.goto(link);
-    expect(resp?.status()).toBe(200);
-    expect(resp?.headers()['content-security-policy']).toContain("script-src 'none'");
-    await expect.poll(() => page.title()).toContain('Credentials for your migration');
-    expect(await page.locator('h1').innerText()).toBe('Enter your credentials to start your migration');
-    expect(await page.locator('body').innerText()).toContain(`127.0.0.1:${src.port}`);
-    expect(await page.inputValue('#source-login')).toBe('alice@old.example');
-    expect(await page.inputValue('#destination-login')).toBe('alice@new.example');
-    expect(await page.getByLabel('Password').count()).toBe(2);
-    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(375);
-    // The style sheet applied (allowed by its hash): the button is styled, not the browser default.
-    expect(
-      await page
-        .locator('button[type=submit]')
-        .evaluate(
-          (b) =>
-            (globalThis as unknown as { getComputedStyle(e: unknown): { borderTopWidth: string } }).getComputedStyle(b)
-              .borderTopWidth,
-        ),
-    ).toBe('0px');
+      // A real browser opens it: phone-sized, no CSP violation, no script, labelled fields.
+      const page = await browser.context.newPage();
+      await page.setViewportSize({ width: 375, height: 740 });
+      const problems: string[] = [];
+      page.on('console', (m) => {
+        // Error statuses (422, 404) are expected answers; anything else (a CSP violation) is not.
+        if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) problems.push(m.text());
+      });
+      page.on('dialog', (d) => {
+        problems.push(`dialog: ${d.message()}`);
+        void d.dismiss();
+      });
+      const resp = await page.goto(link);
+      expect(resp?.status()).toBe(200);
+      expect(resp?.headers()['content-security-policy']).toContain("script-src 'none'");
+      await expect.poll(() => page.title()).toContain('Credentials for your migration');
+      expect(await page.locator('h1').innerText()).toBe('Enter your credentials to start your migration');
+      expect(await page.locator('body').innerText()).toContain(`127.0.0.1:${src.port}`);
+      expect(await page.inputValue('#source-login')).toBe('alice@old.example');
+      expect(await page.inputValue('#destination-login')).toBe('alice@new.example');
+      expect(await page.getByLabel('Password').count()).toBe(2);
+      expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(375);
+      // The style sheet applied (allowed by its hash): the button is styled, not the browser default.
+      expect(
+        await page
+          .locator('button[type=submit]')
+          .evaluate(
+            (b) =>
+              (globalThis as unknown as { getComputedStyle(e: unknown): { borderTopWidth: string } }).getComputedStyle(
+                b,
+              ).borderTopWidth,
+          ),
+      ).toBe('0px');
 
-    // Wrong destination password, typed with the keyboard.
-    await page.locator('#source-password').focus();
-    await page.keyboard.type(SRC_PW);
-    await page.keyboard.press('Tab'); // to the destination username
-    await page.keyboard.press('Tab'); // to the destination password
-    expect(await page.evaluate('document.activeElement && document.activeElement.id')).toBe('destination-password');
-    await page.keyboard.type(WRONG);
-    await page.keyboard.press('Enter');
-    await page.waitForLoadState('load');
-    expect(await page.locator('#error-summary').innerText()).toContain(
-      'The server of your new mailbox did not accept this username and password',
-    );
-    expect(await page.evaluate('document.activeElement && document.activeElement.id')).toBe('error-summary');
-    expect(await page.locator('#destination-password').getAttribute('aria-invalid')).toBe('true');
-    // The source was right and is kept: only the destination is asked now.
-    expect(await page.locator('#source-password').count()).toBe(0);
-    expect((await t.item('alice@old.example')).status).toBe('WaitingForUser');
+      // Wrong destination password, typed with the keyboard.
+      await page.locator('#source-password').focus();
+      await page.keyboard.type(SRC_PW);
+      await page.keyboard.press('Tab'); // to the destination username
+      await page.keyboard.press('Tab'); // to the destination password
+      expect(await page.evaluate('document.activeElement && document.activeElement.id')).toBe('destination-password');
+      await page.keyboard.type(WRONG);
+      await page.keyboard.press('Enter');
+      await page.waitForLoadState('load');
+      expect(await page.locator('#error-summary').innerText()).toContain(
+        'The server of your new mailbox did not accept this username and password',
+      );
+      expect(await page.evaluate('document.activeElement && document.activeElement.id')).toBe('error-summary');
+      expect(await page.locator('#destination-password').getAttribute('aria-invalid')).toBe('true');
+      // The source was right and is kept: only the destination is asked now.
+      expect(await page.locator('#source-password').count()).toBe(0);
+      expect((await t.item('alice@old.example')).status).toBe('WaitingForUser');
 
-    // Right password, submitted with the button.
-    await page.fill('#destination-password', DST_PW);
-    await page.getByRole('button', { name: 'Verify and start the migration' }).click();
-    await page.waitForLoadState('load');
-    expect(await page.locator('h1').innerText()).toBe('Thank you: your migration has started');
+      // Right password, submitted with the button.
+      await page.fill('#destination-password', DST_PW);
+      await page.getByRole('button', { name: 'Verify and start the migration' }).click();
+      await page.waitForLoadState('load');
+      expect(await page.locator('h1').innerText()).toBe('Thank you: your migration has started');
 
-    // The link is used up.
-    const again = await page.goto(link);
-    expect(again?.status()).toBe(404);
-    expect(await page.locator('h1').innerText()).toBe('This link cannot be used');
-    expect(problems).toEqual([]);
-    await page.close();
+      // The link is used up.
+      const again = await page.goto(link);
+      expect(again?.status()).toBe(404);
+      expect(await page.locator('h1').innerText()).toBe('This link cannot be used');
+      expect(problems).toEqual([]);
+      await page.close();
 
-    // The runner takes it from here: the migration completes.
-    let status = '';
-    for (let i = 0; i < 300 && status !== 'Completed' && status !== 'Failed'; i++) {
-      status = (await t.item('alice@old.example')).status;
-      if (status !== 'Completed') await new Promise((r) => setTimeout(r, 200));
-    }
-    const item = await t.item('alice@old.example');
-    expect(item.failureDetail ?? '').toBe('');
-    expect(item.status).toBe('Completed');
-    expect(item.messagesCopied).toBe(3);
-    const copied = await readMailbox(dst, 'alice@new.example', DST_PW);
-    expect(copied.messages.INBOX).toHaveLength(2);
-    expect(Object.values(copied.messages).flat()).toHaveLength(3);
+      // The runner takes it from here: the migration completes.
+      let status = '';
+      for (let i = 0; i < 300 && status !== 'Completed' && status !== 'Failed'; i++) {
+        status = (await t.item('alice@old.example')).status;
+        if (status !== 'Completed') await new Promise((r) => setTimeout(r, 200));
+      }
+      const item = await t.item('alice@old.example');
+      expect(item.failureDetail ?? '').toBe('');
+      expect(item.status).toBe('Completed');
+      expect(item.messagesCopied).toBe(3);
+      const copied = await readMailbox(dst, 'alice@new.example', DST_PW);
+      expect(copied.messages.INBOX).toHaveLength(2);
+      expect(Object.values(copied.messages).flat()).toHaveLength(3);
 
-    const kinds = (await t.app.engine.history(item.id)).map((h) => h.kind);
-    expect(kinds).toEqual(
-      expect.arrayContaining([
-        'submit',
-        'request.sent',
-        'credentials.refused',
-        'credentials-received',
-        'claim',
-        'pass-completed',
-      ]),
-    );
-    const thread = t.posts.map((p) => p.text).join('\n');
-    expect(thread).toMatch(/asked alice@old\.example by email/);
-    expect(thread).toMatch(/destination server refused the credentials entered \(attempt 1\)/);
-    expect(thread).toMatch(/alice@old\.example\*? completed/);
+      const kinds = (await t.app.engine.history(item.id)).map((h) => h.kind);
+      expect(kinds).toEqual(
+        expect.arrayContaining([
+          'submit',
+          'request.sent',
+          'credentials.refused',
+          'credentials-received',
+          'claim',
+          'pass-completed',
+        ]),
+      );
+      const thread = t.posts.map((p) => p.text).join('\n');
+      expect(thread).toMatch(/asked alice@old\.example by email/);
+      expect(thread).toMatch(/destination server refused the credentials entered \(attempt 1\)/);
+      expect(thread).toMatch(/alice@old\.example\*? completed/);
 
-    // The whole run's log output: no password, no token, no link.
-    await t.app.bus.idle();
-    const all = [...t.logs, ...out].join('\n');
-    expect(t.logs.length).toBeGreaterThan(5);
-    for (const s of [SRC_PW, DST_PW, WRONG, token, link, '/c/' + defined(token).slice(0, 16)])
-      expect(all).not.toContain(s);
-    expect(all).not.toMatch(/\/c\/[A-Za-z0-9_-]{43}/);
-  });
+      // The whole run's log output: no password, no token, no link.
+      await t.app.bus.idle();
+      const all = [...t.logs, ...out].join('\n');
+      expect(t.logs.length).toBeGreaterThan(5);
+      for (const s of [SRC_PW, DST_PW, WRONG, token, link, '/c/' + defined(token).slice(0, 16)])
+        expect(all).not.toContain(s);
+      expect(all).not.toMatch(/\/c\/[A-Za-z0-9_-]{43}/);
+    },
+  );
   it('HTML and script typed into every field stay text in a real browser', async () => {
     await t.run('add eve@old.example alice@new.example --ask source');
     await t.run('start eve@old.example');

@@ -70,29 +70,32 @@ describe('when copying begins, chosen on the form', () => {
     expect(after.html).toMatch(/value="tonight"><span>Tonight, from \d{4}-\d\d-\d\d \d\d:\d\d UTC<\/span>/);
   });
 
-  it("tomorrow: verified, queued and held a day; the page and the admin's thread say when; stop cancels it", async () => {
-    const r = await submitForm(links.get('alice@old.example')!, {
-      source_login: 'alice@old.example',
-      source_password: PW,
-      when: 'tomorrow',
-    });
-    expect(r.status).toBe(200);
-    expect(r.html).toContain('your migration is scheduled');
-    expect(r.html).toMatch(/begins \d{4}-\d\d-\d\d \d\d:\d\d UTC/);
-    const alice = await t.item('alice@old.example');
-    expect(alice.status).toBe('Queued');
-    expect(Math.abs(alice.startAt!.getTime() - Date.now() - 86_400_000)).toBeLessThan(120_000);
-    await waitForPost(
-      t,
-      /alice@old\.example\*? chose on the form: tomorrow, \d{4}-\d\d-\d\d \d\d:\d\d UTC\. The credentials are verified; copying begins then\./,
-    );
-    // Held: the runner's claim passes it over (its project's window is not even asked).
-    expect(await t.app.engine.claimNext()).toBeUndefined();
-    expect((await t.run('status alice@old.example')).text).toMatch(/Scheduled:?\s*\d{4}-\d\d-\d\d \d\d:\d\d UTC/);
-    const stop = await t.run('stop alice@old.example');
-    expect(stop.text).toMatch(/alice@old\.example: its start scheduled for .* is cancelled\. It is stopped too/);
-    expect((await t.item('alice@old.example')).status).toBe('Stopped');
-  });
+  it(
+    'tomorrow: verified, queued and held a day; the page ' + "and the admin's thread say when; stop cancels it",
+    async () => {
+      const r = await submitForm(links.get('alice@old.example')!, {
+        source_login: 'alice@old.example',
+        source_password: PW,
+        when: 'tomorrow',
+      });
+      expect(r.status).toBe(200);
+      expect(r.html).toContain('your migration is scheduled');
+      expect(r.html).toMatch(/begins \d{4}-\d\d-\d\d \d\d:\d\d UTC/);
+      const alice = await t.item('alice@old.example');
+      expect(alice.status).toBe('Queued');
+      expect(Math.abs(alice.startAt!.getTime() - Date.now() - 86_400_000)).toBeLessThan(120_000);
+      await waitForPost(
+        t,
+        /alice@old\.example\*? chose on the form: tomorrow, \d{4}-\d\d-\d\d \d\d:\d\d UTC\. The credentials are verified; copying begins then\./,
+      );
+      // Held: the runner's claim passes it over (its project's window is not even asked).
+      expect(await t.app.engine.claimNext()).toBeUndefined();
+      expect((await t.run('status alice@old.example')).text).toMatch(/Scheduled:?\s*\d{4}-\d\d-\d\d \d\d:\d\d UTC/);
+      const stop = await t.run('stop alice@old.example');
+      expect(stop.text).toMatch(/alice@old\.example: its start scheduled for .* is cancelled\. It is stopped too/);
+      expect((await t.item('alice@old.example')).status).toBe('Stopped');
+    },
+  );
 
   it('tonight: held until the window opens', async () => {
     const r = await submitForm(links.get('bob@old.example')!, {

@@ -67,7 +67,8 @@ async function setUp(
     },
   });
   await t.run(
-    `project create acme --source ${dv.url} --destination ${o.dest ?? dv.url} --self-service ${o.selfService ?? 'both'}`,
+    `project create acme --source ${dv.url} --destination ${o.dest ?? dv.url} ` +
+      `--self-service ${o.selfService ?? 'both'}`,
   );
   // One recipient (the source address) per request, whatever the project asks by default.
   await t.run('add alice@old.example alice@new.example --ask source');
@@ -90,43 +91,47 @@ const both = (src = SRC_PW, dst = DST_PW) => ({
 });
 
 describe('the form page', () => {
-  it('says which mailbox and server, prefills the username, asks only for what is unknown, with strict headers; GET never consumes', async () => {
-    const t = await setUp({ selfService: 'source' });
-    // The destination is known already: only the source is asked.
-    const item = await t.item('alice@old.example');
-    await t.app.engine.setCredential(SYSTEM_ACTOR, item, 'destination', 'alice@new.example', { password: DST_PW });
-    const link = await startAndGetLink(t);
-    expect(defined(requests[0]).sides).toEqual(['source']);
-    const a = await getForm(link);
-    const b = await getForm(link); // a mail scanner's prefetch, then the user
-    expect(a.status).toBe(200);
-    expect(b.html).toBe(a.html);
-    expect(a.html).toContain('alice@old.example');
-    expect(a.html).toContain(`127.0.0.1:${dv.port}`);
-    expect(a.html).toMatch(/<label for="source-login">Username<\/label>/);
-    expect(a.html).toMatch(/<label for="source-password">Password<\/label>/);
-    expect(a.html).toMatch(/id="source-login" name="source_login" type="text" value="alice@old\.example"/);
-    expect(a.html).not.toContain('destination_password');
-    expect(a.html).toContain('name="viewport"');
-    expect(a.html).not.toMatch(/<script/i);
-    expect(a.headers.get('content-security-policy')).toMatch(
-      /default-src 'none'.*script-src 'none'.*form-action 'self'.*frame-ancestors 'none'/,
-    );
-    expect(a.headers.get('referrer-policy')).toBe('no-referrer');
-    expect(a.headers.get('cache-control')).toBe('no-store');
-    expect(a.headers.get('x-frame-options')).toBe('DENY');
-    expect(a.headers.get('strict-transport-security')).toBeNull(); // plain HTTP here
-    const r = await postForm(link, {
-      csrf: csrfOf(b.html),
-      source_login: 'alice@old.example',
-      source_password: SRC_PW,
-    });
-    expect(r.status).toBe(200);
-    expect(r.html).toContain('your migration has started');
-    const after = await t.item('alice@old.example');
-    expect(after.status).toBe('Queued');
-    expect((await t.app.engine.credentialOf(after.id, 'source'))?.secret.password).toBe(SRC_PW);
-  });
+  it(
+    'says which mailbox and server, prefills the username, asks only ' +
+      'for what is unknown, with strict headers; GET never consumes',
+    async () => {
+      const t = await setUp({ selfService: 'source' });
+      // The destination is known already: only the source is asked.
+      const item = await t.item('alice@old.example');
+      await t.app.engine.setCredential(SYSTEM_ACTOR, item, 'destination', 'alice@new.example', { password: DST_PW });
+      const link = await startAndGetLink(t);
+      expect(defined(requests[0]).sides).toEqual(['source']);
+      const a = await getForm(link);
+      const b = await getForm(link); // a mail scanner's prefetch, then the user
+      expect(a.status).toBe(200);
+      expect(b.html).toBe(a.html);
+      expect(a.html).toContain('alice@old.example');
+      expect(a.html).toContain(`127.0.0.1:${dv.port}`);
+      expect(a.html).toMatch(/<label for="source-login">Username<\/label>/);
+      expect(a.html).toMatch(/<label for="source-password">Password<\/label>/);
+      expect(a.html).toMatch(/id="source-login" name="source_login" type="text" value="alice@old\.example"/);
+      expect(a.html).not.toContain('destination_password');
+      expect(a.html).toContain('name="viewport"');
+      expect(a.html).not.toMatch(/<script/i);
+      expect(a.headers.get('content-security-policy')).toMatch(
+        /default-src 'none'.*script-src 'none'.*form-action 'self'.*frame-ancestors 'none'/,
+      );
+      expect(a.headers.get('referrer-policy')).toBe('no-referrer');
+      expect(a.headers.get('cache-control')).toBe('no-store');
+      expect(a.headers.get('x-frame-options')).toBe('DENY');
+      expect(a.headers.get('strict-transport-security')).toBeNull(); // plain HTTP here
+      const r = await postForm(link, {
+        csrf: csrfOf(b.html),
+        source_login: 'alice@old.example',
+        source_password: SRC_PW,
+      });
+      expect(r.status).toBe(200);
+      expect(r.html).toContain('your migration has started');
+      const after = await t.item('alice@old.example');
+      expect(after.status).toBe('Queued');
+      expect((await t.app.engine.credentialOf(after.id, 'source'))?.secret.password).toBe(SRC_PW);
+    },
+  );
 
   it('sends HSTS when behind HTTPS', async () => {
     const t = await setUp({ env: { MAILFERRY_TRUST_PROXY: 'loopback' } });
@@ -176,29 +181,33 @@ describe('verification before keeping', () => {
     await waitForPost(t, /destination server refused the credentials entered \(attempt 1\)/);
   });
 
-  it('three wrong: the item fails with the side refused, the page says the admin has been told, the license goes back', async () => {
-    const t = await setUp();
-    await t.run('project set acme --licenses 5');
-    const link = await startAndGetLink(t);
-    expect((await t.app.db.project.findFirstOrThrow()).licensesUsed).toBe(1);
-    for (let i = 1; i <= 2; i++) {
-      const r = await submitForm(link, both(WRONG, DST_PW));
-      expect(r.status).toBe(422);
-      expect(r.html).toContain('The server of your current mailbox did not accept');
-    }
-    const last = await submitForm(link, both(WRONG, DST_PW));
-    expect(last.status).toBe(200);
-    expect(last.html).toContain('We could not verify your credentials');
-    expect(last.html).toContain('Your administrator has been told');
-    const item = await t.item('alice@old.example');
-    expect(item.status).toBe('Failed');
-    expect(item.failureReason).toBe('SourceCredentials');
-    expect((await t.app.db.project.findFirstOrThrow()).licensesUsed).toBe(0);
-    expect((await getForm(link)).status).toBe(404);
-    const hist = await t.app.engine.history(item.id);
-    expect(hist.filter((h) => h.kind === 'credentials.refused').map((h) => h.detail.attempt)).toEqual([1, 2, 3]);
-    await waitForPost(t, /failed: The source server refused the credentials/);
-  });
+  it(
+    'three wrong: the item fails with the side refused, the ' +
+      'page says the admin has been told, the license goes back',
+    async () => {
+      const t = await setUp();
+      await t.run('project set acme --licenses 5');
+      const link = await startAndGetLink(t);
+      expect((await t.app.db.project.findFirstOrThrow()).licensesUsed).toBe(1);
+      for (let i = 1; i <= 2; i++) {
+        const r = await submitForm(link, both(WRONG, DST_PW));
+        expect(r.status).toBe(422);
+        expect(r.html).toContain('The server of your current mailbox did not accept');
+      }
+      const last = await submitForm(link, both(WRONG, DST_PW));
+      expect(last.status).toBe(200);
+      expect(last.html).toContain('We could not verify your credentials');
+      expect(last.html).toContain('Your administrator has been told');
+      const item = await t.item('alice@old.example');
+      expect(item.status).toBe('Failed');
+      expect(item.failureReason).toBe('SourceCredentials');
+      expect((await t.app.db.project.findFirstOrThrow()).licensesUsed).toBe(0);
+      expect((await getForm(link)).status).toBe(404);
+      const hist = await t.app.engine.history(item.id);
+      expect(hist.filter((h) => h.kind === 'credentials.refused').map((h) => h.detail.attempt)).toEqual([1, 2, 3]);
+      await waitForPost(t, /failed: The source server refused the credentials/);
+    },
+  );
 
   it('--ask both: each address is asked for its own mailbox; the item starts when both have answered', async () => {
     const t = await setUp();
@@ -231,18 +240,21 @@ describe('verification before keeping', () => {
     expect((await t.item('dave@old.example')).status).toBe('Queued');
   });
 
-  it('the destination side refused to the end: DestinationCredentials; attempts are configurable per project', async () => {
-    const t = await setUp();
-    await t.app.engine.updateProject(SYSTEM_ACTOR, await t.app.db.project.findFirstOrThrow(), {
-      options: { maxAttempts: 1 },
-    });
-    const link = await startAndGetLink(t);
-    const r = await submitForm(link, both(SRC_PW, WRONG));
-    expect(r.html).toContain('The server of your new mailbox (alice@new.example) did not accept');
-    const item = await t.item('alice@old.example');
-    expect(item.status).toBe('Failed');
-    expect(item.failureReason).toBe('DestinationCredentials');
-  });
+  it(
+    'the destination side refused to the end: ' + 'DestinationCredentials; attempts are configurable per project',
+    async () => {
+      const t = await setUp();
+      await t.app.engine.updateProject(SYSTEM_ACTOR, await t.app.db.project.findFirstOrThrow(), {
+        options: { maxAttempts: 1 },
+      });
+      const link = await startAndGetLink(t);
+      const r = await submitForm(link, both(SRC_PW, WRONG));
+      expect(r.html).toContain('The server of your new mailbox (alice@new.example) did not accept');
+      const item = await t.item('alice@old.example');
+      expect(item.status).toBe('Failed');
+      expect(item.failureReason).toBe('DestinationCredentials');
+    },
+  );
 
   it('an unreachable server: the page says so, nothing counts against the user', async () => {
     const t = await setUp({ dest: `imap://127.0.0.1:${closedPort}` });
@@ -260,24 +272,28 @@ describe('verification before keeping', () => {
     expect(await t.historyKinds('alice@old.example')).toContain('credentials.unverified');
   });
 
-  it('a server that throttles the login (Office 365 "Request is throttled"): the page says it is busy, nothing counts against the user', async () => {
-    const proxy = await startImapProxy({ port: dv.port });
-    try {
-      proxy.throttle({ command: 'AUTHENTICATE', nth: 1, times: Infinity, backoffMs: 50 });
-      proxy.throttle({ command: 'LOGIN', nth: 1, times: Infinity, backoffMs: 50 });
-      const t = await setUp({ dest: proxy.url });
-      const link = await startAndGetLink(t);
-      const r = await submitForm(link, both(SRC_PW, DST_PW));
-      expect(r.status).toBe(503);
-      expect(r.html).toContain('The mail server is busy');
-      expect(r.html).toContain('This does not count as an attempt');
-      const row = await t.app.db.credentialLink.findFirstOrThrow({ where: { usedAt: null, revokedAt: null } });
-      expect(row.attempts).toBe(0);
-      expect((await t.item('alice@old.example')).status).toBe('WaitingForUser');
-    } finally {
-      await proxy.close();
-    }
-  });
+  it(
+    'a server that throttles the login (Office 365 "Request is ' +
+      'throttled"): the page says it is busy, nothing counts against the user',
+    async () => {
+      const proxy = await startImapProxy({ port: dv.port });
+      try {
+        proxy.throttle({ command: 'AUTHENTICATE', nth: 1, times: Infinity, backoffMs: 50 });
+        proxy.throttle({ command: 'LOGIN', nth: 1, times: Infinity, backoffMs: 50 });
+        const t = await setUp({ dest: proxy.url });
+        const link = await startAndGetLink(t);
+        const r = await submitForm(link, both(SRC_PW, DST_PW));
+        expect(r.status).toBe(503);
+        expect(r.html).toContain('The mail server is busy');
+        expect(r.html).toContain('This does not count as an attempt');
+        const row = await t.app.db.credentialLink.findFirstOrThrow({ where: { usedAt: null, revokedAt: null } });
+        expect(row.attempts).toBe(0);
+        expect((await t.item('alice@old.example')).status).toBe('WaitingForUser');
+      } finally {
+        await proxy.close();
+      }
+    },
+  );
 
   it('empty fields: an error summary linking to the fields; nothing counted, nothing verified', async () => {
     const t = await setUp();
@@ -435,22 +451,25 @@ describe('anti-CSRF and rate limits', () => {
 });
 
 describe('admin commands', () => {
-  it("form ADDRESS returns a private link to the same form; using it submits the item and retires the user's link", async () => {
-    const t = await setUp();
-    const userLink = await startAndGetLink(t);
-    const r = await t.run('form alice@old.example');
-    expect(r.result.ok).toBe(true);
-    const url = r.text.match(/http:\/\/\S+\/c\/[A-Za-z0-9_-]{43}/)?.[0];
-    expect(url).toBeTruthy();
-    tokens.push(defined(url!.split('/c/')[1]));
-    const page = await getForm(url!);
-    expect(page.html).toContain('Enter the credentials for this migration');
-    const done = await postForm(url!, { csrf: csrfOf(page.html), ...both() });
-    expect(done.html).toContain('your migration has started');
-    expect((await t.item('alice@old.example')).status).toBe('Queued');
-    expect((await getForm(userLink)).status).toBe(404);
-    expect(await t.historyKinds('alice@old.example')).toContain('form.link-created');
-  });
+  it(
+    'form ADDRESS returns a private link to the same form; ' + "using it submits the item and retires the user's link",
+    async () => {
+      const t = await setUp();
+      const userLink = await startAndGetLink(t);
+      const r = await t.run('form alice@old.example');
+      expect(r.result.ok).toBe(true);
+      const url = r.text.match(/http:\/\/\S+\/c\/[A-Za-z0-9_-]{43}/)?.[0];
+      expect(url).toBeTruthy();
+      tokens.push(defined(url!.split('/c/')[1]));
+      const page = await getForm(url!);
+      expect(page.html).toContain('Enter the credentials for this migration');
+      const done = await postForm(url!, { csrf: csrfOf(page.html), ...both() });
+      expect(done.html).toContain('your migration has started');
+      expect((await t.item('alice@old.example')).status).toBe('Queued');
+      expect((await getForm(userLink)).status).toBe(404);
+      expect(await t.historyKinds('alice@old.example')).toContain('form.link-created');
+    },
+  );
 
   it('form on a not-started item: entering credentials starts it', async () => {
     const t = await setUp();

@@ -77,7 +77,8 @@ beforeAll(async () => {
   );
   await runner.start();
   await t.run(
-    `project create acme --source m365://${idp.tenantId}?imap=127.0.0.1:${front.port} --destination ${dv.url} --self-service source`,
+    `project create acme --source m365://${idp.tenantId}?imap=127.0.0.1:${front.port} ` +
+      `--destination ${dv.url} --self-service source`,
   );
 }, 120_000);
 
@@ -114,31 +115,36 @@ async function waitStatus(address: string, statuses: string[], passCount = 1) {
 }
 
 describe.skipIf(!ready)('Sign in with Microsoft on the credential form', () => {
-  it("without the app registration the form says what the admin must do first; the admin connects it for the users' sign-in", async () => {
-    const link = await addWaiting('carol');
-    const page = await getForm(link);
-    expect(page.html).toContain('your administrator has to connect the Microsoft 365 app registration first');
-    expect(page.html).not.toContain('Sign in with Microsoft</a>');
-    expect(page.html).not.toContain('name="source_password"');
+  it(
+    'without the app registration the form says what the admin ' +
+      "must do first; the admin connects it for the users' sign-in",
+    async () => {
+      const link = await addWaiting('carol');
+      const page = await getForm(link);
+      expect(page.html).toContain('your administrator has to connect the Microsoft 365 app registration first');
+      expect(page.html).not.toContain('Sign in with Microsoft</a>');
+      expect(page.html).not.toContain('name="source_password"');
 
-    const r = await t.run('project connect acme --source');
-    const url = r.text.match(/http:\/\/127\.0\.0\.1:\d+\/c\/[A-Za-z0-9_-]{43}/)![0];
-    links.push(url);
-    const wrong = await submitForm(url, { client_id: APP.clientId, client_secret: 'not-the-secret', use: 'signin' });
-    expect(wrong.status).toBe(422);
-    expect(wrong.html).toContain('AADSTS7000215');
-    const ok = await submitForm(url, { client_id: APP.clientId, client_secret: APP.clientSecret, use: 'signin' });
-    expect(ok.status, ok.html).toBe(200);
-    expect(ok.html).toContain('Sign in with Microsoft button');
-    // Users are still asked (with the button), the app does not open their mailboxes itself.
-    expect((await t.item('carol@contoso.test')).status).toBe('WaitingForUser');
-    expect((await t.run('status')).text).toContain('source: users sign in with Microsoft');
-    const again = await getForm(link);
-    expect(again.html).toContain('Sign in with Microsoft</a>');
-    expect(again.headers.get('content-security-policy')).toBe(FORM_CSP);
-  });
+      const r = await t.run('project connect acme --source');
+      const url = r.text.match(/http:\/\/127\.0\.0\.1:\d+\/c\/[A-Za-z0-9_-]{43}/)![0];
+      links.push(url);
+      const wrong = await submitForm(url, { client_id: APP.clientId, client_secret: 'not-the-secret', use: 'signin' });
+      expect(wrong.status).toBe(422);
+      expect(wrong.html).toContain('AADSTS7000215');
+      const ok = await submitForm(url, { client_id: APP.clientId, client_secret: APP.clientSecret, use: 'signin' });
+      expect(ok.status, ok.html).toBe(200);
+      expect(ok.html).toContain('Sign in with Microsoft button');
+      // Users are still asked (with the button), the app does not open their mailboxes itself.
+      expect((await t.item('carol@contoso.test')).status).toBe('WaitingForUser');
+      expect((await t.run('status')).text).toContain('source: users sign in with Microsoft');
+      const again = await getForm(link);
+      expect(again.html).toContain('Sign in with Microsoft</a>');
+      expect(again.headers.get('content-security-policy')).toBe(FORM_CSP);
+    },
+  );
 
-  it('Chromium: form → Microsoft login and consent → back → verified → migration Completed, no password typed on our form', async () => {
+  it('Chromium: form → Microsoft login and consent → back → ' +
+    'verified → migration Completed, no password typed on our form', async () => {
     const link = await addWaiting('alice');
     const page = await browser.context.newPage();
     try {
@@ -174,7 +180,8 @@ describe.skipIf(!ready)('Sign in with Microsoft on the credential form', () => {
     expect(second.status).toBe('Completed');
   }, 180_000);
 
-  it('cancelling at Microsoft brings the user back to the form with a calm message and counts no attempt; the state works once', async () => {
+  it('cancelling at Microsoft brings the user back to the form with ' +
+    'a calm message and counts no attempt; the state works once', async () => {
     const link = await addWaiting('bob');
     // A new visitor: no session left at the provider from alice's sign-in.
     await browser.context.clearCookies();
@@ -207,7 +214,8 @@ describe.skipIf(!ready)('Sign in with Microsoft on the credential form', () => {
     expect(replay.status).toBe(404);
   }, 120_000);
 
-  it('an expired refresh token fails the next pass and a new request goes out; nothing secret in logs or the database', async () => {
+  it('an expired refresh token fails the next pass and a new ' +
+    'request goes out; nothing secret in logs or the database', async () => {
     await idp.expireRefreshTokens(APP.clientId);
     const before = links.length;
     await t.run('start alice@contoso.test');

@@ -17,40 +17,43 @@ describe('start-up warnings about defaults end users would take for phishing', (
     for (const line of w) expect(line).not.toContain('\n');
   });
 
-  it('an http:// or localhost PUBLIC_URL and a From at localhost are warned about too; a complete setup is quiet', () => {
-    expect(
-      loadConfig({
-        PUBLIC_URL: 'http://ferry.acme.example',
-        MAILFERRY_ORG_NAME: 'ACME',
-        MAILFERRY_SUPPORT_CONTACT: 'x',
-      }).warnings,
-    ).toEqual([expect.stringMatching(/^PUBLIC_URL is not https/)]);
-    expect(
-      loadConfig({ PUBLIC_URL: 'https://127.0.0.1:8443', MAILFERRY_ORG_NAME: 'ACME', MAILFERRY_SUPPORT_CONTACT: 'x' })
-        .warnings,
-    ).toEqual([expect.stringMatching(/^PUBLIC_URL points to 127\.0\.0\.1:8443/)]);
-    expect(
-      loadConfig({
-        PUBLIC_URL: 'https://ferry.acme.example',
-        SMTP_URL: 'smtp://x',
-        MAIL_FROM: 'it@localhost',
-        MAILFERRY_ORG_NAME: 'ACME',
-        MAILFERRY_SUPPORT_CONTACT: 'x',
-      }).warnings,
-    ).toEqual([expect.stringMatching(/^MAIL_FROM is an address at "localhost"/)]);
-    expect(
-      loadConfig({
-        PUBLIC_URL: 'https://ferry.acme.example',
-        SMTP_URL: 'smtp://x',
-        MAIL_FROM: 'ACME IT <it@acme.example>',
-        MAILFERRY_ORG_NAME: 'ACME',
-        MAILFERRY_SUPPORT_CONTACT: 'helpdesk@acme.example',
-      }).warnings,
-    ).toEqual([]);
-    expect(() => loadConfig({ MAILFERRY_ORG_NAME: 'x'.repeat(101) })).toThrow(
-      /MAILFERRY_ORG_NAME must be one line of at most 100 characters/,
-    );
-  });
+  it(
+    'an http:// or localhost PUBLIC_URL and a From at ' + 'localhost are warned about too; a complete setup is quiet',
+    () => {
+      expect(
+        loadConfig({
+          PUBLIC_URL: 'http://ferry.acme.example',
+          MAILFERRY_ORG_NAME: 'ACME',
+          MAILFERRY_SUPPORT_CONTACT: 'x',
+        }).warnings,
+      ).toEqual([expect.stringMatching(/^PUBLIC_URL is not https/)]);
+      expect(
+        loadConfig({ PUBLIC_URL: 'https://127.0.0.1:8443', MAILFERRY_ORG_NAME: 'ACME', MAILFERRY_SUPPORT_CONTACT: 'x' })
+          .warnings,
+      ).toEqual([expect.stringMatching(/^PUBLIC_URL points to 127\.0\.0\.1:8443/)]);
+      expect(
+        loadConfig({
+          PUBLIC_URL: 'https://ferry.acme.example',
+          SMTP_URL: 'smtp://x',
+          MAIL_FROM: 'it@localhost',
+          MAILFERRY_ORG_NAME: 'ACME',
+          MAILFERRY_SUPPORT_CONTACT: 'x',
+        }).warnings,
+      ).toEqual([expect.stringMatching(/^MAIL_FROM is an address at "localhost"/)]);
+      expect(
+        loadConfig({
+          PUBLIC_URL: 'https://ferry.acme.example',
+          SMTP_URL: 'smtp://x',
+          MAIL_FROM: 'ACME IT <it@acme.example>',
+          MAILFERRY_ORG_NAME: 'ACME',
+          MAILFERRY_SUPPORT_CONTACT: 'helpdesk@acme.example',
+        }).warnings,
+      ).toEqual([]);
+      expect(() => loadConfig({ MAILFERRY_ORG_NAME: 'x'.repeat(101) })).toThrow(
+        /MAILFERRY_ORG_NAME must be one line of at most 100 characters/,
+      );
+    },
+  );
 });
 
 describe('the organisation, its support contact and its time zone in what users see (real SMTP, real HTTP)', () => {
@@ -77,41 +80,45 @@ describe('the organisation, its support contact and its time zone in what users 
     return (await smtp.waitForCount(before + 1))[before];
   };
 
-  it("the install's name and contact are in the email and on the form; the project's own win; times in the project's zone and UTC", async () => {
-    const t = await setUp({ MAILFERRY_ORG_NAME: 'ACME Holding', MAILFERRY_SUPPORT_CONTACT: 'helpdesk@acme.example' });
-    let mail = await startAndRead(t);
-    for (const part of [defined(mail).parsed.text!, String(defined(mail).parsed.html)]) {
-      expect(part).toContain('ACME Holding');
-      expect(part).toContain('helpdesk@acme.example');
-    }
-    // The project's own: name, contact and zone.
-    await t.run('stop alice@old.example');
-    const set = await t.run(
-      'project set acme --org "ACME Corp (Europe)" --support "IT desk, +49 30 1234 567" --tz Europe/Berlin',
-    );
-    expect(set.text).toContain('organisation "ACME Corp (Europe)"');
-    mail = await startAndRead(t);
-    const text = defined(mail).parsed.text!;
-    expect(text).toContain('ACME Corp (Europe) is moving your mailbox');
-    expect(text).toContain('Questions, or not sure this message is genuine? Contact IT desk, +49 30 1234 567.');
-    expect(text).not.toContain('ACME Holding');
-    expect(text).toMatch(/expires on \d{4}-\d\d-\d\d \d\d:\d\d Europe\/Berlin \((\d{4}-\d\d-\d\d )?\d\d:\d\d UTC\)/);
-    // The form shows the same.
-    const page = await getForm(formLinkIn(defined(mail)));
-    expect(page.status).toBe(200);
-    expect(page.html).toContain('<header class="bar" role="banner">ACME Corp (Europe) <span>');
-    expect(page.html).toMatch(/<dt>Help<\/dt><dd>IT desk, \+49 30 1234 567<\/dd>/);
-    expect(page.html).toMatch(/<dt>Link expires<\/dt><dd>[^<]*Europe\/Berlin \([^<]*UTC\)<\/dd>/);
-    // `off` returns to the install's.
-    await t.run('project set acme --org off --support off');
-    await t.run('stop alice@old.example');
-    mail = await startAndRead(t);
-    expect(defined(mail).parsed.text).toContain('ACME Holding');
-    expect(defined(mail).parsed.text).toContain('helpdesk@acme.example');
-    // status shows the history in the project's zone as well.
-    const st = await t.run('status alice@old.example');
-    expect(st.text).toMatch(/\d\d:\d\d Europe\/Berlin \(\d\d:\d\d UTC\) — /);
-  });
+  it(
+    "the install's name and contact are in the email and on the " +
+      "form; the project's own win; times in the project's zone and UTC",
+    async () => {
+      const t = await setUp({ MAILFERRY_ORG_NAME: 'ACME Holding', MAILFERRY_SUPPORT_CONTACT: 'helpdesk@acme.example' });
+      let mail = await startAndRead(t);
+      for (const part of [defined(mail).parsed.text!, String(defined(mail).parsed.html)]) {
+        expect(part).toContain('ACME Holding');
+        expect(part).toContain('helpdesk@acme.example');
+      }
+      // The project's own: name, contact and zone.
+      await t.run('stop alice@old.example');
+      const set = await t.run(
+        'project set acme --org "ACME Corp (Europe)" --support "IT desk, +49 30 1234 567" --tz Europe/Berlin',
+      );
+      expect(set.text).toContain('organisation "ACME Corp (Europe)"');
+      mail = await startAndRead(t);
+      const text = defined(mail).parsed.text!;
+      expect(text).toContain('ACME Corp (Europe) is moving your mailbox');
+      expect(text).toContain('Questions, or not sure this message is genuine? Contact IT desk, +49 30 1234 567.');
+      expect(text).not.toContain('ACME Holding');
+      expect(text).toMatch(/expires on \d{4}-\d\d-\d\d \d\d:\d\d Europe\/Berlin \((\d{4}-\d\d-\d\d )?\d\d:\d\d UTC\)/);
+      // The form shows the same.
+      const page = await getForm(formLinkIn(defined(mail)));
+      expect(page.status).toBe(200);
+      expect(page.html).toContain('<header class="bar" role="banner">ACME Corp (Europe) <span>');
+      expect(page.html).toMatch(/<dt>Help<\/dt><dd>IT desk, \+49 30 1234 567<\/dd>/);
+      expect(page.html).toMatch(/<dt>Link expires<\/dt><dd>[^<]*Europe\/Berlin \([^<]*UTC\)<\/dd>/);
+      // `off` returns to the install's.
+      await t.run('project set acme --org off --support off');
+      await t.run('stop alice@old.example');
+      mail = await startAndRead(t);
+      expect(defined(mail).parsed.text).toContain('ACME Holding');
+      expect(defined(mail).parsed.text).toContain('helpdesk@acme.example');
+      // status shows the history in the project's zone as well.
+      const st = await t.run('status alice@old.example');
+      expect(st.text).toMatch(/\d\d:\d\d Europe\/Berlin \(\d\d:\d\d UTC\) — /);
+    },
+  );
 
   it("a bare MAIL_FROM is sent with the organisation's name; one with a name is kept as it is", async () => {
     const t = await setUp({ MAIL_FROM: 'it@acme.example', MAILFERRY_ORG_NAME: 'ACME Holding' });

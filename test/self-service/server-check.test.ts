@@ -55,12 +55,14 @@ describe('project create and project set look at both servers', () => {
 
   it('unreachable, not IMAP, or a reserved name: said, with what to check, and the project is kept', async () => {
     const r = await t.run(
-      `project create broken --source imap://127.0.0.1:${closed} --destination imap://127.0.0.1:${new URL(smtp.url).port}`,
+      `project create broken --source imap://127.0.0.1:${closed} ` +
+        `--destination imap://127.0.0.1:${new URL(smtp.url).port}`,
     );
     expect(r.text).toMatch(/Project \*?broken\*? created/);
     expect(r.text).toMatch(
       new RegExp(
-        `⚠️ Source 127\\.0\\.0\\.1:${closed}: not reachable: nothing listens on 127\\.0\\.0\\.1:${closed} \\(connection refused\\); check the port`,
+        `⚠️ Source 127\\.0\\.0\\.1:${closed}: not reachable: nothing listens ` +
+          `on 127\\.0\\.0\\.1:${closed} \\(connection refused\\); check the port`,
       ),
     );
     expect(r.text).toMatch(/⚠️ Destination 127\.0\.0\.1:\d+: reachable; not an IMAP greeting: "220 /);
@@ -80,7 +82,8 @@ describe('project create and project set look at both servers', () => {
       probeServer(url, { m365: { authorityHost: idp.authorityHost, ca: idp.caPem } });
     const imap = `?imap=127.0.0.1:${new URL(dv.imapsUrl!).port}`;
     const r = await t.run(
-      `project create cloud --source m365://${idp.tenantId}${imap} --destination m365://00000000-dead-4000-8000-000000000000${imap}`,
+      `project create cloud --source m365://${idp.tenantId}${imap} ` +
+        `--destination m365://00000000-dead-4000-8000-000000000000${imap}`,
     );
     expect(r.text).toMatch(/Project \*?cloud\*? created/);
     expect(r.text).toMatch(
@@ -124,7 +127,8 @@ describe('project create and project set look at both servers', () => {
     expect(told).toHaveLength(1);
     expect(defined(told[0]).text).toMatch(
       new RegExp(
-        `The source server of project down \\(127\\.0\\.0\\.1:${closed}\\) could not be reached when the user of (alice|bob)@old\\.example entered their credentials`,
+        `The source server of project down \\(127\\.0\\.0\\.1:${closed}\\) could not be ` +
+          `reached when the user of (alice|bob)@old\\.example entered their credentials`,
       ),
     );
   });

@@ -240,7 +240,8 @@ export function bridgeOf(client: ImapFlow): ImapflowBridge | null {
     if (!warned.has(key)) {
       warned.add(key);
       warn(
-        'imapflow does not have the shape MailFerry was built for: copying on its public path (buffered, one APPEND per message; a stop closes connections after a grace period)',
+        'imapflow does not have the shape MailFerry was built for: copying on its public path ' +
+          '(buffered, one APPEND per message; a stop closes connections after a grace period)',
         {
           imapflow: imapflowVersion(),
           problems: key,

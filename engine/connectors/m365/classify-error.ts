@@ -104,7 +104,8 @@ export function toM365Error(err: unknown, network?: { code?: string; message: st
   ) {
     return new M365AuthError(
       'unreachable',
-      `the Microsoft authority could not be reached: ${network.code ? network.code + ': ' : ''}${wordsOf(network.message)}`,
+      `the Microsoft authority could not be ` +
+        `reached: ${network.code ? network.code + ': ' : ''}${wordsOf(network.message)}`,
     );
   }
   if (oauth === 'network_error' || oauth === 'endpoints_resolution_error')

@@ -125,7 +125,8 @@ function consoleRun(script: string, wait = false): Promise<{ out: string; err: s
 }
 
 describe.skipIf(!ready)('console end to end: project connect', () => {
-  it('command → private link → admin form over HTTP → verified → start queues without asking users → copy completes', async () => {
+  it('command → private link → admin form over HTTP → verified ' +
+    '→ start queues without asking users → copy completes', async () => {
     await startServer();
     const first = await consoleRun(
       [

@@ -53,7 +53,8 @@ describe('console end to end', () => {
     const script = [
       `project create acme --source ${dv.url} --destination ${dv.url}`,
       'add alice@old.example alice@new.example --source-login alice --destination-login alice2',
-      `start alice@old.example --source-password-file ${join(dir, 'src.pw')} --destination-password-file ${join(dir, 'dst.pw')}`,
+      `start alice@old.example --source-password-file ${join(dir, 'src.pw')} ` +
+        `--destination-password-file ${join(dir, 'dst.pw')}`,
     ].join('\n');
     const out = await consoleRun(script);
     expect(out.out).toMatch(/\[T2 · alice@old\.example\] 🕒 alice@old\.example is queued for migration\./);
@@ -83,26 +84,31 @@ describe('console end to end', () => {
     expect(st.out).toMatch(/Projects: 1 found, 1 copied/);
   });
 
-  it('a second start is a delta pass: only the new message is copied, a flag read at the source is carried, and the post says so', async () => {
-    const c = await openClient(dv, 'alice', 'src-Secret-1');
-    await c.mailboxOpen('INBOX');
-    const second = (await c.search({ subject: 'second' }, { uid: true })) as number[];
-    await c.messageFlagsAdd(second, ['\\Seen'], { uid: true });
-    await c.append('INBOX', makeMessage({ subject: 'third' }), [], new Date('2024-01-02T00:00:00Z'));
-    await c.logout();
-    const out = await consoleRun(
-      `start alice@old.example --source-password-file ${join(dir, 'src.pw')} --destination-password-file ${join(dir, 'dst.pw')}`,
-    );
-    expect(out.out).toMatch(/✅ \*alice@old\.example\* completed/);
-    expect(out.out).toMatch(/Copied:\s+1 messages/);
-    expect(out.out).toMatch(/Flags updated:\s+1\b/);
-    const box = await readMailbox(dv, 'alice2', 'dst-Secret-2');
-    expect(box.messages.INBOX).toHaveLength(3);
-    const src = await readMailbox(dv, 'alice', 'src-Secret-1');
-    const flagsBySha = (b: typeof box) =>
-      Object.fromEntries(defined(b.messages.INBOX).map((m) => [m.sha256, [...m.flags, ...m.keywords].join(' ')]));
-    expect(flagsBySha(box)).toEqual(flagsBySha(src));
-  });
+  it(
+    'a second start is a delta pass: only the new message is copied, ' +
+      'a flag read at the source is carried, and the post says so',
+    async () => {
+      const c = await openClient(dv, 'alice', 'src-Secret-1');
+      await c.mailboxOpen('INBOX');
+      const second = (await c.search({ subject: 'second' }, { uid: true })) as number[];
+      await c.messageFlagsAdd(second, ['\\Seen'], { uid: true });
+      await c.append('INBOX', makeMessage({ subject: 'third' }), [], new Date('2024-01-02T00:00:00Z'));
+      await c.logout();
+      const out = await consoleRun(
+        `start alice@old.example --source-password-file ${join(dir, 'src.pw')} ` +
+          `--destination-password-file ${join(dir, 'dst.pw')}`,
+      );
+      expect(out.out).toMatch(/✅ \*alice@old\.example\* completed/);
+      expect(out.out).toMatch(/Copied:\s+1 messages/);
+      expect(out.out).toMatch(/Flags updated:\s+1\b/);
+      const box = await readMailbox(dv, 'alice2', 'dst-Secret-2');
+      expect(box.messages.INBOX).toHaveLength(3);
+      const src = await readMailbox(dv, 'alice', 'src-Secret-1');
+      const flagsBySha = (b: typeof box) =>
+        Object.fromEntries(defined(b.messages.INBOX).map((m) => [m.sha256, [...m.flags, ...m.keywords].join(' ')]));
+      expect(flagsBySha(box)).toEqual(flagsBySha(src));
+    },
+  );
 
   it('folder rules set with project set apply to the migration: a folder renamed, another left out', async () => {
     dv.addUser('alice3', 'dst-Secret-3');
@@ -116,7 +122,8 @@ describe('console end to end', () => {
         `project create beta --source ${dv.url} --destination ${dv.url}`,
         'project set beta --exclude Trash --rename "Projects=Archive/Projects"',
         'add alice@old.example alice3@new.example --project beta --source-login alice --destination-login alice3',
-        `start alice@old.example --project beta --source-password-file ${join(dir, 'src.pw')} --destination-password-file ${join(dir, 'dst3.pw')}`,
+        `start alice@old.example --project beta --source-password-file ${join(dir, 'src.pw')} ` +
+          `--destination-password-file ${join(dir, 'dst3.pw')}`,
       ].join('\n'),
     );
     expect(out.out).toMatch(/never Trash; folders renamed: Projects → Archive\/Projects/);
@@ -127,32 +134,41 @@ describe('console end to end', () => {
     expect(box.messages.Trash ?? []).toHaveLength(0);
   });
 
-  it('a project whose stored settings cannot be read fails the pass with the reason and copies nothing; project set repairs it', async () => {
-    dv.addUser('alice4', 'dst-Secret-4');
-    writeFileSync(join(dir, 'dst4.pw'), 'dst-Secret-4\n');
-    await consoleRun(
-      [
-        `project create gamma --source ${dv.url} --destination ${dv.url}`,
-        'project set gamma --exclude Trash',
-        'add alice@old.example alice4@new.example --project gamma --source-login alice --destination-login alice4',
-      ].join('\n'),
-    );
-    // A hand edit (or an old bug) leaves a field of the wrong type: the exclude rule would silently vanish.
-    const { db } = await openDb(testDbUrl(dir));
-    await db.project.updateMany({ where: { name: 'gamma' }, data: { options: JSON.stringify({ exclude: 'Trash' }) } });
-    await db.$disconnect();
-    const start = `start alice@old.example --project gamma --source-password-file ${join(dir, 'src.pw')} --destination-password-file ${join(dir, 'dst4.pw')}`;
-    const failed = await consoleRun(start);
-    expect(failed.out).toMatch(/❌ \*alice@old\.example\* failed/);
-    expect(failed.out).toMatch(
-      /stored settings of project gamma cannot be read \(exclude must be a list of folder names, found "Trash"\)/,
-    );
-    expect((await readMailbox(dv, 'alice4', 'dst-Secret-4')).messages.INBOX ?? []).toHaveLength(0);
+  it(
+    'a project whose stored settings cannot be read fails the pass ' +
+      'with the reason and copies nothing; project set repairs it',
+    async () => {
+      dv.addUser('alice4', 'dst-Secret-4');
+      writeFileSync(join(dir, 'dst4.pw'), 'dst-Secret-4\n');
+      await consoleRun(
+        [
+          `project create gamma --source ${dv.url} --destination ${dv.url}`,
+          'project set gamma --exclude Trash',
+          'add alice@old.example alice4@new.example --project gamma --source-login alice --destination-login alice4',
+        ].join('\n'),
+      );
+      // A hand edit (or an old bug) leaves a field of the wrong type: the exclude rule would silently vanish.
+      const { db } = await openDb(testDbUrl(dir));
+      await db.project.updateMany({
+        where: { name: 'gamma' },
+        data: { options: JSON.stringify({ exclude: 'Trash' }) },
+      });
+      await db.$disconnect();
+      const start =
+        `start alice@old.example --project gamma --source-password-file ${join(dir, 'src.pw')} ` +
+        `--destination-password-file ${join(dir, 'dst4.pw')}`;
+      const failed = await consoleRun(start);
+      expect(failed.out).toMatch(/❌ \*alice@old\.example\* failed/);
+      expect(failed.out).toMatch(
+        /stored settings of project gamma cannot be read \(exclude must be a list of folder names, found "Trash"\)/,
+      );
+      expect((await readMailbox(dv, 'alice4', 'dst-Secret-4')).messages.INBOX ?? []).toHaveLength(0);
 
-    const repaired = await consoleRun(['project set gamma --exclude Trash', start].join('\n'));
-    expect(repaired.out).toMatch(/✅ \*alice@old\.example\* completed/);
-    const box = await readMailbox(dv, 'alice4', 'dst-Secret-4');
-    expect(box.messages.INBOX).toHaveLength(3);
-    expect(box.messages.Trash ?? []).toHaveLength(0);
-  });
+      const repaired = await consoleRun(['project set gamma --exclude Trash', start].join('\n'));
+      expect(repaired.out).toMatch(/✅ \*alice@old\.example\* completed/);
+      const box = await readMailbox(dv, 'alice4', 'dst-Secret-4');
+      expect(box.messages.INBOX).toHaveLength(3);
+      expect(box.messages.Trash ?? []).toHaveLength(0);
+    },
+  );
 });

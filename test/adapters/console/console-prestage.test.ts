@@ -78,7 +78,8 @@ const pw = (dst: string) =>
   `--source-password-file ${join(dir, 'src.pw')} --destination-password-file ${join(dir, dst)}`;
 
 describe('console: pre-stage, then the full pass', () => {
-  it('start --prestage copies old mail only, again copies nothing, start --full copies the rest; status lists each pass with its kind', async () => {
+  it('start --prestage copies old mail only, again copies nothing, ' +
+    'start --full copies the rest; status lists each pass with its kind', async () => {
     const first = await consoleRun(
       [
         `project create pre --source ${dv.url} --destination ${dv.url}`,
@@ -166,7 +167,8 @@ describe('console: pre-stage, then the full pass', () => {
     expect(hashCounts(dst)).toEqual(in2019);
   }, 120_000);
 
-  it('a kill -9 in the middle of the pre-stage and again in the middle of the full pass: every message once', async () => {
+  it('a kill -9 in the middle of the pre-stage and again ' +
+    'in the middle of the full pass: every message once', async () => {
     // Old and recent mail in two folders: each pass appends to both.
     const mail = (tag: string) =>
       DATES.map((t, i) => ({ raw: makeMessage({ subject: `${tag}${i}` }), internalDate: new Date(t) }));

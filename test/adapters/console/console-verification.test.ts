@@ -21,7 +21,8 @@ describeWithServers('console: the verification in the Completed post and in stat
       startServer('cyrus', [{ name: 'carol2', password: 'dst-Secret-4' }]),
     ]);
     const eightBit = Buffer.from(
-      'From: Jürgen <j@example.test>\r\nTo: carol@example.test\r\nSubject: Grüße\r\nDate: Mon, 01 May 2023 10:00:00 +0000\r\nMessage-ID: <gruesse@mailferry.test>\r\n\r\nHallo.\r\n',
+      'From: Jürgen <j@example.test>\r\nTo: carol@example.test\r\nSubject: Grüße\r\nDate: Mon, ' +
+        '01 May 2023 10:00:00 +0000\r\nMessage-ID: <gruesse@mailferry.test>\r\n\r\nHallo.\r\n',
       'utf8',
     );
     await seedImap(src, 'carol', 'src-Secret-3', {
@@ -60,17 +61,20 @@ describeWithServers('console: the verification in the Completed post and in stat
       [
         `project create acme --source ${src.url} --destination ${dst.url}`,
         'add carol@old.example carol@new.example --source-login carol --destination-login carol2',
-        `start carol@old.example --source-password-file ${join(dir, 'src.pw')} --destination-password-file ${join(dir, 'dst.pw')}`,
+        `start carol@old.example --source-password-file ${join(dir, 'src.pw')} ` +
+          `--destination-password-file ${join(dir, 'dst.pw')}`,
       ].join('\n'),
     );
     expect(out).toMatch(/✅ \*carol@old\.example\* completed/);
     expect(out).toContain(
-      'Verified: 1 folder checked, counts match; 1 message altered by the destination (8-bit header bytes replaced by the server).',
+      'Verified: 1 folder checked, counts match; 1 message altered by ' +
+        'the destination (8-bit header bytes replaced by the server).',
     );
 
     const st = await consoleRun('status carol@old.example');
     expect(st).toContain(
-      'Verified (last pass): 1 folder checked, counts match; 1 message altered by the destination (8-bit header bytes replaced by the server)',
+      'Verified (last pass): 1 folder checked, counts match; 1 message ' +
+        'altered by the destination (8-bit header bytes replaced by the server)',
     );
     expect(st).toMatch(
       /Altered by the destination \(stored differently from the source; 1 message, all passes\):\n\s+• INBOX UID 2 \([^)]+\) → UID 2: 8-bit header bytes replaced by the server/,

@@ -117,7 +117,8 @@ describe('mailferry CLI', () => {
     expect(r.out).toMatch(/Licenses:\s+0 used, 5 left of 5/);
   });
 
-  it('serve: applies migrations, says where it listens and which surfaces are configured, answers /healthz, stops on SIGTERM', async () => {
+  it('serve: applies migrations, says where it listens and which ' +
+    'surfaces are configured, answers /healthz, stops on SIGTERM', async () => {
     const d2 = mkdtempSync(join(tmpdir(), 'mailferry-serve-'));
     const p = spawn(process.execPath, [BIN], {
       env: {

@@ -30,7 +30,8 @@ describe('slash commands do not wait for auth.test', () => {
     expect(defined(s.fake.of('auth.test')[0]).result).toBeUndefined();
   }, 60_000);
 
-  it('auth.test rate-limited (429) or failing: commands are acknowledged and run; the log says what to check', async () => {
+  it('auth.test rate-limited (429) or failing: commands ' +
+    'are acknowledged and run; the log says what to check', async () => {
     s = await startSlackTest({}, { authRetryMs: 60_000 }, (fake) =>
       fake.failAlways('auth.test', { status: 429, retryAfter: 1 }),
     );

@@ -54,35 +54,38 @@ describe('slash commands over HTTP', () => {
     expect(defined(reply).blocks[0].text.text).toMatch(/^⚠️ Unknown command/);
   });
 
-  it('creates a project owned by the channel, then add posts one anchor with Block Kit and a text fallback', async () => {
-    const p = await s.command(
-      'project create acme --source imaps://old.example:993 --destination imaps://new.example:993',
-    );
-    await s.settle();
-    expect(defined(repliesAt(s.fake, p.responsePath)[0]).text).toContain('Project acme created');
-    const project = await s.t.app.engine.getProject('acme');
-    expect(project.channelRef).toBe('slack:C1');
+  it(
+    'creates a project owned by the channel, then add ' + 'posts one anchor with Block Kit and a text fallback',
+    async () => {
+      const p = await s.command(
+        'project create acme --source imaps://old.example:993 --destination imaps://new.example:993',
+      );
+      await s.settle();
+      expect(defined(repliesAt(s.fake, p.responsePath)[0]).text).toContain('Project acme created');
+      const project = await s.t.app.engine.getProject('acme');
+      expect(project.channelRef).toBe('slack:C1');
 
-    const before = s.fake.of('chat.postMessage').length;
-    const r = await s.command('add alice@old.example alice@new.example');
-    expect(r.status).toBe(200);
-    await s.settle();
-    const posts = s.fake.of('chat.postMessage').slice(before);
-    expect(posts).toHaveLength(1);
-    const anchor = defined(posts[0]).args;
-    expect(anchor.channel).toBe('C1');
-    expect(anchor.thread_ts).toBeUndefined();
-    expect(anchor.text).toContain('1 mailbox added to acme');
-    expect(anchor.blocks[0]).toMatchObject({ type: 'section', text: { type: 'mrkdwn' } });
-    expect(blockText(anchor.blocks)).toContain('alice@old.example → alice@new.example');
-    expect(blockText(anchor.blocks)).toContain('Asked by <@UADMIN>');
-    expect(defined(posts[0]).auth).toBe('Bearer xoxb-test-token');
-    // The item remembers the thread: slack:TEAM/CHANNEL/TS of the anchor.
-    const item = await s.t.app.engine.getItem(project, 'alice@old.example');
-    expect(item.threadRef).toBe(`slack:T1/C1/${defined(posts[0]).result!.ts}`);
-    // No reply beyond the anchor: the anchor is the answer.
-    expect(repliesAt(s.fake, r.responsePath)).toEqual([]);
-  });
+      const before = s.fake.of('chat.postMessage').length;
+      const r = await s.command('add alice@old.example alice@new.example');
+      expect(r.status).toBe(200);
+      await s.settle();
+      const posts = s.fake.of('chat.postMessage').slice(before);
+      expect(posts).toHaveLength(1);
+      const anchor = defined(posts[0]).args;
+      expect(anchor.channel).toBe('C1');
+      expect(anchor.thread_ts).toBeUndefined();
+      expect(anchor.text).toContain('1 mailbox added to acme');
+      expect(anchor.blocks[0]).toMatchObject({ type: 'section', text: { type: 'mrkdwn' } });
+      expect(blockText(anchor.blocks)).toContain('alice@old.example → alice@new.example');
+      expect(blockText(anchor.blocks)).toContain('Asked by <@UADMIN>');
+      expect(defined(posts[0]).auth).toBe('Bearer xoxb-test-token');
+      // The item remembers the thread: slack:TEAM/CHANNEL/TS of the anchor.
+      const item = await s.t.app.engine.getItem(project, 'alice@old.example');
+      expect(item.threadRef).toBe(`slack:T1/C1/${defined(posts[0]).result!.ts}`);
+      // No reply beyond the anchor: the anchor is the answer.
+      expect(repliesAt(s.fake, r.responsePath)).toEqual([]);
+    },
+  );
 
   it('acks within 3 s even when the work behind the command is slow (the anchor comes later)', async () => {
     s.fake.delays.set('chat.postMessage', 3500);

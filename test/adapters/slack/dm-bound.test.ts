@@ -31,7 +31,8 @@ describe('Slack DMs of a start --all of 150 users', () => {
   }, 120_000);
   afterAll(async () => s?.close());
 
-  it(`every user gets a DM, never more than ${BOUND} DM calls open at once, and the thread gets one summary`, async () => {
+  it(`every user gets a DM, never more than ${BOUND} DM ` +
+    `calls open at once, and the thread gets one summary`, async () => {
     await s.command('start --all');
     await s.settle();
     await s.t.app.bus.idle();

@@ -57,7 +57,8 @@ describe('Slack DM answers (signed block_actions over HTTP)', () => {
     s.fake.users.set('bob@old.example', { id: 'UBOB', name: 'bob' });
     // Slack runs commands as they come, side by side: each one is let finish before the next.
     for (const line of [
-      'project create acme --source imaps://old.example:993 --destination imaps://new.example:993 --notify chat --licenses 5',
+      'project create acme --source imaps://old.example:993 ' +
+        '--destination imaps://new.example:993 --notify chat --licenses 5',
       'add alice@old.example alice@new.example --ask source',
       'add bob@old.example bob@new.example --ask source',
       'start alice@old.example',
@@ -134,70 +135,78 @@ describe('Slack DM answers (signed block_actions over HTTP)', () => {
     expect((await s.t.app.engine.itemById(item.id))!.status).toBe('WaitingForUser');
   });
 
-  it('"This mailbox is not mine / not used": reported in the thread, Stopped with the note, license back, link dead', async () => {
-    const { item, texts } = await threadOf('bob@old.example');
-    const before = await s.t.app.engine.getProject('acme');
-    const answer = await click(
-      button('DBOB', 'This mailbox is not mine / not used'),
-      { id: 'UBOB', name: 'bob' },
-      'DBOB',
-    );
-    expect(answer).toContain('bob@old.example will not be migrated; your IT team has been told');
-    const after = (await s.t.app.engine.itemById(item.id))!;
-    expect(after.status).toBe('Stopped');
-    expect(after.license).toBe('none');
-    expect((await s.t.app.engine.getProject('acme')).licensesUsed).toBe(before.licensesUsed - 1);
-    expect(await s.t.app.db.credentialLink.count({ where: { itemId: item.id, revokedAt: null, usedAt: null } })).toBe(
-      0,
-    );
-    const stop = (await s.t.app.engine.history(item.id)).find((h) => h.toStatus === 'Stopped')!;
-    expect(stop.detail.note).toBe('the end user says this mailbox is not theirs or not used');
-    expect(stop.actor).toContain('UBOB');
-    expect(texts().join('\n')).toContain(
-      'bob@old.example* chose: this mailbox is not mine / not used. Stopped, not migrated: its license is back in the pool and its link no longer works.',
-    );
-    // A later click changes nothing.
-    expect(await click(button('DBOB', 'Start now'), { id: 'UBOB', name: 'bob' }, 'DBOB')).toContain(
-      'Nothing to change: this migration is no longer waiting for you.',
-    );
-  });
+  it(
+    '"This mailbox is not mine / not used": reported in the ' +
+      'thread, Stopped with the note, license back, link dead',
+    async () => {
+      const { item, texts } = await threadOf('bob@old.example');
+      const before = await s.t.app.engine.getProject('acme');
+      const answer = await click(
+        button('DBOB', 'This mailbox is not mine / not used'),
+        { id: 'UBOB', name: 'bob' },
+        'DBOB',
+      );
+      expect(answer).toContain('bob@old.example will not be migrated; your IT team has been told');
+      const after = (await s.t.app.engine.itemById(item.id))!;
+      expect(after.status).toBe('Stopped');
+      expect(after.license).toBe('none');
+      expect((await s.t.app.engine.getProject('acme')).licensesUsed).toBe(before.licensesUsed - 1);
+      expect(await s.t.app.db.credentialLink.count({ where: { itemId: item.id, revokedAt: null, usedAt: null } })).toBe(
+        0,
+      );
+      const stop = (await s.t.app.engine.history(item.id)).find((h) => h.toStatus === 'Stopped')!;
+      expect(stop.detail.note).toBe('the end user says this mailbox is not theirs or not used');
+      expect(stop.actor).toContain('UBOB');
+      expect(texts().join('\n')).toContain(
+        'bob@old.example* chose: this mailbox is not mine / not used. Stopped, not ' +
+          'migrated: its license is back in the pool and its link no longer works.',
+      );
+      // A later click changes nothing.
+      expect(await click(button('DBOB', 'Start now'), { id: 'UBOB', name: 'bob' }, 'DBOB')).toContain(
+        'Nothing to change: this migration is no longer waiting for you.',
+      );
+    },
+  );
 
-  it('with a copy window the DM offers "Tonight": posted in the admin\'s thread with the window\'s opening', async () => {
-    s.fake.users.set('dave@old.example', { id: 'UDAVE', name: 'dave' });
-    for (const line of [
-      'project set acme --window "22:00-06:00" --tz Europe/Berlin',
-      'add dave@old.example dave@new.example --ask source',
-      'start dave@old.example',
-    ]) {
-      await s.command(line);
-      await s.settle();
-    }
-    expect(buttonsOf('DDAVE').map((e: any) => e.text.text)).toEqual([
-      'Open the secure form',
-      'Start now',
-      'Tonight',
-      'Remind me tomorrow',
-      'This mailbox is not mine / not used',
-    ]);
-    const tonight = button('DDAVE', 'Tonight');
-    expect(tonight.value).toMatch(/^answer [0-9a-f-]{36}\.[A-Za-z0-9_-]{22} tonight$/);
-    expect(tonight.value).not.toContain(buttonsOf('DDAVE')[0].url.split('/c/')[1]);
-    expect(await click(tonight, { id: 'UALICE', name: 'alice' }, 'DALICE')).toContain(
-      'This button answers only for the person',
-    );
-    const { item, texts } = await threadOf('dave@old.example');
-    const answer = await click(tonight, { id: 'UDAVE', name: 'dave' }, 'DDAVE');
-    expect(answer).toMatch(
-      /Your mailbox dave@old\.example is copied tonight, from \d{4}-\d\d-\d\d \d\d:\d\d Europe\/Berlin/,
-    );
-    expect(texts().join('\n')).toMatch(
-      /dave@old\.example\* chose: tonight, \d{4}-\d\d-\d\d \d\d:\d\d Europe\/Berlin \(/,
-    );
-    const note = (await s.t.app.engine.history(item.id)).filter((h) => h.kind === 'user.choice').at(-1)!;
-    expect(note.detail.choice).toBe('tonight');
-    expect(note.actor).toContain('UDAVE');
-    expect((await s.t.app.engine.itemById(item.id))!.status).toBe('WaitingForUser');
-  });
+  it(
+    'with a copy window the DM offers "Tonight": posted ' + "in the admin's thread with the window's opening",
+    async () => {
+      s.fake.users.set('dave@old.example', { id: 'UDAVE', name: 'dave' });
+      for (const line of [
+        'project set acme --window "22:00-06:00" --tz Europe/Berlin',
+        'add dave@old.example dave@new.example --ask source',
+        'start dave@old.example',
+      ]) {
+        await s.command(line);
+        await s.settle();
+      }
+      expect(buttonsOf('DDAVE').map((e: any) => e.text.text)).toEqual([
+        'Open the secure form',
+        'Start now',
+        'Tonight',
+        'Remind me tomorrow',
+        'This mailbox is not mine / not used',
+      ]);
+      const tonight = button('DDAVE', 'Tonight');
+      expect(tonight.value).toMatch(/^answer [0-9a-f-]{36}\.[A-Za-z0-9_-]{22} tonight$/);
+      expect(tonight.value).not.toContain(buttonsOf('DDAVE')[0].url.split('/c/')[1]);
+      expect(await click(tonight, { id: 'UALICE', name: 'alice' }, 'DALICE')).toContain(
+        'This button answers only for the person',
+      );
+      const { item, texts } = await threadOf('dave@old.example');
+      const answer = await click(tonight, { id: 'UDAVE', name: 'dave' }, 'DDAVE');
+      expect(answer).toMatch(
+        /Your mailbox dave@old\.example is copied tonight, from \d{4}-\d\d-\d\d \d\d:\d\d Europe\/Berlin/,
+      );
+      expect(texts().join('\n')).toMatch(
+        /dave@old\.example\* chose: tonight, \d{4}-\d\d-\d\d \d\d:\d\d Europe\/Berlin \(/,
+      );
+      const note = (await s.t.app.engine.history(item.id)).filter((h) => h.kind === 'user.choice').at(-1)!;
+      expect(note.detail.choice).toBe('tonight');
+      expect(note.actor).toContain('UDAVE');
+      expect((await s.t.app.engine.itemById(item.id))!.status).toBe('WaitingForUser');
+    },
+  );
 
   it('answers are not in help, and no log line holds a link or a token', async () => {
     const r = await s.command('help', { user: 'UALICE' });

@@ -41,19 +41,27 @@ describe('modals', () => {
     return { view: defined(call).args.view, trigger: defined(call).args.trigger_id, responsePath: r.responsePath };
   }
 
-  it('/migrate add with no arguments opens "Add mailboxes" with the trigger id and the channel in its metadata', async () => {
-    const { view, trigger, responsePath } = await open('add');
-    expect(trigger).toMatch(/^trigger-\d+$/);
-    expect(view).toMatchObject({
-      type: 'modal',
-      callback_id: 'mf_add',
-      title: { type: 'plain_text', text: 'Add mailboxes' },
-    });
-    expect(JSON.parse(view.private_metadata)).toEqual({ c: 'C1', t: 'T1', r: `${s.fake.base}${responsePath}` });
-    expect(view.blocks.map((b: any) => b.block_id).filter(Boolean)).toEqual(['addresses', 'ask', 'notify', 'project']);
-    expect(view.blocks[0].element).toMatchObject({ type: 'plain_text_input', multiline: true, action_id: 'value' });
-    expect(view.blocks[2].element.options.map((o: any) => o.value)).toEqual(['email', 'chat', 'both']);
-  });
+  it(
+    '/migrate add with no arguments opens "Add mailboxes" ' + 'with the trigger id and the channel in its metadata',
+    async () => {
+      const { view, trigger, responsePath } = await open('add');
+      expect(trigger).toMatch(/^trigger-\d+$/);
+      expect(view).toMatchObject({
+        type: 'modal',
+        callback_id: 'mf_add',
+        title: { type: 'plain_text', text: 'Add mailboxes' },
+      });
+      expect(JSON.parse(view.private_metadata)).toEqual({ c: 'C1', t: 'T1', r: `${s.fake.base}${responsePath}` });
+      expect(view.blocks.map((b: any) => b.block_id).filter(Boolean)).toEqual([
+        'addresses',
+        'ask',
+        'notify',
+        'project',
+      ]);
+      expect(view.blocks[0].element).toMatchObject({ type: 'plain_text_input', multiline: true, action_id: 'value' });
+      expect(view.blocks[2].element.options.map((o: any) => o.value)).toEqual(['email', 'chat', 'both']);
+    },
+  );
 
   it('does not open a modal for a non-admin', async () => {
     const before = s.fake.of('views.open').length;
@@ -145,7 +153,9 @@ describe('modals', () => {
   it('downloads the uploaded CSV with the bot token and adds the batch under one anchor', async () => {
     const path = '/files/T1/F0CSV/mailboxes.csv';
     s.fake.files.set(path, {
-      body: 'source,destination\r\ngina@old.example,gina@new.example\r\nhank@old.example,hank@new.example\r\n# done\r\n',
+      body:
+        'source,destination\r\ngina@old.example,' +
+        'gina@new.example\r\nhank@old.example,hank@new.example\r\n# done\r\n',
     });
     const { view } = await open('bulk');
     const before = s.fake.of('chat.postMessage').length;
@@ -179,30 +189,33 @@ describe('modals', () => {
     expect(defined(posts[0]).args.text).toContain('2 mailboxes added to acme');
   });
 
-  it('refuses a file on a host that is not Slack (the token goes nowhere else) and a CSV without mailbox lines', async () => {
-    const { view } = await open('bulk');
-    const foreign = [{ id: 'F1', name: 'x.csv', url_private_download: 'https://files.evil.example/x.csv' }];
-    const r = await s.interact(
-      submission('mf_bulk', view.private_metadata, {
-        file: { value: { type: 'file_input', files: foreign } },
-        paste: none(),
-        ask: radio(null),
-        notify: radio(null),
-        project: none(),
-      }),
-    );
-    expect(JSON.parse(r.text).errors.file).toContain('unexpected file host files.evil.example');
-    const r2 = await s.interact(
-      submission('mf_bulk', view.private_metadata, {
-        file: { value: { type: 'file_input', files: [] } },
-        paste: text('"unterminated,quote'),
-        ask: radio(null),
-        notify: radio(null),
-        project: none(),
-      }),
-    );
-    expect(JSON.parse(r2.text).errors.paste).toMatch(/^No mailbox line found.*Line 1: a quote is not closed/);
-  });
+  it(
+    'refuses a file on a host that is not Slack (the token ' + 'goes nowhere else) and a CSV without mailbox lines',
+    async () => {
+      const { view } = await open('bulk');
+      const foreign = [{ id: 'F1', name: 'x.csv', url_private_download: 'https://files.evil.example/x.csv' }];
+      const r = await s.interact(
+        submission('mf_bulk', view.private_metadata, {
+          file: { value: { type: 'file_input', files: foreign } },
+          paste: none(),
+          ask: radio(null),
+          notify: radio(null),
+          project: none(),
+        }),
+      );
+      expect(JSON.parse(r.text).errors.file).toContain('unexpected file host files.evil.example');
+      const r2 = await s.interact(
+        submission('mf_bulk', view.private_metadata, {
+          file: { value: { type: 'file_input', files: [] } },
+          paste: text('"unterminated,quote'),
+          ask: radio(null),
+          notify: radio(null),
+          project: none(),
+        }),
+      );
+      expect(JSON.parse(r2.text).errors.paste).toMatch(/^No mailbox line found.*Line 1: a quote is not closed/);
+    },
+  );
 
   it('/migrate project create opens the project modal; refusals show on the right field', async () => {
     const { view } = await open('project create');

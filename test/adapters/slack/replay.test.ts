@@ -55,26 +55,29 @@ describe('Slack retries and replays', () => {
     expect(a.t.logs.join('\n')).toContain('slack: repeated request ignored');
   });
 
-  it('runs a retried command once (X-Slack-Retry-Num, a new timestamp and signature, the same trigger id)', async () => {
-    const before = anchors().length;
-    const { body, path } = commandBody(a, 'add bob@old.example bob@new.example');
-    const ts = Math.floor(Date.now() / 1000);
-    expect((await a.send(body, form, { ts })).status).toBe(200);
-    await settle();
-    const retry = await a.send(body, form, {
-      ts: ts - 2,
-      headers: { 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' },
-    });
-    expect(retry.status).toBe(200);
-    await settle();
-    expect(anchors().length - before).toBe(1);
-    // A second run would have answered "already in the project" on the same response_url.
-    expect(repliesAt(a.fake, path)).toEqual([]);
-    const project = await a.t.app.engine.getProject('acme');
-    expect((await a.t.app.engine.getItem(project, 'bob@old.example')).threadRef).toBe(
-      `slack:T1/C1/${anchors().at(-1)!.result!.ts}`,
-    );
-  });
+  it(
+    'runs a retried command once (X-Slack-Retry-Num, a ' + 'new timestamp and signature, the same trigger id)',
+    async () => {
+      const before = anchors().length;
+      const { body, path } = commandBody(a, 'add bob@old.example bob@new.example');
+      const ts = Math.floor(Date.now() / 1000);
+      expect((await a.send(body, form, { ts })).status).toBe(200);
+      await settle();
+      const retry = await a.send(body, form, {
+        ts: ts - 2,
+        headers: { 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' },
+      });
+      expect(retry.status).toBe(200);
+      await settle();
+      expect(anchors().length - before).toBe(1);
+      // A second run would have answered "already in the project" on the same response_url.
+      expect(repliesAt(a.fake, path)).toEqual([]);
+      const project = await a.t.app.engine.getProject('acme');
+      expect((await a.t.app.engine.getItem(project, 'bob@old.example')).threadRef).toBe(
+        `slack:T1/C1/${anchors().at(-1)!.result!.ts}`,
+      );
+    },
+  );
 
   it('runs a retried `start` once: one anchor, the item started once', async () => {
     const before = anchors().length;

@@ -30,72 +30,75 @@ describe('threads, live summary and end-user DMs', () => {
   });
   afterAll(async () => s?.close());
 
-  it('start --all posts one anchor for the batch; each user is asked by DM, or by email when not in the workspace', async () => {
-    const before = s.fake.of('chat.postMessage').length;
-    await s.command('start --all');
-    await s.settle();
-    const anchor = s.fake
-      .of('chat.postMessage')
-      .slice(before)
-      .find((c) => !c.args.thread_ts && c.args.channel === 'C1')!;
-    expect(anchor.args.text).toContain('Starting 3 mailboxes');
-    anchorTs = anchor.result!.ts;
-    for (const a of ['alice@old.example', 'bob@old.example', 'carol@old.example'])
-      expect((await item(a)).threadRef).toBe(`slack:T1/C1/${anchorTs}`);
+  it(
+    'start --all posts one anchor for the batch; each user ' + 'is asked by DM, or by email when not in the workspace',
+    async () => {
+      const before = s.fake.of('chat.postMessage').length;
+      await s.command('start --all');
+      await s.settle();
+      const anchor = s.fake
+        .of('chat.postMessage')
+        .slice(before)
+        .find((c) => !c.args.thread_ts && c.args.channel === 'C1')!;
+      expect(anchor.args.text).toContain('Starting 3 mailboxes');
+      anchorTs = anchor.result!.ts;
+      for (const a of ['alice@old.example', 'bob@old.example', 'carol@old.example'])
+        expect((await item(a)).threadRef).toBe(`slack:T1/C1/${anchorTs}`);
 
-    // Alice: found by her source address, DM opened, the link button carries only the link (the answer buttons beside
-    // it carry no link).
-    expect(s.fake.of('users.lookupByEmail').map((c) => c.args.email)).toEqual(
-      expect.arrayContaining(['alice@old.example', 'bob@old.example', 'bob@new.example', 'carol@old.example']),
-    );
-    expect(
-      s.fake
-        .of('conversations.open')
-        .map((c) => c.args.users)
-        .sort(),
-    ).toEqual(['UALICE', 'UBOB']);
-    const dm = s.fake.of('chat.postMessage').find((c) => c.args.channel === 'DALICE')!;
-    expect(dm.args.text).toContain('ACTION REQUIRED: Information required for your migration');
-    expect(dm.args.text).not.toContain('/c/');
-    expect(String(dm.args.unfurl_links)).toBe('false');
-    const actions = dm.args.blocks.filter((b: any) => b.type === 'actions');
-    expect(actions).toHaveLength(1);
-    expect(actions[0].elements.map((e: any) => e.text.text)).toEqual([
-      'Open the secure form',
-      'Start now',
-      'Remind me tomorrow',
-      'This mailbox is not mine / not used',
-    ]);
-    for (const e of actions[0].elements.slice(1)) expect(e.url).toBeUndefined();
-    const button = actions[0].elements[0];
-    expect(Object.keys(button).sort()).toEqual(['action_id', 'style', 'text', 'type', 'url']);
-    expect(button.url).toMatch(/^https:\/\/mailferry\.example\/c\/[A-Za-z0-9_-]{40,}$/);
-    expect(button.action_id).toBe('mf_link_0');
-    expect(blockText(dm.args.blocks)).toContain('Never type a password in Slack');
-    // Who asks, and whom to ask when in doubt.
-    expect(blockText(dm.args.blocks)).toContain('Action required: your mailbox migration at ACME Corp');
-    expect(blockText(dm.args.blocks)).toContain('Contact helpdesk@acme.example');
-    // No input element anywhere: the password is never asked in Slack.
-    expect(JSON.stringify(dm.args.blocks)).not.toMatch(/plain_text_input|"input"/);
+      // Alice: found by her source address, DM opened, the link button carries only the link (the answer buttons beside
+      // it carry no link).
+      expect(s.fake.of('users.lookupByEmail').map((c) => c.args.email)).toEqual(
+        expect.arrayContaining(['alice@old.example', 'bob@old.example', 'bob@new.example', 'carol@old.example']),
+      );
+      expect(
+        s.fake
+          .of('conversations.open')
+          .map((c) => c.args.users)
+          .sort(),
+      ).toEqual(['UALICE', 'UBOB']);
+      const dm = s.fake.of('chat.postMessage').find((c) => c.args.channel === 'DALICE')!;
+      expect(dm.args.text).toContain('ACTION REQUIRED: Information required for your migration');
+      expect(dm.args.text).not.toContain('/c/');
+      expect(String(dm.args.unfurl_links)).toBe('false');
+      const actions = dm.args.blocks.filter((b: any) => b.type === 'actions');
+      expect(actions).toHaveLength(1);
+      expect(actions[0].elements.map((e: any) => e.text.text)).toEqual([
+        'Open the secure form',
+        'Start now',
+        'Remind me tomorrow',
+        'This mailbox is not mine / not used',
+      ]);
+      for (const e of actions[0].elements.slice(1)) expect(e.url).toBeUndefined();
+      const button = actions[0].elements[0];
+      expect(Object.keys(button).sort()).toEqual(['action_id', 'style', 'text', 'type', 'url']);
+      expect(button.url).toMatch(/^https:\/\/mailferry\.example\/c\/[A-Za-z0-9_-]{40,}$/);
+      expect(button.action_id).toBe('mf_link_0');
+      expect(blockText(dm.args.blocks)).toContain('Never type a password in Slack');
+      // Who asks, and whom to ask when in doubt.
+      expect(blockText(dm.args.blocks)).toContain('Action required: your mailbox migration at ACME Corp');
+      expect(blockText(dm.args.blocks)).toContain('Contact helpdesk@acme.example');
+      // No input element anywhere: the password is never asked in Slack.
+      expect(JSON.stringify(dm.args.blocks)).not.toMatch(/plain_text_input|"input"/);
 
-    // Carol is not in the workspace: email fallback.
-    expect(emailed.map((r) => r.recipient)).toEqual(['carol@old.example']);
+      // Carol is not in the workspace: email fallback.
+      expect(emailed.map((r) => r.recipient)).toEqual(['carol@old.example']);
 
-    // The thread says who was asked and how, in one summary of the batch.
-    const texts = inThread()
-      .map((c) => c.args.text)
-      .join('\n');
-    expect(texts).toContain('Asked 3 users for their credentials: 2 by Slack DM, 1 by email.');
-    expect(texts).toContain('asked alice@old.example by Slack DM to @alice');
-    expect(texts).toContain('asked bob@old.example by Slack DM to @bob (found as bob@new.example)');
-    expect(texts).toContain(
-      'could not reach carol@old.example by Slack DM: carol@old.example is not a member of this Slack workspace',
-    );
-    expect(texts).toContain('asked carol@old.example by email');
+      // The thread says who was asked and how, in one summary of the batch.
+      const texts = inThread()
+        .map((c) => c.args.text)
+        .join('\n');
+      expect(texts).toContain('Asked 3 users for their credentials: 2 by Slack DM, 1 by email.');
+      expect(texts).toContain('asked alice@old.example by Slack DM to @alice');
+      expect(texts).toContain('asked bob@old.example by Slack DM to @bob (found as bob@new.example)');
+      expect(texts).toContain(
+        'could not reach carol@old.example by Slack DM: carol@old.example is not a member of this Slack workspace',
+      );
+      expect(texts).toContain('asked carol@old.example by email');
 
-    // The link never reaches the log.
-    expect(s.t.logs.join('\n')).not.toMatch(/\/c\/[A-Za-z0-9_-]{16,}/);
-  });
+      // The link never reaches the log.
+      expect(s.t.logs.join('\n')).not.toMatch(/\/c\/[A-Za-z0-9_-]{16,}/);
+    },
+  );
 
   it('keeps the anchor current with counts per status (chat.update on the anchor)', async () => {
     const upd = await s.fake.waitFor(
@@ -180,52 +183,55 @@ describe('threads, live summary and end-user DMs', () => {
     expect(edits.at(-1)!.args.text).toContain('60% — 60 of 100 messages copied');
   });
 
-  it('posts Completed with messages, bytes, skipped and duration, and Failed with the reason and the server detail', async () => {
-    const ref = itemRef(await item('alice@old.example'));
-    s.t.app.bus.emit({
-      type: 'item.status',
-      item: ref,
-      actor: { surface: 'system', id: 'mailferry' },
-      from: 'Running',
-      to: 'Completed',
-      figures: {
-        messagesFound: 1234,
-        bytesFound: 56e6,
-        messagesCopied: 1230,
-        bytesCopied: 56e6,
-        messagesPresent: 0,
-        messagesSkipped: 4,
-        durationMs: 184_000,
-        skippedReasons: { 'too large': 4 },
-      },
-    });
-    const bob = itemRef(await item('bob@old.example'));
-    s.t.app.bus.emit({
-      type: 'item.status',
-      item: bob,
-      actor: { surface: 'system', id: 'mailferry' },
-      from: 'Running',
-      to: 'Failed',
-      reason: 'SourceCredentials',
-      detail: 'AUTHENTICATIONFAILED Invalid credentials (Failure)',
-    });
-    await s.settle();
-    const done = inThread().find((c) => c.args.text.startsWith('✅ alice@old.example completed'))!;
-    expect(done.args.blocks[1].fields.map((f: any) => f.text)).toEqual([
-      '*Copied*\n1,230 messages, 56 MB',
-      '*Already there*\n0',
-      '*Skipped*\n4 (4 too large)',
-      '*Duration*\n3 min 4 s',
-    ]);
-    const failed = inThread().find((c) => c.args.text.startsWith('❌ bob@old.example failed'))!;
-    expect(failed.args.text).toMatch(
-      /failed: .*source.*The server said: "AUTHENTICATIONFAILED Invalid credentials \(Failure\)"/i,
-    );
-    expect(failed.args.blocks[1]).toEqual({
-      type: 'context',
-      elements: [{ type: 'mrkdwn', text: 'Server said: AUTHENTICATIONFAILED Invalid credentials (Failure)' }],
-    });
-  });
+  it(
+    'posts Completed with messages, bytes, skipped and ' + 'duration, and Failed with the reason and the server detail',
+    async () => {
+      const ref = itemRef(await item('alice@old.example'));
+      s.t.app.bus.emit({
+        type: 'item.status',
+        item: ref,
+        actor: { surface: 'system', id: 'mailferry' },
+        from: 'Running',
+        to: 'Completed',
+        figures: {
+          messagesFound: 1234,
+          bytesFound: 56e6,
+          messagesCopied: 1230,
+          bytesCopied: 56e6,
+          messagesPresent: 0,
+          messagesSkipped: 4,
+          durationMs: 184_000,
+          skippedReasons: { 'too large': 4 },
+        },
+      });
+      const bob = itemRef(await item('bob@old.example'));
+      s.t.app.bus.emit({
+        type: 'item.status',
+        item: bob,
+        actor: { surface: 'system', id: 'mailferry' },
+        from: 'Running',
+        to: 'Failed',
+        reason: 'SourceCredentials',
+        detail: 'AUTHENTICATIONFAILED Invalid credentials (Failure)',
+      });
+      await s.settle();
+      const done = inThread().find((c) => c.args.text.startsWith('✅ alice@old.example completed'))!;
+      expect(done.args.blocks[1].fields.map((f: any) => f.text)).toEqual([
+        '*Copied*\n1,230 messages, 56 MB',
+        '*Already there*\n0',
+        '*Skipped*\n4 (4 too large)',
+        '*Duration*\n3 min 4 s',
+      ]);
+      const failed = inThread().find((c) => c.args.text.startsWith('❌ bob@old.example failed'))!;
+      expect(failed.args.text).toMatch(
+        /failed: .*source.*The server said: "AUTHENTICATIONFAILED Invalid credentials \(Failure\)"/i,
+      );
+      expect(failed.args.blocks[1]).toEqual({
+        type: 'context',
+        elements: [{ type: 'mrkdwn', text: 'Server said: AUTHENTICATIONFAILED Invalid credentials (Failure)' }],
+      });
+    },
+  );
 
   it('waits out a 429 with Retry-After and delivers the post', async () => {
     const ref = itemRef(await item('carol@old.example'));

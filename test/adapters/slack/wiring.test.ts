@@ -12,9 +12,13 @@ describe('Slack app manifest', () => {
     readFileSync(fileURLToPath(new URL('../../../manifest/slack/manifest.json', import.meta.url)), 'utf8'),
   );
 
-  it('is the one generated from the command definitions (regenerate with `npx tsx adapters/slack/manifest.ts > manifest/slack/manifest.json`)', () => {
-    expect(committed).toEqual(buildSlackManifest(MANIFEST_PLACEHOLDER_URL));
-  });
+  it(
+    'is the one generated from the command definitions (regenerate with ' +
+      '`npx tsx adapters/slack/manifest.ts > manifest/slack/manifest.json`)',
+    () => {
+      expect(committed).toEqual(buildSlackManifest(MANIFEST_PLACEHOLDER_URL));
+    },
+  );
 
   it('points the command, interactivity and events at POST /slack/events and asks for the scopes we use', () => {
     const m = buildSlackManifest('https://mf.acme.example/') as any;

@@ -81,7 +81,8 @@ describe('Teams 1:1 card answers (adaptiveCard/action invokes over HTTP)', () =>
     await post(
       channelMessage(
         rec.url,
-        'migrate project create acme --source imaps://old.example:993 --destination imaps://new.example:993 --notify chat --licenses 5',
+        'migrate project create acme --source imaps://old.example:993 ' +
+          '--destination imaps://new.example:993 --notify chat --licenses 5',
         { id: '1000' },
       ),
     );
@@ -103,35 +104,44 @@ describe('Teams 1:1 card answers (adaptiveCard/action invokes over HTTP)', () =>
     await rec?.close();
   });
 
-  it('the 1:1 card carries the link and three Universal Actions naming the item by an opaque id; it validates as Adaptive Card 1.5', () => {
-    const c = dmCards.get('alice@old.example')!.card;
-    expect(c.version).toBe('1.5');
-    expect(validate(c)).toEqual([]);
-    expect(c.actions.map((a: any) => a.title)).toEqual([
-      'Open the secure form',
-      'Start now',
-      'Remind me tomorrow',
-      'This mailbox is not mine / not used',
-    ]);
-    const token = c.actions[0].url.split('/c/')[1];
-    for (const a of c.actions.slice(1)) {
-      expect(a.type).toBe('Action.Execute');
-      expect(a.verb).toBe('command');
-      expect(a.data.command).toMatch(/^answer [0-9a-f-]{36}\.[A-Za-z0-9_-]{22} (now|tomorrow|not-mine)$/);
-      expect(JSON.stringify(a)).not.toContain(token);
-      expect(a.fallback.type).toBe('Action.Submit');
-    }
-  });
+  it(
+    'the 1:1 card carries the link and three Universal Actions naming ' +
+      'the item by an opaque id; it validates as Adaptive Card 1.5',
+    () => {
+      const c = dmCards.get('alice@old.example')!.card;
+      expect(c.version).toBe('1.5');
+      expect(validate(c)).toEqual([]);
+      expect(c.actions.map((a: any) => a.title)).toEqual([
+        'Open the secure form',
+        'Start now',
+        'Remind me tomorrow',
+        'This mailbox is not mine / not used',
+      ]);
+      const token = c.actions[0].url.split('/c/')[1];
+      for (const a of c.actions.slice(1)) {
+        expect(a.type).toBe('Action.Execute');
+        expect(a.verb).toBe('command');
+        expect(a.data.command).toMatch(/^answer [0-9a-f-]{36}\.[A-Za-z0-9_-]{22} (now|tomorrow|not-mine)$/);
+        expect(JSON.stringify(a)).not.toContain(token);
+        expect(a.fallback.type).toBe('Action.Submit');
+      }
+    },
+  );
 
-  it('"Remind me tomorrow" from alice: confirmed in her chat, posted in the admin\'s thread, reminder moved', async () => {
-    const { conversation } = dmCards.get('alice@old.example')!;
-    const said = await click(action('alice@old.example', 'Remind me tomorrow'), ALICE, conversation);
-    expect(said).toMatch(/We will remind you on \d{4}-\d\d-\d\d \d\d:\d\d UTC/);
-    expect(threadText('2000')).toMatch(/alice@old\.example\*\* chose: remind me tomorrow\. The next reminder goes out/);
-    const alice = await t.app.engine.getItem(await t.app.engine.getProject('acme'), 'alice@old.example');
-    const row = await t.app.db.itemReminder.findUniqueOrThrow({ where: { itemId: alice.id } });
-    expect(row.nextAt!.getTime() - row.anchorAt.getTime()).toBe(86_400_000);
-  });
+  it(
+    '"Remind me tomorrow" from alice: confirmed in her ' + "chat, posted in the admin's thread, reminder moved",
+    async () => {
+      const { conversation } = dmCards.get('alice@old.example')!;
+      const said = await click(action('alice@old.example', 'Remind me tomorrow'), ALICE, conversation);
+      expect(said).toMatch(/We will remind you on \d{4}-\d\d-\d\d \d\d:\d\d UTC/);
+      expect(threadText('2000')).toMatch(
+        /alice@old\.example\*\* chose: remind me tomorrow\. The next reminder goes out/,
+      );
+      const alice = await t.app.engine.getItem(await t.app.engine.getProject('acme'), 'alice@old.example');
+      const row = await t.app.db.itemReminder.findUniqueOrThrow({ where: { itemId: alice.id } });
+      expect(row.nextAt!.getTime() - row.anchorAt.getTime()).toBe(86_400_000);
+    },
+  );
 
   it("alice's button clicked by carol is refused and changes nothing", async () => {
     const said = await click(
@@ -145,73 +155,81 @@ describe('Teams 1:1 card answers (adaptiveCard/action invokes over HTTP)', () =>
     expect(threadText('2000')).not.toContain('not mine');
   });
 
-  it('"This mailbox is not mine / not used" from carol: Stopped, license back, reported in the admin\'s thread', async () => {
-    const project = await t.app.engine.getProject('acme');
-    const said = await click(
-      action('carol@old.example', 'This mailbox is not mine / not used'),
-      CAROL,
-      dmCards.get('carol@old.example')!.conversation,
-    );
-    expect(said).toContain('carol@old.example will not be migrated');
-    const item = await t.app.engine.getItem(project, 'carol@old.example');
-    expect(item.status).toBe('Stopped');
-    expect((await t.app.engine.getProject('acme')).licensesUsed).toBe(project.licensesUsed - 1);
-    expect(threadText('3000')).toContain(
-      'carol@old.example** chose: this mailbox is not mine / not used. Stopped, not migrated',
-    );
-  });
+  it(
+    '"This mailbox is not mine / not used" from carol: ' + "Stopped, license back, reported in the admin's thread",
+    async () => {
+      const project = await t.app.engine.getProject('acme');
+      const said = await click(
+        action('carol@old.example', 'This mailbox is not mine / not used'),
+        CAROL,
+        dmCards.get('carol@old.example')!.conversation,
+      );
+      expect(said).toContain('carol@old.example will not be migrated');
+      const item = await t.app.engine.getItem(project, 'carol@old.example');
+      expect(item.status).toBe('Stopped');
+      expect((await t.app.engine.getProject('acme')).licensesUsed).toBe(project.licensesUsed - 1);
+      expect(threadText('3000')).toContain(
+        'carol@old.example** chose: this mailbox is not mine / not used. Stopped, not migrated',
+      );
+    },
+  );
 
   it('"Start now" from alice is posted in her thread', async () => {
     await click(action('alice@old.example', 'Start now'), ALICE, dmCards.get('alice@old.example')!.conversation);
     expect(threadText('2000')).toContain('alice@old.example** chose: start now (as soon as the credentials are in).');
   });
 
-  it('with a copy window the card offers "Tonight": the choice names the window\'s opening in the admin\'s thread', async () => {
-    const DAVE = { id: '29:dave-teams-id', name: 'Dave', aadObjectId: 'aad-dave' };
-    rec.members.push({ ...DAVE, email: 'dave@old.example', userPrincipalName: 'dave@old.example' });
-    await post(
-      channelMessage(rec.url, 'migrate project set acme --window "22:00-06:00" --tz Europe/Berlin', { id: '4000' }),
-    );
-    await post(channelMessage(rec.url, 'migrate add dave@old.example --notify chat', { id: '5000' }));
-    const before = rec.calls.length;
-    await post(channelMessage(rec.url, 'start dave@old.example', { id: '50001', root: '5000' }));
-    const dm = rec.calls.slice(before).find((c) => c.conversationId?.startsWith('a:dm-') && /activities/.test(c.path))!;
-    const c = card(dm);
-    expect(validate(c)).toEqual([]);
-    expect(c.actions.map((a: any) => a.title)).toEqual([
-      'Open the secure form',
-      'Start now',
-      'Tonight',
-      'Remind me tomorrow',
-      'This mailbox is not mine / not used',
-    ]);
-    const tonight = c.actions.find((a: any) => a.title === 'Tonight');
-    expect(tonight.data.command).toMatch(/^answer [0-9a-f-]{36}\.[A-Za-z0-9_-]{22} tonight$/);
-    expect(JSON.stringify(tonight)).not.toContain(c.actions[0].url.split('/c/')[1]);
-    // Refused for anyone else.
-    expect(await click(tonight, ALICE, dmCards.get('alice@old.example')!.conversation)).toContain(
-      'This button answers only for the person',
-    );
-    const said = await click(tonight, DAVE, dm.conversationId!);
-    // The next opening of 22:00 Berlin (or now, while the window is open).
-    expect(said).toMatch(
-      /Your mailbox dave@old\.example is copied tonight, from \d{4}-\d\d-\d\d \d\d:\d\d Europe\/Berlin/,
-    );
-    expect(threadText('5000')).toMatch(
-      /dave@old\.example\*\* chose: tonight, \d{4}-\d\d-\d\d \d\d:\d\d Europe\/Berlin \(/,
-    );
-    const dave = await t.app.engine.getItem(await t.app.engine.getProject('acme'), 'dave@old.example');
-    const note = (await t.app.engine.history(dave.id)).filter((h) => h.kind === 'user.choice').at(-1)!;
-    expect(note.detail.choice).toBe('tonight');
-    const startAt = new Date(note.detail.startAt as string);
-    // 22:00 in Berlin, unless the window is open right now.
-    const berlin = new Intl.DateTimeFormat('en-GB', {
-      timeZone: 'Europe/Berlin',
-      hour: '2-digit',
-      minute: '2-digit',
-      hourCycle: 'h23',
-    }).format(startAt);
-    expect(berlin === '22:00' || Math.abs(startAt.getTime() - Date.now()) < 60_000).toBe(true);
-    expect(dave.status).toBe('WaitingForUser');
-  });
+  it(
+    'with a copy window the card offers "Tonight": the choice ' + "names the window's opening in the admin's thread",
+    async () => {
+      const DAVE = { id: '29:dave-teams-id', name: 'Dave', aadObjectId: 'aad-dave' };
+      rec.members.push({ ...DAVE, email: 'dave@old.example', userPrincipalName: 'dave@old.example' });
+      await post(
+        channelMessage(rec.url, 'migrate project set acme --window "22:00-06:00" --tz Europe/Berlin', { id: '4000' }),
+      );
+      await post(channelMessage(rec.url, 'migrate add dave@old.example --notify chat', { id: '5000' }));
+      const before = rec.calls.length;
+      await post(channelMessage(rec.url, 'start dave@old.example', { id: '50001', root: '5000' }));
+      const dm = rec.calls
+        .slice(before)
+        .find((c) => c.conversationId?.startsWith('a:dm-') && /activities/.test(c.path))!;
+      const c = card(dm);
+      expect(validate(c)).toEqual([]);
+      expect(c.actions.map((a: any) => a.title)).toEqual([
+        'Open the secure form',
+        'Start now',
+        'Tonight',
+        'Remind me tomorrow',
+        'This mailbox is not mine / not used',
+      ]);
+      const tonight = c.actions.find((a: any) => a.title === 'Tonight');
+      expect(tonight.data.command).toMatch(/^answer [0-9a-f-]{36}\.[A-Za-z0-9_-]{22} tonight$/);
+      expect(JSON.stringify(tonight)).not.toContain(c.actions[0].url.split('/c/')[1]);
+      // Refused for anyone else.
+      expect(await click(tonight, ALICE, dmCards.get('alice@old.example')!.conversation)).toContain(
+        'This button answers only for the person',
+      );
+      const said = await click(tonight, DAVE, dm.conversationId!);
+      // The next opening of 22:00 Berlin (or now, while the window is open).
+      expect(said).toMatch(
+        /Your mailbox dave@old\.example is copied tonight, from \d{4}-\d\d-\d\d \d\d:\d\d Europe\/Berlin/,
+      );
+      expect(threadText('5000')).toMatch(
+        /dave@old\.example\*\* chose: tonight, \d{4}-\d\d-\d\d \d\d:\d\d Europe\/Berlin \(/,
+      );
+      const dave = await t.app.engine.getItem(await t.app.engine.getProject('acme'), 'dave@old.example');
+      const note = (await t.app.engine.history(dave.id)).filter((h) => h.kind === 'user.choice').at(-1)!;
+      expect(note.detail.choice).toBe('tonight');
+      const startAt = new Date(note.detail.startAt as string);
+      // 22:00 in Berlin, unless the window is open right now.
+      const berlin = new Intl.DateTimeFormat('en-GB', {
+        timeZone: 'Europe/Berlin',
+        hour: '2-digit',
+        minute: '2-digit',
+        hourCycle: 'h23',
+      }).format(startAt);
+      expect(berlin === '22:00' || Math.abs(startAt.getTime() - Date.now()) < 60_000).toBe(true);
+      expect(dave.status).toBe('WaitingForUser');
+    },
+  );
 });

@@ -88,24 +88,27 @@ describe('Teams private links', () => {
     };
   };
 
-  it('project connect in a channel refuses without making a link; in the 1:1 chat it answers with the link', async () => {
-    await postActivity(
-      base,
-      channelMessage(
-        rec.url,
-        'project create acme --source imaps://old.example:993 --destination imaps://new.example:993',
-        { id: 'p1', from: admin },
-      ),
-    );
-    expect(replyTo('p1')).toContain('acme');
-    await postActivity(base, channelMessage(rec.url, 'project connect acme --source', { id: 'p2', from: admin }));
-    const refused = replyTo('p2');
-    expect(refused).toContain('everyone in this conversation would see it');
-    expect(refused).toContain('1:1 chat');
-    expect(refused).not.toMatch(/\/c\//);
-    expect(await t.app.db.projectLink.count()).toBe(0);
-    await postActivity(base, personal('p3', 'project connect acme --source'));
-    expect(replyTo('p3')).toMatch(/https:\/\/mailferry\.example\/c\/[A-Za-z0-9_-]{20,}/);
-    expect(await t.app.db.projectLink.count()).toBe(1);
-  });
+  it(
+    'project connect in a channel refuses without making ' + 'a link; in the 1:1 chat it answers with the link',
+    async () => {
+      await postActivity(
+        base,
+        channelMessage(
+          rec.url,
+          'project create acme --source imaps://old.example:993 --destination imaps://new.example:993',
+          { id: 'p1', from: admin },
+        ),
+      );
+      expect(replyTo('p1')).toContain('acme');
+      await postActivity(base, channelMessage(rec.url, 'project connect acme --source', { id: 'p2', from: admin }));
+      const refused = replyTo('p2');
+      expect(refused).toContain('everyone in this conversation would see it');
+      expect(refused).toContain('1:1 chat');
+      expect(refused).not.toMatch(/\/c\//);
+      expect(await t.app.db.projectLink.count()).toBe(0);
+      await postActivity(base, personal('p3', 'project connect acme --source'));
+      expect(replyTo('p3')).toMatch(/https:\/\/mailferry\.example\/c\/[A-Za-z0-9_-]{20,}/);
+      expect(await t.app.db.projectLink.count()).toBe(1);
+    },
+  );
 });

@@ -62,7 +62,8 @@ describe('Teams bulk form: answered at once, added in the background, once', () 
     await rec?.close();
   });
 
-  it('2,000 lines: the invoke is answered "Adding 2,000 mailboxes…" and the result is posted to the conversation', async () => {
+  it('2,000 lines: the invoke is answered "Adding 2,000 ' +
+    'mailboxes…" and the result is posted to the conversation', async () => {
     const r = await postActivity(base, bulkInvoke(rec.url, 'bulk-1', csv));
     expect(r.status).toBe(200);
     expect(r.body.type).toBe('application/vnd.microsoft.card.adaptive');
@@ -97,7 +98,8 @@ describe('Teams bulk form: answered at once, added in the background, once', () 
     expect(t.logs.some((l) => /Teams bulk form received again \(a retry\); not run twice/.test(l))).toBe(true);
   }, 60_000);
 
-  it('a small bulk (another activity id) is added within the invoke; lines already in the project are refused, not doubled', async () => {
+  it('a small bulk (another activity id) is added within the ' +
+    'invoke; lines already in the project are refused, not doubled', async () => {
     const r = await postActivity(
       base,
       bulkInvoke(rec.url, 'bulk-2', csv.split('\n').slice(0, 3).join('\n') + '\nnew1@old.example,new1@new.example'),

@@ -187,28 +187,32 @@ describe('Teams Adaptive Cards', () => {
     expect(validate({ type: 'AdaptiveCard', version: '1.6', body: [] })).not.toEqual([]);
   });
 
-  it('the official 1.5 JSON schema is checked: a string in Input.Number or an unknown property is reported with its path', () => {
-    expect(
-      validateSchema({ type: 'AdaptiveCard', version: '1.5', body: [{ type: 'Input.Number', id: 'n', value: '3' }] }),
-    ).toEqual(['schema: /body/0/value must be number']);
-    expect(
-      validateSchema({
-        type: 'AdaptiveCard',
-        version: '1.5',
-        body: [{ type: 'TextBlock', text: 'x', colour: 'good' }],
-      }),
-    ).toEqual(['schema: /body/0 must NOT have additional properties']);
-    expect(
-      validateSchema({
-        type: 'AdaptiveCard',
-        version: '1.5',
-        body: [{ type: 'Container', items: [{ type: 'Input.Text' }] }],
-      }),
-    ).toEqual(["schema: /body/0/items/0 must have required property 'id'"]);
-    expect(
-      validateSchema({ type: 'AdaptiveCard', version: '1.5', body: [{ type: 'Input.Number', id: 'n', value: 3 }] }),
-    ).toEqual([]);
-  });
+  it(
+    'the official 1.5 JSON schema is checked: a string in ' +
+      'Input.Number or an unknown property is reported with its path',
+    () => {
+      expect(
+        validateSchema({ type: 'AdaptiveCard', version: '1.5', body: [{ type: 'Input.Number', id: 'n', value: '3' }] }),
+      ).toEqual(['schema: /body/0/value must be number']);
+      expect(
+        validateSchema({
+          type: 'AdaptiveCard',
+          version: '1.5',
+          body: [{ type: 'TextBlock', text: 'x', colour: 'good' }],
+        }),
+      ).toEqual(['schema: /body/0 must NOT have additional properties']);
+      expect(
+        validateSchema({
+          type: 'AdaptiveCard',
+          version: '1.5',
+          body: [{ type: 'Container', items: [{ type: 'Input.Text' }] }],
+        }),
+      ).toEqual(["schema: /body/0/items/0 must have required property 'id'"]);
+      expect(
+        validateSchema({ type: 'AdaptiveCard', version: '1.5', body: [{ type: 'Input.Number', id: 'n', value: 3 }] }),
+      ).toEqual([]);
+    },
+  );
 
   it('the New project form carries licenses as a number, or no value at all', () => {
     const licenses = (card: any) => card.body.find((e: any) => e.id === 'licenses');

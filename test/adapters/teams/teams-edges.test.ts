@@ -103,12 +103,17 @@ for (const mode of ['authenticated', 'dev'] as const) {
       expectShortJson(r, refusedUnread?.error ?? 'request too large');
     });
 
-    it('refuses a large body with a token-shaped header by size, before parsing (and before the token check)', async () => {
-      const forged = `Bearer ${Buffer.from('{"alg":"RS256"}').toString('base64url')}.${Buffer.from('{}').toString('base64url')}.c2ln`;
-      const r = await post(base, big(2_000_000), { authorization: forged });
-      expect(r.status).toBe(413);
-      expectShortJson(r, 'request too large');
-    });
+    it(
+      'refuses a large body with a token-shaped header by ' + 'size, before parsing (and before the token check)',
+      async () => {
+        const forged =
+          `Bearer ${Buffer.from('{"alg":"RS256"}').toString('base64url')}` +
+          `.${Buffer.from('{}').toString('base64url')}.c2ln`;
+        const r = await post(base, big(2_000_000), { authorization: forged });
+        expect(r.status).toBe(413);
+        expectShortJson(r, 'request too large');
+      },
+    );
 
     it('answers a JSON array, a string and a non-JSON content type with 400 (or 401 unread)', async () => {
       for (const [body, ct] of [
@@ -160,15 +165,19 @@ for (const mode of ['authenticated', 'dev'] as const) {
       });
     }
 
-    it('answers an unexpected failure anywhere on the server with JSON and a reference, the details in the log only', async () => {
-      const r = await fetch(`${base}/test/throws`);
-      const text = await r.text();
-      expect(r.status).toBe(500);
-      expect(r.headers.get('content-type')).toMatch(/^application\/json/);
-      const body = JSON.parse(text);
-      expect(body).toEqual({ error: 'internal error', ref: expect.stringMatching(/^[0-9a-f]{8}$/) });
-      expect(text).not.toContain('secret/path');
-      expect(t.logs.find((l) => l.includes(`ref=${body.ref}`))).toContain('secret/path');
-    });
+    it(
+      'answers an unexpected failure anywhere on the server ' +
+        'with JSON and a reference, the details in the log only',
+      async () => {
+        const r = await fetch(`${base}/test/throws`);
+        const text = await r.text();
+        expect(r.status).toBe(500);
+        expect(r.headers.get('content-type')).toMatch(/^application\/json/);
+        const body = JSON.parse(text);
+        expect(body).toEqual({ error: 'internal error', ref: expect.stringMatching(/^[0-9a-f]{8}$/) });
+        expect(text).not.toContain('secret/path');
+        expect(t.logs.find((l) => l.includes(`ref=${body.ref}`))).toContain('secret/path');
+      },
+    );
   });
 }

@@ -95,34 +95,39 @@ describe('Teams Adaptive Card forms (Universal Actions)', () => {
     expect(r.body.value.body.filter((b: any) => b.color === 'Attention')).toHaveLength(1);
   });
 
-  it('New project: each refusal shows under its own input (a bad destination, a pool too large, a name taken)', async () => {
-    await t.app.db.project.deleteMany({ where: { name: 'beta' } });
-    const values = {
-      name: 'beta',
-      source: 'imaps://old.example:993',
-      destination: 'imaps://new.example:993',
-      selfService: 'source',
-      notify: 'email',
-      licenses: '',
-    };
-    const dst = await post(invoke(rec.url, 'form.project', { ...values, destination: 'imaps://u:p@new.example:993' }));
-    expect(afterInput(dst.body.value, 'destination')).toMatchObject({
-      color: 'Attention',
-      text: expect.stringContaining('must not contain credentials'),
-    });
-    const pool = await post(invoke(rec.url, 'form.project', { ...values, licenses: 2_000_000 }));
-    expect(afterInput(pool.body.value, 'licenses')).toMatchObject({
-      color: 'Attention',
-      text: expect.stringContaining('--licenses must be a whole number'),
-    });
-    await post(invoke(rec.url, 'form.project', values));
-    const taken = await post(invoke(rec.url, 'form.project', values));
-    await t.app.db.project.delete({ where: { name: 'beta' } });
-    expect(afterInput(taken.body.value, 'name')).toMatchObject({
-      color: 'Attention',
-      text: expect.stringContaining('already exists'),
-    });
-  });
+  it(
+    'New project: each refusal shows under its own input ' + '(a bad destination, a pool too large, a name taken)',
+    async () => {
+      await t.app.db.project.deleteMany({ where: { name: 'beta' } });
+      const values = {
+        name: 'beta',
+        source: 'imaps://old.example:993',
+        destination: 'imaps://new.example:993',
+        selfService: 'source',
+        notify: 'email',
+        licenses: '',
+      };
+      const dst = await post(
+        invoke(rec.url, 'form.project', { ...values, destination: 'imaps://u:p@new.example:993' }),
+      );
+      expect(afterInput(dst.body.value, 'destination')).toMatchObject({
+        color: 'Attention',
+        text: expect.stringContaining('must not contain credentials'),
+      });
+      const pool = await post(invoke(rec.url, 'form.project', { ...values, licenses: 2_000_000 }));
+      expect(afterInput(pool.body.value, 'licenses')).toMatchObject({
+        color: 'Attention',
+        text: expect.stringContaining('--licenses must be a whole number'),
+      });
+      await post(invoke(rec.url, 'form.project', values));
+      const taken = await post(invoke(rec.url, 'form.project', values));
+      await t.app.db.project.delete({ where: { name: 'beta' } });
+      expect(afterInput(taken.body.value, 'name')).toMatchObject({
+        color: 'Attention',
+        text: expect.stringContaining('already exists'),
+      });
+    },
+  );
 
   it('New project: valid values create the project and the card is replaced by the result', async () => {
     const r = await post(

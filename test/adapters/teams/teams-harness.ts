@@ -214,7 +214,8 @@ export class TokenIssuer {
       res.end('{}');
     });
     await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', () => r()));
-    this.metadataUrl = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/.well-known/openidconfiguration`;
+    this.metadataUrl =
+      `http://127.0.0.1:${(this.server.address() as AddressInfo).port}` + `/.well-known/openidconfiguration`;
     return this;
   }
 

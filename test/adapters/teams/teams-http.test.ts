@@ -296,20 +296,23 @@ describe('Teams over HTTP (MAILFERRY_DEV=1, no app id)', () => {
     expect(t.logs.slice(logsBefore).some((l) => /thread post failed; will retry/.test(l))).toBe(true);
   });
 
-  it("a post to the project's channel (digests) starts a new conversation in the channel, not in a thread", async () => {
-    const project = await t.app.db.project.findUniqueOrThrow({ where: { name: 'acme' } });
-    expect(project.channelRef).toMatch(/^teams:/);
-    const before = rec.calls.length;
-    expect(
-      await t.app.notifier.post({
-        threadRef: project.channelRef!,
-        message: { kind: 'digest', text: 'Digest of acme', blocks: [{ type: 'header', text: 'Digest of acme' }] },
-      }),
-    ).toBe(true);
-    const [p] = rec.calls.slice(before);
-    expect(defined(p).conversationId).toBe(CHANNEL);
-    expect(text(p)).toContain('Digest of acme');
-  });
+  it(
+    "a post to the project's channel (digests) starts " + 'a new conversation in the channel, not in a thread',
+    async () => {
+      const project = await t.app.db.project.findUniqueOrThrow({ where: { name: 'acme' } });
+      expect(project.channelRef).toMatch(/^teams:/);
+      const before = rec.calls.length;
+      expect(
+        await t.app.notifier.post({
+          threadRef: project.channelRef!,
+          message: { kind: 'digest', text: 'Digest of acme', blocks: [{ type: 'header', text: 'Digest of acme' }] },
+        }),
+      ).toBe(true);
+      const [p] = rec.calls.slice(before);
+      expect(defined(p).conversationId).toBe(CHANNEL);
+      expect(text(p)).toContain('Digest of acme');
+    },
+  );
 
   it('answers a 1:1 chat message in that chat', async () => {
     const a = fixture('personal-message', rec.url, { text: 'help' });
@@ -333,7 +336,9 @@ describe('Teams over HTTP (MAILFERRY_DEV=1, no app id)', () => {
     const a = channelMessage(rec.url, '', { id: '3950' });
     await post({
       ...a,
-      text: '<p><at>MailFerry</at> migrate bulk --notify email</p><p>hal@old.example,hal@new.example</p><p>ivy@old.example,ivy@new.example</p>',
+      text:
+        '<p><at>MailFerry</at> migrate bulk --notify ' +
+        'email</p><p>hal@old.example,hal@new.example</p><p>ivy@old.example,ivy@new.example</p>',
     });
     const [reply] = rec.activities((c) => c.conversationId === thread('3950'));
     expect(text(reply)).toContain('2 mailboxes added to acme');
@@ -386,29 +391,32 @@ describe('Teams over HTTP (MAILFERRY_DEV=1, no app id)', () => {
     expect(await t.app.db.chatConversation.count()).toBeGreaterThan(0);
   });
 
-  it('answers an invoke without a conversation with 400 and the Universal Actions error shape, not a crash', async () => {
-    const { conversation: _omit, ...invoke } = fixture('adaptive-card-action', rec.url);
-    const before = await t.app.db.chatConversation.count();
-    const r = await post(invoke);
-    expect(r.status).toBe(400);
-    expect(r.body).toMatchObject({
-      statusCode: 400,
-      type: 'application/vnd.microsoft.error',
-      value: { code: 'BadRequest', message: expect.stringContaining('conversation') },
-    });
-    // Nothing was stored or run for it.
-    expect(await t.app.db.chatConversation.count()).toBe(before);
-    expect(t.logs.some((l) => /TypeError|Cannot read properties/.test(l))).toBe(false);
-    // A message without a conversation is dropped with a warning (nowhere to answer), and the bot keeps working.
-    const { conversation: _c, ...message } = channelMessage(rec.url, 'status', { id: '4100' });
-    const sent = rec.activities().length;
-    expect((await post(message)).status).toBeLessThan(500);
-    expect(rec.activities().length).toBe(sent);
-    expect(t.logs.some((l) => /Teams activity without a conversation ignored/.test(l))).toBe(true);
-    expect(t.logs.some((l) => /TypeError|Cannot read properties|Teams turn failed/.test(l))).toBe(false);
-    expect((await post(channelMessage(rec.url, 'help', { id: '4101' }))).status).toBe(200);
-    expect(rec.activities().length).toBeGreaterThan(sent);
-  });
+  it(
+    'answers an invoke without a conversation with 400 ' + 'and the Universal Actions error shape, not a crash',
+    async () => {
+      const { conversation: _omit, ...invoke } = fixture('adaptive-card-action', rec.url);
+      const before = await t.app.db.chatConversation.count();
+      const r = await post(invoke);
+      expect(r.status).toBe(400);
+      expect(r.body).toMatchObject({
+        statusCode: 400,
+        type: 'application/vnd.microsoft.error',
+        value: { code: 'BadRequest', message: expect.stringContaining('conversation') },
+      });
+      // Nothing was stored or run for it.
+      expect(await t.app.db.chatConversation.count()).toBe(before);
+      expect(t.logs.some((l) => /TypeError|Cannot read properties/.test(l))).toBe(false);
+      // A message without a conversation is dropped with a warning (nowhere to answer), and the bot keeps working.
+      const { conversation: _c, ...message } = channelMessage(rec.url, 'status', { id: '4100' });
+      const sent = rec.activities().length;
+      expect((await post(message)).status).toBeLessThan(500);
+      expect(rec.activities().length).toBe(sent);
+      expect(t.logs.some((l) => /Teams activity without a conversation ignored/.test(l))).toBe(true);
+      expect(t.logs.some((l) => /TypeError|Cannot read properties|Teams turn failed/.test(l))).toBe(false);
+      expect((await post(channelMessage(rec.url, 'help', { id: '4101' }))).status).toBe(200);
+      expect(rec.activities().length).toBeGreaterThan(sent);
+    },
+  );
 
   it('every card the bot sent parses with the Adaptive Cards library at 1.5 without warnings', () => {
     const cards = rec.activities().map(ConnectorRecorder.card).filter(Boolean);

@@ -71,36 +71,44 @@ function readPng(buf: Buffer): { width: number; height: number; colorType: numbe
 describe('Teams app package', () => {
   const entries = helpEntries(COMMANDS);
 
-  it('the committed manifest is schema v1.22 with a bot in team, personal and groupChat scopes and the derived command list', () => {
-    const m = JSON.parse(readFileSync('manifest/teams/manifest.json', 'utf8'));
-    expect(m.$schema).toBe('https://developer.microsoft.com/json-schemas/teams/v1.22/MicrosoftTeams.schema.json');
-    expect(m.manifestVersion).toBe('1.22');
-    expect(m.bots[0].scopes.sort()).toEqual(['groupChat', 'personal', 'team']);
-    // Users may send a CSV to the bot in a 1:1 chat.
-    expect(m.bots[0].supportsFiles).toBe(true);
-    expect(m.icons).toEqual({ color: 'color.png', outline: 'outline.png' });
-    // In sync with the command definitions (help is derived from the same source).
-    expect(m.bots[0].commandLists[0].commands).toEqual(commandList(entries));
-    expect(m.name.short.length).toBeLessThanOrEqual(30);
-    expect(m.description.short.length).toBeLessThanOrEqual(80);
-  });
+  it(
+    'the committed manifest is schema v1.22 with a bot in team, ' +
+      'personal and groupChat scopes and the derived command list',
+    () => {
+      const m = JSON.parse(readFileSync('manifest/teams/manifest.json', 'utf8'));
+      expect(m.$schema).toBe('https://developer.microsoft.com/json-schemas/teams/v1.22/MicrosoftTeams.schema.json');
+      expect(m.manifestVersion).toBe('1.22');
+      expect(m.bots[0].scopes.sort()).toEqual(['groupChat', 'personal', 'team']);
+      // Users may send a CSV to the bot in a 1:1 chat.
+      expect(m.bots[0].supportsFiles).toBe(true);
+      expect(m.icons).toEqual({ color: 'color.png', outline: 'outline.png' });
+      // In sync with the command definitions (help is derived from the same source).
+      expect(m.bots[0].commandLists[0].commands).toEqual(commandList(entries));
+      expect(m.name.short.length).toBeLessThanOrEqual(30);
+      expect(m.description.short.length).toBeLessThanOrEqual(80);
+    },
+  );
 
-  it('the committed manifest and a built one validate against the official v1.22 schema (shipped by @microsoft/app-manifest)', async () => {
-    const schemaPath = createRequire(import.meta.url).resolve(
-      '@microsoft/app-manifest/build/json-schemas/teams/v1.22/MicrosoftTeams.schema.json',
-    );
-    const schema = JSON.parse(readFileSync(schemaPath, 'utf8'));
-    const template = JSON.parse(readFileSync('manifest/teams/manifest.json', 'utf8'));
-    expect(await AppManifestUtils.validateAgainstSchema(template, schema)).toEqual([]);
-    const built = buildManifest(template, { appId: APP_ID, publicUrl: 'https://mailferry.corp.example', entries });
-    expect(await AppManifestUtils.validateAgainstSchema(built, schema)).toEqual([]);
-    // Not vacuous: a version Teams would refuse is reported.
-    const errors = (
-      await AppManifestUtils.validateAgainstSchema({ ...built, id: 'not-a-guid', accentColor: undefined }, schema)
-    ).join('\n');
-    expect(errors).toMatch(/^\/id /m);
-    expect(errors).toMatch(/accentColor/);
-  });
+  it(
+    'the committed manifest and a built one validate against the ' +
+      'official v1.22 schema (shipped by @microsoft/app-manifest)',
+    async () => {
+      const schemaPath = createRequire(import.meta.url).resolve(
+        '@microsoft/app-manifest/build/json-schemas/teams/v1.22/MicrosoftTeams.schema.json',
+      );
+      const schema = JSON.parse(readFileSync(schemaPath, 'utf8'));
+      const template = JSON.parse(readFileSync('manifest/teams/manifest.json', 'utf8'));
+      expect(await AppManifestUtils.validateAgainstSchema(template, schema)).toEqual([]);
+      const built = buildManifest(template, { appId: APP_ID, publicUrl: 'https://mailferry.corp.example', entries });
+      expect(await AppManifestUtils.validateAgainstSchema(built, schema)).toEqual([]);
+      // Not vacuous: a version Teams would refuse is reported.
+      const errors = (
+        await AppManifestUtils.validateAgainstSchema({ ...built, id: 'not-a-guid', accentColor: undefined }, schema)
+      ).join('\n');
+      expect(errors).toMatch(/^\/id /m);
+      expect(errors).toMatch(/accentColor/);
+    },
+  );
 
   it('the command list respects Teams limits and names real commands, help first', () => {
     const cmds = commandList(entries);
@@ -141,41 +149,57 @@ describe('Teams app package', () => {
     expect(white).toBeLessThan(32 * 32 - 100);
   });
 
-  it('npm run package:teams --app-id … (without `--`) keeps its flags, and the manifest version follows package.json', async () => {
-    const out = join(dir, 'npm.zip');
-    const { stdout } = await promisify(execFile)(
-      'npm',
-      ['run', '--silent', 'package:teams', '--app-id', APP_ID, '--public-url', 'https://mf.corp.example', '--out', out],
-      {
-        env: { ...process.env, MicrosoftAppId: '', PUBLIC_URL: '' },
-      },
-    );
-    expect(stdout).toContain(out);
-    const m = JSON.parse(unzip(readFileSync(out)).get('manifest.json')!.toString('utf8'));
-    expect(m.id).toBe(APP_ID);
-    expect(m.validDomains).toEqual(['mf.corp.example']);
-    expect(m.version).toBe(JSON.parse(readFileSync('package.json', 'utf8')).version);
-    // --app-version, and the `name=value` spelling npm passes whole.
-    const v2 = join(dir, 'v2.zip');
-    await expect(packageTeams([], { npm_config_app_id: APP_ID, npm_config_out: 'true' }, entries)).rejects.toThrow(
-      /npm kept --out .*npm run package:teams -- --out VALUE/,
-    );
-    await packageTeams(
-      [v2],
-      {
-        npm_config_app_id: APP_ID,
-        npm_config_app_version: '2.3.4',
-        npm_config_out: 'true',
-        PUBLIC_URL: 'https://mf.corp.example',
-      },
-      entries,
-    );
-    expect(JSON.parse(unzip(readFileSync(v2)).get('manifest.json')!.toString('utf8')).version).toBe('2.3.4');
-    expect(
-      npmArgs(['https://x.example', APP_ID], { npm_config_app_id: 'true', npm_config_public_url: 'true' }),
-    ).toEqual(['https://x.example', APP_ID, '--app-id', APP_ID, '--public-url', 'https://x.example']);
-    await expect(packageTeams(['--app-version', 'v2'], { MicrosoftAppId: APP_ID }, entries)).rejects.toThrow(/x\.y\.z/);
-  });
+  it(
+    'npm run package:teams --app-id … (without `--`) keeps ' +
+      'its flags, and the manifest version follows package.json',
+    async () => {
+      const out = join(dir, 'npm.zip');
+      const { stdout } = await promisify(execFile)(
+        'npm',
+        [
+          'run',
+          '--silent',
+          'package:teams',
+          '--app-id',
+          APP_ID,
+          '--public-url',
+          'https://mf.corp.example',
+          '--out',
+          out,
+        ],
+        {
+          env: { ...process.env, MicrosoftAppId: '', PUBLIC_URL: '' },
+        },
+      );
+      expect(stdout).toContain(out);
+      const m = JSON.parse(unzip(readFileSync(out)).get('manifest.json')!.toString('utf8'));
+      expect(m.id).toBe(APP_ID);
+      expect(m.validDomains).toEqual(['mf.corp.example']);
+      expect(m.version).toBe(JSON.parse(readFileSync('package.json', 'utf8')).version);
+      // --app-version, and the `name=value` spelling npm passes whole.
+      const v2 = join(dir, 'v2.zip');
+      await expect(packageTeams([], { npm_config_app_id: APP_ID, npm_config_out: 'true' }, entries)).rejects.toThrow(
+        /npm kept --out .*npm run package:teams -- --out VALUE/,
+      );
+      await packageTeams(
+        [v2],
+        {
+          npm_config_app_id: APP_ID,
+          npm_config_app_version: '2.3.4',
+          npm_config_out: 'true',
+          PUBLIC_URL: 'https://mf.corp.example',
+        },
+        entries,
+      );
+      expect(JSON.parse(unzip(readFileSync(v2)).get('manifest.json')!.toString('utf8')).version).toBe('2.3.4');
+      expect(
+        npmArgs(['https://x.example', APP_ID], { npm_config_app_id: 'true', npm_config_public_url: 'true' }),
+      ).toEqual(['https://x.example', APP_ID, '--app-id', APP_ID, '--public-url', 'https://x.example']);
+      await expect(packageTeams(['--app-version', 'v2'], { MicrosoftAppId: APP_ID }, entries)).rejects.toThrow(
+        /x\.y\.z/,
+      );
+    },
+  );
 
   it('refuses an http:// PUBLIC_URL instead of keeping the mailferry.example placeholders', async () => {
     await expect(

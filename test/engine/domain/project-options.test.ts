@@ -54,20 +54,24 @@ describe('pass kinds and their date window', () => {
     expect(parsePassKind('prestage:0')).toEqual({ type: 'full' });
     expect(parsePassKind(null)).toEqual({ type: 'full' });
   });
-  it("a full pass without a range has no window; the range's days are both included; a pre-stage cuts at N days before now", () => {
-    expect(passWindow({ type: 'full' }, {}, now)).toBeUndefined();
-    expect(passWindow({ type: 'full' }, { since: '2019-01-01', until: '2019-12-31' }, now)).toEqual({
-      since: new Date('2019-01-01T00:00:00Z'),
-      before: new Date('2020-01-01T00:00:00Z'),
-    });
-    expect(passWindow({ type: 'prestage', days: 30 }, {}, now)).toEqual({ before: new Date('2026-10-31T12:00:00Z') });
-    // The earlier of the range's end and the pre-stage's cutoff.
-    expect(passWindow({ type: 'prestage', days: 30 }, { until: '2019-12-31' }, now)).toEqual({
-      before: new Date('2020-01-01T00:00:00Z'),
-    });
-    expect(passWindow({ type: 'prestage', days: 30 }, { since: '2026-01-01', until: '2026-12-31' }, now)).toEqual({
-      since: new Date('2026-01-01T00:00:00Z'),
-      before: new Date('2026-10-31T12:00:00Z'),
-    });
-  });
+  it(
+    "a full pass without a range has no window; the range's days " +
+      'are both included; a pre-stage cuts at N days before now',
+    () => {
+      expect(passWindow({ type: 'full' }, {}, now)).toBeUndefined();
+      expect(passWindow({ type: 'full' }, { since: '2019-01-01', until: '2019-12-31' }, now)).toEqual({
+        since: new Date('2019-01-01T00:00:00Z'),
+        before: new Date('2020-01-01T00:00:00Z'),
+      });
+      expect(passWindow({ type: 'prestage', days: 30 }, {}, now)).toEqual({ before: new Date('2026-10-31T12:00:00Z') });
+      // The earlier of the range's end and the pre-stage's cutoff.
+      expect(passWindow({ type: 'prestage', days: 30 }, { until: '2019-12-31' }, now)).toEqual({
+        before: new Date('2020-01-01T00:00:00Z'),
+      });
+      expect(passWindow({ type: 'prestage', days: 30 }, { since: '2026-01-01', until: '2026-12-31' }, now)).toEqual({
+        since: new Date('2026-01-01T00:00:00Z'),
+        before: new Date('2026-10-31T12:00:00Z'),
+      });
+    },
+  );
 });

@@ -46,29 +46,33 @@ describe('domain rules', () => {
     expect(await history('alice@old.example')).toContain('request.failed');
   });
 
-  it('an item in WaitingForUser cannot be deleted; stop returns the license and cancels the open link, then delete works', async () => {
-    await t.run('add alice@old.example');
-    await t.run('start alice@old.example');
-    expect((await project()).licensesUsed).toBe(1);
-    const link = await t.app.db.credentialLink.findFirstOrThrow({
-      where: { itemId: (await item('alice@old.example')).id },
-    });
-    expect(link.revokedAt).toBeNull();
+  it(
+    'an item in WaitingForUser cannot be deleted; stop returns ' +
+      'the license and cancels the open link, then delete works',
+    async () => {
+      await t.run('add alice@old.example');
+      await t.run('start alice@old.example');
+      expect((await project()).licensesUsed).toBe(1);
+      const link = await t.app.db.credentialLink.findFirstOrThrow({
+        where: { itemId: (await item('alice@old.example')).id },
+      });
+      expect(link.revokedAt).toBeNull();
 
-    const del = await t.run('delete alice@old.example');
-    expect(del.result.code).toBe('ITEM_WAITING');
-    expect(del.text).toContain('alice@old.example is waiting for its user; stop it before deleting it.');
-    expect(await t.app.db.item.count()).toBe(1);
+      const del = await t.run('delete alice@old.example');
+      expect(del.result.code).toBe('ITEM_WAITING');
+      expect(del.text).toContain('alice@old.example is waiting for its user; stop it before deleting it.');
+      expect(await t.app.db.item.count()).toBe(1);
 
-    await t.run('stop alice@old.example');
-    expect((await item('alice@old.example')).status).toBe('Stopped');
-    expect((await project()).licensesUsed).toBe(0);
-    expect((await t.app.db.credentialLink.findUniqueOrThrow({ where: { id: link.id } })).revokedAt).not.toBeNull();
+      await t.run('stop alice@old.example');
+      expect((await item('alice@old.example')).status).toBe('Stopped');
+      expect((await project()).licensesUsed).toBe(0);
+      expect((await t.app.db.credentialLink.findUniqueOrThrow({ where: { id: link.id } })).revokedAt).not.toBeNull();
 
-    const ok = await t.run('delete alice@old.example');
-    expect(ok.result.ok).toBe(true);
-    expect(await t.app.db.item.count()).toBe(0);
-  });
+      const ok = await t.run('delete alice@old.example');
+      expect(ok.result.ok).toBe(true);
+      expect(await t.app.db.item.count()).toBe(0);
+    },
+  );
 
   it('clear-credentials forgets stored credentials; a later start sends a new request', async () => {
     await t.run('add alice@old.example');
@@ -95,39 +99,44 @@ describe('domain rules', () => {
     expect((await t.run('clear-credentials alice@old.example --source --both')).result.code).toBe('CLEAR_WHICH');
   });
 
-  it('deleting an item deletes its statistics, not its history, and a license consumed by a pass is not returned', async () => {
-    await t.run('add alice@old.example');
-    const it1 = await t.app.engine.getItem(await project(), 'alice@old.example');
-    await t.app.engine.setCredential({ surface: 'test', id: 'admin' }, it1, 'source', 'alice', { password: 'x' });
-    await t.app.engine.setCredential({ surface: 'test', id: 'admin' }, it1, 'destination', 'alice', { password: 'y' });
-    await t.run('start alice@old.example');
-    expect((await item('alice@old.example')).status).toBe('Queued');
-    const claimed = await t.app.engine.claimNext();
-    expect(claimed?.status).toBe('Running');
-    await t.app.engine.markDataMoved(it1.id);
-    await t.app.engine.finishPass(it1.id, 'completed', {
-      messagesFound: 10,
-      bytesFound: 1000,
-      messagesCopied: 10,
-      bytesCopied: 1000,
-      messagesPresent: 0,
-      messagesSkipped: 0,
-      durationMs: 1200,
-    });
-    const done = await item('alice@old.example');
-    expect(done.status).toBe('Completed');
-    expect(done.messagesCopied).toBe(10);
-    expect((await project()).licensesUsed).toBe(1);
+  it(
+    'deleting an item deletes its statistics, not its ' + 'history, and a license consumed by a pass is not returned',
+    async () => {
+      await t.run('add alice@old.example');
+      const it1 = await t.app.engine.getItem(await project(), 'alice@old.example');
+      await t.app.engine.setCredential({ surface: 'test', id: 'admin' }, it1, 'source', 'alice', { password: 'x' });
+      await t.app.engine.setCredential({ surface: 'test', id: 'admin' }, it1, 'destination', 'alice', {
+        password: 'y',
+      });
+      await t.run('start alice@old.example');
+      expect((await item('alice@old.example')).status).toBe('Queued');
+      const claimed = await t.app.engine.claimNext();
+      expect(claimed?.status).toBe('Running');
+      await t.app.engine.markDataMoved(it1.id);
+      await t.app.engine.finishPass(it1.id, 'completed', {
+        messagesFound: 10,
+        bytesFound: 1000,
+        messagesCopied: 10,
+        bytesCopied: 1000,
+        messagesPresent: 0,
+        messagesSkipped: 0,
+        durationMs: 1200,
+      });
+      const done = await item('alice@old.example');
+      expect(done.status).toBe('Completed');
+      expect(done.messagesCopied).toBe(10);
+      expect((await project()).licensesUsed).toBe(1);
 
-    const r = await t.run('delete alice@old.example');
-    expect(r.text).toContain('is not returned');
-    expect(await t.app.db.item.count()).toBe(0);
-    expect(await t.app.db.credential.count()).toBe(0);
-    expect((await project()).licensesUsed).toBe(1);
-    expect(await history('alice@old.example')).toEqual(
-      expect.arrayContaining(['item.added', 'submit', 'claim', 'license.consumed', 'pass-completed', 'item.deleted']),
-    );
-  });
+      const r = await t.run('delete alice@old.example');
+      expect(r.text).toContain('is not returned');
+      expect(await t.app.db.item.count()).toBe(0);
+      expect(await t.app.db.credential.count()).toBe(0);
+      expect((await project()).licensesUsed).toBe(1);
+      expect(await history('alice@old.example')).toEqual(
+        expect.arrayContaining(['item.added', 'submit', 'claim', 'license.consumed', 'pass-completed', 'item.deleted']),
+      );
+    },
+  );
 
   it('Google consumer accounts are refused at add time with an explanation', async () => {
     for (const addr of ['bob@gmail.com', 'Bob@GoogleMail.com']) {

@@ -155,37 +155,40 @@ describe('app-only IMAP logins (XOAUTH2)', () => {
     expect(r).toMatchObject({ ok: false, kind: 'unreachable' });
   });
 
-  it('"User is authenticated but not connected" (no permission on the mailbox) is a refusal in Exchange\'s words', async () => {
-    const app = await newApp();
-    const exo = await startImapProxy({ port: dv.port }, { key: idp.serverKeyPem, cert: idp.serverCertPem });
-    try {
-      exo.throttle({
-        command: '*',
-        times: Infinity,
-        backoffMs: 0,
-        status: 'BAD',
-        reply: 'User is authenticated but not connected.',
-      });
-      const ep = {
-        url: `m365://${idp.tenantId}?imap=127.0.0.1:${exo.port}`,
-        login: 'alice@contoso.test',
-        secret: { oauth: appTokenSource(app, settings) },
-        options: options(),
-      };
-      let err: unknown;
-      const client = await connectImap(ep).catch((e) => ((err = e), null));
-      if (client) {
-        err = await client.list().then(
-          () => null,
-          (e) => e,
-        );
-        await closeImap(client);
+  it(
+    '"User is authenticated but not connected" (no permission ' + "on the mailbox) is a refusal in Exchange's words",
+    async () => {
+      const app = await newApp();
+      const exo = await startImapProxy({ port: dv.port }, { key: idp.serverKeyPem, cert: idp.serverCertPem });
+      try {
+        exo.throttle({
+          command: '*',
+          times: Infinity,
+          backoffMs: 0,
+          status: 'BAD',
+          reply: 'User is authenticated but not connected.',
+        });
+        const ep = {
+          url: `m365://${idp.tenantId}?imap=127.0.0.1:${exo.port}`,
+          login: 'alice@contoso.test',
+          secret: { oauth: appTokenSource(app, settings) },
+          options: options(),
+        };
+        let err: unknown;
+        const client = await connectImap(ep).catch((e) => ((err = e), null));
+        if (client) {
+          err = await client.list().then(
+            () => null,
+            (e) => e,
+          );
+          await closeImap(client);
+        }
+        const { classifyImapError, errorDetail } = await import('../../../engine/connectors/imap/classify-error.ts');
+        expect(classifyImapError(err)).toBe('refused');
+        expect(errorDetail(err)).toMatch(/User is authenticated but not connected/);
+      } finally {
+        await exo.close();
       }
-      const { classifyImapError, errorDetail } = await import('../../../engine/connectors/imap/classify-error.ts');
-      expect(classifyImapError(err)).toBe('refused');
-      expect(errorDetail(err)).toMatch(/User is authenticated but not connected/);
-    } finally {
-      await exo.close();
-    }
-  });
+    },
+  );
 });

@@ -118,45 +118,49 @@ describe('app-only copies with Microsoft 365 on one side', () => {
     expect(xoauthLogins(m.cloud.name)).toBeGreaterThan(0);
   });
 
-  it('Microsoft 365 answers RFC822.SIZE with estimates: no copy is called altered, and a first pass into a mailbox holding the mail copies nothing twice', async () => {
-    const m = mailboxes();
-    await seedImap(dv, m.onprem.name, m.onprem.pw, {
-      INBOX: msgs(8, 3000),
-      Archive: [
-        ...msgs(3, 5000, 20, []),
-        {
-          raw: makeMessage({ size: 2000, messageId: null, seed: 'no-id' }),
-          flags: [],
-          internalDate: new Date(Date.UTC(2023, 4, 2)),
-        },
-      ],
-    });
-    // Exchange's sizes are those of its own store, not the message's octets.
-    front.rewriteAnswers((t) => t.replace(/RFC822\.SIZE (\d+)/g, (_, n: string) => `RFC822.SIZE ${Number(n) + 137}`));
-    const app = await newApp();
-    const to = m365Endpoint(m.cloud.name, app);
-    const first = await runPass({
-      itemId: `est-a-${n}`,
-      source: m.imap,
-      destination: to,
-      checkpoints: createMemoryCheckpointStore(),
-    });
-    expect(first.outcome, first.detail).toBe('completed');
-    expect(first.stats.messagesCopied).toBe(12);
-    expect(first.stats.verification?.altered).toBe(0);
-    expect(first.stats.verification?.unchecked).toBe(12);
-    // Another item (no checkpoint) into the same mailbox: every message is found there by its fingerprint.
-    const again = await runPass({
-      itemId: `est-b-${n}`,
-      source: m.imap,
-      destination: to,
-      checkpoints: createMemoryCheckpointStore(),
-    });
-    expect(again.outcome, again.detail).toBe('completed');
-    expect(again.stats.messagesCopied).toBe(0);
-    front.rewriteAnswers(null);
-    await expectExactCopy(m.onprem, m.cloud);
-  });
+  it(
+    'Microsoft 365 answers RFC822.SIZE with estimates: no copy is called altered, ' +
+      'and a first pass into a mailbox holding the mail copies nothing twice',
+    async () => {
+      const m = mailboxes();
+      await seedImap(dv, m.onprem.name, m.onprem.pw, {
+        INBOX: msgs(8, 3000),
+        Archive: [
+          ...msgs(3, 5000, 20, []),
+          {
+            raw: makeMessage({ size: 2000, messageId: null, seed: 'no-id' }),
+            flags: [],
+            internalDate: new Date(Date.UTC(2023, 4, 2)),
+          },
+        ],
+      });
+      // Exchange's sizes are those of its own store, not the message's octets.
+      front.rewriteAnswers((t) => t.replace(/RFC822\.SIZE (\d+)/g, (_, n: string) => `RFC822.SIZE ${Number(n) + 137}`));
+      const app = await newApp();
+      const to = m365Endpoint(m.cloud.name, app);
+      const first = await runPass({
+        itemId: `est-a-${n}`,
+        source: m.imap,
+        destination: to,
+        checkpoints: createMemoryCheckpointStore(),
+      });
+      expect(first.outcome, first.detail).toBe('completed');
+      expect(first.stats.messagesCopied).toBe(12);
+      expect(first.stats.verification?.altered).toBe(0);
+      expect(first.stats.verification?.unchecked).toBe(12);
+      // Another item (no checkpoint) into the same mailbox: every message is found there by its fingerprint.
+      const again = await runPass({
+        itemId: `est-b-${n}`,
+        source: m.imap,
+        destination: to,
+        checkpoints: createMemoryCheckpointStore(),
+      });
+      expect(again.outcome, again.detail).toBe('completed');
+      expect(again.stats.messagesCopied).toBe(0);
+      front.rewriteAnswers(null);
+      await expectExactCopy(m.onprem, m.cloud);
+    },
+  );
 
   it('Microsoft 365 → IMAP, byte-exact', async () => {
     const m = mailboxes();
@@ -189,83 +193,93 @@ describe('app-only copies with Microsoft 365 on one side', () => {
     expect(r.detail).not.toContain('an-old-secret');
   });
 
-  it("consent withdrawn during a pass fails it as the source's credentials with AADSTS65001, copying nothing twice", async () => {
-    const m = mailboxes();
-    await seedImap(dv, m.cloud.name, m.cloud.pw, { INBOX: msgs(6, 2000), Later: msgs(6, 2000, 10) });
-    const app = await newApp();
-    const store = createMemoryCheckpointStore();
-    const first = await runPass({
-      itemId: `consent-${n}`,
-      source: m365Endpoint(m.cloud.name, app),
-      destination: m.imap,
-      checkpoints: store,
-    });
-    expect(first.outcome, first.detail).toBe('completed');
-    await seedImap(dv, m.cloud.name, m.cloud.pw, { INBOX: msgs(2, 2000, 50) });
-    await idp.withdrawConsent(app.clientId);
-    const r = await runPass({
-      itemId: `consent-${n}`,
-      source: m365Endpoint(m.cloud.name, app),
-      destination: m.imap,
-      checkpoints: store,
-    });
-    expect(r.outcome).toBe('failed');
-    expect(r.reason).toBe('SourceCredentials');
-    expect(r.detail).toMatch(/^source: AADSTS65001: The user or administrator has not consented/);
-    expect([...hashCounts(await readMailbox(dv, m.onprem.name, m.onprem.pw)).values()].every((c) => c === 1)).toBe(
-      true,
-    );
-  });
+  it(
+    "consent withdrawn during a pass fails it as the source's " + 'credentials with AADSTS65001, copying nothing twice',
+    async () => {
+      const m = mailboxes();
+      await seedImap(dv, m.cloud.name, m.cloud.pw, { INBOX: msgs(6, 2000), Later: msgs(6, 2000, 10) });
+      const app = await newApp();
+      const store = createMemoryCheckpointStore();
+      const first = await runPass({
+        itemId: `consent-${n}`,
+        source: m365Endpoint(m.cloud.name, app),
+        destination: m.imap,
+        checkpoints: store,
+      });
+      expect(first.outcome, first.detail).toBe('completed');
+      await seedImap(dv, m.cloud.name, m.cloud.pw, { INBOX: msgs(2, 2000, 50) });
+      await idp.withdrawConsent(app.clientId);
+      const r = await runPass({
+        itemId: `consent-${n}`,
+        source: m365Endpoint(m.cloud.name, app),
+        destination: m.imap,
+        checkpoints: store,
+      });
+      expect(r.outcome).toBe('failed');
+      expect(r.reason).toBe('SourceCredentials');
+      expect(r.detail).toMatch(/^source: AADSTS65001: The user or administrator has not consented/);
+      expect([...hashCounts(await readMailbox(dv, m.onprem.name, m.onprem.pw)).values()].every((c) => c === 1)).toBe(
+        true,
+      );
+    },
+  );
 
-  it("a message above the mailbox's size limit is refused and skipped with the reason; the mailbox completes", async () => {
-    const m = mailboxes({ maxMailSize: '100k' });
-    const big = {
-      raw: makeMessage({ size: 150_000, seed: 'big' }),
-      flags: [],
-      internalDate: new Date('2023-02-01T00:00:00Z'),
-    };
-    await seedImap(dv, m.onprem.name, m.onprem.pw, { INBOX: [...msgs(4, 5000), big, ...msgs(4, 5000, 10)] });
-    const app = await newApp();
-    const r = await runPass({
-      itemId: `big-${n}`,
-      source: m.imap,
-      destination: m365Endpoint(m.cloud.name, app),
-      checkpoints: createMemoryCheckpointStore(),
-    });
-    expect(r.outcome, r.detail).toBe('completed');
-    expect(r.stats.messagesCopied).toBe(8);
-    expect(r.stats.messagesSkipped).toBe(1);
-    expect(r.stats.skipped).toEqual([
-      expect.objectContaining({ sourceFolder: 'INBOX', uid: 5, reason: expect.stringMatching(/size/i) }),
-    ]);
-  });
+  it(
+    "a message above the mailbox's size limit is refused " + 'and skipped with the reason; the mailbox completes',
+    async () => {
+      const m = mailboxes({ maxMailSize: '100k' });
+      const big = {
+        raw: makeMessage({ size: 150_000, seed: 'big' }),
+        flags: [],
+        internalDate: new Date('2023-02-01T00:00:00Z'),
+      };
+      await seedImap(dv, m.onprem.name, m.onprem.pw, { INBOX: [...msgs(4, 5000), big, ...msgs(4, 5000, 10)] });
+      const app = await newApp();
+      const r = await runPass({
+        itemId: `big-${n}`,
+        source: m.imap,
+        destination: m365Endpoint(m.cloud.name, app),
+        checkpoints: createMemoryCheckpointStore(),
+      });
+      expect(r.outcome, r.detail).toBe('completed');
+      expect(r.stats.messagesCopied).toBe(8);
+      expect(r.stats.messagesSkipped).toBe(1);
+      expect(r.stats.skipped).toEqual([
+        expect.objectContaining({ sourceFolder: 'INBOX', uid: 5, reason: expect.stringMatching(/size/i) }),
+      ]);
+    },
+  );
 
-  it('throttling on XOAUTH2 connections (the login and an APPEND) is waited out: no skip, no failure, exact copy', async () => {
-    const m = mailboxes();
-    await seedImap(dv, m.onprem.name, m.onprem.pw, { INBOX: msgs(12, 3000) });
-    const app = await newApp();
-    const from = front.events.length;
-    front.throttle({ command: 'AUTHENTICATE', nth: 1, backoffMs: 300 });
-    front.throttle({ command: 'APPEND', nth: 2, backoffMs: 300 });
-    const r = await runPass({
-      itemId: `throttle-${n}`,
-      source: m.imap,
-      destination: m365Endpoint(m.cloud.name, app),
-      checkpoints: createMemoryCheckpointStore(),
-      options: { connections: 1, batchMessages: 4 },
-    });
-    expect(r.outcome, r.detail).toBe('completed');
-    expect(r.stats.messagesSkipped).toBe(0);
-    expect(
-      front.events
-        .slice(from)
-        .filter((e) => e.throttled)
-        .map((e) => e.command),
-    ).toEqual(['AUTHENTICATE', 'APPEND']);
-    await expectExactCopy(m.onprem, m.cloud);
-  });
+  it(
+    'throttling on XOAUTH2 connections (the login and an ' + 'APPEND) is waited out: no skip, no failure, exact copy',
+    async () => {
+      const m = mailboxes();
+      await seedImap(dv, m.onprem.name, m.onprem.pw, { INBOX: msgs(12, 3000) });
+      const app = await newApp();
+      const from = front.events.length;
+      front.throttle({ command: 'AUTHENTICATE', nth: 1, backoffMs: 300 });
+      front.throttle({ command: 'APPEND', nth: 2, backoffMs: 300 });
+      const r = await runPass({
+        itemId: `throttle-${n}`,
+        source: m.imap,
+        destination: m365Endpoint(m.cloud.name, app),
+        checkpoints: createMemoryCheckpointStore(),
+        options: { connections: 1, batchMessages: 4 },
+      });
+      expect(r.outcome, r.detail).toBe('completed');
+      expect(r.stats.messagesSkipped).toBe(0);
+      expect(
+        front.events
+          .slice(from)
+          .filter((e) => e.throttled)
+          .map((e) => e.command),
+      ).toEqual(['AUTHENTICATE', 'APPEND']);
+      await expectExactCopy(m.onprem, m.cloud);
+    },
+  );
 
-  it('a pass that outlives its 30-second token completes with no failure and no duplicate: new connections take fresh tokens', async () => {
+  it('a pass that outlives its 30-second token completes with no ' +
+    'failure and no duplicate: new connections take fresh tokens', async () => {
     idp.setAccessTokenTtl(30);
     const m = mailboxes();
     await seedImap(dv, m.onprem.name, m.onprem.pw, { INBOX: msgs(12, 2000) });

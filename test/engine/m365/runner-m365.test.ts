@@ -96,42 +96,50 @@ afterAll(async () => {
 });
 
 describe('runner: Microsoft 365 source', () => {
-  it("a user's sign-in (refresh token in the vault) migrates the mailbox with delegated tokens; the rotated refresh token is sealed in place of the old one", async () => {
-    const { url, codeVerifier } = await beginSignIn({
-      app: { ...APP, tenantId: idp.tenantId },
-      settings,
-      redirectUri: REDIRECT,
-      state: 'st-alice',
-      loginHint: 'alice@contoso.test',
-    });
-    const back = await idp.signIn(url, 'alice@contoso.test');
-    codes.push(back.searchParams.get('code')!);
-    const signedIn = await completeSignIn({
-      app: { ...APP, tenantId: idp.tenantId },
-      settings,
-      redirectUri: REDIRECT,
-      code: defined(codes[0]),
-      codeVerifier,
-    });
-    const item = await status('alice@contoso.test');
-    await t.app.engine.setCredential(ADMIN, item, 'source', signedIn.username, { refreshToken: signedIn.refreshToken });
-    await t.app.engine.setCredential(ADMIN, item, 'destination', 'alice@onprem.test', { password: 'alice-onprem-pw' });
-    await t.run('start alice@contoso.test');
-    const appTokensBefore = idp.issued.client_credentials ?? 0;
-    const done = await passEnds('alice@contoso.test', 1);
-    expect(done.status, JSON.stringify(await t.app.engine.history(done.id))).toBe('Completed');
-    // The user's own sign-in took precedence over the project's app-only access.
-    expect(idp.issued.client_credentials ?? 0).toBe(appTokensBefore);
-    expect(idp.issued.refresh_token ?? 0).toBeGreaterThanOrEqual(1);
-    const src = await readMailbox(dv, 'alice@contoso.test', 'alice-cloud-pw');
-    const dst = await readMailbox(dv, 'alice@onprem.test', 'alice-onprem-pw');
-    expect(hashCounts(dst)).toEqual(hashCounts(src));
-    // The pass renewed the access token with the refresh token; the provider rotated it, and the vault holds the new
-    // one.
-    const kept = (await t.app.engine.credentialOf(item.id, 'source'))!.secret.refreshToken!;
-    expect(kept).not.toBe(signedIn.refreshToken);
-    expect(idp.refreshTokens).toContain(kept);
-  });
+  it(
+    "a user's sign-in (refresh token in the vault) migrates the mailbox with " +
+      'delegated tokens; the rotated refresh token is sealed in place of the old one',
+    async () => {
+      const { url, codeVerifier } = await beginSignIn({
+        app: { ...APP, tenantId: idp.tenantId },
+        settings,
+        redirectUri: REDIRECT,
+        state: 'st-alice',
+        loginHint: 'alice@contoso.test',
+      });
+      const back = await idp.signIn(url, 'alice@contoso.test');
+      codes.push(back.searchParams.get('code')!);
+      const signedIn = await completeSignIn({
+        app: { ...APP, tenantId: idp.tenantId },
+        settings,
+        redirectUri: REDIRECT,
+        code: defined(codes[0]),
+        codeVerifier,
+      });
+      const item = await status('alice@contoso.test');
+      await t.app.engine.setCredential(ADMIN, item, 'source', signedIn.username, {
+        refreshToken: signedIn.refreshToken,
+      });
+      await t.app.engine.setCredential(ADMIN, item, 'destination', 'alice@onprem.test', {
+        password: 'alice-onprem-pw',
+      });
+      await t.run('start alice@contoso.test');
+      const appTokensBefore = idp.issued.client_credentials ?? 0;
+      const done = await passEnds('alice@contoso.test', 1);
+      expect(done.status, JSON.stringify(await t.app.engine.history(done.id))).toBe('Completed');
+      // The user's own sign-in took precedence over the project's app-only access.
+      expect(idp.issued.client_credentials ?? 0).toBe(appTokensBefore);
+      expect(idp.issued.refresh_token ?? 0).toBeGreaterThanOrEqual(1);
+      const src = await readMailbox(dv, 'alice@contoso.test', 'alice-cloud-pw');
+      const dst = await readMailbox(dv, 'alice@onprem.test', 'alice-onprem-pw');
+      expect(hashCounts(dst)).toEqual(hashCounts(src));
+      // The pass renewed the access token with the refresh token; the provider rotated it, and the vault holds the new
+      // one.
+      const kept = (await t.app.engine.credentialOf(item.id, 'source'))!.secret.refreshToken!;
+      expect(kept).not.toBe(signedIn.refreshToken);
+      expect(idp.refreshTokens).toContain(kept);
+    },
+  );
 
   it("the project's app registration logs in as a mailbox whose user never signed in", async () => {
     const item = await status('bob@contoso.test');
@@ -148,14 +156,17 @@ describe('runner: Microsoft 365 source', () => {
     );
   });
 
-  it("a refresh token that stopped working fails the next pass as the source's credentials, in Microsoft's words", async () => {
-    await idp.expireRefreshTokens(APP.clientId);
-    await t.run('start alice@contoso.test');
-    const failed = await passEnds('alice@contoso.test', 2);
-    expect(failed.status).toBe('Failed');
-    expect(failed.failureReason).toBe('SourceCredentials');
-    expect(failed.failureDetail).toMatch(/AADSTS700082: The refresh token has expired/);
-  });
+  it(
+    'a refresh token that stopped working fails the next ' + "pass as the source's credentials, in Microsoft's words",
+    async () => {
+      await idp.expireRefreshTokens(APP.clientId);
+      await t.run('start alice@contoso.test');
+      const failed = await passEnds('alice@contoso.test', 2);
+      expect(failed.status).toBe('Failed');
+      expect(failed.failureReason).toBe('SourceCredentials');
+      expect(failed.failureDetail).toMatch(/AADSTS700082: The refresh token has expired/);
+    },
+  );
 
   it('no token, secret, code or refresh token in any log line or unencrypted in the database', async () => {
     const secrets = [APP.clientSecret, ...codes, ...idp.accessTokens, ...idp.refreshTokens].filter(Boolean);

@@ -34,7 +34,8 @@ const BULK = 10_000;
 const onPg = testDialect() === 'postgresql';
 if (!onPg)
   console.warn(
-    "SKIPPED on SQLite: the copies of test/engine/store/db-copy.test.ts (the copy's target is PostgreSQL; run with MAILFERRY_TEST_DB=postgresql)",
+    'SKIPPED on SQLite: the copies of test/engine/store/db-copy.test.ts (the ' +
+      "copy's target is PostgreSQL; run with MAILFERRY_TEST_DB=postgresql)",
   );
 
 let home: string;
@@ -128,29 +129,33 @@ async function everything(db: Db): Promise<Record<string, unknown[]>> {
 }
 
 describe('mailferry db: its help and misuse', () => {
-  it('explains itself, and refuses a missing or non-PostgreSQL target and a PostgreSQL source before connecting anywhere', async () => {
-    const env = { DATABASE_URL: 'file:/nonexistent/never-opened.db', MAILFERRY_DATA_DIR: '/nonexistent' };
-    const help = await mailferryDb(['--help'], env);
-    expect(help.code).toBe(0);
-    expect(help.out).toMatch(/^Usage: mailferry db copy --to postgresql:\/\/USER:PASSWORD@HOST:5432\/DB \[--force\]/);
-    expect(help.out).toMatch(/--force +deletes every MailFerry row in the target first/);
-    expect((await mailferryDb([], env)).err).toMatch(/Which db command\? See: mailferry db --help/);
-    expect((await mailferryDb(['copy'], env)).err).toMatch(
-      /Give the target database: mailferry db copy --to postgresql:\/\/…/,
-    );
-    expect((await mailferryDb(['copy', '--to', 'file:/tmp/x.db'], env)).err).toMatch(
-      /The target must be a postgresql:\/\/ URL/,
-    );
-    expect((await mailferryDb(['copy', '--to=postgresql://h/db', '--fast'], env)).err).toMatch(
-      /Unknown argument --fast for "db copy"/,
-    );
-    const pg = await mailferryDb(['copy', '--to', 'postgresql://h/db'], {
-      ...env,
-      DATABASE_URL: 'postgresql://u:pw@h/src',
-    });
-    expect(pg.code).toBe(2);
-    expect(pg.err).toMatch(/DATABASE_URL already names a PostgreSQL database/);
-  });
+  it(
+    'explains itself, and refuses a missing or non-PostgreSQL ' +
+      'target and a PostgreSQL source before connecting anywhere',
+    async () => {
+      const env = { DATABASE_URL: 'file:/nonexistent/never-opened.db', MAILFERRY_DATA_DIR: '/nonexistent' };
+      const help = await mailferryDb(['--help'], env);
+      expect(help.code).toBe(0);
+      expect(help.out).toMatch(/^Usage: mailferry db copy --to postgresql:\/\/USER:PASSWORD@HOST:5432\/DB \[--force\]/);
+      expect(help.out).toMatch(/--force +deletes every MailFerry row in the target first/);
+      expect((await mailferryDb([], env)).err).toMatch(/Which db command\? See: mailferry db --help/);
+      expect((await mailferryDb(['copy'], env)).err).toMatch(
+        /Give the target database: mailferry db copy --to postgresql:\/\/…/,
+      );
+      expect((await mailferryDb(['copy', '--to', 'file:/tmp/x.db'], env)).err).toMatch(
+        /The target must be a postgresql:\/\/ URL/,
+      );
+      expect((await mailferryDb(['copy', '--to=postgresql://h/db', '--fast'], env)).err).toMatch(
+        /Unknown argument --fast for "db copy"/,
+      );
+      const pg = await mailferryDb(['copy', '--to', 'postgresql://h/db'], {
+        ...env,
+        DATABASE_URL: 'postgresql://u:pw@h/src',
+      });
+      expect(pg.code).toBe(2);
+      expect(pg.err).toMatch(/DATABASE_URL already names a PostgreSQL database/);
+    },
+  );
 });
 
 describe.skipIf(!onPg)('mailferry db copy: a SQLite install to PostgreSQL', () => {
@@ -189,7 +194,8 @@ describe.skipIf(!onPg)('mailferry db copy: a SQLite install to PostgreSQL', () =
     });
   });
 
-  it('copies every row with its values, refuses what it must, and the product carries on on PostgreSQL from the copied checkpoints', async () => {
+  it('copies every row with its values, refuses what it must, and ' +
+    'the product carries on on PostgreSQL from the copied checkpoints', async () => {
     expect(dovecotAvailable()).toBe(true);
     // The SQLite install: one mailbox migrated, 10,000 more added.
     const before = await product(sqliteUrl());

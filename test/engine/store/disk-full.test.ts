@@ -92,81 +92,85 @@ describe.skipIf(!ready)('a full disk under the database', () => {
     });
   }
 
-  it('the pass fails its item with "the database is full", commands get a clear error, /healthz is 503 until space is back, nothing hangs', async () => {
-    for (const u of ['alice']) {
-      dv.addUser(`${u}@old.example`, 'pw-source');
-      dv.addUser(`${u}@new.example`, 'pw-dest');
-    }
-    await seedImap(dv, 'alice@old.example', 'pw-source', { INBOX: msgs(12), Archive: msgs(6) });
-    const t: TestApp = await makeTestApp({ DATABASE_URL: `file:${join(disk.dir, 'a', 'db.sqlite')}` });
-    const runner = new Runner(
-      t.app.engine,
-      createPrismaCheckpointStore(t.app.db),
-      runPass,
-      t.app.log.child({ part: 'runner' }),
-      { concurrency: 1, pollMs: 200, stopCheckMs: 200, recordRetryMaxMs: 300 },
-    );
-    try {
-      const { port } = await serveHttp(t.app);
-      expect(await healthz(port)).toMatchObject({ status: 200, body: { ok: true } });
-      await runner.start();
-      const { item } = await setUp(t.app.engine, proxy.url, dv.url, 'alice');
-      const filled = fillDuringPass();
-      await t.app.engine.startItem(SYSTEM_ACTOR, item);
-      await filled;
-
-      // The database cannot be written: /healthz says so.
-      await vi.waitFor(
-        async () =>
-          expect(await healthz(port)).toEqual({
-            status: 503,
-            body: { ok: false, db: 'full', error: 'the database is full' },
-          }),
-        { timeout: 20_000, interval: 200 },
-      );
-      // The pass ends on its next checkpoint and waits to record its outcome.
-      await vi.waitFor(() => expect(t.logs.join('\n')).toMatch(/pass ended: the database cannot be written/), {
-        timeout: 30_000,
-        interval: 200,
-      });
-      await vi.waitFor(() => expect(t.logs.join('\n')).toMatch(/cannot record the outcome of a pass/), {
-        timeout: 30_000,
-        interval: 200,
-      });
-
-      // Commands: a clear error, every time (no lock was left held by the failed transactions).
-      for (const who of ['bob', 'carol']) {
-        const r = await t.run(`add ${who}@old.example`);
-        expect(r.result).toMatchObject({ ok: false, code: 'DATABASE_FULL' });
-        expect(r.text).toMatch(/The database is full: MailFerry cannot save anything until space is freed/);
+  it(
+    'the pass fails its item with "the database is full", commands get ' +
+      'a clear error, /healthz is 503 until space is back, nothing hangs',
+    async () => {
+      for (const u of ['alice']) {
+        dv.addUser(`${u}@old.example`, 'pw-source');
+        dv.addUser(`${u}@new.example`, 'pw-dest');
       }
-      // Reads still answer.
-      expect((await t.run('status')).text).toMatch(/alice@old\.example/);
-      expect(await healthz(port)).toMatchObject({ status: 503 });
-
-      // Space is back: the item fails visibly with the database's reason, the post goes out, all is well again.
-      disk.free();
-      await vi.waitFor(
-        async () => {
-          const it = await t.app.engine.itemById(item.id);
-          expect(it).toMatchObject({ status: 'Failed', failureReason: 'DatabaseFull' });
-        },
-        { timeout: 30_000, interval: 200 },
+      await seedImap(dv, 'alice@old.example', 'pw-source', { INBOX: msgs(12), Archive: msgs(6) });
+      const t: TestApp = await makeTestApp({ DATABASE_URL: `file:${join(disk.dir, 'a', 'db.sqlite')}` });
+      const runner = new Runner(
+        t.app.engine,
+        createPrismaCheckpointStore(t.app.db),
+        runPass,
+        t.app.log.child({ part: 'runner' }),
+        { concurrency: 1, pollMs: 200, stopCheckMs: 200, recordRetryMaxMs: 300 },
       );
-      await waitForPost(t, /alice@old\.example\*? failed: The database is full/, 30_000);
-      await vi.waitFor(async () => expect(await healthz(port)).toMatchObject({ status: 200, body: { ok: true } }), {
-        timeout: 10_000,
-        interval: 200,
-      });
-      const r = await t.run('add bob@old.example');
-      expect(r.result).toMatchObject({ ok: true });
-      expect(t.logs.join('\n')).toMatch(/the database can be written again/);
-    } finally {
-      disk.free();
-      await runner.stop();
-      await t.close();
-    }
-  });
+      try {
+        const { port } = await serveHttp(t.app);
+        expect(await healthz(port)).toMatchObject({ status: 200, body: { ok: true } });
+        await runner.start();
+        const { item } = await setUp(t.app.engine, proxy.url, dv.url, 'alice');
+        const filled = fillDuringPass();
+        await t.app.engine.startItem(SYSTEM_ACTOR, item);
+        await filled;
+
+        // The database cannot be written: /healthz says so.
+        await vi.waitFor(
+          async () =>
+            expect(await healthz(port)).toEqual({
+              status: 503,
+              body: { ok: false, db: 'full', error: 'the database is full' },
+            }),
+          { timeout: 20_000, interval: 200 },
+        );
+        // The pass ends on its next checkpoint and waits to record its outcome.
+        await vi.waitFor(() => expect(t.logs.join('\n')).toMatch(/pass ended: the database cannot be written/), {
+          timeout: 30_000,
+          interval: 200,
+        });
+        await vi.waitFor(() => expect(t.logs.join('\n')).toMatch(/cannot record the outcome of a pass/), {
+          timeout: 30_000,
+          interval: 200,
+        });
+
+        // Commands: a clear error, every time (no lock was left held by the failed transactions).
+        for (const who of ['bob', 'carol']) {
+          const r = await t.run(`add ${who}@old.example`);
+          expect(r.result).toMatchObject({ ok: false, code: 'DATABASE_FULL' });
+          expect(r.text).toMatch(/The database is full: MailFerry cannot save anything until space is freed/);
+        }
+        // Reads still answer.
+        expect((await t.run('status')).text).toMatch(/alice@old\.example/);
+        expect(await healthz(port)).toMatchObject({ status: 503 });
+
+        // Space is back: the item fails visibly with the database's reason, the post goes out, all is well again.
+        disk.free();
+        await vi.waitFor(
+          async () => {
+            const it = await t.app.engine.itemById(item.id);
+            expect(it).toMatchObject({ status: 'Failed', failureReason: 'DatabaseFull' });
+          },
+          { timeout: 30_000, interval: 200 },
+        );
+        await waitForPost(t, /alice@old\.example\*? failed: The database is full/, 30_000);
+        await vi.waitFor(async () => expect(await healthz(port)).toMatchObject({ status: 200, body: { ok: true } }), {
+          timeout: 10_000,
+          interval: 200,
+        });
+        const r = await t.run('add bob@old.example');
+        expect(r.result).toMatchObject({ ok: true });
+        expect(t.logs.join('\n')).toMatch(/the database can be written again/);
+      } finally {
+        disk.free();
+        await runner.stop();
+        await t.close();
+      }
+    },
+  );
 
   it('serve: a pass in flight when the disk fills; /healthz says 503 and SIGTERM still stops the process', async () => {
     dv.addUser('dan@old.example', 'pw-source');

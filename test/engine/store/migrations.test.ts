@@ -26,22 +26,26 @@ describe('migrations', () => {
     expect(pg).toEqual(sqlite);
   });
 
-  it(`a database migrated from empty holds every model of the schema (${testDialect()}), and a second open applies nothing`, async () => {
-    const url = testDbUrl(dir);
-    const first = await openDb(url);
-    expect(first.applied.length).toBeGreaterThan(0);
-    try {
-      for (const model of Object.values(Prisma.ModelName)) {
-        const delegate = (first.db as unknown as Record<string, { findFirst(): Promise<unknown> }>)[
-          defined(model[0]).toLowerCase() + model.slice(1)
-        ];
-        await expect(defined(delegate).findFirst(), model).resolves.toBeNull();
+  it(
+    `a database migrated from empty holds every model of the ` +
+      `schema (${testDialect()}), and a second open applies nothing`,
+    async () => {
+      const url = testDbUrl(dir);
+      const first = await openDb(url);
+      expect(first.applied.length).toBeGreaterThan(0);
+      try {
+        for (const model of Object.values(Prisma.ModelName)) {
+          const delegate = (first.db as unknown as Record<string, { findFirst(): Promise<unknown> }>)[
+            defined(model[0]).toLowerCase() + model.slice(1)
+          ];
+          await expect(defined(delegate).findFirst(), model).resolves.toBeNull();
+        }
+      } finally {
+        await first.db.$disconnect();
       }
-    } finally {
-      await first.db.$disconnect();
-    }
-    const again = await openDb(url);
-    expect(again.applied).toEqual([]);
-    await again.db.$disconnect();
-  });
+      const again = await openDb(url);
+      expect(again.applied).toEqual([]);
+      await again.db.$disconnect();
+    },
+  );
 });

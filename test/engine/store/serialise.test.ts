@@ -69,29 +69,33 @@ describe('a database error ends its transaction and gives the connection back', 
   };
   const big = (kind: string) => ({ data: { projectId: 'p', actor: 'test:t', kind, detail: 'x'.repeat(50_000) } });
 
-  it('SQLITE_FULL inside a transaction: it fails with that code, the next transactions and statements run, and work resumes once space is back', async () => {
-    await limitPages(2);
-    for (let i = 0; i < 3; i++) {
-      const err = await db
-        .$transaction(async (tx) => void (await tx.itemEvent.create(big(`full-${i}`))))
-        .then(
-          () => undefined,
-          (e: unknown) => e,
-        );
-      expect(dbFaultOf(err)).toBe('full');
-    }
-    const plain = await db.itemEvent.create(big('plain')).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(dbFaultOf(plain)).toBe('full');
-    // Reads go on; nothing half-written is visible.
-    expect(await db.itemEvent.count({ where: { kind: { startsWith: 'full-' } } })).toBe(0);
-    await limitPages(1000);
-    await db.$transaction(async (tx) => void (await tx.itemEvent.create(big('after'))));
-    await db.itemEvent.create(event('plain-after'));
-    expect(await db.itemEvent.count({ where: { kind: { in: ['after', 'plain-after'] } } })).toBe(2);
-  });
+  it(
+    'SQLITE_FULL inside a transaction: it fails with that code, the next ' +
+      'transactions and statements run, and work resumes once space is back',
+    async () => {
+      await limitPages(2);
+      for (let i = 0; i < 3; i++) {
+        const err = await db
+          .$transaction(async (tx) => void (await tx.itemEvent.create(big(`full-${i}`))))
+          .then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+        expect(dbFaultOf(err)).toBe('full');
+      }
+      const plain = await db.itemEvent.create(big('plain')).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(dbFaultOf(plain)).toBe('full');
+      // Reads go on; nothing half-written is visible.
+      expect(await db.itemEvent.count({ where: { kind: { startsWith: 'full-' } } })).toBe(0);
+      await limitPages(1000);
+      await db.$transaction(async (tx) => void (await tx.itemEvent.create(big('after'))));
+      await db.itemEvent.create(event('plain-after'));
+      expect(await db.itemEvent.count({ where: { kind: { in: ['after', 'plain-after'] } } })).toBe(2);
+    },
+  );
 
   it('a transaction left open on the connection by a failure is ended before the next BEGIN', async () => {
     // As after a COMMIT that failed and a ROLLBACK that could not run.
