@@ -199,9 +199,16 @@ async function benchBulkStatusDigest(a: Args): Promise<void> {
     const digestPost = b.posts.filter((p) => p.message.kind === 'digest').at(-1);
     await allDelivered(b.app);
     const posted = b.posts.filter((p) => p.message.kind === 'digest').at(-1);
+    const digestSizes = posted
+      ? sizes(posted.message)
+      : digestPost
+        ? sizes(digestPost.message)
+        : dg.replies[0]
+          ? sizes(dg.replies[0])
+          : 'no digest';
     console.log(
       `digest of ${count} mailboxes (${ids.length / 2} waiting): ${dgMs} ` +
-        `(${dg.ok ? 'ok' : `failed: ${dg.code}`}); ${posted ? sizes(posted.message) : digestPost ? sizes(digestPost.message) : dg.replies[0] ? sizes(dg.replies[0]) : 'no digest'}`,
+        `(${dg.ok ? 'ok' : `failed: ${dg.code}`}); ${digestSizes}`,
     );
   } finally {
     await b.close();

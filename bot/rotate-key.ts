@@ -59,7 +59,8 @@ export async function rotateKeyCommand(
       chmodSync(keyFile, 0o600);
     }
     out(
-      `Re-encrypted ${r.rotated} stored credential(s)${r.already ? ` (${r.already} already under the new key)` : ''}: key ${from.keyId} → ${to.keyId}.\n` +
+      `Re-encrypted ${r.rotated} stored credential(s)` +
+        `${r.already ? ` (${r.already} already under the new key)` : ''}: key ${from.keyId} → ${to.keyId}.\n` +
         (fileMode
           ? `The new key is in ${keyFile}; back it up.\n`
           : 'Now set ENCRYPTION_KEY to the value of NEW_ENCRYPTION_KEY, then start MailFerry.\n'),

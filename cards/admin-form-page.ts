@@ -182,7 +182,8 @@ export function renderAdminFormPage(v: AdminFormView): string {
     v.kind === 'm365' ? 'the app registration of the Microsoft 365 tenant' : 'an admin login of the mail server';
   const attempts =
     v.attemptsLeft != null
-      ? `<p class="small">${v.attemptsLeft === 1 ? 'This is the last attempt on this link.' : `${v.attemptsLeft} attempts left on this link.`}</p>`
+      ? '<p class="small">' +
+        `${v.attemptsLeft === 1 ? 'This is the last attempt' : `${v.attemptsLeft} attempts left`} on this link.</p>`
       : '';
   const body =
     summary +
@@ -241,7 +242,9 @@ export function renderAdminConnectedPage(v: {
       ADMIN_FOOTER,
     );
   const queued = v.queued
-    ? ` ${v.queued === 1 ? 'One mailbox that was waiting for its user is' : `${v.queued} mailboxes that were waiting for their users are`} now queued.`
+    ? v.queued === 1
+      ? ' One mailbox that was waiting for its user is now queued.'
+      : ` ${v.queued} mailboxes that were waiting for their users are now queued.`
     : '';
   return page(
     title,

@@ -96,7 +96,8 @@ export function digestMessage(v: DigestView): Message {
   const stalled = v.waiting.filter((w) => w.stalled);
   const waiting = v.waiting.filter((w) => !w.stalled);
   const waitLine = (w: WaitingView) =>
-    `${w.address} — waiting ${formatDuration(w.waitingMs)}, ${w.asked === 0 ? 'no request sent yet' : `asked ${w.asked === 1 ? 'once' : `${formatCount(w.asked)} times`}`}`;
+    `${w.address} — waiting ${formatDuration(w.waitingMs)}, ` +
+    (w.asked === 0 ? 'no request sent yet' : `asked ${w.asked === 1 ? 'once' : `${formatCount(w.asked)} times`}`);
   const copiedMessages = v.completed.reduce((s, c) => s + c.messages, 0);
   const copiedBytes = v.completed.reduce((s, c) => s + c.bytes, 0);
   const t = v.throughput;

@@ -60,7 +60,9 @@ export function credentialRequestDm(v: DmRequestView): Message {
         type: 'text',
         text:
           `${lead} ${capitalise(requesterText(v.requestedBy, v.organisation))} asked ` +
-          `MailFerry to move *${v.sourceAddress}*${v.destinationAddress !== v.sourceAddress ? ` to *${v.destinationAddress}*` : ''} (project ${v.projectName}).`,
+          `MailFerry to move *${v.sourceAddress}*` +
+          `${v.destinationAddress !== v.sourceAddress ? ` to *${v.destinationAddress}*` : ''}` +
+          ` (project ${v.projectName}).`,
       },
       {
         type: 'text',

@@ -272,14 +272,20 @@ export function renderFormPage(v: FormPageView): string {
       : v.sides[0]?.side === 'destination'
         ? 'enter the username and password of your new mailbox'
         : 'enter the username and password of your current mailbox';
+  const heading = v.adminAssisted
+    ? 'Enter the credentials for this migration'
+    : passwordSides.length
+      ? 'Enter your credentials to start your migration'
+      : 'Sign in to start your migration';
   const attempts =
     v.attemptsLeft != null
-      ? `<p class="small">${v.attemptsLeft === 1 ? 'This is your last attempt.' : `You have ${v.attemptsLeft} attempts left.`}</p>`
+      ? '<p class="small">' +
+        `${v.attemptsLeft === 1 ? 'This is your last attempt' : `You have ${v.attemptsLeft} attempts left`}.</p>`
       : '';
   const body =
     summary +
     notice +
-    `<h1>${v.adminAssisted ? 'Enter the credentials for this migration' : passwordSides.length ? 'Enter your credentials to start your migration' : 'Sign in to start your migration'}</h1>` +
+    `<h1>${heading}</h1>` +
     `<p class="lead">Migration of ${moving}. Please ${what}; we check ${passwordSides.length ? 'them' : 'it'} ` +
     `with the mail server before keeping ${passwordSides.length ? 'them' : 'anything'}.</p>` +
     `<dl class="facts"><dt>Mailbox</dt><dd>${escapeHtml(v.sourceAddress)}</dd>` +
@@ -298,7 +304,8 @@ export function renderFormPage(v: FormPageView): string {
         passwordSides.map((s) => sideFieldset(s, errors)).join('') +
         (v.when && passwordSides.length === v.sides.length ? whenFieldset(v.when) : '') +
         attempts +
-        `<button type="submit">${passwordSides.length < v.sides.length ? 'Verify' : 'Verify and start the migration'}</button>` +
+        `<button type="submit">${passwordSides.length < v.sides.length ? 'Verify' : 'Verify and start the migration'}` +
+        '</button>' +
         `</form>`
       : attempts) +
     `<p class="small after">Only enter your password on this page. MailFerry never asks for it by email or chat.</p>`;

@@ -64,7 +64,8 @@ export function statusPost(v: StatusPostView): Message {
       const said = extraDetail(v.reasonText, v.detail);
       // An internal failure (our database, our bug) is no server's word.
       const who = v.reason === 'Internal' ? 'Error' : 'Server said';
-      const text = `❌ ${a} failed: ${v.reasonText ?? 'unknown reason'}${said ? (v.reason === 'Internal' ? ` Error: "${said}"` : ` The server said: "${said}"`) : ''}${next ? ` ${next}` : ''}`;
+      const quoted = said ? (v.reason === 'Internal' ? ` Error: "${said}"` : ` The server said: "${said}"`) : '';
+      const text = `❌ ${a} failed: ${v.reasonText ?? 'unknown reason'}${quoted}${next ? ` ${next}` : ''}`;
       return {
         kind: 'item-failed',
         text,

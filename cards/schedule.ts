@@ -90,7 +90,10 @@ export interface WindowView {
 
 /** `22:00-06:00 Europe/Berlin: open now, closes 06:00` / `… closed now, opens 22:00`. */
 export function windowLine(w: WindowView): string {
-  return `${w.window} ${w.timeZone}: ${w.open ? `open now, closes ${formatClock(w.next, w.timeZone)}` : `closed now, opens ${formatTime(w.next, w.timeZone)}`}`;
+  const state = w.open
+    ? `open now, closes ${formatClock(w.next, w.timeZone)}`
+    : `closed now, opens ${formatTime(w.next, w.timeZone)}`;
+  return `${w.window} ${w.timeZone}: ${state}`;
 }
 
 /** What waits on time for an item: a scheduled start, or the copy window. */

@@ -344,7 +344,9 @@ export function itemStatusMessage(
   const earlier = total - hist.length;
   return {
     kind: 'item-status',
-    text: `${i.sourceAddress}: ${statusLabel(i.status)}${i.reasonText && i.status === 'Failed' ? ` — ${i.reasonText}` : ''}${timing ? ` — ${timing}` : ''}`,
+    text:
+      `${i.sourceAddress}: ${statusLabel(i.status)}` +
+      `${i.reasonText && i.status === 'Failed' ? ` — ${i.reasonText}` : ''}${timing ? ` — ${timing}` : ''}`,
     tone: i.status === 'Failed' ? 'error' : 'info',
     blocks: [
       { type: 'header', text: i.sourceAddress },

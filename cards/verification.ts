@@ -76,7 +76,11 @@ export function verificationSummary(v: VerificationView): string {
   const counts = v.foldersShort.length
     ? `${plural(v.foldersShort.length, 'folder')} short (${plural(v.missingAtStart + v.missing, 'message')} missing)`
     : 'counts match';
-  return `${plural(v.foldersChecked, 'folder')} checked, ${counts}${v.altered ? `, ${formatCount(v.altered)} altered by the destination` : ''}${v.unchecked ? `, ${formatCount(v.unchecked)} not compared` : ''}`;
+  return (
+    `${plural(v.foldersChecked, 'folder')} checked, ${counts}` +
+    `${v.altered ? `, ${formatCount(v.altered)} altered by the destination` : ''}` +
+    `${v.unchecked ? `, ${formatCount(v.unchecked)} not compared` : ''}`
+  );
 }
 
 /** One altered message in a list: `INBOX UID 3 (2 KB) → UID 7: 8-bit header bytes replaced by the server`. */

@@ -294,7 +294,12 @@ export class Engine {
     const names = all.slice(0, 20);
     throw new UserError(
       'PROJECT_UNKNOWN',
-      `There is no project named ${name}.${guess ? ` Did you mean ${guess}?` : names.length ? ` Known projects: ${names.join(', ')}${all.length > names.length ? ', …' : ''}.` : ''}`,
+      `There is no project named ${name}.` +
+        (guess
+          ? ` Did you mean ${guess}?`
+          : names.length
+            ? ` Known projects: ${names.join(', ')}${all.length > names.length ? ', …' : ''}.`
+            : ''),
     );
   }
 

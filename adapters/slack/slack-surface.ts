@@ -75,16 +75,17 @@ interface ReplyTarget {
   threadTs?: string;
 }
 
+/** A value Bolt logs, as text: an error's message, a string as is, anything else as JSON. */
+const logText = (x: unknown): string =>
+  x instanceof Error ? x.message : typeof x === 'string' ? x : JSON.stringify(x);
+
 /** Bolt's logger interface over ours (Bolt's own lines, with its name). */
 function boltLogger(log: Logger): BoltLogger {
   let level = LogLevel.INFO;
   const line =
     (l: 'debug' | 'info' | 'warn' | 'error') =>
     (...m: unknown[]) =>
-      log.log(
-        l,
-        `bolt: ${m.map((x) => (x instanceof Error ? x.message : typeof x === 'string' ? x : JSON.stringify(x))).join(' ')}`,
-      );
+      log.log(l, `bolt: ${m.map(logText).join(' ')}`);
   return {
     debug: line('debug'),
     info: line('info'),

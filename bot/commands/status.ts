@@ -202,7 +202,8 @@ export function describeEvent(
     'request.failed': 'credential request not delivered',
     'post.failed': 'thread post not delivered',
     'form.link-created': 'private form link created',
-    'start.scheduled': `start scheduled${typeof detail.at === 'string' ? ` for ${detail.at.slice(0, 16).replace('T', ' ')} UTC` : ''}`,
+    'start.scheduled':
+      'start scheduled' + (typeof detail.at === 'string' ? ` for ${detail.at.slice(0, 16).replace('T', ' ')} UTC` : ''),
     'start.cancelled': 'scheduled start cancelled',
     'start.refused': 'scheduled start not made',
     paused: 'paused: the copy window closed',
@@ -244,7 +245,12 @@ function passKindNote(
   const kind = figures?.pass ?? passKindOfText(detail.pass);
   if (!kind || (kind.type === 'full' && !kind.since && !kind.before)) return '';
   if (!figures?.pass) return ` — ${passKindWords(kind)}`;
-  return ` — ${passKindWords(kind)}: ${passCopiedWords({ messagesCopied: figures.messagesCopied ?? 0, bytesCopied: figures.bytesCopied ?? 0, leftOut: figures.leftOut ?? 0 })}`;
+  const copied = passCopiedWords({
+    messagesCopied: figures.messagesCopied ?? 0,
+    bytesCopied: figures.bytesCopied ?? 0,
+    leftOut: figures.leftOut ?? 0,
+  });
+  return ` — ${passKindWords(kind)}: ${copied}`;
 }
 
 /** An event key no entry above knows, in words: `item.something-new` → "something new". */

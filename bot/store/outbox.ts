@@ -105,7 +105,8 @@ async function claimIn(
     // Lock the thread's pending rows first: a second process claiming the same thread waits
     // for this transaction, then reads the lease written here and leaves the rows alone.
     // Not SKIP LOCKED: skipping a locked row would post a later one of the thread before it.
-    await db.$queryRaw`SELECT 1 FROM "OutboxPost" WHERE "threadRef" = ${threadRef} AND "state" IS NULL ORDER BY "id" LIMIT ${limit} FOR UPDATE`;
+    await db.$queryRaw`SELECT 1 FROM "OutboxPost" WHERE "threadRef" = ${threadRef} AND "state" IS NULL
+      ORDER BY "id" LIMIT ${limit} FOR UPDATE`;
   }
   const pending = await db.outboxPost.findMany({
     where: { threadRef, state: null },

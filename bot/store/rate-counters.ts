@@ -52,7 +52,8 @@ export function rateCounters(db: Db, now: () => number = Date.now): RateCounters
         INSERT INTO "RateCounter" ("key", "count", "resetAt") VALUES ${values}
         ON CONFLICT ("key") DO UPDATE SET
           "count" = CASE WHEN "RateCounter"."resetAt" <= ${BigInt(at)} THEN 1 ELSE "RateCounter"."count" + 1 END,
-          "resetAt" = CASE WHEN "RateCounter"."resetAt" <= ${BigInt(at)} THEN excluded."resetAt" ELSE "RateCounter"."resetAt" END
+          "resetAt" = CASE WHEN "RateCounter"."resetAt" <= ${BigInt(at)} THEN excluded."resetAt"
+            ELSE "RateCounter"."resetAt" END
         RETURNING "key", "count", "resetAt"`;
       const byKey = new Map(
         rows.map((r) => [r.key, { key: r.key, count: Number(r.count), resetAt: Number(r.resetAt) }]),

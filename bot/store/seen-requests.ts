@@ -35,7 +35,8 @@ export function requestLedger(db: Db, now: () => number = Date.now): RequestLedg
         // changes nothing (0 rows), which is how a repeat is recognised.
         const changed =
           await db.$executeRaw`INSERT INTO "SeenRequest" ("key", "expiresAt") VALUES (${key}, ${expiresAt})
-          ON CONFLICT ("key") DO UPDATE SET "expiresAt" = excluded."expiresAt" WHERE "SeenRequest"."expiresAt" <= ${BigInt(at)}`;
+          ON CONFLICT ("key") DO UPDATE SET "expiresAt" = excluded."expiresAt"
+          WHERE "SeenRequest"."expiresAt" <= ${BigInt(at)}`;
         if (changed === 0) fresh = false;
       }
       return fresh;

@@ -177,7 +177,9 @@ export interface CredentialRequestView {
 export function credentialRequestCard(v: CredentialRequestView): AdaptiveCard {
   const needed = v.sides.length === 2 ? 'source and destination mailbox passwords' : `${v.sides[0]} mailbox password`;
   const org = v.organisation;
-  const title = `${v.reminder ? 'Reminder: your mailbox migration needs you' : 'Your mailbox migration needs you'}${org?.name ? ` (${org.name})` : ''}`;
+  const title =
+    (v.reminder ? 'Reminder: your mailbox migration needs you' : 'Your mailbox migration needs you') +
+    (org?.name ? ` (${org.name})` : '');
   const requester = capitalise(requesterText(v.requestedBy, org));
   const expires = formatTime(v.expiresAt, org?.timeZone);
   const card = expandCard('credential-request', {

@@ -228,7 +228,10 @@ function describeCaps(caps: string[]): string {
   const auth = caps.filter((c) => /^AUTH=/i.test(c)).map((c) => c.slice(5));
   const rest = caps.filter((c) => !/^AUTH=/i.test(c) && !/^(STARTTLS|LOGINDISABLED)$/i.test(c));
   const shown = rest.slice(0, 12).join(' ') + (rest.length > 12 ? ` (+${rest.length - 12} more)` : '');
-  return `capabilities ${shown || '(none)'}; logins ${caps.some((c) => /^LOGINDISABLED$/i.test(c)) ? 'disabled' : [...new Set([...auth, 'LOGIN'])].join(', ')}`;
+  const logins = caps.some((c) => /^LOGINDISABLED$/i.test(c))
+    ? 'disabled'
+    : [...new Set([...auth, 'LOGIN'])].join(', ');
+  return `capabilities ${shown || '(none)'}; logins ${logins}`;
 }
 
 async function probeImap(
@@ -345,7 +348,9 @@ function probeAuthority(tenantId: string, opts: ProbeOptions): Promise<{ ok: boo
               ok: false,
               finding:
                 `the authority ${host} does not know the tenant ${tenantId} ` +
-                `(HTTP ${res.statusCode}${meta.error_description ? `: ${(meta.error_description.split(/\r?\n/)[0] ?? '').slice(0, 160)}` : ''}); check the tenant id in the m365:// ` +
+                `(HTTP ${res.statusCode}` +
+                (meta.error_description ? `: ${(meta.error_description.split(/\r?\n/)[0] ?? '').slice(0, 160)}` : '') +
+                '); check the tenant id in the m365:// ' +
                 `URL${host.includes('microsoftonline.com') ? '' : ' and MICROSOFT_AUTHORITY_HOST'}`,
             });
         });

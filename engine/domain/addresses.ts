@@ -4,8 +4,14 @@ import { refuseInvisible } from './invisible.ts';
 // A pragmatic address check (RFC 5321 local part without quoted strings, a dotted
 // domain of LDH labels, or a punycode/IDN label). Migration lists come from HR exports;
 // what matters is catching typos, not accepting every RFC 5322 oddity.
-const ADDRESS =
-  /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@(?:[A-Za-z0-9\u00a1-\uffff](?:[A-Za-z0-9\u00a1-\uffff-]{0,61}[A-Za-z0-9\u00a1-\uffff])?\.)+[A-Za-z\u00a1-\uffff][A-Za-z0-9\u00a1-\uffff-]{0,62}$/u;
+// Built from three whole parts (each a regular expression of its own): the local part and the @, the labels before
+// the last dot, the last label.
+const ADDRESS = new RegExp(
+  /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@/u.source +
+    /(?:[A-Za-z0-9\u00a1-\uffff](?:[A-Za-z0-9\u00a1-\uffff-]{0,61}[A-Za-z0-9\u00a1-\uffff])?\.)+/u.source +
+    /[A-Za-z\u00a1-\uffff][A-Za-z0-9\u00a1-\uffff-]{0,62}$/u.source,
+  'u',
+);
 
 /** Google consumer domains: Google's security policy no longer allows password IMAP access for free accounts. */
 export const GOOGLE_CONSUMER_DOMAINS = ['gmail.com', 'googlemail.com'];

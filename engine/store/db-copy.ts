@@ -210,7 +210,9 @@ export async function copyDatabase(source: Db, target: Db, opts: CopyOptions = {
       const wrong = counts.filter((c) => c.source !== c.target);
       if (wrong.length)
         throw new Error(
-          `row counts differ after the copy (${wrong.map((c) => `${c.table}: ${c.source} in the source, ${c.target} in the target`).join('; ')}); nothing was kept in the target`,
+          'row counts differ after the copy (' +
+            wrong.map((c) => `${c.table}: ${c.source} in the source, ${c.target} in the target`).join('; ') +
+            '); nothing was kept in the target',
         );
       return counts;
     },

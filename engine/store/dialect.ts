@@ -37,5 +37,6 @@ interface RawRunner {
  */
 export async function lockRows(tx: RawRunner, table: string, ids: readonly string[]): Promise<void> {
   if (dialectOf(tx) !== 'postgresql' || !ids.length) return;
-  await tx.$queryRaw`SELECT 1 FROM ${Prisma.raw(`"${table}"`)} WHERE "id" IN (${Prisma.join(ids)}) ORDER BY "id" FOR UPDATE`;
+  await tx.$queryRaw`SELECT 1 FROM ${Prisma.raw(`"${table}"`)} WHERE "id" IN (${Prisma.join(ids)})
+    ORDER BY "id" FOR UPDATE`;
 }

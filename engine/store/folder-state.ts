@@ -51,15 +51,26 @@ export function createPrismaCheckpointStore(db: Db): CheckpointStore {
       const f = cp.sourceFolder;
       const now = new Date();
       await db.$transaction([
-        db.$executeRaw`INSERT INTO "FolderState" ("itemId", "sourceFolder", "destFolder", "uidValidity", "lastUid", "messagesFound", "bytesFound", "messagesCopied", "bytesCopied", "messagesPresent", "messagesSkipped", "updatedAt")
-          VALUES (${itemId}, ${f}, ${cp.destFolder}, ${cp.uidValidity}, ${cp.lastUid}, ${cp.messagesFound}, ${BigInt(cp.bytesFound)}, ${cp.messagesCopied}, ${BigInt(cp.bytesCopied)}, ${cp.messagesPresent}, ${cp.messagesSkipped}, ${now})
-          ON CONFLICT ("itemId", "sourceFolder") DO UPDATE SET "destFolder" = excluded."destFolder", "uidValidity" = excluded."uidValidity", "lastUid" = excluded."lastUid",
-            "messagesFound" = excluded."messagesFound", "bytesFound" = excluded."bytesFound", "messagesCopied" = excluded."messagesCopied", "bytesCopied" = excluded."bytesCopied",
-            "messagesPresent" = excluded."messagesPresent", "messagesSkipped" = excluded."messagesSkipped", "updatedAt" = excluded."updatedAt"`,
-        db.$executeRaw`INSERT INTO "CopyCheckpoint" ("itemId", "sourceFolder", "srcUidNext", "srcMessages", "srcBytes", "destUidValidity", "rematchAll", "pendingToUid", "pendingDestUidNext", "srcHighestModseq", "updatedAt")
-          VALUES (${itemId}, ${f}, ${cp.srcUidNext}, ${cp.srcMessages}, ${BigInt(cp.srcBytes)}, ${cp.destUidValidity}, ${cp.rematchAll}, ${cp.pendingToUid}, ${cp.pendingDestUidNext}, ${cp.srcHighestModseq}, ${now})
-          ON CONFLICT ("itemId", "sourceFolder") DO UPDATE SET "srcUidNext" = excluded."srcUidNext", "srcMessages" = excluded."srcMessages", "srcBytes" = excluded."srcBytes",
-            "destUidValidity" = excluded."destUidValidity", "rematchAll" = excluded."rematchAll", "pendingToUid" = excluded."pendingToUid", "pendingDestUidNext" = excluded."pendingDestUidNext",
+        db.$executeRaw`INSERT INTO "FolderState" ("itemId", "sourceFolder", "destFolder", "uidValidity", "lastUid",
+            "messagesFound", "bytesFound", "messagesCopied", "bytesCopied", "messagesPresent", "messagesSkipped",
+            "updatedAt")
+          VALUES (${itemId}, ${f}, ${cp.destFolder}, ${cp.uidValidity}, ${cp.lastUid}, ${cp.messagesFound},
+            ${BigInt(cp.bytesFound)}, ${cp.messagesCopied}, ${BigInt(cp.bytesCopied)}, ${cp.messagesPresent},
+            ${cp.messagesSkipped}, ${now})
+          ON CONFLICT ("itemId", "sourceFolder") DO UPDATE SET "destFolder" = excluded."destFolder",
+            "uidValidity" = excluded."uidValidity", "lastUid" = excluded."lastUid",
+            "messagesFound" = excluded."messagesFound", "bytesFound" = excluded."bytesFound",
+            "messagesCopied" = excluded."messagesCopied", "bytesCopied" = excluded."bytesCopied",
+            "messagesPresent" = excluded."messagesPresent", "messagesSkipped" = excluded."messagesSkipped",
+            "updatedAt" = excluded."updatedAt"`,
+        db.$executeRaw`INSERT INTO "CopyCheckpoint" ("itemId", "sourceFolder", "srcUidNext", "srcMessages", "srcBytes",
+            "destUidValidity", "rematchAll", "pendingToUid", "pendingDestUidNext", "srcHighestModseq", "updatedAt")
+          VALUES (${itemId}, ${f}, ${cp.srcUidNext}, ${cp.srcMessages}, ${BigInt(cp.srcBytes)}, ${cp.destUidValidity},
+            ${cp.rematchAll}, ${cp.pendingToUid}, ${cp.pendingDestUidNext}, ${cp.srcHighestModseq}, ${now})
+          ON CONFLICT ("itemId", "sourceFolder") DO UPDATE SET "srcUidNext" = excluded."srcUidNext",
+            "srcMessages" = excluded."srcMessages", "srcBytes" = excluded."srcBytes",
+            "destUidValidity" = excluded."destUidValidity", "rematchAll" = excluded."rematchAll",
+            "pendingToUid" = excluded."pendingToUid", "pendingDestUidNext" = excluded."pendingDestUidNext",
             "srcHighestModseq" = excluded."srcHighestModseq", "updatedAt" = excluded."updatedAt"`,
       ]);
     },

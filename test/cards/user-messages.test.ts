@@ -8,6 +8,7 @@ import { COMPLETION_NOTICE_SUBJECT } from '../../cards/completion-notice.ts';
 import { USER_MESSAGES } from './user-messages.ts';
 import { expectOnEverySurface } from './every-surface.ts';
 import { defined } from '../harness/defined.ts';
+import { joinedRegExp } from '../harness/regex.ts';
 
 /**
  * The completion notice, the answers to the DM buttons and the admin's posts of them: each
@@ -70,7 +71,10 @@ describe('end-user notices and answers on every surface', () => {
 
   it('the admin\'s thread reads "bob chose: …"', () => {
     expect(renderText(defined(USER_MESSAGES['thread post: tomorrow']))).toMatch(
-      /bob@old\.example\*? chose: remind me tomorrow\. The next reminder goes out 2026-12-01 09:00 Europe\/Berlin \(08:00 UTC\)\./,
+      joinedRegExp(
+        /bob@old\.example\*? chose: remind me tomorrow\. /,
+        /The next reminder goes out 2026-12-01 09:00 Europe\/Berlin \(08:00 UTC\)\./,
+      ),
     );
     expect(renderText(defined(USER_MESSAGES['thread post: not-mine']))).toContain(
       'chose: this mailbox is not mine / not used. Stopped, not migrated',

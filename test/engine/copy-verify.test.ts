@@ -105,7 +105,10 @@ for (const c of CASES) {
       return { a, b, inbox: [a.messages[src.path('INBOX')]?.length, b.messages[dst.path('INBOX')]?.length] };
     };
 
-    it(`the first pass verifies every folder and reports ${c.altersEightBit ? 'exactly the messages whose 8-bit header bytes the server replaced' : 'no altered message'}`, async () => {
+    const reported = c.altersEightBit
+      ? 'exactly the messages whose 8-bit header bytes the server replaced'
+      : 'no altered message';
+    it(`the first pass verifies every folder and reports ${reported}`, async () => {
       const r = await pass();
       expect(r.outcome, r.detail).toBe('completed');
       const v = r.stats.verification;

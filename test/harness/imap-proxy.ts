@@ -284,7 +284,8 @@ export async function startImapProxy(upstream: { host?: string; port: number }, 
           answering = null;
           event.at = Date.now();
           client.write(
-            `${tag} ${rule.status ?? 'NO'} ${rule.reply ?? `Request is throttled. Suggested Backoff Time: ${rule.backoffMs} milliseconds`}\r\n`,
+            `${tag} ${rule.status ?? 'NO'} ` +
+              `${rule.reply ?? `Request is throttled. Suggested Backoff Time: ${rule.backoffMs} milliseconds`}\r\n`,
           );
           proxy.onThrottle?.(event);
           continue;

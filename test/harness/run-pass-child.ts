@@ -68,7 +68,12 @@ const result = await runPass({
   options: { progressIntervalMs: 20, ...cfg.options },
   onProgress: (p) => process.stdout.write(`PROGRESS ${p.messagesCopied}\n`),
 });
-process.stdout.write(
-  `RESULT ${JSON.stringify({ outcome: result.outcome, reason: result.reason, detail: result.detail, copied: result.stats.messagesCopied, durationMs: result.stats.durationMs })}\n`,
-);
+const summary = {
+  outcome: result.outcome,
+  reason: result.reason,
+  detail: result.detail,
+  copied: result.stats.messagesCopied,
+  durationMs: result.stats.durationMs,
+};
+process.stdout.write(`RESULT ${JSON.stringify(summary)}\n`);
 await db.$disconnect();

@@ -10,6 +10,7 @@ import { startDovecot, type DovecotInstance } from '../harness/dovecot.ts';
 import { waitForPost } from '../harness/app.ts';
 import { FAST_FAILURES, getForm, makeFormApp, submitForm, type FormTestApp } from './setup.ts';
 import { SYSTEM_ACTOR } from '../../engine/domain/types.ts';
+import { joinedRegExp } from '../harness/regex.ts';
 
 const PW = 'pw-1';
 let dv: DovecotInstance;
@@ -86,7 +87,10 @@ describe('when copying begins, chosen on the form', () => {
       expect(Math.abs(alice.startAt!.getTime() - Date.now() - 86_400_000)).toBeLessThan(120_000);
       await waitForPost(
         t,
-        /alice@old\.example\*? chose on the form: tomorrow, \d{4}-\d\d-\d\d \d\d:\d\d UTC\. The credentials are verified; copying begins then\./,
+        joinedRegExp(
+          /alice@old\.example\*? chose on the form: tomorrow, \d{4}-\d\d-\d\d \d\d:\d\d UTC\. /,
+          /The credentials are verified; copying begins then\./,
+        ),
       );
       // Held: the runner's claim passes it over (its project's window is not even asked).
       expect(await t.app.engine.claimNext()).toBeUndefined();

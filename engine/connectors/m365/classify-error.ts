@@ -49,9 +49,13 @@ const CONSENT = new Set([65001, 65004, 650051, 650052, 50076, 50079, 50158, 5000
 /** AADSTS codes of a busy authority. */
 const THROTTLED = new Set([50196, 90033]);
 
-/** Network codes of an authority that cannot be reached (DNS, TCP, TLS). */
-const NETWORK =
-  /^(ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EPIPE|ECONNABORTED|UND_ERR_.*|ERR_TLS.*|ERR_SSL.*|CERT_.*|UNABLE_TO_.*|DEPTH_ZERO.*|SELF_SIGNED.*)$/;
+/** Network codes of an authority that cannot be reached (DNS, TCP, TLS): these names, and names with these prefixes. */
+const NETWORK_CODES = ['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'];
+const NETWORK_CODES_MORE = ['ETIMEDOUT', 'EPIPE', 'ECONNABORTED'];
+const NETWORK_PREFIXES = ['UND_ERR_', 'ERR_TLS', 'ERR_SSL', 'CERT_', 'UNABLE_TO_', 'DEPTH_ZERO', 'SELF_SIGNED'];
+const NETWORK = new RegExp(
+  `^(${[...NETWORK_CODES, ...NETWORK_CODES_MORE, ...NETWORK_PREFIXES.map((p) => `${p}.*`)].join('|')})$`,
+);
 
 /**
  * Microsoft's text without its trace and correlation ids and timestamp (they change on

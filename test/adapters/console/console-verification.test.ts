@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { makeMessage, seedImap } from '../../harness/dovecot.ts';
 import { describeWithServers, startServer, type TestServer } from '../../harness/imap-servers.ts';
 import { testDbUrl } from '../../harness/test-db.ts';
+import { joinedRegExp } from '../../harness/regex.ts';
 
 // A real pass from Dovecot into Cyrus through the console: Cyrus replaces the raw 8-bit
 // bytes of one message's header by X on APPEND. The thread's Completed post says so in one
@@ -77,7 +78,10 @@ describeWithServers('console: the verification in the Completed post and in stat
         'altered by the destination (8-bit header bytes replaced by the server)',
     );
     expect(st).toMatch(
-      /Altered by the destination \(stored differently from the source; 1 message, all passes\):\n\s+• INBOX UID 2 \([^)]+\) → UID 2: 8-bit header bytes replaced by the server/,
+      joinedRegExp(
+        /Altered by the destination \(stored differently from the source; 1 message, all passes\):/,
+        /\n\s+• INBOX UID 2 \([^)]+\) → UID 2: 8-bit header bytes replaced by the server/,
+      ),
     );
     expect(st).toMatch(
       /pass completed \(Running → Completed\) — verified: 1 folder checked, counts match, 1 altered by the destination/,

@@ -6,6 +6,7 @@ import { itemRef } from '../../../engine/engine.ts';
 import { validate } from './validate-card.ts';
 import { ConnectorRecorder, channelMessage, fixture, postActivity } from './teams-harness.ts';
 import { defined } from '../../harness/defined.ts';
+import { joinedRegExp } from '../../harness/regex.ts';
 
 const ADMIN_AAD = '6f1c2a3b-0000-4000-8000-00000000ada1';
 const CHANNEL = '19:migrations0channel0id@thread.tacv2';
@@ -159,7 +160,10 @@ describe('Teams over HTTP (MAILFERRY_DEV=1, no app id)', () => {
       .map(text)
       .join('\n');
     expect(said).toMatch(
-      /could not reach alice2@old\.example by Teams chat: Teams refused the 1:1 chat, MailFerry is probably not installed for this user/,
+      joinedRegExp(
+        /could not reach alice2@old\.example by Teams chat: /,
+        /Teams refused the 1:1 chat, MailFerry is probably not installed for this user/,
+      ),
     );
     expect(said).toMatch(/could not reach alice2@old\.example by email/);
   });
