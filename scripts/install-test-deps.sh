@@ -29,12 +29,17 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 # --- Cyrus and Courier, unpacked into a private root -------------------------------------
-if [ "$(id -u)" = 0 ]; then DEFAULT_CACHE=/var/cache/mailferry/test-servers; else DEFAULT_CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/mailferry/test-servers"; fi
+if [ "$(id -u)" = 0 ]; then
+  DEFAULT_CACHE=/var/cache/mailferry/test-servers
+else
+  DEFAULT_CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/mailferry/test-servers"
+fi
 CACHE="${MAILFERRY_TEST_SERVERS:-$DEFAULT_CACHE}"
 ROOT="$CACHE/root"
 # The servers, their own libraries (libcyrus*, libcourierauth*, courier-unicode), the
 # libraries they link that a Dovecot machine has not got, and saslpasswd2 (sasl2-bin).
-PKGS="cyrus-common cyrus-imapd courier-imap courier-base courier-authlib libcourier-unicode4 libical3 libidn12 libltdl7 libpcre3 libxapian30 libzephyr4 libgamin0 gamin sasl2-bin"
+PKGS="cyrus-common cyrus-imapd courier-imap courier-base courier-authlib libcourier-unicode4"
+PKGS="$PKGS libical3 libidn12 libltdl7 libpcre3 libxapian30 libzephyr4 libgamin0 gamin sasl2-bin"
 STAMP="v2 $PKGS"
 if [ -f "$ROOT/.mailferry-stamp" ] && [ "$(cat "$ROOT/.mailferry-stamp")" = "$STAMP" ]; then
   exit 0
@@ -60,7 +65,13 @@ node -e '
 const fs = require("fs"), path = require("path");
 const root = process.argv[1];
 const libs = [];
-const walk = (d) => { for (const e of fs.readdirSync(d, { withFileTypes: true })) { const p = path.join(d, e.name); if (e.isDirectory()) walk(p); else if (e.isFile() && /^libcourierauth\.so/.test(e.name)) libs.push(p); } };
+const walk = (d) => {
+  for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+    const p = path.join(d, e.name);
+    if (e.isDirectory()) walk(p);
+    else if (e.isFile() && /^libcourierauth\.so/.test(e.name)) libs.push(p);
+  }
+};
 walk(root);
 let patched = 0;
 for (const f of libs) {
@@ -77,7 +88,9 @@ for (const f of libs) {
   }
   if (changed) { fs.writeFileSync(f, buf); patched++; }
 }
-if (!patched) { console.error("install-test-deps: no authdaemon socket path found in libcourierauth; Courier tests will skip"); }
+if (!patched) {
+  console.error("install-test-deps: no authdaemon socket path found in libcourierauth; Courier tests will skip");
+}
 ' "$ROOT.tmp"
 rm -rf "$ROOT"
 mv "$ROOT.tmp" "$ROOT"

@@ -25,7 +25,8 @@ hba="/etc/postgresql/$version/main/pg_hba.conf"
 if ! grep -q '^host all root 127.0.0.1/32 trust' "$hba"; then
   $SUDO sed -i '1i host all root 127.0.0.1/32 trust' "$hba"
 fi
-$SUDO su postgres -c "psql -qAtc \"SELECT 1 FROM pg_roles WHERE rolname = 'root'\" | grep -q 1 || psql -qc 'CREATE ROLE root SUPERUSER LOGIN'"
+ROLE_QUERY="SELECT 1 FROM pg_roles WHERE rolname = 'root'"
+$SUDO su postgres -c "psql -qAtc \"$ROLE_QUERY\" | grep -q 1 || psql -qc 'CREATE ROLE root SUPERUSER LOGIN'"
 $SUDO pg_ctlcluster --skip-systemctl-redirect "$version" main reload
 for _ in $(seq 1 10); do ok && exit 0; sleep 1; done
 echo "PostgreSQL does not answer at $URL" >&2
