@@ -316,13 +316,13 @@ async function runChild(cfg: object, a: Args, flag: '--child' | '--child-many'):
 /** mbsync's configuration for one pull from `far` to `near` on the bench Dovecot. */
 function mbsyncConfig(port: number, far: string, near: string, pw: string, state: string): string {
   const acct = (name: string, u: string) =>
-    `IMAPAccount ${name}\nHost 127.0.0.1\nPort ${port}\nUser ${u}\nPass ${pw}\nSSLType ` +
-    `None\nAuthMechs LOGIN\n\nIMAPStore ${name}-store\nAccount ${name}\n\n`;
+    `IMAPAccount ${name}\nHost 127.0.0.1\nPort ${port}\nUser ${u}\nPass ${pw}\n` +
+    `SSLType None\nAuthMechs LOGIN\n\nIMAPStore ${name}-store\nAccount ${name}\n\n`;
   return (
     acct('far', far) +
     acct('near', near) +
-    (`Channel bench\nFar :far-store:\nNear :near-store:\nPatterns *\nCreate Near\nSync ` +
-      `Pull\nExpunge None\nRemove None\nCopyArrivalDate yes\nSyncState ${state}/\n`)
+    `Channel bench\nFar :far-store:\nNear :near-store:\nPatterns *\nCreate Near\n` +
+    `Sync Pull\nExpunge None\nRemove None\nCopyArrivalDate yes\nSyncState ${state}/\n`
   );
 }
 
