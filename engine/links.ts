@@ -27,6 +27,12 @@ export function newToken(): string {
   return randomBytes(32).toString('base64url');
 }
 
+/** A new link's token, its id and when it expires (`ttlHours` from `now`, by default the present). */
+function freshLink(input: { ttlHours: number; now?: Date }) {
+  const now = input.now ?? new Date();
+  return { now, token: newToken(), expiresAt: new Date(now.getTime() + input.ttlHours * 3600_000), id: randomUUID() };
+}
+
 /** True when a string has the shape of a token (checked before any database look-up). */
 export function isTokenShaped(token: string): boolean {
   return /^[A-Za-z0-9_-]{43}$/.test(token);
@@ -42,10 +48,7 @@ export async function createLink(
   db: Db,
   input: { itemId: string; sides: Sides; recipient: string; ttlHours: number; now?: Date; keepOthers?: boolean },
 ): Promise<{ token: string; expiresAt: Date; id: string }> {
-  const now = input.now ?? new Date();
-  const token = newToken();
-  const expiresAt = new Date(now.getTime() + input.ttlHours * 3600_000);
-  const id = randomUUID();
+  const { now, token, expiresAt, id } = freshLink(input);
   await db.$transaction(async (tx) => {
     if (!input.keepOthers)
       await tx.credentialLink.updateMany({
@@ -152,10 +155,7 @@ export async function createProjectLink(
   db: Db,
   input: { projectId: string; side: Side; recipient: string; ttlHours: number; now?: Date },
 ): Promise<{ token: string; expiresAt: Date; id: string }> {
-  const now = input.now ?? new Date();
-  const token = newToken();
-  const expiresAt = new Date(now.getTime() + input.ttlHours * 3600_000);
-  const id = randomUUID();
+  const { now, token, expiresAt, id } = freshLink(input);
   await db.$transaction(async (tx) => {
     await tx.projectLink.updateMany({
       where: { projectId: input.projectId, side: input.side, usedAt: null, revokedAt: null },

@@ -119,6 +119,14 @@ type StateValue = {
 type SlackFile = { id: string; name?: string; url_private_download?: string; url_private?: string; size?: number };
 /** A view submission's ack: empty, or `response_action: errors`. */
 type ViewAck = (r?: { response_action: 'errors'; errors: Record<string, string> }) => Promise<void>;
+/** A modal's submission as each form's submit reads it: the ack, the fields, who sent it and from where. */
+interface Submission {
+  ack: ViewAck;
+  v: ViewState;
+  meta: ModalMeta;
+  user: string;
+  userName?: string;
+}
 type ViewState = Record<string, Record<string, StateValue>>;
 
 /** What a Slack request runs: a command line, or a form's command with its typed input. */
@@ -223,7 +231,11 @@ export class SlackSurface {
       b.view(id, async ({ ack, view, body }) => {
         const values = view.state.values as unknown as ViewState;
         await this.track(
-          submit.call(this, ack as ViewAck, values, view.private_metadata, body.user.id, body.user.name),
+          (async () => {
+            const meta = this.meta(view.private_metadata);
+            const user = body.user.id;
+            await submit.call(this, { ack: ack as ViewAck, v: values, meta, user, userName: body.user.name });
+          })(),
         );
       });
     }
@@ -436,14 +448,7 @@ export class SlackSurface {
     };
   }
 
-  private async submitAdd(
-    ack: ViewAck,
-    v: ViewState,
-    metadata: string,
-    user: string,
-    userName?: string,
-  ): Promise<void> {
-    const meta = this.meta(metadata);
+  private async submitAdd({ ack, v, meta, user, userName }: Submission): Promise<void> {
     const raw = v[FIELD.addresses]?.[VALUE_ACTION]?.value ?? '';
     let opts: InputOf<typeof add>['opts'];
     try {
@@ -495,14 +500,7 @@ export class SlackSurface {
     }
   }
 
-  private async submitBulk(
-    ack: ViewAck,
-    v: ViewState,
-    metadata: string,
-    user: string,
-    userName?: string,
-  ): Promise<void> {
-    const meta = this.meta(metadata);
+  private async submitBulk({ ack, v, meta, user, userName }: Submission): Promise<void> {
     const files = v[FIELD.file]?.[VALUE_ACTION]?.files ?? [];
     const pasted = (v[FIELD.paste]?.[VALUE_ACTION]?.value ?? '').trim();
     if (!files.length && !pasted) {
@@ -580,14 +578,7 @@ export class SlackSurface {
     return buf.toString('utf8');
   }
 
-  private async submitProject(
-    ack: ViewAck,
-    v: ViewState,
-    metadata: string,
-    user: string,
-    userName?: string,
-  ): Promise<void> {
-    const meta = this.meta(metadata);
+  private async submitProject({ ack, v, meta, user, userName }: Submission): Promise<void> {
     const val = (f: string) => v[f]?.[VALUE_ACTION]?.value?.trim() ?? '';
     let input: InputOf<typeof projectCreate>;
     try {

@@ -69,26 +69,29 @@ export function makeTeamsDmSender(deps: TeamsDmDeps): Sender {
       try {
         return await sendRequest(deps, req);
       } catch (e) {
-        // 403: Teams will not open a chat the bot is not installed in (an app setup policy fixes that).
-        const why =
-          statusOf(e) === 403
-            ? `Teams refused the 1:1 chat, MailFerry is probably not installed for this user (${errorText(e)})`
-            : `Teams refused the message (${errorText(e)})`;
-        return { ok: false, via: VIA, why };
+        return refused(e);
       }
     },
     async sendNotice(n: UserNotice): Promise<SendResult> {
       try {
         return await sendCard(deps, n.threadRef, n.recipient, () => renderAdaptiveCard(n.message));
       } catch (e) {
-        const why =
-          statusOf(e) === 403
-            ? `Teams refused the 1:1 chat, MailFerry is probably not installed for this user (${errorText(e)})`
-            : `Teams refused the message (${errorText(e)})`;
-        return { ok: false, via: VIA, why };
+        return refused(e);
       }
     },
   };
+}
+
+/**
+ * Teams refused a request or a notice. 403: Teams will not open a chat the bot is not installed in (an app setup
+ * policy fixes that).
+ */
+function refused(e: unknown): SendResult {
+  const why =
+    statusOf(e) === 403
+      ? `Teams refused the 1:1 chat, MailFerry is probably not installed for this user (${errorText(e)})`
+      : `Teams refused the message (${errorText(e)})`;
+  return { ok: false, via: VIA, why };
 }
 
 function errorText(e: unknown): string {

@@ -2,13 +2,13 @@ import { defineCommand, type CommandContext, type OptionSpec, type OptsOf } from
 import type { AddRow, RefusedRow } from '../../engine/engine.ts';
 import { UserError } from '../../engine/errors.ts';
 import { addedMessage } from '../../cards/item-posts.ts';
-import { PROJECT_OPTION, resolveProject } from './shared.ts';
+import { ASK_CHOICES, NOTIFY_CHOICES, PROJECT_OPTION, resolveProject } from './shared.ts';
 
 /** `--ask`: whose address is asked for credentials. */
 export const ASK_OPTION = {
   name: 'ask',
   kind: 'enum',
-  choices: ['source', 'destination', 'both'],
+  choices: ASK_CHOICES,
   summary:
     'Which address receives the credential request when credentials ' +
     "are unknown (default: the project's self-service setting).",
@@ -17,7 +17,7 @@ export const ASK_OPTION = {
 export const NOTIFY_OPTION = {
   name: 'notify',
   kind: 'enum',
-  choices: ['email', 'chat', 'both'],
+  choices: NOTIFY_CHOICES,
   summary: "How the user is asked: email, chat DM, or both (default: the project's).",
 } as const satisfies OptionSpec;
 

@@ -17,18 +17,23 @@ export const PROJECT_OPTION = {
   summary: "The project to use when the channel has several (default: the channel's project).",
 } as const satisfies OptionSpec;
 
+/** Whose address is asked for credentials: `--ask`, `--self-service`. */
+export const ASK_CHOICES = ['source', 'destination', 'both'] as const;
+/** How a user is asked: `--notify`. */
+export const NOTIFY_CHOICES = ['email', 'chat', 'both'] as const;
+
 /** `--self-service`: whose address is asked by default. */
 export const SELF_SERVICE_SETTING = {
   name: 'self-service',
   kind: 'enum',
-  choices: ['source', 'destination', 'both'],
+  choices: ASK_CHOICES,
   summary: 'Whose address is asked for credentials by default (default: source).',
 } as const satisfies OptionSpec;
 /** `--notify`: how users are asked by default. */
 export const NOTIFY_SETTING = {
   name: 'notify',
   kind: 'enum',
-  choices: ['email', 'chat', 'both'],
+  choices: NOTIFY_CHOICES,
   summary: 'How users are asked for credentials by default (default: email).',
 } as const satisfies OptionSpec;
 /** The project settings `project create` and `project set` share (defaults named where they apply). */
