@@ -331,21 +331,7 @@ export class FormService {
       const app = l.microsoft[side]?.app;
       if (!l.ask.includes(side) || !app) return { redirect: `/c/${linkToken}` };
       const actor = this.actorOf(l);
-      if (typeof query.error === 'string') {
-        const cancelled = query.error === 'access_denied';
-        const description =
-          typeof query.error_description === 'string' ? query.error_description.slice(0, 300) : undefined;
-        await this.engine.note(l.item, actor, cancelled ? 'signin.cancelled' : 'signin.failed', {
-          side,
-          error: query.error.slice(0, 60),
-          ...(description ? { detail: description } : {}),
-        });
-        this.log.info(
-          cancelled ? 'sign in with Microsoft cancelled by the user' : 'sign in with Microsoft failed at Microsoft',
-          { item: l.item.id, side },
-        );
-        return back(cancelled ? 'cancelled' : 'failed');
-      }
+      if (typeof query.error === 'string') return back(await this.signInErrored(l, actor, side, query.error, query));
       const code = typeof query.code === 'string' ? query.code : '';
       if (!code) return back('failed');
       let signed: { refreshToken: string; accessToken: string; username: string };
@@ -372,33 +358,12 @@ export class FormService {
         return back('unreachable');
       }
       if (!r.ok) {
-        const attempt = await this.engine.links.countAttempt(l.link.id);
-        if (attempt === undefined) return this.unavailable();
-        const max = this.maxAttemptsOf(l.item);
-        const final = attempt >= max;
-        await this.engine.note(l.item, actor, 'credentials.refused', {
-          sides: [side],
-          attempt,
-          of: max,
-          final,
-          detail: r.detail,
+        const counted = await this.countRefusal(l, actor, [{ side, detail: r.detail }], {
+          log: 'sign in with Microsoft: the mailbox refused the account',
           signedInAs: signed.username || undefined,
         });
-        this.log.warn('sign in with Microsoft: the mailbox refused the account', {
-          item: l.item.id,
-          side,
-          attempt,
-          max,
-        });
-        this.engine.bus.emit({
-          type: 'item.credentials-refused',
-          item: itemRef(l.item),
-          side,
-          attempt,
-          final,
-          detail: r.detail,
-        });
-        if (final) return this.lastAttemptRefused(l, l.item, side, r.detail);
+        if (!counted) return this.unavailable();
+        if (counted.final) return this.lastAttemptRefused(l, l.item, side, r.detail);
         return back('refused');
       }
       const rest = l.ask.filter((s) => s !== side);
@@ -410,6 +375,31 @@ export class FormService {
       if (rest.length) return { redirect: `/c/${linkToken}` };
       return this.finish(l, actor, current);
     });
+  }
+
+  /**
+   * Microsoft sent the user back with an error instead of a code: cancelled by the user (access_denied, no attempt
+   * counted) or failed at Microsoft. Noted and logged; which notice the form shows.
+   */
+  private async signInErrored(
+    l: Loaded,
+    actor: Actor,
+    side: Side,
+    error: string,
+    query: Record<string, unknown>,
+  ): Promise<'cancelled' | 'failed'> {
+    const cancelled = error === 'access_denied';
+    const description = typeof query.error_description === 'string' ? query.error_description.slice(0, 300) : undefined;
+    await this.engine.note(l.item, actor, cancelled ? 'signin.cancelled' : 'signin.failed', {
+      side,
+      error: error.slice(0, 60),
+      ...(description ? { detail: description } : {}),
+    });
+    this.log.info(
+      cancelled ? 'sign in with Microsoft cancelled by the user' : 'sign in with Microsoft failed at Microsoft',
+      { item: l.item.id, side },
+    );
+    return cancelled ? 'cancelled' : 'failed';
   }
 
   /** `projectId:side` of the servers already told unreachable to the admin (until they answer again). */
@@ -512,37 +502,10 @@ export class FormService {
   private async handle(l: Loaded, body: Record<string, unknown>): Promise<FormAnswer> {
     const { item } = l;
     // 1. What was typed: both fields of every side asked, within sane sizes.
-    const errors: FieldError[] = [];
-    const input: { side: Side; login: string; password: string }[] = [];
-    const logins: Partial<Record<Side, string>> = {};
     // Microsoft 365 sides are signed in at Microsoft, never typed here.
     const typed = l.ask.filter((side) => !l.microsoft[side]);
     if (!typed.length) return { outcome: 'form', status: 200, html: renderFormPage(this.view(l, {})) };
-    for (const side of typed) {
-      const rawLogin = body[`${side}_login`];
-      const rawPassword = body[`${side}_password`];
-      const login = typeof rawLogin === 'string' ? rawLogin.trim() : '';
-      const password = typeof rawPassword === 'string' ? rawPassword : '';
-      const invisible = findInvisible(login);
-      // Shown back with the hidden character spelled out, so the page shows what was typed.
-      logins[side] = (invisible ? showInvisible(login) : login).slice(0, MAX_LOGIN);
-      const name = SIDE_NAME[side];
-      if (!login) errors.push({ field: `${side}-login`, message: `Enter the username of your ${name} mailbox.` });
-      else if (invisible)
-        errors.push({
-          field: `${side}-login`,
-          message:
-            `The username of your ${name} mailbox contains an invisible character ` +
-            `(${invisible.code}${invisible.name ? ` ${invisible.name}` : ''}), ` +
-            `shown here as <${invisible.code}>. Type the username again without it.`,
-        });
-      else if (login.length > MAX_LOGIN || /[\u0000-\u001f\u007f]/.test(login))
-        errors.push({ field: `${side}-login`, message: `The username of your ${name} mailbox is not valid.` });
-      if (!password) errors.push({ field: `${side}-password`, message: `Enter the password of your ${name} mailbox.` });
-      else if (password.length > MAX_PASSWORD)
-        errors.push({ field: `${side}-password`, message: `The password of your ${name} mailbox is too long.` });
-      input.push({ side, login, password });
-    }
+    const { errors, input, logins } = readTyped(typed, body);
     const when = readStartChoice(body.when);
     if (errors.length)
       return {
@@ -656,6 +619,44 @@ export class FormService {
   }
 
   /**
+   * A refused attempt (a password, or a Microsoft account), whatever the number of sides refused: it counts once
+   * against the link, goes into the item's history and the log, and each side is told to listeners. Undefined when
+   * the link died meanwhile.
+   */
+  private async countRefusal(
+    l: Loaded,
+    actor: Actor,
+    refused: { side: Side; detail: string | undefined }[],
+    how: { log: string; signedInAs?: string },
+  ): Promise<{ attempt: number; final: boolean; detail: string } | undefined> {
+    const attempt = await this.engine.links.countAttempt(l.link.id);
+    if (attempt === undefined) return undefined;
+    const max = this.maxAttemptsOf(l.item);
+    const final = attempt >= max;
+    const sides = refused.map((x) => x.side);
+    const detail = refused.map((x) => x.detail ?? '').join('; ');
+    await this.engine.note(l.item, actor, 'credentials.refused', {
+      sides,
+      attempt,
+      of: max,
+      final,
+      detail,
+      ...(how.signedInAs ? { signedInAs: how.signedInAs } : {}),
+    });
+    this.log.warn(how.log, { item: l.item.id, sides: sides.join(','), attempt, max });
+    for (const x of refused)
+      this.engine.bus.emit({
+        type: 'item.credentials-refused',
+        item: itemRef(l.item),
+        side: x.side,
+        attempt,
+        final,
+        detail: x.detail,
+      });
+    return { attempt, final, detail };
+  }
+
+  /**
    * The last attempt a link allows was refused (a password, or a Microsoft account): the
    * item fails with the server's reason while it still waits for its user (which kills the
    * link), else only the link dies; the user sees the final page.
@@ -691,33 +692,10 @@ export class FormService {
     // 4. Refused: one attempt counts, whatever the number of sides refused.
     const [firstRefused] = refused;
     if (firstRefused) {
-      const attempt = await this.engine.links.countAttempt(l.link.id);
-      if (attempt === undefined) return this.unavailable();
-      const max = this.maxAttemptsOf(item);
-      const final = attempt >= max;
-      const detail = refused.map((x) => (x.r.ok ? '' : x.r.detail)).join('; ');
-      await this.engine.note(item, actor, 'credentials.refused', {
-        sides: refused.map((x) => x.side),
-        attempt,
-        of: max,
-        final,
-        detail,
-      });
-      this.log.warn('credential form: credentials refused', {
-        item: item.id,
-        sides: refused.map((x) => x.side).join(','),
-        attempt,
-        max,
-      });
-      for (const x of refused)
-        this.engine.bus.emit({
-          type: 'item.credentials-refused',
-          item: itemRef(item),
-          side: x.side,
-          attempt,
-          final,
-          detail: x.r.ok ? undefined : x.r.detail,
-        });
+      const sides = refused.map((x) => ({ side: x.side, detail: x.r.ok ? undefined : x.r.detail }));
+      const counted = await this.countRefusal(l, actor, sides, { log: 'credential form: credentials refused' });
+      if (!counted) return this.unavailable();
+      const { attempt, final, detail } = counted;
       if (final) return this.lastAttemptRefused(l, item, firstRefused.side, detail);
       const errs: FieldError[] = refused.map((x) => ({
         field: `${x.side}-password`,
@@ -783,4 +761,40 @@ function unreachableNotice(sides: Side[], busy = false): NonNullable<FormPageVie
       `We could not reach ${which} to check your credentials just now. This ` +
       `does not count as an attempt. Please try again in a few minutes.`,
   };
+}
+
+/**
+ * The username and password typed for each side, within sane sizes: what to verify, the field errors, and the
+ * usernames to show back (a hidden character spelled out, so the page shows what was typed).
+ */
+function readTyped(typed: Side[], body: Record<string, unknown>) {
+  const errors: FieldError[] = [];
+  const input: { side: Side; login: string; password: string }[] = [];
+  const logins: Partial<Record<Side, string>> = {};
+  for (const side of typed) {
+    const rawLogin = body[`${side}_login`];
+    const rawPassword = body[`${side}_password`];
+    const login = typeof rawLogin === 'string' ? rawLogin.trim() : '';
+    const password = typeof rawPassword === 'string' ? rawPassword : '';
+    const invisible = findInvisible(login);
+    // Shown back with the hidden character spelled out, so the page shows what was typed.
+    logins[side] = (invisible ? showInvisible(login) : login).slice(0, MAX_LOGIN);
+    const name = SIDE_NAME[side];
+    if (!login) errors.push({ field: `${side}-login`, message: `Enter the username of your ${name} mailbox.` });
+    else if (invisible)
+      errors.push({
+        field: `${side}-login`,
+        message:
+          `The username of your ${name} mailbox contains an invisible character ` +
+          `(${invisible.code}${invisible.name ? ` ${invisible.name}` : ''}), ` +
+          `shown here as <${invisible.code}>. Type the username again without it.`,
+      });
+    else if (login.length > MAX_LOGIN || /[\u0000-\u001f\u007f]/.test(login))
+      errors.push({ field: `${side}-login`, message: `The username of your ${name} mailbox is not valid.` });
+    if (!password) errors.push({ field: `${side}-password`, message: `Enter the password of your ${name} mailbox.` });
+    else if (password.length > MAX_PASSWORD)
+      errors.push({ field: `${side}-password`, message: `The password of your ${name} mailbox is too long.` });
+    input.push({ side, login, password });
+  }
+  return { errors, input, logins };
 }
