@@ -27,7 +27,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createApp, type App } from '../bot/app.ts';
+import { createApp, type RootApp } from '../bot/app.ts';
 import { loadConfig } from '../bot/config.ts';
 import { Logger } from '../bot/log.ts';
 import { installEmail } from '../adapters/email/install.ts';
@@ -88,7 +88,7 @@ function clock(): () => string {
  */
 async function benchApp(
   env: Record<string, string> = {},
-): Promise<{ app: App; posts: ThreadPost[]; dir: string; close(): Promise<void> }> {
+): Promise<{ app: RootApp; posts: ThreadPost[]; dir: string; close(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'mailferry-cp-bench-'));
   const config = loadConfig(
     {
@@ -133,7 +133,7 @@ function sizes(m: Message): string {
 }
 
 /** Waits until nothing is pending in the outbox (every post delivered, merged or given up) and the notifier is idle. */
-async function allDelivered(app: App, timeoutMs = 600_000): Promise<boolean> {
+async function allDelivered(app: RootApp, timeoutMs = 600_000): Promise<boolean> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     await app.bus.idle();

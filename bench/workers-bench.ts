@@ -25,7 +25,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createApp, type App } from '../bot/app.ts';
+import { createApp, type RootApp } from '../bot/app.ts';
 import { loadConfig } from '../bot/config.ts';
 import { Logger } from '../bot/log.ts';
 import { pgAdmin, testPgAdminUrl } from '../test/harness/test-db.ts';
@@ -78,7 +78,7 @@ interface RunDb {
   url: string;
   name: string;
   dir: string;
-  app: App;
+  app: RootApp;
   env: Record<string, string>;
 }
 
@@ -107,7 +107,7 @@ async function closeRunDb(r: RunDb): Promise<void> {
   pgAdmin(`DROP DATABASE IF EXISTS "${r.name}" WITH (FORCE)`);
 }
 
-async function command(app: App, text: string): Promise<void> {
+async function command(app: RootApp, text: string): Promise<void> {
   const r = await adminCommand(app, text);
   if (!r.ok) throw new Error(`"${text.split('\n')[0]}" failed: ${r.code}`);
 }
@@ -164,7 +164,7 @@ async function stopAll(ps: ChildProcess[]): Promise<void> {
 }
 
 /** Waits until no mailbox is queued or running; false after `ms`. */
-async function allDone(app: App, ms = 1_800_000): Promise<boolean> {
+async function allDone(app: RootApp, ms = 1_800_000): Promise<boolean> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (!(await app.db.item.count({ where: { status: { in: ['Queued', 'Running'] } } }))) return true;
@@ -177,7 +177,7 @@ async function allDone(app: App, ms = 1_800_000): Promise<boolean> {
  * What the database says of the run: seconds from the first claim to the last completion, claims and passes per
  * mailbox.
  */
-async function runFacts(app: App): Promise<{
+async function runFacts(app: RootApp): Promise<{
   seconds: number;
   copied: number;
   statuses: string;

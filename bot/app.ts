@@ -15,6 +15,7 @@ import { Logger, routeConsoleToLog } from './log.ts';
 import type { BotServices } from './commands/types.ts';
 import { createHttpApp, installErrorHandler, listen, type EarlyServer } from './http/server.ts';
 import { Outreach, type OutreachOptions } from './outreach/outreach.ts';
+import type { BotDb } from './store/bot-db.ts';
 import { CompletionNotices } from './outreach/completion-notice.ts';
 import { UserChoices } from './outreach/user-choices.ts';
 import { probeServer } from '../engine/connectors/probe-server.ts';
@@ -30,7 +31,8 @@ export type Plugin = (app: App, mode: ProcessMode) => Promise<void> | void;
 /** A running MailFerry: the pieces every surface and test needs. */
 export interface App {
   config: Config;
-  db: Db;
+  /** The bot's tables (outbox, conversations, reminders, digests…); the engine's are reached through `engine`. */
+  db: BotDb;
   engine: Engine;
   bus: EventBus;
   vault: Vault;
@@ -46,6 +48,15 @@ export interface App {
 }
 
 /**
+ * The app as the composition root holds it (and tests, which look at every table): `db` is
+ * the full database client. Plugins and bot modules get `App`, whose `db` type-checks for
+ * the bot's tables only.
+ */
+export interface RootApp extends App {
+  db: Db;
+}
+
+/**
  * Builds the core: database (migrations applied), vault key, engine, event bus, notifier,
  * dispatcher, HTTP routes. Surfaces (adapters), the runner and the scheduler are wired by
  * the entry point (`bot/cli.ts`), the composition root.
@@ -58,7 +69,7 @@ export async function createApp(
     notifier?: NotifierOptions;
     outreach?: Omit<OutreachOptions, 'publicUrl' | 'linkTtlHours'>;
   } = {},
-): Promise<App> {
+): Promise<RootApp> {
   const log = opts.log ?? new Logger();
   const { db, applied } = await openDb(config.databaseUrl);
   if (applied.length) log.info('database migrated', { applied: applied.join(',') });

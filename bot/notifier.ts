@@ -16,7 +16,7 @@ import { threadUpdatesPost } from '../cards/digest.ts';
 import { reasonText } from './commands/shared.ts';
 import { KeyedQueue } from './keyed-queue.ts';
 import { SYSTEM_ACTOR } from '../engine/domain/types.ts';
-import { ownTx, type Db, type Tx } from '../engine/store/db.ts';
+import { botTx, type BotDb, type BotTx } from './store/bot-db.ts';
 import {
   claimThreadPosts,
   enqueueOutbox,
@@ -118,7 +118,7 @@ export class Notifier {
   constructor(
     private engine: Engine,
     /** The database of the outbox (chat-side storage, bot/store/outbox.ts). */
-    private db: Db,
+    private db: BotDb,
     private log: Logger,
     opts: NotifierOptions = {},
   ) {
@@ -167,7 +167,7 @@ export class Notifier {
   }
 
   /** Writes the post of a status change inside the transaction of the change (see `attach`). */
-  private async enqueueStatus(tx: Tx, e: ItemStatusEvent): Promise<void> {
+  private async enqueueStatus(tx: BotTx, e: ItemStatusEvent): Promise<void> {
     const message = e.item.threadRef ? this.messageFor(e) : undefined;
     if (!message || !e.item.threadRef) return;
     await this.enqueue({ threadRef: e.item.threadRef, address: e.item.sourceAddress, itemId: e.item.id, message }, tx);
@@ -182,12 +182,12 @@ export class Notifier {
   async post(p: ThreadPost, opts: { solo?: boolean } = {}): Promise<boolean> {
     // Written one after another per thread, so a thread's posts are in the order of the calls
     // (on PostgreSQL the writes would otherwise race on the pool's connections).
-    const id = await this.writes.run(p.threadRef, () => ownTx(this.db, (tx) => this.enqueue(p, tx, opts)));
+    const id = await this.writes.run(p.threadRef, () => botTx(this.db, (tx) => this.enqueue(p, tx, opts)));
     return this.deliver(id, p.threadRef);
   }
 
   /** Writes a post into the outbox inside the caller's transaction; deliver it with `deliver` after the commit. */
-  async enqueue(p: ThreadPost, tx: Tx, opts: { solo?: boolean } = {}): Promise<number> {
+  async enqueue(p: ThreadPost, tx: BotTx, opts: { solo?: boolean } = {}): Promise<number> {
     return enqueueOutbox(
       tx,
       {
@@ -228,7 +228,7 @@ export class Notifier {
    * summary post per thread, not one per item. Returns what starts their delivery after the
    * commit (the engine's `batchPosts`).
    */
-  async writeBatchPosts(tx: Tx, changes: StatusChange[]): Promise<() => void> {
+  async writeBatchPosts(tx: BotTx, changes: StatusChange[]): Promise<() => void> {
     const byThread = new Map<string, StatusChange[]>();
     for (const c of changes)
       if (c.item.threadRef) byThread.set(c.item.threadRef, [...(byThread.get(c.item.threadRef) ?? []), c]);

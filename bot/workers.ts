@@ -1,7 +1,6 @@
 import type { Plugin } from './app.ts';
 import { Runner } from '../engine/runner/runner.ts';
 import { runPass } from '../engine/copy/index.ts';
-import { createPrismaCheckpointStore } from '../engine/store/folder-state.ts';
 
 /**
  * The engine workers, in every mode: `serve` and `worker` work the shared queue, the
@@ -16,13 +15,9 @@ export const workersPlugin: Plugin = async (app, mode) => {
     app.log.info('this process copies nothing (MAILFERRY_CONCURRENCY=0): passes are run by mailferry worker processes');
     return;
   }
-  const runner = new Runner(
-    app.engine,
-    createPrismaCheckpointStore(app.db),
-    runPass,
-    app.log.child({ part: 'runner' }),
-    { concurrency: app.config.concurrency },
-  );
+  const runner = new Runner(app.engine, app.engine.checkpointStore(), runPass, app.log.child({ part: 'runner' }), {
+    concurrency: app.config.concurrency,
+  });
   await runner.start();
   app.onClose(() => runner.stop());
 };

@@ -11,6 +11,9 @@ import { normaliseAddress } from './domain/addresses.ts';
 import { parseConnectorUrl } from './domain/connector-url.ts';
 import { UserError } from './errors.ts';
 import { linkStore, type LinkStore } from './links.ts';
+import { readModel, type ReadModel } from './reads.ts';
+import { createPrismaCheckpointStore } from './store/folder-state.ts';
+import type { CheckpointStore } from './copy/types.ts';
 import type { Vault, AdminSecret, SecretValue } from './vault/vault.ts';
 import { chunks, countInChunks } from './store/chunk.ts';
 import { insertRows } from './store/insert-rows.ts';
@@ -157,6 +160,9 @@ export class Engine {
   /** Credential and project links (the forms' and outreach's door to them). */
   readonly links: LinkStore;
 
+  /** Reads of projects, items and history for the bot's digests and reminders. */
+  readonly reads: ReadModel;
+
   constructor(
     private readonly db: Db,
     readonly bus: EventBus,
@@ -164,6 +170,12 @@ export class Engine {
     readonly now: () => Date = () => new Date(),
   ) {
     this.links = linkStore(db);
+    this.reads = readModel(db);
+  }
+
+  /** The copy checkpoints of every item, on the engine's database (what a runner's passes resume from). */
+  checkpointStore(): CheckpointStore {
+    return createPrismaCheckpointStore(this.db);
   }
 
   /**

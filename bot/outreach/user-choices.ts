@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Engine } from '../../engine/engine.ts';
-import type { Db } from '../../engine/store/db.ts';
+import type { BotDb } from '../store/bot-db.ts';
 import type { Actor } from '../../engine/domain/types.ts';
 import type { Message } from '../../cards/model.ts';
 import {
@@ -20,7 +20,7 @@ const ID = /^([0-9a-f-]{36})\.([A-Za-z0-9_-]{22})$/;
 /** What the choice buttons need. */
 export interface UserChoiceDeps {
   engine: Engine;
-  db: Db;
+  db: BotDb;
   notifier: Notifier;
   log: Logger;
   /** A key for choice ids only (derived from the vault key, never the key itself). */

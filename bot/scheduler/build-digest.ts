@@ -1,10 +1,11 @@
-import type { Db } from '../../engine/store/db.ts';
-import type { Project } from '../../engine/engine.ts';
+import type { Engine, Project } from '../../engine/engine.ts';
 import { STATUSES } from '../../engine/domain/types.ts';
 import type { CompletedView, DigestView, FailedView, WaitingView } from '../../cards/digest.ts';
 import { reasonText } from '../commands/shared.ts';
 import { reminderCadence } from './reminders.ts';
-import { inChunks } from '../../engine/store/chunk.ts';
+import type { BotDb } from '../store/bot-db.ts';
+import { lastDigestRun } from '../store/digest-plans.ts';
+import { remindersOf } from '../store/reminders.ts';
 
 /** Requests written within this much of each other belong to one round (one per recipient and channel). */
 const ROUND_GAP_MS = 60_000;
@@ -25,42 +26,30 @@ function num(v: unknown): number {
  * Gathers what the digest of a project shows at `now`, for the period since its last
  * digest (or its creation): counts and their change, waiting and stalled items (how long,
  * how often asked), failures and completions of the period, throughput, licenses. Reads the
- * item table, the history (ItemEvent), the reminder bookkeeping and the last DigestRun.
+ * items and their history through the engine, and the reminder bookkeeping and the last
+ * DigestRun from the bot's tables.
  */
-export async function buildDigest(db: Db, project: Project, now: Date, limit = 10): Promise<DigestView> {
-  const p = await db.project.findUniqueOrThrow({ where: { id: project.id } });
-  const items = await db.item.findMany({
-    where: { projectId: p.id },
-    select: {
-      id: true,
-      sourceAddress: true,
-      status: true,
-      failureReason: true,
-      failureDetail: true,
-      messagesCopied: true,
-      bytesCopied: true,
-    },
-  });
+export async function buildDigest(
+  d: { db: BotDb; engine: Engine },
+  project: Project,
+  now: Date,
+  limit = 10,
+): Promise<DigestView> {
+  const { db, engine } = d;
+  const p = await engine.projectById(project.id);
+  if (!p) throw new Error(`project ${project.id} no longer exists`);
+  const items = await engine.reads.digestItems(p.id);
   const counts = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<string, number>;
   for (const i of items) counts[i.status] = (counts[i.status] ?? 0) + 1;
-  const last = await db.digestRun.findFirst({ where: { projectId: p.id }, orderBy: { id: 'desc' } });
+  const last = await lastDigestRun(db, p.id);
   const since = last?.at ?? p.createdAt;
 
   // Waiting: since when (the latest move into WaitingForUser from elsewhere), asked how often, stalled.
   const waitingItems = items.filter((i) => i.status === 'WaitingForUser');
   const ids = waitingItems.map((i) => i.id);
-  // Per part of the ids, each part in id order: events of one item stay in order, which is all the loop below needs.
-  const events = await inChunks(ids, (part) =>
-    db.itemEvent.findMany({
-      where: {
-        itemId: { in: part },
-        OR: [{ toStatus: 'WaitingForUser' }, { kind: { in: ['request.sent', 'request.failed'] } }],
-      },
-      orderBy: { id: 'asc' },
-      select: { itemId: true, at: true, kind: true, fromStatus: true, toStatus: true },
-    }),
-  );
-  const reminders = await inChunks(ids, (part) => db.itemReminder.findMany({ where: { itemId: { in: part } } }));
+  // Events of one item come in order, which is all the loop below needs.
+  const events = await engine.reads.waitingEvents(ids);
+  const reminders = await remindersOf(db, ids);
   const reminderOf = new Map(reminders.map((r) => [r.itemId, r]));
   const cadence = reminderCadence(p);
   const byItem = new Map<string, typeof events>();
@@ -97,18 +86,7 @@ export async function buildDigest(db: Db, project: Project, now: Date, limit = 1
   );
 
   // The period's moves into Failed and Completed, and the passes that ended in it.
-  const period = await db.itemEvent.findMany({
-    where: {
-      projectId: p.id,
-      at: { gt: since, lte: now },
-      OR: [
-        { toStatus: { in: ['Failed', 'Completed'] } },
-        { kind: { in: ['pass-completed', 'pass-failed', 'pass-stopped'] } },
-      ],
-    },
-    orderBy: { id: 'asc' },
-    select: { itemId: true, address: true, kind: true, toStatus: true, detail: true, at: true },
-  });
+  const period = await engine.reads.periodEvents(p.id, since, now);
   const itemById = new Map(items.map((i) => [i.id, i]));
   const failed = new Map<string, FailedView>();
   const completed = new Map<string, CompletedView>();

@@ -1,11 +1,20 @@
-import type { Db } from '../../engine/store/db.ts';
 import { readProjectOptions, type Engine, type Project } from '../../engine/engine.ts';
 import type { EngineEvent } from '../../engine/events.ts';
 import type { Outreach } from '../outreach/outreach.ts';
 import type { Logger } from '../log.ts';
-import { ownTx } from '../../engine/store/db.ts';
-import { countInChunks, inChunks } from '../../engine/store/chunk.ts';
-import { insertRows, type Cell } from '../../engine/store/insert-rows.ts';
+import type { BotDb } from '../store/bot-db.ts';
+import {
+  claimReminder,
+  dropReminders,
+  dueReminders,
+  reminderItemIds,
+  remindersOf,
+  restartReminders,
+  saveReminderRound,
+  type ReminderClaim,
+  type ReminderMove,
+  type ReminderRow,
+} from '../store/reminders.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -16,9 +25,6 @@ const DAY_MS = 86_400_000;
  * (thousands of requests take minutes at most), so the two never both send one.
  */
 export const UNSENT_GRACE_MS = 10 * 60_000;
-
-/** History kinds that say a request was made (sent, or tried and not delivered). */
-const REQUEST_KINDS = ['request.sent', 'request.failed'];
 
 /**
  * Days after a request when reminders go out: the project's `reminderDays`, default 1 and 3 (also when the stored value
@@ -44,7 +50,7 @@ export function cadenceAt(cadence: number[], anchor: Date, now: Date): { passed:
 
 /** What reminders need. */
 export interface ReminderDeps {
-  db: Db;
+  db: BotDb;
   engine: Engine;
   outreach: Outreach;
   log: Logger;
@@ -57,46 +63,21 @@ export interface ReminderDeps {
  * again); rows of items that are no longer waiting are removed.
  */
 export async function syncReminders(d: ReminderDeps): Promise<void> {
-  const waiting = await d.db.item.findMany({
-    where: { status: 'WaitingForUser' },
-    select: { id: true, projectId: true, updatedAt: true, project: { select: { options: true } } },
-  });
+  const waiting = await d.engine.reads.waitingItems();
   const ids = waiting.map((i) => i.id);
   // Rows of items no longer waiting: found by difference (a `notIn` of every waiting id would not fit in one
   // statement).
   const waitingIds = new Set(ids);
-  const stale = (await d.db.itemReminder.findMany({ select: { itemId: true } }))
-    .map((r) => r.itemId)
-    .filter((id) => !waitingIds.has(id));
-  if (stale.length)
-    await ownTx(d.db, (tx) =>
-      countInChunks(stale, (part) => tx.itemReminder.deleteMany({ where: { itemId: { in: part } } })),
-    );
+  await dropReminders(
+    d.db,
+    (await reminderItemIds(d.db)).filter((id) => !waitingIds.has(id)),
+  );
   if (!ids.length) return;
-  const anchors = await inChunks(ids, (part) =>
-    d.db.itemEvent.groupBy({
-      by: ['itemId'],
-      where: { itemId: { in: part }, toStatus: 'WaitingForUser' },
-      _max: { at: true },
-    }),
-  );
-  const anchorOf = new Map(anchors.map((a) => [a.itemId!, a._max.at]));
-  const requests = await inChunks(ids, (part) =>
-    d.db.itemEvent.groupBy({
-      by: ['itemId'],
-      where: { itemId: { in: part }, kind: { in: REQUEST_KINDS } },
-      _max: { at: true },
-    }),
-  );
-  const requestOf = new Map(requests.map((a) => [a.itemId!, a._max.at]));
-  const rows = new Map(
-    (await inChunks(ids, (part) => d.db.itemReminder.findMany({ where: { itemId: { in: part } } }))).map((r) => [
-      r.itemId,
-      r,
-    ]),
-  );
-  const created: Cell[][] = [];
-  const moved: { itemId: string; seen: Date; anchor: Date; nextAt: Date | null }[] = [];
+  const anchorOf = await d.engine.reads.lastWaitingAt(ids);
+  const requestOf = await d.engine.reads.lastRequestAt(ids);
+  const rows = new Map((await remindersOf(d.db, ids)).map((r) => [r.itemId, r]));
+  const created: Pick<ReminderRow, 'itemId' | 'projectId' | 'anchorAt' | 'nextAt'>[] = [];
+  const moved: ReminderMove[] = [];
   for (const i of waiting) {
     const anchor = anchorOf.get(i.id) ?? i.updatedAt;
     const row = rows.get(i.id);
@@ -110,21 +91,10 @@ export async function syncReminders(d: ReminderDeps): Promise<void> {
         ? null
         : new Date(anchor.getTime() + first * DAY_MS);
     if (row) moved.push({ itemId: i.id, seen: row.anchorAt, anchor, nextAt });
-    else created.push([i.id, i.projectId, anchor, 0, nextAt]);
+    else created.push({ itemId: i.id, projectId: i.projectId, anchorAt: anchor, nextAt });
   }
-  if (!created.length && !moved.length) return;
-  // One transaction for the round (a start --all of thousands makes thousands of rows).
-  await ownTx(d.db, async (tx) => {
-    for (const m of moved)
-      await tx.itemReminder.updateMany({
-        where: { itemId: m.itemId, anchorAt: m.seen },
-        data: { anchorAt: m.anchor, sent: 0, nextAt: m.nextAt, lastAt: null },
-      });
-    // Another process may have created some meanwhile: theirs stay.
-    await insertRows(tx, 'ItemReminder', ['itemId', 'projectId', 'anchorAt', 'sent', 'nextAt'], created, {
-      skipExisting: true,
-    });
-  });
+  // One transaction for the round; rows another process created meanwhile stay.
+  await saveReminderRound(d.db, moved, created);
 }
 
 /**
@@ -137,7 +107,7 @@ export async function syncReminders(d: ReminderDeps): Promise<void> {
  */
 export async function sendDueReminders(d: ReminderDeps): Promise<number> {
   const now = d.now();
-  const due = await d.db.itemReminder.findMany({ where: { nextAt: { lte: now } }, orderBy: { nextAt: 'asc' } });
+  const due = await dueReminders(d.db, now);
   if (!due.length) return 0;
   const reminders = d.outreach.openBatch('reminder');
   const resumed = d.outreach.openBatch('resumed');
@@ -150,31 +120,21 @@ export async function sendDueReminders(d: ReminderDeps): Promise<number> {
       if (d.outreach.isPending(row.itemId)) continue;
       const item = await d.engine.itemById(row.itemId);
       if (item?.status !== 'WaitingForUser') {
-        await ownTx(d.db, (tx) => tx.itemReminder.deleteMany({ where: { itemId: row.itemId } }));
+        await dropReminders(d.db, [row.itemId]);
         continue;
       }
       const cadence = reminderCadence(item.project);
-      const lastRequest = await d.db.itemEvent.findFirst({
-        where: { itemId: item.id, kind: { in: REQUEST_KINDS } },
-        orderBy: { at: 'desc' },
-        select: { at: true },
-      });
-      const asked = !!lastRequest && lastRequest.at.getTime() >= row.anchorAt.getTime();
+      const lastRequest = (await d.engine.reads.lastRequestAt([item.id])).get(item.id);
+      const asked = !!lastRequest && lastRequest.getTime() >= row.anchorAt.getTime();
       const { passed, nextAt } = cadenceAt(cadence, row.anchorAt, now);
-      const claim = (data: { sent: number; nextAt: Date | null; lastAt?: Date; anchorAt?: Date }) =>
-        ownTx(d.db, (tx) =>
-          tx.itemReminder.updateMany({
-            where: { itemId: row.itemId, nextAt: row.nextAt, anchorAt: row.anchorAt },
-            data,
-          }),
-        );
+      const claim = (data: ReminderClaim) => claimReminder(d.db, row, data);
       if (asked && passed <= row.sent) {
         // Due for a request that was then sent after all: only the cadence's next time.
         await claim({ sent: row.sent, nextAt });
         continue;
       }
       const first = cadence[0];
-      const { count } = asked
+      const claimed = asked
         ? await claim({ sent: Math.max(passed, row.sent + 1), nextAt, lastAt: now })
         : await claim({
             sent: 0,
@@ -182,12 +142,12 @@ export async function sendDueReminders(d: ReminderDeps): Promise<number> {
             lastAt: now,
             nextAt: first == null ? null : new Date(now.getTime() + first * DAY_MS),
           });
-      if (count !== 1) continue; // another process has it
+      if (!claimed) continue; // another process has it
       const sides = await d.engine.missingSides(item);
       if (!sides.length) continue;
       sent++;
       if (!asked) unsent++;
-      const by = asked ? undefined : await requestedBy(d.db, item.id, row.anchorAt);
+      const by = asked ? undefined : await requestedBy(d.engine, item.id, row.anchorAt);
       asks.push(
         d.outreach
           .request(item.id, sides, false, by, {
@@ -214,13 +174,9 @@ export async function sendDueReminders(d: ReminderDeps): Promise<number> {
  * (name)`): the admin's chat name, none for a console login, the system or the form (their
  * names mean nothing to a user).
  */
-async function requestedBy(db: Db, itemId: string, anchor: Date): Promise<string | undefined> {
-  const e = await db.itemEvent.findFirst({
-    where: { itemId, toStatus: 'WaitingForUser', at: { lte: anchor } },
-    orderBy: { at: 'desc' },
-    select: { actor: true },
-  });
-  const m = e?.actor.match(/^([^:]+):(.*?)(?: \((.*)\))?$/);
+async function requestedBy(engine: Engine, itemId: string, anchor: Date): Promise<string | undefined> {
+  const actor = await engine.reads.waitingActor(itemId, anchor);
+  const m = actor?.match(/^([^:]+):(.*?)(?: \((.*)\))?$/);
   const [, surface = '', id, name] = m ?? [];
   if (!m || ['console', 'system', 'form'].includes(surface)) return undefined;
   return name ?? id;
@@ -231,13 +187,13 @@ async function requestedBy(db: Db, itemId: string, anchor: Date): Promise<string
  * stopped or deleted it): subscribe with `bus.on`. The scheduler's sync catches what a
  * listener in another process saw.
  */
-export function reminderListener(db: Db): (e: EngineEvent) => Promise<void> {
+export function reminderListener(db: BotDb): (e: EngineEvent) => Promise<void> {
   return async (e) => {
     if (
       (e.type === 'item.status' && e.from === 'WaitingForUser' && e.to !== 'WaitingForUser') ||
       e.type === 'item.deleted'
     )
-      await ownTx(db, (tx) => tx.itemReminder.deleteMany({ where: { itemId: e.item.id } }));
+      await dropReminders(db, [e.item.id]);
   };
 }
 
@@ -246,14 +202,8 @@ export function reminderListener(db: Db): (e: EngineEvent) => Promise<void> {
  * `now`, and the project's cadence continues from there (its row is anchored at `now`, so
  * the sync keeps it). Returns when the reminder is due.
  */
-export async function remindTomorrow(db: Db, item: { id: string; projectId: string }, now: Date): Promise<Date> {
+export async function remindTomorrow(db: BotDb, item: { id: string; projectId: string }, now: Date): Promise<Date> {
   const nextAt = new Date(now.getTime() + DAY_MS);
-  await ownTx(db, (tx) =>
-    tx.itemReminder.upsert({
-      where: { itemId: item.id },
-      create: { itemId: item.id, projectId: item.projectId, anchorAt: now, sent: 0, nextAt },
-      update: { anchorAt: now, sent: 0, nextAt, lastAt: null },
-    }),
-  );
+  await restartReminders(db, item, now, nextAt);
   return nextAt;
 }

@@ -1,5 +1,4 @@
 import cron, { type ScheduledTask } from 'node-cron';
-import type { Db } from '../../engine/store/db.ts';
 import type { Engine, Project } from '../../engine/engine.ts';
 import type { Actor } from '../../engine/domain/types.ts';
 import type { Message } from '../../cards/model.ts';
@@ -11,11 +10,12 @@ import { nextRun, serverTimeZone } from './cron.ts';
 import { buildDigest } from './build-digest.ts';
 import { sendDueReminders, syncReminders } from './reminders.ts';
 import { fireDueStarts } from './scheduled-starts.ts';
-import { ownTx } from '../../engine/store/db.ts';
+import type { BotDb } from '../store/bot-db.ts';
+import { digestPlans, planDigest, recordDigest, unplanDigest } from '../store/digest-plans.ts';
 
 /** What the scheduler works with (a subset of the App). */
 export interface SchedulerDeps {
-  db: Db;
+  db: BotDb;
   engine: Engine;
   notifier: Notifier;
   outreach: Outreach;
@@ -31,15 +31,15 @@ export interface SchedulerOptions {
   listLimit?: number;
 }
 
-/** The schedule key a stored `nextDigestAt` was planned from. */
+/** The schedule key a plan's `nextDigestAt` was planned from. */
 function scheduleKey(cronExpr: string, tz: string): string {
   return `${cronExpr}|${tz}`;
 }
 
 /**
- * Posts digests, starts the mailboxes scheduled with `start --at` and sends reminders. Schedules live in the database
- * (Project.digestCron,
- * digestTz, nextDigestAt): one node-cron tick a minute claims what is due with a
+ * Posts digests, starts the mailboxes scheduled with `start --at` and sends reminders. Schedules live in the
+ * database (the project's digestCron and digestTz; when its next digest is due in the bot's
+ * DigestPlan): one node-cron tick a minute claims what is due with a
  * conditional update, so a digest due while the server was down goes out once on start,
  * and two server processes never both send it. Runs in `serve` only; `/migrate digest`
  * (`postDigest`) works in every mode.
@@ -120,15 +120,14 @@ export class Scheduler {
   /** Plans every project's next digest when its schedule is new or changed, and posts the due ones. */
   async digests(): Promise<number> {
     const now = this.now();
-    const projects = await this.d.db.project.findMany({ orderBy: { createdAt: 'asc' } });
-    const plans = new Map((await this.d.db.digestPlan.findMany()).map((p) => [p.projectId, p.schedule]));
+    const projects = await this.d.engine.reads.projectsByAge();
+    const plans = await digestPlans(this.d.db);
     let posted = 0;
     for (const p of projects) {
+      const plan = plans.get(p.id);
+      const due = plan?.nextDigestAt;
       if (!p.digestCron) {
-        if (p.nextDigestAt)
-          await ownTx(this.d.db, (tx) =>
-            tx.project.updateMany({ where: { id: p.id, nextDigestAt: p.nextDigestAt }, data: { nextDigestAt: null } }),
-          );
+        if (due) await unplanDigest(this.d.db, p.id, due);
         continue;
       }
       const tz = p.digestTz ?? serverTimeZone();
@@ -143,23 +142,13 @@ export class Scheduler {
         });
         continue;
       }
-      if (plans.get(p.id) !== key || !p.nextDigestAt) {
+      if (plan?.schedule !== key || !due) {
         // New or changed schedule: the next digest is the schedule's next time from now.
-        await ownTx(this.d.db, async (tx) => {
-          await tx.project.updateMany({
-            where: { id: p.id, nextDigestAt: p.nextDigestAt },
-            data: { nextDigestAt: next },
-          });
-          await tx.digestPlan.upsert({
-            where: { projectId: p.id },
-            create: { projectId: p.id, schedule: key, plannedAt: now },
-            update: { schedule: key, plannedAt: now },
-          });
-        });
+        await planDigest(this.d.db, p.id, plan, key, next, now);
         continue;
       }
-      if (p.nextDigestAt > now) continue;
-      if (await this.sendDigest(p, now, { claim: { seen: p.nextDigestAt, next } })) posted++;
+      if (due > now) continue;
+      if (await this.sendDigest(p, now, { claim: { seen: due, next } })) posted++;
     }
     return posted;
   }
@@ -170,17 +159,19 @@ export class Scheduler {
    * post in that channel.
    */
   async postDigest(projectId: string, actor: Actor): Promise<Message> {
-    const p = await this.d.db.project.findUniqueOrThrow({ where: { id: projectId } });
+    const p = await this.d.engine.projectById(projectId);
+    if (!p) throw new Error(`project ${projectId} no longer exists`);
     const now = this.now();
     const here = !!p.channelRef && this.d.notifier.canPost(p.channelRef);
     const message = await this.sendDigest(p, now, { actor, post: here });
     if (here) return digestPostedMessage(p.name);
-    return message ?? digestMessage(await buildDigest(this.d.db, p, now, this.opts.listLimit));
+    return message ?? digestMessage(await buildDigest(this.d, p, now, this.opts.listLimit));
   }
 
   /**
-   * Builds the digest, then in one transaction claims it (scheduled: only if `nextDigestAt`
-   * is still what this process saw), records the run and writes the post to the outbox;
+   * Builds the digest, then in one transaction of the bot's tables claims it (scheduled: only
+   * if the plan's `nextDigestAt` is still what this process saw), records the run and writes
+   * the post to the outbox;
    * delivers after the commit. Returns the message, or undefined when another process had
    * claimed it.
    */
@@ -189,27 +180,17 @@ export class Scheduler {
     now: Date,
     o: { claim?: { seen: Date; next: Date | null }; actor?: Actor; post?: boolean },
   ): Promise<Message | undefined> {
-    const view = await buildDigest(this.d.db, p, now, this.opts.listLimit);
+    const view = await buildDigest(this.d, p, now, this.opts.listLimit);
     const message = digestMessage(view);
     const channel = o.post === false ? null : p.channelRef;
     const outboxId = await this.d.db.$transaction(async (tx) => {
-      if (o.claim) {
-        const { count } = await tx.project.updateMany({
-          where: { id: p.id, nextDigestAt: o.claim.seen },
-          data: { nextDigestAt: o.claim.next, lastDigestAt: now },
-        });
-        if (count !== 1) return undefined;
-      } else {
-        await tx.project.update({ where: { id: p.id }, data: { lastDigestAt: now } });
-      }
-      await tx.digestRun.create({
-        data: {
-          projectId: p.id,
-          at: now,
-          counts: JSON.stringify(view.counts),
-          trigger: o.claim ? 'schedule' : `command:${o.actor?.surface}:${o.actor?.id}`,
-        },
-      });
+      const run = {
+        projectId: p.id,
+        at: now,
+        counts: JSON.stringify(view.counts),
+        trigger: o.claim ? 'schedule' : `command:${o.actor?.surface}:${o.actor?.id}`,
+      };
+      if (!(await recordDigest(tx, run, o.claim))) return undefined;
       return channel ? await this.d.notifier.enqueue({ threadRef: channel, message }, tx, { solo: true }) : null;
     });
     if (outboxId === undefined) return undefined;

@@ -1,4 +1,4 @@
-import type { Db } from '../../engine/store/db.ts';
+import type { BotDb } from './bot-db.ts';
 
 /**
  * Stored chat conversation references (a surface's own JSON, opaque here), so a thread
@@ -13,7 +13,7 @@ export interface ConversationStore {
 }
 
 /** A ConversationStore on the ChatConversation table. */
-export function conversationStore(db: Db): ConversationStore {
+export function conversationStore(db: BotDb): ConversationStore {
   return {
     async put(id, surface, reference) {
       await db.chatConversation.upsert({ where: { id }, create: { id, surface, reference }, update: { reference } });

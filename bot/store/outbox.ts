@@ -1,5 +1,4 @@
-import type { Db } from '../../engine/store/db.ts';
-import { ownTx, type Tx } from '../../engine/store/db.ts';
+import { botTx, type BotDb, type BotTx } from './bot-db.ts';
 import { countInChunks, inChunks } from '../../engine/store/chunk.ts';
 import { dialectOf } from '../../engine/store/dialect.ts';
 
@@ -34,7 +33,7 @@ export interface OutboxInput {
 export type OutboxDone = 'sent' | 'merged' | 'superseded' | 'dead';
 
 /** Writes a post into the outbox (inside the caller's transaction when given); returns its id. */
-export async function enqueueOutbox(tx: Tx, p: OutboxInput, now: Date): Promise<number> {
+export async function enqueueOutbox(tx: BotTx, p: OutboxInput, now: Date): Promise<number> {
   // PostgreSQL: one writer per thread at a time until its transaction ends, so ids of a
   // thread's posts follow the order their transactions commit in, and a claim never sees a
   // later post of a thread before an earlier one that is still being committed. (SQLite's
@@ -61,7 +60,7 @@ export async function enqueueOutbox(tx: Tx, p: OutboxInput, now: Date): Promise<
  * Threads with pending rows that are due and not leased by a live process, limited to the
  * given surfaces (`slack:` …) when a list is given.
  */
-export async function threadsWithDuePosts(db: Db, now: Date, surfaces?: string[]): Promise<string[]> {
+export async function threadsWithDuePosts(db: BotDb, now: Date, surfaces?: string[]): Promise<string[]> {
   const rows = await db.outboxPost.findMany({
     where: {
       state: null,
@@ -83,18 +82,18 @@ export async function threadsWithDuePosts(db: Db, now: Date, surfaces?: string[]
  * Returns the rows this process now holds.
  */
 export async function claimThreadPosts(
-  db: Db,
+  db: BotDb,
   threadRef: string,
   owner: string,
   now: Date,
   leaseMs: number,
   limit = 1000,
 ): Promise<OutboxRow[]> {
-  return ownTx(db, (tx) => claimIn(tx, threadRef, owner, now, leaseMs, limit));
+  return botTx(db, (tx) => claimIn(tx, threadRef, owner, now, leaseMs, limit));
 }
 
 async function claimIn(
-  db: Tx,
+  db: BotTx,
   threadRef: string,
   owner: string,
   now: Date,
@@ -147,7 +146,7 @@ async function claimIn(
 
 /** Marks leased rows done. */
 export async function finishOutbox(
-  db: Db,
+  db: BotDb,
   ids: number[],
   owner: string,
   state: OutboxDone,
@@ -155,7 +154,7 @@ export async function finishOutbox(
   error?: string,
 ): Promise<void> {
   if (!ids.length) return;
-  await ownTx(db, (tx) =>
+  await botTx(db, (tx) =>
     countInChunks(ids, (part) =>
       tx.outboxPost.updateMany({
         where: { id: { in: part }, claimedBy: owner },
@@ -166,9 +165,15 @@ export async function finishOutbox(
 }
 
 /** A delivery failed: the rows wait until `retryAt`, with the attempt counted and the error kept. */
-export async function retryOutbox(db: Db, ids: number[], owner: string, retryAt: Date, error: string): Promise<void> {
+export async function retryOutbox(
+  db: BotDb,
+  ids: number[],
+  owner: string,
+  retryAt: Date,
+  error: string,
+): Promise<void> {
   if (!ids.length) return;
-  await ownTx(db, (tx) =>
+  await botTx(db, (tx) =>
     countInChunks(ids, (part) =>
       tx.outboxPost.updateMany({
         where: { id: { in: part }, claimedBy: owner },
@@ -185,9 +190,9 @@ export async function retryOutbox(db: Db, ids: number[], owner: string, retryAt:
 }
 
 /** Gives leased rows back untouched. */
-export async function releaseOutbox(db: Db, ids: number[], owner: string): Promise<void> {
+export async function releaseOutbox(db: BotDb, ids: number[], owner: string): Promise<void> {
   if (!ids.length) return;
-  await ownTx(db, (tx) =>
+  await botTx(db, (tx) =>
     countInChunks(ids, (part) =>
       tx.outboxPost.updateMany({
         where: { id: { in: part }, claimedBy: owner, state: null },
@@ -198,7 +203,7 @@ export async function releaseOutbox(db: Db, ids: number[], owner: string): Promi
 }
 
 /** The final state of rows (null while pending), for callers waiting on their post. */
-export async function outboxStates(db: Db, ids: number[]): Promise<Map<number, string | null>> {
+export async function outboxStates(db: BotDb, ids: number[]): Promise<Map<number, string | null>> {
   const rows = await inChunks(ids, (part) =>
     db.outboxPost.findMany({ where: { id: { in: part } }, select: { id: true, state: true } }),
   );
@@ -206,8 +211,8 @@ export async function outboxStates(db: Db, ids: number[]): Promise<Map<number, s
 }
 
 /** Removes delivered rows older than `before` (the outbox is not an archive; the history is). */
-export async function pruneOutbox(db: Db, before: Date): Promise<number> {
-  const { count } = await ownTx(db, (tx) =>
+export async function pruneOutbox(db: BotDb, before: Date): Promise<number> {
+  const { count } = await botTx(db, (tx) =>
     tx.outboxPost.deleteMany({ where: { state: { not: null }, doneAt: { lt: before } } }),
   );
   return count;

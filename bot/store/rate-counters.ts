@@ -1,5 +1,5 @@
 import { Prisma } from '../../generated/prisma/client.ts';
-import type { Db } from '../../engine/store/db.ts';
+import type { BotDb } from './bot-db.ts';
 
 /** One hit to count: the counter's key and the length of its window. */
 export interface CounterHit {
@@ -31,7 +31,7 @@ export interface RateCounters {
 const SWEEP_EVERY_MS = 60_000;
 
 /** RateCounters on the RateCounter table. `now` is the clock (tests). */
-export function rateCounters(db: Db, now: () => number = Date.now): RateCounters {
+export function rateCounters(db: BotDb, now: () => number = Date.now): RateCounters {
   let lastSweep = 0;
   return {
     async hit(hits) {

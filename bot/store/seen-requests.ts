@@ -1,4 +1,4 @@
-import type { Db } from '../../engine/store/db.ts';
+import type { BotDb } from './bot-db.ts';
 
 /**
  * Remembers chat requests already handled, so a platform retry or a replayed signed request
@@ -19,7 +19,7 @@ export interface RequestLedger {
 const SWEEP_EVERY_MS = 60_000;
 
 /** A RequestLedger on the SeenRequest table. `now` is the clock (tests). */
-export function requestLedger(db: Db, now: () => number = Date.now): RequestLedger {
+export function requestLedger(db: BotDb, now: () => number = Date.now): RequestLedger {
   let lastSweep = 0;
   return {
     async claim(keys, ttlMs) {

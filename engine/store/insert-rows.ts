@@ -15,7 +15,7 @@ export type Cell = string | number | boolean | bigint | Date | null;
  * identifiers, bound values). Table and column names come from our code, never from input.
  */
 export async function insertRows(
-  tx: Tx,
+  tx: Pick<Tx, '$executeRaw'>,
   table: string,
   columns: readonly string[],
   rows: readonly Cell[][],

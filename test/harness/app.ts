@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApp, type App } from '../../bot/app.ts';
+import { createApp, type RootApp } from '../../bot/app.ts';
 import { loadConfig, type Config } from '../../bot/config.ts';
 import { Logger } from '../../bot/log.ts';
 import { renderText } from '../../cards/render-text.ts';
@@ -12,7 +12,7 @@ import { testDbUrl } from './test-db.ts';
 
 /** A test app on a fresh SQLite file, with every log line captured. */
 export interface TestApp {
-  app: App;
+  app: RootApp;
   dir: string;
   logs: string[];
   /** Every thread post made through the `test` surface, in order. */

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApp, type App } from '../../bot/app.ts';
+import { createApp, type RootApp } from '../../bot/app.ts';
 import { loadConfig } from '../../bot/config.ts';
 import { Logger } from '../../bot/log.ts';
 import { renderText } from '../../cards/render-text.ts';
@@ -19,7 +19,7 @@ export type SeenPost = ThreadPost & { text: string; at: Date; process: string };
 /** One "process": an App on a shared database file, with a `test` poster and an email sender that records requests. */
 export interface Proc {
   name: string;
-  app: App;
+  app: RootApp;
   posts: SeenPost[];
   requests: (CredentialRequest & { at: Date })[];
   logs: string[];
@@ -92,7 +92,7 @@ export async function openProc(
 
 /** Stores both credentials of an item so `start` queues it. */
 export async function giveCredentials(
-  app: App,
+  app: RootApp,
   address: string,
   sides: Side[] = ['source', 'destination'],
 ): Promise<void> {
@@ -105,7 +105,7 @@ export async function giveCredentials(
 
 /** Runs an item through one pass with the given outcome. */
 export async function finishPass(
-  app: App,
+  app: RootApp,
   address: string,
   outcome: 'completed' | 'failed',
   figures: { messages: number; bytes: number },

@@ -61,7 +61,7 @@ describe('digest schedule', () => {
     const posted = digests(p);
     expect(posted.map((x) => x.at.toISOString())).toEqual(runs.map((r) => r.at.toISOString()));
     expect(posted.every((x) => x.threadRef === 'test:C1')).toBe(true);
-    expect((await p.app.db.project.findFirstOrThrow()).nextDigestAt?.toISOString()).toBe('2026-04-01T07:00:00.000Z');
+    expect((await p.app.db.digestPlan.findFirstOrThrow()).nextDigestAt?.toISOString()).toBe('2026-04-01T07:00:00.000Z');
   });
 
   it('a digest missed while the server was down is sent once on start, not once per missed time', async () => {
@@ -72,7 +72,9 @@ describe('digest schedule', () => {
     const s1 = installScheduler(p1.app, 'console');
     s1.start();
     await s1.idle();
-    expect((await p1.app.db.project.findFirstOrThrow()).nextDigestAt?.toISOString()).toBe('2026-03-27T08:00:00.000Z');
+    expect((await p1.app.db.digestPlan.findFirstOrThrow()).nextDigestAt?.toISOString()).toBe(
+      '2026-03-27T08:00:00.000Z',
+    );
     await s1.stop();
     await p1.close();
     open.splice(open.indexOf(p1), 1);
@@ -87,7 +89,9 @@ describe('digest schedule', () => {
     expect(digests(p2)).toHaveLength(1);
     expect(defined(digests(p2)[0]).at.toISOString()).toBe('2026-03-31T10:00:00.000Z');
     expect(await p2.app.db.digestRun.count()).toBe(1);
-    expect((await p2.app.db.project.findFirstOrThrow()).nextDigestAt?.toISOString()).toBe('2026-04-01T07:00:00.000Z');
+    expect((await p2.app.db.digestPlan.findFirstOrThrow()).nextDigestAt?.toISOString()).toBe(
+      '2026-04-01T07:00:00.000Z',
+    );
   });
 
   it('three server processes racing for due digests post each one once (a database claim)', async () => {
@@ -100,7 +104,7 @@ describe('digest schedule', () => {
       });
     const s = installScheduler(p.app, 'console');
     await s.tick(); // plans every project
-    await p.app.db.project.updateMany({ data: { nextDigestAt: new Date(Date.now() - MIN) } });
+    await p.app.db.digestPlan.updateMany({ data: { nextDigestAt: new Date(Date.now() - MIN) } });
     const results = await raceChildren<{ digests: string[] }>(new URL('./race-child.ts', import.meta.url), tmp.dir, [
       'a',
       'b',
@@ -128,19 +132,20 @@ describe('digest schedule', () => {
         /"Mars\/Olympus" is not a time zone/,
       );
       expect((await p.run('project set acme --tz Mars/Olympus')).text).toMatch(/not a time zone/);
-      let row = await p.app.db.project.findFirstOrThrow();
+      const row = await p.app.db.project.findFirstOrThrow();
       expect([row.digestCron, row.digestTz]).toEqual(['0 9 * * 1-5', null]);
 
       await p.run('project set acme --digest "30 17 * * *" --tz America/New_York');
       await s.tick();
-      row = await p.app.db.project.findFirstOrThrow();
-      expect(row.nextDigestAt?.toISOString()).toBe('2026-03-26T21:30:00.000Z'); // 17:30 EDT
+      expect((await p.app.db.digestPlan.findFirstOrThrow()).nextDigestAt?.toISOString()).toBe(
+        '2026-03-26T21:30:00.000Z', // 17:30 EDT
+      );
 
       await p.run('project set acme --digest off');
       s.start();
       await advance(3 * 24 * HOUR, [p], [s]);
       await s.stop();
-      expect((await p.app.db.project.findFirstOrThrow()).nextDigestAt).toBeNull();
+      expect((await p.app.db.digestPlan.findFirstOrThrow()).nextDigestAt).toBeNull();
       expect(digests(p)).toHaveLength(0);
     },
   );

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApp, type App } from '../../bot/app.ts';
+import { createApp, type RootApp } from '../../bot/app.ts';
 import { loadConfig, type Config } from '../../bot/config.ts';
 import { Logger } from '../../bot/log.ts';
 import { rotateKeyCommand } from '../../bot/rotate-key.ts';
@@ -28,7 +28,7 @@ function configFor(env: Record<string, string> = {}): Config {
 }
 
 /** An app with two items holding credentials. */
-async function withCredentials(config: Config): Promise<{ app: App; ids: string[] }> {
+async function withCredentials(config: Config): Promise<{ app: RootApp; ids: string[] }> {
   const app = await createApp(config, { log: new Logger(() => {}, 'error') });
   const project = await app.engine.createProject(SYSTEM_ACTOR, {
     name: 'acme',
