@@ -9,6 +9,7 @@ import { createPrismaCheckpointStore } from '../../../engine/store/folder-state.
 import { openDb, type Db } from '../../../engine/store/db.ts';
 import { COPY_TABLES, copyDatabase } from '../../../engine/store/db-copy.ts';
 import { rateCounters } from '../../../bot/store/rate-counters.ts';
+import { installScheduler } from '../../../bot/scheduler/install.ts';
 import { Prisma } from '../../../generated/prisma/client.ts';
 import {
   dovecotAvailable,
@@ -218,6 +219,9 @@ describe.skipIf(!onPg)('mailferry db copy: a SQLite install to PostgreSQL', () =
       `bulk\n${Array.from({ length: BULK }, (_, i) => `user${i}@old.example,user${i}@new.example`).join('\n')}`,
     );
     await rateCounters(before.app.db).hit([{ key: 'client:192.0.2.1', windowMs: 600_000 }]);
+    // The digest's schedule state and a digest asked for (DigestPlan, DigestRun).
+    await installScheduler(before.app, 'console').digests();
+    expect((await before.run('digest')).text).toMatch(/digest/i);
     const statusBefore = (await before.run('status acme')).text;
     const aliceBefore = (await before.run('status alice@old.example')).text;
     await before.close();
@@ -259,6 +263,10 @@ describe.skipIf(!onPg)('mailferry db copy: a SQLite install to PostgreSQL', () =
     for (const t of COPY_TABLES) expect(dst[t.model], t.model).toEqual(src[t.model]);
     expect(defined(src.FolderState).length).toBe(2);
     expect(defined(src.OutboxPost).length).toBeGreaterThan(0);
+    expect(defined(src.DigestPlan)).toEqual([
+      expect.objectContaining({ nextDigestAt: expect.any(Date), lastDigestAt: expect.any(Date) }),
+    ]);
+    expect(defined(src.DigestRun).length).toBe(1);
 
     // The product on PostgreSQL: the same status, the credentials decrypt with the same key,
     // and a later pass copies only what arrived since (the checkpoints came along).
