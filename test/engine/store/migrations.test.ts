@@ -52,7 +52,8 @@ describe('migrations', () => {
     },
   );
 
-  it(`0012_digest_state moves each project's digest times to DigestPlan and keeps every item (${testDialect()})`, async () => {
+  const moves = `0012_digest_state moves each project's digest times to DigestPlan and keeps every item`;
+  it(`${moves} (${testDialect()})`, async () => {
     // A database as the release before it left it: every earlier migration applied and booked
     // as the app books them, then projects with digest times, with and without a plan.
     const sub = mkdtempSync(join(dir, 'digest-state-'));
@@ -75,7 +76,8 @@ describe('migrations', () => {
       project('planned', next, last),
       project('asked', null, last),
       project('never', null, null),
-      `INSERT INTO "DigestPlan" ("projectId", "schedule", "plannedAt") VALUES ('planned', '0 9 * * 1-5|UTC', ${sqlValue(at(last))})`,
+      `INSERT INTO "DigestPlan" ("projectId", "schedule", "plannedAt")
+        VALUES ('planned', '0 9 * * 1-5|UTC', ${sqlValue(at(last))})`,
       `INSERT INTO "Item" ("id", "projectId", "sourceAddress", "destinationAddress", "sourceLogin",
         "destinationLogin", "ask", "notify", "createdBy", "updatedAt") VALUES ('i1', 'planned', 'a@x', 'a@y', 'a', 'a',
         'source', 'email', 'test', ${sqlValue(at(last))})`,
