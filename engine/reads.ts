@@ -37,6 +37,9 @@ export interface HistoryEvent {
   detail: string;
 }
 
+/** A history entry of a waiting item: its moves and its requests (`waitingEvents`). */
+export type WaitingEvent = Omit<HistoryEvent, 'address' | 'detail'>;
+
 /** An item waiting for its user, with its project's options (the reminder cadence). */
 export interface WaitingItem {
   id: string;
@@ -86,7 +89,7 @@ export function readModel(db: Db) {
      * WaitingForUser and each credential request. Oldest first within each item (the parts
      * of the list are read one after the other, each in id order).
      */
-    waitingEvents: (itemIds: readonly string[]): Promise<HistoryEvent[]> =>
+    waitingEvents: (itemIds: readonly string[]): Promise<WaitingEvent[]> =>
       inChunks(itemIds, (part) =>
         db.itemEvent.findMany({
           where: {
@@ -94,7 +97,7 @@ export function readModel(db: Db) {
             OR: [{ toStatus: 'WaitingForUser' }, { kind: { in: [...REQUEST_KINDS] } }],
           },
           orderBy: { id: 'asc' },
-          select: { itemId: true, address: true, at: true, kind: true, fromStatus: true, toStatus: true, detail: true },
+          select: { itemId: true, at: true, kind: true, fromStatus: true, toStatus: true },
         }),
       ),
 

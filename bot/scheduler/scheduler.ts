@@ -37,11 +37,11 @@ function scheduleKey(cronExpr: string, tz: string): string {
 }
 
 /**
- * Posts digests, starts the mailboxes scheduled with `start --at` and sends reminders. Schedules live in the
- * database (the project's digestCron and digestTz; when its next digest is due in the bot's
- * DigestPlan): one node-cron tick a minute claims what is due with a
- * conditional update, so a digest due while the server was down goes out once on start,
- * and two server processes never both send it. Runs in `serve` only; `/migrate digest`
+ * Posts digests, starts the mailboxes scheduled with `start --at` and sends reminders.
+ * Schedules live in the database (the project's digestCron and digestTz; when its next
+ * digest is due in the bot's DigestPlan): one node-cron tick a minute claims what is due
+ * with a conditional update, so a digest due while the server was down goes out once on
+ * start, and two server processes never both send it. Runs in `serve` only; `/migrate digest`
  * (`postDigest`) works in every mode.
  */
 export class Scheduler {
@@ -171,9 +171,8 @@ export class Scheduler {
   /**
    * Builds the digest, then in one transaction of the bot's tables claims it (scheduled: only
    * if the plan's `nextDigestAt` is still what this process saw), records the run and writes
-   * the post to the outbox;
-   * delivers after the commit. Returns the message, or undefined when another process had
-   * claimed it.
+   * the post to the outbox; delivers after the commit. Returns the message, or undefined when
+   * another process had claimed it.
    */
   private async sendDigest(
     p: Project,
