@@ -1,4 +1,4 @@
-import type { Db, Tx } from '../../engine/store/db.ts';
+import type { Tx } from '../../engine/store/db.ts';
 
 /**
  * The bot's own tables: chat-side state that the engine never reads. Projects, items, their
@@ -36,9 +36,4 @@ export type BotDb = BotTx & {
  */
 export function botTx<T>(db: BotDb, fn: (tx: BotTx) => Promise<T>): Promise<T> {
   return db.$transaction((tx) => fn(tx));
-}
-
-/** The full client, seen as the bot's handle (for the composition root). */
-export function botDb(db: Db): BotDb {
-  return db;
 }
