@@ -4,7 +4,7 @@
  *
  *   npm run bench -- [--messages N] [--folders N] [--connections N] [--batch N]
  *                    [--batch-bytes B] [--budget B] [--messages-per-lane N] [--runs N] [--expose-gc]
- *                    [--skip-mbsync] [--skip-dsync] [--keep]
+ *                    [--skip-mbsync] [--skip-dsync] [--keep] [--no-split]
  *   npm run bench -- --mailboxes N [--messages M] [--folders F] [--concurrency K] …
  *   npm run bench -- --workers 1,2,4 [--mailboxes M] [--messages N] …   (bench/workers-bench.ts)
  *
@@ -52,6 +52,8 @@ interface Args {
   /** Messages of estimated work per lane (the engine's `messagesPerLane`; default its own). */
   messagesPerLane?: number;
   skipMbsync: boolean;
+  /** MailFerry does not split a folder over lanes (`splitFolders: false`): the set-up before splitting. */
+  noSplit: boolean;
   skipDsync: boolean;
   keep: boolean;
   exposeGc: boolean;
@@ -76,6 +78,7 @@ function parseArgs(argv: string[]): Args {
     budget: get('budget') ? Number(get('budget')) : undefined,
     messagesPerLane: get('messages-per-lane') ? Number(get('messages-per-lane')) : undefined,
     skipMbsync: argv.includes('--skip-mbsync'),
+    noSplit: argv.includes('--no-split'),
     skipDsync: argv.includes('--skip-dsync'),
     keep: argv.includes('--keep'),
     exposeGc: argv.includes('--expose-gc'),
@@ -530,6 +533,7 @@ async function main(): Promise<void> {
           batchBytes: a.batchBytes,
           memoryBudgetBytes: a.budget,
           messagesPerLane: a.messagesPerLane,
+          ...(a.noSplit ? { splitFolders: false } : {}),
         },
       };
       const r = await runChild(cfg, a, '--child');

@@ -1,14 +1,16 @@
 import type { ImapFlow } from 'imapflow';
 import { hasBridge } from '../connectors/imap/imapflow-bridge.ts';
 import { withConfirmed, withPending } from './checkpoint.ts';
+import { BatchQueue } from './batch-queue.ts';
 import { appendBatch, splitBatches, streamBatch, type BatchOutcome, type OutgoingMessage } from './copy-batch.ts';
 import type { FolderJob } from './folder-jobs.ts';
-import type { LaneConnections } from './lane.ts';
+import type { Lane, LaneConnections } from './lane.ts';
 import type { PassState } from './pass-state.ts';
 import { onSide, planFolder, type FolderPlan, type MessageMeta } from './plan-folder.ts';
 import { Prefetch } from './prefetch.ts';
+import { keepsConnections } from './retry-policy.ts';
 import { syncFlags, type FlagSyncOutcome } from './sync-flags.ts';
-import type { FolderCheckpoint } from './types.ts';
+import { CopyError, type FolderCheckpoint } from './types.ts';
 import { appendLogOf, requeued, verifyFolderEnd } from './verify-folder.ts';
 
 /** How batches go to this destination. */
@@ -23,15 +25,22 @@ interface SendMode {
 }
 
 /**
- * One folder's copy in progress: its plan, its checkpoint, its refused UIDs.
+ * One folder's copy in progress: its plan, its checkpoint, its refused UIDs, and its batches
+ * (taken by its own lane, and by lanes that join it when they have no folder of their own).
  *
  * Checkpoint writes are the fewest the crash model allows: the starting checkpoint goes with
  * the first intent (nothing before it changes the destination but idempotent flag STOREs, and
  * a crash before it re-plans the folder from the stored checkpoint to the same start), and the
  * last batch's confirmation goes with the folder's completion (a crash between the two finds
  * the intent, as after a crash mid-APPEND). So a folder copied in one batch costs two writes.
+ *
+ * A split folder (another lane joined): one intent covers every batch left, under the floor
+ * of the intent in force, and `lastUid` stays where it was until the folder completes; each
+ * batch's confirmation only adds to the counters. So every copy the lanes make lands at or
+ * above the floor and belongs to a source UID above `lastUid`, and a resume matches exactly
+ * those (see "Memory and parallelism" in README.md).
  */
-class FolderRun {
+export class FolderRun {
   /** The checkpoint as of now; as last saved unless {@link FolderRun.unsaved}. */
   cp: FolderCheckpoint;
   /**
@@ -40,6 +49,22 @@ class FolderRun {
   unsaved = false;
   /** The destination UIDNEXT: the floor of the next intent. */
   destUidNext: number;
+  /** The batches to send (set once the flag changes are carried). */
+  queue = new BatchQueue([]);
+  /** Another lane joined: every batch is announced, and `lastUid` stays until the folder completes. */
+  split = false;
+  /** Other lanes may join: the destination answers APPENDUID (RFC 4315), batches go as MULTIAPPENDs. */
+  splittable = false;
+  /** The first batches, holding refused messages retried: confirmed before another lane may join. */
+  retryBatches = 0;
+  /** Resets the folder's count of failed attempts (its own lane's retry policy). */
+  progressed: () => void = () => undefined;
+  /** The parts of the lanes that joined, until each ends. */
+  private readonly helpers: Promise<unknown>[] = [];
+  /** The write of the intent that covers every batch of a split folder. */
+  private splitIntent: Promise<void> | undefined;
+  /** Checkpoint changes in turn: several lanes confirm batches of one folder. */
+  private writes: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly pass: PassState,
@@ -56,8 +81,15 @@ class FolderRun {
     return this.job.mapping.sourceName;
   }
 
+  /** Runs `fn` after every checkpoint change queued before it. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.writes.then(fn);
+    this.writes = p.catch(() => undefined);
+    return p;
+  }
+
   /** Saves a checkpoint (durable when this resolves). */
-  async save(next: FolderCheckpoint): Promise<void> {
+  private async save(next: FolderCheckpoint): Promise<void> {
     const { input, checkpoints } = this.pass;
     await input.checkpoints.save(input.itemId, next);
     checkpoints.set(this.name, next);
@@ -65,10 +97,17 @@ class FolderRun {
     this.unsaved = false;
   }
 
-  /** Takes `next` as the checkpoint without writing it: the next {@link FolderRun.save} carries it. */
-  defer(next: FolderCheckpoint): void {
-    this.cp = next;
-    this.unsaved = true;
+  /** Saves the checkpoint `make` builds from the current one, in turn (durable when this resolves). */
+  saveFrom(make: (cp: FolderCheckpoint) => FolderCheckpoint): Promise<void> {
+    return this.serial(() => this.save(make(this.cp)));
+  }
+
+  /** Takes the checkpoint `make` builds from the current one without writing it: the next save carries it. */
+  deferFrom(make: (cp: FolderCheckpoint) => FolderCheckpoint): Promise<void> {
+    return this.serial(async () => {
+      this.cp = make(this.cp);
+      this.unsaved = true;
+    });
   }
 
   /** Refused earlier and at the destination now: no longer skipped. */
@@ -97,15 +136,56 @@ class FolderRun {
    * written with the previous batch's confirmation).
    */
   async announce(batchMax: number): Promise<void> {
-    const { cp, plan } = this;
-    if (
-      this.unsaved ||
-      cp.pendingToUid === null ||
-      cp.pendingToUid < batchMax ||
-      cp.destUidValidity !== plan.dest.uidValidity
-    ) {
-      await this.save(withPending(cp, batchMax, this.destUidNext, plan.dest.uidValidity));
+    // A split folder's intent failed to be written (a store failure): no lane appends.
+    await this.splitIntent;
+    return this.serial(async () => {
+      const { cp, plan } = this;
+      if (
+        this.unsaved ||
+        cp.pendingToUid === null ||
+        cp.pendingToUid < batchMax ||
+        cp.destUidValidity !== plan.dest.uidValidity
+      ) {
+        await this.save(withPending(cp, batchMax, this.destUidNext, plan.dest.uidValidity));
+      }
+    });
+  }
+
+  /**
+   * Another lane may join now: the folder can be split, its batches that hold retried refused
+   * messages are confirmed, nothing failed, and at least two batches are left (one for each).
+   */
+  mayJoin(): boolean {
+    const { queue, pass } = this;
+    return (
+      this.splittable &&
+      !queue.failed &&
+      queue.done >= this.retryBatches &&
+      queue.untakenBatches >= 2 &&
+      !pass.failure &&
+      !pass.stopped
+    );
+  }
+
+  /**
+   * A lane joins the folder, and `part` is its work (which must announce each batch as usual:
+   * the announce waits for the intent written here). From now on the folder is split: one
+   * intent covers every batch left, with the floor of the intent in force (withPending keeps
+   * the lower one), so no copy made by any lane can land below it.
+   */
+  join(part: () => Promise<unknown>): void {
+    if (!this.split) {
+      this.split = true;
+      const end = this.queue.maxUid;
+      this.splitIntent = this.saveFrom((cp) => withPending(cp, end, this.destUidNext, this.plan.dest.uidValidity));
+      this.splitIntent.catch(() => undefined);
     }
+    this.helpers.push(part());
+  }
+
+  /** Waits until every lane that joined has ended its part. */
+  async helpersDone(): Promise<void> {
+    while (this.helpers.length) await Promise.allSettled(this.helpers.splice(0));
   }
 
   /**
@@ -115,10 +195,10 @@ class FolderRun {
    * whole-folder match still due stays due.
    */
   async complete(flagSync: FlagSyncOutcome): Promise<void> {
-    const { cp, plan, job } = this;
+    const { plan, job } = this;
     const present = Math.max(0, plan.found - job.stats.messagesCopied - this.skipped.size - plan.leftOut);
     const partial = plan.leftOut > 0;
-    await this.save({
+    await this.saveFrom((cp) => ({
       ...withConfirmed(cp, plan.confirmThrough),
       srcUidNext: partial ? 0 : plan.srcUidNext,
       srcMessages: partial ? -1 : plan.found,
@@ -128,8 +208,13 @@ class FolderRun {
       // value, so the next pass tries again.
       srcHighestModseq: flagSync.refused ? cp.srcHighestModseq : plan.srcHighestModseq,
       messagesPresent: present,
-    });
+    }));
     job.stats.messagesPresent = present;
+  }
+
+  /** The checkpoint that makes the next plan re-match the whole folder (verify-folder.ts). */
+  requeue(): Promise<void> {
+    return this.saveFrom(requeued);
   }
 }
 
@@ -144,7 +229,7 @@ async function openFolder(pass: PassState, job: FolderJob, src: ImapFlow, dest: 
   });
   const run = new FolderRun(pass, job, plan, skipped);
   await run.unskip(plan.retryFound);
-  run.defer(run.cp);
+  run.unsaved = true;
   pass.uncounted.delete(name);
   const fs = job.stats;
   fs.messagesFound = plan.found;
@@ -231,9 +316,10 @@ function sendBatch(
 
 /**
  * Takes in what a batch did: the destination UIDNEXT, refused messages, counters, and one
- * checkpoint write that confirms this batch and announces the next one (halves the fsyncs).
- * The last batch's confirmation, when nothing can end the folder before its completion, is
- * left to the completion's write.
+ * checkpoint write that confirms this batch and announces `next`, the lane's next batch
+ * (halves the fsyncs). The last batch's confirmation, when nothing can end the folder
+ * before its completion, is left to the completion's write. In a split folder `lastUid`
+ * does not move: the folder's completion confirms every batch at once.
  */
 async function confirmBatch(
   run: FolderRun,
@@ -244,7 +330,7 @@ async function confirmBatch(
 ): Promise<void> {
   const { plan, job } = run;
   appendLogOf(job.stats).add(out, run.destUidNext);
-  if (out.destUidNext) run.destUidNext = out.destUidNext;
+  if (out.destUidNext) run.destUidNext = Math.max(run.destUidNext, out.destUidNext);
   else {
     // No UIDPLUS (RFC 4315): ask for UIDNEXT so the next intent's floor is exact.
     const st = await onSide('destination', dest.status(plan.dest.path, { uidNext: true }));
@@ -254,21 +340,22 @@ async function confirmBatch(
   job.stats.messagesCopied += out.appended.length;
   job.stats.bytesCopied += out.bytes;
   await run.unskip(out.appended.map((m) => m.uid));
-  const cp = run.cp;
-  const confirmed: FolderCheckpoint = {
+  const confirmed = (cp: FolderCheckpoint): FolderCheckpoint => ({
     // Never past a message the date window left out: it must stay above `lastUid`.
-    ...withConfirmed(cp, Math.min(out.confirmedThrough ?? batchMax, plan.confirmThrough)),
+    ...withConfirmed(cp, run.split ? cp.lastUid : Math.min(out.confirmedThrough ?? batchMax, plan.confirmThrough)),
     messagesCopied: cp.messagesCopied + out.appended.length,
     bytesCopied: cp.bytesCopied + out.bytes,
     messagesSkipped: run.skipped.size,
-  };
-  const announced = !out.fatal && next ? next : null;
-  const lastAnnounced = announced?.at(-1);
-  if (!next && !out.fatal && !out.refused.length) run.defer(confirmed);
+  });
+  const lastAnnounced = !out.fatal ? next?.at(-1) : undefined;
+  if (!next && !out.fatal && !out.refused.length) await run.deferFrom(confirmed);
   else
-    await run.save(
-      lastAnnounced ? withPending(confirmed, lastAnnounced.uid, run.destUidNext, plan.dest.uidValidity) : confirmed,
+    await run.saveFrom((cp) =>
+      lastAnnounced
+        ? withPending(confirmed(cp), lastAnnounced.uid, run.destUidNext, plan.dest.uidValidity)
+        : confirmed(cp),
     );
+  run.queue.done++;
 }
 
 /** Waits for the provider's rate (a stop cuts the wait short); false when the pass is stopping. */
@@ -282,30 +369,31 @@ async function paced(pass: PassState, messages: number): Promise<boolean> {
   return false;
 }
 
-/** Copies the planned messages batch by batch, each bracketed by checkpoints; false when the pass ended first. */
-async function copyBatches(run: FolderRun, c: LaneConnections, progressed: () => void): Promise<boolean> {
-  const { pass, plan } = run;
+/**
+ * One lane's share of a folder's batches: takes the next batch of the folder's queue and
+ * sends it, bracketed by checkpoints, until none is left (true) or the pass or another lane
+ * of the folder ended first (false).
+ */
+async function sendBatches(run: FolderRun, c: LaneConnections): Promise<boolean> {
+  const { pass, queue } = run;
   const s = pass.settings;
-  // Under a rate limit a batch holds at most a minute's worth, so the pace stays even.
-  const batches = splitBatches(
-    plan.toCopy,
-    pass.pacer ? Math.min(s.batchMessages, pass.pacer.perMinute) : s.batchMessages,
-    s.batchBytes,
-  );
   const mode = sendModeOf(run, c.src, c.dest);
-  const prefetch = mode.streaming ? null : new Prefetch(pass.budget, c.src, batches);
+  const prefetch = mode.streaming ? null : new Prefetch(pass.budget, c.src, () => queue.take());
   try {
-    for (const [i, batch] of batches.entries()) {
-      if (pass.failure) return false;
-      const last = batch.at(-1);
-      if (!last) continue;
+    for (;;) {
+      if (pass.failure || queue.failed) return false;
+      let batch: MessageMeta[] | undefined;
+      let bodies: OutgoingMessage[] = [];
+      if (prefetch) ({ batch, bodies } = (await prefetch.take()) ?? { batch: undefined, bodies: [] });
+      else batch = queue.take();
+      const last = batch?.at(-1);
+      if (!batch || !last) return true;
       if (!(await paced(pass, batch.length))) return false;
-      const bodies = prefetch ? await prefetch.take(i) : [];
       const batchMax = last.uid;
       await run.announce(batchMax);
       const out = await sendBatch(run, c, mode, batch, bodies).finally(() => prefetch?.releaseHeld());
-      await confirmBatch(run, c.dest, out, batchMax, batches[i + 1]);
-      progressed();
+      await confirmBatch(run, c.dest, out, batchMax, prefetch ? prefetch.nextBatch : queue.peek());
+      run.progressed();
       if (out.fatal) throw out.fatal;
       const first = out.refused[0];
       if (first && pass.tooManyErrors) {
@@ -319,6 +407,90 @@ async function copyBatches(run: FolderRun, c: LaneConnections, progressed: () =>
     }
   } finally {
     await prefetch?.close();
+  }
+}
+
+/** Lanes without a folder of their own look here for a folder to join (the lane scheduler). */
+export interface FolderShare {
+  /** The folder's batches are ready: other lanes may join it ({@link FolderRun.mayJoin}). */
+  open(run: FolderRun): void;
+  /** No lane joins the folder any more. */
+  close(run: FolderRun): void;
+}
+
+/**
+ * Copies the planned messages batch by batch on the folder's own lane, other lanes joining
+ * through `share`; false when the pass ended first. Ends only once every lane that joined
+ * has ended (no APPEND of the folder is left in flight when it is retried); the first
+ * failure of any lane is thrown, and the folder is retried from its checkpoint.
+ */
+async function copyBatches(run: FolderRun, c: LaneConnections, share: FolderShare | undefined): Promise<boolean> {
+  const { pass, plan } = run;
+  const s = pass.settings;
+  // Under a rate limit a batch holds at most a minute's worth, so the pace stays even.
+  const batches = splitBatches(
+    plan.toCopy,
+    pass.pacer ? Math.min(s.batchMessages, pass.pacer.perMinute) : s.batchMessages,
+    s.batchBytes,
+  );
+  run.queue = new BatchQueue(batches);
+  // Without APPENDUID the verification pairs copies with sources by their order at the
+  // destination, which lanes appending at once would not keep.
+  run.splittable = s.splitFolders && sendModeOf(run, c.src, c.dest).multi && c.dest.capabilities.has('UIDPLUS');
+  run.retryBatches = plan.retrying.size ? batches.findLastIndex((b) => b.some((m) => plan.retrying.has(m.uid))) + 1 : 0;
+  let ok = false;
+  share?.open(run);
+  try {
+    ok = await sendBatches(run, c);
+  } catch (err) {
+    run.queue.fail(err);
+  } finally {
+    share?.close(run);
+    await run.helpersDone();
+  }
+  const failed = run.queue.failed;
+  if (failed) throw failed.err;
+  if (!ok || pass.failure || pass.stopped) return false;
+  if (!run.queue.allDone) {
+    throw new CopyError('BATCHES_LEFT', 'Internal', `batches of ${run.name} were taken by a lane and not sent`);
+  }
+  return true;
+}
+
+/**
+ * A lane without a folder of its own joins `run` (checked with {@link FolderRun.mayJoin}):
+ * it opens the folder on its own connections (the source EXAMINEd, the destination SELECTed)
+ * and sends batches of the folder's queue until none is left. A failure while sending ends
+ * the folder's attempt for every lane (its own lane retries it from the checkpoint); the
+ * lane is reset when its connections are broken. Resolves false when the lane could not log
+ * in or open the folder (it joins no folder again in this pass); never rejects.
+ */
+export function joinFolder(run: FolderRun, lane: Lane): Promise<boolean> {
+  let joined: Promise<boolean> = Promise.resolve(false);
+  run.join(() => (joined = helpFolder(run, lane)));
+  return joined;
+}
+
+async function helpFolder(run: FolderRun, lane: Lane): Promise<boolean> {
+  let c: LaneConnections;
+  try {
+    c = await lane.ensure();
+    const [srcBox, destBox] = await Promise.all([
+      onSide('source', c.src.mailboxOpen(run.job.mapping.source.path, { readOnly: true })),
+      onSide('destination', c.dest.mailboxOpen(run.plan.dest.path)),
+    ]);
+    // Renumbered or recreated since the folder was planned: its own lane finds out.
+    if (srcBox.uidValidity !== run.cp.uidValidity || destBox.uidValidity !== run.plan.dest.uidValidity) return false;
+  } catch {
+    // Nothing of the folder was sent from this lane: the others go on without it.
+    if (!lane.usable) await lane.reset();
+    return false;
+  }
+  try {
+    await sendBatches(run, c);
+  } catch (err) {
+    run.queue.fail(err);
+    if (!keepsConnections(err) || !lane.usable) await lane.reset();
   }
   return true;
 }
@@ -341,29 +513,31 @@ async function verifyEnd(run: FolderRun, c: LaneConnections): Promise<void> {
     stats: job.stats,
     itemId: pass.input.itemId,
     store: pass.input.checkpoints,
-    requeue: () => run.save(requeued(run.cp)),
+    requeue: () => run.requeue(),
     exactSizes: pass.exactSizes,
   });
 }
 
 /**
- * Copies one folder on a lane's connections: plan, flag changes, the batches, completion.
- * Its time adds to the folder's statistics whatever happens; errors propagate to the
- * lane's retry (lane.ts).
+ * Copies one folder on a lane's connections: plan, flag changes, the batches (other lanes
+ * may join through `share`), completion. Its time adds to the folder's statistics whatever
+ * happens; errors propagate to the lane's retry (lane.ts).
  */
 export async function copyFolder(
   pass: PassState,
   job: FolderJob,
   c: LaneConnections,
   progressed: () => void,
+  share?: FolderShare,
 ): Promise<void> {
   const started = Date.now();
   try {
     const run = await openFolder(pass, job, c.src, c.dest);
+    run.progressed = progressed;
     const flagSync = await carryFlagChanges(run, c.src, c.dest);
     if (!flagSync) return;
     if (flagSync.updated) progressed();
-    if (!(await copyBatches(run, c, progressed))) return;
+    if (!(await copyBatches(run, c, share))) return;
     await run.complete(flagSync);
     await verifyEnd(run, c);
   } finally {

@@ -30,6 +30,7 @@ export const PASS_DEFAULTS: Readonly<Omit<PassSettings, 'maxMessagesPerHour'>> =
   retryBaseMs: 500,
   multiAppend: true,
   stream: true,
+  splitFolders: true,
 };
 
 /** The options of a pass over its defaults: an option left undefined takes the default. */
@@ -48,6 +49,7 @@ export function passSettings(options: PassOptions = {}): PassSettings {
     retryBaseMs: or(options.retryBaseMs, d.retryBaseMs),
     multiAppend: or(options.multiAppend, d.multiAppend),
     stream: or(options.stream, d.stream),
+    splitFolders: or(options.splitFolders, d.splitFolders),
     maxMessagesPerHour: options.maxMessagesPerHour,
   };
 }

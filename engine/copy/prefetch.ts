@@ -7,27 +7,36 @@ function bytesOf(batch: MessageMeta[]): number {
   return batch.reduce((s, m) => s + m.size, 0);
 }
 
+/** A batch and its bodies, fetched ahead. */
+export interface FetchedBatch {
+  batch: MessageMeta[];
+  bodies: OutgoingMessage[];
+}
+
 /**
  * The buffered path's read-ahead: batch i+1 is fetched from the source while batch i is
- * appended (different connections), within the pass's shared memory budget. The bytes of
- * a batch are taken before its fetch and given back after its append ({@link releaseHeld}),
- * when its fetch fails, or when it is dropped ({@link close}).
+ * appended (different connections), within the pass's shared memory budget. Batches come
+ * from `next` (the folder's queue: a batch is this lane's once its fetch starts). The bytes
+ * of a batch are taken before its fetch and given back after its append
+ * ({@link releaseHeld}), when its fetch fails, or when it is dropped ({@link close}).
  */
 export class Prefetch {
-  private ahead: Promise<OutgoingMessage[]> | null = null;
+  private ahead: Promise<FetchedBatch> | null = null;
   private aheadBytes = 0;
+  private aheadBatch: MessageMeta[] | undefined;
   private held = 0;
 
   constructor(
     private readonly budget: ByteBudget,
     private readonly src: ImapFlow,
-    private readonly batches: MessageMeta[][],
+    private readonly next: () => MessageMeta[] | undefined,
   ) {
-    this.start(0);
+    this.start();
   }
 
-  private start(i: number): void {
-    const batch = this.batches[i];
+  private start(): void {
+    const batch = this.next();
+    this.aheadBatch = batch;
     if (!batch) {
       this.ahead = null;
       this.aheadBytes = 0;
@@ -35,23 +44,34 @@ export class Prefetch {
     }
     const n = bytesOf(batch);
     const p = this.budget.acquire(n).then(() =>
-      onSide('source', fetchBodies(this.src, batch)).catch((err: unknown) => {
-        this.budget.release(n);
-        throw err;
-      }),
+      onSide('source', fetchBodies(this.src, batch)).then(
+        (bodies) => ({ batch, bodies }),
+        (err: unknown) => {
+          this.budget.release(n);
+          throw err;
+        },
+      ),
     );
     p.catch(() => undefined);
     this.ahead = p;
     this.aheadBytes = n;
   }
 
-  /** The bodies of batch `i` (fetched ahead); its bytes are held until {@link releaseHeld}, and batch i+1 starts. */
-  async take(i: number): Promise<OutgoingMessage[]> {
-    if (!this.ahead) throw new Error(`batch ${i} was not fetched ahead`);
-    const bodies = await this.ahead;
+  /**
+   * The next batch with its bodies (fetched ahead), undefined when the queue gave none; its
+   * bytes are held until {@link releaseHeld}, and the fetch of the batch after it starts.
+   */
+  async take(): Promise<FetchedBatch | undefined> {
+    if (!this.ahead) return undefined;
+    const fetched = await this.ahead;
     this.held = this.aheadBytes;
-    this.start(i + 1);
-    return bodies;
+    this.start();
+    return fetched;
+  }
+
+  /** The batch the next {@link take} returns (its fetch under way), if any. */
+  get nextBatch(): MessageMeta[] | undefined {
+    return this.aheadBatch;
   }
 
   /** The batch taken last is appended (or dropped): its bytes go back. */
@@ -67,6 +87,7 @@ export class Prefetch {
   async close(): Promise<void> {
     this.releaseHeld();
     const pending = this.ahead;
+    this.ahead = null;
     if (pending) await pending.then(() => this.budget.release(this.aheadBytes)).catch(() => undefined);
   }
 }

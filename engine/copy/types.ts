@@ -31,7 +31,7 @@ export function inWindow(w: DateWindow | undefined, internalDate: Date): boolean
 
 /** Tuning of a pass. */
 export interface PassOptions {
-  /** Parallel connection pairs at most, each on a different folder. Default 4. */
+  /** Parallel connection pairs at most. Default 4. */
   connections?: number;
   /**
    * Messages to copy that justify one more connection pair (a lane, two logins): a pass
@@ -59,6 +59,11 @@ export interface PassOptions {
   multiAppend?: boolean;
   /** Pipe each batch from the source FETCH into the destination APPEND when it offers LITERAL+ (default true). */
   stream?: boolean;
+  /**
+   * A lane with no folder left joins a folder in progress and sends part of its batches
+   * (default true); only where the destination answers APPENDUID (RFC 4315).
+   */
+  splitFolders?: boolean;
   /** At most this many messages an hour (a provider's limit, e.g. 3600 for Office 365); unlimited by default. */
   maxMessagesPerHour?: number;
 }

@@ -99,6 +99,13 @@ export interface ImapProxy {
    * act first). `held` resolves when the hold begins.
    */
   holdAnswers(at: RegExp, extraBytes: number): { held: Promise<void>; release(): void };
+  /**
+   * Drops a connection after a command reached the server: the `nth` command matching
+   * `command` (and `match`) is forwarded whole, and when the server's tagged reply to it
+   * comes, the connection is closed instead of passing the reply on (an APPEND the server
+   * stored whose client never heard so). `dropped` resolves with the connection number.
+   */
+  dropAtReply(rule: { command: string; match?: RegExp; nth?: number }): { dropped: Promise<number> };
   /** Called after each throttling reply is sent. */
   onThrottle?: (e: ProxyEvent) => void;
   /** Stops listening and drops every connection. */
@@ -170,6 +177,7 @@ export async function startImapProxy(upstream: { host?: string; port: number }, 
   const sockets = new Set<Socket>();
   let connCount = 0;
   let gate: AnswerGate | null = null;
+  const dropRules: { command: string; match?: RegExp; nth: number; seen: number; done: (conn: number) => void }[] = [];
 
   /** Decides whether a command is answered by the proxy (and counts it against the rules). */
   const decide = (command: string, line: string, loggedIn: boolean): LiveRule | null => {
@@ -203,7 +211,27 @@ export async function startImapProxy(upstream: { host?: string; port: number }, 
     up.on('close', drop);
     const rewrite = rewriter;
     let carry = '';
+    /** The tag whose reply drops the connection (dropAtReply), with what came before it. */
+    let dropAt: { tag: string; tail: string; done: () => void } | null = null;
+    let dropping = false;
     up.on('data', (raw: Buffer) => {
+      if (dropping) return;
+      if (dropAt) {
+        const text = dropAt.tail + raw.toString('latin1');
+        // The tail starts as a line end: the command was sent after the previous reply.
+        const i = text.indexOf(`\r\n${dropAt.tag} `);
+        if (i >= 0) {
+          const keep = Math.max(0, i + 2 - dropAt.tail.length);
+          const done = dropAt.done;
+          dropping = true;
+          client.write(raw.subarray(0, keep), () => {
+            drop();
+            done();
+          });
+          return;
+        }
+        dropAt.tail = text.slice(-64);
+      }
       const g = gate;
       const d = g ? throughGate(g, conn, raw) : raw;
       if (g?.holding && g.conn === conn && !g.flush) g.flush = (chunks) => chunks.forEach(forward);
@@ -262,6 +290,10 @@ export async function startImapProxy(upstream: { host?: string; port: number }, 
           };
           events.push(event);
           const rule = command ? decide(command, line, loggedIn) : null;
+          for (const r of dropRules) {
+            if (r.command.toUpperCase() !== command || (r.match && !r.match.test(line))) continue;
+            if (++r.seen === r.nth && !dropAt) dropAt = { tag, tail: '\r\n', done: () => r.done(conn) };
+          }
           if (command === 'LOGIN' || command === 'AUTHENTICATE') loggedIn = true;
           if (rule) {
             event.throttled = true;
@@ -320,7 +352,14 @@ export async function startImapProxy(upstream: { host?: string; port: number }, 
     },
     clearRules: () => {
       rules.length = 0;
+      dropRules.length = 0;
       rewriter = null;
+    },
+    dropAtReply: (rule) => {
+      let done = (_conn: number) => {};
+      const dropped = new Promise<number>((resolve) => (done = resolve));
+      dropRules.push({ ...rule, nth: rule.nth ?? 1, seen: 0, done });
+      return { dropped };
     },
     rewriteAnswers: (fn) => {
       rewriter = fn;
