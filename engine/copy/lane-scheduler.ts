@@ -152,8 +152,10 @@ async function runLane(pass: PassState, lane: Lane, queue: FolderQueue, split: b
  */
 export async function runLanes(pass: PassState, pool: LanePool, jobs: FolderJob[]): Promise<void> {
   const s = pass.settings;
-  // Splitting needs APPENDUID (RFC 4315) at the destination: the listing's lane knows.
-  const split = s.splitFolders && !!pool.lanes[0]?.dest?.capabilities.has('UIDPLUS');
+  // Splitting needs APPENDUID (RFC 4315) at the destination: the listing's lane knows. Not
+  // with a Microsoft 365 side (exact sizes are the mark): Exchange throttles a mailbox's
+  // connections, and a throttle in a split folder re-plans it with a match of the whole split.
+  const split = s.splitFolders && pass.exactSizes && !!pool.lanes[0]?.dest?.capabilities.has('UIDPLUS');
   const queue = new FolderQueue(jobs, Math.max(1, Math.ceil(s.messagesPerLane / 2)));
   const n = laneCount(jobs, s.connections, s.messagesPerLane, split);
   while (pool.lanes.length < n) pool.add();

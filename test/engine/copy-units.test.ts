@@ -352,6 +352,13 @@ describe('lanes worth their logins', () => {
       expect(laneCount([], 4, 500)).toBe(1);
     },
   );
+  it('where folders can be split over lanes, one big folder is worth as many lanes as its work', () => {
+    expect(laneCount([job('INBOX', 5000)], 4, 500)).toBe(1);
+    expect(laneCount([job('INBOX', 5000)], 4, 500, true)).toBe(4);
+    expect(laneCount([job('INBOX', 800)], 4, 500, true)).toBe(2);
+    expect(laneCount([job('Sent Items', 5000), job('sent items', 5000)], 4, 500, true)).toBe(4);
+    expect(laneCount([job('INBOX', 100)], 4, 500, true)).toBe(1);
+  });
 });
 
 describe('work of a folder, estimated before it is opened', () => {
