@@ -38,7 +38,7 @@ interface SendMode {
  * of the intent in force, and `lastUid` stays where it was until the folder completes; each
  * batch's confirmation only adds to the counters. So every copy the lanes make lands at or
  * above the floor and belongs to a source UID above `lastUid`, and a resume matches exactly
- * those (see "Memory and parallelism" in README.md).
+ * those (see "Checkpoints and the crash model" in README.md).
  */
 export class FolderRun {
   /** The checkpoint as of now; as last saved unless {@link FolderRun.unsaved}. */
