@@ -26,6 +26,7 @@ import {
   type SeedMessage,
 } from '../harness/dovecot.ts';
 import { startImapProxy, type ImapProxy } from '../harness/imap-proxy.ts';
+import { describeWithServers, startServer, type TestServer } from '../harness/imap-servers.ts';
 import { folderKeys, hashCounts, userPair, type UserPair } from '../harness/copy-assert.ts';
 import { runPassChild } from '../harness/spawn-pass-child.ts';
 import { testDbUrl } from '../harness/test-db.ts';
@@ -88,14 +89,14 @@ function appendConnections(from: number): Set<number> {
  * Makes sure the folder is split: the answer to the first APPEND is held back until an
  * APPEND comes on another connection (a lane that joined), then let through.
  */
-function holdFirstAppendUntilAnotherLane(): { split: Promise<void>; release(): void } {
-  const from = proxy.events.length;
-  const gate = proxy.holdAnswers(/ OK \[APPENDUID /, 0);
+function holdFirstAppendUntilAnotherLane(at = proxy): { split: Promise<void>; release(): void } {
+  const from = at.events.length;
+  const gate = at.holdAnswers(/ OK \[APPENDUID /, 0);
   let released = false;
   const split = (async () => {
     await gate.held;
-    const held = defined(proxy.events.slice(from).find((e) => e.command === 'APPEND')).conn;
-    while (!released && !proxy.events.slice(from).some((e) => e.command === 'APPEND' && e.conn !== held))
+    const held = defined(at.events.slice(from).find((e) => e.command === 'APPEND')).conn;
+    while (!released && !at.events.slice(from).some((e) => e.command === 'APPEND' && e.conn !== held))
       await new Promise((r) => setTimeout(r, 10));
     gate.release();
   })();
@@ -189,6 +190,26 @@ describe('one big folder split over lanes', () => {
     });
     expect(r.outcome, r.detail).toBe('completed');
     expect(appendConnections(from).size).toBe(1);
+    await expectExactlyOnce(p);
+  });
+
+  it('on the buffered path too (no streaming: batches fetched ahead, then appended)', async () => {
+    const p = userPair(dv, proxy, 'sb');
+    const box = bigFolder(200);
+    seedMaildir(dv, p.s.name, [{ path: ['INBOX'], messages: box }]);
+    const from = proxy.events.length;
+    const { split } = holdFirstAppendUntilAnotherLane();
+    const r = await runPass({
+      itemId: 'buffered',
+      source: p.source,
+      destination: p.destination,
+      checkpoints: createMemoryCheckpointStore(),
+      options: { ...SPLIT, stream: false },
+    });
+    await split;
+    expect(r.outcome, r.detail).toBe('completed');
+    expect(r.stats.messagesCopied).toBe(box.length);
+    expect(appendConnections(from).size).toBeGreaterThan(1);
     await expectExactlyOnce(p);
   });
 
@@ -338,6 +359,42 @@ describe('a destination without UIDPLUS', () => {
     const src = await readMailbox(plain, p.s.name, p.s.pw);
     const dst = await readMailbox(plain, p.d.name, p.d.pw);
     expect(folderKeys(dst, 'INBOX')).toEqual(folderKeys(src, 'INBOX'));
+    expect(r.stats.verification).toMatchObject({ missing: 0, altered: 0, unchecked: 0 });
+  });
+});
+
+describeWithServers('one big folder split over lanes into Cyrus', ['cyrus'], () => {
+  let cy: TestServer;
+  let via: ImapProxy;
+  beforeAll(async () => {
+    cy = await startServer('cyrus');
+    via = await startImapProxy({ port: cy.port });
+  });
+  afterAll(async () => {
+    await via?.close();
+    await cy?.dispose();
+  });
+
+  it('exactly once, with flags, keywords and dates', async () => {
+    const src = userPair(dv, dv, 'sy');
+    const box = bigFolder(200);
+    seedMaildir(dv, src.s.name, [{ path: ['INBOX'], messages: box }]);
+    await cy.addUser('splitdst', 'sd-pw');
+    const { split } = holdFirstAppendUntilAnotherLane(via);
+    const r = await runPass({
+      itemId: 'cyrus',
+      source: src.source,
+      destination: { url: via.url, login: 'splitdst', secret: { password: 'sd-pw' } },
+      checkpoints: createMemoryCheckpointStore(),
+      options: SPLIT,
+    });
+    await split;
+    expect(r.outcome, r.detail).toBe('completed');
+    expect(r.stats.messagesCopied).toBe(box.length);
+    expect(new Set(via.events.filter((e) => e.command === 'APPEND').map((e) => e.conn)).size).toBeGreaterThan(1);
+    const s = await readMailbox(dv, src.s.name, src.s.pw);
+    const d = await readMailbox(cy, 'splitdst', 'sd-pw');
+    expect(folderKeys(d, 'INBOX')).toEqual(folderKeys(s, 'INBOX'));
     expect(r.stats.verification).toMatchObject({ missing: 0, altered: 0, unchecked: 0 });
   });
 });
