@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CopyError, createMemoryCheckpointStore, runPass, type CheckpointStore } from '../../engine/copy/index.ts';
+import { createMemoryCheckpointStore, runPass, type CheckpointStore } from '../../engine/copy/index.ts';
 import { planFlagUpdates } from '../../engine/copy/sync-flags.ts';
 import { openDb, type Db } from '../../engine/store/db.ts';
 import { createPrismaCheckpointStore } from '../../engine/store/folder-state.ts';
@@ -19,6 +19,7 @@ import {
 import { endpoint, folderKeys, hashCounts, messageKey } from '../harness/copy-assert.ts';
 import { testDbUrl } from '../harness/test-db.ts';
 import { defined } from '../harness/defined.ts';
+import { crashingStore } from '../harness/crashing-store.ts';
 
 const at = (i: number) => new Date(Date.UTC(2023, 4, 1, 0, 0, i));
 const msg = (i: number, flags: string[], o: Parameters<typeof makeMessage>[0] = {}): SeedMessage => ({
@@ -57,21 +58,6 @@ function keysWithout(msgs: ReadMessage[], exclude: ReadMessage[]): string[] {
     .filter((m) => !drop.has(m.uid))
     .map(messageKey)
     .sort();
-}
-
-/** Wraps a store so that save number `k` throws instead of writing: a simulated crash. */
-function crashingStore(inner: CheckpointStore, k: number): CheckpointStore {
-  let saves = 0;
-  return {
-    load: (i) => inner.load(i),
-    listSkipped: (i) => inner.listSkipped(i),
-    recordSkipped: (i, l) => inner.recordSkipped(i, l),
-    clearSkipped: (i, f, u) => inner.clearSkipped(i, f, u),
-    async save(itemId, cp) {
-      if (++saves === k) throw new CopyError('SIMULATED_CRASH', 'Internal', 'simulated crash');
-      await inner.save(itemId, cp);
-    },
-  };
 }
 
 describe('flag pairing (unit)', () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CopyError, createMemoryCheckpointStore, runPass, type CheckpointStore } from '../../engine/copy/index.ts';
+import { createMemoryCheckpointStore, runPass } from '../../engine/copy/index.ts';
 import {
   makeMessage,
   openClient,
@@ -11,6 +11,7 @@ import {
 } from '../harness/dovecot.ts';
 import { endpoint, folderKeys, folderNames, hashCounts } from '../harness/copy-assert.ts';
 import { defined } from '../harness/defined.ts';
+import { crashingStore } from '../harness/crashing-store.ts';
 
 let dv: DovecotInstance;
 let n = 0;
@@ -37,23 +38,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await dv?.dispose();
 });
-
-/** Wraps a store so that save number `k` throws after (or instead of) writing: a simulated crash. */
-function crashingStore(inner: CheckpointStore, k: number): CheckpointStore {
-  let saves = 0;
-  return {
-    ...inner,
-    load: (i) => inner.load(i),
-    listSkipped: (i) => inner.listSkipped(i),
-    recordSkipped: (i, l) => inner.recordSkipped(i, l),
-    clearSkipped: (i, f, u) => inner.clearSkipped(i, f, u),
-    async save(itemId, cp) {
-      saves++;
-      if (saves === k) throw new CopyError('SIMULATED_CRASH', 'Internal', 'simulated crash');
-      await inner.save(itemId, cp);
-    },
-  };
-}
 
 describe('never a duplicate, never a loss', () => {
   it(

@@ -10,13 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  CopyError,
-  createMemoryCheckpointStore,
-  runPass,
-  type CheckpointStore,
-  type PassOptions,
-} from '../../engine/copy/index.ts';
+import { createMemoryCheckpointStore, runPass, type PassOptions } from '../../engine/copy/index.ts';
 import {
   makeMessage,
   readMailbox,
@@ -31,6 +25,7 @@ import { folderKeys, hashCounts, userPair, type UserPair } from '../harness/copy
 import { runPassChild } from '../harness/spawn-pass-child.ts';
 import { testDbUrl } from '../harness/test-db.ts';
 import { defined } from '../harness/defined.ts';
+import { crashingStore } from '../harness/crashing-store.ts';
 
 let dv: DovecotInstance;
 let proxy: ImapProxy;
@@ -115,29 +110,6 @@ async function expectExactlyOnce(p: UserPair, folder = 'INBOX'): Promise<void> {
   const dst = await readMailbox(dv, p.d.name, p.d.pw);
   expect(folderKeys(dst, folder)).toEqual(folderKeys(src, folder));
   expect(hashCounts(dst, folder)).toEqual(hashCounts(src, folder));
-}
-
-/**
- * Wraps a store so that save number `k` throws instead of writing: a simulated crash.
- * `onCrash` is told when it happens.
- */
-function crashingStore(inner: CheckpointStore, k: number, onCrash: () => void): CheckpointStore {
-  let saves = 0;
-  return {
-    ...inner,
-    load: (i) => inner.load(i),
-    listSkipped: (i) => inner.listSkipped(i),
-    recordSkipped: (i, l) => inner.recordSkipped(i, l),
-    clearSkipped: (i, f, u) => inner.clearSkipped(i, f, u),
-    async save(itemId, cp) {
-      saves++;
-      if (saves === k) {
-        onCrash();
-        throw new CopyError('SIMULATED_CRASH', 'Internal', 'simulated crash');
-      }
-      await inner.save(itemId, cp);
-    },
-  };
 }
 
 describe('one big folder split over lanes', () => {
