@@ -5,7 +5,6 @@ import { emptyCheckpoint } from './checkpoint.ts';
 import { FINGERPRINT_HEADERS, FingerprintBag, fingerprintOf } from './fingerprint.ts';
 import type { FolderMapping } from './map-folders.ts';
 import { CopyError, inWindow, type DateWindow, type FolderCheckpoint } from './types.ts';
-import { uidSet } from './uid-set.ts';
 
 /** What the engine knows of a source message before fetching its body. */
 export interface MessageMeta {
@@ -264,6 +263,7 @@ function matchMessages(
   cp: FolderCheckpoint,
   pending: { toUid: number } | null,
   dates: DateWindow | undefined,
+  skipped: Set<number>,
 ): Matched {
   const out: Matched = {
     toCopy: [],
@@ -273,6 +273,9 @@ function matchMessages(
     leftOut: 0,
     firstLeftOut: Infinity,
   };
+  // Already handled (at or below the checkpoint, not refused): each copy consumes one
+  // destination occurrence first, so a true duplicate of it is not mistaken for present.
+  for (const m of metas) if (m.uid <= cp.lastUid && !skipped.has(m.uid)) bag.take(m.fp!);
   for (const m of retryMetas) {
     if (bag.take(m.fp!)) out.retryFound.push(m.uid);
     else {
@@ -282,12 +285,7 @@ function matchMessages(
   }
   for (const m of metas) {
     out.maxUid = Math.max(out.maxUid, m.uid);
-    if (m.uid <= cp.lastUid) {
-      // Already handled (rematchAll only): its copy consumes one destination occurrence,
-      // so a true duplicate later in the folder is not mistaken for present.
-      bag.take(m.fp!);
-      continue;
-    }
+    if (m.uid <= cp.lastUid) continue; // counted out above
     const mayBeThere = cp.rematchAll || (pending !== null && m.uid <= pending.toUid);
     if (mayBeThere && bag.take(m.fp!)) continue;
     if (!inWindow(dates, m.internalDate)) {
@@ -336,17 +334,19 @@ export async function planFolder(
   const startUid = rematchAll ? 1 : cp.lastUid + 1;
   // Refused earlier (below the checkpoint): tried again on every pass. Whatever of them is at
   // the destination already (appended just before a crash, or by an earlier try) is found
-  // by fingerprint against the whole destination folder first.
+  // by fingerprint against the whole destination folder, once the copies of the messages the
+  // checkpoint covers are counted out (each is there once): a true duplicate of one of those
+  // is not taken for present. So with refused messages the source is read from UID 1.
   const retryUids = rematchAll ? [] : [...skippedUids].filter((u) => u < startUid).sort((a, b) => a - b);
   const withHeaders = rematchAll || pending !== null || retryUids.length > 0;
-  const metas =
-    srcBox.exists > 0 && startUid < srcUidNext
-      ? await onSide('source', fetchMeta(src, `${startUid}:*`, withHeaders, startUid, undefined, exact))
+  const fetchFrom = retryUids.length ? 1 : startUid;
+  const fetched =
+    srcBox.exists > 0 && fetchFrom < srcUidNext
+      ? await onSide('source', fetchMeta(src, `${fetchFrom}:*`, withHeaders, fetchFrom, undefined, exact))
       : [];
-  const retryMetas =
-    retryUids.length && srcBox.exists > 0
-      ? await onSide('source', fetchMeta(src, uidSet(retryUids), true, 1, undefined, exact))
-      : [];
+  const retried = new Set(retryUids);
+  const retryMetas = fetched.filter((m) => retried.has(m.uid));
+  const metas = fetched.filter((m) => !retried.has(m.uid));
 
   const bag = new FingerprintBag();
   if (rematchAll || pending || retryMetas.length) {
@@ -356,14 +356,8 @@ export async function planFolder(
         bag.add(d.fp!);
     }
   }
-  const { toCopy, retrying, retryFound, maxUid, leftOut, firstLeftOut } = matchMessages(
-    metas,
-    retryMetas,
-    bag,
-    cp,
-    pending,
-    opts.dates,
-  );
+  const matched = matchMessages(metas, retryMetas, bag, cp, pending, opts.dates, skippedUids);
+  const { toCopy, retrying, retryFound, maxUid, leftOut, firstLeftOut } = matched;
   // Refused UIDs still refused (neither retried nor found) are those expunged at the source since.
   const skippedHere = retryUids.length - retrying.size - retryFound.length;
   const found = srcBox.exists;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /**
  * What the engine owes whatever the server: a refused login closes its connection; a
  * database error ends the pass at once as ours (never retried as an IMAP error, no side
@@ -160,6 +161,76 @@ describe('skipped only for content, and tried again', () => {
     },
   );
 
+  it('a true duplicate of a message copied long ago, pending when its APPEND failed, is still copied', async () => {
+    // The folder has a refused message to try again (a whole-folder match for it) and an intent
+    // whose APPEND never reached the server. The pending message must be matched only against
+    // what was appended since the intent, not against its twin copied by an earlier pass.
+    dv.addUser('tsrc', 't1');
+    dv.addUser('tdst', 't2', { maxMailSize: '100k' });
+    const twin = { raw: makeMessage({ size: 3000 }), internalDate: new Date('2025-01-02T03:04:05Z') };
+    await seedImap(dv, 'tsrc', 't1', { INBOX: [twin, { raw: makeMessage({ size: 300_000 }) }] });
+    const dst = await startImapProxy({ port: dv.port });
+    try {
+      const store = createMemoryCheckpointStore();
+      const pass = () =>
+        runPass({
+          itemId: 'twin',
+          source: endpoint(dv, 'tsrc', 't1'),
+          destination: endpoint(dst, 'tdst', 't2'),
+          checkpoints: store,
+          options: { retryBaseMs: 1 },
+        });
+      const r1 = await pass();
+      expect(r1.outcome, r1.detail).toBe('completed');
+      expect(r1.stats.messagesCopied).toBe(1);
+      expect(r1.stats.skipped).toHaveLength(1);
+      // The same message again (same bytes, same internal date): a true duplicate.
+      await seedImap(dv, 'tsrc', 't1', { INBOX: [twin] });
+      // The next APPEND is answered by the proxy and never reaches the server.
+      dst.throttle({ command: 'APPEND', backoffMs: 1 });
+      const r2 = await pass();
+      expect(r2.outcome, r2.detail).toBe('completed');
+      expect(dst.events.filter((e) => e.command === 'APPEND').length).toBeGreaterThan(1);
+      await expectTwice(dv, 'tsrc', 't1', 'tdst', 't2', twin.raw);
+    } finally {
+      await dst.close();
+    }
+  });
+
+  it('a true duplicate refused once is copied when tried again, not taken for its twin', async () => {
+    dv.addUser('rsrc', 'r1');
+    dv.addUser('rdst', 'r2');
+    const twin = { raw: makeMessage({ size: 3000 }), internalDate: new Date('2025-01-02T03:04:05Z') };
+    await seedImap(dv, 'rsrc', 'r1', { INBOX: [twin] });
+    const dst = await startImapProxy({ port: dv.port });
+    try {
+      const store = createMemoryCheckpointStore();
+      const pass = () =>
+        runPass({
+          itemId: 'retwin',
+          source: endpoint(dv, 'rsrc', 'r1'),
+          destination: endpoint(dst, 'rdst', 'r2'),
+          checkpoints: store,
+          options: { retryBaseMs: 1 },
+        });
+      expect((await pass()).stats.messagesCopied).toBe(1);
+      await seedImap(dv, 'rsrc', 'r1', { INBOX: [twin] });
+      // The twin is refused for its content once (the proxy answers for the server)...
+      dst.throttle({ command: 'APPEND', times: Infinity, backoffMs: 1, reply: '[LIMIT] Message too large' });
+      const r2 = await pass();
+      expect(r2.outcome, r2.detail).toBe('completed');
+      expect(r2.stats.skipped).toHaveLength(1);
+      dst.clearRules();
+      // ...and copied when tried again.
+      const r3 = await pass();
+      expect(r3.outcome, r3.detail).toBe('completed');
+      expect(r3.stats.skipped).toHaveLength(0);
+      await expectTwice(dv, 'rsrc', 'r1', 'rdst', 'r2', twin.raw);
+    } finally {
+      await dst.close();
+    }
+  });
+
   it(
     'a refusal that arrives while the message is still streaming ' +
       'leaves both connections in step (no hang, nothing lost)',
@@ -273,3 +344,19 @@ describe('skipped only for content, and tried again', () => {
     },
   );
 });
+
+/** Source and destination each hold `raw` exactly twice (a true duplicate copied as one). */
+async function expectTwice(
+  dv: DovecotInstance,
+  srcUser: string,
+  srcPw: string,
+  dstUser: string,
+  dstPw: string,
+  raw: Buffer,
+): Promise<void> {
+  const twinHash = createHash('sha256').update(raw).digest('hex');
+  const src = hashCounts(await readMailbox(dv, srcUser, srcPw));
+  const dst = hashCounts(await readMailbox(dv, dstUser, dstPw));
+  expect(src.get(twinHash)).toBe(2);
+  expect(dst.get(twinHash)).toBe(2);
+}
