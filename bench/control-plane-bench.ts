@@ -3,6 +3,7 @@
  * product's own dispatcher, engine, notifier and outbox, on a fresh SQLite file.
  *
  *   npm run bench:control -- [--mailboxes N] [--start N] [--skip-outreach] [--db postgresql] [--copy N]
+ *     [--rounds N] [--only copy]
  *
  * Prints figures (never asserts on them):
  * - `bulk` of N CSV lines (default 10,000): time until the reply;
@@ -17,7 +18,8 @@
  * - a copy of one mailbox of `--copy` messages (default 3,000; 0 skips it) from a private
  *   Dovecot, through the engine with its checkpoints in the same database, once alone and
  *   once while `start --all` runs on S mailboxes in the same process: both times and their
- *   ratio (the control plane must not slow a running copy down).
+ *   ratio (the control plane must not slow a running copy down), `--rounds` times (default 3),
+ *   and the median ratio. `--only copy` runs this part alone.
  *
  * `--db postgresql` runs every part on a fresh PostgreSQL database (MAILFERRY_TEST_PG_URL,
  * default postgresql://root@127.0.0.1:5432/postgres; ./scripts/start-postgres.sh starts
@@ -51,6 +53,8 @@ interface Args {
   outreach: boolean;
   db: Dialect;
   copy: number;
+  rounds: number;
+  onlyCopy: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -66,6 +70,8 @@ function parseArgs(argv: string[]): Args {
     outreach: !argv.includes('--skip-outreach'),
     db,
     copy: Number(get('copy') ?? 3000),
+    rounds: Math.max(1, Number(get('rounds') ?? 3)),
+    onlyCopy: get('only') === 'copy',
   };
 }
 
@@ -262,14 +268,19 @@ async function benchStart(a: Args, mode: 'known' | 'asked', smtp?: SmtpSink): Pr
   }
 }
 
-/** Copies one mailbox through the engine, alone and then while `start --all` runs on `a.start` mailboxes. */
+/**
+ * Copies one mailbox through the engine, alone and then while `start --all` runs on `a.start`
+ * mailboxes, `a.rounds` times (a fresh pair of mailboxes and a fresh project each round: the
+ * machine is shared, one pair of figures says little); prints each round and the median ratio.
+ */
 async function benchCopyBesideStart(a: Args): Promise<void> {
-  const users = ['alone', 'beside'].flatMap((u) => [`${u}-src`, `${u}-dst`]).map((name) => ({ name, password: 'pw' }));
+  const names = Array.from({ length: a.rounds }, (_, r) => [`alone${r}`, `beside${r}`]).flat();
+  const users = names.flatMap((u) => [`${u}-src`, `${u}-dst`]).map((name) => ({ name, password: 'pw' }));
   const dv = await startDovecot({ users });
   const b = await benchApp();
   try {
     const msgs = Array.from({ length: a.copy }, (_, i) => ({ raw: makeMessage({ size: 3000 + (i % 40) * 150 }) }));
-    for (const u of ['alone', 'beside']) await seedImap(dv, `${u}-src`, 'pw', { INBOX: msgs });
+    for (const u of names) await seedImap(dv, `${u}-src`, 'pw', { INBOX: msgs });
     // The copies' items live in their own project, so their checkpoints are real rows.
     const engine = b.app.engine;
     const project = await engine.createProject(SYSTEM_ACTOR, {
@@ -281,7 +292,7 @@ async function benchCopyBesideStart(a: Args): Promise<void> {
     await engine.addItems(
       SYSTEM_ACTOR,
       project,
-      ['alone', 'beside'].map((u) => ({ source: `${u}@old.example`, destination: `${u}@new.example` })),
+      names.map((u) => ({ source: `${u}@old.example`, destination: `${u}@new.example` })),
       { threadRef: 'bench:C2/T1' },
     );
     const store = createPrismaCheckpointStore(b.app.db);
@@ -296,37 +307,55 @@ async function benchCopyBesideStart(a: Args): Promise<void> {
       });
       return { ms: performance.now() - t0, copied: r.stats.messagesCopied, outcome: r.outcome };
     };
-    const alone = await copy('alone');
-    await run(b.app, 'project create big --source imaps://old.example:993 --destination imaps://new.example:993');
-    await b.app.db.project.updateMany({
-      where: { name: 'big' },
-      data: { sourceAuth: 'admin', destinationAuth: 'admin' },
-    });
-    await run(b.app, `bulk\n${csv(a.start)}`);
-    await allDelivered(b.app);
-    let startEnded = 0;
-    const t0 = performance.now();
-    const starting = run(b.app, 'start --all').then(async (r) => {
+    const ratios: number[] = [];
+    for (let round = 0; round < a.rounds; round++) {
+      const big = `big${round}`;
+      await run(b.app, `project create ${big} --source imaps://old.example:993 --destination imaps://new.example:993`);
+      await b.app.db.project.updateMany({
+        where: { name: big },
+        data: { sourceAuth: 'admin', destinationAuth: 'admin' },
+      });
+      await run(b.app, `bulk --project ${big}\n${csv(a.start, `r${round}u`)}`);
       await allDelivered(b.app);
-      startEnded = performance.now() - t0;
-      return r;
-    });
-    const beside = await copy('beside');
-    const started = await starting;
-    const overlap =
-      startEnded >= beside.ms ? 'the whole copy' : `${((100 * startEnded) / beside.ms).toFixed(0)}% of the copy`;
+      const alone = await copy(`alone${round}`);
+      let replied = 0;
+      let startEnded = 0;
+      const t0 = performance.now();
+      const starting = run(b.app, `start --all --project ${big}`).then(async (r) => {
+        replied = performance.now() - t0;
+        await allDelivered(b.app);
+        startEnded = performance.now() - t0;
+        return r;
+      });
+      const beside = await copy(`beside${round}`);
+      const started = await starting;
+      const overlap =
+        startEnded >= beside.ms ? 'the whole copy' : `${((100 * startEnded) / beside.ms).toFixed(0)}% of the copy`;
+      ratios.push(beside.ms / alone.ms);
+      console.log(
+        `copy of ${a.copy} messages, round ${round + 1}: alone ${fmtS(alone.ms)} (${alone.copied} copied, ${alone.outcome}); ` +
+          `beside start --all on ${a.start} ${fmtS(beside.ms)} (${beside.copied} copied, ${beside.outcome}; ` +
+          `start --all ${started.ok ? 'ok' : `failed: ${started.code}`}, reply after ${fmtS(replied)}, ` +
+          `every post delivered after ${fmtS(startEnded)}, overlapping ${overlap}): ` +
+          `${(beside.ms / alone.ms).toFixed(2)}x the time alone; load average ${loadavg()}`,
+      );
+    }
+    ratios.sort((x, y) => x - y);
     console.log(
-      `copy of ${a.copy} messages: alone ${fmtS(alone.ms)} (${alone.copied} ` +
-        `copied, ${alone.outcome}); beside start --all on ${a.start} ` +
-        `${fmtS(beside.ms)} (${beside.copied} copied, ${beside.outcome}; start ` +
-        `--all ${started.ok ? 'ok' : `failed: ${started.code}`}, ran ${fmtS(startEnded)}, ` +
-        `overlapping ${overlap}): ${(beside.ms / alone.ms).toFixed(2)}x the time alone`,
+      `copy beside start --all: median ${(ratios[ratios.length >> 1] ?? 0).toFixed(2)}x the time alone over ` +
+        `${ratios.length} rounds (${ratios.map((r) => r.toFixed(2)).join(', ')})`,
     );
   } finally {
     await b.close();
     await dv.dispose();
   }
 }
+
+const loadavg = () =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
 
 const args = parseArgs(process.argv.slice(2));
 console.log(
@@ -336,9 +365,11 @@ console.log(
       .map((l) => l.toFixed(1))
       .join(' ')}`,
 );
-await benchBulkStatusDigest(args);
-await benchStart(args, 'known');
-if (args.outreach) {
+if (!args.onlyCopy) {
+  await benchBulkStatusDigest(args);
+  await benchStart(args, 'known');
+}
+if (args.outreach && !args.onlyCopy) {
   const smtp = await startSmtpSink();
   try {
     await benchStart(args, 'asked', smtp);
