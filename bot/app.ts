@@ -40,6 +40,8 @@ export interface App {
   notifier: Notifier;
   dispatcher: Dispatcher;
   outreach: Outreach;
+  /** Completion notices to end users (durable: `serve` resumes those left unsent). */
+  notices: CompletionNotices;
   services: BotServices;
   http: Express;
   /** Things to run on close, last registered first. */
@@ -94,8 +96,8 @@ export async function createApp(
     ...opts.outreach,
   });
   bus.on((e) => outreach.onEvent(e));
-  const notices = new CompletionNotices(engine, outreach, log, config.organisation);
-  bus.on((e) => notices.onEvent(e));
+  const notices = new CompletionNotices(engine, db, outreach, log, config.organisation);
+  notices.attach();
   const choices = new UserChoices({
     engine,
     db,
@@ -127,6 +129,7 @@ export async function createApp(
     notifier,
     dispatcher,
     outreach,
+    notices,
     services,
     http,
     onClose: (fn) => closers.push(fn),
@@ -134,6 +137,8 @@ export async function createApp(
       // First: requests still queued are not sent (they go out after the next start); the ones in flight finish.
       outreach.close();
       for (const fn of closers.reverse()) await fn();
+      // Notices being sent finish; one the stopped outreach did not send stays queued for the next process.
+      await notices.close();
       await bus.idle();
       await notifier.close();
       await db.$disconnect();

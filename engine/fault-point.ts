@@ -6,7 +6,8 @@
  * variable, and unset (always, outside tests) a fault point does nothing.
  *
  * Points: `after-status-commit`: a status change is committed, nothing after it has run
- * (no event, no delivery of its post).
+ * (no event, no delivery of its post). `before-completion-notice`: a pass completed and its
+ * completion notice is queued in the outbox, not yet claimed or sent.
  */
 export function faultPoint(name: string): void {
   if (process.env.MAILFERRY_FAULT_POINT === name) process.kill(process.pid, 'SIGKILL');

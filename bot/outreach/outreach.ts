@@ -243,6 +243,11 @@ export class Outreach {
     }
   }
 
+  /** Whether MailFerry is stopping: nothing more is sent (`close`). */
+  get stopped(): boolean {
+    return this.closed;
+  }
+
   /** Whether a request for the item is queued or being sent in this process (the scheduler does not add another). */
   isPending(itemId: string): boolean {
     return this.pendingItems.has(itemId);

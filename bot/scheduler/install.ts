@@ -5,9 +5,9 @@ import { reminderListener } from './reminders.ts';
 /**
  * Joins digests and reminders to a process. Every mode gets `/migrate digest` and stops
  * reminders of items that leave WaitingForUser.
- * Only `serve` runs the minute tick (digests, reminders) and drains the outbox of posts
- * written by workers or left by a restart: a `worker` runs migrations only, and a console
- * session runs no timers.
+ * Only `serve` runs the minute tick (digests, reminders), drains the outbox of posts
+ * written by workers or left by a restart and sends the completion notices left unsent: a
+ * `worker` runs migrations only, and a console session runs no timers.
  */
 export function installScheduler(
   app: App,
@@ -21,6 +21,8 @@ export function installScheduler(
   if (mode === 'serve') {
     scheduler.start();
     app.notifier.startDrain();
+    // Completion notices left unsent by a process that stopped or died: now, then every minute.
+    app.notices.startResume();
     app.onClose(() => scheduler.stop());
   }
   return scheduler;
