@@ -15,7 +15,8 @@ import { readModel, type ReadModel } from './reads.ts';
 import { createPrismaCheckpointStore } from './store/folder-state.ts';
 import type { CheckpointStore } from './copy/types.ts';
 import type { Vault, AdminSecret, SecretValue } from './vault/vault.ts';
-import { chunks, countInChunks } from './store/chunk.ts';
+import { countInChunks } from './store/chunk.ts';
+import { niceBatches } from './nice.ts';
 import { insertRows } from './store/insert-rows.ts';
 import { dialectOf, lockRows } from './store/dialect.ts';
 import {
@@ -328,8 +329,11 @@ export class Engine {
   // ------------------------------------------------------------------- items
 
   /**
-   * Adds items in one transaction: every valid row is added, every invalid one is
-   * reported with its line and reason; a database failure adds nothing.
+   * Adds items: every valid row is added, every invalid one is reported with its line and
+   * reason (a file whose every row is refused adds nothing). Written in batches of
+   * `BULK_BATCH` rows, one transaction each, paced while copies run here (engine/nice.ts):
+   * a database failure keeps the batches written before it, and the same rows sent again
+   * add the rest, the rows already there refused as such.
    */
   async addItems(
     actor: Actor,
@@ -409,17 +413,20 @@ export class Engine {
       createdAt: now,
       updatedAt: now,
     }));
-    if (added.length)
+    // One transaction per batch: a running copy's checkpoint writes wait behind one batch at
+    // most, never behind the whole file. A failure keeps the batches before it; the same rows
+    // sent again add the rest (those already there are refused as such, never added twice).
+    for await (const part of niceBatches(added, BULK_BATCH)) {
       await this.db.$transaction(async (tx) => {
         await insertRows(
           tx,
           'Item',
           ADD_COLUMNS,
-          added.map((i) => ADD_COLUMNS.map((c) => i[c])),
+          part.map((i) => ADD_COLUMNS.map((c) => i[c])),
         );
         await appendHistoryMany(
           tx,
-          added.map((item) => ({
+          part.map((item) => ({
             projectId: project.id,
             itemId: item.id,
             address: item.sourceAddress,
@@ -430,6 +437,9 @@ export class Engine {
           })),
         );
       });
+      // Test fault point: a batch of the add is committed, the rest is not.
+      faultPoint('after-bulk-batch');
+    }
     for (const item of added) this.bus.emit({ type: 'item.added', item: itemRef({ ...item, project }), actor });
     refused.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
     return { added, refused };
@@ -437,9 +447,9 @@ export class Engine {
 
   /** Points items at the thread where their status posts go. */
   async assignThread(itemIds: string[], threadRef: string): Promise<void> {
-    await this.db.$transaction((tx) =>
-      countInChunks(itemIds, (part) => tx.item.updateMany({ where: { id: { in: part } }, data: { threadRef } })),
-    );
+    // A transaction per batch, paced while copies run here, like the add before it.
+    for await (const part of niceBatches(itemIds, BULK_BATCH))
+      await this.db.item.updateMany({ where: { id: { in: part } }, data: { threadRef } });
   }
 
   /** The item of a project by source (or destination) address, or a UserError. */
@@ -657,7 +667,9 @@ export class Engine {
     const batch = randomUUID();
     let asked = false;
     try {
-      for (const part of chunks(items, opts.batch ?? BULK_BATCH)) {
+      // Between batches the event loop is given back, and while copies run here the batches are
+      // smaller and paced (engine/nice.ts).
+      for await (const part of niceBatches(items, opts.batch ?? BULK_BATCH)) {
         if (halted) break;
         const now = this.now();
         const r = await this.db.$transaction(async (tx) => {
@@ -718,7 +730,9 @@ export class Engine {
           const groups = new Map<string, typeof out>();
           for (const c of out) {
             const key = `${c.from}|${c.to}|${c.fresh.license}|${c.license}`;
-            groups.set(key, [...(groups.get(key) ?? []), c]);
+            const group = groups.get(key);
+            if (group) group.push(c);
+            else groups.set(key, [c]);
           }
           for (const group of groups.values()) {
             const [g] = group;
@@ -836,7 +850,7 @@ export class Engine {
     const refused: UserError[] = [];
     const batch = randomUUID();
     try {
-      for (const part of chunks(items, opts.batch ?? BULK_BATCH)) {
+      for await (const part of niceBatches(items, opts.batch ?? BULK_BATCH)) {
         const now = this.now();
         const r = await this.db.$transaction(async (tx) => {
           const { fresh, missingOf } = await this.readBulk(
@@ -992,7 +1006,7 @@ export class Engine {
   ): Promise<{ scheduled: ItemWithProject[]; refused: UserError[] }> {
     const scheduled: ItemWithProject[] = [];
     const refused: UserError[] = [];
-    for (const part of chunks(items, BULK_BATCH)) {
+    for await (const part of niceBatches(items, BULK_BATCH)) {
       await this.db.$transaction(async (tx) => {
         const ids = part.map((i) => i.id);
         await lockRows(tx, 'Item', ids);

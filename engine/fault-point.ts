@@ -7,7 +7,8 @@
  *
  * Points: `after-status-commit`: a status change is committed, nothing after it has run
  * (no event, no delivery of its post). `before-completion-notice`: a pass completed and its
- * completion notice is queued in the outbox, not yet claimed or sent.
+ * completion notice is queued in the outbox, not yet claimed or sent. `after-bulk-batch`: one
+ * batch of a bulk add is committed, the batches after it are not.
  */
 export function faultPoint(name: string): void {
   if (process.env.MAILFERRY_FAULT_POINT === name) process.kill(process.pid, 'SIGKILL');
