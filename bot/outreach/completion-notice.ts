@@ -182,22 +182,26 @@ export class CompletionNotices {
     if (this.sending.has(itemId) || this.closed) return;
     this.sending.add(itemId);
     try {
-      const rows = await claimThreadPosts(
-        this.db,
-        noticeThread(itemId),
-        this.owner,
-        this.engine.now(),
-        NOTICE_LEASE_MS,
-      );
-      for (const [i, row] of rows.entries()) {
-        if (!(await this.sendRow(itemId, row))) {
-          // MailFerry is stopping: this one and the rest go back to the queue for the next process.
-          await releaseOutbox(
-            this.db,
-            rows.slice(i).map((r) => r.id),
-            this.owner,
-          );
-          return;
+      // Again until none is left: a notice queued meanwhile (a later pass) is sent too.
+      for (;;) {
+        const rows = await claimThreadPosts(
+          this.db,
+          noticeThread(itemId),
+          this.owner,
+          this.engine.now(),
+          NOTICE_LEASE_MS,
+        );
+        if (!rows.length) return;
+        for (const [i, row] of rows.entries()) {
+          if (!(await this.sendRow(itemId, row))) {
+            // Stopping, or an error: this one and the rest go back to the queue for a later try.
+            await releaseOutbox(
+              this.db,
+              rows.slice(i).map((r) => r.id),
+              this.owner,
+            );
+            return;
+          }
         }
       }
     } finally {
