@@ -28,7 +28,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { createApp, type RootApp } from '../bot/app.ts';
 import { loadConfig } from '../bot/config.ts';
 import { Logger } from '../bot/log.ts';
@@ -298,6 +298,10 @@ async function benchCopyBesideStart(a: Args): Promise<void> {
     const store = createPrismaCheckpointStore(b.app.db);
     const copy = async (u: string) => {
       const item = await engine.getItem(project, `${u}@old.example`);
+      // How busy the process's event loop was while the copy ran, and how long the copy's callbacks waited for it.
+      const delay = monitorEventLoopDelay({ resolution: 5 });
+      delay.enable();
+      const elu = performance.eventLoopUtilization();
       const t0 = performance.now();
       const r = await runPass({
         itemId: item.id,
@@ -305,7 +309,12 @@ async function benchCopyBesideStart(a: Args): Promise<void> {
         destination: { url: dv.url, login: `${u}-dst`, secret: { password: 'pw' } },
         checkpoints: store,
       });
-      return { ms: performance.now() - t0, copied: r.stats.messagesCopied, outcome: r.outcome };
+      const ms = performance.now() - t0;
+      delay.disable();
+      const loop =
+        `event loop ${(100 * performance.eventLoopUtilization(elu).utilization).toFixed(0)}% busy, ` +
+        `delay p99 ${(delay.percentile(99) / 1e6).toFixed(0)} ms, max ${(delay.max / 1e6).toFixed(0)} ms`;
+      return { ms, copied: r.stats.messagesCopied, outcome: r.outcome, loop };
     };
     const ratios: number[] = [];
     for (let round = 0; round < a.rounds; round++) {
@@ -333,8 +342,10 @@ async function benchCopyBesideStart(a: Args): Promise<void> {
         startEnded >= beside.ms ? 'the whole copy' : `${((100 * startEnded) / beside.ms).toFixed(0)}% of the copy`;
       ratios.push(beside.ms / alone.ms);
       console.log(
-        `copy of ${a.copy} messages, round ${round + 1}: alone ${fmtS(alone.ms)} (${alone.copied} copied, ${alone.outcome}); ` +
-          `beside start --all on ${a.start} ${fmtS(beside.ms)} (${beside.copied} copied, ${beside.outcome}; ` +
+        `copy of ${a.copy} messages, round ${round + 1}: alone ${fmtS(alone.ms)} ` +
+          `(${alone.copied} copied, ${alone.outcome}; ${alone.loop}); beside start --all on ${a.start} ` +
+          `${fmtS(beside.ms)} (${beside.copied} copied, ${beside.outcome}; ` +
+          `${beside.loop}; ` +
           `start --all ${started.ok ? 'ok' : `failed: ${started.code}`}, reply after ${fmtS(replied)}, ` +
           `every post delivered after ${fmtS(startEnded)}, overlapping ${overlap}): ` +
           `${(beside.ms / alone.ms).toFixed(2)}x the time alone; load average ${loadavg()}`,
