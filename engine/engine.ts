@@ -15,8 +15,7 @@ import { readModel, type ReadModel } from './reads.ts';
 import { createPrismaCheckpointStore } from './store/folder-state.ts';
 import type { CheckpointStore } from './copy/types.ts';
 import type { Vault, AdminSecret, SecretValue } from './vault/vault.ts';
-import { countInChunks } from './store/chunk.ts';
-import { niceBatches } from './nice.ts';
+import { countInChunks, yieldingChunks } from './store/chunk.ts';
 import { insertRows } from './store/insert-rows.ts';
 import { dialectOf, lockRows } from './store/dialect.ts';
 import {
@@ -331,7 +330,7 @@ export class Engine {
   /**
    * Adds items: every valid row is added, every invalid one is reported with its line and
    * reason (a file whose every row is refused adds nothing). Written in batches of
-   * `BULK_BATCH` rows, one transaction each, paced while copies run here (engine/nice.ts):
+   * `BULK_BATCH` rows, one transaction each, the event loop given back between them:
    * a database failure keeps the batches written before it, and the same rows sent again
    * add the rest, the rows already there refused as such.
    */
@@ -416,7 +415,7 @@ export class Engine {
     // One transaction per batch: a running copy's checkpoint writes wait behind one batch at
     // most, never behind the whole file. A failure keeps the batches before it; the same rows
     // sent again add the rest (those already there are refused as such, never added twice).
-    for await (const part of niceBatches(added, BULK_BATCH)) {
+    for await (const part of yieldingChunks(added, BULK_BATCH)) {
       await this.db.$transaction(async (tx) => {
         await insertRows(
           tx,
@@ -447,8 +446,8 @@ export class Engine {
 
   /** Points items at the thread where their status posts go. */
   async assignThread(itemIds: string[], threadRef: string): Promise<void> {
-    // A transaction per batch, paced while copies run here, like the add before it.
-    for await (const part of niceBatches(itemIds, BULK_BATCH))
+    // A transaction per batch, like the add before it.
+    for await (const part of yieldingChunks(itemIds, BULK_BATCH))
       await this.db.item.updateMany({ where: { id: { in: part } }, data: { threadRef } });
   }
 
@@ -667,9 +666,8 @@ export class Engine {
     const batch = randomUUID();
     let asked = false;
     try {
-      // Between batches the event loop is given back, and while copies run here the batches are
-      // smaller and paced (engine/nice.ts).
-      for await (const part of niceBatches(items, opts.batch ?? BULK_BATCH)) {
+      // Between batches the event loop is given back (a running copy's callbacks are served).
+      for await (const part of yieldingChunks(items, opts.batch ?? BULK_BATCH)) {
         if (halted) break;
         const now = this.now();
         const r = await this.db.$transaction(async (tx) => {
@@ -850,7 +848,7 @@ export class Engine {
     const refused: UserError[] = [];
     const batch = randomUUID();
     try {
-      for await (const part of niceBatches(items, opts.batch ?? BULK_BATCH)) {
+      for await (const part of yieldingChunks(items, opts.batch ?? BULK_BATCH)) {
         const now = this.now();
         const r = await this.db.$transaction(async (tx) => {
           const { fresh, missingOf } = await this.readBulk(
@@ -1006,7 +1004,7 @@ export class Engine {
   ): Promise<{ scheduled: ItemWithProject[]; refused: UserError[] }> {
     const scheduled: ItemWithProject[] = [];
     const refused: UserError[] = [];
-    for await (const part of niceBatches(items, BULK_BATCH)) {
+    for await (const part of yieldingChunks(items, BULK_BATCH)) {
       await this.db.$transaction(async (tx) => {
         const ids = part.map((i) => i.id);
         await lockRows(tx, 'Item', ids);

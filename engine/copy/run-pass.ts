@@ -11,7 +11,6 @@ import { PassState, passSettings } from './pass-state.ts';
 import { onSide } from './plan-folder.ts';
 import { CopyError, type PassInput, type PassResult } from './types.ts';
 import { auditDestinations } from './verify-folder.ts';
-import { passRunning } from '../nice.ts';
 
 /**
  * Lists both sides (LIST-STATUS gives MESSAGES/UIDNEXT/UIDVALIDITY in one round trip) on
@@ -86,8 +85,6 @@ export async function runPass(passInput: PassInput): Promise<PassResult> {
   const timer = input.onProgress ? setInterval(() => pass.emitProgress(false), pass.settings.progressIntervalMs) : null;
   timer?.unref?.();
   const pool = new LanePool(input);
-  // Bulk commands in this process yield to a running pass (engine/nice.ts).
-  const ended = passRunning();
   try {
     await runSteps(pass, pool);
     return finishPass(pass);
@@ -98,7 +95,6 @@ export async function runPass(passInput: PassInput): Promise<PassResult> {
   } finally {
     // After the result is made: closing the connections is not the pass's time.
     if (timer) clearInterval(timer);
-    ended();
     await pool.close();
   }
 }

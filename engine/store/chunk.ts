@@ -38,3 +38,15 @@ export async function countInChunks<T>(
   for (const part of chunks(list, size)) count += (await write(part)).count;
   return count;
 }
+
+/**
+ * The parts of `list` a bulk command writes one transaction each, giving the event loop back
+ * between two parts: requests, timers and a running copy's callbacks are served between the
+ * batches of a command of thousands instead of after it.
+ */
+export async function* yieldingChunks<T>(list: readonly T[], size = SET_CHUNK): AsyncGenerator<T[]> {
+  for (let i = 0; i < list.length; i += size) {
+    if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    yield list.slice(i, i + size);
+  }
+}
