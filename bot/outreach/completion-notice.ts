@@ -1,6 +1,6 @@
 import { LEASE_OWNER, leaseHolderGone, type Engine, type Item } from '../../engine/engine.ts';
 import type { EngineEvent, ItemStatusEvent, PassFigures } from '../../engine/events.ts';
-import type { Db, Tx } from '../../engine/store/db.ts';
+import type { BotDb, BotTx } from '../store/bot-db.ts';
 import { faultPoint } from '../../engine/fault-point.ts';
 import {
   claimThreadPosts,
@@ -89,7 +89,7 @@ export class CompletionNotices {
 
   constructor(
     private engine: Engine,
-    private db: Db,
+    private db: BotDb,
     private outreach: Outreach,
     private log: Logger,
     private install: { name?: string; support?: string } = {},
@@ -111,7 +111,7 @@ export class CompletionNotices {
   }
 
   /** Writes the notice of a completed pass, inside the completion's transaction. */
-  private async enqueue(tx: Tx, e: ItemStatusEvent): Promise<void> {
+  private async enqueue(tx: BotTx, e: ItemStatusEvent): Promise<void> {
     if (!isCompletion(e)) return;
     const row: NoticeRow = { copied: e.figures?.messagesCopied ?? 0, prestage: e.figures?.pass?.type === 'prestage' };
     await enqueueOutbox(
