@@ -1,4 +1,5 @@
-import { defineCommand } from './types.ts';
+import { defineCommand, type CommandContext } from './types.ts';
+import type { Engine, Project } from '../../engine/engine.ts';
 import {
   HISTORY_LIMIT,
   extraDetail,
@@ -30,103 +31,123 @@ export const status = defineCommand({
   examples: ['/migrate status', '/migrate status alice@old.example'],
   admin: true,
   async handler(ctx, { args, opts }) {
-    if (!args.ADDRESS && opts.project === undefined) {
-      // Several projects here: an overview of each rather than "say which".
-      const here = await ctx.engine.projectsInChannel(ctx.channelRef);
-      if (here.length > 1) {
-        const overview = await Promise.all(
-          here.map(async (p) => ({
-            name: p.name,
-            sourceUrl: p.sourceUrl,
-            destinationUrl: p.destinationUrl,
-            ...(await ctx.engine.projectCounts(p)),
-          })),
-        );
-        await ctx.reply(projectsOverviewMessage(overview));
-        return;
-      }
-    }
+    if (!args.ADDRESS && opts.project === undefined && (await replyOverviewOfSeveral(ctx))) return;
     const project = await resolveProject(ctx, opts.project);
-    if (!args.ADDRESS) {
-      const s = await ctx.engine.projectStatus(project);
-      const admin = Object.fromEntries((await ctx.engine.adminSides(project.id)).map((a) => [a.side, a.kind]));
-      const now = ctx.engine.now();
-      const scheduled = await ctx.engine.scheduledStarts(s.project);
-      await ctx.reply(
-        projectStatusMessage({
-          name: s.project.name,
-          sourceUrl: s.project.sourceUrl,
-          destinationUrl: s.project.destinationUrl,
-          selfService: s.project.selfService,
-          counts: s.counts,
-          licenses: s.licenses,
-          total: s.total,
-          items: s.items.map((i) => ({ ...itemView(i), timing: itemTiming(i, s.project, now) })),
-          admin,
-          window: windowView(s.project, now),
-          ...(scheduled.next
-            ? {
-                scheduled: {
-                  count: scheduled.count,
-                  next: scheduled.next,
-                  timeZone: project.digestTz ?? serverTimeZone(),
-                },
-              }
-            : {}),
-        }),
-      );
-      return;
-    }
-    const item = await ctx.engine.getItem(project, args.ADDRESS);
-    const [history, historyTotal, passes] = await Promise.all([
-      ctx.engine.history(item.id, HISTORY_LIMIT),
-      ctx.engine.historyCount(item.id),
-      ctx.engine.passHistory(item.id),
-    ]);
-    const copy = await ctx.engine.itemFolders(item.id);
-    await ctx.reply(
-      itemStatusMessage(
-        project.name,
-        {
-          ...itemView(item),
-          timing: itemTiming(item, item.project, ctx.engine.now()),
-          passCount: item.passCount,
-          lastPassMs: item.lastPassMs,
-          messagesPresent: item.messagesPresent,
-        },
-        history.map((h) => ({
-          at: h.at,
-          actor: h.actor,
-          kind: h.kind,
-          fromStatus: h.fromStatus,
-          toStatus: h.toStatus,
-          summary: describeEvent(h.kind, h.fromStatus, h.toStatus, h.detail),
-        })),
-        {
-          folders: copy.folders.map((f) => ({ ...f, bytesCopied: Number(f.bytesCopied) })),
-          skipped: copy.skipped.map((s) => ({
-            sourceFolder: s.sourceFolder,
-            uid: s.uid,
-            size: s.size,
-            reason: s.reason,
-          })),
-          altered: copy.altered.map((a) => ({
-            sourceFolder: a.sourceFolder,
-            uid: a.uid,
-            destUid: a.destUid,
-            sourceSize: a.sourceSize,
-            destSize: a.destSize,
-            reason: a.reason,
-          })),
-          verification: parseVerification(item.lastVerification),
-          passes: passes.map(passView),
-        },
-        historyTotal,
-        project.digestTz ?? serverTimeZone(),
-      ),
-    );
+    if (!args.ADDRESS) await replyProjectStatus(ctx, project);
+    else await replyItemStatus(ctx, project, args.ADDRESS);
   },
 });
+
+/**
+ * Several projects in the channel: replies with an overview of each rather than "say which".
+ * False with one or none, and nothing is said.
+ */
+async function replyOverviewOfSeveral(ctx: CommandContext): Promise<boolean> {
+  const here = await ctx.engine.projectsInChannel(ctx.channelRef);
+  if (here.length <= 1) return false;
+  const overview = await Promise.all(
+    here.map(async (p) => ({
+      name: p.name,
+      sourceUrl: p.sourceUrl,
+      destinationUrl: p.destinationUrl,
+      ...(await ctx.engine.projectCounts(p)),
+    })),
+  );
+  await ctx.reply(projectsOverviewMessage(overview));
+  return true;
+}
+
+/** The project: counts, licenses, admin credentials, every item, the copy window and scheduled starts. */
+async function replyProjectStatus(ctx: CommandContext, project: Project): Promise<void> {
+  const s = await ctx.engine.projectStatus(project);
+  const admin = Object.fromEntries((await ctx.engine.adminSides(project.id)).map((a) => [a.side, a.kind]));
+  const now = ctx.engine.now();
+  const scheduled = await ctx.engine.scheduledStarts(s.project);
+  await ctx.reply(
+    projectStatusMessage({
+      name: s.project.name,
+      sourceUrl: s.project.sourceUrl,
+      destinationUrl: s.project.destinationUrl,
+      selfService: s.project.selfService,
+      counts: s.counts,
+      licenses: s.licenses,
+      total: s.total,
+      items: s.items.map((i) => ({ ...itemView(i), timing: itemTiming(i, s.project, now) })),
+      admin,
+      window: windowView(s.project, now),
+      ...(scheduled.next
+        ? {
+            scheduled: {
+              count: scheduled.count,
+              next: scheduled.next,
+              timeZone: project.digestTz ?? serverTimeZone(),
+            },
+          }
+        : {}),
+    }),
+  );
+}
+
+/** One mailbox: its figures, its latest history, its folders, skipped and altered messages, its passes. */
+async function replyItemStatus(ctx: CommandContext, project: Project, address: string): Promise<void> {
+  const item = await ctx.engine.getItem(project, address);
+  const [history, historyTotal, passes] = await Promise.all([
+    ctx.engine.history(item.id, HISTORY_LIMIT),
+    ctx.engine.historyCount(item.id),
+    ctx.engine.passHistory(item.id),
+  ]);
+  const copy = await ctx.engine.itemFolders(item.id);
+  await ctx.reply(
+    itemStatusMessage(
+      project.name,
+      {
+        ...itemView(item),
+        timing: itemTiming(item, item.project, ctx.engine.now()),
+        passCount: item.passCount,
+        lastPassMs: item.lastPassMs,
+        messagesPresent: item.messagesPresent,
+      },
+      history.map((h) => ({
+        at: h.at,
+        actor: h.actor,
+        kind: h.kind,
+        fromStatus: h.fromStatus,
+        toStatus: h.toStatus,
+        summary: describeEvent(h.kind, h.fromStatus, h.toStatus, h.detail),
+      })),
+      copyView(copy, item.lastVerification, passes),
+      historyTotal,
+      project.digestTz ?? serverTimeZone(),
+    ),
+  );
+}
+
+/** What was copied, as the item's status shows it: folders, skipped and altered messages, verification, passes. */
+function copyView(
+  copy: Awaited<ReturnType<Engine['itemFolders']>>,
+  lastVerification: string | null,
+  passes: Awaited<ReturnType<Engine['passHistory']>>,
+) {
+  return {
+    folders: copy.folders.map((f) => ({ ...f, bytesCopied: Number(f.bytesCopied) })),
+    skipped: copy.skipped.map((s) => ({
+      sourceFolder: s.sourceFolder,
+      uid: s.uid,
+      size: s.size,
+      reason: s.reason,
+    })),
+    altered: copy.altered.map((a) => ({
+      sourceFolder: a.sourceFolder,
+      uid: a.uid,
+      destUid: a.destUid,
+      sourceSize: a.sourceSize,
+      destSize: a.destSize,
+      reason: a.reason,
+    })),
+    verification: parseVerification(lastVerification),
+    passes: passes.map(passView),
+  };
+}
 
 /** A pass's end in the history, as the passes list shows it. */
 function passView(h: { at: Date; toStatus: string | null; detail: Record<string, unknown> }): PassView {
