@@ -103,6 +103,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** Checks the arguments, answers --version and --help, and runs the command. */
 async function run(argv: string[]): Promise<number> {
   if (argv.includes('--version') || argv.includes('-V')) {
     process.stdout.write(`mailferry ${version()}\n`);
@@ -123,25 +124,8 @@ async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (cmd === 'db') return dbMain(rest);
-  const known = [...(OPTIONS[cmd] ?? []), '--help', '--version'];
-  const unknown = rest.filter((a) => !known.includes(a));
-  if (unknown.length) {
-    const u = unknown[0] ?? '';
-    const guess = u.startsWith('-') ? closest(u.replace(/^-+/, '--'), known) : closest(u, commands);
-    const suggestion = guess
-      ? u.startsWith('-')
-        ? ` Did you mean ${guess}?`
-        : ` Did you mean "mailferry ${guess}"?`
-      : '';
-    const where = argv[0] === cmd ? ` for "${cmd}"` : '';
-    process.stderr.write(
-      `Unknown ${u.startsWith('-') ? 'option' : 'argument'} ${u}${where}` +
-        `.${suggestion}\n\n${(argv[0] === cmd && HELP[cmd]) || HELP.main}`,
-    );
-    return 2;
-  }
-  const { surfaces, withBoundPort } = await import('./config.ts');
-  let config = await readConfig();
+  if (reportedUnknownArgument(argv, cmd, rest, commands)) return 2;
+  const config = await readConfig();
   if (!config) return 2;
   if (cmd === 'rotate-key')
     return (await import('./rotate-key.ts')).rotateKeyCommand(
@@ -150,45 +134,75 @@ async function run(argv: string[]): Promise<number> {
       (s) => process.stdout.write(s),
       (s) => process.stderr.write(s),
     );
-  const log = new Logger();
-  if (cmd === 'console') {
-    const { runConsole } = await import('../adapters/console/console-adapter.ts');
-    const app = await boot(config, 'console', new Logger(undefined, (process.env.LOG_LEVEL as 'warn') || 'warn'));
-    try {
-      await runConsole(
-        {
-          dispatcher: app.dispatcher,
-          registerPoster: (s, p) => app.notifier.register(s, p),
-          settle: async () => {
-            await app.bus.idle();
-            await app.notifier.idle();
-          },
+  if (cmd === 'console') return consoleMain(config, rest);
+  return serveOrWork(config, cmd === 'serve' ? 'serve' : 'worker');
+}
+
+/** Says on stderr which argument the command does not take, with the nearest it does; false when there is none. */
+function reportedUnknownArgument(argv: string[], cmd: string, rest: string[], commands: string[]): boolean {
+  const known = [...(OPTIONS[cmd] ?? []), '--help', '--version'];
+  const unknown = rest.filter((a) => !known.includes(a));
+  if (!unknown.length) return false;
+  const u = unknown[0] ?? '';
+  const guess = u.startsWith('-') ? closest(u.replace(/^-+/, '--'), known) : closest(u, commands);
+  const suggestion = guess
+    ? u.startsWith('-')
+      ? ` Did you mean ${guess}?`
+      : ` Did you mean "mailferry ${guess}"?`
+    : '';
+  const where = argv[0] === cmd ? ` for "${cmd}"` : '';
+  process.stderr.write(
+    `Unknown ${u.startsWith('-') ? 'option' : 'argument'} ${u}${where}` +
+      `.${suggestion}\n\n${(argv[0] === cmd && HELP[cmd]) || HELP.main}`,
+  );
+  return true;
+}
+
+/** `mailferry console`: chat commands from stdin, then (with --wait) until no migration is queued or running. */
+async function consoleMain(config: Config, rest: string[]): Promise<number> {
+  const { runConsole } = await import('../adapters/console/console-adapter.ts');
+  const app = await boot(config, 'console', new Logger(undefined, (process.env.LOG_LEVEL as 'warn') || 'warn'));
+  try {
+    await runConsole(
+      {
+        dispatcher: app.dispatcher,
+        registerPoster: (s, p) => app.notifier.register(s, p),
+        settle: async () => {
+          await app.bus.idle();
+          await app.notifier.idle();
         },
-        process.stdin,
-        process.stdout,
-        { interactive: !!process.stdin.isTTY },
-      );
-      if (rest.includes('--wait')) await waitIdle(app);
-    } finally {
-      await app.close();
-    }
-    return 0;
+      },
+      process.stdin,
+      process.stdout,
+      { interactive: !!process.stdin.isTTY },
+    );
+    if (rest.includes('--wait')) await waitIdle(app);
+  } finally {
+    await app.close();
   }
+  return 0;
+}
+
+/** `mailferry serve` and `mailferry worker`: runs until SIGTERM or SIGINT, then closes the app. */
+async function serveOrWork(bootConfig: Config, mode: 'serve' | 'worker'): Promise<number> {
+  const { surfaces, withBoundPort } = await import('./config.ts');
+  let config = bootConfig;
+  const log = new Logger();
   // PORT=0 without PUBLIC_URL: the port is bound first, so the default links name the port users can reach.
   let early: EarlyServer | undefined;
-  if (cmd === 'serve' && config.port === 0 && !process.env.PUBLIC_URL) {
+  if (mode === 'serve' && config.port === 0 && !process.env.PUBLIC_URL) {
     const { bindEarly } = await import('./http/server.ts');
     early = await bindEarly(0, config.bind);
     config = withBoundPort(config, early.port);
   }
   let app: App;
   try {
-    app = await boot(config, cmd as 'serve' | 'worker', log);
+    app = await boot(config, mode, log);
   } catch (e) {
     early?.server.close();
     throw e;
   }
-  if (cmd === 'serve') {
+  if (mode === 'serve') {
     const { serveHttp } = await import('./app.ts');
     const { port } = await serveHttp(app, early);
     log.info(`MailFerry listening on port ${port}`, {
@@ -203,7 +217,15 @@ async function run(argv: string[]): Promise<number> {
   } else {
     log.info('MailFerry worker started');
   }
-  await new Promise<void>((resolve) => {
+  await untilStopped(log);
+  await app.close();
+  log.info('stopped');
+  return 0;
+}
+
+/** Resolves on SIGTERM or SIGINT, or (started by npm) when the npm process exits; says which. */
+function untilStopped(log: Logger): Promise<void> {
+  return new Promise<void>((resolve) => {
     let watch: NodeJS.Timeout | undefined;
     let stopping = false;
     const stop = (sig: string) => {
@@ -223,9 +245,6 @@ async function run(argv: string[]): Promise<number> {
       watch = setInterval(() => process.ppid !== parent && stop('the npm process exited'), 500).unref();
     }
   });
-  await app.close();
-  log.info('stopped');
-  return 0;
 }
 
 /** The configuration, or undefined after saying on stderr what is wrong with it. */
