@@ -287,23 +287,52 @@ function limited(lines: string[]): { items: string[]; more?: string } {
     : { items: lines };
 }
 
+/** One mailbox as its status shows it: the item's view with the figures of its passes. */
+type ItemStatusView = ItemView & { passCount: number; lastPassMs: number; messagesPresent: number };
+
+/** What was copied of one mailbox: its folders, refused and altered messages, verification, passes. */
+interface ItemCopyView {
+  folders: FolderView[];
+  skipped: SkippedView[];
+  altered?: AlteredView[];
+  verification?: VerificationView | null;
+  passes?: PassView[];
+}
+
 /** The status of one mailbox with its history (and, once copied, its folders and refused messages). */
 export function itemStatusMessage(
   projectName: string,
-  i: ItemView & { passCount: number; lastPassMs: number; messagesPresent: number },
+  i: ItemStatusView,
   history: HistoryView[],
-  copy: {
-    folders: FolderView[];
-    skipped: SkippedView[];
-    altered?: AlteredView[];
-    verification?: VerificationView | null;
-    passes?: PassView[];
-  } = { folders: [], skipped: [] },
+  copy: ItemCopyView = { folders: [], skipped: [] },
   /** Events in all, when `history` holds only the latest ones. */
   historyTotal = history.length,
   /** IANA zone of the project: history times are shown in it as well as in UTC. */
   timeZone?: string,
 ): Message {
+  const timing = i.timing ? timingText(i.timing) : undefined;
+  return {
+    kind: 'item-status',
+    text:
+      `${i.sourceAddress}: ${statusLabel(i.status)}` +
+      `${i.reasonText && i.status === 'Failed' ? ` — ${i.reasonText}` : ''}${timing ? ` — ${timing}` : ''}`,
+    tone: i.status === 'Failed' ? 'error' : 'info',
+    blocks: [
+      { type: 'header', text: i.sourceAddress },
+      { type: 'facts', facts: itemFacts(projectName, i, timing, copy.verification) },
+      ...copyBlocks(copy, timeZone),
+      ...historyBlocks(history, historyTotal, timeZone),
+    ],
+  };
+}
+
+/** The facts of one mailbox: project, destination, status, timing, the server's words, figures, license. */
+function itemFacts(
+  projectName: string,
+  i: ItemStatusView,
+  timing: string | undefined,
+  verification: VerificationView | null | undefined,
+): { label: string; value: string }[] {
   const facts = [
     { label: 'Project', value: projectName },
     { label: 'Destination', value: i.destinationAddress },
@@ -312,7 +341,6 @@ export function itemStatusMessage(
       value: statusLabel(i.status) + (i.status === 'Failed' && i.reasonText ? ` — ${i.reasonText}` : ''),
     },
   ];
-  const timing = i.timing ? timingText(i.timing) : undefined;
   if (timing)
     facts.push({
       label: i.timing?.startAt ? 'Scheduled' : 'Window',
@@ -332,67 +360,60 @@ export function itemStatusMessage(
         `${i.lastPassMs ? `; last pass ${formatDuration(i.lastPassMs)}` : ''}`,
     });
   // What the last pass's verification found, never left out once there is one.
-  if (copy.verification) facts.push({ label: 'Verified (last pass)', value: verificationLine(copy.verification) });
+  if (verification) facts.push({ label: 'Verified (last pass)', value: verificationLine(verification) });
   facts.push({
     label: 'License',
     value: i.license === 'consumed' ? 'consumed' : i.license === 'reserved' ? 'reserved' : 'none',
   });
+  return facts;
+}
+
+/** The lists of what was copied, each under its title and only when it has lines: passes, folders, skipped, altered. */
+function copyBlocks(copy: ItemCopyView, timeZone: string | undefined): Block[] {
+  const blocks: Block[] = [];
+  if (copy.passes?.length)
+    blocks.push(
+      { type: 'text', text: 'Passes (kind, outcome, what each copied):' },
+      { type: 'list', items: copy.passes.map((p) => passLine(p, statusLabel, timeZone)) },
+    );
+  if (copy.folders.length)
+    blocks.push({ type: 'text', text: 'Folders:' }, { type: 'list', ...limited(copy.folders.map(folderLine)) });
+  if (copy.skipped.length)
+    blocks.push(
+      { type: 'text', text: 'Skipped (the destination refused them):' },
+      {
+        type: 'list',
+        ...limited(copy.skipped.map((s) => `${s.sourceFolder} UID ${s.uid} (${formatBytes(s.size)}): ${s.reason}`)),
+      },
+    );
+  if (copy.altered?.length)
+    blocks.push(
+      {
+        type: 'text',
+        text:
+          `Altered by the destination (stored differently from the ` +
+          `source; ${plural(copy.altered.length, 'message')}, all passes):`,
+      },
+      { type: 'list', ...limited(copy.altered.map(alteredLine)) },
+    );
+  return blocks;
+}
+
+/** The latest history events, with how many earlier ones are not shown. */
+function historyBlocks(history: HistoryView[], historyTotal: number, timeZone: string | undefined): Block[] {
   const hist = history
     .slice(-HISTORY_LIMIT)
     .map((h) => `${formatTime(h.at, timeZone)} — ${h.summary} — ${actorText(h.actor)}`);
   const total = Math.max(historyTotal, history.length);
   const earlier = total - hist.length;
-  return {
-    kind: 'item-status',
-    text:
-      `${i.sourceAddress}: ${statusLabel(i.status)}` +
-      `${i.reasonText && i.status === 'Failed' ? ` — ${i.reasonText}` : ''}${timing ? ` — ${timing}` : ''}`,
-    tone: i.status === 'Failed' ? 'error' : 'info',
-    blocks: [
-      { type: 'header', text: i.sourceAddress },
-      { type: 'facts', facts },
-      ...(copy.passes?.length
-        ? [
-            { type: 'text' as const, text: 'Passes (kind, outcome, what each copied):' },
-            { type: 'list' as const, items: copy.passes.map((p) => passLine(p, statusLabel, timeZone)) },
-          ]
-        : []),
-      ...(copy.folders.length
-        ? [
-            { type: 'text' as const, text: 'Folders:' },
-            { type: 'list' as const, ...limited(copy.folders.map(folderLine)) },
-          ]
-        : []),
-      ...(copy.skipped.length
-        ? [
-            { type: 'text' as const, text: 'Skipped (the destination refused them):' },
-            {
-              type: 'list' as const,
-              ...limited(
-                copy.skipped.map((s) => `${s.sourceFolder} UID ${s.uid} (${formatBytes(s.size)}): ${s.reason}`),
-              ),
-            },
-          ]
-        : []),
-      ...(copy.altered?.length
-        ? [
-            {
-              type: 'text' as const,
-              text:
-                `Altered by the destination (stored differently from the ` +
-                `source; ${plural(copy.altered.length, 'message')}, all passes):`,
-            },
-            { type: 'list' as const, ...limited(copy.altered.map(alteredLine)) },
-          ]
-        : []),
-      {
-        type: 'text',
-        text: earlier
-          ? `History (the latest ${hist.length} of ${formatCount(total)} ` +
-            `events; ${formatCount(earlier)} earlier not shown):`
-          : 'History:',
-      },
-      { type: 'list', items: hist.length ? hist : ['(none)'] },
-    ],
-  };
+  return [
+    {
+      type: 'text',
+      text: earlier
+        ? `History (the latest ${hist.length} of ${formatCount(total)} ` +
+          `events; ${formatCount(earlier)} earlier not shown):`
+        : 'History:',
+    },
+    { type: 'list', items: hist.length ? hist : ['(none)'] },
+  ];
 }
