@@ -95,27 +95,70 @@ export function digestMessage(v: DigestView): Message {
   const period = `since ${v.sinceDigest ? 'the last digest' : 'the project started'}`;
   const stalled = v.waiting.filter((w) => w.stalled);
   const waiting = v.waiting.filter((w) => !w.stalled);
-  const waitLine = (w: WaitingView) =>
-    `${w.address} — waiting ${formatDuration(w.waitingMs)}, ` +
-    (w.asked === 0 ? 'no request sent yet' : `asked ${w.asked === 1 ? 'once' : `${formatCount(w.asked)} times`}`);
-  const copiedMessages = v.completed.reduce((s, c) => s + c.messages, 0);
-  const copiedBytes = v.completed.reduce((s, c) => s + c.bytes, 0);
-  const t = v.throughput;
-  const throughputText = t.passes
-    ? t.copyingMs
-      ? `${formatCount(t.messages)} messages, ${formatBytes(t.bytes)} copied ` +
-        `in ${plural(t.passes, 'pass', 'passes')} — ${formatCount(Math.round(perHour(t.messages, t.copyingMs)))} ` +
-        `messages/h, ${formatBytes(Math.round(perHour(t.bytes, t.copyingMs)))}/h while ` +
-        `copying (${formatDuration(t.copyingMs)} of copying in ${formatDuration(t.periodMs)})`
-      : `${formatCount(t.messages)} messages, ${formatBytes(t.bytes)} copied ` +
-        `in ${plural(t.passes, 'pass', 'passes')} over ${formatDuration(t.periodMs)}`
-    : `nothing copied ${period}`;
-
+  const copied = copiedTotal(v.completed);
   const blocks: Block[] = [
     { type: 'header', text: `Digest — ${v.projectName}` },
     { type: 'context', text: `As of ${formatTime(v.now)}; changes ${period} (${formatTime(v.since)}).` },
     { type: 'text', text: countsWithChange(v.counts, v.previousCounts) },
+    ...waitingBlocks(waiting, stalled, limit),
+    ...failedBlocks(v.failed, period, limit),
+    ...completedBlocks(v.completed, copied, period, limit),
+    {
+      type: 'facts',
+      facts: [
+        { label: 'Throughput', value: throughputText(v.throughput, period) },
+        { label: 'Licenses', value: licensesLine(v.licenses) },
+      ],
+    },
   ];
+  const text = [
+    `Digest for ${v.projectName}: ${countsWithChange(v.counts, v.previousCounts)}.`,
+    waiting.length ? `${formatCount(waiting.length)} waiting for their user.` : '',
+    stalled.length ? `${formatCount(stalled.length)} stalled.` : '',
+    v.failed.length ? `${formatCount(v.failed.length)} failed ${period}.` : '',
+    v.completed.length
+      ? `${formatCount(v.completed.length)} completed ${period} ` +
+        `(${formatCount(copied.messages)} messages, ${formatBytes(copied.bytes)}).`
+      : '',
+    `Licenses: ${licensesLine(v.licenses)}.`,
+  ]
+    .filter(Boolean)
+    .join(' ');
+  const tone: Message['tone'] = v.failed.length || stalled.length ? 'warning' : 'info';
+  return { kind: 'digest', text, tone, blocks };
+}
+
+/** The messages and bytes of the mailboxes that completed in the period. */
+function copiedTotal(completed: CompletedView[]): { messages: number; bytes: number } {
+  return {
+    messages: completed.reduce((s, c) => s + c.messages, 0),
+    bytes: completed.reduce((s, c) => s + c.bytes, 0),
+  };
+}
+
+/** What passes copied in the period; the rate is per hour of copying where that time is known. */
+function throughputText(t: DigestView['throughput'], period: string): string {
+  if (!t.passes) return `nothing copied ${period}`;
+  return t.copyingMs
+    ? `${formatCount(t.messages)} messages, ${formatBytes(t.bytes)} copied ` +
+        `in ${plural(t.passes, 'pass', 'passes')} — ${formatCount(Math.round(perHour(t.messages, t.copyingMs)))} ` +
+        `messages/h, ${formatBytes(Math.round(perHour(t.bytes, t.copyingMs)))}/h while ` +
+        `copying (${formatDuration(t.copyingMs)} of copying in ${formatDuration(t.periodMs)})`
+    : `${formatCount(t.messages)} messages, ${formatBytes(t.bytes)} copied ` +
+        `in ${plural(t.passes, 'pass', 'passes')} over ${formatDuration(t.periodMs)}`;
+}
+
+/** One mailbox waiting for its user: how long, and how often asked. */
+function waitLine(w: WaitingView): string {
+  return (
+    `${w.address} — waiting ${formatDuration(w.waitingMs)}, ` +
+    (w.asked === 0 ? 'no request sent yet' : `asked ${w.asked === 1 ? 'once' : `${formatCount(w.asked)} times`}`)
+  );
+}
+
+/** Who is waiting for their user, and apart who stalled (with what to do about them). */
+function waitingBlocks(waiting: WaitingView[], stalled: WaitingView[], limit: number): Block[] {
+  const blocks: Block[] = [];
   if (waiting.length) {
     blocks.push({ type: 'text', text: `⏳ Waiting for their user (${formatCount(waiting.length)}):` });
     blocks.push(listBlock(waiting.map(waitLine), limit, '/migrate status'));
@@ -133,54 +176,43 @@ export function digestMessage(v: DigestView): Message {
         'the credentials with the user: `/migrate form ADDRESS`.',
     });
   }
-  if (v.failed.length) {
-    blocks.push({ type: 'text', text: `❌ Failed ${period} (${formatCount(v.failed.length)}):` });
-    blocks.push(
-      listBlock(
-        v.failed.map((f) => `${f.address} — ${f.reasonText}${f.detail ? ` (${f.detail})` : ''}`),
-        limit,
-        '/migrate status',
-      ),
-    );
-  }
-  if (v.completed.length) {
-    blocks.push({
+  return blocks;
+}
+
+/** The mailboxes that failed in the period, with the reason; nothing when none did. */
+function failedBlocks(failed: FailedView[], period: string, limit: number): Block[] {
+  if (!failed.length) return [];
+  return [
+    { type: 'text', text: `❌ Failed ${period} (${formatCount(failed.length)}):` },
+    listBlock(
+      failed.map((f) => `${f.address} — ${f.reasonText}${f.detail ? ` (${f.detail})` : ''}`),
+      limit,
+      '/migrate status',
+    ),
+  ];
+}
+
+/** The mailboxes that completed in the period, with what each copied; nothing when none did. */
+function completedBlocks(
+  completed: CompletedView[],
+  copied: { messages: number; bytes: number },
+  period: string,
+  limit: number,
+): Block[] {
+  if (!completed.length) return [];
+  return [
+    {
       type: 'text',
       text:
-        `✅ Completed ${period} (${formatCount(v.completed.length)}): ` +
-        `${formatCount(copiedMessages)} messages, ${formatBytes(copiedBytes)}`,
-    });
-    blocks.push(
-      listBlock(
-        v.completed.map((c) => `${c.address} — ${formatCount(c.messages)} messages, ${formatBytes(c.bytes)}`),
-        limit,
-        '/migrate status',
-      ),
-    );
-  }
-  blocks.push({
-    type: 'facts',
-    facts: [
-      { label: 'Throughput', value: throughputText },
-      { label: 'Licenses', value: licensesLine(v.licenses) },
-    ],
-  });
-
-  const text = [
-    `Digest for ${v.projectName}: ${countsWithChange(v.counts, v.previousCounts)}.`,
-    waiting.length ? `${formatCount(waiting.length)} waiting for their user.` : '',
-    stalled.length ? `${formatCount(stalled.length)} stalled.` : '',
-    v.failed.length ? `${formatCount(v.failed.length)} failed ${period}.` : '',
-    v.completed.length
-      ? `${formatCount(v.completed.length)} completed ${period} ` +
-        `(${formatCount(copiedMessages)} messages, ${formatBytes(copiedBytes)}).`
-      : '',
-    `Licenses: ${licensesLine(v.licenses)}.`,
-  ]
-    .filter(Boolean)
-    .join(' ');
-  const tone: Message['tone'] = v.failed.length || stalled.length ? 'warning' : 'info';
-  return { kind: 'digest', text, tone, blocks };
+        `✅ Completed ${period} (${formatCount(completed.length)}): ` +
+        `${formatCount(copied.messages)} messages, ${formatBytes(copied.bytes)}`,
+    },
+    listBlock(
+      completed.map((c) => `${c.address} — ${formatCount(c.messages)} messages, ${formatBytes(c.bytes)}`),
+      limit,
+      '/migrate status',
+    ),
+  ];
 }
 
 /** Reply to `/migrate digest` when the digest went to the project's channel. */
