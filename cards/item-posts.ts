@@ -1,4 +1,4 @@
-import type { BulkStatusView, Message } from './model.ts';
+import type { Block, BulkStatusView, Message } from './model.ts';
 import { formatBytes, formatCount, formatDuration, plural } from './format.ts';
 import { extraDetail, statusLabel } from './status.ts';
 import { verificationLine, type VerificationView } from './verification.ts';
@@ -58,62 +58,10 @@ function nextStep(v: StatusPostView): string | undefined {
 export function statusPost(v: StatusPostView): Message {
   const a = v.address;
   switch (v.to) {
-    case 'Failed': {
-      const next = nextStep(v);
-      // The server's words only when they say more than the reason's sentence.
-      const said = extraDetail(v.reasonText, v.detail);
-      // An internal failure (our database, our bug) is no server's word.
-      const who = v.reason === 'Internal' ? 'Error' : 'Server said';
-      const quoted = said ? (v.reason === 'Internal' ? ` Error: "${said}"` : ` The server said: "${said}"`) : '';
-      const text = `❌ ${a} failed: ${v.reasonText ?? 'unknown reason'}${quoted}${next ? ` ${next}` : ''}`;
-      return {
-        kind: 'item-failed',
-        text,
-        tone: 'error',
-        blocks: [
-          { type: 'text', text: `❌ *${a}* failed: ${v.reasonText ?? 'unknown reason'}` },
-          ...(said ? [{ type: 'context' as const, text: `${who}: ${said}` }] : []),
-          ...(v.figures?.messagesCopied ? [{ type: 'context' as const, text: figuresLine(v.figures) }] : []),
-          ...(next ? [{ type: 'context' as const, text: next }] : []),
-        ],
-      };
-    }
-    case 'Completed': {
-      const f = v.figures;
-      const verified = f?.verification ? `Verified: ${verificationLine(f.verification)}.` : undefined;
-      const text = `✅ ${a} completed${f ? `: ${figuresLine(f)}` : '.'}${verified ? `\n${verified}` : ''}`;
-      return {
-        kind: 'item-completed',
-        text,
-        tone: 'success',
-        blocks: [
-          { type: 'text', text: `✅ *${a}* completed` },
-          ...(f
-            ? [
-                {
-                  type: 'facts' as const,
-                  facts: [
-                    // A pre-stage or a pass with a date range says so; a plain full pass as before.
-                    ...(f.pass && (f.pass.type !== 'full' || f.pass.since || f.pass.before)
-                      ? [{ label: 'Pass', value: passKindWords(f.pass) }]
-                      : []),
-                    {
-                      label: 'Copied',
-                      value: `${formatCount(f.messagesCopied)} messages, ${formatBytes(f.bytesCopied)}`,
-                    },
-                    ...(f.leftOut ? [{ label: 'Left for a later pass', value: formatCount(f.leftOut) }] : []),
-                    { label: 'Already there', value: formatCount(f.messagesPresent) },
-                    ...(f.flagsUpdated ? [{ label: 'Flags updated', value: formatCount(f.flagsUpdated) }] : []),
-                    { label: 'Skipped', value: skippedText(f) },
-                    { label: 'Duration', value: formatDuration(f.durationMs) },
-                  ],
-                },
-              ]
-            : []),
-          ...(verified ? [{ type: 'context' as const, text: verified }] : []),
-        ],
-      };
-    }
+    case 'Failed':
+      return failedPost(v);
+    case 'Completed':
+      return completedPost(a, v.figures);
     case 'Stopped':
       return simple(
         'item-stopped',
@@ -121,17 +69,7 @@ export function statusPost(v: StatusPostView): Message {
         'warning',
       );
     case 'Queued':
-      // A pass that ended without an outcome (MailFerry stopped, or its process died).
-      if (v.from === 'Running' && v.paused)
-        return pausedPost(
-          a,
-          v.paused.until,
-          v.paused.timeZone,
-          v.figures?.messagesCopied ? figuresLine(v.figures) : undefined,
-        );
-      if (v.from === 'Running')
-        return simple('item-interrupted', `⏸️ ${a}: the pass was interrupted; it resumes from its last checkpoint.`);
-      return simple('item-queued', `🕒 ${a} is queued for migration.`);
+      return queuedPost(v);
     case 'Running':
       return simple('item-running', `🔄 ${a} is being migrated.`);
     case 'WaitingForUser':
@@ -139,6 +77,67 @@ export function statusPost(v: StatusPostView): Message {
     default:
       return simple('item-status', `${a}: ${statusLabel(v.from)} → ${statusLabel(v.to)}`);
   }
+}
+
+/** Failed: the reason, the server's words when they say more, the figures so far, and the fix where it is known. */
+function failedPost(v: StatusPostView): Message {
+  const a = v.address;
+  const next = nextStep(v);
+  // The server's words only when they say more than the reason's sentence.
+  const said = extraDetail(v.reasonText, v.detail);
+  // An internal failure (our database, our bug) is no server's word.
+  const who = v.reason === 'Internal' ? 'Error' : 'Server said';
+  const quoted = said ? (v.reason === 'Internal' ? ` Error: "${said}"` : ` The server said: "${said}"`) : '';
+  const text = `❌ ${a} failed: ${v.reasonText ?? 'unknown reason'}${quoted}${next ? ` ${next}` : ''}`;
+  const blocks: Block[] = [{ type: 'text', text: `❌ *${a}* failed: ${v.reasonText ?? 'unknown reason'}` }];
+  if (said) blocks.push({ type: 'context', text: `${who}: ${said}` });
+  if (v.figures?.messagesCopied) blocks.push({ type: 'context', text: figuresLine(v.figures) });
+  if (next) blocks.push({ type: 'context', text: next });
+  return { kind: 'item-failed', text, tone: 'error', blocks };
+}
+
+/** Completed: the figures of the pass and what its verification found. */
+function completedPost(a: string, f: FiguresView | undefined): Message {
+  const verified = f?.verification ? `Verified: ${verificationLine(f.verification)}.` : undefined;
+  const text = `✅ ${a} completed${f ? `: ${figuresLine(f)}` : '.'}${verified ? `\n${verified}` : ''}`;
+  const blocks: Block[] = [{ type: 'text', text: `✅ *${a}* completed` }];
+  if (f) blocks.push({ type: 'facts', facts: completedFacts(f) });
+  if (verified) blocks.push({ type: 'context', text: verified });
+  return { kind: 'item-completed', text, tone: 'success', blocks };
+}
+
+/** A completed pass's figures as facts; a pre-stage or a pass with a date range says so, a plain full pass not. */
+function completedFacts(f: FiguresView): { label: string; value: string }[] {
+  return [
+    ...(f.pass && (f.pass.type !== 'full' || f.pass.since || f.pass.before)
+      ? [{ label: 'Pass', value: passKindWords(f.pass) }]
+      : []),
+    {
+      label: 'Copied',
+      value: `${formatCount(f.messagesCopied)} messages, ${formatBytes(f.bytesCopied)}`,
+    },
+    ...(f.leftOut ? [{ label: 'Left for a later pass', value: formatCount(f.leftOut) }] : []),
+    { label: 'Already there', value: formatCount(f.messagesPresent) },
+    ...(f.flagsUpdated ? [{ label: 'Flags updated', value: formatCount(f.flagsUpdated) }] : []),
+    { label: 'Skipped', value: skippedText(f) },
+    { label: 'Duration', value: formatDuration(f.durationMs) },
+  ];
+}
+
+/** Queued: newly, or again after a pass that paused for the copy window or ended without an outcome. */
+function queuedPost(v: StatusPostView): Message {
+  const a = v.address;
+  // A pass that ended without an outcome (MailFerry stopped, or its process died).
+  if (v.from === 'Running' && v.paused)
+    return pausedPost(
+      a,
+      v.paused.until,
+      v.paused.timeZone,
+      v.figures?.messagesCopied ? figuresLine(v.figures) : undefined,
+    );
+  if (v.from === 'Running')
+    return simple('item-interrupted', `⏸️ ${a}: the pass was interrupted; it resumes from its last checkpoint.`);
+  return simple('item-queued', `🕒 ${a} is queued for migration.`);
 }
 
 function simple(kind: string, text: string, tone: Message['tone'] = 'info'): Message {
