@@ -364,16 +364,6 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
       ask: field(v, 'ask'),
       notify: field(v, 'notify'),
     };
-    const form = async (
-      cmd: FormCommand,
-      again: (error: string, errorAt?: string) => AdaptiveCard,
-    ): Promise<AdaptiveCard> => {
-      if ('error' in cmd) return again(cmd.error, cmd.field);
-      const replies: Message[] = [];
-      const r = await this.runCommand(context, info, cmd, replies);
-      if (!r.ok) return again(replies.map((m) => m.text).join('\n') || 'That did not work.', cardInputOf(r.field));
-      return resultCard(replies);
-    };
     const project = projectOf(v);
     switch (verb) {
       case 'open.add':
@@ -383,67 +373,87 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
       case 'open.project':
         return newProjectCard();
       case 'form.add':
-        return form(addCommand(v), (error, errorAt) => addMailboxesCard({ ...values, error, errorAt }));
+        return this.submitForm(context, info, addCommand(v), (error, errorAt) =>
+          addMailboxesCard({ ...values, error, errorAt }),
+        );
       case 'form.bulk': {
         const cmd = bulkCommand(v);
         if ('error' in cmd) return bulkAddCard({ ...values, error: cmd.error, errorAt: cmd.field });
         return this.bulkForm(context, info, cmd, values);
       }
       case 'form.project': {
-        const p = {
-          name: field(v, 'name'),
-          source: field(v, 'source'),
-          destination: field(v, 'destination'),
-          selfService: field(v, 'selfService'),
-          notify: field(v, 'notify'),
-          licenses: field(v, 'licenses'),
-        };
-        return form(projectCommand(v), (error, errorAt) => newProjectCard({ ...p, error, errorAt }));
+        const p = newProjectValues(v);
+        return this.submitForm(context, info, projectCommand(v), (error, errorAt) =>
+          newProjectCard({ ...p, error, errorAt }),
+        );
       }
       case 'status.refresh':
         return this.statusCard(context, info, v);
-      case 'status.start-waiting': {
-        const replies: Message[] = [];
-        const r = await this.runCommand(
-          context,
-          info,
-          formRun(start, { args: {}, opts: { waiting: true, project } }),
-          replies,
-        );
-        return this.statusCard(context, info, v, replies, r.ok);
-      }
-      case 'status.digest': {
-        const replies: Message[] = [];
-        const r = await this.runCommand(context, info, formRun(digest, { args: {}, opts: { project } }), replies);
-        // The digest itself is a post in the thread; the card says it went out.
-        if (r.ok) for (const m of replies) await this.send(context, renderActivity(m));
-        return this.statusCard(
-          context,
-          info,
-          v,
-          r.ok
-            ? [{ kind: 'notice', text: 'Digest posted in this conversation.', blocks: [], tone: 'success' }]
-            : replies,
-          r.ok,
-        );
-      }
+      case 'status.start-waiting':
+        return this.startWaitingCard(context, info, v, project);
+      case 'status.digest':
+        return this.postDigestCard(context, info, v, project);
       case COMMAND_VERB:
         await this.runCommand(context, info, field(v, 'command'), null);
         return null;
       default:
         this.deps.log.warn('unknown Teams card action', { verb });
-        return renderAdaptiveCard({
-          kind: 'error',
-          text: 'This button is from an older version of MailFerry. Type "help" for the commands.',
-          tone: 'error',
-          blocks: [
-            {
-              type: 'text',
-              text: 'This button is from an older version of MailFerry. Mention me with "help" for the commands.',
-            },
-          ],
-        });
+        return olderButtonCard();
     }
+  }
+
+  /**
+   * A submitted form: its command's result in place of the form, or the form again (`again`)
+   * with what was wrong, at the input it concerns.
+   */
+  private async submitForm(
+    context: TurnContext,
+    info: TurnInfo,
+    cmd: FormCommand,
+    again: (error: string, errorAt?: string) => AdaptiveCard,
+  ): Promise<AdaptiveCard> {
+    if ('error' in cmd) return again(cmd.error, cmd.field);
+    const replies: Message[] = [];
+    const r = await this.runCommand(context, info, cmd, replies);
+    if (!r.ok) return again(replies.map((m) => m.text).join('\n') || 'That did not work.', cardInputOf(r.field));
+    return resultCard(replies);
+  }
+
+  /** The status card's "ask again" button: `start --waiting`, then the status card with its outcome. */
+  private async startWaitingCard(
+    context: TurnContext,
+    info: TurnInfo,
+    v: FormValues,
+    project: string | undefined,
+  ): Promise<AdaptiveCard> {
+    const replies: Message[] = [];
+    const r = await this.runCommand(
+      context,
+      info,
+      formRun(start, { args: {}, opts: { waiting: true, project } }),
+      replies,
+    );
+    return this.statusCard(context, info, v, replies, r.ok);
+  }
+
+  /** The status card's digest button: the digest posted here, then the status card saying it went out. */
+  private async postDigestCard(
+    context: TurnContext,
+    info: TurnInfo,
+    v: FormValues,
+    project: string | undefined,
+  ): Promise<AdaptiveCard> {
+    const replies: Message[] = [];
+    const r = await this.runCommand(context, info, formRun(digest, { args: {}, opts: { project } }), replies);
+    // The digest itself is a post in the thread; the card says it went out.
+    if (r.ok) for (const m of replies) await this.send(context, renderActivity(m));
+    return this.statusCard(
+      context,
+      info,
+      v,
+      r.ok ? [{ kind: 'notice', text: 'Digest posted in this conversation.', blocks: [], tone: 'success' }] : replies,
+      r.ok,
+    );
   }
 
   /**
@@ -576,6 +586,33 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
       noticeTone: ok ? (notices.some((m) => m.tone === 'warning') ? 'warning' : 'success') : 'error',
     });
   }
+}
+
+/** What the new-project form was given, to show it again with an error. */
+function newProjectValues(v: FormValues) {
+  return {
+    name: field(v, 'name'),
+    source: field(v, 'source'),
+    destination: field(v, 'destination'),
+    selfService: field(v, 'selfService'),
+    notify: field(v, 'notify'),
+    licenses: field(v, 'licenses'),
+  };
+}
+
+/** The card for a button this version does not know. */
+function olderButtonCard(): AdaptiveCard {
+  return renderAdaptiveCard({
+    kind: 'error',
+    text: 'This button is from an older version of MailFerry. Type "help" for the commands.',
+    tone: 'error',
+    blocks: [
+      {
+        type: 'text',
+        text: 'This button is from an older version of MailFerry. Mention me with "help" for the commands.',
+      },
+    ],
+  });
 }
 
 /** The replies of a command as one message ("Done." when there were none). */
