@@ -200,9 +200,20 @@ export class SlackSurface {
     return p;
   }
 
+  /** Registers Bolt's listeners, in this order: the slash command, modal submits, buttons, mentions, errors. */
   private routes(): void {
     const b = this.bolt;
+    this.routeSlashCommand(b);
+    this.routeModalSubmits(b);
+    this.routeButtons(b);
+    this.routeMentions(b);
+    b.error(async (e) => {
+      this.d.log.error('slack: listener failed', { error: e instanceof Error ? e.message : String(e) });
+    });
+  }
 
+  /** The slash command: acked at once, then a modal opened or the command run. */
+  private routeSlashCommand(b: BoltApp): void {
     // Slash command: ack at once (Slack's 3 s), then run. Bare add/bulk/project create open a modal.
     // The work is tracked from before the ack: once Slack (or a test) has its 200, idle() waits for it.
     b.command(/.*/, ({ command, ack, client }) =>
@@ -220,7 +231,10 @@ export class SlackSurface {
         })(),
       ),
     );
+  }
 
+  /** Each modal's submission goes to its own submit. */
+  private routeModalSubmits(b: BoltApp): void {
     // Modal submissions: each form's fields go to its own submit, tracked from before its ack.
     const submits = [
       [MODAL.add, this.submitAdd],
@@ -239,7 +253,10 @@ export class SlackSurface {
         );
       });
     }
+  }
 
+  /** Button clicks: link buttons are only acknowledged, command buttons run their command line. */
+  private routeButtons(b: BoltApp): void {
     // URL buttons (the secure form) still send an action: acknowledge, nothing else.
     b.action(new RegExp(`^${LINK_ACTION_PREFIX}`), async ({ ack }) => {
       await ack();
@@ -268,7 +285,10 @@ export class SlackSurface {
         })(),
       ),
     );
+  }
 
+  /** A mention: a pointer to the slash command, once per event. */
+  private routeMentions(b: BoltApp): void {
     // A mention gets a pointer to the slash command (commands are not run from messages).
     b.event('app_mention', async ({ event, client, context }) => {
       // Slack redelivers an event it thinks was not acknowledged in time (X-Slack-Retry-Num): answer once.
@@ -285,10 +305,6 @@ export class SlackSurface {
           })
           .catch((e) => this.d.log.warn('slack: mention answer failed', { code: slackErrorCode(e) })),
       );
-    });
-
-    b.error(async (e) => {
-      this.d.log.error('slack: listener failed', { error: e instanceof Error ? e.message : String(e) });
     });
   }
 
