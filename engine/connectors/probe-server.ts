@@ -234,6 +234,16 @@ function describeCaps(caps: string[]): string {
   return `capabilities ${shown || '(none)'}; logins ${logins}`;
 }
 
+/** A probe's connection: its socket (the TLS one once negotiated) and whether the certificate is trusted. */
+interface ProbeConnection {
+  sock: Socket | TLSSocket;
+  trusted: boolean;
+}
+
+/**
+ * Looks at an IMAP server without logging in: TCP, TLS (at once, or by STARTTLS), the greeting
+ * and the capabilities. Not ok when a step fails or the certificate is not trusted.
+ */
 async function probeImap(
   host: string,
   port: number,
@@ -242,83 +252,107 @@ async function probeImap(
 ): Promise<{ ok: boolean; findings: string[] }> {
   const t = opts.timeoutMs ?? 5000;
   const findings: string[] = [];
-  let sock: Socket | TLSSocket | undefined;
+  const fail = (finding: string) => ({ ok: false, findings: [...findings, finding] });
+  let conn: ProbeConnection | undefined;
   try {
     try {
-      sock = await connectTcp(host, port, t);
+      conn = { sock: await connectTcp(host, port, t), trusted: true };
     } catch (e) {
-      return { ok: false, findings: [`not reachable: ${describeNetError(e, host, port)}`] };
+      return fail(`not reachable: ${describeNetError(e, host, port)}`);
     }
     findings.push('reachable');
-    let trusted = true;
-    if (secure) {
-      try {
-        const r = await startTls(sock, host, opts, t);
-        sock = r.tls;
-        trusted = r.trusted;
-        findings.push(r.finding);
-      } catch (e) {
-        return {
-          ok: false,
-          findings: [
-            ...findings,
-            `no TLS on this port (${(e as Error).message}); for a server that starts in ` +
-              `clear and offers STARTTLS use imap://${host}:${port === 993 ? 143 : port}`,
-          ],
-        };
-      }
-    }
-    const lines = new Lines(sock);
-    let greeting: string;
-    try {
-      greeting = await lines.line(t);
-    } catch (e) {
-      return {
-        ok: false,
-        findings: [...findings, `no IMAP greeting (${(e as Error).message}); is this an IMAP port?`],
-      };
-    }
-    if (!/^\* (OK|PREAUTH)\b/i.test(greeting))
-      return {
-        ok: false,
-        findings: [
-          ...findings,
-          /^\* BYE/i.test(greeting)
-            ? `the server refuses connections: "${greeting.slice(0, 160)}"`
-            : `not an IMAP greeting: "${greeting.slice(0, 120)}"` +
-              `${!secure && /^\x16|^[^\x20-\x7e]/.test(greeting) ? ' (TLS on this port? use imaps://)' : ''}`,
-        ],
-      };
-    findings.push(`IMAP greeting "${greeting.replace(/^\* (OK|PREAUTH)\s*(\[[^\]]*\]\s*)?/i, '').slice(0, 80)}"`);
+    const noTls = secure ? await tlsOnConnect(conn, host, port, opts, t, findings) : undefined;
+    if (noTls) return fail(noTls);
+    const lines = new Lines(conn.sock);
+    const badGreeting = await greetingProblem(lines, secure, t, findings);
+    if (badGreeting) return fail(badGreeting);
     let caps = capabilitiesIn((await lines.command('p1', 'CAPABILITY', t)).untagged);
     if (!secure) {
       if (caps.some((c) => /^STARTTLS$/i.test(c))) {
-        const r = await lines.command('p2', 'STARTTLS', t);
-        if (!/^OK\b/i.test(r.done))
-          return { ok: false, findings: [...findings, `STARTTLS offered but refused: "${r.done.slice(0, 120)}"`] };
-        lines.detach();
-        const tls = await startTls(sock as Socket, host, opts, t);
-        sock = tls.tls;
-        trusted = tls.trusted;
-        findings.push(`STARTTLS: ${tls.finding}`);
-        const again = new Lines(sock);
-        caps = capabilitiesIn((await again.command('p3', 'CAPABILITY', t)).untagged);
-        sock.write('p4 LOGOUT\r\n');
+        const upgraded = await upgradeByStartTls(conn, lines, host, opts, t, findings);
+        if ('refused' in upgraded) return fail(upgraded.refused);
+        caps = upgraded.caps;
       } else {
         findings.push(
           'no STARTTLS: passwords would cross the network in clear; prefer imaps:// or enable STARTTLS on the server',
         );
       }
-    } else sock.write('p4 LOGOUT\r\n');
+    } else conn.sock.write('p4 LOGOUT\r\n');
     findings.push(describeCaps(caps));
-    if (!caps.some((c) => /^IMAP4REV[12]$/i.test(c)))
-      return { ok: false, findings: [...findings, 'the server does not say it speaks IMAP4rev1'] };
-    return { ok: trusted, findings };
+    if (!caps.some((c) => /^IMAP4REV[12]$/i.test(c))) return fail('the server does not say it speaks IMAP4rev1');
+    return { ok: conn.trusted, findings };
   } catch (e) {
-    return { ok: false, findings: [...findings, `the server stopped answering: ${describeNetError(e, host, port)}`] };
+    return fail(`the server stopped answering: ${describeNetError(e, host, port)}`);
   } finally {
-    sock?.destroy();
+    conn?.sock.destroy();
   }
+}
+
+/** imaps://: TLS on the connection at once; what was wrong when the port does not speak it. */
+async function tlsOnConnect(
+  conn: ProbeConnection,
+  host: string,
+  port: number,
+  opts: ProbeOptions,
+  t: number,
+  findings: string[],
+): Promise<string | undefined> {
+  try {
+    const r = await startTls(conn.sock, host, opts, t);
+    conn.sock = r.tls;
+    conn.trusted = r.trusted;
+    findings.push(r.finding);
+    return undefined;
+  } catch (e) {
+    return (
+      `no TLS on this port (${(e as Error).message}); for a server that starts in ` +
+      `clear and offers STARTTLS use imap://${host}:${port === 993 ? 143 : port}`
+    );
+  }
+}
+
+/** Reads the server's greeting; what is wrong with it, or undefined when it is an IMAP server's. */
+async function greetingProblem(
+  lines: Lines,
+  secure: boolean,
+  t: number,
+  findings: string[],
+): Promise<string | undefined> {
+  let greeting: string;
+  try {
+    greeting = await lines.line(t);
+  } catch (e) {
+    return `no IMAP greeting (${(e as Error).message}); is this an IMAP port?`;
+  }
+  if (!/^\* (OK|PREAUTH)\b/i.test(greeting))
+    return /^\* BYE/i.test(greeting)
+      ? `the server refuses connections: "${greeting.slice(0, 160)}"`
+      : `not an IMAP greeting: "${greeting.slice(0, 120)}"` +
+          `${!secure && /^\x16|^[^\x20-\x7e]/.test(greeting) ? ' (TLS on this port? use imaps://)' : ''}`;
+  findings.push(`IMAP greeting "${greeting.replace(/^\* (OK|PREAUTH)\s*(\[[^\]]*\]\s*)?/i, '').slice(0, 80)}"`);
+  return undefined;
+}
+
+/** imap:// with STARTTLS offered: the upgrade, then the capabilities over TLS (or the server's refusal). */
+async function upgradeByStartTls(
+  conn: ProbeConnection,
+  lines: Lines,
+  host: string,
+  opts: ProbeOptions,
+  t: number,
+  findings: string[],
+): Promise<{ caps: string[] } | { refused: string }> {
+  const r = await lines.command('p2', 'STARTTLS', t);
+  if (!/^OK\b/i.test(r.done)) return { refused: `STARTTLS offered but refused: "${r.done.slice(0, 120)}"` };
+  lines.detach();
+  const tls = await startTls(conn.sock, host, opts, t);
+  conn.sock = tls.tls;
+  conn.trusted = tls.trusted;
+  findings.push(`STARTTLS: ${tls.finding}`);
+  const again = new Lines(conn.sock);
+  const caps = capabilitiesIn((await again.command('p3', 'CAPABILITY', t)).untagged);
+  conn.sock.write('p4 LOGOUT\r\n');
+  return { caps };
 }
 
 /** GETs the tenant's OpenID metadata at the authority (`HOST/TENANT/v2.0/.well-known/openid-configuration`). */
