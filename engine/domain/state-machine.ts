@@ -55,11 +55,31 @@ function refuse(code: string, message: string, hint?: string): never {
   throw new UserError(code, message, hint);
 }
 
+/** The admin commands that hold, remove or ask again for an item. */
+type CommandAction = 'stop' | 'delete' | 'clear-credentials' | 'resend' | 'form';
+
+/** The actions that move an item along its life: its start, its credentials, the runner's. */
+type ProgressAction = Exclude<ItemAction, CommandAction>;
+
 /**
  * Decides an action on an item. Throws a `UserError` whose message an admin understands
  * when the action is not allowed in the item's status.
  */
 export function decide(action: ItemAction, item: DecisionInput): Decision {
+  switch (action) {
+    case 'stop':
+    case 'delete':
+    case 'clear-credentials':
+    case 'resend':
+    case 'form':
+      return decideCommand(action, item);
+    default:
+      return decideProgress(action, item);
+  }
+}
+
+/** Decides a start, a credential answer, a claim or a pass's end. */
+function decideProgress(action: ProgressAction, item: DecisionInput): Decision {
   const { address: a, status } = item;
   switch (action) {
     case 'submit':
@@ -94,7 +114,13 @@ export function decide(action: ItemAction, item: DecisionInput): Decision {
     case 'pass-interrupted':
       if (status !== 'Running') refuse('ITEM_NOT_RUNNING', `${a} is not running.`);
       return { to: 'Queued' };
+  }
+}
 
+/** Decides an admin command: stop, delete, clear-credentials, resend, form. */
+function decideCommand(action: CommandAction, item: DecisionInput): Decision {
+  const { address: a, status } = item;
+  switch (action) {
     case 'stop':
       // Seeds: stopping a waiting item returns its license and cancels the open link.
       if (status === 'WaitingForUser' || status === 'Queued') return { to: 'Stopped' };
