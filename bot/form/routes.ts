@@ -109,7 +109,27 @@ export function createFormRouter(
     setFormHeaders(req, res, opts.publicUrl);
     next();
   });
+  routeCredentialForm(router, service, limit);
+  routeMicrosoftSignIn(router, service, limit, opts.publicUrl);
 
+  // Anything else under /c/ looks like an unusable link. A link of the wrong shape belongs to
+  // no project: the install's organisation and contact.
+  router.all('/c/*rest', (_req, res) => {
+    res.status(404).type('html').send(renderUnavailablePage(opts.organisation));
+  });
+  router.all('/c', (_req, res) => {
+    res.status(404).type('html').send(renderUnavailablePage(opts.organisation));
+  });
+
+  router.use(['/c', MICROSOFT_CALLBACK_PATH], formErrors(log));
+  return router;
+}
+
+/** A rate limit's middleware, as `rateLimit` makes it. */
+type RateLimitHandler = ReturnType<typeof rateLimit>;
+
+/** `GET /c/:token` shows the form, `POST /c/:token` submits it. */
+function routeCredentialForm(router: Router, service: FormService, limit: RateLimitHandler): void {
   router.get('/c/:token', limit, async (req, res, next) => {
     try {
       const a = await service.show(String(req.params.token), req.query.signin);
@@ -134,10 +154,14 @@ export function createFormRouter(
       }
     },
   );
+}
 
-  // Anything else under /c/ looks like an unusable link.
-  // "Sign in with Microsoft": a plain link (the page runs no script) that sends the browser to
-  // Microsoft, and the callback Microsoft sends it back to (PUBLIC_URL/oauth/microsoft/callback).
+/**
+ * "Sign in with Microsoft": a plain link (the page runs no script) that sends the browser to
+ * Microsoft, and the callback Microsoft sends it back to (PUBLIC_URL/oauth/microsoft/callback),
+ * with the form's security headers.
+ */
+function routeMicrosoftSignIn(router: Router, service: FormService, limit: RateLimitHandler, publicUrl: string): void {
   const answer = (res: Response, a: Awaited<ReturnType<FormService['microsoftCallback']>>) => {
     if ('redirect' in a) res.redirect(303, a.redirect);
     else res.status(a.status).type('html').send(a.html);
@@ -150,7 +174,7 @@ export function createFormRouter(
     }
   });
   router.use(MICROSOFT_CALLBACK_PATH, (req, res, next) => {
-    setFormHeaders(req, res, opts.publicUrl);
+    setFormHeaders(req, res, publicUrl);
     next();
   });
   router.get(MICROSOFT_CALLBACK_PATH, limit, async (req, res, next) => {
@@ -160,15 +184,4 @@ export function createFormRouter(
       next(e);
     }
   });
-
-  // A link of the wrong shape belongs to no project: the install's organisation and contact.
-  router.all('/c/*rest', (_req, res) => {
-    res.status(404).type('html').send(renderUnavailablePage(opts.organisation));
-  });
-  router.all('/c', (_req, res) => {
-    res.status(404).type('html').send(renderUnavailablePage(opts.organisation));
-  });
-
-  router.use(['/c', MICROSOFT_CALLBACK_PATH], formErrors(log));
-  return router;
 }
