@@ -389,8 +389,14 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
       }
       case 'status.refresh':
         return this.statusCard(context, info, v);
-      case 'status.start-waiting':
-        return this.startWaitingCard(context, info, v, project);
+      case 'status.start-waiting': {
+        const started = await this.runCollected(
+          context,
+          info,
+          formRun(start, { args: {}, opts: { waiting: true, project } }),
+        );
+        return this.statusCard(context, info, v, started.replies, started.ok);
+      }
       case 'status.digest':
         return this.postDigestCard(context, info, v, project);
       case COMMAND_VERB:
@@ -419,21 +425,15 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
     return resultCard(replies);
   }
 
-  /** The status card's "ask again" button: `start --waiting`, then the status card with its outcome. */
-  private async startWaitingCard(
+  /** Runs a form's command as the turn's person; its replies, and whether it worked. */
+  private async runCollected(
     context: TurnContext,
     info: TurnInfo,
-    v: FormValues,
-    project: string | undefined,
-  ): Promise<AdaptiveCard> {
+    cmd: FormRun,
+  ): Promise<{ replies: Message[]; ok: boolean }> {
     const replies: Message[] = [];
-    const r = await this.runCommand(
-      context,
-      info,
-      formRun(start, { args: {}, opts: { waiting: true, project } }),
-      replies,
-    );
-    return this.statusCard(context, info, v, replies, r.ok);
+    const r = await this.runCommand(context, info, cmd, replies);
+    return { replies, ok: r.ok };
   }
 
   /** The status card's digest button: the digest posted here, then the status card saying it went out. */
@@ -443,16 +443,15 @@ export class MailFerryTeamsBot extends TeamsActivityHandler {
     v: FormValues,
     project: string | undefined,
   ): Promise<AdaptiveCard> {
-    const replies: Message[] = [];
-    const r = await this.runCommand(context, info, formRun(digest, { args: {}, opts: { project } }), replies);
+    const { replies, ok } = await this.runCollected(context, info, formRun(digest, { args: {}, opts: { project } }));
     // The digest itself is a post in the thread; the card says it went out.
-    if (r.ok) for (const m of replies) await this.send(context, renderActivity(m));
+    if (ok) for (const m of replies) await this.send(context, renderActivity(m));
     return this.statusCard(
       context,
       info,
       v,
-      r.ok ? [{ kind: 'notice', text: 'Digest posted in this conversation.', blocks: [], tone: 'success' }] : replies,
-      r.ok,
+      ok ? [{ kind: 'notice', text: 'Digest posted in this conversation.', blocks: [], tone: 'success' }] : replies,
+      ok,
     );
   }
 

@@ -27,8 +27,11 @@ const SCHEDULE_OPTIONS = [
   },
 ] as const satisfies readonly OptionSpec[];
 
-/** How end users are asked for their credentials: reminders, form attempts, link validity, wiping. */
-const REQUEST_OPTIONS = [
+/**
+ * Settings kept in the project's options: how end users are asked for their credentials, what
+ * is copied and how fast, what end users are told.
+ */
+const STORED_OPTIONS = [
   {
     name: 'reminders',
     kind: 'list',
@@ -56,10 +59,6 @@ const REQUEST_OPTIONS = [
     choices: ['on', 'off'],
     summary: 'Forget stored credentials once a mailbox completes.',
   },
-] as const satisfies readonly OptionSpec[];
-
-/** What is copied and how fast: folder rules and the rate limit. */
-const COPY_OPTIONS = [
   {
     name: 'include',
     kind: 'list',
@@ -88,10 +87,6 @@ const COPY_OPTIONS = [
       "At most N messages an hour per mailbox, a provider's limit " +
       '(e.g. 3600 for Office 365); off: as fast as the servers go.',
   },
-] as const satisfies readonly OptionSpec[];
-
-/** What end users are told: the organisation, whom to ask, whether they hear of the completion. */
-const USER_FACING_OPTIONS = [
   {
     name: 'org',
     kind: 'string',
@@ -133,9 +128,7 @@ export const projectSet = defineCommand({
   options: [
     ...SCHEDULE_OPTIONS,
     ...PROJECT_SETTINGS,
-    ...REQUEST_OPTIONS,
-    ...COPY_OPTIONS,
-    ...USER_FACING_OPTIONS,
+    ...STORED_OPTIONS,
     ...DATE_RANGE_OPTIONS,
     WINDOW_OPTION,
     {
@@ -240,7 +233,7 @@ function readSettings(opts: OptsOf<typeof PROJECT_SETTINGS>, update: ProjectUpda
 }
 
 /** Reminders, form attempts, link validity and wiping into the project's options. */
-function readRequestOptions(opts: OptsOf<typeof REQUEST_OPTIONS>, options: ProjectOptions, changes: string[]): void {
+function readRequestOptions(opts: OptsOf<typeof STORED_OPTIONS>, options: ProjectOptions, changes: string[]): void {
   if (opts.reminders !== undefined) {
     options.reminderDays = opts.reminders;
     changes.push(
@@ -262,7 +255,7 @@ function readRequestOptions(opts: OptsOf<typeof REQUEST_OPTIONS>, options: Proje
 }
 
 /** Folder rules and the rate limit into the project's options. */
-function readCopyOptions(opts: OptsOf<typeof COPY_OPTIONS>, options: ProjectOptions, changes: string[]): void {
+function readCopyOptions(opts: OptsOf<typeof STORED_OPTIONS>, options: ProjectOptions, changes: string[]): void {
   // Folder rules (engine/copy/map-folders.ts): names with `/` between levels, without a
   // server's namespace prefix (INBOX.); `*` matches any run of characters.
   for (const kind of ['include', 'exclude'] as const) {
@@ -292,11 +285,7 @@ function readCopyOptions(opts: OptsOf<typeof COPY_OPTIONS>, options: ProjectOpti
 }
 
 /** The organisation, the support contact and the completion notice into the project's options. */
-function readUserFacingOptions(
-  opts: OptsOf<typeof USER_FACING_OPTIONS>,
-  options: ProjectOptions,
-  changes: string[],
-): void {
+function readUserFacingOptions(opts: OptsOf<typeof STORED_OPTIONS>, options: ProjectOptions, changes: string[]): void {
   if (opts.org !== undefined) {
     options.orgName = parseShownText(opts.org, 'organisation name', 100);
     changes.push(options.orgName ? `organisation "${options.orgName}"` : "organisation: the install's");
