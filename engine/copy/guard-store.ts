@@ -1,3 +1,4 @@
+import { traced } from '../trace.ts';
 import {
   CopyError,
   type AlteredMessage,
@@ -22,7 +23,7 @@ export function guardStore(store: CheckpointStore): CheckpointStore {
     <A extends unknown[], R>(what: string, f: (...a: A) => Promise<R>) =>
     async (...a: A): Promise<R> => {
       try {
-        return await f(...a);
+        return await traced(`store ${what}`, String(a[0]), f(...a));
       } catch (err) {
         throw new CopyError(
           'STORE',

@@ -1,4 +1,5 @@
 import type { ImapFlow } from 'imapflow';
+import { bridgeOf } from '../connectors/imap/imapflow-bridge.ts';
 
 /** A folder as listed by a server. */
 export interface MailFolder {
@@ -21,9 +22,12 @@ export interface MailFolder {
  * Lists every folder of the connected account. With `withStatus`, asks for MESSAGES,
  * UIDNEXT, UIDVALIDITY and SIZE of each folder in the same round trip where the server
  * offers LIST-STATUS (RFC 5819) and STATUS=SIZE (RFC 8438); imapflow falls back to one
- * STATUS per folder otherwise.
+ * STATUS per folder otherwise. Subscriptions are not asked for (no LSUB).
  */
 export async function listFolders(client: ImapFlow, withStatus: boolean): Promise<MailFolder[]> {
+  // Subscriptions play no part in the copy: no LSUB after the LIST (one round trip on a server
+  // that does not answer RETURN (SUBSCRIBED), or whose account has no subscription).
+  bridgeOf(client)?.skipSubscriptions();
   const hasSize = client.capabilities.has('STATUS=SIZE');
   // HIGHESTMODSEQ (RFC 7162) tells a folder whose flags changed; imapflow asks only where CONDSTORE is offered.
   const list = await client.list(

@@ -1,4 +1,5 @@
 import type { ImapFlow, MailboxObject } from 'imapflow';
+import { createFolder, subscribeLater, type Created } from '../connectors/imap/create-folder.ts';
 import { fetchMetaRaw } from '../connectors/imap/fetch-meta.ts';
 import { hasBridge } from '../connectors/imap/imapflow-bridge.ts';
 import { emptyCheckpoint } from './checkpoint.ts';
@@ -133,11 +134,25 @@ export async function uidNextOf(client: ImapFlow, box: MailboxObject): Promise<n
   return max + 1;
 }
 
-/** Opens (creating it if needed) and SELECTs the destination folder. */
-export async function openDestination(dest: ImapFlow, mapping: FolderMapping, create = false): Promise<MailboxObject> {
+/** The destination folder SELECTed, and the SUBSCRIBE of a folder just created (in flight; never rejects). */
+export interface OpenedDestination {
+  box: MailboxObject;
+  subscribed: Promise<void>;
+}
+
+/**
+ * Opens (creating it if needed) and SELECTs the destination folder. A folder created here is
+ * subscribed after its SELECT, while the source is planned: `subscribed` settles then.
+ */
+export async function openDestination(
+  dest: ImapFlow,
+  mapping: FolderMapping,
+  create = false,
+): Promise<OpenedDestination> {
+  let created: Created | null = null;
   if (create || !mapping.dest || !mapping.dest.selectable) {
     try {
-      await dest.mailboxCreate(mapping.destSegments);
+      created = await createFolder(dest, mapping.destSegments);
     } catch (err) {
       // ALREADYEXISTS (RFC 5530) is fine: another pass or lane created it.
       const e = err as { responseText?: string; serverResponseCode?: string; responseStatus?: string };
@@ -157,7 +172,8 @@ export async function openDestination(dest: ImapFlow, mapping: FolderMapping, cr
   }
   // SELECT (not just APPEND to a path): Dovecot appends several times faster to the
   // selected mailbox, and PERMANENTFLAGS (RFC 3501 §7.1) tells which keywords it keeps.
-  return dest.mailboxOpen(mapping.destSegments);
+  const box = await dest.mailboxOpen(mapping.destSegments);
+  return { box, subscribed: created?.subscribe ? subscribeLater(dest, created.path) : Promise.resolve() };
 }
 
 /**
@@ -202,6 +218,8 @@ interface OpenFolders {
   /** The destination folder's UIDVALIDITY (a folder without one cannot be copied into). */
   destUidValidity: bigint;
   destUidNext: number;
+  /** The SUBSCRIBE of a destination folder just created, in flight (never rejects). */
+  subscribed: Promise<void>;
 }
 
 /** The two sides are opened at once (each its own connection); the source's error wins when both fail. */
@@ -216,9 +234,9 @@ async function openBoth(
     return { box, uidNext: await onSide('source', uidNextOf(src, box)) };
   };
   const openDest = async () => {
-    const box = await onSide('destination', openDestination(dest, mapping, createDest));
+    const { box, subscribed } = await onSide('destination', openDestination(dest, mapping, createDest));
     if (!box.uidValidity) throw new CopyError('NO_UIDVALIDITY', 'Internal', 'destination folder has no UIDVALIDITY');
-    return { box, uidNext: await onSide('destination', uidNextOf(dest, box)) };
+    return { box, subscribed, uidNext: await onSide('destination', uidNextOf(dest, box)) };
   };
   const [s, d] = await Promise.allSettled([openSrc(), openDest()]);
   if (s.status === 'rejected') throw s.reason;
@@ -229,6 +247,7 @@ async function openBoth(
     destBox: d.value.box,
     destUidValidity: d.value.box.uidValidity!,
     destUidNext: d.value.uidNext,
+    subscribed: d.value.subscribed,
   };
 }
 
@@ -315,7 +334,7 @@ export async function planFolder(
   opts: { createDest?: boolean; exactSizes?: boolean; dates?: DateWindow } = {},
 ): Promise<FolderPlan> {
   const exact = opts.exactSizes ?? true;
-  const { srcBox, srcUidNext, destBox, destUidValidity, destUidNext } = await openBoth(
+  const { srcBox, srcUidNext, destBox, destUidValidity, destUidNext, subscribed } = await openBoth(
     src,
     dest,
     mapping,
@@ -348,6 +367,9 @@ export async function planFolder(
   const retryMetas = fetched.filter((m) => retried.has(m.uid));
   const metas = fetched.filter((m) => !retried.has(m.uid));
 
+  // The new folder's SUBSCRIBE went while the source was planned; done before the plan is (the
+  // destination's next command may be a socket loan, which needs imapflow's queue empty).
+  await subscribed;
   const bag = new FingerprintBag();
   if (rematchAll || pending || retryMetas.length) {
     const floor = rematchAll || retryMetas.length || !pending ? 1 : pending.floor;

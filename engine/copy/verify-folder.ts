@@ -126,9 +126,10 @@ export interface FolderCheck {
  * The check at the end of a folder's copy, on the lane's connections (the destination
  * folder still selected):
  *
- * 1. **Counts.** A NOOP brings the destination's EXISTS up to date (RFC 3501 §6.1.2), and
- *    it must hold at least the source's count at EXAMINE (or now, if lower: expunged
- *    meanwhile) less the refused messages. Fewer means messages went missing during the
+ * 1. **Counts.** The destination's EXISTS, brought up to date (RFC 3501 §6.1.2) by a NOOP or,
+ *    where every copy has its APPENDUID, by the size FETCH of step 2 when that finds every
+ *    copy and the count is not short (the NOOP is sent otherwise), must hold at least the
+ *    source's count at EXAMINE (or now, if lower: expunged meanwhile) less the refused messages. Fewer means messages went missing during the
  *    pass: the returned `missing` makes the caller re-queue the folder for a re-match.
  *    Extra destination mail (there before, merged from another folder, delivered there)
  *    is fine, and can hide a loss of the same number: counts are the cheap check.
@@ -156,27 +157,41 @@ export async function verifyFolder(
   const v = emptyVerification();
   v.missingAtStart = o.missingAtStart;
   v.recopied = Math.min(o.missingAtStart, o.copied);
-  await onSide('destination', dest.noop());
-  v.commands++;
-  const box = dest.mailbox;
-  v.destMessages = box && box.path === plan.dest.path ? box.exists : plan.dest.exists;
-  const srcNow = src.mailbox && src.mailbox.path ? src.mailbox.exists : plan.found;
-  v.expected = Math.max(0, Math.min(plan.found, srcNow) - o.skipped);
-  v.missing = Math.max(0, v.expected - v.destMessages);
+  /** The count check on the message counts as the connections know them now. */
+  const count = () => {
+    const box = dest.mailbox;
+    v.destMessages = box && box.path === plan.dest.path ? box.exists : plan.dest.exists;
+    const srcNow = src.mailbox && src.mailbox.path ? src.mailbox.exists : plan.found;
+    v.expected = Math.max(0, Math.min(plan.found, srcNow) - o.skipped);
+    v.missing = Math.max(0, v.expected - v.destMessages);
+  };
+  const noop = async () => {
+    await onSide('destination', dest.noop());
+    v.commands++;
+    count();
+  };
 
   const altered: AlteredMessage[] = [];
   const entries = o.log.entries;
-  // Sizes that are estimates (Microsoft 365) cannot show a change: counted, not compared.
-  if (o.exactSizes === false) v.unchecked = entries.length;
-  else if (entries.length) {
-    let pairs: { e: Appended; destUid: number; destSize?: number }[];
-    const known = entries.filter((e) => e.destUid !== undefined);
-    if (known.length) {
-      const sizes = new Map<number, number>();
-      for (const m of await onSide('destination', fetchMeta(dest, uidSet(known.map((e) => e.destUid!)), false, 1)))
-        sizes.set(m.uid, m.size);
+  const known = entries.filter((e) => e.destUid !== undefined);
+  const compared = o.exactSizes !== false && entries.length > 0;
+  let pairs: { e: Appended; destUid: number; destSize?: number }[] = [];
+  if (compared && known.length === entries.length) {
+    // Every copy has its APPENDUID: the size FETCH comes first and, when it finds every copy
+    // and the count (brought up to date by the EXISTS and EXPUNGE answers of the APPENDs and
+    // of this UID FETCH) is not short, it stands for the NOOP: one round trip instead of two.
+    pairs = await sizesByUid(dest, known);
+    v.commands++;
+    count();
+    if (v.missing > 0 || pairs.some((p) => p.destSize === undefined)) await noop();
+  } else {
+    await noop();
+    if (!compared) {
+      // Sizes that are estimates (Microsoft 365) cannot show a change: counted, not compared.
+      if (o.exactSizes === false) v.unchecked = entries.length;
+    } else if (known.length) {
+      pairs = await sizesByUid(dest, known);
       v.commands++;
-      pairs = known.map((e) => ({ e, destUid: e.destUid!, destSize: sizes.get(e.destUid!) }));
       // A batch the server acknowledged without APPENDUID, beside others with it: not compared.
       v.unchecked = entries.length - known.length;
     } else {
@@ -195,6 +210,8 @@ export async function verifyFolder(
           : [];
       if (!pairs.length) v.unchecked = entries.length;
     }
+  }
+  if (compared) {
     const headerChecks: { e: Appended; destUid: number }[] = [];
     for (const p of pairs) {
       // Gone meanwhile: the count check speaks for it.
@@ -231,6 +248,17 @@ export async function verifyFolder(
   v.altered = altered.length;
   for (const a of altered) v.alteredReasons[a.reason] = (v.alteredReasons[a.reason] ?? 0) + 1;
   return { verification: v, altered };
+}
+
+/** The sizes of copies by their APPENDUID UIDs (RFC 4315): one `UID FETCH (RFC822.SIZE …)`. */
+async function sizesByUid(
+  dest: ImapFlow,
+  known: Appended[],
+): Promise<{ e: Appended; destUid: number; destSize?: number }[]> {
+  const sizes = new Map<number, number>();
+  for (const m of await onSide('destination', fetchMeta(dest, uidSet(known.map((e) => e.destUid!)), false, 1)))
+    sizes.set(m.uid, m.size);
+  return known.map((e) => ({ e, destUid: e.destUid!, destSize: sizes.get(e.destUid!) }));
 }
 
 /**

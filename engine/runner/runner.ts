@@ -1,3 +1,4 @@
+import { traced } from '../trace.ts';
 import { SealedSecretError } from '../vault/vault.ts';
 import type { Engine, Item, Project } from '../engine.ts';
 import { LEASE_MS, itemRef } from '../engine.ts';
@@ -207,9 +208,11 @@ export class Runner {
     try {
       // Items of projects whose copy window is closed wait for it to open.
       const closed =
-        this.running.size < this.o.concurrency ? [...(await this.engine.closedWindows(this.now())).keys()] : [];
+        this.running.size < this.o.concurrency
+          ? [...(await traced('runner windows', '-', this.engine.closedWindows(this.now()))).keys()]
+          : [];
       while (!this.stopped && this.running.size < this.o.concurrency) {
-        const item = await this.engine.claimNext([...this.running.keys()], closed);
+        const item = await traced('runner claim', '-', this.engine.claimNext([...this.running.keys()], closed));
         if (!item && this.refill) {
           this.refill = false;
           continue;
@@ -331,7 +334,7 @@ export class Runner {
 
   private async runItem(item: ItemWithProject, entry: Entry): Promise<void> {
     const t0 = Date.now();
-    const [source, destination] = await this.endpoints(item);
+    const [source, destination] = await traced('runner endpoints', item.id, this.endpoints(item));
     // Folder rules and the provider's rate come from the project's settings: a pass never runs without them.
     const read = readProjectOptions(item.project.options);
     const settings = read.problems.length
@@ -371,7 +374,7 @@ export class Runner {
       if (moved) return;
       moved = true;
       try {
-        await this.engine.markDataMoved(item.id);
+        await traced('runner data-moved', item.id, this.engine.markDataMoved(item.id));
       } catch (e) {
         moved = false; // done again with the outcome
         if (noteFault(e)) entry.ctl.abort();
@@ -406,37 +409,41 @@ export class Runner {
     const opts = read.options;
     let result: PassResult;
     try {
-      result = await this.runPass({
-        itemId: item.id,
-        source: source as ConnectorEndpoint,
-        destination: destination as ConnectorEndpoint,
-        rules: { include: opts.include, exclude: opts.exclude, rename: opts.rename },
-        ...(dates ? { dates } : {}),
-        signal: entry.ctl.signal,
-        checkpoints: guardStore(this.checkpoints, noteFault),
-        options: opts.maxMessagesPerHour
-          ? { ...this.o.pass, maxMessagesPerHour: opts.maxMessagesPerHour }
-          : this.o.pass,
-        onProgress: (p: PassProgress) => {
-          if (p.messagesCopied > 0) void markMoved();
-          if (!p.final)
-            this.engine.bus.emit({
-              type: 'item.progress',
-              item: ref,
-              figures: figures(p, p.elapsedMs, pass),
-              folder: p.current[0],
-              stage: {
-                phase: p.phase === 'listing' ? 'listing' : 'copying',
-                foldersTotal: p.foldersTotal,
-                foldersUncounted: p.foldersUncounted,
-              },
-            });
-        },
-      });
+      result = await traced(
+        'runner pass',
+        item.id,
+        this.runPass({
+          itemId: item.id,
+          source: source as ConnectorEndpoint,
+          destination: destination as ConnectorEndpoint,
+          rules: { include: opts.include, exclude: opts.exclude, rename: opts.rename },
+          ...(dates ? { dates } : {}),
+          signal: entry.ctl.signal,
+          checkpoints: guardStore(this.checkpoints, noteFault),
+          options: opts.maxMessagesPerHour
+            ? { ...this.o.pass, maxMessagesPerHour: opts.maxMessagesPerHour }
+            : this.o.pass,
+          onProgress: (p: PassProgress) => {
+            if (p.messagesCopied > 0) void markMoved();
+            if (!p.final)
+              this.engine.bus.emit({
+                type: 'item.progress',
+                item: ref,
+                figures: figures(p, p.elapsedMs, pass),
+                folder: p.current[0],
+                stage: {
+                  phase: p.phase === 'listing' ? 'listing' : 'copying',
+                  foldersTotal: p.foldersTotal,
+                  foldersUncounted: p.foldersUncounted,
+                },
+              });
+          },
+        }),
+      );
     } finally {
       clearInterval(poll);
     }
-    await this.recordOutcome(item.id, entry, result, fault, pass);
+    await traced('runner record', item.id, this.recordOutcome(item.id, entry, result, fault, pass));
   }
 
   /**

@@ -6,7 +6,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryCheckpointStore, runPass, type PassOptions } from '../../engine/copy/index.ts';
-import { makeMessage, seedImap, startDovecot, type DovecotInstance, type SeedMessage } from '../harness/dovecot.ts';
+import {
+  makeMessage,
+  openClient,
+  seedImap,
+  startDovecot,
+  type DovecotInstance,
+  type SeedMessage,
+} from '../harness/dovecot.ts';
 import { startImapProxy, type ImapProxy } from '../harness/imap-proxy.ts';
 import { expectExactCopy, userPair, type UserPair } from '../harness/copy-assert.ts';
 
@@ -41,7 +48,8 @@ async function passLogins(
   const r = await runPass({ itemId, source: p.source, destination: p.destination, checkpoints: store, options });
   const events = proxy.events.slice(from);
   const logins = events.filter((e) => e.command === 'LOGIN' || e.command === 'AUTHENTICATE');
-  return { r, logins: logins.length, connections: new Set(logins.map((e) => e.conn)).size };
+  const sent = (command: string) => events.filter((e) => e.command === command).length;
+  return { r, logins: logins.length, connections: new Set(logins.map((e) => e.conn)).size, sent };
 }
 
 beforeAll(async () => {
@@ -66,6 +74,26 @@ describe('logins per pass', () => {
       expect(first.r.stats.messagesCopied).toBe(100);
       expect(first.logins).toBe(2);
       await expectExactCopy(dv, p);
+      // The round trips of a small pass: one LIST a side (no LSUB), each new destination folder
+      // created and subscribed (no LIST of imapflow's before its SELECT), the verification's
+      // size FETCH without a NOOP (every copy has its APPENDUID and was found).
+      expect(first.sent('LIST')).toBe(2);
+      expect(first.sent('LSUB')).toBe(0);
+      expect(first.sent('CREATE')).toBe(4);
+      expect(first.sent('SUBSCRIBE')).toBe(4);
+      expect(first.sent('NOOP')).toBe(0);
+      const dest = await openClient(dv, p.d.name, p.d.pw);
+      try {
+        const listed = await dest.list();
+        expect(
+          listed
+            .filter((f) => f.subscribed)
+            .map((f) => f.path)
+            .sort(),
+        ).toEqual(['Archive', 'Drafts', 'INBOX', 'Projects/Alpha', 'Sent'].sort());
+      } finally {
+        await dest.logout();
+      }
 
       // New mail in two folders: still the one lane of the listing.
       await seedImap(dv, p.s.name, p.s.pw, { INBOX: msgs(3, 500), Sent: msgs(2, 600) });

@@ -51,10 +51,23 @@ export function parseMetaLine(line: string): RawMeta | null {
 /** A planning FETCH's responses: every message with all four items; one without them is read or reported. */
 class MetaCollector implements FetchHandlers {
   readonly metas: RawMeta[] = [];
+  /** The selected folder's message count as the server's EXISTS and EXPUNGE responses among ours left it. */
+  exists: number | null = null;
+  constructor(start: number | null) {
+    this.exists = start;
+  }
   /** Reported once our tagged reply has been read, so the connection stays in step. */
   private unreadable: Error | null = null;
 
   response(text: string): void {
+    // Mailbox updates the server sends with our answer (RFC 3501 §7.3.1, §7.4.1; EXPUNGE is
+    // allowed during a UID command): imapflow does not see them, so they are kept here.
+    const update = /^\* (\d+) (EXISTS|EXPUNGE)$/i.exec(text);
+    if (update) {
+      if (update[2]?.toUpperCase() === 'EXISTS') this.exists = Number(update[1]);
+      else if (this.exists !== null) this.exists = Math.max(0, this.exists - 1);
+      return;
+    }
     const meta = parseMetaLine(text);
     if (meta) this.metas.push(meta);
     else if (/^\* \d+ FETCH \(.*\bUID \d+/i.test(text) && /RFC822\.SIZE/i.test(text)) {
@@ -79,13 +92,19 @@ class MetaCollector implements FetchHandlers {
  * most of the planning's CPU. Responses without all four items (unsolicited flag updates)
  * are ignored, and literals (not asked for) skipped; a message the line parser cannot read
  * fails the call (`UNPARSEABLE`, after the tagged reply, so the connection stays usable)
- * and the caller falls back to imapflow. Rejects like an imapflow command on NO/BAD or a
- * lost connection.
+ * and the caller falls back to imapflow. EXISTS and EXPUNGE responses sent with the answer
+ * update the message count of imapflow's selected mailbox (`client.mailbox.exists`), as
+ * imapflow's own FETCH would. Rejects like an imapflow command on NO/BAD or a lost connection.
  */
 export async function fetchMetaRaw(client: ImapFlow, range: string): Promise<RawMeta[]> {
-  const collector = new MetaCollector();
-  await readFetch(client, ownTag('MM'), `UID FETCH ${range} (UID RFC822.SIZE INTERNALDATE FLAGS)`, collector, () =>
-    Object.assign(new Error('connection closed during UID FETCH'), { code: 'EConnectionClosed' }),
-  );
+  const box = client.mailbox;
+  const collector = new MetaCollector(box ? box.exists : null);
+  try {
+    await readFetch(client, ownTag('MM'), `UID FETCH ${range} (UID RFC822.SIZE INTERNALDATE FLAGS)`, collector, () =>
+      Object.assign(new Error('connection closed during UID FETCH'), { code: 'EConnectionClosed' }),
+    );
+  } finally {
+    if (box && box === client.mailbox && collector.exists !== null) box.exists = collector.exists;
+  }
   return collector.metas;
 }

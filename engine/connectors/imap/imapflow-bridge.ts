@@ -58,6 +58,14 @@ interface Internals {
   exec(command: string, attributes: unknown[], options?: Record<string | symbol, unknown>): Promise<ExecResponse>;
   send(data: SendData): Promise<void>;
   lastClientWrite?: number | null;
+  /**
+   * The folders imapflow has listed, by path: SELECT sends a LIST first for a path not in it.
+   * Not part of the checked shape: without it (or {@link Internals.skipLsub}) a round trip is
+   * merely not saved.
+   */
+  folders?: Map<string, unknown>;
+  /** Set: imapflow's listing sends no LSUB (it does so itself for a server that refuses LSUB). */
+  skipLsub?: boolean;
 }
 
 /** How long a stop lets a connection without a bridge finish its command before closing it. */
@@ -170,6 +178,25 @@ export class ImapflowBridge {
   /** True while imapflow waits out a server's throttle hint on this connection (see run-pass). */
   get inThrottleWait(): boolean {
     return this.c._throttleWaits.size > 0;
+  }
+
+  /**
+   * A folder this session just created, noted as listed: imapflow's SELECT sends a LIST for a
+   * folder it has not listed (for the delimiter and special use, which the engine takes from
+   * its own listing), one round trip the engine has no use for.
+   */
+  noteCreated(path: string, delimiter: string | undefined): void {
+    const folders = this.c.folders;
+    if (folders instanceof Map && !folders.has(path))
+      folders.set(path, { path, delimiter, flags: new Set(), listed: true });
+  }
+
+  /**
+   * The next listing asks for no subscriptions (LSUB, one round trip where the server did not
+   * answer them in the LIST itself): the engine copies folders whether subscribed or not.
+   */
+  skipSubscriptions(): void {
+    if (typeof this.c.skipLsub === 'boolean') this.c.skipLsub = true;
   }
 
   /** imapflow's own command path (its compiler, synchronizing literals over 4 KB without LITERAL+). */

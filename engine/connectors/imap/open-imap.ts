@@ -4,6 +4,7 @@ import { rootCertificates } from 'node:tls';
 import { classifyImapError } from './classify-error.ts';
 import { bridgeOf } from './imapflow-bridge.ts';
 import { parseImapUrl } from './parse-imap-url.ts';
+import { traced, tracing } from '../../trace.ts';
 
 /**
  * Builds the imapflow options for an endpoint. imap:// connects in clear and upgrades with
@@ -90,8 +91,9 @@ async function open(options: ImapFlowOptions): Promise<ImapFlow> {
   // An 'error' event without a listener would crash the process (Node EventEmitter);
   // the failure also rejects the pending command, which is where we handle it.
   client.on('error', () => undefined);
+  if (tracing) traceCommands(client, `${options.host}:${options.port}`);
   try {
-    await client.connect();
+    await traced('connect', `${options.host}:${options.port}`, client.connect());
   } catch (err) {
     client.close();
     throw err;
@@ -99,6 +101,16 @@ async function open(options: ImapFlowOptions): Promise<ImapFlow> {
   // Checks imapflow's private shape once, now, so a mismatch is logged at connect (imapflow-bridge.ts).
   bridgeOf(client);
   return client;
+}
+
+/**
+ * Times every command of the connection in the trace (MAILFERRY_TRACE; engine/trace.ts): the
+ * command's name only, from the moment it is queued to its tagged reply.
+ */
+function traceCommands(client: ImapFlow, server: string): void {
+  const c = client as unknown as { exec: (command: string, ...rest: unknown[]) => Promise<unknown>; id: string };
+  const exec = c.exec.bind(client);
+  c.exec = (command, ...rest) => traced(`imap ${command}`, `${server}#${c.id}`, exec(command, ...rest));
 }
 
 /** Logs out politely, or drops the socket when the connection is already broken. Never throws. */
