@@ -70,8 +70,13 @@ export interface RunnerOptions {
 
 type ItemWithProject = Item & { project: Project };
 type RunPass = (input: PassInput) => Promise<PassResult>;
-/** One pass this runner is running: how to end it, and why it was ended. */
-type Entry = { ctl: AbortController; done: Promise<void>; shutdown: boolean; pausedUntil?: Date };
+/**
+ * One pass this runner is running: how to end it, and why it was ended. `copying` is false
+ * once the copy itself is over and only its outcome is being recorded: the item is still
+ * this runner's (kept from the orphan sweep and from a second claim), but its place among
+ * the `concurrency` passes goes to the next queued item at once.
+ */
+type Entry = { ctl: AbortController; done: Promise<void>; shutdown: boolean; pausedUntil?: Date; copying: boolean };
 
 /**
  * The job runner: takes queued items (`Queued` → `Running`) up to the concurrency, runs one
@@ -176,9 +181,16 @@ export class Runner {
     this.plan();
   }
 
-  /** Number of passes running now. */
+  /** Number of passes running now (their outcome recorded or not). */
   get active(): number {
     return this.running.size;
+  }
+
+  /** Passes still copying: what the concurrency limits. */
+  private get copying(): number {
+    let n = 0;
+    for (const e of this.running.values()) if (e.copying) n++;
+    return n;
   }
 
   /** Shutdown: every running pass checkpoints and stops; its item goes back to `Queued`. */
@@ -208,10 +220,10 @@ export class Runner {
     try {
       // Items of projects whose copy window is closed wait for it to open.
       const closed =
-        this.running.size < this.o.concurrency
+        this.copying < this.o.concurrency
           ? [...(await traced('runner windows', '-', this.engine.closedWindows(this.now()))).keys()]
           : [];
-      while (!this.stopped && this.running.size < this.o.concurrency) {
+      while (!this.stopped && this.copying < this.o.concurrency) {
         const item = await traced('runner claim', '-', this.engine.claimNext([...this.running.keys()], closed));
         if (!item && this.refill) {
           this.refill = false;
@@ -219,7 +231,7 @@ export class Runner {
         }
         if (!item) break;
         claimed++;
-        const entry: Entry = { ctl: new AbortController(), done: Promise.resolve(), shutdown: false };
+        const entry: Entry = { ctl: new AbortController(), done: Promise.resolve(), shutdown: false, copying: true };
         this.running.set(item.id, entry);
         entry.done = this.runItem(item, entry)
           .catch((e) =>
@@ -246,7 +258,14 @@ export class Runner {
     const parsed = parseConnectorUrl(url, side);
     if (parsed.kind === 'm365') return this.m365Side(item, side, parsed);
     // Project admin credentials (`project connect`) win: the admin logs in as the mailbox.
-    const admin = await this.engine.adminCredentialOf(item.projectId, side);
+    // Both are read at once; the item's own is used (and opened) only where the project has none.
+    const [admin, own] = await Promise.all([
+      this.engine.adminCredentialOf(item.projectId, side),
+      this.engine.credentialOf(item.id, side).then(
+        (c) => ({ c }),
+        (e: unknown) => ({ e }),
+      ),
+    ]);
     const login = side === 'source' ? item.sourceLogin : item.destinationLogin;
     if (admin?.kind === 'imap-master')
       return {
@@ -255,7 +274,8 @@ export class Runner {
         secret: { password: admin.password },
         master: { user: admin.user, style: admin.style, ...(admin.separator ? { separator: admin.separator } : {}) },
       };
-    const cred = await this.engine.credentialOf(item.id, side);
+    if ('e' in own) throw own.e;
+    const cred = own.c;
     if (!cred)
       return {
         fail: side === 'source' ? 'SourceCredentials' : 'DestinationCredentials',
@@ -329,7 +349,8 @@ export class Runner {
         };
       }
     };
-    return [await side('source'), await side('destination')];
+    // Both sides at once (each reads its admin credentials and the item's own).
+    return Promise.all([side('source'), side('destination')]);
   }
 
   private async runItem(item: ItemWithProject, entry: Entry): Promise<void> {
@@ -442,6 +463,9 @@ export class Runner {
       );
     } finally {
       clearInterval(poll);
+      // The copy is over: the next queued item starts while this one's outcome is recorded.
+      entry.copying = false;
+      if (!this.stopped) void this.fill();
     }
     await traced('runner record', item.id, this.recordOutcome(item.id, entry, result, fault, pass));
   }
