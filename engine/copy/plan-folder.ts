@@ -184,7 +184,7 @@ function startingPoint(
   mapping: FolderMapping,
   previous: FolderCheckpoint | undefined,
   srcBox: MailboxObject,
-  destBox: MailboxObject,
+  destBox: DestView,
 ): FolderCheckpoint {
   let cp: FolderCheckpoint;
   let rematchAll = false;
@@ -222,16 +222,22 @@ interface OpenFolders {
   subscribed: Promise<void>;
 }
 
-/** The two sides are opened at once (each its own connection); the source's error wins when both fail. */
-async function openBoth(
+/**
+ * The two sides are opened at once (each its own connection); the source's error wins when
+ * both fail. `afterSource` runs on the source as soon as it is open, while the destination
+ * may still be opening; both have settled when this returns or throws.
+ */
+async function openBoth<T>(
   src: ImapFlow,
   dest: ImapFlow,
   mapping: FolderMapping,
   createDest: boolean | undefined,
-): Promise<OpenFolders> {
+  afterSource: (box: MailboxObject, uidNext: number) => Promise<T>,
+): Promise<OpenFolders & { early: T }> {
   const openSrc = async () => {
     const box = await onSide('source', src.mailboxOpen(mapping.source.path, { readOnly: true }));
-    return { box, uidNext: await onSide('source', uidNextOf(src, box)) };
+    const uidNext = await onSide('source', uidNextOf(src, box));
+    return { box, uidNext, early: await afterSource(box, uidNext) };
   };
   const openDest = async () => {
     const { box, subscribed } = await onSide('destination', openDestination(dest, mapping, createDest));
@@ -244,11 +250,98 @@ async function openBoth(
   return {
     srcBox: s.value.box,
     srcUidNext: s.value.uidNext,
+    early: s.value.early,
     destBox: d.value.box,
     destUidValidity: d.value.box.uidValidity!,
     destUidNext: d.value.uidNext,
     subscribed: d.value.subscribed,
   };
+}
+
+/** The destination folder as a plan's start depends on it. */
+interface DestView {
+  exists: number;
+  uidValidity?: bigint;
+}
+
+/**
+ * The destination folder as the listing left it (its STATUS), or empty when it is to be
+ * created; null when the listing did not say.
+ */
+function expectedDest(mapping: FolderMapping, createDest: boolean | undefined): DestView | null {
+  if (createDest || !mapping.dest || !mapping.dest.selectable) return { exists: 0 };
+  const st = mapping.dest.status;
+  return st ? { exists: st.messages, uidValidity: st.uidValidity } : null;
+}
+
+/** Where the source is read from, given the destination folder. */
+interface Start {
+  cp: FolderCheckpoint;
+  pending: { toUid: number; floor: number } | null;
+  startUid: number;
+  /** Refused earlier (below the checkpoint): tried again. */
+  retryUids: number[];
+  withHeaders: boolean;
+  /** The refused UIDs that still name the same messages. */
+  skippedUids: Set<number>;
+}
+
+function startOf(
+  mapping: FolderMapping,
+  previous: FolderCheckpoint | undefined,
+  skipped: Set<number>,
+  srcBox: MailboxObject,
+  dest: DestView,
+): Start {
+  // Skipped UIDs recorded under another UIDVALIDITY name other messages now.
+  const skippedUids = previous && previous.uidValidity !== srcBox.uidValidity ? new Set<number>() : skipped;
+  const cp = startingPoint(mapping, previous, srcBox, dest);
+  const rematchAll = cp.rematchAll;
+  // An intent without a destination floor (written by versions that took a missing SELECT
+  // UIDNEXT for none) is matched against the whole destination folder: never a duplicate.
+  const pending =
+    !rematchAll && cp.pendingToUid !== null ? { toUid: cp.pendingToUid, floor: cp.pendingDestUidNext ?? 1 } : null;
+  const startUid = rematchAll ? 1 : cp.lastUid + 1;
+  // Refused earlier (below the checkpoint): tried again on every pass. Whatever of them is at
+  // the destination already (appended just before a crash, or by an earlier try) is found
+  // by fingerprint against the whole destination folder, once the copies of the messages the
+  // checkpoint covers are counted out (each is there once): a true duplicate of one of those
+  // is not taken for present.
+  const retryUids = rematchAll ? [] : [...skippedUids].filter((u) => u < startUid).sort((a, b) => a - b);
+  const withHeaders = rematchAll || pending !== null || retryUids.length > 0;
+  return { cp, pending, startUid, retryUids, withHeaders, skippedUids };
+}
+
+/** What a source read depends on: two starts with the same key read the same. */
+const readKey = (s: Start) => `${s.startUid}/${s.withHeaders}/${s.retryUids.join(',')}`;
+
+/** The source messages a plan looks at: above the start, and the refused ones tried again. */
+interface SourceRead {
+  key: string;
+  metas: (MessageMeta & { fp?: string })[];
+  retryMetas: (MessageMeta & { fp?: string })[];
+}
+
+async function readSource(
+  src: ImapFlow,
+  srcBox: MailboxObject,
+  srcUidNext: number,
+  start: Start,
+  exact: boolean,
+): Promise<SourceRead> {
+  const { startUid, withHeaders, retryUids } = start;
+  // With refused messages to try again, the source is read from UID 1: the copies of the
+  // messages the checkpoint covers are counted out of the destination's fingerprints first
+  // (see planFolder), so a true duplicate of one of those is not taken for present.
+  const fetchFrom = retryUids.length ? 1 : startUid;
+  const fetched =
+    srcBox.exists > 0 && fetchFrom < srcUidNext
+      ? await onSide('source', fetchMeta(src, `${fetchFrom}:*`, withHeaders, fetchFrom, undefined, exact))
+      : [];
+  const retried = new Set(retryUids);
+  const retryMetas = fetched.filter((m) => retried.has(m.uid));
+  const metas = fetched.filter((m) => !retried.has(m.uid));
+  return { key: readKey(start), metas, retryMetas };
 }
 
 /** What is to be copied of a folder's messages, once matched against the destination. */
@@ -334,38 +427,25 @@ export async function planFolder(
   opts: { createDest?: boolean; exactSizes?: boolean; dates?: DateWindow } = {},
 ): Promise<FolderPlan> {
   const exact = opts.exactSizes ?? true;
-  const { srcBox, srcUidNext, destBox, destUidValidity, destUidNext, subscribed } = await openBoth(
+  // The source is read as soon as it is open, while the destination is still being created
+  // and SELECTed, from where the destination the listing saw makes the plan start; read
+  // again in the rare case the destination, once open, makes it start elsewhere.
+  const guess = expectedDest(mapping, opts.createDest);
+  const { srcBox, srcUidNext, destBox, destUidValidity, destUidNext, subscribed, early } = await openBoth(
     src,
     dest,
     mapping,
     opts.createDest,
+    async (box, uidNext): Promise<SourceRead | null> =>
+      guess ? readSource(src, box, uidNext, startOf(mapping, previous, skippedUids, box, guess), exact) : null,
   );
-  // Skipped UIDs recorded under another UIDVALIDITY name other messages now.
-  if (previous && previous.uidValidity !== srcBox.uidValidity) skippedUids = new Set();
-  const cp = startingPoint(mapping, previous, srcBox, destBox);
+  const start = startOf(mapping, previous, skippedUids, srcBox, destBox);
+  const { cp, pending, retryUids } = start;
+  skippedUids = start.skippedUids;
   const rematchAll = cp.rematchAll;
-  // An intent without a destination floor (written by versions that took a missing SELECT
-  // UIDNEXT for none) is matched against the whole destination folder: never a duplicate.
-  const pending =
-    !rematchAll && cp.pendingToUid !== null ? { toUid: cp.pendingToUid, floor: cp.pendingDestUidNext ?? 1 } : null;
   cp.destUidValidity = destUidValidity;
-
-  const startUid = rematchAll ? 1 : cp.lastUid + 1;
-  // Refused earlier (below the checkpoint): tried again on every pass. Whatever of them is at
-  // the destination already (appended just before a crash, or by an earlier try) is found
-  // by fingerprint against the whole destination folder, once the copies of the messages the
-  // checkpoint covers are counted out (each is there once): a true duplicate of one of those
-  // is not taken for present. So with refused messages the source is read from UID 1.
-  const retryUids = rematchAll ? [] : [...skippedUids].filter((u) => u < startUid).sort((a, b) => a - b);
-  const withHeaders = rematchAll || pending !== null || retryUids.length > 0;
-  const fetchFrom = retryUids.length ? 1 : startUid;
-  const fetched =
-    srcBox.exists > 0 && fetchFrom < srcUidNext
-      ? await onSide('source', fetchMeta(src, `${fetchFrom}:*`, withHeaders, fetchFrom, undefined, exact))
-      : [];
-  const retried = new Set(retryUids);
-  const retryMetas = fetched.filter((m) => retried.has(m.uid));
-  const metas = fetched.filter((m) => !retried.has(m.uid));
+  const { metas, retryMetas } =
+    early && early.key === readKey(start) ? early : await readSource(src, srcBox, srcUidNext, start, exact);
 
   // The new folder's SUBSCRIBE went while the source was planned; done before the plan is (the
   // destination's next command may be a socket loan, which needs imapflow's queue empty).

@@ -1,4 +1,5 @@
 import type { ImapFlow } from 'imapflow';
+import { traced } from '../../trace.ts';
 import { bridgeOf } from './imapflow-bridge.ts';
 
 type Sock = NodeJS.ReadWriteStream & { destroyed?: boolean };
@@ -33,6 +34,17 @@ export function ownTag(prefix: string): string {
  * (imapflow-bridge.ts): callers check {@link hasBridge} and take imapflow's own path without it.
  */
 export function lendSocket(
+  client: ImapFlow,
+  commandLine: string,
+  onData: (chunk: Buffer, loan: SocketLoan) => void,
+  lost: () => Error,
+): Promise<void> {
+  // The trace (MAILFERRY_TRACE) names the command (`UID FETCH`), never its arguments.
+  const name = `imap ${commandLine.split(' ').slice(1, 3).join(' ')}`;
+  return traced(name, (client as unknown as { id?: string }).id ?? '-', lend(client, commandLine, onData, lost));
+}
+
+function lend(
   client: ImapFlow,
   commandLine: string,
   onData: (chunk: Buffer, loan: SocketLoan) => void,
