@@ -134,21 +134,12 @@ export async function uidNextOf(client: ImapFlow, box: MailboxObject): Promise<n
   return max + 1;
 }
 
-/** The destination folder SELECTed, and the SUBSCRIBE of a folder just created (in flight; never rejects). */
-export interface OpenedDestination {
-  box: MailboxObject;
-  subscribed: Promise<void>;
-}
-
 /**
  * Opens (creating it if needed) and SELECTs the destination folder. A folder created here is
- * subscribed after its SELECT, while the source is planned: `subscribed` settles then.
+ * subscribed after its SELECT, without waiting: the SUBSCRIBE goes while the plan goes on (the
+ * destination's next command waits for it in imapflow's queue, a socket loan until it is answered).
  */
-export async function openDestination(
-  dest: ImapFlow,
-  mapping: FolderMapping,
-  create = false,
-): Promise<OpenedDestination> {
+export async function openDestination(dest: ImapFlow, mapping: FolderMapping, create = false): Promise<MailboxObject> {
   let created: Created | null = null;
   if (create || !mapping.dest || !mapping.dest.selectable) {
     try {
@@ -173,7 +164,8 @@ export async function openDestination(
   // SELECT (not just APPEND to a path): Dovecot appends several times faster to the
   // selected mailbox, and PERMANENTFLAGS (RFC 3501 §7.1) tells which keywords it keeps.
   const box = await dest.mailboxOpen(mapping.destSegments);
-  return { box, subscribed: created?.subscribe ? subscribeLater(dest, created.path) : Promise.resolve() };
+  if (created?.subscribe) void subscribeLater(dest, created.path);
+  return box;
 }
 
 /**
@@ -218,8 +210,6 @@ interface OpenFolders {
   /** The destination folder's UIDVALIDITY (a folder without one cannot be copied into). */
   destUidValidity: bigint;
   destUidNext: number;
-  /** The SUBSCRIBE of a destination folder just created, in flight (never rejects). */
-  subscribed: Promise<void>;
 }
 
 /**
@@ -240,9 +230,9 @@ async function openBoth<T>(
     return { box, uidNext, early: await afterSource(box, uidNext) };
   };
   const openDest = async () => {
-    const { box, subscribed } = await onSide('destination', openDestination(dest, mapping, createDest));
+    const box = await onSide('destination', openDestination(dest, mapping, createDest));
     if (!box.uidValidity) throw new CopyError('NO_UIDVALIDITY', 'Internal', 'destination folder has no UIDVALIDITY');
-    return { box, subscribed, uidNext: await onSide('destination', uidNextOf(dest, box)) };
+    return { box, uidNext: await onSide('destination', uidNextOf(dest, box)) };
   };
   const [s, d] = await Promise.allSettled([openSrc(), openDest()]);
   if (s.status === 'rejected') throw s.reason;
@@ -254,7 +244,6 @@ async function openBoth<T>(
     destBox: d.value.box,
     destUidValidity: d.value.box.uidValidity!,
     destUidNext: d.value.uidNext,
-    subscribed: d.value.subscribed,
   };
 }
 
@@ -431,7 +420,7 @@ export async function planFolder(
   // and SELECTed, from where the destination the listing saw makes the plan start; read
   // again in the rare case the destination, once open, makes it start elsewhere.
   const guess = expectedDest(mapping, opts.createDest);
-  const { srcBox, srcUidNext, destBox, destUidValidity, destUidNext, subscribed, early } = await openBoth(
+  const { srcBox, srcUidNext, destBox, destUidValidity, destUidNext, early } = await openBoth(
     src,
     dest,
     mapping,
@@ -447,9 +436,6 @@ export async function planFolder(
   const { metas, retryMetas } =
     early && early.key === readKey(start) ? early : await readSource(src, srcBox, srcUidNext, start, exact);
 
-  // The new folder's SUBSCRIBE went while the source was planned; done before the plan is (the
-  // destination's next command may be a socket loan, which needs imapflow's queue empty).
-  await subscribed;
   const bag = new FingerprintBag();
   if (rematchAll || pending || retryMetas.length) {
     const floor = rematchAll || retryMetas.length || !pending ? 1 : pending.floor;

@@ -41,7 +41,26 @@ export function lendSocket(
 ): Promise<void> {
   // The trace (MAILFERRY_TRACE) names the command (`UID FETCH`), never its arguments.
   const name = `imap ${commandLine.split(' ').slice(1, 3).join(' ')}`;
-  return traced(name, (client as unknown as { id?: string }).id ?? '-', lend(client, commandLine, onData, lost));
+  return traced(
+    name,
+    (client as unknown as { id?: string }).id ?? '-',
+    untilIdle(client).then(() => lend(client, commandLine, onData, lost)),
+  );
+}
+
+/** How long a loan waits for imapflow to finish the commands it has queued (a SUBSCRIBE sent without waiting). */
+const IDLE_WAIT_MS = 30_000;
+
+/**
+ * Resolves once imapflow has no command in flight or queued (at once, usually): a command the
+ * engine queued without waiting for it, such as the SUBSCRIBE of a folder just created
+ * (create-folder.ts), is answered before the socket is lent. Gives up after
+ * {@link IDLE_WAIT_MS} or when the socket closes; the loan then fails as a lost connection.
+ */
+async function untilIdle(client: ImapFlow): Promise<void> {
+  const b = bridgeOf(client);
+  const until = Date.now() + IDLE_WAIT_MS;
+  while (b && !b.idle && b.socket && Date.now() < until) await new Promise((r) => setTimeout(r, 1));
 }
 
 function lend(
