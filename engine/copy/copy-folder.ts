@@ -499,7 +499,7 @@ async function helpFolder(run: FolderRun, lane: Lane): Promise<boolean> {
  * Counts and alterations of what this pass appended to the folder (verify-folder.ts); a folder found short is
  * re-queued.
  */
-async function verifyEnd(run: FolderRun, c: LaneConnections): Promise<void> {
+async function verifyEnd(run: FolderRun, c: LaneConnections, after?: Promise<void>): Promise<void> {
   const { pass, job, plan } = run;
   const name = run.name;
   await verifyFolderEnd(c.src, c.dest, plan, {
@@ -515,6 +515,7 @@ async function verifyEnd(run: FolderRun, c: LaneConnections): Promise<void> {
     store: pass.input.checkpoints,
     requeue: () => run.requeue(),
     exactSizes: pass.exactSizes,
+    after,
   });
 }
 
@@ -538,8 +539,11 @@ export async function copyFolder(
     if (!flagSync) return;
     if (flagSync.updated) progressed();
     if (!(await copyBatches(run, c, share))) return;
-    await run.complete(flagSync);
-    await verifyEnd(run, c);
+    // The completion is written while the destination is checked (its results are kept after it).
+    const completed = run.complete(flagSync);
+    const [done, verified] = await Promise.allSettled([completed, verifyEnd(run, c, completed)]);
+    if (done.status === 'rejected') throw done.reason;
+    if (verified.status === 'rejected') throw verified.reason;
   } finally {
     job.stats.durationMs += Date.now() - started;
   }

@@ -275,9 +275,12 @@ export async function verifyFolderEnd(
     itemId: string;
     store: CheckpointStore;
     requeue: () => Promise<void>;
+    /** A checkpoint write still under way (the folder's completion): the results are kept after it. */
+    after?: Promise<void>;
   },
 ): Promise<void> {
   const check = await verifyFolder(src, dest, plan, o);
+  await o.after;
   o.stats.verification = check.verification;
   if (check.altered.length) await o.store.recordAltered?.(o.itemId, check.altered);
   if (check.verification.missing) await o.requeue();
