@@ -130,7 +130,8 @@ export interface FolderCheck {
  *    where every copy has its APPENDUID, by the size FETCH of step 2 when that finds every
  *    copy and the count is not short (the NOOP is sent otherwise), must hold at least the
  *    source's count at EXAMINE (or now, if lower: expunged meanwhile) less the refused
- *    messages. Fewer means messages went missing during the pass: the returned `missing` makes the caller re-queue the folder for a re-match.
+ *    messages. Fewer means messages went missing during the pass: the returned `missing`
+ *    makes the caller re-queue the folder for a re-match.
  *    Extra destination mail (there before, merged from another folder, delivered there)
  *    is fine, and can hide a loss of the same number: counts are the cheap check.
  * 2. **Alterations** of what this pass appended: one `UID FETCH (RFC822.SIZE …)` of the
