@@ -158,12 +158,27 @@ export async function verifyFolder(
   const v = emptyVerification();
   v.missingAtStart = o.missingAtStart;
   v.recopied = Math.min(o.missingAtStart, o.copied);
-  /** The count check on the message counts as the connections know them now. */
+  const counts = countCheck(src, dest, plan, o.skipped, v);
+  const pairs = await pairCopies(dest, plan, o, v, counts);
+  const altered = o.exactSizes !== false && o.log.entries.length > 0 ? await compareCopies(dest, pairs, o, v) : [];
+  v.altered = altered.length;
+  for (const a of altered) v.alteredReasons[a.reason] = (v.alteredReasons[a.reason] ?? 0) + 1;
+  return { verification: v, altered };
+}
+
+type VerifyOptions = Parameters<typeof verifyFolder>[3];
+type CopyPair = { e: Appended; destUid: number; destSize?: number };
+
+/**
+ * The count check (step 1), on the message counts as the connections know them now: `count`
+ * reads them, `noop` brings the destination's up to date first (one command).
+ */
+function countCheck(src: ImapFlow, dest: ImapFlow, plan: FolderPlan, skipped: number, v: FolderVerification) {
   const count = () => {
     const box = dest.mailbox;
     v.destMessages = box && box.path === plan.dest.path ? box.exists : plan.dest.exists;
     const srcNow = src.mailbox && src.mailbox.path ? src.mailbox.exists : plan.found;
-    v.expected = Math.max(0, Math.min(plan.found, srcNow) - o.skipped);
+    v.expected = Math.max(0, Math.min(plan.found, srcNow) - skipped);
     v.missing = Math.max(0, v.expected - v.destMessages);
   };
   const noop = async () => {
@@ -171,84 +186,99 @@ export async function verifyFolder(
     v.commands++;
     count();
   };
+  return { count, noop };
+}
 
-  const altered: AlteredMessage[] = [];
+/**
+ * Counts (step 1) and pairs each copy of this pass with its destination UID and size (the
+ * first half of step 2). Copies that cannot be paired are counted as unchecked.
+ */
+async function pairCopies(
+  dest: ImapFlow,
+  plan: FolderPlan,
+  o: VerifyOptions,
+  v: FolderVerification,
+  counts: ReturnType<typeof countCheck>,
+): Promise<CopyPair[]> {
   const entries = o.log.entries;
   const known = entries.filter((e) => e.destUid !== undefined);
   const compared = o.exactSizes !== false && entries.length > 0;
-  let pairs: { e: Appended; destUid: number; destSize?: number }[] = [];
   if (compared && known.length === entries.length) {
     // Every copy has its APPENDUID: the size FETCH comes first and, when it finds every copy
     // and the count (brought up to date by the EXISTS and EXPUNGE answers of the APPENDs and
     // of this UID FETCH) is not short, it stands for the NOOP: one round trip instead of two.
-    pairs = await sizesByUid(dest, known);
+    const pairs = await sizesByUid(dest, known);
     v.commands++;
-    count();
-    if (v.missing > 0 || pairs.some((p) => p.destSize === undefined)) await noop();
-  } else {
-    await noop();
-    if (!compared) {
-      // Sizes that are estimates (Microsoft 365) cannot show a change: counted, not compared.
-      if (o.exactSizes === false) v.unchecked = entries.length;
-    } else if (known.length) {
-      pairs = await sizesByUid(dest, known);
-      v.commands++;
-      // A batch the server acknowledged without APPENDUID, beside others with it: not compared.
-      v.unchecked = entries.length - known.length;
-    } else {
-      // No APPENDUID at all: the destination messages above the folder's first UIDNEXT are
-      // ours, in the order appended, unless something else arrived meanwhile (then they
-      // cannot be told apart).
-      const floor = o.log.floor ?? plan.dest.uidNext;
-      const after = await onSide('destination', fetchMeta(dest, `${floor}:*`, false, floor));
-      v.commands++;
-      pairs =
-        after.length === entries.length
-          ? entries.flatMap((e, i) => {
-              const d = after[i];
-              return d ? [{ e, destUid: d.uid, destSize: d.size }] : [];
-            })
-          : [];
-      if (!pairs.length) v.unchecked = entries.length;
-    }
+    counts.count();
+    if (v.missing > 0 || pairs.some((p) => p.destSize === undefined)) await counts.noop();
+    return pairs;
   }
-  if (compared) {
-    const headerChecks: { e: Appended; destUid: number }[] = [];
-    for (const p of pairs) {
-      // Gone meanwhile: the count check speaks for it.
-      if (p.destSize === undefined) continue;
-      if (p.destSize !== p.e.size) altered.push(record(o, p.e, p.destUid, p.destSize, ALTERED_REASONS.size));
-      else if (p.e.header) headerChecks.push(p);
-    }
-    if (headerChecks.length) {
-      const back = new Map<number, Buffer>();
-      for await (const m of dest.fetch(
-        uidSet(headerChecks.map((h) => h.destUid)),
-        { uid: true, headers: true },
-        { uid: true },
-      ))
-        if (m.headers) back.set(m.uid, m.headers);
-      v.commands++;
-      for (const h of headerChecks) {
-        const got = back.get(h.destUid);
-        if (!got) continue;
-        const sha = sha256Hex(got);
-        if (sha === h.e.header!.sha) continue;
-        altered.push(
-          record(
-            o,
-            h.e,
-            h.destUid,
-            h.e.size,
-            sha === h.e.header!.munged ? ALTERED_REASONS.eightBit : ALTERED_REASONS.header,
-          ),
-        );
-      }
-    }
+  await counts.noop();
+  if (!compared) {
+    // Sizes that are estimates (Microsoft 365) cannot show a change: counted, not compared.
+    if (o.exactSizes === false) v.unchecked = entries.length;
+    return [];
   }
-  v.altered = altered.length;
-  for (const a of altered) v.alteredReasons[a.reason] = (v.alteredReasons[a.reason] ?? 0) + 1;
-  return { verification: v, altered };
+  if (known.length) {
+    const pairs = await sizesByUid(dest, known);
+    v.commands++;
+    // A batch the server acknowledged without APPENDUID, beside others with it: not compared.
+    v.unchecked = entries.length - known.length;
+    return pairs;
+  }
+  // No APPENDUID at all: the destination messages above the folder's first UIDNEXT are
+  // ours, in the order appended, unless something else arrived meanwhile (then they
+  // cannot be told apart).
+  const floor = o.log.floor ?? plan.dest.uidNext;
+  const after = await onSide('destination', fetchMeta(dest, `${floor}:*`, false, floor));
+  v.commands++;
+  const pairs =
+    after.length === entries.length
+      ? entries.flatMap((e, i) => {
+          const d = after[i];
+          return d ? [{ e, destUid: d.uid, destSize: d.size }] : [];
+        })
+      : [];
+  if (!pairs.length) v.unchecked = entries.length;
+  return pairs;
+}
+
+/**
+ * Compares the paired copies with their sources (the second half of step 2): sizes, then
+ * the header read back where the source header has 8-bit bytes and the size is the same.
+ */
+async function compareCopies(
+  dest: ImapFlow,
+  pairs: CopyPair[],
+  o: VerifyOptions,
+  v: FolderVerification,
+): Promise<AlteredMessage[]> {
+  const altered: AlteredMessage[] = [];
+  const headerChecks: { e: Appended; destUid: number; header: NonNullable<Appended['header']> }[] = [];
+  for (const p of pairs) {
+    // Gone meanwhile: the count check speaks for it.
+    if (p.destSize === undefined) continue;
+    if (p.destSize !== p.e.size) altered.push(record(o, p.e, p.destUid, p.destSize, ALTERED_REASONS.size));
+    else if (p.e.header) headerChecks.push({ e: p.e, destUid: p.destUid, header: p.e.header });
+  }
+  if (!headerChecks.length) return altered;
+  const back = new Map<number, Buffer>();
+  for await (const m of dest.fetch(
+    uidSet(headerChecks.map((h) => h.destUid)),
+    { uid: true, headers: true },
+    { uid: true },
+  ))
+    if (m.headers) back.set(m.uid, m.headers);
+  v.commands++;
+  for (const h of headerChecks) {
+    const got = back.get(h.destUid);
+    if (!got) continue;
+    const sha = sha256Hex(got);
+    if (sha === h.header.sha) continue;
+    const reason = sha === h.header.munged ? ALTERED_REASONS.eightBit : ALTERED_REASONS.header;
+    altered.push(record(o, h.e, h.destUid, h.e.size, reason));
+  }
+  return altered;
 }
 
 /** The sizes of copies by their APPENDUID UIDs (RFC 4315): one `UID FETCH (RFC822.SIZE …)`. */

@@ -354,61 +354,103 @@ export class Runner {
   }
 
   private async runItem(item: ItemWithProject, entry: Entry): Promise<void> {
-    const t0 = Date.now();
-    const [source, destination] = await traced('runner endpoints', item.id, this.endpoints(item));
-    // Folder rules and the provider's rate come from the project's settings: a pass never runs without them.
-    const read = readProjectOptions(item.project.options);
-    const settings = read.problems.length
-      ? { fail: 'Internal' as const, detail: new ProjectOptionsError(item.project.name, read.problems).message }
-      : undefined;
-    for (const ep of [source, destination, ...(settings ? [settings] : [])]) {
-      if ('fail' in ep) {
-        await this.record(item.id, () =>
-          this.engine.finishPass(item.id, 'failed', emptyFigures(Date.now() - t0), {
-            reason: ep.fail,
-            detail: ep.detail,
-          }),
-        );
-        return;
-      }
-    }
-    // The pass's kind (start --prestage N | --full) and the project's date range give its window.
-    const kind = parsePassKind(item.passKind);
-    const dates = passWindow(kind, read.options, new Date());
-    const pass = passWindowView(kind, dates);
+    const ready = await this.prepare(item, Date.now());
+    if (!ready) return;
+    const { source, destination, options: opts, dates, pass } = ready;
     this.log.info('pass started', {
       item: item.id,
       pass: item.passCount,
-      kind: passKindLabel(kind),
+      kind: passKindLabel(parsePassKind(item.passKind)),
       ...(dates ? { since: pass.since, before: pass.before } : {}),
     });
-    const ref = itemRef(item);
-    // The first database fault the pass met (a full disk): it ends the pass, and the item fails with it.
-    let fault: { fault: DbFault; error: unknown } | undefined;
-    const noteFault = (e: unknown) => {
-      const f = dbFaultOf(e);
-      if (f && !fault) fault = { fault: f, error: e };
-      return f;
-    };
+    const faults = new FirstFault();
+    const markMoved = this.licenseOnFirstCopy(item.id, entry, faults);
+    const unwatch = this.watch(item, entry);
+    let result: PassResult;
+    try {
+      result = await traced(
+        'runner pass',
+        item.id,
+        this.runPass({
+          itemId: item.id,
+          source,
+          destination,
+          rules: { include: opts.include, exclude: opts.exclude, rename: opts.rename },
+          ...(dates ? { dates } : {}),
+          signal: entry.ctl.signal,
+          checkpoints: guardStore(this.checkpoints, faults.note),
+          options: opts.maxMessagesPerHour
+            ? { ...this.o.pass, maxMessagesPerHour: opts.maxMessagesPerHour }
+            : this.o.pass,
+          onProgress: this.progressOf(item, pass, markMoved),
+        }),
+      );
+    } finally {
+      unwatch();
+      // The copy is over: the next queued item starts while this one's outcome is recorded.
+      entry.copying = false;
+      if (!this.stopped) void this.fill();
+    }
+    await traced('runner record', item.id, this.recordOutcome(item.id, entry, result, faults.first, pass));
+  }
+
+  /**
+   * What a pass needs before it starts: both sides' endpoints, the project's options (folder
+   * rules and the provider's rate: a pass never runs without them) and the pass's date window
+   * (its kind, start --prestage N | --full, and the project's date range). When one cannot be
+   * had, the item fails at once and this returns undefined.
+   */
+  private async prepare(item: ItemWithProject, t0: number) {
+    const [source, destination] = await traced('runner endpoints', item.id, this.endpoints(item));
+    const read = readProjectOptions(item.project.options);
+    if ('fail' in source) return this.failUnstarted(item.id, t0, source);
+    if ('fail' in destination) return this.failUnstarted(item.id, t0, destination);
+    if (read.problems.length) {
+      const detail = new ProjectOptionsError(item.project.name, read.problems).message;
+      return this.failUnstarted(item.id, t0, { fail: 'Internal', detail });
+    }
+    const dates = passWindow(parsePassKind(item.passKind), read.options, new Date());
+    const pass = passWindowView(parsePassKind(item.passKind), dates);
+    return { source, destination, options: read.options, dates, pass };
+  }
+
+  private async failUnstarted(itemId: string, t0: number, why: Unstartable): Promise<undefined> {
+    await this.record(itemId, () =>
+      this.engine.finishPass(itemId, 'failed', emptyFigures(Date.now() - t0), { reason: why.fail, detail: why.detail }),
+    );
+    return undefined;
+  }
+
+  /**
+   * The license is consumed once data moved: marked at the pass's first copied message (and
+   * again with the outcome when that failed). A database fault there ends the pass.
+   */
+  private licenseOnFirstCopy(itemId: string, entry: Entry, faults: FirstFault): () => Promise<void> {
     let moved = false;
-    const markMoved = async () => {
+    return async () => {
       if (moved) return;
       moved = true;
       try {
-        await traced('runner data-moved', item.id, this.engine.markDataMoved(item.id));
+        await traced('runner data-moved', itemId, this.engine.markDataMoved(itemId));
       } catch (e) {
         moved = false; // done again with the outcome
-        if (noteFault(e)) entry.ctl.abort();
+        if (faults.note(e)) entry.ctl.abort();
         else
           this.log.error('could not mark the license consumed', {
-            item: item.id,
+            item: itemId,
             error: e instanceof Error ? e.message : String(e),
           });
       }
     };
-    // An admin's `stop` sets a flag in the database (it may come from another process), and
-    // the project's copy window may close: either ends the pass at the next checkpoint. The
-    // same tick renews the pass's lease so no other process takes it for dead.
+  }
+
+  /**
+   * Watches a running pass: an admin's `stop` sets a flag in the database (it may come from
+   * another process), and the project's copy window may close: either ends the pass at the
+   * next checkpoint. The same tick renews the pass's lease so no other process takes it for
+   * dead. Returns what ends the watch.
+   */
+  private watch(item: ItemWithProject, entry: Entry): () => void {
     let ticks = 0;
     const poll = setInterval(async () => {
       try {
@@ -427,47 +469,27 @@ export class Runner {
       }
     }, this.o.stopCheckMs);
     poll.unref();
-    const opts = read.options;
-    let result: PassResult;
-    try {
-      result = await traced(
-        'runner pass',
-        item.id,
-        this.runPass({
-          itemId: item.id,
-          source: source as ConnectorEndpoint,
-          destination: destination as ConnectorEndpoint,
-          rules: { include: opts.include, exclude: opts.exclude, rename: opts.rename },
-          ...(dates ? { dates } : {}),
-          signal: entry.ctl.signal,
-          checkpoints: guardStore(this.checkpoints, noteFault),
-          options: opts.maxMessagesPerHour
-            ? { ...this.o.pass, maxMessagesPerHour: opts.maxMessagesPerHour }
-            : this.o.pass,
-          onProgress: (p: PassProgress) => {
-            if (p.messagesCopied > 0) void markMoved();
-            if (!p.final)
-              this.engine.bus.emit({
-                type: 'item.progress',
-                item: ref,
-                figures: figures(p, p.elapsedMs, pass),
-                folder: p.current[0],
-                stage: {
-                  phase: p.phase === 'listing' ? 'listing' : 'copying',
-                  foldersTotal: p.foldersTotal,
-                  foldersUncounted: p.foldersUncounted,
-                },
-              });
+    return () => clearInterval(poll);
+  }
+
+  /** The pass's progress: the license marked at the first copy, and the item's progress told on the bus. */
+  private progressOf(item: ItemWithProject, pass: PassWindowView, markMoved: () => Promise<void>) {
+    const ref = itemRef(item);
+    return (p: PassProgress) => {
+      if (p.messagesCopied > 0) void markMoved();
+      if (!p.final)
+        this.engine.bus.emit({
+          type: 'item.progress',
+          item: ref,
+          figures: figures(p, p.elapsedMs, pass),
+          folder: p.current[0],
+          stage: {
+            phase: p.phase === 'listing' ? 'listing' : 'copying',
+            foldersTotal: p.foldersTotal,
+            foldersUncounted: p.foldersUncounted,
           },
-        }),
-      );
-    } finally {
-      clearInterval(poll);
-      // The copy is over: the next queued item starts while this one's outcome is recorded.
-      entry.copying = false;
-      if (!this.stopped) void this.fill();
-    }
-    await traced('runner record', item.id, this.recordOutcome(item.id, entry, result, fault, pass));
+        });
+    };
   }
 
   /**
@@ -589,6 +611,17 @@ export class Runner {
       }
     }
   }
+}
+
+/** The first database fault a pass met (a full disk): it ends the pass, and the item fails with it. */
+class FirstFault {
+  first: { fault: DbFault; error: unknown } | undefined;
+  /** Notes `e` when it is a database fault (the first one is kept); returns the fault, if it is one. */
+  note = (e: unknown): DbFault | undefined => {
+    const f = dbFaultOf(e);
+    if (f && !this.first) this.first = { fault: f, error: e };
+    return f;
+  };
 }
 
 /**
