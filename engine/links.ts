@@ -1,3 +1,4 @@
+import { storedSides } from './domain/types.ts';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Db } from './store/db.ts';
 import type { Tx } from './store/db.ts';
@@ -84,7 +85,7 @@ export async function findOpenLink(db: Db, token: string, now = new Date()): Pro
 
 /** The sides a link asks for. */
 export function linkSides(link: Pick<CredentialLinkRow, 'sides'>): Side[] {
-  return sidesOf(link.sides as Sides);
+  return sidesOf(storedSides(link.sides));
 }
 
 /** Whether a link was made for admin-assisted entry (`/migrate form`). */

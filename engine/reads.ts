@@ -1,3 +1,4 @@
+import { storedStatus } from './domain/types.ts';
 import type { Db } from './store/db.ts';
 import type { Project } from '../generated/prisma/client.ts';
 import type { ItemStatus } from './domain/types.ts';
@@ -81,7 +82,7 @@ export function readModel(db: Db) {
           bytesCopied: true,
         },
       });
-      return rows.map((r) => ({ ...r, status: r.status as ItemStatus }));
+      return rows.map((r) => ({ ...r, status: storedStatus(r.status) }));
     },
 
     /**

@@ -1,3 +1,4 @@
+import { storedStatus } from '../../engine/domain/types.ts';
 import type { CommandContext } from './types.ts';
 import type { Project } from '../../engine/engine.ts';
 import { UserError } from '../../engine/errors.ts';
@@ -63,7 +64,7 @@ export async function scheduleStart(
   if (address) {
     const item = await ctx.engine.getItem(project, address);
     // Refused as `start` would refuse it (waiting, queued or running), before a thread is opened.
-    decide('submit', { address: item.sourceAddress, status: item.status as ItemStatus, missingCredentials: false });
+    decide('submit', { address: item.sourceAddress, status: storedStatus(item.status), missingCredentials: false });
     items = [item];
   } else {
     items = await ctx.engine.itemsWithStatus(project, STARTABLE);

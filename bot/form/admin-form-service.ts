@@ -1,3 +1,4 @@
+import { storedSide } from '../../engine/domain/types.ts';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type { Engine, Project } from '../../engine/engine.ts';
 import { findInvisible } from '../../engine/domain/invisible.ts';
@@ -122,7 +123,7 @@ export class AdminFormService {
     if (!link) return undefined;
     const project = await this.engine.projectById(link.projectId);
     if (!project) return undefined;
-    const side = link.side as Side;
+    const side = storedSide(link.side);
     const connector = parseConnectorUrl(side === 'source' ? project.sourceUrl : project.destinationUrl, side);
     const replacing = await this.engine.hasAdminCredential(project.id, side);
     return { link, project, side, connector, replacing };

@@ -1,3 +1,4 @@
+import { storedSide } from '../../engine/domain/types.ts';
 import { findInvisible, showInvisible } from '../../engine/domain/invisible.ts';
 import type { Engine, Item, Project } from '../../engine/engine.ts';
 import { itemRef, readProjectOptions } from '../../engine/engine.ts';
@@ -327,7 +328,7 @@ export class FormService {
       const l = await this.load(linkToken);
       if (!l || l.link.id !== row.linkId) return this.unavailable();
       const back = (signin: keyof typeof SIGN_IN_NOTICES) => ({ redirect: `/c/${linkToken}?signin=${signin}` });
-      const side = row.side as Side;
+      const side = storedSide(row.side);
       const app = l.microsoft[side]?.app;
       if (!l.ask.includes(side) || !app) return { redirect: `/c/${linkToken}` };
       const actor = this.actorOf(l);

@@ -1,3 +1,4 @@
+import { storedSides } from '../../engine/domain/types.ts';
 import { LEASE_OWNER, leaseHolderGone, type Engine, type Item } from '../../engine/engine.ts';
 import type { EngineEvent, ItemStatusEvent, PassFigures } from '../../engine/events.ts';
 import type { BotDb, BotTx } from '../store/bot-db.ts';
@@ -302,6 +303,8 @@ export class CompletionNotices {
 /** The people the item asks (its source and/or destination address, once each). */
 export function recipientsOf(item: { ask: string; sourceAddress: string; destinationAddress: string }): string[] {
   return [
-    ...new Set(sidesOf(item.ask as Sides).map((s) => (s === 'source' ? item.sourceAddress : item.destinationAddress))),
+    ...new Set(
+      sidesOf(storedSides(item.ask)).map((s) => (s === 'source' ? item.sourceAddress : item.destinationAddress)),
+    ),
   ];
 }

@@ -1,3 +1,4 @@
+import { storedSides } from '../../engine/domain/types.ts';
 import type { Engine } from '../../engine/engine.ts';
 import type { EngineEvent } from '../../engine/events.ts';
 import { readProjectOptions } from '../../engine/domain/project-options.ts';
@@ -529,7 +530,7 @@ export function planRecipients(
   item: { ask: string; sourceAddress: string; destinationAddress: string },
   missing: Side[],
 ): Map<string, Side[]> {
-  const asked = sidesOf(item.ask as Sides);
+  const asked = sidesOf(storedSides(item.ask));
   // Every Sides value names at least one side.
   const firstAsked = asked[0] ?? 'source';
   const addressOf = (s: Side) => (s === 'source' ? item.sourceAddress : item.destinationAddress);

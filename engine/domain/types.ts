@@ -30,6 +30,36 @@ export function isFailureReason(s: string): s is FailureReason {
   return Object.hasOwn(FAILURE_REASONS, s);
 }
 
+/**
+ * A value read back from the database is not one MailFerry writes (a row edited by hand, or
+ * written by a newer version): refused loudly rather than cast and carried on.
+ */
+export class StoredValueError extends Error {
+  constructor(what: string, value: string) {
+    super(`the database holds ${what} "${value.slice(0, 40)}", which this version does not know`);
+    this.name = 'StoredValueError';
+  }
+}
+
+/** An item's status as stored. */
+export function storedStatus(s: string): ItemStatus {
+  const found = STATUSES.find((x) => x === s);
+  if (!found) throw new StoredValueError('an item status', s);
+  return found;
+}
+
+/** A side as stored. */
+export function storedSide(s: string): Side {
+  if (s === 'source' || s === 'destination') return s;
+  throw new StoredValueError('a side', s);
+}
+
+/** A choice of sides as stored. */
+export function storedSides(s: string): Sides {
+  if (s === 'source' || s === 'destination' || s === 'both') return s;
+  throw new StoredValueError('a choice of sides', s);
+}
+
 /** One side of a migration. */
 export type Side = 'source' | 'destination';
 /** A choice of sides as the command language spells it. */

@@ -551,9 +551,7 @@ export class Runner {
         itemId,
         result.outcome,
         f,
-        result.outcome === 'failed'
-          ? { reason: (result.reason ?? 'Internal') as FailureReason, detail: result.detail }
-          : undefined,
+        result.outcome === 'failed' ? { reason: result.reason ?? 'Internal', detail: result.detail } : undefined,
       );
     });
     this.log.info('pass finished', {

@@ -1,3 +1,4 @@
+import { storedSide } from '../domain/types.ts';
 import type { Db } from '../store/db.ts';
 import type { Side } from '../domain/types.ts';
 import type { Vault } from './vault.ts';
@@ -27,7 +28,7 @@ export async function reencryptCredentials(db: Db, from: Vault, to: Vault): Prom
         already++;
         continue;
       }
-      const side = row.side as Side;
+      const side = storedSide(row.side);
       const sealed = to.seal(row.itemId, side, from.open(row.itemId, side, row));
       await tx.credential.update({
         where: { itemId_side: { itemId: row.itemId, side: row.side } },
@@ -41,7 +42,7 @@ export async function reencryptCredentials(db: Db, from: Vault, to: Vault): Prom
         already++;
         continue;
       }
-      const side = row.side as Side;
+      const side = storedSide(row.side);
       const sealed = to.sealAdmin(row.projectId, side, from.openAdmin(row.projectId, side, row));
       await tx.projectCredential.update({
         where: { projectId_side: { projectId: row.projectId, side: row.side } },
