@@ -5,7 +5,7 @@ import { closest } from './domain/closest.ts';
 import { appendHistory, appendHistoryMany, itemHistory, itemHistoryCount, type HistoryEntry } from './store/history.ts';
 import type { EventBus, ItemRef, ItemStatusEvent, PassFigures, StatusChange } from './events.ts';
 import { faultPoint } from './fault-point.ts';
-import { decide, type ItemAction } from './domain/state-machine.ts';
+import { decide, type Decision, type ItemAction } from './domain/state-machine.ts';
 import { refuseInvisible } from './domain/invisible.ts';
 import { normaliseAddress } from './domain/addresses.ts';
 import { parseConnectorUrl } from './domain/connector-url.ts';
@@ -338,30 +338,9 @@ export class Engine {
     actor: Actor,
     project: Project,
     rows: AddRow[],
-    opts: { ask?: Sides; notify?: NotifyVia; threadRef: string | null },
+    opts: AddOptions,
   ): Promise<{ added: Item[]; refused: RefusedRow[] }> {
-    const refused: RefusedRow[] = [];
-    const valid: { row: AddRow; source: string; destination: string }[] = [];
-    const seen = new Map<string, number | undefined>();
-    for (const row of rows) {
-      const input = [row.source, row.destination].filter(Boolean).join(',');
-      try {
-        const source = normaliseAddress(row.source, 'source address');
-        const destination = row.destination ? normaliseAddress(row.destination, 'destination address') : source;
-        if (row.sourceLogin) refuseInvisible(row.sourceLogin.trim(), 'source login');
-        if (row.destinationLogin) refuseInvisible(row.destinationLogin.trim(), 'destination login');
-        const key = source.toLowerCase();
-        if (seen.has(key)) {
-          const first = seen.get(key);
-          throw new UserError('DUPLICATE_ROW', `${source} appears twice${first ? ` (first on line ${first})` : ''}.`);
-        }
-        seen.set(key, row.line);
-        valid.push({ row, source, destination });
-      } catch (e) {
-        if (!(e instanceof UserError)) throw e;
-        refused.push({ line: row.line, input, reason: e.message });
-      }
-    }
+    const { valid, refused } = checkAddRows(rows);
     // Every address of the project in one read: cheaper than asking for 10,000 addresses by value.
     const taken = new Set(
       (await this.db.item.findMany({ where: { projectId: project.id }, select: { sourceAddress: true } })).map(
@@ -374,47 +353,23 @@ export class Engine {
       return false;
     });
     // One transaction, set-based: multi-row inserts of the items and of their history lines
-    // (one line per item). The rows are built here with the schema's defaults (the `Item`
-    // type makes a new column a compile error until it is set here too).
+    // (one line per item).
     const createdBy = `${actor.surface}:${actor.id}`;
     const now = this.now();
-    const added: Item[] = toAdd.map((v) => ({
-      id: randomUUID(),
-      projectId: project.id,
-      sourceAddress: v.source,
-      destinationAddress: v.destination,
-      sourceLogin: v.row.sourceLogin?.trim() || v.source,
-      destinationLogin: v.row.destinationLogin?.trim() || v.destination,
-      status: 'NotStarted',
-      failureReason: null,
-      failureDetail: null,
-      ask: opts.ask ?? project.selfService,
-      notify: opts.notify ?? project.notify,
-      threadRef: opts.threadRef,
-      license: 'none',
-      passCount: 0,
-      passKind: 'full',
-      stopRequested: false,
-      leaseUntil: null,
-      leaseOwner: null,
-      messagesFound: 0,
-      bytesFound: 0n,
-      messagesCopied: 0,
-      bytesCopied: 0n,
-      messagesPresent: 0,
-      messagesSkipped: 0,
-      lastPassMs: 0,
-      lastPassAt: null,
-      lastVerification: null,
-      startAt: null,
-      startBy: null,
-      createdBy,
-      createdAt: now,
-      updatedAt: now,
-    }));
-    // One transaction per batch: a running copy's checkpoint writes wait behind one batch at
-    // most, never behind the whole file. A failure keeps the batches before it; the same rows
-    // sent again add the rest (those already there are refused as such, never added twice).
+    const added: Item[] = toAdd.map((v) => newItem(project, v, opts, createdBy, now));
+    await this.writeAdded(actor, project, added);
+    for (const item of added) this.bus.emit({ type: 'item.added', item: itemRef({ ...item, project }), actor });
+    refused.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+    return { added, refused };
+  }
+
+  /**
+   * Writes the new items and their history lines. One transaction per batch: a running copy's
+   * checkpoint writes wait behind one batch at most, never behind the whole file. A failure keeps
+   * the batches before it; the same rows sent again add the rest (those already there are
+   * refused as such, never added twice).
+   */
+  private async writeAdded(actor: Actor, project: Project, added: Item[]): Promise<void> {
     for await (const part of yieldingChunks(added, BULK_BATCH)) {
       await this.db.$transaction(async (tx) => {
         await insertRows(
@@ -439,9 +394,6 @@ export class Engine {
       // Test fault point: a batch of the add is committed, the rest is not.
       faultPoint('after-bulk-batch');
     }
-    for (const item of added) this.bus.emit({ type: 'item.added', item: itemRef({ ...item, project }), actor });
-    refused.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
-    return { added, refused };
   }
 
   /** Points items at the thread where their status posts go. */
@@ -504,19 +456,7 @@ export class Engine {
     actor: Actor,
     item: ItemWithProject,
     action: ItemAction,
-    extra: {
-      missing?: boolean;
-      reason?: FailureReason;
-      detail?: string;
-      data?: Record<string, unknown>;
-      history?: Record<string, unknown>;
-      /** The history entry's kind, when it is not the action's name. */
-      kind?: string;
-      /** A pass's figures, for the status event. */
-      figures?: PassFigures;
-      /** A pass paused outside the copy window, for the status event. */
-      paused?: ItemStatusEvent['paused'];
-    } = {},
+    extra: TransitionExtra = {},
   ): Promise<Transitioned> {
     // Re-read inside the transaction so two commands racing on one item decide on the truth
     // (on PostgreSQL the row is locked first: another process's transition waits for this one).
@@ -528,52 +468,11 @@ export class Engine {
       status: from,
       missingCredentials: extra.missing ?? false,
     });
-    const data: Record<string, unknown> = { status: d.to, ...extra.data };
-    if (d.stopRequested) data.stopRequested = true;
-    // A start (by hand or on schedule) replaces a scheduled one.
-    if (action === 'submit') Object.assign(data, { startAt: null, startBy: null });
-    if (d.to === 'Failed') {
-      data.failureReason = extra.reason ?? 'Internal';
-      data.failureDetail = extra.detail ?? null;
-    } else if (d.to !== from) {
-      data.failureReason = null;
-      data.failureDetail = null;
-    }
-    let license = fresh.license;
-    // A license is reserved from the pool when the item is submitted…
-    if (
-      (d.to === 'Queued' || d.to === 'WaitingForUser') &&
-      from !== 'WaitingForUser' &&
-      from !== 'Running' &&
-      license === 'none'
-    ) {
-      const p = await lockedProject(tx, fresh.project);
-      if (p.licensesTotal != null && p.licensesUsed >= p.licensesTotal)
-        throw new UserError(
-          'NO_LICENSES',
-          `Project ${p.name} has no license left (${p.licensesUsed} of ${p.licensesTotal} used).`,
-          `Raise the pool with \`project set ${p.name} --licenses N\`.`,
-        );
-      await tx.project.update({ where: { id: p.id }, data: { licensesUsed: { increment: 1 } } });
-      license = 'reserved';
-    }
-    // …and returned when the item stops or fails before a pass moved any data.
-    if ((d.to === 'Stopped' || d.to === 'Failed') && license === 'reserved') {
-      await tx.project.update({ where: { id: fresh.projectId }, data: { licensesUsed: { decrement: 1 } } });
-      license = 'none';
-    }
+    const data = transitionData(action, d, from, extra);
+    const license = await moveLicense(tx, fresh, from, d.to);
     data.license = license;
     if (d.to !== 'Running') data.stopRequested = d.stopRequested ?? false;
-    if (d.deleted) {
-      // Statistics and copy state go with the item (credentials, links and folder stats
-      // cascade); the mail at the destination and the history stay.
-      await tx.copyCheckpoint.deleteMany({ where: { itemId: fresh.id } });
-      await tx.skippedMessage.deleteMany({ where: { itemId: fresh.id } });
-      await tx.alteredMessage.deleteMany({ where: { itemId: fresh.id } });
-      await tx.item.delete({ where: { id: fresh.id } });
-    } else {
-      await tx.item.update({ where: { id: fresh.id }, data });
-    }
+    await writeItemRow(tx, fresh, d.deleted ?? false, data);
     await appendHistory(tx, {
       projectId: fresh.projectId,
       itemId: fresh.id,
@@ -654,180 +553,95 @@ export class Engine {
   async startItems(
     actor: Actor,
     items: ItemWithProject[],
-    opts: { threadRef?: string | null; batch?: number; pass?: PassKind } = {},
+    opts: StartOptions = {},
   ): Promise<{ changed: { item: ItemWithProject; from: ItemStatus; to: ItemStatus }[]; refused: UserError[] }> {
-    const passKind = opts.pass ? { passKind: passKindText(opts.pass) } : {};
-    const changed: { item: ItemWithProject; from: ItemStatus; to: ItemStatus; missing: Side[] }[] = [];
+    const changed: StartedItem[] = [];
     const refused: UserError[] = [];
     // Deliveries start once every batch is written, so the batches' posts go out merged.
     const deliveries: (() => void)[] = [];
     let halted = false;
     // The credential requests of this command are one batch: the outreach reports them together.
-    const batch = randomUUID();
-    let asked = false;
+    const ask = { batch: randomUUID(), asked: false };
     try {
       // Between batches the event loop is given back (a running copy's callbacks are served).
       for await (const part of yieldingChunks(items, opts.batch ?? BULK_BATCH)) {
         if (halted) break;
         const now = this.now();
-        const r = await this.db.$transaction(async (tx) => {
-          // Read inside the transaction, as transition() does: decide on the truth (rows locked first on PostgreSQL).
-          const { fresh, missingOf } = await this.readBulk(
-            tx,
-            part.map((i) => i.id),
-          );
-          const reserved = new Map<string, number>();
-          const out: { fresh: ItemWithProject; from: ItemStatus; to: ItemStatus; license: string; missing: Side[] }[] =
-            [];
-          const no: UserError[] = [];
-          let stop = false;
-          for (const input of part) {
-            const f = fresh.get(input.id);
-            if (!f) {
-              no.push(
-                new UserError('ITEM_UNKNOWN', `${input.sourceAddress} is no longer in project ${input.project.name}.`),
-              );
-              continue;
-            }
-            const missing = missingOf(f);
-            const from = f.status as ItemStatus;
-            let to: ItemStatus;
-            try {
-              to = decide('submit', {
-                address: f.sourceAddress,
-                status: from,
-                missingCredentials: missing.length > 0,
-              }).to;
-            } catch (e) {
-              if (!(e instanceof UserError)) throw e;
-              no.push(e);
-              continue;
-            }
-            // A license is reserved from the pool when the item is submitted (as in transition()).
-            let license = f.license;
-            if (license === 'none') {
-              const p = f.project;
-              const used = p.licensesUsed + (reserved.get(p.id) ?? 0);
-              if (p.licensesTotal != null && used >= p.licensesTotal) {
-                no.push(
-                  new UserError(
-                    'NO_LICENSES',
-                    `Project ${p.name} has no license left (${used} of ${p.licensesTotal} used).`,
-                    `Raise the pool with \`project set ${p.name} --licenses N\`.`,
-                  ),
-                );
-                stop = true;
-                break;
-              }
-              reserved.set(p.id, (reserved.get(p.id) ?? 0) + 1);
-              license = 'reserved';
-            }
-            out.push({ fresh: f, from, to, license, missing });
-          }
-          // One conditional update per (from, to, license) group: a row that changed meanwhile is not overwritten.
-          const groups = new Map<string, typeof out>();
-          for (const c of out) {
-            const key = `${c.from}|${c.to}|${c.fresh.license}|${c.license}`;
-            const group = groups.get(key);
-            if (group) group.push(c);
-            else groups.set(key, [c]);
-          }
-          for (const group of groups.values()) {
-            const [g] = group;
-            if (!g) continue;
-            const count = await countInChunks(
-              group.map((c) => c.fresh.id),
-              (ids) =>
-                tx.item.updateMany({
-                  where: { id: { in: ids }, status: g.from, license: g.fresh.license },
-                  data: {
-                    status: g.to,
-                    license: g.license,
-                    failureReason: null,
-                    failureDetail: null,
-                    stopRequested: false,
-                    startAt: null,
-                    startBy: null,
-                    updatedAt: now,
-                    ...passKind,
-                    ...(opts.threadRef ? { threadRef: opts.threadRef } : {}),
-                  },
-                }),
-            );
-            if (count !== group.length)
-              throw new Error(
-                `bulk start: ${group.length - count} of ${group.length} items changed while being started`,
-              );
-          }
-          for (const [projectId, n] of reserved)
-            await tx.project.update({ where: { id: projectId }, data: { licensesUsed: { increment: n } } });
-          await appendHistoryMany(
-            tx,
-            out.map((c) =>
-              itemHistoryEntry(c.fresh, actor, 'submit', c.from, c.to, {
-                ...(c.license !== c.fresh.license ? { license: c.license } : {}),
-                ...(c.missing.length ? { missing: c.missing } : {}),
-                ...(opts.pass ? { pass: passKindText(opts.pass) } : {}),
-              }),
-            ),
-          );
-          const after = out.map((c) => ({
-            item: {
-              ...c.fresh,
-              status: c.to,
-              license: c.license,
-              failureReason: null,
-              failureDetail: null,
-              stopRequested: false,
-              startAt: null,
-              startBy: null,
-              updatedAt: now,
-              passKind: passKind.passKind ?? c.fresh.passKind,
-              threadRef: opts.threadRef || c.fresh.threadRef,
-              project: {
-                ...c.fresh.project,
-                licensesUsed: c.fresh.project.licensesUsed + (reserved.get(c.fresh.projectId) ?? 0),
-              },
-            },
-            from: c.from,
-            to: c.to,
-            missing: c.missing,
-          }));
-          const deliver = this.batchPosts
-            ? await this.batchPosts(
-                tx,
-                after.map((a) => ({ item: itemRef(a.item), actor, from: a.from, to: a.to })),
-              )
-            : undefined;
-          return { after, no, stop, deliver };
-        });
+        const r = await this.db.$transaction((tx) => this.startBatch(tx, actor, part, opts, now));
         if (r.deliver) deliveries.push(r.deliver);
         changed.push(...r.after);
         refused.push(...r.no);
         halted = r.stop;
-        for (const c of r.after) {
-          this.emitStatus(
-            { ...c, event: c.from === c.to ? undefined : statusEvent(actor, c.item, c.from, c.to) },
-            !!this.batchPosts,
-          );
-          if (c.to === 'WaitingForUser') {
-            asked = true;
-            this.bus.emit({
-              type: 'item.credentials-needed',
-              item: itemRef(c.item),
-              actor,
-              sides: c.missing,
-              resend: false,
-              batch,
-            });
-          }
-        }
+        this.announceStarted(actor, r.after, ask);
       }
     } finally {
       for (const d of deliveries) d();
-      if (asked) this.bus.emit({ type: 'batch.end', batch, actor });
+      if (ask.asked) this.bus.emit({ type: 'batch.end', batch: ask.batch, actor });
     }
     return { changed: changed.map(({ item, from, to }) => ({ item, from, to })), refused };
+  }
+
+  /**
+   * One batch of `startItems`, inside its transaction: the items read, decided and licensed,
+   * their rows and the projects' pools updated, their history lines and thread posts written.
+   */
+  private async startBatch(
+    tx: Tx,
+    actor: Actor,
+    part: ItemWithProject[],
+    opts: StartOptions,
+    now: Date,
+  ): Promise<{ after: StartedItem[]; no: UserError[]; stop: boolean; deliver?: () => void }> {
+    // Read inside the transaction, as transition() does: decide on the truth (rows locked first on PostgreSQL).
+    const { fresh, missingOf } = await this.readBulk(
+      tx,
+      part.map((i) => i.id),
+    );
+    const { out, no, stop, reserved } = planStart(part, fresh, missingOf);
+    const fields = startedFields(opts, now);
+    await writeStarted(tx, out, reserved, fields);
+    await appendHistoryMany(
+      tx,
+      out.map((c) =>
+        itemHistoryEntry(c.fresh, actor, 'submit', c.from, c.to, {
+          ...(c.license !== c.fresh.license ? { license: c.license } : {}),
+          ...(c.missing.length ? { missing: c.missing } : {}),
+          ...(opts.pass ? { pass: passKindText(opts.pass) } : {}),
+        }),
+      ),
+    );
+    const after = out.map((c) => startedItem(c, reserved, fields));
+    const deliver = this.batchPosts
+      ? await this.batchPosts(
+          tx,
+          after.map((a) => ({ item: itemRef(a.item), actor, from: a.from, to: a.to })),
+        )
+      : undefined;
+    return { after, no, stop, deliver };
+  }
+
+  /**
+   * Announces the committed changes of a batch of `startItems`: each status change, and a
+   * credential request (of the command's batch `ask`) for each item that waits for its user.
+   */
+  private announceStarted(actor: Actor, after: StartedItem[], ask: { batch: string; asked: boolean }): void {
+    for (const c of after) {
+      this.emitStatus(
+        { ...c, event: c.from === c.to ? undefined : statusEvent(actor, c.item, c.from, c.to) },
+        !!this.batchPosts,
+      );
+      if (c.to === 'WaitingForUser') {
+        ask.asked = true;
+        this.bus.emit({
+          type: 'item.credentials-needed',
+          item: itemRef(c.item),
+          actor,
+          sides: c.missing,
+          resend: false,
+          batch: ask.batch,
+        });
+      }
+    }
   }
 
   /**
@@ -850,59 +664,7 @@ export class Engine {
     try {
       for await (const part of yieldingChunks(items, opts.batch ?? BULK_BATCH)) {
         const now = this.now();
-        const r = await this.db.$transaction(async (tx) => {
-          const { fresh, missingOf } = await this.readBulk(
-            tx,
-            part.map((i) => i.id),
-          );
-          const out: { item: ItemWithProject; missing: Side[] }[] = [];
-          const no: UserError[] = [];
-          for (const input of part) {
-            const f = fresh.get(input.id);
-            if (!f) {
-              no.push(
-                new UserError('ITEM_UNKNOWN', `${input.sourceAddress} is no longer in project ${input.project.name}.`),
-              );
-              continue;
-            }
-            try {
-              decide('resend', { address: f.sourceAddress, status: f.status as ItemStatus, missingCredentials: false });
-            } catch (e) {
-              if (!(e instanceof UserError)) throw e;
-              no.push(e);
-              continue;
-            }
-            out.push({
-              item: { ...f, stopRequested: false, updatedAt: now, threadRef: opts.threadRef || f.threadRef },
-              missing: missingOf(f),
-            });
-          }
-          const okIds = out.map((o) => o.item.id);
-          // Conditional on the status: an item that left WaitingForUser meanwhile is not touched.
-          const count = await countInChunks(okIds, (part) =>
-            tx.item.updateMany({
-              where: { id: { in: part }, status: 'WaitingForUser' },
-              data: { stopRequested: false, updatedAt: now, ...(opts.threadRef ? { threadRef: opts.threadRef } : {}) },
-            }),
-          );
-          if (count !== okIds.length)
-            throw new Error(
-              `bulk resend: ${okIds.length - count} of ${okIds.length} items changed while being asked again`,
-            );
-          await countInChunks(okIds, (part) =>
-            tx.credentialLink.updateMany({
-              where: { itemId: { in: part }, usedAt: null, revokedAt: null },
-              data: { revokedAt: now },
-            }),
-          );
-          await appendHistoryMany(
-            tx,
-            out.map((o) =>
-              itemHistoryEntry(o.item, actor, 'resend', 'WaitingForUser', 'WaitingForUser', { missing: o.missing }),
-            ),
-          );
-          return { out, no };
-        });
+        const r = await this.db.$transaction((tx) => this.resendBatch(tx, actor, part, opts.threadRef, now));
         refused.push(...r.no);
         for (const o of r.out) {
           asked.push(o.item);
@@ -920,6 +682,51 @@ export class Engine {
       if (asked.length) this.bus.emit({ type: 'batch.end', batch, actor });
     }
     return { asked, refused };
+  }
+
+  /**
+   * One batch of `resendItems`, inside its transaction: the items read and decided, their rows
+   * updated, their open links revoked, their history lines written.
+   */
+  private async resendBatch(
+    tx: Tx,
+    actor: Actor,
+    part: ItemWithProject[],
+    threadRef: string | null | undefined,
+    now: Date,
+  ): Promise<{ out: { item: ItemWithProject; missing: Side[] }[]; no: UserError[] }> {
+    const { fresh, missingOf } = await this.readBulk(
+      tx,
+      part.map((i) => i.id),
+    );
+    const no: UserError[] = [];
+    const out = [...decidedRows('resend', part, fresh, no, () => false)].map((c) => ({
+      item: { ...c.row, stopRequested: false, updatedAt: now, threadRef: threadRef || c.row.threadRef },
+      missing: missingOf(c.row),
+    }));
+    const okIds = out.map((o) => o.item.id);
+    // Conditional on the status: an item that left WaitingForUser meanwhile is not touched.
+    const count = await countInChunks(okIds, (part) =>
+      tx.item.updateMany({
+        where: { id: { in: part }, status: 'WaitingForUser' },
+        data: { stopRequested: false, updatedAt: now, ...(threadRef ? { threadRef } : {}) },
+      }),
+    );
+    if (count !== okIds.length)
+      throw new Error(`bulk resend: ${okIds.length - count} of ${okIds.length} items changed while being asked again`);
+    await countInChunks(okIds, (part) =>
+      tx.credentialLink.updateMany({
+        where: { itemId: { in: part }, usedAt: null, revokedAt: null },
+        data: { revokedAt: now },
+      }),
+    );
+    await appendHistoryMany(
+      tx,
+      out.map((o) =>
+        itemHistoryEntry(o.item, actor, 'resend', 'WaitingForUser', 'WaitingForUser', { missing: o.missing }),
+      ),
+    );
+    return { out, no };
   }
 
   /**
@@ -1919,4 +1726,340 @@ function actorOf(stored: string | null): Actor {
     /* the system starts it */
   }
   return SYSTEM_ACTOR;
+}
+
+/** The options of `Engine.addItems`. */
+interface AddOptions {
+  ask?: Sides;
+  notify?: NotifyVia;
+  threadRef: string | null;
+}
+
+/** A row of an add that is well formed, with its addresses normalised. */
+interface AddCandidate {
+  row: AddRow;
+  source: string;
+  destination: string;
+}
+
+/**
+ * The rows of an add that are well formed and not repeated in the file, and the refusal of each
+ * other row with its line and reason.
+ */
+function checkAddRows(rows: AddRow[]): { valid: AddCandidate[]; refused: RefusedRow[] } {
+  const refused: RefusedRow[] = [];
+  const valid: AddCandidate[] = [];
+  const seen = new Map<string, number | undefined>();
+  for (const row of rows) {
+    const input = [row.source, row.destination].filter(Boolean).join(',');
+    try {
+      const source = normaliseAddress(row.source, 'source address');
+      const destination = row.destination ? normaliseAddress(row.destination, 'destination address') : source;
+      if (row.sourceLogin) refuseInvisible(row.sourceLogin.trim(), 'source login');
+      if (row.destinationLogin) refuseInvisible(row.destinationLogin.trim(), 'destination login');
+      const key = source.toLowerCase();
+      if (seen.has(key)) {
+        const first = seen.get(key);
+        throw new UserError('DUPLICATE_ROW', `${source} appears twice${first ? ` (first on line ${first})` : ''}.`);
+      }
+      seen.set(key, row.line);
+      valid.push({ row, source, destination });
+    } catch (e) {
+      if (!(e instanceof UserError)) throw e;
+      refused.push({ line: row.line, input, reason: e.message });
+    }
+  }
+  return { valid, refused };
+}
+
+/**
+ * A new item's row, built here with the schema's defaults (the `Item` type makes a new column
+ * a compile error until it is set here too).
+ */
+function newItem(project: Project, v: AddCandidate, opts: AddOptions, createdBy: string, now: Date): Item {
+  return {
+    id: randomUUID(),
+    projectId: project.id,
+    sourceAddress: v.source,
+    destinationAddress: v.destination,
+    sourceLogin: v.row.sourceLogin?.trim() || v.source,
+    destinationLogin: v.row.destinationLogin?.trim() || v.destination,
+    status: 'NotStarted',
+    failureReason: null,
+    failureDetail: null,
+    ask: opts.ask ?? project.selfService,
+    notify: opts.notify ?? project.notify,
+    threadRef: opts.threadRef,
+    license: 'none',
+    passCount: 0,
+    passKind: 'full',
+    stopRequested: false,
+    leaseUntil: null,
+    leaseOwner: null,
+    messagesFound: 0,
+    bytesFound: 0n,
+    messagesCopied: 0,
+    bytesCopied: 0n,
+    messagesPresent: 0,
+    messagesSkipped: 0,
+    lastPassMs: 0,
+    lastPassAt: null,
+    lastVerification: null,
+    startAt: null,
+    startBy: null,
+    createdBy,
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
+/** What a state-machine action brings besides the action itself (`Engine.transition`). */
+interface TransitionExtra {
+  missing?: boolean;
+  reason?: FailureReason;
+  detail?: string;
+  data?: Record<string, unknown>;
+  history?: Record<string, unknown>;
+  /** The history entry's kind, when it is not the action's name. */
+  kind?: string;
+  /** A pass's figures, for the status event. */
+  figures?: PassFigures;
+  /** A pass paused outside the copy window, for the status event. */
+  paused?: ItemStatusEvent['paused'];
+}
+
+/** The fields a transition writes to the item's row, but its license. */
+function transitionData(
+  action: ItemAction,
+  d: Decision,
+  from: ItemStatus,
+  extra: TransitionExtra,
+): Record<string, unknown> {
+  const data: Record<string, unknown> = { status: d.to, ...extra.data };
+  if (d.stopRequested) data.stopRequested = true;
+  // A start (by hand or on schedule) replaces a scheduled one.
+  if (action === 'submit') Object.assign(data, { startAt: null, startBy: null });
+  if (d.to === 'Failed') {
+    data.failureReason = extra.reason ?? 'Internal';
+    data.failureDetail = extra.detail ?? null;
+  } else if (d.to !== from) {
+    data.failureReason = null;
+    data.failureDetail = null;
+  }
+  return data;
+}
+
+/** The item's license after a transition from `from` to `to`, the project's pool changed to match. */
+async function moveLicense(tx: Tx, fresh: ItemWithProject, from: ItemStatus, to: ItemStatus): Promise<string> {
+  let license = fresh.license;
+  // A license is reserved from the pool when the item is submitted…
+  if (
+    (to === 'Queued' || to === 'WaitingForUser') &&
+    from !== 'WaitingForUser' &&
+    from !== 'Running' &&
+    license === 'none'
+  ) {
+    const p = await lockedProject(tx, fresh.project);
+    if (p.licensesTotal != null && p.licensesUsed >= p.licensesTotal)
+      throw new UserError(
+        'NO_LICENSES',
+        `Project ${p.name} has no license left (${p.licensesUsed} of ${p.licensesTotal} used).`,
+        `Raise the pool with \`project set ${p.name} --licenses N\`.`,
+      );
+    await tx.project.update({ where: { id: p.id }, data: { licensesUsed: { increment: 1 } } });
+    license = 'reserved';
+  }
+  // …and returned when the item stops or fails before a pass moved any data.
+  if ((to === 'Stopped' || to === 'Failed') && license === 'reserved') {
+    await tx.project.update({ where: { id: fresh.projectId }, data: { licensesUsed: { decrement: 1 } } });
+    license = 'none';
+  }
+  return license;
+}
+
+/** Writes a transition's fields to the item's row, or deletes the item. */
+async function writeItemRow(tx: Tx, fresh: Item, deleted: boolean, data: Record<string, unknown>): Promise<void> {
+  if (deleted) {
+    // Statistics and copy state go with the item (credentials, links and folder stats
+    // cascade); the mail at the destination and the history stay.
+    await tx.copyCheckpoint.deleteMany({ where: { itemId: fresh.id } });
+    await tx.skippedMessage.deleteMany({ where: { itemId: fresh.id } });
+    await tx.alteredMessage.deleteMany({ where: { itemId: fresh.id } });
+    await tx.item.delete({ where: { id: fresh.id } });
+  } else {
+    await tx.item.update({ where: { id: fresh.id }, data });
+  }
+}
+
+/** A row of a bulk command's batch as the state machine decides it. */
+interface DecidedRow {
+  row: ItemWithProject;
+  from: ItemStatus;
+  to: ItemStatus;
+}
+
+/**
+ * The rows of a bulk command's batch that `action` may change, read afresh (`fresh`) in the
+ * command's transaction. An item no longer in its project, or one the state machine refuses,
+ * has its refusal added to `refused` and is skipped. `missingCredentials` says whether an
+ * item's unknown credentials count for the decision.
+ */
+function* decidedRows(
+  action: ItemAction,
+  part: ItemWithProject[],
+  fresh: Map<string, ItemWithProject>,
+  refused: UserError[],
+  missingCredentials: (row: ItemWithProject) => boolean,
+): Generator<DecidedRow> {
+  for (const input of part) {
+    const row = fresh.get(input.id);
+    if (!row) {
+      refused.push(
+        new UserError('ITEM_UNKNOWN', `${input.sourceAddress} is no longer in project ${input.project.name}.`),
+      );
+      continue;
+    }
+    const from = row.status as ItemStatus;
+    let to: ItemStatus;
+    try {
+      to = decide(action, { address: row.sourceAddress, status: from, missingCredentials: missingCredentials(row) }).to;
+    } catch (e) {
+      if (!(e instanceof UserError)) throw e;
+      refused.push(e);
+      continue;
+    }
+    yield { row, from, to };
+  }
+}
+
+/** The options of `Engine.startItems`. */
+interface StartOptions {
+  threadRef?: string | null;
+  batch?: number;
+  pass?: PassKind;
+}
+
+/** An item of a `startItems` batch that is to be submitted, with the license it will hold. */
+interface StartPlan {
+  fresh: ItemWithProject;
+  from: ItemStatus;
+  to: ItemStatus;
+  license: string;
+  missing: Side[];
+}
+
+/** An item as a `startItems` batch left it. */
+interface StartedItem {
+  item: ItemWithProject;
+  from: ItemStatus;
+  to: ItemStatus;
+  missing: Side[];
+}
+
+/**
+ * Decides a `startItems` batch: the items to submit, the refused ones, the licenses reserved
+ * per project, and whether the license pool ran out (`stop`: that item and the rest are left).
+ */
+function planStart(
+  part: ItemWithProject[],
+  fresh: Map<string, ItemWithProject>,
+  missingOf: (item: ItemWithProject) => Side[],
+): { out: StartPlan[]; no: UserError[]; stop: boolean; reserved: Map<string, number> } {
+  const reserved = new Map<string, number>();
+  const out: StartPlan[] = [];
+  const no: UserError[] = [];
+  for (const c of decidedRows('submit', part, fresh, no, (row) => missingOf(row).length > 0)) {
+    // A license is reserved from the pool when the item is submitted (as in transition()).
+    let license = c.row.license;
+    if (license === 'none') {
+      const p = c.row.project;
+      const used = p.licensesUsed + (reserved.get(p.id) ?? 0);
+      if (p.licensesTotal != null && used >= p.licensesTotal) {
+        no.push(
+          new UserError(
+            'NO_LICENSES',
+            `Project ${p.name} has no license left (${used} of ${p.licensesTotal} used).`,
+            `Raise the pool with \`project set ${p.name} --licenses N\`.`,
+          ),
+        );
+        return { out, no, stop: true, reserved };
+      }
+      reserved.set(p.id, (reserved.get(p.id) ?? 0) + 1);
+      license = 'reserved';
+    }
+    out.push({ fresh: c.row, from: c.from, to: c.to, license, missing: missingOf(c.row) });
+  }
+  return { out, no, stop: false, reserved };
+}
+
+/** The fields a submit by `startItems` sets on every item, but its status and license. */
+function startedFields(opts: StartOptions, now: Date) {
+  return {
+    failureReason: null,
+    failureDetail: null,
+    stopRequested: false,
+    startAt: null,
+    startBy: null,
+    updatedAt: now,
+    ...(opts.pass ? { passKind: passKindText(opts.pass) } : {}),
+    ...(opts.threadRef ? { threadRef: opts.threadRef } : {}),
+  };
+}
+
+/**
+ * Writes a `startItems` batch: one conditional update per (from, to, license) group, so a row
+ * that changed meanwhile is not overwritten, then the licenses reserved from each project's pool.
+ */
+async function writeStarted(
+  tx: Tx,
+  out: StartPlan[],
+  reserved: Map<string, number>,
+  fields: ReturnType<typeof startedFields>,
+): Promise<void> {
+  const groups = new Map<string, StartPlan[]>();
+  for (const c of out) {
+    const key = `${c.from}|${c.to}|${c.fresh.license}|${c.license}`;
+    const group = groups.get(key);
+    if (group) group.push(c);
+    else groups.set(key, [c]);
+  }
+  for (const group of groups.values()) {
+    const [g] = group;
+    if (!g) continue;
+    const count = await countInChunks(
+      group.map((c) => c.fresh.id),
+      (ids) =>
+        tx.item.updateMany({
+          where: { id: { in: ids }, status: g.from, license: g.fresh.license },
+          data: { status: g.to, license: g.license, ...fields },
+        }),
+    );
+    if (count !== group.length)
+      throw new Error(`bulk start: ${group.length - count} of ${group.length} items changed while being started`);
+  }
+  for (const [projectId, n] of reserved)
+    await tx.project.update({ where: { id: projectId }, data: { licensesUsed: { increment: n } } });
+}
+
+/** An item as a `startItems` batch wrote it (`fields` and all), without reading it again. */
+function startedItem(
+  c: StartPlan,
+  reserved: Map<string, number>,
+  fields: ReturnType<typeof startedFields>,
+): StartedItem {
+  return {
+    item: {
+      ...c.fresh,
+      status: c.to,
+      license: c.license,
+      ...fields,
+      project: {
+        ...c.fresh.project,
+        licensesUsed: c.fresh.project.licensesUsed + (reserved.get(c.fresh.projectId) ?? 0),
+      },
+    },
+    from: c.from,
+    to: c.to,
+    missing: c.missing,
+  };
 }
