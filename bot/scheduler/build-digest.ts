@@ -1,4 +1,5 @@
 import type { Engine, Project } from '../../engine/engine.ts';
+import type { DigestItem, WaitingEvent } from '../../engine/reads.ts';
 import { STATUSES } from '../../engine/domain/types.ts';
 import type { CompletedView, DigestView, FailedView, WaitingView } from '../../cards/digest.ts';
 import { reasonText } from '../commands/shared.ts';
@@ -43,13 +44,44 @@ export async function buildDigest(
   for (const i of items) counts[i.status] = (counts[i.status] ?? 0) + 1;
   const last = await lastDigestRun(db, p.id);
   const since = last?.at ?? p.createdAt;
+  const waiting = await waitingViews(d, p, items, now);
+  const { failed, completed, throughput } = await periodViews(engine, p, items, since, now);
+  return {
+    projectName: p.name,
+    now,
+    since,
+    sinceDigest: !!last,
+    counts,
+    previousCounts: last ? (parse(last.counts) as Record<string, number>) : undefined,
+    waiting,
+    failed,
+    completed,
+    throughput,
+    licenses: {
+      total: p.licensesTotal,
+      used: p.licensesUsed,
+      left: p.licensesTotal == null ? null : p.licensesTotal - p.licensesUsed,
+    },
+    limit,
+  };
+}
 
-  // Waiting: since when (the latest move into WaitingForUser from elsewhere), asked how often, stalled.
+/**
+ * The project's waiting items: since when (the latest move into WaitingForUser from elsewhere),
+ * asked how often, stalled. Users no request reached yet first (MailFerry stopped with theirs
+ * queued), then the longest waiting.
+ */
+async function waitingViews(
+  d: { db: BotDb; engine: Engine },
+  p: Project,
+  items: DigestItem[],
+  now: Date,
+): Promise<WaitingView[]> {
   const waitingItems = items.filter((i) => i.status === 'WaitingForUser');
   const ids = waitingItems.map((i) => i.id);
-  // Events of one item come in order, which is all the loop below needs.
-  const events = await engine.reads.waitingEvents(ids);
-  const reminders = await remindersOf(db, ids);
+  // Events of one item come in order, which is all `waitingView` needs.
+  const events = await d.engine.reads.waitingEvents(ids);
+  const reminders = await remindersOf(d.db, ids);
   const reminderOf = new Map(reminders.map((r) => [r.itemId, r]));
   const cadence = reminderCadence(p);
   const byItem = new Map<string, typeof events>();
@@ -64,28 +96,44 @@ export async function buildDigest(
       .reverse()
       .find((e) => e.toStatus === 'WaitingForUser' && e.fromStatus !== 'WaitingForUser');
     const from = entered?.at ?? evs[0]?.at ?? now;
-    let asked = 0;
-    let prev = -Infinity;
-    for (const e of evs) {
-      if (e.at < from || (e.kind !== 'request.sent' && e.kind !== 'request.failed')) continue;
-      if (e.at.getTime() - prev > ROUND_GAP_MS) asked++;
-      prev = e.at.getTime();
-    }
     const r = reminderOf.get(i.id);
     return {
       address: i.sourceAddress,
       waitingMs: Math.max(0, now.getTime() - from.getTime()),
-      asked,
+      asked: roundsAsked(evs, from),
       stalled: !!r && cadence.length > 0 && r.nextAt == null && r.sent >= cadence.length,
     };
   });
-  // Users no request reached yet first (MailFerry stopped with theirs queued), then the longest waiting.
   waiting.sort(
     (a, b) =>
       Number(a.asked > 0) - Number(b.asked > 0) || b.waitingMs - a.waitingMs || a.address.localeCompare(b.address),
   );
+  return waiting;
+}
 
-  // The period's moves into Failed and Completed, and the passes that ended in it.
+/** How many rounds of credential requests an item's events show since `from`. */
+function roundsAsked(evs: WaitingEvent[], from: Date): number {
+  let asked = 0;
+  let prev = -Infinity;
+  for (const e of evs) {
+    if (e.at < from || (e.kind !== 'request.sent' && e.kind !== 'request.failed')) continue;
+    if (e.at.getTime() - prev > ROUND_GAP_MS) asked++;
+    prev = e.at.getTime();
+  }
+  return asked;
+}
+
+/**
+ * The period's moves into Failed and Completed, and the passes that ended in it: the failures
+ * still to chase, the completions (most bytes first) and the throughput.
+ */
+async function periodViews(
+  engine: Engine,
+  p: Project,
+  items: DigestItem[],
+  since: Date,
+  now: Date,
+): Promise<Pick<DigestView, 'failed' | 'completed' | 'throughput'>> {
   const period = await engine.reads.periodEvents(p.id, since, now);
   const itemById = new Map(items.map((i) => [i.id, i]));
   const failed = new Map<string, FailedView>();
@@ -130,7 +178,19 @@ export async function buildDigest(
       });
     }
   }
-  // An item that failed and was fixed since (now running or done) is not a failure to chase.
+  dropFixed(failed, itemById);
+  return {
+    failed: [...failed.values()],
+    completed: [...completed.values()].sort((a, b) => b.bytes - a.bytes || a.address.localeCompare(b.address)),
+    throughput: { ...throughput, copyingMs: unionMs(busy) },
+  };
+}
+
+/**
+ * Drops the failures of items fixed since (now running or done: not a failure to chase), and
+ * gives the others their item's current failure.
+ */
+function dropFixed(failed: Map<string, FailedView>, itemById: Map<string, DigestItem>): void {
   for (const [key, f] of failed) {
     const item = itemById.get(key);
     if (item && item.status !== 'Failed') failed.delete(key);
@@ -141,25 +201,6 @@ export async function buildDigest(
         detail: item.failureDetail ?? f.detail,
       });
   }
-
-  return {
-    projectName: p.name,
-    now,
-    since,
-    sinceDigest: !!last,
-    counts,
-    previousCounts: last ? (parse(last.counts) as Record<string, number>) : undefined,
-    waiting,
-    failed: [...failed.values()],
-    completed: [...completed.values()].sort((a, b) => b.bytes - a.bytes || a.address.localeCompare(b.address)),
-    throughput: { ...throughput, copyingMs: unionMs(busy) },
-    licenses: {
-      total: p.licensesTotal,
-      used: p.licensesUsed,
-      left: p.licensesTotal == null ? null : p.licensesTotal - p.licensesUsed,
-    },
-    limit,
-  };
 }
 
 /** Length of the union of time intervals (passes run side by side: overlapping time counts once). */
