@@ -10,48 +10,60 @@ import type { AlteredMessage, CheckpointStore, FolderCheckpoint, SkippedMessage 
  */
 export function createPrismaCheckpointStore(db: Db): CheckpointStore {
   return {
-    async load(itemId) {
-      const [states, details] = await Promise.all([
-        db.folderState.findMany({ where: { itemId } }),
-        db.copyCheckpoint.findMany({ where: { itemId } }),
-      ]);
-      const byFolder = new Map(details.map((d) => [d.sourceFolder, d]));
-      const out = new Map<string, FolderCheckpoint>();
-      for (const s of states) {
-        const d = byFolder.get(s.sourceFolder);
-        out.set(s.sourceFolder, {
-          sourceFolder: s.sourceFolder,
-          destFolder: s.destFolder,
-          uidValidity: s.uidValidity,
-          lastUid: s.lastUid,
-          srcUidNext: d?.srcUidNext ?? 0,
-          srcMessages: d?.srcMessages ?? -1,
-          srcBytes: Number(d?.srcBytes ?? 0),
-          destUidValidity: d?.destUidValidity ?? null,
-          rematchAll: d?.rematchAll ?? false,
-          pendingToUid: d?.pendingToUid ?? null,
-          pendingDestUidNext: d?.pendingDestUidNext ?? null,
-          srcHighestModseq: d?.srcHighestModseq ?? null,
-          messagesFound: s.messagesFound,
-          bytesFound: Number(s.bytesFound),
-          messagesCopied: s.messagesCopied,
-          bytesCopied: Number(s.bytesCopied),
-          messagesPresent: s.messagesPresent,
-          messagesSkipped: s.messagesSkipped,
-        });
-      }
-      return out;
-    },
-    async save(itemId, cp) {
-      // Written once or twice per batch, so it is the store's hot path: two plain upserts
-      // (INSERT … ON CONFLICT DO UPDATE, the same on SQLite and PostgreSQL) cost a quarter of
-      // the CPU of Prisma's model upserts (0.8 ms against 2.8 ms a save, measured), which is
-      // ~0.4 s of a 5,000-message pass. One transaction: the last UID and the pending range
-      // must never disagree on disk.
-      const f = cp.sourceFolder;
-      const now = new Date();
-      await db.$transaction([
-        db.$executeRaw`INSERT INTO "FolderState" ("itemId", "sourceFolder", "destFolder", "uidValidity", "lastUid",
+    load: (itemId) => loadCheckpoints(db, itemId),
+    save: (itemId, cp) => saveCheckpoint(db, itemId, cp),
+    recordSkipped: (itemId, list) => recordSkipped(db, itemId, list),
+    clearSkipped: (itemId, sourceFolder, uids) => clearSkipped(db, itemId, sourceFolder, uids),
+    recordAltered: (itemId, list) => recordAltered(db, itemId, list),
+    listSkipped: (itemId) => listSkipped(db, itemId),
+  };
+}
+
+/** All folder checkpoints of an item, keyed by source folder path (`CheckpointStore.load`). */
+async function loadCheckpoints(db: Db, itemId: string): Promise<Map<string, FolderCheckpoint>> {
+  const [states, details] = await Promise.all([
+    db.folderState.findMany({ where: { itemId } }),
+    db.copyCheckpoint.findMany({ where: { itemId } }),
+  ]);
+  const byFolder = new Map(details.map((d) => [d.sourceFolder, d]));
+  const out = new Map<string, FolderCheckpoint>();
+  for (const s of states) {
+    const d = byFolder.get(s.sourceFolder);
+    out.set(s.sourceFolder, {
+      sourceFolder: s.sourceFolder,
+      destFolder: s.destFolder,
+      uidValidity: s.uidValidity,
+      lastUid: s.lastUid,
+      srcUidNext: d?.srcUidNext ?? 0,
+      srcMessages: d?.srcMessages ?? -1,
+      srcBytes: Number(d?.srcBytes ?? 0),
+      destUidValidity: d?.destUidValidity ?? null,
+      rematchAll: d?.rematchAll ?? false,
+      pendingToUid: d?.pendingToUid ?? null,
+      pendingDestUidNext: d?.pendingDestUidNext ?? null,
+      srcHighestModseq: d?.srcHighestModseq ?? null,
+      messagesFound: s.messagesFound,
+      bytesFound: Number(s.bytesFound),
+      messagesCopied: s.messagesCopied,
+      bytesCopied: Number(s.bytesCopied),
+      messagesPresent: s.messagesPresent,
+      messagesSkipped: s.messagesSkipped,
+    });
+  }
+  return out;
+}
+
+/** Writes one folder checkpoint: its FolderState and CopyCheckpoint rows (`CheckpointStore.save`). */
+async function saveCheckpoint(db: Db, itemId: string, cp: FolderCheckpoint): Promise<void> {
+  // Written once or twice per batch, so it is the store's hot path: two plain upserts
+  // (INSERT … ON CONFLICT DO UPDATE, the same on SQLite and PostgreSQL) cost a quarter of
+  // the CPU of Prisma's model upserts (0.8 ms against 2.8 ms a save, measured), which is
+  // ~0.4 s of a 5,000-message pass. One transaction: the last UID and the pending range
+  // must never disagree on disk.
+  const f = cp.sourceFolder;
+  const now = new Date();
+  await db.$transaction([
+    db.$executeRaw`INSERT INTO "FolderState" ("itemId", "sourceFolder", "destFolder", "uidValidity", "lastUid",
             "messagesFound", "bytesFound", "messagesCopied", "bytesCopied", "messagesPresent", "messagesSkipped",
             "updatedAt")
           VALUES (${itemId}, ${f}, ${cp.destFolder}, ${cp.uidValidity}, ${cp.lastUid}, ${cp.messagesFound},
@@ -63,7 +75,7 @@ export function createPrismaCheckpointStore(db: Db): CheckpointStore {
             "messagesCopied" = excluded."messagesCopied", "bytesCopied" = excluded."bytesCopied",
             "messagesPresent" = excluded."messagesPresent", "messagesSkipped" = excluded."messagesSkipped",
             "updatedAt" = excluded."updatedAt"`,
-        db.$executeRaw`INSERT INTO "CopyCheckpoint" ("itemId", "sourceFolder", "srcUidNext", "srcMessages", "srcBytes",
+    db.$executeRaw`INSERT INTO "CopyCheckpoint" ("itemId", "sourceFolder", "srcUidNext", "srcMessages", "srcBytes",
             "destUidValidity", "rematchAll", "pendingToUid", "pendingDestUidNext", "srcHighestModseq", "updatedAt")
           VALUES (${itemId}, ${f}, ${cp.srcUidNext}, ${cp.srcMessages}, ${BigInt(cp.srcBytes)}, ${cp.destUidValidity},
             ${cp.rematchAll}, ${cp.pendingToUid}, ${cp.pendingDestUidNext}, ${cp.srcHighestModseq}, ${now})
@@ -72,57 +84,63 @@ export function createPrismaCheckpointStore(db: Db): CheckpointStore {
             "destUidValidity" = excluded."destUidValidity", "rematchAll" = excluded."rematchAll",
             "pendingToUid" = excluded."pendingToUid", "pendingDestUidNext" = excluded."pendingDestUidNext",
             "srcHighestModseq" = excluded."srcHighestModseq", "updatedAt" = excluded."updatedAt"`,
-      ]);
-    },
-    async recordSkipped(itemId, list) {
-      if (!list.length) return;
-      await db.$transaction(
-        list.map((s) =>
-          db.skippedMessage.upsert({
-            where: { itemId_sourceFolder_uid: { itemId, sourceFolder: s.sourceFolder, uid: s.uid } },
-            create: { itemId, sourceFolder: s.sourceFolder, uid: s.uid, size: s.size, reason: s.reason.slice(0, 1000) },
-            update: { size: s.size, reason: s.reason.slice(0, 1000) },
-          }),
-        ),
-      );
-    },
-    async clearSkipped(itemId, sourceFolder, uids) {
-      if (!uids.length) return;
-      for (let i = 0; i < uids.length; i += 500) {
-        await db.skippedMessage.deleteMany({ where: { itemId, sourceFolder, uid: { in: uids.slice(i, i + 500) } } });
-      }
-    },
-    async recordAltered(itemId, list) {
-      if (!list.length) return;
-      for (let i = 0; i < list.length; i += 500) {
-        await db.$transaction(
-          list.slice(i, i + 500).map((a) => {
-            const row = {
-              destFolder: a.destFolder,
-              destUid: a.destUid,
-              sourceSize: a.sourceSize,
-              destSize: a.destSize,
-              reason: a.reason.slice(0, 1000),
-            };
-            return db.alteredMessage.upsert({
-              where: { itemId_sourceFolder_uid: { itemId, sourceFolder: a.sourceFolder, uid: a.uid } },
-              create: { itemId, sourceFolder: a.sourceFolder, uid: a.uid, ...row },
-              update: row,
-            });
-          }),
-        );
-      }
-    },
-    async listSkipped(itemId) {
-      const rows = await db.skippedMessage.findMany({
-        where: { itemId },
-        orderBy: [{ sourceFolder: 'asc' }, { uid: 'asc' }],
-      });
-      return rows.map(
-        (r): SkippedMessage => ({ sourceFolder: r.sourceFolder, uid: r.uid, size: r.size, reason: r.reason }),
-      );
-    },
-  };
+  ]);
+}
+
+/** Records refused messages, idempotent per folder + UID (`CheckpointStore.recordSkipped`). */
+async function recordSkipped(db: Db, itemId: string, list: SkippedMessage[]): Promise<void> {
+  if (!list.length) return;
+  await db.$transaction(
+    list.map((s) =>
+      db.skippedMessage.upsert({
+        where: { itemId_sourceFolder_uid: { itemId, sourceFolder: s.sourceFolder, uid: s.uid } },
+        create: { itemId, sourceFolder: s.sourceFolder, uid: s.uid, size: s.size, reason: s.reason.slice(0, 1000) },
+        update: { size: s.size, reason: s.reason.slice(0, 1000) },
+      }),
+    ),
+  );
+}
+
+/** Forgets refused messages that are at the destination now (`CheckpointStore.clearSkipped`). */
+async function clearSkipped(db: Db, itemId: string, sourceFolder: string, uids: number[]): Promise<void> {
+  if (!uids.length) return;
+  for (let i = 0; i < uids.length; i += 500) {
+    await db.skippedMessage.deleteMany({ where: { itemId, sourceFolder, uid: { in: uids.slice(i, i + 500) } } });
+  }
+}
+
+/** Records messages the destination stored differently, the latest winning (`CheckpointStore.recordAltered`). */
+async function recordAltered(db: Db, itemId: string, list: AlteredMessage[]): Promise<void> {
+  if (!list.length) return;
+  for (let i = 0; i < list.length; i += 500) {
+    await db.$transaction(
+      list.slice(i, i + 500).map((a) => {
+        const row = {
+          destFolder: a.destFolder,
+          destUid: a.destUid,
+          sourceSize: a.sourceSize,
+          destSize: a.destSize,
+          reason: a.reason.slice(0, 1000),
+        };
+        return db.alteredMessage.upsert({
+          where: { itemId_sourceFolder_uid: { itemId, sourceFolder: a.sourceFolder, uid: a.uid } },
+          create: { itemId, sourceFolder: a.sourceFolder, uid: a.uid, ...row },
+          update: row,
+        });
+      }),
+    );
+  }
+}
+
+/** Refused messages of an item, by folder and UID (`CheckpointStore.listSkipped`). */
+async function listSkipped(db: Db, itemId: string): Promise<SkippedMessage[]> {
+  const rows = await db.skippedMessage.findMany({
+    where: { itemId },
+    orderBy: [{ sourceFolder: 'asc' }, { uid: 'asc' }],
+  });
+  return rows.map(
+    (r): SkippedMessage => ({ sourceFolder: r.sourceFolder, uid: r.uid, size: r.size, reason: r.reason }),
+  );
 }
 
 /** Deletes an item's copy statistics and checkpoints (item deletion; never touches mail). */
