@@ -63,26 +63,6 @@ function serialiseConnection(inner: SqlDriverAdapter): SqlDriverAdapter {
       release();
     }
   };
-  /**
-   * Ends whatever transaction the connection may still be in; errors ("no transaction is active") mean there was none.
-   */
-  const rollbackQuietly = async () => {
-    try {
-      await inner.executeRaw(sql('ROLLBACK'));
-    } catch {
-      /* nothing to roll back */
-    }
-  };
-  const begin = async () => {
-    try {
-      await inner.executeRaw(sql('BEGIN'));
-    } catch (e) {
-      // A transaction left open by an earlier failure is ended, then BEGIN is tried once more.
-      if (!/within a transaction/i.test(message(e))) throw e;
-      await rollbackQuietly();
-      await inner.executeRaw(sql('BEGIN'));
-    }
-  };
   return {
     provider: inner.provider,
     adapterName: inner.adapterName,
@@ -91,54 +71,92 @@ function serialiseConnection(inner: SqlDriverAdapter): SqlDriverAdapter {
     executeScript: (s) => exclusive(() => inner.executeScript(s)),
     getConnectionInfo: inner.getConnectionInfo ? () => inner.getConnectionInfo!() : undefined,
     dispose: () => inner.dispose(),
-    async startTransaction(level): Promise<Transaction> {
-      // SQLite transactions are serializable; anything else is the adapter's to refuse.
-      if (level && level !== 'SERIALIZABLE') return inner.startTransaction(level);
-      const release = await lock.acquire();
-      try {
-        await begin();
-      } catch (e) {
-        release();
-        throw e;
+    startTransaction: (level) => startTransaction(inner, lock, level),
+  };
+}
+
+/**
+ * Ends whatever transaction the connection may still be in; errors ("no transaction is active") mean there was none.
+ */
+async function rollbackQuietly(inner: SqlDriverAdapter): Promise<void> {
+  try {
+    await inner.executeRaw(sql('ROLLBACK'));
+  } catch {
+    /* nothing to roll back */
+  }
+}
+
+/** Opens a transaction on the connection. */
+async function begin(inner: SqlDriverAdapter): Promise<void> {
+  try {
+    await inner.executeRaw(sql('BEGIN'));
+  } catch (e) {
+    // A transaction left open by an earlier failure is ended, then BEGIN is tried once more.
+    if (!/within a transaction/i.test(message(e))) throw e;
+    await rollbackQuietly(inner);
+    await inner.executeRaw(sql('BEGIN'));
+  }
+}
+
+/** Starts a transaction once the connection's lock is ours; the lock is released when it ends. */
+async function startTransaction(
+  inner: SqlDriverAdapter,
+  lock: Lock,
+  level: Parameters<SqlDriverAdapter['startTransaction']>[0],
+): Promise<Transaction> {
+  // SQLite transactions are serializable; anything else is the adapter's to refuse.
+  if (level && level !== 'SERIALIZABLE') return inner.startTransaction(level);
+  const release = await lock.acquire();
+  try {
+    await begin(inner);
+  } catch (e) {
+    release();
+    throw e;
+  }
+  let open = true;
+  const end = () => {
+    if (!open) return;
+    open = false;
+    release();
+  };
+  return serialisedTransaction(inner, end);
+}
+
+/**
+ * An open transaction on the connection: `end` (which releases the connection's lock) is called
+ * however it ends, by commit(), rollback(), or a COMMIT or ROLLBACK statement that fails.
+ */
+function serialisedTransaction(inner: SqlDriverAdapter, end: () => void): Transaction {
+  return {
+    provider: inner.provider,
+    adapterName: inner.adapterName,
+    // Prisma sends COMMIT and ROLLBACK as statements, then calls commit()/rollback().
+    options: { usePhantomQuery: false },
+    queryRaw: (q) => inner.queryRaw(q),
+    async executeRaw(q) {
+      if (isStatement(q, 'COMMIT')) {
+        try {
+          return await inner.executeRaw(q);
+        } catch (e) {
+          // Prisma will not call rollback() after a failed COMMIT: end the transaction here.
+          await rollbackQuietly(inner);
+          end();
+          throw e;
+        }
       }
-      let open = true;
-      const end = () => {
-        if (!open) return;
-        open = false;
-        release();
-      };
-      return {
-        provider: inner.provider,
-        adapterName: inner.adapterName,
-        // Prisma sends COMMIT and ROLLBACK as statements, then calls commit()/rollback().
-        options: { usePhantomQuery: false },
-        queryRaw: (q) => inner.queryRaw(q),
-        async executeRaw(q) {
-          if (isStatement(q, 'COMMIT')) {
-            try {
-              return await inner.executeRaw(q);
-            } catch (e) {
-              // Prisma will not call rollback() after a failed COMMIT: end the transaction here.
-              await rollbackQuietly();
-              end();
-              throw e;
-            }
-          }
-          if (isStatement(q, 'ROLLBACK')) {
-            try {
-              return await inner.executeRaw(q);
-            } catch (e) {
-              end();
-              // SQLite already rolled back (it does after some errors, SQLITE_FULL among them).
-              if (/no transaction is active/i.test(message(e))) return 0;
-              throw e;
-            }
-          }
-          return inner.executeRaw(q);
-        },
-        commit: async () => end(),
-        rollback: async () => end(),
-      };
+      if (isStatement(q, 'ROLLBACK')) {
+        try {
+          return await inner.executeRaw(q);
+        } catch (e) {
+          end();
+          // SQLite already rolled back (it does after some errors, SQLITE_FULL among them).
+          if (/no transaction is active/i.test(message(e))) return 0;
+          throw e;
+        }
+      }
+      return inner.executeRaw(q);
     },
+    commit: async () => end(),
+    rollback: async () => end(),
   };
 }
