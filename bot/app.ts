@@ -75,12 +75,7 @@ export async function createApp(
   const log = opts.log ?? new Logger();
   const { db, applied } = await openDb(config.databaseUrl);
   if (applied.length) log.info('database migrated', { applied: applied.join(',') });
-  const { key, created } = loadKey(config.encryptionKey, join(config.dataDir, 'encryption.key'));
-  if (created)
-    log.warn('created a new encryption key file; back it up, stored credentials cannot be read without it', {
-      file: join(config.dataDir, 'encryption.key'),
-    });
-  const vault = new Vault(key);
+  const vault = openVault(config, log);
   const bus = new EventBus((e, ev) =>
     log.error('event listener failed', { event: ev.type, error: e instanceof Error ? e.message : String(e) }),
   );
@@ -88,12 +83,57 @@ export async function createApp(
   const notifier = new Notifier(engine, db, log, opts.notifier);
   notifier.attach(bus);
   engine.batchPosts = (tx, changes) => notifier.writeBatchPosts(tx, changes);
+  const { outreach, notices, choices } = createOutreach(
+    config,
+    { db, engine, bus, vault, log, notifier },
+    opts.outreach,
+  );
+  const services: BotServices = {
+    defaultLicenses: config.defaultLicenses,
+    probeServer: (url) => probeServer(url, { m365: m365Settings() }),
+    answerChoice: (actor, id, choice) => choices.answer(actor, id, choice),
+  };
+  if (opts.console) services.readLocalFile = (path) => readFile(path, 'utf8');
+  const dispatcher = new Dispatcher(engine, log, config.admins, services);
+  const http = createHttpApp(
+    databaseHealth(db, isPostgresUrl(config.databaseUrl) ? undefined : sqlitePath(config.databaseUrl), log),
+    { trustProxy: config.trustProxy },
+  );
+  const closers: (() => Promise<void> | void)[] = [];
+  const app = { config, db, engine, bus, vault, log, notifier, dispatcher, outreach, notices, services, http };
+  return {
+    ...app,
+    onClose: (fn) => closers.push(fn),
+    close: () => closeApp(app, closers),
+  };
+}
+
+/** The vault over the configured encryption key, or over a new key file (whose creation is logged). */
+function openVault(config: Config, log: Logger): Vault {
+  const { key, created } = loadKey(config.encryptionKey, join(config.dataDir, 'encryption.key'));
+  if (created)
+    log.warn('created a new encryption key file; back it up, stored credentials cannot be read without it', {
+      file: join(config.dataDir, 'encryption.key'),
+    });
+  return new Vault(key);
+}
+
+/**
+ * The outreach to end users, listening on the bus, with its completion notices and the users'
+ * choices (bound to the outreach's requests).
+ */
+function createOutreach(
+  config: Config,
+  app: Pick<RootApp, 'db' | 'engine' | 'bus' | 'vault' | 'log' | 'notifier'>,
+  opts: Omit<OutreachOptions, 'publicUrl' | 'linkTtlHours'> | undefined,
+): { outreach: Outreach; notices: CompletionNotices; choices: UserChoices } {
+  const { db, engine, bus, vault, log, notifier } = app;
   const outreach = new Outreach(engine, notifier, log, {
     publicUrl: config.publicUrl,
     linkTtlHours: config.linkTtlHours,
     organisation: config.organisation,
     concurrency: config.outreachConcurrency,
-    ...opts.outreach,
+    ...opts,
   });
   bus.on((e) => outreach.onEvent(e));
   const notices = new CompletionNotices(engine, db, outreach, log, config.organisation);
@@ -107,43 +147,22 @@ export async function createApp(
     install: config.organisation,
   });
   outreach.bindChoice = (itemId, surface, userId) => choices.bind(itemId, surface, userId);
-  const services: BotServices = {
-    defaultLicenses: config.defaultLicenses,
-    probeServer: (url) => probeServer(url, { m365: m365Settings() }),
-    answerChoice: (actor, id, choice) => choices.answer(actor, id, choice),
-  };
-  if (opts.console) services.readLocalFile = (path) => readFile(path, 'utf8');
-  const dispatcher = new Dispatcher(engine, log, config.admins, services);
-  const http = createHttpApp(
-    databaseHealth(db, isPostgresUrl(config.databaseUrl) ? undefined : sqlitePath(config.databaseUrl), log),
-    { trustProxy: config.trustProxy },
-  );
-  const closers: (() => Promise<void> | void)[] = [];
-  return {
-    config,
-    db,
-    engine,
-    bus,
-    vault,
-    log,
-    notifier,
-    dispatcher,
-    outreach,
-    notices,
-    services,
-    http,
-    onClose: (fn) => closers.push(fn),
-    async close() {
-      // First: requests still queued are not sent (they go out after the next start); the ones in flight finish.
-      outreach.close();
-      for (const fn of closers.reverse()) await fn();
-      // Notices being sent finish; one the stopped outreach did not send stays queued for the next process.
-      await notices.close();
-      await bus.idle();
-      await notifier.close();
-      await db.$disconnect();
-    },
-  };
+  return { outreach, notices, choices };
+}
+
+/** Closes an app: its outreach, then what was registered to run on close (last first), then the rest. */
+async function closeApp(
+  app: Pick<RootApp, 'outreach' | 'notices' | 'bus' | 'notifier' | 'db'>,
+  closers: (() => Promise<void> | void)[],
+): Promise<void> {
+  // First: requests still queued are not sent (they go out after the next start); the ones in flight finish.
+  app.outreach.close();
+  for (const fn of closers.reverse()) await fn();
+  // Notices being sent finish; one the stopped outreach did not send stays queued for the next process.
+  await app.notices.close();
+  await app.bus.idle();
+  await app.notifier.close();
+  await app.db.$disconnect();
 }
 
 /** The short reason `/healthz` gives for each database fault. */
