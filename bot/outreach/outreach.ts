@@ -1,5 +1,5 @@
 import { storedSides } from '../../engine/domain/types.ts';
-import type { Engine } from '../../engine/engine.ts';
+import type { Engine, Item, Project } from '../../engine/engine.ts';
 import type { EngineEvent } from '../../engine/events.ts';
 import { readProjectOptions } from '../../engine/domain/project-options.ts';
 import { SYSTEM_ACTOR, sidesFrom, sidesOf, type Side, type Sides } from '../../engine/domain/types.ts';
@@ -327,6 +327,14 @@ export class Outreach {
         break;
       }
     }
+    await this.recordReached(item, reached, reminder);
+    await this.reportReached(item, sides, reached, { stopped, resend, reminder }, batch);
+    return reached;
+  }
+
+  /** Notes each recipient's outcome in the item's history, and logs it. */
+  private async recordReached(item: Item & { project: Project }, reached: Reached[], reminder: boolean): Promise<void> {
+    const itemId = item.id;
     for (const r of reached) {
       await this.engine.note(item, SYSTEM_ACTOR, r.ok ? 'request.sent' : 'request.failed', {
         recipient: r.recipient,
@@ -343,6 +351,21 @@ export class Outreach {
         attempts: r.attempts,
       });
     }
+  }
+
+  /**
+   * Tells the item's thread whom its request reached: in the batch's summary when it is part of
+   * one (`stopped`: some recipients were not sent to), else in a post of its own.
+   */
+  private async reportReached(
+    item: Item & { project: Project },
+    sides: Side[],
+    reached: Reached[],
+    how: { stopped: boolean; resend: boolean; reminder: boolean },
+    batch: BatchState | undefined,
+  ): Promise<void> {
+    const { stopped, resend, reminder } = how;
+    const itemId = item.id;
     if (item.threadRef) {
       if (batch) {
         const tally = this.tally(batch, item.threadRef);
@@ -357,7 +380,6 @@ export class Outreach {
         });
       }
     }
-    return reached;
   }
 
   private tally(batch: BatchState, threadRef: string): RequestTally {
