@@ -22,7 +22,11 @@ import {
   STATUSES,
   SYSTEM_ACTOR,
   actorKey,
+  isFailureReason,
   sidesOf,
+  storedSide,
+  storedSides,
+  storedStatus,
   type Actor,
   type AuthMode,
   type FailureReason,
@@ -462,7 +466,7 @@ export class Engine {
     // (on PostgreSQL the row is locked first: another process's transition waits for this one).
     await lockRows(tx, 'Item', [item.id]);
     const fresh = await tx.item.findUniqueOrThrow({ where: { id: item.id }, include: ITEM_INCLUDE });
-    const from = fresh.status as ItemStatus;
+    const from = storedStatus(fresh.status);
     const d = decide(action, {
       address: fresh.sourceAddress,
       status: from,
@@ -761,7 +765,7 @@ export class Engine {
       ),
     );
     const missingOf = (f: ItemWithProject) =>
-      (['source', 'destination'] as Side[]).filter(
+      (['source', 'destination'] satisfies Side[]).filter(
         (side) =>
           !stored.has(`${f.id}:${side}`) &&
           (side === 'source' ? f.project.sourceAuth : f.project.destinationAuth) !== 'admin',
@@ -822,7 +826,7 @@ export class Engine {
           orderBy: { sourceAddress: 'asc' },
         })) {
           try {
-            decide('submit', { address: f.sourceAddress, status: f.status as ItemStatus, missingCredentials: false });
+            decide('submit', { address: f.sourceAddress, status: storedStatus(f.status), missingCredentials: false });
             ok.push(f);
           } catch (e) {
             if (!(e instanceof UserError)) throw e;
@@ -1023,7 +1027,7 @@ export class Engine {
 
   /** Checks that an admin may open the form for an item (admin-assisted entry). */
   async checkFormAllowed(_actor: Actor, item: ItemWithProject): Promise<Side[]> {
-    decide('form', { address: item.sourceAddress, status: item.status as ItemStatus, missingCredentials: false });
+    decide('form', { address: item.sourceAddress, status: storedStatus(item.status), missingCredentials: false });
     const missing = await this.missingSides(item);
     return missing.length ? missing : ['source', 'destination'];
   }
@@ -1066,7 +1070,7 @@ export class Engine {
           kind: 'credentials.stored',
           detail: { side },
         });
-        return { item: fresh, from: fresh.status as ItemStatus, to: fresh.status as ItemStatus };
+        return { item: fresh, from: storedStatus(fresh.status), to: storedStatus(fresh.status) };
       }
       const missing = await this.missingSides(fresh, tx);
       return this.transition(tx, actor, fresh, 'credentials-received', {
@@ -1125,7 +1129,7 @@ export class Engine {
       }),
     ]);
     return rows.map((r) => {
-      const side = r.side as Side;
+      const side = storedSide(r.side);
       const covers = (side === 'source' ? project?.sourceAuth : project?.destinationAuth) === 'admin';
       return { side, kind: r.kind === 'm365-app' && !covers ? 'm365-signin' : (r.kind as AdminSecret['kind']) };
     });
@@ -1159,7 +1163,7 @@ export class Engine {
       });
       // An app registration for the users' own sign-in leaves them asked (with a Sign in with Microsoft button).
       const covers = !(secret.kind === 'm365-app' && secret.use === 'signin');
-      const selfSides = sidesOf(project.selfService as Sides);
+      const selfSides = sidesOf(storedSides(project.selfService));
       const auth = covers ? 'admin' : selfSides.includes(side) ? 'self-service' : 'per-user';
       const updated = await tx.project.update({ where: { id: project.id }, data: { [authField]: auth } });
       await appendHistory(tx, {
@@ -1197,7 +1201,7 @@ export class Engine {
    */
   async clearAdminCredential(actor: Actor, project: Project, side: Side): Promise<boolean> {
     const authField = side === 'source' ? 'sourceAuth' : 'destinationAuth';
-    const selfSides = sidesOf(project.selfService as Sides);
+    const selfSides = sidesOf(storedSides(project.selfService));
     return this.db.$transaction(async (tx) => {
       const { count } = await tx.projectCredential.deleteMany({ where: { projectId: project.id, side } });
       await tx.projectLink.updateMany({
@@ -1506,7 +1510,7 @@ export class Engine {
       this.db.item.findMany({ where: { projectId: p.id }, orderBy: { sourceAddress: 'asc' }, take: listLimit }),
     ]);
     const counts = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<ItemStatus, number>;
-    for (const g of groups) counts[g.status as ItemStatus] = g._count._all;
+    for (const g of groups) counts[storedStatus(g.status)] = g._count._all;
     return {
       project: p,
       counts,
@@ -1527,7 +1531,7 @@ export class Engine {
     const p = await this.db.project.findUniqueOrThrow({ where: { id: project.id } });
     const rows = await this.db.item.groupBy({ by: ['status'], where: { projectId: p.id }, _count: { _all: true } });
     const counts = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<ItemStatus, number>;
-    for (const r of rows) counts[r.status as ItemStatus] = r._count._all;
+    for (const r of rows) counts[storedStatus(r.status)] = r._count._all;
     return {
       counts,
       total: rows.reduce((n, r) => n + r._count._all, 0),
@@ -1560,7 +1564,7 @@ export class Engine {
       select: { sourceAddress: true, status: true },
       orderBy: { sourceAddress: 'asc' },
     });
-    return rows.map((r) => ({ sourceAddress: r.sourceAddress, status: r.status as ItemStatus }));
+    return rows.map((r) => ({ sourceAddress: r.sourceAddress, status: storedStatus(r.status) }));
   }
 
   /** The history of one item, oldest first (the latest `limit` events). */
@@ -1690,7 +1694,7 @@ function statusEvent(
     actor,
     from,
     to,
-    reason: (item.failureReason as FailureReason | null) ?? undefined,
+    reason: item.failureReason && isFailureReason(item.failureReason) ? item.failureReason : undefined,
     detail: item.failureDetail ?? undefined,
     figures,
   };
@@ -1919,7 +1923,7 @@ function* decidedRows(
       );
       continue;
     }
-    const from = row.status as ItemStatus;
+    const from = storedStatus(row.status);
     let to: ItemStatus;
     try {
       to = decide(action, { address: row.sourceAddress, status: from, missingCredentials: missingCredentials(row) }).to;

@@ -12,7 +12,7 @@ import {
   type OutboxRow,
 } from '../store/outbox.ts';
 import { readProjectOptions } from '../../engine/domain/project-options.ts';
-import { SYSTEM_ACTOR, sidesOf, type Sides } from '../../engine/domain/types.ts';
+import { SYSTEM_ACTOR, sidesOf } from '../../engine/domain/types.ts';
 import { COMPLETION_NOTICE_SUBJECT, completionNoticeMessage } from '../../cards/completion-notice.ts';
 import { organisationOf } from '../organisation.ts';
 import type { Logger } from '../log.ts';

@@ -2,7 +2,7 @@ import { storedSides } from '../../engine/domain/types.ts';
 import type { Engine, Item, Project } from '../../engine/engine.ts';
 import type { EngineEvent } from '../../engine/events.ts';
 import { readProjectOptions } from '../../engine/domain/project-options.ts';
-import { SYSTEM_ACTOR, sidesFrom, sidesOf, type Side, type Sides } from '../../engine/domain/types.ts';
+import { SYSTEM_ACTOR, sidesFrom, sidesOf, type Side } from '../../engine/domain/types.ts';
 import { randomUUID } from 'node:crypto';
 import { credentialsRequestedPost, credentialsRequestedSummaryPost } from '../../cards/item-posts.ts';
 import { ConcurrencyLimit } from './limit.ts';

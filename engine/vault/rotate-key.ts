@@ -1,6 +1,5 @@
 import { storedSide } from '../domain/types.ts';
 import type { Db } from '../store/db.ts';
-import type { Side } from '../domain/types.ts';
 import type { Vault } from './vault.ts';
 
 /** What a rotation did. */
