@@ -90,16 +90,7 @@ describe.skipIf(!dovecotAvailable())('project connect: an IMAP admin login', () 
     async () => {
       t = await makeFormApp();
       await t.run(`project create acme --source ${src.url} --destination ${dst.url} --self-service source`);
-      await t.run('add alice@old.example alice@new.example');
-      await t.app.engine.setCredential(
-        { surface: 'test', id: 'admin' },
-        await t.item('alice@old.example'),
-        'destination',
-        'alice@new.example',
-        { password: DST_PW },
-      );
-      await t.run('start alice@old.example');
-      expect((await t.item('alice@old.example')).status).toBe('WaitingForUser');
+      await addAliceWaiting(t);
 
       const url = await connectLink(t, 'source');
       const page = await getForm(url);
@@ -308,16 +299,7 @@ describe.skipIf(!dovecotAvailable())('project connect: an IMAP admin login', () 
       'the source had no admin credentials',
     );
 
-    await t.run('add alice@old.example alice@new.example');
-    await t.app.engine.setCredential(
-      { surface: 'test', id: 'admin' },
-      await t.item('alice@old.example'),
-      'destination',
-      'alice@new.example',
-      { password: DST_PW },
-    );
-    await t.run('start alice@old.example');
-    expect((await t.item('alice@old.example')).status).toBe('WaitingForUser');
+    await addAliceWaiting(t);
   });
 
   it('a forged or stale form post is refused; only admins may ask for a link; one side at a time', async () => {
@@ -460,4 +442,18 @@ function selfSigned(): { cert: string; key: string; otherKey: string } {
     key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
     otherKey: other.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
   };
+}
+
+/** Adds alice with her destination password known and starts her: she waits for the source's credentials. */
+async function addAliceWaiting(t: Awaited<ReturnType<typeof makeFormApp>>): Promise<void> {
+  await t.run('add alice@old.example alice@new.example');
+  await t.app.engine.setCredential(
+    { surface: 'test', id: 'admin' },
+    await t.item('alice@old.example'),
+    'destination',
+    'alice@new.example',
+    { password: DST_PW },
+  );
+  await t.run('start alice@old.example');
+  expect((await t.item('alice@old.example')).status).toBe('WaitingForUser');
 }
