@@ -228,14 +228,7 @@ describe.skipIf(!dovecotAvailable())('project connect: an IMAP admin login', () 
       test_mailbox: 'alice@new.example',
     });
     expect(refused.status).toBe(422);
-    await t.run('add alice@old.example alice@new.example');
-    await t.app.engine.setCredential(
-      { surface: 'test', id: 'admin' },
-      await t.item('alice@old.example'),
-      'destination',
-      'alice@new.example',
-      { password: DST_PW },
-    );
+    await addAliceWithDestination(t);
 
     const requests: string[] = [];
     t.app.outreach.addSender({
@@ -446,6 +439,13 @@ function selfSigned(): { cert: string; key: string; otherKey: string } {
 
 /** Adds alice with her destination password known and starts her: she waits for the source's credentials. */
 async function addAliceWaiting(t: Awaited<ReturnType<typeof makeFormApp>>): Promise<void> {
+  await addAliceWithDestination(t);
+  await t.run('start alice@old.example');
+  expect((await t.item('alice@old.example')).status).toBe('WaitingForUser');
+}
+
+/** Adds alice, her destination password known (set by an admin). */
+async function addAliceWithDestination(t: Awaited<ReturnType<typeof makeFormApp>>): Promise<void> {
   await t.run('add alice@old.example alice@new.example');
   await t.app.engine.setCredential(
     { surface: 'test', id: 'admin' },
@@ -454,6 +454,4 @@ async function addAliceWaiting(t: Awaited<ReturnType<typeof makeFormApp>>): Prom
     'alice@new.example',
     { password: DST_PW },
   );
-  await t.run('start alice@old.example');
-  expect((await t.item('alice@old.example')).status).toBe('WaitingForUser');
 }
