@@ -1,7 +1,7 @@
 import type { ImapFlow } from 'imapflow';
 import { appendMessages } from '../connectors/imap/append.ts';
 import { streamCopy } from '../connectors/imap/stream-copy.ts';
-import { classifyImapError, errorDetail, responseCode } from '../connectors/imap/classify-error.ts';
+import { classifyImapError, errorDetail, errorField, responseCode } from '../connectors/imap/classify-error.ts';
 import { HeaderScan, headerDigestOf, type HeaderDigest } from './header-digest.ts';
 import { onSide, type MessageMeta } from './plan-folder.ts';
 import { CopyError } from './types.ts';
@@ -115,9 +115,9 @@ export async function appendRaw(
 }
 
 function isRefusal(err: unknown): boolean {
-  const e = err as { responseStatus?: string };
+  const status = errorField(err, 'responseStatus');
   // A throttled APPEND (ETHROTTLE, a NO or BAD too) refused nothing: the caller waits and retries it.
-  return (e?.responseStatus === 'NO' || e?.responseStatus === 'BAD') && classifyImapError(err) !== 'throttled';
+  return (status === 'NO' || status === 'BAD') && classifyImapError(err) !== 'throttled';
 }
 
 /**
@@ -269,7 +269,7 @@ export async function streamBatch(
     if (last) outcome.destUidNext = last + 1;
     return outcome;
   } catch (err) {
-    if ((err as { side?: string }).side !== 'destination' || !isRefusal(err)) throw err;
+    if (errorField(err, 'side') !== 'destination' || !isRefusal(err)) throw err;
   }
   const bodies = await onSide('source', fetchBodies(src, sendable));
   const single = await appendBatch(dest, path, bodies, { ...opts, multi: false });

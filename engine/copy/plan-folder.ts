@@ -1,5 +1,6 @@
 import type { ImapFlow, MailboxObject } from 'imapflow';
 import { createFolder, subscribeLater, type Created } from '../connectors/imap/create-folder.ts';
+import { errorField } from '../connectors/imap/classify-error.ts';
 import { fetchMetaRaw } from '../connectors/imap/fetch-meta.ts';
 import { hasBridge } from '../connectors/imap/imapflow-bridge.ts';
 import { emptyCheckpoint } from './checkpoint.ts';
@@ -87,7 +88,7 @@ export async function fetchMeta(
         .map((m) => ({ ...m, flags: m.flags.filter((f) => f.toLowerCase() !== '\\recent') }))
         .sort((a, b) => a.uid - b.uid);
     } catch (err) {
-      if ((err as { code?: string }).code !== 'UNPARSEABLE') throw err;
+      if (errorField(err, 'code') !== 'UNPARSEABLE') throw err;
     }
   }
   const out: (MessageMeta & { fp?: string })[] = [];
@@ -146,14 +147,15 @@ export async function openDestination(dest: ImapFlow, mapping: FolderMapping, cr
       created = await createFolder(dest, mapping.destSegments);
     } catch (err) {
       // ALREADYEXISTS (RFC 5530) is fine: another pass or lane created it.
-      const e = err as { responseText?: string; serverResponseCode?: string; responseStatus?: string };
-      if (!/ALREADYEXISTS/i.test(e.serverResponseCode ?? '') && !/exists/i.test(e.responseText ?? '')) {
+      const text = errorField(err, 'responseText');
+      if (!/ALREADYEXISTS/i.test(errorField(err, 'serverResponseCode') ?? '') && !/exists/i.test(text ?? '')) {
         // A refused name (NO/BAD) will be refused again: no retry, the folder is reported and skipped.
-        if (e.responseStatus === 'NO' || e.responseStatus === 'BAD') {
+        const status = errorField(err, 'responseStatus');
+        if (status === 'NO' || status === 'BAD') {
           throw new CopyError(
             'FOLDER_REFUSED',
             'Internal',
-            `the destination refused to create folder ${mapping.destName}: ${e.responseText ?? 'no reason given'}`,
+            `the destination refused to create folder ${mapping.destName}: ${text ?? 'no reason given'}`,
             { cause: err },
           );
         }

@@ -38,6 +38,16 @@ export function errorDetail(err: unknown): string {
   return (e?.code && e.code !== 'M365_AUTH' && !text.includes(e.code) ? `${e.code}: ${text}` : text).slice(0, 500);
 }
 
+/**
+ * A string property of a thrown value, or undefined: imapflow's errors carry `code`,
+ * `responseStatus`, `responseText` and `serverResponseCode`, the copy engine's its `side`.
+ */
+export function errorField(err: unknown, name: string): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const v: unknown = Reflect.get(err, name);
+  return typeof v === 'string' ? v : undefined;
+}
+
 /** The IMAP response code of a tagged NO/BAD (`[OVERQUOTA]` → `OVERQUOTA`, RFC 5530), if any. */
 export function responseCode(err: unknown): string | undefined {
   const e = err as { serverResponseCode?: string; response?: { attributes?: { section?: { value?: unknown }[] }[] } };
