@@ -356,8 +356,8 @@ export class Engine {
       refused.push({ line: v.row.line, input: v.source, reason: `${v.source} is already in project ${project.name}.` });
       return false;
     });
-    // One transaction, set-based: multi-row inserts of the items and of their history lines
-    // (one line per item).
+    // Set-based: multi-row inserts of the items and of their history lines (one line per item),
+    // one transaction per batch (writeAdded).
     const createdBy = `${actor.surface}:${actor.id}`;
     const now = this.now();
     const added: Item[] = toAdd.map((v) => newItem(project, v, opts, createdBy, now));
