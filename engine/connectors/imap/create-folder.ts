@@ -1,4 +1,5 @@
 import type { ImapFlow } from 'imapflow';
+import { errorField } from './classify-error.ts';
 import { bridgeOf } from './imapflow-bridge.ts';
 
 type Tools = {
@@ -51,8 +52,7 @@ export async function createFolder(client: ImapFlow, segments: string[]): Promis
     r.next();
   } catch (err) {
     await t.enhanceCommandError(err);
-    if ((err as { serverResponseCode?: string }).serverResponseCode === 'ALREADYEXISTS')
-      return { path, subscribe: false };
+    if (errorField(err, 'serverResponseCode') === 'ALREADYEXISTS') return { path, subscribe: false };
     throw err;
   }
   b.noteCreated(path, client.namespace?.delimiter ?? undefined);

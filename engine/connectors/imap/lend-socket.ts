@@ -43,7 +43,7 @@ export function lendSocket(
   const name = `imap ${commandLine.split(' ').slice(1, 3).join(' ')}`;
   return traced(
     name,
-    (client as unknown as { id?: string }).id ?? '-',
+    client.id ?? '-',
     untilIdle(client).then(() => lend(client, commandLine, onData, lost)),
   );
 }
