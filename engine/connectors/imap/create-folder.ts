@@ -1,28 +1,6 @@
 import type { ImapFlow } from 'imapflow';
 import { errorField } from './classify-error.ts';
-import { bridgeOf } from './imapflow-bridge.ts';
-
-type Tools = {
-  normalizePath(c: ImapFlow, path: string | string[]): string;
-  encodePath(c: ImapFlow, path: string): string;
-  enhanceCommandError(err: unknown): Promise<unknown>;
-};
-
-let tools: Promise<Tools | null> | undefined;
-
-/** imapflow's path helpers (how its own CREATE names a folder), or null where this imapflow has none. */
-function imapflowTools(): Promise<Tools | null> {
-  tools ??= import('imapflow/lib/tools.js').then(
-    (t: Partial<Tools>) =>
-      typeof t.normalizePath === 'function' &&
-      typeof t.encodePath === 'function' &&
-      typeof t.enhanceCommandError === 'function'
-        ? (t as Tools)
-        : null,
-    () => null,
-  );
-  return tools;
-}
+import { bridgeOf, imapflowTools } from './imapflow-bridge.ts';
 
 /** What {@link createFolder} did. */
 export interface Created {

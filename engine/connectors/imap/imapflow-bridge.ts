@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type { ImapFlow } from 'imapflow';
 
 /**
- * The one place that touches imapflow's private fields. imapflow has no public way to
+ * The one place that touches imapflow's private fields and modules. imapflow has no public way to
  * send an APPEND with non-synchronizing literals from our own buffers, nor to run one
  * command of ours on its socket and hand the socket back, nor to tell whether a connection
  * is parked in a throttle wait (upstream/ holds a patch offered to imapflow for the first two).
@@ -282,4 +282,26 @@ export function bridgeOf(client: ImapFlow): ImapflowBridge | null {
 /** Whether the connection has a working bridge (see {@link bridgeOf}). */
 export function hasBridge(client: ImapFlow): boolean {
   return bridgeOf(client) !== null;
+}
+
+/** imapflow's path helpers (private module `imapflow/lib/tools.js`): how its own CREATE names a folder. */
+export type ImapflowTools = {
+  normalizePath(c: ImapFlow, path: string | string[]): string;
+  encodePath(c: ImapFlow, path: string): string;
+  enhanceCommandError(err: unknown): Promise<unknown>;
+};
+
+let tools: Promise<ImapflowTools | null> | undefined;
+
+/**
+ * imapflow's path helpers, checked like the fields above: null where this imapflow has none
+ * of that shape (the caller then takes imapflow's public `mailboxCreate`).
+ */
+export function imapflowTools(): Promise<ImapflowTools | null> {
+  tools ??= import('imapflow/lib/tools.js').then(
+    (t: Partial<ImapflowTools>) =>
+      isFn(t.normalizePath) && isFn(t.encodePath) && isFn(t.enhanceCommandError) ? (t as ImapflowTools) : null,
+    () => null,
+  );
+  return tools;
 }
