@@ -55,12 +55,13 @@ const IDLE_WAIT_MS = 30_000;
  * Resolves once imapflow has no command in flight or queued (at once, usually): a command the
  * engine queued without waiting for it, such as the SUBSCRIBE of a folder just created
  * (create-folder.ts), is answered before the socket is lent. Gives up after
- * {@link IDLE_WAIT_MS} or when the socket closes; the loan then fails as a lost connection.
+ * {@link IDLE_WAIT_MS}, when the socket closes or when imapflow has given the connection up (a
+ * server gone mid-command); the loan then fails as a lost connection.
  */
 async function untilIdle(client: ImapFlow): Promise<void> {
   const b = bridgeOf(client);
   const until = Date.now() + IDLE_WAIT_MS;
-  while (b && !b.idle && b.socket && Date.now() < until) await new Promise((r) => setTimeout(r, 1));
+  while (b && !b.idle && b.socket && client.usable && Date.now() < until) await new Promise((r) => setTimeout(r, 1));
 }
 
 function lend(
