@@ -138,23 +138,16 @@ describe('app-only copies with Microsoft 365 on one side', () => {
       front.rewriteAnswers((t) => t.replace(/RFC822\.SIZE (\d+)/g, (_, n: string) => `RFC822.SIZE ${Number(n) + 137}`));
       const app = await newApp();
       const to = m365Endpoint(m.cloud.name, app);
-      const first = await runPass({
-        itemId: `est-a-${n}`,
-        source: m.imap,
-        destination: to,
-        checkpoints: createMemoryCheckpointStore(),
-      });
+      // Each pass is another item: no checkpoint of its own.
+      const pass = (itemId: string) =>
+        runPass({ itemId, source: m.imap, destination: to, checkpoints: createMemoryCheckpointStore() });
+      const first = await pass(`est-a-${n}`);
       expect(first.outcome, first.detail).toBe('completed');
       expect(first.stats.messagesCopied).toBe(12);
       expect(first.stats.verification?.altered).toBe(0);
       expect(first.stats.verification?.unchecked).toBe(12);
       // Another item (no checkpoint) into the same mailbox: every message is found there by its fingerprint.
-      const again = await runPass({
-        itemId: `est-b-${n}`,
-        source: m.imap,
-        destination: to,
-        checkpoints: createMemoryCheckpointStore(),
-      });
+      const again = await pass(`est-b-${n}`);
       expect(again.outcome, again.detail).toBe('completed');
       expect(again.stats.messagesCopied).toBe(0);
       front.rewriteAnswers(null);
