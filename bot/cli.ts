@@ -275,7 +275,10 @@ async function waitIdle(app: App): Promise<void> {
   for (;;) {
     await app.bus.idle();
     const busy = await app.engine.activeCount();
-    if (!busy) return;
+    if (!busy) break;
     await new Promise((r) => setTimeout(r, 200));
   }
+  // The last status posts may be waiting for the thread's rate limit: they are printed before the console exits.
+  await app.bus.idle();
+  await app.notifier.flush();
 }

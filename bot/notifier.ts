@@ -324,6 +324,21 @@ export class Notifier {
     }
   }
 
+  /**
+   * Resolves when every post this process holds has gone out or failed for good: `idle`, and also the
+   * waits for a rate-limit refill or a retry (the console's `--wait`, whose posts would otherwise stay
+   * in the outbox when it exits). Gives up after `maxMs`; what is left stays in the outbox.
+   */
+  async flush(maxMs = 60_000): Promise<void> {
+    const until = Date.now() + maxMs;
+    for (;;) {
+      await this.idle();
+      const waiting = [...this.threads.values()].some((t) => t.timer);
+      if (!waiting || this.closed || Date.now() >= until) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   /** Stops timers and lets running deliveries finish; undelivered rows stay in the outbox for the next start. */
   async close(): Promise<void> {
     this.closed = true;

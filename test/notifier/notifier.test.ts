@@ -122,6 +122,34 @@ describe('notifier', () => {
     await n.close();
   });
 
+  it('flush waits out the rate limit: posts held for a refill go out before it resolves (console --wait)', async () => {
+    const p = await proc('p1', { poster: false });
+    const seen: { kind: string; text: string }[] = [];
+    const n = new Notifier(p.app.engine, p.app.db, p.app.log, { burst: 1, refillMs: 400 });
+    n.register('x', async (post) => {
+      seen.push({ kind: post.message.kind, text: post.message.text });
+    });
+    const post = (text: string): ThreadPost => ({
+      threadRef: 'x:T1',
+      itemId: 'i1',
+      message: plain('item-status', text),
+    });
+    // The first post takes the thread's one token; the next two, written as a status change writes them and
+    // handed to delivery without waiting for it (as the console does), wait for the refill.
+    expect(await n.post(post('A queued'))).toBe(true);
+    const ids = await p.app.db.$transaction(async (tx) => [
+      await n.enqueue(post('A running'), tx),
+      await n.enqueue(post('A completed'), tx),
+    ]);
+    for (const id of ids) void n.deliver(id, 'x:T1');
+    await n.flush();
+    const rows = await p.app.db.outboxPost.findMany({ orderBy: { id: 'asc' } });
+    // Posts that waited for the refill go out as one combined post: 'merged' rows are delivered ones.
+    expect(rows.filter((r) => r.state !== 'sent' && r.state !== 'merged')).toEqual([]);
+    expect(seen.reduce((sum, m) => sum + covers(m), 0)).toBe(3);
+    await n.close();
+  });
+
   it('gives a post up after its last attempt and says so in the item history', async () => {
     const p = await proc('p1', { poster: false });
     await p.run('project create acme --source imaps://old.example --destination imaps://new.example');
