@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { PrismaBetterSQLite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaClient } from '../../generated/prisma/client.ts';
+import type { SqlDriverAdapter } from '@prisma/driver-adapter-utils';
+import { markDirectSql } from './direct-sql.ts';
 import { serialiseAdapter } from './serialise.ts';
 import { isPostgresUrl, markDialect } from './dialect.ts';
 
@@ -119,13 +121,18 @@ export async function openDb(url: string): Promise<{ db: Db; applied: string[] }
   }
   const file = sqlitePath(url);
   const applied = applyMigrations(file);
-  const adapter = serialiseAdapter(new PrismaBetterSQLite3({ url: `file:${file}`, timeout: 5000 }));
+  // The open connection, for the hot statements run without Prisma's client (direct-sql.ts).
+  let connection: SqlDriverAdapter | null = null;
+  const adapter = serialiseAdapter(
+    new PrismaBetterSQLite3({ url: `file:${file}`, timeout: 5000 }),
+    (c) => (connection = c),
+  );
   // Statements are serialised on the one connection (see serialise.ts): a transaction may
   // wait its turn behind a burst of others, so allow it more than Prisma's 2 s default.
   const db = new PrismaClient({ adapter, transactionOptions: { maxWait: 30_000, timeout: 60_000 } });
   await db.$connect();
   await db.$queryRawUnsafe('PRAGMA busy_timeout = 5000');
-  return { db: markDialect(db, 'sqlite'), applied };
+  return { db: markDirectSql(markDialect(db, 'sqlite'), () => connection), applied };
 }
 
 /** A transaction client or the client itself. */

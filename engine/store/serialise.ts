@@ -40,11 +40,29 @@ class Lock {
  * Rule this imposes: inside `db.$transaction(async (tx) => …)` use `tx`, never `db`
  * (that would wait for the transaction it runs in).
  */
-export function serialiseAdapter(inner: SqlMigrationAwareDriverAdapterFactory): SqlMigrationAwareDriverAdapterFactory {
+export function serialiseAdapter(
+  inner: SqlMigrationAwareDriverAdapterFactory,
+  /**
+   * Told of each connection Prisma opens, and of its closing (null): openDb keeps it for the
+   * statements run without Prisma's client (direct-sql.ts).
+   */
+  onConnect?: (connection: SqlDriverAdapter | null) => void,
+): SqlMigrationAwareDriverAdapterFactory {
   return {
     provider: inner.provider,
     adapterName: inner.adapterName,
-    connect: async () => serialiseConnection(await inner.connect()),
+    connect: async () => {
+      const connection = serialiseConnection(await inner.connect());
+      if (!onConnect) return connection;
+      onConnect(connection);
+      return {
+        ...connection,
+        dispose: () => {
+          onConnect(null);
+          return connection.dispose();
+        },
+      };
+    },
     connectToShadowDb: async () => serialiseConnection(await inner.connectToShadowDb()),
   };
 }

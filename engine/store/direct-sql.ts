@@ -1,0 +1,72 @@
+import type { ArgScalarType, SqlDriverAdapter, SqlQuery } from '@prisma/driver-adapter-utils';
+
+/**
+ * Statements run on the driver adapter's connection without Prisma's client: a hot path's
+ * fixed SQL, where the client's request pipeline (the query compiler's plan, its
+ * interpreter, the batch transaction) costs several times what SQLite itself does (a
+ * checkpoint save: ~1 ms of CPU against ~0.1 ms, measured). Only on SQLite, where openDb
+ * wraps the one connection (serialise.ts): the statements take the same lock as Prisma's,
+ * so they never run inside another caller's transaction. Elsewhere {@link directSqlOf}
+ * gives null and the caller uses the client.
+ */
+export interface DirectSql {
+  /** Runs the statements in one transaction (all or none); durable when this resolves. */
+  transaction(statements: { sql: string; args: unknown[] }[]): Promise<void>;
+}
+
+const DIRECT = Symbol.for('mailferry.directSql');
+
+/** Records where a client's current connection is (openDb does, on SQLite). */
+export function markDirectSql<T extends object>(db: T, connection: () => SqlDriverAdapter | null): T {
+  Object.defineProperty(db, DIRECT, { value: connection, enumerable: false });
+  return db;
+}
+
+/** The direct path of a client opened on SQLite while its connection is open; null otherwise. */
+export function directSqlOf(db: object): DirectSql | null {
+  const connection = (db as Record<symbol, (() => SqlDriverAdapter | null) | undefined>)[DIRECT]?.();
+  return connection ? { transaction: (statements) => runTransaction(connection, statements) } : null;
+}
+
+function argType(v: unknown): ArgScalarType {
+  if (typeof v === 'bigint') return 'bigint';
+  if (typeof v === 'number') return Number.isInteger(v) ? 'int' : 'float';
+  if (typeof v === 'boolean') return 'boolean';
+  if (typeof v === 'string') return 'string';
+  if (v instanceof Date) return 'datetime';
+  return 'unknown';
+}
+
+const query = (sql: string, args: unknown[] = []): SqlQuery => ({
+  sql,
+  args,
+  argTypes: args.map((a) => ({ scalarType: argType(a), arity: 'scalar' })),
+});
+
+/**
+ * The driver's error as SQLite gave it (code and message), as the client's errors carry it:
+ * a full disk is still told apart (db-faults.ts).
+ */
+function driverError(e: unknown): unknown {
+  const cause = (e as { cause?: { originalCode?: unknown; originalMessage?: unknown } } | null)?.cause;
+  if (!cause || typeof cause.originalMessage !== 'string') return e;
+  return Object.assign(new Error(cause.originalMessage, { cause: e }), { code: cause.originalCode });
+}
+
+/** BEGIN, the statements, COMMIT, as Prisma ends a transaction on this connection (serialise.ts). */
+async function runTransaction(connection: SqlDriverAdapter, statements: { sql: string; args: unknown[] }[]) {
+  const tx = await connection.startTransaction().catch((e: unknown) => Promise.reject(driverError(e)));
+  try {
+    for (const s of statements) await tx.executeRaw(query(s.sql, s.args));
+    await tx.executeRaw(query('COMMIT'));
+    await tx.commit();
+  } catch (e) {
+    try {
+      await tx.executeRaw(query('ROLLBACK'));
+    } catch {
+      /* already ended (a failed COMMIT is rolled back by serialise.ts) */
+    }
+    await tx.rollback();
+    throw driverError(e);
+  }
+}
