@@ -139,6 +139,64 @@ describe('streamed copy', () => {
     },
   );
 
+  it('what one chunk of the source brings goes to the destination in one write, not a write per part', async () => {
+    const p = pair();
+    const bodies = Array.from({ length: 300 }, () => makeMessage({ size: 2_000 }));
+    seedMaildir(dv, p.s.name, [
+      { path: ['INBOX'], messages: bodies.map((raw, i) => ({ raw, flags: [], internalDate: at(i) })) },
+    ]);
+    const src = await openClient(dv, p.s.name, p.s.pw);
+    const dest = await openClient(dv, p.d.name, p.d.pw);
+    await src.mailboxOpen('INBOX', { readOnly: true });
+    await dest.mailboxOpen('INBOX');
+    // Writes that reach the destination's socket (each a system call), and chunks read from the source.
+    const out = (dest as unknown as { socket: Record<string, unknown> }).socket;
+    let flushes = 0;
+    for (const name of ['_write', '_writev']) {
+      const f = out[name] as (...a: unknown[]) => unknown;
+      out[name] = function (this: unknown, ...a: unknown[]) {
+        flushes++;
+        return f.apply(this, a);
+      };
+    }
+    let chunks = 0;
+    (src as unknown as { socket: import('node:net').Socket }).socket.on('data', () => chunks++);
+    const metas = new Map(bodies.map((_, i) => [i + 1, { flags: [], internalDate: at(i) }]));
+    const r = await streamCopy(src, dest, 'INBOX', '1:*', metas);
+    expect(r.copied).toHaveLength(300);
+    // A write per message head and per body part would be at least 600.
+    expect(flushes).toBeLessThanOrEqual(chunks + 3);
+    await Promise.all([src.logout(), dest.logout()]);
+    const got = (await readMailbox(dv, p.d.name, p.d.pw)).messages.INBOX;
+    expect(defined(got).map((m) => m.sha256)).toEqual(bodies.map(sha));
+  });
+
+  it('a destination socket still full after the last chunk leaves the source usable for the next command', async () => {
+    const p = pair();
+    const bodies = [makeMessage({ size: 3_000 }), makeMessage({ size: 300_000 }), makeMessage({ size: 2_000 })];
+    await seedImap(dv, p.s.name, p.s.pw, { INBOX: bodies.map((raw, i) => ({ raw, internalDate: at(i) })) });
+    const src = await openClient(dv, p.s.name, p.s.pw);
+    const dest = await openClient(dv, p.d.name, p.d.pw);
+    await src.mailboxOpen('INBOX', { readOnly: true });
+    await dest.mailboxOpen('INBOX');
+    // The destination's socket reports itself full after every chunk's writes, the last one's
+    // (with the FETCH's tagged reply) included, and drains just after: the source is paused
+    // each time, and must be running again once the FETCH is over.
+    const out = (dest as unknown as { socket: import('node:net').Socket }).socket;
+    Object.defineProperty(out, 'writableNeedDrain', { get: () => true });
+    Object.defineProperty(out, 'writableLength', { get: () => 1 });
+    const uncork = out.uncork.bind(out);
+    out.uncork = () => {
+      uncork();
+      setImmediate(() => out.emit('drain'));
+    };
+    const metas = new Map([1, 2, 3].map((uid) => [uid, { flags: [], internalDate: at(uid) }]));
+    const r = await streamCopy(src, dest, 'INBOX', '1:3', metas);
+    expect(r.copied).toEqual([1, 2, 3]);
+    expect(await src.status('INBOX', { messages: true })).toMatchObject({ messages: 3 });
+    await Promise.all([src.logout(), dest.logout()]);
+  });
+
   it('a message with a NUL byte goes through as the source serves it, with the rest of its batch', async () => {
     const p = pair();
     const withNul = Buffer.concat([

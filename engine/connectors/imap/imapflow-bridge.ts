@@ -25,7 +25,13 @@ type ReadSock = NodeJS.ReadWriteStream & {
   /** Node's stream state: where the socket is piped to (checked, never written). */
   _readableState?: { pipes?: unknown };
 };
-type WriteSock = NodeJS.WritableStream & { destroyed?: boolean; cork?(): void; uncork?(): void };
+type WriteSock = NodeJS.WritableStream & {
+  destroyed?: boolean;
+  cork?(): void;
+  uncork?(): void;
+  writableNeedDrain?: boolean;
+  writableLength?: number;
+};
 
 /** What imapflow's `exec` resolves with. */
 export interface ExecResponse {
@@ -134,6 +140,10 @@ type Writer = (tag: string, out: RawOut) => Buffer[];
 export interface RawOut {
   write(b: Buffer): boolean;
   onceDrain(fn: () => void): void;
+  /** Holds the writes that follow until {@link RawOut.uncork}: they go out together (one writev). */
+  cork(): void;
+  /** Sends the held writes; true when the socket is still full: then 'drain' follows ({@link RawOut.onceDrain}). */
+  uncork(): boolean;
 }
 
 /** Private access to one imapflow connection whose shape was checked. */
@@ -226,6 +236,17 @@ export class ImapflowBridge {
       onceDrain: (fn) => {
         const w = c.writeSocket;
         if (w) w.once('drain', fn);
+      },
+      cork: () => {
+        const w = c.writeSocket;
+        if (w) w.cork?.();
+      },
+      uncork: () => {
+        const w = c.writeSocket;
+        if (!w) return false;
+        w.uncork?.();
+        // Bytes the kernel did not take at once: 'drain' comes when they have gone.
+        return !!w.writableNeedDrain && (w.writableLength ?? 0) > 0;
       },
     };
     c.send = async (data) => {

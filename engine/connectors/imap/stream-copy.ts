@@ -40,6 +40,10 @@ class AppendStream {
   private out: RawOut | null = null;
   private readonly early: Buffer[] = [];
   private waitingDrain = false;
+  /** Inside {@link AppendStream.together}: back-pressure is looked at once its writes have gone. */
+  private grouped = false;
+  /** The destination's socket holds our writes until the chunk is done. */
+  private corked = false;
   /** The source socket, while our FETCH runs. */
   loan: SocketLoan | null = null;
 
@@ -65,6 +69,7 @@ class AppendStream {
     const answer = this.bridge
       .execWritten('APPEND', (appendTag, sink) => {
         this.out = sink;
+        this.cork();
         sink.write(appendHead(appendTag, this.mailbox, namesInUtf8(this.dest)));
         for (const b of this.early.splice(0)) sink.write(b);
         return [];
@@ -105,9 +110,46 @@ class AppendStream {
     return this.out.write(b);
   }
 
+  /**
+   * Runs `fn`, which writes what one chunk of the source brought (several messages' heads and
+   * bodies, when they are small), as one write to the destination's socket: a write per part
+   * costs a system call and a wake-up of the server each. Back-pressure as for single writes,
+   * once they have gone.
+   */
+  together(fn: () => void): void {
+    this.grouped = true;
+    this.cork();
+    try {
+      fn();
+    } finally {
+      this.grouped = false;
+      if (this.corked && this.out) {
+        this.corked = false;
+        if (this.out.uncork()) this.waitForDrain();
+      }
+    }
+  }
+
+  /** Within {@link AppendStream.together}, once the APPEND is written (it may start midway): writes are held. */
+  private cork(): void {
+    if (!this.grouped || this.corked || !this.out) return;
+    this.out.cork();
+    this.corked = true;
+  }
+
   /** Writes to the APPEND, pausing the source while the destination's socket is full. */
   send(b: Buffer): void {
-    if (this.emit(b) || !this.out || this.waitingDrain || !this.loan) return;
+    if (this.emit(b) || this.grouped) return;
+    this.waitForDrain();
+  }
+
+  /**
+   * Pauses the source until the destination's socket has taken what it holds. Not once our
+   * FETCH has ended (its last chunk may fill the socket): the source socket is imapflow's
+   * again, and nothing would resume it.
+   */
+  private waitForDrain(): void {
+    if (!this.out || this.waitingDrain || !this.loan || this.loan.settled) return;
     const l = this.loan;
     this.waitingDrain = true;
     l.socket.pause();
@@ -250,7 +292,7 @@ export async function streamCopy(
   const reader = new FetchReader(tag, bodies);
   const onData = (chunk: Buffer, loan: SocketLoan) => {
     append.loan = loan;
-    reader.feed(chunk, loan);
+    append.together(() => reader.feed(chunk, loan));
   };
   try {
     await lendSocket(src, `${tag} UID FETCH ${uidSet} (UID BODY.PEEK[])`, onData, connectionLost);
