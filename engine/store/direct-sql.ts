@@ -12,6 +12,11 @@ import type { ArgScalarType, SqlDriverAdapter, SqlQuery } from '@prisma/driver-a
 export interface DirectSql {
   /** Runs the statements in one transaction (all or none); durable when this resolves. */
   transaction(statements: { sql: string; args: unknown[] }[]): Promise<void>;
+  /**
+   * Reads rows, each keyed by column name. Values come as the driver adapter gives them:
+   * integers as decimal strings (whatever their size), text as strings, NULL as null.
+   */
+  query(sql: string, args: unknown[]): Promise<Record<string, unknown>[]>;
 }
 
 const DIRECT = Symbol.for('mailferry.directSql');
@@ -25,7 +30,16 @@ export function markDirectSql<T extends object>(db: T, connection: () => SqlDriv
 /** The direct path of a client opened on SQLite while its connection is open; null otherwise. */
 export function directSqlOf(db: object): DirectSql | null {
   const connection = (db as Record<symbol, (() => SqlDriverAdapter | null) | undefined>)[DIRECT]?.();
-  return connection ? { transaction: (statements) => runTransaction(connection, statements) } : null;
+  if (!connection) return null;
+  return {
+    transaction: (statements) => runTransaction(connection, statements),
+    query: (sql, args) => runQuery(connection, sql, args),
+  };
+}
+
+async function runQuery(connection: SqlDriverAdapter, sql: string, args: unknown[]) {
+  const r = await connection.queryRaw(query(sql, args)).catch((e: unknown) => Promise.reject(driverError(e)));
+  return r.rows.map((row) => Object.fromEntries(r.columnNames.map((c, i) => [c, row[i]])));
 }
 
 function argType(v: unknown): ArgScalarType {

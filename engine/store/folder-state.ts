@@ -1,6 +1,6 @@
 import type { Db } from './db.ts';
 import { dialectOf } from './dialect.ts';
-import { directSqlOf } from './direct-sql.ts';
+import { directSqlOf, type DirectSql } from './direct-sql.ts';
 import type { AlteredMessage, CheckpointStore, FolderCheckpoint, SkippedMessage } from '../copy/types.ts';
 
 /**
@@ -21,8 +21,55 @@ export function createPrismaCheckpointStore(db: Db): CheckpointStore {
   };
 }
 
+/** A FolderState row joined with its CopyCheckpoint row (absent: its columns null). */
+const LOAD_SQL =
+  `SELECT s."sourceFolder", s."destFolder", s."uidValidity", s."lastUid", s."messagesFound", s."bytesFound", ` +
+  `s."messagesCopied", s."bytesCopied", s."messagesPresent", s."messagesSkipped", d."srcUidNext", d."srcMessages", ` +
+  `d."srcBytes", d."destUidValidity", d."rematchAll", d."pendingToUid", d."pendingDestUidNext", ` +
+  `d."srcHighestModseq" FROM "FolderState" s LEFT JOIN "CopyCheckpoint" d ` +
+  `ON d."itemId" = s."itemId" AND d."sourceFolder" = s."sourceFolder" WHERE s."itemId" = ?`;
+
+/** A column read by the direct path (integers as decimal strings) as a number, or `absent` for NULL. */
+function num<T>(v: unknown, absent: T): number | T {
+  return v === null || v === undefined ? absent : Number(v);
+}
+function big<T>(v: unknown, absent: T): bigint | T {
+  return v === null || v === undefined ? absent : BigInt(v as string);
+}
+
+/** The checkpoints of an item read straight from SQLite's connection (one query; direct-sql.ts). */
+async function loadDirect(direct: DirectSql, itemId: string): Promise<Map<string, FolderCheckpoint>> {
+  const out = new Map<string, FolderCheckpoint>();
+  for (const r of await direct.query(LOAD_SQL, [itemId])) {
+    const sourceFolder = String(r.sourceFolder);
+    out.set(sourceFolder, {
+      sourceFolder,
+      destFolder: String(r.destFolder),
+      uidValidity: BigInt(r.uidValidity as string),
+      lastUid: Number(r.lastUid),
+      srcUidNext: num(r.srcUidNext, 0),
+      srcMessages: num(r.srcMessages, -1),
+      srcBytes: num(r.srcBytes, 0),
+      destUidValidity: big(r.destUidValidity, null),
+      rematchAll: r.rematchAll !== null && r.rematchAll !== undefined && Number(r.rematchAll) !== 0,
+      pendingToUid: num(r.pendingToUid, null),
+      pendingDestUidNext: num(r.pendingDestUidNext, null),
+      srcHighestModseq: big(r.srcHighestModseq, null),
+      messagesFound: Number(r.messagesFound),
+      bytesFound: Number(r.bytesFound),
+      messagesCopied: Number(r.messagesCopied),
+      bytesCopied: Number(r.bytesCopied),
+      messagesPresent: Number(r.messagesPresent),
+      messagesSkipped: Number(r.messagesSkipped),
+    });
+  }
+  return out;
+}
+
 /** All folder checkpoints of an item, keyed by source folder path (`CheckpointStore.load`). */
 async function loadCheckpoints(db: Db, itemId: string): Promise<Map<string, FolderCheckpoint>> {
+  const direct = directSqlOf(db);
+  if (direct) return loadDirect(direct, itemId);
   const [states, details] = await Promise.all([
     db.folderState.findMany({ where: { itemId } }),
     db.copyCheckpoint.findMany({ where: { itemId } }),
