@@ -17,7 +17,7 @@ import type { CheckpointStore } from './copy/types.ts';
 import type { Vault, AdminSecret, SecretValue } from './vault/vault.ts';
 import { countInChunks, yieldingChunks } from './store/chunk.ts';
 import { insertRows } from './store/insert-rows.ts';
-import { dialectOf, lockRows } from './store/dialect.ts';
+import { dialectOf, inList, lockRows } from './store/dialect.ts';
 import {
   STATUSES,
   SYSTEM_ACTOR,
@@ -125,6 +125,19 @@ export function leaseHolderGone(owner: string | null, self = LEASE_OWNER): boole
   }
 }
 type ItemWithProject = Item & { project: Project };
+/**
+ * An item a bulk command (`startItems`, `resendItems`) is given: the command reads each row
+ * afresh in its transaction, so the caller needs no more than this (a full item will do).
+ */
+export type BulkTarget = Pick<Item, 'id' | 'sourceAddress'> & { project: Pick<Project, 'name'> };
+/** An item as `startTargets` lists it: enough to decide on a start, and to forget refused credentials. */
+export type StartTarget = Pick<Item, 'id' | 'sourceAddress' | 'status' | 'failureReason'> & { project: Project };
+/** Every column of an item, for the raw reads of bulk commands. */
+const ITEM_COLUMNS = Prisma.raw(
+  Object.values(Prisma.ItemScalarFieldEnum)
+    .map((c) => `"${c}"`)
+    .join(', '),
+);
 
 /**
  * Writes the thread posts of a batch of status changes inside the batch's transaction (so a
@@ -556,7 +569,7 @@ export class Engine {
    */
   async startItems(
     actor: Actor,
-    items: ItemWithProject[],
+    items: BulkTarget[],
     opts: StartOptions = {},
   ): Promise<{ changed: { item: ItemWithProject; from: ItemStatus; to: ItemStatus }[]; refused: UserError[] }> {
     const changed: StartedItem[] = [];
@@ -592,7 +605,7 @@ export class Engine {
   private async startBatch(
     tx: Tx,
     actor: Actor,
-    part: ItemWithProject[],
+    part: BulkTarget[],
     opts: StartOptions,
     now: Date,
   ): Promise<{ after: StartedItem[]; no: UserError[]; stop: boolean; deliver?: () => void }> {
@@ -659,7 +672,7 @@ export class Engine {
    */
   async resendItems(
     actor: Actor,
-    items: ItemWithProject[],
+    items: BulkTarget[],
     opts: { threadRef?: string | null; batch?: number } = {},
   ): Promise<{ asked: ItemWithProject[]; refused: UserError[] }> {
     const asked: ItemWithProject[] = [];
@@ -695,7 +708,7 @@ export class Engine {
   private async resendBatch(
     tx: Tx,
     actor: Actor,
-    part: ItemWithProject[],
+    part: BulkTarget[],
     threadRef: string | null | undefined,
     now: Date,
   ): Promise<{ out: { item: ItemWithProject; missing: Side[] }[]; no: UserError[] }> {
@@ -744,25 +757,29 @@ export class Engine {
     // PostgreSQL: the items' rows, then their projects' (license pools), are locked until the
     // transaction ends, so another process's change waits rather than being overwritten.
     await lockRows(tx, 'Item', ids);
-    if (dialectOf(tx) === 'postgresql') {
-      const projects = await tx.item.findMany({
-        where: { id: { in: ids } },
-        select: { projectId: true },
-        distinct: ['projectId'],
-      });
-      await lockRows(
-        tx,
-        'Project',
-        projects.map((p) => p.projectId),
-      );
-    }
-    const fresh = new Map(
-      (await tx.item.findMany({ where: { id: { in: ids } }, include: ITEM_INCLUDE })).map((i) => [i.id, i]),
+    const pg = dialectOf(tx) === 'postgresql';
+    if (pg)
+      await tx.$queryRaw`SELECT 1 FROM "Project" WHERE "id" IN (SELECT "projectId" FROM "Item"
+        WHERE "id" IN ${inList(tx, ids)}) ORDER BY "id" FOR UPDATE`;
+    // Raw reads, each list of ids one bound value: Prisma's findMany with its include cost
+    // ~100 µs a row, more than the rest of a bulk start together.
+    const rows = await tx.$queryRaw<Item[]>`SELECT ${ITEM_COLUMNS} FROM "Item" WHERE "id" IN ${inList(tx, ids)}`;
+    const projects = new Map(
+      (await tx.project.findMany({ where: { id: { in: [...new Set(rows.map((r) => r.projectId))] } } })).map((p) => [
+        p.id,
+        p,
+      ]),
     );
+    const fresh = new Map<string, ItemWithProject>();
+    for (const r of rows) {
+      const project = projects.get(r.projectId);
+      if (project) fresh.set(r.id, Object.assign(r, { project }));
+    }
     const stored = new Set(
-      (await tx.credential.findMany({ where: { itemId: { in: ids } }, select: { itemId: true, side: true } })).map(
-        (c) => `${c.itemId}:${c.side}`,
-      ),
+      (
+        await tx.$queryRaw<{ itemId: string; side: string }[]>`SELECT "itemId", "side" FROM "Credential"
+          WHERE "itemId" IN ${inList(tx, ids)}`
+      ).map((c) => `${c.itemId}:${c.side}`),
     );
     const missingOf = (f: ItemWithProject) =>
       (['source', 'destination'] satisfies Side[]).filter(
@@ -992,9 +1009,12 @@ export class Engine {
    * Before a failed item is started again: when it failed because a server refused one side's
    * stored credentials, forgets them (as `clear-credentials` would), so the start asks the
    * user again instead of retrying a password already refused. Returns the side forgotten,
-   * or null (another failure, or nothing stored for that side).
+   * or null (another failure, nothing stored for that side, or the item is gone).
    */
-  async forgetRefusedCredentials(actor: Actor, item: ItemWithProject): Promise<Side | null> {
+  async forgetRefusedCredentials(
+    actor: Actor,
+    item: Pick<Item, 'id' | 'status' | 'failureReason'>,
+  ): Promise<Side | null> {
     if (item.status !== 'Failed') return null;
     const side: Side | null =
       item.failureReason === 'SourceCredentials'
@@ -1010,7 +1030,10 @@ export class Engine {
       }))
     )
       return null;
-    await this.clearCredentials(actor, item, side);
+    // The item as it is now (the caller may hold a few columns of an older read).
+    const full = await this.itemById(item.id);
+    if (!full) return null;
+    await this.clearCredentials(actor, full, side);
     return side;
   }
 
@@ -1543,6 +1566,19 @@ export class Engine {
     };
   }
 
+  /**
+   * The items of a project in one of `statuses`, by source address, as a bulk start needs
+   * them (`startItems` reads each row afresh): a few columns, the project shared.
+   */
+  async startTargets(project: Project, statuses: ItemStatus[]): Promise<StartTarget[]> {
+    const rows = await this.db.item.findMany({
+      where: { projectId: project.id, status: { in: statuses } },
+      select: { id: true, sourceAddress: true, status: true, failureReason: true },
+      orderBy: { sourceAddress: 'asc' },
+    });
+    return rows.map((r) => ({ ...r, project }));
+  }
+
   /** Items of a project in the given statuses, by address. */
   async itemsWithStatus(project: Project, statuses: ItemStatus[]): Promise<ItemWithProject[]> {
     return this.db.item.findMany({
@@ -1910,7 +1946,7 @@ interface DecidedRow {
  */
 function* decidedRows(
   action: ItemAction,
-  part: ItemWithProject[],
+  part: BulkTarget[],
   fresh: Map<string, ItemWithProject>,
   refused: UserError[],
   missingCredentials: (row: ItemWithProject) => boolean,
@@ -1965,7 +2001,7 @@ interface StartedItem {
  * per project, and whether the license pool ran out (`stop`: that item and the rest are left).
  */
 function planStart(
-  part: ItemWithProject[],
+  part: BulkTarget[],
   fresh: Map<string, ItemWithProject>,
   missingOf: (item: ItemWithProject) => Side[],
 ): { out: StartPlan[]; no: UserError[]; stop: boolean; reserved: Map<string, number> } {
@@ -2027,17 +2063,21 @@ async function writeStarted(
     if (group) group.push(c);
     else groups.set(key, [c]);
   }
+  const set = Prisma.join([
+    Prisma.sql`"failureReason" = NULL, "failureDetail" = NULL, "stopRequested" = false, "startAt" = NULL`,
+    Prisma.sql`"startBy" = NULL, "updatedAt" = ${fields.updatedAt}`,
+    ...(fields.passKind ? [Prisma.sql`"passKind" = ${fields.passKind}`] : []),
+    ...(fields.threadRef ? [Prisma.sql`"threadRef" = ${fields.threadRef}`] : []),
+  ]);
   for (const group of groups.values()) {
     const [g] = group;
     if (!g) continue;
-    const count = await countInChunks(
-      group.map((c) => c.fresh.id),
-      (ids) =>
-        tx.item.updateMany({
-          where: { id: { in: ids }, status: g.from, license: g.fresh.license },
-          data: { status: g.to, license: g.license, ...fields },
-        }),
-    );
+    // Raw, the ids one bound value (see `inList`); conditional on the status and license read.
+    const count = await tx.$executeRaw`UPDATE "Item" SET "status" = ${g.to}, "license" = ${g.license}, ${set}
+      WHERE "id" IN ${inList(
+        tx,
+        group.map((c) => c.fresh.id),
+      )} AND "status" = ${g.from} AND "license" = ${g.fresh.license}`;
     if (count !== group.length)
       throw new Error(`bulk start: ${group.length - count} of ${group.length} items changed while being started`);
   }

@@ -116,14 +116,18 @@ export class EventBus {
 
   /** Delivers an event to every listener (asynchronously, in subscription order per listener). */
   emit(ev: EngineEvent): void {
+    // Each listener runs at once up to its first await, as an async wrapper would run it; only
+    // a listener that returned a promise is tracked (a bulk command emits thousands of events).
     for (const l of this.listeners) {
-      const p = (async () => {
-        try {
-          await l(ev);
-        } catch (e) {
-          this.onError(e, ev);
-        }
-      })();
+      let r: void | Promise<void>;
+      try {
+        r = l(ev);
+      } catch (e) {
+        this.onError(e, ev);
+        continue;
+      }
+      if (!r) continue;
+      const p = r.then(undefined, (e: unknown) => this.onError(e, ev));
       this.pending.add(p);
       void p.finally(() => this.pending.delete(p));
     }

@@ -1,5 +1,5 @@
 import { defineCommand, type CommandContext, type OptionSpec, type OptsOf } from './types.ts';
-import type { Item, Project } from '../../engine/engine.ts';
+import type { Item, Project, StartTarget } from '../../engine/engine.ts';
 import type { PassKind } from '../../engine/domain/pass-kind.ts';
 import type { Side } from '../../engine/domain/types.ts';
 import { UserError } from '../../engine/errors.ts';
@@ -74,7 +74,7 @@ export const start = defineCommand({
       await startOne(ctx, project, args.ADDRESS, opts, pass);
       return;
     }
-    const items = await ctx.engine.itemsWithStatus(
+    const items = await ctx.engine.startTargets(
       project,
       opts.waiting ? ['WaitingForUser'] : ['NotStarted', 'Stopped', 'Failed', 'Completed'],
     );
@@ -170,7 +170,7 @@ async function setPasswordsFromFiles(
 }
 
 /** `--waiting`: a new request to each mailbox waiting for its user. */
-async function askAgain(ctx: CommandContext, items: ItemWithProject[], thread: string | null): Promise<StartReport> {
+async function askAgain(ctx: CommandContext, items: StartTarget[], thread: string | null): Promise<StartReport> {
   // Batched like --all: a few transactions for thousands of items; the outreach reports the requests as one
   // summary.
   const r = await ctx.engine.resendItems(ctx.actor, items, { threadRef: thread });
@@ -183,7 +183,7 @@ async function askAgain(ctx: CommandContext, items: ItemWithProject[], thread: s
 /** `--all`: starts every mailbox given, the credentials a server refused forgotten first. */
 async function startAll(
   ctx: CommandContext,
-  items: ItemWithProject[],
+  items: StartTarget[],
   thread: string | null,
   pass: PassKind,
 ): Promise<StartReport> {

@@ -1,7 +1,7 @@
 import type { Tx } from './db.ts';
 import type { Actor, ItemStatus } from '../domain/types.ts';
 import { actorKey } from '../domain/types.ts';
-import { insertRows } from './insert-rows.ts';
+import { insertJsonRows } from './insert-rows.ts';
 
 /** One entry of the append-only history. */
 export interface HistoryEntry {
@@ -34,7 +34,6 @@ export async function appendHistory(tx: Tx, e: HistoryEntry): Promise<void> {
 }
 
 const HISTORY_COLUMNS = [
-  'at',
   'projectId',
   'itemId',
   'address',
@@ -47,14 +46,14 @@ const HISTORY_COLUMNS = [
 
 /** Appends many entries with multi-row inserts (bulk commands), in the order given. */
 export async function appendHistoryMany(tx: Tx, entries: HistoryEntry[]): Promise<void> {
-  const at = new Date();
-  await insertRows(
+  await insertJsonRows(
     tx,
     'ItemEvent',
+    [{ column: 'at', value: new Date(), pgType: 'TIMESTAMP(3)' }],
     HISTORY_COLUMNS,
     entries.map((e) => {
       const r = historyRow(e);
-      return [at, r.projectId, r.itemId, r.address, r.actor, r.kind, r.fromStatus, r.toStatus, r.detail];
+      return [r.projectId, r.itemId, r.address, r.actor, r.kind, r.fromStatus, r.toStatus, r.detail];
     }),
   );
 }
