@@ -760,10 +760,10 @@ export class Engine {
     const pg = dialectOf(tx) === 'postgresql';
     if (pg)
       await tx.$queryRaw`SELECT 1 FROM "Project" WHERE "id" IN (SELECT "projectId" FROM "Item"
-        WHERE "id" IN ${inList(tx, ids)}) ORDER BY "id" FOR UPDATE`;
+        WHERE ${inList(tx, 'id', ids)}) ORDER BY "id" FOR UPDATE`;
     // Raw reads, each list of ids one bound value: Prisma's findMany with its include cost
     // ~100 µs a row, more than the rest of a bulk start together.
-    const rows = await tx.$queryRaw<Item[]>`SELECT ${ITEM_COLUMNS} FROM "Item" WHERE "id" IN ${inList(tx, ids)}`;
+    const rows = await tx.$queryRaw<Item[]>`SELECT ${ITEM_COLUMNS} FROM "Item" WHERE ${inList(tx, 'id', ids)}`;
     const projects = new Map(
       (await tx.project.findMany({ where: { id: { in: [...new Set(rows.map((r) => r.projectId))] } } })).map((p) => [
         p.id,
@@ -778,7 +778,7 @@ export class Engine {
     const stored = new Set(
       (
         await tx.$queryRaw<{ itemId: string; side: string }[]>`SELECT "itemId", "side" FROM "Credential"
-          WHERE "itemId" IN ${inList(tx, ids)}`
+          WHERE ${inList(tx, 'itemId', ids)}`
       ).map((c) => `${c.itemId}:${c.side}`),
     );
     const missingOf = (f: ItemWithProject) =>
@@ -2074,8 +2074,9 @@ async function writeStarted(
     if (!g) continue;
     // Raw, the ids one bound value (see `inList`); conditional on the status and license read.
     const count = await tx.$executeRaw`UPDATE "Item" SET "status" = ${g.to}, "license" = ${g.license}, ${set}
-      WHERE "id" IN ${inList(
+      WHERE ${inList(
         tx,
+        'id',
         group.map((c) => c.fresh.id),
       )} AND "status" = ${g.from} AND "license" = ${g.fresh.license}`;
     if (count !== group.length)
