@@ -41,6 +41,9 @@ export interface SlackTest {
 
 let responseSeq = 0;
 
+/** The progress gate of the test app: at most one progress edit per anchor in this interval. */
+export const TEST_PROGRESS_INTERVAL_MS = 300;
+
 /** Starts the fake Slack and the app with Slack installed (PORT=0). */
 export async function startSlackTest(
   env: Record<string, string> = {},
@@ -64,7 +67,7 @@ export async function startSlackTest(
     { burst: 1000, refillMs: 1, retryMs: 50, maxRetryMs: 200, maxAttempts: 3 },
   );
   const slack = installSlack(t.app, {
-    threads: { progressIntervalMs: 300, summaryIntervalMs: 50 },
+    threads: { progressIntervalMs: TEST_PROGRESS_INTERVAL_MS, summaryIntervalMs: 50 },
     retryConfig: { retries: 2, minTimeout: 10, maxTimeout: 50, factor: 1 },
     ...opts,
   });
