@@ -5,6 +5,7 @@ import type { App, ProcessMode } from './app.ts';
 import type { EarlyServer } from './http/server.ts';
 import { Logger } from './log.ts';
 import { closest } from '../engine/domain/closest.ts';
+import { faultPoint } from '../engine/fault-point.ts';
 import { readFileSync } from 'node:fs';
 
 /** The package's version (package.json), for `--version`. */
@@ -188,6 +189,9 @@ async function serveOrWork(bootConfig: Config, mode: 'serve' | 'worker'): Promis
   const { surfaces, withBoundPort } = await import('./config.ts');
   let config = bootConfig;
   const log = new Logger();
+  // Listening from the start: a SIGTERM while the app boots (its workers may already run a pass)
+  // closes it once booted, instead of killing the process with nothing saved.
+  const stopped = untilStopped(log);
   // PORT=0 without PUBLIC_URL: the port is bound first, so the default links name the port users can reach.
   let early: EarlyServer | undefined;
   if (mode === 'serve' && config.port === 0 && !process.env.PUBLIC_URL) {
@@ -202,6 +206,8 @@ async function serveOrWork(bootConfig: Config, mode: 'serve' | 'worker'): Promis
     early?.server.close();
     throw e;
   }
+  // Test fault point: a SIGTERM arriving while the process boots, after its workers started.
+  faultPoint('booted', 'SIGTERM');
   if (mode === 'serve') {
     const { serveHttp } = await import('./app.ts');
     const { port } = await serveHttp(app, early);
@@ -217,7 +223,11 @@ async function serveOrWork(bootConfig: Config, mode: 'serve' | 'worker'): Promis
   } else {
     log.info('MailFerry worker started');
   }
-  await untilStopped(log);
+  // Running until stopped: a worker with no work holds no socket or timer that would keep Node's event loop
+  // alive, and exited (code 13, its wait for a signal unsettled) as soon as it had started.
+  const keepAlive = setInterval(() => {}, 1 << 30);
+  await stopped;
+  clearInterval(keepAlive);
   await app.close();
   log.info('stopped');
   return 0;

@@ -106,6 +106,63 @@ describe('the serve process', () => {
     rmSync(s.dir, { recursive: true, force: true });
   }, 240_000);
 
+  /** Runs `mailferry worker` on a fresh database; `onLog` sees each chunk of its output. */
+  async function worker(
+    env: Record<string, string>,
+    onLog: (log: string, p: ChildProcess) => void = () => {},
+  ): Promise<{ code: number | null; signal: string | null; log: string }> {
+    const dir = mkdtempSync(join(tmpdir(), 'mailferry-proc-'));
+    try {
+      const p = spawn(process.execPath, ['bin/mailferry.mjs', 'worker'], {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          DATABASE_URL: testDbUrl(dir),
+          MAILFERRY_DATA_DIR: dir,
+          SMTP_URL: '',
+          LOG_LEVEL: 'info',
+          ...env,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      leftovers.push(p.pid!);
+      let log = '';
+      const add = (d: Buffer) => {
+        log += d;
+        onLog(log, p);
+      };
+      p.stdout!.on('data', add);
+      p.stderr!.on('data', add);
+      const [code, signal] = await new Promise<[number | null, string | null]>((r) =>
+        p.once('exit', (c, s) => r([c, s])),
+      );
+      return { code, signal, log };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('an idle worker runs until SIGTERM, then stops cleanly', async () => {
+    let sent = false;
+    const r = await worker({}, (log, p) => {
+      if (!sent && /MailFerry worker started/.test(log)) {
+        sent = true;
+        p.kill('SIGTERM');
+      }
+    });
+    // Not exited on its own (code 13: nothing held the event loop) before the signal came.
+    expect({ code: r.code, signal: r.signal }, r.log).toEqual({ code: 0, signal: null });
+    expect(r.log).toMatch(/SIGTERM: shutting down/);
+  }, 240_000);
+
+  it('a SIGTERM while the worker boots (its runner already started) stops it cleanly once booted', async () => {
+    const r = await worker({ MAILFERRY_FAULT_POINT: 'booted' });
+    // Not killed by the signal: the app was closed (running passes would have saved their progress).
+    expect({ code: r.code, signal: r.signal }, r.log).toEqual({ code: 0, signal: null });
+    expect(r.log).toMatch(/SIGTERM: shutting down/);
+    expect(r.log).toMatch(/INFO {2}stopped/);
+  }, 240_000);
+
   it('MAILFERRY_BIND=127.0.0.1 listens on that address only, and says so', async () => {
     const s = await start(process.execPath, ['bin/mailferry.mjs', 'serve'], { MAILFERRY_BIND: '127.0.0.1' });
     leftovers.push(s.p.pid!);
