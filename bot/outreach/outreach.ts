@@ -513,6 +513,9 @@ export class Outreach {
         return { ...base, via: r.via, ok: true, attempts: attempt };
       }
       if (!r.transient || attempt >= this.o.attempts) break;
+      // Stopped while this send was under way: no wait for a retry that will not be made (close woke the sleepers
+      // it found, not this one), so shutting down is not held up to 32 s.
+      if (this.closed) return null;
       await this.sleep(this.o.retryMs * 4 ** (attempt - 1));
       if (this.closed) return null;
     }
