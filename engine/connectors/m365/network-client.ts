@@ -2,6 +2,9 @@ import { request } from 'node:https';
 import { rootCertificates } from 'node:tls';
 import type { INetworkModule, NetworkRequestOptions, NetworkResponse } from '@azure/msal-node';
 
+/** Marks the failure of a request on a kept-alive connection the server had closed (sent again once). */
+const STALE = Symbol('stale connection');
+
 /**
  * msal-node's HTTP client, on node:https: trusts the extra CA of the M365 settings (a
  * private cloud's, a TLS-inspecting proxy's) on top of the system's, and keeps the last
@@ -25,7 +28,27 @@ export class AuthorityHttpClient implements INetworkModule {
     return this.send<T>('POST', url, options);
   }
 
-  private send<T>(
+  /**
+   * One request; sent again, once, on a fresh connection when a kept-alive connection turned out
+   * closed by the server as it was reused (ECONNRESET or EPIPE before any answer): the server
+   * closes idle connections after a few seconds (Node's own default is 5 s), and a request that
+   * crosses that close never reached it. Node leaves this retry to its callers.
+   */
+  private async send<T>(
+    method: 'GET' | 'POST',
+    url: string,
+    options?: NetworkRequestOptions,
+    timeout?: number,
+  ): Promise<NetworkResponse<T>> {
+    try {
+      return await this.sendOnce<T>(method, url, options, timeout);
+    } catch (e) {
+      if (!(e instanceof Error && STALE in e)) throw e;
+      return this.sendOnce<T>(method, url, options, timeout);
+    }
+  }
+
+  private sendOnce<T>(
     method: 'GET' | 'POST',
     url: string,
     options?: NetworkRequestOptions,
@@ -35,6 +58,7 @@ export class AuthorityHttpClient implements INetworkModule {
       const body = method === 'POST' ? (options?.body ?? '') : undefined;
       const headers: Record<string, string | number> = { ...(options?.headers ?? {}) };
       if (body !== undefined) headers['content-length'] = Buffer.byteLength(body);
+      let answered = false;
       const req = request(
         url,
         {
@@ -44,6 +68,7 @@ export class AuthorityHttpClient implements INetworkModule {
           timeout: timeout ?? this.timeoutMs,
         },
         (res) => {
+          answered = true;
           const chunks: Buffer[] = [];
           res.on('data', (d: Buffer) => chunks.push(d));
           res.on('error', (e) => this.failed(e, reject));
@@ -65,7 +90,11 @@ export class AuthorityHttpClient implements INetworkModule {
         },
       );
       req.on('timeout', () => req.destroy(Object.assign(new Error('no answer in time'), { code: 'ETIMEDOUT' })));
-      req.on('error', (e) => this.failed(e, reject));
+      req.on('error', (e: Error & { code?: string }) => {
+        if (req.reusedSocket && !answered && (e.code === 'ECONNRESET' || e.code === 'EPIPE'))
+          return reject(Object.assign(e, { [STALE]: true }));
+        this.failed(e, reject);
+      });
       if (body !== undefined) req.write(body);
       req.end();
     });
