@@ -21,6 +21,7 @@ import { dirname, join } from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { freePort, serverInstance, startServerProcess } from './server-process.ts';
 import { defined } from './defined.ts';
+import { writeSelfSignedCert } from './tls-cert.ts';
 
 // The launch helpers, importable from here too (several tests take freePort from this module).
 export { freePort, greets, tail } from './server-process.ts';
@@ -269,27 +270,7 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
   let tlsPort = 0;
   let confFile = '';
   if (options.tls) {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-        '-days',
-        '2',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      ],
-      { stdio: 'ignore' },
-    );
+    writeSelfSignedCert(dir, 'localhost', 'IP:127.0.0.1,DNS:localhost');
   }
   const server = await startServerProcess({
     name: 'dovecot',

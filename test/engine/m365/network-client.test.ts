@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuthorityHttpClient } from '../../../engine/connectors/m365/network-client.ts';
+import { writeSelfSignedCert } from '../../harness/tls-cert.ts';
 
 describe('the authority HTTP client', () => {
   let dir: string;
@@ -18,27 +18,7 @@ describe('the authority HTTP client', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mf-authority-'));
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-        '-days',
-        '2',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
+    writeSelfSignedCert(dir, '127.0.0.1', 'IP:127.0.0.1');
     ca = readFileSync(join(dir, 'cert.pem'), 'utf8');
     // The server closes a kept-alive connection as the next request arrives on it: what a
     // server's idle timeout does when it runs out just as the client reuses the connection.
