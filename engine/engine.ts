@@ -16,7 +16,7 @@ import { createPrismaCheckpointStore } from './store/folder-state.ts';
 import type { CheckpointStore } from './copy/types.ts';
 import type { Vault, AdminSecret, SecretValue } from './vault/vault.ts';
 import { countInChunks, yieldingChunks } from './store/chunk.ts';
-import { insertRows } from './store/insert-rows.ts';
+import { insertJsonRows } from './store/insert-rows.ts';
 import { dialectOf, inList, lockRows } from './store/dialect.ts';
 import {
   STATUSES,
@@ -77,9 +77,9 @@ const ITEM_INCLUDE = { project: true } as const;
 /** Columns a bulk add writes; the others take their defaults (NotStarted, no license, zero figures). */
 /** History kinds of a pass's end (`Engine.passHistory`). */
 const PASS_END_KINDS = ['pass-completed', 'pass-failed', 'pass-stopped', 'interrupted'];
+/** The columns of a bulk add that differ from item to item (the rest are the same for the whole batch). */
 const ADD_COLUMNS = [
   'id',
-  'projectId',
   'sourceAddress',
   'destinationAddress',
   'sourceLogin',
@@ -87,9 +87,6 @@ const ADD_COLUMNS = [
   'ask',
   'notify',
   'threadRef',
-  'createdBy',
-  'createdAt',
-  'updatedAt',
 ] as const satisfies readonly (keyof Item)[];
 /**
  * How long a running pass's lease lasts without renewal before the pass counts as dead, and
@@ -389,9 +386,24 @@ export class Engine {
   private async writeAdded(actor: Actor, project: Project, added: Item[]): Promise<void> {
     for await (const part of yieldingChunks(added, BULK_BATCH)) {
       await this.db.$transaction(async (tx) => {
-        await insertRows(
+        // Every item of one add has the same project, author and time: bound once per statement.
+        const first = part[0];
+        if (!first) return;
+        const same = (i: Item) =>
+          i.projectId === first.projectId &&
+          i.createdBy === first.createdBy &&
+          i.createdAt.getTime() === first.createdAt.getTime() &&
+          i.updatedAt.getTime() === first.updatedAt.getTime();
+        if (!part.every(same)) throw new Error('writeAdded: the items of one add share project, author and time');
+        await insertJsonRows(
           tx,
           'Item',
+          [
+            { column: 'projectId', value: first.projectId, pgType: 'TEXT' },
+            { column: 'createdBy', value: first.createdBy, pgType: 'TEXT' },
+            { column: 'createdAt', value: first.createdAt, pgType: 'TIMESTAMP(3)' },
+            { column: 'updatedAt', value: first.updatedAt, pgType: 'TIMESTAMP(3)' },
+          ],
           ADD_COLUMNS,
           part.map((i) => ADD_COLUMNS.map((c) => i[c])),
         );

@@ -5,6 +5,10 @@ import { join } from 'node:path';
 import { openDb, type Db } from '../../../engine/store/db.ts';
 import { appendHistoryMany, type HistoryEntry } from '../../../engine/store/history.ts';
 import { inList } from '../../../engine/store/dialect.ts';
+import { Engine } from '../../../engine/engine.ts';
+import { EventBus } from '../../../engine/events.ts';
+import { Vault } from '../../../engine/vault/vault.ts';
+import { randomBytes } from 'node:crypto';
 import { testDbUrl } from '../../harness/test-db.ts';
 
 // The raw statements of bulk commands bind a list as one JSON value: what goes in must come back as it was.
@@ -53,6 +57,31 @@ describe('bulk SQL with JSON-bound lists', () => {
     const at = rows[0]?.at.getTime() ?? 0;
     expect(at).toBeGreaterThanOrEqual(before - 1000);
     expect(at).toBeLessThanOrEqual(Date.now() + 1000);
+  });
+
+  it('a bulk add stores each item as it was given: addresses, logins, choices, thread and time', async () => {
+    const engine = new Engine(db, new EventBus(), new Vault(randomBytes(32)));
+    const actor = { surface: 'test', id: 'admin' };
+    const project = await engine.createProject(actor, {
+      name: 'acme',
+      sourceUrl: 'imaps://old.example',
+      destinationUrl: 'imaps://new.example',
+      channelRef: null,
+    });
+    const rows = Array.from({ length: 1200 }, (_, i) => ({
+      source: `u${i}@old.example`,
+      destination: i % 3 ? `u${i}@new.example` : undefined,
+      sourceLogin: i % 4 ? undefined : `${awkward[i % awkward.length]}`,
+      destinationLogin: i % 5 ? undefined : `dst "${i}" \\ login`,
+    }));
+    const { added, refused } = await engine.addItems(actor, project, rows, { threadRef: 'test:C1/T1', ask: 'both' });
+    expect(refused).toEqual([]);
+    const stored = await db.item.findMany({ orderBy: { sourceAddress: 'asc' } });
+    const byAddress = (a: { sourceAddress: string }, b: { sourceAddress: string }) =>
+      a.sourceAddress < b.sourceAddress ? -1 : 1;
+    expect(stored).toEqual([...added].sort(byAddress));
+    expect(new Set(stored.map((i) => i.createdAt.getTime())).size).toBe(1);
+    expect(stored.find((i) => i.sourceAddress === 'u0@old.example')?.sourceLogin).toBe(awkward[0]);
   });
 
   it('inList matches exactly the ids given, quotes and all', async () => {
