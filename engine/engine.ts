@@ -371,7 +371,7 @@ export class Engine {
     const createdBy = `${actor.surface}:${actor.id}`;
     const now = this.now();
     const added: Item[] = toAdd.map((v) => newItem(project, v, opts, createdBy, now));
-    await this.writeAdded(actor, project, added);
+    await this.writeAdded(actor, project, added, { createdBy, at: now });
     for (const item of added) this.bus.emit({ type: 'item.added', item: itemRef({ ...item, project }), actor });
     refused.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
     return { added, refused };
@@ -383,26 +383,23 @@ export class Engine {
    * the batches before it; the same rows sent again add the rest (those already there are
    * refused as such, never added twice).
    */
-  private async writeAdded(actor: Actor, project: Project, added: Item[]): Promise<void> {
+  private async writeAdded(
+    actor: Actor,
+    project: Project,
+    added: Item[],
+    /** What every item of the add was made with (`newItem`): bound once per statement. */
+    shared: { createdBy: string; at: Date },
+  ): Promise<void> {
     for await (const part of yieldingChunks(added, BULK_BATCH)) {
       await this.db.$transaction(async (tx) => {
-        // Every item of one add has the same project, author and time: bound once per statement.
-        const first = part[0];
-        if (!first) return;
-        const same = (i: Item) =>
-          i.projectId === first.projectId &&
-          i.createdBy === first.createdBy &&
-          i.createdAt.getTime() === first.createdAt.getTime() &&
-          i.updatedAt.getTime() === first.updatedAt.getTime();
-        if (!part.every(same)) throw new Error('writeAdded: the items of one add share project, author and time');
         await insertJsonRows(
           tx,
           'Item',
           [
-            { column: 'projectId', value: first.projectId, pgType: 'TEXT' },
-            { column: 'createdBy', value: first.createdBy, pgType: 'TEXT' },
-            { column: 'createdAt', value: first.createdAt, pgType: 'TIMESTAMP(3)' },
-            { column: 'updatedAt', value: first.updatedAt, pgType: 'TIMESTAMP(3)' },
+            { column: 'projectId', value: project.id, pgType: 'TEXT' },
+            { column: 'createdBy', value: shared.createdBy, pgType: 'TEXT' },
+            { column: 'createdAt', value: shared.at, pgType: 'TIMESTAMP(3)' },
+            { column: 'updatedAt', value: shared.at, pgType: 'TIMESTAMP(3)' },
           ],
           ADD_COLUMNS,
           part.map((i) => ADD_COLUMNS.map((c) => i[c])),
