@@ -1888,7 +1888,9 @@ function transitionData(
   if (d.stopRequested) data.stopRequested = true;
   // A start (by hand or on schedule) replaces a scheduled one.
   if (action === 'submit') Object.assign(data, { startAt: null, startBy: null });
-  if (d.to === 'Failed') {
+  // Entering Failed records why; an admin command on a failed item (clear-credentials, form)
+  // leaves it Failed and keeps the reason the pass or the server gave.
+  if (d.to === 'Failed' && (from !== 'Failed' || extra.reason)) {
     data.failureReason = extra.reason ?? 'Internal';
     data.failureDetail = extra.detail ?? null;
   } else if (d.to !== from) {

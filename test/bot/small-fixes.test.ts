@@ -80,6 +80,20 @@ describe('start after a server refused stored credentials', () => {
     }
   });
 
+  it('clear-credentials on a failed item keeps why it failed (status says the same before and after)', async () => {
+    const project = await failedOn('SourceCredentials');
+    const r = await t!.run('clear-credentials alice@old.example --source');
+    expect(r.result.ok, r.text).toBe(true);
+    const item = await t!.app.engine.getItem(project, 'alice@old.example');
+    expect(await t!.app.engine.credentialOf(item.id, 'source')).toBeUndefined();
+    expect([item.status, item.failureReason, item.failureDetail]).toEqual([
+      'Failed',
+      'SourceCredentials',
+      'AUTHENTICATIONFAILED',
+    ]);
+    expect((await t!.run('status alice@old.example')).text).not.toContain('Internal');
+  });
+
   it('another failure is retried as it was (the credentials were not the problem)', async () => {
     t = await makeTestApp();
     await t.run('project create acme --source imaps://127.0.0.1:1 --destination imaps://127.0.0.1:2');
