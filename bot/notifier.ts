@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { EventBus, EngineEvent, ItemStatusEvent, PassFigures, StatusChange } from '../engine/events.ts';
-import type { Engine } from '../engine/engine.ts';
+import { LEASE_OWNER, leaseHolderGone, type Engine } from '../engine/engine.ts';
 import type { Message } from '../cards/model.ts';
 import {
   bulkStatusPost,
@@ -23,6 +23,7 @@ import {
   finishOutbox,
   outboxStates,
   pruneOutbox,
+  heldOutboxClaims,
   releaseOutbox,
   retryOutbox,
   threadsWithDuePosts,
@@ -111,7 +112,11 @@ export class Notifier {
   private warned = new Set<string>();
   private drainTimer: ReturnType<typeof setTimeout> | null = null;
   private closed = false;
-  private readonly owner = `notifier-${process.pid}-${randomBytes(4).toString('hex')}`;
+  /**
+   * This notifier as the holder of outbox claims: the process's lease owner (`host:pid:nonce`, which the
+   * dead-process check reads) and a nonce of its own (a process may run more than one notifier).
+   */
+  private readonly owner = `${LEASE_OWNER}:n${randomBytes(4).toString('hex')}`;
   private readonly o: Required<Omit<NotifierOptions, 'now'>>;
   private readonly now: () => Date;
 
@@ -280,12 +285,33 @@ export class Notifier {
   async drain(): Promise<number> {
     if (this.closed || !this.posters.size) return 0;
     try {
+      await this.releaseDeadClaims();
       const threads = await threadsWithDuePosts(this.db, this.now(), [...this.posters.keys()]);
       for (const t of threads) this.kick(t);
       return threads.length;
     } catch (e) {
       this.log.error('outbox drain failed', { error: e instanceof Error ? e.message : String(e) });
       return 0;
+    }
+  }
+
+  /**
+   * Gives back the posts claimed by a process of this host that is gone (a console or server
+   * killed mid-delivery), so its threads go on now rather than when its claim runs out. A
+   * holder on another host cannot be checked from here: its claims run out by themselves.
+   */
+  private async releaseDeadClaims(): Promise<void> {
+    const held = await heldOutboxClaims(this.db, this.now(), [...this.posters.keys()]);
+    const gone = new Map<string, number[]>();
+    for (const r of held) {
+      const pid = r.claimedBy.split(':')[1];
+      // Another notifier of this process is alive, whatever its nonce.
+      if (pid === String(process.pid) || !leaseHolderGone(r.claimedBy, LEASE_OWNER)) continue;
+      gone.set(r.claimedBy, [...(gone.get(r.claimedBy) ?? []), r.id]);
+    }
+    for (const [owner, ids] of gone) {
+      await releaseOutbox(this.db, ids, owner);
+      this.log.info('posts claimed by a process that is gone are delivered again', { posts: ids.length });
     }
   }
 

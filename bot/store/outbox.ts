@@ -75,6 +75,25 @@ export async function threadsWithDuePosts(db: BotDb, now: Date, surfaces?: strin
   return rows.map((r) => r.threadRef);
 }
 
+/** Pending rows of the given surfaces that a process holds a live claim on, with their holder. */
+export async function heldOutboxClaims(
+  db: BotDb,
+  now: Date,
+  surfaces: string[],
+): Promise<{ id: number; claimedBy: string }[]> {
+  if (!surfaces.length) return [];
+  const rows = await db.outboxPost.findMany({
+    where: {
+      state: null,
+      claimedBy: { not: null },
+      claimedUntil: { gte: now },
+      OR: surfaces.map((s) => ({ threadRef: { startsWith: `${s}:` } })),
+    },
+    select: { id: true, claimedBy: true },
+  });
+  return rows.flatMap((r) => (r.claimedBy ? [{ id: r.id, claimedBy: r.claimedBy }] : []));
+}
+
 /**
  * Leases the pending rows of one thread, oldest first, for `leaseMs`: a conditional update,
  * so two processes never take the same row. Stops at the first row that is not due yet

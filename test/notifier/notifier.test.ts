@@ -1,8 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { giveCredentials, openProc, raceChildren, settle, tempDir, type Proc } from '../scheduler/helpers.ts';
 import { Notifier, type ThreadPost } from '../../bot/notifier.ts';
 import { plain } from '../../cards/model.ts';
 import { defined } from '../harness/defined.ts';
+import { LEASE_OWNER } from '../../engine/engine.ts';
 
 let tmp: ReturnType<typeof tempDir>;
 const open: Proc[] = [];
@@ -230,6 +232,38 @@ describe('notifier', () => {
     expect(await p.app.db.outboxPost.count({ where: { state: 'sent' } })).toBe(1);
     expect(await p.app.db.digestRun.count()).toBe(0);
   });
+
+  it(
+    'posts claimed by a process of this host that died are delivered at once, ' + 'not after the claim runs out',
+    async () => {
+      const p = await proc('p1', { poster: false });
+      for (const t of ['T1', 'T2'])
+        await p.app.notifier.post({ threadRef: `x:${t}`, message: plain('item-status', t) });
+      // A process that claimed T1's post and died (a pid that existed and has exited), and a live one holding T2's.
+      const exited = spawnSync(process.execPath, ['-e', '']).pid;
+      const host = LEASE_OWNER.split(':')[0];
+      const claim = (ref: string, holder: string) =>
+        p.app.db.outboxPost.updateMany({
+          where: { threadRef: ref },
+          data: { claimedBy: holder, claimedUntil: new Date(Date.now() + 600_000) },
+        });
+      await claim('x:T1', `${host}:${exited}:0a1b2c3d:n00000000`);
+      await claim('x:T2', `${host}:${process.ppid}:0a1b2c3d:n00000000`);
+      const seen: string[] = [];
+      const n = new Notifier(p.app.engine, p.app.db, p.app.log);
+      n.register('x', async (post) => {
+        seen.push(post.message.text);
+      });
+      await vi.waitFor(() => expect(seen).toEqual(['T1']), { timeout: 20_000 });
+      await n.idle();
+      const rows = await p.app.db.outboxPost.findMany({ orderBy: { threadRef: 'asc' } });
+      expect(rows.map((r) => [r.threadRef, r.state])).toEqual([
+        ['x:T1', 'sent'],
+        ['x:T2', null],
+      ]);
+      await n.close();
+    },
+  );
 
   it('two server processes draining one outbox deliver each post once', async () => {
     const p = await proc('setup', { poster: false });
