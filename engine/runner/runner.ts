@@ -93,6 +93,8 @@ export class Runner {
   private sweptAt = 0;
   private stopped = true;
   private filling = false;
+  /** The claims in flight (a `fill`): `stop` waits for them, so no pass starts after it. */
+  private fillDone: Promise<unknown> = Promise.resolve();
   /** A wake came while claiming: look once more before resting (the item may be newer than the look). */
   private refill = false;
   private unsubscribe: (() => void) | null = null;
@@ -204,18 +206,29 @@ export class Runner {
       r.shutdown = true;
       r.ctl.abort();
     }
+    // A claim answered from now on gives its item back (claimWhileRoom); passes begun before were aborted above.
+    await this.fillDone;
     await Promise.all([...this.running.values()].map((r) => r.done));
   }
 
   /** Claims queued items while there is room; returns how many it claimed. */
-  private async fill(): Promise<number> {
-    if (this.stopped) return 0;
+  private fill(): Promise<number> {
+    if (this.stopped) return Promise.resolve(0);
     if (this.filling) {
       this.refill = true;
-      return 0;
+      return Promise.resolve(0);
     }
     this.filling = true;
     this.refill = false;
+    const run = this.claimWhileRoom().finally(() => {
+      this.filling = false;
+    });
+    this.fillDone = run;
+    return run;
+  }
+
+  /** The claims of one `fill`; never throws (a failed claim is logged and the next look tries again). */
+  private async claimWhileRoom(): Promise<number> {
     let claimed = 0;
     try {
       // Items of projects whose copy window is closed wait for it to open.
@@ -230,6 +243,11 @@ export class Runner {
           continue;
         }
         if (!item) break;
+        if (this.stopped) {
+          // Claimed while the runner stopped: back to the queue, no pass is begun after stop.
+          await this.giveBack(item.id);
+          break;
+        }
         claimed++;
         const entry: Entry = { ctl: new AbortController(), done: Promise.resolve(), shutdown: false, copying: true };
         this.running.set(item.id, entry);
@@ -247,10 +265,21 @@ export class Runner {
       }
     } catch (e) {
       this.log.error('runner could not claim work', { error: e instanceof Error ? e.message : String(e) });
-    } finally {
-      this.filling = false;
     }
     return claimed;
+  }
+
+  /** An item claimed as the runner stopped goes back to the queue; if that fails, its lease runs out. */
+  private async giveBack(itemId: string): Promise<void> {
+    try {
+      await this.engine.interruptPass(itemId, emptyFigures(0));
+      this.log.info('an item claimed as the runner stopped is back in the queue', { item: itemId });
+    } catch (e) {
+      this.log.warn('an item claimed as the runner stopped waits for its lease to run out', {
+        item: itemId,
+        error: e instanceof Error ? e.message : String(e),
+      });
+    }
   }
 
   private async endpoint(item: ItemWithProject, side: Side): Promise<ConnectorEndpoint | Unstartable> {
