@@ -1,7 +1,8 @@
 // The process entry point. Only what argument checking needs is imported up front; the app,
 // the engine and the surfaces load after (`--help` and a typo answer without them).
 import type { Config } from './config.ts';
-import type { App, ProcessMode } from './app.ts';
+import type { App, ProcessMode, RootApp } from './app.ts';
+import type { Db } from '../engine/store/db.ts';
 import type { EarlyServer } from './http/server.ts';
 import { Logger } from './log.ts';
 import { closest } from '../engine/domain/closest.ts';
@@ -86,7 +87,7 @@ on other machines pointing at the same DATABASE_URL to scale out.
 };
 
 /** Builds the app and installs the capabilities the process wants (bot/plugins.ts lists them). */
-async function boot(config: Config, mode: ProcessMode, log: Logger): Promise<App> {
+async function boot(config: Config, mode: ProcessMode, log: Logger): Promise<RootApp> {
   const { createApp } = await import('./app.ts');
   const { installPlugins } = await import('./plugins.ts');
   const app = await createApp(config, { log, console: mode === 'console' });
@@ -161,11 +162,13 @@ function reportedUnknownArgument(argv: string[], cmd: string, rest: string[], co
 
 /** `mailferry console`: chat commands from stdin, then (with --wait) until no migration is queued or running. */
 async function consoleMain(config: Config, rest: string[]): Promise<number> {
-  const { runConsole } = await import('../adapters/console/console-adapter.ts');
+  const { runConsole, lastConsoleThread } = await import('../adapters/console/console-adapter.ts');
   const app = await boot(config, 'console', new Logger(undefined, (process.env.LOG_LEVEL as 'warn') || 'warn'));
   try {
     await runConsole(
       {
+        // A console run's threads never take the name of an earlier run's (their posts still arrive there).
+        lastThread: lastConsoleThread(await consoleThreads(app.db)),
         dispatcher: app.dispatcher,
         registerPoster: (s, p) => app.notifier.register(s, p),
         settle: async () => {
@@ -182,6 +185,16 @@ async function consoleMain(config: Config, rest: string[]): Promise<number> {
     await app.close();
   }
   return 0;
+}
+
+/** The console thread references items and outbox rows still name. */
+async function consoleThreads(db: Db): Promise<(string | null)[]> {
+  const where = { threadRef: { startsWith: 'console:T' } };
+  const [items, posts] = await Promise.all([
+    db.item.findMany({ where, select: { threadRef: true }, distinct: ['threadRef'] }),
+    db.outboxPost.findMany({ where, select: { threadRef: true }, distinct: ['threadRef'] }),
+  ]);
+  return [...items, ...posts].map((r) => r.threadRef);
 }
 
 /** `mailferry serve` and `mailferry worker`: runs until SIGTERM or SIGINT, then closes the app. */

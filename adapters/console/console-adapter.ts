@@ -16,6 +16,8 @@ export interface ConsoleDeps {
   registerPoster(surface: 'console', poster: ThreadPoster): void;
   /** Resolves when every event so far has been handled (posts printed in order). */
   settle(): Promise<void>;
+  /** Threads are numbered after this one (earlier console runs on the same database used the numbers up to it). */
+  lastThread?: number;
 }
 
 /**
@@ -31,7 +33,7 @@ export async function runConsole(
   opts: { interactive: boolean; user?: string },
 ): Promise<void> {
   const user = opts.user ?? safeUser();
-  let threads = 0;
+  let threads = deps.lastThread ?? 0;
   const print = (s: string): void => void output.write(s.endsWith('\n') ? s : s + '\n');
   deps.registerPoster('console', async (p) => {
     const tag = [p.threadRef.replace(/^console:/, ''), p.address].filter(Boolean).join(' · ');
@@ -87,6 +89,16 @@ export async function runConsole(
   }
   if (pending) await run(pending.join('\n'));
   rl.close();
+}
+
+/** The highest `n` among thread references `console:Tn` (0 when none): the next console run numbers after it. */
+export function lastConsoleThread(refs: Iterable<string | null>): number {
+  let max = 0;
+  for (const ref of refs) {
+    const m = /^console:T(\d+)$/.exec(ref ?? '');
+    if (m) max = Math.max(max, Number(m[1]));
+  }
+  return max;
 }
 
 function indent(prefix: string, text: string): string {

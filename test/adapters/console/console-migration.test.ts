@@ -99,6 +99,10 @@ describe('console end to end', () => {
           `--destination-password-file ${join(dir, 'dst.pw')}`,
       );
       expect(out.out).toMatch(/✅ \*alice@old\.example\* completed/);
+      // This console run's thread is numbered after the first run's T1 and T2 (same database), not T1 again.
+      expect(out.out).toMatch(/^\[T3\] /m);
+      expect(out.out).toMatch(/\[T3 · alice@old\.example\] ✅/);
+      expect(out.out).not.toMatch(/\[T1\b/);
       expect(out.out).toMatch(/Copied:\s+1 messages/);
       expect(out.out).toMatch(/Flags updated:\s+1\b/);
       const box = await readMailbox(dv, 'alice2', 'dst-Secret-2');
