@@ -1,8 +1,7 @@
 // The process entry point. Only what argument checking needs is imported up front; the app,
 // the engine and the surfaces load after (`--help` and a typo answer without them).
 import type { Config } from './config.ts';
-import type { App, ProcessMode, RootApp } from './app.ts';
-import type { Db } from '../engine/store/db.ts';
+import type { App, ProcessMode } from './app.ts';
 import type { EarlyServer } from './http/server.ts';
 import { Logger } from './log.ts';
 import { closest } from '../engine/domain/closest.ts';
@@ -87,7 +86,7 @@ on other machines pointing at the same DATABASE_URL to scale out.
 };
 
 /** Builds the app and installs the capabilities the process wants (bot/plugins.ts lists them). */
-async function boot(config: Config, mode: ProcessMode, log: Logger): Promise<RootApp> {
+async function boot(config: Config, mode: ProcessMode, log: Logger): Promise<App> {
   const { createApp } = await import('./app.ts');
   const { installPlugins } = await import('./plugins.ts');
   const app = await createApp(config, { log, console: mode === 'console' });
@@ -168,7 +167,7 @@ async function consoleMain(config: Config, rest: string[]): Promise<number> {
     await runConsole(
       {
         // A console run's threads never take the name of an earlier run's (their posts still arrive there).
-        lastThread: lastConsoleThread(await consoleThreads(app.db)),
+        lastThread: lastConsoleThread(await consoleThreads(app)),
         dispatcher: app.dispatcher,
         registerPoster: (s, p) => app.notifier.register(s, p),
         settle: async () => {
@@ -188,13 +187,13 @@ async function consoleMain(config: Config, rest: string[]): Promise<number> {
 }
 
 /** The console thread references items and outbox rows still name. */
-async function consoleThreads(db: Db): Promise<(string | null)[]> {
-  const where = { threadRef: { startsWith: 'console:T' } };
+async function consoleThreads(app: App): Promise<string[]> {
+  const { outboxThreads } = await import('./store/outbox.ts');
   const [items, posts] = await Promise.all([
-    db.item.findMany({ where, select: { threadRef: true }, distinct: ['threadRef'] }),
-    db.outboxPost.findMany({ where, select: { threadRef: true }, distinct: ['threadRef'] }),
+    app.engine.reads.itemThreads('console:T'),
+    outboxThreads(app.db, 'console:T'),
   ]);
-  return [...items, ...posts].map((r) => r.threadRef);
+  return [...items, ...posts];
 }
 
 /** `mailferry serve` and `mailferry worker`: runs until SIGTERM or SIGINT, then closes the app. */

@@ -55,6 +55,16 @@ export type ReadModel = ReturnType<typeof readModel>;
 /** The read model over a database. */
 export function readModel(db: Db) {
   return {
+    /** The thread references of items that start with `prefix` (each once). */
+    itemThreads: async (prefix: string): Promise<string[]> =>
+      (
+        await db.item.findMany({
+          where: { threadRef: { startsWith: prefix } },
+          select: { threadRef: true },
+          distinct: ['threadRef'],
+        })
+      ).flatMap((r) => (r.threadRef ? [r.threadRef] : [])),
+
     /** Every project, oldest first. */
     projectsByAge: (): Promise<Project[]> => db.project.findMany({ orderBy: { createdAt: 'asc' } }),
 

@@ -94,6 +94,16 @@ export async function heldOutboxClaims(
   return rows.flatMap((r) => (r.claimedBy ? [{ id: r.id, claimedBy: r.claimedBy }] : []));
 }
 
+/** The thread references of outbox rows that start with `prefix` (each once). */
+export async function outboxThreads(db: BotDb, prefix: string): Promise<string[]> {
+  const rows = await db.outboxPost.findMany({
+    where: { threadRef: { startsWith: prefix } },
+    select: { threadRef: true },
+    distinct: ['threadRef'],
+  });
+  return rows.map((r) => r.threadRef);
+}
+
 /**
  * Leases the pending rows of one thread, oldest first, for `leaseMs`: a conditional update,
  * so two processes never take the same row. Stops at the first row that is not due yet
