@@ -17,9 +17,11 @@ import { reasonText } from './commands/shared.ts';
 import { KeyedQueue } from './keyed-queue.ts';
 import { SYSTEM_ACTOR } from '../engine/domain/types.ts';
 import { botTx, type BotDb, type BotTx } from './store/bot-db.ts';
+import type { RawTx } from '../engine/store/dialect.ts';
 import {
   claimThreadPosts,
   enqueueOutbox,
+  enqueueOutboxRaw,
   finishOutbox,
   outboxStates,
   pruneOutbox,
@@ -233,14 +235,20 @@ export class Notifier {
    * summary post per thread, not one per item. Returns what starts their delivery after the
    * commit (the engine's `batchPosts`).
    */
-  async writeBatchPosts(tx: BotTx, changes: StatusChange[]): Promise<() => void> {
+  async writeBatchPosts(tx: RawTx, changes: StatusChange[]): Promise<() => void> {
     const byThread = new Map<string, StatusChange[]>();
-    for (const c of changes)
-      if (c.item.threadRef) byThread.set(c.item.threadRef, [...(byThread.get(c.item.threadRef) ?? []), c]);
+    for (const c of changes) {
+      if (!c.item.threadRef) continue;
+      const list = byThread.get(c.item.threadRef);
+      if (list) list.push(c);
+      else byThread.set(c.item.threadRef, [c]);
+    }
     const written: [number, string][] = [];
+    const now = this.now();
     for (const [threadRef, list] of byThread) {
       const message = bulkStatusPost(bulkStatusView(list.map((c) => ({ address: c.item.sourceAddress, to: c.to }))));
-      written.push([await this.enqueue({ threadRef, message }, tx), threadRef]);
+      const id = await enqueueOutboxRaw(tx, { threadRef, kind: message.kind, message: JSON.stringify(message) }, now);
+      written.push([id, threadRef]);
     }
     return () => {
       for (const [id, threadRef] of written) void this.deliver(id, threadRef);

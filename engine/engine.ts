@@ -17,7 +17,8 @@ import type { CheckpointStore } from './copy/types.ts';
 import type { Vault, AdminSecret, SecretValue } from './vault/vault.ts';
 import { countInChunks, yieldingChunks } from './store/chunk.ts';
 import { insertJsonRows } from './store/insert-rows.ts';
-import { dialectOf, inList, lockRows } from './store/dialect.ts';
+import { dialectOf, inList, lockRows, type RawTx } from './store/dialect.ts';
+import { rawTransaction } from './store/raw-tx.ts';
 import {
   STATUSES,
   SYSTEM_ACTOR,
@@ -135,13 +136,20 @@ const ITEM_COLUMNS = Prisma.raw(
     .map((c) => `"${c}"`)
     .join(', '),
 );
+/** Every column of a project, for the raw reads of bulk commands. */
+const PROJECT_COLUMNS = Prisma.raw(
+  Object.values(Prisma.ProjectScalarFieldEnum)
+    .map((c) => `"${c}"`)
+    .join(', '),
+);
 
 /**
  * Writes the thread posts of a batch of status changes inside the batch's transaction (so a
- * change and its post are kept or lost together); returns what to run after the commit
+ * change and its post are kept or lost together), with raw statements only (on SQLite the
+ * batch runs on the direct connection: raw-tx.ts); returns what to run after the commit
  * (start delivering). Set by the bot: the engine never formats a message.
  */
-export type BatchPostWriter = (tx: Tx, changes: StatusChange[]) => Promise<(() => void) | undefined>;
+export type BatchPostWriter = (tx: RawTx, changes: StatusChange[]) => Promise<(() => void) | undefined>;
 
 /**
  * Items a bulk transition changes per transaction: short enough not to hold other writers (a running copy's
@@ -593,7 +601,8 @@ export class Engine {
       for await (const part of yieldingChunks(items, opts.batch ?? BULK_BATCH)) {
         if (halted) break;
         const now = this.now();
-        const r = await this.db.$transaction((tx) => this.startBatch(tx, actor, part, opts, now));
+        // Raw statements only, so that on SQLite the batch runs without Prisma's client (raw-tx.ts).
+        const r = await rawTransaction(this.db, (tx) => this.startBatch(tx, actor, part, opts, now));
         if (r.deliver) deliveries.push(r.deliver);
         changed.push(...r.after);
         refused.push(...r.no);
@@ -612,7 +621,7 @@ export class Engine {
    * their rows and the projects' pools updated, their history lines and thread posts written.
    */
   private async startBatch(
-    tx: Tx,
+    tx: RawTx,
     actor: Actor,
     part: BulkTarget[],
     opts: StartOptions,
@@ -760,7 +769,7 @@ export class Engine {
    * inside a bulk command's transaction; `missingOf` says what an item lacks, as `missingSides` does for one.
    */
   private async readBulk(
-    tx: Tx,
+    tx: RawTx,
     ids: string[],
   ): Promise<{ fresh: Map<string, ItemWithProject>; missingOf: (item: ItemWithProject) => Side[] }> {
     // PostgreSQL: the items' rows, then their projects' (license pools), are locked until the
@@ -773,11 +782,11 @@ export class Engine {
     // Raw reads, each list of ids one bound value: Prisma's findMany with its include cost
     // ~100 µs a row, more than the rest of a bulk start together.
     const rows = await tx.$queryRaw<Item[]>`SELECT ${ITEM_COLUMNS} FROM "Item" WHERE ${inList(tx, 'id', ids)}`;
+    const projectIds = [...new Set(rows.map((r) => r.projectId))];
     const projects = new Map(
-      (await tx.project.findMany({ where: { id: { in: [...new Set(rows.map((r) => r.projectId))] } } })).map((p) => [
-        p.id,
-        p,
-      ]),
+      (
+        await tx.$queryRaw<Project[]>`SELECT ${PROJECT_COLUMNS} FROM "Project" WHERE ${inList(tx, 'id', projectIds)}`
+      ).map((p) => [p.id, p]),
     );
     const fresh = new Map<string, ItemWithProject>();
     for (const r of rows) {
@@ -2062,7 +2071,7 @@ function startedFields(opts: StartOptions, now: Date) {
  * that changed meanwhile is not overwritten, then the licenses reserved from each project's pool.
  */
 async function writeStarted(
-  tx: Tx,
+  tx: RawTx,
   out: StartPlan[],
   reserved: Map<string, number>,
   fields: ReturnType<typeof startedFields>,
@@ -2093,8 +2102,10 @@ async function writeStarted(
     if (count !== group.length)
       throw new Error(`bulk start: ${group.length - count} of ${group.length} items changed while being started`);
   }
+  // The pool's count, and the project's `updatedAt` as Prisma's `@updatedAt` would set it.
   for (const [projectId, n] of reserved)
-    await tx.project.update({ where: { id: projectId }, data: { licensesUsed: { increment: n } } });
+    await tx.$executeRaw`UPDATE "Project" SET "licensesUsed" = "licensesUsed" + ${n}, "updatedAt" = ${new Date()}
+      WHERE "id" = ${projectId}`;
 }
 
 /** An item as a `startItems` batch wrote it (`fields` and all), without reading it again. */

@@ -1,6 +1,6 @@
 import { botTx, type BotDb, type BotTx } from './bot-db.ts';
 import { countInChunks, inChunks } from '../../engine/store/chunk.ts';
-import { dialectOf } from '../../engine/store/dialect.ts';
+import { dialectOf, type RawTx } from '../../engine/store/dialect.ts';
 
 /** A pending or delivered thread post, as the outbox keeps it. */
 export interface OutboxRow {
@@ -54,6 +54,22 @@ export async function enqueueOutbox(tx: BotTx, p: OutboxInput, now: Date): Promi
     select: { id: true },
   });
   return row.id;
+}
+
+/**
+ * Writes a post into the outbox like `enqueueOutbox`, with raw statements only: inside a bulk
+ * command's transaction, which on SQLite runs without Prisma's client (engine/store/raw-tx.ts).
+ */
+export async function enqueueOutboxRaw(tx: RawTx, p: OutboxInput, now: Date): Promise<number> {
+  // PostgreSQL: one writer per thread at a time until the transaction ends (see `enqueueOutbox`).
+  if (dialectOf(tx) === 'postgresql') await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${p.threadRef}))`;
+  const [row] = await tx.$queryRaw<{ id: number | bigint }[]>`INSERT INTO "OutboxPost"
+    ("threadRef", "itemId", "address", "kind", "message", "replaceKey", "solo", "availableAt", "createdAt")
+    VALUES (${p.threadRef}, ${p.itemId ?? null}, ${p.address ?? null}, ${p.kind}, ${p.message},
+      ${p.replaceKey ?? null}, ${p.solo ?? false}, ${now}, ${now})
+    RETURNING "id"`;
+  if (!row) throw new Error('outbox: the insert returned no id');
+  return Number(row.id);
 }
 
 /**

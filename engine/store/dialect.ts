@@ -24,9 +24,13 @@ export function dialectOf(db: object): Dialect {
   return ((db as Record<symbol, unknown>)[DIALECT] as Dialect | undefined) ?? 'sqlite';
 }
 
-/** Something that runs raw SQL: a client or a transaction client. */
-interface RawRunner {
-  $queryRaw<T = unknown>(query: TemplateStringsArray | Prisma.Sql, ...values: unknown[]): Prisma.PrismaPromise<T>;
+/**
+ * Raw reads and writes in a transaction (Prisma's tagged templates): a client, a transaction
+ * client, or a transaction on SQLite's direct connection (`rawTransaction` in raw-tx.ts).
+ */
+export interface RawTx {
+  $queryRaw<T = unknown>(query: TemplateStringsArray | Prisma.Sql, ...values: unknown[]): PromiseLike<T>;
+  $executeRaw(query: TemplateStringsArray | Prisma.Sql, ...values: unknown[]): PromiseLike<number>;
 }
 
 /**
@@ -52,7 +56,7 @@ export function inList(db: object, column: string, values: readonly string[]): P
  * while other processes wait. A no-op on SQLite, whose transactions are already serialised.
  * Table names come from our code, never from input.
  */
-export async function lockRows(tx: RawRunner, table: string, ids: readonly string[]): Promise<void> {
+export async function lockRows(tx: RawTx, table: string, ids: readonly string[]): Promise<void> {
   if (dialectOf(tx) !== 'postgresql' || !ids.length) return;
   const where = ids.length === 1 ? Prisma.sql`"id" = ${ids[0]}` : inList(tx, 'id', ids);
   await tx.$queryRaw`SELECT 1 FROM ${Prisma.raw(`"${table}"`)} WHERE ${where} ORDER BY "id" FOR UPDATE`;

@@ -1,4 +1,4 @@
-import type { ArgScalarType, SqlDriverAdapter, SqlQuery } from '@prisma/driver-adapter-utils';
+import type { ArgScalarType, SqlDriverAdapter, SqlQuery, Transaction } from '@prisma/driver-adapter-utils';
 
 /**
  * Statements run on the driver adapter's connection without Prisma's client: a hot path's
@@ -17,6 +17,23 @@ export interface DirectSql {
    * integers as decimal strings (whatever their size), text as strings, NULL as null.
    */
   query(sql: string, args: unknown[]): Promise<Record<string, unknown>[]>;
+  /**
+   * Runs `fn` in one transaction (BEGIN, then COMMIT when it resolves, ROLLBACK when it
+   * throws); the connection's lock is held until it ends, as for Prisma's transactions.
+   */
+  interactive<T>(fn: (tx: DirectTx) => Promise<T>): Promise<T>;
+}
+
+/** The statements of an open `interactive` transaction. */
+export interface DirectTx {
+  /**
+   * Reads rows keyed by column name, each value of the JavaScript type Prisma's `$queryRaw`
+   * gives for its column's declared type: INTEGER a number, BIGINT a bigint, BOOLEAN a
+   * boolean, DATETIME a Date, text a string, NULL null.
+   */
+  query<T>(sql: string, args: readonly unknown[]): Promise<T[]>;
+  /** Runs a write; resolves with the number of rows it changed. */
+  execute(sql: string, args: readonly unknown[]): Promise<number>;
 }
 
 const DIRECT = Symbol.for('mailferry.directSql');
@@ -34,6 +51,7 @@ export function directSqlOf(db: object): DirectSql | null {
   return {
     transaction: (statements) => runTransaction(connection, statements),
     query: (sql, args) => runQuery(connection, sql, args),
+    interactive: (fn) => runInteractive(connection, fn),
   };
 }
 
@@ -51,9 +69,9 @@ function argType(v: unknown): ArgScalarType {
   return 'unknown';
 }
 
-const query = (sql: string, args: unknown[] = []): SqlQuery => ({
+const query = (sql: string, args: readonly unknown[] = []): SqlQuery => ({
   sql,
-  args,
+  args: [...args],
   argTypes: args.map((a) => ({ scalarType: argType(a), arity: 'scalar' })),
 });
 
@@ -83,4 +101,71 @@ async function runTransaction(connection: SqlDriverAdapter, statements: { sql: s
     await tx.rollback();
     throw driverError(e);
   }
+}
+
+/** The driver adapter's column types (ColumnTypeEnum of @prisma/driver-adapter-utils) that are decoded. */
+const INT32 = 0;
+const INT64 = 1;
+const FLOAT = 2;
+const DOUBLE = 3;
+const BOOLEAN = 5;
+const DATETIME = 10;
+
+/** A value as the adapter gives it (integers as decimal strings, dates as ISO text), as Prisma's raw reads give it. */
+function decode(v: unknown, type: number): unknown {
+  if (v === null || v === undefined) return null;
+  switch (type) {
+    case INT32:
+    case FLOAT:
+    case DOUBLE:
+      return Number(v);
+    case INT64:
+      return BigInt(v as string);
+    case BOOLEAN:
+      return v === '1' || v === 1 || v === true || v === 'true';
+    case DATETIME:
+      return new Date(v as string);
+    default:
+      return v;
+  }
+}
+
+/** The rows of a read, each keyed by column name and decoded by its column's type. */
+async function typedRows<T>(tx: Transaction, sql: string, args: readonly unknown[]): Promise<T[]> {
+  const r = await tx.queryRaw(query(sql, args));
+  const names = r.columnNames;
+  const types = r.columnTypes as number[];
+  const out: T[] = new Array(r.rows.length);
+  for (let i = 0; i < r.rows.length; i++) {
+    const row = r.rows[i] as unknown[];
+    const o: Record<string, unknown> = {};
+    for (let c = 0; c < names.length; c++) o[names[c] as string] = decode(row[c], types[c] ?? -1);
+    out[i] = o as T;
+  }
+  return out;
+}
+
+/** `fn` in a transaction of its own on the connection (see `DirectSql.interactive`). */
+async function runInteractive<T>(connection: SqlDriverAdapter, fn: (tx: DirectTx) => Promise<T>): Promise<T> {
+  const tx = await connection.startTransaction().catch((e: unknown) => Promise.reject(driverError(e)));
+  const direct: DirectTx = {
+    query: <R>(sql: string, args: readonly unknown[]) =>
+      typedRows<R>(tx, sql, args).catch((e: unknown) => Promise.reject(driverError(e))),
+    execute: (sql, args) => tx.executeRaw(query(sql, args)).catch((e: unknown) => Promise.reject(driverError(e))),
+  };
+  let result: T;
+  try {
+    result = await fn(direct);
+    await tx.executeRaw(query('COMMIT'));
+    await tx.commit();
+  } catch (e) {
+    try {
+      await tx.executeRaw(query('ROLLBACK'));
+    } catch {
+      /* already ended (a failed COMMIT is rolled back by serialise.ts) */
+    }
+    await tx.rollback();
+    throw driverError(e);
+  }
+  return result;
 }

@@ -2,6 +2,7 @@ import type { Tx } from './db.ts';
 import type { Actor, ItemStatus } from '../domain/types.ts';
 import { actorKey } from '../domain/types.ts';
 import { insertJsonRows } from './insert-rows.ts';
+import type { RawTx } from './dialect.ts';
 
 /** One entry of the append-only history. */
 export interface HistoryEntry {
@@ -45,7 +46,7 @@ const HISTORY_COLUMNS = [
 ] as const;
 
 /** Appends many entries with multi-row inserts (bulk commands), in the order given. */
-export async function appendHistoryMany(tx: Tx, entries: HistoryEntry[]): Promise<void> {
+export async function appendHistoryMany(tx: Pick<RawTx, '$executeRaw'>, entries: HistoryEntry[]): Promise<void> {
   await insertJsonRows(
     tx,
     'ItemEvent',

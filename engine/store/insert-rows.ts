@@ -1,6 +1,6 @@
 import { Prisma } from '../../generated/prisma/client.ts';
 import type { Tx } from './db.ts';
-import { dialectOf } from './dialect.ts';
+import { dialectOf, type RawTx } from './dialect.ts';
 
 /** Bound parameters per statement (SQLite's limit as Prisma's JS engine sees it is 999). */
 const MAX_PARAMS = 990;
@@ -51,7 +51,7 @@ const JSON_ROWS = 1000;
  * from our code, never from input.
  */
 export async function insertJsonRows(
-  tx: Pick<Tx, '$executeRaw'>,
+  tx: Pick<RawTx, '$executeRaw'>,
   table: string,
   fixed: readonly FixedColumn[],
   columns: readonly string[],

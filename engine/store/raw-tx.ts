@@ -1,0 +1,42 @@
+import { Prisma } from '../../generated/prisma/client.ts';
+import type { Db } from './db.ts';
+import { markDialect, type RawTx } from './dialect.ts';
+import { directSqlOf, type DirectTx } from './direct-sql.ts';
+
+/**
+ * Runs `fn` in one transaction that takes raw statements only. On SQLite it is a transaction
+ * on the adapter's connection run without Prisma's client (direct-sql.ts): a bulk command's
+ * batch of raw statements cost about as much in the client's request pipeline (its
+ * transaction, the query plan of each statement, the JSON of its parameters) as in SQLite,
+ * and better-sqlite3 runs on the event loop, so every millisecond of it is taken from
+ * whatever else the process runs (a copy's callbacks). On PostgreSQL, or before SQLite's
+ * connection is open, it is a transaction of Prisma's client. The statements are the same:
+ * both dialects read and write the same rows.
+ */
+export function rawTransaction<T>(db: Db, fn: (tx: RawTx) => Promise<T>): Promise<T> {
+  const direct = directSqlOf(db);
+  if (!direct) return db.$transaction((tx) => fn(tx));
+  return direct.interactive((d) => fn(directRawTx(d)));
+}
+
+/** A tagged template or a built statement as one statement. */
+function statement(query: TemplateStringsArray | Prisma.Sql, values: unknown[]): Prisma.Sql {
+  return query instanceof Prisma.Sql ? query : Prisma.sql(query, ...(values as Prisma.Sql[]));
+}
+
+/** The raw statements of a direct SQLite transaction, with SQLite's `?` placeholders. */
+function directRawTx(d: DirectTx): RawTx {
+  return markDialect(
+    {
+      $queryRaw: <T>(query: TemplateStringsArray | Prisma.Sql, ...values: unknown[]) => {
+        const s = statement(query, values);
+        return d.query<unknown>(s.sql, s.values) as PromiseLike<unknown> as PromiseLike<T>;
+      },
+      $executeRaw: (query: TemplateStringsArray | Prisma.Sql, ...values: unknown[]) => {
+        const s = statement(query, values);
+        return d.execute(s.sql, s.values);
+      },
+    },
+    'sqlite',
+  );
+}

@@ -1,0 +1,211 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { openDb, type Db } from '../../../engine/store/db.ts';
+import { directSqlOf } from '../../../engine/store/direct-sql.ts';
+import { Engine } from '../../../engine/engine.ts';
+import { EventBus, type EngineEvent } from '../../../engine/events.ts';
+import { Vault } from '../../../engine/vault/vault.ts';
+import { enqueueOutboxRaw } from '../../../bot/store/outbox.ts';
+import { testDbUrl, testDialect } from '../../harness/test-db.ts';
+
+// `start --all` runs each batch with raw statements only: on SQLite on the adapter's connection without Prisma's
+// client, on PostgreSQL through the client. What a start writes is read back here through Prisma, on both.
+let dir: string;
+let db: Db;
+let engine: Engine;
+let events: EngineEvent[];
+const actor = { surface: 'test', id: 'admin', name: 'Zoë "Admin"' };
+const N = 1200;
+const POOL = 800;
+const THREAD = 'test:C1/T9';
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'mailferry-bulk-start-'));
+  ({ db } = await openDb(testDbUrl(dir)));
+  events = [];
+  const bus = new EventBus();
+  bus.on((e) => void events.push(e));
+  engine = new Engine(db, bus, new Vault(randomBytes(32)));
+});
+afterEach(async () => {
+  await db.$disconnect();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A project of N items in mixed states (see below), its pool of POOL licenses partly used. */
+async function seed() {
+  const project = await engine.createProject(actor, {
+    name: 'acme',
+    sourceUrl: 'imaps://old.example',
+    destinationUrl: 'imaps://new.example',
+    channelRef: null,
+  });
+  const rows = Array.from({ length: N }, (_, i) => ({ source: `u${i}@old.example`, destination: `u${i}@new.example` }));
+  const { added } = await engine.addItems(actor, project, rows, { threadRef: 'test:C1/T1' });
+  const byIndex = (pred: (i: number) => boolean) => added.filter((_, i) => pred(i)).map((item) => item.id);
+  // Sources by admin credentials; destinations by the user's, stored for every third item (those are queued, the
+  // rest wait for their user).
+  await db.project.update({
+    where: { id: project.id },
+    data: { sourceAuth: 'admin', destinationAuth: 'user', licensesTotal: POOL, licensesUsed: 10 },
+  });
+  const bytes = Buffer.from([1, 2, 3]);
+  await db.credential.createMany({
+    data: byIndex((i) => i % 3 === 0).map((itemId) => ({
+      itemId,
+      side: 'destination',
+      login: 'x',
+      nonce: bytes,
+      ciphertext: bytes,
+      tag: bytes,
+      keyId: 'k',
+    })),
+  });
+  // Every 10th is queued already (refused by the state machine); every 7th failed with its license kept.
+  await db.item.updateMany({ where: { id: { in: byIndex((i) => i % 10 === 5) } }, data: { status: 'Queued' } });
+  await db.item.updateMany({
+    where: { id: { in: byIndex((i) => i % 7 === 1 && i % 10 !== 5) } },
+    data: { status: 'Failed', failureReason: 'Network', failureDetail: 'gone', license: 'reserved' },
+  });
+  return { project, added: added.map((item) => ({ ...item, project })) };
+}
+
+describe('start --all on raw statements', () => {
+  it(`starts ${N} items: rows, history, licenses, outbox posts and events read back as written`, async () => {
+    // SQLite's batches run on the direct connection, PostgreSQL's through the client.
+    expect(directSqlOf(db) !== null).toBe(testDialect() === 'sqlite');
+    const { project, added } = await seed();
+    const writes: { id: number; threadRef: string; addresses: string[] }[] = [];
+    engine.batchPosts = async (tx, changes) => {
+      const addresses = changes.map((c) => c.item.sourceAddress);
+      const message = JSON.stringify({ kind: 'bulk-status', addresses });
+      const id = await enqueueOutboxRaw(tx, { threadRef: THREAD, kind: 'bulk-status', message }, new Date(0));
+      writes.push({ id, threadRef: THREAD, addresses });
+      return undefined;
+    };
+    const now = new Date('2026-11-30T12:00:00.123Z');
+    const started = new Engine(db, engine.bus, engine.vault, () => now);
+    started.batchPosts = engine.batchPosts;
+    const r = await started.startItems(actor, added, { threadRef: THREAD, pass: { type: 'full' } });
+
+    // Every 10th was queued: refused. The pool (10 used of 800) runs out: the item after the last license is
+    // refused and the rest are left as they are.
+    const reservedBefore = added.filter((_, i) => i % 7 === 1 && i % 10 !== 5).length;
+    const queued = added.filter((_, i) => i % 10 === 5).length;
+    expect(r.refused.filter((e) => e.code === 'ITEM_ACTIVE')).toHaveLength(
+      added.slice(0, r.changed.length + r.refused.length).filter((_, i) => i % 10 === 5).length,
+    );
+    expect(r.refused.at(-1)?.code).toBe('NO_LICENSES');
+    const fresh = r.changed.filter((c) => c.from !== 'Failed').length;
+    expect(fresh).toBe(POOL - 10);
+    expect(reservedBefore + queued).toBeGreaterThan(0);
+
+    const stored = new Map((await db.item.findMany({ include: { project: true } })).map((i) => [i.id, i] as const));
+    for (const c of r.changed) {
+      const row = stored.get(c.item.id);
+      // The item the command returns is the row as stored, field for field and type for type.
+      const { project: _p, ...item } = c.item;
+      const { project: _q, ...storedItem } = row!;
+      expect(item).toEqual(storedItem);
+      expect(row?.status).toBe(c.to);
+      expect(c.to).toBe(added.findIndex((a) => a.id === c.item.id) % 3 === 0 ? 'Queued' : 'WaitingForUser');
+      expect(row).toMatchObject({
+        license: 'reserved',
+        failureReason: null,
+        failureDetail: null,
+        threadRef: THREAD,
+        passKind: 'full',
+        updatedAt: now,
+      });
+    }
+    const untouched = [...stored.values()].filter((i) => !r.changed.some((c) => c.item.id === i.id));
+    expect(untouched.length).toBe(N - r.changed.length);
+    for (const i of untouched) expect(i.updatedAt).not.toEqual(now);
+    expect((await db.project.findUniqueOrThrow({ where: { id: project.id } })).licensesUsed).toBe(POOL);
+
+    const history = await db.itemEvent.findMany({ where: { kind: 'submit' }, orderBy: { id: 'asc' } });
+    expect(history.map((h) => h.itemId)).toEqual(r.changed.map((c) => c.item.id));
+    for (const [i, h] of history.entries()) {
+      const c = r.changed[i]!;
+      expect(h).toMatchObject({
+        projectId: project.id,
+        address: c.item.sourceAddress,
+        actor: 'test:admin (Zoë "Admin")',
+        fromStatus: c.from,
+        toStatus: c.to,
+      });
+      expect(JSON.parse(h.detail)).toEqual({
+        ...(c.from === 'Failed' ? {} : { license: 'reserved' }),
+        ...(c.to === 'WaitingForUser' ? { missing: ['destination'] } : {}),
+        pass: 'full',
+      });
+    }
+
+    // One outbox post per batch, as the writer wrote it, its id the one the insert returned.
+    const posts = await db.outboxPost.findMany({ orderBy: { id: 'asc' } });
+    expect(posts.map((p) => p.id)).toEqual(writes.map((w) => w.id));
+    expect(writes.flatMap((w) => w.addresses)).toEqual(r.changed.map((c) => c.item.sourceAddress));
+    for (const [i, p] of posts.entries())
+      expect(p).toMatchObject({
+        threadRef: THREAD,
+        itemId: null,
+        address: null,
+        kind: 'bulk-status',
+        message: JSON.stringify({ kind: 'bulk-status', addresses: writes[i]?.addresses }),
+        replaceKey: null,
+        solo: false,
+        attempts: 0,
+        state: null,
+        claimedBy: null,
+        availableAt: new Date(0),
+        createdAt: new Date(0),
+      });
+
+    // An event per status change, after the commit, with its post already written.
+    const status = events.filter((e) => e.type === 'item.status');
+    expect(status.map((e) => e.type === 'item.status' && [e.item.id, e.to, e.posted])).toEqual(
+      r.changed.map((c) => [c.item.id, c.to, true]),
+    );
+  }, 120_000);
+
+  it('a batch one of whose items changed meanwhile is not written at all; the batches before it are kept', async () => {
+    const { project, added } = await seed();
+    // The update of one item of the second batch is skipped as if another writer had changed it first.
+    const victim = 'u700@old.example';
+    if (testDialect() === 'postgresql') {
+      await db.$executeRawUnsafe(`CREATE FUNCTION skip_one() RETURNS trigger AS $$ BEGIN
+        IF OLD."sourceAddress" = '${victim}' THEN RETURN NULL; END IF; RETURN NEW; END $$ LANGUAGE plpgsql`);
+      await db.$executeRawUnsafe(
+        'CREATE TRIGGER skip_one BEFORE UPDATE ON "Item" FOR EACH ROW EXECUTE FUNCTION skip_one()',
+      );
+    } else {
+      await db.$executeRawUnsafe(`CREATE TRIGGER skip_one BEFORE UPDATE ON "Item" FOR EACH ROW
+        WHEN OLD."sourceAddress" = '${victim}' BEGIN SELECT RAISE(IGNORE); END`);
+    }
+    let posts = 0;
+    engine.batchPosts = async (tx, changes) => {
+      await enqueueOutboxRaw(tx, { threadRef: THREAD, kind: 'k', message: '{}' }, new Date());
+      posts += changes.length ? 1 : 0;
+      return undefined;
+    };
+    await expect(engine.startItems(actor, added, { threadRef: THREAD, batch: 500 })).rejects.toThrow(
+      /bulk start: 1 of \d+ items changed while being started/,
+    );
+    // The first batch is kept whole; nothing of the second (rows, history, licenses, post).
+    const first = new Set(added.slice(0, 500).map((i) => i.id));
+    const history = await db.itemEvent.findMany({ where: { kind: 'submit' } });
+    expect(history.length).toBeGreaterThan(0);
+    expect(history.every((h) => first.has(h.itemId!))).toBe(true);
+    const changed = await db.item.findMany({ where: { threadRef: THREAD } });
+    expect(changed.map((i) => i.id).sort()).toEqual(history.map((h) => h.itemId).sort());
+    const fresh = history.filter((h) => h.fromStatus !== 'Failed').length;
+    expect((await db.project.findUniqueOrThrow({ where: { id: project.id } })).licensesUsed).toBe(10 + fresh);
+    // The second batch failed its count check before its post was written.
+    expect(await db.outboxPost.count()).toBe(1);
+    expect(posts).toBe(1);
+    expect(events.filter((e) => e.type === 'item.status')).toHaveLength(history.length);
+  }, 120_000);
+});
