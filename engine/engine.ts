@@ -18,7 +18,7 @@ import type { Vault, AdminSecret, SecretValue } from './vault/vault.ts';
 import { countInChunks, yieldingChunks } from './store/chunk.ts';
 import { insertJsonRows } from './store/insert-rows.ts';
 import { dialectOf, inList, lockRows, type RawTx } from './store/dialect.ts';
-import { rawTransaction } from './store/raw-tx.ts';
+import { rawRead, rawTransaction } from './store/raw-tx.ts';
 import {
   STATUSES,
   SYSTEM_ACTOR,
@@ -645,7 +645,7 @@ export class Engine {
         }),
       ),
     );
-    const after = out.map((c) => startedItem(c, reserved, fields));
+    const after = startedItems(out, reserved, fields);
     const deliver = this.batchPosts
       ? await this.batchPosts(
           tx,
@@ -1589,11 +1589,12 @@ export class Engine {
    * them (`startItems` reads each row afresh): a few columns, the project shared.
    */
   async startTargets(project: Project, statuses: ItemStatus[]): Promise<StartTarget[]> {
-    const rows = await this.db.item.findMany({
-      where: { projectId: project.id, status: { in: statuses } },
-      select: { id: true, sourceAddress: true, status: true, failureReason: true },
-      orderBy: { sourceAddress: 'asc' },
-    });
+    // Raw (on SQLite without Prisma's client: rawRead), the statuses one bound value.
+    const rows = await rawRead<Pick<Item, 'id' | 'sourceAddress' | 'status' | 'failureReason'>>(
+      this.db,
+      Prisma.sql`SELECT "id", "sourceAddress", "status", "failureReason" FROM "Item"
+        WHERE "projectId" = ${project.id} AND ${inList(this.db, 'status', statuses)} ORDER BY "sourceAddress"`,
+    );
     return rows.map((r) => ({ ...r, project }));
   }
 
@@ -2108,25 +2109,25 @@ async function writeStarted(
       WHERE "id" = ${projectId}`;
 }
 
-/** An item as a `startItems` batch wrote it (`fields` and all), without reading it again. */
-function startedItem(
-  c: StartPlan,
+/**
+ * The items of a `startItems` batch as it wrote them (`fields` and all), without reading them
+ * again; the items of one project share one copy of it, its pool as the batch left it.
+ */
+function startedItems(
+  out: StartPlan[],
   reserved: Map<string, number>,
   fields: ReturnType<typeof startedFields>,
-): StartedItem {
-  return {
-    item: {
-      ...c.fresh,
-      status: c.to,
-      license: c.license,
-      ...fields,
-      project: {
-        ...c.fresh.project,
-        licensesUsed: c.fresh.project.licensesUsed + (reserved.get(c.fresh.projectId) ?? 0),
-      },
-    },
+): StartedItem[] {
+  const projects = new Map<string, Project>();
+  const projectOf = (p: Project) => {
+    let after = projects.get(p.id);
+    if (!after) projects.set(p.id, (after = { ...p, licensesUsed: p.licensesUsed + (reserved.get(p.id) ?? 0) }));
+    return after;
+  };
+  return out.map((c) => ({
+    item: { ...c.fresh, status: c.to, license: c.license, ...fields, project: projectOf(c.fresh.project) },
     from: c.from,
     to: c.to,
     missing: c.missing,
-  };
+  }));
 }
