@@ -1,3 +1,4 @@
+import { SQLITE_DATABASE, type sqliteDatabaseUnder, sqliteExecute, sqliteQuery } from './sqlite-statements.ts';
 import type { ArgScalarType, SqlDriverAdapter, SqlQuery, Transaction } from '@prisma/driver-adapter-utils';
 
 /**
@@ -148,14 +149,9 @@ async function typedRows<T>(tx: Transaction, sql: string, args: readonly unknown
 /** `fn` in a transaction of its own on the connection (see `DirectSql.interactive`). */
 async function runInteractive<T>(connection: SqlDriverAdapter, fn: (tx: DirectTx) => Promise<T>): Promise<T> {
   const tx = await connection.startTransaction().catch((e: unknown) => Promise.reject(driverError(e)));
-  const direct: DirectTx = {
-    query: <R>(sql: string, args: readonly unknown[]) =>
-      typedRows<R>(tx, sql, args).catch((e: unknown) => Promise.reject(driverError(e))),
-    execute: (sql, args) => tx.executeRaw(query(sql, args)).catch((e: unknown) => Promise.reject(driverError(e))),
-  };
   let result: T;
   try {
-    result = await fn(direct);
+    result = await fn(directTx(connection, tx));
     await tx.executeRaw(query('COMMIT'));
     await tx.commit();
   } catch (e) {
@@ -168,4 +164,23 @@ async function runInteractive<T>(connection: SqlDriverAdapter, fn: (tx: DirectTx
     throw driverError(e);
   }
   return result;
+}
+
+/**
+ * The statements of an open transaction: on the better-sqlite3 database under the adapter when
+ * serialise.ts found one, each statement prepared once (the adapter prepares each statement
+ * anew and maps every row twice); otherwise through the adapter's transaction.
+ */
+function directTx(connection: SqlDriverAdapter, tx: Transaction): DirectTx {
+  const sqlite = (connection as { [SQLITE_DATABASE]?: ReturnType<typeof sqliteDatabaseUnder> })[SQLITE_DATABASE];
+  if (sqlite)
+    return {
+      query: async <R>(sql: string, args: readonly unknown[]) => sqliteQuery<R>(sqlite, sql, args),
+      execute: async (sql, args) => sqliteExecute(sqlite, sql, args),
+    };
+  return {
+    query: <R>(sql: string, args: readonly unknown[]) =>
+      typedRows<R>(tx, sql, args).catch((e: unknown) => Promise.reject(driverError(e))),
+    execute: (sql, args) => tx.executeRaw(query(sql, args)).catch((e: unknown) => Promise.reject(driverError(e))),
+  };
 }

@@ -4,6 +4,7 @@ import type {
   SqlQuery,
   Transaction,
 } from '@prisma/driver-adapter-utils';
+import { SQLITE_DATABASE, sqliteDatabaseUnder } from './sqlite-statements.ts';
 
 /** A FIFO lock: `acquire` resolves with the release function when it is this caller's turn. */
 class Lock {
@@ -81,7 +82,10 @@ function serialiseConnection(inner: SqlDriverAdapter): SqlDriverAdapter {
       release();
     }
   };
-  return {
+  const connection: SqlDriverAdapter & { [SQLITE_DATABASE]: ReturnType<typeof sqliteDatabaseUnder> } = {
+    // The better-sqlite3 database under the adapter, for the direct path's prepared statements
+    // (direct-sql.ts); they run only inside a transaction started here, under this lock.
+    [SQLITE_DATABASE]: sqliteDatabaseUnder(inner),
     provider: inner.provider,
     adapterName: inner.adapterName,
     queryRaw: (q) => exclusive(() => inner.queryRaw(q)),
@@ -91,6 +95,7 @@ function serialiseConnection(inner: SqlDriverAdapter): SqlDriverAdapter {
     dispose: () => inner.dispose(),
     startTransaction: (level) => startTransaction(inner, lock, level),
   };
+  return connection;
 }
 
 /**

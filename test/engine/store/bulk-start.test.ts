@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { openDb, type Db } from '../../../engine/store/db.ts';
 import { directSqlOf } from '../../../engine/store/direct-sql.ts';
+import { rawRead } from '../../../engine/store/raw-tx.ts';
+import { Prisma } from '../../../generated/prisma/client.ts';
 import { Engine } from '../../../engine/engine.ts';
 import { EventBus, type EngineEvent } from '../../../engine/events.ts';
 import { Vault } from '../../../engine/vault/vault.ts';
@@ -124,7 +126,10 @@ describe('start --all on raw statements', () => {
     const untouched = [...stored.values()].filter((i) => !r.changed.some((c) => c.item.id === i.id));
     expect(untouched.length).toBe(N - r.changed.length);
     for (const i of untouched) expect(i.updatedAt).not.toEqual(now);
-    expect((await db.project.findUniqueOrThrow({ where: { id: project.id } })).licensesUsed).toBe(POOL);
+    const storedProject = await db.project.findUniqueOrThrow({ where: { id: project.id } });
+    expect(storedProject.licensesUsed).toBe(POOL);
+    // A raw read gives each column the type Prisma gives it (numbers, nulls, dates, text).
+    expect(await rawRead(db, Prisma.sql`SELECT * FROM "Project" WHERE "id" = ${project.id}`)).toEqual([storedProject]);
 
     const history = await db.itemEvent.findMany({ where: { kind: 'submit' }, orderBy: { id: 'asc' } });
     expect(history.map((h) => h.itemId)).toEqual(r.changed.map((c) => c.item.id));
