@@ -1,5 +1,5 @@
-import { SQLITE_DATABASE, type sqliteDatabaseUnder, sqliteExecute, sqliteQuery } from './sqlite-statements.ts';
-import type { ArgScalarType, SqlDriverAdapter, SqlQuery, Transaction } from '@prisma/driver-adapter-utils';
+import { SQLITE_DATABASE, type SqliteDatabase, sqliteExecute, sqliteQuery } from './sqlite-statements.ts';
+import type { ArgScalarType, SqlDriverAdapter, SqlQuery } from '@prisma/driver-adapter-utils';
 
 /**
  * Statements run on the driver adapter's connection without Prisma's client: a hot path's
@@ -20,9 +20,11 @@ export interface DirectSql {
   query(sql: string, args: unknown[]): Promise<Record<string, unknown>[]>;
   /**
    * Runs `fn` in one transaction (BEGIN, then COMMIT when it resolves, ROLLBACK when it
-   * throws); the connection's lock is held until it ends, as for Prisma's transactions.
+   * throws); the connection's lock is held until it ends, as for Prisma's transactions. Its
+   * statements run on the better-sqlite3 database under the adapter, each prepared once
+   * (sqlite-statements.ts); absent when serialise.ts found no such database under the adapter.
    */
-  interactive<T>(fn: (tx: DirectTx) => Promise<T>): Promise<T>;
+  interactive?: <T>(fn: (tx: DirectTx) => Promise<T>) => Promise<T>;
 }
 
 /** The statements of an open `interactive` transaction. */
@@ -49,10 +51,11 @@ export function markDirectSql<T extends object>(db: T, connection: () => SqlDriv
 export function directSqlOf(db: object): DirectSql | null {
   const connection = (db as Record<symbol, (() => SqlDriverAdapter | null) | undefined>)[DIRECT]?.();
   if (!connection) return null;
+  const sqlite = (connection as { [SQLITE_DATABASE]?: SqliteDatabase | null })[SQLITE_DATABASE];
   return {
     transaction: (statements) => runTransaction(connection, statements),
     query: (sql, args) => runQuery(connection, sql, args),
-    interactive: (fn) => runInteractive(connection, fn),
+    ...(sqlite ? { interactive: <T>(fn: (tx: DirectTx) => Promise<T>) => runInteractive(connection, sqlite, fn) } : {}),
   };
 }
 
@@ -70,9 +73,9 @@ function argType(v: unknown): ArgScalarType {
   return 'unknown';
 }
 
-const query = (sql: string, args: readonly unknown[] = []): SqlQuery => ({
+const query = (sql: string, args: unknown[] = []): SqlQuery => ({
   sql,
-  args: [...args],
+  args,
   argTypes: args.map((a) => ({ scalarType: argType(a), arity: 'scalar' })),
 });
 
@@ -104,54 +107,19 @@ async function runTransaction(connection: SqlDriverAdapter, statements: { sql: s
   }
 }
 
-/** The driver adapter's column types (ColumnTypeEnum of @prisma/driver-adapter-utils) that are decoded. */
-const INT32 = 0;
-const INT64 = 1;
-const FLOAT = 2;
-const DOUBLE = 3;
-const BOOLEAN = 5;
-const DATETIME = 10;
-
-/** A value as the adapter gives it (integers as decimal strings, dates as ISO text), as Prisma's raw reads give it. */
-function decode(v: unknown, type: number): unknown {
-  if (v === null || v === undefined) return null;
-  switch (type) {
-    case INT32:
-    case FLOAT:
-    case DOUBLE:
-      return Number(v);
-    case INT64:
-      return BigInt(v as string);
-    case BOOLEAN:
-      return v === '1' || v === 1 || v === true || v === 'true';
-    case DATETIME:
-      return new Date(v as string);
-    default:
-      return v;
-  }
-}
-
-/** The rows of a read, each keyed by column name and decoded by its column's type. */
-async function typedRows<T>(tx: Transaction, sql: string, args: readonly unknown[]): Promise<T[]> {
-  const r = await tx.queryRaw(query(sql, args));
-  const names = r.columnNames;
-  const types = r.columnTypes as number[];
-  const out: T[] = new Array(r.rows.length);
-  for (let i = 0; i < r.rows.length; i++) {
-    const row = r.rows[i] as unknown[];
-    const o: Record<string, unknown> = {};
-    for (let c = 0; c < names.length; c++) o[names[c] as string] = decode(row[c], types[c] ?? -1);
-    out[i] = o as T;
-  }
-  return out;
-}
-
 /** `fn` in a transaction of its own on the connection (see `DirectSql.interactive`). */
-async function runInteractive<T>(connection: SqlDriverAdapter, fn: (tx: DirectTx) => Promise<T>): Promise<T> {
+async function runInteractive<T>(
+  connection: SqlDriverAdapter,
+  sqlite: SqliteDatabase,
+  fn: (tx: DirectTx) => Promise<T>,
+): Promise<T> {
   const tx = await connection.startTransaction().catch((e: unknown) => Promise.reject(driverError(e)));
   let result: T;
   try {
-    result = await fn(directTx(connection, tx));
+    result = await fn({
+      query: async <R>(sql: string, args: readonly unknown[]) => sqliteQuery<R>(sqlite, sql, args),
+      execute: async (sql, args) => sqliteExecute(sqlite, sql, args),
+    });
     await tx.executeRaw(query('COMMIT'));
     await tx.commit();
   } catch (e) {
@@ -164,23 +132,4 @@ async function runInteractive<T>(connection: SqlDriverAdapter, fn: (tx: DirectTx
     throw driverError(e);
   }
   return result;
-}
-
-/**
- * The statements of an open transaction: on the better-sqlite3 database under the adapter when
- * serialise.ts found one, each statement prepared once (the adapter prepares each statement
- * anew and maps every row twice); otherwise through the adapter's transaction.
- */
-function directTx(connection: SqlDriverAdapter, tx: Transaction): DirectTx {
-  const sqlite = (connection as { [SQLITE_DATABASE]?: ReturnType<typeof sqliteDatabaseUnder> })[SQLITE_DATABASE];
-  if (sqlite)
-    return {
-      query: async <R>(sql: string, args: readonly unknown[]) => sqliteQuery<R>(sqlite, sql, args),
-      execute: async (sql, args) => sqliteExecute(sqlite, sql, args),
-    };
-  return {
-    query: <R>(sql: string, args: readonly unknown[]) =>
-      typedRows<R>(tx, sql, args).catch((e: unknown) => Promise.reject(driverError(e))),
-    execute: (sql, args) => tx.executeRaw(query(sql, args)).catch((e: unknown) => Promise.reject(driverError(e))),
-  };
 }

@@ -9,14 +9,15 @@ import { directSqlOf, type DirectTx } from './direct-sql.ts';
  * batch of raw statements cost about as much in the client's request pipeline (its
  * transaction, the query plan of each statement, the JSON of its parameters) as in SQLite,
  * and better-sqlite3 runs on the event loop, so every millisecond of it is taken from
- * whatever else the process runs (a copy's callbacks). On PostgreSQL, or before SQLite's
- * connection is open, it is a transaction of Prisma's client. The statements are the same:
+ * whatever else the process runs (a copy's callbacks). On PostgreSQL (or on SQLite before
+ * its connection is open, or under an adapter whose database serialise.ts cannot reach) it is
+ * a transaction of Prisma's client. The statements are the same:
  * both dialects read and write the same rows.
  */
 export function rawTransaction<T>(db: Db, fn: (tx: RawTx) => Promise<T>): Promise<T> {
-  const direct = directSqlOf(db);
-  if (!direct) return db.$transaction((tx) => fn(tx));
-  return direct.interactive((d) => fn(directRawTx(d)));
+  const interactive = directSqlOf(db)?.interactive;
+  if (!interactive) return db.$transaction((tx) => fn(tx));
+  return interactive((d) => fn(directRawTx(d)));
 }
 
 /** A tagged template or a built statement as one statement. */
@@ -55,7 +56,7 @@ function directRawTx(d: DirectTx): RawTx {
  * client's result mapping, all of it on the event loop), elsewhere through the client.
  */
 export function rawRead<T>(db: Db, query: Prisma.Sql): Promise<T[]> {
-  const direct = directSqlOf(db);
-  if (!direct) return db.$queryRaw<T[]>(query);
-  return direct.interactive((d) => d.query<T>(query.sql, query.values));
+  const interactive = directSqlOf(db)?.interactive;
+  if (!interactive) return db.$queryRaw<T[]>(query);
+  return interactive((d) => d.query<T>(query.sql, query.values));
 }

@@ -1,6 +1,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 
-type SqliteDatabase = BetterSqlite3.Database;
+/** A better-sqlite3 database. */
+export type SqliteDatabase = BetterSqlite3.Database;
 type SqliteStatement = BetterSqlite3.Statement<unknown[], unknown>;
 
 /** Where a serialised SQLite connection keeps the better-sqlite3 database under it (serialise.ts). */

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { openDb, type Db } from '../../../engine/store/db.ts';
 import { directSqlOf } from '../../../engine/store/direct-sql.ts';
 import { rawRead } from '../../../engine/store/raw-tx.ts';
+import { dbFaultOf } from '../../../engine/store/db-faults.ts';
 import { Prisma } from '../../../generated/prisma/client.ts';
 import { Engine } from '../../../engine/engine.ts';
 import { EventBus, type EngineEvent } from '../../../engine/events.ts';
@@ -77,8 +78,8 @@ async function seed() {
 
 describe('start --all on raw statements', () => {
   it(`starts ${N} items: rows, history, licenses, outbox posts and events read back as written`, async () => {
-    // SQLite's batches run on the direct connection, PostgreSQL's through the client.
-    expect(directSqlOf(db) !== null).toBe(testDialect() === 'sqlite');
+    // SQLite's batches run on the better-sqlite3 database under the adapter, PostgreSQL's through the client.
+    expect(directSqlOf(db)?.interactive !== undefined).toBe(testDialect() === 'sqlite');
     const { project, added } = await seed();
     const writes: { id: number; threadRef: string; addresses: string[] }[] = [];
     engine.batchPosts = async (tx, changes) => {
@@ -213,4 +214,23 @@ describe('start --all on raw statements', () => {
     expect(posts).toBe(1);
     expect(events.filter((e) => e.type === 'item.status')).toHaveLength(history.length);
   }, 120_000);
+
+  it.skipIf(testDialect() !== 'sqlite')(
+    'a full database fails the batch with SQLITE_FULL, told apart as such, and leaves the connection usable',
+    async () => {
+      const { added } = await seed();
+      // SQLite's page cap stands in for a full disk: the next page the batch needs cannot be had.
+      const [pages] = await db.$queryRawUnsafe<{ page_count: bigint }[]>('PRAGMA page_count');
+      await db.$queryRawUnsafe(`PRAGMA max_page_count = ${Number(pages?.page_count)}`);
+      const e = await engine.startItems(actor, added, { threadRef: THREAD }).catch((err: unknown) => err);
+      expect(dbFaultOf(e)).toBe('full');
+      await db.$queryRawUnsafe('PRAGMA max_page_count = 1073741823');
+      // Nothing of the failed batch was kept, and the connection takes statements again.
+      expect(await db.itemEvent.count({ where: { kind: 'submit' } })).toBe(0);
+      expect(await db.item.count({ where: { threadRef: THREAD } })).toBe(0);
+      const r = await engine.startItems(actor, added, { threadRef: THREAD });
+      expect(r.changed.length).toBeGreaterThan(0);
+    },
+    120_000,
+  );
 });
