@@ -221,3 +221,16 @@ export function loadavg(): string {
     .map((x) => x.toFixed(1))
     .join(' ');
 }
+
+/**
+ * CPU seconds (user + system) a process has used itself and through its children it has
+ * waited for (`/proc/PID/stat` utime, stime, cutime, cstime; Linux, 100 ticks a second).
+ * For Dovecot's master this is the CPU of every imap and login process that has ended.
+ */
+export function processTreeCpuSeconds(pid: number | 'self'): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields after the command name start at field 3 (state): utime is field 14.
+  const at = (n: number) => Number(fields[n - 3] ?? 0);
+  return (at(14) + at(15) + at(16) + at(17)) / 100;
+}

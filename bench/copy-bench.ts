@@ -11,7 +11,9 @@
  * Many-mailbox mode (`--mailboxes`): N source mailboxes of M messages in F folders
  * (default 100 in 5), each tool copying K mailboxes at once (default 2, MailFerry's
  * MAILFERRY_CONCURRENCY default); MailFerry's RSS is sampled after every mailbox, so a
- * leak shows as RSS that grows with the number of mailboxes.
+ * leak shows as RSS that grows with the number of mailboxes. Each tool's line gives the CPU
+ * Dovecot spent meanwhile (its imap and login processes) and the CPU of the tool's processes
+ * (doveadm; for MailFerry its child whole, start-up included, beside the pass's own CPU).
  *
  * Environment: BENCH_CPU_PROF=DIR writes a CPU profile of the MailFerry child there;
  * BENCH_MMAP=N sets MALLOC_MMAP_THRESHOLD_ for it (large buffers go back to the OS).
@@ -36,6 +38,7 @@ import {
   median,
   pool,
   PRODUCTION_NODE_FLAGS,
+  processTreeCpuSeconds,
   rotate,
   seedCorpus,
 } from './bench-lib.ts';
@@ -402,6 +405,17 @@ async function mainMany(a: Args): Promise<void> {
     };
     const rows: { tool: string; seconds: number; note?: string; fidelity: string }[] = [];
     const rss: string[] = [];
+    // Dovecot's CPU: its master's ended children (imap, imap-login, auth workers); the tools'
+    // own: this process's ended children (doveadm, mbsync, the MailFerry child).
+    const masterPid = Number(readFileSync(join(dv.dir, 'run', 'master.pid'), 'utf8').trim());
+    const cpuNow = () => ({ dovecot: processTreeCpuSeconds(masterPid), tool: processTreeCpuSeconds('self') });
+    const cpuSince = async (before: { dovecot: number; tool: number }) => {
+      // The last logouts' imap processes end and are reaped just after the tool is done.
+      await new Promise((r) => setTimeout(r, 500));
+      const now = cpuNow();
+      const d = (now.dovecot - before.dovecot).toFixed(2);
+      return `CPU Dovecot ${d} s, tools with the bench ${(now.tool - before.tool).toFixed(2)} s`;
+    };
     for (let run = 1; run <= a.runs; run++) {
       const order = ['MailFerry', 'mbsync', 'dsync'].filter(
         (x) => !(x === 'mbsync' && a.skipMbsync) && !(x === 'dsync' && a.skipDsync),
@@ -411,6 +425,7 @@ async function mainMany(a: Args): Promise<void> {
         for (let i = 0; i < n; i++) dv.addUser(`${prefix}${i}`, pw);
         let seconds: number;
         let note: string | undefined;
+        const cpuBefore = cpuNow();
         if (tool === 'MailFerry') {
           const endpoint = (login: string) => ({ url: dv.url, login, secret: { password: pw } });
           const cfg = {
@@ -465,6 +480,7 @@ async function mainMany(a: Args): Promise<void> {
           seconds = (performance.now() - t0) / 1000;
           if (codes.some((c) => c)) note = `${codes.filter((c) => c).length} runs exited non-zero`;
         }
+        note = [note, await cpuSince(cpuBefore)].filter(Boolean).join('; ');
         const row = { tool, seconds, note, fidelity: await fidelity(prefix) };
         rows.push(row);
         console.log(
