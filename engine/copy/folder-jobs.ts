@@ -22,6 +22,8 @@ export interface FolderJob {
   work: FolderWork;
   /** The destination said the folder is missing (TRYCREATE): the next attempt creates it first. */
   createDest?: boolean;
+  /** The destination folder was created by this pass before the lanes started (run-pass.ts): empty then, no CREATE. */
+  destCreated?: boolean;
 }
 
 /**

@@ -136,13 +136,19 @@ export async function uidNextOf(client: ImapFlow, box: MailboxObject): Promise<n
 }
 
 /**
- * Opens (creating it if needed) and SELECTs the destination folder. A folder created here is
+ * Opens (creating it if needed) and SELECTs the destination folder; `createdBefore`: this pass created it before its
+ * lanes started (run-pass.ts), so only a TRYCREATE (`create`) creates it again. A folder created here is
  * subscribed after its SELECT, without waiting: the SUBSCRIBE goes while the plan goes on (the
  * destination's next command waits for it in imapflow's queue, a socket loan until it is answered).
  */
-export async function openDestination(dest: ImapFlow, mapping: FolderMapping, create = false): Promise<MailboxObject> {
+export async function openDestination(
+  dest: ImapFlow,
+  mapping: FolderMapping,
+  create = false,
+  createdBefore = false,
+): Promise<MailboxObject> {
   let created: Created | null = null;
-  if (create || !mapping.dest || !mapping.dest.selectable) {
+  if (create || (!createdBefore && (!mapping.dest || !mapping.dest.selectable))) {
     try {
       created = await createFolder(dest, mapping.destSegments);
     } catch (err) {
@@ -216,14 +222,15 @@ interface OpenFolders {
 
 /**
  * The two sides are opened at once (each its own connection); the source's error wins when
- * both fail. `afterSource` runs on the source as soon as it is open, while the destination
- * may still be opening; both have settled when this returns or throws.
+ * both fail. `how`: whether the destination folder is to be created, or was by this pass
+ * (see {@link openDestination}). `afterSource` runs on the source as soon as it is open,
+ * while the destination may still be opening; both have settled when this returns or throws.
  */
 async function openBoth<T>(
   src: ImapFlow,
   dest: ImapFlow,
   mapping: FolderMapping,
-  createDest: boolean | undefined,
+  how: { createDest?: boolean; destCreated?: boolean },
   afterSource: (box: MailboxObject, uidNext: number) => Promise<T>,
 ): Promise<OpenFolders & { early: T }> {
   const openSrc = async () => {
@@ -232,7 +239,7 @@ async function openBoth<T>(
     return { box, uidNext, early: await afterSource(box, uidNext) };
   };
   const openDest = async () => {
-    const box = await onSide('destination', openDestination(dest, mapping, createDest));
+    const box = await onSide('destination', openDestination(dest, mapping, how.createDest, how.destCreated));
     if (!box.uidValidity) throw new CopyError('NO_UIDVALIDITY', 'Internal', 'destination folder has no UIDVALIDITY');
     return { box, uidNext: await onSide('destination', uidNextOf(dest, box)) };
   };
@@ -259,8 +266,8 @@ interface DestView {
  * The destination folder as the listing left it (its STATUS), or empty when it is to be
  * created; null when the listing did not say.
  */
-function expectedDest(mapping: FolderMapping, createDest: boolean | undefined): DestView | null {
-  if (createDest || !mapping.dest || !mapping.dest.selectable) return { exists: 0 };
+function expectedDest(mapping: FolderMapping, o: { createDest?: boolean; destCreated?: boolean }): DestView | null {
+  if (o.createDest || o.destCreated || !mapping.dest || !mapping.dest.selectable) return { exists: 0 };
   const st = mapping.dest.status;
   return st ? { exists: st.messages, uidValidity: st.uidValidity } : null;
 }
@@ -415,18 +422,18 @@ export async function planFolder(
   mapping: FolderMapping,
   previous: FolderCheckpoint | undefined,
   skippedUids: Set<number>,
-  opts: { createDest?: boolean; exactSizes?: boolean; dates?: DateWindow } = {},
+  opts: { createDest?: boolean; destCreated?: boolean; exactSizes?: boolean; dates?: DateWindow } = {},
 ): Promise<FolderPlan> {
   const exact = opts.exactSizes ?? true;
   // The source is read as soon as it is open, while the destination is still being created
   // and SELECTed, from where the destination the listing saw makes the plan start; read
   // again in the rare case the destination, once open, makes it start elsewhere.
-  const guess = expectedDest(mapping, opts.createDest);
+  const guess = expectedDest(mapping, opts);
   const { srcBox, srcUidNext, destBox, destUidValidity, destUidNext, early } = await openBoth(
     src,
     dest,
     mapping,
-    opts.createDest,
+    opts,
     async (box, uidNext): Promise<SourceRead | null> =>
       guess ? readSource(src, box, uidNext, startOf(mapping, previous, skippedUids, box, guess), exact) : null,
   );

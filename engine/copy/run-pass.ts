@@ -1,6 +1,7 @@
 import { errorDetail } from '../connectors/imap/classify-error.ts';
+import { createFolders } from '../connectors/imap/create-folder.ts';
 import { finishPass } from './finish-pass.ts';
-import { folderJobs } from './folder-jobs.ts';
+import { folderJobs, type FolderJob } from './folder-jobs.ts';
 import { guardStore } from './guard-store.ts';
 import { LanePool, withRetry } from './lane.ts';
 import { runLanes } from './lane-scheduler.ts';
@@ -43,6 +44,38 @@ function settledValue<T>(r: PromiseSettledResult<T>): T {
   return r.value;
 }
 
+/**
+ * The destination folders still missing are created before the lanes start, all in one round
+ * trip on the listing's lane (createFolders, create-folder.ts), instead of a CREATE and a
+ * SUBSCRIBE each as every folder is planned. Whatever this does not settle (a name sent
+ * another way, a refusal, a lost connection) is left to the folder's own plan, as before.
+ */
+async function createDestinations(pass: PassState, pool: LanePool, jobs: FolderJob[]): Promise<void> {
+  const dest = pool.lanes[0]?.dest;
+  // Two source folders may land in one new destination folder: it is created once.
+  const byName = new Map<string, FolderJob[]>();
+  for (const j of jobs) {
+    if (j.mapping.dest?.selectable) continue;
+    const key = j.mapping.destSegments.join('\u0000');
+    byName.set(key, [...(byName.get(key) ?? []), j]);
+  }
+  // One folder alone gains nothing: its own CREATE, with the SUBSCRIBE sent behind it.
+  if (!dest?.usable || byName.size < 2 || pass.stopped) return;
+  const groups = [...byName.values()];
+  try {
+    const outcomes = await createFolders(
+      dest,
+      groups.map((g) => g[0]?.mapping.destSegments ?? []),
+    );
+    outcomes?.forEach((o, i) => {
+      if (o === 'created') for (const j of groups[i] ?? []) j.destCreated = true;
+    });
+  } catch {
+    // Nothing is known: each folder's plan creates it (ALREADYEXISTS is fine there); a
+    // broken connection is opened again by its lane.
+  }
+}
+
 /** The steps of a pass, in order; the caller finishes it whatever happens. */
 async function runSteps(pass: PassState, pool: LanePool): Promise<void> {
   const { input } = pass;
@@ -61,6 +94,7 @@ async function runSteps(pass: PassState, pool: LanePool): Promise<void> {
   pass.missingAtStart = auditDestinations(mappings, pass.checkpoints, pass.skippedByFolder);
   // Folders unchanged since their checkpoint need no SELECT at all.
   const jobs = folderJobs(pass, mappings);
+  await createDestinations(pass, pool, jobs);
   pass.phase = 'copying';
   // 3. Copy: each lane takes the next folder; one folder is never shared by two lanes.
   await runLanes(pass, pool, jobs);

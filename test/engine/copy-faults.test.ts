@@ -4,6 +4,7 @@ import { createMemoryCheckpointStore, runPass } from '../../engine/copy/index.ts
 import {
   freePort,
   makeMessage,
+  openClient,
   readMailbox,
   seedImap,
   startDovecot,
@@ -165,6 +166,16 @@ describe('faults during a pass', () => {
       expect(r.outcome, r.detail).toBe('completed');
       expect(r.stats.messagesCopied).toBe(2);
       expect(r.stats.folders.find((f) => f.sourceFolder === long)?.error).toMatch(/refused to create/);
+      // The new folders were created and subscribed at once before the lanes started: the
+      // refused one keeps no subscription.
+      const c = await openClient(d, 'b', 'pb');
+      try {
+        const subscribed = (await c.list()).filter((f) => f.subscribed).map((f) => f.path);
+        expect(subscribed).toContain('Other');
+        expect(subscribed.filter((f) => f.includes('aaaa'))).toEqual([]);
+      } finally {
+        await c.logout();
+      }
     } finally {
       await s.dispose();
       await d.dispose();

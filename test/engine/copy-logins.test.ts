@@ -9,6 +9,7 @@ import { createMemoryCheckpointStore, runPass, type PassOptions } from '../../en
 import {
   makeMessage,
   openClient,
+  readMailbox,
   seedImap,
   startDovecot,
   type DovecotInstance,
@@ -49,7 +50,10 @@ async function passLogins(
   const events = proxy.events.slice(from);
   const logins = events.filter((e) => e.command === 'LOGIN' || e.command === 'AUTHENTICATE');
   const sent = (command: string) => events.filter((e) => e.command === command).length;
-  return { r, logins: logins.length, connections: new Set(logins.map((e) => e.conn)).size, sent };
+  /** The client writes (connection and data chunk) that carried `command`. */
+  const writes = (command: string) =>
+    new Set(events.filter((e) => e.command === command).map((e) => `${e.conn}/${e.chunk}`));
+  return { r, logins: logins.length, connections: new Set(logins.map((e) => e.conn)).size, sent, writes };
 }
 
 beforeAll(async () => {
@@ -74,13 +78,15 @@ describe('logins per pass', () => {
       expect(first.r.stats.messagesCopied).toBe(100);
       expect(first.logins).toBe(2);
       await expectExactCopy(dv, p);
-      // The round trips of a small pass: one LIST a side (no LSUB), each new destination folder
-      // created and subscribed (no LIST of imapflow's before its SELECT), the verification's
-      // size FETCH without a NOOP (every copy has its APPENDUID and was found).
+      // The round trips of a small pass: one LIST a side (no LSUB), the new destination folders
+      // created and subscribed in one write before the lanes start (no LIST of imapflow's before
+      // their SELECT), the verification's size FETCH without a NOOP (every copy has its APPENDUID
+      // and was found).
       expect(first.sent('LIST')).toBe(2);
       expect(first.sent('LSUB')).toBe(0);
       expect(first.sent('CREATE')).toBe(4);
       expect(first.sent('SUBSCRIBE')).toBe(4);
+      expect(new Set([...first.writes('CREATE'), ...first.writes('SUBSCRIBE')]).size).toBe(1);
       expect(first.sent('NOOP')).toBe(0);
       const dest = await openClient(dv, p.d.name, p.d.pw);
       try {
@@ -102,6 +108,36 @@ describe('logins per pass', () => {
       expect(delta.r.stats.messagesCopied).toBe(5);
       expect(delta.logins).toBe(2);
       await expectExactCopy(dv, p);
+    },
+  );
+
+  it(
+    'a folder the destination will not create is reported, and a ' +
+      'SUBSCRIBE sent with its CREATE is taken back; the other folders are copied',
+    async () => {
+      const p = pair();
+      await seedImap(dv, p.s.name, p.s.pw, { INBOX: msgs(3, 700), Refused: msgs(2, 710), Kept: msgs(2, 720) });
+      // A server that refuses the name but takes subscriptions of names it has not got.
+      proxy.throttle({ command: 'CREATE', match: /Refused/, times: Infinity, backoffMs: 0, reply: 'Invalid name' });
+      proxy.throttle({
+        command: 'SUBSCRIBE',
+        match: /Refused/,
+        times: Infinity,
+        backoffMs: 0,
+        status: 'OK',
+        reply: 'Done',
+      });
+      try {
+        const r = await passLogins(p, 'logins-refused', createMemoryCheckpointStore());
+        expect(r.r.outcome, r.r.detail).toBe('completed');
+        expect(r.r.stats.messagesCopied).toBe(5);
+        expect(r.r.stats.folders.find((f) => f.sourceFolder === 'Refused')?.error).toMatch(/refused to create/);
+        expect(r.sent('UNSUBSCRIBE')).toBe(1);
+        const dst = await readMailbox(dv, p.d.name, p.d.pw);
+        expect(dst.folders.map((f) => f.path).sort()).toEqual(['INBOX', 'Kept']);
+      } finally {
+        proxy.clearRules();
+      }
     },
   );
 

@@ -72,6 +72,11 @@ export interface ProxyEvent {
    */
   line: string;
   throttled: boolean;
+  /**
+   * The client's data chunk (counted per connection from 1) the first line arrived in:
+   * commands written at once share it.
+   */
+  chunk: number;
 }
 
 /** A running proxy. */
@@ -253,8 +258,10 @@ export async function startImapProxy(upstream: { host?: string; port: number }, 
     let blind = false;
     let answering: { rule: LiveRule; tag: string; event: ProxyEvent } | null = null;
     let blindAfter = false;
+    let chunks = 0;
 
     client.on('data', (chunk: Buffer) => {
+      chunks++;
       if (blind) {
         up.write(chunk);
         return;
@@ -287,6 +294,7 @@ export async function startImapProxy(upstream: { host?: string; port: number }, 
             command,
             line: command && !SECRET_COMMANDS.has(command) ? line.replace(LITERAL_AT_END, '').slice(0, 200) : '',
             throttled: false,
+            chunk: chunks,
           };
           events.push(event);
           const rule = command ? decide(command, line, loggedIn) : null;

@@ -1,6 +1,8 @@
 import type { ImapFlow } from 'imapflow';
 import { errorField } from './classify-error.ts';
+import { FetchReader } from './fetch-reader.ts';
 import { bridgeOf, imapflowTools } from './imapflow-bridge.ts';
+import { lendSocket, ownTag } from './lend-socket.ts';
 
 /** What {@link createFolder} did. */
 export interface Created {
@@ -47,4 +49,83 @@ export function subscribeLater(client: ImapFlow, path: string): Promise<void> {
     () => undefined,
     () => undefined,
   );
+}
+
+/** What {@link createFolders} found of one folder. */
+export type CreateOutcome =
+  /** Created now (and subscribed, when the SUBSCRIBE was taken). */
+  | 'created'
+  /** It was there already (ALREADYEXISTS, RFC 5530). */
+  | 'exists'
+  /** Not created here: the folder's own {@link createFolder} tries again and reports a refusal. */
+  | 'left';
+
+/** A mailbox name as an IMAP quoted string (RFC 3501 §4.3), or null when it must go another way (a literal). */
+function quotedName(encoded: string): string | null {
+  return /^[\x20-\x7e]*$/.test(encoded) ? `"${encoded.replace(/[\\"]/g, (c) => `\\${c}`)}"` : null;
+}
+
+/** A tagged reply: its status (`OK`, `NO`, `BAD`) and text. */
+interface Reply {
+  status: string;
+  text: string;
+}
+
+/**
+ * Sends `commands` (each without its tag) at once on the lent socket: one round trip for all.
+ * The loan ends when every one has its tagged reply, in whatever order the server answers
+ * (RFC 3501 §5.5 lets it run pipelined commands at once). Returns each command's tagged status and text.
+ */
+async function pipelined(client: ImapFlow, commands: string[], label: string): Promise<Reply[]> {
+  const tags = commands.map(() => ownTag('PC'));
+  const replies = new Map<string, Reply>();
+  // No reply carries this tag: every tagged reply is read here as a response.
+  const reader = new FetchReader(ownTag('PX'), {
+    response(text) {
+      const m = /^(\S+) (OK|NO|BAD)\b ?(.*)$/i.exec(text);
+      if (m?.[1] && tags.includes(m[1])) replies.set(m[1], { status: (m[2] ?? '').toUpperCase(), text: m[3] ?? '' });
+    },
+    allAnswered: () => replies.size === tags.length,
+    tooLong: () => Object.assign(new Error('response line too long'), { code: 'EConnectionClosed' }),
+  });
+  const lines = commands.map((c, i) => `${tags[i]} ${c}`).join('\r\n');
+  const lost = () => Object.assign(new Error(`connection closed during ${label}`), { code: 'EConnectionClosed' });
+  await lendSocket(client, lines, (chunk, loan) => reader.feed(chunk, loan), lost, label);
+  return tags.map((t) => replies.get(t) ?? { status: 'BAD', text: 'no reply' });
+}
+
+/**
+ * Creates the destination folders a pass is about to copy into, all in one round trip, each
+ * CREATE followed by its SUBSCRIBE (imapflow's CREATE costs a round trip each, and its
+ * SUBSCRIBE another). The listing saw none of them, so a folder found there all the same
+ * (ALREADYEXISTS, RFC 5530: another pass or lane was first) gets a SUBSCRIBE its creator
+ * sent too. Folders whose name is not plain ASCII, and any the server refuses, are `left` to
+ * the folder's own {@link createFolder}, which reports a refusal (a refused folder's
+ * SUBSCRIBE is taken back); a refused SUBSCRIBE is not an error (as {@link subscribeLater}).
+ * Created folders are noted as listed (no LIST before their SELECT). Null without the bridge;
+ * rejects when the connection is lost (then nothing is known: the folders' own CREATEs follow).
+ */
+export async function createFolders(client: ImapFlow, folders: string[][]): Promise<CreateOutcome[] | null> {
+  const b = bridgeOf(client);
+  const t = b && (await imapflowTools());
+  if (!b || !t) return null;
+  const paths = folders.map((segments) => t.normalizePath(client, segments));
+  const names = paths.map((p) => quotedName(t.encodePath(client, p)));
+  const asked = names.flatMap((n, i) => (n ? [i] : []));
+  const outcomes: CreateOutcome[] = folders.map(() => 'left');
+  if (!asked.length) return outcomes;
+  const commands = asked.flatMap((i) => [`CREATE ${names[i]}`, `SUBSCRIBE ${names[i]}`]);
+  const replies = await pipelined(client, commands, 'CREATE (pipelined)');
+  const refused: string[] = [];
+  asked.forEach((i, k) => {
+    const r = replies[2 * k];
+    if (r?.status === 'OK') {
+      outcomes[i] = 'created';
+      b.noteCreated(paths[i] ?? '', client.namespace?.delimiter ?? undefined);
+    } else if (r?.status === 'NO' && /^\[ALREADYEXISTS\]/i.test(r.text)) outcomes[i] = 'exists';
+    else if (replies[2 * k + 1]?.status === 'OK') refused.push(`UNSUBSCRIBE ${names[i]}`);
+  });
+  // A folder the server would not create keeps no subscription of ours.
+  if (refused.length) await pipelined(client, refused, 'UNSUBSCRIBE (pipelined)');
+  return outcomes;
 }

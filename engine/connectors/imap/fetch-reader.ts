@@ -19,6 +19,11 @@ export interface FetchHandlers {
   response?(text: string): void;
   /** Our tagged OK was read: an error to end the command with all the same (the connection stays in step), or null. */
   completed?(): Error | null;
+  /**
+   * Asked after each untagged response: true ends the loan there (as a tagged OK would). For
+   * commands sent together whose tagged replies the caller reads itself in {@link FetchHandlers.response}.
+   */
+  allAnswered?(): boolean;
   /** The error a response line over 1 MiB ends the command with (the connection is closed: it is out of step). */
   tooLong(): Error;
 }
@@ -78,6 +83,10 @@ export class FetchReader {
       this.line.push(chunk.subarray(pos, lf + 1));
       pos = lf + 1;
       const tagged = this.endOfLine();
+      if (tagged === null && !this.literalLeft && this.handlers.allAnswered?.()) {
+        loan.end(null, chunk.subarray(pos));
+        return;
+      }
       if (tagged === 'ok') {
         loan.end(this.handlers.completed?.() ?? null, chunk.subarray(pos));
         return;
@@ -116,7 +125,8 @@ export class FetchReader {
 /**
  * Sends `command` (without its tag) on `client`'s lent socket and reads its answer with a
  * {@link FetchReader}. Resolves at our tagged OK (unless `completed` says otherwise);
- * rejects on NO/BAD, or with `lost()` when the connection closes first.
+ * rejects on NO/BAD, or with `lost()` when the connection closes first. `label` names the
+ * command in the trace (default: its first two words).
  */
 export function readFetch(
   client: ImapFlow,
@@ -124,7 +134,8 @@ export function readFetch(
   command: string,
   handlers: FetchHandlers,
   lost: () => Error,
+  label?: string,
 ): Promise<void> {
   const reader = new FetchReader(tag, handlers);
-  return lendSocket(client, `${tag} ${command}`, (chunk, loan) => reader.feed(chunk, loan), lost);
+  return lendSocket(client, `${tag} ${command}`, (chunk, loan) => reader.feed(chunk, loan), lost, label);
 }

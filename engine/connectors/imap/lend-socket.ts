@@ -29,8 +29,9 @@ export function ownTag(prefix: string): string {
  * `commandLine`, hands every chunk that arrives to `onData` until it ends the loan, then
  * pipes the socket back (with whatever followed our reply) so imapflow carries on as if
  * nothing happened. Used where imapflow's own parsing costs too much: the streamed copy
- * (stream-copy.ts) and the planning FETCH (fetch-meta.ts), both read by fetch-reader.ts. Resolves or rejects when the
- * loan ends; a closed connection rejects with `lost()`. Needs the connection's bridge
+ * (stream-copy.ts), the planning FETCH (fetch-meta.ts) and the pipelined CREATEs (create-folder.ts), all read by
+ * fetch-reader.ts. `commandLine` may hold several commands, one a line (pipelined); `label` names them in the trace.
+ * Resolves or rejects when the loan ends; a closed connection rejects with `lost()`. Needs the connection's bridge
  * (imapflow-bridge.ts): callers check {@link hasBridge} and take imapflow's own path without it.
  */
 export function lendSocket(
@@ -38,9 +39,10 @@ export function lendSocket(
   commandLine: string,
   onData: (chunk: Buffer, loan: SocketLoan) => void,
   lost: () => Error,
+  label?: string,
 ): Promise<void> {
   // The trace (MAILFERRY_TRACE) names the command (`UID FETCH`), never its arguments.
-  const name = `imap ${commandLine.split(' ').slice(1, 3).join(' ')}`;
+  const name = `imap ${label ?? commandLine.split(' ').slice(1, 3).join(' ')}`;
   return traced(
     name,
     client.id ?? '-',
