@@ -224,7 +224,8 @@ async function openFolder(pass: PassState, job: FolderJob, src: ImapFlow, dest: 
   const skipped = pass.skippedIn(name);
   const plan = await planFolder(src, dest, job.mapping, pass.checkpoints.get(name), skipped, {
     createDest: job.createDest,
-    destCreated: job.destCreated,
+    destCreated: () => !!job.destCreated,
+    destReady: pass.destFoldersReady,
     exactSizes: pass.exactSizes,
     dates: pass.input.dates,
   });

@@ -112,6 +112,12 @@ export class PassState {
    * (verify-folder.ts).
    */
   missingAtStart = new Map<string, number>();
+  /**
+   * Settles once the missing destination folders are created (run-pass.ts, on the first lane's
+   * destination connection, while its source side plans the first folder): no destination
+   * folder is opened before.
+   */
+  destFoldersReady: Promise<void> = Promise.resolve();
   /** Message bytes fetched and not yet appended, across all lanes (buffered path). */
   readonly budget: ByteBudget;
   /** The provider's rate, when one is set. */

@@ -210,6 +210,16 @@ function startingPoint(
   return cp;
 }
 
+/** How the destination folder of a plan is opened. */
+export interface DestOpening {
+  /** The destination said the folder is missing (TRYCREATE): it is created first. */
+  createDest?: boolean;
+  /** Whether this pass created the folder before its lanes started (asked once `destReady` settles). */
+  destCreated?: () => boolean;
+  /** The destination connection is not used before this settles (the pass's CREATEs, run-pass.ts). */
+  destReady?: Promise<unknown>;
+}
+
 /** Both folders open: the source EXAMINEd, the destination SELECTed (created if needed), with their UIDNEXTs. */
 interface OpenFolders {
   srcBox: MailboxObject;
@@ -230,7 +240,7 @@ async function openBoth<T>(
   src: ImapFlow,
   dest: ImapFlow,
   mapping: FolderMapping,
-  how: { createDest?: boolean; destCreated?: boolean },
+  how: DestOpening,
   afterSource: (box: MailboxObject, uidNext: number) => Promise<T>,
 ): Promise<OpenFolders & { early: T }> {
   const openSrc = async () => {
@@ -239,7 +249,8 @@ async function openBoth<T>(
     return { box, uidNext, early: await afterSource(box, uidNext) };
   };
   const openDest = async () => {
-    const box = await onSide('destination', openDestination(dest, mapping, how.createDest, how.destCreated));
+    await how.destReady;
+    const box = await onSide('destination', openDestination(dest, mapping, how.createDest, !!how.destCreated?.()));
     if (!box.uidValidity) throw new CopyError('NO_UIDVALIDITY', 'Internal', 'destination folder has no UIDVALIDITY');
     return { box, uidNext: await onSide('destination', uidNextOf(dest, box)) };
   };
@@ -266,8 +277,8 @@ interface DestView {
  * The destination folder as the listing left it (its STATUS), or empty when it is to be
  * created; null when the listing did not say.
  */
-function expectedDest(mapping: FolderMapping, o: { createDest?: boolean; destCreated?: boolean }): DestView | null {
-  if (o.createDest || o.destCreated || !mapping.dest || !mapping.dest.selectable) return { exists: 0 };
+function expectedDest(mapping: FolderMapping, o: DestOpening): DestView | null {
+  if (o.createDest || o.destCreated?.() || !mapping.dest || !mapping.dest.selectable) return { exists: 0 };
   const st = mapping.dest.status;
   return st ? { exists: st.messages, uidValidity: st.uidValidity } : null;
 }
@@ -422,7 +433,7 @@ export async function planFolder(
   mapping: FolderMapping,
   previous: FolderCheckpoint | undefined,
   skippedUids: Set<number>,
-  opts: { createDest?: boolean; destCreated?: boolean; exactSizes?: boolean; dates?: DateWindow } = {},
+  opts: DestOpening & { exactSizes?: boolean; dates?: DateWindow } = {},
 ): Promise<FolderPlan> {
   const exact = opts.exactSizes ?? true;
   // The source is read as soon as it is open, while the destination is still being created

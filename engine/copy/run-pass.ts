@@ -45,7 +45,7 @@ function settledValue<T>(r: PromiseSettledResult<T>): T {
 }
 
 /**
- * The destination folders still missing are created before the lanes start, all in one round
+ * The destination folders still missing are created as the lanes start, all in one round
  * trip on the listing's lane (createFolders, create-folder.ts), instead of a CREATE and a
  * SUBSCRIBE each as every folder is planned. Whatever this does not settle (a name sent
  * another way, a refusal, a lost connection) is left to the folder's own plan, as before.
@@ -94,10 +94,13 @@ async function runSteps(pass: PassState, pool: LanePool): Promise<void> {
   pass.missingAtStart = auditDestinations(mappings, pass.checkpoints, pass.skippedByFolder);
   // Folders unchanged since their checkpoint need no SELECT at all.
   const jobs = folderJobs(pass, mappings);
-  await createDestinations(pass, pool, jobs);
+  // Missing destination folders are created while the first lane's source side plans its
+  // first folder; every destination folder is opened after (never rejects).
+  pass.destFoldersReady = createDestinations(pass, pool, jobs);
   pass.phase = 'copying';
   // 3. Copy: each lane takes the next folder; one folder is never shared by two lanes.
   await runLanes(pass, pool, jobs);
+  await pass.destFoldersReady;
 }
 
 /**
