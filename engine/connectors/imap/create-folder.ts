@@ -122,7 +122,9 @@ export async function createFolders(client: ImapFlow, folders: string[][]): Prom
     if (r?.status === 'OK') {
       outcomes[i] = 'created';
       b.noteCreated(paths[i] ?? '', client.namespace?.delimiter ?? undefined);
-    } else if (r?.status === 'NO' && /^\[ALREADYEXISTS\]/i.test(r.text)) outcomes[i] = 'exists';
+    } else if (r?.status === 'NO' && (/^\[ALREADYEXISTS\]/i.test(r.text) || /exists/i.test(r.text)))
+      // RFC 5530's code, or a server's words without it (as createFolder reads them): nothing refused.
+      outcomes[i] = 'exists';
     else if (replies[2 * k + 1]?.status === 'OK') refused.push(`UNSUBSCRIBE ${names[i]}`);
   });
   // A folder the server would not create keeps no subscription of ours.
