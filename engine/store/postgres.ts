@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '../../generated/prisma-pg/client.ts';
+import { markPgPool } from './pg-direct.ts';
 
 const MIGRATIONS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../prisma/migrations-postgresql');
 
@@ -64,14 +65,17 @@ export async function applyPostgresMigrations(url: string): Promise<string[]> {
  * Opens a PostgreSQL database: applies pending migrations, then returns a Prisma client on
  * the `pg` driver adapter with a connection pool. Unlike SQLite nothing is serialised here:
  * statements run side by side on the pool's connections, transactions are the database's
- * own, and claims lock the rows they take (see engine/store/dialect.ts).
+ * own, and claims lock the rows they take (see engine/store/dialect.ts). The pool is made
+ * here and handed to the adapter (which ends it on disconnect), and recorded on the client
+ * for the raw transactions run on it without the client (pg-direct.ts).
  */
 export async function openPostgres(
   url: string,
 ): Promise<{ client: InstanceType<typeof PrismaClient>; applied: string[] }> {
   const applied = await applyPostgresMigrations(url);
-  const adapter = new PrismaPg({ connectionString: url, max: Number(process.env.MAILFERRY_DB_POOL ?? 10) });
+  const pool = new pg.Pool({ connectionString: url, max: Number(process.env.MAILFERRY_DB_POOL ?? 10) });
+  const adapter = new PrismaPg(pool, { disposeExternalPool: true });
   const client = new PrismaClient({ adapter, transactionOptions: { maxWait: 30_000, timeout: 60_000 } });
   await client.$connect();
-  return { client, applied };
+  return { client: markPgPool(client, pool), applied };
 }

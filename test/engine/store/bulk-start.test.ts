@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { openDb, type Db } from '../../../engine/store/db.ts';
 import { directSqlOf } from '../../../engine/store/direct-sql.ts';
+import { pgPoolOf } from '../../../engine/store/pg-direct.ts';
 import { rawRead } from '../../../engine/store/raw-tx.ts';
 import { dbFaultOf } from '../../../engine/store/db-faults.ts';
 import { Prisma } from '../../../generated/prisma/client.ts';
@@ -14,8 +15,8 @@ import { Vault } from '../../../engine/vault/vault.ts';
 import { enqueueOutboxRaw } from '../../../bot/store/outbox.ts';
 import { testDbUrl, testDialect } from '../../harness/test-db.ts';
 
-// `start --all` runs each batch with raw statements only: on SQLite on the adapter's connection without Prisma's
-// client, on PostgreSQL through the client. What a start writes is read back here through Prisma, on both.
+// `start --all` runs each batch with raw statements only, without Prisma's client: on SQLite on the adapter's
+// connection, on PostgreSQL on the adapter's `pg` pool. What a start writes is read back here through Prisma, on both.
 let dir: string;
 let db: Db;
 let engine: Engine;
@@ -78,8 +79,9 @@ async function seed() {
 
 describe('start --all on raw statements', () => {
   it(`starts ${N} items: rows, history, licenses, outbox posts and events read back as written`, async () => {
-    // SQLite's batches run on the better-sqlite3 database under the adapter, PostgreSQL's through the client.
+    // SQLite's batches run on the better-sqlite3 database under the adapter, PostgreSQL's on the `pg` pool under it.
     expect(directSqlOf(db)?.interactive !== undefined).toBe(testDialect() === 'sqlite');
+    expect(pgPoolOf(db) !== null).toBe(testDialect() === 'postgresql');
     const { project, added } = await seed();
     const writes: { id: number; threadRef: string; addresses: string[] }[] = [];
     engine.batchPosts = async (tx, changes) => {
