@@ -773,19 +773,18 @@ export class Engine {
     ids: string[],
   ): Promise<{ fresh: Map<string, ItemWithProject>; missingOf: (item: ItemWithProject) => Side[] }> {
     // PostgreSQL: the items' rows, then their projects' (license pools), are locked until the
-    // transaction ends, so another process's change waits rather than being overwritten.
-    await lockRows(tx, 'Item', ids);
-    const pg = dialectOf(tx) === 'postgresql';
-    if (pg)
-      await tx.$queryRaw`SELECT 1 FROM "Project" WHERE "id" IN (SELECT "projectId" FROM "Item"
-        WHERE ${inList(tx, 'id', ids)}) ORDER BY "id" FOR UPDATE`;
+    // transaction ends, so another process's change waits rather than being overwritten; each
+    // read locks the rows it reads (FOR UPDATE gives each row as it is once locked), one round
+    // trip per table. SQLite's transactions are serialised already.
+    const lock = dialectOf(tx) === 'postgresql' ? Prisma.sql` ORDER BY "id" FOR UPDATE` : Prisma.empty;
     // Raw reads, each list of ids one bound value: Prisma's findMany with its include cost
     // ~100 µs a row, more than the rest of a bulk start together.
-    const rows = await tx.$queryRaw<Item[]>`SELECT ${ITEM_COLUMNS} FROM "Item" WHERE ${inList(tx, 'id', ids)}`;
+    const rows = await tx.$queryRaw<Item[]>`SELECT ${ITEM_COLUMNS} FROM "Item" WHERE ${inList(tx, 'id', ids)}${lock}`;
     const projectIds = [...new Set(rows.map((r) => r.projectId))];
     const projects = new Map(
       (
-        await tx.$queryRaw<Project[]>`SELECT ${PROJECT_COLUMNS} FROM "Project" WHERE ${inList(tx, 'id', projectIds)}`
+        await tx.$queryRaw<Project[]>`SELECT ${PROJECT_COLUMNS} FROM "Project"
+          WHERE ${inList(tx, 'id', projectIds)}${lock}`
       ).map((p) => [p.id, p]),
     );
     const fresh = new Map<string, ItemWithProject>();
