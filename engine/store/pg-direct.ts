@@ -80,14 +80,44 @@ export async function pgQuery<T>(pool: Pool, sql: string, args: readonly unknown
   return (await run(pool, sql, args)).rows as T[];
 }
 
+/** How long a transaction waits for a connection of the pool, as Prisma's `maxWait` (postgres.ts). */
+const ACQUIRE_MS = 30_000;
+
+/** A connection of the pool, or an error once `ms` have passed (a connection that comes later goes back). */
+async function acquire(pool: Pool, ms: number): Promise<PoolClient> {
+  let timer: NodeJS.Timeout | undefined;
+  let late = false;
+  const connecting = pool.connect();
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      late = true;
+      reject(new Error(`no PostgreSQL connection free after ${ms} ms (pool of ${pool.options.max})`));
+    }, ms);
+  });
+  void connecting.then(
+    (c) => late && c.release(),
+    () => undefined,
+  );
+  try {
+    return await Promise.race([connecting, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Runs `fn` in one transaction on a connection of the pool: BEGIN, then COMMIT when it
- * resolves, ROLLBACK when it throws (a connection whose ROLLBACK fails is closed, not reused).
- * Statements take `$1` placeholders.
+ * resolves, ROLLBACK when it throws. A connection that fails meanwhile (its error is heard
+ * here, as the adapter hears it in its transactions, rather than left unhandled), or whose
+ * ROLLBACK fails, is closed rather than given back. Statements take `$1` placeholders.
  */
 export async function pgInteractive<T>(pool: Pool, fn: (tx: DirectTx) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
+  const client = await acquire(pool, ACQUIRE_MS);
   let broken: Error | undefined;
+  const onError = (e: Error) => {
+    broken = e;
+  };
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     try {
@@ -104,6 +134,7 @@ export async function pgInteractive<T>(pool: Pool, fn: (tx: DirectTx) => Promise
       throw e;
     }
   } finally {
+    client.removeListener('error', onError);
     client.release(broken);
   }
 }
