@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { openDb, type Db } from '../../../engine/store/db.ts';
 import { directSqlOf } from '../../../engine/store/direct-sql.ts';
 import { pgPoolOf } from '../../../engine/store/pg-direct.ts';
-import { rawRead } from '../../../engine/store/raw-tx.ts';
+import { rawRead, rawTransaction } from '../../../engine/store/raw-tx.ts';
 import { dbFaultOf } from '../../../engine/store/db-faults.ts';
 import { Prisma } from '../../../generated/prisma/client.ts';
 import { Engine } from '../../../engine/engine.ts';
@@ -216,6 +216,29 @@ describe('start --all on raw statements', () => {
     expect(posts).toBe(1);
     expect(events.filter((e) => e.type === 'item.status')).toHaveLength(history.length);
   }, 120_000);
+
+  it.skipIf(testDialect() !== 'postgresql')(
+    "PostgreSQL's raw reads on the pool type each column as Prisma's do, refuse a type they do not know",
+    async () => {
+      const sql = Prisma.sql`SELECT 1::int AS "i", 9007199254740993::bigint AS "b", true AS "t", 1.5::float8 AS "f",
+        '2026-11-30 12:00:00.123'::timestamp(3) AS "ts", '2026-11-30 12:00:00.5+00'::timestamptz AS "tz",
+        ${'Zoë'}::text AS "s", NULL::int AS "n", '{"a":[1,"x"]}'::jsonb AS "j",
+        ${new Date(Date.UTC(2026, 0, 2))}::timestamp(3) AS "d"`;
+      expect(await rawRead(db, sql)).toEqual(await db.$queryRaw(sql));
+      await expect(rawRead(db, Prisma.sql`SELECT 1.5::numeric AS "x"`)).rejects.toThrow(/type oid 1700/);
+      // A transaction that fails is rolled back and its connection serves again.
+      const { added } = await seed();
+      const id = added[0]!.id;
+      await expect(
+        rawTransaction(db, async (tx) => {
+          await tx.$executeRaw`UPDATE "Item" SET "status" = 'Queued' WHERE "id" = ${id}`;
+          await tx.$queryRaw`SELECT 1/0`;
+        }),
+      ).rejects.toThrow(/division by zero/);
+      expect((await db.item.findUniqueOrThrow({ where: { id } })).status).toBe('NotStarted');
+      for (let i = 0; i < 12; i++) expect(await rawTransaction(db, async (tx) => tx.$executeRaw`SELECT 1`)).toBe(1);
+    },
+  );
 
   it.skipIf(testDialect() !== 'sqlite')(
     'a full database fails the batch with SQLITE_FULL, told apart as such, and leaves the connection usable',
