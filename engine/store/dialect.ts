@@ -26,7 +26,8 @@ export function dialectOf(db: object): Dialect {
 
 /**
  * Raw reads and writes in a transaction (Prisma's tagged templates): a client, a transaction
- * client, or a transaction on SQLite's direct connection (`rawTransaction` in raw-tx.ts).
+ * client, or a transaction run without the client on SQLite's connection or PostgreSQL's `pg`
+ * pool (`rawTransaction` in raw-tx.ts).
  */
 export interface RawTx {
   $queryRaw<T = unknown>(query: TemplateStringsArray | Prisma.Sql, ...values: unknown[]): PromiseLike<T>;
