@@ -17,9 +17,12 @@
  * - `digest` of it: time, and the same sizes;
  * - a copy of one mailbox of `--copy` messages (default 3,000; 0 skips it) from a private
  *   Dovecot, through the engine with its checkpoints in the same database, once alone and
- *   once while `start --all` runs on S mailboxes in the same process: both times and their
- *   ratio (the control plane must not slow a running copy down), `--rounds` times (default 3),
- *   and the median ratio. `--only copy` runs this part alone.
+ *   once while `start --all` runs on S mailboxes in the same process (begun once a fifth of
+ *   the copy is done): the copy's slowdown while `start --all` ran (the time the copy beside it
+ *   took for the messages it went through in that window, against the time the copy alone
+ *   took for the same messages; the control plane must not slow a running copy down), and
+ *   the ratio of the whole copies, `--rounds` times (default 3), with their medians.
+ *   `--only copy` runs this part alone.
  *
  * `--db postgresql` runs every part on a fresh PostgreSQL database (MAILFERRY_TEST_PG_URL,
  * default postgresql://root@127.0.0.1:5432/postgres; ./scripts/start-postgres.sh starts
@@ -268,6 +271,48 @@ async function benchStart(a: Args, mode: 'known' | 'asked', smtp?: SmtpSink): Pr
   }
 }
 
+/** How many messages a copy had copied `t` ms after it began. */
+interface Sample {
+  t: number;
+  copied: number;
+}
+
+/** The messages copied at `t` (linear between progress samples). */
+function copiedAt(samples: Sample[], t: number): number {
+  for (let i = 1; i < samples.length; i++) {
+    const a = samples[i - 1] as Sample;
+    const b = samples[i] as Sample;
+    if (t <= b.t) return b.t === a.t ? b.copied : a.copied + ((b.copied - a.copied) * (t - a.t)) / (b.t - a.t);
+  }
+  return samples.at(-1)?.copied ?? 0;
+}
+
+/** When the copy reached `n` messages (linear between progress samples). */
+function timeAt(samples: Sample[], n: number): number {
+  for (let i = 1; i < samples.length; i++) {
+    const a = samples[i - 1] as Sample;
+    const b = samples[i] as Sample;
+    if (n <= b.copied)
+      return b.copied === a.copied ? b.t : a.t + ((b.t - a.t) * (n - a.copied)) / (b.copied - a.copied);
+  }
+  return samples.at(-1)?.t ?? 0;
+}
+
+/**
+ * The slowdown of the copy while start --all ran: the messages the copy beside it went through
+ * in [`from`, `from + ms`], and the time the copy alone took for the same messages. Undefined
+ * when the copy ended first.
+ */
+function windowRatio(alone: Sample[], beside: Sample[], from: number, ms: number) {
+  const end = from + ms;
+  if ((beside.at(-1)?.t ?? 0) < end) return undefined;
+  const lo = copiedAt(beside, from);
+  const hi = copiedAt(beside, end);
+  const aloneMs = timeAt(alone, hi) - timeAt(alone, lo);
+  if (hi <= lo || aloneMs <= 0) return undefined;
+  return { from: Math.round(lo), to: Math.round(hi), besideMs: ms, aloneMs, ratio: ms / aloneMs };
+}
+
 /**
  * Copies one mailbox through the engine, alone and then while `start --all` runs on `a.start`
  * mailboxes, `a.rounds` times (a fresh pair of mailboxes and a fresh project each round: the
@@ -296,27 +341,40 @@ async function benchCopyBesideStart(a: Args): Promise<void> {
       { threadRef: 'bench:C2/T1' },
     );
     const store = createPrismaCheckpointStore(b.app.db);
-    const copy = async (u: string) => {
+    /** Copies `u`'s mailbox; `atFifth` runs once a fifth of it is copied. Progress is sampled every 20 ms. */
+    const copy = async (u: string, atFifth?: () => void) => {
       const item = await engine.getItem(project, `${u}@old.example`);
       // How busy the process's event loop was while the copy ran, and how long the copy's callbacks waited for it.
       const delay = monitorEventLoopDelay({ resolution: 5 });
       delay.enable();
       const elu = performance.eventLoopUtilization();
       const t0 = performance.now();
+      const samples: Sample[] = [{ t: 0, copied: 0 }];
+      let fired = false;
       const r = await runPass({
         itemId: item.id,
         source: { url: dv.url, login: `${u}-src`, secret: { password: 'pw' } },
         destination: { url: dv.url, login: `${u}-dst`, secret: { password: 'pw' } },
         checkpoints: store,
+        options: { progressIntervalMs: 20 },
+        onProgress: (p) => {
+          samples.push({ t: performance.now() - t0, copied: p.messagesCopied });
+          if (!fired && atFifth && p.messagesCopied >= a.copy / 5) {
+            fired = true;
+            atFifth();
+          }
+        },
       });
       const ms = performance.now() - t0;
+      samples.push({ t: ms, copied: r.stats.messagesCopied });
       delay.disable();
       const loop =
         `event loop ${(100 * performance.eventLoopUtilization(elu).utilization).toFixed(0)}% busy, ` +
         `delay p99 ${(delay.percentile(99) / 1e6).toFixed(0)} ms, max ${(delay.max / 1e6).toFixed(0)} ms`;
-      return { ms, copied: r.stats.messagesCopied, outcome: r.outcome, loop };
+      return { ms, t0, copied: r.stats.messagesCopied, outcome: r.outcome, loop, samples };
     };
-    const ratios: number[] = [];
+    const whole: number[] = [];
+    const during: number[] = [];
     for (let round = 0; round < a.rounds; round++) {
       const big = `big${round}`;
       await run(b.app, `project create ${big} --source imaps://old.example:993 --destination imaps://new.example:993`);
@@ -327,34 +385,45 @@ async function benchCopyBesideStart(a: Args): Promise<void> {
       await run(b.app, `bulk --project ${big}\n${csv(a.start, `r${round}u`)}`);
       await allDelivered(b.app);
       const alone = await copy(`alone${round}`);
+      // start --all begins once a fifth of the copy is done (its logins and listing behind it), so
+      // the window it runs in is one of steady copying on both sides of the comparison.
+      let startAt = 0;
       let replied = 0;
       let startEnded = 0;
-      const t0 = performance.now();
-      const starting = run(b.app, `start --all --project ${big}`).then(async (r) => {
-        replied = performance.now() - t0;
-        await allDelivered(b.app);
-        startEnded = performance.now() - t0;
-        return r;
+      let starting: Promise<Awaited<ReturnType<typeof run>>> | undefined;
+      const beside = await copy(`beside${round}`, () => {
+        startAt = performance.now();
+        starting = run(b.app, `start --all --project ${big}`).then(async (r) => {
+          replied = performance.now() - startAt;
+          await allDelivered(b.app);
+          startEnded = performance.now() - startAt;
+          return r;
+        });
       });
-      const beside = await copy(`beside${round}`);
+      if (!starting) throw new Error('the copy ended before a fifth of it was copied');
       const started = await starting;
-      const overlap =
-        startEnded >= beside.ms ? 'the whole copy' : `${((100 * startEnded) / beside.ms).toFixed(0)}% of the copy`;
-      ratios.push(beside.ms / alone.ms);
+      const w = windowRatio(alone.samples, beside.samples, startAt - beside.t0, startEnded);
+      whole.push(beside.ms / alone.ms);
+      if (w) during.push(w.ratio);
       console.log(
         `copy of ${a.copy} messages, round ${round + 1}: alone ${fmtS(alone.ms)} ` +
           `(${alone.copied} copied, ${alone.outcome}; ${alone.loop}); beside start --all on ${a.start} ` +
-          `${fmtS(beside.ms)} (${beside.copied} copied, ${beside.outcome}; ` +
-          `${beside.loop}; ` +
-          `start --all ${started.ok ? 'ok' : `failed: ${started.code}`}, reply after ${fmtS(replied)}, ` +
-          `every post delivered after ${fmtS(startEnded)}, overlapping ${overlap}): ` +
-          `${(beside.ms / alone.ms).toFixed(2)}x the time alone; load average ${loadavg()}`,
+          `${fmtS(beside.ms)} (${beside.copied} copied, ${beside.outcome}; ${beside.loop}; ` +
+          `start --all ${started.ok ? 'ok' : `failed: ${started.code}`} from ${fmtS(startAt - beside.t0)} into ` +
+          `the copy, reply after ${fmtS(replied)}, every post delivered after ${fmtS(startEnded)}): whole copy ` +
+          `${(beside.ms / alone.ms).toFixed(2)}x the time alone; ` +
+          (w
+            ? `while start --all ran, messages ${w.from}-${w.to} took ${fmtS(w.besideMs)} against ` +
+              `${fmtS(w.aloneMs)} alone: ${w.ratio.toFixed(2)}x`
+            : 'the copy ended before start --all did (no window to compare)') +
+          `; load average ${loadavg()}`,
       );
     }
-    ratios.sort((x, y) => x - y);
+    const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1] ?? 0;
+    const list = (xs: number[]) => xs.map((r) => r.toFixed(2)).join(', ');
     console.log(
-      `copy beside start --all: median ${(ratios[ratios.length >> 1] ?? 0).toFixed(2)}x the time alone over ` +
-        `${ratios.length} rounds (${ratios.map((r) => r.toFixed(2)).join(', ')})`,
+      `copy beside start --all: while start --all ran, median ${med(during).toFixed(2)}x the time alone ` +
+        `(${list(during)}); over the whole copy median ${med(whole).toFixed(2)}x (${list(whole)})`,
     );
   } finally {
     await b.close();
