@@ -1,5 +1,5 @@
 import { SQLITE_DATABASE, type SqliteDatabase, sqliteExecute, sqliteQuery } from './sqlite-statements.ts';
-import type { ArgScalarType, SqlDriverAdapter, SqlQuery } from '@prisma/driver-adapter-utils';
+import type { ArgScalarType, SqlDriverAdapter, SqlQuery, Transaction } from '@prisma/driver-adapter-utils';
 
 /**
  * Statements run on the driver adapter's connection without Prisma's client: a hot path's
@@ -89,13 +89,17 @@ function driverError(e: unknown): unknown {
   return Object.assign(new Error(cause.originalMessage, { cause: e }), { code: cause.originalCode });
 }
 
-/** BEGIN, the statements, COMMIT, as Prisma ends a transaction on this connection (serialise.ts). */
-async function runTransaction(connection: SqlDriverAdapter, statements: { sql: string; args: unknown[] }[]) {
+/**
+ * `body` inside BEGIN … COMMIT on the connection, as Prisma ends a transaction on it
+ * (serialise.ts holds the connection's lock until it ends); ROLLBACK when anything throws.
+ */
+async function inTransaction<T>(connection: SqlDriverAdapter, body: (tx: Transaction) => Promise<T>): Promise<T> {
   const tx = await connection.startTransaction().catch((e: unknown) => Promise.reject(driverError(e)));
   try {
-    for (const s of statements) await tx.executeRaw(query(s.sql, s.args));
+    const result = await body(tx);
     await tx.executeRaw(query('COMMIT'));
     await tx.commit();
+    return result;
   } catch (e) {
     try {
       await tx.executeRaw(query('ROLLBACK'));
@@ -107,29 +111,23 @@ async function runTransaction(connection: SqlDriverAdapter, statements: { sql: s
   }
 }
 
+/** BEGIN, the statements, COMMIT, through the adapter. */
+function runTransaction(connection: SqlDriverAdapter, statements: { sql: string; args: unknown[] }[]) {
+  return inTransaction(connection, async (tx) => {
+    for (const s of statements) await tx.executeRaw(query(s.sql, s.args));
+  });
+}
+
 /** `fn` in a transaction of its own on the connection (see `DirectSql.interactive`). */
-async function runInteractive<T>(
+function runInteractive<T>(
   connection: SqlDriverAdapter,
   sqlite: SqliteDatabase,
   fn: (tx: DirectTx) => Promise<T>,
 ): Promise<T> {
-  const tx = await connection.startTransaction().catch((e: unknown) => Promise.reject(driverError(e)));
-  let result: T;
-  try {
-    result = await fn({
+  return inTransaction(connection, () =>
+    fn({
       query: async <R>(sql: string, args: readonly unknown[]) => sqliteQuery<R>(sqlite, sql, args),
       execute: async (sql, args) => sqliteExecute(sqlite, sql, args),
-    });
-    await tx.executeRaw(query('COMMIT'));
-    await tx.commit();
-  } catch (e) {
-    try {
-      await tx.executeRaw(query('ROLLBACK'));
-    } catch {
-      /* already ended (a failed COMMIT is rolled back by serialise.ts) */
-    }
-    await tx.rollback();
-    throw driverError(e);
-  }
-  return result;
+    }),
+  );
 }
