@@ -2097,12 +2097,10 @@ async function writeStarted(
     if (group) group.push(c);
     else groups.set(key, [c]);
   }
-  const set = Prisma.join([
-    Prisma.sql`"failureReason" = NULL, "failureDetail" = NULL, "stopRequested" = false, "startAt" = NULL`,
-    Prisma.sql`"startBy" = NULL, "updatedAt" = ${fields.updatedAt}`,
-    ...(fields.passKind ? [Prisma.sql`"passKind" = ${fields.passKind}`] : []),
-    ...(fields.threadRef ? [Prisma.sql`"threadRef" = ${fields.threadRef}`] : []),
-  ]);
+  // Exactly the fields `startedItems` reports the items with (column names are our own).
+  const set = Prisma.join(
+    Object.entries(fields).map(([column, value]) => Prisma.sql`${Prisma.raw(`"${column}"`)} = ${value}`),
+  );
   for (const group of groups.values()) {
     const [g] = group;
     if (!g) continue;
