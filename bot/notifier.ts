@@ -25,7 +25,7 @@ import {
   finishOutbox,
   outboxStates,
   pruneOutbox,
-  heldOutboxClaims,
+  releaseClaimsOfGone,
   releaseOutbox,
   retryOutbox,
   threadsWithDuePosts,
@@ -309,18 +309,13 @@ export class Notifier {
    * holder on another host cannot be checked from here: its claims run out by themselves.
    */
   private async releaseDeadClaims(): Promise<void> {
-    const held = await heldOutboxClaims(this.db, this.now(), [...this.posters.keys()]);
-    const gone = new Map<string, number[]>();
-    for (const r of held) {
-      const pid = r.claimedBy.split(':')[1];
+    const released = await releaseClaimsOfGone(
+      this.db,
+      [...this.posters.keys()],
       // Another notifier of this process is alive, whatever its nonce.
-      if (pid === String(process.pid) || !leaseHolderGone(r.claimedBy, LEASE_OWNER)) continue;
-      gone.set(r.claimedBy, [...(gone.get(r.claimedBy) ?? []), r.id]);
-    }
-    for (const [owner, ids] of gone) {
-      await releaseOutbox(this.db, ids, owner);
-      this.log.info('posts claimed by a process that is gone are delivered again', { posts: ids.length });
-    }
+      (owner) => owner.split(':')[1] !== String(process.pid) && leaseHolderGone(owner, LEASE_OWNER),
+    );
+    if (released) this.log.info('posts claimed by a process that is gone are delivered again', { posts: released });
   }
 
   /**

@@ -7,6 +7,7 @@ import {
   claimThreadPosts,
   enqueueOutbox,
   finishOutbox,
+  releaseClaimsOfGone,
   releaseOutbox,
   threadsWithDuePosts,
   type OutboxRow,
@@ -136,15 +137,7 @@ export class CompletionNotices {
    * freed first. `serve` runs it at start and every minute (`startResume`).
    */
   async resume(): Promise<void> {
-    const held = await this.db.outboxPost.findMany({
-      where: { threadRef: { startsWith: `${NOTICE_SURFACE}:` }, state: null, claimedBy: { not: null } },
-      select: { id: true, claimedBy: true },
-    });
-    const gone = new Map<string, number[]>();
-    for (const r of held)
-      if (r.claimedBy && leaseHolderGone(r.claimedBy, this.owner))
-        gone.set(r.claimedBy, [...(gone.get(r.claimedBy) ?? []), r.id]);
-    for (const [owner, ids] of gone) await releaseOutbox(this.db, ids, owner);
+    await releaseClaimsOfGone(this.db, [NOTICE_SURFACE], (owner) => leaseHolderGone(owner, this.owner));
     for (const thread of await threadsWithDuePosts(this.db, this.engine.now(), [NOTICE_SURFACE])) {
       if (this.closed) return;
       await this.track(this.sendQueued(thread.slice(NOTICE_SURFACE.length + 1)));

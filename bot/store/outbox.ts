@@ -91,23 +91,34 @@ export async function threadsWithDuePosts(db: BotDb, now: Date, surfaces?: strin
   return rows.map((r) => r.threadRef);
 }
 
-/** Pending rows of the given surfaces that a process holds a live claim on, with their holder. */
-export async function heldOutboxClaims(
+/**
+ * Gives back the pending rows of the given surfaces (`slack`, `notice` …) claimed by a holder
+ * that `gone` says has ended, so they are delivered now rather than when the claim runs out;
+ * returns how many.
+ */
+export async function releaseClaimsOfGone(
   db: BotDb,
-  now: Date,
   surfaces: string[],
-): Promise<{ id: number; claimedBy: string }[]> {
-  if (!surfaces.length) return [];
-  const rows = await db.outboxPost.findMany({
+  gone: (owner: string) => boolean,
+): Promise<number> {
+  if (!surfaces.length) return 0;
+  const held = await db.outboxPost.findMany({
     where: {
       state: null,
       claimedBy: { not: null },
-      claimedUntil: { gte: now },
       OR: surfaces.map((s) => ({ threadRef: { startsWith: `${s}:` } })),
     },
     select: { id: true, claimedBy: true },
   });
-  return rows.flatMap((r) => (r.claimedBy ? [{ id: r.id, claimedBy: r.claimedBy }] : []));
+  const byOwner = new Map<string, number[]>();
+  for (const r of held)
+    if (r.claimedBy && gone(r.claimedBy)) byOwner.set(r.claimedBy, [...(byOwner.get(r.claimedBy) ?? []), r.id]);
+  let released = 0;
+  for (const [owner, ids] of byOwner) {
+    await releaseOutbox(db, ids, owner);
+    released += ids.length;
+  }
+  return released;
 }
 
 /** The thread references of outbox rows that start with `prefix` (each once). */
