@@ -249,6 +249,11 @@ async function childMany(cfg: {
   let peak = baseRss;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
   const rssAfter: number[] = [];
+  // With --expose-gc: RSS and heap after a full collection at the mailboxes the report names, so that
+  // growth is told apart from where the collector happened to stand.
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const marks = rssMarks(cfg.mailboxes.length);
+  const afterGc: { mailbox: number; rss: number; heap: number }[] = [];
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const results = await pool(cfg.mailboxes.length, cfg.concurrency, async (i) => {
@@ -262,6 +267,11 @@ async function childMany(cfg: {
       options: cfg.options,
     });
     rssAfter.push(process.memoryUsage().rss);
+    if (gc && marks.includes(rssAfter.length)) {
+      gc();
+      const m = process.memoryUsage();
+      afterGc.push({ mailbox: rssAfter.length, rss: m.rss, heap: m.heapUsed });
+    }
     return r;
   });
   const ms = performance.now() - t0;
@@ -281,10 +291,18 @@ async function childMany(cfg: {
         peakRss: peak,
         baseRss,
         rssAfter,
+        afterGc,
       }) +
       '\n',
   );
   await db.$disconnect();
+}
+
+/** The mailboxes after which the many-mailbox mode reports RSS: the first, a tenth, 50, half and the last. */
+function rssMarks(n: number): number[] {
+  return [...new Set([1, Math.ceil(n / 10), 50, Math.ceil(n / 2), n].filter((k) => k >= 1 && k <= n))].sort(
+    (x, y) => x - y,
+  );
 }
 
 /** Runs a MailFerry child of this file with the production node flags; returns its BENCH result. */
@@ -448,13 +466,17 @@ async function mainMany(a: Args): Promise<void> {
           const r = await runChild(cfg, a, '--child-many');
           seconds = r.ms / 1000;
           const after = (k: number) => (r.rssAfter[Math.min(k, r.rssAfter.length) - 1] / 1048576).toFixed(0);
-          const marks = [
-            ...new Set([1, Math.ceil(n / 10), 50, Math.ceil(n / 2), n].filter((k) => k >= 1 && k <= n)),
-          ].sort((x, y) => x - y);
+          const mib = (b: number) => (b / 1048576).toFixed(0);
+          const gcd = ((r.afterGc ?? []) as { mailbox: number; rss: number; heap: number }[]).map(
+            (g) => `${g.mailbox}: RSS ${mib(g.rss)}, heap ${mib(g.heap)}`,
+          );
           rss.push(
-            `run ${run}: RSS before ${(r.baseRss / 1048576).toFixed(0)} MiB; after ` +
-              `mailbox ${marks.map((k) => `${k}: ${after(k)}`).join(', ')} ` +
-              `MiB; peak ${(r.peakRss / 1048576).toFixed(0)} MiB`,
+            `run ${run}: RSS before ${mib(r.baseRss)} MiB; after ` +
+              `mailbox ${rssMarks(n)
+                .map((k) => `${k}: ${after(k)}`)
+                .join(', ')} ` +
+              `MiB; peak ${mib(r.peakRss)} MiB` +
+              (gcd.length ? `; after a full GC at mailbox ${gcd.join('; ')} MiB` : ''),
           );
           note =
             `${r.outcome}${r.detail ? ` (${r.detail})` : ''}; ` +
