@@ -83,6 +83,14 @@ export async function pgQuery<T>(pool: Pool, sql: string, args: readonly unknown
 /** How long a transaction waits for a connection of the pool, as Prisma's `maxWait` (postgres.ts). */
 const ACQUIRE_MS = 30_000;
 
+/**
+ * How long one statement of a transaction may run, lock waits included, before PostgreSQL
+ * cancels it (`statement_timeout`) and the transaction is rolled back: Prisma's transactions
+ * end after its `timeout` (60 s, postgres.ts); without a bound of its own, a batch waiting on a
+ * row another session holds locked would wait for ever.
+ */
+const STATEMENT_MS = 60_000;
+
 /** A connection of the pool, or an error once `ms` have passed (a connection that comes later goes back). */
 async function acquire(pool: Pool, ms: number): Promise<PoolClient> {
   let timer: NodeJS.Timeout | undefined;
@@ -107,12 +115,18 @@ async function acquire(pool: Pool, ms: number): Promise<PoolClient> {
 
 /**
  * Runs `fn` in one transaction on a connection of the pool: BEGIN, then COMMIT when it
- * resolves, ROLLBACK when it throws. A connection that fails meanwhile (its error is heard
- * here, as the adapter hears it in its transactions, rather than left unhandled), or whose
- * ROLLBACK fails, is closed rather than given back. Statements take `$1` placeholders.
+ * resolves, ROLLBACK when it throws. The wait for a connection and each statement are bounded
+ * (`limits`, by default {@link ACQUIRE_MS} and {@link STATEMENT_MS}). A connection that fails
+ * meanwhile (its error is heard here, as the adapter hears it in its transactions, rather than
+ * left unhandled), or whose ROLLBACK fails, is closed rather than given back. Statements take
+ * `$1` placeholders.
  */
-export async function pgInteractive<T>(pool: Pool, fn: (tx: DirectTx) => Promise<T>): Promise<T> {
-  const client = await acquire(pool, ACQUIRE_MS);
+export async function pgInteractive<T>(
+  pool: Pool,
+  fn: (tx: DirectTx) => Promise<T>,
+  limits: { acquireMs?: number; statementMs?: number } = {},
+): Promise<T> {
+  const client = await acquire(pool, limits.acquireMs ?? ACQUIRE_MS);
   let broken: Error | undefined;
   const onError = (e: Error) => {
     broken = e;
@@ -121,6 +135,7 @@ export async function pgInteractive<T>(pool: Pool, fn: (tx: DirectTx) => Promise
   try {
     await client.query('BEGIN');
     try {
+      await client.query(`SET LOCAL statement_timeout = ${Math.round(limits.statementMs ?? STATEMENT_MS)}`);
       const result = await fn({
         query: async <R>(sql: string, args: readonly unknown[]) => (await run(client, sql, args)).rows as R[],
         execute: async (sql, args) => (await run(client, sql, args)).rowCount ?? 0,

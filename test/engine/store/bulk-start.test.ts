@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { openDb, type Db } from '../../../engine/store/db.ts';
 import { directSqlOf } from '../../../engine/store/direct-sql.ts';
-import { pgPoolOf } from '../../../engine/store/pg-direct.ts';
+import { pgInteractive, pgPoolOf } from '../../../engine/store/pg-direct.ts';
 import { rawRead, rawTransaction } from '../../../engine/store/raw-tx.ts';
 import { dbFaultOf } from '../../../engine/store/db-faults.ts';
 import { Prisma } from '../../../generated/prisma/client.ts';
@@ -238,6 +238,45 @@ describe('start --all on raw statements', () => {
       expect((await db.item.findUniqueOrThrow({ where: { id } })).status).toBe('NotStarted');
       for (let i = 0; i < 12; i++) expect(await rawTransaction(db, async (tx) => tx.$executeRaw`SELECT 1`)).toBe(1);
     },
+  );
+
+  it.skipIf(testDialect() !== 'postgresql')(
+    'a batch waiting on a row another session holds is cancelled, and a wait for a connection is bounded',
+    async () => {
+      const pool = pgPoolOf(db);
+      if (!pool) throw new Error('no pg pool under the client');
+      const { added } = await seed();
+      const id = added[0]!.id;
+      // Another session (a stuck admin's psql) holds the item's row locked.
+      const holder = await pool.connect();
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM "Item" WHERE "id" = $1 FOR UPDATE', [id]);
+      try {
+        const lockedUpdate = (d: { execute(sql: string, args: readonly unknown[]): Promise<number> }) =>
+          d.execute(`UPDATE "Item" SET "status" = 'Queued' WHERE "id" = $1`, [id]);
+        await expect(pgInteractive(pool, lockedUpdate, { statementMs: 300 })).rejects.toThrow(/statement timeout/);
+        // Every other connection of the pool taken: the next transaction gives up waiting for one.
+        const held = [];
+        while (pool.totalCount < (pool.options.max ?? 10) || pool.idleCount > 0) held.push(await pool.connect());
+        await expect(pgInteractive(pool, async () => 1, { acquireMs: 200 })).rejects.toThrow(
+          /no PostgreSQL connection free after 200 ms/,
+        );
+        for (const c of held) c.release();
+      } finally {
+        await holder.query('ROLLBACK');
+        holder.release();
+      }
+      // The row was never written, and the pool serves transactions again.
+      expect((await db.item.findUniqueOrThrow({ where: { id } })).status).toBe('NotStarted');
+      expect(
+        await rawTransaction(
+          db,
+          async (tx) => tx.$executeRaw`UPDATE "Item" SET "status" = 'Queued' WHERE "id" = ${id}`,
+        ),
+      ).toBe(1);
+      expect(pool.waitingCount).toBe(0);
+    },
+    60_000,
   );
 
   it.skipIf(testDialect() !== 'sqlite')(
