@@ -53,7 +53,7 @@ export function directSqlOf(db: object): DirectSql | null {
   if (!connection) return null;
   const sqlite = (connection as { [SQLITE_DATABASE]?: SqliteDatabase | null })[SQLITE_DATABASE];
   return {
-    transaction: (statements) => runTransaction(connection, statements),
+    transaction: (statements) => runTransaction(connection, sqlite ?? null, statements),
     query: (sql, args) => runQuery(connection, sql, args),
     ...(sqlite ? { interactive: <T>(fn: (tx: DirectTx) => Promise<T>) => runInteractive(connection, sqlite, fn) } : {}),
   };
@@ -111,10 +111,20 @@ async function inTransaction<T>(connection: SqlDriverAdapter, body: (tx: Transac
   }
 }
 
-/** BEGIN, the statements, COMMIT, through the adapter. */
-function runTransaction(connection: SqlDriverAdapter, statements: { sql: string; args: unknown[] }[]) {
+/**
+ * BEGIN, the statements, COMMIT. On the better-sqlite3 database under the adapter when there
+ * is one, each statement prepared once (the adapter prepares its statement again on every call,
+ * 5% of a small mailbox's pass in a CPU profile); else through the adapter.
+ */
+function runTransaction(
+  connection: SqlDriverAdapter,
+  sqlite: SqliteDatabase | null,
+  statements: { sql: string; args: unknown[] }[],
+) {
   return inTransaction(connection, async (tx) => {
-    for (const s of statements) await tx.executeRaw(query(s.sql, s.args));
+    for (const s of statements)
+      if (sqlite) sqliteExecute(sqlite, s.sql, s.args);
+      else await tx.executeRaw(query(s.sql, s.args));
   });
 }
 
