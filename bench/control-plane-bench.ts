@@ -22,7 +22,8 @@
  *   took for the messages it went through in that window, against the time the copy alone
  *   took for the same messages; the control plane must not slow a running copy down), and
  *   the ratio of the whole copies, `--rounds` times (default 3), with their medians.
- *   `--only copy` runs this part alone.
+ *   `--only copy` runs this part alone; `--beside bulk` runs a `bulk` add of S lines beside the copy
+ *   instead of `start --all`.
  *
  * `--db postgresql` runs every part on a fresh PostgreSQL database (MAILFERRY_TEST_PG_URL,
  * default postgresql://root@127.0.0.1:5432/postgres; ./scripts/start-postgres.sh starts
@@ -58,6 +59,8 @@ interface Args {
   copy: number;
   rounds: number;
   onlyCopy: boolean;
+  /** What runs beside the copy: `start --all` on `start` mailboxes, or a `bulk` add of `start` lines. */
+  beside: 'start' | 'bulk';
 }
 
 function parseArgs(argv: string[]): Args {
@@ -75,6 +78,7 @@ function parseArgs(argv: string[]): Args {
     copy: Number(get('copy') ?? 3000),
     rounds: Math.max(1, Number(get('rounds') ?? 3)),
     onlyCopy: get('only') === 'copy',
+    beside: get('beside') === 'bulk' ? 'bulk' : 'start',
   };
 }
 
@@ -344,6 +348,8 @@ async function benchCopyBesideStart(a: Args): Promise<void> {
     /** Copies `u`'s mailbox; `atFifth` runs once a fifth of it is copied. Progress is sampled every 20 ms. */
     const copy = async (u: string, atFifth?: () => void) => {
       const item = await engine.getItem(project, `${u}@old.example`);
+      // Running, as under a runner: bulk commands rest between their batches while a pass runs.
+      await b.app.db.item.update({ where: { id: item.id }, data: { status: 'Running' } });
       // How busy the process's event loop was while the copy ran, and how long the copy's callbacks waited for it.
       const delay = monitorEventLoopDelay({ resolution: 5 });
       delay.enable();
@@ -366,6 +372,7 @@ async function benchCopyBesideStart(a: Args): Promise<void> {
         },
       });
       const ms = performance.now() - t0;
+      await b.app.db.item.update({ where: { id: item.id }, data: { status: 'Completed' } });
       samples.push({ t: ms, copied: r.stats.messagesCopied });
       delay.disable();
       const loop =
@@ -382,8 +389,12 @@ async function benchCopyBesideStart(a: Args): Promise<void> {
         where: { name: big },
         data: { sourceAuth: 'admin', destinationAuth: 'admin' },
       });
-      await run(b.app, `bulk --project ${big}\n${csv(a.start, `r${round}u`)}`);
-      await allDelivered(b.app);
+      const lines = csv(a.start, `r${round}u`);
+      if (a.beside === 'start') {
+        await run(b.app, `bulk --project ${big}\n${lines}`);
+        await allDelivered(b.app);
+      }
+      const command = a.beside === 'start' ? `start --all --project ${big}` : `bulk --project ${big}\n${lines}`;
       const alone = await copy(`alone${round}`);
       // start --all begins once a fifth of the copy is done (its logins and listing behind it), so
       // the window it runs in is one of steady copying on both sides of the comparison.
@@ -393,7 +404,7 @@ async function benchCopyBesideStart(a: Args): Promise<void> {
       let starting: Promise<Awaited<ReturnType<typeof run>>> | undefined;
       const beside = await copy(`beside${round}`, () => {
         startAt = performance.now();
-        starting = run(b.app, `start --all --project ${big}`).then(async (r) => {
+        starting = run(b.app, command).then(async (r) => {
           replied = performance.now() - startAt;
           await allDelivered(b.app);
           startEnded = performance.now() - startAt;
@@ -405,24 +416,26 @@ async function benchCopyBesideStart(a: Args): Promise<void> {
       const w = windowRatio(alone.samples, beside.samples, startAt - beside.t0, startEnded);
       whole.push(beside.ms / alone.ms);
       if (w) during.push(w.ratio);
+      const what = a.beside === 'start' ? 'start --all' : 'bulk';
       console.log(
         `copy of ${a.copy} messages, round ${round + 1}: alone ${fmtS(alone.ms)} ` +
-          `(${alone.copied} copied, ${alone.outcome}; ${alone.loop}); beside start --all on ${a.start} ` +
+          `(${alone.copied} copied, ${alone.outcome}; ${alone.loop}); beside ${what} on ${a.start} ` +
           `${fmtS(beside.ms)} (${beside.copied} copied, ${beside.outcome}; ${beside.loop}; ` +
-          `start --all ${started.ok ? 'ok' : `failed: ${started.code}`} from ${fmtS(startAt - beside.t0)} into ` +
+          `${what} ${started.ok ? 'ok' : `failed: ${started.code}`} from ${fmtS(startAt - beside.t0)} into ` +
           `the copy, reply after ${fmtS(replied)}, every post delivered after ${fmtS(startEnded)}): whole copy ` +
           `${(beside.ms / alone.ms).toFixed(2)}x the time alone; ` +
           (w
-            ? `while start --all ran, messages ${w.from}-${w.to} took ${fmtS(w.besideMs)} against ` +
+            ? `while ${what} ran, messages ${w.from}-${w.to} took ${fmtS(w.besideMs)} against ` +
               `${fmtS(w.aloneMs)} alone: ${w.ratio.toFixed(2)}x`
-            : 'the copy ended before start --all did (no window to compare)') +
+            : `the copy ended before ${what} did (no window to compare)`) +
           `; load average ${loadavg()}`,
       );
     }
     const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1] ?? 0;
     const list = (xs: number[]) => xs.map((r) => r.toFixed(2)).join(', ');
     console.log(
-      `copy beside start --all: while start --all ran, median ${med(during).toFixed(2)}x the time alone ` +
+      `copy beside ${a.beside === 'start' ? 'start --all' : 'bulk'}: while it ran, median ` +
+        `${med(during).toFixed(2)}x the time alone ` +
         `(${list(during)}); over the whole copy median ${med(whole).toFixed(2)}x (${list(whole)})`,
     );
   } finally {

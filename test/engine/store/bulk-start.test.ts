@@ -217,6 +217,27 @@ describe('start --all on raw statements', () => {
     expect(events.filter((e) => e.type === 'item.status')).toHaveLength(history.length);
   }, 120_000);
 
+  it('bulk add and start --all rest between their batches only while a pass is running', async () => {
+    const rests: number[] = [];
+    engine.sleep = async (ms) => void rests.push(ms);
+    // N = 1,200 items: 3 batches of 500, so 2 rests when it rests. Nothing runs yet: no rest.
+    const { project, added } = await seed();
+    expect(rests).toEqual([]);
+    await engine.startItems(actor, added.slice(0, 600), { threadRef: THREAD });
+    expect(rests).toEqual([]);
+    // A pass is running (in any process: the database says so): both commands rest after every batch but the last.
+    await db.item.update({ where: { id: added[N - 1]!.id }, data: { status: 'Running' } });
+    const more = Array.from({ length: 1001 }, (_, i) => ({
+      source: `v${i}@old.example`,
+      destination: `v${i}@new.example`,
+    }));
+    await engine.addItems(actor, project, more, { threadRef: 'test:C1/T1' });
+    expect(rests).toHaveLength(2);
+    await engine.startItems(actor, added.slice(0, N - 1), { threadRef: THREAD });
+    expect(rests).toHaveLength(4);
+    expect(rests.every((ms) => ms >= 0)).toBe(true);
+  });
+
   it.skipIf(testDialect() !== 'postgresql')(
     "PostgreSQL's raw reads on the pool type each column as Prisma's do, refuse a type they do not know",
     async () => {
