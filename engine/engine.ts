@@ -159,7 +159,7 @@ export const BULK_BATCH = 500;
 
 /**
  * While a pass is running (an item in Running, in this process or any other), a bulk command
- * (`bulk`, `start --all`) rests after each batch this many times as long as the batch took, so
+ * (`bulk`, `start --all`, `start --waiting`) rests after each batch this many times as long as the batch took, so
  * that it takes at most a quarter of the process's event loop (SQLite runs on it) and of the
  * database: the passes keep their speed. With nothing running it does not rest. Measured with a
  * copy of one mailbox beside the command (`npm run bench:control -- --only copy [--beside
@@ -730,9 +730,11 @@ export class Engine {
     const asked: ItemWithProject[] = [];
     const refused: UserError[] = [];
     const batch = randomUUID();
+    let done = 0;
     try {
       for await (const part of yieldingChunks(items, opts.batch ?? BULK_BATCH)) {
         const now = this.now();
+        const t0 = performance.now();
         const r = await this.db.$transaction((tx) => this.resendBatch(tx, actor, part, opts.threadRef, now));
         refused.push(...r.no);
         for (const o of r.out) {
@@ -746,6 +748,8 @@ export class Engine {
             batch,
           });
         }
+        done += part.length;
+        if (done < items.length) await this.restAfterBatch(t0);
       }
     } finally {
       if (asked.length) this.bus.emit({ type: 'batch.end', batch, actor });

@@ -217,7 +217,7 @@ describe('start --all on raw statements', () => {
     expect(events.filter((e) => e.type === 'item.status')).toHaveLength(history.length);
   }, 120_000);
 
-  it('bulk add and start --all rest between their batches only while a pass is running', async () => {
+  it('bulk add, start --all and start --waiting rest between their batches only while a pass is running', async () => {
     const rests: number[] = [];
     engine.sleep = async (ms) => void rests.push(ms);
     // N = 1,200 items: 3 batches of 500, so 2 rests when it rests. Nothing runs yet: no rest.
@@ -235,6 +235,11 @@ describe('start --all on raw statements', () => {
     expect(rests).toHaveLength(2);
     await engine.startItems(actor, added.slice(0, N - 1), { threadRef: THREAD });
     expect(rests).toHaveLength(4);
+    // start --waiting: the items now waiting for their user asked again, in batches of 200 here.
+    const waiting = await db.item.findMany({ where: { status: 'WaitingForUser' }, include: { project: true } });
+    expect(waiting.length).toBeGreaterThan(400);
+    await engine.resendItems(actor, waiting, { batch: 200 });
+    expect(rests).toHaveLength(4 + Math.ceil(waiting.length / 200) - 1);
     expect(rests.every((ms) => ms >= 0)).toBe(true);
   });
 
