@@ -382,6 +382,7 @@ async function benchCopyBesideStart(a: Args): Promise<void> {
     };
     const whole: number[] = [];
     const during: number[] = [];
+    const what = a.beside === 'start' ? 'start --all' : 'bulk';
     for (let round = 0; round < a.rounds; round++) {
       const big = `big${round}`;
       await run(b.app, `project create ${big} --source imaps://old.example:993 --destination imaps://new.example:993`);
@@ -416,7 +417,6 @@ async function benchCopyBesideStart(a: Args): Promise<void> {
       const w = windowRatio(alone.samples, beside.samples, startAt - beside.t0, startEnded);
       whole.push(beside.ms / alone.ms);
       if (w) during.push(w.ratio);
-      const what = a.beside === 'start' ? 'start --all' : 'bulk';
       console.log(
         `copy of ${a.copy} messages, round ${round + 1}: alone ${fmtS(alone.ms)} ` +
           `(${alone.copied} copied, ${alone.outcome}; ${alone.loop}); beside ${what} on ${a.start} ` +
@@ -434,7 +434,7 @@ async function benchCopyBesideStart(a: Args): Promise<void> {
     const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1] ?? 0;
     const list = (xs: number[]) => xs.map((r) => r.toFixed(2)).join(', ');
     console.log(
-      `copy beside ${a.beside === 'start' ? 'start --all' : 'bulk'}: while it ran, median ` +
+      `copy beside ${what}: while it ran, median ` +
         `${med(during).toFixed(2)}x the time alone ` +
         `(${list(during)}); over the whole copy median ${med(whole).toFixed(2)}x (${list(whole)})`,
     );

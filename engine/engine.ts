@@ -197,7 +197,7 @@ export class Engine {
   /** Reads of projects, items and history for the bot's digests and reminders. */
   readonly reads: ReadModel;
 
-  /** How a bulk command rests between batches (`restAfterBatch`); a test records the rests instead. */
+  /** How a bulk command rests between batches (`pacedBatches`); a test records the rests instead. */
   sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
   constructor(
@@ -211,14 +211,22 @@ export class Engine {
   }
 
   /**
-   * The rest after a batch of a bulk command begun at `t0` (`performance.now()`): BULK_PACE
-   * times as long as the batch took, while any pass is running; none otherwise.
+   * The batches of a bulk command (`yieldingChunks`), paced: after each batch but the last,
+   * while any pass is running, a rest of BULK_PACE times as long as the caller took for it
+   * (from handing the batch over to asking for the next); none when nothing runs, nor after a
+   * batch the caller stops at (`break`).
    */
-  private async restAfterBatch(t0: number): Promise<void> {
-    const took = performance.now() - t0;
-    if (BULK_PACE <= 0) return;
-    const running = await this.db.item.findFirst({ where: { status: 'Running' }, select: { id: true } });
-    if (running) await this.sleep(took * BULK_PACE);
+  private async *pacedBatches<T>(list: readonly T[], size: number): AsyncGenerator<T[]> {
+    let given = 0;
+    for await (const part of yieldingChunks(list, size)) {
+      const t0 = performance.now();
+      yield part;
+      given += part.length;
+      if (given >= list.length || BULK_PACE <= 0) continue;
+      const took = performance.now() - t0;
+      const running = await this.db.item.findFirst({ where: { status: 'Running' }, select: { id: true } });
+      if (running) await this.sleep(took * BULK_PACE);
+    }
   }
 
   /** The copy checkpoints of every item, on the engine's database (what a runner's passes resume from). */
@@ -424,9 +432,7 @@ export class Engine {
     /** What every item of the add was made with (`newItem`): bound once per statement. */
     shared: { createdBy: string; at: Date },
   ): Promise<void> {
-    let done = 0;
-    for await (const part of yieldingChunks(added, BULK_BATCH)) {
-      const t0 = performance.now();
+    for await (const part of this.pacedBatches(added, BULK_BATCH)) {
       await this.db.$transaction(async (tx) => {
         await insertJsonRows(
           tx,
@@ -455,8 +461,6 @@ export class Engine {
       });
       // Test fault point: a batch of the add is committed, the rest is not.
       faultPoint('after-bulk-batch');
-      done += part.length;
-      if (done < added.length) await this.restAfterBatch(t0);
     }
   }
 
@@ -623,25 +627,20 @@ export class Engine {
     const refused: UserError[] = [];
     // Deliveries start once every batch is written, so the batches' posts go out merged.
     const deliveries: (() => void)[] = [];
-    let halted = false;
     // The credential requests of this command are one batch: the outreach reports them together.
     const ask = { batch: randomUUID(), asked: false };
-    let done = 0;
     try {
-      // Between batches the event loop is given back (a running copy's callbacks are served).
-      for await (const part of yieldingChunks(items, opts.batch ?? BULK_BATCH)) {
-        if (halted) break;
+      // Between batches the event loop is given back, and rests while passes run (pacedBatches).
+      for await (const part of this.pacedBatches(items, opts.batch ?? BULK_BATCH)) {
         const now = this.now();
-        const t0 = performance.now();
         // Raw statements only, so that on SQLite the batch runs without Prisma's client (raw-tx.ts).
         const r = await rawTransaction(this.db, (tx) => this.startBatch(tx, actor, part, opts, now));
         if (r.deliver) deliveries.push(r.deliver);
         changed.push(...r.after);
         refused.push(...r.no);
-        halted = r.stop;
         this.announceStarted(actor, r.after, ask);
-        done += part.length;
-        if (done < items.length && !halted) await this.restAfterBatch(t0);
+        // The license pool ran out: the rest stay as they are.
+        if (r.stop) break;
       }
     } finally {
       for (const d of deliveries) d();
@@ -730,11 +729,9 @@ export class Engine {
     const asked: ItemWithProject[] = [];
     const refused: UserError[] = [];
     const batch = randomUUID();
-    let done = 0;
     try {
-      for await (const part of yieldingChunks(items, opts.batch ?? BULK_BATCH)) {
+      for await (const part of this.pacedBatches(items, opts.batch ?? BULK_BATCH)) {
         const now = this.now();
-        const t0 = performance.now();
         const r = await this.db.$transaction((tx) => this.resendBatch(tx, actor, part, opts.threadRef, now));
         refused.push(...r.no);
         for (const o of r.out) {
@@ -748,8 +745,6 @@ export class Engine {
             batch,
           });
         }
-        done += part.length;
-        if (done < items.length) await this.restAfterBatch(t0);
       }
     } finally {
       if (asked.length) this.bus.emit({ type: 'batch.end', batch, actor });

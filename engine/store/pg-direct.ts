@@ -133,9 +133,15 @@ export async function pgInteractive<T>(
   };
   client.on('error', onError);
   try {
-    await client.query('BEGIN');
+    // One round trip: BEGIN and the transaction's bound on each statement (simple query protocol).
+    // Should it fail, the connection may be left inside a transaction: it is closed, not given back.
+    await client
+      .query(`BEGIN; SET LOCAL statement_timeout = ${Math.round(limits.statementMs ?? STATEMENT_MS)}`)
+      .catch((e: Error) => {
+        broken = e;
+        throw e;
+      });
     try {
-      await client.query(`SET LOCAL statement_timeout = ${Math.round(limits.statementMs ?? STATEMENT_MS)}`);
       const result = await fn({
         query: async <R>(sql: string, args: readonly unknown[]) => (await run(client, sql, args)).rows as R[],
         execute: async (sql, args) => (await run(client, sql, args)).rowCount ?? 0,
