@@ -14,6 +14,8 @@
  * leak shows as RSS that grows with the number of mailboxes. Each tool's line gives the CPU
  * Dovecot spent meanwhile (its imap and login processes) and the CPU of the tool's processes
  * (doveadm; for MailFerry its child whole, start-up included, beside the pass's own CPU).
+ * With dsync it then measures the least IMAP work of the same copy (bench/imap-floor.ts) and
+ * prints what Dovecot spends on it: the bound the servers' CPU sets on this machine.
  *
  * Environment: BENCH_CPU_PROF=DIR writes a CPU profile of the MailFerry child there;
  * BENCH_MMAP=N sets MALLOC_MMAP_THRESHOLD_ for it (large buffers go back to the OS).
@@ -27,7 +29,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DOVEADM_BIN, readMailbox, startDovecot, type DovecotInstance } from '../test/harness/dovecot.ts';
@@ -42,6 +44,7 @@ import {
   rotate,
   seedCorpus,
 } from './bench-lib.ts';
+import { bareCopy } from './imap-floor.ts';
 
 const MBSYNC_BIN = process.env.MBSYNC_BIN ?? '/usr/bin/mbsync';
 
@@ -421,7 +424,8 @@ async function mainMany(a: Args): Promise<void> {
       }));
       return describeFidelity(sum);
     };
-    const rows: { tool: string; run: number; seconds: number; note?: string; fidelity: string }[] = [];
+    const rows: { tool: string; run: number; seconds: number; note?: string; fidelity: string; dovecotCpu: number }[] =
+      [];
     const rss: string[] = [];
     // Dovecot's CPU: its master's ended children (imap, imap-login, auth workers); the tools'
     // own: this process's ended children (doveadm, mbsync, the MailFerry child).
@@ -431,8 +435,9 @@ async function mainMany(a: Args): Promise<void> {
       // The last logouts' imap processes end and are reaped just after the tool is done.
       await new Promise((r) => setTimeout(r, 500));
       const now = cpuNow();
-      const d = (now.dovecot - before.dovecot).toFixed(2);
-      return `CPU Dovecot ${d} s, tools with the bench ${(now.tool - before.tool).toFixed(2)} s`;
+      const dovecot = now.dovecot - before.dovecot;
+      const text = `CPU Dovecot ${dovecot.toFixed(2)} s, tools with the bench ${(now.tool - before.tool).toFixed(2)} s`;
+      return { dovecot, text };
     };
     for (let run = 1; run <= a.runs; run++) {
       const order = ['MailFerry', 'mbsync', 'dsync'].filter(
@@ -480,7 +485,8 @@ async function mainMany(a: Args): Promise<void> {
           );
           note =
             `${r.outcome}${r.detail ? ` (${r.detail})` : ''}; ` +
-            `CPU ${(r.cpuMs / 1000).toFixed(2)} s; copied ${r.copied}`;
+            `CPU ${(r.cpuMs / 1000).toFixed(2)} s (${(r.cpuSystemMs / 1000).toFixed(2)} s in the kernel); ` +
+            `copied ${r.copied}`;
         } else if (tool === 'mbsync') {
           const t0 = performance.now();
           const codes = await pool(n, a.concurrency, async (i) => {
@@ -502,8 +508,9 @@ async function mainMany(a: Args): Promise<void> {
           seconds = (performance.now() - t0) / 1000;
           if (codes.some((c) => c)) note = `${codes.filter((c) => c).length} runs exited non-zero`;
         }
-        note = [note, await cpuSince(cpuBefore)].filter(Boolean).join('; ');
-        const row = { tool, run, seconds, note, fidelity: await fidelity(prefix) };
+        const cpu = await cpuSince(cpuBefore);
+        note = [note, cpu.text].filter(Boolean).join('; ');
+        const row = { tool, run, seconds, note, fidelity: await fidelity(prefix), dovecotCpu: cpu.dovecot };
         rows.push(row);
         console.log(
           `run ${run}: ${tool} ${seconds.toFixed(1)} s, ${(total / seconds).toFixed(0)} msg/s, ` +
@@ -541,10 +548,47 @@ async function mainMany(a: Args): Promise<void> {
     };
     if (med.has('mbsync')) console.log(`MailFerry / mbsync msg/s: ${sameRun('mbsync')}`);
     if (med.has('dsync')) console.log(`MailFerry / dsync msg/s: ${sameRun('dsync')}; target ≥ 1.5× on 50 × 100`);
+    const dsyncSeconds = med.get('dsync');
+    const ours = median(rows.filter((r) => r.tool === 'MailFerry').map((r) => r.dovecotCpu));
+    if (dsyncSeconds) await reportImapFloor(dv, { n, pw, runs: a.runs, dsyncSeconds, ours });
   } finally {
     await dv.dispose().catch(() => undefined);
     if (!a.keep) rmSync(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * The bound the servers' own CPU sets: the least IMAP work of the same copy (`bareCopy`), one
+ * mailbox at a time into fresh accounts, `runs` times; what Dovecot spent on it (median), beside
+ * what it spent serving MailFerry's copy (`ours`, median) and against dsync's median time.
+ */
+async function reportImapFloor(
+  dv: DovecotInstance,
+  o: { n: number; pw: string; runs: number; dsyncSeconds: number; ours: number },
+): Promise<void> {
+  const masterPid = Number(readFileSync(join(dv.dir, 'run', 'master.pid'), 'utf8').trim());
+  const spent: number[] = [];
+  for (let run = 1; run <= o.runs; run++) {
+    for (let i = 0; i < o.n; i++) dv.addUser(`bfloor${run}x${i}`, o.pw);
+    const before = processTreeCpuSeconds(masterPid);
+    for (let i = 0; i < o.n; i++) await bareCopy(dv.port, `bsrc${i}`, `bfloor${run}x${i}`, o.pw);
+    // The last imap processes end and are reaped just after their LOGOUT.
+    await new Promise((r) => setTimeout(r, 500));
+    spent.push(processTreeCpuSeconds(masterPid) - before);
+  }
+  const cpu = median(spent);
+  const cores = availableParallelism();
+  const wall = cpu / cores;
+  const perMailbox = (s: number) => `${((1000 * s) / o.n).toFixed(0)} ms a mailbox`;
+  console.log(
+    `Least IMAP work of this copy (bench/imap-floor.ts: logins, LIST, CREATE and SUBSCRIBE, EXAMINE and one ` +
+      `FETCH of the bodies, one MULTIAPPEND a folder): Dovecot CPU ${cpu.toFixed(2)} s ` +
+      `(${perMailbox(cpu)}; runs ${spent.map((x) => x.toFixed(2)).join(', ')}); serving MailFerry's copy ` +
+      `${o.ours.toFixed(2)} s (${perMailbox(o.ours)}). On this machine's ${cores} cores that least work alone ` +
+      `takes ${wall.toFixed(2)} s even if the copier took no CPU and kept every core busy: at most ` +
+      `${(o.dsyncSeconds / wall).toFixed(2)}× dsync's ${o.dsyncSeconds.toFixed(2)} s (dsync writes the ` +
+      `destination itself, with no IMAP on that side).`,
+  );
 }
 
 async function main(): Promise<void> {
