@@ -158,4 +158,16 @@ describe('Slack retries and replays', () => {
     const left = await a.t.app.db.seenRequest.findMany({ where: { key: { startsWith: 'test:' } } });
     expect(left.map((r) => r.key).sort()).toEqual(['test:k3']);
   });
+
+  it('gives a key to exactly one of many claims at once, and records the new keys of a repeat', async () => {
+    const one = requestLedger(a.t.app.db);
+    const other = requestLedger(a.t.app.db);
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => (i % 2 ? one : other).claim(['race:sig', `race:trigger${i % 3}`], 60_000)),
+    );
+    expect(results.filter(Boolean)).toHaveLength(1);
+    // Every trigger key was recorded by the claims that carried it, won or lost.
+    for (const k of ['race:trigger0', 'race:trigger1', 'race:trigger2'])
+      expect(await one.claim([k], 60_000)).toBe(false);
+  });
 });
