@@ -550,7 +550,7 @@ async function mainMany(a: Args): Promise<void> {
     if (med.has('dsync')) console.log(`MailFerry / dsync msg/s: ${sameRun('dsync')}; target ≥ 1.5× on 50 × 100`);
     const dsyncSeconds = med.get('dsync');
     const ours = median(rows.filter((r) => r.tool === 'MailFerry').map((r) => r.dovecotCpu));
-    if (dsyncSeconds) await reportImapFloor(dv, { n, pw, runs: a.runs, dsyncSeconds, ours });
+    if (dsyncSeconds) await reportImapFloor(dv, { masterPid, n, pw, runs: a.runs, dsyncSeconds, ours });
   } finally {
     await dv.dispose().catch(() => undefined);
     if (!a.keep) rmSync(work, { recursive: true, force: true });
@@ -564,9 +564,9 @@ async function mainMany(a: Args): Promise<void> {
  */
 async function reportImapFloor(
   dv: DovecotInstance,
-  o: { n: number; pw: string; runs: number; dsyncSeconds: number; ours: number },
+  o: { masterPid: number; n: number; pw: string; runs: number; dsyncSeconds: number; ours: number },
 ): Promise<void> {
-  const masterPid = Number(readFileSync(join(dv.dir, 'run', 'master.pid'), 'utf8').trim());
+  const { masterPid } = o;
   const spent: number[] = [];
   for (let run = 1; run <= o.runs; run++) {
     for (let i = 0; i < o.n; i++) dv.addUser(`bfloor${run}x${i}`, o.pw);
